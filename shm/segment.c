@@ -1,1 +1,423 @@
-/* placeholder: filled in by the bus core work */
+/* The bus segment: create, attach (with validation), the ring directory, and
+ * opening publishers and subscribers on rings by name. */
+#include "shm/segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/error_detail.h"
+
+#define MIN_SEGMENT_SIZE (64u * 1024u)
+
+static bool valid_bus_name(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	if (n == 0 || n > HERMES_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return name[0] != '.';
+}
+
+hermes_err hm_segment_path(const char *name, char *buf, size_t len)
+{
+	if (!valid_bus_name(name))
+		return hm_fail(HERMES_EINVAL,
+			       "bus name '%s' must be 1..%d characters of A-Z a-z 0-9 . _ - "
+			       "(not starting with '.')",
+			       name ? name : "(null)", HERMES_NAME_MAX);
+	snprintf(buf, len, "/hermes.%s", name);
+	return HERMES_OK;
+}
+
+static size_t dir_bytes(void)
+{
+	return HM_MAX_RINGS * sizeof(hm_ring_desc);
+}
+
+static uint64_t first_block_offset(void)
+{
+	return (HM_SEG_HEADER_SIZE + dir_bytes() + 4095) & ~(uint64_t)4095;
+}
+
+hermes_err hermes_bus_create(const char *name, uint64_t size, unsigned mode, hermes_bus **out)
+{
+	char path[80];
+	hm_clear_detail();
+	if (!out)
+		return hm_fail(HERMES_EINVAL, "out is NULL");
+	hermes_err err = hm_segment_path(name, path, sizeof path);
+	if (err)
+		return err;
+	if (mode & 0002)
+		return hm_fail(HERMES_EINVAL, "bus '%s': mode %04o is world-writable; refused", name,
+			       mode);
+	if (size < MIN_SEGMENT_SIZE || size > (1ull << 44))
+		return hm_fail(HERMES_EINVAL, "bus '%s': size %llu must be between %u and 2^44 bytes",
+			       name, (unsigned long long)size, MIN_SEGMENT_SIZE);
+	size = (size + 4095) & ~(uint64_t)4095;
+
+	int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0777);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return hm_fail(HERMES_EEXIST,
+				       "bus '%s' already exists (/dev/shm%s): attach to it, or remove "
+				       "it if no hermesd owns it",
+				       name, path);
+		return hm_fail_errno("shm_open", path);
+	}
+	void *base = MAP_FAILED;
+	/* The umask may have narrowed the mode; the caller's mode is the
+	 * contract (e.g. 0660 for a group). */
+	if (fchmod(fd, mode & 0777) != 0 || ftruncate(fd, (off_t)size) != 0) {
+		err = hm_fail_errno("fchmod/ftruncate", path);
+		goto fail;
+	}
+	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED) {
+		err = hm_fail_errno("mmap", path);
+		goto fail;
+	}
+	hermes_bus *bus = calloc(1, sizeof *bus);
+	if (!bus) {
+		err = hm_fail(HERMES_ENOMEM, "bus handle");
+		goto fail;
+	}
+	close(fd);
+	hm_seg_header *h = base;
+	h->layout_version = HM_LAYOUT_VERSION;
+	h->header_size = HM_SEG_HEADER_SIZE;
+	h->segment_size = size;
+	h->dir_offset = HM_SEG_HEADER_SIZE;
+	h->max_rings = HM_MAX_RINGS;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	h->created_realtime_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	snprintf(h->bus_name, sizeof h->bus_name, "%s", name);
+	hm_store_relaxed_u64(&h->alloc_next, first_block_offset());
+	hm_ring_desc *dir = (hm_ring_desc *)(void *)((uint8_t *)base + h->dir_offset);
+	for (unsigned i = 0; i < HM_MAX_RINGS; i++)
+		dir[i].index = i;
+	/* Release: everything above is visible to a process that acquires the
+	 * magic in hermes_bus_attach. Until then it answers "not ready". */
+	hm_store_release_u64(&h->magic, HM_SEG_MAGIC);
+	bus->base = base;
+	bus->size = size;
+	bus->hdr = h;
+	bus->dir = dir;
+	snprintf(bus->name, sizeof bus->name, "%s", name);
+	*out = bus;
+	return HERMES_OK;
+fail:
+	if (base != MAP_FAILED)
+		munmap(base, size);
+	close(fd);
+	shm_unlink(path);
+	return err;
+}
+
+static hermes_err attach(const char *name, bool readonly, hermes_bus **out)
+{
+	char path[80];
+	hm_clear_detail();
+	if (!out)
+		return hm_fail(HERMES_EINVAL, "out is NULL");
+	hermes_err err = hm_segment_path(name, path, sizeof path);
+	if (err)
+		return err;
+	int fd = shm_open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return hm_fail(HERMES_ENOENT,
+				       "bus '%s' does not exist (/dev/shm%s): is hermesd running "
+				       "for it? (HERMES_BUS selects the bus)",
+				       name, path);
+		if (errno == EACCES)
+			return hm_fail(HERMES_EACCES,
+				       "bus '%s' (/dev/shm%s): permission denied; the segment's mode "
+				       "and group decide who may attach",
+				       name, path);
+		return hm_fail_errno("shm_open", path);
+	}
+	struct stat st;
+	void *base = MAP_FAILED;
+	size_t size = 0;
+	if (fstat(fd, &st) != 0) {
+		err = hm_fail_errno("fstat", path);
+		goto fail;
+	}
+	if (st.st_size == 0) {
+		err = hm_fail(HERMES_ENOTREADY, "bus '%s' (/dev/shm%s) is still being created",
+			      name, path);
+		goto fail;
+	}
+	if ((uint64_t)st.st_size < HM_SEG_HEADER_SIZE) {
+		err = hm_fail(HERMES_ETRUNCATED,
+			      "/dev/shm%s is %lld bytes, shorter than a Hermes header (%u)", path,
+			      (long long)st.st_size, HM_SEG_HEADER_SIZE);
+		goto fail;
+	}
+	size = (size_t)st.st_size;
+	base = mmap(NULL, size, readonly ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED) {
+		err = hm_fail_errno("mmap", path);
+		goto fail;
+	}
+	hm_seg_header *h = base;
+	/* Acquire: pairs with the creator's release store of the magic. */
+	uint64_t magic = hm_load_acquire_u64(&h->magic);
+	if (magic == 0) {
+		err = hm_fail(HERMES_ENOTREADY,
+			      "/dev/shm%s has no magic yet: still being created (or not Hermes)",
+			      path);
+		goto fail;
+	}
+	if (magic != HM_SEG_MAGIC) {
+		err = hm_fail(HERMES_EBADSEGMENT, "/dev/shm%s is not a Hermes segment (bad magic)",
+			      path);
+		goto fail;
+	}
+	if (h->layout_version != HM_LAYOUT_VERSION) {
+		err = hm_fail(HERMES_EVERSION,
+			      "/dev/shm%s has layout version %u; this Hermes understands %u: run "
+			      "matching versions or recreate the bus",
+			      path, h->layout_version, HM_LAYOUT_VERSION);
+		goto fail;
+	}
+	if (h->header_size != HM_SEG_HEADER_SIZE || h->dir_offset != HM_SEG_HEADER_SIZE ||
+	    h->max_rings != HM_MAX_RINGS) {
+		err = hm_fail(HERMES_EBADSEGMENT, "/dev/shm%s has an inconsistent header", path);
+		goto fail;
+	}
+	if (h->segment_size > size) {
+		err = hm_fail(HERMES_ETRUNCATED, "/dev/shm%s is %zu bytes but its header says %llu",
+			      path, size, (unsigned long long)h->segment_size);
+		goto fail;
+	}
+	hermes_bus *bus = calloc(1, sizeof *bus);
+	if (!bus) {
+		err = hm_fail(HERMES_ENOMEM, "bus handle");
+		goto fail;
+	}
+	close(fd);
+	bus->base = base;
+	bus->size = size;
+	bus->hdr = h;
+	bus->dir = (hm_ring_desc *)(void *)((uint8_t *)base + h->dir_offset);
+	bus->readonly = readonly;
+	snprintf(bus->name, sizeof bus->name, "%s", name);
+	*out = bus;
+	return HERMES_OK;
+fail:
+	if (base != MAP_FAILED)
+		munmap(base, size);
+	close(fd);
+	return err;
+}
+
+hermes_err hermes_bus_attach(const char *name, hermes_bus **out)
+{
+	return attach(name, false, out);
+}
+
+hermes_err hermes_bus_attach_readonly(const char *name, hermes_bus **out)
+{
+	return attach(name, true, out);
+}
+
+void hermes_bus_detach(hermes_bus *bus)
+{
+	if (!bus)
+		return;
+	munmap(bus->base, bus->size);
+	free(bus);
+}
+
+hermes_err hermes_bus_unlink(const char *name)
+{
+	char path[80];
+	hermes_err err = hm_segment_path(name, path, sizeof path);
+	if (err)
+		return err;
+	if (shm_unlink(path) != 0)
+		return hm_fail_errno("shm_unlink", path);
+	return HERMES_OK;
+}
+
+/* ---- ring directory -------------------------------------------------------- */
+
+hermes_err hm_bus_ring_view(hermes_bus *bus, uint32_t index, hm_ring *ring)
+{
+	hm_ring_desc *d = &bus->dir[index];
+	/* Acquire: pairs with the release store of READY in hermes_ring_create,
+	 * so the descriptor and the formatted ring block are visible. */
+	if (hm_load_acquire_u32(&d->state) != HM_RING_READY)
+		return HERMES_ENOENT;
+	if (d->offset < first_block_offset() || d->offset > bus->size ||
+	    d->block_size > bus->size - d->offset)
+		return hm_fail(HERMES_EBADSEGMENT, "bus '%s': ring %u lies outside the segment",
+			       bus->name, index);
+	return hm_ring_view(ring, (uint8_t *)bus->base + d->offset, (size_t)d->block_size);
+}
+
+hermes_err hm_bus_find_ring(hermes_bus *bus, const char *name, hm_ring *ring, uint32_t *index)
+{
+	for (uint32_t i = 0; i < HM_MAX_RINGS; i++) {
+		hm_ring_desc *d = &bus->dir[i];
+		if (hm_load_acquire_u32(&d->state) != HM_RING_READY)
+			continue;
+		if (strncmp(d->name, name, HM_NAME_MAX) != 0)
+			continue;
+		hermes_err err = hm_bus_ring_view(bus, i, ring);
+		if (err)
+			return err;
+		if (index)
+			*index = i;
+		return HERMES_OK;
+	}
+	return hm_fail(HERMES_ENOENT, "bus '%s' has no ring '%s' (hermes-ctl list shows the rings)",
+		       bus->name, name ? name : "(null)");
+}
+
+hermes_err hermes_ring_create(hermes_bus *bus, const hermes_ring_config *cfg)
+{
+	hm_clear_detail();
+	if (!bus)
+		return hm_fail(HERMES_EINVAL, "bus is NULL");
+	if (bus->readonly)
+		return hm_fail(HERMES_EPERM, "bus '%s' is attached read-only", bus->name);
+	hermes_err err = hm_ring_check_config(cfg);
+	if (err)
+		return err;
+	hm_ring existing;
+	if (hm_bus_find_ring(bus, cfg->name, &existing, NULL) == HERMES_OK)
+		return hm_fail(HERMES_EEXIST, "bus '%s' already has a ring '%s'", bus->name,
+			       cfg->name);
+	hm_clear_detail();
+	hm_ring_desc *d = NULL;
+	for (unsigned i = 0; i < HM_MAX_RINGS; i++) {
+		uint32_t expected = HM_RING_FREE;
+		/* acq_rel: we own the descriptor from here; nobody reads it
+		 * until it turns READY. */
+		if (hm_cas_acq_rel_u32(&bus->dir[i].state, &expected, HM_RING_CREATING)) {
+			d = &bus->dir[i];
+			break;
+		}
+	}
+	if (!d)
+		return hm_fail(HERMES_ENOSPC, "bus '%s' already has %u rings", bus->name, HM_MAX_RINGS);
+	uint64_t need = (hm_ring_block_size(cfg->capacity, hm_ring_slots(cfg)) + 4095) & ~(uint64_t)4095;
+	hm_seg_header *h = bus->hdr;
+	uint64_t off = hm_load_relaxed_u64(&h->alloc_next);
+	do {
+		if (off + need > bus->size) {
+			hm_store_release_u32(&d->state, HM_RING_FREE);
+			return hm_fail(HERMES_ENOSPC,
+				       "bus '%s' has %llu bytes free, ring '%s' needs %llu: create "
+				       "the bus with a larger size",
+				       bus->name, (unsigned long long)(bus->size - off), cfg->name,
+				       (unsigned long long)need);
+		}
+		/* Relaxed is enough: the block is published by the READY store. */
+	} while (!atomic_compare_exchange_weak_explicit(&h->alloc_next, &off, off + need,
+							memory_order_relaxed, memory_order_relaxed));
+	err = hm_ring_format((uint8_t *)bus->base + off, (size_t)need, cfg);
+	if (err) {
+		hm_store_release_u32(&d->state, HM_RING_FREE);
+		return err;
+	}
+	d->offset = off;
+	d->block_size = need;
+	memset(d->name, 0, sizeof d->name);
+	snprintf(d->name, sizeof d->name, "%s", cfg->name);
+	/* Release: pairs with the acquire in hm_bus_ring_view; the formatted
+	 * ring block and the descriptor fields become visible together. */
+	hm_store_release_u32(&d->state, HM_RING_READY);
+	atomic_fetch_add_explicit(&h->dir_generation, 1, memory_order_release);
+	return HERMES_OK;
+}
+
+/* ---- publishers and subscribers -------------------------------------------- */
+
+hermes_err hermes_pub_open(hermes_bus *bus, const char *ring, hermes_pub **out)
+{
+	hm_clear_detail();
+	if (!bus || !out)
+		return hm_fail(HERMES_EINVAL, "bus or out is NULL");
+	if (bus->readonly)
+		return hm_fail(HERMES_EPERM, "bus '%s' is attached read-only", bus->name);
+	hm_ring r;
+	hermes_err err = hm_bus_find_ring(bus, ring, &r, NULL);
+	if (err)
+		return err;
+	hermes_pub *p = malloc(sizeof *p);
+	if (!p)
+		return hm_fail(HERMES_ENOMEM, "publisher handle");
+	int slot = hm_ring_take_prod_slot(&r, (uint64_t)getpid(), hm_self_start_time());
+	if (slot < 0) {
+		free(p);
+		return hm_fail(HERMES_ETOOMANY, "ring '%s' has all %u producer slots in use", ring,
+			       HM_MAX_PRODUCERS);
+	}
+	hm_pub_init(p, &r, slot);
+	p->bus = bus;
+	*out = p;
+	return HERMES_OK;
+}
+
+void hermes_pub_close(hermes_pub *pub)
+{
+	if (!pub)
+		return;
+	hm_pub_fini(pub);
+	free(pub);
+}
+
+hermes_err hermes_sub_open(hermes_bus *bus, const char *ring, hermes_start start, uint64_t seq,
+			   hermes_sub **out)
+{
+	hm_clear_detail();
+	if (!bus || !out)
+		return hm_fail(HERMES_EINVAL, "bus or out is NULL");
+	if (bus->readonly)
+		return hm_fail(HERMES_EPERM, "bus '%s' is attached read-only", bus->name);
+	if (start != HERMES_START_LATEST && start != HERMES_START_EARLIEST &&
+	    start != HERMES_START_SEQ)
+		return hm_fail(HERMES_EINVAL, "start must be latest, earliest or a sequence");
+	hm_ring r;
+	hermes_err err = hm_bus_find_ring(bus, ring, &r, NULL);
+	if (err)
+		return err;
+	hermes_sub *s = malloc(sizeof *s);
+	if (!s)
+		return hm_fail(HERMES_ENOMEM, "subscriber handle");
+	int slot = hm_ring_take_sub_slot(&r, (uint64_t)getpid(), hm_self_start_time());
+	if (slot < 0) {
+		free(s);
+		return hm_fail(HERMES_ETOOMANY, "ring '%s' has all %u subscriber slots in use", ring,
+			       HM_MAX_SUBSCRIBERS);
+	}
+	hm_sub_init(s, &r, slot, start, seq);
+	s->bus = bus;
+	*out = s;
+	return HERMES_OK;
+}
+
+void hermes_sub_close(hermes_sub *sub)
+{
+	if (!sub)
+		return;
+	hm_sub_fini(sub);
+	free(sub);
+}

@@ -1,0 +1,48 @@
+#include "core/futex.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t hm_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t hm_deadline_after(int64_t timeout_ns)
+{
+	if (timeout_ns < 0)
+		return UINT64_MAX;
+	uint64_t now = hm_now_ns();
+	uint64_t d = now + (uint64_t)timeout_ns;
+	return d < now ? UINT64_MAX : d;
+}
+
+int hm_futex_wait(hm_atomic_u32 *addr, uint32_t expected, uint64_t deadline_ns)
+{
+	struct timespec ts, *tsp = NULL;
+	if (deadline_ns != UINT64_MAX) {
+		ts.tv_sec = (time_t)(deadline_ns / 1000000000u);
+		ts.tv_nsec = (long)(deadline_ns % 1000000000u);
+		tsp = &ts;
+	}
+	/* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so a
+	 * spurious wake-up and retry never stretches the total wait. */
+	long r = syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_BITSET, expected, tsp, NULL,
+			 FUTEX_BITSET_MATCH_ANY);
+	if (r == 0)
+		return 0;
+	if (errno == EAGAIN)
+		return 0;
+	return errno;
+}
+
+void hm_futex_wake(hm_atomic_u32 *addr, int n)
+{
+	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE, n, NULL, NULL, 0);
+}

@@ -1,0 +1,276 @@
+/* The shared-memory layout of a Hermes bus: the descriptor every process that
+ * maps the segment agrees on. Nothing here is a pointer; everything is an
+ * offset from the start of the segment (or of a ring block) so that each
+ * process may map the segment at a different address.
+ *
+ *   segment:  [hm_seg_header 4 KiB][hm_ring_desc x HM_MAX_RINGS][ring blocks ...]
+ *   ring block: [hm_ring_header][hm_prod_slot x HM_MAX_PRODUCERS]
+ *               [hm_sub_slot x HM_MAX_SUBSCRIBERS][hm_slot x slots]
+ *               [data: capacity bytes, a power of two]
+ *
+ * Fields written by different parties live on different 128-byte blocks (see
+ * HM_FALSE_SHARING). Every size and offset another process relies on is
+ * checked with static_assert below; changing any of them means bumping
+ * HM_LAYOUT_VERSION.
+ */
+#ifndef HM_LAYOUT_H
+#define HM_LAYOUT_H
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/atomics.h"
+
+/* "HERMESBS" read as a little-endian u64. */
+#define HM_SEG_MAGIC 0x534245534d524548ULL
+/* "HRMSRING" */
+#define HM_RING_MAGIC 0x474e4952534d5248ULL
+#define HM_LAYOUT_VERSION 1u
+
+#define HM_SEG_HEADER_SIZE 4096u
+#define HM_MAX_RINGS 64u
+#define HM_NAME_MAX 48u /* ring and bus names, including the terminating NUL */
+#define HM_MAX_PRODUCERS 64u
+#define HM_MAX_SUBSCRIBERS 64u
+#define HM_MIN_SLOTS 64u
+#define HM_MIN_CAPACITY 4096u
+#define HM_MAX_CAPACITY (1ull << 32)
+
+/* ---- segment header ---------------------------------------------------- */
+
+typedef struct hm_seg_header {
+	/* HM_SEG_MAGIC, stored last with release by the creator once the whole
+	 * header and directory are written; attach loads it with acquire. Zero
+	 * means "still being created". */
+	hm_atomic_u64 magic;
+	uint32_t layout_version;
+	uint32_t header_size;
+	uint64_t segment_size;
+	uint64_t dir_offset;
+	uint32_t max_rings;
+	uint32_t flags;
+	uint64_t created_realtime_ns;
+	char bus_name[64];
+	uint8_t pad0_[HM_FALSE_SHARING - 112];
+
+	/* Bump allocator for ring blocks: only the creator (the supervisor in
+	 * production) advances it, with a CAS so that tests creating rings from
+	 * several threads stay safe. */
+	hm_atomic_u64 alloc_next;
+	/* Incremented (release) after every ring creation or deletion, so a
+	 * reader can tell its directory snapshot is stale. */
+	hm_atomic_u64 dir_generation;
+	uint8_t pad1_[HM_FALSE_SHARING - 16];
+
+	/* Supervisor presence: pid and a heartbeat, written by hermesd only,
+	 * read by hermes-ctl (relaxed: advisory information). */
+	hm_atomic_u64 supervisor_pid;
+	hm_atomic_u64 supervisor_heartbeat_ns;
+	uint8_t pad2_[HM_FALSE_SHARING - 16];
+
+	uint8_t reserved_[HM_SEG_HEADER_SIZE - 3 * HM_FALSE_SHARING];
+} hm_seg_header;
+
+static_assert(sizeof(hm_seg_header) == HM_SEG_HEADER_SIZE, "segment header size");
+static_assert(offsetof(hm_seg_header, magic) == 0, "magic first");
+static_assert(offsetof(hm_seg_header, alloc_next) == 128, "alloc_next offset");
+static_assert(offsetof(hm_seg_header, supervisor_pid) == 256, "supervisor offset");
+
+/* ---- ring directory ---------------------------------------------------- */
+
+enum hm_ring_state {
+	HM_RING_FREE = 0,
+	HM_RING_CREATING = 1,
+	HM_RING_READY = 2,
+	HM_RING_DELETED = 3,
+};
+
+typedef struct hm_ring_desc {
+	/* hm_ring_state; READY is stored with release after the ring block is
+	 * formatted, and loaded with acquire by anyone opening the ring. */
+	hm_atomic_u32 state;
+	uint32_t index;
+	uint64_t offset; /* of the ring block, from the segment start */
+	uint64_t block_size;
+	char name[HM_NAME_MAX];
+	uint8_t pad_[128 - 72];
+} hm_ring_desc;
+
+static_assert(sizeof(hm_ring_desc) == 128, "ring descriptor size");
+static_assert(offsetof(hm_ring_desc, name) == 24, "ring name offset");
+
+/* ---- message slots ----------------------------------------------------- */
+
+/* Every message has a 16-byte slot at index (sequence & slot_mask), and its
+ * payload in the data area. Because the slot index is derived from the
+ * sequence, the word a subscriber reads is always a genuine slot word (of
+ * this lap or an older one), never stale payload bytes: that is what lets
+ * variable-size messages share one byte ring safely.
+ *
+ * `word` packs (sequence << 2) | state and is the commit point: a producer
+ * writes `meta` and the payload, then stores `word` with release. A
+ * subscriber expecting sequence S loads slot[S & mask].word with acquire:
+ *   seq(word) <  S  -> not written yet in this lap
+ *   seq(word) == S  -> look at the state
+ *   seq(word) >  S  -> the ring has lapped this subscriber (overwrite rings)
+ * Memory never written reads as word 0 = (seq 0, IN_PROGRESS): exactly "not
+ * committed yet" for the first message of a new ring. */
+enum hm_slot_state {
+	HM_SLOT_IN_PROGRESS = 0, /* claimed, not yet committed */
+	HM_SLOT_COMMITTED = 1,	 /* a message */
+	HM_SLOT_ABANDONED = 2,	 /* `count` sequences that will never carry data */
+};
+
+/* meta: bits 0..39 = data position modulo 2^40 (COMMITTED: where the payload
+ * starts; ABANDONED: where the abandoned region ends); bits 40..63 = payload
+ * length (COMMITTED) or sequences covered (ABANDONED). Positions are
+ * reconstructed against a nearby absolute position: everything a reader
+ * looks at lies within one capacity (at most 2^32) of it. */
+#define HM_META_POS_BITS 40
+#define HM_META_POS_MASK ((1ull << HM_META_POS_BITS) - 1)
+#define HM_MAX_MSG_LIMIT ((1u << 24) - 1)
+
+typedef struct hm_slot {
+	hm_atomic_u64 word;
+	hm_atomic_u64 meta;
+} hm_slot;
+
+static_assert(sizeof(hm_slot) == 16, "message slot size");
+
+static inline uint64_t hm_slot_word(uint64_t seq, unsigned state)
+{
+	return (seq << 2) | state;
+}
+static inline uint64_t hm_word_seq(uint64_t word)
+{
+	return word >> 2;
+}
+static inline unsigned hm_word_state(uint64_t word)
+{
+	return (unsigned)(word & 3u);
+}
+static inline uint64_t hm_meta(uint64_t pos, uint64_t len_or_count)
+{
+	return (pos & HM_META_POS_MASK) | (len_or_count << HM_META_POS_BITS);
+}
+static inline uint64_t hm_meta_len(uint64_t meta)
+{
+	return meta >> HM_META_POS_BITS;
+}
+/* The absolute position whose low 40 bits are in meta, nearest at or after
+ * `base`. */
+static inline uint64_t hm_meta_pos_after(uint64_t meta, uint64_t base)
+{
+	return base + (((meta & HM_META_POS_MASK) - base) & HM_META_POS_MASK);
+}
+/* ... nearest at or before `base`. */
+static inline uint64_t hm_meta_pos_before(uint64_t meta, uint64_t base)
+{
+	return base - ((base - (meta & HM_META_POS_MASK)) & HM_META_POS_MASK);
+}
+/* Payload bytes are kept 8-byte aligned in the data area. */
+static inline uint64_t hm_data_bytes(uint32_t payload_len)
+{
+	return ((uint64_t)payload_len + 7u) & ~(uint64_t)7u;
+}
+
+/* ---- ring block -------------------------------------------------------- */
+
+typedef struct hm_ring_header {
+	/* Written once by the creator before the descriptor turns READY. */
+	uint64_t magic;
+	uint32_t layout_version;
+	uint32_t policy; /* hermes_policy */
+	uint64_t capacity;
+	uint32_t max_msg;
+	uint32_t slots; /* message slots: a power of two */
+	uint64_t prod_offset; /* from the ring block start */
+	uint64_t sub_offset;
+	uint64_t slot_offset;
+	uint64_t data_offset;
+	uint64_t created_realtime_ns;
+	char name[HM_NAME_MAX];
+	uint8_t pad0_[HM_FALSE_SHARING - 120];
+
+	/* The claim point: lo = data byte position, hi = sequence of the next
+	 * message. Advanced only by hm_cas128 (one atomic step per claim, for a
+	 * single message or a batch). */
+	hm_pair tail;
+	uint8_t pad1_[HM_FALSE_SHARING - 16];
+
+	/* The shared free-space limits: no claim may end beyond `limit` bytes
+	 * or use sequences at or beyond `seq_limit`. Producers raise them
+	 * (CAS-max) after scanning cursors and claims. */
+	hm_atomic_u64 limit;
+	hm_atomic_u64 seq_limit;
+	uint8_t pad2_[HM_FALSE_SHARING - 16];
+
+	/* Sleeping subscribers announce themselves in `waiters`; they sleep on
+	 * `futex`, which a producer bumps before FUTEX_WAKE. */
+	hm_atomic_u32 waiters;
+	hm_atomic_u32 futex;
+	uint8_t pad3_[HM_FALSE_SHARING - 8];
+
+	/* Rarely written ring-wide counters (supervisor repairs, limit scans). */
+	hm_atomic_u64 repairs;
+	hm_atomic_u64 repaired_msgs;
+	hm_atomic_u64 limit_scans;
+	uint8_t pad4_[HM_FALSE_SHARING - 24];
+} hm_ring_header;
+
+static_assert(sizeof(hm_ring_header) == 5 * HM_FALSE_SHARING, "ring header size");
+static_assert(offsetof(hm_ring_header, tail) == 128, "tail offset");
+static_assert(offsetof(hm_ring_header, tail) % 16 == 0, "tail must be 16-byte aligned");
+static_assert(offsetof(hm_ring_header, limit) == 256, "limit offset");
+static_assert(offsetof(hm_ring_header, waiters) == 384, "waiters offset");
+static_assert(offsetof(hm_ring_header, name) == 72, "ring name offset");
+
+/* A producer's slot. `owner` is the owning pid (0 = free); the rest is
+ * written only by the owner, except during crash repair by the supervisor. */
+typedef struct hm_prod_slot {
+	hm_atomic_u64 owner;
+	hm_atomic_u64 owner_start; /* process start time, to detect pid reuse */
+	/* The claim being made: written before the tail CAS, so after a crash
+	 * the supervisor can tell which sequences and bytes the dead producer
+	 * owned. */
+	hm_atomic_u64 intent_pos;
+	hm_atomic_u64 intent_seq;
+	hm_atomic_u32 intent_count;
+	hm_atomic_u32 intent_bytes;
+	/* 1 while a claim may be outstanding; the limit scan never lets a claim
+	 * run more than one capacity ahead of an active claim. */
+	hm_atomic_u32 active;
+	uint32_t pad0_;
+	/* Counters (single writer: the owner; relaxed). */
+	hm_atomic_u64 msgs;
+	hm_atomic_u64 bytes;
+	hm_atomic_u64 full_events; /* claims refused because the ring was full */
+	hm_atomic_u64 aborts;
+	uint8_t pad1_[HM_FALSE_SHARING - 80];
+} hm_prod_slot;
+
+static_assert(sizeof(hm_prod_slot) == HM_FALSE_SHARING, "producer slot size");
+static_assert(offsetof(hm_prod_slot, intent_pos) == 16, "intent offset");
+
+/* A subscriber's cursor. `pos`/`seq` are what it has released: producers of
+ * a block ring never write data at or beyond pos + capacity, nor reuse the
+ * slot of seq + slots. */
+typedef struct hm_sub_slot {
+	hm_atomic_u64 owner;
+	hm_atomic_u64 owner_start;
+	hm_atomic_u64 pos;
+	hm_atomic_u64 seq;
+	hm_atomic_u32 wait_mode; /* hermes_wait_mode last used, for hermes-ctl */
+	hm_atomic_u32 sleeping;	 /* 1 while blocked in futex wait */
+	hm_atomic_u64 msgs;
+	hm_atomic_u64 bytes;
+	hm_atomic_u64 lost;
+	hm_atomic_u64 skipped; /* sequences of aborted or repaired records */
+	uint8_t pad_[HM_FALSE_SHARING - 72];
+} hm_sub_slot;
+
+static_assert(sizeof(hm_sub_slot) == HM_FALSE_SHARING, "subscriber slot size");
+static_assert(offsetof(hm_sub_slot, pos) == 16, "cursor offset");
+
+#endif

@@ -1,0 +1,114 @@
+/* Ring algorithm over a ring block in memory (shared or not).
+ *
+ * ring.c knows nothing about segments, files or the supervisor: it is handed a
+ * block of memory laid out by hm_ring_format, so tests can build any state by
+ * hand (half-written records, dead producers' claims) and check behaviour.
+ */
+#ifndef HM_RING_H
+#define HM_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hermes/bus.h>
+
+#include "shm/layout.h"
+
+/* A process-local view of one ring block: pointers derived from the offsets
+ * in its header. Cheap to copy. */
+typedef struct hm_ring {
+	hm_ring_header *hdr;
+	hm_prod_slot *prods;
+	hm_sub_slot *subs;
+	hm_slot *slots;
+	uint8_t *data;
+	uint64_t cap;
+	uint64_t mask;
+	uint64_t nslots;
+	uint64_t slot_mask;
+	uint32_t max_msg;
+	uint32_t policy;
+} hm_ring;
+
+struct hermes_pub {
+	hm_ring ring;
+	hm_prod_slot *slot;
+	struct hermes_bus *bus;
+	uint64_t limit;	    /* cached byte limit: claims ending at or below it need no scan */
+	uint64_t seq_limit; /* cached sequence limit, likewise */
+	uint64_t claim_seq; /* outstanding claim's first sequence, or UINT64_MAX */
+	uint32_t slot_index;
+	uint32_t pad_;
+};
+
+struct hermes_sub {
+	hm_ring ring;
+	hm_sub_slot *slot;
+	struct hermes_bus *bus;
+	uint64_t pos;	       /* data position up to which messages are consumed */
+	uint64_t seq;	       /* next sequence to deliver */
+	uint64_t released_pos; /* what the shared cursor says */
+	uint64_t released_seq;
+	uint64_t skip_until;   /* START_SEQ in the future: drop messages below it */
+	uint64_t gap;	       /* sequences skipped since the last delivered message */
+	uint64_t pending_lost; /* loss to report on the next poll */
+	uint64_t unreleased_msgs;
+	uint64_t unreleased_bytes;
+	uint32_t empty_polls;
+	uint32_t slot_index;
+};
+
+/* Message slots a configuration asks for (resolving 0 to the default). */
+uint32_t hm_ring_slots(const hermes_ring_config *cfg);
+
+/* Bytes a ring block needs for `capacity` data bytes and `slots` slots. */
+size_t hm_ring_block_size(uint64_t capacity, uint32_t slots);
+
+/* Check a ring configuration; on failure sets the error detail and returns
+ * HERMES_EINVAL. */
+hermes_err hm_ring_check_config(const hermes_ring_config *cfg);
+
+/* Lay out an empty ring in `block` (block_size bytes, zeroed or not). */
+hermes_err hm_ring_format(void *block, size_t block_size, const hermes_ring_config *cfg);
+
+/* Build a view of a formatted ring block after validating its header. */
+hermes_err hm_ring_view(hm_ring *ring, void *block, size_t block_size);
+
+/* Take a free producer/subscriber slot for `owner` (a pid). Return the slot
+ * index, or -1 when all are taken. */
+int hm_ring_take_prod_slot(hm_ring *ring, uint64_t owner, uint64_t owner_start);
+int hm_ring_take_sub_slot(hm_ring *ring, uint64_t owner, uint64_t owner_start);
+
+/* Initialise publisher/subscriber state in caller memory over a taken slot. */
+void hm_pub_init(hermes_pub *pub, const hm_ring *ring, int slot_index);
+void hm_sub_init(hermes_sub *sub, const hm_ring *ring, int slot_index, hermes_start start,
+		 uint64_t seq);
+
+/* Give the slots back (the handles are not freed). */
+void hm_pub_fini(hermes_pub *pub);
+void hm_sub_fini(hermes_sub *sub);
+
+/* The tail as a consistent (position, sequence) pair. */
+void hm_ring_tail(const hm_ring *ring, uint64_t *pos, uint64_t *seq);
+
+/* The oldest message still retained: its sequence, and a data position at or
+ * before its payload (a safe cursor for a subscriber starting there). */
+void hm_ring_earliest(const hm_ring *ring, uint64_t *pos, uint64_t *seq);
+
+/* Crash repair, for the supervisor: producer slot `index` belongs to a
+ * process that is dead. If it held a claim, mark the claimed region
+ * abandoned (so subscribers skip it), then free the slot. Returns the number
+ * of sequences repaired, or -1 when the claim cannot be resolved yet (a live
+ * producer is racing for the same position: call again shortly). */
+int64_t hm_ring_repair_producer(hm_ring *ring, uint32_t index);
+
+/* Crash repair: subscriber slot `index` belongs to a dead process; free it so
+ * it no longer holds back producers. */
+void hm_ring_release_subscriber(hm_ring *ring, uint32_t index);
+
+/* This process's start time (from /proc/self/stat), to protect slots
+ * against pid reuse. */
+uint64_t hm_self_start_time(void);
+
+#endif
