@@ -96,6 +96,26 @@ static inline bool hm_cas_acq_rel_u32(hm_atomic_u32 *p, uint32_t *expected, uint
 						       memory_order_acquire);
 }
 
+#if defined(HERMES_TSAN)
+/* ThreadSanitizer does not model fences (GCC refuses them under
+ * -fsanitize=thread). In TSan builds a fence becomes a seq_cst RMW on a
+ * private word: still a full barrier on the hardware, and TSan's race
+ * detection is unaffected. Release/acquire synchronisation that the code
+ * relies on is carried by atomic operations, which TSan does see. */
+static _Atomic int hm_tsan_fence_word_;
+static inline void hm_fence_seq_cst(void)
+{
+	atomic_fetch_add_explicit(&hm_tsan_fence_word_, 0, memory_order_seq_cst);
+}
+static inline void hm_fence_acquire(void)
+{
+	atomic_fetch_add_explicit(&hm_tsan_fence_word_, 0, memory_order_acq_rel);
+}
+static inline void hm_fence_release(void)
+{
+	atomic_fetch_add_explicit(&hm_tsan_fence_word_, 0, memory_order_acq_rel);
+}
+#else
 static inline void hm_fence_seq_cst(void)
 {
 	atomic_thread_fence(memory_order_seq_cst);
@@ -108,6 +128,7 @@ static inline void hm_fence_release(void)
 {
 	atomic_thread_fence(memory_order_release);
 }
+#endif
 
 /* A hint to the core that we are spinning (PAUSE on x86, YIELD on arm64). */
 static inline void hm_cpu_relax(void)

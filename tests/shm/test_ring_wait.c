@@ -1,0 +1,273 @@
+/* Waiting: futex-blocked subscribers wake on publish, timed waits end at
+ * their deadline, and a long race between producers and sleeping subscribers
+ * never loses a wake-up. */
+#include "tests/support/testing.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shm/segment.h"
+
+static char bus_name[64];
+static hermes_bus *bus;
+
+static int setup(void **state)
+{
+	(void)state;
+	ht_unique_name(bus_name, sizeof bus_name, "wait");
+	if (hermes_bus_create(bus_name, 4 << 20, 0600, &bus))
+		return -1;
+	hermes_ring_config cfg = {.name = "w", .capacity = 1 << 16, .max_msg = 1024};
+	return hermes_ring_create(bus, &cfg) ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	hermes_bus_detach(bus);
+	hermes_bus_unlink(bus_name);
+	return 0;
+}
+
+typedef struct waiter {
+	hermes_sub *sub;
+	hermes_wait_mode mode;
+	int64_t timeout_ns;
+	hermes_err result;
+	uint64_t elapsed_ns;
+} waiter;
+
+static void *wait_thread(void *arg)
+{
+	waiter *w = arg;
+	uint64_t t0 = ht_now_ns();
+	w->result = hermes_sub_wait(w->sub, w->mode, w->timeout_ns);
+	w->elapsed_ns = ht_now_ns() - t0;
+	return NULL;
+}
+
+/* Wait (bounded) until the subscriber's slot says it sleeps in the futex. */
+static void await_sleeping(hermes_sub *sub)
+{
+	uint64_t deadline = ht_now_ns() + 5000000000ull;
+	while (!hm_load_relaxed_u32(&sub->slot->sleeping)) {
+		if (ht_now_ns() > deadline)
+			fail_msg("subscriber never went to sleep");
+		sched_yield();
+	}
+}
+
+static void test_blocked_subscriber_wakes_on_publish(void **state)
+{
+	(void)state;
+	hermes_sub *sub;
+	hermes_pub *pub;
+	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &sub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(bus, "w", &pub), HERMES_OK);
+	for (int round = 0; round < 20; round++) {
+		waiter w = {.sub = sub, .mode = HERMES_WAIT_BLOCK, .timeout_ns = 10000000000ll};
+		pthread_t t;
+		assert_int_equal(pthread_create(&t, NULL, wait_thread, &w), 0);
+		await_sleeping(sub);
+		assert_int_equal(hermes_pub_send(pub, "wake", 4, NULL), HERMES_OK);
+		pthread_join(t, NULL);
+		assert_int_equal(w.result, HERMES_OK);
+		assert_true(w.elapsed_ns < 5000000000ull);
+		hermes_msg m;
+		assert_int_equal(hermes_sub_poll(sub, &m), HERMES_OK);
+		assert_memory_equal(m.data, "wake", 4);
+		assert_int_equal(hermes_sub_release(sub), HERMES_OK);
+	}
+	hermes_pub_close(pub);
+	hermes_sub_close(sub);
+}
+
+static void test_blocked_subscriber_in_another_process_wakes(void **state)
+{
+	(void)state;
+	hermes_pub *pub;
+	hermes_sub *sub;
+	/* The child's subscriber is opened here so the parent can watch its
+	 * slot; the child inherits the mapping and the handle. */
+	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &sub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(bus, "w", &pub), HERMES_OK);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		hermes_err err = hermes_sub_wait(sub, HERMES_WAIT_BLOCK, 10000000000ll);
+		hermes_msg m;
+		_exit(err == HERMES_OK && hermes_sub_poll(sub, &m) == HERMES_OK ? 0 : 1);
+	}
+	await_sleeping(sub);
+	assert_int_equal(hermes_pub_send(pub, "x", 1, NULL), HERMES_OK);
+	int st = ht_wait_child(child, 10000);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	hermes_pub_close(pub);
+	hermes_sub_close(sub);
+}
+
+static void test_timed_waits_return_at_their_deadline(void **state)
+{
+	(void)state;
+	hermes_sub *sub;
+	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &sub), HERMES_OK);
+	hermes_wait_mode modes[] = {HERMES_WAIT_SPIN, HERMES_WAIT_YIELD, HERMES_WAIT_BLOCK};
+	for (size_t i = 0; i < 3; i++) {
+		uint64_t t0 = ht_now_ns();
+		assert_int_equal(hermes_sub_wait(sub, modes[i], 50000000), HERMES_ETIMEDOUT);
+		uint64_t el = ht_now_ns() - t0;
+		assert_true(el >= 50000000u);
+		assert_true(el < 2000000000u);
+	}
+	assert_int_equal(hermes_sub_wait(sub, HERMES_WAIT_BLOCK, 0), HERMES_ETIMEDOUT);
+	assert_int_equal(hm_load_relaxed_u32(&sub->slot->sleeping), 0);
+	assert_int_equal(hm_load_relaxed_u32(&sub->ring.hdr->waiters), 0);
+	hermes_sub_close(sub);
+}
+
+/* ---- the race ------------------------------------------------------------ */
+
+typedef struct race {
+	hermes_sub *sub[2];
+	_Atomic uint64_t consumed[2];
+	_Atomic int stop;
+	_Atomic int failed;
+	char why[160];
+	uint64_t wakeups[2];
+} race;
+
+typedef struct race_sub {
+	race *r;
+	int index;
+} race_sub;
+
+static void race_fail(race *r, const char *msg)
+{
+	int expected = 0;
+	if (atomic_compare_exchange_strong(&r->failed, &expected, 1))
+		snprintf(r->why, sizeof r->why, "%s", msg);
+}
+
+static void *race_subscriber(void *arg)
+{
+	race_sub *rs = arg;
+	race *r = rs->r;
+	hermes_sub *sub = r->sub[rs->index];
+	while (!atomic_load(&r->failed)) {
+		hermes_err err = hermes_sub_wait(sub, HERMES_WAIT_BLOCK, 1000000000);
+		hermes_msg m;
+		if (err == HERMES_ETIMEDOUT) {
+			/* Timed out: if a message has been waiting for a long
+			 * time, a wake-up was lost. */
+			if (hermes_sub_poll(sub, &m) == HERMES_OK) {
+				uint64_t sent;
+				memcpy(&sent, m.data, 8);
+				if (ht_now_ns() - sent > 500000000ull) {
+					race_fail(r, "lost wake-up: message waited > 0.5 s");
+					break;
+				}
+				goto got;
+			}
+			continue;
+		}
+		rs->r->wakeups[rs->index]++;
+		while (hermes_sub_poll(sub, &m) == HERMES_OK) {
+		got:
+			if (m.len == 1) { /* the stop message */
+				hermes_sub_release(sub);
+				return NULL;
+			}
+			atomic_fetch_add(&r->consumed[rs->index], 1);
+		}
+		hermes_sub_release(sub);
+	}
+	return NULL;
+}
+
+static void test_wait_wake_race_loses_no_wakeup(void **state)
+{
+	(void)state;
+	const char *env = getenv("HERMES_STRESS_SECONDS");
+	double seconds = env ? strtod(env, NULL) : 10.0;
+	race r = {0};
+	hermes_pub *pub;
+	assert_int_equal(hermes_pub_open(bus, "w", &pub), HERMES_OK);
+	race_sub rs[2];
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &r.sub[i]),
+				 HERMES_OK);
+		rs[i] = (race_sub){&r, i};
+		assert_int_equal(pthread_create(&t[i], NULL, race_subscriber, &rs[i]), 0);
+	}
+	uint64_t end = ht_now_ns() + (uint64_t)(seconds * 1e9);
+	uint64_t sent = 0, rnd = 7, one_at_a_time_rounds = 0, streamed = 0;
+	uint8_t buf[256];
+	while (ht_now_ns() < end && !atomic_load(&r.failed)) {
+		bool streaming = ((ht_now_ns() / 250000000u) & 1) != 0;
+		uint32_t burst = streaming ? 1 + (uint32_t)(ht_rand(&rnd) % 64) : 1;
+		for (uint32_t i = 0; i < burst; i++) {
+			uint64_t now = ht_now_ns();
+			memcpy(buf, &now, 8);
+			uint32_t len = 8 + (uint32_t)(ht_rand(&rnd) % 200);
+			hermes_err err = hermes_pub_send_timed(pub, buf, len, NULL, 5000000000ll);
+			if (err) {
+				race_fail(&r, "publisher could not publish for 5 s");
+				break;
+			}
+			sent++;
+		}
+		if (streaming) {
+			streamed += burst;
+			continue;
+		}
+		/* One at a time: both subscribers must take it, each after
+		 * going back to sleep; a lost wake-up stalls here. */
+		one_at_a_time_rounds++;
+		uint64_t deadline = ht_now_ns() + 3000000000ull;
+		while (atomic_load(&r.consumed[0]) < sent || atomic_load(&r.consumed[1]) < sent) {
+			if (atomic_load(&r.failed))
+				break;
+			if (ht_now_ns() > deadline) {
+				race_fail(&r, "a subscriber did not consume within 3 s");
+				break;
+			}
+			sched_yield();
+		}
+	}
+	assert_int_equal(hermes_pub_send_timed(pub, "s", 1, NULL, 5000000000ll), HERMES_OK);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	if (atomic_load(&r.failed))
+		fail_msg("%s", r.why);
+	printf("# %.0f s: %llu messages (%llu one at a time, %llu streamed), wake-ups %llu/%llu\n",
+	       seconds, (unsigned long long)sent, (unsigned long long)one_at_a_time_rounds,
+	       (unsigned long long)streamed, (unsigned long long)r.wakeups[0],
+	       (unsigned long long)r.wakeups[1]);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(atomic_load(&r.consumed[i]), sent);
+		hermes_sub_close(r.sub[i]);
+	}
+	assert_true(one_at_a_time_rounds > 100);
+	hermes_pub_close(pub);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_blocked_subscriber_wakes_on_publish, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blocked_subscriber_in_another_process_wakes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_timed_waits_return_at_their_deadline, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_wait_wake_race_loses_no_wakeup, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

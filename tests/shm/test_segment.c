@@ -1,0 +1,280 @@
+/* Tests for shm/segment.c: creating, attaching and refusing segments; rings
+ * by name; publishers and subscribers across attachments. */
+#include "tests/support/testing.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shm/segment.h"
+
+static char bus_name[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	ht_unique_name(bus_name, sizeof bus_name, "seg");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	hermes_bus_unlink(bus_name);
+	return 0;
+}
+
+/* Write raw bytes as the segment file of bus_name. */
+static void write_raw_segment(const void *bytes, size_t len)
+{
+	char path[80];
+	snprintf(path, sizeof path, "/hermes.%s", bus_name);
+	int fd = shm_open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	if (len)
+		assert_int_equal(write(fd, bytes, len), (ssize_t)len);
+	close(fd);
+}
+
+static void test_create_attach_and_exchange_across_handles(void **state)
+{
+	(void)state;
+	hermes_bus *owner, *a, *b;
+	assert_int_equal(hermes_bus_create(bus_name, 4 << 20, 0600, &owner), HERMES_OK);
+	hermes_ring_config cfg = {.name = "orders", .capacity = 1 << 16, .max_msg = 1024};
+	assert_int_equal(hermes_ring_create(owner, &cfg), HERMES_OK);
+	assert_int_equal(hermes_ring_create(owner, &cfg), HERMES_EEXIST);
+	assert_int_equal(hermes_bus_attach(bus_name, &a), HERMES_OK);
+	assert_int_equal(hermes_bus_attach(bus_name, &b), HERMES_OK);
+
+	hermes_sub *sub;
+	hermes_pub *pub;
+	assert_int_equal(hermes_sub_open(b, "orders", HERMES_START_LATEST, 0, &sub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(a, "orders", &pub), HERMES_OK);
+	uint64_t seq;
+	assert_int_equal(hermes_pub_send(pub, "hello", 5, &seq), HERMES_OK);
+	assert_int_equal(seq, 0);
+	hermes_msg m;
+	assert_int_equal(hermes_sub_poll(sub, &m), HERMES_OK);
+	assert_int_equal(m.len, 5);
+	assert_memory_equal(m.data, "hello", 5);
+	assert_int_equal(hermes_sub_release(sub), HERMES_OK);
+
+	hermes_pub *nope;
+	assert_int_equal(hermes_pub_open(a, "missing", &nope), HERMES_ENOENT);
+	assert_non_null(strstr(hermes_last_error_detail(), "missing"));
+
+	hermes_pub_close(pub);
+	hermes_sub_close(sub);
+	hermes_bus_detach(a);
+	hermes_bus_detach(b);
+	hermes_bus_detach(owner);
+}
+
+static void test_segment_file_has_the_requested_mode(void **state)
+{
+	(void)state;
+	hermes_bus *bus;
+	assert_int_equal(hermes_bus_create(bus_name, 1 << 20, 0640, &bus), HERMES_OK);
+	char path[128];
+	snprintf(path, sizeof path, "/dev/shm/hermes.%s", bus_name);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	hermes_bus_detach(bus);
+	hermes_bus *w;
+	char other[64];
+	ht_unique_name(other, sizeof other, "ww");
+	assert_int_equal(hermes_bus_create(other, 1 << 20, 0666, &w), HERMES_EINVAL);
+	assert_non_null(strstr(hermes_last_error_detail(), "world-writable"));
+}
+
+static void test_second_create_of_same_bus_is_refused(void **state)
+{
+	(void)state;
+	hermes_bus *bus, *again;
+	assert_int_equal(hermes_bus_create(bus_name, 1 << 20, 0600, &bus), HERMES_OK);
+	assert_int_equal(hermes_bus_create(bus_name, 1 << 20, 0600, &again), HERMES_EEXIST);
+	hermes_bus_detach(bus);
+}
+
+static void test_missing_bus_is_enoent_with_a_hint(void **state)
+{
+	(void)state;
+	hermes_bus *bus;
+	assert_int_equal(hermes_bus_attach(bus_name, &bus), HERMES_ENOENT);
+	assert_non_null(strstr(hermes_last_error_detail(), "hermesd"));
+	assert_int_equal(hermes_bus_attach("bad/name", &bus), HERMES_EINVAL);
+}
+
+static void test_garbage_segment_is_refused(void **state)
+{
+	(void)state;
+	uint8_t junk[8192];
+	uint64_t rnd = 42;
+	for (size_t i = 0; i < sizeof junk; i++)
+		junk[i] = (uint8_t)ht_rand(&rnd);
+	write_raw_segment(junk, sizeof junk);
+	hermes_bus *bus;
+	assert_int_equal(hermes_bus_attach(bus_name, &bus), HERMES_EBADSEGMENT);
+	assert_non_null(strstr(hermes_last_error_detail(), "not a Hermes segment"));
+}
+
+static void test_empty_and_short_files_are_refused(void **state)
+{
+	(void)state;
+	hermes_bus *bus;
+	write_raw_segment(NULL, 0);
+	assert_int_equal(hermes_bus_attach(bus_name, &bus), HERMES_ENOTREADY);
+	uint8_t few[100] = {0};
+	write_raw_segment(few, sizeof few);
+	assert_int_equal(hermes_bus_attach(bus_name, &bus), HERMES_ETRUNCATED);
+	/* A header-sized file of zeros: no magic, "not ready" (not garbage). */
+	uint8_t *zeros = calloc(1, HM_SEG_HEADER_SIZE);
+	write_raw_segment(zeros, HM_SEG_HEADER_SIZE);
+	free(zeros);
+	assert_int_equal(hermes_bus_attach(bus_name, &bus), HERMES_ENOTREADY);
+}
+
+/* Create a real segment, then damage it through a raw mapping. */
+static uint8_t *map_raw(size_t *len)
+{
+	char path[80];
+	snprintf(path, sizeof path, "/hermes.%s", bus_name);
+	int fd = shm_open(path, O_RDWR, 0);
+	assert_true(fd >= 0);
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	*len = (size_t)st.st_size;
+	void *p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(p != MAP_FAILED);
+	close(fd);
+	return p;
+}
+
+static void test_foreign_version_and_truncation_are_refused(void **state)
+{
+	(void)state;
+	hermes_bus *bus;
+	assert_int_equal(hermes_bus_create(bus_name, 1 << 20, 0600, &bus), HERMES_OK);
+	hermes_bus_detach(bus);
+	size_t len;
+	uint8_t *raw = map_raw(&len);
+	hm_seg_header *h = (hm_seg_header *)(void *)raw;
+	h->layout_version = 99;
+	assert_int_equal(hermes_bus_attach(bus_name, &bus), HERMES_EVERSION);
+	assert_non_null(strstr(hermes_last_error_detail(), "99"));
+	h->layout_version = HM_LAYOUT_VERSION;
+	h->segment_size = (uint64_t)len * 2;
+	assert_int_equal(hermes_bus_attach(bus_name, &bus), HERMES_ETRUNCATED);
+	h->segment_size = len;
+	h->max_rings = 3;
+	assert_int_equal(hermes_bus_attach(bus_name, &bus), HERMES_EBADSEGMENT);
+	h->max_rings = HM_MAX_RINGS;
+	assert_int_equal(hermes_bus_attach(bus_name, &bus), HERMES_OK);
+	hermes_bus_detach(bus);
+	munmap(raw, len);
+}
+
+static void test_corrupt_ring_entries_are_refused_not_followed(void **state)
+{
+	(void)state;
+	hermes_bus *bus;
+	assert_int_equal(hermes_bus_create(bus_name, 1 << 20, 0600, &bus), HERMES_OK);
+	hermes_ring_config cfg = {.name = "r", .capacity = 1 << 14, .max_msg = 512};
+	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_OK);
+	size_t len;
+	uint8_t *raw = map_raw(&len);
+	hm_ring_desc *d = (hm_ring_desc *)(void *)(raw + HM_SEG_HEADER_SIZE);
+	uint64_t good = d->offset;
+	hermes_pub *pub;
+	d->offset = (uint64_t)len - 64; /* the block would run off the end */
+	assert_int_equal(hermes_pub_open(bus, "r", &pub), HERMES_EBADSEGMENT);
+	d->offset = good;
+	hm_ring_header *rh = (hm_ring_header *)(void *)(raw + good);
+	rh->capacity = 12345; /* not a power of two */
+	assert_int_equal(hermes_pub_open(bus, "r", &pub), HERMES_EBADSEGMENT);
+	rh->capacity = 1 << 14;
+	rh->magic = 0;
+	assert_int_equal(hermes_pub_open(bus, "r", &pub), HERMES_EBADSEGMENT);
+	rh->magic = HM_RING_MAGIC;
+	assert_int_equal(hermes_pub_open(bus, "r", &pub), HERMES_OK);
+	hermes_pub_close(pub);
+	munmap(raw, len);
+	hermes_bus_detach(bus);
+}
+
+static void test_full_segment_reports_enospc(void **state)
+{
+	(void)state;
+	hermes_bus *bus;
+	assert_int_equal(hermes_bus_create(bus_name, 256 << 10, 0600, &bus), HERMES_OK);
+	hermes_ring_config cfg = {.name = "big", .capacity = 1 << 20, .max_msg = 512};
+	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_ENOSPC);
+	assert_non_null(strstr(hermes_last_error_detail(), "larger size"));
+	cfg.capacity = 1 << 15;
+	cfg.name = "small";
+	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_OK);
+	hermes_bus_detach(bus);
+}
+
+static void test_readonly_attach_cannot_publish(void **state)
+{
+	(void)state;
+	hermes_bus *bus, *ro;
+	assert_int_equal(hermes_bus_create(bus_name, 1 << 20, 0600, &bus), HERMES_OK);
+	hermes_ring_config cfg = {.name = "r", .capacity = 1 << 14, .max_msg = 512};
+	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_OK);
+	assert_int_equal(hermes_bus_attach_readonly(bus_name, &ro), HERMES_OK);
+	hermes_pub *pub;
+	hermes_sub *sub;
+	assert_int_equal(hermes_pub_open(ro, "r", &pub), HERMES_EPERM);
+	assert_int_equal(hermes_sub_open(ro, "r", HERMES_START_LATEST, 0, &sub), HERMES_EPERM);
+	assert_int_equal(hermes_ring_create(ro, &cfg), HERMES_EPERM);
+	hermes_bus_detach(ro);
+	hermes_bus_detach(bus);
+}
+
+static void test_all_producer_slots_taken_is_etoomany(void **state)
+{
+	(void)state;
+	hermes_bus *bus;
+	assert_int_equal(hermes_bus_create(bus_name, 1 << 20, 0600, &bus), HERMES_OK);
+	hermes_ring_config cfg = {.name = "r", .capacity = 1 << 14, .max_msg = 512};
+	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_OK);
+	hermes_pub *pubs[HM_MAX_PRODUCERS];
+	for (unsigned i = 0; i < HM_MAX_PRODUCERS; i++)
+		assert_int_equal(hermes_pub_open(bus, "r", &pubs[i]), HERMES_OK);
+	hermes_pub *extra;
+	assert_int_equal(hermes_pub_open(bus, "r", &extra), HERMES_ETOOMANY);
+	hermes_pub_close(pubs[7]);
+	assert_int_equal(hermes_pub_open(bus, "r", &pubs[7]), HERMES_OK);
+	for (unsigned i = 0; i < HM_MAX_PRODUCERS; i++)
+		hermes_pub_close(pubs[i]);
+	hermes_bus_detach(bus);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_attach_and_exchange_across_handles, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_segment_file_has_the_requested_mode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_second_create_of_same_bus_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_bus_is_enoent_with_a_hint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_garbage_segment_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_and_short_files_are_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_version_and_truncation_are_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_ring_entries_are_refused_not_followed, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_full_segment_reports_enospc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readonly_attach_cannot_publish, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_all_producer_slots_taken_is_etoomany, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
