@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install what Hermes needs on Debian 12 (only what is missing), then
+# configure and build one CMake preset (default: release).
+#   scripts/setup.sh [PRESET]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset=${1:-release}
+
+packages=(cmake gcc make pkg-config libcmocka-dev libsodium-dev libjemalloc-dev)
+[[ ${HERMES_WITH_FUZZ:-0} == 1 ]] && packages+=(clang libclang-rt-dev)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	echo "setup: installing missing Debian packages: ${missing[*]}"
+	sudo=()
+	if [[ $(id -u) != 0 ]]; then
+		command -v sudo >/dev/null || { echo "setup: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+		sudo=(sudo)
+	fi
+	"${sudo[@]}" apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "setup: configuring and building preset '$preset'"
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset" -j "$(nproc)"
