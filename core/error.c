@@ -39,6 +39,8 @@ static const struct {
 	[HERMES_EPERM] = {"HERMES_EPERM", "not permitted"},
 	[HERMES_ENOTSUP] = {"HERMES_ENOTSUP", "not supported by this build"},
 	[HERMES_EBADPAYLOAD] = {"HERMES_EBADPAYLOAD", "malformed payload"},
+	[HERMES_ENOSUPERVISOR] = {"HERMES_ENOSUPERVISOR", "no supervisor (hermesd) reachable for the bus"},
+	[HERMES_EBUSY] = {"HERMES_EBUSY", "ring in use"},
 };
 
 const char *hermes_strerror(hermes_err err)

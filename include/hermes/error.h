@@ -80,6 +80,12 @@ typedef enum hermes_err {
 	HERMES_ENOTSUP = 27,
 	/* Wire protocol: a payload is malformed for its message type. */
 	HERMES_EBADPAYLOAD = 28,
+	/* The operation needs the bus supervisor (hermesd) and none is
+	 * reachable: start hermesd for the bus, or check HERMES_RUN_DIR. */
+	HERMES_ENOSUPERVISOR = 29,
+	/* The ring is in use (has publishers or subscribers); retry, or delete
+	 * with force. */
+	HERMES_EBUSY = 30,
 
 	HERMES_ERR_COUNT_ /* not a code: keep last */
 } hermes_err;
