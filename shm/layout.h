@@ -63,19 +63,27 @@ typedef struct hm_seg_header {
 	hm_atomic_u64 dir_generation;
 	uint8_t pad1_[HM_FALSE_SHARING - 16];
 
-	/* Supervisor presence: pid and a heartbeat, written by hermesd only,
-	 * read by hermes-ctl (relaxed: advisory information). */
+	/* Supervisor presence: pid, its start time and a heartbeat
+	 * (CLOCK_MONOTONIC), written by hermesd only, read by hermes-ctl
+	 * (relaxed: advisory information). */
 	hm_atomic_u64 supervisor_pid;
+	hm_atomic_u64 supervisor_start;
 	hm_atomic_u64 supervisor_heartbeat_ns;
-	uint8_t pad2_[HM_FALSE_SHARING - 16];
+	uint8_t pad2_[HM_FALSE_SHARING - 24];
 
-	uint8_t reserved_[HM_SEG_HEADER_SIZE - 3 * HM_FALSE_SHARING];
+	/* Where the supervisor's control socket is: written by hermesd before
+	 * it listens, so attach can find the run directory from the bus name
+	 * alone. Empty: no supervisor has ever owned this bus. */
+	char control_path[256];
+
+	uint8_t reserved_[HM_SEG_HEADER_SIZE - 3 * HM_FALSE_SHARING - 256];
 } hm_seg_header;
 
 static_assert(sizeof(hm_seg_header) == HM_SEG_HEADER_SIZE, "segment header size");
 static_assert(offsetof(hm_seg_header, magic) == 0, "magic first");
 static_assert(offsetof(hm_seg_header, alloc_next) == 128, "alloc_next offset");
 static_assert(offsetof(hm_seg_header, supervisor_pid) == 256, "supervisor offset");
+static_assert(offsetof(hm_seg_header, control_path) == 384, "control path offset");
 
 /* ---- ring directory ---------------------------------------------------- */
 
@@ -212,11 +220,15 @@ typedef struct hm_ring_header {
 	hm_atomic_u32 futex;
 	uint8_t pad3_[HM_FALSE_SHARING - 8];
 
-	/* Rarely written ring-wide counters (supervisor repairs, limit scans). */
+	/* Rarely written ring-wide counters (supervisor repairs, limit scans),
+	 * and `deleted`, set (release) when the ring is deleted. */
 	hm_atomic_u64 repairs;
 	hm_atomic_u64 repaired_msgs;
 	hm_atomic_u64 limit_scans;
-	uint8_t pad4_[HM_FALSE_SHARING - 24];
+	hm_atomic_u64 dead_subscribers;
+	hm_atomic_u32 deleted;
+	uint32_t pad4a_;
+	uint8_t pad4_[HM_FALSE_SHARING - 40];
 } hm_ring_header;
 
 static_assert(sizeof(hm_ring_header) == 5 * HM_FALSE_SHARING, "ring header size");

@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "core/error_detail.h"
 #include "core/futex.h"
@@ -223,6 +222,16 @@ static int take_slot(hm_atomic_u64 *owner, hm_atomic_u64 *start, size_t stride, 
 	return -1;
 }
 
+/* Give a slot back. The start time is cleared first and the owner last with
+ * release, so whoever takes the slot next (CAS, acquire) sees start 0 until
+ * it stores its own: a supervisor looking in between never pairs the new
+ * owner with the old owner's start time and mistakes it for a dead one. */
+static void free_slot(hm_atomic_u64 *owner, hm_atomic_u64 *start)
+{
+	hm_store_relaxed_u64(start, 0);
+	hm_store_release_u64(owner, 0);
+}
+
 int hm_ring_take_prod_slot(hm_ring *r, uint64_t owner, uint64_t owner_start)
 {
 	int i = take_slot(&r->prods[0].owner, &r->prods[0].owner_start, sizeof(hm_prod_slot),
@@ -375,6 +384,12 @@ static hermes_err claim_region(hermes_pub *p, uint64_t total, uint32_t n, uint64
 				p->seq_limit = hm_load_acquire_u64(&h->seq_limit);
 			}
 			if (!fits(p, end, seq + n)) {
+				/* Relaxed: advisory; a deleted ring stops taking
+				 * messages once a full ring sends us here. */
+				if (hm_load_relaxed_u32(&h->deleted)) {
+					hm_store_release_u32(&s->active, 0);
+					return HERMES_ECLOSED;
+				}
 				/* Release: we hold nothing now; see commit. */
 				hm_store_release_u32(&s->active, 0);
 				hm_store_relaxed_u64(&s->full_events,
@@ -550,6 +565,7 @@ hermes_err hermes_pub_claim_timed(hermes_pub *p, uint32_t len, hermes_claim *c, 
 		hermes_err err = hermes_pub_claim(p, len, c);
 		if (err != HERMES_EAGAIN)
 			return err;
+		/* (A deleted ring answers HERMES_ECLOSED from the claim.) */
 		if (!backoff(&spins, deadline))
 			return HERMES_ETIMEDOUT;
 	}
@@ -594,9 +610,9 @@ void hm_pub_fini(hermes_pub *p)
 		wake_sleepers(&p->ring);
 	}
 	hm_store_release_u32(&p->slot->active, 0);
-	/* Release: the slot's last writes are visible to the next owner, whose
-	 * CAS acquires it. */
-	hm_store_release_u64(&p->slot->owner, 0);
+	/* Release (in free_slot): the slot's last writes are visible to the
+	 * next owner, whose CAS acquires it. */
+	free_slot(&p->slot->owner, &p->slot->owner_start);
 }
 
 /* ---- subscribers ----------------------------------------------------------- */
@@ -690,9 +706,9 @@ void hm_sub_init(hermes_sub *s, const hm_ring *r, int slot_index, hermes_start s
 
 void hm_sub_fini(hermes_sub *s)
 {
-	/* Release: our reads of the ring are done before a producer that sees
-	 * the slot free overwrites them. */
-	hm_store_release_u64(&s->slot->owner, 0);
+	/* Release (in free_slot): our reads of the ring are done before a
+	 * producer that sees the slot free overwrites them. */
+	free_slot(&s->slot->owner, &s->slot->owner_start);
 }
 
 static void publish_cursor(hermes_sub *s)
@@ -923,6 +939,10 @@ hermes_err hermes_sub_wait(hermes_sub *s, hermes_wait_mode mode, int64_t timeout
 		}
 		if (hm_now_ns() >= deadline)
 			break;
+		if (hm_load_relaxed_u32(&h->deleted)) {
+			err = HERMES_ECLOSED;
+			break;
+		}
 		/* On overwrite rings a lap shows only through the tail, which
 		 * wakes nobody; bound each sleep so it is noticed. */
 		uint64_t until = deadline;
@@ -950,8 +970,8 @@ void hm_ring_release_subscriber(hm_ring *r, uint32_t index)
 	if (index >= HM_MAX_SUBSCRIBERS)
 		return;
 	hm_store_relaxed_u32(&r->subs[index].sleeping, 0);
-	/* Release: as hm_sub_fini. The dead process reads nothing any more. */
-	hm_store_release_u64(&r->subs[index].owner, 0);
+	/* As hm_sub_fini. The dead process reads nothing any more. */
+	free_slot(&r->subs[index].owner, &r->subs[index].owner_start);
 }
 
 int64_t hm_ring_repair_producer(hm_ring *r, uint32_t index)
@@ -995,35 +1015,6 @@ int64_t hm_ring_repair_producer(hm_ring *r, uint32_t index)
 		}
 		hm_store_release_u32(&s->active, 0);
 	}
-	hm_store_release_u64(&s->owner, 0);
+	free_slot(&s->owner, &s->owner_start);
 	return repaired;
-}
-
-uint64_t hm_self_start_time(void)
-{
-	/* Cached per process: a forked child must not inherit its parent's. */
-	static _Thread_local pid_t cached_pid;
-	static _Thread_local uint64_t cached;
-	if (cached_pid == getpid())
-		return cached;
-	FILE *f = fopen("/proc/self/stat", "re");
-	if (!f)
-		return 0;
-	char buf[1024];
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* Field 22 (starttime) counts from the end of the command name, which
-	 * may itself contain spaces and parentheses. */
-	char *p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	unsigned long long st = 0;
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
-			  "%*d %llu",
-		   &st) != 1)
-		return 0;
-	cached = st;
-	cached_pid = getpid();
-	return st;
 }

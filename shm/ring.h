@@ -107,8 +107,4 @@ int64_t hm_ring_repair_producer(hm_ring *ring, uint32_t index);
  * it no longer holds back producers. */
 void hm_ring_release_subscriber(hm_ring *ring, uint32_t index);
 
-/* This process's start time (from /proc/self/stat), to protect slots
- * against pid reuse. */
-uint64_t hm_self_start_time(void);
-
 #endif

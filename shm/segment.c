@@ -13,10 +13,13 @@
 #include <unistd.h>
 
 #include "core/error_detail.h"
+#include "core/futex.h"
+#include "core/proc.h"
+#include "shm/control.h"
 
 #define MIN_SEGMENT_SIZE (64u * 1024u)
 
-static bool valid_bus_name(const char *name)
+bool hm_segment_name_ok(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
 	if (n == 0 || n > HERMES_NAME_MAX)
@@ -32,7 +35,7 @@ static bool valid_bus_name(const char *name)
 
 hermes_err hm_segment_path(const char *name, char *buf, size_t len)
 {
-	if (!valid_bus_name(name))
+	if (!hm_segment_name_ok(name))
 		return hm_fail(HERMES_EINVAL,
 			       "bus name '%s' must be 1..%d characters of A-Z a-z 0-9 . _ - "
 			       "(not starting with '.')",
@@ -116,6 +119,8 @@ hermes_err hermes_bus_create(const char *name, uint64_t size, unsigned mode, her
 	bus->size = size;
 	bus->hdr = h;
 	bus->dir = dir;
+	bus->owner = true;
+	bus->ctl_fd = -1;
 	snprintf(bus->name, sizeof bus->name, "%s", name);
 	*out = bus;
 	return HERMES_OK;
@@ -127,12 +132,44 @@ fail:
 	return err;
 }
 
+/* (Re)connect the control channel, if the segment names a supervisor. */
+static void connect_supervisor(hermes_bus *bus)
+{
+	char path[sizeof bus->hdr->control_path];
+	if (bus->ctl_fd >= 0)
+		close(bus->ctl_fd);
+	bus->ctl_fd = -1;
+	memcpy(path, bus->hdr->control_path, sizeof path);
+	path[sizeof path - 1] = '\0';
+	if (!path[0])
+		return;
+	int fd = hm_ctl_connect(path);
+	if (fd < 0)
+		return;
+	hm_ctl_req req = {.magic = HM_CTL_MAGIC, .op = HM_CTL_HELLO};
+	snprintf(req.name, sizeof req.name, "%s", bus->name);
+	hm_ctl_resp resp;
+	if (hm_ctl_call(fd, &req, &resp, 2000) != HERMES_OK || resp.err != HERMES_OK) {
+		close(fd);
+		return;
+	}
+	bus->ctl_fd = fd;
+}
+
+static const char *default_bus_name(void)
+{
+	const char *env = getenv("HERMES_BUS");
+	return env && *env ? env : "default";
+}
+
 static hermes_err attach(const char *name, bool readonly, hermes_bus **out)
 {
 	char path[80];
 	hm_clear_detail();
 	if (!out)
 		return hm_fail(HERMES_EINVAL, "out is NULL");
+	if (!name)
+		name = default_bus_name();
 	hermes_err err = hm_segment_path(name, path, sizeof path);
 	if (err)
 		return err;
@@ -216,7 +253,10 @@ static hermes_err attach(const char *name, bool readonly, hermes_bus **out)
 	bus->hdr = h;
 	bus->dir = (hm_ring_desc *)(void *)((uint8_t *)base + h->dir_offset);
 	bus->readonly = readonly;
+	bus->ctl_fd = -1;
 	snprintf(bus->name, sizeof bus->name, "%s", name);
+	if (!readonly)
+		connect_supervisor(bus);
 	*out = bus;
 	return HERMES_OK;
 fail:
@@ -240,6 +280,8 @@ void hermes_bus_detach(hermes_bus *bus)
 {
 	if (!bus)
 		return;
+	if (bus->ctl_fd >= 0)
+		close(bus->ctl_fd);
 	munmap(bus->base, bus->size);
 	free(bus);
 }
@@ -290,13 +332,36 @@ hermes_err hm_bus_find_ring(hermes_bus *bus, const char *name, hm_ring *ring, ui
 		       bus->name, name ? name : "(null)");
 }
 
-hermes_err hermes_ring_create(hermes_bus *bus, const hermes_ring_config *cfg)
+void hm_bus_set_owner(hermes_bus *bus)
 {
-	hm_clear_detail();
-	if (!bus)
-		return hm_fail(HERMES_EINVAL, "bus is NULL");
-	if (bus->readonly)
-		return hm_fail(HERMES_EPERM, "bus '%s' is attached read-only", bus->name);
+	bus->owner = true;
+}
+
+bool hm_ring_in_use(const hm_ring *r)
+{
+	for (unsigned i = 0; i < HM_MAX_PRODUCERS; i++)
+		if (hm_load_acquire_u64(&r->prods[i].owner))
+			return true;
+	for (unsigned i = 0; i < HM_MAX_SUBSCRIBERS; i++)
+		if (hm_load_acquire_u64(&r->subs[i].owner))
+			return true;
+	return false;
+}
+
+/* A deleted ring's block may be reused once nobody holds a slot in it (a
+ * force-deleted ring's old handles could otherwise write into the new one). */
+static bool block_reusable(hermes_bus *bus, hm_ring_desc *d, uint64_t need)
+{
+	if (d->block_size < need)
+		return false;
+	hm_ring r;
+	if (hm_ring_view(&r, (uint8_t *)bus->base + d->offset, (size_t)d->block_size))
+		return true; /* never formatted: nothing can be using it */
+	return !hm_ring_in_use(&r);
+}
+
+hermes_err hm_bus_create_ring_local(hermes_bus *bus, const hermes_ring_config *cfg)
+{
 	hermes_err err = hm_ring_check_config(cfg);
 	if (err)
 		return err;
@@ -305,36 +370,51 @@ hermes_err hermes_ring_create(hermes_bus *bus, const hermes_ring_config *cfg)
 		return hm_fail(HERMES_EEXIST, "bus '%s' already has a ring '%s'", bus->name,
 			       cfg->name);
 	hm_clear_detail();
+	uint64_t need = (hm_ring_block_size(cfg->capacity, hm_ring_slots(cfg)) + 4095) & ~(uint64_t)4095;
+	hm_seg_header *h = bus->hdr;
 	hm_ring_desc *d = NULL;
-	for (unsigned i = 0; i < HM_MAX_RINGS; i++) {
+	uint64_t off = 0;
+	/* First a deleted ring's block that is big enough and unused, then a
+	 * free descriptor with fresh space from the bump allocator. */
+	for (unsigned i = 0; i < HM_MAX_RINGS && !d; i++) {
+		uint32_t expected = HM_RING_DELETED;
+		if (hm_load_acquire_u32(&bus->dir[i].state) == HM_RING_DELETED &&
+		    block_reusable(bus, &bus->dir[i], need) &&
+		    hm_cas_acq_rel_u32(&bus->dir[i].state, &expected, HM_RING_CREATING)) {
+			d = &bus->dir[i];
+			off = d->offset;
+			need = d->block_size;
+		}
+	}
+	for (unsigned i = 0; i < HM_MAX_RINGS && !d; i++) {
 		uint32_t expected = HM_RING_FREE;
 		/* acq_rel: we own the descriptor from here; nobody reads it
 		 * until it turns READY. */
 		if (hm_cas_acq_rel_u32(&bus->dir[i].state, &expected, HM_RING_CREATING)) {
 			d = &bus->dir[i];
-			break;
+			off = hm_load_relaxed_u64(&h->alloc_next);
+			do {
+				if (off + need > bus->size) {
+					hm_store_release_u32(&d->state, HM_RING_FREE);
+					return hm_fail(HERMES_ENOSPC,
+						       "bus '%s' has %llu bytes free, ring '%s' needs "
+						       "%llu: create the bus with a larger size",
+						       bus->name,
+						       (unsigned long long)(bus->size - off),
+						       cfg->name, (unsigned long long)need);
+				}
+				/* Relaxed: the block is published by the READY store. */
+			} while (!atomic_compare_exchange_weak_explicit(
+				&h->alloc_next, &off, off + need, memory_order_relaxed,
+				memory_order_relaxed));
 		}
 	}
 	if (!d)
 		return hm_fail(HERMES_ENOSPC, "bus '%s' already has %u rings", bus->name, HM_MAX_RINGS);
-	uint64_t need = (hm_ring_block_size(cfg->capacity, hm_ring_slots(cfg)) + 4095) & ~(uint64_t)4095;
-	hm_seg_header *h = bus->hdr;
-	uint64_t off = hm_load_relaxed_u64(&h->alloc_next);
-	do {
-		if (off + need > bus->size) {
-			hm_store_release_u32(&d->state, HM_RING_FREE);
-			return hm_fail(HERMES_ENOSPC,
-				       "bus '%s' has %llu bytes free, ring '%s' needs %llu: create "
-				       "the bus with a larger size",
-				       bus->name, (unsigned long long)(bus->size - off), cfg->name,
-				       (unsigned long long)need);
-		}
-		/* Relaxed is enough: the block is published by the READY store. */
-	} while (!atomic_compare_exchange_weak_explicit(&h->alloc_next, &off, off + need,
-							memory_order_relaxed, memory_order_relaxed));
+	uint32_t prev_state_on_failure = d->block_size ? HM_RING_DELETED : HM_RING_FREE;
 	err = hm_ring_format((uint8_t *)bus->base + off, (size_t)need, cfg);
 	if (err) {
-		hm_store_release_u32(&d->state, HM_RING_FREE);
+		hm_store_release_u32(&d->state, prev_state_on_failure);
 		return err;
 	}
 	d->offset = off;
@@ -346,6 +426,91 @@ hermes_err hermes_ring_create(hermes_bus *bus, const hermes_ring_config *cfg)
 	hm_store_release_u32(&d->state, HM_RING_READY);
 	atomic_fetch_add_explicit(&h->dir_generation, 1, memory_order_release);
 	return HERMES_OK;
+}
+
+hermes_err hm_bus_delete_ring_local(hermes_bus *bus, const char *name, bool force)
+{
+	hm_ring r;
+	uint32_t index;
+	hermes_err err = hm_bus_find_ring(bus, name, &r, &index);
+	if (err)
+		return err;
+	if (!force && hm_ring_in_use(&r))
+		return hm_fail(HERMES_EBUSY,
+			       "ring '%s' has publishers or subscribers; close them first or delete "
+			       "with force",
+			       name);
+	/* Release: handles still open see `deleted` in their slow paths and
+	 * stop with HERMES_ECLOSED. */
+	hm_store_release_u32(&r.hdr->deleted, 1);
+	hm_store_release_u32(&bus->dir[index].state, HM_RING_DELETED);
+	atomic_fetch_add_explicit(&bus->hdr->dir_generation, 1, memory_order_release);
+	/* Wake sleepers so they notice. */
+	hm_fetch_add_seq_cst_u32(&r.hdr->futex, 1);
+	hm_futex_wake(&r.hdr->futex, 0x7fffffff);
+	return HERMES_OK;
+}
+
+/* Send a ring request to the supervisor, reconnecting once if the
+ * connection broke (hermesd restarted). */
+static hermes_err supervisor_call(hermes_bus *bus, hm_ctl_req *req, hm_ctl_resp *resp)
+{
+	hermes_err err = HERMES_ENOSUPERVISOR;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (bus->ctl_fd < 0 || attempt > 0)
+			connect_supervisor(bus);
+		err = hm_ctl_call(bus->ctl_fd, req, resp, 5000);
+		if (err != HERMES_ENOSUPERVISOR)
+			break;
+	}
+	if (err == HERMES_ENOSUPERVISOR)
+		return hm_fail(HERMES_ENOSUPERVISOR,
+			       "no hermesd answers for bus '%s'%s%s: start it (hermesd --bus %s)",
+			       bus->name, bus->hdr->control_path[0] ? " at " : "",
+			       bus->hdr->control_path, bus->name);
+	if (err)
+		return hm_fail(err, "hermesd for bus '%s' did not answer in time", bus->name);
+	if (resp->err)
+		return hm_fail((hermes_err)resp->err, "%s", resp->detail);
+	return HERMES_OK;
+}
+
+hermes_err hermes_ring_create(hermes_bus *bus, const hermes_ring_config *cfg)
+{
+	hm_clear_detail();
+	if (!bus)
+		return hm_fail(HERMES_EINVAL, "bus is NULL");
+	if (bus->readonly)
+		return hm_fail(HERMES_EPERM, "bus '%s' is attached read-only", bus->name);
+	hermes_err err = hm_ring_check_config(cfg);
+	if (err)
+		return err;
+	if (bus->owner)
+		return hm_bus_create_ring_local(bus, cfg);
+	hm_ctl_req req = {.magic = HM_CTL_MAGIC,
+			  .op = HM_CTL_CREATE,
+			  .policy = (uint32_t)cfg->policy,
+			  .capacity = cfg->capacity,
+			  .max_msg = cfg->max_msg,
+			  .slots = cfg->slots};
+	snprintf(req.name, sizeof req.name, "%s", cfg->name);
+	hm_ctl_resp resp;
+	return supervisor_call(bus, &req, &resp);
+}
+
+hermes_err hermes_ring_delete(hermes_bus *bus, const char *name, int force)
+{
+	hm_clear_detail();
+	if (!bus || !name)
+		return hm_fail(HERMES_EINVAL, "bus or name is NULL");
+	if (bus->readonly)
+		return hm_fail(HERMES_EPERM, "bus '%s' is attached read-only", bus->name);
+	if (bus->owner)
+		return hm_bus_delete_ring_local(bus, name, force != 0);
+	hm_ctl_req req = {.magic = HM_CTL_MAGIC, .op = HM_CTL_DELETE, .flags = force ? HM_CTL_FORCE : 0};
+	snprintf(req.name, sizeof req.name, "%s", name);
+	hm_ctl_resp resp;
+	return supervisor_call(bus, &req, &resp);
 }
 
 /* ---- publishers and subscribers -------------------------------------------- */
@@ -364,7 +529,7 @@ hermes_err hermes_pub_open(hermes_bus *bus, const char *ring, hermes_pub **out)
 	hermes_pub *p = malloc(sizeof *p);
 	if (!p)
 		return hm_fail(HERMES_ENOMEM, "publisher handle");
-	int slot = hm_ring_take_prod_slot(&r, (uint64_t)getpid(), hm_self_start_time());
+	int slot = hm_ring_take_prod_slot(&r, (uint64_t)getpid(), hm_proc_start_time(0));
 	if (slot < 0) {
 		free(p);
 		return hm_fail(HERMES_ETOOMANY, "ring '%s' has all %u producer slots in use", ring,
@@ -402,7 +567,7 @@ hermes_err hermes_sub_open(hermes_bus *bus, const char *ring, hermes_start start
 	hermes_sub *s = malloc(sizeof *s);
 	if (!s)
 		return hm_fail(HERMES_ENOMEM, "subscriber handle");
-	int slot = hm_ring_take_sub_slot(&r, (uint64_t)getpid(), hm_self_start_time());
+	int slot = hm_ring_take_sub_slot(&r, (uint64_t)getpid(), hm_proc_start_time(0));
 	if (slot < 0) {
 		free(s);
 		return hm_fail(HERMES_ETOOMANY, "ring '%s' has all %u subscriber slots in use", ring,

@@ -18,8 +18,16 @@ struct hermes_bus {
 	hm_seg_header *hdr;
 	hm_ring_desc *dir;
 	bool readonly;
+	/* This process allocates rings itself (it created the segment, or it is
+	 * the supervisor); otherwise ring creation goes through hermesd. */
+	bool owner;
+	int ctl_fd; /* control connection to hermesd, or -1 */
 	char name[HM_NAME_MAX];
 };
+
+/* Is name a valid bus name (1..HERMES_NAME_MAX of [A-Za-z0-9._-], not
+ * starting with '.')? */
+bool hm_segment_name_ok(const char *name);
 
 /* "/hermes.<name>" for shm_open, after validating the name. */
 hermes_err hm_segment_path(const char *name, char *buf, size_t len);
@@ -27,6 +35,16 @@ hermes_err hm_segment_path(const char *name, char *buf, size_t len);
 /* A view of the ring in directory slot `index` (HERMES_ENOENT when the slot
  * holds no ready ring). */
 hermes_err hm_bus_ring_view(hermes_bus *bus, uint32_t index, hm_ring *ring);
+
+/* Make this handle the allocator of its segment (the supervisor). */
+void hm_bus_set_owner(hermes_bus *bus);
+
+/* Ring creation and deletion done directly in the segment (the owner). */
+hermes_err hm_bus_create_ring_local(hermes_bus *bus, const hermes_ring_config *cfg);
+hermes_err hm_bus_delete_ring_local(hermes_bus *bus, const char *name, bool force);
+
+/* Does any producer or subscriber slot of the ring have an owner? */
+bool hm_ring_in_use(const hm_ring *ring);
 
 /* Find a ready ring by name. */
 hermes_err hm_bus_find_ring(hermes_bus *bus, const char *name, hm_ring *ring, uint32_t *index);

@@ -69,7 +69,9 @@ typedef struct hermes_ring_config {
 HERMES_API hermes_err hermes_bus_create(const char *name, uint64_t size, unsigned mode,
 					hermes_bus **out);
 
-/* Attach to the existing segment of bus `name`. Refuses anything it cannot
+/* Attach to the existing segment of bus `name` (NULL: $HERMES_BUS, else
+ * "default"), and connect to its supervisor's control socket when one is
+ * running (found through the segment itself). Refuses anything it cannot
  * trust: HERMES_ENOENT (no such bus: is hermesd running?), HERMES_EBADSEGMENT
  * (not a Hermes segment or corrupt), HERMES_EVERSION (made by an incompatible
  * Hermes), HERMES_ETRUNCATED (file shorter than its header says),
@@ -89,11 +91,20 @@ HERMES_API void hermes_bus_detach(hermes_bus *bus);
  * mapping. Errors: HERMES_ENOENT, HERMES_EACCES. */
 HERMES_API hermes_err hermes_bus_unlink(const char *name);
 
-/* Create a ring in the segment. Errors: HERMES_EINVAL (see
- * hermes_ring_config; the detail says which field), HERMES_EEXIST,
- * HERMES_ENOSPC (segment full or HERMES_MAX_RINGS reached). Safe to call from
- * several threads; in production only the supervisor calls it. */
+/* Create a ring. On a bus this process created (embedded use) the ring is
+ * made in place; on an attached bus the request goes to the supervisor, which
+ * owns allocation. Errors: HERMES_EINVAL (see hermes_ring_config; the detail
+ * says which field), HERMES_EEXIST, HERMES_ENOSPC (segment full, or 64 rings
+ * already), HERMES_ENOSUPERVISOR (attached, and no hermesd reachable).
+ * Blocks until the supervisor answers (at most 5 s). */
 HERMES_API hermes_err hermes_ring_create(hermes_bus *bus, const hermes_ring_config *cfg);
+
+/* Delete a ring, through the supervisor as hermes_ring_create. Refused with
+ * HERMES_EBUSY while publishers or subscribers have it open, unless force:
+ * then their next slow-path call (a full ring, a blocking wait) returns
+ * HERMES_ECLOSED, and the ring's memory is reused only after they all close
+ * or die. Errors: HERMES_ENOENT, HERMES_EBUSY, HERMES_ENOSUPERVISOR. */
+HERMES_API hermes_err hermes_ring_delete(hermes_bus *bus, const char *name, int force);
 
 /* ---- publishing ----------------------------------------------------------- */
 

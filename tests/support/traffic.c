@@ -54,7 +54,8 @@ void ht_traffic_check(ht_checker *c, const hermes_msg *m, uint32_t producers)
 	memcpy(&k, p + 8, 4);
 	memcpy(&i, p + 12, 8);
 	const char *what = NULL;
-	if (m->gap || m->lost)
+	c->gaps += m->gap;
+	if (m->lost || (m->gap && !c->allow_gaps))
 		what = "gap or loss reported";
 	else if (sum != ht_fnv1a(p + 8, m->len - 8))
 		what = "checksum mismatch";

@@ -1,0 +1,73 @@
+/* The supervisor's control protocol: fixed-size request and response packets
+ * over a SOCK_SEQPACKET Unix socket (<run_dir>/<bus>.sock). Local only, so
+ * host byte order; versioned by the magic.
+ *
+ * A client keeps its connection for as long as it is attached: the
+ * supervisor learns its pid and uid from SO_PEERCRED, and a hang-up tells it
+ * to check whether the process died. Requests: HELLO (attach handshake),
+ * CREATE and DELETE a ring, LIST rings, CLIENTS. Each gets one response. */
+#ifndef HM_CONTROL_H
+#define HM_CONTROL_H
+
+#include <stdint.h>
+
+#include <hermes/bus.h>
+
+#include "shm/layout.h"
+
+#define HM_CTL_MAGIC 0x31544348u /* "HCT1" */
+#define HM_CTL_MAX_CLIENTS 64u
+
+enum hm_ctl_op {
+	HM_CTL_HELLO = 1,
+	HM_CTL_CREATE = 2,
+	HM_CTL_DELETE = 3,
+	HM_CTL_LIST = 4,
+	HM_CTL_CLIENTS = 5,
+};
+
+enum hm_ctl_flags {
+	HM_CTL_FORCE = 1u, /* DELETE: even while in use */
+};
+
+typedef struct hm_ctl_req {
+	uint32_t magic;
+	uint32_t op;
+	uint32_t flags;
+	uint32_t policy;
+	uint64_t capacity;
+	uint32_t max_msg;
+	uint32_t slots;
+	char name[HM_NAME_MAX];
+} hm_ctl_req;
+
+typedef struct hm_ctl_client {
+	int32_t pid;
+	uint32_t uid;
+	uint64_t since_realtime_ns;
+	char comm[16];
+} hm_ctl_client;
+
+typedef struct hm_ctl_resp {
+	uint32_t magic;
+	uint32_t op;
+	int32_t err; /* hermes_err */
+	uint32_t count;
+	char detail[240];
+	union {
+		char names[HM_MAX_RINGS][HM_NAME_MAX];
+		hm_ctl_client clients[HM_CTL_MAX_CLIENTS];
+	} u;
+} hm_ctl_resp;
+
+static_assert(sizeof(hm_ctl_req) == 80, "control request size");
+
+/* Connect to a control socket; returns the fd or -1 (errno set). */
+int hm_ctl_connect(const char *path);
+
+/* Send req and wait up to timeout_ms for the response. Returns HERMES_OK when
+ * a response arrived (its own err field says how the request went),
+ * HERMES_ENOSUPERVISOR when the connection is gone, HERMES_ETIMEDOUT. */
+hermes_err hm_ctl_call(int fd, const hm_ctl_req *req, hm_ctl_resp *resp, int timeout_ms);
+
+#endif

@@ -1,0 +1,734 @@
+/* hermesd: the bus supervisor. Creates (or re-adopts) the segment of one bus,
+ * creates and deletes rings, serves the control socket, and repairs the bus
+ * when a client dies. The data path never goes through it.
+ *
+ * One thread, one epoll loop: the listening socket, client connections, a
+ * signalfd (TERM/INT: stop, HUP: reload) and a timerfd that drives the
+ * heartbeat and the periodic repair pass. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hermes/hermes.h>
+
+#include "core/error_detail.h"
+#include "core/futex.h"
+#include "core/proc.h"
+#include "shm/config.h"
+#include "shm/control.h"
+#include "shm/segment.h"
+#include "shm/supervisor.h"
+
+#define SCAN_INTERVAL_MS 200
+#define MAX_CLIENTS 1024
+
+typedef struct client {
+	int fd;
+	pid_t pid;
+	uid_t uid;
+	uint64_t since_ns;
+	char comm[16];
+} client;
+
+static struct {
+	hm_config cfg;
+	const char *config_path;
+	hermes_bus *bus;
+	int epfd, listen_fd, sig_fd, timer_fd, lock_fd;
+	char sock_path[256], lock_path[256], pid_path[256];
+	client clients[MAX_CLIENTS];
+	unsigned nclients;
+	hm_sup_counters counters;
+	unsigned pending_repairs;
+	bool stop;
+} d = {.epfd = -1, .listen_fd = -1, .sig_fd = -1, .timer_fd = -1, .lock_fd = -1};
+
+static void logmsg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logmsg(int level, const char *fmt, ...)
+{
+	static const char *names[] = {"error", "warn", "info", "debug"};
+	if (level > d.cfg.log_level)
+		return;
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	/* One write per line so lines from several processes do not mix. */
+	char line[600];
+	int n = snprintf(line, sizeof line, "hermesd[%d]: %s: %s\n", (int)getpid(), names[level], buf);
+	if (n > 0 && write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0)
+		(void)0;
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: hermesd [options]\n"
+		"\n"
+		"The Hermes bus supervisor: creates (or re-adopts) the shared-memory segment of\n"
+		"one bus, creates its rings, serves the control socket, and repairs the bus when\n"
+		"a producer or subscriber process dies. Runs in the foreground; logs to stderr.\n"
+		"\n"
+		"  -c, --config FILE      read FILE (INI; see hermesd.conf.example). Without it an\n"
+		"                         embedded default is used: bus 'default', 64 MiB, mode\n"
+		"                         0600, rings 'events' (block) and 'telemetry' (overwrite)\n"
+		"  -b, --bus NAME         bus name (default: [bus] name, $HERMES_BUS, 'default')\n"
+		"  -r, --run-dir DIR      directory for the control socket, lock and pid files\n"
+		"                         (default: $HERMES_RUN_DIR, /run/hermes as root,\n"
+		"                         $XDG_RUNTIME_DIR/hermes, /tmp/hermes-UID)\n"
+		"  -s, --size SIZE        segment size, e.g. 256M (default 64M)\n"
+		"  -m, --mode MODE        segment and socket mode, octal (default 0600)\n"
+		"  -g, --group GROUP      group owning the segment and socket (with --mode 0660)\n"
+		"      --remove-on-exit   remove the segment on SIGTERM/SIGINT (default: keep it,\n"
+		"                         so a restarted hermesd re-adopts every ring and message)\n"
+		"      --cpu LIST         pin the supervisor to CPUs, e.g. 2 or 2,3 or 4-7\n"
+		"      --rt-priority N    run with SCHED_FIFO priority N (1..99)\n"
+		"  -l, --log-level LEVEL  error, warn, info (default) or debug\n"
+		"      --check-config     validate the configuration, print it, and exit\n"
+		"  -f, --foreground       run in the foreground (the default and only mode;\n"
+		"                         use systemd or a supervisor to background it)\n"
+		"  -h, --help             this text\n"
+		"  -V, --version          print the version\n"
+		"\n"
+		"Signals: SIGTERM/SIGINT stop gracefully; SIGHUP re-reads the config file and\n"
+		"creates newly declared rings. With $NOTIFY_SOCKET set (systemd Type=notify) it\n"
+		"reports READY=1 once the bus is usable.\n"
+		"Exit status: 0 after a graceful stop, 1 on errors (bad config, a live hermesd\n"
+		"already owns the bus, an invalid existing segment), 2 on usage errors.\n");
+}
+
+/* ---- set-up ----------------------------------------------------------------- */
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[256];
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/* Take the bus lock, or explain who holds it. */
+static int take_lock(void)
+{
+	d.lock_fd = open(d.lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (d.lock_fd < 0) {
+		logmsg(HM_LOG_ERROR, "cannot open %s: %s", d.lock_path, strerror(errno));
+		return -1;
+	}
+	if (flock(d.lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		char pid[32] = "?";
+		FILE *f = fopen(d.pid_path, "re");
+		if (f) {
+			if (!fgets(pid, sizeof pid, f))
+				snprintf(pid, sizeof pid, "?");
+			pid[strcspn(pid, "\n")] = '\0';
+			fclose(f);
+		}
+		logmsg(HM_LOG_ERROR,
+		       "bus '%s' already has a live hermesd (pid %s, lock %s); stop it first, or "
+		       "choose another --bus",
+		       d.cfg.bus, pid, d.lock_path);
+		return -1;
+	}
+	FILE *f = fopen(d.pid_path, "we");
+	if (f) {
+		fprintf(f, "%d\n", (int)getpid());
+		fclose(f);
+	}
+	return 0;
+}
+
+static hermes_err create_missing_rings(void)
+{
+	for (unsigned i = 0; i < d.cfg.nrings; i++) {
+		hm_ring_decl *rd = &d.cfg.rings[i];
+		hm_ring existing;
+		if (hm_bus_find_ring(d.bus, rd->name, &existing, NULL) == HERMES_OK) {
+			if (existing.cap != rd->cfg.capacity || existing.max_msg != rd->cfg.max_msg ||
+			    existing.policy != (uint32_t)rd->cfg.policy)
+				logmsg(HM_LOG_WARN,
+				       "ring '%s' exists with a different configuration; keeping the "
+				       "existing one (delete and recreate it to change it)",
+				       rd->name);
+			continue;
+		}
+		hermes_err err = hm_bus_create_ring_local(d.bus, &rd->cfg);
+		if (err) {
+			logmsg(HM_LOG_ERROR, "cannot create ring '%s': %s (%s)", rd->name,
+			       hermes_strerror(err), hermes_last_error_detail());
+			return err;
+		}
+		logmsg(HM_LOG_INFO, "ring '%s' created: %llu bytes, max message %u, %s", rd->name,
+		       (unsigned long long)rd->cfg.capacity, rd->cfg.max_msg,
+		       rd->cfg.policy == HERMES_POLICY_BLOCK ? "block" : "overwrite");
+	}
+	return HERMES_OK;
+}
+
+/* Attach to an existing segment (re-adopt), or create a new one. */
+static int open_segment(bool *created)
+{
+	*created = false;
+	hermes_err err = hermes_bus_attach(d.cfg.bus, &d.bus);
+	if (err == HERMES_OK) {
+		unsigned n = 0;
+		for (unsigned i = 0; i < HM_MAX_RINGS; i++)
+			n += hm_load_acquire_u32(&d.bus->dir[i].state) == HM_RING_READY;
+		logmsg(HM_LOG_INFO, "re-adopting the existing segment of bus '%s' with %u ring(s)",
+		       d.cfg.bus, n);
+		/* The library connected to the old socket if it still answered;
+		 * we hold the lock, so nobody does. */
+		if (d.bus->ctl_fd >= 0) {
+			close(d.bus->ctl_fd);
+			d.bus->ctl_fd = -1;
+		}
+	} else if (err == HERMES_ENOENT) {
+		err = hermes_bus_create(d.cfg.bus, d.cfg.size, d.cfg.mode, &d.bus);
+		if (err) {
+			logmsg(HM_LOG_ERROR, "cannot create bus '%s': %s (%s)", d.cfg.bus,
+			       hermes_strerror(err), hermes_last_error_detail());
+			return -1;
+		}
+		*created = true;
+		if (d.cfg.group != (gid_t)-1) {
+			char path[128];
+			snprintf(path, sizeof path, "/dev/shm/hermes.%s", d.cfg.bus);
+			if (chown(path, (uid_t)-1, d.cfg.group) != 0) {
+				logmsg(HM_LOG_ERROR, "cannot give %s to group %u: %s", path,
+				       (unsigned)d.cfg.group, strerror(errno));
+				return -1;
+			}
+		}
+		logmsg(HM_LOG_INFO, "bus '%s' created: /dev/shm/hermes.%s, %llu bytes, mode %04o",
+		       d.cfg.bus, d.cfg.bus, (unsigned long long)d.cfg.size, d.cfg.mode);
+	} else {
+		logmsg(HM_LOG_ERROR,
+		       "refusing to touch the existing segment of bus '%s': %s (%s). If no process "
+		       "uses it, remove /dev/shm/hermes.%s and start again",
+		       d.cfg.bus, hermes_strerror(err), hermes_last_error_detail(), d.cfg.bus);
+		return -1;
+	}
+	hm_bus_set_owner(d.bus);
+	return 0;
+}
+
+static int open_socket(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(d.sock_path) >= sizeof sa.sun_path) {
+		logmsg(HM_LOG_ERROR, "socket path %s is too long: choose a shorter --run-dir",
+		       d.sock_path);
+		return -1;
+	}
+	memcpy(sa.sun_path, d.sock_path, strlen(d.sock_path) + 1);
+	/* We hold the lock: a socket file left here belongs to a dead hermesd. */
+	unlink(d.sock_path);
+	d.listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (d.listen_fd < 0 || bind(d.listen_fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+	    chmod(d.sock_path, d.cfg.mode & 0777) != 0 ||
+	    (d.cfg.group != (gid_t)-1 && chown(d.sock_path, (uid_t)-1, d.cfg.group) != 0) ||
+	    listen(d.listen_fd, 128) != 0) {
+		logmsg(HM_LOG_ERROR, "cannot listen on %s: %s", d.sock_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void apply_scheduling(void)
+{
+	if (d.cfg.have_cpus && sched_setaffinity(0, sizeof d.cfg.cpus, &d.cfg.cpus) != 0)
+		logmsg(HM_LOG_WARN, "cpu_affinity not applied: %s", strerror(errno));
+	if (d.cfg.rt_priority > 0) {
+		struct sched_param sp = {.sched_priority = d.cfg.rt_priority};
+		if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0)
+			logmsg(HM_LOG_WARN,
+			       "rt_priority %d not applied: %s (needs CAP_SYS_NICE or an rtprio "
+			       "limit)",
+			       d.cfg.rt_priority, strerror(errno));
+	}
+}
+
+/* systemd readiness: one datagram "READY=1" to $NOTIFY_SOCKET. */
+static void notify_ready(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	if (!path || (path[0] != '/' && path[0] != '@'))
+		return;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t len = strlen(path);
+	if (len >= sizeof sa.sun_path)
+		return;
+	memcpy(sa.sun_path, path, len);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	const char msg[] = "READY=1";
+	if (sendto(fd, msg, sizeof msg - 1, 0, (struct sockaddr *)&sa,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+		logmsg(HM_LOG_WARN, "sd_notify to %s failed: %s", path, strerror(errno));
+	close(fd);
+}
+
+/* ---- clients and requests ---------------------------------------------------- */
+
+static void add_client(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	if (d.nclients == MAX_CLIENTS || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+		logmsg(HM_LOG_WARN, "refusing a control connection: %s",
+		       d.nclients == MAX_CLIENTS ? "too many clients" : strerror(errno));
+		close(fd);
+		return;
+	}
+	client *c = &d.clients[d.nclients++];
+	*c = (client){.fd = fd, .pid = cred.pid, .uid = cred.uid, .since_ns = realtime_ns()};
+	hm_proc_comm(cred.pid, c->comm, sizeof c->comm);
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = fd};
+	epoll_ctl(d.epfd, EPOLL_CTL_ADD, fd, &ev);
+	logmsg(HM_LOG_DEBUG, "client pid %d (%s, uid %u) connected", (int)c->pid, c->comm,
+	       (unsigned)c->uid);
+}
+
+static void drop_client(unsigned i)
+{
+	client *c = &d.clients[i];
+	logmsg(HM_LOG_DEBUG, "client pid %d (%s) disconnected", (int)c->pid, c->comm);
+	epoll_ctl(d.epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	d.clients[i] = d.clients[--d.nclients];
+}
+
+static void handle_request(client *c, const hm_ctl_req *req, hm_ctl_resp *resp)
+{
+	hermes_err err = HERMES_OK;
+	char name[HM_NAME_MAX];
+	memcpy(name, req->name, sizeof name);
+	name[sizeof name - 1] = '\0';
+	hm_clear_detail();
+	switch (req->op) {
+	case HM_CTL_HELLO:
+		snprintf(resp->detail, sizeof resp->detail, "hermesd %d.%d.%d bus %s",
+			 HERMES_VERSION_MAJOR, HERMES_VERSION_MINOR, HERMES_VERSION_PATCH, d.cfg.bus);
+		break;
+	case HM_CTL_CREATE: {
+		hermes_ring_config cfg = {.name = name, .capacity = req->capacity,
+					  .max_msg = req->max_msg, .policy = (hermes_policy)req->policy,
+					  .slots = req->slots};
+		err = hm_bus_create_ring_local(d.bus, &cfg);
+		if (!err)
+			logmsg(HM_LOG_INFO, "ring '%s' created for pid %d: %llu bytes, %s", name,
+			       (int)c->pid, (unsigned long long)cfg.capacity,
+			       cfg.policy == HERMES_POLICY_BLOCK ? "block" : "overwrite");
+		break;
+	}
+	case HM_CTL_DELETE:
+		err = hm_bus_delete_ring_local(d.bus, name, req->flags & HM_CTL_FORCE);
+		if (!err)
+			logmsg(HM_LOG_INFO, "ring '%s' deleted for pid %d%s", name, (int)c->pid,
+			       req->flags & HM_CTL_FORCE ? " (forced)" : "");
+		break;
+	case HM_CTL_LIST:
+		for (unsigned i = 0; i < HM_MAX_RINGS; i++)
+			if (hm_load_acquire_u32(&d.bus->dir[i].state) == HM_RING_READY)
+				memcpy(resp->u.names[resp->count++], d.bus->dir[i].name, HM_NAME_MAX);
+		break;
+	case HM_CTL_CLIENTS:
+		for (unsigned i = 0; i < d.nclients && i < HM_CTL_MAX_CLIENTS; i++) {
+			hm_ctl_client *o = &resp->u.clients[resp->count++];
+			o->pid = d.clients[i].pid;
+			o->uid = d.clients[i].uid;
+			o->since_realtime_ns = d.clients[i].since_ns;
+			memcpy(o->comm, d.clients[i].comm, sizeof o->comm);
+		}
+		break;
+	default:
+		err = HERMES_EINVAL;
+		snprintf(resp->detail, sizeof resp->detail, "unknown control request %u", req->op);
+	}
+	resp->err = err;
+	if (err && !resp->detail[0])
+		snprintf(resp->detail, sizeof resp->detail, "%s", hermes_last_error_detail());
+}
+
+static void serve_client(unsigned i)
+{
+	client *c = &d.clients[i];
+	hm_ctl_req req;
+	ssize_t n = recv(c->fd, &req, sizeof req, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		drop_client(i);
+		/* A hang-up may be a death: look now rather than at the next
+		 * tick. */
+		d.pending_repairs = hm_sup_scan(d.bus, &d.counters, logmsg);
+		return;
+	}
+	static hm_ctl_resp resp;
+	memset(&resp, 0, offsetof(hm_ctl_resp, u));
+	resp.magic = HM_CTL_MAGIC;
+	resp.op = req.op;
+	if (n != (ssize_t)sizeof req || req.magic != HM_CTL_MAGIC) {
+		resp.err = HERMES_EINVAL;
+		snprintf(resp.detail, sizeof resp.detail,
+			 "malformed control request (%zd bytes); client and hermesd versions differ?",
+			 n);
+		logmsg(HM_LOG_WARN, "pid %d sent a malformed control request; closing it",
+		       (int)c->pid);
+		send(c->fd, &resp, offsetof(hm_ctl_resp, u), MSG_NOSIGNAL | MSG_DONTWAIT);
+		drop_client(i);
+		return;
+	}
+	handle_request(c, &req, &resp);
+	size_t len = offsetof(hm_ctl_resp, u);
+	if (req.op == HM_CTL_LIST)
+		len += resp.count * sizeof resp.u.names[0];
+	else if (req.op == HM_CTL_CLIENTS)
+		len += resp.count * sizeof resp.u.clients[0];
+	if (send(c->fd, &resp, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		drop_client(i);
+}
+
+static void on_timer(void)
+{
+	uint64_t ticks;
+	if (read(d.timer_fd, &ticks, sizeof ticks) < 0)
+		return;
+	/* Relaxed: advisory, read by hermes-ctl. */
+	hm_store_relaxed_u64(&d.bus->hdr->supervisor_heartbeat_ns, hm_now_ns());
+	d.pending_repairs = hm_sup_scan(d.bus, &d.counters, logmsg);
+}
+
+static void reload(void)
+{
+	if (!d.config_path) {
+		logmsg(HM_LOG_INFO, "SIGHUP: no config file to re-read (embedded default)");
+		return;
+	}
+	hm_config next = d.cfg;
+	next.nrings = 0;
+	hermes_err err = hm_config_load_file(&next, d.config_path);
+	if (!err)
+		err = hm_config_check(&next);
+	if (err) {
+		logmsg(HM_LOG_ERROR, "SIGHUP: %s: %s; keeping the running configuration",
+		       d.config_path, next.error);
+		return;
+	}
+	/* Only rings can change at run time; the rest needs a restart. */
+	memcpy(d.cfg.rings, next.rings, sizeof next.rings);
+	d.cfg.nrings = next.nrings;
+	d.cfg.log_level = next.log_level;
+	logmsg(HM_LOG_INFO, "SIGHUP: re-read %s", d.config_path);
+	create_missing_rings();
+}
+
+static void on_signal(void)
+{
+	struct signalfd_siginfo si;
+	while (read(d.sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGHUP) {
+			reload();
+		} else {
+			logmsg(HM_LOG_INFO, "%s: stopping", strsignal((int)si.ssi_signo));
+			d.stop = true;
+		}
+	}
+}
+
+/* ---- main ------------------------------------------------------------------------ */
+
+/* Flags are applied as a small INI document over the file, so they are
+ * validated by exactly the same code as the file. */
+static char flags_ini[2048];
+static size_t flags_used;
+
+static int add_flag(const char *key, const char *value)
+{
+	if (strchr(value, '\n') || strchr(value, ';') ||
+	    flags_used + strlen(key) + strlen(value) + 8 > sizeof flags_ini) {
+		fprintf(stderr, "hermesd: bad value for %s: '%s'\n", key, value);
+		return -1;
+	}
+	flags_used += (size_t)snprintf(flags_ini + flags_used, sizeof flags_ini - flags_used,
+				       "%s = %s\n", key, value);
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, bool *check)
+{
+	enum { O_REMOVE = 256, O_CPU, O_RT, O_CHECK };
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"bus", required_argument, NULL, 'b'},
+		{"run-dir", required_argument, NULL, 'r'},
+		{"size", required_argument, NULL, 's'},
+		{"mode", required_argument, NULL, 'm'},
+		{"group", required_argument, NULL, 'g'},
+		{"remove-on-exit", no_argument, NULL, O_REMOVE},
+		{"cpu", required_argument, NULL, O_CPU},
+		{"rt-priority", required_argument, NULL, O_RT},
+		{"log-level", required_argument, NULL, 'l'},
+		{"check-config", no_argument, NULL, O_CHECK},
+		{"foreground", no_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{0},
+	};
+	flags_used = (size_t)snprintf(flags_ini, sizeof flags_ini, "[bus]\n");
+	int o, bad = 0;
+	while ((o = getopt_long(argc, argv, "c:b:r:s:m:g:l:fhV", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			d.config_path = optarg;
+			break;
+		case 'b':
+			bad |= add_flag("name", optarg);
+			break;
+		case 'r':
+			bad |= add_flag("run_dir", optarg);
+			break;
+		case 's':
+			bad |= add_flag("size", optarg);
+			break;
+		case 'm':
+			bad |= add_flag("mode", optarg);
+			break;
+		case 'g':
+			bad |= add_flag("group", optarg);
+			break;
+		case 'l':
+			bad |= add_flag("log_level", optarg);
+			break;
+		case O_CPU:
+			bad |= add_flag("cpu_affinity", optarg);
+			break;
+		case O_RT:
+			bad |= add_flag("rt_priority", optarg);
+			break;
+		case O_REMOVE:
+			bad |= add_flag("remove_on_exit", "true");
+			break;
+		case O_CHECK:
+			*check = true;
+			break;
+		case 'f':
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("hermesd %d.%d.%d\n", HERMES_VERSION_MAJOR, HERMES_VERSION_MINOR,
+			       HERMES_VERSION_PATCH);
+			exit(0);
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "hermesd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	return bad ? 2 : 0;
+}
+
+/* defaults < config file < environment < flags */
+static int load_config(bool check)
+{
+	hm_config_defaults(&d.cfg);
+	if (d.config_path) {
+		if (hm_config_load_file(&d.cfg, d.config_path)) {
+			fprintf(stderr, "hermesd: config %s: %s\n", d.config_path, d.cfg.error);
+			return 1;
+		}
+		hm_config_apply_env(&d.cfg);
+	}
+	if (hm_config_load_string(&d.cfg, flags_ini)) {
+		fprintf(stderr, "hermesd: command line: %s\n", d.cfg.error);
+		return 1;
+	}
+	if (hm_config_check(&d.cfg)) {
+		fprintf(stderr, "hermesd: %s%s%s\n", d.config_path ? d.config_path : "",
+			d.config_path ? ": " : "", d.cfg.error);
+		return 1;
+	}
+	if (check) {
+		printf("bus %s: size %llu, mode %04o, run_dir %s, %u ring(s)\n", d.cfg.bus,
+		       (unsigned long long)d.cfg.size, d.cfg.mode, d.cfg.run_dir, d.cfg.nrings);
+		for (unsigned i = 0; i < d.cfg.nrings; i++)
+			printf("  ring %s: capacity %llu, max_msg %u, %s\n", d.cfg.rings[i].name,
+			       (unsigned long long)d.cfg.rings[i].cfg.capacity,
+			       d.cfg.rings[i].cfg.max_msg,
+			       d.cfg.rings[i].cfg.policy == HERMES_POLICY_BLOCK ? "block" : "overwrite");
+	}
+	return 0;
+}
+
+static void shutdown_all(bool created_and_failed)
+{
+	for (unsigned i = d.nclients; i-- > 0;)
+		drop_client(i);
+	if (d.listen_fd >= 0) {
+		close(d.listen_fd);
+		unlink(d.sock_path);
+	}
+	if (d.bus) {
+		bool remove = d.cfg.remove_on_exit || created_and_failed;
+		if (!created_and_failed)
+			hm_store_relaxed_u64(&d.bus->hdr->supervisor_pid, 0);
+		hermes_bus_detach(d.bus);
+		if (remove) {
+			hermes_bus_unlink(d.cfg.bus);
+			logmsg(HM_LOG_INFO, "segment /dev/shm/hermes.%s removed", d.cfg.bus);
+		}
+	}
+	if (d.lock_fd >= 0) {
+		unlink(d.pid_path);
+		close(d.lock_fd);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	bool check = false;
+	int r = parse_args(argc, argv, &check);
+	if (r)
+		return r;
+	if ((r = load_config(check)) != 0 || check)
+		return r;
+
+	apply_scheduling();
+	if (mkdir_p(d.cfg.run_dir, 0755) != 0) {
+		logmsg(HM_LOG_ERROR, "cannot create run directory %s: %s", d.cfg.run_dir,
+		       strerror(errno));
+		return 1;
+	}
+	snprintf(d.sock_path, sizeof d.sock_path, "%s/%s.sock", d.cfg.run_dir, d.cfg.bus);
+	snprintf(d.lock_path, sizeof d.lock_path, "%s/%s.lock", d.cfg.run_dir, d.cfg.bus);
+	snprintf(d.pid_path, sizeof d.pid_path, "%s/%s.pid", d.cfg.run_dir, d.cfg.bus);
+	if (take_lock() != 0)
+		return 1;
+
+	bool created;
+	if (open_segment(&created) != 0) {
+		shutdown_all(false);
+		return 1;
+	}
+	if (create_missing_rings() != HERMES_OK || open_socket() != 0) {
+		/* A segment we made a moment ago and cannot finish is removed:
+		 * nothing half-made is left behind. */
+		shutdown_all(created);
+		return 1;
+	}
+	hm_seg_header *h = d.bus->hdr;
+	snprintf(h->control_path, sizeof h->control_path, "%s", d.sock_path);
+	hm_store_relaxed_u64(&h->supervisor_start, hm_proc_start_time(0));
+	hm_store_relaxed_u64(&h->supervisor_heartbeat_ns, hm_now_ns());
+	/* Release: hermes-ctl reading the pid (acquire) sees the fields above. */
+	hm_store_release_u64(&h->supervisor_pid, (uint64_t)getpid());
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	struct itimerspec its = {.it_interval = {0, SCAN_INTERVAL_MS * 1000000L},
+				 .it_value = {0, SCAN_INTERVAL_MS * 1000000L}};
+	d.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d.sig_fd < 0 || d.timer_fd < 0 || d.epfd < 0 ||
+	    timerfd_settime(d.timer_fd, 0, &its, NULL) != 0) {
+		logmsg(HM_LOG_ERROR, "cannot set up the event loop: %s", strerror(errno));
+		shutdown_all(false);
+		return 1;
+	}
+	int fds[] = {d.listen_fd, d.sig_fd, d.timer_fd};
+	for (unsigned i = 0; i < 3; i++) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.fd = fds[i]};
+		epoll_ctl(d.epfd, EPOLL_CTL_ADD, fds[i], &ev);
+	}
+	/* A first repair pass right away: after a restart, clients may have
+	 * died while no supervisor was watching. */
+	d.pending_repairs = hm_sup_scan(d.bus, &d.counters, logmsg);
+	logmsg(HM_LOG_INFO, "ready: bus '%s', control socket %s", d.cfg.bus, d.sock_path);
+	notify_ready();
+
+	while (!d.stop) {
+		struct epoll_event evs[64];
+		int n = epoll_wait(d.epfd, evs, 64, d.pending_repairs ? 20 : -1);
+		if (n < 0 && errno != EINTR) {
+			logmsg(HM_LOG_ERROR, "epoll_wait: %s", strerror(errno));
+			break;
+		}
+		if (n == 0 && d.pending_repairs)
+			d.pending_repairs = hm_sup_scan(d.bus, &d.counters, logmsg);
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			if (fd == d.listen_fd) {
+				int cfd;
+				while ((cfd = accept4(d.listen_fd, NULL, NULL,
+						      SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0)
+					add_client(cfd);
+			} else if (fd == d.sig_fd) {
+				on_signal();
+			} else if (fd == d.timer_fd) {
+				on_timer();
+			} else {
+				for (unsigned k = 0; k < d.nclients; k++)
+					if (d.clients[k].fd == fd) {
+						serve_client(k);
+						break;
+					}
+			}
+		}
+	}
+	logmsg(HM_LOG_INFO,
+	       "stopped: %llu producer slot(s) repaired (%llu sequence(s) abandoned), %llu "
+	       "subscriber(s) released",
+	       (unsigned long long)d.counters.producers_repaired,
+	       (unsigned long long)d.counters.messages_repaired,
+	       (unsigned long long)d.counters.subscribers_released);
+	shutdown_all(false);
+	return 0;
+}

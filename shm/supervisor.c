@@ -1,0 +1,72 @@
+#include "shm/supervisor.h"
+
+#include <sys/types.h>
+
+#include "core/proc.h"
+#include "shm/config.h"
+
+static bool owner_dead(hm_atomic_u64 *owner, hm_atomic_u64 *start, uint64_t *pid_out)
+{
+	/* Acquire: pairs with the CAS that took the slot, so owner_start (stored
+	 * just after) is read no older than the owner it belongs to... */
+	uint64_t pid = hm_load_acquire_u64(owner);
+	if (!pid)
+		return false;
+	uint64_t st = hm_load_relaxed_u64(start);
+	/* ...except for the instant between the CAS and that store, when the
+	 * start time may still be 0 or the previous owner's: 0 matches any
+	 * start, and a mismatch is re-checked below before acting. */
+	if (hm_proc_alive((pid_t)pid, st))
+		return false;
+	if (hm_load_acquire_u64(owner) != pid || hm_load_relaxed_u64(start) != st)
+		return false; /* changed hands while we looked: next pass */
+	*pid_out = pid;
+	return true;
+}
+
+unsigned hm_sup_scan(hermes_bus *bus, hm_sup_counters *c, hm_sup_log_fn log)
+{
+	unsigned retry = 0;
+	for (uint32_t i = 0; i < HM_MAX_RINGS; i++) {
+		uint32_t state = hm_load_acquire_u32(&bus->dir[i].state);
+		if (state != HM_RING_READY && state != HM_RING_DELETED)
+			continue;
+		hm_ring r;
+		hm_ring_desc *d = &bus->dir[i];
+		if (hm_ring_view(&r, (uint8_t *)bus->base + d->offset, (size_t)d->block_size))
+			continue;
+		for (uint32_t k = 0; k < HM_MAX_PRODUCERS; k++) {
+			uint64_t pid;
+			if (!owner_dead(&r.prods[k].owner, &r.prods[k].owner_start, &pid))
+				continue;
+			int64_t n = hm_ring_repair_producer(&r, k);
+			if (n < 0) {
+				retry++;
+				continue;
+			}
+			c->producers_repaired++;
+			c->messages_repaired += (uint64_t)n;
+			if (log)
+				log(n ? HM_LOG_WARN : HM_LOG_INFO,
+				    "ring '%s': producer pid %llu died%s; %lld sequence(s) marked "
+				    "abandoned, slot %u freed",
+				    r.hdr->name, (unsigned long long)pid,
+				    n ? " inside a claim" : "", (long long)n, k);
+		}
+		for (uint32_t k = 0; k < HM_MAX_SUBSCRIBERS; k++) {
+			uint64_t pid;
+			if (!owner_dead(&r.subs[k].owner, &r.subs[k].owner_start, &pid))
+				continue;
+			hm_ring_release_subscriber(&r, k);
+			hm_fetch_add_relaxed_u64(&r.hdr->dead_subscribers, 1);
+			c->subscribers_released++;
+			if (log)
+				log(HM_LOG_INFO,
+				    "ring '%s': subscriber pid %llu died at sequence %llu; cursor "
+				    "released",
+				    r.hdr->name, (unsigned long long)pid,
+				    (unsigned long long)hm_load_relaxed_u64(&r.subs[k].seq));
+		}
+	}
+	return retry;
+}
