@@ -375,6 +375,13 @@ static hermes_err claim_region(hermes_pub *p, uint64_t total, uint32_t n, uint64
 		uint64_t pad = off + total > r->cap ? r->cap - off : 0;
 		uint64_t end = pos + pad + total;
 		if (!fits(p, end, seq + n)) {
+			/* Relaxed: advisory. A deleted ring stops taking messages
+			 * the next time a producer runs out of cached room (about
+			 * once a lap), without a check on every claim. */
+			if (hm_load_relaxed_u32(&h->deleted)) {
+				hm_store_release_u32(&s->active, 0);
+				return HERMES_ECLOSED;
+			}
 			/* Acquire: pairs with cas_max's release. */
 			p->limit = hm_load_acquire_u64(&h->limit);
 			p->seq_limit = hm_load_acquire_u64(&h->seq_limit);
@@ -384,12 +391,6 @@ static hermes_err claim_region(hermes_pub *p, uint64_t total, uint32_t n, uint64
 				p->seq_limit = hm_load_acquire_u64(&h->seq_limit);
 			}
 			if (!fits(p, end, seq + n)) {
-				/* Relaxed: advisory; a deleted ring stops taking
-				 * messages once a full ring sends us here. */
-				if (hm_load_relaxed_u32(&h->deleted)) {
-					hm_store_release_u32(&s->active, 0);
-					return HERMES_ECLOSED;
-				}
 				/* Release: we hold nothing now; see commit. */
 				hm_store_release_u32(&s->active, 0);
 				hm_store_relaxed_u64(&s->full_events,

@@ -1,0 +1,669 @@
+/* Tests for hermesd (shm/hermesd.c, shm/config.c, shm/supervisor.c): the real
+ * binary, real processes, real kills. */
+#include "tests/support/daemon.h"
+#include "tests/support/testing.h"
+#include "tests/support/traffic.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shm/config.h"
+#include "shm/control.h"
+#include "shm/segment.h"
+
+static ht_daemon dmn;
+
+static int setup(void **state)
+{
+	(void)state;
+	ht_daemon_init(&dmn, "hd");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	ht_daemon_cleanup(&dmn);
+	return 0;
+}
+
+static bool segment_exists(const char *bus)
+{
+	char path[128];
+	snprintf(path, sizeof path, "/dev/shm/hermes.%s", bus);
+	return access(path, F_OK) == 0;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* A shared anonymous page for counters between the test and its children. */
+static void *shared_page(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(p != MAP_FAILED);
+	return p;
+}
+
+/* ---- configuration and command line ---------------------------------------- */
+
+static void test_config_parser_accepts_the_documented_format(void **state)
+{
+	(void)state;
+	hm_config c;
+	hm_config_defaults(&c);
+	assert_int_equal(c.nrings, 2);
+	assert_int_equal(hm_config_load_string(&c, "; a comment\n"
+						   "[bus]\nname = trading\nsize = 128M\nmode = 0660\n"
+						   "cpu_affinity = 0,1\nrt_priority = 0\n"
+						   "[ring orders]\ncapacity = 4M\nmax_msg = 64K\n"
+						   "policy = overwrite\nslots = 65536\n"
+						   "[ring fills]\ncapacity = 1M\n"),
+			 HERMES_OK);
+	assert_string_equal(c.bus, "trading");
+	assert_int_equal(c.size, 128ull << 20);
+	assert_int_equal(c.mode, 0660);
+	assert_int_equal(c.nrings, 2); /* the file's rings replace the defaults */
+	assert_string_equal(c.rings[0].name, "orders");
+	assert_int_equal(c.rings[0].cfg.capacity, 4 << 20);
+	assert_int_equal(c.rings[0].cfg.max_msg, 64 * 1024);
+	assert_int_equal(c.rings[0].cfg.policy, HERMES_POLICY_OVERWRITE);
+	assert_int_equal(c.rings[0].cfg.slots, 65536);
+	assert_int_equal(hm_config_check(&c), HERMES_OK);
+}
+
+static void test_config_parser_names_the_line_and_key_of_errors(void **state)
+{
+	(void)state;
+	struct {
+		const char *text, *expect;
+	} cases[] = {
+		{"[bus]\nname = x\nfoo = 1\n", "line 3: unknown key 'foo'"},
+		{"[bus\n", "line 1"},
+		{"[nonsense]\nx = 1\n", "unknown section"},
+		{"[ring r]\npolicy = sometimes\n", "policy 'sometimes'"},
+		{"[ring r]\ncolour = red\n", "unknown key 'colour'"},
+		{"[bus]\nsize = lots\n", "not a size"},
+		{"[bus]\nmode = 999\n", "octal"},
+		{"[bus]\ncpu_affinity = 3-1\n", "CPU list"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		hm_config c;
+		hm_config_defaults(&c);
+		assert_int_equal(hm_config_load_string(&c, cases[i].text), HERMES_EINVAL);
+		if (!strstr(c.error, cases[i].expect))
+			fail_msg("case %zu: '%s' lacks '%s'", i, c.error, cases[i].expect);
+	}
+	hm_config c;
+	hm_config_defaults(&c);
+	assert_int_equal(hm_config_load_string(&c, "[ring r]\ncapacity = 3000\n"), HERMES_OK);
+	assert_int_equal(hm_config_check(&c), HERMES_EINVAL);
+	assert_non_null(strstr(c.error, "power of two"));
+	hm_config_defaults(&c);
+	assert_int_equal(hm_config_load_string(&c, "[bus]\nsize = 64K\n[ring r]\ncapacity = 1M\n"),
+			 HERMES_OK);
+	assert_int_equal(hm_config_check(&c), HERMES_EINVAL);
+	assert_non_null(strstr(c.error, "raise [bus] size"));
+	hm_config_defaults(&c);
+	c.mode = 0666;
+	assert_int_equal(hm_config_check(&c), HERMES_EINVAL);
+	assert_non_null(strstr(c.error, "world-writable"));
+}
+
+static void test_bad_configs_exit_1_and_leave_no_segment(void **state)
+{
+	(void)state;
+	const char *bad[] = {
+		"[bus]\nfoo = 1\n",
+		"[bus\nname=x\n",
+		"[ring r]\ncapacity = 3000\n",
+		"[bus]\nsize = 64K\n[ring r]\ncapacity = 1M\n",
+		"[bus]\nmode = 0666\n",
+		"[ring r]\nmax_msg = 1M\ncapacity = 1M\n",
+	};
+	char path[256];
+	snprintf(path, sizeof path, "%s/bad.conf", dmn.run_dir);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		write_file(path, bad[i]);
+		const char *argv[] = {"hermesd", "--config", path, "--bus", dmn.bus,
+				      "--run-dir", dmn.run_dir, NULL};
+		assert_int_equal(ht_daemon_run(&dmn, argv, 10000), 1);
+		assert_false(segment_exists(dmn.bus));
+	}
+	assert_true(ht_daemon_log_has(&dmn, "unknown key 'foo'"));
+	assert_true(ht_daemon_log_has(&dmn, "raise [bus] size"));
+	const char *missing[] = {"hermesd", "--config", "/nonexistent/hermesd.conf", "--bus", dmn.bus,
+				 "--run-dir", dmn.run_dir, NULL};
+	assert_int_equal(ht_daemon_run(&dmn, missing, 10000), 1);
+	assert_true(ht_daemon_log_has(&dmn, "cannot read /nonexistent/hermesd.conf"));
+	assert_false(segment_exists(dmn.bus));
+	const char *badflag[] = {"hermesd", "--no-such-flag", NULL};
+	assert_int_equal(ht_daemon_run(&dmn, badflag, 10000), 2);
+	const char *help[] = {"hermesd", "--help", NULL};
+	assert_int_equal(ht_daemon_run(&dmn, help, 10000), 0);
+	const char *flags[] = {"--config",	 "--bus",	      "--run-dir", "--size",
+			       "--mode",	 "--group",	      "--remove-on-exit", "--cpu",
+			       "--rt-priority", "--log-level",	      "--check-config",
+			       "--foreground",	 "--help",	      "--version"};
+	for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+		if (!ht_daemon_log_has(&dmn, flags[i]))
+			fail_msg("--help does not document %s", flags[i]);
+}
+
+/* ---- lifecycle ------------------------------------------------------------- */
+
+static void test_second_hermesd_on_the_same_bus_is_refused(void **state)
+{
+	(void)state;
+	ht_daemon_start(&dmn, NULL);
+	const char *argv[] = {"hermesd", "--bus", dmn.bus, "--run-dir", dmn.run_dir, NULL};
+	assert_int_equal(ht_daemon_run(&dmn, argv, 10000), 1);
+	assert_true(ht_daemon_log_has(&dmn, "already has a live hermesd"));
+	/* The first one is unharmed. */
+	hermes_bus *bus;
+	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
+	assert_true(bus->ctl_fd >= 0);
+	hermes_bus_detach(bus);
+	ht_daemon_stop(&dmn);
+}
+
+static void list_rings(hermes_bus *bus, hm_ctl_resp *resp)
+{
+	hm_ctl_req req = {.magic = HM_CTL_MAGIC, .op = HM_CTL_LIST};
+	assert_int_equal(hm_ctl_call(bus->ctl_fd, &req, resp, 5000), HERMES_OK);
+	assert_int_equal(resp->err, HERMES_OK);
+}
+
+static bool listed(const hm_ctl_resp *resp, const char *name)
+{
+	for (uint32_t i = 0; i < resp->count; i++)
+		if (!strcmp(resp->u.names[i], name))
+			return true;
+	return false;
+}
+
+static void test_rings_are_created_and_deleted_through_the_supervisor(void **state)
+{
+	(void)state;
+	ht_daemon_start(&dmn, NULL);
+	hermes_bus *bus;
+	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
+	static hm_ctl_resp resp;
+	list_rings(bus, &resp);
+	assert_true(listed(&resp, "events"));
+	assert_true(listed(&resp, "telemetry"));
+
+	hermes_ring_config cfg = {.name = "orders", .capacity = 1 << 16, .max_msg = 512};
+	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_OK);
+	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_EEXIST);
+	cfg.capacity = 1000;
+	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_EINVAL);
+	assert_non_null(strstr(hermes_last_error_detail(), "power of two"));
+	list_rings(bus, &resp);
+	assert_true(listed(&resp, "orders"));
+
+	hermes_pub *pub;
+	assert_int_equal(hermes_pub_open(bus, "orders", &pub), HERMES_OK);
+	assert_int_equal(hermes_ring_delete(bus, "orders", 0), HERMES_EBUSY);
+	assert_int_equal(hermes_ring_delete(bus, "orders", 1), HERMES_OK);
+	/* The open publisher learns on its slow path. */
+	hermes_err err;
+	uint8_t msg[400] = {0};
+	while ((err = hermes_pub_send(pub, msg, sizeof msg, NULL)) == HERMES_OK)
+		;
+	assert_int_equal(err, HERMES_ECLOSED);
+	hermes_pub_close(pub);
+	assert_int_equal(hermes_ring_delete(bus, "orders", 0), HERMES_ENOENT);
+	list_rings(bus, &resp);
+	assert_false(listed(&resp, "orders"));
+	/* The space of the deleted ring is reused. */
+	cfg.capacity = 1 << 16;
+	cfg.name = "orders2";
+	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_OK);
+	hermes_bus_detach(bus);
+	ht_daemon_stop(&dmn);
+	/* Without --remove-on-exit the segment stays for the next hermesd. */
+	assert_true(segment_exists(dmn.bus));
+	hermes_bus *after;
+	assert_int_equal(hermes_bus_attach(dmn.bus, &after), HERMES_OK);
+	assert_int_equal(hermes_ring_create(after, &cfg), HERMES_ENOSUPERVISOR);
+	assert_non_null(strstr(hermes_last_error_detail(), "hermesd"));
+	hermes_bus_detach(after);
+}
+
+static void test_sigterm_with_remove_on_exit_leaves_nothing(void **state)
+{
+	(void)state;
+	const char *extra[] = {"--remove-on-exit", NULL};
+	ht_daemon_start(&dmn, extra);
+	assert_true(segment_exists(dmn.bus));
+	ht_daemon_stop(&dmn);
+	assert_false(segment_exists(dmn.bus));
+	char sock[256];
+	snprintf(sock, sizeof sock, "%s/%s.sock", dmn.run_dir, dmn.bus);
+	assert_int_equal(access(sock, F_OK), -1);
+	assert_true(ht_daemon_log_has(&dmn, "removed"));
+}
+
+static void test_restart_readopts_rings_and_messages(void **state)
+{
+	(void)state;
+	ht_daemon_start(&dmn, NULL);
+	hermes_bus *bus;
+	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
+	hermes_pub *pub;
+	assert_int_equal(hermes_pub_open(bus, "events", &pub), HERMES_OK);
+	for (uint64_t i = 0; i < 1000; i++) {
+		uint32_t len = ht_traffic_len(0, i);
+		hermes_claim c;
+		assert_int_equal(hermes_pub_claim(pub, len, &c), HERMES_OK);
+		ht_traffic_fill(c.data, len, 0, i);
+		assert_int_equal(hermes_pub_commit(pub, &c), HERMES_OK);
+	}
+	ht_daemon_kill(&dmn);
+	ht_daemon_start(&dmn, NULL);
+	assert_true(ht_daemon_log_has(&dmn, "re-adopting"));
+	hermes_sub *sub;
+	assert_int_equal(hermes_sub_open(bus, "events", HERMES_START_EARLIEST, 0, &sub), HERMES_OK);
+	ht_checker chk = {0};
+	assert_true(ht_traffic_consume(sub, &chk, 1, 1000, HERMES_WAIT_BLOCK,
+				       ht_now_ns() + 10000000000ull));
+	/* The old connection is gone; a control call reconnects by itself. */
+	hermes_ring_config cfg = {.name = "late", .capacity = 1 << 16, .max_msg = 256};
+	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_OK);
+	hermes_sub_close(sub);
+	hermes_pub_close(pub);
+	hermes_bus_detach(bus);
+	ht_daemon_stop(&dmn);
+}
+
+/* ---- chaos: kill -9 anywhere ------------------------------------------------- */
+
+#define KILLS 200
+#define END_MARK 0xFFFFu
+
+typedef struct chaos_shared {
+	_Atomic uint64_t committed[HT_MAX_PRODUCERS]; /* per producer, as it counted */
+	_Atomic uint64_t received[2][HT_MAX_PRODUCERS];
+	_Atomic int stop;
+	_Atomic int subscribed;
+	_Atomic uint64_t max_stall_ns[2];
+	_Atomic uint64_t gaps[2];
+	char error[2][160];
+} chaos_shared;
+
+static chaos_shared *chaos;
+
+static int chaos_subscriber(void *arg)
+{
+	int idx = (int)(uintptr_t)arg;
+	hermes_bus *bus;
+	hermes_sub *sub;
+	if (hermes_bus_attach(dmn.bus, &bus) ||
+	    hermes_sub_open(bus, "events", HERMES_START_EARLIEST, 0, &sub))
+		return 2;
+	chaos->subscribed++;
+	ht_checker chk = {.allow_gaps = true};
+	uint64_t last = ht_now_ns(), deadline = last + 120000000000ull;
+	for (;;) {
+		hermes_err err = hermes_sub_wait(sub, HERMES_WAIT_BLOCK, 100000000);
+		hermes_msg m;
+		uint64_t now = ht_now_ns();
+		while (err == HERMES_OK && hermes_sub_poll(sub, &m) == HERMES_OK) {
+			uint32_t k;
+			memcpy(&k, (const uint8_t *)m.data + 8, 4);
+			if (k == END_MARK) {
+				hermes_sub_release(sub);
+				for (unsigned p = 0; p < HT_MAX_PRODUCERS; p++)
+					chaos->received[idx][p] = chk.next[p];
+				chaos->gaps[idx] = chk.gaps;
+				snprintf(chaos->error[idx], sizeof chaos->error[idx], "%s",
+					 chk.first_error);
+				return chk.errors ? 1 : 0;
+			}
+			ht_traffic_check(&chk, &m, HT_MAX_PRODUCERS);
+			if (now - last > chaos->max_stall_ns[idx])
+				chaos->max_stall_ns[idx] = now - last;
+			last = now;
+		}
+		hermes_sub_release(sub);
+		if (now > deadline) {
+			snprintf(chaos->error[idx], sizeof chaos->error[idx], "no end mark in 120 s");
+			return 1;
+		}
+	}
+}
+
+/* Producer 0 runs throughout at a modest rate; its messages show whether
+ * the ring keeps moving after each kill. */
+static int chaos_survivor(void *arg)
+{
+	(void)arg;
+	hermes_bus *bus;
+	hermes_pub *pub;
+	if (hermes_bus_attach(dmn.bus, &bus) || hermes_pub_open(bus, "events", &pub))
+		return 2;
+	uint64_t i = 0;
+	while (!chaos->stop) {
+		for (int b = 0; b < 8; b++, i++) {
+			uint32_t len = ht_traffic_len(0, i);
+			hermes_claim c;
+			if (hermes_pub_claim_timed(pub, len, &c, 5000000000ll))
+				return 1;
+			ht_traffic_fill(c.data, len, 0, i);
+			hermes_pub_commit(pub, &c);
+			chaos->committed[0] = i + 1;
+		}
+		/* The pace of this producer, not a synchronisation. */
+		struct timespec pace = {0, 200000};
+		nanosleep(&pace, NULL);
+	}
+	uint8_t end[20] = {0};
+	uint32_t k = END_MARK;
+	memcpy(end + 8, &k, 4);
+	return hermes_pub_send_timed(pub, end, sizeof end, NULL, 5000000000ll) ? 1 : 0;
+}
+
+/* A victim publishes as fast as it can until it is killed. */
+static int chaos_victim(void *arg)
+{
+	uint32_t k = (uint32_t)(uintptr_t)arg;
+	hermes_bus *bus;
+	hermes_pub *pub;
+	if (hermes_bus_attach(dmn.bus, &bus))
+		return 2;
+	uint64_t deadline = ht_now_ns() + 5000000000ull;
+	while (hermes_pub_open(bus, "events", &pub)) /* slots free up as repairs land */
+		if (ht_now_ns() > deadline)
+			return 2;
+		else
+			sched_yield();
+	for (uint64_t i = 0;; i++) {
+		uint32_t len = ht_traffic_len(k, i);
+		hermes_claim c;
+		if (hermes_pub_claim_timed(pub, len, &c, 5000000000ll))
+			return 1;
+		ht_traffic_fill(c.data, len, k, i);
+		hermes_pub_commit(pub, &c);
+		chaos->committed[k] = i + 1;
+	}
+}
+
+static void test_chaos_killed_producers_are_repaired_and_nothing_committed_is_lost(void **state)
+{
+	(void)state;
+	ht_daemon_start(&dmn, NULL);
+	chaos = shared_page(sizeof *chaos);
+	pid_t subs[2];
+	for (int i = 0; i < 2; i++)
+		subs[i] = ht_fork(chaos_subscriber, (void *)(uintptr_t)i);
+	/* Producers start once both subscribers hold a cursor. */
+	uint64_t deadline = ht_now_ns() + 10000000000ull;
+	while (chaos->subscribed < 2) {
+		assert_true(ht_now_ns() < deadline);
+		sched_yield();
+	}
+	pid_t survivor = ht_fork(chaos_survivor, NULL);
+	uint64_t rnd = 12345;
+	unsigned killed_inside = 0;
+	for (uint32_t k = 1; k <= KILLS; k++) {
+		pid_t v = ht_fork(chaos_victim, (void *)(uintptr_t)k);
+		/* Let it run 0.1-2 ms: long enough to be anywhere in
+		 * claim/fill/commit, short enough for 200 rounds. */
+		uint64_t until = ht_now_ns() + 100000 + ht_rand(&rnd) % 1900000;
+		while (ht_now_ns() < until)
+			sched_yield();
+		kill(v, SIGKILL);
+		int st = ht_wait_child(v, 10000);
+		if (!WIFSIGNALED(st))
+			fail_msg("victim %u exited by itself (status %d)", k, st);
+		killed_inside += chaos->committed[k] > 0;
+	}
+	chaos->stop = 1;
+	int st = ht_wait_child(survivor, 30000);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	for (int i = 0; i < 2; i++) {
+		st = ht_wait_child(subs[i], 60000);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			fail_msg("subscriber %d failed: %s", i, chaos->error[i]);
+	}
+	/* Exactly once: each subscriber got, per producer, a contiguous run
+	 * from 0 (checked as it went) that ends at what the producer counted
+	 * as committed, or one more (killed between commit and counting). */
+	for (int i = 0; i < 2; i++)
+		for (uint32_t k = 0; k <= KILLS; k++) {
+			uint64_t got = chaos->received[i][k], done = chaos->committed[k];
+			if (got != done && got != done + 1)
+				fail_msg("subscriber %d, producer %u: received %llu, committed %llu", i,
+					 k, (unsigned long long)got, (unsigned long long)done);
+		}
+	printf("# %d kills (%u after publishing), repairs %s, gaps seen %llu/%llu, longest "
+	       "stall %.1f/%.1f ms\n",
+	       KILLS, killed_inside, ht_daemon_log_has(&dmn, "inside a claim") ? "yes" : "none",
+	       (unsigned long long)chaos->gaps[0], (unsigned long long)chaos->gaps[1],
+	       (double)chaos->max_stall_ns[0] / 1e6, (double)chaos->max_stall_ns[1] / 1e6);
+	for (int i = 0; i < 2; i++)
+		if (chaos->max_stall_ns[i] > 1000000000ull)
+			fail_msg("subscriber %d waited %.0f ms for the ring to move", i,
+				 (double)chaos->max_stall_ns[i] / 1e6);
+	munmap(chaos, sizeof *chaos);
+	ht_daemon_stop(&dmn);
+}
+
+static int blocking_subscriber(void *arg)
+{
+	int *ready = arg;
+	hermes_bus *bus;
+	hermes_sub *sub;
+	if (hermes_bus_attach(dmn.bus, &bus) ||
+	    hermes_sub_open(bus, "small", HERMES_START_LATEST, 0, &sub))
+		return 2;
+	atomic_store((_Atomic int *)ready, 1);
+	for (;;) /* subscribed, never reading: holds the ring back */
+		pause();
+}
+
+static void test_chaos_killed_subscriber_releases_a_block_ring_within_1s(void **state)
+{
+	(void)state;
+	char conf[256];
+	snprintf(conf, sizeof conf, "%s/small.conf", dmn.run_dir);
+	write_file(conf, "[ring small]\ncapacity = 64K\nmax_msg = 1K\npolicy = block\n");
+	const char *extra[] = {"--config", conf, NULL};
+	ht_daemon_start(&dmn, extra);
+	int *ready = shared_page(4096);
+	pid_t child = ht_fork(blocking_subscriber, ready);
+	uint64_t deadline = ht_now_ns() + 10000000000ull;
+	while (!atomic_load((_Atomic int *)ready)) {
+		assert_true(ht_now_ns() < deadline);
+		sched_yield();
+	}
+	hermes_bus *bus;
+	hermes_pub *pub;
+	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
+	assert_int_equal(hermes_pub_open(bus, "small", &pub), HERMES_OK);
+	uint8_t msg[512] = {0};
+	unsigned sent = 0;
+	while (hermes_pub_send(pub, msg, sizeof msg, NULL) == HERMES_OK)
+		sent++;
+	assert_true(sent > 100);
+	assert_int_equal(hermes_pub_send_timed(pub, msg, sizeof msg, NULL, 300000000), HERMES_ETIMEDOUT);
+	uint64_t t0 = ht_now_ns();
+	kill(child, SIGKILL);
+	assert_int_equal(hermes_pub_send_timed(pub, msg, sizeof msg, NULL, 5000000000ll), HERMES_OK);
+	uint64_t took = ht_now_ns() - t0;
+	ht_wait_child(child, 10000);
+	printf("# producer resumed %.1f ms after the subscriber was killed\n", (double)took / 1e6);
+	assert_true(took < 1000000000ull);
+	assert_true(ht_daemon_log_has(&dmn, "cursor released"));
+	hermes_pub_close(pub);
+	hermes_bus_detach(bus);
+	munmap(ready, 4096);
+	ht_daemon_stop(&dmn);
+}
+
+typedef struct flow_shared {
+	_Atomic uint64_t received;
+	char error[160];
+} flow_shared;
+
+static flow_shared *flow;
+static uint64_t flow_count;
+
+static int flow_producer(void *arg)
+{
+	(void)arg;
+	hermes_bus *bus;
+	hermes_pub *pub;
+	if (hermes_bus_attach(dmn.bus, &bus) || hermes_pub_open(bus, "events", &pub))
+		return 2;
+	return ht_traffic_produce(pub, 0, flow_count, 30000000000ll) ? 1 : 0;
+}
+
+static void flow_progress(void *ctx, const hermes_msg *m)
+{
+	ht_checker *chk = ctx;
+	ht_traffic_check(chk, m, 1);
+}
+
+static int flow_subscriber(void *arg)
+{
+	(void)arg;
+	hermes_bus *bus;
+	hermes_sub *sub;
+	if (hermes_bus_attach(dmn.bus, &bus) ||
+	    hermes_sub_open(bus, "events", HERMES_START_EARLIEST, 0, &sub))
+		return 2;
+	ht_checker chk = {0};
+	uint64_t deadline = ht_now_ns() + 120000000000ull;
+	while (chk.total < flow_count && !chk.errors && ht_now_ns() < deadline) {
+		hermes_sub_wait(sub, HERMES_WAIT_BLOCK, 100000000);
+		hermes_sub_poll_batch(sub, flow_progress, &chk, 1024, NULL);
+		flow->received = chk.total;
+	}
+	snprintf(flow->error, sizeof flow->error, "%s", chk.first_error);
+	return !chk.errors && chk.total == flow_count ? 0 : 1;
+}
+
+static void test_chaos_hermesd_killed_and_restarted_mid_flow_loses_nothing(void **state)
+{
+	(void)state;
+	flow_count = ht_scaled(1000000);
+	ht_daemon_start(&dmn, NULL);
+	flow = shared_page(sizeof *flow);
+	pid_t sub = ht_fork(flow_subscriber, NULL);
+	pid_t prod = ht_fork(flow_producer, NULL);
+	uint64_t deadline = ht_now_ns() + 60000000000ull;
+	while (flow->received < flow_count / 3) {
+		assert_true(ht_now_ns() < deadline);
+		sched_yield();
+	}
+	ht_daemon_kill(&dmn);
+	uint64_t at_kill = flow->received;
+	ht_daemon_start(&dmn, NULL);
+	int st = ht_wait_child(prod, 120000);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	st = ht_wait_child(sub, 120000);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("subscriber: %s (received %llu)", flow->error,
+			 (unsigned long long)flow->received);
+	printf("# hermesd killed at %llu of %llu messages and restarted; all arrived once, in order\n",
+	       (unsigned long long)at_kill, (unsigned long long)flow_count);
+	assert_true(at_kill < flow_count);
+	hermes_bus *bus;
+	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
+	static hm_ctl_resp resp;
+	list_rings(bus, &resp);
+	assert_true(listed(&resp, "events"));
+	assert_true(listed(&resp, "telemetry"));
+	hermes_bus_detach(bus);
+	munmap(flow, sizeof *flow);
+	ht_daemon_stop(&dmn);
+}
+
+/* ---- permissions --------------------------------------------------------------- */
+
+static int attach_as(void *arg)
+{
+	gid_t group = (gid_t)(uintptr_t)arg;
+	gid_t groups[1] = {group};
+	if (setgroups(group ? 1 : 0, groups) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+		return 3;
+	hermes_bus *bus;
+	hermes_err err = hermes_bus_attach(dmn.bus, &bus);
+	if (err == HERMES_OK)
+		hermes_bus_detach(bus);
+	return err == HERMES_OK ? 0 : err == HERMES_EACCES ? 1 : 2;
+}
+
+static void test_mode_decides_who_may_attach(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("skipped: needs root to switch users\n");
+		skip();
+	}
+	ht_daemon_start(&dmn, NULL);
+	/* 0600: another uid is refused, even in the owner's group. */
+	int st = ht_wait_child(ht_fork(attach_as, (void *)(uintptr_t)0), 10000);
+	assert_int_equal(WEXITSTATUS(st), 1);
+	ht_daemon_stop(&dmn);
+	hermes_bus_unlink(dmn.bus);
+
+	/* 0660 with a group: a member may attach, a non-member may not. */
+	const char *extra[] = {"--mode", "0660", "--group", "4242", NULL};
+	ht_daemon_start(&dmn, extra);
+	char path[128];
+	snprintf(path, sizeof path, "/dev/shm/hermes.%s", dmn.bus);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0660);
+	assert_int_equal(sb.st_gid, 4242);
+	st = ht_wait_child(ht_fork(attach_as, (void *)(uintptr_t)4242), 10000);
+	assert_int_equal(WEXITSTATUS(st), 0);
+	st = ht_wait_child(ht_fork(attach_as, (void *)(uintptr_t)0), 10000);
+	assert_int_equal(WEXITSTATUS(st), 1);
+	ht_daemon_stop(&dmn);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_parser_accepts_the_documented_format),
+		cmocka_unit_test(test_config_parser_names_the_line_and_key_of_errors),
+		cmocka_unit_test_setup_teardown(test_bad_configs_exit_1_and_leave_no_segment, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_second_hermesd_on_the_same_bus_is_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_rings_are_created_and_deleted_through_the_supervisor,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sigterm_with_remove_on_exit_leaves_nothing, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_restart_readopts_rings_and_messages, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_chaos_killed_producers_are_repaired_and_nothing_committed_is_lost, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_chaos_killed_subscriber_releases_a_block_ring_within_1s,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_chaos_hermesd_killed_and_restarted_mid_flow_loses_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mode_decides_who_may_attach, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

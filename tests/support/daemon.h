@@ -1,0 +1,41 @@
+/* Run the real hermesd from tests: start it on a private bus and run
+ * directory, wait for its readiness notification, stop or kill it by pid. */
+#ifndef HM_TEST_DAEMON_H
+#define HM_TEST_DAEMON_H
+
+#include <sys/types.h>
+
+typedef struct ht_daemon {
+	pid_t pid;
+	char bus[64];
+	char run_dir[128];
+	char log[192];
+	char notify[192];
+	int notify_fd;
+} ht_daemon;
+
+/* Prepare names: a unique bus and a fresh run directory (mode 0755). */
+void ht_daemon_init(ht_daemon *d, const char *tag);
+
+/* Start hermesd --bus d->bus --run-dir d->run_dir plus extra arguments (NULL
+ * terminated), with stderr to d->log; wait (10 s deadline) for READY=1 on
+ * its NOTIFY_SOCKET. Fails the test if it does not come up. */
+void ht_daemon_start(ht_daemon *d, const char *const *extra);
+
+/* Run hermesd to completion with the given arguments (bus and run dir are
+ * not added), stderr to d->log; returns its exit status (or -1). */
+int ht_daemon_run(ht_daemon *d, const char *const *args, int timeout_ms);
+
+/* SIGTERM and reap (fails the test after 10 s). */
+void ht_daemon_stop(ht_daemon *d);
+
+/* SIGKILL and reap. */
+void ht_daemon_kill(ht_daemon *d);
+
+/* Stop if running, remove the segment and the run directory. */
+void ht_daemon_cleanup(ht_daemon *d);
+
+/* Does d->log contain needle? */
+int ht_daemon_log_has(const ht_daemon *d, const char *needle);
+
+#endif
