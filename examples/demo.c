@@ -3,9 +3,13 @@
  * round trips over two rings, streams a burst one way, prints a latency and
  * throughput summary, and removes everything it made (also on Ctrl-C).
  *
- *   hermes-demo [--round-trips N] [--stream N] [--size BYTES]
+ *   hermes-demo [--bus NAME] [--round-trips N] [--stream N] [--size BYTES]
+ *
+ * With --bus it attaches to that bus (run by hermesd) and asks the supervisor
+ * for its two rings; without, it creates a private bus of its own.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +21,7 @@
 
 static volatile sig_atomic_t interrupted;
 static char bus_name[64];
+static bool own_bus;
 static pid_t echo_pid;
 
 static void on_signal(int sig)
@@ -50,18 +55,31 @@ static int echo_main(void)
 		fprintf(stderr, "echo: %s\n", hermes_last_error_detail());
 		return 1;
 	}
-	for (;;) {
+	int rc = 1;
+	for (bool done = false; !done;) {
 		if (hermes_sub_wait(in, HERMES_WAIT_YIELD, 5000000000ll) != HERMES_OK)
-			return 1; /* the parent went away */
+			break; /* the parent went away */
 		hermes_msg m;
-		while (hermes_sub_poll(in, &m) == HERMES_OK) {
-			if (m.len == 0)
-				return 0; /* end of demo */
-			if (hermes_pub_send_timed(out, m.data, m.len, NULL, 5000000000ll))
-				return 1;
+		/* Release every 256 messages: a subscriber that keeps pointers
+		 * holds the ring back, and under a steady stream the poll loop
+		 * might otherwise never end. */
+		for (unsigned n = 0; n < 256 && hermes_sub_poll(in, &m) == HERMES_OK; n++) {
+			if (m.len == 0) {
+				done = true;
+				rc = 0;
+				break;
+			}
+			if (hermes_pub_send_timed(out, m.data, m.len, NULL, 5000000000ll)) {
+				done = true;
+				break;
+			}
 		}
 		hermes_sub_release(in);
 	}
+	hermes_pub_close(out);
+	hermes_sub_close(in);
+	hermes_bus_detach(bus);
+	return rc;
 }
 
 static int fail(const char *what, hermes_err err)
@@ -78,7 +96,8 @@ static void cleanup(void)
 		waitpid(echo_pid, NULL, 0);
 		echo_pid = 0;
 	}
-	hermes_bus_unlink(bus_name);
+	if (own_bus)
+		hermes_bus_unlink(bus_name);
 }
 
 int main(int argc, char **argv)
@@ -86,14 +105,17 @@ int main(int argc, char **argv)
 	uint64_t round_trips = 200000, stream = 2000000;
 	uint32_t size = 64;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--round-trips") && i + 1 < argc)
+		if (!strcmp(argv[i], "--bus") && i + 1 < argc)
+			snprintf(bus_name, sizeof bus_name, "%s", argv[++i]);
+		else if (!strcmp(argv[i], "--round-trips") && i + 1 < argc)
 			round_trips = strtoull(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--stream") && i + 1 < argc)
 			stream = strtoull(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--size") && i + 1 < argc)
 			size = (uint32_t)strtoul(argv[++i], NULL, 10);
 		else {
-			fprintf(stderr, "usage: %s [--round-trips N] [--stream N] [--size BYTES]\n",
+			fprintf(stderr,
+				"usage: %s [--bus NAME] [--round-trips N] [--stream N] [--size BYTES]\n",
 				argv[0]);
 			return 2;
 		}
@@ -102,23 +124,28 @@ int main(int argc, char **argv)
 		fprintf(stderr, "demo: --size must be 8..4096 and --round-trips > 0\n");
 		return 2;
 	}
-	snprintf(bus_name, sizeof bus_name, "demo-%d", (int)getpid());
+	own_bus = !bus_name[0];
+	if (own_bus)
+		snprintf(bus_name, sizeof bus_name, "demo-%d", (int)getpid());
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
 	hermes_bus *bus;
-	hermes_err err = hermes_bus_create(bus_name, 16 << 20, 0600, &bus);
+	hermes_err err = own_bus ? hermes_bus_create(bus_name, 16 << 20, 0600, &bus)
+				 : hermes_bus_attach(bus_name, &bus);
 	if (err)
-		return fail("create bus", err);
+		return fail(own_bus ? "create bus" : "attach bus", err);
+	/* Through the supervisor when attached: it owns allocation. */
 	hermes_ring_config ping = {.name = "ping", .capacity = 4 << 20, .max_msg = 4096};
 	hermes_ring_config pong = {.name = "pong", .capacity = 4 << 20, .max_msg = 4096};
-	if ((err = hermes_ring_create(bus, &ping)) || (err = hermes_ring_create(bus, &pong))) {
+	if (((err = hermes_ring_create(bus, &ping)) && err != HERMES_EEXIST) ||
+	    ((err = hermes_ring_create(bus, &pong)) && err != HERMES_EEXIST)) {
 		cleanup();
 		return fail("create rings", err);
 	}
-	printf("bus '%s': /dev/shm/hermes.%s, rings 'ping' and 'pong' (4 MiB, block)\n", bus_name,
-	       bus_name);
+	printf("bus '%s' (/dev/shm/hermes.%s%s): rings 'ping' and 'pong' (4 MiB, block)\n",
+	       bus_name, bus_name, own_bus ? ", private" : ", run by hermesd");
 	hermes_sub *back;
 	hermes_pub *out;
 	if ((err = hermes_sub_open(bus, "pong", HERMES_START_LATEST, 0, &back)) ||
@@ -205,6 +232,9 @@ out:
 	hermes_sub_close(back);
 	hermes_bus_detach(bus);
 	cleanup();
-	printf("stopped: echo process reaped, /dev/shm/hermes.%s removed\n", bus_name);
+	if (own_bus)
+		printf("stopped: echo process reaped, /dev/shm/hermes.%s removed\n", bus_name);
+	else
+		printf("stopped: echo process reaped\n");
 	return rc;
 }

@@ -1,8 +1,52 @@
 #!/usr/bin/env bash
-# The README's demo command: set up (packages, Release build), then run the
-# demo. Everything it starts is stopped, and the bus it creates removed, when
-# it ends or on Ctrl-C.
+# The README's demo command: set up (packages, Release build), start hermesd
+# on its embedded default (no config file) for a private bus, run the demo
+# against it, show the bus, then stop everything. Ctrl-C at any moment stops
+# what was started and leaves no process, segment or socket behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh release
-exec build/release/examples/hermes-demo "$@"
+scripts/setup.sh release >/dev/null
+bin=build/release
+
+bus="demo-$$"
+run_dir=$(mktemp -d /tmp/hermes-demo.XXXXXX)
+hermesd_pid=""
+cleanup() {
+	trap - EXIT INT TERM
+	if [[ -n $hermesd_pid ]] && kill -0 "$hermesd_pid" 2>/dev/null; then
+		kill -TERM "$hermesd_pid"
+		wait "$hermesd_pid" 2>/dev/null || true
+	fi
+	rm -f "/dev/shm/hermes.$bus"
+	rm -rf "$run_dir"
+}
+trap cleanup EXIT
+trap 'echo; echo "demo: interrupted"; exit 130' INT TERM
+
+echo "== starting hermesd for bus '$bus' (embedded default config, run dir $run_dir)"
+"$bin/shm/hermesd" --bus "$bus" --run-dir "$run_dir" --remove-on-exit 2>"$run_dir/hermesd.log" &
+hermesd_pid=$!
+for _ in $(seq 100); do
+	grep -q "ready:" "$run_dir/hermesd.log" 2>/dev/null && break
+	kill -0 "$hermesd_pid" 2>/dev/null || { cat "$run_dir/hermesd.log"; exit 1; }
+	sleep 0.05
+done
+grep -q "ready:" "$run_dir/hermesd.log" || { echo "demo: hermesd did not start"; cat "$run_dir/hermesd.log"; exit 1; }
+sed 's/^/   /' "$run_dir/hermesd.log"
+
+echo "== local producer and consumer over shared memory"
+"$bin/examples/hermes-demo" --bus "$bus"
+
+if [[ -x $bin/tools/hermes-ctl ]]; then
+	echo "== hermes-ctl list"
+	"$bin/tools/hermes-ctl" --bus "$bus" list
+	echo "== hermes-ctl inspect ping"
+	"$bin/tools/hermes-ctl" --bus "$bus" inspect ping
+fi
+
+echo "== stopping hermesd"
+kill -TERM "$hermesd_pid"
+wait "$hermesd_pid" || true
+hermesd_pid=""
+tail -n 2 "$run_dir/hermesd.log" | sed 's/^/   /'
+[[ -e /dev/shm/hermes.$bus ]] && echo "demo: segment still there!" || echo "== done: no process, segment or socket left behind"
