@@ -212,7 +212,11 @@ typedef struct hm_ring_header {
 	 * (CAS-max) after scanning cursors and claims. */
 	hm_atomic_u64 limit;
 	hm_atomic_u64 seq_limit;
-	uint8_t pad2_[HM_FALSE_SHARING - 16];
+	/* Which producer / subscriber slots are taken (bit i = slot i), so a
+	 * scan reads only those. Changed only when slots are taken or freed. */
+	hm_atomic_u64 prod_mask;
+	hm_atomic_u64 sub_mask;
+	uint8_t pad2_[HM_FALSE_SHARING - 32];
 
 	/* Sleeping subscribers announce themselves in `waiters`; they sleep on
 	 * `futex`, which a producer bumps before FUTEX_WAKE. */
@@ -236,6 +240,7 @@ static_assert(offsetof(hm_ring_header, tail) == 128, "tail offset");
 static_assert(offsetof(hm_ring_header, tail) % 16 == 0, "tail must be 16-byte aligned");
 static_assert(offsetof(hm_ring_header, limit) == 256, "limit offset");
 static_assert(offsetof(hm_ring_header, waiters) == 384, "waiters offset");
+static_assert(HM_MAX_PRODUCERS <= 64 && HM_MAX_SUBSCRIBERS <= 64, "slot masks are 64-bit");
 static_assert(offsetof(hm_ring_header, name) == 72, "ring name offset");
 
 /* A producer's slot. `owner` is the owning pid (0 = free); the rest is

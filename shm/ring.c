@@ -21,6 +21,7 @@
  */
 #include "shm/ring.h"
 
+#include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,7 +206,7 @@ hermes_err hm_ring_view(hm_ring *r, void *block, size_t block_size)
 }
 
 static int take_slot(hm_atomic_u64 *owner, hm_atomic_u64 *start, size_t stride, unsigned n,
-		     uint64_t pid, uint64_t pid_start)
+		     uint64_t pid, uint64_t pid_start, hm_atomic_u64 *mask)
 {
 	for (unsigned i = 0; i < n; i++) {
 		hm_atomic_u64 *o = (hm_atomic_u64 *)(void *)((uint8_t *)owner + i * stride);
@@ -216,18 +217,25 @@ static int take_slot(hm_atomic_u64 *owner, hm_atomic_u64 *start, size_t stride, 
 		if (hm_load_relaxed_u64(o) == 0 && hm_cas_acq_rel_u64(o, &expected, pid)) {
 			hm_atomic_u64 *s = (hm_atomic_u64 *)(void *)((uint8_t *)start + i * stride);
 			hm_store_relaxed_u64(s, pid_start);
+			/* seq_cst: the bit is set before this slot publishes a
+			 * cursor or a claim, which scans find through the mask. */
+			atomic_fetch_or_explicit(mask, 1ull << i, memory_order_seq_cst);
 			return (int)i;
 		}
 	}
 	return -1;
 }
 
-/* Give a slot back. The start time is cleared first and the owner last with
- * release, so whoever takes the slot next (CAS, acquire) sees start 0 until
- * it stores its own: a supervisor looking in between never pairs the new
- * owner with the old owner's start time and mistakes it for a dead one. */
-static void free_slot(hm_atomic_u64 *owner, hm_atomic_u64 *start)
+/* Give a slot back. Its mask bit goes first: a scan that skips the slot from
+ * then on is right to, its owner is done with it; clearing the bit after the
+ * owner could clear the bit of the next owner. The start time is cleared
+ * next and the owner last, with release, so whoever takes the slot next (CAS,
+ * acquire) sees start 0 until it stores its own: a supervisor looking in
+ * between never pairs the new owner with the old owner's start time. */
+static void free_slot(hm_atomic_u64 *owner, hm_atomic_u64 *start, hm_atomic_u64 *mask,
+		      unsigned index)
 {
+	atomic_fetch_and_explicit(mask, ~(1ull << index), memory_order_seq_cst);
 	hm_store_relaxed_u64(start, 0);
 	hm_store_release_u64(owner, 0);
 }
@@ -235,7 +243,7 @@ static void free_slot(hm_atomic_u64 *owner, hm_atomic_u64 *start)
 int hm_ring_take_prod_slot(hm_ring *r, uint64_t owner, uint64_t owner_start)
 {
 	int i = take_slot(&r->prods[0].owner, &r->prods[0].owner_start, sizeof(hm_prod_slot),
-			  HM_MAX_PRODUCERS, owner, owner_start);
+			  HM_MAX_PRODUCERS, owner, owner_start, &r->hdr->prod_mask);
 	if (i >= 0) {
 		hm_prod_slot *s = &r->prods[i];
 		hm_store_relaxed_u32(&s->active, 0);
@@ -250,7 +258,7 @@ int hm_ring_take_prod_slot(hm_ring *r, uint64_t owner, uint64_t owner_start)
 int hm_ring_take_sub_slot(hm_ring *r, uint64_t owner, uint64_t owner_start)
 {
 	int i = take_slot(&r->subs[0].owner, &r->subs[0].owner_start, sizeof(hm_sub_slot),
-			  HM_MAX_SUBSCRIBERS, owner, owner_start);
+			  HM_MAX_SUBSCRIBERS, owner, owner_start, &r->hdr->sub_mask);
 	if (i >= 0) {
 		hm_sub_slot *s = &r->subs[i];
 		hm_store_relaxed_u64(&s->msgs, 0);
@@ -301,8 +309,10 @@ static void refresh_limits(hm_ring *r)
 	/* Acquire (inside): pairs with the release half of every claim CAS, so
 	 * any claim older than this tail has its intent and `active` visible. */
 	hm_ring_tail(r, &min_pos, &min_seq);
-	for (unsigned i = 0; i < HM_MAX_PRODUCERS; i++) {
-		hm_prod_slot *s = &r->prods[i];
+	/* Only taken slots: the masks are set before a slot claims or
+	 * publishes a cursor (seq_cst, in take_slot). */
+	for (uint64_t m = hm_load_acquire_u64(&h->prod_mask); m; m &= m - 1) {
+		hm_prod_slot *s = &r->prods[__builtin_ctzll(m)];
 		/* Acquire: pairs with the release store of active = 0 at
 		 * commit, so the committed message's writes happen before
 		 * anything we later write over them. */
@@ -316,10 +326,8 @@ static void refresh_limits(hm_ring *r)
 		}
 	}
 	if (r->policy == HERMES_POLICY_BLOCK) {
-		for (unsigned i = 0; i < HM_MAX_SUBSCRIBERS; i++) {
-			hm_sub_slot *s = &r->subs[i];
-			if (!hm_load_relaxed_u64(&s->owner))
-				continue;
+		for (uint64_t m = hm_load_acquire_u64(&h->sub_mask); m; m &= m - 1) {
+			hm_sub_slot *s = &r->subs[__builtin_ctzll(m)];
 			/* Acquire: pairs with the subscriber's release of its
 			 * cursor, so its reads of the messages before it happen
 			 * before our overwrite. The subscriber stores seq before
@@ -393,8 +401,11 @@ static hermes_err claim_region(hermes_pub *p, uint64_t total, uint32_t n, uint64
 			if (!fits(p, end, seq + n)) {
 				/* Release: we hold nothing now; see commit. */
 				hm_store_release_u32(&s->active, 0);
-				hm_store_relaxed_u64(&s->full_events,
-						     hm_load_relaxed_u64(&s->full_events) + 1);
+				/* Count times the ring filled up, not retries. */
+				if (!p->full)
+					hm_store_relaxed_u64(&s->full_events,
+							     hm_load_relaxed_u64(&s->full_events) + 1);
+				p->full = 1;
 				return HERMES_EAGAIN;
 			}
 		}
@@ -407,6 +418,7 @@ static hermes_err claim_region(hermes_pub *p, uint64_t total, uint32_t n, uint64
 		hm_store_relaxed_u32(&s->intent_bytes, (uint32_t)total);
 		hm_store_relaxed_u32(&s->active, 1);
 		if (hm_cas128(&h->tail, &pos, &seq, end, seq + n)) {
+			p->full = 0;
 			if (r->policy == HERMES_POLICY_OVERWRITE) {
 				/* A lapped reader validates by reading the tail
 				 * after the data: our data stores must not become
@@ -613,7 +625,7 @@ void hm_pub_fini(hermes_pub *p)
 	hm_store_release_u32(&p->slot->active, 0);
 	/* Release (in free_slot): the slot's last writes are visible to the
 	 * next owner, whose CAS acquires it. */
-	free_slot(&p->slot->owner, &p->slot->owner_start);
+	free_slot(&p->slot->owner, &p->slot->owner_start, &p->ring.hdr->prod_mask, p->slot_index);
 }
 
 /* ---- subscribers ----------------------------------------------------------- */
@@ -709,7 +721,7 @@ void hm_sub_fini(hermes_sub *s)
 {
 	/* Release (in free_slot): our reads of the ring are done before a
 	 * producer that sees the slot free overwrites them. */
-	free_slot(&s->slot->owner, &s->slot->owner_start);
+	free_slot(&s->slot->owner, &s->slot->owner_start, &s->ring.hdr->sub_mask, s->slot_index);
 }
 
 static void publish_cursor(hermes_sub *s)
@@ -952,7 +964,10 @@ hermes_err hermes_sub_wait(hermes_sub *s, hermes_wait_mode mode, int64_t timeout
 			if (soon < until)
 				until = soon;
 		}
-		hm_futex_wait(&h->futex, v, until);
+		if (hm_futex_wait(&h->futex, v, until) == EINTR) {
+			err = HERMES_EAGAIN; /* a signal: let the caller look */
+			break;
+		}
 	}
 	hm_fetch_sub_seq_cst_u32(&h->waiters, 1);
 	hm_store_relaxed_u32(&s->slot->sleeping, 0);
@@ -972,7 +987,7 @@ void hm_ring_release_subscriber(hm_ring *r, uint32_t index)
 		return;
 	hm_store_relaxed_u32(&r->subs[index].sleeping, 0);
 	/* As hm_sub_fini. The dead process reads nothing any more. */
-	free_slot(&r->subs[index].owner, &r->subs[index].owner_start);
+	free_slot(&r->subs[index].owner, &r->subs[index].owner_start, &r->hdr->sub_mask, index);
 }
 
 int64_t hm_ring_repair_producer(hm_ring *r, uint32_t index)
@@ -1016,6 +1031,6 @@ int64_t hm_ring_repair_producer(hm_ring *r, uint32_t index)
 		}
 		hm_store_release_u32(&s->active, 0);
 	}
-	free_slot(&s->owner, &s->owner_start);
+	free_slot(&s->owner, &s->owner_start, &r->hdr->prod_mask, index);
 	return repaired;
 }

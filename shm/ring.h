@@ -39,7 +39,7 @@ struct hermes_pub {
 	uint64_t seq_limit; /* cached sequence limit, likewise */
 	uint64_t claim_seq; /* outstanding claim's first sequence, or UINT64_MAX */
 	uint32_t slot_index;
-	uint32_t pad_;
+	uint32_t full; /* the last claim found the ring full */
 };
 
 struct hermes_sub {

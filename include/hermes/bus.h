@@ -129,8 +129,9 @@ HERMES_API void hermes_pub_close(hermes_pub *pub);
 
 /* Claim room for one message of len bytes and point claim->data at it.
  * Never blocks. Errors: HERMES_EAGAIN (block ring full: retry, or use
- * hermes_pub_claim_timed), HERMES_EMSGSIZE (len > max_msg). A publisher may
- * hold one claim (single or batch) at a time; commit or abort it next. */
+ * hermes_pub_claim_timed), HERMES_EMSGSIZE (len > max_msg), HERMES_ECLOSED
+ * (the ring was deleted), HERMES_EINVAL (a claim is already outstanding). A
+ * publisher holds one claim (single or batch) at a time; commit or abort it. */
 HERMES_API hermes_err hermes_pub_claim(hermes_pub *pub, uint32_t len, hermes_claim *claim);
 
 /* As hermes_pub_claim, but waits up to timeout_ns for room (spinning, then
@@ -226,7 +227,9 @@ HERMES_API hermes_err hermes_sub_recv(hermes_sub *sub, void *buf, uint32_t cap, 
 
 /* Wait until a message is available or timeout_ns passes (negative = no
  * limit). Returns HERMES_OK when a poll would return a message (or a loss),
- * HERMES_ETIMEDOUT at the deadline. HERMES_WAIT_BLOCK sleeps on a futex in the
+ * HERMES_ETIMEDOUT at the deadline, HERMES_EAGAIN when a signal interrupted a
+ * HERMES_WAIT_BLOCK sleep (check your flags, then wait again), HERMES_ECLOSED
+ * when the ring was deleted. HERMES_WAIT_BLOCK sleeps on a futex in the
  * segment; producers only make the wake system call when someone sleeps. */
 HERMES_API hermes_err hermes_sub_wait(hermes_sub *sub, hermes_wait_mode mode, int64_t timeout_ns);
 
