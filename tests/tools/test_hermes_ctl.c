@@ -1,0 +1,1103 @@
+/* Tests for hermes-ctl (tools/): the real binary against a real bus, with a
+ * real hermesd started per test (its own bus name and run directory, removed
+ * afterwards). Every wait has a deadline; processes are stopped by pid. */
+#include "tests/support/testing.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shm/layout.h"
+#include "shm/segment.h"
+#include "tests/tools/checkers.h"
+
+#ifndef HERMES_CTL_PATH
+#error "HERMES_CTL_PATH must name the hermes-ctl binary"
+#endif
+#ifndef HERMESD_PATH
+#error "HERMESD_PATH must name the hermesd binary"
+#endif
+
+#define CMD_TIMEOUT_MS 20000 /* generous: sanitizer builds on a loaded 2-core VM */
+#define START_TIMEOUT_MS 10000
+
+/* ---- child processes --------------------------------------------------------- */
+
+static void nap_ms(int ms)
+{
+	/* A poll interval between checks of a condition that has a deadline. */
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)ms * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Fork and exec argv with extra environment ("K=V") and pipes for the
+ * requested streams (NULL: inherit, except stdin which becomes /dev/null). */
+static pid_t spawn(const char *const *argv, const char *const *env, int *in_fd, int *out_fd,
+		   int *err_fd)
+{
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+	if (in_fd)
+		assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+	if (out_fd)
+		assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	if (err_fd)
+		assert_int_equal(pipe2(err, O_CLOEXEC), 0);
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+		dup2(in_fd ? in[0] : devnull, 0);
+		if (out_fd)
+			dup2(out[1], 1);
+		if (err_fd)
+			dup2(err[1], 2);
+		for (; env && *env; env++)
+			putenv((char *)*env);
+		/* The test ignores SIGPIPE; the child must not inherit that. */
+		signal(SIGPIPE, SIG_DFL);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	if (in_fd) {
+		close(in[0]);
+		*in_fd = in[1];
+	}
+	if (out_fd) {
+		close(out[1]);
+		*out_fd = out[0];
+	}
+	if (err_fd) {
+		close(err[1]);
+		*err_fd = err[0];
+	}
+	return pid;
+}
+
+typedef struct buf {
+	char *p;
+	size_t len, cap;
+} buf;
+
+static void buf_add(buf *b, const char *data, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->p = realloc(b->p, cap);
+		assert_non_null(b->p);
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* Read from fd into b if anything is there; false at end of file. */
+static bool drain(int fd, buf *b)
+{
+	char tmp[4096];
+	ssize_t n = read(fd, tmp, sizeof tmp);
+	if (n > 0) {
+		buf_add(b, tmp, (size_t)n);
+		return true;
+	}
+	return n < 0 && (errno == EAGAIN || errno == EINTR);
+}
+
+typedef struct result {
+	int code; /* exit status, or 128 + signal */
+	buf out, err;
+} result;
+
+static void result_free(result *r)
+{
+	free(r->out.p);
+	free(r->err.p);
+	memset(r, 0, sizeof *r);
+}
+
+/* Run argv to completion, feeding it `in` (len bytes) on stdin, within the
+ * deadline; collects stdout and stderr. */
+static result run(const char *const *argv, const char *const *env, const void *in, size_t in_len)
+{
+	result r = {0};
+	buf_add(&r.out, "", 0);
+	buf_add(&r.err, "", 0);
+	int in_fd = -1, out_fd, err_fd;
+	pid_t pid = spawn(argv, env, in ? &in_fd : NULL, &out_fd, &err_fd);
+	if (in_fd >= 0)
+		fcntl(in_fd, F_SETFL, O_NONBLOCK);
+	size_t written = 0;
+	if (in_fd >= 0 && in_len == 0) {
+		close(in_fd);
+		in_fd = -1;
+	}
+	uint64_t deadline = ht_now_ns() + (uint64_t)CMD_TIMEOUT_MS * 1000000u;
+	bool out_open = true, err_open = true;
+	while (out_open || err_open) {
+		struct pollfd p[3] = {{.fd = out_open ? out_fd : -1, .events = POLLIN},
+				      {.fd = err_open ? err_fd : -1, .events = POLLIN},
+				      {.fd = in_fd, .events = POLLOUT}};
+		uint64_t now = ht_now_ns();
+		if (now > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			fail_msg("%s %s... did not finish within %d ms; stderr: %s", argv[0], argv[1],
+				 CMD_TIMEOUT_MS, r.err.p);
+		}
+		poll(p, 3, (int)((deadline - now) / 1000000u) + 1);
+		if (p[0].revents)
+			out_open = drain(out_fd, &r.out);
+		if (p[1].revents)
+			err_open = drain(err_fd, &r.err);
+		if (in_fd >= 0 && p[2].revents) {
+			ssize_t n = write(in_fd, (const char *)in + written, in_len - written);
+			if (n > 0)
+				written += (size_t)n;
+			if ((n < 0 && errno != EAGAIN && errno != EINTR) || written == in_len) {
+				close(in_fd);
+				in_fd = -1;
+			}
+		}
+	}
+	if (in_fd >= 0)
+		close(in_fd);
+	close(out_fd);
+	close(err_fd);
+	int status = ht_wait_child(pid, CMD_TIMEOUT_MS);
+	r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return r;
+}
+
+/* ---- the bus under test ---------------------------------------------------------- */
+
+typedef struct fixture {
+	char bus[64];
+	char dir[128];
+	char log[192];
+	pid_t hermesd;
+} fixture;
+
+static bool file_contains(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	char text[16384];
+	size_t n = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	return strstr(text, needle) != NULL;
+}
+
+static int setup(void **state)
+{
+	fixture *fx = calloc(1, sizeof *fx);
+	assert_non_null(fx);
+	ht_unique_name(fx->bus, sizeof fx->bus, "ctl");
+	snprintf(fx->dir, sizeof fx->dir, "/tmp/hermes-ctl-test.XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->log, sizeof fx->log, "%s/hermesd.log", fx->dir);
+	fflush(stdout);
+	fflush(stderr);
+	fx->hermesd = fork();
+	assert_true(fx->hermesd >= 0);
+	if (fx->hermesd == 0) {
+		int fd = open(fx->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(HERMESD_PATH, "hermesd", "--bus", fx->bus, "--run-dir", fx->dir,
+		      "--remove-on-exit", "--size", "8M", (char *)NULL);
+		_exit(127);
+	}
+	/* Ready when it says so: the segment, rings, socket and heartbeat all
+	 * exist by then. */
+	uint64_t deadline = ht_now_ns() + (uint64_t)START_TIMEOUT_MS * 1000000u;
+	while (!file_contains(fx->log, "ready:")) {
+		int status;
+		if (waitpid(fx->hermesd, &status, WNOHANG) == fx->hermesd)
+			fail_msg("hermesd exited during start-up (status %d); see %s", status, fx->log);
+		if (ht_now_ns() > deadline)
+			fail_msg("hermesd not ready within %d ms; see %s", START_TIMEOUT_MS, fx->log);
+		nap_ms(2);
+	}
+	*state = fx;
+	return 0;
+}
+
+static void stop_hermesd(fixture *fx, int sig)
+{
+	if (fx->hermesd <= 0)
+		return;
+	kill(fx->hermesd, sig);
+	ht_wait_child(fx->hermesd, 10000);
+	fx->hermesd = 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *fx = *state;
+	stop_hermesd(fx, SIGTERM);
+	/* --remove-on-exit removed it unless hermesd was killed. */
+	hermes_bus_unlink(fx->bus);
+	DIR *d = opendir(fx->dir);
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.')
+				continue;
+			char path[512];
+			snprintf(path, sizeof path, "%s/%s", fx->dir, e->d_name);
+			unlink(path);
+		}
+		closedir(d);
+	}
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+/* hermes-ctl --bus <fixture bus> args... */
+#define MAX_ARGS 24
+static result ctl_in(const fixture *fx, const void *in, size_t in_len, const char *const *args)
+{
+	const char *argv[MAX_ARGS + 4] = {HERMES_CTL_PATH};
+	unsigned n = 1;
+	if (fx) {
+		argv[n++] = "--bus";
+		argv[n++] = fx->bus;
+	}
+	for (; *args && n < MAX_ARGS; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	return run(argv, NULL, in, in_len);
+}
+#define CTL(fx, ...) ctl_in((fx), NULL, 0, (const char *const[]){__VA_ARGS__, NULL})
+#define CTL_STDIN(fx, in, len, ...) ctl_in((fx), (in), (len), (const char *const[]){__VA_ARGS__, NULL})
+
+static void expect_ok(const result *r)
+{
+	if (r->code != 0)
+		fail_msg("exit status %d; stderr: %s", r->code, r->err.p);
+}
+
+static jv *parse_json_or_fail(const char *text)
+{
+	char err[256];
+	jv *v = jparse(text, strlen(text), err, sizeof err);
+	if (!v)
+		fail_msg("not JSON: %s\n%s", err, text);
+	return v;
+}
+
+static uint64_t u64_at(const jv *v, const char *key)
+{
+	uint64_t x;
+	if (!ju64(jget(v, key), &x))
+		fail_msg("'%s' is not an unsigned integer", key);
+	return x;
+}
+
+static const jv *ring_in_list(const jv *list, const char *name)
+{
+	const jv *rings = jget(list, "rings");
+	assert_non_null(rings);
+	assert_int_equal(rings->t, J_ARR);
+	for (size_t i = 0; i < rings->n; i++) {
+		const jv *nm = jget(rings->items[i], "name");
+		if (nm && nm->t == J_STR && !strcmp(nm->text, name))
+			return rings->items[i];
+	}
+	return NULL;
+}
+
+/* ---- round trips ------------------------------------------------------------------- */
+
+/* The text format's escaping, undone: \\ \n \r \t \xNN. */
+static size_t unescape(const char *s, size_t len, uint8_t *out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] != '\\') {
+			out[n++] = (uint8_t)s[i];
+			continue;
+		}
+		char e = s[++i];
+		if (e == 'n')
+			out[n++] = '\n';
+		else if (e == 'r')
+			out[n++] = '\r';
+		else if (e == 't')
+			out[n++] = '\t';
+		else if (e == '\\')
+			out[n++] = '\\';
+		else if (e == 'x') {
+			unsigned v;
+			sscanf(s + i + 1, "%2x", &v);
+			out[n++] = (uint8_t)v;
+			i += 2;
+		} else {
+			fail_msg("unknown escape \\%c in tail output", e);
+		}
+	}
+	return n;
+}
+
+static void test_pub_then_tail_round_trips_text(void **state)
+{
+	fixture *fx = *state;
+	static const char *msgs[] = {"hello world", "tab\there", "back\\slash", "caf\xc3\xa9",
+				     "bell\x07 and del\x7f", "", "  spaces  "};
+	const unsigned n = sizeof msgs / sizeof msgs[0];
+	buf in = {0};
+	for (unsigned i = 0; i < n; i++) {
+		buf_add(&in, msgs[i], strlen(msgs[i]));
+		buf_add(&in, "\n", 1);
+	}
+	result r = CTL_STDIN(fx, in.p, in.len, "pub", "events");
+	expect_ok(&r);
+	result_free(&r);
+	/* One more as an argument. */
+	r = CTL(fx, "pub", "events", "from argv");
+	expect_ok(&r);
+	result_free(&r);
+
+	char count[16];
+	snprintf(count, sizeof count, "%u", n + 1);
+	r = CTL(fx, "tail", "events", "--from", "earliest", "--count", count);
+	expect_ok(&r);
+	char *line = r.out.p;
+	for (unsigned i = 0; i <= n; i++) {
+		const char *want = i < n ? msgs[i] : "from argv";
+		char *nl = strchr(line, '\n');
+		assert_non_null(nl);
+		uint8_t bytes[256];
+		size_t len = unescape(line, (size_t)(nl - line), bytes);
+		assert_int_equal(len, strlen(want));
+		assert_memory_equal(bytes, want, len);
+		line = nl + 1;
+	}
+	assert_string_equal(line, "");
+	/* Escapes are as documented. */
+	assert_non_null(strstr(r.out.p, "tab\\there\n"));
+	assert_non_null(strstr(r.out.p, "caf\\xc3\\xa9\n"));
+	assert_non_null(strstr(r.out.p, "bell\\x07 and del\\x7f\n"));
+	result_free(&r);
+	free(in.p);
+}
+
+/* Deterministic binary messages: every byte value, newlines, NULs, an empty
+ * one, lengths up to 300. */
+static size_t make_message(unsigned i, uint8_t *out)
+{
+	uint64_t st = 0x9e3779b97f4a7c15ull * (i + 1);
+	size_t len = i == 3 ? 0 : (size_t)(ht_rand(&st) % 300);
+	for (size_t k = 0; k < len; k++)
+		out[k] = (uint8_t)(i == 0 ? k : ht_rand(&st));
+	return len;
+}
+
+static void publish_hex(fixture *fx, const char *ring, unsigned n)
+{
+	buf in = {0};
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t m[300];
+		size_t len = make_message(i, m);
+		for (size_t k = 0; k < len; k++) {
+			char hx[4];
+			snprintf(hx, sizeof hx, k % 7 == 6 ? "%02X " : "%02x", m[k]);
+			buf_add(&in, hx, strlen(hx));
+		}
+		buf_add(&in, "\n", 1);
+	}
+	result r = CTL_STDIN(fx, in.p, in.len, "pub", ring, "--hex");
+	expect_ok(&r);
+	result_free(&r);
+	free(in.p);
+}
+
+static void test_pub_hex_then_tail_hex_round_trips_binary(void **state)
+{
+	fixture *fx = *state;
+	const unsigned n = 40;
+	publish_hex(fx, "events", n);
+	result r = CTL(fx, "tail", "events", "--from", "earliest", "--count", "40", "--format", "hex");
+	expect_ok(&r);
+	char *line = r.out.p;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t want[300], got[300];
+		size_t len = make_message(i, want);
+		char *nl = strchr(line, '\n');
+		assert_non_null(nl);
+		*nl = '\0';
+		char *sp = strchr(line, ' ');
+		assert_non_null(sp);
+		assert_int_equal(strtoull(line, NULL, 10), i);
+		size_t hexlen = strlen(sp + 1);
+		assert_int_equal(hexlen, 2 * len);
+		for (size_t k = 0; k < len; k++) {
+			unsigned v;
+			assert_int_equal(sscanf(sp + 1 + 2 * k, "%2x", &v), 1);
+			got[k] = (uint8_t)v;
+		}
+		assert_memory_equal(got, want, len);
+		line = nl + 1;
+	}
+	assert_string_equal(line, "");
+	result_free(&r);
+}
+
+static void test_pub_hex_then_tail_json_round_trips_binary(void **state)
+{
+	fixture *fx = *state;
+	const unsigned n = 40;
+	publish_hex(fx, "telemetry", n);
+	result r = CTL(fx, "tail", "telemetry", "--from", "0", "--count", "40", "--format", "json");
+	expect_ok(&r);
+	char *line = r.out.p;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t want[300], got[300];
+		size_t len = make_message(i, want);
+		char *nl = strchr(line, '\n');
+		assert_non_null(nl);
+		*nl = '\0';
+		jv *v = parse_json_or_fail(line);
+		assert_int_equal(v->t, J_OBJ);
+		assert_int_equal(v->n, 3);
+		assert_int_equal(u64_at(v, "seq"), i);
+		assert_int_equal(u64_at(v, "len"), len);
+		const jv *data = jget(v, "data");
+		assert_non_null(data);
+		assert_int_equal(data->t, J_STR);
+		assert_int_equal(b64_decode(data->text, data->len, got, sizeof got), (long)len);
+		assert_memory_equal(got, want, len);
+		jfree(v);
+		line = nl + 1;
+	}
+	result_free(&r);
+}
+
+/* ---- list, inspect, clients ---------------------------------------------------------- */
+
+static void test_list_and_inspect_json_match_what_was_published_and_consumed(void **state)
+{
+	fixture *fx = *state;
+	const unsigned n = 50, k = 20;
+	hermes_bus *bus;
+	hermes_sub *sub;
+	assert_int_equal(hermes_bus_attach(fx->bus, &bus), HERMES_OK);
+	assert_int_equal(hermes_sub_open(bus, "events", HERMES_START_LATEST, 0, &sub), HERMES_OK);
+
+	/* Messages "m0".."m49": lengths 2 and 3, so the byte counts below are
+	 * easy to check by hand too. */
+	buf in = {0};
+	uint64_t payload[64], data_bytes_left = 0, consumed_bytes = 0;
+	for (unsigned i = 0; i < n; i++) {
+		char m[16];
+		int len = snprintf(m, sizeof m, "m%u\n", i);
+		buf_add(&in, m, (size_t)len);
+		payload[i] = (uint64_t)len - 1;
+		if (i >= k)
+			data_bytes_left += hm_data_bytes((uint32_t)payload[i]);
+		else
+			consumed_bytes += payload[i];
+	}
+	result r = CTL_STDIN(fx, in.p, in.len, "pub", "events");
+	expect_ok(&r);
+	result_free(&r);
+	free(in.p);
+	for (unsigned i = 0; i < k; i++) {
+		hermes_msg m;
+		assert_int_equal(hermes_sub_poll(sub, &m), HERMES_OK);
+		assert_int_equal(m.seq, i);
+	}
+	assert_int_equal(hermes_sub_release(sub), HERMES_OK);
+
+	r = CTL(fx, "list", "--json", "--interval", "50");
+	expect_ok(&r);
+	jv *list = parse_json_or_fail(r.out.p);
+	const jv *v = jget(list, "schema");
+	assert_non_null(v);
+	assert_string_equal(v->text, "hermes-ctl.list/1");
+	assert_string_equal(jget(list, "bus")->text, fx->bus);
+	assert_int_equal(jpath(list, "supervisor", "up", NULL)->b, true);
+	assert_int_equal(u64_at(list, "interval_ms"), 50);
+	const jv *ev = ring_in_list(list, "events");
+	assert_non_null(ev);
+	assert_string_equal(jget(ev, "policy")->text, "block");
+	assert_int_equal(u64_at(ev, "capacity_bytes"), 1 << 20);
+	assert_int_equal(u64_at(ev, "messages"), n);
+	assert_int_equal(u64_at(ev, "producers"), 0);
+	assert_int_equal(u64_at(ev, "subscribers"), 1);
+	assert_int_equal(u64_at(ev, "fill_messages"), n - k);
+	assert_int_equal(u64_at(ev, "fill_bytes"), data_bytes_left);
+	assert_int_equal(u64_at(ev, "lost_messages"), 0);
+	double rate;
+	assert_true(jnum(jget(ev, "messages_per_sec"), &rate));
+	assert_true(rate == 0.0); /* nothing was published while it sampled */
+	assert_non_null(ring_in_list(list, "telemetry"));
+	jfree(list);
+	result_free(&r);
+
+	r = CTL(fx, "inspect", "events", "--json");
+	expect_ok(&r);
+	jv *ins = parse_json_or_fail(r.out.p);
+	assert_string_equal(jget(ins, "schema")->text, "hermes-ctl.inspect/1");
+	const jv *ring = jget(ins, "ring");
+	assert_int_equal(u64_at(ring, "last_seq"), n - 1);
+	assert_int_equal(u64_at(ring, "tail_seq"), n);
+	const jv *subs = jget(ins, "subscribers");
+	assert_non_null(subs);
+	assert_int_equal(subs->n, 1);
+	const jv *s0 = subs->items[0];
+	assert_int_equal(u64_at(s0, "pid"), (uint64_t)getpid());
+	assert_int_equal(jget(s0, "alive")->b, true);
+	assert_int_equal(u64_at(s0, "next_seq"), k);
+	assert_int_equal(u64_at(s0, "lag_messages"), n - k);
+	assert_int_equal(u64_at(s0, "lag_bytes"), data_bytes_left);
+	assert_int_equal(u64_at(s0, "messages"), k);
+	assert_int_equal(u64_at(s0, "bytes"), consumed_bytes);
+	assert_int_equal(jget(ins, "producers")->n, 0);
+	jfree(ins);
+	result_free(&r);
+
+	/* The text forms carry the same facts. */
+	r = CTL(fx, "inspect", "events");
+	expect_ok(&r);
+	assert_non_null(strstr(r.out.p, "last sequence 49"));
+	assert_non_null(strstr(r.out.p, "subscribers: 1"));
+	result_free(&r);
+	r = CTL(fx, "list");
+	expect_ok(&r);
+	assert_non_null(strstr(r.out.p, "supervisor up"));
+	assert_non_null(strstr(r.out.p, "events"));
+	result_free(&r);
+
+	/* clients: this process, connected to hermesd, holding a subscriber. */
+	r = CTL(fx, "clients", "--json");
+	expect_ok(&r);
+	jv *cl = parse_json_or_fail(r.out.p);
+	assert_int_equal(jget(cl, "supervisor_answered")->b, true);
+	const jv *list2 = jget(cl, "clients");
+	bool found = false;
+	for (size_t i = 0; i < list2->n; i++) {
+		const jv *c = list2->items[i];
+		if (u64_at(c, "pid") != (uint64_t)getpid())
+			continue;
+		found = true;
+		assert_int_equal(jget(c, "connected")->b, true);
+		const jv *holds = jget(c, "holds");
+		assert_int_equal(holds->n, 1);
+		assert_string_equal(jget(holds->items[0], "ring")->text, "events");
+		assert_string_equal(jget(holds->items[0], "role")->text, "subscriber");
+	}
+	assert_true(found);
+	jfree(cl);
+	result_free(&r);
+
+	hermes_sub_close(sub);
+	hermes_bus_detach(bus);
+}
+
+/* ---- metrics ----------------------------------------------------------------------------- */
+
+static void check_prom(const char *text)
+{
+	char err[512];
+	if (!prom_check(text, err, sizeof err))
+		fail_msg("not Prometheus text format: %s", err);
+}
+
+static void test_metrics_is_prometheus_text_with_the_counters(void **state)
+{
+	fixture *fx = *state;
+	hermes_bus *bus;
+	hermes_sub *sub;
+	assert_int_equal(hermes_bus_attach(fx->bus, &bus), HERMES_OK);
+	assert_int_equal(hermes_sub_open(bus, "events", HERMES_START_LATEST, 0, &sub), HERMES_OK);
+	static const char in[] = "a\nbb\nccc\n";
+	result r = CTL_STDIN(fx, in, sizeof in - 1, "pub", "events");
+	expect_ok(&r);
+	result_free(&r);
+
+	r = CTL(fx, "metrics");
+	expect_ok(&r);
+	check_prom(r.out.p);
+	char lbl[256];
+	double v;
+	snprintf(lbl, sizeof lbl, "bus=\"%s\"", fx->bus);
+	assert_true(prom_value(r.out.p, "hermes_supervisor_up", lbl, &v));
+	assert_true(v == 1);
+	snprintf(lbl, sizeof lbl, "bus=\"%s\",ring=\"events\"", fx->bus);
+	assert_true(prom_value(r.out.p, "hermes_ring_messages_total", lbl, &v));
+	assert_true(v == 3);
+	assert_true(prom_value(r.out.p, "hermes_ring_subscribers", lbl, &v));
+	assert_true(v == 1);
+	snprintf(lbl, sizeof lbl, "bus=\"%s\",ring=\"events\",slot=\"0\",pid=\"%d\"", fx->bus,
+		 (int)getpid());
+	assert_true(prom_value(r.out.p, "hermes_subscriber_lag_messages", lbl, &v));
+	assert_true(v == 3);
+	assert_non_null(strstr(r.out.p, "# TYPE hermes_ring_messages_total counter\n"));
+	result_free(&r);
+	hermes_sub_close(sub);
+	hermes_bus_detach(bus);
+}
+
+static int connect_loopback(unsigned port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	return fd;
+}
+
+/* Send one request and read the whole response (the server closes). */
+static void http_get(unsigned port, const char *path, buf *resp)
+{
+	int fd = connect_loopback(port);
+	char req[256];
+	int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", path);
+	assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+	uint64_t deadline = ht_now_ns() + (uint64_t)CMD_TIMEOUT_MS * 1000000u;
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (ht_now_ns() > deadline)
+			fail_msg("no complete HTTP response within %d ms", CMD_TIMEOUT_MS);
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		char tmp[4096];
+		ssize_t r = read(fd, tmp, sizeof tmp);
+		if (r <= 0)
+			break;
+		buf_add(resp, tmp, (size_t)r);
+	}
+	close(fd);
+}
+
+static void test_metrics_serve_answers_http_on_loopback(void **state)
+{
+	fixture *fx = *state;
+	const char *argv[] = {HERMES_CTL_PATH, "--bus", fx->bus, "metrics", "--serve",
+			      "127.0.0.1:0", NULL};
+	int err_fd;
+	pid_t pid = spawn(argv, NULL, NULL, NULL, &err_fd);
+	buf err = {0};
+	buf_add(&err, "", 0);
+	unsigned port = 0;
+	uint64_t deadline = ht_now_ns() + (uint64_t)CMD_TIMEOUT_MS * 1000000u;
+	while (!port) {
+		if (ht_now_ns() > deadline) {
+			kill(pid, SIGKILL);
+			fail_msg("metrics --serve did not say where it listens: %s", err.p);
+		}
+		struct pollfd p = {.fd = err_fd, .events = POLLIN};
+		if (poll(&p, 1, 100) > 0 && !drain(err_fd, &err))
+			fail_msg("metrics --serve exited: %s", err.p);
+		const char *at = strstr(err.p, "http://127.0.0.1:");
+		if (at && strstr(at, "/metrics"))
+			port = (unsigned)strtoul(at + strlen("http://127.0.0.1:"), NULL, 10);
+	}
+	buf resp = {0};
+	buf_add(&resp, "", 0);
+	http_get(port, "/metrics", &resp);
+	assert_true(!strncmp(resp.p, "HTTP/1.1 200 OK\r\n", 17));
+	assert_non_null(strstr(resp.p, "Content-Type: text/plain; version=0.0.4"));
+	char *body = strstr(resp.p, "\r\n\r\n");
+	assert_non_null(body);
+	check_prom(body + 4);
+	assert_non_null(strstr(body, "hermes_ring_messages_total{"));
+	resp.len = 0;
+	http_get(port, "/nothing", &resp);
+	assert_true(!strncmp(resp.p, "HTTP/1.1 404", 12));
+	free(resp.p);
+
+	kill(pid, SIGTERM);
+	int status = ht_wait_child(pid, CMD_TIMEOUT_MS);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(err_fd);
+	free(err.p);
+}
+
+/* ---- supervisor down ------------------------------------------------------------------- */
+
+static void test_read_commands_work_with_hermesd_killed(void **state)
+{
+	fixture *fx = *state;
+	result r = CTL(fx, "pub", "events", "before the crash");
+	expect_ok(&r);
+	result_free(&r);
+	stop_hermesd(fx, SIGKILL);
+
+	r = CTL(fx, "list");
+	expect_ok(&r);
+	assert_non_null(strstr(r.out.p, "supervisor DOWN"));
+	assert_non_null(strstr(r.out.p, "events"));
+	result_free(&r);
+
+	r = CTL(fx, "list", "--json", "--interval", "0");
+	expect_ok(&r);
+	jv *list = parse_json_or_fail(r.out.p);
+	assert_int_equal(jpath(list, "supervisor", "up", NULL)->b, false);
+	assert_string_equal(jpath(list, "supervisor", "state", NULL)->text, "gone");
+	assert_int_equal(jget(list, "interval_ms")->t, J_NULL);
+	assert_int_equal(u64_at(ring_in_list(list, "events"), "messages"), 1);
+	jfree(list);
+	result_free(&r);
+
+	r = CTL(fx, "inspect", "events");
+	expect_ok(&r);
+	result_free(&r);
+	r = CTL(fx, "clients");
+	expect_ok(&r);
+	assert_non_null(strstr(r.out.p, "slot owners only"));
+	result_free(&r);
+	r = CTL(fx, "metrics");
+	expect_ok(&r);
+	check_prom(r.out.p);
+	double v;
+	char lbl[128];
+	snprintf(lbl, sizeof lbl, "bus=\"%s\"", fx->bus);
+	assert_true(prom_value(r.out.p, "hermes_supervisor_up", lbl, &v));
+	assert_true(v == 0);
+	result_free(&r);
+
+	/* The data path needs no supervisor... */
+	r = CTL(fx, "tail", "events", "--from", "earliest", "--count", "1");
+	expect_ok(&r);
+	assert_string_equal(r.out.p, "before the crash\n");
+	result_free(&r);
+	/* ...ring management does, and says so. */
+	r = CTL(fx, "create", "late", "--capacity", "64K");
+	assert_int_equal(r.code, 1);
+	assert_non_null(strstr(r.err.p, "needs hermesd"));
+	assert_non_null(strstr(r.err.p, "hermesd --bus"));
+	result_free(&r);
+}
+
+/* ---- errors ---------------------------------------------------------------------------- */
+
+static void expect_fail(result r, int code, const char *needle)
+{
+	if (r.code != code || !strstr(r.err.p, needle))
+		fail_msg("wanted exit %d and '%s' on stderr; got exit %d and: %s", code, needle, r.code,
+			 r.err.p);
+	assert_string_equal(r.out.p, "");
+	result_free(&r);
+}
+
+static void test_errors_have_exit_codes_and_say_what_to_do(void **state)
+{
+	fixture *fx = *state;
+	char msg[256];
+	fixture other = {0};
+	snprintf(other.bus, sizeof other.bus, "%.40s-gone", fx->bus);
+	snprintf(msg, sizeof msg, "/dev/shm/hermes.%s does not exist; is hermesd running? (hermesd --bus %s)",
+		 other.bus, other.bus);
+	expect_fail(CTL(&other, "list"), 1, msg);
+	expect_fail(CTL(&other, "inspect", "events"), 1, msg);
+	expect_fail(CTL(&other, "tail", "events"), 1, msg);
+	expect_fail(CTL(fx, "inspect", "nope"), 1, "no ring 'nope' (rings: events, telemetry)");
+	expect_fail(CTL(fx, "tail", "nope", "--count", "1"), 1, "no ring 'nope'");
+	expect_fail(CTL(fx, "pub", "nope", "x"), 1, "no ring 'nope'");
+	expect_fail(CTL(fx, "list", "--frobnicate"), 2, "unknown option '--frobnicate'");
+	expect_fail(CTL(fx, "inspect"), 2, "which ring?");
+	expect_fail(CTL(fx, "tail", "events", "--count", "many"), 2, "--count wants a positive number");
+	expect_fail(CTL(fx, "tail", "events", "--from", "yesterday"), 2, "--from wants earliest");
+	expect_fail(CTL(fx, "tail", "events", "--format", "xml"), 2, "--format wants text, hex or json");
+	expect_fail(CTL(fx, "tail", "events", "--json"), 2, "use --format json");
+	expect_fail(CTL(fx, "list", "--interval"), 2, "needs a value");
+	expect_fail(CTL(fx, "frobnicate"), 2, "unknown command 'frobnicate'");
+	expect_fail(CTL(fx, "pub", "events", "a", "b"), 2, "unexpected argument 'b'");
+	expect_fail(CTL(fx, "pub", "events", "--hex", "xyz"), 2, "not hex");
+	expect_fail(CTL(fx, "create", "r", "--capacity", "3000"), 2, "power of two");
+	expect_fail(CTL(fx, "create", "r"), 2, "--capacity is required");
+	expect_fail(CTL(fx, "metrics", "--serve", "0.0.0.0:9464"), 2, "refusing non-loopback");
+	expect_fail(CTL(fx, "tail", "events", "--remote", "host:1"), 1,
+		    "not available yet: needs hermes-bridge");
+	expect_fail(CTL(fx, "pub", "events", "x", "--remote", "host:1"), 1, "needs hermes-bridge");
+	fixture bad = {.bus = "bad/name"};
+	expect_fail(CTL(&bad, "list"), 2, "bad bus name");
+
+	/* A message larger than the ring takes (telemetry: 4 KiB). */
+	char big[5000];
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	expect_fail(CTL(fx, "pub", "telemetry", big), 1, "at most 4096");
+
+	/* --help is not an error, on every command. */
+	static const char *cmds[] = {"list", "inspect", "clients", "tail", "pub",
+				     "create", "delete", "watch", "metrics"};
+	for (unsigned i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		result r = CTL(fx, cmds[i], "--help");
+		expect_ok(&r);
+		assert_non_null(strstr(r.out.p, "usage: hermes-ctl"));
+		result_free(&r);
+	}
+
+	/* HERMES_BUS picks the bus when --bus is absent. */
+	char env[96];
+	snprintf(env, sizeof env, "HERMES_BUS=%s", fx->bus);
+	const char *argv[] = {HERMES_CTL_PATH, "list", "--interval", "0", NULL};
+	const char *envp[] = {env, NULL};
+	result r = run(argv, envp, NULL, 0);
+	expect_ok(&r);
+	snprintf(msg, sizeof msg, "bus '%s'", fx->bus);
+	assert_non_null(strstr(r.out.p, msg));
+	result_free(&r);
+}
+
+/* ---- watch, create/delete, tail signals, full rings ------------------------------------ */
+
+static unsigned count_of(const char *hay, const char *needle)
+{
+	unsigned n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+static void test_watch_without_a_tty_prints_plain_snapshots(void **state)
+{
+	fixture *fx = *state;
+	result r = CTL(fx, "watch", "--interval", "50", "--iterations", "2");
+	expect_ok(&r);
+	char bus_line[192];
+	snprintf(bus_line, sizeof bus_line, "bus '%s': /dev/shm/hermes.%s", fx->bus, fx->bus);
+	assert_int_equal(count_of(r.out.p, bus_line), 2);
+	assert_int_equal(count_of(r.out.p, "\nevents "), 2);
+	assert_int_equal(count_of(r.out.p, "\ntelemetry "), 2);
+	assert_int_equal(count_of(r.out.p, "[....................]"), 4);
+	assert_null(strchr(r.out.p, '\033')); /* no escapes when not a terminal */
+	result_free(&r);
+}
+
+static void test_create_and_delete_round_trip_through_hermesd(void **state)
+{
+	fixture *fx = *state;
+	result r = CTL(fx, "create", "rt", "--capacity", "64K", "--max-msg", "1K", "--policy",
+		       "overwrite", "--slots", "128");
+	expect_ok(&r);
+	assert_non_null(strstr(r.out.p, "ring 'rt' created"));
+	result_free(&r);
+
+	r = CTL(fx, "list", "--json", "--interval", "0");
+	expect_ok(&r);
+	jv *list = parse_json_or_fail(r.out.p);
+	const jv *rt = ring_in_list(list, "rt");
+	assert_non_null(rt);
+	assert_string_equal(jget(rt, "policy")->text, "overwrite");
+	assert_int_equal(u64_at(rt, "capacity_bytes"), 65536);
+	assert_int_equal(u64_at(rt, "max_msg_bytes"), 1024);
+	assert_int_equal(u64_at(rt, "slots"), 128);
+	jfree(list);
+	result_free(&r);
+
+	expect_fail(CTL(fx, "create", "rt", "--capacity", "64K"), 1, "already");
+
+	/* In use: refused without --force. */
+	hermes_bus *bus;
+	hermes_pub *pub;
+	assert_int_equal(hermes_bus_attach(fx->bus, &bus), HERMES_OK);
+	assert_int_equal(hermes_pub_open(bus, "rt", &pub), HERMES_OK);
+	expect_fail(CTL(fx, "delete", "rt"), 1, "is in use");
+	hermes_pub_close(pub);
+	hermes_bus_detach(bus);
+
+	r = CTL(fx, "delete", "rt");
+	expect_ok(&r);
+	result_free(&r);
+	r = CTL(fx, "list", "--json", "--interval", "0");
+	expect_ok(&r);
+	list = parse_json_or_fail(r.out.p);
+	assert_null(ring_in_list(list, "rt"));
+	jfree(list);
+	result_free(&r);
+	expect_fail(CTL(fx, "delete", "rt"), 1, "no ring 'rt'");
+
+	/* --force deletes a ring that is in use. */
+	r = CTL(fx, "create", "rt2", "--capacity", "4K", "--max-msg", "256");
+	expect_ok(&r);
+	result_free(&r);
+	assert_int_equal(hermes_bus_attach(fx->bus, &bus), HERMES_OK);
+	assert_int_equal(hermes_pub_open(bus, "rt2", &pub), HERMES_OK);
+	r = CTL(fx, "delete", "rt2", "--force");
+	expect_ok(&r);
+	result_free(&r);
+	hermes_pub_close(pub);
+	hermes_bus_detach(bus);
+
+	/* --run-dir names the socket directly; a wrong one is reported with
+	 * the path it tried. */
+	r = CTL(fx, "create", "viadir", "--capacity", "8K", "--run-dir", fx->dir);
+	expect_ok(&r);
+	result_free(&r);
+	r = CTL(fx, "delete", "viadir", "--run-dir", fx->dir);
+	expect_ok(&r);
+	result_free(&r);
+	char want[192];
+	snprintf(want, sizeof want, "none answers at /nonexistent/%s.sock", fx->bus);
+	expect_fail(CTL(fx, "create", "viadir", "--capacity", "8K", "--run-dir", "/nonexistent"), 1,
+		    want);
+}
+
+/* Is pid the owner of a subscriber slot of `ring`? (Read-only look.) */
+static bool subscribed(const fixture *fx, const char *ring, pid_t pid)
+{
+	hermes_bus *bus;
+	if (hermes_bus_attach_readonly(fx->bus, &bus) != HERMES_OK)
+		return false;
+	hm_ring r;
+	bool found = false;
+	if (hm_bus_find_ring(bus, ring, &r, NULL) == HERMES_OK)
+		for (unsigned i = 0; i < HM_MAX_SUBSCRIBERS; i++)
+			found |= hm_load_relaxed_u64(&r.subs[i].owner) == (uint64_t)pid;
+	hermes_bus_detach(bus);
+	return found;
+}
+
+static void tail_stops_cleanly_on(fixture *fx, int sig)
+{
+	const char *argv[] = {HERMES_CTL_PATH, "--bus", fx->bus, "tail", "events", NULL};
+	int out_fd;
+	pid_t pid = spawn(argv, NULL, NULL, &out_fd, NULL);
+	uint64_t deadline = ht_now_ns() + (uint64_t)CMD_TIMEOUT_MS * 1000000u;
+	while (!subscribed(fx, "events", pid)) {
+		if (ht_now_ns() > deadline) {
+			kill(pid, SIGKILL);
+			fail_msg("tail did not subscribe within %d ms", CMD_TIMEOUT_MS);
+		}
+		nap_ms(1);
+	}
+	hermes_bus *bus;
+	hermes_pub *pub;
+	assert_int_equal(hermes_bus_attach(fx->bus, &bus), HERMES_OK);
+	assert_int_equal(hermes_pub_open(bus, "events", &pub), HERMES_OK);
+	assert_int_equal(hermes_pub_send(pub, "ping", 4, NULL), HERMES_OK);
+	buf out = {0};
+	buf_add(&out, "", 0);
+	while (!strstr(out.p, "ping\n")) {
+		if (ht_now_ns() > deadline) {
+			kill(pid, SIGKILL);
+			fail_msg("tail did not print the message: '%s'", out.p);
+		}
+		struct pollfd p = {.fd = out_fd, .events = POLLIN};
+		if (poll(&p, 1, 100) > 0)
+			drain(out_fd, &out);
+	}
+	kill(pid, sig);
+	int status = ht_wait_child(pid, CMD_TIMEOUT_MS);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* It closed its subscriber on the way out. */
+	assert_false(subscribed(fx, "events", pid));
+	hermes_pub_close(pub);
+	hermes_bus_detach(bus);
+	close(out_fd);
+	free(out.p);
+}
+
+static void test_tail_exits_zero_on_sigint_and_sigterm(void **state)
+{
+	tail_stops_cleanly_on(*state, SIGINT);
+	tail_stops_cleanly_on(*state, SIGTERM);
+}
+
+static void test_pub_on_a_full_block_ring_times_out(void **state)
+{
+	fixture *fx = *state;
+	result r = CTL(fx, "create", "small", "--capacity", "4K", "--max-msg", "512");
+	expect_ok(&r);
+	result_free(&r);
+	/* A subscriber that never reads holds the ring full. */
+	hermes_bus *bus;
+	hermes_sub *sub;
+	assert_int_equal(hermes_bus_attach(fx->bus, &bus), HERMES_OK);
+	assert_int_equal(hermes_sub_open(bus, "small", HERMES_START_LATEST, 0, &sub), HERMES_OK);
+	buf in = {0};
+	char line[130];
+	memset(line, 'p', 127);
+	line[127] = '\n';
+	for (int i = 0; i < 100; i++)
+		buf_add(&in, line, 128);
+	r = CTL_STDIN(fx, in.p, in.len, "pub", "small", "--timeout", "100", "--print-seq");
+	assert_int_equal(r.code, 1);
+	assert_non_null(strstr(r.err.p, "stayed full for 100 ms"));
+	/* 4 KiB holds 32 messages of 128 bytes: exactly those were published. */
+	assert_int_equal(count_of(r.out.p, "\n"), 32);
+	assert_non_null(strstr(r.out.p, "\n31\n"));
+	result_free(&r);
+	free(in.p);
+	hermes_sub_close(sub);
+	hermes_bus_detach(bus);
+}
+
+static void test_tail_reports_lost_messages_on_stderr(void **state)
+{
+	fixture *fx = *state;
+	result r = CTL(fx, "create", "lossy", "--capacity", "4K", "--max-msg", "512", "--policy",
+		       "overwrite");
+	expect_ok(&r);
+	result_free(&r);
+	buf in = {0};
+	char line[130];
+	memset(line, 'q', 127);
+	line[127] = '\n';
+	for (int i = 0; i < 100; i++)
+		buf_add(&in, line, 128);
+	r = CTL_STDIN(fx, in.p, in.len, "pub", "lossy");
+	expect_ok(&r);
+	result_free(&r);
+	free(in.p);
+	/* Sequence 0 was overwritten long ago: the loss is reported, then the
+	 * oldest retained messages follow. */
+	r = CTL(fx, "tail", "lossy", "--from", "0", "--count", "3", "--format", "hex");
+	expect_ok(&r);
+	assert_non_null(strstr(r.err.p, "lost"));
+	assert_non_null(strstr(r.err.p, "lapped this subscriber"));
+	assert_int_equal(count_of(r.out.p, "\n"), 3);
+	result_free(&r);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(test_pub_then_tail_round_trips_text),
+		T(test_pub_hex_then_tail_hex_round_trips_binary),
+		T(test_pub_hex_then_tail_json_round_trips_binary),
+		T(test_list_and_inspect_json_match_what_was_published_and_consumed),
+		T(test_metrics_is_prometheus_text_with_the_counters),
+		T(test_metrics_serve_answers_http_on_loopback),
+		T(test_read_commands_work_with_hermesd_killed),
+		T(test_errors_have_exit_codes_and_say_what_to_do),
+		T(test_watch_without_a_tty_prints_plain_snapshots),
+		T(test_create_and_delete_round_trip_through_hermesd),
+		T(test_tail_exits_zero_on_sigint_and_sigterm),
+		T(test_pub_on_a_full_block_ring_times_out),
+		T(test_tail_reports_lost_messages_on_stderr),
+#undef T
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

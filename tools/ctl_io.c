@@ -1,0 +1,598 @@
+/* The commands that act on a bus: tail (subscribe and print), pub (publish),
+ * create and delete (through hermesd). They attach read-write with the
+ * public API, exactly as an application would. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <unistd.h>
+
+#include "shm/control.h"
+#include "shm/ring.h"
+#include "shm/segment.h"
+#include "tools/ctl.h"
+#include "tools/ctl_fmt.h"
+
+#define TAIL_WAIT_NS 200000000 /* how often tail looks at the stop flag */
+#define DEFAULT_PUB_TIMEOUT_MS 5000u
+#define MAX_TIMEOUT_MS 86400000u
+
+/* "rings: a, b" or "the bus has no rings", for not-found errors. */
+static void ring_names(hermes_bus *bus, char *buf, size_t len)
+{
+	size_t used = (size_t)snprintf(buf, len, "rings: ");
+	size_t start = used;
+	for (uint32_t i = 0; i < HM_MAX_RINGS && used < len; i++) {
+		hm_ring r;
+		if (hm_bus_ring_view(bus, i, &r) != HERMES_OK)
+			continue;
+		char name[HM_NAME_MAX];
+		memcpy(name, bus->dir[i].name, sizeof name);
+		name[sizeof name - 1] = '\0';
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", used > start ? ", " : "", name);
+	}
+	if (used == start)
+		snprintf(buf, len, "the bus has no rings");
+}
+
+/* Explain a failed hermes_pub_open/hermes_sub_open. */
+static int open_failed(const ctl_ctx *ctx, hermes_bus *bus, const char *ring, hermes_err err)
+{
+	char names[512];
+	switch (err) {
+	case HERMES_ENOENT:
+		ring_names(bus, names, sizeof names);
+		ctl_error("bus '%s': no ring '%s' (%s); 'hermes-ctl list' shows the rings, 'hermes-ctl "
+			  "create' makes one",
+			  ctx->bus, ring, names);
+		break;
+	case HERMES_ETOOMANY:
+		ctl_error("bus '%s': ring '%s': %s; 'hermes-ctl inspect %s' shows who holds them",
+			  ctx->bus, ring, hermes_last_error_detail(), ring);
+		break;
+	default:
+		ctl_error("bus '%s': ring '%s': %s (%s)", ctx->bus, ring, hermes_strerror(err),
+			  hermes_last_error_detail());
+		break;
+	}
+	return CTL_EXIT_ERR;
+}
+
+static uint32_t ring_max_msg(hermes_bus *bus, const char *name)
+{
+	hm_ring r;
+	return hm_bus_find_ring(bus, name, &r, NULL) == HERMES_OK ? r.max_msg : HM_MAX_MSG_LIMIT;
+}
+
+/* ---- tail ------------------------------------------------------------------ */
+
+typedef enum tail_format { FMT_TEXT, FMT_HEX, FMT_JSON } tail_format;
+
+static void print_message(tail_format fmt, const hermes_msg *m)
+{
+	const uint8_t *d = m->data;
+	switch (fmt) {
+	case FMT_TEXT:
+		fmt_escaped(stdout, d, m->len);
+		break;
+	case FMT_HEX:
+		printf("%llu ", (unsigned long long)m->seq);
+		fmt_hex(stdout, d, m->len);
+		break;
+	case FMT_JSON:
+		printf("{\"seq\":%llu,\"len\":%u,\"data\":\"", (unsigned long long)m->seq, m->len);
+		fmt_base64(stdout, d, m->len);
+		fputs("\"}", stdout);
+		break;
+	}
+	fputc('\n', stdout);
+}
+
+int cmd_tail(ctl_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"from", required_argument, NULL, 'f'},
+		{"count", required_argument, NULL, 'n'},
+		{"format", required_argument, NULL, 'F'},
+		{"remote", required_argument, NULL, CTL_OPT_REMOTE},
+		CTL_COMMON_OPTIONS,
+		{0},
+	};
+	hermes_start start = HERMES_START_LATEST;
+	uint64_t from_seq = 0, count = 0;
+	tail_format fmt = FMT_TEXT;
+	bool remote = false;
+	int c, r;
+	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "f:n:F:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (!strcmp(optarg, "earliest"))
+				start = HERMES_START_EARLIEST;
+			else if (!strcmp(optarg, "latest"))
+				start = HERMES_START_LATEST;
+			else if (parse_u64(optarg, UINT64_MAX, &from_seq))
+				start = HERMES_START_SEQ;
+			else
+				return ctl_usage_error(ctx, "--from wants earliest, latest or a sequence "
+							    "number, not '%s'",
+						       optarg);
+			break;
+		case 'n':
+			if (!parse_u64(optarg, UINT64_MAX, &count) || count == 0)
+				return ctl_usage_error(ctx, "--count wants a positive number, not '%s'",
+						       optarg);
+			break;
+		case 'F':
+			if (!strcmp(optarg, "text"))
+				fmt = FMT_TEXT;
+			else if (!strcmp(optarg, "hex"))
+				fmt = FMT_HEX;
+			else if (!strcmp(optarg, "json"))
+				fmt = FMT_JSON;
+			else
+				return ctl_usage_error(ctx, "--format wants text, hex or json, not '%s'",
+						       optarg);
+			break;
+		case CTL_OPT_REMOTE:
+			remote = true;
+			break;
+		default:
+			if ((r = ctl_common_option(ctx, c, argv)) >= 0)
+				return r;
+		}
+	}
+	if (optind >= argc)
+		return ctl_usage_error(ctx, "which ring? (hermes-ctl tail RING)");
+	if (optind + 1 < argc)
+		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+	if (remote)
+		return ctl_remote_unavailable();
+	const char *ring = argv[optind];
+
+	hermes_bus *bus;
+	if ((r = ctl_attach(ctx, false, &bus)) != 0)
+		return r;
+	hermes_sub *sub;
+	hermes_err err = hermes_sub_open(bus, ring, start, from_seq, &sub);
+	if (err) {
+		r = open_failed(ctx, bus, ring, err);
+		hermes_bus_detach(bus);
+		return r;
+	}
+	uint32_t cap = ring_max_msg(bus, ring);
+	uint8_t *buf = malloc(cap ? cap : 1);
+	if (!buf) {
+		ctl_error("out of memory");
+		hermes_sub_close(sub);
+		hermes_bus_detach(bus);
+		return CTL_EXIT_ERR;
+	}
+	/* Unblocked: a signal interrupts a blocking wait at once (the wait then
+	 * answers HERMES_EAGAIN); one that lands just before the sleep is
+	 * noticed at the next TAIL_WAIT_NS timeout. */
+	ctl_install_signals(false);
+	uint64_t printed = 0;
+	bool closed = false;
+	int status = CTL_EXIT_OK;
+	while (status == CTL_EXIT_OK && !closed && (!count || printed < count) && !ctl_should_stop()) {
+		err = hermes_sub_wait(sub, HERMES_WAIT_BLOCK, TAIL_WAIT_NS);
+		if (err == HERMES_ETIMEDOUT || err == HERMES_EAGAIN)
+			continue;
+		if (err == HERMES_ECLOSED) {
+			ctl_error("bus '%s': ring '%s' was deleted", ctx->bus, ring);
+			status = CTL_EXIT_ERR;
+			break;
+		}
+		while (!count || printed < count) {
+			hermes_msg m;
+			err = hermes_sub_recv(sub, buf, cap, &m);
+			if (err == HERMES_EAGAIN)
+				break;
+			if (err == HERMES_ELOST) {
+				fflush(stdout);
+				fprintf(stderr,
+					"hermes-ctl: tail: lost %llu message(s) before sequence %llu: the "
+					"overwrite ring '%s' lapped this subscriber\n",
+					(unsigned long long)m.lost, (unsigned long long)m.seq, ring);
+				continue;
+			}
+			if (err == HERMES_ENOBUFS) {
+				/* max_msg bounds every message; a larger one means a
+				 * corrupt ring, not a reason to allocate more. */
+				ctl_error("bus '%s': ring '%s': message %llu claims %u bytes, more than "
+					  "the ring's max_msg %u",
+					  ctx->bus, ring, (unsigned long long)m.seq, m.len, cap);
+				status = CTL_EXIT_ERR;
+				break;
+			}
+			if (err) {
+				ctl_error("bus '%s': ring '%s': %s", ctx->bus, ring, hermes_strerror(err));
+				status = CTL_EXIT_ERR;
+				break;
+			}
+			if (m.gap) {
+				fflush(stdout);
+				fprintf(stderr,
+					"hermes-ctl: tail: %llu sequence(s) skipped before %llu (aborted "
+					"or repaired claims)\n",
+					(unsigned long long)m.gap, (unsigned long long)m.seq);
+			}
+			print_message(fmt, &m);
+			printed++;
+		}
+		if (ctl_flush(&closed) != 0)
+			status = CTL_EXIT_ERR;
+	}
+	if (status == CTL_EXIT_OK && ctl_flush(&closed) != 0)
+		status = CTL_EXIT_ERR;
+	free(buf);
+	hermes_sub_close(sub);
+	hermes_bus_detach(bus);
+	return status;
+}
+
+/* ---- pub ------------------------------------------------------------------- */
+
+typedef struct pub_state {
+	const ctl_ctx *ctx;
+	const char *ring;
+	hermes_pub *pub;
+	uint32_t max_msg;
+	int64_t timeout_ns;
+	uint64_t timeout_ms;
+	bool print_seq;
+} pub_state;
+
+static int publish(pub_state *ps, const void *data, size_t len, uint64_t n)
+{
+	if (len > ps->max_msg) {
+		ctl_error("bus '%s': ring '%s': message %llu is %zu bytes; the ring takes at most %u "
+			  "(its max_msg)",
+			  ps->ctx->bus, ps->ring, (unsigned long long)n, len, ps->max_msg);
+		return CTL_EXIT_ERR;
+	}
+	uint64_t seq;
+	hermes_err err = hermes_pub_send_timed(ps->pub, data, (uint32_t)len, &seq, ps->timeout_ns);
+	switch (err) {
+	case HERMES_OK:
+		if (ps->print_seq)
+			printf("%llu\n", (unsigned long long)seq);
+		return CTL_EXIT_OK;
+	case HERMES_ETIMEDOUT:
+		ctl_error("bus '%s': ring '%s' stayed full for %llu ms (message %llu not published): a "
+			  "subscriber is not keeping up; 'hermes-ctl inspect %s' shows the lag",
+			  ps->ctx->bus, ps->ring, (unsigned long long)ps->timeout_ms,
+			  (unsigned long long)n, ps->ring);
+		return CTL_EXIT_ERR;
+	case HERMES_ECLOSED:
+		ctl_error("bus '%s': ring '%s' was deleted", ps->ctx->bus, ps->ring);
+		return CTL_EXIT_ERR;
+	default:
+		ctl_error("bus '%s': ring '%s': %s", ps->ctx->bus, ps->ring, hermes_strerror(err));
+		return CTL_EXIT_ERR;
+	}
+}
+
+static int publish_stdin(pub_state *ps, bool hex)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	uint8_t *bin = hex ? malloc(ps->max_msg ? ps->max_msg : 1) : NULL;
+	if (hex && !bin) {
+		ctl_error("out of memory");
+		return CTL_EXIT_ERR;
+	}
+	int status = CTL_EXIT_OK;
+	for (uint64_t n = 1; status == CTL_EXIT_OK; n++) {
+		errno = 0;
+		ssize_t len = getline(&line, &cap, stdin);
+		if (len < 0) {
+			if (ctl_stop) {
+				/* Ctrl-C while waiting for input: what was sent stays
+				 * sent; stopping is not an error. */
+			} else if (ferror(stdin)) {
+				ctl_error("reading stdin: %s", strerror(errno));
+				status = CTL_EXIT_ERR;
+			}
+			break;
+		}
+		if (len > 0 && line[len - 1] == '\n')
+			len--;
+		if (hex) {
+			long b = parse_hex(line, (size_t)len, bin, ps->max_msg);
+			if (b < 0) {
+				ctl_error("stdin line %llu: not hex bytes, or more than the ring's max_msg "
+					  "%u bytes",
+					  (unsigned long long)n, ps->max_msg);
+				status = CTL_EXIT_ERR;
+				break;
+			}
+			status = publish(ps, bin, (size_t)b, n);
+		} else {
+			status = publish(ps, line, (size_t)len, n);
+		}
+		if (ctl_should_stop())
+			break;
+	}
+	free(line);
+	free(bin);
+	return status;
+}
+
+int cmd_pub(ctl_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"hex", no_argument, NULL, 'x'},
+		{"timeout", required_argument, NULL, 't'},
+		{"print-seq", no_argument, NULL, 'p'},
+		{"remote", required_argument, NULL, CTL_OPT_REMOTE},
+		CTL_COMMON_OPTIONS,
+		{0},
+	};
+	bool hex = false, remote = false;
+	pub_state ps = {.ctx = ctx, .timeout_ms = DEFAULT_PUB_TIMEOUT_MS};
+	int c, r;
+	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "xt:p", opts, NULL)) != -1) {
+		switch (c) {
+		case 'x':
+			hex = true;
+			break;
+		case 't':
+			if (!parse_u64(optarg, MAX_TIMEOUT_MS, &ps.timeout_ms))
+				return ctl_usage_error(ctx, "--timeout wants milliseconds, not '%s'", optarg);
+			break;
+		case 'p':
+			ps.print_seq = true;
+			break;
+		case CTL_OPT_REMOTE:
+			remote = true;
+			break;
+		default:
+			if ((r = ctl_common_option(ctx, c, argv)) >= 0)
+				return r;
+		}
+	}
+	if (optind >= argc)
+		return ctl_usage_error(ctx, "which ring? (hermes-ctl pub RING [MESSAGE])");
+	if (optind + 2 < argc)
+		return ctl_usage_error(ctx, "unexpected argument '%s' (quote a message with spaces)",
+				       argv[optind + 2]);
+	if (remote)
+		return ctl_remote_unavailable();
+	ps.ring = argv[optind];
+	const char *message = optind + 1 < argc ? argv[optind + 1] : NULL;
+	ps.timeout_ns = (int64_t)ps.timeout_ms * 1000000;
+
+	hermes_bus *bus;
+	if ((r = ctl_attach(ctx, false, &bus)) != 0)
+		return r;
+	hermes_err err = hermes_pub_open(bus, ps.ring, &ps.pub);
+	if (err) {
+		r = open_failed(ctx, bus, ps.ring, err);
+		hermes_bus_detach(bus);
+		return r;
+	}
+	ps.max_msg = ring_max_msg(bus, ps.ring);
+	ctl_install_signals(false);
+	if (!message) {
+		r = publish_stdin(&ps, hex);
+	} else if (hex) {
+		size_t len = strlen(message);
+		uint8_t *bin = malloc(len / 2 + 1);
+		long b = bin ? parse_hex(message, len, bin, len / 2 + 1) : -1;
+		if (b < 0)
+			r = bin ? ctl_usage_error(ctx, "MESSAGE is not hex bytes (e.g. 'de ad be ef')")
+				: CTL_EXIT_ERR;
+		else
+			r = publish(&ps, bin, (size_t)b, 1);
+		free(bin);
+	} else {
+		r = publish(&ps, message, strlen(message), 1);
+	}
+	hermes_pub_close(ps.pub);
+	hermes_bus_detach(bus);
+	if (r == CTL_EXIT_OK)
+		r = ctl_flush(NULL);
+	return r;
+}
+
+/* ---- create / delete ---------------------------------------------------------- */
+
+/* Ring requests go through the library's supervisor channel, as an
+ * application's would, which finds hermesd through the socket path recorded
+ * in the segment. An explicit run directory (--run-dir, $HERMES_RUN_DIR)
+ * sends them to <run_dir>/<bus>.sock instead: the recorded path may not be
+ * reachable from here, e.g. in a container that mounts the run directory
+ * elsewhere. */
+static bool explicit_run_dir(const ctl_ctx *ctx)
+{
+	return ctx->run_dir && *ctx->run_dir;
+}
+
+static hermes_err direct_request(const ctl_ctx *ctx, hermes_bus *bus, const hm_ctl_req *req,
+				 char *detail, size_t len)
+{
+	char path[256];
+	ctl_control_path(ctx, bus, path, sizeof path);
+	int fd = hm_ctl_connect(path);
+	if (fd < 0)
+		return HERMES_ENOSUPERVISOR;
+	hm_ctl_resp *resp = malloc(sizeof *resp);
+	hermes_err err = resp ? hm_ctl_call(fd, req, resp, 5000) : HERMES_ENOMEM;
+	close(fd);
+	if (!err && resp->err) {
+		err = (hermes_err)resp->err;
+		snprintf(detail, len, "%s", resp->detail);
+	}
+	free(resp);
+	return err;
+}
+
+static int supervisor_failed(const ctl_ctx *ctx, hermes_bus *bus, const char *what,
+			     const char *ring, hermes_err err, const char *detail)
+{
+	char path[256];
+	ctl_control_path(ctx, bus, path, sizeof path);
+	switch (err) {
+	case HERMES_ENOSUPERVISOR:
+		ctl_error("bus '%s': %s needs hermesd, and none answers%s%s; start it (hermesd --bus "
+			  "%s)",
+			  ctx->bus, what, path[0] ? " at " : "", path, ctx->bus);
+		break;
+	case HERMES_ETIMEDOUT:
+		ctl_error("bus '%s': hermesd at %s did not answer the %s request in time", ctx->bus,
+			  path, what);
+		break;
+	case HERMES_EBUSY:
+		ctl_error("bus '%s': ring '%s' is in use; stop its producers and subscribers "
+			  "('hermes-ctl inspect %s' shows them) or use --force",
+			  ctx->bus, ring, ring);
+		break;
+	default:
+		ctl_error("bus '%s': %s ring '%s': %s%s%s", ctx->bus, what, ring, hermes_strerror(err),
+			  detail[0] ? ": " : "", detail);
+		break;
+	}
+	return CTL_EXIT_ERR;
+}
+
+int cmd_create(ctl_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"capacity", required_argument, NULL, 'c'},
+		{"max-msg", required_argument, NULL, 'm'},
+		{"policy", required_argument, NULL, 'p'},
+		{"slots", required_argument, NULL, 's'},
+		CTL_COMMON_OPTIONS,
+		{0},
+	};
+	uint64_t capacity = 0, max_msg = 0, slots = 0;
+	hermes_policy policy = HERMES_POLICY_BLOCK;
+	int c, r;
+	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "c:m:p:s:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (!parse_size(optarg, &capacity))
+				return ctl_usage_error(ctx, "--capacity wants a size like 1M, not '%s'",
+						       optarg);
+			break;
+		case 'm':
+			if (!parse_size(optarg, &max_msg) || max_msg == 0 || max_msg > UINT32_MAX)
+				return ctl_usage_error(ctx, "--max-msg wants a size like 4K, not '%s'",
+						       optarg);
+			break;
+		case 'p':
+			if (!strcmp(optarg, "block"))
+				policy = HERMES_POLICY_BLOCK;
+			else if (!strcmp(optarg, "overwrite"))
+				policy = HERMES_POLICY_OVERWRITE;
+			else
+				return ctl_usage_error(ctx, "--policy wants block or overwrite, not '%s'",
+						       optarg);
+			break;
+		case 's':
+			if (!parse_u64(optarg, UINT32_MAX, &slots))
+				return ctl_usage_error(ctx, "--slots wants a number, not '%s'", optarg);
+			break;
+		default:
+			if ((r = ctl_common_option(ctx, c, argv)) >= 0)
+				return r;
+		}
+	}
+	if (optind >= argc)
+		return ctl_usage_error(ctx, "which ring? (hermes-ctl create RING --capacity SIZE)");
+	if (optind + 1 < argc)
+		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+	if (!capacity)
+		return ctl_usage_error(ctx, "--capacity is required (a power of two, e.g. 1M)");
+	const char *ring = argv[optind];
+	if (!max_msg)
+		max_msg = capacity / 8 < 65536 ? capacity / 8 : 65536;
+	hermes_ring_config cfg = {.name = ring, .capacity = capacity, .max_msg = (uint32_t)max_msg,
+				  .policy = policy, .slots = (uint32_t)slots};
+	/* The same check hermesd makes, before bothering it: a bad value is
+	 * a usage error, with the library's explanation. */
+	if (hm_ring_check_config(&cfg) != HERMES_OK)
+		return ctl_usage_error(ctx, "%s", hermes_last_error_detail());
+
+	hermes_bus *bus;
+	if ((r = ctl_attach(ctx, false, &bus)) != 0)
+		return r;
+	char detail[256] = "";
+	hermes_err err;
+	if (explicit_run_dir(ctx)) {
+		hm_ctl_req req = {.magic = HM_CTL_MAGIC, .op = HM_CTL_CREATE, .policy = (uint32_t)policy,
+				  .capacity = capacity, .max_msg = (uint32_t)max_msg,
+				  .slots = (uint32_t)slots};
+		snprintf(req.name, sizeof req.name, "%s", ring);
+		err = direct_request(ctx, bus, &req, detail, sizeof detail);
+	} else {
+		err = hermes_ring_create(bus, &cfg);
+		snprintf(detail, sizeof detail, "%s", hermes_last_error_detail());
+	}
+	if (err) {
+		r = supervisor_failed(ctx, bus, "create", ring, err, detail);
+		hermes_bus_detach(bus);
+		return r;
+	}
+	hermes_bus_detach(bus);
+	char a[32], b[32];
+	printf("bus '%s': ring '%s' created: %s, capacity %s, max message %s, %u slots\n", ctx->bus,
+	       ring, policy == HERMES_POLICY_BLOCK ? "block" : "overwrite",
+	       fmt_bytes(a, sizeof a, (double)capacity), fmt_bytes(b, sizeof b, (double)max_msg),
+	       hm_ring_slots(&cfg));
+	return ctl_flush(NULL);
+}
+
+int cmd_delete(ctl_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"force", no_argument, NULL, 'f'},
+		CTL_COMMON_OPTIONS,
+		{0},
+	};
+	bool force = false;
+	int c, r;
+	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "f", opts, NULL)) != -1) {
+		if (c == 'f')
+			force = true;
+		else if ((r = ctl_common_option(ctx, c, argv)) >= 0)
+			return r;
+	}
+	if (optind >= argc)
+		return ctl_usage_error(ctx, "which ring? (hermes-ctl delete RING)");
+	if (optind + 1 < argc)
+		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+	const char *ring = argv[optind];
+
+	hermes_bus *bus;
+	if ((r = ctl_attach(ctx, false, &bus)) != 0)
+		return r;
+	char detail[256] = "";
+	hermes_err err;
+	if (explicit_run_dir(ctx)) {
+		hm_ctl_req req = {.magic = HM_CTL_MAGIC, .op = HM_CTL_DELETE,
+				  .flags = force ? HM_CTL_FORCE : 0};
+		snprintf(req.name, sizeof req.name, "%s", ring);
+		err = direct_request(ctx, bus, &req, detail, sizeof detail);
+	} else {
+		err = hermes_ring_delete(bus, ring, force);
+		snprintf(detail, sizeof detail, "%s", hermes_last_error_detail());
+	}
+	if (err == HERMES_ENOENT) {
+		char names[512];
+		ring_names(bus, names, sizeof names);
+		ctl_error("bus '%s': no ring '%s' (%s)", ctx->bus, ring, names);
+		hermes_bus_detach(bus);
+		return CTL_EXIT_ERR;
+	}
+	if (err) {
+		r = supervisor_failed(ctx, bus, "delete", ring, err, detail);
+		hermes_bus_detach(bus);
+		return r;
+	}
+	hermes_bus_detach(bus);
+	printf("bus '%s': ring '%s' deleted%s\n", ctx->bus, ring, force ? " (forced)" : "");
+	return ctl_flush(NULL);
+}

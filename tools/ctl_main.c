@@ -1,0 +1,403 @@
+/* hermes-ctl: inspect and operate a Hermes bus.
+ *
+ * This file holds what every subcommand shares: global options, the command
+ * table and help texts, attaching with errors that say what to do, signals,
+ * and output flushing. The commands themselves live in ctl_read.c,
+ * ctl_metrics.c and ctl_io.c. */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "shm/segment.h"
+#include "tools/ctl.h"
+
+#define GLOBAL_HELP                                                                                \
+	"Global options (before or after the command):\n"                                          \
+	"  --bus NAME      the bus (default: $HERMES_BUS, else 'default')\n"                          \
+	"  --run-dir DIR   where hermesd's control socket is (default: $HERMES_RUN_DIR, else\n"     \
+	"                  the path the running hermesd recorded in the segment)\n"                 \
+	"  --json          machine-readable output (list, inspect, clients)\n"                        \
+	"  -h, --help      help for hermes-ctl or for one command\n"
+
+static const ctl_cmd commands[] = {
+	{"list", cmd_list, "rings with capacity, fill, rates, producers, subscribers",
+	 "usage: hermes-ctl list [--interval MS] [--json]\n"
+	 "\n"
+	 "One line per ring: policy, capacity, fill (what the slowest subscriber holds\n"
+	 "back, in bytes and % of the ring), producers, subscribers, messages ever\n"
+	 "published, messages/s and bytes/s (the tail sampled twice, MS apart; default\n"
+	 "200, 0 skips the rates), messages lost by subscribers, and supervisor repairs.\n"
+	 "The first line names the bus, its segment and whether hermesd is up. Reads the\n"
+	 "segment only: works while hermesd is down.\n",
+	 true},
+	{"inspect", cmd_inspect, "one ring's cursors, lag, owners and counters",
+	 "usage: hermes-ctl inspect RING [--json]\n"
+	 "\n"
+	 "Every producer and subscriber slot in use: owner pid, process name, whether it\n"
+	 "is alive, cursor (sequence and position), lag behind the tail in messages and\n"
+	 "bytes, wait mode, whether it sleeps, and its counters; then the ring's own\n"
+	 "counters and its last sequence. Works while hermesd is down.\n",
+	 true},
+	{"clients", cmd_clients, "processes attached to the bus",
+	 "usage: hermes-ctl clients [--json]\n"
+	 "\n"
+	 "Processes connected to hermesd (pid, uid, since when), merged with the owners\n"
+	 "of producer and subscriber slots and what each holds. With hermesd down, the\n"
+	 "slot owners only.\n",
+	 true},
+	{"tail", cmd_tail, "print a ring's messages as they come",
+	 "usage: hermes-ctl tail RING [--from earliest|latest|SEQ] [--count N]\n"
+	 "                            [--format text|hex|json]\n"
+	 "\n"
+	 "Subscribes to RING and prints each message on its own line until Ctrl-C,\n"
+	 "SIGTERM or N messages (exit status 0).\n"
+	 "  --from      where to start: the oldest retained message, only new ones\n"
+	 "              (the default), or a sequence number\n"
+	 "  --count N   stop after N messages\n"
+	 "  --format    text: the payload, with \\\\ \\n \\r \\t and \\xNN for anything not\n"
+	 "              printable ASCII (default); hex: '<seq> <hex bytes>';\n"
+	 "              json: {\"seq\":N,\"len\":N,\"data\":\"<base64>\"}\n"
+	 "Lost messages (an overwrite ring lapped the subscriber) and skipped sequences\n"
+	 "(aborted or repaired claims) are reported on stderr.\n",
+	 false},
+	{"pub", cmd_pub, "publish a message (or one per line of stdin)",
+	 "usage: hermes-ctl pub RING [MESSAGE] [--hex] [--timeout MS] [--print-seq]\n"
+	 "\n"
+	 "Publishes MESSAGE, or each line of stdin (without its newline) when MESSAGE\n"
+	 "is absent.\n"
+	 "  --hex         MESSAGE and lines are hex bytes (spaces allowed between bytes)\n"
+	 "  --timeout MS  how long to wait for room on a full block ring (default 5000)\n"
+	 "  --print-seq   print each message's sequence number\n",
+	 false},
+	{"create", cmd_create, "create a ring (through hermesd)",
+	 "usage: hermes-ctl create RING --capacity SIZE [--max-msg SIZE]\n"
+	 "                              [--policy block|overwrite] [--slots N]\n"
+	 "\n"
+	 "Asks hermesd to create RING. SIZE takes K, M, G suffixes (1K = 1024).\n"
+	 "  --capacity   data bytes: a power of two, 4K .. 4G\n"
+	 "  --max-msg    largest message (default: capacity/8, at most 64K)\n"
+	 "  --policy     block (reliable, default) or overwrite (lossy)\n"
+	 "  --slots      messages the ring can hold: a power of two >= 64\n"
+	 "               (default capacity/64)\n",
+	 false},
+	{"delete", cmd_delete, "delete a ring (through hermesd)",
+	 "usage: hermes-ctl delete RING [--force]\n"
+	 "\n"
+	 "Asks hermesd to delete RING. Refused while producers or subscribers have it\n"
+	 "open, unless --force: then their next blocking call reports the ring closed.\n",
+	 false},
+	{"watch", cmd_watch, "live view of rates, fill and lag",
+	 "usage: hermes-ctl watch [--interval MS] [--iterations N]\n"
+	 "\n"
+	 "Refreshes every MS milliseconds (default 1000): per ring message and byte\n"
+	 "rates, a fill bar, and each subscriber's lag. Full-screen on a terminal\n"
+	 "(Ctrl-C exits and restores it); otherwise one plain block per refresh.\n"
+	 "  --iterations N   stop after N refreshes\n",
+	 false},
+	{"metrics", cmd_metrics, "counters in Prometheus text format",
+	 "usage: hermes-ctl metrics [--serve ADDR:PORT]\n"
+	 "\n"
+	 "Prints every counter of the bus in the Prometheus text exposition format.\n"
+	 "  --serve ADDR:PORT   serve GET /metrics over HTTP instead, on a loopback\n"
+	 "                      address only (127.0.0.1:9464, [::1]:9464, localhost:9464;\n"
+	 "                      port 0 picks a free one); stops on SIGTERM or Ctrl-C\n",
+	 false},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: hermes-ctl [global options] COMMAND [options]\n\n"
+		   "Inspect and operate a Hermes bus. Commands:\n");
+	for (unsigned i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n" GLOBAL_HELP
+		   "  -V, --version   print the version\n"
+		   "\n"
+		   "'hermes-ctl COMMAND --help' describes a command. Exit status: 0 ok, 1 error,\n"
+		   "2 usage error.\n");
+}
+
+static void command_help(const ctl_cmd *cmd, FILE *f)
+{
+	fputs(cmd->help, f);
+	fputs("\n" GLOBAL_HELP, f);
+}
+
+void ctl_error(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+	fprintf(stderr, "hermes-ctl: %s\n", buf);
+}
+
+int ctl_usage_error(const ctl_ctx *ctx, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (ctx && ctx->cmd)
+		fprintf(stderr, "hermes-ctl %s: %s (see 'hermes-ctl %s --help')\n", ctx->cmd->name, buf,
+			ctx->cmd->name);
+	else
+		fprintf(stderr, "hermes-ctl: %s (see 'hermes-ctl --help')\n", buf);
+	return CTL_EXIT_USAGE;
+}
+
+int ctl_common_option(ctl_ctx *ctx, int c, char **argv)
+{
+	switch (c) {
+	case CTL_OPT_BUS:
+		ctx->bus = optarg;
+		return -1;
+	case CTL_OPT_RUN_DIR:
+		ctx->run_dir = optarg;
+		return -1;
+	case CTL_OPT_JSON:
+		if (!ctx->cmd->json)
+			return ctl_usage_error(ctx, "--json is not supported here%s",
+					       !strcmp(ctx->cmd->name, "tail") ? "; use --format json" : "");
+		ctx->json = true;
+		return -1;
+	case 'h':
+	case CTL_OPT_HELP:
+		command_help(ctx->cmd, stdout);
+		return CTL_EXIT_OK;
+	case ':':
+		return ctl_usage_error(ctx, "option '%s' needs a value", argv[optind - 1]);
+	case '?':
+		if (optopt)
+			return ctl_usage_error(ctx, "unknown option '-%c'", optopt);
+		return ctl_usage_error(ctx, "unknown option '%s'", argv[optind - 1]);
+	default:
+		return ctl_usage_error(ctx, "unexpected option");
+	}
+}
+
+int ctl_attach(const ctl_ctx *ctx, bool readonly, hermes_bus **bus)
+{
+	const char *name = ctx->bus;
+	if (!hm_segment_name_ok(name))
+		return ctl_usage_error(ctx,
+				       "bad bus name '%s': 1..%d characters of A-Z a-z 0-9 . _ - "
+				       "(not starting with '.')",
+				       name, HERMES_NAME_MAX);
+	hermes_err err = readonly ? hermes_bus_attach_readonly(name, bus) : hermes_bus_attach(name, bus);
+	if (err == HERMES_OK)
+		return CTL_EXIT_OK;
+	char path[96];
+	snprintf(path, sizeof path, "/dev/shm/hermes.%s", name);
+	switch (err) {
+	case HERMES_ENOENT:
+		ctl_error("bus '%s': %s does not exist; is hermesd running? (hermesd --bus %s)", name,
+			  path, name);
+		break;
+	case HERMES_EACCES:
+		ctl_error("bus '%s': %s: permission denied; the segment's owner, group and mode "
+			  "decide who may attach (ls -l %s)",
+			  name, path, path);
+		break;
+	case HERMES_ENOTREADY:
+		ctl_error("bus '%s': %s is still being created; retry in a moment", name, path);
+		break;
+	default:
+		ctl_error("bus '%s': %s: %s (%s)", name, path, hermes_strerror(err),
+			  hermes_last_error_detail());
+		break;
+	}
+	return CTL_EXIT_ERR;
+}
+
+void ctl_control_path(const ctl_ctx *ctx, hermes_bus *bus, char *buf, size_t len)
+{
+	if (ctx->run_dir && *ctx->run_dir) {
+		snprintf(buf, len, "%s/%s.sock", ctx->run_dir, ctx->bus);
+		return;
+	}
+	size_t n = sizeof bus->hdr->control_path;
+	if (n > len)
+		n = len;
+	memcpy(buf, bus->hdr->control_path, n);
+	buf[n - 1] = '\0';
+}
+
+/* ---- signals -------------------------------------------------------------- */
+
+volatile sig_atomic_t ctl_stop;
+static bool signals_installed;
+static sigset_t unblocked; /* the mask to sleep with: INT and TERM deliverable */
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	ctl_stop = 1;
+}
+
+/* With `block` (watch, metrics --serve), INT and TERM stay blocked except
+ * while we sleep in ppoll (ctl_nap, ctl_poll), which unblocks them
+ * atomically: a signal that arrives just before a sleep is delivered when the
+ * sleep starts, so it cannot be missed for a whole interval. Without `block`
+ * (tail, pub), the handler interrupts whatever blocks (a futex wait, a read
+ * of stdin), and the caller checks ctl_stop. */
+void ctl_install_signals(bool block)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (!block)
+		return;
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, &unblocked);
+	sigdelset(&unblocked, SIGINT);
+	sigdelset(&unblocked, SIGTERM);
+	signals_installed = true;
+}
+
+bool ctl_should_stop(void)
+{
+	if (ctl_stop)
+		return true;
+	sigset_t pending;
+	if (sigpending(&pending) == 0 &&
+	    (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1))
+		ctl_stop = 1; /* stays pending; delivered (harmlessly) by the next ppoll */
+	return ctl_stop != 0;
+}
+
+bool ctl_nap(int ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+	if (ctl_should_stop())
+		return false;
+	ppoll(NULL, 0, &ts, signals_installed ? &unblocked : NULL);
+	return !ctl_stop;
+}
+
+int ctl_poll(struct pollfd *fds, nfds_t n, int ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+	if (ctl_should_stop())
+		return -1;
+	return ppoll(fds, n, ms < 0 ? NULL : &ts, signals_installed ? &unblocked : NULL);
+}
+
+int ctl_flush(bool *closed)
+{
+	if (fflush(stdout) == 0)
+		return CTL_EXIT_OK;
+	if (errno == EPIPE) {
+		if (closed)
+			*closed = true;
+		return CTL_EXIT_OK;
+	}
+	int e = errno;
+	fprintf(stderr, "hermes-ctl: writing output: %s\n", strerror(e));
+	return CTL_EXIT_ERR;
+}
+
+int ctl_remote_unavailable(void)
+{
+	ctl_error("--remote: not available yet: needs hermes-bridge");
+	return CTL_EXIT_ERR;
+}
+
+/* ---- main ------------------------------------------------------------------ */
+
+static const ctl_cmd *find_command(const char *name)
+{
+	for (unsigned i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	ctl_ctx ctx = {0};
+	const char *env = getenv("HERMES_BUS");
+	ctx.bus = env && *env ? env : "default";
+	env = getenv("HERMES_RUN_DIR");
+	ctx.run_dir = env && *env ? env : NULL;
+
+	static const struct option opts[] = {
+		{"bus", required_argument, NULL, CTL_OPT_BUS},
+		{"run-dir", required_argument, NULL, CTL_OPT_RUN_DIR},
+		{"json", no_argument, NULL, CTL_OPT_JSON},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{0},
+	};
+	opterr = 0;
+	int c;
+	/* '+': stop at the command name; the command parses the rest. */
+	while ((c = getopt_long(argc, argv, "+:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case CTL_OPT_BUS:
+			ctx.bus = optarg;
+			break;
+		case CTL_OPT_RUN_DIR:
+			ctx.run_dir = optarg;
+			break;
+		case CTL_OPT_JSON:
+			ctx.json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return CTL_EXIT_OK;
+		case 'V':
+			printf("hermes-ctl %d.%d.%d\n", HERMES_VERSION_MAJOR, HERMES_VERSION_MINOR,
+			       HERMES_VERSION_PATCH);
+			return CTL_EXIT_OK;
+		case ':':
+			return ctl_usage_error(NULL, "option '%s' needs a value", argv[optind - 1]);
+		default:
+			if (optopt)
+				return ctl_usage_error(NULL, "unknown option '-%c'", optopt);
+			return ctl_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	const char *name = argv[optind];
+	if (!strcmp(name, "help")) {
+		if (optind + 1 >= argc) {
+			usage(stdout);
+			return CTL_EXIT_OK;
+		}
+		const ctl_cmd *cmd = find_command(argv[optind + 1]);
+		if (!cmd)
+			return ctl_usage_error(NULL, "unknown command '%s'", argv[optind + 1]);
+		command_help(cmd, stdout);
+		return CTL_EXIT_OK;
+	}
+	const ctl_cmd *cmd = find_command(name);
+	if (!cmd)
+		return ctl_usage_error(NULL, "unknown command '%s'", name);
+	ctx.cmd = cmd;
+	if (ctx.json && !cmd->json)
+		return ctl_usage_error(&ctx, "--json is not supported here");
+	int sub_argc = argc - optind;
+	char **sub_argv = argv + optind;
+	/* 0 re-initialises getopt for the command's own argument vector, whose
+	 * element 0 is the command name. */
+	optind = 0;
+	return cmd->run(&ctx, sub_argc, sub_argv);
+}

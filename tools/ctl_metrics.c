@@ -1,0 +1,602 @@
+/* `hermes-ctl metrics`: every counter of a bus in the Prometheus text
+ * exposition format (version 0.0.4), printed once or served over HTTP on a
+ * loopback address for a scraper.
+ *
+ * The metric families are a table: each names its level (bus, ring,
+ * producer slot, subscriber slot) and which snapshot field it shows, so the
+ * HELP/TYPE lines and the samples of a family always come out together, as
+ * the format requires. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/futex.h"
+#include "tools/ctl.h"
+#include "tools/ctl_fmt.h"
+#include "tools/ctl_snap.h"
+
+typedef enum level { LV_BUS, LV_RING, LV_PROD, LV_SUB } level;
+
+typedef enum metric_id {
+	M_SUP_UP,
+	M_SUP_HEARTBEAT,
+	M_SEG_SIZE,
+	M_RINGS,
+	M_RING_CAPACITY,
+	M_RING_MAX_MSG,
+	M_RING_SLOTS,
+	M_RING_MESSAGES,
+	M_RING_BYTES,
+	M_RING_FILL_BYTES,
+	M_RING_FILL_MSGS,
+	M_RING_FILL_RATIO,
+	M_RING_PRODUCERS,
+	M_RING_SUBSCRIBERS,
+	M_RING_LOST,
+	M_RING_REPAIRS,
+	M_RING_REPAIRED,
+	M_RING_DEAD_SUBS,
+	M_RING_LIMIT_SCANS,
+	M_RING_WAITERS,
+	M_PROD_UP,
+	M_PROD_MESSAGES,
+	M_PROD_BYTES,
+	M_PROD_FULL,
+	M_PROD_ABORTS,
+	M_SUB_UP,
+	M_SUB_MESSAGES,
+	M_SUB_BYTES,
+	M_SUB_LOST,
+	M_SUB_SKIPPED,
+	M_SUB_LAG_MSGS,
+	M_SUB_LAG_BYTES,
+	M_SUB_SLEEPING,
+} metric_id;
+
+typedef struct metric {
+	metric_id id;
+	level lv;
+	const char *name, *type, *help;
+} metric;
+
+static const metric metrics[] = {
+	{M_SUP_UP, LV_BUS, "hermes_supervisor_up", "gauge",
+	 "1 when hermesd is alive and its heartbeat is under 2 s old"},
+	{M_SUP_HEARTBEAT, LV_BUS, "hermes_supervisor_heartbeat_age_seconds", "gauge",
+	 "Age of the supervisor's last heartbeat"},
+	{M_SEG_SIZE, LV_BUS, "hermes_segment_size_bytes", "gauge", "Size of the bus segment"},
+	{M_RINGS, LV_BUS, "hermes_rings", "gauge", "Rings on the bus"},
+	{M_RING_CAPACITY, LV_RING, "hermes_ring_capacity_bytes", "gauge", "Data capacity of the ring"},
+	{M_RING_MAX_MSG, LV_RING, "hermes_ring_max_message_bytes", "gauge", "Largest message the ring takes"},
+	{M_RING_SLOTS, LV_RING, "hermes_ring_slots", "gauge", "Messages the ring can hold"},
+	{M_RING_MESSAGES, LV_RING, "hermes_ring_messages_total", "counter",
+	 "Sequences claimed on the ring (the next sequence number)"},
+	{M_RING_BYTES, LV_RING, "hermes_ring_bytes_total", "counter",
+	 "Data-area bytes claimed on the ring (payloads rounded up to 8, plus wrap padding)"},
+	{M_RING_FILL_BYTES, LV_RING, "hermes_ring_fill_bytes", "gauge",
+	 "Bytes between the slowest subscriber's cursor and the tail"},
+	{M_RING_FILL_MSGS, LV_RING, "hermes_ring_fill_messages", "gauge",
+	 "Messages between the slowest subscriber's cursor and the tail"},
+	{M_RING_FILL_RATIO, LV_RING, "hermes_ring_fill_ratio", "gauge",
+	 "Fill as a fraction of the ring: the larger of bytes/capacity and messages/slots"},
+	{M_RING_PRODUCERS, LV_RING, "hermes_ring_producers", "gauge", "Producer slots in use"},
+	{M_RING_SUBSCRIBERS, LV_RING, "hermes_ring_subscribers", "gauge", "Subscriber slots in use"},
+	{M_RING_LOST, LV_RING, "hermes_ring_lost_messages", "gauge",
+	 "Messages lost by the ring's current subscribers (overwrite rings)"},
+	{M_RING_REPAIRS, LV_RING, "hermes_ring_repairs_total", "counter",
+	 "Claims of dead producers repaired by the supervisor"},
+	{M_RING_REPAIRED, LV_RING, "hermes_ring_repaired_messages_total", "counter",
+	 "Sequences abandoned by supervisor repairs"},
+	{M_RING_DEAD_SUBS, LV_RING, "hermes_ring_dead_subscribers_total", "counter",
+	 "Dead subscribers whose cursors the supervisor released"},
+	{M_RING_LIMIT_SCANS, LV_RING, "hermes_ring_limit_scans_total", "counter",
+	 "Times a producer found its cached limits short and scanned cursors"},
+	{M_RING_WAITERS, LV_RING, "hermes_ring_waiters", "gauge", "Subscribers sleeping on the ring's futex"},
+	{M_PROD_UP, LV_PROD, "hermes_producer_up", "gauge", "1 when the producer's process is alive"},
+	{M_PROD_MESSAGES, LV_PROD, "hermes_producer_messages_total", "counter", "Messages committed by the producer"},
+	{M_PROD_BYTES, LV_PROD, "hermes_producer_bytes_total", "counter", "Payload bytes committed by the producer"},
+	{M_PROD_FULL, LV_PROD, "hermes_producer_full_events_total", "counter",
+	 "Claims the producer saw refused because the ring was full"},
+	{M_PROD_ABORTS, LV_PROD, "hermes_producer_aborts_total", "counter", "Claims the producer aborted"},
+	{M_SUB_UP, LV_SUB, "hermes_subscriber_up", "gauge", "1 when the subscriber's process is alive"},
+	{M_SUB_MESSAGES, LV_SUB, "hermes_subscriber_messages_total", "counter", "Messages the subscriber consumed"},
+	{M_SUB_BYTES, LV_SUB, "hermes_subscriber_bytes_total", "counter", "Payload bytes the subscriber consumed"},
+	{M_SUB_LOST, LV_SUB, "hermes_subscriber_lost_messages_total", "counter",
+	 "Messages the subscriber lost (lapped on an overwrite ring)"},
+	{M_SUB_SKIPPED, LV_SUB, "hermes_subscriber_skipped_messages_total", "counter",
+	 "Sequences the subscriber skipped (aborted or repaired claims)"},
+	{M_SUB_LAG_MSGS, LV_SUB, "hermes_subscriber_lag_messages", "gauge",
+	 "Messages between the subscriber's released cursor and the tail"},
+	{M_SUB_LAG_BYTES, LV_SUB, "hermes_subscriber_lag_bytes", "gauge",
+	 "Data-area bytes between the subscriber's released cursor and the tail"},
+	{M_SUB_SLEEPING, LV_SUB, "hermes_subscriber_sleeping", "gauge",
+	 "1 while the subscriber sleeps in a blocking wait"},
+};
+
+#define NMETRICS (sizeof metrics / sizeof metrics[0])
+
+/* A label value: backslash, double quote and newline escaped (the format's
+ * three escapes). Bus and ring names cannot hold them, but nothing here
+ * relies on that. */
+static void label(FILE *f, const char *key, const char *v, bool first)
+{
+	fprintf(f, "%s%s=\"", first ? "" : ",", key);
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fprintf(f, "\\%c", *v);
+		else if (*v == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*v, f);
+	}
+	fputc('"', f);
+}
+
+static void sample_u64(FILE *f, uint64_t v)
+{
+	fprintf(f, " %llu\n", (unsigned long long)v);
+}
+
+static void bus_sample(FILE *f, const metric *m, const ctl_snap *s)
+{
+	if (m->id == M_SUP_HEARTBEAT && s->sup.heartbeat_age_ns == UINT64_MAX)
+		return; /* no supervisor ever beat: no sample rather than a made-up age */
+	fprintf(f, "%s{", m->name);
+	label(f, "bus", s->bus, true);
+	fputc('}', f);
+	switch (m->id) {
+	case M_SUP_UP:
+		sample_u64(f, s->sup.state == CTL_SUP_UP);
+		break;
+	case M_SUP_HEARTBEAT:
+		fprintf(f, " %.3f\n", (double)s->sup.heartbeat_age_ns / 1e9);
+		break;
+	case M_SEG_SIZE:
+		sample_u64(f, s->segment_size);
+		break;
+	default:
+		sample_u64(f, s->nrings);
+		break;
+	}
+}
+
+static void ring_labels(FILE *f, const ctl_snap *s, const ctl_ring *r)
+{
+	label(f, "bus", s->bus, true);
+	label(f, "ring", r->name, false);
+}
+
+static void ring_sample(FILE *f, const metric *m, const ctl_snap *s, const ctl_ring *r)
+{
+	fprintf(f, "%s{", m->name);
+	ring_labels(f, s, r);
+	if (m->id == M_RING_CAPACITY)
+		label(f, "policy", ctl_policy_name(r->policy), false);
+	fputc('}', f);
+	uint64_t v = 0;
+	switch (m->id) {
+	case M_RING_CAPACITY:
+		v = r->capacity;
+		break;
+	case M_RING_MAX_MSG:
+		v = r->max_msg;
+		break;
+	case M_RING_SLOTS:
+		v = r->slots;
+		break;
+	case M_RING_MESSAGES:
+		v = r->tail_seq;
+		break;
+	case M_RING_BYTES:
+		v = r->tail_pos;
+		break;
+	case M_RING_FILL_BYTES:
+		v = r->fill_bytes;
+		break;
+	case M_RING_FILL_MSGS:
+		v = r->fill_msgs;
+		break;
+	case M_RING_FILL_RATIO:
+		fprintf(f, " %.6f\n", r->fill_ratio);
+		return;
+	case M_RING_PRODUCERS:
+		v = r->nprods;
+		break;
+	case M_RING_SUBSCRIBERS:
+		v = r->nsubs;
+		break;
+	case M_RING_LOST:
+		v = r->lost;
+		break;
+	case M_RING_REPAIRS:
+		v = r->repairs;
+		break;
+	case M_RING_REPAIRED:
+		v = r->repaired_msgs;
+		break;
+	case M_RING_DEAD_SUBS:
+		v = r->dead_subs;
+		break;
+	case M_RING_LIMIT_SCANS:
+		v = r->limit_scans;
+		break;
+	default:
+		v = r->waiters;
+		break;
+	}
+	sample_u64(f, v);
+}
+
+static void slot_labels(FILE *f, const ctl_snap *s, const ctl_ring *r, const ctl_owner *o)
+{
+	char n[24];
+	ring_labels(f, s, r);
+	snprintf(n, sizeof n, "%u", o->slot);
+	label(f, "slot", n, false);
+	snprintf(n, sizeof n, "%d", (int)o->pid);
+	label(f, "pid", n, false);
+}
+
+static void prod_sample(FILE *f, const metric *m, const ctl_snap *s, const ctl_ring *r,
+			const ctl_prod *p)
+{
+	fprintf(f, "%s{", m->name);
+	slot_labels(f, s, r, &p->o);
+	fputc('}', f);
+	switch (m->id) {
+	case M_PROD_UP:
+		sample_u64(f, p->o.alive);
+		break;
+	case M_PROD_MESSAGES:
+		sample_u64(f, p->msgs);
+		break;
+	case M_PROD_BYTES:
+		sample_u64(f, p->bytes);
+		break;
+	case M_PROD_FULL:
+		sample_u64(f, p->full_events);
+		break;
+	default:
+		sample_u64(f, p->aborts);
+		break;
+	}
+}
+
+static void sub_sample(FILE *f, const metric *m, const ctl_snap *s, const ctl_ring *r,
+		       const ctl_sub *b)
+{
+	fprintf(f, "%s{", m->name);
+	slot_labels(f, s, r, &b->o);
+	fputc('}', f);
+	switch (m->id) {
+	case M_SUB_UP:
+		sample_u64(f, b->o.alive);
+		break;
+	case M_SUB_MESSAGES:
+		sample_u64(f, b->msgs);
+		break;
+	case M_SUB_BYTES:
+		sample_u64(f, b->bytes);
+		break;
+	case M_SUB_LOST:
+		sample_u64(f, b->lost);
+		break;
+	case M_SUB_SKIPPED:
+		sample_u64(f, b->skipped);
+		break;
+	case M_SUB_LAG_MSGS:
+		sample_u64(f, b->lag_msgs);
+		break;
+	case M_SUB_LAG_BYTES:
+		sample_u64(f, b->lag_bytes);
+		break;
+	default:
+		sample_u64(f, b->sleeping);
+		break;
+	}
+}
+
+static void write_metrics(FILE *f, const ctl_snap *s)
+{
+	fprintf(f, "# HELP hermes_bus_up 1 when the bus segment exists and could be read\n"
+		   "# TYPE hermes_bus_up gauge\n"
+		   "hermes_bus_up{");
+	label(f, "bus", s->bus, true);
+	fprintf(f, "} 1\n");
+	for (unsigned i = 0; i < NMETRICS; i++) {
+		const metric *m = &metrics[i];
+		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name, m->type);
+		for (unsigned k = 0; k < (m->lv == LV_BUS ? 1u : s->nrings); k++) {
+			const ctl_ring *r = &s->rings[k];
+			switch (m->lv) {
+			case LV_BUS:
+				bus_sample(f, m, s);
+				break;
+			case LV_RING:
+				ring_sample(f, m, s, r);
+				break;
+			case LV_PROD:
+				for (unsigned j = 0; j < r->nprods; j++)
+					prod_sample(f, m, s, r, &r->prods[j]);
+				break;
+			case LV_SUB:
+				for (unsigned j = 0; j < r->nsubs; j++)
+					sub_sample(f, m, s, r, &r->subs[j]);
+				break;
+			}
+		}
+	}
+}
+
+/* What a scrape of a bus that is not there says: the bus is down, and
+ * nothing else is known. */
+static void write_bus_down(FILE *f, const char *bus)
+{
+	fprintf(f, "# HELP hermes_bus_up 1 when the bus segment exists and could be read\n"
+		   "# TYPE hermes_bus_up gauge\n"
+		   "hermes_bus_up{");
+	label(f, "bus", bus, true);
+	fprintf(f, "} 0\n");
+}
+
+/* ---- HTTP ------------------------------------------------------------------- */
+
+#define REQUEST_MAX 8192
+#define CLIENT_TIMEOUT_MS 2000
+
+/* Parse ADDR:PORT ("127.0.0.1:9464", "[::1]:9464", "localhost:9464") into a
+ * loopback socket address. Returns 0, or 2 after a usage error. */
+static int parse_listen(const ctl_ctx *ctx, const char *arg, struct sockaddr_storage *ss,
+			socklen_t *sl)
+{
+	char host[128];
+	const char *port;
+	if (arg[0] == '[') {
+		const char *end = strchr(arg, ']');
+		if (!end || end[1] != ':' || (size_t)(end - arg - 1) >= sizeof host)
+			return ctl_usage_error(ctx, "--serve wants ADDR:PORT, e.g. [::1]:9464, not '%s'", arg);
+		memcpy(host, arg + 1, (size_t)(end - arg - 1));
+		host[end - arg - 1] = '\0';
+		port = end + 2;
+	} else {
+		const char *colon = strrchr(arg, ':');
+		if (!colon || (size_t)(colon - arg) >= sizeof host)
+			return ctl_usage_error(ctx, "--serve wants ADDR:PORT, e.g. 127.0.0.1:9464, not '%s'",
+					       arg);
+		memcpy(host, arg, (size_t)(colon - arg));
+		host[colon - arg] = '\0';
+		port = colon + 1;
+	}
+	uint64_t p;
+	if (!parse_u64(port, 65535, &p))
+		return ctl_usage_error(ctx, "--serve: bad port '%s'", port);
+	if (!strcmp(host, "localhost"))
+		snprintf(host, sizeof host, "127.0.0.1");
+	memset(ss, 0, sizeof *ss);
+	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)p);
+		*sl = sizeof *v4;
+		if ((ntohl(v4->sin_addr.s_addr) >> 24) == 127)
+			return 0;
+	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)p);
+		*sl = sizeof *v6;
+		if (IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr))
+			return 0;
+	} else {
+		return ctl_usage_error(ctx, "--serve: '%s' is not an IP address or localhost", host);
+	}
+	return ctl_usage_error(ctx,
+			       "--serve: refusing non-loopback address '%s': the metrics endpoint has "
+			       "no authentication; listen on 127.0.0.1 or ::1 and let the scraper reach "
+			       "it locally",
+			       host);
+}
+
+/* Send all of buf within the deadline. */
+static bool send_all(int fd, const char *buf, size_t len, uint64_t deadline)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			buf += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return false;
+		uint64_t now = hm_now_ns();
+		if (now >= deadline)
+			return false;
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		if (ctl_poll(&p, 1, (int)((deadline - now) / 1000000u) + 1) < 0 && ctl_stop)
+			return false;
+	}
+	return true;
+}
+
+static void respond(int fd, const char *status, const char *ctype, const char *body, size_t blen,
+		    bool head, uint64_t deadline)
+{
+	char hdr[256];
+	int n = snprintf(hdr, sizeof hdr,
+			 "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: "
+			 "close\r\n\r\n",
+			 status, ctype, blen);
+	if (send_all(fd, hdr, (size_t)n, deadline) && !head)
+		send_all(fd, body, blen, deadline);
+}
+
+/* One connection: read the request head (bounded in size and time), answer,
+ * close. Single-threaded on purpose: a scraper asks every few seconds, and
+ * a client that stalls holds the server for at most CLIENT_TIMEOUT_MS. */
+static void serve_one(int fd, const ctl_ctx *ctx, ctl_snap *snap)
+{
+	char req[REQUEST_MAX + 1];
+	size_t used = 0;
+	uint64_t deadline = hm_now_ns() + (uint64_t)CLIENT_TIMEOUT_MS * 1000000u;
+	while (used < REQUEST_MAX) {
+		req[used] = '\0';
+		if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
+			break;
+		ssize_t n = recv(fd, req + used, REQUEST_MAX - used, MSG_DONTWAIT);
+		if (n > 0) {
+			used += (size_t)n;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			break;
+		uint64_t now = hm_now_ns();
+		if (now >= deadline)
+			return;
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (ctl_poll(&p, 1, (int)((deadline - now) / 1000000u) + 1) < 0 && ctl_stop)
+			return;
+	}
+	req[used] = '\0';
+	char method[16], target[256];
+	if (sscanf(req, "%15s %255s HTTP/", method, target) != 2) {
+		static const char msg[] = "bad request\n";
+		respond(fd, "400 Bad Request", "text/plain", msg, sizeof msg - 1, false, deadline);
+		return;
+	}
+	bool head = !strcmp(method, "HEAD");
+	if (strcmp(method, "GET") && !head) {
+		static const char msg[] = "only GET\n";
+		respond(fd, "405 Method Not Allowed", "text/plain", msg, sizeof msg - 1, false, deadline);
+		return;
+	}
+	char *q = strchr(target, '?');
+	if (q)
+		*q = '\0';
+	if (!strcmp(target, "/")) {
+		static const char msg[] = "hermes-ctl: metrics at /metrics\n";
+		respond(fd, "200 OK", "text/plain; charset=utf-8", msg, sizeof msg - 1, head, deadline);
+		return;
+	}
+	if (strcmp(target, "/metrics")) {
+		static const char msg[] = "not found: try /metrics\n";
+		respond(fd, "404 Not Found", "text/plain", msg, sizeof msg - 1, head, deadline);
+		return;
+	}
+	char *body = NULL;
+	size_t blen = 0;
+	FILE *mf = open_memstream(&body, &blen);
+	if (!mf) {
+		static const char msg[] = "out of memory\n";
+		respond(fd, "500 Internal Server Error", "text/plain", msg, sizeof msg - 1, head,
+			deadline);
+		return;
+	}
+	/* Attach per scrape: a restarted hermesd's new segment is read, not a
+	 * stale mapping of the old one. */
+	hermes_bus *bus;
+	if (hermes_bus_attach_readonly(ctx->bus, &bus) == HERMES_OK) {
+		ctl_snap_take(bus, snap, true);
+		hermes_bus_detach(bus);
+		write_metrics(mf, snap);
+	} else {
+		write_bus_down(mf, ctx->bus);
+	}
+	fclose(mf);
+	respond(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", body, blen, head, deadline);
+	free(body);
+}
+
+static int serve(const ctl_ctx *ctx, const char *addr, struct sockaddr_storage ss, socklen_t sl,
+		 ctl_snap *snap)
+{
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+	    bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 16) != 0) {
+		ctl_error("--serve %s: cannot listen: %s", addr, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return CTL_EXIT_ERR;
+	}
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+	sl = sizeof ss;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &v4->sin_addr, host, sizeof host);
+			port = ntohs(v4->sin_port);
+		} else {
+			struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof host);
+			port = ntohs(v6->sin6_port);
+		}
+	}
+	fprintf(stderr, "hermes-ctl: serving metrics of bus '%s' at http://%s%s%s:%u/metrics\n",
+		ctx->bus, ss.ss_family == AF_INET6 ? "[" : "", host, ss.ss_family == AF_INET6 ? "]" : "",
+		port);
+	fflush(stderr);
+	while (!ctl_should_stop()) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (ctl_poll(&p, 1, -1) <= 0)
+			continue;
+		int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (cfd < 0)
+			continue;
+		serve_one(cfd, ctx, snap);
+		close(cfd);
+	}
+	close(fd);
+	return CTL_EXIT_OK;
+}
+
+int cmd_metrics(ctl_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"serve", required_argument, NULL, 's'},
+		CTL_COMMON_OPTIONS,
+		{0},
+	};
+	const char *addr = NULL;
+	int c, r;
+	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "s:", opts, NULL)) != -1) {
+		if (c == 's')
+			addr = optarg;
+		else if ((r = ctl_common_option(ctx, c, argv)) >= 0)
+			return r;
+	}
+	if (optind < argc)
+		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	struct sockaddr_storage ss;
+	socklen_t sl = 0;
+	if (addr && (r = parse_listen(ctx, addr, &ss, &sl)) != 0)
+		return r;
+
+	hermes_bus *bus;
+	if ((r = ctl_attach(ctx, true, &bus)) != 0)
+		return r;
+	ctl_snap *snap = calloc(1, sizeof *snap);
+	if (!snap) {
+		hermes_bus_detach(bus);
+		ctl_error("out of memory");
+		return CTL_EXIT_ERR;
+	}
+	if (addr) {
+		hermes_bus_detach(bus);
+		ctl_install_signals(true);
+		r = serve(ctx, addr, ss, sl, snap);
+	} else {
+		ctl_snap_take(bus, snap, true);
+		hermes_bus_detach(bus);
+		write_metrics(stdout, snap);
+		r = ctl_flush(NULL);
+	}
+	free(snap);
+	return r;
+}

@@ -1,0 +1,907 @@
+/* The read-only commands: list, inspect, clients, watch. Each attaches with
+ * a PROT_READ mapping, takes snapshots (ctl_snap.c) and renders them as text
+ * or JSON; none of them needs hermesd except for the connected-clients part
+ * of `clients`. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/proc.h"
+#include "shm/control.h"
+#include "shm/segment.h"
+#include "tools/ctl.h"
+#include "tools/ctl_fmt.h"
+#include "tools/ctl_snap.h"
+#include "tools/json.h"
+
+#define DEFAULT_LIST_INTERVAL_MS 200
+#define DEFAULT_WATCH_INTERVAL_MS 1000
+#define MAX_INTERVAL_MS 3600000u
+
+static ctl_snap *snap_new(void)
+{
+	ctl_snap *s = calloc(1, sizeof *s);
+	if (!s)
+		ctl_error("out of memory");
+	return s;
+}
+
+/* The first line of every text view. */
+static void print_bus_line(FILE *f, const ctl_snap *s)
+{
+	char size[32], sup[160];
+	fprintf(f, "bus '%s': %s (%s), %s\n", s->bus, s->path,
+		fmt_bytes(size, sizeof size, (double)s->segment_size),
+		ctl_sup_describe(&s->sup, sup, sizeof sup));
+}
+
+static const char *sup_state_name(ctl_sup_state st)
+{
+	switch (st) {
+	case CTL_SUP_UP:
+		return "up";
+	case CTL_SUP_NEVER:
+		return "none";
+	case CTL_SUP_GONE:
+		return "gone";
+	case CTL_SUP_STALLED:
+		return "stalled";
+	}
+	return "?";
+}
+
+static void json_bus(json_w *w, const char *schema, const ctl_snap *s)
+{
+	json_kstr(w, "schema", schema);
+	json_kstr(w, "bus", s->bus);
+	json_kstr(w, "segment", s->path);
+	json_ku64(w, "segment_size_bytes", s->segment_size);
+	json_ku64(w, "created_unix_ns", s->created_ns);
+	json_key(w, "supervisor");
+	json_obj_begin(w);
+	json_kbool(w, "up", s->sup.state == CTL_SUP_UP);
+	json_kstr(w, "state", sup_state_name(s->sup.state));
+	if (s->sup.state == CTL_SUP_NEVER)
+		json_knull(w, "pid");
+	else
+		json_ki64(w, "pid", s->sup.pid);
+	if (s->sup.heartbeat_age_ns == UINT64_MAX)
+		json_knull(w, "heartbeat_age_ms");
+	else
+		json_ku64(w, "heartbeat_age_ms", s->sup.heartbeat_age_ns / 1000000u);
+	if (s->sup.control_path[0])
+		json_kstr(w, "control_path", s->sup.control_path);
+	else
+		json_knull(w, "control_path");
+	json_obj_end(w);
+}
+
+static void json_ring_fields(json_w *w, const ctl_ring *r)
+{
+	json_kstr(w, "name", r->name);
+	json_kstr(w, "policy", ctl_policy_name(r->policy));
+	json_ku64(w, "capacity_bytes", r->capacity);
+	json_ku64(w, "max_msg_bytes", r->max_msg);
+	json_ku64(w, "slots", r->slots);
+	json_ku64(w, "created_unix_ns", r->created_ns);
+	json_ku64(w, "messages", r->tail_seq);
+	json_ku64(w, "bytes", r->tail_pos);
+	json_ku64(w, "fill_bytes", r->fill_bytes);
+	json_ku64(w, "fill_messages", r->fill_msgs);
+	json_kdouble(w, "fill_ratio", r->fill_ratio, 6);
+	json_ku64(w, "producers", r->nprods);
+	json_ku64(w, "subscribers", r->nsubs);
+	json_ku64(w, "lost_messages", r->lost);
+	json_ku64(w, "skipped_messages", r->skipped);
+	json_ku64(w, "repairs", r->repairs);
+	json_ku64(w, "repaired_messages", r->repaired_msgs);
+	json_ku64(w, "dead_subscribers_released", r->dead_subs);
+	json_ku64(w, "limit_scans", r->limit_scans);
+	json_ku64(w, "waiters", r->waiters);
+}
+
+static void json_owner(json_w *w, const ctl_owner *o)
+{
+	json_ku64(w, "slot", o->slot);
+	json_ki64(w, "pid", o->pid);
+	json_kstr(w, "comm", o->comm);
+	json_kbool(w, "alive", o->alive);
+}
+
+/* Messages and bytes per second between two snapshots of the same ring;
+ * negative when there is no earlier sample. */
+static void ring_rates(const ctl_snap *prev, const ctl_snap *cur, const ctl_ring *r, double *mps,
+		       double *bps)
+{
+	*mps = *bps = -1;
+	const ctl_ring *p = prev ? ctl_snap_same_ring(prev, r) : NULL;
+	if (!p || cur->taken_ns <= prev->taken_ns)
+		return;
+	double dt = (double)(cur->taken_ns - prev->taken_ns) / 1e9;
+	*mps = (double)(r->tail_seq - p->tail_seq) / dt;
+	*bps = (double)(r->tail_pos - p->tail_pos) / dt;
+}
+
+static const char *fmt_rate_count(char *buf, size_t len, double v)
+{
+	return v < 0 ? "-" : fmt_count(buf, len, v);
+}
+
+static const char *fmt_rate_bytes(char *buf, size_t len, double v)
+{
+	if (v < 0)
+		return "-";
+	fmt_bytes(buf, len, v);
+	size_t n = strlen(buf);
+	snprintf(buf + n, len - n, "/s");
+	return buf;
+}
+
+static const char *u64s(char *buf, size_t len, uint64_t v)
+{
+	snprintf(buf, len, "%llu", (unsigned long long)v);
+	return buf;
+}
+
+/* ---- list ------------------------------------------------------------------ */
+
+int cmd_list(ctl_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"interval", required_argument, NULL, 'i'},
+		CTL_COMMON_OPTIONS,
+		{0},
+	};
+	uint64_t interval = DEFAULT_LIST_INTERVAL_MS;
+	int c, r;
+	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "i:", opts, NULL)) != -1) {
+		if (c == 'i') {
+			if (!parse_u64(optarg, MAX_INTERVAL_MS, &interval))
+				return ctl_usage_error(ctx, "--interval wants milliseconds, not '%s'", optarg);
+		} else if ((r = ctl_common_option(ctx, c, argv)) >= 0) {
+			return r;
+		}
+	}
+	if (optind < argc)
+		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+
+	hermes_bus *bus;
+	if ((r = ctl_attach(ctx, true, &bus)) != 0)
+		return r;
+	ctl_snap *a = snap_new(), *b = snap_new();
+	if (!a || !b) {
+		free(a);
+		free(b);
+		hermes_bus_detach(bus);
+		return CTL_EXIT_ERR;
+	}
+	ctl_snap *prev = NULL, *cur = a;
+	if (interval > 0) {
+		ctl_snap_take(bus, a, false);
+		ctl_nap((int)interval);
+		prev = a;
+		cur = b;
+	}
+	ctl_snap_take(bus, cur, true);
+	hermes_bus_detach(bus);
+
+	if (ctx->json) {
+		json_w w;
+		json_init(&w, stdout);
+		json_obj_begin(&w);
+		json_bus(&w, "hermes-ctl.list/1", cur);
+		if (prev)
+			json_ku64(&w, "interval_ms", interval);
+		else
+			json_knull(&w, "interval_ms");
+		json_key(&w, "rings");
+		json_arr_begin(&w);
+		for (unsigned i = 0; i < cur->nrings; i++) {
+			const ctl_ring *ring = &cur->rings[i];
+			double mps, bps;
+			ring_rates(prev, cur, ring, &mps, &bps);
+			json_obj_begin(&w);
+			json_ring_fields(&w, ring);
+			json_kdouble(&w, "messages_per_sec", mps < 0 ? NAN : mps, 3);
+			json_kdouble(&w, "bytes_per_sec", bps < 0 ? NAN : bps, 3);
+			json_obj_end(&w);
+		}
+		json_arr_end(&w);
+		json_obj_end(&w);
+		json_finish(&w);
+	} else {
+		print_bus_line(stdout, cur);
+		if (cur->nrings == 0) {
+			printf("no rings (hermes-ctl create RING --capacity SIZE adds one)\n");
+		} else {
+			table t;
+			table_init(&t, "llrrrrrrrrrr");
+			table_row(&t, "RING", "POLICY", "CAPACITY", "FILL", "FILL%", "PRODUCERS",
+				  "SUBSCRIBERS", "MESSAGES", "MSG/S", "BYTES/S", "LOST", "REPAIRS");
+			for (unsigned i = 0; i < cur->nrings; i++) {
+				const ctl_ring *ring = &cur->rings[i];
+				char cap[32], fill[32], pct[16], np[16], ns[16], msgs[32], mr[32], br[32],
+					lost[32], rep[32];
+				double mps, bps;
+				ring_rates(prev, cur, ring, &mps, &bps);
+				snprintf(pct, sizeof pct, "%.1f%%", ring->fill_ratio * 100.0);
+				table_row(&t, ring->name, ctl_policy_name(ring->policy),
+					  fmt_bytes(cap, sizeof cap, (double)ring->capacity),
+					  fmt_bytes(fill, sizeof fill, (double)ring->fill_bytes), pct,
+					  u64s(np, sizeof np, ring->nprods),
+					  u64s(ns, sizeof ns, ring->nsubs),
+					  u64s(msgs, sizeof msgs, ring->tail_seq),
+					  fmt_rate_count(mr, sizeof mr, mps),
+					  fmt_rate_bytes(br, sizeof br, bps),
+					  u64s(lost, sizeof lost, ring->lost),
+					  u64s(rep, sizeof rep, ring->repairs));
+			}
+			table_print(&t, stdout, 0, 0);
+			table_fini(&t);
+		}
+	}
+	free(a);
+	free(b);
+	return ctl_flush(NULL);
+}
+
+/* ---- inspect --------------------------------------------------------------- */
+
+static int ring_not_found(const ctl_ctx *ctx, const ctl_snap *s, const char *name)
+{
+	char names[512] = "";
+	size_t used = 0;
+	for (unsigned i = 0; i < s->nrings && used < sizeof names; i++)
+		used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
+					 s->rings[i].name);
+	ctl_error("bus '%s': no ring '%s' (%s%s); 'hermes-ctl list' shows the rings, 'hermes-ctl "
+		  "create' makes one",
+		  ctx->bus, name, s->nrings ? "rings: " : "the bus has no rings", names);
+	return CTL_EXIT_ERR;
+}
+
+static void inspect_text(const ctl_snap *s, const ctl_ring *r)
+{
+	char a[32], b[32], c[32];
+	print_bus_line(stdout, s);
+	printf("ring '%s': %s, capacity %s, max message %s, %llu slots\n", r->name,
+	       ctl_policy_name(r->policy), fmt_bytes(a, sizeof a, (double)r->capacity),
+	       fmt_bytes(b, sizeof b, (double)r->max_msg), (unsigned long long)r->slots);
+	if (r->tail_seq)
+		printf("  last sequence %llu; tail at sequence %llu, byte position %llu\n",
+		       (unsigned long long)(r->tail_seq - 1), (unsigned long long)r->tail_seq,
+		       (unsigned long long)r->tail_pos);
+	else
+		printf("  no message yet; tail at sequence 0, byte position %llu\n",
+		       (unsigned long long)r->tail_pos);
+	printf("  fill %s (%.1f%%): %llu message(s) held back by the slowest subscriber\n",
+	       fmt_bytes(c, sizeof c, (double)r->fill_bytes), r->fill_ratio * 100.0,
+	       (unsigned long long)r->fill_msgs);
+	printf("  repairs %llu (%llu message(s)), dead subscribers released %llu, limit scans "
+	       "%llu, sleeping waiters %u%s\n",
+	       (unsigned long long)r->repairs, (unsigned long long)r->repaired_msgs,
+	       (unsigned long long)r->dead_subs, (unsigned long long)r->limit_scans, r->waiters,
+	       r->deleted ? ", DELETED" : "");
+
+	printf("producers: %u\n", r->nprods);
+	if (r->nprods) {
+		table t;
+		table_init(&t, "rrlllrrrr");
+		table_row(&t, "SLOT", "PID", "NAME", "ALIVE", "CLAIMING", "MESSAGES", "BYTES",
+			  "FULL", "ABORTS");
+		for (unsigned i = 0; i < r->nprods; i++) {
+			const ctl_prod *p = &r->prods[i];
+			char slot[16], pid[16], claim[48], msgs[32], bytes[32], full[32], ab[32];
+			if (p->active)
+				snprintf(claim, sizeof claim, "seq %llu x%u",
+					 (unsigned long long)p->intent_seq, p->intent_count);
+			else
+				snprintf(claim, sizeof claim, "no");
+			table_row(&t, u64s(slot, sizeof slot, p->o.slot),
+				  u64s(pid, sizeof pid, (uint64_t)p->o.pid), p->o.comm,
+				  p->o.alive ? "yes" : "NO", claim,
+				  u64s(msgs, sizeof msgs, p->msgs),
+				  fmt_bytes(bytes, sizeof bytes, (double)p->bytes),
+				  u64s(full, sizeof full, p->full_events),
+				  u64s(ab, sizeof ab, p->aborts));
+		}
+		table_print(&t, stdout, 2, 0);
+		table_fini(&t);
+	}
+	printf("subscribers: %u\n", r->nsubs);
+	if (r->nsubs) {
+		table t;
+		table_init(&t, "rrllrrrllrrrr");
+		table_row(&t, "SLOT", "PID", "NAME", "ALIVE", "NEXT_SEQ", "LAG_MSGS", "LAG_BYTES",
+			  "WAIT", "SLEEPING", "MESSAGES", "BYTES", "LOST", "SKIPPED");
+		for (unsigned i = 0; i < r->nsubs; i++) {
+			const ctl_sub *s2 = &r->subs[i];
+			char slot[16], pid[16], seq[32], lm[32], lb[32], msgs[32], bytes[32],
+				lost[32], sk[32];
+			table_row(&t, u64s(slot, sizeof slot, s2->o.slot),
+				  u64s(pid, sizeof pid, (uint64_t)s2->o.pid), s2->o.comm,
+				  s2->o.alive ? "yes" : "NO", u64s(seq, sizeof seq, s2->seq),
+				  u64s(lm, sizeof lm, s2->lag_msgs),
+				  fmt_bytes(lb, sizeof lb, (double)s2->lag_bytes),
+				  ctl_wait_mode_name(s2->wait_mode), s2->sleeping ? "yes" : "no",
+				  u64s(msgs, sizeof msgs, s2->msgs),
+				  fmt_bytes(bytes, sizeof bytes, (double)s2->bytes),
+				  u64s(lost, sizeof lost, s2->lost), u64s(sk, sizeof sk, s2->skipped));
+		}
+		table_print(&t, stdout, 2, 0);
+		table_fini(&t);
+	}
+}
+
+static void inspect_json(const ctl_snap *s, const ctl_ring *r)
+{
+	json_w w;
+	json_init(&w, stdout);
+	json_obj_begin(&w);
+	json_bus(&w, "hermes-ctl.inspect/1", s);
+	json_key(&w, "ring");
+	json_obj_begin(&w);
+	json_ring_fields(&w, r);
+	if (r->tail_seq)
+		json_ku64(&w, "last_seq", r->tail_seq - 1);
+	else
+		json_knull(&w, "last_seq");
+	json_ku64(&w, "tail_seq", r->tail_seq);
+	json_ku64(&w, "tail_pos", r->tail_pos);
+	json_ku64(&w, "limit_pos", r->limit);
+	json_ku64(&w, "limit_seq", r->seq_limit);
+	json_kbool(&w, "deleted", r->deleted);
+	json_obj_end(&w);
+	json_key(&w, "producers");
+	json_arr_begin(&w);
+	for (unsigned i = 0; i < r->nprods; i++) {
+		const ctl_prod *p = &r->prods[i];
+		json_obj_begin(&w);
+		json_owner(&w, &p->o);
+		json_kbool(&w, "claiming", p->active);
+		if (p->active) {
+			json_ku64(&w, "claim_seq", p->intent_seq);
+			json_ku64(&w, "claim_count", p->intent_count);
+		} else {
+			json_knull(&w, "claim_seq");
+			json_knull(&w, "claim_count");
+		}
+		json_ku64(&w, "messages", p->msgs);
+		json_ku64(&w, "bytes", p->bytes);
+		json_ku64(&w, "full_events", p->full_events);
+		json_ku64(&w, "aborts", p->aborts);
+		json_obj_end(&w);
+	}
+	json_arr_end(&w);
+	json_key(&w, "subscribers");
+	json_arr_begin(&w);
+	for (unsigned i = 0; i < r->nsubs; i++) {
+		const ctl_sub *sb = &r->subs[i];
+		json_obj_begin(&w);
+		json_owner(&w, &sb->o);
+		json_ku64(&w, "next_seq", sb->seq);
+		json_ku64(&w, "pos", sb->pos);
+		json_ku64(&w, "lag_messages", sb->lag_msgs);
+		json_ku64(&w, "lag_bytes", sb->lag_bytes);
+		json_kstr(&w, "wait_mode", ctl_wait_mode_name(sb->wait_mode));
+		json_kbool(&w, "sleeping", sb->sleeping);
+		json_ku64(&w, "messages", sb->msgs);
+		json_ku64(&w, "bytes", sb->bytes);
+		json_ku64(&w, "lost_messages", sb->lost);
+		json_ku64(&w, "skipped_messages", sb->skipped);
+		json_obj_end(&w);
+	}
+	json_arr_end(&w);
+	json_obj_end(&w);
+	json_finish(&w);
+}
+
+int cmd_inspect(ctl_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CTL_COMMON_OPTIONS,
+		{0},
+	};
+	int c, r;
+	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT, opts, NULL)) != -1)
+		if ((r = ctl_common_option(ctx, c, argv)) >= 0)
+			return r;
+	if (optind >= argc)
+		return ctl_usage_error(ctx, "which ring? (hermes-ctl inspect RING)");
+	if (optind + 1 < argc)
+		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+	const char *name = argv[optind];
+
+	hermes_bus *bus;
+	if ((r = ctl_attach(ctx, true, &bus)) != 0)
+		return r;
+	ctl_snap *s = snap_new();
+	if (!s) {
+		hermes_bus_detach(bus);
+		return CTL_EXIT_ERR;
+	}
+	ctl_snap_take(bus, s, true);
+	hermes_bus_detach(bus);
+	const ctl_ring *ring = ctl_snap_ring(s, name);
+	if (!ring) {
+		r = ring_not_found(ctx, s, name);
+		free(s);
+		return r;
+	}
+	if (ctx->json)
+		inspect_json(s, ring);
+	else
+		inspect_text(s, ring);
+	free(s);
+	return ctl_flush(NULL);
+}
+
+/* ---- clients --------------------------------------------------------------- */
+
+typedef struct hold {
+	char ring[HM_NAME_MAX];
+	bool producer;
+	uint32_t slot;
+} hold;
+
+typedef struct client {
+	pid_t pid;
+	bool alive, connected, have_uid;
+	uint32_t uid;
+	uint64_t since_ns;
+	char comm[17];
+	unsigned nholds, cap;
+	hold *holds;
+} client;
+
+typedef struct clients {
+	unsigned n, cap;
+	client *v;
+} clients;
+
+static client *client_get(clients *cs, pid_t pid)
+{
+	for (unsigned i = 0; i < cs->n; i++)
+		if (cs->v[i].pid == pid)
+			return &cs->v[i];
+	if (cs->n == cs->cap) {
+		unsigned cap = cs->cap ? cs->cap * 2 : 16;
+		void *p = realloc(cs->v, cap * sizeof *cs->v);
+		if (!p)
+			return NULL;
+		cs->v = p;
+		cs->cap = cap;
+	}
+	client *c = &cs->v[cs->n++];
+	memset(c, 0, sizeof *c);
+	c->pid = pid;
+	return c;
+}
+
+static void client_hold(client *c, const char *ring, bool producer, uint32_t slot)
+{
+	if (c->nholds == c->cap) {
+		unsigned cap = c->cap ? c->cap * 2 : 4;
+		void *p = realloc(c->holds, cap * sizeof *c->holds);
+		if (!p)
+			return;
+		c->holds = p;
+		c->cap = cap;
+	}
+	hold *h = &c->holds[c->nholds++];
+	snprintf(h->ring, sizeof h->ring, "%s", ring);
+	h->producer = producer;
+	h->slot = slot;
+}
+
+static void slot_owner(clients *cs, const ctl_owner *o, const char *ring, bool producer)
+{
+	client *c = client_get(cs, o->pid);
+	if (!c)
+		return;
+	if (!c->comm[0] || !strcmp(c->comm, "?"))
+		snprintf(c->comm, sizeof c->comm, "%s", o->comm);
+	c->alive = o->alive;
+	client_hold(c, ring, producer, o->slot);
+}
+
+/* Ask hermesd who is connected. Returns false (with *why set) when it
+ * cannot be asked. */
+static bool supervisor_clients(const ctl_ctx *ctx, hermes_bus *bus, clients *cs, char *why,
+			       size_t whylen)
+{
+	char path[256];
+	ctl_control_path(ctx, bus, path, sizeof path);
+	if (!path[0]) {
+		snprintf(why, whylen, "no control socket recorded in the segment");
+		return false;
+	}
+	int fd = hm_ctl_connect(path);
+	if (fd < 0) {
+		snprintf(why, whylen, "cannot connect to %s: %s", path, strerror(errno));
+		return false;
+	}
+	hm_ctl_req req = {.magic = HM_CTL_MAGIC, .op = HM_CTL_CLIENTS};
+	hm_ctl_resp *resp = malloc(sizeof *resp);
+	hermes_err err = resp ? hm_ctl_call(fd, &req, resp, 2000) : HERMES_ENOMEM;
+	close(fd);
+	if (err || resp->err) {
+		snprintf(why, whylen, "%s did not answer: %s", path,
+			 hermes_strerror(err ? err : (hermes_err)resp->err));
+		free(resp);
+		return false;
+	}
+	pid_t self = getpid();
+	for (uint32_t i = 0; i < resp->count && i < HM_CTL_MAX_CLIENTS; i++) {
+		const hm_ctl_client *k = &resp->u.clients[i];
+		if (k->pid == self)
+			continue; /* our own question, not a client of the bus */
+		client *c = client_get(cs, k->pid);
+		if (!c)
+			break;
+		c->connected = true;
+		c->have_uid = true;
+		c->uid = k->uid;
+		c->since_ns = k->since_realtime_ns;
+		c->alive = hm_proc_alive(k->pid, 0);
+		memcpy(c->comm, k->comm, sizeof k->comm);
+		c->comm[sizeof k->comm] = '\0';
+	}
+	free(resp);
+	return true;
+}
+
+static void fmt_since(char *buf, size_t len, uint64_t ns)
+{
+	time_t t = (time_t)(ns / 1000000000u);
+	struct tm tm;
+	if (!ns || !localtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(buf, len, "-");
+}
+
+/* "events (producer), telemetry (subscriber x2)" */
+static void fmt_holds(char *buf, size_t len, const client *c)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (unsigned i = 0; i < c->nholds && used < len; i++) {
+		const hold *h = &c->holds[i];
+		bool seen = false;
+		unsigned n = 0;
+		for (unsigned j = 0; j < c->nholds; j++) {
+			bool same = !strcmp(c->holds[j].ring, h->ring) && c->holds[j].producer == h->producer;
+			if (same && j < i)
+				seen = true;
+			n += same;
+		}
+		if (seen)
+			continue;
+		char count[16] = "";
+		if (n > 1)
+			snprintf(count, sizeof count, " x%u", n);
+		used += (size_t)snprintf(buf + used, len - used, "%s%s (%s%s)", used ? ", " : "",
+					 h->ring, h->producer ? "producer" : "subscriber", count);
+	}
+	if (!buf[0])
+		snprintf(buf, len, "-");
+}
+
+int cmd_clients(ctl_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CTL_COMMON_OPTIONS,
+		{0},
+	};
+	int c, r;
+	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT, opts, NULL)) != -1)
+		if ((r = ctl_common_option(ctx, c, argv)) >= 0)
+			return r;
+	if (optind < argc)
+		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+
+	hermes_bus *bus;
+	if ((r = ctl_attach(ctx, true, &bus)) != 0)
+		return r;
+	ctl_snap *s = snap_new();
+	if (!s) {
+		hermes_bus_detach(bus);
+		return CTL_EXIT_ERR;
+	}
+	ctl_snap_take(bus, s, true);
+	clients cs = {0};
+	char why[384] = "";
+	bool asked = false;
+	if (s->sup.state == CTL_SUP_UP || (ctx->run_dir && *ctx->run_dir))
+		asked = supervisor_clients(ctx, bus, &cs, why, sizeof why);
+	else
+		snprintf(why, sizeof why, "supervisor down");
+	hermes_bus_detach(bus);
+	for (unsigned i = 0; i < s->nrings; i++) {
+		const ctl_ring *ring = &s->rings[i];
+		for (unsigned k = 0; k < ring->nprods; k++)
+			slot_owner(&cs, &ring->prods[k].o, ring->name, true);
+		for (unsigned k = 0; k < ring->nsubs; k++)
+			slot_owner(&cs, &ring->subs[k].o, ring->name, false);
+	}
+	for (unsigned i = 0; i < cs.n; i++) {
+		client *k = &cs.v[i];
+		struct stat st;
+		char proc[32];
+		snprintf(proc, sizeof proc, "/proc/%d", (int)k->pid);
+		if (!k->have_uid && k->alive && stat(proc, &st) == 0) {
+			k->have_uid = true;
+			k->uid = (uint32_t)st.st_uid;
+		}
+	}
+
+	if (ctx->json) {
+		json_w w;
+		json_init(&w, stdout);
+		json_obj_begin(&w);
+		json_bus(&w, "hermes-ctl.clients/1", s);
+		json_kbool(&w, "supervisor_answered", asked);
+		json_key(&w, "clients");
+		json_arr_begin(&w);
+		for (unsigned i = 0; i < cs.n; i++) {
+			const client *k = &cs.v[i];
+			json_obj_begin(&w);
+			json_ki64(&w, "pid", k->pid);
+			json_kstr(&w, "comm", k->comm[0] ? k->comm : "?");
+			json_kbool(&w, "alive", k->alive);
+			if (k->have_uid)
+				json_ku64(&w, "uid", k->uid);
+			else
+				json_knull(&w, "uid");
+			json_kbool(&w, "connected", k->connected);
+			if (k->connected)
+				json_ku64(&w, "connected_since_unix_ns", k->since_ns);
+			else
+				json_knull(&w, "connected_since_unix_ns");
+			json_key(&w, "holds");
+			json_arr_begin(&w);
+			for (unsigned j = 0; j < k->nholds; j++) {
+				json_obj_begin(&w);
+				json_kstr(&w, "ring", k->holds[j].ring);
+				json_kstr(&w, "role", k->holds[j].producer ? "producer" : "subscriber");
+				json_ku64(&w, "slot", k->holds[j].slot);
+				json_obj_end(&w);
+			}
+			json_arr_end(&w);
+			json_obj_end(&w);
+		}
+		json_arr_end(&w);
+		json_obj_end(&w);
+		json_finish(&w);
+	} else {
+		print_bus_line(stdout, s);
+		if (!asked)
+			printf("connected clients unknown (%s): showing slot owners only\n", why);
+		if (cs.n == 0) {
+			printf("no clients\n");
+		} else {
+			table t;
+			table_init(&t, "rlllrll");
+			table_row(&t, "PID", "NAME", "ALIVE", "CONNECTED", "UID", "SINCE", "HOLDS");
+			for (unsigned i = 0; i < cs.n; i++) {
+				const client *k = &cs.v[i];
+				char pid[16], uid[16], since[32], holds[TABLE_CELL];
+				if (k->have_uid)
+					snprintf(uid, sizeof uid, "%u", k->uid);
+				else
+					snprintf(uid, sizeof uid, "-");
+				fmt_since(since, sizeof since, k->connected ? k->since_ns : 0);
+				fmt_holds(holds, sizeof holds, k);
+				table_row(&t, u64s(pid, sizeof pid, (uint64_t)k->pid),
+					  k->comm[0] ? k->comm : "?", k->alive ? "yes" : "NO",
+					  asked ? (k->connected ? "yes" : "no") : "?", uid, since, holds);
+			}
+			table_print(&t, stdout, 0, 0);
+			table_fini(&t);
+		}
+	}
+	for (unsigned i = 0; i < cs.n; i++)
+		free(cs.v[i].holds);
+	free(cs.v);
+	free(s);
+	return ctl_flush(NULL);
+}
+
+/* ---- watch ----------------------------------------------------------------- */
+
+#define BAR_WIDTH 20
+
+static void fill_bar(char *buf, double ratio)
+{
+	int n = (int)(ratio * BAR_WIDTH + 0.5);
+	if (n == 0 && ratio > 0)
+		n = 1; /* anything held back shows */
+	if (n > BAR_WIDTH)
+		n = BAR_WIDTH;
+	buf[0] = '[';
+	for (int i = 0; i < BAR_WIDTH; i++)
+		buf[1 + i] = i < n ? '#' : '.';
+	buf[BAR_WIDTH + 1] = ']';
+	buf[BAR_WIDTH + 2] = '\0';
+}
+
+/* One frame into f: the bus line, the rings, the subscribers. */
+static void watch_frame(FILE *f, const ctl_ctx *ctx, const ctl_snap *prev, const ctl_snap *cur,
+			bool attached, unsigned width)
+{
+	char now[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	if (!localtime_r(&t, &tm) || !strftime(now, sizeof now, "%H:%M:%S", &tm))
+		snprintf(now, sizeof now, "?");
+	if (!attached) {
+		fprintf(f, "%s  bus '%s': /dev/shm/hermes.%s does not exist (waiting; is hermesd "
+			   "running? hermesd --bus %s)\n",
+			now, ctx->bus, ctx->bus, ctx->bus);
+		return;
+	}
+	fprintf(f, "%s  ", now);
+	print_bus_line(f, cur);
+	if (cur->nrings == 0) {
+		fprintf(f, "no rings\n");
+		return;
+	}
+	table t2;
+	table_init(&t2, "llllrrrrrr");
+	table_row(&t2, "RING", "POLICY", "FILL", "", "MSG/S", "BYTES/S", "PRODUCERS", "SUBSCRIBERS",
+		  "LOST", "REPAIRS");
+	unsigned nsubs = 0;
+	for (unsigned i = 0; i < cur->nrings; i++) {
+		const ctl_ring *r = &cur->rings[i];
+		char bar[BAR_WIDTH + 3], pct[16], mr[32], br[32], np[16], ns[16], lost[32], rep[32];
+		double mps, bps;
+		ring_rates(prev, cur, r, &mps, &bps);
+		fill_bar(bar, r->fill_ratio);
+		snprintf(pct, sizeof pct, "%5.1f%%", r->fill_ratio * 100.0);
+		table_row(&t2, r->name, ctl_policy_name(r->policy), bar, pct,
+			  fmt_rate_count(mr, sizeof mr, mps), fmt_rate_bytes(br, sizeof br, bps),
+			  u64s(np, sizeof np, r->nprods), u64s(ns, sizeof ns, r->nsubs),
+			  u64s(lost, sizeof lost, r->lost), u64s(rep, sizeof rep, r->repairs));
+		nsubs += r->nsubs;
+	}
+	table_print(&t2, f, 0, width);
+	table_fini(&t2);
+	if (!nsubs)
+		return;
+	fprintf(f, "\n");
+	table_init(&t2, "lrllrrlr");
+	table_row(&t2, "SUBSCRIBER OF", "PID", "NAME", "ALIVE", "LAG_MSGS", "LAG_BYTES", "WAIT",
+		  "LOST");
+	for (unsigned i = 0; i < cur->nrings; i++) {
+		const ctl_ring *r = &cur->rings[i];
+		for (unsigned k = 0; k < r->nsubs; k++) {
+			const ctl_sub *s = &r->subs[k];
+			char pid[16], lm[32], lb[32], wait[32], lost[32];
+			snprintf(wait, sizeof wait, "%s%s", ctl_wait_mode_name(s->wait_mode),
+				 s->sleeping ? " (asleep)" : "");
+			table_row(&t2, r->name, u64s(pid, sizeof pid, (uint64_t)s->o.pid), s->o.comm,
+				  s->o.alive ? "yes" : "NO", u64s(lm, sizeof lm, s->lag_msgs),
+				  fmt_bytes(lb, sizeof lb, (double)s->lag_bytes), wait,
+				  u64s(lost, sizeof lost, s->lost));
+		}
+	}
+	table_print(&t2, f, 0, width);
+	table_fini(&t2);
+}
+
+/* Write a frame to the terminal: home the cursor, each line cut to the
+ * width (a wrapped line would push the frame off the screen) and cleared to
+ * its end, at most `rows` lines, then clear what the last frame left below. */
+static void paint(const char *frame, unsigned rows, unsigned width)
+{
+	fputs("\033[H", stdout);
+	unsigned line = 0;
+	for (const char *p = frame; *p && line + 1 < rows; line++) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		fwrite(p, 1, width && n > width ? width : n, stdout);
+		fputs("\033[K\r\n", stdout);
+		p = nl ? nl + 1 : p + n;
+	}
+	fputs("\033[J", stdout);
+}
+
+int cmd_watch(ctl_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"interval", required_argument, NULL, 'i'},
+		{"iterations", required_argument, NULL, 'n'},
+		CTL_COMMON_OPTIONS,
+		{0},
+	};
+	uint64_t interval = DEFAULT_WATCH_INTERVAL_MS, iterations = 0;
+	int c, r;
+	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "i:n:", opts, NULL)) != -1) {
+		if (c == 'i') {
+			if (!parse_u64(optarg, MAX_INTERVAL_MS, &interval) || interval < 10)
+				return ctl_usage_error(ctx, "--interval wants milliseconds (>= 10), not '%s'",
+						       optarg);
+		} else if (c == 'n') {
+			if (!parse_u64(optarg, UINT32_MAX, &iterations) || iterations == 0)
+				return ctl_usage_error(ctx, "--iterations wants a positive count, not '%s'",
+						       optarg);
+		} else if ((r = ctl_common_option(ctx, c, argv)) >= 0) {
+			return r;
+		}
+	}
+	if (optind < argc)
+		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+
+	/* Fail early when the bus is not there at all; later a missing bus
+	 * (hermesd restarting) is shown in the frame and watched for. */
+	hermes_bus *bus;
+	if ((r = ctl_attach(ctx, true, &bus)) != 0)
+		return r;
+	hermes_bus_detach(bus);
+
+	ctl_snap *prev = snap_new(), *cur = snap_new();
+	if (!prev || !cur) {
+		free(prev);
+		free(cur);
+		return CTL_EXIT_ERR;
+	}
+	ctl_install_signals(true);
+	const char *term = getenv("TERM");
+	bool tty = isatty(STDOUT_FILENO) && !(term && !strcmp(term, "dumb"));
+	if (tty)
+		fputs("\033[?1049h\033[?25l", stdout); /* alternate screen, hide cursor */
+	bool have_prev = false, closed = false;
+	int status = CTL_EXIT_OK;
+	for (uint64_t n = 0; !iterations || n < iterations; n++) {
+		if (n > 0 && !ctl_nap((int)interval))
+			break;
+		/* Attach afresh each time: a hermesd restarted with a new
+		 * segment is followed rather than a stale mapping kept. */
+		bool attached = hermes_bus_attach_readonly(ctx->bus, &bus) == HERMES_OK;
+		if (attached) {
+			ctl_snap_take(bus, cur, true);
+			hermes_bus_detach(bus);
+		}
+		char *frame = NULL;
+		size_t flen = 0;
+		FILE *mf = open_memstream(&frame, &flen);
+		if (!mf) {
+			ctl_error("out of memory");
+			status = CTL_EXIT_ERR;
+			break;
+		}
+		unsigned width = 0, rows = 0;
+		struct winsize ws;
+		if (tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) {
+			width = ws.ws_col;
+			rows = ws.ws_row;
+		}
+		watch_frame(mf, ctx, attached && have_prev ? prev : NULL, cur, attached, width);
+		fclose(mf);
+		if (tty)
+			paint(frame, rows ? rows : 24, width);
+		else
+			printf("%s\n", frame);
+		free(frame);
+		if ((status = ctl_flush(&closed)) != 0 || closed)
+			break;
+		if (attached) {
+			ctl_snap *t = prev;
+			prev = cur;
+			cur = t;
+		}
+		have_prev = attached;
+	}
+	if (tty) {
+		fputs("\033[?25h\033[?1049l", stdout); /* cursor back, main screen back */
+		fflush(stdout);
+	}
+	free(prev);
+	free(cur);
+	return status;
+}
