@@ -293,6 +293,46 @@ static void test_restart_readopts_rings_and_messages(void **state)
 	ht_daemon_stop(&dmn);
 }
 
+static void test_sighup_creates_newly_declared_rings(void **state)
+{
+	(void)state;
+	char conf[256];
+	snprintf(conf, sizeof conf, "%s/hup.conf", dmn.run_dir);
+	write_file(conf, "[ring first]\ncapacity = 64K\nmax_msg = 1K\n");
+	const char *extra[] = {"--config", conf, NULL};
+	ht_daemon_start(&dmn, extra);
+	hermes_bus *bus;
+	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
+	hm_ring r;
+	assert_int_equal(hm_bus_find_ring(bus, "first", &r, NULL), HERMES_OK);
+	assert_int_equal(hm_bus_find_ring(bus, "second", &r, NULL), HERMES_ENOENT);
+	write_file(conf, "[ring first]\ncapacity = 64K\nmax_msg = 1K\n"
+			 "[ring second]\ncapacity = 128K\nmax_msg = 2K\npolicy = overwrite\n");
+	kill(dmn.pid, SIGHUP);
+	uint64_t deadline = ht_now_ns() + 10000000000ull;
+	while (hm_bus_find_ring(bus, "second", &r, NULL) != HERMES_OK) {
+		if (ht_now_ns() > deadline)
+			fail_msg("SIGHUP did not create ring 'second' within 10 s; see %s", dmn.log);
+		struct timespec nap = {0, 1000000};
+		nanosleep(&nap, NULL);
+	}
+	assert_int_equal(r.cap, 128 * 1024);
+	assert_int_equal(r.policy, HERMES_POLICY_OVERWRITE);
+	/* A broken file on reload keeps the running configuration. */
+	write_file(conf, "[ring third]\nbogus = 1\n");
+	kill(dmn.pid, SIGHUP);
+	deadline = ht_now_ns() + 10000000000ull;
+	while (!ht_daemon_log_has(&dmn, "keeping the running configuration")) {
+		if (ht_now_ns() > deadline)
+			fail_msg("no complaint about the broken config; see %s", dmn.log);
+		struct timespec nap = {0, 1000000};
+		nanosleep(&nap, NULL);
+	}
+	assert_int_equal(hm_bus_find_ring(bus, "first", &r, NULL), HERMES_OK);
+	hermes_bus_detach(bus);
+	ht_daemon_stop(&dmn);
+}
+
 /* ---- chaos: kill -9 anywhere ------------------------------------------------- */
 
 #define KILLS 200
@@ -661,6 +701,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sigterm_with_remove_on_exit_leaves_nothing, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_restart_readopts_rings_and_messages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sighup_creates_newly_declared_rings, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_chaos_killed_producers_are_repaired_and_nothing_committed_is_lost, setup,
 			teardown),
