@@ -258,7 +258,9 @@ typedef struct hm_prod_slot {
 	/* 1 while a claim may be outstanding; the limit scan never lets a claim
 	 * run more than one capacity ahead of an active claim. */
 	hm_atomic_u32 active;
-	uint32_t pad0_;
+	/* Odd while this producer scans cursors to raise the limits; a joining
+	 * subscriber waits out scans that may not have seen it (ring.c). */
+	hm_atomic_u32 scans;
 	/* Counters (single writer: the owner; relaxed). */
 	hm_atomic_u64 msgs;
 	hm_atomic_u64 bytes;

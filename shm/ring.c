@@ -247,6 +247,10 @@ int hm_ring_take_prod_slot(hm_ring *r, uint64_t owner, uint64_t owner_start)
 	if (i >= 0) {
 		hm_prod_slot *s = &r->prods[i];
 		hm_store_relaxed_u32(&s->active, 0);
+		/* A previous owner killed mid-scan left it odd; a joiner waiting
+		 * on that value stops when it changes. Release: orders this
+		 * after the take. */
+		hm_store_release_u32(&s->scans, 0);
 		hm_store_relaxed_u64(&s->msgs, 0);
 		hm_store_relaxed_u64(&s->bytes, 0);
 		hm_store_relaxed_u64(&s->full_events, 0);
@@ -301,11 +305,19 @@ static void cas_max(hm_atomic_u64 *p, uint64_t want)
 }
 
 /* Scan claims and (block rings) cursors and raise the shared limits. Slow
- * path: runs about once per lap when subscribers keep up. */
-static void refresh_limits(hm_ring *r)
+ * path: runs about once per lap when subscribers keep up.
+ *
+ * The scan is bracketed by `self->scans` (odd while scanning) for the sake of
+ * joining subscribers; see hm_sub_init. */
+static void refresh_limits(hm_ring *r, hm_prod_slot *self)
 {
 	hm_ring_header *h = r->hdr;
 	uint64_t min_pos, min_seq;
+	/* seq_cst RMW, then a seq_cst fence before reading masks and cursors:
+	 * pairs with the joiner's store-cursor / fence / load-scans. Either our
+	 * loads see its cursor, or its load sees this scan in progress. */
+	hm_fetch_add_seq_cst_u32(&self->scans, 1);
+	hm_fence_seq_cst();
 	/* Acquire (inside): pairs with the release half of every claim CAS, so
 	 * any claim older than this tail has its intent and `active` visible. */
 	hm_ring_tail(r, &min_pos, &min_seq);
@@ -343,6 +355,9 @@ static void refresh_limits(hm_ring *r)
 	cas_max(&h->limit, min_pos + r->cap);
 	cas_max(&h->seq_limit, min_seq + r->nslots);
 	hm_fetch_add_relaxed_u64(&h->limit_scans, 1);
+	/* Release (RMW): a joiner that sees the scan over also sees the
+	 * limits it raised. */
+	atomic_fetch_add_explicit(&self->scans, 1, memory_order_release);
 }
 
 /* ---- producers ------------------------------------------------------------- */
@@ -394,7 +409,7 @@ static hermes_err claim_region(hermes_pub *p, uint64_t total, uint32_t n, uint64
 			p->limit = hm_load_acquire_u64(&h->limit);
 			p->seq_limit = hm_load_acquire_u64(&h->seq_limit);
 			if (!fits(p, end, seq + n)) {
-				refresh_limits(r);
+				refresh_limits(r, s);
 				p->limit = hm_load_acquire_u64(&h->limit);
 				p->seq_limit = hm_load_acquire_u64(&h->seq_limit);
 			}
@@ -689,25 +704,50 @@ static void sub_set_start(hermes_sub *s, hermes_start start, uint64_t target)
 	s->seq = seq;
 }
 
+/* Wait until every producer scan that was running when we looked has
+ * finished (a scan that starts later sees our cursor). A producer that dies
+ * mid-scan has its slot freed by the supervisor, which ends the wait; the
+ * deadline bounds it in any case. */
+static void wait_for_scans(const hm_ring *r, uint64_t deadline)
+{
+	for (uint64_t m = hm_load_acquire_u64(&r->hdr->prod_mask); m; m &= m - 1) {
+		hm_prod_slot *p = &r->prods[__builtin_ctzll(m)];
+		/* Acquire: pairs with the release that ends a scan, so the
+		 * limits it raised are visible to our re-check. */
+		uint32_t c = hm_load_acquire_u32(&p->scans);
+		unsigned spins = 0;
+		while ((c & 1) && hm_load_acquire_u32(&p->scans) == c &&
+		       hm_load_relaxed_u64(&p->owner) != 0) {
+			if (++spins > 64) {
+				if (hm_now_ns() > deadline)
+					return;
+				sched_yield();
+			} else {
+				hm_cpu_relax();
+			}
+		}
+	}
+}
+
 void hm_sub_init(hermes_sub *s, const hm_ring *r, int slot_index, hermes_start start, uint64_t seq)
 {
 	memset(s, 0, sizeof *s);
 	s->ring = *r;
 	s->slot_index = (uint32_t)slot_index;
 	s->slot = &s->ring.subs[slot_index];
-	/* Join: publish a cursor, then check it is still inside what producers
-	 * may not overwrite. A producer that scans after our store holds back
-	 * for us; if the limits already moved past our start, choose again. A
-	 * scan that read the slots just before our store can still reuse what
-	 * we chose; the per-slot sequence check then reports that as a loss,
-	 * never as data. */
-	for (int tries = 0; tries < 8; tries++) {
+	/* Join: publish a cursor, fence, wait out the scans already running,
+	 * then check the cursor is still inside what producers may not
+	 * overwrite; if the limits moved past it, choose again. The fence
+	 * pairs with the one at the start of refresh_limits: either a scan
+	 * sees our cursor, or we see that scan running and wait for it, after
+	 * which its raised limits are visible to the check. */
+	uint64_t deadline = hm_now_ns() + 2000000000u;
+	for (int tries = 0; tries < 16; tries++) {
 		sub_set_start(s, start, seq);
 		hm_store_relaxed_u64(&s->slot->seq, s->seq);
 		hm_store_release_u64(&s->slot->pos, s->pos);
-		/* seq_cst fence: our cursor store is ordered before the limit
-		 * loads, against producers' scans. */
 		hm_fence_seq_cst();
+		wait_for_scans(&s->ring, deadline);
 		uint64_t limit = hm_load_acquire_u64(&s->ring.hdr->limit);
 		uint64_t seq_limit = hm_load_acquire_u64(&s->ring.hdr->seq_limit);
 		if (limit <= s->pos + s->ring.cap && seq_diff(seq_limit, s->seq + s->ring.nslots) <= 0)

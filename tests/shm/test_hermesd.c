@@ -612,8 +612,11 @@ static void test_chaos_hermesd_killed_and_restarted_mid_flow_loses_nothing(void 
 	uint64_t deadline = ht_now_ns() + 60000000000ull;
 	while (flow->received < flow_count / 3) {
 		if (ht_now_ns() > deadline)
-			fail_msg("only %llu messages in 60 s before the kill",
-				 (unsigned long long)flow->received);
+			fail_msg("only %llu messages in 60 s before the kill (subscriber: %s)",
+				 (unsigned long long)flow->received, flow->error);
+		int st;
+		if (waitpid(sub, &st, WNOHANG) == sub)
+			fail_msg("subscriber exited early (status %d): %s", st, flow->error);
 		/* Polling the children's progress: the nap leaves the two
 		 * cores to them. */
 		struct timespec nap = {0, 1000000};

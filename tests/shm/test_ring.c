@@ -2,6 +2,8 @@
  * polling, wrap-around, both policies, batches, aborts, starts, repair. */
 #include "tests/support/testing.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -438,6 +440,55 @@ static void test_bad_configs_are_refused(void **state)
 	}
 }
 
+typedef struct join_arg {
+	fixture *f;
+	hermes_sub sub;
+} join_arg;
+
+static void *join_thread(void *arg)
+{
+	join_arg *j = arg;
+	int ss = hm_ring_take_sub_slot(&j->f->ring, 1, 1);
+	hm_sub_init(&j->sub, &j->f->ring, ss, HERMES_START_EARLIEST, 0);
+	return NULL;
+}
+
+/* A subscriber joining while a producer's scan is in progress (a scan that
+ * read the cursors before the join) waits for it, then sees the limits that
+ * scan raised and starts where the ring is safe from the next lap. */
+static void test_join_waits_out_a_scan_in_progress(void **state)
+{
+	(void)state;
+	fixture *f = make_ring(4096, 200, HERMES_POLICY_BLOCK);
+	for (unsigned i = 0; i < 10; i++)
+		publish(&f->pub, 8, i);
+	hm_prod_slot *ps = f->pub.slot;
+	hm_store_relaxed_u32(&ps->scans, 1); /* "scanning", has not seen the joiner */
+	join_arg j = {.f = f};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, join_thread, &j), 0);
+	/* The joiner has published its cursor (at sequence 0: earliest). */
+	uint64_t deadline = ht_now_ns() + 5000000000ull;
+	hm_sub_slot *joiner = NULL;
+	while (!joiner) {
+		for (unsigned i = 0; i < HM_MAX_SUBSCRIBERS; i++)
+			if (hm_load_acquire_u64(&f->ring.subs[i].owner))
+				joiner = &f->ring.subs[i];
+		assert_true(ht_now_ns() < deadline);
+		sched_yield();
+	}
+	/* Finish the scan the way a scan that missed the joiner would: limits
+	 * raised past the joiner's start, as if the tail were at 10 + 64. */
+	hm_store_release_u64(&f->ring.hdr->seq_limit, 10 + f->ring.nslots);
+	hm_store_release_u64(&f->ring.hdr->limit, 10 * 8 + f->ring.cap);
+	hm_store_release_u32(&ps->scans, 2);
+	pthread_join(t, NULL);
+	/* It chose again: nothing below the new limits' safe start. */
+	assert_true(j.sub.seq >= 10);
+	assert_true(j.sub.pos >= 10 * 8);
+	free_ring(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -455,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_dead_producer_between_cas_and_header_is_repaired),
 		cmocka_unit_test(test_repair_waits_while_a_live_producer_races_for_the_claim),
 		cmocka_unit_test(test_bad_configs_are_refused),
+		cmocka_unit_test(test_join_waits_out_a_scan_in_progress),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,9 @@
 #include "tests/support/traffic.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <hermes/bus.h>
 
@@ -93,11 +95,93 @@ static void test_threads_small_block_ring_under_constant_backpressure(void **sta
 	run(HERMES_POLICY_BLOCK, 1 << 12);
 }
 
+typedef struct joiner_ctx {
+	hermes_bus *bus;
+	_Atomic int stop;
+	hermes_err err;
+} joiner_ctx;
+
+static void *steady_producer(void *arg)
+{
+	joiner_ctx *j = arg;
+	hermes_pub *pub;
+	j->err = hermes_pub_open(j->bus, "mt", &pub);
+	if (j->err)
+		return NULL;
+	for (uint64_t i = 0; !atomic_load(&j->stop); i++) {
+		uint32_t len = ht_traffic_len(0, i);
+		hermes_claim c;
+		hermes_err err = hermes_pub_claim_timed(pub, len, &c, 30000000000ll);
+		if (err) {
+			j->err = err;
+			break;
+		}
+		ht_traffic_fill(c.data, len, 0, i);
+		hermes_pub_commit(pub, &c);
+	}
+	hermes_pub_close(pub);
+	return NULL;
+}
+
+/* Subscribers that join a block ring while a producer runs flat out (and so
+ * keeps scanning for room) must never be overwritten: no loss, no gap, and a
+ * contiguous run from wherever they started. */
+static void test_subscribers_joining_a_busy_block_ring_lose_nothing(void **state)
+{
+	(void)state;
+	ht_unique_name(bus_name, sizeof bus_name, "join");
+	joiner_ctx j = {0};
+	assert_int_equal(hermes_bus_create(bus_name, 4 << 20, 0600, &j.bus), HERMES_OK);
+	hermes_ring_config cfg = {.name = "mt", .capacity = 1 << 13, .max_msg = 256, .slots = 64};
+	assert_int_equal(hermes_ring_create(j.bus, &cfg), HERMES_OK);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, steady_producer, &j), 0);
+	unsigned joins = (unsigned)ht_scaled(300);
+	for (unsigned n = 0; n < joins; n++) {
+		hermes_sub *sub;
+		assert_int_equal(hermes_sub_open(j.bus, "mt", n % 2 ? HERMES_START_EARLIEST
+								    : HERMES_START_LATEST,
+						 0, &sub),
+				 HERMES_OK);
+		uint64_t expect = UINT64_MAX, got = 0;
+		uint64_t deadline = ht_now_ns() + 30000000000ull;
+		while (got < 300) {
+			assert_true(ht_now_ns() < deadline);
+			hermes_msg m;
+			hermes_err err = hermes_sub_poll(sub, &m);
+			if (err == HERMES_EAGAIN) {
+				hermes_sub_release(sub);
+				hermes_sub_wait(sub, HERMES_WAIT_YIELD, 100000000);
+				continue;
+			}
+			if (err)
+				fail_msg("join %u: %s after %llu messages", n, hermes_err_name(err),
+					 (unsigned long long)got);
+			uint64_t i;
+			memcpy(&i, (const uint8_t *)m.data + 12, 8);
+			if (expect != UINT64_MAX && i != expect)
+				fail_msg("join %u: counter %llu, expected %llu", n,
+					 (unsigned long long)i, (unsigned long long)expect);
+			expect = i + 1;
+			got++;
+			if (got % 16 == 0)
+				hermes_sub_release(sub);
+		}
+		hermes_sub_close(sub);
+	}
+	atomic_store(&j.stop, 1);
+	pthread_join(t, NULL);
+	assert_int_equal(j.err, HERMES_OK);
+	hermes_bus_detach(j.bus);
+	hermes_bus_unlink(bus_name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_threads_block_ring_exactly_once_in_order),
 		cmocka_unit_test(test_threads_small_block_ring_under_constant_backpressure),
+		cmocka_unit_test(test_subscribers_joining_a_busy_block_ring_lose_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
