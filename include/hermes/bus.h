@@ -119,6 +119,13 @@ typedef struct hermes_claim {
 	uint64_t bytes_;
 } hermes_claim;
 
+/* The sequence of a claim's (first) message: the one subscribers will see
+ * once it is committed. */
+static inline uint64_t hermes_claim_seq(const hermes_claim *claim)
+{
+	return claim->seq_;
+}
+
 /* Open a publisher on `ring`. Errors: HERMES_ENOENT (no such ring),
  * HERMES_ETOOMANY (all producer slots taken), HERMES_EPERM (read-only
  * attach), HERMES_ENOMEM. */
