@@ -37,12 +37,13 @@ sed 's/^/   /' "$run_dir/hermesd.log"
 echo "== local producer and consumer over shared memory"
 "$bin/examples/hermes-demo" --bus "$bus"
 
-if [[ -x $bin/tools/hermes-ctl ]]; then
-	echo "== hermes-ctl list"
-	"$bin/tools/hermes-ctl" --bus "$bus" list
-	echo "== hermes-ctl inspect ping"
-	"$bin/tools/hermes-ctl" --bus "$bus" inspect ping
-fi
+ctl() { echo "\$ hermes-ctl $*"; "$bin/tools/hermes-ctl" --bus "$bus" "$@"; }
+echo "== the bus, seen with hermes-ctl"
+ctl pub events "order id=1 qty=2 px=101.1"
+ctl pub events "order id=2 qty=5 px=101.3"
+ctl list
+ctl inspect ping
+ctl tail events --from earliest --count 2
 
 echo "== stopping hermesd"
 kill -TERM "$hermesd_pid"
