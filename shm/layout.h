@@ -76,7 +76,13 @@ typedef struct hm_seg_header {
 	 * alone. Empty: no supervisor has ever owned this bus. */
 	char control_path[256];
 
-	uint8_t reserved_[HM_SEG_HEADER_SIZE - 3 * HM_FALSE_SHARING - 256];
+	/* A random 64-bit identity chosen when the segment is created, kept
+	 * across supervisor restarts: bridges and uplinks tag messages with it
+	 * so a message never comes back to the bus it started on. */
+	uint64_t bus_id;
+	uint8_t pad3_[HM_FALSE_SHARING - 8];
+
+	uint8_t reserved_[HM_SEG_HEADER_SIZE - 4 * HM_FALSE_SHARING - 256];
 } hm_seg_header;
 
 static_assert(sizeof(hm_seg_header) == HM_SEG_HEADER_SIZE, "segment header size");
@@ -84,6 +90,7 @@ static_assert(offsetof(hm_seg_header, magic) == 0, "magic first");
 static_assert(offsetof(hm_seg_header, alloc_next) == 128, "alloc_next offset");
 static_assert(offsetof(hm_seg_header, supervisor_pid) == 256, "supervisor offset");
 static_assert(offsetof(hm_seg_header, control_path) == 384, "control path offset");
+static_assert(offsetof(hm_seg_header, bus_id) == 640, "bus id offset");
 
 /* ---- ring directory ---------------------------------------------------- */
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -109,6 +110,11 @@ hermes_err hermes_bus_create(const char *name, uint64_t size, unsigned mode, her
 	h->created_realtime_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	snprintf(h->bus_name, sizeof h->bus_name, "%s", name);
 	hm_store_relaxed_u64(&h->alloc_next, first_block_offset());
+	/* Not secret, only unique: getrandom, falling back to time and pid. */
+	if (getrandom(&h->bus_id, sizeof h->bus_id, 0) != (ssize_t)sizeof h->bus_id)
+		h->bus_id = h->created_realtime_ns ^ ((uint64_t)getpid() << 32);
+	if (!h->bus_id)
+		h->bus_id = 1;
 	hm_ring_desc *dir = (hm_ring_desc *)(void *)((uint8_t *)base + h->dir_offset);
 	for (unsigned i = 0; i < HM_MAX_RINGS; i++)
 		dir[i].index = i;
@@ -284,6 +290,11 @@ void hermes_bus_detach(hermes_bus *bus)
 		close(bus->ctl_fd);
 	munmap(bus->base, bus->size);
 	free(bus);
+}
+
+uint64_t hermes_bus_id(const hermes_bus *bus)
+{
+	return bus ? bus->hdr->bus_id : 0;
 }
 
 hermes_err hermes_bus_unlink(const char *name)

@@ -87,6 +87,10 @@ HERMES_API hermes_err hermes_bus_attach_readonly(const char *name, hermes_bus **
  * on it must be closed first. NULL is ignored. */
 HERMES_API void hermes_bus_detach(hermes_bus *bus);
 
+/* The bus's identity: a random non-zero 64-bit number fixed when its segment
+ * was created (bridges and uplinks use it to tag where a message came from). */
+HERMES_API uint64_t hermes_bus_id(const hermes_bus *bus);
+
 /* Remove the segment name (like shm_unlink): processes attached keep their
  * mapping. Errors: HERMES_ENOENT, HERMES_EACCES. */
 HERMES_API hermes_err hermes_bus_unlink(const char *name);

@@ -50,6 +50,8 @@ static void test_create_attach_and_exchange_across_handles(void **state)
 	assert_int_equal(hermes_ring_create(owner, &cfg), HERMES_EEXIST);
 	assert_int_equal(hermes_bus_attach(bus_name, &a), HERMES_OK);
 	assert_int_equal(hermes_bus_attach(bus_name, &b), HERMES_OK);
+	assert_true(hermes_bus_id(owner) != 0);
+	assert_int_equal(hermes_bus_id(a), hermes_bus_id(owner));
 
 	hermes_sub *sub;
 	hermes_pub *pub;
