@@ -94,7 +94,7 @@ size_t hm_ring_block_size(uint64_t capacity, uint32_t slots)
 	return data_offset(slots) + (size_t)capacity;
 }
 
-static bool valid_name(const char *name)
+bool hm_name_ok(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
 	if (n == 0 || n > HERMES_NAME_MAX)
@@ -112,7 +112,7 @@ hermes_err hm_ring_check_config(const hermes_ring_config *cfg)
 {
 	if (!cfg)
 		return hm_fail(HERMES_EINVAL, "ring config is NULL");
-	if (!valid_name(cfg->name))
+	if (!hm_name_ok(cfg->name))
 		return hm_fail(HERMES_EINVAL,
 			       "ring name '%s' must be 1..%d characters of A-Z a-z 0-9 . _ -",
 			       cfg->name ? cfg->name : "(null)", HERMES_NAME_MAX);

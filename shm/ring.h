@@ -59,6 +59,10 @@ struct hermes_sub {
 	uint32_t slot_index;
 };
 
+/* Is name 1..HERMES_NAME_MAX characters of [A-Za-z0-9._-]? (ring and bus
+ * names) */
+bool hm_name_ok(const char *name);
+
 /* Message slots a configuration asks for (resolving 0 to the default). */
 uint32_t hm_ring_slots(const hermes_ring_config *cfg);
 

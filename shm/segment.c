@@ -22,16 +22,8 @@
 
 bool hm_segment_name_ok(const char *name)
 {
-	size_t n = name ? strlen(name) : 0;
-	if (n == 0 || n > HERMES_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return name[0] != '.';
+	/* Ring-name rules, and no leading '.' (the file lives in /dev/shm). */
+	return hm_name_ok(name) && name[0] != '.';
 }
 
 hermes_err hm_segment_path(const char *name, char *buf, size_t len)
@@ -526,26 +518,43 @@ hermes_err hermes_ring_delete(hermes_bus *bus, const char *name, int force)
 
 /* ---- publishers and subscribers -------------------------------------------- */
 
-hermes_err hermes_pub_open(hermes_bus *bus, const char *ring, hermes_pub **out)
+/* What opening a publisher and a subscriber share: checks, the ring, the
+ * handle's memory and a slot. `sub` says which kind. */
+static hermes_err open_handle(hermes_bus *bus, const char *ring, bool sub, size_t size,
+			      void **handle, hm_ring *r, int *slot)
 {
 	hm_clear_detail();
-	if (!bus || !out)
+	if (!bus || !handle)
 		return hm_fail(HERMES_EINVAL, "bus or out is NULL");
 	if (bus->readonly)
 		return hm_fail(HERMES_EPERM, "bus '%s' is attached read-only", bus->name);
-	hm_ring r;
-	hermes_err err = hm_bus_find_ring(bus, ring, &r, NULL);
+	hermes_err err = hm_bus_find_ring(bus, ring, r, NULL);
 	if (err)
 		return err;
-	hermes_pub *p = malloc(sizeof *p);
-	if (!p)
-		return hm_fail(HERMES_ENOMEM, "publisher handle");
-	int slot = hm_ring_take_prod_slot(&r, (uint64_t)getpid(), hm_proc_start_time(0));
-	if (slot < 0) {
-		free(p);
-		return hm_fail(HERMES_ETOOMANY, "ring '%s' has all %u producer slots in use", ring,
-			       HM_MAX_PRODUCERS);
+	void *h = malloc(size);
+	if (!h)
+		return hm_fail(HERMES_ENOMEM, "%s handle", sub ? "subscriber" : "publisher");
+	uint64_t pid = (uint64_t)getpid(), start = hm_proc_start_time(0);
+	*slot = sub ? hm_ring_take_sub_slot(r, pid, start) : hm_ring_take_prod_slot(r, pid, start);
+	if (*slot < 0) {
+		free(h);
+		return hm_fail(HERMES_ETOOMANY, "ring '%s' has all %u %s slots in use", ring,
+			       sub ? HM_MAX_SUBSCRIBERS : HM_MAX_PRODUCERS,
+			       sub ? "subscriber" : "producer");
 	}
+	*handle = h;
+	return HERMES_OK;
+}
+
+hermes_err hermes_pub_open(hermes_bus *bus, const char *ring, hermes_pub **out)
+{
+	hm_ring r;
+	int slot = -1;
+	void *h = NULL;
+	hermes_err err = open_handle(bus, ring, false, sizeof(hermes_pub), &h, &r, &slot);
+	if (err)
+		return err;
+	hermes_pub *p = h;
 	hm_pub_init(p, &r, slot);
 	p->bus = bus;
 	*out = p;
@@ -563,27 +572,16 @@ void hermes_pub_close(hermes_pub *pub)
 hermes_err hermes_sub_open(hermes_bus *bus, const char *ring, hermes_start start, uint64_t seq,
 			   hermes_sub **out)
 {
-	hm_clear_detail();
-	if (!bus || !out)
-		return hm_fail(HERMES_EINVAL, "bus or out is NULL");
-	if (bus->readonly)
-		return hm_fail(HERMES_EPERM, "bus '%s' is attached read-only", bus->name);
 	if (start != HERMES_START_LATEST && start != HERMES_START_EARLIEST &&
 	    start != HERMES_START_SEQ)
 		return hm_fail(HERMES_EINVAL, "start must be latest, earliest or a sequence");
 	hm_ring r;
-	hermes_err err = hm_bus_find_ring(bus, ring, &r, NULL);
+	int slot = -1;
+	void *h = NULL;
+	hermes_err err = open_handle(bus, ring, true, sizeof(hermes_sub), &h, &r, &slot);
 	if (err)
 		return err;
-	hermes_sub *s = malloc(sizeof *s);
-	if (!s)
-		return hm_fail(HERMES_ENOMEM, "subscriber handle");
-	int slot = hm_ring_take_sub_slot(&r, (uint64_t)getpid(), hm_proc_start_time(0));
-	if (slot < 0) {
-		free(s);
-		return hm_fail(HERMES_ETOOMANY, "ring '%s' has all %u subscriber slots in use", ring,
-			       HM_MAX_SUBSCRIBERS);
-	}
+	hermes_sub *s = h;
 	hm_sub_init(s, &r, slot, start, seq);
 	s->bus = bus;
 	*out = s;
