@@ -559,6 +559,7 @@ static void test_chaos_killed_subscriber_releases_a_block_ring_within_1s(void **
 }
 
 typedef struct flow_shared {
+	_Atomic int subscribed;
 	_Atomic uint64_t received;
 	char error[160];
 } flow_shared;
@@ -590,6 +591,7 @@ static int flow_subscriber(void *arg)
 	if (hermes_bus_attach(dmn.bus, &bus) ||
 	    hermes_sub_open(bus, "events", HERMES_START_EARLIEST, 0, &sub))
 		return 2;
+	flow->subscribed = 1;
 	ht_checker chk = {0};
 	uint64_t deadline = ht_now_ns() + 120000000000ull;
 	while (chk.total < flow_count && !chk.errors && ht_now_ns() < deadline) {
@@ -608,8 +610,15 @@ static void test_chaos_hermesd_killed_and_restarted_mid_flow_loses_nothing(void 
 	ht_daemon_start(&dmn, NULL);
 	flow = shared_page(sizeof *flow);
 	pid_t sub = ht_fork(flow_subscriber, NULL);
+	/* The producer starts once the subscriber holds a cursor: a ring
+	 * without subscribers does not keep messages for latecomers. */
+	uint64_t deadline = ht_now_ns() + 10000000000ull;
+	while (!flow->subscribed) {
+		assert_true(ht_now_ns() < deadline);
+		sched_yield();
+	}
 	pid_t prod = ht_fork(flow_producer, NULL);
-	uint64_t deadline = ht_now_ns() + 60000000000ull;
+	deadline = ht_now_ns() + 60000000000ull;
 	while (flow->received < flow_count / 3) {
 		if (ht_now_ns() > deadline)
 			fail_msg("only %llu messages in 60 s before the kill (subscriber: %s)",
