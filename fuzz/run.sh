@@ -1,5 +1,6 @@
 #!/bin/sh
-# Build the decoder fuzzer with clang and run it for DURATION seconds.
+# Build the fuzzers with clang and run each for DURATION seconds: the
+# decoder, then the bridge's connection state machine.
 #
 #   fuzz/run.sh [DURATION]     (default 60)
 #
@@ -25,7 +26,7 @@ build=${HERMES_FUZZ_BUILD_DIR:-$root/build-fuzz}
 
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DHERMES_BUILD_FUZZ=ON -DHERMES_BUILD_TESTS=OFF -DHERMES_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build" --target fuzz_decoder -j "${JOBS:-2}"
+cmake --build "$build" --target fuzz_decoder fuzz_bridge_conn -j "${JOBS:-2}"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -34,3 +35,9 @@ cp "$root"/fuzz/corpus/decoder/* "$work/corpus/"
 
 "$build/fuzz/fuzz_decoder" -max_total_time="$duration" -print_final_stats=1 \
 	-artifact_prefix="$build/fuzz-artifacts/" "$work/corpus"
+
+# The bridge's connection state machine (fuzz/fuzz_bridge_conn.c), as long.
+mkdir -p "$work/bridge_conn"
+cp "$root"/fuzz/corpus/bridge_conn/* "$work/bridge_conn/"
+"$build/fuzz/fuzz_bridge_conn" -max_total_time="$duration" -print_final_stats=1 \
+	-artifact_prefix="$build/fuzz-artifacts/" "$work/bridge_conn"

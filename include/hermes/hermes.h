@@ -4,6 +4,7 @@
 
 #include <hermes/bus.h>
 #include <hermes/error.h>
+#include <hermes/net.h>
 #include <hermes/protocol.h>
 
 #define HERMES_VERSION_MAJOR 0

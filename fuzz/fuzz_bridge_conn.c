@@ -1,0 +1,196 @@
+/* libFuzzer target for the bridge's connection state machine (tcp-bridge/
+ * conn.c, with the feeds of feed.c behind it), driven without any socket:
+ * bytes go into one connection's input buffer as the event loop would put
+ * them there, and what the bridge answers is taken from its output buffer.
+ *
+ * Input: one configuration byte, one chunk-size byte, then the byte stream.
+ *   config bit 0: the server requires authentication (an identity "fz"
+ *                 exists; encryption optional), else anonymous sessions
+ *   config bit 1: a local producer publishes into both rings between chunks,
+ *                 so subscriptions have something to deliver
+ *   config bit 2: small output buffer (64 KiB) and the drop policy
+ *   chunk byte:   the stream arrives in chunks of 1 + chunk bytes
+ *
+ * The bus is private to the process: created in memory, its name removed at
+ * once, with a block ring "a" and an overwrite ring "b".
+ *
+ * Beyond "no crash, no leak, no undefined behaviour", it checks that:
+ *   - the output is always a well-formed stream of server frames (decoded
+ *     as a client decodes them), bounded by the output buffer;
+ *   - after the connection is destroyed, no ring slot stays taken (every
+ *     subscriber and publisher the connection opened was closed). */
+#include <hermes/hermes.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shm/segment.h"
+#include "tcp-bridge/server.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "fuzz_bridge_conn: check failed at line %d: %s\n",        \
+				__LINE__, #cond);                                                  \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
+
+static hermes_bus *bus;
+static hermes_pub *pub_a, *pub_b;
+static hm_bridge_cfg cfgs[2][2]; /* [auth][small] */
+static hm_bridge_stats *stats;
+static hm_ident ident;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	hm_log_set_level(-1);
+	char name[48];
+	snprintf(name, sizeof name, "fuzz-br-%d", (int)getpid());
+	CHECK(hermes_bus_create(name, 8u << 20, 0600, &bus) == HERMES_OK);
+	/* The mapping stays; nothing is left in /dev/shm whatever happens. */
+	hermes_bus_unlink(name);
+	hermes_ring_config a = {.name = "a", .capacity = 64u << 10, .max_msg = 4096,
+				.policy = HERMES_POLICY_BLOCK};
+	hermes_ring_config b = {.name = "b", .capacity = 64u << 10, .max_msg = 4096,
+				.policy = HERMES_POLICY_OVERWRITE};
+	CHECK(hermes_ring_create(bus, &a) == HERMES_OK);
+	CHECK(hermes_ring_create(bus, &b) == HERMES_OK);
+	CHECK(hermes_pub_open(bus, "a", &pub_a) == HERMES_OK);
+	CHECK(hermes_pub_open(bus, "b", &pub_b) == HERMES_OK);
+	char path[8];
+	hm_stats_open(NULL, "fuzz", 0, 0600, &stats, path, sizeof path);
+	CHECK(stats);
+	snprintf(ident.name, sizeof ident.name, "fz");
+	snprintf(ident.publish, sizeof ident.publish, "a b");
+	snprintf(ident.subscribe, sizeof ident.subscribe, "*");
+	ident.have_key = true;
+	for (int auth = 0; auth < 2; auth++)
+		for (int small = 0; small < 2; small++) {
+			hm_bridge_cfg *c = &cfgs[auth][small];
+			hm_bridge_cfg_defaults(c);
+			c->max_frame = 65536;
+			c->out_buffer = small ? 65536 : 1u << 20;
+			c->slow = small ? HM_SLOW_DROP : HM_SLOW_AUTO;
+			c->max_subscriptions = 8;
+			c->max_channels = 8;
+			c->publish_timeout_ms = 0;
+			c->state_dir[0] = '\0'; /* origin tables in memory */
+			if (auth) {
+				c->nidents = 1;
+				c->idents = &ident;
+			}
+		}
+	return 0;
+}
+
+/* The output so far must decode as server frames; then it is "written". */
+static void take_output(hm_conn *c)
+{
+	size_t n = hm_conn_out_pending(c);
+	CHECK(n <= c->out_cap);
+	if (!n)
+		return;
+	if (!c->sealed) {
+		hermes_decoder d;
+		hermes_decoder_init(&d, c->out + c->out_off, n);
+		hermes_decoder_set_role(&d, HERMES_ROLE_CLIENT);
+		hermes_frame f;
+		hermes_err err;
+		while ((err = hermes_decoder_next(&d, &f)) == HERMES_OK) {
+			if (f.header.type == HERMES_MSG_DELIVER)
+				continue;
+			hermes_wire_msg m;
+			CHECK(hermes_wire_msg_parse(f.header.type, f.payload, f.header.length, &m) ==
+			      HERMES_OK);
+		}
+		/* Frames are whole: the buffer ends exactly at a frame boundary. */
+		CHECK(err == HERMES_ENEEDMORE && hermes_decoder_consumed(&d) == n);
+	}
+	hm_conn_output_done(c, n);
+}
+
+static void turn(hm_server *s, hm_conn *c, bool produce, unsigned *counter)
+{
+	if (produce) {
+		uint8_t msg[64];
+		for (int i = 0; i < 3; i++) {
+			memset(msg, (int)(*counter)++, sizeof msg);
+			(void)hermes_pub_send(pub_a, msg, sizeof msg, NULL);
+			(void)hermes_pub_send(pub_b, msg, sizeof msg, NULL);
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		hm_feeds_run(s);
+		take_output(c);
+		/* What the loop does for paused or blocked connections. */
+		s->now_ns += 1000000000ull;
+		s->wake = NULL;
+		c->in_wake = false;
+		s->dirty = NULL;
+		c->in_dirty = false;
+		hm_conn_process(c);
+		take_output(c);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 2)
+		return 0;
+	uint8_t config = data[0];
+	size_t chunk = (size_t)data[1] + 1;
+	data += 2;
+	size -= 2;
+	bool auth = config & 1, produce = config & 2, small = config & 4;
+
+	hm_server s;
+	CHECK(hm_server_init(&s, &cfgs[auth][small], bus, NULL, stats) == HERMES_OK);
+	s.now_ns = 1;
+	hm_conn *c = hm_conn_create(&s, -1, "fuzz");
+	CHECK(c);
+	unsigned counter = 0;
+	for (size_t off = 0; off < size && c->state < HM_CONN_CLOSING;) {
+		size_t room;
+		uint8_t *at = hm_conn_in_space(c, &room);
+		if (room == 0 || !hm_conn_wants_input(c)) {
+			turn(&s, c, produce, &counter);
+			if (!hm_conn_wants_input(c) && c->state < HM_CONN_CLOSING && c->paused)
+				break; /* stuck behind output it cannot drain: the loop would wait */
+			if (room == 0)
+				break;
+			continue;
+		}
+		size_t n = size - off < chunk ? size - off : chunk;
+		if (n > room)
+			n = room;
+		memcpy(at, data + off, n);
+		off += n;
+		hm_conn_input(c, n);
+		turn(&s, c, produce, &counter);
+	}
+	hm_conn_eof(c);
+	turn(&s, c, produce, &counter);
+	s.dirty = NULL;
+	s.wake = NULL;
+	hm_conn_destroy(c);
+	hm_server_fini(&s);
+
+	/* Nothing the connection opened may outlive it. */
+	for (uint32_t i = 0; i < 64; i++) {
+		hm_ring r;
+		if (hm_bus_ring_view(bus, i, &r) != HERMES_OK)
+			continue;
+		CHECK(hm_load_relaxed_u64(&r.hdr->sub_mask) == 0);
+		/* The fuzzer's own two publishers stay. */
+		CHECK(__builtin_popcountll(hm_load_relaxed_u64(&r.hdr->prod_mask)) == 1);
+	}
+	return 0;
+}

@@ -1,0 +1,341 @@
+/* libsodium, kept in one module: see auth.h. */
+#include "tcp-bridge/auth.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/endian.h"
+#include "core/error_detail.h"
+
+#ifdef HERMES_HAVE_SODIUM
+#include <sodium.h>
+
+/* The wire protocol's sizes are libsodium's; if a libsodium release ever
+ * changed one of these, the protocol would not follow silently. */
+static_assert(HERMES_AUTH_KEY_SIZE == crypto_auth_hmacsha512256_KEYBYTES, "PSK size");
+static_assert(HERMES_AUTH_TAG_SIZE == crypto_auth_hmacsha512256_BYTES, "auth tag size");
+static_assert(HERMES_KX_PUBLIC_KEY_SIZE == crypto_kx_PUBLICKEYBYTES, "kx public key size");
+static_assert(HERMES_KX_PUBLIC_KEY_SIZE == crypto_kx_SECRETKEYBYTES, "kx secret key size");
+static_assert(HERMES_AUTH_KEY_SIZE == crypto_kx_SESSIONKEYBYTES, "session key size");
+static_assert(HERMES_AUTH_KEY_SIZE == crypto_aead_chacha20poly1305_ietf_KEYBYTES, "AEAD key size");
+static_assert(HERMES_SEAL_TAG_SIZE == crypto_aead_chacha20poly1305_ietf_ABYTES, "AEAD tag size");
+static_assert(HERMES_SEAL_NONCE_SIZE == crypto_aead_chacha20poly1305_ietf_NPUBBYTES,
+	      "AEAD nonce size");
+
+bool hm_auth_available(void)
+{
+	return true;
+}
+
+hermes_err hm_auth_init(void)
+{
+	/* sodium_init is thread-safe and returns 1 when already done. */
+	if (sodium_init() < 0)
+		return hm_fail(HERMES_ESYS, "libsodium failed to initialise");
+	return HERMES_OK;
+}
+
+hermes_err hm_auth_random(void *buf, size_t n)
+{
+	hermes_err err = hm_auth_init();
+	if (err)
+		return err;
+	randombytes_buf(buf, n);
+	return HERMES_OK;
+}
+
+hermes_err hm_auth_keygen(uint8_t key[HERMES_AUTH_KEY_SIZE])
+{
+	hermes_err err = hm_auth_init();
+	if (err)
+		return err;
+	crypto_auth_hmacsha512256_keygen(key);
+	return HERMES_OK;
+}
+
+hermes_err hm_auth_tag(const uint8_t key[HERMES_AUTH_KEY_SIZE], const uint8_t *msg, size_t len,
+		       uint8_t tag[HERMES_AUTH_TAG_SIZE])
+{
+	if (crypto_auth_hmacsha512256(tag, msg, len, key) != 0)
+		return hm_fail(HERMES_ESYS, "crypto_auth_hmacsha512256 failed");
+	return HERMES_OK;
+}
+
+bool hm_auth_equal(const void *a, const void *b, size_t n)
+{
+	return sodium_memcmp(a, b, n) == 0;
+}
+
+hermes_err hm_auth_kx_keypair(uint8_t pk[HERMES_KX_PUBLIC_KEY_SIZE],
+			      uint8_t sk[HERMES_KX_PUBLIC_KEY_SIZE])
+{
+	hermes_err err = hm_auth_init();
+	if (err)
+		return err;
+	if (crypto_kx_keypair(pk, sk) != 0)
+		return hm_fail(HERMES_ESYS, "crypto_kx_keypair failed");
+	return HERMES_OK;
+}
+
+hermes_err hm_auth_session_keys(hermes_role role, const uint8_t pk[HERMES_KX_PUBLIC_KEY_SIZE],
+				const uint8_t sk[HERMES_KX_PUBLIC_KEY_SIZE],
+				const uint8_t peer_pk[HERMES_KX_PUBLIC_KEY_SIZE],
+				uint8_t rx[HERMES_AUTH_KEY_SIZE], uint8_t tx[HERMES_AUTH_KEY_SIZE])
+{
+	int r = role == HERMES_ROLE_CLIENT ? crypto_kx_client_session_keys(rx, tx, pk, sk, peer_pk)
+					   : crypto_kx_server_session_keys(rx, tx, pk, sk, peer_pk);
+	if (r != 0)
+		return hm_fail(HERMES_EPERM, "key exchange failed (bad peer public key)");
+	return HERMES_OK;
+}
+
+static void nonce_of(uint64_t counter, uint8_t nonce[HERMES_SEAL_NONCE_SIZE])
+{
+	memset(nonce, 0, HERMES_SEAL_NONCE_SIZE);
+	hm_put_le64(nonce, counter);
+}
+
+hermes_err hm_auth_seal(const uint8_t key[HERMES_AUTH_KEY_SIZE], uint64_t counter,
+			const uint8_t *ad, uint8_t *buf, size_t len,
+			uint8_t tag[HERMES_SEAL_TAG_SIZE])
+{
+	uint8_t nonce[HERMES_SEAL_NONCE_SIZE];
+	nonce_of(counter, nonce);
+	/* libsodium allows the ciphertext to overwrite the message in place. */
+	if (crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf, tag, NULL, buf, len, ad,
+							       HERMES_HEADER_SIZE, NULL, nonce,
+							       key) != 0)
+		return HERMES_ESYS;
+	return HERMES_OK;
+}
+
+hermes_err hm_auth_open(const uint8_t key[HERMES_AUTH_KEY_SIZE], uint64_t counter,
+			const uint8_t *ad, uint8_t *buf, size_t len,
+			const uint8_t tag[HERMES_SEAL_TAG_SIZE])
+{
+	uint8_t nonce[HERMES_SEAL_NONCE_SIZE];
+	nonce_of(counter, nonce);
+	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(buf, NULL, buf, len, tag, ad,
+							       HERMES_HEADER_SIZE, nonce,
+							       key) != 0)
+		return HERMES_EPERM;
+	return HERMES_OK;
+}
+
+void hm_auth_wipe(void *p, size_t n)
+{
+	sodium_memzero(p, n);
+}
+
+#else /* !HERMES_HAVE_SODIUM */
+
+#define NO_SODIUM                                                                              \
+	hm_fail(HERMES_ENOTSUP, "this Hermes was built without libsodium: authentication and " \
+				"encryption are not available (rebuild with HERMES_WITH_SODIUM=ON)")
+
+bool hm_auth_available(void)
+{
+	return false;
+}
+
+hermes_err hm_auth_init(void)
+{
+	return NO_SODIUM;
+}
+
+hermes_err hm_auth_random(void *buf, size_t n)
+{
+	(void)buf;
+	(void)n;
+	return NO_SODIUM;
+}
+
+hermes_err hm_auth_keygen(uint8_t key[HERMES_AUTH_KEY_SIZE])
+{
+	(void)key;
+	return NO_SODIUM;
+}
+
+hermes_err hm_auth_tag(const uint8_t key[HERMES_AUTH_KEY_SIZE], const uint8_t *msg, size_t len,
+		       uint8_t tag[HERMES_AUTH_TAG_SIZE])
+{
+	(void)key;
+	(void)msg;
+	(void)len;
+	(void)tag;
+	return NO_SODIUM;
+}
+
+bool hm_auth_equal(const void *a, const void *b, size_t n)
+{
+	const volatile uint8_t *x = a, *y = b;
+	uint8_t d = 0;
+	for (size_t i = 0; i < n; i++)
+		d |= (uint8_t)(x[i] ^ y[i]);
+	return d == 0;
+}
+
+hermes_err hm_auth_kx_keypair(uint8_t pk[HERMES_KX_PUBLIC_KEY_SIZE],
+			      uint8_t sk[HERMES_KX_PUBLIC_KEY_SIZE])
+{
+	(void)pk;
+	(void)sk;
+	return NO_SODIUM;
+}
+
+hermes_err hm_auth_session_keys(hermes_role role, const uint8_t pk[HERMES_KX_PUBLIC_KEY_SIZE],
+				const uint8_t sk[HERMES_KX_PUBLIC_KEY_SIZE],
+				const uint8_t peer_pk[HERMES_KX_PUBLIC_KEY_SIZE],
+				uint8_t rx[HERMES_AUTH_KEY_SIZE], uint8_t tx[HERMES_AUTH_KEY_SIZE])
+{
+	(void)role;
+	(void)pk;
+	(void)sk;
+	(void)peer_pk;
+	(void)rx;
+	(void)tx;
+	return NO_SODIUM;
+}
+
+hermes_err hm_auth_seal(const uint8_t key[HERMES_AUTH_KEY_SIZE], uint64_t counter,
+			const uint8_t *ad, uint8_t *buf, size_t len,
+			uint8_t tag[HERMES_SEAL_TAG_SIZE])
+{
+	(void)key;
+	(void)counter;
+	(void)ad;
+	(void)buf;
+	(void)len;
+	(void)tag;
+	return HERMES_ENOTSUP;
+}
+
+hermes_err hm_auth_open(const uint8_t key[HERMES_AUTH_KEY_SIZE], uint64_t counter,
+			const uint8_t *ad, uint8_t *buf, size_t len,
+			const uint8_t tag[HERMES_SEAL_TAG_SIZE])
+{
+	(void)key;
+	(void)counter;
+	(void)ad;
+	(void)buf;
+	(void)len;
+	(void)tag;
+	return HERMES_ENOTSUP;
+}
+
+void hm_auth_wipe(void *p, size_t n)
+{
+	explicit_bzero(p, n);
+}
+
+#endif /* HERMES_HAVE_SODIUM */
+
+/* ---- key files (no libsodium needed to read them) ---------------------------- */
+
+static int hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+hermes_err hm_auth_key_load(const char *path, uint8_t key[HERMES_AUTH_KEY_SIZE])
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return hm_fail_errno("cannot open key file", path);
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		hermes_err err = hm_fail_errno("cannot stat key file", path);
+		close(fd);
+		return err;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+		close(fd);
+		return hm_fail(HERMES_EACCES,
+			       "key file %s must be a regular file with mode 0600 or stricter "
+			       "(it is %04o): chmod 600 it",
+			       path, (unsigned)(st.st_mode & 07777));
+	}
+	/* A key file is small; anything bigger is not one. */
+	char text[4096];
+	ssize_t n = read(fd, text, sizeof text - 1);
+	close(fd);
+	if (n < 0)
+		return hm_fail_errno("cannot read key file", path);
+	text[n] = '\0';
+	hermes_err err = hm_fail(HERMES_EINVAL,
+				 "%s is not a Hermes key file (want one line of 64 hex digits; "
+				 "make one with 'hermes-bridge keygen NAME')",
+				 path);
+	char *line = text, *next;
+	for (; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		size_t len = strcspn(line, " \t\r");
+		if (len != 2 * HERMES_AUTH_KEY_SIZE || line[len + strspn(line + len, " \t\r")])
+			break;
+		size_t i = 0;
+		for (; i < HERMES_AUTH_KEY_SIZE; i++) {
+			int hi = hex_digit(line[2 * i]), lo = hex_digit(line[2 * i + 1]);
+			if (hi < 0 || lo < 0)
+				break;
+			key[i] = (uint8_t)(hi << 4 | lo);
+		}
+		if (i == HERMES_AUTH_KEY_SIZE) {
+			hm_clear_detail();
+			err = HERMES_OK;
+		}
+		break;
+	}
+	hm_auth_wipe(text, sizeof text);
+	return err;
+}
+
+hermes_err hm_auth_key_save(const char *path, const char *comment,
+			    const uint8_t key[HERMES_AUTH_KEY_SIZE])
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return hm_fail_errno("cannot create key file", path);
+	/* The umask can only narrow 0600; make it exact anyway. */
+	if (fchmod(fd, 0600) != 0) {
+		hermes_err err = hm_fail_errno("cannot chmod key file", path);
+		close(fd);
+		unlink(path);
+		return err;
+	}
+	char text[512];
+	int len = snprintf(text, sizeof text, "# %s\n", comment ? comment : "Hermes pre-shared key");
+	if (len < 0 || (size_t)len > sizeof text - 2 * HERMES_AUTH_KEY_SIZE - 2)
+		len = 0;
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < HERMES_AUTH_KEY_SIZE; i++) {
+		text[len++] = hex[key[i] >> 4];
+		text[len++] = hex[key[i] & 15];
+	}
+	text[len++] = '\n';
+	ssize_t w = write(fd, text, (size_t)len);
+	hm_auth_wipe(text, sizeof text);
+	if (w != len || fsync(fd) != 0) {
+		hermes_err err = hm_fail_errno("cannot write key file", path);
+		close(fd);
+		unlink(path);
+		return err;
+	}
+	if (close(fd) != 0)
+		return hm_fail_errno("cannot close key file", path);
+	return HERMES_OK;
+}

@@ -1,0 +1,86 @@
+/* Authentication and session encryption for the TCP bridge and its clients.
+ *
+ * This is the only module that includes libsodium (docs/PROTOCOL.md,
+ * sections 6 and 7): pre-shared keys and their files, fresh nonces, HMAC tags
+ * over the handshake transcript, constant-time comparison, the crypto_kx key
+ * exchange and ChaCha20-Poly1305 sealing of frames. Built without libsodium,
+ * every function that needs it returns HERMES_ENOTSUP with a detail message
+ * saying so, and hm_auth_available() is false; key files can still be parsed.
+ *
+ * Sizes are the wire protocol's (HERMES_AUTH_KEY_SIZE, ...); auth.c
+ * static_asserts that they equal libsodium's constants.
+ *
+ * Thread-safety: every function is safe to call from any thread once
+ * hm_auth_init() has returned (it is idempotent and itself thread-safe). */
+#ifndef HM_BRIDGE_AUTH_H
+#define HM_BRIDGE_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hermes/error.h>
+#include <hermes/protocol.h>
+
+/* Is this build able to authenticate and encrypt? */
+bool hm_auth_available(void);
+
+/* Initialise libsodium. HERMES_ENOTSUP without it, HERMES_ESYS if
+ * sodium_init fails. Cheap after the first call. */
+hermes_err hm_auth_init(void);
+
+/* n fresh random bytes (randombytes_buf). */
+hermes_err hm_auth_random(void *buf, size_t n);
+
+/* A new random pre-shared key. */
+hermes_err hm_auth_keygen(uint8_t key[HERMES_AUTH_KEY_SIZE]);
+
+/* tag = HMAC-SHA-512-256(msg, key) (crypto_auth_hmacsha512256). */
+hermes_err hm_auth_tag(const uint8_t key[HERMES_AUTH_KEY_SIZE], const uint8_t *msg, size_t len,
+		       uint8_t tag[HERMES_AUTH_TAG_SIZE]);
+
+/* Constant-time equality of two n-byte strings (sodium_memcmp); without
+ * libsodium a constant-time loop of our own. */
+bool hm_auth_equal(const void *a, const void *b, size_t n);
+
+/* A fresh X25519 key pair for one connection (crypto_kx_keypair). */
+hermes_err hm_auth_kx_keypair(uint8_t pk[HERMES_KX_PUBLIC_KEY_SIZE],
+			      uint8_t sk[HERMES_KX_PUBLIC_KEY_SIZE]);
+
+/* Session keys from our key pair and the peer's public key. role says which
+ * side we are (HERMES_ROLE_CLIENT or HERMES_ROLE_SERVER). rx opens what the
+ * peer sends, tx seals what we send. HERMES_EPERM when the exchange fails
+ * (e.g. a low-order public key): treat as an authentication failure. */
+hermes_err hm_auth_session_keys(hermes_role role, const uint8_t pk[HERMES_KX_PUBLIC_KEY_SIZE],
+				const uint8_t sk[HERMES_KX_PUBLIC_KEY_SIZE],
+				const uint8_t peer_pk[HERMES_KX_PUBLIC_KEY_SIZE],
+				uint8_t rx[HERMES_AUTH_KEY_SIZE], uint8_t tx[HERMES_AUTH_KEY_SIZE]);
+
+/* Seal len bytes at buf in place with ChaCha20-Poly1305 (IETF), nonce =
+ * counter as u64 little-endian then four zero bytes, associated data = the
+ * frame header (ad, HERMES_HEADER_SIZE bytes, with ENCRYPTED and the sealed
+ * length already set); the 16-byte tag is written at tag (normally buf + len). */
+hermes_err hm_auth_seal(const uint8_t key[HERMES_AUTH_KEY_SIZE], uint64_t counter,
+			const uint8_t *ad, uint8_t *buf, size_t len,
+			uint8_t tag[HERMES_SEAL_TAG_SIZE]);
+
+/* Open what hm_auth_seal sealed, in place. HERMES_EPERM when the tag does
+ * not verify (buf is then unspecified): the stream cannot be trusted. */
+hermes_err hm_auth_open(const uint8_t key[HERMES_AUTH_KEY_SIZE], uint64_t counter,
+			const uint8_t *ad, uint8_t *buf, size_t len,
+			const uint8_t tag[HERMES_SEAL_TAG_SIZE]);
+
+/* Overwrite secrets so they do not linger in freed memory. */
+void hm_auth_wipe(void *p, size_t n);
+
+/* Key files: one line of 64 hexadecimal digits (the 32-byte key), after any
+ * number of lines starting with '#'. Written with mode 0600 and O_EXCL.
+ * Load errors: HERMES_ENOENT (no file), HERMES_EACCES (cannot read, or the
+ * file is readable or writable by group or others: a key must be private),
+ * HERMES_EINVAL (not a key file). The detail message names the file, never
+ * the key. Save errors: HERMES_EEXIST, HERMES_EACCES, HERMES_ESYS. */
+hermes_err hm_auth_key_load(const char *path, uint8_t key[HERMES_AUTH_KEY_SIZE]);
+hermes_err hm_auth_key_save(const char *path, const char *comment,
+			    const uint8_t key[HERMES_AUTH_KEY_SIZE]);
+
+#endif

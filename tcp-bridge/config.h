@@ -1,0 +1,156 @@
+/* hermes-bridge configuration: an INI file (libinih), then flags.
+ *
+ *   [bridge]                 ; see hermes-bridge.conf.example for every key
+ *   bus = default
+ *   listen = 127.0.0.1:7400
+ *   auth = /etc/hermes/bridge-auth.conf
+ *   encrypt = optional       ; off | optional | required
+ *   slow_policy = auto       ; auto | drop | disconnect | hold
+ *   ...
+ *   [ring orders]            ; per-ring overrides
+ *   slow_policy = hold
+ *   [link west]              ; an outgoing link to another bridge
+ *   connect = 10.0.0.2:7400
+ *   rings = orders events:out quotes:in
+ *
+ * The auth file holds identities:
+ *
+ *   [identity sensor-7]
+ *   key_file = keys/sensor-7.key   ; relative to the auth file
+ *   publish = orders telemetry.*   ; ring patterns (fnmatch), or *
+ *   subscribe = *
+ *   slow_policy = drop             ; optional: this identity's connections
+ *
+ * Unknown sections and keys are errors, reported with their line. */
+#ifndef HM_BRIDGE_CONFIG_H
+#define HM_BRIDGE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hermes/error.h>
+#include <hermes/protocol.h>
+
+#define HM_BR_NAME_MAX 48 /* bus and ring names, with the NUL */
+#define HM_BR_MAX_RINGCFG 64
+#define HM_BR_MAX_LINKS 16
+#define HM_BR_LINK_RINGS 32
+#define HM_BR_PATTERNS 512
+
+/* What the bridge does with a subscriber that cannot keep up
+ * (PROTOCOL.md "Flow control"). AUTO: hold on block rings, drop on
+ * overwrite rings, so each ring keeps its own reliability over TCP. */
+typedef enum hm_slow_policy {
+	HM_SLOW_AUTO = 0,
+	HM_SLOW_DROP = 1,
+	HM_SLOW_DISCONNECT = 2,
+	HM_SLOW_HOLD = 3,
+} hm_slow_policy;
+
+typedef enum hm_encrypt_mode {
+	HM_ENC_OFF = 0,	     /* never grant ENCRYPT */
+	HM_ENC_OPTIONAL = 1, /* grant it when offered */
+	HM_ENC_REQUIRED = 2, /* refuse connections that do not offer it */
+} hm_encrypt_mode;
+
+enum { HM_BR_LOG_ERROR = 0, HM_BR_LOG_WARN = 1, HM_BR_LOG_INFO = 2, HM_BR_LOG_DEBUG = 3 };
+
+typedef struct hm_ident {
+	char name[HERMES_WIRE_NAME_MAX + 1];
+	uint8_t key[HERMES_AUTH_KEY_SIZE];
+	char publish[HM_BR_PATTERNS];	/* space-separated fnmatch patterns */
+	char subscribe[HM_BR_PATTERNS];
+	hm_slow_policy slow;		/* AUTO: no preference */
+	bool have_key;
+} hm_ident;
+
+typedef struct hm_ring_cfg {
+	char name[HM_BR_NAME_MAX];
+	hm_slow_policy slow;
+} hm_ring_cfg;
+
+typedef struct hm_link_ring {
+	char name[HM_BR_NAME_MAX];
+	bool in;  /* import: subscribe there, publish here */
+	bool out; /* export: subscribe here, publish there */
+} hm_link_ring;
+
+typedef struct hm_link_cfg {
+	char name[64];
+	char address[300];
+	char identity[HERMES_WIRE_NAME_MAX + 1];
+	char key_file[512];
+	bool encrypt;
+	bool start_earliest; /* first connection: import from the oldest retained message */
+	unsigned nrings;
+	hm_link_ring rings[HM_BR_LINK_RINGS];
+} hm_link_cfg;
+
+typedef struct hm_bridge_cfg {
+	char bus[HM_BR_NAME_MAX];
+	char listen[300];
+	char name[HERMES_WIRE_NAME_MAX + 1];
+	char auth_file[512];
+	hm_encrypt_mode encrypt;
+	bool insecure;
+	uint64_t bus_id; /* 0 = derive from host name and bus */
+	hm_slow_policy slow;
+	uint64_t out_buffer;
+	uint32_t max_frame;
+	unsigned max_connections;
+	unsigned max_subscriptions; /* per connection */
+	unsigned max_channels;	    /* per connection */
+	unsigned handshake_timeout_ms;
+	unsigned publish_timeout_ms;
+	unsigned link_import_timeout_ms; /* 0 = wait forever */
+	bool busy_poll;
+	unsigned idle_spin_us; /* spin this long after activity before sleeping */
+	char stats_dir[256]; /* "" = no stats file */
+	char state_dir[256]; /* link origin tables; "" = in memory only */
+	unsigned stats_mode;
+	int log_level;
+	unsigned nrings;
+	hm_ring_cfg rings[HM_BR_MAX_RINGCFG];
+	unsigned nlinks;
+	hm_link_cfg links[HM_BR_MAX_LINKS];
+	/* From the auth file. */
+	unsigned nidents;
+	hm_ident *idents;
+	char error[512];
+} hm_bridge_cfg;
+
+/* Defaults: bus $HERMES_BUS or "default", listen 127.0.0.1:7400, no auth,
+ * encryption optional, slow policy auto, 1 MiB frames and output buffers,
+ * 4096 connections, 10 s handshake, 1 s publish timeout, stats and link
+ * state in /dev/shm. */
+void hm_bridge_cfg_defaults(hm_bridge_cfg *c);
+
+/* Read an INI file over the current values. HERMES_EINVAL with c->error. */
+hermes_err hm_bridge_cfg_load(hm_bridge_cfg *c, const char *path);
+hermes_err hm_bridge_cfg_load_string(hm_bridge_cfg *c, const char *text);
+
+/* Set one [bridge] key as a flag would (same validation as the file). */
+hermes_err hm_bridge_cfg_set(hm_bridge_cfg *c, const char *key, const char *value);
+
+/* Add a link from a --link argument: HOST:PORT/RING[:in|:out][,RING...]. */
+hermes_err hm_bridge_cfg_add_link(hm_bridge_cfg *c, const char *spec, const char *identity,
+				  const char *key_file, bool encrypt);
+
+/* Read the auth file named by c->auth_file (identities and their keys). */
+hermes_err hm_bridge_cfg_load_auth(hm_bridge_cfg *c);
+
+/* Whole-configuration checks (names, sizes, listen address). */
+hermes_err hm_bridge_cfg_check(hm_bridge_cfg *c);
+
+void hm_bridge_cfg_fini(hm_bridge_cfg *c);
+
+/* Does ring match one of the space-separated patterns? */
+bool hm_patterns_match(const char *patterns, const char *ring);
+
+const char *hm_slow_policy_name(hm_slow_policy p);
+
+/* "64K" -> 65536 (K, M, G: powers of 1024). */
+bool hm_br_parse_size(const char *s, uint64_t *out);
+
+#endif

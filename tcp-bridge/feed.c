@@ -1,0 +1,508 @@
+/* Feeds: cursors in local rings that fan messages out to remote subscribers.
+ *
+ * A ring has at most one *shared* feed, serving every subscription whose
+ * slow-subscriber policy never waits for the subscriber (drop, disconnect):
+ * one cursor in the ring, however many connections, and each message is read
+ * once and copied into each subscriber's output buffer. A subscription with
+ * the HOLD policy gets a *dedicated* feed (its own cursor, so that holding it
+ * back holds back nobody else) that polls only when its connection has room
+ * for the largest message, so nothing is read that could not be delivered.
+ * A drop/disconnect subscription that starts behind the shared feed's
+ * position catches up on a dedicated feed, then joins the shared one.
+ *
+ * Block rings are read zero-copy (poll, copy into the output buffers,
+ * release once per batch). Overwrite rings are read with hermes_sub_recv into
+ * one scratch buffer, which validates each message against concurrent
+ * overwrite before anything of it is sent.
+ *
+ * A drained feed is armed with the watcher (watch.c) at its next sequence and
+ * costs nothing until that message exists. */
+#include "tcp-bridge/server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/endian.h"
+#include "core/futex.h"
+
+static void ready_push(hm_server *s, hm_feed *f)
+{
+	f->state = HM_FEED_READY;
+	if (f->in_ready)
+		return;
+	f->in_ready = true;
+	f->ready_next = NULL;
+	if (s->ready_tail)
+		s->ready_tail->ready_next = f;
+	else
+		s->ready_head = f;
+	s->ready_tail = f;
+}
+
+static hm_feed *ready_pop(hm_server *s)
+{
+	hm_feed *f = s->ready_head;
+	if (!f)
+		return NULL;
+	s->ready_head = f->ready_next;
+	if (!s->ready_head)
+		s->ready_tail = NULL;
+	f->in_ready = false;
+	return f;
+}
+
+static void ready_remove(hm_server *s, hm_feed *f)
+{
+	if (!f->in_ready)
+		return;
+	hm_feed *prev = NULL;
+	for (hm_feed *x = s->ready_head; x; prev = x, x = x->ready_next)
+		if (x == f) {
+			if (prev)
+				prev->ready_next = f->ready_next;
+			else
+				s->ready_head = f->ready_next;
+			if (s->ready_tail == f)
+				s->ready_tail = prev;
+			break;
+		}
+	f->in_ready = false;
+}
+
+void hm_feed_make_ready(hm_server *s, hm_feed *f)
+{
+	if (f->watched) {
+		hm_watch_disarm(s->watch, f->watch_slot);
+		f->watched = false;
+	}
+	ready_push(s, f);
+}
+
+static bool is_overwrite(const hm_feed *f)
+{
+	return f->rr->ring.policy == HERMES_POLICY_OVERWRITE;
+}
+
+static hm_feed *feed_open(hm_server *s, hm_ringref *rr, hermes_start start, uint64_t seq,
+			  hermes_err *err)
+{
+	if (rr->ring.policy == HERMES_POLICY_OVERWRITE && s->scratch_cap < rr->ring.max_msg) {
+		uint8_t *p = realloc(s->scratch, rr->ring.max_msg);
+		if (!p) {
+			*err = HERMES_ENOMEM;
+			return NULL;
+		}
+		s->scratch = p;
+		s->scratch_cap = rr->ring.max_msg;
+	}
+	hm_feed *f = calloc(1, sizeof *f);
+	if (!f) {
+		*err = HERMES_ENOMEM;
+		return NULL;
+	}
+	f->srv = s;
+	f->rr = rr;
+	f->watch_slot = -1;
+	if (s->watch && (f->watch_slot = hm_watch_slot_alloc(s->watch)) < 0) {
+		free(f);
+		*err = HERMES_ETOOMANY;
+		return NULL;
+	}
+	*err = hermes_sub_open(s->bus, rr->name, start, seq, &f->sub);
+	if (*err) {
+		if (s->watch)
+			hm_watch_slot_free(s->watch, f->watch_slot);
+		free(f);
+		return NULL;
+	}
+	/* A start older than what the ring retains begins at the oldest
+	 * message, and SUBSCRIBED says so: that is not a loss to report. */
+	if (f->sub->pending_lost) {
+		hermes_msg m;
+		(void)hermes_sub_poll(f->sub, &m);
+	}
+	if (f->watch_slot >= 0)
+		s->by_slot[f->watch_slot] = f;
+	f->ring_next = rr->feed_list;
+	rr->feed_list = f;
+	f->all_next = s->feeds;
+	s->feeds = f;
+	rr->feeds++;
+	s->nfeeds++;
+	return f;
+}
+
+static void feed_close(hm_server *s, hm_feed *f)
+{
+	ready_remove(s, f);
+	if (s->watch) {
+		hm_watch_slot_free(s->watch, f->watch_slot);
+		s->by_slot[f->watch_slot] = NULL;
+	}
+	f->watched = false;
+	hermes_sub_close(f->sub);
+	if (f->rr->shared == f)
+		f->rr->shared = NULL;
+	for (hm_feed **pp = &f->rr->feed_list; *pp; pp = &(*pp)->ring_next)
+		if (*pp == f) {
+			*pp = f->ring_next;
+			break;
+		}
+	for (hm_feed **pp = &s->feeds; *pp; pp = &(*pp)->all_next)
+		if (*pp == f) {
+			*pp = f->all_next;
+			break;
+		}
+	f->rr->feeds--;
+	s->nfeeds--;
+	hm_ringref *rr = f->rr;
+	free(f->subs);
+	free(f);
+	hm_server_ring_unused(s, rr);
+}
+
+static bool feed_add(hm_feed *f, hm_subref *ref)
+{
+	if (f->nsubs == f->cap) {
+		unsigned cap = f->cap ? 2 * f->cap : 4;
+		hm_subref **p = realloc(f->subs, cap * sizeof *p);
+		if (!p)
+			return false;
+		f->subs = p;
+		f->cap = cap;
+	}
+	f->subs[f->nsubs++] = ref;
+	ref->feed = f;
+	return true;
+}
+
+hermes_err hm_feed_subscribe(hm_server *s, hm_ringref *rr, hm_subref *ref, uint8_t start,
+			     uint64_t start_seq, uint64_t *first)
+{
+	uint64_t tpos, tail, epos, earliest;
+	hm_ring_tail(&rr->ring, &tpos, &tail);
+	hm_ring_earliest(&rr->ring, &epos, &earliest);
+	uint64_t target = start == HERMES_WIRE_START_LATEST     ? tail
+			  : start == HERMES_WIRE_START_EARLIEST ? earliest
+			  : start_seq < earliest		 ? earliest
+								 : start_seq;
+	ref->start = target;
+	/* Subscriptions that skip what links brought in need the ring's
+	 * origin table (tags may be there from earlier or other bridges). */
+	if (ref->local_only)
+		(void)hm_server_origins(s, rr);
+	hm_feed *sh = rr->shared;
+	if (ref->policy != HM_SLOW_HOLD && sh && hermes_sub_next_seq(sh->sub) <= target) {
+		/* The shared cursor has not passed the start yet: join it; the
+		 * start filter skips what comes before. */
+		if (!feed_add(sh, ref))
+			return HERMES_ENOMEM;
+		*first = target;
+		return HERMES_OK;
+	}
+	/* A cursor of its own. A start in the future opens at the tail and lets
+	 * the filter wait for it (a ring cursor parked ahead of the tail would
+	 * hold nothing back but also read nothing). */
+	hermes_start hs = target >= tail ? HERMES_START_LATEST
+			  : target <= earliest ? HERMES_START_EARLIEST
+					       : HERMES_START_SEQ;
+	hermes_err err;
+	hm_feed *f = feed_open(s, rr, hs, target, &err);
+	if (!f)
+		return err;
+	uint64_t at = hermes_sub_next_seq(f->sub);
+	if (at > ref->start)
+		ref->start = at; /* the ring moved on between the look and the open */
+	f->hold = ref->policy == HM_SLOW_HOLD;
+	if (!f->hold && !rr->shared) {
+		f->shared = true;
+		rr->shared = f;
+	}
+	if (!feed_add(f, ref)) {
+		feed_close(s, f);
+		return HERMES_ENOMEM;
+	}
+	*first = ref->start;
+	ready_push(s, f);
+	return HERMES_OK;
+}
+
+void hm_feed_unsubscribe(hm_server *s, hm_subref *ref)
+{
+	hm_feed *f = ref->feed;
+	if (!f)
+		return;
+	for (unsigned i = 0; i < f->nsubs; i++)
+		if (f->subs[i] == ref) {
+			f->subs[i] = f->subs[--f->nsubs];
+			break;
+		}
+	ref->feed = NULL;
+	if (f->nsubs == 0)
+		feed_close(s, f);
+}
+
+/* ---- delivery -------------------------------------------------------------------------------- */
+
+static size_t out_free(const hm_conn *c)
+{
+	return c->out_cap - (c->out_len - c->out_off);
+}
+
+/* Room a HOLD feed needs before it may read the next message. */
+static bool hold_has_room(const hm_feed *f)
+{
+	const hm_subref *ref = f->subs[0];
+	if (ref->link)
+		return hm_link_has_room(ref->link, f->rr->ring.max_msg);
+	const hm_conn *c = ref->conn;
+	if (c->state != HM_CONN_SESSION)
+		return true; /* closing: it reads and discards */
+	size_t biggest = f->rr->ring.max_msg;
+	size_t max = hm_conn_max_deliver(c);
+	if (biggest > max)
+		biggest = max;
+	size_t need = hm_conn_frame_size(c, biggest) + hm_conn_frame_size(c, 8) + HM_CTRL_RESERVE;
+	return out_free(c) >= need;
+}
+
+static void deliver_conn(hm_server *s, hm_subref *ref, const hermes_msg *m)
+{
+	hm_conn *c = ref->conn;
+	if (c->state != HM_CONN_SESSION)
+		return;
+	if (m->len > hm_conn_max_deliver(c)) {
+		/* Larger than the subscriber accepts: it is told as a loss. */
+		ref->pending_loss++;
+		hm_stat_add(&s->stats->c.drops, 1);
+		return;
+	}
+	size_t need = hm_conn_frame_size(c, m->len) + (ref->pending_loss ? hm_conn_frame_size(c, 8) : 0);
+	if (out_free(c) < need + HM_CTRL_RESERVE) {
+		if (ref->policy == HM_SLOW_DISCONNECT) {
+			hm_stat_add(&s->stats->c.slow_disconnects, 1);
+			hm_conn_fatal(c, HERMES_EAGAIN, "slow subscriber: subscription %u fell %zu bytes behind",
+				      ref->id, c->out_cap);
+			return;
+		}
+		ref->pending_loss++;
+		hm_stat_add(&s->stats->c.drops, 1);
+		return;
+	}
+	uint8_t *p;
+	if (ref->pending_loss) {
+		p = hm_conn_out_claim(c, HERMES_MSG_LOSS, 0, ref->id, m->seq, 8, HM_CTRL_RESERVE);
+		hm_put_le64(p, ref->pending_loss);
+		hm_conn_out_commit(c);
+		ref->pending_loss = 0;
+		hm_stat_add(&s->stats->c.loss_notices, 1);
+	}
+	p = hm_conn_out_claim(c, HERMES_MSG_DELIVER, 0, ref->id, m->seq, m->len, HM_CTRL_RESERVE);
+	memcpy(p, m->data, m->len);
+	hm_conn_out_commit(c);
+	hm_stat_add(&s->stats->c.delivers, 1);
+}
+
+static void deliver(hm_server *s, hm_feed *f, const hermes_msg *m)
+{
+	bool imported = f->rr->org && hm_origins_imported(f->rr->org, m->seq);
+	for (unsigned i = 0; i < f->nsubs; i++) {
+		hm_subref *ref = f->subs[i];
+		if (ref->dead || m->seq < ref->start || (ref->local_only && imported))
+			continue;
+		if (ref->link)
+			(void)hm_link_export(ref->link, ref, m);
+		else
+			deliver_conn(s, ref, m);
+	}
+}
+
+/* The ring was deleted: end every subscription of the feed; ending the last
+ * one closes the feed. */
+static void ring_gone(hm_server *s, hm_feed *f)
+{
+	(void)s;
+	hm_log(HM_BR_LOG_INFO, "ring '%s' was deleted: ending %u subscription(s)", f->rr->name,
+	       f->nsubs);
+	for (;;) {
+		hm_subref *ref = f->subs[f->nsubs - 1];
+		bool last = f->nsubs == 1;
+		if (ref->link)
+			hm_link_ring_ended(ref->link, ref);
+		else
+			hm_conn_sub_ended(ref->conn, ref);
+		if (last)
+			return;
+	}
+}
+
+/* Move the subscriptions of a dedicated catch-up feed that drained onto the
+ * shared feed (or make it the shared one). true if f was closed. */
+static bool merge(hm_server *s, hm_feed *f)
+{
+	hm_ringref *rr = f->rr;
+	if (f->hold || f->shared)
+		return false;
+	if (!rr->shared) {
+		f->shared = true;
+		rr->shared = f;
+		return false;
+	}
+	uint64_t here = hermes_sub_next_seq(f->sub);
+	if (hermes_sub_next_seq(rr->shared->sub) > here)
+		return false; /* the shared one is ahead: keep catching up */
+	while (f->nsubs) {
+		hm_subref *ref = f->subs[--f->nsubs];
+		if (ref->start < here)
+			ref->start = here;
+		if (!feed_add(rr->shared, ref)) {
+			f->nsubs++;
+			return false;
+		}
+	}
+	feed_close(s, f);
+	return true;
+}
+
+static void feed_pass(hm_server *s, hm_feed *f)
+{
+	bool overwrite = is_overwrite(f);
+	unsigned polled = 0;
+	bool drained = false, stalled = false;
+	for (unsigned n = 0; n < HM_FEED_BUDGET; n++) {
+		if (f->hold && !hold_has_room(f)) {
+			stalled = true;
+			break;
+		}
+		hermes_msg m;
+		hermes_err err;
+		if (overwrite) {
+			err = hermes_sub_recv(f->sub, s->scratch, (uint32_t)s->scratch_cap, &m);
+			m.data = s->scratch;
+		} else {
+			err = hermes_sub_poll(f->sub, &m);
+		}
+		if (err == HERMES_EAGAIN) {
+			drained = true;
+			break;
+		}
+		if (err == HERMES_ELOST) {
+			for (unsigned i = 0; i < f->nsubs; i++)
+				f->subs[i]->pending_loss += m.lost;
+			hm_stat_add(&s->stats->c.ring_losses, m.lost);
+			continue;
+		}
+		if (err)
+			break;
+		polled++;
+		deliver(s, f, &m);
+	}
+	if (!overwrite && polled)
+		(void)hermes_sub_release(f->sub);
+	if (polled)
+		s->active_ns = hm_now_ns();
+	if (stalled) {
+		f->state = HM_FEED_STALLED;
+		if (f->subs[0]->link)
+			hm_link_stalled(f->subs[0]->link);
+		else
+			f->subs[0]->conn->stalled_feeds = true;
+		return;
+	}
+	if (!drained) {
+		ready_push(s, f);
+		return;
+	}
+	if (hm_load_relaxed_u32(&f->rr->ring.hdr->deleted)) {
+		ring_gone(s, f);
+		return;
+	}
+	if (merge(s, f))
+		return;
+	if (!s->watch) {
+		ready_push(s, f); /* busy poll: look again next turn */
+		return;
+	}
+	/* Drained. The loop peeks at it while it is busy, and hands it to the
+	 * watcher only when it is about to sleep (hm_feeds_watch): while
+	 * messages flow, no futex wake-ups and no second thread. */
+	f->state = HM_FEED_ARMED;
+}
+
+bool hm_feeds_run(hm_server *s)
+{
+	/* Each feed ready now gets one pass; those it re-queues wait for the
+	 * next turn, so that sockets are serviced in between. */
+	hm_feed *last = s->ready_tail;
+	while (s->ready_head) {
+		hm_feed *f = ready_pop(s);
+		bool was_last = f == last;
+		feed_pass(s, f);
+		if (was_last)
+			break;
+	}
+	return s->ready_head != NULL;
+}
+
+void hm_feeds_fired(hm_server *s, const int *slots, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		hm_feed *f = slots[i] >= 0 ? s->by_slot[slots[i]] : NULL;
+		if (f && f->state == HM_FEED_ARMED) {
+			f->watched = false; /* the watcher disarmed it when it fired */
+			ready_push(s, f);
+		}
+	}
+}
+
+void hm_feeds_ring_committed(hm_server *s, hm_ringref *rr)
+{
+	for (hm_feed *f = rr->feed_list; f; f = f->ring_next)
+		if (f->state == HM_FEED_ARMED)
+			hm_feed_make_ready(s, f);
+}
+
+void hm_feeds_watch(hm_server *s)
+{
+	if (!s->watch)
+		return;
+	for (hm_feed *f = s->feeds; f; f = f->all_next)
+		if (f->state == HM_FEED_ARMED && !f->watched) {
+			hm_watch_arm(s->watch, f->watch_slot, &f->rr->ring, hermes_sub_next_seq(f->sub));
+			f->watched = true;
+		}
+}
+
+unsigned hm_feeds_peek(hm_server *s)
+{
+	unsigned n = 0;
+	for (hm_feed *f = s->feeds; f; f = f->all_next) {
+		if (f->state != HM_FEED_ARMED)
+			continue;
+		/* The same look as the watcher's (and hermes_sub_wait's): the
+		 * slot of the next sequence, acquire pairing with the commit. */
+		const hm_ring *r = &f->rr->ring;
+		uint64_t seq = hermes_sub_next_seq(f->sub);
+		uint64_t w = hm_load_acquire_u64(&r->slots[seq & r->slot_mask].word);
+		int64_t d = (int64_t)(hm_word_seq(w) - seq);
+		if (d > 0 || (d == 0 && hm_word_state(w) != HM_SLOT_IN_PROGRESS)) {
+			hm_feed_make_ready(s, f);
+			n++;
+		}
+	}
+	return n;
+}
+
+void hm_feeds_resume_conn(hm_server *s, hm_conn *c)
+{
+	c->stalled_feeds = false;
+	for (unsigned i = 0; i < c->nsubs; i++) {
+		hm_feed *f = c->subs[i]->feed;
+		if (f && f->state == HM_FEED_STALLED) {
+			if (hold_has_room(f))
+				ready_push(s, f);
+			else
+				c->stalled_feeds = true;
+		}
+	}
+}

@@ -1,0 +1,290 @@
+/* hermes-bridge: serve a Hermes bus over TCP, and link buses on different
+ * hosts. Also `hermes-bridge keygen NAME`, which makes pre-shared key files.
+ * The work is in loop.c (event loop), conn.c (protocol), feed.c (fan-out),
+ * link.c (links), auth.c (libsodium). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hermes/hermes.h>
+
+#include "tcp-bridge/auth.h"
+#include "tcp-bridge/config.h"
+#include "tcp-bridge/loop.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: hermes-bridge [options]\n"
+		"       hermes-bridge keygen NAME [--out FILE]\n"
+		"\n"
+		"Serves one Hermes bus over TCP: remote clients (libhermes-ipc's hermes_net_*\n"
+		"API, docs/PROTOCOL.md) publish into its rings and subscribe to them, and links\n"
+		"mirror rings between buses on different hosts. Runs in the foreground; logs to\n"
+		"stderr. The bus must exist (start hermesd first).\n"
+		"\n"
+		"  -c, --config FILE        INI file (see hermes-bridge.conf.example); flags given\n"
+		"                           on the command line override it\n"
+		"  -b, --bus NAME           bus to serve (default: $HERMES_BUS, else 'default')\n"
+		"  -L, --listen ADDR:PORT   where to listen (default 127.0.0.1:7400; port 0 picks\n"
+		"                           a free one, reported in the log and to systemd).\n"
+		"                           A non-loopback address needs --auth or --insecure\n"
+		"  -a, --auth FILE          identities, their key files and permissions (INI:\n"
+		"                           [identity NAME] key_file=, publish=, subscribe=);\n"
+		"                           with it every client must authenticate\n"
+		"      --encrypt MODE       off, optional (default: encrypt when the client asks)\n"
+		"                           or required (refuse clients that do not)\n"
+		"      --insecure           allow a non-loopback listen address without --auth\n"
+		"  -k, --link SPEC          link to another bridge: HOST:PORT/RING[,RING...],\n"
+		"                           each RING optionally :in (subscribe there, publish\n"
+		"                           here), :out (the reverse) or :both (default).\n"
+		"                           Repeatable. Example: --link 10.0.0.2:7400/orders,quotes:in\n"
+		"      --link-identity NAME identity the --link connections authenticate as\n"
+		"      --link-key FILE      its key file (made with 'keygen')\n"
+		"      --link-encrypt       encrypt the --link sessions (needs --link-key)\n"
+		"      --name NAME          server name sent to clients (default hermes-bridge@HOST)\n"
+		"      --bus-id N           this bus's origin id on links (default: a hash of the\n"
+		"                           host and bus names; must differ between linked buses)\n"
+		"      --slow-policy P      what to do with a subscriber that cannot keep up: drop\n"
+		"                           (skip ahead, send LOSS), disconnect, hold (stop its\n"
+		"                           cursor: a block ring then holds back producers) or auto\n"
+		"                           (default: hold on block rings, drop on overwrite rings)\n"
+		"      --out-buffer SIZE    output buffer per connection, the most the bridge holds\n"
+		"                           for a slow peer (default 1M; K, M, G suffixes)\n"
+		"      --max-frame SIZE     largest frame accepted, header included (default 1M)\n"
+		"      --max-connections N  (default 4096; raises RLIMIT_NOFILE as needed)\n"
+		"      --handshake-timeout MS  close connections that do not finish the handshake\n"
+		"                           in time (default 10000)\n"
+		"      --publish-timeout MS how long a PUBLISH waits for room in a full block ring\n"
+		"                           before it fails with HERMES_EAGAIN (default 1000)\n"
+		"      --busy-poll          spin on rings and sockets instead of sleeping: lowest\n"
+		"                           latency, one core at 100%%\n"
+		"      --idle-spin US       after activity, keep looking for this long before\n"
+		"                           sleeping (default 50; 0: sleep at once)\n"
+		"      --stats-dir DIR      where the counters file hermes-bridge.BUS.PORT goes\n"
+		"                           (default /dev/shm; 'none' for no file)\n"
+		"      --state-dir DIR      where the link origin tables hermes-bridge.BUS.RING.origins\n"
+		"                           go, shared by the bus's bridges and kept across restarts\n"
+		"                           (default /dev/shm; 'none': in memory only)\n"
+		"      --link-import-timeout MS  how long a link waits for room in a full local\n"
+		"                           ring before it drops that message (default 5000; 0:\n"
+		"                           forever, which can deadlock two saturated buses)\n"
+		"  -l, --log-level LEVEL    error, warn, info (default) or debug\n"
+		"      --check-config       validate the configuration, print it, and exit\n"
+		"  -h, --help               this text\n"
+		"  -V, --version            print the version\n"
+		"\n"
+		"keygen NAME [--out FILE]: write a new random pre-shared key for identity NAME to\n"
+		"FILE (default NAME.key), mode 0600; refuses to overwrite. Give the same file to\n"
+		"the client (HERMES_NET_KEY_FILE, or a link's key_file) and name it in the\n"
+		"bridge's auth file.\n"
+		"\n"
+		"Signals: SIGTERM/SIGINT stop gracefully (clients get GOODBYE). With\n"
+		"$NOTIFY_SOCKET set (systemd Type=notify) it reports READY=1 and the address.\n"
+		"Exit status: 0 after a graceful stop, 1 on errors, 2 on usage errors.\n");
+}
+
+static int keygen(int argc, char **argv)
+{
+	const char *name = NULL, *out = NULL;
+	for (int i = 2; i < argc; i++) {
+		if ((!strcmp(argv[i], "--out") || !strcmp(argv[i], "-o")) && i + 1 < argc)
+			out = argv[++i];
+		else if (argv[i][0] == '-' || name) {
+			fprintf(stderr, "usage: hermes-bridge keygen NAME [--out FILE]\n");
+			return 2;
+		} else
+			name = argv[i];
+	}
+	if (!name) {
+		fprintf(stderr, "usage: hermes-bridge keygen NAME [--out FILE]\n");
+		return 2;
+	}
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7E || *p == '/') {
+			fprintf(stderr, "hermes-bridge: identity names are printable ASCII without "
+					"spaces or '/'\n");
+			return 2;
+		}
+	char path[512];
+	snprintf(path, sizeof path, "%s", out ? out : name);
+	if (!out)
+		snprintf(path, sizeof path, "%s.key", name);
+	uint8_t key[HERMES_AUTH_KEY_SIZE];
+	hermes_err err = hm_auth_keygen(key);
+	if (!err) {
+		char comment[320];
+		snprintf(comment, sizeof comment, "Hermes pre-shared key of identity %s", name);
+		err = hm_auth_key_save(path, comment, key);
+	}
+	hm_auth_wipe(key, sizeof key);
+	if (err) {
+		fprintf(stderr, "hermes-bridge: keygen: %s\n", hermes_last_error_detail());
+		return 1;
+	}
+	printf("%s\n", path);
+	fprintf(stderr,
+		"wrote %s (mode 0600). In the bridge's auth file:\n"
+		"  [identity %s]\n  key_file = %s\n  publish = *\n  subscribe = *\n",
+		path, name, path);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "keygen"))
+		return keygen(argc, argv);
+
+	enum {
+		O_ENCRYPT = 256, O_INSECURE, O_LINK_ID, O_LINK_KEY, O_LINK_ENC, O_NAME, O_BUS_ID,
+		O_SLOW, O_OUTBUF, O_MAXFRAME, O_MAXCONN, O_HSTIMEOUT, O_PUBTIMEOUT, O_BUSY,
+		O_STATSDIR, O_STATEDIR, O_IMPORT_TIMEOUT, O_SPIN, O_CHECK
+	};
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"bus", required_argument, NULL, 'b'},
+		{"listen", required_argument, NULL, 'L'},
+		{"auth", required_argument, NULL, 'a'},
+		{"encrypt", required_argument, NULL, O_ENCRYPT},
+		{"insecure", no_argument, NULL, O_INSECURE},
+		{"link", required_argument, NULL, 'k'},
+		{"link-identity", required_argument, NULL, O_LINK_ID},
+		{"link-key", required_argument, NULL, O_LINK_KEY},
+		{"link-encrypt", no_argument, NULL, O_LINK_ENC},
+		{"name", required_argument, NULL, O_NAME},
+		{"bus-id", required_argument, NULL, O_BUS_ID},
+		{"slow-policy", required_argument, NULL, O_SLOW},
+		{"out-buffer", required_argument, NULL, O_OUTBUF},
+		{"max-frame", required_argument, NULL, O_MAXFRAME},
+		{"max-connections", required_argument, NULL, O_MAXCONN},
+		{"handshake-timeout", required_argument, NULL, O_HSTIMEOUT},
+		{"publish-timeout", required_argument, NULL, O_PUBTIMEOUT},
+		{"busy-poll", no_argument, NULL, O_BUSY},
+		{"idle-spin", required_argument, NULL, O_SPIN},
+		{"stats-dir", required_argument, NULL, O_STATSDIR},
+		{"state-dir", required_argument, NULL, O_STATEDIR},
+		{"link-import-timeout", required_argument, NULL, O_IMPORT_TIMEOUT},
+		{"log-level", required_argument, NULL, 'l'},
+		{"check-config", no_argument, NULL, O_CHECK},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{0},
+	};
+	/* Flags are applied after the config file, in order, with the same
+	 * validation as its keys. */
+	struct flag {
+		const char *key, *value;
+	} flags[64];
+	unsigned nflags = 0;
+	const char *links[HM_BR_MAX_LINKS];
+	unsigned nlinks = 0;
+	const char *config = NULL, *link_id = NULL, *link_key = NULL;
+	bool link_enc = false, check = false;
+	int o;
+	while ((o = getopt_long(argc, argv, "c:b:L:a:k:l:hV", opts, NULL)) != -1) {
+		const char *key = NULL;
+		switch (o) {
+		case 'c': config = optarg; break;
+		case 'b': key = "bus"; break;
+		case 'L': key = "listen"; break;
+		case 'a': key = "auth"; break;
+		case O_ENCRYPT: key = "encrypt"; break;
+		case O_INSECURE: key = "insecure"; optarg = "true"; break;
+		case 'k':
+			if (nlinks == HM_BR_MAX_LINKS) {
+				fprintf(stderr, "hermes-bridge: at most %d links\n", HM_BR_MAX_LINKS);
+				return 2;
+			}
+			links[nlinks++] = optarg;
+			break;
+		case O_LINK_ID: link_id = optarg; break;
+		case O_LINK_KEY: link_key = optarg; break;
+		case O_LINK_ENC: link_enc = true; break;
+		case O_NAME: key = "name"; break;
+		case O_BUS_ID: key = "bus_id"; break;
+		case O_SLOW: key = "slow_policy"; break;
+		case O_OUTBUF: key = "out_buffer"; break;
+		case O_MAXFRAME: key = "max_frame"; break;
+		case O_MAXCONN: key = "max_connections"; break;
+		case O_HSTIMEOUT: key = "handshake_timeout_ms"; break;
+		case O_PUBTIMEOUT: key = "publish_timeout_ms"; break;
+		case O_BUSY: key = "busy_poll"; optarg = "true"; break;
+		case O_SPIN: key = "idle_spin_us"; break;
+		case O_STATSDIR: key = "stats_dir"; break;
+		case O_STATEDIR: key = "state_dir"; break;
+		case O_IMPORT_TIMEOUT: key = "link_import_timeout_ms"; break;
+		case 'l': key = "log_level"; break;
+		case O_CHECK: check = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V':
+			printf("hermes-bridge %d.%d.%d (protocol %d%s)\n", HERMES_VERSION_MAJOR,
+			       HERMES_VERSION_MINOR, HERMES_VERSION_PATCH, HERMES_PROTOCOL_VERSION,
+			       hm_auth_available() ? ", libsodium" : ", without libsodium");
+			return 0;
+		default: usage(stderr); return 2;
+		}
+		if (key) {
+			if (nflags == 64) {
+				fprintf(stderr, "hermes-bridge: too many flags\n");
+				return 2;
+			}
+			flags[nflags++] = (struct flag){key, optarg};
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "hermes-bridge: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	static hm_bridge_cfg cfg;
+	hm_bridge_cfg_defaults(&cfg);
+	if (config && hm_bridge_cfg_load(&cfg, config)) {
+		fprintf(stderr, "hermes-bridge: %s\n", cfg.error);
+		return 1;
+	}
+	for (unsigned i = 0; i < nflags; i++)
+		if (hm_bridge_cfg_set(&cfg, flags[i].key, flags[i].value)) {
+			fprintf(stderr, "hermes-bridge: --%s: %s\n", flags[i].key, cfg.error);
+			return 2;
+		}
+	for (unsigned i = 0; i < nlinks; i++)
+		if (hm_bridge_cfg_add_link(&cfg, links[i], link_id, link_key, link_enc)) {
+			fprintf(stderr, "hermes-bridge: %s\n", cfg.error);
+			return 2;
+		}
+	if (hm_bridge_cfg_check(&cfg) || (cfg.auth_file[0] && hm_bridge_cfg_load_auth(&cfg))) {
+		fprintf(stderr, "hermes-bridge: %s\n", cfg.error);
+		hm_bridge_cfg_fini(&cfg);
+		return 1;
+	}
+	if (check) {
+		printf("bus %s, listen %s, %s, encryption %s, slow policy %s, out buffer %llu, "
+		       "max frame %u\n",
+		       cfg.bus, cfg.listen, cfg.nidents ? "authentication required" : "no authentication",
+		       cfg.encrypt == HM_ENC_OFF ? "off" : cfg.encrypt == HM_ENC_REQUIRED ? "required" : "optional",
+		       hm_slow_policy_name(cfg.slow), (unsigned long long)cfg.out_buffer, cfg.max_frame);
+		for (unsigned i = 0; i < cfg.nidents; i++)
+			printf("  identity %s: publish '%s', subscribe '%s'\n", cfg.idents[i].name,
+			       cfg.idents[i].publish, cfg.idents[i].subscribe);
+		for (unsigned i = 0; i < cfg.nrings; i++)
+			printf("  ring %s: slow policy %s\n", cfg.rings[i].name,
+			       hm_slow_policy_name(cfg.rings[i].slow));
+		for (unsigned i = 0; i < cfg.nlinks; i++) {
+			printf("  link %s to %s:", cfg.links[i].name, cfg.links[i].address);
+			for (unsigned k = 0; k < cfg.links[i].nrings; k++)
+				printf(" %s:%s", cfg.links[i].rings[k].name,
+				       cfg.links[i].rings[k].in && cfg.links[i].rings[k].out ? "both"
+				       : cfg.links[i].rings[k].in			     ? "in"
+											     : "out");
+			printf("\n");
+		}
+		hm_bridge_cfg_fini(&cfg);
+		return 0;
+	}
+	int rc = hm_bridge_run(&cfg);
+	hm_bridge_cfg_fini(&cfg);
+	return rc;
+}

@@ -1,0 +1,239 @@
+/* Server state shared by connections, feeds and links (see server.h). */
+#include "tcp-bridge/server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/error_detail.h"
+#include "shm/segment.h"
+#include "tcp-bridge/auth.h"
+
+static int log_level = HM_BR_LOG_INFO;
+
+void hm_log_set_level(int level)
+{
+	log_level = level;
+}
+
+int hm_log_level(void)
+{
+	return log_level;
+}
+
+void hm_log(int level, const char *fmt, ...)
+{
+	static const char *names[] = {"error", "warn", "info", "debug"};
+	if (level > log_level || level < 0)
+		return;
+	char buf[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	/* One write per line, so that lines of several processes sharing a
+	 * log do not interleave. */
+	char line[900];
+	int n = snprintf(line, sizeof line, "hermes-bridge[%d]: %s: %s\n", (int)getpid(), names[level],
+			 buf);
+	if (n > 0 && write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0)
+		(void)0;
+}
+
+/* FNV-1a, for a bus id derived from the host and bus names. */
+static uint64_t fnv1a(const char *s, uint64_t h)
+{
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+hermes_err hm_server_init(hm_server *s, const hm_bridge_cfg *cfg, hermes_bus *bus,
+			  hm_watch *watch, hm_bridge_stats *stats)
+{
+	memset(s, 0, sizeof *s);
+	s->cfg = cfg;
+	s->bus = bus;
+	s->watch = watch;
+	s->stats = stats;
+	char host[256] = "localhost";
+	gethostname(host, sizeof host - 1);
+	host[sizeof host - 1] = '\0';
+	if (cfg->name[0]) {
+		snprintf(s->name, sizeof s->name, "%s", cfg->name);
+	} else {
+		/* The WELCOME name must be printable without spaces. */
+		snprintf(s->name, sizeof s->name, "hermes-bridge@%.200s", host);
+		for (char *p = s->name; *p; p++)
+			if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7E)
+				*p = '_';
+	}
+	s->bus_id = cfg->bus_id;
+	if (!s->bus_id) {
+		s->bus_id = fnv1a(cfg->bus, fnv1a("/", fnv1a(host, 0xcbf29ce484222325ull)));
+		if (!s->bus_id)
+			s->bus_id = 1;
+	}
+	/* An identity without a key is checked against a random key, so that
+	 * "unknown identity" costs the same as "wrong key" and looks the same. */
+	if (cfg->nidents && hm_auth_random(s->unknown_key, sizeof s->unknown_key) != HERMES_OK)
+		return HERMES_ENOTSUP;
+	return HERMES_OK;
+}
+
+void hm_server_fini(hm_server *s)
+{
+	for (unsigned i = 0; i < HM_MAX_RINGREFS; i++) {
+		hm_ringref *rr = &s->rings[i];
+		if (!rr->used)
+			continue;
+		if (rr->pub)
+			hermes_pub_close(rr->pub);
+		hm_origins_close(rr->org);
+		memset(rr, 0, sizeof *rr);
+	}
+	free(s->scratch);
+	s->scratch = NULL;
+	hm_auth_wipe(s->unknown_key, sizeof s->unknown_key);
+}
+
+/* Entries of live rings stay (they remember which messages links imported);
+ * those of deleted rings go once nothing uses them. */
+static void ringref_free_if_unused(hm_ringref *rr)
+{
+	if (rr->pub_refs || rr->feeds || !rr->stale)
+		return;
+	if (rr->pub)
+		hermes_pub_close(rr->pub);
+	hm_origins_close(rr->org);
+	memset(rr, 0, sizeof *rr);
+}
+
+hermes_err hm_server_ring(hm_server *s, const char *name, hm_ringref **out)
+{
+	hm_ring ring;
+	hermes_err err = hm_bus_find_ring(s->bus, name, &ring, NULL);
+	hm_ringref *found = NULL, *free_ref = NULL;
+	for (unsigned i = 0; i < HM_MAX_RINGREFS; i++) {
+		hm_ringref *rr = &s->rings[i];
+		if (!rr->used) {
+			if (!free_ref)
+				free_ref = rr;
+			continue;
+		}
+		if (rr->stale || strcmp(rr->name, name))
+			continue;
+		if (!err && rr->ring.hdr == ring.hdr &&
+		    !hm_load_relaxed_u32(&rr->ring.hdr->deleted)) {
+			found = rr;
+			break;
+		}
+		/* The ring was deleted (and maybe made again): this entry
+		 * only serves the handles still open on the old one. */
+		rr->stale = true;
+		ringref_free_if_unused(rr);
+		if (!rr->used && !free_ref)
+			free_ref = rr;
+	}
+	if (found) {
+		*out = found;
+		return HERMES_OK;
+	}
+	if (err)
+		return err;
+	if (!free_ref)
+		return hm_fail(HERMES_ENOSPC, "the bridge tracks too many rings");
+	memset(free_ref, 0, sizeof *free_ref);
+	free_ref->used = true;
+	snprintf(free_ref->name, sizeof free_ref->name, "%s", name);
+	free_ref->ring = ring;
+	free_ref->slow = HM_SLOW_AUTO;
+	for (unsigned i = 0; i < s->cfg->nrings; i++)
+		if (!strcmp(s->cfg->rings[i].name, name))
+			free_ref->slow = s->cfg->rings[i].slow;
+	*out = free_ref;
+	return HERMES_OK;
+}
+
+hermes_err hm_server_pub_get(hm_server *s, hm_ringref *rr)
+{
+	if (!rr->pub) {
+		hermes_err err = hermes_pub_open(s->bus, rr->name, &rr->pub);
+		if (err)
+			return err;
+	}
+	rr->pub_refs++;
+	return HERMES_OK;
+}
+
+void hm_server_pub_put(hm_server *s, hm_ringref *rr)
+{
+	(void)s;
+	if (rr->pub_refs && --rr->pub_refs == 0) {
+		hermes_pub_close(rr->pub);
+		rr->pub = NULL;
+	}
+	ringref_free_if_unused(rr);
+}
+
+void hm_server_ring_unused(hm_server *s, hm_ringref *rr)
+{
+	(void)s;
+	ringref_free_if_unused(rr);
+}
+
+hm_origins *hm_server_origins(hm_server *s, hm_ringref *rr)
+{
+	if (!rr->org) {
+		rr->org = hm_origins_open(s->cfg->state_dir, s->cfg->bus, rr->name, &rr->ring);
+		if (!rr->org)
+			hm_log(HM_BR_LOG_ERROR, "ring '%s': cannot open its link origin table in %s: %s",
+			       rr->name, s->cfg->state_dir, strerror(errno));
+	}
+	return rr->org;
+}
+
+hermes_err hm_server_commit_imported(hm_server *s, hm_ringref *rr, const void *data, uint32_t len,
+				     uint64_t origin, uint64_t oseq, uint64_t *seq)
+{
+	hm_origins *org = hm_server_origins(s, rr);
+	hermes_claim c;
+	hermes_err err = hermes_pub_claim(rr->pub, len, &c);
+	if (err)
+		return err;
+	memcpy(c.data, data, len);
+	/* The tag and the announcement before the commit: see origins.h. */
+	if (org) {
+		hm_origins_mark(org, c.seq_);
+		if (origin)
+			hm_origins_pending(org, origin, oseq, c.seq_);
+	}
+	*seq = c.seq_;
+	err = hermes_pub_commit(rr->pub, &c);
+	if (!err && org && origin)
+		hm_origins_record(org, origin, oseq);
+	return err;
+}
+
+void hm_server_mark_dirty(hm_server *s, hm_conn *c)
+{
+	if (c->in_dirty)
+		return;
+	c->in_dirty = true;
+	c->dirty_next = s->dirty;
+	s->dirty = c;
+}
+
+void hm_server_mark_wake(hm_server *s, hm_conn *c)
+{
+	if (c->in_wake)
+		return;
+	c->in_wake = true;
+	c->wake_next = s->wake;
+	s->wake = c;
+}

@@ -1,0 +1,355 @@
+/* The ring watcher thread (see watch.h).
+ *
+ * It speaks the ring's eventcount protocol from the sleeper's side, exactly
+ * as hermes_sub_wait does in shm/ring.c, but for many rings at once:
+ *
+ *   watcher                                   producer (wake_sleepers)
+ *   fetch_add(ring.waiters, 1)   seq_cst      store_release(slot.word)  commit
+ *   v = load_acquire(ring.futex)              fence(seq_cst)
+ *   fence(seq_cst)                            if load(waiters):
+ *   check slot[seq].word                          fetch_add(futex) ; FUTEX_WAKE
+ *   futex_waitv({ring.futex, v}, ...)
+ *   fetch_sub(ring.waiters, 1)
+ *
+ * The two fences order each side's write before its read, so either we see
+ * the committed word, or the producer sees waiters != 0 and bumps the futex,
+ * which makes our futex_waitv return at once or wakes it. The only shared
+ * words we write are `waiters` (an announcement, counted in and out by each
+ * sleeper) and nothing else: a watcher can never disturb producers or
+ * subscribers beyond making producers issue the wake they would issue for a
+ * sleeping local subscriber. */
+#include "tcp-bridge/watch.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/atomics.h"
+
+#ifndef FUTEX_32
+#define FUTEX_32 2
+#endif
+#define MAX_RINGS 64 /* a bus never has more (HM_MAX_RINGS) */
+#define FALLBACK_NS 5000000
+
+struct entry {
+	bool used, armed;
+	hm_ring_header *hdr;
+	hm_slot *slots;
+	uint64_t slot_mask;
+	uint64_t seq;
+};
+
+struct snap {
+	int slot;
+	uint64_t seq;
+	hm_ring_header *hdr;
+	hm_slot *at;
+};
+
+struct hm_watch {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	int efd;
+	bool stop, started;
+	/* futex_waitv works; read by the loop thread for its log line. */
+	atomic_bool precise;
+	/* Bumped (seq_cst) by every arm, so a watcher that read it before the
+	 * change sleeps on a stale value and returns at once. */
+	hm_atomic_u32 ctrl;
+	/* 1 while the watcher is about to sleep or sleeps; arm wakes it only
+	 * then (the Dekker pair with ctrl, see arm). */
+	hm_atomic_u32 sleeping;
+	unsigned high; /* 1 + highest slot ever used */
+	unsigned nfired;
+	struct entry e[HM_WATCH_SLOTS];
+	int fired[HM_WATCH_SLOTS];
+	struct snap snap[HM_WATCH_SLOTS];
+};
+
+static long futex_waitv(struct futex_waitv *w, unsigned n)
+{
+#ifdef SYS_futex_waitv
+	return syscall(SYS_futex_waitv, w, n, 0, NULL, CLOCK_MONOTONIC);
+#else
+	(void)w;
+	(void)n;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+static void ctrl_wait_timed(hm_watch *w, uint32_t v, long ns)
+{
+	struct timespec ts = {0, ns};
+	syscall(SYS_futex, &w->ctrl, FUTEX_WAIT_PRIVATE, v, &ts, NULL, 0);
+}
+
+/* Is there something at seq: a committed or abandoned record, or a later
+ * lap's (mirrors sub_ready in shm/ring.c)? Acquire pairs with the
+ * producer's release store of the word. */
+static bool ready(const struct snap *s)
+{
+	uint64_t w = hm_load_acquire_u64(&s->at->word);
+	int64_t d = (int64_t)(hm_word_seq(w) - s->seq);
+	if (d > 0 || (d == 0 && hm_word_state(w) != HM_SLOT_IN_PROGRESS))
+		return true;
+	/* Relaxed: `deleted` is a one-way flag; a late view only delays. */
+	return hm_load_relaxed_u32(&s->hdr->deleted) != 0;
+}
+
+static void notify_loop(hm_watch *w)
+{
+	uint64_t one = 1;
+	while (write(w->efd, &one, sizeof one) < 0 && errno == EINTR)
+		;
+}
+
+static void *run(void *arg)
+{
+	hm_watch *w = arg;
+	hm_ring_header *rings[MAX_RINGS];
+	uint32_t vals[MAX_RINGS];
+	struct futex_waitv fw[MAX_RINGS + 1];
+
+	pthread_mutex_lock(&w->mu);
+	while (!w->stop) {
+		unsigned n = 0, nr = 0;
+		for (unsigned i = 0; i < w->high; i++) {
+			struct entry *e = &w->e[i];
+			if (!e->armed)
+				continue;
+			w->snap[n++] = (struct snap){.slot = (int)i, .seq = e->seq, .hdr = e->hdr,
+						     .at = &e->slots[e->seq & e->slot_mask]};
+			unsigned k = 0;
+			while (k < nr && rings[k] != e->hdr)
+				k++;
+			if (k == nr && nr < MAX_RINGS)
+				rings[nr++] = e->hdr;
+		}
+		/* seq_cst: the value the sleep below compares against; see
+		 * hm_watch_arm for the pairing. */
+		uint32_t ctrl_v = hm_load_seq_cst_u32(&w->ctrl);
+		pthread_mutex_unlock(&w->mu);
+
+		for (unsigned k = 0; k < nr; k++) {
+			/* The announcement; seq_cst RMW ordered before the fence. */
+			hm_fetch_add_seq_cst_u32(&rings[k]->waiters, 1);
+			/* Read the futex word before checking the slots: a bump
+			 * after our check makes the wait return at once. */
+			vals[k] = hm_load_acquire_u32(&rings[k]->futex);
+		}
+		/* Pairs with the fence in the producer's wake_sleepers. */
+		hm_fence_seq_cst();
+		unsigned nready = 0;
+		for (unsigned i = 0; i < n; i++)
+			if (ready(&w->snap[i]))
+				w->snap[nready++] = w->snap[i];
+		if (nready == 0) {
+			/* seq_cst store, then seq_cst load of ctrl: the Dekker
+			 * pair with arm's fetch_add(ctrl) then load(sleeping). */
+			atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
+			if (hm_load_seq_cst_u32(&w->ctrl) == ctrl_v) {
+				if (atomic_load_explicit(&w->precise, memory_order_relaxed)) {
+					fw[0] = (struct futex_waitv){.val = ctrl_v,
+								     .uaddr = (uintptr_t)&w->ctrl,
+								     .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG};
+					for (unsigned k = 0; k < nr; k++)
+						/* Shared (not private): the segment is mapped by
+						 * other processes too. */
+						fw[k + 1] = (struct futex_waitv){
+							.val = vals[k], .uaddr = (uintptr_t)&rings[k]->futex,
+							.flags = FUTEX_32};
+					/* Anything but "changed", "interrupted" or
+					 * "timed out" (ENOSYS, or EPERM from a seccomp
+					 * filter) means it cannot be used: check on a
+					 * timer instead of spinning on the error. */
+					if (futex_waitv(fw, nr + 1) < 0 && errno != EAGAIN &&
+					    errno != EINTR && errno != ETIMEDOUT)
+						atomic_store(&w->precise, false);
+				} else {
+					ctrl_wait_timed(w, ctrl_v, FALLBACK_NS);
+				}
+			}
+			atomic_store_explicit(&w->sleeping, 0, memory_order_seq_cst);
+		}
+		for (unsigned k = 0; k < nr; k++)
+			hm_fetch_sub_seq_cst_u32(&rings[k]->waiters, 1);
+		bool precise = atomic_load_explicit(&w->precise, memory_order_relaxed);
+		if (nready == 0 && precise) {
+			pthread_mutex_lock(&w->mu);
+			continue;
+		}
+		if (!precise && nready == 0) {
+			/* Without futex_waitv: look again after the nap. */
+			for (unsigned i = 0; i < n; i++)
+				if (ready(&w->snap[i]))
+					w->snap[nready++] = w->snap[i];
+		}
+		pthread_mutex_lock(&w->mu);
+		unsigned before = w->nfired;
+		for (unsigned i = 0; i < nready; i++) {
+			struct entry *e = &w->e[w->snap[i].slot];
+			/* Re-armed or freed meanwhile: the new arming is checked
+			 * on the next round instead. */
+			if (!e->armed || e->seq != w->snap[i].seq)
+				continue;
+			e->armed = false;
+			w->fired[w->nfired++] = w->snap[i].slot;
+		}
+		if (w->nfired > before && before == 0) {
+			pthread_mutex_unlock(&w->mu);
+			notify_loop(w);
+			pthread_mutex_lock(&w->mu);
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+hm_watch *hm_watch_create(void)
+{
+	hm_watch *w = calloc(1, sizeof *w);
+	if (!w)
+		return NULL;
+	w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->efd < 0) {
+		free(w);
+		return NULL;
+	}
+	pthread_mutex_init(&w->mu, NULL);
+	/* Probe futex_waitv with an empty wait list... which the kernel
+	 * refuses with EINVAL when it has the call, ENOSYS when not. */
+	atomic_init(&w->precise, !(futex_waitv(NULL, 0) < 0 && errno == ENOSYS));
+	sigset_t all, old;
+	sigfillset(&all);
+	/* The watcher takes no signals: they belong to the loop's signalfd. */
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int r = pthread_create(&w->thread, NULL, run, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		close(w->efd);
+		pthread_mutex_destroy(&w->mu);
+		free(w);
+		errno = r;
+		return NULL;
+	}
+	w->started = true;
+	return w;
+}
+
+static void kick(hm_watch *w)
+{
+	/* seq_cst RMW, then seq_cst load: either the watcher sees the new
+	 * ctrl before it sleeps, or we see it sleeping and wake it. */
+	hm_fetch_add_seq_cst_u32(&w->ctrl, 1);
+	if (hm_load_seq_cst_u32(&w->sleeping))
+		syscall(SYS_futex, &w->ctrl, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+void hm_watch_destroy(hm_watch *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_mutex_unlock(&w->mu);
+	kick(w);
+	if (w->started)
+		pthread_join(w->thread, NULL);
+	close(w->efd);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}
+
+int hm_watch_fd(const hm_watch *w)
+{
+	return w->efd;
+}
+
+bool hm_watch_precise(const hm_watch *w)
+{
+	return atomic_load(&((hm_watch *)w)->precise);
+}
+
+int hm_watch_slot_alloc(hm_watch *w)
+{
+	pthread_mutex_lock(&w->mu);
+	int slot = -1;
+	for (unsigned i = 0; i < HM_WATCH_SLOTS; i++)
+		if (!w->e[i].used) {
+			w->e[i] = (struct entry){.used = true};
+			if (i + 1 > w->high)
+				w->high = i + 1;
+			slot = (int)i;
+			break;
+		}
+	pthread_mutex_unlock(&w->mu);
+	return slot;
+}
+
+static void drop_fired(hm_watch *w, int slot)
+{
+	for (unsigned i = 0; i < w->nfired; i++)
+		if (w->fired[i] == slot) {
+			w->fired[i] = w->fired[--w->nfired];
+			i--;
+		}
+}
+
+void hm_watch_slot_free(hm_watch *w, int slot)
+{
+	if (slot < 0)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->e[slot] = (struct entry){0};
+	drop_fired(w, slot);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void hm_watch_arm(hm_watch *w, int slot, const hm_ring *ring, uint64_t seq)
+{
+	pthread_mutex_lock(&w->mu);
+	struct entry *e = &w->e[slot];
+	e->armed = true;
+	e->hdr = ring->hdr;
+	e->slots = ring->slots;
+	e->slot_mask = ring->slot_mask;
+	e->seq = seq;
+	drop_fired(w, slot);
+	pthread_mutex_unlock(&w->mu);
+	kick(w);
+}
+
+void hm_watch_disarm(hm_watch *w, int slot)
+{
+	pthread_mutex_lock(&w->mu);
+	w->e[slot].armed = false;
+	drop_fired(w, slot);
+	pthread_mutex_unlock(&w->mu);
+}
+
+unsigned hm_watch_collect(hm_watch *w, int *slots, unsigned max)
+{
+	uint64_t v;
+	while (read(w->efd, &v, sizeof v) < 0 && errno == EINTR)
+		;
+	pthread_mutex_lock(&w->mu);
+	unsigned n = w->nfired < max ? w->nfired : max;
+	memcpy(slots, w->fired, n * sizeof *slots);
+	memmove(w->fired, w->fired + n, (w->nfired - n) * sizeof *slots);
+	w->nfired -= n;
+	bool more = w->nfired > 0;
+	pthread_mutex_unlock(&w->mu);
+	if (more)
+		notify_loop(w);
+	return n;
+}

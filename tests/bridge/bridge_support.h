@@ -1,0 +1,75 @@
+/* Helpers for the bridge tests: a private bus (hermesd) with rings, the
+ * real hermes-bridge started on it with a port picked by the kernel, and
+ * small measurements (RSS, CPU time). Every wait has a deadline. */
+#ifndef HM_TEST_BRIDGE_SUPPORT_H
+#define HM_TEST_BRIDGE_SUPPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <hermes/hermes.h>
+#include <hermes/net.h>
+
+#include "tests/support/daemon.h"
+#include "tests/support/testing.h"
+
+typedef struct hb_bridge {
+	pid_t pid;
+	char log[256];
+	char notify[256];
+	int notify_fd;
+	char addr[64]; /* "127.0.0.1:PORT" once started */
+	unsigned port;
+} hb_bridge;
+
+/* hermesd on a private bus and run directory (ht_daemon), plus rings. */
+void hb_bus_start(ht_daemon *d, const char *tag);
+void hb_ring(const ht_daemon *d, const char *name, uint64_t capacity, uint32_t max_msg,
+	     hermes_policy policy);
+
+/* Start hermes-bridge --bus d->bus --listen 127.0.0.1:0 --stats-dir
+ * d->run_dir plus extra (NULL-terminated), log in d->run_dir/<tag>.log;
+ * wait (10 s) for its READY=1 and read the port from its STATUS. */
+void hb_bridge_start(hb_bridge *b, const ht_daemon *d, const char *tag, const char *const *extra);
+/* The same, listening on listen (NULL: 127.0.0.1:0), run inside network
+ * namespace netns (NULL: this one) with `ip netns exec`. */
+void hb_bridge_start_ns(hb_bridge *b, const ht_daemon *d, const char *tag, const char *netns,
+			const char *listen, const char *const *extra);
+/* Run hermes-bridge with args (argv[0] added) to completion; its exit
+ * status, or -1. Output goes to log. */
+int hb_bridge_run(const char *log, const char *const *args, int timeout_ms);
+/* SIGTERM, wait (10 s), fail unless it exits 0. */
+void hb_bridge_stop(hb_bridge *b);
+/* Is the bridge still running? */
+bool hb_bridge_alive(hb_bridge *b);
+bool hb_log_has(const char *log, const char *needle);
+/* Print a log to stderr (on failure). */
+void hb_dump(const char *log);
+
+/* Resident set size and CPU time (user+system) of a process. RssAnon is
+ * the private part (heap, buffers), without the bus pages it mapped. */
+long hb_rss_kb(pid_t pid);
+long hb_rss_anon_kb(pid_t pid);
+uint64_t hb_cpu_ns(pid_t pid);
+
+/* Connect with default options and a short timeout; fails the test. */
+hermes_net *hb_connect(const hb_bridge *b);
+
+/* Raw TCP clients, for malformed input and byte-level checks. */
+int hb_raw_connect(const hb_bridge *b);
+/* Send all of len bytes (fails the test on error unless tolerate). */
+bool hb_raw_send(int fd, const void *p, size_t len, bool tolerate);
+/* Read until the peer closes or the deadline passes; returns the bytes
+ * read (at most cap) and sets *eof when the peer closed. */
+size_t hb_raw_drain(int fd, uint8_t *buf, size_t cap, int timeout_ms, bool *eof);
+/* The first ERROR frame in bytes (as a client decodes them): its code and
+ * fatal mark; false if there is none. */
+bool hb_find_error(const uint8_t *bytes, size_t len, hermes_err *code, bool *fatal);
+/* A HELLO frame (identity may be ""), appended to enc. */
+void hb_encode_hello(hermes_encoder *enc, const char *identity, uint32_t features);
+
+/* Raise RLIMIT_NOFILE to at least n (up to the hard limit). */
+void hb_raise_nofile(unsigned n);
+
+#endif
