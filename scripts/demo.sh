@@ -11,8 +11,13 @@ bin=build/release
 bus="demo-$$"
 run_dir=$(mktemp -d /tmp/hermes-demo.XXXXXX)
 hermesd_pid=""
+bridge_pid=""
 cleanup() {
 	trap - EXIT INT TERM
+	if [[ -n $bridge_pid ]] && kill -0 "$bridge_pid" 2>/dev/null; then
+		kill -TERM "$bridge_pid"
+		wait "$bridge_pid" 2>/dev/null || true
+	fi
 	if [[ -n $hermesd_pid ]] && kill -0 "$hermesd_pid" 2>/dev/null; then
 		kill -TERM "$hermesd_pid"
 		wait "$hermesd_pid" 2>/dev/null || true
@@ -37,6 +42,23 @@ sed 's/^/   /' "$run_dir/hermesd.log"
 echo "== local producer and consumer over shared memory"
 "$bin/examples/hermes-demo" --bus "$bus"
 
+echo "== starting hermes-bridge on 127.0.0.1 (a free port)"
+"$bin/tcp-bridge/hermes-bridge" --bus "$bus" --listen 127.0.0.1:0 --stats-dir "$run_dir" \
+	--state-dir "$run_dir" 2>"$run_dir/bridge.log" &
+bridge_pid=$!
+port=""
+for _ in $(seq 100); do
+	port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$run_dir/bridge.log")
+	[[ -n $port ]] && break
+	kill -0 "$bridge_pid" 2>/dev/null || { cat "$run_dir/bridge.log"; exit 1; }
+	sleep 0.05
+done
+[[ -n $port ]] || { echo "demo: hermes-bridge did not start"; cat "$run_dir/bridge.log"; exit 1; }
+echo "   listening on 127.0.0.1:$port"
+echo "== remote producer and consumer through the bridge (TCP loopback)"
+"$bin/tcp-bridge/hermes-remote" --connect "127.0.0.1:$port" --ring events -n 20000
+"$bin/tcp-bridge/hermes-remote" --connect "127.0.0.1:$port" --ring events --stream -n 1000000
+
 ctl() { echo "\$ hermes-ctl $*"; "$bin/tools/hermes-ctl" --bus "$bus" "$@"; }
 echo "== the bus, seen with hermes-ctl"
 ctl pub events "order id=1 qty=2 px=101.1"
@@ -45,7 +67,10 @@ ctl list
 ctl inspect ping
 ctl tail events --from earliest --count 2
 
-echo "== stopping hermesd"
+echo "== stopping hermes-bridge and hermesd"
+kill -TERM "$bridge_pid"
+wait "$bridge_pid" || true
+bridge_pid=""
 kill -TERM "$hermesd_pid"
 wait "$hermesd_pid" || true
 hermesd_pid=""
