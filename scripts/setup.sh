@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=${1:-release}
 
-packages=(cmake gcc make pkg-config libcmocka-dev libsodium-dev libjemalloc-dev libinih-dev tmux)
+packages=(cmake gcc make pkg-config libcmocka-dev libsodium-dev libjemalloc-dev libinih-dev tmux nats-server libnats-dev)
 [[ ${HERMES_WITH_FUZZ:-0} == 1 ]] && packages+=(clang libclang-rt-dev)
 missing=()
 for p in "${packages[@]}"; do
