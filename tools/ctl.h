@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include <hermes/hermes.h>
 
@@ -23,6 +24,7 @@ typedef struct ctl_cmd ctl_cmd;
 typedef struct ctl_ctx {
 	const char *bus;     /* --bus, $HERMES_BUS, "default" */
 	const char *run_dir; /* --run-dir, $HERMES_RUN_DIR, or NULL */
+	const char *stats_dir; /* --stats-dir: where gateways keep counters files */
 	bool json;
 	const ctl_cmd *cmd; /* the subcommand running */
 } ctl_ctx;
@@ -33,16 +35,25 @@ struct ctl_cmd {
 	const char *summary; /* one line, for the command list */
 	const char *help;    /* full --help text after the synopsis line */
 	bool json;	     /* accepts --json */
+	bool stats_dir;	     /* accepts --stats-dir (reads gateway counters) */
 };
 
 /* Options every subcommand accepts; put CTL_COMMON_OPTIONS at the end of its
  * option table (before the terminating zero entry) and pass unknown option
  * characters to ctl_common_option. */
-enum { CTL_OPT_BUS = 1000, CTL_OPT_RUN_DIR, CTL_OPT_JSON, CTL_OPT_HELP, CTL_OPT_REMOTE };
+enum {
+	CTL_OPT_BUS = 1000,
+	CTL_OPT_RUN_DIR,
+	CTL_OPT_JSON,
+	CTL_OPT_HELP,
+	CTL_OPT_REMOTE,
+	CTL_OPT_STATS_DIR,
+};
 #define CTL_COMMON_OPTIONS                                                                          \
 	{"bus", required_argument, NULL, CTL_OPT_BUS},                                              \
 		{"run-dir", required_argument, NULL, CTL_OPT_RUN_DIR},                              \
-		{"json", no_argument, NULL, CTL_OPT_JSON}, {"help", no_argument, NULL, CTL_OPT_HELP}
+		{"json", no_argument, NULL, CTL_OPT_JSON}, {"help", no_argument, NULL, CTL_OPT_HELP}, \
+		{"stats-dir", required_argument, NULL, CTL_OPT_STATS_DIR}
 /* Short options every subcommand's optstring starts with (":" reports a
  * missing value as ':' rather than '?'). */
 #define CTL_COMMON_SHORT ":h"
@@ -91,6 +102,16 @@ int ctl_flush(bool *closed);
 /* `--remote HOST:PORT` (tail and pub): the bridge does not exist yet. */
 int ctl_remote_unavailable(void);
 
+/* Check the bus name before it becomes part of a file name (a name with
+ * '/' must not reach outside the stats directory). Returns 0, or 2 after a
+ * usage error. */
+int ctl_check_bus_name(const ctl_ctx *ctx);
+
+/* One line about the bus's bridges and uplink ("bridges: 1 (127.0.0.1:7400,
+ * 3 connections); uplink: connected to nats://..."), or nothing when neither
+ * has a counters file in ctx->stats_dir. */
+void ctl_gw_summary(const ctl_ctx *ctx, FILE *f);
+
 /* Subcommands. */
 int cmd_list(ctl_ctx *ctx, int argc, char **argv);
 int cmd_inspect(ctl_ctx *ctx, int argc, char **argv);
@@ -101,5 +122,7 @@ int cmd_tail(ctl_ctx *ctx, int argc, char **argv);
 int cmd_pub(ctl_ctx *ctx, int argc, char **argv);
 int cmd_create(ctl_ctx *ctx, int argc, char **argv);
 int cmd_delete(ctl_ctx *ctx, int argc, char **argv);
+int cmd_bridges(ctl_ctx *ctx, int argc, char **argv);
+int cmd_uplink(ctl_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -14,13 +14,16 @@
 
 #include "shm/segment.h"
 #include "tools/ctl.h"
+#include "tools/ctl_gw_snap.h"
 
 #define GLOBAL_HELP                                                                                \
 	"Global options (before or after the command):\n"                                          \
 	"  --bus NAME      the bus (default: $HERMES_BUS, else 'default')\n"                          \
 	"  --run-dir DIR   where hermesd's control socket is (default: $HERMES_RUN_DIR, else\n"     \
 	"                  the path the running hermesd recorded in the segment)\n"                 \
-	"  --json          machine-readable output (list, inspect, clients)\n"                        \
+	"  --json          machine-readable output (list, inspect, clients, bridges, uplink)\n"      \
+	"  --stats-dir DIR where hermes-bridge and hermes-nats keep their counters files\n"        \
+	"                  (default /dev/shm; list, metrics, bridges, uplink)\n"                      \
 	"  -h, --help      help for hermes-ctl or for one command\n"
 
 static const ctl_cmd commands[] = {
@@ -31,9 +34,10 @@ static const ctl_cmd commands[] = {
 	 "back, in bytes and % of the ring), producers, subscribers, messages ever\n"
 	 "published, messages/s and bytes/s (the tail sampled twice, MS apart; default\n"
 	 "200, 0 skips the rates), messages lost by subscribers, and supervisor repairs.\n"
-	 "The first line names the bus, its segment and whether hermesd is up. Reads the\n"
-	 "segment only: works while hermesd is down.\n",
-	 true},
+	 "The first line names the bus, its segment and whether hermesd is up; a last\n"
+	 "line sums up the bus's bridges and NATS uplink when they have counters files.\n"
+	 "Reads the segment only: works while hermesd is down.\n",
+	 true, true},
 	{"inspect", cmd_inspect, "one ring's cursors, lag, owners and counters",
 	 "usage: hermes-ctl inspect RING [--json]\n"
 	 "\n"
@@ -104,8 +108,32 @@ static const ctl_cmd commands[] = {
 	 "Prints every counter of the bus in the Prometheus text exposition format.\n"
 	 "  --serve ADDR:PORT   serve GET /metrics over HTTP instead, on a loopback\n"
 	 "                      address only (127.0.0.1:9464, [::1]:9464, localhost:9464;\n"
-	 "                      port 0 picks a free one); stops on SIGTERM or Ctrl-C\n",
-	 false},
+	 "                      port 0 picks a free one); stops on SIGTERM or Ctrl-C\n"
+	 "The counters of the bus's bridges and NATS uplink (their files in --stats-dir)\n"
+	 "are included.\n",
+	 false, true},
+	{"bridges", cmd_bridges, "TCP bridges of the bus: connections, frames, links",
+	 "usage: hermes-ctl bridges [--stats-dir DIR] [--json]\n"
+	 "\n"
+	 "Every hermes-bridge serving the bus, from its counters file\n"
+	 "DIR/hermes-bridge.BUS.PORT (DIR: --stats-dir, default /dev/shm): pid and\n"
+	 "whether it runs, listen address, connections open and accepted, handshakes,\n"
+	 "authentication failures, protocol errors, frames and bytes in and out,\n"
+	 "publishes, acks, delivers, drops, loss notices, slow-subscriber disconnects;\n"
+	 "then each link to another bridge: peer, state, messages exported and\n"
+	 "imported, export lag, duplicates and losses. Needs neither hermesd nor the\n"
+	 "bridge's cooperation.\n",
+	 true, true},
+	{"uplink", cmd_uplink, "the NATS uplink of the bus: connection, per-ring counters",
+	 "usage: hermes-ctl uplink [--stats-dir DIR] [--json]\n"
+	 "\n"
+	 "The hermes-nats uplink of the bus, from its state file DIR/hermes-nats.BUS\n"
+	 "(DIR: --stats-dir, default /dev/shm): pid, whether it runs, heartbeat, the\n"
+	 "NATS connection (state, server URL, last error) and, per ring, direction,\n"
+	 "mode, policy, the state of each direction and its counters: messages and\n"
+	 "bytes, dropped, blocked, skipped (loop prevention, duplicates) and lost.\n"
+	 "A bus without an uplink is not an error.\n",
+	 true, true},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -164,6 +192,13 @@ int ctl_common_option(ctl_ctx *ctx, int c, char **argv)
 	case CTL_OPT_RUN_DIR:
 		ctx->run_dir = optarg;
 		return -1;
+	case CTL_OPT_STATS_DIR:
+		if (!ctx->cmd->stats_dir)
+			return ctl_usage_error(ctx, "--stats-dir is not supported here");
+		if (!*optarg)
+			return ctl_usage_error(ctx, "--stats-dir wants a directory");
+		ctx->stats_dir = optarg;
+		return -1;
 	case CTL_OPT_JSON:
 		if (!ctx->cmd->json)
 			return ctl_usage_error(ctx, "--json is not supported here%s",
@@ -185,14 +220,22 @@ int ctl_common_option(ctl_ctx *ctx, int c, char **argv)
 	}
 }
 
+int ctl_check_bus_name(const ctl_ctx *ctx)
+{
+	if (hm_segment_name_ok(ctx->bus))
+		return CTL_EXIT_OK;
+	return ctl_usage_error(ctx,
+			       "bad bus name '%s': 1..%d characters of A-Z a-z 0-9 . _ - "
+			       "(not starting with '.')",
+			       ctx->bus, HERMES_NAME_MAX);
+}
+
 int ctl_attach(const ctl_ctx *ctx, bool readonly, hermes_bus **bus)
 {
 	const char *name = ctx->bus;
-	if (!hm_segment_name_ok(name))
-		return ctl_usage_error(ctx,
-				       "bad bus name '%s': 1..%d characters of A-Z a-z 0-9 . _ - "
-				       "(not starting with '.')",
-				       name, HERMES_NAME_MAX);
+	int r = ctl_check_bus_name(ctx);
+	if (r != CTL_EXIT_OK)
+		return r;
 	hermes_err err = readonly ? hermes_bus_attach_readonly(name, bus) : hermes_bus_attach(name, bus);
 	if (err == HERMES_OK)
 		return CTL_EXIT_OK;
@@ -334,11 +377,14 @@ int main(int argc, char **argv)
 	ctx.bus = env && *env ? env : "default";
 	env = getenv("HERMES_RUN_DIR");
 	ctx.run_dir = env && *env ? env : NULL;
+	ctx.stats_dir = CTL_STATS_DIR_DEFAULT;
+	const char *global_stats_dir = NULL;
 
 	static const struct option opts[] = {
 		{"bus", required_argument, NULL, CTL_OPT_BUS},
 		{"run-dir", required_argument, NULL, CTL_OPT_RUN_DIR},
 		{"json", no_argument, NULL, CTL_OPT_JSON},
+		{"stats-dir", required_argument, NULL, CTL_OPT_STATS_DIR},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -356,6 +402,11 @@ int main(int argc, char **argv)
 			break;
 		case CTL_OPT_JSON:
 			ctx.json = true;
+			break;
+		case CTL_OPT_STATS_DIR:
+			if (!*optarg)
+				return ctl_usage_error(NULL, "--stats-dir wants a directory");
+			global_stats_dir = ctx.stats_dir = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -394,6 +445,8 @@ int main(int argc, char **argv)
 	ctx.cmd = cmd;
 	if (ctx.json && !cmd->json)
 		return ctl_usage_error(&ctx, "--json is not supported here");
+	if (global_stats_dir && !cmd->stats_dir)
+		return ctl_usage_error(&ctx, "--stats-dir is not supported here");
 	int sub_argc = argc - optind;
 	char **sub_argv = argv + optind;
 	/* 0 re-initialises getopt for the command's own argument vector, whose

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +17,11 @@
 #include <unistd.h>
 
 #include "core/futex.h"
+#include "tcp-bridge/stats.h"
+#include "tcp-bridge/uplink/uplink_state.h"
 #include "tools/ctl.h"
 #include "tools/ctl_fmt.h"
+#include "tools/ctl_gw_snap.h"
 #include "tools/ctl_snap.h"
 
 typedef enum level { LV_BUS, LV_RING, LV_PROD, LV_SUB } level;
@@ -344,6 +348,299 @@ static void write_bus_down(FILE *f, const char *bus)
 	fprintf(f, "} 0\n");
 }
 
+/* ---- gateways: bridges and the uplink ---------------------------------------- */
+
+#define NONE ((size_t)-1)
+
+/* A family of bridge counters: the field of ctl_bridge_counters it shows,
+ * or two fields shown as direction="in" and direction="out". */
+typedef struct bridge_metric {
+	const char *name, *type, *help;
+	size_t in, out; /* offsetof(ctl_bridge_counters, ...); out NONE: no direction */
+} bridge_metric;
+
+#define BC(f) offsetof(ctl_bridge_counters, f)
+static const bridge_metric bridge_metrics[] = {
+	{"hermes_bridge_connections_open", "gauge", "TCP connections open now",
+	 BC(connections_open), NONE},
+	{"hermes_bridge_connections_accepted_total", "counter", "TCP connections accepted",
+	 BC(connections_accepted), NONE},
+	{"hermes_bridge_connections_refused_total", "counter",
+	 "TCP connections refused over max_connections", BC(connections_refused), NONE},
+	{"hermes_bridge_handshakes_total", "counter", "Sessions started (handshakes completed)",
+	 BC(handshakes_ok), NONE},
+	{"hermes_bridge_handshake_timeouts_total", "counter", "Handshakes that timed out",
+	 BC(handshake_timeouts), NONE},
+	{"hermes_bridge_auth_failures_total", "counter",
+	 "Authentication failures (wrong key, unknown identity, authentication required)",
+	 BC(auth_failures), NONE},
+	{"hermes_bridge_protocol_errors_total", "counter", "Connections closed for malformed input",
+	 BC(protocol_errors), NONE},
+	{"hermes_bridge_errors_sent_total", "counter", "ERROR frames sent", BC(errors_sent), NONE},
+	{"hermes_bridge_frames_total", "counter", "Frames received (in) and sent (out)",
+	 BC(frames_in), BC(frames_out)},
+	{"hermes_bridge_bytes_total", "counter", "Bytes received (in) and sent (out) on connections",
+	 BC(bytes_in), BC(bytes_out)},
+	{"hermes_bridge_publishes_total", "counter", "Messages committed for remote publishers",
+	 BC(publishes), NONE},
+	{"hermes_bridge_publish_errors_total", "counter", "PUBLISH frames answered with ERROR",
+	 BC(publish_errors), NONE},
+	{"hermes_bridge_publish_stalls_total", "counter", "Times a full block ring paused a publisher",
+	 BC(publish_stalls), NONE},
+	{"hermes_bridge_publish_timeouts_total", "counter",
+	 "Publishes that failed because a block ring stayed full", BC(publish_timeouts), NONE},
+	{"hermes_bridge_acks_total", "counter", "PUBLISH_ACK frames sent", BC(acks), NONE},
+	{"hermes_bridge_delivers_total", "counter", "DELIVER frames sent", BC(delivers), NONE},
+	{"hermes_bridge_drops_total", "counter",
+	 "Messages not delivered (slow-subscriber drop, too large)", BC(drops), NONE},
+	{"hermes_bridge_loss_notices_total", "counter", "LOSS frames sent", BC(loss_notices), NONE},
+	{"hermes_bridge_slow_disconnects_total", "counter",
+	 "Connections closed by the slow-subscriber disconnect policy", BC(slow_disconnects), NONE},
+	{"hermes_bridge_ring_lost_messages_total", "counter",
+	 "Messages the bridge's cursors lost on overwrite rings", BC(ring_losses), NONE},
+	{"hermes_bridge_subscriptions", "gauge", "Remote subscriptions open now", BC(subscriptions),
+	 NONE},
+	{"hermes_bridge_channels", "gauge", "Remote publishing channels bound now", BC(channels), NONE},
+};
+#undef BC
+
+typedef struct link_metric {
+	const char *name, *type, *help;
+	size_t off; /* offsetof(ctl_bridge_link, ...); NONE: 1 when the link is up */
+} link_metric;
+
+#define LC(f) offsetof(ctl_bridge_link, f)
+static const link_metric link_metrics[] = {
+	{"hermes_bridge_link_up", "gauge", "1 when the link's session to its peer is established", NONE},
+	{"hermes_bridge_link_connects_total", "counter", "Sessions the link established", LC(connects)},
+	{"hermes_bridge_link_disconnects_total", "counter", "Sessions the link lost", LC(disconnects)},
+	{"hermes_bridge_link_exported_total", "counter", "Messages sent to the peer and acked",
+	 LC(exported)},
+	{"hermes_bridge_link_imported_total", "counter", "Messages committed here from the peer",
+	 LC(imported)},
+	{"hermes_bridge_link_export_lag", "gauge",
+	 "Messages in exported rings not yet acked by the peer", LC(export_lag)},
+	{"hermes_bridge_link_duplicates_total", "counter",
+	 "Resent messages the peer had already committed", LC(duplicates)},
+	{"hermes_bridge_link_losses_total", "counter",
+	 "Messages the link could not carry (LOSS, lapped)", LC(losses)},
+};
+#undef LC
+
+/* A family of per-ring uplink counters: the field shown for direction
+ * "out" and for "in" (NONE: not in that direction), or with `reason`, one
+ * sample per named field. */
+typedef struct uplink_metric {
+	const char *name, *type, *help;
+	size_t out, in; /* offsetof(ctl_uplink_ring, ...) */
+} uplink_metric;
+
+#define UR(f) offsetof(ctl_uplink_ring, f)
+static const uplink_metric uplink_metrics[] = {
+	{"hermes_uplink_messages_total", "counter",
+	 "Messages published to NATS (out) and committed into the ring from NATS (in)", UR(out.msgs),
+	 UR(in.msgs)},
+	{"hermes_uplink_bytes_total", "counter", "Payload bytes of those messages", UR(out.bytes),
+	 UR(in.bytes)},
+	{"hermes_uplink_lost_total", "counter",
+	 "Messages lost: lapped on an overwrite ring before sending (out), gaps in the "
+	 "publishers' sequences (in)",
+	 UR(out.ring_lost), UR(in.lost)},
+	{"hermes_uplink_dropped_total", "counter",
+	 "Messages dropped: policy drop while NATS was unreachable (out), by the NATS client as a "
+	 "slow consumer (in)",
+	 UR(out.dropped), UR(in.client_dropped)},
+	{"hermes_uplink_too_big_total", "counter", "Inbound messages larger than the ring takes",
+	 NONE, UR(in.too_big)},
+	{"hermes_uplink_blocked_total", "counter",
+	 "Times the outbound cursor stopped (policy block: NATS unreachable or max_pending)",
+	 UR(out.blocked_events), NONE},
+	{"hermes_uplink_ring_full_total", "counter", "Times inbound messages waited for a full ring",
+	 NONE, UR(in.ring_full_events)},
+	{"hermes_uplink_ring_errors_total", "counter", "Failed publishes or acks (out), errors (in)",
+	 UR(out.errors), UR(in.errors)},
+	{"hermes_uplink_pending_bytes", "gauge", "Bytes held or in flight, not yet done",
+	 UR(out.pending_bytes), UR(in.pending_bytes)},
+};
+#undef UR
+
+static uint64_t field(const void *base, size_t off)
+{
+	uint64_t v;
+	memcpy(&v, (const char *)base + off, sizeof v);
+	return v;
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void bridge_labels(FILE *f, const char *bus, const ctl_bridge *b)
+{
+	label(f, "bus", bus, true);
+	label(f, "listen", b->listen, false);
+}
+
+static void write_bridge_metrics(FILE *f, const char *bus, const ctl_bridges *bs)
+{
+	if (bs->n == 0)
+		return;
+	family(f, "hermes_bridge_up", "gauge",
+	       "1 when the bridge process of the counters file is running");
+	for (unsigned i = 0; i < bs->n; i++) {
+		fputs("hermes_bridge_up{", f);
+		bridge_labels(f, bus, &bs->v[i]);
+		fputc('}', f);
+		sample_u64(f, bs->v[i].alive);
+	}
+	/* A dead bridge's counters are what it left behind, not a state of the
+	 * bus: only hermes_bridge_up speaks for it. */
+	for (size_t m = 0; m < sizeof bridge_metrics / sizeof bridge_metrics[0]; m++) {
+		const bridge_metric *bm = &bridge_metrics[m];
+		family(f, bm->name, bm->type, bm->help);
+		for (unsigned i = 0; i < bs->n; i++) {
+			const ctl_bridge *b = &bs->v[i];
+			if (!b->alive)
+				continue;
+			for (int d = 0; d < (bm->out == NONE ? 1 : 2); d++) {
+				fprintf(f, "%s{", bm->name);
+				bridge_labels(f, bus, b);
+				if (bm->out != NONE)
+					label(f, "direction", d ? "out" : "in", false);
+				fputc('}', f);
+				sample_u64(f, field(&b->c, d ? bm->out : bm->in));
+			}
+		}
+	}
+	for (size_t m = 0; m < sizeof link_metrics / sizeof link_metrics[0]; m++) {
+		const link_metric *lm = &link_metrics[m];
+		family(f, lm->name, lm->type, lm->help);
+		for (unsigned i = 0; i < bs->n; i++) {
+			const ctl_bridge *b = &bs->v[i];
+			for (unsigned k = 0; b->alive && k < b->nlinks; k++) {
+				const ctl_bridge_link *l = &b->links[k];
+				fprintf(f, "%s{", lm->name);
+				bridge_labels(f, bus, b);
+				label(f, "link", l->name, false);
+				label(f, "peer", l->peer, false);
+				fputc('}', f);
+				sample_u64(f, lm->off == NONE ? l->state == HM_LINK_UP
+							    : field(l, lm->off));
+			}
+		}
+	}
+}
+
+static void bus_label_sample(FILE *f, const char *name, const char *bus, uint64_t v)
+{
+	fprintf(f, "%s{", name);
+	label(f, "bus", bus, true);
+	fputc('}', f);
+	sample_u64(f, v);
+}
+
+static void write_uplink_metrics(FILE *f, const char *bus, const ctl_uplink *u)
+{
+	if (u->file != CTL_UPLINK_OK)
+		return;
+	family(f, "hermes_uplink_up", "gauge",
+	       "1 when the NATS uplink runs and its heartbeat is under 2 s old");
+	bus_label_sample(f, "hermes_uplink_up", bus, u->up);
+	family(f, "hermes_uplink_connected", "gauge",
+	       "1 when the uplink runs and is connected to a NATS server");
+	bus_label_sample(f, "hermes_uplink_connected", bus, u->up && u->conn_state == HN_CONN_CONNECTED);
+	if (!u->up)
+		return; /* as for bridges: a dead uplink's counters are history */
+	if (u->heartbeat_age_ns != UINT64_MAX) {
+		family(f, "hermes_uplink_heartbeat_age_seconds", "gauge",
+		       "Age of the uplink's last heartbeat");
+		fputs("hermes_uplink_heartbeat_age_seconds{", f);
+		label(f, "bus", bus, true);
+		fprintf(f, "} %.3f\n", (double)u->heartbeat_age_ns / 1e9);
+	}
+	family(f, "hermes_uplink_connects_total", "counter", "Connections to NATS made, first and re-");
+	bus_label_sample(f, "hermes_uplink_connects_total", bus, u->connects);
+	family(f, "hermes_uplink_disconnects_total", "counter", "Connections to NATS lost");
+	bus_label_sample(f, "hermes_uplink_disconnects_total", bus, u->disconnects);
+	family(f, "hermes_uplink_reconnects_total", "counter", "Reconnections to NATS");
+	bus_label_sample(f, "hermes_uplink_reconnects_total", bus, u->reconnects);
+	family(f, "hermes_uplink_errors_total", "counter",
+	       "Asynchronous errors the NATS client reported");
+	bus_label_sample(f, "hermes_uplink_errors_total", bus, u->errors);
+	for (size_t m = 0; m < sizeof uplink_metrics / sizeof uplink_metrics[0]; m++) {
+		const uplink_metric *um = &uplink_metrics[m];
+		family(f, um->name, um->type, um->help);
+		for (unsigned i = 0; i < u->nrings; i++) {
+			const ctl_uplink_ring *r = &u->rings[i];
+			for (int d = 0; d < 2; d++) {
+				size_t off = d ? um->in : um->out;
+				/* Only the directions the ring is configured for. */
+				if (off == NONE || !(r->dir & (d ? HN_DIR_IN : HN_DIR_OUT)))
+					continue;
+				fprintf(f, "%s{", um->name);
+				label(f, "bus", bus, true);
+				label(f, "ring", r->name, false);
+				label(f, "direction", d ? "in" : "out", false);
+				fputc('}', f);
+				sample_u64(f, field(r, off));
+			}
+		}
+	}
+	family(f, "hermes_uplink_skipped_total", "counter",
+	       "Messages deliberately not carried: loop prevention (loop: came from NATS; own: "
+	       "our own bus's) and JetStream redeliveries already applied (duplicate)");
+	for (unsigned i = 0; i < u->nrings; i++) {
+		const ctl_uplink_ring *r = &u->rings[i];
+		const struct {
+			const char *reason;
+			unsigned dir;
+			uint64_t v;
+		} k[] = {{"loop", HN_DIR_OUT, r->out.skipped_inbound},
+			 {"own", HN_DIR_IN, r->in.own_skipped},
+			 {"duplicate", HN_DIR_IN, r->in.dup_skipped}};
+		for (unsigned j = 0; j < 3; j++) {
+			if (!(r->dir & k[j].dir))
+				continue;
+			fputs("hermes_uplink_skipped_total{", f);
+			label(f, "bus", bus, true);
+			label(f, "ring", r->name, false);
+			label(f, "reason", k[j].reason, false);
+			fputc('}', f);
+			sample_u64(f, k[j].v);
+		}
+	}
+	family(f, "hermes_uplink_blocked_seconds_total", "counter",
+	       "Time the outbound cursor stood blocked");
+	for (unsigned i = 0; i < u->nrings; i++) {
+		const ctl_uplink_ring *r = &u->rings[i];
+		if (!(r->dir & HN_DIR_OUT))
+			continue;
+		fputs("hermes_uplink_blocked_seconds_total{", f);
+		label(f, "bus", bus, true);
+		label(f, "ring", r->name, false);
+		fprintf(f, "} %.3f\n", (double)r->out.blocked_ns / 1e9);
+	}
+}
+
+/* The gateways' families, read afresh from ctx->stats_dir. Missing or
+ * unreadable files contribute nothing: the bus's own metrics never fail
+ * because of a gateway. */
+static void write_gw_metrics(FILE *f, const ctl_ctx *ctx)
+{
+	ctl_bridges *bs = calloc(1, sizeof *bs);
+	ctl_uplink *u = calloc(1, sizeof *u);
+	char err[384];
+	if (bs && ctl_bridges_read(ctx->stats_dir, ctx->bus, bs, err, sizeof err) == 0)
+		write_bridge_metrics(f, ctx->bus, bs);
+	if (u) {
+		ctl_uplink_read(ctx->stats_dir, ctx->bus, u);
+		write_uplink_metrics(f, ctx->bus, u);
+	}
+	free(bs);
+	free(u);
+}
+
 /* ---- HTTP ------------------------------------------------------------------- */
 
 #define REQUEST_MAX 8192
@@ -507,6 +804,7 @@ static void serve_one(int fd, const ctl_ctx *ctx, ctl_snap *snap)
 	} else {
 		write_bus_down(mf, ctx->bus);
 	}
+	write_gw_metrics(mf, ctx);
 	fclose(mf);
 	respond(fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", body, blen, head, deadline);
 	free(body);
@@ -595,6 +893,7 @@ int cmd_metrics(ctl_ctx *ctx, int argc, char **argv)
 		ctl_snap_take(bus, snap, true);
 		hermes_bus_detach(bus);
 		write_metrics(stdout, snap);
+		write_gw_metrics(stdout, ctx);
 		r = ctl_flush(NULL);
 	}
 	free(snap);

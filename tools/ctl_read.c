@@ -245,6 +245,7 @@ int cmd_list(ctl_ctx *ctx, int argc, char **argv)
 			table_print(&t, stdout, 0, 0);
 			table_fini(&t);
 		}
+		ctl_gw_summary(ctx, stdout);
 	}
 	free(a);
 	free(b);

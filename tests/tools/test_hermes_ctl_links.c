@@ -1,0 +1,771 @@
+/* Tests for hermes-ctl's view of the bus's gateways (tools/ctl_gw*.c):
+ * `bridges` against a real hermes-bridge that a real remote client used,
+ * and `uplink` against a state file written here with the layout of
+ * tcp-bridge/uplink/uplink_state.h (no nats-server needed). JSON is checked
+ * with the strict parser of checkers.h, `metrics` with the Prometheus
+ * checker. Every process started here is stopped by pid; every wait has a
+ * deadline. */
+#include "tests/support/testing.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hermes/hermes.h>
+#include <hermes/net.h>
+
+#include "core/proc.h"
+#include "tcp-bridge/uplink/uplink_state.h"
+#include "tests/bridge/bridge_support.h"
+#include "tests/support/daemon.h"
+#include "tests/tools/checkers.h"
+
+#ifndef HERMES_CTL_PATH
+#error "HERMES_CTL_PATH must name the hermes-ctl binary"
+#endif
+
+#define CMD_TIMEOUT_MS 20000 /* generous: sanitizer builds on a loaded 2-core VM */
+#define WAIT_MS 10000
+#define RING "gw"
+#define NMSGS 25
+
+typedef struct fixture {
+	ht_daemon d; /* bus, run directory (also the stats directory) */
+	hb_bridge b;
+	bool bridge_started;
+} fixture;
+
+static int setup(void **state)
+{
+	fixture *fx = calloc(1, sizeof *fx);
+	assert_non_null(fx);
+	ht_daemon_init(&fx->d, "ctlgw");
+	static const char *const extra[] = {"--size", "8M", "--remove-on-exit", NULL};
+	ht_daemon_start(&fx->d, extra);
+	hb_ring(&fx->d, RING, 64 * 1024, 1024, HERMES_POLICY_BLOCK);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *fx = *state;
+	if (fx->bridge_started && fx->b.pid > 0) {
+		kill(fx->b.pid, SIGKILL);
+		ht_wait_child(fx->b.pid, 10000);
+	}
+	ht_daemon_cleanup(&fx->d); /* stops hermesd, removes the run directory */
+	free(fx);
+	return 0;
+}
+
+static void start_bridge(fixture *fx)
+{
+	hb_bridge_start(&fx->b, &fx->d, "bridge", NULL);
+	fx->bridge_started = true;
+}
+
+/* ---- running hermes-ctl ---------------------------------------------------- */
+
+typedef struct result {
+	int code;
+	char *out, *err;
+} result;
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	assert_non_null(f);
+	size_t cap = 1 << 16, len = 0;
+	char *p = malloc(cap);
+	assert_non_null(p);
+	for (size_t n; (n = fread(p + len, 1, cap - len - 1, f)) > 0;) {
+		len += n;
+		if (cap - len < 2) {
+			cap *= 2;
+			p = realloc(p, cap);
+			assert_non_null(p);
+		}
+	}
+	fclose(f);
+	p[len] = '\0';
+	return p;
+}
+
+/* hermes-ctl --bus <bus> args..., stdout and stderr through files in the
+ * run directory, within CMD_TIMEOUT_MS. */
+static result ctl_run(const fixture *fx, const char *const *args)
+{
+	char out[256], err[256];
+	snprintf(out, sizeof out, "%s/ctl.out", fx->d.run_dir);
+	snprintf(err, sizeof err, "%s/ctl.err", fx->d.run_dir);
+	const char *argv[32] = {HERMES_CTL_PATH, "--bus", fx->d.bus};
+	unsigned n = 3;
+	for (; *args && n < 31; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (o < 0 || e < 0)
+			_exit(126);
+		dup2(o, 1);
+		dup2(e, 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	int st = ht_wait_child(pid, CMD_TIMEOUT_MS);
+	result r = {.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st)};
+	r.out = slurp(out);
+	r.err = slurp(err);
+	return r;
+}
+#define CTL(fx, ...) ctl_run((fx), (const char *const[]){__VA_ARGS__, NULL})
+
+static void result_free(result *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+static void expect_ok(const result *r)
+{
+	if (r->code != 0)
+		fail_msg("exit status %d; stderr: %s", r->code, r->err);
+}
+
+static jv *parse_json_or_fail(const char *text)
+{
+	char err[256];
+	jv *v = jparse(text, strlen(text), err, sizeof err);
+	if (!v)
+		fail_msg("not JSON: %s\n%s", err, text);
+	return v;
+}
+
+static uint64_t u64_at(const jv *v, const char *key)
+{
+	uint64_t x;
+	if (!ju64(jget(v, key), &x))
+		fail_msg("'%s' is not an unsigned integer", key);
+	return x;
+}
+
+static void expect_str(const jv *v, const char *key, const char *want)
+{
+	const jv *s = jget(v, key);
+	if (!s || s->t != J_STR || strcmp(s->text, want))
+		fail_msg("'%s' is not \"%s\"", key, want);
+}
+
+static void expect_bool(const jv *v, const char *key, bool want)
+{
+	const jv *b = jget(v, key);
+	if (!b || b->t != J_BOOL || b->b != want)
+		fail_msg("'%s' is not %s", key, want ? "true" : "false");
+}
+
+static const jv *array_at(const jv *v, const char *key, size_t n)
+{
+	const jv *a = jget(v, key);
+	if (!a || a->t != J_ARR)
+		fail_msg("'%s' is not an array", key);
+	if (a->n != n)
+		fail_msg("'%s' has %zu items, expected %zu", key, a->n, n);
+	return a;
+}
+
+static char *stats_dir(fixture *fx)
+{
+	return fx->d.run_dir;
+}
+
+/* ---- bridges ----------------------------------------------------------------- */
+
+/* `bridges --json` of the fixture's stats directory, parsed; the single
+ * bridge object in *b. */
+static jv *bridges_json(fixture *fx, const jv **b)
+{
+	result r = CTL(fx, "bridges", "--stats-dir", stats_dir(fx), "--json");
+	expect_ok(&r);
+	jv *doc = parse_json_or_fail(r.out);
+	result_free(&r);
+	expect_str(doc, "schema", "hermes-ctl.bridges/1");
+	expect_str(doc, "bus", fx->d.bus);
+	*b = array_at(doc, "bridges", 1)->items[0];
+	return doc;
+}
+
+/* Poll `bridges --json` until the counters show what the client did. Most
+ * are counted before the bridge answers, but bytes_out only after its
+ * write() returns, which may be after the client has read the bytes: so
+ * the client having every answer does not mean the file says so yet. */
+static jv *bridges_json_when(fixture *fx, const jv **b, uint64_t publishes, uint64_t delivers,
+			     uint64_t open)
+{
+	uint64_t deadline = ht_now_ns() + (uint64_t)WAIT_MS * 1000000u;
+	for (;;) {
+		jv *doc = bridges_json(fx, b);
+		if (u64_at(*b, "publishes") >= publishes && u64_at(*b, "acks") >= publishes &&
+		    u64_at(*b, "delivers") >= delivers && u64_at(*b, "connections_open") == open &&
+		    u64_at(*b, "bytes_out") > NMSGS * 8)
+			return doc;
+		if (ht_now_ns() > deadline)
+			fail_msg("bridge counters did not reach publishes/acks %llu, delivers %llu, "
+				 "open %llu, bytes out > %u within %d ms (publishes %llu, acks %llu, "
+				 "delivers %llu, open %llu, bytes out %llu)",
+				 (unsigned long long)publishes, (unsigned long long)delivers,
+				 (unsigned long long)open, NMSGS * 8, WAIT_MS,
+				 (unsigned long long)u64_at(*b, "publishes"),
+				 (unsigned long long)u64_at(*b, "acks"),
+				 (unsigned long long)u64_at(*b, "delivers"),
+				 (unsigned long long)u64_at(*b, "connections_open"),
+				 (unsigned long long)u64_at(*b, "bytes_out"));
+		jfree(doc);
+		struct timespec ts = {0, 20 * 1000000L}; /* between checks of a deadline */
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Publish NMSGS with acks on a channel while subscribed to the same ring;
+ * returns when every ack and every message is back. */
+static void remote_traffic(hermes_net *n)
+{
+	uint32_t ch, sub;
+	hermes_err err = hermes_net_subscribe(n, RING, HERMES_START_LATEST, 0, 5000000000ll, &sub, NULL);
+	if (err)
+		fail_msg("subscribe: %s (%s)", hermes_strerror(err), hermes_last_error_detail());
+	err = hermes_net_bind(n, RING, 5000000000ll, &ch, NULL);
+	if (err)
+		fail_msg("bind: %s (%s)", hermes_strerror(err), hermes_last_error_detail());
+	for (unsigned i = 0; i < NMSGS; i++) {
+		char msg[32];
+		int len = snprintf(msg, sizeof msg, "remote %u", i);
+		assert_int_equal(hermes_net_publish(n, ch, msg, (size_t)len, HERMES_NET_PUB_ACK, NULL),
+				 HERMES_OK);
+	}
+	unsigned acks = 0, msgs = 0;
+	uint64_t deadline = ht_now_ns() + (uint64_t)WAIT_MS * 1000000u;
+	while (acks < NMSGS || msgs < NMSGS) {
+		if (ht_now_ns() > deadline)
+			fail_msg("only %u acks and %u messages of %u within %d ms", acks, msgs, NMSGS,
+				 WAIT_MS);
+		hermes_net_event ev;
+		err = hermes_net_poll(n, &ev, 100000000ll);
+		if (err == HERMES_ETIMEDOUT)
+			continue;
+		assert_int_equal(err, HERMES_OK);
+		if (ev.type == HERMES_NET_ERROR)
+			fail_msg("the bridge answered ERROR %s", hermes_strerror(ev.code));
+		acks += ev.type == HERMES_NET_ACK;
+		msgs += ev.type == HERMES_NET_MESSAGE && ev.channel == sub;
+	}
+}
+
+static void test_bridges_json_counts_what_a_remote_client_did(void **state)
+{
+	fixture *fx = *state;
+	start_bridge(fx);
+	hermes_net *n = hb_connect(&fx->b);
+	remote_traffic(n);
+
+	const jv *b;
+	jv *doc = bridges_json_when(fx, &b, NMSGS, NMSGS, 1);
+	expect_str(doc, "stats_dir", stats_dir(fx));
+	array_at(doc, "unreadable", 0);
+	assert_int_equal(u64_at(b, "pid"), (uint64_t)fx->b.pid);
+	expect_bool(b, "alive", true);
+	expect_str(b, "state", "running");
+	expect_str(b, "listen", fx->b.addr);
+	assert_int_equal(u64_at(b, "port"), fx->b.port);
+	assert_true(u64_at(b, "connections_accepted") >= 1);
+	assert_true(u64_at(b, "handshakes") >= 1);
+	assert_int_equal(u64_at(b, "auth_failures"), 0);
+	assert_int_equal(u64_at(b, "protocol_errors"), 0);
+	/* HELLO, BIND, SUBSCRIBE and NMSGS PUBLISH frames came in; at least the
+	 * acks and the deliveries went out. */
+	assert_true(u64_at(b, "frames_in") >= NMSGS + 3);
+	assert_true(u64_at(b, "frames_out") >= 2 * NMSGS);
+	assert_true(u64_at(b, "bytes_in") > NMSGS * 8);
+	assert_true(u64_at(b, "bytes_out") > NMSGS * 8);
+	assert_int_equal(u64_at(b, "drops"), 0);
+	assert_int_equal(u64_at(b, "subscriptions"), 1);
+	assert_int_equal(u64_at(b, "channels"), 1);
+	array_at(b, "links", 0);
+	char path[512];
+	snprintf(path, sizeof path, "%s/hermes-bridge.%s.%u", stats_dir(fx), fx->d.bus, fx->b.port);
+	expect_str(b, "path", path);
+	jfree(doc);
+
+	/* The text view says the same. */
+	result r = CTL(fx, "bridges", "--stats-dir", stats_dir(fx));
+	expect_ok(&r);
+	char want[160];
+	snprintf(want, sizeof want, "bridge %s", fx->b.addr);
+	assert_non_null(strstr(r.out, want));
+	assert_non_null(strstr(r.out, "1 open"));
+	snprintf(want, sizeof want, "publishes %u", NMSGS);
+	assert_non_null(strstr(r.out, want));
+	result_free(&r);
+
+	/* metrics: still Prometheus text, with the bridge's families. */
+	r = CTL(fx, "metrics", "--stats-dir", stats_dir(fx));
+	expect_ok(&r);
+	char err[512];
+	if (!prom_check(r.out, err, sizeof err))
+		fail_msg("metrics is not Prometheus text: %s", err);
+	char labels[256];
+	double v;
+	snprintf(labels, sizeof labels, "bus=\"%s\",listen=\"%s\"", fx->d.bus, fx->b.addr);
+	assert_true(prom_value(r.out, "hermes_bridge_up", labels, &v));
+	assert_true(v == 1);
+	assert_true(prom_value(r.out, "hermes_bridge_connections_open", labels, &v));
+	assert_true(v == 1);
+	assert_true(prom_value(r.out, "hermes_bridge_publishes_total", labels, &v));
+	assert_true(v >= NMSGS);
+	assert_true(prom_value(r.out, "hermes_bridge_acks_total", labels, &v));
+	assert_true(v >= NMSGS);
+	snprintf(labels, sizeof labels, "bus=\"%s\",listen=\"%s\",direction=\"in\"", fx->d.bus,
+		 fx->b.addr);
+	assert_true(prom_value(r.out, "hermes_bridge_frames_total", labels, &v));
+	assert_true(v >= NMSGS + 3);
+	snprintf(labels, sizeof labels, "bus=\"%s\",listen=\"%s\",direction=\"out\"", fx->d.bus,
+		 fx->b.addr);
+	assert_true(prom_value(r.out, "hermes_bridge_bytes_total", labels, &v));
+	assert_true(v > 0);
+	/* The bus's own families are still there. */
+	snprintf(labels, sizeof labels, "bus=\"%s\"", fx->d.bus);
+	assert_true(prom_value(r.out, "hermes_bus_up", labels, &v));
+	assert_true(v == 1);
+	result_free(&r);
+
+	/* list: one summary line. */
+	r = CTL(fx, "list", "--interval", "0", "--stats-dir", stats_dir(fx));
+	expect_ok(&r);
+	snprintf(want, sizeof want, "bridges: 1 (%s, 1 connection)", fx->b.addr);
+	if (!strstr(r.out, want))
+		fail_msg("no '%s' in list:\n%s", want, r.out);
+	result_free(&r);
+
+	/* The client leaves: connections_open goes back to 0. */
+	hermes_net_close(n);
+	doc = bridges_json_when(fx, &b, NMSGS, NMSGS, 0);
+	jfree(doc);
+
+	/* A bridge that stops cleanly removes its file: no bridges. */
+	hb_bridge_stop(&fx->b);
+	fx->bridge_started = false;
+	r = CTL(fx, "bridges", "--stats-dir", stats_dir(fx), "--json");
+	expect_ok(&r);
+	doc = parse_json_or_fail(r.out);
+	array_at(doc, "bridges", 0);
+	jfree(doc);
+	result_free(&r);
+	r = CTL(fx, "list", "--interval", "0", "--stats-dir", stats_dir(fx));
+	expect_ok(&r);
+	assert_null(strstr(r.out, "bridges:"));
+	result_free(&r);
+}
+
+static void test_bridges_reports_a_killed_bridge_as_stale(void **state)
+{
+	fixture *fx = *state;
+	start_bridge(fx);
+	kill(fx->b.pid, SIGKILL);
+	ht_wait_child(fx->b.pid, 10000);
+	fx->bridge_started = false;
+
+	const jv *b;
+	jv *doc = bridges_json(fx, &b);
+	expect_bool(b, "alive", false);
+	expect_str(b, "state", "stale");
+	jfree(doc);
+
+	result r = CTL(fx, "bridges", "--stats-dir", stats_dir(fx));
+	expect_ok(&r);
+	assert_non_null(strstr(r.out, "NOT RUNNING"));
+	result_free(&r);
+
+	/* metrics: up 0, and no counters of a dead process. */
+	r = CTL(fx, "metrics", "--stats-dir", stats_dir(fx));
+	expect_ok(&r);
+	char err[512], labels[256];
+	if (!prom_check(r.out, err, sizeof err))
+		fail_msg("metrics is not Prometheus text: %s", err);
+	snprintf(labels, sizeof labels, "bus=\"%s\",listen=\"%s\"", fx->d.bus, fx->b.addr);
+	double v;
+	assert_true(prom_value(r.out, "hermes_bridge_up", labels, &v));
+	assert_true(v == 0);
+	assert_false(prom_value(r.out, "hermes_bridge_connections_open", labels, &v));
+	result_free(&r);
+
+	r = CTL(fx, "list", "--interval", "0", "--stats-dir", stats_dir(fx));
+	expect_ok(&r);
+	assert_non_null(strstr(r.out, "bridges: 0 (none running), 1 stale file"));
+	result_free(&r);
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+static void test_bridges_lists_half_written_files_and_ignores_other_buses(void **state)
+{
+	fixture *fx = *state;
+	char path[512];
+	/* A bridge between creating its file and sizing it. */
+	snprintf(path, sizeof path, "%s/hermes-bridge.%s.7400", stats_dir(fx), fx->d.bus);
+	write_file(path, "", 0);
+	/* Files of bus "<bus>.x" and names that only start like ours. */
+	snprintf(path, sizeof path, "%s/hermes-bridge.%s.x.7401", stats_dir(fx), fx->d.bus);
+	write_file(path, "", 0);
+	snprintf(path, sizeof path, "%s/hermes-bridge.%s.7402.tmp", stats_dir(fx), fx->d.bus);
+	write_file(path, "", 0);
+
+	result r = CTL(fx, "bridges", "--stats-dir", stats_dir(fx), "--json");
+	expect_ok(&r);
+	jv *doc = parse_json_or_fail(r.out);
+	array_at(doc, "bridges", 0);
+	const jv *u = array_at(doc, "unreadable", 1)->items[0];
+	snprintf(path, sizeof path, "%s/hermes-bridge.%s.7400", stats_dir(fx), fx->d.bus);
+	expect_str(u, "path", path);
+	const jv *why = jget(u, "reason");
+	assert_true(why && why->t == J_STR && strstr(why->text, "not ready"));
+	jfree(doc);
+	result_free(&r);
+
+	/* A missing directory is no bridges, not an error. */
+	char missing[300];
+	snprintf(missing, sizeof missing, "%s/nonexistent", stats_dir(fx));
+	r = CTL(fx, "bridges", "--stats-dir", missing);
+	expect_ok(&r);
+	assert_non_null(strstr(r.out, "no bridges"));
+	result_free(&r);
+}
+
+static void test_gateway_commands_check_their_arguments(void **state)
+{
+	fixture *fx = *state;
+	/* A bus name must not walk out of the stats directory. */
+	result r = CTL(fx, "--bus", "../x", "bridges", "--stats-dir", stats_dir(fx));
+	assert_int_equal(r.code, 2);
+	assert_non_null(strstr(r.err, "bad bus name"));
+	result_free(&r);
+	r = CTL(fx, "uplink", "--bus", "a/b");
+	assert_int_equal(r.code, 2);
+	result_free(&r);
+	/* --stats-dir only where gateway counters are read. */
+	r = CTL(fx, "tail", RING, "--stats-dir", "/tmp");
+	assert_int_equal(r.code, 2);
+	assert_non_null(strstr(r.err, "--stats-dir is not supported here"));
+	result_free(&r);
+	r = CTL(fx, "--stats-dir", "/tmp", "inspect", RING);
+	assert_int_equal(r.code, 2);
+	result_free(&r);
+	r = CTL(fx, "bridges", "extra");
+	assert_int_equal(r.code, 2);
+	result_free(&r);
+	r = CTL(fx, "uplink", "--help");
+	expect_ok(&r);
+	assert_non_null(strstr(r.out, "usage: hermes-ctl uplink"));
+	result_free(&r);
+}
+
+/* ---- uplink ------------------------------------------------------------------ */
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A state file as a running hermes-nats leaves it (uplink_state.h): this
+ * process poses as the uplink (its pid and start time), connected, with
+ * two configured rings and one block left over from an earlier run. */
+static void write_uplink_state(const fixture *fx, pid_t pid, uint64_t text_seq)
+{
+	hn_state_header *h = calloc(1, HN_STATE_SIZE);
+	assert_non_null(h);
+	h->version = HN_STATE_VERSION;
+	h->header_size = sizeof(hn_state_header);
+	h->ring_size = sizeof(hn_ring_state);
+	h->max_rings = HN_STATE_MAX_RINGS;
+	h->range_log = HN_RANGE_LOG;
+	h->bus_id = 0x1234;
+	snprintf(h->bus, sizeof h->bus, "%.47s", fx->d.bus);
+	hm_store_relaxed_u64(&h->pid, (uint64_t)pid);
+	hm_store_relaxed_u64(&h->start_time, hm_proc_start_time(pid == getpid() ? 0 : pid));
+	hm_store_relaxed_u64(&h->started_ns, realtime_ns() - 5000000000ull);
+	hm_store_relaxed_u64(&h->heartbeat_ns, realtime_ns());
+	hm_store_relaxed_u64(&h->runs, 2);
+	snprintf(h->prefix, sizeof h->prefix, "hermes.%s", fx->d.bus);
+	hm_store_relaxed_u64(&h->conn_state, HN_CONN_CONNECTED);
+	hm_store_relaxed_u64(&h->connects, 3);
+	hm_store_relaxed_u64(&h->disconnects, 2);
+	hm_store_relaxed_u64(&h->reconnects, 2);
+	hm_store_relaxed_u64(&h->errors, 1);
+	hm_store_relaxed_u64(&h->text_seq, text_seq);
+	snprintf(h->url, sizeof h->url, "nats://127.0.0.1:4222");
+	snprintf(h->last_error, sizeof h->last_error, "stale connection");
+
+	hn_ring_state *r = hn_state_ring(h, 0);
+	snprintf(r->name, sizeof r->name, "orders");
+	snprintf(r->subject, sizeof r->subject, "hermes.%s.orders", fx->d.bus);
+	snprintf(r->stream, sizeof r->stream, "ORDERS");
+	r->dir = HN_DIR_BOTH;
+	r->mode = HN_MODE_JETSTREAM;
+	r->policy = HN_POLICY_BLOCK;
+	r->max_pending = 1 << 20;
+	hm_store_relaxed_u64(&r->out.state, HN_W_RUNNING);
+	hm_store_relaxed_u64(&r->out.msgs, 1001);
+	hm_store_relaxed_u64(&r->out.bytes, 64064);
+	hm_store_relaxed_u64(&r->out.dropped, 0);
+	hm_store_relaxed_u64(&r->out.blocked_events, 4);
+	hm_store_relaxed_u64(&r->out.blocked_ns, 1500000000);
+	hm_store_relaxed_u64(&r->out.skipped_inbound, 17);
+	hm_store_relaxed_u64(&r->out.ring_lost, 5);
+	hm_store_relaxed_u64(&r->in.state, HN_W_RING_FULL);
+	hm_store_relaxed_u64(&r->in.msgs, 77);
+	hm_store_relaxed_u64(&r->in.bytes, 7700);
+	hm_store_relaxed_u64(&r->in.own_skipped, 9);
+	hm_store_relaxed_u64(&r->in.dup_skipped, 2);
+	hm_store_relaxed_u64(&r->in.lost, 3);
+	hm_store_relaxed_u64(&r->in.client_dropped, 6);
+	hm_store_relaxed_u64(&r->inp.applied, 88);
+	hm_store_relaxed_u32(&r->configured, 1);
+
+	r = hn_state_ring(h, 1); /* a ring no longer configured: not shown */
+	snprintf(r->name, sizeof r->name, "old");
+	r->dir = HN_DIR_OUT;
+
+	r = hn_state_ring(h, 2);
+	snprintf(r->name, sizeof r->name, "ticks");
+	snprintf(r->subject, sizeof r->subject, "hermes.%s.ticks", fx->d.bus);
+	r->dir = HN_DIR_OUT;
+	r->mode = HN_MODE_CORE;
+	r->policy = HN_POLICY_DROP;
+	hm_store_relaxed_u64(&r->out.state, HN_W_DROPPING);
+	hm_store_relaxed_u64(&r->out.msgs, 10);
+	hm_store_relaxed_u64(&r->out.dropped, 40);
+	hm_store_relaxed_u32(&r->configured, 1);
+
+	/* The magic last, as the uplink does (the reader does not run yet, but
+	 * the file is written the way the protocol says). */
+	hm_store_release_u64(&h->magic, HN_STATE_MAGIC);
+	char path[512];
+	snprintf(path, sizeof path, "%s/hermes-nats.%s", stats_dir((fixture *)fx), fx->d.bus);
+	write_file(path, h, HN_STATE_SIZE);
+	free(h);
+}
+
+static const jv *ring_named(const jv *rings, const char *name)
+{
+	for (size_t i = 0; i < rings->n; i++) {
+		const jv *n = jget(rings->items[i], "name");
+		if (n && n->t == J_STR && !strcmp(n->text, name))
+			return rings->items[i];
+	}
+	fail_msg("no ring '%s'", name);
+	return NULL;
+}
+
+static void test_uplink_json_reads_the_state_file_back(void **state)
+{
+	fixture *fx = *state;
+	write_uplink_state(fx, getpid(), 4);
+	result r = CTL(fx, "uplink", "--stats-dir", stats_dir(fx), "--json");
+	expect_ok(&r);
+	jv *doc = parse_json_or_fail(r.out);
+	result_free(&r);
+	expect_str(doc, "schema", "hermes-ctl.uplink/1");
+	expect_str(doc, "bus", fx->d.bus);
+	expect_str(doc, "file", "ok");
+	const jv *u = jget(doc, "uplink");
+	assert_true(u && u->t == J_OBJ);
+	assert_int_equal(u64_at(u, "pid"), (uint64_t)getpid());
+	expect_bool(u, "alive", true);
+	expect_bool(u, "up", true);
+	expect_str(u, "state", "running");
+	assert_true(u64_at(u, "heartbeat_age_ms") < 2000);
+	assert_int_equal(u64_at(u, "runs"), 2);
+	assert_int_equal(u64_at(u, "bus_id"), 0x1234);
+	const jv *nats = jget(u, "nats");
+	assert_non_null(nats);
+	expect_str(nats, "state", "connected");
+	expect_str(nats, "url", "nats://127.0.0.1:4222");
+	expect_str(nats, "last_error", "stale connection");
+	expect_bool(nats, "text_consistent", true);
+	assert_int_equal(u64_at(nats, "connects"), 3);
+	assert_int_equal(u64_at(nats, "reconnects"), 2);
+
+	const jv *rings = array_at(u, "rings", 2);
+	const jv *o = ring_named(rings, "orders");
+	expect_str(o, "direction", "both");
+	expect_str(o, "mode", "jetstream");
+	expect_str(o, "policy", "block");
+	expect_str(o, "stream", "ORDERS");
+	const jv *out = jget(o, "out"), *in = jget(o, "in");
+	assert_true(out && in);
+	expect_str(out, "state", "running");
+	assert_int_equal(u64_at(out, "messages"), 1001);
+	assert_int_equal(u64_at(out, "bytes"), 64064);
+	assert_int_equal(u64_at(out, "blocked_events"), 4);
+	assert_int_equal(u64_at(out, "blocked_ns"), 1500000000);
+	assert_int_equal(u64_at(out, "skipped_inbound"), 17);
+	assert_int_equal(u64_at(out, "lost"), 5);
+	expect_str(in, "state", "ring-full");
+	assert_int_equal(u64_at(in, "messages"), 77);
+	assert_int_equal(u64_at(in, "own_skipped"), 9);
+	assert_int_equal(u64_at(in, "duplicates_skipped"), 2);
+	assert_int_equal(u64_at(in, "lost"), 3);
+	assert_int_equal(u64_at(in, "client_dropped"), 6);
+	assert_int_equal(u64_at(in, "applied_stream_seq"), 88);
+	const jv *t = ring_named(rings, "ticks");
+	expect_str(t, "policy", "drop");
+	expect_str(jget(t, "out"), "state", "dropping");
+	assert_int_equal(u64_at(jget(t, "out"), "dropped"), 40);
+	expect_str(jget(t, "in"), "state", "off");
+	jfree(doc);
+
+	r = CTL(fx, "uplink", "--stats-dir", stats_dir(fx));
+	expect_ok(&r);
+	assert_non_null(strstr(r.out, "nats: connected (nats://127.0.0.1:4222)"));
+	assert_non_null(strstr(r.out, "last error: stale connection"));
+	assert_non_null(strstr(r.out, "orders"));
+	assert_null(strstr(r.out, "\nold "));
+	result_free(&r);
+
+	/* metrics: the uplink families, per ring and direction. */
+	r = CTL(fx, "metrics", "--stats-dir", stats_dir(fx));
+	expect_ok(&r);
+	char err[512], labels[256];
+	if (!prom_check(r.out, err, sizeof err))
+		fail_msg("metrics is not Prometheus text: %s", err);
+	double v;
+	snprintf(labels, sizeof labels, "bus=\"%s\"", fx->d.bus);
+	assert_true(prom_value(r.out, "hermes_uplink_up", labels, &v) && v == 1);
+	assert_true(prom_value(r.out, "hermes_uplink_connected", labels, &v) && v == 1);
+	assert_true(prom_value(r.out, "hermes_uplink_reconnects_total", labels, &v) && v == 2);
+	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"orders\",direction=\"out\"", fx->d.bus);
+	assert_true(prom_value(r.out, "hermes_uplink_messages_total", labels, &v) && v == 1001);
+	assert_true(prom_value(r.out, "hermes_uplink_lost_total", labels, &v) && v == 5);
+	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"orders\",direction=\"in\"", fx->d.bus);
+	assert_true(prom_value(r.out, "hermes_uplink_messages_total", labels, &v) && v == 77);
+	assert_true(prom_value(r.out, "hermes_uplink_lost_total", labels, &v) && v == 3);
+	assert_true(prom_value(r.out, "hermes_uplink_dropped_total", labels, &v) && v == 6);
+	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"ticks\",direction=\"out\"", fx->d.bus);
+	assert_true(prom_value(r.out, "hermes_uplink_dropped_total", labels, &v) && v == 40);
+	/* ticks only goes out: no inbound sample for it. */
+	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"ticks\",direction=\"in\"", fx->d.bus);
+	assert_false(prom_value(r.out, "hermes_uplink_messages_total", labels, &v));
+	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"orders\",reason=\"loop\"", fx->d.bus);
+	assert_true(prom_value(r.out, "hermes_uplink_skipped_total", labels, &v) && v == 17);
+	result_free(&r);
+
+	r = CTL(fx, "list", "--interval", "0", "--stats-dir", stats_dir(fx));
+	expect_ok(&r);
+	if (!strstr(r.out, "uplink: connected to nats://127.0.0.1:4222"))
+		fail_msg("no uplink summary in list:\n%s", r.out);
+	result_free(&r);
+}
+
+static void test_uplink_of_a_dead_process_is_gone_and_half_written_text_is_flagged(void **state)
+{
+	fixture *fx = *state;
+	/* A child that has exited and been reaped: its pid names no process. */
+	pid_t dead = fork();
+	assert_true(dead >= 0);
+	if (dead == 0)
+		_exit(0);
+	ht_wait_child(dead, 10000);
+	write_uplink_state(fx, dead, 5); /* odd: a writer died inside the seqlock */
+
+	result r = CTL(fx, "uplink", "--stats-dir", stats_dir(fx), "--json");
+	expect_ok(&r);
+	jv *doc = parse_json_or_fail(r.out);
+	result_free(&r);
+	const jv *u = jget(doc, "uplink");
+	expect_bool(u, "alive", false);
+	expect_bool(u, "up", false);
+	expect_str(u, "state", "gone");
+	expect_bool(jget(u, "nats"), "text_consistent", false);
+	jfree(doc);
+
+	r = CTL(fx, "metrics", "--stats-dir", stats_dir(fx));
+	expect_ok(&r);
+	char labels[256];
+	double v;
+	snprintf(labels, sizeof labels, "bus=\"%s\"", fx->d.bus);
+	assert_true(prom_value(r.out, "hermes_uplink_up", labels, &v) && v == 0);
+	assert_true(prom_value(r.out, "hermes_uplink_connected", labels, &v) && v == 0);
+	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"orders\",direction=\"out\"", fx->d.bus);
+	assert_false(prom_value(r.out, "hermes_uplink_messages_total", labels, &v));
+	result_free(&r);
+}
+
+static void test_uplink_absent_is_no_error_and_garbage_is(void **state)
+{
+	fixture *fx = *state;
+	result r = CTL(fx, "uplink", "--stats-dir", stats_dir(fx), "--json");
+	expect_ok(&r);
+	jv *doc = parse_json_or_fail(r.out);
+	expect_str(doc, "file", "absent");
+	const jv *u = jget(doc, "uplink");
+	assert_true(u && u->t == J_NULL);
+	jfree(doc);
+	result_free(&r);
+	r = CTL(fx, "uplink", "--stats-dir", stats_dir(fx));
+	expect_ok(&r);
+	assert_non_null(strstr(r.out, "no uplink"));
+	result_free(&r);
+
+	/* Full size, but not our magic. */
+	char path[512];
+	snprintf(path, sizeof path, "%s/hermes-nats.%s", stats_dir(fx), fx->d.bus);
+	char *junk = malloc(HN_STATE_SIZE);
+	assert_non_null(junk);
+	memset(junk, 'x', HN_STATE_SIZE);
+	write_file(path, junk, HN_STATE_SIZE);
+	free(junk);
+	r = CTL(fx, "uplink", "--stats-dir", stats_dir(fx));
+	assert_int_equal(r.code, 1);
+	assert_non_null(strstr(r.err, "not a hermes-nats state file"));
+	result_free(&r);
+	/* metrics is not spoiled by it. */
+	r = CTL(fx, "metrics", "--stats-dir", stats_dir(fx));
+	expect_ok(&r);
+	assert_null(strstr(r.out, "hermes_uplink_up"));
+	result_free(&r);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_bridges_json_counts_what_a_remote_client_did),
+		T(test_bridges_reports_a_killed_bridge_as_stale),
+		T(test_bridges_lists_half_written_files_and_ignores_other_buses),
+		T(test_gateway_commands_check_their_arguments),
+		T(test_uplink_json_reads_the_state_file_back),
+		T(test_uplink_of_a_dead_process_is_gone_and_half_written_text_is_flagged),
+		T(test_uplink_absent_is_no_error_and_garbage_is),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

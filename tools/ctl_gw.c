@@ -1,0 +1,529 @@
+/* `bridges` and `uplink`: the counters of the bus's gateways (hermes-bridge
+ * and hermes-nats), read from their counters files (ctl_gw_snap.c), and the
+ * one-line summary that `list` prints about them. Neither command attaches
+ * to the bus: the files live on their own, so the commands work while
+ * hermesd is down and say what a dead gateway last counted. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tcp-bridge/uplink/uplink_state.h"
+#include "tools/ctl.h"
+#include "tools/ctl_fmt.h"
+#include "tools/ctl_gw_snap.h"
+#include "tools/json.h"
+
+static const char *u64s(char *buf, size_t len, uint64_t v)
+{
+	snprintf(buf, len, "%llu", (unsigned long long)v);
+	return buf;
+}
+
+static unsigned long long ull(uint64_t v)
+{
+	return (unsigned long long)v;
+}
+
+/* "3m12s", "2h05m", "4d03h": how long ago start_ns (CLOCK_REALTIME) was. */
+static const char *fmt_uptime(char *buf, size_t len, uint64_t start_ns)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (!start_ns || start_ns > now) {
+		snprintf(buf, len, "?");
+		return buf;
+	}
+	uint64_t s = (now - start_ns) / 1000000000u;
+	if (s < 60)
+		snprintf(buf, len, "%llus", ull(s));
+	else if (s < 3600)
+		snprintf(buf, len, "%llum%02llus", ull(s / 60), ull(s % 60));
+	else if (s < 86400)
+		snprintf(buf, len, "%lluh%02llum", ull(s / 3600), ull(s / 60 % 60));
+	else
+		snprintf(buf, len, "%llud%02lluh", ull(s / 86400), ull(s / 3600 % 24));
+	return buf;
+}
+
+/* Options of both commands. Returns -1 to go on, else the exit status to
+ * return now (0 after --help). */
+static int parse_args(ctl_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CTL_COMMON_OPTIONS,
+		{0},
+	};
+	int c, r;
+	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT, opts, NULL)) != -1)
+		if ((r = ctl_common_option(ctx, c, argv)) >= 0)
+			return r;
+	if (optind < argc)
+		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	r = ctl_check_bus_name(ctx);
+	return r == CTL_EXIT_OK ? -1 : r;
+}
+
+/* ---- bridges --------------------------------------------------------------- */
+
+static const char *link_error(uint64_t code)
+{
+	return code ? hermes_strerror((hermes_err)code) : NULL;
+}
+
+static void bridges_json(const ctl_ctx *ctx, const ctl_bridges *bs)
+{
+	json_w w;
+	json_init(&w, stdout);
+	json_obj_begin(&w);
+	json_kstr(&w, "schema", "hermes-ctl.bridges/1");
+	json_kstr(&w, "bus", ctx->bus);
+	json_kstr(&w, "stats_dir", bs->dir);
+	json_key(&w, "bridges");
+	json_arr_begin(&w);
+	for (unsigned i = 0; i < bs->n; i++) {
+		const ctl_bridge *b = &bs->v[i];
+		const ctl_bridge_counters *c = &b->c;
+		json_obj_begin(&w);
+		json_kstr(&w, "path", b->path);
+		json_ki64(&w, "pid", b->pid);
+		json_kbool(&w, "alive", b->alive);
+		json_kstr(&w, "state", b->alive ? "running" : "stale");
+		json_ku64(&w, "started_unix_ns", b->start_ns);
+		json_ku64(&w, "bus_id", b->bus_id);
+		json_kstr(&w, "server_name", b->name);
+		json_kstr(&w, "listen", b->listen);
+		json_ku64(&w, "port", b->port);
+		json_ku64(&w, "connections_open", c->connections_open);
+		json_ku64(&w, "connections_accepted", c->connections_accepted);
+		json_ku64(&w, "connections_refused", c->connections_refused);
+		json_ku64(&w, "handshakes", c->handshakes_ok);
+		json_ku64(&w, "handshake_timeouts", c->handshake_timeouts);
+		json_ku64(&w, "auth_failures", c->auth_failures);
+		json_ku64(&w, "protocol_errors", c->protocol_errors);
+		json_ku64(&w, "errors_sent", c->errors_sent);
+		json_ku64(&w, "frames_in", c->frames_in);
+		json_ku64(&w, "frames_out", c->frames_out);
+		json_ku64(&w, "bytes_in", c->bytes_in);
+		json_ku64(&w, "bytes_out", c->bytes_out);
+		json_ku64(&w, "publishes", c->publishes);
+		json_ku64(&w, "publish_errors", c->publish_errors);
+		json_ku64(&w, "publish_stalls", c->publish_stalls);
+		json_ku64(&w, "publish_timeouts", c->publish_timeouts);
+		json_ku64(&w, "acks", c->acks);
+		json_ku64(&w, "delivers", c->delivers);
+		json_ku64(&w, "drops", c->drops);
+		json_ku64(&w, "loss_notices", c->loss_notices);
+		json_ku64(&w, "slow_disconnects", c->slow_disconnects);
+		json_ku64(&w, "ring_lost_messages", c->ring_losses);
+		json_ku64(&w, "subscriptions", c->subscriptions);
+		json_ku64(&w, "channels", c->channels);
+		json_key(&w, "links");
+		json_arr_begin(&w);
+		for (unsigned k = 0; k < b->nlinks; k++) {
+			const ctl_bridge_link *l = &b->links[k];
+			json_obj_begin(&w);
+			json_kstr(&w, "name", l->name);
+			json_kstr(&w, "peer", l->peer);
+			json_kstr(&w, "state", ctl_link_state_name(l->state));
+			json_ku64(&w, "connects", l->connects);
+			json_ku64(&w, "disconnects", l->disconnects);
+			json_ku64(&w, "exported", l->exported);
+			json_ku64(&w, "imported", l->imported);
+			json_ku64(&w, "export_lag", l->export_lag);
+			json_ku64(&w, "duplicates", l->duplicates);
+			json_ku64(&w, "losses", l->losses);
+			if (l->last_error)
+				json_kstr(&w, "last_error", link_error(l->last_error));
+			else
+				json_knull(&w, "last_error");
+			json_obj_end(&w);
+		}
+		json_arr_end(&w);
+		json_obj_end(&w);
+	}
+	json_arr_end(&w);
+	json_key(&w, "unreadable");
+	json_arr_begin(&w);
+	for (unsigned i = 0; i < bs->nskipped; i++) {
+		json_obj_begin(&w);
+		json_kstr(&w, "path", bs->skipped[i].path);
+		json_kstr(&w, "reason", bs->skipped[i].why);
+		json_obj_end(&w);
+	}
+	json_arr_end(&w);
+	json_obj_end(&w);
+	json_finish(&w);
+}
+
+static void bridge_text(const ctl_bridge *b)
+{
+	const ctl_bridge_counters *c = &b->c;
+	char up[32], bi[32], bo[32];
+	printf("bridge %s", b->listen[0] ? b->listen : "?");
+	if (b->name[0])
+		printf(" ('%s')", b->name);
+	if (b->alive)
+		printf(": running (pid %d, up %s)", (int)b->pid, fmt_uptime(up, sizeof up, b->start_ns));
+	else
+		printf(": NOT RUNNING (pid %d is gone; counters as it left them)", (int)b->pid);
+	printf(", %s\n", b->path);
+	printf("  connections: %llu open, %llu accepted, %llu refused; handshakes %llu, auth "
+	       "failures %llu, handshake timeouts %llu, protocol errors %llu, errors sent %llu\n",
+	       ull(c->connections_open), ull(c->connections_accepted), ull(c->connections_refused),
+	       ull(c->handshakes_ok), ull(c->auth_failures), ull(c->handshake_timeouts),
+	       ull(c->protocol_errors), ull(c->errors_sent));
+	printf("  frames: %llu in, %llu out; bytes: %s in, %s out; subscriptions %llu, channels "
+	       "%llu\n",
+	       ull(c->frames_in), ull(c->frames_out), fmt_bytes(bi, sizeof bi, (double)c->bytes_in),
+	       fmt_bytes(bo, sizeof bo, (double)c->bytes_out), ull(c->subscriptions),
+	       ull(c->channels));
+	printf("  publishes %llu (errors %llu, stalls %llu, timeouts %llu), acks %llu, delivers "
+	       "%llu, drops %llu, loss notices %llu, slow disconnects %llu, ring losses %llu\n",
+	       ull(c->publishes), ull(c->publish_errors), ull(c->publish_stalls),
+	       ull(c->publish_timeouts), ull(c->acks), ull(c->delivers), ull(c->drops),
+	       ull(c->loss_notices), ull(c->slow_disconnects), ull(c->ring_losses));
+	if (!b->nlinks)
+		return;
+	printf("  links: %u\n", b->nlinks);
+	table t;
+	table_init(&t, "lllrrrrrrrl");
+	table_row(&t, "NAME", "PEER", "STATE", "EXPORTED", "IMPORTED", "EXPORT_LAG", "DUPLICATES",
+		  "LOSSES", "CONNECTS", "DISCONNECTS", "LAST_ERROR");
+	for (unsigned k = 0; k < b->nlinks; k++) {
+		const ctl_bridge_link *l = &b->links[k];
+		char ex[32], im[32], lag[32], dup[32], lo[32], co[32], dc[32];
+		table_row(&t, l->name, l->peer, ctl_link_state_name(l->state),
+			  u64s(ex, sizeof ex, l->exported), u64s(im, sizeof im, l->imported),
+			  u64s(lag, sizeof lag, l->export_lag), u64s(dup, sizeof dup, l->duplicates),
+			  u64s(lo, sizeof lo, l->losses), u64s(co, sizeof co, l->connects),
+			  u64s(dc, sizeof dc, l->disconnects),
+			  l->last_error ? link_error(l->last_error) : "-");
+	}
+	table_print(&t, stdout, 4, 0);
+	table_fini(&t);
+}
+
+int cmd_bridges(ctl_ctx *ctx, int argc, char **argv)
+{
+	int r = parse_args(ctx, argc, argv);
+	if (r >= 0)
+		return r;
+	ctl_bridges *bs = calloc(1, sizeof *bs);
+	if (!bs) {
+		ctl_error("out of memory");
+		return CTL_EXIT_ERR;
+	}
+	char err[384];
+	if (ctl_bridges_read(ctx->stats_dir, ctx->bus, bs, err, sizeof err) != 0) {
+		ctl_error("bus '%s': %s", ctx->bus, err);
+		free(bs);
+		return CTL_EXIT_ERR;
+	}
+	if (ctx->json) {
+		bridges_json(ctx, bs);
+	} else {
+		if (bs->n == 0 && bs->nskipped == 0)
+			printf("bus '%s': no bridges (no %s/hermes-bridge.%s.PORT)\n", ctx->bus,
+			       bs->dir, ctx->bus);
+		else
+			printf("bus '%s': %u bridge(s), counters in %s\n", ctx->bus, bs->n, bs->dir);
+		for (unsigned i = 0; i < bs->n; i++)
+			bridge_text(&bs->v[i]);
+		for (unsigned i = 0; i < bs->nskipped; i++)
+			printf("unreadable: %s: %s\n", bs->skipped[i].path, bs->skipped[i].why);
+	}
+	free(bs);
+	return ctl_flush(NULL);
+}
+
+/* ---- uplink ---------------------------------------------------------------- */
+
+static const char *file_state_name(ctl_uplink_file f)
+{
+	switch (f) {
+	case CTL_UPLINK_ABSENT:
+		return "absent";
+	case CTL_UPLINK_NOT_READY:
+		return "not_ready";
+	case CTL_UPLINK_UNREADABLE:
+		return "unreadable";
+	case CTL_UPLINK_OK:
+		return "ok";
+	}
+	return "?";
+}
+
+static void uplink_json(const ctl_ctx *ctx, const ctl_uplink *u)
+{
+	json_w w;
+	json_init(&w, stdout);
+	json_obj_begin(&w);
+	json_kstr(&w, "schema", "hermes-ctl.uplink/1");
+	json_kstr(&w, "bus", ctx->bus);
+	json_kstr(&w, "stats_dir", ctx->stats_dir);
+	json_kstr(&w, "path", u->path);
+	json_kstr(&w, "file", file_state_name(u->file));
+	if (u->why[0])
+		json_kstr(&w, "reason", u->why);
+	else
+		json_knull(&w, "reason");
+	if (u->file != CTL_UPLINK_OK) {
+		json_knull(&w, "uplink");
+		json_obj_end(&w);
+		json_finish(&w);
+		return;
+	}
+	json_key(&w, "uplink");
+	json_obj_begin(&w);
+	json_ki64(&w, "pid", u->pid);
+	json_kbool(&w, "alive", u->alive);
+	json_kbool(&w, "up", u->up);
+	json_kstr(&w, "state", ctl_uplink_process_state(u));
+	if (u->heartbeat_age_ns == UINT64_MAX)
+		json_knull(&w, "heartbeat_age_ms");
+	else
+		json_ku64(&w, "heartbeat_age_ms", u->heartbeat_age_ns / 1000000u);
+	json_ku64(&w, "started_unix_ns", u->started_ns);
+	json_ku64(&w, "runs", u->runs);
+	json_ku64(&w, "bus_id", u->bus_id);
+	json_kstr(&w, "prefix", u->prefix);
+	json_key(&w, "nats");
+	json_obj_begin(&w);
+	json_kstr(&w, "state", ctl_uplink_conn_name(u->conn_state));
+	json_kstr(&w, "url", u->url);
+	if (u->last_error[0])
+		json_kstr(&w, "last_error", u->last_error);
+	else
+		json_knull(&w, "last_error");
+	json_kbool(&w, "text_consistent", u->text_consistent);
+	json_ku64(&w, "connects", u->connects);
+	json_ku64(&w, "disconnects", u->disconnects);
+	json_ku64(&w, "reconnects", u->reconnects);
+	json_ku64(&w, "errors", u->errors);
+	json_ku64(&w, "changed_unix_ns", u->changed_ns);
+	json_obj_end(&w);
+	json_key(&w, "rings");
+	json_arr_begin(&w);
+	for (unsigned i = 0; i < u->nrings; i++) {
+		const ctl_uplink_ring *r = &u->rings[i];
+		json_obj_begin(&w);
+		json_kstr(&w, "name", r->name);
+		json_kstr(&w, "subject", r->subject);
+		json_kstr(&w, "stream", r->stream);
+		json_kstr(&w, "direction", ctl_uplink_dir_name(r->dir));
+		json_kstr(&w, "mode", ctl_uplink_mode_name(r->mode));
+		json_kstr(&w, "policy", ctl_uplink_policy_name(r->policy));
+		json_ku64(&w, "max_pending_bytes", r->max_pending);
+		json_key(&w, "out");
+		json_obj_begin(&w);
+		json_kstr(&w, "state", ctl_uplink_worker_name(r->out.state));
+		json_ku64(&w, "messages", r->out.msgs);
+		json_ku64(&w, "bytes", r->out.bytes);
+		json_ku64(&w, "batches", r->out.batches);
+		json_ku64(&w, "dropped", r->out.dropped);
+		json_ku64(&w, "dropped_bytes", r->out.dropped_bytes);
+		json_ku64(&w, "blocked_events", r->out.blocked_events);
+		json_ku64(&w, "blocked_ns", r->out.blocked_ns);
+		json_ku64(&w, "skipped_inbound", r->out.skipped_inbound);
+		json_ku64(&w, "lost", r->out.ring_lost);
+		json_ku64(&w, "errors", r->out.errors);
+		json_ku64(&w, "retries", r->out.retries);
+		json_ku64(&w, "duplicates", r->out.duplicates);
+		json_ku64(&w, "pending_bytes", r->out.pending_bytes);
+		json_ku64(&w, "pending_max_bytes", r->out.pending_max);
+		json_ku64(&w, "next_seq", r->out.next_seq);
+		json_obj_end(&w);
+		json_key(&w, "in");
+		json_obj_begin(&w);
+		json_kstr(&w, "state", ctl_uplink_worker_name(r->in.state));
+		json_ku64(&w, "messages", r->in.msgs);
+		json_ku64(&w, "bytes", r->in.bytes);
+		json_ku64(&w, "batches", r->in.batches);
+		json_ku64(&w, "own_skipped", r->in.own_skipped);
+		json_ku64(&w, "duplicates_skipped", r->in.dup_skipped);
+		json_ku64(&w, "lost", r->in.lost);
+		json_ku64(&w, "gap_events", r->in.gap_events);
+		json_ku64(&w, "client_dropped", r->in.client_dropped);
+		json_ku64(&w, "too_big", r->in.too_big);
+		json_ku64(&w, "ring_full_events", r->in.ring_full_events);
+		json_ku64(&w, "errors", r->in.errors);
+		json_ku64(&w, "consumer_resets", r->in.consumer_resets);
+		json_ku64(&w, "resolved", r->in.resolved);
+		json_ku64(&w, "pending_bytes", r->in.pending_bytes);
+		json_ku64(&w, "applied_stream_seq", r->in.applied);
+		json_obj_end(&w);
+		json_obj_end(&w);
+	}
+	json_arr_end(&w);
+	json_obj_end(&w);
+	json_obj_end(&w);
+	json_finish(&w);
+}
+
+static void uplink_text(const ctl_ctx *ctx, const ctl_uplink *u)
+{
+	printf("uplink of bus '%s': %s", ctx->bus, ctl_uplink_process_state(u));
+	if (u->pid)
+		printf(" (pid %d", (int)u->pid);
+	if (u->pid && u->heartbeat_age_ns != UINT64_MAX)
+		printf(", heartbeat %.1f s ago", (double)u->heartbeat_age_ns / 1e9);
+	if (u->pid)
+		printf(", %llu run(s))", ull(u->runs));
+	printf(", %s\n", u->path);
+	printf("nats: %s%s%s%s; connects %llu, disconnects %llu, reconnects %llu, errors %llu\n",
+	       ctl_uplink_conn_name(u->conn_state), u->url[0] ? " (" : "", u->url,
+	       u->url[0] ? ")" : "", ull(u->connects),
+	       ull(u->disconnects), ull(u->reconnects), ull(u->errors));
+	if (u->last_error[0])
+		printf("last error: %s\n", u->last_error);
+	if (!u->text_consistent)
+		printf("(url and last error may be mixed: they changed while being read)\n");
+	printf("subject prefix '%s'\n", u->prefix);
+	if (u->nrings == 0) {
+		printf("no rings configured\n");
+		return;
+	}
+	/* Two tables, out (ring -> NATS) and in (NATS -> ring), each with the
+	 * rings configured for that direction. */
+	unsigned nin = 0;
+	for (unsigned i = 0; i < u->nrings; i++)
+		nin += (u->rings[i].dir & HN_DIR_IN) != 0;
+	table t;
+	table_init(&t, "lllllrrrrrrrrr");
+	table_row(&t, "RING", "DIR", "MODE", "POLICY", "OUT", "SENT", "BYTES", "DROPPED", "BLOCKED",
+		  "BLOCKED_S", "LOOP_SKIP", "LOST", "ERRORS", "PENDING");
+	for (unsigned i = 0; i < u->nrings; i++) {
+		const ctl_uplink_ring *r = &u->rings[i];
+		char m[32], b[32], d[32], be[32], bs[32], sk[32], lo[32], er[32], pe[32];
+		if (!(r->dir & HN_DIR_OUT)) {
+			table_row(&t, r->name, ctl_uplink_dir_name(r->dir),
+				  ctl_uplink_mode_name(r->mode), "-", "-", "-", "-", "-", "-", "-", "-",
+				  "-", "-", "-");
+			continue;
+		}
+		snprintf(bs, sizeof bs, "%.1f", (double)r->out.blocked_ns / 1e9);
+		table_row(&t, r->name, ctl_uplink_dir_name(r->dir), ctl_uplink_mode_name(r->mode),
+			  ctl_uplink_policy_name(r->policy), ctl_uplink_worker_name(r->out.state),
+			  u64s(m, sizeof m, r->out.msgs), fmt_bytes(b, sizeof b, (double)r->out.bytes),
+			  u64s(d, sizeof d, r->out.dropped), u64s(be, sizeof be, r->out.blocked_events),
+			  bs, u64s(sk, sizeof sk, r->out.skipped_inbound),
+			  u64s(lo, sizeof lo, r->out.ring_lost), u64s(er, sizeof er, r->out.errors),
+			  fmt_bytes(pe, sizeof pe, (double)r->out.pending_bytes));
+	}
+	table_print(&t, stdout, 0, 0);
+	table_fini(&t);
+	if (!nin)
+		return;
+	table_init(&t, "llrrrrrrrrrr");
+	table_row(&t, "RING", "IN", "RECEIVED", "BYTES", "OWN_SKIP", "DUP_SKIP", "LOST", "GAPS",
+		  "CLIENT_DROP", "TOO_BIG", "RING_FULL", "ERRORS");
+	for (unsigned i = 0; i < u->nrings; i++) {
+		const ctl_uplink_ring *r = &u->rings[i];
+		char m[32], b[32], os[32], ds[32], lo[32], ga[32], cd[32], tb[32], rf[32], er[32];
+		if (!(r->dir & HN_DIR_IN))
+			continue;
+		table_row(&t, r->name, ctl_uplink_worker_name(r->in.state),
+			  u64s(m, sizeof m, r->in.msgs), fmt_bytes(b, sizeof b, (double)r->in.bytes),
+			  u64s(os, sizeof os, r->in.own_skipped), u64s(ds, sizeof ds, r->in.dup_skipped),
+			  u64s(lo, sizeof lo, r->in.lost), u64s(ga, sizeof ga, r->in.gap_events),
+			  u64s(cd, sizeof cd, r->in.client_dropped), u64s(tb, sizeof tb, r->in.too_big),
+			  u64s(rf, sizeof rf, r->in.ring_full_events), u64s(er, sizeof er, r->in.errors));
+	}
+	table_print(&t, stdout, 0, 0);
+	table_fini(&t);
+}
+
+int cmd_uplink(ctl_ctx *ctx, int argc, char **argv)
+{
+	int r = parse_args(ctx, argc, argv);
+	if (r >= 0)
+		return r;
+	ctl_uplink *u = calloc(1, sizeof *u);
+	if (!u) {
+		ctl_error("out of memory");
+		return CTL_EXIT_ERR;
+	}
+	ctl_uplink_read(ctx->stats_dir, ctx->bus, u);
+	int status = CTL_EXIT_OK;
+	if (ctx->json) {
+		uplink_json(ctx, u);
+	} else if (u->file == CTL_UPLINK_ABSENT) {
+		printf("bus '%s': no uplink (%s does not exist; has hermes-nats run on this bus?)\n",
+		       ctx->bus, u->path);
+	} else if (u->file == CTL_UPLINK_NOT_READY) {
+		printf("bus '%s': uplink starting: %s %s\n", ctx->bus, u->path, u->why);
+	} else if (u->file == CTL_UPLINK_OK) {
+		uplink_text(ctx, u);
+	}
+	if (u->file == CTL_UPLINK_UNREADABLE) {
+		ctl_error("bus '%s': %s: %s", ctx->bus, u->path, u->why);
+		status = CTL_EXIT_ERR;
+	}
+	free(u);
+	r = ctl_flush(NULL);
+	return r ? r : status;
+}
+
+/* ---- the summary line of `list` ------------------------------------------- */
+
+void ctl_gw_summary(const ctl_ctx *ctx, FILE *f)
+{
+	ctl_bridges *bs = calloc(1, sizeof *bs);
+	ctl_uplink *u = calloc(1, sizeof *u);
+	char err[384];
+	if (!bs || !u || ctl_bridges_read(ctx->stats_dir, ctx->bus, bs, err, sizeof err) != 0) {
+		free(bs);
+		free(u);
+		return;
+	}
+	ctl_uplink_read(ctx->stats_dir, ctx->bus, u);
+	char line[1024] = "";
+	size_t used = 0;
+#define ADD(...)                                                                                   \
+	do {                                                                                       \
+		if (used < sizeof line)                                                            \
+			used += (size_t)snprintf(line + used, sizeof line - used, __VA_ARGS__);    \
+	} while (0)
+	unsigned running = 0, stale = 0;
+	for (unsigned i = 0; i < bs->n; i++) {
+		if (bs->v[i].alive)
+			running++;
+		else
+			stale++;
+	}
+	if (bs->n) {
+		ADD("bridges: %u (", running);
+		unsigned shown = 0;
+		for (unsigned i = 0; i < bs->n; i++) {
+			const ctl_bridge *b = &bs->v[i];
+			if (!b->alive)
+				continue;
+			ADD("%s%s, %llu connection%s", shown++ ? "; " : "", b->listen,
+			    ull(b->c.connections_open), b->c.connections_open == 1 ? "" : "s");
+		}
+		ADD("%s%s", running ? "" : "none running", ")");
+		if (stale)
+			ADD(", %u stale file%s", stale, stale == 1 ? "" : "s");
+	}
+	if (u->file == CTL_UPLINK_OK) {
+		ADD("%suplink: ", used ? "; " : "");
+		if (!u->up)
+			ADD("%s (pid %d)", ctl_uplink_process_state(u), (int)u->pid);
+		else if (u->conn_state == HN_CONN_CONNECTED)
+			ADD("connected to %s", u->url);
+		else
+			ADD("%s%s%s", ctl_uplink_conn_name(u->conn_state),
+			    u->last_error[0] ? ": " : "", u->last_error);
+	} else if (u->file == CTL_UPLINK_NOT_READY) {
+		ADD("%suplink: starting", used ? "; " : "");
+	} else if (u->file == CTL_UPLINK_UNREADABLE) {
+		ADD("%suplink: unreadable (%s)", used ? "; " : "", u->why);
+	}
+#undef ADD
+	if (used)
+		fprintf(f, "%s\n", line);
+	free(bs);
+	free(u);
+}
