@@ -182,10 +182,10 @@ int main(int argc, char **argv)
 		}
 	}
 	if (err || interrupted) {
-		printf("\n");
-		if (err)
+		printf("\n%s\n", interrupted ? "interrupted" : "");
+		if (err && !interrupted)
 			fail("round trip", err);
-		rc = 1;
+		rc = interrupted ? 130 : 1;
 		goto out;
 	}
 	qsort(rtt, round_trips, sizeof *rtt, cmp_u64);
@@ -211,6 +211,11 @@ int main(int argc, char **argv)
 			rc = 1;
 			goto out;
 		}
+	}
+	if (interrupted) {
+		printf("\ninterrupted\n");
+		rc = 130;
+		goto out;
 	}
 	double secs = (double)(now_ns() - t0) / 1e9;
 	printf("streaming: %llu messages out and back in %.2f s: %.2f M msgs/s each way\n",

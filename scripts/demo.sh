@@ -61,11 +61,12 @@ echo "== remote producer and consumer through the bridge (TCP loopback)"
 
 ctl() { echo "\$ hermes-ctl $*"; "$bin/tools/hermes-ctl" --bus "$bus" "$@"; }
 echo "== the bus, seen with hermes-ctl"
-ctl pub events "order id=1 qty=2 px=101.1"
-ctl pub events "order id=2 qty=5 px=101.3"
+ctl create orders --capacity 1M --max-msg 4K --policy block
+ctl pub orders "order id=1 qty=2 px=101.1"
+ctl pub orders "order id=2 qty=5 px=101.3"
 ctl list
 ctl inspect ping
-ctl tail events --from earliest --count 2
+ctl tail orders --from earliest --count 2
 
 echo "== stopping hermes-bridge and hermesd"
 kill -TERM "$bridge_pid"
