@@ -142,6 +142,11 @@ bool hn_in_resolve_pending(hermes_bus *bus, const char *ring, hn_ring_state *rs)
  * with a message logged. */
 natsStatus hn_nats_options(hn_uplink *up);
 
+/* Options for a JetStream out thread's own publishing connection: same
+ * servers, credentials and TLS as the shared one, but it never reconnects
+ * and has no callbacks. The caller owns *out (natsOptions_Destroy). */
+natsStatus hn_nats_publisher_options(hn_uplink *up, natsOptions **out);
+
 /* Start connecting; the connection retries in the background until it
  * succeeds or the uplink stops. */
 natsStatus hn_nats_connect(hn_uplink *up);

@@ -127,12 +127,11 @@ static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
 		}                                                                         \
 	} while (0)
 
-natsStatus hn_nats_options(hn_uplink *up)
+/* What every connection of the uplink has in common: servers, name,
+ * timeouts, pings, credentials and TLS. */
+static natsStatus common_options(hn_uplink *up, natsOptions *o)
 {
 	const hn_config *c = &up->cfg;
-	natsOptions *o;
-	TRY(natsOptions_Create(&o));
-	up->opts = o;
 	const char *servers[HN_MAX_URLS];
 	bool tls = c->tls;
 	for (unsigned i = 0; i < c->nurls; i++) {
@@ -145,31 +144,10 @@ natsStatus hn_nats_options(hn_uplink *up)
 	TRY(natsOptions_SetNoRandomize(o, true));
 	TRY(natsOptions_SetName(o, c->name));
 	TRY(natsOptions_SetTimeout(o, c->connect_timeout_ms));
-	TRY(natsOptions_SetMaxReconnect(o, -1));
-	TRY(natsOptions_SetCustomReconnectDelay(o, reconnect_delay, up));
-	TRY(natsOptions_SetDisconnectedCB(o, on_disconnected, up));
-	TRY(natsOptions_SetReconnectedCB(o, on_reconnected, up));
-	TRY(natsOptions_SetClosedCB(o, on_closed, up));
-	TRY(natsOptions_SetErrorHandler(o, on_error, up));
-	/* A bus never needs its own publications back: the server skips them
-	 * for this connection (the origin check stays as the rule that holds
-	 * for JetStream and any topology). */
-	TRY(natsOptions_SetNoEcho(o, true));
 	/* Pings every 2 s, two outstanding: a dead server is noticed in about
 	 * 4-6 s even when no write fails. */
 	TRY(natsOptions_SetPingInterval(o, 2000));
 	TRY(natsOptions_SetMaxPingsOut(o, 2));
-	/* What the library may hold while reconnecting. The out threads stop
-	 * handing it messages when the connection is down, so this only takes
-	 * the few publications of the moment of the loss; it is bounded by the
-	 * largest max_pending all the same. */
-	uint64_t rb = 0;
-	for (unsigned i = 0; i < c->nrings; i++)
-		if (c->rings[i].max_pending > rb)
-			rb = c->rings[i].max_pending;
-	if (rb > (64u << 20))
-		rb = 64u << 20;
-	TRY(natsOptions_SetReconnectBufSize(o, (int)rb));
 
 	if (c->user[0])
 		TRY(natsOptions_SetUserInfo(o, c->user, c->password));
@@ -190,6 +168,64 @@ natsStatus hn_nats_options(hn_uplink *up)
 		if (c->tls_skip_verify)
 			TRY(natsOptions_SkipServerVerification(o, true));
 	}
+	return NATS_OK;
+}
+
+natsStatus hn_nats_options(hn_uplink *up)
+{
+	const hn_config *c = &up->cfg;
+	natsOptions *o;
+	TRY(natsOptions_Create(&o));
+	up->opts = o;
+	natsStatus s = common_options(up, o);
+	if (s != NATS_OK)
+		return s;
+	TRY(natsOptions_SetMaxReconnect(o, -1));
+	TRY(natsOptions_SetCustomReconnectDelay(o, reconnect_delay, up));
+	TRY(natsOptions_SetDisconnectedCB(o, on_disconnected, up));
+	TRY(natsOptions_SetReconnectedCB(o, on_reconnected, up));
+	TRY(natsOptions_SetClosedCB(o, on_closed, up));
+	TRY(natsOptions_SetErrorHandler(o, on_error, up));
+	/* A bus never needs its own publications back: the server skips them
+	 * for this connection (the origin check stays as the rule that holds
+	 * for JetStream and any topology). */
+	TRY(natsOptions_SetNoEcho(o, true));
+	/* What the library may hold while reconnecting. The out threads stop
+	 * handing it messages when the connection is down, so this only takes
+	 * the few publications of the moment of the loss; it is bounded by the
+	 * largest max_pending all the same. (JetStream publications never go
+	 * through it: they have connections of their own, see
+	 * hn_nats_publisher_options.) */
+	uint64_t rb = 0;
+	for (unsigned i = 0; i < c->nrings; i++)
+		if (c->rings[i].max_pending > rb)
+			rb = c->rings[i].max_pending;
+	if (rb > (64u << 20))
+		rb = 64u << 20;
+	TRY(natsOptions_SetReconnectBufSize(o, (int)rb));
+	return NATS_OK;
+}
+
+natsStatus hn_nats_publisher_options(hn_uplink *up, natsOptions **out)
+{
+	natsOptions *o;
+	*out = NULL;
+	TRY(natsOptions_Create(&o));
+	natsStatus s = common_options(up, o);
+	/* Never reconnect: a connection that breaks is closed for good, and
+	 * whatever it had not written dies with it. A reconnecting connection
+	 * would instead keep the publications made while it was down and
+	 * write them to the next server ahead of everything sent after (see
+	 * uplink_out.c for why that breaks the stream's order). No callbacks:
+	 * this connection's ups and downs are not the uplink's (the shared
+	 * connection reports those). */
+	if (s == NATS_OK)
+		s = natsOptions_SetAllowReconnect(o, false);
+	if (s != NATS_OK) {
+		natsOptions_Destroy(o);
+		return s;
+	}
+	*out = o;
 	return NATS_OK;
 }
 

@@ -14,6 +14,20 @@
  *    copies it already has. At least once into the stream, and once after
  *    the server's de-duplication.
  *
+ *    De-duplication only removes copies; it cannot put messages back in
+ *    order, so every copy must reach the stream in ring order. That holds
+ *    when each connection delivers a prefix of what it was given, in order:
+ *    a message is then stored at its first arrival, and the first arrivals
+ *    of in-order sequences are in order. The shared connection does not
+ *    deliver a prefix across a reconnection: what is handed to it while it
+ *    is down waits in its reconnect buffer and is written to the next
+ *    server first, after the part of the batch that died with the old
+ *    socket, and ahead of our resend (a NATS outage stored batches as
+ *    tail, then head). So JetStream publications go over a connection of
+ *    the thread's own that never reconnects: when it breaks it is closed,
+ *    what it had not written is gone, and the next attempt opens a new
+ *    one. The shared connection still decides when NATS is reachable.
+ *
  * While NATS is unreachable, policy block stops taking messages (the ring
  * fills behind the cursor and producers see HERMES_EAGAIN); policy drop
  * keeps draining the ring, counting each message in out.dropped and
@@ -54,7 +68,9 @@ typedef struct out {
 	uint64_t bytes;
 	uint64_t pubseq; /* Hermes-Pub-Seq of the last message sent or dropped */
 	hn_range_cursor rcur;
-	jsCtx *js;
+	natsOptions *popts; /* JetStream: for pnc, never reconnecting */
+	natsConnection *pnc; /* JetStream: this thread's publishing connection */
+	jsCtx *js;	     /* on pnc */
 	acks acks;
 	uint64_t blocked_since; /* 0 = not blocked */
 	bool drained;		/* the last gather emptied the ring */
@@ -193,6 +209,56 @@ static bool publish_core(out *o)
 	return true;
 }
 
+/* The publishing connection (JetStream). Usable while the library says
+ * connected; once it broke it stays closed (no reconnection). */
+static bool pub_conn_ok(out *o)
+{
+	return o->pnc && natsConnection_Status(o->pnc) == NATS_CONN_STATUS_CONNECTED;
+}
+
+static void pub_conn_close(out *o)
+{
+	if (o->js) {
+		jsCtx_Destroy(o->js);
+		o->js = NULL;
+	}
+	if (o->pnc) {
+		natsConnection_Destroy(o->pnc); /* closes it first */
+		o->pnc = NULL;
+	}
+}
+
+/* Have a working publishing connection and its JetStream context: keep
+ * the current one, or replace one that broke. Blocks up to the connect
+ * timeout per URL. */
+static natsStatus pub_conn_open(out *o)
+{
+	if (pub_conn_ok(o))
+		return NATS_OK;
+	pub_conn_close(o);
+	natsStatus s = NATS_OK;
+	if (!o->popts)
+		s = hn_nats_publisher_options(o->up, &o->popts);
+	if (s == NATS_OK)
+		s = natsConnection_Connect(&o->pnc, o->popts);
+	if (s != NATS_OK) {
+		o->pnc = NULL;
+		return s;
+	}
+	jsOptions jo;
+	jsOptions_Init(&jo);
+	jo.Wait = o->up->cfg.ack_timeout_ms;
+	jo.PublishAsync.MaxPending = o->up->cfg.batch + 16;
+	jo.PublishAsync.AckHandler = ack_handler;
+	jo.PublishAsync.AckHandlerClosure = &o->acks;
+	s = natsConnection_JetStream(&o->js, o->pnc, &jo);
+	if (s != NATS_OK) {
+		o->js = NULL;
+		pub_conn_close(o);
+	}
+	return s;
+}
+
 /* JetStream: publish the batch and wait for every acknowledgement. True
  * when the stream has all of it. */
 static bool publish_js_once(out *o)
@@ -222,9 +288,11 @@ static bool publish_js_once(out *o)
 		sent++;
 	}
 	/* We are about to wait for the acknowledgements anyway: have the batch
-	 * written now rather than after the library's coalescing delay. */
-	if (o->up->cfg.flush_immediate)
-		hn_flush_kick(o->up);
+	 * written now rather than after the library's coalescing delay (a
+	 * PING: the PONG comes before the acknowledgements, so the wait costs
+	 * nothing extra; its failure is the acknowledgements' to report). */
+	if (o->up->cfg.flush_immediate && sent > 0)
+		natsConnection_FlushTimeout(o->pnc, o->up->cfg.ack_timeout_ms);
 	jsPubOptions wait;
 	jsPubOptions_Init(&wait);
 	wait.MaxWait = o->up->cfg.ack_timeout_ms;
@@ -264,6 +332,23 @@ static bool publish_js(out *o)
 				if (atomic_load(&o->up->stop))
 					return false;
 		}
+		natsStatus cs = pub_conn_open(o);
+		if (cs != NATS_OK) {
+			/* NATS is reachable for the shared connection but not (yet)
+			 * for ours: try again shortly. */
+			hn_add(&o->rs->out.errors, 1);
+			hn_log(HN_LOG_DEBUG, "ring '%s': publishing connection: %s", o->cfg->name,
+			       natsStatus_GetText(cs));
+			if (o->cfg->policy == HN_POLICY_DROP) {
+				drop_batch(o);
+				return true;
+			}
+			blocked_begin(o);
+			if (hn_sleep(o->up, backoff))
+				return false;
+			backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
+			continue;
+		}
 		if (publish_js_once(o)) {
 			blocked_end(o);
 			hn_add(&o->rs->out.msgs, o->n);
@@ -275,6 +360,11 @@ static bool publish_js(out *o)
 		hn_add(&o->rs->out.errors, 1);
 		hn_log(HN_LOG_DEBUG, "ring '%s': batch of %u not acknowledged (%s)", o->cfg->name,
 		       o->n, o->acks.why);
+		/* A connection that broke is not used again (it never reconnects);
+		 * the resend goes over a new one. One still up is kept: what it
+		 * was given reaches the server in order before the resend. */
+		if (!pub_conn_ok(o))
+			pub_conn_close(o);
 		if (o->cfg->policy == HN_POLICY_DROP) {
 			drop_batch(o);
 			return true;
@@ -480,22 +570,14 @@ static bool setup_js(out *o)
 		set_state(o, HN_W_WAIT_NATS);
 		if (!hn_wait_connected(o->up, 1000))
 			continue;
-		if (!o->js) {
-			jsOptions jo;
-			jsOptions_Init(&jo);
-			jo.Wait = o->up->cfg.ack_timeout_ms;
-			jo.PublishAsync.MaxPending = o->up->cfg.batch + 16;
-			jo.PublishAsync.AckHandler = ack_handler;
-			jo.PublishAsync.AckHandlerClosure = &o->acks;
-			natsStatus s = natsConnection_JetStream(&o->js, o->up->nc, &jo);
-			if (s != NATS_OK) {
-				hn_log(HN_LOG_ERROR, "ring '%s': JetStream context: %s", o->cfg->name,
-				       natsStatus_GetText(s));
-				hn_sleep(o->up, 1000);
-				continue;
-			}
+		natsStatus s = pub_conn_open(o);
+		if (s != NATS_OK) {
+			hn_log(HN_LOG_WARN, "ring '%s': publishing connection: %s; retrying",
+			       o->cfg->name, natsStatus_GetText(s));
+			hn_sleep(o->up, 1000);
+			continue;
 		}
-		natsStatus s = hn_js_ensure_stream(o->up, o->js, o->cfg, NULL, NULL);
+		s = hn_js_ensure_stream(o->up, o->js, o->cfg, NULL, NULL);
 		if (s == NATS_OK)
 			return true;
 		hn_add(&o->rs->out.errors, 1);
@@ -551,8 +633,9 @@ void *hn_out_main(void *arg)
 			hn_sleep(o.up, 1000);
 		}
 	}
-	if (o.js)
-		jsCtx_Destroy(o.js);
+	pub_conn_close(&o);
+	if (o.popts)
+		natsOptions_Destroy(o.popts);
 	free(o.arena);
 	free(o.batch);
 	set_state(&o, HN_W_OFF);

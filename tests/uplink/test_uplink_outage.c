@@ -25,6 +25,22 @@
 #define MAX_PENDING "1M"
 #define RSS_BOUND ((4ull << 20) + 3 * (1ull << 20))
 
+/* Under a sanitizer the uplink's anonymous memory is mostly shadow memory
+ * and the sanitizer's own allocator (about 40 MiB before the outage under
+ * TSan): the stated bound says nothing about it there, so only the plain
+ * builds check it. The build defines HERMES_TSAN; GCC names both
+ * sanitizers, Clang answers __has_feature. */
+#if defined(HERMES_TSAN) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
 typedef struct progress {
 	hnt_consumer *c;
 	unsigned k;
@@ -110,9 +126,9 @@ static void test_outage_keeps_memory_bounded_and_policies_visible(void **state)
 	uint64_t dropped = HNT_LD(rdrp->out.dropped);
 	uint64_t blk_full = atomic_load(&pblk.full_waits) - blk_full_before;
 	printf("# outage %.0f s: uplink anonymous memory %.1f MiB before, at most %.1f MiB during "
-	       "(%" PRIu64 " samples; bound %.0f MiB)\n",
+	       "(%" PRIu64 " samples; bound %.0f MiB%s)\n",
 	       outage_s, (double)rss_before / 1048576, (double)rss_max / 1048576, samples,
-	       (double)RSS_BOUND / 1048576);
+	       (double)RSS_BOUND / 1048576, SANITIZED ? ", not checked under a sanitizer" : "");
 	printf("# during it: connection %s; blk (block) state %s, blocked %" PRIu64
 	       " time(s), its producer found the ring full %" PRIu64 " time(s); drp (drop) state %s, "
 	       "dropped %" PRIu64 " messages (%" PRIu64 " bytes); producers published %" PRIu64
@@ -128,9 +144,8 @@ static void test_outage_keeps_memory_bounded_and_policies_visible(void **state)
 	assert_true(blk_full > 0);
 	assert_int_equal(rblk->policy, HN_POLICY_BLOCK);
 	assert_int_equal(rdrp->policy, HN_POLICY_DROP);
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-	assert_true(rss_max <= RSS_BOUND);
-#endif
+	if (!SANITIZED)
+		assert_true(rss_max <= RSS_BOUND);
 
 	/* The server comes back (same port, same store): both uplinks
 	 * reconnect by themselves, the flows resume. */
