@@ -100,7 +100,6 @@ int ctl_poll(struct pollfd *fds, nfds_t n, int ms);
 int ctl_flush(bool *closed);
 
 /* `--remote HOST:PORT` (tail and pub): the bridge does not exist yet. */
-int ctl_remote_unavailable(void);
 
 /* Check the bus name before it becomes part of a file name (a name with
  * '/' must not reach outside the stats directory). Returns 0, or 2 after a
@@ -119,6 +118,7 @@ int cmd_clients(ctl_ctx *ctx, int argc, char **argv);
 int cmd_watch(ctl_ctx *ctx, int argc, char **argv);
 int cmd_metrics(ctl_ctx *ctx, int argc, char **argv);
 int cmd_tail(ctl_ctx *ctx, int argc, char **argv);
+int cmd_keygen(ctl_ctx *ctx, int argc, char **argv);
 int cmd_pub(ctl_ctx *ctx, int argc, char **argv);
 int cmd_create(ctl_ctx *ctx, int argc, char **argv);
 int cmd_delete(ctl_ctx *ctx, int argc, char **argv);

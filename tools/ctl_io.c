@@ -8,7 +8,11 @@
 
 #include <unistd.h>
 
+#include <hermes/net.h>
+
 #include "shm/control.h"
+#include "tcp-bridge/auth.h"
+#include "core/futex.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
 #include "tools/ctl.h"
@@ -89,6 +93,86 @@ static void print_message(tail_format fmt, const hermes_msg *m)
 	fputc('\n', stdout);
 }
 
+/* ---- through a bridge (--remote) ---------------------------------------------- */
+
+/* Connect to a hermes-bridge; identity, key file and encryption come from
+ * $HERMES_NET_IDENTITY, $HERMES_NET_KEY_FILE, $HERMES_NET_ENCRYPT. */
+static int net_connect(const char *addr, hermes_net **n)
+{
+	hermes_net_options o;
+	hermes_net_options_init(&o);
+	hermes_err err = hermes_net_connect(addr, &o, n);
+	if (err) {
+		ctl_error("--remote %s: %s (%s)", addr, hermes_strerror(err),
+			  hermes_last_error_detail());
+		return CTL_EXIT_ERR;
+	}
+	return CTL_EXIT_OK;
+}
+
+static int tail_remote(const char *addr, const char *ring, hermes_start start, uint64_t from,
+		       uint64_t count, tail_format fmt)
+{
+	hermes_net *n;
+	if (net_connect(addr, &n))
+		return CTL_EXIT_ERR;
+	uint32_t sub;
+	hermes_err err = hermes_net_subscribe(n, ring, start, from, 5000000000ll, &sub, NULL);
+	if (err) {
+		ctl_error("--remote %s: ring '%s': %s (%s)", addr, ring, hermes_strerror(err),
+			  hermes_last_error_detail());
+		hermes_net_close(n);
+		return CTL_EXIT_ERR;
+	}
+	ctl_install_signals(false);
+	uint64_t printed = 0;
+	bool closed = false;
+	int status = CTL_EXIT_OK;
+	while (status == CTL_EXIT_OK && !closed && (!count || printed < count) && !ctl_should_stop()) {
+		hermes_net_event ev;
+		err = hermes_net_poll(n, &ev, TAIL_WAIT_NS);
+		if (err == HERMES_ETIMEDOUT || err == HERMES_EAGAIN)
+			continue;
+		if (err) {
+			ctl_error("--remote %s: %s", addr, hermes_strerror(err));
+			status = CTL_EXIT_ERR;
+			break;
+		}
+		switch (ev.type) {
+		case HERMES_NET_MESSAGE: {
+			hermes_msg m = {.data = ev.data, .len = ev.len, .seq = ev.seq};
+			print_message(fmt, &m);
+			printed++;
+			break;
+		}
+		case HERMES_NET_LOSS:
+			fflush(stdout);
+			fprintf(stderr,
+				"hermes-ctl: tail: lost %llu message(s) before sequence %llu (the "
+				"bridge dropped them for this subscriber, or the ring lapped it)\n",
+				(unsigned long long)ev.value, (unsigned long long)ev.seq);
+			break;
+		case HERMES_NET_ERROR:
+			ctl_error("--remote %s: the bridge reports %s: %.*s", addr,
+				  hermes_strerror(ev.code), (int)ev.len, (const char *)ev.data);
+			if (ev.fatal)
+				status = CTL_EXIT_ERR;
+			break;
+		case HERMES_NET_CLOSED:
+			ctl_error("--remote %s: the bridge closed the connection (%s)", addr,
+				  hermes_strerror(ev.code));
+			status = CTL_EXIT_ERR;
+			break;
+		default:
+			break;
+		}
+		if (ctl_flush(&closed) != 0)
+			status = CTL_EXIT_ERR;
+	}
+	hermes_net_close(n);
+	return status;
+}
+
 int cmd_tail(ctl_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -102,7 +186,7 @@ int cmd_tail(ctl_ctx *ctx, int argc, char **argv)
 	hermes_start start = HERMES_START_LATEST;
 	uint64_t from_seq = 0, count = 0;
 	tail_format fmt = FMT_TEXT;
-	bool remote = false;
+	const char *remote = NULL;
 	int c, r;
 	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "f:n:F:", opts, NULL)) != -1) {
 		switch (c) {
@@ -135,7 +219,7 @@ int cmd_tail(ctl_ctx *ctx, int argc, char **argv)
 						       optarg);
 			break;
 		case CTL_OPT_REMOTE:
-			remote = true;
+			remote = optarg;
 			break;
 		default:
 			if ((r = ctl_common_option(ctx, c, argv)) >= 0)
@@ -146,9 +230,9 @@ int cmd_tail(ctl_ctx *ctx, int argc, char **argv)
 		return ctl_usage_error(ctx, "which ring? (hermes-ctl tail RING)");
 	if (optind + 1 < argc)
 		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
-	if (remote)
-		return ctl_remote_unavailable();
 	const char *ring = argv[optind];
+	if (remote)
+		return tail_remote(remote, ring, start, from_seq, count, fmt);
 
 	hermes_bus *bus;
 	if ((r = ctl_attach(ctx, false, &bus)) != 0)
@@ -238,11 +322,45 @@ typedef struct pub_state {
 	const ctl_ctx *ctx;
 	const char *ring;
 	hermes_pub *pub;
+	hermes_net *net; /* --remote: publish through a bridge instead */
+	const char *remote;
+	uint32_t channel;
 	uint32_t max_msg;
 	int64_t timeout_ns;
 	uint64_t timeout_ms;
 	bool print_seq;
 } pub_state;
+
+/* Publish through the bridge with an ack, and wait for the ack (or the
+ * bridge's error) of this very message: its ring sequence. */
+static hermes_err publish_remote(pub_state *ps, const void *data, size_t len, uint64_t *seq)
+{
+	uint64_t pub_seq;
+	hermes_err err = hermes_net_publish(ps->net, ps->channel, data, len,
+					    HERMES_NET_PUB_ACK | HERMES_NET_PUB_FLUSH, &pub_seq);
+	if (err)
+		return err;
+	uint64_t deadline = hm_now_ns() + (uint64_t)ps->timeout_ns;
+	for (;;) {
+		uint64_t now = hm_now_ns();
+		if (now >= deadline)
+			return HERMES_ETIMEDOUT;
+		hermes_net_event ev;
+		err = hermes_net_poll(ps->net, &ev, (int64_t)(deadline - now));
+		if (err == HERMES_EAGAIN)
+			continue;
+		if (err)
+			return err;
+		if (ev.type == HERMES_NET_ACK && ev.seq == pub_seq) {
+			*seq = ev.value;
+			return HERMES_OK;
+		}
+		if (ev.type == HERMES_NET_ERROR && (ev.fatal || ev.seq == pub_seq))
+			return ev.code ? ev.code : HERMES_EHANDSHAKE;
+		if (ev.type == HERMES_NET_CLOSED)
+			return HERMES_ECLOSED;
+	}
+}
 
 static int publish(pub_state *ps, const void *data, size_t len, uint64_t n)
 {
@@ -253,7 +371,8 @@ static int publish(pub_state *ps, const void *data, size_t len, uint64_t n)
 		return CTL_EXIT_ERR;
 	}
 	uint64_t seq;
-	hermes_err err = hermes_pub_send_timed(ps->pub, data, (uint32_t)len, &seq, ps->timeout_ns);
+	hermes_err err = ps->net ? publish_remote(ps, data, len, &seq)
+				 : hermes_pub_send_timed(ps->pub, data, (uint32_t)len, &seq, ps->timeout_ns);
 	switch (err) {
 	case HERMES_OK:
 		if (ps->print_seq)
@@ -330,7 +449,7 @@ int cmd_pub(ctl_ctx *ctx, int argc, char **argv)
 		CTL_COMMON_OPTIONS,
 		{0},
 	};
-	bool hex = false, remote = false;
+	bool hex = false;
 	pub_state ps = {.ctx = ctx, .timeout_ms = DEFAULT_PUB_TIMEOUT_MS};
 	int c, r;
 	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "xt:p", opts, NULL)) != -1) {
@@ -346,7 +465,7 @@ int cmd_pub(ctl_ctx *ctx, int argc, char **argv)
 			ps.print_seq = true;
 			break;
 		case CTL_OPT_REMOTE:
-			remote = true;
+			ps.remote = optarg;
 			break;
 		default:
 			if ((r = ctl_common_option(ctx, c, argv)) >= 0)
@@ -358,22 +477,34 @@ int cmd_pub(ctl_ctx *ctx, int argc, char **argv)
 	if (optind + 2 < argc)
 		return ctl_usage_error(ctx, "unexpected argument '%s' (quote a message with spaces)",
 				       argv[optind + 2]);
-	if (remote)
-		return ctl_remote_unavailable();
 	ps.ring = argv[optind];
 	const char *message = optind + 1 < argc ? argv[optind + 1] : NULL;
 	ps.timeout_ns = (int64_t)ps.timeout_ms * 1000000;
 
-	hermes_bus *bus;
-	if ((r = ctl_attach(ctx, false, &bus)) != 0)
-		return r;
-	hermes_err err = hermes_pub_open(bus, ps.ring, &ps.pub);
-	if (err) {
-		r = open_failed(ctx, bus, ps.ring, err);
-		hermes_bus_detach(bus);
-		return r;
+	hermes_bus *bus = NULL;
+	if (ps.remote) {
+		if (net_connect(ps.remote, &ps.net))
+			return CTL_EXIT_ERR;
+		hermes_net_ring_info info;
+		hermes_err err = hermes_net_bind(ps.net, ps.ring, 5000000000ll, &ps.channel, &info);
+		if (err) {
+			ctl_error("--remote %s: ring '%s': %s (%s)", ps.remote, ps.ring,
+				  hermes_strerror(err), hermes_last_error_detail());
+			hermes_net_close(ps.net);
+			return CTL_EXIT_ERR;
+		}
+		ps.max_msg = info.max_message;
+	} else {
+		if ((r = ctl_attach(ctx, false, &bus)) != 0)
+			return r;
+		hermes_err err = hermes_pub_open(bus, ps.ring, &ps.pub);
+		if (err) {
+			r = open_failed(ctx, bus, ps.ring, err);
+			hermes_bus_detach(bus);
+			return r;
+		}
+		ps.max_msg = ring_max_msg(bus, ps.ring);
 	}
-	ps.max_msg = ring_max_msg(bus, ps.ring);
 	ctl_install_signals(false);
 	if (!message) {
 		r = publish_stdin(&ps, hex);
@@ -391,10 +522,58 @@ int cmd_pub(ctl_ctx *ctx, int argc, char **argv)
 		r = publish(&ps, message, strlen(message), 1);
 	}
 	hermes_pub_close(ps.pub);
+	hermes_net_close(ps.net);
 	hermes_bus_detach(bus);
 	if (r == CTL_EXIT_OK)
 		r = ctl_flush(NULL);
 	return r;
+}
+
+/* ---- keygen -------------------------------------------------------------------- */
+
+int cmd_keygen(ctl_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"out", required_argument, NULL, 'o'},
+		CTL_COMMON_OPTIONS,
+		{0},
+	};
+	const char *out = NULL;
+	int c, r;
+	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "o:", opts, NULL)) != -1) {
+		if (c == 'o')
+			out = optarg;
+		else if ((r = ctl_common_option(ctx, c, argv)) >= 0)
+			return r;
+	}
+	if (optind >= argc)
+		return ctl_usage_error(ctx, "which identity? (hermes-ctl keygen NAME [--out FILE])");
+	if (optind + 1 < argc)
+		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+	const char *name = argv[optind];
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7E || *p == '/')
+			return ctl_usage_error(ctx, "identity names are printable ASCII without "
+						    "spaces or '/'");
+	char path[512];
+	if (out)
+		snprintf(path, sizeof path, "%s", out);
+	else
+		snprintf(path, sizeof path, "%s.key", name);
+	uint8_t key[HERMES_AUTH_KEY_SIZE];
+	hermes_err err = hm_auth_keygen(key);
+	if (!err) {
+		char comment[320];
+		snprintf(comment, sizeof comment, "Hermes pre-shared key of identity %s", name);
+		err = hm_auth_key_save(path, comment, key);
+	}
+	hm_auth_wipe(key, sizeof key);
+	if (err) {
+		ctl_error("keygen: %s (%s)", hermes_strerror(err), hermes_last_error_detail());
+		return CTL_EXIT_ERR;
+	}
+	printf("%s\n", path);
+	return ctl_flush(NULL);
 }
 
 /* ---- create / delete ---------------------------------------------------------- */

@@ -55,7 +55,7 @@ static const ctl_cmd commands[] = {
 	 true},
 	{"tail", cmd_tail, "print a ring's messages as they come",
 	 "usage: hermes-ctl tail RING [--from earliest|latest|SEQ] [--count N]\n"
-	 "                            [--format text|hex|json]\n"
+	 "                            [--format text|hex|json] [--remote HOST:PORT]\n"
 	 "\n"
 	 "Subscribes to RING and prints each message on its own line until Ctrl-C,\n"
 	 "SIGTERM or N messages (exit status 0).\n"
@@ -65,17 +65,31 @@ static const ctl_cmd commands[] = {
 	 "  --format    text: the payload, with \\\\ \\n \\r \\t and \\xNN for anything not\n"
 	 "              printable ASCII (default); hex: '<seq> <hex bytes>';\n"
 	 "              json: {\"seq\":N,\"len\":N,\"data\":\"<base64>\"}\n"
+	 "  --remote    subscribe through the hermes-bridge at HOST:PORT instead of\n"
+	 "              the local segment (identity, key file and encryption from\n"
+	 "              $HERMES_NET_IDENTITY, $HERMES_NET_KEY_FILE, $HERMES_NET_ENCRYPT)\n"
 	 "Lost messages (an overwrite ring lapped the subscriber) and skipped sequences\n"
 	 "(aborted or repaired claims) are reported on stderr.\n",
 	 false},
 	{"pub", cmd_pub, "publish a message (or one per line of stdin)",
 	 "usage: hermes-ctl pub RING [MESSAGE] [--hex] [--timeout MS] [--print-seq]\n"
+	 "                           [--remote HOST:PORT]\n"
 	 "\n"
 	 "Publishes MESSAGE, or each line of stdin (without its newline) when MESSAGE\n"
 	 "is absent.\n"
 	 "  --hex         MESSAGE and lines are hex bytes (spaces allowed between bytes)\n"
 	 "  --timeout MS  how long to wait for room on a full block ring (default 5000)\n"
-	 "  --print-seq   print each message's sequence number\n",
+	 "  --print-seq   print each message's sequence number\n"
+	 "  --remote      publish through the hermes-bridge at HOST:PORT, each message\n"
+	 "                acknowledged with its ring sequence (auth as for tail)\n",
+	 false},
+	{"keygen", cmd_keygen, "make a pre-shared key for a bridge identity",
+	 "usage: hermes-ctl keygen NAME [--out FILE]\n"
+	 "\n"
+	 "Writes a new random key for identity NAME to FILE (default NAME.key), mode\n"
+	 "0600, refusing to overwrite. Name the file in the bridge's auth file\n"
+	 "([identity NAME] key_file = ...) and give it to the client\n"
+	 "($HERMES_NET_KEY_FILE). Needs a build with libsodium.\n",
 	 false},
 	{"create", cmd_create, "create a ring (through hermesd)",
 	 "usage: hermes-ctl create RING --capacity SIZE [--max-msg SIZE]\n"
@@ -351,12 +365,6 @@ int ctl_flush(bool *closed)
 	}
 	int e = errno;
 	fprintf(stderr, "hermes-ctl: writing output: %s\n", strerror(e));
-	return CTL_EXIT_ERR;
-}
-
-int ctl_remote_unavailable(void)
-{
-	ctl_error("--remote: not available yet: needs hermes-bridge");
 	return CTL_EXIT_ERR;
 }
 

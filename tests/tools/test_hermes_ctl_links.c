@@ -754,11 +754,62 @@ static void test_uplink_absent_is_no_error_and_garbage_is(void **state)
 	result_free(&r);
 }
 
+/* pub and tail --remote go through the bridge, and round-trip exactly what
+ * went in; keygen makes a private key file and refuses to overwrite it. */
+static void test_pub_and_tail_through_a_bridge_and_keygen(void **state)
+{
+	fixture *fx = *state;
+	start_bridge(fx);
+	result r = CTL(fx, "pub", RING, "over the bridge", "--remote", fx->b.addr, "--print-seq");
+	expect_ok(&r);
+	assert_string_equal(r.out, "0\n");
+	result_free(&r);
+	r = CTL(fx, "pub", RING, "--hex", "de ad 00 be ef", "--remote", fx->b.addr);
+	expect_ok(&r);
+	result_free(&r);
+	r = CTL(fx, "tail", RING, "--from", "earliest", "--count", "2", "--format", "hex", "--remote",
+		fx->b.addr);
+	expect_ok(&r);
+	assert_string_equal(r.out, "0 6f7665722074686520627269646765\n"
+				   "1 dead00beef\n");
+	result_free(&r);
+	/* The local view agrees with what went through the bridge. */
+	r = CTL(fx, "tail", RING, "--from", "earliest", "--count", "1");
+	expect_ok(&r);
+	assert_string_equal(r.out, "over the bridge\n");
+	result_free(&r);
+	r = CTL(fx, "pub", "no-such-ring", "x", "--remote", fx->b.addr);
+	assert_int_equal(r.code, 1);
+	assert_non_null(strstr(r.err, "no-such-ring"));
+	result_free(&r);
+	r = CTL(fx, "tail", RING, "--remote", "127.0.0.1:1", "--count", "1");
+	assert_int_equal(r.code, 1);
+	result_free(&r);
+
+	char key[300];
+	snprintf(key, sizeof key, "%s/alice.key", fx->d.run_dir);
+	r = CTL(fx, "keygen", "alice", "--out", key);
+#ifdef HERMES_HAVE_SODIUM
+	expect_ok(&r);
+	struct stat st;
+	assert_int_equal(stat(key, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	result_free(&r);
+	r = CTL(fx, "keygen", "alice", "--out", key);
+	assert_int_equal(r.code, 1);
+	assert_non_null(strstr(r.err, "exists"));
+#else
+	assert_int_equal(r.code, 1);
+#endif
+	result_free(&r);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
+		T(test_pub_and_tail_through_a_bridge_and_keygen),
 		T(test_bridges_json_counts_what_a_remote_client_did),
 		T(test_bridges_reports_a_killed_bridge_as_stale),
 		T(test_bridges_lists_half_written_files_and_ignores_other_buses),
