@@ -103,8 +103,12 @@ static int net_connect(const char *addr, hermes_net **n)
 	hermes_net_options_init(&o);
 	hermes_err err = hermes_net_connect(addr, &o, n);
 	if (err) {
-		ctl_error("--remote %s: %s (%s)", addr, hermes_strerror(err),
-			  hermes_last_error_detail());
+		/* The detail names the actual trouble (no such host, refused,
+		 * authentication); the code alone can mislead (a name that does
+		 * not resolve is HERMES_ENOENT). */
+		const char *detail = hermes_last_error_detail();
+		ctl_error("--remote %s: cannot connect: %s", addr,
+			  *detail ? detail : hermes_strerror(err));
 		return CTL_EXIT_ERR;
 	}
 	return CTL_EXIT_OK;
