@@ -8,6 +8,9 @@ preset=${1:-release}
 
 packages=(cmake gcc make pkg-config libcmocka-dev libsodium-dev libjemalloc-dev libinih-dev tmux nats-server libnats-dev)
 [[ ${HERMES_WITH_FUZZ:-0} == 1 ]] && packages+=(clang libclang-rt-dev)
+# The transports hermes-bench compares Hermes with (each is skipped when
+# missing), and gnuplot for its plot.
+[[ ${HERMES_BENCH_PEERS:-0} == 1 ]] && packages+=(libzmq3-dev iceoryx libiceoryx-binding-c-dev gnuplot-nox)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
