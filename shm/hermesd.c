@@ -32,6 +32,7 @@
 #include "core/proc.h"
 #include "shm/config.h"
 #include "shm/control.h"
+#include "shm/notify.h"
 #include "shm/segment.h"
 #include "shm/supervisor.h"
 
@@ -284,24 +285,8 @@ static void apply_scheduling(void)
 /* systemd readiness: one datagram "READY=1" to $NOTIFY_SOCKET. */
 static void notify_ready(void)
 {
-	const char *path = getenv("NOTIFY_SOCKET");
-	if (!path || (path[0] != '/' && path[0] != '@'))
-		return;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	size_t len = strlen(path);
-	if (len >= sizeof sa.sun_path)
-		return;
-	memcpy(sa.sun_path, path, len);
-	if (path[0] == '@')
-		sa.sun_path[0] = '\0';
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	const char msg[] = "READY=1";
-	if (sendto(fd, msg, sizeof msg - 1, 0, (struct sockaddr *)&sa,
-		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
-		logmsg(HM_LOG_WARN, "sd_notify to %s failed: %s", path, strerror(errno));
-	close(fd);
+	if (hm_notify("READY=1") != 0)
+		logmsg(HM_LOG_WARN, "sd_notify failed: %s", strerror(errno));
 }
 
 /* ---- clients and requests ---------------------------------------------------- */

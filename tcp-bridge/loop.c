@@ -28,6 +28,7 @@
 #include "core/futex.h"
 #include "tcp-bridge/link.h"
 #include "tcp-bridge/netaddr.h"
+#include "shm/notify.h"
 
 #define TAG_LISTEN 1u
 #define TAG_SIGNAL 2u
@@ -334,25 +335,10 @@ static int open_listener(loop *L)
  * when the configuration said port 0). */
 static void notify_ready(loop *L)
 {
-	const char *path = getenv("NOTIFY_SOCKET");
-	if (!path || (path[0] != '/' && path[0] != '@'))
-		return;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	size_t len = strlen(path);
-	if (len >= sizeof sa.sun_path)
-		return;
-	memcpy(sa.sun_path, path, len);
-	if (path[0] == '@')
-		sa.sun_path[0] = '\0';
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
 	char msg[256];
-	int n = snprintf(msg, sizeof msg, "READY=1\nSTATUS=listening on %s\n", L->listen_str);
-	if (sendto(fd, msg, (size_t)n, 0, (struct sockaddr *)&sa,
-		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
-		hm_log(HM_BR_LOG_WARN, "sd_notify to %s failed: %s", path, strerror(errno));
-	close(fd);
+	snprintf(msg, sizeof msg, "READY=1\nSTATUS=listening on %s\n", L->listen_str);
+	if (hm_notify(msg) != 0)
+		hm_log(HM_BR_LOG_WARN, "sd_notify failed: %s", strerror(errno));
 }
 
 static void raise_fd_limit(unsigned want)

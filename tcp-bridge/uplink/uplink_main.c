@@ -21,6 +21,7 @@
 
 #include "core/proc.h"
 #include "tcp-bridge/uplink/uplink.h"
+#include "shm/notify.h"
 
 
 static void usage(FILE *f)
@@ -260,24 +261,8 @@ static int print_stats(const char *path, bool json)
  * says so in its state file), it is not failing to start. */
 static void notify_ready(void)
 {
-	const char *path = getenv("NOTIFY_SOCKET");
-	if (!path || (path[0] != '/' && path[0] != '@'))
-		return;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	size_t len = strlen(path);
-	if (len >= sizeof sa.sun_path)
-		return;
-	memcpy(sa.sun_path, path, len);
-	if (path[0] == '@')
-		sa.sun_path[0] = '\0';
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	static const char msg[] = "READY=1";
-	if (sendto(fd, msg, sizeof msg - 1, 0, (struct sockaddr *)&sa,
-		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
-		hn_log(HN_LOG_WARN, "cannot notify systemd at %s", path);
-	close(fd);
+	if (hm_notify("READY=1") != 0)
+		hn_log(HN_LOG_WARN, "cannot notify systemd: %s", strerror(errno));
 }
 
 static hn_uplink g_up;
