@@ -1,3 +1,4 @@
+#include <sys/wait.h>
 /* hermes-bench: Hermes next to a bare shared-memory ring and to the peers a
  * user would pick instead, measured in one run on one machine.
  *
@@ -773,6 +774,49 @@ static int cmd_bridge(const bench_opts *o)
 	return execute("bridge", o, &p, true, false);
 }
 
+/* bus -> NATS -> bus next to bare NATS: measured by hermes-nats-bench (built
+ * with the uplink when libnats is there), run here so `all` carries the row.
+ * It starts and stops its own nats-server and uplinks. */
+static void run_uplink_rows(const bench_opts *o)
+{
+	char exe[PATH_MAX], path[PATH_MAX + 64];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	printf("\n## bus -> NATS -> bus (two hermes-nats uplinks) next to bare NATS\n\n");
+	fflush(stdout);
+	if (n <= 0) {
+		printf("skipped: cannot find this program's directory\n");
+		return;
+	}
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(path, sizeof path, "%s/../tcp-bridge/uplink/hermes-nats-bench", exe);
+	if (access(path, X_OK) != 0 && find_executable("hermes-nats-bench", path, sizeof path) != 0) {
+		printf("skipped: hermes-nats-bench not built (the uplink needs libnats-dev)\n");
+		return;
+	}
+	char size[16];
+	snprintf(size, sizeof size, "%u", o->size ? o->size : 64);
+	const char *argv[10] = {path, "--size", size};
+	int k = 3;
+	if (o->quick)
+		argv[k++] = "--quick";
+	if (o->csv) {
+		argv[k++] = "--csv";
+		argv[k++] = o->csv;
+	}
+	argv[k] = NULL;
+	pid_t pid = fork();
+	if (pid == 0) {
+		execv(path, (char *const *)argv);
+		_exit(127);
+	}
+	int st = 0;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		printf("hermes-nats-bench did not complete (status %d): no uplink rows\n", st);
+}
+
 static int cmd_all(const bench_opts *o)
 {
 	plan p = {0};
@@ -781,7 +825,10 @@ static int cmd_all(const bench_opts *o)
 	p.latency = p.throughput = p.batch = p.codec = true;
 	p.waits = o->waits ? o->waits : (1u << W_N_) - 1;
 	p.topos = o->topos ? o->topos : (1u << TOPO_N_) - 1;
-	return execute("all", o, &p, true, true);
+	int r = execute("all", o, &p, true, true);
+	if (!o->json)
+		run_uplink_rows(o);
+	return r;
 }
 
 /* ---- options ---- */
