@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/proc.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
 
@@ -94,34 +95,6 @@ bool hm_parse_size(const char *s, uint64_t *out)
 	if (*end || (shift && v > (UINT64_MAX >> shift)))
 		return false;
 	*out = (uint64_t)v << shift;
-	return true;
-}
-
-bool hm_parse_cpus(const char *s, cpu_set_t *set)
-{
-	CPU_ZERO(set);
-	if (!s || !*s)
-		return false;
-	while (*s) {
-		char *end;
-		if (!isdigit((unsigned char)*s))
-			return false;
-		unsigned long a = strtoul(s, &end, 10), b = a;
-		if (*end == '-') {
-			if (!isdigit((unsigned char)end[1]))
-				return false;
-			b = strtoul(end + 1, &end, 10);
-		}
-		if (b < a || b >= CPU_SETSIZE)
-			return false;
-		for (unsigned long i = a; i <= b; i++)
-			CPU_SET(i, set);
-		if (*end == ',')
-			end++;
-		else if (*end)
-			return false;
-		s = end;
-	}
 	return true;
 }
 

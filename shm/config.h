@@ -31,6 +31,7 @@
 
 #include <hermes/bus.h>
 
+#include "core/proc.h"
 #include "shm/layout.h"
 
 typedef struct hm_ring_decl {
@@ -77,9 +78,6 @@ hermes_err hm_config_check(hm_config *c);
 
 /* "64M" -> 67108864. Accepts K, M, G, T (powers of 1024) and plain bytes. */
 bool hm_parse_size(const char *s, uint64_t *out);
-
-/* "0,2-3" -> set; false on syntax errors or CPUs beyond CPU_SETSIZE. */
-bool hm_parse_cpus(const char *s, cpu_set_t *set);
 
 /* The run directory used when neither config nor HERMES_RUN_DIR says. */
 void hm_default_run_dir(char *buf, size_t len);

@@ -270,16 +270,9 @@ static int open_socket(void)
 
 static void apply_scheduling(void)
 {
-	if (d.cfg.have_cpus && sched_setaffinity(0, sizeof d.cfg.cpus, &d.cfg.cpus) != 0)
-		logmsg(HM_LOG_WARN, "cpu_affinity not applied: %s", strerror(errno));
-	if (d.cfg.rt_priority > 0) {
-		struct sched_param sp = {.sched_priority = d.cfg.rt_priority};
-		if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0)
-			logmsg(HM_LOG_WARN,
-			       "rt_priority %d not applied: %s (needs CAP_SYS_NICE or an rtprio "
-			       "limit)",
-			       d.cfg.rt_priority, strerror(errno));
-	}
+	const char *what = "";
+	if (hm_apply_scheduling(d.cfg.have_cpus ? &d.cfg.cpus : NULL, d.cfg.rt_priority, &what) != 0)
+		logmsg(HM_LOG_WARN, "%s not applied: %s", what, strerror(errno));
 }
 
 /* systemd readiness: one datagram "READY=1" to $NOTIFY_SOCKET. */

@@ -1,5 +1,6 @@
 /* hermes-bridge configuration (see config.h). */
 #include "tcp-bridge/config.h"
+#include "core/proc.h"
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -255,6 +256,14 @@ hermes_err hm_bridge_cfg_set(hm_bridge_cfg *c, const char *key, const char *v)
 		if (!parse_uint(v, 1000000, &u))
 			return bad(c, "idle_spin_us: want 0..1000000");
 		c->idle_spin_us = (unsigned)u;
+	} else if (!strcmp(key, "cpu_affinity")) {
+		c->have_cpus = *v != '\0';
+		if (c->have_cpus && !hm_parse_cpus(v, &c->cpus))
+			return bad(c, "cpu_affinity: want a CPU list like 2,3 or 4-7");
+	} else if (!strcmp(key, "rt_priority")) {
+		if (!parse_uint(v, 99, &u))
+			return bad(c, "rt_priority: want 0 (off) to 99");
+		c->rt_priority = (int)u;
 	} else if (!strcmp(key, "busy_poll")) {
 		if (!parse_bool(v, &b))
 			return bad(c, "busy_poll: want true or false");

@@ -25,6 +25,7 @@
 #ifndef HM_BRIDGE_CONFIG_H
 #define HM_BRIDGE_CONFIG_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -105,6 +106,9 @@ typedef struct hm_bridge_cfg {
 	unsigned publish_timeout_ms;
 	unsigned link_import_timeout_ms; /* 0 = wait forever */
 	bool busy_poll;
+	bool have_cpus;	 /* cpu_affinity given */
+	cpu_set_t cpus;	 /* pin the bridge to these CPUs */
+	int rt_priority; /* SCHED_FIFO priority, 0 = normal */
 	unsigned idle_spin_us; /* spin this long after activity before sleeping */
 	char stats_dir[256]; /* "" = no stats file */
 	char state_dir[256]; /* link origin tables; "" = in memory only */

@@ -12,6 +12,7 @@
 #include <hermes/hermes.h>
 
 #include "tcp-bridge/auth.h"
+#include "core/proc.h"
 #include "tcp-bridge/config.h"
 #include "tcp-bridge/loop.h"
 
@@ -60,6 +61,9 @@ static void usage(FILE *f)
 		"                           in time (default 10000)\n"
 		"      --publish-timeout MS how long a PUBLISH waits for room in a full block ring\n"
 		"                           before it fails with HERMES_EAGAIN (default 1000)\n"
+		"      --cpu LIST           pin the bridge to CPUs, e.g. 3 or 2,3 (keep it off the\n"
+		"                           cores local publishers and subscribers spin on)\n"
+		"      --rt-priority N      run with SCHED_FIFO priority N (1..99)\n"
 		"      --busy-poll          spin on rings and sockets instead of sleeping: lowest\n"
 		"                           latency, one core at 100%%\n"
 		"      --idle-spin US       after activity, keep looking for this long before\n"
@@ -141,7 +145,7 @@ int main(int argc, char **argv)
 	enum {
 		O_ENCRYPT = 256, O_INSECURE, O_LINK_ID, O_LINK_KEY, O_LINK_ENC, O_NAME, O_BUS_ID,
 		O_SLOW, O_OUTBUF, O_MAXFRAME, O_MAXCONN, O_HSTIMEOUT, O_PUBTIMEOUT, O_BUSY,
-		O_STATSDIR, O_STATEDIR, O_IMPORT_TIMEOUT, O_SPIN, O_CHECK
+		O_STATSDIR, O_STATEDIR, O_IMPORT_TIMEOUT, O_SPIN, O_CHECK, O_CPU, O_RT
 	};
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -163,6 +167,8 @@ int main(int argc, char **argv)
 		{"handshake-timeout", required_argument, NULL, O_HSTIMEOUT},
 		{"publish-timeout", required_argument, NULL, O_PUBTIMEOUT},
 		{"busy-poll", no_argument, NULL, O_BUSY},
+		{"cpu", required_argument, NULL, O_CPU},
+		{"rt-priority", required_argument, NULL, O_RT},
 		{"idle-spin", required_argument, NULL, O_SPIN},
 		{"stats-dir", required_argument, NULL, O_STATSDIR},
 		{"state-dir", required_argument, NULL, O_STATEDIR},
@@ -212,6 +218,8 @@ int main(int argc, char **argv)
 		case O_HSTIMEOUT: key = "handshake_timeout_ms"; break;
 		case O_PUBTIMEOUT: key = "publish_timeout_ms"; break;
 		case O_BUSY: key = "busy_poll"; optarg = "true"; break;
+		case O_CPU: key = "cpu_affinity"; break;
+		case O_RT: key = "rt_priority"; break;
 		case O_SPIN: key = "idle_spin_us"; break;
 		case O_STATSDIR: key = "stats_dir"; break;
 		case O_STATEDIR: key = "state_dir"; break;
@@ -284,6 +292,9 @@ int main(int argc, char **argv)
 		hm_bridge_cfg_fini(&cfg);
 		return 0;
 	}
+	const char *what = "";
+	if (hm_apply_scheduling(cfg.have_cpus ? &cfg.cpus : NULL, cfg.rt_priority, &what) != 0)
+		fprintf(stderr, "hermes-bridge: warning: %s not applied: %s\n", what, strerror(errno));
 	int rc = hm_bridge_run(&cfg);
 	hm_bridge_cfg_fini(&cfg);
 	return rc;
