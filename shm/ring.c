@@ -402,6 +402,7 @@ static hermes_err claim_region(hermes_pub *p, uint64_t total, uint32_t n, uint64
 			 * the next time a producer runs out of cached room (about
 			 * once a lap), without a check on every claim. */
 			if (hm_load_relaxed_u32(&h->deleted)) {
+				/* Release, as at commit: we hold nothing now. */
 				hm_store_release_u32(&s->active, 0);
 				return HERMES_ECLOSED;
 			}
@@ -565,6 +566,7 @@ hermes_err hermes_pub_abort(hermes_pub *p, hermes_claim *c)
 		return HERMES_EINVAL;
 	hm_ring *r = &p->ring;
 	abandon(r, c->seq_, c->n_, c->pos_ + c->bytes_);
+	/* Release: pairs with refresh_limits' acquire, as at commit. */
 	hm_store_release_u32(&p->slot->active, 0);
 	p->claim_seq = NO_CLAIM;
 	hm_store_relaxed_u64(&p->slot->aborts, hm_load_relaxed_u64(&p->slot->aborts) + 1);
@@ -637,6 +639,7 @@ void hm_pub_fini(hermes_pub *p)
 		p->claim_seq = NO_CLAIM;
 		wake_sleepers(&p->ring);
 	}
+	/* Release: pairs with refresh_limits' acquire, as at commit. */
 	hm_store_release_u32(&p->slot->active, 0);
 	/* Release (in free_slot): the slot's last writes are visible to the
 	 * next owner, whose CAS acquires it. */
@@ -1065,10 +1068,13 @@ int64_t hm_ring_repair_producer(hm_ring *r, uint32_t index)
 			uint64_t pad = off + total > r->cap ? r->cap - off : 0;
 			abandon(r, iseq, n, ipos + pad + total);
 			repaired = n;
+			/* Relaxed: counters for hermes-ctl, ordered with nothing. */
 			hm_fetch_add_relaxed_u64(&r->hdr->repairs, 1);
 			hm_fetch_add_relaxed_u64(&r->hdr->repaired_msgs, n);
 			wake_sleepers(r);
 		}
+		/* Release: the abandoned record is published before scanners
+		 * (acquire) stop holding the next lap back for this claim. */
 		hm_store_release_u32(&s->active, 0);
 	}
 	free_slot(&s->owner, &s->owner_start, &r->hdr->prod_mask, index);

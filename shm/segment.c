@@ -427,6 +427,8 @@ hermes_err hm_bus_create_ring_local(hermes_bus *bus, const hermes_ring_config *c
 	/* Release: pairs with the acquire in hm_bus_ring_view; the formatted
 	 * ring block and the descriptor fields become visible together. */
 	hm_store_release_u32(&d->state, HM_RING_READY);
+	/* Release: a reader that sees the new generation (acquire) sees the
+	 * directory change that caused it. */
 	atomic_fetch_add_explicit(&h->dir_generation, 1, memory_order_release);
 	return HERMES_OK;
 }
@@ -447,6 +449,7 @@ hermes_err hm_bus_delete_ring_local(hermes_bus *bus, const char *name, bool forc
 	 * stop with HERMES_ECLOSED. */
 	hm_store_release_u32(&r.hdr->deleted, 1);
 	hm_store_release_u32(&bus->dir[index].state, HM_RING_DELETED);
+	/* Release: as in hm_bus_create_ring_local. */
 	atomic_fetch_add_explicit(&bus->hdr->dir_generation, 1, memory_order_release);
 	/* Wake sleepers so they notice. */
 	hm_fetch_add_seq_cst_u32(&r.hdr->futex, 1);

@@ -58,6 +58,7 @@ unsigned hm_sup_scan(hermes_bus *bus, hm_sup_counters *c, hm_sup_log_fn log)
 			if (!owner_dead(&r.subs[k].owner, &r.subs[k].owner_start, &pid))
 				continue;
 			hm_ring_release_subscriber(&r, k);
+			/* Relaxed: a counter for hermes-ctl. */
 			hm_fetch_add_relaxed_u64(&r.hdr->dead_subscribers, 1);
 			c->subscribers_released++;
 			if (log)
