@@ -2,11 +2,53 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+extern char **environ;
+
+/* Variables a test may use as knobs (HERMES_TEST_SCALE, HERMES_TEST_SEED,
+ * HERMES_STRESS_SECONDS); every other HERMES_* variable configures the
+ * product and is cleared. */
+static bool test_knob(const char *var)
+{
+	return !strncmp(var, "HERMES_TEST_", 12) || !strncmp(var, "HERMES_STRESS_", 14);
+}
+
+void ht_hermetic_env(void)
+{
+	static const char *const others[] = {"NOTIFY_SOCKET", "XDG_RUNTIME_DIR"};
+	for (unsigned i = 0; i < sizeof others / sizeof others[0]; i++)
+		unsetenv(others[i]);
+	/* unsetenv changes environ: start over after each removal. */
+	for (bool again = true; again;) {
+		again = false;
+		for (char **e = environ; e && *e; e++) {
+			char name[128];
+			size_t n = strcspn(*e, "=");
+			if (strncmp(*e, "HERMES_", 7) != 0 || test_knob(*e) || n >= sizeof name)
+				continue;
+			memcpy(name, *e, n);
+			name[n] = '\0';
+			unsetenv(name);
+			again = true;
+			break;
+		}
+	}
+}
+
+/* Every test binary links this file: clear the environment before main so
+ * that a developer's exported HERMES_BUS or HERMES_RUN_DIR never reaches the
+ * tests or the processes they start. */
+__attribute__((constructor)) static void hermetic_at_start(void)
+{
+	ht_hermetic_env();
+}
 
 uint64_t ht_now_ns(void)
 {

@@ -11,6 +11,12 @@
 
 #include <cmocka.h>
 
+/* Clear every variable the product reads (HERMES_* except the HERMES_TEST_*
+ * and HERMES_STRESS_* knobs, NOTIFY_SOCKET, XDG_RUNTIME_DIR). Runs before
+ * main in every test binary; tests that want one of them set it explicitly,
+ * for the child they start. */
+void ht_hermetic_env(void);
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t ht_now_ns(void);
 
