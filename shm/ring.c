@@ -173,35 +173,47 @@ hermes_err hm_ring_format(void *block, size_t block_size, const hermes_ring_conf
 
 hermes_err hm_ring_view(hm_ring *r, void *block, size_t block_size)
 {
-	hm_ring_header *h = block;
-	if (block_size < sizeof *h || h->magic != HM_RING_MAGIC)
+	/* The block is shared with processes we do not trust. Validate a
+	 * private copy of the header's constant part and derive everything from
+	 * the copy, so a value rewritten after the check is never used. */
+	hm_ring_header h;
+	if ((uintptr_t)block % 16u != 0)
+		return hm_fail(HERMES_EBADSEGMENT,
+			       "ring block is not 16-byte aligned (its tail pair needs it)");
+	if (block_size < sizeof h)
+		return hm_fail(HERMES_EBADSEGMENT, "ring block of %zu bytes has no room for a header",
+			       block_size);
+	memcpy(&h, block, offsetof(hm_ring_header, tail));
+	if (h.magic != HM_RING_MAGIC)
 		return hm_fail(HERMES_EBADSEGMENT, "ring block has no ring magic");
-	if (h->layout_version != HM_LAYOUT_VERSION)
+	if (h.layout_version != HM_LAYOUT_VERSION)
 		return hm_fail(HERMES_EVERSION, "ring layout version %u, expected %u",
-			       h->layout_version, HM_LAYOUT_VERSION);
-	if (!is_pow2(h->capacity) || h->capacity < HM_MIN_CAPACITY ||
-	    h->capacity > HM_MAX_CAPACITY || !is_pow2(h->slots) || h->slots < HM_MIN_SLOTS ||
-	    h->slots > (1u << 28) || h->prod_offset != prod_offset() ||
-	    h->sub_offset != sub_offset() || h->slot_offset != slot_offset() ||
-	    h->data_offset != data_offset(h->slots) || h->max_msg == 0 ||
-	    h->max_msg > h->capacity / 8 || h->max_msg > HM_MAX_MSG_LIMIT ||
-	    (h->policy != HERMES_POLICY_BLOCK && h->policy != HERMES_POLICY_OVERWRITE))
+			       h.layout_version, HM_LAYOUT_VERSION);
+	if (!is_pow2(h.capacity) || h.capacity < HM_MIN_CAPACITY || h.capacity > HM_MAX_CAPACITY ||
+	    !is_pow2(h.slots) || h.slots < HM_MIN_SLOTS || h.slots > (1u << 28) ||
+	    h.prod_offset != prod_offset() || h.sub_offset != sub_offset() ||
+	    h.slot_offset != slot_offset() || h.data_offset != data_offset(h.slots) ||
+	    h.max_msg == 0 || h.max_msg > h.capacity / 8 || h.max_msg > HM_MAX_MSG_LIMIT ||
+	    (h.policy != HERMES_POLICY_BLOCK && h.policy != HERMES_POLICY_OVERWRITE) ||
+	    !memchr(h.name, '\0', sizeof h.name))
 		return hm_fail(HERMES_EBADSEGMENT, "ring header is inconsistent");
-	if (block_size < hm_ring_block_size(h->capacity, h->slots))
+	/* No overflow: capacity <= 2^32 and slots <= 2^28 were checked. */
+	size_t need = hm_ring_block_size(h.capacity, h.slots);
+	if (block_size < need)
 		return hm_fail(HERMES_ETRUNCATED, "ring block of %zu bytes, ring needs %zu",
-			       block_size, hm_ring_block_size(h->capacity, h->slots));
+			       block_size, need);
 	uint8_t *b = block;
-	r->hdr = h;
-	r->prods = (hm_prod_slot *)(void *)(b + h->prod_offset);
-	r->subs = (hm_sub_slot *)(void *)(b + h->sub_offset);
-	r->slots = (hm_slot *)(void *)(b + h->slot_offset);
-	r->data = b + h->data_offset;
-	r->cap = h->capacity;
-	r->mask = h->capacity - 1;
-	r->nslots = h->slots;
-	r->slot_mask = h->slots - 1;
-	r->max_msg = h->max_msg;
-	r->policy = h->policy;
+	r->hdr = block;
+	r->prods = (hm_prod_slot *)(void *)(b + prod_offset());
+	r->subs = (hm_sub_slot *)(void *)(b + sub_offset());
+	r->slots = (hm_slot *)(void *)(b + slot_offset());
+	r->data = b + data_offset(h.slots);
+	r->cap = h.capacity;
+	r->mask = h.capacity - 1;
+	r->nslots = h.slots;
+	r->slot_mask = h.slots - 1;
+	r->max_msg = h.max_msg;
+	r->policy = h.policy;
 	return HERMES_OK;
 }
 
