@@ -41,6 +41,7 @@ static const struct {
 	[HERMES_EBADPAYLOAD] = {"HERMES_EBADPAYLOAD", "malformed payload"},
 	[HERMES_ENOSUPERVISOR] = {"HERMES_ENOSUPERVISOR", "no supervisor (hermesd) reachable for the bus"},
 	[HERMES_EBUSY] = {"HERMES_EBUSY", "ring in use"},
+	[HERMES_ECORRUPT] = {"HERMES_ECORRUPT", "corrupt record in shared memory (not delivered)"},
 };
 
 const char *hermes_strerror(hermes_err err)

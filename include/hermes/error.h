@@ -86,6 +86,11 @@ typedef enum hermes_err {
 	/* The ring is in use (has publishers or subscribers); retry, or delete
 	 * with force. */
 	HERMES_EBUSY = 30,
+	/* A record in shared memory failed validation (a corrupt slot word or
+	 * length, an impossible position or loss). It is counted, never
+	 * delivered; the detail names the ring and sequence. The subscriber has
+	 * moved past it: poll again. Persistent corruption: recreate the ring. */
+	HERMES_ECORRUPT = 31,
 
 	HERMES_ERR_COUNT_ /* not a code: keep last */
 } hermes_err;
