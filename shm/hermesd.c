@@ -187,6 +187,14 @@ static hermes_err create_missing_rings(void)
 			continue;
 		}
 		hermes_err err = hm_bus_create_ring_local(d.bus, &rd->cfg);
+		if (err == HERMES_EBADSEGMENT) {
+			/* A corrupt ring or allocator in a segment we re-adopted:
+			 * say so and serve the rest rather than exit (and be
+			 * restarted, and exit again). */
+			logmsg(HM_LOG_ERROR, "cannot create ring '%s': %s", rd->name,
+			       hermes_last_error_detail());
+			continue;
+		}
 		if (err) {
 			logmsg(HM_LOG_ERROR, "cannot create ring '%s': %s (%s)", rd->name,
 			       hermes_strerror(err), hermes_last_error_detail());

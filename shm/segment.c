@@ -47,6 +47,13 @@ static uint64_t first_block_offset(void)
 	return (HM_SEG_HEADER_SIZE + dir_bytes() + 4095) & ~(uint64_t)4095;
 }
 
+/* A plain (non-atomic) field of the shared segment, read exactly once: the
+ * value checked is the value used, whatever another process writes after. */
+static uint64_t rd_u64(const uint64_t *p)
+{
+	return *(const volatile uint64_t *)p;
+}
+
 hermes_err hermes_bus_create(const char *name, uint64_t size, unsigned mode, hermes_bus **out)
 {
 	char path[80];
@@ -235,9 +242,18 @@ static hermes_err attach(const char *name, bool readonly, hermes_bus **out)
 		err = hm_fail(HERMES_EBADSEGMENT, "/dev/shm%s has an inconsistent header", path);
 		goto fail;
 	}
-	if (h->segment_size > size) {
+	uint64_t seg_size = rd_u64(&h->segment_size);
+	if (seg_size > size) {
 		err = hm_fail(HERMES_ETRUNCATED, "/dev/shm%s is %zu bytes but its header says %llu",
-			      path, size, (unsigned long long)h->segment_size);
+			      path, size, (unsigned long long)seg_size);
+		goto fail;
+	}
+	if (seg_size < first_block_offset() || size < first_block_offset()) {
+		err = hm_fail(HERMES_EBADSEGMENT,
+			      "/dev/shm%s is %llu bytes, too small for its ring directory (%llu): "
+			      "not a segment hermesd made",
+			      path, (unsigned long long)seg_size,
+			      (unsigned long long)first_block_offset());
 		goto fail;
 	}
 	hermes_bus *bus = calloc(1, sizeof *bus);
@@ -302,18 +318,76 @@ hermes_err hermes_bus_unlink(const char *name)
 
 /* ---- ring directory -------------------------------------------------------- */
 
+/* Is [off, off + len) a place a ring block may lie: after the directory,
+ * page aligned (the layout's promise: the tail pair and every 128-byte block
+ * inside the ring stay aligned), inside the mapping? Overflow-safe. */
+static const char *block_extent_error(const hermes_bus *bus, uint64_t off, uint64_t len)
+{
+	if (off < first_block_offset())
+		return "its block overlaps the segment header or directory";
+	if (off % 4096u || len % 4096u)
+		return "its block is not page aligned";
+	if (len < sizeof(hm_ring_header))
+		return "its block is too small for a ring header";
+	if (off > bus->size || len > bus->size - off)
+		return "its block lies outside the segment";
+	return NULL;
+}
+
+hermes_err hm_bus_ring_entry(hermes_bus *bus, uint32_t index, hm_ring_entry *e)
+{
+	memset(e, 0, sizeof *e);
+	if (index >= HM_MAX_RINGS)
+		return hm_fail(HERMES_EINVAL, "ring index %u out of range", index);
+	hm_ring_desc *d = &bus->dir[index];
+	/* Acquire: pairs with the release store of READY (or DELETED), so the
+	 * descriptor and the formatted ring block are visible. */
+	e->state = hm_load_acquire_u32(&d->state);
+	memcpy(e->name, d->name, sizeof e->name);
+	e->name[sizeof e->name - 1] = '\0';
+	for (char *c = e->name; *c; c++)
+		if (*c < 0x21 || *c > 0x7e)
+			*c = '?'; /* printable in logs and tables, whatever was written */
+	if (e->state == HM_RING_FREE || e->state == HM_RING_CREATING)
+		return HERMES_ENOENT;
+	const char *why = NULL;
+	if (e->state != HM_RING_READY && e->state != HM_RING_DELETED) {
+		why = "its directory entry has an unknown state";
+	} else {
+		e->offset = rd_u64(&d->offset);
+		e->block_size = rd_u64(&d->block_size);
+		why = block_extent_error(bus, e->offset, e->block_size);
+	}
+	if (why) {
+		e->corrupt = true;
+		return hm_fail(HERMES_EBADSEGMENT, "bus '%s': ring %u ('%s') is corrupt: %s",
+			       bus->name, index, e->name, why);
+	}
+	e->block = (uint8_t *)bus->base + e->offset;
+	return HERMES_OK;
+}
+
+hermes_err hm_bus_ring_open_index(hermes_bus *bus, uint32_t index, bool deleted, hm_ring *ring)
+{
+	hm_ring_entry e;
+	hermes_err err = hm_bus_ring_entry(bus, index, &e);
+	if (err)
+		return err;
+	if (e.state != HM_RING_READY && !(deleted && e.state == HM_RING_DELETED))
+		return HERMES_ENOENT;
+	err = hm_ring_view(ring, e.block, (size_t)e.block_size);
+	if (err) {
+		char why[200];
+		snprintf(why, sizeof why, "%s", hermes_last_error_detail());
+		return hm_fail(HERMES_EBADSEGMENT, "bus '%s': ring %u ('%s') is corrupt: %s",
+			       bus->name, index, e.name, why);
+	}
+	return HERMES_OK;
+}
+
 hermes_err hm_bus_ring_view(hermes_bus *bus, uint32_t index, hm_ring *ring)
 {
-	hm_ring_desc *d = &bus->dir[index];
-	/* Acquire: pairs with the release store of READY in hermes_ring_create,
-	 * so the descriptor and the formatted ring block are visible. */
-	if (hm_load_acquire_u32(&d->state) != HM_RING_READY)
-		return HERMES_ENOENT;
-	if (d->offset < first_block_offset() || d->offset > bus->size ||
-	    d->block_size > bus->size - d->offset)
-		return hm_fail(HERMES_EBADSEGMENT, "bus '%s': ring %u lies outside the segment",
-			       bus->name, index);
-	return hm_ring_view(ring, (uint8_t *)bus->base + d->offset, (size_t)d->block_size);
+	return hm_bus_ring_open_index(bus, index, false, ring);
 }
 
 hermes_err hm_bus_find_ring(hermes_bus *bus, const char *name, hm_ring *ring, uint32_t *index)
@@ -322,7 +396,7 @@ hermes_err hm_bus_find_ring(hermes_bus *bus, const char *name, hm_ring *ring, ui
 		hm_ring_desc *d = &bus->dir[i];
 		if (hm_load_acquire_u32(&d->state) != HM_RING_READY)
 			continue;
-		if (strncmp(d->name, name, HM_NAME_MAX) != 0)
+		if (!name || strncmp(d->name, name, HM_NAME_MAX) != 0)
 			continue;
 		hermes_err err = hm_bus_ring_view(bus, i, ring);
 		if (err)
@@ -353,14 +427,60 @@ bool hm_ring_in_use(const hm_ring *r)
 
 /* A deleted ring's block may be reused once nobody holds a slot in it (a
  * force-deleted ring's old handles could otherwise write into the new one). */
-static bool block_reusable(hermes_bus *bus, hm_ring_desc *d, uint64_t need)
+static bool block_reusable(hermes_bus *bus, uint32_t index, uint64_t need, hm_ring_entry *e)
 {
-	if (d->block_size < need)
-		return false;
+	if (hm_bus_ring_entry(bus, index, e) != HERMES_OK || e->state != HM_RING_DELETED ||
+	    e->block_size < need)
+		return false; /* a corrupt entry is never reused: it stays quarantined */
 	hm_ring r;
-	if (hm_ring_view(&r, (uint8_t *)bus->base + d->offset, (size_t)d->block_size))
+	if (hm_ring_view(&r, e->block, (size_t)e->block_size))
 		return true; /* never formatted: nothing can be using it */
 	return !hm_ring_in_use(&r);
+}
+
+/* Does [off, off + len) overlap the block of a ring in the directory? The
+ * allocator's word is shared memory: a bad value must not hand out space
+ * over a live ring. */
+static bool overlaps_a_ring(hermes_bus *bus, uint64_t off, uint64_t len)
+{
+	for (uint32_t i = 0; i < HM_MAX_RINGS; i++) {
+		hm_ring_entry e;
+		if (hm_bus_ring_entry(bus, i, &e) != HERMES_OK)
+			continue;
+		if (off < e.offset + e.block_size && e.offset < off + len)
+			return true;
+	}
+	hm_clear_detail();
+	return false;
+}
+
+/* Take `need` bytes from the bump allocator, validating its word. */
+static hermes_err alloc_take(hermes_bus *bus, uint64_t need, const char *ring, uint64_t *out)
+{
+	hm_seg_header *h = bus->hdr;
+	uint64_t off = hm_load_relaxed_u64(&h->alloc_next);
+	do {
+		if (off < first_block_offset() || off % 4096u || off > bus->size)
+			return hm_fail(HERMES_EBADSEGMENT,
+				       "bus '%s': the segment's allocator is corrupt (next block at "
+				       "%llu of %zu bytes); recreate the bus",
+				       bus->name, (unsigned long long)off, bus->size);
+		if (need > bus->size - off)
+			return hm_fail(HERMES_ENOSPC,
+				       "bus '%s' has %llu bytes free, ring '%s' needs %llu: create "
+				       "the bus with a larger size",
+				       bus->name, (unsigned long long)(bus->size - off), ring,
+				       (unsigned long long)need);
+		if (overlaps_a_ring(bus, off, need))
+			return hm_fail(HERMES_EBADSEGMENT,
+				       "bus '%s': the segment's allocator points into an existing "
+				       "ring (next block at %llu); recreate the bus",
+				       bus->name, (unsigned long long)off);
+		/* Relaxed: the block is published by the READY store. */
+	} while (!atomic_compare_exchange_weak_explicit(&h->alloc_next, &off, off + need,
+							memory_order_relaxed, memory_order_relaxed));
+	*out = off;
+	return HERMES_OK;
 }
 
 hermes_err hm_bus_create_ring_local(hermes_bus *bus, const hermes_ring_config *cfg)
@@ -369,24 +489,29 @@ hermes_err hm_bus_create_ring_local(hermes_bus *bus, const hermes_ring_config *c
 	if (err)
 		return err;
 	hm_ring existing;
-	if (hm_bus_find_ring(bus, cfg->name, &existing, NULL) == HERMES_OK)
+	err = hm_bus_find_ring(bus, cfg->name, &existing, NULL);
+	if (err == HERMES_OK)
 		return hm_fail(HERMES_EEXIST, "bus '%s' already has a ring '%s'", bus->name,
 			       cfg->name);
+	if (err == HERMES_EBADSEGMENT)
+		return err; /* the name belongs to a quarantined ring */
 	hm_clear_detail();
 	uint64_t need = (hm_ring_block_size(cfg->capacity, hm_ring_slots(cfg)) + 4095) & ~(uint64_t)4095;
 	hm_seg_header *h = bus->hdr;
 	hm_ring_desc *d = NULL;
 	uint64_t off = 0;
+	uint32_t prev_state_on_failure = HM_RING_FREE;
 	/* First a deleted ring's block that is big enough and unused, then a
 	 * free descriptor with fresh space from the bump allocator. */
 	for (unsigned i = 0; i < HM_MAX_RINGS && !d; i++) {
 		uint32_t expected = HM_RING_DELETED;
-		if (hm_load_acquire_u32(&bus->dir[i].state) == HM_RING_DELETED &&
-		    block_reusable(bus, &bus->dir[i], need) &&
+		hm_ring_entry e;
+		if (block_reusable(bus, i, need, &e) &&
 		    hm_cas_acq_rel_u32(&bus->dir[i].state, &expected, HM_RING_CREATING)) {
 			d = &bus->dir[i];
-			off = d->offset;
-			need = d->block_size;
+			off = e.offset;
+			need = e.block_size;
+			prev_state_on_failure = HM_RING_DELETED;
 		}
 	}
 	for (unsigned i = 0; i < HM_MAX_RINGS && !d; i++) {
@@ -395,26 +520,15 @@ hermes_err hm_bus_create_ring_local(hermes_bus *bus, const hermes_ring_config *c
 		 * until it turns READY. */
 		if (hm_cas_acq_rel_u32(&bus->dir[i].state, &expected, HM_RING_CREATING)) {
 			d = &bus->dir[i];
-			off = hm_load_relaxed_u64(&h->alloc_next);
-			do {
-				if (off + need > bus->size) {
-					hm_store_release_u32(&d->state, HM_RING_FREE);
-					return hm_fail(HERMES_ENOSPC,
-						       "bus '%s' has %llu bytes free, ring '%s' needs "
-						       "%llu: create the bus with a larger size",
-						       bus->name,
-						       (unsigned long long)(bus->size - off),
-						       cfg->name, (unsigned long long)need);
-				}
-				/* Relaxed: the block is published by the READY store. */
-			} while (!atomic_compare_exchange_weak_explicit(
-				&h->alloc_next, &off, off + need, memory_order_relaxed,
-				memory_order_relaxed));
+			err = alloc_take(bus, need, cfg->name, &off);
+			if (err) {
+				hm_store_release_u32(&d->state, HM_RING_FREE);
+				return err;
+			}
 		}
 	}
 	if (!d)
 		return hm_fail(HERMES_ENOSPC, "bus '%s' already has %u rings", bus->name, HM_MAX_RINGS);
-	uint32_t prev_state_on_failure = d->block_size ? HM_RING_DELETED : HM_RING_FREE;
 	err = hm_ring_format((uint8_t *)bus->base + off, (size_t)need, cfg);
 	if (err) {
 		hm_store_release_u32(&d->state, prev_state_on_failure);

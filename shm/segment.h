@@ -32,8 +32,33 @@ bool hm_segment_name_ok(const char *name);
 /* "/hermes.<name>" for shm_open, after validating the name. */
 hermes_err hm_segment_path(const char *name, char *buf, size_t len);
 
-/* A view of the ring in directory slot `index` (HERMES_ENOENT when the slot
- * holds no ready ring). */
+/* ---- validation of the directory (the one place; see ARCHITECTURE.md,
+ * "What hermesd trusts") ---- */
+
+/* Directory entry `index` as read once from shared memory, validated: the
+ * state is known, and for READY and DELETED entries the block is page
+ * aligned, after the directory and inside the mapping (overflow-safe). */
+typedef struct hm_ring_entry {
+	uint32_t state;	    /* hm_ring_state as read */
+	bool corrupt;	    /* the entry itself failed validation */
+	uint64_t offset;    /* validated copies */
+	uint64_t block_size;
+	void *block;
+	char name[HM_NAME_MAX]; /* NUL-terminated, printable copy */
+} hm_ring_entry;
+
+/* HERMES_OK for a valid READY or DELETED entry; HERMES_ENOENT for a free or
+ * half-created one; HERMES_EBADSEGMENT (e->corrupt, detail says why) for a
+ * corrupt one. */
+hermes_err hm_bus_ring_entry(hermes_bus *bus, uint32_t index, hm_ring_entry *e);
+
+/* A validated view of the ring in directory slot `index`: the entry and the
+ * ring header (hm_ring_view). HERMES_ENOENT when the slot holds no ready ring
+ * (or deleted one, with `deleted`); HERMES_EBADSEGMENT, with a detail naming
+ * the ring and the reason, when either is corrupt. */
+hermes_err hm_bus_ring_open_index(hermes_bus *bus, uint32_t index, bool deleted, hm_ring *ring);
+
+/* hm_bus_ring_open_index for ready rings only. */
 hermes_err hm_bus_ring_view(hermes_bus *bus, uint32_t index, hm_ring *ring);
 
 /* Make this handle the allocator of its segment (the supervisor). */

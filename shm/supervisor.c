@@ -1,5 +1,6 @@
 #include "shm/supervisor.h"
 
+#include <string.h>
 #include <sys/types.h>
 
 #include "core/proc.h"
@@ -24,17 +25,43 @@ static bool owner_dead(hm_atomic_u64 *owner, hm_atomic_u64 *start, uint64_t *pid
 	return true;
 }
 
+/* A ring that fails validation is quarantined: never repaired, never used,
+ * reported once when it turns corrupt and once when it is valid again (a
+ * scribbled word put back, or the entry recreated). */
+static bool quarantined(hermes_bus *bus, uint32_t i, hermes_err err, hm_sup_counters *c,
+			hm_sup_log_fn log)
+{
+	uint64_t bit = 1ull << i;
+	if (err == HERMES_EBADSEGMENT) {
+		if (!(c->corrupt_mask & bit)) {
+			c->corrupt_mask |= bit;
+			c->corrupt_events++;
+			if (log)
+				log(HM_LOG_ERROR, "%s; quarantined: no repairs, opens refused (the other rings are served)",
+				    hermes_last_error_detail());
+		}
+		return true;
+	}
+	if (c->corrupt_mask & bit) {
+		c->corrupt_mask &= ~bit;
+		if (log)
+			log(HM_LOG_WARN, "bus '%s': ring %u is %s again; quarantine lifted", bus->name,
+			    i, err == HERMES_OK ? "valid" : "gone");
+	}
+	return err != HERMES_OK;
+}
+
 unsigned hm_sup_scan(hermes_bus *bus, hm_sup_counters *c, hm_sup_log_fn log)
 {
 	unsigned retry = 0;
 	for (uint32_t i = 0; i < HM_MAX_RINGS; i++) {
-		uint32_t state = hm_load_acquire_u32(&bus->dir[i].state);
-		if (state != HM_RING_READY && state != HM_RING_DELETED)
-			continue;
 		hm_ring r;
-		hm_ring_desc *d = &bus->dir[i];
-		if (hm_ring_view(&r, (uint8_t *)bus->base + d->offset, (size_t)d->block_size))
+		if (quarantined(bus, i, hm_bus_ring_open_index(bus, i, true, &r), c, log))
 			continue;
+		/* The name for the log, copied once, bounded. */
+		char name[HM_NAME_MAX];
+		memcpy(name, r.hdr->name, sizeof name);
+		name[sizeof name - 1] = '\0';
 		for (uint32_t k = 0; k < HM_MAX_PRODUCERS; k++) {
 			uint64_t pid;
 			if (!owner_dead(&r.prods[k].owner, &r.prods[k].owner_start, &pid))
@@ -50,8 +77,8 @@ unsigned hm_sup_scan(hermes_bus *bus, hm_sup_counters *c, hm_sup_log_fn log)
 				log(n ? HM_LOG_WARN : HM_LOG_INFO,
 				    "ring '%s': producer pid %llu died%s; %lld sequence(s) marked "
 				    "abandoned, slot %u freed",
-				    r.hdr->name, (unsigned long long)pid,
-				    n ? " inside a claim" : "", (long long)n, k);
+				    name, (unsigned long long)pid, n ? " inside a claim" : "",
+				    (long long)n, k);
 		}
 		for (uint32_t k = 0; k < HM_MAX_SUBSCRIBERS; k++) {
 			uint64_t pid;
@@ -65,7 +92,7 @@ unsigned hm_sup_scan(hermes_bus *bus, hm_sup_counters *c, hm_sup_log_fn log)
 				log(HM_LOG_INFO,
 				    "ring '%s': subscriber pid %llu died at sequence %llu; cursor "
 				    "released",
-				    r.hdr->name, (unsigned long long)pid,
+				    name, (unsigned long long)pid,
 				    (unsigned long long)hm_load_relaxed_u64(&r.subs[k].seq));
 		}
 	}

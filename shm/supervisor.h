@@ -11,6 +11,8 @@ typedef struct hm_sup_counters {
 	uint64_t producers_repaired;   /* dead producers' slots freed */
 	uint64_t messages_repaired;    /* sequences marked abandoned */
 	uint64_t subscribers_released; /* dead subscribers' cursors freed */
+	uint64_t corrupt_mask;	       /* directory indexes quarantined now */
+	uint64_t corrupt_events;       /* rings found corrupt, in total */
 } hm_sup_counters;
 
 typedef void (*hm_sup_log_fn)(int level, const char *fmt, ...);

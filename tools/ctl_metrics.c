@@ -31,6 +31,7 @@ typedef enum metric_id {
 	M_SUP_HEARTBEAT,
 	M_SEG_SIZE,
 	M_RINGS,
+	M_RINGS_CORRUPT,
 	M_RING_CAPACITY,
 	M_RING_MAX_MSG,
 	M_RING_SLOTS,
@@ -75,6 +76,8 @@ static const metric metrics[] = {
 	 "Age of the supervisor's last heartbeat"},
 	{M_SEG_SIZE, LV_BUS, "hermes_segment_size_bytes", "gauge", "Size of the bus segment"},
 	{M_RINGS, LV_BUS, "hermes_rings", "gauge", "Rings on the bus"},
+	{M_RINGS_CORRUPT, LV_BUS, "hermes_rings_corrupt", "gauge",
+	 "Ring directory entries that fail validation (quarantined)"},
 	{M_RING_CAPACITY, LV_RING, "hermes_ring_capacity_bytes", "gauge", "Data capacity of the ring"},
 	{M_RING_MAX_MSG, LV_RING, "hermes_ring_max_message_bytes", "gauge", "Largest message the ring takes"},
 	{M_RING_SLOTS, LV_RING, "hermes_ring_slots", "gauge", "Messages the ring can hold"},
@@ -162,6 +165,9 @@ static void bus_sample(FILE *f, const metric *m, const ctl_snap *s)
 		break;
 	case M_SEG_SIZE:
 		sample_u64(f, s->segment_size);
+		break;
+	case M_RINGS_CORRUPT:
+		sample_u64(f, s->ncorrupt);
 		break;
 	default:
 		sample_u64(f, s->nrings);

@@ -41,6 +41,28 @@ static void print_bus_line(FILE *f, const ctl_snap *s)
 		ctl_sup_describe(&s->sup, sup, sizeof sup));
 }
 
+/* Rings that failed validation: one line each, after the table. */
+static void print_corrupt(FILE *f, const ctl_snap *s)
+{
+	for (unsigned i = 0; i < s->ncorrupt; i++)
+		fprintf(f, "CORRUPT ring %u '%s': %s (quarantined by hermesd)\n",
+			s->corrupt[i].index, s->corrupt[i].name, s->corrupt[i].why);
+}
+
+static void json_corrupt(json_w *w, const ctl_snap *s)
+{
+	json_key(w, "corrupt");
+	json_arr_begin(w);
+	for (unsigned i = 0; i < s->ncorrupt; i++) {
+		json_obj_begin(w);
+		json_ku64(w, "index", s->corrupt[i].index);
+		json_kstr(w, "name", s->corrupt[i].name);
+		json_kstr(w, "error", s->corrupt[i].why);
+		json_obj_end(w);
+	}
+	json_arr_end(w);
+}
+
 static const char *sup_state_name(ctl_sup_state st)
 {
 	switch (st) {
@@ -213,11 +235,12 @@ int cmd_list(ctl_ctx *ctx, int argc, char **argv)
 			json_obj_end(&w);
 		}
 		json_arr_end(&w);
+		json_corrupt(&w, cur);
 		json_obj_end(&w);
 		json_finish(&w);
 	} else {
 		print_bus_line(stdout, cur);
-		if (cur->nrings == 0) {
+		if (cur->nrings == 0 && cur->ncorrupt == 0) {
 			printf("no rings (hermes-ctl create RING --capacity SIZE adds one)\n");
 		} else {
 			table t;
@@ -245,6 +268,7 @@ int cmd_list(ctl_ctx *ctx, int argc, char **argv)
 			table_print(&t, stdout, 0, 0);
 			table_fini(&t);
 		}
+		print_corrupt(stdout, cur);
 		ctl_gw_summary(ctx, stdout);
 	}
 	free(a);
@@ -430,6 +454,12 @@ int cmd_inspect(ctl_ctx *ctx, int argc, char **argv)
 	ctl_snap_take(bus, s, true);
 	hermes_bus_detach(bus);
 	const ctl_ring *ring = ctl_snap_ring(s, name);
+	const ctl_corrupt *bad = ring ? NULL : ctl_snap_corrupt(s, name);
+	if (bad) {
+		ctl_error("%s; hermesd quarantines it (no repairs, opens refused)", bad->why);
+		free(s);
+		return CTL_EXIT_ERR;
+	}
 	if (!ring) {
 		r = ring_not_found(ctx, s, name);
 		free(s);

@@ -181,12 +181,32 @@ void ctl_snap_take(hermes_bus *bus, ctl_snap *s, bool procs)
 	s->dir_generation = hm_load_relaxed_u64(&h->dir_generation);
 	read_supervisor(bus, &s->sup, s->taken_ns);
 	s->nrings = 0;
+	s->ncorrupt = 0;
 	for (uint32_t i = 0; i < HM_MAX_RINGS; i++) {
 		hm_ring r;
-		if (hm_bus_ring_view(bus, i, &r) != HERMES_OK)
+		hermes_err err = hm_bus_ring_view(bus, i, &r);
+		if (err == HERMES_OK) {
+			read_ring(&r, i, &bus->dir[i], &s->rings[s->nrings++], procs);
 			continue;
-		read_ring(&r, i, &bus->dir[i], &s->rings[s->nrings++], procs);
+		}
+		if (err != HERMES_EBADSEGMENT)
+			continue; /* free, being created, deleted */
+		/* Corrupt: the entry itself, or a ready ring's block. */
+		ctl_corrupt *c = &s->corrupt[s->ncorrupt++];
+		snprintf(c->why, sizeof c->why, "%s", hermes_last_error_detail());
+		hm_ring_entry e;
+		hm_bus_ring_entry(bus, i, &e);
+		c->index = i;
+		memcpy(c->name, e.name, sizeof c->name);
 	}
+}
+
+const ctl_corrupt *ctl_snap_corrupt(const ctl_snap *s, const char *name)
+{
+	for (unsigned i = 0; i < s->ncorrupt; i++)
+		if (!strcmp(s->corrupt[i].name, name))
+			return &s->corrupt[i];
+	return NULL;
 }
 
 const ctl_ring *ctl_snap_ring(const ctl_snap *s, const char *name)

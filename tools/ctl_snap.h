@@ -84,6 +84,14 @@ typedef struct ctl_ring {
 	ctl_sub subs[HM_MAX_SUBSCRIBERS];
 } ctl_ring;
 
+/* A directory entry that failed validation (shm/segment.c): hermesd
+ * quarantines it, clients cannot open it, the tools show it as corrupt. */
+typedef struct ctl_corrupt {
+	uint32_t index;
+	char name[HM_NAME_MAX];
+	char why[240];
+} ctl_corrupt;
+
 typedef struct ctl_snap {
 	char bus[HM_NAME_MAX];
 	char path[96]; /* /dev/shm/hermes.<bus> */
@@ -92,6 +100,8 @@ typedef struct ctl_snap {
 	ctl_sup sup;
 	unsigned nrings;
 	ctl_ring rings[HM_MAX_RINGS];
+	unsigned ncorrupt;
+	ctl_corrupt corrupt[HM_MAX_RINGS];
 } ctl_snap;
 
 /* Fill *s from an attached (read-only) bus. With procs false, owners' names
@@ -100,6 +110,9 @@ void ctl_snap_take(hermes_bus *bus, ctl_snap *s, bool procs);
 
 /* The ring named `name`, or NULL. */
 const ctl_ring *ctl_snap_ring(const ctl_snap *s, const char *name);
+
+/* The corrupt entry named `name`, or NULL. */
+const ctl_corrupt *ctl_snap_corrupt(const ctl_snap *s, const char *name);
 
 /* The same ring (name and creation time) in another snapshot, or NULL. */
 const ctl_ring *ctl_snap_same_ring(const ctl_snap *s, const ctl_ring *r);

@@ -699,6 +699,76 @@ static void test_mode_decides_who_may_attach(void **state)
 	ht_daemon_stop(&dmn);
 }
 
+static int exit_zero(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+/* Finding 1: a directory entry or ring header that fails validation is
+ * reported and quarantined; hermesd keeps serving the other rings, never
+ * follows the bad values, and a restart does not turn it into a crash loop. */
+static void test_corrupt_rings_are_quarantined_and_hermesd_keeps_serving(void **state)
+{
+	(void)state;
+	ht_daemon_start(&dmn, NULL);
+	hermes_bus *bus;
+	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
+	hm_ring ev, tel;
+	uint32_t ev_i, tel_i;
+	assert_int_equal(hm_bus_find_ring(bus, "events", &ev, &ev_i), HERMES_OK);
+	assert_int_equal(hm_bus_find_ring(bus, "telemetry", &tel, &tel_i), HERMES_OK);
+	/* A dead producer's slot in the ring about to be corrupted: a repair
+	 * that followed the bad offset would write outside the segment. */
+	pid_t dead = ht_fork(exit_zero, NULL);
+	ht_wait_child(dead, 10000);
+	hm_ring_desc *d = &bus->dir[ev_i];
+	const uint64_t good = d->offset;
+	hm_store_relaxed_u64(&ev.prods[5].owner_start, 0);
+	hm_store_relaxed_u64(&ev.prods[5].owner, (uint64_t)dead);
+	d->offset = bus->size + (3u << 20); /* 3 MiB past the segment */
+	assert_true(ht_daemon_wait_log(&dmn, "quarantined", 1, 5000));
+	assert_true(ht_daemon_log_has(&dmn, "lies outside the segment"));
+	/* The ring header of the other ring, scribbled: also reported. */
+	hm_ring_header *th = tel.hdr;
+	const uint64_t cap = th->capacity;
+	th->capacity = 12345;
+	assert_true(ht_daemon_wait_log(&dmn, "quarantined", 2, 5000));
+	th->capacity = cap;
+	assert_true(ht_daemon_wait_log(&dmn, "quarantine lifted", 1, 5000));
+	assert_true(ht_daemon_alive(&dmn));
+
+	/* The other rings are served: create one, send and receive on it. */
+	hermes_ring_config cfg = {.name = "fresh", .capacity = 1 << 16, .max_msg = 256};
+	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_OK);
+	hermes_pub *pub;
+	hermes_sub *sub;
+	assert_int_equal(hermes_sub_open(bus, "telemetry", HERMES_START_LATEST, 0, &sub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(bus, "telemetry", &pub), HERMES_OK);
+	assert_int_equal(hermes_pub_send(pub, "hi", 2, NULL), HERMES_OK);
+	hermes_msg m;
+	assert_int_equal(hermes_sub_poll(sub, &m), HERMES_OK);
+	assert_int_equal(m.len, 2);
+	hermes_sub_close(sub);
+	hermes_pub_close(pub);
+	/* The quarantined ring cannot be opened, nor its name reused. */
+	assert_int_equal(hermes_pub_open(bus, "events", &pub), HERMES_EBADSEGMENT);
+	cfg.name = "events";
+	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_EBADSEGMENT);
+
+	/* Restarted on the corrupt segment: it comes up, says so, serves. */
+	ht_daemon_kill(&dmn);
+	ht_daemon_start(&dmn, NULL);
+	assert_true(ht_daemon_wait_log(&dmn, "quarantined", 3, 5000));
+	assert_true(ht_daemon_alive(&dmn));
+	/* The scribbled slot was never touched through the bad offset. */
+	assert_int_equal(hm_load_relaxed_u64(&ev.prods[5].owner), (uint64_t)dead);
+	d->offset = good;
+	assert_true(ht_daemon_wait_log(&dmn, "quarantine lifted", 2, 5000));
+	hermes_bus_detach(bus);
+	ht_daemon_stop(&dmn);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -722,6 +792,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_chaos_hermesd_killed_and_restarted_mid_flow_loses_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mode_decides_who_may_attach, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_corrupt_rings_are_quarantined_and_hermesd_keeps_serving, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

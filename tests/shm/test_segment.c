@@ -40,6 +40,15 @@ static void write_raw_segment(const void *bytes, size_t len)
 	close(fd);
 }
 
+/* A 1 MiB bus of bus_name with one ring. */
+static hermes_bus *bus_with_ring(const hermes_ring_config *cfg)
+{
+	hermes_bus *bus;
+	assert_int_equal(hermes_bus_create(bus_name, 1 << 20, 0600, &bus), HERMES_OK);
+	assert_int_equal(hermes_ring_create(bus, cfg), HERMES_OK);
+	return bus;
+}
+
 static void test_create_attach_and_exchange_across_handles(void **state)
 {
 	(void)state;
@@ -185,10 +194,8 @@ static void test_foreign_version_and_truncation_are_refused(void **state)
 static void test_corrupt_ring_entries_are_refused_not_followed(void **state)
 {
 	(void)state;
-	hermes_bus *bus;
-	assert_int_equal(hermes_bus_create(bus_name, 1 << 20, 0600, &bus), HERMES_OK);
 	hermes_ring_config cfg = {.name = "r", .capacity = 1 << 14, .max_msg = 512};
-	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_OK);
+	hermes_bus *bus = bus_with_ring(&cfg);
 	size_t len;
 	uint8_t *raw = map_raw(&len);
 	hm_ring_desc *d = (hm_ring_desc *)(void *)(raw + HM_SEG_HEADER_SIZE);
@@ -208,6 +215,135 @@ static void test_corrupt_ring_entries_are_refused_not_followed(void **state)
 	hermes_pub_close(pub);
 	munmap(raw, len);
 	hermes_bus_detach(bus);
+}
+
+/* Every offset and size in a directory entry is checked, overflow-safe,
+ * before anything is followed: out of range, wrapping, unaligned, an unknown
+ * state. */
+static void test_directory_offsets_sizes_and_alignment_are_validated(void **state)
+{
+	(void)state;
+	hermes_ring_config cfg = {.name = "r", .capacity = 1 << 14, .max_msg = 512};
+	hermes_bus *bus = bus_with_ring(&cfg);
+	size_t len;
+	uint8_t *raw = map_raw(&len);
+	hm_ring_desc *d = (hm_ring_desc *)(void *)(raw + HM_SEG_HEADER_SIZE);
+	const uint64_t good_off = d->offset, good_size = d->block_size;
+	const struct {
+		uint64_t off, size;
+	} bad[] = {
+		{good_off + 16, good_size},		 /* in range, not page aligned */
+		{good_off + 8, good_size},		 /* not even 16-byte aligned (cmpxchg16b) */
+		{UINT64_MAX - 4095, good_size},		 /* off + size wraps */
+		{good_off, UINT64_MAX - 4095},		 /* size wraps */
+		{good_off + 3 * 1024 * 1024, good_size}, /* 3 MiB past the segment */
+		{0, good_size},				 /* over the header */
+		{HM_SEG_HEADER_SIZE, good_size},	 /* over the directory */
+		{good_off, 0},				 /* no room for a header */
+	};
+	hermes_pub *pub;
+	hm_ring r;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		d->offset = bad[i].off;
+		d->block_size = bad[i].size;
+		if (hermes_pub_open(bus, "r", &pub) != HERMES_EBADSEGMENT)
+			fail_msg("case %zu: offset %llu size %llu accepted", i,
+				 (unsigned long long)bad[i].off, (unsigned long long)bad[i].size);
+		assert_non_null(strstr(hermes_last_error_detail(), "corrupt"));
+		assert_int_equal(hm_bus_ring_open_index(bus, 0, true, &r), HERMES_EBADSEGMENT);
+	}
+	d->offset = good_off;
+	d->block_size = good_size;
+	hm_store_relaxed_u32(&d->state, 77);
+	hm_ring_entry e;
+	assert_int_equal(hm_bus_ring_entry(bus, 0, &e), HERMES_EBADSEGMENT);
+	assert_true(e.corrupt);
+	assert_non_null(strstr(hermes_last_error_detail(), "unknown state"));
+	hm_store_relaxed_u32(&d->state, HM_RING_READY);
+	/* An unterminated, unprintable name is copied bounded and printable. */
+	memset(d->name, 0x07, sizeof d->name);
+	assert_int_equal(hm_bus_ring_entry(bus, 0, &e), HERMES_OK);
+	assert_int_equal(strlen(e.name), HM_NAME_MAX - 1);
+	assert_null(strchr(e.name, 0x07));
+	snprintf(d->name, sizeof d->name, "r");
+	assert_int_equal(hermes_pub_open(bus, "r", &pub), HERMES_OK);
+	hermes_pub_close(pub);
+	munmap(raw, len);
+	hermes_bus_detach(bus);
+}
+
+/* The allocator's word is shared memory too: near 2^64 it must not wrap
+ * into a write below the mapping, and it must never hand out a live ring's
+ * space. */
+static void test_corrupt_allocator_is_refused(void **state)
+{
+	(void)state;
+	hermes_ring_config cfg = {.name = "r", .capacity = 1 << 14, .max_msg = 512};
+	hermes_bus *bus = bus_with_ring(&cfg);
+	const uint64_t ring_off = bus->dir[0].offset;
+	const uint64_t good = hm_load_relaxed_u64(&bus->hdr->alloc_next);
+	const uint64_t bad[] = {UINT64_MAX - (1u << 20) + 1, /* off + need wraps to below the map */
+				UINT64_MAX - 4095, 12345, 0, ring_off /* a live ring */};
+	cfg.name = "s";
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		hm_store_relaxed_u64(&bus->hdr->alloc_next, bad[i]);
+		if (hermes_ring_create(bus, &cfg) != HERMES_EBADSEGMENT)
+			fail_msg("case %zu: alloc_next %llu accepted", i, (unsigned long long)bad[i]);
+		assert_non_null(strstr(hermes_last_error_detail(), "allocator"));
+		/* Nothing was claimed: the descriptor went back to free. */
+		assert_int_equal(hm_load_relaxed_u32(&bus->dir[1].state), HM_RING_FREE);
+	}
+	hm_store_relaxed_u64(&bus->hdr->alloc_next, good);
+	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_OK);
+	/* A corrupt ring keeps its name: no second ring of that name is made. */
+	bus->dir[0].offset = 3;
+	cfg.name = "r";
+	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_EBADSEGMENT);
+	bus->dir[0].offset = ring_off;
+	hermes_bus_detach(bus);
+}
+
+/* A file whose header is self-consistent but which is too small for the
+ * ring directory the header promises. */
+static void test_segment_too_small_for_its_directory_is_refused(void **state)
+{
+	(void)state;
+	static uint8_t page[4096];
+	hm_seg_header *h = (hm_seg_header *)(void *)page;
+	h->magic = HM_SEG_MAGIC;
+	h->layout_version = HM_LAYOUT_VERSION;
+	h->header_size = HM_SEG_HEADER_SIZE;
+	h->segment_size = sizeof page;
+	h->dir_offset = HM_SEG_HEADER_SIZE;
+	h->max_rings = HM_MAX_RINGS;
+	write_raw_segment(page, sizeof page);
+	hermes_bus *bus;
+	assert_int_equal(hermes_bus_attach(bus_name, &bus), HERMES_EBADSEGMENT);
+	assert_non_null(strstr(hermes_last_error_detail(), "too small for its ring directory"));
+	assert_int_equal(hermes_bus_attach_readonly(bus_name, &bus), HERMES_EBADSEGMENT);
+}
+
+/* hm_ring_view refuses a block that is not 16-byte aligned (the tail pair is
+ * a cmpxchg16b operand) and a header without a terminated name. */
+static void test_ring_view_refuses_misaligned_blocks_and_unterminated_names(void **state)
+{
+	(void)state;
+	hermes_ring_config cfg = {.name = "r", .capacity = 1 << 14, .max_msg = 512};
+	size_t size = hm_ring_block_size(cfg.capacity, hm_ring_slots(&cfg));
+	uint8_t *mem = aligned_alloc(4096, size + 4096);
+	assert_non_null(mem);
+	/* A well-formed ring moved 8 bytes (formatting in place would itself
+	 * be a misaligned atomic). */
+	assert_int_equal(hm_ring_format(mem, size, &cfg), HERMES_OK);
+	memmove(mem + 8, mem, size);
+	hm_ring r;
+	assert_int_equal(hm_ring_view(&r, mem + 8, size), HERMES_EBADSEGMENT);
+	assert_non_null(strstr(hermes_last_error_detail(), "aligned"));
+	assert_int_equal(hm_ring_format(mem, size, &cfg), HERMES_OK);
+	assert_int_equal(hm_ring_view(&r, mem, size), HERMES_OK);
+	memset(((hm_ring_header *)(void *)mem)->name, 'x', HM_NAME_MAX);
+	assert_int_equal(hm_ring_view(&r, mem, size), HERMES_EBADSEGMENT);
+	free(mem);
 }
 
 static void test_full_segment_reports_enospc(void **state)
@@ -244,10 +380,8 @@ static void test_readonly_attach_cannot_publish(void **state)
 static void test_all_producer_slots_taken_is_etoomany(void **state)
 {
 	(void)state;
-	hermes_bus *bus;
-	assert_int_equal(hermes_bus_create(bus_name, 1 << 20, 0600, &bus), HERMES_OK);
 	hermes_ring_config cfg = {.name = "r", .capacity = 1 << 14, .max_msg = 512};
-	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_OK);
+	hermes_bus *bus = bus_with_ring(&cfg);
 	hermes_pub *pubs[HM_MAX_PRODUCERS];
 	for (unsigned i = 0; i < HM_MAX_PRODUCERS; i++)
 		assert_int_equal(hermes_pub_open(bus, "r", &pubs[i]), HERMES_OK);
@@ -274,6 +408,13 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_ring_entries_are_refused_not_followed, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_directory_offsets_sizes_and_alignment_are_validated,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_allocator_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_segment_too_small_for_its_directory_is_refused,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_ring_view_refuses_misaligned_blocks_and_unterminated_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_segment_reports_enospc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly_attach_cannot_publish, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_all_producer_slots_taken_is_etoomany, setup, teardown),

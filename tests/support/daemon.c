@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hermes/bus.h>
@@ -137,15 +138,44 @@ void ht_daemon_cleanup(ht_daemon *d)
 		fprintf(stderr, "could not remove %s\n", d->run_dir);
 }
 
-int ht_daemon_log_has(const ht_daemon *d, const char *needle)
+int ht_daemon_log_count(const ht_daemon *d, const char *needle)
 {
 	FILE *f = fopen(d->log, "re");
 	if (!f)
 		return 0;
 	char line[1024];
 	int found = 0;
-	while (!found && fgets(line, sizeof line, f))
-		found = strstr(line, needle) != NULL;
+	while (fgets(line, sizeof line, f))
+		found += strstr(line, needle) != NULL;
 	fclose(f);
 	return found;
+}
+
+int ht_daemon_log_has(const ht_daemon *d, const char *needle)
+{
+	return ht_daemon_log_count(d, needle) > 0;
+}
+
+int ht_daemon_wait_log(const ht_daemon *d, const char *needle, int count, int timeout_ms)
+{
+	uint64_t deadline = ht_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	while (ht_daemon_log_count(d, needle) < count) {
+		if (ht_now_ns() > deadline)
+			return 0;
+		/* A poll interval while the daemon works toward the line. */
+		struct timespec nap = {0, 2000000};
+		nanosleep(&nap, NULL);
+	}
+	return 1;
+}
+
+int ht_daemon_alive(const ht_daemon *d)
+{
+	siginfo_t si = {0};
+	if (d->pid <= 0)
+		return 0;
+	/* WNOWAIT: look without reaping, so ht_daemon_stop still can. */
+	if (waitid(P_PID, (id_t)d->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
+		return 0;
+	return si.si_pid == 0;
 }

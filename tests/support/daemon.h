@@ -38,4 +38,14 @@ void ht_daemon_cleanup(ht_daemon *d);
 /* Does d->log contain needle? */
 int ht_daemon_log_has(const ht_daemon *d, const char *needle);
 
+/* How many lines of d->log contain needle. */
+int ht_daemon_log_count(const ht_daemon *d, const char *needle);
+
+/* Wait until at least `count` lines of d->log contain needle (deadline
+ * timeout_ms); true when they do. */
+int ht_daemon_wait_log(const ht_daemon *d, const char *needle, int count, int timeout_ms);
+
+/* Is d->pid still running (not exited, not a zombie we have not reaped)? */
+int ht_daemon_alive(const ht_daemon *d);
+
 #endif

@@ -1082,6 +1082,54 @@ static void test_tail_reports_lost_messages_on_stderr(void **state)
 	result_free(&r);
 }
 
+/* A ring whose directory entry fails validation is not silently dropped:
+ * list and list --json show it as corrupt, inspect says why, metrics count
+ * it. */
+static void test_corrupt_rings_are_shown_not_hidden(void **state)
+{
+	fixture *fx = *state;
+	hermes_bus *bus;
+	hm_ring r;
+	uint32_t idx;
+	assert_int_equal(hermes_bus_attach(fx->bus, &bus), HERMES_OK);
+	assert_int_equal(hm_bus_find_ring(bus, "events", &r, &idx), HERMES_OK);
+	const uint64_t good = bus->dir[idx].offset;
+	bus->dir[idx].offset = good + 16; /* in range, not aligned */
+	result res = CTL(fx, "list");
+	expect_ok(&res);
+	assert_non_null(strstr(res.out.p, "CORRUPT ring"));
+	assert_non_null(strstr(res.out.p, "'events'"));
+	assert_non_null(strstr(res.out.p, "telemetry"));
+	result_free(&res);
+	res = CTL(fx, "list", "--json", "--interval", "0");
+	expect_ok(&res);
+	jv *v = parse_json_or_fail(res.out.p);
+	const jv *corrupt = jget(v, "corrupt");
+	assert_non_null(corrupt);
+	assert_int_equal(corrupt->t, J_ARR);
+	assert_int_equal(corrupt->n, 1);
+	const jv *nm = jget(corrupt->items[0], "name");
+	assert_true(nm && nm->t == J_STR && !strcmp(nm->text, "events"));
+	assert_null(ring_in_list(v, "events"));
+	jfree(v);
+	result_free(&res);
+	res = CTL(fx, "inspect", "events");
+	assert_int_equal(res.code, 1);
+	assert_non_null(strstr(res.err.p, "corrupt"));
+	assert_non_null(strstr(res.err.p, "aligned"));
+	result_free(&res);
+	res = CTL(fx, "metrics");
+	expect_ok(&res);
+	const char *line = strstr(res.out.p, "\nhermes_rings_corrupt{");
+	assert_non_null(line);
+	line = strchr(line + 1, '}');
+	assert_non_null(line);
+	assert_memory_equal(line, "} 1\n", 4);
+	result_free(&res);
+	bus->dir[idx].offset = good;
+	hermes_bus_detach(bus);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1100,6 +1148,7 @@ int main(void)
 		T(test_tail_exits_zero_on_sigint_and_sigterm),
 		T(test_pub_on_a_full_block_ring_times_out),
 		T(test_tail_reports_lost_messages_on_stderr),
+		T(test_corrupt_rings_are_shown_not_hidden),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
