@@ -3,7 +3,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,10 +108,30 @@ static bool parse_bool(const char *v, bool *out)
 	return true;
 }
 
+/* The parser: a small line-based INI reader of our own, so that nothing is
+ * lost on the way (libinih cuts long section names to 49 characters and
+ * never reports a section without keys). The dialect is the one documented
+ * in config.h: [section], key = value (or key: value), whole-line comments
+ * with ; or #, inline comments after whitespace and ;, a UTF-8 BOM. Every
+ * problem is an error naming its line; nothing is silently dropped,
+ * merged or cut. */
+
+#define MAX_LINE 1024
+#define MAX_KEYS 512
+
 typedef struct parse_state {
 	hm_config *c;
 	bool file_rings; /* the first [ring] section drops the default rings */
 	int line;
+	int bus_line;	 /* where [bus] was, 0 before */
+	int section;	 /* -1: none yet; -2: [bus]; else the ring's index */
+	int ring_line[HM_MAX_RINGS];
+	unsigned nkeys;
+	struct {
+		int section;
+		int line;
+		char key[32];
+	} keys[MAX_KEYS];
 } parse_state;
 
 #define BAD(...)                                                                          \
@@ -125,11 +144,11 @@ static int on_bus_key(hm_config *c, const char *key, const char *v)
 {
 	if (!strcmp(key, "name")) {
 		if (strlen(v) >= sizeof c->bus)
-			BAD("bus name '%s' is too long", v);
+			BAD("bus name '%s' is too long (at most %d characters)", v, HERMES_NAME_MAX);
 		snprintf(c->bus, sizeof c->bus, "%s", v);
 	} else if (!strcmp(key, "size")) {
 		if (!hm_parse_size(v, &c->size))
-			BAD("size '%s' is not a size (e.g. 64M)", v);
+			BAD("size '%s' is not a size (e.g. 64M; suffixes K, M, G, T)", v);
 	} else if (!strcmp(key, "mode")) {
 		char *end;
 		unsigned long m = strtoul(v, &end, 8);
@@ -140,7 +159,11 @@ static int on_bus_key(hm_config *c, const char *key, const char *v)
 		if (!*v) {
 			c->group = (gid_t)-1;
 		} else if (isdigit((unsigned char)*v)) {
-			c->group = (gid_t)strtoul(v, NULL, 10);
+			char *end;
+			unsigned long g = strtoul(v, &end, 10);
+			if (*end || g >= (gid_t)-1)
+				BAD("group '%s' is not a group name or gid", v);
+			c->group = (gid_t)g;
 		} else {
 			struct group *g = getgrnam(v);
 			if (!g)
@@ -208,75 +231,177 @@ static int on_ring_key(hm_config *c, hm_ring_decl *d, const char *key, const cha
 	return 1;
 }
 
-static int on_entry(void *user, const char *section, const char *key, const char *value)
+static int on_section(parse_state *ps, const char *section)
 {
-	parse_state *ps = user;
 	hm_config *c = ps->c;
-	if (!strcmp(section, "bus"))
-		return on_bus_key(c, key, value);
-	if (!strncmp(section, "ring ", 5)) {
-		const char *name = section + 5;
-		while (*name == ' ')
-			name++;
-		if (!ps->file_rings) {
-			ps->file_rings = true;
-			c->nrings = 0;
-		}
-		hm_ring_decl *d = NULL;
-		for (unsigned i = 0; i < c->nrings; i++)
-			if (!strcmp(c->rings[i].name, name))
-				d = &c->rings[i];
-		if (!d) {
-			if (c->nrings == HM_MAX_RINGS)
-				BAD("more than %u rings", HM_MAX_RINGS);
-			if (strlen(name) > HERMES_NAME_MAX)
-				BAD("ring name '%s' is too long", name);
-			add_ring(c, name, 1 << 20, 4096, HERMES_POLICY_BLOCK);
-			d = &c->rings[c->nrings - 1];
-		}
-		return on_ring_key(c, d, key, value);
+	if (!strcmp(section, "bus")) {
+		if (ps->bus_line)
+			BAD("[bus] appears twice (first at line %d)", ps->bus_line);
+		ps->bus_line = ps->line;
+		ps->section = -2;
+		return 1;
 	}
-	BAD("unknown section [%s] (known: [bus], [ring NAME])", section);
+	if (strncmp(section, "ring", 4) != 0 || (section[4] != ' ' && section[4] != '\t'))
+		BAD("unknown section [%s] (known: [bus], [ring NAME])", section);
+	const char *name = section + 5;
+	while (*name == ' ' || *name == '\t')
+		name++;
+	if (!hm_name_ok(name))
+		BAD("ring name '%s' must be 1..%d characters of A-Z a-z 0-9 . _ -", name,
+		    HERMES_NAME_MAX);
+	if (!ps->file_rings) {
+		ps->file_rings = true;
+		c->nrings = 0;
+	}
+	for (unsigned i = 0; i < c->nrings; i++)
+		if (!strcmp(c->rings[i].name, name))
+			BAD("[ring %s] appears twice (first at line %d)", name, ps->ring_line[i]);
+	if (c->nrings == HM_MAX_RINGS)
+		BAD("more than %u rings", HM_MAX_RINGS);
+	/* A section with no keys is a ring with every default. */
+	add_ring(c, name, 1 << 20, 4096, HERMES_POLICY_BLOCK);
+	ps->ring_line[c->nrings - 1] = ps->line;
+	ps->section = (int)c->nrings - 1;
+	return 1;
 }
 
-static hermes_err finish(hm_config *c, int r)
+static int on_key(parse_state *ps, const char *key, const char *value)
 {
-	if (r == -1) {
-		snprintf(c->error, sizeof c->error, "cannot read the file: %s", strerror(errno));
-		return HERMES_EINVAL;
+	hm_config *c = ps->c;
+	if (ps->section == -1)
+		BAD("'%s' before any section ([bus] or [ring NAME])", key);
+	for (unsigned i = 0; i < ps->nkeys; i++)
+		if (ps->keys[i].section == ps->section && !strcmp(ps->keys[i].key, key))
+			BAD("'%s' is set twice in this section (first at line %d)", key,
+			    ps->keys[i].line);
+	if (ps->nkeys < MAX_KEYS && strlen(key) < sizeof ps->keys[0].key) {
+		ps->keys[ps->nkeys].section = ps->section;
+		ps->keys[ps->nkeys].line = ps->line;
+		snprintf(ps->keys[ps->nkeys].key, sizeof ps->keys[0].key, "%s", key);
+		ps->nkeys++;
 	}
-	if (r > 0) {
-		char why[sizeof c->error];
-		snprintf(why, sizeof why, "%s", c->error[0] ? c->error : "syntax error");
-		snprintf(c->error, sizeof c->error, "line %d: %.200s", r, why);
-		return HERMES_EINVAL;
+	if (ps->section == -2)
+		return on_bus_key(c, key, value);
+	return on_ring_key(c, &c->rings[ps->section], key, value);
+}
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}
+
+/* Cut an inline comment: ';' after whitespace. */
+static void cut_comment(char *s)
+{
+	for (char *p = s; *p; p++)
+		if (*p == ';' && p > s && (p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			return;
+		}
+}
+
+/* One line; 1 when fine, 0 with c->error set. */
+static int parse_line(parse_state *ps, char *s)
+{
+	hm_config *c = ps->c;
+	s = trim(s);
+	if (!*s || *s == ';' || *s == '#')
+		return 1;
+	if (*s == '[') {
+		char *end = strchr(s, ']');
+		if (!end)
+			BAD("a section header needs its closing ']'");
+		*end = '\0';
+		char *rest = end + 1;
+		cut_comment(rest);
+		if (*trim(rest))
+			BAD("unexpected text after [%s]", s + 1);
+		return on_section(ps, trim(s + 1));
 	}
-	if (r < 0) {
-		snprintf(c->error, sizeof c->error, "out of memory while parsing");
-		return HERMES_ENOMEM;
+	char *eq = strpbrk(s, "=:");
+	if (!eq)
+		BAD("expected 'key = value' or a [section]");
+	*eq = '\0';
+	char *value = eq + 1;
+	cut_comment(value);
+	char *key = trim(s);
+	if (!*key)
+		BAD("a value without a key");
+	return on_key(ps, key, trim(value));
+}
+
+static hermes_err parse_text(hm_config *c, const char *text)
+{
+	parse_state ps = {.c = c, .section = -1};
+	c->error[0] = '\0';
+	const char *p = text;
+	if (!strncmp(p, "\xEF\xBB\xBF", 3))
+		p += 3;
+	while (*p) {
+		ps.line++;
+		const char *eol = strchr(p, '\n');
+		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+		char buf[MAX_LINE];
+		int ok;
+		if (n >= sizeof buf) {
+			snprintf(c->error, sizeof c->error, "longer than %d characters", MAX_LINE - 1);
+			ok = 0;
+		} else {
+			memcpy(buf, p, n);
+			buf[n] = '\0';
+			ok = parse_line(&ps, buf);
+		}
+		if (!ok) {
+			char why[sizeof c->error];
+			snprintf(why, sizeof why, "%s", c->error);
+			snprintf(c->error, sizeof c->error, "line %d: %.200s", ps.line, why);
+			return HERMES_EINVAL;
+		}
+		p += n + (eol != NULL);
 	}
 	return HERMES_OK;
 }
 
 hermes_err hm_config_load_file(hm_config *c, const char *path)
 {
-	parse_state ps = {.c = c};
 	c->error[0] = '\0';
 	FILE *f = fopen(path, "re");
 	if (!f) {
 		snprintf(c->error, sizeof c->error, "cannot read %s: %s", path, strerror(errno));
 		return HERMES_EINVAL;
 	}
-	int r = ini_parse_file(f, on_entry, &ps);
+	/* A configuration file is small: read it whole (bounded). */
+	static char text[1 << 20];
+	size_t n = fread(text, 1, sizeof text - 1, f);
+	bool err = ferror(f), big = !feof(f) && n == sizeof text - 1;
 	fclose(f);
-	return finish(c, r);
+	if (err || big) {
+		snprintf(c->error, sizeof c->error, "cannot read %s: %s", path,
+			 big ? "larger than 1 MiB" : strerror(errno));
+		return HERMES_EINVAL;
+	}
+	text[n] = '\0';
+	if (strlen(text) != n) {
+		snprintf(c->error, sizeof c->error, "%s contains a NUL byte: not a text file", path);
+		return HERMES_EINVAL;
+	}
+	return parse_text(c, text);
 }
 
 hermes_err hm_config_load_string(hm_config *c, const char *text)
 {
-	parse_state ps = {.c = c};
+	return parse_text(c, text);
+}
+
+hermes_err hm_config_set(hm_config *c, const char *key, const char *value)
+{
 	c->error[0] = '\0';
-	return finish(c, ini_parse_string(text, on_entry, &ps));
+	return on_bus_key(c, key, value) ? HERMES_OK : HERMES_EINVAL;
 }
 
 hermes_err hm_config_check(hm_config *c)

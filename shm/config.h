@@ -1,4 +1,4 @@
-/* hermesd configuration: an INI file (parsed with libinih), the embedded
+/* hermesd configuration: an INI file (our own strict parser), the embedded
  * default used when no file is given, environment, then flags.
  *
  *   [bus]
@@ -19,7 +19,9 @@
  *   policy = block          ; or overwrite
  *   slots = 0               ; 0 = capacity / 64
  *
- * Unknown sections and keys are errors, reported with their line.
+ * Unknown sections and keys, a section or key given twice, a name that does
+ * not fit, are errors reported with their line. A [ring NAME] section
+ * without keys declares a ring with every default.
  */
 #ifndef HM_CONFIG_H
 #define HM_CONFIG_H
@@ -69,6 +71,9 @@ hermes_err hm_config_load_file(hm_config *c, const char *path);
 
 /* The same from a string (tests). */
 hermes_err hm_config_load_string(hm_config *c, const char *text);
+
+/* Set one [bus] key from a command-line flag (no line in the error). */
+hermes_err hm_config_set(hm_config *c, const char *key, const char *value);
 
 /* Apply HERMES_BUS and HERMES_RUN_DIR. */
 void hm_config_apply_env(hm_config *c);

@@ -218,6 +218,14 @@ static int open_segment(bool *created)
 			n += hm_load_acquire_u32(&d.bus->dir[i].state) == HM_RING_READY;
 		logmsg(HM_LOG_INFO, "re-adopting the existing segment of bus '%s' with %u ring(s)",
 		       d.cfg.bus, n);
+		uint64_t want = (d.cfg.size + 4095) & ~(uint64_t)4095;
+		if (want != d.bus->size)
+			logmsg(HM_LOG_WARN,
+			       "bus '%s': size %llu is configured but the existing segment has %llu; "
+			       "keeping the segment as it is (stop hermesd, hermes-ctl destroy %s, "
+			       "start hermesd to resize)",
+			       d.cfg.bus, (unsigned long long)d.cfg.size,
+			       (unsigned long long)d.bus->size, d.cfg.bus);
 		/* The library connected to the old socket if it still answered;
 		 * we hold the lock, so nobody does. */
 		if (d.bus->ctl_fd >= 0) {
@@ -243,10 +251,26 @@ static int open_segment(bool *created)
 		}
 		logmsg(HM_LOG_INFO, "bus '%s' created: /dev/shm/hermes.%s, %llu bytes, mode %04o",
 		       d.cfg.bus, d.cfg.bus, (unsigned long long)d.cfg.size, d.cfg.mode);
+	} else if (err == HERMES_EACCES) {
+		/* Someone else's bus, maybe live: never advise removing it. */
+		char path[128];
+		struct stat st;
+		snprintf(path, sizeof path, "/dev/shm/hermes.%s", d.cfg.bus);
+		if (stat(path, &st) == 0)
+			logmsg(HM_LOG_ERROR,
+			       "bus '%s' exists and belongs to uid %u, gid %u (mode %04o); this hermesd "
+			       "runs as uid %u and may not open it. Run hermesd as its owner (or a "
+			       "member of its group), or choose another --bus",
+			       d.cfg.bus, (unsigned)st.st_uid, (unsigned)st.st_gid,
+			       (unsigned)(st.st_mode & 0777), (unsigned)geteuid());
+		else
+			logmsg(HM_LOG_ERROR, "bus '%s': %s", d.cfg.bus, hermes_last_error_detail());
+		return -1;
 	} else {
 		logmsg(HM_LOG_ERROR,
 		       "refusing to touch the existing segment of bus '%s': %s (%s). If no process "
-		       "uses it, remove /dev/shm/hermes.%s and start again",
+		       "uses it, hermes-ctl destroy %s removes it (it refuses while anything is "
+		       "attached)",
 		       d.cfg.bus, hermes_strerror(err), hermes_last_error_detail(), d.cfg.bus);
 		return -1;
 	}
@@ -421,25 +445,54 @@ static void on_timer(void)
 	d.pending_repairs = hm_sup_scan(d.bus, &d.counters, logmsg);
 }
 
+static int build_config(hm_config *c);
+
+/* What SIGHUP cannot change: say so rather than ignore it silently. */
+static void warn_restart_only(const hm_config *next)
+{
+	const hm_config *c = &d.cfg;
+	if (next->size != c->size)
+		logmsg(HM_LOG_WARN,
+		       "SIGHUP: [bus] size changed from %llu to %llu and is ignored: a segment keeps "
+		       "its size (stop hermesd, hermes-ctl destroy %s, start hermesd to resize)",
+		       (unsigned long long)c->size, (unsigned long long)next->size, c->bus);
+	const struct {
+		const char *key;
+		bool changed;
+	} keys[] = {
+		{"name", strcmp(next->bus, c->bus) != 0},
+		{"run_dir", strcmp(next->run_dir, c->run_dir) != 0},
+		{"mode", next->mode != c->mode},
+		{"group", next->group != c->group},
+		{"remove_on_exit", next->remove_on_exit != c->remove_on_exit},
+		{"cpu_affinity", next->have_cpus != c->have_cpus ||
+					 (c->have_cpus && !CPU_EQUAL(&next->cpus, &c->cpus))},
+		{"rt_priority", next->rt_priority != c->rt_priority},
+	};
+	for (unsigned i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (keys[i].changed)
+			logmsg(HM_LOG_WARN, "SIGHUP: [bus] %s changed; it takes effect only after a restart",
+			       keys[i].key);
+}
+
 static void reload(void)
 {
 	if (!d.config_path) {
 		logmsg(HM_LOG_INFO, "SIGHUP: no config file to re-read (embedded default)");
 		return;
 	}
-	hm_config next = d.cfg;
-	next.nrings = 0;
-	hermes_err err = hm_config_load_file(&next, d.config_path);
-	if (!err)
-		err = hm_config_check(&next);
-	if (err) {
+	static hm_config next;
+	if (build_config(&next) != 0) {
 		logmsg(HM_LOG_ERROR, "SIGHUP: %s: %s; keeping the running configuration",
 		       d.config_path, next.error);
 		return;
 	}
-	/* Only rings can change at run time; the rest needs a restart. */
+	warn_restart_only(&next);
+	/* Only rings and the log level change at run time. */
 	memcpy(d.cfg.rings, next.rings, sizeof next.rings);
 	d.cfg.nrings = next.nrings;
+	for (unsigned i = 0; i < d.cfg.nrings; i++)
+		d.cfg.rings[i].cfg.name = d.cfg.rings[i].name;
 	d.cfg.log_level = next.log_level;
 	logmsg(HM_LOG_INFO, "SIGHUP: re-read %s", d.config_path);
 	create_missing_rings();
@@ -460,20 +513,29 @@ static void on_signal(void)
 
 /* ---- main ------------------------------------------------------------------------ */
 
-/* Flags are applied as a small INI document over the file, so they are
- * validated by exactly the same code as the file. */
-static char flags_ini[2048];
-static size_t flags_used;
+/* Flags, applied over the file and the environment by the same code that
+ * reads the file's [bus] keys; each is checked as it is parsed, so a bad one
+ * is a usage error (exit 2) that names the flag. */
+static struct {
+	const char *key, *flag, *value;
+} flags[16];
+static unsigned nflags;
 
-static int add_flag(const char *key, const char *value)
+static int add_flag(const char *key, const char *flag, const char *value)
 {
-	if (strchr(value, '\n') || strchr(value, ';') ||
-	    flags_used + strlen(key) + strlen(value) + 8 > sizeof flags_ini) {
-		fprintf(stderr, "hermesd: bad value for %s: '%s'\n", key, value);
+	hm_config scratch;
+	hm_config_defaults(&scratch);
+	if (hm_config_set(&scratch, key, value) != HERMES_OK) {
+		fprintf(stderr, "hermesd: %s: %s\n", flag, scratch.error);
 		return -1;
 	}
-	flags_used += (size_t)snprintf(flags_ini + flags_used, sizeof flags_ini - flags_used,
-				       "%s = %s\n", key, value);
+	if (nflags == sizeof flags / sizeof flags[0]) {
+		fprintf(stderr, "hermesd: too many options\n");
+		return -1;
+	}
+	flags[nflags].key = key;
+	flags[nflags].flag = flag;
+	flags[nflags++].value = value;
 	return 0;
 }
 
@@ -497,7 +559,6 @@ static int parse_args(int argc, char **argv, bool *check)
 		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
-	flags_used = (size_t)snprintf(flags_ini, sizeof flags_ini, "[bus]\n");
 	int o, bad = 0;
 	while ((o = getopt_long(argc, argv, "c:b:r:s:m:g:l:fhV", opts, NULL)) != -1) {
 		switch (o) {
@@ -505,31 +566,31 @@ static int parse_args(int argc, char **argv, bool *check)
 			d.config_path = optarg;
 			break;
 		case 'b':
-			bad |= add_flag("name", optarg);
+			bad |= add_flag("name", "--bus", optarg);
 			break;
 		case 'r':
-			bad |= add_flag("run_dir", optarg);
+			bad |= add_flag("run_dir", "--run-dir", optarg);
 			break;
 		case 's':
-			bad |= add_flag("size", optarg);
+			bad |= add_flag("size", "--size", optarg);
 			break;
 		case 'm':
-			bad |= add_flag("mode", optarg);
+			bad |= add_flag("mode", "--mode", optarg);
 			break;
 		case 'g':
-			bad |= add_flag("group", optarg);
+			bad |= add_flag("group", "--group", optarg);
 			break;
 		case 'l':
-			bad |= add_flag("log_level", optarg);
+			bad |= add_flag("log_level", "--log-level", optarg);
 			break;
 		case O_CPU:
-			bad |= add_flag("cpu_affinity", optarg);
+			bad |= add_flag("cpu_affinity", "--cpu", optarg);
 			break;
 		case O_RT:
-			bad |= add_flag("rt_priority", optarg);
+			bad |= add_flag("rt_priority", "--rt-priority", optarg);
 			break;
 		case O_REMOVE:
-			bad |= add_flag("remove_on_exit", "true");
+			bad |= add_flag("remove_on_exit", "--remove-on-exit", "true");
 			break;
 		case O_CHECK:
 			*check = true;
@@ -553,28 +614,38 @@ static int parse_args(int argc, char **argv, bool *check)
 		usage(stderr);
 		return 2;
 	}
+	if (bad)
+		fprintf(stderr, "hermesd: usage error; hermesd --help lists the options\n");
 	return bad ? 2 : 0;
 }
 
-/* defaults < config file < environment < flags */
+/* defaults < config file < environment < flags. 0, or 1 (the file, or the
+ * whole configuration, is wrong) or 2 (a flag is) with c->error set. */
+static int build_config(hm_config *c)
+{
+	hm_config_defaults(c);
+	if (d.config_path) {
+		if (hm_config_load_file(c, d.config_path))
+			return 1;
+		hm_config_apply_env(c);
+	}
+	for (unsigned i = 0; i < nflags; i++)
+		if (hm_config_set(c, flags[i].key, flags[i].value)) {
+			char why[sizeof c->error];
+			snprintf(why, sizeof why, "%s", c->error);
+			snprintf(c->error, sizeof c->error, "%s: %.200s", flags[i].flag, why);
+			return 2;
+		}
+	return hm_config_check(c) ? 1 : 0;
+}
+
 static int load_config(bool check)
 {
-	hm_config_defaults(&d.cfg);
-	if (d.config_path) {
-		if (hm_config_load_file(&d.cfg, d.config_path)) {
-			fprintf(stderr, "hermesd: config %s: %s\n", d.config_path, d.cfg.error);
-			return 1;
-		}
-		hm_config_apply_env(&d.cfg);
-	}
-	if (hm_config_load_string(&d.cfg, flags_ini)) {
-		fprintf(stderr, "hermesd: command line: %s\n", d.cfg.error);
-		return 1;
-	}
-	if (hm_config_check(&d.cfg)) {
-		fprintf(stderr, "hermesd: %s%s%s\n", d.config_path ? d.config_path : "",
-			d.config_path ? ": " : "", d.cfg.error);
-		return 1;
+	int r = build_config(&d.cfg);
+	if (r) {
+		fprintf(stderr, "hermesd: %s%s%s\n", d.config_path && r == 1 ? d.config_path : "",
+			d.config_path && r == 1 ? ": " : "", d.cfg.error);
+		return r;
 	}
 	if (check) {
 		printf("bus %s: size %llu, mode %04o, run_dir %s, %u ring(s)\n", d.cfg.bus,

@@ -126,6 +126,100 @@ static void test_config_parser_names_the_line_and_key_of_errors(void **state)
 	assert_non_null(strstr(c.error, "world-writable"));
 }
 
+/* Finding 5: nothing in a configuration is cut, dropped, merged or
+ * replaced without an error or a warning naming its line. */
+static void test_config_is_never_silently_lossy(void **state)
+{
+	(void)state;
+	hm_config c;
+	char text[256], n46[47], n47[48], n48[49];
+	memset(n46, 'a', 46);
+	n46[46] = '\0';
+	memset(n47, 'b', 47);
+	n47[47] = '\0';
+	memset(n48, 'c', 48);
+	n48[48] = '\0';
+	/* Long names, up to the API's 47 characters, arrive whole. */
+	hm_config_defaults(&c);
+	snprintf(text, sizeof text, "[ring %s]\ncapacity = 64K\n[ring %s]\n", n46, n47);
+	assert_int_equal(hm_config_load_string(&c, text), HERMES_OK);
+	assert_int_equal(c.nrings, 2);
+	assert_string_equal(c.rings[0].name, n46);
+	assert_string_equal(c.rings[1].name, n47);
+	/* An empty [ring s] is a ring with every default; a file with only
+	 * rings replaces the embedded default rings. */
+	assert_int_equal(c.rings[1].cfg.capacity, 1 << 20);
+	hm_config_defaults(&c);
+	assert_int_equal(hm_config_load_string(&c, "[ring s]\n"), HERMES_OK);
+	assert_int_equal(c.nrings, 1);
+	assert_string_equal(c.rings[0].name, "s");
+	assert_int_equal(hm_config_check(&c), HERMES_OK);
+	hm_config_defaults(&c);
+	assert_int_equal(hm_config_load_string(&c, "[ring r]\n; nothing else\n"), HERMES_OK);
+	assert_int_equal(c.nrings, 1);
+	assert_string_equal(c.rings[0].name, "r");
+
+	snprintf(text, sizeof text, "[bus]\nsize = 1M\n[ring %s]\n", n48);
+	struct {
+		const char *text, *expect;
+	} cases[] = {
+		{text, "line 3: ring name"},
+		{"[bus]\nsize = 1M\n[bus]\nmode = 0600\n", "line 3: [bus] appears twice (first at line 1)"},
+		{"[ring a]\n[ring b]\n[ring a]\n", "line 3: [ring a] appears twice (first at line 1)"},
+		{"[bus]\nsize = 1M\nsize = 2M\n", "line 3: 'size' is set twice in this section (first at line 2)"},
+		{"[ring a]\ncapacity = 64K\n\ncapacity = 1M\n", "line 4: 'capacity' is set twice"},
+		{"size = 1M\n", "line 1: 'size' before any section"},
+		{"[ring a] x\n", "line 1: unexpected text"},
+		{"[bus]\njust words\n", "line 2: expected 'key = value'"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		hm_config_defaults(&c);
+		assert_int_equal(hm_config_load_string(&c, cases[i].text), HERMES_EINVAL);
+		if (!strstr(c.error, cases[i].expect))
+			fail_msg("case %zu: '%s' lacks '%s'", i, c.error, cases[i].expect);
+	}
+	/* The same key in two sections is fine; comments stay comments. */
+	hm_config_defaults(&c);
+	assert_int_equal(hm_config_load_string(&c, "[ring a]\ncapacity = 64K ; small\n"
+						   "[ring b]\ncapacity = 64K\n"),
+			 HERMES_OK);
+	assert_int_equal(c.rings[0].cfg.capacity, 64 * 1024);
+}
+
+static void test_bad_flags_are_usage_errors_exit_2(void **state)
+{
+	(void)state;
+	const char *argv[] = {"hermesd", "--bus", dmn.bus, "--run-dir", dmn.run_dir, "--size", "12Q",
+			      NULL};
+	assert_int_equal(ht_daemon_run(&dmn, argv, 10000), 2);
+	assert_true(ht_daemon_log_has(&dmn, "--size: size '12Q' is not a size"));
+	assert_false(ht_daemon_log_has(&dmn, "line 2"));
+	assert_false(segment_exists(dmn.bus));
+	const char *mode[] = {"hermesd", "--bus", dmn.bus, "--mode", "999", NULL};
+	assert_int_equal(ht_daemon_run(&dmn, mode, 10000), 2);
+	assert_true(ht_daemon_log_has(&dmn, "--mode: mode '999'"));
+}
+
+/* A changed size is said, not silently ignored: at restart and at SIGHUP. */
+static void test_changed_size_is_reported_on_restart_and_sighup(void **state)
+{
+	(void)state;
+	char conf[256];
+	snprintf(conf, sizeof conf, "%s/size.conf", dmn.run_dir);
+	write_file(conf, "[bus]\nsize = 8M\n[ring r]\ncapacity = 64K\n");
+	const char *extra[] = {"--config", conf, NULL};
+	ht_daemon_start(&dmn, extra);
+	write_file(conf, "[bus]\nsize = 16M\n[ring r]\ncapacity = 64K\n");
+	kill(dmn.pid, SIGHUP);
+	assert_true(ht_daemon_wait_log(&dmn, "size changed from 8388608 to 16777216 and is ignored", 1,
+				       10000));
+	ht_daemon_stop(&dmn);
+	ht_daemon_start(&dmn, extra);
+	assert_true(ht_daemon_log_has(&dmn, "size 16777216 is configured but the existing segment "
+					    "has 8388608"));
+	ht_daemon_stop(&dmn);
+}
+
 static void test_bad_configs_exit_1_and_leave_no_segment(void **state)
 {
 	(void)state;
@@ -769,6 +863,40 @@ static void test_corrupt_rings_are_quarantined_and_hermesd_keeps_serving(void **
 	ht_daemon_stop(&dmn);
 }
 
+/* hermesd started by another user on a live bus it may not open: it says
+ * whose bus it is and never advises removing the segment. */
+static int hermesd_as_other_user(void *arg)
+{
+	const char *run_dir = arg;
+	int fd = open(dmn.log, O_WRONLY | O_APPEND);
+	if (fd < 0 || dup2(fd, 2) < 0 || setgroups(0, NULL) != 0 || setgid(65534) != 0 ||
+	    setuid(65534) != 0)
+		return 3;
+	execl(ht_hermesd_path(), "hermesd", "--bus", dmn.bus, "--run-dir", run_dir, (char *)NULL);
+	return 127;
+}
+
+static void test_another_user_is_not_told_to_remove_a_live_bus(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("skipped: needs root to switch users\n");
+		skip();
+	}
+	ht_daemon_start(&dmn, NULL);
+	char other[192];
+	snprintf(other, sizeof other, "%s/other", dmn.run_dir);
+	assert_int_equal(mkdir(other, 0777), 0);
+	assert_int_equal(chmod(other, 0777), 0);
+	int st = ht_wait_child(ht_fork(hermesd_as_other_user, other), 10000);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 1);
+	assert_true(ht_daemon_log_has(&dmn, "belongs to uid 0"));
+	assert_false(ht_daemon_log_has(&dmn, "remove"));
+	assert_true(ht_daemon_alive(&dmn));
+	ht_daemon_stop(&dmn);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -776,6 +904,10 @@ int main(void)
 		cmocka_unit_test(test_config_parser_names_the_line_and_key_of_errors),
 		cmocka_unit_test_setup_teardown(test_bad_configs_exit_1_and_leave_no_segment, setup,
 						teardown),
+		cmocka_unit_test(test_config_is_never_silently_lossy),
+		cmocka_unit_test_setup_teardown(test_bad_flags_are_usage_errors_exit_2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changed_size_is_reported_on_restart_and_sighup,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_hermesd_on_the_same_bus_is_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rings_are_created_and_deleted_through_the_supervisor,
@@ -792,6 +924,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_chaos_hermesd_killed_and_restarted_mid_flow_loses_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mode_decides_who_may_attach, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_another_user_is_not_told_to_remove_a_live_bus,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_corrupt_rings_are_quarantined_and_hermesd_keeps_serving, setup, teardown),
 	};

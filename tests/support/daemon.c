@@ -23,6 +23,11 @@
 #error "HERMESD_PATH must name the hermesd binary"
 #endif
 
+const char *ht_hermesd_path(void)
+{
+	return HERMESD_PATH;
+}
+
 void ht_daemon_init(ht_daemon *d, const char *tag)
 {
 	memset(d, 0, sizeof *d);

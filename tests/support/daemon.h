@@ -14,6 +14,9 @@ typedef struct ht_daemon {
 	int notify_fd;
 } ht_daemon;
 
+/* The hermesd binary under test. */
+const char *ht_hermesd_path(void);
+
 /* Prepare names: a unique bus and a fresh run directory (mode 0755). */
 void ht_daemon_init(ht_daemon *d, const char *tag);
 
