@@ -11,6 +11,9 @@ packages=(cmake gcc make pkg-config libcmocka-dev libsodium-dev libjemalloc-dev 
 # The transports hermes-bench compares Hermes with (each is skipped when
 # missing), and gnuplot for its plot.
 [[ ${HERMES_BENCH_PEERS:-0} == 1 ]] && packages+=(libzmq3-dev iceoryx libiceoryx-binding-c-dev gnuplot-nox)
+# Packaging checks in CI: the ABI check (libabigail), and the install test's
+# tools (file, systemd-analyze).
+[[ ${HERMES_PACKAGING:-0} == 1 ]] && packages+=(abigail-tools file systemd)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -6,9 +6,6 @@
 #include <hermes/error.h>
 #include <hermes/net.h>
 #include <hermes/protocol.h>
-
-#define HERMES_VERSION_MAJOR 0
-#define HERMES_VERSION_MINOR 1
-#define HERMES_VERSION_PATCH 0
+#include <hermes/version.h>
 
 #endif

@@ -1,37 +1,78 @@
 #!/usr/bin/env bash
-# Install the build into a scratch prefix, then build and run a project from
-# outside the tree against it: with find_package(hermes-ipc), with
-# find_package(hermes), and with pkg-config. Also verify the systemd units
-# when systemd-analyze is available.
+# Install the build into a scratch prefix, then check what a user of the
+# installed tree relies on:
+#   - the files are there, and installed programs find libhermes-ipc with no
+#     LD_LIBRARY_PATH or ldconfig ($ORIGIN-relative RUNPATH);
+#   - the shared library exports hermes_* only, each versioned HERMES_0.1;
+#   - a project outside the tree builds and runs against it with
+#     find_package(hermes-ipc), find_package(hermes), the static library
+#     (hermes::hermes_static), and pkg-config, shared and fully static;
+#   - the systemd units name this prefix and verify.
 #   test_install.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1
 src=$2
+# Hermetic: no Hermes setting from the caller's environment applies.
+while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^HERMES_|^LD_LIBRARY_PATH$|^PKG_CONFIG_PATH$' || true)
 work=$(mktemp -d /tmp/hermes-install.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 prefix=$work/prefix
+fail() { echo "install test: $*" >&2; exit 1; }
 
 cmake --install "$build" --prefix "$prefix" >/dev/null
 libdir=$(ls -d "$prefix"/lib*/ | head -n1)
-for f in include/hermes/hermes.h include/hermes/bus.h include/hermes/protocol.h bin/hermesd \
-	bin/hermes-ctl share/hermes/hermesd.conf.example lib/systemd/system/hermesd@.service; do
-	[[ -e $prefix/$f ]] || { echo "missing after install: $f"; exit 1; }
+libdir=${libdir%/}
+for f in include/hermes/hermes.h include/hermes/bus.h include/hermes/protocol.h include/hermes/version.h \
+	bin/hermesd bin/hermes-ctl bin/hermes-bridge bin/hermes-remote share/hermes/hermesd.conf.example \
+	lib/systemd/system/hermesd@.service lib/systemd/system/hermes-bridge@.service; do
+	[[ -e $prefix/$f ]] || fail "missing after install: $f"
 done
-ls "$libdir"/libhermes-ipc.so.0 "$libdir"/libhermes-ipc.a "$libdir"/pkgconfig/hermes-ipc.pc \
-	"$libdir"/cmake/hermes-ipc/hermes-ipc-config.cmake >/dev/null
+for f in libhermes-ipc.so.0 libhermes-ipc.a pkgconfig/hermes-ipc.pc cmake/hermes-ipc/hermes-ipc-config.cmake; do
+	[[ -e $libdir/$f ]] || fail "missing after install: ${libdir#"$prefix"/}/$f"
+done
 
-export LD_LIBRARY_PATH=$libdir
-for pkg in hermes-ipc hermes; do
-	cmake -S "$src/tests/install/consumer" -B "$work/build-$pkg" -DCMAKE_PREFIX_PATH="$prefix" \
-		-DHERMES_PACKAGE=$pkg >/dev/null
-	cmake --build "$work/build-$pkg" >/dev/null
-	"$work/build-$pkg/consumer"
-done
+# RUNPATH: an installed program that links the shared library runs as is.
+runpath=$(readelf -d "$prefix/bin/hermes-remote" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p')
+[[ $runpath == '$ORIGIN/../lib' ]] || fail "hermes-remote RUNPATH is '$runpath', not \$ORIGIN/../lib"
+"$prefix/bin/hermes-remote" --help >/dev/null || fail "installed hermes-remote does not start"
+echo "RUNPATH: $runpath, installed hermes-remote runs"
+
+# Exports: hermes_* only, all in version node HERMES_0.1.
+exports=$(objdump -T "$libdir/libhermes-ipc.so.0" | awk '$2 == "g" && $4 != "*UND*" {print $(NF-1), $NF}')
+[[ -n $exports ]] || fail "libhermes-ipc.so.0 exports nothing"
+bad=$(awk '!($2 ~ /^hermes_/ && $1 == "HERMES_0.1") && !($2 == "HERMES_0.1" && $1 == "HERMES_0.1")' <<<"$exports")
+[[ -z $bad ]] || fail "unexpected exports (not hermes_* in HERMES_0.1): $bad"
+echo "exports: $(grep -c ' hermes_' <<<"$exports") symbols, all hermes_* @@HERMES_0.1"
 
 export PKG_CONFIG_PATH=$libdir/pkgconfig
+for variant in hermes-ipc:hermes::hermes hermes:hermes::hermes hermes-ipc:hermes::hermes_static; do
+	pkg=${variant%%:*} target=${variant#*:}
+	dir=$work/build-$pkg-${target##*::}
+	cmake -S "$src/tests/install/consumer" -B "$dir" -DCMAKE_PREFIX_PATH="$prefix" \
+		-DHERMES_PACKAGE="$pkg" -DHERMES_TARGET="$target" >/dev/null
+	cmake --build "$dir" >/dev/null
+	"$dir/consumer"
+	if [[ $target == hermes::hermes_static ]] && readelf -d "$dir/consumer" | grep -q 'libhermes-ipc'; then
+		fail "the static consumer needs libhermes-ipc.so"
+	fi
+	echo "find_package($pkg) with $target: ok"
+done
+
 # shellcheck disable=SC2046
-cc -o "$work/consumer-pc" "$src/tests/install/consumer/main.c" $(pkg-config --cflags --libs hermes-ipc)
+cc -o "$work/consumer-pc" "$src/tests/install/consumer/main.c" $(pkg-config --cflags --libs hermes-ipc) \
+	-Wl,-rpath,"$libdir"
 "$work/consumer-pc"
+echo "pkg-config, shared: ok"
+# A fully static program: pkg-config --static must name everything (libsodium
+# through Requires.private). glibc warns that getaddrinfo wants its shared
+# NSS modules at run time; that is expected.
+# shellcheck disable=SC2046
+cc -static -o "$work/consumer-static" "$src/tests/install/consumer/main.c" \
+	$(pkg-config --static --cflags --libs hermes-ipc) 2>"$work/static.log" ||
+	{ cat "$work/static.log" >&2; fail "static link with pkg-config --static failed"; }
+file "$work/consumer-static" | grep -q 'statically linked' || fail "consumer-static is not static"
+"$work/consumer-static"
+echo "pkg-config --static, cc -static: ok"
 
 if command -v systemd-analyze >/dev/null; then
 	# The units name the configured bindir; point them at this prefix.

@@ -1,5 +1,7 @@
 /* Uses only the installed public headers: create a bus, publish and read one
- * message, clean up. Exit status 0 on success. */
+ * message, clean up; check the library's version against the headers; and
+ * call into the remote client with a key file, so a static link must bring
+ * libsodium too. Exit status 0 on success. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +30,26 @@ int main(void)
 		hermes_bus_detach(bus);
 	}
 	hermes_bus_unlink(name);
-	printf("consumer: %s\n", ok ? "ok" : hermes_last_error_detail());
-	return ok ? 0 : 1;
+	if (!ok) {
+		printf("consumer: %s\n", hermes_last_error_detail());
+		return 1;
+	}
+	if (strcmp(hermes_version(), HERMES_VERSION_STRING) != 0 ||
+	    hermes_version_number() != HERMES_VERSION_NUMBER) {
+		printf("consumer: library %s, headers %s\n", hermes_version(), HERMES_VERSION_STRING);
+		return 1;
+	}
+	/* Nothing listens on port 1 and the key file does not exist: this must
+	 * fail, not crash or fail to link. */
+	hermes_net_options o;
+	hermes_net_options_init(&o);
+	o.key_file = "/nonexistent/hermes-install-test.key";
+	hermes_net *n = NULL;
+	if (hermes_net_connect("127.0.0.1:1", &o, &n) == HERMES_OK) {
+		hermes_net_close(n);
+		printf("consumer: connected to 127.0.0.1:1?\n");
+		return 1;
+	}
+	printf("consumer: ok (hermes %s)\n", hermes_version());
+	return 0;
 }
