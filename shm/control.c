@@ -66,3 +66,15 @@ hermes_err hm_ctl_call(int fd, const hm_ctl_req *req, hm_ctl_resp *resp, int tim
 		return HERMES_OK;
 	}
 }
+
+pid_t hm_ctl_peer_pid(const char *path)
+{
+	int fd = hm_ctl_connect(path);
+	if (fd < 0)
+		return 0;
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	pid_t pid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : 0;
+	close(fd);
+	return pid;
+}

@@ -10,6 +10,7 @@
 #define HM_CONTROL_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <hermes/bus.h>
 
@@ -64,6 +65,10 @@ static_assert(sizeof(hm_ctl_req) == 80, "control request size");
 
 /* Connect to a control socket; returns the fd or -1 (errno set). */
 int hm_ctl_connect(const char *path);
+
+/* The pid (in our PID namespace, from the kernel: SO_PEERCRED) of the
+ * process listening on a control socket, or 0 when nobody answers. */
+pid_t hm_ctl_peer_pid(const char *path);
 
 /* Send req and wait up to timeout_ms for the response. Returns HERMES_OK when
  * a response arrived (its own err field says how the request went),

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,13 +53,17 @@ static struct {
 	const char *config_path;
 	hermes_bus *bus;
 	int epfd, listen_fd, sig_fd, timer_fd, lock_fd;
+	int bus_fd;	   /* the segment file, holding the bus lock */
+	bool bus_fresh;	   /* the bus lock found (or made) an empty file */
+	bool segment_lost; /* truncated or removed under us: touch it no more */
+	int exit_code;
 	char sock_path[256], lock_path[256], pid_path[256];
 	client clients[MAX_CLIENTS];
 	unsigned nclients;
 	hm_sup_counters counters;
 	unsigned pending_repairs;
 	bool stop;
-} d = {.epfd = -1, .listen_fd = -1, .sig_fd = -1, .timer_fd = -1, .lock_fd = -1};
+} d = {.epfd = -1, .listen_fd = -1, .sig_fd = -1, .timer_fd = -1, .lock_fd = -1, .bus_fd = -1};
 
 static void logmsg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logmsg(int level, const char *fmt, ...)
@@ -141,7 +146,68 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-/* Take the bus lock, or explain who holds it. */
+/* The bus is someone else's (EACCES): say whose, never advise removing it. */
+static void report_foreign_bus(void)
+{
+	char path[128];
+	struct stat st;
+	snprintf(path, sizeof path, "/dev/shm/hermes.%s", d.cfg.bus);
+	if (stat(path, &st) == 0)
+		logmsg(HM_LOG_ERROR,
+		       "bus '%s' exists and belongs to uid %u, gid %u (mode %04o); this hermesd "
+		       "runs as uid %u and may not open it. Run hermesd as its owner (or a "
+		       "member of its group), or choose another --bus",
+		       d.cfg.bus, (unsigned)st.st_uid, (unsigned)st.st_gid,
+		       (unsigned)(st.st_mode & 0777), (unsigned)geteuid());
+	else
+		logmsg(HM_LOG_ERROR, "bus '%s': %s", d.cfg.bus, hermes_last_error_detail());
+}
+
+/* Another hermesd holds the bus lock: name it. Its pid comes from the
+ * kernel (SO_PEERCRED of its control socket) when the socket answers, else
+ * from the segment's record, said as such. */
+static void report_live_supervisor(void)
+{
+	char where[256] = "";
+	uint64_t recorded = 0;
+	hermes_bus *bus;
+	if (hermes_bus_attach_readonly(d.cfg.bus, &bus) == HERMES_OK) {
+		memcpy(where, bus->hdr->control_path, sizeof where);
+		where[sizeof where - 1] = '\0';
+		recorded = hm_load_acquire_u64(&bus->hdr->supervisor_pid);
+		hermes_bus_detach(bus);
+	}
+	pid_t pid = where[0] ? hm_ctl_peer_pid(where) : 0;
+	char who[96];
+	if (pid > 0)
+		snprintf(who, sizeof who, "pid %d", (int)pid);
+	else if (recorded)
+		snprintf(who, sizeof who, "pid %llu as the segment records it",
+			 (unsigned long long)recorded);
+	else
+		snprintf(who, sizeof who, "pid unknown");
+	logmsg(HM_LOG_ERROR,
+	       "bus '%s' already has a live hermesd (%s%s%s); stop it first, or choose another "
+	       "--bus",
+	       d.cfg.bus, who, where[0] ? ", control socket " : "", where);
+}
+
+/* One supervisor per bus, whatever the run directory: the bus lock on the
+ * segment file itself (hm_segment_lock). */
+static int take_bus_lock(void)
+{
+	hermes_err err = hm_segment_lock(d.cfg.bus, d.cfg.mode, &d.bus_fd, &d.bus_fresh);
+	if (err == HERMES_EBUSY)
+		report_live_supervisor();
+	else if (err == HERMES_EACCES)
+		report_foreign_bus();
+	else if (err)
+		logmsg(HM_LOG_ERROR, "bus '%s': %s", d.cfg.bus, hermes_last_error_detail());
+	return err ? -1 : 0;
+}
+
+/* The run directory's lock and pid file (for the socket file and for
+ * people); the bus lock above is what keeps supervisors apart. */
 static int take_lock(void)
 {
 	d.lock_fd = open(d.lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -207,11 +273,12 @@ static hermes_err create_missing_rings(void)
 	return HERMES_OK;
 }
 
-/* Attach to an existing segment (re-adopt), or create a new one. */
+/* Attach to an existing segment (re-adopt), or create a new one in the
+ * empty file the bus lock made. */
 static int open_segment(bool *created)
 {
 	*created = false;
-	hermes_err err = hermes_bus_attach(d.cfg.bus, &d.bus);
+	hermes_err err = d.bus_fresh ? HERMES_ENOENT : hermes_bus_attach(d.cfg.bus, &d.bus);
 	if (err == HERMES_OK) {
 		unsigned n = 0;
 		for (unsigned i = 0; i < HM_MAX_RINGS; i++)
@@ -233,7 +300,7 @@ static int open_segment(bool *created)
 			d.bus->ctl_fd = -1;
 		}
 	} else if (err == HERMES_ENOENT) {
-		err = hermes_bus_create(d.cfg.bus, d.cfg.size, d.cfg.mode, &d.bus);
+		err = hm_bus_create_fd(d.cfg.bus, d.bus_fd, d.cfg.size, d.cfg.mode, &d.bus);
 		if (err) {
 			logmsg(HM_LOG_ERROR, "cannot create bus '%s': %s (%s)", d.cfg.bus,
 			       hermes_strerror(err), hermes_last_error_detail());
@@ -252,19 +319,7 @@ static int open_segment(bool *created)
 		logmsg(HM_LOG_INFO, "bus '%s' created: /dev/shm/hermes.%s, %llu bytes, mode %04o",
 		       d.cfg.bus, d.cfg.bus, (unsigned long long)d.cfg.size, d.cfg.mode);
 	} else if (err == HERMES_EACCES) {
-		/* Someone else's bus, maybe live: never advise removing it. */
-		char path[128];
-		struct stat st;
-		snprintf(path, sizeof path, "/dev/shm/hermes.%s", d.cfg.bus);
-		if (stat(path, &st) == 0)
-			logmsg(HM_LOG_ERROR,
-			       "bus '%s' exists and belongs to uid %u, gid %u (mode %04o); this hermesd "
-			       "runs as uid %u and may not open it. Run hermesd as its owner (or a "
-			       "member of its group), or choose another --bus",
-			       d.cfg.bus, (unsigned)st.st_uid, (unsigned)st.st_gid,
-			       (unsigned)(st.st_mode & 0777), (unsigned)geteuid());
-		else
-			logmsg(HM_LOG_ERROR, "bus '%s': %s", d.cfg.bus, hermes_last_error_detail());
+		report_foreign_bus();
 		return -1;
 	} else {
 		logmsg(HM_LOG_ERROR,
@@ -435,10 +490,64 @@ static void serve_client(unsigned i)
 		drop_client(i);
 }
 
+/* ---- a segment truncated or removed under us ------------------------------------ */
+
+static void segment_lost(const char *what)
+{
+	d.segment_lost = true;
+	d.stop = true;
+	d.exit_code = 1;
+	logmsg(HM_LOG_ERROR,
+	       "bus '%s': the segment %s; stopping. Clients that touch its missing pages get "
+	       "SIGBUS: stop them, hermes-ctl destroy %s, then start hermesd again",
+	       d.cfg.bus, what, d.cfg.bus);
+}
+
+/* Checked on every tick, before the segment is touched: the file is still
+ * whole and still the bus's. */
+static bool segment_shrunk(void)
+{
+	struct stat st;
+	char what[160];
+	if (fstat(d.bus_fd, &st) != 0)
+		return false;
+	if ((uint64_t)st.st_size < d.bus->size) {
+		snprintf(what, sizeof what, "was truncated to %lld of its %zu bytes",
+			 (long long)st.st_size, d.bus->size);
+		segment_lost(what);
+		return true;
+	}
+	if (st.st_nlink == 0) {
+		segment_lost("file /dev/shm/hermes.<bus> was removed (hermes-ctl destroy --force?)");
+		return true;
+	}
+	return false;
+}
+
+/* A SIGBUS inside the mapping between two checks (the file truncated in the
+ * meantime): jump back to main, which stops cleanly. Anything else keeps the
+ * default action. */
+static sigjmp_buf bus_fault;
+static volatile sig_atomic_t bus_fault_armed;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uctx)
+{
+	(void)uctx;
+	uintptr_t a = (uintptr_t)si->si_addr;
+	if (bus_fault_armed && d.bus && a >= (uintptr_t)d.bus->base &&
+	    a - (uintptr_t)d.bus->base < d.bus->size) {
+		bus_fault_armed = 0;
+		siglongjmp(bus_fault, 1);
+	}
+	signal(sig, SIG_DFL); /* returning re-runs the access, which now kills */
+}
+
 static void on_timer(void)
 {
 	uint64_t ticks;
 	if (read(d.timer_fd, &ticks, sizeof ticks) < 0)
+		return;
+	if (segment_shrunk())
 		return;
 	/* Relaxed: advisory, read by hermes-ctl. */
 	hm_store_relaxed_u64(&d.bus->hdr->supervisor_heartbeat_ns, hm_now_ns());
@@ -669,18 +778,25 @@ static void shutdown_all(bool created_and_failed)
 	}
 	if (d.bus) {
 		bool remove = d.cfg.remove_on_exit || created_and_failed;
-		if (!created_and_failed)
+		if (!created_and_failed && !d.segment_lost)
 			hm_store_relaxed_u64(&d.bus->hdr->supervisor_pid, 0);
 		hermes_bus_detach(d.bus);
-		if (remove) {
+		if (remove && !d.segment_lost) {
 			hermes_bus_unlink(d.cfg.bus);
 			logmsg(HM_LOG_INFO, "segment /dev/shm/hermes.%s removed", d.cfg.bus);
 		}
+	} else if (d.bus_fresh) {
+		/* The empty file the bus lock made, never formatted: nothing
+		 * half-made is left behind. */
+		hermes_bus_unlink(d.cfg.bus);
 	}
 	if (d.lock_fd >= 0) {
 		unlink(d.pid_path);
+		unlink(d.lock_path);
 		close(d.lock_fd);
 	}
+	if (d.bus_fd >= 0)
+		close(d.bus_fd);
 }
 
 int main(int argc, char **argv)
@@ -701,14 +817,27 @@ int main(int argc, char **argv)
 	snprintf(d.sock_path, sizeof d.sock_path, "%s/%s.sock", d.cfg.run_dir, d.cfg.bus);
 	snprintf(d.lock_path, sizeof d.lock_path, "%s/%s.lock", d.cfg.run_dir, d.cfg.bus);
 	snprintf(d.pid_path, sizeof d.pid_path, "%s/%s.pid", d.cfg.run_dir, d.cfg.bus);
-	if (take_lock() != 0)
+	if (take_bus_lock() != 0)
 		return 1;
+	if (take_lock() != 0) {
+		shutdown_all(false);
+		return 1;
+	}
 
+	struct sigaction sa = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+	if (sigsetjmp(bus_fault, 1)) {
+		segment_lost("was truncated under hermesd (SIGBUS on a page of it)");
+		shutdown_all(false);
+		return 1;
+	}
 	bool created;
 	if (open_segment(&created) != 0) {
 		shutdown_all(false);
 		return 1;
 	}
+	bus_fault_armed = 1;
 	if (create_missing_rings() != HERMES_OK || open_socket() != 0) {
 		/* A segment we made a moment ago and cannot finish is removed:
 		 * nothing half-made is left behind. */
@@ -787,5 +916,5 @@ int main(int argc, char **argv)
 	       (unsigned long long)d.counters.messages_repaired,
 	       (unsigned long long)d.counters.subscribers_released);
 	shutdown_all(false);
-	return 0;
+	return d.exit_code;
 }

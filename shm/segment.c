@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,50 +55,65 @@ static uint64_t rd_u64(const uint64_t *p)
 	return *(const volatile uint64_t *)p;
 }
 
-hermes_err hermes_bus_create(const char *name, uint64_t size, unsigned mode, hermes_bus **out)
+static hermes_err check_create_args(const char *name, uint64_t *size, unsigned mode, char *path,
+				    size_t path_len)
 {
-	char path[80];
-	hm_clear_detail();
-	if (!out)
-		return hm_fail(HERMES_EINVAL, "out is NULL");
-	hermes_err err = hm_segment_path(name, path, sizeof path);
+	hermes_err err = hm_segment_path(name, path, path_len);
 	if (err)
 		return err;
 	if (mode & 0002)
 		return hm_fail(HERMES_EINVAL, "bus '%s': mode %04o is world-writable; refused", name,
 			       mode);
-	if (size < MIN_SEGMENT_SIZE || size > (1ull << 44))
+	if (*size < MIN_SEGMENT_SIZE || *size > (1ull << 44))
 		return hm_fail(HERMES_EINVAL, "bus '%s': size %llu must be between %u and 2^44 bytes",
-			       name, (unsigned long long)size, MIN_SEGMENT_SIZE);
-	size = (size + 4095) & ~(uint64_t)4095;
+			       name, (unsigned long long)*size, MIN_SEGMENT_SIZE);
+	*size = (*size + 4095) & ~(uint64_t)4095;
+	return HERMES_OK;
+}
 
-	int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0777);
-	if (fd < 0) {
-		if (errno == EEXIST)
-			return hm_fail(HERMES_EEXIST,
-				       "bus '%s' already exists (/dev/shm%s): attach to it, or remove "
-				       "it if no hermesd owns it",
-				       name, path);
-		return hm_fail_errno("shm_open", path);
-	}
-	void *base = MAP_FAILED;
+/* Reserve every byte of the segment now, so that a small /dev/shm (a
+ * container's default --shm-size is 64 MiB) is an error here, with advice,
+ * rather than a SIGBUS in whichever process first touches a missing page. */
+static hermes_err reserve(int fd, const char *name, const char *path, uint64_t size)
+{
+	int e = posix_fallocate(fd, 0, (off_t)size);
+	if (e == 0)
+		return HERMES_OK;
+	struct statvfs vfs;
+	char free_txt[48] = "an unknown amount";
+	if (statvfs("/dev/shm", &vfs) == 0)
+		snprintf(free_txt, sizeof free_txt, "%llu bytes",
+			 (unsigned long long)vfs.f_bavail * (unsigned long long)vfs.f_frsize);
+	if (e == ENOSPC || e == EFBIG)
+		return hm_fail(HERMES_ENOSPC,
+			       "bus '%s' needs %llu bytes of shared memory but /dev/shm has %s "
+			       "free: choose a smaller [bus] size (hermesd --size), free space in "
+			       "/dev/shm, or give the container more (docker run --shm-size)",
+			       name, (unsigned long long)size, free_txt);
+	errno = e;
+	return hm_fail_errno("posix_fallocate", path);
+}
+
+/* Format a new segment in fd (an empty file of the bus, open read-write);
+ * fd stays open and owned by the caller. */
+static hermes_err create_on_fd(const char *name, const char *path, int fd, uint64_t size,
+			       unsigned mode, hermes_bus **out)
+{
+	hermes_err err;
 	/* The umask may have narrowed the mode; the caller's mode is the
 	 * contract (e.g. 0660 for a group). */
-	if (fchmod(fd, mode & 0777) != 0 || ftruncate(fd, (off_t)size) != 0) {
-		err = hm_fail_errno("fchmod/ftruncate", path);
-		goto fail;
-	}
-	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (base == MAP_FAILED) {
-		err = hm_fail_errno("mmap", path);
-		goto fail;
-	}
+	if (fchmod(fd, mode & 0777) != 0 || ftruncate(fd, (off_t)size) != 0)
+		return hm_fail_errno("fchmod/ftruncate", path);
+	if ((err = reserve(fd, name, path, size)) != HERMES_OK)
+		return err;
+	void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED)
+		return hm_fail_errno("mmap", path);
 	hermes_bus *bus = calloc(1, sizeof *bus);
 	if (!bus) {
-		err = hm_fail(HERMES_ENOMEM, "bus handle");
-		goto fail;
+		munmap(base, size);
+		return hm_fail(HERMES_ENOMEM, "bus handle");
 	}
-	close(fd);
 	hm_seg_header *h = base;
 	h->layout_version = HM_LAYOUT_VERSION;
 	h->header_size = HM_SEG_HEADER_SIZE;
@@ -129,12 +145,91 @@ hermes_err hermes_bus_create(const char *name, uint64_t size, unsigned mode, her
 	snprintf(bus->name, sizeof bus->name, "%s", name);
 	*out = bus;
 	return HERMES_OK;
-fail:
-	if (base != MAP_FAILED)
-		munmap(base, size);
+}
+
+hermes_err hermes_bus_create(const char *name, uint64_t size, unsigned mode, hermes_bus **out)
+{
+	char path[80];
+	hm_clear_detail();
+	if (!out)
+		return hm_fail(HERMES_EINVAL, "out is NULL");
+	hermes_err err = check_create_args(name, &size, mode, path, sizeof path);
+	if (err)
+		return err;
+	int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 0777);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return hm_fail(HERMES_EEXIST,
+				       "bus '%s' already exists (/dev/shm%s): attach to it, or "
+				       "hermes-ctl destroy it if nothing uses it",
+				       name, path);
+		return hm_fail_errno("shm_open", path);
+	}
+	err = create_on_fd(name, path, fd, size, mode, out);
 	close(fd);
-	shm_unlink(path);
+	if (err)
+		shm_unlink(path); /* nothing half-made is left behind */
 	return err;
+}
+
+hermes_err hm_bus_create_fd(const char *name, int fd, uint64_t size, unsigned mode,
+			    hermes_bus **out)
+{
+	char path[80];
+	hm_clear_detail();
+	hermes_err err = check_create_args(name, &size, mode, path, sizeof path);
+	return err ? err : create_on_fd(name, path, fd, size, mode, out);
+}
+
+/* ---- the bus lock ------------------------------------------------------------ */
+
+hermes_err hm_segment_lock(const char *name, unsigned mode, int *fd_out, bool *fresh)
+{
+	char path[80];
+	*fd_out = -1;
+	hermes_err err = hm_segment_path(name, path, sizeof path);
+	if (err)
+		return err;
+	int fd = shm_open(path, O_RDWR | O_CREAT | O_CLOEXEC, mode & 0777);
+	if (fd < 0) {
+		if (errno == EACCES)
+			return hm_fail(HERMES_EACCES, "bus '%s' (/dev/shm%s): permission denied",
+				       name, path);
+		return hm_fail_errno("shm_open", path);
+	}
+	/* An open file description lock: tied to this fd, not to the process
+	 * or a run directory, released by the kernel when the holder dies. */
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	struct stat st;
+	if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+		int e = errno;
+		close(fd);
+		if (e == EAGAIN || e == EACCES)
+			return hm_fail(HERMES_EBUSY, "bus '%s' is locked by a live hermesd", name);
+		errno = e;
+		return hm_fail_errno("fcntl(F_OFD_SETLK)", path);
+	}
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return hm_fail_errno("fstat", path);
+	}
+	*fresh = st.st_size == 0;
+	*fd_out = fd;
+	return HERMES_OK;
+}
+
+int hm_segment_locked(const char *name)
+{
+	char path[80];
+	if (hm_segment_path(name, path, sizeof path))
+		return -1;
+	int fd = shm_open(path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	int r = fcntl(fd, F_OFD_GETLK, &fl);
+	close(fd);
+	return r != 0 ? -1 : fl.l_type != F_UNLCK;
 }
 
 /* (Re)connect the control channel, if the segment names a supervisor. */

@@ -32,6 +32,25 @@ bool hm_segment_name_ok(const char *name);
 /* "/hermes.<name>" for shm_open, after validating the name. */
 hermes_err hm_segment_path(const char *name, char *buf, size_t len);
 
+/* ---- creation and the bus lock (hermesd) ---- */
+
+/* The bus lock: open (creating it empty if missing) the segment file of the
+ * bus and take an OFD write lock on it, which the kernel drops when the
+ * holder's fd closes or the process dies. Exactly one supervisor per bus,
+ * whatever its run directory. *fd_out stays open for as long as the lock is
+ * wanted; *fresh says the file is empty (to be created with
+ * hm_bus_create_fd). HERMES_EBUSY when another process holds it,
+ * HERMES_EACCES when the file is not ours to open. */
+hermes_err hm_segment_lock(const char *name, unsigned mode, int *fd_out, bool *fresh);
+
+/* Is the bus lock held? 1 yes, 0 no (or no such bus), -1 cannot tell. */
+int hm_segment_locked(const char *name);
+
+/* hermes_bus_create on an already open, empty segment file (fd stays open
+ * and the caller's; on failure the caller removes the file). */
+hermes_err hm_bus_create_fd(const char *name, int fd, uint64_t size, unsigned mode,
+			    hermes_bus **out);
+
 /* ---- validation of the directory (the one place; see ARCHITECTURE.md,
  * "What hermesd trusts") ---- */
 

@@ -4,6 +4,7 @@
 #include "tests/support/testing.h"
 #include "tests/support/traffic.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -12,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -269,10 +272,24 @@ static void test_second_hermesd_on_the_same_bus_is_refused(void **state)
 	const char *argv[] = {"hermesd", "--bus", dmn.bus, "--run-dir", dmn.run_dir, NULL};
 	assert_int_equal(ht_daemon_run(&dmn, argv, 10000), 1);
 	assert_true(ht_daemon_log_has(&dmn, "already has a live hermesd"));
+	/* Finding 2: whatever its run directory, and it names the live pid
+	 * (as the kernel reports the owner of the control socket). */
+	char other[192], expect[64];
+	snprintf(other, sizeof other, "%s/elsewhere", dmn.run_dir);
+	const char *argv2[] = {"hermesd", "--bus", dmn.bus, "--run-dir", other, NULL};
+	assert_int_equal(ht_daemon_run(&dmn, argv2, 10000), 1);
+	snprintf(expect, sizeof expect, "already has a live hermesd (pid %d,", (int)dmn.pid);
+	assert_int_equal(ht_daemon_log_count(&dmn, expect), 2);
+	char sock[320];
+	snprintf(sock, sizeof sock, "%s/%s.sock", other, dmn.bus);
+	assert_int_equal(access(sock, F_OK), -1);
 	/* The first one is unharmed. */
 	hermes_bus *bus;
 	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
 	assert_true(bus->ctl_fd >= 0);
+	assert_int_equal(hm_load_relaxed_u64(&bus->hdr->supervisor_pid), (uint64_t)dmn.pid);
+	hermes_ring_config cfg = {.name = "still", .capacity = 1 << 16, .max_msg = 256};
+	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_OK);
 	hermes_bus_detach(bus);
 	ht_daemon_stop(&dmn);
 }
@@ -748,6 +765,79 @@ static void test_chaos_hermesd_killed_and_restarted_mid_flow_loses_nothing(void 
 	ht_daemon_stop(&dmn);
 }
 
+/* ---- shared memory that runs out or shrinks ------------------------------------ */
+
+/* In a private mount namespace, a 2 MiB tmpfs over /dev/shm; hermesd asked
+ * for a 16 MiB bus must fail with a message and leave nothing behind.
+ * Exit: 0 fine, 77 cannot set up (not root, no namespaces), else a code. */
+static int small_shm_child(void *arg)
+{
+	(void)arg;
+	if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=2m") != 0)
+		return 77;
+	const char *argv[] = {"hermesd", "--bus", dmn.bus, "--run-dir", dmn.run_dir, "--size", "16M",
+			      NULL};
+	if (ht_daemon_run(&dmn, argv, 10000) != 1)
+		return 10;
+	DIR *dir = opendir("/dev/shm");
+	if (!dir)
+		return 11;
+	int left = 0;
+	for (struct dirent *e; (e = readdir(dir));)
+		left += e->d_name[0] != '.';
+	closedir(dir);
+	return left ? 12 : 0;
+}
+
+static void test_small_dev_shm_is_a_clear_error_leaving_nothing(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("skipped: needs root for a private tmpfs on /dev/shm\n");
+		skip();
+	}
+	int st = ht_wait_child(ht_fork(small_shm_child, NULL), 20000);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77) {
+		print_message("skipped: cannot mount a private /dev/shm here\n");
+		skip();
+	}
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_true(ht_daemon_log_has(&dmn, "needs 16777216 bytes of shared memory but /dev/shm has"));
+	assert_true(ht_daemon_log_has(&dmn, "--shm-size"));
+	/* Nor the run directory's lock, pid or socket files. */
+	char path[256];
+	const char *ext[] = {"lock", "pid", "sock"};
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "%s/%s.%s", dmn.run_dir, dmn.bus, ext[i]);
+		assert_int_equal(access(path, F_OK), -1);
+	}
+}
+
+/* The segment truncated under a running hermesd: it says so and stops
+ * (exit 1), no SIGBUS; a restart refuses the short file cleanly. */
+static void test_truncated_segment_stops_hermesd_cleanly(void **state)
+{
+	(void)state;
+	ht_daemon_start(&dmn, NULL);
+	char path[96];
+	snprintf(path, sizeof path, "/hermes.%s", dmn.bus);
+	int fd = shm_open(path, O_RDWR, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 4096), 0);
+	close(fd);
+	int st = ht_wait_child(dmn.pid, 10000);
+	dmn.pid = 0;
+	if (!WIFEXITED(st))
+		fail_msg("hermesd died of signal %d; see %s", WTERMSIG(st), dmn.log);
+	assert_int_equal(WEXITSTATUS(st), 1);
+	assert_true(ht_daemon_log_has(&dmn, "was truncated"));
+	const char *argv[] = {"hermesd", "--bus", dmn.bus, "--run-dir", dmn.run_dir, NULL};
+	assert_int_equal(ht_daemon_run(&dmn, argv, 10000), 1);
+	assert_true(ht_daemon_log_has(&dmn, "refusing to touch the existing segment"));
+}
+
 /* ---- permissions --------------------------------------------------------------- */
 
 static int attach_as(void *arg)
@@ -924,6 +1014,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_chaos_hermesd_killed_and_restarted_mid_flow_loses_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mode_decides_who_may_attach, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_small_dev_shm_is_a_clear_error_leaving_nothing,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_segment_stops_hermesd_cleanly, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_another_user_is_not_told_to_remove_a_live_bus,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
