@@ -122,6 +122,7 @@ int cmd_keygen(ctl_ctx *ctx, int argc, char **argv);
 int cmd_pub(ctl_ctx *ctx, int argc, char **argv);
 int cmd_create(ctl_ctx *ctx, int argc, char **argv);
 int cmd_delete(ctl_ctx *ctx, int argc, char **argv);
+int cmd_destroy(ctl_ctx *ctx, int argc, char **argv);
 int cmd_bridges(ctl_ctx *ctx, int argc, char **argv);
 int cmd_uplink(ctl_ctx *ctx, int argc, char **argv);
 

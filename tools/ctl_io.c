@@ -1,6 +1,7 @@
 /* The commands that act on a bus: tail (subscribe and print), pub (publish),
  * create and delete (through hermesd). They attach read-write with the
  * public API, exactly as an application would. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "shm/control.h"
 #include "tcp-bridge/auth.h"
 #include "core/futex.h"
+#include "core/proc.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
 #include "tools/ctl.h"
@@ -777,5 +779,123 @@ int cmd_delete(ctl_ctx *ctx, int argc, char **argv)
 	}
 	hermes_bus_detach(bus);
 	printf("bus '%s': ring '%s' deleted%s\n", ctx->bus, ring, force ? " (forced)" : "");
+	return ctl_flush(NULL);
+}
+
+/* ---- destroy ------------------------------------------------------------- */
+
+/* Other processes that map the segment of `bus`, from /proc/PID/maps (as
+ * far as this user may read them: hermesd's bus lock and the slots' owners
+ * are asked as well). */
+static unsigned segment_users(const char *bus, pid_t *pids, unsigned max)
+{
+	char needle[96];
+	size_t nlen = (size_t)snprintf(needle, sizeof needle, "/dev/shm/hermes.%s", bus);
+	unsigned n = 0;
+	DIR *proc = opendir("/proc");
+	if (!proc)
+		return 0;
+	for (struct dirent *e; (e = readdir(proc));) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 0 || pid == (long)getpid())
+			continue;
+		char path[64], line[512];
+		snprintf(path, sizeof path, "/proc/%ld/maps", pid);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		bool maps = false;
+		while (!maps && fgets(line, sizeof line, f)) {
+			const char *at = strstr(line, needle);
+			maps = at && (at[nlen] == '\n' || at[nlen] == ' ' || at[nlen] == '\0');
+		}
+		fclose(f);
+		if (maps) {
+			if (n < max)
+				pids[n] = (pid_t)pid;
+			n++;
+		}
+	}
+	closedir(proc);
+	return n;
+}
+
+/* Producer and subscriber slots with an owner, over the valid rings. */
+static unsigned owned_slots(const char *bus_name)
+{
+	hermes_bus *bus;
+	if (hermes_bus_attach_readonly(bus_name, &bus) != HERMES_OK)
+		return 0;
+	unsigned n = 0;
+	for (uint32_t i = 0; i < HM_MAX_RINGS; i++) {
+		hm_ring r;
+		if (hm_bus_ring_view(bus, i, &r) != HERMES_OK)
+			continue;
+		for (unsigned k = 0; k < HM_MAX_PRODUCERS; k++)
+			n += hm_load_relaxed_u64(&r.prods[k].owner) != 0;
+		for (unsigned k = 0; k < HM_MAX_SUBSCRIBERS; k++)
+			n += hm_load_relaxed_u64(&r.subs[k].owner) != 0;
+	}
+	hermes_bus_detach(bus);
+	return n;
+}
+
+int cmd_destroy(ctl_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"force", no_argument, NULL, 'f'},
+		CTL_COMMON_OPTIONS,
+		{0},
+	};
+	bool force = false;
+	int c, r;
+	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "f", opts, NULL)) != -1) {
+		if (c == 'f')
+			force = true;
+		else if ((r = ctl_common_option(ctx, c, argv)) >= 0)
+			return r;
+	}
+	/* The bus is named explicitly, never taken from $HERMES_BUS. */
+	if (optind >= argc)
+		return ctl_usage_error(ctx, "which bus? (hermes-ctl destroy BUS)");
+	if (optind + 1 < argc)
+		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+	ctx->bus = argv[optind];
+	if ((r = ctl_check_bus_name(ctx)) != CTL_EXIT_OK)
+		return r;
+	char path[96];
+	snprintf(path, sizeof path, "/dev/shm/hermes.%s", ctx->bus);
+	if (access(path, F_OK) != 0) {
+		ctl_error("bus '%s' does not exist (%s)", ctx->bus, path);
+		return CTL_EXIT_ERR;
+	}
+	int locked = hm_segment_locked(ctx->bus);
+	pid_t pids[8];
+	unsigned nusers = segment_users(ctx->bus, pids, 8);
+	unsigned slots = owned_slots(ctx->bus);
+	if ((locked == 1 || nusers || slots) && !force) {
+		char who[256] = "";
+		size_t used = 0;
+		for (unsigned i = 0; i < nusers && i < 8 && used < sizeof who; i++) {
+			char comm[17];
+			hm_proc_comm(pids[i], comm, sizeof comm);
+			used += (size_t)snprintf(who + used, sizeof who - used, "%spid %d (%s)",
+						 i ? ", " : "", (int)pids[i], comm);
+		}
+		ctl_error("bus '%s' is in use: %s%s%s%s%u producer/subscriber slot(s) held; stop "
+			  "them first, or hermes-ctl destroy %s --force",
+			  ctx->bus, locked == 1 ? "a live hermesd holds it; " : "", nusers ? "mapped by " : "",
+			  who, nusers ? "; " : "", slots, ctx->bus);
+		return CTL_EXIT_ERR;
+	}
+	hermes_err err = hermes_bus_unlink(ctx->bus);
+	if (err) {
+		ctl_error("bus '%s': %s", ctx->bus, hermes_last_error_detail());
+		return CTL_EXIT_ERR;
+	}
+	printf("bus '%s' destroyed: %s removed%s\n", ctx->bus, path,
+	       locked == 1 || nusers ? " (processes that had it mapped keep it until they exit)"
+				     : "");
 	return ctl_flush(NULL);
 }

@@ -108,6 +108,14 @@ static const ctl_cmd commands[] = {
 	 "Asks hermesd to delete RING. Refused while producers or subscribers have it\n"
 	 "open, unless --force: then their next blocking call reports the ring closed.\n",
 	 false},
+	{"destroy", cmd_destroy, "remove a bus's segment (nothing may be attached)",
+	 "usage: hermes-ctl destroy BUS [--force]\n"
+	 "\n"
+	 "Removes /dev/shm/hermes.BUS, with every ring and message in it (to resize a\n"
+	 "bus, or to clear a corrupt one). Refused while a hermesd holds the bus or any\n"
+	 "process maps the segment, unless --force: then processes that have it mapped\n"
+	 "keep their mapping until they exit, and a running hermesd stops.\n",
+	 false},
 	{"watch", cmd_watch, "live view of rates, fill and lag",
 	 "usage: hermes-ctl watch [--interval MS] [--iterations N]\n"
 	 "\n"

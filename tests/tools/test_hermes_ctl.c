@@ -1130,6 +1130,54 @@ static void test_corrupt_rings_are_shown_not_hidden(void **state)
 	hermes_bus_detach(bus);
 }
 
+/* destroy removes a bus's segment, but never under anybody's feet unless
+ * told to. */
+static void test_destroy_refuses_while_attached_unless_forced(void **state)
+{
+	fixture *fx = *state;
+	char path[128], expect[64];
+	snprintf(path, sizeof path, "/dev/shm/hermes.%s", fx->bus);
+	result r = CTL(NULL, "destroy", fx->bus);
+	assert_int_equal(r.code, 1);
+	assert_non_null(strstr(r.err.p, "a live hermesd holds it"));
+	result_free(&r);
+	assert_int_equal(access(path, F_OK), 0);
+	/* hermesd gone (killed, so the segment stays), a process still maps it. */
+	stop_hermesd(fx, SIGKILL);
+	hermes_bus *bus;
+	assert_int_equal(hermes_bus_attach_readonly(fx->bus, &bus), HERMES_OK);
+	r = CTL(NULL, "destroy", fx->bus);
+	assert_int_equal(r.code, 1);
+	snprintf(expect, sizeof expect, "pid %d", (int)getpid());
+	assert_non_null(strstr(r.err.p, expect));
+	result_free(&r);
+	hermes_bus_detach(bus);
+	r = CTL(NULL, "destroy");
+	assert_int_equal(r.code, 2);
+	result_free(&r);
+	r = CTL(NULL, "destroy", fx->bus);
+	expect_ok(&r);
+	assert_non_null(strstr(r.out.p, "destroyed"));
+	result_free(&r);
+	assert_int_equal(access(path, F_OK), -1);
+	r = CTL(NULL, "destroy", fx->bus);
+	assert_int_equal(r.code, 1);
+	assert_non_null(strstr(r.err.p, "does not exist"));
+	result_free(&r);
+}
+
+static void test_destroy_force_stops_a_live_hermesd(void **state)
+{
+	fixture *fx = *state;
+	result r = CTL(NULL, "destroy", fx->bus, "--force");
+	expect_ok(&r);
+	result_free(&r);
+	int st = ht_wait_child(fx->hermesd, 10000);
+	fx->hermesd = 0;
+	assert_true(WIFEXITED(st));
+	assert_true(file_contains(fx->log, "was removed"));
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1149,6 +1197,8 @@ int main(void)
 		T(test_pub_on_a_full_block_ring_times_out),
 		T(test_tail_reports_lost_messages_on_stderr),
 		T(test_corrupt_rings_are_shown_not_hidden),
+		T(test_destroy_refuses_while_attached_unless_forced),
+		T(test_destroy_force_stops_a_live_hermesd),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
