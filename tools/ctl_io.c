@@ -730,25 +730,38 @@ int cmd_create(ctl_ctx *ctx, int argc, char **argv)
 	return ctl_flush(NULL);
 }
 
-int cmd_delete(ctl_ctx *ctx, int argc, char **argv)
+/* The options of delete and destroy: --force and exactly one name (then
+ * argv[optind]; `missing` is the usage error without it). Returns -1 to go
+ * on, else the exit status. */
+static int force_and_one_name(ctl_ctx *ctx, int argc, char **argv, bool *force,
+			      const char *missing)
 {
 	static const struct option opts[] = {
 		{"force", no_argument, NULL, 'f'},
 		CTL_COMMON_OPTIONS,
 		{0},
 	};
-	bool force = false;
 	int c, r;
 	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "f", opts, NULL)) != -1) {
 		if (c == 'f')
-			force = true;
+			*force = true;
 		else if ((r = ctl_common_option(ctx, c, argv)) >= 0)
 			return r;
 	}
 	if (optind >= argc)
-		return ctl_usage_error(ctx, "which ring? (hermes-ctl delete RING)");
+		return ctl_usage_error(ctx, "%s", missing);
 	if (optind + 1 < argc)
 		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+	return -1;
+}
+
+int cmd_delete(ctl_ctx *ctx, int argc, char **argv)
+{
+	bool force = false;
+	int r = force_and_one_name(ctx, argc, argv, &force,
+				   "which ring? (hermes-ctl delete RING)");
+	if (r >= 0)
+		return r;
 	const char *ring = argv[optind];
 
 	hermes_bus *bus;
@@ -843,24 +856,12 @@ static unsigned owned_slots(const char *bus_name)
 
 int cmd_destroy(ctl_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"force", no_argument, NULL, 'f'},
-		CTL_COMMON_OPTIONS,
-		{0},
-	};
 	bool force = false;
-	int c, r;
-	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "f", opts, NULL)) != -1) {
-		if (c == 'f')
-			force = true;
-		else if ((r = ctl_common_option(ctx, c, argv)) >= 0)
-			return r;
-	}
+	int r = force_and_one_name(ctx, argc, argv, &force,
+				   "which bus? (hermes-ctl destroy BUS)");
+	if (r >= 0)
+		return r;
 	/* The bus is named explicitly, never taken from $HERMES_BUS. */
-	if (optind >= argc)
-		return ctl_usage_error(ctx, "which bus? (hermes-ctl destroy BUS)");
-	if (optind + 1 < argc)
-		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
 	ctx->bus = argv[optind];
 	if ((r = ctl_check_bus_name(ctx)) != CTL_EXIT_OK)
 		return r;
