@@ -85,8 +85,14 @@ impl Bridge {
         let sock = UnixDatagram::bind(&notify).unwrap();
         let log = tb.dir.join("bridge.log");
         let logf = std::fs::File::create(&log).unwrap();
-        let child = Command::new(bridge_path())
-            .args(["--bus", &tb.name, "--listen", "127.0.0.1:0"])
+        let mut cmd = Command::new(bridge_path());
+        cmd.args(["--bus", &tb.name, "--listen", "127.0.0.1:0"]);
+        // Bridges that refuse anonymous clients unless told (loopback only here).
+        let help = Command::new(bridge_path()).arg("--help").output().expect("hermes-bridge --help");
+        if String::from_utf8_lossy(&help.stdout).contains("--allow-anonymous") || String::from_utf8_lossy(&help.stderr).contains("--allow-anonymous") {
+            cmd.arg("--allow-anonymous");
+        }
+        let child = cmd
             .arg("--stats-dir")
             .arg(&tb.dir)
             .arg("--state-dir")
