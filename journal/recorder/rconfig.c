@@ -1,0 +1,267 @@
+/* hermes-journal's configuration. See rconfig.h. */
+#include "journal/recorder/rconfig.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shm/config.h"
+
+#define DEFAULT_FILE_SIZE (64ull << 20)
+
+#define BAD(...)                                                          \
+	do {                                                              \
+		snprintf(c->error, sizeof c->error, __VA_ARGS__);         \
+		return 0;                                                 \
+	} while (0)
+
+const char *hj_fsync_name(int f)
+{
+	return f == HJ_FSYNC_BATCH ? "batch" : f == HJ_FSYNC_INTERVAL ? "interval" : "none";
+}
+
+static void ring_defaults(hj_ring_conf *r)
+{
+	memset(r, 0, sizeof *r);
+	r->opts.file_size = DEFAULT_FILE_SIZE;
+	r->opts.index_stride = HM_JOURNAL_DEFAULT_STRIDE;
+	r->fsync = HJ_FSYNC_NONE;
+	r->fsync_interval_ns = 1000000000ull;
+}
+
+void hj_config_defaults(hj_config *c)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->bus, sizeof c->bus, "default");
+	c->log_level = 2;
+}
+
+bool hj_parse_duration_ns(const char *s, uint64_t *out)
+{
+	if (!s || !isdigit((unsigned char)*s))
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return false;
+	static const struct {
+		const char *unit;
+		uint64_t ns;
+	} units[] = {{"", 1000000000ull},  {"ms", 1000000ull},	      {"s", 1000000000ull},
+		     {"m", 60000000000ull}, {"h", 3600000000000ull}, {"d", 86400000000000ull}};
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+		if (strcmp(end, units[i].unit) != 0)
+			continue;
+		if (v > UINT64_MAX / units[i].ns)
+			return false;
+		*out = v * units[i].ns;
+		return true;
+	}
+	return false;
+}
+
+static bool parse_bool(const char *v, bool *out)
+{
+	if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "1"))
+		*out = true;
+	else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "0"))
+		*out = false;
+	else
+		return false;
+	return true;
+}
+
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > HERMES_NAME_MAX)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
+			return false;
+	return true;
+}
+
+static bool seen_once(unsigned *seen, unsigned bit)
+{
+	if (*seen & bit)
+		return false;
+	*seen |= bit;
+	return true;
+}
+
+static int ring_key(hj_config *c, hj_ring_conf *r, const char *key, const char *val)
+{
+	static const char *keys[] = {"journal", "file_size", "retention_bytes", "retention_age",
+				     "fsync", "fsync_interval", "durable"};
+	unsigned k = 0;
+	while (k < sizeof keys / sizeof keys[0] && strcmp(key, keys[k]))
+		k++;
+	if (k == sizeof keys / sizeof keys[0])
+		BAD("unknown key '%s' in [ring %s]", key, r->name);
+	if (!seen_once(&r->seen, 1u << k))
+		BAD("duplicate key '%s' in [ring %s]", key, r->name);
+	switch (k) {
+	case 0:
+		if (val[0] != '/' || strlen(val) >= sizeof r->dir - 32)
+			BAD("journal = '%s': an absolute directory path", val);
+		snprintf(r->dir, sizeof r->dir, "%s", val);
+		break;
+	case 1:
+		if (!hm_parse_size(val, &r->opts.file_size) || r->opts.file_size < HM_JOURNAL_MIN_FILE ||
+		    r->opts.file_size > HM_JOURNAL_MAX_FILE || r->opts.file_size % 4096)
+			BAD("file_size = '%s': a multiple of 4K from 64K to 1T", val);
+		break;
+	case 2:
+		if (!hm_parse_size(val, &r->opts.retain_bytes))
+			BAD("retention_bytes = '%s': a size like 10G, or 0", val);
+		break;
+	case 3:
+		if (!hj_parse_duration_ns(val, &r->opts.retain_age_ns))
+			BAD("retention_age = '%s': a duration like 7d, 12h, or 0", val);
+		break;
+	case 4:
+		if (!strcmp(val, "none"))
+			r->fsync = HJ_FSYNC_NONE;
+		else if (!strcmp(val, "interval"))
+			r->fsync = HJ_FSYNC_INTERVAL;
+		else if (!strcmp(val, "batch"))
+			r->fsync = HJ_FSYNC_BATCH;
+		else
+			BAD("fsync = '%s': none, interval or batch", val);
+		break;
+	case 5:
+		if (!hj_parse_duration_ns(val, &r->fsync_interval_ns) || r->fsync_interval_ns == 0)
+			BAD("fsync_interval = '%s': a duration like 1s or 100ms", val);
+		break;
+	default:
+		if (!parse_bool(val, &r->durable))
+			BAD("durable = '%s': true or false", val);
+		break;
+	}
+	return 1;
+}
+
+static int on_entry(void *user, const char *section, const char *key, const char *val)
+{
+	hj_config *c = user;
+	if (!*val)
+		BAD("'%s' has no value", key);
+	if (!strcmp(section, "journal")) {
+		if (!strcmp(key, "bus")) {
+			if (!seen_once(&c->seen, 1) || !valid_name(val))
+				BAD("bus = '%s': duplicate or not a bus name", val);
+			snprintf(c->bus, sizeof c->bus, "%s", val);
+		} else if (!strcmp(key, "log_level")) {
+			static const char *levels[] = {"error", "warn", "info", "debug"};
+			int l = 0;
+			while (l < 4 && strcmp(val, levels[l]))
+				l++;
+			if (l == 4 || !seen_once(&c->seen, 2))
+				BAD("log_level = '%s': duplicate, or not error|warn|info|debug", val);
+			c->log_level = l;
+		} else {
+			BAD("unknown key '%s' in [journal]", key);
+		}
+		return 1;
+	}
+	if (!strncmp(section, "ring ", 5)) {
+		const char *name = section + 5;
+		hj_ring_conf *r = NULL;
+		for (unsigned i = 0; i < c->nrings; i++)
+			if (!strcmp(c->rings[i].name, name))
+				r = &c->rings[i];
+		if (!r) {
+			if (!valid_name(name))
+				BAD("[ring %s]: not a ring name", name);
+			if (c->nrings == HJ_MAX_RINGS)
+				BAD("more than %d rings", HJ_MAX_RINGS);
+			r = &c->rings[c->nrings++];
+			ring_defaults(r);
+			snprintf(r->name, sizeof r->name, "%s", name);
+		}
+		return ring_key(c, r, key, val);
+	}
+	BAD("unknown section [%s]", section);
+}
+
+static hermes_err loaded(hj_config *c, int r, const char *what)
+{
+	if (r == 0)
+		return HERMES_OK;
+	char why[sizeof c->error];
+	if (r < 0)
+		snprintf(why, sizeof why, "cannot read: %s", r == -1 ? strerror(errno) : "out of memory");
+	else
+		snprintf(why, sizeof why, "line %d: %.250s", r, c->error[0] ? c->error : "syntax error");
+	snprintf(c->error, sizeof c->error, "%s: %.250s", what, why);
+	return HERMES_EINVAL;
+}
+
+hermes_err hj_config_load_file(hj_config *c, const char *path)
+{
+	c->error[0] = '\0';
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		snprintf(c->error, sizeof c->error, "%s: %s", path, strerror(errno));
+		return HERMES_EINVAL;
+	}
+	int r = ini_parse_file(f, on_entry, c);
+	fclose(f);
+	return loaded(c, r, path);
+}
+
+hermes_err hj_config_load_string(hj_config *c, const char *text)
+{
+	c->error[0] = '\0';
+	return loaded(c, ini_parse_string(text, on_entry, c), "config");
+}
+
+hermes_err hj_config_add_ring(hj_config *c, const char *spec)
+{
+	const char *colon = strchr(spec, ':');
+	char name[HERMES_NAME_MAX + 2];
+	size_t n = colon ? (size_t)(colon - spec) : 0;
+	if (!colon || n == 0 || n > HERMES_NAME_MAX) {
+		snprintf(c->error, sizeof c->error, "--ring '%s': NAME:DIR", spec);
+		return HERMES_EINVAL;
+	}
+	memcpy(name, spec, n);
+	name[n] = '\0';
+	char section[HERMES_NAME_MAX + 8];
+	snprintf(section, sizeof section, "ring %s", name);
+	c->error[0] = '\0';
+	if (!on_entry(c, section, "journal", colon + 1)) {
+		char why[sizeof c->error];
+		snprintf(why, sizeof why, "%s", c->error);
+		snprintf(c->error, sizeof c->error, "--ring %.40s: %.250s", spec, why);
+		return HERMES_EINVAL;
+	}
+	return HERMES_OK;
+}
+
+hermes_err hj_config_check(hj_config *c)
+{
+	if (c->nrings == 0) {
+		snprintf(c->error, sizeof c->error, "no ring to journal: add a [ring NAME] section or --ring");
+		return HERMES_EINVAL;
+	}
+	for (unsigned i = 0; i < c->nrings; i++) {
+		hj_ring_conf *r = &c->rings[i];
+		if (!r->dir[0]) {
+			snprintf(c->error, sizeof c->error, "[ring %s] has no journal = DIR", r->name);
+			return HERMES_EINVAL;
+		}
+		for (unsigned j = 0; j < i; j++)
+			if (!strcmp(c->rings[j].dir, r->dir)) {
+				snprintf(c->error, sizeof c->error, "rings %s and %s share the journal %s",
+					 c->rings[j].name, r->name, r->dir);
+				return HERMES_EINVAL;
+			}
+	}
+	return HERMES_OK;
+}

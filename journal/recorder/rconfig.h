@@ -1,0 +1,73 @@
+/* hermes-journal configuration: an INI file (libinih), then flags.
+ *
+ *   [journal]
+ *   bus = default            ; HERMES_BUS overrides, --bus overrides both
+ *   log_level = info         ; error, warn, info, debug
+ *
+ *   [ring orders]            ; one section per journaled ring
+ *   journal = /var/lib/hermes/journal/orders   ; the ring's directory (required)
+ *   file_size = 64M          ; bytes per segment file (multiple of 4K, 64K..1T)
+ *   retention_bytes = 0      ; delete the oldest files beyond this (0 = keep all)
+ *   retention_age = 0        ; and files older than this (7d, 12h, 30m, 10s; 0 = keep)
+ *   fsync = none             ; none: the kernel writes back when it likes;
+ *                            ; interval: msync every fsync_interval;
+ *                            ; batch: msync each batch before the ring space is released
+ *   fsync_interval = 1s
+ *   durable = false          ; true: never drop; a full disk holds the ring
+ *                            ; (a block ring's producers wait) instead of losing
+ *
+ * Unknown sections and keys, empty values and duplicates are errors,
+ * reported with their line. */
+#ifndef HJ_RCONFIG_H
+#define HJ_RCONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <hermes/bus.h>
+
+#include "journal/journal.h"
+
+#define HJ_MAX_RINGS 64
+
+enum hj_fsync { HJ_FSYNC_NONE = 0, HJ_FSYNC_INTERVAL = 1, HJ_FSYNC_BATCH = 2 };
+
+typedef struct hj_ring_conf {
+	char name[HERMES_NAME_MAX + 1];
+	char dir[PATH_MAX];
+	hm_jopts opts;
+	int fsync;
+	uint64_t fsync_interval_ns;
+	bool durable;
+	unsigned seen; /* keys given, to refuse duplicates */
+} hj_ring_conf;
+
+typedef struct hj_config {
+	char bus[HERMES_NAME_MAX + 1];
+	int log_level; /* 0 error .. 3 debug */
+	unsigned nrings;
+	hj_ring_conf rings[HJ_MAX_RINGS];
+	unsigned seen;
+	char error[300];
+} hj_config;
+
+void hj_config_defaults(hj_config *c);
+
+/* Read an INI file (or a string, for tests) over c. HERMES_EINVAL with
+ * c->error naming the line on any problem. */
+hermes_err hj_config_load_file(hj_config *c, const char *path);
+hermes_err hj_config_load_string(hj_config *c, const char *text);
+
+/* Add a ring from the command line: NAME:DIR (defaults for the rest). */
+hermes_err hj_config_add_ring(hj_config *c, const char *spec);
+
+/* Every ring has a directory, no two share one. */
+hermes_err hj_config_check(hj_config *c);
+
+/* "250ms", "2s", "30m", "12h", "7d" (a bare number is seconds). */
+bool hj_parse_duration_ns(const char *s, uint64_t *out);
+
+const char *hj_fsync_name(int f);
+
+#endif

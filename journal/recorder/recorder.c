@@ -1,0 +1,332 @@
+/* Recording one ring. See recorder.h.
+ *
+ * The subscriber's cursor is the durability boundary: the recorder releases
+ * ring space only after the messages are in the journal's mapping (and, with
+ * fsync = batch, on disk). On a block ring the cursor therefore holds
+ * producers back while the recorder is behind or the disk is full, so
+ * nothing is missing from the journal. After a restart the recorder opens
+ * its subscriber at the journal's next sequence (HERMES_START_SEQ): as long
+ * as the ring still holds it, nothing is missed or recorded twice. What the
+ * ring no longer holds is recorded as LOST, never silently skipped. */
+#include "journal/recorder/recorder.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/proc.h"
+
+#define BATCH_MAX 4096u
+#define WAIT_NS 100000000ll	   /* longest sleep on the ring: stop is seen within it */
+#define RETRY_NS 200000000ull	   /* disk full or ring missing: retry this often */
+#define TICK_NS 1000000000ull	   /* retention and heartbeat */
+
+int hj_log_level = HJ_LOG_INFO;
+
+void hj_log(int level, const char *fmt, ...)
+{
+	static const char *names[] = {"error", "warn", "info", "debug"};
+	static const int prio[] = {3, 4, 6, 7};
+	if (level > hj_log_level)
+		return;
+	char buf[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	/* One write per line so lines of several threads do not mix; the <N>
+	 * prefix is the syslog priority journald understands. */
+	char line[700];
+	int n = snprintf(line, sizeof line, "<%d>hermes-journal[%d]: %s: %s\n", prio[level], (int)getpid(),
+			 names[level], buf);
+	if (n > 0 && write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0)
+		(void)0;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void nap(uint64_t ns)
+{
+	struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ull), .tv_nsec = (long)(ns % 1000000000ull)};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Counters are written by this thread only: relaxed stores of a value it
+ * owns (readers want a recent value, not a consistent set). */
+static void add(hm_atomic_u64 *c, uint64_t v)
+{
+	hm_store_relaxed_u64(c, hm_load_relaxed_u64(c) + v);
+}
+
+static void set(hm_atomic_u64 *c, uint64_t v)
+{
+	hm_store_relaxed_u64(c, v);
+}
+
+hermes_err hj_recorder_open(hj_recorder *r, hermes_bus *bus, const hj_ring_conf *cfg, uint64_t bus_id,
+			    const atomic_bool *stop)
+{
+	memset(r, 0, sizeof *r);
+	r->cfg = cfg;
+	r->bus = bus;
+	r->stop = stop;
+	hm_jrecovery rep;
+	hermes_err e = hm_jwriter_open(cfg->dir, cfg->name, bus_id, &cfg->opts, &r->w, &rep);
+	if (e) {
+		hj_log(HJ_LOG_ERROR, "ring %s: journal %s: %s", cfg->name, cfg->dir, hermes_last_error_detail());
+		return e;
+	}
+	r->stats = hj_stats_open(cfg->dir);
+	if (!r->stats) {
+		hj_log(HJ_LOG_ERROR, "ring %s: counters file in %s: %s", cfg->name, cfg->dir, strerror(errno));
+		hm_jwriter_close(r->w);
+		r->w = NULL;
+		return HERMES_ESYS;
+	}
+	set(&r->stats->pid, (uint64_t)getpid());
+	set(&r->stats->start_time, hm_proc_start_time(0));
+	set(&r->stats->heartbeat_ns, real_ns());
+	add(&r->stats->restarts, 1);
+	set(&r->stats->next_seq, rep.next_seq);
+	if (rep.torn || rep.cut_bytes) {
+		add(&r->stats->torn_cuts, 1);
+		hj_log(HJ_LOG_WARN, "ring %s: journal tail %s: cut %" PRIu64 " bytes after sequence %" PRIu64,
+		       cfg->name, rep.torn ? "torn (bad checksum)" : "uncommitted", rep.cut_bytes,
+		       rep.next_seq == HM_JSEQ_NONE ? 0 : rep.next_seq);
+	}
+	if (rep.corrupt)
+		hj_log(HJ_LOG_WARN, "ring %s: %" PRIu64 " corrupt record(s) from sequence %" PRIu64
+				    " in the newest journal file; readers skip them",
+		       cfg->name, rep.corrupt, rep.corrupt_first);
+	if (rep.next_seq == HM_JSEQ_NONE)
+		hj_log(HJ_LOG_INFO, "ring %s: new journal in %s (%s fsync%s)", cfg->name, cfg->dir,
+		       hj_fsync_name(cfg->fsync), cfg->durable ? ", durable" : "");
+	else
+		hj_log(HJ_LOG_INFO, "ring %s: journal %s resumes at sequence %" PRIu64 " (%" PRIu64 " files)",
+		       cfg->name, cfg->dir, rep.next_seq, rep.files);
+	return HERMES_OK;
+}
+
+/* A failed write: count it, say why once per episode. */
+static void write_failed(hj_recorder *r, hermes_err e)
+{
+	if (e == HERMES_ENOSPC)
+		add(&r->stats->disk_full, 1);
+	else
+		add(&r->stats->write_errors, 1);
+	set(&r->stats->state, HJ_STATE_DISK_FULL);
+	if (!r->disk_full) {
+		r->disk_full = true;
+		hj_stats_error(r->stats, hermes_last_error_detail());
+		hj_log(HJ_LOG_ERROR, "ring %s: %s; %s", r->cfg->name, hermes_last_error_detail(),
+		       r->cfg->durable ? "holding the ring until there is room (durable)"
+				       : "dropping messages until there is room (recorded as LOST)");
+	}
+}
+
+/* Append m, with what comes before it: LOST for sequences the ring no
+ * longer had, GAP for those it skipped. Idempotent per message, so a write
+ * that failed half-way is simply retried. */
+static hermes_err record(hj_recorder *r, const hermes_msg *m)
+{
+	uint64_t next = hm_jwriter_next_seq(r->w);
+	uint64_t first = m->gap <= m->seq ? m->seq - m->gap : 0;
+	hermes_err e;
+	if (next != HM_JSEQ_NONE) {
+		if (m->seq < next)
+			return HERMES_OK; /* already journaled */
+		if (first < next)
+			first = next;
+		if (first > next) {
+			if ((e = hm_jwriter_range(r->w, HM_JR_LOST, next, first - next)))
+				return e;
+			add(&r->stats->lost, first - next);
+			hj_log(HJ_LOG_WARN, "ring %s: sequences %" PRIu64 "..%" PRIu64 " were no longer in the ring: recorded as lost",
+			       r->cfg->name, next, first - 1);
+		}
+	}
+	if (m->seq > first) {
+		if ((e = hm_jwriter_range(r->w, HM_JR_GAP, first, m->seq - first)))
+			return e;
+		add(&r->stats->gaps, m->seq - first);
+	}
+	if ((e = hm_jwriter_msg(r->w, m->seq, m->data, m->len)))
+		return e;
+	add(&r->stats->messages, 1);
+	add(&r->stats->bytes, m->len);
+	return HERMES_OK;
+}
+
+static void sync_now(hj_recorder *r)
+{
+	if (hm_jwriter_sync(r->w) == HERMES_OK) {
+		add(&r->stats->syncs, 1);
+	} else {
+		add(&r->stats->write_errors, 1);
+		hj_log(HJ_LOG_ERROR, "ring %s: %s", r->cfg->name, hermes_last_error_detail());
+	}
+	r->last_sync_ns = mono_ns();
+}
+
+/* Let the ring reuse what was polled: after it is in the journal, and with
+ * fsync = batch, on disk. */
+static void release(hj_recorder *r)
+{
+	if (r->cfg->fsync == HJ_FSYNC_BATCH)
+		sync_now(r);
+	if (hermes_sub_release(r->sub) == HERMES_ELOST)
+		hj_log(HJ_LOG_WARN, "ring %s: an overwrite ring reused messages while they were being recorded",
+		       r->cfg->name);
+}
+
+static void tick(hj_recorder *r, uint64_t now)
+{
+	r->last_tick_ns = now;
+	set(&r->stats->heartbeat_ns, real_ns());
+	set(&r->stats->next_seq, hm_jwriter_next_seq(r->w));
+	uint64_t deleted = 0;
+	if (hm_jwriter_retain(r->w, real_ns(), &deleted) != HERMES_OK)
+		hj_log(HJ_LOG_ERROR, "ring %s: retention: %s", r->cfg->name, hermes_last_error_detail());
+	if (deleted) {
+		add(&r->stats->files_deleted, deleted);
+		hj_log(HJ_LOG_DEBUG, "ring %s: retention deleted %" PRIu64 " file(s)", r->cfg->name, deleted);
+	}
+}
+
+bool hj_recorder_subscribe(hj_recorder *r)
+{
+	uint64_t next = hm_jwriter_next_seq(r->w);
+	hermes_err e = next == HM_JSEQ_NONE ? hermes_sub_open(r->bus, r->cfg->name, HERMES_START_EARLIEST, 0, &r->sub)
+					    : hermes_sub_open(r->bus, r->cfg->name, HERMES_START_SEQ, next, &r->sub);
+	if (e == HERMES_OK) {
+		set(&r->stats->state, HJ_STATE_RECORDING);
+		hj_log(HJ_LOG_INFO, "ring %s: recording from sequence %" PRIu64, r->cfg->name,
+		       hermes_sub_next_seq(r->sub));
+		return true;
+	}
+	if (hm_load_relaxed_u64(&r->stats->state) != HJ_STATE_WAIT_RING)
+		hj_log(e == HERMES_ENOENT ? HJ_LOG_INFO : HJ_LOG_ERROR, "ring %s: %s (%s); retrying",
+		       r->cfg->name, hermes_strerror(e), hermes_last_error_detail());
+	set(&r->stats->state, HJ_STATE_WAIT_RING);
+	r->sub = NULL;
+	return false;
+}
+
+/* Poll and record one batch. */
+static void record_batch(hj_recorder *r)
+{
+	unsigned n = 0;
+	while (n < BATCH_MAX) {
+		hermes_msg m;
+		hermes_err e = hermes_sub_poll(r->sub, &m);
+		if (e == HERMES_EAGAIN)
+			break;
+		if (e == HERMES_ELOST)
+			continue; /* the next message's sequence shows the hole */
+		if (e != HERMES_OK) {
+			hj_log(HJ_LOG_ERROR, "ring %s: poll: %s", r->cfg->name, hermes_strerror(e));
+			break;
+		}
+		n++;
+		e = record(r, &m);
+		if (e == HERMES_OK) {
+			if (r->disk_full) {
+				r->disk_full = false;
+				set(&r->stats->state, HJ_STATE_RECORDING);
+				hj_log(HJ_LOG_INFO, "ring %s: writing again", r->cfg->name);
+			}
+			continue;
+		}
+		write_failed(r, e);
+		if (r->cfg->durable) {
+			/* Keep it (and everything after it) in the ring. */
+			r->holding = true;
+			r->held = m;
+			return;
+		}
+		add(&r->stats->dropped, 1);
+	}
+	if (n)
+		release(r);
+}
+
+void *hj_recorder_run(void *arg)
+{
+	hj_recorder *r = arg;
+	r->last_sync_ns = r->last_tick_ns = mono_ns();
+	while (!atomic_load_explicit(r->stop, memory_order_relaxed)) {
+		uint64_t now = mono_ns();
+		if (now - r->last_tick_ns >= TICK_NS)
+			tick(r, now);
+		if (!r->sub && !hj_recorder_subscribe(r)) {
+			nap(RETRY_NS);
+			continue;
+		}
+		if (r->holding) {
+			hermes_err e = record(r, &r->held);
+			if (e != HERMES_OK) {
+				write_failed(r, e);
+				tick(r, now); /* retention may make room */
+				nap(RETRY_NS);
+				continue;
+			}
+			r->holding = false;
+			r->disk_full = false;
+			set(&r->stats->state, HJ_STATE_RECORDING);
+			hj_log(HJ_LOG_INFO, "ring %s: writing again", r->cfg->name);
+			record_batch(r);
+			continue;
+		}
+		hermes_err e = hermes_sub_wait(r->sub, HERMES_WAIT_BLOCK, WAIT_NS);
+		if (e == HERMES_ECLOSED) {
+			hj_log(HJ_LOG_WARN, "ring %s was deleted; waiting for it to come back", r->cfg->name);
+			hermes_sub_close(r->sub);
+			r->sub = NULL;
+			continue;
+		}
+		record_batch(r);
+		if (r->cfg->fsync == HJ_FSYNC_INTERVAL && mono_ns() - r->last_sync_ns >= r->cfg->fsync_interval_ns)
+			sync_now(r);
+	}
+	return NULL;
+}
+
+void hj_recorder_close(hj_recorder *r)
+{
+	if (r->sub) {
+		if (!r->holding)
+			hermes_sub_release(r->sub);
+		hermes_sub_close(r->sub);
+		r->sub = NULL;
+	}
+	if (r->w) {
+		if (r->cfg->fsync != HJ_FSYNC_NONE)
+			hm_jwriter_sync(r->w);
+		set(&r->stats->next_seq, hm_jwriter_next_seq(r->w));
+		hm_jwriter_close(r->w);
+		r->w = NULL;
+	}
+	if (r->stats) {
+		set(&r->stats->state, HJ_STATE_STOPPED);
+		set(&r->stats->pid, 0);
+		hj_stats_close(r->stats);
+		r->stats = NULL;
+	}
+}

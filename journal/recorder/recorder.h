@@ -1,0 +1,52 @@
+/* hermes-journal's work for one ring: subscribe through the public API,
+ * append every message (and every gap) to the ring's journal, sync as the
+ * fsync policy says, apply retention, keep the counters file. One thread per
+ * ring; the threads share nothing but the bus handle. */
+#ifndef HJ_RECORDER_H
+#define HJ_RECORDER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <hermes/bus.h>
+
+#include "journal/journal.h"
+#include "journal/recorder/rconfig.h"
+#include "journal/recorder/rstats.h"
+
+enum { HJ_LOG_ERROR = 0, HJ_LOG_WARN = 1, HJ_LOG_INFO = 2, HJ_LOG_DEBUG = 3 };
+extern int hj_log_level;
+void hj_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+typedef struct hj_recorder {
+	const hj_ring_conf *cfg;
+	hermes_bus *bus;
+	hm_jwriter *w;
+	hj_stats *stats;
+	hermes_sub *sub;
+	const atomic_bool *stop;
+	bool holding;	  /* a polled message waits for room on disk (durable) */
+	hermes_msg held;
+	bool disk_full;	  /* in a disk-full episode (logged once) */
+	uint64_t last_sync_ns;
+	uint64_t last_tick_ns;
+} hj_recorder;
+
+/* Open the ring's journal (recovering its tail) and counters file. Logs what
+ * recovery found. HERMES_OK, or the error (logged) that makes the recorder
+ * refuse to start. */
+hermes_err hj_recorder_open(hj_recorder *r, hermes_bus *bus, const hj_ring_conf *cfg, uint64_t bus_id,
+			    const atomic_bool *stop);
+
+/* Open the subscriber at the journal's next sequence (the oldest the ring
+ * holds for a new journal). false (logged once) when the ring is not there
+ * yet; hj_recorder_run keeps trying. Called before readiness is reported,
+ * so that once hermes-journal is ready its cursor holds the ring. */
+bool hj_recorder_subscribe(hj_recorder *r);
+
+/* Record until *stop; then sync, release and close. Thread entry. */
+void *hj_recorder_run(void *arg);
+
+void hj_recorder_close(hj_recorder *r);
+
+#endif

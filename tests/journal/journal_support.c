@@ -1,0 +1,223 @@
+/* Harness for the journal tests. See journal_support.h. */
+#include "tests/journal/journal_support.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "journal/journal.h"
+#include "tests/support/testing.h"
+
+#ifndef HERMES_JOURNAL_PATH
+#error "HERMES_JOURNAL_PATH must name the hermes-journal binary"
+#endif
+
+void hjt_init(hjt *t, const char *tag, uint64_t seg_size, uint64_t capacity, uint32_t max_msg,
+	      const char *journal_root)
+{
+	memset(t, 0, sizeof *t);
+	t->notify_fd = -1;
+	ht_daemon_init(&t->d, tag);
+	char size[32];
+	snprintf(size, sizeof size, "%llu", (unsigned long long)seg_size);
+	const char *extra[] = {"--size", size, NULL};
+	ht_daemon_start(&t->d, extra);
+	assert_int_equal(hermes_bus_attach(t->d.bus, &t->bus), HERMES_OK);
+	snprintf(t->ring, sizeof t->ring, "rec");
+	hermes_ring_config rc = {.name = t->ring, .capacity = capacity, .max_msg = max_msg,
+				 .policy = HERMES_POLICY_BLOCK};
+	assert_int_equal(hermes_ring_create(t->bus, &rc), HERMES_OK);
+	snprintf(t->dir, sizeof t->dir, "%s/journal", journal_root ? journal_root : t->d.run_dir);
+	snprintf(t->conf, sizeof t->conf, "%s/hermes-journal.conf", t->d.run_dir);
+	snprintf(t->log, sizeof t->log, "%s/hermes-journal.log", t->d.run_dir);
+	snprintf(t->notify, sizeof t->notify, "%s/jnotify", t->d.run_dir);
+}
+
+void hjt_config(hjt *t, const char *extra)
+{
+	FILE *f = fopen(t->conf, "w");
+	assert_non_null(f);
+	fprintf(f, "[journal]\nbus = %s\nlog_level = debug\n\n[ring %s]\njournal = %s\n%s", t->d.bus, t->ring,
+		t->dir, extra ? extra : "");
+	fclose(f);
+}
+
+void hjt_start(hjt *t, bool wait_ready)
+{
+	if (t->notify_fd < 0) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		snprintf(sa.sun_path, sizeof sa.sun_path, "%.100s", t->notify);
+		t->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		unlink(t->notify);
+		if (t->notify_fd < 0 || bind(t->notify_fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+			fail_msg("notify socket: %s", strerror(errno));
+	}
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(t->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, STDERR_FILENO);
+			dup2(fd, STDOUT_FILENO);
+		}
+		setenv("NOTIFY_SOCKET", t->notify, 1);
+		unsetenv("HERMES_BUS");
+		unsetenv("HERMES_RUN_DIR");
+		execl(HERMES_JOURNAL_PATH, "hermes-journal", "-c", t->conf, (char *)NULL);
+		_exit(127);
+	}
+	t->rec = pid;
+	if (!wait_ready)
+		return;
+	uint64_t deadline = ht_now_ns() + 10000000000ull;
+	for (;;) {
+		struct pollfd p = {.fd = t->notify_fd, .events = POLLIN};
+		if (poll(&p, 1, 50) == 1) {
+			char buf[64] = {0};
+			if (recv(t->notify_fd, buf, sizeof buf - 1, 0) > 0 && strstr(buf, "READY=1"))
+				return;
+		}
+		int st;
+		if (waitpid(t->rec, &st, WNOHANG) == t->rec) {
+			t->rec = 0;
+			fail_msg("hermes-journal exited during start-up (status %d); see %s", st, t->log);
+		}
+		if (ht_now_ns() > deadline) {
+			hjt_kill(t);
+			fail_msg("hermes-journal did not report READY=1 within 10 s; see %s", t->log);
+		}
+	}
+}
+
+void hjt_stop(hjt *t)
+{
+	if (t->rec <= 0)
+		return;
+	kill(t->rec, SIGTERM);
+	int st = ht_wait_child(t->rec, 10000);
+	t->rec = 0;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("hermes-journal did not stop cleanly (status %d); see %s", st, t->log);
+}
+
+void hjt_kill(hjt *t)
+{
+	if (t->rec <= 0)
+		return;
+	kill(t->rec, SIGKILL);
+	waitpid(t->rec, NULL, 0);
+	t->rec = 0;
+}
+
+/* The journal's next sequence, from its files (a reader's view). */
+static uint64_t journal_next(const hjt *t)
+{
+	hm_jreader *r;
+	if (hm_jreader_open(t->dir, 0, &r) != HERMES_OK)
+		return 0;
+	hm_jitem it;
+	while (hm_jreader_next(r, &it) == HERMES_OK)
+		hm_jreader_release(r);
+	uint64_t n = hm_jreader_next_seq(r);
+	hm_jreader_close(r);
+	return n;
+}
+
+bool hjt_wait_journaled(hjt *t, uint64_t next, int timeout_ms)
+{
+	uint64_t deadline = ht_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	while (journal_next(t) < next) {
+		if (ht_now_ns() > deadline)
+			return false;
+		usleep(1000); /* polling a file: there is nothing to block on */
+	}
+	return journal_next(t) == next;
+}
+
+const hj_stats *hjt_stats(hjt *t)
+{
+	return hj_stats_open_readonly(t->dir);
+}
+
+static uint32_t len_of(uint64_t seq)
+{
+	return 16 + (uint32_t)(seq * 11 % 100);
+}
+
+static void fill(uint8_t *p, uint32_t len, uint64_t seq)
+{
+	memcpy(p, &seq, 8);
+	for (uint32_t k = 8; k < len; k++)
+		p[k] = (uint8_t)(seq * 7 + k);
+}
+
+bool hjt_msg_ok(const void *data, uint32_t len, uint64_t seq)
+{
+	uint8_t p[128];
+	if (len != len_of(seq))
+		return false;
+	fill(p, len, seq);
+	return memcmp(p, data, len) == 0;
+}
+
+void hjt_publish(hjt *t, hermes_pub *pub, uint64_t from, uint64_t to)
+{
+	(void)t;
+	for (uint64_t i = from; i < to; i++) {
+		uint8_t p[128];
+		uint32_t len = len_of(i);
+		fill(p, len, i);
+		uint64_t seq;
+		hermes_err e = hermes_pub_send_timed(pub, p, len, &seq, 10000000000ll);
+		if (e != HERMES_OK)
+			fail_msg("publish %llu: %s", (unsigned long long)i, hermes_strerror(e));
+		assert_int_equal(seq, i);
+	}
+}
+
+void hjt_verify_journal(hjt *t, uint64_t from, uint64_t to)
+{
+	hm_jreader *r;
+	assert_int_equal(hm_jreader_open(t->dir, from, &r), HERMES_OK);
+	hm_jitem it;
+	uint64_t next = from;
+	while (next < to) {
+		hermes_err e = hm_jreader_next(r, &it);
+		if (e != HERMES_OK)
+			fail_msg("journal ends at %llu, expected %llu", (unsigned long long)next, (unsigned long long)to);
+		if (it.kind != HM_JREAD_MSG || it.seq != next || !hjt_msg_ok(it.data, it.len, it.seq))
+			fail_msg("journal at %llu: kind %d seq %llu count %llu len %u", (unsigned long long)next,
+				 it.kind, (unsigned long long)it.seq, (unsigned long long)it.count, it.len);
+		next++;
+		hm_jreader_release(r);
+	}
+	assert_int_equal(hm_jreader_next(r, &it), HERMES_EAGAIN);
+	hm_jreader_close(r);
+}
+
+void hjt_cleanup(hjt *t)
+{
+	hjt_kill(t);
+	if (t->notify_fd >= 0)
+		close(t->notify_fd);
+	t->notify_fd = -1;
+	hermes_bus_detach(t->bus);
+	t->bus = NULL;
+	if (t->dir[0] && strncmp(t->dir, t->d.run_dir, strlen(t->d.run_dir)) != 0) {
+		char cmd[400];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", t->dir);
+	}
+	ht_daemon_cleanup(&t->d);
+}

@@ -1,0 +1,65 @@
+/* Test harness for the journal: a real hermesd with a ring, the real
+ * hermes-journal recorder (started, stopped, killed by pid), and checks of
+ * what the journal holds. Every wait has a deadline. */
+#ifndef HT_JOURNAL_SUPPORT_H
+#define HT_JOURNAL_SUPPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <hermes/bus.h>
+
+#include "journal/recorder/rstats.h"
+#include "tests/support/daemon.h"
+
+typedef struct hjt {
+	ht_daemon d;	    /* hermesd and its run directory */
+	hermes_bus *bus;
+	char ring[32];
+	char dir[300];	    /* the ring's journal directory */
+	char conf[300];	    /* the recorder's config file */
+	char log[300];	    /* the recorder's stderr */
+	char notify[300];
+	int notify_fd;
+	pid_t rec;	    /* the recorder, 0 when not running */
+} hjt;
+
+/* Start hermesd (segment of seg_size bytes), attach, create ring `ring`
+ * (block policy) with the given capacity; the journal directory is made
+ * under the run directory (or under journal_root when not NULL). */
+void hjt_init(hjt *t, const char *tag, uint64_t seg_size, uint64_t capacity, uint32_t max_msg,
+	      const char *journal_root);
+
+/* Write the recorder's config: the ring's section gets `extra` lines
+ * (e.g. "durable = true\nfile_size = 256K\n"). */
+void hjt_config(hjt *t, const char *extra);
+
+/* Start hermes-journal -c conf; wait for READY=1 when wait_ready (10 s). */
+void hjt_start(hjt *t, bool wait_ready);
+
+/* SIGTERM and reap (must exit 0); SIGKILL and reap. */
+void hjt_stop(hjt *t);
+void hjt_kill(hjt *t);
+
+/* Wait until the journal's next sequence (read from the journal files
+ * themselves) is `next`, within timeout_ms. Returns true when it is. */
+bool hjt_wait_journaled(hjt *t, uint64_t next, int timeout_ms);
+
+/* The recorder's counters (NULL when the file is not there yet). */
+const hj_stats *hjt_stats(hjt *t);
+
+/* Publish message i (ht_traffic format, producer 0) for i in [from, to). */
+void hjt_publish(hjt *t, hermes_pub *pub, uint64_t from, uint64_t to);
+
+/* Check a message's payload is message seq of hjt_publish. */
+bool hjt_msg_ok(const void *data, uint32_t len, uint64_t seq);
+
+/* Read the whole journal from `from` and verify every sequence up to `to`
+ * is there once, in order, intact, with nothing lost, corrupt or gapped. */
+void hjt_verify_journal(hjt *t, uint64_t from, uint64_t to);
+
+/* Stop everything started, remove segment, run and journal directories. */
+void hjt_cleanup(hjt *t);
+
+#endif

@@ -1,0 +1,270 @@
+/* Recording and replay end to end (journal/recorder, journal/replay.c): the
+ * real hermesd and hermes-journal, producers in real processes, readers
+ * through <hermes/replay.h>. */
+#include "tests/journal/journal_support.h"
+#include "tests/support/testing.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hermes/replay.h>
+
+#include "core/endian.h"
+#include "journal/journal.h"
+
+static hjt T;
+
+static int teardown(void **state)
+{
+	(void)state;
+	hjt_cleanup(&T);
+	return 0;
+}
+
+/* Poll r until sequence `to` (exclusive) was delivered: every message once,
+ * in order, intact, with no gap or loss. Returns the sequence at which it
+ * went live (UINT64_MAX when it never did). */
+static uint64_t read_exactly(hermes_replay *r, uint64_t from, uint64_t to, int timeout_ms)
+{
+	uint64_t deadline = ht_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint64_t next = from, live_at = UINT64_MAX;
+	while (next < to) {
+		hermes_msg m;
+		hermes_err e = hermes_replay_poll(r, &m);
+		if (live_at == UINT64_MAX && hermes_replay_is_live(r))
+			live_at = next;
+		if (e == HERMES_EAGAIN) {
+			if (ht_now_ns() > deadline)
+				fail_msg("replay stalled at %llu (live: %d)", (unsigned long long)next,
+					 hermes_replay_is_live(r));
+			hermes_err w = hermes_replay_wait(r, HERMES_WAIT_BLOCK, 100000000);
+			assert_true(w == HERMES_OK || w == HERMES_ETIMEDOUT);
+			continue;
+		}
+		if (e != HERMES_OK)
+			fail_msg("replay at %llu: %s (seq %llu lost %llu)", (unsigned long long)next,
+				 hermes_strerror(e), (unsigned long long)m.seq, (unsigned long long)m.lost);
+		if (m.seq != next || m.gap != 0 || !hjt_msg_ok(m.data, m.len, m.seq))
+			fail_msg("replay expected %llu, got seq %llu gap %llu len %u", (unsigned long long)next,
+				 (unsigned long long)m.seq, (unsigned long long)m.gap, m.len);
+		next++;
+		if (next % 64 == 0)
+			assert_int_equal(hermes_replay_release(r), HERMES_OK);
+	}
+	assert_int_equal(hermes_replay_release(r), HERMES_OK);
+	assert_int_equal(hermes_replay_next_seq(r), to);
+	return live_at;
+}
+
+static void test_subscriber_started_after_the_producer_finished_reads_everything(void **state)
+{
+	(void)state;
+	hjt_init(&T, "jlate", 64u << 20, 1u << 20, 1024, NULL);
+	hjt_config(&T, "");
+	hjt_start(&T, true);
+	hermes_pub *pub;
+	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	hjt_publish(&T, pub, 0, 20000);
+	hermes_pub_close(pub);
+	assert_true(hjt_wait_journaled(&T, 20000, 10000));
+	hjt_stop(&T);
+	/* The producer is gone; the ring's own subscribers would start at its
+	 * end. A replay from 0 gets all of it from the journal. */
+	hermes_replay *r;
+	assert_int_equal(hermes_replay_open(NULL, T.ring, T.dir, 0, &r), HERMES_OK);
+	assert_int_equal(read_exactly(r, 0, 20000, 10000), UINT64_MAX);
+	hermes_msg m;
+	assert_int_equal(hermes_replay_poll(r, &m), HERMES_EAGAIN);
+	assert_int_equal(hermes_replay_wait(r, HERMES_WAIT_BLOCK, 1000000), HERMES_ETIMEDOUT);
+	hermes_replay_close(r);
+	/* From any sequence in the middle, and handed over to the live ring at
+	 * the end of the journal. */
+	assert_int_equal(hermes_replay_open(T.bus, T.ring, T.dir, 12345, &r), HERMES_OK);
+	assert_int_equal(read_exactly(r, 12345, 20000, 10000), UINT64_MAX);
+	assert_int_equal(hermes_replay_poll(r, &m), HERMES_EAGAIN);
+	assert_true(hermes_replay_is_live(r));
+	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	hjt_publish(&T, pub, 20000, 20010);
+	hermes_pub_close(pub);
+	read_exactly(r, 20000, 20010, 10000);
+	hermes_replay_close(r);
+}
+
+typedef struct producer_arg {
+	const char *bus;
+	uint64_t from, to;
+} producer_arg;
+
+static int produce(void *p)
+{
+	producer_arg *a = p;
+	hjt t;
+	memset(&t, 0, sizeof t);
+	if (hermes_bus_attach(a->bus, &t.bus) != HERMES_OK)
+		return 2;
+	hermes_pub *pub;
+	if (hermes_pub_open(t.bus, "rec", &pub) != HERMES_OK)
+		return 3;
+	hjt_publish(&t, pub, a->from, a->to);
+	hermes_pub_close(pub);
+	hermes_bus_detach(t.bus);
+	return 0;
+}
+
+static void test_replay_hands_over_to_live_exactly_once_while_the_producer_publishes(void **state)
+{
+	(void)state;
+	/* A small block ring: the producer can only run as fast as the
+	 * recorder (and, once live, the replay) release it. */
+	hjt_init(&T, "jmerge", 64u << 20, 64u << 10, 1024, NULL);
+	hjt_config(&T, "durable = true\nfile_size = 1M\n");
+	hjt_start(&T, true);
+	const uint64_t n = ht_scaled(300000);
+	producer_arg a = {.bus = T.d.bus, .from = 0, .to = n};
+	pid_t p = ht_fork(produce, &a);
+	assert_true(hjt_wait_journaled(&T, 0, 1) || true);
+	/* Start once some of it is journaled, while the producer still runs. */
+	uint64_t deadline = ht_now_ns() + 10000000000ull;
+	for (;;) {
+		const hj_stats *s = hjt_stats(&T);
+		uint64_t rec = s ? hm_load_relaxed_u64(&s->messages) : 0;
+		hj_stats_close(s);
+		if (rec >= 1000)
+			break;
+		assert_true(ht_now_ns() < deadline);
+		usleep(500);
+	}
+	hermes_replay *r;
+	assert_int_equal(hermes_replay_open(T.bus, T.ring, T.dir, 0, &r), HERMES_OK);
+	uint64_t live_at = read_exactly(r, 0, n, 60000);
+	int st = ht_wait_child(p, 60000);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* It went live, somewhere after the first message, before the last. */
+	print_message("hand-over to live at sequence %llu of %llu\n", (unsigned long long)live_at,
+		      (unsigned long long)n);
+	assert_true(live_at > 0 && live_at < n);
+	hermes_replay_close(r);
+	assert_true(hjt_wait_journaled(&T, n, 20000));
+	hjt_stop(&T);
+	hjt_verify_journal(&T, 0, n);
+}
+
+static void test_durable_recorder_holds_producers_back_and_resumes_after_restart(void **state)
+{
+	(void)state;
+	hjt_init(&T, "jdur", 64u << 20, 64u << 10, 1024, NULL);
+	hjt_config(&T, "durable = true\nfsync = batch\nfile_size = 256K\n");
+	hjt_start(&T, true);
+	hermes_pub *pub;
+	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	/* Far more than the ring holds: every one waits for the recorder. */
+	hjt_publish(&T, pub, 0, 30000);
+	assert_true(hjt_wait_journaled(&T, 30000, 20000));
+	hjt_stop(&T);
+	/* While the recorder is down the ring keeps what it can hold. */
+	hjt_publish(&T, pub, 30000, 30100);
+	hjt_start(&T, true);
+	hjt_publish(&T, pub, 30100, 31000);
+	assert_true(hjt_wait_journaled(&T, 31000, 20000));
+	hjt_stop(&T);
+	hermes_pub_close(pub);
+	hjt_verify_journal(&T, 0, 31000);
+	const hj_stats *s = hjt_stats(&T);
+	assert_non_null(s);
+	assert_int_equal(hm_load_relaxed_u64(&s->restarts), 2);
+	assert_int_equal(hm_load_relaxed_u64(&s->lost), 0);
+	assert_true(hm_load_relaxed_u64(&s->syncs) > 0);
+	hj_stats_close(s);
+	/* Retention kept every file: 31000 messages need several 256K files. */
+	uint64_t *seqs;
+	size_t nf;
+	assert_int_equal(hm_jdir_list(T.dir, &seqs, &nf), HERMES_OK);
+	free(seqs);
+	assert_true(nf > 3);
+}
+
+static void test_gaps_and_corrupt_records_reach_the_replay_reader(void **state)
+{
+	(void)state;
+	char dir[200], name[64];
+	snprintf(dir, sizeof dir, "/tmp/hermes-test-%s", ht_unique_name(name, sizeof name, "jrc"));
+	hm_jopts o = {.file_size = 64u << 10, .index_stride = 4096};
+	hm_jwriter *w;
+	assert_int_equal(hm_jwriter_open(dir, "rec", 1, &o, &w, NULL), HERMES_OK);
+	uint8_t p[128];
+	for (uint64_t q = 0; q < 100; q++) {
+		if (q == 40) {
+			assert_int_equal(hm_jwriter_range(w, HM_JR_GAP, 40, 2), HERMES_OK);
+			q = 42;
+		}
+		uint32_t len = 16 + (uint32_t)(q * 11 % 100);
+		memcpy(p, &q, 8);
+		for (uint32_t k = 8; k < len; k++)
+			p[k] = (uint8_t)(q * 7 + k);
+		assert_int_equal(hm_jwriter_msg(w, q, p, len), HERMES_OK);
+	}
+	hm_jwriter_close(w);
+	/* Damage message 70's payload in place. */
+	char path[300];
+	hm_jdir_path(path, sizeof path, dir, 0);
+	FILE *f = fopen(path, "r+b");
+	assert_non_null(f);
+	static uint8_t buf[64u << 10];
+	assert_int_equal(fread(buf, 1, sizeof buf, f), sizeof buf);
+	hm_jfile_info fi;
+	assert_int_equal(hm_jfile_header(buf, sizeof buf, &fi), HERMES_OK);
+	uint64_t off = fi.data_offset;
+	hm_jrec rec;
+	uint64_t seq = 0;
+	while (hm_jfile_read(buf, &fi, off, seq, &rec) == HERMES_OK && rec.seq != 70) {
+		off = rec.next_off;
+		seq = rec.seq + rec.count;
+	}
+	assert_int_equal(rec.seq, 70);
+	assert_int_equal(fseek(f, (long)(off + HM_JR_HDR + 9), SEEK_SET), 0);
+	fputc(buf[off + HM_JR_HDR + 9] ^ 0x20, f);
+	fclose(f);
+
+	hermes_replay *r;
+	assert_int_equal(hermes_replay_open(NULL, "rec", dir, 30, &r), HERMES_OK);
+	hermes_msg m;
+	for (uint64_t q = 30; q < 100; q++) {
+		if (q == 40 || q == 41)
+			continue;
+		hermes_err e = hermes_replay_poll(r, &m);
+		if (q == 70) {
+			assert_int_equal(e, HERMES_EBADSEGMENT);
+			assert_int_equal(m.seq, 70);
+			assert_int_equal(m.lost, 1);
+			assert_null(m.data);
+			continue;
+		}
+		assert_int_equal(e, HERMES_OK);
+		assert_int_equal(m.seq, q);
+		assert_int_equal(m.gap, q == 42 ? 2 : 0);
+		assert_true(hjt_msg_ok(m.data, m.len, q));
+	}
+	assert_int_equal(hermes_replay_poll(r, &m), HERMES_EAGAIN);
+	hermes_replay_close(r);
+	/* A sequence before the journal's first: reported lost, then the rest. */
+	hm_jdir_path(path, sizeof path, dir, 0);
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(hermes_replay_open(NULL, "rec", dir, 0, &r), HERMES_ENOENT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_subscriber_started_after_the_producer_finished_reads_everything, teardown),
+		cmocka_unit_test_teardown(test_replay_hands_over_to_live_exactly_once_while_the_producer_publishes, teardown),
+		cmocka_unit_test_teardown(test_durable_recorder_holds_producers_back_and_resumes_after_restart, teardown),
+		cmocka_unit_test(test_gaps_and_corrupt_records_reach_the_replay_reader),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
