@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 preset=${1:-release}
 
 packages=(cmake gcc make pkg-config libcmocka-dev libsodium-dev libjemalloc-dev libinih-dev tmux nats-server libnats-dev)
+# The bindings' tests (bindings/, label "bindings"): Rust with Debian's toolchain
+# (the crate uses std only, built offline), Python 3, and a C++17 compiler.
+packages+=(rustc cargo python3 g++)
 [[ ${HERMES_WITH_FUZZ:-0} == 1 ]] && packages+=(clang libclang-rt-dev)
 # The transports hermes-bench compares Hermes with (each is skipped when
 # missing), and gnuplot for its plot.
