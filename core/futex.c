@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,4 +46,20 @@ int hm_futex_wait(hm_atomic_u32 *addr, uint32_t expected, uint64_t deadline_ns)
 void hm_futex_wake(hm_atomic_u32 *addr, int n)
 {
 	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+/* TSan cannot see a barrier made by another thread's system call; in TSan
+ * builds every producer fences instead (the ordering is the same). */
+bool hm_membarrier_register(void)
+{
+#if defined(HERMES_TSAN)
+	return false;
+#else
+	return syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
+#endif
+}
+
+bool hm_membarrier_global(void)
+{
+	return syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0;
 }

@@ -3,6 +3,7 @@
 #ifndef HM_FUTEX_H
 #define HM_FUTEX_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/atomics.h"
@@ -15,6 +16,16 @@ int hm_futex_wait(hm_atomic_u32 *addr, uint32_t expected, uint64_t deadline_ns);
 
 /* Wake up to n sleepers on addr. */
 void hm_futex_wake(hm_atomic_u32 *addr, int n);
+
+/* Asymmetric fences (membarrier(2)). A process that registers lets a sleeper
+ * elsewhere force a full memory barrier on all its running threads, so its
+ * hot path needs none. hm_membarrier_register: register this process (call
+ * when opening a publisher; idempotent, one system call); false when the
+ * kernel or a seccomp filter refuses, and the caller must then fence itself.
+ * hm_membarrier_global: run a barrier on every thread of every registered
+ * process; false when unavailable (the caller must then bound its sleeps). */
+bool hm_membarrier_register(void);
+bool hm_membarrier_global(void);
 
 /* CLOCK_MONOTONIC now, in nanoseconds (vDSO: no system call). */
 uint64_t hm_now_ns(void);

@@ -26,7 +26,10 @@
 #define HM_SEG_MAGIC 0x534245534d524548ULL
 /* "HRMSRING" */
 #define HM_RING_MAGIC 0x474e4952534d5248ULL
-#define HM_LAYOUT_VERSION 1u
+/* 2: ring v2 (claims recorded in the tail's owner tag and in helpers'
+ * held_seq, every slot of an abandoned range marked, a sleeper bit mask
+ * instead of a sleeper count, corruption counters). */
+#define HM_LAYOUT_VERSION 2u
 
 #define HM_SEG_HEADER_SIZE 4096u
 #define HM_MAX_RINGS 64u
@@ -134,12 +137,14 @@ static_assert(offsetof(hm_ring_desc, name) == 24, "ring name offset");
 enum hm_slot_state {
 	HM_SLOT_IN_PROGRESS = 0, /* claimed, not yet committed */
 	HM_SLOT_COMMITTED = 1,	 /* a message */
-	HM_SLOT_ABANDONED = 2,	 /* `count` sequences that will never carry data */
+	HM_SLOT_ABANDONED = 2,	 /* this and the next count-1 sequences carry no data */
 };
 
 /* meta: bits 0..39 = data position modulo 2^40 (COMMITTED: where the payload
  * starts; ABANDONED: where the abandoned region ends); bits 40..63 = payload
- * length (COMMITTED) or sequences covered (ABANDONED). Positions are
+ * length (COMMITTED) or the sequences left in the abandoned range, counting
+ * this one (ABANDONED: every slot of an aborted or repaired claim is marked,
+ * so a subscriber that starts anywhere inside the range skips the rest). Positions are
  * reconstructed against a nearby absolute position: everything a reader
  * looks at lies within one capacity (at most 2^32) of it. */
 #define HM_META_POS_BITS 40
@@ -184,6 +189,24 @@ static inline uint64_t hm_meta_pos_before(uint64_t meta, uint64_t base)
 {
 	return base - ((base - (meta & HM_META_POS_MASK)) & HM_META_POS_MASK);
 }
+/* The tail's high word: the next sequence and the tag of the producer that
+ * moved the tail there (index + 1; 0 = none). Sequences stay below 2^56. */
+#define HM_TAIL_TAG_BITS 8
+#define HM_SEQ_LIMIT (1ull << 56)
+static inline uint64_t hm_tail_hi(uint64_t seq, unsigned tag)
+{
+	return (seq << HM_TAIL_TAG_BITS) | tag;
+}
+static inline uint64_t hm_tail_seq(uint64_t hi)
+{
+	return hi >> HM_TAIL_TAG_BITS;
+}
+static inline unsigned hm_tail_tag(uint64_t hi)
+{
+	return (unsigned)(hi & ((1u << HM_TAIL_TAG_BITS) - 1));
+}
+static_assert(HM_MAX_PRODUCERS < (1u << HM_TAIL_TAG_BITS), "producer tags fit the tail");
+
 /* Payload bytes are kept 8-byte aligned in the data area. */
 static inline uint64_t hm_data_bytes(uint32_t payload_len)
 {
@@ -208,9 +231,11 @@ typedef struct hm_ring_header {
 	char name[HM_NAME_MAX];
 	uint8_t pad0_[HM_FALSE_SHARING - 120];
 
-	/* The claim point: lo = data byte position, hi = sequence of the next
-	 * message. Advanced only by hm_cas128 (one atomic step per claim, for a
-	 * single message or a batch). */
+	/* The claim point: lo = data byte position, hi = (sequence of the next
+	 * message << 8) | tag, where tag = 1 + the index of the producer whose
+	 * claim moved the tail here (0: nobody yet). Advanced only by hm_cas128
+	 * (one atomic step per claim, for a single message or a batch). The tag
+	 * is how crash repair proves who owns a claim (ring.c). */
 	hm_pair tail;
 	uint8_t pad1_[HM_FALSE_SHARING - 16];
 
@@ -225,11 +250,14 @@ typedef struct hm_ring_header {
 	hm_atomic_u64 sub_mask;
 	uint8_t pad2_[HM_FALSE_SHARING - 32];
 
-	/* Sleeping subscribers announce themselves in `waiters`; they sleep on
-	 * `futex`, which a producer bumps before FUTEX_WAKE. */
-	hm_atomic_u32 waiters;
+	/* Sleeping subscribers announce themselves by setting their slot's bit
+	 * in `sleepers`; they sleep on `futex`, which a producer bumps before
+	 * FUTEX_WAKE. A bit per subscriber slot (not a count) lets the
+	 * supervisor retract exactly what a dead sleeper announced. */
+	hm_atomic_u64 sleepers;
 	hm_atomic_u32 futex;
-	uint8_t pad3_[HM_FALSE_SHARING - 8];
+	uint32_t pad3a_;
+	uint8_t pad3_[HM_FALSE_SHARING - 16];
 
 	/* Rarely written ring-wide counters (supervisor repairs, limit scans),
 	 * and `deleted`, set (release) when the ring is deleted. */
@@ -239,14 +267,17 @@ typedef struct hm_ring_header {
 	hm_atomic_u64 dead_subscribers;
 	hm_atomic_u32 deleted;
 	uint32_t pad4a_;
-	uint8_t pad4_[HM_FALSE_SHARING - 40];
+	/* Records that failed validation (HERMES_ECORRUPT), counted by
+	 * whoever found them (relaxed RMW: advisory). */
+	hm_atomic_u64 corrupt;
+	uint8_t pad4_[HM_FALSE_SHARING - 48];
 } hm_ring_header;
 
 static_assert(sizeof(hm_ring_header) == 5 * HM_FALSE_SHARING, "ring header size");
 static_assert(offsetof(hm_ring_header, tail) == 128, "tail offset");
 static_assert(offsetof(hm_ring_header, tail) % 16 == 0, "tail must be 16-byte aligned");
 static_assert(offsetof(hm_ring_header, limit) == 256, "limit offset");
-static_assert(offsetof(hm_ring_header, waiters) == 384, "waiters offset");
+static_assert(offsetof(hm_ring_header, sleepers) == 384, "sleepers offset");
 static_assert(HM_MAX_PRODUCERS <= 64 && HM_MAX_SUBSCRIBERS <= 64, "slot masks are 64-bit");
 static_assert(offsetof(hm_ring_header, name) == 72, "ring name offset");
 
@@ -255,15 +286,15 @@ static_assert(offsetof(hm_ring_header, name) == 72, "ring name offset");
 typedef struct hm_prod_slot {
 	hm_atomic_u64 owner;
 	hm_atomic_u64 owner_start; /* process start time, to detect pid reuse */
-	/* The claim being made: written before the tail CAS, so after a crash
-	 * the supervisor can tell which sequences and bytes the dead producer
-	 * owned. */
+	/* The claim being made: written before the tail CAS. It says what the
+	 * producer tried to claim, not that it won: repair trusts it only when
+	 * the tail's tag or `held_seq` proves the claim was won (ring.c). */
 	hm_atomic_u64 intent_pos;
 	hm_atomic_u64 intent_seq;
 	hm_atomic_u32 intent_count;
 	hm_atomic_u32 intent_bytes;
-	/* 1 while a claim may be outstanding; the limit scan never lets a claim
-	 * run more than one capacity ahead of an active claim. */
+	/* 1 while a claim may be outstanding; on block rings the limit scan
+	 * never lets a claim run more than one capacity ahead of it. */
 	hm_atomic_u32 active;
 	/* Odd while this producer scans cursors to raise the limits; a joining
 	 * subscriber waits out scans that may not have seen it (ring.c). */
@@ -273,7 +304,11 @@ typedef struct hm_prod_slot {
 	hm_atomic_u64 bytes;
 	hm_atomic_u64 full_events; /* claims refused because the ring was full */
 	hm_atomic_u64 aborts;
-	uint8_t pad1_[HM_FALSE_SHARING - 80];
+	/* The end sequence of the latest claim this producer won, recorded by
+	 * the NEXT producer to move the tail past it (CAS-max, before its own
+	 * tail CAS): the one field of this slot that others write. */
+	hm_atomic_u64 held_seq;
+	uint8_t pad1_[HM_FALSE_SHARING - 88];
 } hm_prod_slot;
 
 static_assert(sizeof(hm_prod_slot) == HM_FALSE_SHARING, "producer slot size");
@@ -288,12 +323,13 @@ typedef struct hm_sub_slot {
 	hm_atomic_u64 pos;
 	hm_atomic_u64 seq;
 	hm_atomic_u32 wait_mode; /* hermes_wait_mode last used, for hermes-ctl */
-	hm_atomic_u32 sleeping;	 /* 1 while blocked in futex wait */
+	uint32_t pad0_;		 /* (asleep: the slot's bit in the ring's `sleepers`) */
 	hm_atomic_u64 msgs;
 	hm_atomic_u64 bytes;
 	hm_atomic_u64 lost;
 	hm_atomic_u64 skipped; /* sequences of aborted or repaired records */
-	uint8_t pad_[HM_FALSE_SHARING - 72];
+	hm_atomic_u64 corrupt; /* records this subscriber refused as corrupt */
+	uint8_t pad_[HM_FALSE_SHARING - 80];
 } hm_sub_slot;
 
 static_assert(sizeof(hm_sub_slot) == HM_FALSE_SHARING, "subscriber slot size");

@@ -1,28 +1,35 @@
 /* The ring: many producers, many broadcast subscribers, variable-size
- * messages. The full argument is in docs/ARCHITECTURE.md; in short:
+ * messages. The full argument is in docs/ARCHITECTURE.md ("The ring") and the
+ * model in shm/model/; in short:
  *
  *  - Two areas: a slot array (16 bytes per message, slot = seq & mask) and a
  *    data area (payload bytes, a byte ring). A producer claims both with one
- *    16-byte CAS on the tail pair (data position, sequence): one atomic step
- *    for a single message or a whole batch.
+ *    16-byte CAS on the tail pair (data position, sequence + owner tag): one
+ *    atomic step for a single message or a whole batch.
  *  - Before the CAS a producer records its intent (position, sequence, count,
- *    bytes) in its own slot, so that if it dies between CAS and commit the
- *    supervisor knows exactly what to mark abandoned.
- *  - Commit = store the slot word (sequence, COMMITTED) with release.
+ *    bytes) in its own slot; the tail's tag, and the record the next claimant
+ *    makes for it (held_seq) before moving the tail on, prove which intent
+ *    was won. Crash repair acts only on a claim proven to be the dead
+ *    producer's.
+ *  - Commit = store the slot word (sequence, COMMITTED) with release, head
+ *    first for a batch. Abort and repair mark every slot of the range.
  *    Subscribers keep their own sequence, load the slot word with acquire,
- *    and learn "not yet", "here" or "lapped" from the sequence inside it.
- *    They publish their cursor (release) only when they release messages.
- *  - Producers never look at subscribers while there is room: each caches
- *    the limits (lowest cursor or active claim, plus capacity/slots). Only
- *    when a claim would pass them do they read the shared limits, and only if
- *    those are short too do they scan the slots and raise them.
- *  - Sleeping subscribers announce themselves in a counter; producers read it
- *    after each commit and make the FUTEX_WAKE call only when it is non-zero.
+ *    and learn "not yet", "here" or "lapped" from the sequence inside it;
+ *    anything impossible is counted and reported as HERMES_ECORRUPT, never
+ *    delivered. They publish their cursor (release) only when they release.
+ *  - Block rings: producers never look at subscribers while there is room:
+ *    each caches the limits (lowest cursor or active claim, plus
+ *    capacity/slots), and scans only when a claim would pass them.
+ *    Overwrite rings have no limits at all: nothing makes a producer wait.
+ *  - Sleeping subscribers set their bit in `sleepers` and run a membarrier;
+ *    producers read the mask after each commit (no fence) and make the
+ *    FUTEX_WAKE call only when it is non-zero.
  */
 #include "shm/ring.h"
 
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +43,39 @@
 /* Empty polls between lap checks on overwrite rings (each check reads the
  * contended tail line). */
 #define LAP_CHECK_EVERY 64u
+/* Joining: how long to wait for producer scans in progress, and how many
+ * times to choose a start again when the limits moved past it. */
+#define JOIN_TIMEOUT_NS 2000000000ull
+#define JOIN_TRIES 16u
+#define JOIN_SPINS 64u
+/* hermes_sub_wait: checks before sleeping (HERMES_WAIT_BLOCK/YIELD). */
+#define WAIT_SPINS 2048u
+/* Longest single sleep on an overwrite ring (a lap wakes nobody) and where
+ * membarrier is unavailable (producers may not see the announcement). */
+#define LAP_NAP_NS 10000000ull
+#define IMPRECISE_NAP_NS 1000000ull
+/* A lap can lose at most what producers published since the last poll; a
+ * count beyond this (10^12) is a corrupt tail or slot, not a loss. */
+#define MAX_PLAUSIBLE_LOSS (1ull << 40)
+
+/* Crash points: a test-only hook before every store to shared memory on the
+ * claim, commit, abort, repair and join paths (tests/shm/test_ring_crash.c
+ * kills the process at each in turn). Compiled out of the library. */
+#if defined(HM_CRASH_HOOKS)
+long hm_crash_countdown = -1;
+unsigned long hm_crash_hits;
+const char *hm_crash_where;
+static void crash_point(const char *where)
+{
+	hm_crash_hits++;
+	hm_crash_where = where;
+	if (hm_crash_countdown >= 0 && hm_crash_countdown-- == 0)
+		raise(SIGKILL);
+}
+#define CRASH_POINT(where) crash_point(where)
+#else
+#define CRASH_POINT(where) ((void)0)
+#endif
 
 static inline hm_slot *slot_at(const hm_ring *r, uint64_t seq)
 {
@@ -47,8 +87,9 @@ static inline uint8_t *data_at(const hm_ring *r, uint64_t pos)
 	return r->data + (pos & r->mask);
 }
 
-/* Sequences stay below 2^62 (the slot word keeps two state bits), so the
- * difference of two nearby ones is exact in 62-bit two's complement. */
+/* Sequences stay below 2^56 (the tail keeps an 8-bit tag beside them, the
+ * slot word two state bits), so the difference of two nearby ones is exact
+ * in 62-bit two's complement. */
 static inline int64_t seq_diff(uint64_t a, uint64_t b)
 {
 	return (int64_t)((a - b) << 2) >> 2;
@@ -247,8 +288,11 @@ static int take_slot(hm_atomic_u64 *owner, hm_atomic_u64 *start, size_t stride, 
 static void free_slot(hm_atomic_u64 *owner, hm_atomic_u64 *start, hm_atomic_u64 *mask,
 		      unsigned index)
 {
+	CRASH_POINT("free: mask");
 	atomic_fetch_and_explicit(mask, ~(1ull << index), memory_order_seq_cst);
+	CRASH_POINT("free: start");
 	hm_store_relaxed_u64(start, 0);
+	CRASH_POINT("free: owner");
 	hm_store_release_u64(owner, 0);
 }
 
@@ -267,6 +311,11 @@ int hm_ring_take_prod_slot(hm_ring *r, uint64_t owner, uint64_t owner_start)
 		hm_store_relaxed_u64(&s->bytes, 0);
 		hm_store_relaxed_u64(&s->full_events, 0);
 		hm_store_relaxed_u64(&s->aborts, 0);
+		/* Relaxed: a helper may still raise it for the previous owner's
+		 * last claim (resolved before the slot was freed); repair only
+		 * believes it when it equals the end of this owner's intent,
+		 * which lies beyond every earlier claim. */
+		hm_store_relaxed_u64(&s->held_seq, 0);
 	}
 	return i;
 }
@@ -281,30 +330,38 @@ int hm_ring_take_sub_slot(hm_ring *r, uint64_t owner, uint64_t owner_start)
 		hm_store_relaxed_u64(&s->bytes, 0);
 		hm_store_relaxed_u64(&s->lost, 0);
 		hm_store_relaxed_u64(&s->skipped, 0);
-		hm_store_relaxed_u32(&s->sleeping, 0);
+		hm_store_relaxed_u64(&s->corrupt, 0);
 	}
 	return i;
 }
 
 void hm_ring_tail(const hm_ring *r, uint64_t *pos, uint64_t *seq)
 {
+	unsigned tag;
+	hm_ring_tail_tagged(r, pos, seq, &tag);
+}
+
+void hm_ring_tail_tagged(const hm_ring *r, uint64_t *pos, uint64_t *seq, unsigned *tag)
+{
 	/* The pair only changes through hm_cas128, and every change raises the
-	 * position, so two equal reads of the position around the read of the
-	 * sequence prove the sequence belongs to it. Acquire: the caller may go
-	 * on to read slots published before the tail moved. */
+	 * sequence, so two equal reads of the high word around the read of the
+	 * position prove the position belongs to it (the position alone may
+	 * stand still: zero-length messages). Acquire: the caller may go on to
+	 * read slots, intents and held_seq published before the tail moved. */
 	for (;;) {
-		uint64_t p1 = hm_load_acquire_u64(&r->hdr->tail.lo);
-		uint64_t s = hm_load_acquire_u64(&r->hdr->tail.hi);
-		uint64_t p2 = hm_load_acquire_u64(&r->hdr->tail.lo);
-		if (p1 == p2) {
-			*pos = p1;
-			*seq = s;
+		uint64_t h1 = hm_load_acquire_u64(&r->hdr->tail.hi);
+		uint64_t p = hm_load_acquire_u64(&r->hdr->tail.lo);
+		uint64_t h2 = hm_load_acquire_u64(&r->hdr->tail.hi);
+		if (h1 == h2) {
+			*pos = p;
+			*seq = hm_tail_seq(h1);
+			*tag = hm_tail_tag(h1);
 			return;
 		}
 	}
 }
 
-/* ---- free-space limits ----------------------------------------------------- */
+/* ---- free-space limits (block rings) ----------------------------------------- */
 
 static void cas_max(hm_atomic_u64 *p, uint64_t want)
 {
@@ -312,12 +369,17 @@ static void cas_max(hm_atomic_u64 *p, uint64_t want)
 	/* acq_rel: the release hands the happens-before we established with
 	 * cursors and commits to producers that take the limit from the shared
 	 * word (acquire, in claim_region). */
-	while (cur < want && !hm_cas_acq_rel_u64(p, &cur, want))
-		;
+	while (cur < want) {
+		CRASH_POINT("scan: limit");
+		if (hm_cas_acq_rel_u64(p, &cur, want))
+			break;
+	}
 }
 
-/* Scan claims and (block rings) cursors and raise the shared limits. Slow
- * path: runs about once per lap when subscribers keep up.
+/* Scan claims and cursors and raise the shared limits. Slow path: runs about
+ * once per lap when subscribers keep up. Block rings only: overwrite rings
+ * have no limits, so that nothing (a held claim, a stopped producer) can
+ * ever make their producers wait.
  *
  * The scan is bracketed by `self->scans` (odd while scanning) for the sake of
  * joining subscribers; see hm_sub_init. */
@@ -328,6 +390,7 @@ static void refresh_limits(hm_ring *r, hm_prod_slot *self)
 	/* seq_cst RMW, then a seq_cst fence before reading masks and cursors:
 	 * pairs with the joiner's store-cursor / fence / load-scans. Either our
 	 * loads see its cursor, or its load sees this scan in progress. */
+	CRASH_POINT("scan: begin");
 	hm_fetch_add_seq_cst_u32(&self->scans, 1);
 	hm_fence_seq_cst();
 	/* Acquire (inside): pairs with the release half of every claim CAS, so
@@ -339,7 +402,8 @@ static void refresh_limits(hm_ring *r, hm_prod_slot *self)
 		hm_prod_slot *s = &r->prods[__builtin_ctzll(m)];
 		/* Acquire: pairs with the release store of active = 0 at
 		 * commit, so the committed message's writes happen before
-		 * anything we later write over them. */
+		 * anything we later write over them. An intent that is stale
+		 * or torn only holds the limits lower than needed: safe. */
 		if (hm_load_acquire_u32(&s->active)) {
 			uint64_t ip = hm_load_relaxed_u64(&s->intent_pos);
 			uint64_t is = hm_load_relaxed_u64(&s->intent_seq);
@@ -349,26 +413,25 @@ static void refresh_limits(hm_ring *r, hm_prod_slot *self)
 				min_seq = is;
 		}
 	}
-	if (r->policy == HERMES_POLICY_BLOCK) {
-		for (uint64_t m = hm_load_acquire_u64(&h->sub_mask); m; m &= m - 1) {
-			hm_sub_slot *s = &r->subs[__builtin_ctzll(m)];
-			/* Acquire: pairs with the subscriber's release of its
-			 * cursor, so its reads of the messages before it happen
-			 * before our overwrite. The subscriber stores seq before
-			 * pos (release), so seq is at least as new as pos. */
-			uint64_t c = hm_load_acquire_u64(&s->pos);
-			uint64_t cs = hm_load_relaxed_u64(&s->seq);
-			if (c < min_pos)
-				min_pos = c;
-			if (seq_diff(cs, min_seq) < 0)
-				min_seq = cs;
-		}
+	for (uint64_t m = hm_load_acquire_u64(&h->sub_mask); m; m &= m - 1) {
+		hm_sub_slot *s = &r->subs[__builtin_ctzll(m)];
+		/* Acquire: pairs with the subscriber's release of its cursor, so
+		 * its reads of the messages before it happen before our
+		 * overwrite. The subscriber stores seq before pos (release), so
+		 * seq is at least as new as pos. */
+		uint64_t c = hm_load_acquire_u64(&s->pos);
+		uint64_t cs = hm_load_relaxed_u64(&s->seq);
+		if (c < min_pos)
+			min_pos = c;
+		if (seq_diff(cs, min_seq) < 0)
+			min_seq = cs;
 	}
 	cas_max(&h->limit, min_pos + r->cap);
 	cas_max(&h->seq_limit, min_seq + r->nslots);
 	hm_fetch_add_relaxed_u64(&h->limit_scans, 1);
 	/* Release (RMW): a joiner that sees the scan over also sees the
 	 * limits it raised. */
+	CRASH_POINT("scan: end");
 	atomic_fetch_add_explicit(&self->scans, 1, memory_order_release);
 }
 
@@ -381,14 +444,134 @@ void hm_pub_init(hermes_pub *p, const hm_ring *r, int slot_index)
 	p->slot_index = (uint32_t)slot_index;
 	p->slot = &p->ring.prods[slot_index];
 	p->claim_seq = NO_CLAIM;
-	/* Acquire: pairs with cas_max's release; see there. */
-	p->limit = hm_load_acquire_u64(&r->hdr->limit);
-	p->seq_limit = hm_load_acquire_u64(&r->hdr->seq_limit);
+	p->fence = !hm_membarrier_register();
+	if (r->policy == HERMES_POLICY_BLOCK) {
+		/* Acquire: pairs with cas_max's release; see there. */
+		p->limit = hm_load_acquire_u64(&r->hdr->limit);
+		p->seq_limit = hm_load_acquire_u64(&r->hdr->seq_limit);
+	}
+	/* Overwrite rings: limits of 0 send the first claim to the slow path,
+	 * which sets the next check point one lap ahead (claim_region). */
 }
 
 static inline bool fits(const hermes_pub *p, uint64_t end, uint64_t seq_end)
 {
 	return end <= p->limit && seq_diff(seq_end, p->seq_limit) <= 0;
+}
+
+/* Where a claim of `total` bytes may start at or after `at`: a claim never
+ * wraps inside the data area; if it does not fit before the end, it starts
+ * at the next lap. */
+static inline uint64_t place(const hm_ring *r, uint64_t at, uint64_t total)
+{
+	uint64_t off = at & r->mask;
+	return off + total > r->cap ? at + (r->cap - off) : at;
+}
+
+/* Overwrite rings: producers never wait, but never write over the bytes of a
+ * claim that is still held either (its owner may be writing into it now, or
+ * resume from a stop and do so later): a claim that would overlap a held
+ * claim's bytes one lap (or more) on starts just after them instead, leaving
+ * a hole readers never see. Moves *at; sets the producer's cached limit to
+ * the next such obstacle (or one lap on from `tail`, beyond which claims made
+ * after this look may lie). HERMES_EAGAIN only if held claims cover a whole
+ * lap. The intents read here may be stale or torn: that only makes a hole
+ * where none was needed. */
+static hermes_err skip_held(hermes_pub *p, uint64_t tail, uint64_t *at, uint64_t total)
+{
+	hm_ring *r = &p->ring;
+	uint64_t start = *at, limit;
+	/* Acquire fence: the relaxed tail read our caller made happens before
+	 * the reads of `active` and intents below, so every claim older than
+	 * that tail shows (the claim CAS is a release). */
+	hm_fence_acquire();
+	for (unsigned round = 0;; round++) {
+		bool moved = false;
+		limit = tail + r->cap;
+		for (uint64_t m = hm_load_acquire_u64(&r->hdr->prod_mask); m; m &= m - 1) {
+			unsigned j = (unsigned)__builtin_ctzll(m);
+			hm_prod_slot *o = &r->prods[j];
+			/* Acquire: pairs with the release of active = 0 at commit. */
+			if (j == p->slot_index || !hm_load_acquire_u32(&o->active))
+				continue;
+			uint64_t hs = hm_load_relaxed_u64(&o->intent_pos);
+			uint64_t hb = hm_load_relaxed_u32(&o->intent_bytes);
+			if (hb == 0 || hb > r->cap || hs + hb > *at)
+				continue; /* nothing to skip, or not behind us */
+			/* The held bytes' instance at or before *at, and the next. */
+			uint64_t s0 = hs + (*at - hs) / r->cap * r->cap, s1 = s0 + r->cap;
+			if (s0 + hb > *at) {
+				*at = place(r, s0 + hb, total);
+				moved = true;
+			} else if (s1 < *at + total) {
+				*at = place(r, s1 + hb, total);
+				moved = true;
+			} else if (s1 < limit) {
+				limit = s1;
+			}
+		}
+		if (*at - start > r->cap)
+			return HERMES_EAGAIN;
+		if (!moved || round > HM_MAX_PRODUCERS)
+			break;
+	}
+	p->limit = limit;
+	return HERMES_OK;
+}
+
+/* The claim needs room beyond the cached limits. Block rings: take the
+ * shared limits, scan if they are short too, else report the ring full.
+ * Overwrite rings never wait for anyone (skip_held). Both look, about once a
+ * lap, whether the ring was deleted. */
+static hermes_err claim_slow(hermes_pub *p, uint64_t tail, uint64_t *at, uint64_t total,
+			     uint64_t seq_end)
+{
+	hm_ring *r = &p->ring;
+	hm_ring_header *h = r->hdr;
+	uint64_t end = *at + total;
+	/* Relaxed: advisory. A deleted ring stops taking messages the next
+	 * time a producer runs out of cached room (about once a lap), without
+	 * a check on every claim. */
+	if (hm_load_relaxed_u32(&h->deleted))
+		return HERMES_ECLOSED;
+	if (r->policy == HERMES_POLICY_OVERWRITE) {
+		p->seq_limit = seq_end + r->nslots;
+		return skip_held(p, tail, at, total);
+	}
+	/* Acquire: pairs with cas_max's release. */
+	p->limit = hm_load_acquire_u64(&h->limit);
+	p->seq_limit = hm_load_acquire_u64(&h->seq_limit);
+	if (!fits(p, end, seq_end)) {
+		refresh_limits(r, p->slot);
+		p->limit = hm_load_acquire_u64(&h->limit);
+		p->seq_limit = hm_load_acquire_u64(&h->seq_limit);
+	}
+	if (fits(p, end, seq_end))
+		return HERMES_OK;
+	/* Count times the ring filled up, not retries. */
+	if (!p->full)
+		hm_store_relaxed_u64(&p->slot->full_events,
+				     hm_load_relaxed_u64(&p->slot->full_events) + 1);
+	p->full = 1;
+	return HERMES_EAGAIN;
+}
+
+/* Record that producer j won the claim that ended at end_seq (the tail says
+ * so: its tag is j's). Must happen before our own tail CAS moves the tail
+ * away from that value, or a repair after j's death could no longer prove
+ * the claim was j's. CAS-max: a helper that was preempted must never lower
+ * a later record. acq_rel: the release half, and the full barrier of the
+ * tail CAS after it, order this before the tail moves; a repairer that
+ * acquires the moved tail sees it. */
+static void record_claim(hm_ring *r, unsigned j, uint64_t end_seq)
+{
+	hm_atomic_u64 *held = &r->prods[j].held_seq;
+	uint64_t cur = hm_load_relaxed_u64(held);
+	while (seq_diff(cur, end_seq) < 0) {
+		CRASH_POINT("claim: record");
+		if (hm_cas_acq_rel_u64(held, &cur, end_seq))
+			break;
+	}
 }
 
 /* Claim `total` data bytes for n messages; on success *start is where the
@@ -399,53 +582,46 @@ static hermes_err claim_region(hermes_pub *p, uint64_t total, uint32_t n, uint64
 	hm_ring *r = &p->ring;
 	hm_ring_header *h = r->hdr;
 	hm_prod_slot *s = p->slot;
+	const unsigned tag = p->slot_index + 1;
 	/* Relaxed: a torn or stale pair only makes the CAS below fail and
 	 * hand us the current value. */
 	uint64_t pos = hm_load_relaxed_u64(&h->tail.lo);
-	uint64_t seq = hm_load_relaxed_u64(&h->tail.hi);
+	uint64_t hi = hm_load_relaxed_u64(&h->tail.hi);
 	for (;;) {
-		uint64_t off = pos & r->mask;
-		/* A claim never wraps inside the data area: if it does not fit
-		 * before the end, it starts at the next lap. */
-		uint64_t pad = off + total > r->cap ? r->cap - off : 0;
-		uint64_t end = pos + pad + total;
-		if (!fits(p, end, seq + n)) {
-			/* Relaxed: advisory. A deleted ring stops taking messages
-			 * the next time a producer runs out of cached room (about
-			 * once a lap), without a check on every claim. */
-			if (hm_load_relaxed_u32(&h->deleted)) {
-				/* Release, as at commit: we hold nothing now. */
-				hm_store_release_u32(&s->active, 0);
-				return HERMES_ECLOSED;
-			}
-			/* Acquire: pairs with cas_max's release. */
-			p->limit = hm_load_acquire_u64(&h->limit);
-			p->seq_limit = hm_load_acquire_u64(&h->seq_limit);
-			if (!fits(p, end, seq + n)) {
-				refresh_limits(r, s);
-				p->limit = hm_load_acquire_u64(&h->limit);
-				p->seq_limit = hm_load_acquire_u64(&h->seq_limit);
-			}
-			if (!fits(p, end, seq + n)) {
+		uint64_t seq = hm_tail_seq(hi);
+		uint64_t at = place(r, pos, total);
+		if (!fits(p, at + total, seq + n)) {
+			hermes_err err = claim_slow(p, pos, &at, total, seq + n);
+			if (err) {
 				/* Release: we hold nothing now; see commit. */
+				CRASH_POINT("claim: inactive");
 				hm_store_release_u32(&s->active, 0);
-				/* Count times the ring filled up, not retries. */
-				if (!p->full)
-					hm_store_relaxed_u64(&s->full_events,
-							     hm_load_relaxed_u64(&s->full_events) + 1);
-				p->full = 1;
-				return HERMES_EAGAIN;
+				return err;
 			}
 		}
+		uint64_t end = at + total;
 		/* The intent, then the CAS. Relaxed stores: the CAS below is a
-		 * release, so a scanner or the supervisor that observes the new
-		 * tail (acquire) also observes these. */
-		hm_store_relaxed_u64(&s->intent_pos, pos);
-		hm_store_relaxed_u64(&s->intent_seq, seq);
+		 * release, so whoever observes the new tail (acquire) observes
+		 * these too. Count and bytes go first and the sequence last, so
+		 * a producer killed half-way through rewriting its intent leaves
+		 * one that names its previous, resolved claim or none (see
+		 * "won" in hm_ring_repair_producer). The position is where the
+		 * data starts (after any padding); the claim ends at pos+bytes. */
+		CRASH_POINT("claim: intent count");
 		hm_store_relaxed_u32(&s->intent_count, n);
+		CRASH_POINT("claim: intent bytes");
 		hm_store_relaxed_u32(&s->intent_bytes, (uint32_t)total);
+		CRASH_POINT("claim: intent pos");
+		hm_store_relaxed_u64(&s->intent_pos, at);
+		CRASH_POINT("claim: intent seq");
+		hm_store_relaxed_u64(&s->intent_seq, seq);
+		CRASH_POINT("claim: active");
 		hm_store_relaxed_u32(&s->active, 1);
-		if (hm_cas128(&h->tail, &pos, &seq, end, seq + n)) {
+		unsigned prev = hm_tail_tag(hi);
+		if (prev != 0 && prev != tag)
+			record_claim(r, prev - 1, seq);
+		CRASH_POINT("claim: tail");
+		if (hm_cas128(&h->tail, &pos, &hi, end, hm_tail_hi(seq + n, tag))) {
 			p->full = 0;
 			if (r->policy == HERMES_POLICY_OVERWRITE) {
 				/* A lapped reader validates by reading the tail
@@ -453,7 +629,7 @@ static hermes_err claim_region(hermes_pub *p, uint64_t total, uint32_t n, uint64
 				 * visible before the tail moved. */
 				hm_fence_release();
 			}
-			*start = pos + pad;
+			*start = at;
 			*seq_out = seq;
 			return HERMES_OK;
 		}
@@ -470,7 +646,8 @@ hermes_err hermes_pub_claim(hermes_pub *p, uint32_t len, hermes_claim *c)
 	hermes_err err = claim_region(p, bytes, 1, &pos, &seq);
 	if (err)
 		return err;
-	/* Relaxed: published by the release store of the word at commit. */
+	/* Relaxed: published by the release of the word at commit. */
+	CRASH_POINT("claim: meta");
 	hm_store_relaxed_u64(&slot_at(&p->ring, seq)->meta, hm_meta(pos, len));
 	p->claim_seq = seq;
 	c->data = data_at(&p->ring, pos);
@@ -504,6 +681,7 @@ hermes_err hermes_pub_claim_batch(hermes_pub *p, const uint32_t *lens, uint32_t 
 		return err;
 	uint64_t at = pos;
 	for (uint32_t i = 0; i < n; i++) {
+		CRASH_POINT("claim: batch meta");
 		hm_store_relaxed_u64(&slot_at(&p->ring, seq + i)->meta, hm_meta(at, lens[i]));
 		ptrs[i] = data_at(&p->ring, at);
 		at += hm_data_bytes(lens[i]);
@@ -518,15 +696,23 @@ hermes_err hermes_pub_claim_batch(hermes_pub *p, const uint32_t *lens, uint32_t 
 	return HERMES_OK;
 }
 
-static void wake_sleepers(hm_ring *r)
+/* Wake sleeping subscribers, if any (eventcount, waker's side). The sleeper
+ * sets its bit in `sleepers` and then makes every running thread of every
+ * registered producer process execute a full barrier (membarrier), before
+ * it re-checks the ring; so a producer that stored a slot word and then
+ * reads `sleepers` needs no fence of its own: either the barrier came after
+ * our store (the sleeper sees the word) or before our load (we see the
+ * bit). Producers whose process could not register fence here instead, the
+ * classic Dekker pair with the sleeper's fence. `fence` also covers the rare
+ * paths (abort, repair) where a fence costs nothing that matters. */
+static inline void wake_sleepers(hm_ring *r, bool fence)
 {
-	/* Dekker with hermes_sub_wait: we stored a slot word, then read
-	 * `waiters`; a sleeper increments `waiters`, then reads the slot word.
-	 * With a seq_cst fence between the two accesses on both sides, at
-	 * least one of us sees the other's write: either the sleeper sees the
-	 * message or we see the sleeper. */
-	hm_fence_seq_cst();
-	if (hm_load_relaxed_u32(&r->hdr->waiters)) {
+	if (fence)
+		hm_fence_seq_cst();
+	else
+		atomic_signal_fence(memory_order_seq_cst); /* compiler order only */
+	/* Relaxed: see above; the futex RMW below orders the rest. */
+	if (hm_load_relaxed_u64(&r->hdr->sleepers)) {
 		/* seq_cst RMW: a sleeper that reads the new futex value also
 		 * sees our commit; one that read the old value is woken. */
 		hm_fetch_add_seq_cst_u32(&r->hdr->futex, 1);
@@ -534,42 +720,97 @@ static void wake_sleepers(hm_ring *r)
 	}
 }
 
+/* Write the word of `seq` in its final state (COMMITTED or ABANDONED). Block
+ * rings: a release store (pairs with the subscriber's acquire load of the
+ * word, making meta and payload visible with it); nobody else can write the
+ * slot of a claim that is held. Overwrite rings: other producers may lap a
+ * claim that is still held, so the word is written only if the slot does not
+ * already carry a newer sequence (CAS; acq_rel: its release half is the
+ * publication). Returns false when the slot was lapped. */
+static bool put_word(hm_ring *r, uint64_t seq, unsigned state)
+{
+	hm_atomic_u64 *wp = &slot_at(r, seq)->word;
+	uint64_t want = hm_slot_word(seq, state);
+	if (r->policy == HERMES_POLICY_BLOCK) {
+		hm_store_release_u64(wp, want);
+		return true;
+	}
+	uint64_t cur = hm_load_relaxed_u64(wp);
+	for (;;) {
+		int64_t d = seq_diff(hm_word_seq(cur), seq);
+		if (d > 0 || (d == 0 && hm_word_state(cur) != HM_SLOT_IN_PROGRESS))
+			return cur == want;
+		if (hm_cas_acq_rel_u64(wp, &cur, want))
+			return true;
+	}
+}
+
+/* Commit sequences [seq, seq + n): the first word is the commit point, the
+ * later ones follow at once. A subscriber that starts inside the range sees a
+ * member only after the first (each store a release, in program order), so
+ * no one sees part of a batch before its commit; a producer killed between
+ * the stores leaves a committed head that repair completes. */
+static bool commit_range(hm_ring *r, uint64_t seq, uint32_t n, uint64_t *payload)
+{
+	bool ok = true;
+	for (uint32_t i = 0; i < n; i++) {
+		/* Relaxed: our own store at claim time. */
+		*payload += hm_meta_len(hm_load_relaxed_u64(&slot_at(r, seq + i)->meta));
+		CRASH_POINT("commit: word");
+		ok &= put_word(r, seq + i, HM_SLOT_COMMITTED);
+	}
+	return ok;
+}
+
+/* Mark sequences [seq, seq + n) abandoned, covering data up to end. Every
+ * slot is marked, head first, each saying how many sequences of the range are
+ * left from it: a subscriber placed anywhere inside skips to the end. */
+static bool abandon_range(hm_ring *r, uint64_t seq, uint32_t n, uint64_t end)
+{
+	bool ok = true;
+	for (uint32_t i = 0; i < n; i++) {
+		hm_slot *sl = slot_at(r, seq + i);
+		if (r->policy == HERMES_POLICY_OVERWRITE &&
+		    seq_diff(hm_word_seq(hm_load_relaxed_u64(&sl->word)), seq + i) > 0) {
+			ok = false; /* lapped: the slot is a newer message's */
+			continue;
+		}
+		/* Relaxed: published by the release of the word. */
+		CRASH_POINT("abandon: meta");
+		hm_store_relaxed_u64(&sl->meta, hm_meta(end, n - i));
+		CRASH_POINT("abandon: word");
+		ok &= put_word(r, seq + i, HM_SLOT_ABANDONED);
+	}
+	return ok;
+}
+
 hermes_err hermes_pub_commit(hermes_pub *p, hermes_claim *c)
 {
 	if (p->claim_seq == NO_CLAIM || c->seq_ != p->claim_seq)
 		return HERMES_EINVAL;
 	hm_ring *r = &p->ring;
+	hm_prod_slot *s = p->slot;
+	bool ok;
 	uint64_t payload = c->len;
-	for (uint32_t i = 1; i < c->n_; i++) {
-		hm_slot *sl = slot_at(r, c->seq_ + i);
-		payload += hm_meta_len(hm_load_relaxed_u64(&sl->meta));
-		/* The later messages of a batch are reachable only through the
-		 * first, so relaxed stores suffice: the release store of the
-		 * first word below publishes them all at once. */
-		hm_store_relaxed_u64(&sl->word, hm_slot_word(c->seq_ + i, HM_SLOT_COMMITTED));
+	if (c->n_ == 1) {
+		CRASH_POINT("commit: word");
+		ok = put_word(r, c->seq_, HM_SLOT_COMMITTED);
+	} else {
+		payload = 0;
+		ok = commit_range(r, c->seq_, c->n_, &payload);
 	}
-	/* The commit. Release: pairs with the subscriber's acquire load of the
-	 * word, making meta and the payload visible with it. */
-	hm_store_release_u64(&slot_at(r, c->seq_)->word, hm_slot_word(c->seq_, HM_SLOT_COMMITTED));
 	/* Release: pairs with refresh_limits' acquire; once a scanner sees
 	 * active == 0 it may let the next lap overwrite this message. */
-	hm_store_release_u32(&p->slot->active, 0);
+	CRASH_POINT("commit: inactive");
+	hm_store_release_u32(&s->active, 0);
 	p->claim_seq = NO_CLAIM;
-	hm_prod_slot *s = p->slot;
 	/* Single-writer counters on our own slot: relaxed load + store. */
 	hm_store_relaxed_u64(&s->msgs, hm_load_relaxed_u64(&s->msgs) + c->n_);
 	hm_store_relaxed_u64(&s->bytes, hm_load_relaxed_u64(&s->bytes) + payload);
-	wake_sleepers(r);
-	return HERMES_OK;
-}
-
-/* Mark n sequences from seq abandoned, covering data up to end. */
-static void abandon(hm_ring *r, uint64_t seq, uint32_t n, uint64_t end)
-{
-	hm_slot *sl = slot_at(r, seq);
-	hm_store_relaxed_u64(&sl->meta, hm_meta(end, n));
-	/* Release: as a commit; subscribers skip n sequences. */
-	hm_store_release_u64(&sl->word, hm_slot_word(seq, HM_SLOT_ABANDONED));
+	wake_sleepers(r, p->fence);
+	/* Overwrite rings: the claim was lapped before we committed it (we
+	 * were stopped or slow); subscribers count it as lost. */
+	return ok ? HERMES_OK : HERMES_ELOST;
 }
 
 hermes_err hermes_pub_abort(hermes_pub *p, hermes_claim *c)
@@ -577,12 +818,13 @@ hermes_err hermes_pub_abort(hermes_pub *p, hermes_claim *c)
 	if (p->claim_seq == NO_CLAIM || c->seq_ != p->claim_seq)
 		return HERMES_EINVAL;
 	hm_ring *r = &p->ring;
-	abandon(r, c->seq_, c->n_, c->pos_ + c->bytes_);
+	abandon_range(r, c->seq_, c->n_, c->pos_ + c->bytes_);
 	/* Release: pairs with refresh_limits' acquire, as at commit. */
+	CRASH_POINT("abort: inactive");
 	hm_store_release_u32(&p->slot->active, 0);
 	p->claim_seq = NO_CLAIM;
 	hm_store_relaxed_u64(&p->slot->aborts, hm_load_relaxed_u64(&p->slot->aborts) + 1);
-	wake_sleepers(r);
+	wake_sleepers(r, true);
 	return HERMES_OK;
 }
 
@@ -644,14 +886,13 @@ void hm_pub_fini(hermes_pub *p)
 		/* Abort the outstanding claim, rebuilt from the intent. */
 		uint64_t pos = hm_load_relaxed_u64(&p->slot->intent_pos);
 		uint64_t total = hm_load_relaxed_u32(&p->slot->intent_bytes);
-		uint64_t off = pos & p->ring.mask;
-		uint64_t pad = off + total > p->ring.cap ? p->ring.cap - off : 0;
-		abandon(&p->ring, p->claim_seq, hm_load_relaxed_u32(&p->slot->intent_count),
-			pos + pad + total);
+		abandon_range(&p->ring, p->claim_seq, hm_load_relaxed_u32(&p->slot->intent_count),
+			      pos + total);
 		p->claim_seq = NO_CLAIM;
-		wake_sleepers(&p->ring);
+		wake_sleepers(&p->ring, true);
 	}
 	/* Release: pairs with refresh_limits' acquire, as at commit. */
+	CRASH_POINT("close: inactive");
 	hm_store_release_u32(&p->slot->active, 0);
 	/* Release (in free_slot): the slot's last writes are visible to the
 	 * next owner, whose CAS acquires it. */
@@ -664,27 +905,59 @@ void hm_ring_earliest(const hm_ring *r, uint64_t *pos_out, uint64_t *seq_out)
 {
 	uint64_t tpos, tseq;
 	hm_ring_tail(r, &tpos, &tseq);
-	/* No claim ends beyond the shared limits, so data at or after
-	 * limit - capacity and slots at or after seq_limit - slots are safe
-	 * from the next lap until the limits rise. */
-	uint64_t limit = hm_load_acquire_u64(&r->hdr->limit);
-	uint64_t seq_limit = hm_load_acquire_u64(&r->hdr->seq_limit);
-	uint64_t low = limit > r->cap ? limit - r->cap : 0;
-	uint64_t seq = seq_limit > r->nslots ? seq_limit - r->nslots : 0;
-	for (; seq_diff(seq, tseq) < 0; seq++) {
-		/* Acquire: pairs with the commit's release of the word. */
-		uint64_t w = hm_load_acquire_u64(&slot_at(r, seq)->word);
-		if (hm_word_seq(w) != seq)
+	/* Where retained messages may be. Block rings: no claim ends beyond
+	 * the shared limits, so data at or after limit - capacity and slots at
+	 * or after seq_limit - slots are safe from the next lap until the
+	 * limits rise (acquire: pairs with cas_max). Overwrite rings: one lap
+	 * behind the tail; a lap during the scan shows up at the first poll. */
+	uint64_t low, seq;
+	if (r->policy == HERMES_POLICY_BLOCK) {
+		uint64_t limit = hm_load_acquire_u64(&r->hdr->limit);
+		uint64_t seq_limit = hm_load_acquire_u64(&r->hdr->seq_limit);
+		low = limit > r->cap ? limit - r->cap : 0;
+		seq = seq_limit > r->nslots ? seq_limit - r->nslots : 0;
+	} else {
+		low = tpos > r->cap ? tpos - r->cap : 0;
+		seq = tseq > r->nslots ? tseq - r->nslots : 0;
+	}
+	uint64_t at_least = low;
+	while (seq_diff(seq, tseq) < 0) {
+		hm_slot *sl = slot_at(r, seq);
+		/* Acquire: pairs with the release of the word (commit, abort,
+		 * repair), making meta visible. */
+		uint64_t w = hm_load_acquire_u64(&sl->word);
+		unsigned st = hm_word_state(w);
+		if (hm_word_seq(w) != seq || st == HM_SLOT_IN_PROGRESS)
 			break; /* not written yet: start here and wait for it */
-		uint64_t meta = hm_load_relaxed_u64(&slot_at(r, seq)->meta);
+		uint64_t meta = hm_load_relaxed_u64(&sl->meta);
 		uint64_t at = hm_meta_pos_before(meta, tpos);
-		if (hm_word_state(w) == HM_SLOT_COMMITTED && at >= low) {
-			*pos_out = at;
-			*seq_out = seq;
-			return;
+		if (st == HM_SLOT_COMMITTED) {
+			if (at >= at_least && hm_meta_len(meta) <= r->max_msg) {
+				*pos_out = at;
+				*seq_out = seq;
+				return;
+			}
+			seq++; /* its data is no longer retained (or is corrupt) */
+		} else if (st == HM_SLOT_ABANDONED && hm_meta_len(meta) >= 1 &&
+			   hm_meta_len(meta) <= MAX_BATCH) {
+			/* Start at an abandoned record whose range ends in what
+			 * is retained (the first poll skips the rest of the
+			 * range and reports it as a gap); jump over one that
+			 * does not. Every slot of a range says how much of it
+			 * is left, so this works from anywhere inside it. */
+			if (at >= at_least && at <= tpos) {
+				*pos_out = at_least;
+				*seq_out = seq;
+				return;
+			}
+			seq += hm_meta_len(meta);
+		} else {
+			seq++; /* corrupt: polls report it */
 		}
 	}
-	*pos_out = seq == tseq ? tpos : low;
+	if (seq_diff(seq, tseq) > 0)
+		seq = tseq;
+	*pos_out = seq == tseq ? tpos : at_least;
 	*seq_out = seq;
 }
 
@@ -708,9 +981,10 @@ static void sub_set_start(hermes_sub *s, hermes_start start, uint64_t target)
 			} else if (seq_diff(target, seq) < 0) {
 				s->pending_lost = seq - target;
 			} else {
-				/* Slots index by sequence: start right there. The
-				 * cursor stays at the earliest position, which is at
-				 * or before the target's data. */
+				/* Slots index by sequence: start right there (inside
+				 * an abandoned range, its slot says how far to skip).
+				 * The cursor stays at the earliest position, which is
+				 * at or before the target's data. */
 				seq = target;
 			}
 		}
@@ -721,9 +995,9 @@ static void sub_set_start(hermes_sub *s, hermes_start start, uint64_t target)
 
 /* Wait until every producer scan that was running when we looked has
  * finished (a scan that starts later sees our cursor). A producer that dies
- * mid-scan has its slot freed by the supervisor, which ends the wait; the
- * deadline bounds it in any case. */
-static void wait_for_scans(const hm_ring *r, uint64_t deadline)
+ * mid-scan has its slot freed by the supervisor, which ends the wait. Returns
+ * false at the deadline (a stopped producer). */
+static bool wait_for_scans(const hm_ring *r, uint64_t deadline)
 {
 	for (uint64_t m = hm_load_acquire_u64(&r->hdr->prod_mask); m; m &= m - 1) {
 		hm_prod_slot *p = &r->prods[__builtin_ctzll(m)];
@@ -733,18 +1007,42 @@ static void wait_for_scans(const hm_ring *r, uint64_t deadline)
 		unsigned spins = 0;
 		while ((c & 1) && hm_load_acquire_u32(&p->scans) == c &&
 		       hm_load_relaxed_u64(&p->owner) != 0) {
-			if (++spins > 64) {
+			if (++spins > JOIN_SPINS) {
 				if (hm_now_ns() > deadline)
-					return;
+					return false;
 				sched_yield();
 			} else {
 				hm_cpu_relax();
 			}
 		}
 	}
+	return true;
 }
 
-void hm_sub_init(hermes_sub *s, const hm_ring *r, int slot_index, hermes_start start, uint64_t seq)
+static void publish_cursor(hermes_sub *s)
+{
+	/* seq first, relaxed; then pos with release: a scanner that acquires
+	 * pos sees a seq at least this new. Release pairs with refresh_limits'
+	 * acquire: our reads of every released message happen before a
+	 * producer writes over them. */
+	CRASH_POINT("cursor: seq");
+	hm_store_relaxed_u64(&s->slot->seq, s->seq);
+	CRASH_POINT("cursor: pos");
+	hm_store_release_u64(&s->slot->pos, s->pos);
+	s->released_pos = s->pos;
+	s->released_seq = s->seq;
+}
+
+static const char *ring_name(const hm_ring *r, char buf[HM_NAME_MAX])
+{
+	/* The name is in shared memory: copy it, bounded and terminated. */
+	memcpy(buf, r->hdr->name, HM_NAME_MAX);
+	buf[HM_NAME_MAX - 1] = '\0';
+	return buf;
+}
+
+hermes_err hm_sub_init(hermes_sub *s, const hm_ring *r, int slot_index, hermes_start start,
+		       uint64_t seq)
 {
 	memset(s, 0, sizeof *s);
 	s->ring = *r;
@@ -755,21 +1053,31 @@ void hm_sub_init(hermes_sub *s, const hm_ring *r, int slot_index, hermes_start s
 	 * overwrite; if the limits moved past it, choose again. The fence
 	 * pairs with the one at the start of refresh_limits: either a scan
 	 * sees our cursor, or we see that scan running and wait for it, after
-	 * which its raised limits are visible to the check. */
-	uint64_t deadline = hm_now_ns() + 2000000000u;
-	for (int tries = 0; tries < 16; tries++) {
+	 * which its raised limits are visible to the check. Overwrite rings
+	 * have no limits: any start is safe (a lap shows at the next poll). */
+	uint64_t deadline = hm_now_ns() + JOIN_TIMEOUT_NS;
+	char name[HM_NAME_MAX];
+	for (unsigned tries = 0; tries < JOIN_TRIES; tries++) {
 		sub_set_start(s, start, seq);
-		hm_store_relaxed_u64(&s->slot->seq, s->seq);
-		hm_store_release_u64(&s->slot->pos, s->pos);
+		publish_cursor(s);
+		if (r->policy == HERMES_POLICY_OVERWRITE)
+			return HERMES_OK;
 		hm_fence_seq_cst();
-		wait_for_scans(&s->ring, deadline);
+		if (!wait_for_scans(&s->ring, deadline))
+			return hm_fail(HERMES_ETIMEDOUT,
+				       "ring '%s': cannot join safely: a producer's limit scan did not "
+				       "finish within %u ms (a stopped producer?); retry, or stop it",
+				       ring_name(r, name), (unsigned)(JOIN_TIMEOUT_NS / 1000000u));
 		uint64_t limit = hm_load_acquire_u64(&s->ring.hdr->limit);
 		uint64_t seq_limit = hm_load_acquire_u64(&s->ring.hdr->seq_limit);
-		if (limit <= s->pos + s->ring.cap && seq_diff(seq_limit, s->seq + s->ring.nslots) <= 0)
-			break;
+		if (limit <= s->pos + s->ring.cap &&
+		    seq_diff(seq_limit, s->seq + s->ring.nslots) <= 0)
+			return HERMES_OK;
 	}
-	s->released_pos = s->pos;
-	s->released_seq = s->seq;
+	return hm_fail(HERMES_EBUSY,
+		       "ring '%s': cannot join safely: producers moved past every start position "
+		       "in %u tries; retry",
+		       ring_name(r, name), JOIN_TRIES);
 }
 
 void hm_sub_fini(hermes_sub *s)
@@ -779,24 +1087,42 @@ void hm_sub_fini(hermes_sub *s)
 	free_slot(&s->slot->owner, &s->slot->owner_start, &s->ring.hdr->sub_mask, s->slot_index);
 }
 
-static void publish_cursor(hermes_sub *s)
+/* The record at s->seq failed validation: count it, step over it (the next
+ * record's meta re-anchors the position), and say so. Never delivered. */
+static hermes_err sub_corrupt(hermes_sub *s, hermes_msg *m, const char *why)
 {
-	/* seq first, relaxed; then pos with release: a scanner that acquires
-	 * pos sees a seq at least this new. Release pairs with refresh_limits'
-	 * acquire: our reads of every released message happen before a
-	 * producer writes over them. */
-	hm_store_relaxed_u64(&s->slot->seq, s->seq);
-	hm_store_release_u64(&s->slot->pos, s->pos);
-	s->released_pos = s->pos;
-	s->released_seq = s->seq;
+	char name[HM_NAME_MAX];
+	uint64_t seq = s->seq;
+	/* Relaxed: counters for hermes-ctl, ordered with nothing. */
+	hm_fetch_add_relaxed_u64(&s->ring.hdr->corrupt, 1);
+	hm_store_relaxed_u64(&s->slot->corrupt, hm_load_relaxed_u64(&s->slot->corrupt) + 1);
+	s->seq++;
+	s->empty_polls = 0;
+	m->data = NULL;
+	m->len = 0;
+	m->seq = seq;
+	m->gap = 0;
+	m->lost = 0;
+	return hm_fail(HERMES_ECORRUPT, "ring '%s': record %llu is corrupt (%s); skipped",
+		       ring_name(&s->ring, name), (unsigned long long)seq, why);
 }
 
-/* Lapped: jump to the oldest retained message and count what was lost. */
+/* Lapped: jump to the oldest retained message and count what was lost. The
+ * loss must be real: a start that is not past us, or an impossible count,
+ * is corruption, not a lap. */
 static hermes_err sub_resync(hermes_sub *s, hermes_msg *m)
 {
 	uint64_t pos, seq;
 	hm_ring_earliest(&s->ring, &pos, &seq);
-	uint64_t lost = seq_diff(seq, s->seq) > 0 ? seq - s->seq : 0;
+	if (seq_diff(seq, s->seq) <= 0)
+		return sub_corrupt(s, m, "a lap that leads backwards");
+	uint64_t lost = seq - s->seq;
+	if (lost > MAX_PLAUSIBLE_LOSS)
+		return sub_corrupt(s, m, "an impossible loss");
+	/* Messages handed out since the last release were overwritten too:
+	 * the release must say so. */
+	if (s->unreleased_msgs)
+		s->lost_unreleased = 1;
 	s->pos = pos;
 	s->seq = seq;
 	s->unreleased_msgs = 0;
@@ -812,6 +1138,21 @@ static hermes_err sub_resync(hermes_sub *s, hermes_msg *m)
 	return HERMES_ELOST;
 }
 
+/* The slot of s->seq holds a newer sequence, wseq. A lap, if the tail agrees
+ * (it must be past wseq, and, on a block ring, a whole lap past us: a
+ * subscriber whose slot was taken away); otherwise a forged word. */
+static hermes_err sub_lapped(hermes_sub *s, hermes_msg *m, uint64_t wseq)
+{
+	uint64_t tpos, tseq;
+	hm_ring_tail(&s->ring, &tpos, &tseq);
+	if (seq_diff(wseq, tseq) >= 0)
+		return sub_corrupt(s, m, "a slot word ahead of the tail");
+	if (s->ring.policy == HERMES_POLICY_BLOCK &&
+	    seq_diff(tseq, s->seq + s->ring.nslots) <= 0)
+		return sub_corrupt(s, m, "a newer slot word on a block ring");
+	return sub_resync(s, m);
+}
+
 /* Overwrite rings: may data at or after `from`, or the slot of `seq`, have
  * been reused? Called after reading what it protects. */
 static bool overwritten_since(const hm_ring *r, uint64_t from, uint64_t seq)
@@ -822,7 +1163,7 @@ static bool overwritten_since(const hm_ring *r, uint64_t from, uint64_t seq)
 	 * covers it. */
 	hm_fence_acquire();
 	uint64_t tail = hm_load_relaxed_u64(&r->hdr->tail.lo);
-	uint64_t tseq = hm_load_relaxed_u64(&r->hdr->tail.hi);
+	uint64_t tseq = hm_tail_seq(hm_load_relaxed_u64(&r->hdr->tail.hi));
 	return tail > from + r->cap || seq_diff(tseq, seq + r->nslots) > 0;
 }
 
@@ -841,11 +1182,12 @@ hermes_err hermes_sub_poll(hermes_sub *s, hermes_msg *m)
 	}
 	for (;;) {
 		hm_slot *sl = slot_at(r, s->seq);
-		/* Acquire: pairs with the release store of the word (commit,
-		 * abort or repair), making meta and the payload visible. */
+		/* Acquire: pairs with the release of the word (commit, abort or
+		 * repair), making meta and the payload visible. */
 		uint64_t w = hm_load_acquire_u64(&sl->word);
 		int64_t d = seq_diff(hm_word_seq(w), s->seq);
-		if (d < 0 || (d == 0 && hm_word_state(w) == HM_SLOT_IN_PROGRESS)) {
+		unsigned st = hm_word_state(w);
+		if (d < 0 || (d == 0 && st == HM_SLOT_IN_PROGRESS)) {
 			if (r->policy == HERMES_POLICY_OVERWRITE &&
 			    ++s->empty_polls % LAP_CHECK_EVERY == 0 &&
 			    overwritten_since(r, s->pos, s->seq))
@@ -853,26 +1195,38 @@ hermes_err hermes_sub_poll(hermes_sub *s, hermes_msg *m)
 			return HERMES_EAGAIN;
 		}
 		if (d > 0)
-			return sub_resync(s, m);
+			return sub_lapped(s, m, hm_word_seq(w));
 		uint64_t meta = hm_load_relaxed_u64(&sl->meta);
-		uint64_t seq = s->seq;
-		if (hm_word_state(w) == HM_SLOT_ABANDONED) {
-			uint64_t count = hm_meta_len(meta);
-			if (count == 0 || count > MAX_BATCH)
-				return sub_resync(s, m);
-			s->pos = hm_meta_pos_after(meta, s->pos);
-			s->seq += count;
-			s->gap += count;
+		if (r->policy == HERMES_POLICY_OVERWRITE) {
+			/* The slot may be reused under us: the meta belongs to
+			 * the word only if the word is still there after it
+			 * (acquire fence: the meta load happens before the
+			 * re-load). */
+			hm_fence_acquire();
+			if (hm_load_relaxed_u64(&sl->word) != w)
+				continue;
+		}
+		if (st == HM_SLOT_ABANDONED) {
+			uint64_t left = hm_meta_len(meta);
+			uint64_t end = hm_meta_pos_after(meta, s->pos);
+			if (left == 0 || left > MAX_BATCH || end - s->pos > r->cap)
+				return sub_corrupt(s, m, "an impossible abandoned range");
+			s->pos = end;
+			s->seq += left;
+			s->gap += left;
 			hm_store_relaxed_u64(&s->slot->skipped,
-					     hm_load_relaxed_u64(&s->slot->skipped) + count);
+					     hm_load_relaxed_u64(&s->slot->skipped) + left);
 			continue;
 		}
+		if (st != HM_SLOT_COMMITTED)
+			return sub_corrupt(s, m, "an unknown record state");
 		uint32_t len = (uint32_t)hm_meta_len(meta);
 		uint64_t at = hm_meta_pos_after(meta, s->pos);
 		/* Our cursor is at or before this payload and within a lap of
-		 * it; anything else means the slot was reused under us. */
+		 * it, and a payload never wraps the data area. */
 		if (len > r->max_msg || at - s->pos > r->cap || (at & r->mask) + len > r->cap)
-			return sub_resync(s, m);
+			return sub_corrupt(s, m, "an impossible length or position");
+		uint64_t seq = s->seq;
 		s->pos = at + hm_data_bytes(len);
 		s->seq++;
 		if (s->skip_until && seq_diff(seq, s->skip_until) < 0)
@@ -895,9 +1249,15 @@ hermes_err hermes_sub_release(hermes_sub *s)
 {
 	hm_sub_slot *sl = s->slot;
 	hermes_err err = HERMES_OK;
-	if (s->ring.policy == HERMES_POLICY_OVERWRITE && s->seq != s->released_seq &&
-	    overwritten_since(&s->ring, s->released_pos, s->released_seq))
-		err = HERMES_ELOST;
+	if (s->ring.policy == HERMES_POLICY_OVERWRITE) {
+		/* Every message handed out since the last release: those lost to
+		 * a lap already noticed by a poll, and the rest, checked now. */
+		if (s->lost_unreleased ||
+		    (s->seq != s->released_seq &&
+		     overwritten_since(&s->ring, s->released_pos, s->released_seq)))
+			err = HERMES_ELOST;
+		s->lost_unreleased = 0;
+	}
 	if (s->unreleased_msgs) {
 		hm_store_relaxed_u64(&sl->msgs, hm_load_relaxed_u64(&sl->msgs) + s->unreleased_msgs);
 		hm_store_relaxed_u64(&sl->bytes, hm_load_relaxed_u64(&sl->bytes) + s->unreleased_bytes);
@@ -955,7 +1315,7 @@ hermes_err hermes_sub_recv(hermes_sub *s, void *buf, uint32_t cap, hermes_msg *m
 	return HERMES_OK;
 }
 
-/* Would a poll return something (a message, a skip, or a loss)? */
+/* Would a poll return something (a message, a skip, a loss or an error)? */
 static bool sub_ready(hermes_sub *s)
 {
 	if (s->pending_lost)
@@ -968,11 +1328,27 @@ static bool sub_ready(hermes_sub *s)
 	return s->ring.policy == HERMES_POLICY_OVERWRITE && overwritten_since(&s->ring, s->pos, s->seq);
 }
 
+void hm_ring_sleepers_add(hm_ring_header *h, uint64_t bits)
+{
+	/* seq_cst RMW: the announcement, ordered before the barrier (or the
+	 * fence) that follows it in the sleeper; see wake_sleepers. */
+	CRASH_POINT("sleep: announce");
+	atomic_fetch_or_explicit(&h->sleepers, bits, memory_order_seq_cst);
+}
+
+void hm_ring_sleepers_remove(hm_ring_header *h, uint64_t bits)
+{
+	/* Relaxed would do (a stale bit costs a producer one needless wake);
+	 * seq_cst keeps all announcement changes in one order. */
+	CRASH_POINT("sleep: retract");
+	atomic_fetch_and_explicit(&h->sleepers, ~bits, memory_order_seq_cst);
+}
+
 hermes_err hermes_sub_wait(hermes_sub *s, hermes_wait_mode mode, int64_t timeout_ns)
 {
 	uint64_t deadline = hm_deadline_after(timeout_ns);
 	hm_store_relaxed_u32(&s->slot->wait_mode, (uint32_t)mode);
-	unsigned spin_limit = mode == HERMES_WAIT_SPIN ? UINT32_MAX : 2048;
+	unsigned spin_limit = mode == HERMES_WAIT_SPIN ? UINT32_MAX : WAIT_SPINS;
 	for (unsigned i = 0; i < spin_limit; i++) {
 		if (sub_ready(s))
 			return HERMES_OK;
@@ -991,15 +1367,19 @@ hermes_err hermes_sub_wait(hermes_sub *s, hermes_wait_mode mode, int64_t timeout
 	}
 	hm_ring_header *h = s->ring.hdr;
 	hermes_err err = HERMES_ETIMEDOUT;
-	hm_store_relaxed_u32(&s->slot->sleeping, 1);
-	/* seq_cst RMW: the announcement, ordered before our fence below. */
-	hm_fetch_add_seq_cst_u32(&h->waiters, 1);
+	uint64_t bit = 1ull << s->slot_index;
+	hm_ring_sleepers_add(h, bit);
+	/* After the announcement, before the re-check: every registered
+	 * producer thread runs a full barrier (see wake_sleepers). Without
+	 * membarrier, producers of registered processes might miss us: each
+	 * sleep is then bounded. */
+	bool precise = hm_membarrier_global();
 	for (;;) {
 		/* Read the futex word before checking the ring: if a producer
 		 * bumps it after our check, FUTEX_WAIT sees the change and
 		 * returns at once instead of sleeping through the wake-up. */
 		uint32_t v = hm_load_acquire_u32(&h->futex);
-		/* Pairs with the fence in wake_sleepers (see there). */
+		/* Pairs with the fence of producers that fence (wake_sleepers). */
 		hm_fence_seq_cst();
 		if (sub_ready(s)) {
 			err = HERMES_OK;
@@ -1014,8 +1394,11 @@ hermes_err hermes_sub_wait(hermes_sub *s, hermes_wait_mode mode, int64_t timeout
 		/* On overwrite rings a lap shows only through the tail, which
 		 * wakes nobody; bound each sleep so it is noticed. */
 		uint64_t until = deadline;
-		if (s->ring.policy == HERMES_POLICY_OVERWRITE) {
-			uint64_t soon = hm_now_ns() + 10000000u;
+		uint64_t nap = s->ring.policy == HERMES_POLICY_OVERWRITE ? LAP_NAP_NS
+			       : precise					 ? 0
+										 : IMPRECISE_NAP_NS;
+		if (nap) {
+			uint64_t soon = hm_now_ns() + nap;
 			if (soon < until)
 				until = soon;
 		}
@@ -1024,8 +1407,7 @@ hermes_err hermes_sub_wait(hermes_sub *s, hermes_wait_mode mode, int64_t timeout
 			break;
 		}
 	}
-	hm_fetch_sub_seq_cst_u32(&h->waiters, 1);
-	hm_store_relaxed_u32(&s->slot->sleeping, 0);
+	hm_ring_sleepers_remove(h, bit);
 	return err;
 }
 
@@ -1040,9 +1422,40 @@ void hm_ring_release_subscriber(hm_ring *r, uint32_t index)
 {
 	if (index >= HM_MAX_SUBSCRIBERS)
 		return;
-	hm_store_relaxed_u32(&r->subs[index].sleeping, 0);
+	/* A subscriber that died asleep: take back its announcement, or every
+	 * commit on the ring would make a wake system call from now on. */
+	hm_ring_sleepers_remove(r->hdr, 1ull << index);
 	/* As hm_sub_fini. The dead process reads nothing any more. */
 	free_slot(&r->subs[index].owner, &r->subs[index].owner_start, &r->hdr->sub_mask, index);
+}
+
+/* Finish a claim that its (dead) producer provably won: [seq, seq + n), its
+ * data ending at `end`. Returns the sequences abandoned. */
+static int64_t resolve_claim(hm_ring *r, uint64_t seq, uint32_t n, uint64_t end)
+{
+	/* Acquire: pairs with the release of the head word by the owner. */
+	uint64_t w = hm_load_acquire_u64(&slot_at(r, seq)->word);
+	int64_t d = seq_diff(hm_word_seq(w), seq);
+	if (d > 0)
+		return 0; /* lapped (overwrite ring): nothing of it is left */
+	if (d == 0 && hm_word_state(w) == HM_SLOT_COMMITTED) {
+		/* Died inside a batch commit: the head is the commit point and
+		 * the members' metas were written before it; finish it. */
+		uint64_t payload = 0;
+		if (n > 1)
+			commit_range(r, seq + 1, n - 1, &payload);
+		return 0;
+	}
+	if (d == 0 && hm_word_state(w) == HM_SLOT_ABANDONED) {
+		/* Died inside an abort: finish marking the range. */
+		abandon_range(r, seq, n, end);
+		return 0;
+	}
+	abandon_range(r, seq, n, end);
+	/* Relaxed: counters for hermes-ctl, ordered with nothing. */
+	hm_fetch_add_relaxed_u64(&r->hdr->repairs, 1);
+	hm_fetch_add_relaxed_u64(&r->hdr->repaired_msgs, n);
+	return n;
 }
 
 int64_t hm_ring_repair_producer(hm_ring *r, uint32_t index)
@@ -1051,42 +1464,37 @@ int64_t hm_ring_repair_producer(hm_ring *r, uint32_t index)
 		return 0;
 	hm_prod_slot *s = &r->prods[index];
 	int64_t repaired = 0;
-	/* Acquire: pairs with the (dead) owner's last release stores. */
+	/* The tail first. Acquire (inside): pairs with the release of every
+	 * claim CAS, so the dead producer's intent and active flag, and the
+	 * helpers' records of its claims (stored before their own CAS), are
+	 * visible for every claim older than this tail. */
+	uint64_t tpos, tseq;
+	unsigned ttag;
+	hm_ring_tail_tagged(r, &tpos, &tseq, &ttag);
+	/* Acquire: pairs with the owner's last release of `active`. */
 	if (hm_load_acquire_u32(&s->active)) {
-		uint64_t ipos = hm_load_relaxed_u64(&s->intent_pos);
-		uint64_t iseq = hm_load_relaxed_u64(&s->intent_seq);
 		uint32_t n = hm_load_relaxed_u32(&s->intent_count);
 		uint64_t total = hm_load_relaxed_u32(&s->intent_bytes);
-		uint64_t tpos, tseq;
-		hm_ring_tail(r, &tpos, &tseq);
-		/* Acquire: a commit or abort by the owner shows in the word. */
-		uint64_t w = hm_load_acquire_u64(&slot_at(r, iseq)->word);
-		bool landed = hm_word_seq(w) == iseq && hm_word_state(w) != HM_SLOT_IN_PROGRESS;
-		if (seq_diff(tseq, iseq) > 0 && tpos > ipos && n > 0 && !landed) {
-			/* The tail moved past the intent, so someone claimed
-			 * (ipos, iseq). It was the dead producer unless a live one
-			 * holds the same intent and is about to learn which CAS
-			 * won; then the caller retries shortly. */
-			for (unsigned i = 0; i < HM_MAX_PRODUCERS; i++) {
-				hm_prod_slot *o = &r->prods[i];
-				if (i == index || !hm_load_acquire_u64(&o->owner) ||
-				    !hm_load_acquire_u32(&o->active))
-					continue;
-				if (hm_load_relaxed_u64(&o->intent_pos) == ipos &&
-				    hm_load_relaxed_u64(&o->intent_seq) == iseq)
-					return -1;
-			}
-			uint64_t off = ipos & r->mask;
-			uint64_t pad = off + total > r->cap ? r->cap - off : 0;
-			abandon(r, iseq, n, ipos + pad + total);
-			repaired = n;
-			/* Relaxed: counters for hermes-ctl, ordered with nothing. */
-			hm_fetch_add_relaxed_u64(&r->hdr->repairs, 1);
-			hm_fetch_add_relaxed_u64(&r->hdr->repaired_msgs, n);
-			wake_sleepers(r);
+		uint64_t ipos = hm_load_relaxed_u64(&s->intent_pos);
+		uint64_t iseq = hm_load_relaxed_u64(&s->intent_seq);
+		/* Acquire: pairs with the helper's CAS-max (record_claim). */
+		uint64_t held = hm_load_acquire_u64(&s->held_seq);
+		uint64_t iend = iseq + n;
+		/* The intent says what the producer tried to claim; it won that
+		 * claim only if the tail still carries its tag at the intent's
+		 * end, or a later claimant recorded that end for it. Tail values
+		 * never repeat (the sequence only grows), only this producer
+		 * writes its tag, and its intents only grow: a torn, stale or
+		 * half-rewritten intent matches neither. */
+		bool won = n >= 1 && n <= MAX_BATCH && total <= r->cap &&
+			   ((ttag == index + 1 && tseq == iend) || held == iend);
+		if (won) {
+			repaired = resolve_claim(r, iseq, n, ipos + total);
+			wake_sleepers(r, true);
 		}
-		/* Release: the abandoned record is published before scanners
+		/* Release: the resolved records are published before scanners
 		 * (acquire) stop holding the next lap back for this claim. */
+		CRASH_POINT("repair: inactive");
 		hm_store_release_u32(&s->active, 0);
 	}
 	free_slot(&s->owner, &s->owner_start, &r->hdr->prod_mask, index);

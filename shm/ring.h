@@ -39,7 +39,8 @@ struct hermes_pub {
 	uint64_t seq_limit; /* cached sequence limit, likewise */
 	uint64_t claim_seq; /* outstanding claim's first sequence, or UINT64_MAX */
 	uint32_t slot_index;
-	uint32_t full; /* the last claim found the ring full */
+	uint32_t full;	/* the last claim found the ring full */
+	uint32_t fence; /* this process could not register for membarrier: fence at commit */
 };
 
 struct hermes_sub {
@@ -57,6 +58,7 @@ struct hermes_sub {
 	uint64_t unreleased_bytes;
 	uint32_t empty_polls;
 	uint32_t slot_index;
+	uint32_t lost_unreleased; /* a lap overwrote messages handed out, not yet released */
 };
 
 /* Is name 1..HERMES_NAME_MAX characters of [A-Za-z0-9._-]? (ring and bus
@@ -86,29 +88,49 @@ int hm_ring_take_sub_slot(hm_ring *ring, uint64_t owner, uint64_t owner_start);
 
 /* Initialise publisher/subscriber state in caller memory over a taken slot. */
 void hm_pub_init(hermes_pub *pub, const hm_ring *ring, int slot_index);
-void hm_sub_init(hermes_sub *sub, const hm_ring *ring, int slot_index, hermes_start start,
-		 uint64_t seq);
+/* hm_sub_init joins safely or fails: HERMES_ETIMEDOUT (a producer's scan did
+ * not finish: a stopped producer) or HERMES_EBUSY (the limits kept moving),
+ * with a detail; the caller then gives the slot back with hm_sub_fini. */
+hermes_err hm_sub_init(hermes_sub *sub, const hm_ring *ring, int slot_index, hermes_start start,
+		       uint64_t seq);
 
 /* Give the slots back (the handles are not freed). */
 void hm_pub_fini(hermes_pub *pub);
 void hm_sub_fini(hermes_sub *sub);
 
-/* The tail as a consistent (position, sequence) pair. */
+/* The tail as a consistent (position, sequence) pair; _tagged adds the tag
+ * of the producer whose claim moved it there (index + 1, 0 = none). */
 void hm_ring_tail(const hm_ring *ring, uint64_t *pos, uint64_t *seq);
+void hm_ring_tail_tagged(const hm_ring *ring, uint64_t *pos, uint64_t *seq, unsigned *tag);
+
+/* Sleepers announce themselves by subscriber slot bits (a sleeper then runs
+ * hm_membarrier_global before its last check; see hermes_sub_wait). */
+void hm_ring_sleepers_add(hm_ring_header *hdr, uint64_t bits);
+void hm_ring_sleepers_remove(hm_ring_header *hdr, uint64_t bits);
 
 /* The oldest message still retained: its sequence, and a data position at or
  * before its payload (a safe cursor for a subscriber starting there). */
 void hm_ring_earliest(const hm_ring *ring, uint64_t *pos, uint64_t *seq);
 
 /* Crash repair, for the supervisor: producer slot `index` belongs to a
- * process that is dead. If it held a claim, mark the claimed region
- * abandoned (so subscribers skip it), then free the slot. Returns the number
- * of sequences repaired, or -1 when the claim cannot be resolved yet (a live
- * producer is racing for the same position: call again shortly). */
+ * process that is dead. If it provably won a claim it did not finish, mark
+ * the claimed range abandoned (so subscribers skip it) or, if it died inside
+ * a commit or an abort, finish that; then free the slot. Never touches a
+ * claim that is not provably the dead producer's. Returns the number of
+ * sequences abandoned (>= 0; -1 is no longer returned, callers may keep
+ * treating it as "retry"). */
 int64_t hm_ring_repair_producer(hm_ring *ring, uint32_t index);
 
 /* Crash repair: subscriber slot `index` belongs to a dead process; free it so
  * it no longer holds back producers. */
 void hm_ring_release_subscriber(hm_ring *ring, uint32_t index);
+
+#if defined(HM_CRASH_HOOKS)
+/* Test builds of ring.c only: die (SIGKILL) at the crash point after this
+ * many more points (-1: never); how many points were passed, and the last. */
+extern long hm_crash_countdown;
+extern unsigned long hm_crash_hits;
+extern const char *hm_crash_where;
+#endif
 
 #endif

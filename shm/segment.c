@@ -794,7 +794,12 @@ hermes_err hermes_sub_open(hermes_bus *bus, const char *ring, hermes_start start
 	if (err)
 		return err;
 	hermes_sub *s = h;
-	hm_sub_init(s, &r, slot, start, seq);
+	err = hm_sub_init(s, &r, slot, start, seq);
+	if (err) {
+		hm_sub_fini(s);
+		free(s);
+		return err;
+	}
 	s->bus = bus;
 	*out = s;
 	return HERMES_OK;

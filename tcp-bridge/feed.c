@@ -468,7 +468,8 @@ void hm_feeds_watch(hm_server *s)
 		return;
 	for (hm_feed *f = s->feeds; f; f = f->all_next)
 		if (f->state == HM_FEED_ARMED && !f->watched) {
-			hm_watch_arm(s->watch, f->watch_slot, &f->rr->ring, hermes_sub_next_seq(f->sub));
+			hm_watch_arm(s->watch, f->watch_slot, &f->rr->ring, f->sub->slot_index,
+				     hermes_sub_next_seq(f->sub));
 			f->watched = true;
 		}
 }

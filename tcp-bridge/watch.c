@@ -4,20 +4,23 @@
  * as hermes_sub_wait does in shm/ring.c, but for many rings at once:
  *
  *   watcher                                   producer (wake_sleepers)
- *   fetch_add(ring.waiters, 1)   seq_cst      store_release(slot.word)  commit
- *   v = load_acquire(ring.futex)              fence(seq_cst)
- *   fence(seq_cst)                            if load(waiters):
- *   check slot[seq].word                          fetch_add(futex) ; FUTEX_WAKE
+ *   fetch_or(ring.sleepers, bits) seq_cst     store_release(slot.word)  commit
+ *   membarrier(GLOBAL_EXPEDITED)              (fence, if not registered)
+ *   v = load_acquire(ring.futex)              if load(sleepers):
+ *   fence(seq_cst)                                fetch_add(futex) ; FUTEX_WAKE
+ *   check slot[seq].word
  *   futex_waitv({ring.futex, v}, ...)
- *   fetch_sub(ring.waiters, 1)
+ *   fetch_and(ring.sleepers, ~bits)
  *
- * The two fences order each side's write before its read, so either we see
- * the committed word, or the producer sees waiters != 0 and bumps the futex,
- * which makes our futex_waitv return at once or wakes it. The only shared
- * words we write are `waiters` (an announcement, counted in and out by each
- * sleeper) and nothing else: a watcher can never disturb producers or
- * subscribers beyond making producers issue the wake they would issue for a
- * sleeping local subscriber. */
+ * The barrier (or the producer's own fence) orders each side's write before
+ * its read, so either we see the committed word, or the producer sees our
+ * bits and bumps the futex, which makes our futex_waitv return at once or
+ * wakes it. The bits are those of the subscriber slots of the feeds we
+ * watch, so when the bridge dies the supervisor, releasing those slots,
+ * takes the announcement back too. The only shared word we write is
+ * `sleepers`: a watcher can never disturb producers or subscribers beyond
+ * making producers issue the wake they would issue for a sleeping local
+ * subscriber. Without membarrier each sleep is bounded (FALLBACK_NS). */
 #include "tcp-bridge/watch.h"
 
 #include <errno.h>
@@ -33,6 +36,7 @@
 #include <unistd.h>
 
 #include "core/atomics.h"
+#include "core/futex.h"
 
 #ifndef FUTEX_32
 #define FUTEX_32 2
@@ -46,6 +50,7 @@ struct entry {
 	hm_slot *slots;
 	uint64_t slot_mask;
 	uint64_t seq;
+	uint64_t bit; /* the feed's subscriber slot bit, for `sleepers` */
 };
 
 struct snap {
@@ -75,13 +80,23 @@ struct hm_watch {
 	struct snap snap[HM_WATCH_SLOTS];
 };
 
-static long futex_waitv(struct futex_waitv *w, unsigned n)
+/* timeout_ns > 0 bounds the wait (relative); 0 waits until woken. */
+static long futex_waitv(struct futex_waitv *w, unsigned n, long timeout_ns)
 {
 #ifdef SYS_futex_waitv
-	return syscall(SYS_futex_waitv, w, n, 0, NULL, CLOCK_MONOTONIC);
+	struct timespec ts, *tsp = NULL;
+	if (timeout_ns > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += timeout_ns;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		tsp = &ts;
+	}
+	return syscall(SYS_futex_waitv, w, n, 0, tsp, CLOCK_MONOTONIC);
 #else
 	(void)w;
 	(void)n;
+	(void)timeout_ns;
 	errno = ENOSYS;
 	return -1;
 #endif
@@ -117,6 +132,7 @@ static void *run(void *arg)
 {
 	hm_watch *w = arg;
 	hm_ring_header *rings[MAX_RINGS];
+	uint64_t bits[MAX_RINGS];
 	uint32_t vals[MAX_RINGS];
 	struct futex_waitv fw[MAX_RINGS + 1];
 
@@ -132,22 +148,28 @@ static void *run(void *arg)
 			unsigned k = 0;
 			while (k < nr && rings[k] != e->hdr)
 				k++;
-			if (k == nr && nr < MAX_RINGS)
+			if (k == nr && nr < MAX_RINGS) {
+				bits[k] = 0;
 				rings[nr++] = e->hdr;
+			}
+			if (k < nr)
+				bits[k] |= e->bit;
 		}
 		/* seq_cst: the value the sleep below compares against; see
 		 * hm_watch_arm for the pairing. */
 		uint32_t ctrl_v = hm_load_seq_cst_u32(&w->ctrl);
 		pthread_mutex_unlock(&w->mu);
 
-		for (unsigned k = 0; k < nr; k++) {
-			/* The announcement; seq_cst RMW ordered before the fence. */
-			hm_fetch_add_seq_cst_u32(&rings[k]->waiters, 1);
-			/* Read the futex word before checking the slots: a bump
-			 * after our check makes the wait return at once. */
+		/* The announcement, then the barrier on producers' threads
+		 * (see the top of this file). */
+		for (unsigned k = 0; k < nr; k++)
+			hm_ring_sleepers_add(rings[k], bits[k]);
+		bool barrier = nr == 0 || hm_membarrier_global();
+		/* Read the futex words before checking the slots: a bump after
+		 * our check makes the wait return at once. */
+		for (unsigned k = 0; k < nr; k++)
 			vals[k] = hm_load_acquire_u32(&rings[k]->futex);
-		}
-		/* Pairs with the fence in the producer's wake_sleepers. */
+		/* Pairs with the fence of producers that fence. */
 		hm_fence_seq_cst();
 		unsigned nready = 0;
 		for (unsigned i = 0; i < n; i++)
@@ -172,7 +194,8 @@ static void *run(void *arg)
 					 * "timed out" (ENOSYS, or EPERM from a seccomp
 					 * filter) means it cannot be used: check on a
 					 * timer instead of spinning on the error. */
-					if (futex_waitv(fw, nr + 1) < 0 && errno != EAGAIN &&
+					if (futex_waitv(fw, nr + 1, barrier ? 0 : FALLBACK_NS) < 0 &&
+					    errno != EAGAIN &&
 					    errno != EINTR && errno != ETIMEDOUT)
 						atomic_store(&w->precise, false);
 				} else {
@@ -182,7 +205,7 @@ static void *run(void *arg)
 			atomic_store_explicit(&w->sleeping, 0, memory_order_seq_cst);
 		}
 		for (unsigned k = 0; k < nr; k++)
-			hm_fetch_sub_seq_cst_u32(&rings[k]->waiters, 1);
+			hm_ring_sleepers_remove(rings[k], bits[k]);
 		bool precise = atomic_load_explicit(&w->precise, memory_order_relaxed);
 		if (nready == 0 && precise) {
 			pthread_mutex_lock(&w->mu);
@@ -228,7 +251,7 @@ hm_watch *hm_watch_create(void)
 	pthread_mutex_init(&w->mu, NULL);
 	/* Probe futex_waitv with an empty wait list... which the kernel
 	 * refuses with EINVAL when it has the call, ENOSYS when not. */
-	atomic_init(&w->precise, !(futex_waitv(NULL, 0) < 0 && errno == ENOSYS));
+	atomic_init(&w->precise, !(futex_waitv(NULL, 0, 0) < 0 && errno == ENOSYS));
 	sigset_t all, old;
 	sigfillset(&all);
 	/* The watcher takes no signals: they belong to the loop's signalfd. */
@@ -315,11 +338,12 @@ void hm_watch_slot_free(hm_watch *w, int slot)
 	pthread_mutex_unlock(&w->mu);
 }
 
-void hm_watch_arm(hm_watch *w, int slot, const hm_ring *ring, uint64_t seq)
+void hm_watch_arm(hm_watch *w, int slot, const hm_ring *ring, unsigned sub_index, uint64_t seq)
 {
 	pthread_mutex_lock(&w->mu);
 	struct entry *e = &w->e[slot];
 	e->armed = true;
+	e->bit = 1ull << (sub_index % HM_MAX_SUBSCRIBERS);
 	e->hdr = ring->hdr;
 	e->slots = ring->slots;
 	e->slot_mask = ring->slot_mask;

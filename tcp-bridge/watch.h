@@ -37,8 +37,9 @@ int hm_watch_slot_alloc(hm_watch *w);
 void hm_watch_slot_free(hm_watch *w, int slot);
 
 /* Report slot when ring has a message (or an abandoned record, or was
- * lapped past) at sequence seq, or was deleted. May fire at once. */
-void hm_watch_arm(hm_watch *w, int slot, const hm_ring *ring, uint64_t seq);
+ * lapped past) at sequence seq, or was deleted. May fire at once. sub_index:
+ * the feed's subscriber slot, whose bit announces the watcher as a sleeper. */
+void hm_watch_arm(hm_watch *w, int slot, const hm_ring *ring, unsigned sub_index, uint64_t seq);
 void hm_watch_disarm(hm_watch *w, int slot);
 
 /* The slots that fired since the last call (at most max), in slots; each is

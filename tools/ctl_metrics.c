@@ -48,6 +48,7 @@ typedef enum metric_id {
 	M_RING_DEAD_SUBS,
 	M_RING_LIMIT_SCANS,
 	M_RING_WAITERS,
+	M_RING_CORRUPT,
 	M_PROD_UP,
 	M_PROD_MESSAGES,
 	M_PROD_BYTES,
@@ -104,6 +105,8 @@ static const metric metrics[] = {
 	{M_RING_LIMIT_SCANS, LV_RING, "hermes_ring_limit_scans_total", "counter",
 	 "Times a producer found its cached limits short and scanned cursors"},
 	{M_RING_WAITERS, LV_RING, "hermes_ring_waiters", "gauge", "Subscribers sleeping on the ring's futex"},
+	{M_RING_CORRUPT, LV_RING, "hermes_ring_corrupt_records_total", "counter",
+	 "Records that failed validation and were not delivered (HERMES_ECORRUPT)"},
 	{M_PROD_UP, LV_PROD, "hermes_producer_up", "gauge", "1 when the producer's process is alive"},
 	{M_PROD_MESSAGES, LV_PROD, "hermes_producer_messages_total", "counter", "Messages committed by the producer"},
 	{M_PROD_BYTES, LV_PROD, "hermes_producer_bytes_total", "counter", "Payload bytes committed by the producer"},
@@ -234,6 +237,9 @@ static void ring_sample(FILE *f, const metric *m, const ctl_snap *s, const ctl_r
 		break;
 	case M_RING_LIMIT_SCANS:
 		v = r->limit_scans;
+		break;
+	case M_RING_CORRUPT:
+		v = r->corrupt;
 		break;
 	default:
 		v = r->waiters;

@@ -126,6 +126,7 @@ static void json_ring_fields(json_w *w, const ctl_ring *r)
 	json_ku64(w, "dead_subscribers_released", r->dead_subs);
 	json_ku64(w, "limit_scans", r->limit_scans);
 	json_ku64(w, "waiters", r->waiters);
+	json_ku64(w, "corrupt_records", r->corrupt);
 }
 
 static void json_owner(json_w *w, const ctl_owner *o)
@@ -309,9 +310,10 @@ static void inspect_text(const ctl_snap *s, const ctl_ring *r)
 	       fmt_bytes(c, sizeof c, (double)r->fill_bytes), r->fill_ratio * 100.0,
 	       (unsigned long long)r->fill_msgs);
 	printf("  repairs %llu (%llu message(s)), dead subscribers released %llu, limit scans "
-	       "%llu, sleeping waiters %u%s\n",
+	       "%llu, sleeping waiters %u, corrupt records %llu%s\n",
 	       (unsigned long long)r->repairs, (unsigned long long)r->repaired_msgs,
 	       (unsigned long long)r->dead_subs, (unsigned long long)r->limit_scans, r->waiters,
+	       (unsigned long long)r->corrupt,
 	       r->deleted ? ", DELETED" : "");
 
 	printf("producers: %u\n", r->nprods);

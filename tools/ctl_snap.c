@@ -85,7 +85,7 @@ static bool read_prod(const hm_prod_slot *p, uint32_t i, ctl_prod *out, bool pro
 	return false;
 }
 
-static bool read_sub(const hm_sub_slot *s, uint32_t i, ctl_sub *out, bool procs)
+static bool read_sub(const hm_sub_slot *s, uint32_t i, uint64_t sleepers, ctl_sub *out, bool procs)
 {
 	for (int t = 0; t < SLOT_TRIES; t++) {
 		uint64_t owner = hm_load_relaxed_u64(&s->owner);
@@ -95,7 +95,8 @@ static bool read_sub(const hm_sub_slot *s, uint32_t i, ctl_sub *out, bool procs)
 		out->pos = hm_load_relaxed_u64(&s->pos);
 		out->seq = hm_load_relaxed_u64(&s->seq);
 		out->wait_mode = hm_load_relaxed_u32(&s->wait_mode);
-		out->sleeping = hm_load_relaxed_u32(&s->sleeping) != 0;
+		out->sleeping = (sleepers >> (i % 64)) & 1;
+		out->corrupt = hm_load_relaxed_u64(&s->corrupt);
 		out->msgs = hm_load_relaxed_u64(&s->msgs);
 		out->bytes = hm_load_relaxed_u64(&s->bytes);
 		out->lost = hm_load_relaxed_u64(&s->lost);
@@ -133,8 +134,10 @@ static void read_ring(const hm_ring *r, uint32_t index, const hm_ring_desc *d, c
 	for (uint32_t i = 0; i < HM_MAX_PRODUCERS; i++)
 		if (read_prod(&r->prods[i], i, &o->prods[o->nprods], procs))
 			o->nprods++;
+	/* Relaxed: advisory, like every counter here. */
+	uint64_t sleepers = hm_load_relaxed_u64(&r->hdr->sleepers);
 	for (uint32_t i = 0; i < HM_MAX_SUBSCRIBERS; i++)
-		if (read_sub(&r->subs[i], i, &o->subs[o->nsubs], procs))
+		if (read_sub(&r->subs[i], i, sleepers, &o->subs[o->nsubs], procs))
 			o->nsubs++;
 
 	/* The tail after the cursors: a cursor never passes the tail, so this
@@ -142,7 +145,8 @@ static void read_ring(const hm_ring *r, uint32_t index, const hm_ring_desc *d, c
 	hm_ring_tail(r, &o->tail_pos, &o->tail_seq);
 	o->limit = hm_load_relaxed_u64(&r->hdr->limit);
 	o->seq_limit = hm_load_relaxed_u64(&r->hdr->seq_limit);
-	o->waiters = hm_load_relaxed_u32(&r->hdr->waiters);
+	o->waiters = (uint32_t)__builtin_popcountll(sleepers);
+	o->corrupt = hm_load_relaxed_u64(&r->hdr->corrupt);
 	o->repairs = hm_load_relaxed_u64(&r->hdr->repairs);
 	o->repaired_msgs = hm_load_relaxed_u64(&r->hdr->repaired_msgs);
 	o->limit_scans = hm_load_relaxed_u64(&r->hdr->limit_scans);

@@ -59,7 +59,7 @@ typedef struct ctl_sub {
 	uint64_t lag_msgs, lag_bytes;
 	uint32_t wait_mode; /* hermes_wait_mode */
 	bool sleeping;
-	uint64_t msgs, bytes, lost, skipped;
+	uint64_t msgs, bytes, lost, skipped, corrupt;
 } ctl_sub;
 
 typedef struct ctl_ring {
@@ -73,6 +73,7 @@ typedef struct ctl_ring {
 	uint64_t limit, seq_limit;
 	uint64_t repairs, repaired_msgs, limit_scans, dead_subs;
 	uint32_t waiters;
+	uint64_t corrupt; /* records that failed validation (HERMES_ECORRUPT) */
 	bool deleted;
 	/* What the slowest subscriber holds back: bytes and message slots
 	 * between its cursor and the tail, capped at the ring's size. */

@@ -1,0 +1,46 @@
+/* Shared helpers for the ring tests (tests/shm/test_ring*.c): a ring block in
+ * ordinary (or shared anonymous) memory, a publisher on it, subscribers, and
+ * payloads whose bytes depend on their sequence so any mix-up shows. */
+#ifndef HT_RING_FIXTURE_H
+#define HT_RING_FIXTURE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "shm/ring.h"
+
+typedef struct ht_ring {
+	void *block;
+	size_t size;
+	bool shared; /* mmap'd MAP_SHARED (visible to forked children) */
+	hm_ring ring;
+	hermes_pub pub;
+} ht_ring;
+
+/* A formatted ring with one publisher (slot owner 1). shared: the block is
+ * MAP_SHARED anonymous memory, so forked children work on the same ring. */
+ht_ring *ht_ring_make(uint64_t cap, uint32_t max_msg, hermes_policy policy, bool shared);
+void ht_ring_free(ht_ring *f);
+
+/* Take a subscriber slot and join at `start` (asserts success). */
+void ht_ring_sub(ht_ring *f, hermes_sub *sub, hermes_start start, uint64_t seq);
+/* Take another producer slot for owner `owner` and open a publisher on it. */
+int ht_ring_pub(ht_ring *f, hermes_pub *pub, uint64_t owner);
+
+/* Payload bytes for sequence `seq`, and a check of them. */
+void ht_fill(uint8_t *p, uint32_t len, uint64_t seq);
+void ht_check(const uint8_t *p, uint32_t len, uint64_t seq);
+/* Claim, fill for `tag`, commit (asserts success); returns the sequence. */
+uint64_t ht_publish(hermes_pub *p, uint32_t len, uint64_t tag);
+
+/* Build by hand the state of producer slot `index` that recorded an intent
+ * for n messages of `bytes` data bytes at the current tail, and (won) also
+ * moved the tail with its tag, then died before writing anything else. */
+void ht_hand_claim(ht_ring *f, int index, uint32_t n, uint64_t bytes, bool won);
+
+/* Poll until EAGAIN, checking every message is ht_fill'ed for its sequence,
+ * in order, starting at `first` (or later, when gaps are allowed); returns
+ * how many were delivered and the next sequence in *next. */
+uint64_t ht_drain(hermes_sub *sub, uint64_t first, uint64_t *next);
+
+#endif
