@@ -266,6 +266,7 @@ impl<'b> Publisher<'b> {
     /// it. Never blocks. Errors: [`Error::Again`] (a block ring is full:
     /// retry, or [`Publisher::claim_timed`]), [`Error::MessageSize`],
     /// [`Error::Closed`] (the ring was deleted).
+    #[inline]
     pub fn claim(&mut self, len: usize) -> Result<Claim<'_>> {
         let len = msg_len(len)?;
         let mut c = empty_claim();
@@ -306,6 +307,7 @@ impl<'b> Publisher<'b> {
 
     /// Copy `data` into the ring as one message and publish it; returns its
     /// sequence. Never blocks; errors as [`Publisher::claim`].
+    #[inline]
     pub fn send(&mut self, data: &[u8]) -> Result<u64> {
         let len = msg_len(data.len())?;
         let mut seq = 0;
@@ -384,6 +386,7 @@ impl Claim<'_> {
     }
 
     /// Publish the message and wake sleeping subscribers; returns its sequence.
+    #[inline]
     pub fn commit(mut self) -> Result<u64> {
         self.o.finish(true)
     }
@@ -447,6 +450,7 @@ impl BatchClaim<'_> {
         unsafe { std::slice::from_raw_parts_mut(self.ptrs[i] as *mut u8, len) }
     }
     /// Publish all the messages at once; returns the first one's sequence.
+    #[inline]
     pub fn commit(mut self) -> Result<u64> {
         self.o.finish(true)
     }
@@ -486,6 +490,7 @@ pub struct Subscriber<'b> {
 // SAFETY: used by one thread at a time (not Sync); may move between threads.
 unsafe impl Send for Subscriber<'_> {}
 
+#[inline]
 fn message<'s>(m: &ffi::hermes_msg) -> Message<'s> {
     let data = if m.len == 0 {
         &[][..]
@@ -508,6 +513,7 @@ impl<'b> Subscriber<'b> {
     /// this subscriber (the next poll returns the oldest message still
     /// there). Several messages may be polled before one release. Never
     /// blocks; allocates nothing.
+    #[inline]
     pub fn poll(&self) -> Result<Option<Message<'_>>> {
         let mut m = empty_msg();
         // SAFETY: valid handle; the subscriber is not Sync, so no other
@@ -523,6 +529,7 @@ impl<'b> Subscriber<'b> {
     /// Release every message polled so far, letting producers reuse the
     /// space. On an overwrite ring, [`Error::Lost`] says some of them may
     /// have been overwritten while being read: discard what came from them.
+    #[inline]
     pub fn release(&mut self) -> Result<()> {
         // SAFETY: &mut self: no Message of this subscriber is alive.
         check_bare(unsafe { ffi::hermes_sub_release(self.raw.as_ptr()) })

@@ -169,6 +169,7 @@ impl Error {
     }
 
     /// The error for code without a detail (hot path: allocates nothing).
+    #[cold]
     pub(crate) fn bare(code: c_int) -> Error {
         Error::from_code(code as u32, Detail::none())
     }
@@ -213,6 +214,7 @@ pub(crate) fn check(code: c_int) -> Result<()> {
 }
 
 /// Turn a hot-path `hermes_err` into a Result, without allocating.
+#[inline]
 pub(crate) fn check_bare(code: c_int) -> Result<()> {
     if code == 0 {
         Ok(())

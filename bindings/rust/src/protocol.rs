@@ -71,6 +71,7 @@ pub const POLICY_BLOCK: u8 = 0;
 /// Ring policy in BOUND / SUBSCRIBED: overwrite (lossy).
 pub const POLICY_OVERWRITE: u8 = 1;
 
+#[cold]
 fn err(code: u32) -> Error {
     Error::from_code(code, Detail::none())
 }
@@ -157,13 +158,53 @@ struct Rule {
     min_len: u32,
     max_len: u32,
     flags: u16,
-    accept: u8,
+    accept: u8, // 0: not a message type
     fields: u8,
+    t: MessageType,
 }
 
-const fn rule(min_len: u32, max_len: u32, flags: u16, accept: u8, fields: u8) -> Rule {
-    Rule { min_len, max_len, flags, accept, fields }
+const fn rule(t: MessageType, min_len: u32, max_len: u32, flags: u16, accept: u8, fields: u8) -> Rule {
+    Rule { min_len, max_len, flags, accept, fields, t }
 }
+
+/// Every type's rule at the index of its code (the top two bits of a type
+/// byte are never used); entries with accept 0 are not types. One table, so
+/// the decoder's check is a lookup, as in the C codec.
+static RULES: [Rule; 64] = {
+    use MessageType::*;
+    const E: u16 = FLAG_ENCRYPTED;
+    const A: u16 = FLAG_ACK_REQUESTED;
+    const HELLO_FIXED: u32 = 12;
+    // Handshake types are never sealed and use no header fields.
+    let list = [
+        rule(Hello, HELLO_FIXED, HELLO_MAX as u32, 0, IN_HELLO | C2S, 0),
+        rule(Welcome, HELLO_FIXED, HELLO_MAX as u32, 0, IN_HELLO | S2C, 0),
+        rule(AuthChallenge, 64, 64, 0, IN_AUTH | S2C, 0),
+        rule(AuthResponse, 96, 96, 0, IN_AUTH | C2S, 0),
+        rule(AuthOk, 32, 32, 0, IN_AUTH | S2C, 0),
+        rule(Bind, 1, WIRE_NAME_MAX as u32, E, IN_SESSION | C2S, F_CHANNEL),
+        rule(Bound, 8, 8, E, IN_SESSION | S2C, F_CHANNEL),
+        rule(Unbind, 0, 0, E, IN_SESSION | C2S, F_CHANNEL),
+        rule(Publish, 0, ANY_LEN, E | A, IN_SESSION | C2S, F_CHANNEL | F_SEQUENCE),
+        rule(PublishAck, 8, 8, E, IN_SESSION | S2C, F_CHANNEL | F_SEQUENCE),
+        rule(Subscribe, 17, SUBSCRIBE_MAX as u32, E, IN_SESSION | C2S, F_CHANNEL),
+        rule(Subscribed, 8, 8, E, IN_SESSION | S2C, F_CHANNEL | F_SEQUENCE),
+        rule(Unsubscribe, 0, 0, E, IN_SESSION | C2S, F_CHANNEL),
+        rule(Deliver, 0, ANY_LEN, E, IN_SESSION | S2C, F_CHANNEL | F_SEQUENCE),
+        rule(Loss, 8, 8, E, IN_SESSION | S2C, F_CHANNEL | F_SEQUENCE),
+        rule(Ping, 0, 0, E, IN_SESSION | BOTH, F_SEQUENCE),
+        rule(Pong, 0, 0, E, IN_SESSION | BOTH, F_SEQUENCE),
+        rule(Error, 8, ERROR_MAX as u32, E, IN_ALL | BOTH, F_CHANNEL | F_SEQUENCE),
+        rule(Goodbye, 4, 4, E, IN_ALL | BOTH, 0),
+    ];
+    let mut table = [rule(Hello, 0, 0, 0, 0, 0); 64];
+    let mut i = 0;
+    while i < list.len() {
+        table[list[i].t as usize] = list[i];
+        i += 1;
+    }
+    table
+};
 
 impl MessageType {
     /// Every type, in code order.
@@ -191,29 +232,7 @@ impl MessageType {
 
     /// The type with this code, if it is one.
     pub fn from_u8(code: u8) -> Option<MessageType> {
-        use MessageType::*;
-        Some(match code {
-            0x01 => Hello,
-            0x02 => Welcome,
-            0x03 => AuthChallenge,
-            0x04 => AuthResponse,
-            0x05 => AuthOk,
-            0x10 => Bind,
-            0x11 => Bound,
-            0x12 => Unbind,
-            0x13 => Publish,
-            0x14 => PublishAck,
-            0x20 => Subscribe,
-            0x21 => Subscribed,
-            0x22 => Unsubscribe,
-            0x23 => Deliver,
-            0x24 => Loss,
-            0x30 => Ping,
-            0x31 => Pong,
-            0x3E => Error,
-            0x3F => Goodbye,
-            _ => return None,
-        })
+        RULES.get(code as usize).filter(|r| r.accept != 0).map(|r| r.t)
     }
 
     /// The name PROTOCOL.md uses ("PUBLISH_ACK").
@@ -264,68 +283,53 @@ impl MessageType {
         self.rule().fields & F_SEQUENCE != 0
     }
 
-    // Handshake types are never sealed and use no header fields.
-    fn rule(self) -> Rule {
-        use MessageType::*;
-        const E: u16 = FLAG_ENCRYPTED;
-        const A: u16 = FLAG_ACK_REQUESTED;
-        const HELLO_FIXED: u32 = 12;
-        match self {
-            Hello => rule(HELLO_FIXED, HELLO_MAX as u32, 0, IN_HELLO | C2S, 0),
-            Welcome => rule(HELLO_FIXED, HELLO_MAX as u32, 0, IN_HELLO | S2C, 0),
-            AuthChallenge => rule(64, 64, 0, IN_AUTH | S2C, 0),
-            AuthResponse => rule(96, 96, 0, IN_AUTH | C2S, 0),
-            AuthOk => rule(32, 32, 0, IN_AUTH | S2C, 0),
-            Bind => rule(1, WIRE_NAME_MAX as u32, E, IN_SESSION | C2S, F_CHANNEL),
-            Bound => rule(8, 8, E, IN_SESSION | S2C, F_CHANNEL),
-            Unbind => rule(0, 0, E, IN_SESSION | C2S, F_CHANNEL),
-            Publish => rule(0, ANY_LEN, E | A, IN_SESSION | C2S, F_CHANNEL | F_SEQUENCE),
-            PublishAck => rule(8, 8, E, IN_SESSION | S2C, F_CHANNEL | F_SEQUENCE),
-            Subscribe => rule(17, SUBSCRIBE_MAX as u32, E, IN_SESSION | C2S, F_CHANNEL),
-            Subscribed => rule(8, 8, E, IN_SESSION | S2C, F_CHANNEL | F_SEQUENCE),
-            Unsubscribe => rule(0, 0, E, IN_SESSION | C2S, F_CHANNEL),
-            Deliver => rule(0, ANY_LEN, E, IN_SESSION | S2C, F_CHANNEL | F_SEQUENCE),
-            Loss => rule(8, 8, E, IN_SESSION | S2C, F_CHANNEL | F_SEQUENCE),
-            Ping => rule(0, 0, E, IN_SESSION | BOTH, F_SEQUENCE),
-            Pong => rule(0, 0, E, IN_SESSION | BOTH, F_SEQUENCE),
-            Error => rule(8, ERROR_MAX as u32, E, IN_ALL | BOTH, F_CHANNEL | F_SEQUENCE),
-            Goodbye => rule(4, 4, E, IN_ALL | BOTH, 0),
-        }
+    #[inline]
+    fn rule(self) -> &'static Rule {
+        &RULES[self as usize]
     }
 }
 
 /// The payload size range of r, widened by the seal tag for sealed frames.
+#[inline]
 fn len_ok(r: &Rule, flags: u16, len: u64) -> bool {
     let extra = if flags & FLAG_ENCRYPTED != 0 { SEAL_TAG_SIZE as u64 } else { 0 };
     len >= r.min_len as u64 + extra && len <= r.max_len as u64 + extra
 }
 
 /// Header checks of an encoder (which has the whole header), in wire order.
-fn check_fields(r: &Rule, flags: u16, len: usize, max_payload: usize, channel: u32, seq: u64) -> Result<()> {
+/// Codes instead of Errors inside the codec: the hot paths never build an
+/// Error, the public functions turn a code into one.
+type Code<T> = std::result::Result<T, u32>;
+
+#[inline]
+fn check_fields(r: &Rule, flags: u16, len: usize, max_payload: usize, channel: u32, seq: u64) -> Code<()> {
     if flags & !r.flags != 0 {
-        return Err(err(E_BADFLAGS));
+        return Err(E_BADFLAGS);
     }
     if len > max_payload {
-        return Err(err(E_TOOBIG));
+        return Err(E_TOOBIG);
     }
     if !len_ok(r, flags, len as u64) {
-        return Err(err(E_BADPAYLOAD));
+        return Err(E_BADPAYLOAD);
     }
     if channel != 0 && r.fields & F_CHANNEL == 0 {
-        return Err(err(E_BADFLAGS));
+        return Err(E_BADFLAGS);
     }
     if seq != 0 && r.fields & F_SEQUENCE == 0 {
-        return Err(err(E_BADFLAGS));
+        return Err(E_BADFLAGS);
     }
     Ok(())
 }
 
+#[inline]
 fn le16(p: &[u8]) -> u16 {
     u16::from_le_bytes([p[0], p[1]])
 }
+#[inline]
 fn le32(p: &[u8]) -> u32 {
     u32::from_le_bytes([p[0], p[1], p[2], p[3]])
 }
+#[inline]
 fn le64(p: &[u8]) -> u64 {
     let mut b = [0u8; 8];
     b.copy_from_slice(&p[..8]);
@@ -357,15 +361,18 @@ pub struct Frame<'a> {
     pub bytes: &'a [u8],
 }
 
+#[inline]
 fn put_header(p: &mut [u8], t: MessageType, flags: u16, len: u32, channel: u32, seq: u64) {
-    p[0..2].copy_from_slice(&MAGIC.to_le_bytes());
-    p[2] = PROTOCOL_VERSION;
-    p[3] = t as u8;
-    p[4..6].copy_from_slice(&flags.to_le_bytes());
-    p[6..8].copy_from_slice(&[0, 0]);
-    p[8..12].copy_from_slice(&len.to_le_bytes());
-    p[12..16].copy_from_slice(&channel.to_le_bytes());
-    p[16..24].copy_from_slice(&seq.to_le_bytes());
+    // Built in registers, stored at once.
+    let mut h = [0u8; HEADER_SIZE];
+    h[0..2].copy_from_slice(&MAGIC.to_le_bytes());
+    h[2] = PROTOCOL_VERSION;
+    h[3] = t as u8;
+    h[4..6].copy_from_slice(&flags.to_le_bytes());
+    h[8..12].copy_from_slice(&len.to_le_bytes());
+    h[12..16].copy_from_slice(&channel.to_le_bytes());
+    h[16..24].copy_from_slice(&seq.to_le_bytes());
+    p[..HEADER_SIZE].copy_from_slice(&h);
 }
 
 /// Frame encoder over a buffer it allocates once, in [`Encoder::new`].
@@ -417,6 +424,7 @@ impl Encoder {
     }
 
     /// Forget every frame encoded so far; the buffer is reused from its start.
+    #[inline]
     pub fn reset(&mut self) {
         self.len = 0;
     }
@@ -427,8 +435,9 @@ impl Encoder {
     }
 
     /// Check a frame and reserve its space; returns where it starts.
+    #[inline]
     fn reserve(&mut self, t: MessageType, flags: u16, channel: u32, seq: u64, len: usize) -> Result<usize> {
-        check_fields(&t.rule(), flags, len, self.max_payload, channel, seq)?;
+        check_fields(t.rule(), flags, len, self.max_payload, channel, seq).map_err(err)?;
         let need = HEADER_SIZE + len;
         if need > self.buf.len() - self.len {
             return Err(err(E_NOBUFS));
@@ -443,6 +452,7 @@ impl Encoder {
     /// 0, and return its bytes. Errors: [`Error::BadFlags`] (seq not 0 for a
     /// type without a sequence), [`Error::BadPayload`] (length outside the
     /// type's range), [`Error::TooBig`], [`Error::NoBuffers`].
+    #[inline]
     pub fn encode(&mut self, t: MessageType, seq: u64, payload: &[u8]) -> Result<&[u8]> {
         self.encode_frame(t, 0, 0, seq, payload)
     }
@@ -451,6 +461,7 @@ impl Encoder {
     /// [`FLAG_ENCRYPTED`], `payload` is the sealed payload (plaintext + 16).
     /// Errors as [`Encoder::encode`], and [`Error::BadFlags`] for flags the
     /// type does not allow or a channel where it has none.
+    #[inline]
     pub fn encode_frame(&mut self, t: MessageType, flags: u16, channel: u32, seq: u64, payload: &[u8]) -> Result<&[u8]> {
         let at = self.reserve(t, flags, channel, seq, payload.len())?;
         let end = self.len;
@@ -482,9 +493,7 @@ impl Encoder {
         let mut pos = start;
         for (payload, seq) in messages {
             let len = payload.len();
-            if let Err(e) = check_fields(&r, flags, len, self.max_payload, channel, *seq) {
-                return Err(e);
-            }
+            check_fields(r, flags, len, self.max_payload, channel, *seq).map_err(err)?;
             if HEADER_SIZE + len > self.buf.len() - pos {
                 return Err(err(E_NOBUFS));
             }
@@ -527,6 +536,7 @@ pub struct Decoder<'a> {
     accept: u8,
 }
 
+#[inline]
 fn accept_mask(phase: Phase, role: Role) -> u8 {
     (1u8 << phase as u8) | (1u8 << (4 + role as u8))
 }
@@ -534,6 +544,7 @@ fn accept_mask(phase: Phase, role: Role) -> u8 {
 impl<'a> Decoder<'a> {
     /// A decoder over `buf` with the default limits: max frame
     /// [`DEFAULT_MAX_FRAME`], [`Phase::Any`], [`Role::Any`].
+    #[inline]
     pub fn new(buf: &'a [u8]) -> Decoder<'a> {
         Decoder {
             buf,
@@ -592,73 +603,75 @@ impl<'a> Decoder<'a> {
     }
 
     /// Check the first `have` bytes of a header field by field, in wire order.
-    fn check_header(&self, p: &[u8]) -> Result<Header> {
+    #[inline(always)]
+    fn check_header(&self, p: &[u8]) -> Code<Header> {
         let have = p.len().min(HEADER_SIZE);
-        let more = || err(E_NEEDMORE);
         if have < 1 {
-            return Err(more());
+            return Err(E_NEEDMORE);
         }
         if p[0] != (MAGIC & 0xFF) as u8 {
-            return Err(err(E_BADMAGIC));
+            return Err(E_BADMAGIC);
         }
         if have < 2 {
-            return Err(more());
+            return Err(E_NEEDMORE);
         }
         if p[1] != (MAGIC >> 8) as u8 {
-            return Err(err(E_BADMAGIC));
+            return Err(E_BADMAGIC);
         }
         if have < 3 {
-            return Err(more());
+            return Err(E_NEEDMORE);
         }
         if p[2] != PROTOCOL_VERSION {
-            return Err(err(E_BADVERSION));
+            return Err(E_BADVERSION);
         }
         if have < 4 {
-            return Err(more());
+            return Err(E_NEEDMORE);
         }
-        let t = MessageType::from_u8(p[3]).ok_or_else(|| err(E_BADTYPE))?;
-        let r = t.rule();
+        let r = &RULES[(p[3] & 0x3F) as usize];
+        if p[3] > 0x3F || r.accept == 0 {
+            return Err(E_BADTYPE);
+        }
         if r.accept & self.accept != self.accept {
-            return Err(err(E_HANDSHAKE));
+            return Err(E_HANDSHAKE);
         }
         if have < 6 {
-            return Err(more());
+            return Err(E_NEEDMORE);
         }
         let flags = le16(&p[4..]);
         if flags & !r.flags != 0 {
-            return Err(err(E_BADFLAGS));
+            return Err(E_BADFLAGS);
         }
         if have < 8 {
-            return Err(more());
+            return Err(E_NEEDMORE);
         }
         if le16(&p[6..]) != 0 {
-            return Err(err(E_BADFLAGS));
+            return Err(E_BADFLAGS);
         }
         if have < 12 {
-            return Err(more());
+            return Err(E_NEEDMORE);
         }
         let length = le32(&p[8..]);
         if length as usize > self.max_payload {
-            return Err(err(E_TOOBIG));
+            return Err(E_TOOBIG);
         }
         if !len_ok(&r, flags, length as u64) {
-            return Err(err(E_BADPAYLOAD));
+            return Err(E_BADPAYLOAD);
         }
         if have < 16 {
-            return Err(more());
+            return Err(E_NEEDMORE);
         }
         let channel = le32(&p[12..]);
         if channel != 0 && r.fields & F_CHANNEL == 0 {
-            return Err(err(E_BADFLAGS));
+            return Err(E_BADFLAGS);
         }
         if have < 24 {
-            return Err(more());
+            return Err(E_NEEDMORE);
         }
         let sequence = le64(&p[16..]);
         if sequence != 0 && r.fields & F_SEQUENCE == 0 {
-            return Err(err(E_BADFLAGS));
+            return Err(E_BADFLAGS);
         }
-        Ok(Header { version: p[2], msg_type: t, flags, length, channel, sequence })
+        Ok(Header { version: p[2], msg_type: r.t, flags, length, channel, sequence })
     }
 
     /// Decode the next frame. Errors (the decoder does not move; calling
@@ -668,13 +681,21 @@ impl<'a> Decoder<'a> {
     /// [`Error::BadVersion`], [`Error::BadType`], [`Error::Handshake`],
     /// [`Error::BadFlags`], [`Error::TooBig`], [`Error::BadPayload`]: the
     /// stream cannot be trusted from here.
+    #[inline]
     pub fn try_next(&mut self) -> Result<Frame<'a>> {
+        self.next_code().map_err(err)
+    }
+
+    #[inline]
+    fn next_code(&mut self) -> Code<Frame<'a>> {
         let buf: &'a [u8] = self.buf;
         let p = &buf[self.pos..];
-        let h = self.check_header(p)?;
+        // A whole header on the hot path: its length is known, so every
+        // "have the bytes of this field" test folds away.
+        let h = if p.len() >= HEADER_SIZE { self.check_header(&p[..HEADER_SIZE]) } else { self.check_header(p) }?;
         let end = HEADER_SIZE + h.length as usize;
         if p.len() < end {
-            return Err(err(E_NEEDMORE));
+            return Err(E_NEEDMORE);
         }
         self.pos += end;
         Ok(Frame { header: h, payload: &p[HEADER_SIZE..end], bytes: &p[..end] })
@@ -685,7 +706,7 @@ impl<'a> Decoder<'a> {
     pub fn needed(&self) -> usize {
         let p = &self.buf[self.pos..];
         match self.check_header(p) {
-            Err(e) if e.code() == E_NEEDMORE => HEADER_SIZE - p.len(),
+            Err(E_NEEDMORE) => HEADER_SIZE - p.len(),
             Err(_) => 0,
             Ok(h) => (HEADER_SIZE + h.length as usize).saturating_sub(p.len()),
         }
@@ -697,8 +718,9 @@ impl<'a> Iterator for Decoder<'a> {
 
     /// The next frame's header and payload (borrowed from the buffer), or
     /// None at the end, at a partial frame, or at a malformed frame.
+    #[inline]
     fn next(&mut self) -> Option<(Header, &'a [u8])> {
-        self.try_next().ok().map(|f| (f.header, f.payload))
+        self.next_code().ok().map(|f| (f.header, f.payload))
     }
 }
 
@@ -948,7 +970,7 @@ impl<'a> Message<'a> {
     /// keys and tags.
     pub fn parse(t: MessageType, p: &'a [u8]) -> Result<Message<'a>> {
         let bad = || err(E_BADPAYLOAD);
-        if !len_ok(&t.rule(), 0, p.len() as u64) {
+        if !len_ok(t.rule(), 0, p.len() as u64) {
             return Err(bad());
         }
         use MessageType as T;
