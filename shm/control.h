@@ -3,9 +3,11 @@
  * host byte order; versioned by the magic.
  *
  * A client keeps its connection for as long as it is attached: the
- * supervisor learns its pid and uid from SO_PEERCRED, and a hang-up tells it
- * to check whether the process died. Requests: HELLO (attach handshake),
- * CREATE and DELETE a ring, LIST rings, CLIENTS. Each gets one response. */
+ * supervisor learns its pid and uid from SO_PEERCRED, holds a pidfd for it,
+ * and learns from SLOT which ring slots the process holds; when the
+ * connection hangs up and the pidfd reports the process gone, it frees them.
+ * Requests: HELLO (attach handshake), CREATE and DELETE a ring, LIST rings,
+ * CLIENTS, SLOT. Each gets one response. */
 #ifndef HM_CONTROL_H
 #define HM_CONTROL_H
 
@@ -25,10 +27,17 @@ enum hm_ctl_op {
 	HM_CTL_DELETE = 3,
 	HM_CTL_LIST = 4,
 	HM_CTL_CLIENTS = 5,
+	/* This connection's process holds a producer or subscriber slot:
+	 * slots = ring directory index, policy = slot index, capacity = the
+	 * owner value it stored there (its pid as it sees it), flags
+	 * HM_CTL_SUB for a subscriber slot. hermesd frees the slot when the
+	 * kernel says the process died, never on the pid alone. */
+	HM_CTL_SLOT = 6,
 };
 
 enum hm_ctl_flags {
 	HM_CTL_FORCE = 1u, /* DELETE: even while in use */
+	HM_CTL_SUB = 2u,   /* SLOT: a subscriber slot */
 };
 
 typedef struct hm_ctl_req {

@@ -21,6 +21,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
@@ -40,12 +41,29 @@
 #define SCAN_INTERVAL_MS 200
 #define MAX_CLIENTS 1024
 
+/* A ring slot a client registered (HM_CTL_SLOT) and the owner value it
+ * holds there. */
+typedef struct held_slot {
+	uint32_t ring, slot;
+	bool sub;
+	uint64_t owner;
+} held_slot;
+
+#define MAX_HELD (HM_MAX_RINGS * (HM_MAX_PRODUCERS + HM_MAX_SUBSCRIBERS))
+
+/* A control connection. Its process is known from the kernel: pid and uid
+ * from SO_PEERCRED (in our PID namespace), a pidfd that turns readable when
+ * the process has exited, and its pid in its own namespace from NSpid. */
 typedef struct client {
-	int fd;
+	int fd;	   /* -1 once it hung up (kept while its slots wait for the pidfd) */
+	int pidfd; /* -1 when unavailable or after it fired */
 	pid_t pid;
 	uid_t uid;
+	uint64_t ns_pid; /* 0: unknown (e.g. /proc hidden) */
 	uint64_t since_ns;
 	char comm[16];
+	held_slot *held;
+	unsigned nheld, capheld;
 } client;
 
 static struct {
@@ -62,6 +80,7 @@ static struct {
 	unsigned nclients;
 	hm_sup_counters counters;
 	unsigned pending_repairs;
+	bool pid_checks; /* may judge unregistered slots by their pid (see add_client) */
 	bool stop;
 } d = {.epfd = -1, .listen_fd = -1, .sig_fd = -1, .timer_fd = -1, .lock_fd = -1, .bus_fd = -1};
 
@@ -371,6 +390,33 @@ static void notify_ready(void)
 
 /* ---- clients and requests ---------------------------------------------------- */
 
+/* The pid of process `pid` (ours) in its own, innermost PID namespace:
+ * the last field of NSpid in /proc/PID/status; 0 when hidden. */
+static uint64_t ns_pid_of(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	uint64_t v = 0;
+	while (fgets(line, sizeof line, f)) {
+		if (strncmp(line, "NSpid:", 6) != 0)
+			continue;
+		char *p = line + 6, *end;
+		for (;;) {
+			unsigned long long x = strtoull(p, &end, 10);
+			if (end == p)
+				break;
+			v = x;
+			p = end;
+		}
+		break;
+	}
+	fclose(f);
+	return v;
+}
+
 static void add_client(int fd)
 {
 	struct ucred cred;
@@ -383,20 +429,148 @@ static void add_client(int fd)
 	}
 	client *c = &d.clients[d.nclients++];
 	*c = (client){.fd = fd, .pid = cred.pid, .uid = cred.uid, .since_ns = realtime_ns()};
+	c->pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
+	c->ns_pid = ns_pid_of(cred.pid);
 	hm_proc_comm(cred.pid, c->comm, sizeof c->comm);
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = fd};
 	epoll_ctl(d.epfd, EPOLL_CTL_ADD, fd, &ev);
-	logmsg(HM_LOG_DEBUG, "client pid %d (%s, uid %u) connected", (int)c->pid, c->comm,
-	       (unsigned)c->uid);
+	if (c->pidfd >= 0) {
+		struct epoll_event pev = {.events = EPOLLIN, .data.fd = c->pidfd};
+		epoll_ctl(d.epfd, EPOLL_CTL_ADD, c->pidfd, &pev);
+	}
+	logmsg(HM_LOG_DEBUG, "client pid %d (%s, uid %u, pid %llu in its namespace) connected",
+	       (int)c->pid, c->comm, (unsigned)c->uid, (unsigned long long)c->ns_pid);
 }
 
+static void free_client(unsigned i)
+{
+	client *c = &d.clients[i];
+	if (c->fd >= 0) {
+		epoll_ctl(d.epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+	}
+	if (c->pidfd >= 0) {
+		epoll_ctl(d.epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
+		close(c->pidfd);
+	}
+	free(c->held);
+	d.clients[i] = d.clients[--d.nclients];
+}
+
+/* The connection hung up. Slots the process registered stay watched until
+ * its pidfd says it is gone (it may only have closed the connection). */
 static void drop_client(unsigned i)
 {
 	client *c = &d.clients[i];
 	logmsg(HM_LOG_DEBUG, "client pid %d (%s) disconnected", (int)c->pid, c->comm);
-	epoll_ctl(d.epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	d.clients[i] = d.clients[--d.nclients];
+	if (c->nheld && c->pidfd >= 0) {
+		epoll_ctl(d.epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+		c->fd = -1;
+		return;
+	}
+	free_client(i);
+}
+
+/* Free what a dead client held; returns how many producer repairs must be
+ * retried (they stay in its list). */
+static unsigned release_held(client *c)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < c->nheld; i++) {
+		held_slot *h = &c->held[i];
+		if (!hm_sup_release(d.bus, h->ring, h->sub, h->slot, h->owner, &d.counters, logmsg))
+			c->held[k++] = *h;
+	}
+	c->nheld = k;
+	return k;
+}
+
+/* The pidfd fired: the process has exited (its mappings are gone, it
+ * writes nothing more), so its slots are freed now. */
+static void client_died(unsigned i)
+{
+	client *c = &d.clients[i];
+	epoll_ctl(d.epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
+	close(c->pidfd);
+	c->pidfd = -1;
+	logmsg(HM_LOG_DEBUG, "client pid %d (%s) exited", (int)c->pid, c->comm);
+	d.pending_repairs += release_held(c);
+	if (c->fd < 0 && c->nheld == 0)
+		free_client(i);
+}
+
+/* Every slot a live (or not yet released) connection watches. */
+static void watched_slots(hm_sup_watch *w)
+{
+	memset(w, 0, sizeof *w);
+	for (unsigned i = 0; i < d.nclients; i++)
+		for (unsigned k = 0; k < d.clients[i].nheld; k++) {
+			const held_slot *h = &d.clients[i].held[k];
+			if (h->sub)
+				w->subs[h->ring] |= 1ull << h->slot;
+			else
+				w->prods[h->ring] |= 1ull << h->slot;
+		}
+}
+
+/* Releases still owed by dead clients, then the scan of every ring. */
+static void repair_pass(void)
+{
+	unsigned retry = 0;
+	for (unsigned i = d.nclients; i-- > 0;) {
+		client *c = &d.clients[i];
+		if (c->pidfd >= 0 || !c->nheld)
+			continue; /* alive, or nothing owed */
+		retry += release_held(c);
+		if (c->fd < 0 && c->nheld == 0)
+			free_client(i);
+	}
+	static hm_sup_watch w;
+	watched_slots(&w);
+	d.pending_repairs = retry + hm_sup_scan(d.bus, &d.counters, logmsg, &w, d.pid_checks);
+}
+
+/* HM_CTL_SLOT: the client's process holds a slot. Accepted only when the
+ * slot's owner word holds that process's own pid (as the kernel gives it,
+ * when /proc lets us see it), so a client cannot have another's slot freed. */
+static hermes_err register_slot(client *c, const hm_ctl_req *req)
+{
+	uint32_t ring = req->slots, slot = req->policy;
+	bool sub = req->flags & HM_CTL_SUB;
+	uint64_t owner = req->capacity;
+	if (ring >= HM_MAX_RINGS || slot >= (sub ? HM_MAX_SUBSCRIBERS : HM_MAX_PRODUCERS))
+		return hm_fail(HERMES_EINVAL, "slot %u of ring %u does not exist", slot, ring);
+	if (c->ns_pid && owner != c->ns_pid)
+		return hm_fail(HERMES_EPERM, "pid %llu is not this process (pid %llu)",
+			       (unsigned long long)owner, (unsigned long long)c->ns_pid);
+	hm_ring r;
+	hermes_err err = hm_bus_ring_view(d.bus, ring, &r);
+	if (err)
+		return err;
+	hm_atomic_u64 *o = sub ? &r.subs[slot].owner : &r.prods[slot].owner;
+	if (hm_load_acquire_u64(o) != owner)
+		return hm_fail(HERMES_EPERM, "slot %u of ring %u is not held by pid %llu", slot, ring,
+			       (unsigned long long)owner);
+	/* The newest registration of a slot wins (its previous holder closed
+	 * it); the same slot is never watched twice. */
+	for (unsigned i = 0; i < d.nclients; i++) {
+		client *o2 = &d.clients[i];
+		for (unsigned k = 0; k < o2->nheld; k++)
+			if (o2->held[k].ring == ring && o2->held[k].slot == slot &&
+			    o2->held[k].sub == sub)
+				o2->held[k--] = o2->held[--o2->nheld];
+	}
+	if (c->nheld == c->capheld) {
+		unsigned cap = c->capheld ? 2 * c->capheld : 8;
+		held_slot *h = cap <= MAX_HELD ? realloc(c->held, cap * sizeof *h) : NULL;
+		if (!h)
+			return hm_fail(HERMES_ENOMEM, "too many slots registered");
+		c->held = h;
+		c->capheld = cap;
+	}
+	c->held[c->nheld++] = (held_slot){.ring = ring, .slot = slot, .sub = sub, .owner = owner};
+	return HERMES_OK;
 }
 
 static void handle_request(client *c, const hm_ctl_req *req, hm_ctl_resp *resp)
@@ -433,8 +607,13 @@ static void handle_request(client *c, const hm_ctl_req *req, hm_ctl_resp *resp)
 			if (hm_load_acquire_u32(&d.bus->dir[i].state) == HM_RING_READY)
 				memcpy(resp->u.names[resp->count++], d.bus->dir[i].name, HM_NAME_MAX);
 		break;
+	case HM_CTL_SLOT:
+		err = register_slot(c, req);
+		break;
 	case HM_CTL_CLIENTS:
-		for (unsigned i = 0; i < d.nclients && i < HM_CTL_MAX_CLIENTS; i++) {
+		for (unsigned i = 0; i < d.nclients && resp->count < HM_CTL_MAX_CLIENTS; i++) {
+			if (d.clients[i].fd < 0)
+				continue; /* hung up, its slots not yet released */
 			hm_ctl_client *o = &resp->u.clients[resp->count++];
 			o->pid = d.clients[i].pid;
 			o->uid = d.clients[i].uid;
@@ -460,9 +639,6 @@ static void serve_client(unsigned i)
 		return;
 	if (n <= 0) {
 		drop_client(i);
-		/* A hang-up may be a death: look now rather than at the next
-		 * tick. */
-		d.pending_repairs = hm_sup_scan(d.bus, &d.counters, logmsg);
 		return;
 	}
 	static hm_ctl_resp resp;
@@ -551,7 +727,7 @@ static void on_timer(void)
 		return;
 	/* Relaxed: advisory, read by hermes-ctl. */
 	hm_store_relaxed_u64(&d.bus->hdr->supervisor_heartbeat_ns, hm_now_ns());
-	d.pending_repairs = hm_sup_scan(d.bus, &d.counters, logmsg);
+	repair_pass();
 }
 
 static int build_config(hm_config *c);
@@ -771,7 +947,7 @@ static int load_config(bool check)
 static void shutdown_all(bool created_and_failed)
 {
 	for (unsigned i = d.nclients; i-- > 0;)
-		drop_client(i);
+		free_client(i);
 	if (d.listen_fd >= 0) {
 		close(d.listen_fd);
 		unlink(d.sock_path);
@@ -809,6 +985,13 @@ int main(int argc, char **argv)
 		return r;
 
 	apply_scheduling();
+	/* Slots no connection registered are judged by the pid in the slot,
+	 * which needs /proc to show every process: not so under hidepid for a
+	 * non-root hermesd, where a live client would look dead. */
+	d.pid_checks = geteuid() == 0 || access("/proc/1/status", R_OK) == 0;
+	if (!d.pid_checks)
+		logmsg(HM_LOG_WARN, "/proc hides other users' processes (hidepid): slots are freed "
+				    "only for clients connected to hermesd");
 	if (mkdir_p(d.cfg.run_dir, 0755) != 0) {
 		logmsg(HM_LOG_ERROR, "cannot create run directory %s: %s", d.cfg.run_dir,
 		       strerror(errno));
@@ -876,7 +1059,7 @@ int main(int argc, char **argv)
 	}
 	/* A first repair pass right away: after a restart, clients may have
 	 * died while no supervisor was watching. */
-	d.pending_repairs = hm_sup_scan(d.bus, &d.counters, logmsg);
+	repair_pass();
 	logmsg(HM_LOG_INFO, "ready: bus '%s', control socket %s", d.cfg.bus, d.sock_path);
 	notify_ready();
 
@@ -888,7 +1071,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (n == 0 && d.pending_repairs)
-			d.pending_repairs = hm_sup_scan(d.bus, &d.counters, logmsg);
+			repair_pass();
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 			if (fd == d.listen_fd) {
@@ -904,6 +1087,9 @@ int main(int argc, char **argv)
 				for (unsigned k = 0; k < d.nclients; k++)
 					if (d.clients[k].fd == fd) {
 						serve_client(k);
+						break;
+					} else if (d.clients[k].pidfd == fd) {
+						client_died(k);
 						break;
 					}
 			}

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +233,21 @@ int hm_segment_locked(const char *name)
 	return r != 0 ? -1 : fl.l_type != F_UNLCK;
 }
 
+static void register_slot(hermes_bus *bus, const struct hm_held *h)
+{
+	if (bus->ctl_fd < 0)
+		return;
+	hm_ctl_req req = {.magic = HM_CTL_MAGIC,
+			  .op = HM_CTL_SLOT,
+			  .flags = h->sub ? HM_CTL_SUB : 0,
+			  .slots = h->ring,
+			  .policy = h->slot,
+			  .capacity = (uint64_t)getpid()};
+	hm_ctl_resp resp;
+	/* A refusal or no answer leaves the slot to the pid check. */
+	(void)hm_ctl_call(bus->ctl_fd, &req, &resp, 2000);
+}
+
 /* (Re)connect the control channel, if the segment names a supervisor. */
 static void connect_supervisor(hermes_bus *bus)
 {
@@ -254,6 +270,49 @@ static void connect_supervisor(hermes_bus *bus)
 		return;
 	}
 	bus->ctl_fd = fd;
+	/* A new hermesd (or a new connection) learns every slot we hold. */
+	for (unsigned i = 0; i < bus->nheld; i++)
+		register_slot(bus, &bus->held[i]);
+}
+
+/* Has hermesd hung up on us (it stopped or restarted)? */
+static bool supervisor_gone(const hermes_bus *bus)
+{
+	struct pollfd p = {.fd = bus->ctl_fd, .events = POLLIN};
+	/* Any readiness is a hang-up: hermesd never speaks unasked. */
+	return bus->ctl_fd < 0 || poll(&p, 1, 0) != 0;
+}
+
+/* Remember a slot this handle took, and tell hermesd (when one answers) so
+ * it can free the slot if this process dies. Without a hermesd the slot is
+ * registered on the next connection (ARCHITECTURE.md, "What hermesd
+ * trusts"). */
+static void hold_slot(hermes_bus *bus, const hm_ring *r, uint32_t ring, uint32_t slot, bool sub)
+{
+	if (bus->nheld == bus->capheld) {
+		unsigned cap = bus->capheld ? 2 * bus->capheld : 16;
+		struct hm_held *h = realloc(bus->held, cap * sizeof *h);
+		if (!h)
+			return; /* out of memory: left to the pid check */
+		bus->held = h;
+		bus->capheld = cap;
+	}
+	struct hm_held *h = &bus->held[bus->nheld++];
+	*h = (struct hm_held){.ring_hdr = r->hdr, .ring = ring, .slot = slot, .sub = sub};
+	if (supervisor_gone(bus))
+		connect_supervisor(bus); /* registers everything held, h too */
+	else
+		register_slot(bus, h);
+}
+
+static void drop_slot(hermes_bus *bus, const void *ring_hdr, uint32_t slot, bool sub)
+{
+	for (unsigned i = 0; i < bus->nheld; i++)
+		if (bus->held[i].ring_hdr == ring_hdr && bus->held[i].slot == slot &&
+		    bus->held[i].sub == sub) {
+			bus->held[i] = bus->held[--bus->nheld];
+			return;
+		}
 }
 
 static const char *default_bus_name(void)
@@ -392,6 +451,7 @@ void hermes_bus_detach(hermes_bus *bus)
 	if (bus->ctl_fd >= 0)
 		close(bus->ctl_fd);
 	munmap(bus->base, bus->size);
+	free(bus->held);
 	free(bus);
 }
 
@@ -740,7 +800,8 @@ static hermes_err open_handle(hermes_bus *bus, const char *ring, bool sub, size_
 		return hm_fail(HERMES_EINVAL, "bus or out is NULL");
 	if (bus->readonly)
 		return hm_fail(HERMES_EPERM, "bus '%s' is attached read-only", bus->name);
-	hermes_err err = hm_bus_find_ring(bus, ring, r, NULL);
+	uint32_t index;
+	hermes_err err = hm_bus_find_ring(bus, ring, r, &index);
 	if (err)
 		return err;
 	void *h = malloc(size);
@@ -754,6 +815,7 @@ static hermes_err open_handle(hermes_bus *bus, const char *ring, bool sub, size_
 			       sub ? HM_MAX_SUBSCRIBERS : HM_MAX_PRODUCERS,
 			       sub ? "subscriber" : "producer");
 	}
+	hold_slot(bus, r, index, (uint32_t)*slot, sub);
 	*handle = h;
 	return HERMES_OK;
 }
@@ -777,6 +839,7 @@ void hermes_pub_close(hermes_pub *pub)
 {
 	if (!pub)
 		return;
+	drop_slot(pub->bus, pub->ring.hdr, pub->slot_index, false);
 	hm_pub_fini(pub);
 	free(pub);
 }
@@ -809,6 +872,7 @@ void hermes_sub_close(hermes_sub *sub)
 {
 	if (!sub)
 		return;
+	drop_slot(sub->bus, sub->ring.hdr, sub->slot_index, true);
 	hm_sub_fini(sub);
 	free(sub);
 }

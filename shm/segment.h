@@ -22,6 +22,14 @@ struct hermes_bus {
 	 * the supervisor); otherwise ring creation goes through hermesd. */
 	bool owner;
 	int ctl_fd; /* control connection to hermesd, or -1 */
+	/* The slots this handle's publishers and subscribers hold, registered
+	 * with hermesd over ctl_fd (again after a reconnect). */
+	struct hm_held {
+		const void *ring_hdr;
+		uint32_t ring, slot;
+		bool sub;
+	} *held;
+	unsigned nheld, capheld;
 	char name[HM_NAME_MAX];
 };
 

@@ -51,49 +51,92 @@ static bool quarantined(hermes_bus *bus, uint32_t i, hermes_err err, hm_sup_coun
 	return err != HERMES_OK;
 }
 
-unsigned hm_sup_scan(hermes_bus *bus, hm_sup_counters *c, hm_sup_log_fn log)
+/* Free producer slot k of ring r (a dead owner `pid`): 1 done, 0 retry. */
+static int repair_producer(hm_ring *r, const char *name, uint32_t k, uint64_t pid,
+			   hm_sup_counters *c, hm_sup_log_fn log)
+{
+	int64_t n = hm_ring_repair_producer(r, k);
+	if (n < 0)
+		return 0;
+	c->producers_repaired++;
+	c->messages_repaired += (uint64_t)n;
+	if (log)
+		log(n ? HM_LOG_WARN : HM_LOG_INFO,
+		    "ring '%s': producer pid %llu died%s; %lld sequence(s) marked abandoned, slot %u "
+		    "freed",
+		    name, (unsigned long long)pid, n ? " inside a claim" : "", (long long)n, k);
+	return 1;
+}
+
+static void release_subscriber(hm_ring *r, const char *name, uint32_t k, uint64_t pid,
+			       hm_sup_counters *c, hm_sup_log_fn log)
+{
+	hm_ring_release_subscriber(r, k);
+	/* Relaxed: a counter for hermes-ctl. */
+	hm_fetch_add_relaxed_u64(&r->hdr->dead_subscribers, 1);
+	c->subscribers_released++;
+	if (log)
+		log(HM_LOG_INFO, "ring '%s': subscriber pid %llu died at sequence %llu; cursor released",
+		    name, (unsigned long long)pid,
+		    (unsigned long long)hm_load_relaxed_u64(&r->subs[k].seq));
+}
+
+/* A validated view of ring i (ready or deleted) and its name, bounded. */
+static bool ring_at(hermes_bus *bus, uint32_t i, hm_ring *r, char *name, hm_sup_counters *c,
+		    hm_sup_log_fn log)
+{
+	if (quarantined(bus, i, hm_bus_ring_open_index(bus, i, true, r), c, log))
+		return false;
+	memcpy(name, r->hdr->name, HM_NAME_MAX);
+	name[HM_NAME_MAX - 1] = '\0';
+	return true;
+}
+
+int hm_sup_release(hermes_bus *bus, uint32_t ring, bool sub, uint32_t slot, uint64_t owner,
+		   hm_sup_counters *c, hm_sup_log_fn log)
+{
+	hm_ring r;
+	char name[HM_NAME_MAX];
+	if (ring >= HM_MAX_RINGS || slot >= (sub ? HM_MAX_SUBSCRIBERS : HM_MAX_PRODUCERS) ||
+	    !ring_at(bus, ring, &r, name, c, log))
+		return 1;
+	/* Acquire: pairs with the CAS that took the slot. The slot is freed
+	 * only if it still holds what the dead process put there: closed and
+	 * taken by someone else since, it is not ours to free. */
+	hm_atomic_u64 *o = sub ? &r.subs[slot].owner : &r.prods[slot].owner;
+	if (hm_load_acquire_u64(o) != owner)
+		return 1;
+	if (sub) {
+		release_subscriber(&r, name, slot, owner, c, log);
+		return 1;
+	}
+	return repair_producer(&r, name, slot, owner, c, log);
+}
+
+unsigned hm_sup_scan(hermes_bus *bus, hm_sup_counters *c, hm_sup_log_fn log,
+		     const hm_sup_watch *watched, bool by_pid)
 {
 	unsigned retry = 0;
 	for (uint32_t i = 0; i < HM_MAX_RINGS; i++) {
 		hm_ring r;
-		if (quarantined(bus, i, hm_bus_ring_open_index(bus, i, true, &r), c, log))
-			continue;
-		/* The name for the log, copied once, bounded. */
 		char name[HM_NAME_MAX];
-		memcpy(name, r.hdr->name, sizeof name);
-		name[sizeof name - 1] = '\0';
+		if (!ring_at(bus, i, &r, name, c, log) || !by_pid)
+			continue;
+		/* Slots a client registered over its connection are judged by
+		 * the kernel (its pidfd), never by the pid in the slot. */
 		for (uint32_t k = 0; k < HM_MAX_PRODUCERS; k++) {
 			uint64_t pid;
-			if (!owner_dead(&r.prods[k].owner, &r.prods[k].owner_start, &pid))
+			if ((watched && (watched->prods[i] >> k) & 1) ||
+			    !owner_dead(&r.prods[k].owner, &r.prods[k].owner_start, &pid))
 				continue;
-			int64_t n = hm_ring_repair_producer(&r, k);
-			if (n < 0) {
-				retry++;
-				continue;
-			}
-			c->producers_repaired++;
-			c->messages_repaired += (uint64_t)n;
-			if (log)
-				log(n ? HM_LOG_WARN : HM_LOG_INFO,
-				    "ring '%s': producer pid %llu died%s; %lld sequence(s) marked "
-				    "abandoned, slot %u freed",
-				    name, (unsigned long long)pid, n ? " inside a claim" : "",
-				    (long long)n, k);
+			retry += !repair_producer(&r, name, k, pid, c, log);
 		}
 		for (uint32_t k = 0; k < HM_MAX_SUBSCRIBERS; k++) {
 			uint64_t pid;
-			if (!owner_dead(&r.subs[k].owner, &r.subs[k].owner_start, &pid))
+			if ((watched && (watched->subs[i] >> k) & 1) ||
+			    !owner_dead(&r.subs[k].owner, &r.subs[k].owner_start, &pid))
 				continue;
-			hm_ring_release_subscriber(&r, k);
-			/* Relaxed: a counter for hermes-ctl. */
-			hm_fetch_add_relaxed_u64(&r.hdr->dead_subscribers, 1);
-			c->subscribers_released++;
-			if (log)
-				log(HM_LOG_INFO,
-				    "ring '%s': subscriber pid %llu died at sequence %llu; cursor "
-				    "released",
-				    name, (unsigned long long)pid,
-				    (unsigned long long)hm_load_relaxed_u64(&r.subs[k].seq));
+			release_subscriber(&r, name, k, pid, c, log);
 		}
 	}
 	return retry;
