@@ -7,7 +7,8 @@
 #   - a project outside the tree builds and runs against it with
 #     find_package(hermes-ipc), find_package(hermes), the static library
 #     (hermes::hermes_static), and pkg-config, shared and fully static;
-#   - the systemd units name this prefix and verify.
+#   - the systemd units name this prefix, run as the hermes user with the
+#     hardening settings, and verify.
 #   test_install.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1
@@ -74,15 +75,31 @@ file "$work/consumer-static" | grep -q 'statically linked' || fail "consumer-sta
 "$work/consumer-static"
 echo "pkg-config --static, cc -static: ok"
 
-if command -v systemd-analyze >/dev/null; then
-	# The units name the configured bindir; point them at this prefix.
-	mkdir -p "$work/units"
-	for u in "$prefix"/lib/systemd/system/*.service; do
-		sed -E "s|^ExecStart=[^ ]*/([a-z-]+) |ExecStart=$prefix/bin/\1 |" "$u" >"$work/units/$(basename "$u")"
+# The units are generated for the prefix given at install time, run the
+# daemons as the hermes user with the hardening settings, and verify.
+units=("$prefix"/lib/systemd/system/*.service)
+((${#units[@]} >= 2)) || fail "no systemd units installed"
+for u in "${units[@]}"; do
+	name=$(basename "$u")
+	exe=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$u")
+	[[ $exe == "$prefix/bin/"* && -x $exe ]] || fail "$name: ExecStart=$exe is not a program of $prefix/bin"
+	for setting in User=hermes Group=hermes SystemCallFilter=@system-service LimitCORE=0 NoNewPrivileges=yes; do
+		grep -qx "$setting" "$u" || fail "$name: no $setting"
 	done
-	systemd-analyze verify "$work"/units/*.service
-	echo "systemd-analyze verify: ok"
+	# --rt-priority needs CAP_SYS_NICE and realtime scheduling allowed.
+	if grep -q -- '--rt-priority' "$(dirname "$exe")/../share/man/man8/${exe##*/}.8" 2>/dev/null ||
+		"$exe" --help 2>&1 | grep -q -- '--rt-priority'; then
+		grep -qx 'AmbientCapabilities=CAP_SYS_NICE' "$u" || fail "$name: --rt-priority without CAP_SYS_NICE"
+		! grep -qx 'RestrictRealtime=yes' "$u" || fail "$name: RestrictRealtime=yes defeats --rt-priority"
+	fi
+done
+grep -q -- '--mode 0660 --group hermes' "$prefix/lib/systemd/system/hermesd@.service" ||
+	fail "hermesd@.service does not make the bus 0660 group hermes"
+grep -qE '^u hermes ' "$prefix/lib/sysusers.d/hermes.conf" || fail "no sysusers.d entry for the hermes user"
+if command -v systemd-analyze >/dev/null; then
+	systemd-analyze verify --man=no "${units[@]}"
+	echo "units: ${#units[@]} for $prefix, systemd-analyze verify: ok"
 else
-	echo "systemd-analyze not installed: unit files not verified"
+	echo "units: ${#units[@]} for $prefix (systemd-analyze not installed: not verified)"
 fi
 echo "install test: ok"
