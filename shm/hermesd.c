@@ -32,6 +32,7 @@
 #include "core/error_detail.h"
 #include "core/futex.h"
 #include "core/proc.h"
+#include "daemon/log.h"
 #include "shm/config.h"
 #include "shm/control.h"
 #include "shm/notify.h"
@@ -87,19 +88,12 @@ static struct {
 static void logmsg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logmsg(int level, const char *fmt, ...)
 {
-	static const char *names[] = {"error", "warn", "info", "debug"};
 	if (level > d.cfg.log_level)
 		return;
-	char buf[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	hm_dlogv(level, fmt, ap);
 	va_end(ap);
-	/* One write per line so lines from several processes do not mix. */
-	char line[600];
-	int n = snprintf(line, sizeof line, "hermesd[%d]: %s: %s\n", (int)getpid(), names[level], buf);
-	if (n > 0 && write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0)
-		(void)0;
 }
 
 static uint64_t realtime_ns(void)

@@ -13,6 +13,7 @@
 
 #include "tcp-bridge/auth.h"
 #include "core/proc.h"
+#include "daemon/log.h"
 #include "tcp-bridge/config.h"
 #include "tcp-bridge/loop.h"
 
@@ -294,7 +295,8 @@ int main(int argc, char **argv)
 	}
 	const char *what = "";
 	if (hm_apply_scheduling(cfg.have_cpus ? &cfg.cpus : NULL, cfg.rt_priority, &what) != 0)
-		fprintf(stderr, "hermes-bridge: warning: %s not applied: %s\n", what, strerror(errno));
+		if (cfg.log_level >= HM_BR_LOG_WARN)
+			hm_dlog(HM_DLOG_WARN, "%s not applied: %s", what, strerror(errno));
 	int rc = hm_bridge_run(&cfg);
 	hm_bridge_cfg_fini(&cfg);
 	return rc;

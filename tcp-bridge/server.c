@@ -2,6 +2,7 @@
 #include "tcp-bridge/server.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/error_detail.h"
+#include "daemon/log.h"
 #include "shm/segment.h"
 #include "tcp-bridge/auth.h"
 
@@ -26,21 +28,12 @@ int hm_log_level(void)
 
 void hm_log(int level, const char *fmt, ...)
 {
-	static const char *names[] = {"error", "warn", "info", "debug"};
 	if (level > log_level || level < 0)
 		return;
-	char buf[768];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	hm_dlogv(level, fmt, ap);
 	va_end(ap);
-	/* One write per line, so that lines of several processes sharing a
-	 * log do not interleave. */
-	char line[900];
-	int n = snprintf(line, sizeof line, "hermes-bridge[%d]: %s: %s\n", (int)getpid(), names[level],
-			 buf);
-	if (n > 0 && write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0)
-		(void)0;
 }
 
 /* FNV-1a, for a bus id derived from the host and bus names. */

@@ -1,0 +1,42 @@
+/* One log format for the daemons (hermesd, hermes-bridge, hermes-nats).
+ *
+ * Each message is one line on stderr, written with one write() so that lines
+ * of several threads and processes never mix:
+ *
+ *   hermesd[1234]: warn: client gone, repairing ring=orders client=5678
+ *
+ * PROGRAM[PID]: LEVEL: then the message, which names what it is about with
+ * key=value fields after the text (ring=NAME, client=PID, pid=PID, bus=NAME,
+ * peer=ADDRESS). When stderr is the systemd journal ($JOURNAL_STREAM names
+ * it), the line starts with the syslog priority instead of PROGRAM[PID]
+ * (journald records both itself):
+ *
+ *   <4>warn: client gone, repairing ring=orders client=5678
+ *
+ * so `journalctl -p err` and `-p warning` select by level. Levels are the
+ * daemons' --log-level values; priorities: error 3, warn 4, info 6, debug 7.
+ * Not part of libhermes-ipc: an application's stderr is its own.
+ */
+#ifndef HERMES_DAEMON_LOG_H
+#define HERMES_DAEMON_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+enum { HM_DLOG_ERROR = 0, HM_DLOG_WARN = 1, HM_DLOG_INFO = 2, HM_DLOG_DEBUG = 3 };
+
+/* Write one message at LEVEL (HM_DLOG_*); the caller has already filtered
+ * by its --log-level. */
+void hm_dlog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void hm_dlogv(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+/* Format one line into buf (at most n bytes, NUL-terminated, ending in a
+ * newline) as hm_dlog would write it; returns its length. journal: 1 for the
+ * journal form. For tests and for daemons that log elsewhere. */
+size_t hm_dlog_format(char *buf, size_t n, int journal, int level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+
+/* 1 when stderr is the journal: $JOURNAL_STREAM is "DEV:INODE" of stderr. */
+int hm_dlog_stderr_is_journal(void);
+
+#endif

@@ -1,0 +1,161 @@
+/* Tests for daemon/log.c: the daemons' one log format, and syslog priority
+ * prefixes when stderr is the journal ($JOURNAL_STREAM names it). */
+#include "tests/support/testing.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon/log.h"
+#include "tests/support/daemon.h"
+
+static size_t fmt(char *buf, size_t n, int journal, int level, const char *f, ...)
+	__attribute__((format(printf, 5, 6)));
+static size_t fmt(char *buf, size_t n, int journal, int level, const char *f, ...)
+{
+	va_list ap;
+	va_start(ap, f);
+	size_t len = hm_dlog_format(buf, n, journal, level, f, ap);
+	va_end(ap);
+	return len;
+}
+
+static void test_plain_format_names_program_pid_level(void **state)
+{
+	(void)state;
+	char want[128], buf[256];
+	snprintf(want, sizeof want, "%s[%d]: warn: ring gone ring=orders client=42\n",
+		 program_invocation_short_name, (int)getpid());
+	size_t len = fmt(buf, sizeof buf, 0, HM_DLOG_WARN, "ring gone ring=%s client=%d", "orders", 42);
+	assert_string_equal(buf, want);
+	assert_int_equal(len, strlen(want));
+}
+
+static void test_journal_format_has_syslog_priorities(void **state)
+{
+	(void)state;
+	static const char *const want[] = {"<3>error: x\n", "<4>warn: x\n", "<6>info: x\n", "<7>debug: x\n"};
+	char buf[64];
+	for (int level = HM_DLOG_ERROR; level <= HM_DLOG_DEBUG; level++) {
+		fmt(buf, sizeof buf, 1, level, "x");
+		assert_string_equal(buf, want[level]);
+	}
+}
+
+static void test_one_message_is_one_line_even_truncated(void **state)
+{
+	(void)state;
+	char buf[32];
+	fmt(buf, sizeof buf, 1, HM_DLOG_INFO, "a\nb\rc %s", "a long tail that does not fit in the buffer");
+	assert_int_equal(strlen(buf), sizeof buf - 1);
+	assert_int_equal(buf[sizeof buf - 2], '\n');
+	assert_null(strchr(buf, '\r'));
+	assert_ptr_equal(strchr(buf, '\n'), buf + sizeof buf - 2);
+	assert_true(strncmp(buf, "<6>info: a b c a long", 21) == 0);
+}
+
+/* Runs with stderr on a pipe, as under systemd with StandardError=journal. */
+static void with_stderr_pipe(int fds[2], int *saved)
+{
+	assert_int_equal(pipe(fds), 0);
+	*saved = dup(STDERR_FILENO);
+	assert_true(*saved >= 0);
+	assert_int_equal(dup2(fds[1], STDERR_FILENO), STDERR_FILENO);
+}
+
+static void restore_stderr(int fds[2], int saved)
+{
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static void set_journal_stream_to(int fd, long ino_delta)
+{
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	char v[64];
+	snprintf(v, sizeof v, "%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino + (uintmax_t)ino_delta);
+	assert_int_equal(setenv("JOURNAL_STREAM", v, 1), 0);
+}
+
+static void test_journal_detected_only_for_stderr_itself(void **state)
+{
+	(void)state;
+	int fds[2], saved;
+	with_stderr_pipe(fds, &saved);
+	unsetenv("JOURNAL_STREAM");
+	int none = hm_dlog_stderr_is_journal();
+	set_journal_stream_to(fds[1], 0);
+	int same = hm_dlog_stderr_is_journal();
+	hm_dlog(HM_DLOG_ERROR, "disk full ring=%s", "r");
+	set_journal_stream_to(fds[1], 1);
+	int other = hm_dlog_stderr_is_journal();
+	hm_dlog(HM_DLOG_ERROR, "disk full ring=%s", "r");
+	setenv("JOURNAL_STREAM", "garbage", 1);
+	int garbage = hm_dlog_stderr_is_journal();
+	unsetenv("JOURNAL_STREAM");
+	char out[256] = {0};
+	ssize_t n = read(fds[0], out, sizeof out - 1);
+	restore_stderr(fds, saved);
+	assert_int_equal(none, 0);
+	assert_int_equal(same, 1);
+	assert_int_equal(other, 0);
+	assert_int_equal(garbage, 0);
+	assert_true(n > 0);
+	char want[160];
+	snprintf(want, sizeof want, "<3>error: disk full ring=r\n%s[%d]: error: disk full ring=r\n",
+		 program_invocation_short_name, (int)getpid());
+	assert_string_equal(out, want);
+}
+
+/* The real hermesd logs through this module: an error it reports under the
+ * journal carries priority 3, so journalctl -p err shows it. */
+static void test_hermesd_errors_reach_the_journal_as_err(void **state)
+{
+	(void)state;
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], STDERR_FILENO);
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		set_journal_stream_to(STDERR_FILENO, 0);
+		execl(ht_hermesd_path(), "hermesd", "--bus", "logtest", "--run-dir",
+		      "/proc/hermes-no-such-dir", (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	assert_true(ht_wait_child(pid, 10000) >= 0);
+	char out[1024] = {0};
+	size_t got = 0;
+	ssize_t n;
+	while (got < sizeof out - 1 && (n = read(fds[0], out + got, sizeof out - 1 - got)) > 0)
+		got += (size_t)n;
+	close(fds[0]);
+	assert_true(strncmp(out, "<3>error: ", 10) == 0);
+	assert_non_null(strstr(out, "/proc/hermes-no-such-dir"));
+	assert_null(strstr(out, "hermesd["));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_plain_format_names_program_pid_level),
+		cmocka_unit_test(test_journal_format_has_syslog_priorities),
+		cmocka_unit_test(test_one_message_is_one_line_even_truncated),
+		cmocka_unit_test(test_journal_detected_only_for_stderr_itself),
+		cmocka_unit_test(test_hermesd_errors_reach_the_journal_as_err),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
