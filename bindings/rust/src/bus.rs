@@ -7,7 +7,7 @@
 //! until [`Subscriber::release`], which needs the subscriber exclusively: a
 //! message cannot be read after it was released. This does not compile:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0502
 //! # use hermes::bus::{Bus, Start};
 //! # let bus = Bus::attach(Some("doc")).unwrap();
 //! let mut sub = bus.subscriber("orders", Start::Earliest).unwrap();
