@@ -146,8 +146,10 @@ static int bridge_open(const bench_opts *o, char *why, size_t len)
 	char listen[64], log[256];
 	snprintf(listen, sizeof listen, "127.0.0.1:%u", port);
 	snprintf(log, sizeof log, "%s/bridge.log", bench_tmpdir());
-	char *argv[] = {path,	 "--bus", g_bus, "--listen", listen, "--stats-dir", "none",
-			"--log-level", "warn", o->bridge_busy_poll ? "--busy-poll" : NULL, NULL};
+	/* Anonymous clients on loopback: the bench's own, explicitly. */
+	char *argv[] = {path,	     "--bus",	     g_bus, "--listen", listen, "--stats-dir",
+			"none",	     "--state-dir", "none", "--allow-anonymous", "--log-level",
+			"warn",	     o->bridge_busy_poll ? "--busy-poll" : NULL, NULL};
 	g_bridge = port ? server_spawn(path, argv, log) : -1;
 	if (g_bridge < 0) {
 		bridge_bus_remove();

@@ -5,7 +5,8 @@
  *
  * Input: one configuration byte, one chunk-size byte, then the byte stream.
  *   config bit 0: the server requires authentication (an identity "fz"
- *                 exists; encryption optional), else anonymous sessions
+ *                 exists, allowed to act as a link; encryption required by
+ *                 default), else anonymous sessions (allow_anonymous)
  *   config bit 1: a local producer publishes into both rings between chunks,
  *                 so subscriptions have something to deliver
  *   config bit 2: small output buffer (64 KiB) and the drop policy
@@ -72,6 +73,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(ident.publish, sizeof ident.publish, "a b");
 	snprintf(ident.subscribe, sizeof ident.subscribe, "*");
 	ident.have_key = true;
+	ident.link = true; /* LINK sessions and their origin checks are reachable */
 	for (int auth = 0; auth < 2; auth++)
 		for (int small = 0; small < 2; small++) {
 			hm_bridge_cfg *c = &cfgs[auth][small];
@@ -83,6 +85,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			c->max_channels = 8;
 			c->publish_timeout_ms = 0;
 			c->state_dir[0] = '\0'; /* origin tables in memory */
+			c->allow_anonymous = !auth;
 			if (auth) {
 				c->nidents = 1;
 				c->idents = &ident;
@@ -181,6 +184,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s.dirty = NULL;
 	s.wake = NULL;
 	hm_conn_destroy(c);
+	/* Every byte of the memory budget came back. */
+	CHECK(s.mem_used == 0);
 	hm_server_fini(&s);
 
 	/* Nothing the connection opened may outlive it. */

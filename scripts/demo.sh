@@ -42,9 +42,12 @@ sed 's/^/   /' "$run_dir/hermesd.log"
 echo "== local producer and consumer over shared memory"
 "$bin/examples/hermes-demo" --bus "$bus"
 
-echo "== starting hermes-bridge on 127.0.0.1 (a free port)"
+echo "== starting hermes-bridge on 127.0.0.1 (a free port), anonymous clients allowed"
+# --allow-anonymous: any local user could use this bus through the bridge,
+# whatever the segment's mode. Fine for a demo on a private bus; a real
+# deployment gives each client an identity (--auth FILE, hermes-bridge keygen).
 "$bin/tcp-bridge/hermes-bridge" --bus "$bus" --listen 127.0.0.1:0 --stats-dir "$run_dir" \
-	--state-dir "$run_dir" 2>"$run_dir/bridge.log" &
+	--state-dir "$run_dir" --allow-anonymous 2>"$run_dir/bridge.log" &
 bridge_pid=$!
 port=""
 for _ in $(seq 100); do

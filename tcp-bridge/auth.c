@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -132,6 +134,24 @@ void hm_auth_wipe(void *p, size_t n)
 	sodium_memzero(p, n);
 }
 
+void *hm_auth_secure_alloc(size_t n)
+{
+	if (hm_auth_init() != HERMES_OK || n == 0)
+		return NULL;
+	/* Guard pages, mlock and MADV_DONTDUMP; sodium_free wipes. */
+	void *p = sodium_malloc(n);
+	if (p)
+		memset(p, 0, n);
+	return p;
+}
+
+void hm_auth_secure_free(void *p, size_t n)
+{
+	(void)n;
+	if (p)
+		sodium_free(p);
+}
+
 #else /* !HERMES_HAVE_SODIUM */
 
 #define NO_SODIUM                                                                              \
@@ -233,7 +253,33 @@ void hm_auth_wipe(void *p, size_t n)
 	explicit_bzero(p, n);
 }
 
+void *hm_auth_secure_alloc(size_t n)
+{
+	if (n == 0)
+		return NULL;
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	(void)madvise(p, n, MADV_DONTDUMP);
+	(void)mlock(p, n); /* best effort: RLIMIT_MEMLOCK may be small */
+	return p;
+}
+
+void hm_auth_secure_free(void *p, size_t n)
+{
+	if (!p)
+		return;
+	explicit_bzero(p, n);
+	munlock(p, n);
+	munmap(p, n);
+}
+
 #endif /* HERMES_HAVE_SODIUM */
+
+void hm_auth_protect_process(void)
+{
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
 
 /* ---- key files (no libsodium needed to read them) ---------------------------- */
 
@@ -265,6 +311,13 @@ hermes_err hm_auth_key_load(const char *path, uint8_t key[HERMES_AUTH_KEY_SIZE])
 			       "key file %s must be a regular file with mode 0600 or stricter "
 			       "(it is %04o): chmod 600 it",
 			       path, (unsigned)(st.st_mode & 07777));
+	}
+	if (st.st_uid != geteuid()) {
+		close(fd);
+		return hm_fail(HERMES_EACCES,
+			       "key file %s is owned by uid %u, not by this user (uid %u): a key "
+			       "another user owns could be replaced by them; chown it",
+			       path, (unsigned)st.st_uid, (unsigned)geteuid());
 	}
 	/* A key file is small; anything bigger is not one. */
 	char text[4096];

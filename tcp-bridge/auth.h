@@ -73,10 +73,22 @@ hermes_err hm_auth_open(const uint8_t key[HERMES_AUTH_KEY_SIZE], uint64_t counte
 /* Overwrite secrets so they do not linger in freed memory. */
 void hm_auth_wipe(void *p, size_t n);
 
+/* Memory for long-lived keys: zeroed, locked in RAM (mlock, best effort)
+ * and left out of core dumps (MADV_DONTDUMP); hm_auth_secure_free wipes it
+ * before release. n is the size given to the allocation. NULL on failure;
+ * freeing NULL does nothing. Never realloc keys: grow by alloc, copy, free. */
+void *hm_auth_secure_alloc(size_t n);
+void hm_auth_secure_free(void *p, size_t n);
+
+/* Keep this process out of core dumps and ptrace by other processes of
+ * the same user (PR_SET_DUMPABLE 0): session keys live in ordinary memory. */
+void hm_auth_protect_process(void);
+
 /* Key files: one line of 64 hexadecimal digits (the 32-byte key), after any
  * number of lines starting with '#'. Written with mode 0600 and O_EXCL.
  * Load errors: HERMES_ENOENT (no file), HERMES_EACCES (cannot read, or the
- * file is readable or writable by group or others: a key must be private),
+ * file is readable or writable by group or others, or owned by another
+ * user: a key must be private and nobody else's to swap),
  * HERMES_EINVAL (not a key file). The detail message names the file, never
  * the key. Save errors: HERMES_EEXIST, HERMES_EACCES, HERMES_ESYS. */
 hermes_err hm_auth_key_load(const char *path, uint8_t key[HERMES_AUTH_KEY_SIZE]);

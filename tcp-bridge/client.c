@@ -67,7 +67,8 @@ hermes_err hm_client_init(hm_client *c, const hm_client_cfg *cfg)
 		memcpy(c->key, cfg->key, HERMES_AUTH_KEY_SIZE);
 		c->have_key = true;
 	}
-	c->want_encrypt = cfg->encrypt;
+	/* Authenticated sessions are encrypted unless the caller opts out. */
+	c->want_encrypt = cfg->encrypt || (cfg->key && !cfg->plaintext);
 	c->max_frame = cfg->max_frame ? cfg->max_frame : HERMES_DEFAULT_MAX_FRAME;
 	if (c->max_frame < HERMES_MIN_MAX_FRAME || c->max_frame > HERMES_FRAME_LIMIT)
 		return hm_fail(HERMES_EINVAL, "max_frame %u is outside [%u, %u]", c->max_frame,

@@ -34,6 +34,7 @@ typedef struct hm_client_cfg {
 	const char *identity;	 /* NULL or "" = anonymous */
 	const uint8_t *key;	 /* HERMES_AUTH_KEY_SIZE bytes, or NULL: no authentication */
 	bool encrypt;		 /* require session encryption (needs key) */
+	bool plaintext;		 /* with a key: do not encrypt (explicit opt-out) */
 	uint32_t extra_features; /* e.g. HM_FEATURE_LINK */
 	uint32_t max_frame;	 /* ours; 0 = HERMES_DEFAULT_MAX_FRAME */
 	size_t in_cap, out_cap;	 /* buffer sizes; 0 = defaults */

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tcp-bridge/auth.h"
 #include "tcp-bridge/netaddr.h"
@@ -22,11 +24,16 @@ void hm_bridge_cfg_defaults(hm_bridge_cfg *c)
 	const char *bus = getenv("HERMES_BUS");
 	snprintf(c->bus, sizeof c->bus, "%s", bus && *bus ? bus : "default");
 	snprintf(c->listen, sizeof c->listen, "127.0.0.1:" DEFAULT_PORT);
-	c->encrypt = HM_ENC_OPTIONAL;
+	c->encrypt = HM_ENC_REQUIRED;
 	c->slow = HM_SLOW_AUTO;
 	c->out_buffer = 1u << 20;
 	c->max_frame = HERMES_DEFAULT_MAX_FRAME;
 	c->max_connections = 4096;
+	c->max_conns_per_address = 256;
+	c->max_conns_per_identity = 1024;
+	c->max_holds_per_identity = 16;
+	c->idle_timeout_ms = 300000;
+	c->memory_limit = 256u << 20;
 	c->max_subscriptions = 64;
 	c->max_channels = 64;
 	c->handshake_timeout_ms = 10000;
@@ -34,17 +41,21 @@ void hm_bridge_cfg_defaults(hm_bridge_cfg *c)
 	c->link_import_timeout_ms = 5000;
 	c->idle_spin_us = 50;
 	snprintf(c->stats_dir, sizeof c->stats_dir, "/dev/shm");
-	snprintf(c->state_dir, sizeof c->state_dir, "/dev/shm");
+	/* State (the bus id, link origin tables) is never kept in a
+	 * world-writable directory: systemd's StateDirectory=, or /var/lib. */
+	const char *sd = getenv("STATE_DIRECTORY");
+	snprintf(c->state_dir, sizeof c->state_dir, "%s", sd && sd[0] == '/' ? sd : "/var/lib/hermes");
+	char *colon = strchr(c->state_dir, ':'); /* several StateDirectory= entries */
+	if (colon)
+		*colon = '\0';
 	c->stats_mode = 0600;
 	c->log_level = HM_BR_LOG_INFO;
 }
 
 void hm_bridge_cfg_fini(hm_bridge_cfg *c)
 {
-	if (c->idents) {
-		hm_auth_wipe(c->idents, c->nidents * sizeof *c->idents);
-		free(c->idents);
-	}
+	/* Identities hold keys: locked, out of core dumps, wiped when freed. */
+	hm_auth_secure_free(c->idents, c->nidents * sizeof *c->idents);
 	c->idents = NULL;
 	c->nidents = 0;
 }
@@ -211,6 +222,10 @@ hermes_err hm_bridge_cfg_set(hm_bridge_cfg *c, const char *key, const char *v)
 			c->encrypt = HM_ENC_REQUIRED;
 		else
 			return bad(c, "encrypt: want off, optional or required, not '%s'", v);
+		c->encrypt_set = true;
+	} else if (!strcmp(key, "allow_anonymous")) {
+		if (!parse_bool(v, &c->allow_anonymous))
+			return bad(c, "allow_anonymous: want true or false");
 	} else if (!strcmp(key, "insecure")) {
 		if (!parse_bool(v, &c->insecure))
 			return bad(c, "insecure: want true or false");
@@ -232,6 +247,26 @@ hermes_err hm_bridge_cfg_set(hm_bridge_cfg *c, const char *key, const char *v)
 		if (!parse_uint(v, 1000000, &u) || u == 0)
 			return bad(c, "max_connections: want 1..1000000");
 		c->max_connections = (unsigned)u;
+	} else if (!strcmp(key, "max_connections_per_address")) {
+		if (!parse_uint(v, 1000000, &u) || u == 0)
+			return bad(c, "max_connections_per_address: want 1..1000000");
+		c->max_conns_per_address = (unsigned)u;
+	} else if (!strcmp(key, "max_connections_per_identity")) {
+		if (!parse_uint(v, 1000000, &u) || u == 0)
+			return bad(c, "max_connections_per_identity: want 1..1000000");
+		c->max_conns_per_identity = (unsigned)u;
+	} else if (!strcmp(key, "max_holds_per_identity")) {
+		if (!parse_uint(v, 4096, &u))
+			return bad(c, "max_holds_per_identity: want 0..4096");
+		c->max_holds_per_identity = (unsigned)u;
+	} else if (!strcmp(key, "idle_timeout_ms")) {
+		if (!parse_uint(v, 86400000, &u) || (u && u < 100))
+			return bad(c, "idle_timeout_ms: want 0 (never) or 100..86400000");
+		c->idle_timeout_ms = (unsigned)u;
+	} else if (!strcmp(key, "memory_limit")) {
+		if (!hm_br_parse_size(v, &u) || u < (1u << 20))
+			return bad(c, "memory_limit: want a size of at least 1M, not '%s'", v);
+		c->memory_limit = u;
 	} else if (!strcmp(key, "max_subscriptions")) {
 		if (!parse_uint(v, 4096, &u) || u == 0)
 			return bad(c, "max_subscriptions: want 1..4096");
@@ -368,9 +403,13 @@ static hm_ident *ident_cfg(hm_bridge_cfg *c, const char *name)
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)name[i] < 0x21 || (unsigned char)name[i] > 0x7E)
 			return NULL;
-	hm_ident *grown = realloc(c->idents, (c->nidents + 1) * sizeof *grown);
+	/* Never realloc: it would leave an unwiped copy of the keys behind. */
+	hm_ident *grown = hm_auth_secure_alloc((c->nidents + 1) * sizeof *grown);
 	if (!grown)
 		return NULL;
+	if (c->nidents)
+		memcpy(grown, c->idents, c->nidents * sizeof *grown);
+	hm_auth_secure_free(c->idents, c->nidents * sizeof *c->idents);
 	c->idents = grown;
 	hm_ident *id = &c->idents[c->nidents++];
 	memset(id, 0, sizeof *id);
@@ -411,6 +450,12 @@ static int on_entry(void *user, const char *section, const char *key, const char
 				if (!parse_policy(value, &id->slow))
 					err = bad(c, "[%s] slow_policy: want auto, drop, disconnect or hold",
 						  section);
+			} else if (!strcmp(key, "hold")) {
+				if (!parse_bool(value, &id->hold))
+					err = bad(c, "[%s] hold: want true or false", section);
+			} else if (!strcmp(key, "link")) {
+				if (!parse_bool(value, &id->link))
+					err = bad(c, "[%s] link: want true or false", section);
 			} else {
 				err = bad(c, "[%s]: unknown key '%s'", section, key);
 			}
@@ -444,9 +489,16 @@ static int on_entry(void *user, const char *section, const char *key, const char
 		} else if (!strcmp(key, "key_file")) {
 			if (!copy(l->key_file, sizeof l->key_file, value))
 				err = bad(c, "[%s] key_file: too long", section);
+		} else if (!strcmp(key, "server")) {
+			if (!copy(l->server, sizeof l->server, value))
+				err = bad(c, "[%s] server: too long", section);
 		} else if (!strcmp(key, "encrypt")) {
-			if (!parse_bool(value, &l->encrypt))
+			bool on = false;
+			if (!parse_bool(value, &on))
 				err = bad(c, "[%s] encrypt: want true or false", section);
+			/* With a key, links are encrypted unless this says false. */
+			l->encrypt = on;
+			l->plaintext = !on;
 		} else if (!strcmp(key, "start")) {
 			if (!strcmp(value, "earliest"))
 				l->start_earliest = true;
@@ -494,6 +546,15 @@ hermes_err hm_bridge_cfg_load_string(hm_bridge_cfg *c, const char *text)
 hermes_err hm_bridge_cfg_load_auth(hm_bridge_cfg *c)
 {
 	parse_state ps = {.c = c, .auth_file = true};
+	/* The auth file decides who may do what: nobody else may change it. */
+	struct stat st;
+	if (stat(c->auth_file, &st) != 0)
+		return bad(c, "%s: cannot read: %s", c->auth_file, strerror(errno));
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 022) ||
+	    (st.st_uid != geteuid() && st.st_uid != 0))
+		return bad(c, "%s must be a regular file owned by this user (or root) and not "
+			      "writable by group or others (it is %04o, owner uid %u): chmod go-w it",
+			   c->auth_file, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
 	char tmp[512];
 	snprintf(tmp, sizeof tmp, "%s", c->auth_file);
 	snprintf(ps.dir, sizeof ps.dir, "%s", dirname(tmp));
@@ -556,9 +617,12 @@ hermes_err hm_bridge_cfg_check(hm_bridge_cfg *c)
 	if (c->auth_file[0] && !hm_auth_available())
 		return bad(c, "auth: authentication needs libsodium, and this hermes-bridge was built "
 			      "without it (rebuild with HERMES_WITH_SODIUM=ON)");
-	if (c->encrypt == HM_ENC_REQUIRED && !c->auth_file[0])
+	if (c->encrypt_set && c->encrypt == HM_ENC_REQUIRED && !c->auth_file[0])
 		return bad(c, "encrypt = required needs authentication (auth = FILE): encryption "
 			      "keys come from the authenticated handshake");
+	/* --insecure (anonymous off loopback) includes anonymous access. */
+	if (c->insecure && !c->auth_file[0])
+		c->allow_anonymous = true;
 	if (c->out_buffer < (uint64_t)4 * HERMES_MIN_MAX_FRAME)
 		return bad(c, "out_buffer is too small");
 	return HERMES_OK;

@@ -4,7 +4,8 @@
  *   bus = default
  *   listen = 127.0.0.1:7400
  *   auth = /etc/hermes/bridge-auth.conf
- *   encrypt = optional       ; off | optional | required
+ *   encrypt = required       ; required (default) | optional | off
+ *   allow_anonymous = false  ; true: clients without an identity are served
  *   slow_policy = auto       ; auto | drop | disconnect | hold
  *   ...
  *   [ring orders]            ; per-ring overrides
@@ -20,6 +21,8 @@
  *   publish = orders telemetry.*   ; ring patterns (fnmatch), or *
  *   subscribe = *
  *   slow_policy = drop             ; optional: this identity's connections
+ *   hold = false                   ; may hold back a block ring's producers
+ *   link = false                   ; may act as a link (origin-tagged publishes)
  *
  * Unknown sections and keys are errors, reported with their line. */
 #ifndef HM_BRIDGE_CONFIG_H
@@ -64,6 +67,8 @@ typedef struct hm_ident {
 	char subscribe[HM_BR_PATTERNS];
 	hm_slow_policy slow;		/* AUTO: no preference */
 	bool have_key;
+	bool hold; /* may hold back producers (HOLD subscriptions) */
+	bool link; /* may use the LINK feature (origin data is honoured) */
 } hm_ident;
 
 typedef struct hm_ring_cfg {
@@ -82,7 +87,9 @@ typedef struct hm_link_cfg {
 	char address[300];
 	char identity[HERMES_WIRE_NAME_MAX + 1];
 	char key_file[512];
-	bool encrypt;
+	char server[HERMES_WIRE_NAME_MAX + 1]; /* "": any; else the peer's WELCOME name must match */
+	bool encrypt;	/* encryption explicitly required (needs key_file) */
+	bool plaintext; /* explicit opt-out: authenticated but not encrypted */
 	bool start_earliest; /* first connection: import from the oldest retained message */
 	unsigned nrings;
 	hm_link_ring rings[HM_BR_LINK_RINGS];
@@ -94,12 +101,19 @@ typedef struct hm_bridge_cfg {
 	char name[HERMES_WIRE_NAME_MAX + 1];
 	char auth_file[512];
 	hm_encrypt_mode encrypt;
+	bool encrypt_set; /* encrypt given explicitly */
 	bool insecure;
+	bool allow_anonymous; /* serve clients that do not authenticate */
 	uint64_t bus_id; /* 0 = derive from host name and bus */
 	hm_slow_policy slow;
 	uint64_t out_buffer;
 	uint32_t max_frame;
 	unsigned max_connections;
+	unsigned max_conns_per_address;	 /* from one IP address */
+	unsigned max_conns_per_identity; /* of one identity (anonymous counts as one) */
+	unsigned max_holds_per_identity; /* HOLD subscriptions of one identity, all connections */
+	unsigned idle_timeout_ms;	 /* PING a silent session after half, close after all; 0 = never */
+	uint64_t memory_limit;		 /* input buffers grown beyond the base, all connections */
 	unsigned max_subscriptions; /* per connection */
 	unsigned max_channels;	    /* per connection */
 	unsigned handshake_timeout_ms;
@@ -111,7 +125,7 @@ typedef struct hm_bridge_cfg {
 	int rt_priority; /* SCHED_FIFO priority, 0 = normal */
 	unsigned idle_spin_us; /* spin this long after activity before sleeping */
 	char stats_dir[256]; /* "" = no stats file */
-	char state_dir[256]; /* link origin tables; "" = in memory only */
+	char state_dir[256]; /* bus id and link origin tables; "" = in memory only */
 	unsigned stats_mode;
 	int log_level;
 	unsigned nrings;
@@ -124,10 +138,13 @@ typedef struct hm_bridge_cfg {
 	char error[512];
 } hm_bridge_cfg;
 
-/* Defaults: bus $HERMES_BUS or "default", listen 127.0.0.1:7400, no auth,
- * encryption optional, slow policy auto, 1 MiB frames and output buffers,
- * 4096 connections, 10 s handshake, 1 s publish timeout, stats and link
- * state in /dev/shm. */
+/* Defaults: bus $HERMES_BUS or "default", listen 127.0.0.1:7400, no auth
+ * and no anonymous access (one of them must be configured), encryption
+ * required with auth, slow policy auto, 1 MiB frames and output buffers,
+ * 4096 connections (256 per address, 1024 per identity), 16 holding
+ * subscriptions per identity, 5 min idle timeout, 256 MiB of grown input
+ * buffers, 10 s handshake, 1 s publish timeout, stats in /dev/shm, state in
+ * $STATE_DIRECTORY or /var/lib/hermes. */
 void hm_bridge_cfg_defaults(hm_bridge_cfg *c);
 
 /* Read an INI file over the current values. HERMES_EINVAL with c->error. */

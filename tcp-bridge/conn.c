@@ -19,6 +19,7 @@
 #include "core/futex.h"
 #include "core/error_detail.h"
 #include "tcp-bridge/auth.h"
+#include "tcp-bridge/link.h"
 
 enum { DONE = 0, RETRY = 1 };
 
@@ -35,10 +36,13 @@ hm_conn *hm_conn_create(hm_server *s, int fd, const char *peer)
 	c->fd = fd;
 	c->serial = ++s->serial;
 	snprintf(c->peer, sizeof c->peer, "%s", peer ? peer : "?");
-	/* The input buffer holds one largest frame; the output buffer is the
-	 * configured bound. Both are allocated once, here. */
-	c->in_cap = cfg->max_frame < 65536 ? 65536 : cfg->max_frame;
-	c->out_cap = cfg->out_buffer;
+	/* Until the handshake is done, small buffers and frames
+	 * (HM_PREAUTH_FRAME): a peer that has not authenticated cannot make
+	 * the bridge hold more. session_buffers() sizes them for the session. */
+	c->in_cap = HM_PREAUTH_FRAME;
+	c->out_cap = HM_PREAUTH_FRAME;
+	c->ident_ix = -1;
+	c->last_rx_ns = s->now_ns;
 	c->in = malloc(c->in_cap);
 	c->out = malloc(c->out_cap);
 	c->chans = calloc(cfg->max_channels, sizeof *c->chans);
@@ -52,7 +56,7 @@ hm_conn *hm_conn_create(hm_server *s, int fd, const char *peer)
 		return NULL;
 	}
 	hermes_decoder_init(&c->dec, NULL, 0);
-	hermes_decoder_set_max_frame(&c->dec, cfg->max_frame);
+	hermes_decoder_set_max_frame(&c->dec, HM_PREAUTH_FRAME);
 	hermes_decoder_set_role(&c->dec, HERMES_ROLE_SERVER);
 	hermes_decoder_set_phase(&c->dec, HERMES_PHASE_HELLO);
 	c->state = HM_CONN_HELLO;
@@ -73,6 +77,8 @@ hm_conn *hm_conn_create(hm_server *s, int fd, const char *peer)
 static void drop_sub(hm_conn *c, unsigned i)
 {
 	hm_subref *ref = c->subs[i];
+	if (ref->held)
+		c->srv->ident_state[c->ident_ix].holds--;
 	hm_feed_unsubscribe(c->srv, ref);
 	free(ref);
 	c->subs[i] = c->subs[--c->nsubs];
@@ -125,6 +131,9 @@ void hm_conn_destroy(hm_conn *c)
 		c->next->prev = c->prev;
 	s->nconns--;
 	hm_stat_set(&s->stats->c.connections_open, s->nconns);
+	if (c->ident_ix >= 0)
+		s->ident_state[c->ident_ix].conns--;
+	s->mem_used -= c->in_grown;
 	hm_auth_wipe(c->kx_sk, sizeof c->kx_sk);
 	hm_auth_wipe(c->rx_key, sizeof c->rx_key);
 	hm_auth_wipe(c->tx_key, sizeof c->tx_key);
@@ -311,6 +320,120 @@ static const hm_ident *find_ident(const hm_server *s, const char *name)
 	return NULL;
 }
 
+/* Session buffers (the handshake ran in HM_PREAUTH_FRAME-sized ones):
+ * input HM_IN_BASE, grown for larger frames from the memory budget;
+ * output out_buffer. What is already in them is kept at the
+ * same offsets (the frame being processed points into the input); the old
+ * ones are wiped. Also counts the connection for its identity, and refuses
+ * it past max_connections_per_identity. False: closing. */
+static bool session_begin(hm_conn *c, const hm_ident *id)
+{
+	hm_server *s = c->srv;
+	const hm_bridge_cfg *cfg = s->cfg;
+	int ix = id ? (int)(id - cfg->idents) : (int)cfg->nidents;
+	if (s->ident_state[ix].conns >= cfg->max_conns_per_identity) {
+		hm_conn_fatal(c, HERMES_ETOOMANY, "identity '%s' has %u connections already "
+						  "(max_connections_per_identity)",
+			      id ? id->name : "(anonymous)", s->ident_state[ix].conns);
+		return false;
+	}
+	size_t in_cap = HM_IN_BASE, out_cap = cfg->out_buffer;
+	uint8_t *in = malloc(in_cap), *out = malloc(out_cap);
+	if (!in || !out) {
+		free(in);
+		free(out);
+		hm_conn_fatal(c, HERMES_ENOMEM, "no memory for the session's buffers");
+		return false;
+	}
+	memcpy(in, c->in, c->in_len);
+	memcpy(out, c->out, c->out_len);
+	if (c->claim)
+		c->claim = out + (c->claim - c->out);
+	hm_auth_wipe(c->in, c->in_cap);
+	hm_auth_wipe(c->out, c->out_cap);
+	free(c->in);
+	free(c->out);
+	c->in = in;
+	c->in_cap = in_cap;
+	c->out = out;
+	c->out_cap = out_cap;
+	hermes_decoder_set_max_frame(&c->dec, cfg->max_frame);
+	c->ident_ix = ix;
+	s->ident_state[ix].conns++;
+	c->state = HM_CONN_SESSION;
+	c->deadline_ns = 0;
+	hermes_decoder_set_phase(&c->dec, HERMES_PHASE_SESSION);
+	hm_stat_add(&s->stats->c.handshakes_ok, 1);
+	return true;
+}
+
+/* Grow the input buffer to hold a frame of need bytes (at most max_frame)
+ * from the server's memory budget; a fatal error when the budget is spent.
+ * Kept until the connection closes. */
+static bool grow_input(hm_conn *c, size_t need)
+{
+	hm_server *s = c->srv;
+	size_t cap = c->in_cap * 2 > need ? c->in_cap * 2 : need;
+	if (cap > s->cfg->max_frame)
+		cap = need > s->cfg->max_frame ? need : s->cfg->max_frame;
+	size_t more = cap - c->in_cap;
+	if (s->mem_used + more > s->cfg->memory_limit) {
+		hm_conn_fatal(c, HERMES_ENOMEM,
+			      "a frame of %zu bytes: the bridge's buffers for large frames are full "
+			      "(memory_limit %llu bytes)",
+			      need, (unsigned long long)s->cfg->memory_limit);
+		return false;
+	}
+	uint8_t *in = malloc(cap);
+	if (!in) {
+		hm_conn_fatal(c, HERMES_ENOMEM, "no memory for a frame of %zu bytes", need);
+		return false;
+	}
+	size_t avail = c->in_len - c->in_off;
+	memcpy(in, c->in + c->in_off, avail);
+	hm_auth_wipe(c->in, c->in_len);
+	free(c->in);
+	c->in = in;
+	c->in_cap = cap;
+	c->in_off = 0;
+	c->in_len = avail;
+	c->in_grown += more;
+	s->mem_used += more;
+	return true;
+}
+
+/* Failed authentications are logged at most HM_AUTH_LOG_PER_SEC a second
+ * (a flood must not flood the log); the rest are counted and summed up. */
+static void log_auth_failure(hm_conn *c, const char *why)
+{
+	hm_server *s = c->srv;
+	if (s->now_ns - s->auth_log_window_ns >= 1000000000ull) {
+		if (s->auth_log_suppressed)
+			hm_log(HM_BR_LOG_WARN, "%u more authentication failures not logged",
+			       s->auth_log_suppressed);
+		s->auth_log_window_ns = s->now_ns;
+		s->auth_log_count = 0;
+		s->auth_log_suppressed = 0;
+	}
+	if (s->auth_log_count >= HM_AUTH_LOG_PER_SEC) {
+		s->auth_log_suppressed++;
+		return;
+	}
+	s->auth_log_count++;
+	/* The identity is printable ASCII (checked by the codec); the key is
+	 * never logged, nor is which part failed. */
+	hm_log(HM_BR_LOG_WARN, "connection %llu from %s: %s for identity '%s'",
+	       (unsigned long long)c->serial, c->peer, why, c->identity);
+}
+
+static bool own_link_nonce(const hm_server *s, const uint8_t *nonce)
+{
+	for (unsigned i = 0; i < s->nlinks; i++)
+		if (hm_link_sent_nonce(s->links[i], nonce))
+			return true;
+	return false;
+}
+
 static void on_hello(hm_conn *c, const hermes_wire_hello *h)
 {
 	hm_server *s = c->srv;
@@ -325,14 +448,15 @@ static void on_hello(hm_conn *c, const hermes_wire_hello *h)
 	c->hello = *h;
 	c->hello.identity = c->identity;
 	c->peer_max_frame = h->max_frame;
-	bool auth = s->cfg->nidents > 0;
 	uint32_t offer = h->features, features = 0;
+	/* Anonymous clients only where the operator said so. */
+	bool auth = s->cfg->nidents > 0 && (offer & HERMES_FEATURE_AUTH);
+	if (!auth && !s->cfg->allow_anonymous) {
+		hm_stat_add(&s->stats->c.auth_failures, 1);
+		hm_conn_fatal(c, HERMES_EPERM, "authentication required");
+		return;
+	}
 	if (auth) {
-		if (!(offer & HERMES_FEATURE_AUTH)) {
-			hm_stat_add(&s->stats->c.auth_failures, 1);
-			hm_conn_fatal(c, HERMES_EPERM, "authentication required");
-			return;
-		}
 		features |= HERMES_FEATURE_AUTH;
 		if ((offer & HERMES_FEATURE_ENCRYPT) && s->cfg->encrypt != HM_ENC_OFF)
 			features |= HERMES_FEATURE_ENCRYPT;
@@ -352,12 +476,9 @@ static void on_hello(hm_conn *c, const hermes_wire_hello *h)
 	hermes_wire_msg m = {.type = HERMES_MSG_WELCOME, .welcome = c->welcome};
 	send_msg(c, 0, 0, &m);
 	if (!auth) {
-		c->state = HM_CONN_SESSION;
-		c->deadline_ns = 0;
-		hermes_decoder_set_phase(&c->dec, HERMES_PHASE_SESSION);
-		hm_stat_add(&s->stats->c.handshakes_ok, 1);
-		hm_log(HM_BR_LOG_DEBUG, "connection %llu from %s: session (anonymous)",
-		       (unsigned long long)c->serial, c->peer);
+		if (session_begin(c, NULL))
+			hm_log(HM_BR_LOG_DEBUG, "connection %llu from %s: session (anonymous)",
+			       (unsigned long long)c->serial, c->peer);
 		return;
 	}
 	memset(&c->challenge, 0, sizeof c->challenge);
@@ -395,14 +516,22 @@ static void on_response(hm_conn *c, const hermes_wire_auth_response *r)
 					  r->kx_public_key, c->rx_key, c->tx_key) == HERMES_OK;
 	}
 	hm_auth_wipe(c->kx_sk, sizeof c->kx_sk);
-	if (!ok) {
+	/* Our own link, turned back onto our own listener by someone in the
+	 * middle: it would authenticate (same identity and key) and double
+	 * every message. Its nonce gives it away. */
+	bool reflected = own_link_nonce(s, r->nonce);
+	if (!ok || reflected) {
 		hm_stat_add(&s->stats->c.auth_failures, 1);
-		/* The identity is printable ASCII (checked by the codec); the
-		 * key is never logged, nor is which part failed. */
-		hm_log(HM_BR_LOG_WARN, "connection %llu from %s: authentication failed for identity '%s'",
-		       (unsigned long long)c->serial, c->peer, c->identity);
+		log_auth_failure(c, reflected ? "our own link reflected back to us (refused)"
+					      : "authentication failed");
 		send_error(c, HERMES_EPERM, 0, 0, true, "authentication failed");
 		enter_closing(c, HERMES_EPERM);
+		return;
+	}
+	if ((c->features & HM_FEATURE_LINK) && !id->link) {
+		hm_stat_add(&s->stats->c.auth_failures, 1);
+		hm_conn_fatal(c, HERMES_EPERM, "identity '%s' may not act as a link (link = true)",
+			      c->identity);
 		return;
 	}
 	hermes_wire_msg m = {.type = HERMES_MSG_AUTH_OK};
@@ -417,12 +546,12 @@ static void on_response(hm_conn *c, const hermes_wire_auth_response *r)
 	c->sealed = enc;
 	c->ident = id;
 	c->slow = id->slow;
-	c->state = HM_CONN_SESSION;
-	c->deadline_ns = 0;
-	hermes_decoder_set_phase(&c->dec, HERMES_PHASE_SESSION);
-	hm_stat_add(&s->stats->c.handshakes_ok, 1);
-	hm_log(HM_BR_LOG_DEBUG, "connection %llu from %s: authenticated as '%s'%s",
-	       (unsigned long long)c->serial, c->peer, c->identity, enc ? ", encrypted" : "");
+	if (!session_begin(c, id))
+		return;
+	hm_log(HM_BR_LOG_INFO, "connection %llu from %s: authenticated as '%s'%s%s",
+	       (unsigned long long)c->serial, c->peer, c->identity,
+	       enc ? ", encrypted" : ", NOT encrypted",
+	       (c->features & HM_FEATURE_LINK) ? ", link" : "");
 }
 
 /* ---- session ------------------------------------------------------------------------------ */
@@ -521,6 +650,36 @@ static void unblock(hm_conn *c)
 	}
 }
 
+/* A LINK session carries the messages of one bus, the peer's (a message
+ * travels one hop): its first origin is its own, any other is refused. An
+ * identity may bring in at most HM_ORIGINS_PER_IDENT origins (it cannot
+ * fill the origin tables), never ours. False: closing. */
+static bool claim_origin(hm_conn *c, uint64_t origin)
+{
+	hm_server *s = c->srv;
+	if (c->link_origin) {
+		hm_conn_fatal(c, HERMES_EPERM, "a link carries the messages of one bus only");
+		return false;
+	}
+	if (origin == s->bus_id) {
+		hm_conn_fatal(c, HERMES_EPERM, "a link may not claim this very bus as origin");
+		return false;
+	}
+	uint64_t *o = s->ident_state[c->ident_ix].origins;
+	unsigned i = 0;
+	while (i < HM_ORIGINS_PER_IDENT && o[i] && o[i] != origin)
+		i++;
+	if (i == HM_ORIGINS_PER_IDENT) {
+		hm_conn_fatal(c, HERMES_EPERM,
+			      "identity '%s' brought the messages of %u buses already; no more",
+			      c->ident ? c->identity : "(anonymous)", HM_ORIGINS_PER_IDENT);
+		return false;
+	}
+	o[i] = origin;
+	c->link_origin = origin;
+	return true;
+}
+
 static int on_publish(hm_conn *c, const hermes_frame_header *h, const uint8_t *data, size_t len)
 {
 	hm_server *s = c->srv;
@@ -546,6 +705,8 @@ static int on_publish(hm_conn *c, const hermes_frame_header *h, const uint8_t *d
 		oseq = hm_get_le64(data + 8);
 		data += HM_LINK_PREFIX;
 		len -= HM_LINK_PREFIX;
+		if (origin != c->link_origin && !claim_origin(c, origin))
+			return DONE;
 		org = hm_server_origins(s, rr);
 		if (org && hm_origins_seen(org, origin, oseq)) {
 			/* Already committed before a reconnect: not again. */
@@ -600,6 +761,13 @@ static int on_publish(hm_conn *c, const hermes_frame_header *h, const uint8_t *d
 	return DONE;
 }
 
+/* Holding back a ring's producers is a permission: links and identities
+ * with hold = true (and anonymous clients, where they are allowed). */
+static bool may_hold(const hm_conn *c)
+{
+	return !c->ident || c->ident->hold || c->ident->link;
+}
+
 static hm_slow_policy resolve_policy(const hm_conn *c, const hm_ringref *rr)
 {
 	hm_slow_policy p = c->slow;
@@ -611,6 +779,8 @@ static hm_slow_policy resolve_policy(const hm_conn *c, const hm_ringref *rr)
 		p = HM_SLOW_HOLD;
 	if (p == HM_SLOW_AUTO)
 		p = rr->ring.policy == HERMES_POLICY_BLOCK ? HM_SLOW_HOLD : HM_SLOW_DROP;
+	if (p == HM_SLOW_HOLD && !may_hold(c))
+		p = HM_SLOW_DROP;
 	return p;
 }
 
@@ -643,22 +813,41 @@ static void on_subscribe(hm_conn *c, uint32_t id, const hermes_wire_subscribe *s
 	if (!err && !ref)
 		err = HERMES_ENOMEM;
 	uint64_t first = 0;
+	struct hm_ident_state *is = &s->ident_state[c->ident_ix];
+	bool over_holds = false;
 	if (!err) {
 		*ref = (hm_subref){.conn = c,
 				   .id = id,
 				   .policy = resolve_policy(c, rr),
 				   .local_only = (c->features & HM_FEATURE_LINK) != 0};
-		err = hm_feed_subscribe(s, rr, ref, sb->start, sb->start_seq, &first);
+		/* Each holding subscription takes a cursor of the ring: bounded
+		 * per identity, over all its connections. */
+		ref->held = ref->policy == HM_SLOW_HOLD;
+		if (ref->held && is->holds >= s->cfg->max_holds_per_identity) {
+			err = HERMES_ETOOMANY;
+			over_holds = true;
+		}
 	}
+	if (!err)
+		err = hm_feed_subscribe(s, rr, ref, sb->start, sb->start_seq, &first);
 	if (err) {
 		free(ref);
-		send_error(c, err, id, 0, false,
-			   err == HERMES_ENOENT	    ? "no ring '%s'"
-			   : err == HERMES_ETOOMANY ? "no free subscriber slot on ring '%s'"
-						    : "cannot subscribe to '%s'",
-			   name);
+		if (over_holds)
+			send_error(c, err, id, 0, false,
+				   "identity '%s' holds %u subscriptions already "
+				   "(max_holds_per_identity)",
+				   c->ident ? c->identity : "(anonymous)", is->holds);
+		else
+			send_error(c, err, id, 0, false,
+				   err == HERMES_ENOENT	    ? "no ring '%s'"
+				   : err == HERMES_ETOOMANY ? "no subscriber slot the bridge may take on "
+							      "ring '%s'"
+							    : "cannot subscribe to '%s'",
+				   name);
 		return;
 	}
+	if (ref->held)
+		is->holds++;
 	c->subs[c->nsubs++] = ref;
 	hm_stat_add(&s->stats->c.subscriptions, 1);
 	hermes_wire_msg m = {.type = HERMES_MSG_SUBSCRIBED};
@@ -810,8 +999,14 @@ void hm_conn_process(hm_conn *c)
 		hermes_decoder_set_buffer(&c->dec, c->in + c->in_off, avail);
 		hermes_frame f;
 		hermes_err err = hermes_decoder_next(&c->dec, &f);
-		if (err == HERMES_ENEEDMORE)
+		if (err == HERMES_ENEEDMORE) {
+			/* A frame larger than the buffer (never before the
+			 * session: the decoder's limit is the buffer then). */
+			size_t need = avail + hermes_decoder_needed(&c->dec);
+			if (need > c->in_cap)
+				(void)grow_input(c, need);
 			break;
+		}
 		if (err) {
 			hm_stat_add(&s->stats->c.protocol_errors, 1);
 			hm_conn_fatal(c, err, "malformed frame: %s", hermes_strerror(err));
@@ -833,6 +1028,8 @@ void hm_conn_process(hm_conn *c)
 
 void hm_conn_input(hm_conn *c, size_t n)
 {
+	c->last_rx_ns = c->srv->now_ns;
+	c->ping_sent = false;
 	c->srv->active_ns = hm_now_ns();
 	c->in_len += n;
 	hm_stat_add(&c->srv->stats->c.bytes_in, n);

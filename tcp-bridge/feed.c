@@ -86,6 +86,12 @@ static bool is_overwrite(const hm_feed *f)
 static hm_feed *feed_open(hm_server *s, hm_ringref *rr, hermes_start start, uint64_t seq,
 			  hermes_err *err)
 {
+	/* Remote peers never take all of a ring's subscriber slots (each
+	 * holding subscription takes one): local subscribers always find one. */
+	if (rr->feeds >= HM_RING_FEEDS_MAX) {
+		*err = HERMES_ETOOMANY;
+		return NULL;
+	}
 	if (rr->ring.policy == HERMES_POLICY_OVERWRITE && s->scratch_cap < rr->ring.max_msg) {
 		uint8_t *p = realloc(s->scratch, rr->ring.max_msg);
 		if (!p) {

@@ -224,6 +224,7 @@ static void start_connect(hm_link *l)
 	hm_client_cfg cc = {.identity = l->cfg->identity,
 			    .key = l->have_key ? l->key : NULL,
 			    .encrypt = l->cfg->encrypt,
+			    .plaintext = l->cfg->plaintext,
 			    .extra_features = HM_FEATURE_LINK,
 			    .max_frame = l->srv->cfg->max_frame,
 			    .out_cap = l->srv->cfg->out_buffer};
@@ -252,9 +253,20 @@ static void start_connect(hm_link *l)
 	set_state(l, L_CONNECTING);
 }
 
-static void session_up(hm_link *l)
+/* The handshake is done. False when the link was dropped instead. */
+static bool session_up(hm_link *l)
 {
 	hm_server *s = l->srv;
+	/* The WELCOME name is authenticated (the server's proof covers it):
+	 * a link pinned to a server reaches that one or none, even where
+	 * several bridges share one link identity and key. */
+	if (l->cfg->server[0] && strcmp(l->c.server_name, l->cfg->server) != 0) {
+		char why[400];
+		snprintf(why, sizeof why, "reached server '%.150s', not '%.150s' (server =)",
+			 l->c.server_name, l->cfg->server);
+		disconnect(l, HERMES_EPERM, why);
+		return false;
+	}
 	set_state(l, L_UP);
 	hm_stat_add(&l->st->connects, 1);
 	l->backoff = BACKOFF_MIN_NS;
@@ -304,6 +316,13 @@ static void session_up(hm_link *l)
 			r->exporting = true;
 		}
 	}
+	return true;
+}
+
+bool hm_link_sent_nonce(const hm_link *l, const uint8_t nonce[HERMES_NONCE_SIZE])
+{
+	return l->client_live && l->c.challenged &&
+	       hm_auth_equal(l->c.response.nonce, nonce, HERMES_NONCE_SIZE);
 }
 
 /* ---- exports ------------------------------------------------------------------------------ */
@@ -500,8 +519,8 @@ static void process(hm_link *l)
 	for (;;) {
 		hermes_net_event ev;
 		hermes_err err = hm_client_next(&l->c, &ev);
-		if (l->state == L_HANDSHAKE && l->c.state == HM_CL_SESSION)
-			session_up(l);
+		if (l->state == L_HANDSHAKE && l->c.state == HM_CL_SESSION && !session_up(l))
+			return;
 		if (err != HERMES_OK)
 			return; /* ENEEDMORE; ENOBUFS is retried after the next write */
 		if (ev.type == HERMES_NET_CLOSED) {

@@ -2,6 +2,7 @@
 #ifndef HM_BRIDGE_LINK_H
 #define HM_BRIDGE_LINK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tcp-bridge/server.h"
@@ -17,5 +18,10 @@ void hm_link_on_io(hm_link *l, uint32_t events);
 /* Timers, reconnects, flushing. Returns the next time (ns, CLOCK_MONOTONIC)
  * it wants to be called, UINT64_MAX for "only on I/O". */
 uint64_t hm_link_tick(hm_link *l);
+
+/* Did this link send nonce in its AUTH_RESPONSE (of the connection now in
+ * progress)? The server refuses such a response: it is our own link
+ * reflected back onto our own listener. */
+bool hm_link_sent_nonce(const hm_link *l, const uint8_t nonce[HERMES_NONCE_SIZE]);
 
 #endif

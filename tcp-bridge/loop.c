@@ -12,6 +12,8 @@
 #include "tcp-bridge/loop.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -56,6 +58,10 @@ typedef struct loop {
 	 * appending keeps them sorted. */
 	hm_conn *dl_head[3], *dl_tail[3];
 	hm_conn *reap;
+	/* Sessions by time of their last idle check (appended in time order,
+	 * so sorted); see idle_check. */
+	hm_conn *idle_head, *idle_tail;
+	int spare_fd; /* kept open to refuse clients promptly at EMFILE */
 	hm_link *links[HM_BR_MAX_LINKS];
 	unsigned nlinks;
 } loop;
@@ -93,6 +99,70 @@ static void dl_append(loop *L, hm_conn *c, unsigned w, uint64_t deadline)
 	L->dl_tail[w] = c;
 }
 
+/* ---- idle sessions ---------------------------------------------------------------------- */
+
+static void idle_remove(loop *L, hm_conn *c)
+{
+	if (!c->idle_listed)
+		return;
+	if (c->idle_prev)
+		c->idle_prev->idle_next = c->idle_next;
+	else
+		L->idle_head = c->idle_next;
+	if (c->idle_next)
+		c->idle_next->idle_prev = c->idle_prev;
+	else
+		L->idle_tail = c->idle_prev;
+	c->idle_prev = c->idle_next = NULL;
+	c->idle_listed = false;
+}
+
+/* (Re)queue c for a look in half the idle timeout. */
+static void idle_append(loop *L, hm_conn *c)
+{
+	idle_remove(L, c);
+	c->idle_listed = true;
+	c->idle_prev = L->idle_tail;
+	if (L->idle_tail)
+		L->idle_tail->idle_next = c;
+	else
+		L->idle_head = c;
+	L->idle_tail = c;
+}
+
+static uint64_t idle_half_ns(const loop *L)
+{
+	return (uint64_t)L->cfg->idle_timeout_ms * 500000u;
+}
+
+/* The head of the idle list is due (queued half a timeout ago). Silent for
+ * half the timeout: PING it (any answer counts as traffic); silent for the
+ * whole timeout, the PING unanswered: close it. Each check is half a
+ * timeout after the last, so a silent session is closed after one to one
+ * and a half idle timeouts. */
+static void idle_check(loop *L, hm_conn *c)
+{
+	hm_server *s = &L->srv;
+	uint64_t half = idle_half_ns(L);
+	if (s->now_ns - c->last_rx_ns < half) {
+		c->idle_at = s->now_ns;
+		idle_append(L, c);
+		return;
+	}
+	if (c->ping_sent) {
+		idle_remove(L, c);
+		hm_conn_fatal(c, HERMES_ETIMEDOUT, "idle for %u ms (idle_timeout_ms)",
+			      L->cfg->idle_timeout_ms);
+		return;
+	}
+	uint8_t *p = hm_conn_out_claim(c, HERMES_MSG_PING, 0, 0, s->now_ns, 0, 0);
+	if (p)
+		hm_conn_out_commit(c);
+	c->ping_sent = true;
+	c->idle_at = s->now_ns;
+	idle_append(L, c);
+}
+
 /* ---- connections -------------------------------------------------------------------------- */
 
 static void conn_abort(loop *L, hm_conn *c)
@@ -107,6 +177,12 @@ static void conn_sync(loop *L, hm_conn *c)
 {
 	if (c->state == HM_CONN_SESSION && c->dl_which == DL_HANDSHAKE)
 		dl_remove(L, c);
+	if (c->state == HM_CONN_SESSION && !c->idle_listed && L->cfg->idle_timeout_ms) {
+		c->idle_at = L->srv.now_ns;
+		idle_append(L, c);
+	}
+	if (c->state > HM_CONN_SESSION)
+		idle_remove(L, c);
 	if (c->state == HM_CONN_CLOSING) {
 		if (c->dl_which != DL_CLOSING)
 			dl_append(L, c, DL_CLOSING, L->srv.now_ns + CLOSE_GRACE_NS);
@@ -229,6 +305,25 @@ static void on_accept(loop *L)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
+			if ((errno == EMFILE || errno == ENFILE) && L->spare_fd >= 0) {
+				/* Out of descriptors: free the spare one, take the
+				 * client and refuse it at once (rather than leave it
+				 * hanging in the backlog), take the spare back. */
+				close(L->spare_fd);
+				L->spare_fd = -1;
+				fd = accept4(L->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+				int e = errno;
+				if (fd >= 0) {
+					hm_stat_add(&L->stats->c.connections_refused, 1);
+					hm_log(HM_BR_LOG_WARN, "refusing a client: out of file descriptors "
+							       "(RLIMIT_NOFILE)");
+					refuse(fd, HERMES_ETOOMANY, "the bridge is out of file descriptors");
+				}
+				L->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+				if (fd >= 0 && L->spare_fd >= 0)
+					continue;
+				errno = fd >= 0 ? EMFILE : e;
+			}
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 				/* Out of descriptors: stop accepting for a moment
 				 * rather than spin on a listen socket that stays
@@ -241,13 +336,26 @@ static void on_accept(loop *L)
 			}
 			return;
 		}
-		char peer[64];
+		char peer[64], addr[64] = "?";
 		hm_netaddr_format((struct sockaddr *)&sa, peer, sizeof peer);
+		getnameinfo((struct sockaddr *)&sa, sl, addr, sizeof addr, NULL, 0, NI_NUMERICHOST);
 		if (L->srv.nconns >= L->cfg->max_connections) {
 			hm_stat_add(&L->stats->c.connections_refused, 1);
 			hm_log(HM_BR_LOG_WARN, "refusing %s: %u connections already (max_connections)",
 			       peer, L->srv.nconns);
 			refuse(fd, HERMES_ETOOMANY, "too many connections");
+			continue;
+		}
+		unsigned same = 0;
+		for (hm_conn *o = L->srv.conns; o; o = o->next)
+			same += !strcmp(o->addr, addr);
+		if (same >= L->cfg->max_conns_per_address) {
+			hm_stat_add(&L->stats->c.connections_refused, 1);
+			hm_log(HM_BR_LOG_WARN,
+			       "refusing %s: %u connections from that address already "
+			       "(max_connections_per_address)",
+			       peer, same);
+			refuse(fd, HERMES_ETOOMANY, "too many connections from this address");
 			continue;
 		}
 		int one = 1, idle = 60, intvl = 10, cnt = 6;
@@ -264,6 +372,7 @@ static void on_accept(loop *L)
 			refuse(fd, HERMES_ENOMEM, "out of memory");
 			continue;
 		}
+		snprintf(c->addr, sizeof c->addr, "%s", addr);
 		c->writable = true;
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 					 .data.ptr = c};
@@ -287,6 +396,7 @@ static void reap_all(loop *L)
 		       (unsigned long long)c->serial, c->peer, hermes_err_name(c->close_reason));
 		int fd = c->fd;
 		epoll_ctl(L->epfd, EPOLL_CTL_DEL, fd, NULL);
+		idle_remove(L, c);
 		hm_conn_destroy(c);
 		close(fd);
 	}
@@ -313,6 +423,18 @@ static int open_listener(loop *L)
 		       "refusing to listen on %s without authentication: anyone who can reach it "
 		       "could publish and subscribe. Configure --auth FILE, or pass --insecure if "
 		       "the network is trusted",
+		       L->cfg->listen);
+		return -1;
+	}
+	/* Serving clients that do not authenticate is a choice the operator
+	 * makes explicitly, even on loopback: the bus's file mode does not
+	 * apply to what comes in over TCP (any local user could connect). */
+	if (!L->cfg->nidents && !L->cfg->allow_anonymous) {
+		hm_log(HM_BR_LOG_ERROR,
+		       "refusing to listen on %s: without --auth FILE, every client would be "
+		       "anonymous, and any user who can connect (on loopback: any local user) could "
+		       "use the bus regardless of its file mode. Configure --auth FILE, or pass "
+		       "--allow-anonymous if that is intended",
 		       L->cfg->listen);
 		return -1;
 	}
@@ -377,6 +499,8 @@ static int next_timeout_ms(loop *L, uint64_t links_next)
 			next = L->dl_head[w]->deadline_ns;
 	if (L->accept_paused && L->accept_resume_ns < next)
 		next = L->accept_resume_ns;
+	if (L->idle_head && L->idle_head->idle_at + idle_half_ns(L) < next)
+		next = L->idle_head->idle_at + idle_half_ns(L);
 	if (s->blocked)
 		return 1; /* publishers wait for room in a block ring */
 	if (next == UINT64_MAX)
@@ -435,6 +559,12 @@ static void run(loop *L)
 			hm_conn *c = L->dl_head[DL_HANDSHAKE];
 			dl_remove(L, c);
 			hm_conn_timeout(c);
+			conn_write(L, c);
+			conn_sync(L, c);
+		}
+		while (L->idle_head && L->idle_head->idle_at + idle_half_ns(L) <= s->now_ns) {
+			hm_conn *c = L->idle_head;
+			idle_check(L, c);
 			conn_write(L, c);
 			conn_sync(L, c);
 		}
@@ -514,6 +644,7 @@ static void shutdown_all(loop *L)
 	for (unsigned i = 0; i < L->nlinks; i++)
 		hm_link_destroy(L->links[i]);
 	L->nlinks = 0;
+	L->srv.nlinks = 0;
 }
 
 int hm_bridge_run(hm_bridge_cfg *cfg)
@@ -523,6 +654,7 @@ int hm_bridge_run(hm_bridge_cfg *cfg)
 		return 1;
 	L->cfg = cfg;
 	L->epfd = L->lfd = L->sfd = -1;
+	L->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int rc = 1;
 	hm_log_set_level(cfg->log_level);
 	raise_fd_limit(cfg->max_connections + 2 * cfg->nlinks);
@@ -588,6 +720,8 @@ int hm_bridge_run(hm_bridge_cfg *cfg)
 		hm_link *l = hm_link_create(&L->srv, &cfg->links[i], i, L->epfd);
 		if (l)
 			L->links[L->nlinks++] = l;
+	L->srv.links = L->links;
+	L->srv.nlinks = L->nlinks;
 	}
 	/* Release: a reader that acquires the magic sees the header above. */
 	hm_store_release_u64(&h->magic, HM_BRIDGE_STATS_MAGIC);
@@ -610,6 +744,8 @@ out:
 		hm_stats_close(L->stats, L->stats_path);
 	if (L->sfd >= 0)
 		close(L->sfd);
+	if (L->spare_fd >= 0)
+		close(L->spare_fd);
 	if (L->epfd >= 0)
 		close(L->epfd);
 	hermes_bus_detach(L->bus);

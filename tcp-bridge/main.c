@@ -35,10 +35,15 @@ static void usage(FILE *f)
 		"                           a free one, reported in the log and to systemd).\n"
 		"                           A non-loopback address needs --auth or --insecure\n"
 		"  -a, --auth FILE          identities, their key files and permissions (INI:\n"
-		"                           [identity NAME] key_file=, publish=, subscribe=);\n"
-		"                           with it every client must authenticate\n"
-		"      --encrypt MODE       off, optional (default: encrypt when the client asks)\n"
-		"                           or required (refuse clients that do not)\n"
+		"                           [identity NAME] key_file=, publish=, subscribe=,\n"
+		"                           hold=, link=); with it every client must authenticate\n"
+		"      --allow-anonymous    serve clients that do not authenticate (with every\n"
+		"                           permission). Without --auth this must be given: any\n"
+		"                           local user can reach a loopback listener, whatever\n"
+		"                           the bus's file mode\n"
+		"      --encrypt MODE       required (default: refuse authenticated clients that\n"
+		"                           do not encrypt), optional (opt-out: plaintext when the\n"
+		"                           client does not ask) or off\n"
 		"      --insecure           allow a non-loopback listen address without --auth\n"
 		"  -k, --link SPEC          link to another bridge: HOST:PORT/RING[,RING...],\n"
 		"                           each RING optionally :in (subscribe there, publish\n"
@@ -46,10 +51,12 @@ static void usage(FILE *f)
 		"                           Repeatable. Example: --link 10.0.0.2:7400/orders,quotes:in\n"
 		"      --link-identity NAME identity the --link connections authenticate as\n"
 		"      --link-key FILE      its key file (made with 'keygen')\n"
-		"      --link-encrypt       encrypt the --link sessions (needs --link-key)\n"
+		"      --link-encrypt       require encryption on the --link sessions (the\n"
+		"                           default with --link-key)\n"
+		"      --link-plaintext     do not encrypt the --link sessions (opt-out)\n"
 		"      --name NAME          server name sent to clients (default hermes-bridge@HOST)\n"
-		"      --bus-id N           this bus's origin id on links (default: a hash of the\n"
-		"                           host and bus names; must differ between linked buses)\n"
+		"      --bus-id N           this bus's origin id on links (default: random, kept\n"
+		"                           in the state directory; must differ between linked buses)\n"
 		"      --slow-policy P      what to do with a subscriber that cannot keep up: drop\n"
 		"                           (skip ahead, send LOSS), disconnect, hold (stop its\n"
 		"                           cursor: a block ring then holds back producers) or auto\n"
@@ -58,6 +65,15 @@ static void usage(FILE *f)
 		"                           for a slow peer (default 1M; K, M, G suffixes)\n"
 		"      --max-frame SIZE     largest frame accepted, header included (default 1M)\n"
 		"      --max-connections N  (default 4096; raises RLIMIT_NOFILE as needed)\n"
+		"      --max-connections-per-address N  from one IP address (default 256)\n"
+		"      --max-connections-per-identity N of one identity, anonymous counting as\n"
+		"                           one (default 1024)\n"
+		"      --max-holds-per-identity N  holding subscriptions of one identity over all\n"
+		"                           its connections (default 16)\n"
+		"      --idle-timeout MS    PING a session silent for half of this, close it when\n"
+		"                           silent for all of it (default 300000; 0: never)\n"
+		"      --memory-limit SIZE  input buffers grown for frames over 64K, all\n"
+		"                           connections together (default 256M)\n"
 		"      --handshake-timeout MS  close connections that do not finish the handshake\n"
 		"                           in time (default 10000)\n"
 		"      --publish-timeout MS how long a PUBLISH waits for room in a full block ring\n"
@@ -71,9 +87,12 @@ static void usage(FILE *f)
 		"                           sleeping (default 50; 0: sleep at once)\n"
 		"      --stats-dir DIR      where the counters file hermes-bridge.BUS.PORT goes\n"
 		"                           (default /dev/shm; 'none' for no file)\n"
-		"      --state-dir DIR      where the link origin tables hermes-bridge.BUS.RING.origins\n"
-		"                           go, shared by the bus's bridges and kept across restarts\n"
-		"                           (default /dev/shm; 'none': in memory only)\n"
+		"      --state-dir DIR      where the bus id (hermes-bridge.BUS.id) and the link\n"
+		"                           origin tables (hermes-bridge.BUS.RING.origins) go,\n"
+		"                           shared by the bus's bridges and kept across restarts;\n"
+		"                           files must be this user's, mode 0600 (default\n"
+		"                           $STATE_DIRECTORY, else /var/lib/hermes; 'none': in\n"
+		"                           memory only)\n"
 		"      --link-import-timeout MS  how long a link waits for room in a full local\n"
 		"                           ring before it drops that message (default 5000; 0:\n"
 		"                           forever, which can deadlock two saturated buses)\n"
@@ -131,10 +150,16 @@ static int keygen(int argc, char **argv)
 		return 1;
 	}
 	printf("%s\n", path);
+	/* Least privilege: the operator names the rings; nothing is granted
+	 * by a copy-paste. */
 	fprintf(stderr,
-		"wrote %s (mode 0600). In the bridge's auth file:\n"
-		"  [identity %s]\n  key_file = %s\n  publish = *\n  subscribe = *\n",
-		path, name, path);
+		"wrote %s (mode 0600). In the bridge's auth file, grant only what %s needs:\n"
+		"  [identity %s]\n  key_file = %s\n"
+		"  publish = RING ...      ; the rings it may publish to (patterns allowed)\n"
+		"  subscribe = RING ...    ; the rings it may read\n"
+		"  # hold = true           ; may hold back producers of block rings\n"
+		"  # link = true           ; only for another bridge's link\n",
+		path, name, name, path);
 	return 0;
 }
 
@@ -146,7 +171,8 @@ int main(int argc, char **argv)
 	enum {
 		O_ENCRYPT = 256, O_INSECURE, O_LINK_ID, O_LINK_KEY, O_LINK_ENC, O_NAME, O_BUS_ID,
 		O_SLOW, O_OUTBUF, O_MAXFRAME, O_MAXCONN, O_HSTIMEOUT, O_PUBTIMEOUT, O_BUSY,
-		O_STATSDIR, O_STATEDIR, O_IMPORT_TIMEOUT, O_SPIN, O_CHECK, O_CPU, O_RT
+		O_STATSDIR, O_STATEDIR, O_IMPORT_TIMEOUT, O_SPIN, O_CHECK, O_CPU, O_RT, O_ANON,
+		O_LINK_PLAIN, O_PERADDR, O_PERID, O_HOLDS, O_IDLE, O_MEMLIMIT
 	};
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -155,6 +181,13 @@ int main(int argc, char **argv)
 		{"auth", required_argument, NULL, 'a'},
 		{"encrypt", required_argument, NULL, O_ENCRYPT},
 		{"insecure", no_argument, NULL, O_INSECURE},
+		{"allow-anonymous", no_argument, NULL, O_ANON},
+		{"link-plaintext", no_argument, NULL, O_LINK_PLAIN},
+		{"max-connections-per-address", required_argument, NULL, O_PERADDR},
+		{"max-connections-per-identity", required_argument, NULL, O_PERID},
+		{"max-holds-per-identity", required_argument, NULL, O_HOLDS},
+		{"idle-timeout", required_argument, NULL, O_IDLE},
+		{"memory-limit", required_argument, NULL, O_MEMLIMIT},
 		{"link", required_argument, NULL, 'k'},
 		{"link-identity", required_argument, NULL, O_LINK_ID},
 		{"link-key", required_argument, NULL, O_LINK_KEY},
@@ -189,7 +222,7 @@ int main(int argc, char **argv)
 	const char *links[HM_BR_MAX_LINKS];
 	unsigned nlinks = 0;
 	const char *config = NULL, *link_id = NULL, *link_key = NULL;
-	bool link_enc = false, check = false;
+	bool link_enc = false, link_plain = false, check = false;
 	int o;
 	while ((o = getopt_long(argc, argv, "c:b:L:a:k:l:hV", opts, NULL)) != -1) {
 		const char *key = NULL;
@@ -200,6 +233,13 @@ int main(int argc, char **argv)
 		case 'a': key = "auth"; break;
 		case O_ENCRYPT: key = "encrypt"; break;
 		case O_INSECURE: key = "insecure"; optarg = "true"; break;
+		case O_ANON: key = "allow_anonymous"; optarg = "true"; break;
+		case O_LINK_PLAIN: link_plain = true; break;
+		case O_PERADDR: key = "max_connections_per_address"; break;
+		case O_PERID: key = "max_connections_per_identity"; break;
+		case O_HOLDS: key = "max_holds_per_identity"; break;
+		case O_IDLE: key = "idle_timeout_ms"; break;
+		case O_MEMLIMIT: key = "memory_limit"; break;
 		case 'k':
 			if (nlinks == HM_BR_MAX_LINKS) {
 				fprintf(stderr, "hermes-bridge: at most %d links\n", HM_BR_MAX_LINKS);
@@ -259,11 +299,13 @@ int main(int argc, char **argv)
 			fprintf(stderr, "hermes-bridge: --%s: %s\n", flags[i].key, cfg.error);
 			return 2;
 		}
-	for (unsigned i = 0; i < nlinks; i++)
+	for (unsigned i = 0; i < nlinks; i++) {
 		if (hm_bridge_cfg_add_link(&cfg, links[i], link_id, link_key, link_enc)) {
 			fprintf(stderr, "hermes-bridge: %s\n", cfg.error);
 			return 2;
 		}
+		cfg.links[cfg.nlinks - 1].plaintext = link_plain;
+	}
 	if (hm_bridge_cfg_check(&cfg) || (cfg.auth_file[0] && hm_bridge_cfg_load_auth(&cfg))) {
 		fprintf(stderr, "hermes-bridge: %s\n", cfg.error);
 		hm_bridge_cfg_fini(&cfg);
@@ -272,12 +314,16 @@ int main(int argc, char **argv)
 	if (check) {
 		printf("bus %s, listen %s, %s, encryption %s, slow policy %s, out buffer %llu, "
 		       "max frame %u\n",
-		       cfg.bus, cfg.listen, cfg.nidents ? "authentication required" : "no authentication",
+		       cfg.bus, cfg.listen, cfg.nidents ? (cfg.allow_anonymous ? "authentication or anonymous"
+							: "authentication required")
+		       : cfg.allow_anonymous ? "anonymous clients"
+					     : "no clients allowed (neither --auth nor --allow-anonymous)",
 		       cfg.encrypt == HM_ENC_OFF ? "off" : cfg.encrypt == HM_ENC_REQUIRED ? "required" : "optional",
 		       hm_slow_policy_name(cfg.slow), (unsigned long long)cfg.out_buffer, cfg.max_frame);
 		for (unsigned i = 0; i < cfg.nidents; i++)
-			printf("  identity %s: publish '%s', subscribe '%s'\n", cfg.idents[i].name,
-			       cfg.idents[i].publish, cfg.idents[i].subscribe);
+			printf("  identity %s: publish '%s', subscribe '%s'%s%s\n", cfg.idents[i].name,
+			       cfg.idents[i].publish, cfg.idents[i].subscribe,
+			       cfg.idents[i].hold ? ", hold" : "", cfg.idents[i].link ? ", link" : "");
 		for (unsigned i = 0; i < cfg.nrings; i++)
 			printf("  ring %s: slow policy %s\n", cfg.rings[i].name,
 			       hm_slow_policy_name(cfg.rings[i].slow));
@@ -293,6 +339,9 @@ int main(int argc, char **argv)
 		hm_bridge_cfg_fini(&cfg);
 		return 0;
 	}
+	/* Keys and session keys are in this process's memory: no core dumps,
+	 * no ptrace by other processes of the user. */
+	hm_auth_protect_process();
 	const char *what = "";
 	if (hm_apply_scheduling(cfg.have_cpus ? &cfg.cpus : NULL, cfg.rt_priority, &what) != 0)
 		if (cfg.log_level >= HM_BR_LOG_WARN)

@@ -47,7 +47,7 @@ void hermes_net_options_init(hermes_net_options *o)
 	if ((v = getenv("HERMES_NET_KEY_FILE")) && *v)
 		o->key_file = v;
 	if ((v = getenv("HERMES_NET_ENCRYPT")) && *v)
-		o->encrypt = strcmp(v, "0") != 0;
+		o->encrypt = strcmp(v, "0") != 0 ? 1 : -1;
 	if ((v = getenv("HERMES_NET_TIMEOUT_MS")) && *v)
 		o->connect_timeout_ns = strtoll(v, NULL, 10) * 1000000ll;
 }
@@ -250,7 +250,8 @@ hermes_err hermes_net_connect(const char *address, const hermes_net_options *o,
 
 	uint8_t key[HERMES_AUTH_KEY_SIZE];
 	hm_client_cfg cfg = {.identity = o->identity,
-			     .encrypt = o->encrypt != 0,
+			     .encrypt = o->encrypt > 0,
+			     .plaintext = o->encrypt < 0,
 			     .extra_features = o->features_,
 			     .max_frame = o->max_frame,
 			     .in_cap = o->recv_buffer,

@@ -8,7 +8,54 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+int hm_state_open(const char *path)
+{
+	/* Made here (O_EXCL), or made earlier by this user with mode 0600: a
+	 * file another user planted, or a symbolic link, is refused. */
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0 || errno != EEXIST)
+		return fd;
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077)) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
+uint64_t hm_state_bus_id(const char *dir, const char *bus)
+{
+	uint64_t id = 0;
+	if (dir && dir[0]) {
+		/* The default directory may not exist yet (the bridge's own: 0700). */
+		(void)mkdir(dir, 0700);
+		char path[512];
+		snprintf(path, sizeof path, "%s/hermes-bridge.%s.id", dir, bus);
+		int fd = hm_state_open(path);
+		if (fd >= 0 && flock(fd, LOCK_EX) == 0) {
+			/* The first bridge of the bus picks it; the others and
+			 * later runs read it. A short or zero file is made anew. */
+			if (pread(fd, &id, sizeof id, 0) != (ssize_t)sizeof id)
+				id = 0;
+			if (id == 0 && getrandom(&id, sizeof id, 0) == (ssize_t)sizeof id && id != 0 &&
+			    (ftruncate(fd, 0) != 0 || pwrite(fd, &id, sizeof id, 0) != (ssize_t)sizeof id))
+				id = 0;
+			flock(fd, LOCK_UN);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	return id;
+}
 
 hm_origins *hm_origins_open(const char *dir, const char *bus, const char *ring_name,
 			    const hm_ring *ring)
@@ -24,13 +71,17 @@ hm_origins *hm_origins_open(const char *dir, const char *bus, const char *ring_n
 	if (dir && dir[0]) {
 		char path[512];
 		snprintf(path, sizeof path, "%s/hermes-bridge.%s.%s.origins", dir, bus, ring_name);
-		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		int fd = hm_state_open(path);
 		/* The lock serialises creation among the bridges of the bus;
 		 * afterwards everything is plain atomics in the mapping. */
 		if (fd >= 0 && flock(fd, LOCK_EX) == 0) {
 			hm_origins_header h;
+			struct stat st;
 			ssize_t n = pread(fd, &h, sizeof h, 0);
-			bool valid = n == (ssize_t)sizeof h &&
+			/* A file cut short would fault (SIGBUS) when its tags are
+			 * touched: only one of exactly the right size is kept. */
+			bool valid = n == (ssize_t)sizeof h && fstat(fd, &st) == 0 &&
+				     (uint64_t)st.st_size == o->size &&
 				     hm_load_relaxed_u64(&h.magic) == HM_ORIGINS_MAGIC &&
 				     h.ring_created_ns == created && h.slots == ring->nslots;
 			/* Another ring (or none) made this file: start afresh. */
@@ -49,6 +100,8 @@ hm_origins *hm_origins_open(const char *dir, const char *bus, const char *ring_n
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
+		o->in_file = p != MAP_FAILED;
+		o->file_errno = e;
 		errno = e;
 	}
 	if (p == MAP_FAILED)

@@ -51,12 +51,24 @@ typedef struct hm_origins {
 	hm_atomic_u64 *tags;
 	uint64_t mask;
 	size_t size;
+	bool in_file; /* mapped from the state file (else private memory) */
+	int file_errno; /* why not, when a directory was given */
 } hm_origins;
 
 /* Map (creating or validating) the table of ring in dir (NULL or "":
- * process-private memory, forgotten at exit). NULL on failure (errno). */
+ * process-private memory, forgotten at exit). A file of another user, a
+ * symbolic link or a file of the wrong size is never mapped (the first two
+ * fall back to private memory, the last is made anew). NULL on failure. */
 hm_origins *hm_origins_open(const char *dir, const char *bus, const char *ring_name,
 			    const hm_ring *ring);
+
+/* Open a state file read-write: create it (O_EXCL, mode 0600), or open the
+ * one there if it is a regular file (no symbolic link) of this user with
+ * no group or other permissions. -1 with errno (EPERM: someone else's). */
+int hm_state_open(const char *path);
+/* The bus's random origin id, kept in <dir>/hermes-bridge.<bus>.id (made by
+ * the first bridge of the bus). 0 when it cannot be kept there. */
+uint64_t hm_state_bus_id(const char *dir, const char *bus);
 void hm_origins_close(hm_origins *o);
 
 /* Tag seq as brought in by a link. Call before committing the message: the

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "core/error_detail.h"
@@ -36,16 +37,6 @@ void hm_log(int level, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* FNV-1a, for a bus id derived from the host and bus names. */
-static uint64_t fnv1a(const char *s, uint64_t h)
-{
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 hermes_err hm_server_init(hm_server *s, const hm_bridge_cfg *cfg, hermes_bus *bus,
 			  hm_watch *watch, hm_bridge_stats *stats)
 {
@@ -66,12 +57,24 @@ hermes_err hm_server_init(hm_server *s, const hm_bridge_cfg *cfg, hermes_bus *bu
 			if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7E)
 				*p = '_';
 	}
+	/* A random bus id, kept in the state directory for the bus's other
+	 * bridges and later runs; a guessable one would let anyone forge
+	 * another bus's origin. */
 	s->bus_id = cfg->bus_id;
+	if (!s->bus_id)
+		s->bus_id = hm_state_bus_id(cfg->state_dir, cfg->bus);
 	if (!s->bus_id) {
-		s->bus_id = fnv1a(cfg->bus, fnv1a("/", fnv1a(host, 0xcbf29ce484222325ull)));
-		if (!s->bus_id)
-			s->bus_id = 1;
+		if (cfg->state_dir[0])
+			hm_log(HM_BR_LOG_WARN, "cannot keep the bus id in %s (%s): a random one for "
+					       "this run only",
+			       cfg->state_dir, strerror(errno));
+		while (!s->bus_id)
+			if (getrandom(&s->bus_id, sizeof s->bus_id, 0) != (ssize_t)sizeof s->bus_id)
+				return hm_fail(HERMES_ESYS, "getrandom failed");
 	}
+	s->ident_state = calloc(cfg->nidents + 1u, sizeof *s->ident_state);
+	if (!s->ident_state)
+		return hm_fail(HERMES_ENOMEM, "per-identity state");
 	/* An identity without a key is checked against a random key, so that
 	 * "unknown identity" costs the same as "wrong key" and looks the same. */
 	if (cfg->nidents && hm_auth_random(s->unknown_key, sizeof s->unknown_key) != HERMES_OK)
@@ -92,6 +95,8 @@ void hm_server_fini(hm_server *s)
 	}
 	free(s->scratch);
 	s->scratch = NULL;
+	free(s->ident_state);
+	s->ident_state = NULL;
 	hm_auth_wipe(s->unknown_key, sizeof s->unknown_key);
 }
 
@@ -187,6 +192,14 @@ hm_origins *hm_server_origins(hm_server *s, hm_ringref *rr)
 		if (!rr->org)
 			hm_log(HM_BR_LOG_ERROR, "ring '%s': cannot open its link origin table in %s: %s",
 			       rr->name, s->cfg->state_dir, strerror(errno));
+		else if (s->cfg->state_dir[0] && !rr->org->in_file)
+			hm_log(HM_BR_LOG_WARN,
+			       "ring '%s': link origin table not kept in %s (%s%s); in memory only, "
+			       "so link dedupe does not survive a restart",
+			       rr->name, s->cfg->state_dir, strerror(rr->org->file_errno),
+			       rr->org->file_errno == EPERM ? ": the file there belongs to another user "
+							      "or is not private"
+							    : "");
 	}
 	return rr->org;
 }

@@ -28,6 +28,20 @@
 /* Messages one feed hands out before the loop looks at its sockets again. */
 #define HM_FEED_BUDGET 2048u
 #define HM_MAX_RINGREFS 128u
+/* Before authentication a peer may send frames of at most this size (a
+ * HELLO or AUTH_RESPONSE is far smaller) and gets buffers of this size:
+ * an unauthenticated connection costs the bridge a few KiB, no more. */
+#define HM_PREAUTH_FRAME HERMES_MIN_MAX_FRAME
+/* A session's input buffer starts at this size and grows to hold a larger
+ * frame (up to max_frame) from the server's memory_limit budget. */
+#define HM_IN_BASE (64u * 1024u)
+/* Cursors (feeds) the bridge takes on one ring at most: half its
+ * subscriber slots. */
+#define HM_RING_FEEDS_MAX (HM_MAX_SUBSCRIBERS / 2u)
+/* Distinct origin buses one link identity may bring messages of. */
+#define HM_ORIGINS_PER_IDENT 4u
+/* Failed authentications logged per second; the rest are counted. */
+#define HM_AUTH_LOG_PER_SEC 10u
 
 typedef struct hm_server hm_server;
 typedef struct hm_conn hm_conn;
@@ -47,6 +61,7 @@ struct hm_subref {
 	uint64_t pending_loss;
 	hm_slow_policy policy; /* DROP, DISCONNECT or HOLD (never AUTO) */
 	bool local_only;       /* skip messages that links imported (split horizon) */
+	bool held;	       /* counted in its identity's HOLD subscriptions */
 	bool dead;
 };
 
@@ -103,6 +118,7 @@ struct hm_conn {
 	int fd; /* owned by the loop; -1 without a socket */
 	uint64_t serial;
 	char peer[64];
+	char addr[64]; /* the peer's address without the port (per-address limit) */
 	enum hm_conn_state state;
 	hermes_err close_reason;
 	uint64_t deadline_ns; /* handshake or closing grace; 0 = none */
@@ -119,6 +135,14 @@ struct hm_conn {
 	uint32_t features, peer_max_frame;
 	char identity[HERMES_WIRE_NAME_MAX + 1];
 	const hm_ident *ident;
+	int ident_ix;	     /* counted in the server's per-identity state; -1: not yet */
+	uint64_t link_origin; /* LINK sessions: the one origin bus they carry, 0 = none yet */
+	size_t in_grown;     /* input bytes above HM_IN_BASE, from the memory budget */
+	uint64_t last_rx_ns; /* idle timeout: when the peer last sent anything */
+	bool ping_sent;
+	bool idle_listed;
+	uint64_t idle_at; /* the loop: when it was queued on the idle list */
+	hm_conn *idle_prev, *idle_next; /* the loop's idle list */
 	hermes_wire_hello hello;
 	hermes_wire_welcome welcome;
 	hermes_wire_auth_challenge challenge;
@@ -184,6 +208,14 @@ struct hm_server {
 	uint8_t *scratch;
 	size_t scratch_cap;
 	uint8_t unknown_key[HERMES_AUTH_KEY_SIZE];
+	/* Per identity (index in cfg->idents; cfg->nidents: anonymous). */
+	struct hm_ident_state {
+		unsigned conns, holds;
+		uint64_t origins[HM_ORIGINS_PER_IDENT];
+	} *ident_state;
+	uint64_t mem_used; /* grown input buffers, against cfg->memory_limit */
+	uint64_t auth_log_window_ns;
+	unsigned auth_log_count, auth_log_suppressed;
 };
 
 /* ---- server.c ------------------------------------------------------------------------- */

@@ -64,8 +64,10 @@ typedef struct hermes_net_options {
 	 * authenticate the connection is refused (it could be an impostor).
 	 * $HERMES_NET_KEY_FILE. */
 	const char *key_file;
-	/* 1: ask for session encryption and refuse a bridge that does not
-	 * grant it (needs a key). $HERMES_NET_ENCRYPT=1. */
+	/* Session encryption. 0 (default): with a key, ask for it and refuse
+	 * a bridge that does not grant it; 1: the same, and a key is required;
+	 * -1: explicit opt-out, authenticated but plaintext (a man in the
+	 * middle can then read and inject). $HERMES_NET_ENCRYPT=1 or 0 (-1). */
 	int encrypt;
 	/* Largest frame this client accepts, header included; 0 = 1 MiB.
 	 * Messages larger than this are reported as lost. */

@@ -42,6 +42,9 @@ void hb_ring(const ht_daemon *d, const char *name, uint64_t capacity, uint32_t m
 		fail_msg("create ring %s: %s (%s)", name, hermes_strerror(err), hermes_last_error_detail());
 }
 
+unsigned hb_child_nofile;
+bool hb_no_anonymous;
+
 static pid_t spawn_ns(const char *log, const char *notify, const char *netns,
 		      const char *const *args)
 {
@@ -61,6 +64,11 @@ static pid_t spawn_ns(const char *log, const char *notify, const char *netns,
 		else
 			unsetenv("NOTIFY_SOCKET");
 		unsetenv("HERMES_BUS");
+		unsetenv("STATE_DIRECTORY");
+		if (hb_child_nofile) {
+			struct rlimit rl = {hb_child_nofile, hb_child_nofile};
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
 		const char *argv[72] = {"hermes-bridge"};
 		int n = 1;
 		if (netns) {
@@ -108,6 +116,13 @@ void hb_bridge_start_ns(hb_bridge *b, const ht_daemon *d, const char *tag, const
 	const char *args[64] = {"--bus", d->bus, "--listen", listen ? listen : "127.0.0.1:0",
 				"--stats-dir", d->run_dir, "--state-dir", d->run_dir};
 	int n = 8;
+	/* Tests serve anonymous clients unless they configure identities (or
+	 * say otherwise with hb_no_anonymous). */
+	bool auth = hb_no_anonymous;
+	for (const char *const *e = extra; e && *e; e++)
+		auth |= !strcmp(*e, "--auth");
+	if (!auth)
+		args[n++] = "--allow-anonymous";
 	for (; extra && *extra && n < 63; extra++)
 		args[n++] = *extra;
 	args[n] = NULL;

@@ -29,8 +29,13 @@ void hb_ring(const ht_daemon *d, const char *name, uint64_t capacity, uint32_t m
 	     hermes_policy policy);
 
 /* Start hermes-bridge --bus d->bus --listen 127.0.0.1:0 --stats-dir
- * d->run_dir plus extra (NULL-terminated), log in d->run_dir/<tag>.log;
- * wait (10 s) for its READY=1 and read the port from its STATUS. */
+ * d->run_dir --state-dir d->run_dir plus extra (NULL-terminated), and
+ * --allow-anonymous unless extra has --auth (or hb_no_anonymous is set);
+ * log in d->run_dir/<tag>.log; wait (10 s) for its READY=1 and read the
+ * port from its STATUS. */
+extern bool hb_no_anonymous;
+/* Non-zero: the RLIMIT_NOFILE (soft and hard) bridges are started with. */
+extern unsigned hb_child_nofile;
 void hb_bridge_start(hb_bridge *b, const ht_daemon *d, const char *tag, const char *const *extra);
 /* The same, listening on listen (NULL: 127.0.0.1:0), run inside network
  * namespace netns (NULL: this one) with `ip netns exec`. */

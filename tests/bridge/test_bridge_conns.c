@@ -23,6 +23,7 @@ static int setup(void **state)
 	hb_ring(&bus, "fan", 4u << 20, 4096, HERMES_POLICY_BLOCK);
 	/* drop: every subscription shares the ring's one bridge cursor. */
 	static const char *const extra[] = {"--slow-policy", "drop", "--max-frame", "64K",
+					    "--max-connections-per-address", "2000",
 					    "--out-buffer", "256K", "--log-level", "warn", NULL};
 	hb_bridge_start(&br, &bus, "bridge", extra);
 	return 0;
