@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{Bridge, TestBus};
+use common::{bridge_run, Bridge, TestBus};
 
 /// Reads frames off a socket with the zero-copy decoder, keeping a partial
 /// frame for the next read.
@@ -178,5 +178,58 @@ fn round_trips_through_a_real_bridge() {
     net_client(&addr, &tb);
     let refused = Connection::connect("127.0.0.1:1", &Options { connect_timeout: Some(Duration::from_secs(2)), ..Options::default() });
     assert!(refused.is_err());
+    bridge.stop();
+}
+
+#[test]
+fn authenticated_encrypted_session_through_the_net_client() {
+    // A build without libsodium has no authentication (CMake says so here).
+    if std::env::var("HERMES_TEST_SODIUM").map_or(false, |v| v == "0") {
+        eprintln!("skipped: libhermes-ipc was built without libsodium");
+        return;
+    }
+    let tb = TestBus::new("auth");
+    tb.ring("secure", 64 << 10, 1024, Policy::Block);
+    let key = |name: &str| {
+        let p = tb.dir.join(format!("{}.key", name));
+        bridge_run(&["keygen", name, "--out", p.to_str().unwrap()]);
+        p.to_str().unwrap().to_string()
+    };
+    let (alice, mallory) = (key("alice"), key("mallory"));
+    let auth = tb.dir.join("auth.ini");
+    std::fs::write(&auth, format!("[identity alice]\nkey_file = {}\npublish = *\nsubscribe = *\n", alice)).unwrap();
+    let bridge = Bridge::start_with(&tb, &["--auth", auth.to_str().unwrap()], false);
+    let t = Some(Duration::from_secs(10));
+    let as_ = |identity: &str, key_file: &str| Options {
+        identity: Some(identity.into()),
+        key_file: Some(key_file.into()),
+        encrypt: Some(true),
+        connect_timeout: t,
+        ..Options::default()
+    };
+
+    let mut conn = Connection::connect(&bridge.addr, &as_("alice", &alice)).unwrap();
+    assert_eq!(conn.features() & (FEATURE_AUTH | FEATURE_ENCRYPT), FEATURE_AUTH | FEATURE_ENCRYPT);
+    let (ch, _) = conn.bind("secure", t).unwrap();
+    conn.publish(ch, b"sealed", PUB_ACK | PUB_FLUSH).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let ring_seq = loop {
+        assert!(Instant::now() < deadline, "no ack within 10 s");
+        match conn.poll(Some(Duration::from_secs(1))).unwrap() {
+            Some(Event::Ack { ring_seq, .. }) => break ring_seq,
+            Some(other) => panic!("unexpected event {:?}", other),
+            None => {}
+        }
+    };
+    let mut sub = tb.bus().subscriber("secure", Start::Seq(ring_seq)).unwrap();
+    assert_eq!(sub.poll().unwrap().unwrap().data, b"sealed");
+    sub.release().unwrap();
+    drop(conn);
+
+    // A key that is not alice's is refused, and so is an anonymous client.
+    let e = Connection::connect(&bridge.addr, &as_("alice", &mallory)).err().expect("a wrong key was accepted");
+    assert!(matches!(e, hermes::Error::Permission(_)), "{}", e);
+    let anon = Options { connect_timeout: t, ..Options::default() };
+    assert!(Connection::connect(&bridge.addr, &anon).is_err());
     bridge.stop();
 }

@@ -79,7 +79,14 @@ pub struct Bridge {
 }
 
 impl Bridge {
+    /// A bridge for anonymous clients (loopback only).
     pub fn start(tb: &TestBus) -> Bridge {
+        Self::start_with(tb, &[], true)
+    }
+
+    /// A bridge with extra arguments; `anonymous` allows clients without
+    /// an identity where the bridge needs that said.
+    pub fn start_with(tb: &TestBus, extra: &[&str], anonymous: bool) -> Bridge {
         let notify = tb.dir.join("notify");
         let _ = std::fs::remove_file(&notify);
         let sock = UnixDatagram::bind(&notify).unwrap();
@@ -89,9 +96,11 @@ impl Bridge {
         cmd.args(["--bus", &tb.name, "--listen", "127.0.0.1:0"]);
         // Bridges that refuse anonymous clients unless told (loopback only here).
         let help = Command::new(bridge_path()).arg("--help").output().expect("hermes-bridge --help");
-        if String::from_utf8_lossy(&help.stdout).contains("--allow-anonymous") || String::from_utf8_lossy(&help.stderr).contains("--allow-anonymous") {
+        let usage = String::from_utf8_lossy(&help.stdout).into_owned() + &String::from_utf8_lossy(&help.stderr);
+        if anonymous && usage.contains("--allow-anonymous") {
             cmd.arg("--allow-anonymous");
         }
+        cmd.args(extra);
         let child = cmd
             .arg("--stats-dir")
             .arg(&tb.dir)
@@ -137,7 +146,7 @@ impl Bridge {
         s
     }
 
-    /// SIGTERM by pid and reap, within 10 s; panics unless it exits 0.
+        /// SIGTERM by pid and reap, within 10 s; panics unless it exits 0.
     pub fn stop(mut self) {
         let mut child = self.child.take().unwrap();
         // SAFETY: kill(2) on our own child's pid.
@@ -156,6 +165,13 @@ impl Bridge {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+}
+
+
+/// Run hermes-bridge to completion (e.g. keygen); panics unless it exits 0.
+pub fn bridge_run(args: &[&str]) {
+    let out = Command::new(bridge_path()).args(args).output().expect("run hermes-bridge");
+    assert!(out.status.success(), "hermes-bridge {:?}: {}", args, String::from_utf8_lossy(&out.stderr));
 }
 
 impl Drop for Bridge {
