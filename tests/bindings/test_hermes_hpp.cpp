@@ -14,11 +14,15 @@
 #include <string>
 #include <thread>
 
+/* The test's bus, removed on failure too (a failed check exits at once). */
+static std::string bus_name;
+
 #define CHECK(cond)                                                                       \
 	do {                                                                              \
 		if (!(cond)) {                                                            \
 			std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
 				     #cond);                                              \
+			hermes_bus_unlink(bus_name.c_str());                              \
 			std::exit(1);                                                     \
 		}                                                                         \
 	} while (0)
@@ -152,7 +156,8 @@ static void lapped_subscriber(hermes::bus &bus)
 
 int main()
 {
-	std::string name = "cpp-" + std::to_string(getpid());
+	bus_name = "cpp-" + std::to_string(getpid());
+	const std::string &name = bus_name;
 	CHECK(code_of([&] { hermes::bus::attach(name); }) == HERMES_ENOENT);
 	int rc = 0;
 	{
