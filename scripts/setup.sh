@@ -15,8 +15,8 @@ packages+=(rustc cargo python3 g++)
 # missing), and gnuplot for its plot.
 [[ ${HERMES_BENCH_PEERS:-0} == 1 ]] && packages+=(libzmq3-dev iceoryx libiceoryx-binding-c-dev gnuplot-nox)
 # Packaging checks in CI: the ABI check (libabigail), and the install test's
-# tools (file, systemd-analyze).
-[[ ${HERMES_PACKAGING:-0} == 1 ]] && packages+=(abigail-tools file systemd)
+# tools (file, systemd-analyze), the JSON schema check (python3-jsonschema).
+[[ ${HERMES_PACKAGING:-0} == 1 ]] && packages+=(abigail-tools file systemd python3-jsonschema)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

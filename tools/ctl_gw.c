@@ -90,8 +90,8 @@ static void bridges_json(const ctl_ctx *ctx, const ctl_bridges *bs)
 		json_ki64(&w, "pid", b->pid);
 		json_kbool(&w, "alive", b->alive);
 		json_kstr(&w, "state", b->alive ? "running" : "stale");
-		json_ku64(&w, "started_unix_ns", b->start_ns);
-		json_ku64(&w, "bus_id", b->bus_id);
+		json_ku64s(&w, "started_unix_ns", b->start_ns);
+		json_ku64s(&w, "bus_id", b->bus_id);
 		json_kstr(&w, "server_name", b->name);
 		json_kstr(&w, "listen", b->listen);
 		json_ku64(&w, "port", b->port);
@@ -285,9 +285,9 @@ static void uplink_json(const ctl_ctx *ctx, const ctl_uplink *u)
 		json_knull(&w, "heartbeat_age_ms");
 	else
 		json_ku64(&w, "heartbeat_age_ms", u->heartbeat_age_ns / 1000000u);
-	json_ku64(&w, "started_unix_ns", u->started_ns);
+	json_ku64s(&w, "started_unix_ns", u->started_ns);
 	json_ku64(&w, "runs", u->runs);
-	json_ku64(&w, "bus_id", u->bus_id);
+	json_ku64s(&w, "bus_id", u->bus_id);
 	json_kstr(&w, "prefix", u->prefix);
 	json_key(&w, "nats");
 	json_obj_begin(&w);
@@ -302,7 +302,7 @@ static void uplink_json(const ctl_ctx *ctx, const ctl_uplink *u)
 	json_ku64(&w, "disconnects", u->disconnects);
 	json_ku64(&w, "reconnects", u->reconnects);
 	json_ku64(&w, "errors", u->errors);
-	json_ku64(&w, "changed_unix_ns", u->changed_ns);
+	json_ku64s(&w, "changed_unix_ns", u->changed_ns);
 	json_obj_end(&w);
 	json_key(&w, "rings");
 	json_arr_begin(&w);

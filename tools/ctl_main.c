@@ -125,12 +125,14 @@ static const ctl_cmd commands[] = {
 	 "  --iterations N   stop after N refreshes\n",
 	 false},
 	{"metrics", cmd_metrics, "counters in Prometheus text format",
-	 "usage: hermes-ctl metrics [--serve ADDR:PORT]\n"
+	 "usage: hermes-ctl metrics [--serve ADDR:PORT [--allow-remote]]\n"
 	 "\n"
 	 "Prints every counter of the bus in the Prometheus text exposition format.\n"
 	 "  --serve ADDR:PORT   serve GET /metrics over HTTP instead, on a loopback\n"
-	 "                      address only (127.0.0.1:9464, [::1]:9464, localhost:9464;\n"
+	 "                      address (127.0.0.1:9464, [::1]:9464, localhost:9464;\n"
 	 "                      port 0 picks a free one); stops on SIGTERM or Ctrl-C\n"
+	 "  --allow-remote      let --serve listen on any address (no authentication:\n"
+	 "                      only behind a firewall that admits the scraper)\n"
 	 "The counters of the bus's bridges and NATS uplink (their files in --stats-dir)\n"
 	 "are included.\n",
 	 false, true},

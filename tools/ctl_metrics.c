@@ -16,7 +16,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <hermes/hermes.h>
+
 #include "core/futex.h"
+#include "shm/layout.h"
 #include "tcp-bridge/stats.h"
 #include "tcp-bridge/uplink/uplink_state.h"
 #include "tools/ctl.h"
@@ -317,8 +320,18 @@ static void sub_sample(FILE *f, const metric *m, const ctl_snap *s, const ctl_ri
 	}
 }
 
+/* The build that reports: join on it to see versions across hosts. */
+static void write_build_info(FILE *f)
+{
+	fprintf(f, "# HELP hermes_build_info hermes-ctl's version, bus layout and wire protocol; always 1\n"
+		   "# TYPE hermes_build_info gauge\n"
+		   "hermes_build_info{version=\"%s\",layout=\"%u\",protocol=\"%u\"} 1\n",
+		hermes_version(), (unsigned)HM_LAYOUT_VERSION, (unsigned)HERMES_PROTOCOL_VERSION);
+}
+
 static void write_metrics(FILE *f, const ctl_snap *s)
 {
+	write_build_info(f);
 	fprintf(f, "# HELP hermes_bus_up 1 when the bus segment exists and could be read\n"
 		   "# TYPE hermes_bus_up gauge\n"
 		   "hermes_bus_up{");
@@ -353,6 +366,7 @@ static void write_metrics(FILE *f, const ctl_snap *s)
  * nothing else is known. */
 static void write_bus_down(FILE *f, const char *bus)
 {
+	write_build_info(f);
 	fprintf(f, "# HELP hermes_bus_up 1 when the bus segment exists and could be read\n"
 		   "# TYPE hermes_bus_up gauge\n"
 		   "hermes_bus_up{");
@@ -430,7 +444,7 @@ static const link_metric link_metrics[] = {
 	 LC(exported)},
 	{"hermes_bridge_link_imported_total", "counter", "Messages committed here from the peer",
 	 LC(imported)},
-	{"hermes_bridge_link_export_lag", "gauge",
+	{"hermes_bridge_link_export_lag_messages", "gauge",
 	 "Messages in exported rings not yet acked by the peer", LC(export_lag)},
 	{"hermes_bridge_link_duplicates_total", "counter",
 	 "Resent messages the peer had already committed", LC(duplicates)},
@@ -659,9 +673,10 @@ static void write_gw_metrics(FILE *f, const ctl_ctx *ctx)
 #define CLIENT_TIMEOUT_MS 2000
 
 /* Parse ADDR:PORT ("127.0.0.1:9464", "[::1]:9464", "localhost:9464") into a
- * loopback socket address. Returns 0, or 2 after a usage error. */
-static int parse_listen(const ctl_ctx *ctx, const char *arg, struct sockaddr_storage *ss,
-			socklen_t *sl)
+ * socket address, loopback only unless allow_remote. Returns 0, or 2 after a
+ * usage error. */
+static int parse_listen(const ctl_ctx *ctx, const char *arg, bool allow_remote,
+			struct sockaddr_storage *ss, socklen_t *sl)
 {
 	char host[128];
 	const char *port;
@@ -693,13 +708,13 @@ static int parse_listen(const ctl_ctx *ctx, const char *arg, struct sockaddr_sto
 		v4->sin_family = AF_INET;
 		v4->sin_port = htons((uint16_t)p);
 		*sl = sizeof *v4;
-		if ((ntohl(v4->sin_addr.s_addr) >> 24) == 127)
+		if ((ntohl(v4->sin_addr.s_addr) >> 24) == 127 || allow_remote)
 			return 0;
 	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
 		v6->sin6_family = AF_INET6;
 		v6->sin6_port = htons((uint16_t)p);
 		*sl = sizeof *v6;
-		if (IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr))
+		if (IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr) || allow_remote)
 			return 0;
 	} else {
 		return ctl_usage_error(ctx, "--serve: '%s' is not an IP address or localhost", host);
@@ -707,7 +722,7 @@ static int parse_listen(const ctl_ctx *ctx, const char *arg, struct sockaddr_sto
 	return ctl_usage_error(ctx,
 			       "--serve: refusing non-loopback address '%s': the metrics endpoint has "
 			       "no authentication; listen on 127.0.0.1 or ::1 and let the scraper reach "
-			       "it locally",
+			       "it locally, or add --allow-remote if a firewall guards the port",
 			       host);
 }
 
@@ -870,14 +885,18 @@ int cmd_metrics(ctl_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"serve", required_argument, NULL, 's'},
+		{"allow-remote", no_argument, NULL, 'R'},
 		CTL_COMMON_OPTIONS,
 		{0},
 	};
 	const char *addr = NULL;
+	bool allow_remote = false;
 	int c, r;
 	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "s:", opts, NULL)) != -1) {
 		if (c == 's')
 			addr = optarg;
+		else if (c == 'R')
+			allow_remote = true;
 		else if ((r = ctl_common_option(ctx, c, argv)) >= 0)
 			return r;
 	}
@@ -885,7 +904,9 @@ int cmd_metrics(ctl_ctx *ctx, int argc, char **argv)
 		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
 	struct sockaddr_storage ss;
 	socklen_t sl = 0;
-	if (addr && (r = parse_listen(ctx, addr, &ss, &sl)) != 0)
+	if (allow_remote && !addr)
+		return ctl_usage_error(ctx, "--allow-remote goes with --serve");
+	if (addr && (r = parse_listen(ctx, addr, allow_remote, &ss, &sl)) != 0)
 		return r;
 
 	hermes_bus *bus;

@@ -84,7 +84,7 @@ static void json_bus(json_w *w, const char *schema, const ctl_snap *s)
 	json_kstr(w, "bus", s->bus);
 	json_kstr(w, "segment", s->path);
 	json_ku64(w, "segment_size_bytes", s->segment_size);
-	json_ku64(w, "created_unix_ns", s->created_ns);
+	json_ku64s(w, "created_unix_ns", s->created_ns);
 	json_key(w, "supervisor");
 	json_obj_begin(w);
 	json_kbool(w, "up", s->sup.state == CTL_SUP_UP);
@@ -111,7 +111,7 @@ static void json_ring_fields(json_w *w, const ctl_ring *r)
 	json_ku64(w, "capacity_bytes", r->capacity);
 	json_ku64(w, "max_msg_bytes", r->max_msg);
 	json_ku64(w, "slots", r->slots);
-	json_ku64(w, "created_unix_ns", r->created_ns);
+	json_ku64s(w, "created_unix_ns", r->created_ns);
 	json_ku64(w, "messages", r->tail_seq);
 	json_ku64(w, "bytes", r->tail_pos);
 	json_ku64(w, "fill_bytes", r->fill_bytes);
@@ -693,7 +693,7 @@ int cmd_clients(ctl_ctx *ctx, int argc, char **argv)
 				json_knull(&w, "uid");
 			json_kbool(&w, "connected", k->connected);
 			if (k->connected)
-				json_ku64(&w, "connected_since_unix_ns", k->since_ns);
+				json_ku64s(&w, "connected_since_unix_ns", k->since_ns);
 			else
 				json_knull(&w, "connected_since_unix_ns");
 			json_key(&w, "holds");

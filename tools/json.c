@@ -1,5 +1,6 @@
 #include "tools/json.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <string.h>
 
@@ -231,6 +232,12 @@ void json_ku64(json_w *w, const char *key, uint64_t v)
 {
 	json_key(w, key);
 	json_u64(w, v);
+}
+void json_ku64s(json_w *w, const char *key, uint64_t v)
+{
+	char buf[24];
+	snprintf(buf, sizeof buf, "%" PRIu64, v);
+	json_kstr(w, key, buf);
 }
 void json_ki64(json_w *w, const char *key, int64_t v)
 {

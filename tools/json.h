@@ -44,6 +44,10 @@ void json_null(json_w *w);
 /* Key and value in one call. */
 void json_kstr(json_w *w, const char *key, const char *s);
 void json_ku64(json_w *w, const char *key, uint64_t v);
+/* An identifier or a nanosecond timestamp: a 64-bit value as a decimal string
+ * ("1733212800123456789"), because JSON numbers above 2^53 lose digits in
+ * most readers (jq, JavaScript). */
+void json_ku64s(json_w *w, const char *key, uint64_t v);
 void json_ki64(json_w *w, const char *key, int64_t v);
 void json_kdouble(json_w *w, const char *key, double v, int decimals);
 void json_kbool(json_w *w, const char *key, bool v);

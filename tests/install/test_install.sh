@@ -25,6 +25,7 @@ libdir=$(ls -d "$prefix"/lib*/ | head -n1)
 libdir=${libdir%/}
 for f in include/hermes/hermes.h include/hermes/bus.h include/hermes/protocol.h include/hermes/version.h \
 	bin/hermesd bin/hermes-ctl bin/hermes-bridge bin/hermes-remote share/hermes/hermesd.conf.example \
+	share/hermes/schemas/hermes-ctl.list-1.schema.json \
 	lib/systemd/system/hermesd@.service lib/systemd/system/hermes-bridge@.service; do
 	[[ -e $prefix/$f ]] || fail "missing after install: $f"
 done

@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <hermes/version.h>
+
 #include "shm/layout.h"
 #include "shm/segment.h"
 #include "tests/tools/checkers.h"
@@ -656,6 +658,17 @@ static void test_metrics_is_prometheus_text_with_the_counters(void **state)
 	assert_true(prom_value(r.out.p, "hermes_subscriber_lag_messages", lbl, &v));
 	assert_true(v == 3);
 	assert_non_null(strstr(r.out.p, "# TYPE hermes_ring_messages_total counter\n"));
+	assert_non_null(strstr(r.out.p, "\nhermes_build_info{version=\"" HERMES_VERSION_STRING "\",layout=\""));
+	/* Prometheus naming: every counter ends in _total; no unit-less times. */
+	for (const char *t = r.out.p; (t = strstr(t, "# TYPE ")) != NULL; t++) {
+		char name[128], type[16];
+		assert_int_equal(sscanf(t, "# TYPE %127s %15s", name, type), 2);
+		size_t n = strlen(name);
+		if (!strcmp(type, "counter"))
+			assert_true(n > 6 && !strcmp(name + n - 6, "_total"));
+		assert_null(strstr(name, "_ms"));
+		assert_null(strstr(name, "_ns"));
+	}
 	result_free(&r);
 	hermes_sub_close(sub);
 	hermes_bus_detach(bus);
@@ -833,6 +846,8 @@ static void test_errors_have_exit_codes_and_say_what_to_do(void **state)
 	expect_fail(CTL(fx, "create", "r", "--capacity", "3000"), 2, "power of two");
 	expect_fail(CTL(fx, "create", "r"), 2, "--capacity is required");
 	expect_fail(CTL(fx, "metrics", "--serve", "0.0.0.0:9464"), 2, "refusing non-loopback");
+	expect_fail(CTL(fx, "metrics", "--serve", "0.0.0.0:9464"), 2, "--allow-remote");
+	expect_fail(CTL(fx, "metrics", "--allow-remote"), 2, "--allow-remote goes with --serve");
 	/* Nothing listens on port 1: a clear error naming the address. */
 	expect_fail(CTL(fx, "tail", "events", "--remote", "127.0.0.1:1"), 1,
 		    "--remote 127.0.0.1:1: cannot connect");

@@ -604,7 +604,7 @@ static void test_uplink_json_reads_the_state_file_back(void **state)
 	expect_str(u, "state", "running");
 	assert_true(u64_at(u, "heartbeat_age_ms") < 2000);
 	assert_int_equal(u64_at(u, "runs"), 2);
-	assert_int_equal(u64_at(u, "bus_id"), 0x1234);
+	expect_str(u, "bus_id", "4660"); /* ids are strings: 64 bits do not fit a JSON number */
 	const jv *nats = jget(u, "nats");
 	assert_non_null(nats);
 	expect_str(nats, "state", "connected");

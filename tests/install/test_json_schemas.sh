@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# hermes-ctl's --json documents match the JSON schemas shipped in
+# tools/schemas (installed to share/hermes/schemas), with 64-bit ids and
+# nanosecond timestamps as strings: run hermesd, a bridge and a subscriber,
+# take list, inspect, clients, bridges and uplink, validate each, and check
+# that the schemas reject an id written as a number.
+#   test_json_schemas.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1
+src=$2
+while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^HERMES_' || true)
+py=/usr/bin/python3
+if ! "$py" -c 'import jsonschema' 2>/dev/null; then
+	echo "python3-jsonschema is not installed: skipped"
+	exit 77
+fi
+work=$(mktemp -d /tmp/hermes-schemas.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$work" "/dev/shm/hermes.$bus"
+}
+bus=schemas-$$
+trap cleanup EXIT
+ctl=("$build/tools/hermes-ctl" --bus "$bus" --run-dir "$work")
+wait_for() { # wait_for SECONDS COMMAND...: poll until it succeeds
+	local deadline=$((SECONDS + $1)); shift
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < deadline)) || { echo "timed out waiting for: $*" >&2; exit 1; }
+		sleep 0.05
+	done
+}
+
+"$build/shm/hermesd" --bus "$bus" --run-dir "$work" --log-level error &
+pids+=($!)
+wait_for 10 test -S "$work/$bus.sock"
+"$build/tcp-bridge/hermes-bridge" --bus "$bus" --listen 127.0.0.1:0 --allow-anonymous \
+	--stats-dir "$work" --state-dir "$work" --log-level error &
+pids+=($!)
+wait_for 10 compgen -G "$work/hermes-bridge.$bus.*"
+"${ctl[@]}" pub events hello
+"${ctl[@]}" tail events --count 1000 >/dev/null &
+pids+=($!)
+wait_for 10 bash -c "'$build/tools/hermes-ctl' --bus $bus --run-dir $work inspect events --json | grep -q '\"slot\"'"
+
+for doc in list inspect clients bridges uplink; do
+	case $doc in
+	inspect) "${ctl[@]}" inspect events --json ;;
+	clients) "${ctl[@]}" clients --json ;;
+	*) "${ctl[@]}" --stats-dir "$work" "$doc" --json ;;
+	esac >"$work/$doc.json"
+done
+
+"$py" - "$src/tools/schemas" "$work" <<'PY'
+import copy, json, sys
+import jsonschema
+schemas, work = sys.argv[1], sys.argv[2]
+V = jsonschema.Draft202012Validator
+for doc in ["list", "inspect", "clients", "bridges", "uplink"]:
+    schema = json.load(open(f"{schemas}/hermes-ctl.{doc}-1.schema.json"))
+    V.check_schema(schema)
+    inst = json.load(open(f"{work}/{doc}.json"))
+    V(schema).validate(inst)
+    print(f"{doc}: valid against hermes-ctl.{doc}-1.schema.json")
+# The ids are exact strings, and a number there is rejected.
+lst = json.load(open(f"{work}/list.json"))
+created = lst["rings"][0]["created_unix_ns"]
+assert isinstance(created, str) and int(created) > 2**53, created
+bad = copy.deepcopy(lst)
+bad["rings"][0]["created_unix_ns"] = int(created)
+schema = json.load(open(f"{schemas}/hermes-ctl.list-1.schema.json"))
+assert not V(schema).is_valid(bad), "a numeric created_unix_ns passed the schema"
+br = json.load(open(f"{work}/bridges.json"))
+assert isinstance(br["bridges"][0]["bus_id"], str), br["bridges"][0]["bus_id"]
+print("ids and timestamps are strings; numbers are rejected")
+PY
+echo "JSON schemas: ok"
