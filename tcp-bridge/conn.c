@@ -77,7 +77,7 @@ hm_conn *hm_conn_create(hm_server *s, int fd, const char *peer)
 static void drop_sub(hm_conn *c, unsigned i)
 {
 	hm_subref *ref = c->subs[i];
-	if (ref->held)
+	if (ref->held && c->ident_ix >= 0)
 		c->srv->ident_state[c->ident_ix].holds--;
 	hm_feed_unsubscribe(c->srv, ref);
 	free(ref);

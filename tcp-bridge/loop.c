@@ -512,6 +512,27 @@ static int next_timeout_ms(loop *L, uint64_t links_next)
 	return ms > 60000 ? 60000 : (int)ms;
 }
 
+/* SIGHUP: identities, keys and permissions from the auth file (the rest
+ * of the configuration needs a restart). */
+static void reload(loop *L)
+{
+	if (!L->cfg->auth_file[0]) {
+		hm_log(HM_BR_LOG_INFO, "SIGHUP: no auth file to reload (restart to change the "
+				       "configuration)");
+		return;
+	}
+	unsigned closed = 0;
+	if (hm_server_reload_auth(&L->srv, L->cfg, &closed) != HERMES_OK) {
+		hm_log(HM_BR_LOG_ERROR, "SIGHUP: %s; the identities loaded before stay",
+		       hermes_last_error_detail());
+		return;
+	}
+	hm_log(HM_BR_LOG_INFO,
+	       "SIGHUP: %u identities reloaded from %s; %u session(s) of revoked or changed "
+	       "identities closed",
+	       L->cfg->nidents, L->cfg->auth_file, closed);
+}
+
 static void run(loop *L)
 {
 	hm_server *s = &L->srv;
@@ -535,8 +556,7 @@ static void run(loop *L)
 				struct signalfd_siginfo si;
 				while (read(L->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
 					if (si.ssi_signo == SIGHUP) {
-						hm_log(HM_BR_LOG_INFO, "SIGHUP: nothing to reload (restart "
-								       "to change the configuration)");
+						reload(L);
 						continue;
 					}
 					hm_log(HM_BR_LOG_INFO, "%s: stopping", strsignal((int)si.ssi_signo));

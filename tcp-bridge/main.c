@@ -106,7 +106,9 @@ static void usage(FILE *f)
 		"the client (HERMES_NET_KEY_FILE, or a link's key_file) and name it in the\n"
 		"bridge's auth file.\n"
 		"\n"
-		"Signals: SIGTERM/SIGINT stop gracefully (clients get GOODBYE). With\n"
+		"Signals: SIGHUP reloads the auth file (identities, keys, permissions; the\n"
+		"sessions of removed or changed identities are closed). SIGTERM/SIGINT stop\n"
+		"gracefully (clients get GOODBYE). With\n"
 		"$NOTIFY_SOCKET set (systemd Type=notify) it reports READY=1 and the address.\n"
 		"Exit status: 0 after a graceful stop, 1 on errors, 2 on usage errors.\n");
 }

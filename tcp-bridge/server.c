@@ -82,6 +82,90 @@ hermes_err hm_server_init(hm_server *s, const hm_bridge_cfg *cfg, hermes_bus *bu
 	return HERMES_OK;
 }
 
+static const hm_ident *ident_named(const hm_bridge_cfg *cfg, const char *name)
+{
+	for (unsigned i = 0; i < cfg->nidents; i++)
+		if (!strcmp(cfg->idents[i].name, name))
+			return &cfg->idents[i];
+	return NULL;
+}
+
+static bool ident_same(const hm_ident *a, const hm_ident *b)
+{
+	return hm_auth_equal(a->key, b->key, sizeof a->key) && !strcmp(a->publish, b->publish) &&
+	       !strcmp(a->subscribe, b->subscribe) && a->slow == b->slow && a->hold == b->hold &&
+	       a->link == b->link;
+}
+
+hermes_err hm_server_reload_auth(hm_server *s, hm_bridge_cfg *cfg, unsigned *closed)
+{
+	*closed = 0;
+	hm_bridge_cfg *n = malloc(sizeof *n);
+	if (!n)
+		return hm_fail(HERMES_ENOMEM, "reloading the auth file");
+	*n = *cfg;
+	n->idents = NULL;
+	n->nidents = 0;
+	if (hm_bridge_cfg_load_auth(n) != HERMES_OK) {
+		hermes_err err = hm_fail(HERMES_EINVAL, "%s", n->error);
+		hm_bridge_cfg_fini(n);
+		free(n);
+		return err;
+	}
+	struct hm_ident_state *st = calloc(n->nidents + 1u, sizeof *st);
+	if (!st) {
+		hm_bridge_cfg_fini(n);
+		free(n);
+		return hm_fail(HERMES_ENOMEM, "reloading the auth file");
+	}
+	/* What identities brought in over links stays theirs. */
+	for (unsigned i = 0; i < n->nidents; i++) {
+		const hm_ident *o = ident_named(cfg, n->idents[i].name);
+		if (o)
+			memcpy(st[i].origins, s->ident_state[o - cfg->idents].origins,
+			       sizeof st[i].origins);
+	}
+	memcpy(st[n->nidents].origins, s->ident_state[cfg->nidents].origins,
+	       sizeof st[n->nidents].origins);
+	/* Sessions of a removed identity, or of one whose key or permissions
+	 * changed, are closed; the others move over to the new entries. */
+	for (hm_conn *c = s->conns; c; c = c->next) {
+		if (c->ident_ix < 0)
+			continue; /* not in a session (yet): it looks its identity up then */
+		int ix = (int)n->nidents;
+		if (c->ident) {
+			const hm_ident *ni = ident_named(n, c->ident->name);
+			if (!ni || !ident_same(ni, c->ident)) {
+				for (unsigned i = 0; i < c->nsubs; i++)
+					c->subs[i]->held = false;
+				c->ident_ix = -1;
+				c->ident = NULL;
+				hm_conn_fatal(c, HERMES_EPERM,
+					      ni ? "identity '%s' changed (key or permissions): reconnect"
+						 : "identity '%s' was revoked",
+					      c->identity);
+				(*closed)++;
+				continue;
+			}
+			ix = (int)(ni - n->idents);
+			c->ident = ni;
+		}
+		c->ident_ix = ix;
+		st[ix].conns++;
+		for (unsigned i = 0; i < c->nsubs; i++)
+			st[ix].holds += c->subs[i]->held;
+	}
+	free(s->ident_state);
+	s->ident_state = st;
+	hm_auth_secure_free(cfg->idents, cfg->nidents * sizeof *cfg->idents);
+	cfg->idents = n->idents;
+	cfg->nidents = n->nidents;
+	free(n);
+	if (cfg->nidents)
+		(void)hm_auth_random(s->unknown_key, sizeof s->unknown_key);
+	return HERMES_OK;
+}
+
 void hm_server_fini(hm_server *s)
 {
 	for (unsigned i = 0; i < HM_MAX_RINGREFS; i++) {

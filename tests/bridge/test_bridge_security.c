@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -703,6 +704,79 @@ static void test_8_keys_and_logs(void **state)
 	assert_true(locked > 0);
 }
 
+/* ---- keys and permissions reload on SIGHUP ----------------------------------------- */
+
+static void test_sighup_reloads_identities_and_closes_revoked_sessions(void **state)
+{
+	(void)state;
+	if (!hm_auth_available())
+		skip();
+	char conf[300], tmp[310], key_new[300];
+	snprintf(conf, sizeof conf, "%s/auth-reload.conf", bus.run_dir);
+	snprintf(tmp, sizeof tmp, "%s.new", conf);
+	keygen("newbie", key_new, sizeof key_new);
+	write_file(conf,
+		   "[identity alice]\nkey_file = alice.key\npublish = feed blk\nsubscribe = feed\n"
+		   "[identity reader]\nkey_file = reader.key\npublish = nothing\nsubscribe = *\n"
+		   "[identity mesh]\nkey_file = mesh.key\npublish = *\nsubscribe = *\n",
+		   0644);
+	hb_bridge r;
+	const char *extra[] = {"--auth", conf, NULL};
+	hb_bridge_start(&r, &bus, "bridge-reload", extra);
+	hermes_net *alice, *reader, *mesh, *n;
+	uint32_t sub;
+	assert_int_equal(connect_opts(r.addr, "alice", key_alice, 0, 0, &alice), HERMES_OK);
+	assert_int_equal(connect_opts(r.addr, "reader", key_reader, 0, 0, &reader), HERMES_OK);
+	assert_int_equal(connect_opts(r.addr, "mesh", key_mesh, 0, 0, &mesh), HERMES_OK);
+	assert_int_equal(hermes_net_subscribe(reader, "feed", HERMES_START_LATEST, 0, 5000000000ll,
+					      &sub, NULL),
+			 HERMES_OK);
+	assert_int_equal(connect_opts(r.addr, "newbie", key_new, 0, 0, &n), HERMES_EPERM);
+
+	/* reader revoked, mesh's permissions narrowed, newbie added; written
+	 * whole, then renamed, as an operator's tool would. */
+	write_file(tmp,
+		   "[identity alice]\nkey_file = alice.key\npublish = feed blk\nsubscribe = feed\n"
+		   "[identity mesh]\nkey_file = mesh.key\npublish = feed\nsubscribe = feed\n"
+		   "[identity newbie]\nkey_file = newbie.key\npublish = feed\nsubscribe = feed\n",
+		   0644);
+	assert_int_equal(rename(tmp, conf), 0);
+	assert_int_equal(kill(r.pid, SIGHUP), 0);
+	assert_true(log_wait(r.log, "SIGHUP: 3 identities reloaded"));
+	assert_true(hb_log_has(r.log, "2 session(s) of revoked or changed identities closed"));
+
+	/* The revoked and the changed sessions are told and closed ... */
+	hermes_net *gone[2] = {reader, mesh};
+	for (int i = 0; i < 2; i++) {
+		hermes_net_event ev;
+		hermes_err err, code = HERMES_OK;
+		while ((err = hermes_net_poll(gone[i], &ev, 5000000000ll)) == HERMES_OK)
+			if (ev.type == HERMES_NET_ERROR && ev.fatal)
+				code = ev.code;
+		assert_int_equal(err, HERMES_ECLOSED);
+		assert_int_equal(code, HERMES_EPERM);
+		hermes_net_close(gone[i]);
+	}
+	/* ... the unchanged one goes on, reader is refused, newbie is in. */
+	assert_int_equal(hermes_net_ping(alice, 7), HERMES_OK);
+	hermes_net_event ev;
+	assert_int_equal(hermes_net_poll(alice, &ev, 5000000000ll), HERMES_OK);
+	assert_int_equal(ev.type, HERMES_NET_PONG);
+	hermes_net_close(alice);
+	assert_int_equal(connect_opts(r.addr, "reader", key_reader, 0, 0, &n), HERMES_EPERM);
+	assert_int_equal(connect_opts(r.addr, "newbie", key_new, 0, 0, &n), HERMES_OK);
+	hermes_net_close(n);
+
+	/* A broken file changes nothing. */
+	write_file(tmp, "[identity broken\n", 0644);
+	assert_int_equal(rename(tmp, conf), 0);
+	assert_int_equal(kill(r.pid, SIGHUP), 0);
+	assert_true(log_wait(r.log, "the identities loaded before stay"));
+	assert_int_equal(connect_opts(r.addr, "newbie", key_new, 0, 0, &n), HERMES_OK);
+	hermes_net_close(n);
+	hb_bridge_stop(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -713,6 +787,7 @@ int main(void)
 		cmocka_unit_test(test_5_connections_and_memory_are_bounded),
 		cmocka_unit_test(test_6_anonymous_access_is_an_explicit_choice),
 		cmocka_unit_test(test_8_keys_and_logs),
+		cmocka_unit_test(test_sighup_reloads_identities_and_closes_revoked_sessions),
 		cmocka_unit_test(test_7_state_files_cannot_be_planted_or_cut),
 	};
 	if (!hm_auth_available()) {
