@@ -201,6 +201,32 @@ static hermes_err push_file(hm_jwriter *w, uint64_t seq)
 	return HERMES_OK;
 }
 
+/* A writer killed between making a new file and sealing the one before
+ * with END leaves that one open-ended; seal it now (readers cope without,
+ * but more slowly: they have to look for the next file). */
+static void seal_previous(hm_jwriter *w)
+{
+	if (w->nfiles < 2)
+		return;
+	char path[PATH_MAX + 32];
+	hm_jdir_path(path, sizeof path, w->dir, w->files[w->nfiles - 2]);
+	uint8_t *map;
+	uint64_t size;
+	hm_jfile_info fi;
+	if (map_file(path, true, &map, &size, NULL) != HERMES_OK)
+		return;
+	hm_jscan s;
+	if (hm_jfile_header(map, size, &fi) == HERMES_OK) {
+		hm_jfile_scan(map, &fi, &s, NULL, NULL);
+		if (!s.sealed && !s.torn && s.next_seq == w->files[w->nfiles - 1] &&
+		    s.tail_off <= fi.file_size - HM_JR_HDR) {
+			hm_jfile_cut(map, &fi, s.tail_off);
+			hm_jfile_put(map, &fi, s.tail_off, HM_JR_END, s.next_seq, realtime_ns(), NULL, 0);
+		}
+	}
+	munmap(map, size);
+}
+
 static hermes_err recover_newest(hm_jwriter *w, hm_jrecovery *rep)
 {
 	char path[PATH_MAX + 32];
@@ -288,6 +314,7 @@ hermes_err hm_jwriter_open(const char *dir, const char *ring, uint64_t bus_id, c
 	rep->files = n;
 	if (n && (e = recover_newest(w, rep)))
 		goto fail;
+	seal_previous(w);
 	rep->next_seq = w->next_seq;
 	*out = w;
 	return HERMES_OK;
@@ -510,6 +537,7 @@ struct hm_jreader {
 	hm_jfile_info fi;
 	uint64_t off; /* next record of the current file */
 	uint64_t seq; /* the sequence it starts at */
+	uint64_t looked_ns; /* when the directory was last listed at an end */
 	retired *old;
 };
 
@@ -610,6 +638,38 @@ static hermes_err open_file(hm_jreader *r, hm_jitem *it)
 	return HERMES_OK;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Nothing more in the current file. Normally the writer appends to it or
+ * seals it with END; but a writer killed between making the next file and
+ * writing END (or a file cut short by a crash) leaves a file that simply
+ * stops while a later one exists. Every 2 ms at most, look for one. */
+static bool later_file(hm_jreader *r, uint64_t *first)
+{
+	uint64_t now = mono_ns();
+	if (now - r->looked_ns < 2000000)
+		return false;
+	r->looked_ns = now;
+	uint64_t *seqs;
+	size_t n;
+	if (hm_jdir_list(r->dir, &seqs, &n) != HERMES_OK)
+		return false;
+	bool found = false;
+	for (size_t i = 0; i < n && !found; i++) {
+		if (seqs[i] > r->fi.first_seq) {
+			*first = seqs[i];
+			found = true;
+		}
+	}
+	free(seqs);
+	return found;
+}
+
 hermes_err hm_jreader_next(hm_jreader *r, hm_jitem *it)
 {
 	for (;;) {
@@ -621,12 +681,25 @@ hermes_err hm_jreader_next(hm_jreader *r, hm_jitem *it)
 				return e;
 		}
 		hm_jrec rec;
+		uint64_t first;
 		hermes_err e = hm_jfile_read(r->map, &r->fi, r->off, r->seq, &rec);
-		if (e == HERMES_EAGAIN)
-			return HERMES_EAGAIN;
+		if (e != HERMES_OK && !(e == HERMES_EBADSEGMENT && hm_jfile_resync(r->map, &r->fi, r->off, r->seq, &rec))) {
+			/* The end of this file for now, or a torn tail. */
+			if (!later_file(r, &first) || first < r->seq)
+				return HERMES_EAGAIN;
+			/* Re-read: END may have landed since the first look. */
+			if (hm_jfile_read(r->map, &r->fi, r->off, r->seq, &rec) == HERMES_OK)
+				continue;
+			retire(r);
+			if (first > r->next) {
+				*it = (hm_jitem){.kind = HM_JREAD_LOST, .seq = r->next, .count = first - r->next};
+				r->next = first;
+				return HERMES_OK;
+			}
+			continue;
+		}
 		if (e) {
-			if (!hm_jfile_resync(r->map, &r->fi, r->off, r->seq, &rec))
-				return HERMES_EAGAIN; /* a torn tail: nothing valid (yet) */
+			/* A corrupt record, with a valid one after it. */
 			uint64_t bad = r->seq;
 			r->off = rec.off;
 			r->seq = rec.seq;

@@ -258,7 +258,7 @@ hermes_err hj_config_check(hj_config *c)
 		}
 		for (unsigned j = 0; j < i; j++)
 			if (!strcmp(c->rings[j].dir, r->dir)) {
-				snprintf(c->error, sizeof c->error, "rings %s and %s share the journal %s",
+				snprintf(c->error, sizeof c->error, "rings %s and %s share the journal %.150s",
 					 c->rings[j].name, r->name, r->dir);
 				return HERMES_EINVAL;
 			}

@@ -245,6 +245,13 @@ static void record_batch(hj_recorder *r)
 			break;
 		}
 		n++;
+		/* In a disk-full episode a non-durable journal drops without
+		 * trying the disk for every message: one try per RETRY_NS. */
+		if (r->disk_full && !r->cfg->durable && mono_ns() < r->retry_ns) {
+			add(&r->stats->dropped, 1);
+			r->drop_end = m.seq + 1;
+			continue;
+		}
 		e = record(r, &m);
 		if (e == HERMES_OK) {
 			if (r->disk_full) {
@@ -255,6 +262,7 @@ static void record_batch(hj_recorder *r)
 			continue;
 		}
 		write_failed(r, e);
+		r->retry_ns = mono_ns() + RETRY_NS;
 		if (r->cfg->durable) {
 			/* Keep it (and everything after it) in the ring. */
 			r->holding = true;
@@ -262,9 +270,30 @@ static void record_batch(hj_recorder *r)
 			return;
 		}
 		add(&r->stats->dropped, 1);
+		r->drop_end = m.seq + 1;
 	}
 	if (n)
 		release(r);
+}
+
+/* Not durable, after a disk-full episode: record what was dropped as LOST
+ * as soon as there is room, not only when the next message comes. */
+static void record_drops(hj_recorder *r, uint64_t now)
+{
+	uint64_t next = hm_jwriter_next_seq(r->w);
+	if (!r->disk_full || r->cfg->durable || now < r->retry_ns || next == HM_JSEQ_NONE || r->drop_end <= next)
+		return;
+	hermes_err e = hm_jwriter_range(r->w, HM_JR_LOST, next, r->drop_end - next);
+	if (e != HERMES_OK) {
+		write_failed(r, e);
+		r->retry_ns = now + RETRY_NS;
+		return;
+	}
+	add(&r->stats->lost, r->drop_end - next);
+	r->disk_full = false;
+	set(&r->stats->state, HJ_STATE_RECORDING);
+	hj_log(HJ_LOG_INFO, "ring %s: writing again; %" PRIu64 " dropped message(s) recorded as lost",
+	       r->cfg->name, r->drop_end - next);
 }
 
 void *hj_recorder_run(void *arg)
@@ -294,6 +323,7 @@ void *hj_recorder_run(void *arg)
 			record_batch(r);
 			continue;
 		}
+		record_drops(r, now);
 		hermes_err e = hermes_sub_wait(r->sub, HERMES_WAIT_BLOCK, WAIT_NS);
 		if (e == HERMES_ECLOSED) {
 			hj_log(HJ_LOG_WARN, "ring %s was deleted; waiting for it to come back", r->cfg->name);

@@ -28,6 +28,8 @@ typedef struct hj_recorder {
 	bool holding;	  /* a polled message waits for room on disk (durable) */
 	hermes_msg held;
 	bool disk_full;	  /* in a disk-full episode (logged once) */
+	uint64_t retry_ns; /* not durable: drop without trying until then */
+	uint64_t drop_end; /* not durable: the sequence after the last dropped */
 	uint64_t last_sync_ns;
 	uint64_t last_tick_ns;
 } hj_recorder;

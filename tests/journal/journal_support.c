@@ -161,6 +161,13 @@ static void fill(uint8_t *p, uint32_t len, uint64_t seq)
 		p[k] = (uint8_t)(seq * 7 + k);
 }
 
+uint32_t hjt_fill(uint8_t *p, uint64_t seq)
+{
+	uint32_t len = len_of(seq);
+	fill(p, len, seq);
+	return len;
+}
+
 bool hjt_msg_ok(const void *data, uint32_t len, uint64_t seq)
 {
 	uint8_t p[128];
@@ -175,8 +182,7 @@ void hjt_publish(hjt *t, hermes_pub *pub, uint64_t from, uint64_t to)
 	(void)t;
 	for (uint64_t i = from; i < to; i++) {
 		uint8_t p[128];
-		uint32_t len = len_of(i);
-		fill(p, len, i);
+		uint32_t len = hjt_fill(p, i);
 		uint64_t seq;
 		hermes_err e = hermes_pub_send_timed(pub, p, len, &seq, 10000000000ll);
 		if (e != HERMES_OK)

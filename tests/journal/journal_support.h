@@ -52,6 +52,9 @@ const hj_stats *hjt_stats(hjt *t);
 /* Publish message i (ht_traffic format, producer 0) for i in [from, to). */
 void hjt_publish(hjt *t, hermes_pub *pub, uint64_t from, uint64_t to);
 
+/* Write message seq of hjt_publish into p (128 bytes); returns its length. */
+uint32_t hjt_fill(uint8_t *p, uint64_t seq);
+
 /* Check a message's payload is message seq of hjt_publish. */
 bool hjt_msg_ok(const void *data, uint32_t len, uint64_t seq);
 

@@ -254,6 +254,55 @@ static void test_corrupt_record_reaches_the_reader_as_its_sequence_never_its_dat
 	hm_jwriter_close(w);
 }
 
+static void test_file_left_without_end_by_a_killed_roll_over_is_read_through(void **state)
+{
+	(void)state;
+	hm_jwriter *w = open_writer(NULL, 0);
+	write_msgs(w, 0, 600);
+	hm_jwriter_close(w);
+	uint64_t *s;
+	size_t n;
+	assert_int_equal(hm_jdir_list(dir, &s, &n), HERMES_OK);
+	assert_true(n >= 2);
+	/* Take the END record out of the second newest file, as if the writer
+	 * died right after making the newest one. */
+	char path[300];
+	hm_jdir_path(path, sizeof path, dir, s[n - 2]);
+	uint64_t newest = s[n - 1];
+	free(s);
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	uint8_t *m = mmap(NULL, FSIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(m != MAP_FAILED);
+	close(fd);
+	hm_jfile_info fi;
+	assert_int_equal(hm_jfile_header(m, FSIZE, &fi), HERMES_OK);
+	hm_jscan sc;
+	hm_jfile_scan(m, &fi, &sc, NULL, NULL);
+	assert_true(sc.sealed);
+	assert_int_equal(sc.next_seq, newest);
+	uint64_t end_off = sc.tail_off - HM_JR_HDR;
+	memset(m + end_off, 0, HM_JR_HDR);
+	hm_jfile_scan(m, &fi, &sc, NULL, NULL);
+	assert_false(sc.sealed);
+	/* A reader still gets everything, once. */
+	uint64_t msgs = 0, g = 0, l = 0, c = 0;
+	assert_int_equal(read_all(0, &msgs, &g, &l, &c), 600);
+	assert_int_equal(msgs, 600);
+	assert_int_equal(l + c, 0);
+	/* A writer reopening seals it again. */
+	w = open_writer(NULL, 0);
+	hm_jfile_scan(m, &fi, &sc, NULL, NULL);
+	assert_true(sc.sealed);
+	assert_int_equal(sc.next_seq, newest);
+	write_msgs(w, 600, 700);
+	hm_jwriter_close(w);
+	munmap(m, FSIZE);
+	msgs = 0;
+	assert_int_equal(read_all(0, &msgs, &g, &l, &c), 700);
+	assert_int_equal(msgs, 700);
+}
+
 static void test_retention_by_bytes_drops_oldest_files_and_readers_learn_the_loss(void **state)
 {
 	(void)state;
@@ -329,6 +378,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reader_follows_a_live_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopened_writer_cuts_a_torn_tail_and_continues, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_record_reaches_the_reader_as_its_sequence_never_its_data, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_left_without_end_by_a_killed_roll_over_is_read_through, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_by_bytes_drops_oldest_files_and_readers_learn_the_loss, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_by_age_keeps_the_file_being_written, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_writer_per_directory, setup, teardown),

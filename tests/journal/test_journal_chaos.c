@@ -1,0 +1,234 @@
+/* Faults for the journal: the recorder killed with SIGKILL at random points,
+ * over and over, and a full disk (a small tmpfs; needs root, else skipped).
+ * The real hermesd and hermes-journal; the test process is the producer. */
+#include "tests/journal/journal_support.h"
+#include "tests/support/testing.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "journal/journal.h"
+
+static hjt T;
+static char mnt[128];
+static hermes_pub *pub;
+
+static int teardown(void **state)
+{
+	(void)state;
+	hjt_kill(&T);
+	hermes_pub_close(pub);
+	pub = NULL;
+	if (mnt[0]) {
+		umount2(mnt, MNT_DETACH);
+		rmdir(mnt);
+		mnt[0] = '\0';
+	}
+	hjt_cleanup(&T);
+	return 0;
+}
+
+static void test_recorder_killed_at_random_points_loses_and_duplicates_nothing(void **state)
+{
+	(void)state;
+	/* An application subscriber that reads nothing until the end keeps
+	 * everything in the ring (8 MiB, more than the test publishes), so
+	 * whatever the recorder had not journaled when it was killed is still
+	 * there when it comes back: durable means nothing missing, nothing
+	 * twice. Small files put kills inside roll-overs too. */
+	hjt_init(&T, "jkill", 64u << 20, 8u << 20, 1024, NULL);
+	hjt_config(&T, "durable = true\nfile_size = 128K\n");
+	hermes_sub *app;
+	assert_int_equal(hermes_sub_open(T.bus, T.ring, HERMES_START_EARLIEST, 0, &app), HERMES_OK);
+	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	uint64_t rs = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+	uint64_t sent = 0;
+	const int kills = 120;
+	for (int i = 0; i < kills; i++) {
+		/* Half the kills land during start-up and recovery. */
+		hjt_start(&T, i % 2 == 0);
+		uint64_t burst = ht_rand(&rs) % 700;
+		hjt_publish(&T, pub, sent, sent + burst);
+		sent += burst;
+		usleep((useconds_t)(ht_rand(&rs) % 3000));
+		hjt_kill(&T);
+	}
+	hermes_sub_close(app);
+	hjt_start(&T, true);
+	assert_true(hjt_wait_journaled(&T, sent, 30000));
+	hjt_stop(&T);
+	/* Every sequence once, in order, intact; no LOST, GAP or corrupt record. */
+	hjt_verify_journal(&T, 0, sent);
+	const hj_stats *s = hjt_stats(&T);
+	assert_non_null(s);
+	print_message("%d kills, %llu messages, %llu recorder starts, %llu tails cut\n", kills,
+		      (unsigned long long)sent, (unsigned long long)hm_load_relaxed_u64(&s->restarts),
+		      (unsigned long long)hm_load_relaxed_u64(&s->torn_cuts));
+	assert_true(hm_load_relaxed_u64(&s->restarts) >= 2);
+	hj_stats_close(s);
+}
+
+/* A 1 MiB tmpfs for the journal; false (the test skips) without root. */
+static bool small_disk(void)
+{
+	if (geteuid() != 0)
+		return false;
+	char name[64];
+	snprintf(mnt, sizeof mnt, "/tmp/hermes-test-%s", ht_unique_name(name, sizeof name, "jfull"));
+	if (mkdir(mnt, 0755) != 0)
+		return false;
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=1m") != 0) {
+		rmdir(mnt);
+		mnt[0] = '\0';
+		return false;
+	}
+	return true;
+}
+
+static uint64_t counter(hm_atomic_u64 *(*pick)(hj_stats *))
+{
+	const hj_stats *s = hjt_stats(&T);
+	uint64_t v = s ? hm_load_relaxed_u64(pick((hj_stats *)s)) : 0;
+	hj_stats_close(s);
+	return v;
+}
+
+static hm_atomic_u64 *disk_full_of(hj_stats *s)
+{
+	return &s->disk_full;
+}
+
+static hm_atomic_u64 *dropped_of(hj_stats *s)
+{
+	return &s->dropped;
+}
+
+static hm_atomic_u64 *state_of(hj_stats *s)
+{
+	return &s->state;
+}
+
+/* Free room as an operator would: delete the oldest journal file. */
+static uint64_t delete_oldest_file(void)
+{
+	uint64_t *seqs;
+	size_t n;
+	assert_int_equal(hm_jdir_list(T.dir, &seqs, &n), HERMES_OK);
+	assert_true(n >= 2);
+	char path[400];
+	hm_jdir_path(path, sizeof path, T.dir, seqs[0]);
+	uint64_t second = seqs[1];
+	free(seqs);
+	assert_int_equal(unlink(path), 0);
+	return second;
+}
+
+static void run_full_disk(bool durable)
+{
+	if (!small_disk())
+		skip();
+	hjt_init(&T, durable ? "jfulld" : "jfulln", 64u << 20, 64u << 10, 1024, mnt);
+	hjt_config(&T, durable ? "durable = true\nfile_size = 256K\n" : "file_size = 256K\n");
+	hjt_start(&T, true);
+	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	/* Publish until the disk is full; durable, until the ring is held too:
+	 * then the producer's timed send times out instead of anything being
+	 * lost. Not durable, producers are never held. */
+	uint64_t sent = 0, deadline = ht_now_ns() + 60000000000ull;
+	for (;;) {
+		assert_true(ht_now_ns() < deadline);
+		uint8_t p[128];
+		uint32_t len = hjt_fill(p, sent);
+		hermes_err e = hermes_pub_send_timed(pub, p, len, NULL, 300000000);
+		if (e == HERMES_ETIMEDOUT && durable)
+			break;
+		assert_int_equal(e, HERMES_OK);
+		sent++;
+		if (!durable && sent % 100 == 0 && counter(disk_full_of) > 0)
+			break;
+	}
+	assert_true(counter(disk_full_of) > 0);
+	/* Durable or not, nothing crashed: the recorder is alive and says why. */
+	int st;
+	assert_int_equal(waitpid(T.rec, &st, WNOHANG), 0);
+	assert_int_equal(counter(state_of), HJ_STATE_DISK_FULL);
+	const hj_stats *s = hjt_stats(&T);
+	char err[256];
+	hj_stats_error_text(s, err);
+	hj_stats_close(s);
+	assert_non_null(strstr(err, "no space"));
+	FILE *f = fopen(T.log, "r");
+	assert_non_null(f);
+	char line[800];
+	bool logged = false;
+	while (fgets(line, sizeof line, f))
+		logged |= strstr(line, "<3>hermes-journal") && strstr(line, "disk full") != NULL;
+	fclose(f);
+	assert_true(logged);
+	if (!durable) {
+		/* Not durable: producers are never held; messages are dropped and counted. */
+		hjt_publish(&T, pub, sent, sent + 3000);
+		sent += 3000;
+		deadline = ht_now_ns() + 10000000000ull;
+		while (counter(dropped_of) == 0)
+			assert_true(ht_now_ns() < deadline);
+	}
+	/* Room again: recording resumes by itself. */
+	uint64_t from = delete_oldest_file();
+	hjt_publish(&T, pub, sent, sent + 100);
+	sent += 100;
+	assert_true(hjt_wait_journaled(&T, sent, 20000));
+	assert_int_equal(counter(state_of), HJ_STATE_RECORDING);
+	hjt_stop(&T);
+	if (durable) {
+		hjt_verify_journal(&T, from, sent);
+	} else {
+		/* The dropped messages are one LOST range, the rest intact. */
+		hm_jreader *r;
+		assert_int_equal(hm_jreader_open(T.dir, from, &r), HERMES_OK);
+		hm_jitem it;
+		uint64_t lost = 0, msgs = 0;
+		while (hm_jreader_next(r, &it) == HERMES_OK) {
+			if (it.kind == HM_JREAD_LOST)
+				lost += it.count;
+			else if (it.kind == HM_JREAD_MSG && hjt_msg_ok(it.data, it.len, it.seq))
+				msgs++;
+			else
+				fail_msg("unexpected record kind %d at %llu", it.kind, (unsigned long long)it.seq);
+			hm_jreader_release(r);
+		}
+		assert_int_equal(hm_jreader_next_seq(r), sent);
+		assert_true(lost >= counter(dropped_of));
+		assert_int_equal(lost + msgs, sent - from);
+		hm_jreader_close(r);
+	}
+}
+
+static void test_full_disk_holds_a_durable_ring_with_a_clear_error_and_a_counter(void **state)
+{
+	(void)state;
+	run_full_disk(true);
+}
+
+static void test_full_disk_drops_and_counts_for_a_journal_that_is_not_durable(void **state)
+{
+	(void)state;
+	run_full_disk(false);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_recorder_killed_at_random_points_loses_and_duplicates_nothing, teardown),
+		cmocka_unit_test_teardown(test_full_disk_holds_a_durable_ring_with_a_clear_error_and_a_counter, teardown),
+		cmocka_unit_test_teardown(test_full_disk_drops_and_counts_for_a_journal_that_is_not_durable, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
