@@ -108,6 +108,29 @@ class TestBus(BusCase):
         self.assertEqual(sub.poll_batch(lambda data, seq: seen.append(bytes(data))), 10)
         self.assertEqual(seen, [bytes([i]) for i in range(10)])
 
+    def test_a_blocking_wait_lets_other_threads_run(self):
+        # With the GIL held through the 1 s wait, the other thread could not
+        # run Python code inside it: no stamp could fall inside the window.
+        self.bus.create_ring("gil", 4096, 64)
+        sub = self.bus.subscriber("gil", LATEST)
+        stamps, stop = [], threading.Event()
+
+        def stamp():
+            while not stop.is_set():
+                stamps.append(time.monotonic())
+
+        th = threading.Thread(target=stamp)
+        th.start()
+        try:
+            t0 = time.monotonic()
+            self.assertFalse(sub.wait(timeout=1.0))
+            t1 = time.monotonic()
+        finally:
+            stop.set()
+            th.join(10)
+        inside = [t for t in stamps if t0 + 0.1 < t < t1 - 0.1]
+        self.assertTrue(inside, "no other thread ran during the wait: the GIL was held")
+
     def test_lapped_subscriber_learns_the_loss(self):
         self.bus.create_ring("ow", 4096, 256, OVERWRITE)
         pub = self.bus.publisher("ow")
