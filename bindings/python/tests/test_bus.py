@@ -108,6 +108,23 @@ class TestBus(BusCase):
         self.assertEqual(sub.poll_batch(lambda data, seq: seen.append(bytes(data))), 10)
         self.assertEqual(seen, [bytes([i]) for i in range(10)])
 
+    def test_a_polled_view_is_the_ring_itself(self):
+        # Zero copy, shown on an overwrite ring: producers that lap the
+        # subscriber rewrite the bytes its unreleased view shows, and the
+        # release says so.
+        self.bus.create_ring("ow", 4096, 256, OVERWRITE)
+        pub = self.bus.publisher("ow")
+        sub = self.bus.subscriber("ow", EARLIEST)
+        pub.send(b"A" * 100)
+        m = sub.poll()
+        self.assertEqual(bytes(m.data), b"A" * 100)
+        for _ in range(100):
+            pub.send(b"B" * 100)
+        self.assertNotEqual(bytes(m.data), b"A" * 100)
+        with self.assertRaises(HermesError) as cm:
+            sub.release()
+        self.assertEqual(cm.exception.code, errors.ELOST)
+
     def test_a_blocking_wait_lets_other_threads_run(self):
         # With the GIL held through the 1 s wait, the other thread could not
         # run Python code inside it: no stamp could fall inside the window.
