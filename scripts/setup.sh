@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=${1:-release}
 
-packages=(cmake gcc make pkg-config libcmocka-dev libsodium-dev libjemalloc-dev libinih-dev tmux nats-server libnats-dev)
+packages=(cmake gcc make pkg-config libcmocka-dev libsodium-dev libjemalloc-dev libinih-dev tmux nats-server libnats-dev
+	scdoc)
 # The bindings' tests (bindings/, label "bindings"): Rust with Debian's toolchain
 # (the crate uses std only, built offline), Python 3, and a C++17 compiler.
 packages+=(rustc cargo python3 g++)

@@ -7,6 +7,7 @@
 #   - a project outside the tree builds and runs against it with
 #     find_package(hermes-ipc), find_package(hermes), the static library
 #     (hermes::hermes_static), and pkg-config, shared and fully static;
+#   - the man pages render with man -l;
 #   - the systemd units name this prefix, run as the hermes user with the
 #     hardening settings, and verify.
 #   test_install.sh BUILD_DIR SOURCE_DIR
@@ -76,6 +77,18 @@ file "$work/consumer-static" | grep -q 'statically linked' || fail "consumer-sta
 "$work/consumer-static"
 echo "pkg-config --static, cc -static: ok"
 
+# Man pages: installed, and each renders without a warning.
+pages=(man8/hermesd.8 man8/hermes-bridge.8 man8/hermes-nats.8 man1/hermes-ctl.1 man5/hermesd.conf.5
+	man5/hermes-bridge.conf.5 man5/hermes-nats.conf.5)
+for p in "${pages[@]}"; do
+	f=$prefix/share/man/$p
+	[[ -f $f ]] || fail "missing man page share/man/$p (is scdoc installed?)"
+	warn=$(MANWIDTH=80 man --warnings -l "$f" 2>&1 >"$work/page.txt") || fail "man -l $p failed: $warn"
+	[[ -z $warn ]] || fail "man -l $p: $warn"
+	grep -q '^NAME' "$work/page.txt" || fail "man -l $p: no NAME section"
+done
+echo "man pages: ${#pages[@]} render with man -l"
+
 # The units are generated for the prefix given at install time, run the
 # daemons as the hermes user with the hardening settings, and verify.
 units=("$prefix"/lib/systemd/system/*.service)
@@ -98,7 +111,8 @@ grep -q -- '--mode 0660 --group hermes' "$prefix/lib/systemd/system/hermesd@.ser
 	fail "hermesd@.service does not make the bus 0660 group hermes"
 grep -qE '^u hermes ' "$prefix/lib/sysusers.d/hermes.conf" || fail "no sysusers.d entry for the hermes user"
 if command -v systemd-analyze >/dev/null; then
-	systemd-analyze verify --man=no "${units[@]}"
+	# --man=yes: every Documentation=man:PAGE(N) of the units is installed.
+	MANPATH=$prefix/share/man systemd-analyze verify --man=yes "${units[@]}"
 	echo "units: ${#units[@]} for $prefix, systemd-analyze verify: ok"
 else
 	echo "units: ${#units[@]} for $prefix (systemd-analyze not installed: not verified)"
