@@ -1,0 +1,94 @@
+/* Tests for journal/recorder/rconfig.c: hermes-journal's configuration. */
+#include "tests/support/testing.h"
+
+#include <string.h>
+
+#include "journal/recorder/rconfig.h"
+
+static void test_documented_format_is_accepted(void **state)
+{
+	(void)state;
+	static hj_config c;
+	hj_config_defaults(&c);
+	assert_int_equal(hj_config_load_string(&c, "; comment\n[journal]\nbus = trading\nlog_level = warn\n"
+						   "[ring orders]\njournal = /var/lib/hermes/orders\n"
+						   "file_size = 1M\nretention_bytes = 10G\nretention_age = 7d\n"
+						   "fsync = batch\nfsync_interval = 250ms\ndurable = true\n"
+						   "[ring fills]\njournal = /var/lib/hermes/fills\n"),
+			 HERMES_OK);
+	assert_int_equal(hj_config_check(&c), HERMES_OK);
+	assert_string_equal(c.bus, "trading");
+	assert_int_equal(c.log_level, 1);
+	assert_int_equal(c.nrings, 2);
+	const hj_ring_conf *r = &c.rings[0];
+	assert_string_equal(r->name, "orders");
+	assert_string_equal(r->dir, "/var/lib/hermes/orders");
+	assert_int_equal(r->opts.file_size, 1u << 20);
+	assert_int_equal(r->opts.retain_bytes, 10ull << 30);
+	assert_int_equal(r->opts.retain_age_ns, 7ull * 86400 * 1000000000ull);
+	assert_int_equal(r->fsync, HJ_FSYNC_BATCH);
+	assert_int_equal(r->fsync_interval_ns, 250000000ull);
+	assert_true(r->durable);
+	r = &c.rings[1];
+	assert_int_equal(r->opts.file_size, 64u << 20);
+	assert_int_equal(r->fsync, HJ_FSYNC_NONE);
+	assert_false(r->durable);
+	assert_int_equal(hj_config_add_ring(&c, "quotes:/data/quotes"), HERMES_OK);
+	assert_int_equal(c.nrings, 3);
+	assert_int_equal(hj_config_check(&c), HERMES_OK);
+}
+
+static void expect_error(const char *text, const char *needle)
+{
+	static hj_config c;
+	hj_config_defaults(&c);
+	hermes_err e = hj_config_load_string(&c, text);
+	if (e == HERMES_OK)
+		e = hj_config_check(&c);
+	assert_int_equal(e, HERMES_EINVAL);
+	if (!strstr(c.error, needle))
+		fail_msg("error '%s' does not say '%s'", c.error, needle);
+}
+
+static void test_bad_entries_are_errors_with_their_line(void **state)
+{
+	(void)state;
+	expect_error("[ring a]\njournal = /j/a\ncolour = blue\n", "line 3: unknown key 'colour'");
+	expect_error("[ring a]\njournal = /j/a\njournal = /j/b\n", "line 3: duplicate key 'journal'");
+	expect_error("[ring a]\njournal =\n", "line 2: 'journal' has no value");
+	expect_error("[ring a]\njournal = relative/dir\n", "line 2: journal = 'relative/dir'");
+	expect_error("[ring a]\njournal = /j/a\nfsync = sometimes\n", "line 3: fsync = 'sometimes'");
+	expect_error("[ring a]\njournal = /j/a\nfile_size = 1000\n", "line 3: file_size");
+	expect_error("[ring a]\njournal = /j/a\nretention_age = soon\n", "line 3: retention_age");
+	expect_error("[ring a]\njournal = /j/a\ndurable = maybe\n", "line 3: durable");
+	expect_error("[rings]\nx = 1\n", "line 2: unknown section [rings]");
+	expect_error("[ring bad/name]\njournal = /j\n", "not a ring name");
+	expect_error("[journal]\nbus = a\nbus = b\n", "line 3: bus");
+	expect_error("[ring a]\nfsync = none\n", "[ring a] has no journal");
+	expect_error("[ring a]\njournal = /j\n[ring b]\njournal = /j\n", "share the journal /j");
+	expect_error("[journal]\nbus = x\n", "no ring to journal");
+}
+
+static void test_durations(void **state)
+{
+	(void)state;
+	uint64_t v;
+	assert_true(hj_parse_duration_ns("0", &v) && v == 0);
+	assert_true(hj_parse_duration_ns("2", &v) && v == 2000000000ull);
+	assert_true(hj_parse_duration_ns("15ms", &v) && v == 15000000ull);
+	assert_true(hj_parse_duration_ns("3h", &v) && v == 3ull * 3600 * 1000000000ull);
+	assert_false(hj_parse_duration_ns("-1s", &v));
+	assert_false(hj_parse_duration_ns("1w", &v));
+	assert_false(hj_parse_duration_ns("99999999999999d", &v));
+	assert_false(hj_parse_duration_ns("", &v));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_documented_format_is_accepted),
+		cmocka_unit_test(test_bad_entries_are_errors_with_their_line),
+		cmocka_unit_test(test_durations),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
