@@ -701,7 +701,12 @@ static void test_8_keys_and_logs(void **state)
 			break;
 	fclose(f);
 	printf("bridge VmLck: %ld kB\n", locked);
+#if defined(__SANITIZE_ADDRESS__)
+	/* AddressSanitizer turns mlock into a no-op. */
+	(void)locked;
+#else
 	assert_true(locked > 0);
+#endif
 }
 
 /* ---- keys and permissions reload on SIGHUP ----------------------------------------- */
