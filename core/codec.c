@@ -11,6 +11,7 @@
 #include <hermes/protocol.h>
 
 #include "core/endian.h"
+#include "core/utf8.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -549,19 +550,9 @@ size_t hermes_decoder_needed(const hermes_decoder *dec)
 /* ------------------------------------------------------------------------ */
 /* Structured payloads */
 
-/* Names and identities are printable ASCII without spaces, so they can be
- * logged and compared as they are, and cannot smuggle separators. */
-static int hm_name_ok(const char *s, size_t len, size_t min)
-{
-	if (len < min || len > HERMES_WIRE_NAME_MAX || (len && !s))
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x21 || c > 0x7E)
-			return 0;
-	}
-	return 1;
-}
+/* Names and identities (printable ASCII without spaces, so they can be
+ * logged and compared as they are) and error texts (UTF-8 without NUL) are
+ * checked by core/utf8.c, the one validator of wire text. */
 
 static int hm_zero(const uint8_t *p, size_t n)
 {
@@ -579,13 +570,13 @@ static hermes_err hm_msg_size(const hermes_wire_msg *m, size_t *size)
 	case HERMES_MSG_HELLO:
 		if (m->hello.min_version < 1 || m->hello.min_version > m->hello.max_version ||
 		    m->hello.max_frame < HERMES_MIN_MAX_FRAME ||
-		    !hm_name_ok(m->hello.identity, m->hello.identity_len, 0))
+		    !hm_wire_name_ok(m->hello.identity, m->hello.identity_len, 0))
 			return HERMES_EINVAL;
 		*size = HM_HELLO_FIXED + m->hello.identity_len;
 		return HERMES_OK;
 	case HERMES_MSG_WELCOME:
 		if (m->welcome.version < 1 || m->welcome.max_frame < HERMES_MIN_MAX_FRAME ||
-		    !hm_name_ok(m->welcome.name, m->welcome.name_len, 0))
+		    !hm_wire_name_ok(m->welcome.name, m->welcome.name_len, 0))
 			return HERMES_EINVAL;
 		*size = HM_HELLO_FIXED + m->welcome.name_len;
 		return HERMES_OK;
@@ -599,7 +590,7 @@ static hermes_err hm_msg_size(const hermes_wire_msg *m, size_t *size)
 		*size = HERMES_AUTH_TAG_SIZE;
 		return HERMES_OK;
 	case HERMES_MSG_BIND:
-		if (!hm_name_ok(m->bind.ring, m->bind.ring_len, 1))
+		if (!hm_wire_name_ok(m->bind.ring, m->bind.ring_len, 1))
 			return HERMES_EINVAL;
 		*size = m->bind.ring_len;
 		return HERMES_OK;
@@ -612,7 +603,7 @@ static hermes_err hm_msg_size(const hermes_wire_msg *m, size_t *size)
 	case HERMES_MSG_SUBSCRIBE:
 		if (m->subscribe.start > HERMES_WIRE_START_AT ||
 		    (m->subscribe.start != HERMES_WIRE_START_AT && m->subscribe.start_seq) ||
-		    !hm_name_ok(m->subscribe.ring, m->subscribe.ring_len, 1))
+		    !hm_wire_name_ok(m->subscribe.ring, m->subscribe.ring_len, 1))
 			return HERMES_EINVAL;
 		*size = HM_SUBSCRIBE_FIXED + m->subscribe.ring_len;
 		return HERMES_OK;
@@ -624,7 +615,7 @@ static hermes_err hm_msg_size(const hermes_wire_msg *m, size_t *size)
 		if (m->error.code == HERMES_OK || m->error.fatal > 1 ||
 		    m->error.text_len > HERMES_ERROR_TEXT_MAX ||
 		    (m->error.text_len && !m->error.text) ||
-		    (m->error.text_len && memchr(m->error.text, 0, m->error.text_len)))
+		    !hm_utf8_text_ok(m->error.text, m->error.text_len))
 			return HERMES_EINVAL;
 		*size = HM_ERROR_FIXED + m->error.text_len;
 		return HERMES_OK;
@@ -793,7 +784,7 @@ hermes_err hermes_wire_msg_parse(unsigned type, const void *payload, size_t len,
 		msg->hello.identity = (const char *)p + HM_HELLO_FIXED;
 		if (msg->hello.min_version < 1 || msg->hello.min_version > msg->hello.max_version ||
 		    msg->hello.max_frame < HERMES_MIN_MAX_FRAME ||
-		    !hm_name_ok(msg->hello.identity, msg->hello.identity_len, 0))
+		    !hm_wire_name_ok(msg->hello.identity, msg->hello.identity_len, 0))
 			return HERMES_EBADPAYLOAD;
 		return HERMES_OK;
 	case HERMES_MSG_WELCOME:
@@ -805,7 +796,7 @@ hermes_err hermes_wire_msg_parse(unsigned type, const void *payload, size_t len,
 		msg->welcome.max_frame = hm_get_le32(p + 8);
 		msg->welcome.name = (const char *)p + HM_HELLO_FIXED;
 		if (msg->welcome.version < 1 || msg->welcome.max_frame < HERMES_MIN_MAX_FRAME ||
-		    !hm_name_ok(msg->welcome.name, msg->welcome.name_len, 0))
+		    !hm_wire_name_ok(msg->welcome.name, msg->welcome.name_len, 0))
 			return HERMES_EBADPAYLOAD;
 		return HERMES_OK;
 	case HERMES_MSG_AUTH_CHALLENGE:
@@ -825,7 +816,7 @@ hermes_err hermes_wire_msg_parse(unsigned type, const void *payload, size_t len,
 	case HERMES_MSG_BIND:
 		msg->bind.ring = (const char *)p;
 		msg->bind.ring_len = len;
-		return hm_name_ok(msg->bind.ring, len, 1) ? HERMES_OK : HERMES_EBADPAYLOAD;
+		return hm_wire_name_ok(msg->bind.ring, len, 1) ? HERMES_OK : HERMES_EBADPAYLOAD;
 	case HERMES_MSG_BOUND:
 	case HERMES_MSG_SUBSCRIBED:
 		msg->ring.max_message = hm_get_le32(p);
@@ -840,7 +831,7 @@ hermes_err hermes_wire_msg_parse(unsigned type, const void *payload, size_t len,
 		msg->subscribe.ring_len = len - HM_SUBSCRIBE_FIXED;
 		if (msg->subscribe.start > HERMES_WIRE_START_AT || !hm_zero(p + 1, 7) ||
 		    (msg->subscribe.start != HERMES_WIRE_START_AT && msg->subscribe.start_seq) ||
-		    !hm_name_ok(msg->subscribe.ring, msg->subscribe.ring_len, 1))
+		    !hm_wire_name_ok(msg->subscribe.ring, msg->subscribe.ring_len, 1))
 			return HERMES_EBADPAYLOAD;
 		return HERMES_OK;
 	case HERMES_MSG_PUBLISH_ACK:
@@ -856,7 +847,7 @@ hermes_err hermes_wire_msg_parse(unsigned type, const void *payload, size_t len,
 		msg->error.text = (const char *)p + HM_ERROR_FIXED;
 		if (msg->error.code == HERMES_OK || msg->error.fatal > 1 || p[7] != 0 ||
 		    len != HM_ERROR_FIXED + msg->error.text_len ||
-		    (msg->error.text_len && memchr(msg->error.text, 0, msg->error.text_len)))
+		    !hm_utf8_text_ok(msg->error.text, msg->error.text_len))
 			return HERMES_EBADPAYLOAD;
 		return HERMES_OK;
 	case HERMES_MSG_GOODBYE:

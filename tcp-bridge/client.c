@@ -8,6 +8,7 @@
 
 #include "core/endian.h"
 #include "core/error_detail.h"
+#include "core/utf8.h"
 #include "tcp-bridge/auth.h"
 
 #define DEFAULT_OUT (256u * 1024u)
@@ -32,7 +33,7 @@ static void fail(hm_client *c, hermes_err err, bool tell, const char *fmt, ...)
 		m.error.code = (uint32_t)err;
 		m.error.fatal = 1;
 		m.error.text = c->detail;
-		m.error.text_len = strlen(c->detail);
+		m.error.text_len = hm_utf8_prefix(c->detail, strlen(c->detail));
 		(void)hm_client_send_msg(c, 0, 0, &m);
 	}
 	c->state = HM_CL_CLOSED;
@@ -40,22 +41,12 @@ static void fail(hm_client *c, hermes_err err, bool tell, const char *fmt, ...)
 	hm_auth_wipe(c->kx_sk, sizeof c->kx_sk);
 }
 
-static bool name_ok(const char *s, size_t len)
-{
-	if (len > HERMES_WIRE_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7E)
-			return false;
-	return true;
-}
-
 hermes_err hm_client_init(hm_client *c, const hm_client_cfg *cfg)
 {
 	memset(c, 0, sizeof *c);
 	const char *id = cfg->identity ? cfg->identity : "";
 	size_t id_len = strlen(id);
-	if (!name_ok(id, id_len))
+	if (!hm_wire_name_ok(id, id_len, 0))
 		return hm_fail(HERMES_EINVAL,
 			       "identity must be at most 255 printable ASCII bytes without spaces");
 	if (cfg->encrypt && !cfg->key)

@@ -17,6 +17,7 @@
 
 #include "core/endian.h"
 #include "core/futex.h"
+#include "core/utf8.h"
 #include "core/error_detail.h"
 #include "tcp-bridge/auth.h"
 #include "tcp-bridge/link.h"
@@ -93,6 +94,7 @@ void hm_conn_sub_ended(hm_conn *c, hm_subref *ref)
 				send_error(c, HERMES_ECLOSED, ref->id, 0, false,
 					   "the ring of subscription %u was deleted", ref->id);
 			drop_sub(c, i);
+			hm_conn_drain_check(c);
 			return;
 		}
 }
@@ -148,8 +150,10 @@ void hm_conn_destroy(hm_conn *c)
 
 size_t hm_conn_max_deliver(const hm_conn *c)
 {
+	/* The peer's max_frame, or out_buffer if smaller: either way such a
+	 * frame fits an empty output buffer with a LOSS and the reserve. */
 	size_t frame = c->peer_max_frame;
-	size_t room = c->out_cap - HM_CTRL_RESERVE;
+	size_t room = c->out_cap - HM_OUT_SLACK;
 	if (room < frame)
 		frame = room;
 	return frame - HERMES_HEADER_SIZE - (c->sealed ? HERMES_SEAL_TAG_SIZE : 0);
@@ -220,7 +224,10 @@ static void send_error(hm_conn *c, hermes_err code, uint32_t channel, uint64_t s
 	m.error.code = (uint32_t)code;
 	m.error.fatal = fatal;
 	m.error.text = text;
-	m.error.text_len = n < 0 ? 0 : (size_t)n < sizeof text ? (size_t)n : sizeof text - 1;
+	/* Cut on a character boundary: the codec refuses text that is not
+	 * UTF-8, and the error must go out. */
+	m.error.text_len =
+		hm_utf8_prefix(text, n < 0 ? 0 : (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
 	send_msg(c, channel, seq, &m);
 	hm_stat_add(&c->srv->stats->c.errors_sent, 1);
 }
@@ -273,6 +280,8 @@ void hm_conn_output_done(hm_conn *c, size_t n)
 	}
 	if (c->stalled_feeds)
 		hm_feeds_resume_conn(c->srv, c);
+	if (c->draining)
+		hm_conn_drain_check(c);
 }
 
 /* ---- input ------------------------------------------------------------------------------- */
@@ -303,6 +312,12 @@ void hm_conn_eof(hm_conn *c)
 
 void hm_conn_timeout(hm_conn *c)
 {
+	if (c->draining && c->state == HM_CONN_SESSION) {
+		hm_conn_fatal(c, HERMES_ETIMEDOUT,
+			      "half-closed connection did not take what it was owed within %u ms",
+			      c->srv->cfg->handshake_timeout_ms);
+		return;
+	}
 	if (c->state >= HM_CONN_SESSION)
 		return;
 	hm_stat_add(&c->srv->stats->c.handshake_timeouts, 1);
@@ -322,7 +337,7 @@ static const hm_ident *find_ident(const hm_server *s, const char *name)
 
 /* Session buffers (the handshake ran in HM_PREAUTH_FRAME-sized ones):
  * input HM_IN_BASE, grown for larger frames from the memory budget;
- * output out_buffer. What is already in them is kept at the
+ * output out_buffer plus HM_OUT_SLACK. What is already in them is kept at the
  * same offsets (the frame being processed points into the input); the old
  * ones are wiped. Also counts the connection for its identity, and refuses
  * it past max_connections_per_identity. False: closing. */
@@ -337,7 +352,7 @@ static bool session_begin(hm_conn *c, const hm_ident *id)
 			      id ? id->name : "(anonymous)", s->ident_state[ix].conns);
 		return false;
 	}
-	size_t in_cap = HM_IN_BASE, out_cap = cfg->out_buffer;
+	size_t in_cap = HM_IN_BASE, out_cap = cfg->out_buffer + HM_OUT_SLACK;
 	uint8_t *in = malloc(in_cap), *out = malloc(out_cap);
 	if (!in || !out) {
 		free(in);
@@ -620,7 +635,10 @@ static void on_bind(hm_conn *c, uint32_t ch, const hermes_wire_bind *b)
 	if (!err)
 		err = hm_server_pub_get(s, rr);
 	if (err) {
-		send_error(c, err, ch, 0, false, err == HERMES_ENOENT ? "no ring '%s'" : "cannot publish to '%s'",
+		send_error(c, err, ch, 0, false,
+			   err == HERMES_ENOENT	    ? "no ring '%s'"
+			   : err == HERMES_ETOOMANY ? "no free producer slot on ring '%s'"
+						    : "cannot publish to '%s'",
 			   name);
 		return;
 	}
@@ -703,6 +721,15 @@ static int on_publish(hm_conn *c, const hermes_frame_header *h, const uint8_t *d
 		}
 		origin = hm_get_le64(data);
 		oseq = hm_get_le64(data + 8);
+		if (origin == 0) {
+			/* Every bus has a non-zero id; 0 would also bypass the
+			 * duplicate check (PROTOCOL.md 15). Nothing is committed. */
+			hm_stat_add(&s->stats->c.protocol_errors, 1);
+			hm_conn_fatal(c, HERMES_EBADPAYLOAD,
+				      "a link PUBLISH (channel %u, sequence %llu) with origin 0",
+				      h->channel, (unsigned long long)h->sequence);
+			return DONE;
+		}
 		data += HM_LINK_PREFIX;
 		len -= HM_LINK_PREFIX;
 		if (origin != c->link_origin && !claim_origin(c, origin))
@@ -805,6 +832,12 @@ static void on_subscribe(hm_conn *c, uint32_t id, const hermes_wire_subscribe *s
 	if (c->nsubs == s->cfg->max_subscriptions) {
 		send_error(c, HERMES_ETOOMANY, id, 0, false, "at most %u subscriptions per connection",
 			   s->cfg->max_subscriptions);
+		return;
+	}
+	if (sb->start == HERMES_WIRE_START_AT && sb->start_seq >= HERMES_WIRE_SEQ_LIMIT) {
+		send_error(c, HERMES_EINVAL, id, 0, false,
+			   "start sequence %llu is beyond any ring (sequences stay below 2^62)",
+			   (unsigned long long)sb->start_seq);
 		return;
 	}
 	hm_ringref *rr;
@@ -985,6 +1018,51 @@ static int on_frame(hm_conn *c, const hermes_frame *f)
 	return DONE;
 }
 
+/* The peer half-closed with subscriptions: each is owed the messages its
+ * ring had taken by now; the handshake timeout bounds the wait. */
+static void start_drain(hm_conn *c)
+{
+	c->draining = true;
+	for (unsigned i = 0; i < c->nsubs; i++) {
+		hm_subref *ref = c->subs[i];
+		uint64_t pos, tail = 0;
+		if (ref->feed)
+			hm_ring_tail(&ref->feed->rr->ring, &pos, &tail);
+		ref->stop = tail;
+	}
+	c->deadline_ns = c->srv->now_ns + (uint64_t)c->srv->cfg->handshake_timeout_ms * 1000000u;
+	hm_log(HM_BR_LOG_DEBUG, "connection %llu from %s half-closed: draining %u subscription(s)",
+	       (unsigned long long)c->serial, c->peer, c->nsubs);
+	hm_server_mark_wake(c->srv, c);
+	hm_conn_drain_check(c);
+}
+
+void hm_conn_drain_check(hm_conn *c)
+{
+	if (!c->draining || c->state != HM_CONN_SESSION)
+		return;
+	for (unsigned i = 0; i < c->nsubs; i++)
+		if (!hm_feed_sub_done(c->subs[i]))
+			return;
+	/* Last losses (room for the GOODBYE stays), then GOODBYE. */
+	for (unsigned i = 0; i < c->nsubs; i++) {
+		hm_subref *ref = c->subs[i];
+		if (!ref->pending_loss)
+			continue;
+		uint8_t *p = hm_conn_out_claim(c, HERMES_MSG_LOSS, 0, ref->id, ref->stop, 8, 64);
+		if (!p)
+			return; /* again when output drains */
+		hm_put_le64(p, ref->pending_loss);
+		hm_conn_out_commit(c);
+		ref->pending_loss = 0;
+		hm_stat_add(&c->srv->stats->c.loss_notices, 1);
+	}
+	hermes_wire_msg m = {.type = HERMES_MSG_GOODBYE};
+	m.goodbye.code = HERMES_OK;
+	send_msg(c, 0, 0, &m);
+	enter_closing(c, HERMES_OK);
+}
+
 void hm_conn_process(hm_conn *c)
 {
 	hm_server *s = c->srv;
@@ -1021,9 +1099,14 @@ void hm_conn_process(hm_conn *c)
 	if (c->in_off == c->in_len)
 		c->in_off = c->in_len = 0;
 	/* A peer that stopped sending with nothing left to process (or only a
-	 * partial frame) is done. */
-	if (c->eof && c->state < HM_CONN_CLOSING && !c->paused && !c->pub_blocked)
-		enter_closing(c, HERMES_ECLOSED);
+	 * partial frame) is done, once its subscriptions had what they are
+	 * owed: a half-close ends the sending side only (PROTOCOL.md 5). */
+	if (c->eof && c->state < HM_CONN_CLOSING && !c->paused && !c->pub_blocked) {
+		if (c->state == HM_CONN_SESSION && c->nsubs && !c->draining)
+			start_drain(c);
+		else if (!c->draining)
+			enter_closing(c, HERMES_ECLOSED);
+	}
 }
 
 void hm_conn_input(hm_conn *c, size_t n)

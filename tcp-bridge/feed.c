@@ -233,6 +233,12 @@ hermes_err hm_feed_subscribe(hm_server *s, hm_ringref *rr, hm_subref *ref, uint8
 	return HERMES_OK;
 }
 
+bool hm_feed_sub_done(const hm_subref *ref)
+{
+	const hm_feed *f = ref->feed;
+	return !f || ref->start >= ref->stop || hermes_sub_next_seq(f->sub) >= ref->stop;
+}
+
 void hm_feed_unsubscribe(hm_server *s, hm_subref *ref)
 {
 	hm_feed *f = ref->feed;
@@ -264,6 +270,8 @@ static bool hold_has_room(const hm_feed *f)
 	const hm_conn *c = ref->conn;
 	if (c->state != HM_CONN_SESSION)
 		return true; /* closing: it reads and discards */
+	if (c->draining && hermes_sub_next_seq(f->sub) >= ref->stop)
+		return false; /* half-closed: it has had what it is owed */
 	size_t biggest = f->rr->ring.max_msg;
 	size_t max = hm_conn_max_deliver(c);
 	if (biggest > max)
@@ -272,15 +280,34 @@ static bool hold_has_room(const hm_feed *f)
 	return out_free(c) >= need;
 }
 
+/* Tell the subscriber now what it lost, if its buffer has room for the LOSS
+ * above the reserve; next is the sequence delivery goes on at. */
+static void flush_loss(hm_server *s, hm_subref *ref, uint64_t next)
+{
+	hm_conn *c = ref->conn;
+	if (!ref->pending_loss || c->state != HM_CONN_SESSION)
+		return;
+	uint8_t *p = hm_conn_out_claim(c, HERMES_MSG_LOSS, 0, ref->id, next, 8, HM_CTRL_RESERVE);
+	if (!p)
+		return; /* it goes out with the next DELIVER, or when the feed drains */
+	hm_put_le64(p, ref->pending_loss);
+	hm_conn_out_commit(c);
+	ref->pending_loss = 0;
+	hm_stat_add(&s->stats->c.loss_notices, 1);
+}
+
 static void deliver_conn(hm_server *s, hm_subref *ref, const hermes_msg *m)
 {
 	hm_conn *c = ref->conn;
 	if (c->state != HM_CONN_SESSION)
 		return;
 	if (m->len > hm_conn_max_deliver(c)) {
-		/* Larger than the subscriber accepts: it is told as a loss. */
+		/* Larger than the subscriber accepts (its max_frame, or our
+		 * out_buffer): a loss, reported at once, since nothing may
+		 * follow it for a while. */
 		ref->pending_loss++;
 		hm_stat_add(&s->stats->c.drops, 1);
+		flush_loss(s, ref, m->seq + 1);
 		return;
 	}
 	size_t need = hm_conn_frame_size(c, m->len) + (ref->pending_loss ? hm_conn_frame_size(c, 8) : 0);
@@ -295,15 +322,9 @@ static void deliver_conn(hm_server *s, hm_subref *ref, const hermes_msg *m)
 		hm_stat_add(&s->stats->c.drops, 1);
 		return;
 	}
-	uint8_t *p;
-	if (ref->pending_loss) {
-		p = hm_conn_out_claim(c, HERMES_MSG_LOSS, 0, ref->id, m->seq, 8, HM_CTRL_RESERVE);
-		hm_put_le64(p, ref->pending_loss);
-		hm_conn_out_commit(c);
-		ref->pending_loss = 0;
-		hm_stat_add(&s->stats->c.loss_notices, 1);
-	}
-	p = hm_conn_out_claim(c, HERMES_MSG_DELIVER, 0, ref->id, m->seq, m->len, HM_CTRL_RESERVE);
+	flush_loss(s, ref, m->seq);
+	uint8_t *p =
+		hm_conn_out_claim(c, HERMES_MSG_DELIVER, 0, ref->id, m->seq, m->len, HM_CTRL_RESERVE);
 	memcpy(p, m->data, m->len);
 	hm_conn_out_commit(c);
 	hm_stat_add(&s->stats->c.delivers, 1);
@@ -315,6 +336,8 @@ static void deliver(hm_server *s, hm_feed *f, const hermes_msg *m)
 	for (unsigned i = 0; i < f->nsubs; i++) {
 		hm_subref *ref = f->subs[i];
 		if (ref->dead || m->seq < ref->start || (ref->local_only && imported))
+			continue;
+		if (ref->conn && ref->conn->draining && m->seq >= ref->stop)
 			continue;
 		if (ref->link)
 			(void)hm_link_export(ref->link, ref, m);
@@ -403,6 +426,10 @@ static void feed_pass(hm_server *s, hm_feed *f)
 		polled++;
 		deliver(s, f, &m);
 	}
+	/* Half-closed subscribers may have had all they are owed now. */
+	for (unsigned i = 0; i < f->nsubs; i++)
+		if (f->subs[i]->conn && f->subs[i]->conn->draining)
+			hm_conn_drain_check(f->subs[i]->conn);
 	if (!overwrite && polled)
 		(void)hermes_sub_release(f->sub);
 	if (polled)
@@ -418,6 +445,15 @@ static void feed_pass(hm_server *s, hm_feed *f)
 	if (!drained) {
 		ready_push(s, f);
 		return;
+	}
+	/* Nothing more to read now: losses waiting for a DELIVER to ride on
+	 * are told now (the sequence delivery goes on at is the cursor's). */
+	for (unsigned i = 0; i < f->nsubs; i++) {
+		hm_subref *ref = f->subs[i];
+		if (ref->conn && !ref->dead && ref->pending_loss) {
+			uint64_t next = hermes_sub_next_seq(f->sub);
+			flush_loss(s, ref, next > ref->start ? next : ref->start);
+		}
 	}
 	if (hm_load_relaxed_u32(&f->rr->ring.hdr->deleted)) {
 		ring_gone(s, f);

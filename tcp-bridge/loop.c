@@ -175,7 +175,7 @@ static void conn_abort(loop *L, hm_conn *c)
  * or finish closing, queue it for destruction. */
 static void conn_sync(loop *L, hm_conn *c)
 {
-	if (c->state == HM_CONN_SESSION && c->dl_which == DL_HANDSHAKE)
+	if (c->state == HM_CONN_SESSION && c->dl_which == DL_HANDSHAKE && !c->draining)
 		dl_remove(L, c);
 	if (c->state == HM_CONN_SESSION && !c->idle_listed && L->cfg->idle_timeout_ms) {
 		c->idle_at = L->srv.now_ns;
@@ -183,6 +183,10 @@ static void conn_sync(loop *L, hm_conn *c)
 	}
 	if (c->state > HM_CONN_SESSION)
 		idle_remove(L, c);
+	/* A half-closed peer gets as long as a handshake to take what it is
+	 * owed (the same timeout, so the list stays sorted). */
+	if (c->state == HM_CONN_SESSION && c->draining && c->dl_which == DL_NONE)
+		dl_append(L, c, DL_HANDSHAKE, c->deadline_ns);
 	if (c->state == HM_CONN_CLOSING) {
 		if (c->dl_which != DL_CLOSING)
 			dl_append(L, c, DL_CLOSING, L->srv.now_ns + CLOSE_GRACE_NS);

@@ -25,6 +25,13 @@
  * most 24 + 1032 + 16 bytes): feeds never fill it, so an answer or a fatal
  * error can always be queued. */
 #define HM_CTRL_RESERVE 1280u
+/* What each output buffer holds above the configured out_buffer: the control
+ * reserve and one LOSS frame (sealed: 24 + 8 + 16 bytes). So a frame as large
+ * as out_buffer always fits in an empty buffer next to a LOSS and the
+ * reserve, and every message the peer's max_frame allows is either delivered
+ * or reported lost: a subscription never waits for room that cannot come. */
+#define HM_LOSS_FRAME_MAX (24u + 8u + 16u)
+#define HM_OUT_SLACK (HM_CTRL_RESERVE + HM_LOSS_FRAME_MAX)
 /* Messages one feed hands out before the loop looks at its sockets again. */
 #define HM_FEED_BUDGET 2048u
 #define HM_MAX_RINGREFS 128u
@@ -58,6 +65,7 @@ struct hm_subref {
 	unsigned link_ring; /* which of the link's rings */
 	uint32_t id;	    /* subscription id on the connection */
 	uint64_t start;	    /* deliver sequences from here on */
+	uint64_t stop;	    /* the peer half-closed: deliver below this, then end */
 	uint64_t pending_loss;
 	hm_slow_policy policy; /* DROP, DISCONNECT or HOLD (never AUTO) */
 	bool local_only;       /* skip messages that links imported (split horizon) */
@@ -164,6 +172,7 @@ struct hm_conn {
 	uint64_t pub_blocked_since;
 	bool stalled_feeds; /* some HOLD feed waits for our output room */
 	bool eof;	    /* the peer closed its sending side */
+	bool draining;	    /* eof with subscriptions: delivering what is owed */
 	bool readable;	    /* the loop: the socket may have more to read */
 	bool writable;	    /* the loop: the socket took everything so far */
 	bool shut;	    /* the loop: our sending side is shut down */
@@ -265,6 +274,9 @@ void hm_server_mark_wake(hm_server *s, hm_conn *c);
  * the connection: HERMES_ENOENT, HERMES_ETOOMANY, HERMES_ENOMEM. */
 hermes_err hm_feed_subscribe(hm_server *s, hm_ringref *rr, hm_subref *ref, uint8_t start,
 			     uint64_t start_seq, uint64_t *first);
+/* Has a half-closed subscriber's feed passed ref->stop (everything owed
+ * delivered or counted lost)? */
+bool hm_feed_sub_done(const hm_subref *ref);
 /* Detach a subscription from its feed (closing the feed if it was the
  * last). Never called inside a feed pass. */
 void hm_feed_unsubscribe(hm_server *s, hm_subref *ref);
@@ -304,8 +316,13 @@ void hm_conn_input(hm_conn *c, size_t n);
 void hm_conn_process(hm_conn *c);
 /* Should the loop read more? */
 bool hm_conn_wants_input(const hm_conn *c);
-/* The peer closed its sending side. */
+/* The peer closed its sending side. With subscriptions, the connection
+ * drains: each gets the messages its ring held at that moment (by the
+ * slow-subscriber policy, within the handshake timeout), then GOODBYE. */
 void hm_conn_eof(hm_conn *c);
+/* A draining connection: if every subscription had what it is owed, tell
+ * the remaining losses, say GOODBYE and close. */
+void hm_conn_drain_check(hm_conn *c);
 /* The handshake deadline passed. */
 void hm_conn_timeout(hm_conn *c);
 /* n bytes of [out_off, out_len) were written. */

@@ -296,13 +296,15 @@ static size_t template_frame(uint64_t *rng, uint8_t *buf, size_t cap)
 		hermes_encode(&e, ht_rand(rng) & 1 ? HERMES_MSG_PING : HERMES_MSG_PONG, ht_rand(rng),
 			      NULL, 0, NULL);
 		break;
-	case 6:
-		m = (hermes_wire_msg){.type = HERMES_MSG_ERROR};
-		m.error.code = HERMES_EINVAL;
-		m.error.text = "oops\x01\xff";
-		m.error.text_len = 6;
-		hermes_wire_msg_encode(&e, id, 0, &m, NULL);
+	case 6: {
+		/* An ERROR whose text is not UTF-8 (by hand: the codec refuses
+		 * to write it). */
+		static const uint8_t bad[] = {HERMES_EINVAL, 0, 0, 0, 6, 0, 0, 0,
+					      'o', 'o', 'p', 's', 0x01, 0xff};
+		hermes_frame_header h = {.type = HERMES_MSG_ERROR, .channel = id};
+		hermes_encode_frame(&e, &h, bad, sizeof bad, NULL);
 		break;
+	}
 	case 7:
 		hb_encode_hello(&e, "x", (uint32_t)ht_rand(rng));
 		break;

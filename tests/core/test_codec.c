@@ -1048,6 +1048,52 @@ static void test_malformed_payloads_are_rejected(void **state)
 	assert_int_equal(m.error.fatal, 1);
 }
 
+/* ERROR text is UTF-8 without NUL, checked by core/utf8.c both ways:
+ * parsing refuses the rest as a malformed payload, writing as EINVAL. */
+static void test_error_text_must_be_utf8(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		size_t len;
+		int ok;
+	} cases[] = {
+		{"plain ascii", 11, 1},
+		{"caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9d\x84\x9e", 14, 1},
+		{"\xf4\x8f\xbf\xbf", 4, 1},	   /* U+10FFFF */
+		{"\xff\xfe", 2, 0},		   /* the issue's bytes */
+		{"\xc0\x80", 2, 0},		   /* overlong NUL */
+		{"\xe0\x80\xaf", 3, 0},		   /* overlong '/' */
+		{"\xed\xa0\x80", 3, 0},		   /* surrogate U+D800 */
+		{"\xf4\x90\x80\x80", 4, 0},	   /* above U+10FFFF */
+		{"ok \xe2\x82", 5, 0},		   /* truncated at the end */
+		{"\x80 stray", 7, 0},		   /* continuation byte first */
+		{"nul\0inside", 11, 0},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint8_t p[64];
+		memcpy(p, "\x03\x00\x00\x00", 4);
+		p[4] = (uint8_t)cases[i].len;
+		p[5] = p[6] = p[7] = 0;
+		memcpy(p + 8, cases[i].text, cases[i].len);
+		hermes_wire_msg m;
+		hermes_err want = cases[i].ok ? HERMES_OK : HERMES_EBADPAYLOAD;
+		hermes_err got = hermes_wire_msg_parse(HERMES_MSG_ERROR, p, 8 + cases[i].len, &m);
+		if (got != want)
+			fail_msg("case %zu: parse %s, want %s", i, hermes_err_name(got),
+				 hermes_err_name(want));
+		m.type = HERMES_MSG_ERROR;
+		m.error = (hermes_wire_error){HERMES_EINVAL, 0, cases[i].text, cases[i].len};
+		uint8_t out[64];
+		size_t n;
+		want = cases[i].ok ? HERMES_OK : HERMES_EINVAL;
+		got = hermes_wire_msg_write(&m, out, sizeof out, &n);
+		if (got != want)
+			fail_msg("case %zu: write %s, want %s", i, hermes_err_name(got),
+				 hermes_err_name(want));
+	}
+}
+
 static void test_writers_reject_out_of_range_fields(void **state)
 {
 	(void)state;
@@ -1082,6 +1128,8 @@ static void test_writers_reject_out_of_range_fields(void **state)
 	m.error = (hermes_wire_error){HERMES_EPERM, 0, name, HERMES_ERROR_TEXT_MAX + 1};
 	assert_int_equal(hermes_wire_msg_write(&m, out, sizeof out, &n), HERMES_EINVAL);
 	m.error = (hermes_wire_error){HERMES_EPERM, 2, "x", 1};
+	assert_int_equal(hermes_wire_msg_write(&m, out, sizeof out, &n), HERMES_EINVAL);
+	m.error = (hermes_wire_error){HERMES_EPERM, 0, "\xff\xfe", 2};
 	assert_int_equal(hermes_wire_msg_write(&m, out, sizeof out, &n), HERMES_EINVAL);
 
 	m.type = HERMES_MSG_BOUND;
@@ -1523,6 +1571,48 @@ static void build_example(hermes_encoder *enc, const char *name, const struct ex
 	} else if (strcmp(name, "goodbye") == 0) {
 		m.type = HERMES_MSG_GOODBYE;
 		m.goodbye.code = HERMES_OK;
+	} else if (strcmp(name, "subscribe-unreachable") == 0) {
+		m.type = HERMES_MSG_SUBSCRIBE;
+		m.subscribe = (hermes_wire_subscribe){HERMES_WIRE_START_AT, UINT64_MAX, "orders", 6};
+		channel = 4;
+	} else if (strcmp(name, "error-unreachable") == 0) {
+		m.type = HERMES_MSG_ERROR;
+		m.error = (hermes_wire_error){HERMES_EINVAL, 0, "start sequence beyond any ring", 30};
+		channel = 4;
+	} else if (strcmp(name, "sealed-in-clear") == 0) {
+		hermes_frame_header h = {
+			.type = HERMES_MSG_PING, .flags = HERMES_FLAG_ENCRYPTED, .sequence = 7};
+		static const uint8_t tag[HERMES_SEAL_TAG_SIZE];
+		assert_int_equal(hermes_encode_frame(enc, &h, tag, sizeof tag, NULL), HERMES_OK);
+		return;
+	} else if (strcmp(name, "error-bad-flags") == 0) {
+		m.type = HERMES_MSG_ERROR;
+		m.error = (hermes_wire_error){HERMES_EBADFLAGS, 1, "a sealed frame in a clear session",
+					      33};
+	} else if (strcmp(name, "loss-too-big") == 0) {
+		m.type = HERMES_MSG_LOSS;
+		m.loss.count = 1;
+		channel = 2;
+		seq = 44;
+	} else if (strcmp(name, "error-limit") == 0) {
+		m.type = HERMES_MSG_ERROR;
+		m.error = (hermes_wire_error){HERMES_ETOOMANY, 0,
+					      "at most 64 subscriptions per connection", 39};
+		channel = 65;
+	} else if (strcmp(name, "link-publish-origin-0") == 0) {
+		hermes_frame_header h = {.type = HERMES_MSG_PUBLISH,
+					 .flags = HERMES_FLAG_ACK_REQUESTED,
+					 .channel = 1,
+					 .sequence = 5};
+		uint8_t p[16 + 5] = {0};
+		p[8] = 2; /* origin 0, origin_sequence 2 */
+		memcpy(p + 16, "hello", 5);
+		assert_int_equal(hermes_encode_frame(enc, &h, p, sizeof p, NULL), HERMES_OK);
+		return;
+	} else if (strcmp(name, "error-origin-0") == 0) {
+		m.type = HERMES_MSG_ERROR;
+		m.error = (hermes_wire_error){HERMES_EBADPAYLOAD, 1,
+					      "a link PUBLISH (channel 1, sequence 5) with origin 0", 52};
 	} else {
 		fail_msg("PROTOCOL.md example '%s' is not known to the test", name);
 	}
@@ -1535,6 +1625,18 @@ static const char *const frame_examples[] = {
 	"publish-ack", "subscribe",	 "subscribed",	   "deliver",	    "loss",
 	"unsubscribe", "unbind",	 "ping",	   "pong",	    "error",
 	"goodbye",
+	/* Cases PROTOCOL.md decides (issue 20). */
+	"subscribe-unreachable", "error-unreachable", "sealed-in-clear", "error-bad-flags",
+	"loss-too-big", "error-limit", "link-publish-origin-0", "error-origin-0",
+};
+
+/* "```hex refused NAME" blocks: frames the document shows being refused; the
+ * header decodes, the payload parse fails with this error. */
+static const struct {
+	const char *name;
+	hermes_err err;
+} refused_examples[] = {
+	{"error-not-utf8", HERMES_EBADPAYLOAD},
 };
 
 static void test_protocol_doc_examples_match_the_codec(void **state)
@@ -1595,8 +1697,24 @@ static void test_protocol_doc_examples_match_the_codec(void **state)
 				   32);
 	}
 
+	/* The refused frames: a valid header, a payload the codec refuses. */
+	size_t nrefused = sizeof refused_examples / sizeof refused_examples[0];
+	for (size_t i = 0; i < nrefused; i++) {
+		b = doc_block("refused", refused_examples[i].name);
+		hermes_decoder dec;
+		hermes_frame f;
+		assert_int_equal(hermes_decoder_init(&dec, b->bytes, b->len), HERMES_OK);
+		assert_int_equal(hermes_decoder_next(&dec, &f), HERMES_OK);
+		assert_int_equal(hermes_decoder_consumed(&dec), b->len);
+		hermes_wire_msg m;
+		hermes_err err = hermes_wire_msg_parse(f.header.type, f.payload, f.header.length, &m);
+		if (err != refused_examples[i].err)
+			fail_msg("PROTOCOL.md:%d (%s): parse gives %s, the text says %s", b->line, b->name,
+				 hermes_err_name(err), hermes_err_name(refused_examples[i].err));
+	}
+
 	/* No block in the document goes unchecked. */
-	assert_int_equal(nblocks, nframes + 3);
+	assert_int_equal(nblocks, nframes + 3 + nrefused);
 	hermes_encoder_destroy(enc);
 	free(doc_text);
 }
@@ -1691,6 +1809,7 @@ int main(void)
 		cmocka_unit_test(test_encoder_create_and_init_check_their_arguments),
 		cmocka_unit_test(test_malformed_payloads_are_rejected),
 		cmocka_unit_test(test_writers_reject_out_of_range_fields),
+		cmocka_unit_test(test_error_text_must_be_utf8),
 		cmocka_unit_test(test_parse_then_write_gives_back_the_same_bytes),
 		cmocka_unit_test(test_type_names_cover_exactly_the_message_types),
 		cmocka_unit_test(test_auth_transcript_covers_hello_welcome_and_both_nonces),
