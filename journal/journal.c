@@ -521,6 +521,41 @@ void hm_jwriter_close(hm_jwriter *w)
 	free(w);
 }
 
+hermes_err hm_jdir_scan(const char *dir, void (*fn)(void *ctx, const hm_jfile_report *rep),
+			hm_jcorrupt_fn corrupt, void *ctx)
+{
+	uint64_t *seqs;
+	size_t n;
+	hermes_err e = hm_jdir_list(dir, &seqs, &n);
+	if (e)
+		return e;
+	for (size_t i = 0; i < n; i++) {
+		hm_jfile_report rep;
+		memset(&rep, 0, sizeof rep);
+		rep.first_seq = seqs[i];
+		char path[PATH_MAX + 32];
+		hm_jdir_path(path, sizeof path, dir, seqs[i]);
+		uint8_t *map = NULL;
+		rep.header = map_file(path, false, &map, &rep.bytes, NULL);
+		if (!rep.header) {
+			rep.header = hm_jfile_header(map, rep.bytes, &rep.fi);
+			if (!rep.header && rep.fi.first_seq != seqs[i])
+				rep.header = hm_fail(HERMES_EBADSEGMENT, "header says first sequence %" PRIu64
+									 ", the name %" PRIu64,
+						     rep.fi.first_seq, seqs[i]);
+		}
+		if (rep.header)
+			snprintf(rep.error, sizeof rep.error, "%s", hermes_last_error_detail());
+		else
+			hm_jfile_scan(map, &rep.fi, &rep.scan, corrupt, ctx);
+		if (map)
+			munmap(map, rep.bytes);
+		fn(ctx, &rep);
+	}
+	free(seqs);
+	return HERMES_OK;
+}
+
 /* ---- reader ------------------------------------------------------------- */
 
 typedef struct retired {

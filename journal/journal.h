@@ -83,6 +83,23 @@ hermes_err hm_jdir_list(const char *dir, uint64_t **seqs, size_t *n);
 /* The path of the file starting at first_seq. */
 void hm_jdir_path(char *buf, size_t len, const char *dir, uint64_t first_seq);
 
+/* One file of a journal as a read-only scan found it (tools: list,
+ * verify). */
+typedef struct hm_jfile_report {
+	uint64_t first_seq; /* from the name */
+	uint64_t bytes;
+	hermes_err header;  /* HERMES_OK, or why the header is refused */
+	char error[160];    /* its detail */
+	hm_jfile_info fi;   /* when the header is good */
+	hm_jscan scan;	    /* idem */
+} hm_jfile_report;
+
+/* Scan every file of DIR, oldest first, without writing: fn gets each
+ * file's report, corrupt (may be NULL) each corrupt range with the file's
+ * first sequence. Errors: as hm_jdir_list. */
+hermes_err hm_jdir_scan(const char *dir, void (*fn)(void *ctx, const hm_jfile_report *rep),
+			hm_jcorrupt_fn corrupt, void *ctx);
+
 typedef struct hm_jreader hm_jreader;
 
 /* What hm_jreader_next reports. */

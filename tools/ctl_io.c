@@ -10,11 +10,13 @@
 #include <unistd.h>
 
 #include <hermes/net.h>
+#include <hermes/replay.h>
 
 #include "shm/control.h"
 #include "tcp-bridge/auth.h"
 #include "core/futex.h"
 #include "core/proc.h"
+#include "journal/journal.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
 #include "tools/ctl.h"
@@ -179,6 +181,81 @@ static int tail_remote(const char *addr, const char *ring, hermes_start start, u
 	return status;
 }
 
+/* tail --journal DIR: from the ring's journal, handed over to the live ring
+ * (journal only when the bus is not there). */
+static int tail_journal(const ctl_ctx *ctx, const char *ring, const char *dir, hermes_start start,
+			uint64_t from_seq, uint64_t count, tail_format fmt)
+{
+	if (start == HERMES_START_EARLIEST) {
+		uint64_t *seqs;
+		size_t n;
+		from_seq = 0;
+		if (hm_jdir_list(dir, &seqs, &n) == HERMES_OK) {
+			if (n)
+				from_seq = seqs[0];
+			free(seqs);
+		}
+	}
+	hermes_bus *bus = NULL;
+	if (hermes_bus_attach(ctx->bus, &bus) != HERMES_OK)
+		bus = NULL; /* the journal alone */
+	hermes_replay *r;
+	hermes_err err = hermes_replay_open(bus, ring, dir, from_seq, &r);
+	if (err) {
+		ctl_error("journal %s: %s (%s)", dir, hermes_strerror(err), hermes_last_error_detail());
+		hermes_bus_detach(bus);
+		return CTL_EXIT_ERR;
+	}
+	ctl_install_signals(false);
+	uint64_t printed = 0;
+	bool closed = false;
+	int status = CTL_EXIT_OK;
+	while (status == CTL_EXIT_OK && !closed && (!count || printed < count) && !ctl_should_stop()) {
+		hermes_msg m;
+		err = hermes_replay_poll(r, &m);
+		if (err == HERMES_EAGAIN) {
+			hermes_replay_release(r);
+			if (ctl_flush(&closed) != 0)
+				status = CTL_EXIT_ERR;
+			err = hermes_replay_wait(r, HERMES_WAIT_BLOCK, TAIL_WAIT_NS);
+			if (err == HERMES_ECLOSED) {
+				ctl_error("bus '%s': ring '%s' was deleted", ctx->bus, ring);
+				status = CTL_EXIT_ERR;
+			}
+			continue;
+		}
+		fflush(stdout);
+		if (err == HERMES_ELOST) {
+			fprintf(stderr, "hermes-ctl: tail: %llu message(s) from sequence %llu are neither in the "
+					"journal nor in the ring\n",
+				(unsigned long long)m.lost, (unsigned long long)m.seq);
+			continue;
+		}
+		if (err == HERMES_EBADSEGMENT) {
+			fprintf(stderr, "hermes-ctl: tail: journal record(s) from sequence %llu (%llu) failed "
+					"their checksum: skipped\n",
+				(unsigned long long)m.seq, (unsigned long long)m.lost);
+			continue;
+		}
+		if (err) {
+			ctl_error("ring '%s': %s", ring, hermes_strerror(err));
+			status = CTL_EXIT_ERR;
+			break;
+		}
+		if (m.gap)
+			fprintf(stderr, "hermes-ctl: tail: %llu sequence(s) skipped before %llu (aborted or "
+					"repaired claims)\n",
+				(unsigned long long)m.gap, (unsigned long long)m.seq);
+		print_message(fmt, &m);
+		printed++;
+	}
+	if (status == CTL_EXIT_OK && ctl_flush(&closed) != 0)
+		status = CTL_EXIT_ERR;
+	hermes_replay_close(r);
+	hermes_bus_detach(bus);
+	return status;
+}
+
 int cmd_tail(ctl_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -186,9 +263,11 @@ int cmd_tail(ctl_ctx *ctx, int argc, char **argv)
 		{"count", required_argument, NULL, 'n'},
 		{"format", required_argument, NULL, 'F'},
 		{"remote", required_argument, NULL, CTL_OPT_REMOTE},
+		{"journal", required_argument, NULL, 'j'},
 		CTL_COMMON_OPTIONS,
 		{0},
 	};
+	const char *journal = NULL;
 	hermes_start start = HERMES_START_LATEST;
 	uint64_t from_seq = 0, count = 0;
 	tail_format fmt = FMT_TEXT;
@@ -227,6 +306,9 @@ int cmd_tail(ctl_ctx *ctx, int argc, char **argv)
 		case CTL_OPT_REMOTE:
 			remote = optarg;
 			break;
+		case 'j':
+			journal = optarg;
+			break;
 		default:
 			if ((r = ctl_common_option(ctx, c, argv)) >= 0)
 				return r;
@@ -234,11 +316,15 @@ int cmd_tail(ctl_ctx *ctx, int argc, char **argv)
 	}
 	if (optind >= argc)
 		return ctl_usage_error(ctx, "which ring? (hermes-ctl tail RING)");
+	if (journal && (remote || start == HERMES_START_LATEST))
+		return ctl_usage_error(ctx, "--journal goes with --from earliest or --from SEQ, locally");
 	if (optind + 1 < argc)
 		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
 	const char *ring = argv[optind];
 	if (remote)
 		return tail_remote(remote, ring, start, from_seq, count, fmt);
+	if (journal)
+		return tail_journal(ctx, ring, journal, start, from_seq, count, fmt);
 
 	hermes_bus *bus;
 	if ((r = ctl_attach(ctx, false, &bus)) != 0)

@@ -56,6 +56,7 @@ static const ctl_cmd commands[] = {
 	{"tail", cmd_tail, "print a ring's messages as they come",
 	 "usage: hermes-ctl tail RING [--from earliest|latest|SEQ] [--count N]\n"
 	 "                            [--format text|hex|json] [--remote HOST:PORT]\n"
+	 "                            [--journal DIR]\n"
 	 "\n"
 	 "Subscribes to RING and prints each message on its own line until Ctrl-C,\n"
 	 "SIGTERM or N messages (exit status 0).\n"
@@ -68,6 +69,10 @@ static const ctl_cmd commands[] = {
 	 "  --remote    subscribe through the hermes-bridge at HOST:PORT instead of\n"
 	 "              the local segment (identity, key file and encryption from\n"
 	 "              $HERMES_NET_IDENTITY, $HERMES_NET_KEY_FILE, $HERMES_NET_ENCRYPT)\n"
+	 "  --journal   with --from SEQ or earliest: read what the ring no longer holds\n"
+	 "              from the ring's journal DIR (hermes-journal), then go on live\n"
+	 "              from the ring without gap or duplicate; journal only when the\n"
+	 "              bus is not there\n"
 	 "Lost messages (an overwrite ring lapped the subscriber) and skipped sequences\n"
 	 "(aborted or repaired claims) are reported on stderr.\n",
 	 false},
@@ -136,6 +141,19 @@ static const ctl_cmd commands[] = {
 	 "The counters of the bus's bridges and NATS uplink (their files in --stats-dir)\n"
 	 "are included.\n",
 	 false, true},
+	{"journal", cmd_journal, "a ring's journal on disk: list, inspect, verify",
+	 "usage: hermes-ctl journal list|inspect|verify DIR [--json]\n"
+	 "\n"
+	 "Reads the journal hermes-journal writes for a ring (its 'journal = DIR'),\n"
+	 "read-only; the bus and the recorder need not run.\n"
+	 "  list      every segment file: first and next sequence, messages, bytes,\n"
+	 "            how full, sealed/open/torn, created, last record\n"
+	 "  inspect   the sequences covered, problems found, the recorder's counters\n"
+	 "  verify    checks every record's CRC32C and the sequence chain across files;\n"
+	 "            prints each corrupt record by sequence, torn tails and holes;\n"
+	 "            exit status 1 when a record is corrupt, a file unreadable or\n"
+	 "            sequences missing between files\n",
+	 true},
 	{"bridges", cmd_bridges, "TCP bridges of the bus: connections, frames, links",
 	 "usage: hermes-ctl bridges [--stats-dir DIR] [--json]\n"
 	 "\n"
