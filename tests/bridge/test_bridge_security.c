@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -61,6 +62,28 @@ static void write_file(const char *path, const char *text, mode_t mode)
 	fputs(text, f);
 	fclose(f);
 	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* Bridges a test starts besides the main one: if it fails half-way, the
+ * group teardown stops them (by pid). */
+static pid_t extra_pids[8];
+
+static void start_extra(hb_bridge *b, const char *tag, const char *const *extra)
+{
+	hb_bridge_start(b, &bus, tag, extra);
+	for (unsigned i = 0; i < 8; i++)
+		if (!extra_pids[i]) {
+			extra_pids[i] = b->pid;
+			break;
+		}
+}
+
+static void stop_extra(hb_bridge *b)
+{
+	for (unsigned i = 0; i < 8; i++)
+		if (extra_pids[i] == b->pid)
+			extra_pids[i] = 0;
+	hb_bridge_stop(b);
 }
 
 static void start_main(const char *tag)
@@ -98,6 +121,11 @@ static int teardown(void **state)
 	if (!hm_auth_available())
 		return 0;
 	hb_bridge_stop(&br);
+	for (unsigned i = 0; i < 8; i++)
+		if (extra_pids[i]) {
+			kill(extra_pids[i], SIGKILL);
+			waitpid(extra_pids[i], NULL, 0);
+		}
 	ht_daemon_stop(&bus);
 	ht_daemon_cleanup(&bus);
 	return 0;
@@ -156,7 +184,7 @@ static void test_1_authenticated_sessions_are_encrypted_by_default(void **state)
 	/* A server that opted out still gets encryption from a default client. */
 	hb_bridge opt;
 	const char *extra[] = {"--auth", auth_path, "--encrypt", "optional", NULL};
-	hb_bridge_start(&opt, &bus, "bridge-optional", extra);
+	start_extra(&opt, "bridge-optional", extra);
 	assert_int_equal(connect_opts(opt.addr, "alice", key_alice, 0, 0, &n), HERMES_OK);
 	assert_true(hermes_net_features(n) & HERMES_FEATURE_ENCRYPT);
 	hermes_net_close(n);
@@ -164,7 +192,7 @@ static void test_1_authenticated_sessions_are_encrypted_by_default(void **state)
 	assert_int_equal(connect_opts(opt.addr, "alice", key_alice, -1, 0, &n), HERMES_OK);
 	assert_false(hermes_net_features(n) & HERMES_FEATURE_ENCRYPT);
 	hermes_net_close(n);
-	hb_bridge_stop(&opt);
+	stop_extra(&opt);
 }
 
 /* ---- 2 ------------------------------------------------------------------------------ */
@@ -354,12 +382,12 @@ static void test_3_reflected_link_is_refused(void **state)
 	hb_bridge r;
 	const char *extra[] = {"--auth", auth_path, "--link", link, "--link-identity", "mesh",
 			       "--link-key", key_mesh, NULL};
-	hb_bridge_start(&r, &bus, "bridge-reflect", extra);
+	start_extra(&r, "bridge-reflect", extra);
 	atomic_store(&m.target, (int)r.port);
 	bool refused = log_wait(r.log, "reflected back");
 	bool up = hb_log_has(r.log, "is up");
 	mitm_stop(&m);
-	hb_bridge_stop(&r);
+	stop_extra(&r);
 	if (!refused || up)
 		hb_dump(r.log);
 	assert_true(refused);
@@ -375,10 +403,10 @@ static void test_3_reflected_link_is_refused(void **state)
 		 br.addr, key_mesh);
 	write_file(conf, text, 0600);
 	const char *pe[] = {"--config", conf, NULL};
-	hb_bridge_start(&r, &bus, "bridge-pinned", pe);
+	start_extra(&r, "bridge-pinned", pe);
 	bool pinned = log_wait(r.log, "not 'bridge-elsewhere'");
 	up = hb_log_has(r.log, "is up");
-	hb_bridge_stop(&r);
+	stop_extra(&r);
 	if (!pinned || up)
 		hb_dump(r.log);
 	assert_true(pinned);
@@ -444,7 +472,7 @@ static void test_4_readers_cannot_stop_producers(void **state)
 	 * leaves half the ring's subscriber slots to local subscribers. */
 	hb_bridge anon;
 	const char *extra[] = {"--max-holds-per-identity", "1000", NULL};
-	hb_bridge_start(&anon, &bus, "bridge-anon", extra);
+	start_extra(&anon, "bridge-anon", extra);
 	hermes_net *a, *b2;
 	assert_int_equal(connect_opts(anon.addr, NULL, NULL, 0, 0, &a), HERMES_OK);
 	assert_int_equal(connect_opts(anon.addr, NULL, NULL, 0, 0, &b2), HERMES_OK);
@@ -459,7 +487,7 @@ static void test_4_readers_cannot_stop_producers(void **state)
 	hermes_bus_detach(bb);
 	hermes_net_close(a);
 	hermes_net_close(b2);
-	hb_bridge_stop(&anon);
+	stop_extra(&anon);
 }
 
 /* ---- 5 ------------------------------------------------------------------------------ */
@@ -500,7 +528,7 @@ static void test_5_connections_and_memory_are_bounded(void **state)
 	hb_bridge lim;
 	const char *extra[] = {"--idle-timeout", "400", "--memory-limit", "1M", "--max-frame", "1M",
 			       NULL};
-	hb_bridge_start(&lim, &bus, "bridge-limits", extra);
+	start_extra(&lim, "bridge-limits", extra);
 	/* Idle: a session that says nothing is pinged, then closed. */
 	uint8_t buf[1024];
 	hermes_encoder_init(&e, buf, sizeof buf);
@@ -541,11 +569,11 @@ static void test_5_connections_and_memory_are_bounded(void **state)
 	assert_int_equal(code, HERMES_ENOMEM);
 	close(big[0]);
 	close(big[1]);
-	hb_bridge_stop(&lim);
+	stop_extra(&lim);
 
 	/* Per address: the ninth from 127.0.0.1 is refused. */
 	const char *pa[] = {"--max-connections-per-address", "8", NULL};
-	hb_bridge_start(&lim, &bus, "bridge-peraddr", pa);
+	start_extra(&lim, "bridge-peraddr", pa);
 	int fds[9];
 	for (int i = 0; i < 8; i++)
 		fds[i] = hb_raw_connect(&lim);
@@ -557,12 +585,12 @@ static void test_5_connections_and_memory_are_bounded(void **state)
 	for (int i = 0; i < 9; i++)
 		close(fds[i]);
 
-	hb_bridge_stop(&lim);
+	stop_extra(&lim);
 
 	/* Out of descriptors: refused at once, not left hanging. */
 	hb_child_nofile = 40;
 	hb_bridge few;
-	hb_bridge_start(&few, &bus, "bridge-fds", NULL);
+	start_extra(&few, "bridge-fds", NULL);
 	hb_child_nofile = 0;
 	enum { N = 48 };
 	int c[N];
@@ -583,7 +611,7 @@ static void test_5_connections_and_memory_are_bounded(void **state)
 	}
 	for (int i = 0; i < N; i++)
 		close(c[i]);
-	hb_bridge_stop(&few);
+	stop_extra(&few);
 	printf("with 40 descriptors: %u of %d clients answered, %u refused\n", answered, N, refused);
 	assert_int_equal(answered, N);
 	assert_true(refused > 0);
@@ -727,7 +755,7 @@ static void test_sighup_reloads_identities_and_closes_revoked_sessions(void **st
 		   0644);
 	hb_bridge r;
 	const char *extra[] = {"--auth", conf, NULL};
-	hb_bridge_start(&r, &bus, "bridge-reload", extra);
+	start_extra(&r, "bridge-reload", extra);
 	hermes_net *alice, *reader, *mesh, *n;
 	uint32_t sub;
 	assert_int_equal(connect_opts(r.addr, "alice", key_alice, 0, 0, &alice), HERMES_OK);
@@ -779,7 +807,7 @@ static void test_sighup_reloads_identities_and_closes_revoked_sessions(void **st
 	assert_true(log_wait(r.log, "the identities loaded before stay"));
 	assert_int_equal(connect_opts(r.addr, "newbie", key_new, 0, 0, &n), HERMES_OK);
 	hermes_net_close(n);
-	hb_bridge_stop(&r);
+	stop_extra(&r);
 }
 
 int main(void)
