@@ -227,7 +227,7 @@ static void start_connect(hm_link *l)
 			    .plaintext = l->cfg->plaintext,
 			    .extra_features = HM_FEATURE_LINK,
 			    .max_frame = l->srv->cfg->max_frame,
-			    .out_cap = l->srv->cfg->out_buffer};
+			    .out_cap = l->srv->cfg->out_buffer + HM_OUT_SLACK};
 	if (hm_client_init(&l->c, &cc) != HERMES_OK) {
 		disconnect(l, HERMES_EINVAL, hermes_last_error_detail());
 		return;

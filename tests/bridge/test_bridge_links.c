@@ -218,6 +218,77 @@ static void crash_bridge_a(node *all)
 	printf("bus A's bridge killed (SIGKILL) in mid-stream and restarted\n");
 }
 
+/* Publish a message of len bytes (pattern tag) on from until it shows up on
+ * to: the link mirrors it (the first ones may go before the link is up). */
+static void await_large(node *from, node *to, hermes_sub *on_from, hermes_sub *on_to, uint32_t len,
+			uint8_t tag)
+{
+	static uint8_t msg[1u << 20];
+	memset(msg, tag, len);
+	hermes_pub *pub;
+	assert_int_equal(hermes_pub_open(from->bus, "big", &pub), HERMES_OK);
+	uint64_t deadline = ht_now_ns() + 30000000000ull;
+	for (;;) {
+		hermes_err err = hermes_pub_send_timed(pub, msg, len, NULL, 10000000000ll);
+		if (err)
+			fail_msg("bus %u: the ring stayed full for 10 s (%s): its link holds it",
+				 from->id, hermes_strerror(err));
+		/* Our own subscriber of the block ring keeps up, so it never
+		 * holds the producer. */
+		hermes_msg own;
+		while (hermes_sub_poll(on_from, &own) == HERMES_OK)
+			;
+		uint64_t until = ht_now_ns() + 200000000ull;
+		while (ht_now_ns() < until) {
+			hermes_msg m;
+			hermes_err got = hermes_sub_poll(on_to, &m);
+			if (got == HERMES_OK && m.len == len && ((const uint8_t *)m.data)[len - 1] == tag) {
+				hermes_pub_close(pub);
+				return;
+			}
+			if (got == HERMES_EAGAIN)
+				hermes_sub_wait(on_to, HERMES_WAIT_BLOCK, 20000000);
+		}
+		if (ht_now_ns() > deadline) {
+			hb_dump(from->b.log);
+			hb_dump(to->b.log);
+			fail_msg("a message of %u bytes never crossed from bus %u to bus %u", len, from->id,
+				 to->id);
+		}
+	}
+}
+
+/* Rings whose largest message is the largest a link can carry (the far
+ * bridge's max_frame, 1 MiB, less the header and the 16-byte origin
+ * prefix): both directions get through. The exporting side used to wait
+ * forever for room its output buffer could never have. */
+static void test_a_link_carries_the_largest_messages_both_ways(void **state)
+{
+	(void)state;
+	static node n[2];
+	const uint32_t largest = (1u << 20) - 24 - 16;
+	node_start(&n[0], 0, "lkbigA");
+	node_start(&n[1], 1, "lkbigB");
+	hermes_sub *sub[2];
+	for (int i = 0; i < 2; i++) {
+		hb_ring(&n[i].d, "big", 16u << 20, largest, HERMES_POLICY_BLOCK);
+		assert_int_equal(hermes_sub_open(n[i].bus, "big", HERMES_START_LATEST, 0, &sub[i]),
+				 HERMES_OK);
+	}
+	hb_bridge_start(&n[0].b, &n[0].d, "bridgeA", NULL);
+	char link[128];
+	snprintf(link, sizeof link, "%s/big", n[0].b.addr);
+	const char *extra[] = {"--link", link, NULL};
+	hb_bridge_start(&n[1].b, &n[1].d, "bridgeB", extra);
+	await_large(&n[0], &n[1], sub[0], sub[1], largest, 0xA1);
+	await_large(&n[1], &n[0], sub[1], sub[0], largest, 0xB2);
+	printf("a link carries messages of %u bytes both ways\n", largest);
+	for (int i = 0; i < 2; i++)
+		hermes_sub_close(sub[i]);
+	node_stop(&n[1]);
+	node_stop(&n[0]);
+}
+
 static void test_two_buses_linked_both_ways(void **state)
 {
 	(void)state;
@@ -403,6 +474,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_two_buses_linked_both_ways, cleanup),
+		cmocka_unit_test_teardown(test_a_link_carries_the_largest_messages_both_ways, cleanup),
 		cmocka_unit_test_teardown(test_three_buses_in_a_triangle, cleanup),
 		cmocka_unit_test_teardown(test_a_link_reconnects_after_the_peer_restarts, cleanup),
 		cmocka_unit_test_teardown(test_links_resume_exactly_once_when_the_far_bridge_crashes,
