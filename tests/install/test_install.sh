@@ -11,7 +11,15 @@
 #   - the systemd units name this prefix, run as the hermes user with the
 #     hardening settings, and verify.
 #   test_install.sh BUILD_DIR SOURCE_DIR
+#   test_install.sh --installed PREFIX SOURCE_DIR
+# The second form checks a tree installed already (the Debian packages in a
+# chroot: packaging/test-deb.sh): no RUNPATH then, and the hermes user exists.
 set -euo pipefail
+installed=0
+if [[ $1 == --installed ]]; then
+	installed=1
+	shift
+fi
 build=$1
 src=$2
 # Hermetic: no Hermes setting from the caller's environment applies.
@@ -21,9 +29,16 @@ trap 'rm -rf "$work"' EXIT
 prefix=$work/prefix
 fail() { echo "install test: $*" >&2; exit 1; }
 
-cmake --install "$build" --prefix "$prefix" >/dev/null
-libdir=$(ls -d "$prefix"/lib*/ | head -n1)
-libdir=${libdir%/}
+if ((installed)); then
+	prefix=$build
+	getent passwd hermes >/dev/null && getent group hermes >/dev/null ||
+		fail "the package did not create the user and group hermes"
+else
+	cmake --install "$build" --prefix "$prefix" >/dev/null
+fi
+lib=$(find "$prefix"/lib*/ -maxdepth 2 -name libhermes-ipc.so.0 | head -n1)
+[[ -n $lib ]] || fail "missing after install: libhermes-ipc.so.0"
+libdir=$(dirname "$lib")
 for f in include/hermes/hermes.h include/hermes/bus.h include/hermes/protocol.h include/hermes/version.h \
 	bin/hermesd bin/hermes-ctl bin/hermes-bridge bin/hermes-remote share/hermes/hermesd.conf.example \
 	share/hermes/schemas/hermes-ctl.list-1.schema.json \
@@ -36,7 +51,12 @@ done
 
 # RUNPATH: an installed program that links the shared library runs as is.
 runpath=$(readelf -d "$prefix/bin/hermes-remote" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p')
-[[ $runpath == '$ORIGIN/../lib' ]] || fail "hermes-remote RUNPATH is '$runpath', not \$ORIGIN/../lib"
+if ((installed)); then
+	[[ -z $runpath ]] || fail "hermes-remote has RUNPATH '$runpath' in a system prefix"
+	runpath="none (system libdir)"
+else
+	[[ $runpath == '$ORIGIN/../lib' ]] || fail "hermes-remote RUNPATH is '$runpath', not \$ORIGIN/../lib"
+fi
 "$prefix/bin/hermes-remote" --help >/dev/null || fail "installed hermes-remote does not start"
 echo "RUNPATH: $runpath, installed hermes-remote runs"
 
@@ -91,7 +111,7 @@ echo "man pages: ${#pages[@]} render with man -l"
 
 # The units are generated for the prefix given at install time, run the
 # daemons as the hermes user with the hardening settings, and verify.
-units=("$prefix"/lib/systemd/system/*.service)
+units=("$prefix"/lib/systemd/system/hermes*.service)
 ((${#units[@]} >= 2)) || fail "no systemd units installed"
 for u in "${units[@]}"; do
 	name=$(basename "$u")
