@@ -270,18 +270,18 @@ static hermes_err create_missing_rings(void)
 			/* A corrupt ring or allocator in a segment we re-adopted:
 			 * say so and serve the rest rather than exit (and be
 			 * restarted, and exit again). */
-			logmsg(HM_LOG_ERROR, "cannot create ring '%s': %s", rd->name,
-			       hermes_last_error_detail());
+			logmsg(HM_LOG_ERROR, "cannot create ring: %s ring=%s", hermes_last_error_detail(),
+			       rd->name);
 			continue;
 		}
 		if (err) {
-			logmsg(HM_LOG_ERROR, "cannot create ring '%s': %s (%s)", rd->name,
-			       hermes_strerror(err), hermes_last_error_detail());
+			logmsg(HM_LOG_ERROR, "cannot create ring: %s (%s) ring=%s", hermes_strerror(err),
+			       hermes_last_error_detail(), rd->name);
 			return err;
 		}
-		logmsg(HM_LOG_INFO, "ring '%s' created: %llu bytes, max message %u, %s", rd->name,
+		logmsg(HM_LOG_INFO, "ring created: %llu bytes, max message %u, %s ring=%s",
 		       (unsigned long long)rd->cfg.capacity, rd->cfg.max_msg,
-		       rd->cfg.policy == HERMES_POLICY_BLOCK ? "block" : "overwrite");
+		       rd->cfg.policy == HERMES_POLICY_BLOCK ? "block" : "overwrite", rd->name);
 	}
 	return HERMES_OK;
 }
@@ -432,8 +432,8 @@ static void add_client(int fd)
 		struct epoll_event pev = {.events = EPOLLIN, .data.fd = c->pidfd};
 		epoll_ctl(d.epfd, EPOLL_CTL_ADD, c->pidfd, &pev);
 	}
-	logmsg(HM_LOG_DEBUG, "client pid %d (%s, uid %u, pid %llu in its namespace) connected",
-	       (int)c->pid, c->comm, (unsigned)c->uid, (unsigned long long)c->ns_pid);
+	logmsg(HM_LOG_DEBUG, "client connected client=%d comm=\"%s\" uid=%u ns_pid=%llu", (int)c->pid,
+	       c->comm, (unsigned)c->uid, (unsigned long long)c->ns_pid);
 }
 
 static void free_client(unsigned i)
@@ -456,7 +456,7 @@ static void free_client(unsigned i)
 static void drop_client(unsigned i)
 {
 	client *c = &d.clients[i];
-	logmsg(HM_LOG_DEBUG, "client pid %d (%s) disconnected", (int)c->pid, c->comm);
+	logmsg(HM_LOG_DEBUG, "client disconnected client=%d comm=\"%s\"", (int)c->pid, c->comm);
 	if (c->nheld && c->pidfd >= 0) {
 		epoll_ctl(d.epfd, EPOLL_CTL_DEL, c->fd, NULL);
 		close(c->fd);
@@ -488,7 +488,7 @@ static void client_died(unsigned i)
 	epoll_ctl(d.epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
 	close(c->pidfd);
 	c->pidfd = -1;
-	logmsg(HM_LOG_DEBUG, "client pid %d (%s) exited", (int)c->pid, c->comm);
+	logmsg(HM_LOG_DEBUG, "client exited client=%d comm=\"%s\"", (int)c->pid, c->comm);
 	d.pending_repairs += release_held(c);
 	if (c->fd < 0 && c->nheld == 0)
 		free_client(i);
@@ -585,16 +585,16 @@ static void handle_request(client *c, const hm_ctl_req *req, hm_ctl_resp *resp)
 					  .slots = req->slots};
 		err = hm_bus_create_ring_local(d.bus, &cfg);
 		if (!err)
-			logmsg(HM_LOG_INFO, "ring '%s' created for pid %d: %llu bytes, %s", name,
-			       (int)c->pid, (unsigned long long)cfg.capacity,
-			       cfg.policy == HERMES_POLICY_BLOCK ? "block" : "overwrite");
+			logmsg(HM_LOG_INFO, "ring created: %llu bytes, %s ring=%s client=%d",
+			       (unsigned long long)cfg.capacity,
+			       cfg.policy == HERMES_POLICY_BLOCK ? "block" : "overwrite", name, (int)c->pid);
 		break;
 	}
 	case HM_CTL_DELETE:
 		err = hm_bus_delete_ring_local(d.bus, name, req->flags & HM_CTL_FORCE);
 		if (!err)
-			logmsg(HM_LOG_INFO, "ring '%s' deleted for pid %d%s", name, (int)c->pid,
-			       req->flags & HM_CTL_FORCE ? " (forced)" : "");
+			logmsg(HM_LOG_INFO, "ring deleted%s ring=%s client=%d",
+			       req->flags & HM_CTL_FORCE ? " (forced)" : "", name, (int)c->pid);
 		break;
 	case HM_CTL_LIST:
 		for (unsigned i = 0; i < HM_MAX_RINGS; i++)
@@ -644,8 +644,7 @@ static void serve_client(unsigned i)
 		snprintf(resp.detail, sizeof resp.detail,
 			 "malformed control request (%zd bytes); client and hermesd versions differ?",
 			 n);
-		logmsg(HM_LOG_WARN, "pid %d sent a malformed control request; closing it",
-		       (int)c->pid);
+		logmsg(HM_LOG_WARN, "malformed control request; closing it client=%d", (int)c->pid);
 		send(c->fd, &resp, offsetof(hm_ctl_resp, u), MSG_NOSIGNAL | MSG_DONTWAIT);
 		drop_client(i);
 		return;
