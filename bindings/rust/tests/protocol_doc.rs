@@ -31,7 +31,9 @@ fn blocks(text: &str) -> Vec<Block> {
                 if let Some(head) = line.strip_prefix("```hex ") {
                     let mut w = head.split_whitespace();
                     let (kind, name) = (w.next().unwrap_or(""), w.next().unwrap_or(""));
-                    assert!(kind == "frame" || kind == "bytes", "PROTOCOL.md:{}: want ```hex frame|bytes NAME", lineno);
+                    // "refused": a frame the document shows being refused
+                    // (checked by tests/core/test_codec.c).
+                    assert!(kind == "frame" || kind == "bytes" || kind == "refused", "PROTOCOL.md:{}: want ```hex frame|bytes|refused NAME", lineno);
                     assert!(!name.is_empty(), "PROTOCOL.md:{}: block without a name", lineno);
                     cur = Some(Block { kind: kind.into(), name: name.into(), line: lineno, bytes: Vec::new() });
                 }
@@ -95,7 +97,7 @@ fn every_example_frame_decodes_and_reencodes_byte_for_byte() {
         let (ch, off) = common::c_codec::decode_first(&b.bytes, 0, 0).unwrap();
         assert_eq!((ch.type_, ch.flags, ch.length, ch.channel, ch.sequence, off), (h.msg_type as u8, h.flags, h.length, h.channel, h.sequence, HEADER_SIZE));
     }
-    assert_eq!(frames, 21, "PROTOCOL.md frame examples: update this test when adding one");
+    assert_eq!(frames, 29, "PROTOCOL.md frame examples: update this test when adding one");
 
     // Specific contents, so a decoder that accepted anything would fail.
     let publish = only_frame(find(&all, "frame", "publish"));
@@ -134,7 +136,7 @@ fn transcripts_match_the_examples() {
     assert!(Transcript::new(Role::Any, &hello, &welcome, &challenge, &response).is_err());
     assert_eq!(find(&all, "bytes", "session-keys").bytes.len(), 64);
     // No block goes unchecked.
-    assert_eq!(all.len(), 21 + 3);
+    assert_eq!(all.len(), 29 + 3 + 1);
 }
 
 /// The rows of the Markdown table after `marker`, split into cells.
