@@ -263,6 +263,101 @@ static void test_gaps_and_corrupt_records_reach_the_replay_reader(void **state)
 	assert_int_equal(hermes_replay_open(NULL, "rec", dir, 0, &r), HERMES_ENOENT);
 }
 
+/* The hand-over race, made deterministic: an overwrite ring has already
+ * dropped the sequences right after the journal's end. The first live poll
+ * reports the loss; the replay goes back to the journal, which here grows
+ * in the meantime (the recorder catching up), and nothing is lost. Without
+ * that growth, the second attempt reports the loss with its first sequence
+ * and count, then goes on live. */
+static void hand_over_race(bool journal_catches_up)
+{
+	char bus_name[64], dir[200], tag[64];
+	ht_unique_name(bus_name, sizeof bus_name, "jrace");
+	snprintf(dir, sizeof dir, "/tmp/hermes-test-%s", ht_unique_name(tag, sizeof tag, "jrace"));
+	hermes_bus *bus;
+	assert_int_equal(hermes_bus_create(bus_name, 4u << 20, 0600, &bus), HERMES_OK);
+	hermes_ring_config rc = {.name = "rec", .capacity = 4096, .max_msg = 512,
+				 .policy = HERMES_POLICY_OVERWRITE};
+	assert_int_equal(hermes_ring_create(bus, &rc), HERMES_OK);
+	hermes_pub *pub;
+	assert_int_equal(hermes_pub_open(bus, "rec", &pub), HERMES_OK);
+	hjt t = {.bus = bus};
+	hjt_publish(&t, pub, 0, 300); /* the ring keeps only the last few dozen */
+	hm_jopts o = {.file_size = 64u << 10, .index_stride = 4096};
+	hm_jwriter *w;
+	assert_int_equal(hm_jwriter_open(dir, "rec", hermes_bus_id(bus), &o, &w, NULL), HERMES_OK);
+	uint8_t p[128];
+	for (uint64_t q = 0; q < 50; q++)
+		assert_int_equal(hm_jwriter_msg(w, q, p, hjt_fill(p, q)), HERMES_OK);
+
+	hermes_replay *r;
+	assert_int_equal(hermes_replay_open(bus, "rec", dir, 0, &r), HERMES_OK);
+	hermes_msg m;
+	for (uint64_t q = 0; q < 50; q++) {
+		assert_int_equal(hermes_replay_poll(r, &m), HERMES_OK);
+		assert_int_equal(m.seq, q);
+		assert_true(hjt_msg_ok(m.data, m.len, q));
+	}
+	/* The journal ends at 50; the ring no longer has 50: back to the journal. */
+	assert_int_equal(hermes_replay_poll(r, &m), HERMES_EAGAIN);
+	assert_false(hermes_replay_is_live(r));
+	assert_int_equal(hermes_replay_next_seq(r), 50);
+	uint64_t next = 50;
+	if (journal_catches_up) {
+		for (uint64_t q = 50; q < 300; q++)
+			assert_int_equal(hm_jwriter_msg(w, q, p, hjt_fill(p, q)), HERMES_OK);
+	} else {
+		/* A real loss: from 50 up to what the ring still holds. */
+		assert_int_equal(hermes_replay_poll(r, &m), HERMES_ELOST);
+		assert_int_equal(m.seq, 50);
+		assert_true(m.lost > 0 && 50 + m.lost < 300);
+		next = 50 + m.lost;
+		assert_true(hermes_replay_is_live(r));
+	}
+	/* Everything else once, in order: from the journal or the ring; then
+	 * what is published after the hand-over. */
+	uint64_t deadline = ht_now_ns() + 10000000000ull;
+	for (uint64_t end = 300; end <= 310; end += 10) {
+		if (end == 310)
+			hjt_publish(&t, pub, 300, 310);
+		while (next < end) {
+			hermes_err e = hermes_replay_poll(r, &m);
+			if (e == HERMES_EAGAIN) {
+				assert_true(ht_now_ns() < deadline);
+				continue;
+			}
+			assert_int_equal(e, HERMES_OK);
+			assert_int_equal(m.seq, next);
+			assert_int_equal(m.gap, 0);
+			assert_true(hjt_msg_ok(m.data, m.len, m.seq));
+			next++;
+		}
+		assert_int_equal(hermes_replay_release(r), HERMES_OK);
+	}
+	assert_true(hermes_replay_is_live(r));
+	assert_int_equal(hermes_replay_release(r), HERMES_OK);
+	hermes_replay_close(r);
+	hm_jwriter_close(w);
+	hermes_pub_close(pub);
+	hermes_bus_detach(bus);
+	hermes_bus_unlink(bus_name);
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_hand_over_race_goes_back_to_the_journal_when_it_grew(void **state)
+{
+	(void)state;
+	hand_over_race(true);
+}
+
+static void test_hand_over_race_reports_a_real_loss_once(void **state)
+{
+	(void)state;
+	hand_over_race(false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +365,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_replay_hands_over_to_live_exactly_once_while_the_producer_publishes, teardown),
 		cmocka_unit_test_teardown(test_durable_recorder_holds_producers_back_and_resumes_after_restart, teardown),
 		cmocka_unit_test(test_gaps_and_corrupt_records_reach_the_replay_reader),
+		cmocka_unit_test(test_hand_over_race_goes_back_to_the_journal_when_it_grew),
+		cmocka_unit_test(test_hand_over_race_reports_a_real_loss_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
