@@ -323,6 +323,64 @@ static void test_end_record_seals_a_file(void **state)
 	free_file(f);
 }
 
+/* Hostile bytes: random damage anywhere in a valid file (header, index,
+ * records). Whatever scan, seek and read make of it, they stay inside the
+ * buffer (ASan checks) and never hand out a message whose bytes differ from
+ * what was written for its sequence. */
+static void test_random_damage_never_crashes_or_delivers_wrong_data(void **state)
+{
+	(void)state;
+	jf *orig = make_file(0, 4096);
+	uint64_t n = 0;
+	while (hm_jfile_fits(&orig->fi, orig->tail, 200) && n < 1500)
+		put_msg(orig, n++);
+	uint8_t *buf = malloc(FSIZE);
+	assert_non_null(buf);
+	uint64_t rs = 7;
+	for (int round = 0; round < 300; round++) {
+		memcpy(buf, orig->buf, FSIZE);
+		int flips = 1 + (int)(ht_rand(&rs) % 8);
+		for (int k = 0; k < flips; k++) {
+			uint64_t r = ht_rand(&rs);
+			/* Mostly where it matters: the header, the index, the records. */
+			uint64_t at = r % 4 == 0 ? r % HM_JH_USED
+				    : r % 4 == 1 ? orig->fi.index_offset + r % 256
+						 : orig->fi.data_offset + r % (orig->tail - orig->fi.data_offset);
+			buf[at] ^= (uint8_t)(1u << (r >> 32) % 8);
+		}
+		hm_jfile_info fi;
+		if (hm_jfile_header(buf, FSIZE, &fi) != HERMES_OK)
+			continue;
+		hm_jscan sc;
+		hm_jfile_scan(buf, &fi, &sc, NULL, NULL);
+		assert_true(sc.tail_off <= FSIZE);
+		/* Walk as a reader does, from a few starting points. */
+		for (uint64_t target = 0; target < n; target += 311) {
+			uint64_t off, seq;
+			hm_jfile_seek(buf, &fi, target, &off, &seq);
+			for (int steps = 0; steps < 2000; steps++) {
+				hm_jrec r;
+				hermes_err e = hm_jfile_read(buf, &fi, off, seq, &r);
+				if (e == HERMES_EBADSEGMENT && !hm_jfile_resync(buf, &fi, off, seq, &r))
+					break;
+				if (e == HERMES_EAGAIN)
+					break;
+				if (r.type == HM_JR_MSG && r.seq < n) {
+					assert_true(r.off + HM_JR_HDR + r.len <= FSIZE);
+					check_msg(&r, r.seq);
+				}
+				if (r.type == HM_JR_END)
+					break;
+				assert_true(r.next_off > off);
+				off = r.next_off;
+				seq = r.seq + r.count;
+			}
+		}
+	}
+	free(buf);
+	free_file(orig);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -335,6 +393,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_record_is_reported_by_sequence_and_skipped),
 		cmocka_unit_test(test_corrupt_length_resyncs_through_the_index),
 		cmocka_unit_test(test_end_record_seals_a_file),
+		cmocka_unit_test(test_random_damage_never_crashes_or_delivers_wrong_data),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
