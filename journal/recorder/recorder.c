@@ -210,9 +210,37 @@ static void tick(hj_recorder *r, uint64_t now)
 	}
 }
 
+/* A journal ahead of its ring: the ring was deleted and created again (its
+ * sequences restart at 0), or the journal belongs to another bus. Opening at
+ * the journal's next sequence would silently skip everything up to it. */
+static bool ring_behind_journal(hj_recorder *r, uint64_t next)
+{
+	hermes_sub *probe;
+	if (next == HM_JSEQ_NONE || hermes_sub_open(r->bus, r->cfg->name, HERMES_START_LATEST, 0, &probe) != HERMES_OK)
+		return false;
+	uint64_t tail = hermes_sub_next_seq(probe);
+	hermes_sub_close(probe);
+	if (tail >= next)
+		return false;
+	char msg[400];
+	snprintf(msg, sizeof msg, "ring %s is at sequence %" PRIu64 ", behind its journal (next %" PRIu64
+				  "): it was re-created; move the journal %.150s away to record it again",
+		 r->cfg->name, tail, next, r->cfg->dir);
+	if (hm_load_relaxed_u64(&r->stats->state) != HJ_STATE_WAIT_RING) {
+		hj_log(HJ_LOG_ERROR, "%s", msg);
+		hj_stats_error(r->stats, msg);
+	}
+	set(&r->stats->state, HJ_STATE_WAIT_RING);
+	return true;
+}
+
 bool hj_recorder_subscribe(hj_recorder *r)
 {
 	uint64_t next = hm_jwriter_next_seq(r->w);
+	if (ring_behind_journal(r, next)) {
+		r->sub = NULL;
+		return false;
+	}
 	hermes_err e = next == HM_JSEQ_NONE ? hermes_sub_open(r->bus, r->cfg->name, HERMES_START_EARLIEST, 0, &r->sub)
 					    : hermes_sub_open(r->bus, r->cfg->name, HERMES_START_SEQ, next, &r->sub);
 	if (e == HERMES_OK) {

@@ -358,6 +358,39 @@ static void test_hand_over_race_reports_a_real_loss_once(void **state)
 	hand_over_race(false);
 }
 
+static void test_recorder_refuses_a_ring_that_was_created_again(void **state)
+{
+	(void)state;
+	hjt_init(&T, "jrecreate", 64u << 20, 64u << 10, 1024, NULL);
+	hjt_config(&T, "");
+	hjt_start(&T, true);
+	hermes_pub *pub;
+	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	hjt_publish(&T, pub, 0, 100);
+	hermes_pub_close(pub);
+	assert_true(hjt_wait_journaled(&T, 100, 10000));
+	hjt_stop(&T);
+	/* The same name, a new ring: its sequences start at 0 again. */
+	assert_int_equal(hermes_ring_delete(T.bus, T.ring, 0), HERMES_OK);
+	hermes_ring_config rc = {.name = T.ring, .capacity = 64u << 10, .max_msg = 1024,
+				 .policy = HERMES_POLICY_BLOCK};
+	assert_int_equal(hermes_ring_create(T.bus, &rc), HERMES_OK);
+	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	hjt_publish(&T, pub, 0, 10);
+	hermes_pub_close(pub);
+	hjt_start(&T, true);
+	/* It says so and records nothing: not a silent skip to sequence 100. */
+	const hj_stats *s = hjt_stats(&T);
+	assert_non_null(s);
+	assert_int_equal(hm_load_relaxed_u64(&s->state), HJ_STATE_WAIT_RING);
+	char err[256];
+	hj_stats_error_text(s, err);
+	hj_stats_close(s);
+	assert_non_null(strstr(err, "re-created"));
+	hjt_stop(&T);
+	hjt_verify_journal(&T, 0, 100);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,6 +400,7 @@ int main(void)
 		cmocka_unit_test(test_gaps_and_corrupt_records_reach_the_replay_reader),
 		cmocka_unit_test(test_hand_over_race_goes_back_to_the_journal_when_it_grew),
 		cmocka_unit_test(test_hand_over_race_reports_a_real_loss_once),
+		cmocka_unit_test_teardown(test_recorder_refuses_a_ring_that_was_created_again, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
