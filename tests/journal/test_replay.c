@@ -391,6 +391,46 @@ static void test_recorder_refuses_a_ring_that_was_created_again(void **state)
 	hjt_verify_journal(&T, 0, 100);
 }
 
+static void test_retention_deletes_old_files_and_replay_reports_them_lost(void **state)
+{
+	(void)state;
+	hjt_init(&T, "jret", 64u << 20, 64u << 10, 1024, NULL);
+	hjt_config(&T, "file_size = 128K\nretention_bytes = 512K\n");
+	hjt_start(&T, true);
+	hermes_pub *pub;
+	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	hjt_publish(&T, pub, 0, 20000);
+	hermes_pub_close(pub);
+	assert_true(hjt_wait_journaled(&T, 20000, 10000));
+	/* Retention runs once a second: wait for it (with a deadline). */
+	uint64_t deadline = ht_now_ns() + 10000000000ull, first = 0;
+	for (;;) {
+		uint64_t *seqs;
+		size_t n;
+		assert_int_equal(hm_jdir_list(T.dir, &seqs, &n), HERMES_OK);
+		first = n ? seqs[0] : 0;
+		free(seqs);
+		if (n <= 4)
+			break;
+		assert_true(ht_now_ns() < deadline);
+		usleep(10000);
+	}
+	assert_true(first > 0);
+	hjt_stop(&T);
+	const hj_stats *s = hjt_stats(&T);
+	assert_true(hm_load_relaxed_u64(&s->files_deleted) > 0);
+	hj_stats_close(s);
+	/* From 0: what retention dropped is one loss, then everything else. */
+	hermes_replay *r;
+	assert_int_equal(hermes_replay_open(NULL, T.ring, T.dir, 0, &r), HERMES_OK);
+	hermes_msg m;
+	assert_int_equal(hermes_replay_poll(r, &m), HERMES_ELOST);
+	assert_int_equal(m.seq, 0);
+	assert_int_equal(m.lost, first);
+	assert_int_equal(read_exactly(r, first, 20000, 10000), UINT64_MAX);
+	hermes_replay_close(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +441,7 @@ int main(void)
 		cmocka_unit_test(test_hand_over_race_goes_back_to_the_journal_when_it_grew),
 		cmocka_unit_test(test_hand_over_race_reports_a_real_loss_once),
 		cmocka_unit_test_teardown(test_recorder_refuses_a_ring_that_was_created_again, teardown),
+		cmocka_unit_test_teardown(test_retention_deletes_old_files_and_replay_reports_them_lost, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
