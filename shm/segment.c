@@ -793,15 +793,14 @@ hermes_err hermes_ring_delete(hermes_bus *bus, const char *name, int force)
 /* What opening a publisher and a subscriber share: checks, the ring, the
  * handle's memory and a slot. `sub` says which kind. */
 static hermes_err open_handle(hermes_bus *bus, const char *ring, bool sub, size_t size,
-			      void **handle, hm_ring *r, int *slot)
+			      void **handle, hm_ring *r, int *slot, uint32_t *index)
 {
 	hm_clear_detail();
 	if (!bus || !handle)
 		return hm_fail(HERMES_EINVAL, "bus or out is NULL");
 	if (bus->readonly)
 		return hm_fail(HERMES_EPERM, "bus '%s' is attached read-only", bus->name);
-	uint32_t index;
-	hermes_err err = hm_bus_find_ring(bus, ring, r, &index);
+	hermes_err err = hm_bus_find_ring(bus, ring, r, index);
 	if (err)
 		return err;
 	void *h = malloc(size);
@@ -815,7 +814,6 @@ static hermes_err open_handle(hermes_bus *bus, const char *ring, bool sub, size_
 			       sub ? HM_MAX_SUBSCRIBERS : HM_MAX_PRODUCERS,
 			       sub ? "subscriber" : "producer");
 	}
-	hold_slot(bus, r, index, (uint32_t)*slot, sub);
 	*handle = h;
 	return HERMES_OK;
 }
@@ -825,12 +823,16 @@ hermes_err hermes_pub_open(hermes_bus *bus, const char *ring, hermes_pub **out)
 	hm_ring r;
 	int slot = -1;
 	void *h = NULL;
-	hermes_err err = open_handle(bus, ring, false, sizeof(hermes_pub), &h, &r, &slot);
+	uint32_t index;
+	hermes_err err = open_handle(bus, ring, false, sizeof(hermes_pub), &h, &r, &slot, &index);
 	if (err)
 		return err;
 	hermes_pub *p = h;
 	hm_pub_init(p, &r, slot);
 	p->bus = bus;
+	/* Registered once the handle is set up: a slot with an owner looks
+	 * open to everyone else. */
+	hold_slot(bus, &r, index, (uint32_t)slot, false);
 	*out = p;
 	return HERMES_OK;
 }
@@ -853,7 +855,8 @@ hermes_err hermes_sub_open(hermes_bus *bus, const char *ring, hermes_start start
 	hm_ring r;
 	int slot = -1;
 	void *h = NULL;
-	hermes_err err = open_handle(bus, ring, true, sizeof(hermes_sub), &h, &r, &slot);
+	uint32_t index;
+	hermes_err err = open_handle(bus, ring, true, sizeof(hermes_sub), &h, &r, &slot, &index);
 	if (err)
 		return err;
 	hermes_sub *s = h;
@@ -864,6 +867,7 @@ hermes_err hermes_sub_open(hermes_bus *bus, const char *ring, hermes_start start
 		return err;
 	}
 	s->bus = bus;
+	hold_slot(bus, &r, index, (uint32_t)slot, true);
 	*out = s;
 	return HERMES_OK;
 }
