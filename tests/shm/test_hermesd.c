@@ -816,6 +816,89 @@ static void test_forged_owner_pid_does_not_free_a_live_slot(void **state)
 	hold_claim_and_check(claim_holder, true);
 }
 
+/* hermesd as a non-root user with /proc mounted hidepid=2 (in a private
+ * mount namespace): it cannot see its clients in /proc, which must not make
+ * them look dead. Runs hermesd and waits for it; its pid goes to *arg. */
+static int hermesd_under_hidepid(void *arg)
+{
+	_Atomic pid_t *pid_out = arg;
+	char run[192];
+	snprintf(run, sizeof run, "%s/hidden", dmn.run_dir);
+	if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2") != 0)
+		return 77;
+	pid_t pid = fork();
+	if (pid < 0)
+		return 4;
+	if (pid == 0) {
+		int fd = open(dmn.log, O_WRONLY | O_APPEND | O_CREAT, 0644);
+		if (fd < 0 || dup2(fd, 2) < 0 || setgroups(0, NULL) != 0 || setgid(65534) != 0 ||
+		    setuid(65534) != 0)
+			_exit(3);
+		execl(ht_hermesd_path(), "hermesd", "--bus", dmn.bus, "--run-dir", run, (char *)NULL);
+		_exit(127);
+	}
+	atomic_store(pid_out, pid);
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		return 5;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void test_hidepid_does_not_make_clients_look_dead(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("skipped: needs root for a private /proc\n");
+		skip();
+	}
+	char run[192];
+	snprintf(run, sizeof run, "%s/hidden", dmn.run_dir);
+	assert_int_equal(mkdir(run, 0777), 0);
+	assert_int_equal(chmod(run, 0777), 0);
+	_Atomic pid_t *hd = shared_page(4096);
+	pid_t ns = ht_fork(hermesd_under_hidepid, (void *)hd);
+	uint64_t deadline = ht_now_ns() + 10000000000ull;
+	while (!ht_daemon_log_has(&dmn, "ready:")) {
+		int st;
+		if (waitpid(ns, &st, WNOHANG) == ns) {
+			if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+				print_message("skipped: cannot mount a private /proc here\n");
+				skip();
+			}
+			fail_msg("hermesd under hidepid exited (status %d); see %s", st, dmn.log);
+		}
+		assert_true(ht_now_ns() < deadline);
+		struct timespec nap = {0, 2000000}; /* a poll interval */
+		nanosleep(&nap, NULL);
+	}
+	assert_true(ht_daemon_log_has(&dmn, "hides other users' processes"));
+	/* This process is a client hermesd cannot see in its /proc. */
+	hermes_bus *bus;
+	hermes_sub *sub;
+	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
+	assert_int_equal(hermes_sub_open(bus, "events", HERMES_START_LATEST, 0, &sub), HERMES_OK);
+	hm_ring r;
+	assert_int_equal(hm_bus_find_ring(bus, "events", &r, NULL), HERMES_OK);
+	int held = 0;
+	for (unsigned k = 0; k < HM_MAX_SUBSCRIBERS; k++)
+		held += hm_load_relaxed_u64(&r.subs[k].owner) == (uint64_t)getpid();
+	assert_int_equal(held, 1);
+	wait_scans(bus, 3);
+	held = 0;
+	for (unsigned k = 0; k < HM_MAX_SUBSCRIBERS; k++)
+		held += hm_load_relaxed_u64(&r.subs[k].owner) == (uint64_t)getpid();
+	assert_int_equal(held, 1);
+	assert_false(ht_daemon_log_has(&dmn, "died"));
+	hermes_sub_close(sub);
+	hermes_bus_detach(bus);
+	kill(atomic_load(hd), SIGTERM);
+	int st = ht_wait_child(ns, 10000);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	munmap((void *)hd, 4096);
+}
+
 static int waiting_subscriber(void *arg)
 {
 	_Atomic int *ready = arg;
@@ -1225,6 +1308,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_client_in_another_pid_namespace_keeps_its_claim,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forged_owner_pid_does_not_free_a_live_slot, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_hidepid_does_not_make_clients_look_dead, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_killed_subscriber_is_released_on_its_pidfd, setup,
 						teardown),
