@@ -4,9 +4,11 @@
  * them there, and what the bridge answers is taken from its output buffer.
  *
  * Input: one configuration byte, one chunk-size byte, then the byte stream.
- *   config bit 0: the server requires authentication (an identity "fz"
- *                 exists, allowed to act as a link; encryption required by
- *                 default), else anonymous sessions (allow_anonymous)
+ *   config bit 0: the server requires authentication (identities "fz" with a
+ *                 pre-shared key and "pk" with a public key, both allowed to
+ *                 act as links; the bridge has a key pair; encryption
+ *                 required by default), else anonymous sessions
+ *                 (allow_anonymous)
  *   config bit 1: a local producer publishes into both rings between chunks,
  *                 so subscriptions have something to deliver
  *   config bit 2: small output buffer (64 KiB) and the drop policy (with
@@ -61,7 +63,8 @@ static hermes_pub *pub_a, *pub_b, *pub_c;
 static uint8_t *large;
 static hm_bridge_cfg cfgs[2][2][2]; /* [auth][small][large] */
 static hm_bridge_stats *stats;
-static hm_ident ident;
+static hm_ident idents[2]; /* "fz" (pre-shared key) and "pk" (public key) */
+static uint8_t bridge_secret[HERMES_AUTH_KEY_SIZE];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -90,11 +93,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	char path[8];
 	hm_stats_open(NULL, "fuzz", 0, 0600, &stats, path, sizeof path);
 	CHECK(stats);
-	snprintf(ident.name, sizeof ident.name, "fz");
-	snprintf(ident.publish, sizeof ident.publish, "a b c");
-	snprintf(ident.subscribe, sizeof ident.subscribe, "*");
-	ident.have_key = true;
-	ident.link = true; /* LINK sessions and their origin checks are reachable */
+	for (int i = 0; i < 2; i++) {
+		hm_ident *id = &idents[i];
+		snprintf(id->name, sizeof id->name, i ? "pk" : "fz");
+		snprintf(id->publish, sizeof id->publish, "a b c");
+		snprintf(id->subscribe, sizeof id->subscribe, "*");
+		id->link = true; /* LINK sessions and their origin checks are reachable */
+	}
+	idents[0].have_key = true;
+	/* Public-key mode (HELLO with PUBKEY as "pk") runs its agreements. */
+	idents[1].have_public = true;
+	memset(bridge_secret, 7, sizeof bridge_secret);
+	CHECK(hm_auth_pk_public(bridge_secret, idents[1].public_key) == HERMES_OK);
 	for (int k = 0; k < 8; k++) {
 		int auth = k & 1, small = k >> 1 & 1, lg = k >> 2;
 		hm_bridge_cfg *c = &cfgs[auth][small][lg];
@@ -111,8 +121,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		c->state_dir[0] = '\0'; /* origin tables in memory */
 		c->allow_anonymous = !auth;
 		if (auth) {
-			c->nidents = 1;
-			c->idents = &ident;
+			c->nidents = 2;
+			c->idents = idents;
+			c->secret = bridge_secret;
+			CHECK(hm_auth_pk_public(bridge_secret, c->public_key) == HERMES_OK);
 		}
 	}
 	return 0;

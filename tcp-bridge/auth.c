@@ -134,6 +134,54 @@ void hm_auth_wipe(void *p, size_t n)
 	sodium_memzero(p, n);
 }
 
+hermes_err hm_auth_pk_public(const uint8_t sk[HERMES_AUTH_KEY_SIZE],
+			     uint8_t pk[HERMES_KX_PUBLIC_KEY_SIZE])
+{
+	hermes_err err = hm_auth_init();
+	if (err)
+		return err;
+	if (crypto_scalarmult_base(pk, sk) != 0)
+		return hm_fail(HERMES_EINVAL, "not an X25519 secret key");
+	return HERMES_OK;
+}
+
+static_assert(HERMES_KX_PUBLIC_KEY_SIZE == crypto_scalarmult_BYTES, "X25519 size");
+
+hermes_err hm_auth_pk_derive(hermes_role role, const uint8_t static_sk[HERMES_AUTH_KEY_SIZE],
+			     const uint8_t eph_sk[HERMES_AUTH_KEY_SIZE],
+			     const uint8_t peer_static[HERMES_KX_PUBLIC_KEY_SIZE],
+			     const uint8_t peer_eph[HERMES_KX_PUBLIC_KEY_SIZE],
+			     const uint8_t *transcript, size_t tlen, hm_pk_keys *out)
+{
+	/* dh1 = ee, dh2 = (client ephemeral, server static),
+	 * dh3 = (client static, server ephemeral): PROTOCOL.md 6.1. */
+	uint8_t dh[3][crypto_scalarmult_BYTES];
+	bool client = role == HERMES_ROLE_CLIENT;
+	int r = crypto_scalarmult(dh[0], eph_sk, peer_eph);
+	r |= crypto_scalarmult(dh[1], client ? eph_sk : static_sk, client ? peer_static : peer_eph);
+	r |= crypto_scalarmult(dh[2], client ? static_sk : eph_sk, client ? peer_eph : peer_static);
+	uint8_t prk[crypto_generichash_BYTES_MAX];
+	crypto_generichash_state st;
+	if (!r) {
+		crypto_generichash_init(&st, NULL, 0, sizeof prk);
+		crypto_generichash_update(&st, (const uint8_t *)"hermes pk v1", 12);
+		crypto_generichash_update(&st, &dh[0][0], sizeof dh);
+		crypto_generichash_update(&st, transcript, tlen);
+		crypto_generichash_final(&st, prk, sizeof prk);
+		static const char *labels[4] = {"tag c", "tag s", "c2s", "s2c"};
+		uint8_t *keys[4] = {out->tag_c, out->tag_s, out->c2s, out->s2c};
+		for (int i = 0; i < 4; i++)
+			crypto_generichash(keys[i], HERMES_AUTH_KEY_SIZE, (const uint8_t *)labels[i],
+					   strlen(labels[i]), prk, sizeof prk);
+	}
+	sodium_memzero(dh, sizeof dh);
+	sodium_memzero(prk, sizeof prk);
+	sodium_memzero(&st, sizeof st);
+	if (r)
+		return hm_fail(HERMES_EPERM, "key agreement failed (bad public key)");
+	return HERMES_OK;
+}
+
 void *hm_auth_secure_alloc(size_t n)
 {
 	if (hm_auth_init() != HERMES_OK || n == 0)
@@ -253,6 +301,31 @@ void hm_auth_wipe(void *p, size_t n)
 	explicit_bzero(p, n);
 }
 
+hermes_err hm_auth_pk_public(const uint8_t sk[HERMES_AUTH_KEY_SIZE],
+			     uint8_t pk[HERMES_KX_PUBLIC_KEY_SIZE])
+{
+	(void)sk;
+	(void)pk;
+	return NO_SODIUM;
+}
+
+hermes_err hm_auth_pk_derive(hermes_role role, const uint8_t static_sk[HERMES_AUTH_KEY_SIZE],
+			     const uint8_t eph_sk[HERMES_AUTH_KEY_SIZE],
+			     const uint8_t peer_static[HERMES_KX_PUBLIC_KEY_SIZE],
+			     const uint8_t peer_eph[HERMES_KX_PUBLIC_KEY_SIZE],
+			     const uint8_t *transcript, size_t tlen, hm_pk_keys *out)
+{
+	(void)role;
+	(void)static_sk;
+	(void)eph_sk;
+	(void)peer_static;
+	(void)peer_eph;
+	(void)transcript;
+	(void)tlen;
+	(void)out;
+	return NO_SODIUM;
+}
+
 void *hm_auth_secure_alloc(size_t n)
 {
 	if (n == 0)
@@ -294,8 +367,11 @@ static int hex_digit(int c)
 	return -1;
 }
 
-hermes_err hm_auth_key_load(const char *path, uint8_t key[HERMES_AUTH_KEY_SIZE])
+hermes_err hm_auth_key_load_pin(const char *path, uint8_t key[HERMES_AUTH_KEY_SIZE],
+				uint8_t pin[HERMES_KX_PUBLIC_KEY_SIZE], bool *have_pin)
 {
+	if (have_pin)
+		*have_pin = false;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return hm_fail_errno("cannot open key file", path);
@@ -327,38 +403,81 @@ hermes_err hm_auth_key_load(const char *path, uint8_t key[HERMES_AUTH_KEY_SIZE])
 		return hm_fail_errno("cannot read key file", path);
 	text[n] = '\0';
 	hermes_err err = hm_fail(HERMES_EINVAL,
-				 "%s is not a Hermes key file (want one line of 64 hex digits; "
-				 "make one with 'hermes-bridge keygen NAME')",
+				 "%s is not a Hermes key file (want one line of 64 hex digits, and "
+				 "optionally 'server' and the bridge's public key; make one with "
+				 "'hermes-bridge keygen NAME')",
 				 path);
+	bool have_key = false, bad = false;
 	char *line = text, *next;
-	for (; line && *line; line = next) {
+	for (; line && *line && !bad; line = next) {
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
+		line[strcspn(line, "\r")] = '\0';
 		if (line[0] == '#' || line[0] == '\0')
 			continue;
-		size_t len = strcspn(line, " \t\r");
-		if (len != 2 * HERMES_AUTH_KEY_SIZE || line[len + strspn(line + len, " \t\r")])
-			break;
-		size_t i = 0;
-		for (; i < HERMES_AUTH_KEY_SIZE; i++) {
-			int hi = hex_digit(line[2 * i]), lo = hex_digit(line[2 * i + 1]);
-			if (hi < 0 || lo < 0)
-				break;
-			key[i] = (uint8_t)(hi << 4 | lo);
+		if (!strncmp(line, "server", 6) && (line[6] == ' ' || line[6] == '\t')) {
+			uint8_t pk[HERMES_KX_PUBLIC_KEY_SIZE];
+			bad = hm_auth_parse_key(line + 7, pk) != HERMES_OK || !pin;
+			if (!bad) {
+				memcpy(pin, pk, sizeof pk);
+				*have_pin = true;
+			}
+		} else {
+			bad = have_key || hm_auth_parse_key(line, key) != HERMES_OK;
+			have_key = !bad;
 		}
-		if (i == HERMES_AUTH_KEY_SIZE) {
-			hm_clear_detail();
-			err = HERMES_OK;
-		}
-		break;
+	}
+	if (have_key && !bad) {
+		hm_clear_detail();
+		err = HERMES_OK;
 	}
 	hm_auth_wipe(text, sizeof text);
 	return err;
 }
 
+hermes_err hm_auth_key_load(const char *path, uint8_t key[HERMES_AUTH_KEY_SIZE])
+{
+	return hm_auth_key_load_pin(path, key, NULL, NULL);
+}
+
+hermes_err hm_auth_parse_key(const char *text, uint8_t key[HERMES_AUTH_KEY_SIZE])
+{
+	text += strspn(text, " \t");
+	size_t len = strcspn(text, " \t\r\n");
+	if (len != 2 * HERMES_AUTH_KEY_SIZE || text[len + strspn(text + len, " \t\r\n")])
+		return HERMES_EINVAL;
+	uint8_t out[HERMES_AUTH_KEY_SIZE];
+	for (size_t i = 0; i < HERMES_AUTH_KEY_SIZE; i++) {
+		int hi = hex_digit(text[2 * i]), lo = hex_digit(text[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return HERMES_EINVAL;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	memcpy(key, out, sizeof out);
+	hm_auth_wipe(out, sizeof out);
+	return HERMES_OK;
+}
+
+void hm_auth_hex(const uint8_t *p, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hex[p[i] >> 4];
+		out[2 * i + 1] = hex[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
 hermes_err hm_auth_key_save(const char *path, const char *comment,
 			    const uint8_t key[HERMES_AUTH_KEY_SIZE])
+{
+	return hm_auth_key_save_pin(path, comment, key, NULL);
+}
+
+hermes_err hm_auth_key_save_pin(const char *path, const char *comment,
+				const uint8_t key[HERMES_AUTH_KEY_SIZE],
+				const uint8_t pin[HERMES_KX_PUBLIC_KEY_SIZE])
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
@@ -372,7 +491,7 @@ hermes_err hm_auth_key_save(const char *path, const char *comment,
 	}
 	char text[512];
 	int len = snprintf(text, sizeof text, "# %s\n", comment ? comment : "Hermes pre-shared key");
-	if (len < 0 || (size_t)len > sizeof text - 2 * HERMES_AUTH_KEY_SIZE - 2)
+	if (len < 0 || (size_t)len > sizeof text - 4 * HERMES_AUTH_KEY_SIZE - 16)
 		len = 0;
 	static const char hex[] = "0123456789abcdef";
 	for (size_t i = 0; i < HERMES_AUTH_KEY_SIZE; i++) {
@@ -380,6 +499,13 @@ hermes_err hm_auth_key_save(const char *path, const char *comment,
 		text[len++] = hex[key[i] & 15];
 	}
 	text[len++] = '\n';
+	if (pin) {
+		memcpy(text + len, "server ", 7);
+		len += 7;
+		hm_auth_hex(pin, HERMES_KX_PUBLIC_KEY_SIZE, text + len);
+		len += 2 * HERMES_KX_PUBLIC_KEY_SIZE;
+		text[len++] = '\n';
+	}
 	ssize_t w = write(fd, text, (size_t)len);
 	hm_auth_wipe(text, sizeof text);
 	if (w != len || fsync(fd) != 0) {

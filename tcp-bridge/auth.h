@@ -70,6 +70,37 @@ hermes_err hm_auth_open(const uint8_t key[HERMES_AUTH_KEY_SIZE], uint64_t counte
 			const uint8_t *ad, uint8_t *buf, size_t len,
 			const uint8_t tag[HERMES_SEAL_TAG_SIZE]);
 
+/* Public-key mode (PROTOCOL.md 6.1): static X25519 key pairs for each
+ * identity and the bridge, fresh ephemeral ones per connection. */
+typedef struct hm_pk_keys {
+	uint8_t tag_c[HERMES_AUTH_KEY_SIZE]; /* HMAC key of the client's proof */
+	uint8_t tag_s[HERMES_AUTH_KEY_SIZE]; /* HMAC key of the server's proof */
+	uint8_t c2s[HERMES_AUTH_KEY_SIZE];   /* seals what the client sends */
+	uint8_t s2c[HERMES_AUTH_KEY_SIZE];   /* seals what the server sends */
+} hm_pk_keys;
+
+/* The public key of an X25519 secret key (crypto_scalarmult_base). Any 32
+ * random bytes are a secret key (hm_auth_random). */
+hermes_err hm_auth_pk_public(const uint8_t sk[HERMES_AUTH_KEY_SIZE],
+			     uint8_t pk[HERMES_KX_PUBLIC_KEY_SIZE]);
+/* Both sides' keys from three X25519 agreements and the transcript (the
+ * client-labelled one of hermes_auth_transcript): ee, the client's
+ * ephemeral with the server's static, the client's static with the
+ * server's ephemeral; BLAKE2b-512 over "hermes pk v1" ‖ dh1 ‖ dh2 ‖ dh3 ‖
+ * transcript, then BLAKE2b-256 keyed with it over each key's label.
+ * role: which side we are. HERMES_EPERM when an agreement yields zero (a
+ * low-order public key). */
+hermes_err hm_auth_pk_derive(hermes_role role, const uint8_t static_sk[HERMES_AUTH_KEY_SIZE],
+			     const uint8_t eph_sk[HERMES_AUTH_KEY_SIZE],
+			     const uint8_t peer_static[HERMES_KX_PUBLIC_KEY_SIZE],
+			     const uint8_t peer_eph[HERMES_KX_PUBLIC_KEY_SIZE],
+			     const uint8_t *transcript, size_t tlen, hm_pk_keys *out);
+
+/* 64 hex digits (spaces around allowed) into a key; HERMES_EINVAL. */
+hermes_err hm_auth_parse_key(const char *text, uint8_t key[HERMES_AUTH_KEY_SIZE]);
+/* n bytes as 2n lower-case hex digits and a NUL. */
+void hm_auth_hex(const uint8_t *p, size_t n, char *out);
+
 /* Overwrite secrets so they do not linger in freed memory. */
 void hm_auth_wipe(void *p, size_t n);
 
@@ -92,7 +123,14 @@ void hm_auth_protect_process(void);
  * HERMES_EINVAL (not a key file). The detail message names the file, never
  * the key. Save errors: HERMES_EEXIST, HERMES_EACCES, HERMES_ESYS. */
 hermes_err hm_auth_key_load(const char *path, uint8_t key[HERMES_AUTH_KEY_SIZE]);
+/* The same, where the file may also hold a line 'server HEX': the bridge's
+ * public key a client pins (public-key mode); *have_pin says if it did. */
+hermes_err hm_auth_key_load_pin(const char *path, uint8_t key[HERMES_AUTH_KEY_SIZE],
+				uint8_t pin[HERMES_KX_PUBLIC_KEY_SIZE], bool *have_pin);
 hermes_err hm_auth_key_save(const char *path, const char *comment,
 			    const uint8_t key[HERMES_AUTH_KEY_SIZE]);
+hermes_err hm_auth_key_save_pin(const char *path, const char *comment,
+				const uint8_t key[HERMES_AUTH_KEY_SIZE],
+				const uint8_t pin[HERMES_KX_PUBLIC_KEY_SIZE]);
 
 #endif

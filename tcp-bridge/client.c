@@ -60,6 +60,12 @@ hermes_err hm_client_init(hm_client *c, const hm_client_cfg *cfg)
 	}
 	/* Authenticated sessions are encrypted unless the caller opts out. */
 	c->want_encrypt = cfg->encrypt || (cfg->key && !cfg->plaintext);
+	if (cfg->key && cfg->server_pk) {
+		/* Public-key mode: always encrypted. */
+		c->pk = true;
+		c->want_encrypt = true;
+		memcpy(c->server_pk, cfg->server_pk, sizeof c->server_pk);
+	}
 	c->max_frame = cfg->max_frame ? cfg->max_frame : HERMES_DEFAULT_MAX_FRAME;
 	if (c->max_frame < HERMES_MIN_MAX_FRAME || c->max_frame > HERMES_FRAME_LIMIT)
 		return hm_fail(HERMES_EINVAL, "max_frame %u is outside [%u, %u]", c->max_frame,
@@ -87,7 +93,8 @@ hermes_err hm_client_init(hm_client *c, const hm_client_cfg *cfg)
 
 	memcpy(c->identity, id, id_len + 1);
 	c->offer = (c->have_key ? HERMES_FEATURE_AUTH : 0) |
-		   (c->want_encrypt ? HERMES_FEATURE_ENCRYPT : 0) | cfg->extra_features;
+		   (c->want_encrypt ? HERMES_FEATURE_ENCRYPT : 0) | (c->pk ? HERMES_FEATURE_PUBKEY : 0) |
+		   cfg->extra_features;
 	c->hello = (hermes_wire_hello){.min_version = HERMES_PROTOCOL_VERSION,
 				       .max_version = HERMES_PROTOCOL_VERSION,
 				       .features = c->offer,
@@ -108,6 +115,7 @@ void hm_client_fini(hm_client *c)
 	c->in = c->out = NULL;
 	hm_auth_wipe(c->key, sizeof c->key);
 	hm_auth_wipe(c->kx_sk, sizeof c->kx_sk);
+	hm_auth_wipe(&c->pkk, sizeof c->pkk);
 	hm_auth_wipe(c->rx_key, sizeof c->rx_key);
 	hm_auth_wipe(c->tx_key, sizeof c->tx_key);
 }
@@ -240,6 +248,11 @@ static void on_welcome(hm_client *c, const hermes_wire_welcome *w)
 		fail(c, HERMES_EPERM, true, "the bridge refused session encryption");
 		return;
 	}
+	if (c->pk != !!(w->features & HERMES_FEATURE_PUBKEY)) {
+		fail(c, HERMES_EPERM, true,
+		     "the bridge does not authenticate by public key (it has no key pair)");
+		return;
+	}
 	memcpy(c->server_name, w->name, w->name_len);
 	c->server_name[w->name_len] = '\0';
 	c->welcome = *w;
@@ -283,8 +296,11 @@ static void on_challenge(hm_client *c, const hermes_wire_auth_challenge *ch)
 	if (!err)
 		err = hermes_auth_transcript(HERMES_ROLE_CLIENT, &c->hello, &c->welcome, &c->challenge,
 					     &c->response, t, &tlen);
+	if (!err && c->pk)
+		err = hm_auth_pk_derive(HERMES_ROLE_CLIENT, c->key, c->kx_sk, c->server_pk,
+					ch->kx_public_key, t, tlen, &c->pkk);
 	if (!err)
-		err = hm_auth_tag(c->key, t, tlen, c->response.tag);
+		err = hm_auth_tag(c->pk ? c->pkk.tag_c : c->key, t, tlen, c->response.tag);
 	if (err) {
 		fail(c, err, false, "cannot answer the challenge: %s", hermes_last_error_detail());
 		return;
@@ -305,16 +321,26 @@ static void on_auth_ok(hm_client *c, const hermes_wire_auth_ok *ok)
 	hermes_err err = hermes_auth_transcript(HERMES_ROLE_SERVER, &c->hello, &c->welcome,
 						&c->challenge, &c->response, t, &tlen);
 	if (!err)
-		err = hm_auth_tag(c->key, t, tlen, want);
+		err = hm_auth_tag(c->pk ? c->pkk.tag_s : c->key, t, tlen, want);
 	if (err || !hm_auth_equal(want, ok->tag, sizeof want)) {
+		hm_auth_wipe(&c->pkk, sizeof c->pkk);
 		/* The server does not know our key: say so and leave. */
 		hermes_wire_msg m = {.type = HERMES_MSG_GOODBYE};
 		m.goodbye.code = HERMES_EPERM;
 		(void)hm_client_send_msg(c, 0, 0, &m);
-		fail(c, HERMES_EPERM, false, "the bridge failed to prove it knows our key");
+		fail(c, HERMES_EPERM, false,
+		     c->pk ? "the bridge failed to prove it holds the pinned key (server line of "
+			     "the key file)"
+			   : "the bridge failed to prove it knows our key");
 		return;
 	}
-	if (c->features & HERMES_FEATURE_ENCRYPT) {
+	if (c->pk) {
+		memcpy(c->rx_key, c->pkk.s2c, sizeof c->rx_key);
+		memcpy(c->tx_key, c->pkk.c2s, sizeof c->tx_key);
+		hm_auth_wipe(&c->pkk, sizeof c->pkk);
+		hm_auth_wipe(c->kx_sk, sizeof c->kx_sk);
+		c->sealed = true;
+	} else if (c->features & HERMES_FEATURE_ENCRYPT) {
 		err = hm_auth_session_keys(HERMES_ROLE_CLIENT, c->kx_pk, c->kx_sk,
 					   c->challenge.kx_public_key, c->rx_key, c->tx_key);
 		hm_auth_wipe(c->kx_sk, sizeof c->kx_sk);

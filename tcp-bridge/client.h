@@ -17,6 +17,8 @@
 #include <hermes/net.h>
 #include <hermes/protocol.h>
 
+#include "tcp-bridge/auth.h"
+
 /* Feature bit of bridge links (PROTOCOL.md, "Links between buses"). */
 #define HM_FEATURE_LINK 0x00000004u
 /* Bytes a LINK publish carries before the message: origin bus id and the
@@ -35,6 +37,9 @@ typedef struct hm_client_cfg {
 	const uint8_t *key;	 /* HERMES_AUTH_KEY_SIZE bytes, or NULL: no authentication */
 	bool encrypt;		 /* require session encryption (needs key) */
 	bool plaintext;		 /* with a key: do not encrypt (explicit opt-out) */
+	/* Public-key mode: key is our X25519 secret key and this the bridge's
+	 * public key we pin (HERMES_KX_PUBLIC_KEY_SIZE bytes), or NULL (PSK). */
+	const uint8_t *server_pk;
 	uint32_t extra_features; /* e.g. HM_FEATURE_LINK */
 	uint32_t max_frame;	 /* ours; 0 = HERMES_DEFAULT_MAX_FRAME */
 	size_t in_cap, out_cap;	 /* buffer sizes; 0 = defaults */
@@ -57,6 +62,9 @@ typedef struct hm_client {
 	hermes_wire_auth_challenge challenge;
 	hermes_wire_auth_response response;
 	uint8_t kx_pk[HERMES_KX_PUBLIC_KEY_SIZE], kx_sk[HERMES_KX_PUBLIC_KEY_SIZE];
+	bool pk; /* public-key mode */
+	uint8_t server_pk[HERMES_KX_PUBLIC_KEY_SIZE];
+	hm_pk_keys pkk; /* its keys, from AUTH_CHALLENGE to AUTH_OK */
 
 	/* Session sealing: rx opens what the server sends, tx seals ours. */
 	bool sealed;

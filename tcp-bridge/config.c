@@ -58,6 +58,8 @@ void hm_bridge_cfg_fini(hm_bridge_cfg *c)
 	hm_auth_secure_free(c->idents, c->nidents * sizeof *c->idents);
 	c->idents = NULL;
 	c->nidents = 0;
+	hm_auth_secure_free(c->secret, HERMES_AUTH_KEY_SIZE);
+	c->secret = NULL;
 }
 
 static hermes_err bad(hm_bridge_cfg *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -210,6 +212,14 @@ hermes_err hm_bridge_cfg_set(hm_bridge_cfg *c, const char *key, const char *v)
 				return bad(c, "name: printable ASCII without spaces only");
 		if (!copy(c->name, sizeof c->name, v))
 			return bad(c, "name: at most 255 bytes");
+	} else if (!strcmp(key, "key_file")) {
+		if (!copy(c->key_file, sizeof c->key_file, v))
+			return bad(c, "key_file: path too long");
+		if (!c->secret && !(c->secret = hm_auth_secure_alloc(HERMES_AUTH_KEY_SIZE)))
+			return bad(c, "key_file: no secure memory for the key");
+		if (hm_auth_key_load(v, c->secret) != HERMES_OK ||
+		    hm_auth_pk_public(c->secret, c->public_key) != HERMES_OK)
+			return bad(c, "key_file: %s", hermes_last_error_detail());
 	} else if (!strcmp(key, "auth")) {
 		if (!copy(c->auth_file, sizeof c->auth_file, v))
 			return bad(c, "auth: path too long");
@@ -450,6 +460,13 @@ static int on_entry(void *user, const char *section, const char *key, const char
 				if (!parse_policy(value, &id->slow))
 					err = bad(c, "[%s] slow_policy: want auto, drop, disconnect or hold",
 						  section);
+			} else if (!strcmp(key, "public_key")) {
+				if (hm_auth_parse_key(value, id->public_key) != HERMES_OK)
+					err = bad(c, "[%s] public_key: want 64 hex digits (hermes-bridge "
+						     "keygen --pair prints them)",
+						  section);
+				else
+					id->have_public = true;
 			} else if (!strcmp(key, "hold")) {
 				if (!parse_bool(value, &id->hold))
 					err = bad(c, "[%s] hold: want true or false", section);
@@ -489,6 +506,11 @@ static int on_entry(void *user, const char *section, const char *key, const char
 		} else if (!strcmp(key, "key_file")) {
 			if (!copy(l->key_file, sizeof l->key_file, value))
 				err = bad(c, "[%s] key_file: too long", section);
+		} else if (!strcmp(key, "server_key")) {
+			if (hm_auth_parse_key(value, l->server_key) != HERMES_OK)
+				err = bad(c, "[%s] server_key: want 64 hex digits", section);
+			else
+				l->have_server_key = true;
 		} else if (!strcmp(key, "server")) {
 			if (!copy(l->server, sizeof l->server, value))
 				err = bad(c, "[%s] server: too long", section);
@@ -563,10 +585,19 @@ hermes_err hm_bridge_cfg_load_auth(hm_bridge_cfg *c)
 		return err;
 	if (c->nidents == 0)
 		return bad(c, "%s: no [identity NAME] sections", c->auth_file);
-	for (unsigned i = 0; i < c->nidents; i++)
-		if (!c->idents[i].have_key)
-			return bad(c, "%s: identity '%s' has no key_file", c->auth_file,
-				   c->idents[i].name);
+	for (unsigned i = 0; i < c->nidents; i++) {
+		if (!c->idents[i].have_key && !c->idents[i].have_public)
+			return bad(c, "%s: identity '%s' has neither public_key nor key_file",
+				   c->auth_file, c->idents[i].name);
+		if (c->idents[i].have_key && c->idents[i].have_public)
+			return bad(c, "%s: identity '%s' has both public_key and key_file: one mode "
+				      "per identity",
+				   c->auth_file, c->idents[i].name);
+		if (c->idents[i].have_public && !c->secret)
+			return bad(c, "%s: identity '%s' has a public_key: the bridge needs its own key "
+				      "pair (key_file = FILE, made with hermes-bridge keygen --pair)",
+				   c->auth_file, c->idents[i].name);
+	}
 	return HERMES_OK;
 }
 

@@ -68,6 +68,8 @@ typedef struct hm_ident {
 	hm_slow_policy slow;		/* AUTO: no preference */
 	bool have_key;
 	bool hold; /* may hold back producers (HOLD subscriptions) */
+	bool have_public;			    /* public-key mode: key is unused */
+	uint8_t public_key[HERMES_KX_PUBLIC_KEY_SIZE]; /* the identity's X25519 public key */
 	bool link; /* may use the LINK feature (origin data is honoured) */
 } hm_ident;
 
@@ -88,6 +90,8 @@ typedef struct hm_link_cfg {
 	char identity[HERMES_WIRE_NAME_MAX + 1];
 	char key_file[512];
 	char server[HERMES_WIRE_NAME_MAX + 1]; /* "": any; else the peer's WELCOME name must match */
+	bool have_server_key; /* public-key mode: the far bridge's pinned public key */
+	uint8_t server_key[HERMES_KX_PUBLIC_KEY_SIZE];
 	bool encrypt;	/* encryption explicitly required (needs key_file) */
 	bool plaintext; /* explicit opt-out: authenticated but not encrypted */
 	bool start_earliest; /* first connection: import from the oldest retained message */
@@ -100,6 +104,9 @@ typedef struct hm_bridge_cfg {
 	char listen[300];
 	char name[HERMES_WIRE_NAME_MAX + 1];
 	char auth_file[512];
+	char key_file[512]; /* the bridge's X25519 secret key (public-key mode) */
+	uint8_t *secret;    /* loaded from key_file (hm_auth_secure_alloc), or NULL */
+	uint8_t public_key[HERMES_KX_PUBLIC_KEY_SIZE];
 	hm_encrypt_mode encrypt;
 	bool encrypt_set; /* encrypt given explicitly */
 	bool insecure;

@@ -473,8 +473,17 @@ static void on_hello(hm_conn *c, const hermes_wire_hello *h)
 	}
 	if (auth) {
 		features |= HERMES_FEATURE_AUTH;
-		if ((offer & HERMES_FEATURE_ENCRYPT) && s->cfg->encrypt != HM_ENC_OFF)
+		if ((offer & HERMES_FEATURE_PUBKEY) && s->cfg->secret) {
+			/* Public-key sessions are always encrypted. */
+			if (!(offer & HERMES_FEATURE_ENCRYPT)) {
+				hm_stat_add(&s->stats->c.auth_failures, 1);
+				hm_conn_fatal(c, HERMES_EPERM, "public-key mode needs ENCRYPT");
+				return;
+			}
+			features |= HERMES_FEATURE_PUBKEY | HERMES_FEATURE_ENCRYPT;
+		} else if ((offer & HERMES_FEATURE_ENCRYPT) && s->cfg->encrypt != HM_ENC_OFF) {
 			features |= HERMES_FEATURE_ENCRYPT;
+		}
 		if (s->cfg->encrypt == HM_ENC_REQUIRED && !(features & HERMES_FEATURE_ENCRYPT)) {
 			hm_stat_add(&s->stats->c.auth_failures, 1);
 			hm_conn_fatal(c, HERMES_EPERM, "session encryption required");
@@ -515,16 +524,32 @@ static void on_response(hm_conn *c, const hermes_wire_auth_response *r)
 {
 	hm_server *s = c->srv;
 	const hm_ident *id = find_ident(s, c->identity);
-	const uint8_t *key = id ? id->key : s->unknown_key;
+	bool pk = c->features & HERMES_FEATURE_PUBKEY;
+	/* An identity of the other mode counts as unknown. */
+	bool known = id && (pk ? id->have_public : id->have_key);
+	const uint8_t *key = known ? id->key : s->unknown_key;
 	bool enc = c->features & HERMES_FEATURE_ENCRYPT;
 	uint8_t t[HERMES_AUTH_TRANSCRIPT_MAX], tag[HERMES_AUTH_TAG_SIZE];
 	size_t tlen = 0;
+	hm_pk_keys pkk;
 	bool ok = hermes_auth_transcript(HERMES_ROLE_CLIENT, &c->hello, &c->welcome, &c->challenge, r,
-					 t, &tlen) == HERMES_OK &&
-		  hm_auth_tag(key, t, tlen, tag) == HERMES_OK;
+					 t, &tlen) == HERMES_OK;
+	if (pk) {
+		/* Public-key mode: the proof's key comes from the agreements
+		 * with the identity's public key (a random one if unknown). */
+		ok = ok && hm_auth_pk_derive(HERMES_ROLE_SERVER, s->cfg->secret, c->kx_sk,
+					     known ? id->public_key : s->unknown_pk,
+					     r->kx_public_key, t, tlen, &pkk) == HERMES_OK;
+		key = pkk.tag_c;
+	}
+	ok = ok && hm_auth_tag(key, t, tlen, tag) == HERMES_OK;
 	/* Constant time, and computed whether or not the identity exists. */
-	ok = hm_auth_equal(tag, r->tag, sizeof tag) && ok && id;
-	if (ok && enc) {
+	ok = hm_auth_equal(tag, r->tag, sizeof tag) && ok && known;
+	if (ok && pk) {
+		memcpy(c->rx_key, pkk.c2s, sizeof c->rx_key);
+		memcpy(c->tx_key, pkk.s2c, sizeof c->tx_key);
+		key = pkk.tag_s;
+	} else if (ok && enc) {
 		uint8_t zero[HERMES_KX_PUBLIC_KEY_SIZE] = {0};
 		ok = !hm_auth_equal(r->kx_public_key, zero, sizeof zero) &&
 		     hm_auth_session_keys(HERMES_ROLE_SERVER, c->challenge.kx_public_key, c->kx_sk,
@@ -553,9 +578,11 @@ static void on_response(hm_conn *c, const hermes_wire_auth_response *r)
 	if (hermes_auth_transcript(HERMES_ROLE_SERVER, &c->hello, &c->welcome, &c->challenge, r, t,
 				   &tlen) != HERMES_OK ||
 	    hm_auth_tag(key, t, tlen, m.auth_ok.tag) != HERMES_OK) {
+		hm_auth_wipe(&pkk, sizeof pkk);
 		hm_conn_fatal(c, HERMES_ESYS, "cannot compute the server proof");
 		return;
 	}
+	hm_auth_wipe(&pkk, sizeof pkk);
 	send_msg(c, 0, 0, &m);
 	/* Everything after AUTH_OK is sealed, both ways. */
 	c->sealed = enc;
@@ -563,8 +590,8 @@ static void on_response(hm_conn *c, const hermes_wire_auth_response *r)
 	c->slow = id->slow;
 	if (!session_begin(c, id))
 		return;
-	hm_log(HM_BR_LOG_INFO, "connection %llu from %s: authenticated as '%s'%s%s",
-	       (unsigned long long)c->serial, c->peer, c->identity,
+	hm_log(HM_BR_LOG_INFO, "connection %llu from %s: authenticated as '%s'%s%s%s",
+	       (unsigned long long)c->serial, c->peer, c->identity, pk ? " by public key" : "",
 	       enc ? ", encrypted" : ", NOT encrypted",
 	       (c->features & HM_FEATURE_LINK) ? ", link" : "");
 }

@@ -225,6 +225,7 @@ static void start_connect(hm_link *l)
 			    .key = l->have_key ? l->key : NULL,
 			    .encrypt = l->cfg->encrypt,
 			    .plaintext = l->cfg->plaintext,
+			    .server_pk = l->cfg->have_server_key ? l->cfg->server_key : NULL,
 			    .extra_features = HM_FEATURE_LINK,
 			    .max_frame = l->srv->cfg->max_frame,
 			    .out_cap = l->srv->cfg->out_buffer + HM_OUT_SLACK};

@@ -754,6 +754,11 @@ int hm_bridge_run(hm_bridge_cfg *cfg)
 	       cfg->busy_poll ? ", busy-poll" : "", L->stats_path[0] ? "" : ", no counters file");
 	if (L->stats_path[0])
 		hm_log(HM_BR_LOG_INFO, "counters in %s", L->stats_path);
+	if (cfg->secret) {
+		char hex[2 * HERMES_KX_PUBLIC_KEY_SIZE + 1];
+		hm_auth_hex(cfg->public_key, sizeof cfg->public_key, hex);
+		hm_log(HM_BR_LOG_INFO, "public key %s (fingerprint %.16s)", hex, hex);
+	}
 	notify_ready(L);
 	run(L);
 	rc = 0;

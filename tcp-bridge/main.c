@@ -21,7 +21,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: hermes-bridge [options]\n"
-		"       hermes-bridge keygen NAME [--out FILE]\n"
+		"       hermes-bridge keygen NAME [--pair [--server-key HEX]] [--out FILE]\n"
 		"\n"
 		"Serves one Hermes bus over TCP: remote clients (libhermes-ipc's hermes_net_*\n"
 		"API, docs/PROTOCOL.md) publish into its rings and subscribe to them, and links\n"
@@ -55,6 +55,8 @@ static void usage(FILE *f)
 		"                           default with --link-key)\n"
 		"      --link-plaintext     do not encrypt the --link sessions (opt-out)\n"
 		"      --name NAME          server name sent to clients (default hermes-bridge@HOST)\n"
+		"      --key FILE           the bridge's X25519 secret key (keygen --pair): clients\n"
+		"                           with a public_key in the auth file authenticate by it\n"
 		"      --bus-id N           this bus's origin id on links (default: random, kept\n"
 		"                           in the state directory; must differ between linked buses)\n"
 		"      --slow-policy P      what to do with a subscriber that cannot keep up: drop\n"
@@ -105,6 +107,10 @@ static void usage(FILE *f)
 		"FILE (default NAME.key), mode 0600; refuses to overwrite. Give the same file to\n"
 		"the client (HERMES_NET_KEY_FILE, or a link's key_file) and name it in the\n"
 		"bridge's auth file.\n"
+		"keygen NAME --pair [--server-key HEX]: an X25519 key pair instead (public-key\n"
+		"mode): the secret half to FILE, the public half printed (public_key = HEX) for\n"
+		"the bridge's auth file, or, for the bridge's own pair, for its clients'\n"
+		"--server-key, which pins it in the client's key file.\n"
 		"\n"
 		"Signals: SIGHUP reloads the auth file (identities, keys, permissions; the\n"
 		"sessions of removed or changed identities are closed). SIGTERM/SIGINT stop\n"
@@ -115,18 +121,26 @@ static void usage(FILE *f)
 
 static int keygen(int argc, char **argv)
 {
-	const char *name = NULL, *out = NULL;
+	static const char use[] =
+		"usage: hermes-bridge keygen NAME [--pair [--server-key HEX]] [--out FILE]\n";
+	const char *name = NULL, *out = NULL, *server = NULL;
+	bool pair = false;
 	for (int i = 2; i < argc; i++) {
 		if ((!strcmp(argv[i], "--out") || !strcmp(argv[i], "-o")) && i + 1 < argc)
 			out = argv[++i];
+		else if (!strcmp(argv[i], "--pair"))
+			pair = true;
+		else if (!strcmp(argv[i], "--server-key") && i + 1 < argc)
+			server = argv[++i];
 		else if (argv[i][0] == '-' || name) {
-			fprintf(stderr, "usage: hermes-bridge keygen NAME [--out FILE]\n");
+			fputs(use, stderr);
 			return 2;
 		} else
 			name = argv[i];
 	}
-	if (!name) {
-		fprintf(stderr, "usage: hermes-bridge keygen NAME [--out FILE]\n");
+	uint8_t pin[HERMES_KX_PUBLIC_KEY_SIZE];
+	if (!name || (server && (!pair || hm_auth_parse_key(server, pin) != HERMES_OK))) {
+		fputs(use, stderr);
 		return 2;
 	}
 	for (const char *p = name; *p; p++)
@@ -139,12 +153,15 @@ static int keygen(int argc, char **argv)
 	snprintf(path, sizeof path, "%s", out ? out : name);
 	if (!out)
 		snprintf(path, sizeof path, "%s.key", name);
-	uint8_t key[HERMES_AUTH_KEY_SIZE];
+	uint8_t key[HERMES_AUTH_KEY_SIZE], pub[HERMES_KX_PUBLIC_KEY_SIZE];
 	hermes_err err = hm_auth_keygen(key);
+	if (!err && pair)
+		err = hm_auth_pk_public(key, pub);
 	if (!err) {
 		char comment[320];
-		snprintf(comment, sizeof comment, "Hermes pre-shared key of identity %s", name);
-		err = hm_auth_key_save(path, comment, key);
+		snprintf(comment, sizeof comment, "Hermes %s of %s", pair ? "X25519 secret key" :
+			 "pre-shared key of identity", name);
+		err = hm_auth_key_save_pin(path, comment, key, server ? pin : NULL);
 	}
 	hm_auth_wipe(key, sizeof key);
 	if (err) {
@@ -152,6 +169,23 @@ static int keygen(int argc, char **argv)
 		return 1;
 	}
 	printf("%s\n", path);
+	if (pair) {
+		/* The public half is no secret: it goes to the other side. */
+		char hex[2 * HERMES_KX_PUBLIC_KEY_SIZE + 1];
+		hm_auth_hex(pub, sizeof pub, hex);
+		printf("public_key = %s\n", hex);
+		fprintf(stderr,
+			"wrote %s (mode 0600, the secret half; it never leaves this host).\n"
+			"Fingerprint %.16s. Where %s is an identity, the bridge's auth file gets the\n"
+			"public half only, and grants only what %s needs:\n"
+			"  [identity %s]\n  public_key = %s\n"
+			"  publish = RING ...      ; the rings it may publish to (patterns allowed)\n"
+			"  subscribe = RING ...    ; the rings it may read\n"
+			"Where %s is a bridge, its config says key_file = %s, and each client's key\n"
+			"is made with --server-key %s (the pin).\n",
+			path, hex, name, name, name, hex, name, path, hex);
+		return 0;
+	}
 	/* Least privilege: the operator names the rings; nothing is granted
 	 * by a copy-paste. */
 	fprintf(stderr,
@@ -174,7 +208,7 @@ int main(int argc, char **argv)
 		O_ENCRYPT = 256, O_INSECURE, O_LINK_ID, O_LINK_KEY, O_LINK_ENC, O_NAME, O_BUS_ID,
 		O_SLOW, O_OUTBUF, O_MAXFRAME, O_MAXCONN, O_HSTIMEOUT, O_PUBTIMEOUT, O_BUSY,
 		O_STATSDIR, O_STATEDIR, O_IMPORT_TIMEOUT, O_SPIN, O_CHECK, O_CPU, O_RT, O_ANON,
-		O_LINK_PLAIN, O_PERADDR, O_PERID, O_HOLDS, O_IDLE, O_MEMLIMIT
+		O_LINK_PLAIN, O_PERADDR, O_PERID, O_HOLDS, O_IDLE, O_MEMLIMIT, O_KEY
 	};
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -195,6 +229,7 @@ int main(int argc, char **argv)
 		{"link-key", required_argument, NULL, O_LINK_KEY},
 		{"link-encrypt", no_argument, NULL, O_LINK_ENC},
 		{"name", required_argument, NULL, O_NAME},
+		{"key", required_argument, NULL, O_KEY},
 		{"bus-id", required_argument, NULL, O_BUS_ID},
 		{"slow-policy", required_argument, NULL, O_SLOW},
 		{"out-buffer", required_argument, NULL, O_OUTBUF},
@@ -253,6 +288,7 @@ int main(int argc, char **argv)
 		case O_LINK_KEY: link_key = optarg; break;
 		case O_LINK_ENC: link_enc = true; break;
 		case O_NAME: key = "name"; break;
+		case O_KEY: key = "key_file"; break;
 		case O_BUS_ID: key = "bus_id"; break;
 		case O_SLOW: key = "slow_policy"; break;
 		case O_OUTBUF: key = "out_buffer"; break;

@@ -248,7 +248,7 @@ hermes_err hermes_net_connect(const char *address, const hermes_net_options *o,
 	int64_t timeout = o->connect_timeout_ns > 0 ? o->connect_timeout_ns : 10000000000ll;
 	uint64_t deadline = hm_deadline_after(timeout);
 
-	uint8_t key[HERMES_AUTH_KEY_SIZE];
+	uint8_t key[HERMES_AUTH_KEY_SIZE], server_pk[HERMES_KX_PUBLIC_KEY_SIZE];
 	hm_client_cfg cfg = {.identity = o->identity,
 			     .encrypt = o->encrypt > 0,
 			     .plaintext = o->encrypt < 0,
@@ -257,10 +257,14 @@ hermes_err hermes_net_connect(const char *address, const hermes_net_options *o,
 			     .in_cap = o->recv_buffer,
 			     .out_cap = o->send_buffer};
 	if (o->key_file) {
-		hermes_err err = hm_auth_key_load(o->key_file, key);
+		bool pinned = false;
+		hermes_err err = hm_auth_key_load_pin(o->key_file, key, server_pk, &pinned);
 		if (err)
 			return err;
 		cfg.key = key;
+		/* A key file that pins the bridge's public key: public-key mode. */
+		if (pinned)
+			cfg.server_pk = server_pk;
 	}
 	hermes_net *n = calloc(1, sizeof *n);
 	if (!n) {

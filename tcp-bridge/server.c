@@ -77,7 +77,8 @@ hermes_err hm_server_init(hm_server *s, const hm_bridge_cfg *cfg, hermes_bus *bu
 		return hm_fail(HERMES_ENOMEM, "per-identity state");
 	/* An identity without a key is checked against a random key, so that
 	 * "unknown identity" costs the same as "wrong key" and looks the same. */
-	if (cfg->nidents && hm_auth_random(s->unknown_key, sizeof s->unknown_key) != HERMES_OK)
+	if (cfg->nidents && (hm_auth_random(s->unknown_key, sizeof s->unknown_key) != HERMES_OK ||
+			     hm_auth_pk_public(s->unknown_key, s->unknown_pk) != HERMES_OK))
 		return HERMES_ENOTSUP;
 	return HERMES_OK;
 }
@@ -92,7 +93,9 @@ static const hm_ident *ident_named(const hm_bridge_cfg *cfg, const char *name)
 
 static bool ident_same(const hm_ident *a, const hm_ident *b)
 {
-	return hm_auth_equal(a->key, b->key, sizeof a->key) && !strcmp(a->publish, b->publish) &&
+	return hm_auth_equal(a->key, b->key, sizeof a->key) && a->have_public == b->have_public &&
+	       !memcmp(a->public_key, b->public_key, sizeof a->public_key) &&
+	       !strcmp(a->publish, b->publish) &&
 	       !strcmp(a->subscribe, b->subscribe) && a->slow == b->slow && a->hold == b->hold &&
 	       a->link == b->link;
 }
@@ -108,12 +111,14 @@ hermes_err hm_server_reload_auth(hm_server *s, hm_bridge_cfg *cfg, unsigned *clo
 	n->nidents = 0;
 	if (hm_bridge_cfg_load_auth(n) != HERMES_OK) {
 		hermes_err err = hm_fail(HERMES_EINVAL, "%s", n->error);
+		n->secret = NULL; /* the bridge's key stays cfg's */
 		hm_bridge_cfg_fini(n);
 		free(n);
 		return err;
 	}
 	struct hm_ident_state *st = calloc(n->nidents + 1u, sizeof *st);
 	if (!st) {
+		n->secret = NULL;
 		hm_bridge_cfg_fini(n);
 		free(n);
 		return hm_fail(HERMES_ENOMEM, "reloading the auth file");
@@ -161,8 +166,8 @@ hermes_err hm_server_reload_auth(hm_server *s, hm_bridge_cfg *cfg, unsigned *clo
 	cfg->idents = n->idents;
 	cfg->nidents = n->nidents;
 	free(n);
-	if (cfg->nidents)
-		(void)hm_auth_random(s->unknown_key, sizeof s->unknown_key);
+	if (cfg->nidents && hm_auth_random(s->unknown_key, sizeof s->unknown_key) == HERMES_OK)
+		(void)hm_auth_pk_public(s->unknown_key, s->unknown_pk);
 	return HERMES_OK;
 }
 

@@ -217,6 +217,7 @@ struct hm_server {
 	uint8_t *scratch;
 	size_t scratch_cap;
 	uint8_t unknown_key[HERMES_AUTH_KEY_SIZE];
+	uint8_t unknown_pk[HERMES_KX_PUBLIC_KEY_SIZE]; /* its public key (public-key mode) */
 	/* Per identity (index in cfg->idents; cfg->nidents: anonymous). */
 	struct hm_ident_state {
 		unsigned conns, holds;

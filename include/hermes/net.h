@@ -59,9 +59,12 @@ typedef struct hermes_net_options {
 	/* Identity to authenticate as; NULL or "" = anonymous.
 	 * $HERMES_NET_IDENTITY. */
 	const char *identity;
-	/* File holding the identity's pre-shared key (hermes-bridge keygen);
-	 * NULL = no authentication. With a key, a bridge that does not
-	 * authenticate the connection is refused (it could be an impostor).
+	/* File holding the identity's key (hermes-bridge keygen); NULL = no
+	 * authentication. With a key, a bridge that does not authenticate the
+	 * connection is refused (it could be an impostor). A file that also
+	 * has a line 'server HEX' (keygen --pair --server-key) is an X25519
+	 * secret key, and HEX the bridge's public key: public-key mode, where
+	 * only a bridge holding that key's secret half is accepted.
 	 * $HERMES_NET_KEY_FILE. */
 	const char *key_file;
 	/* Session encryption. 0 (default): with a key, ask for it and refuse

@@ -68,6 +68,9 @@ extern "C" {
  * ignored by the server; a WELCOME only ever contains bits the HELLO had. */
 #define HERMES_FEATURE_AUTH 0x00000001u	   /* authenticate with a pre-shared key */
 #define HERMES_FEATURE_ENCRYPT 0x00000002u /* seal every frame after AUTH_OK */
+/* Authenticate with X25519 key pairs instead of a pre-shared key (with AUTH
+ * and ENCRYPT; PROTOCOL.md 6.1). 0x4 is the bridges' LINK. */
+#define HERMES_FEATURE_PUBKEY 0x00000008u
 
 /* Authentication sizes, chosen to match libsodium without including it:
  * nonces come from randombytes_buf, public keys are crypto_kx_PUBLICKEYBYTES,

@@ -43,6 +43,18 @@ static ht_daemon bus;
 static hb_bridge br; /* --auth, defaults otherwise */
 static char auth_path[300], key_alice[300], key_mesh[300], key_reader[300];
 #define RING_SLOTS 256u /* "blk": 256 messages of 256 bytes */
+/* PROTOCOL.md 6.1's vector (public-key mode), in hex; also checked with an
+ * independent X25519/BLAKE2b/HMAC implementation when it was written. */
+#define VEC_CS "07a37cbc142093c8b755dc1b10e86cb426374ad16aa853ed0bdfc0b2b86d1c7c"
+#define VEC_SS "5869aff450549732cbaaed5e5df9b30a6da31cb0e5742bad5ad4a1a768f1a67b"
+#define VEC_CE "64b101b1d0be5a8704bd078f9895001fc03e8e9f9522f188dd128d9846d48466"
+#define VEC_SE "244fe3b963e899dd295baffce248d3530f3a9a7479ba063002680ebfe7adad49"
+#define VEC_TAGC "2bb6a325e7ce3e9f7769850affd14bc826a0a58b05be62a4eb4652bdaa72654b"
+#define VEC_TAGS "4f10ce8803129bba2518c68c62aa3060f990fd7c8984c7f86630bf5a089a5372"
+#define VEC_C2S "1e222a1aae7534b2d875458f1959777b2828b1194ecda4acb05535d34e53d003"
+#define VEC_S2C "279de2575ae3db2d3e8aee548f8c86e43c494243d67718f5258e22ab81fa165c"
+#define VEC_CTAG "9341ecbc61a753faeb0659972b22f8fc06cd531c058069f2c0fd91e22d674497"
+#define VEC_STAG "84faf67450ae3fcc8e7f349640e8f0ae48e7b0584971b1063f2460e9e7ffdb02"
 /* The far bus whose messages "mesh" links in. */
 static const uint64_t far = 0x1234567890abcdefull;
 
@@ -810,6 +822,203 @@ static void test_sighup_reloads_identities_and_closes_revoked_sessions(void **st
 	stop_extra(&r);
 }
 
+/* ---- public-key mode ---------------------------------------------------------------- */
+
+/* The "public_key = HEX" keygen --pair printed into log. */
+static void read_public(const char *log, char hex[65])
+{
+	FILE *f = fopen(log, "re");
+	assert_non_null(f);
+	char line[512];
+	hex[0] = '\0';
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, "public_key = ", 13))
+			snprintf(hex, 65, "%.64s", line + 13);
+	fclose(f);
+	assert_int_equal(strlen(hex), 64);
+}
+
+static void keygen_pair(const char *name, const char *server_hex, char *path, size_t len,
+			char hex[65])
+{
+	snprintf(path, len, "%s/%s.key", bus.run_dir, name);
+	char log[300];
+	snprintf(log, sizeof log, "%s/keygen-%s.log", bus.run_dir, name);
+	const char *args[] = {"keygen", name, "--pair", "--out", path,
+			      server_hex ? "--server-key" : NULL, server_hex, NULL};
+	assert_int_equal(hb_bridge_run(log, args, 10000), 0);
+	read_public(log, hex);
+}
+
+static void test_public_key_identities(void **state)
+{
+	(void)state;
+	if (!hm_auth_available())
+		skip();
+	char bkey[300], bhex[65], carol[300], chex[65], mallory[300], mhex[65];
+	keygen_pair("pkbridge", NULL, bkey, sizeof bkey, bhex);
+	keygen_pair("carol", bhex, carol, sizeof carol, chex);
+	keygen_pair("mallory", bhex, mallory, sizeof mallory, mhex);
+	/* carol's secret with a pin that is not the bridge's. */
+	char wrongpin[300], text[512];
+	snprintf(wrongpin, sizeof wrongpin, "%s/carol-wrongpin.key", bus.run_dir);
+	FILE *f = fopen(carol, "re");
+	assert_non_null(f);
+	char line[256], secret[65] = "";
+	while (fgets(line, sizeof line, f))
+		if (line[0] != '#' && strncmp(line, "server", 6))
+			snprintf(secret, sizeof secret, "%.64s", line);
+	fclose(f);
+	snprintf(text, sizeof text, "%s\nserver %s\n", secret, mhex);
+	write_file(wrongpin, text, 0600);
+
+	/* The bridge holds carol's public key only; alice keeps her PSK. */
+	char conf[300];
+	snprintf(conf, sizeof conf, "%s/auth-pk.conf", bus.run_dir);
+	snprintf(text, sizeof text,
+		 "[identity carol]\npublic_key = %s\npublish = feed\nsubscribe = feed\n"
+		 "[identity alice]\nkey_file = alice.key\npublish = feed\nsubscribe = feed\n",
+		 chex);
+	write_file(conf, text, 0644);
+	hb_bridge r;
+	const char *extra[] = {"--auth", conf, "--key", bkey, NULL};
+	start_extra(&r, "bridge-pk", extra);
+	assert_true(hb_log_has(r.log, bhex));
+
+	hermes_net *n;
+	assert_int_equal(connect_opts(r.addr, "carol", carol, 0, 0, &n), HERMES_OK);
+	assert_int_equal(hermes_net_features(n) & (HERMES_FEATURE_PUBKEY | HERMES_FEATURE_ENCRYPT),
+			 HERMES_FEATURE_PUBKEY | HERMES_FEATURE_ENCRYPT);
+	uint32_t ch;
+	assert_int_equal(hermes_net_bind(n, "feed", 5000000000ll, &ch, NULL), HERMES_OK);
+	assert_int_equal(hermes_net_publish(n, ch, "pk", 2, HERMES_NET_PUB_ACK | HERMES_NET_PUB_FLUSH,
+					    NULL),
+			 HERMES_OK);
+	hermes_net_event ev;
+	assert_int_equal(hermes_net_poll(n, &ev, 5000000000ll), HERMES_OK);
+	assert_int_equal(ev.type, HERMES_NET_ACK);
+	hermes_net_close(n);
+	assert_true(log_wait(r.log, "authenticated as 'carol' by public key, encrypted"));
+	/* Another secret key claiming to be carol. */
+	assert_int_equal(connect_opts(r.addr, "carol", mallory, 0, 0, &n), HERMES_EPERM);
+	/* carol's key, but pinned to another bridge's public key: the bridge
+	 * cannot prove it holds that one. */
+	assert_int_equal(connect_opts(r.addr, "carol", wrongpin, 0, 0, &n), HERMES_EPERM);
+	printf("wrong pin: %s\n", hermes_last_error_detail());
+	/* carol's key against a bridge without a key pair: refused. */
+	assert_int_equal(connect_opts(br.addr, "carol", carol, 0, 0, &n), HERMES_EPERM);
+	/* Pre-shared keys remain a mode. */
+	assert_int_equal(connect_opts(r.addr, "alice", key_alice, 0, 0, &n), HERMES_OK);
+	assert_false(hermes_net_features(n) & HERMES_FEATURE_PUBKEY);
+	hermes_net_close(n);
+
+	/* A link authenticates by public key too (server_key pins the far
+	 * bridge). */
+	char lkey[300], lhex[65], lconf[300];
+	keygen_pair("linker", NULL, lkey, sizeof lkey, lhex);
+	snprintf(text, sizeof text,
+		 "[identity carol]\npublic_key = %s\npublish = feed\nsubscribe = feed\n"
+		 "[identity linker]\npublic_key = %s\npublish = feed\nsubscribe = feed\n"
+		 "link = true\n",
+		 chex, lhex);
+	write_file(conf, text, 0644);
+	assert_int_equal(kill(r.pid, SIGHUP), 0);
+	assert_true(log_wait(r.log, "SIGHUP: 2 identities reloaded"));
+	snprintf(lconf, sizeof lconf, "%s/link-pk.conf", bus.run_dir);
+	snprintf(text, sizeof text,
+		 "[link pk]\nconnect = %s\nrings = feed:out\nidentity = linker\nkey_file = %s\n"
+		 "server_key = %s\n",
+		 r.addr, lkey, bhex);
+	write_file(lconf, text, 0600);
+	hb_bridge l;
+	const char *le[] = {"--config", lconf, NULL};
+	start_extra(&l, "bridge-pk-link", le);
+	bool up = log_wait(l.log, "is up");
+	bool by_pk = log_wait(r.log, "authenticated as 'linker' by public key, encrypted, link");
+	stop_extra(&l);
+	stop_extra(&r);
+	if (!up || !by_pk) {
+		hb_dump(l.log);
+		hb_dump(r.log);
+	}
+	assert_true(up);
+	assert_true(by_pk);
+}
+
+static void fill(uint8_t *p, size_t n, uint8_t first)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(first + i);
+}
+
+/* PROTOCOL.md 6.1's test vector, computed by both sides. */
+static void test_public_key_vectors(void **state)
+{
+	(void)state;
+	if (!hm_auth_available())
+		skip();
+	uint8_t cs[32], ss[32], ce[32], se[32], CS[32], SS[32], CE[32], SE[32];
+	fill(cs, 32, 0x01);
+	fill(ss, 32, 0x21);
+	fill(ce, 32, 0x41);
+	fill(se, 32, 0x61);
+	assert_int_equal(hm_auth_pk_public(cs, CS), HERMES_OK);
+	assert_int_equal(hm_auth_pk_public(ss, SS), HERMES_OK);
+	assert_int_equal(hm_auth_pk_public(ce, CE), HERMES_OK);
+	assert_int_equal(hm_auth_pk_public(se, SE), HERMES_OK);
+	uint32_t feat = HERMES_FEATURE_AUTH | HERMES_FEATURE_ENCRYPT | HERMES_FEATURE_PUBKEY;
+	hermes_wire_hello h = {.min_version = 1, .max_version = 1, .features = feat,
+			       .max_frame = 1u << 20, .identity = "carol", .identity_len = 5};
+	hermes_wire_welcome w = {.version = 1, .features = feat, .max_frame = 1u << 20,
+				 .name = "bridge", .name_len = 6};
+	hermes_wire_auth_challenge c;
+	hermes_wire_auth_response r;
+	fill(c.nonce, 32, 0xA0);
+	memcpy(c.kx_public_key, SE, 32);
+	fill(r.nonce, 32, 0xC0);
+	memcpy(r.kx_public_key, CE, 32);
+	uint8_t t[HERMES_AUTH_TRANSCRIPT_MAX], tc[32], ts[32];
+	size_t tlen;
+	assert_int_equal(hermes_auth_transcript(HERMES_ROLE_CLIENT, &h, &w, &c, &r, t, &tlen),
+			 HERMES_OK);
+	hm_pk_keys kc, ks;
+	assert_int_equal(hm_auth_pk_derive(HERMES_ROLE_CLIENT, cs, ce, SS, SE, t, tlen, &kc),
+			 HERMES_OK);
+	assert_int_equal(hm_auth_pk_derive(HERMES_ROLE_SERVER, ss, se, CS, CE, t, tlen, &ks),
+			 HERMES_OK);
+	assert_memory_equal(&kc, &ks, sizeof kc);
+	assert_int_equal(hm_auth_tag(kc.tag_c, t, tlen, tc), HERMES_OK);
+	size_t slen;
+	uint8_t t2[HERMES_AUTH_TRANSCRIPT_MAX];
+	assert_int_equal(hermes_auth_transcript(HERMES_ROLE_SERVER, &h, &w, &c, &r, t2, &slen),
+			 HERMES_OK);
+	assert_int_equal(hm_auth_tag(kc.tag_s, t2, slen, ts), HERMES_OK);
+	char hex[65];
+	const struct {
+		const char *what;
+		const uint8_t *v;
+		const char *want;
+	} vec[] = {
+		{"client static public", CS, VEC_CS},
+		{"server static public", SS, VEC_SS},
+		{"client ephemeral public", CE, VEC_CE},
+		{"server ephemeral public", SE, VEC_SE},
+		{"tag key c", kc.tag_c, VEC_TAGC},
+		{"tag key s", kc.tag_s, VEC_TAGS},
+		{"c2s", kc.c2s, VEC_C2S},
+		{"s2c", kc.s2c, VEC_S2C},
+		{"client tag", tc, VEC_CTAG},
+		{"server tag", ts, VEC_STAG},
+	};
+	bool same = true;
+	for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++) {
+		hm_auth_hex(vec[i].v, 32, hex);
+		printf("%-24s %s%s\n", vec[i].what, hex, strcmp(hex, vec[i].want) ? " (differs)" : "");
+		same &= !strcmp(hex, vec[i].want);
+	}
+	assert_true(same);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -821,6 +1030,8 @@ int main(void)
 		cmocka_unit_test(test_6_anonymous_access_is_an_explicit_choice),
 		cmocka_unit_test(test_8_keys_and_logs),
 		cmocka_unit_test(test_sighup_reloads_identities_and_closes_revoked_sessions),
+		cmocka_unit_test(test_public_key_identities),
+		cmocka_unit_test(test_public_key_vectors),
 		cmocka_unit_test(test_7_state_files_cannot_be_planted_or_cut),
 	};
 	if (!hm_auth_available()) {
