@@ -47,7 +47,7 @@ for d in "$pkgs"/*.deb; do debs+=("/tmp/debs/$(basename "$d")"); done
 quiet in_root apt-get install -y "${debs[@]}"
 # What the install test itself uses: a compiler, CMake, pkg-config, man,
 # systemd-analyze (systemd comes as hermes-ipc's Recommends).
-quiet in_root apt-get install -y --no-install-recommends cmake gcc libc6-dev make pkg-config file \
+quiet in_root apt-get install -y --no-install-recommends cmake gcc libc6-dev make pkg-config \
 	binutils man-db systemd
 
 echo "test-deb: install test in the chroot ($((SECONDS - t0)) s)"

@@ -16,10 +16,10 @@ packages+=(rustc cargo python3 g++)
 # missing), and gnuplot for its plot.
 [[ ${HERMES_BENCH_PEERS:-0} == 1 ]] && packages+=(libzmq3-dev iceoryx libiceoryx-binding-c-dev gnuplot-nox)
 # Packaging checks in CI: the ABI check (libabigail), the install tests'
-# tools (file, systemd-analyze, strace for the units' system call filter),
+# tools (systemd-analyze, strace for the units' system call filter),
 # the JSON schema check (python3-jsonschema), the Debian packages (dpkg-dev
 # for cpack's dpkg-shlibdeps, debootstrap).
-[[ ${HERMES_PACKAGING:-0} == 1 ]] && packages+=(abigail-tools file systemd strace python3-jsonschema dpkg-dev debootstrap)
+[[ ${HERMES_PACKAGING:-0} == 1 ]] && packages+=(abigail-tools systemd strace python3-jsonschema dpkg-dev debootstrap)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
