@@ -451,12 +451,32 @@ static void free_client(unsigned i)
 	d.clients[i] = d.clients[--d.nclients];
 }
 
-/* The connection hung up. Slots the process registered stay watched until
+/* Forget registrations of slots the process has since closed (the slot no
+ * longer holds its owner value), so a long-lived client that opens and
+ * closes handles, or detaches and stays, costs nothing. */
+static void prune_held(client *c)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < c->nheld; i++) {
+		const held_slot *h = &c->held[i];
+		hm_ring r;
+		if (hm_bus_ring_open_index(d.bus, h->ring, true, &r) != HERMES_OK)
+			continue;
+		hm_atomic_u64 *o = h->sub ? &r.subs[h->slot].owner : &r.prods[h->slot].owner;
+		if (hm_load_acquire_u64(o) == h->owner)
+			c->held[k++] = *h;
+	}
+	c->nheld = k;
+	hm_clear_detail();
+}
+
+/* The connection hung up. Slots the process still holds stay watched until
  * its pidfd says it is gone (it may only have closed the connection). */
 static void drop_client(unsigned i)
 {
 	client *c = &d.clients[i];
 	logmsg(HM_LOG_DEBUG, "client disconnected client=%d comm=\"%s\"", (int)c->pid, c->comm);
+	prune_held(c);
 	if (c->nheld && c->pidfd >= 0) {
 		epoll_ctl(d.epfd, EPOLL_CTL_DEL, c->fd, NULL);
 		close(c->fd);
@@ -555,6 +575,8 @@ static hermes_err register_slot(client *c, const hm_ctl_req *req)
 			    o2->held[k].sub == sub)
 				o2->held[k--] = o2->held[--o2->nheld];
 	}
+	if (c->nheld == c->capheld)
+		prune_held(c);
 	if (c->nheld == c->capheld) {
 		unsigned cap = c->capheld ? 2 * c->capheld : 8;
 		held_slot *h = cap <= MAX_HELD ? realloc(c->held, cap * sizeof *h) : NULL;

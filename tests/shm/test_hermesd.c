@@ -899,6 +899,28 @@ static void test_hidepid_does_not_make_clients_look_dead(void **state)
 	munmap((void *)hd, 4096);
 }
 
+/* A long-lived process that attaches, subscribes, closes and detaches over
+ * and over leaves nothing behind in hermesd (its closed slots are not
+ * watched for ever), so connections are never refused for it. */
+static void test_attach_detach_cycles_do_not_pile_up_in_hermesd(void **state)
+{
+	(void)state;
+	ht_daemon_start(&dmn, NULL);
+	for (int i = 0; i < 1100; i++) {
+		hermes_bus *bus;
+		hermes_sub *sub;
+		assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
+		if (bus->ctl_fd < 0)
+			fail_msg("cycle %d: hermesd refused the connection; see %s", i, dmn.log);
+		assert_int_equal(hermes_sub_open(bus, "events", HERMES_START_LATEST, 0, &sub),
+				 HERMES_OK);
+		hermes_sub_close(sub);
+		hermes_bus_detach(bus);
+	}
+	assert_false(ht_daemon_log_has(&dmn, "too many clients"));
+	ht_daemon_stop(&dmn);
+}
+
 static int waiting_subscriber(void *arg)
 {
 	_Atomic int *ready = arg;
@@ -1311,6 +1333,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_hidepid_does_not_make_clients_look_dead, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_attach_detach_cycles_do_not_pile_up_in_hermesd,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_subscriber_is_released_on_its_pidfd, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(
