@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/proc.h"
+#include "daemon/log.h"
 
 #define BATCH_MAX 4096u
 #define WAIT_NS 100000000ll	   /* longest sleep on the ring: stop is seen within it */
@@ -27,24 +28,15 @@
 
 int hj_log_level = HJ_LOG_INFO;
 
+/* The daemons' one log format (daemon/log.h), filtered by --log-level. */
 void hj_log(int level, const char *fmt, ...)
 {
-	static const char *names[] = {"error", "warn", "info", "debug"};
-	static const int prio[] = {3, 4, 6, 7};
 	if (level > hj_log_level)
 		return;
-	char buf[600];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	hm_dlogv(level, fmt, ap);
 	va_end(ap);
-	/* One write per line so lines of several threads do not mix; the <N>
-	 * prefix is the syslog priority journald understands. */
-	char line[700];
-	int n = snprintf(line, sizeof line, "<%d>hermes-journal[%d]: %s: %s\n", prio[level], (int)getpid(),
-			 names[level], buf);
-	if (n > 0 && write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0)
-		(void)0;
 }
 
 static uint64_t mono_ns(void)

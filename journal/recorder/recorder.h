@@ -14,7 +14,9 @@
 #include "journal/recorder/rconfig.h"
 #include "journal/recorder/rstats.h"
 
-enum { HJ_LOG_ERROR = 0, HJ_LOG_WARN = 1, HJ_LOG_INFO = 2, HJ_LOG_DEBUG = 3 };
+#include "daemon/log.h"
+
+enum { HJ_LOG_ERROR = HM_DLOG_ERROR, HJ_LOG_WARN = HM_DLOG_WARN, HJ_LOG_INFO = HM_DLOG_INFO, HJ_LOG_DEBUG = HM_DLOG_DEBUG };
 extern int hj_log_level;
 void hj_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -169,7 +169,7 @@ static void run_full_disk(bool durable)
 	char line[800];
 	bool logged = false;
 	while (fgets(line, sizeof line, f))
-		logged |= strstr(line, "<3>hermes-journal") && strstr(line, "disk full") != NULL;
+		logged |= strstr(line, "hermes-journal[") && strstr(line, "]: error: ") && strstr(line, "disk full");
 	fclose(f);
 	assert_true(logged);
 	if (!durable) {
