@@ -463,7 +463,7 @@ static int on_entry(void *user, const char *section, const char *key, const char
 			} else if (!strcmp(key, "public_key")) {
 				if (hm_auth_parse_key(value, id->public_key) != HERMES_OK)
 					err = bad(c, "[%s] public_key: want 64 hex digits (hermes-bridge "
-						     "keygen --pair prints them)",
+						     "keygen prints them)",
 						  section);
 				else
 					id->have_public = true;
@@ -595,7 +595,7 @@ hermes_err hm_bridge_cfg_load_auth(hm_bridge_cfg *c)
 				   c->auth_file, c->idents[i].name);
 		if (c->idents[i].have_public && !c->secret)
 			return bad(c, "%s: identity '%s' has a public_key: the bridge needs its own key "
-				      "pair (key_file = FILE, made with hermes-bridge keygen --pair)",
+				      "pair (key_file = FILE, made with hermes-bridge keygen)",
 				   c->auth_file, c->idents[i].name);
 	}
 	return HERMES_OK;

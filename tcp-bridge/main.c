@@ -21,7 +21,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: hermes-bridge [options]\n"
-		"       hermes-bridge keygen NAME [--pair [--server-key HEX]] [--out FILE]\n"
+		"       hermes-bridge keygen NAME [--server-key HEX | --psk] [--out FILE]\n"
 		"\n"
 		"Serves one Hermes bus over TCP: remote clients (libhermes-ipc's hermes_net_*\n"
 		"API, docs/PROTOCOL.md) publish into its rings and subscribe to them, and links\n"
@@ -103,14 +103,13 @@ static void usage(FILE *f)
 		"  -h, --help               this text\n"
 		"  -V, --version            print the version\n"
 		"\n"
-		"keygen NAME [--out FILE]: write a new random pre-shared key for identity NAME to\n"
-		"FILE (default NAME.key), mode 0600; refuses to overwrite. Give the same file to\n"
-		"the client (HERMES_NET_KEY_FILE, or a link's key_file) and name it in the\n"
-		"bridge's auth file.\n"
-		"keygen NAME --pair [--server-key HEX]: an X25519 key pair instead (public-key\n"
-		"mode): the secret half to FILE, the public half printed (public_key = HEX) for\n"
-		"the bridge's auth file, or, for the bridge's own pair, for its clients'\n"
-		"--server-key, which pins it in the client's key file.\n"
+		"keygen NAME [--server-key HEX]: a new X25519 key pair for NAME (public-key\n"
+		"mode): the secret half to FILE (default NAME.key, mode 0600; never overwritten),\n"
+		"the public half printed (public_key = HEX) for the bridge's auth file, or, for\n"
+		"the bridge's own pair (--key FILE), for its clients' --server-key, which pins\n"
+		"it in the client's key file (HERMES_NET_KEY_FILE, a link's key_file).\n"
+		"keygen NAME --psk: a pre-shared key instead; the same file goes to the client\n"
+		"and, as key_file, into the bridge's auth file.\n"
 		"\n"
 		"Signals: SIGHUP reloads the auth file (identities, keys, permissions; the\n"
 		"sessions of removed or changed identities are closed). SIGTERM/SIGINT stop\n"
@@ -122,14 +121,16 @@ static void usage(FILE *f)
 static int keygen(int argc, char **argv)
 {
 	static const char use[] =
-		"usage: hermes-bridge keygen NAME [--pair [--server-key HEX]] [--out FILE]\n";
+		"usage: hermes-bridge keygen NAME [--server-key HEX | --psk] [--out FILE]\n";
 	const char *name = NULL, *out = NULL, *server = NULL;
-	bool pair = false;
+	bool pair = true; /* the default: a key pair (public-key mode) */
 	for (int i = 2; i < argc; i++) {
 		if ((!strcmp(argv[i], "--out") || !strcmp(argv[i], "-o")) && i + 1 < argc)
 			out = argv[++i];
 		else if (!strcmp(argv[i], "--pair"))
 			pair = true;
+		else if (!strcmp(argv[i], "--psk"))
+			pair = false;
 		else if (!strcmp(argv[i], "--server-key") && i + 1 < argc)
 			server = argv[++i];
 		else if (argv[i][0] == '-' || name) {

@@ -32,7 +32,7 @@ static void keygen(const char *name, char *path, size_t len)
 	snprintf(path, len, "%s/%s.key", bus.run_dir, name);
 	char log[300];
 	snprintf(log, sizeof log, "%s/keygen.log", bus.run_dir);
-	const char *args[] = {"keygen", name, "--out", path, NULL};
+	const char *args[] = {"keygen", name, "--psk", "--out", path, NULL};
 	assert_int_equal(hb_bridge_run(log, args, 10000), 0);
 	/* Refuses to overwrite. */
 	assert_int_equal(hb_bridge_run(log, args, 10000), 1);
