@@ -6,6 +6,7 @@
 #include <hermes/error.h>
 #include <hermes/net.h>
 #include <hermes/protocol.h>
+#include <hermes/replay.h>
 #include <hermes/version.h>
 
 #endif
