@@ -22,12 +22,12 @@ if [[ $1 == --installed ]]; then
 fi
 build=$1
 src=$2
-# Hermetic: no Hermes setting from the caller's environment applies.
-while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^HERMES_|^LD_LIBRARY_PATH$|^PKG_CONFIG_PATH$' || true)
+TEST_NAME="install test"
+# shellcheck source=tests/install/common.sh
+source "$(dirname "$0")/common.sh"
 work=$(mktemp -d /tmp/hermes-install.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 prefix=$work/prefix
-fail() { echo "install test: $*" >&2; exit 1; }
 
 if ((installed)); then
 	prefix=$build

@@ -8,7 +8,9 @@
 set -euo pipefail
 build=$1
 src=$2
-while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^HERMES_' || true)
+TEST_NAME="JSON schemas"
+# shellcheck source=tests/install/common.sh
+source "$(dirname "$0")/common.sh"
 py=/usr/bin/python3
 if ! "$py" -c 'import jsonschema' 2>/dev/null; then
 	echo "python3-jsonschema is not installed: skipped"
@@ -24,13 +26,6 @@ cleanup() {
 bus=schemas-$$
 trap cleanup EXIT
 ctl=("$build/tools/hermes-ctl" --bus "$bus" --run-dir "$work")
-wait_for() { # wait_for SECONDS COMMAND...: poll until it succeeds
-	local deadline=$((SECONDS + $1)); shift
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS < deadline)) || { echo "timed out waiting for: $*" >&2; exit 1; }
-		sleep 0.05
-	done
-}
 
 "$build/shm/hermesd" --bus "$bus" --run-dir "$work" --log-level error &
 pids+=($!)

@@ -8,7 +8,9 @@
 #   test_unit_syscalls.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1
-while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^HERMES_' || true)
+TEST_NAME="syscall test"
+# shellcheck source=tests/install/common.sh
+source "$(dirname "$0")/common.sh"
 for tool in strace systemd-analyze; do
 	command -v "$tool" >/dev/null || { echo "$tool is not installed: skipped"; exit 77; }
 done
@@ -23,14 +25,6 @@ cleanup() {
 	rm -rf "$work" "/dev/shm/hermes.$bus"
 }
 trap cleanup EXIT
-fail() { echo "syscall test: $*" >&2; exit 1; }
-wait_for() { # wait_for SECONDS COMMAND...
-	local deadline=$((SECONDS + $1)); shift
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS < deadline)) || fail "timed out waiting for: $*"
-		sleep 0.05
-	done
-}
 # The traced daemon: strace's one child.
 traced() { cat "/proc/$1/task/$1/children" 2>/dev/null | awk '{print $1}'; }
 stop() { # stop STRACE_PID: SIGTERM the daemon, wait for strace to end

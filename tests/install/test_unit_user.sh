@@ -7,7 +7,9 @@
 #   test_unit_user.sh BUILD_DIR SOURCE_DIR   (needs root and setpriv)
 set -euo pipefail
 build=$1
-while read -r v; do unset "$v"; done < <(compgen -e | grep -E '^HERMES_' || true)
+TEST_NAME="unit user test"
+# shellcheck source=tests/install/common.sh
+source "$(dirname "$0")/common.sh"
 [[ $(id -u) == 0 ]] || { echo "needs root (to switch users): skipped"; exit 77; }
 command -v setpriv >/dev/null || { echo "setpriv is not installed: skipped"; exit 77; }
 daemon_uid=61701 group=61701 member_uid=61702 outsider_uid=61703
@@ -26,7 +28,6 @@ cleanup() {
 	rm -rf "$work" "/dev/shm/hermes.$bus"
 }
 trap cleanup EXIT
-fail() { echo "unit user test: $*" >&2; exit 1; }
 as() { # as UID GROUPS COMMAND...: run with that uid, primary gid = uid, those supplementary groups
 	local uid=$1 groups=$2
 	shift 2
@@ -36,12 +37,7 @@ as() { # as UID GROUPS COMMAND...: run with that uid, primary gid = uid, those s
 setpriv --reuid="$daemon_uid" --regid="$group" --clear-groups --inh-caps=-all -- \
 	"$build/shm/hermesd" --bus "$bus" --run-dir "$run" --mode 0660 --group "$group" --log-level warn &
 hpid=$!
-deadline=$((SECONDS + 10))
-until [[ -S $run/$bus.sock ]]; do
-	((SECONDS < deadline)) || fail "hermesd did not start as uid $daemon_uid"
-	kill -0 "$hpid" || fail "hermesd exited"
-	sleep 0.05
-done
+wait_for 10 test -S "$run/$bus.sock"
 seg=/dev/shm/hermes.$bus
 [[ $(stat -c '%a %u %g' "$seg") == "660 $daemon_uid $group" ]] ||
 	fail "segment is $(stat -c '%a %u %g' "$seg"), want 660 $daemon_uid $group"
