@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Check the ring v2 protocol model (ring.pml) with spin: every configuration
+# below must pass, and every deliberately broken variant must fail.
+#   shm/model/check.sh [NAME...]   (default: all runs)
+# Exit status: 0 all as expected, 1 a run did not end as expected,
+# 77 spin is not installed (ctest counts that as skipped).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+model=$here/ring.pml
+
+if ! command -v spin >/dev/null; then
+	echo "check.sh: spin is not installed (Debian package 'spin'); skipping" >&2
+	exit 77
+fi
+cc=${CC:-cc}
+if ! command -v "$cc" >/dev/null; then
+	echo "check.sh: no C compiler ($cc) to build the verifier" >&2
+	exit 1
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/hermes-model.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# Memory bound for each verifier (MB); the search fails rather than swap.
+memlim=${HERMES_MODEL_MEMLIM:-1024}
+
+# name | expect | model switches | verifier build switches | verifier options
+# Every run is exhaustive (-DCOLLAPSE only compresses stored states).
+# Producer 0 makes a single claim then a batch of 2, producer 1 a
+# zero-length claim (CLAIMS0/CLAIMS1 limit how many each makes).
+runs=(
+	# --- the protocol as designed: must pass ---------------------------------
+	"deaths|pass|-DCLAIMS0=2 -DCLAIMS1=1 -DMAX_DEATHS=1 -DREPAIR_DEATHS=0 -DEARLY0|-DSAFETY -DCOLLAPSE|"
+	"torn|pass|-DTORN -DCLAIMS0=1 -DCLAIMS1=1 -DMAX_DEATHS=1 -DREPAIR_DEATHS=1 -DEARLY0|-DSAFETY -DCOLLAPSE|"
+	"batch|pass|-DBATCH_FIRST -DCLAIMS0=1 -DCLAIMS1=1 -DMAX_DEATHS=1 -DREPAIR_DEATHS=1 -DEARLY0|-DSAFETY -DCOLLAPSE|"
+	"two-deaths|pass|-DCLAIMS0=1 -DCLAIMS1=1 -DMAX_DEATHS=2 -DREPAIR_DEATHS=0 -DEARLY0|-DSAFETY -DCOLLAPSE|"
+	"joins|pass|-DBATCH_FIRST -DCLAIMS0=1 -DCLAIMS1=1 -DMAX_DEATHS=0 -DREPAIR_DEATHS=0|-DSAFETY -DCOLLAPSE|"
+	"hold|pass|-DHOLD -DBATCH_FIRST -DCLAIMS0=1 -DCLAIMS1=1 -DMAX_DEATHS=1 -DREPAIR_DEATHS=0 -DEARLY0|-DSAFETY -DCOLLAPSE|"
+	"sleep|pass|-DSLEEP -DONE_SUB -DCLAIMS0=1 -DCLAIMS1=1 -DMAX_DEATHS=1 -DREPAIR_DEATHS=0 -DEARLY0|-DSAFETY -DCOLLAPSE|"
+	"progress|pass|-DSPIN_WAIT -DCLAIMS0=1 -DCLAIMS1=1 -DMAX_DEATHS=1 -DREPAIR_DEATHS=0 -DEARLY0|-DNP -DNFAIR=3 -DCOLLAPSE|-l -f"
+	# --- broken variants: must fail -------------------------------------------
+	"bug-no-help|fail|-DBUG_NO_HELP -DCLAIMS0=2 -DCLAIMS1=1 -DMAX_DEATHS=1 -DREPAIR_DEATHS=0 -DEARLY0|-DSAFETY|"
+	"bug-held-first|fail|-DBUG_HELD_FIRST -DCLAIMS0=2 -DCLAIMS1=1 -DMAX_DEATHS=1 -DREPAIR_DEATHS=0 -DEARLY0|-DSAFETY|"
+	"bug-old-won|fail|-DBUG_OLD_WON -DTORN -DCLAIMS0=2 -DCLAIMS1=1 -DMAX_DEATHS=1 -DREPAIR_DEATHS=0 -DEARLY0|-DSAFETY|-E"
+	"bug-pos-moved|fail|-DBUG_POS_MOVED -DCLAIMS0=2 -DCLAIMS1=1 -DMAX_DEATHS=1 -DREPAIR_DEATHS=0 -DEARLY0|-DSAFETY|"
+	"bug-head-only|fail|-DBUG_HEAD_ONLY -DBATCH_FIRST -DCLAIMS0=1 -DCLAIMS1=1 -DMAX_DEATHS=1 -DREPAIR_DEATHS=0 -DEARLY0|-DSAFETY|"
+	"bug-skip-unpublished|fail|-DBUG_SKIP_UNPUBLISHED -DCLAIMS0=2 -DCLAIMS1=1 -DMAX_DEATHS=0 -DREPAIR_DEATHS=0 -DEARLY0|-DSAFETY|"
+	"bug-repair-wake|fail|-DBUG_REPAIR_WAKE_IF_TOUCHED -DSLEEP -DCLAIMS0=1 -DCLAIMS1=1 -DMAX_DEATHS=1 -DREPAIR_DEATHS=0 -DEARLY0|-DSAFETY|"
+	"bug-no-progress|fail|-DBUG_NO_HELP -DSPIN_WAIT -DCLAIMS0=2 -DCLAIMS1=1 -DMAX_DEATHS=1 -DREPAIR_DEATHS=0 -DEARLY0|-DNP -DNFAIR=3|-l -f"
+)
+
+want=("$@")
+failed=0
+for run in "${runs[@]}"; do
+	IFS='|' read -r name expect defs ccdefs opts <<<"$run"
+	if ((${#want[@]})) && [[ " ${want[*]} " != *" $name "* ]]; then
+		continue
+	fi
+	dir=$work/$name
+	mkdir -p "$dir"
+	start=$SECONDS
+	# shellcheck disable=SC2086 # word splitting of the switch lists is wanted
+	if ! (cd "$dir" && spin -a $defs "$model" >spin.log 2>&1); then
+		echo "FAIL $name: spin -a failed:" && cat "$dir/spin.log"
+		failed=1
+		continue
+	fi
+	# shellcheck disable=SC2086
+	if ! (cd "$dir" && "$cc" -O2 -w $ccdefs -DMEMLIM="$memlim" -o pan pan.c >cc.log 2>&1); then
+		echo "FAIL $name: building the verifier failed:" && cat "$dir/cc.log"
+		failed=1
+		continue
+	fi
+	# -m: search depth; -n: no unreached-code report. The verifier stops at
+	# the first error.
+	# shellcheck disable=SC2086
+	(cd "$dir" && ./pan -m100000 -n $opts >pan.log 2>&1)
+	errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' "$dir/pan.log" | tail -n 1)
+	states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' "$dir/pan.log" | tail -n 1)
+	depth_ok=1
+	grep -q "max search depth too small" "$dir/pan.log" && depth_ok=0
+	mem_ok=1
+	grep -qi "out of memory\|memory limit" "$dir/pan.log" && mem_ok=0
+	what=$(grep -m1 -E "^pan:[0-9]+: |acceptance cycle|non-progress cycle" "$dir/pan.log" || true)
+	secs=$((SECONDS - start))
+	if [[ -z $errors || $mem_ok == 0 || $depth_ok == 0 ]]; then
+		echo "FAIL $name: the search did not complete (${secs}s):"
+		tail -n 20 "$dir/pan.log"
+		failed=1
+	elif [[ $expect == pass && $errors == 0 ]]; then
+		echo "ok   $name: $states states, 0 errors (${secs}s)"
+	elif [[ $expect == fail && $errors != 0 ]]; then
+		echo "ok   $name: fails as it must after $states states: $what (${secs}s)"
+	else
+		echo "FAIL $name: expected to $expect, got $errors errors after $states states (${secs}s)"
+		[[ -n $what ]] && echo "     $what"
+		if [[ -f $dir/ring.pml.trail ]]; then
+			echo "     trail (last steps):"
+			# shellcheck disable=SC2086
+			(cd "$dir" && spin -t -k ring.pml.trail -p -g $defs "$model" 2>&1 | tail -n 60 | sed 's/^/     /')
+		fi
+		failed=1
+	fi
+done
+exit $failed

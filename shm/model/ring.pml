@@ -1,0 +1,561 @@
+/*
+ * Promela model of the ring v2 claim / commit / abort / repair / join
+ * protocol (block ring). See README.md in this folder for what is modelled,
+ * what is abstracted and how each C function maps to the steps below.
+ *
+ * Build switches (spin -D...):
+ *   NSLOTS=n          ring slots (default 2)
+ *   MAX_DEATHS=n      producer deaths allowed in one run (default 2)
+ *   REPAIR_DEATHS=n   repairer crashes (restart of the repair) (default 1)
+ *   SPIN_WAIT         subscribers and producers busy-wait instead of blocking
+ *                     (for the non-progress-cycle run under weak fairness)
+ * Deliberately broken variants (check.sh expects each to FAIL):
+ *   BUG_NO_HELP       claims skip the HELP step (held_seq never raised)
+ *   BUG_HELD_FIRST    repair reads held_seq[d] before the tail
+ *   BUG_OLD_WON       repair decides "won" as the v1 code did (tail moved
+ *                     past the intent, head not landed, no live twin)
+ *   BUG_POS_MOVED     v2 rule plus v1's "the position must have moved"
+ *                     (issue 12 finding 3: zero-length claim never repaired)
+ *   BUG_HEAD_ONLY     abort / repair mark only the head slot of a range
+ *                     (issue 12 finding 1)
+ *   BUG_REPAIR_WAKE_IF_TOUCHED repair wakes sleepers only when it wrote a
+ *                     slot (a producer killed between its commit and its
+ *                     wake-up leaves subscribers asleep)
+ *   BUG_SKIP_UNPUBLISHED the subscriber does not publish its cursor after
+ *                     skipping an abandoned range (only after a delivery)
+ */
+
+#ifndef NSLOTS
+#define NSLOTS 2
+#endif
+#ifndef MAX_DEATHS
+#define MAX_DEATHS 2
+#endif
+#ifndef REPAIR_DEATHS
+#define REPAIR_DEATHS 1
+#endif
+
+#define NPROD 2
+#define NSUB 2
+#define MAXSEQ 8 /* more than every sequence the scripts below can claim */
+#define MAXB 2   /* largest batch */
+
+#define IN_PROGRESS 0
+#define COMMITTED 1
+#define ABANDONED 2
+
+/* slot word: seq * 4 + state; tail hi word: seq * 4 + tag */
+#define W(s, st) ((s) * 4 + (st))
+#define WSEQ(w) ((w) / 4)
+#define WST(w) ((w) % 4)
+#define SL(s) ((s) % NSLOTS)
+/* "resolved for s": seq(word) == s and state != IN_PROGRESS */
+#define RESOLVED(w, s) (WSEQ(w) == (s) && WST(w) != IN_PROGRESS)
+
+/* ---- shared memory ------------------------------------------------------ */
+byte tail_lo;           /* data position */
+byte tail_hi;           /* next sequence * 4 + tag (producer index + 1, 0 = none) */
+byte word[NSLOTS];      /* initially 0 = (0, IN_PROGRESS): "nothing yet" */
+byte meta[NSLOTS];      /* ABANDONED: sequences left in the range; COMMITTED: 0 (length) */
+byte ipos[NPROD];       /* intent, written only by producer k */
+byte iseq[NPROD];
+byte icnt[NPROD];
+byte ibytes[NPROD];
+bit act[NPROD];
+byte held[NPROD];       /* held_seq: raised by other producers (CAS-max) */
+byte scans[NPROD];      /* odd while producer k scans */
+byte seq_limit = NSLOTS;
+byte cur[NSUB];         /* published subscriber cursors (sequence) */
+bit submask[NSUB];
+byte sleepers;          /* bit j: subscriber j registered asleep */
+byte futex;
+
+/* ---- the kernel and the supervisor ---------------------------------------- */
+bit killed[NPROD];        /* set when producer k dies (the kernel tells the supervisor) */
+bit repaired[NPROD];    /* the supervisor repaired k and freed its slot */
+bit pdone[NPROD];       /* producer k finished its script alive */
+byte deaths = MAX_DEATHS;
+byte rdeaths = REPAIR_DEATHS;
+#ifdef ONE_SUB
+#define submask_1 0
+#endif
+#ifdef SPIN_WAIT
+#define PROGRESS(x) progress_##x: skip;
+#else
+#define PROGRESS(x)
+#endif
+#define ALL_DONE ((pdone[0] || repaired[0]) && (pdone[1] || repaired[1]))
+
+/* ---- ghost state (never read by the protocol) ----------------------------- */
+byte owner[MAXSEQ];     /* k + 1 of the producer whose claim won the sequence */
+bit cstarted[MAXSEQ];   /* its owner decided to commit it (before any word store) */
+bit committed[MAXSEQ];  /* its word became (s, COMMITTED) */
+byte mseq[NSLOTS];      /* s + 1 of the message whose meta the slot holds */
+byte pay[NSLOTS];       /* s + 1 of the message whose bytes the slot's data holds */
+
+/* A producer may die before any shared access. */
+#define ST(a) if :: atomic { true; a } :: deaths > 0 -> deaths--; goto dead fi
+/* The repairer may crash before any shared access; it is run again. */
+#define RST(a) if :: atomic { true; a } :: rdeaths > 0 -> rdeaths--; goto restart fi
+
+/* Claim scripts. Producer 0: a single message of 1 data unit, then a batch
+ * of 2 (2 units); producer 1: a zero-length message, then single messages
+ * of 1 unit. CLAIMS0 / CLAIMS1: how many claims each makes; BATCH_FIRST:
+ * producer 0 starts with the batch. */
+#ifndef CLAIMS0
+#define CLAIMS0 2
+#endif
+#ifndef CLAIMS1
+#define CLAIMS1 1
+#endif
+#define NCLAIMS(k) ((k) == 0 -> CLAIMS0 : CLAIMS1)
+#ifdef BATCH_FIRST
+#define CLAIM_N(k, c) (((k) == 0 && (c) == 0) -> 2 : 1)
+#else
+#define CLAIM_N(k, c) (((k) == 0 && (c) == 1) -> 2 : 1)
+#endif
+#define CLAIM_BYTES(k, c) (((k) == 1 && (c) == 0) -> 0 : CLAIM_N(k, c))
+
+/* Would a scan made now let a claim ending at e fit? (limits are raised to
+ * min(tail, active intents, cursors) + NSLOTS). Used only as the condition a
+ * blocked producer waits for, abstracting its timed retry loop. */
+#define FRESH_FITS(e) (WSEQ(tail_hi) + NSLOTS >= (e) && \
+	(!act[0] || iseq[0] + NSLOTS >= (e)) && (!act[1] || iseq[1] + NSLOTS >= (e)) && \
+	(!submask[0] || cur[0] + NSLOTS >= (e)) && (!submask[1] || cur[1] + NSLOTS >= (e)))
+
+inline wake()
+{
+	/* wake_sleepers: futex += 1 and FUTEX_WAKE only when someone sleeps */
+	if
+	:: sleepers != 0 -> futex++
+	:: else
+	fi
+}
+
+/* ---- a producer: claim_region, hermes_pub_commit, hermes_pub_abort -------- */
+proctype Producer(byte k)
+{
+	byte c, n, bytes, pos, hi, seq, i, mn;
+
+next_claim:
+	if
+	:: c == NCLAIMS(k) -> goto done
+	:: else
+	fi;
+	d_step { n = CLAIM_N(k, c); bytes = CLAIM_BYTES(k, c) }
+retry:
+	/* 1. read the tail as two plain loads: the pair may be torn or stale.
+	 * (The limit a producer checks first is its cached copy, at most the
+	 * shared value read here.) */
+#ifdef TORN
+	ST(pos = tail_lo);
+	ST(hi = tail_hi; seq = WSEQ(hi); mn = seq_limit);
+#else
+	ST(pos = tail_lo; hi = tail_hi; seq = WSEQ(hi); mn = seq_limit);
+#endif
+	/* 2. block ring: the claim must end within seq_limit */
+	if
+	:: seq + n <= mn -> mn = 0
+	:: else ->
+		/* refresh_limits: scans odd; min over tail, active intents and
+		 * cursors, each read on its own; CAS-max; scans even; re-read */
+		ST(scans[k]++; mn = WSEQ(tail_hi);
+		   if :: act[k] && iseq[k] < mn -> mn = iseq[k] :: else fi);
+		i = 0;
+		do
+		:: i < NPROD && i != k ->
+			ST(if :: act[i] && iseq[i] < mn -> mn = iseq[i] :: else fi);
+			i++
+		:: i == k -> i++
+		:: i == NPROD -> break
+		od;
+		i = 0;
+		do
+		:: i < NSUB ->
+			ST(if :: submask[i] && cur[i] < mn -> mn = cur[i] :: else fi);
+			i++
+		:: else -> break
+		od;
+		i = 0;
+		ST(if :: seq_limit < mn + NSLOTS -> seq_limit = mn + NSLOTS :: else fi;
+		   scans[k]++; mn = seq_limit);
+		if
+		:: seq + n <= mn -> mn = 0
+		:: else ->
+			/* HERMES_EAGAIN: hold nothing */
+			ST(act[k] = 0);
+			mn = 0;
+			/* the caller gives up (timed out), or waits for room and
+			 * tries again; the choice comes first, so that a wait that
+			 * never ends is a deadlock */
+			if
+			:: mn = 1
+			:: mn = 2
+			fi;
+			if
+			:: mn == 1 -> mn = 0; goto next_claim_after
+#ifdef SPIN_WAIT
+			:: mn == 2 -> mn = 0; goto retry
+#else
+			:: mn == 2 && (tail_hi != hi || seq_limit >= seq + n || FRESH_FITS(seq + n)) ->
+				mn = 0;
+				goto retry
+#endif
+			fi
+		fi
+	fi;
+	/* 3. the intent (pos, then the rest), then active */
+#ifdef TORN
+	ST(ipos[k] = pos);
+	ST(iseq[k] = seq; icnt[k] = n; ibytes[k] = bytes; act[k] = 1);
+#else
+	ST(ipos[k] = pos; iseq[k] = seq; icnt[k] = n; ibytes[k] = bytes; act[k] = 1);
+#endif
+#ifndef BUG_NO_HELP
+	/* 4. HELP: record that producer tag-1 won the claim that ended at seq */
+	if
+	:: WST(hi) != 0 && WST(hi) != k + 1 ->
+		ST(if :: held[WST(hi) - 1] < seq -> held[WST(hi) - 1] = seq :: else fi)
+	:: else
+	fi;
+#endif
+	/* 5. the 16-byte CAS of the tail */
+	ST(if
+	   :: tail_lo == pos && tail_hi == hi ->
+		tail_lo = pos + bytes;
+		tail_hi = W(seq + n, k + 1);
+		owner[seq] = k + 1;
+		owner[seq + n - 1] = k + 1;
+		/* 6. each slot's meta, and the payload the application writes,
+		 * in the same step (earlier than in C: any reader they hurt
+		 * is hurt sooner) */
+		meta[SL(seq)] = 0; mseq[SL(seq)] = seq + 1; pay[SL(seq)] = seq + 1;
+		meta[SL(seq + n - 1)] = 0; mseq[SL(seq + n - 1)] = seq + n;
+		pay[SL(seq + n - 1)] = seq + n;
+		i = 1
+	   :: else -> i = 0
+	   fi);
+	if
+	:: i == 0 -> goto retry
+	:: else -> i = 0
+	fi;
+	pos = 0;
+	hi = 0;
+	if
+	:: /* ---- hermes_pub_commit: head first, then the members ------------ */
+		d_step { cstarted[seq] = 1; cstarted[seq + n - 1] = 1 };
+		do
+		:: i < n ->
+			ST(word[SL(seq + i)] = W(seq + i, COMMITTED); committed[seq + i] = 1);
+			i++
+		:: else -> break
+		od
+	:: /* ---- hermes_pub_abort / abandon: every slot, head first ---------- */
+		mn = 0;
+		do
+		:: i < n ->
+			ST(meta[SL(seq + i)] = n - i; mseq[SL(seq + i)] = seq + i + 1;
+			   word[SL(seq + i)] = W(seq + i, ABANDONED));
+			i++
+#ifdef BUG_HEAD_ONLY
+			; break
+#endif
+		:: else -> break
+		od
+	fi;
+	i = 0;
+	ST(act[k] = 0);
+#ifdef SLEEP
+	ST(wake());
+#endif
+next_claim_after:
+	atomic { c++; n = 0; bytes = 0; seq = 0; hi = 0; pos = 0; mn = 0 }
+	goto next_claim;
+done:
+	ST(pdone[k] = 1);
+	goto end;
+dead:
+	/* killed: the kernel tells the supervisor */
+	atomic { c = 0; n = 0; bytes = 0; pos = 0; hi = 0; seq = 0; i = 0; mn = 0; killed[k] = 1 }
+end:
+	skip
+}
+
+/* ---- hm_ring_repair_producer (the supervisor) ----------------------------- */
+active proctype Repairer()
+{
+	byte d, rp, rs, rn, rhi, rh, w, i, rpos;
+	bool won;
+
+next:
+	do
+	:: killed[0] && !repaired[0] -> d = 0; break
+	:: killed[1] && !repaired[1] -> d = 1; break
+	:: ALL_DONE -> goto end
+	od;
+restart:
+	atomic { rp = 0; rs = 0; rn = 0; rhi = 0; rh = 0; w = 0; i = 0; won = false; rpos = 0 }
+	/* d is dead: its intent and its slots no longer change, so they are
+	 * read in the same step as the next shared read */
+#if defined(BUG_OLD_WON) || defined(BUG_HELD_FIRST)
+	RST(if
+	    :: act[d] -> rp = ipos[d]; rs = iseq[d]; rn = icnt[d]
+	    :: else -> rn = 0
+	    fi);
+#else
+	RST(if
+	    :: act[d] -> rp = ipos[d]; rs = iseq[d]; rn = icnt[d]; rhi = tail_hi; rpos = tail_lo
+	    :: else -> rn = 0
+	    fi);
+#endif
+	if
+	:: rn == 0 -> goto free
+	:: else
+	fi;
+#if defined(BUG_OLD_WON)
+	/* v1: the tail (a consistent pair) moved past the intent, the head
+	 * has not landed, and no live producer holds the same intent */
+	RST(rhi = tail_hi; rpos = tail_lo);
+	RST(w = word[SL(rs)]);
+	won = (WSEQ(rhi) > rs && rpos > rp && !RESOLVED(w, rs));
+	i = 0;
+	do
+	:: won && i < NPROD ->
+		RST(if
+		    :: i != d && !repaired[i] && act[i] && ipos[i] == rp && iseq[i] == rs ->
+			i = 0; goto restart /* -1: the caller retries later */
+		    :: else
+		    fi);
+		i++
+	:: else -> break
+	od;
+	i = 0;
+#else
+#ifdef BUG_HELD_FIRST
+	RST(rh = held[d]);
+	RST(rhi = tail_hi; rpos = tail_lo);
+#else
+	/* the tail first (acquire), then held_seq */
+	RST(rh = held[d]; w = word[SL(rs)]);
+#endif
+	won = ((WST(rhi) == d + 1 && WSEQ(rhi) == rs + rn) || rh == rs + rn);
+#ifdef BUG_POS_MOVED
+	won = won && rpos > rp;
+#endif
+#endif
+	if
+	:: won ->
+#if defined(BUG_OLD_WON) || defined(BUG_HELD_FIRST)
+		RST(w = word[SL(rs)]);
+#endif
+		if
+		:: WSEQ(w) < rs || (WSEQ(w) == rs && WST(w) == IN_PROGRESS) ->
+			/* not committed: abandon the whole range */
+			i = 0;
+			do
+			:: i < rn ->
+				RST(assert(owner[rs + i] == d + 1 && !committed[rs + i]);
+				    meta[SL(rs + i)] = rn - i; mseq[SL(rs + i)] = rs + i + 1;
+				    word[SL(rs + i)] = W(rs + i, ABANDONED));
+				i++
+#ifdef BUG_HEAD_ONLY
+				; break
+#endif
+			:: else -> break
+			od
+		:: WSEQ(w) == rs && WST(w) == COMMITTED ->
+			/* complete the commit */
+			i = 1;
+			do
+			:: i < rn ->
+				RST(if
+				    :: !RESOLVED(word[SL(rs + i)], rs + i) ->
+					assert(owner[rs + i] == d + 1 && cstarted[rs + i]);
+					word[SL(rs + i)] = W(rs + i, COMMITTED);
+					committed[rs + i] = 1
+				    :: else
+				    fi);
+				i++
+			:: else -> break
+			od
+		:: WSEQ(w) == rs && WST(w) == ABANDONED ->
+			/* complete the abandon */
+			i = 1;
+			do
+			:: i < rn ->
+#ifndef BUG_HEAD_ONLY
+				RST(if
+				    :: !RESOLVED(word[SL(rs + i)], rs + i) ->
+					assert(owner[rs + i] == d + 1 && !committed[rs + i]);
+					meta[SL(rs + i)] = rn - i; mseq[SL(rs + i)] = rs + i + 1;
+					word[SL(rs + i)] = W(rs + i, ABANDONED)
+				    :: else
+				    fi);
+#endif
+				i++
+			:: else -> break
+			od
+		:: WSEQ(w) > rs -> skip /* lapped (overwrite rings only) */
+		fi;
+		atomic { i = 0; w = 0 }
+#if defined(SLEEP) && defined(BUG_REPAIR_WAKE_IF_TOUCHED)
+		RST(wake())
+#endif
+	:: else
+	fi;
+	RST(act[d] = 0;
+	    goto free); /* (goto: keeps the two stores in one step) */
+free:
+	/* free_slot; with SLEEP, wake sleepers: d may have died between its
+	 * last word store and its wake-up */
+	atomic {
+#if defined(SLEEP) && !defined(BUG_REPAIR_WAKE_IF_TOUCHED)
+		wake();
+#endif
+		repaired[d] = 1
+	}
+	goto next;
+end:
+	skip
+}
+
+/* ---- a subscriber: hm_sub_init (join), hermes_sub_poll + release, wait ---- */
+proctype Subscriber(byte j)
+{
+	byte s, start, t, sc0, sc1, k;
+	byte dmask;      /* ghost: the sequences delivered */
+#ifdef SLEEP
+	byte v;
+#endif
+
+#ifdef EARLY0
+	if
+	:: j == 0 -> goto poll /* joined before anything happened (see init) */
+	:: else
+	fi;
+#endif
+choose:
+	/* sub_set_start */
+	if
+	:: /* HERMES_START_LATEST */
+		s = WSEQ(tail_hi)
+	:: /* HERMES_START_EARLIEST and HERMES_START_SEQ: hm_ring_earliest */
+		t = WSEQ(tail_hi);
+		s = (seq_limit > NSLOTS -> seq_limit - NSLOTS : 0);
+		do
+		:: s < t && WSEQ(word[SL(s)]) == s && WST(word[SL(s)]) == ABANDONED -> s++
+		:: else -> break
+		od;
+		/* HERMES_START_SEQ: any target from the earliest to the tail */
+		atomic {
+			do
+			:: s < t -> s++
+			:: break
+			od;
+			t = 0
+		}
+	fi;
+	/* publish the cursor (take_slot set the mask bit before; the old
+	 * cursor it exposes is older, so only more conservative); seq_cst
+	 * fence; read every producer's scan counter */
+	atomic { cur[j] = s; submask[j] = 1; start = s; sc0 = scans[0]; sc1 = scans[1] }
+	/* wait out the scans that were running (odd), or their producer's
+	 * death; then the limits must not have passed the cursor, else
+	 * choose again */
+	atomic {
+		(sc0 % 2 == 0 || scans[0] != sc0 || repaired[0]) &&
+		(sc1 % 2 == 0 || scans[1] != sc1 || repaired[1]) ->
+		sc0 = 0;
+		sc1 = 0;
+		if
+		:: seq_limit > s + NSLOTS -> goto choose
+		:: else
+		fi
+	}
+
+	/* ---- hermes_sub_poll + hermes_sub_release ---------------------------
+	 * A poll that finds nothing changes nothing, so (except with SLEEP or
+	 * SPIN_WAIT) the subscriber simply waits until its slot changes. */
+poll:
+	if
+	:: atomic { WSEQ(word[SL(s)]) == s && WST(word[SL(s)]) == COMMITTED ->
+		/* meta and payload are this message's, it was committed, it
+		 * comes once, in order, and not before the start */
+		assert(mseq[SL(s)] == s + 1 && pay[SL(s)] == s + 1 && cstarted[s]);
+		assert(s >= start && ((dmask >> s) & 1) == 0);
+		dmask = dmask | (1 << s);
+		s++
+#ifndef HOLD
+		; cur[j] = s /* hermes_sub_release at once */
+#endif
+		}
+#ifdef HOLD
+		/* hermes_sub_release later: the bytes were still this
+		 * message's until now */
+		atomic { assert(pay[SL(s - 1)] == s); cur[j] = s }
+#endif
+PROGRESS(d)
+	:: atomic { WSEQ(word[SL(s)]) == s && WST(word[SL(s)]) == ABANDONED ->
+		assert(mseq[SL(s)] == s + 1 && meta[SL(s)] >= 1 && meta[SL(s)] <= MAXB);
+		s = s + meta[SL(s)]
+#ifndef BUG_SKIP_UNPUBLISHED
+		; cur[j] = s
+#endif
+		}
+PROGRESS(a)
+	:: WSEQ(word[SL(s)]) > s -> assert(false) /* a block ring never laps a reader */
+#if defined(SLEEP)
+	:: atomic { WSEQ(word[SL(s)]) < s || word[SL(s)] == W(s, IN_PROGRESS) ->
+		/* nothing yet: hermes_sub_wait's eventcount */
+		sleepers = sleepers | (1 << j) }
+		v = futex;
+		if
+		:: RESOLVED(word[SL(s)], s) || WSEQ(word[SL(s)]) > s -> skip
+		:: atomic { WSEQ(word[SL(s)]) < s || word[SL(s)] == W(s, IN_PROGRESS) ->
+			if
+			:: futex != v -> skip
+			:: s == WSEQ(tail_hi) && ALL_DONE ->
+				sleepers = sleepers & ~(1 << j);
+				goto finished
+			fi }
+		fi;
+		atomic { sleepers = sleepers & ~(1 << j); v = 0 }
+#elif defined(SPIN_WAIT)
+	:: atomic { WSEQ(word[SL(s)]) < s || word[SL(s)] == W(s, IN_PROGRESS) ->
+		if
+		:: s == WSEQ(tail_hi) && ALL_DONE -> goto finished
+		:: else
+		fi }
+#else
+	:: s == WSEQ(tail_hi) && ALL_DONE -> goto finished
+#endif
+	fi;
+	goto poll;
+
+finished:
+	/* every committed sequence from the start to the tail was delivered,
+	 * and nothing else */
+	t = WSEQ(tail_hi);
+	k = start;
+	do
+	:: k < t -> assert(committed[k] == ((dmask >> k) & 1)); k++
+	:: else -> break
+	od;
+end:
+	skip
+}
+
+init
+{
+	atomic {
+#ifdef EARLY0
+		submask[0] = 1;
+#endif
+		run Producer(0);
+		run Producer(1);
+		run Subscriber(0);
+#ifndef ONE_SUB
+		run Subscriber(1)
+#endif
+	}
+}
