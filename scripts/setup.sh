@@ -11,6 +11,8 @@ packages=(cmake gcc make pkg-config libcmocka-dev libsodium-dev libjemalloc-dev 
 # The bindings' tests (bindings/, label "bindings"): Rust with Debian's toolchain
 # (the crate uses std only, built offline), Python 3, and a C++17 compiler.
 packages+=(rustc cargo python3 g++)
+# The ring protocol's Promela model checker (shm/model, ctest label "model").
+packages+=(spin)
 [[ ${HERMES_WITH_FUZZ:-0} == 1 ]] && packages+=(clang libclang-rt-dev)
 # The transports hermes-bench compares Hermes with (each is skipped when
 # missing), and gnuplot for its plot.
