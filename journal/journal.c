@@ -133,6 +133,13 @@ static hermes_err map_file(const char *path, bool writable, uint8_t **map, uint6
 
 /* ---- writer ------------------------------------------------------------- */
 
+/* What retention needs of each file, read once (not every tick). */
+typedef struct jseg {
+	uint64_t first;
+	uint64_t bytes;
+	uint64_t created_ns;
+} jseg;
+
 struct hm_jwriter {
 	char dir[PATH_MAX];
 	char ring[HM_JH_RING_LEN];
@@ -146,7 +153,7 @@ struct hm_jwriter {
 	uint64_t synced;
 	uint64_t next_seq;
 	uint64_t prefaulted; /* chunks of the current file faulted in ahead */
-	uint64_t *files; /* first sequences, ascending, the current one last */
+	jseg *files; /* ascending, the current one last */
 	size_t nfiles, cap;
 };
 
@@ -198,18 +205,33 @@ static void unmap_current(hm_jwriter *w)
 	}
 }
 
-static hermes_err push_file(hm_jwriter *w, uint64_t seq)
+static hermes_err push_file(hm_jwriter *w, uint64_t seq, uint64_t bytes, uint64_t created_ns)
 {
 	if (w->nfiles == w->cap) {
 		size_t cap = w->cap ? w->cap * 2 : 16;
-		uint64_t *p = realloc(w->files, cap * sizeof *p);
+		jseg *p = realloc(w->files, cap * sizeof *p);
 		if (!p)
 			return hm_fail(HERMES_ENOMEM, "journal file list");
 		w->files = p;
 		w->cap = cap;
 	}
-	w->files[w->nfiles++] = seq;
+	w->files[w->nfiles++] = (jseg){.first = seq, .bytes = bytes, .created_ns = created_ns};
 	return HERMES_OK;
+}
+
+static uint64_t file_bytes(const char *dir, uint64_t first, uint64_t *created_ns)
+{
+	char path[PATH_MAX + 32];
+	hm_jdir_path(path, sizeof path, dir, first);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	struct stat st;
+	uint8_t h[HM_JH_USED];
+	uint64_t bytes = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	*created_ns = pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h ? hm_get_le64(h + HM_JH_CREATED_NS) : 0;
+	close(fd);
+	return bytes;
 }
 
 /* A writer killed between making a new file and sealing the one before
@@ -220,7 +242,7 @@ static void seal_previous(hm_jwriter *w)
 	if (w->nfiles < 2)
 		return;
 	char path[PATH_MAX + 32];
-	hm_jdir_path(path, sizeof path, w->dir, w->files[w->nfiles - 2]);
+	hm_jdir_path(path, sizeof path, w->dir, w->files[w->nfiles - 2].first);
 	uint8_t *map;
 	uint64_t size;
 	hm_jfile_info fi;
@@ -229,7 +251,7 @@ static void seal_previous(hm_jwriter *w)
 	hm_jscan s;
 	if (hm_jfile_header(map, size, &fi) == HERMES_OK) {
 		hm_jfile_scan(map, &fi, &s, NULL, NULL);
-		if (!s.sealed && !s.torn && s.next_seq == w->files[w->nfiles - 1] &&
+		if (!s.sealed && !s.torn && s.next_seq == w->files[w->nfiles - 1].first &&
 		    s.tail_off <= fi.file_size - HM_JR_HDR) {
 			hm_jfile_cut(map, &fi, s.tail_off);
 			hm_jfile_put(map, &fi, s.tail_off, HM_JR_END, s.next_seq, realtime_ns(), NULL, 0);
@@ -241,7 +263,7 @@ static void seal_previous(hm_jwriter *w)
 static hermes_err recover_newest(hm_jwriter *w, hm_jrecovery *rep)
 {
 	char path[PATH_MAX + 32];
-	uint64_t first = w->files[w->nfiles - 1];
+	uint64_t first = w->files[w->nfiles - 1].first;
 	hm_jdir_path(path, sizeof path, w->dir, first);
 	uint64_t size;
 	hermes_err e = map_file(path, true, &w->map, &size, &w->fd);
@@ -320,8 +342,14 @@ hermes_err hm_jwriter_open(const char *dir, const char *ring, uint64_t bus_id, c
 	size_t n;
 	if ((e = hm_jdir_list(w->dir, &seqs, &n)))
 		goto fail;
-	w->files = seqs;
-	w->nfiles = w->cap = n;
+	for (size_t i = 0; i < n && !e; i++) {
+		uint64_t created = 0;
+		uint64_t bytes = file_bytes(w->dir, seqs[i], &created);
+		e = push_file(w, seqs[i], bytes, created);
+	}
+	free(seqs);
+	if (e)
+		goto fail;
 	rep->files = n;
 	if (n && (e = recover_newest(w, rep)))
 		goto fail;
@@ -423,7 +451,7 @@ static hermes_err room_for(hm_jwriter *w, uint64_t seq, uint32_t len)
 		return hm_fail(HERMES_EMSGSIZE, "a %u-byte message does not fit a %" PRIu64 "-byte journal file",
 			       len, w->o.file_size);
 	}
-	if ((e = push_file(w, seq))) {
+	if ((e = push_file(w, seq, fi.file_size, fi.created_ns))) {
 		munmap(map, fi.file_size);
 		close(fd);
 		return e;
@@ -486,27 +514,11 @@ hermes_err hm_jwriter_sync(hm_jwriter *w)
 	return HERMES_OK;
 }
 
-static uint64_t file_bytes(const char *dir, uint64_t first, uint64_t *created_ns)
-{
-	char path[PATH_MAX + 32];
-	hm_jdir_path(path, sizeof path, dir, first);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	struct stat st;
-	uint8_t h[HM_JH_USED];
-	uint64_t bytes = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
-	if (created_ns)
-		*created_ns = pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h ? hm_get_le64(h + HM_JH_CREATED_NS) : 0;
-	close(fd);
-	return bytes;
-}
-
 uint64_t hm_jwriter_bytes(const hm_jwriter *w)
 {
 	uint64_t total = 0;
 	for (size_t i = 0; i < w->nfiles; i++)
-		total += file_bytes(w->dir, w->files[i], NULL);
+		total += w->files[i].bytes;
 	return total;
 }
 
@@ -523,16 +535,15 @@ hermes_err hm_jwriter_retain(hm_jwriter *w, uint64_t now_ns, uint64_t *deleted)
 	 * older than the age limit: then every record in it is. The file being
 	 * written is never deleted. */
 	while (w->nfiles > 1) {
-		uint64_t closed_ns = 0;
-		uint64_t bytes = file_bytes(w->dir, w->files[0], NULL);
-		file_bytes(w->dir, w->files[1], &closed_ns);
+		uint64_t closed_ns = w->files[1].created_ns;
+		uint64_t bytes = w->files[0].bytes;
 		bool over = w->o.retain_bytes && total > w->o.retain_bytes;
 		bool old = w->o.retain_age_ns && closed_ns && now_ns > closed_ns &&
 			   now_ns - closed_ns > w->o.retain_age_ns;
 		if (!over && !old)
 			break;
 		char path[PATH_MAX + 32];
-		hm_jdir_path(path, sizeof path, w->dir, w->files[0]);
+		hm_jdir_path(path, sizeof path, w->dir, w->files[0].first);
 		if (unlink(path) != 0 && errno != ENOENT)
 			return hm_fail_errno("unlink", path);
 		total -= bytes < total ? bytes : total;
