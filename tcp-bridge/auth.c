@@ -469,6 +469,23 @@ void hm_auth_hex(const uint8_t *p, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+hermes_err hm_auth_keygen_file(const char *path, const char *name, bool pair,
+			       const uint8_t *pin, uint8_t pub[HERMES_KX_PUBLIC_KEY_SIZE])
+{
+	uint8_t key[HERMES_AUTH_KEY_SIZE];
+	hermes_err err = hm_auth_keygen(key);
+	if (!err && pair)
+		err = hm_auth_pk_public(key, pub);
+	if (!err) {
+		char comment[320];
+		snprintf(comment, sizeof comment, "Hermes %s %s",
+			 pair ? "X25519 secret key of" : "pre-shared key of identity", name);
+		err = hm_auth_key_save_pin(path, comment, key, pair ? pin : NULL);
+	}
+	hm_auth_wipe(key, sizeof key);
+	return err;
+}
+
 hermes_err hm_auth_key_save(const char *path, const char *comment,
 			    const uint8_t key[HERMES_AUTH_KEY_SIZE])
 {

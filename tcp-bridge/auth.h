@@ -70,6 +70,13 @@ hermes_err hm_auth_open(const uint8_t key[HERMES_AUTH_KEY_SIZE], uint64_t counte
 			const uint8_t *ad, uint8_t *buf, size_t len,
 			const uint8_t tag[HERMES_SEAL_TAG_SIZE]);
 
+/* keygen of hermes-bridge and hermes-ctl: a new key file at path for name
+ * (O_EXCL, mode 0600): with pair, the secret half of an X25519 key pair,
+ * its public half in pub, and pin (may be NULL) as the bridge's public key
+ * the file pins; else a pre-shared key. */
+hermes_err hm_auth_keygen_file(const char *path, const char *name, bool pair,
+			       const uint8_t *pin, uint8_t pub[HERMES_KX_PUBLIC_KEY_SIZE]);
+
 /* Public-key mode (PROTOCOL.md 6.1): static X25519 key pairs for each
  * identity and the bridge, fresh ephemeral ones per connection. */
 typedef struct hm_pk_keys {

@@ -154,17 +154,8 @@ static int keygen(int argc, char **argv)
 	snprintf(path, sizeof path, "%s", out ? out : name);
 	if (!out)
 		snprintf(path, sizeof path, "%s.key", name);
-	uint8_t key[HERMES_AUTH_KEY_SIZE], pub[HERMES_KX_PUBLIC_KEY_SIZE];
-	hermes_err err = hm_auth_keygen(key);
-	if (!err && pair)
-		err = hm_auth_pk_public(key, pub);
-	if (!err) {
-		char comment[320];
-		snprintf(comment, sizeof comment, "Hermes %s of %s", pair ? "X25519 secret key" :
-			 "pre-shared key of identity", name);
-		err = hm_auth_key_save_pin(path, comment, key, server ? pin : NULL);
-	}
-	hm_auth_wipe(key, sizeof key);
+	uint8_t pub[HERMES_KX_PUBLIC_KEY_SIZE];
+	hermes_err err = hm_auth_keygen_file(path, name, pair, server ? pin : NULL, pub);
 	if (err) {
 		fprintf(stderr, "hermes-bridge: keygen: %s\n", hermes_last_error_detail());
 		return 1;

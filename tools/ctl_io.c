@@ -625,19 +625,34 @@ int cmd_pub(ctl_ctx *ctx, int argc, char **argv)
 
 int cmd_keygen(ctl_ctx *ctx, int argc, char **argv)
 {
+	enum { O_PSK = 1000, O_SERVER };
 	static const struct option opts[] = {
 		{"out", required_argument, NULL, 'o'},
+		{"psk", no_argument, NULL, O_PSK},
+		{"server-key", required_argument, NULL, O_SERVER},
 		CTL_COMMON_OPTIONS,
 		{0},
 	};
 	const char *out = NULL;
+	bool pair = true;
+	uint8_t pin[HERMES_KX_PUBLIC_KEY_SIZE];
+	bool pinned = false;
 	int c, r;
 	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "o:", opts, NULL)) != -1) {
 		if (c == 'o')
 			out = optarg;
-		else if ((r = ctl_common_option(ctx, c, argv)) >= 0)
+		else if (c == O_PSK)
+			pair = false;
+		else if (c == O_SERVER) {
+			if (hm_auth_parse_key(optarg, pin) != HERMES_OK)
+				return ctl_usage_error(ctx, "--server-key wants the bridge's public key, "
+							    "64 hex digits");
+			pinned = true;
+		} else if ((r = ctl_common_option(ctx, c, argv)) >= 0)
 			return r;
 	}
+	if (pinned && !pair)
+		return ctl_usage_error(ctx, "--server-key is for key pairs, not --psk");
 	if (optind >= argc)
 		return ctl_usage_error(ctx, "which identity? (hermes-ctl keygen NAME [--out FILE])");
 	if (optind + 1 < argc)
@@ -652,19 +667,22 @@ int cmd_keygen(ctl_ctx *ctx, int argc, char **argv)
 		snprintf(path, sizeof path, "%s", out);
 	else
 		snprintf(path, sizeof path, "%s.key", name);
-	uint8_t key[HERMES_AUTH_KEY_SIZE];
-	hermes_err err = hm_auth_keygen(key);
-	if (!err) {
-		char comment[320];
-		snprintf(comment, sizeof comment, "Hermes pre-shared key of identity %s", name);
-		err = hm_auth_key_save(path, comment, key);
-	}
-	hm_auth_wipe(key, sizeof key);
+	uint8_t pub[HERMES_KX_PUBLIC_KEY_SIZE];
+	hermes_err err = hm_auth_keygen_file(path, name, pair, pinned ? pin : NULL, pub);
 	if (err) {
 		ctl_error("keygen: %s (%s)", hermes_strerror(err), hermes_last_error_detail());
 		return CTL_EXIT_ERR;
 	}
 	printf("%s\n", path);
+	if (pair) {
+		/* The public half, for the bridge's auth file (or, for a bridge's
+		 * own pair, its clients' --server-key); the fingerprint is its
+		 * first 16 hex digits, as the bridge logs it. */
+		char hex[2 * HERMES_KX_PUBLIC_KEY_SIZE + 1];
+		hm_auth_hex(pub, sizeof pub, hex);
+		printf("public_key = %s\n", hex);
+		fprintf(stderr, "fingerprint %.16s\n", hex);
+	}
 	return ctl_flush(NULL);
 }
 

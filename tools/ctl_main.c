@@ -88,13 +88,16 @@ static const ctl_cmd commands[] = {
 	 "  --remote      publish through the hermes-bridge at HOST:PORT, each message\n"
 	 "                acknowledged with its ring sequence (auth as for tail)\n",
 	 false},
-	{"keygen", cmd_keygen, "make a pre-shared key for a bridge identity",
-	 "usage: hermes-ctl keygen NAME [--out FILE]\n"
+	{"keygen", cmd_keygen, "make a key pair (or a pre-shared key) for a bridge identity",
+	 "usage: hermes-ctl keygen NAME [--server-key HEX | --psk] [--out FILE]\n"
 	 "\n"
-	 "Writes a new random key for identity NAME to FILE (default NAME.key), mode\n"
-	 "0600, refusing to overwrite. Name the file in the bridge's auth file\n"
-	 "([identity NAME] key_file = ...) and give it to the client\n"
-	 "($HERMES_NET_KEY_FILE). Needs a build with libsodium.\n",
+	 "Writes the secret half of a new X25519 key pair for NAME to FILE (default\n"
+	 "NAME.key), mode 0600, refusing to overwrite, and prints the public half\n"
+	 "(public_key = HEX) for the bridge's auth file ([identity NAME] public_key =\n"
+	 "HEX). --server-key HEX pins the bridge's public key in the file, which the\n"
+	 "client then uses ($HERMES_NET_KEY_FILE): public-key mode. --psk writes a\n"
+	 "pre-shared key instead (the same file goes into the auth file as key_file).\n"
+	 "Needs a build with libsodium.\n",
 	 false},
 	{"create", cmd_create, "create a ring (through hermesd)",
 	 "usage: hermes-ctl create RING --capacity SIZE [--max-msg SIZE]\n"

@@ -791,6 +791,8 @@ static void test_pub_and_tail_through_a_bridge_and_keygen(void **state)
 	r = CTL(fx, "keygen", "alice", "--out", key);
 #ifdef HERMES_HAVE_SODIUM
 	expect_ok(&r);
+	/* A key pair by default: the public half is printed. */
+	assert_non_null(strstr(r.out, "public_key = "));
 	struct stat st;
 	assert_int_equal(stat(key, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
