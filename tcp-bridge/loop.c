@@ -535,6 +535,11 @@ static void reload(loop *L)
 	       "SIGHUP: %u identities reloaded from %s; %u session(s) of revoked or changed "
 	       "identities closed",
 	       L->cfg->nidents, L->cfg->auth_file, closed);
+	if (L->cfg->secret) {
+		char hex[2 * HERMES_KX_PUBLIC_KEY_SIZE + 1];
+		hm_auth_hex(L->cfg->public_key, sizeof L->cfg->public_key, hex);
+		hm_log(HM_BR_LOG_INFO, "public key %s (fingerprint %.16s)", hex, hex);
+	}
 }
 
 static void run(loop *L)

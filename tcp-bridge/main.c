@@ -112,7 +112,7 @@ static void usage(FILE *f)
 		"and, as key_file, into the bridge's auth file.\n"
 		"\n"
 		"Signals: SIGHUP reloads the auth file (identities, keys, permissions; the\n"
-		"sessions of removed or changed identities are closed). SIGTERM/SIGINT stop\n"
+		"sessions of removed or changed identities are closed) and --key. SIGTERM/SIGINT stop\n"
 		"gracefully (clients get GOODBYE). With\n"
 		"$NOTIFY_SOCKET set (systemd Type=notify) it reports READY=1 and the address.\n"
 		"Exit status: 0 after a graceful stop, 1 on errors, 2 on usage errors.\n");

@@ -116,12 +116,27 @@ hermes_err hm_server_reload_auth(hm_server *s, hm_bridge_cfg *cfg, unsigned *clo
 		free(n);
 		return err;
 	}
-	struct hm_ident_state *st = calloc(n->nidents + 1u, sizeof *st);
+	/* The bridge's own key pair rotates with it. */
+	uint8_t sk[HERMES_AUTH_KEY_SIZE], pk[HERMES_KX_PUBLIC_KEY_SIZE];
+	bool rekey = cfg->secret && cfg->key_file[0];
+	hermes_err kerr = rekey ? hm_auth_key_load(cfg->key_file, sk) : HERMES_OK;
+	if (!kerr && rekey)
+		kerr = hm_auth_pk_public(sk, pk);
+	struct hm_ident_state *st = kerr ? NULL : calloc(n->nidents + 1u, sizeof *st);
 	if (!st) {
+		hermes_err err = kerr ? hm_fail(kerr, "key_file %s: %s", cfg->key_file,
+						hermes_last_error_detail())
+				      : hm_fail(HERMES_ENOMEM, "reloading the auth file");
+		hm_auth_wipe(sk, sizeof sk);
 		n->secret = NULL;
 		hm_bridge_cfg_fini(n);
 		free(n);
-		return hm_fail(HERMES_ENOMEM, "reloading the auth file");
+		return err;
+	}
+	if (rekey) {
+		memcpy(cfg->secret, sk, sizeof sk);
+		memcpy(cfg->public_key, pk, sizeof pk);
+		hm_auth_wipe(sk, sizeof sk);
 	}
 	/* What identities brought in over links stays theirs. */
 	for (unsigned i = 0; i < n->nidents; i++) {

@@ -240,10 +240,11 @@ hermes_err hm_server_init(hm_server *s, const hm_bridge_cfg *cfg, hermes_bus *bu
 			  hm_watch *watch, hm_bridge_stats *stats);
 void hm_server_fini(hm_server *s);
 
-/* SIGHUP: read cfg->auth_file again and switch to its identities. Sessions
- * of identities removed, or whose key or permissions changed, are closed
- * (HERMES_EPERM; *closed counts them); the others go on under the new
- * entries. On error (detail set) nothing changes. */
+/* SIGHUP: read cfg->auth_file (and the bridge's key_file) again and switch
+ * to its identities. Sessions of identities removed, or whose key or
+ * permissions changed, are closed (HERMES_EPERM; *closed counts them); the
+ * others go on under the new entries. On error (detail set) nothing
+ * changes. */
 hermes_err hm_server_reload_auth(hm_server *s, hm_bridge_cfg *cfg, unsigned *closed);
 
 /* The ring named name (a valid bus ring name), looked up in the bus. */

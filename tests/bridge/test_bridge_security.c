@@ -936,13 +936,27 @@ static void test_public_key_identities(void **state)
 	bool up = log_wait(l.log, "is up");
 	bool by_pk = log_wait(r.log, "authenticated as 'linker' by public key, encrypted, link");
 	stop_extra(&l);
-	stop_extra(&r);
 	if (!up || !by_pk) {
 		hb_dump(l.log);
 		hb_dump(r.log);
 	}
 	assert_true(up);
 	assert_true(by_pk);
+
+	/* The bridge's key pair rotates on SIGHUP: clients pinned to the old
+	 * public key are refused, those pinned to the new one get in. */
+	char nkey[300], nhex[65], carol_new[300];
+	keygen_pair("pkbridge2", NULL, nkey, sizeof nkey, nhex);
+	assert_int_equal(rename(nkey, bkey), 0);
+	assert_int_equal(kill(r.pid, SIGHUP), 0);
+	assert_true(log_wait(r.log, nhex));
+	assert_int_equal(connect_opts(r.addr, "carol", carol, 0, 0, &n), HERMES_EPERM);
+	snprintf(carol_new, sizeof carol_new, "%s/carol-new.key", bus.run_dir);
+	snprintf(text, sizeof text, "%s\nserver %s\n", secret, nhex);
+	write_file(carol_new, text, 0600);
+	assert_int_equal(connect_opts(r.addr, "carol", carol_new, 0, 0, &n), HERMES_OK);
+	hermes_net_close(n);
+	stop_extra(&r);
 }
 
 static void fill(uint8_t *p, size_t n, uint8_t first)
