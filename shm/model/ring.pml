@@ -7,6 +7,8 @@
  *   NSLOTS=n          ring slots (default 2)
  *   MAX_DEATHS=n      producer deaths allowed in one run (default 2)
  *   REPAIR_DEATHS=n   repairer crashes (restart of the repair) (default 1)
+ *   REUSE             a new process takes a killed producer's slot after its
+ *                     repair (held_seq reset to 0 as in ring.c; KEEP_HELD: kept)
  *   SPIN_WAIT         subscribers and producers busy-wait instead of blocking
  *                     (for the non-progress-cycle run under weak fairness)
  * Deliberately broken variants (check.sh expects each to FAIL):
@@ -84,7 +86,14 @@ byte rdeaths = REPAIR_DEATHS;
 #else
 #define PROGRESS(x)
 #endif
-#define ALL_DONE ((pdone[0] || repaired[0]) && (pdone[1] || repaired[1]))
+#ifdef REUSE
+/* a killed producer's slot is taken by a new process once it is repaired */
+bit reused[NPROD];
+#define GONE(k) (repaired[k] && reused[k])
+#else
+#define GONE(k) (repaired[k])
+#endif
+#define ALL_DONE ((pdone[0] || GONE(0)) && (pdone[1] || GONE(1)))
 
 /* ---- ghost state (never read by the protocol) ----------------------------- */
 byte owner[MAXSEQ];     /* k + 1 of the producer whose claim won the sequence */
@@ -94,9 +103,9 @@ byte mseq[NSLOTS];      /* s + 1 of the message whose meta the slot holds */
 byte pay[NSLOTS];       /* s + 1 of the message whose bytes the slot's data holds */
 
 /* A producer may die before any shared access. */
-#define ST(a) if :: atomic { true; a } :: deaths > 0 -> deaths--; goto dead fi
+#define ST(a) if :: atomic { true; a } :: atomic { deaths > 0 -> deaths-- }; goto dead fi
 /* The repairer may crash before any shared access; it is run again. */
-#define RST(a) if :: atomic { true; a } :: rdeaths > 0 -> rdeaths--; goto restart fi
+#define RST(a) if :: atomic { true; a } :: atomic { rdeaths > 0 -> rdeaths-- }; goto restart fi
 
 /* Claim scripts. Producer 0: a single message of 1 data unit, then a batch
  * of 2 (2 units); producer 1: a zero-length message, then single messages
@@ -276,7 +285,30 @@ done:
 	goto end;
 dead:
 	/* killed: the kernel tells the supervisor */
-	atomic { c = 0; n = 0; bytes = 0; pos = 0; hi = 0; seq = 0; i = 0; mn = 0; killed[k] = 1 }
+	atomic { n = 0; bytes = 0; pos = 0; hi = 0; seq = 0; i = 0; mn = 0; killed[k] = 1 }
+#ifdef REUSE
+	/* hm_ring_take_prod_slot: once the supervisor freed the slot, a new
+	 * process takes it (active 0, scans 0, held_seq 0 as in ring.c unless
+	 * KEEP_HELD) and makes the dead one's last claim again */
+	if
+	:: !reused[k] ->
+		atomic {
+			repaired[k] ->
+			killed[k] = 0;
+			repaired[k] = 0;
+			reused[k] = 1;
+			act[k] = 0;
+			scans[k] = 0;
+#ifndef KEEP_HELD
+			held[k] = 0;
+#endif
+			c = NCLAIMS(k) - 1
+		}
+		goto next_claim
+	:: else
+	fi;
+#endif
+	c = 0;
 end:
 	skip
 }
