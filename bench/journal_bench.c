@@ -11,6 +11,8 @@
  *   fsync      the record row with fsync = batch (msync before each batch is
  *              released) and a sync after every message
  *   replay     hermes_replay_* reading the journal back, zero-copy
+ *   live       a live subscriber's rate on the same ring, without and with the
+ *              recorder journaling it (what recording costs the ring's readers)
  *   dd         the disk: dd bs=1M conv=fdatasync (bulk) and bs=4k oflag=dsync
  *              (one synchronous write at a time)
  * Output: a Markdown table on stdout. */
@@ -163,6 +165,91 @@ static void bench_record(uint32_t size, uint64_t n, int fsync, bool replay)
 	rm_rf(dir);
 }
 
+typedef struct live_arg {
+	hermes_sub *sub; /* opened before the producer starts: it misses nothing */
+	uint64_t n;
+	uint64_t t0; /* when the producer started */
+	uint64_t ns;
+} live_arg;
+
+/* A live subscriber draining the ring as fast as it can. */
+static void *live_reader(void *p)
+{
+	live_arg *a = p;
+	hermes_sub *sub = a->sub;
+	uint64_t got = 0;
+	while (got < a->n) {
+		if (now_ns() - a->t0 > 60000000000ull) {
+			fprintf(stderr, "live subscriber: %" PRIu64 " of %" PRIu64 " after 60 s\n", got, a->n);
+			exit(1);
+		}
+		hermes_msg m;
+		unsigned k = 0;
+		while (k < 1024 && hermes_sub_poll(sub, &m) == HERMES_OK)
+			k++;
+		got += k;
+		if (k)
+			hermes_sub_release(sub);
+		else
+			sched_yield();
+	}
+	a->ns = now_ns() - a->t0;
+	hermes_sub_close(sub);
+	return NULL;
+}
+
+/* The live subscriber's rate on a block ring, alone and beside the recorder. */
+static void bench_live(uint32_t size, uint64_t n, bool recording)
+{
+	char dir[300], bus_name[64];
+	snprintf(dir, sizeof dir, "%s/live-%u", base, size);
+	snprintf(bus_name, sizeof bus_name, "jbench-live-%d", (int)getpid());
+	hermes_bus *bus;
+	if (hermes_bus_create(bus_name, 96u << 20, 0600, &bus) != HERMES_OK)
+		exit(1);
+	hermes_ring_config rc = {.name = "bench", .capacity = 4u << 20, .max_msg = 4096,
+				 .policy = HERMES_POLICY_BLOCK};
+	if (hermes_ring_create(bus, &rc) != HERMES_OK)
+		exit(1);
+	static hj_ring_conf conf;
+	memset(&conf, 0, sizeof conf);
+	snprintf(conf.name, sizeof conf.name, "bench");
+	snprintf(conf.dir, sizeof conf.dir, "%s", dir);
+	conf.opts.file_size = 256u << 20;
+	conf.durable = true;
+	static rec_run run;
+	pthread_t rec_th, live_th;
+	atomic_store(&run.stop, false);
+	if (recording) {
+		if (hj_recorder_open(&run.rec, bus, &conf, hermes_bus_id(bus), &run.stop) != HERMES_OK)
+			exit(1);
+		hj_recorder_subscribe(&run.rec);
+		pthread_create(&rec_th, NULL, hj_recorder_run, &run.rec);
+	}
+	live_arg la = {.n = n, .t0 = now_ns()};
+	if (hermes_sub_open(bus, "bench", HERMES_START_LATEST, 0, &la.sub) != HERMES_OK)
+		exit(1);
+	pthread_create(&live_th, NULL, live_reader, &la);
+	hermes_pub *pub;
+	hermes_pub_open(bus, "bench", &pub);
+	static uint8_t msg[4096];
+	for (uint64_t i = 0; i < n; i++)
+		if (hermes_pub_send_timed(pub, msg, size, NULL, 10000000000ll) != HERMES_OK)
+			exit(1);
+	pthread_join(live_th, NULL);
+	if (recording) {
+		atomic_store(&run.stop, true);
+		pthread_join(rec_th, NULL);
+		hj_recorder_close(&run.rec);
+	}
+	row(recording ? "live subscriber, recorder on" : "live subscriber, no recorder", size, n, la.ns,
+	    recording ? "producer start to last message read, journaled meanwhile" : "producer start to last message read");
+	hermes_pub_close(pub);
+	hermes_bus_detach(bus);
+	hermes_bus_unlink(bus_name);
+	rm_rf(dir);
+}
+
 /* dd's own summary line: "... copied, 0.5 s, 512 MB/s". */
 static void bench_dd(const char *args, const char *what, uint32_t bs, uint64_t count)
 {
@@ -228,6 +315,10 @@ int main(int argc, char **argv)
 	bench_record(4096, n4k, HJ_FSYNC_NONE, true);
 	bench_record(64, count / 4, HJ_FSYNC_BATCH, false);
 	bench_record(4096, n4k / 4, HJ_FSYNC_BATCH, false);
+	bench_live(64, count, false);
+	bench_live(64, count, true);
+	bench_live(4096, n4k, false);
+	bench_live(4096, n4k, true);
 	bench_dd("conv=fdatasync", "dd (bulk, one fdatasync)", 1u << 20, mb);
 	bench_dd("oflag=dsync", "dd (every write synchronous)", 4096, 2000);
 	rm_rf(base);
