@@ -311,11 +311,10 @@ int hm_ring_take_prod_slot(hm_ring *r, uint64_t owner, uint64_t owner_start)
 		hm_store_relaxed_u64(&s->bytes, 0);
 		hm_store_relaxed_u64(&s->full_events, 0);
 		hm_store_relaxed_u64(&s->aborts, 0);
-		/* Relaxed: a helper may still raise it for the previous owner's
-		 * last claim (resolved before the slot was freed); repair only
-		 * believes it when it equals the end of this owner's intent,
-		 * which lies beyond every earlier claim. */
-		hm_store_relaxed_u64(&s->held_seq, 0);
+		/* held_seq is left as it is: it is only ever raised (CAS-max),
+		 * and what it says of the previous owner's claims lies below the
+		 * end of any intent this owner can make, so repair never takes it
+		 * for a record of this owner's claim. */
 	}
 	return i;
 }
@@ -1192,6 +1191,12 @@ hermes_err hermes_sub_poll(hermes_sub *s, hermes_msg *m)
 			    ++s->empty_polls % LAP_CHECK_EVERY == 0 &&
 			    overwritten_since(r, s->pos, s->seq))
 				return sub_resync(s, m);
+			/* We moved over abandoned records (or skipped to a START_SEQ
+			 * target) and hold no message: publish the cursor now, or a
+			 * block ring's producers could wait for a release that is
+			 * not coming (found by the model, shm/model/README.md). */
+			if (s->unreleased_msgs == 0 && s->seq != s->released_seq)
+				publish_cursor(s);
 			return HERMES_EAGAIN;
 		}
 		if (d > 0)
@@ -1488,15 +1493,16 @@ int64_t hm_ring_repair_producer(hm_ring *r, uint32_t index)
 		 * half-rewritten intent matches neither. */
 		bool won = n >= 1 && n <= MAX_BATCH && total <= r->cap &&
 			   ((ttag == index + 1 && tseq == iend) || held == iend);
-		if (won) {
+		if (won)
 			repaired = resolve_claim(r, iseq, n, ipos + total);
-			wake_sleepers(r, true);
-		}
 		/* Release: the resolved records are published before scanners
 		 * (acquire) stop holding the next lap back for this claim. */
 		CRASH_POINT("repair: inactive");
 		hm_store_release_u32(&s->active, 0);
 	}
+	/* Always: the producer may have died between a commit and its wake
+	 * (found by the model, shm/model/README.md). */
+	wake_sleepers(r, true);
 	free_slot(&s->owner, &s->owner_start, &r->hdr->prod_mask, index);
 	return repaired;
 }

@@ -4,6 +4,7 @@
  * would be needed to reach them (test_ring_crash.c makes them for real). */
 #include "tests/support/testing.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -452,6 +453,71 @@ static void test_repair_finds_a_claim_recorded_by_the_next_claimant(void **state
 	ht_ring_free(f);
 }
 
+/* Found by the model: a subscriber that only skipped abandoned records
+ * (nothing handed out, so nothing to release) kept its old cursor, and a block
+ * ring's producers waited for it forever. */
+static void test_skipping_abandoned_records_frees_the_ring_without_a_release(void **state)
+{
+	(void)state;
+	ht_ring *f = ht_ring_make(4096, 200, HERMES_POLICY_BLOCK, false);
+	hermes_sub sub;
+	ht_ring_sub(f, &sub, HERMES_START_LATEST, 0);
+	for (unsigned i = 0; i < 4 * f->ring.nslots; i++) {
+		hermes_claim c;
+		assert_int_equal(hermes_pub_claim(&f->pub, 8, &c), HERMES_OK);
+		assert_int_equal(hermes_pub_abort(&f->pub, &c), HERMES_OK);
+		hermes_msg m;
+		assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_EAGAIN);
+	}
+	ht_ring_free(f);
+}
+
+typedef struct sleeper {
+	hermes_sub *sub;
+	hermes_err err;
+} sleeper;
+
+static void *sleep_thread(void *arg)
+{
+	sleeper *w = arg;
+	w->err = hermes_sub_wait(w->sub, HERMES_WAIT_BLOCK, 5000000000ll);
+	return NULL;
+}
+
+/* Found by the model: a producer that died between its commit and its wake
+ * call left a subscriber asleep over a committed message; the repair of a
+ * dead producer wakes sleepers whatever it finds. */
+static void test_repair_wakes_sleepers_even_with_nothing_to_repair(void **state)
+{
+	(void)state;
+	ht_ring *f = ht_ring_make(4096, 200, HERMES_POLICY_BLOCK, false);
+	hermes_sub sub;
+	ht_ring_sub(f, &sub, HERMES_START_LATEST, 0);
+	hermes_pub dead;
+	int ds = ht_ring_pub(f, &dead, 2);
+	sleeper w = {.sub = &sub, .err = HERMES_EINVAL};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, sleep_thread, &w), 0);
+	uint64_t deadline = ht_now_ns() + 5000000000ull;
+	while (!(hm_load_acquire_u64(&f->ring.hdr->sleepers) & (1ull << sub.slot_index))) {
+		assert_true(ht_now_ns() < deadline);
+		sched_yield();
+	}
+	/* The dead producer's commit, done by hand without its wake. */
+	hermes_claim c;
+	assert_int_equal(hermes_pub_claim(&dead, 8, &c), HERMES_OK);
+	ht_fill(c.data, 8, 0);
+	hm_store_release_u64(&f->ring.slots[0].word, hm_slot_word(0, HM_SLOT_COMMITTED));
+	hm_store_release_u32(&dead.slot->active, 0);
+	uint64_t t0 = ht_now_ns();
+	assert_int_equal(hm_ring_repair_producer(&f->ring, (uint32_t)ds), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(w.err, HERMES_OK);
+	assert_true(ht_now_ns() - t0 < 2000000000ull);
+	assert_int_equal(ht_drain(&sub, 0, NULL), 1);
+	ht_ring_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -469,6 +535,8 @@ int main(void)
 		cmocka_unit_test(test_join_that_cannot_be_made_safe_fails_with_a_reason),
 		cmocka_unit_test(test_repair_finishes_a_half_done_batch_commit_or_abort),
 		cmocka_unit_test(test_repair_finds_a_claim_recorded_by_the_next_claimant),
+		cmocka_unit_test(test_skipping_abandoned_records_frees_the_ring_without_a_release),
+		cmocka_unit_test(test_repair_wakes_sleepers_even_with_nothing_to_repair),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
