@@ -533,8 +533,13 @@ static hermes_err claim_slow(hermes_pub *p, uint64_t tail, uint64_t *at, uint64_
 	 * a check on every claim. */
 	if (hm_load_relaxed_u32(&h->deleted))
 		return HERMES_ECLOSED;
+	/* Sequences end at 2^56 (the tail's tag shares their word): a ring
+	 * that gets there (2 years at 10^9 messages a second) is full for
+	 * good. The cached sequence limit never goes beyond it. */
+	if (seq_end > HM_SEQ_LIMIT)
+		return HERMES_ENOSPC;
 	if (r->policy == HERMES_POLICY_OVERWRITE) {
-		p->seq_limit = seq_end + r->nslots;
+		p->seq_limit = seq_end + r->nslots < HM_SEQ_LIMIT ? seq_end + r->nslots : HM_SEQ_LIMIT;
 		return skip_held(p, tail, at, total);
 	}
 	/* Acquire: pairs with cas_max's release. */
@@ -545,6 +550,8 @@ static hermes_err claim_slow(hermes_pub *p, uint64_t tail, uint64_t *at, uint64_
 		p->limit = hm_load_acquire_u64(&h->limit);
 		p->seq_limit = hm_load_acquire_u64(&h->seq_limit);
 	}
+	if (p->seq_limit > HM_SEQ_LIMIT)
+		p->seq_limit = HM_SEQ_LIMIT;
 	if (fits(p, end, seq_end))
 		return HERMES_OK;
 	/* Count times the ring filled up, not retries. */

@@ -41,8 +41,10 @@ typedef enum hermes_policy {
 	 * not released; a full ring makes publish return HERMES_EAGAIN (or wait
 	 * up to a timeout). */
 	HERMES_POLICY_BLOCK = 0,
-	/* Lossy, never blocks producers: a lapped subscriber gets HERMES_ELOST
-	 * with the exact count, then resumes at the oldest record still there. */
+	/* Lossy, never blocks producers (not even while another producer holds
+	 * a claim or is stopped: its bytes are stepped around): a lapped
+	 * subscriber gets HERMES_ELOST with the exact count, then resumes at the
+	 * oldest record still there. */
 	HERMES_POLICY_OVERWRITE = 1,
 } hermes_policy;
 
@@ -141,7 +143,8 @@ HERMES_API void hermes_pub_close(hermes_pub *pub);
 /* Claim room for one message of len bytes and point claim->data at it.
  * Never blocks. Errors: HERMES_EAGAIN (block ring full: retry, or use
  * hermes_pub_claim_timed), HERMES_EMSGSIZE (len > max_msg), HERMES_ECLOSED
- * (the ring was deleted), HERMES_EINVAL (a claim is already outstanding). A
+ * (the ring was deleted), HERMES_EINVAL (a claim is already outstanding),
+ * HERMES_ENOSPC (the ring used up its 2^56 sequences: recreate it). A
  * publisher holds one claim (single or batch) at a time; commit or abort it. */
 HERMES_API hermes_err hermes_pub_claim(hermes_pub *pub, uint32_t len, hermes_claim *claim);
 
@@ -158,8 +161,12 @@ HERMES_API hermes_err hermes_pub_claim_batch(hermes_pub *pub, const uint32_t *le
 					     void **ptrs, hermes_claim *claim);
 
 /* Publish a claim: its messages become visible to subscribers, and any
- * subscriber sleeping on the ring is woken. Returns HERMES_EINVAL when the
- * claim is not this publisher's outstanding claim. */
+ * subscriber sleeping on the ring is woken (a system call only when one
+ * sleeps; no fence otherwise). Returns HERMES_EINVAL when the claim is not
+ * this publisher's outstanding claim, and, on an overwrite ring only,
+ * HERMES_ELOST when the claim was held so long that newer messages lapped it:
+ * it is then gone (subscribers count it lost), the claim is finished all the
+ * same. */
 HERMES_API hermes_err hermes_pub_commit(hermes_pub *pub, hermes_claim *claim);
 
 /* Give a claim back: its sequence numbers are skipped (subscribers see the
@@ -202,7 +209,10 @@ typedef struct hermes_msg {
  * HERMES_START_SEQ only: a sequence older than the oldest retained one starts
  * there and the first poll reports the difference as lost; a future one skips
  * messages until it. Errors: HERMES_ENOENT, HERMES_ETOOMANY, HERMES_EPERM,
- * HERMES_ENOMEM. */
+ * HERMES_ENOMEM; on block rings the join can fail rather than start unsafely:
+ * HERMES_ETIMEDOUT (a producer stopped in the middle of a limit scan for 2 s:
+ * retry, or find the stopped process) or HERMES_EBUSY (producers kept moving
+ * past every start chosen: retry). */
 HERMES_API hermes_err hermes_sub_open(hermes_bus *bus, const char *ring, hermes_start start,
 				      uint64_t seq, hermes_sub **out);
 
@@ -210,16 +220,20 @@ HERMES_API hermes_err hermes_sub_open(hermes_bus *bus, const char *ring, hermes_
 HERMES_API void hermes_sub_close(hermes_sub *sub);
 
 /* Take the next message without copying. Returns HERMES_OK with *msg filled,
- * HERMES_EAGAIN when there is none yet, or HERMES_ELOST with msg->lost set
+ * HERMES_EAGAIN when there is none yet, HERMES_ELOST with msg->lost set
  * when the subscriber was lapped (overwrite ring; the next poll returns the
- * oldest message still there). Pointers stay valid until hermes_sub_release.
- * Never blocks. */
+ * oldest message still there), or HERMES_ECORRUPT when the record at msg->seq
+ * failed validation (something scribbled on the segment): it is not
+ * delivered, it is counted (hermes-ctl inspect, metrics), the detail names
+ * ring and sequence, and the subscriber has moved past it: poll again.
+ * Pointers stay valid until hermes_sub_release. Never blocks. */
 HERMES_API hermes_err hermes_sub_poll(hermes_sub *sub, hermes_msg *msg);
 
 /* Release every message polled so far, letting producers reuse the space.
  * On an overwrite ring, returns HERMES_ELOST if any of them may have been
- * overwritten while the caller was reading them: discard what was derived
- * from them. Otherwise HERMES_OK. */
+ * overwritten while the caller was reading them (including those handed out
+ * before a poll that reported a lap): discard what was derived from them.
+ * Otherwise HERMES_OK. */
 HERMES_API hermes_err hermes_sub_release(hermes_sub *sub);
 
 /* Handler form: calls fn for up to max messages (0 = no limit beyond what is

@@ -147,9 +147,10 @@ typedef enum hermes_role {
 #define HERMES_WIRE_START_EARLIEST 1 /* the oldest message still in the ring */
 #define HERMES_WIRE_START_AT 2	     /* the given sequence (or the oldest, if gone) */
 /* Ring sequences start at 0, grow by one per message and stay below this
- * (2^62: centuries at a billion messages a second). A SUBSCRIBE at or above
+ * (2^56: the ring's tail keeps a producer tag beside the sequence; 2 years at
+ * a billion messages a second, 20 at a hundred million). A SUBSCRIBE at or above
  * it can never be served: the bridge refuses it (HERMES_EINVAL, not fatal). */
-#define HERMES_WIRE_SEQ_LIMIT (UINT64_C(1) << 62)
+#define HERMES_WIRE_SEQ_LIMIT (UINT64_C(1) << 56)
 
 /* Ring policies as BOUND / SUBSCRIBED report them. */
 #define HERMES_WIRE_POLICY_BLOCK 0

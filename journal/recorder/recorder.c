@@ -214,7 +214,7 @@ static bool ring_behind_journal(hj_recorder *r, uint64_t next)
 	hermes_sub_close(probe);
 	if (tail >= next)
 		return false;
-	char msg[400];
+	char msg[640];
 	snprintf(msg, sizeof msg, "ring %s is at sequence %" PRIu64 ", behind its journal (next %" PRIu64
 				  "): it was re-created; move the journal %.150s away to record it again",
 		 r->cfg->name, tail, next, r->cfg->dir);
