@@ -86,6 +86,16 @@ cc -o "$work/consumer-pc" "$src/tests/install/consumer/main.c" $(pkg-config --cf
 	-Wl,-rpath,"$libdir"
 "$work/consumer-pc"
 echo "pkg-config, shared: ok"
+# The header-only C++ binding, installed with the C headers.
+if command -v c++ >/dev/null; then
+	# shellcheck disable=SC2046
+	c++ -std=c++17 -Wall -Wextra -Werror -o "$work/consumer-cxx" \
+		"$src/tests/install/consumer/main.cpp" $(pkg-config --cflags --libs hermes-ipc) \
+		-Wl,-rpath,"$libdir"
+	HERMES_BUS= "$work/consumer-cxx"
+else
+	echo "no C++ compiler: the C++ header check is skipped"
+fi
 # A fully static program: pkg-config --static must name everything (libsodium
 # through Requires.private). glibc warns that getaddrinfo wants its shared
 # NSS modules at run time; that is expected.

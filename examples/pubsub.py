@@ -1,6 +1,6 @@
 """A publisher and a subscriber on one ring, in one process: creates a
 private bus (no hermesd needed), publishes zero-copy, reads in place.
-    PYTHONPATH=bindings/python python3 bindings/python/examples/pubsub.py"""
+    PYTHONPATH=bindings/python python3 examples/pubsub.py"""
 
 import os
 import threading
