@@ -16,7 +16,7 @@ packages+=(spin)
 [[ ${HERMES_WITH_FUZZ:-0} == 1 ]] && packages+=(clang libclang-rt-dev)
 # The transports hermes-bench compares Hermes with (each is skipped when
 # missing), and gnuplot for its plot.
-[[ ${HERMES_BENCH_PEERS:-0} == 1 ]] && packages+=(libzmq3-dev iceoryx libiceoryx-binding-c-dev gnuplot-nox)
+[[ ${HERMES_BENCH_PEERS:-0} == 1 ]] && packages+=(libzmq3-dev iceoryx libiceoryx-binding-c-dev gnuplot-nox valgrind)
 # Packaging checks in CI: the ABI check (libabigail), the install tests'
 # tools (systemd-analyze, strace for the units' system call filter),
 # the JSON schema check (python3-jsonschema), the Debian packages (dpkg-dev
