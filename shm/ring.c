@@ -522,7 +522,7 @@ static hermes_err skip_held(hermes_pub *p, uint64_t tail, uint64_t *at, uint64_t
  * shared limits, scan if they are short too, else report the ring full.
  * Overwrite rings never wait for anyone (skip_held). Both look, about once a
  * lap, whether the ring was deleted. */
-static hermes_err claim_slow(hermes_pub *p, uint64_t tail, uint64_t *at, uint64_t total,
+__attribute__((noinline)) static hermes_err claim_slow(hermes_pub *p, uint64_t tail, uint64_t *at, uint64_t total,
 			     uint64_t seq_end)
 {
 	hm_ring *r = &p->ring;
@@ -569,7 +569,7 @@ static hermes_err claim_slow(hermes_pub *p, uint64_t tail, uint64_t *at, uint64_
  * a later record. acq_rel: the release half, and the full barrier of the
  * tail CAS after it, order this before the tail moves; a repairer that
  * acquires the moved tail sees it. */
-static void record_claim(hm_ring *r, unsigned j, uint64_t end_seq)
+__attribute__((noinline)) static void record_claim(hm_ring *r, unsigned j, uint64_t end_seq)
 {
 	hm_atomic_u64 *held = &r->prods[j].held_seq;
 	uint64_t cur = hm_load_relaxed_u64(held);
@@ -582,7 +582,8 @@ static void record_claim(hm_ring *r, unsigned j, uint64_t end_seq)
 
 /* Claim `total` data bytes for n messages; on success *start is where the
  * first payload goes and *seq_out its sequence. */
-static hermes_err claim_region(hermes_pub *p, uint64_t total, uint32_t n, uint64_t *start,
+static inline __attribute__((always_inline)) hermes_err
+claim_region(hermes_pub *p, uint64_t total, uint32_t n, uint64_t *start,
 			       uint64_t *seq_out)
 {
 	hm_ring *r = &p->ring;
@@ -642,7 +643,11 @@ static hermes_err claim_region(hermes_pub *p, uint64_t total, uint32_t n, uint64
 	}
 }
 
-hermes_err hermes_pub_claim(hermes_pub *p, uint32_t len, hermes_claim *c)
+/* The bodies of hermes_pub_claim and hermes_pub_commit, inline so that
+ * hermes_pub_send (and the exported calls themselves) pay no call overhead:
+ * exported functions of a shared library are not inlined into each other. */
+static inline __attribute__((always_inline)) hermes_err pub_claim(hermes_pub *p, uint32_t len,
+								  hermes_claim *c)
 {
 	if (len > p->ring.max_msg)
 		return HERMES_EMSGSIZE;
@@ -663,6 +668,11 @@ hermes_err hermes_pub_claim(hermes_pub *p, uint32_t len, hermes_claim *c)
 	c->seq_ = seq;
 	c->bytes_ = bytes;
 	return HERMES_OK;
+}
+
+hermes_err hermes_pub_claim(hermes_pub *p, uint32_t len, hermes_claim *c)
+{
+	return pub_claim(p, len, c);
 }
 
 hermes_err hermes_pub_claim_batch(hermes_pub *p, const uint32_t *lens, uint32_t n, void **ptrs,
@@ -790,7 +800,7 @@ static bool abandon_range(hm_ring *r, uint64_t seq, uint32_t n, uint64_t end)
 	return ok;
 }
 
-hermes_err hermes_pub_commit(hermes_pub *p, hermes_claim *c)
+static inline __attribute__((always_inline)) hermes_err pub_commit(hermes_pub *p, hermes_claim *c)
 {
 	if (p->claim_seq == NO_CLAIM || c->seq_ != p->claim_seq)
 		return HERMES_EINVAL;
@@ -817,6 +827,11 @@ hermes_err hermes_pub_commit(hermes_pub *p, hermes_claim *c)
 	/* Overwrite rings: the claim was lapped before we committed it (we
 	 * were stopped or slow); subscribers count it as lost. */
 	return ok ? HERMES_OK : HERMES_ELOST;
+}
+
+hermes_err hermes_pub_commit(hermes_pub *p, hermes_claim *c)
+{
+	return pub_commit(p, c);
 }
 
 hermes_err hermes_pub_abort(hermes_pub *p, hermes_claim *c)
@@ -864,13 +879,13 @@ hermes_err hermes_pub_claim_timed(hermes_pub *p, uint32_t len, hermes_claim *c, 
 hermes_err hermes_pub_send(hermes_pub *p, const void *data, uint32_t len, uint64_t *seq)
 {
 	hermes_claim c;
-	hermes_err err = hermes_pub_claim(p, len, &c);
+	hermes_err err = pub_claim(p, len, &c);
 	if (err)
 		return err;
 	memcpy(c.data, data, len);
 	if (seq)
 		*seq = c.seq_;
-	return hermes_pub_commit(p, &c);
+	return pub_commit(p, &c);
 }
 
 hermes_err hermes_pub_send_timed(hermes_pub *p, const void *data, uint32_t len, uint64_t *seq,
@@ -1095,7 +1110,8 @@ void hm_sub_fini(hermes_sub *s)
 
 /* The record at s->seq failed validation: count it, step over it (the next
  * record's meta re-anchors the position), and say so. Never delivered. */
-static hermes_err sub_corrupt(hermes_sub *s, hermes_msg *m, const char *why)
+__attribute__((noinline, cold)) static hermes_err sub_corrupt(hermes_sub *s, hermes_msg *m,
+							     const char *why)
 {
 	char name[HM_NAME_MAX];
 	uint64_t seq = s->seq;
@@ -1116,7 +1132,7 @@ static hermes_err sub_corrupt(hermes_sub *s, hermes_msg *m, const char *why)
 /* Lapped: jump to the oldest retained message and count what was lost. The
  * loss must be real: a start that is not past us, or an impossible count,
  * is corruption, not a lap. */
-static hermes_err sub_resync(hermes_sub *s, hermes_msg *m)
+__attribute__((noinline, cold)) static hermes_err sub_resync(hermes_sub *s, hermes_msg *m)
 {
 	uint64_t pos, seq;
 	hm_ring_earliest(&s->ring, &pos, &seq);
@@ -1147,7 +1163,8 @@ static hermes_err sub_resync(hermes_sub *s, hermes_msg *m)
 /* The slot of s->seq holds a newer sequence, wseq. A lap, if the tail agrees
  * (it must be past wseq, and, on a block ring, a whole lap past us: a
  * subscriber whose slot was taken away); otherwise a forged word. */
-static hermes_err sub_lapped(hermes_sub *s, hermes_msg *m, uint64_t wseq)
+__attribute__((noinline, cold)) static hermes_err sub_lapped(hermes_sub *s, hermes_msg *m,
+							    uint64_t wseq)
 {
 	uint64_t tpos, tseq;
 	hm_ring_tail(&s->ring, &tpos, &tseq);
