@@ -142,6 +142,7 @@ static hermes_err create_on_fd(const char *name, const char *path, int fd, uint6
 	bus->hdr = h;
 	bus->dir = dir;
 	bus->owner = true;
+	pthread_mutex_init(&bus->mu, NULL);
 	bus->ctl_fd = -1;
 	snprintf(bus->name, sizeof bus->name, "%s", name);
 	*out = bus;
@@ -289,11 +290,14 @@ static bool supervisor_gone(const hermes_bus *bus)
  * trusts"). */
 static void hold_slot(hermes_bus *bus, const hm_ring *r, uint32_t ring, uint32_t slot, bool sub)
 {
+	pthread_mutex_lock(&bus->mu);
 	if (bus->nheld == bus->capheld) {
 		unsigned cap = bus->capheld ? 2 * bus->capheld : 16;
 		struct hm_held *h = realloc(bus->held, cap * sizeof *h);
-		if (!h)
+		if (!h) {
+			pthread_mutex_unlock(&bus->mu);
 			return; /* out of memory: left to the pid check */
+		}
 		bus->held = h;
 		bus->capheld = cap;
 	}
@@ -303,16 +307,19 @@ static void hold_slot(hermes_bus *bus, const hm_ring *r, uint32_t ring, uint32_t
 		connect_supervisor(bus); /* registers everything held, h too */
 	else
 		register_slot(bus, h);
+	pthread_mutex_unlock(&bus->mu);
 }
 
 static void drop_slot(hermes_bus *bus, const void *ring_hdr, uint32_t slot, bool sub)
 {
+	pthread_mutex_lock(&bus->mu);
 	for (unsigned i = 0; i < bus->nheld; i++)
 		if (bus->held[i].ring_hdr == ring_hdr && bus->held[i].slot == slot &&
 		    bus->held[i].sub == sub) {
 			bus->held[i] = bus->held[--bus->nheld];
-			return;
+			break;
 		}
+	pthread_mutex_unlock(&bus->mu);
 }
 
 static const char *default_bus_name(void)
@@ -421,6 +428,7 @@ static hermes_err attach(const char *name, bool readonly, hermes_bus **out)
 	bus->hdr = h;
 	bus->dir = (hm_ring_desc *)(void *)((uint8_t *)base + h->dir_offset);
 	bus->readonly = readonly;
+	pthread_mutex_init(&bus->mu, NULL);
 	bus->ctl_fd = -1;
 	snprintf(bus->name, sizeof bus->name, "%s", name);
 	if (!readonly)
@@ -452,6 +460,7 @@ void hermes_bus_detach(hermes_bus *bus)
 		close(bus->ctl_fd);
 	munmap(bus->base, bus->size);
 	free(bus->held);
+	pthread_mutex_destroy(&bus->mu);
 	free(bus);
 }
 
@@ -731,6 +740,7 @@ hermes_err hm_bus_delete_ring_local(hermes_bus *bus, const char *name, bool forc
 static hermes_err supervisor_call(hermes_bus *bus, hm_ctl_req *req, hm_ctl_resp *resp)
 {
 	hermes_err err = HERMES_ENOSUPERVISOR;
+	pthread_mutex_lock(&bus->mu);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (bus->ctl_fd < 0 || attempt > 0)
 			connect_supervisor(bus);
@@ -738,6 +748,7 @@ static hermes_err supervisor_call(hermes_bus *bus, hm_ctl_req *req, hm_ctl_resp 
 		if (err != HERMES_ENOSUPERVISOR)
 			break;
 	}
+	pthread_mutex_unlock(&bus->mu);
 	if (err == HERMES_ENOSUPERVISOR)
 		return hm_fail(HERMES_ENOSUPERVISOR,
 			       "no hermesd answers for bus '%s'%s%s: start it (hermesd --bus %s)",

@@ -3,6 +3,7 @@
 #ifndef HM_SEGMENT_H
 #define HM_SEGMENT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +22,10 @@ struct hermes_bus {
 	/* This process allocates rings itself (it created the segment, or it is
 	 * the supervisor); otherwise ring creation goes through hermesd. */
 	bool owner;
+	/* Guards ctl_fd and the held list: any number of threads may open and
+	 * close publishers and subscribers on one handle (bus.h), and each
+	 * open and close talks to hermesd. */
+	pthread_mutex_t mu;
 	int ctl_fd; /* control connection to hermesd, or -1 */
 	/* The slots this handle's publishers and subscribers hold, registered
 	 * with hermesd over ctl_fd (again after a reconnect). */
