@@ -256,8 +256,13 @@ typedef struct hm_ring_header {
 	 * supervisor retract exactly what a dead sleeper announced. */
 	hm_atomic_u64 sleepers;
 	hm_atomic_u32 futex;
-	uint32_t pad3a_;
-	uint8_t pad3_[HM_FALSE_SHARING - 16];
+	/* Producers asleep on a full block ring, the same way: a bit per
+	 * producer slot in `prod_sleepers`, asleep on `prod_futex`, which
+	 * whoever frees room (a release, a commit, an abort, a repair) bumps
+	 * before FUTEX_WAKE, only when a bit is set. */
+	hm_atomic_u32 prod_futex;
+	hm_atomic_u64 prod_sleepers;
+	uint8_t pad3_[HM_FALSE_SHARING - 24];
 
 	/* Rarely written ring-wide counters (supervisor repairs, limit scans),
 	 * and `deleted`, set (release) when the ring is deleted. */
@@ -266,7 +271,10 @@ typedef struct hm_ring_header {
 	hm_atomic_u64 limit_scans;
 	hm_atomic_u64 dead_subscribers;
 	hm_atomic_u32 deleted;
-	uint32_t pad4a_;
+	/* Bumped (seq_cst RMW) after every subscriber join, leave or release
+	 * of a dead one, then FUTEX_WAKE: what hermes_pub_wait_subscribers
+	 * sleeps on. Joins are rare, so the joiner always makes the call. */
+	hm_atomic_u32 sub_changes;
 	/* Records that failed validation (HERMES_ECORRUPT), counted by
 	 * whoever found them (relaxed RMW: advisory). */
 	hm_atomic_u64 corrupt;
@@ -278,8 +286,10 @@ static_assert(offsetof(hm_ring_header, tail) == 128, "tail offset");
 static_assert(offsetof(hm_ring_header, tail) % 16 == 0, "tail must be 16-byte aligned");
 static_assert(offsetof(hm_ring_header, limit) == 256, "limit offset");
 static_assert(offsetof(hm_ring_header, sleepers) == 384, "sleepers offset");
+static_assert(offsetof(hm_ring_header, prod_sleepers) == 400, "producer sleepers offset");
 static_assert(HM_MAX_PRODUCERS <= 64 && HM_MAX_SUBSCRIBERS <= 64, "slot masks are 64-bit");
 static_assert(offsetof(hm_ring_header, name) == 72, "ring name offset");
+static_assert(offsetof(hm_ring_header, sub_changes) == 548, "subscriber changes offset");
 
 /* A producer's slot. `owner` is the owning pid (0 = free); the rest is
  * written only by the owner, except during crash repair by the supervisor. */
@@ -323,7 +333,11 @@ typedef struct hm_sub_slot {
 	hm_atomic_u64 pos;
 	hm_atomic_u64 seq;
 	hm_atomic_u32 wait_mode; /* hermes_wait_mode last used, for hermes-ctl */
-	uint32_t pad0_;		 /* (asleep: the slot's bit in the ring's `sleepers`) */
+	/* 1 once the join is complete (release, after the cursor is safe):
+	 * only joined subscribers are counted by hermes_pub_subscribers, so a
+	 * publisher that saw one is sure it receives what it sends next.
+	 * (Asleep: the slot's bit in the ring's `sleepers`.) */
+	hm_atomic_u32 joined;
 	hm_atomic_u64 msgs;
 	hm_atomic_u64 bytes;
 	hm_atomic_u64 lost;
@@ -334,5 +348,6 @@ typedef struct hm_sub_slot {
 
 static_assert(sizeof(hm_sub_slot) == HM_FALSE_SHARING, "subscriber slot size");
 static_assert(offsetof(hm_sub_slot, pos) == 16, "cursor offset");
+static_assert(offsetof(hm_sub_slot, joined) == 36, "joined flag offset");
 
 #endif

@@ -48,8 +48,11 @@
 #define JOIN_TIMEOUT_NS 2000000000ull
 #define JOIN_TRIES 16u
 #define JOIN_SPINS 64u
-/* hermes_sub_wait: checks before sleeping (HERMES_WAIT_BLOCK/YIELD). */
+/* Default checks before sleeping: hermes_sub_wait (HERMES_WAIT_BLOCK/YIELD)
+ * and a timed claim on a full block ring; hermes_sub_set_spin and
+ * hermes_pub_set_spin change them per handle. */
 #define WAIT_SPINS 2048u
+#define CLAIM_SPINS 256u
 /* Longest single sleep on an overwrite ring (a lap wakes nobody) and where
  * membarrier is unavailable (producers may not see the announcement). */
 #define LAP_NAP_NS 10000000ull
@@ -443,6 +446,7 @@ void hm_pub_init(hermes_pub *p, const hm_ring *r, int slot_index)
 	p->slot_index = (uint32_t)slot_index;
 	p->slot = &p->ring.prods[slot_index];
 	p->claim_seq = NO_CLAIM;
+	p->spin = CLAIM_SPINS;
 	p->fence = !hm_membarrier_register();
 	if (r->policy == HERMES_POLICY_BLOCK) {
 		/* Acquire: pairs with cas_max's release; see there. */
@@ -712,28 +716,64 @@ hermes_err hermes_pub_claim_batch(hermes_pub *p, const uint32_t *lens, uint32_t 
 	return HERMES_OK;
 }
 
-/* Wake sleeping subscribers, if any (eventcount, waker's side). The sleeper
- * sets its bit in `sleepers` and then makes every running thread of every
- * registered producer process execute a full barrier (membarrier), before
- * it re-checks the ring; so a producer that stored a slot word and then
- * reads `sleepers` needs no fence of its own: either the barrier came after
- * our store (the sleeper sees the word) or before our load (we see the
- * bit). Producers whose process could not register fence here instead, the
- * classic Dekker pair with the sleeper's fence. `fence` also covers the rare
- * paths (abort, repair) where a fence costs nothing that matters. */
-static inline void wake_sleepers(hm_ring *r, bool fence)
+/* Wake sleepers, if any (eventcount, waker's side). A sleeping subscriber
+ * (or a producer asleep on a full ring) sets its bit in `sleepers` (or
+ * `prod_sleepers`) and then makes every running thread of every registered
+ * process execute a full barrier (membarrier), before it re-checks the ring;
+ * so a producer that stored a slot word (or `active`), or a subscriber that
+ * stored its cursor, and then reads the bits needs no fence of its own:
+ * either the barrier came after our store (the sleeper sees it) or before
+ * our load (we see the bit). Processes that could not register fence here
+ * instead, the classic Dekker pair with the sleeper's fence. `fence` also
+ * covers the rare paths (abort, repair) where a fence costs nothing that
+ * matters. */
+__attribute__((noinline, cold)) static void wake_slow(hm_atomic_u32 *futex)
+{
+	/* seq_cst RMW: a sleeper that reads the new futex value also sees our
+	 * store; one that read the old value is woken. */
+	hm_fetch_add_seq_cst_u32(futex, 1);
+	hm_futex_wake(futex, 0x7fffffff);
+}
+
+static inline void order_before_wake(bool fence)
 {
 	if (fence)
 		hm_fence_seq_cst();
 	else
 		atomic_signal_fence(memory_order_seq_cst); /* compiler order only */
-	/* Relaxed: see above; the futex RMW below orders the rest. */
-	if (hm_load_relaxed_u64(&r->hdr->sleepers)) {
-		/* seq_cst RMW: a sleeper that reads the new futex value also
-		 * sees our commit; one that read the old value is woken. */
-		hm_fetch_add_seq_cst_u32(&r->hdr->futex, 1);
-		hm_futex_wake(&r->hdr->futex, 0x7fffffff);
+}
+
+/* After a commit, abort or repair: subscribers may have something to read,
+ * and producers waiting for the claim's room (a ring with no subscriber is
+ * held back by claims only) may go on. */
+static inline void wake_sleepers(hm_ring *r, bool fence)
+{
+	order_before_wake(fence);
+	/* Relaxed: see above; the futex RMW orders the rest. */
+	uint64_t subs = hm_load_relaxed_u64(&r->hdr->sleepers);
+	uint64_t prods = hm_load_relaxed_u64(&r->hdr->prod_sleepers);
+	if (__builtin_expect((subs | prods) != 0, 0)) {
+		if (subs)
+			wake_slow(&r->hdr->futex);
+		if (prods)
+			wake_slow(&r->hdr->prod_futex);
 	}
+}
+
+/* After a cursor moved (release, join, leave): producers asleep on a full
+ * block ring may have room now. */
+static inline void wake_producers(hm_ring *r, bool fence)
+{
+	order_before_wake(fence);
+	/* Relaxed: see wake_sleepers. */
+	if (__builtin_expect(hm_load_relaxed_u64(&r->hdr->prod_sleepers) != 0, 0))
+		wake_slow(&r->hdr->prod_futex);
+}
+
+void hm_ring_wake_all(hm_ring *r)
+{
+	wake_slow(&r->hdr->futex);
+	wake_slow(&r->hdr->prod_futex);
 }
 
 /* Write the word of `seq` in its final state (COMMITTED or ABANDONED). Block
@@ -849,31 +889,71 @@ hermes_err hermes_pub_abort(hermes_pub *p, hermes_claim *c)
 	return HERMES_OK;
 }
 
-/* Spin a little, then yield, until the deadline passes. */
-static bool backoff(unsigned *spins, uint64_t deadline)
+/* A full block ring: announce ourselves in `prod_sleepers`, make every
+ * registered thread run a barrier (see wake_sleepers), and sleep on
+ * `prod_futex` until whoever frees room bumps it, re-checking each time. */
+static hermes_err claim_sleep(hermes_pub *p, uint32_t len, hermes_claim *c, uint64_t deadline)
 {
-	if (++*spins < 128) {
-		hm_cpu_relax();
-		return true;
+	hm_ring_header *h = p->ring.hdr;
+	uint64_t bit = 1ull << p->slot_index;
+	/* seq_cst RMW: the announcement, ordered before the barrier. */
+	CRASH_POINT("pub sleep: announce");
+	atomic_fetch_or_explicit(&h->prod_sleepers, bit, memory_order_seq_cst);
+	/* Without membarrier a waker may miss us: bound each sleep. */
+	bool precise = hm_membarrier_global();
+	hermes_err err;
+	for (;;) {
+		/* The futex word before the check: a bump after the check makes
+		 * FUTEX_WAIT return at once. */
+		uint32_t v = hm_load_acquire_u32(&h->prod_futex);
+		/* Pairs with the fence of wakers that fence (order_before_wake). */
+		hm_fence_seq_cst();
+		err = pub_claim(p, len, c);
+		if (err != HERMES_EAGAIN)
+			break;
+		uint64_t now = hm_now_ns();
+		if (now >= deadline) {
+			err = HERMES_ETIMEDOUT;
+			break;
+		}
+		uint64_t until = deadline;
+		if (!precise && now + IMPRECISE_NAP_NS < until)
+			until = now + IMPRECISE_NAP_NS;
+		if (hm_futex_wait(&h->prod_futex, v, until) == EINTR) {
+			err = HERMES_EAGAIN; /* a signal: let the caller look */
+			break;
+		}
 	}
-	if ((*spins & 15) == 0 && hm_now_ns() >= deadline)
-		return false;
-	sched_yield();
-	return true;
+	/* seq_cst: all announcement changes in one order; a stale bit would
+	 * only cost a waker one needless system call. */
+	CRASH_POINT("pub sleep: retract");
+	atomic_fetch_and_explicit(&h->prod_sleepers, ~bit, memory_order_seq_cst);
+	return err;
 }
 
 hermes_err hermes_pub_claim_timed(hermes_pub *p, uint32_t len, hermes_claim *c, int64_t timeout_ns)
 {
+	hermes_err err = pub_claim(p, len, c);
+	if (err != HERMES_EAGAIN)
+		return err;
 	uint64_t deadline = hm_deadline_after(timeout_ns);
-	unsigned spins = 0;
-	for (;;) {
-		hermes_err err = hermes_pub_claim(p, len, c);
+	for (uint32_t i = 0; i < p->spin; i++) {
+		hm_cpu_relax();
+		/* (A deleted ring answers HERMES_ECLOSED from the claim.) */
+		err = pub_claim(p, len, c);
 		if (err != HERMES_EAGAIN)
 			return err;
-		/* (A deleted ring answers HERMES_ECLOSED from the claim.) */
-		if (!backoff(&spins, deadline))
+		if ((i & 255) == 255 && hm_now_ns() >= deadline)
 			return HERMES_ETIMEDOUT;
 	}
+	if (timeout_ns == 0)
+		return HERMES_ETIMEDOUT;
+	return claim_sleep(p, len, c, deadline);
+}
+
+void hermes_pub_set_spin(hermes_pub *p, uint32_t checks)
+{
+	p->spin = checks;
 }
 
 hermes_err hermes_pub_send(hermes_pub *p, const void *data, uint32_t len, uint64_t *seq)
@@ -1052,6 +1132,8 @@ static void publish_cursor(hermes_sub *s)
 	hm_store_release_u64(&s->slot->pos, s->pos);
 	s->released_pos = s->pos;
 	s->released_seq = s->seq;
+	if (s->ring.policy == HERMES_POLICY_BLOCK)
+		wake_producers(&s->ring, s->fence);
 }
 
 static const char *ring_name(const hm_ring *r, char buf[HM_NAME_MAX])
@@ -1069,6 +1151,10 @@ hermes_err hm_sub_init(hermes_sub *s, const hm_ring *r, int slot_index, hermes_s
 	s->ring = *r;
 	s->slot_index = (uint32_t)slot_index;
 	s->slot = &s->ring.subs[slot_index];
+	s->spin = WAIT_SPINS;
+	/* Releases wake producers asleep on a full ring without a fence when
+	 * this process is registered for membarrier (see wake_sleepers). */
+	s->fence = !hm_membarrier_register();
 	/* Join: publish a cursor, fence, wait out the scans already running,
 	 * then check the cursor is still inside what producers may not
 	 * overwrite; if the limits moved past it, choose again. The fence
@@ -1106,6 +1192,9 @@ void hm_sub_fini(hermes_sub *s)
 	/* Release (in free_slot): our reads of the ring are done before a
 	 * producer that sees the slot free overwrites them. */
 	free_slot(&s->slot->owner, &s->slot->owner_start, &s->ring.hdr->sub_mask, s->slot_index);
+	/* Our cursor no longer holds producers back. */
+	if (s->ring.policy == HERMES_POLICY_BLOCK)
+		wake_producers(&s->ring, true);
 }
 
 /* The record at s->seq failed validation: count it, step over it (the next
@@ -1377,8 +1466,8 @@ hermes_err hermes_sub_wait(hermes_sub *s, hermes_wait_mode mode, int64_t timeout
 {
 	uint64_t deadline = hm_deadline_after(timeout_ns);
 	hm_store_relaxed_u32(&s->slot->wait_mode, (uint32_t)mode);
-	unsigned spin_limit = mode == HERMES_WAIT_SPIN ? UINT32_MAX : WAIT_SPINS;
-	for (unsigned i = 0; i < spin_limit; i++) {
+	uint32_t spin_limit = mode == HERMES_WAIT_SPIN ? UINT32_MAX : s->spin;
+	for (uint32_t i = 0; i < spin_limit; i++) {
 		if (sub_ready(s))
 			return HERMES_OK;
 		if ((i & 255) == 255 && hm_now_ns() >= deadline)
@@ -1445,6 +1534,11 @@ uint64_t hermes_sub_next_seq(const hermes_sub *s)
 	return s->seq;
 }
 
+void hermes_sub_set_spin(hermes_sub *s, uint32_t checks)
+{
+	s->spin = checks;
+}
+
 /* ---- crash repair ------------------------------------------------------------ */
 
 void hm_ring_release_subscriber(hm_ring *r, uint32_t index)
@@ -1456,6 +1550,9 @@ void hm_ring_release_subscriber(hm_ring *r, uint32_t index)
 	hm_ring_sleepers_remove(r->hdr, 1ull << index);
 	/* As hm_sub_fini. The dead process reads nothing any more. */
 	free_slot(&r->subs[index].owner, &r->subs[index].owner_start, &r->hdr->sub_mask, index);
+	/* Its cursor no longer holds producers back. */
+	if (r->policy == HERMES_POLICY_BLOCK)
+		wake_producers(r, true);
 }
 
 /* Finish a claim that its (dead) producer provably won: [seq, seq + n), its
@@ -1524,6 +1621,10 @@ int64_t hm_ring_repair_producer(hm_ring *r, uint32_t index)
 		CRASH_POINT("repair: inactive");
 		hm_store_release_u32(&s->active, 0);
 	}
+	/* A producer that died asleep: take back its announcement, or every
+	 * release would make a wake system call from now on. */
+	CRASH_POINT("repair: retract");
+	atomic_fetch_and_explicit(&r->hdr->prod_sleepers, ~(1ull << index), memory_order_seq_cst);
 	/* Always: the producer may have died between a commit and its wake
 	 * (found by the model, shm/model/README.md). */
 	wake_sleepers(r, true);

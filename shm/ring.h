@@ -41,6 +41,7 @@ struct hermes_pub {
 	uint32_t slot_index;
 	uint32_t full;	/* the last claim found the ring full */
 	uint32_t fence; /* this process could not register for membarrier: fence at commit */
+	uint32_t spin;	/* checks a timed claim makes on a full ring before it sleeps */
 };
 
 struct hermes_sub {
@@ -59,6 +60,8 @@ struct hermes_sub {
 	uint32_t empty_polls;
 	uint32_t slot_index;
 	uint32_t lost_unreleased; /* a lap overwrote messages handed out, not yet released */
+	uint32_t spin;		  /* checks hermes_sub_wait makes before it yields or sleeps */
+	uint32_t fence;		  /* not registered for membarrier: fence before waking producers */
 };
 
 /* Is name 1..HERMES_NAME_MAX characters of [A-Za-z0-9._-]? (ring and bus
@@ -124,6 +127,10 @@ int64_t hm_ring_repair_producer(hm_ring *ring, uint32_t index);
 /* Crash repair: subscriber slot `index` belongs to a dead process; free it so
  * it no longer holds back producers. */
 void hm_ring_release_subscriber(hm_ring *ring, uint32_t index);
+
+/* Wake every sleeper of the ring, subscribers and producers (a deleted
+ * ring: they return HERMES_ECLOSED). */
+void hm_ring_wake_all(hm_ring *ring);
 
 #if defined(HM_CRASH_HOOKS)
 /* Test builds of ring.c only: die (SIGKILL) at the crash point after this

@@ -729,9 +729,8 @@ hermes_err hm_bus_delete_ring_local(hermes_bus *bus, const char *name, bool forc
 	hm_store_release_u32(&bus->dir[index].state, HM_RING_DELETED);
 	/* Release: as in hm_bus_create_ring_local. */
 	atomic_fetch_add_explicit(&bus->hdr->dir_generation, 1, memory_order_release);
-	/* Wake sleepers so they notice. */
-	hm_fetch_add_seq_cst_u32(&r.hdr->futex, 1);
-	hm_futex_wake(&r.hdr->futex, 0x7fffffff);
+	/* Wake sleepers, subscribers and producers, so they notice. */
+	hm_ring_wake_all(&r);
 	return HERMES_OK;
 }
 

@@ -148,10 +148,23 @@ HERMES_API void hermes_pub_close(hermes_pub *pub);
  * publisher holds one claim (single or batch) at a time; commit or abort it. */
 HERMES_API hermes_err hermes_pub_claim(hermes_pub *pub, uint32_t len, hermes_claim *claim);
 
-/* As hermes_pub_claim, but waits up to timeout_ns for room (spinning, then
- * yielding the CPU). Errors: HERMES_ETIMEDOUT, HERMES_EMSGSIZE. */
+/* As hermes_pub_claim, but waits up to timeout_ns (negative = no limit) for
+ * room on a full block ring: it checks a few times (hermes_pub_set_spin),
+ * then sleeps on a futex in the segment until a subscriber's release (or a
+ * commit, a repair, a leave) frees room. Releases make that wake system call
+ * only while a producer sleeps. An overwrite ring is never full. Errors:
+ * HERMES_ETIMEDOUT, HERMES_EAGAIN (a signal interrupted the sleep: check your
+ * flags, then call again), HERMES_ECLOSED (the ring was deleted, also while
+ * asleep), and those of hermes_pub_claim. */
 HERMES_API hermes_err hermes_pub_claim_timed(hermes_pub *pub, uint32_t len, hermes_claim *claim,
 					     int64_t timeout_ns);
+
+/* How many times a timed claim (or send) checks a full ring, with a CPU
+ * pause between checks, before it goes to sleep (default 256, about 10 µs;
+ * 0 sleeps at once: best when the producer shares its CPU with the
+ * subscribers it waits for). Not thread-safe against calls on the same
+ * publisher; never fails. */
+HERMES_API void hermes_pub_set_spin(hermes_pub *pub, uint32_t checks);
 
 /* Claim n messages with one atomic step; ptrs[i] receives where message i's
  * lens[i] payload bytes go. All n are committed together by hermes_pub_commit
@@ -260,6 +273,13 @@ HERMES_API hermes_err hermes_sub_wait(hermes_sub *sub, hermes_wait_mode mode, in
 
 /* The sequence the subscriber will deliver next (for logging/debugging). */
 HERMES_API uint64_t hermes_sub_next_seq(const hermes_sub *sub);
+
+/* How many times hermes_sub_wait with HERMES_WAIT_BLOCK or HERMES_WAIT_YIELD
+ * checks the ring, with a CPU pause between checks, before it sleeps or
+ * yields (default 2048, about 100 µs; 0 sleeps at once: best when the
+ * subscriber shares its CPU with the producer it waits for). Not thread-safe
+ * against calls on the same subscriber; never fails. */
+HERMES_API void hermes_sub_set_spin(hermes_sub *sub, uint32_t checks);
 
 #ifdef __cplusplus
 }

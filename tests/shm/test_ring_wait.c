@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shm/segment.h"
@@ -193,10 +195,16 @@ static void *race_subscriber(void *arg)
 static hermes_err race_send(hermes_pub *pub, uint32_t len)
 {
 	hermes_claim c;
+	uint64_t t0 = ht_now_ns();
 	hermes_err err = hermes_pub_claim_timed(pub, len, &c, 5000000000ll);
 	if (err)
 		return err;
 	uint64_t now = ht_now_ns();
+	/* The producer sleeps when the ring is full (spin 0, and bursts
+	 * larger than the ring): the subscribers' releases must wake it. A
+	 * lost wake-up shows as a claim that slept on to a deadline. */
+	if (now - t0 > 1000000000ull)
+		return HERMES_ETIMEDOUT;
 	memcpy(c.data, &now, 8);
 	return hermes_pub_commit(pub, &c);
 }
@@ -209,6 +217,7 @@ static void test_wait_wake_race_loses_no_wakeup(void **state)
 	race r = {0};
 	hermes_pub *pub;
 	assert_int_equal(hermes_pub_open(bus, "w", &pub), HERMES_OK);
+	hermes_pub_set_spin(pub, 0);
 	race_sub rs[2];
 	pthread_t t[2];
 	for (int i = 0; i < 2; i++) {
@@ -221,12 +230,12 @@ static void test_wait_wake_race_loses_no_wakeup(void **state)
 	uint64_t sent = 0, rnd = 7, one_at_a_time_rounds = 0, streamed = 0;
 	while (ht_now_ns() < end && !atomic_load(&r.failed)) {
 		bool streaming = ((ht_now_ns() / 250000000u) & 1) != 0;
-		uint32_t burst = streaming ? 1 + (uint32_t)(ht_rand(&rnd) % 64) : 1;
+		uint32_t burst = streaming ? 1 + (uint32_t)(ht_rand(&rnd) % 1024) : 1;
 		for (uint32_t i = 0; i < burst; i++) {
 			/* 8-byte stamp plus 0..199 bytes, never 1 (the stop). */
 			uint32_t extra = (uint32_t)(ht_rand(&rnd) % 200);
 			if (race_send(pub, 8 + (extra == 1 ? 2 : extra))) {
-				race_fail(&r, "publisher could not publish for 5 s");
+				race_fail(&r, "publisher could not publish for 1 s (lost wake-up?)");
 				break;
 			}
 			sent++;
@@ -254,16 +263,218 @@ static void test_wait_wake_race_loses_no_wakeup(void **state)
 		pthread_join(t[i], NULL);
 	if (atomic_load(&r.failed))
 		fail_msg("%s", r.why);
-	printf("# %.0f s: %llu messages (%llu one at a time, %llu streamed), wake-ups %llu/%llu\n",
+	uint64_t full = hm_load_relaxed_u64(&pub->slot->full_events);
+	printf("# %.0f s: %llu messages (%llu one at a time, %llu streamed), wake-ups %llu/%llu, "
+	       "ring full %llu times\n",
 	       seconds, (unsigned long long)sent, (unsigned long long)one_at_a_time_rounds,
 	       (unsigned long long)streamed, (unsigned long long)r.wakeups[0],
-	       (unsigned long long)r.wakeups[1]);
+	       (unsigned long long)r.wakeups[1], (unsigned long long)full);
+	assert_true(full > 0); /* the producer did block, and was woken */
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(atomic_load(&r.consumed[i]), sent);
 		hermes_sub_close(r.sub[i]);
 	}
 	assert_true(one_at_a_time_rounds > 100);
 	hermes_pub_close(pub);
+}
+
+/* ---- producers blocked on a full ring (issue 18, point 2) ---------------- */
+
+/* Fill the ring through `pub` until a claim is refused: `sub` (opened
+ * before) holds every message. */
+static void fill_ring(hermes_pub *pub)
+{
+	static const char block[1000];
+	unsigned sent = 0;
+	hermes_err err;
+	while ((err = hermes_pub_send(pub, block, sizeof block, NULL)) == HERMES_OK)
+		sent++;
+	assert_int_equal(err, HERMES_EAGAIN);
+	assert_true(sent > 10);
+}
+
+typedef struct blocked {
+	hermes_pub *pub;
+	int64_t timeout_ns;
+	hermes_err result;
+	uint64_t elapsed_ns;
+	uint64_t cpu_ns;
+} blocked;
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void *blocked_send(void *arg)
+{
+	blocked *b = arg;
+	static const char msg[1000];
+	uint64_t t0 = ht_now_ns(), c0 = thread_cpu_ns();
+	b->result = hermes_pub_send_timed(b->pub, msg, sizeof msg, NULL, b->timeout_ns);
+	b->cpu_ns = thread_cpu_ns() - c0;
+	b->elapsed_ns = ht_now_ns() - t0;
+	return NULL;
+}
+
+/* Wait (bounded) until the publisher's bit says it sleeps in the futex. */
+static void await_producer_sleeping(hermes_pub *pub)
+{
+	uint64_t deadline = ht_now_ns() + 5000000000ull;
+	while (!(hm_load_relaxed_u64(&pub->ring.hdr->prod_sleepers) & (1ull << pub->slot_index))) {
+		if (ht_now_ns() > deadline)
+			fail_msg("producer never went to sleep");
+		sched_yield();
+	}
+}
+
+/* The finding: a timed send waiting 1 s on a full ring used 0.91 s of CPU.
+ * It must sleep: a generous bound of a quarter of the wait. */
+static void test_blocked_producer_sleeps_instead_of_spinning(void **state)
+{
+	(void)state;
+	hermes_sub *sub;
+	hermes_pub *pub;
+	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &sub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(bus, "w", &pub), HERMES_OK);
+	fill_ring(pub);
+	blocked b = {.pub = pub, .timeout_ns = 1000000000ll};
+	blocked_send(&b);
+	assert_int_equal(b.result, HERMES_ETIMEDOUT);
+	assert_true(b.elapsed_ns >= 1000000000ull);
+	print_message("timed send on a full ring: %.3f s waited, %.3f s of CPU\n",
+		      (double)b.elapsed_ns / 1e9, (double)b.cpu_ns / 1e9);
+	assert_true(b.cpu_ns < 250000000ull);
+	/* Nothing left announced after the wait. */
+	assert_int_equal(hm_load_relaxed_u64(&pub->ring.hdr->prod_sleepers), 0);
+	hermes_pub_close(pub);
+	hermes_sub_close(sub);
+}
+
+/* A sleeping producer wakes when a subscriber releases room, long before
+ * its deadline; also with a spin setting of 0 (straight to sleep). */
+static void test_blocked_producer_wakes_on_release(void **state)
+{
+	(void)state;
+	hermes_sub *sub;
+	hermes_pub *pub;
+	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &sub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(bus, "w", &pub), HERMES_OK);
+	for (int round = 0; round < 10; round++) {
+		hermes_pub_set_spin(pub, round % 2 ? 0 : 1000);
+		fill_ring(pub);
+		blocked b = {.pub = pub, .timeout_ns = 10000000000ll};
+		pthread_t t;
+		assert_int_equal(pthread_create(&t, NULL, blocked_send, &b), 0);
+		await_producer_sleeping(pub);
+		hermes_msg m;
+		while (hermes_sub_poll(sub, &m) == HERMES_OK)
+			;
+		assert_int_equal(hermes_sub_release(sub), HERMES_OK);
+		pthread_join(t, NULL);
+		assert_int_equal(b.result, HERMES_OK);
+		assert_true(b.elapsed_ns < 5000000000ull);
+		assert_int_equal(hermes_sub_poll(sub, &m), HERMES_OK);
+		assert_int_equal(m.len, 1000);
+		assert_int_equal(hermes_sub_release(sub), HERMES_OK);
+	}
+	hermes_pub_close(pub);
+	hermes_sub_close(sub);
+}
+
+/* The subscriber holding the room leaves (in another process, by closing),
+ * or the ring is deleted: a producer asleep wakes either way. */
+static void test_blocked_producer_wakes_on_leave_and_delete(void **state)
+{
+	(void)state;
+	hermes_sub *sub;
+	hermes_pub *pub;
+	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &sub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(bus, "w", &pub), HERMES_OK);
+	fill_ring(pub);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		blocked b = {.pub = pub, .timeout_ns = 10000000000ll};
+		blocked_send(&b);
+		_exit(b.result == HERMES_OK && b.elapsed_ns < 5000000000ull ? 0 : 1);
+	}
+	await_producer_sleeping(pub);
+	hermes_sub_close(sub);
+	int st = ht_wait_child(child, 10000);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+
+	/* Deleted under a sleeping producer: HERMES_ECLOSED, at once. */
+	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &sub), HERMES_OK);
+	fill_ring(pub);
+	blocked b = {.pub = pub, .timeout_ns = 10000000000ll};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, blocked_send, &b), 0);
+	await_producer_sleeping(pub);
+	assert_int_equal(hermes_ring_delete(bus, "w", 1), HERMES_OK);
+	pthread_join(t, NULL);
+	assert_int_equal(b.result, HERMES_ECLOSED);
+	assert_true(b.elapsed_ns < 5000000000ull);
+	hermes_pub_close(pub);
+	hermes_sub_close(sub);
+}
+
+/* A producer SIGKILLed while asleep: repair takes back its announcement,
+ * or every release would make a wake system call from then on. */
+static void test_producer_killed_asleep_leaves_no_sleeper_behind(void **state)
+{
+	(void)state;
+	hermes_sub *sub;
+	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &sub), HERMES_OK);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		hermes_pub *pub;
+		if (hermes_pub_open(bus, "w", &pub))
+			_exit(2);
+		fill_ring(pub);
+		blocked b = {.pub = pub, .timeout_ns = 30000000000ll};
+		blocked_send(&b);
+		_exit(1);
+	}
+	hm_atomic_u64 *bits = &sub->ring.hdr->prod_sleepers;
+	uint64_t deadline = ht_now_ns() + 5000000000ull;
+	while (!hm_load_relaxed_u64(bits)) {
+		if (ht_now_ns() > deadline)
+			fail_msg("producer never went to sleep");
+		sched_yield();
+	}
+	uint32_t index = (uint32_t)__builtin_ctzll(hm_load_relaxed_u64(bits));
+	kill(child, SIGKILL);
+	int st = ht_wait_child(child, 10000);
+	assert_true(WIFSIGNALED(st));
+	/* What hermesd does for a dead producer. */
+	hm_ring_repair_producer(&sub->ring, index);
+	assert_int_equal(hm_load_relaxed_u64(bits), 0);
+	hermes_sub_close(sub);
+}
+
+/* hermes_sub_set_spin(0): a blocking wait sleeps at once. */
+static void test_subscriber_spin_setting(void **state)
+{
+	(void)state;
+	hermes_sub *sub;
+	hermes_pub *pub;
+	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &sub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(bus, "w", &pub), HERMES_OK);
+	hermes_sub_set_spin(sub, 0);
+	waiter w = {.sub = sub, .mode = HERMES_WAIT_BLOCK, .timeout_ns = 10000000000ll};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, wait_thread, &w), 0);
+	await_sleeping(sub);
+	assert_int_equal(hermes_pub_send(pub, "s", 1, NULL), HERMES_OK);
+	pthread_join(t, NULL);
+	assert_int_equal(w.result, HERMES_OK);
+	hermes_pub_close(pub);
+	hermes_sub_close(sub);
 }
 
 int main(void)
@@ -275,6 +486,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_timed_waits_return_at_their_deadline, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_wait_wake_race_loses_no_wakeup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blocked_producer_sleeps_instead_of_spinning, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_blocked_producer_wakes_on_release, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blocked_producer_wakes_on_leave_and_delete, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_producer_killed_asleep_leaves_no_sleeper_behind,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_subscriber_spin_setting, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
