@@ -29,7 +29,9 @@
 /* 2: ring v2 (claims recorded in the tail's owner tag and in helpers'
  * held_seq, every slot of an abandoned range marked, a sleeper bit mask
  * instead of a sleeper count, corruption counters). */
-#define HM_LAYOUT_VERSION 2u
+/* 3: a 32-bit user tag per message (bit 0 of meta, and an array of tags
+ * after the slot array). */
+#define HM_LAYOUT_VERSION 3u
 
 #define HM_SEG_HEADER_SIZE 4096u
 #define HM_MAX_RINGS 64u
@@ -149,6 +151,12 @@ enum hm_slot_state {
  * looks at lies within one capacity (at most 2^32) of it. */
 #define HM_META_POS_BITS 40
 #define HM_META_POS_MASK ((1ull << HM_META_POS_BITS) - 1)
+/* Positions in meta are 8-byte aligned (hm_data_bytes), so its low three bits
+ * are free: bit 0 says the message carries a non-zero user tag, kept in the
+ * ring's tag array at the slot's index (a u32 per slot, after the slots).
+ * Untagged messages never touch that array. */
+#define HM_META_TAGGED 1ull
+#define HM_META_FLAGS 7ull
 #define HM_MAX_MSG_LIMIT ((1u << 24) - 1)
 
 typedef struct hm_slot {
@@ -182,12 +190,12 @@ static inline uint64_t hm_meta_len(uint64_t meta)
  * `base`. */
 static inline uint64_t hm_meta_pos_after(uint64_t meta, uint64_t base)
 {
-	return base + (((meta & HM_META_POS_MASK) - base) & HM_META_POS_MASK);
+	return base + (((meta & HM_META_POS_MASK & ~HM_META_FLAGS) - base) & HM_META_POS_MASK);
 }
 /* ... nearest at or before `base`. */
 static inline uint64_t hm_meta_pos_before(uint64_t meta, uint64_t base)
 {
-	return base - ((base - (meta & HM_META_POS_MASK)) & HM_META_POS_MASK);
+	return base - ((base - (meta & HM_META_POS_MASK & ~HM_META_FLAGS)) & HM_META_POS_MASK);
 }
 /* The tail's high word: the next sequence and the tag of the producer that
  * moved the tail there (index + 1; 0 = none). Sequences stay below 2^56. */

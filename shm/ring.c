@@ -120,9 +120,13 @@ static size_t slot_offset(void)
 {
 	return sub_offset() + HM_MAX_SUBSCRIBERS * sizeof(hm_sub_slot);
 }
+static size_t tag_offset(uint32_t slots)
+{
+	return slot_offset() + (size_t)slots * sizeof(hm_slot);
+}
 static size_t data_offset(uint32_t slots)
 {
-	return align_up(slot_offset() + (size_t)slots * sizeof(hm_slot), 4096);
+	return align_up(tag_offset(slots) + (size_t)slots * sizeof(hm_atomic_u32), 4096);
 }
 
 uint32_t hm_ring_slots(const hermes_ring_config *cfg)
@@ -251,6 +255,7 @@ hermes_err hm_ring_view(hm_ring *r, void *block, size_t block_size)
 	r->prods = (hm_prod_slot *)(void *)(b + prod_offset());
 	r->subs = (hm_sub_slot *)(void *)(b + sub_offset());
 	r->slots = (hm_slot *)(void *)(b + slot_offset());
+	r->tags = (hm_atomic_u32 *)(void *)(b + tag_offset(h.slots));
 	r->data = b + data_offset(h.slots);
 	r->cap = h.capacity;
 	r->mask = h.capacity - 1;
@@ -650,8 +655,24 @@ claim_region(hermes_pub *p, uint64_t total, uint32_t n, uint64_t *start,
 /* The bodies of hermes_pub_claim and hermes_pub_commit, inline so that
  * hermes_pub_send (and the exported calls themselves) pay no call overhead:
  * exported functions of a shared library are not inlined into each other. */
+/* The meta of a message at pos, and its tag stored when it has one (a tag
+ * of 0 is no tag: nothing more is written). Relaxed: published by the
+ * release of the word at commit. */
+static inline __attribute__((always_inline)) void put_meta(hm_ring *r, uint64_t seq, uint64_t pos,
+							  uint32_t len, uint32_t tag)
+{
+	uint64_t meta = hm_meta(pos, len);
+	if (tag) {
+		CRASH_POINT("claim: tag");
+		hm_store_relaxed_u32(&r->tags[seq & r->slot_mask], tag);
+		meta |= HM_META_TAGGED;
+	}
+	CRASH_POINT("claim: meta");
+	hm_store_relaxed_u64(&slot_at(r, seq)->meta, meta);
+}
+
 static inline __attribute__((always_inline)) hermes_err pub_claim(hermes_pub *p, uint32_t len,
-								  hermes_claim *c)
+								  uint32_t tag, hermes_claim *c)
 {
 	if (len > p->ring.max_msg)
 		return HERMES_EMSGSIZE;
@@ -661,9 +682,7 @@ static inline __attribute__((always_inline)) hermes_err pub_claim(hermes_pub *p,
 	hermes_err err = claim_region(p, bytes, 1, &pos, &seq);
 	if (err)
 		return err;
-	/* Relaxed: published by the release of the word at commit. */
-	CRASH_POINT("claim: meta");
-	hm_store_relaxed_u64(&slot_at(&p->ring, seq)->meta, hm_meta(pos, len));
+	put_meta(&p->ring, seq, pos, len, tag);
 	p->claim_seq = seq;
 	c->data = data_at(&p->ring, pos);
 	c->len = len;
@@ -676,11 +695,22 @@ static inline __attribute__((always_inline)) hermes_err pub_claim(hermes_pub *p,
 
 hermes_err hermes_pub_claim(hermes_pub *p, uint32_t len, hermes_claim *c)
 {
-	return pub_claim(p, len, c);
+	return pub_claim(p, len, 0, c);
+}
+
+hermes_err hermes_pub_claim_tagged(hermes_pub *p, uint32_t len, uint32_t tag, hermes_claim *c)
+{
+	return pub_claim(p, len, tag, c);
 }
 
 hermes_err hermes_pub_claim_batch(hermes_pub *p, const uint32_t *lens, uint32_t n, void **ptrs,
 				  hermes_claim *c)
+{
+	return hermes_pub_claim_batch_tagged(p, lens, NULL, n, ptrs, c);
+}
+
+hermes_err hermes_pub_claim_batch_tagged(hermes_pub *p, const uint32_t *lens, const uint32_t *tags,
+					 uint32_t n, void **ptrs, hermes_claim *c)
 {
 	if (n == 0 || n > MAX_BATCH || !lens || !ptrs)
 		return HERMES_EINVAL;
@@ -701,8 +731,7 @@ hermes_err hermes_pub_claim_batch(hermes_pub *p, const uint32_t *lens, uint32_t 
 		return err;
 	uint64_t at = pos;
 	for (uint32_t i = 0; i < n; i++) {
-		CRASH_POINT("claim: batch meta");
-		hm_store_relaxed_u64(&slot_at(&p->ring, seq + i)->meta, hm_meta(at, lens[i]));
+		put_meta(&p->ring, seq + i, at, lens[i], tags ? tags[i] : 0);
 		ptrs[i] = data_at(&p->ring, at);
 		at += hm_data_bytes(lens[i]);
 	}
@@ -892,7 +921,8 @@ hermes_err hermes_pub_abort(hermes_pub *p, hermes_claim *c)
 /* A full block ring: announce ourselves in `prod_sleepers`, make every
  * registered thread run a barrier (see wake_sleepers), and sleep on
  * `prod_futex` until whoever frees room bumps it, re-checking each time. */
-static hermes_err claim_sleep(hermes_pub *p, uint32_t len, hermes_claim *c, uint64_t deadline)
+static hermes_err claim_sleep(hermes_pub *p, uint32_t len, uint32_t tag, hermes_claim *c,
+			      uint64_t deadline)
 {
 	hm_ring_header *h = p->ring.hdr;
 	uint64_t bit = 1ull << p->slot_index;
@@ -908,7 +938,7 @@ static hermes_err claim_sleep(hermes_pub *p, uint32_t len, hermes_claim *c, uint
 		uint32_t v = hm_load_acquire_u32(&h->prod_futex);
 		/* Pairs with the fence of wakers that fence (order_before_wake). */
 		hm_fence_seq_cst();
-		err = pub_claim(p, len, c);
+		err = pub_claim(p, len, tag, c);
 		if (err != HERMES_EAGAIN)
 			break;
 		uint64_t now = hm_now_ns();
@@ -931,16 +961,17 @@ static hermes_err claim_sleep(hermes_pub *p, uint32_t len, hermes_claim *c, uint
 	return err;
 }
 
-hermes_err hermes_pub_claim_timed(hermes_pub *p, uint32_t len, hermes_claim *c, int64_t timeout_ns)
+static hermes_err claim_timed(hermes_pub *p, uint32_t len, uint32_t tag, hermes_claim *c,
+			      int64_t timeout_ns)
 {
-	hermes_err err = pub_claim(p, len, c);
+	hermes_err err = pub_claim(p, len, tag, c);
 	if (err != HERMES_EAGAIN)
 		return err;
 	uint64_t deadline = hm_deadline_after(timeout_ns);
 	for (uint32_t i = 0; i < p->spin; i++) {
 		hm_cpu_relax();
 		/* (A deleted ring answers HERMES_ECLOSED from the claim.) */
-		err = pub_claim(p, len, c);
+		err = pub_claim(p, len, tag, c);
 		if (err != HERMES_EAGAIN)
 			return err;
 		if ((i & 255) == 255 && hm_now_ns() >= deadline)
@@ -948,7 +979,12 @@ hermes_err hermes_pub_claim_timed(hermes_pub *p, uint32_t len, hermes_claim *c, 
 	}
 	if (timeout_ns == 0)
 		return HERMES_ETIMEDOUT;
-	return claim_sleep(p, len, c, deadline);
+	return claim_sleep(p, len, tag, c, deadline);
+}
+
+hermes_err hermes_pub_claim_timed(hermes_pub *p, uint32_t len, hermes_claim *c, int64_t timeout_ns)
+{
+	return claim_timed(p, len, 0, c, timeout_ns);
 }
 
 void hermes_pub_set_spin(hermes_pub *p, uint32_t checks)
@@ -959,7 +995,21 @@ void hermes_pub_set_spin(hermes_pub *p, uint32_t checks)
 hermes_err hermes_pub_send(hermes_pub *p, const void *data, uint32_t len, uint64_t *seq)
 {
 	hermes_claim c;
-	hermes_err err = pub_claim(p, len, &c);
+	hermes_err err = pub_claim(p, len, 0, &c);
+	if (err)
+		return err;
+	memcpy(c.data, data, len);
+	if (seq)
+		*seq = c.seq_;
+	return pub_commit(p, &c);
+}
+
+hermes_err hermes_pub_send_tagged(hermes_pub *p, const void *data, uint32_t len, uint32_t tag,
+				  uint64_t *seq, int64_t timeout_ns)
+{
+	hermes_claim c;
+	hermes_err err = timeout_ns == 0 ? pub_claim(p, len, tag, &c)
+					 : claim_timed(p, len, tag, &c, timeout_ns);
 	if (err)
 		return err;
 	memcpy(c.data, data, len);
@@ -972,13 +1022,13 @@ hermes_err hermes_pub_send_timed(hermes_pub *p, const void *data, uint32_t len, 
 				 int64_t timeout_ns)
 {
 	hermes_claim c;
-	hermes_err err = hermes_pub_claim_timed(p, len, &c, timeout_ns);
+	hermes_err err = claim_timed(p, len, 0, &c, timeout_ns);
 	if (err)
 		return err;
 	memcpy(c.data, data, len);
 	if (seq)
 		*seq = c.seq_;
-	return hermes_pub_commit(p, &c);
+	return pub_commit(p, &c);
 }
 
 void hm_pub_fini(hermes_pub *p)
@@ -1211,6 +1261,7 @@ __attribute__((noinline, cold)) static hermes_err sub_corrupt(hermes_sub *s, her
 	s->empty_polls = 0;
 	m->data = NULL;
 	m->len = 0;
+	m->tag = 0;
 	m->seq = seq;
 	m->gap = 0;
 	m->lost = 0;
@@ -1243,6 +1294,7 @@ __attribute__((noinline, cold)) static hermes_err sub_resync(hermes_sub *s, herm
 	publish_cursor(s);
 	m->data = NULL;
 	m->len = 0;
+	m->tag = 0;
 	m->seq = s->seq;
 	m->gap = 0;
 	m->lost = lost;
@@ -1285,6 +1337,7 @@ hermes_err hermes_sub_poll(hermes_sub *s, hermes_msg *m)
 	if (s->pending_lost) {
 		m->data = NULL;
 		m->len = 0;
+		m->tag = 0;
 		m->seq = s->seq;
 		m->gap = 0;
 		m->lost = s->pending_lost;
@@ -1315,10 +1368,14 @@ hermes_err hermes_sub_poll(hermes_sub *s, hermes_msg *m)
 		if (d > 0)
 			return sub_lapped(s, m, hm_word_seq(w));
 		uint64_t meta = hm_load_relaxed_u64(&sl->meta);
+		/* Relaxed: published with meta by the word's release. */
+		uint32_t tag = meta & HM_META_TAGGED
+				       ? hm_load_relaxed_u32(&r->tags[s->seq & r->slot_mask])
+				       : 0;
 		if (r->policy == HERMES_POLICY_OVERWRITE) {
-			/* The slot may be reused under us: the meta belongs to
-			 * the word only if the word is still there after it
-			 * (acquire fence: the meta load happens before the
+			/* The slot may be reused under us: meta and tag belong
+			 * to the word only if the word is still there after
+			 * them (acquire fence: their loads happen before the
 			 * re-load). */
 			hm_fence_acquire();
 			if (hm_load_relaxed_u64(&sl->word) != w)
@@ -1342,8 +1399,9 @@ hermes_err hermes_sub_poll(hermes_sub *s, hermes_msg *m)
 		uint64_t at = hm_meta_pos_after(meta, s->pos);
 		/* Our cursor is at or before this payload and within a lap of
 		 * it, and a payload never wraps the data area. */
-		if (len > r->max_msg || at - s->pos > r->cap || (at & r->mask) + len > r->cap)
-			return sub_corrupt(s, m, "an impossible length or position");
+		if (len > r->max_msg || at - s->pos > r->cap || (at & r->mask) + len > r->cap ||
+		    (meta & HM_META_FLAGS & ~HM_META_TAGGED))
+			return sub_corrupt(s, m, "an impossible length, position or flag");
 		uint64_t seq = s->seq;
 		s->pos = at + hm_data_bytes(len);
 		s->seq++;
@@ -1355,6 +1413,7 @@ hermes_err hermes_sub_poll(hermes_sub *s, hermes_msg *m)
 		s->empty_polls = 0;
 		m->data = data_at(r, at);
 		m->len = len;
+		m->tag = tag;
 		m->seq = seq;
 		m->gap = s->gap;
 		m->lost = 0;

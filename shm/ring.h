@@ -22,6 +22,7 @@ typedef struct hm_ring {
 	hm_prod_slot *prods;
 	hm_sub_slot *subs;
 	hm_slot *slots;
+	hm_atomic_u32 *tags; /* a user tag per slot, for metas with HM_META_TAGGED */
 	uint8_t *data;
 	uint64_t cap;
 	uint64_t mask;

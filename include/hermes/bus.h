@@ -186,6 +186,25 @@ HERMES_API hermes_err hermes_pub_commit(hermes_pub *pub, hermes_claim *claim);
  * gap in hermes_msg.gap). */
 HERMES_API hermes_err hermes_pub_abort(hermes_pub *pub, hermes_claim *claim);
 
+/* User tags: a 32-bit value of the application's choosing per message (a
+ * message type, a schema id; iceoryx's user header, Aeron's reserved value),
+ * delivered in hermes_msg.tag, carried by the bridge, the NATS uplink and the
+ * journal. 0 means "no tag": an untagged message costs nothing extra. The tag
+ * is fixed at claim time. Errors and blocking as the untagged calls. */
+HERMES_API hermes_err hermes_pub_claim_tagged(hermes_pub *pub, uint32_t len, uint32_t tag,
+					      hermes_claim *claim);
+
+/* As hermes_pub_claim_batch, with tags[i] for message i (tags may be NULL:
+ * no tags). */
+HERMES_API hermes_err hermes_pub_claim_batch_tagged(hermes_pub *pub, const uint32_t *lens,
+						    const uint32_t *tags, uint32_t n, void **ptrs,
+						    hermes_claim *claim);
+
+/* Claim, copy len bytes, commit, with a tag. timeout_ns as in
+ * hermes_pub_claim_timed; 0 never blocks (HERMES_EAGAIN on a full ring). */
+HERMES_API hermes_err hermes_pub_send_tagged(hermes_pub *pub, const void *data, uint32_t len,
+					     uint32_t tag, uint64_t *seq, int64_t timeout_ns);
+
 /* Copying helper: claim, copy len bytes, commit. Never blocks; errors as
  * hermes_pub_claim. When seq is not NULL it receives the message's sequence. */
 HERMES_API hermes_err hermes_pub_send(hermes_pub *pub, const void *data, uint32_t len,
@@ -212,7 +231,7 @@ typedef enum hermes_wait_mode {
 typedef struct hermes_msg {
 	const void *data; /* points into the ring: valid until hermes_sub_release */
 	uint32_t len;
-	uint32_t reserved_;
+	uint32_t tag; /* the publisher's user tag (hermes_pub_send_tagged); 0 = none */
 	uint64_t seq;
 	uint64_t gap;  /* sequences skipped just before this one (aborted or repaired) */
 	uint64_t lost; /* with HERMES_ELOST: messages this subscriber lost */

@@ -444,6 +444,82 @@ static void test_join_waits_out_a_scan_in_progress(void **state)
 	free_ring(f);
 }
 
+/* User tags (issue 18, point 5): carried per message, single and batch, on
+ * both policies; untagged messages read 0, also in a slot whose previous lap
+ * was tagged; a meta with an unknown flag bit is refused as corrupt. */
+static void test_user_tags_are_delivered_per_message(void **state)
+{
+	(void)state;
+	for (int pol = 0; pol < 2; pol++) {
+		hermes_policy policy = pol ? HERMES_POLICY_OVERWRITE : HERMES_POLICY_BLOCK;
+		ht_ring *f = ht_ring_make(1 << 14, 256, policy, false);
+		hermes_sub sub;
+		ht_ring_sub(f, &sub, HERMES_START_LATEST, 0);
+		uint64_t nslots = f->ring.nslots;
+		/* Several laps of the slot array, alternating tagged and not. */
+		for (uint64_t i = 0; i < 3 * nslots; i++) {
+			uint32_t tag = i % 3 == 0 ? 0 : (uint32_t)(0x9e3779b9u * (i + 1)) | 1u;
+			uint8_t payload[24];
+			ht_fill(payload, sizeof payload, i);
+			uint64_t seq;
+			assert_int_equal(hermes_pub_send_tagged(&f->pub, payload, sizeof payload, tag,
+								&seq, 0),
+					 HERMES_OK);
+			hermes_msg m;
+			assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_OK);
+			assert_int_equal(m.seq, seq);
+			assert_int_equal(m.tag, tag);
+			ht_check(m.data, m.len, i);
+			assert_int_equal(hermes_sub_release(&sub), HERMES_OK);
+		}
+		/* A batch with a tag each, one of them none; then a batch without
+		 * tags over the same slots one lap on. */
+		uint32_t lens[4] = {8, 16, 0, 40}, tags[4] = {7, 0, 0xffffffffu, 42};
+		void *ptrs[4];
+		hermes_claim c;
+		for (int lap = 0; lap < 2; lap++) {
+			assert_int_equal(hermes_pub_claim_batch_tagged(&f->pub, lens, lap ? NULL : tags, 4,
+								       ptrs, &c),
+					 HERMES_OK);
+			for (int k = 0; k < 4; k++)
+				ht_fill(ptrs[k], lens[k], hermes_claim_seq(&c) + (uint64_t)k);
+			assert_int_equal(hermes_pub_commit(&f->pub, &c), HERMES_OK);
+			for (int k = 0; k < 4; k++) {
+				hermes_msg m;
+				assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_OK);
+				assert_int_equal(m.tag, lap ? 0 : tags[k]);
+				assert_int_equal(m.len, lens[k]);
+				ht_check(m.data, m.len, m.seq);
+			}
+			assert_int_equal(hermes_sub_release(&sub), HERMES_OK);
+			for (uint64_t i = 0; i < nslots - 4; i++)
+				ht_publish(&f->pub, 8, i);
+			hermes_msg m;
+			while (hermes_sub_poll(&sub, &m) == HERMES_OK)
+				assert_int_equal(m.tag, 0);
+			assert_int_equal(hermes_sub_release(&sub), HERMES_OK);
+		}
+		/* Single claims, tagged, and the copying receive. */
+		assert_int_equal(hermes_pub_claim_tagged(&f->pub, 4, 5, &c), HERMES_OK);
+		memcpy(c.data, "tag5", 4);
+		assert_int_equal(hermes_pub_commit(&f->pub, &c), HERMES_OK);
+		char buf[8];
+		hermes_msg m;
+		assert_int_equal(hermes_sub_recv(&sub, buf, sizeof buf, &m), HERMES_OK);
+		assert_int_equal(m.tag, 5);
+		assert_memory_equal(buf, "tag5", 4);
+		/* An unknown flag bit in meta: corrupt, not delivered. */
+		uint64_t seq = ht_publish(&f->pub, 8, 99);
+		hm_slot *sl = &f->ring.slots[seq & f->ring.slot_mask];
+		hm_store_relaxed_u64(&sl->meta, hm_load_relaxed_u64(&sl->meta) | 2u);
+		assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_ECORRUPT);
+		assert_int_equal(m.tag, 0);
+		assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_EAGAIN);
+		hm_sub_fini(&sub);
+		ht_ring_free(f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +538,7 @@ int main(void)
 		cmocka_unit_test(test_repair_acts_only_on_the_claim_the_tail_proves),
 		cmocka_unit_test(test_bad_configs_are_refused),
 		cmocka_unit_test(test_join_waits_out_a_scan_in_progress),
+		cmocka_unit_test(test_user_tags_are_delivered_per_message),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

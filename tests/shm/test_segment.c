@@ -179,11 +179,14 @@ static void test_foreign_version_and_truncation_are_refused(void **state)
 	h->layout_version = 99;
 	assert_int_equal(hermes_bus_attach(bus_name, &bus), HERMES_EVERSION);
 	assert_non_null(strstr(hermes_last_error_detail(), "99"));
-	/* A segment of the previous layout (ring v1) is refused the same way:
-	 * its tail and slot words mean other things. */
-	static_assert(HM_LAYOUT_VERSION == 2, "ring v2 is layout 2");
-	h->layout_version = 1;
-	assert_int_equal(hermes_bus_attach(bus_name, &bus), HERMES_EVERSION);
+	/* Segments of the previous layouts are refused the same way: ring v1's
+	 * tail and slot words mean other things, and layout 2 has no tag array
+	 * (its data area starts where layout 3 keeps tags). */
+	static_assert(HM_LAYOUT_VERSION == 3, "user tags are layout 3");
+	for (uint32_t v = 1; v < HM_LAYOUT_VERSION; v++) {
+		h->layout_version = v;
+		assert_int_equal(hermes_bus_attach(bus_name, &bus), HERMES_EVERSION);
+	}
 	h->layout_version = HM_LAYOUT_VERSION;
 	h->segment_size = (uint64_t)len * 2;
 	assert_int_equal(hermes_bus_attach(bus_name, &bus), HERMES_ETRUNCATED);
