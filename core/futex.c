@@ -63,3 +63,44 @@ bool hm_membarrier_global(void)
 {
 	return syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0;
 }
+
+int hm_futex_waitv(const hm_futex_word *w, unsigned n, uint64_t deadline_ns)
+{
+#ifdef SYS_futex_waitv
+	struct futex_waitv fw[128];
+	if (n == 0 || n > 128)
+		return EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		fw[i] = (struct futex_waitv){
+			.val = w[i].val,
+			.uaddr = (uintptr_t)w[i].addr,
+			/* FUTEX_32 (2): 32-bit words, shared (no
+			 * FUTEX_PRIVATE_FLAG); the header may predate the name. */
+			.flags = 2u,
+		};
+	struct timespec ts, *tsp = NULL;
+	if (deadline_ns != UINT64_MAX) {
+		ts.tv_sec = (time_t)(deadline_ns / 1000000000u);
+		ts.tv_nsec = (long)(deadline_ns % 1000000000u);
+		tsp = &ts;
+	}
+	/* The deadline is absolute on the clock named last, so a spurious
+	 * wake-up and retry never stretches the total wait. */
+	if (syscall(SYS_futex_waitv, fw, n, 0, tsp, CLOCK_MONOTONIC) >= 0)
+		return 0;
+	switch (errno) {
+	case EAGAIN:
+		return 0;
+	case ETIMEDOUT:
+	case EINTR:
+		return errno;
+	default:
+		return ENOSYS;
+	}
+#else
+	(void)w;
+	(void)n;
+	(void)deadline_ns;
+	return ENOSYS;
+#endif
+}

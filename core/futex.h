@@ -17,6 +17,22 @@ int hm_futex_wait(hm_atomic_u32 *addr, uint32_t expected, uint64_t deadline_ns);
 /* Wake up to n sleepers on addr. */
 void hm_futex_wake(hm_atomic_u32 *addr, int n);
 
+/* One word of a multi-word wait: sleep while *addr == val. Every word is
+ * waited on as a shared futex (hm_futex_wake wakes it), wherever it lives:
+ * a private wait would not match a shared wake. */
+typedef struct hm_futex_word {
+	hm_atomic_u32 *addr;
+	uint32_t val;
+} hm_futex_word;
+
+/* Sleep until any of the n (1..128) words differs from its value, or until
+ * the absolute CLOCK_MONOTONIC deadline (UINT64_MAX = none): futex_waitv(2),
+ * Linux 5.16 and later. Returns 0 when woken or a value had already
+ * changed, ETIMEDOUT, EINTR, or ENOSYS when the kernel (or a seccomp
+ * filter: EPERM is reported as ENOSYS too) does not offer the call; the
+ * caller re-checks its conditions in every case. */
+int hm_futex_waitv(const hm_futex_word *w, unsigned n, uint64_t deadline_ns);
+
 /* Asymmetric fences (membarrier(2)). A process that registers lets a sleeper
  * elsewhere force a full memory barrier on all its running threads, so its
  * hot path needs none. hm_membarrier_register: register this process (call

@@ -338,6 +338,9 @@ int hm_ring_take_sub_slot(hm_ring *r, uint64_t owner, uint64_t owner_start)
 		hm_store_relaxed_u64(&s->lost, 0);
 		hm_store_relaxed_u64(&s->skipped, 0);
 		hm_store_relaxed_u64(&s->corrupt, 0);
+		/* Not joined until hm_sub_init says so (a previous owner's
+		 * flag was cleared when it left or was released). */
+		hm_store_relaxed_u32(&s->joined, 0);
 	}
 	return i;
 }
@@ -1194,6 +1197,32 @@ static const char *ring_name(const hm_ring *r, char buf[HM_NAME_MAX])
 	return buf;
 }
 
+/* Subscriber joins and leaves, for hermes_pub_wait_subscribers: the flag
+ * first, then the bump (seq_cst RMW: a waiter that reads the new value also
+ * sees the flag), then the wake. A system call per join or leave: both are
+ * rare, and this way nobody has to announce that they wait. */
+static void subs_changed(hm_ring_header *h)
+{
+	hm_fetch_add_seq_cst_u32(&h->sub_changes, 1);
+	hm_futex_wake(&h->sub_changes, 0x7fffffff);
+}
+
+static hermes_err sub_joined(hermes_sub *s)
+{
+	/* Release: pairs with the acquire in hm_ring_subscribers; the cursor the
+	 * join settled on is published before anyone counts us. */
+	hm_store_release_u32(&s->slot->joined, 1);
+	subs_changed(s->ring.hdr);
+	return HERMES_OK;
+}
+
+static void sub_left(hm_ring_header *h, hm_sub_slot *slot)
+{
+	/* Relaxed: the bump below orders it for waiters. */
+	hm_store_relaxed_u32(&slot->joined, 0);
+	subs_changed(h);
+}
+
 hermes_err hm_sub_init(hermes_sub *s, const hm_ring *r, int slot_index, hermes_start start,
 		       uint64_t seq)
 {
@@ -1218,7 +1247,7 @@ hermes_err hm_sub_init(hermes_sub *s, const hm_ring *r, int slot_index, hermes_s
 		sub_set_start(s, start, seq);
 		publish_cursor(s);
 		if (r->policy == HERMES_POLICY_OVERWRITE)
-			return HERMES_OK;
+			return sub_joined(s);
 		hm_fence_seq_cst();
 		if (!wait_for_scans(&s->ring, deadline))
 			return hm_fail(HERMES_ETIMEDOUT,
@@ -1229,7 +1258,7 @@ hermes_err hm_sub_init(hermes_sub *s, const hm_ring *r, int slot_index, hermes_s
 		uint64_t seq_limit = hm_load_acquire_u64(&s->ring.hdr->seq_limit);
 		if (limit <= s->pos + s->ring.cap &&
 		    seq_diff(seq_limit, s->seq + s->ring.nslots) <= 0)
-			return HERMES_OK;
+			return sub_joined(s);
 	}
 	return hm_fail(HERMES_EBUSY,
 		       "ring '%s': cannot join safely: producers moved past every start position "
@@ -1239,6 +1268,7 @@ hermes_err hm_sub_init(hermes_sub *s, const hm_ring *r, int slot_index, hermes_s
 
 void hm_sub_fini(hermes_sub *s)
 {
+	sub_left(s->ring.hdr, s->slot);
 	/* Release (in free_slot): our reads of the ring are done before a
 	 * producer that sees the slot free overwrites them. */
 	free_slot(&s->slot->owner, &s->slot->owner_start, &s->ring.hdr->sub_mask, s->slot_index);
@@ -1607,6 +1637,7 @@ void hm_ring_release_subscriber(hm_ring *r, uint32_t index)
 	/* A subscriber that died asleep: take back its announcement, or every
 	 * commit on the ring would make a wake system call from now on. */
 	hm_ring_sleepers_remove(r->hdr, 1ull << index);
+	sub_left(r->hdr, &r->subs[index]);
 	/* As hm_sub_fini. The dead process reads nothing any more. */
 	free_slot(&r->subs[index].owner, &r->subs[index].owner_start, &r->hdr->sub_mask, index);
 	/* Its cursor no longer holds producers back. */
@@ -1689,4 +1720,50 @@ int64_t hm_ring_repair_producer(hm_ring *r, uint32_t index)
 	wake_sleepers(r, true);
 	free_slot(&s->owner, &s->owner_start, &r->hdr->prod_mask, index);
 	return repaired;
+}
+
+/* ---- subscribers, as publishers see them; readiness for wait sets ---------- */
+
+unsigned hm_ring_subscribers(const hm_ring *r)
+{
+	/* Acquire on the mask: a bit set by take_slot (seq_cst) comes with the
+	 * slot it names. Acquire on the flag pairs with sub_joined. */
+	uint64_t mask = hm_load_acquire_u64(&r->hdr->sub_mask);
+	unsigned n = 0;
+	while (mask) {
+		unsigned i = (unsigned)__builtin_ctzll(mask);
+		mask &= mask - 1;
+		n += hm_load_acquire_u32(&r->subs[i].joined) == 1;
+	}
+	return n;
+}
+
+unsigned hermes_pub_subscribers(const hermes_pub *p)
+{
+	return hm_ring_subscribers(&p->ring);
+}
+
+hermes_err hermes_pub_wait_subscribers(hermes_pub *p, unsigned min, int64_t timeout_ns)
+{
+	uint64_t deadline = hm_deadline_after(timeout_ns);
+	hm_ring_header *h = p->ring.hdr;
+	for (;;) {
+		/* The value first, then the count: a join after our count bumps
+		 * it, and the wait below returns at once. */
+		uint32_t v = hm_load_seq_cst_u32(&h->sub_changes);
+		if (hm_ring_subscribers(&p->ring) >= min)
+			return HERMES_OK;
+		if (hm_load_relaxed_u32(&h->deleted))
+			return HERMES_ECLOSED;
+		if (hm_now_ns() >= deadline)
+			return HERMES_ETIMEDOUT;
+		if (hm_futex_wait(&h->sub_changes, v, deadline) == EINTR)
+			return HERMES_EAGAIN;
+	}
+}
+
+bool hm_sub_ready(hermes_sub *s)
+{
+	/* Relaxed: `deleted` is a one-way flag; a late view only delays. */
+	return sub_ready(s) || hm_load_relaxed_u32(&s->ring.hdr->deleted) != 0;
 }

@@ -133,6 +133,16 @@ void hm_ring_release_subscriber(hm_ring *ring, uint32_t index);
  * ring: they return HERMES_ECLOSED). */
 void hm_ring_wake_all(hm_ring *ring);
 
+/* Would hermes_sub_poll return something now (a message, a skip, a loss, a
+ * corrupt record), or was the ring deleted? Reads only: a copy of a
+ * subscriber taken by its owning thread may be checked by another thread
+ * (shm/waitset.c does). */
+bool hm_sub_ready(hermes_sub *sub);
+
+/* Subscribers whose join completed and who have not left (or been
+ * released): hermes_pub_subscribers. */
+unsigned hm_ring_subscribers(const hm_ring *ring);
+
 #if defined(HM_CRASH_HOOKS)
 /* Test builds of ring.c only: die (SIGKILL) at the crash point after this
  * many more points (-1: never); how many points were passed, and the last. */

@@ -300,6 +300,161 @@ HERMES_API uint64_t hermes_sub_next_seq(const hermes_sub *sub);
  * against calls on the same subscriber; never fails. */
 HERMES_API void hermes_sub_set_spin(hermes_sub *sub, uint32_t checks);
 
+/* ---- who is listening ------------------------------------------------------ */
+
+/* How many subscribers the publisher's ring has now: those whose open has
+ * completed and who have not closed, died (a killed subscriber stops being
+ * counted once the supervisor releases its slot, within 1 s) or been
+ * released. A message committed after this count included a subscriber is
+ * delivered to it (it started before). Lock-free, never blocks, no system
+ * call; the answer may be stale by the time it is used. Same thread rules as
+ * the publisher's other calls. */
+HERMES_API unsigned hermes_pub_subscribers(const hermes_pub *pub);
+
+/* Wait until the ring has at least min subscribers (as counted above), up to
+ * timeout_ns (negative = no limit, 0 = just check). Sleeps on a futex in the
+ * segment that every join and leave bumps and wakes (a join or leave makes
+ * that one system call; publishing is unaffected). Returns HERMES_OK,
+ * HERMES_ETIMEDOUT, HERMES_EAGAIN (a signal interrupted the sleep: check your
+ * flags, then call again) or HERMES_ECLOSED (the ring was deleted; noticed at
+ * the next join, leave or the deadline). */
+HERMES_API hermes_err hermes_pub_wait_subscribers(hermes_pub *pub, unsigned min,
+						  int64_t timeout_ns);
+
+/* ---- ring discovery -------------------------------------------------------- */
+
+/* One ring's configuration and who has it open, read from the segment. */
+typedef struct hermes_ring_info {
+	char name[HERMES_NAME_MAX + 1];
+	hermes_policy policy;
+	uint64_t capacity; /* data bytes */
+	uint32_t max_msg;
+	uint32_t slots;	      /* message slots */
+	uint32_t producers;   /* producer slots taken now */
+	uint32_t subscribers; /* joined subscribers now (hermes_pub_subscribers) */
+	uint64_t next_seq;    /* the sequence the next message will get */
+} hermes_ring_info;
+
+/* List the bus's rings, in directory order: up to cap of them into out, and
+ * their total number into *count (so a caller with cap too small learns how
+ * many to make room for; cap 0 with out NULL just counts). Deleted, half
+ * created and corrupt rings are left out (hermes-ctl list shows the corrupt
+ * ones). Works on read-only attaches; lock-free, never blocks; any thread.
+ * Errors: HERMES_EINVAL (bus or count NULL, or out NULL with cap > 0). */
+HERMES_API hermes_err hermes_bus_rings(hermes_bus *bus, hermes_ring_info *out, unsigned cap,
+				       unsigned *count);
+
+/* One ring by name. Errors: HERMES_EINVAL, HERMES_ENOENT (no such ring),
+ * HERMES_EBADSEGMENT (its record in the segment is corrupt; detail says
+ * why). Lock-free, never blocks; any thread. */
+HERMES_API hermes_err hermes_bus_ring_info(hermes_bus *bus, const char *name,
+					   hermes_ring_info *info);
+
+/* ---- wait sets: one thread, many rings -------------------------------------- */
+
+/* A wait set waits on many subscribers (any rings, any buses) and file
+ * descriptors (a bridge connection's hermes_net_fd, a socket, a timerfd) at
+ * once and says which are ready. Nothing ready: it checks for a while
+ * (hermes_waitset_set_spin), then sleeps in the kernel on the rings' futex
+ * words with futex_waitv(2) (Linux 5.16+), announced the way a blocking
+ * hermes_sub_wait announces itself, so publishers pay nothing extra while
+ * nobody sleeps and one wake system call when someone does. Older kernels:
+ * it sleeps on one ring's word at a time for at most 1 ms each (a message on
+ * another ring may wait up to 1 ms to be seen; about 1000 wake-ups a second
+ * while idle). With descriptors in the set, a helper thread of the set does
+ * the ring sleep and the caller sleeps in ppoll(2): one extra wake-up hop.
+ * docs/ARCHITECTURE.md ("Wait sets") has the design and its costs.
+ *
+ * Thread-safety: a wait set is used by one thread at a time, like a
+ * subscriber, and the subscribers in it are polled by that thread only;
+ * hermes_waitset_wake is the exception (any thread, and signal handlers). A
+ * subscriber is in at most one wait set and is not waited on with
+ * hermes_sub_wait while it is in one (they would share its sleeper bit).
+ * Remove a member before closing it (or its bus). */
+typedef struct hermes_waitset hermes_waitset;
+
+#define HERMES_WAITSET_MAX 256 /* members of one wait set */
+
+typedef enum hermes_ready_flags {
+	HERMES_READY_DATA = 1,	 /* subscriber: a poll returns something; fd: readable */
+	HERMES_READY_CLOSED = 2, /* subscriber: its ring was deleted; fd: hang-up or error */
+} hermes_ready_flags;
+
+typedef struct hermes_ready {
+	void *user;	 /* as given when the member was added */
+	hermes_sub *sub; /* the subscriber, or NULL for a descriptor */
+	int fd;		 /* the descriptor, or -1 for a subscriber */
+	uint32_t flags;	 /* HERMES_READY_* */
+} hermes_ready;
+
+/* Make an empty wait set. Errors: HERMES_ENOMEM, HERMES_ESYS (no eventfd).
+ * The caller owns *out; free it with hermes_waitset_destroy. */
+HERMES_API hermes_err hermes_waitset_create(hermes_waitset **out);
+
+/* Free a wait set (its helper thread, if any, is stopped and joined; its
+ * descriptor closed). Members are not closed. NULL is ignored. */
+HERMES_API void hermes_waitset_destroy(hermes_waitset *ws);
+
+/* Add a subscriber; `user` comes back in hermes_ready. Errors: HERMES_EINVAL
+ * (NULL), HERMES_EEXIST (already in this set), HERMES_ETOOMANY
+ * (HERMES_WAITSET_MAX members, or subscribers on more than 127 distinct
+ * rings: futex_waitv takes 128 words). Never blocks, except for waiting out
+ * the helper thread's current check when the set has a descriptor
+ * (microseconds). */
+HERMES_API hermes_err hermes_waitset_add_sub(hermes_waitset *ws, hermes_sub *sub, void *user);
+
+/* Add a descriptor, reported ready when readable (POLLIN) or hung up. For a
+ * bridge connection pass hermes_net_fd(n): when it is reported, call
+ * hermes_net_poll with timeout 0 until HERMES_EAGAIN before waiting again
+ * (events already read into its buffer do not make the socket readable).
+ * Errors: HERMES_EINVAL (fd < 0), HERMES_EEXIST, HERMES_ETOOMANY, HERMES_ESYS
+ * (epoll refused it, with hermes_waitset_fd in use). Blocking as
+ * hermes_waitset_add_sub. */
+HERMES_API hermes_err hermes_waitset_add_fd(hermes_waitset *ws, int fd, void *user);
+
+/* Remove a member. The sleeper announcement the set made for a subscriber is
+ * taken back before this returns, so the subscriber may then be closed.
+ * Errors: HERMES_ENOENT (not in the set). Blocking as hermes_waitset_add_sub. */
+HERMES_API hermes_err hermes_waitset_remove_sub(hermes_waitset *ws, hermes_sub *sub);
+HERMES_API hermes_err hermes_waitset_remove_fd(hermes_waitset *ws, int fd);
+
+/* Wait until at least one member is ready or timeout_ns passes (negative =
+ * no limit, 0 = just check), then report up to cap ready members in ready[]
+ * and their number in *n (members past cap are reported first next time, so
+ * none starves). Returns HERMES_OK (*n >= 1), HERMES_ETIMEDOUT (*n == 0),
+ * HERMES_EAGAIN (*n == 0: a signal or hermes_waitset_wake interrupted the
+ * sleep, or a wake came since the last call), HERMES_EINVAL (ws, ready or n
+ * NULL, or cap 0). A member ready when the call starts is reported without any
+ * system call when the set has no descriptors; a deleted ring reports its
+ * subscriber with HERMES_READY_CLOSED. Blocks up to timeout_ns. */
+HERMES_API hermes_err hermes_waitset_wait(hermes_waitset *ws, hermes_ready *ready, unsigned cap,
+					  unsigned *n, int64_t timeout_ns);
+
+/* Make a thread blocked in hermes_waitset_wait on ws return HERMES_EAGAIN
+ * (or the next call, if none is blocked now). Any thread; async-signal-safe.
+ * Never blocks. */
+HERMES_API void hermes_waitset_wake(hermes_waitset *ws);
+
+/* How many rounds of checks hermes_waitset_wait makes, with a CPU pause
+ * between them, before it sleeps (default 2048, about 100 µs with a few
+ * rings; 0 sleeps at once). Descriptors are checked once, not in the spin.
+ * Never fails. */
+HERMES_API void hermes_waitset_set_spin(hermes_waitset *ws, uint32_t checks);
+
+/* A descriptor for an application's own epoll or poll loop: readable when a
+ * member may be ready. When it is, call hermes_waitset_wait with timeout 0 to
+ * learn which (that also drains it), handle them, and go back to the loop;
+ * the descriptor stays readable while the last call reported members and
+ * turns readable again when a member becomes ready after a call that
+ * reported none (level-triggered; one spurious wake-up per busy period).
+ * The first call starts the set's helper thread: it sleeps in futex_waitv
+ * on the member rings and signals an eventfd, so each wake-up costs one
+ * extra thread hop (a few microseconds) over hermes_waitset_wait. The set
+ * owns the descriptor (an epoll instance holding the eventfd and the member
+ * descriptors): do not close it. Errors: HERMES_ENOMEM, HERMES_ESYS
+ * (epoll_create1 or pthread_create failed; detail says which). Idempotent. */
+HERMES_API hermes_err hermes_waitset_fd(hermes_waitset *ws, int *fd);
+
 #ifdef __cplusplus
 }
 #endif
