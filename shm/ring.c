@@ -1361,70 +1361,109 @@ static bool overwritten_since(const hm_ring *r, uint64_t from, uint64_t seq)
 	return tail > from + r->cap || seq_diff(tseq, seq + r->nslots) > 0;
 }
 
-hermes_err hermes_sub_poll(hermes_sub *s, hermes_msg *m)
+__attribute__((noinline, cold)) static hermes_err report_pending_loss(hermes_sub *s,
+								      hermes_msg *m)
+{
+	m->data = NULL;
+	m->len = 0;
+	m->tag = 0;
+	m->seq = s->seq;
+	m->gap = 0;
+	m->lost = s->pending_lost;
+	hm_store_relaxed_u64(&s->slot->lost, hm_load_relaxed_u64(&s->slot->lost) + m->lost);
+	s->pending_lost = 0;
+	return HERMES_ELOST;
+}
+
+/* hermes_sub_poll's answers from poll_record besides the hermes_err ones. */
+#define POLL_DELIVER (-1)
+#define POLL_AGAIN (-2)
+
+/* Everything but a committed message on a block ring, found in word w of the
+ * slot of s->seq: nothing yet, a lap, an abandoned range to skip, a corrupt
+ * record, or (overwrite rings) a committed message whose meta and tag are
+ * read and then confirmed by re-reading the word. Returns POLL_DELIVER with
+ * *meta and *tag set, POLL_AGAIN to look at the next record, or what the
+ * poll returns. */
+static int poll_record(hermes_sub *s, hermes_msg *m, hm_slot *sl, uint64_t w, uint64_t *meta_out,
+		       uint32_t *tag_out)
 {
 	hm_ring *r = &s->ring;
-	if (s->pending_lost) {
-		m->data = NULL;
-		m->len = 0;
-		m->tag = 0;
-		m->seq = s->seq;
-		m->gap = 0;
-		m->lost = s->pending_lost;
-		hm_store_relaxed_u64(&s->slot->lost, hm_load_relaxed_u64(&s->slot->lost) + m->lost);
-		s->pending_lost = 0;
-		return HERMES_ELOST;
+	int64_t d = seq_diff(hm_word_seq(w), s->seq);
+	unsigned st = hm_word_state(w);
+	if (d < 0 || (d == 0 && st == HM_SLOT_IN_PROGRESS)) {
+		if (r->policy == HERMES_POLICY_OVERWRITE && ++s->empty_polls % LAP_CHECK_EVERY == 0 &&
+		    overwritten_since(r, s->pos, s->seq))
+			return sub_resync(s, m);
+		/* We moved over abandoned records (or skipped to a START_SEQ
+		 * target) and hold no message: publish the cursor now, or a
+		 * block ring's producers could wait for a release that is not
+		 * coming (found by the model, shm/model/README.md). */
+		if (s->unreleased_msgs == 0 && s->seq != s->released_seq)
+			publish_cursor(s);
+		return HERMES_EAGAIN;
 	}
+	if (d > 0)
+		return sub_lapped(s, m, hm_word_seq(w));
+	uint64_t meta = hm_load_relaxed_u64(&sl->meta);
+	/* Relaxed: published with meta by the word's release. */
+	uint32_t tag = meta & HM_META_TAGGED ? hm_load_relaxed_u32(&r->tags[s->seq & r->slot_mask])
+					     : 0;
+	if (r->policy == HERMES_POLICY_OVERWRITE) {
+		/* The slot may be reused under us: meta and tag belong to the
+		 * word only if the word is still there after them (acquire
+		 * fence: their loads happen before the re-load). */
+		hm_fence_acquire();
+		if (hm_load_relaxed_u64(&sl->word) != w)
+			return POLL_AGAIN;
+	}
+	if (st == HM_SLOT_ABANDONED) {
+		uint64_t left = hm_meta_len(meta);
+		uint64_t end = hm_meta_pos_after(meta, s->pos);
+		if (left == 0 || left > MAX_BATCH || end - s->pos > r->cap)
+			return sub_corrupt(s, m, "an impossible abandoned range");
+		s->pos = end;
+		s->seq += left;
+		s->gap += left;
+		hm_store_relaxed_u64(&s->slot->skipped, hm_load_relaxed_u64(&s->slot->skipped) + left);
+		return POLL_AGAIN;
+	}
+	if (st != HM_SLOT_COMMITTED)
+		return sub_corrupt(s, m, "an unknown record state");
+	*meta_out = meta;
+	*tag_out = tag;
+	return POLL_DELIVER;
+}
+
+hermes_err hermes_sub_poll(hermes_sub *s, hermes_msg *m)
+{
+	if (__builtin_expect(s->pending_lost != 0, 0))
+		return report_pending_loss(s, m);
+	hm_ring *r = &s->ring;
 	for (;;) {
 		hm_slot *sl = slot_at(r, s->seq);
 		/* Acquire: pairs with the release of the word (commit, abort or
-		 * repair), making meta and the payload visible. */
+		 * repair), making meta, tag and payload visible. */
 		uint64_t w = hm_load_acquire_u64(&sl->word);
-		int64_t d = seq_diff(hm_word_seq(w), s->seq);
-		unsigned st = hm_word_state(w);
-		if (d < 0 || (d == 0 && st == HM_SLOT_IN_PROGRESS)) {
-			if (r->policy == HERMES_POLICY_OVERWRITE &&
-			    ++s->empty_polls % LAP_CHECK_EVERY == 0 &&
-			    overwritten_since(r, s->pos, s->seq))
-				return sub_resync(s, m);
-			/* We moved over abandoned records (or skipped to a START_SEQ
-			 * target) and hold no message: publish the cursor now, or a
-			 * block ring's producers could wait for a release that is
-			 * not coming (found by the model, shm/model/README.md). */
-			if (s->unreleased_msgs == 0 && s->seq != s->released_seq)
-				publish_cursor(s);
-			return HERMES_EAGAIN;
-		}
-		if (d > 0)
-			return sub_lapped(s, m, hm_word_seq(w));
-		uint64_t meta = hm_load_relaxed_u64(&sl->meta);
-		/* Relaxed: published with meta by the word's release. */
-		uint32_t tag = meta & HM_META_TAGGED
-				       ? hm_load_relaxed_u32(&r->tags[s->seq & r->slot_mask])
-				       : 0;
-		if (r->policy == HERMES_POLICY_OVERWRITE) {
-			/* The slot may be reused under us: meta and tag belong
-			 * to the word only if the word is still there after
-			 * them (acquire fence: their loads happen before the
-			 * re-load). */
-			hm_fence_acquire();
-			if (hm_load_relaxed_u64(&sl->word) != w)
+		uint64_t meta = 0;
+		uint32_t tag = 0;
+		if (__builtin_expect(w == hm_slot_word(s->seq, HM_SLOT_COMMITTED) &&
+					     r->policy == HERMES_POLICY_BLOCK,
+				     1)) {
+			/* The common case: the message we expect, on a ring where
+			 * nobody writes a slot that is not released. */
+			meta = hm_load_relaxed_u64(&sl->meta);
+			/* Relaxed: published with meta by the word's release. */
+			tag = meta & HM_META_TAGGED
+				      ? hm_load_relaxed_u32(&r->tags[s->seq & r->slot_mask])
+				      : 0;
+		} else {
+			int rc = poll_record(s, m, sl, w, &meta, &tag);
+			if (rc == POLL_AGAIN)
 				continue;
+			if (rc != POLL_DELIVER)
+				return (hermes_err)rc;
 		}
-		if (st == HM_SLOT_ABANDONED) {
-			uint64_t left = hm_meta_len(meta);
-			uint64_t end = hm_meta_pos_after(meta, s->pos);
-			if (left == 0 || left > MAX_BATCH || end - s->pos > r->cap)
-				return sub_corrupt(s, m, "an impossible abandoned range");
-			s->pos = end;
-			s->seq += left;
-			s->gap += left;
-			hm_store_relaxed_u64(&s->slot->skipped,
-					     hm_load_relaxed_u64(&s->slot->skipped) + left);
-			continue;
-		}
-		if (st != HM_SLOT_COMMITTED)
-			return sub_corrupt(s, m, "an unknown record state");
 		uint32_t len = (uint32_t)hm_meta_len(meta);
 		uint64_t at = hm_meta_pos_after(meta, s->pos);
 		/* Our cursor is at or before this payload and within a lap of
@@ -1434,10 +1473,12 @@ hermes_err hermes_sub_poll(hermes_sub *s, hermes_msg *m)
 			return sub_corrupt(s, m, "an impossible length, position or flag");
 		uint64_t seq = s->seq;
 		s->pos = at + hm_data_bytes(len);
-		s->seq++;
-		if (s->skip_until && seq_diff(seq, s->skip_until) < 0)
-			continue;
-		s->skip_until = 0;
+		s->seq = seq + 1;
+		if (__builtin_expect(s->skip_until != 0, 0)) {
+			if (seq_diff(seq, s->skip_until) < 0)
+				continue;
+			s->skip_until = 0;
+		}
 		s->unreleased_msgs++;
 		s->unreleased_bytes += len;
 		s->empty_polls = 0;
