@@ -271,6 +271,7 @@ extern const unsigned n_transports;
 const transport *transport_find(const char *name);
 
 extern const transport transport_hermes;
+extern const transport transport_hermes_waitset;
 extern const transport transport_bare;
 extern const transport transport_pipe;
 extern const transport transport_unix;

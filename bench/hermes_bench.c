@@ -36,7 +36,7 @@
 /* ---- transports ---- */
 
 const transport *const all_transports[] = {
-	&transport_hermes,  &transport_bare,	 &transport_pipe,
+	&transport_hermes,  &transport_hermes_waitset, &transport_bare, &transport_pipe,
 	&transport_unix,    &transport_tcp,	 &transport_zmq_ipc,
 	&transport_zmq_tcp, &transport_iceoryx, &transport_nats,
 	&transport_bridge,
@@ -576,6 +576,7 @@ static int plan_transports(plan *p, const bench_opts *o, bool all)
 			p->ts[p->nts++] = all_transports[i];
 	} else {
 		p->ts[p->nts++] = &transport_hermes;
+		p->ts[p->nts++] = &transport_hermes_waitset;
 		p->ts[p->nts++] = &transport_bare;
 	}
 	return 0;

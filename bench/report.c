@@ -59,17 +59,17 @@ static double ratio(double a, double b)
 
 void report_lat_header(void)
 {
-	printf("%-10s %-6s %6s %9s %9s %9s %9s %9s %10s %9s  %s\n", "transport", "wait", "size",
+	printf("%-14s %-6s %6s %9s %9s %9s %9s %9s %10s %9s  %s\n", "transport", "wait", "size",
 	       "p50", "p90", "p99", "p99.9", "p99.99", "max", "mean", "p50 over runs");
 }
 
 void report_lat_row(const lat_result *r)
 {
 	if (r->skipped) {
-		printf("%-10s %-6s %6u  %s\n", r->transport, r->wait, r->size, r->note);
+		printf("%-14s %-6s %6u  %s\n", r->transport, r->wait, r->size, r->note);
 		return;
 	}
-	printf("%-10s %-6s %6u %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64
+	printf("%-14s %-6s %6u %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %9" PRIu64
 	       " %10" PRIu64 " %9.0f  %" PRIu64 "..%" PRIu64 " (%u run%s)%s\n",
 	       r->transport, r->wait, r->size, r->med[P50], r->med[P90], r->med[P99],
 	       r->med[P999], r->med[P9999], r->med[PMAX], r->mean, r->lo[P50], r->hi[P50], r->runs,

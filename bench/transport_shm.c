@@ -502,6 +502,137 @@ static int hx_lat_ping(lat_job *j, hm_hist *h)
 	return rc;
 }
 
+/* ---- latency: Hermes, each waiter asleep in a wait set of WS_RINGS rings ---- */
+
+/* The ring it waits for and seven quiet ones, each side: what a service
+ * serving several rings from one thread pays over hermes_sub_wait. */
+#define WS_RINGS 8u
+
+typedef struct hx_ws_lat {
+	hx_lat c; /* first: the send, peek and done of hx_lat work on it */
+	hermes_sub *quiet[WS_RINGS - 1];
+	hermes_waitset *ws;
+} hx_ws_lat;
+
+static int hx_ws_lat_sleep(void *vc, uint64_t until)
+{
+	hx_ws_lat *w = vc;
+	uint64_t now = now_ns();
+	int64_t timeout = until > now ? (int64_t)(until - now) : 0;
+	hermes_ready ready[WS_RINGS];
+	unsigned n;
+	hermes_err err = hermes_waitset_wait(w->ws, ready, WS_RINGS, &n, timeout);
+	/* EAGAIN: a signal interrupted the sleep; the loop looks at the flags. */
+	if (err == HERMES_OK || err == HERMES_ETIMEDOUT || err == HERMES_EAGAIN)
+		return 0;
+	say_hot_error(err, "hermes_waitset_wait");
+	return -1;
+}
+
+static const lat_ops hx_ws_lat_ops = {hx_lat_send, hx_lat_peek, hx_lat_done, hx_ws_lat_sleep};
+
+static int hx_ws_ping_loop(hx_ws_lat *w, const lat_params *p, uint8_t *buf, hm_hist *h)
+{
+	return lat_ping(&hx_ws_lat_ops, w, p, buf, h);
+}
+
+static int hx_ws_echo_loop(hx_ws_lat *w, const lat_params *p)
+{
+	return lat_echo(&hx_ws_lat_ops, w, p);
+}
+
+static int hx_ws_lat_setup(lat_job *j)
+{
+	hx_lat_state *s = calloc(1, sizeof *s);
+	if (!s)
+		return -1;
+	ring_shape shape = shape_for(LAT_MIN_CAPACITY, 8ull * aligned8(j->size), j->size);
+	static char names[WS_RINGS - 1][16];
+	hermes_ring_config rings[WS_RINGS + 1] = {
+		{"ping", shape.capacity, j->size, HERMES_POLICY_BLOCK, shape.slots},
+		{"pong", shape.capacity, j->size, HERMES_POLICY_BLOCK, shape.slots},
+	};
+	for (unsigned i = 0; i < WS_RINGS - 1; i++) {
+		snprintf(names[i], sizeof names[i], "quiet%u", i);
+		rings[2 + i] = (hermes_ring_config){names[i], LAT_MIN_CAPACITY, 64,
+						    HERMES_POLICY_BLOCK, LAT_MIN_CAPACITY / 64};
+	}
+	s->bus = bus_create(rings, WS_RINGS + 1);
+	if (!s->bus) {
+		free(s);
+		return -1;
+	}
+	snprintf(s->name, sizeof s->name, "%s", g_bus_name);
+	j->state = s;
+	return 0;
+}
+
+/* hx_lat_open, then the quiet rings and the wait set. */
+static int hx_ws_lat_open(const lat_job *j, const char *in, const char *out, hermes_bus **bus,
+			  hx_ws_lat *w)
+{
+	if (hx_lat_open(j, in, out, bus, &w->c) != 0)
+		return -1;
+	hermes_err err = hermes_waitset_create(&w->ws);
+	if (!err)
+		err = hermes_waitset_add_sub(w->ws, w->c.sub, NULL);
+	for (unsigned i = 0; !err && i < WS_RINGS - 1; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "quiet%u", i);
+		err = hermes_sub_open(*bus, name, HERMES_START_LATEST, 0, &w->quiet[i]);
+		if (!err)
+			err = hermes_waitset_add_sub(w->ws, w->quiet[i], NULL);
+	}
+	if (err) {
+		say_hermes_error(err, "wait set");
+		return -1;
+	}
+	return 0;
+}
+
+static void hx_ws_lat_close(hermes_bus *bus, hx_ws_lat *w)
+{
+	for (unsigned i = 0; i < WS_RINGS - 1; i++)
+		if (w->quiet[i]) {
+			hermes_waitset_remove_sub(w->ws, w->quiet[i]);
+			hermes_sub_close(w->quiet[i]);
+		}
+	if (w->ws && w->c.sub)
+		hermes_waitset_remove_sub(w->ws, w->c.sub);
+	hermes_waitset_destroy(w->ws);
+	hx_lat_close(bus, &w->c);
+}
+
+static int hx_ws_lat_echo(lat_job *j)
+{
+	hermes_bus *bus = NULL;
+	hx_ws_lat w = {0};
+	int rc = -1;
+	lat_params p = lat_params_of(j, false, true);
+	if (hx_ws_lat_open(j, "ping", "pong", &bus, &w) == 0 && worker_ready() == 0)
+		rc = hx_ws_echo_loop(&w, &p);
+	hx_ws_lat_close(bus, &w);
+	return rc;
+}
+
+static int hx_ws_lat_ping(lat_job *j, hm_hist *h)
+{
+	hermes_bus *bus = NULL;
+	hx_ws_lat w = {0};
+	int rc = -1;
+	lat_params p = lat_params_of(j, true, true);
+	uint8_t *buf = malloc(j->size);
+	if (!buf)
+		return -1;
+	for (uint32_t i = 0; i < j->size; i++)
+		buf[i] = (uint8_t)(i * 31u + 7u); /* arbitrary but not all zero */
+	if (hx_ws_lat_open(j, "pong", "ping", &bus, &w) == 0 && worker_ready() == 0)
+		rc = hx_ws_ping_loop(&w, &p, buf, h);
+	hx_ws_lat_close(bus, &w);
+	free(buf);
+	return rc;
+}
+
 /* ---- latency: bare ring ---- */
 
 typedef struct bare_lat {
@@ -929,6 +1060,17 @@ const transport transport_hermes = {
 	.tp_teardown = hx_tp_teardown,
 	.tp_produce = hx_tp_produce,
 	.tp_consume = hx_tp_consume,
+};
+
+const transport transport_hermes_waitset = {
+	.name = "hermes-waitset",
+	.about = "Hermes block rings, each side asleep in a wait set of 8 rings (its own and 7 "
+		 "quiet ones): hermes_waitset_wait (2048 checks, then futex_waitv)",
+	.waits = 1u << W_BLOCK,
+	.lat_setup = hx_ws_lat_setup,
+	.lat_teardown = hx_lat_teardown,
+	.lat_ping = hx_ws_lat_ping,
+	.lat_echo = hx_ws_lat_echo,
 };
 
 const transport transport_bare = {
