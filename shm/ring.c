@@ -806,6 +806,8 @@ void hm_ring_wake_all(hm_ring *r)
 {
 	wake_slow(&r->hdr->futex);
 	wake_slow(&r->hdr->prod_futex);
+	/* Publishers waiting for subscribers (hermes_pub_wait_subscribers). */
+	wake_slow(&r->hdr->sub_changes);
 }
 
 /* Write the word of `seq` in its final state (COMMITTED or ABANDONED). Block
@@ -1185,8 +1187,8 @@ static void publish_cursor(hermes_sub *s)
 	hm_store_release_u64(&s->slot->pos, s->pos);
 	s->released_pos = s->pos;
 	s->released_seq = s->seq;
-	if (s->ring.policy == HERMES_POLICY_BLOCK)
-		wake_producers(&s->ring, s->fence);
+	/* (Overwrite rings: no producer ever sleeps, the bits stay 0.) */
+	wake_producers(&s->ring, s->fence);
 }
 
 static const char *ring_name(const hm_ring *r, char buf[HM_NAME_MAX])
@@ -1203,8 +1205,7 @@ static const char *ring_name(const hm_ring *r, char buf[HM_NAME_MAX])
  * rare, and this way nobody has to announce that they wait. */
 static void subs_changed(hm_ring_header *h)
 {
-	hm_fetch_add_seq_cst_u32(&h->sub_changes, 1);
-	hm_futex_wake(&h->sub_changes, 0x7fffffff);
+	wake_slow(&h->sub_changes);
 }
 
 static hermes_err sub_joined(hermes_sub *s)
@@ -1435,62 +1436,81 @@ static int poll_record(hermes_sub *s, hermes_msg *m, hm_slot *sl, uint64_t w, ui
 	return POLL_DELIVER;
 }
 
-hermes_err hermes_sub_poll(hermes_sub *s, hermes_msg *m)
+/* Hand out the committed message at s->seq (meta and tag read and, where
+ * needed, confirmed): validate it, move the cursor past it, fill *m. Returns
+ * HERMES_OK, POLL_AGAIN when it lies before a START_SEQ target (dropped), or
+ * HERMES_ECORRUPT. */
+static inline __attribute__((always_inline)) int take_message(hermes_sub *s, hermes_msg *m,
+							     uint64_t meta, uint32_t tag)
 {
-	if (__builtin_expect(s->pending_lost != 0, 0))
-		return report_pending_loss(s, m);
 	hm_ring *r = &s->ring;
+	uint32_t len = (uint32_t)hm_meta_len(meta);
+	uint64_t at = hm_meta_pos_after(meta, s->pos);
+	/* Our cursor is at or before this payload and within a lap of it, and
+	 * a payload never wraps the data area. */
+	if (len > r->max_msg || at - s->pos > r->cap || (at & r->mask) + len > r->cap ||
+	    (meta & HM_META_FLAGS & ~HM_META_TAGGED))
+		return sub_corrupt(s, m, "an impossible length, position or flag");
+	uint64_t seq = s->seq;
+	s->pos = at + hm_data_bytes(len);
+	s->seq = seq + 1;
+	if (__builtin_expect(s->skip_until != 0, 0)) {
+		if (seq_diff(seq, s->skip_until) < 0)
+			return POLL_AGAIN;
+		s->skip_until = 0;
+	}
+	s->unreleased_msgs++;
+	s->unreleased_bytes += len;
+	s->empty_polls = 0;
+	m->data = data_at(r, at);
+	m->len = len;
+	m->tag = tag;
+	m->seq = seq;
+	m->gap = s->gap;
+	m->lost = 0;
+	s->gap = 0;
+	return HERMES_OK;
+}
+
+/* The whole poll: pending losses, skips, laps, overwrite rings. */
+__attribute__((noinline)) static hermes_err poll_slow(hermes_sub *s, hermes_msg *m)
+{
+	if (s->pending_lost)
+		return report_pending_loss(s, m);
 	for (;;) {
-		hm_slot *sl = slot_at(r, s->seq);
+		hm_slot *sl = slot_at(&s->ring, s->seq);
 		/* Acquire: pairs with the release of the word (commit, abort or
 		 * repair), making meta, tag and payload visible. */
 		uint64_t w = hm_load_acquire_u64(&sl->word);
 		uint64_t meta = 0;
 		uint32_t tag = 0;
-		if (__builtin_expect(w == hm_slot_word(s->seq, HM_SLOT_COMMITTED) &&
-					     r->policy == HERMES_POLICY_BLOCK,
-				     1)) {
-			/* The common case: the message we expect, on a ring where
-			 * nobody writes a slot that is not released. */
-			meta = hm_load_relaxed_u64(&sl->meta);
-			/* Relaxed: published with meta by the word's release. */
-			tag = meta & HM_META_TAGGED
-				      ? hm_load_relaxed_u32(&r->tags[s->seq & r->slot_mask])
-				      : 0;
-		} else {
-			int rc = poll_record(s, m, sl, w, &meta, &tag);
-			if (rc == POLL_AGAIN)
-				continue;
-			if (rc != POLL_DELIVER)
-				return (hermes_err)rc;
-		}
-		uint32_t len = (uint32_t)hm_meta_len(meta);
-		uint64_t at = hm_meta_pos_after(meta, s->pos);
-		/* Our cursor is at or before this payload and within a lap of
-		 * it, and a payload never wraps the data area. */
-		if (len > r->max_msg || at - s->pos > r->cap || (at & r->mask) + len > r->cap ||
-		    (meta & HM_META_FLAGS & ~HM_META_TAGGED))
-			return sub_corrupt(s, m, "an impossible length, position or flag");
-		uint64_t seq = s->seq;
-		s->pos = at + hm_data_bytes(len);
-		s->seq = seq + 1;
-		if (__builtin_expect(s->skip_until != 0, 0)) {
-			if (seq_diff(seq, s->skip_until) < 0)
-				continue;
-			s->skip_until = 0;
-		}
-		s->unreleased_msgs++;
-		s->unreleased_bytes += len;
-		s->empty_polls = 0;
-		m->data = data_at(r, at);
-		m->len = len;
-		m->tag = tag;
-		m->seq = seq;
-		m->gap = s->gap;
-		m->lost = 0;
-		s->gap = 0;
-		return HERMES_OK;
+		int rc = poll_record(s, m, sl, w, &meta, &tag);
+		if (rc == POLL_DELIVER)
+			rc = take_message(s, m, meta, tag);
+		if (rc != POLL_AGAIN)
+			return (hermes_err)rc;
 	}
+}
+
+hermes_err hermes_sub_poll(hermes_sub *s, hermes_msg *m)
+{
+	hm_ring *r = &s->ring;
+	hm_slot *sl = slot_at(r, s->seq);
+	/* Acquire: as in poll_slow. */
+	uint64_t w = hm_load_acquire_u64(&sl->word);
+	/* The common case, with no call and so no saved registers: the message
+	 * we expect, on a block ring (where nobody writes a slot that is not
+	 * released), with no loss to report and no START_SEQ target ahead. */
+	if (__builtin_expect(w != hm_slot_word(s->seq, HM_SLOT_COMMITTED) ||
+				     r->policy != HERMES_POLICY_BLOCK || s->pending_lost != 0 ||
+				     s->skip_until != 0,
+			     0))
+		return poll_slow(s, m);
+	uint64_t meta = hm_load_relaxed_u64(&sl->meta);
+	/* Relaxed: published with meta by the word's release. */
+	uint32_t tag = meta & HM_META_TAGGED ? hm_load_relaxed_u32(&r->tags[s->seq & r->slot_mask])
+					     : 0;
+	return (hermes_err)take_message(s, m, meta, tag);
 }
 
 hermes_err hermes_sub_release(hermes_sub *s)
