@@ -316,8 +316,8 @@ HERMES_API unsigned hermes_pub_subscribers(const hermes_pub *pub);
  * segment that every join and leave bumps and wakes (a join or leave makes
  * that one system call; publishing is unaffected). Returns HERMES_OK,
  * HERMES_ETIMEDOUT, HERMES_EAGAIN (a signal interrupted the sleep: check your
- * flags, then call again) or HERMES_ECLOSED (the ring was deleted; noticed at
- * the next join, leave or the deadline). */
+ * flags, then call again) or HERMES_ECLOSED (the ring was deleted, also
+ * while asleep). */
 HERMES_API hermes_err hermes_pub_wait_subscribers(hermes_pub *pub, unsigned min,
 						  int64_t timeout_ns);
 

@@ -524,6 +524,60 @@ static void test_wait_for_a_subscriber(void **state)
 	hermes_pub_close(pub);
 }
 
+typedef struct asleep_waiter {
+	sub_waiter w;
+	_Atomic int tid;
+} asleep_waiter;
+
+static void *wait_subs_thread_tid(void *arg)
+{
+	asleep_waiter *a = arg;
+	atomic_store(&a->tid, (int)gettid());
+	return wait_subs_thread(&a->w);
+}
+
+/* Until thread tid of this process sleeps in the kernel (state S). */
+static void await_thread_asleep(_Atomic int *tid)
+{
+	uint64_t deadline = ht_now_ns() + SOON_NS;
+	for (;;) {
+		int t = atomic_load(tid);
+		if (t) {
+			char path[64], buf[256] = "";
+			snprintf(path, sizeof path, "/proc/self/task/%d/stat", t);
+			FILE *f = fopen(path, "r");
+			if (f) {
+				size_t n = fread(buf, 1, sizeof buf - 1, f);
+				buf[n] = '\0';
+				fclose(f);
+			}
+			const char *close_paren = strrchr(buf, ')');
+			if (close_paren && close_paren[1] == ' ' && close_paren[2] == 'S')
+				return;
+		}
+		if (ht_now_ns() > deadline)
+			fail_msg("the waiting thread never went to sleep");
+		sched_yield();
+	}
+}
+
+/* Deleting the ring wakes a publisher asleep waiting for subscribers. */
+static void test_wait_for_subscribers_ends_when_the_ring_is_deleted(void **state)
+{
+	(void)state;
+	hermes_pub *pub;
+	assert_int_equal(hermes_pub_open(bus, "r2", &pub), HERMES_OK);
+	asleep_waiter a = {.w = {.pub = pub, .min = 1, .timeout_ns = LONG_NS}};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, wait_subs_thread_tid, &a), 0);
+	await_thread_asleep(&a.tid);
+	assert_int_equal(hermes_ring_delete(bus, "r2", 1), HERMES_OK);
+	pthread_join(t, NULL);
+	assert_int_equal(a.w.result, HERMES_ECLOSED);
+	assert_true(a.w.elapsed_ns < SOON_NS);
+	hermes_pub_close(pub);
+}
+
 /* ---- discovery ------------------------------------------------------------------ */
 
 static void test_bus_rings_lists_configuration(void **state)
@@ -687,6 +741,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_subscribers_counted_across_joins_and_leaves,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wait_for_a_subscriber, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wait_for_subscribers_ends_when_the_ring_is_deleted,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bus_rings_lists_configuration, setup, teardown),
 		cmocka_unit_test(test_waiter_killed_asleep_with_supervisor),
 	};
