@@ -389,6 +389,23 @@ static hm_ring_cfg *ring_cfg(hm_bridge_cfg *c, const char *name)
 	return r;
 }
 
+hermes_err hm_bridge_cfg_add_journal(hm_bridge_cfg *c, const char *spec)
+{
+	const char *colon = strchr(spec, ':');
+	char name[HM_BR_NAME_MAX];
+	if (!colon || (size_t)(colon - spec) >= sizeof name)
+		return bad(c, "--journal '%s': want RING:DIR", spec);
+	memcpy(name, spec, (size_t)(colon - spec));
+	name[colon - spec] = '\0';
+	hm_ring_cfg *r = ring_cfg(c, name);
+	if (!r)
+		return bad(c, "--journal '%s': bad ring name, or too many rings configured", spec);
+	if (colon[1] != '/' || !copy(r->journal, sizeof r->journal, colon + 1))
+		return bad(c, "--journal '%s': want an absolute directory (at most %zu bytes)", spec,
+			   sizeof r->journal - 1);
+	return HERMES_OK;
+}
+
 static hm_link_cfg *link_cfg(hm_bridge_cfg *c, const char *name)
 {
 	for (unsigned i = 0; i < c->nlinks; i++)
@@ -486,6 +503,10 @@ static int on_entry(void *user, const char *section, const char *key, const char
 		else if (!strcmp(key, "slow_policy")) {
 			if (!parse_policy(value, &r->slow))
 				err = bad(c, "[%s] slow_policy: want auto, drop, disconnect or hold", section);
+		} else if (!strcmp(key, "journal")) {
+			if (value[0] != '/' || !copy(r->journal, sizeof r->journal, value))
+				err = bad(c, "[%s] journal: want an absolute directory (at most %zu bytes)",
+					  section, sizeof r->journal - 1);
 		} else
 			err = bad(c, "[%s]: unknown key '%s'", section, key);
 	} else if (!strncmp(section, "link ", 5)) {

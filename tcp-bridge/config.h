@@ -10,6 +10,7 @@
  *   ...
  *   [ring orders]            ; per-ring overrides
  *   slow_policy = hold
+ *   journal = /var/lib/hermes/journal/orders   ; resume remote subscribers from it
  *   [link west]              ; an outgoing link to another bridge
  *   connect = 10.0.0.2:7400
  *   rings = orders events:out quotes:in
@@ -76,6 +77,10 @@ typedef struct hm_ident {
 typedef struct hm_ring_cfg {
 	char name[HM_BR_NAME_MAX];
 	hm_slow_policy slow;
+	/* The ring's journal directory (hermes-journal's `journal = DIR`), or
+	 * "": a SUBSCRIBE at a sequence the ring no longer holds is served
+	 * from it first (PROTOCOL.md "Resuming from the journal"). */
+	char journal[512];
 } hm_ring_cfg;
 
 typedef struct hm_link_ring {
@@ -164,6 +169,9 @@ hermes_err hm_bridge_cfg_set(hm_bridge_cfg *c, const char *key, const char *valu
 /* Add a link from a --link argument: HOST:PORT/RING[:in|:out][,RING...]. */
 hermes_err hm_bridge_cfg_add_link(hm_bridge_cfg *c, const char *spec, const char *identity,
 				  const char *key_file, bool encrypt);
+
+/* Serve ring's old sequences from a journal: a --journal RING:DIR argument. */
+hermes_err hm_bridge_cfg_add_journal(hm_bridge_cfg *c, const char *spec);
 
 /* Read the auth file named by c->auth_file (identities and their keys). */
 hermes_err hm_bridge_cfg_load_auth(hm_bridge_cfg *c);

@@ -16,7 +16,11 @@
  * overwrite before anything of it is sent.
  *
  * A drained feed is armed with the watcher (watch.c) at its next sequence and
- * costs nothing until that message exists. */
+ * costs nothing until that message exists.
+ *
+ * A subscription at a sequence the ring no longer holds, on a ring with a
+ * journal, starts on a *journal feed* and moves to a ring feed when it has
+ * caught up ("Resuming from the journal", below). */
 #include "tcp-bridge/server.h"
 
 #include <stdlib.h>
@@ -78,9 +82,26 @@ void hm_feed_make_ready(hm_server *s, hm_feed *f)
 	ready_push(s, f);
 }
 
+/* The sequence a feed reads next. */
+static uint64_t feed_next(const hm_feed *f)
+{
+	return f->jr ? f->jnext : hermes_sub_next_seq(f->sub);
+}
+
 static bool is_overwrite(const hm_feed *f)
 {
 	return f->rr->ring.policy == HERMES_POLICY_OVERWRITE;
+}
+
+/* Put a new feed on its ring's list and the server's. */
+static void feed_link(hm_server *s, hm_ringref *rr, hm_feed *f)
+{
+	f->ring_next = rr->feed_list;
+	rr->feed_list = f;
+	f->all_next = s->feeds;
+	s->feeds = f;
+	rr->feeds++;
+	s->nfeeds++;
 }
 
 static hm_feed *feed_open(hm_server *s, hm_ringref *rr, hermes_start start, uint64_t seq,
@@ -129,24 +150,20 @@ static hm_feed *feed_open(hm_server *s, hm_ringref *rr, hermes_start start, uint
 	}
 	if (f->watch_slot >= 0)
 		s->by_slot[f->watch_slot] = f;
-	f->ring_next = rr->feed_list;
-	rr->feed_list = f;
-	f->all_next = s->feeds;
-	s->feeds = f;
-	rr->feeds++;
-	s->nfeeds++;
+	feed_link(s, rr, f);
 	return f;
 }
 
 static void feed_close(hm_server *s, hm_feed *f)
 {
 	ready_remove(s, f);
-	if (s->watch) {
+	if (s->watch && f->watch_slot >= 0) {
 		hm_watch_slot_free(s->watch, f->watch_slot);
 		s->by_slot[f->watch_slot] = NULL;
 	}
 	f->watched = false;
 	hermes_sub_close(f->sub);
+	hm_jreader_close(f->jr);
 	if (f->rr->shared == f)
 		f->rr->shared = NULL;
 	for (hm_feed **pp = &f->rr->feed_list; *pp; pp = &(*pp)->ring_next)
@@ -182,8 +199,8 @@ static bool feed_add(hm_feed *f, hm_subref *ref)
 	return true;
 }
 
-hermes_err hm_feed_subscribe(hm_server *s, hm_ringref *rr, hm_subref *ref, uint8_t start,
-			     uint64_t start_seq, uint64_t *first)
+static hermes_err ring_subscribe(hm_server *s, hm_ringref *rr, hm_subref *ref, uint8_t start,
+				 uint64_t start_seq, uint64_t *first)
 {
 	uint64_t tpos, tail, epos, earliest;
 	hm_ring_tail(&rr->ring, &tpos, &tail);
@@ -233,10 +250,130 @@ hermes_err hm_feed_subscribe(hm_server *s, hm_ringref *rr, hm_subref *ref, uint8
 	return HERMES_OK;
 }
 
+/* ---- resuming from the journal ------------------------------------------------------------- */
+
+/* A subscription at a sequence the ring no longer holds, on a ring whose
+ * journal (hermes-journal) reaches further back than the ring, gets a journal
+ * feed: a reader of the journal's files instead of a ring cursor, serving
+ * that one subscription. It reads only while the connection has room for
+ * the largest message, like a HOLD feed: the journal holds no producer back,
+ * so nothing needs dropping whatever the subscription's policy. When the
+ * journal has nothing more at jnext, the subscription moves to the ring at
+ * exactly jnext, as hermes_replay does: the recorder is never ahead of the
+ * ring, so jnext is the ring's, committed or to come, and from the moment a
+ * ring cursor at or before jnext exists (the shared feed's, or a new one) a
+ * block ring keeps it. Every sequence before jnext came from the journal,
+ * every one from jnext on comes from the ring: nothing twice, nothing
+ * skipped. Should the ring have moved past jnext meanwhile (an overwrite
+ * ring, or the recorder lagging a ring that lapped it), the journal gets
+ * one more look, since the recorder may be appending those very sequences;
+ * only then is the difference a loss, sent as LOSS, never skipped silently.
+ * The journal's own GAP records (sequences aborted or repaired on the ring)
+ * are skipped as the ring skips them; its LOST and corrupt records become a
+ * LOSS before the next DELIVER. */
+static hermes_err jfeed_open(hm_server *s, hm_ringref *rr, hm_subref *ref, uint64_t seq,
+			     uint64_t earliest, uint64_t *first)
+{
+	uint64_t *seqs;
+	size_t n;
+	if (hm_jdir_list(rr->journal, &seqs, &n) != HERMES_OK) {
+		hm_log(HM_BR_LOG_WARN, "ring '%s': journal %s cannot be read (%s); serving from the ring",
+		       rr->name, rr->journal, hermes_last_error_detail());
+		return HERMES_ENOENT;
+	}
+	uint64_t oldest = n ? seqs[0] : UINT64_MAX;
+	free(seqs);
+	if (oldest >= earliest)
+		return HERMES_ENOENT; /* the ring reaches as far back: serve from it */
+	/* Older than both: start at the oldest there is, as the ring alone
+	 * would, and SUBSCRIBED says so (not a loss). */
+	if (seq < oldest)
+		seq = oldest;
+	hm_feed *f = calloc(1, sizeof *f);
+	if (!f)
+		return HERMES_ENOMEM;
+	if (hm_jreader_open(rr->journal, seq, &f->jr) != HERMES_OK) {
+		hm_log(HM_BR_LOG_WARN, "ring '%s': journal %s cannot be opened (%s); serving from the ring",
+		       rr->name, rr->journal, hermes_last_error_detail());
+		free(f);
+		return HERMES_ENOENT;
+	}
+	f->srv = s;
+	f->rr = rr;
+	f->watch_slot = -1;
+	f->jnext = seq;
+	f->hold = true;
+	if (!feed_add(f, ref)) {
+		hm_jreader_close(f->jr);
+		free(f);
+		return HERMES_ENOMEM;
+	}
+	feed_link(s, rr, f);
+	ref->start = seq;
+	*first = seq;
+	ready_push(s, f);
+	return HERMES_OK;
+}
+
+hermes_err hm_feed_subscribe(hm_server *s, hm_ringref *rr, hm_subref *ref, uint8_t start,
+			     uint64_t start_seq, uint64_t *first)
+{
+	if (start == HERMES_WIRE_START_AT && rr->journal && rr->journal[0] && ref->conn) {
+		uint64_t epos, earliest;
+		hm_ring_earliest(&rr->ring, &epos, &earliest);
+		if (start_seq < earliest) {
+			hermes_err err = jfeed_open(s, rr, ref, start_seq, earliest, first);
+			if (err != HERMES_ENOENT)
+				return err;
+		}
+	}
+	return ring_subscribe(s, rr, ref, start, start_seq, first);
+}
+
+/* The journal feed f has nothing more at jnext: move its subscription to the
+ * ring. Returns true when f was closed (moved, or the subscription ended). */
+static bool jfeed_hand_over(hm_server *s, hm_feed *f)
+{
+	hm_subref *ref = f->subs[0];
+	f->nsubs = 0;
+	ref->feed = NULL;
+	uint64_t first = 0;
+	hermes_err err = ring_subscribe(s, f->rr, ref, HERMES_WIRE_START_AT, f->jnext, &first);
+	if (err) {
+		hm_log(HM_BR_LOG_WARN, "ring '%s': subscription %u caught up from the journal at %llu but "
+				       "cannot go on from the ring: %s",
+		       f->rr->name, ref->id, (unsigned long long)f->jnext, hermes_strerror(err));
+		f->subs[f->nsubs++] = ref;
+		ref->feed = f;
+		hm_conn_sub_ended(ref->conn, ref); /* closes f with the subscription */
+		return true;
+	}
+	if (first > f->jnext) {
+		if (!f->jtried || f->jtried_at != f->jnext) {
+			/* The ring is past jnext: the recorder may be appending
+			 * those very sequences. Back to the journal for one more
+			 * look before they count as lost. */
+			hm_feed_unsubscribe(s, ref);
+			f->subs[f->nsubs++] = ref;
+			ref->feed = f;
+			ref->start = f->jnext;
+			f->jtried = true;
+			f->jtried_at = f->jnext;
+			return false;
+		}
+		ref->pending_loss += first - f->jnext;
+		hm_stat_add(&s->stats->c.ring_losses, first - f->jnext);
+	}
+	hm_log(HM_BR_LOG_DEBUG, "ring '%s': subscription %u caught up from the journal, live from %llu",
+	       f->rr->name, ref->id, (unsigned long long)first);
+	feed_close(s, f);
+	return true;
+}
+
 bool hm_feed_sub_done(const hm_subref *ref)
 {
 	const hm_feed *f = ref->feed;
-	return !f || ref->start >= ref->stop || hermes_sub_next_seq(f->sub) >= ref->stop;
+	return !f || ref->start >= ref->stop || feed_next(f) >= ref->stop;
 }
 
 void hm_feed_unsubscribe(hm_server *s, hm_subref *ref)
@@ -270,7 +407,7 @@ static bool hold_has_room(const hm_feed *f)
 	const hm_conn *c = ref->conn;
 	if (c->state != HM_CONN_SESSION)
 		return true; /* closing: it reads and discards */
-	if (c->draining && hermes_sub_next_seq(f->sub) >= ref->stop)
+	if (c->draining && feed_next(f) >= ref->stop)
 		return false; /* half-closed: it has had what it is owed */
 	size_t biggest = f->rr->ring.max_msg;
 	size_t max = hm_conn_max_deliver(c);
@@ -393,8 +530,72 @@ static bool merge(hm_server *s, hm_feed *f)
 	return true;
 }
 
+/* One pass of a journal feed: deliver from the journal while the
+ * subscriber has room; at the journal's end, hand over to the ring. */
+static void jfeed_pass(hm_server *s, hm_feed *f)
+{
+	hm_subref *ref = f->subs[0];
+	hm_conn *c = ref->conn;
+	bool more = true;
+	unsigned n;
+	for (n = 0; n < HM_FEED_BUDGET; n++) {
+		if (!hold_has_room(f)) {
+			f->state = HM_FEED_STALLED;
+			c->stalled_feeds = true;
+			more = false;
+			break;
+		}
+		hm_jitem it;
+		hermes_err err = hm_jreader_next(f->jr, &it);
+		if (err == HERMES_EAGAIN) {
+			hm_jreader_release(f->jr);
+			if (jfeed_hand_over(s, f))
+				return;
+			break;
+		}
+		if (err) {
+			/* The journal cannot be read on: what it still had is
+			 * lost to this subscriber, which goes on from the ring. */
+			hm_log(HM_BR_LOG_WARN, "ring '%s': journal %s unreadable at %llu: %s", f->rr->name,
+			       f->rr->journal, (unsigned long long)f->jnext, hermes_last_error_detail());
+			hm_jreader_release(f->jr);
+			f->jtried = true;
+			f->jtried_at = f->jnext;
+			if (jfeed_hand_over(s, f))
+				return;
+			break;
+		}
+		f->jnext = it.seq + it.count;
+		if (it.kind == HM_JREAD_MSG) {
+			hermes_msg m = {.data = it.data, .len = it.len, .seq = it.seq};
+			deliver(s, f, &m);
+		} else if (it.kind != HM_JREAD_GAP) {
+			if (it.kind == HM_JREAD_CORRUPT)
+				hm_log(HM_BR_LOG_WARN,
+				       "ring '%s': journal %s: record of sequences %llu..%llu failed its "
+				       "checksum; sent as lost",
+				       f->rr->name, f->rr->journal, (unsigned long long)it.seq,
+				       (unsigned long long)(it.seq + it.count - 1));
+			ref->pending_loss += it.count;
+		}
+	}
+	/* What was delivered is copied into the output buffer: the mappings
+	 * of files left behind may go. */
+	hm_jreader_release(f->jr);
+	if (n)
+		s->active_ns = hm_now_ns();
+	if (more)
+		ready_push(s, f);
+	if (c->draining)
+		hm_conn_drain_check(c);
+}
+
 static void feed_pass(hm_server *s, hm_feed *f)
 {
+	if (f->jr) {
+		jfeed_pass(s, f);
+		return;
+	}
 	bool overwrite = is_overwrite(f);
 	unsigned polled = 0;
 	bool drained = false, stalled = false;

@@ -89,6 +89,9 @@ static void usage(FILE *f)
 		"                           sleeping (default 50; 0: sleep at once)\n"
 		"      --stats-dir DIR      where the counters file hermes-bridge.BUS.PORT goes\n"
 		"                           (default /dev/shm; 'none' for no file)\n"
+		"      --journal RING:DIR   the ring's journal (hermes-journal): a remote subscriber\n"
+		"                           that resumes at a sequence the ring no longer holds\n"
+		"                           gets it from there, then live (repeatable)\n"
 		"      --state-dir DIR      where the bus id (hermes-bridge.BUS.id) and the link\n"
 		"                           origin tables (hermes-bridge.BUS.RING.origins) go,\n"
 		"                           shared by the bus's bridges and kept across restarts;\n"
@@ -200,7 +203,7 @@ int main(int argc, char **argv)
 		O_ENCRYPT = 256, O_INSECURE, O_LINK_ID, O_LINK_KEY, O_LINK_ENC, O_NAME, O_BUS_ID,
 		O_SLOW, O_OUTBUF, O_MAXFRAME, O_MAXCONN, O_HSTIMEOUT, O_PUBTIMEOUT, O_BUSY,
 		O_STATSDIR, O_STATEDIR, O_IMPORT_TIMEOUT, O_SPIN, O_CHECK, O_CPU, O_RT, O_ANON,
-		O_LINK_PLAIN, O_PERADDR, O_PERID, O_HOLDS, O_IDLE, O_MEMLIMIT, O_KEY
+		O_LINK_PLAIN, O_PERADDR, O_PERID, O_HOLDS, O_IDLE, O_MEMLIMIT, O_KEY, O_JOURNAL
 	};
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -235,6 +238,7 @@ int main(int argc, char **argv)
 		{"idle-spin", required_argument, NULL, O_SPIN},
 		{"stats-dir", required_argument, NULL, O_STATSDIR},
 		{"state-dir", required_argument, NULL, O_STATEDIR},
+		{"journal", required_argument, NULL, O_JOURNAL},
 		{"link-import-timeout", required_argument, NULL, O_IMPORT_TIMEOUT},
 		{"log-level", required_argument, NULL, 'l'},
 		{"check-config", no_argument, NULL, O_CHECK},
@@ -249,6 +253,8 @@ int main(int argc, char **argv)
 	} flags[64];
 	unsigned nflags = 0;
 	const char *links[HM_BR_MAX_LINKS];
+	const char *journals[HM_BR_MAX_RINGCFG];
+	unsigned njournals = 0;
 	unsigned nlinks = 0;
 	const char *config = NULL, *link_id = NULL, *link_key = NULL;
 	bool link_enc = false, link_plain = false, check = false;
@@ -275,6 +281,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			links[nlinks++] = optarg;
+			break;
+		case O_JOURNAL:
+			if (njournals == HM_BR_MAX_RINGCFG) {
+				fprintf(stderr, "hermes-bridge: at most %d journals\n", HM_BR_MAX_RINGCFG);
+				return 2;
+			}
+			journals[njournals++] = optarg;
 			break;
 		case O_LINK_ID: link_id = optarg; break;
 		case O_LINK_KEY: link_key = optarg; break;
@@ -336,6 +349,11 @@ int main(int argc, char **argv)
 		}
 		cfg.links[cfg.nlinks - 1].plaintext = link_plain;
 	}
+	for (unsigned i = 0; i < njournals; i++)
+		if (hm_bridge_cfg_add_journal(&cfg, journals[i])) {
+			fprintf(stderr, "hermes-bridge: %s\n", cfg.error);
+			return 2;
+		}
 	if (hm_bridge_cfg_check(&cfg) || (cfg.auth_file[0] && hm_bridge_cfg_load_auth(&cfg))) {
 		fprintf(stderr, "hermes-bridge: %s\n", cfg.error);
 		hm_bridge_cfg_fini(&cfg);

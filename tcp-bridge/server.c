@@ -255,9 +255,12 @@ hermes_err hm_server_ring(hm_server *s, const char *name, hm_ringref **out)
 	snprintf(free_ref->name, sizeof free_ref->name, "%s", name);
 	free_ref->ring = ring;
 	free_ref->slow = HM_SLOW_AUTO;
+	free_ref->journal = "";
 	for (unsigned i = 0; i < s->cfg->nrings; i++)
-		if (!strcmp(s->cfg->rings[i].name, name))
+		if (!strcmp(s->cfg->rings[i].name, name)) {
 			free_ref->slow = s->cfg->rings[i].slow;
+			free_ref->journal = s->cfg->rings[i].journal;
+		}
 	*out = free_ref;
 	return HERMES_OK;
 }

@@ -14,6 +14,7 @@
 
 #include <hermes/hermes.h>
 
+#include "journal/journal.h"
 #include "shm/ring.h"
 #include "tcp-bridge/client.h"
 #include "tcp-bridge/config.h"
@@ -75,11 +76,18 @@ struct hm_subref {
 
 enum hm_feed_state { HM_FEED_ARMED = 0, HM_FEED_READY = 1, HM_FEED_STALLED = 2 };
 
-/* A cursor in a local ring and the subscriptions it serves. */
+/* A cursor in a local ring and the subscriptions it serves; or, with jr,
+ * a journal feed: one subscription resuming at a sequence the ring no
+ * longer holds, read from the ring's journal until it reaches what the ring
+ * has (feed.c, "Resuming from the journal"). */
 struct hm_feed {
 	hm_server *srv;
 	hm_ringref *rr;
-	hermes_sub *sub;
+	hermes_sub *sub;    /* NULL for a journal feed */
+	hm_jreader *jr;	    /* a journal feed's reader, else NULL */
+	uint64_t jnext;	    /* a journal feed's next sequence */
+	bool jtried;	    /* the ring was found past jtried_at once already */
+	uint64_t jtried_at;
 	bool shared; /* the ring's feed for drop/disconnect subscriptions */
 	bool hold;   /* one HOLD subscription: polls only with room to deliver */
 	hm_subref **subs;
@@ -103,6 +111,7 @@ struct hm_ringref {
 	hm_feed *shared;
 	hm_feed *feed_list; /* every feed on the ring */
 	hm_slow_policy slow; /* from [ring NAME], AUTO if none */
+	const char *journal; /* from [ring NAME] or --journal: its directory, or "" */
 	/* Which messages links brought in, and link dedupe state (origins.h);
 	 * opened when the ring is first used by or for a link. */
 	hm_origins *org;

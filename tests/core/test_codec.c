@@ -1575,6 +1575,15 @@ static void build_example(hermes_encoder *enc, const char *name, const struct ex
 		m.type = HERMES_MSG_SUBSCRIBE;
 		m.subscribe = (hermes_wire_subscribe){HERMES_WIRE_START_AT, UINT64_MAX, "orders", 6};
 		channel = 4;
+	} else if (strcmp(name, "subscribe-resume") == 0) {
+		m.type = HERMES_MSG_SUBSCRIBE;
+		m.subscribe = (hermes_wire_subscribe){HERMES_WIRE_START_AT, 1000, "orders", 6};
+		channel = 7;
+	} else if (strcmp(name, "subscribed-resume") == 0) {
+		m.type = HERMES_MSG_SUBSCRIBED;
+		m.ring = (hermes_wire_ring_info){4096, HERMES_WIRE_POLICY_BLOCK};
+		channel = 7;
+		seq = 1000;
 	} else if (strcmp(name, "error-unreachable") == 0) {
 		m.type = HERMES_MSG_ERROR;
 		m.error = (hermes_wire_error){HERMES_EINVAL, 0, "start sequence beyond any ring", 30};
@@ -1628,6 +1637,8 @@ static const char *const frame_examples[] = {
 	/* Cases PROTOCOL.md decides (issue 20). */
 	"subscribe-unreachable", "error-unreachable", "sealed-in-clear", "error-bad-flags",
 	"loss-too-big", "error-limit", "link-publish-origin-0", "error-origin-0",
+	/* Resuming a subscription from the journal (issue 15). */
+	"subscribe-resume", "subscribed-resume",
 };
 
 /* "```hex refused NAME" blocks: frames the document shows being refused; the

@@ -191,6 +191,22 @@ void hjt_publish(hjt *t, hermes_pub *pub, uint64_t from, uint64_t to)
 	}
 }
 
+int hjt_produce(void *producer)
+{
+	const hjt_producer *a = producer;
+	hjt t;
+	memset(&t, 0, sizeof t);
+	if (hermes_bus_attach(a->bus, &t.bus) != HERMES_OK)
+		return 2;
+	hermes_pub *pub;
+	if (hermes_pub_open(t.bus, a->ring, &pub) != HERMES_OK)
+		return 3;
+	hjt_publish(&t, pub, a->from, a->to);
+	hermes_pub_close(pub);
+	hermes_bus_detach(t.bus);
+	return 0;
+}
+
 void hjt_verify_journal(hjt *t, uint64_t from, uint64_t to)
 {
 	hm_jreader *r;

@@ -52,6 +52,15 @@ const hj_stats *hjt_stats(hjt *t);
 /* Publish message i (ht_traffic format, producer 0) for i in [from, to). */
 void hjt_publish(hjt *t, hermes_pub *pub, uint64_t from, uint64_t to);
 
+/* A producer process for ht_fork: attaches to bus, publishes messages
+ * [from, to) of hjt_publish into ring, exits 0 (else 2 or 3). */
+typedef struct hjt_producer {
+	const char *bus;
+	const char *ring;
+	uint64_t from, to;
+} hjt_producer;
+int hjt_produce(void *producer);
+
 /* Write message seq of hjt_publish into p (128 bytes); returns its length. */
 uint32_t hjt_fill(uint8_t *p, uint64_t seq);
 

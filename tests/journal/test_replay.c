@@ -94,27 +94,6 @@ static void test_subscriber_started_after_the_producer_finished_reads_everything
 	hermes_replay_close(r);
 }
 
-typedef struct producer_arg {
-	const char *bus;
-	uint64_t from, to;
-} producer_arg;
-
-static int produce(void *p)
-{
-	producer_arg *a = p;
-	hjt t;
-	memset(&t, 0, sizeof t);
-	if (hermes_bus_attach(a->bus, &t.bus) != HERMES_OK)
-		return 2;
-	hermes_pub *pub;
-	if (hermes_pub_open(t.bus, "rec", &pub) != HERMES_OK)
-		return 3;
-	hjt_publish(&t, pub, a->from, a->to);
-	hermes_pub_close(pub);
-	hermes_bus_detach(t.bus);
-	return 0;
-}
-
 static void test_replay_hands_over_to_live_exactly_once_while_the_producer_publishes(void **state)
 {
 	(void)state;
@@ -124,8 +103,8 @@ static void test_replay_hands_over_to_live_exactly_once_while_the_producer_publi
 	hjt_config(&T, "durable = true\nfile_size = 1M\n");
 	hjt_start(&T, true);
 	const uint64_t n = ht_scaled(300000);
-	producer_arg a = {.bus = T.d.bus, .from = 0, .to = n};
-	pid_t p = ht_fork(produce, &a);
+	hjt_producer a = {.bus = T.d.bus, .ring = T.ring, .from = 0, .to = n};
+	pid_t p = ht_fork(hjt_produce, &a);
 	assert_true(hjt_wait_journaled(&T, 0, 1) || true);
 	/* Start once some of it is journaled, while the producer still runs. */
 	uint64_t deadline = ht_now_ns() + 10000000000ull;
