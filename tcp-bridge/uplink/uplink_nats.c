@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "shm/segment.h"
+#include "core/atomics.h"
 #include "tcp-bridge/uplink/uplink.h"
 
 uint64_t hn_now_ns(void)
@@ -457,13 +457,14 @@ natsStatus hn_js_ensure_stream(hn_uplink *up, jsCtx *js, const hn_ring_cfg *cfg,
 hermes_err hn_ring_facts(hn_uplink *up, const char *name, uint64_t *cap, uint64_t *slots,
 			 uint32_t *max_msg, uint32_t *policy)
 {
-	hm_ring r;
-	hermes_err err = hm_bus_find_ring(up->bus, name, &r, NULL);
+	/* The public discovery call (bus.h), not the segment's internals. */
+	hermes_ring_info info;
+	hermes_err err = hermes_bus_ring_info(up->bus, name, &info);
 	if (err)
 		return err;
-	*cap = r.cap;
-	*slots = r.nslots;
-	*max_msg = r.max_msg;
-	*policy = r.policy;
+	*cap = info.capacity;
+	*slots = info.slots;
+	*max_msg = info.max_msg;
+	*policy = (uint32_t)info.policy;
 	return HERMES_OK;
 }
