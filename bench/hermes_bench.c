@@ -809,6 +809,7 @@ static int cmd_instructions(const bench_opts *o)
 		{"bare", "bare SPSC ring: copy in, copy out"},
 		{"single", "Hermes: send + poll + release"},
 		{"batch", "Hermes: batch-32 claim/commit + polls + release"},
+		{"batch-handler", "Hermes: batch-32 claim/commit + poll_batch"},
 	};
 	double bare = 0;
 	printf("instructions per 64-byte message (valgrind --tool=callgrind, one thread)\n");

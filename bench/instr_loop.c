@@ -2,7 +2,8 @@
  * under callgrind (instructions are exact whatever the machine does, unlike
  * time): publish a 64-byte message, poll it, release, N times; the same with
  * batches of 32; and a bare single-producer ring doing the same work as the
- * baseline. Usage: hermes-bench-loop single|batch|bare N */
+ * baseline. Usage: hermes-bench-loop single|batch|batch-handler|bare N */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,14 @@ static unsigned long run_bare(unsigned long n)
 	return sum;
 }
 
-static unsigned long run_hermes(unsigned long n, unsigned batch)
+static void on_message(void *ctx, const hermes_msg *m)
+{
+	*(unsigned long *)ctx += m->len;
+}
+
+/* batch: messages per claim (1: hermes_pub_send). handler: receive with
+ * hermes_sub_poll_batch (which releases) instead of hermes_sub_poll. */
+static unsigned long run_hermes(unsigned long n, unsigned batch, bool handler)
 {
 	hermes_ring_config cfg = {.name = "loop", .capacity = 1u << 20, .max_msg = 1024,
 				  .policy = HERMES_POLICY_BLOCK};
@@ -82,6 +90,11 @@ static unsigned long run_hermes(unsigned long n, unsigned batch)
 				memcpy(ptrs[k], payload, MSG);
 			hermes_pub_commit(&pub, &c);
 		}
+		if (handler) {
+			unsigned got;
+			hermes_sub_poll_batch(&sub, on_message, &sum, batch, &got);
+			continue;
+		}
 		for (unsigned k = 0; k < batch; k++)
 			if (hermes_sub_poll(&sub, &m) == HERMES_OK)
 				sum += m.len;
@@ -98,9 +111,11 @@ int main(int argc, char **argv)
 		goto usage;
 	unsigned long sum;
 	if (!strcmp(argv[1], "single"))
-		sum = run_hermes(n, 1);
+		sum = run_hermes(n, 1, false);
 	else if (!strcmp(argv[1], "batch"))
-		sum = run_hermes(n, BATCH);
+		sum = run_hermes(n, BATCH, false);
+	else if (!strcmp(argv[1], "batch-handler"))
+		sum = run_hermes(n, BATCH, true);
 	else if (!strcmp(argv[1], "bare"))
 		sum = run_bare(n);
 	else
@@ -108,6 +123,6 @@ int main(int argc, char **argv)
 	printf("%lu\n", sum);
 	return 0;
 usage:
-	fprintf(stderr, "usage: hermes-bench-loop single|batch|bare N\n");
+	fprintf(stderr, "usage: hermes-bench-loop single|batch|batch-handler|bare N\n");
 	return 2;
 }

@@ -71,6 +71,9 @@ ctl list
 ctl inspect ping
 ctl tail orders --from earliest --count 2
 
+echo "== the journal: a subscriber that starts after the producer finished reads everything"
+scripts/demo_journal.sh "$bin" "$bus" "$run_dir"
+
 echo "== stopping hermes-bridge and hermesd"
 kill -TERM "$bridge_pid"
 wait "$bridge_pid" || true

@@ -1492,7 +1492,8 @@ __attribute__((noinline)) static hermes_err poll_slow(hermes_sub *s, hermes_msg 
 	}
 }
 
-hermes_err hermes_sub_poll(hermes_sub *s, hermes_msg *m)
+/* hermes_sub_poll's body, inline in hermes_sub_poll_batch too. */
+static inline __attribute__((always_inline)) hermes_err poll_one(hermes_sub *s, hermes_msg *m)
 {
 	hm_ring *r = &s->ring;
 	hm_slot *sl = slot_at(r, s->seq);
@@ -1511,6 +1512,11 @@ hermes_err hermes_sub_poll(hermes_sub *s, hermes_msg *m)
 	uint32_t tag = meta & HM_META_TAGGED ? hm_load_relaxed_u32(&r->tags[s->seq & r->slot_mask])
 					     : 0;
 	return (hermes_err)take_message(s, m, meta, tag);
+}
+
+hermes_err hermes_sub_poll(hermes_sub *s, hermes_msg *m)
+{
+	return poll_one(s, m);
 }
 
 hermes_err hermes_sub_release(hermes_sub *s)
@@ -1543,7 +1549,7 @@ hermes_err hermes_sub_poll_batch(hermes_sub *s, hermes_handler fn, void *ctx, un
 	hermes_err err = HERMES_OK;
 	hermes_msg m;
 	while (max == 0 || n < max) {
-		err = hermes_sub_poll(s, &m);
+		err = poll_one(s, &m);
 		if (err)
 			break;
 		fn(ctx, &m);
