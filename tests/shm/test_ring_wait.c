@@ -54,15 +54,31 @@ static void *wait_thread(void *arg)
 	return NULL;
 }
 
-/* Wait (bounded) until the subscriber's slot says it sleeps in the futex. */
-static void await_sleeping(hermes_sub *sub)
+/* Wait (bounded) until one of `mask`'s bits is set in *bits (a sleeper
+ * announced itself); returns the bits. */
+static uint64_t await_bits(hm_atomic_u64 *bits, uint64_t mask, const char *who)
 {
 	uint64_t deadline = ht_now_ns() + 5000000000ull;
-	while (!(hm_load_relaxed_u64(&sub->ring.hdr->sleepers) & (1ull << sub->slot_index))) {
+	uint64_t v;
+	while (!((v = hm_load_relaxed_u64(bits)) & mask)) {
 		if (ht_now_ns() > deadline)
-			fail_msg("subscriber never went to sleep");
+			fail_msg("%s never went to sleep", who);
 		sched_yield();
 	}
+	return v & mask;
+}
+
+/* Wait until the subscriber's slot says it sleeps in the futex. */
+static void await_sleeping(hermes_sub *sub)
+{
+	await_bits(&sub->ring.hdr->sleepers, 1ull << sub->slot_index, "subscriber");
+}
+
+/* A subscriber and a publisher on ring "w". */
+static void open_both(hermes_sub **sub, hermes_pub **pub)
+{
+	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, sub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(bus, "w", pub), HERMES_OK);
 }
 
 static void test_blocked_subscriber_wakes_on_publish(void **state)
@@ -70,8 +86,7 @@ static void test_blocked_subscriber_wakes_on_publish(void **state)
 	(void)state;
 	hermes_sub *sub;
 	hermes_pub *pub;
-	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &sub), HERMES_OK);
-	assert_int_equal(hermes_pub_open(bus, "w", &pub), HERMES_OK);
+	open_both(&sub, &pub);
 	for (int round = 0; round < 20; round++) {
 		waiter w = {.sub = sub, .mode = HERMES_WAIT_BLOCK, .timeout_ns = 10000000000ll};
 		pthread_t t;
@@ -97,8 +112,7 @@ static void test_blocked_subscriber_in_another_process_wakes(void **state)
 	hermes_sub *sub;
 	/* The child's subscriber is opened here so the parent can watch its
 	 * slot; the child inherits the mapping and the handle. */
-	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &sub), HERMES_OK);
-	assert_int_equal(hermes_pub_open(bus, "w", &pub), HERMES_OK);
+	open_both(&sub, &pub);
 	pid_t child = fork();
 	assert_true(child >= 0);
 	if (child == 0) {
@@ -319,15 +333,10 @@ static void *blocked_send(void *arg)
 	return NULL;
 }
 
-/* Wait (bounded) until the publisher's bit says it sleeps in the futex. */
+/* Wait until the publisher's bit says it sleeps in the futex. */
 static void await_producer_sleeping(hermes_pub *pub)
 {
-	uint64_t deadline = ht_now_ns() + 5000000000ull;
-	while (!(hm_load_relaxed_u64(&pub->ring.hdr->prod_sleepers) & (1ull << pub->slot_index))) {
-		if (ht_now_ns() > deadline)
-			fail_msg("producer never went to sleep");
-		sched_yield();
-	}
+	await_bits(&pub->ring.hdr->prod_sleepers, 1ull << pub->slot_index, "producer");
 }
 
 /* The finding: a timed send waiting 1 s on a full ring used 0.91 s of CPU.
@@ -337,8 +346,7 @@ static void test_blocked_producer_sleeps_instead_of_spinning(void **state)
 	(void)state;
 	hermes_sub *sub;
 	hermes_pub *pub;
-	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &sub), HERMES_OK);
-	assert_int_equal(hermes_pub_open(bus, "w", &pub), HERMES_OK);
+	open_both(&sub, &pub);
 	fill_ring(pub);
 	blocked b = {.pub = pub, .timeout_ns = 1000000000ll};
 	blocked_send(&b);
@@ -360,8 +368,7 @@ static void test_blocked_producer_wakes_on_release(void **state)
 	(void)state;
 	hermes_sub *sub;
 	hermes_pub *pub;
-	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &sub), HERMES_OK);
-	assert_int_equal(hermes_pub_open(bus, "w", &pub), HERMES_OK);
+	open_both(&sub, &pub);
 	for (int round = 0; round < 10; round++) {
 		hermes_pub_set_spin(pub, round % 2 ? 0 : 1000);
 		fill_ring(pub);
@@ -391,8 +398,7 @@ static void test_blocked_producer_wakes_on_leave_and_delete(void **state)
 	(void)state;
 	hermes_sub *sub;
 	hermes_pub *pub;
-	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &sub), HERMES_OK);
-	assert_int_equal(hermes_pub_open(bus, "w", &pub), HERMES_OK);
+	open_both(&sub, &pub);
 	fill_ring(pub);
 	pid_t child = fork();
 	assert_true(child >= 0);
@@ -441,13 +447,7 @@ static void test_producer_killed_asleep_leaves_no_sleeper_behind(void **state)
 		_exit(1);
 	}
 	hm_atomic_u64 *bits = &sub->ring.hdr->prod_sleepers;
-	uint64_t deadline = ht_now_ns() + 5000000000ull;
-	while (!hm_load_relaxed_u64(bits)) {
-		if (ht_now_ns() > deadline)
-			fail_msg("producer never went to sleep");
-		sched_yield();
-	}
-	uint32_t index = (uint32_t)__builtin_ctzll(hm_load_relaxed_u64(bits));
+	uint32_t index = (uint32_t)__builtin_ctzll(await_bits(bits, ~0ull, "producer"));
 	kill(child, SIGKILL);
 	int st = ht_wait_child(child, 10000);
 	assert_true(WIFSIGNALED(st));
@@ -463,8 +463,7 @@ static void test_subscriber_spin_setting(void **state)
 	(void)state;
 	hermes_sub *sub;
 	hermes_pub *pub;
-	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &sub), HERMES_OK);
-	assert_int_equal(hermes_pub_open(bus, "w", &pub), HERMES_OK);
+	open_both(&sub, &pub);
 	hermes_sub_set_spin(sub, 0);
 	waiter w = {.sub = sub, .mode = HERMES_WAIT_BLOCK, .timeout_ns = 10000000000ll};
 	pthread_t t;
