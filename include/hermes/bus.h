@@ -305,8 +305,8 @@ HERMES_API void hermes_sub_set_spin(hermes_sub *sub, uint32_t checks);
 /* How many subscribers the publisher's ring has now: those whose open has
  * completed and who have not closed, died (a killed subscriber stops being
  * counted once the supervisor releases its slot, within 1 s) or been
- * released. A message committed after this count included a subscriber is
- * delivered to it (it started before). Lock-free, never blocks, no system
+ * released. A message this publisher claims after a count that included a
+ * subscriber is delivered to it (its start was fixed before). Lock-free, never blocks, no system
  * call; the answer may be stale by the time it is used. Same thread rules as
  * the publisher's other calls. */
 HERMES_API unsigned hermes_pub_subscribers(const hermes_pub *pub);
