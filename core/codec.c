@@ -61,7 +61,7 @@ enum {
 /* Header fields a type gives meaning to; the others must be zero. */
 enum { HM_F_CHANNEL = 1, HM_F_SEQUENCE = 2 };
 
-#define HM_FLAGS_KNOWN (HERMES_FLAG_ACK_REQUESTED | HERMES_FLAG_ENCRYPTED)
+#define HM_FLAGS_KNOWN (HERMES_FLAG_ACK_REQUESTED | HERMES_FLAG_ENCRYPTED | HERMES_FLAG_TAGGED)
 #define HM_ANY_LEN UINT32_MAX
 
 struct hm_rule {
@@ -106,7 +106,8 @@ static const struct hm_rule hm_rules[HM_TYPE_COUNT] = {
 			      HM_IN_SESSION | HM_S2C, HM_F_CHANNEL, "BOUND"},
 	[HERMES_MSG_UNBIND] = {0, 0, HERMES_FLAG_ENCRYPTED, HM_IN_SESSION | HM_C2S, HM_F_CHANNEL,
 			       "UNBIND"},
-	[HERMES_MSG_PUBLISH] = {0, HM_ANY_LEN, HERMES_FLAG_ENCRYPTED | HERMES_FLAG_ACK_REQUESTED,
+	[HERMES_MSG_PUBLISH] = {0, HM_ANY_LEN,
+				HERMES_FLAG_ENCRYPTED | HERMES_FLAG_ACK_REQUESTED | HERMES_FLAG_TAGGED,
 				HM_IN_SESSION | HM_C2S, HM_F_CHANNEL | HM_F_SEQUENCE, "PUBLISH"},
 	[HERMES_MSG_PUBLISH_ACK] = {HM_U64_SIZE, HM_U64_SIZE, HERMES_FLAG_ENCRYPTED,
 				    HM_IN_SESSION | HM_S2C, HM_F_CHANNEL | HM_F_SEQUENCE,
@@ -119,8 +120,8 @@ static const struct hm_rule hm_rules[HM_TYPE_COUNT] = {
 				   "SUBSCRIBED"},
 	[HERMES_MSG_UNSUBSCRIBE] = {0, 0, HERMES_FLAG_ENCRYPTED, HM_IN_SESSION | HM_C2S,
 				    HM_F_CHANNEL, "UNSUBSCRIBE"},
-	[HERMES_MSG_DELIVER] = {0, HM_ANY_LEN, HERMES_FLAG_ENCRYPTED, HM_IN_SESSION | HM_S2C,
-				HM_F_CHANNEL | HM_F_SEQUENCE, "DELIVER"},
+	[HERMES_MSG_DELIVER] = {0, HM_ANY_LEN, HERMES_FLAG_ENCRYPTED | HERMES_FLAG_TAGGED,
+				HM_IN_SESSION | HM_S2C, HM_F_CHANNEL | HM_F_SEQUENCE, "DELIVER"},
 	[HERMES_MSG_LOSS] = {HM_U64_SIZE, HM_U64_SIZE, HERMES_FLAG_ENCRYPTED,
 			     HM_IN_SESSION | HM_S2C, HM_F_CHANNEL | HM_F_SEQUENCE, "LOSS"},
 	[HERMES_MSG_PING] = {0, 0, HERMES_FLAG_ENCRYPTED, HM_IN_SESSION | HM_BOTH, HM_F_SEQUENCE,
@@ -147,10 +148,12 @@ const char *hermes_msg_type_name(unsigned type)
 }
 
 /* The payload size range for r, widened by the seal tag when the frame is
- * sealed. 64-bit so the widening cannot wrap. */
+ * sealed and by the user tag when it is tagged. 64-bit so the widening
+ * cannot wrap. */
 static inline int hm_len_ok(const struct hm_rule *r, uint16_t flags, uint64_t len)
 {
-	uint64_t extra = (flags & HERMES_FLAG_ENCRYPTED) ? HERMES_SEAL_TAG_SIZE : 0;
+	uint64_t extra = ((flags & HERMES_FLAG_ENCRYPTED) ? HERMES_SEAL_TAG_SIZE : 0) +
+			 ((flags & HERMES_FLAG_TAGGED) ? HERMES_WIRE_TAG_SIZE : 0);
 	return len >= r->min_len + extra && len <= (uint64_t)r->max_len + extra;
 }
 
@@ -862,6 +865,24 @@ hermes_err hermes_wire_msg_parse(unsigned type, const void *payload, size_t len,
 		/* UNBIND, UNSUBSCRIBE, PING, PONG: the size check said 0. */
 		return HERMES_OK;
 	}
+}
+
+hermes_err hermes_wire_tag_split(uint16_t flags, const void *payload, size_t len, uint32_t *tag,
+				 hermes_wire_bytes *msg)
+{
+	if (!tag || !msg || (!payload && len))
+		return HERMES_EINVAL;
+	const uint8_t *p = payload;
+	*tag = 0;
+	if (flags & HERMES_FLAG_TAGGED) {
+		/* 0 is "no tag", sent without the flag: one encoding each. */
+		if (len < HERMES_WIRE_TAG_SIZE || !(*tag = hm_get_le32(p)))
+			return HERMES_EBADPAYLOAD;
+		p += HERMES_WIRE_TAG_SIZE;
+		len -= HERMES_WIRE_TAG_SIZE;
+	}
+	*msg = (hermes_wire_bytes){.data = p, .len = len};
+	return HERMES_OK;
 }
 
 hermes_err hermes_auth_transcript(hermes_role prover, const hermes_wire_hello *hello,

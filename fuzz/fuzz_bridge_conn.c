@@ -10,7 +10,8 @@
  *                 required by default), else anonymous sessions
  *                 (allow_anonymous)
  *   config bit 1: a local producer publishes into both rings between chunks,
- *                 so subscriptions have something to deliver
+ *                 so subscriptions have something to deliver (every other
+ *                 message with a user tag)
  *   config bit 2: small output buffer (64 KiB) and the drop policy (with
  *                 bit 3: the rings' own policies)
  *   config bit 3: large messages: the producer also publishes into ring "c"
@@ -144,8 +145,16 @@ static void take_output(hm_conn *c)
 		hermes_frame f;
 		hermes_err err;
 		while ((err = hermes_decoder_next(&d, &f)) == HERMES_OK) {
-			if (f.header.type == HERMES_MSG_DELIVER)
+			if (f.header.type == HERMES_MSG_DELIVER) {
+				/* Tagged only for a client that took TAGS, never tag 0. */
+				uint32_t tag;
+				hermes_wire_bytes msg;
+				CHECK(!(f.header.flags & HERMES_FLAG_TAGGED) ||
+				      (c->features & HERMES_FEATURE_TAGS));
+				CHECK(hermes_wire_tag_split(f.header.flags, f.payload, f.header.length,
+							    &tag, &msg) == HERMES_OK);
 				continue;
+			}
 			hermes_wire_msg m;
 			CHECK(hermes_wire_msg_parse(f.header.type, f.payload, f.header.length, &m) ==
 			      HERMES_OK);
@@ -185,8 +194,10 @@ static void turn(hm_server *s, hm_conn *c, bool produce, bool big, unsigned *cou
 		uint8_t msg[64];
 		for (int i = 0; i < 3; i++) {
 			memset(msg, (int)(*counter)++, sizeof msg);
-			(void)hermes_pub_send(pub_a, msg, sizeof msg, NULL);
-			(void)hermes_pub_send(pub_b, msg, sizeof msg, NULL);
+			/* Every other message tagged (0: untagged). */
+			uint32_t tag = (*counter & 1) ? *counter : 0;
+			(void)hermes_pub_send_tagged(pub_a, msg, sizeof msg, tag, NULL, 0);
+			(void)hermes_pub_send_tagged(pub_b, msg, sizeof msg, tag, NULL, 0);
 		}
 	}
 	for (int i = 0; i < 4; i++) {

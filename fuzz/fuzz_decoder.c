@@ -67,6 +67,14 @@ static void check_frame(const hermes_frame *f, hermes_encoder *enc, const struct
 
 	if (h->flags & HERMES_FLAG_ENCRYPTED)
 		return; /* sealed payloads are opened by the bridge, not parsed here */
+	if (h->flags & HERMES_FLAG_TAGGED) {
+		/* The length check left room for the tag; only tag 0 fails. */
+		uint32_t tag = 0;
+		hermes_wire_bytes msg;
+		hermes_err err = hermes_wire_tag_split(h->flags, f->payload, h->length, &tag, &msg);
+		CHECK(err == HERMES_OK ? tag != 0 && msg.len + HERMES_WIRE_TAG_SIZE == h->length
+				       : err == HERMES_EBADPAYLOAD && tag == 0);
+	}
 	hermes_wire_msg m;
 	if (hermes_wire_msg_parse(h->type, f->payload, h->length, &m) != HERMES_OK)
 		return;

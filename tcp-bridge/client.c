@@ -211,6 +211,25 @@ hermes_err hm_client_send(hm_client *c, hermes_msg_type type, uint16_t flags, ui
 	return HERMES_OK;
 }
 
+hermes_err hm_client_send_publish(hm_client *c, uint16_t flags, uint32_t channel, uint64_t seq,
+				  uint32_t tag, const void *payload, size_t len)
+{
+	if (!tag)
+		return hm_client_send(c, HERMES_MSG_PUBLISH, flags, channel, seq, payload, len);
+	if (!(c->features & HERMES_FEATURE_TAGS))
+		return hm_fail(HERMES_ENOTSUP, "the bridge did not grant user tags (TAGS)");
+	uint8_t *p;
+	hermes_err err = hm_client_send_claim(c, HERMES_MSG_PUBLISH, flags | HERMES_FLAG_TAGGED,
+					      channel, seq, HERMES_WIRE_TAG_SIZE + len, &p);
+	if (err)
+		return err;
+	hm_put_le32(p, tag);
+	if (len)
+		memcpy(p + HERMES_WIRE_TAG_SIZE, payload, len);
+	hm_client_send_commit(c);
+	return HERMES_OK;
+}
+
 hermes_err hm_client_send_msg(hm_client *c, uint32_t channel, uint64_t seq,
 			      const hermes_wire_msg *msg)
 {
@@ -425,6 +444,20 @@ hermes_err hm_client_next(hm_client *c, hermes_net_event *ev)
 			continue;
 		}
 		hermes_wire_msg m;
+		uint32_t tag = 0;
+		if (h->type == HERMES_MSG_DELIVER && (h->flags & HERMES_FLAG_TAGGED)) {
+			hermes_wire_bytes msg;
+			if (!(c->features & HERMES_FEATURE_TAGS)) {
+				fail(c, HERMES_EBADFLAGS, true, "a tagged DELIVER without the TAGS feature");
+				continue;
+			}
+			if (hermes_wire_tag_split(h->flags, payload, len, &tag, &msg)) {
+				fail(c, HERMES_EBADPAYLOAD, true, "a tagged DELIVER with tag 0");
+				continue;
+			}
+			payload = (uint8_t *)msg.data;
+			len = msg.len;
+		}
 		if (h->type != HERMES_MSG_DELIVER && hermes_wire_msg_parse(h->type, payload, len, &m)) {
 			fail(c, HERMES_EBADPAYLOAD, true, "malformed %s payload",
 			     hermes_msg_type_name(h->type));
@@ -438,6 +471,7 @@ hermes_err hm_client_next(hm_client *c, hermes_net_event *ev)
 			ev->type = HERMES_NET_MESSAGE;
 			ev->data = payload;
 			ev->len = (uint32_t)len;
+			ev->tag = tag;
 			return HERMES_OK;
 		case HERMES_MSG_PUBLISH_ACK:
 			ev->type = HERMES_NET_ACK;

@@ -131,6 +131,11 @@ hermes_err hm_client_send_claim(hm_client *c, hermes_msg_type type, uint16_t fla
 				uint32_t channel, uint64_t seq, size_t len, uint8_t **payload);
 void hm_client_send_commit(hm_client *c);
 
+/* Queue a PUBLISH with user tag tag (0: none; non-zero needs the TAGS
+ * feature, else HERMES_ENOTSUP). Errors as send. */
+hermes_err hm_client_send_publish(hm_client *c, uint16_t flags, uint32_t channel, uint64_t seq,
+				  uint32_t tag, const void *payload, size_t len);
+
 /* Queue a structured control frame (BIND, SUBSCRIBE, GOODBYE, ...). */
 hermes_err hm_client_send_msg(hm_client *c, uint32_t channel, uint64_t seq,
 			      const hermes_wire_msg *msg);

@@ -490,7 +490,7 @@ static void on_hello(hm_conn *c, const hermes_wire_hello *h)
 			return;
 		}
 	}
-	features |= offer & HM_FEATURE_LINK;
+	features |= offer & (HM_FEATURE_LINK | HERMES_FEATURE_TAGS);
 	c->features = features;
 	c->welcome = (hermes_wire_welcome){.version = HERMES_PROTOCOL_VERSION,
 					   .features = features,
@@ -736,6 +736,25 @@ static int on_publish(hm_conn *c, const hermes_frame_header *h, const uint8_t *d
 		return DONE;
 	}
 	hm_ringref *rr = c->chans[i].rr;
+	uint32_t tag = 0;
+	if (h->flags & HERMES_FLAG_TAGGED) {
+		/* User tags only where TAGS was negotiated; 0 is sent untagged
+		 * (PROTOCOL.md, "User tags"). The link prefix follows the tag. */
+		hermes_wire_bytes msg;
+		if (!(c->features & HERMES_FEATURE_TAGS) ||
+		    hermes_wire_tag_split(h->flags, data, len, &tag, &msg)) {
+			bool neg = c->features & HERMES_FEATURE_TAGS;
+			hm_stat_add(&s->stats->c.protocol_errors, 1);
+			hm_conn_fatal(c, neg ? HERMES_EBADPAYLOAD : HERMES_EBADFLAGS,
+				      neg ? "a tagged PUBLISH (channel %u, sequence %llu) with tag 0"
+					  : "a tagged PUBLISH (channel %u, sequence %llu) without the TAGS "
+					    "feature",
+				      h->channel, (unsigned long long)h->sequence);
+			return DONE;
+		}
+		data = msg.data;
+		len = msg.len;
+	}
 	uint64_t origin = 0, oseq = 0;
 	bool link = c->features & HM_FEATURE_LINK;
 	hm_origins *org = NULL;
@@ -777,9 +796,9 @@ static int on_publish(hm_conn *c, const hermes_frame_header *h, const uint8_t *d
 		return DONE;
 	}
 	uint64_t seq;
-	hermes_err err = link ? hm_server_commit_imported(s, rr, data, (uint32_t)len, origin, oseq,
-							  &seq)
-			      : hermes_pub_send(rr->pub, data, (uint32_t)len, &seq);
+	hermes_err err = link ? hm_server_commit_imported(s, rr, data, (uint32_t)len, tag, origin,
+							  oseq, &seq)
+			      : hermes_pub_send_tagged(rr->pub, data, (uint32_t)len, tag, &seq, 0);
 	if (err == HERMES_EAGAIN) {
 		if (!c->pub_blocked) {
 			c->pub_blocked = true;

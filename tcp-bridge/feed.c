@@ -409,7 +409,8 @@ static bool hold_has_room(const hm_feed *f)
 		return true; /* closing: it reads and discards */
 	if (c->draining && feed_next(f) >= ref->stop)
 		return false; /* half-closed: it has had what it is owed */
-	size_t biggest = f->rr->ring.max_msg;
+	size_t biggest = f->rr->ring.max_msg +
+			 ((c->features & HERMES_FEATURE_TAGS) ? HERMES_WIRE_TAG_SIZE : 0);
 	size_t max = hm_conn_max_deliver(c);
 	if (biggest > max)
 		biggest = max;
@@ -438,7 +439,11 @@ static void deliver_conn(hm_server *s, hm_subref *ref, const hermes_msg *m)
 	hm_conn *c = ref->conn;
 	if (c->state != HM_CONN_SESSION)
 		return;
-	if (m->len > hm_conn_max_deliver(c)) {
+	/* A tagged message goes tagged to a client that took TAGS, and without
+	 * its tag to one that did not (PROTOCOL.md, "User tags"). */
+	bool tagged = m->tag && (c->features & HERMES_FEATURE_TAGS);
+	size_t len = m->len + (tagged ? HERMES_WIRE_TAG_SIZE : 0);
+	if (len > hm_conn_max_deliver(c)) {
 		/* Larger than the subscriber accepts (its max_frame, or our
 		 * out_buffer): a loss, reported at once, since nothing may
 		 * follow it for a while. */
@@ -447,7 +452,7 @@ static void deliver_conn(hm_server *s, hm_subref *ref, const hermes_msg *m)
 		flush_loss(s, ref, m->seq + 1);
 		return;
 	}
-	size_t need = hm_conn_frame_size(c, m->len) + (ref->pending_loss ? hm_conn_frame_size(c, 8) : 0);
+	size_t need = hm_conn_frame_size(c, len) + (ref->pending_loss ? hm_conn_frame_size(c, 8) : 0);
 	if (out_free(c) < need + HM_CTRL_RESERVE) {
 		if (ref->policy == HM_SLOW_DISCONNECT) {
 			hm_stat_add(&s->stats->c.slow_disconnects, 1);
@@ -460,8 +465,12 @@ static void deliver_conn(hm_server *s, hm_subref *ref, const hermes_msg *m)
 		return;
 	}
 	flush_loss(s, ref, m->seq);
-	uint8_t *p =
-		hm_conn_out_claim(c, HERMES_MSG_DELIVER, 0, ref->id, m->seq, m->len, HM_CTRL_RESERVE);
+	uint8_t *p = hm_conn_out_claim(c, HERMES_MSG_DELIVER, tagged ? HERMES_FLAG_TAGGED : 0, ref->id,
+				       m->seq, len, HM_CTRL_RESERVE);
+	if (tagged) {
+		hm_put_le32(p, m->tag);
+		p += HERMES_WIRE_TAG_SIZE;
+	}
 	memcpy(p, m->data, m->len);
 	hm_conn_out_commit(c);
 	hm_stat_add(&s->stats->c.delivers, 1);

@@ -226,7 +226,7 @@ static void start_connect(hm_link *l)
 			    .encrypt = l->cfg->encrypt,
 			    .plaintext = l->cfg->plaintext,
 			    .server_pk = l->cfg->have_server_key ? l->cfg->server_key : NULL,
-			    .extra_features = HM_FEATURE_LINK,
+			    .extra_features = HM_FEATURE_LINK | HERMES_FEATURE_TAGS,
 			    .max_frame = l->srv->cfg->max_frame,
 			    .out_cap = l->srv->cfg->out_buffer + HM_OUT_SLACK};
 	if (hm_client_init(&l->c, &cc) != HERMES_OK) {
@@ -332,7 +332,8 @@ bool hm_link_has_room(hm_link *l, size_t len)
 {
 	if (l->state != L_UP || l->count == INFLIGHT)
 		return false;
-	size_t need = HERMES_HEADER_SIZE + HM_LINK_PREFIX + len + HERMES_SEAL_TAG_SIZE;
+	size_t need = HERMES_HEADER_SIZE + HERMES_WIRE_TAG_SIZE + HM_LINK_PREFIX + len +
+		      HERMES_SEAL_TAG_SIZE;
 	if (len > hm_client_max_payload(&l->c) - HM_LINK_PREFIX)
 		need = 0; /* too large for the peer: it will be counted as lost */
 	return l->c.out_cap - hm_client_out_pending(&l->c) >= need + HM_CTRL_RESERVE;
@@ -349,17 +350,25 @@ bool hm_link_export(hm_link *l, hm_subref *ref, const hermes_msg *m)
 		l->resync = l->state == L_UP;
 		return false;
 	}
-	if (m->len > hm_client_max_payload(&l->c) - HM_LINK_PREFIX) {
+	/* The user tag travels where the peer takes it, before the prefix. */
+	bool tagged = m->tag && (l->c.features & HERMES_FEATURE_TAGS);
+	size_t head = HM_LINK_PREFIX + (tagged ? HERMES_WIRE_TAG_SIZE : 0);
+	if (m->len > hm_client_max_payload(&l->c) - head) {
 		hm_stat_add(&l->st->losses, 1);
 		r->export_next = m->seq + 1;
 		return true;
 	}
 	uint8_t *p;
-	hermes_err err = hm_client_send_claim(&l->c, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED,
-					      r->channel, l->pub_seq + 1, HM_LINK_PREFIX + m->len, &p);
+	hermes_err err = hm_client_send_claim(
+		&l->c, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED | (tagged ? HERMES_FLAG_TAGGED : 0),
+		r->channel, l->pub_seq + 1, head + m->len, &p);
 	if (err) {
 		l->resync = true;
 		return false;
+	}
+	if (tagged) {
+		hm_put_le32(p, m->tag);
+		p += HERMES_WIRE_TAG_SIZE;
 	}
 	hm_put_le64(p, l->srv->bus_id);
 	hm_put_le64(p + 8, m->seq);
@@ -446,7 +455,8 @@ static bool import(hm_link *l, const hermes_net_event *ev)
 		return true;
 	}
 	uint64_t seq;
-	hermes_err err = hm_server_commit_imported(l->srv, r->rr, ev->data, ev->len, 0, 0, &seq);
+	hermes_err err = hm_server_commit_imported(l->srv, r->rr, ev->data, ev->len, ev->tag, 0, 0,
+						   &seq);
 	if (err == HERMES_EAGAIN)
 		return false;
 	if (err) {

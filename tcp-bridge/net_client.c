@@ -252,7 +252,7 @@ hermes_err hermes_net_connect(const char *address, const hermes_net_options *o,
 	hm_client_cfg cfg = {.identity = o->identity,
 			     .encrypt = o->encrypt > 0,
 			     .plaintext = o->encrypt < 0,
-			     .extra_features = o->features_,
+			     .extra_features = o->features_ | HERMES_FEATURE_TAGS,
 			     .max_frame = o->max_frame,
 			     .in_cap = o->recv_buffer,
 			     .out_cap = o->send_buffer};
@@ -530,14 +530,20 @@ hermes_err hermes_net_ping(hermes_net *n, uint64_t token)
 hermes_err hermes_net_publish(hermes_net *n, uint32_t channel, const void *data, size_t len,
 			      unsigned flags, uint64_t *pub_seq)
 {
+	return hermes_net_publish_tagged(n, channel, data, len, 0, flags, pub_seq);
+}
+
+hermes_err hermes_net_publish_tagged(hermes_net *n, uint32_t channel, const void *data, size_t len,
+				     uint32_t tag, unsigned flags, uint64_t *pub_seq)
+{
 	if (!n || (!data && len))
 		return HERMES_EINVAL;
 	uint64_t seq = n->pub_seq + 1;
 	uint16_t wire_flags = (flags & HERMES_NET_PUB_ACK) ? HERMES_FLAG_ACK_REQUESTED : 0;
 	hermes_err err;
 	uint64_t deadline = 0;
-	while ((err = hm_client_send(&n->c, HERMES_MSG_PUBLISH, wire_flags, channel, seq, data,
-				     len)) == HERMES_ENOBUFS) {
+	while ((err = hm_client_send_publish(&n->c, wire_flags, channel, seq, tag, data, len)) ==
+	       HERMES_ENOBUFS) {
 		/* Full: write what is queued (the deadline is only read when
 		 * the socket itself is full, which keeps this path cheap). */
 		hermes_err w = write_some(n);

@@ -312,11 +312,11 @@ hm_origins *hm_server_origins(hm_server *s, hm_ringref *rr)
 }
 
 hermes_err hm_server_commit_imported(hm_server *s, hm_ringref *rr, const void *data, uint32_t len,
-				     uint64_t origin, uint64_t oseq, uint64_t *seq)
+				     uint32_t utag, uint64_t origin, uint64_t oseq, uint64_t *seq)
 {
 	hm_origins *org = hm_server_origins(s, rr);
 	hermes_claim c;
-	hermes_err err = hermes_pub_claim(rr->pub, len, &c);
+	hermes_err err = hermes_pub_claim_tagged(rr->pub, len, utag, &c);
 	if (err)
 		return err;
 	memcpy(c.data, data, len);

@@ -267,11 +267,11 @@ void hm_server_pub_put(hm_server *s, hm_ringref *rr);
 /* The ring's origin table (origins.h), opened on first use; NULL if it
  * cannot be made (logged). */
 hm_origins *hm_server_origins(hm_server *s, hm_ringref *rr);
-/* Commit a message that a link brought in: tag it first (split horizon),
- * announce it for origin's dedupe (origin 0: none), publish, record.
- * HERMES_EAGAIN when the ring is full. */
+/* Commit a message that a link brought in, with its user tag utag (0:
+ * none): mark it first (split horizon), announce it for origin's dedupe
+ * (origin 0: none), publish, record. HERMES_EAGAIN when the ring is full. */
 hermes_err hm_server_commit_imported(hm_server *s, hm_ringref *rr, const void *data, uint32_t len,
-				     uint64_t origin, uint64_t oseq, uint64_t *seq);
+				     uint32_t utag, uint64_t origin, uint64_t oseq, uint64_t *seq);
 
 /* Lists of connections the loop must look at. */
 void hm_server_mark_dirty(hm_server *s, hm_conn *c);

@@ -154,6 +154,15 @@ HERMES_API hermes_err hermes_net_unbind(hermes_net *n, uint32_t channel);
 HERMES_API hermes_err hermes_net_publish(hermes_net *n, uint32_t channel, const void *data,
 					 size_t len, unsigned flags, uint64_t *pub_seq);
 
+/* As hermes_net_publish, with a user tag that subscribers receive in
+ * hermes_msg.tag (and hermes_net_event.tag): a message type, a schema id.
+ * A tag of 0 is an untagged publish. Clients offer the TAGS feature
+ * (HERMES_FEATURE_TAGS) on every connection; a bridge that did not grant it
+ * cannot carry tags: HERMES_ENOTSUP then, for a non-zero tag. */
+HERMES_API hermes_err hermes_net_publish_tagged(hermes_net *n, uint32_t channel, const void *data,
+						size_t len, uint32_t tag, unsigned flags,
+						uint64_t *pub_seq);
+
 /* Write everything queued, waiting up to timeout_ns. Reads what arrives
  * meanwhile into the receive buffer (never drops it). Errors:
  * HERMES_ETIMEDOUT (part is still queued), HERMES_ECLOSED. */
@@ -175,7 +184,7 @@ HERMES_API hermes_err hermes_net_unsubscribe(hermes_net *n, uint32_t sub);
 HERMES_API hermes_err hermes_net_ping(hermes_net *n, uint64_t token);
 
 typedef enum hermes_net_event_type {
-	HERMES_NET_MESSAGE = 1,	   /* channel = subscription, seq = ring sequence, data/len */
+	HERMES_NET_MESSAGE = 1,	   /* channel = subscription, seq = ring sequence, data/len, tag */
 	HERMES_NET_ACK = 2,	   /* channel, seq = publish sequence, value = ring sequence */
 	HERMES_NET_LOSS = 3,	   /* channel = subscription, seq = next sequence, value = count */
 	HERMES_NET_ERROR = 4,	   /* channel, seq, code, fatal, data/len = text (not NUL-ended) */
@@ -195,6 +204,7 @@ typedef struct hermes_net_event {
 	uint8_t policy;	 /* BOUND, SUBSCRIBED */
 	uint16_t reserved_;
 	uint32_t len;
+	uint32_t tag;	  /* MESSAGE: the publisher's user tag (hermes_msg.tag); 0 = none */
 	const void *data; /* MESSAGE payload or ERROR text: valid until the next poll */
 } hermes_net_event;
 

@@ -63,6 +63,9 @@ extern "C" {
  * be zero; each message type allows only some of these (PROTOCOL.md). */
 #define HERMES_FLAG_ACK_REQUESTED 0x0001u /* PUBLISH: answer with PUBLISH_ACK */
 #define HERMES_FLAG_ENCRYPTED 0x0002u	  /* payload is sealed (session encryption) */
+/* PUBLISH, DELIVER: the payload starts with the message's u32 user tag
+ * (non-zero), then the message; only where HERMES_FEATURE_TAGS was accepted. */
+#define HERMES_FLAG_TAGGED 0x0004u
 
 /* Feature bits exchanged in HELLO and WELCOME. Unknown bits in a HELLO are
  * ignored by the server; a WELCOME only ever contains bits the HELLO had. */
@@ -71,6 +74,12 @@ extern "C" {
 /* Authenticate with X25519 key pairs instead of a pre-shared key (with AUTH
  * and ENCRYPT; PROTOCOL.md 6.1). 0x4 is the bridges' LINK. */
 #define HERMES_FEATURE_PUBKEY 0x00000008u
+/* User tags (hermes_msg.tag) travel: PUBLISH and DELIVER may carry
+ * HERMES_FLAG_TAGGED. Without it a tagged message reaches the client
+ * untagged. */
+#define HERMES_FEATURE_TAGS 0x00000010u
+/* Bytes HERMES_FLAG_TAGGED puts before the message: the tag, u32 LE. */
+#define HERMES_WIRE_TAG_SIZE 4
 
 /* Authentication sizes, chosen to match libsodium without including it:
  * nonces come from randombytes_buf, public keys are crypto_kx_PUBLICKEYBYTES,
@@ -470,6 +479,15 @@ HERMES_API hermes_err hermes_wire_msg_write(const hermes_wire_msg *msg, void *ou
  * hermes_encode_frame; nothing is appended on error. */
 HERMES_API hermes_err hermes_wire_msg_encode(hermes_encoder *enc, uint32_t channel, uint64_t seq,
 					     const hermes_wire_msg *msg, hermes_wire_bytes *frame);
+
+/* Split the plaintext payload of a PUBLISH or DELIVER with header flags
+ * into its user tag and its message. Without HERMES_FLAG_TAGGED, *tag is 0
+ * and *msg the whole payload; with it, the first HERMES_WIRE_TAG_SIZE bytes
+ * are the tag. Errors: HERMES_EBADPAYLOAD for a tagged payload shorter than
+ * the tag or a tag of 0 (untagged messages are sent without the flag);
+ * HERMES_EINVAL for a NULL pointer. Thread-safe; does not block. */
+HERMES_API hermes_err hermes_wire_tag_split(uint16_t flags, const void *payload, size_t len,
+					    uint32_t *tag, hermes_wire_bytes *msg);
 
 /* The bytes a side authenticates (PROTOCOL.md, "Authentication"):
  * a 16-byte label ("hermes auth v1 C" for the client's proof, "...S" for the

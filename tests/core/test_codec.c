@@ -1618,6 +1618,26 @@ static void build_example(hermes_encoder *enc, const char *name, const struct ex
 		memcpy(p + 16, "hello", 5);
 		assert_int_equal(hermes_encode_frame(enc, &h, p, sizeof p, NULL), HERMES_OK);
 		return;
+	} else if (strcmp(name, "publish-tagged") == 0 || strcmp(name, "deliver-tagged") == 0) {
+		int pub = name[0] == 'p';
+		hermes_frame_header h = {
+			.type = pub ? HERMES_MSG_PUBLISH : HERMES_MSG_DELIVER,
+			.flags = HERMES_FLAG_TAGGED | (pub ? HERMES_FLAG_ACK_REQUESTED : 0),
+			.channel = pub ? 1 : 2,
+			.sequence = pub ? 2 : 43};
+		uint8_t p[4 + 5] = {42};
+		memcpy(p + 4, "hello", 5);
+		assert_int_equal(hermes_encode_frame(enc, &h, p, sizeof p, NULL), HERMES_OK);
+		return;
+	} else if (strcmp(name, "error-tag-0") == 0) {
+		m.type = HERMES_MSG_ERROR;
+		m.error = (hermes_wire_error){HERMES_EBADPAYLOAD, 1,
+					      "a tagged PUBLISH (channel 1, sequence 3) with tag 0", 51};
+	} else if (strcmp(name, "error-tags-not-negotiated") == 0) {
+		m.type = HERMES_MSG_ERROR;
+		m.error = (hermes_wire_error){
+			HERMES_EBADFLAGS, 1,
+			"a tagged PUBLISH (channel 1, sequence 3) without the TAGS feature", 65};
 	} else if (strcmp(name, "error-origin-0") == 0) {
 		m.type = HERMES_MSG_ERROR;
 		m.error = (hermes_wire_error){HERMES_EBADPAYLOAD, 1,
@@ -1639,6 +1659,8 @@ static const char *const frame_examples[] = {
 	"loss-too-big", "error-limit", "link-publish-origin-0", "error-origin-0",
 	/* Resuming a subscription from the journal (issue 15). */
 	"subscribe-resume", "subscribed-resume",
+	/* User tags (issue 18). */
+	"publish-tagged", "deliver-tagged", "error-tag-0", "error-tags-not-negotiated",
 };
 
 /* "```hex refused NAME" blocks: frames the document shows being refused; the
@@ -1648,6 +1670,7 @@ static const struct {
 	hermes_err err;
 } refused_examples[] = {
 	{"error-not-utf8", HERMES_EBADPAYLOAD},
+	{"publish-tag-0", HERMES_EBADPAYLOAD},
 };
 
 static void test_protocol_doc_examples_match_the_codec(void **state)
@@ -1719,6 +1742,12 @@ static void test_protocol_doc_examples_match_the_codec(void **state)
 		assert_int_equal(hermes_decoder_consumed(&dec), b->len);
 		hermes_wire_msg m;
 		hermes_err err = hermes_wire_msg_parse(f.header.type, f.payload, f.header.length, &m);
+		if (!err && (f.header.flags & HERMES_FLAG_TAGGED)) {
+			uint32_t tag;
+			hermes_wire_bytes msg;
+			err = hermes_wire_tag_split(f.header.flags, f.payload, f.header.length, &tag,
+						    &msg);
+		}
 		if (err != refused_examples[i].err)
 			fail_msg("PROTOCOL.md:%d (%s): parse gives %s, the text says %s", b->line, b->name,
 				 hermes_err_name(err), hermes_err_name(refused_examples[i].err));
@@ -1728,6 +1757,55 @@ static void test_protocol_doc_examples_match_the_codec(void **state)
 	assert_int_equal(nblocks, nframes + 3 + nrefused);
 	hermes_encoder_destroy(enc);
 	free(doc_text);
+}
+
+/* User tags (issue 18): TAGGED only on PUBLISH and DELIVER, at least the 4
+ * tag bytes, never tag 0; untagged payloads split to tag 0 and themselves. */
+static void test_tagged_frames_carry_a_nonzero_tag_before_the_message(void **state)
+{
+	(void)state;
+	uint8_t buf[HERMES_HEADER_SIZE + 16] = {0};
+	hermes_frame f;
+	put_header(buf, HERMES_MSG_PING, HERMES_FLAG_TAGGED, 4, 0, 0);
+	assert_int_equal(decode_one(buf, sizeof buf, &f), HERMES_EBADFLAGS);
+	put_header(buf, HERMES_MSG_DELIVER, HERMES_FLAG_TAGGED, 3, 2, 9);
+	assert_int_equal(decode_one(buf, sizeof buf, &f), HERMES_EBADPAYLOAD);
+	/* Sealed and tagged: the seal tag and the user tag both count. */
+	put_header(buf, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED | HERMES_FLAG_ENCRYPTED, 19, 1, 1);
+	assert_int_equal(decode_one(buf, sizeof buf, &f), HERMES_EBADPAYLOAD);
+	put_header(buf, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED | HERMES_FLAG_ENCRYPTED, 20, 1, 1);
+	assert_int_equal(decode_one(buf, sizeof buf, &f), HERMES_ENEEDMORE);
+	put_header(buf, HERMES_MSG_DELIVER, HERMES_FLAG_TAGGED, 6, 2, 9);
+	memcpy(buf + HERMES_HEADER_SIZE, "\x2a\x00\x00\x80hi", 6);
+	assert_int_equal(decode_one(buf, HERMES_HEADER_SIZE + 6, &f), HERMES_OK);
+	uint32_t tag = 1;
+	hermes_wire_bytes msg;
+	assert_int_equal(hermes_wire_tag_split(f.header.flags, f.payload, f.header.length, &tag, &msg),
+			 HERMES_OK);
+	assert_int_equal(tag, 0x8000002au);
+	assert_int_equal(msg.len, 2);
+	assert_memory_equal(msg.data, "hi", 2);
+	/* Without the flag the payload is the message, tag 0. */
+	assert_int_equal(hermes_wire_tag_split(0, f.payload, 6, &tag, &msg), HERMES_OK);
+	assert_int_equal(tag, 0);
+	assert_ptr_equal(msg.data, f.payload);
+	assert_int_equal(msg.len, 6);
+	/* Tag 0 is sent untagged, and a tag needs its 4 bytes. */
+	assert_int_equal(hermes_wire_tag_split(HERMES_FLAG_TAGGED, "\0\0\0\0hi", 6, &tag, &msg),
+			 HERMES_EBADPAYLOAD);
+	assert_int_equal(hermes_wire_tag_split(HERMES_FLAG_TAGGED, "\1\0\0", 3, &tag, &msg),
+			 HERMES_EBADPAYLOAD);
+	assert_int_equal(hermes_wire_tag_split(0, NULL, 1, &tag, &msg), HERMES_EINVAL);
+	/* The encoder applies the same rules. */
+	hermes_encoder *enc;
+	assert_int_equal(hermes_encoder_create(0, &enc), HERMES_OK);
+	hermes_frame_header h = {.type = HERMES_MSG_BOUND, .flags = HERMES_FLAG_TAGGED, .channel = 1};
+	assert_int_equal(hermes_encode_frame(enc, &h, "12345678abcd", 12, NULL), HERMES_EBADFLAGS);
+	h = (hermes_frame_header){.type = HERMES_MSG_PUBLISH, .flags = HERMES_FLAG_TAGGED,
+				  .channel = 1};
+	assert_int_equal(hermes_encode_frame(enc, &h, "abc", 3, NULL), HERMES_EBADPAYLOAD);
+	assert_int_equal(hermes_encode_frame(enc, &h, "abcd", 4, NULL), HERMES_OK);
+	hermes_encoder_destroy(enc);
 }
 
 /* Rows "| `0x13` | `PUBLISH` | ..." (or "| 17 | `HERMES_EBADMAGIC` | ...")
@@ -1826,6 +1904,7 @@ int main(void)
 		cmocka_unit_test(test_auth_transcript_covers_hello_welcome_and_both_nonces),
 		cmocka_unit_test(test_protocol_doc_examples_match_the_codec),
 		cmocka_unit_test(test_protocol_doc_tables_match_the_codec),
+		cmocka_unit_test(test_tagged_frames_carry_a_nonzero_tag_before_the_message),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

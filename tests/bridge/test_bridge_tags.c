@@ -1,0 +1,405 @@
+/* User tags through hermes-bridge (issue 18 point 5, PROTOCOL.md 8.1): a
+ * tagged message crosses the bridge both ways with its tag (hermes_net and
+ * a raw client that offers TAGS); a client that did not offer TAGS (as every
+ * client before it) gets tagged messages as plain DELIVERs without the tag,
+ * byte for byte as before, and its own publishes work as before; TAGGED
+ * without the feature, a tag of 0 and a tagged payload too short for its tag
+ * are fatal, with their codes, and commit nothing. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/endian.h"
+#include "tests/bridge/bridge_support.h"
+
+static ht_daemon bus;
+static hermes_bus *hbus;
+static hb_bridge br;
+
+static int setup(void **state)
+{
+	(void)state;
+	unsetenv("HERMES_NET_IDENTITY");
+	unsetenv("HERMES_NET_KEY_FILE");
+	unsetenv("HERMES_NET_ENCRYPT");
+	unsetenv("HERMES_NET_TIMEOUT_MS");
+	hb_bus_start(&bus, "brtags");
+	hb_ring(&bus, "both", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	hb_ring(&bus, "old", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	hb_ring(&bus, "ow", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
+	hb_ring(&bus, "bad", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	assert_int_equal(hermes_bus_attach(bus.bus, &hbus), HERMES_OK);
+	static const char *const extra[] = {"--log-level", "warn", NULL};
+	hb_bridge_start(&br, &bus, "bridge", extra);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	hb_bridge_stop(&br);
+	hermes_bus_detach(hbus);
+	ht_daemon_stop(&bus);
+	ht_daemon_cleanup(&bus);
+	return 0;
+}
+
+/* ---- raw frames -------------------------------------------------------------------------- */
+
+typedef struct rframe {
+	uint8_t type;
+	uint16_t flags;
+	uint32_t channel;
+	uint64_t seq;
+	uint32_t len;
+	uint8_t payload[2048];
+} rframe;
+
+static void send_raw(int fd, uint8_t type, uint16_t flags, uint32_t channel, uint64_t seq,
+		     const void *payload, uint32_t len)
+{
+	uint8_t h[HERMES_HEADER_SIZE] = {0x48, 0x4d, HERMES_PROTOCOL_VERSION, type};
+	hm_put_le16(h + 4, flags);
+	hm_put_le32(h + 8, len);
+	hm_put_le32(h + 12, channel);
+	hm_put_le64(h + 16, seq);
+	hb_raw_send(fd, h, sizeof h, false);
+	if (len)
+		hb_raw_send(fd, payload, len, false);
+}
+
+static bool read_exact(int fd, uint8_t *p, size_t n)
+{
+	uint64_t deadline = ht_now_ns() + 10000000000ull;
+	while (n) {
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		if (ht_now_ns() > deadline)
+			fail_msg("no frame from the bridge within 10 s");
+		if (poll(&pf, 1, 100) <= 0)
+			continue;
+		ssize_t r = recv(fd, p, n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		p += r;
+		n -= (size_t)r;
+	}
+	return true;
+}
+
+/* The next frame, header bytes included in raw (if not NULL); false when the
+ * bridge closed the connection. */
+static bool next_frame(int fd, rframe *f, uint8_t *raw)
+{
+	uint8_t h[HERMES_HEADER_SIZE];
+	if (!read_exact(fd, h, sizeof h))
+		return false;
+	if (raw)
+		memcpy(raw, h, sizeof h);
+	f->type = h[3];
+	f->flags = hm_get_le16(h + 4);
+	f->len = hm_get_le32(h + 8);
+	f->channel = hm_get_le32(h + 12);
+	f->seq = hm_get_le64(h + 16);
+	assert_true(f->len <= sizeof f->payload);
+	return read_exact(fd, f->payload, f->len);
+}
+
+static void expect_type(int fd, uint8_t type, uint32_t channel, rframe *f)
+{
+	if (!next_frame(fd, f, NULL))
+		fail_msg("want frame 0x%02x on %u: the bridge closed", type, channel);
+	if (f->type != type || f->channel != channel)
+		fail_msg("want frame 0x%02x on %u, got 0x%02x on %u (code %u: %.*s)", type, channel,
+			 f->type, f->channel, f->type == HERMES_MSG_ERROR ? hm_get_le32(f->payload) : 0,
+			 f->type == HERMES_MSG_ERROR ? (int)hm_get_le16(f->payload + 4) : 0,
+			 (const char *)f->payload + 8);
+}
+
+/* A clear anonymous session offering features; returns the socket and the
+ * features the WELCOME granted. */
+static int raw_session(uint32_t offer, uint32_t *granted)
+{
+	uint8_t buf[512];
+	hermes_encoder e;
+	hermes_encoder_init(&e, buf, sizeof buf);
+	hb_encode_hello(&e, "", offer);
+	int fd = hb_raw_connect(&br);
+	hb_raw_send(fd, buf, hermes_encoder_data(&e).len, false);
+	rframe f;
+	expect_type(fd, HERMES_MSG_WELCOME, 0, &f);
+	hermes_wire_msg m;
+	assert_int_equal(hermes_wire_msg_parse(f.type, f.payload, f.len, &m), HERMES_OK);
+	*granted = m.welcome.features;
+	return fd;
+}
+
+static void raw_bind(int fd, uint32_t ch, const char *ring)
+{
+	send_raw(fd, HERMES_MSG_BIND, 0, ch, 0, ring, (uint32_t)strlen(ring));
+	rframe f;
+	expect_type(fd, HERMES_MSG_BOUND, ch, &f);
+}
+
+static void raw_subscribe(int fd, uint32_t id, const char *ring)
+{
+	uint8_t p[16 + 64] = {HERMES_WIRE_START_LATEST};
+	size_t n = strlen(ring);
+	memcpy(p + 16, ring, n);
+	send_raw(fd, HERMES_MSG_SUBSCRIBE, 0, id, 0, p, (uint32_t)(16 + n));
+	rframe f;
+	expect_type(fd, HERMES_MSG_SUBSCRIBED, id, &f);
+}
+
+/* The fatal ERROR that must come next, then the close. */
+static void expect_fatal(int fd, hermes_err code, const char *text)
+{
+	rframe f;
+	expect_type(fd, HERMES_MSG_ERROR, 0, &f);
+	hermes_wire_msg m;
+	assert_int_equal(hermes_wire_msg_parse(f.type, f.payload, f.len, &m), HERMES_OK);
+	if (m.error.code != (uint32_t)code || !m.error.fatal ||
+	    !memmem(m.error.text, m.error.text_len, text, strlen(text)))
+		fail_msg("want fatal %s '%s', got %s%s '%.*s'", hermes_err_name(code), text,
+			 hermes_err_name((hermes_err)m.error.code), m.error.fatal ? " fatal" : "",
+			 (int)m.error.text_len, m.error.text);
+	bool eof = false;
+	uint8_t rest[256];
+	hb_raw_drain(fd, rest, sizeof rest, 5000, &eof);
+	assert_true(eof);
+}
+
+static hermes_msg local_next(hermes_sub *sub)
+{
+	hermes_msg m;
+	hermes_err err;
+	uint64_t deadline = ht_now_ns() + 10000000000ull;
+	while ((err = hermes_sub_poll(sub, &m)) == HERMES_EAGAIN) {
+		if (ht_now_ns() > deadline)
+			fail_msg("no message in the local ring within 10 s");
+		(void)hermes_sub_wait(sub, HERMES_WAIT_BLOCK, 100000000);
+	}
+	assert_int_equal(err, HERMES_OK);
+	return m;
+}
+
+static void net_next(hermes_net *n, hermes_net_event *ev)
+{
+	uint64_t deadline = ht_now_ns() + 10000000000ull;
+	for (;;) {
+		hermes_err err = hermes_net_poll(n, ev, 1000000000);
+		if (err == HERMES_OK && ev->type == HERMES_NET_MESSAGE)
+			return;
+		if (err != HERMES_OK && err != HERMES_ETIMEDOUT)
+			fail_msg("hermes_net_poll: %s", hermes_strerror(err));
+		if (ht_now_ns() > deadline)
+			fail_msg("no message through the bridge within 10 s");
+	}
+}
+
+/* ---- tests ------------------------------------------------------------------------------- */
+
+static void test_tagged_messages_cross_the_bridge_both_ways(void **state)
+{
+	(void)state;
+	hermes_net *n = hb_connect(&br);
+	assert_true(hermes_net_features(n) & HERMES_FEATURE_TAGS);
+	uint32_t ch, sub;
+	assert_int_equal(hermes_net_bind(n, "both", 5000000000ll, &ch, NULL), HERMES_OK);
+	assert_int_equal(
+		hermes_net_subscribe(n, "both", HERMES_START_LATEST, 0, 5000000000ll, &sub, NULL),
+		HERMES_OK);
+	hermes_sub *ls;
+	assert_int_equal(hermes_sub_open(hbus, "both", HERMES_START_LATEST, 0, &ls), HERMES_OK);
+	hermes_pub *lp;
+	assert_int_equal(hermes_pub_open(hbus, "both", &lp), HERMES_OK);
+
+	/* Remote to local: the tag arrives in hermes_msg.tag; untagged is 0;
+	 * the largest tag survives. */
+	assert_int_equal(hermes_net_publish_tagged(n, ch, "remote", 6, 0x2a, HERMES_NET_PUB_FLUSH,
+						   NULL),
+			 HERMES_OK);
+	assert_int_equal(hermes_net_publish(n, ch, "plain", 5, HERMES_NET_PUB_FLUSH, NULL),
+			 HERMES_OK);
+	assert_int_equal(hermes_net_publish_tagged(n, ch, "", 0, UINT32_MAX, HERMES_NET_PUB_FLUSH,
+						   NULL),
+			 HERMES_OK);
+	hermes_msg m = local_next(ls);
+	assert_int_equal(m.len, 6);
+	assert_memory_equal(m.data, "remote", 6);
+	assert_int_equal(m.tag, 0x2a);
+	m = local_next(ls);
+	assert_int_equal(m.len, 5);
+	assert_int_equal(m.tag, 0);
+	m = local_next(ls);
+	assert_int_equal(m.len, 0);
+	assert_int_equal(m.tag, UINT32_MAX);
+	assert_int_equal(hermes_sub_release(ls), HERMES_OK);
+
+	/* Local to remote: the subscription sees the three above, then this. */
+	assert_int_equal(hermes_pub_send_tagged(lp, "local", 5, 7, NULL, 0), HERMES_OK);
+	hermes_net_event ev;
+	static const struct {
+		const char *data;
+		uint32_t tag;
+	} want[] = {{"remote", 0x2a}, {"plain", 0}, {"", UINT32_MAX}, {"local", 7}};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		net_next(n, &ev);
+		assert_int_equal(ev.channel, sub);
+		assert_int_equal(ev.len, strlen(want[i].data));
+		assert_memory_equal(ev.data, want[i].data, ev.len);
+		assert_int_equal(ev.tag, want[i].tag);
+	}
+	hermes_pub_close(lp);
+	hermes_sub_close(ls);
+	hermes_net_close(n);
+}
+
+/* Overwrite rings are read with hermes_sub_recv by the bridge: tags too. */
+static void test_tags_survive_an_overwrite_ring(void **state)
+{
+	(void)state;
+	hermes_net *n = hb_connect(&br);
+	uint32_t sub;
+	assert_int_equal(
+		hermes_net_subscribe(n, "ow", HERMES_START_LATEST, 0, 5000000000ll, &sub, NULL),
+		HERMES_OK);
+	hermes_pub *lp;
+	assert_int_equal(hermes_pub_open(hbus, "ow", &lp), HERMES_OK);
+	assert_int_equal(hermes_pub_send_tagged(lp, "ow1", 3, 0xdeadbeef, NULL, 0), HERMES_OK);
+	assert_int_equal(hermes_pub_send(lp, "ow2", 3, NULL), HERMES_OK);
+	hermes_net_event ev;
+	net_next(n, &ev);
+	assert_memory_equal(ev.data, "ow1", 3);
+	assert_int_equal(ev.tag, 0xdeadbeef);
+	net_next(n, &ev);
+	assert_memory_equal(ev.data, "ow2", 3);
+	assert_int_equal(ev.tag, 0);
+	hermes_pub_close(lp);
+	hermes_net_close(n);
+}
+
+/* A client as they were before TAGS: HELLO without the bit. It gets the
+ * tagged message as the plain DELIVER it always got, and publishes as
+ * before; a client that offers TAGS on the same ring gets the tag. */
+static void test_a_client_without_tags_gets_plain_delivers(void **state)
+{
+	(void)state;
+	uint32_t granted;
+	int old = raw_session(0, &granted);
+	assert_int_equal(granted & HERMES_FEATURE_TAGS, 0);
+	int neu = raw_session(HERMES_FEATURE_TAGS, &granted);
+	assert_true(granted & HERMES_FEATURE_TAGS);
+	raw_subscribe(old, 2, "old");
+	raw_subscribe(neu, 2, "old");
+	raw_bind(old, 1, "old");
+
+	hermes_pub *lp;
+	assert_int_equal(hermes_pub_open(hbus, "old", &lp), HERMES_OK);
+	uint64_t seq;
+	assert_int_equal(hermes_pub_send_tagged(lp, "hello", 5, 42, &seq, 0), HERMES_OK);
+
+	/* Byte for byte the DELIVER of PROTOCOL.md 14, at this sequence. */
+	rframe f;
+	uint8_t head[HERMES_HEADER_SIZE];
+	assert_true(next_frame(old, &f, head));
+	uint8_t want[HERMES_HEADER_SIZE] = {0x48, 0x4d, 0x01, 0x23, 0, 0, 0, 0, 5, 0, 0, 0, 2};
+	hm_put_le64(want + 16, seq);
+	assert_memory_equal(head, want, sizeof want);
+	assert_int_equal(f.len, 5);
+	assert_memory_equal(f.payload, "hello", 5);
+
+	/* PROTOCOL.md 8.1's tagged DELIVER, at this sequence. */
+	assert_true(next_frame(neu, &f, head));
+	want[4] = HERMES_FLAG_TAGGED;
+	want[8] = 9;
+	assert_memory_equal(head, want, sizeof want);
+	assert_memory_equal(f.payload, "\x2a\0\0\0hello", 9);
+
+	/* The old client's own publish: committed untagged, seen by both. */
+	send_raw(old, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED, 1, 1, "again", 5);
+	for (;;) {
+		assert_true(next_frame(old, &f, NULL));
+		if (f.type == HERMES_MSG_DELIVER) {
+			assert_int_equal(f.flags, 0);
+			assert_memory_equal(f.payload, "again", 5);
+			break;
+		}
+		assert_int_equal(f.type, HERMES_MSG_PUBLISH_ACK);
+	}
+	assert_true(next_frame(neu, &f, NULL));
+	assert_int_equal(f.type, HERMES_MSG_DELIVER);
+	assert_int_equal(f.flags, 0);
+	assert_int_equal(f.len, 5);
+	hermes_pub_close(lp);
+	close(old);
+	close(neu);
+}
+
+/* Each bad tag frame is fatal with its code and commits nothing. */
+static void test_bad_tag_frames_are_refused(void **state)
+{
+	(void)state;
+	hermes_sub *ls;
+	assert_int_equal(hermes_sub_open(hbus, "bad", HERMES_START_LATEST, 0, &ls), HERMES_OK);
+	uint32_t granted;
+	static const uint8_t tagged[] = {0x2a, 0, 0, 0, 'h', 'e', 'l', 'l', 'o'};
+	static const uint8_t tag0[] = {0, 0, 0, 0, 'h', 'e', 'l', 'l', 'o'};
+
+	/* TAGGED where TAGS was not negotiated. */
+	int fd = raw_session(0, &granted);
+	raw_bind(fd, 1, "bad");
+	send_raw(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 1, 3, tagged, sizeof tagged);
+	expect_fatal(fd, HERMES_EBADFLAGS, "a tagged PUBLISH (channel 1, sequence 3) without the "
+					   "TAGS feature");
+	close(fd);
+
+	/* Tag 0: PROTOCOL.md 8.1's refused example. */
+	fd = raw_session(HERMES_FEATURE_TAGS, &granted);
+	raw_bind(fd, 1, "bad");
+	send_raw(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 1, 3, tag0, sizeof tag0);
+	expect_fatal(fd, HERMES_EBADPAYLOAD, "a tagged PUBLISH (channel 1, sequence 3) with tag 0");
+	close(fd);
+
+	/* Shorter than its tag: refused by the length check. */
+	fd = raw_session(HERMES_FEATURE_TAGS, &granted);
+	raw_bind(fd, 1, "bad");
+	send_raw(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 1, 3, tagged, 3);
+	expect_fatal(fd, HERMES_EBADPAYLOAD, "");
+	close(fd);
+
+	/* TAGGED on a frame type that has no tag. */
+	fd = raw_session(HERMES_FEATURE_TAGS, &granted);
+	send_raw(fd, HERMES_MSG_PING, HERMES_FLAG_TAGGED, 0, 1, NULL, 0);
+	expect_fatal(fd, HERMES_EBADFLAGS, "");
+	close(fd);
+
+	/* Nothing of them reached the ring: the next message is this one. */
+	hermes_net *n = hb_connect(&br);
+	uint32_t ch;
+	assert_int_equal(hermes_net_bind(n, "bad", 5000000000ll, &ch, NULL), HERMES_OK);
+	assert_int_equal(hermes_net_publish_tagged(n, ch, "fine", 4, 9, HERMES_NET_PUB_FLUSH, NULL),
+			 HERMES_OK);
+	hermes_msg m = local_next(ls);
+	assert_int_equal(m.len, 4);
+	assert_memory_equal(m.data, "fine", 4);
+	assert_int_equal(m.tag, 9);
+	hermes_net_close(n);
+	hermes_sub_close(ls);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tagged_messages_cross_the_bridge_both_ways),
+		cmocka_unit_test(test_tags_survive_an_overwrite_ring),
+		cmocka_unit_test(test_a_client_without_tags_gets_plain_delivers),
+		cmocka_unit_test(test_bad_tag_frames_are_refused),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
