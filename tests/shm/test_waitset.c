@@ -379,11 +379,11 @@ static void test_waitset_fd_in_epoll(void **state)
 
 /* Descriptors join the same wait: a socket (as a bridge connection's
  * hermes_net_fd) beside rings. */
-static void test_waitset_descriptor_beside_rings(void **state)
+static void descriptor_beside_rings(bool fallback)
 {
-	(void)state;
 	fixture f = {0};
 	open_all(&f, bus);
+	hm_waitset_force_fallback(f.ws, fallback);
 	int sp[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
 	int tag;
@@ -426,6 +426,19 @@ static void test_waitset_descriptor_beside_rings(void **state)
 	assert_int_equal(hermes_waitset_remove_fd(f.ws, sp[0]), HERMES_OK);
 	close(sp[0]);
 	close_all(&f);
+}
+
+static void test_waitset_descriptor_beside_rings(void **state)
+{
+	(void)state;
+	descriptor_beside_rings(false);
+}
+
+/* The helper thread without futex_waitv. */
+static void test_waitset_descriptor_beside_rings_fallback(void **state)
+{
+	(void)state;
+	descriptor_beside_rings(true);
 }
 
 /* A deleted ring reports its subscriber closed. */
@@ -736,6 +749,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remove_while_another_set_sleeps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_waitset_fd_in_epoll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_waitset_descriptor_beside_rings, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_waitset_descriptor_beside_rings_fallback, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_waitset_reports_a_deleted_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscribers_counted_across_joins_and_leaves,
