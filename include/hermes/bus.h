@@ -317,7 +317,8 @@ HERMES_API unsigned hermes_pub_subscribers(const hermes_pub *pub);
  * that one system call; publishing is unaffected). Returns HERMES_OK,
  * HERMES_ETIMEDOUT, HERMES_EAGAIN (a signal interrupted the sleep: check your
  * flags, then call again) or HERMES_ECLOSED (the ring was deleted, also
- * while asleep). */
+ * while asleep). Blocks up to timeout_ns; same thread rules as the
+ * publisher's other calls. */
 HERMES_API hermes_err hermes_pub_wait_subscribers(hermes_pub *pub, unsigned min,
 						  int64_t timeout_ns);
 
@@ -387,12 +388,15 @@ typedef struct hermes_ready {
 	uint32_t flags;	 /* HERMES_READY_* */
 } hermes_ready;
 
-/* Make an empty wait set. Errors: HERMES_ENOMEM, HERMES_ESYS (no eventfd).
- * The caller owns *out; free it with hermes_waitset_destroy. */
+/* Make an empty wait set. Errors: HERMES_EINVAL (out NULL), HERMES_ENOMEM,
+ * HERMES_ESYS (no eventfd). The caller owns *out; free it with
+ * hermes_waitset_destroy. Never blocks; any thread. */
 HERMES_API hermes_err hermes_waitset_create(hermes_waitset **out);
 
 /* Free a wait set (its helper thread, if any, is stopped and joined; its
- * descriptor closed). Members are not closed. NULL is ignored. */
+ * descriptor closed). Members are not closed. NULL is ignored. Blocks only
+ * while the helper thread stops (microseconds; up to 1 ms without
+ * futex_waitv). No other call on the set may run meanwhile. */
 HERMES_API void hermes_waitset_destroy(hermes_waitset *ws);
 
 /* Add a subscriber; `user` comes back in hermes_ready. Errors: HERMES_EINVAL
@@ -452,7 +456,8 @@ HERMES_API void hermes_waitset_set_spin(hermes_waitset *ws, uint32_t checks);
  * extra thread hop (a few microseconds) over hermes_waitset_wait. The set
  * owns the descriptor (an epoll instance holding the eventfd and the member
  * descriptors): do not close it. Errors: HERMES_ENOMEM, HERMES_ESYS
- * (epoll_create1 or pthread_create failed; detail says which). Idempotent. */
+ * (epoll_create1 or pthread_create failed; detail says which). Idempotent.
+ * Never blocks. */
 HERMES_API hermes_err hermes_waitset_fd(hermes_waitset *ws, int *fd);
 
 #ifdef __cplusplus
