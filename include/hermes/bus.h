@@ -402,9 +402,10 @@ HERMES_API void hermes_waitset_destroy(hermes_waitset *ws);
 /* Add a subscriber; `user` comes back in hermes_ready. Errors: HERMES_EINVAL
  * (NULL), HERMES_EEXIST (already in this set), HERMES_ETOOMANY
  * (HERMES_WAITSET_MAX members, or subscribers on more than 127 distinct
- * rings: futex_waitv takes 128 words). Never blocks, except for waiting out
- * the helper thread's current check when the set has a descriptor
- * (microseconds). */
+ * rings: futex_waitv takes 128 words), HERMES_ENOMEM or HERMES_ESYS (the
+ * helper thread a set with descriptors needs could not start; detail says
+ * why). Never blocks, except for waiting out the helper thread's current
+ * check when the set has a descriptor (microseconds). */
 HERMES_API hermes_err hermes_waitset_add_sub(hermes_waitset *ws, hermes_sub *sub, void *user);
 
 /* Add a descriptor, reported ready when readable (POLLIN) or hung up. For a
@@ -412,8 +413,8 @@ HERMES_API hermes_err hermes_waitset_add_sub(hermes_waitset *ws, hermes_sub *sub
  * hermes_net_poll with timeout 0 until HERMES_EAGAIN before waiting again
  * (events already read into its buffer do not make the socket readable).
  * Errors: HERMES_EINVAL (fd < 0), HERMES_EEXIST, HERMES_ETOOMANY, HERMES_ESYS
- * (epoll refused it, with hermes_waitset_fd in use). Blocking as
- * hermes_waitset_add_sub. */
+ * (epoll refused it, with hermes_waitset_fd in use), and those of starting
+ * the helper thread. Blocking as hermes_waitset_add_sub. */
 HERMES_API hermes_err hermes_waitset_add_fd(hermes_waitset *ws, int fd, void *user);
 
 /* Remove a member. The sleeper announcement the set made for a subscriber is
