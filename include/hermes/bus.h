@@ -85,6 +85,60 @@ HERMES_API hermes_err hermes_bus_attach(const char *name, hermes_bus **out);
  * opening publishers or subscribers fails with HERMES_EPERM. */
 HERMES_API hermes_err hermes_bus_attach_readonly(const char *name, hermes_bus **out);
 
+#define HERMES_APP_NAME_MAX 31	   /* longest application name, in bytes */
+#define HERMES_APP_INSTANCE_MAX 15 /* longest instance id, in bytes */
+
+/* HERMES_ATTACH_OPTS.flags: attach read-only (hermes_bus_attach_readonly). */
+#define HERMES_ATTACH_READONLY 1u
+
+/* Options of hermes_bus_attach_opts. `size` is sizeof the struct the caller
+ * was compiled with, so fields can be added at the end: a library reads only
+ * the fields within `size`, and refuses a larger struct whose bytes beyond the
+ * fields it knows are not zero. Start from HERMES_ATTACH_OPTS_INIT:
+ *
+ *   hermes_attach_opts o = HERMES_ATTACH_OPTS_INIT;
+ *   o.app_name = "order-router";
+ *   o.instance = "eu-1";
+ *
+ * app_name names this process to hermesd, `hermes-ctl clients` and
+ * `inspect`, the metrics (label client) and the supervisor's log lines
+ * (field client=), instead of the kernel's 15-byte process name. NULL:
+ * $HERMES_APP_NAME when set, else the program name (argv[0] without its
+ * directory; bytes a name may not hold become '_'). 1..HERMES_APP_NAME_MAX
+ * bytes of printable UTF-8 without spaces, '=', '"' or '\'.
+ * instance tells apart processes of one application (label client_instance,
+ * field instance=): NULL: $HERMES_APP_INSTANCE, else none. 0..
+ * HERMES_APP_INSTANCE_MAX bytes, the same characters. Both are copied. */
+typedef struct hermes_attach_opts {
+	uint32_t size;
+	uint32_t flags; /* HERMES_ATTACH_* */
+	const char *app_name;
+	const char *instance;
+} hermes_attach_opts;
+
+#define HERMES_ATTACH_OPTS_INIT {sizeof(hermes_attach_opts), 0, NULL, NULL}
+
+/* Attach to bus `name` as hermes_bus_attach does (NULL opts: the defaults,
+ * which is what hermes_bus_attach does), naming this process with
+ * opts->app_name and opts->instance (or their defaults), which the library
+ * sends to hermesd on each (re)connection of the control channel.
+ * Errors: those of hermes_bus_attach, and HERMES_EINVAL with a detail naming
+ * the culprit: a name or instance (or $HERMES_APP_NAME, $HERMES_APP_INSTANCE)
+ * that is too long, empty (the name) or holds a character it may not; opts->
+ * size smaller than the first version of the struct, or larger with non-zero
+ * bytes this library does not know; unknown flags. A hermesd older than this
+ * library ignores the name (it shows the process name). Blocks as
+ * hermes_bus_attach (at most 2 s per supervisor request); call it from one
+ * thread per handle, like hermes_bus_attach (any number of threads may attach
+ * handles of their own at once). */
+HERMES_API hermes_err hermes_bus_attach_opts(const char *name, const hermes_attach_opts *opts,
+					     hermes_bus **out);
+
+/* The application name and instance id this handle attached with (instance:
+ * "" for none). Constant for the handle's life; any thread; never NULL. */
+HERMES_API const char *hermes_bus_app_name(const hermes_bus *bus);
+HERMES_API const char *hermes_bus_app_instance(const hermes_bus *bus);
+
 /* Unmap the segment and free the handle. Publishers and subscribers opened
  * on it must be closed first. NULL is ignored. */
 HERMES_API void hermes_bus_detach(hermes_bus *bus);
@@ -371,7 +425,9 @@ HERMES_API hermes_err hermes_bus_ring_info(hermes_bus *bus, const char *name,
  * hermes_waitset_wake is the exception (any thread, and signal handlers). A
  * subscriber is in at most one wait set and is not waited on with
  * hermes_sub_wait while it is in one (they would share its sleeper bit).
- * Remove a member before closing it (or its bus). */
+ * Remove a member before closing it (or its bus). A set that has started
+ * its helper thread (descriptors, or hermes_waitset_fd) is not usable in a
+ * child after fork(2): the thread is not there; make a new set. */
 typedef struct hermes_waitset hermes_waitset;
 
 #define HERMES_WAITSET_MAX 256 /* members of one wait set */
