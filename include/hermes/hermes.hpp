@@ -190,6 +190,21 @@ public:
 	{
 		detail::check(hermes_ring_delete(b_, name.c_str(), force ? 1 : 0));
 	}
+	/* Every ring with its configuration and who has it open now
+	 * (hermes_bus_rings). */
+	std::vector<hermes_ring_info> rings() const
+	{
+		std::vector<hermes_ring_info> v(16);
+		unsigned n = 0;
+		for (;;) {
+			detail::check(hermes_bus_rings(b_, v.data(), static_cast<unsigned>(v.size()), &n));
+			if (n <= v.size())
+				break;
+			v.resize(n); /* rings were made meanwhile: once more */
+		}
+		v.resize(n);
+		return v;
+	}
 	hermes_bus *get() const noexcept { return b_; }
 
 private:
@@ -318,6 +333,19 @@ public:
 							 &seq, detail::to_ns(timeout)));
 		return seq;
 	}
+	/* Joined subscribers of the ring now (hermes_pub_subscribers). */
+	unsigned subscribers() const noexcept { return hermes_pub_subscribers(p_); }
+	/* Wait until the ring has at least min subscribers: true, or false at
+	 * the timeout (std::nullopt: no limit) or on a signal. Throws
+	 * HERMES_ECLOSED. */
+	bool wait_subscribers(unsigned min, std::optional<std::chrono::nanoseconds> timeout)
+	{
+		hermes_err e = hermes_pub_wait_subscribers(p_, min, detail::to_ns(timeout));
+		if (e == HERMES_ETIMEDOUT || e == HERMES_EAGAIN)
+			return false;
+		detail::check_bare(e);
+		return true;
+	}
 	hermes_pub *get() const noexcept { return p_; }
 
 private:
@@ -426,6 +454,47 @@ inline message::~message()
 	if (s_)
 		s_->end_lease();
 }
+
+/* One thread waiting on many subscribers and descriptors (hermes_waitset_*,
+ * bus.h): members must outlive their membership; one thread at a time,
+ * except wake(). */
+class waitset {
+public:
+	waitset() { detail::check(hermes_waitset_create(&w_)); }
+	waitset(const waitset &) = delete;
+	waitset &operator=(const waitset &) = delete;
+	~waitset() { hermes_waitset_destroy(w_); }
+
+	void add(subscriber &s, void *user = nullptr) { detail::check(hermes_waitset_add_sub(w_, s.get(), user)); }
+	void add_fd(int fd, void *user = nullptr) { detail::check(hermes_waitset_add_fd(w_, fd, user)); }
+	void remove(subscriber &s) { detail::check(hermes_waitset_remove_sub(w_, s.get())); }
+	void remove_fd(int fd) { detail::check(hermes_waitset_remove_fd(w_, fd)); }
+	/* Up to cap ready members into ready; how many (0: the timeout passed,
+	 * std::nullopt = no limit, or wake() or a signal interrupted). */
+	unsigned wait(hermes_ready *ready, unsigned cap, std::optional<std::chrono::nanoseconds> timeout)
+	{
+		unsigned n = 0;
+		hermes_err e = hermes_waitset_wait(w_, ready, cap, &n, detail::to_ns(timeout));
+		if (e == HERMES_ETIMEDOUT || e == HERMES_EAGAIN)
+			return 0;
+		detail::check_bare(e);
+		return n;
+	}
+	/* Any thread, or a signal handler: the wait returns 0. */
+	void wake() noexcept { hermes_waitset_wake(w_); }
+	void set_spin(std::uint32_t checks) noexcept { hermes_waitset_set_spin(w_, checks); }
+	/* For an epoll loop: readable when a member may be ready. */
+	int fd()
+	{
+		int f = -1;
+		detail::check(hermes_waitset_fd(w_, &f));
+		return f;
+	}
+	hermes_waitset *get() const noexcept { return w_; }
+
+private:
+	hermes_waitset *w_ = nullptr;
+};
 
 } // namespace hermes
 

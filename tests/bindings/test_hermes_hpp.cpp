@@ -154,6 +154,39 @@ static void lapped_subscriber(hermes::bus &bus)
 	CHECK(lost + seen == 200);
 }
 
+/* A wait set over two rings, subscriber counts, the ring list. */
+static void many_rings_one_thread(hermes::bus &bus)
+{
+	bus.create_ring({"left", 64 * 1024, 256});
+	bus.create_ring({"right", 64 * 1024, 256});
+	hermes::publisher right(bus, "right");
+	CHECK(right.subscribers() == 0);
+	CHECK(!right.wait_subscribers(1, std::chrono::milliseconds(1)));
+	hermes::subscriber l(bus, "left"), r(bus, "right");
+	CHECK(right.subscribers() == 1);
+	CHECK(right.wait_subscribers(1, std::nullopt));
+	hermes::waitset ws;
+	int ltag = 0, rtag = 0;
+	ws.add(l, &ltag);
+	ws.add(r, &rtag);
+	hermes_ready ready[4];
+	CHECK(ws.wait(ready, 4, std::chrono::milliseconds(1)) == 0);
+	std::thread t([&] { right.try_send("x"); });
+	unsigned n = ws.wait(ready, 4, std::chrono::seconds(10));
+	t.join();
+	CHECK(n == 1 && ready[0].user == &rtag && ready[0].sub == r.get());
+	CHECK(r.poll());
+	ws.wake();
+	CHECK(ws.wait(ready, 4, std::nullopt) == 0);
+	ws.remove(l);
+	ws.remove(r);
+	bool found = false;
+	for (const hermes_ring_info &i : bus.rings())
+		if (std::string(i.name) == "right")
+			found = i.producers == 1 && i.subscribers == 1 && i.max_msg == 256;
+	CHECK(found);
+}
+
 int main()
 {
 	bus_name = "cpp-" + std::to_string(getpid());
@@ -167,6 +200,7 @@ int main()
 		claims_commit_or_abort(moved);
 		full_rings_waits_and_errors(moved);
 		lapped_subscriber(moved);
+		many_rings_one_thread(moved);
 		hermes::bus ro = hermes::bus::attach_readonly(name);
 		CHECK(ro.id() == moved.id());
 		CHECK(code_of([&] { hermes::publisher p(ro, "orders"); }) == HERMES_EPERM);
