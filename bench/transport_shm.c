@@ -336,10 +336,17 @@ static void bare_sleep(bare_end *e, uint64_t until, unsigned spin_checks)
 
 /* ---- latency: Hermes ---- */
 
+/* The hermes-waitset row: each side waits in a wait set holding its own ring
+ * and seven quiet ones, what a service serving several rings from one
+ * thread pays over hermes_sub_wait. */
+#define WS_RINGS 8u
+
 typedef struct hx_lat {
 	hermes_pub *pub;
 	hermes_sub *sub;
 	hermes_msg msg;
+	hermes_waitset *ws; /* hermes-waitset only: sub and the quiet rings */
+	hermes_sub *quiet[WS_RINGS - 1];
 } hx_lat;
 
 static int hx_lat_send(void *vc, const void *src, uint32_t len)
@@ -388,11 +395,18 @@ static int hx_lat_sleep(void *vc, uint64_t until)
 	hx_lat *c = vc;
 	uint64_t now = now_ns();
 	int64_t timeout = until > now ? (int64_t)(until - now) : 0;
-	hermes_err err = hermes_sub_wait(c->sub, HERMES_WAIT_BLOCK, timeout);
+	hermes_err err;
+	if (c->ws) {
+		hermes_ready ready[WS_RINGS];
+		unsigned n;
+		err = hermes_waitset_wait(c->ws, ready, WS_RINGS, &n, timeout);
+	} else {
+		err = hermes_sub_wait(c->sub, HERMES_WAIT_BLOCK, timeout);
+	}
 	/* EAGAIN: a signal interrupted the sleep; the loop looks at the flags. */
 	if (err == HERMES_OK || err == HERMES_ETIMEDOUT || err == HERMES_EAGAIN)
 		return 0;
-	say_hot_error(err, "hermes_sub_wait");
+	say_hot_error(err, c->ws ? "hermes_waitset_wait" : "hermes_sub_wait");
 	return -1;
 }
 
@@ -414,17 +428,24 @@ typedef struct hx_lat_state {
 	char name[HERMES_NAME_MAX + 1];
 } hx_lat_state;
 
-static int hx_lat_setup(lat_job *j)
+/* ping and pong, and `quiet` idle rings for the wait-set row. */
+static int hx_lat_setup_rings(lat_job *j, unsigned quiet)
 {
 	hx_lat_state *s = calloc(1, sizeof *s);
 	if (!s)
 		return -1;
 	ring_shape shape = shape_for(LAT_MIN_CAPACITY, 8ull * aligned8(j->size), j->size);
-	hermes_ring_config rings[2] = {
+	char names[WS_RINGS - 1][16];
+	hermes_ring_config rings[WS_RINGS + 1] = {
 		{"ping", shape.capacity, j->size, HERMES_POLICY_BLOCK, shape.slots},
 		{"pong", shape.capacity, j->size, HERMES_POLICY_BLOCK, shape.slots},
 	};
-	s->bus = bus_create(rings, 2);
+	for (unsigned i = 0; i < quiet; i++) {
+		snprintf(names[i], sizeof names[i], "quiet%u", i);
+		rings[2 + i] = (hermes_ring_config){names[i], LAT_MIN_CAPACITY, 64,
+						    HERMES_POLICY_BLOCK, LAT_MIN_CAPACITY / 64};
+	}
+	s->bus = bus_create(rings, 2 + quiet);
 	if (!s->bus) {
 		free(s);
 		return -1;
@@ -432,6 +453,16 @@ static int hx_lat_setup(lat_job *j)
 	snprintf(s->name, sizeof s->name, "%s", g_bus_name);
 	j->state = s;
 	return 0;
+}
+
+static int hx_lat_setup(lat_job *j)
+{
+	return hx_lat_setup_rings(j, 0);
+}
+
+static int hx_ws_lat_setup(lat_job *j)
+{
+	return hx_lat_setup_rings(j, WS_RINGS - 1);
 }
 
 static void hx_lat_teardown(lat_job *j)
@@ -444,9 +475,25 @@ static void hx_lat_teardown(lat_job *j)
 	j->state = NULL;
 }
 
-/* Attach, subscribe to `in`, publish on `out`. */
-static int hx_lat_open(const lat_job *j, const char *in, const char *out, hermes_bus **bus,
-		       hx_lat *c)
+/* The wait set of the hermes-waitset row: our ring and the quiet ones. */
+static hermes_err hx_lat_open_waitset(hermes_bus *bus, hx_lat *c)
+{
+	hermes_err err = hermes_waitset_create(&c->ws);
+	if (!err)
+		err = hermes_waitset_add_sub(c->ws, c->sub, NULL);
+	for (unsigned i = 0; !err && i < WS_RINGS - 1; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "quiet%u", i);
+		err = hermes_sub_open(bus, name, HERMES_START_LATEST, 0, &c->quiet[i]);
+		if (!err)
+			err = hermes_waitset_add_sub(c->ws, c->quiet[i], NULL);
+	}
+	return err;
+}
+
+/* Attach, subscribe to `in`, publish on `out`; with ws, the wait set. */
+static int hx_lat_open(const lat_job *j, const char *in, const char *out, bool ws,
+		       hermes_bus **bus, hx_lat *c)
 {
 	const hx_lat_state *s = j->state;
 	hermes_err err = hermes_bus_attach(s->name, bus);
@@ -462,29 +509,41 @@ static int hx_lat_open(const lat_job *j, const char *in, const char *out, hermes
 		say_hermes_error(err, "hermes_pub_open");
 		return -1;
 	}
+	if (ws && (err = hx_lat_open_waitset(*bus, c)) != HERMES_OK) {
+		say_hermes_error(err, "wait set");
+		return -1;
+	}
 	return 0;
 }
 
 static void hx_lat_close(hermes_bus *bus, hx_lat *c)
 {
+	for (unsigned i = 0; i < WS_RINGS - 1; i++)
+		if (c->quiet[i]) {
+			hermes_waitset_remove_sub(c->ws, c->quiet[i]);
+			hermes_sub_close(c->quiet[i]);
+		}
+	if (c->ws && c->sub)
+		hermes_waitset_remove_sub(c->ws, c->sub);
+	hermes_waitset_destroy(c->ws);
 	hermes_pub_close(c->pub);
 	hermes_sub_close(c->sub);
 	hermes_bus_detach(bus);
 }
 
-static int hx_lat_echo(lat_job *j)
+static int hx_lat_echo_with(lat_job *j, bool ws)
 {
 	hermes_bus *bus = NULL;
 	hx_lat c = {0};
 	int rc = -1;
 	lat_params p = lat_params_of(j, false, j->wait != W_SPIN);
-	if (hx_lat_open(j, "ping", "pong", &bus, &c) == 0 && worker_ready() == 0)
+	if (hx_lat_open(j, "ping", "pong", ws, &bus, &c) == 0 && worker_ready() == 0)
 		rc = hx_echo_loop(&c, &p);
 	hx_lat_close(bus, &c);
 	return rc;
 }
 
-static int hx_lat_ping(lat_job *j, hm_hist *h)
+static int hx_lat_ping_with(lat_job *j, hm_hist *h, bool ws)
 {
 	hermes_bus *bus = NULL;
 	hx_lat c = {0};
@@ -495,142 +554,31 @@ static int hx_lat_ping(lat_job *j, hm_hist *h)
 		return -1;
 	for (uint32_t i = 0; i < j->size; i++)
 		buf[i] = (uint8_t)(i * 31u + 7u); /* arbitrary but not all zero */
-	if (hx_lat_open(j, "pong", "ping", &bus, &c) == 0 && worker_ready() == 0)
+	if (hx_lat_open(j, "pong", "ping", ws, &bus, &c) == 0 && worker_ready() == 0)
 		rc = hx_ping_loop(&c, &p, buf, h);
 	hx_lat_close(bus, &c);
 	free(buf);
 	return rc;
 }
 
-/* ---- latency: Hermes, each waiter asleep in a wait set of WS_RINGS rings ---- */
-
-/* The ring it waits for and seven quiet ones, each side: what a service
- * serving several rings from one thread pays over hermes_sub_wait. */
-#define WS_RINGS 8u
-
-typedef struct hx_ws_lat {
-	hx_lat c; /* first: the send, peek and done of hx_lat work on it */
-	hermes_sub *quiet[WS_RINGS - 1];
-	hermes_waitset *ws;
-} hx_ws_lat;
-
-static int hx_ws_lat_sleep(void *vc, uint64_t until)
+static int hx_lat_echo(lat_job *j)
 {
-	hx_ws_lat *w = vc;
-	uint64_t now = now_ns();
-	int64_t timeout = until > now ? (int64_t)(until - now) : 0;
-	hermes_ready ready[WS_RINGS];
-	unsigned n;
-	hermes_err err = hermes_waitset_wait(w->ws, ready, WS_RINGS, &n, timeout);
-	/* EAGAIN: a signal interrupted the sleep; the loop looks at the flags. */
-	if (err == HERMES_OK || err == HERMES_ETIMEDOUT || err == HERMES_EAGAIN)
-		return 0;
-	say_hot_error(err, "hermes_waitset_wait");
-	return -1;
+	return hx_lat_echo_with(j, false);
 }
 
-static const lat_ops hx_ws_lat_ops = {hx_lat_send, hx_lat_peek, hx_lat_done, hx_ws_lat_sleep};
-
-static int hx_ws_ping_loop(hx_ws_lat *w, const lat_params *p, uint8_t *buf, hm_hist *h)
+static int hx_lat_ping(lat_job *j, hm_hist *h)
 {
-	return lat_ping(&hx_ws_lat_ops, w, p, buf, h);
-}
-
-static int hx_ws_echo_loop(hx_ws_lat *w, const lat_params *p)
-{
-	return lat_echo(&hx_ws_lat_ops, w, p);
-}
-
-static int hx_ws_lat_setup(lat_job *j)
-{
-	hx_lat_state *s = calloc(1, sizeof *s);
-	if (!s)
-		return -1;
-	ring_shape shape = shape_for(LAT_MIN_CAPACITY, 8ull * aligned8(j->size), j->size);
-	static char names[WS_RINGS - 1][16];
-	hermes_ring_config rings[WS_RINGS + 1] = {
-		{"ping", shape.capacity, j->size, HERMES_POLICY_BLOCK, shape.slots},
-		{"pong", shape.capacity, j->size, HERMES_POLICY_BLOCK, shape.slots},
-	};
-	for (unsigned i = 0; i < WS_RINGS - 1; i++) {
-		snprintf(names[i], sizeof names[i], "quiet%u", i);
-		rings[2 + i] = (hermes_ring_config){names[i], LAT_MIN_CAPACITY, 64,
-						    HERMES_POLICY_BLOCK, LAT_MIN_CAPACITY / 64};
-	}
-	s->bus = bus_create(rings, WS_RINGS + 1);
-	if (!s->bus) {
-		free(s);
-		return -1;
-	}
-	snprintf(s->name, sizeof s->name, "%s", g_bus_name);
-	j->state = s;
-	return 0;
-}
-
-/* hx_lat_open, then the quiet rings and the wait set. */
-static int hx_ws_lat_open(const lat_job *j, const char *in, const char *out, hermes_bus **bus,
-			  hx_ws_lat *w)
-{
-	if (hx_lat_open(j, in, out, bus, &w->c) != 0)
-		return -1;
-	hermes_err err = hermes_waitset_create(&w->ws);
-	if (!err)
-		err = hermes_waitset_add_sub(w->ws, w->c.sub, NULL);
-	for (unsigned i = 0; !err && i < WS_RINGS - 1; i++) {
-		char name[16];
-		snprintf(name, sizeof name, "quiet%u", i);
-		err = hermes_sub_open(*bus, name, HERMES_START_LATEST, 0, &w->quiet[i]);
-		if (!err)
-			err = hermes_waitset_add_sub(w->ws, w->quiet[i], NULL);
-	}
-	if (err) {
-		say_hermes_error(err, "wait set");
-		return -1;
-	}
-	return 0;
-}
-
-static void hx_ws_lat_close(hermes_bus *bus, hx_ws_lat *w)
-{
-	for (unsigned i = 0; i < WS_RINGS - 1; i++)
-		if (w->quiet[i]) {
-			hermes_waitset_remove_sub(w->ws, w->quiet[i]);
-			hermes_sub_close(w->quiet[i]);
-		}
-	if (w->ws && w->c.sub)
-		hermes_waitset_remove_sub(w->ws, w->c.sub);
-	hermes_waitset_destroy(w->ws);
-	hx_lat_close(bus, &w->c);
+	return hx_lat_ping_with(j, h, false);
 }
 
 static int hx_ws_lat_echo(lat_job *j)
 {
-	hermes_bus *bus = NULL;
-	hx_ws_lat w = {0};
-	int rc = -1;
-	lat_params p = lat_params_of(j, false, true);
-	if (hx_ws_lat_open(j, "ping", "pong", &bus, &w) == 0 && worker_ready() == 0)
-		rc = hx_ws_echo_loop(&w, &p);
-	hx_ws_lat_close(bus, &w);
-	return rc;
+	return hx_lat_echo_with(j, true);
 }
 
 static int hx_ws_lat_ping(lat_job *j, hm_hist *h)
 {
-	hermes_bus *bus = NULL;
-	hx_ws_lat w = {0};
-	int rc = -1;
-	lat_params p = lat_params_of(j, true, true);
-	uint8_t *buf = malloc(j->size);
-	if (!buf)
-		return -1;
-	for (uint32_t i = 0; i < j->size; i++)
-		buf[i] = (uint8_t)(i * 31u + 7u); /* arbitrary but not all zero */
-	if (hx_ws_lat_open(j, "pong", "ping", &bus, &w) == 0 && worker_ready() == 0)
-		rc = hx_ws_ping_loop(&w, &p, buf, h);
-	hx_ws_lat_close(bus, &w);
-	free(buf);
-	return rc;
+	return hx_lat_ping_with(j, h, true);
 }
 
 /* ---- latency: bare ring ---- */
