@@ -32,6 +32,7 @@ static int setup(void **state)
 	hb_ring(&bus, "old", 1u << 20, 4096, HERMES_POLICY_BLOCK);
 	hb_ring(&bus, "ow", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
 	hb_ring(&bus, "bad", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	hb_ring(&bus, "linked", 1u << 20, 4096, HERMES_POLICY_BLOCK);
 	assert_int_equal(hermes_bus_attach(bus.bus, &hbus), HERMES_OK);
 	static const char *const extra[] = {"--log-level", "warn", NULL};
 	hb_bridge_start(&br, &bus, "bridge", extra);
@@ -393,6 +394,71 @@ static void test_bad_tag_frames_are_refused(void **state)
 	hermes_sub_close(ls);
 }
 
+/* Publish tagged messages on from's ring until one shows up on to (the
+ * first may go before the link is up); it must carry its tag. */
+static void await_tagged(hermes_pub *from, hermes_sub *to, uint32_t tag)
+{
+	uint64_t deadline = ht_now_ns() + 30000000000ull;
+	for (;;) {
+		assert_int_equal(hermes_pub_send_tagged(from, "linked", 6, tag, NULL, 1000000000ll),
+				 HERMES_OK);
+		uint64_t until = ht_now_ns() + 200000000ull;
+		while (ht_now_ns() < until) {
+			hermes_msg m;
+			hermes_err err = hermes_sub_poll(to, &m);
+			if (err == HERMES_OK) {
+				assert_int_equal(m.len, 6);
+				assert_int_equal(m.tag, tag);
+				assert_int_equal(hermes_sub_release(to), HERMES_OK);
+				return;
+			}
+			assert_int_equal(err, HERMES_EAGAIN);
+			(void)hermes_sub_wait(to, HERMES_WAIT_BLOCK, 20000000);
+		}
+		if (ht_now_ns() > deadline)
+			fail_msg("no tagged message crossed the link within 30 s");
+	}
+}
+
+/* Bridges linking two buses offer TAGS: a tagged message keeps its tag
+ * across the link, both ways (the tag before the origin prefix). */
+static void test_a_link_carries_tags_both_ways(void **state)
+{
+	(void)state;
+	ht_daemon far;
+	hb_bus_start(&far, "brtagsfar");
+	hb_ring(&far, "linked", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	hermes_bus *fbus;
+	assert_int_equal(hermes_bus_attach(far.bus, &fbus), HERMES_OK);
+	char link[128];
+	snprintf(link, sizeof link, "%s/linked", br.addr);
+	const char *extra[] = {"--log-level", "warn", "--link", link, NULL};
+	hb_bridge fbr;
+	hb_bridge_start(&fbr, &far, "farbridge", extra);
+
+	hermes_pub *np, *fp;
+	hermes_sub *ns, *fs;
+	assert_int_equal(hermes_pub_open(hbus, "linked", &np), HERMES_OK);
+	assert_int_equal(hermes_pub_open(fbus, "linked", &fp), HERMES_OK);
+	assert_int_equal(hermes_sub_open(hbus, "linked", HERMES_START_LATEST, 0, &ns), HERMES_OK);
+	assert_int_equal(hermes_sub_open(fbus, "linked", HERMES_START_LATEST, 0, &fs), HERMES_OK);
+	await_tagged(np, fs, 0xa1a1a1a1);
+	/* Our own subscriber saw what we published: skip it. */
+	hermes_msg m;
+	while (hermes_sub_poll(ns, &m) == HERMES_OK)
+		;
+	(void)hermes_sub_release(ns);
+	await_tagged(fp, ns, 0xb2);
+	hermes_sub_close(ns);
+	hermes_sub_close(fs);
+	hermes_pub_close(np);
+	hermes_pub_close(fp);
+	hb_bridge_stop(&fbr);
+	hermes_bus_detach(fbus);
+	ht_daemon_stop(&far);
+	ht_daemon_cleanup(&far);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_tags_survive_an_overwrite_ring),
 		cmocka_unit_test(test_a_client_without_tags_gets_plain_delivers),
 		cmocka_unit_test(test_bad_tag_frames_are_refused),
+		cmocka_unit_test(test_a_link_carries_tags_both_ways),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
