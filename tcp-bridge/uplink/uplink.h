@@ -28,6 +28,9 @@
 #define HN_HDR_RING "Hermes-Ring"       /* that ring's name */
 #define HN_HDR_PUBSEQ "Hermes-Pub-Seq"  /* per origin and ring: 1, 2, 3... as the
 					 * origin's uplink sent (or dropped) them */
+/* Only on tagged messages: the user tag (hermes_msg.tag), decimal 1..2^32-1.
+ * Any NATS client may set it; a malformed one is ignored (untagged). */
+#define HN_HDR_TAG "Hermes-Tag"
 
 typedef struct hn_uplink hn_uplink;
 

@@ -35,6 +35,7 @@ typedef struct item {
 	const void *data;
 	uint32_t len;
 	uint64_t sseq; /* stream sequence (JetStream), else 0 */
+	uint32_t tag;  /* Hermes-Tag, else 0 */
 } item;
 
 typedef struct in {
@@ -57,8 +58,10 @@ typedef struct in {
 	natsMsg **msgs;
 	item *items;
 	uint32_t *lens;
+	uint32_t *tags;
 	void **ptrs;
 	unsigned nmsgs;
+	bool bad_tag_logged;
 
 	origin_seen origins[MAX_ORIGINS];
 	unsigned next_origin;
@@ -105,6 +108,27 @@ static void account(in *w, uint64_t origin, uint64_t ps)
 	o->last = ps;
 }
 
+/* The message's user tag: its Hermes-Tag header, decimal 1..2^32-1. A
+ * header that is not one (any NATS client may set it) is ignored: the
+ * message goes in untagged, and the first such is logged. */
+static uint32_t msg_tag(in *w, natsMsg *m)
+{
+	const char *v = NULL;
+	uint64_t tag = 0;
+	if (natsMsgHeader_Get(m, HN_HDR_TAG, &v) != NATS_OK)
+		return 0;
+	if (v[0] >= '1' && v[0] <= '9' && parse_u64(v, 10, &tag) && tag <= UINT32_MAX &&
+	    strlen(v) <= 10)
+		return (uint32_t)tag;
+	if (!w->bad_tag_logged) {
+		w->bad_tag_logged = true;
+		hn_log(HN_LOG_WARN, "ring '%s': a message from NATS with %s '%.16s' (not 1..%u); "
+				    "delivered untagged (logged once)",
+		       w->cfg->name, HN_HDR_TAG, v, UINT32_MAX);
+	}
+	return 0;
+}
+
 /* Decide about one message: false when it must not go into the ring. */
 static bool admit(in *w, natsMsg *m)
 {
@@ -144,10 +168,12 @@ static void free_msgs(in *w)
  * HERMES_ETIMEDOUT when the uplink stops first. */
 static hermes_err claim(in *w, const item *it, unsigned n, hermes_claim *c)
 {
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
 		w->lens[i] = it[i].len;
+		w->tags[i] = it[i].tag;
+	}
 	for (;;) {
-		hermes_err err = hermes_pub_claim_batch(w->pub, w->lens, n, w->ptrs, c);
+		hermes_err err = hermes_pub_claim_batch_tagged(w->pub, w->lens, w->tags, n, w->ptrs, c);
 		if (err != HERMES_EAGAIN) {
 			if (err == HERMES_OK && w->ring_full) {
 				w->ring_full = false;
@@ -328,7 +354,8 @@ static enum step core_step(in *w)
 	for (unsigned i = 0; i < w->nmsgs; i++)
 		if (admit(w, w->msgs[i]))
 			w->items[n++] = (item){natsMsg_GetData(w->msgs[i]),
-					       (uint32_t)natsMsg_GetDataLength(w->msgs[i]), 0};
+					       (uint32_t)natsMsg_GetDataLength(w->msgs[i]), 0,
+					       msg_tag(w, w->msgs[i])};
 	hermes_err err = commit(w, w->items, n, 0);
 	free_msgs(w);
 	core_stats(w);
@@ -543,7 +570,8 @@ static enum step js_step(in *w, uint64_t *idle_since)
 		}
 		last_final = sseq;
 		if (admit(w, m))
-			w->items[n++] = (item){natsMsg_GetData(m), (uint32_t)natsMsg_GetDataLength(m), sseq};
+			w->items[n++] = (item){natsMsg_GetData(m), (uint32_t)natsMsg_GetDataLength(m), sseq,
+					       msg_tag(w, m)};
 	}
 	hermes_err err = HERMES_OK;
 	if (last_final > applied)
@@ -571,9 +599,10 @@ void *hn_in_main(void *arg)
 	w.msgs = calloc(b, sizeof *w.msgs);
 	w.items = calloc(b, sizeof *w.items);
 	w.lens = calloc(b, sizeof *w.lens);
+	w.tags = calloc(b, sizeof *w.tags);
 	w.ptrs = calloc(b, sizeof *w.ptrs);
 	w.record_ranges = w.cfg->dir == HN_DIR_BOTH;
-	if (!w.msgs || !w.items || !w.lens || !w.ptrs) {
+	if (!w.msgs || !w.items || !w.lens || !w.tags || !w.ptrs) {
 		hn_log(HN_LOG_ERROR, "ring '%s': out of memory", w.cfg->name);
 		goto out;
 	}
@@ -650,6 +679,7 @@ out:
 	free(w.msgs);
 	free(w.items);
 	free(w.lens);
+	free(w.tags);
 	free(w.ptrs);
 	set_state(&w, HN_W_OFF);
 	return NULL;

@@ -43,6 +43,7 @@
 typedef struct held {
 	const void *data;
 	uint32_t len;
+	uint32_t tag; /* user tag; 0 = none (no Hermes-Tag header) */
 	uint64_t seq;
 	uint64_t pubseq;
 } held;
@@ -160,6 +161,10 @@ static natsStatus make_msg(out *o, const held *h, natsMsg **out_msg)
 	if (s == NATS_OK) {
 		snprintf(v, sizeof v, "%" PRIu64, h->pubseq);
 		s = natsMsgHeader_Set(m, HN_HDR_PUBSEQ, v);
+	}
+	if (s == NATS_OK && h->tag) {
+		snprintf(v, sizeof v, "%" PRIu32, h->tag);
+		s = natsMsgHeader_Set(m, HN_HDR_TAG, v);
 	}
 	if (s != NATS_OK) {
 		natsMsg_Destroy(m);
@@ -425,6 +430,7 @@ static hermes_err gather(out *o)
 		held *h = &o->batch[o->n++];
 		h->data = m.data;
 		h->len = m.len;
+		h->tag = m.tag;
 		h->seq = m.seq;
 		h->pubseq = ++o->pubseq;
 		o->bytes += m.len;
