@@ -74,3 +74,68 @@ void hm_dlog(int level, const char *fmt, ...)
 	hm_dlogv(level, fmt, ap);
 	va_end(ap);
 }
+
+/* A value that splits as one field without quotes. */
+static int bare(const char *v)
+{
+	if (!*v)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if (*p <= ' ' || *p == 0x7f || *p == '=' || *p == '"' || *p == '\\')
+			return 0;
+	return 1;
+}
+
+void hm_dlog_str(hm_dlog_kv *kv, const char *key, const char *value)
+{
+	char field[sizeof kv->s];
+	size_t n = 0, cap = sizeof field - 1;
+	if (!value)
+		value = "";
+	int k = snprintf(field, sizeof field, " %s=", key);
+	if (k < 0 || (size_t)k >= cap)
+		return;
+	n = (size_t)k;
+	if (bare(value)) {
+		size_t v = strlen(value);
+		if (n + v > cap)
+			return;
+		memcpy(field + n, value, v);
+		n += v;
+	} else {
+		field[n++] = '"';
+		for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+			char esc[5];
+			size_t e;
+			if (*p == '"' || *p == '\\')
+				e = (size_t)snprintf(esc, sizeof esc, "\\%c", *p);
+			else if (*p == '\n')
+				e = (size_t)snprintf(esc, sizeof esc, "\\n");
+			else if (*p == '\r')
+				e = (size_t)snprintf(esc, sizeof esc, "\\r");
+			else if (*p == '\t')
+				e = (size_t)snprintf(esc, sizeof esc, "\\t");
+			else if (*p < ' ' || *p == 0x7f)
+				e = (size_t)snprintf(esc, sizeof esc, "\\x%02x", *p);
+			else
+				e = (size_t)snprintf(esc, sizeof esc, "%c", *p);
+			if (n + e + 1 > cap)
+				return;
+			memcpy(field + n, esc, e);
+			n += e;
+		}
+		field[n++] = '"';
+	}
+	if (kv->len + n >= sizeof kv->s)
+		return;
+	memcpy(kv->s + kv->len, field, n);
+	kv->len += n;
+	kv->s[kv->len] = '\0';
+}
+
+void hm_dlog_int(hm_dlog_kv *kv, const char *key, long long value)
+{
+	char v[24];
+	snprintf(v, sizeof v, "%lld", value);
+	hm_dlog_str(kv, key, v);
+}

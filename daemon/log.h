@@ -6,8 +6,8 @@
  *   hermesd[1234]: warn: client gone, repairing ring=orders client=5678
  *
  * PROGRAM[PID]: LEVEL: then the message, which names what it is about with
- * key=value fields after the text (ring=NAME, client=PID, pid=PID, bus=NAME,
- * peer=ADDRESS). When stderr is the systemd journal ($JOURNAL_STREAM names
+ * key=value fields after the text (ring=NAME, client=APP-NAME, instance=ID,
+ * pid=PID, bus=NAME, peer=ADDRESS; hm_dlog_kv builds them). When stderr is the systemd journal ($JOURNAL_STREAM names
  * it), the line starts with the syslog priority instead of PROGRAM[PID]
  * (journald records both itself):
  *
@@ -38,5 +38,25 @@ size_t hm_dlog_format(char *buf, size_t n, int journal, int level, const char *f
 
 /* 1 when stderr is the journal: $JOURNAL_STREAM is "DEV:INODE" of stderr. */
 int hm_dlog_stderr_is_journal(void);
+
+/* The key=value fields at the end of a message, built once and passed as
+ * "%s" (they start with a space):
+ *
+ *   hm_dlog_kv kv = {0};
+ *   hm_dlog_str(&kv, "ring", name);
+ *   hm_dlog_int(&kv, "pid", pid);
+ *   log(HM_DLOG_INFO, "subscriber died; cursor released%s", kv.s);
+ *
+ * A value stands bare when it is not empty and holds no space, control byte,
+ * '=', '"' or ''; otherwise it is quoted, with '"' and '' escaped by a ''
+ * and control bytes as \n, \r, \t or \xHH, so every line splits into
+ * fields the same way (logfmt). Fields that do not fit are left out whole. */
+typedef struct hm_dlog_kv {
+	char s[256];
+	size_t len;
+} hm_dlog_kv;
+
+void hm_dlog_str(hm_dlog_kv *kv, const char *key, const char *value);
+void hm_dlog_int(hm_dlog_kv *kv, const char *key, long long value);
 
 #endif

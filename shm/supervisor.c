@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include "core/proc.h"
+#include "daemon/log.h"
 #include "shm/config.h"
 
 static bool owner_dead(hm_atomic_u64 *owner, hm_atomic_u64 *start, uint64_t *pid_out)
@@ -36,17 +37,27 @@ static bool quarantined(hermes_bus *bus, uint32_t i, hermes_err err, hm_sup_coun
 		if (!(c->corrupt_mask & bit)) {
 			c->corrupt_mask |= bit;
 			c->corrupt_events++;
-			if (log)
-				log(HM_LOG_ERROR, "%s; quarantined: no repairs, opens refused (the other rings are served)",
-				    hermes_last_error_detail());
+			if (log) {
+				hm_dlog_kv kv = {0};
+				hm_dlog_str(&kv, "bus", bus->name);
+				hm_dlog_int(&kv, "ring_index", i);
+				log(HM_LOG_ERROR,
+				    "%s; quarantined: no repairs, opens refused (the other rings are "
+				    "served)%s",
+				    hermes_last_error_detail(), kv.s);
+			}
 		}
 		return true;
 	}
 	if (c->corrupt_mask & bit) {
 		c->corrupt_mask &= ~bit;
-		if (log)
-			log(HM_LOG_WARN, "bus '%s': ring %u is %s again; quarantine lifted", bus->name,
-			    i, err == HERMES_OK ? "valid" : "gone");
+		if (log) {
+			hm_dlog_kv kv = {0};
+			hm_dlog_str(&kv, "bus", bus->name);
+			hm_dlog_int(&kv, "ring_index", i);
+			log(HM_LOG_WARN, "ring is %s again; quarantine lifted%s",
+			    err == HERMES_OK ? "valid" : "gone", kv.s);
+		}
 	}
 	return err != HERMES_OK;
 }
@@ -60,11 +71,15 @@ static int repair_producer(hm_ring *r, const char *name, uint32_t k, uint64_t pi
 		return 0;
 	c->producers_repaired++;
 	c->messages_repaired += (uint64_t)n;
-	if (log)
+	if (log) {
+		hm_dlog_kv kv = {0};
+		hm_dlog_str(&kv, "ring", name);
+		hm_dlog_int(&kv, "pid", (long long)pid);
+		hm_dlog_int(&kv, "slot", k);
 		log(n ? HM_LOG_WARN : HM_LOG_INFO,
-		    "ring '%s': producer pid %llu died%s; %lld sequence(s) marked abandoned, slot %u "
-		    "freed",
-		    name, (unsigned long long)pid, n ? " inside a claim" : "", (long long)n, k);
+		    "producer died%s; %lld sequence(s) marked abandoned, slot freed%s",
+		    n ? " inside a claim" : "", (long long)n, kv.s);
+	}
 	return 1;
 }
 
@@ -75,10 +90,14 @@ static void release_subscriber(hm_ring *r, const char *name, uint32_t k, uint64_
 	/* Relaxed: a counter for hermes-ctl. */
 	hm_fetch_add_relaxed_u64(&r->hdr->dead_subscribers, 1);
 	c->subscribers_released++;
-	if (log)
-		log(HM_LOG_INFO, "ring '%s': subscriber pid %llu died at sequence %llu; cursor released",
-		    name, (unsigned long long)pid,
-		    (unsigned long long)hm_load_relaxed_u64(&r->subs[k].seq));
+	if (log) {
+		hm_dlog_kv kv = {0};
+		hm_dlog_str(&kv, "ring", name);
+		hm_dlog_int(&kv, "pid", (long long)pid);
+		hm_dlog_int(&kv, "slot", k);
+		log(HM_LOG_INFO, "subscriber died at sequence %llu; cursor released%s",
+		    (unsigned long long)hm_load_relaxed_u64(&r->subs[k].seq), kv.s);
+	}
 }
 
 /* A validated view of ring i (ready or deleted) and its name, bounded. */

@@ -117,6 +117,52 @@ static void test_journal_detected_only_for_stderr_itself(void **state)
 	assert_string_equal(out, want);
 }
 
+/* Fields: names stand bare; anything that would split a key=value line
+ * (spaces, '=', quotes, controls, nothing at all) is quoted and escaped. */
+static void test_fields_are_bare_or_quoted_and_escaped(void **state)
+{
+	(void)state;
+	hm_dlog_kv kv = {0};
+	hm_dlog_str(&kv, "ring", "orders.eu-1");
+	hm_dlog_str(&kv, "client", "größe");
+	hm_dlog_int(&kv, "pid", -7);
+	hm_dlog_str(&kv, "why", "no such ring");
+	hm_dlog_str(&kv, "odd", "a=b\"c\\d\n\x01");
+	hm_dlog_str(&kv, "empty", "");
+	hm_dlog_str(&kv, "null", NULL);
+	assert_string_equal(kv.s, " ring=orders.eu-1 client=größe pid=-7 why=\"no such ring\" "
+				  "odd=\"a=b\\\"c\\\\d\\n\\x01\" empty=\"\" null=\"\"");
+	assert_int_equal(kv.len, strlen(kv.s));
+	char buf[512];
+	fmt(buf, sizeof buf, 1, HM_DLOG_INFO, "subscriber died%s", kv.s);
+	assert_true(strncmp(buf, "<6>info: subscriber died ring=orders.eu-1 ", 42) == 0);
+}
+
+/* A field that does not fit is left out whole, never cut inside its value
+ * (a cut quote would swallow the rest of the line). */
+static void test_fields_that_do_not_fit_are_left_out_whole(void **state)
+{
+	(void)state;
+	hm_dlog_kv kv = {0};
+	char big[200];
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	hm_dlog_str(&kv, "a", big);
+	size_t before = kv.len;
+	assert_int_equal(before, 3 + sizeof big - 1);
+	hm_dlog_str(&kv, "b", big);
+	assert_int_equal(kv.len, before);
+	hm_dlog_str(&kv, "c", "fits in the rest");
+	assert_non_null(strstr(kv.s, " c=\"fits in the rest\""));
+	big[100] = ' ';
+	hm_dlog_kv q = {0};
+	for (int i = 0; i < 4; i++)
+		hm_dlog_str(&q, "q", big);
+	assert_int_equal(q.len, strlen(q.s));
+	assert_int_equal(q.s[q.len - 1], '"');
+	assert_true(q.len < sizeof q.s);
+}
+
 /* The real hermesd logs through this module: an error it reports under the
  * journal carries priority 3, so journalctl -p err shows it. */
 static void test_hermesd_errors_reach_the_journal_as_err(void **state)
@@ -154,6 +200,8 @@ int main(void)
 		cmocka_unit_test(test_plain_format_names_program_pid_level),
 		cmocka_unit_test(test_journal_format_has_syslog_priorities),
 		cmocka_unit_test(test_one_message_is_one_line_even_truncated),
+		cmocka_unit_test(test_fields_are_bare_or_quoted_and_escaped),
+		cmocka_unit_test(test_fields_that_do_not_fit_are_left_out_whole),
 		cmocka_unit_test(test_journal_detected_only_for_stderr_itself),
 		cmocka_unit_test(test_hermesd_errors_reach_the_journal_as_err),
 	};
