@@ -3,6 +3,7 @@
  * public API, exactly as an application would. */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,19 +78,26 @@ static uint32_t ring_max_msg(hermes_bus *bus, const char *name)
 
 typedef enum tail_format { FMT_TEXT, FMT_HEX, FMT_JSON } tail_format;
 
+/* A user tag shows as "tag=0x2a " before the data in text and hex, only
+ * when there is one; JSON always has "tag" (0: none). */
 static void print_message(tail_format fmt, const hermes_msg *m)
 {
 	const uint8_t *d = m->data;
 	switch (fmt) {
 	case FMT_TEXT:
+		if (m->tag)
+			printf("tag=0x%" PRIx32 " ", m->tag);
 		fmt_escaped(stdout, d, m->len);
 		break;
 	case FMT_HEX:
 		printf("%llu ", (unsigned long long)m->seq);
+		if (m->tag)
+			printf("tag=0x%" PRIx32 " ", m->tag);
 		fmt_hex(stdout, d, m->len);
 		break;
 	case FMT_JSON:
-		printf("{\"seq\":%llu,\"len\":%u,\"data\":\"", (unsigned long long)m->seq, m->len);
+		printf("{\"seq\":%llu,\"len\":%u,\"tag\":%" PRIu32 ",\"data\":\"",
+		       (unsigned long long)m->seq, m->len, m->tag);
 		fmt_base64(stdout, d, m->len);
 		fputs("\"}", stdout);
 		break;
@@ -148,7 +156,7 @@ static int tail_remote(const char *addr, const char *ring, hermes_start start, u
 		}
 		switch (ev.type) {
 		case HERMES_NET_MESSAGE: {
-			hermes_msg m = {.data = ev.data, .len = ev.len, .seq = ev.seq};
+			hermes_msg m = {.data = ev.data, .len = ev.len, .tag = ev.tag, .seq = ev.seq};
 			print_message(fmt, &m);
 			printed++;
 			break;
@@ -420,6 +428,7 @@ typedef struct pub_state {
 	uint32_t max_msg;
 	int64_t timeout_ns;
 	uint64_t timeout_ms;
+	uint32_t tag; /* --tag; 0: none */
 	bool print_seq;
 } pub_state;
 
@@ -428,8 +437,8 @@ typedef struct pub_state {
 static hermes_err publish_remote(pub_state *ps, const void *data, size_t len, uint64_t *seq)
 {
 	uint64_t pub_seq;
-	hermes_err err = hermes_net_publish(ps->net, ps->channel, data, len,
-					    HERMES_NET_PUB_ACK | HERMES_NET_PUB_FLUSH, &pub_seq);
+	hermes_err err = hermes_net_publish_tagged(ps->net, ps->channel, data, len, ps->tag,
+						   HERMES_NET_PUB_ACK | HERMES_NET_PUB_FLUSH, &pub_seq);
 	if (err)
 		return err;
 	uint64_t deadline = hm_now_ns() + (uint64_t)ps->timeout_ns;
@@ -464,7 +473,8 @@ static int publish(pub_state *ps, const void *data, size_t len, uint64_t n)
 	}
 	uint64_t seq;
 	hermes_err err = ps->net ? publish_remote(ps, data, len, &seq)
-				 : hermes_pub_send_timed(ps->pub, data, (uint32_t)len, &seq, ps->timeout_ns);
+				 : hermes_pub_send_tagged(ps->pub, data, (uint32_t)len, ps->tag, &seq,
+							  ps->timeout_ns);
 	switch (err) {
 	case HERMES_OK:
 		if (ps->print_seq)
@@ -531,12 +541,29 @@ static int publish_stdin(pub_state *ps, bool hex)
 	return status;
 }
 
+/* --tag: 1..2^32-1, decimal or 0x hex (as tail shows it). */
+static bool parse_tag(const char *s, uint32_t *tag)
+{
+	uint64_t v = 0;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		const char *h = s + 2;
+		if (!*h || strlen(h) > 8 || strspn(h, "0123456789abcdefABCDEF") != strlen(h))
+			return false;
+		v = strtoull(h, NULL, 16);
+	} else if (!parse_u64(s, UINT32_MAX, &v)) {
+		return false;
+	}
+	*tag = (uint32_t)v;
+	return v != 0;
+}
+
 int cmd_pub(ctl_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"hex", no_argument, NULL, 'x'},
 		{"timeout", required_argument, NULL, 't'},
 		{"print-seq", no_argument, NULL, 'p'},
+		{"tag", required_argument, NULL, 'T'},
 		{"remote", required_argument, NULL, CTL_OPT_REMOTE},
 		CTL_COMMON_OPTIONS,
 		{0},
@@ -546,6 +573,12 @@ int cmd_pub(ctl_ctx *ctx, int argc, char **argv)
 	int c, r;
 	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "xt:p", opts, NULL)) != -1) {
 		switch (c) {
+		case 'T':
+			if (!parse_tag(optarg, &ps.tag))
+				return ctl_usage_error(ctx, "--tag wants a user tag from 1 to 4294967295 "
+							    "(decimal or 0x hex), not '%s'",
+						       optarg);
+			break;
 		case 'x':
 			hex = true;
 			break;

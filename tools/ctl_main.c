@@ -65,7 +65,9 @@ static const ctl_cmd commands[] = {
 	 "  --count N   stop after N messages\n"
 	 "  --format    text: the payload, with \\\\ \\n \\r \\t and \\xNN for anything not\n"
 	 "              printable ASCII (default); hex: '<seq> <hex bytes>';\n"
-	 "              json: {\"seq\":N,\"len\":N,\"data\":\"<base64>\"}\n"
+	 "              json: {\"seq\":N,\"len\":N,\"tag\":N,\"data\":\"<base64>\"}\n"
+	 "              (a user tag shows as 'tag=0x2a ' before the payload in text\n"
+	 "              and hex, only when the message has one)\n"
 	 "  --remote    subscribe through the hermes-bridge at HOST:PORT instead of\n"
 	 "              the local segment (identity, key file and encryption from\n"
 	 "              $HERMES_NET_IDENTITY, $HERMES_NET_KEY_FILE, $HERMES_NET_ENCRYPT)\n"
@@ -78,13 +80,15 @@ static const ctl_cmd commands[] = {
 	 false},
 	{"pub", cmd_pub, "publish a message (or one per line of stdin)",
 	 "usage: hermes-ctl pub RING [MESSAGE] [--hex] [--timeout MS] [--print-seq]\n"
-	 "                           [--remote HOST:PORT]\n"
+	 "                           [--tag TAG] [--remote HOST:PORT]\n"
 	 "\n"
 	 "Publishes MESSAGE, or each line of stdin (without its newline) when MESSAGE\n"
 	 "is absent.\n"
 	 "  --hex         MESSAGE and lines are hex bytes (spaces allowed between bytes)\n"
 	 "  --timeout MS  how long to wait for room on a full block ring (default 5000)\n"
 	 "  --print-seq   print each message's sequence number\n"
+	 "  --tag TAG     the messages' user tag (hermes_msg.tag), 1..4294967295,\n"
+	 "                decimal or 0x hex\n"
 	 "  --remote      publish through the hermes-bridge at HOST:PORT, each message\n"
 	 "                acknowledged with its ring sequence (auth as for tail)\n",
 	 false},

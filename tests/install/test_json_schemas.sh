@@ -3,7 +3,8 @@
 # tools/schemas (installed to share/hermes/schemas), with 64-bit ids and
 # nanosecond timestamps as strings: run hermesd, a bridge and a subscriber,
 # take list, inspect, clients, bridges and uplink, validate each, and check
-# that the schemas reject an id written as a number.
+# that the schemas reject an id written as a number; tail --format json
+# lines (one tagged, one not) against the tail schema.
 #   test_json_schemas.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1
@@ -39,6 +40,9 @@ wait_for 10 compgen -G "$work/hermes-bridge.$bus.*"
 pids+=($!)
 wait_for 10 bash -c "'$build/tools/hermes-ctl' --bus $bus --run-dir $work inspect events --json | grep -q '\"slot\"'"
 
+"${ctl[@]}" pub events --tag 0x2a tagged
+timeout 10 "${ctl[@]}" tail events --from earliest --count 2 --format json >"$work/tail.jsonl"
+
 for doc in list inspect clients bridges uplink; do
 	case $doc in
 	inspect) "${ctl[@]}" inspect events --json ;;
@@ -69,5 +73,12 @@ assert not V(schema).is_valid(bad), "a numeric created_unix_ns passed the schema
 br = json.load(open(f"{work}/bridges.json"))
 assert isinstance(br["bridges"][0]["bus_id"], str), br["bridges"][0]["bus_id"]
 print("ids and timestamps are strings; numbers are rejected")
+schema = json.load(open(f"{schemas}/hermes-ctl.tail-1.schema.json"))
+V.check_schema(schema)
+lines = [json.loads(l) for l in open(f"{work}/tail.jsonl")]
+assert [l["tag"] for l in lines] == [0, 42], lines
+for l in lines:
+    V(schema).validate(l)
+print("tail: each line valid against hermes-ctl.tail-1.schema.json")
 PY
 echo "JSON schemas: ok"

@@ -483,8 +483,9 @@ static void test_pub_hex_then_tail_json_round_trips_binary(void **state)
 		*nl = '\0';
 		jv *v = parse_json_or_fail(line);
 		assert_int_equal(v->t, J_OBJ);
-		assert_int_equal(v->n, 3);
+		assert_int_equal(v->n, 4);
 		assert_int_equal(u64_at(v, "seq"), i);
+		assert_int_equal(u64_at(v, "tag"), 0);
 		assert_int_equal(u64_at(v, "len"), len);
 		const jv *data = jget(v, "data");
 		assert_non_null(data);
@@ -495,6 +496,55 @@ static void test_pub_hex_then_tail_json_round_trips_binary(void **state)
 		line = nl + 1;
 	}
 	result_free(&r);
+}
+
+static void expect_fail(result r, int code, const char *needle);
+
+/* pub --tag sets the user tag (decimal or 0x hex); tail shows it: "tag=0x2a "
+ * before the data in text and hex only when there is one, "tag" always in
+ * JSON (issue 18). */
+static void test_pub_tag_then_tail_shows_the_tag(void **state)
+{
+	fixture *fx = *state;
+	result r = CTL(fx, "pub", "events", "--tag", "42", "tagged");
+	expect_ok(&r);
+	result_free(&r);
+	r = CTL(fx, "pub", "events", "plain");
+	expect_ok(&r);
+	result_free(&r);
+	r = CTL(fx, "pub", "events", "--tag", "0xFFFFFFFF", "--hex", "00ff");
+	expect_ok(&r);
+	result_free(&r);
+
+	r = CTL(fx, "tail", "events", "--from", "earliest", "--count", "3");
+	expect_ok(&r);
+	assert_string_equal(r.out.p, "tag=0x2a tagged\nplain\ntag=0xffffffff \\x00\\xff\n");
+	result_free(&r);
+	r = CTL(fx, "tail", "events", "--from", "earliest", "--count", "3", "--format", "hex");
+	expect_ok(&r);
+	assert_string_equal(r.out.p, "0 tag=0x2a 746167676564\n1 706c61696e\n2 tag=0xffffffff 00ff\n");
+	result_free(&r);
+	r = CTL(fx, "tail", "events", "--from", "earliest", "--count", "3", "--format", "json");
+	expect_ok(&r);
+	static const uint64_t tags[] = {42, 0, UINT32_MAX};
+	char *line = r.out.p;
+	for (unsigned i = 0; i < 3; i++) {
+		char *nl = strchr(line, '\n');
+		assert_non_null(nl);
+		*nl = '\0';
+		jv *v = parse_json_or_fail(line);
+		assert_int_equal(v->n, 4);
+		assert_int_equal(u64_at(v, "seq"), i);
+		assert_int_equal(u64_at(v, "tag"), tags[i]);
+		jfree(v);
+		line = nl + 1;
+	}
+	result_free(&r);
+
+	expect_fail(CTL(fx, "pub", "events", "--tag", "0", "x"), 2, "--tag wants a user tag");
+	expect_fail(CTL(fx, "pub", "events", "--tag", "4294967296", "x"), 2, "--tag wants");
+	expect_fail(CTL(fx, "pub", "events", "--tag", "0x", "x"), 2, "--tag wants");
+	expect_fail(CTL(fx, "pub", "events", "--tag", "0x1g", "x"), 2, "--tag wants");
 }
 
 /* ---- list, inspect, clients ---------------------------------------------------------- */
@@ -1201,6 +1251,7 @@ int main(void)
 		T(test_pub_then_tail_round_trips_text),
 		T(test_pub_hex_then_tail_hex_round_trips_binary),
 		T(test_pub_hex_then_tail_json_round_trips_binary),
+		T(test_pub_tag_then_tail_shows_the_tag),
 		T(test_list_and_inspect_json_match_what_was_published_and_consumed),
 		T(test_metrics_is_prometheus_text_with_the_counters),
 		T(test_metrics_serve_answers_http_on_loopback),
