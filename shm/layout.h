@@ -351,11 +351,24 @@ typedef struct hm_sub_slot {
 	hm_atomic_u64 lost;
 	hm_atomic_u64 skipped; /* sequences of aborted or repaired records */
 	hm_atomic_u64 corrupt; /* records this subscriber refused as corrupt */
-	uint8_t pad_[HM_FALSE_SHARING - 80];
+	/* Durable subscribers (hermes_sub_open_durable): the key of the name
+	 * (0: not durable), stored with release after the name. A durable
+	 * slot outlives its owner: when the owner dies or closes, `owner`
+	 * becomes HM_SUB_ORPHAN and the slot keeps its mask bit and cursor,
+	 * so producers of a block ring stay held until a process adopts it
+	 * (same key) or an operator drops it. */
+	hm_atomic_u64 durable;
+	char durable_name[32]; /* NUL-terminated; for hermes-ctl */
+	uint8_t pad_[HM_FALSE_SHARING - 120];
 } hm_sub_slot;
+
+/* The owner of an orphaned durable subscriber slot (no pid is this large). */
+#define HM_SUB_ORPHAN UINT64_MAX
 
 static_assert(sizeof(hm_sub_slot) == HM_FALSE_SHARING, "subscriber slot size");
 static_assert(offsetof(hm_sub_slot, pos) == 16, "cursor offset");
 static_assert(offsetof(hm_sub_slot, joined) == 36, "joined flag offset");
+static_assert(offsetof(hm_sub_slot, durable) == 80, "durable key offset");
+static_assert(offsetof(hm_sub_slot, durable_name) == 88, "durable name offset");
 
 #endif

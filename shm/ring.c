@@ -1834,3 +1834,85 @@ bool hm_sub_ready(hermes_sub *s)
 	/* Relaxed: `deleted` is a one-way flag; a late view only delays. */
 	return sub_ready(s) || hm_load_relaxed_u32(&s->ring.hdr->deleted) != 0;
 }
+
+/* ---- durable subscribers (hermes_sub_open_durable) -------------------------- */
+
+void hm_ring_orphan_subscriber(hm_ring *r, uint32_t index)
+{
+	if (index >= HM_MAX_SUBSCRIBERS)
+		return;
+	hm_sub_slot *s = &r->subs[index];
+	/* As hm_ring_release_subscriber, except that the mask bit, and so the
+	 * cursor, stay: a block ring's producers remain held at what the
+	 * owner released. Nobody reads through the slot until it is adopted. */
+	hm_ring_sleepers_remove(r->hdr, 1ull << index);
+	sub_left(r->hdr, s);
+	hm_store_relaxed_u64(&s->owner_start, 0);
+	/* Release: pairs with the adopter's CAS (acquire), so the cursor the
+	 * owner released is what the adopter reads. */
+	hm_store_release_u64(&s->owner, HM_SUB_ORPHAN);
+}
+
+int hm_ring_adopt_sub_slot(hm_ring *r, uint64_t key, uint64_t pid, uint64_t pid_start)
+{
+	for (uint32_t i = 0; i < HM_MAX_SUBSCRIBERS; i++) {
+		hm_sub_slot *s = &r->subs[i];
+		uint64_t expected = HM_SUB_ORPHAN;
+		/* Acquire (durable): pairs with the release that published the
+		 * key after the name. acq_rel CAS: pairs with the orphaning
+		 * release store, and makes two adopters exclude each other. */
+		if (hm_load_acquire_u64(&s->durable) != key ||
+		    hm_load_relaxed_u64(&s->owner) != HM_SUB_ORPHAN ||
+		    !hm_cas_acq_rel_u64(&s->owner, &expected, pid))
+			continue;
+		hm_store_relaxed_u64(&s->owner_start, pid_start);
+		return (int)i;
+	}
+	return -1;
+}
+
+void hm_sub_adopt(hermes_sub *s, const hm_ring *r, int slot_index)
+{
+	memset(s, 0, sizeof *s);
+	s->ring = *r;
+	s->slot_index = (uint32_t)slot_index;
+	s->slot = &s->ring.subs[slot_index];
+	s->spin = WAIT_SPINS;
+	s->fence = !hm_membarrier_register();
+	/* The cursor never stopped holding the ring (its mask bit stayed set),
+	 * so no join is needed: go on from exactly what was released. Relaxed:
+	 * the adopting CAS (acquire) ordered these after the orphaning. */
+	s->seq = hm_load_relaxed_u64(&s->slot->seq);
+	s->pos = hm_load_relaxed_u64(&s->slot->pos);
+	s->released_seq = s->seq;
+	s->released_pos = s->pos;
+	(void)sub_joined(s);
+}
+
+bool hm_ring_drop_durable(hm_ring *r, uint32_t index)
+{
+	if (index >= HM_MAX_SUBSCRIBERS)
+		return false;
+	hm_sub_slot *s = &r->subs[index];
+	uint64_t expected = HM_SUB_ORPHAN;
+	/* Only an orphan, and only once: an adopter's CAS and ours exclude
+	 * each other. HM_SUB_ORPHAN - 1 (no pid either) keeps the slot taken
+	 * while the key goes. */
+	if (!hm_cas_acq_rel_u64(&s->owner, &expected, HM_SUB_ORPHAN - 1))
+		return false;
+	hm_store_relaxed_u64(&s->durable, 0);
+	free_slot(&s->owner, &s->owner_start, &r->hdr->sub_mask, index);
+	if (r->policy == HERMES_POLICY_BLOCK)
+		wake_producers(r, true);
+	return true;
+}
+
+void hm_sub_durable_name(const hm_sub_slot *s, char out[32])
+{
+	/* Shared memory: copy, bounded, terminated, printable. */
+	memcpy(out, s->durable_name, sizeof s->durable_name);
+	out[sizeof s->durable_name - 1] = '\0';
+	for (char *p = out; *p; p++)
+		if (*p < 0x21 || *p > 0x7e)
+			*p = '?';
+}

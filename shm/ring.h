@@ -143,6 +143,20 @@ bool hm_sub_ready(hermes_sub *sub);
  * released): hermes_pub_subscribers. */
 unsigned hm_ring_subscribers(const hm_ring *ring);
 
+/* Durable subscriber slots (layout.h, hm_sub_slot.durable). Orphan: the
+ * owner of durable slot `index` died or closed it; the slot stays taken by
+ * HM_SUB_ORPHAN with its cursor (still holding producers). Adopt: take the
+ * orphaned slot whose key is `key` for pid (its index, or -1). hm_sub_adopt:
+ * a subscriber over an adopted slot, at the cursor it had. Drop: free an
+ * orphaned slot (false: it is not an orphan, or was just adopted). */
+void hm_ring_orphan_subscriber(hm_ring *ring, uint32_t index);
+int hm_ring_adopt_sub_slot(hm_ring *ring, uint64_t key, uint64_t pid, uint64_t pid_start);
+void hm_sub_adopt(hermes_sub *sub, const hm_ring *ring, int slot_index);
+bool hm_ring_drop_durable(hm_ring *ring, uint32_t index);
+/* A durable slot's name, copied out of shared memory: bounded, terminated,
+ * non-printable bytes as '?'. */
+void hm_sub_durable_name(const hm_sub_slot *slot, char out[32]);
+
 #if defined(HM_CRASH_HOOKS)
 /* Test builds of ring.c only: die (SIGKILL) at the crash point after this
  * many more points (-1: never); how many points were passed, and the last. */

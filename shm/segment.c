@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <hermes/durable.h>
+
 #include "core/error_detail.h"
 #include "core/futex.h"
 #include "core/proc.h"
@@ -583,9 +585,12 @@ bool hm_ring_in_use(const hm_ring *r)
 	for (unsigned i = 0; i < HM_MAX_PRODUCERS; i++)
 		if (hm_load_acquire_u64(&r->prods[i].owner))
 			return true;
-	for (unsigned i = 0; i < HM_MAX_SUBSCRIBERS; i++)
-		if (hm_load_acquire_u64(&r->subs[i].owner))
+	/* An orphaned durable subscriber is no process: it goes with the ring. */
+	for (unsigned i = 0; i < HM_MAX_SUBSCRIBERS; i++) {
+		uint64_t o = hm_load_acquire_u64(&r->subs[i].owner);
+		if (o && o < HM_SUB_ORPHAN - 1)
 			return true;
+	}
 	return false;
 }
 
@@ -887,6 +892,119 @@ void hermes_sub_close(hermes_sub *sub)
 	if (!sub)
 		return;
 	drop_slot(sub->bus, sub->ring.hdr, sub->slot_index, true);
-	hm_sub_fini(sub);
+	/* Relaxed: our own slot's key, which only we wrote. */
+	if (hm_load_relaxed_u64(&sub->slot->durable))
+		hm_ring_orphan_subscriber(&sub->ring, sub->slot_index); /* include/hermes/durable.h */
+	else
+		hm_sub_fini(sub);
 	free(sub);
+}
+
+/* ---- durable subscribers (include/hermes/durable.h) ------------------------- */
+
+/* The key of a durable name (FNV-1a 64; never 0, which means "not
+ * durable"), or 0 for a name that is not 1..31 of [A-Za-z0-9._:-]. */
+static uint64_t durable_key(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	if (n == 0 || n >= sizeof(((hm_sub_slot *)0)->durable_name))
+		return 0;
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++) {
+		char ch = name[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		      ch == '.' || ch == '_' || ch == ':' || ch == '-'))
+			return 0;
+		h = (h ^ (uint8_t)ch) * 0x100000001b3ull;
+	}
+	return h ? h : 1;
+}
+
+/* The slot holding durable `key` (orphaned or not), or -1. */
+static int durable_slot(const hm_ring *r, uint64_t key, uint64_t *owner)
+{
+	for (uint32_t i = 0; i < HM_MAX_SUBSCRIBERS; i++) {
+		/* Acquire: pairs with the release of the key (after the name). */
+		if (hm_load_acquire_u64(&r->subs[i].durable) != key)
+			continue;
+		*owner = hm_load_acquire_u64(&r->subs[i].owner);
+		if (*owner)
+			return (int)i;
+	}
+	return -1;
+}
+
+hermes_err hermes_sub_open_durable(hermes_bus *bus, const char *ring, const char *name,
+				   hermes_start start, uint64_t seq, hermes_sub **out, int *adopted)
+{
+	hm_clear_detail();
+	uint64_t key = durable_key(name);
+	if (!key)
+		return hm_fail(HERMES_EINVAL, "durable subscriber name: 1..31 of [A-Za-z0-9._:-]");
+	if (!bus || !out)
+		return hm_fail(HERMES_EINVAL, "bus or out is NULL");
+	if (bus->readonly)
+		return hm_fail(HERMES_EPERM, "bus '%s' is attached read-only", bus->name);
+	hm_ring r;
+	uint32_t index;
+	hermes_err err = hm_bus_find_ring(bus, ring, &r, &index);
+	if (err)
+		return err;
+	uint64_t owner;
+	int slot = durable_slot(&r, key, &owner);
+	if (slot >= 0 && owner < HM_SUB_ORPHAN - 1)
+		return hm_fail(HERMES_EBUSY, "durable subscriber '%s' of ring '%s' is open in pid %llu",
+			       name, ring, (unsigned long long)owner);
+	slot = hm_ring_adopt_sub_slot(&r, key, (uint64_t)getpid(), hm_proc_start_time(0));
+	if (slot >= 0) {
+		hermes_sub *s = malloc(sizeof *s);
+		if (!s) {
+			hm_ring_orphan_subscriber(&r, (uint32_t)slot); /* give it back */
+			return hm_fail(HERMES_ENOMEM, "subscriber handle");
+		}
+		hm_sub_adopt(s, &r, slot);
+		s->bus = bus;
+		hold_slot(bus, &r, index, (uint32_t)slot, true);
+		if (adopted)
+			*adopted = 1;
+		*out = s;
+		return HERMES_OK;
+	}
+	err = hermes_sub_open(bus, ring, start, seq, out);
+	if (err)
+		return err;
+	hm_sub_slot *sl = (*out)->slot;
+	memset(sl->durable_name, 0, sizeof sl->durable_name);
+	memcpy(sl->durable_name, name, strlen(name));
+	/* Release: the name before the key (readers acquire the key). From
+	 * here on hermesd orphans the slot instead of freeing it. */
+	hm_store_release_u64(&sl->durable, key);
+	if (adopted)
+		*adopted = 0;
+	return HERMES_OK;
+}
+
+hermes_err hermes_sub_drop_durable(hermes_bus *bus, const char *ring, const char *name)
+{
+	hm_clear_detail();
+	uint64_t key = durable_key(name);
+	if (!key)
+		return hm_fail(HERMES_EINVAL, "durable subscriber name: 1..31 of [A-Za-z0-9._:-]");
+	if (!bus)
+		return hm_fail(HERMES_EINVAL, "bus is NULL");
+	if (bus->readonly)
+		return hm_fail(HERMES_EPERM, "bus '%s' is attached read-only", bus->name);
+	hm_ring r;
+	hermes_err err = hm_bus_find_ring(bus, ring, &r, NULL);
+	if (err)
+		return err;
+	uint64_t owner;
+	int slot = durable_slot(&r, key, &owner);
+	if (slot < 0)
+		return hm_fail(HERMES_ENOENT, "ring '%s' has no durable subscriber '%s'", ring, name);
+	if (owner != HM_SUB_ORPHAN || !hm_ring_drop_durable(&r, (uint32_t)slot))
+		return hm_fail(HERMES_EBUSY,
+			       "durable subscriber '%s' of ring '%s' is open in pid %llu: stop it first",
+			       name, ring, (unsigned long long)owner);
+	return HERMES_OK;
 }

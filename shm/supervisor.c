@@ -12,7 +12,9 @@ static bool owner_dead(hm_atomic_u64 *owner, hm_atomic_u64 *start, uint64_t *pid
 	/* Acquire: pairs with the CAS that took the slot, so owner_start (stored
 	 * just after) is read no older than the owner it belongs to... */
 	uint64_t pid = hm_load_acquire_u64(owner);
-	if (!pid)
+	/* 0: free; HM_SUB_ORPHAN (and HM_SUB_ORPHAN - 1, while an operator
+	 * drops it): a durable subscriber slot without a process. */
+	if (!pid || pid >= HM_SUB_ORPHAN - 1)
 		return false;
 	uint64_t st = hm_load_relaxed_u64(start);
 	/* ...except for the instant between the CAS and that store, when the
@@ -86,6 +88,24 @@ static int repair_producer(hm_ring *r, const char *name, uint32_t k, uint64_t pi
 static void release_subscriber(hm_ring *r, const char *name, uint32_t k, uint64_t pid,
 			       hm_sup_counters *c, hm_sup_log_fn log)
 {
+	/* Acquire: pairs with the release that published the key after its
+	 * name. A durable subscriber's cursor outlives it: orphaned, it keeps
+	 * holding a block ring's producers until a restarted owner adopts it
+	 * (hermes_sub_open_durable) or an operator drops it (hermes-ctl
+	 * durable drop). */
+	if (hm_load_acquire_u64(&r->subs[k].durable)) {
+		char dname[sizeof r->subs[k].durable_name];
+		hm_sub_durable_name(&r->subs[k], dname);
+		hm_ring_orphan_subscriber(r, k);
+		c->subscribers_released++;
+		if (log)
+			log(HM_LOG_WARN,
+			    "ring '%s': durable subscriber '%s' (pid %llu) died at sequence %llu; cursor "
+			    "kept, holding producers, until it is adopted again or dropped",
+			    name, dname, (unsigned long long)pid,
+			    (unsigned long long)hm_load_relaxed_u64(&r->subs[k].seq));
+		return;
+	}
 	hm_ring_release_subscriber(r, k);
 	/* Relaxed: a counter for hermes-ctl. */
 	hm_fetch_add_relaxed_u64(&r->hdr->dead_subscribers, 1);

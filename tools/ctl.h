@@ -119,6 +119,7 @@ int cmd_watch(ctl_ctx *ctx, int argc, char **argv);
 int cmd_metrics(ctl_ctx *ctx, int argc, char **argv);
 int cmd_tail(ctl_ctx *ctx, int argc, char **argv);
 int cmd_journal(ctl_ctx *ctx, int argc, char **argv);
+int cmd_durable(ctl_ctx *ctx, int argc, char **argv);
 int cmd_keygen(ctl_ctx *ctx, int argc, char **argv);
 int cmd_pub(ctl_ctx *ctx, int argc, char **argv);
 int cmd_create(ctl_ctx *ctx, int argc, char **argv);

@@ -231,3 +231,30 @@ int cmd_journal(ctl_ctx *ctx, int argc, char **argv)
 	}
 	return ctl_usage_error(ctx, "journal wants list, inspect or verify, not '%s'", what);
 }
+
+int cmd_durable(ctl_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CTL_COMMON_OPTIONS,
+		{0},
+	};
+	int c, r;
+	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT, opts, NULL)) != -1)
+		if ((r = ctl_common_option(ctx, c, argv)) >= 0)
+			return r;
+	if (optind + 3 != argc || strcmp(argv[optind], "drop") != 0)
+		return ctl_usage_error(ctx, "hermes-ctl durable drop RING NAME");
+	const char *ring = argv[optind + 1], *name = argv[optind + 2];
+	hermes_bus *bus;
+	if ((r = ctl_attach(ctx, false, &bus)) != 0)
+		return r;
+	hermes_err err = hermes_sub_drop_durable(bus, ring, name);
+	hermes_bus_detach(bus);
+	if (err) {
+		ctl_error("bus '%s': %s (%s)", ctx->bus, hermes_last_error_detail(), hermes_strerror(err));
+		return CTL_EXIT_ERR;
+	}
+	printf("bus '%s': ring '%s': durable subscriber '%s' dropped; its producers go on\n", ctx->bus,
+	       ring, name);
+	return CTL_EXIT_OK;
+}

@@ -161,6 +161,16 @@ static const ctl_cmd commands[] = {
 	 "            exit status 1 when a record is corrupt, a file unreadable or\n"
 	 "            sequences missing between files\n",
 	 true},
+	{"durable", cmd_durable, "drop a durable subscriber whose process is gone",
+	 "usage: hermes-ctl durable drop RING NAME\n"
+	 "\n"
+	 "A durable subscriber (hermes-journal with durable = true, or any\n"
+	 "hermes_sub_open_durable) keeps its cursor when its process dies or stops:\n"
+	 "'inspect RING' shows it as \"durable, orphaned\", and on a block ring it holds\n"
+	 "producers back until its process comes back and adopts it. 'drop' frees it,\n"
+	 "so producers go on; what they publish meanwhile is not recorded by it.\n"
+	 "Refused while a live process has it open.\n",
+	 false},
 	{"bridges", cmd_bridges, "TCP bridges of the bus: connections, frames, links",
 	 "usage: hermes-ctl bridges [--stats-dir DIR] [--json]\n"
 	 "\n"

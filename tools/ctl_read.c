@@ -353,7 +353,8 @@ static void inspect_text(const ctl_snap *s, const ctl_ring *r)
 				lost[32], sk[32];
 			table_row(&t, u64s(slot, sizeof slot, s2->o.slot),
 				  u64s(pid, sizeof pid, (uint64_t)s2->o.pid), s2->o.comm,
-				  s2->o.alive ? "yes" : "NO", u64s(seq, sizeof seq, s2->seq),
+				  s2->orphaned ? "durable, orphaned" : s2->o.alive ? "yes" : "NO",
+				  u64s(seq, sizeof seq, s2->seq),
 				  u64s(lm, sizeof lm, s2->lag_msgs),
 				  fmt_bytes(lb, sizeof lb, (double)s2->lag_bytes),
 				  ctl_wait_mode_name(s2->wait_mode), s2->sleeping ? "yes" : "no",
@@ -660,7 +661,8 @@ int cmd_clients(ctl_ctx *ctx, int argc, char **argv)
 		for (unsigned k = 0; k < ring->nprods; k++)
 			slot_owner(&cs, &ring->prods[k].o, ring->name, true);
 		for (unsigned k = 0; k < ring->nsubs; k++)
-			slot_owner(&cs, &ring->subs[k].o, ring->name, false);
+			if (!ring->subs[k].orphaned) /* no process: not a client */
+				slot_owner(&cs, &ring->subs[k].o, ring->name, false);
 	}
 	for (unsigned i = 0; i < cs.n; i++) {
 		client *k = &cs.v[i];

@@ -102,7 +102,17 @@ static bool read_sub(const hm_sub_slot *s, uint32_t i, uint64_t sleepers, ctl_su
 		out->lost = hm_load_relaxed_u64(&s->lost);
 		out->skipped = hm_load_relaxed_u64(&s->skipped);
 		if (hm_load_relaxed_u64(&s->owner) == owner) {
-			owner_facts(&out->o, i, owner, start, procs);
+			/* A durable subscriber's orphaned slot (include/hermes/
+			 * durable.h): no process, its name instead. */
+			out->orphaned = owner >= HM_SUB_ORPHAN - 1;
+			owner_facts(&out->o, i, out->orphaned ? 0 : owner, start, procs && !out->orphaned);
+			if (out->orphaned) {
+				char name[32];
+				hm_sub_durable_name(s, name);
+				name[sizeof out->o.comm - 1] = '\0'; /* as a process name */
+				memcpy(out->o.comm, name, sizeof out->o.comm);
+				out->o.alive = false;
+			}
 			return true;
 		}
 	}

@@ -60,6 +60,7 @@ typedef struct ctl_sub {
 	uint32_t wait_mode; /* hermes_wait_mode */
 	bool sleeping;
 	uint64_t msgs, bytes, lost, skipped, corrupt;
+	bool orphaned; /* a durable subscriber without a process (o.comm: its name) */
 } ctl_sub;
 
 typedef struct ctl_ring {

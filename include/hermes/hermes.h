@@ -3,6 +3,7 @@
 #define HERMES_HERMES_H
 
 #include <hermes/bus.h>
+#include <hermes/durable.h>
 #include <hermes/error.h>
 #include <hermes/net.h>
 #include <hermes/protocol.h>

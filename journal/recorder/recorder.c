@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <hermes/durable.h>
 
 #include "core/proc.h"
 #include "daemon/log.h"
@@ -79,6 +80,16 @@ hermes_err hj_recorder_open(hj_recorder *r, hermes_bus *bus, const hj_ring_conf 
 	r->cfg = cfg;
 	r->bus = bus;
 	r->stop = stop;
+	/* The durable subscriber's name: one per journal directory (two
+	 * recorders may journal one ring into two directories). hermes-ctl
+	 * inspect shows it; the log line below says which journal it is. */
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (const char *p = cfg->dir; *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+	snprintf(r->durable_name, sizeof r->durable_name, "journal:%08x", (unsigned)(h ^ (h >> 32)));
+	if (cfg->durable)
+		hj_log(HJ_LOG_INFO, "ring %s: durable cursor '%s' (journal %s)", cfg->name, r->durable_name,
+		       cfg->dir);
 	hm_jrecovery rep;
 	hermes_err e = hm_jwriter_open(cfg->dir, cfg->name, bus_id, &cfg->opts, &r->w, &rep);
 	if (e) {
@@ -226,6 +237,30 @@ static bool ring_behind_journal(hj_recorder *r, uint64_t next)
 	return true;
 }
 
+/* A restarted durable recorder took its orphaned cursor back at sequence
+ * `at`. The journal ends at `next`. Equal: nothing was missed. Behind: the
+ * last recorder wrote [at, next) but died before releasing it; those come
+ * again and record() skips them. Ahead: [next, at) was released but is not
+ * in the journal (its tail was lost, e.g. unsynced pages at a machine crash,
+ * or the journal was replaced): the ring may no longer have it, so it is
+ * recorded as LOST when the next message comes, never skipped silently. */
+static void adopted_cursor(hj_recorder *r, uint64_t next)
+{
+	uint64_t at = hermes_sub_next_seq(r->sub);
+	if (next == HM_JSEQ_NONE || at == next)
+		hj_log(HJ_LOG_INFO, "ring %s: durable cursor '%s' adopted at sequence %" PRIu64, r->cfg->name,
+		       r->durable_name, at);
+	else if (at < next)
+		hj_log(HJ_LOG_INFO, "ring %s: durable cursor '%s' adopted at sequence %" PRIu64 "; %" PRIu64
+				    " message(s) up to %" PRIu64 " are journaled already and skipped",
+		       r->cfg->name, r->durable_name, at, next - at, next - 1);
+	else
+		hj_log(HJ_LOG_ERROR, "ring %s: durable cursor '%s' is at sequence %" PRIu64 ", ahead of the "
+				     "journal (next %" PRIu64 "): %" PRIu64 " message(s) released earlier are not "
+				     "in the journal (a lost tail, or a replaced journal); recorded as lost",
+		       r->cfg->name, r->durable_name, at, next, at - next);
+}
+
 bool hj_recorder_subscribe(hj_recorder *r)
 {
 	uint64_t next = hm_jwriter_next_seq(r->w);
@@ -233,8 +268,21 @@ bool hj_recorder_subscribe(hj_recorder *r)
 		r->sub = NULL;
 		return false;
 	}
-	hermes_err e = next == HM_JSEQ_NONE ? hermes_sub_open(r->bus, r->cfg->name, HERMES_START_EARLIEST, 0, &r->sub)
-					    : hermes_sub_open(r->bus, r->cfg->name, HERMES_START_SEQ, next, &r->sub);
+	hermes_start start = next == HM_JSEQ_NONE ? HERMES_START_EARLIEST : HERMES_START_SEQ;
+	uint64_t from = next == HM_JSEQ_NONE ? 0 : next;
+	hermes_err e;
+	if (r->cfg->durable) {
+		/* A durable subscriber: its cursor outlives this process, so
+		 * producers wait while the recorder is down (killed or
+		 * stopped), and a restarted recorder adopts it. */
+		int adopted = 0;
+		e = hermes_sub_open_durable(r->bus, r->cfg->name, r->durable_name, start, from, &r->sub,
+					    &adopted);
+		if (e == HERMES_OK && adopted)
+			adopted_cursor(r, next);
+	} else {
+		e = hermes_sub_open(r->bus, r->cfg->name, start, from, &r->sub);
+	}
 	if (e == HERMES_OK) {
 		set(&r->stats->state, HJ_STATE_RECORDING);
 		hj_log(HJ_LOG_INFO, "ring %s: recording from sequence %" PRIu64, r->cfg->name,

@@ -26,6 +26,7 @@ typedef struct hj_recorder {
 	hm_jwriter *w;
 	hj_stats *stats;
 	hermes_sub *sub;
+	char durable_name[32]; /* durable = true: its durable subscriber's name */
 	const atomic_bool *stop;
 	bool holding;	  /* a polled message waits for room on disk (durable) */
 	hermes_msg held;

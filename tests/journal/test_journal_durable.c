@@ -1,0 +1,229 @@
+/* A durable journal's cursor outlives its recorder (include/hermes/durable.h,
+ * hermesd's release path in shm/supervisor.c, hermes-journal's adoption):
+ * the real hermesd and hermes-journal, a producer in its own process on a
+ * small block ring, the recorder killed with SIGKILL while it publishes. */
+#include "tests/journal/journal_support.h"
+#include "tests/support/testing.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hermes/durable.h>
+
+#include "shm/ring.h"
+#include "shm/segment.h"
+
+#ifndef HERMES_CTL_PATH
+#error "HERMES_CTL_PATH must name the hermes-ctl binary"
+#endif
+
+static hjt T;
+
+static int teardown(void **state)
+{
+	(void)state;
+	hjt_cleanup(&T);
+	return 0;
+}
+
+/* The ring's orphaned durable slot: its index (-1: none), cursor and name. */
+static int orphan(uint64_t *seq, char name[32])
+{
+	hm_ring r;
+	if (hm_bus_find_ring(T.bus, T.ring, &r, NULL) != HERMES_OK)
+		return -1;
+	for (int i = 0; i < (int)HM_MAX_SUBSCRIBERS; i++)
+		if (hm_load_acquire_u64(&r.subs[i].owner) == HM_SUB_ORPHAN &&
+		    hm_load_acquire_u64(&r.subs[i].durable)) {
+			*seq = hm_load_relaxed_u64(&r.subs[i].seq);
+			hm_sub_durable_name(&r.subs[i], name);
+			return i;
+		}
+	return -1;
+}
+
+/* hermesd notices the recorder's death through its pidfd within a second. */
+static int wait_orphan(uint64_t *seq, char name[32])
+{
+	uint64_t deadline = ht_now_ns() + 5000000000ull;
+	int i;
+	while ((i = orphan(seq, name)) < 0) {
+		if (ht_now_ns() > deadline)
+			fail_msg("no orphaned durable cursor 5 s after the recorder went");
+		usleep(1000);
+	}
+	return i;
+}
+
+static bool log_has(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	char line[1024];
+	bool found = false;
+	while (!found && fgets(line, sizeof line, f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+static uint64_t recorded(void)
+{
+	const hj_stats *s = hjt_stats(&T);
+	uint64_t n = s ? hm_load_relaxed_u64(&s->messages) : 0;
+	hj_stats_close(s);
+	return n;
+}
+
+static uint64_t ring_tail(void)
+{
+	hermes_sub *s;
+	assert_int_equal(hermes_sub_open(T.bus, T.ring, HERMES_START_LATEST, 0, &s), HERMES_OK);
+	uint64_t t = hermes_sub_next_seq(s);
+	hermes_sub_close(s);
+	return t;
+}
+
+static void test_durable_cursor_outlives_a_killed_recorder(void **state)
+{
+	(void)state;
+	/* 64 KiB: a few hundred messages. Without the durable cursor the
+	 * producer laps the dead recorder's position at once. */
+	hjt_init(&T, "jdkill", 64u << 20, 64u << 10, 1024, NULL);
+	hjt_config(&T, "durable = true\nfile_size = 1M\n");
+	hjt_start(&T, true);
+	const uint64_t n = ht_scaled(60000);
+	const unsigned kills = 5;
+	hjt_producer a = {.bus = T.d.bus, .ring = T.ring, .from = 0, .to = n};
+	pid_t p = ht_fork(hjt_produce, &a);
+	for (unsigned k = 0; k < kills; k++) {
+		uint64_t want = (k + 1) * n / (kills + 2), deadline = ht_now_ns() + 30000000000ull;
+		while (recorded() < want) {
+			if (ht_now_ns() > deadline)
+				fail_msg("the recorder got only %llu of %llu", (unsigned long long)recorded(),
+					 (unsigned long long)want);
+			usleep(500);
+		}
+		hjt_kill(&T);
+		uint64_t at;
+		char name[32];
+		wait_orphan(&at, name);
+		/* The producer is held at the dead recorder's cursor: the ring
+		 * never runs more than its slots ahead of it. */
+		uint64_t tail = ring_tail();
+		assert_true(tail >= at && tail - at <= 1024);
+		print_message("kill %u: cursor '%s' orphaned at %llu, ring tail %llu\n", k + 1, name,
+			      (unsigned long long)at, (unsigned long long)tail);
+		hjt_start(&T, true);
+	}
+	int st = ht_wait_child(p, 60000);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_true(hjt_wait_journaled(&T, n, 20000));
+	hjt_stop(&T);
+	/* Not one message missing, duplicated or recorded as lost. */
+	hjt_verify_journal(&T, 0, n);
+	const hj_stats *s = hjt_stats(&T);
+	assert_non_null(s);
+	assert_int_equal(hm_load_relaxed_u64(&s->lost), 0);
+	hj_stats_close(s);
+	assert_true(log_has(T.log, "adopted at sequence"));
+}
+
+/* Run hermes-ctl with args; its stdout+stderr into out (NUL-terminated). */
+static int ctl(char *out, size_t cap, const char *const *args)
+{
+	char path[400];
+	snprintf(path, sizeof path, "%s/ctl.out", T.d.run_dir);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		char *argv[16] = {"hermes-ctl", "--bus", T.d.bus};
+		int n = 3;
+		for (int i = 0; args[i] && n < 15; i++)
+			argv[n++] = (char *)args[i];
+		argv[n] = NULL;
+		execv(HERMES_CTL_PATH, argv);
+		_exit(127);
+	}
+	int st = ht_wait_child(pid, 15000);
+	FILE *f = fopen(path, "re");
+	assert_non_null(f);
+	size_t len = fread(out, 1, cap - 1, f);
+	out[len] = '\0';
+	fclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_an_orphaned_cursor_holds_producers_until_the_operator_drops_it(void **state)
+{
+	(void)state;
+	hjt_init(&T, "jddrop", 64u << 20, 64u << 10, 1024, NULL);
+	hjt_config(&T, "durable = true\n");
+	hjt_start(&T, true);
+	hermes_pub *pub;
+	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	hjt_publish(&T, pub, 0, 1000);
+	assert_true(hjt_wait_journaled(&T, 1000, 10000));
+	/* A graceful stop keeps the cursor too (a restart or an upgrade). */
+	hjt_stop(&T);
+	uint64_t at;
+	char name[32];
+	wait_orphan(&at, name);
+	assert_int_equal(at, 1000);
+	char out[8192];
+	const char *inspect[] = {"inspect", T.ring, NULL};
+	assert_int_equal(ctl(out, sizeof out, inspect), 0);
+	if (!strstr(out, "durable, orphaned") || !strstr(out, name))
+		fail_msg("inspect does not show the orphaned cursor '%s':\n%s", name, out);
+	/* The ring fills up and stays full: the cursor holds. */
+	uint64_t i = 1000;
+	hermes_err e = HERMES_OK;
+	for (; i < 3000 && e == HERMES_OK; i++) {
+		uint8_t p[128];
+		uint32_t len = hjt_fill(p, i);
+		e = hermes_pub_send_timed(pub, p, len, NULL, 50000000);
+	}
+	assert_int_equal(e, HERMES_ETIMEDOUT);
+	i--;
+	/* Refused while a process has it open... */
+	hermes_sub *holder;
+	int adopted = 0;
+	assert_int_equal(hermes_sub_open_durable(T.bus, T.ring, name, HERMES_START_LATEST, 0, &holder,
+						 &adopted),
+			 HERMES_OK);
+	assert_int_equal(adopted, 1);
+	assert_int_equal(hermes_sub_next_seq(holder), 1000);
+	const char *drop[] = {"durable", "drop", T.ring, name, NULL};
+	assert_int_equal(ctl(out, sizeof out, drop), 1);
+	assert_non_null(strstr(out, "is open in pid"));
+	assert_int_equal(hermes_sub_drop_durable(T.bus, T.ring, name), HERMES_EBUSY);
+	hermes_sub_close(holder); /* orphaned again */
+	wait_orphan(&at, name);
+	/* ...then dropped: the producers go on. */
+	assert_int_equal(ctl(out, sizeof out, drop), 0);
+	assert_non_null(strstr(out, "dropped"));
+	assert_true(orphan(&at, name) < 0);
+	hjt_publish(&T, pub, i, i + 2000);
+	hermes_pub_close(pub);
+	assert_int_equal(hermes_sub_drop_durable(T.bus, T.ring, name), HERMES_ENOENT);
+	assert_int_equal(hermes_sub_drop_durable(T.bus, T.ring, "bad name"), HERMES_EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_durable_cursor_outlives_a_killed_recorder, teardown),
+		cmocka_unit_test_teardown(test_an_orphaned_cursor_holds_producers_until_the_operator_drops_it,
+					  teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
