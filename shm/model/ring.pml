@@ -11,6 +11,14 @@
  *                     repair (held_seq reset to 0 as in ring.c; KEEP_HELD: kept)
  *   SPIN_WAIT         subscribers and producers busy-wait instead of blocking
  *                     (for the non-progress-cycle run under weak fairness)
+ *   PSLEEP            a producer that finds the ring full sleeps on prod_futex
+ *                     (claim_sleep: prod_sleepers bit, re-check, FUTEX_WAIT);
+ *                     releases, commits, aborts, repair, leaves and the
+ *                     supervisor's release of a dead subscriber wake it
+ *   EARLY0, EARLY1    subscriber 0 (1) joined before anything happened;
+ *                     otherwise it joins concurrently (ONE_SUB: no subscriber 1)
+ *   SUB_GONE=n        subscriber departures (death or hermes_sub_close), at
+ *                     any step of the poll loop or of the leave (default 0)
  * Deliberately broken variants (check.sh expects each to FAIL):
  *   BUG_NO_HELP       claims skip the HELP step (held_seq never raised)
  *   BUG_HELD_FIRST    repair reads held_seq[d] before the tail
@@ -25,6 +33,18 @@
  *                     wake-up leaves subscribers asleep)
  *   BUG_SKIP_UNPUBLISHED the subscriber does not publish its cursor after
  *                     skipping an abandoned range (only after a delivery)
+ * With PSLEEP:
+ *   BUG_RELEASE_NO_WAKE  publishing a cursor never wakes producers
+ *   BUG_PWAKE_NO_BARRIER a release reads prod_sleepers before its cursor
+ *                     store is visible (the barrier pair left out)
+ *   BUG_COMMIT_NO_PWAKE  commits and aborts wake subscribers only
+ *   BUG_SUB_RELEASE_NO_WAKE the supervisor's release of a dead subscriber
+ *                     wakes nobody
+ *   BUG_REPAIR_KEEPS_BIT repair leaves a dead producer's prod_sleepers bit
+ *   LEAVE_WAKE_LAST   a leave (hm_sub_fini) and the supervisor's release
+ *                     wake producers after free_slot's owner store, as
+ *                     ring.c at 970bf43 does: a leaver killed in between
+ *                     leaves a slot nobody releases and nobody wakes
  */
 
 #ifndef NSLOTS
@@ -35,6 +55,9 @@
 #endif
 #ifndef REPAIR_DEATHS
 #define REPAIR_DEATHS 1
+#endif
+#ifndef SUB_GONE
+#define SUB_GONE 0
 #endif
 
 #define NPROD 2
@@ -71,6 +94,11 @@ byte cur[NSUB];         /* published subscriber cursors (sequence) */
 bit submask[NSUB];
 byte sleepers;          /* bit j: subscriber j registered asleep */
 byte futex;
+#ifdef PSLEEP
+byte prod_sleepers;     /* bit k: producer k announced it sleeps on a full ring */
+byte prod_futex;
+#endif
+bit sowner[NSUB];       /* the subscriber slot is taken (owner != 0) */
 
 /* ---- the kernel and the supervisor ---------------------------------------- */
 bit killed[NPROD];        /* set when producer k dies (the kernel tells the supervisor) */
@@ -78,6 +106,8 @@ bit repaired[NPROD];    /* the supervisor repaired k and freed its slot */
 bit pdone[NPROD];       /* producer k finished its script alive */
 byte deaths = MAX_DEATHS;
 byte rdeaths = REPAIR_DEATHS;
+bit skilled[NSUB];      /* subscriber j died (the kernel tells the supervisor) */
+byte sgone = SUB_GONE;
 #ifdef ONE_SUB
 #define submask_1 0
 #endif
@@ -141,10 +171,68 @@ inline wake()
 	fi
 }
 
+/* wake_producers (and the producers' half of wake_sleepers): the load of
+ * prod_sleepers after the store that freed room (the membarrier pair: in
+ * this sequentially consistent model, program order) */
+inline wakep()
+{
+#ifdef PSLEEP
+	if
+	:: prod_sleepers != 0 -> prod_futex++
+	:: else
+	fi
+#else
+	skip
+#endif
+}
+
+/* A subscriber may die (or the leave's process be killed) before any
+ * shared access of its poll loop or its leave. */
+#if SUB_GONE > 0
+#define SST(a) if :: atomic { true; a } :: atomic { sgone > 0 -> sgone-- }; goto sdead fi
+#else
+#define SST(a) atomic { a }
+#endif
+
+/* publish_cursor in a poll: the cursor store (in the poll's step), then
+ * wake_producers. BUG_PWAKE_NO_BARRIER: the load of prod_sleepers is not
+ * ordered after the store (no membarrier pair, no fence), so it may come
+ * first: load, store, wake. */
+#if defined(PSLEEP) && defined(BUG_PWAKE_NO_BARRIER)
+#define RELEASE_IN_POLL
+#define AFTER_RELEASE pw = (prod_sleepers != 0); cur[j] = s; \
+	atomic { if :: pw -> prod_futex++ :: else fi; pw = 0 }
+#else
+#define RELEASE_IN_POLL ; cur[j] = s
+#if defined(PSLEEP) && !defined(BUG_RELEASE_NO_WAKE)
+#define AFTER_RELEASE SST(wakep())
+#else
+#define AFTER_RELEASE
+#endif
+#endif
+
+/* free_slot's owner store and wake_producers, after the mask bit is clear:
+ * the order of a leave (X: a death point) and of the supervisor's release */
+#ifdef LEAVE_WAKE_LAST
+#define SUB_FREE_X(j, X) X(sowner[j] = 0); X(wakep())
+#else
+#define SUB_FREE_X(j, X) X(wakep()); X(sowner[j] = 0)
+#endif
+#define NO_DEATH(a) atomic { a }
+#ifdef BUG_SUB_RELEASE_NO_WAKE
+#define SUB_FREE(j) sowner[j] = 0
+#else
+#define SUB_FREE(j) SUB_FREE_X(j, NO_DEATH)
+#endif
+
 /* ---- a producer: claim_region, hermes_pub_commit, hermes_pub_abort -------- */
 proctype Producer(byte k)
 {
 	byte c, n, bytes, pos, hi, seq, i, mn;
+#ifdef PSLEEP
+	bit asleep;     /* inside claim_sleep: our prod_sleepers bit is set */
+	byte v;         /* prod_futex read before the re-check */
+#endif
 
 next_claim:
 	if
@@ -194,6 +282,12 @@ retry:
 			/* HERMES_EAGAIN: hold nothing */
 			ST(act[k] = 0);
 			mn = 0;
+#ifdef PSLEEP
+			if
+			:: asleep -> goto psleep_wait
+			:: else
+			fi;
+#endif
 			/* the caller gives up (timed out), or waits for room and
 			 * tries again; the choice comes first, so that a wait that
 			 * never ends is a deadlock */
@@ -205,6 +299,13 @@ retry:
 			:: mn == 1 -> mn = 0; goto next_claim_after
 #ifdef SPIN_WAIT
 			:: mn == 2 -> mn = 0; goto retry
+#elif defined(PSLEEP)
+			:: mn == 2 ->
+				/* claim_sleep: announce (seq_cst RMW), membarrier */
+				mn = 0;
+				ST(prod_sleepers = prod_sleepers | (1 << k));
+				asleep = 1;
+				goto psleep_check
 #else
 			:: mn == 2 && (tail_hi != hi || seq_limit >= seq + n || FRESH_FITS(seq + n)) ->
 				mn = 0;
@@ -250,6 +351,13 @@ retry:
 	fi;
 	pos = 0;
 	hi = 0;
+#ifdef PSLEEP
+	/* claim_sleep's claim succeeded: retract the announcement */
+	if
+	:: asleep -> ST(prod_sleepers = prod_sleepers & ~(1 << k)); asleep = 0
+	:: else
+	fi;
+#endif
 	if
 	:: /* ---- hermes_pub_commit: head first, then the members ------------ */
 		d_step { cstarted[seq] = 1; cstarted[seq + n - 1] = 1 };
@@ -277,15 +385,35 @@ retry:
 #ifdef SLEEP
 	ST(wake());
 #endif
+#if defined(PSLEEP) && !defined(BUG_COMMIT_NO_PWAKE)
+	/* the claim no longer holds anyone back */
+	ST(wakep());
+#endif
 next_claim_after:
 	atomic { c++; n = 0; bytes = 0; seq = 0; hi = 0; pos = 0; mn = 0 }
 	goto next_claim;
+#ifdef PSLEEP
+psleep_wait:
+	/* FUTEX_WAIT(prod_futex, v): returns once the word differs from v (a
+	 * producer killed while asleep is killed before this step: it does no
+	 * shared access in between) */
+	atomic { prod_futex != v -> v = 0 }
+psleep_check:
+	/* the futex word, then (fence) the claim again: tail, limits, scan */
+	ST(v = prod_futex);
+	goto retry;
+#endif
 done:
 	ST(pdone[k] = 1);
 	goto end;
 dead:
 	/* killed: the kernel tells the supervisor */
-	atomic { n = 0; bytes = 0; pos = 0; hi = 0; seq = 0; i = 0; mn = 0; killed[k] = 1 }
+	atomic {
+		n = 0; bytes = 0; pos = 0; hi = 0; seq = 0; i = 0; mn = 0; killed[k] = 1;
+#ifdef PSLEEP
+		asleep = 0; v = 0
+#endif
+	}
 #ifdef REUSE
 	/* hm_ring_take_prod_slot: once the supervisor freed the slot, a new
 	 * process takes it (active 0, scans 0, held_seq 0 as in ring.c unless
@@ -323,6 +451,9 @@ next:
 	do
 	:: killed[0] && !repaired[0] -> d = 0; break
 	:: killed[1] && !repaired[1] -> d = 1; break
+	/* hm_sup_release of a dead subscriber whose slot is still its own */
+	:: skilled[0] && sowner[0] -> d = 0; goto srelease
+	:: skilled[1] && sowner[1] -> d = 1; goto srelease
 	:: ALL_DONE -> goto end
 	od;
 restart:
@@ -438,16 +569,32 @@ restart:
 	RST(act[d] = 0;
 	    goto free); /* (goto: keeps the two stores in one step) */
 free:
+#if defined(PSLEEP) && !defined(BUG_REPAIR_KEEPS_BIT)
+	/* a producer that died asleep: retract its announcement */
+	RST(prod_sleepers = prod_sleepers & ~(1 << d));
+#endif
 	/* free_slot; with SLEEP, wake sleepers: d may have died between its
-	 * last word store and its wake-up */
+	 * last word store and its wake-up; with PSLEEP, wake producers too:
+	 * d may have died between `active := 0` and its wake-up */
 	atomic {
 #if defined(SLEEP) && !defined(BUG_REPAIR_WAKE_IF_TOUCHED)
 		wake();
 #endif
+		wakep();
 		repaired[d] = 1
 	}
 	goto next;
+srelease:
+	/* hm_ring_release_subscriber: its sleeper bit, free_slot (the mask
+	 * bit, then the owner) and wake_producers */
+	atomic { sleepers = sleepers & ~(1 << d); submask[d] = 0 }
+	SUB_FREE(d);
+	goto next;
 end:
+#ifdef PSLEEP
+	/* every producer finished or was repaired: no announcement is left */
+	assert(prod_sleepers == 0);
+#endif
 	skip
 }
 
@@ -459,10 +606,19 @@ proctype Subscriber(byte j)
 #ifdef SLEEP
 	byte v;
 #endif
+#if defined(PSLEEP) && defined(BUG_PWAKE_NO_BARRIER)
+	bit pw;
+#endif
 
 #ifdef EARLY0
 	if
 	:: j == 0 -> goto poll /* joined before anything happened (see init) */
+	:: else
+	fi;
+#endif
+#ifdef EARLY1
+	if
+	:: j == 1 -> goto poll /* joined before anything happened (see init) */
 	:: else
 	fi;
 #endif
@@ -490,7 +646,14 @@ choose:
 	/* publish the cursor (take_slot set the mask bit before; the old
 	 * cursor it exposes is older, so only more conservative); seq_cst
 	 * fence; read every producer's scan counter */
-	atomic { cur[j] = s; submask[j] = 1; start = s; sc0 = scans[0]; sc1 = scans[1] }
+#ifdef PSLEEP
+	/* publish_cursor wakes producers between the store and the fence */
+	atomic { cur[j] = s; submask[j] = 1; sowner[j] = 1; start = s }
+	atomic { wakep() }
+	atomic { sc0 = scans[0]; sc1 = scans[1] }
+#else
+	atomic { cur[j] = s; submask[j] = 1; sowner[j] = 1; start = s; sc0 = scans[0]; sc1 = scans[1] }
+#endif
 	/* wait out the scans that were running (odd), or their producer's
 	 * death; then the limits must not have passed the cursor, else
 	 * choose again */
@@ -509,6 +672,15 @@ choose:
 	 * A poll that finds nothing changes nothing, so (except with SLEEP or
 	 * SPIN_WAIT) the subscriber simply waits until its slot changes. */
 poll:
+#if SUB_GONE > 0
+	/* a departure is chosen before the poll, so that a wait that never
+	 * ends stays a deadlock */
+	if
+	:: atomic { sgone > 0 -> sgone-- }; goto sdead
+	:: goto leave
+	:: true
+	fi;
+#endif
 	if
 	:: atomic { WSEQ(word[SL(s)]) == s && WST(word[SL(s)]) == COMMITTED ->
 		/* meta and payload are this message's, it was committed, it
@@ -518,7 +690,7 @@ poll:
 		dmask = dmask | (1 << s);
 		s++
 #ifndef HOLD
-		; cur[j] = s /* hermes_sub_release at once */
+		RELEASE_IN_POLL /* hermes_sub_release at once */
 #endif
 		}
 #ifdef HOLD
@@ -526,14 +698,16 @@ poll:
 		 * message's until now */
 		atomic { assert(pay[SL(s - 1)] == s); cur[j] = s }
 #endif
+		AFTER_RELEASE
 PROGRESS(d)
 	:: atomic { WSEQ(word[SL(s)]) == s && WST(word[SL(s)]) == ABANDONED ->
 		assert(mseq[SL(s)] == s + 1 && meta[SL(s)] >= 1 && meta[SL(s)] <= MAXB);
 		s = s + meta[SL(s)]
 #ifndef BUG_SKIP_UNPUBLISHED
-		; cur[j] = s
+		RELEASE_IN_POLL
 #endif
 		}
+		AFTER_RELEASE
 PROGRESS(a)
 	:: WSEQ(word[SL(s)]) > s -> assert(false) /* a block ring never laps a reader */
 #if defined(SLEEP)
@@ -551,7 +725,8 @@ PROGRESS(a)
 				goto finished
 			fi }
 		fi;
-		atomic { sleepers = sleepers & ~(1 << j); v = 0 }
+		/* (killed asleep: the supervisor retracts the bit) */
+		SST(sleepers = sleepers & ~(1 << j); v = 0);
 #elif defined(SPIN_WAIT)
 	:: atomic { WSEQ(word[SL(s)]) < s || word[SL(s)] == W(s, IN_PROGRESS) ->
 		if
@@ -563,6 +738,17 @@ PROGRESS(a)
 #endif
 	fi;
 	goto poll;
+
+leave:
+	/* hm_sub_fini: free_slot's mask bit first; the process may be killed
+	 * at any step */
+	SST(submask[j] = 0);
+	SUB_FREE_X(j, SST);
+	goto end;
+sdead:
+	/* killed: the kernel tells the supervisor */
+	skilled[j] = 1;
+	goto end;
 
 finished:
 	/* every committed sequence from the start to the tail was delivered,
@@ -582,6 +768,11 @@ init
 	atomic {
 #ifdef EARLY0
 		submask[0] = 1;
+		sowner[0] = 1;
+#endif
+#ifdef EARLY1
+		submask[1] = 1;
+		sowner[1] = 1;
 #endif
 		run Producer(0);
 		run Producer(1);
