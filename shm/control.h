@@ -6,8 +6,8 @@
  * supervisor learns its pid and uid from SO_PEERCRED, holds a pidfd for it,
  * and learns from SLOT which ring slots the process holds; when the
  * connection hangs up and the pidfd reports the process gone, it frees them.
- * Requests: HELLO (attach handshake), CREATE and DELETE a ring, LIST rings,
- * CLIENTS, SLOT. Each gets one response. */
+ * Requests: HELLO (attach handshake), NAME (who it is), CREATE and DELETE a
+ * ring, LIST rings, CLIENTS, NAMES, SLOT. Each gets one response. */
 #ifndef HM_CONTROL_H
 #define HM_CONTROL_H
 
@@ -33,6 +33,13 @@ enum hm_ctl_op {
 	 * HM_CTL_SUB for a subscriber slot. hermesd frees the slot when the
 	 * kernel says the process died, never on the pid alone. */
 	HM_CTL_SLOT = 6,
+	/* Who this connection's process is: name holds its application name
+	 * and instance id (shm/app_name.h, hm_app_pack), checked by hermesd,
+	 * which shows them instead of the process name. Sent after HELLO. */
+	HM_CTL_NAME = 7,
+	/* The name and instance of each connected client (u.labels): a request
+	 * of its own so that CLIENTS keeps its records for older hermes-ctl. */
+	HM_CTL_NAMES = 8,
 };
 
 enum hm_ctl_flags {
@@ -58,6 +65,17 @@ typedef struct hm_ctl_client {
 	char comm[16];
 } hm_ctl_client;
 
+typedef struct hm_ctl_label {
+	int32_t pid;
+	uint32_t reserved;
+	char app[HERMES_APP_NAME_MAX + 1];	 /* NUL-terminated */
+	char instance[HERMES_APP_INSTANCE_MAX + 1]; /* NUL-terminated, "" for none */
+} hm_ctl_label;
+
+static_assert(sizeof(hm_ctl_label) == 56, "control client label size");
+static_assert(HERMES_APP_NAME_MAX + HERMES_APP_INSTANCE_MAX + 2 == HM_NAME_MAX,
+	      "a name and an instance fill a request's name field");
+
 typedef struct hm_ctl_resp {
 	uint32_t magic;
 	uint32_t op;
@@ -67,6 +85,7 @@ typedef struct hm_ctl_resp {
 	union {
 		char names[HM_MAX_RINGS][HM_NAME_MAX];
 		hm_ctl_client clients[HM_CTL_MAX_CLIENTS];
+		hm_ctl_label labels[HM_CTL_MAX_CLIENTS];
 	} u;
 } hm_ctl_resp;
 

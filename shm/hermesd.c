@@ -33,6 +33,7 @@
 #include "core/futex.h"
 #include "core/proc.h"
 #include "daemon/log.h"
+#include "shm/app_name.h"
 #include "shm/config.h"
 #include "shm/control.h"
 #include "shm/notify.h"
@@ -63,6 +64,10 @@ typedef struct client {
 	uint64_t ns_pid; /* 0: unknown (e.g. /proc hidden) */
 	uint64_t since_ns;
 	char comm[16];
+	/* Its application name and instance (HM_CTL_NAME), checked; until it
+	 * sends them (or from an older library), the process name. */
+	char app[HM_APP_NAME_SIZE];
+	char instance[HM_APP_INSTANCE_SIZE];
 	held_slot *held;
 	unsigned nheld, capheld;
 } client;
@@ -94,6 +99,42 @@ static void logmsg(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	hm_dlogv(level, fmt, ap);
 	va_end(ap);
+}
+
+/* The fields that name client c on a log line: client=NAME [instance=ID]
+ * [pid=PID] (its pid in our namespace, from the kernel). */
+static void client_name_fields(const client *c, hm_dlog_kv *kv)
+{
+	hm_dlog_str(kv, "client", c->app);
+	if (c->instance[0])
+		hm_dlog_str(kv, "instance", c->instance);
+}
+
+static void client_fields(const client *c, hm_dlog_kv *kv)
+{
+	client_name_fields(c, kv);
+	hm_dlog_int(kv, "pid", c->pid);
+}
+
+/* The client whose slots hm_sup_release is freeing, for release_log. */
+static const client *releasing;
+
+/* hm_sup_release's log: its lines (which name the ring, the slot and the
+ * owner value) get the fields of the client they are about. */
+static void release_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void release_log(int level, const char *fmt, ...)
+{
+	if (level > d.cfg.log_level)
+		return;
+	char msg[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	hm_dlog_kv kv = {0};
+	if (releasing)
+		client_name_fields(releasing, &kv); /* the line has the slot's pid */
+	hm_dlog(level, "%s%s", msg, kv.s);
 }
 
 static uint64_t realtime_ns(void)
@@ -426,14 +467,19 @@ static void add_client(int fd)
 	c->pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
 	c->ns_pid = ns_pid_of(cred.pid);
 	hm_proc_comm(cred.pid, c->comm, sizeof c->comm);
+	static_assert(sizeof c->app >= sizeof c->comm, "a process name fits a client name");
+	memcpy(c->app, c->comm, sizeof c->comm);
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = fd};
 	epoll_ctl(d.epfd, EPOLL_CTL_ADD, fd, &ev);
 	if (c->pidfd >= 0) {
 		struct epoll_event pev = {.events = EPOLLIN, .data.fd = c->pidfd};
 		epoll_ctl(d.epfd, EPOLL_CTL_ADD, c->pidfd, &pev);
 	}
-	logmsg(HM_LOG_DEBUG, "client connected client=%d comm=\"%s\" uid=%u ns_pid=%llu", (int)c->pid,
-	       c->comm, (unsigned)c->uid, (unsigned long long)c->ns_pid);
+	hm_dlog_kv kv = {0};
+	client_fields(c, &kv);
+	hm_dlog_int(&kv, "uid", (long long)c->uid);
+	hm_dlog_int(&kv, "ns_pid", (long long)c->ns_pid);
+	logmsg(HM_LOG_DEBUG, "client connected%s", kv.s);
 }
 
 static void free_client(unsigned i)
@@ -475,7 +521,9 @@ static void prune_held(client *c)
 static void drop_client(unsigned i)
 {
 	client *c = &d.clients[i];
-	logmsg(HM_LOG_DEBUG, "client disconnected client=%d comm=\"%s\"", (int)c->pid, c->comm);
+	hm_dlog_kv kv = {0};
+	client_fields(c, &kv);
+	logmsg(HM_LOG_DEBUG, "client disconnected%s", kv.s);
 	prune_held(c);
 	if (c->nheld && c->pidfd >= 0) {
 		epoll_ctl(d.epfd, EPOLL_CTL_DEL, c->fd, NULL);
@@ -491,11 +539,14 @@ static void drop_client(unsigned i)
 static unsigned release_held(client *c)
 {
 	unsigned k = 0;
+	releasing = c;
 	for (unsigned i = 0; i < c->nheld; i++) {
 		held_slot *h = &c->held[i];
-		if (!hm_sup_release(d.bus, h->ring, h->sub, h->slot, h->owner, &d.counters, logmsg))
+		if (!hm_sup_release(d.bus, h->ring, h->sub, h->slot, h->owner, &d.counters,
+				    release_log))
 			c->held[k++] = *h;
 	}
+	releasing = NULL;
 	c->nheld = k;
 	return k;
 }
@@ -508,7 +559,9 @@ static void client_died(unsigned i)
 	epoll_ctl(d.epfd, EPOLL_CTL_DEL, c->pidfd, NULL);
 	close(c->pidfd);
 	c->pidfd = -1;
-	logmsg(HM_LOG_DEBUG, "client exited client=%d comm=\"%s\"", (int)c->pid, c->comm);
+	hm_dlog_kv kv = {0};
+	client_fields(c, &kv);
+	logmsg(HM_LOG_DEBUG, "client exited%s", kv.s);
 	d.pending_repairs += release_held(c);
 	if (c->fd < 0 && c->nheld == 0)
 		free_client(i);
@@ -606,17 +659,52 @@ static void handle_request(client *c, const hm_ctl_req *req, hm_ctl_resp *resp)
 					  .max_msg = req->max_msg, .policy = (hermes_policy)req->policy,
 					  .slots = req->slots};
 		err = hm_bus_create_ring_local(d.bus, &cfg);
-		if (!err)
-			logmsg(HM_LOG_INFO, "ring created: %llu bytes, %s ring=%s client=%d",
+		if (!err) {
+			hm_dlog_kv kv = {0};
+			hm_dlog_str(&kv, "ring", name);
+			client_fields(c, &kv);
+			logmsg(HM_LOG_INFO, "ring created: %llu bytes, %s%s",
 			       (unsigned long long)cfg.capacity,
-			       cfg.policy == HERMES_POLICY_BLOCK ? "block" : "overwrite", name, (int)c->pid);
+			       cfg.policy == HERMES_POLICY_BLOCK ? "block" : "overwrite", kv.s);
+		}
 		break;
 	}
 	case HM_CTL_DELETE:
 		err = hm_bus_delete_ring_local(d.bus, name, req->flags & HM_CTL_FORCE);
-		if (!err)
-			logmsg(HM_LOG_INFO, "ring deleted%s ring=%s client=%d",
-			       req->flags & HM_CTL_FORCE ? " (forced)" : "", name, (int)c->pid);
+		if (!err) {
+			hm_dlog_kv kv = {0};
+			hm_dlog_str(&kv, "ring", name);
+			client_fields(c, &kv);
+			logmsg(HM_LOG_INFO, "ring deleted%s%s",
+			       req->flags & HM_CTL_FORCE ? " (forced)" : "", kv.s);
+		}
+		break;
+	case HM_CTL_NAME: {
+		hm_dlog_kv kv = {0};
+		char app[HM_APP_NAME_SIZE], instance[HM_APP_INSTANCE_SIZE];
+		err = hm_app_unpack(req->name, app, instance);
+		if (err) {
+			client_fields(c, &kv);
+			hm_dlog_str(&kv, "error", hermes_last_error_detail());
+			logmsg(HM_LOG_WARN, "client name refused%s", kv.s);
+			break;
+		}
+		memcpy(c->app, app, sizeof app);
+		memcpy(c->instance, instance, sizeof instance);
+		client_fields(c, &kv);
+		hm_dlog_str(&kv, "comm", c->comm);
+		logmsg(HM_LOG_DEBUG, "client named%s", kv.s);
+		break;
+	}
+	case HM_CTL_NAMES:
+		for (unsigned i = 0; i < d.nclients && resp->count < HM_CTL_MAX_CLIENTS; i++) {
+			if (d.clients[i].fd < 0)
+				continue; /* as CLIENTS */
+			hm_ctl_label *o = &resp->u.labels[resp->count++];
+			o->pid = d.clients[i].pid;
+			memcpy(o->app, d.clients[i].app, sizeof o->app);
+			memcpy(o->instance, d.clients[i].instance, sizeof o->instance);
+		}
 		break;
 	case HM_CTL_LIST:
 		for (unsigned i = 0; i < HM_MAX_RINGS; i++)
@@ -666,7 +754,9 @@ static void serve_client(unsigned i)
 		snprintf(resp.detail, sizeof resp.detail,
 			 "malformed control request (%zd bytes); client and hermesd versions differ?",
 			 n);
-		logmsg(HM_LOG_WARN, "malformed control request; closing it client=%d", (int)c->pid);
+		hm_dlog_kv kv = {0};
+		client_fields(c, &kv);
+		logmsg(HM_LOG_WARN, "malformed control request; closing it%s", kv.s);
 		send(c->fd, &resp, offsetof(hm_ctl_resp, u), MSG_NOSIGNAL | MSG_DONTWAIT);
 		drop_client(i);
 		return;
@@ -677,6 +767,8 @@ static void serve_client(unsigned i)
 		len += resp.count * sizeof resp.u.names[0];
 	else if (req.op == HM_CTL_CLIENTS)
 		len += resp.count * sizeof resp.u.clients[0];
+	else if (req.op == HM_CTL_NAMES)
+		len += resp.count * sizeof resp.u.labels[0];
 	if (send(c->fd, &resp, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		drop_client(i);
 }

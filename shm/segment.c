@@ -16,10 +16,12 @@
 #include <unistd.h>
 
 #include <hermes/durable.h>
+#include <hermes/version.h>
 
 #include "core/error_detail.h"
 #include "core/futex.h"
 #include "core/proc.h"
+#include "shm/app_name.h"
 #include "shm/control.h"
 
 #define MIN_SEGMENT_SIZE (64u * 1024u)
@@ -272,6 +274,11 @@ static void connect_supervisor(hermes_bus *bus)
 		close(fd);
 		return;
 	}
+	/* Who we are; a hermesd older than this request refuses it, and shows
+	 * the process name instead. */
+	req = (hm_ctl_req){.magic = HM_CTL_MAGIC, .op = HM_CTL_NAME};
+	hm_app_pack(req.name, bus->app_name, bus->app_instance);
+	(void)hm_ctl_call(fd, &req, &resp, 2000);
 	bus->ctl_fd = fd;
 	/* A new hermesd (or a new connection) learns every slot we hold. */
 	for (unsigned i = 0; i < bus->nheld; i++)
@@ -330,16 +337,72 @@ static const char *default_bus_name(void)
 	return env && *env ? env : "default";
 }
 
-static hermes_err attach(const char *name, bool readonly, hermes_bus **out)
+/* The fields of hermes_attach_opts this library knows (its first version). */
+#define ATTACH_OPTS_V1 (offsetof(hermes_attach_opts, instance) + sizeof(const char *))
+
+/* The name and instance this process attaches with: the options', else the
+ * environment's (not for a read-only attach, which never tells hermesd: a
+ * bad variable must not stop inspection tools), else the program name (and
+ * no instance); checked here. */
+static hermes_err app_identity(const hermes_attach_opts *o, bool env, char *name, char *instance)
 {
-	char path[80];
+	const char *n = o ? o->app_name : NULL, *in = o ? o->instance : NULL;
+	const char *nwhat = "app_name", *iwhat = "instance";
+	if (!n && env && (n = getenv("HERMES_APP_NAME")) != NULL)
+		nwhat = "HERMES_APP_NAME";
+	if (!in && env && (in = getenv("HERMES_APP_INSTANCE")) != NULL)
+		iwhat = "HERMES_APP_INSTANCE";
+	hermes_err err = HERMES_OK;
+	if (n && (err = hm_app_label_check(nwhat, n, 0)) != HERMES_OK)
+		return err;
+	if (in && (err = hm_app_label_check(iwhat, in, 1)) != HERMES_OK)
+		return err;
+	if (n)
+		snprintf(name, HM_APP_NAME_SIZE, "%s", n);
+	else
+		hm_app_default_name(name);
+	snprintf(instance, HM_APP_INSTANCE_SIZE, "%s", in ? in : "");
+	return HERMES_OK;
+}
+
+/* Is o a struct this library can read: at least the first version, and
+ * nothing it does not know set in a newer, larger one? */
+static hermes_err attach_opts_check(const hermes_attach_opts *o)
+{
+	if (!o)
+		return HERMES_OK;
+	if (o->size < ATTACH_OPTS_V1)
+		return hm_fail(HERMES_EINVAL,
+			       "hermes_attach_opts.size is %u, less than %zu: start from "
+			       "HERMES_ATTACH_OPTS_INIT",
+			       o->size, ATTACH_OPTS_V1);
+	for (size_t i = sizeof *o; i < o->size; i++)
+		if (((const unsigned char *)o)[i])
+			return hm_fail(HERMES_EINVAL,
+				       "hermes_attach_opts has options this library (%s) does not "
+				       "know (non-zero byte %zu of %u)",
+				       HERMES_VERSION_STRING, i, o->size);
+	if (o->flags & ~HERMES_ATTACH_READONLY)
+		return hm_fail(HERMES_EINVAL, "hermes_attach_opts.flags 0x%x: unknown flags",
+			       o->flags & ~HERMES_ATTACH_READONLY);
+	return HERMES_OK;
+}
+
+static hermes_err attach(const char *name, const hermes_attach_opts *opts, hermes_bus **out)
+{
+	char path[80], app[HM_APP_NAME_SIZE], instance[HM_APP_INSTANCE_SIZE];
 	hm_clear_detail();
 	if (!out)
 		return hm_fail(HERMES_EINVAL, "out is NULL");
+	hermes_err err = attach_opts_check(opts);
+	if (err)
+		return err;
+	bool readonly = opts && (opts->flags & HERMES_ATTACH_READONLY);
 	if (!name)
 		name = default_bus_name();
-	hermes_err err = hm_segment_path(name, path, sizeof path);
-	if (err)
+	if ((err = hm_segment_path(name, path, sizeof path)) != HERMES_OK)
+		return err;
+	if ((err = app_identity(opts, !readonly, app, instance)) != HERMES_OK)
 		return err;
 	int fd = shm_open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
 	if (fd < 0) {
@@ -433,6 +496,8 @@ static hermes_err attach(const char *name, bool readonly, hermes_bus **out)
 	pthread_mutex_init(&bus->mu, NULL);
 	bus->ctl_fd = -1;
 	snprintf(bus->name, sizeof bus->name, "%s", name);
+	memcpy(bus->app_name, app, sizeof app);
+	memcpy(bus->app_instance, instance, sizeof instance);
 	if (!readonly)
 		connect_supervisor(bus);
 	*out = bus;
@@ -446,12 +511,30 @@ fail:
 
 hermes_err hermes_bus_attach(const char *name, hermes_bus **out)
 {
-	return attach(name, false, out);
+	return attach(name, NULL, out);
 }
 
 hermes_err hermes_bus_attach_readonly(const char *name, hermes_bus **out)
 {
-	return attach(name, true, out);
+	hermes_attach_opts o = HERMES_ATTACH_OPTS_INIT;
+	o.flags = HERMES_ATTACH_READONLY;
+	return attach(name, &o, out);
+}
+
+hermes_err hermes_bus_attach_opts(const char *name, const hermes_attach_opts *opts,
+				  hermes_bus **out)
+{
+	return attach(name, opts, out);
+}
+
+const char *hermes_bus_app_name(const hermes_bus *bus)
+{
+	return bus ? bus->app_name : "";
+}
+
+const char *hermes_bus_app_instance(const hermes_bus *bus)
+{
+	return bus ? bus->app_instance : "";
 }
 
 void hermes_bus_detach(hermes_bus *bus)

@@ -36,6 +36,10 @@ struct hermes_bus {
 	} *held;
 	unsigned nheld, capheld;
 	char name[HM_NAME_MAX];
+	/* Who this process is (hermes_attach_opts), sent to hermesd after
+	 * each HELLO. */
+	char app_name[HERMES_APP_NAME_MAX + 1];
+	char app_instance[HERMES_APP_INSTANCE_MAX + 1];
 };
 
 /* Is name a valid bus name (1..HERMES_NAME_MAX of [A-Za-z0-9._-], not

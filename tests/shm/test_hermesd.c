@@ -992,6 +992,137 @@ static void test_killed_subscriber_is_released_on_its_pidfd(void **state)
 	ht_daemon_stop(&dmn);
 }
 
+static int named_subscriber(void *arg)
+{
+	_Atomic int *ready = arg;
+	hermes_attach_opts o = HERMES_ATTACH_OPTS_INIT;
+	o.app_name = "order-router";
+	o.instance = "eu-1";
+	hermes_bus *bus;
+	hermes_sub *sub;
+	if (hermes_bus_attach_opts(dmn.bus, &o, &bus) ||
+	    hermes_sub_open(bus, "events", HERMES_START_LATEST, 0, &sub))
+		return 2;
+	atomic_store(ready, 1);
+	for (;;)
+		pause();
+}
+
+/* One control request to dmn's hermesd over a fresh connection (fd < 0) or
+ * the given one; the response's err. */
+static int ctl_ask(int fd, const hm_ctl_req *req, hm_ctl_resp *resp)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/%s.sock", dmn.run_dir, dmn.bus);
+	int own = fd < 0 ? hm_ctl_connect(path) : -1;
+	assert_true(fd >= 0 || own >= 0);
+	assert_int_equal(hm_ctl_call(fd >= 0 ? fd : own, req, resp, 5000), HERMES_OK);
+	if (own >= 0)
+		close(own);
+	return resp->err;
+}
+
+/* hermesd's record of the client with this pid (HM_CTL_NAMES), or NULL. */
+static const hm_ctl_label *names_of(pid_t pid, hm_ctl_resp *resp)
+{
+	hm_ctl_req req = {.magic = HM_CTL_MAGIC, .op = HM_CTL_NAMES};
+	assert_int_equal(ctl_ask(-1, &req, resp), HERMES_OK);
+	for (uint32_t i = 0; i < resp->count; i++)
+		if (resp->u.labels[i].pid == pid)
+			return &resp->u.labels[i];
+	return NULL;
+}
+
+/* Issue 18 point 4 and issue 17 point 6: hermesd knows a client by the name
+ * and instance it attached with, and its line about the client's death
+ * names it so, in key=value fields beside the ring and the pid. */
+static void test_killed_named_client_is_logged_by_name_in_fields(void **state)
+{
+	(void)state;
+	ht_daemon_start(&dmn, NULL);
+	_Atomic int *ready = shared_page(4096);
+	pid_t child = ht_fork(named_subscriber, (void *)ready);
+	uint64_t deadline = ht_now_ns() + 10000000000ull;
+	while (!atomic_load(ready)) {
+		assert_true(ht_now_ns() < deadline);
+		sched_yield();
+	}
+	static hm_ctl_resp resp;
+	const hm_ctl_label *l = names_of(child, &resp);
+	assert_non_null(l);
+	assert_string_equal(l->app, "order-router");
+	assert_string_equal(l->instance, "eu-1");
+
+	kill(child, SIGKILL);
+	ht_wait_child(child, 10000);
+	if (!ht_daemon_wait_log(&dmn, "cursor released", 1, 10000))
+		fail_msg("no release line within 10 s; see %s", dmn.log);
+	FILE *f = fopen(dmn.log, "r");
+	assert_non_null(f);
+	char line[1024], want[64];
+	bool found = false;
+	while (!found && fgets(line, sizeof line, f))
+		found = strstr(line, "cursor released") != NULL;
+	fclose(f);
+	assert_true(found);
+	snprintf(want, sizeof want, " pid=%d ", (int)child);
+	static const char *const fields[] = {": info: subscriber died at sequence 0; ",
+					     " ring=events ", " slot=", " client=order-router ",
+					     " instance=eu-1\n"};
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		if (!strstr(line, fields[i]))
+			fail_msg("'%s' lacks '%s'", line, fields[i]);
+	if (!strstr(line, want))
+		fail_msg("'%s' lacks '%s'", line, want);
+	munmap((void *)ready, 4096);
+	ht_daemon_stop(&dmn);
+}
+
+/* A name is another process's input: hermesd refuses one that is not a
+ * terminated, valid name (EINVAL, a warning), keeps the process name, and
+ * takes a valid one after. */
+static void test_hostile_client_names_are_refused(void **state)
+{
+	(void)state;
+	ht_daemon_start(&dmn, NULL);
+	char path[256];
+	snprintf(path, sizeof path, "%s/%s.sock", dmn.run_dir, dmn.bus);
+	int fd = hm_ctl_connect(path);
+	assert_true(fd >= 0);
+	static hm_ctl_resp resp;
+	hm_ctl_req req = {.magic = HM_CTL_MAGIC, .op = HM_CTL_NAME};
+	static const char *const bad[] = {"two words", "a=b", "\xff\xfe", "", "nl\n"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		memset(req.name, 0, sizeof req.name);
+		memcpy(req.name, bad[i], strlen(bad[i]));
+		assert_int_equal(ctl_ask(fd, &req, &resp), HERMES_EINVAL);
+	}
+	memset(req.name, 'a', sizeof req.name); /* no terminator anywhere */
+	assert_int_equal(ctl_ask(fd, &req, &resp), HERMES_EINVAL);
+	memset(req.name, 0, sizeof req.name);
+	memcpy(req.name, "ok", 2);
+	memset(req.name + HERMES_APP_NAME_MAX + 1, 'b', HERMES_APP_INSTANCE_MAX + 1);
+	assert_int_equal(ctl_ask(fd, &req, &resp), HERMES_EINVAL);
+	const hm_ctl_label *l = names_of(getpid(), &resp);
+	assert_non_null(l);
+	char comm[16];
+	snprintf(comm, sizeof comm, "%s", program_invocation_short_name);
+	assert_string_equal(l->app, comm);
+	assert_string_equal(l->instance, "");
+	assert_true(ht_daemon_log_has(&dmn, "client name refused"));
+
+	memset(req.name, 0, sizeof req.name);
+	memcpy(req.name, "ok-name", 7);
+	memcpy(req.name + HERMES_APP_NAME_MAX + 1, "i1", 2);
+	assert_int_equal(ctl_ask(fd, &req, &resp), HERMES_OK);
+	l = names_of(getpid(), &resp);
+	assert_non_null(l);
+	assert_string_equal(l->app, "ok-name");
+	assert_string_equal(l->instance, "i1");
+	close(fd);
+	ht_daemon_stop(&dmn);
+}
+
 typedef struct flow_shared {
 	_Atomic int subscribed;
 	_Atomic uint64_t received;
@@ -1388,6 +1519,9 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_subscriber_is_released_on_its_pidfd, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_killed_named_client_is_logged_by_name_in_fields,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hostile_client_names_are_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_chaos_hermesd_killed_and_restarted_mid_flow_loses_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mode_decides_who_may_attach, setup, teardown),

@@ -2,6 +2,7 @@
  * by name; publishers and subscribers across attachments. */
 #include "tests/support/testing.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -385,6 +386,129 @@ static void test_readonly_attach_cannot_publish(void **state)
 	hermes_bus_detach(bus);
 }
 
+/* Attach with hermes_attach_opts expecting `want`; on EINVAL the detail
+ * must name `culprit`. */
+static void attach_named(const char *app, const char *instance, hermes_err want,
+			 const char *culprit)
+{
+	hermes_attach_opts o = HERMES_ATTACH_OPTS_INIT;
+	o.app_name = app;
+	o.instance = instance;
+	hermes_bus *b = NULL;
+	hermes_err err = hermes_bus_attach_opts(bus_name, &o, &b);
+	if (err != want)
+		fail_msg("name '%s' instance '%s': %s (%s), wanted %s", app ? app : "(null)",
+			 instance ? instance : "(null)", hermes_strerror(err), hermes_last_error_detail(),
+			 hermes_strerror(want));
+	if (culprit && !strstr(hermes_last_error_detail(), culprit))
+		fail_msg("detail '%s' does not name %s", hermes_last_error_detail(), culprit);
+	hermes_bus_detach(b);
+}
+
+/* Names and instances that would break a key=value log line or a label,
+ * or are not UTF-8, or too long, are refused before anything is mapped. */
+static void test_attach_names_are_checked(void **state)
+{
+	(void)state;
+	hermes_bus *bus;
+	assert_int_equal(hermes_bus_create(bus_name, 1 << 20, 0600, &bus), HERMES_OK);
+	unsetenv("HERMES_APP_NAME");
+	unsetenv("HERMES_APP_INSTANCE");
+	attach_named("order-router", "eu-1", HERMES_OK, NULL);
+	attach_named("größe.v2", "", HERMES_OK, NULL);
+	attach_named("1234567890123456789012345678901", "123456789012345", HERMES_OK, NULL);
+	attach_named("12345678901234567890123456789012", NULL, HERMES_EINVAL, "app_name");
+	attach_named("ok", "1234567890123456", HERMES_EINVAL, "instance");
+	attach_named("", NULL, HERMES_EINVAL, "app_name");
+	static const char *const bad[] = {"two words", "a=b", "quo\"te", "back\\slash", "tab\t",
+					  "del\x7f", "\xff\xfe", "\xc3", "c1\xc2\x85", "\xed\xa0\x80"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		attach_named(bad[i], NULL, HERMES_EINVAL, "app_name");
+		attach_named("ok", bad[i], HERMES_EINVAL, "instance");
+	}
+	hermes_bus_detach(bus);
+}
+
+/* Without a name: $HERMES_APP_NAME (checked, and named in the error), else
+ * the program name, whole (the kernel's is cut to 15 bytes). */
+static void test_attach_name_defaults_from_environment_then_program(void **state)
+{
+	(void)state;
+	hermes_bus *bus, *b;
+	assert_int_equal(hermes_bus_create(bus_name, 1 << 20, 0600, &bus), HERMES_OK);
+	unsetenv("HERMES_APP_NAME");
+	unsetenv("HERMES_APP_INSTANCE");
+	assert_int_equal(hermes_bus_attach(bus_name, &b), HERMES_OK);
+	assert_string_equal(hermes_bus_app_name(b), program_invocation_short_name);
+	assert_string_equal(hermes_bus_app_instance(b), "");
+	hermes_bus_detach(b);
+
+	setenv("HERMES_APP_NAME", "from-env", 1);
+	setenv("HERMES_APP_INSTANCE", "7", 1);
+	assert_int_equal(hermes_bus_attach(bus_name, &b), HERMES_OK);
+	assert_string_equal(hermes_bus_app_name(b), "from-env");
+	assert_string_equal(hermes_bus_app_instance(b), "7");
+	hermes_bus_detach(b);
+	/* The options win over the environment. */
+	hermes_attach_opts o = HERMES_ATTACH_OPTS_INIT;
+	o.app_name = "explicit";
+	assert_int_equal(hermes_bus_attach_opts(bus_name, &o, &b), HERMES_OK);
+	assert_string_equal(hermes_bus_app_name(b), "explicit");
+	assert_string_equal(hermes_bus_app_instance(b), "7");
+	hermes_bus_detach(b);
+
+	setenv("HERMES_APP_NAME", "bad name", 1);
+	assert_int_equal(hermes_bus_attach(bus_name, &b), HERMES_EINVAL);
+	assert_non_null(strstr(hermes_last_error_detail(), "HERMES_APP_NAME"));
+	/* A read-only attach never tells hermesd: a bad variable does not stop it. */
+	assert_int_equal(hermes_bus_attach_readonly(bus_name, &b), HERMES_OK);
+	hermes_bus_detach(b);
+	unsetenv("HERMES_APP_NAME");
+	setenv("HERMES_APP_INSTANCE", "x=1", 1);
+	assert_int_equal(hermes_bus_attach(bus_name, &b), HERMES_EINVAL);
+	assert_non_null(strstr(hermes_last_error_detail(), "HERMES_APP_INSTANCE"));
+	unsetenv("HERMES_APP_INSTANCE");
+	hermes_bus_detach(bus);
+}
+
+/* The options struct grows by its size: a smaller one than the first
+ * version, unknown non-zero bytes beyond it, or unknown flags are refused; a
+ * larger one with zeros there, and the read-only flag, work. */
+static void test_attach_opts_size_and_flags_are_checked(void **state)
+{
+	(void)state;
+	hermes_bus *bus, *b;
+	assert_int_equal(hermes_bus_create(bus_name, 1 << 20, 0600, &bus), HERMES_OK);
+	hermes_ring_config cfg = {.name = "r", .capacity = 1 << 14, .max_msg = 512};
+	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_OK);
+	struct {
+		hermes_attach_opts o;
+		uint64_t future;
+	} big = {.o = HERMES_ATTACH_OPTS_INIT};
+	big.o.size = sizeof big;
+	assert_int_equal(hermes_bus_attach_opts(bus_name, &big.o, &b), HERMES_OK);
+	hermes_bus_detach(b);
+	big.future = 1;
+	assert_int_equal(hermes_bus_attach_opts(bus_name, &big.o, &b), HERMES_EINVAL);
+	assert_non_null(strstr(hermes_last_error_detail(), "does not know"));
+	hermes_attach_opts o = HERMES_ATTACH_OPTS_INIT;
+	o.size = 8;
+	assert_int_equal(hermes_bus_attach_opts(bus_name, &o, &b), HERMES_EINVAL);
+	assert_non_null(strstr(hermes_last_error_detail(), "HERMES_ATTACH_OPTS_INIT"));
+	o.size = sizeof o;
+	o.flags = 0x80;
+	assert_int_equal(hermes_bus_attach_opts(bus_name, &o, &b), HERMES_EINVAL);
+	o.flags = HERMES_ATTACH_READONLY;
+	assert_int_equal(hermes_bus_attach_opts(bus_name, &o, &b), HERMES_OK);
+	hermes_pub *pub;
+	assert_int_equal(hermes_pub_open(b, "r", &pub), HERMES_EPERM);
+	hermes_bus_detach(b);
+	assert_int_equal(hermes_bus_attach_opts(bus_name, NULL, &b), HERMES_OK);
+	assert_string_equal(hermes_bus_app_name(b), program_invocation_short_name);
+	hermes_bus_detach(b);
+	hermes_bus_detach(bus);
+}
+
 static void test_all_producer_slots_taken_is_etoomany(void **state)
 {
 	(void)state;
@@ -425,6 +549,11 @@ int main(void)
 			test_ring_view_refuses_misaligned_blocks_and_unterminated_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_segment_reports_enospc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly_attach_cannot_publish, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_names_are_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_name_defaults_from_environment_then_program,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_opts_size_and_flags_are_checked, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_all_producer_slots_taken_is_etoomany, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
