@@ -41,17 +41,20 @@ static const ctl_cmd commands[] = {
 	{"inspect", cmd_inspect, "one ring's cursors, lag, owners and counters",
 	 "usage: hermes-ctl inspect RING [--json]\n"
 	 "\n"
-	 "Every producer and subscriber slot in use: owner pid, process name, whether it\n"
-	 "is alive, cursor (sequence and position), lag behind the tail in messages and\n"
-	 "bytes, wait mode, whether it sleeps, and its counters; then the ring's own\n"
-	 "counters and its last sequence. Works while hermesd is down.\n",
+	 "Every producer and subscriber slot in use: owner pid, client name (NAME: the\n"
+	 "application name/instance it attached with, as hermesd tells; else its process\n"
+	 "name), whether it is alive, cursor (sequence and position), lag behind the\n"
+	 "tail in messages and bytes, wait mode, whether it sleeps, and its counters;\n"
+	 "then the ring's own counters and its last sequence. Works while hermesd is\n"
+	 "down.\n",
 	 true},
 	{"clients", cmd_clients, "processes attached to the bus",
 	 "usage: hermes-ctl clients [--json]\n"
 	 "\n"
-	 "Processes connected to hermesd (pid, uid, since when), merged with the owners\n"
-	 "of producer and subscriber slots and what each holds. With hermesd down, the\n"
-	 "slot owners only.\n",
+	 "Processes connected to hermesd (pid, client name and instance they attached\n"
+	 "with, process name, uid, since when), merged with the owners of producer and\n"
+	 "subscriber slots and what each holds. With hermesd down, the slot owners only\n"
+	 "(no client names).\n",
 	 true},
 	{"tail", cmd_tail, "print a ring's messages as they come",
 	 "usage: hermes-ctl tail RING [--from earliest|latest|SEQ] [--count N]\n"
@@ -146,7 +149,9 @@ static const ctl_cmd commands[] = {
 	 "  --allow-remote      let --serve listen on any address (no authentication:\n"
 	 "                      only behind a firewall that admits the scraper)\n"
 	 "The counters of the bus's bridges and NATS uplink (their files in --stats-dir)\n"
-	 "are included.\n",
+	 "are included. Producer and subscriber series are labelled slot, client (the\n"
+	 "application name the process attached with; its process name when hermesd\n"
+	 "does not say), client_instance (\"\" for none) and pid.\n",
 	 false, true},
 	{"journal", cmd_journal, "a ring's journal on disk: list, inspect, verify",
 	 "usage: hermes-ctl journal list|inspect|verify DIR [--json]\n"

@@ -25,6 +25,7 @@
 #include "tools/ctl.h"
 #include "tools/ctl_fmt.h"
 #include "tools/ctl_gw_snap.h"
+#include "tools/ctl_names.h"
 #include "tools/ctl_snap.h"
 
 typedef enum level { LV_BUS, LV_RING, LV_PROD, LV_SUB } level;
@@ -257,6 +258,12 @@ static void slot_labels(FILE *f, const ctl_snap *s, const ctl_ring *r, const ctl
 	ring_labels(f, s, r);
 	snprintf(n, sizeof n, "%u", o->slot);
 	label(f, "slot", n, false);
+	/* Who: the application name it attached with (the process name when
+	 * hermesd does not say), its instance ("" for none; not "instance",
+	 * which Prometheus gives every scraped target), and the pid, which keeps
+	 * series of two processes of one name and instance apart. */
+	label(f, "client", ctl_owner_client(o), false);
+	label(f, "client_instance", o->named ? o->instance : "", false);
 	snprintf(n, sizeof n, "%d", (int)o->pid);
 	label(f, "pid", n, false);
 }
@@ -826,6 +833,7 @@ static void serve_one(int fd, const ctl_ctx *ctx, ctl_snap *snap)
 	hermes_bus *bus;
 	if (hermes_bus_attach_readonly(ctx->bus, &bus) == HERMES_OK) {
 		ctl_snap_take(bus, snap, true);
+		ctl_names_snap(ctx, bus, snap);
 		hermes_bus_detach(bus);
 		write_metrics(mf, snap);
 	} else {
@@ -924,6 +932,7 @@ int cmd_metrics(ctl_ctx *ctx, int argc, char **argv)
 		r = serve(ctx, addr, ss, sl, snap);
 	} else {
 		ctl_snap_take(bus, snap, true);
+		ctl_names_snap(ctx, bus, snap);
 		hermes_bus_detach(bus);
 		write_metrics(stdout, snap);
 		write_gw_metrics(stdout, ctx);

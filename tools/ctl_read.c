@@ -17,6 +17,7 @@
 #include "shm/segment.h"
 #include "tools/ctl.h"
 #include "tools/ctl_fmt.h"
+#include "tools/ctl_names.h"
 #include "tools/ctl_snap.h"
 #include "tools/json.h"
 
@@ -134,6 +135,13 @@ static void json_owner(json_w *w, const ctl_owner *o)
 	json_ku64(w, "slot", o->slot);
 	json_ki64(w, "pid", o->pid);
 	json_kstr(w, "comm", o->comm);
+	if (o->named) {
+		json_kstr(w, "client", o->app);
+		json_kstr(w, "instance", o->instance);
+	} else {
+		json_knull(w, "client");
+		json_knull(w, "instance");
+	}
 	json_kbool(w, "alive", o->alive);
 }
 
@@ -324,14 +332,16 @@ static void inspect_text(const ctl_snap *s, const ctl_ring *r)
 			  "FULL", "ABORTS");
 		for (unsigned i = 0; i < r->nprods; i++) {
 			const ctl_prod *p = &r->prods[i];
-			char slot[16], pid[16], claim[48], msgs[32], bytes[32], full[32], ab[32];
+			char slot[16], pid[16], claim[48], msgs[32], bytes[32], full[32], ab[32],
+				who[HM_APP_NAME_SIZE + HM_APP_INSTANCE_SIZE];
 			if (p->active)
 				snprintf(claim, sizeof claim, "seq %llu x%u",
 					 (unsigned long long)p->intent_seq, p->intent_count);
 			else
 				snprintf(claim, sizeof claim, "no");
 			table_row(&t, u64s(slot, sizeof slot, p->o.slot),
-				  u64s(pid, sizeof pid, (uint64_t)p->o.pid), p->o.comm,
+				  u64s(pid, sizeof pid, (uint64_t)p->o.pid),
+				  ctl_owner_label(&p->o, who, sizeof who),
 				  p->o.alive ? "yes" : "NO", claim,
 				  u64s(msgs, sizeof msgs, p->msgs),
 				  fmt_bytes(bytes, sizeof bytes, (double)p->bytes),
@@ -350,9 +360,10 @@ static void inspect_text(const ctl_snap *s, const ctl_ring *r)
 		for (unsigned i = 0; i < r->nsubs; i++) {
 			const ctl_sub *s2 = &r->subs[i];
 			char slot[16], pid[16], seq[32], lm[32], lb[32], msgs[32], bytes[32],
-				lost[32], sk[32];
+				lost[32], sk[32], who[HM_APP_NAME_SIZE + HM_APP_INSTANCE_SIZE];
 			table_row(&t, u64s(slot, sizeof slot, s2->o.slot),
-				  u64s(pid, sizeof pid, (uint64_t)s2->o.pid), s2->o.comm,
+				  u64s(pid, sizeof pid, (uint64_t)s2->o.pid),
+				  ctl_owner_label(&s2->o, who, sizeof who),
 				  s2->orphaned ? "durable, orphaned" : s2->o.alive ? "yes" : "NO",
 				  u64s(seq, sizeof seq, s2->seq),
 				  u64s(lm, sizeof lm, s2->lag_msgs),
@@ -455,6 +466,7 @@ int cmd_inspect(ctl_ctx *ctx, int argc, char **argv)
 		return CTL_EXIT_ERR;
 	}
 	ctl_snap_take(bus, s, true);
+	ctl_names_snap(ctx, bus, s);
 	hermes_bus_detach(bus);
 	const ctl_ring *ring = ctl_snap_ring(s, name);
 	const ctl_corrupt *bad = ring ? NULL : ctl_snap_corrupt(s, name);
@@ -490,6 +502,8 @@ typedef struct client {
 	uint32_t uid;
 	uint64_t since_ns;
 	char comm[17];
+	bool named; /* hermesd told its application name (and instance) */
+	char app[HM_APP_NAME_SIZE], instance[HM_APP_INSTANCE_SIZE];
 	unsigned nholds, cap;
 	hold *holds;
 } client;
@@ -550,24 +564,12 @@ static void slot_owner(clients *cs, const ctl_owner *o, const char *ring, bool p
 static bool supervisor_clients(const ctl_ctx *ctx, hermes_bus *bus, clients *cs, char *why,
 			       size_t whylen)
 {
-	char path[256];
-	ctl_control_path(ctx, bus, path, sizeof path);
-	if (!path[0]) {
-		snprintf(why, whylen, "no control socket recorded in the segment");
-		return false;
-	}
-	int fd = hm_ctl_connect(path);
-	if (fd < 0) {
-		snprintf(why, whylen, "cannot connect to %s: %s", path, strerror(errno));
-		return false;
-	}
-	hm_ctl_req req = {.magic = HM_CTL_MAGIC, .op = HM_CTL_CLIENTS};
 	hm_ctl_resp *resp = malloc(sizeof *resp);
-	hermes_err err = resp ? hm_ctl_call(fd, &req, resp, 2000) : HERMES_ENOMEM;
-	close(fd);
-	if (err || resp->err) {
-		snprintf(why, whylen, "%s did not answer: %s", path,
-			 hermes_strerror(err ? err : (hermes_err)resp->err));
+	if (!resp) {
+		snprintf(why, whylen, "out of memory");
+		return false;
+	}
+	if (!ctl_supervisor_ask(ctx, bus, HM_CTL_CLIENTS, resp, why, whylen)) {
 		free(resp);
 		return false;
 	}
@@ -655,6 +657,9 @@ int cmd_clients(ctl_ctx *ctx, int argc, char **argv)
 		asked = supervisor_clients(ctx, bus, &cs, why, sizeof why);
 	else
 		snprintf(why, sizeof why, "supervisor down");
+	static ctl_names names;
+	if (asked)
+		ctl_names_fetch(ctx, bus, &names, NULL, 0);
 	hermes_bus_detach(bus);
 	for (unsigned i = 0; i < s->nrings; i++) {
 		const ctl_ring *ring = &s->rings[i];
@@ -673,6 +678,12 @@ int cmd_clients(ctl_ctx *ctx, int argc, char **argv)
 			k->have_uid = true;
 			k->uid = (uint32_t)st.st_uid;
 		}
+		const hm_ctl_label *l = asked ? ctl_names_find(&names, k->pid) : NULL;
+		if (l) {
+			k->named = true;
+			memcpy(k->app, l->app, sizeof k->app);
+			memcpy(k->instance, l->instance, sizeof k->instance);
+		}
 	}
 
 	if (ctx->json) {
@@ -687,6 +698,13 @@ int cmd_clients(ctl_ctx *ctx, int argc, char **argv)
 			const client *k = &cs.v[i];
 			json_obj_begin(&w);
 			json_ki64(&w, "pid", k->pid);
+			if (k->named) {
+				json_kstr(&w, "client", k->app);
+				json_kstr(&w, "instance", k->instance);
+			} else {
+				json_knull(&w, "client");
+				json_knull(&w, "instance");
+			}
 			json_kstr(&w, "comm", k->comm[0] ? k->comm : "?");
 			json_kbool(&w, "alive", k->alive);
 			if (k->have_uid)
@@ -721,8 +739,9 @@ int cmd_clients(ctl_ctx *ctx, int argc, char **argv)
 			printf("no clients\n");
 		} else {
 			table t;
-			table_init(&t, "rlllrll");
-			table_row(&t, "PID", "NAME", "ALIVE", "CONNECTED", "UID", "SINCE", "HOLDS");
+			table_init(&t, "rlllllrll");
+			table_row(&t, "PID", "CLIENT", "INSTANCE", "PROCESS", "ALIVE", "CONNECTED", "UID",
+				  "SINCE", "HOLDS");
 			for (unsigned i = 0; i < cs.n; i++) {
 				const client *k = &cs.v[i];
 				char pid[16], uid[16], since[32], holds[TABLE_CELL];
@@ -733,6 +752,8 @@ int cmd_clients(ctl_ctx *ctx, int argc, char **argv)
 				fmt_since(since, sizeof since, k->connected ? k->since_ns : 0);
 				fmt_holds(holds, sizeof holds, k);
 				table_row(&t, u64s(pid, sizeof pid, (uint64_t)k->pid),
+					  k->named ? k->app : "-",
+					  k->named && k->instance[0] ? k->instance : "-",
 					  k->comm[0] ? k->comm : "?", k->alive ? "yes" : "NO",
 					  asked ? (k->connected ? "yes" : "no") : "?", uid, since, holds);
 			}

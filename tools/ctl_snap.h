@@ -43,6 +43,11 @@ typedef struct ctl_owner {
 	uint64_t start; /* clock ticks since boot, as recorded in the slot */
 	bool alive;
 	char comm[17];
+	/* The application name and instance its process attached with, from
+	 * hermesd (tools/ctl_names.h); named false when hermesd did not say. */
+	bool named;
+	char app[HERMES_APP_NAME_MAX + 1];
+	char instance[HERMES_APP_INSTANCE_MAX + 1];
 } ctl_owner;
 
 typedef struct ctl_prod {

@@ -2,7 +2,8 @@
 # hermes-ctl's --json documents match the JSON schemas shipped in
 # tools/schemas (installed to share/hermes/schemas), with 64-bit ids and
 # nanosecond timestamps as strings: run hermesd, a bridge and a subscriber,
-# take list, inspect, clients, bridges and uplink, validate each, and check
+# take list, inspect, clients, bridges and uplink, validate each (the
+# subscriber attached with a client name and instance, shown by both), check
 # that the schemas reject an id written as a number; tail --format json
 # lines (one tagged, one not) against the tail schema.
 #   test_json_schemas.sh BUILD_DIR SOURCE_DIR
@@ -26,6 +27,7 @@ cleanup() {
 }
 bus=schemas-$$
 trap cleanup EXIT
+unset HERMES_APP_NAME HERMES_APP_INSTANCE
 ctl=("$build/tools/hermes-ctl" --bus "$bus" --run-dir "$work")
 
 "$build/shm/hermesd" --bus "$bus" --run-dir "$work" --log-level error &
@@ -36,7 +38,7 @@ wait_for 10 test -S "$work/$bus.sock"
 pids+=($!)
 wait_for 10 compgen -G "$work/hermes-bridge.$bus.*"
 "${ctl[@]}" pub events hello
-"${ctl[@]}" tail events --count 1000 >/dev/null &
+HERMES_APP_NAME=schema-tail HERMES_APP_INSTANCE=t1 "${ctl[@]}" tail events --count 1000 >/dev/null &
 pids+=($!)
 wait_for 10 bash -c "'$build/tools/hermes-ctl' --bus $bus --run-dir $work inspect events --json | grep -q '\"slot\"'"
 
@@ -73,6 +75,17 @@ assert not V(schema).is_valid(bad), "a numeric created_unix_ns passed the schema
 br = json.load(open(f"{work}/bridges.json"))
 assert isinstance(br["bridges"][0]["bus_id"], str), br["bridges"][0]["bus_id"]
 print("ids and timestamps are strings; numbers are rejected")
+# The tail attached as schema-tail/t1: clients and inspect say so.
+cl = json.load(open(f"{work}/clients.json"))
+named = [c for c in cl["clients"] if c["client"] == "schema-tail"]
+assert len(named) == 1 and named[0]["instance"] == "t1", cl["clients"]
+ins = json.load(open(f"{work}/inspect.json"))
+assert [(s["client"], s["instance"]) for s in ins["subscribers"]] == [("schema-tail", "t1")], ins
+bad = copy.deepcopy(cl)
+bad["clients"][0]["client"] = ""
+schema = json.load(open(f"{schemas}/hermes-ctl.clients-1.schema.json"))
+assert not V(schema).is_valid(bad), "an empty client name passed the schema"
+print("client names and instances shown, empty names rejected")
 schema = json.load(open(f"{schemas}/hermes-ctl.tail-1.schema.json"))
 V.check_schema(schema)
 lines = [json.loads(l) for l in open(f"{work}/tail.jsonl")]

@@ -555,7 +555,10 @@ static void test_list_and_inspect_json_match_what_was_published_and_consumed(voi
 	const unsigned n = 50, k = 20;
 	hermes_bus *bus;
 	hermes_sub *sub;
-	assert_int_equal(hermes_bus_attach(fx->bus, &bus), HERMES_OK);
+	hermes_attach_opts o = HERMES_ATTACH_OPTS_INIT;
+	o.app_name = "order-router";
+	o.instance = "eu-1";
+	assert_int_equal(hermes_bus_attach_opts(fx->bus, &o, &bus), HERMES_OK);
 	assert_int_equal(hermes_sub_open(bus, "events", HERMES_START_LATEST, 0, &sub), HERMES_OK);
 
 	/* Messages "m0".."m49": lengths 2 and 3, so the byte counts below are
@@ -621,6 +624,8 @@ static void test_list_and_inspect_json_match_what_was_published_and_consumed(voi
 	assert_int_equal(subs->n, 1);
 	const jv *s0 = subs->items[0];
 	assert_int_equal(u64_at(s0, "pid"), (uint64_t)getpid());
+	assert_string_equal(jget(s0, "client")->text, "order-router");
+	assert_string_equal(jget(s0, "instance")->text, "eu-1");
 	assert_int_equal(jget(s0, "alive")->b, true);
 	assert_int_equal(u64_at(s0, "next_seq"), k);
 	assert_int_equal(u64_at(s0, "lag_messages"), n - k);
@@ -636,6 +641,7 @@ static void test_list_and_inspect_json_match_what_was_published_and_consumed(voi
 	expect_ok(&r);
 	assert_non_null(strstr(r.out.p, "last sequence 49"));
 	assert_non_null(strstr(r.out.p, "subscribers: 1"));
+	assert_non_null(strstr(r.out.p, " order-router/eu-1 "));
 	result_free(&r);
 	r = CTL(fx, "list");
 	expect_ok(&r);
@@ -655,6 +661,8 @@ static void test_list_and_inspect_json_match_what_was_published_and_consumed(voi
 		if (u64_at(c, "pid") != (uint64_t)getpid())
 			continue;
 		found = true;
+		assert_string_equal(jget(c, "client")->text, "order-router");
+		assert_string_equal(jget(c, "instance")->text, "eu-1");
 		assert_int_equal(jget(c, "connected")->b, true);
 		const jv *holds = jget(c, "holds");
 		assert_int_equal(holds->n, 1);
@@ -663,6 +671,11 @@ static void test_list_and_inspect_json_match_what_was_published_and_consumed(voi
 	}
 	assert_true(found);
 	jfree(cl);
+	result_free(&r);
+	r = CTL(fx, "clients");
+	expect_ok(&r);
+	assert_non_null(strstr(r.out.p, " order-router "));
+	assert_non_null(strstr(r.out.p, " eu-1 "));
 	result_free(&r);
 
 	hermes_sub_close(sub);
@@ -683,7 +696,12 @@ static void test_metrics_is_prometheus_text_with_the_counters(void **state)
 	fixture *fx = *state;
 	hermes_bus *bus;
 	hermes_sub *sub;
-	assert_int_equal(hermes_bus_attach(fx->bus, &bus), HERMES_OK);
+	/* Series of a slot name its client (issue 17 point 7, with issue 18
+	 * point 4's names), its instance, and keep the pid. */
+	hermes_attach_opts o = HERMES_ATTACH_OPTS_INIT;
+	o.app_name = "metrics-test";
+	o.instance = "m1";
+	assert_int_equal(hermes_bus_attach_opts(fx->bus, &o, &bus), HERMES_OK);
 	assert_int_equal(hermes_sub_open(bus, "events", HERMES_START_LATEST, 0, &sub), HERMES_OK);
 	static const char in[] = "a\nbb\nccc\n";
 	result r = CTL_STDIN(fx, in, sizeof in - 1, "pub", "events");
@@ -703,8 +721,10 @@ static void test_metrics_is_prometheus_text_with_the_counters(void **state)
 	assert_true(v == 3);
 	assert_true(prom_value(r.out.p, "hermes_ring_subscribers", lbl, &v));
 	assert_true(v == 1);
-	snprintf(lbl, sizeof lbl, "bus=\"%s\",ring=\"events\",slot=\"0\",pid=\"%d\"", fx->bus,
-		 (int)getpid());
+	snprintf(lbl, sizeof lbl,
+		 "bus=\"%s\",ring=\"events\",slot=\"0\",client=\"metrics-test\",client_instance=\"m1\","
+		 "pid=\"%d\"",
+		 fx->bus, (int)getpid());
 	assert_true(prom_value(r.out.p, "hermes_subscriber_lag_messages", lbl, &v));
 	assert_true(v == 3);
 	assert_non_null(strstr(r.out.p, "# TYPE hermes_ring_messages_total counter\n"));

@@ -16,11 +16,11 @@ The library is $HERMES_IPC_LIBRARY, else the system's libhermes-ipc.
 """
 
 from .bus import (AT_SEQ, BLOCK, EARLIEST, LATEST, OVERWRITE, WAIT_BLOCK, WAIT_SPIN, WAIT_YIELD, Bus,
-                  Claim, Message, Publisher, Subscriber)
+                  Claim, Message, Publisher, Subscriber, WaitSet)
 from .errors import HermesError
 from . import ctl, errors, net, protocol
 
-__all__ = ["Bus", "Publisher", "Subscriber", "Claim", "Message", "HermesError", "BLOCK", "OVERWRITE",
+__all__ = ["Bus", "Publisher", "Subscriber", "Claim", "Message", "WaitSet", "HermesError", "BLOCK", "OVERWRITE",
            "LATEST", "EARLIEST", "AT_SEQ", "WAIT_SPIN", "WAIT_YIELD", "WAIT_BLOCK", "ctl", "errors",
            "net", "protocol"]
 __version__ = "0.1.0"

@@ -45,6 +45,16 @@ class Msg(Structure):
 HANDLER = ctypes.CFUNCTYPE(None, c_void_p, POINTER(Msg))
 
 
+class RingInfo(Structure):
+    _fields_ = [("name", ctypes.c_char * 48), ("policy", c_int), ("capacity", c_uint64),
+                ("max_msg", c_uint32), ("slots", c_uint32), ("producers", c_uint32),
+                ("subscribers", c_uint32), ("next_seq", c_uint64)]
+
+
+class Ready(Structure):
+    _fields_ = [("user", c_void_p), ("sub", c_void_p), ("fd", c_int), ("flags", c_uint32)]
+
+
 class NetOptions(Structure):
     _fields_ = [("identity", c_char_p), ("key_file", c_char_p), ("encrypt", c_int),
                 ("max_frame", c_uint32), ("recv_buffer", c_size_t), ("send_buffer", c_size_t),
@@ -113,6 +123,19 @@ _protos = {
     "hermes_sub_recv": (c_int, [P, c_void_p, c_uint32, POINTER(Msg)]),
     "hermes_sub_wait": (c_int, [P, c_int, c_int64]),
     "hermes_sub_next_seq": (c_uint64, [P]),
+    "hermes_pub_subscribers": (c_uint, [P]),
+    "hermes_pub_wait_subscribers": (c_int, [P, c_uint, c_int64]),
+    "hermes_bus_rings": (c_int, [P, POINTER(RingInfo), c_uint, POINTER(c_uint)]),
+    "hermes_waitset_create": (c_int, [POINTER(P)]),
+    "hermes_waitset_destroy": (None, [P]),
+    "hermes_waitset_add_sub": (c_int, [P, P, c_void_p]),
+    "hermes_waitset_add_fd": (c_int, [P, c_int, c_void_p]),
+    "hermes_waitset_remove_sub": (c_int, [P, P]),
+    "hermes_waitset_remove_fd": (c_int, [P, c_int]),
+    "hermes_waitset_wait": (c_int, [P, POINTER(Ready), c_uint, POINTER(c_uint), c_int64]),
+    "hermes_waitset_wake": (None, [P]),
+    "hermes_waitset_set_spin": (None, [P, c_uint32]),
+    "hermes_waitset_fd": (c_int, [P, POINTER(c_int)]),
     "hermes_net_options_init": (None, [POINTER(NetOptions)]),
     "hermes_net_connect": (c_int, [c_char_p, POINTER(NetOptions), POINTER(P)]),
     "hermes_net_close": (None, [P]),

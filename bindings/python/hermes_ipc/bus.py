@@ -81,6 +81,18 @@ class Bus(_lib.Closable):
     def delete_ring(self, name, force=False):
         check(lib.hermes_ring_delete(self._handle(), _name(name), int(force)))
 
+    def rings(self):
+        """Every ring: a list of dicts (name, policy, capacity, max_msg,
+        slots, producers, subscribers, next_seq), from hermes_bus_rings."""
+        n = ctypes.c_uint()
+        check(lib.hermes_bus_rings(self._handle(), None, 0, ctypes.byref(n)))
+        arr = (_lib.RingInfo * max(n.value, 1))()
+        check(lib.hermes_bus_rings(self._handle(), arr, len(arr), ctypes.byref(n)))
+        return [{"name": r.name.decode(), "policy": r.policy, "capacity": r.capacity,
+                 "max_msg": r.max_msg, "slots": r.slots, "producers": r.producers,
+                 "subscribers": r.subscribers, "next_seq": r.next_seq}
+                for r in arr[:min(n.value, len(arr))]]
+
     def publisher(self, ring):
         return Publisher(self, ring)
 
@@ -203,6 +215,21 @@ class Publisher(_lib.Closable):
         check_bare(code)
         return self._seq.value
 
+    @property
+    def subscribers(self):
+        """Joined subscribers of the ring now (hermes_pub_subscribers)."""
+        return lib.hermes_pub_subscribers(self._h or _closed())
+
+    def wait_subscribers(self, count=1, timeout=None):
+        """Wait (without the GIL) until the ring has at least count
+        subscribers: True, or False after timeout seconds (None: no limit)
+        or on a signal. A message sent after True reaches them."""
+        code = lib.hermes_pub_wait_subscribers(self._h or _closed(), count, _lib.timeout_ns(timeout))
+        if code in (ETIMEDOUT, EAGAIN):
+            return False
+        check_bare(code)
+        return True
+
     def close(self):
         if self._h:
             self._drop_claim()
@@ -317,4 +344,67 @@ class Subscriber(_lib.Closable):
                 v.release()
             self._views.clear()
             lib.hermes_sub_close(self._h)
+            self._h = None
+
+
+class WaitSet(_lib.Closable):
+    """One thread waiting on many subscribers and file descriptors
+    (hermes_waitset_*): wait() returns the members that are ready, each as
+    the object given to add (a Subscriber, or the fd's key). Members must stay
+    open while they are in the set; one thread at a time, except wake()."""
+
+    def __init__(self, capacity=64):
+        h = ctypes.c_void_p()
+        check(lib.hermes_waitset_create(ctypes.byref(h)))
+        self._h = h
+        self._members = {}  # token -> object
+        self._ready = (_lib.Ready * capacity)()
+
+    def add(self, sub, key=None):
+        """Add a Subscriber; wait() reports key (default: the subscriber)."""
+        token = id(sub)
+        check(lib.hermes_waitset_add_sub(self._h or _closed(), sub._h or _closed(), token))
+        self._members[token] = sub if key is None else key
+
+    def add_fd(self, fd, key=None):
+        """Add a descriptor (e.g. net.Client.fileno()); reported when readable."""
+        fd = fd if isinstance(fd, int) else fd.fileno()
+        token = (1 << 62) | fd
+        check(lib.hermes_waitset_add_fd(self._h or _closed(), fd, token))
+        self._members[token] = fd if key is None else key
+
+    def remove(self, sub):
+        check(lib.hermes_waitset_remove_sub(self._h or _closed(), sub._h or _closed()))
+        self._members.pop(id(sub), None)
+
+    def remove_fd(self, fd):
+        fd = fd if isinstance(fd, int) else fd.fileno()
+        check(lib.hermes_waitset_remove_fd(self._h or _closed(), fd))
+        self._members.pop((1 << 62) | fd, None)
+
+    def wait(self, timeout=None):
+        """Wait (without the GIL) up to timeout seconds (None: no limit);
+        the ready members' keys, [] at the timeout or after wake()."""
+        n = ctypes.c_uint()
+        code = lib.hermes_waitset_wait(self._h or _closed(), self._ready, len(self._ready),
+                                       ctypes.byref(n), _lib.timeout_ns(timeout))
+        if code in (ETIMEDOUT, EAGAIN):
+            return []
+        check_bare(code)
+        return [self._members.get(r.user) for r in self._ready[:n.value]]
+
+    def wake(self):
+        """Make a wait() in another thread return [] (any thread)."""
+        lib.hermes_waitset_wake(self._h or _closed())
+
+    def fileno(self):
+        """A descriptor for select/selectors/asyncio: readable when a member
+        may be ready; then call wait(0)."""
+        fd = ctypes.c_int()
+        check(lib.hermes_waitset_fd(self._h or _closed(), ctypes.byref(fd)))
+        return fd.value
+
+    def close(self):
+        if self._h:
+            lib.hermes_waitset_destroy(self._h)
             self._h = None

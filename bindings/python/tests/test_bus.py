@@ -192,6 +192,34 @@ class TestBus(BusCase):
             sub.poll()
         self.assertEqual(cm.exception.code, errors.ECLOSED)
 
+    def test_wait_set_subscriber_counts_and_ring_list(self):
+        from hermes_ipc import WaitSet
+        self.bus.create_ring("left", 64 << 10, 256)
+        self.bus.create_ring("right", 64 << 10, 256)
+        pub = self.bus.publisher("right")
+        self.assertEqual(pub.subscribers, 0)
+        self.assertFalse(pub.wait_subscribers(1, timeout=0.001))
+        left, right = self.bus.subscriber("left"), self.bus.subscriber("right")
+        self.assertEqual(pub.subscribers, 1)
+        self.assertTrue(pub.wait_subscribers(1))
+        with WaitSet() as ws:
+            ws.add(left, "L")
+            ws.add(right)
+            self.assertEqual(ws.wait(0.001), [])
+            t = threading.Thread(target=lambda: pub.send(b"x"))
+            t.start()
+            self.assertEqual(ws.wait(10.0), [right])
+            t.join()
+            with right.poll() as m:
+                self.assertEqual(bytes(m.data), b"x")
+            ws.wake()
+            self.assertEqual(ws.wait(), [])
+            ws.remove(left)
+            ws.remove(right)
+        info = {r["name"]: r for r in self.bus.rings()}
+        self.assertEqual((info["right"]["producers"], info["right"]["subscribers"],
+                          info["right"]["max_msg"]), (1, 1, 256))
+
 
 if __name__ == "__main__":
     unittest.main()
