@@ -333,6 +333,17 @@ public:
 							 &seq, detail::to_ns(timeout)));
 		return seq;
 	}
+	/* As send, with a user tag (message::tag for subscribers; 0 = none).
+	 * A timeout of 0 never waits. */
+	std::uint64_t send_tagged(std::string_view s, std::uint32_t tag,
+				  std::optional<std::chrono::nanoseconds> timeout)
+	{
+		std::uint64_t seq;
+		detail::check_bare(hermes_pub_send_tagged(p_, s.data(),
+							  static_cast<std::uint32_t>(s.size()), tag, &seq,
+							  detail::to_ns(timeout)));
+		return seq;
+	}
 	/* Joined subscribers of the ring now (hermes_pub_subscribers). */
 	unsigned subscribers() const noexcept { return hermes_pub_subscribers(p_); }
 	/* Wait until the ring has at least min subscribers: true, or false at
@@ -370,6 +381,8 @@ public:
 	std::uint64_t seq() const noexcept { return m_.seq; }
 	/* Sequences skipped just before this one (aborted claims). */
 	std::uint64_t gap() const noexcept { return m_.gap; }
+	/* The publisher's user tag (publisher::send_tagged); 0 = none. */
+	std::uint32_t tag() const noexcept { return m_.tag; }
 
 private:
 	friend class subscriber;

@@ -90,6 +90,15 @@ static void claims_commit_or_abort(hermes::bus &bus)
 		seen++;
 	}) == 1);
 	CHECK(seen == 1);
+
+	/* User tags. */
+	std::uint64_t t = pub.send_tagged("typed", 0x2a, std::chrono::nanoseconds(0));
+	pub.try_send("plain");
+	{
+		auto a = again.poll(), b = again.poll();
+		CHECK(a && a->seq() == t && a->tag() == 0x2a && a->data().str() == "typed");
+		CHECK(b && b->tag() == 0);
+	}
 }
 
 static void full_rings_waits_and_errors(hermes::bus &bus)

@@ -38,7 +38,7 @@ class Claim(Structure):
 
 
 class Msg(Structure):
-    _fields_ = [("data", c_void_p), ("len", c_uint32), ("reserved_", c_uint32),
+    _fields_ = [("data", c_void_p), ("len", c_uint32), ("tag", c_uint32),
                 ("seq", c_uint64), ("gap", c_uint64), ("lost", c_uint64)]
 
 
@@ -68,7 +68,7 @@ class NetRingInfo(Structure):
 class NetEvent(Structure):
     _fields_ = [("type", c_int), ("channel", c_uint32), ("seq", c_uint64), ("value", c_uint64),
                 ("code", c_int), ("fatal", c_uint8), ("policy", c_uint8), ("reserved_", c_uint16),
-                ("len", c_uint32), ("data", c_void_p)]
+                ("len", c_uint32), ("tag", c_uint32), ("data", c_void_p)]
 
 
 class FrameHeader(Structure):
@@ -115,6 +115,7 @@ _protos = {
     "hermes_pub_abort": (c_int, [P, POINTER(Claim)]),
     "hermes_pub_send": (c_int, [P, c_char_p, c_uint32, POINTER(c_uint64)]),
     "hermes_pub_send_timed": (c_int, [P, c_char_p, c_uint32, POINTER(c_uint64), c_int64]),
+    "hermes_pub_send_tagged": (c_int, [P, c_char_p, c_uint32, c_uint32, POINTER(c_uint64), c_int64]),
     "hermes_sub_open": (c_int, [P, c_char_p, c_int, c_uint64, POINTER(P)]),
     "hermes_sub_close": (None, [P]),
     "hermes_sub_poll": (c_int, [P, POINTER(Msg)]),
@@ -145,6 +146,8 @@ _protos = {
     "hermes_net_bind": (c_int, [P, c_char_p, c_int64, POINTER(c_uint32), POINTER(NetRingInfo)]),
     "hermes_net_unbind": (c_int, [P, c_uint32]),
     "hermes_net_publish": (c_int, [P, c_uint32, c_char_p, c_size_t, c_uint, POINTER(c_uint64)]),
+    "hermes_net_publish_tagged": (c_int, [P, c_uint32, c_char_p, c_size_t, c_uint32, c_uint,
+                                          POINTER(c_uint64)]),
     "hermes_net_flush": (c_int, [P, c_int64]),
     "hermes_net_subscribe": (c_int, [P, c_char_p, c_int, c_uint64, c_int64, POINTER(c_uint32), POINTER(NetRingInfo)]),
     "hermes_net_unsubscribe": (c_int, [P, c_uint32]),

@@ -199,13 +199,17 @@ class Publisher(_lib.Closable):
         self._claim = Claim(self, c, views)
         return self._claim
 
-    def send(self, data, timeout=0):
+    def send(self, data, timeout=0, tag=0):
         """Copy data (bytes-like) into the ring as one message; returns its
         sequence, or None when the ring is full (timeout 0) or stayed full for
-        timeout seconds (None: no limit)."""
+        timeout seconds (None: no limit). tag: the message's user tag (a
+        message type, a schema id; Message.tag for subscribers), 0 = none."""
         self._drop_claim()
         data = bytes(data) if not isinstance(data, bytes) else data
-        if timeout == 0:
+        if tag:
+            code = lib.hermes_pub_send_tagged(self._h or _closed(), data, len(data), tag,
+                                              ctypes.byref(self._seq), _lib.timeout_ns(timeout))
+        elif timeout == 0:
             code = lib.hermes_pub_send(self._h or _closed(), data, len(data), ctypes.byref(self._seq))
         else:
             code = lib.hermes_pub_send_timed(self._h or _closed(), data, len(data), ctypes.byref(self._seq),
@@ -239,13 +243,14 @@ class Publisher(_lib.Closable):
 
 class Message:
     """A message polled from the ring: data (read-only memoryview into the
-    ring), seq, gap. As a context manager it releases its subscriber (and so
-    every message polled so far) at the end of the block."""
+    ring), seq, gap, tag (the publisher's user tag, 0 = none). As a context
+    manager it releases its subscriber (and so every message polled so far)
+    at the end of the block."""
 
-    __slots__ = ("data", "seq", "gap", "_sub")
+    __slots__ = ("data", "seq", "gap", "tag", "_sub")
 
-    def __init__(self, sub, data, seq, gap):
-        self._sub, self.data, self.seq, self.gap = sub, data, seq, gap
+    def __init__(self, sub, data, seq, gap, tag=0):
+        self._sub, self.data, self.seq, self.gap, self.tag = sub, data, seq, gap, tag
 
     def __enter__(self):
         return self
@@ -281,7 +286,7 @@ class Subscriber(_lib.Closable):
         check_bare(code)
         v = _lib.view(m.data or 0, m.len, True)
         self._views.append(v)
-        return Message(self, v, m.seq, m.gap)
+        return Message(self, v, m.seq, m.gap, m.tag)
 
     def release(self):
         """Release every message polled so far (their views become unusable).

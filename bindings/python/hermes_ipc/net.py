@@ -19,8 +19,9 @@ EVENT_NAMES = {1: "message", 2: "ack", 3: "loss", 4: "error", 5: "pong", 6: "bou
 # kind: one of EVENT_NAMES' values; channel: channel or subscription; seq and
 # value as net.h's hermes_net_event says for the kind; code, fatal: ERROR and
 # CLOSED; data: message payload or error text, a memoryview into the receive
-# buffer valid until the next call on the connection.
-Event = namedtuple("Event", "kind channel seq value code fatal policy data")
+# buffer valid until the next call on the connection; tag: a message's user
+# tag (0 = none).
+Event = namedtuple("Event", "kind channel seq value code fatal policy data tag")
 RingInfo = namedtuple("RingInfo", "max_message policy first_seq")
 
 
@@ -80,11 +81,12 @@ class Connection(_lib.Closable):
     def unbind(self, channel):
         check(lib.hermes_net_unbind(self._h, channel))
 
-    def publish(self, channel, data, flags=0):
-        """Queue a message (flags PUB_ACK, PUB_FLUSH); returns the publish
-        sequence its ack or error event carries."""
+    def publish(self, channel, data, flags=0, tag=0):
+        """Queue a message (flags PUB_ACK, PUB_FLUSH) with user tag tag (0:
+        none); returns the publish sequence its ack or error event carries."""
         data = bytes(data)
-        check_bare(lib.hermes_net_publish(self._h, channel, data, len(data), flags, ctypes.byref(self._seq)))
+        check_bare(lib.hermes_net_publish_tagged(self._h, channel, data, len(data), tag, flags,
+                                                 ctypes.byref(self._seq)))
         return self._seq.value
 
     def flush(self, timeout=10.0):
@@ -115,7 +117,7 @@ class Connection(_lib.Closable):
         check_bare(code)
         self._view = _lib.view(ev.data or 0, ev.len, True)
         return Event(EVENT_NAMES.get(ev.type, str(ev.type)), ev.channel, ev.seq, ev.value, ev.code,
-                     bool(ev.fatal), ev.policy, self._view)
+                     bool(ev.fatal), ev.policy, self._view, ev.tag)
 
     def close(self):
         if self._h:

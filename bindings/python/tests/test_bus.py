@@ -30,6 +30,17 @@ class TestBus(BusCase):
             bytes(m2.data)
         self.assertEqual(sub.next_seq, first + 2)
 
+    def test_user_tags_reach_subscribers(self):
+        self.bus.create_ring("typed", 64 << 10, 1024)
+        pub = self.bus.publisher("typed")
+        sub = self.bus.subscriber("typed", EARLIEST)
+        pub.send(b"a", tag=0x2A)
+        pub.send(b"b")
+        pub.send(b"c", timeout=None, tag=0xFFFFFFFF)
+        self.assertEqual([(bytes(m.data), m.tag) for m in (sub.poll(), sub.poll(), sub.poll())],
+                         [(b"a", 0x2A), (b"b", 0), (b"c", 0xFFFFFFFF)])
+        sub.release()
+
     def test_aborts_and_batches(self):
         self.bus.create_ring("r", 64 << 10, 1024)
         pub = self.bus.publisher("r")

@@ -18,8 +18,8 @@ class TestNet(BusCase):
                 ch, info = conn.bind("orders")
                 self.assertEqual((info.max_message, info.policy), (1024, 0))
                 sub, _ = conn.subscribe("orders", EARLIEST)
-                pub_seq = conn.publish(ch, b"via net", net.PUB_ACK | net.PUB_FLUSH)
-                local = self.bus.publisher("orders").send(b"from the bus")
+                pub_seq = conn.publish(ch, b"via net", net.PUB_ACK | net.PUB_FLUSH, tag=0x2A)
+                local = self.bus.publisher("orders").send(b"from the bus", tag=7)
                 conn.ping(9)
                 got, acked, pong = [], None, False
                 deadline = time.monotonic() + 10
@@ -30,7 +30,7 @@ class TestNet(BusCase):
                         continue
                     if ev.kind == "message":
                         self.assertEqual(ev.channel, sub)
-                        got.append((ev.seq, bytes(ev.data)))
+                        got.append((ev.seq, bytes(ev.data), ev.tag))
                     elif ev.kind == "ack":
                         self.assertEqual((ev.channel, ev.seq), (ch, pub_seq))
                         acked = ev.value
@@ -39,7 +39,7 @@ class TestNet(BusCase):
                         pong = True
                     else:
                         self.fail("unexpected event %r" % (ev,))
-                self.assertEqual(sorted(got), sorted([(acked, b"via net"), (local, b"from the bus")]))
+                self.assertEqual(sorted(got), sorted([(acked, b"via net", 0x2A), (local, b"from the bus", 7)]))
                 with self.assertRaises(HermesError) as cm:
                     conn.bind("nosuch")
                 self.assertEqual(cm.exception.code, errors.ENOENT)

@@ -24,8 +24,8 @@ class TestProtocol(unittest.TestCase):
     def test_doc_examples_round_trip(self):
         all_blocks = blocks()
         frames = {k[1]: v for k, v in all_blocks.items() if k[0] == "frame"}
-        self.assertEqual(len(frames), 29)
-        self.assertEqual(len(all_blocks), 32)
+        self.assertEqual(len(frames), 35)
+        self.assertEqual(len(all_blocks), 38)
         enc = P.Encoder()
         for name, data in frames.items():
             d = P.Decoder(data)

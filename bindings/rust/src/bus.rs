@@ -326,6 +326,19 @@ impl<'b> Publisher<'b> {
         })?;
         Ok(seq)
     }
+
+    /// As [`Publisher::send_timed`], with a user tag (a message type, a
+    /// schema id) that subscribers get in [`Message::tag`]; 0 is no tag.
+    /// `Some(Duration::ZERO)` never waits.
+    pub fn send_tagged(&mut self, data: &[u8], tag: u32, timeout: Option<Duration>) -> Result<u64> {
+        let len = msg_len(data.len())?;
+        let mut seq = 0;
+        // SAFETY: data holds len bytes.
+        check_bare(unsafe {
+            ffi::hermes_pub_send_tagged(self.raw.as_ptr(), data.as_ptr().cast(), len, tag, &mut seq, timeout_ns(timeout))
+        })?;
+        Ok(seq)
+    }
 }
 
 impl Drop for Publisher<'_> {
@@ -470,6 +483,8 @@ pub struct Message<'s> {
     pub seq: u64,
     /// Sequences skipped just before it (aborted or repaired claims).
     pub gap: u64,
+    /// The publisher's user tag ([`Publisher::send_tagged`]); 0 = none.
+    pub tag: u32,
 }
 
 /// What [`Subscriber::recv`] copied.
@@ -478,6 +493,8 @@ pub struct Received {
     pub len: usize,
     pub seq: u64,
     pub gap: u64,
+    /// The publisher's user tag; 0 = none.
+    pub tag: u32,
 }
 
 /// A consumer with its own cursor on one ring; sees every message in
@@ -500,11 +517,11 @@ fn message<'s>(m: &ffi::hermes_msg) -> Message<'s> {
         // subscriber that release cannot coexist with.
         unsafe { std::slice::from_raw_parts(m.data as *const u8, m.len as usize) }
     };
-    Message { data, seq: m.seq, gap: m.gap }
+    Message { data, seq: m.seq, gap: m.gap, tag: m.tag }
 }
 
 fn empty_msg() -> ffi::hermes_msg {
-    ffi::hermes_msg { data: ptr::null(), len: 0, reserved_: 0, seq: 0, gap: 0, lost: 0 }
+    ffi::hermes_msg { data: ptr::null(), len: 0, tag: 0, seq: 0, gap: 0, lost: 0 }
 }
 
 impl<'b> Subscriber<'b> {
@@ -562,7 +579,7 @@ impl<'b> Subscriber<'b> {
         let cap = u32::try_from(buf.len()).unwrap_or(u32::MAX);
         // SAFETY: buf holds at least cap bytes.
         match unsafe { ffi::hermes_sub_recv(self.raw.as_ptr(), buf.as_mut_ptr().cast(), cap, &mut m) } {
-            ffi::HERMES_OK => Ok(Some(Received { len: m.len as usize, seq: m.seq, gap: m.gap })),
+            ffi::HERMES_OK => Ok(Some(Received { len: m.len as usize, seq: m.seq, gap: m.gap, tag: m.tag })),
             ffi::HERMES_EAGAIN => Ok(None),
             ffi::HERMES_ELOST => Err(Error::Lost(Detail::count(m.lost))),
             code => Err(Error::bare(code)),

@@ -49,7 +49,7 @@ pub struct hermes_claim {
 pub struct hermes_msg {
     pub data: *const c_void,
     pub len: u32,
-    pub reserved_: u32,
+    pub tag: u32,
     pub seq: u64,
     pub gap: u64,
     pub lost: u64,
@@ -90,6 +90,7 @@ pub struct hermes_net_event {
     pub policy: u8,
     pub reserved_: u16,
     pub len: u32,
+    pub tag: u32,
     pub data: *const c_void,
 }
 
@@ -112,6 +113,7 @@ extern "C" {
     pub fn hermes_pub_abort(p: *mut hermes_pub, claim: *mut hermes_claim) -> hermes_err;
     pub fn hermes_pub_send(p: *mut hermes_pub, data: *const c_void, len: u32, seq: *mut u64) -> hermes_err;
     pub fn hermes_pub_send_timed(p: *mut hermes_pub, data: *const c_void, len: u32, seq: *mut u64, timeout_ns: i64) -> hermes_err;
+    pub fn hermes_pub_send_tagged(p: *mut hermes_pub, data: *const c_void, len: u32, tag: u32, seq: *mut u64, timeout_ns: i64) -> hermes_err;
 
     pub fn hermes_sub_open(bus: *mut hermes_bus, ring: *const c_char, start: c_int, seq: u64, out: *mut *mut hermes_sub) -> hermes_err;
     pub fn hermes_sub_close(s: *mut hermes_sub);
@@ -131,6 +133,7 @@ extern "C" {
     pub fn hermes_net_bind(n: *mut hermes_net, ring: *const c_char, timeout_ns: i64, channel: *mut u32, info: *mut hermes_net_ring_info) -> hermes_err;
     pub fn hermes_net_unbind(n: *mut hermes_net, channel: u32) -> hermes_err;
     pub fn hermes_net_publish(n: *mut hermes_net, channel: u32, data: *const c_void, len: usize, flags: c_uint, pub_seq: *mut u64) -> hermes_err;
+    pub fn hermes_net_publish_tagged(n: *mut hermes_net, channel: u32, data: *const c_void, len: usize, tag: u32, flags: c_uint, pub_seq: *mut u64) -> hermes_err;
     pub fn hermes_net_flush(n: *mut hermes_net, timeout_ns: i64) -> hermes_err;
     pub fn hermes_net_subscribe(n: *mut hermes_net, ring: *const c_char, start: c_int, seq: u64, timeout_ns: i64, sub: *mut u32, info: *mut hermes_net_ring_info) -> hermes_err;
     pub fn hermes_net_unsubscribe(n: *mut hermes_net, sub: u32) -> hermes_err;

@@ -64,8 +64,9 @@ pub struct RingInfo {
 /// buffer and borrow the connection until the next call on it.
 #[derive(Debug, Clone, Copy)]
 pub enum Event<'c> {
-    /// A message of subscription `sub`.
-    Message { sub: u32, seq: u64, data: &'c [u8] },
+    /// A message of subscription `sub`, with the publisher's user tag
+    /// (0 = none).
+    Message { sub: u32, seq: u64, data: &'c [u8], tag: u32 },
     /// A publish with [`PUB_ACK`] was committed as `ring_seq`.
     Ack { channel: u32, pub_seq: u64, ring_seq: u64 },
     /// `count` messages were dropped; delivery goes on at `next_seq`.
@@ -190,6 +191,18 @@ impl Connection {
         Ok(seq)
     }
 
+    /// As [`Connection::publish`], with a user tag that subscribers get
+    /// (0 = no tag). [`Error::NotSupported`] for a non-zero tag on a bridge
+    /// that did not grant the TAGS feature.
+    pub fn publish_tagged(&mut self, channel: u32, data: &[u8], tag: u32, flags: u32) -> Result<u64> {
+        let mut seq = 0;
+        // SAFETY: data holds data.len() bytes.
+        check_bare(unsafe {
+            ffi::hermes_net_publish_tagged(self.raw.as_ptr(), channel, data.as_ptr().cast(), data.len(), tag, flags, &mut seq)
+        })?;
+        Ok(seq)
+    }
+
     /// Write everything queued, waiting up to `timeout`.
     pub fn flush(&mut self, timeout: Option<Duration>) -> Result<()> {
         // SAFETY: valid handle.
@@ -237,6 +250,7 @@ impl Connection {
             policy: 0,
             reserved_: 0,
             len: 0,
+            tag: 0,
             data: ptr::null(),
         };
         // SAFETY: valid handle and event.
@@ -253,7 +267,7 @@ impl Connection {
             unsafe { std::slice::from_raw_parts(ev.data as *const u8, ev.len as usize) }
         };
         Ok(Some(match ev.type_ {
-            1 => Event::Message { sub: ev.channel, seq: ev.seq, data },
+            1 => Event::Message { sub: ev.channel, seq: ev.seq, data, tag: ev.tag },
             2 => Event::Ack { channel: ev.channel, pub_seq: ev.seq, ring_seq: ev.value },
             3 => Event::Loss { sub: ev.channel, next_seq: ev.seq, count: ev.value },
             4 => Event::Error { channel: ev.channel, seq: ev.seq, code: ev.code as u32, fatal: ev.fatal != 0, text: data },

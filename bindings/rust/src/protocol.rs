@@ -39,12 +39,19 @@ pub const DEFAULT_CAPACITY: usize = 64 * 1024;
 pub const FLAG_ACK_REQUESTED: u16 = 0x0001;
 /// Header flag: the payload is sealed (session encryption).
 pub const FLAG_ENCRYPTED: u16 = 0x0002;
+/// Header flag: PUBLISH or DELIVER payload starts with a non-zero u32 user
+/// tag (only where [`FEATURE_TAGS`] was negotiated; PROTOCOL.md 8.1).
+pub const FLAG_TAGGED: u16 = 0x0004;
 /// HELLO/WELCOME feature: authenticate with a pre-shared key.
 pub const FEATURE_AUTH: u32 = 0x1;
 /// HELLO/WELCOME feature: seal every frame after AUTH_OK.
 pub const FEATURE_ENCRYPT: u32 = 0x2;
 /// HELLO/WELCOME feature: a link between buses (PROTOCOL.md section 15).
 pub const FEATURE_LINK: u32 = 0x4;
+/// HELLO/WELCOME feature: user tags travel ([`FLAG_TAGGED`]).
+pub const FEATURE_TAGS: u32 = 0x10;
+/// Bytes [`FLAG_TAGGED`] puts before the message.
+pub const WIRE_TAG_SIZE: usize = 4;
 
 pub const NONCE_SIZE: usize = 32;
 pub const KX_PUBLIC_KEY_SIZE: usize = 32;
@@ -174,6 +181,7 @@ static RULES: [Rule; 64] = {
     use MessageType::*;
     const E: u16 = FLAG_ENCRYPTED;
     const A: u16 = FLAG_ACK_REQUESTED;
+    const T: u16 = FLAG_TAGGED;
     const HELLO_FIXED: u32 = 12;
     // Handshake types are never sealed and use no header fields.
     let list = [
@@ -185,12 +193,12 @@ static RULES: [Rule; 64] = {
         rule(Bind, 1, WIRE_NAME_MAX as u32, E, IN_SESSION | C2S, F_CHANNEL),
         rule(Bound, 8, 8, E, IN_SESSION | S2C, F_CHANNEL),
         rule(Unbind, 0, 0, E, IN_SESSION | C2S, F_CHANNEL),
-        rule(Publish, 0, ANY_LEN, E | A, IN_SESSION | C2S, F_CHANNEL | F_SEQUENCE),
+        rule(Publish, 0, ANY_LEN, E | A | T, IN_SESSION | C2S, F_CHANNEL | F_SEQUENCE),
         rule(PublishAck, 8, 8, E, IN_SESSION | S2C, F_CHANNEL | F_SEQUENCE),
         rule(Subscribe, 17, SUBSCRIBE_MAX as u32, E, IN_SESSION | C2S, F_CHANNEL),
         rule(Subscribed, 8, 8, E, IN_SESSION | S2C, F_CHANNEL | F_SEQUENCE),
         rule(Unsubscribe, 0, 0, E, IN_SESSION | C2S, F_CHANNEL),
-        rule(Deliver, 0, ANY_LEN, E, IN_SESSION | S2C, F_CHANNEL | F_SEQUENCE),
+        rule(Deliver, 0, ANY_LEN, E | T, IN_SESSION | S2C, F_CHANNEL | F_SEQUENCE),
         rule(Loss, 8, 8, E, IN_SESSION | S2C, F_CHANNEL | F_SEQUENCE),
         rule(Ping, 0, 0, E, IN_SESSION | BOTH, F_SEQUENCE),
         rule(Pong, 0, 0, E, IN_SESSION | BOTH, F_SEQUENCE),
@@ -289,10 +297,12 @@ impl MessageType {
     }
 }
 
-/// The payload size range of r, widened by the seal tag for sealed frames.
+/// The payload size range of r, widened by the seal tag for sealed frames
+/// and by the user tag for tagged ones.
 #[inline]
 fn len_ok(r: &Rule, flags: u16, len: u64) -> bool {
-    let extra = if flags & FLAG_ENCRYPTED != 0 { SEAL_TAG_SIZE as u64 } else { 0 };
+    let extra = if flags & FLAG_ENCRYPTED != 0 { SEAL_TAG_SIZE as u64 } else { 0 }
+        + if flags & FLAG_TAGGED != 0 { WIRE_TAG_SIZE as u64 } else { 0 };
     len >= r.min_len as u64 + extra && len <= r.max_len as u64 + extra
 }
 
@@ -962,6 +972,20 @@ impl<'a> Message<'a> {
         }
         self.put(&mut out[..size]);
         Ok(size)
+    }
+
+    /// Split the plaintext payload of a PUBLISH or DELIVER with header
+    /// `flags` into its user tag (0 without [`FLAG_TAGGED`]) and message.
+    /// [`Error::BadPayload`] for a tagged payload shorter than the tag, or
+    /// a tag of 0.
+    pub fn tag_split(flags: u16, p: &'a [u8]) -> Result<(u32, &'a [u8])> {
+        if flags & FLAG_TAGGED == 0 {
+            return Ok((0, p));
+        }
+        if p.len() < WIRE_TAG_SIZE || le32(p) == 0 {
+            return Err(err(E_BADPAYLOAD));
+        }
+        Ok((le32(p), &p[WIRE_TAG_SIZE..]))
     }
 
     /// Parse the plaintext payload of a frame of type `t`, strictly: exact

@@ -148,7 +148,7 @@ fn net_client(addr: &str, tb: &TestBus) {
                 assert_eq!((channel, s), (ch, pub_seq));
                 acked = Some(ring_seq);
             }
-            Some(Event::Message { sub: s, seq, data }) => {
+            Some(Event::Message { sub: s, seq, data, .. }) => {
                 assert_eq!((s, data), (sub, &b"via net"[..]));
                 got = Some(seq);
             }
@@ -161,6 +161,16 @@ fn net_client(addr: &str, tb: &TestBus) {
         }
     }
     assert_eq!(acked, got);
+    // A user tag crosses the bridge (PROTOCOL.md 8.1).
+    conn.publish_tagged(ch, b"typed", 0x2a, PUB_FLUSH).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < deadline, "the tagged message did not come back within 10 s");
+        if let Some(Event::Message { data, tag, .. }) = conn.poll(Some(Duration::from_secs(1))).unwrap() {
+            assert_eq!((data, tag), (&b"typed"[..], 0x2a));
+            break;
+        }
+    }
     let e = conn.bind("nosuch", t).unwrap_err();
     assert!(matches!(e, hermes::Error::NotFound(_)), "{}", e);
     conn.unsubscribe(sub).unwrap();

@@ -75,6 +75,27 @@ fn dropped_claims_abort_and_batches_commit_together() {
 }
 
 #[test]
+fn user_tags_reach_poll_and_recv() {
+    let tb = TestBus::new("tags");
+    tb.ring("typed", 64 << 10, 1024, Policy::Block);
+    let bus = tb.bus();
+    let mut p = bus.publisher("typed").unwrap();
+    let mut sub = bus.subscriber("typed", Start::Earliest).unwrap();
+    p.send_tagged(b"a", 0x2a, Some(Duration::ZERO)).unwrap();
+    p.send(b"b").unwrap();
+    p.send_tagged(b"c", u32::MAX, None).unwrap();
+    {
+        let m = sub.poll().unwrap().unwrap();
+        assert_eq!((m.data, m.tag), (&b"a"[..], 0x2a));
+        assert_eq!(sub.poll().unwrap().unwrap().tag, 0);
+    }
+    sub.release().unwrap();
+    let mut buf = [0u8; 8];
+    let r = sub.recv(&mut buf).unwrap().unwrap();
+    assert_eq!((r.len, r.tag), (1, u32::MAX));
+}
+
+#[test]
 fn full_block_ring_errors_and_copying_receive() {
     let tb = TestBus::new("full");
     tb.ring("small", 4096, 256, Policy::Block);

@@ -97,7 +97,7 @@ fn every_example_frame_decodes_and_reencodes_byte_for_byte() {
         let (ch, off) = common::c_codec::decode_first(&b.bytes, 0, 0).unwrap();
         assert_eq!((ch.type_, ch.flags, ch.length, ch.channel, ch.sequence, off), (h.msg_type as u8, h.flags, h.length, h.channel, h.sequence, HEADER_SIZE));
     }
-    assert_eq!(frames, 29, "PROTOCOL.md frame examples: update this test when adding one");
+    assert_eq!(frames, 35, "PROTOCOL.md frame examples: update this test when adding one");
 
     // Specific contents, so a decoder that accepted anything would fail.
     let publish = only_frame(find(&all, "frame", "publish"));
@@ -112,6 +112,12 @@ fn every_example_frame_decodes_and_reencodes_byte_for_byte() {
     let loss = only_frame(find(&all, "frame", "loss"));
     assert_eq!(Message::parse(loss.header.msg_type, loss.payload).unwrap(), Message::Loss { count: 57 });
     assert_eq!(loss.header.sequence, 1000);
+    // User tags (PROTOCOL.md 8.1).
+    let tagged = only_frame(find(&all, "frame", "deliver-tagged"));
+    assert_eq!(tagged.header.flags, FLAG_TAGGED);
+    assert_eq!(Message::tag_split(tagged.header.flags, tagged.payload).unwrap(), (42, &b"hello"[..]));
+    let refused = only_frame(find(&all, "refused", "publish-tag-0"));
+    assert!(Message::tag_split(refused.header.flags, refused.payload).is_err());
 }
 
 #[test]
@@ -136,7 +142,7 @@ fn transcripts_match_the_examples() {
     assert!(Transcript::new(Role::Any, &hello, &welcome, &challenge, &response).is_err());
     assert_eq!(find(&all, "bytes", "session-keys").bytes.len(), 64);
     // No block goes unchecked.
-    assert_eq!(all.len(), 29 + 3 + 1);
+    assert_eq!(all.len(), 35 + 3 + 2);
 }
 
 /// The rows of the Markdown table after `marker`, split into cells.
@@ -172,6 +178,7 @@ fn type_table_matches_the_codec() {
             flags |= match f {
                 "A" => FLAG_ACK_REQUESTED,
                 "E" => FLAG_ENCRYPTED,
+                "T" => FLAG_TAGGED,
                 _ => 0,
             };
         }
