@@ -198,9 +198,11 @@ static void *live_reader(void *p)
 	return NULL;
 }
 
-/* The live subscriber's rate on a block ring, alone and beside the recorder. */
-static void bench_live(uint32_t size, uint64_t n, bool recording)
+/* The live subscriber's rate on a block ring, alone (recorder 0), beside a
+ * recorder (1), beside a durable recorder (2). */
+static void bench_live(uint32_t size, uint64_t n, int recorder)
 {
+	bool recording = recorder != 0;
 	char dir[300], bus_name[64];
 	snprintf(dir, sizeof dir, "%s/live-%u", base, size);
 	snprintf(bus_name, sizeof bus_name, "jbench-live-%d", (int)getpid());
@@ -216,7 +218,7 @@ static void bench_live(uint32_t size, uint64_t n, bool recording)
 	snprintf(conf.name, sizeof conf.name, "bench");
 	snprintf(conf.dir, sizeof conf.dir, "%s", dir);
 	conf.opts.file_size = 256u << 20;
-	conf.durable = true;
+	conf.durable = recorder == 2;
 	static rec_run run;
 	pthread_t rec_th, live_th;
 	atomic_store(&run.stop, false);
@@ -242,7 +244,8 @@ static void bench_live(uint32_t size, uint64_t n, bool recording)
 		pthread_join(rec_th, NULL);
 		hj_recorder_close(&run.rec);
 	}
-	row(recording ? "live subscriber, recorder on" : "live subscriber, no recorder", size, n, la.ns,
+	row(recorder == 2 ? "live subscriber, durable recorder" : recording ? "live subscriber, recorder on" : "live subscriber, no recorder",
+	    size, n, la.ns,
 	    recording ? "producer start to last message read, journaled meanwhile" : "producer start to last message read");
 	hermes_pub_close(pub);
 	hermes_bus_detach(bus);
@@ -280,11 +283,16 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
 					     {"count", required_argument, NULL, 'n'},
 					     {"mb", required_argument, NULL, 'm'},
+					     {"live", no_argument, NULL, 'l'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	int c;
-	while ((c = getopt_long(argc, argv, "d:n:m:h", opts, NULL)) != -1) {
+	bool live_only = false;
+	while ((c = getopt_long(argc, argv, "d:n:m:lh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'l':
+			live_only = true;
+			break;
 		case 'd':
 			dir = optarg;
 			break;
@@ -295,9 +303,10 @@ int main(int argc, char **argv)
 			mb = strtoull(optarg, NULL, 10);
 			break;
 		case 'h':
-			printf("usage: hermes-journal-bench [--dir DIR] [--count N64] [--mb MB4K]\n"
+			printf("usage: hermes-journal-bench [--dir DIR] [--count N64] [--mb MB4K] [--live]\n"
 			       "  N64 64-byte messages (default 2000000) and MB4K MiB of 4 KiB messages\n"
-			       "  (default 256) per row, written under DIR (default /var/tmp)\n");
+			       "  (default 256) per row, written under DIR (default /var/tmp);\n"
+			       "  --live: only the live-subscriber rows\n");
 			return 0;
 		default:
 			return 2;
@@ -309,16 +318,22 @@ int main(int argc, char **argv)
 	hj_log_level = HJ_LOG_WARN;
 	uint64_t n4k = mb * 256;
 	printf("| row | message | rate | bandwidth | notes |\n|---|---|---|---|---|\n");
-	bench_append(64, count);
-	bench_append(4096, n4k);
-	bench_record(64, count, HJ_FSYNC_NONE, true);
-	bench_record(4096, n4k, HJ_FSYNC_NONE, true);
-	bench_record(64, count / 4, HJ_FSYNC_BATCH, false);
-	bench_record(4096, n4k / 4, HJ_FSYNC_BATCH, false);
-	bench_live(64, count, false);
-	bench_live(64, count, true);
-	bench_live(4096, n4k, false);
-	bench_live(4096, n4k, true);
+	if (!live_only) {
+		bench_append(64, count);
+		bench_append(4096, n4k);
+		bench_record(64, count, HJ_FSYNC_NONE, true);
+		bench_record(4096, n4k, HJ_FSYNC_NONE, true);
+		bench_record(64, count / 4, HJ_FSYNC_BATCH, false);
+		bench_record(4096, n4k / 4, HJ_FSYNC_BATCH, false);
+	}
+	for (int rec = 0; rec <= 2; rec++)
+		bench_live(64, count, rec);
+	for (int rec = 0; rec <= 2; rec++)
+		bench_live(4096, n4k, rec);
+	if (live_only) {
+		rm_rf(base);
+		return 0;
+	}
 	bench_dd("conv=fdatasync", "dd (bulk, one fdatasync)", 1u << 20, mb);
 	bench_dd("oflag=dsync", "dd (every write synchronous)", 4096, 2000);
 	rm_rf(base);

@@ -26,6 +26,11 @@
 #define WAIT_NS 100000000ll	   /* longest sleep on the ring: stop is seen within it */
 #define RETRY_NS 200000000ull	   /* disk full or ring missing: retry this often */
 #define TICK_NS 1000000000ull	   /* retention and heartbeat */
+/* After a batch with messages, wait this long yielding before sleeping on
+ * the ring: while messages flow the recorder stays awake, so producers
+ * never pay a wake-up system call for it and it loses no time waking up
+ * (bench/README.md, "Journal"); an idle ring still costs nothing after it. */
+#define AWAKE_NS 100000ull
 
 int hj_log_level = HJ_LOG_INFO;
 
@@ -297,8 +302,8 @@ bool hj_recorder_subscribe(hj_recorder *r)
 	return false;
 }
 
-/* Poll and record one batch. */
-static void record_batch(hj_recorder *r)
+/* Poll and record one batch; how many messages it polled. */
+static unsigned record_batch(hj_recorder *r)
 {
 	unsigned n = 0;
 	while (n < BATCH_MAX) {
@@ -335,13 +340,14 @@ static void record_batch(hj_recorder *r)
 			/* Keep it (and everything after it) in the ring. */
 			r->holding = true;
 			r->held = m;
-			return;
+			return n;
 		}
 		add(&r->stats->dropped, 1);
 		r->drop_end = m.seq + 1;
 	}
 	if (n)
 		release(r);
+	return n;
 }
 
 /* Not durable, after a disk-full episode: record what was dropped as LOST
@@ -368,6 +374,7 @@ void *hj_recorder_run(void *arg)
 {
 	hj_recorder *r = arg;
 	r->last_sync_ns = r->last_tick_ns = mono_ns();
+	uint64_t active_ns = 0; /* the last batch with messages */
 	while (!atomic_load_explicit(r->stop, memory_order_relaxed)) {
 		uint64_t now = mono_ns();
 		if (now - r->last_tick_ns >= TICK_NS)
@@ -392,14 +399,17 @@ void *hj_recorder_run(void *arg)
 			continue;
 		}
 		record_drops(r, now);
-		hermes_err e = hermes_sub_wait(r->sub, HERMES_WAIT_BLOCK, WAIT_NS);
+		hermes_err e = now - active_ns < AWAKE_NS
+				       ? hermes_sub_wait(r->sub, HERMES_WAIT_YIELD, (int64_t)(AWAKE_NS - (now - active_ns)))
+				       : hermes_sub_wait(r->sub, HERMES_WAIT_BLOCK, WAIT_NS);
 		if (e == HERMES_ECLOSED) {
 			hj_log(HJ_LOG_WARN, "ring %s was deleted; waiting for it to come back", r->cfg->name);
 			hermes_sub_close(r->sub);
 			r->sub = NULL;
 			continue;
 		}
-		record_batch(r);
+		if (record_batch(r))
+			active_ns = mono_ns();
 		if (r->cfg->fsync == HJ_FSYNC_INTERVAL && mono_ns() - r->last_sync_ns >= r->cfg->fsync_interval_ns)
 			sync_now(r);
 	}
