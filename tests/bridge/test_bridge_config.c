@@ -59,6 +59,32 @@ static void test_sections_keys_and_their_errors(void **state)
 	assert_non_null(strstr(c.error, ":3:"));
 }
 
+static void test_ring_journals_from_the_file_and_the_flag(void **state)
+{
+	(void)state;
+	hm_bridge_cfg c;
+	hm_bridge_cfg_defaults(&c);
+	assert_int_equal(hm_bridge_cfg_load_string(&c, "[ring orders]\njournal = /var/lib/hermes/journal/orders\n"),
+			 HERMES_OK);
+	assert_int_equal(c.nrings, 1);
+	assert_string_equal(c.rings[0].journal, "/var/lib/hermes/journal/orders");
+	/* The flag adds a ring, or sets the journal of one already there. */
+	assert_int_equal(hm_bridge_cfg_add_journal(&c, "events:/j/events"), HERMES_OK);
+	assert_int_equal(hm_bridge_cfg_add_journal(&c, "orders:/j/orders"), HERMES_OK);
+	assert_int_equal(c.nrings, 2);
+	assert_string_equal(c.rings[0].journal, "/j/orders");
+	assert_string_equal(c.rings[1].name, "events");
+	assert_string_equal(c.rings[1].journal, "/j/events");
+	/* Relative directories, a missing colon, bad ring names: refused. */
+	static const char *const bad_flags[] = {"events", "events:", "events:rel/dir", ":/j/x", ".x:/j/x"};
+	for (unsigned i = 0; i < sizeof bad_flags / sizeof *bad_flags; i++)
+		assert_int_equal(hm_bridge_cfg_add_journal(&c, bad_flags[i]), HERMES_EINVAL);
+	hm_bridge_cfg_defaults(&c);
+	assert_int_equal(hm_bridge_cfg_load_string(&c, "[ring orders]\njournal = relative/dir\n"),
+			 HERMES_EINVAL);
+	assert_non_null(strstr(c.error, ":2:"));
+}
+
 static void test_link_flags_and_checks(void **state)
 {
 	(void)state;
@@ -97,6 +123,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_the_example_config_parses),
 		cmocka_unit_test(test_sections_keys_and_their_errors),
+		cmocka_unit_test(test_ring_journals_from_the_file_and_the_flag),
 		cmocka_unit_test(test_link_flags_and_checks),
 		cmocka_unit_test(test_permission_patterns),
 	};
