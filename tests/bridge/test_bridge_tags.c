@@ -10,7 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/endian.h"
@@ -459,6 +463,92 @@ static void test_a_link_carries_tags_both_ways(void **state)
 	ht_daemon_cleanup(&far);
 }
 
+/* A server from before TAGS, in a child process: it answers HELLO with a
+ * WELCOME without the bit, reads one PUBLISH that must be untagged, then
+ * (wrongly) sends a tagged DELIVER, then reads until the client closes (10 s
+ * at most). */
+static void old_server(int lfd)
+{
+	int fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		_exit(1);
+	uint8_t in[512];
+	if (!read_exact(fd, in, HERMES_HEADER_SIZE) || in[3] != HERMES_MSG_HELLO ||
+	    !read_exact(fd, in + HERMES_HEADER_SIZE, hm_get_le32(in + 8)))
+		_exit(2);
+	uint8_t buf[256];
+	hermes_encoder e;
+	hermes_encoder_init(&e, buf, sizeof buf);
+	hermes_wire_msg m = {.type = HERMES_MSG_WELCOME};
+	m.welcome = (hermes_wire_welcome){.version = 1, .features = 0,
+					  .max_frame = HERMES_DEFAULT_MAX_FRAME, .name = "old",
+					  .name_len = 3};
+	hermes_frame_header h = {.type = HERMES_MSG_DELIVER, .flags = HERMES_FLAG_TAGGED,
+				 .channel = 1, .sequence = 5};
+	if (hermes_wire_msg_encode(&e, 0, 0, &m, NULL))
+		_exit(3);
+	hermes_wire_bytes out = hermes_encoder_data(&e);
+	if (send(fd, out.data, out.len, MSG_NOSIGNAL) != (ssize_t)out.len)
+		_exit(4);
+	if (!read_exact(fd, in, HERMES_HEADER_SIZE) || in[3] != HERMES_MSG_PUBLISH || in[4] != 0 ||
+	    !read_exact(fd, in + HERMES_HEADER_SIZE, hm_get_le32(in + 8)))
+		_exit(5);
+	hermes_encoder_reset(&e);
+	if (hermes_encode_frame(&e, &h, "\x07\0\0\0x", 5, NULL))
+		_exit(6);
+	out = hermes_encoder_data(&e);
+	if (send(fd, out.data, out.len, MSG_NOSIGNAL) != (ssize_t)out.len)
+		_exit(7);
+	struct pollfd pf = {.fd = fd, .events = POLLIN};
+	while (poll(&pf, 1, 10000) > 0 && recv(fd, in, sizeof in, 0) > 0)
+		;
+	_exit(0);
+}
+
+/* hermes_net against a bridge that did not grant TAGS: a tagged publish is
+ * HERMES_ENOTSUP (an untagged one goes), and a tagged DELIVER from it is a
+ * broken protocol (HERMES_EBADFLAGS). */
+static void test_the_client_against_a_bridge_without_tags(void **state)
+{
+	(void)state;
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	socklen_t sl = sizeof sa;
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		old_server(lfd);
+	close(lfd);
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%u", ntohs(sa.sin_port));
+	hermes_net_options o;
+	hermes_net_options_init(&o);
+	o.connect_timeout_ns = 5000000000ll;
+	hermes_net *n;
+	assert_int_equal(hermes_net_connect(addr, &o, &n), HERMES_OK);
+	assert_int_equal(hermes_net_features(n) & HERMES_FEATURE_TAGS, 0);
+	assert_int_equal(hermes_net_publish_tagged(n, 1, "x", 1, 9, 0, NULL), HERMES_ENOTSUP);
+	assert_non_null(strstr(hermes_last_error_detail(), "TAGS"));
+	assert_int_equal(hermes_net_publish_tagged(n, 1, "x", 1, 0, HERMES_NET_PUB_FLUSH, NULL),
+			 HERMES_OK);
+	hermes_net_event ev;
+	uint64_t deadline = ht_now_ns() + 10000000000ull;
+	do {
+		if (ht_now_ns() > deadline)
+			fail_msg("no CLOSED event within 10 s");
+	} while (hermes_net_poll(n, &ev, 1000000000) != HERMES_OK);
+	assert_int_equal(ev.type, HERMES_NET_CLOSED);
+	assert_int_equal(ev.code, HERMES_EBADFLAGS);
+	hermes_net_close(n);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -467,6 +557,7 @@ int main(void)
 		cmocka_unit_test(test_a_client_without_tags_gets_plain_delivers),
 		cmocka_unit_test(test_bad_tag_frames_are_refused),
 		cmocka_unit_test(test_a_link_carries_tags_both_ways),
+		cmocka_unit_test(test_the_client_against_a_bridge_without_tags),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
