@@ -139,3 +139,17 @@ void hm_dlog_int(hm_dlog_kv *kv, const char *key, long long value)
 	snprintf(v, sizeof v, "%lld", value);
 	hm_dlog_str(kv, key, v);
 }
+
+void hm_dlogv_kv(int level, const hm_dlog_kv *kv, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	hm_dlog(level, "%s%s", msg, kv->s);
+}
+
+void hm_dlogv_ring(int level, const char *ring, const char *fmt, va_list ap)
+{
+	hm_dlog_kv kv = {0};
+	hm_dlog_str(&kv, "ring", ring);
+	hm_dlogv_kv(level, &kv, fmt, ap);
+}

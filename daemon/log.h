@@ -59,4 +59,13 @@ typedef struct hm_dlog_kv {
 void hm_dlog_str(hm_dlog_kv *kv, const char *key, const char *value);
 void hm_dlog_int(hm_dlog_kv *kv, const char *key, long long value);
 
+/* hm_dlogv with the fields of kv after the message: for daemons' wrappers
+ * that add the same fields to many lines (e.g. ring= for a ring's lines). */
+void hm_dlogv_kv(int level, const hm_dlog_kv *kv, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+/* hm_dlogv of a line about a ring: ring=NAME after the message. */
+void hm_dlogv_ring(int level, const char *ring, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
 #endif

@@ -19,6 +19,7 @@
 #include "core/futex.h"
 #include "core/utf8.h"
 #include "core/error_detail.h"
+#include "daemon/log.h"
 #include "tcp-bridge/auth.h"
 #include "tcp-bridge/link.h"
 
@@ -261,8 +262,10 @@ void hm_conn_fatal(hm_conn *c, hermes_err code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	hm_log(HM_BR_LOG_INFO, "connection %llu from %s: %s (%s); closing",
-	       (unsigned long long)c->serial, c->peer, text, hermes_err_name(code));
+	hm_dlog_kv kv = {0};
+	hm_conn_log_fields(c, &kv);
+	hm_log(HM_BR_LOG_INFO, "closing the connection: %s (%s)%s", text, hermes_err_name(code),
+	       kv.s);
 	send_error(c, code, 0, 0, true, "%s", text);
 	enter_closing(c, code);
 }
@@ -437,8 +440,9 @@ static void log_auth_failure(hm_conn *c, const char *why)
 	s->auth_log_count++;
 	/* The identity is printable ASCII (checked by the codec); the key is
 	 * never logged, nor is which part failed. */
-	hm_log(HM_BR_LOG_WARN, "connection %llu from %s: %s for identity '%s'",
-	       (unsigned long long)c->serial, c->peer, why, c->identity);
+	hm_dlog_kv kv = {0};
+	hm_conn_log_fields(c, &kv);
+	hm_log(HM_BR_LOG_WARN, "%s%s", why, kv.s);
 }
 
 static bool own_link_nonce(const hm_server *s, const uint8_t *nonce)
@@ -500,9 +504,11 @@ static void on_hello(hm_conn *c, const hermes_wire_hello *h)
 	hermes_wire_msg m = {.type = HERMES_MSG_WELCOME, .welcome = c->welcome};
 	send_msg(c, 0, 0, &m);
 	if (!auth) {
-		if (session_begin(c, NULL))
-			hm_log(HM_BR_LOG_DEBUG, "connection %llu from %s: session (anonymous)",
-			       (unsigned long long)c->serial, c->peer);
+		if (session_begin(c, NULL)) {
+			hm_dlog_kv kv = {0};
+			hm_conn_log_fields(c, &kv);
+			hm_log(HM_BR_LOG_DEBUG, "session (anonymous)%s", kv.s);
+		}
 		return;
 	}
 	memset(&c->challenge, 0, sizeof c->challenge);
@@ -590,10 +596,11 @@ static void on_response(hm_conn *c, const hermes_wire_auth_response *r)
 	c->slow = id->slow;
 	if (!session_begin(c, id))
 		return;
-	hm_log(HM_BR_LOG_INFO, "connection %llu from %s: authenticated as '%s'%s%s%s",
-	       (unsigned long long)c->serial, c->peer, c->identity, pk ? " by public key" : "",
+	hm_dlog_kv kv = {0};
+	hm_conn_log_fields(c, &kv);
+	hm_log(HM_BR_LOG_INFO, "authenticated%s%s%s%s", pk ? " by public key" : "",
 	       enc ? ", encrypted" : ", NOT encrypted",
-	       (c->features & HM_FEATURE_LINK) ? ", link" : "");
+	       (c->features & HM_FEATURE_LINK) ? ", link" : "", kv.s);
 }
 
 /* ---- session ------------------------------------------------------------------------------ */
@@ -933,9 +940,11 @@ static void on_subscribe(hm_conn *c, uint32_t id, const hermes_wire_subscribe *s
 	m.ring.max_message = rr->ring.max_msg;
 	m.ring.policy = (uint8_t)rr->ring.policy;
 	send_msg(c, id, first, &m);
-	hm_log(HM_BR_LOG_DEBUG, "connection %llu: subscription %u to '%s' from %llu (%s)",
-	       (unsigned long long)c->serial, id, name, (unsigned long long)first,
-	       hm_slow_policy_name(ref->policy));
+	hm_dlog_kv kv = {0};
+	hm_dlog_str(&kv, "ring", name);
+	hm_conn_log_fields(c, &kv);
+	hm_log(HM_BR_LOG_DEBUG, "subscription %u from sequence %llu (%s)%s", id,
+	       (unsigned long long)first, hm_slow_policy_name(ref->policy), kv.s);
 }
 
 /* An ERROR from the peer: log its text, escaped (it is untrusted). */
@@ -951,9 +960,11 @@ static void on_peer_error(hm_conn *c, const hermes_frame_header *h, const hermes
 			n += (size_t)snprintf(text + n, sizeof text - n, "\\x%02x", ch);
 	}
 	text[n] = '\0';
-	hm_log(HM_BR_LOG_INFO, "connection %llu from %s sent ERROR %u%s (channel %u): %s",
-	       (unsigned long long)c->serial, c->peer, e->code, e->fatal ? ", fatal" : "", h->channel,
-	       text);
+	hm_dlog_kv kv = {0};
+	hm_conn_log_fields(c, &kv);
+	hm_dlog_str(&kv, "error", text);
+	hm_log(HM_BR_LOG_INFO, "the client sent ERROR %u%s (channel %u)%s", e->code,
+	       e->fatal ? ", fatal" : "", h->channel, kv.s);
 	if (e->fatal)
 		enter_closing(c, HERMES_ECLOSED);
 }
@@ -1001,11 +1012,13 @@ static int on_session_frame(hm_conn *c, const hermes_frame_header *h, uint8_t *p
 	case HERMES_MSG_ERROR:
 		on_peer_error(c, h, &m.error);
 		break;
-	case HERMES_MSG_GOODBYE:
-		hm_log(HM_BR_LOG_DEBUG, "connection %llu from %s: GOODBYE %u",
-		       (unsigned long long)c->serial, c->peer, m.goodbye.code);
+	case HERMES_MSG_GOODBYE: {
+		hm_dlog_kv kv = {0};
+		hm_conn_log_fields(c, &kv);
+		hm_log(HM_BR_LOG_DEBUG, "GOODBYE %u%s", m.goodbye.code, kv.s);
 		enter_closing(c, HERMES_OK);
 		break;
+	}
 	}
 	return DONE;
 }
@@ -1077,8 +1090,9 @@ static void start_drain(hm_conn *c)
 		ref->stop = tail;
 	}
 	c->deadline_ns = c->srv->now_ns + (uint64_t)c->srv->cfg->handshake_timeout_ms * 1000000u;
-	hm_log(HM_BR_LOG_DEBUG, "connection %llu from %s half-closed: draining %u subscription(s)",
-	       (unsigned long long)c->serial, c->peer, c->nsubs);
+	hm_dlog_kv kv = {0};
+	hm_conn_log_fields(c, &kv);
+	hm_log(HM_BR_LOG_DEBUG, "half-closed: draining %u subscription(s)%s", c->nsubs, kv.s);
 	hm_server_mark_wake(c->srv, c);
 	hm_conn_drain_check(c);
 }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "core/futex.h"
+#include "daemon/log.h"
 #include "tcp-bridge/link.h"
 #include "tcp-bridge/netaddr.h"
 #include "shm/notify.h"
@@ -345,8 +346,10 @@ static void on_accept(loop *L)
 		getnameinfo((struct sockaddr *)&sa, sl, addr, sizeof addr, NULL, 0, NI_NUMERICHOST);
 		if (L->srv.nconns >= L->cfg->max_connections) {
 			hm_stat_add(&L->stats->c.connections_refused, 1);
-			hm_log(HM_BR_LOG_WARN, "refusing %s: %u connections already (max_connections)",
-			       peer, L->srv.nconns);
+			hm_dlog_kv kv = {0};
+			hm_dlog_str(&kv, "peer", peer);
+			hm_log(HM_BR_LOG_WARN, "refusing a connection: %u already (max_connections)%s",
+			       L->srv.nconns, kv.s);
 			refuse(fd, HERMES_ETOOMANY, "too many connections");
 			continue;
 		}
@@ -355,10 +358,12 @@ static void on_accept(loop *L)
 			same += !strcmp(o->addr, addr);
 		if (same >= L->cfg->max_conns_per_address) {
 			hm_stat_add(&L->stats->c.connections_refused, 1);
+			hm_dlog_kv kv = {0};
+			hm_dlog_str(&kv, "peer", peer);
 			hm_log(HM_BR_LOG_WARN,
-			       "refusing %s: %u connections from that address already "
-			       "(max_connections_per_address)",
-			       peer, same);
+			       "refusing a connection: %u from that address already "
+			       "(max_connections_per_address)%s",
+			       same, kv.s);
 			refuse(fd, HERMES_ETOOMANY, "too many connections from this address");
 			continue;
 		}
@@ -387,7 +392,9 @@ static void on_accept(loop *L)
 			continue;
 		}
 		dl_append(L, c, DL_HANDSHAKE, c->deadline_ns);
-		hm_log(HM_BR_LOG_DEBUG, "connection %llu from %s", (unsigned long long)c->serial, peer);
+		hm_dlog_kv kv = {0};
+		hm_conn_log_fields(c, &kv);
+		hm_log(HM_BR_LOG_DEBUG, "connection accepted%s", kv.s);
 	}
 }
 
@@ -396,8 +403,10 @@ static void reap_all(loop *L)
 	while (L->reap) {
 		hm_conn *c = L->reap;
 		L->reap = c->reap_next;
-		hm_log(HM_BR_LOG_DEBUG, "connection %llu from %s closed (%s)",
-		       (unsigned long long)c->serial, c->peer, hermes_err_name(c->close_reason));
+		hm_dlog_kv kv = {0};
+		hm_conn_log_fields(c, &kv);
+		hm_log(HM_BR_LOG_DEBUG, "connection closed (%s)%s", hermes_err_name(c->close_reason),
+		       kv.s);
 		int fd = c->fd;
 		epoll_ctl(L->epfd, EPOLL_CTL_DEL, fd, NULL);
 		idle_remove(L, c);

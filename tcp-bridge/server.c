@@ -27,6 +27,24 @@ int hm_log_level(void)
 	return log_level;
 }
 
+void hm_conn_log_fields(const hm_conn *c, struct hm_dlog_kv *kv)
+{
+	if (c->identity[0])
+		hm_dlog_str(kv, "client", c->identity);
+	hm_dlog_int(kv, "conn", (long long)c->serial);
+	hm_dlog_str(kv, "peer", c->peer);
+}
+
+void hm_log_ring(int level, const char *ring, const char *fmt, ...)
+{
+	if (level > log_level || level < 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	hm_dlogv_ring(level, ring, fmt, ap);
+	va_end(ap);
+}
+
 void hm_log(int level, const char *fmt, ...)
 {
 	if (level > log_level || level < 0)
@@ -297,16 +315,18 @@ hm_origins *hm_server_origins(hm_server *s, hm_ringref *rr)
 	if (!rr->org) {
 		rr->org = hm_origins_open(s->cfg->state_dir, s->cfg->bus, rr->name, &rr->ring);
 		if (!rr->org)
-			hm_log(HM_BR_LOG_ERROR, "ring '%s': cannot open its link origin table in %s: %s",
-			       rr->name, s->cfg->state_dir, strerror(errno));
+			hm_log_ring(HM_BR_LOG_ERROR, rr->name,
+				    "cannot open its link origin table in %s: %s",
+				    s->cfg->state_dir, strerror(errno));
 		else if (s->cfg->state_dir[0] && !rr->org->in_file)
-			hm_log(HM_BR_LOG_WARN,
-			       "ring '%s': link origin table not kept in %s (%s%s); in memory only, "
-			       "so link dedupe does not survive a restart",
-			       rr->name, s->cfg->state_dir, strerror(rr->org->file_errno),
-			       rr->org->file_errno == EPERM ? ": the file there belongs to another user "
-							      "or is not private"
-							    : "");
+			hm_log_ring(HM_BR_LOG_WARN, rr->name,
+				    "link origin table not kept in %s (%s%s); in memory only, so "
+				    "link dedupe does not survive a restart",
+				    s->cfg->state_dir, strerror(rr->org->file_errno),
+				    rr->org->file_errno == EPERM
+					    ? ": the file there belongs to another user "
+					      "or is not private"
+					    : "");
 	}
 	return rr->org;
 }

@@ -241,6 +241,15 @@ struct hm_server {
 
 void hm_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void hm_log_set_level(int level);
+/* hm_log of a line about a ring: ring=NAME after the message. */
+void hm_log_ring(int level, const char *ring, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The fields that name connection c on a log line (daemon/log.h):
+ * client=IDENTITY once its HELLO named one (the wire's only client name;
+ * hermesd's lines use client= the same way), conn=SERIAL, peer=ADDRESS. */
+struct hm_dlog_kv;
+void hm_conn_log_fields(const hm_conn *c, struct hm_dlog_kv *kv);
 int hm_log_level(void);
 
 /* Set up the server core over an attached bus (no sockets). watch may be

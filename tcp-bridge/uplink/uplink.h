@@ -75,6 +75,9 @@ struct hn_uplink {
 /* ---- logging (uplink_main.c) ---- */
 extern int hn_log_level;
 void hn_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* hn_log of a line about a ring: ring=NAME after the message. */
+void hn_log_ring(int level, const char *ring, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* ---- the state file (uplink_state.c) ---- */
 

@@ -419,12 +419,13 @@ natsStatus hn_js_ensure_stream(hn_uplink *up, jsCtx *js, const hn_ring_cfg *cfg,
 			if (si2)
 				jsStreamInfo_Destroy(si2);
 			if (s == NATS_OK)
-				hn_log(HN_LOG_INFO, "ring '%s': added subject %s to stream %s", cfg->name,
-				       cfg->subject, cfg->stream);
+				hn_log_ring(HN_LOG_INFO, cfg->name, "added subject %s to stream %s",
+					    cfg->subject, cfg->stream);
 			else
-				hn_log(HN_LOG_WARN, "ring '%s': cannot add subject %s to stream %s: %s",
-				       cfg->name, cfg->subject, cfg->stream,
-				       nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "");
+				hn_log_ring(HN_LOG_WARN, cfg->name,
+					    "cannot add subject %s to stream %s: %s", cfg->subject,
+					    cfg->stream,
+					    nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "");
 		}
 		jsStreamInfo_Destroy(si);
 		return s;
@@ -446,9 +447,9 @@ natsStatus hn_js_ensure_stream(hn_uplink *up, jsCtx *js, const hn_ring_cfg *cfg,
 	if (si)
 		jsStreamInfo_Destroy(si);
 	if (s == NATS_OK)
-		hn_log(HN_LOG_INFO, "ring '%s': created stream %s (subject %s, %u replica%s)",
-		       cfg->name, cfg->stream, cfg->subject, cfg->replicas,
-		       cfg->replicas == 1 ? "" : "s");
+		hn_log_ring(HN_LOG_INFO, cfg->name, "created stream %s (subject %s, %u replica%s)",
+			    cfg->stream, cfg->subject, cfg->replicas,
+			    cfg->replicas == 1 ? "" : "s");
 	else if (ec == JSStreamNameExistErr)
 		s = NATS_OK; /* the other side created it just now */
 	return s;

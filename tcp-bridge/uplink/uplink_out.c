@@ -342,8 +342,8 @@ static bool publish_js(out *o)
 			/* NATS is reachable for the shared connection but not (yet)
 			 * for ours: try again shortly. */
 			hn_add(&o->rs->out.errors, 1);
-			hn_log(HN_LOG_DEBUG, "ring '%s': publishing connection: %s", o->cfg->name,
-			       natsStatus_GetText(cs));
+			hn_log_ring(HN_LOG_DEBUG, o->cfg->name, "publishing connection: %s",
+				    natsStatus_GetText(cs));
 			if (o->cfg->policy == HN_POLICY_DROP) {
 				drop_batch(o);
 				return true;
@@ -363,8 +363,8 @@ static bool publish_js(out *o)
 			return true;
 		}
 		hn_add(&o->rs->out.errors, 1);
-		hn_log(HN_LOG_DEBUG, "ring '%s': batch of %u not acknowledged (%s)", o->cfg->name,
-		       o->n, o->acks.why);
+		hn_log_ring(HN_LOG_DEBUG, o->cfg->name, "batch of %u not acknowledged (%s)", o->n,
+			    o->acks.why);
 		/* A connection that broke is not used again (it never reconnects);
 		 * the resend goes over a new one. One still up is kept: what it
 		 * was given reaches the server in order before the resend. */
@@ -563,8 +563,10 @@ static hermes_err open_ring(out *o)
 	if (err)
 		return err;
 	if (resume)
-		hn_log(HN_LOG_INFO, "ring '%s': resuming publication at sequence %" PRIu64
-		       " (Hermes-Pub-Seq %" PRIu64 ")", o->cfg->name, resume_seq, pubseq);
+		hn_log_ring(HN_LOG_INFO, o->cfg->name,
+			    "resuming publication at sequence %" PRIu64 " (Hermes-Pub-Seq %" PRIu64
+			    ")",
+			    resume_seq, pubseq);
 	hn_range_cursor_init(o->rs, &o->rcur);
 	hn_set(&o->rs->out.next_seq, hermes_sub_next_seq(o->sub));
 	return HERMES_OK;
@@ -578,8 +580,8 @@ static bool setup_js(out *o)
 			continue;
 		natsStatus s = pub_conn_open(o);
 		if (s != NATS_OK) {
-			hn_log(HN_LOG_WARN, "ring '%s': publishing connection: %s; retrying",
-			       o->cfg->name, natsStatus_GetText(s));
+			hn_log_ring(HN_LOG_WARN, o->cfg->name,
+				    "publishing connection: %s; retrying", natsStatus_GetText(s));
 			hn_sleep(o->up, 1000);
 			continue;
 		}
@@ -587,8 +589,10 @@ static bool setup_js(out *o)
 		if (s == NATS_OK)
 			return true;
 		hn_add(&o->rs->out.errors, 1);
-		hn_log(HN_LOG_WARN, "ring '%s': stream %s not available yet (%s); retrying",
-		       o->cfg->name, o->cfg->stream, nats_GetLastError(NULL) ? nats_GetLastError(NULL) : natsStatus_GetText(s));
+		hn_log_ring(HN_LOG_WARN, o->cfg->name, "stream %s not available yet (%s); retrying",
+			    o->cfg->stream,
+			    nats_GetLastError(NULL) ? nats_GetLastError(NULL)
+						    : natsStatus_GetText(s));
 		hn_sleep(o->up, 1000);
 	}
 	return false;
@@ -600,7 +604,7 @@ void *hn_out_main(void *arg)
 	out o = {.rc = rc, .up = rc->up, .cfg = rc->cfg, .rs = rc->rs};
 	o.batch = calloc(o.up->cfg.batch, sizeof *o.batch);
 	if (!o.batch) {
-		hn_log(HN_LOG_ERROR, "ring '%s': out of memory", o.cfg->name);
+		hn_log_ring(HN_LOG_ERROR, o.cfg->name, "out of memory");
 		return NULL;
 	}
 	bool waiting_logged = false;
@@ -609,15 +613,17 @@ void *hn_out_main(void *arg)
 		if (err == HERMES_ENOENT) {
 			set_state(&o, HN_W_WAIT_RING);
 			if (!waiting_logged)
-				hn_log(HN_LOG_WARN, "ring '%s' does not exist on bus '%s' (yet); "
-				       "checking every second", o.cfg->name, o.up->cfg.bus);
+				hn_log_ring(HN_LOG_WARN, o.cfg->name,
+					    "ring does not exist on bus '%s' (yet); checking every "
+					    "second",
+					    o.up->cfg.bus);
 			waiting_logged = true;
 			hn_sleep(o.up, 1000);
 			continue;
 		}
 		if (err) {
-			hn_log(HN_LOG_ERROR, "ring '%s': cannot subscribe: %s (%s)", o.cfg->name,
-			       hermes_strerror(err), hermes_last_error_detail());
+			hn_log_ring(HN_LOG_ERROR, o.cfg->name, "cannot subscribe: %s (%s)",
+				    hermes_strerror(err), hermes_last_error_detail());
 			hn_sleep(o.up, 1000);
 			continue;
 		}
@@ -627,15 +633,15 @@ void *hn_out_main(void *arg)
 			o.sub = NULL;
 			break;
 		}
-		hn_log(HN_LOG_INFO, "ring '%s' -> %s (%s, policy %s)", o.cfg->name, o.cfg->subject,
-		       hn_mode_name(o.cfg->mode), hn_policy_name(o.cfg->policy));
+		hn_log_ring(HN_LOG_INFO, o.cfg->name, "ring -> %s (%s, policy %s)", o.cfg->subject,
+			    hn_mode_name(o.cfg->mode), hn_policy_name(o.cfg->policy));
 		err = run(&o);
 		blocked_end(&o);
 		hermes_sub_close(o.sub);
 		o.sub = NULL;
 		if (err == HERMES_ECLOSED) {
-			hn_log(HN_LOG_WARN, "ring '%s' was deleted; waiting for it to come back",
-			       o.cfg->name);
+			hn_log_ring(HN_LOG_WARN, o.cfg->name,
+				    "ring was deleted; waiting for it to come back");
 			hn_sleep(o.up, 1000);
 		}
 	}

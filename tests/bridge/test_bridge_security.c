@@ -715,16 +715,16 @@ static void test_8_keys_and_logs(void **state)
 	hermes_net *n;
 	assert_int_equal(connect_opts(br.addr, "reader", key_reader, 0, 0, &n), HERMES_OK);
 	hermes_net_close(n);
-	assert_true(log_wait(br.log, "authenticated as 'reader', encrypted"));
+	assert_true(log_wait(br.log, "authenticated, encrypted client=reader conn="));
 
 	/* Failures at a bounded rate. */
-	unsigned before = count_lines(br.log, "authentication failed for identity");
+	unsigned before = count_lines(br.log, "authentication failed client=");
 	uint64_t t0 = ht_now_ns();
 	enum { TRIES = 100 };
 	for (int i = 0; i < TRIES; i++)
 		assert_int_equal(connect_opts(br.addr, "reader", key_alice, 0, 0, &n), HERMES_EPERM);
 	uint64_t secs = (ht_now_ns() - t0) / 1000000000ull + 1;
-	unsigned logged = count_lines(br.log, "authentication failed for identity") - before;
+	unsigned logged = count_lines(br.log, "authentication failed client=") - before;
 	printf("%d failed authentications in < %llu s: %u logged\n", TRIES,
 	       (unsigned long long)secs, logged);
 	assert_true(logged <= 10 * secs);
@@ -898,7 +898,7 @@ static void test_public_key_identities(void **state)
 	assert_int_equal(hermes_net_poll(n, &ev, 5000000000ll), HERMES_OK);
 	assert_int_equal(ev.type, HERMES_NET_ACK);
 	hermes_net_close(n);
-	assert_true(log_wait(r.log, "authenticated as 'carol' by public key, encrypted"));
+	assert_true(log_wait(r.log, "authenticated by public key, encrypted client=carol conn="));
 	/* Another secret key claiming to be carol. */
 	assert_int_equal(connect_opts(r.addr, "carol", mallory, 0, 0, &n), HERMES_EPERM);
 	/* carol's key, but pinned to another bridge's public key: the bridge
@@ -934,7 +934,7 @@ static void test_public_key_identities(void **state)
 	const char *le[] = {"--config", lconf, NULL};
 	start_extra(&l, "bridge-pk-link", le);
 	bool up = log_wait(l.log, "is up");
-	bool by_pk = log_wait(r.log, "authenticated as 'linker' by public key, encrypted, link");
+	bool by_pk = log_wait(r.log, "authenticated by public key, encrypted, link client=linker conn=");
 	stop_extra(&l);
 	if (!up || !by_pk) {
 		hb_dump(l.log);

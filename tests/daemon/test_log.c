@@ -163,6 +163,41 @@ static void test_fields_that_do_not_fit_are_left_out_whole(void **state)
 	assert_true(q.len < sizeof q.s);
 }
 
+static void ring_line(const char *ring, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ring_line(const char *ring, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	hm_dlogv_ring(HM_DLOG_WARN, ring, fmt, ap);
+	va_end(ap);
+}
+
+/* The bridge's and the uplink's lines about a ring (hm_log_ring,
+ * hn_log_ring) end in its ring= field, quoted when it has to be. */
+static void test_ring_lines_end_in_a_ring_field(void **state)
+{
+	(void)state;
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	int saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	unsetenv("JOURNAL_STREAM");
+	dup2(fds[1], STDERR_FILENO);
+	ring_line("orders", "journal %s unreadable", "/var/j");
+	ring_line("odd ring", "x");
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(fds[1]);
+	char buf[512] = {0};
+	size_t got = 0;
+	ssize_t n;
+	while (got < sizeof buf - 1 && (n = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0)
+		got += (size_t)n;
+	close(fds[0]);
+	assert_non_null(strstr(buf, ": warn: journal /var/j unreadable ring=orders\n"));
+	assert_non_null(strstr(buf, ": warn: x ring=\"odd ring\"\n"));
+}
+
 /* The real hermesd logs through this module: an error it reports under the
  * journal carries priority 3, so journalctl -p err shows it. */
 static void test_hermesd_errors_reach_the_journal_as_err(void **state)
@@ -202,6 +237,7 @@ int main(void)
 		cmocka_unit_test(test_one_message_is_one_line_even_truncated),
 		cmocka_unit_test(test_fields_are_bare_or_quoted_and_escaped),
 		cmocka_unit_test(test_fields_that_do_not_fit_are_left_out_whole),
+		cmocka_unit_test(test_ring_lines_end_in_a_ring_field),
 		cmocka_unit_test(test_journal_detected_only_for_stderr_itself),
 		cmocka_unit_test(test_hermesd_errors_reach_the_journal_as_err),
 	};
