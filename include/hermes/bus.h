@@ -78,7 +78,9 @@ HERMES_API hermes_err hermes_bus_create(const char *name, uint64_t size, unsigne
  * (not a Hermes segment or corrupt), HERMES_EVERSION (made by an incompatible
  * Hermes), HERMES_ETRUNCATED (file shorter than its header says),
  * HERMES_ENOTREADY (still being created: retry), HERMES_EACCES. Never writes
- * to a segment it refuses. */
+ * to a segment it refuses. The process is named as by hermes_bus_attach_opts
+ * with NULL options ($HERMES_APP_NAME, else the program name): HERMES_EINVAL
+ * when $HERMES_APP_NAME or $HERMES_APP_INSTANCE is not a valid name. */
 HERMES_API hermes_err hermes_bus_attach(const char *name, hermes_bus **out);
 
 /* Attach read-only (for inspection tools): the mapping is PROT_READ, so
@@ -88,7 +90,7 @@ HERMES_API hermes_err hermes_bus_attach_readonly(const char *name, hermes_bus **
 #define HERMES_APP_NAME_MAX 31	   /* longest application name, in bytes */
 #define HERMES_APP_INSTANCE_MAX 15 /* longest instance id, in bytes */
 
-/* HERMES_ATTACH_OPTS.flags: attach read-only (hermes_bus_attach_readonly). */
+/* hermes_attach_opts.flags: attach read-only (hermes_bus_attach_readonly). */
 #define HERMES_ATTACH_READONLY 1u
 
 /* Options of hermes_bus_attach_opts. `size` is sizeof the struct the caller
@@ -108,7 +110,9 @@ HERMES_API hermes_err hermes_bus_attach_readonly(const char *name, hermes_bus **
  * bytes of printable UTF-8 without spaces, '=', '"' or '\'.
  * instance tells apart processes of one application (label client_instance,
  * field instance=): NULL: $HERMES_APP_INSTANCE, else none. 0..
- * HERMES_APP_INSTANCE_MAX bytes, the same characters. Both are copied. */
+ * HERMES_APP_INSTANCE_MAX bytes, the same characters. Both are copied.
+ * A read-only attach never talks to hermesd, so it does not read the two
+ * variables (a bad one does not stop inspection tools). */
 typedef struct hermes_attach_opts {
 	uint32_t size;
 	uint32_t flags; /* HERMES_ATTACH_* */
