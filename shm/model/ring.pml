@@ -394,6 +394,14 @@ next_claim_after:
 	goto next_claim;
 #ifdef PSLEEP
 psleep_wait:
+	/* the deadline passed (or a signal came): HERMES_ETIMEDOUT (or
+	 * HERMES_EAGAIN) after retracting the announcement; the choice comes
+	 * before the wait, so that a wait that never ends is a deadlock */
+	if
+	:: ST(prod_sleepers = prod_sleepers & ~(1 << k)); asleep = 0; v = 0;
+		goto next_claim_after
+	:: true
+	fi;
 	/* FUTEX_WAIT(prod_futex, v): returns once the word differs from v (a
 	 * producer killed while asleep is killed before this step: it does no
 	 * shared access in between) */
