@@ -245,7 +245,19 @@ typedef struct hm_ring_header {
 	 * (one atomic step per claim, for a single message or a batch). The tag
 	 * is how crash repair proves who owns a claim (ring.c). */
 	hm_pair tail;
-	uint8_t pad1_[HM_FALSE_SHARING - 16];
+	/* The exclusive-producer lease (block rings; ring.c "lease"): 0 = none,
+	 * else (grant number << 8) | the holder's tag (index + 1), with
+	 * HM_LEASE_REVOKING set while a second producer waits for the holder's
+	 * claim in flight to finish.
+	 * While a lease is held only its holder moves the tail, with plain
+	 * 16-byte stores instead of hm_cas128. Beside the tail: the holder
+	 * reads it at every claim from the line it writes anyway. */
+	hm_atomic_u64 lease;
+	/* The last lease whose revocation the holder saw (the whole word,
+	 * REVOKING set), written by the holder: for revokers that cannot use
+	 * membarrier. */
+	hm_atomic_u64 lease_ack;
+	uint8_t pad1_[HM_FALSE_SHARING - 32];
 
 	/* The shared free-space limits: no claim may end beyond `limit` bytes
 	 * or use sequences at or beyond `seq_limit`. Producers raise them
@@ -286,12 +298,20 @@ typedef struct hm_ring_header {
 	/* Records that failed validation (HERMES_ECORRUPT), counted by
 	 * whoever found them (relaxed RMW: advisory). */
 	hm_atomic_u64 corrupt;
-	uint8_t pad4_[HM_FALSE_SHARING - 48];
+	/* Exclusive-producer leases taken and revoked (relaxed RMW: advisory,
+	 * for hermes-ctl and tests). */
+	hm_atomic_u64 lease_grants;
+	hm_atomic_u64 lease_revokes;
+	uint8_t pad4_[HM_FALSE_SHARING - 64];
 } hm_ring_header;
 
 static_assert(sizeof(hm_ring_header) == 5 * HM_FALSE_SHARING, "ring header size");
 static_assert(offsetof(hm_ring_header, tail) == 128, "tail offset");
 static_assert(offsetof(hm_ring_header, tail) % 16 == 0, "tail must be 16-byte aligned");
+static_assert(offsetof(hm_ring_header, lease) == 144, "lease offset");
+#define HM_LEASE_REVOKING (1ull << 63)
+#define HM_LEASE_TAG(lease) ((unsigned)((lease) & 0xffu))
+#define HM_LEASE_GEN_MASK (HM_LEASE_REVOKING - 0x100u)
 static_assert(offsetof(hm_ring_header, limit) == 256, "limit offset");
 static_assert(offsetof(hm_ring_header, sleepers) == 384, "sleepers offset");
 static_assert(offsetof(hm_ring_header, prod_sleepers) == 400, "producer sleepers offset");
@@ -326,11 +346,17 @@ typedef struct hm_prod_slot {
 	 * the NEXT producer to move the tail past it (CAS-max, before its own
 	 * tail CAS): the one field of this slot that others write. */
 	hm_atomic_u64 held_seq;
-	uint8_t pad1_[HM_FALSE_SHARING - 88];
+	/* 1 while this producer, holding the ring's lease, is inside a claim
+	 * (from its check of the lease to its tail store): a revoker waits for
+	 * 0. Written by the owner; cleared by repair. */
+	hm_atomic_u32 in_claim;
+	uint32_t pad1a_;
+	uint8_t pad1_[HM_FALSE_SHARING - 96];
 } hm_prod_slot;
 
 static_assert(sizeof(hm_prod_slot) == HM_FALSE_SHARING, "producer slot size");
 static_assert(offsetof(hm_prod_slot, intent_pos) == 16, "intent offset");
+static_assert(offsetof(hm_prod_slot, in_claim) == 88, "in_claim offset");
 
 /* A subscriber's cursor. `pos`/`seq` are what it has released: producers of
  * a block ring never write data at or beyond pos + capacity, nor reuse the

@@ -293,11 +293,20 @@ static int take_slot(hm_atomic_u64 *owner, hm_atomic_u64 *start, size_t stride, 
  * next and the owner last, with release, so whoever takes the slot next (CAS,
  * acquire) sees start 0 until it stores its own: a supervisor looking in
  * between never pairs the new owner with the old owner's start time. */
+static inline void wake_producers(hm_ring *r, bool fence);
+
+/* Free a slot. wake: a subscriber slot of a block ring, whose cursor held
+ * producers back: wake producers asleep on it once the mask no longer shows
+ * it (what frees the room) but before the owner store, so that a process
+ * killed in between leaves a slot the supervisor still releases, and wakes
+ * from (found by the model: shm/model/README.md, point 4). */
 static void free_slot(hm_atomic_u64 *owner, hm_atomic_u64 *start, hm_atomic_u64 *mask,
-		      unsigned index)
+		      unsigned index, hm_ring *wake)
 {
 	CRASH_POINT("free: mask");
 	atomic_fetch_and_explicit(mask, ~(1ull << index), memory_order_seq_cst);
+	if (wake && wake->policy == HERMES_POLICY_BLOCK)
+		wake_producers(wake, true);
 	CRASH_POINT("free: start");
 	hm_store_relaxed_u64(start, 0);
 	CRASH_POINT("free: owner");
@@ -447,6 +456,8 @@ static void refresh_limits(hm_ring *r, hm_prod_slot *self)
 
 /* ---- producers ------------------------------------------------------------- */
 
+static bool atomic_pair_store_ok(void);
+
 void hm_pub_init(hermes_pub *p, const hm_ring *r, int slot_index)
 {
 	memset(p, 0, sizeof *p);
@@ -456,6 +467,7 @@ void hm_pub_init(hermes_pub *p, const hm_ring *r, int slot_index)
 	p->claim_seq = NO_CLAIM;
 	p->spin = CLAIM_SPINS;
 	p->fence = !hm_membarrier_register();
+	p->can_lease = r->policy == HERMES_POLICY_BLOCK && !p->fence && atomic_pair_store_ok();
 	if (r->policy == HERMES_POLICY_BLOCK) {
 		/* Acquire: pairs with cas_max's release; see there. */
 		p->limit = hm_load_acquire_u64(&r->hdr->limit);
@@ -592,6 +604,253 @@ __attribute__((noinline)) static void record_claim(hm_ring *r, unsigned j, uint6
 	}
 }
 
+/* The intent: what this producer is about to claim. Count and bytes go
+ * first and the sequence last, so a producer killed half-way through
+ * rewriting its intent leaves one that names its previous, resolved claim or
+ * none (see "won" in hm_ring_repair_producer). The position is where the data
+ * starts (after any padding); the claim ends at pos + bytes. Relaxed stores:
+ * the tail's move after them is a release (the CAS, or the lease holder's
+ * store), so whoever observes the new tail (acquire) observes these too. */
+static inline __attribute__((always_inline)) void write_intent(hm_prod_slot *s, uint32_t n,
+							      uint64_t total, uint64_t at,
+							      uint64_t seq)
+{
+	CRASH_POINT("claim: intent count");
+	hm_store_relaxed_u32(&s->intent_count, n);
+	CRASH_POINT("claim: intent bytes");
+	hm_store_relaxed_u32(&s->intent_bytes, (uint32_t)total);
+	CRASH_POINT("claim: intent pos");
+	hm_store_relaxed_u64(&s->intent_pos, at);
+	CRASH_POINT("claim: intent seq");
+	hm_store_relaxed_u64(&s->intent_seq, seq);
+	CRASH_POINT("claim: active");
+	hm_store_relaxed_u32(&s->active, 1);
+}
+
+/* ---- the exclusive-producer lease (block rings) --------------------------------
+ *
+ * A block ring with one producer does not need a CAS to claim: while that
+ * producer holds the ring's lease, it alone moves the tail, with a plain
+ * (release) 16-byte store, from a copy of the tail it keeps. A second producer
+ * revokes the lease before its first claim:
+ *
+ *   holder (each claim)                   revoker
+ *   in_claim = 1           relaxed        lease = tag | REVOKING   CAS, seq_cst
+ *   (compiler barrier)                    membarrier(GLOBAL_EXPEDITED)
+ *   if lease != tag: give up, CAS path    wait until in_claim == 0   acquire
+ *   intent; tail = new     release        lease = 0                 CAS
+ *   in_claim = 0           release        claim with the CAS, reading the tail
+ *
+ * The barrier runs in the holder's thread somewhere between the revoker's
+ * store and its first load of in_claim. If it ran before the holder's load of
+ * the lease, the holder sees the revocation and writes nothing; if after, the
+ * holder's in_claim = 1 came before it, so the revoker sees 1 until the
+ * holder's tail store is visible (the release of in_claim = 0). Either way no
+ * plain store of the holder lands after the revoker read the tail. A revoker
+ * whose membarrier fails waits instead for the holder's acknowledgement
+ * (`lease_ack`, stored by the holder when it sees the revocation at its next
+ * claim). The holder takes the lease only when it is the only producer: it
+ * sets the lease (seq_cst CAS) and then reads the producer mask (seq_cst); a
+ * new producer sets its mask bit (seq_cst) before it reads the lease, so one
+ * of the two sees the other. Repair of a dead holder resolves its claim from
+ * its intent and the tail exactly as for the CAS path (the tail carries its
+ * tag), then clears in_claim and the lease. Leases need membarrier (the
+ * holder's process registered), x86-64 with AVX (whose aligned 16-byte
+ * stores are atomic, Intel SDM vol. 3A 9.1.1; AMD APM vol. 2 7.3.2) and a
+ * block ring (an overwrite ring's producers never wait, not even for a
+ * holder stopped inside a claim). TSan builds never lease. */
+/* How long a revoker waits for the holder's claim in flight: the window is a
+ * few instructions, so only a preempted or stopped holder takes longer; then
+ * the claim answers HERMES_EAGAIN (never blocks) and timed claims retry. */
+#define LEASE_WAIT_NS 100000ull
+#define LEASE_SPINS 128u
+
+static const char *ring_name(const hm_ring *r, char buf[HM_NAME_MAX]);
+
+static bool atomic_pair_store_ok(void)
+{
+#if defined(__x86_64__) && !defined(HERMES_TSAN)
+	return __builtin_cpu_supports("avx");
+#else
+	return false;
+#endif
+}
+
+bool hm_ring_leases_possible(void)
+{
+	return atomic_pair_store_ok() && hm_membarrier_register();
+}
+
+/* The holder's tail store: both halves in one atomic step, a release. */
+static inline void store_tail(hm_pair *t, uint64_t lo, uint64_t hi)
+{
+#if defined(__x86_64__) && !defined(HERMES_TSAN)
+	__attribute__((vector_size(16))) long long v = {(long long)lo, (long long)hi};
+	/* The "memory" clobber keeps the intent's stores before it; x86 stores
+	 * are not reordered with older stores. */
+	__asm__ __volatile__("vmovdqa %1, %0" : "=m"(*t) : "x"(v) : "memory");
+#else
+	(void)t;
+	(void)lo;
+	(void)hi;
+	__builtin_trap(); /* never leased here (atomic_pair_store_ok) */
+#endif
+}
+
+/* Take the lease if this producer is the ring's only one. */
+__attribute__((noinline)) static void lease_try(hermes_pub *p)
+{
+	hm_ring *r = &p->ring;
+	hm_ring_header *h = r->hdr;
+	uint64_t me = 1ull << p->slot_index, none = 0;
+	/* A new grant number each time, so an acknowledgement (lease_ack)
+	 * names one revocation. */
+	uint64_t gen = hm_load_relaxed_u64(&h->lease_grants) + 1;
+	uint64_t mine = ((gen << 8) & HM_LEASE_GEN_MASK) | (p->slot_index + 1);
+	/* seq_cst CAS, then a seq_cst load of the mask: pairs with a new
+	 * producer's mask RMW and its seq_cst load of the lease. */
+	CRASH_POINT("lease: take");
+	if (!atomic_compare_exchange_strong_explicit(&h->lease, &none, mine, memory_order_seq_cst,
+						     memory_order_relaxed))
+		return;
+	if (atomic_load_explicit(&h->prod_mask, memory_order_seq_cst) != me) {
+		/* Someone else is here (or arriving): give it back. A revoker
+		 * may have turned it into REVOKING already: then it is its. */
+		CRASH_POINT("lease: give back");
+		atomic_compare_exchange_strong_explicit(&h->lease, &mine, 0, memory_order_seq_cst,
+							memory_order_relaxed);
+		return;
+	}
+	unsigned tag;
+	/* Acquire (inside): every earlier claim's tail, ours included. */
+	hm_ring_tail_tagged(r, &p->tail_pos, &p->tail_seq, &tag);
+	p->lease_word = mine;
+	p->leased = 1;
+	hm_fetch_add_relaxed_u64(&h->lease_grants, 1);
+}
+
+/* The holder found its lease revoked (at the start of a claim, outside any
+ * exclusive claim): acknowledge, and claim with the CAS from now on. */
+__attribute__((noinline, cold)) static void lease_lost(hermes_pub *p)
+{
+	hm_prod_slot *s = p->slot;
+	p->leased = 0;
+	CRASH_POINT("lease: out");
+	hm_store_release_u32(&s->in_claim, 0);
+	/* Release: pairs with the revoker's acquire of the acknowledgement. */
+	CRASH_POINT("lease: ack");
+	hm_store_release_u64(&p->ring.hdr->lease_ack, p->lease_word | HM_LEASE_REVOKING);
+}
+
+/* A claim of the lease holder. Returns false when the lease was revoked
+ * (nothing written; claim with the CAS), else true with *err set. */
+static inline __attribute__((always_inline)) bool
+claim_exclusive(hermes_pub *p, uint64_t total, uint32_t n, uint64_t *start, uint64_t *seq_out,
+		hermes_err *err)
+{
+	hm_ring *r = &p->ring;
+	hm_ring_header *h = r->hdr;
+	hm_prod_slot *s = p->slot;
+	CRASH_POINT("claim: in");
+	hm_store_relaxed_u32(&s->in_claim, 1);
+	/* Compiler order only: the revoker's membarrier is the fence. */
+	atomic_signal_fence(memory_order_seq_cst);
+	/* Relaxed: see the protocol above. */
+	if (__builtin_expect(hm_load_relaxed_u64(&h->lease) != p->lease_word, 0)) {
+		lease_lost(p);
+		return false;
+	}
+	uint64_t seq = p->tail_seq;
+	uint64_t at = place(r, p->tail_pos, total);
+	if (!fits(p, at + total, seq + n)) {
+		*err = claim_slow(p, p->tail_pos, &at, total, seq + n);
+		if (*err) {
+			/* Release: as below. */
+			CRASH_POINT("claim: out");
+			hm_store_release_u32(&s->in_claim, 0);
+			return true;
+		}
+	}
+	uint64_t end = at + total;
+	write_intent(s, n, total, at, seq);
+	CRASH_POINT("claim: tail");
+	store_tail(&h->tail, end, hm_tail_hi(seq + n, p->slot_index + 1));
+	p->tail_pos = end;
+	p->tail_seq = seq + n;
+	/* Release: a revoker that acquires 0 sees our tail. */
+	CRASH_POINT("claim: out");
+	hm_store_release_u32(&s->in_claim, 0);
+	p->full = 0;
+	*start = at;
+	*seq_out = seq;
+	*err = HERMES_OK;
+	return true;
+}
+
+/* A producer holds the lease (`lease`, as read): revoke it, and wait until
+ * its claim in flight, if any, is over. HERMES_OK when the CAS path may go on
+ * (the lease is gone, or changed: look again), HERMES_EAGAIN when the holder
+ * did not finish in time (preempted or stopped inside a claim: retry; a dead
+ * one is repaired by the supervisor). */
+__attribute__((noinline)) static hermes_err lease_revoke(hermes_pub *p, uint64_t lease)
+{
+	hm_ring_header *h = p->ring.hdr;
+	unsigned holder = HM_LEASE_TAG(lease);
+	if (holder == 0 || holder > HM_MAX_PRODUCERS) {
+		/* Not a producer's tag: scribbled. Clear it (nobody can hold
+		 * it, so nobody writes the tail without the CAS). */
+		hm_fetch_add_relaxed_u64(&h->corrupt, 1);
+		atomic_compare_exchange_strong_explicit(&h->lease, &lease, 0, memory_order_seq_cst,
+							memory_order_relaxed);
+		return HERMES_OK;
+	}
+	if (!(lease & HM_LEASE_REVOKING)) {
+		uint64_t want = lease | HM_LEASE_REVOKING;
+		CRASH_POINT("lease: revoke");
+		if (!atomic_compare_exchange_strong_explicit(&h->lease, &lease, want,
+							     memory_order_seq_cst,
+							     memory_order_relaxed))
+			return HERMES_OK; /* it changed: look again */
+		lease = want;
+	}
+	/* Our own lease (we saw it revoked at this claim's start): no claim
+	 * of ours is in flight. */
+	bool precise = holder == p->slot_index + 1 || hm_membarrier_global();
+	hm_prod_slot *hs = &p->ring.prods[holder - 1];
+	uint64_t deadline = 0;
+	/* Acquire: pairs with the holder's release of in_claim = 0 (or of its
+	 * acknowledgement), making its last tail store visible. */
+	for (unsigned spins = 0; precise ? hm_load_acquire_u32(&hs->in_claim) != 0
+					 : hm_load_acquire_u64(&h->lease_ack) != lease;
+	     spins++) {
+		if (hm_load_relaxed_u64(&h->lease) != lease)
+			return HERMES_OK; /* released, repaired, or another revoker's */
+		if (spins < LEASE_SPINS) {
+			hm_cpu_relax();
+			continue;
+		}
+		/* Preempted, or sharing our CPU: let it run, a little while. */
+		uint64_t now = hm_now_ns();
+		if (!deadline)
+			deadline = now + LEASE_WAIT_NS;
+		if (now >= deadline) {
+			p->revoking = 1;
+			char name[HM_NAME_MAX];
+			return hm_fail(HERMES_EAGAIN,
+				       "ring '%s': its exclusive producer is inside a claim "
+				       "(preempted or stopped); retry",
+				       ring_name(&p->ring, name));
+		}
+		sched_yield();
+	}
+	p->revoking = 0;
+	CRASH_POINT("lease: end");
+	if (atomic_compare_exchange_strong_explicit(&h->lease, &lease, 0, memory_order_seq_cst,
+						    memory_order_relaxed))
+		hm_fetch_add_relaxed_u64(&h->lease_revokes, 1);
+	return HERMES_OK;
+}
+
 /* Claim `total` data bytes for n messages; on success *start is where the
  * first payload goes and *seq_out its sequence. */
 static inline __attribute__((always_inline)) hermes_err
@@ -602,15 +861,38 @@ claim_region(hermes_pub *p, uint64_t total, uint32_t n, uint64_t *start,
 	hm_ring_header *h = r->hdr;
 	hm_prod_slot *s = p->slot;
 	const unsigned tag = p->slot_index + 1;
+	hermes_err err;
+	if (p->leased && claim_exclusive(p, total, n, start, seq_out, &err))
+		return err;
+	if (p->can_lease && !p->leased &&
+	    hm_load_relaxed_u64(&h->prod_mask) == (1ull << p->slot_index)) {
+		lease_try(p);
+		if (p->leased && claim_exclusive(p, total, n, start, seq_out, &err))
+			return err;
+	}
 	/* Relaxed: a torn or stale pair only makes the CAS below fail and
 	 * hand us the current value. */
 	uint64_t pos = hm_load_relaxed_u64(&h->tail.lo);
 	uint64_t hi = hm_load_relaxed_u64(&h->tail.hi);
 	for (;;) {
+		/* seq_cst: after our mask bit (set at open), before the CAS;
+		 * see the lease protocol above. */
+		uint64_t lease = atomic_load_explicit(&h->lease, memory_order_seq_cst);
+		if (__builtin_expect(lease != 0, 0)) {
+			err = lease_revoke(p, lease);
+			if (err) {
+				CRASH_POINT("claim: inactive");
+				hm_store_release_u32(&s->active, 0);
+				return err;
+			}
+			pos = hm_load_relaxed_u64(&h->tail.lo);
+			hi = hm_load_relaxed_u64(&h->tail.hi);
+			continue;
+		}
 		uint64_t seq = hm_tail_seq(hi);
 		uint64_t at = place(r, pos, total);
 		if (!fits(p, at + total, seq + n)) {
-			hermes_err err = claim_slow(p, pos, &at, total, seq + n);
+			err = claim_slow(p, pos, &at, total, seq + n);
 			if (err) {
 				/* Release: we hold nothing now; see commit. */
 				CRASH_POINT("claim: inactive");
@@ -619,23 +901,8 @@ claim_region(hermes_pub *p, uint64_t total, uint32_t n, uint64_t *start,
 			}
 		}
 		uint64_t end = at + total;
-		/* The intent, then the CAS. Relaxed stores: the CAS below is a
-		 * release, so whoever observes the new tail (acquire) observes
-		 * these too. Count and bytes go first and the sequence last, so
-		 * a producer killed half-way through rewriting its intent leaves
-		 * one that names its previous, resolved claim or none (see
-		 * "won" in hm_ring_repair_producer). The position is where the
-		 * data starts (after any padding); the claim ends at pos+bytes. */
-		CRASH_POINT("claim: intent count");
-		hm_store_relaxed_u32(&s->intent_count, n);
-		CRASH_POINT("claim: intent bytes");
-		hm_store_relaxed_u32(&s->intent_bytes, (uint32_t)total);
-		CRASH_POINT("claim: intent pos");
-		hm_store_relaxed_u64(&s->intent_pos, at);
-		CRASH_POINT("claim: intent seq");
-		hm_store_relaxed_u64(&s->intent_seq, seq);
-		CRASH_POINT("claim: active");
-		hm_store_relaxed_u32(&s->active, 1);
+		/* The intent, then the CAS (a release). */
+		write_intent(s, n, total, at, seq);
 		unsigned prev = hm_tail_tag(hi);
 		if (prev != 0 && prev != tag)
 			record_claim(r, prev - 1, seq);
@@ -951,8 +1218,10 @@ static hermes_err claim_sleep(hermes_pub *p, uint32_t len, uint32_t tag, hermes_
 			err = HERMES_ETIMEDOUT;
 			break;
 		}
+		/* A holder inside a claim wakes nobody when it finishes: while
+		 * revoking, nap. */
 		uint64_t until = deadline;
-		if (!precise && now + IMPRECISE_NAP_NS < until)
+		if ((!precise || p->revoking) && now + IMPRECISE_NAP_NS < until)
 			until = now + IMPRECISE_NAP_NS;
 		if (hm_futex_wait(&h->prod_futex, v, until) == EINTR) {
 			err = HERMES_EAGAIN; /* a signal: let the caller look */
@@ -1050,9 +1319,19 @@ void hm_pub_fini(hermes_pub *p)
 	/* Release: pairs with refresh_limits' acquire, as at commit. */
 	CRASH_POINT("close: inactive");
 	hm_store_release_u32(&p->slot->active, 0);
+	if (p->leased) {
+		/* No claim of ours is in flight: hand the lease back (a revoker
+		 * that turned it into REVOKING sees in_claim == 0 and ends it). */
+		uint64_t mine = p->lease_word;
+		CRASH_POINT("close: lease");
+		atomic_compare_exchange_strong_explicit(&p->ring.hdr->lease, &mine, 0,
+							memory_order_seq_cst, memory_order_relaxed);
+		p->leased = 0;
+	}
 	/* Release (in free_slot): the slot's last writes are visible to the
 	 * next owner, whose CAS acquires it. */
-	free_slot(&p->slot->owner, &p->slot->owner_start, &p->ring.hdr->prod_mask, p->slot_index);
+	free_slot(&p->slot->owner, &p->slot->owner_start, &p->ring.hdr->prod_mask, p->slot_index,
+		  NULL);
 }
 
 /* ---- subscribers ----------------------------------------------------------- */
@@ -1272,10 +1551,8 @@ void hm_sub_fini(hermes_sub *s)
 	sub_left(s->ring.hdr, s->slot);
 	/* Release (in free_slot): our reads of the ring are done before a
 	 * producer that sees the slot free overwrites them. */
-	free_slot(&s->slot->owner, &s->slot->owner_start, &s->ring.hdr->sub_mask, s->slot_index);
-	/* Our cursor no longer holds producers back. */
-	if (s->ring.policy == HERMES_POLICY_BLOCK)
-		wake_producers(&s->ring, true);
+	free_slot(&s->slot->owner, &s->slot->owner_start, &s->ring.hdr->sub_mask, s->slot_index,
+		  &s->ring);
 }
 
 /* The record at s->seq failed validation: count it, step over it (the next
@@ -1706,10 +1983,7 @@ void hm_ring_release_subscriber(hm_ring *r, uint32_t index)
 	hm_ring_sleepers_remove(r->hdr, 1ull << index);
 	sub_left(r->hdr, &r->subs[index]);
 	/* As hm_sub_fini. The dead process reads nothing any more. */
-	free_slot(&r->subs[index].owner, &r->subs[index].owner_start, &r->hdr->sub_mask, index);
-	/* Its cursor no longer holds producers back. */
-	if (r->policy == HERMES_POLICY_BLOCK)
-		wake_producers(r, true);
+	free_slot(&r->subs[index].owner, &r->subs[index].owner_start, &r->hdr->sub_mask, index, r);
 }
 
 /* Finish a claim that its (dead) producer provably won: [seq, seq + n), its
@@ -1778,6 +2052,17 @@ int64_t hm_ring_repair_producer(hm_ring *r, uint32_t index)
 		CRASH_POINT("repair: inactive");
 		hm_store_release_u32(&s->active, 0);
 	}
+	/* A lease holder: its claim is resolved above like any other (the
+	 * tail carries its tag); end its lease and its claim window, which a
+	 * revoker may be waiting on. */
+	CRASH_POINT("repair: in_claim");
+	hm_store_release_u32(&s->in_claim, 0);
+	uint64_t l = hm_load_relaxed_u64(&r->hdr->lease);
+	if (HM_LEASE_TAG(l) == index + 1) {
+		CRASH_POINT("repair: lease");
+		atomic_compare_exchange_strong_explicit(&r->hdr->lease, &l, 0, memory_order_seq_cst,
+							memory_order_relaxed);
+	}
 	/* A producer that died asleep: take back its announcement, or every
 	 * release would make a wake system call from now on. */
 	CRASH_POINT("repair: retract");
@@ -1785,7 +2070,7 @@ int64_t hm_ring_repair_producer(hm_ring *r, uint32_t index)
 	/* Always: the producer may have died between a commit and its wake
 	 * (found by the model, shm/model/README.md). */
 	wake_sleepers(r, true);
-	free_slot(&s->owner, &s->owner_start, &r->hdr->prod_mask, index);
+	free_slot(&s->owner, &s->owner_start, &r->hdr->prod_mask, index, NULL);
 	return repaired;
 }
 
@@ -1901,9 +2186,7 @@ bool hm_ring_drop_durable(hm_ring *r, uint32_t index)
 	if (!hm_cas_acq_rel_u64(&s->owner, &expected, HM_SUB_ORPHAN - 1))
 		return false;
 	hm_store_relaxed_u64(&s->durable, 0);
-	free_slot(&s->owner, &s->owner_start, &r->hdr->sub_mask, index);
-	if (r->policy == HERMES_POLICY_BLOCK)
-		wake_producers(r, true);
+	free_slot(&s->owner, &s->owner_start, &r->hdr->sub_mask, index, r);
 	return true;
 }
 

@@ -43,6 +43,15 @@ struct hermes_pub {
 	uint32_t full;	/* the last claim found the ring full */
 	uint32_t fence; /* this process could not register for membarrier: fence at commit */
 	uint32_t spin;	/* checks a timed claim makes on a full ring before it sleeps */
+	/* The exclusive-producer lease (ring.c): while `leased`, this
+	 * publisher is the ring's only claimant and keeps the tail here. */
+	uint32_t leased;
+	uint32_t can_lease; /* block ring, membarrier registered, atomic 16-byte stores */
+	uint64_t lease_word; /* the ring's lease word while we hold it */
+	uint32_t revoking;   /* the last claim could not finish revoking a lease */
+	uint32_t pad_;
+	uint64_t tail_pos;
+	uint64_t tail_seq;
 };
 
 struct hermes_sub {
@@ -128,6 +137,10 @@ int64_t hm_ring_repair_producer(hm_ring *ring, uint32_t index);
 /* Crash repair: subscriber slot `index` belongs to a dead process; free it so
  * it no longer holds back producers. */
 void hm_ring_release_subscriber(hm_ring *ring, uint32_t index);
+
+/* Can this process's publishers take a block ring's exclusive-producer
+ * lease (membarrier registration works, atomic 16-byte stores, not TSan)? */
+bool hm_ring_leases_possible(void);
 
 /* Wake every sleeper of the ring, subscribers and producers (a deleted
  * ring: they return HERMES_ECLOSED). */

@@ -88,7 +88,10 @@ void ht_hand_claim(ht_ring *f, int index, uint32_t n, uint64_t bytes, bool won)
 	hm_store_relaxed_u32(&s->active, 1);
 	if (!won)
 		return;
-	/* As claim_region: record the previous claimant's win, then move. */
+	/* As claim_region: end an exclusive producer's lease (the fixture's
+	 * publisher is not inside a claim here, so nothing is in flight),
+	 * record the previous claimant's win, then move. */
+	hm_store_relaxed_u64(&f->ring.hdr->lease, 0);
 	if (tag && tag != (unsigned)index + 1) {
 		uint64_t cur = hm_load_relaxed_u64(&f->ring.prods[tag - 1].held_seq);
 		if (cur < seq)

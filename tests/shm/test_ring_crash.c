@@ -88,7 +88,7 @@ static bool repair_in_child(ht_ring *f, int slot, long countdown)
 }
 
 /* Tallies over one policy's cases, to show the test did what it says. */
-static unsigned long cases_died, cases_repaired;
+static unsigned long cases_died, cases_repaired, cases_leased;
 
 typedef struct expect {
 	uint64_t parent[16];
@@ -166,8 +166,12 @@ static uint64_t drain_checked(ht_ring *f, hermes_sub *sub, const shared_log *log
 	return seen;
 }
 
-/* Returns whether the victim died (false: k is past its last crash point). */
-static bool one_case(hermes_policy policy, long k, bool others_first, unsigned long *repair_points)
+/* Returns whether the victim died (false: k is past its last crash point).
+ * alone: the parent closes its publisher first, so the victim is the ring's
+ * only producer and (on a block ring) claims under the exclusive lease; the
+ * parent opens a new publisher after the repair. */
+static bool one_case(hermes_policy policy, long k, bool others_first, bool alone,
+		     unsigned long *repair_points)
 {
 	ht_ring *f = ht_ring_make(4096, 200, policy, true);
 	shared_log *log = mmap(NULL, sizeof *log, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -182,6 +186,8 @@ static bool one_case(hermes_policy policy, long k, bool others_first, unsigned l
 		hm_ring_tail(&f->ring, &tpos, &tseq);
 		e.parent[e.nparent++] = ht_publish(&f->pub, 32, tseq);
 	}
+	if (alone)
+		hm_pub_fini(&f->pub);
 	int vs = hm_ring_take_prod_slot(&f->ring, 2, 2);
 	assert_true(vs >= 0);
 	pid_t pid = fork();
@@ -205,6 +211,8 @@ static bool one_case(hermes_policy policy, long k, bool others_first, unsigned l
 			e.parent[e.nparent++] = ht_publish(&f->pub, 16, tseq);
 		}
 	}
+	/* A victim alone on a block ring died holding the lease. */
+	cases_leased += HM_LEASE_TAG(hm_load_relaxed_u64(&f->ring.hdr->lease)) == (unsigned)vs + 1;
 	/* The supervisor's repair, killed at each of its points in turn. */
 	unsigned long j = 0;
 	while (!repair_in_child(f, vs, (long)j))
@@ -214,6 +222,11 @@ static bool one_case(hermes_policy policy, long k, bool others_first, unsigned l
 	cases_died += died;
 	cases_repaired += hm_load_relaxed_u64(&f->ring.hdr->repairs) != 0;
 	hm_ring_repair_producer(&f->ring, (uint32_t)vs); /* idempotent */
+	if (alone) {
+		/* Repair ended the dead holder's lease: a new producer claims. */
+		assert_int_equal(hm_load_relaxed_u64(&f->ring.hdr->lease), 0);
+		ht_ring_pub(f, &f->pub, 1);
+	}
 	if (!died)
 		for (int op = 0; op < N_OPS; op++)
 			assert_int_equal(log->ops[op].state, ST_DONE);
@@ -252,21 +265,33 @@ static bool one_case(hermes_policy policy, long k, bool others_first, unsigned l
 static void run_policy(hermes_policy policy)
 {
 	unsigned long repair_points = 0;
-	cases_died = cases_repaired = 0;
+	cases_died = cases_repaired = cases_leased = 0;
 	/* k counts up until the victim gets through its whole mix alive: then
 	 * k was one past its last crash point. */
 	unsigned long points = 0;
-	while (one_case(policy, (long)points, false, &repair_points)) {
-		assert_true(one_case(policy, (long)points, true, &repair_points));
+	while (one_case(policy, (long)points, false, false, &repair_points)) {
+		assert_true(one_case(policy, (long)points, true, false, &repair_points));
 		points++;
 	}
 	assert_true(points > 40);
+	/* The victim alone: on a block ring, every point of the lease holder's
+	 * claims (the first one takes the lease). */
+	unsigned long alone = 0;
+	while (one_case(policy, (long)alone, false, true, &repair_points))
+		alone++;
+	assert_true(alone > 30);
+	/* Leases are for block rings, where a kill after the first claim
+	 * leaves the dead producer holding one. */
+	if (policy == HERMES_POLICY_BLOCK && hm_ring_leases_possible())
+		assert_true(cases_leased > 30);
+	else if (policy == HERMES_POLICY_OVERWRITE)
+		assert_int_equal(cases_leased, 0);
 	printf("%s ring: victim killed at each of %lu crash points (twice: with and without "
-	       "producers going on first): %lu deaths, %lu with a claim to abandon; repair "
-	       "killed at up to %lu points each\n",
-	       policy == HERMES_POLICY_BLOCK ? "block" : "overwrite", points, cases_died,
+	       "producers going on first), and alone at each of %lu: %lu deaths, %lu with a "
+	       "claim to abandon; repair killed at up to %lu points each\n",
+	       policy == HERMES_POLICY_BLOCK ? "block" : "overwrite", points, alone, cases_died,
 	       cases_repaired, repair_points);
-	assert_int_equal(cases_died, 2 * points);
+	assert_int_equal(cases_died, 2 * points + alone);
 	assert_true(cases_repaired > 0);
 	assert_true(repair_points >= 2);
 }

@@ -517,6 +517,61 @@ static void test_repair_wakes_sleepers_even_with_nothing_to_repair(void **state)
 	ht_ring_free(f);
 }
 
+/* The exclusive-producer lease with its holder stopped inside a claim (as
+ * if SIGSTOPped between its check of the lease and its tail store: in_claim
+ * set by hand) and then dead: a second producer's claim never blocks
+ * (HERMES_EAGAIN after a bounded wait), a timed one times out, neither
+ * writes the tail while the holder might; once the holder goes on, or is
+ * repaired after death, the second producer claims, and nothing is lost or
+ * duplicated. */
+static void test_stopped_lease_holder_never_blocks_a_claim_and_repair_frees_it(void **state)
+{
+	(void)state;
+	if (!hm_ring_leases_possible())
+		skip();
+	for (int dies = 0; dies < 2; dies++) {
+		ht_ring *f = ht_ring_make(1 << 14, 256, HERMES_POLICY_BLOCK, false);
+		hermes_sub sub;
+		ht_ring_sub(f, &sub, HERMES_START_LATEST, 0);
+		ht_publish(&f->pub, 32, 0);
+		ht_publish(&f->pub, 32, 1);
+		assert_true(f->pub.leased);
+		hm_prod_slot *holder = &f->ring.prods[f->pub.slot_index];
+		hm_store_relaxed_u32(&holder->in_claim, 1); /* "stopped in a claim" */
+		hermes_pub other;
+		ht_ring_pub(f, &other, 2);
+		hermes_claim c;
+		uint64_t t0 = ht_now_ns();
+		assert_int_equal(hermes_pub_claim(&other, 8, &c), HERMES_EAGAIN);
+		assert_true(ht_now_ns() - t0 < 1000000000ull);
+		assert_non_null(strstr(hermes_last_error_detail(), "inside a claim"));
+		assert_int_equal(hermes_pub_claim_timed(&other, 8, &c, 20000000), HERMES_ETIMEDOUT);
+		uint64_t tpos, tseq;
+		hm_ring_tail(&f->ring, &tpos, &tseq);
+		assert_int_equal(tseq, 2); /* nobody moved the tail */
+		if (dies) {
+			/* The holder died there: the supervisor's repair ends its
+			 * lease and its claim window. */
+			assert_int_equal(hm_ring_repair_producer(&f->ring, f->pub.slot_index), 0);
+			assert_int_equal(hm_load_relaxed_u64(&f->ring.hdr->lease), 0);
+		} else {
+			hm_store_release_u32(&holder->in_claim, 0); /* it goes on */
+		}
+		assert_int_equal(ht_publish(&other, 16, 2), 2);
+		if (!dies) {
+			/* The old holder's next claim sees the lease gone and takes
+			 * the CAS path, after the other producer's message. */
+			assert_int_equal(ht_publish(&f->pub, 16, 3), 3);
+			assert_false(f->pub.leased);
+		}
+		uint64_t next;
+		assert_int_equal(ht_drain(&sub, 0, &next), dies ? 3 : 4);
+		hm_pub_fini(&other);
+		hm_sub_fini(&sub);
+		ht_ring_free(f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -536,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_repair_finds_a_claim_recorded_by_the_next_claimant),
 		cmocka_unit_test(test_skipping_abandoned_records_frees_the_ring_without_a_release),
 		cmocka_unit_test(test_repair_wakes_sleepers_even_with_nothing_to_repair),
+		cmocka_unit_test(test_stopped_lease_holder_never_blocks_a_claim_and_repair_frees_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
