@@ -43,8 +43,9 @@
  *   BUG_REPAIR_KEEPS_BIT repair leaves a dead producer's prod_sleepers bit
  *   LEAVE_WAKE_LAST   a leave (hm_sub_fini) and the supervisor's release
  *                     wake producers after free_slot's owner store, as
- *                     ring.c at 970bf43 does: a leaver killed in between
- *                     leaves a slot nobody releases and nobody wakes
+ *                     ring.c did at 970bf43 (fixed in a3040a4): a leaver
+ *                     killed in between leaves a slot nobody releases and
+ *                     nobody wakes
  */
 
 #ifndef NSLOTS
