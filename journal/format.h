@@ -21,7 +21,8 @@
  *   4  u16 type        HM_JR_MSG, HM_JR_GAP, HM_JR_LOST, HM_JR_END (never 0)
  *   6  u16 flags       0
  *   8  u32 crc         CRC32C of bytes 0..7 and 12..(32 + len) of the record
- *   12 u32 reserved    0
+ *   12 u32 tag         MSG: the message's user tag (hermes_msg.tag), 0 = none;
+ *                      0 for every other type (version 1: always 0)
  *   16 u64 seq         MSG: its ring sequence; GAP/LOST: the first sequence
  *                      of the range; END: the sequence the next file starts at
  *   24 u64 time_ns     CLOCK_REALTIME when the recorder wrote it
@@ -34,6 +35,11 @@
  * (aborted or repaired on the ring) or LOST (the recorder could not get them)
  * record covers `count`. A file ends with an END record when the writer
  * rolled over to the next file; the last file of a journal has none.
+ *
+ * Versions: 2 added the user tag at record offset 12, which version 1 wrote
+ * as 0. Readers take both (a version-1 file reads as untagged); writers
+ * write 2, which a version-1 reader refuses with HERMES_EVERSION instead of
+ * dropping the tags unseen.
  */
 #ifndef HM_JOURNAL_FORMAT_H
 #define HM_JOURNAL_FORMAT_H
@@ -46,7 +52,8 @@
 #endif
 
 #define HM_JOURNAL_MAGIC "HMJOURNL" /* 8 bytes, no NUL */
-#define HM_JOURNAL_VERSION 1u
+#define HM_JOURNAL_VERSION 2u	  /* what the writer writes */
+#define HM_JOURNAL_MIN_VERSION 1u /* the oldest a reader takes */
 #define HM_JOURNAL_SUFFIX ".hjl"
 
 /* File header fields (offsets from the start of the file). */
@@ -75,6 +82,7 @@
 #define HM_JR_TYPE 4
 #define HM_JR_FLAGS 6
 #define HM_JR_CRC 8
+#define HM_JR_TAG 12
 #define HM_JR_SEQ 16
 #define HM_JR_TIME 24
 

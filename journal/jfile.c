@@ -59,9 +59,9 @@ hermes_err hm_jfile_header(const uint8_t *buf, uint64_t size, hm_jfile_info *fi)
 	if (hm_get_le32(buf + HM_JH_CRC) != header_crc(buf))
 		return hm_fail(HERMES_EBADSEGMENT, "journal file header checksum mismatch");
 	uint32_t version = hm_get_le32(buf + HM_JH_VERSION);
-	if (version != HM_JOURNAL_VERSION)
-		return hm_fail(HERMES_EVERSION, "journal format version %u (this build reads %u)",
-			       version, HM_JOURNAL_VERSION);
+	if (version < HM_JOURNAL_MIN_VERSION || version > HM_JOURNAL_VERSION)
+		return hm_fail(HERMES_EVERSION, "journal format version %u (this build reads %u to %u)",
+			       version, HM_JOURNAL_MIN_VERSION, HM_JOURNAL_VERSION);
 	memset(fi, 0, sizeof *fi);
 	fi->file_size = hm_get_le64(buf + HM_JH_FILE_SIZE);
 	fi->first_seq = hm_get_le64(buf + HM_JH_FIRST_SEQ);
@@ -127,6 +127,9 @@ static bool record_valid(const uint8_t *buf, const hm_jfile_info *fi, uint64_t o
 	rec->seq = hm_get_le64(r + HM_JR_SEQ);
 	rec->time_ns = hm_get_le64(r + HM_JR_TIME);
 	rec->payload = r + HM_JR_HDR;
+	rec->tag = hm_get_le32(r + HM_JR_TAG);
+	if (type != HM_JR_MSG && rec->tag)
+		return false;
 	rec->count = type == HM_JR_MSG ? 1 : type == HM_JR_END ? 0 : hm_get_le64(r + HM_JR_HDR);
 	if ((type == HM_JR_GAP || type == HM_JR_LOST) &&
 	    (rec->count == 0 || rec->count > UINT64_MAX - rec->seq))
@@ -240,9 +243,16 @@ static void put_index(uint8_t *buf, const hm_jfile_info *fi, uint64_t off, uint6
 uint64_t hm_jfile_put(uint8_t *buf, const hm_jfile_info *fi, uint64_t off, uint32_t type, uint64_t seq,
 		      uint64_t time_ns, const void *payload, uint32_t len)
 {
+	return hm_jfile_put_tagged(buf, fi, off, type, seq, time_ns, 0, payload, len);
+}
+
+uint64_t hm_jfile_put_tagged(uint8_t *buf, const hm_jfile_info *fi, uint64_t off, uint32_t type,
+			     uint64_t seq, uint64_t time_ns, uint32_t tag, const void *payload,
+			     uint32_t len)
+{
 	uint8_t *r = buf + off;
 	uint64_t size = hm_jr_size(len);
-	hm_put_le32(r + HM_JR_CRC + 4, 0);
+	hm_put_le32(r + HM_JR_TAG, tag);
 	hm_put_le64(r + HM_JR_SEQ, seq);
 	hm_put_le64(r + HM_JR_TIME, time_ns);
 	if (len)

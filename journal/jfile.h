@@ -38,6 +38,7 @@ typedef struct hm_jrec {
 	const uint8_t *payload; /* points into the buffer */
 	uint32_t len;
 	uint32_t type;
+	uint32_t tag; /* MSG: the user tag, 0 = none (version 1 files: 0) */
 } hm_jrec;
 
 /* Write a fresh header for a file of `size` bytes (already zeroed) whose
@@ -85,6 +86,10 @@ uint64_t hm_jfile_put(uint8_t *buf, const hm_jfile_info *fi, uint64_t off, uint3
 		      uint64_t time_ns, const void *payload, uint32_t len);
 uint64_t hm_jfile_put_range(uint8_t *buf, const hm_jfile_info *fi, uint64_t off, uint32_t type,
 			    uint64_t first, uint64_t count, uint64_t time_ns);
+/* As hm_jfile_put, with a MSG record's user tag (0 = none). */
+uint64_t hm_jfile_put_tagged(uint8_t *buf, const hm_jfile_info *fi, uint64_t off, uint32_t type,
+			     uint64_t seq, uint64_t time_ns, uint32_t tag, const void *payload,
+			     uint32_t len);
 
 /* What a full scan found. */
 typedef struct hm_jscan {

@@ -480,12 +480,19 @@ static hermes_err check_seq(const hm_jwriter *w, uint64_t seq)
 
 hermes_err hm_jwriter_msg(hm_jwriter *w, uint64_t seq, const void *data, uint32_t len)
 {
+	return hm_jwriter_msg_tagged(w, seq, 0, data, len);
+}
+
+hermes_err hm_jwriter_msg_tagged(hm_jwriter *w, uint64_t seq, uint32_t tag, const void *data,
+				 uint32_t len)
+{
 	hermes_err e = check_seq(w, seq);
 	if (!e && seq == UINT64_MAX)
 		e = hm_fail(HERMES_EINVAL, "sequence out of range");
 	if (e || (e = room_for(w, seq, len)))
 		return e;
-	w->tail = hm_jfile_put(w->map, &w->fi, w->tail, HM_JR_MSG, seq, record_ns(), data, len);
+	w->tail =
+		hm_jfile_put_tagged(w->map, &w->fi, w->tail, HM_JR_MSG, seq, record_ns(), tag, data, len);
 	w->next_seq = seq + 1;
 	prefault(w);
 	return HERMES_OK;
@@ -808,6 +815,7 @@ hermes_err hm_jreader_next(hm_jreader *r, hm_jitem *it)
 			it->kind = HM_JREAD_MSG;
 			it->data = rec.payload;
 			it->len = rec.len;
+			it->tag = rec.tag;
 		} else {
 			it->kind = rec.type == HM_JR_GAP ? HM_JREAD_GAP : HM_JREAD_LOST;
 		}

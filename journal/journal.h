@@ -58,6 +58,9 @@ uint64_t hm_jwriter_next_seq(const hm_jwriter *w);
  * (no room on the file system for the next file: nothing was written; retry
  * later), HERMES_ESYS. */
 hermes_err hm_jwriter_msg(hm_jwriter *w, uint64_t seq, const void *data, uint32_t len);
+/* The same with the message's user tag (hermes_msg.tag; 0 = none). */
+hermes_err hm_jwriter_msg_tagged(hm_jwriter *w, uint64_t seq, uint32_t tag, const void *data,
+				 uint32_t len);
 
 /* Append a range of count sequences from first: HM_JR_GAP (aborted or
  * repaired on the ring) or HM_JR_LOST (the recorder could not get them).
@@ -113,6 +116,7 @@ typedef enum hm_jread_kind {
 typedef struct hm_jitem {
 	hm_jread_kind kind;
 	uint32_t len;
+	uint32_t tag; /* MSG: the user tag, 0 = none */
 	uint64_t seq;
 	uint64_t count;
 	uint64_t time_ns;

@@ -144,6 +144,7 @@ hermes_err hermes_replay_poll(hermes_replay *r, hermes_msg *msg)
 		case HM_JREAD_MSG:
 			msg->data = it->data;
 			msg->len = it->len;
+			msg->tag = it->tag;
 			msg->gap = r->gap;
 			r->gap = 0;
 			return HERMES_OK;

@@ -581,7 +581,7 @@ static void jfeed_pass(hm_server *s, hm_feed *f)
 		}
 		f->jnext = it.seq + it.count;
 		if (it.kind == HM_JREAD_MSG) {
-			hermes_msg m = {.data = it.data, .len = it.len, .seq = it.seq};
+			hermes_msg m = {.data = it.data, .len = it.len, .tag = it.tag, .seq = it.seq};
 			deliver(s, f, &m);
 		} else if (it.kind != HM_JREAD_GAP) {
 			if (it.kind == HM_JREAD_CORRUPT)

@@ -175,7 +175,7 @@ static hermes_err record(hj_recorder *r, const hermes_msg *m)
 			return e;
 		add(&r->stats->gaps, m->seq - first);
 	}
-	if ((e = hm_jwriter_msg(r->w, m->seq, m->data, m->len)))
+	if ((e = hm_jwriter_msg_tagged(r->w, m->seq, m->tag, m->data, m->len)))
 		return e;
 	add(&r->stats->messages, 1);
 	add(&r->stats->bytes, m->len);

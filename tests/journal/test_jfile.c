@@ -381,6 +381,51 @@ static void test_random_damage_never_crashes_or_delivers_wrong_data(void **state
 	free_file(orig);
 }
 
+/* Format version 2 (issue 18): a MSG record's user tag at offset 12, under
+ * the checksum; other records must have 0 there; a version-1 file (which
+ * wrote 0) reads as untagged. */
+static void test_user_tags_are_recorded_and_version_1_still_reads(void **state)
+{
+	(void)state;
+	jf *f = make_file(0, 4096);
+	hm_jfile_info fi;
+	assert_int_equal(hm_jfile_header(f->buf, FSIZE, &fi), HERMES_OK);
+	assert_int_equal(hm_get_le32(f->buf + HM_JH_VERSION), 2);
+	uint64_t off = f->tail;
+	f->tail = hm_jfile_put_tagged(f->buf, &f->fi, f->tail, HM_JR_MSG, 0, 1, 0x2a, "tagged", 6);
+	uint64_t off1 = f->tail;
+	put_msg(f, 1);
+	uint64_t off2 = f->tail;
+	f->tail = hm_jfile_put_range(f->buf, &f->fi, f->tail, HM_JR_GAP, 2, 1, 1);
+	hm_jrec r;
+	assert_int_equal(hm_jfile_read(f->buf, &f->fi, off, 0, &r), HERMES_OK);
+	assert_int_equal(r.tag, 0x2a);
+	assert_memory_equal(r.payload, "tagged", 6);
+	assert_int_equal(hm_jfile_read(f->buf, &f->fi, off1, 1, &r), HERMES_OK);
+	assert_int_equal(r.tag, 0);
+	/* The tag is under the checksum. */
+	f->buf[off + HM_JR_TAG] ^= 1;
+	assert_int_equal(hm_jfile_read(f->buf, &f->fi, off, 0, &r), HERMES_EBADSEGMENT);
+	f->buf[off + HM_JR_TAG] ^= 1;
+	/* A GAP with a "tag", checksum fixed up: not a valid record. */
+	hm_put_le32(f->buf + off2 + HM_JR_TAG, 7);
+	uint32_t len = hm_get_le32(f->buf + off2);
+	uint32_t c = hm_crc32c(0, f->buf + off2, 8);
+	c = hm_crc32c(c, f->buf + off2 + HM_JR_TAG, HM_JR_HDR - HM_JR_TAG + len);
+	hm_put_le32(f->buf + off2 + HM_JR_CRC, c);
+	assert_int_equal(hm_jfile_read(f->buf, &f->fi, off2, 2, &r), HERMES_EBADSEGMENT);
+	/* The same file as version 1 reads, records and all; version 0 does not. */
+	hm_put_le32(f->buf + HM_JH_VERSION, 1);
+	hm_put_le32(f->buf + HM_JH_CRC, hm_crc32c(0, f->buf, HM_JH_CRC));
+	assert_int_equal(hm_jfile_header(f->buf, FSIZE, &fi), HERMES_OK);
+	assert_int_equal(hm_jfile_read(f->buf, &fi, off1, 1, &r), HERMES_OK);
+	check_msg(&r, 1);
+	hm_put_le32(f->buf + HM_JH_VERSION, 0);
+	hm_put_le32(f->buf + HM_JH_CRC, hm_crc32c(0, f->buf, HM_JH_CRC));
+	assert_int_equal(hm_jfile_header(f->buf, FSIZE, &fi), HERMES_EVERSION);
+	free_file(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +439,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_length_resyncs_through_the_index),
 		cmocka_unit_test(test_end_record_seals_a_file),
 		cmocka_unit_test(test_random_damage_never_crashes_or_delivers_wrong_data),
+		cmocka_unit_test(test_user_tags_are_recorded_and_version_1_still_reads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -94,6 +94,39 @@ static void test_subscriber_started_after_the_producer_finished_reads_everything
 	hermes_replay_close(r);
 }
 
+/* User tags (issue 18): hermes-journal records them (format version 2) and
+ * a replay from the journal hands them back; untagged stays 0. */
+static void test_user_tags_are_recorded_and_replayed(void **state)
+{
+	(void)state;
+	hjt_init(&T, "jtags", 64u << 20, 1u << 20, 1024, NULL);
+	hjt_config(&T, "");
+	hjt_start(&T, true);
+	hermes_pub *pub;
+	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	for (uint64_t i = 0; i < 100; i++) {
+		uint8_t p[256];
+		uint32_t len = hjt_fill(p, i);
+		uint32_t tag = i % 2 ? 0 : (uint32_t)(0xfffffff0u + i % 16);
+		assert_int_equal(hermes_pub_send_tagged(pub, p, len, tag, NULL, 10000000000ll),
+				 HERMES_OK);
+	}
+	hermes_pub_close(pub);
+	assert_true(hjt_wait_journaled(&T, 100, 10000));
+	hjt_stop(&T);
+	hermes_replay *r;
+	assert_int_equal(hermes_replay_open(NULL, T.ring, T.dir, 0, &r), HERMES_OK);
+	for (uint64_t i = 0; i < 100; i++) {
+		hermes_msg m;
+		assert_int_equal(hermes_replay_poll(r, &m), HERMES_OK);
+		assert_int_equal(m.seq, i);
+		assert_true(hjt_msg_ok(m.data, m.len, m.seq));
+		assert_int_equal(m.tag, i % 2 ? 0 : 0xfffffff0u + i % 16);
+	}
+	assert_int_equal(hermes_replay_release(r), HERMES_OK);
+	hermes_replay_close(r);
+}
+
 static void test_replay_hands_over_to_live_exactly_once_while_the_producer_publishes(void **state)
 {
 	(void)state;
@@ -414,6 +447,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_subscriber_started_after_the_producer_finished_reads_everything, teardown),
+		cmocka_unit_test_teardown(test_user_tags_are_recorded_and_replayed, teardown),
 		cmocka_unit_test_teardown(test_replay_hands_over_to_live_exactly_once_while_the_producer_publishes, teardown),
 		cmocka_unit_test_teardown(test_durable_recorder_holds_producers_back_and_resumes_after_restart, teardown),
 		cmocka_unit_test(test_gaps_and_corrupt_records_reach_the_replay_reader),
