@@ -6,6 +6,7 @@
  * without the feature, a tag of 0 and a tagged payload too short for its tag
  * are fatal, with their codes, and commit nothing. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,7 @@ static int setup(void **state)
 	hb_ring(&bus, "ow", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
 	hb_ring(&bus, "bad", 1u << 20, 4096, HERMES_POLICY_BLOCK);
 	hb_ring(&bus, "linked", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	hb_ring(&bus, "ctl", 1u << 20, 4096, HERMES_POLICY_BLOCK);
 	assert_int_equal(hermes_bus_attach(bus.bus, &hbus), HERMES_OK);
 	static const char *const extra[] = {"--log-level", "warn", NULL};
 	hb_bridge_start(&br, &bus, "bridge", extra);
@@ -549,6 +551,52 @@ static void test_the_client_against_a_bridge_without_tags(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* Run hermes-ctl with args (NULL-terminated) to completion (15 s); its
+ * output in out. */
+static void run_ctl(const char *const *args, char *out, size_t cap)
+{
+	char path[300];
+	snprintf(path, sizeof path, "%s/ctl.out", bus.run_dir);
+	fflush(stdout);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		setenv("HERMES_BUS", bus.bus, 1);
+		execv(HERMES_CTL_PATH, (char *const *)args);
+		_exit(127);
+	}
+	int st = ht_wait_child(pid, 15000);
+	FILE *f = fopen(path, "re");
+	assert_non_null(f);
+	size_t n = fread(out, 1, cap - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("%s %s: status %d, output '%s'", args[1], args[2], st, out);
+}
+
+/* hermes-ctl pub --tag and tail --remote through the bridge. */
+static void test_hermes_ctl_pub_and_tail_remote_carry_tags(void **state)
+{
+	(void)state;
+	char out[512];
+	const char *pub[] = {"hermes-ctl", "pub", "ctl", "--tag", "0x2a", "--remote", br.addr, "remote",
+			     NULL};
+	run_ctl(pub, out, sizeof out);
+	hermes_pub *lp;
+	assert_int_equal(hermes_pub_open(hbus, "ctl", &lp), HERMES_OK);
+	assert_int_equal(hermes_pub_send_tagged(lp, "local", 5, 7, NULL, 0), HERMES_OK);
+	assert_int_equal(hermes_pub_send(lp, "plain", 5, NULL), HERMES_OK);
+	hermes_pub_close(lp);
+	const char *tail[] = {"hermes-ctl", "tail", "ctl",    "--from", "earliest", "--count",
+			      "3",	    "--remote", br.addr, NULL};
+	run_ctl(tail, out, sizeof out);
+	assert_string_equal(out, "tag=0x2a remote\ntag=0x7 local\nplain\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -558,6 +606,7 @@ int main(void)
 		cmocka_unit_test(test_bad_tag_frames_are_refused),
 		cmocka_unit_test(test_a_link_carries_tags_both_ways),
 		cmocka_unit_test(test_the_client_against_a_bridge_without_tags),
+		cmocka_unit_test(test_hermes_ctl_pub_and_tail_remote_carry_tags),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
