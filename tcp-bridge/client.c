@@ -471,7 +471,7 @@ hermes_err hm_client_next(hm_client *c, hermes_net_event *ev)
 			ev->type = HERMES_NET_MESSAGE;
 			ev->data = payload;
 			ev->len = (uint32_t)len;
-			ev->tag = tag;
+			ev->value = tag; /* net.h: a MESSAGE's value is its tag */
 			return HERMES_OK;
 		case HERMES_MSG_PUBLISH_ACK:
 			ev->type = HERMES_NET_ACK;

@@ -455,7 +455,8 @@ static bool import(hm_link *l, const hermes_net_event *ev)
 		return true;
 	}
 	uint64_t seq;
-	hermes_err err = hm_server_commit_imported(l->srv, r->rr, ev->data, ev->len, ev->tag, 0, 0,
+	hermes_err err = hm_server_commit_imported(l->srv, r->rr, ev->data, ev->len,
+						   (uint32_t)ev->value, 0, 0,
 						   &seq);
 	if (err == HERMES_EAGAIN)
 		return false;

@@ -156,7 +156,8 @@ static int tail_remote(const char *addr, const char *ring, hermes_start start, u
 		}
 		switch (ev.type) {
 		case HERMES_NET_MESSAGE: {
-			hermes_msg m = {.data = ev.data, .len = ev.len, .tag = ev.tag, .seq = ev.seq};
+			hermes_msg m = {
+				.data = ev.data, .len = ev.len, .tag = (uint32_t)ev.value, .seq = ev.seq};
 			print_message(fmt, &m);
 			printed++;
 			break;

@@ -155,7 +155,8 @@ HERMES_API hermes_err hermes_net_publish(hermes_net *n, uint32_t channel, const 
 					 size_t len, unsigned flags, uint64_t *pub_seq);
 
 /* As hermes_net_publish, with a user tag that subscribers receive in
- * hermes_msg.tag (and hermes_net_event.tag): a message type, a schema id.
+ * hermes_msg.tag (and remote ones in a MESSAGE event's value): a message
+ * type, a schema id.
  * A tag of 0 is an untagged publish. Clients offer the TAGS feature
  * (HERMES_FEATURE_TAGS) on every connection; a bridge that did not grant it
  * cannot carry tags: HERMES_ENOTSUP then, for a non-zero tag. */
@@ -184,7 +185,8 @@ HERMES_API hermes_err hermes_net_unsubscribe(hermes_net *n, uint32_t sub);
 HERMES_API hermes_err hermes_net_ping(hermes_net *n, uint64_t token);
 
 typedef enum hermes_net_event_type {
-	HERMES_NET_MESSAGE = 1,	   /* channel = subscription, seq = ring sequence, data/len, tag */
+	HERMES_NET_MESSAGE = 1,	   /* channel = subscription, seq = ring sequence, data/len,
+				    * value = the user tag (hermes_msg.tag; 0 = none) */
 	HERMES_NET_ACK = 2,	   /* channel, seq = publish sequence, value = ring sequence */
 	HERMES_NET_LOSS = 3,	   /* channel = subscription, seq = next sequence, value = count */
 	HERMES_NET_ERROR = 4,	   /* channel, seq, code, fatal, data/len = text (not NUL-ended) */
@@ -204,7 +206,6 @@ typedef struct hermes_net_event {
 	uint8_t policy;	 /* BOUND, SUBSCRIBED */
 	uint16_t reserved_;
 	uint32_t len;
-	uint32_t tag;	  /* MESSAGE: the publisher's user tag (hermes_msg.tag); 0 = none */
 	const void *data; /* MESSAGE payload or ERROR text: valid until the next poll */
 } hermes_net_event;
 

@@ -260,7 +260,7 @@ static void test_tagged_messages_cross_the_bridge_both_ways(void **state)
 		assert_int_equal(ev.channel, sub);
 		assert_int_equal(ev.len, strlen(want[i].data));
 		assert_memory_equal(ev.data, want[i].data, ev.len);
-		assert_int_equal(ev.tag, want[i].tag);
+		assert_int_equal(ev.value, want[i].tag);
 	}
 	hermes_pub_close(lp);
 	hermes_sub_close(ls);
@@ -283,10 +283,10 @@ static void test_tags_survive_an_overwrite_ring(void **state)
 	hermes_net_event ev;
 	net_next(n, &ev);
 	assert_memory_equal(ev.data, "ow1", 3);
-	assert_int_equal(ev.tag, 0xdeadbeef);
+	assert_int_equal(ev.value, 0xdeadbeef);
 	net_next(n, &ev);
 	assert_memory_equal(ev.data, "ow2", 3);
-	assert_int_equal(ev.tag, 0);
+	assert_int_equal(ev.value, 0);
 	hermes_pub_close(lp);
 	hermes_net_close(n);
 }

@@ -68,7 +68,7 @@ class NetRingInfo(Structure):
 class NetEvent(Structure):
     _fields_ = [("type", c_int), ("channel", c_uint32), ("seq", c_uint64), ("value", c_uint64),
                 ("code", c_int), ("fatal", c_uint8), ("policy", c_uint8), ("reserved_", c_uint16),
-                ("len", c_uint32), ("tag", c_uint32), ("data", c_void_p)]
+                ("len", c_uint32), ("data", c_void_p)]
 
 
 class FrameHeader(Structure):

@@ -117,7 +117,7 @@ class Connection(_lib.Closable):
         check_bare(code)
         self._view = _lib.view(ev.data or 0, ev.len, True)
         return Event(EVENT_NAMES.get(ev.type, str(ev.type)), ev.channel, ev.seq, ev.value, ev.code,
-                     bool(ev.fatal), ev.policy, self._view, ev.tag)
+                     bool(ev.fatal), ev.policy, self._view, ev.value if ev.type == 1 else 0)
 
     def close(self):
         if self._h:

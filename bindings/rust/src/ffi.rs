@@ -90,7 +90,6 @@ pub struct hermes_net_event {
     pub policy: u8,
     pub reserved_: u16,
     pub len: u32,
-    pub tag: u32,
     pub data: *const c_void,
 }
 

@@ -250,7 +250,6 @@ impl Connection {
             policy: 0,
             reserved_: 0,
             len: 0,
-            tag: 0,
             data: ptr::null(),
         };
         // SAFETY: valid handle and event.
@@ -267,7 +266,8 @@ impl Connection {
             unsafe { std::slice::from_raw_parts(ev.data as *const u8, ev.len as usize) }
         };
         Ok(Some(match ev.type_ {
-            1 => Event::Message { sub: ev.channel, seq: ev.seq, data, tag: ev.tag },
+            // A MESSAGE's value is its user tag (net.h).
+            1 => Event::Message { sub: ev.channel, seq: ev.seq, data, tag: ev.value as u32 },
             2 => Event::Ack { channel: ev.channel, pub_seq: ev.seq, ring_seq: ev.value },
             3 => Event::Loss { sub: ev.channel, next_seq: ev.seq, count: ev.value },
             4 => Event::Error { channel: ev.channel, seq: ev.seq, code: ev.code as u32, fatal: ev.fatal != 0, text: data },
