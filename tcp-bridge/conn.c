@@ -735,14 +735,6 @@ static bool claim_origin(hm_conn *c, uint64_t origin)
 static int on_publish(hm_conn *c, const hermes_frame_header *h, const uint8_t *data, size_t len)
 {
 	hm_server *s = c->srv;
-	int i = find_chan(c, h->channel);
-	if (i < 0) {
-		hm_stat_add(&s->stats->c.publish_errors, 1);
-		send_error(c, HERMES_ENOENT, h->channel, h->sequence, false, "channel %u is not bound",
-			   h->channel);
-		return DONE;
-	}
-	hm_ringref *rr = c->chans[i].rr;
 	uint32_t tag = 0;
 	if (h->flags & HERMES_FLAG_TAGGED) {
 		/* User tags only where TAGS was negotiated; 0 is sent untagged
@@ -762,6 +754,14 @@ static int on_publish(hm_conn *c, const hermes_frame_header *h, const uint8_t *d
 		data = msg.data;
 		len = msg.len;
 	}
+	int i = find_chan(c, h->channel);
+	if (i < 0) {
+		hm_stat_add(&s->stats->c.publish_errors, 1);
+		send_error(c, HERMES_ENOENT, h->channel, h->sequence, false, "channel %u is not bound",
+			   h->channel);
+		return DONE;
+	}
+	hm_ringref *rr = c->chans[i].rr;
 	uint64_t origin = 0, oseq = 0;
 	bool link = c->features & HM_FEATURE_LINK;
 	hm_origins *org = NULL;

@@ -366,6 +366,12 @@ static void test_bad_tag_frames_are_refused(void **state)
 					   "TAGS feature");
 	close(fd);
 
+	/* The same on a channel never bound: the flag is refused first. */
+	fd = raw_session(0, &granted);
+	send_raw(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 5, 1, tagged, sizeof tagged);
+	expect_fatal(fd, HERMES_EBADFLAGS, "without the TAGS feature");
+	close(fd);
+
 	/* Tag 0: PROTOCOL.md 8.1's refused example. */
 	fd = raw_session(HERMES_FEATURE_TAGS, &granted);
 	raw_bind(fd, 1, "bad");
