@@ -257,16 +257,15 @@ uint64_t hm_jfile_put_tagged(uint8_t *buf, const hm_jfile_info *fi, uint64_t off
 	hm_put_le64(r + HM_JR_TIME, time_ns);
 	if (len)
 		memcpy(r + HM_JR_HDR, payload, len);
-	memset(r + HM_JR_HDR + len, 0, size - HM_JR_HDR - len);
+	if (size > HM_JR_HDR + len)
+		memset(r + HM_JR_HDR + len, 0, size - HM_JR_HDR - len);
 	uint8_t word[8];
 	hm_put_le32(word, len);
 	hm_put_le16(word + 4, (uint16_t)type);
 	hm_put_le16(word + 6, 0);
-	uint32_t c = hm_crc32c(0, word, 8);
-	c = hm_crc32c(c, r + HM_JR_CRC + 4, HM_JR_HDR - HM_JR_CRC - 4 + (size_t)len);
-	hm_put_le32(r + HM_JR_CRC, c);
 	uint64_t w;
 	memcpy(&w, word, 8);
+	hm_put_le32(r + HM_JR_CRC, hm_crc32c_rec(w, r + HM_JR_CRC + 4, HM_JR_HDR - HM_JR_CRC - 4 + (size_t)len));
 	/* Release: publishes the record body and checksum stored above to a
 	 * reader's acquire load of the commit word (commit_word). */
 	hm_store_release_u64((hm_atomic_u64 *)(void *)r, w);

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <hermes/bus.h>
 #include <hermes/error.h>
 
 #include "journal/jfile.h"
@@ -61,6 +62,13 @@ hermes_err hm_jwriter_msg(hm_jwriter *w, uint64_t seq, const void *data, uint32_
 /* The same with the message's user tag (hermes_msg.tag; 0 = none). */
 hermes_err hm_jwriter_msg_tagged(hm_jwriter *w, uint64_t seq, uint32_t tag, const void *data,
 				 uint32_t len);
+
+/* Append n messages in order, each with its sequence, tag, data and len
+ * (consecutive sequences, the first == next_seq unless empty; gap and lost
+ * are not looked at), stamped with one time. *done receives how many were
+ * appended, all of them on HERMES_OK; on an error (as hm_jwriter_msg) the
+ * first *done are in the journal and the rest may be retried. */
+hermes_err hm_jwriter_msgs(hm_jwriter *w, const hermes_msg *msgs, unsigned n, unsigned *done);
 
 /* Append a range of count sequences from first: HM_JR_GAP (aborted or
  * repaired on the ring) or HM_JR_LOST (the recorder could not get them).

@@ -182,6 +182,42 @@ static hermes_err record(hj_recorder *r, const hermes_msg *m)
 	return HERMES_OK;
 }
 
+/* Append a run of polled messages in order: each in line with the journal
+ * and its predecessor (no gap) goes with its neighbours in one
+ * hm_jwriter_msgs (one clock read, counters stored once); any other through
+ * record(). *done: how many are in the journal now (or were already). */
+static hermes_err record_run(hj_recorder *r, const hermes_msg *run, unsigned k, unsigned *done)
+{
+	unsigned i = 0;
+	uint64_t msgs = 0, bytes = 0;
+	hermes_err e = HERMES_OK;
+	while (i < k) {
+		uint64_t next = hm_jwriter_next_seq(r->w);
+		if (run[i].gap || (next != HM_JSEQ_NONE && run[i].seq != next)) {
+			if ((e = record(r, &run[i])))
+				break;
+			i++;
+			continue;
+		}
+		unsigned j = i + 1, wrote;
+		while (j < k && !run[j].gap && run[j].seq == run[j - 1].seq + 1)
+			j++;
+		e = hm_jwriter_msgs(r->w, run + i, j - i, &wrote);
+		for (unsigned x = i; x < i + wrote; x++)
+			bytes += run[x].len;
+		msgs += wrote;
+		i += wrote;
+		if (e)
+			break;
+	}
+	if (msgs) {
+		add(&r->stats->messages, msgs);
+		add(&r->stats->bytes, bytes);
+	}
+	*done = i;
+	return e;
+}
+
 static void sync_now(hj_recorder *r)
 {
 	if (hm_jwriter_sync(r->w) == HERMES_OK) {
@@ -302,13 +338,39 @@ bool hj_recorder_subscribe(hj_recorder *r)
 	return false;
 }
 
-/* Poll and record one batch; how many messages it polled. */
-static unsigned record_batch(hj_recorder *r)
+/* Write the run polled so far. false: a durable recorder holds it (from the
+ * message that failed) until there is room; the caller must not release. */
+static bool flush(hj_recorder *r, const hermes_msg *run, unsigned k)
 {
-	unsigned n = 0;
+	unsigned done;
+	hermes_err e = record_run(r, run, k, &done);
+	if (e == HERMES_OK) {
+		if (r->disk_full) {
+			r->disk_full = false;
+			set(&r->stats->state, HJ_STATE_RECORDING);
+			hj_log(HJ_LOG_INFO, "ring %s: writing again", r->cfg->name);
+		}
+		return true;
+	}
+	write_failed(r, e);
+	r->retry_ns = mono_ns() + RETRY_NS;
+	if (r->cfg->durable) {
+		/* Keep them (and everything after them) in the ring. */
+		r->held_n = k - done;
+		memmove(r->held, run + done, r->held_n * sizeof *run);
+		return false;
+	}
+	add(&r->stats->dropped, k - done);
+	r->drop_end = run[k - 1].seq + 1;
+	return true;
+}
+
+unsigned hj_recorder_step(hj_recorder *r)
+{
+	hermes_msg run[HJ_RUN_MAX];
+	unsigned n = 0, k = 0;
 	while (n < BATCH_MAX) {
-		hermes_msg m;
-		hermes_err e = hermes_sub_poll(r->sub, &m);
+		hermes_err e = hermes_sub_poll(r->sub, &run[k]);
 		if (e == HERMES_EAGAIN)
 			break;
 		if (e == HERMES_ELOST)
@@ -322,29 +384,17 @@ static unsigned record_batch(hj_recorder *r)
 		 * trying the disk for every message: one try per RETRY_NS. */
 		if (r->disk_full && !r->cfg->durable && mono_ns() < r->retry_ns) {
 			add(&r->stats->dropped, 1);
-			r->drop_end = m.seq + 1;
+			r->drop_end = run[k].seq + 1;
 			continue;
 		}
-		e = record(r, &m);
-		if (e == HERMES_OK) {
-			if (r->disk_full) {
-				r->disk_full = false;
-				set(&r->stats->state, HJ_STATE_RECORDING);
-				hj_log(HJ_LOG_INFO, "ring %s: writing again", r->cfg->name);
-			}
-			continue;
+		if (++k == HJ_RUN_MAX) {
+			if (!flush(r, run, k))
+				return n;
+			k = 0;
 		}
-		write_failed(r, e);
-		r->retry_ns = mono_ns() + RETRY_NS;
-		if (r->cfg->durable) {
-			/* Keep it (and everything after it) in the ring. */
-			r->holding = true;
-			r->held = m;
-			return n;
-		}
-		add(&r->stats->dropped, 1);
-		r->drop_end = m.seq + 1;
 	}
+	if (k && !flush(r, run, k))
+		return n;
 	if (n)
 		release(r);
 	return n;
@@ -383,19 +433,22 @@ void *hj_recorder_run(void *arg)
 			nap(RETRY_NS);
 			continue;
 		}
-		if (r->holding) {
-			hermes_err e = record(r, &r->held);
+		if (r->held_n) {
+			unsigned done;
+			hermes_err e = record_run(r, r->held, r->held_n, &done);
+			r->held_n -= done;
+			memmove(r->held, r->held + done, r->held_n * sizeof r->held[0]);
 			if (e != HERMES_OK) {
 				write_failed(r, e);
 				tick(r, now); /* retention may make room */
 				nap(RETRY_NS);
 				continue;
 			}
-			r->holding = false;
 			r->disk_full = false;
 			set(&r->stats->state, HJ_STATE_RECORDING);
 			hj_log(HJ_LOG_INFO, "ring %s: writing again", r->cfg->name);
-			record_batch(r);
+			if (!hj_recorder_step(r))
+				release(r); /* what was held is journaled */
 			continue;
 		}
 		record_drops(r, now);
@@ -408,7 +461,7 @@ void *hj_recorder_run(void *arg)
 			r->sub = NULL;
 			continue;
 		}
-		if (record_batch(r))
+		if (hj_recorder_step(r))
 			active_ns = mono_ns();
 		if (r->cfg->fsync == HJ_FSYNC_INTERVAL && mono_ns() - r->last_sync_ns >= r->cfg->fsync_interval_ns)
 			sync_now(r);
@@ -419,7 +472,7 @@ void *hj_recorder_run(void *arg)
 void hj_recorder_close(hj_recorder *r)
 {
 	if (r->sub) {
-		if (!r->holding)
+		if (!r->held_n)
 			hermes_sub_release(r->sub);
 		hermes_sub_close(r->sub);
 		r->sub = NULL;

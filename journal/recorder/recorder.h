@@ -20,6 +20,9 @@ enum { HJ_LOG_ERROR = HM_DLOG_ERROR, HJ_LOG_WARN = HM_DLOG_WARN, HJ_LOG_INFO = H
 extern int hj_log_level;
 void hj_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Messages polled before they are written with one hm_jwriter_msgs. */
+#define HJ_RUN_MAX 64u
+
 typedef struct hj_recorder {
 	const hj_ring_conf *cfg;
 	hermes_bus *bus;
@@ -28,8 +31,8 @@ typedef struct hj_recorder {
 	hermes_sub *sub;
 	char durable_name[32]; /* durable = true: its durable subscriber's name */
 	const atomic_bool *stop;
-	bool holding;	  /* a polled message waits for room on disk (durable) */
-	hermes_msg held;
+	hermes_msg held[HJ_RUN_MAX]; /* polled messages waiting for room on disk (durable) */
+	unsigned held_n;
 	bool disk_full;	  /* in a disk-full episode (logged once) */
 	uint64_t retry_ns; /* not durable: drop without trying until then */
 	uint64_t drop_end; /* not durable: the sequence after the last dropped */
@@ -48,6 +51,11 @@ hermes_err hj_recorder_open(hj_recorder *r, hermes_bus *bus, const hj_ring_conf 
  * yet; hj_recorder_run keeps trying. Called before readiness is reported,
  * so that once hermes-journal is ready its cursor holds the ring. */
 bool hj_recorder_subscribe(hj_recorder *r);
+
+/* Poll and record what the ring holds now, at most one batch, without
+ * waiting; how many messages it polled. hj_recorder_run's step (the
+ * instruction-count loop, bench/journal_loop.c, calls it directly). */
+unsigned hj_recorder_step(hj_recorder *r);
 
 /* Record until *stop; then sync, release and close. Thread entry. */
 void *hj_recorder_run(void *arg);
