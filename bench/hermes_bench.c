@@ -15,6 +15,7 @@
  * codec_bench.c (the one-thread component table); report.c prints.
  */
 #include "bench.h"
+#include "callgrind.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -763,21 +764,9 @@ static double loop_instructions(const char *loop, const char *mode)
 	const unsigned long n[2] = {32000, 64000};
 	unsigned long long ir[2];
 	for (int i = 0; i < 2; i++) {
-		char cmd[PATH_MAX + 128];
-		snprintf(cmd, sizeof cmd,
-			 "valgrind --tool=callgrind --callgrind-out-file=/dev/null '%s' %s %lu 2>&1",
-			 loop, mode, n[i]);
-		FILE *f = popen(cmd, "r");
-		if (!f)
-			return -1;
-		char line[512];
-		ir[i] = 0;
-		while (fgets(line, sizeof line, f)) {
-			const char *c = strstr(line, "Collected : ");
-			if (c)
-				ir[i] = strtoull(c + 12, NULL, 10);
-		}
-		if (pclose(f) != 0 || ir[i] == 0)
+		char args[PATH_MAX + 64];
+		snprintf(args, sizeof args, "'%s' %s %lu", loop, mode, n[i]);
+		if ((ir[i] = callgrind_ir(args)) == 0)
 			return -1;
 	}
 	return (double)(ir[1] - ir[0]) / (double)(n[1] - n[0]);

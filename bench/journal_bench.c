@@ -1,6 +1,7 @@
 /* hermes-journal-bench: what journaling costs, beside the disk's own speed.
  *
- *   hermes-journal-bench [--dir DIR] [--count N] [--mb MB]
+ *   hermes-journal-bench [--dir DIR] [--count N] [--mb MB] [--live]
+ *   hermes-journal-bench --instructions [--dir DIR]
  *
  * Rows, in one run, on the file system of DIR (default /var/tmp):
  *   append     the journal writer alone (hm_jwriter_msg into the mapping,
@@ -15,6 +16,9 @@
  *              recorder journaling it (what recording costs the ring's readers)
  *   dd         the disk: dd bs=1M conv=fdatasync (bulk) and bs=4k oflag=dsync
  *              (one synchronous write at a time)
+ * --instructions instead: instructions per message under callgrind of
+ * hermes-journal-loop (beside this executable), the ring alone and with the
+ * recorder's step, 64 B and 4 KiB.
  * Output: a Markdown table on stdout. */
 #include <errno.h>
 #include <getopt.h>
@@ -24,12 +28,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <hermes/bus.h>
 #include <hermes/replay.h>
 
+#include "callgrind.h"
 #include "journal/journal.h"
 #include "journal/recorder/recorder.h"
 
@@ -276,6 +282,52 @@ static void bench_dd(const char *args, const char *what, uint32_t bs, uint64_t c
 	unlink(f);
 }
 
+/* Instructions per message of one hermes-journal-loop mode under callgrind:
+ * two runs of different lengths, so start-up cancels out. -1 on failure. */
+static double loop_instructions(const char *loop, const char *mode, uint32_t size)
+{
+	const unsigned long n[2] = {size > 1024 ? 4000 : 32000, size > 1024 ? 8000 : 64000};
+	unsigned long long ir[2];
+	for (int i = 0; i < 2; i++) {
+		char args[1400];
+		snprintf(args, sizeof args, "'%s' %s %u %lu '%s'", loop, mode, size, n[i], base);
+		if ((ir[i] = callgrind_ir(args)) == 0)
+			return -1;
+	}
+	return (double)(ir[1] - ir[0]) / (double)(n[1] - n[0]);
+}
+
+/* --instructions: the recorder's instructions per message (exact on any
+ * machine), beside the ring's own publish + poll + release. */
+static int bench_instructions(const char *self)
+{
+	char loop[1100];
+	snprintf(loop, sizeof loop, "%s", self);
+	char *slash = strrchr(loop, '/');
+	snprintf(slash ? slash + 1 : loop, sizeof loop - (size_t)(slash ? slash + 1 - loop : 0), "hermes-journal-loop");
+	if (system("valgrind --version >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "hermes-journal-bench: --instructions needs valgrind (apt-get install valgrind)\n");
+		return 1;
+	}
+	if (mkdir(base, 0700) != 0 && errno != EEXIST)
+		return 1;
+	printf("| message | ring: publish + poll + release | ring + recorder | recorder's share |\n"
+	       "|---|---|---|---|\n");
+	static const uint32_t sizes[] = {64, 4096};
+	for (size_t i = 0; i < 2; i++) {
+		double ring = loop_instructions(loop, "ring", sizes[i]);
+		double rec = loop_instructions(loop, "record", sizes[i]);
+		if (ring < 0 || rec < 0) {
+			fprintf(stderr, "hermes-journal-bench: %s failed under valgrind\n", loop);
+			rm_rf(base);
+			return 1;
+		}
+		printf("| %u B | %.0f | %.0f | %.0f |\n", sizes[i], ring, rec, rec - ring);
+	}
+	rm_rf(base);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = "/var/tmp";
@@ -284,12 +336,16 @@ int main(int argc, char **argv)
 					     {"count", required_argument, NULL, 'n'},
 					     {"mb", required_argument, NULL, 'm'},
 					     {"live", no_argument, NULL, 'l'},
+					     {"instructions", no_argument, NULL, 'i'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	int c;
-	bool live_only = false;
-	while ((c = getopt_long(argc, argv, "d:n:m:lh", opts, NULL)) != -1) {
+	bool live_only = false, instructions = false;
+	while ((c = getopt_long(argc, argv, "d:n:m:lih", opts, NULL)) != -1) {
 		switch (c) {
+		case 'i':
+			instructions = true;
+			break;
 		case 'l':
 			live_only = true;
 			break;
@@ -304,9 +360,11 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			printf("usage: hermes-journal-bench [--dir DIR] [--count N64] [--mb MB4K] [--live]\n"
+			       "       hermes-journal-bench --instructions [--dir DIR]\n"
 			       "  N64 64-byte messages (default 2000000) and MB4K MiB of 4 KiB messages\n"
 			       "  (default 256) per row, written under DIR (default /var/tmp);\n"
-			       "  --live: only the live-subscriber rows\n");
+			       "  --live: only the live-subscriber rows;\n"
+			       "  --instructions: the recorder's instructions per message under callgrind\n");
 			return 0;
 		default:
 			return 2;
@@ -316,6 +374,8 @@ int main(int argc, char **argv)
 		return 2;
 	snprintf(base, sizeof base, "%s/hermes-journal-bench.%d", dir, (int)getpid());
 	hj_log_level = HJ_LOG_WARN;
+	if (instructions)
+		return bench_instructions(argv[0]);
 	uint64_t n4k = mb * 256;
 	printf("| row | message | rate | bandwidth | notes |\n|---|---|---|---|---|\n");
 	if (!live_only) {
