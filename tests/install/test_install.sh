@@ -60,12 +60,13 @@ fi
 "$prefix/bin/hermes-remote" --help >/dev/null || fail "installed hermes-remote does not start"
 echo "RUNPATH: $runpath, installed hermes-remote runs"
 
-# Exports: hermes_* only, all in version node HERMES_0.1.
+# Exports: hermes_* only, each in a version node: HERMES_0.1 (the 0.1.0
+# release) or HERMES_0.2 (added since, listed by name in the map).
 exports=$(objdump -T "$libdir/libhermes-ipc.so.0" | awk '$2 == "g" && $4 != "*UND*" {print $(NF-1), $NF}')
 [[ -n $exports ]] || fail "libhermes-ipc.so.0 exports nothing"
-bad=$(awk '!($2 ~ /^hermes_/ && $1 == "HERMES_0.1") && !($2 == "HERMES_0.1" && $1 == "HERMES_0.1")' <<<"$exports")
-[[ -z $bad ]] || fail "unexpected exports (not hermes_* in HERMES_0.1): $bad"
-echo "exports: $(grep -c ' hermes_' <<<"$exports") symbols, all hermes_* @@HERMES_0.1"
+bad=$(awk '!($2 ~ /^hermes_/ && ($1 == "HERMES_0.1" || $1 == "HERMES_0.2")) && !($2 == $1 && $1 ~ /^HERMES_0\.[12]$/)' <<<"$exports")
+[[ -z $bad ]] || fail "unexpected exports (not hermes_* in HERMES_0.1/0.2): $bad"
+echo "exports: $(grep -c ' hermes_' <<<"$exports") symbols, all hermes_*, $(grep -c '^HERMES_0.2 hermes_' <<<"$exports") of them @@HERMES_0.2"
 
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 for variant in hermes-ipc:hermes::hermes hermes:hermes::hermes hermes-ipc:hermes::hermes_static; do
