@@ -200,7 +200,9 @@ HERMES_API void hermes_pub_close(hermes_pub *pub);
 
 /* Claim room for one message of len bytes and point claim->data at it.
  * Never blocks. Errors: HERMES_EAGAIN (block ring full: retry, or use
- * hermes_pub_claim_timed), HERMES_EMSGSIZE (len > max_msg), HERMES_ECLOSED
+ * hermes_pub_claim_timed; also, rarely, when this publisher takes over a
+ * block ring from a lone producer that is preempted or stopped inside a
+ * claim: the detail says so), HERMES_EMSGSIZE (len > max_msg), HERMES_ECLOSED
  * (the ring was deleted), HERMES_EINVAL (a claim is already outstanding),
  * HERMES_ENOSPC (the ring used up its 2^56 sequences: recreate it). A
  * publisher holds one claim (single or batch) at a time; commit or abort it. */
