@@ -287,19 +287,19 @@ static int take_slot(hm_atomic_u64 *owner, hm_atomic_u64 *start, size_t stride, 
 	return -1;
 }
 
+static inline void wake_producers(hm_ring *r, bool fence);
+
 /* Give a slot back. Its mask bit goes first: a scan that skips the slot from
  * then on is right to, its owner is done with it; clearing the bit after the
  * owner could clear the bit of the next owner. The start time is cleared
  * next and the owner last, with release, so whoever takes the slot next (CAS,
  * acquire) sees start 0 until it stores its own: a supervisor looking in
- * between never pairs the new owner with the old owner's start time. */
-static inline void wake_producers(hm_ring *r, bool fence);
-
-/* Free a slot. wake: a subscriber slot of a block ring, whose cursor held
- * producers back: wake producers asleep on it once the mask no longer shows
- * it (what frees the room) but before the owner store, so that a process
- * killed in between leaves a slot the supervisor still releases, and wakes
- * from (found by the model: shm/model/README.md, point 4). */
+ * between never pairs the new owner with the old owner's start time.
+ * wake: a subscriber slot of a block ring, whose cursor held producers
+ * back: producers asleep on it are woken once the mask no longer shows it
+ * (what frees the room) but before the owner store, so that a process killed
+ * in between leaves a slot the supervisor still releases, and wakes from
+ * (found by the model: shm/model/README.md, point 4). */
 static void free_slot(hm_atomic_u64 *owner, hm_atomic_u64 *start, hm_atomic_u64 *mask,
 		      unsigned index, hm_ring *wake)
 {
@@ -796,6 +796,7 @@ __attribute__((noinline)) static hermes_err lease_revoke(hermes_pub *p, uint64_t
 {
 	hm_ring_header *h = p->ring.hdr;
 	unsigned holder = HM_LEASE_TAG(lease);
+	p->revoking = 0;
 	if (holder == 0 || holder > HM_MAX_PRODUCERS) {
 		/* Not a producer's tag: scribbled. Clear it (nobody can hold
 		 * it, so nobody writes the tail without the CAS). */
@@ -843,7 +844,6 @@ __attribute__((noinline)) static hermes_err lease_revoke(hermes_pub *p, uint64_t
 		}
 		sched_yield();
 	}
-	p->revoking = 0;
 	CRASH_POINT("lease: end");
 	if (atomic_compare_exchange_strong_explicit(&h->lease, &lease, 0, memory_order_seq_cst,
 						    memory_order_relaxed))
