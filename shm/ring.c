@@ -922,9 +922,6 @@ claim_region(hermes_pub *p, uint64_t total, uint32_t n, uint64_t *start,
 	}
 }
 
-/* The bodies of hermes_pub_claim and hermes_pub_commit, inline so that
- * hermes_pub_send (and the exported calls themselves) pay no call overhead:
- * exported functions of a shared library are not inlined into each other. */
 /* The meta of a message at pos, and its tag stored when it has one (a tag
  * of 0 is no tag: nothing more is written). Relaxed: published by the
  * release of the word at commit. */
@@ -941,6 +938,9 @@ static inline __attribute__((always_inline)) void put_meta(hm_ring *r, uint64_t 
 	hm_store_relaxed_u64(&slot_at(r, seq)->meta, meta);
 }
 
+/* The bodies of hermes_pub_claim and hermes_pub_commit, inline so that
+ * hermes_pub_send (and the exported calls themselves) pay no call overhead:
+ * exported functions of a shared library are not inlined into each other. */
 static inline __attribute__((always_inline)) hermes_err pub_claim(hermes_pub *p, uint32_t len,
 								  uint32_t tag, hermes_claim *c)
 {
