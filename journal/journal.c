@@ -508,7 +508,10 @@ hermes_err hm_jwriter_msgs(hm_jwriter *w, const hermes_msg *msgs, unsigned n, un
 			e = hm_fail(HERMES_EINVAL, "sequence out of range");
 			break;
 		}
-		if (!w->map || !hm_jfile_fits(&w->fi, w->tail, m->len)) {
+		/* hm_jfile_fits, without a call: the tail never passes the
+		 * file's end. */
+		if (!w->map || m->len > HM_JOURNAL_MAX_PAYLOAD ||
+		    hm_jr_size(m->len) + HM_JR_HDR > w->fi.file_size - w->tail) {
 			if ((e = room_for(w, m->seq, m->len)))
 				break;
 		}
