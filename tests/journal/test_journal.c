@@ -156,6 +156,37 @@ static void test_written_journal_reads_back_from_any_sequence_across_files(void 
 	hm_jwriter_close(w);
 }
 
+/* hm_jwriter_msgs (the recorder's runs): a run crossing file roll-overs reads
+ * back whole; a run with a sequence out of line stops there, says how many
+ * went in, and the rest can be written after. */
+static void test_runs_of_messages_cross_files_and_stop_at_a_wrong_sequence(void **state)
+{
+	(void)state;
+	hm_jwriter *w = open_writer(NULL, 0);
+	static uint8_t p[600][512];
+	static hermes_msg run[600];
+	for (uint64_t q = 0; q < 600; q++) {
+		fill(p[q], q);
+		run[q] = (hermes_msg){.data = p[q], .len = msg_len(q), .seq = q};
+	}
+	unsigned done = 0;
+	assert_int_equal(hm_jwriter_msgs(w, run, 500, &done), HERMES_OK);
+	assert_int_equal(done, 500);
+	assert_true(count_files() > 1);
+	run[520].seq = 999; /* out of line */
+	assert_int_equal(hm_jwriter_msgs(w, run + 500, 100, &done), HERMES_EINVAL);
+	assert_int_equal(done, 20);
+	assert_int_equal(hm_jwriter_next_seq(w), 520);
+	run[520].seq = 520;
+	assert_int_equal(hm_jwriter_msgs(w, run + 520, 80, &done), HERMES_OK);
+	assert_int_equal(done, 80);
+	uint64_t m = 0, g = 0, l = 0, c = 0;
+	assert_int_equal(read_all(0, &m, &g, &l, &c), 600);
+	assert_int_equal(m, 600);
+	assert_int_equal(g + l + c, 0);
+	hm_jwriter_close(w);
+}
+
 static void test_reader_follows_a_live_writer(void **state)
 {
 	(void)state;
@@ -375,6 +406,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_written_journal_reads_back_from_any_sequence_across_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_runs_of_messages_cross_files_and_stop_at_a_wrong_sequence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_follows_a_live_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopened_writer_cuts_a_torn_tail_and_continues, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_record_reaches_the_reader_as_its_sequence_never_its_data, setup, teardown),
