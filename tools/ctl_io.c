@@ -30,17 +30,15 @@
 /* "rings: a, b" or "the bus has no rings", for not-found errors. */
 static void ring_names(hermes_bus *bus, char *buf, size_t len)
 {
+	hermes_ring_info info[HM_MAX_RINGS];
+	unsigned n = 0;
+	if (hermes_bus_rings(bus, info, HM_MAX_RINGS, &n) != HERMES_OK || n > HM_MAX_RINGS)
+		n = 0;
 	size_t used = (size_t)snprintf(buf, len, "rings: ");
 	size_t start = used;
-	for (uint32_t i = 0; i < HM_MAX_RINGS && used < len; i++) {
-		hm_ring r;
-		if (hm_bus_ring_view(bus, i, &r) != HERMES_OK)
-			continue;
-		char name[HM_NAME_MAX];
-		memcpy(name, bus->dir[i].name, sizeof name);
-		name[sizeof name - 1] = '\0';
-		used += (size_t)snprintf(buf + used, len - used, "%s%s", used > start ? ", " : "", name);
-	}
+	for (unsigned i = 0; i < n && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", used > start ? ", " : "",
+					 info[i].name);
 	if (used == start)
 		snprintf(buf, len, "the bus has no rings");
 }
@@ -265,7 +263,46 @@ static int tail_journal(const ctl_ctx *ctx, const char *ring, const char *dir, h
 	return status;
 }
 
-int cmd_tail(ctl_ctx *ctx, int argc, char **argv)
+/* What `hermes-ctl tail` was asked for. */
+typedef struct tail_args {
+	const char *ring;
+	const char *remote;  /* --remote HOST:PORT, or NULL */
+	const char *journal; /* --journal DIR, or NULL */
+	hermes_start start;
+	uint64_t from_seq;
+	uint64_t count; /* 0: no limit */
+	tail_format fmt;
+} tail_args;
+
+/* --from: earliest, latest or a sequence number. */
+static bool parse_from(const char *arg, tail_args *a)
+{
+	if (!strcmp(arg, "earliest"))
+		a->start = HERMES_START_EARLIEST;
+	else if (!strcmp(arg, "latest"))
+		a->start = HERMES_START_LATEST;
+	else if (parse_u64(arg, UINT64_MAX, &a->from_seq))
+		a->start = HERMES_START_SEQ;
+	else
+		return false;
+	return true;
+}
+
+/* --format: text, hex or json. */
+static bool parse_format(const char *arg, tail_format *fmt)
+{
+	static const char *const names[] = {[FMT_TEXT] = "text", [FMT_HEX] = "hex", [FMT_JSON] = "json"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (!strcmp(arg, names[i])) {
+			*fmt = (tail_format)i;
+			return true;
+		}
+	return false;
+}
+
+/* Parse tail's options and ring into *a. Returns -1 to go on, else the exit
+ * status to return now. */
+static int tail_parse(ctl_ctx *ctx, int argc, char **argv, tail_args *a)
 {
 	static const struct option opts[] = {
 		{"from", required_argument, NULL, 'f'},
@@ -276,47 +313,31 @@ int cmd_tail(ctl_ctx *ctx, int argc, char **argv)
 		CTL_COMMON_OPTIONS,
 		{0},
 	};
-	const char *journal = NULL;
-	hermes_start start = HERMES_START_LATEST;
-	uint64_t from_seq = 0, count = 0;
-	tail_format fmt = FMT_TEXT;
-	const char *remote = NULL;
+	*a = (tail_args){.start = HERMES_START_LATEST, .fmt = FMT_TEXT};
 	int c, r;
 	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "f:n:F:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			if (!strcmp(optarg, "earliest"))
-				start = HERMES_START_EARLIEST;
-			else if (!strcmp(optarg, "latest"))
-				start = HERMES_START_LATEST;
-			else if (parse_u64(optarg, UINT64_MAX, &from_seq))
-				start = HERMES_START_SEQ;
-			else
+			if (!parse_from(optarg, a))
 				return ctl_usage_error(ctx, "--from wants earliest, latest or a sequence "
 							    "number, not '%s'",
 						       optarg);
 			break;
 		case 'n':
-			if (!parse_u64(optarg, UINT64_MAX, &count) || count == 0)
+			if (!parse_u64(optarg, UINT64_MAX, &a->count) || a->count == 0)
 				return ctl_usage_error(ctx, "--count wants a positive number, not '%s'",
 						       optarg);
 			break;
 		case 'F':
-			if (!strcmp(optarg, "text"))
-				fmt = FMT_TEXT;
-			else if (!strcmp(optarg, "hex"))
-				fmt = FMT_HEX;
-			else if (!strcmp(optarg, "json"))
-				fmt = FMT_JSON;
-			else
+			if (!parse_format(optarg, &a->fmt))
 				return ctl_usage_error(ctx, "--format wants text, hex or json, not '%s'",
 						       optarg);
 			break;
 		case CTL_OPT_REMOTE:
-			remote = optarg;
+			a->remote = optarg;
 			break;
 		case 'j':
-			journal = optarg;
+			a->journal = optarg;
 			break;
 		default:
 			if ((r = ctl_common_option(ctx, c, argv)) >= 0)
@@ -325,34 +346,61 @@ int cmd_tail(ctl_ctx *ctx, int argc, char **argv)
 	}
 	if (optind >= argc)
 		return ctl_usage_error(ctx, "which ring? (hermes-ctl tail RING)");
-	if (journal && (remote || start == HERMES_START_LATEST))
+	if (a->journal && (a->remote || a->start == HERMES_START_LATEST))
 		return ctl_usage_error(ctx, "--journal goes with --from earliest or --from SEQ, locally");
 	if (optind + 1 < argc)
 		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
-	const char *ring = argv[optind];
-	if (remote)
-		return tail_remote(remote, ring, start, from_seq, count, fmt);
-	if (journal)
-		return tail_journal(ctx, ring, journal, start, from_seq, count, fmt);
+	a->ring = argv[optind];
+	return -1;
+}
 
-	hermes_bus *bus;
-	if ((r = ctl_attach(ctx, false, &bus)) != 0)
-		return r;
-	hermes_sub *sub;
-	hermes_err err = hermes_sub_open(bus, ring, start, from_seq, &sub);
-	if (err) {
-		r = open_failed(ctx, bus, ring, err);
-		hermes_bus_detach(bus);
-		return r;
+/* Print what the subscriber has now, up to the count. Returns the exit
+ * status so far (CTL_EXIT_OK to go on). */
+static int tail_drain(const ctl_ctx *ctx, const tail_args *a, hermes_sub *sub, uint8_t *buf,
+		      uint32_t cap, uint64_t *printed)
+{
+	while (!a->count || *printed < a->count) {
+		hermes_msg m;
+		hermes_err err = hermes_sub_recv(sub, buf, cap, &m);
+		if (err == HERMES_EAGAIN)
+			break;
+		if (err == HERMES_ELOST) {
+			fflush(stdout);
+			fprintf(stderr,
+				"hermes-ctl: tail: lost %llu message(s) before sequence %llu: the "
+				"overwrite ring '%s' lapped this subscriber\n",
+				(unsigned long long)m.lost, (unsigned long long)m.seq, a->ring);
+			continue;
+		}
+		if (err == HERMES_ENOBUFS) {
+			/* max_msg bounds every message; a larger one means a
+			 * corrupt ring, not a reason to allocate more. */
+			ctl_error("bus '%s': ring '%s': message %llu claims %u bytes, more than "
+				  "the ring's max_msg %u",
+				  ctx->bus, a->ring, (unsigned long long)m.seq, m.len, cap);
+			return CTL_EXIT_ERR;
+		}
+		if (err) {
+			ctl_error("bus '%s': ring '%s': %s", ctx->bus, a->ring, hermes_strerror(err));
+			return CTL_EXIT_ERR;
+		}
+		if (m.gap) {
+			fflush(stdout);
+			fprintf(stderr,
+				"hermes-ctl: tail: %llu sequence(s) skipped before %llu (aborted "
+				"or repaired claims)\n",
+				(unsigned long long)m.gap, (unsigned long long)m.seq);
+		}
+		print_message(a->fmt, &m);
+		(*printed)++;
 	}
-	uint32_t cap = ring_max_msg(bus, ring);
-	uint8_t *buf = malloc(cap ? cap : 1);
-	if (!buf) {
-		ctl_error("out of memory");
-		hermes_sub_close(sub);
-		hermes_bus_detach(bus);
-		return CTL_EXIT_ERR;
-	}
+	return CTL_EXIT_OK;
+}
+
+/* Wait and print until the count, a stop signal, a closed pipe or an error. */
+static int tail_loop(const ctl_ctx *ctx, const tail_args *a, hermes_sub *sub, uint8_t *buf,
+		     uint32_t cap)
+{
 	/* Unblocked: a signal interrupts a blocking wait at once (the wait then
 	 * answers HERMES_EAGAIN); one that lands just before the sleep is
 	 * noticed at the next TAIL_WAIT_NS timeout. */
@@ -360,61 +408,64 @@ int cmd_tail(ctl_ctx *ctx, int argc, char **argv)
 	uint64_t printed = 0;
 	bool closed = false;
 	int status = CTL_EXIT_OK;
-	while (status == CTL_EXIT_OK && !closed && (!count || printed < count) && !ctl_should_stop()) {
-		err = hermes_sub_wait(sub, HERMES_WAIT_BLOCK, TAIL_WAIT_NS);
+	while (status == CTL_EXIT_OK && !closed && (!a->count || printed < a->count) &&
+	       !ctl_should_stop()) {
+		hermes_err err = hermes_sub_wait(sub, HERMES_WAIT_BLOCK, TAIL_WAIT_NS);
 		if (err == HERMES_ETIMEDOUT || err == HERMES_EAGAIN)
 			continue;
 		if (err == HERMES_ECLOSED) {
-			ctl_error("bus '%s': ring '%s' was deleted", ctx->bus, ring);
+			ctl_error("bus '%s': ring '%s' was deleted", ctx->bus, a->ring);
 			status = CTL_EXIT_ERR;
 			break;
 		}
-		while (!count || printed < count) {
-			hermes_msg m;
-			err = hermes_sub_recv(sub, buf, cap, &m);
-			if (err == HERMES_EAGAIN)
-				break;
-			if (err == HERMES_ELOST) {
-				fflush(stdout);
-				fprintf(stderr,
-					"hermes-ctl: tail: lost %llu message(s) before sequence %llu: the "
-					"overwrite ring '%s' lapped this subscriber\n",
-					(unsigned long long)m.lost, (unsigned long long)m.seq, ring);
-				continue;
-			}
-			if (err == HERMES_ENOBUFS) {
-				/* max_msg bounds every message; a larger one means a
-				 * corrupt ring, not a reason to allocate more. */
-				ctl_error("bus '%s': ring '%s': message %llu claims %u bytes, more than "
-					  "the ring's max_msg %u",
-					  ctx->bus, ring, (unsigned long long)m.seq, m.len, cap);
-				status = CTL_EXIT_ERR;
-				break;
-			}
-			if (err) {
-				ctl_error("bus '%s': ring '%s': %s", ctx->bus, ring, hermes_strerror(err));
-				status = CTL_EXIT_ERR;
-				break;
-			}
-			if (m.gap) {
-				fflush(stdout);
-				fprintf(stderr,
-					"hermes-ctl: tail: %llu sequence(s) skipped before %llu (aborted "
-					"or repaired claims)\n",
-					(unsigned long long)m.gap, (unsigned long long)m.seq);
-			}
-			print_message(fmt, &m);
-			printed++;
-		}
+		status = tail_drain(ctx, a, sub, buf, cap, &printed);
 		if (ctl_flush(&closed) != 0)
 			status = CTL_EXIT_ERR;
 	}
 	if (status == CTL_EXIT_OK && ctl_flush(&closed) != 0)
 		status = CTL_EXIT_ERR;
+	return status;
+}
+
+/* tail on the local bus: subscribe to the ring and print. */
+static int tail_local(const ctl_ctx *ctx, const tail_args *a)
+{
+	hermes_bus *bus;
+	int r;
+	if ((r = ctl_attach(ctx, false, &bus)) != 0)
+		return r;
+	hermes_sub *sub;
+	hermes_err err = hermes_sub_open(bus, a->ring, a->start, a->from_seq, &sub);
+	if (err) {
+		r = open_failed(ctx, bus, a->ring, err);
+		hermes_bus_detach(bus);
+		return r;
+	}
+	uint32_t cap = ring_max_msg(bus, a->ring);
+	uint8_t *buf = malloc(cap ? cap : 1);
+	if (!buf) {
+		ctl_error("out of memory");
+		r = CTL_EXIT_ERR;
+	} else {
+		r = tail_loop(ctx, a, sub, buf, cap);
+	}
 	free(buf);
 	hermes_sub_close(sub);
 	hermes_bus_detach(bus);
-	return status;
+	return r;
+}
+
+int cmd_tail(ctl_ctx *ctx, int argc, char **argv)
+{
+	tail_args a;
+	int r = tail_parse(ctx, argc, argv, &a);
+	if (r >= 0)
+		return r;
+	if (a.remote)
+		return tail_remote(a.remote, a.ring, a.start, a.from_seq, a.count, a.fmt);
+	if (a.journal)
+		return tail_journal(ctx, a.ring, a.journal, a.start, a.from_seq, a.count, a.fmt);
+	return tail_local(ctx, &a);
 }
 
 /* ---- pub ------------------------------------------------------------------- */
@@ -558,7 +609,10 @@ static bool parse_tag(const char *s, uint32_t *tag)
 	return v != 0;
 }
 
-int cmd_pub(ctl_ctx *ctx, int argc, char **argv)
+/* Parse pub's options into *ps, *hex and *message (NULL: read stdin).
+ * Returns -1 to go on, else the exit status to return now. */
+static int pub_parse(ctl_ctx *ctx, int argc, char **argv, pub_state *ps, bool *hex,
+		     const char **message)
 {
 	static const struct option opts[] = {
 		{"hex", no_argument, NULL, 'x'},
@@ -569,29 +623,27 @@ int cmd_pub(ctl_ctx *ctx, int argc, char **argv)
 		CTL_COMMON_OPTIONS,
 		{0},
 	};
-	bool hex = false;
-	pub_state ps = {.ctx = ctx, .timeout_ms = DEFAULT_PUB_TIMEOUT_MS};
 	int c, r;
 	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "xt:p", opts, NULL)) != -1) {
 		switch (c) {
 		case 'T':
-			if (!parse_tag(optarg, &ps.tag))
+			if (!parse_tag(optarg, &ps->tag))
 				return ctl_usage_error(ctx, "--tag wants a user tag from 1 to 4294967295 "
 							    "(decimal or 0x hex), not '%s'",
 						       optarg);
 			break;
 		case 'x':
-			hex = true;
+			*hex = true;
 			break;
 		case 't':
-			if (!parse_u64(optarg, MAX_TIMEOUT_MS, &ps.timeout_ms))
+			if (!parse_u64(optarg, MAX_TIMEOUT_MS, &ps->timeout_ms))
 				return ctl_usage_error(ctx, "--timeout wants milliseconds, not '%s'", optarg);
 			break;
 		case 'p':
-			ps.print_seq = true;
+			ps->print_seq = true;
 			break;
 		case CTL_OPT_REMOTE:
-			ps.remote = optarg;
+			ps->remote = optarg;
 			break;
 		default:
 			if ((r = ctl_common_option(ctx, c, argv)) >= 0)
@@ -603,50 +655,77 @@ int cmd_pub(ctl_ctx *ctx, int argc, char **argv)
 	if (optind + 2 < argc)
 		return ctl_usage_error(ctx, "unexpected argument '%s' (quote a message with spaces)",
 				       argv[optind + 2]);
-	ps.ring = argv[optind];
-	const char *message = optind + 1 < argc ? argv[optind + 1] : NULL;
-	ps.timeout_ns = (int64_t)ps.timeout_ms * 1000000;
+	ps->ring = argv[optind];
+	*message = optind + 1 < argc ? argv[optind + 1] : NULL;
+	ps->timeout_ns = (int64_t)ps->timeout_ms * 1000000;
+	return -1;
+}
 
-	hermes_bus *bus = NULL;
-	if (ps.remote) {
-		if (net_connect(ps.remote, &ps.net))
+/* Open the ring for publishing: through the bridge with --remote, else on
+ * the local bus (*bus). Returns the exit status (0: open). */
+static int pub_open(const ctl_ctx *ctx, pub_state *ps, hermes_bus **bus)
+{
+	hermes_err err;
+	int r;
+	if (ps->remote) {
+		if (net_connect(ps->remote, &ps->net))
 			return CTL_EXIT_ERR;
 		hermes_net_ring_info info;
-		hermes_err err = hermes_net_bind(ps.net, ps.ring, 5000000000ll, &ps.channel, &info);
+		err = hermes_net_bind(ps->net, ps->ring, 5000000000ll, &ps->channel, &info);
 		if (err) {
-			ctl_error("--remote %s: ring '%s': %s (%s)", ps.remote, ps.ring,
+			ctl_error("--remote %s: ring '%s': %s (%s)", ps->remote, ps->ring,
 				  hermes_strerror(err), hermes_last_error_detail());
-			hermes_net_close(ps.net);
+			hermes_net_close(ps->net);
+			ps->net = NULL;
 			return CTL_EXIT_ERR;
 		}
-		ps.max_msg = info.max_message;
-	} else {
-		if ((r = ctl_attach(ctx, false, &bus)) != 0)
-			return r;
-		hermes_err err = hermes_pub_open(bus, ps.ring, &ps.pub);
-		if (err) {
-			r = open_failed(ctx, bus, ps.ring, err);
-			hermes_bus_detach(bus);
-			return r;
-		}
-		ps.max_msg = ring_max_msg(bus, ps.ring);
+		ps->max_msg = info.max_message;
+		return CTL_EXIT_OK;
 	}
+	if ((r = ctl_attach(ctx, false, bus)) != 0)
+		return r;
+	err = hermes_pub_open(*bus, ps->ring, &ps->pub);
+	if (err) {
+		r = open_failed(ctx, *bus, ps->ring, err);
+		hermes_bus_detach(*bus);
+		*bus = NULL;
+		return r;
+	}
+	ps->max_msg = ring_max_msg(*bus, ps->ring);
+	return CTL_EXIT_OK;
+}
+
+/* Publish the MESSAGE argument (hex bytes with --hex). */
+static int publish_arg(const ctl_ctx *ctx, pub_state *ps, const char *message, bool hex)
+{
+	if (!hex)
+		return publish(ps, message, strlen(message), 1);
+	size_t len = strlen(message);
+	uint8_t *bin = malloc(len / 2 + 1);
+	long b = bin ? parse_hex(message, len, bin, len / 2 + 1) : -1;
+	int r;
+	if (b < 0)
+		r = bin ? ctl_usage_error(ctx, "MESSAGE is not hex bytes (e.g. 'de ad be ef')")
+			: CTL_EXIT_ERR;
+	else
+		r = publish(ps, bin, (size_t)b, 1);
+	free(bin);
+	return r;
+}
+
+int cmd_pub(ctl_ctx *ctx, int argc, char **argv)
+{
+	bool hex = false;
+	const char *message = NULL;
+	pub_state ps = {.ctx = ctx, .timeout_ms = DEFAULT_PUB_TIMEOUT_MS};
+	int r = pub_parse(ctx, argc, argv, &ps, &hex, &message);
+	if (r >= 0)
+		return r;
+	hermes_bus *bus = NULL;
+	if ((r = pub_open(ctx, &ps, &bus)) != 0)
+		return r;
 	ctl_install_signals(false);
-	if (!message) {
-		r = publish_stdin(&ps, hex);
-	} else if (hex) {
-		size_t len = strlen(message);
-		uint8_t *bin = malloc(len / 2 + 1);
-		long b = bin ? parse_hex(message, len, bin, len / 2 + 1) : -1;
-		if (b < 0)
-			r = bin ? ctl_usage_error(ctx, "MESSAGE is not hex bytes (e.g. 'de ad be ef')")
-				: CTL_EXIT_ERR;
-		else
-			r = publish(&ps, bin, (size_t)b, 1);
-		free(bin);
-	} else {
-		r = publish(&ps, message, strlen(message), 1);
-	}
+	r = message ? publish_arg(ctx, &ps, message, hex) : publish_stdin(&ps, hex);
 	hermes_pub_close(ps.pub);
 	hermes_net_close(ps.net);
 	hermes_bus_detach(bus);
@@ -780,7 +859,21 @@ static int supervisor_failed(const ctl_ctx *ctx, hermes_bus *bus, const char *wh
 	return CTL_EXIT_ERR;
 }
 
-int cmd_create(ctl_ctx *ctx, int argc, char **argv)
+/* --policy: block or overwrite. */
+static bool parse_policy(const char *arg, hermes_policy *policy)
+{
+	if (!strcmp(arg, "block"))
+		*policy = HERMES_POLICY_BLOCK;
+	else if (!strcmp(arg, "overwrite"))
+		*policy = HERMES_POLICY_OVERWRITE;
+	else
+		return false;
+	return true;
+}
+
+/* Parse create's options and ring into *cfg (max_msg defaults to capacity /
+ * 8, at most 64 KiB). Returns -1 to go on, else the exit status. */
+static int create_parse(ctl_ctx *ctx, int argc, char **argv, hermes_ring_config *cfg)
 {
 	static const struct option opts[] = {
 		{"capacity", required_argument, NULL, 'c'},
@@ -806,11 +899,7 @@ int cmd_create(ctl_ctx *ctx, int argc, char **argv)
 						       optarg);
 			break;
 		case 'p':
-			if (!strcmp(optarg, "block"))
-				policy = HERMES_POLICY_BLOCK;
-			else if (!strcmp(optarg, "overwrite"))
-				policy = HERMES_POLICY_OVERWRITE;
-			else
+			if (!parse_policy(optarg, &policy))
 				return ctl_usage_error(ctx, "--policy wants block or overwrite, not '%s'",
 						       optarg);
 			break;
@@ -829,11 +918,37 @@ int cmd_create(ctl_ctx *ctx, int argc, char **argv)
 		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
 	if (!capacity)
 		return ctl_usage_error(ctx, "--capacity is required (a power of two, e.g. 1M)");
-	const char *ring = argv[optind];
 	if (!max_msg)
 		max_msg = capacity / 8 < 65536 ? capacity / 8 : 65536;
-	hermes_ring_config cfg = {.name = ring, .capacity = capacity, .max_msg = (uint32_t)max_msg,
-				  .policy = policy, .slots = (uint32_t)slots};
+	*cfg = (hermes_ring_config){.name = argv[optind], .capacity = capacity,
+				    .max_msg = (uint32_t)max_msg, .policy = policy,
+				    .slots = (uint32_t)slots};
+	return -1;
+}
+
+/* Ask hermesd to create the ring: straight at its control socket with an
+ * explicit --run-dir, else through the library. */
+static hermes_err create_request(const ctl_ctx *ctx, hermes_bus *bus, const hermes_ring_config *cfg,
+				 char *detail, size_t len)
+{
+	if (explicit_run_dir(ctx)) {
+		hm_ctl_req req = {.magic = HM_CTL_MAGIC, .op = HM_CTL_CREATE,
+				  .policy = (uint32_t)cfg->policy, .capacity = cfg->capacity,
+				  .max_msg = cfg->max_msg, .slots = cfg->slots};
+		snprintf(req.name, sizeof req.name, "%s", cfg->name);
+		return direct_request(ctx, bus, &req, detail, len);
+	}
+	hermes_err err = hermes_ring_create(bus, cfg);
+	snprintf(detail, len, "%s", hermes_last_error_detail());
+	return err;
+}
+
+int cmd_create(ctl_ctx *ctx, int argc, char **argv)
+{
+	hermes_ring_config cfg;
+	int r = create_parse(ctx, argc, argv, &cfg);
+	if (r >= 0)
+		return r;
 	/* The same check hermesd makes, before bothering it: a bad value is
 	 * a usage error, with the library's explanation. */
 	if (hm_ring_check_config(&cfg) != HERMES_OK)
@@ -843,27 +958,17 @@ int cmd_create(ctl_ctx *ctx, int argc, char **argv)
 	if ((r = ctl_attach(ctx, false, &bus)) != 0)
 		return r;
 	char detail[256] = "";
-	hermes_err err;
-	if (explicit_run_dir(ctx)) {
-		hm_ctl_req req = {.magic = HM_CTL_MAGIC, .op = HM_CTL_CREATE, .policy = (uint32_t)policy,
-				  .capacity = capacity, .max_msg = (uint32_t)max_msg,
-				  .slots = (uint32_t)slots};
-		snprintf(req.name, sizeof req.name, "%s", ring);
-		err = direct_request(ctx, bus, &req, detail, sizeof detail);
-	} else {
-		err = hermes_ring_create(bus, &cfg);
-		snprintf(detail, sizeof detail, "%s", hermes_last_error_detail());
-	}
+	hermes_err err = create_request(ctx, bus, &cfg, detail, sizeof detail);
 	if (err) {
-		r = supervisor_failed(ctx, bus, "create", ring, err, detail);
+		r = supervisor_failed(ctx, bus, "create", cfg.name, err, detail);
 		hermes_bus_detach(bus);
 		return r;
 	}
 	hermes_bus_detach(bus);
 	char a[32], b[32];
 	printf("bus '%s': ring '%s' created: %s, capacity %s, max message %s, %u slots\n", ctx->bus,
-	       ring, policy == HERMES_POLICY_BLOCK ? "block" : "overwrite",
-	       fmt_bytes(a, sizeof a, (double)capacity), fmt_bytes(b, sizeof b, (double)max_msg),
+	       cfg.name, cfg.policy == HERMES_POLICY_BLOCK ? "block" : "overwrite",
+	       fmt_bytes(a, sizeof a, (double)cfg.capacity), fmt_bytes(b, sizeof b, (double)cfg.max_msg),
 	       hm_ring_slots(&cfg));
 	return ctl_flush(NULL);
 }
