@@ -182,6 +182,74 @@ static const char *u64s(char *buf, size_t len, uint64_t v)
 
 /* ---- list ------------------------------------------------------------------ */
 
+/* list --json: the bus, then each ring with its rates (null without an
+ * interval). */
+static void list_json(const ctl_snap *prev, const ctl_snap *cur, uint64_t interval)
+{
+	json_w w;
+	json_init(&w, stdout);
+	json_obj_begin(&w);
+	json_bus(&w, "hermes-ctl.list/1", cur);
+	if (prev)
+		json_ku64(&w, "interval_ms", interval);
+	else
+		json_knull(&w, "interval_ms");
+	json_key(&w, "rings");
+	json_arr_begin(&w);
+	for (unsigned i = 0; i < cur->nrings; i++) {
+		const ctl_ring *ring = &cur->rings[i];
+		double mps, bps;
+		ring_rates(prev, cur, ring, &mps, &bps);
+		json_obj_begin(&w);
+		json_ring_fields(&w, ring);
+		json_kdouble(&w, "messages_per_sec", mps < 0 ? NAN : mps, 3);
+		json_kdouble(&w, "bytes_per_sec", bps < 0 ? NAN : bps, 3);
+		json_obj_end(&w);
+	}
+	json_arr_end(&w);
+	json_corrupt(&w, cur);
+	json_obj_end(&w);
+	json_finish(&w);
+}
+
+/* The rings table of `hermes-ctl list`. */
+static void list_table(const ctl_snap *prev, const ctl_snap *cur)
+{
+	table t;
+	table_init(&t, "llrrrrrrrrrr");
+	table_row(&t, "RING", "POLICY", "CAPACITY", "FILL", "FILL%", "PRODUCERS", "SUBSCRIBERS",
+		  "MESSAGES", "MSG/S", "BYTES/S", "LOST", "REPAIRS");
+	for (unsigned i = 0; i < cur->nrings; i++) {
+		const ctl_ring *ring = &cur->rings[i];
+		char cap[32], fill[32], pct[16], np[16], ns[16], msgs[32], mr[32], br[32], lost[32],
+			rep[32];
+		double mps, bps;
+		ring_rates(prev, cur, ring, &mps, &bps);
+		snprintf(pct, sizeof pct, "%.1f%%", ring->fill_ratio * 100.0);
+		table_row(&t, ring->name, ctl_policy_name(ring->policy),
+			  fmt_bytes(cap, sizeof cap, (double)ring->capacity),
+			  fmt_bytes(fill, sizeof fill, (double)ring->fill_bytes), pct,
+			  u64s(np, sizeof np, ring->nprods), u64s(ns, sizeof ns, ring->nsubs),
+			  u64s(msgs, sizeof msgs, ring->tail_seq), fmt_rate_count(mr, sizeof mr, mps),
+			  fmt_rate_bytes(br, sizeof br, bps), u64s(lost, sizeof lost, ring->lost),
+			  u64s(rep, sizeof rep, ring->repairs));
+	}
+	table_print(&t, stdout, 0, 0);
+	table_fini(&t);
+}
+
+/* list as text: the bus line, the rings, corrupt entries, gateways. */
+static void list_text(const ctl_ctx *ctx, const ctl_snap *prev, const ctl_snap *cur)
+{
+	print_bus_line(stdout, cur);
+	if (cur->nrings == 0 && cur->ncorrupt == 0)
+		printf("no rings (hermes-ctl create RING --capacity SIZE adds one)\n");
+	else
+		list_table(prev, cur);
+	print_corrupt(stdout, cur);
+	ctl_gw_summary(ctx, stdout);
+}
+
 int cmd_list(ctl_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -221,65 +289,10 @@ int cmd_list(ctl_ctx *ctx, int argc, char **argv)
 	}
 	ctl_snap_take(bus, cur, true);
 	hermes_bus_detach(bus);
-
-	if (ctx->json) {
-		json_w w;
-		json_init(&w, stdout);
-		json_obj_begin(&w);
-		json_bus(&w, "hermes-ctl.list/1", cur);
-		if (prev)
-			json_ku64(&w, "interval_ms", interval);
-		else
-			json_knull(&w, "interval_ms");
-		json_key(&w, "rings");
-		json_arr_begin(&w);
-		for (unsigned i = 0; i < cur->nrings; i++) {
-			const ctl_ring *ring = &cur->rings[i];
-			double mps, bps;
-			ring_rates(prev, cur, ring, &mps, &bps);
-			json_obj_begin(&w);
-			json_ring_fields(&w, ring);
-			json_kdouble(&w, "messages_per_sec", mps < 0 ? NAN : mps, 3);
-			json_kdouble(&w, "bytes_per_sec", bps < 0 ? NAN : bps, 3);
-			json_obj_end(&w);
-		}
-		json_arr_end(&w);
-		json_corrupt(&w, cur);
-		json_obj_end(&w);
-		json_finish(&w);
-	} else {
-		print_bus_line(stdout, cur);
-		if (cur->nrings == 0 && cur->ncorrupt == 0) {
-			printf("no rings (hermes-ctl create RING --capacity SIZE adds one)\n");
-		} else {
-			table t;
-			table_init(&t, "llrrrrrrrrrr");
-			table_row(&t, "RING", "POLICY", "CAPACITY", "FILL", "FILL%", "PRODUCERS",
-				  "SUBSCRIBERS", "MESSAGES", "MSG/S", "BYTES/S", "LOST", "REPAIRS");
-			for (unsigned i = 0; i < cur->nrings; i++) {
-				const ctl_ring *ring = &cur->rings[i];
-				char cap[32], fill[32], pct[16], np[16], ns[16], msgs[32], mr[32], br[32],
-					lost[32], rep[32];
-				double mps, bps;
-				ring_rates(prev, cur, ring, &mps, &bps);
-				snprintf(pct, sizeof pct, "%.1f%%", ring->fill_ratio * 100.0);
-				table_row(&t, ring->name, ctl_policy_name(ring->policy),
-					  fmt_bytes(cap, sizeof cap, (double)ring->capacity),
-					  fmt_bytes(fill, sizeof fill, (double)ring->fill_bytes), pct,
-					  u64s(np, sizeof np, ring->nprods),
-					  u64s(ns, sizeof ns, ring->nsubs),
-					  u64s(msgs, sizeof msgs, ring->tail_seq),
-					  fmt_rate_count(mr, sizeof mr, mps),
-					  fmt_rate_bytes(br, sizeof br, bps),
-					  u64s(lost, sizeof lost, ring->lost),
-					  u64s(rep, sizeof rep, ring->repairs));
-			}
-			table_print(&t, stdout, 0, 0);
-			table_fini(&t);
-		}
-		print_corrupt(stdout, cur);
-		ctl_gw_summary(ctx, stdout);
-	}
+	if (ctx->json)
+		list_json(prev, cur, interval);
+	else
+		list_text(ctx, prev, cur);
 	free(a);
 	free(b);
 	return ctl_flush(NULL);
@@ -628,6 +641,125 @@ static void fmt_holds(char *buf, size_t len, const client *c)
 		snprintf(buf, len, "-");
 }
 
+/* Every process that owns a producer or subscriber slot is a client. */
+static void clients_from_slots(clients *cs, const ctl_snap *s)
+{
+	for (unsigned i = 0; i < s->nrings; i++) {
+		const ctl_ring *ring = &s->rings[i];
+		for (unsigned k = 0; k < ring->nprods; k++)
+			slot_owner(cs, &ring->prods[k].o, ring->name, true);
+		for (unsigned k = 0; k < ring->nsubs; k++)
+			if (!ring->subs[k].orphaned) /* no process: not a client */
+				slot_owner(cs, &ring->subs[k].o, ring->name, false);
+	}
+}
+
+/* Fill in the uid from /proc and the name the client gave hermesd (names is
+ * NULL when hermesd did not answer). */
+static void clients_complete(clients *cs, const ctl_names *names)
+{
+	for (unsigned i = 0; i < cs->n; i++) {
+		client *k = &cs->v[i];
+		struct stat st;
+		char proc[32];
+		snprintf(proc, sizeof proc, "/proc/%d", (int)k->pid);
+		if (!k->have_uid && k->alive && stat(proc, &st) == 0) {
+			k->have_uid = true;
+			k->uid = (uint32_t)st.st_uid;
+		}
+		const hm_ctl_label *l = names ? ctl_names_find(names, k->pid) : NULL;
+		if (l) {
+			k->named = true;
+			memcpy(k->app, l->app, sizeof k->app);
+			memcpy(k->instance, l->instance, sizeof k->instance);
+		}
+	}
+}
+
+/* One client's object in clients --json. */
+static void json_client(json_w *w, const client *k)
+{
+	json_obj_begin(w);
+	json_ki64(w, "pid", k->pid);
+	if (k->named) {
+		json_kstr(w, "client", k->app);
+		json_kstr(w, "instance", k->instance);
+	} else {
+		json_knull(w, "client");
+		json_knull(w, "instance");
+	}
+	json_kstr(w, "comm", k->comm[0] ? k->comm : "?");
+	json_kbool(w, "alive", k->alive);
+	if (k->have_uid)
+		json_ku64(w, "uid", k->uid);
+	else
+		json_knull(w, "uid");
+	json_kbool(w, "connected", k->connected);
+	if (k->connected)
+		json_ku64s(w, "connected_since_unix_ns", k->since_ns);
+	else
+		json_knull(w, "connected_since_unix_ns");
+	json_key(w, "holds");
+	json_arr_begin(w);
+	for (unsigned j = 0; j < k->nholds; j++) {
+		json_obj_begin(w);
+		json_kstr(w, "ring", k->holds[j].ring);
+		json_kstr(w, "role", k->holds[j].producer ? "producer" : "subscriber");
+		json_ku64(w, "slot", k->holds[j].slot);
+		json_obj_end(w);
+	}
+	json_arr_end(w);
+	json_obj_end(w);
+}
+
+static void clients_json(const ctl_snap *s, const clients *cs, bool asked)
+{
+	json_w w;
+	json_init(&w, stdout);
+	json_obj_begin(&w);
+	json_bus(&w, "hermes-ctl.clients/1", s);
+	json_kbool(&w, "supervisor_answered", asked);
+	json_key(&w, "clients");
+	json_arr_begin(&w);
+	for (unsigned i = 0; i < cs->n; i++)
+		json_client(&w, &cs->v[i]);
+	json_arr_end(&w);
+	json_obj_end(&w);
+	json_finish(&w);
+}
+
+/* clients as text; why says why hermesd was not asked or did not answer. */
+static void clients_text(const ctl_snap *s, const clients *cs, bool asked, const char *why)
+{
+	print_bus_line(stdout, s);
+	if (!asked)
+		printf("connected clients unknown (%s): showing slot owners only\n", why);
+	if (cs->n == 0) {
+		printf("no clients\n");
+		return;
+	}
+	table t;
+	table_init(&t, "rlllllrll");
+	table_row(&t, "PID", "CLIENT", "INSTANCE", "PROCESS", "ALIVE", "CONNECTED", "UID", "SINCE",
+		  "HOLDS");
+	for (unsigned i = 0; i < cs->n; i++) {
+		const client *k = &cs->v[i];
+		char pid[16], uid[16], since[32], holds[TABLE_CELL];
+		if (k->have_uid)
+			snprintf(uid, sizeof uid, "%u", k->uid);
+		else
+			snprintf(uid, sizeof uid, "-");
+		fmt_since(since, sizeof since, k->connected ? k->since_ns : 0);
+		fmt_holds(holds, sizeof holds, k);
+		table_row(&t, u64s(pid, sizeof pid, (uint64_t)k->pid), k->named ? k->app : "-",
+			  k->named && k->instance[0] ? k->instance : "-", k->comm[0] ? k->comm : "?",
+			  k->alive ? "yes" : "NO", asked ? (k->connected ? "yes" : "no") : "?", uid,
+			  since, holds);
+	}
+	table_print(&t, stdout, 0, 0);
+	table_fini(&t);
+}
+
 int cmd_clients(ctl_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -661,106 +793,12 @@ int cmd_clients(ctl_ctx *ctx, int argc, char **argv)
 	if (asked)
 		ctl_names_fetch(ctx, bus, &names, NULL, 0);
 	hermes_bus_detach(bus);
-	for (unsigned i = 0; i < s->nrings; i++) {
-		const ctl_ring *ring = &s->rings[i];
-		for (unsigned k = 0; k < ring->nprods; k++)
-			slot_owner(&cs, &ring->prods[k].o, ring->name, true);
-		for (unsigned k = 0; k < ring->nsubs; k++)
-			if (!ring->subs[k].orphaned) /* no process: not a client */
-				slot_owner(&cs, &ring->subs[k].o, ring->name, false);
-	}
-	for (unsigned i = 0; i < cs.n; i++) {
-		client *k = &cs.v[i];
-		struct stat st;
-		char proc[32];
-		snprintf(proc, sizeof proc, "/proc/%d", (int)k->pid);
-		if (!k->have_uid && k->alive && stat(proc, &st) == 0) {
-			k->have_uid = true;
-			k->uid = (uint32_t)st.st_uid;
-		}
-		const hm_ctl_label *l = asked ? ctl_names_find(&names, k->pid) : NULL;
-		if (l) {
-			k->named = true;
-			memcpy(k->app, l->app, sizeof k->app);
-			memcpy(k->instance, l->instance, sizeof k->instance);
-		}
-	}
-
-	if (ctx->json) {
-		json_w w;
-		json_init(&w, stdout);
-		json_obj_begin(&w);
-		json_bus(&w, "hermes-ctl.clients/1", s);
-		json_kbool(&w, "supervisor_answered", asked);
-		json_key(&w, "clients");
-		json_arr_begin(&w);
-		for (unsigned i = 0; i < cs.n; i++) {
-			const client *k = &cs.v[i];
-			json_obj_begin(&w);
-			json_ki64(&w, "pid", k->pid);
-			if (k->named) {
-				json_kstr(&w, "client", k->app);
-				json_kstr(&w, "instance", k->instance);
-			} else {
-				json_knull(&w, "client");
-				json_knull(&w, "instance");
-			}
-			json_kstr(&w, "comm", k->comm[0] ? k->comm : "?");
-			json_kbool(&w, "alive", k->alive);
-			if (k->have_uid)
-				json_ku64(&w, "uid", k->uid);
-			else
-				json_knull(&w, "uid");
-			json_kbool(&w, "connected", k->connected);
-			if (k->connected)
-				json_ku64s(&w, "connected_since_unix_ns", k->since_ns);
-			else
-				json_knull(&w, "connected_since_unix_ns");
-			json_key(&w, "holds");
-			json_arr_begin(&w);
-			for (unsigned j = 0; j < k->nholds; j++) {
-				json_obj_begin(&w);
-				json_kstr(&w, "ring", k->holds[j].ring);
-				json_kstr(&w, "role", k->holds[j].producer ? "producer" : "subscriber");
-				json_ku64(&w, "slot", k->holds[j].slot);
-				json_obj_end(&w);
-			}
-			json_arr_end(&w);
-			json_obj_end(&w);
-		}
-		json_arr_end(&w);
-		json_obj_end(&w);
-		json_finish(&w);
-	} else {
-		print_bus_line(stdout, s);
-		if (!asked)
-			printf("connected clients unknown (%s): showing slot owners only\n", why);
-		if (cs.n == 0) {
-			printf("no clients\n");
-		} else {
-			table t;
-			table_init(&t, "rlllllrll");
-			table_row(&t, "PID", "CLIENT", "INSTANCE", "PROCESS", "ALIVE", "CONNECTED", "UID",
-				  "SINCE", "HOLDS");
-			for (unsigned i = 0; i < cs.n; i++) {
-				const client *k = &cs.v[i];
-				char pid[16], uid[16], since[32], holds[TABLE_CELL];
-				if (k->have_uid)
-					snprintf(uid, sizeof uid, "%u", k->uid);
-				else
-					snprintf(uid, sizeof uid, "-");
-				fmt_since(since, sizeof since, k->connected ? k->since_ns : 0);
-				fmt_holds(holds, sizeof holds, k);
-				table_row(&t, u64s(pid, sizeof pid, (uint64_t)k->pid),
-					  k->named ? k->app : "-",
-					  k->named && k->instance[0] ? k->instance : "-",
-					  k->comm[0] ? k->comm : "?", k->alive ? "yes" : "NO",
-					  asked ? (k->connected ? "yes" : "no") : "?", uid, since, holds);
-			}
-			table_print(&t, stdout, 0, 0);
-			table_fini(&t);
-		}
-	}
+	clients_from_slots(&cs, s);
+	clients_complete(&cs, asked ? &names : NULL);
+	if (ctx->json)
+		clients_json(s, &cs, asked);
+	else
+		clients_text(s, &cs, asked, why);
 	for (unsigned i = 0; i < cs.n; i++)
 		free(cs.v[i].holds);
 	free(cs.v);
@@ -867,7 +905,8 @@ static void paint(const char *frame, unsigned rows, unsigned width)
 	fputs("\033[J", stdout);
 }
 
-int cmd_watch(ctl_ctx *ctx, int argc, char **argv)
+/* Parse watch's options. Returns -1 to go on, else the exit status. */
+static int watch_parse(ctl_ctx *ctx, int argc, char **argv, uint64_t *interval, uint64_t *iterations)
 {
 	static const struct option opts[] = {
 		{"interval", required_argument, NULL, 'i'},
@@ -875,15 +914,14 @@ int cmd_watch(ctl_ctx *ctx, int argc, char **argv)
 		CTL_COMMON_OPTIONS,
 		{0},
 	};
-	uint64_t interval = DEFAULT_WATCH_INTERVAL_MS, iterations = 0;
 	int c, r;
 	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "i:n:", opts, NULL)) != -1) {
 		if (c == 'i') {
-			if (!parse_u64(optarg, MAX_INTERVAL_MS, &interval) || interval < 10)
+			if (!parse_u64(optarg, MAX_INTERVAL_MS, interval) || *interval < 10)
 				return ctl_usage_error(ctx, "--interval wants milliseconds (>= 10), not '%s'",
 						       optarg);
 		} else if (c == 'n') {
-			if (!parse_u64(optarg, UINT32_MAX, &iterations) || iterations == 0)
+			if (!parse_u64(optarg, UINT32_MAX, iterations) || *iterations == 0)
 				return ctl_usage_error(ctx, "--iterations wants a positive count, not '%s'",
 						       optarg);
 		} else if ((r = ctl_common_option(ctx, c, argv)) >= 0) {
@@ -892,25 +930,42 @@ int cmd_watch(ctl_ctx *ctx, int argc, char **argv)
 	}
 	if (optind < argc)
 		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	return -1;
+}
 
-	/* Fail early when the bus is not there at all; later a missing bus
-	 * (hermesd restarting) is shown in the frame and watched for. */
-	hermes_bus *bus;
-	if ((r = ctl_attach(ctx, true, &bus)) != 0)
-		return r;
-	hermes_bus_detach(bus);
-
-	ctl_snap *prev = snap_new(), *cur = snap_new();
-	if (!prev || !cur) {
-		free(prev);
-		free(cur);
+/* Render one frame and show it: painted over the last one on a terminal,
+ * else printed after it. Returns CTL_EXIT_OK or CTL_EXIT_ERR. */
+static int watch_show(const ctl_ctx *ctx, const ctl_snap *prev, const ctl_snap *cur, bool attached,
+		      bool tty)
+{
+	char *frame = NULL;
+	size_t flen = 0;
+	FILE *mf = open_memstream(&frame, &flen);
+	if (!mf) {
+		ctl_error("out of memory");
 		return CTL_EXIT_ERR;
 	}
-	ctl_install_signals(true);
-	const char *term = getenv("TERM");
-	bool tty = isatty(STDOUT_FILENO) && !(term && !strcmp(term, "dumb"));
+	unsigned width = 0, rows = 0;
+	struct winsize ws;
+	if (tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) {
+		width = ws.ws_col;
+		rows = ws.ws_row;
+	}
+	watch_frame(mf, ctx, prev, cur, attached, width);
+	fclose(mf);
 	if (tty)
-		fputs("\033[?1049h\033[?25l", stdout); /* alternate screen, hide cursor */
+		paint(frame, rows ? rows : 24, width);
+	else
+		printf("%s\n", frame);
+	free(frame);
+	return CTL_EXIT_OK;
+}
+
+/* Show a frame every interval until the iterations, a stop signal or a
+ * closed pipe. */
+static int watch_loop(const ctl_ctx *ctx, ctl_snap *prev, ctl_snap *cur, uint64_t interval,
+		      uint64_t iterations, bool tty)
+{
 	bool have_prev = false, closed = false;
 	int status = CTL_EXIT_OK;
 	for (uint64_t n = 0; !iterations || n < iterations; n++) {
@@ -918,32 +973,15 @@ int cmd_watch(ctl_ctx *ctx, int argc, char **argv)
 			break;
 		/* Attach afresh each time: a hermesd restarted with a new
 		 * segment is followed rather than a stale mapping kept. */
+		hermes_bus *bus;
 		bool attached = hermes_bus_attach_readonly(ctx->bus, &bus) == HERMES_OK;
 		if (attached) {
 			ctl_snap_take(bus, cur, true);
 			hermes_bus_detach(bus);
 		}
-		char *frame = NULL;
-		size_t flen = 0;
-		FILE *mf = open_memstream(&frame, &flen);
-		if (!mf) {
-			ctl_error("out of memory");
-			status = CTL_EXIT_ERR;
+		if ((status = watch_show(ctx, attached && have_prev ? prev : NULL, cur, attached,
+					 tty)) != 0)
 			break;
-		}
-		unsigned width = 0, rows = 0;
-		struct winsize ws;
-		if (tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) {
-			width = ws.ws_col;
-			rows = ws.ws_row;
-		}
-		watch_frame(mf, ctx, attached && have_prev ? prev : NULL, cur, attached, width);
-		fclose(mf);
-		if (tty)
-			paint(frame, rows ? rows : 24, width);
-		else
-			printf("%s\n", frame);
-		free(frame);
 		if ((status = ctl_flush(&closed)) != 0 || closed)
 			break;
 		if (attached) {
@@ -953,11 +991,39 @@ int cmd_watch(ctl_ctx *ctx, int argc, char **argv)
 		}
 		have_prev = attached;
 	}
+	return status;
+}
+
+int cmd_watch(ctl_ctx *ctx, int argc, char **argv)
+{
+	uint64_t interval = DEFAULT_WATCH_INTERVAL_MS, iterations = 0;
+	int r = watch_parse(ctx, argc, argv, &interval, &iterations);
+	if (r >= 0)
+		return r;
+	/* Fail early when the bus is not there at all; later a missing bus
+	 * (hermesd restarting) is shown in the frame and watched for. */
+	hermes_bus *bus;
+	if ((r = ctl_attach(ctx, true, &bus)) != 0)
+		return r;
+	hermes_bus_detach(bus);
+
+	ctl_snap *a = snap_new(), *b = snap_new();
+	if (!a || !b) {
+		free(a);
+		free(b);
+		return CTL_EXIT_ERR;
+	}
+	ctl_install_signals(true);
+	const char *term = getenv("TERM");
+	bool tty = isatty(STDOUT_FILENO) && !(term && !strcmp(term, "dumb"));
+	if (tty)
+		fputs("\033[?1049h\033[?25l", stdout); /* alternate screen, hide cursor */
+	int status = watch_loop(ctx, a, b, interval, iterations, tty);
 	if (tty) {
 		fputs("\033[?25h\033[?1049l", stdout); /* cursor back, main screen back */
 		fflush(stdout);
 	}
-	free(prev);
-	free(cur);
+	free(a);
+	free(b);
 	return status;
 }
