@@ -63,6 +63,11 @@ enum {
  * to return now: 0 after printing --help, 2 after a usage error. */
 int ctl_common_option(ctl_ctx *ctx, int c, char **argv);
 
+/* Parse a command that takes only the common options. Returns -1 to go on
+ * (argv[optind] is then the first operand), else the exit status to return
+ * now, as ctl_common_option. */
+int ctl_common_options_only(ctl_ctx *ctx, int argc, char **argv);
+
 /* Print "hermes-ctl: <message>" on stderr. */
 void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A usage error: the message, then a pointer to --help. Returns 2. */

@@ -51,14 +51,9 @@ static const char *fmt_uptime(char *buf, size_t len, uint64_t start_ns)
  * return now (0 after --help). */
 static int parse_args(ctl_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CTL_COMMON_OPTIONS,
-		{0},
-	};
-	int c, r;
-	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT, opts, NULL)) != -1)
-		if ((r = ctl_common_option(ctx, c, argv)) >= 0)
-			return r;
+	int r = ctl_common_options_only(ctx, argc, argv);
+	if (r >= 0)
+		return r;
 	if (optind < argc)
 		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
 	r = ctl_check_bus_name(ctx);
@@ -72,6 +67,73 @@ static const char *link_error(uint64_t code)
 	return code ? hermes_strerror((hermes_err)code) : NULL;
 }
 
+/* A bridge's counters, as fields of its object. */
+static void json_bridge_counters(json_w *w, const ctl_bridge_counters *c)
+{
+	json_ku64(w, "connections_open", c->connections_open);
+	json_ku64(w, "connections_accepted", c->connections_accepted);
+	json_ku64(w, "connections_refused", c->connections_refused);
+	json_ku64(w, "handshakes", c->handshakes_ok);
+	json_ku64(w, "handshake_timeouts", c->handshake_timeouts);
+	json_ku64(w, "auth_failures", c->auth_failures);
+	json_ku64(w, "protocol_errors", c->protocol_errors);
+	json_ku64(w, "errors_sent", c->errors_sent);
+	json_ku64(w, "frames_in", c->frames_in);
+	json_ku64(w, "frames_out", c->frames_out);
+	json_ku64(w, "bytes_in", c->bytes_in);
+	json_ku64(w, "bytes_out", c->bytes_out);
+	json_ku64(w, "publishes", c->publishes);
+	json_ku64(w, "publish_errors", c->publish_errors);
+	json_ku64(w, "publish_stalls", c->publish_stalls);
+	json_ku64(w, "publish_timeouts", c->publish_timeouts);
+	json_ku64(w, "acks", c->acks);
+	json_ku64(w, "delivers", c->delivers);
+	json_ku64(w, "drops", c->drops);
+	json_ku64(w, "loss_notices", c->loss_notices);
+	json_ku64(w, "slow_disconnects", c->slow_disconnects);
+	json_ku64(w, "ring_lost_messages", c->ring_losses);
+	json_ku64(w, "subscriptions", c->subscriptions);
+	json_ku64(w, "channels", c->channels);
+}
+
+static void json_bridge_link(json_w *w, const ctl_bridge_link *l)
+{
+	json_obj_begin(w);
+	json_kstr(w, "name", l->name);
+	json_kstr(w, "peer", l->peer);
+	json_kstr(w, "state", ctl_link_state_name(l->state));
+	json_ku64(w, "connects", l->connects);
+	json_ku64(w, "disconnects", l->disconnects);
+	json_ku64(w, "exported", l->exported);
+	json_ku64(w, "imported", l->imported);
+	json_ku64(w, "export_lag", l->export_lag);
+	json_ku64(w, "duplicates", l->duplicates);
+	json_ku64(w, "losses", l->losses);
+	json_kstr(w, "last_error", link_error(l->last_error)); /* null: none */
+	json_obj_end(w);
+}
+
+static void json_bridge(json_w *w, const ctl_bridge *b)
+{
+	json_obj_begin(w);
+	json_kstr(w, "path", b->path);
+	json_ki64(w, "pid", b->pid);
+	json_kbool(w, "alive", b->alive);
+	json_kstr(w, "state", b->alive ? "running" : "stale");
+	json_ku64s(w, "started_unix_ns", b->start_ns);
+	json_ku64s(w, "bus_id", b->bus_id);
+	json_kstr(w, "server_name", b->name);
+	json_kstr(w, "listen", b->listen);
+	json_ku64(w, "port", b->port);
+	json_bridge_counters(w, &b->c);
+	json_key(w, "links");
+	json_arr_begin(w);
+	for (unsigned k = 0; k < b->nlinks; k++)
+		json_bridge_link(w, &b->links[k]);
+	json_arr_end(w);
+	json_obj_end(w);
+}
+
 static void bridges_json(const ctl_ctx *ctx, const ctl_bridges *bs)
 {
 	json_w w;
@@ -82,67 +144,8 @@ static void bridges_json(const ctl_ctx *ctx, const ctl_bridges *bs)
 	json_kstr(&w, "stats_dir", bs->dir);
 	json_key(&w, "bridges");
 	json_arr_begin(&w);
-	for (unsigned i = 0; i < bs->n; i++) {
-		const ctl_bridge *b = &bs->v[i];
-		const ctl_bridge_counters *c = &b->c;
-		json_obj_begin(&w);
-		json_kstr(&w, "path", b->path);
-		json_ki64(&w, "pid", b->pid);
-		json_kbool(&w, "alive", b->alive);
-		json_kstr(&w, "state", b->alive ? "running" : "stale");
-		json_ku64s(&w, "started_unix_ns", b->start_ns);
-		json_ku64s(&w, "bus_id", b->bus_id);
-		json_kstr(&w, "server_name", b->name);
-		json_kstr(&w, "listen", b->listen);
-		json_ku64(&w, "port", b->port);
-		json_ku64(&w, "connections_open", c->connections_open);
-		json_ku64(&w, "connections_accepted", c->connections_accepted);
-		json_ku64(&w, "connections_refused", c->connections_refused);
-		json_ku64(&w, "handshakes", c->handshakes_ok);
-		json_ku64(&w, "handshake_timeouts", c->handshake_timeouts);
-		json_ku64(&w, "auth_failures", c->auth_failures);
-		json_ku64(&w, "protocol_errors", c->protocol_errors);
-		json_ku64(&w, "errors_sent", c->errors_sent);
-		json_ku64(&w, "frames_in", c->frames_in);
-		json_ku64(&w, "frames_out", c->frames_out);
-		json_ku64(&w, "bytes_in", c->bytes_in);
-		json_ku64(&w, "bytes_out", c->bytes_out);
-		json_ku64(&w, "publishes", c->publishes);
-		json_ku64(&w, "publish_errors", c->publish_errors);
-		json_ku64(&w, "publish_stalls", c->publish_stalls);
-		json_ku64(&w, "publish_timeouts", c->publish_timeouts);
-		json_ku64(&w, "acks", c->acks);
-		json_ku64(&w, "delivers", c->delivers);
-		json_ku64(&w, "drops", c->drops);
-		json_ku64(&w, "loss_notices", c->loss_notices);
-		json_ku64(&w, "slow_disconnects", c->slow_disconnects);
-		json_ku64(&w, "ring_lost_messages", c->ring_losses);
-		json_ku64(&w, "subscriptions", c->subscriptions);
-		json_ku64(&w, "channels", c->channels);
-		json_key(&w, "links");
-		json_arr_begin(&w);
-		for (unsigned k = 0; k < b->nlinks; k++) {
-			const ctl_bridge_link *l = &b->links[k];
-			json_obj_begin(&w);
-			json_kstr(&w, "name", l->name);
-			json_kstr(&w, "peer", l->peer);
-			json_kstr(&w, "state", ctl_link_state_name(l->state));
-			json_ku64(&w, "connects", l->connects);
-			json_ku64(&w, "disconnects", l->disconnects);
-			json_ku64(&w, "exported", l->exported);
-			json_ku64(&w, "imported", l->imported);
-			json_ku64(&w, "export_lag", l->export_lag);
-			json_ku64(&w, "duplicates", l->duplicates);
-			json_ku64(&w, "losses", l->losses);
-			if (l->last_error)
-				json_kstr(&w, "last_error", link_error(l->last_error));
-			else
-				json_knull(&w, "last_error");
-			json_obj_end(&w);
-		}
-		json_arr_end(&w);
-		json_obj_end(&w);
-	}
+	for (unsigned i = 0; i < bs->n; i++)
+		json_bridge(&w, &bs->v[i]);
 	json_arr_end(&w);
 	json_key(&w, "unreadable");
 	json_arr_begin(&w);
@@ -255,6 +258,112 @@ static const char *file_state_name(ctl_uplink_file f)
 	return "?";
 }
 
+/* The uplink's NATS connection, as the "nats" object. */
+static void json_uplink_nats(json_w *w, const ctl_uplink *u)
+{
+	json_key(w, "nats");
+	json_obj_begin(w);
+	json_kstr(w, "state", ctl_uplink_conn_name(u->conn_state));
+	json_kstr(w, "url", u->url);
+	json_kstr(w, "last_error", u->last_error[0] ? u->last_error : NULL);
+	json_kbool(w, "text_consistent", u->text_consistent);
+	json_ku64(w, "connects", u->connects);
+	json_ku64(w, "disconnects", u->disconnects);
+	json_ku64(w, "reconnects", u->reconnects);
+	json_ku64(w, "errors", u->errors);
+	json_ku64s(w, "changed_unix_ns", u->changed_ns);
+	json_obj_end(w);
+}
+
+/* A ring's outbound worker (ring to NATS), as the "out" object. */
+static void json_uplink_out(json_w *w, const ctl_uplink_ring *r)
+{
+	json_key(w, "out");
+	json_obj_begin(w);
+	json_kstr(w, "state", ctl_uplink_worker_name(r->out.state));
+	json_ku64(w, "messages", r->out.msgs);
+	json_ku64(w, "bytes", r->out.bytes);
+	json_ku64(w, "batches", r->out.batches);
+	json_ku64(w, "dropped", r->out.dropped);
+	json_ku64(w, "dropped_bytes", r->out.dropped_bytes);
+	json_ku64(w, "blocked_events", r->out.blocked_events);
+	json_ku64(w, "blocked_ns", r->out.blocked_ns);
+	json_ku64(w, "skipped_inbound", r->out.skipped_inbound);
+	json_ku64(w, "lost", r->out.ring_lost);
+	json_ku64(w, "errors", r->out.errors);
+	json_ku64(w, "retries", r->out.retries);
+	json_ku64(w, "duplicates", r->out.duplicates);
+	json_ku64(w, "pending_bytes", r->out.pending_bytes);
+	json_ku64(w, "pending_max_bytes", r->out.pending_max);
+	json_ku64(w, "next_seq", r->out.next_seq);
+	json_obj_end(w);
+}
+
+/* A ring's inbound worker (NATS to ring), as the "in" object. */
+static void json_uplink_in(json_w *w, const ctl_uplink_ring *r)
+{
+	json_key(w, "in");
+	json_obj_begin(w);
+	json_kstr(w, "state", ctl_uplink_worker_name(r->in.state));
+	json_ku64(w, "messages", r->in.msgs);
+	json_ku64(w, "bytes", r->in.bytes);
+	json_ku64(w, "batches", r->in.batches);
+	json_ku64(w, "own_skipped", r->in.own_skipped);
+	json_ku64(w, "duplicates_skipped", r->in.dup_skipped);
+	json_ku64(w, "lost", r->in.lost);
+	json_ku64(w, "gap_events", r->in.gap_events);
+	json_ku64(w, "client_dropped", r->in.client_dropped);
+	json_ku64(w, "too_big", r->in.too_big);
+	json_ku64(w, "ring_full_events", r->in.ring_full_events);
+	json_ku64(w, "errors", r->in.errors);
+	json_ku64(w, "consumer_resets", r->in.consumer_resets);
+	json_ku64(w, "resolved", r->in.resolved);
+	json_ku64(w, "pending_bytes", r->in.pending_bytes);
+	json_ku64(w, "applied_stream_seq", r->in.applied);
+	json_obj_end(w);
+}
+
+static void json_uplink_ring(json_w *w, const ctl_uplink_ring *r)
+{
+	json_obj_begin(w);
+	json_kstr(w, "name", r->name);
+	json_kstr(w, "subject", r->subject);
+	json_kstr(w, "stream", r->stream);
+	json_kstr(w, "direction", ctl_uplink_dir_name(r->dir));
+	json_kstr(w, "mode", ctl_uplink_mode_name(r->mode));
+	json_kstr(w, "policy", ctl_uplink_policy_name(r->policy));
+	json_ku64(w, "max_pending_bytes", r->max_pending);
+	json_uplink_out(w, r);
+	json_uplink_in(w, r);
+	json_obj_end(w);
+}
+
+/* The "uplink" object: the process, its connection, its rings. */
+static void json_uplink_process(json_w *w, const ctl_uplink *u)
+{
+	json_key(w, "uplink");
+	json_obj_begin(w);
+	json_ki64(w, "pid", u->pid);
+	json_kbool(w, "alive", u->alive);
+	json_kbool(w, "up", u->up);
+	json_kstr(w, "state", ctl_uplink_process_state(u));
+	if (u->heartbeat_age_ns == UINT64_MAX)
+		json_knull(w, "heartbeat_age_ms");
+	else
+		json_ku64(w, "heartbeat_age_ms", u->heartbeat_age_ns / 1000000u);
+	json_ku64s(w, "started_unix_ns", u->started_ns);
+	json_ku64(w, "runs", u->runs);
+	json_ku64s(w, "bus_id", u->bus_id);
+	json_kstr(w, "prefix", u->prefix);
+	json_uplink_nats(w, u);
+	json_key(w, "rings");
+	json_arr_begin(w);
+	for (unsigned i = 0; i < u->nrings; i++)
+		json_uplink_ring(w, &u->rings[i]);
+	json_arr_end(w);
+	json_obj_end(w);
+}
+
 static void uplink_json(const ctl_ctx *ctx, const ctl_uplink *u)
 {
 	json_w w;
@@ -265,99 +374,11 @@ static void uplink_json(const ctl_ctx *ctx, const ctl_uplink *u)
 	json_kstr(&w, "stats_dir", ctx->stats_dir);
 	json_kstr(&w, "path", u->path);
 	json_kstr(&w, "file", file_state_name(u->file));
-	if (u->why[0])
-		json_kstr(&w, "reason", u->why);
+	json_kstr(&w, "reason", u->why[0] ? u->why : NULL);
+	if (u->file == CTL_UPLINK_OK)
+		json_uplink_process(&w, u);
 	else
-		json_knull(&w, "reason");
-	if (u->file != CTL_UPLINK_OK) {
 		json_knull(&w, "uplink");
-		json_obj_end(&w);
-		json_finish(&w);
-		return;
-	}
-	json_key(&w, "uplink");
-	json_obj_begin(&w);
-	json_ki64(&w, "pid", u->pid);
-	json_kbool(&w, "alive", u->alive);
-	json_kbool(&w, "up", u->up);
-	json_kstr(&w, "state", ctl_uplink_process_state(u));
-	if (u->heartbeat_age_ns == UINT64_MAX)
-		json_knull(&w, "heartbeat_age_ms");
-	else
-		json_ku64(&w, "heartbeat_age_ms", u->heartbeat_age_ns / 1000000u);
-	json_ku64s(&w, "started_unix_ns", u->started_ns);
-	json_ku64(&w, "runs", u->runs);
-	json_ku64s(&w, "bus_id", u->bus_id);
-	json_kstr(&w, "prefix", u->prefix);
-	json_key(&w, "nats");
-	json_obj_begin(&w);
-	json_kstr(&w, "state", ctl_uplink_conn_name(u->conn_state));
-	json_kstr(&w, "url", u->url);
-	if (u->last_error[0])
-		json_kstr(&w, "last_error", u->last_error);
-	else
-		json_knull(&w, "last_error");
-	json_kbool(&w, "text_consistent", u->text_consistent);
-	json_ku64(&w, "connects", u->connects);
-	json_ku64(&w, "disconnects", u->disconnects);
-	json_ku64(&w, "reconnects", u->reconnects);
-	json_ku64(&w, "errors", u->errors);
-	json_ku64s(&w, "changed_unix_ns", u->changed_ns);
-	json_obj_end(&w);
-	json_key(&w, "rings");
-	json_arr_begin(&w);
-	for (unsigned i = 0; i < u->nrings; i++) {
-		const ctl_uplink_ring *r = &u->rings[i];
-		json_obj_begin(&w);
-		json_kstr(&w, "name", r->name);
-		json_kstr(&w, "subject", r->subject);
-		json_kstr(&w, "stream", r->stream);
-		json_kstr(&w, "direction", ctl_uplink_dir_name(r->dir));
-		json_kstr(&w, "mode", ctl_uplink_mode_name(r->mode));
-		json_kstr(&w, "policy", ctl_uplink_policy_name(r->policy));
-		json_ku64(&w, "max_pending_bytes", r->max_pending);
-		json_key(&w, "out");
-		json_obj_begin(&w);
-		json_kstr(&w, "state", ctl_uplink_worker_name(r->out.state));
-		json_ku64(&w, "messages", r->out.msgs);
-		json_ku64(&w, "bytes", r->out.bytes);
-		json_ku64(&w, "batches", r->out.batches);
-		json_ku64(&w, "dropped", r->out.dropped);
-		json_ku64(&w, "dropped_bytes", r->out.dropped_bytes);
-		json_ku64(&w, "blocked_events", r->out.blocked_events);
-		json_ku64(&w, "blocked_ns", r->out.blocked_ns);
-		json_ku64(&w, "skipped_inbound", r->out.skipped_inbound);
-		json_ku64(&w, "lost", r->out.ring_lost);
-		json_ku64(&w, "errors", r->out.errors);
-		json_ku64(&w, "retries", r->out.retries);
-		json_ku64(&w, "duplicates", r->out.duplicates);
-		json_ku64(&w, "pending_bytes", r->out.pending_bytes);
-		json_ku64(&w, "pending_max_bytes", r->out.pending_max);
-		json_ku64(&w, "next_seq", r->out.next_seq);
-		json_obj_end(&w);
-		json_key(&w, "in");
-		json_obj_begin(&w);
-		json_kstr(&w, "state", ctl_uplink_worker_name(r->in.state));
-		json_ku64(&w, "messages", r->in.msgs);
-		json_ku64(&w, "bytes", r->in.bytes);
-		json_ku64(&w, "batches", r->in.batches);
-		json_ku64(&w, "own_skipped", r->in.own_skipped);
-		json_ku64(&w, "duplicates_skipped", r->in.dup_skipped);
-		json_ku64(&w, "lost", r->in.lost);
-		json_ku64(&w, "gap_events", r->in.gap_events);
-		json_ku64(&w, "client_dropped", r->in.client_dropped);
-		json_ku64(&w, "too_big", r->in.too_big);
-		json_ku64(&w, "ring_full_events", r->in.ring_full_events);
-		json_ku64(&w, "errors", r->in.errors);
-		json_ku64(&w, "consumer_resets", r->in.consumer_resets);
-		json_ku64(&w, "resolved", r->in.resolved);
-		json_ku64(&w, "pending_bytes", r->in.pending_bytes);
-		json_ku64(&w, "applied_stream_seq", r->in.applied);
-		json_obj_end(&w);
-		json_obj_end(&w);
-	}
-	json_arr_end(&w);
-	json_obj_end(&w);
 	json_obj_end(&w);
 	json_finish(&w);
 }

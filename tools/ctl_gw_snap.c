@@ -137,22 +137,22 @@ typedef struct bridge_copy {
 	bool ok;
 } bridge_copy;
 
-static void copy_bridge(void *arg)
+/* Is the header one this hermes-ctl reads, of this bus? Else says why in
+ * a->why. */
+static bool bridge_header_ok(bridge_copy *a)
 {
-	bridge_copy *a = arg;
 	const hm_bridge_stats *s = a->s;
-	ctl_bridge *b = a->b;
 	/* Acquire pairs with the release store of the magic that the bridge
 	 * makes after filling in the header (tcp-bridge/loop.c): seeing the
 	 * magic, we see the version, pid, listen address and link names. */
 	uint64_t magic = hm_load_acquire_u64(&s->h.magic);
 	if (magic == 0) {
 		snprintf(a->why, a->whylen, "not ready yet (the bridge is starting)");
-		return;
+		return false;
 	}
 	if (magic != HM_BRIDGE_STATS_MAGIC) {
 		snprintf(a->why, a->whylen, "incompatible: not a hermes-bridge counters file");
-		return;
+		return false;
 	}
 	if (s->h.version != HM_BRIDGE_STATS_VERSION || s->h.counters_offset != offsetof(hm_bridge_stats, c) ||
 	    s->h.links_offset != offsetof(hm_bridge_stats, links) ||
@@ -161,23 +161,19 @@ static void copy_bridge(void *arg)
 			 "incompatible: written by another hermes-bridge version (layout %u, this "
 			 "hermes-ctl reads %u)",
 			 s->h.version, HM_BRIDGE_STATS_VERSION);
-		return;
+		return false;
 	}
 	char bus[sizeof s->h.bus];
 	text_copy(bus, s->h.bus, sizeof bus);
 	if (strcmp(bus, a->bus)) {
 		snprintf(a->why, a->whylen, "belongs to bus '%.64s'", bus);
-		return;
+		return false;
 	}
-	b->pid = s->h.pid <= INT_MAX ? (pid_t)s->h.pid : 0;
-	b->start_ns = s->h.start_realtime_ns;
-	b->bus_id = s->h.bus_id;
-	b->port = s->h.listen_port;
-	text_copy(b->listen, s->h.listen, sizeof b->listen);
-	text_copy(b->name, s->h.name, sizeof b->name);
+	return true;
+}
 
-	const hm_bridge_counters *c = &s->c;
-	ctl_bridge_counters *o = &b->c;
+static void copy_counters(ctl_bridge_counters *o, const hm_bridge_counters *c)
+{
 	o->connections_accepted = LD(c->connections_accepted);
 	o->connections_open = LD(c->connections_open);
 	o->connections_refused = LD(c->connections_refused);
@@ -202,7 +198,10 @@ static void copy_bridge(void *arg)
 	o->channels = LD(c->channels);
 	o->publish_stalls = LD(c->publish_stalls);
 	o->publish_timeouts = LD(c->publish_timeouts);
+}
 
+static void copy_links(ctl_bridge *b, const hm_bridge_stats *s)
+{
 	b->nlinks = s->h.nlinks < HM_BRIDGE_STATS_LINKS ? s->h.nlinks : HM_BRIDGE_STATS_LINKS;
 	for (unsigned i = 0; i < b->nlinks; i++) {
 		const hm_bridge_link_stats *l = &s->links[i];
@@ -219,6 +218,23 @@ static void copy_bridge(void *arg)
 		k->losses = LD(l->losses);
 		k->last_error = LD(l->last_error);
 	}
+}
+
+static void copy_bridge(void *arg)
+{
+	bridge_copy *a = arg;
+	const hm_bridge_stats *s = a->s;
+	ctl_bridge *b = a->b;
+	if (!bridge_header_ok(a))
+		return;
+	b->pid = s->h.pid <= INT_MAX ? (pid_t)s->h.pid : 0;
+	b->start_ns = s->h.start_realtime_ns;
+	b->bus_id = s->h.bus_id;
+	b->port = s->h.listen_port;
+	text_copy(b->listen, s->h.listen, sizeof b->listen);
+	text_copy(b->name, s->h.name, sizeof b->name);
+	copy_counters(&b->c, &s->c);
+	copy_links(b, s);
 	a->ok = true;
 }
 

@@ -149,16 +149,83 @@ static void summary_json(json_w *w, const jstate *s)
 	json_ku64(w, "holes", s->holes);
 }
 
+/* journal list: one line (or object) a file. */
+static int journal_list(const char *dir, jstate *s)
+{
+	s->list = true;
+	if (s->json) {
+		json_obj_begin(s->json);
+		json_kstr(s->json, "journal", dir);
+		json_key(s->json, "files");
+		json_arr_begin(s->json);
+	} else {
+		printf("%-24s  %20s %10s %10s %6s %-6s %-20s  %s\n", "FILE", "NEXT_SEQ", "MESSAGES", "BYTES",
+		       "USED", "STATE", "CREATED", "LAST RECORD");
+	}
+	int r = scan_dir(dir, s);
+	if (s->json) {
+		json_arr_end(s->json);
+		json_obj_end(s->json);
+		json_finish(s->json);
+	}
+	return r;
+}
+
+/* journal inspect: the summary, and the recorder's state. */
+static int journal_inspect(const char *dir, jstate *s)
+{
+	int r;
+	if ((r = scan_dir(dir, s)) != CTL_EXIT_OK)
+		return r;
+	if (s->json) {
+		json_obj_begin(s->json);
+		json_kstr(s->json, "journal", dir);
+		summary_json(s->json, s);
+		json_obj_end(s->json);
+		json_finish(s->json);
+		return CTL_EXIT_OK;
+	}
+	printf("journal %s: %llu file(s), %llu bytes\n", dir, ull(s->files), ull(s->bytes));
+	if (s->files)
+		printf("sequences %llu..%llu (next %llu): %llu messages\n", ull(s->first),
+		       ull(s->next ? s->next - 1 : 0), ull(s->next), ull(s->messages));
+	if (s->corrupt || s->torn || s->bad_headers || s->holes)
+		printf("problems: %llu corrupt sequence(s), %llu torn tail(s), %llu unreadable file(s), "
+		       "%llu hole(s); run 'hermes-ctl journal verify %s'\n",
+		       ull(s->corrupt), ull(s->torn), ull(s->bad_headers), ull(s->holes), dir);
+	recorder_text(dir);
+	return CTL_EXIT_OK;
+}
+
+/* journal verify: every record's checksum; exit 1 on problems. */
+static int journal_verify(const char *dir, jstate *s)
+{
+	int r;
+	s->verify = true;
+	if ((r = scan_dir(dir, s)) != CTL_EXIT_OK)
+		return r;
+	bool ok = !s->corrupt && !s->bad_headers && !s->holes;
+	if (s->json) {
+		json_obj_begin(s->json);
+		json_kstr(s->json, "journal", dir);
+		json_kbool(s->json, "ok", ok);
+		summary_json(s->json, s);
+		json_obj_end(s->json);
+		json_finish(s->json);
+	} else {
+		printf("%s: %llu file(s), %llu messages, sequences %llu..%llu: %s\n", dir, ull(s->files),
+		       ull(s->messages), ull(s->files ? s->first : 0), ull(s->next ? s->next - 1 : 0),
+		       ok ? (s->torn ? "ok (a torn tail, cut when the recorder opens it)" : "ok")
+			  : "PROBLEMS (above)");
+	}
+	return ok ? CTL_EXIT_OK : CTL_EXIT_ERR;
+}
+
 int cmd_journal(ctl_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CTL_COMMON_OPTIONS,
-		{0},
-	};
-	int c, r;
-	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT, opts, NULL)) != -1)
-		if ((r = ctl_common_option(ctx, c, argv)) >= 0)
-			return r;
+	int r = ctl_common_options_only(ctx, argc, argv);
+	if (r >= 0)
+		return r;
 	if (optind + 2 != argc)
 		return ctl_usage_error(ctx, "hermes-ctl journal list|inspect|verify DIR");
 	const char *what = argv[optind], *dir = argv[optind + 1];
@@ -168,80 +235,20 @@ int cmd_journal(ctl_ctx *ctx, int argc, char **argv)
 		json_init(&w, stdout);
 		s.json = &w;
 	}
-	if (!strcmp(what, "list")) {
-		s.list = true;
-		if (s.json) {
-			json_obj_begin(&w);
-			json_kstr(&w, "journal", dir);
-			json_key(&w, "files");
-			json_arr_begin(&w);
-		} else {
-			printf("%-24s  %20s %10s %10s %6s %-6s %-20s  %s\n", "FILE", "NEXT_SEQ", "MESSAGES", "BYTES",
-			       "USED", "STATE", "CREATED", "LAST RECORD");
-		}
-		r = scan_dir(dir, &s);
-		if (s.json) {
-			json_arr_end(&w);
-			json_obj_end(&w);
-			json_finish(&w);
-		}
-		return r;
-	}
-	if (!strcmp(what, "inspect")) {
-		if ((r = scan_dir(dir, &s)) != CTL_EXIT_OK)
-			return r;
-		if (s.json) {
-			json_obj_begin(&w);
-			json_kstr(&w, "journal", dir);
-			summary_json(&w, &s);
-			json_obj_end(&w);
-			json_finish(&w);
-			return CTL_EXIT_OK;
-		}
-		printf("journal %s: %llu file(s), %llu bytes\n", dir, ull(s.files), ull(s.bytes));
-		if (s.files)
-			printf("sequences %llu..%llu (next %llu): %llu messages\n", ull(s.first),
-			       ull(s.next ? s.next - 1 : 0), ull(s.next), ull(s.messages));
-		if (s.corrupt || s.torn || s.bad_headers || s.holes)
-			printf("problems: %llu corrupt sequence(s), %llu torn tail(s), %llu unreadable file(s), "
-			       "%llu hole(s); run 'hermes-ctl journal verify %s'\n",
-			       ull(s.corrupt), ull(s.torn), ull(s.bad_headers), ull(s.holes), dir);
-		recorder_text(dir);
-		return CTL_EXIT_OK;
-	}
-	if (!strcmp(what, "verify")) {
-		s.verify = true;
-		if ((r = scan_dir(dir, &s)) != CTL_EXIT_OK)
-			return r;
-		bool ok = !s.corrupt && !s.bad_headers && !s.holes;
-		if (s.json) {
-			json_obj_begin(&w);
-			json_kstr(&w, "journal", dir);
-			json_kbool(&w, "ok", ok);
-			summary_json(&w, &s);
-			json_obj_end(&w);
-			json_finish(&w);
-		} else {
-			printf("%s: %llu file(s), %llu messages, sequences %llu..%llu: %s\n", dir, ull(s.files),
-			       ull(s.messages), ull(s.files ? s.first : 0), ull(s.next ? s.next - 1 : 0),
-			       ok ? (s.torn ? "ok (a torn tail, cut when the recorder opens it)" : "ok")
-				  : "PROBLEMS (above)");
-		}
-		return ok ? CTL_EXIT_OK : CTL_EXIT_ERR;
-	}
+	if (!strcmp(what, "list"))
+		return journal_list(dir, &s);
+	if (!strcmp(what, "inspect"))
+		return journal_inspect(dir, &s);
+	if (!strcmp(what, "verify"))
+		return journal_verify(dir, &s);
 	return ctl_usage_error(ctx, "journal wants list, inspect or verify, not '%s'", what);
 }
 
 int cmd_durable(ctl_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CTL_COMMON_OPTIONS,
-		{0},
-	};
-	int c, r;
-	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT, opts, NULL)) != -1)
-		if ((r = ctl_common_option(ctx, c, argv)) >= 0)
-			return r;
+	int r = ctl_common_options_only(ctx, argc, argv);
+	if (r >= 0)
+		return r;
 	if (optind + 3 != argc || strcmp(argv[optind], "drop") != 0)
 		return ctl_usage_error(ctx, "hermes-ctl durable drop RING NAME");
 	const char *ring = argv[optind + 1], *name = argv[optind + 2];

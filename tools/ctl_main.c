@@ -284,6 +284,19 @@ int ctl_common_option(ctl_ctx *ctx, int c, char **argv)
 	}
 }
 
+int ctl_common_options_only(ctl_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CTL_COMMON_OPTIONS,
+		{0},
+	};
+	int c, r;
+	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT, opts, NULL)) != -1)
+		if ((r = ctl_common_option(ctx, c, argv)) >= 0)
+			return r;
+	return -1;
+}
+
 int ctl_check_bus_name(const ctl_ctx *ctx)
 {
 	if (hm_segment_name_ok(ctx->bus))
@@ -428,16 +441,10 @@ static const ctl_cmd *find_command(const char *name)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+/* The options before the command name (into *ctx; *stats_dir: --stats-dir
+ * when given). Returns -1 to go on, else the exit status. */
+static int global_options(ctl_ctx *ctx, int argc, char **argv, const char **stats_dir)
 {
-	ctl_ctx ctx = {0};
-	const char *env = getenv("HERMES_BUS");
-	ctx.bus = env && *env ? env : "default";
-	env = getenv("HERMES_RUN_DIR");
-	ctx.run_dir = env && *env ? env : NULL;
-	ctx.stats_dir = CTL_STATS_DIR_DEFAULT;
-	const char *global_stats_dir = NULL;
-
 	static const struct option opts[] = {
 		{"bus", required_argument, NULL, CTL_OPT_BUS},
 		{"run-dir", required_argument, NULL, CTL_OPT_RUN_DIR},
@@ -453,18 +460,18 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case CTL_OPT_BUS:
-			ctx.bus = optarg;
+			ctx->bus = optarg;
 			break;
 		case CTL_OPT_RUN_DIR:
-			ctx.run_dir = optarg;
+			ctx->run_dir = optarg;
 			break;
 		case CTL_OPT_JSON:
-			ctx.json = true;
+			ctx->json = true;
 			break;
 		case CTL_OPT_STATS_DIR:
 			if (!*optarg)
 				return ctl_usage_error(NULL, "--stats-dir wants a directory");
-			global_stats_dir = ctx.stats_dir = optarg;
+			*stats_dir = ctx->stats_dir = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -481,22 +488,42 @@ int main(int argc, char **argv)
 			return ctl_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
+	return -1;
+}
+
+/* `hermes-ctl help [COMMAND]`; topic is NULL for the command list. */
+static int help(const char *topic)
+{
+	if (!topic) {
+		usage(stdout);
+		return CTL_EXIT_OK;
+	}
+	const ctl_cmd *cmd = find_command(topic);
+	if (!cmd)
+		return ctl_usage_error(NULL, "unknown command '%s'", topic);
+	command_help(cmd, stdout);
+	return CTL_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	ctl_ctx ctx = {0};
+	const char *env = getenv("HERMES_BUS");
+	ctx.bus = env && *env ? env : "default";
+	env = getenv("HERMES_RUN_DIR");
+	ctx.run_dir = env && *env ? env : NULL;
+	ctx.stats_dir = CTL_STATS_DIR_DEFAULT;
+	const char *global_stats_dir = NULL;
+	int r = global_options(&ctx, argc, argv, &global_stats_dir);
+	if (r >= 0)
+		return r;
 	if (optind >= argc) {
 		usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
 	const char *name = argv[optind];
-	if (!strcmp(name, "help")) {
-		if (optind + 1 >= argc) {
-			usage(stdout);
-			return CTL_EXIT_OK;
-		}
-		const ctl_cmd *cmd = find_command(argv[optind + 1]);
-		if (!cmd)
-			return ctl_usage_error(NULL, "unknown command '%s'", argv[optind + 1]);
-		command_help(cmd, stdout);
-		return CTL_EXIT_OK;
-	}
+	if (!strcmp(name, "help"))
+		return help(optind + 1 < argc ? argv[optind + 1] : NULL);
 	const ctl_cmd *cmd = find_command(name);
 	if (!cmd)
 		return ctl_usage_error(NULL, "unknown command '%s'", name);

@@ -573,6 +573,75 @@ static void bus_label_sample(FILE *f, const char *name, const char *bus, uint64_
 	sample_u64(f, v);
 }
 
+/* The per-ring families of uplink_metrics, for the directions each ring is
+ * configured for. */
+static void write_uplink_ring_metrics(FILE *f, const char *bus, const ctl_uplink *u)
+{
+	for (size_t m = 0; m < sizeof uplink_metrics / sizeof uplink_metrics[0]; m++) {
+		const uplink_metric *um = &uplink_metrics[m];
+		family(f, um->name, um->type, um->help);
+		for (unsigned i = 0; i < u->nrings; i++) {
+			const ctl_uplink_ring *r = &u->rings[i];
+			for (int d = 0; d < 2; d++) {
+				size_t off = d ? um->in : um->out;
+				/* Only the directions the ring is configured for. */
+				if (off == NONE || !(r->dir & (d ? HN_DIR_IN : HN_DIR_OUT)))
+					continue;
+				fprintf(f, "%s{", um->name);
+				label(f, "bus", bus, true);
+				label(f, "ring", r->name, false);
+				label(f, "direction", d ? "in" : "out", false);
+				fputc('}', f);
+				sample_u64(f, field(r, off));
+			}
+		}
+	}
+}
+
+/* hermes_uplink_skipped_total, by reason. */
+static void write_uplink_skipped(FILE *f, const char *bus, const ctl_uplink *u)
+{
+	family(f, "hermes_uplink_skipped_total", "counter",
+	       "Messages deliberately not carried: loop prevention (loop: came from NATS; own: "
+	       "our own bus's) and JetStream redeliveries already applied (duplicate)");
+	for (unsigned i = 0; i < u->nrings; i++) {
+		const ctl_uplink_ring *r = &u->rings[i];
+		const struct {
+			const char *reason;
+			unsigned dir;
+			uint64_t v;
+		} k[] = {{"loop", HN_DIR_OUT, r->out.skipped_inbound},
+			 {"own", HN_DIR_IN, r->in.own_skipped},
+			 {"duplicate", HN_DIR_IN, r->in.dup_skipped}};
+		for (unsigned j = 0; j < 3; j++) {
+			if (!(r->dir & k[j].dir))
+				continue;
+			fputs("hermes_uplink_skipped_total{", f);
+			label(f, "bus", bus, true);
+			label(f, "ring", r->name, false);
+			label(f, "reason", k[j].reason, false);
+			fputc('}', f);
+			sample_u64(f, k[j].v);
+		}
+	}
+}
+
+/* hermes_uplink_blocked_seconds_total, for the outbound rings. */
+static void write_uplink_blocked(FILE *f, const char *bus, const ctl_uplink *u)
+{
+	family(f, "hermes_uplink_blocked_seconds_total", "counter",
+	       "Time the outbound cursor stood blocked");
+	for (unsigned i = 0; i < u->nrings; i++) {
+		const ctl_uplink_ring *r = &u->rings[i];
+		if (!(r->dir & HN_DIR_OUT))
+			continue;
+		fputs("hermes_uplink_blocked_seconds_total{", f);
+		label(f, "bus", bus, true);
+		label(f, "ring", r->name, false);
+		fprintf(f, "} %.3f\n", (double)r->out.blocked_ns / 1e9);
+	}
+}
+
 static void write_uplink_metrics(FILE *f, const char *bus, const ctl_uplink *u)
 {
 	if (u->file != CTL_UPLINK_OK)
@@ -601,59 +670,9 @@ static void write_uplink_metrics(FILE *f, const char *bus, const ctl_uplink *u)
 	family(f, "hermes_uplink_errors_total", "counter",
 	       "Asynchronous errors the NATS client reported");
 	bus_label_sample(f, "hermes_uplink_errors_total", bus, u->errors);
-	for (size_t m = 0; m < sizeof uplink_metrics / sizeof uplink_metrics[0]; m++) {
-		const uplink_metric *um = &uplink_metrics[m];
-		family(f, um->name, um->type, um->help);
-		for (unsigned i = 0; i < u->nrings; i++) {
-			const ctl_uplink_ring *r = &u->rings[i];
-			for (int d = 0; d < 2; d++) {
-				size_t off = d ? um->in : um->out;
-				/* Only the directions the ring is configured for. */
-				if (off == NONE || !(r->dir & (d ? HN_DIR_IN : HN_DIR_OUT)))
-					continue;
-				fprintf(f, "%s{", um->name);
-				label(f, "bus", bus, true);
-				label(f, "ring", r->name, false);
-				label(f, "direction", d ? "in" : "out", false);
-				fputc('}', f);
-				sample_u64(f, field(r, off));
-			}
-		}
-	}
-	family(f, "hermes_uplink_skipped_total", "counter",
-	       "Messages deliberately not carried: loop prevention (loop: came from NATS; own: "
-	       "our own bus's) and JetStream redeliveries already applied (duplicate)");
-	for (unsigned i = 0; i < u->nrings; i++) {
-		const ctl_uplink_ring *r = &u->rings[i];
-		const struct {
-			const char *reason;
-			unsigned dir;
-			uint64_t v;
-		} k[] = {{"loop", HN_DIR_OUT, r->out.skipped_inbound},
-			 {"own", HN_DIR_IN, r->in.own_skipped},
-			 {"duplicate", HN_DIR_IN, r->in.dup_skipped}};
-		for (unsigned j = 0; j < 3; j++) {
-			if (!(r->dir & k[j].dir))
-				continue;
-			fputs("hermes_uplink_skipped_total{", f);
-			label(f, "bus", bus, true);
-			label(f, "ring", r->name, false);
-			label(f, "reason", k[j].reason, false);
-			fputc('}', f);
-			sample_u64(f, k[j].v);
-		}
-	}
-	family(f, "hermes_uplink_blocked_seconds_total", "counter",
-	       "Time the outbound cursor stood blocked");
-	for (unsigned i = 0; i < u->nrings; i++) {
-		const ctl_uplink_ring *r = &u->rings[i];
-		if (!(r->dir & HN_DIR_OUT))
-			continue;
-		fputs("hermes_uplink_blocked_seconds_total{", f);
-		label(f, "bus", bus, true);
-		label(f, "ring", r->name, false);
-		fprintf(f, "} %.3f\n", (double)r->out.blocked_ns / 1e9);
-	}
+	write_uplink_ring_metrics(f, bus, u);
+	write_uplink_skipped(f, bus, u);
+	write_uplink_blocked(f, bus, u);
 }
 
 /* The gateways' families, read afresh from ctx->stats_dir. Missing or

@@ -456,14 +456,9 @@ static void inspect_json(const ctl_snap *s, const ctl_ring *r)
 
 int cmd_inspect(ctl_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CTL_COMMON_OPTIONS,
-		{0},
-	};
-	int c, r;
-	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT, opts, NULL)) != -1)
-		if ((r = ctl_common_option(ctx, c, argv)) >= 0)
-			return r;
+	int r = ctl_common_options_only(ctx, argc, argv);
+	if (r >= 0)
+		return r;
 	if (optind >= argc)
 		return ctl_usage_error(ctx, "which ring? (hermes-ctl inspect RING)");
 	if (optind + 1 < argc)
@@ -762,14 +757,9 @@ static void clients_text(const ctl_snap *s, const clients *cs, bool asked, const
 
 int cmd_clients(ctl_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CTL_COMMON_OPTIONS,
-		{0},
-	};
-	int c, r;
-	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT, opts, NULL)) != -1)
-		if ((r = ctl_common_option(ctx, c, argv)) >= 0)
-			return r;
+	int r = ctl_common_options_only(ctx, argc, argv);
+	if (r >= 0)
+		return r;
 	if (optind < argc)
 		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
 
