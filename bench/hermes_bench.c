@@ -352,25 +352,39 @@ static void print_tp_tables(const results *res)
 	}
 }
 
-static int run_plan(const bench_opts *o, const plan *p, results *res)
-{
-	char why[MAX_OPEN][sizeof res->lat[0].note];
+/* One plan being run: its transports (opened or why not) and its cases,
+ * each pointing at its result row. */
+typedef struct plan_run {
+	const bench_opts *o;
+	const plan *p;
+	results *res;
+	unsigned runs;
+	char why[MAX_OPEN][sizeof ((lat_result *)0)->note];
 	bool open_ok[MAX_OPEN];
-	unsigned runs = opt_runs(o);
 	lat_case lc[MAX_LAT];
 	tp_case tc[MAX_TP];
-	unsigned nlc = 0, ntc = 0;
-	int rc = 0;
+	unsigned nlc, ntc;
+} plan_run;
 
+static void plan_open(plan_run *pr)
+{
+	const plan *p = pr->p;
 	for (unsigned i = 0; i < p->nts; i++) {
-		why[i][0] = '\0';
-		open_ok[i] = !p->ts[i]->open || p->ts[i]->open(o, why[i], sizeof why[i]) == 0;
-		if (!open_ok[i] && !o->json)
-			printf("%s: %s\n", p->ts[i]->name, why[i]);
+		pr->why[i][0] = '\0';
+		pr->open_ok[i] = !p->ts[i]->open ||
+				 p->ts[i]->open(pr->o, pr->why[i], sizeof pr->why[i]) == 0;
+		if (!pr->open_ok[i] && !pr->o->json)
+			printf("%s: %s\n", p->ts[i]->name, pr->why[i]);
 	}
 	fflush(stdout);
+}
 
-	/* The cases, in table order, with a result row each. */
+/* The latency cases, in table order, with a result row each. Returns -1
+ * when out of memory. */
+static int plan_lat_cases(plan_run *pr)
+{
+	const plan *p = pr->p;
+	results *res = pr->res;
 	for (unsigned i = 0; p->latency && i < p->nts; i++)
 		for (int w = 0; w < W_N_; w++) {
 			const transport *t = p->ts[i];
@@ -380,18 +394,27 @@ static int run_plan(const bench_opts *o, const plan *p, results *res)
 			memset(r, 0, sizeof *r);
 			r->transport = t->name;
 			r->wait = wait_name((wait_kind)w);
-			r->size = o->size;
-			if (!open_ok[i]) {
+			r->size = pr->o->size;
+			if (!pr->open_ok[i]) {
 				r->skipped = true;
-				snprintf(r->note, sizeof r->note, "%.150s", why[i]);
+				snprintf(r->note, sizeof r->note, "%.150s", pr->why[i]);
 				continue;
 			}
 			r->merged = malloc(sizeof *r->merged);
 			if (!r->merged)
 				return -1;
 			hm_hist_init(r->merged);
-			lc[nlc++] = (lat_case){t, (wait_kind)w, r};
+			pr->lc[pr->nlc++] = (lat_case){t, (wait_kind)w, r};
 		}
+	return 0;
+}
+
+/* The throughput cases: each topology, transport and batch size. */
+static void plan_tp_cases(plan_run *pr)
+{
+	const plan *p = pr->p;
+	const bench_opts *o = pr->o;
+	results *res = pr->res;
 	for (int topo = 0; p->throughput && topo < TOPO_N_; topo++)
 		for (unsigned i = 0; i < p->nts; i++) {
 			const transport *t = p->ts[i];
@@ -407,141 +430,179 @@ static int run_plan(const bench_opts *o, const plan *p, results *res)
 				r->size = o->size;
 				r->batch = batches[b];
 				r->seconds = opt_tp_seconds(o);
-				if (!open_ok[i]) {
+				if (!pr->open_ok[i]) {
 					r->skipped = true;
-					snprintf(r->note, sizeof r->note, "%.150s", why[i]);
+					snprintf(r->note, sizeof r->note, "%.150s", pr->why[i]);
 					continue;
 				}
-				tc[ntc++] = (tp_case){t, (topology)topo, batches[b], r};
+				pr->tc[pr->ntc++] = (tp_case){t, (topology)topo, batches[b], r};
 			}
 		}
+}
 
-	hm_hist *rep = malloc(sizeof *rep);
-	uint8_t *payload = malloc(o->size);
-	if (!rep || !payload) {
-		free(rep);
-		free(payload);
+/* Every latency case, run after run (rep: a histogram to measure into). */
+static void plan_latency(plan_run *pr, hm_hist *rep)
+{
+	const bench_opts *o = pr->o;
+	if (!o->json) {
+		printf("\nlatency: round trip (ns) of a %u-byte message between two "
+		       "processes; %" PRIu64 " round trips after %" PRIu64
+		       " of warm-up, at most %" PRIu64 " s, per run; %u run%s\n",
+		       o->size, opt_lat_count(o), opt_lat_count(o) / 10,
+		       (uint64_t)(opt_lat_budget_ns(o) / NS_PER_S), pr->runs, pr->runs == 1 ? "" : "s");
+		fflush(stdout);
+	}
+	for (unsigned run = 0; run < pr->runs && !g_stop; run++) {
+		for (unsigned i = 0; i < pr->nlc && !g_stop; i++) {
+			lat_result *r = pr->lc[i].r;
+			if (r->skipped)
+				continue;
+			if (lat_run_one(o, pr->lc[i].t, pr->lc[i].w, rep) != 0) {
+				if (g_stop)
+					break;
+				r->skipped = true;
+				fail_note(r->note, sizeof r->note, run);
+				g_core_failed |= is_reference(pr->lc[i].t);
+				continue;
+			}
+			for (int k = 0; k < LAT_NPCT; k++)
+				r->v[k][run] = hm_hist_percentile(rep, lat_pcts[k]);
+			r->partial |= rep->total < opt_lat_count(o);
+			hm_hist_merge(r->merged, rep);
+			r->runs = run + 1;
+		}
+		if (!o->json && pr->runs > 1) {
+			printf("  latency run %u/%u done\n", run + 1, pr->runs);
+			fflush(stdout);
+		}
+	}
+	for (unsigned i = 0; i < pr->nlc; i++)
+		if (!pr->lc[i].r->skipped && pr->lc[i].r->runs)
+			lat_finalize(pr->lc[i].r);
+	if (!o->json && !g_stop)
+		print_latency_tables(pr->res);
+}
+
+static void tp_explain(const bench_opts *o, const plan *p, unsigned runs)
+{
+	printf("\nthroughput: messages per second counted by the consumers over "
+	       "%.2g s after %.2g s of warm-up, %u run%s (median, min, max); 1-4 "
+	       "is per subscriber\n",
+	       opt_tp_seconds(o), opt_tp_seconds(o) / 10 > 0.05 ? opt_tp_seconds(o) / 10 : 0.05, runs,
+	       runs == 1 ? "" : "s");
+	if (p->topos & ((1u << TOPO_4_1) | (1u << TOPO_1_4)))
+		printf("4-1 and 1-4 run 5 processes on %u CPUs: oversubscribed, so their "
+		       "idle waits yield the CPU (sched_yield) instead of spinning\n",
+		       online_cpus());
+	fflush(stdout);
+}
+
+/* Every throughput case, run after run. */
+static void plan_throughput(plan_run *pr, const uint8_t *payload)
+{
+	const bench_opts *o = pr->o;
+	if (!o->json)
+		tp_explain(o, pr->p, pr->runs);
+	for (unsigned run = 0; run < pr->runs && !g_stop; run++) {
+		for (unsigned i = 0; i < pr->ntc && !g_stop; i++) {
+			tp_result *r = pr->tc[i].r;
+			if (r->skipped)
+				continue;
+			uint64_t lost = 0;
+			if (tp_run_one(o, pr->tc[i].t, pr->tc[i].topo, pr->tc[i].batch, payload,
+				       &r->mps[run], &lost) != 0) {
+				if (g_stop)
+					break;
+				r->skipped = true;
+				fail_note(r->note, sizeof r->note, run);
+				g_core_failed |= is_reference(pr->tc[i].t);
+				continue;
+			}
+			r->lost += lost;
+			r->runs = run + 1;
+		}
+		if (!o->json && pr->runs > 1) {
+			printf("  throughput run %u/%u done\n", run + 1, pr->runs);
+			fflush(stdout);
+		}
+	}
+	for (unsigned i = 0; i < pr->ntc; i++)
+		if (!pr->tc[i].r->skipped && pr->tc[i].r->runs)
+			tp_finalize(pr->tc[i].r);
+	if (!o->json && !g_stop)
+		print_tp_tables(pr->res);
+}
+
+/* Close the transports. A run cut short by a signal leaves rows without
+ * runs: drop their claims to a result. */
+static void plan_close(plan_run *pr)
+{
+	for (unsigned i = 0; i < pr->p->nts; i++)
+		if (pr->open_ok[i] && pr->p->ts[i]->close)
+			pr->p->ts[i]->close();
+	for (unsigned i = 0; i < pr->nlc; i++)
+		if (!pr->lc[i].r->skipped && !pr->lc[i].r->runs) {
+			pr->lc[i].r->skipped = true;
+			snprintf(pr->lc[i].r->note, sizeof pr->lc[i].r->note, "interrupted");
+		}
+	for (unsigned i = 0; i < pr->ntc; i++)
+		if (!pr->tc[i].r->skipped && !pr->tc[i].r->runs) {
+			pr->tc[i].r->skipped = true;
+			snprintf(pr->tc[i].r->note, sizeof pr->tc[i].r->note, "interrupted");
+		}
+}
+
+/* The codec benchmark (in process). Returns 0 or -1. */
+static int plan_codec(const bench_opts *o, results *res)
+{
+	if (!o->json)
+		printf("\n");
+	int n = codec_bench_run(o->quick, opt_runs(o) < 3 ? 3 : opt_runs(o), res->codec);
+	if (n < 0) {
+		g_core_failed = true;
 		return -1;
 	}
+	res->ncodec = (unsigned)n;
+	if (!o->json)
+		report_codec(res);
+	return 0;
+}
+
+static int run_plan(const bench_opts *o, const plan *p, results *res)
+{
+	plan_run *pr = calloc(1, sizeof *pr);
+	if (!pr)
+		return -1;
+	*pr = (plan_run){.o = o, .p = p, .res = res, .runs = opt_runs(o)};
+	plan_open(pr);
+	hm_hist *rep = NULL;
+	uint8_t *payload = NULL;
+	if (plan_lat_cases(pr) != 0)
+		goto fail;
+	plan_tp_cases(pr);
+	rep = malloc(sizeof *rep);
+	payload = malloc(o->size);
+	if (!rep || !payload)
+		goto fail;
 	for (uint32_t i = 0; i < o->size; i++)
 		payload[i] = (uint8_t)(i * 31u + 7u);
-
-	if (nlc) {
-		if (!o->json) {
-			printf("\nlatency: round trip (ns) of a %u-byte message between two "
-			       "processes; %" PRIu64 " round trips after %" PRIu64
-			       " of warm-up, at most %" PRIu64 " s, per run; %u run%s\n",
-			       o->size, opt_lat_count(o), opt_lat_count(o) / 10,
-			       (uint64_t)(opt_lat_budget_ns(o) / NS_PER_S), runs, runs == 1 ? "" : "s");
-			fflush(stdout);
-		}
-		for (unsigned run = 0; run < runs && !g_stop; run++) {
-			for (unsigned i = 0; i < nlc && !g_stop; i++) {
-				lat_result *r = lc[i].r;
-				if (r->skipped)
-					continue;
-				if (lat_run_one(o, lc[i].t, lc[i].w, rep) != 0) {
-					if (g_stop)
-						break;
-					r->skipped = true;
-					fail_note(r->note, sizeof r->note, run);
-					g_core_failed |= is_reference(lc[i].t);
-					continue;
-				}
-				for (int k = 0; k < LAT_NPCT; k++)
-					r->v[k][run] = hm_hist_percentile(rep, lat_pcts[k]);
-				r->partial |= rep->total < opt_lat_count(o);
-				hm_hist_merge(r->merged, rep);
-				r->runs = run + 1;
-			}
-			if (!o->json && runs > 1) {
-				printf("  latency run %u/%u done\n", run + 1, runs);
-				fflush(stdout);
-			}
-		}
-		for (unsigned i = 0; i < nlc; i++)
-			if (!lc[i].r->skipped && lc[i].r->runs)
-				lat_finalize(lc[i].r);
-		if (!o->json && !g_stop)
-			print_latency_tables(res);
-	}
-
-	if (ntc && !g_stop) {
-		if (!o->json) {
-			printf("\nthroughput: messages per second counted by the consumers over "
-			       "%.2g s after %.2g s of warm-up, %u run%s (median, min, max); 1-4 "
-			       "is per subscriber\n",
-			       opt_tp_seconds(o), opt_tp_seconds(o) / 10 > 0.05 ? opt_tp_seconds(o) / 10 : 0.05,
-			       runs, runs == 1 ? "" : "s");
-			if (p->topos & ((1u << TOPO_4_1) | (1u << TOPO_1_4)))
-				printf("4-1 and 1-4 run 5 processes on %u CPUs: oversubscribed, so their "
-				       "idle waits yield the CPU (sched_yield) instead of spinning\n",
-				       online_cpus());
-			fflush(stdout);
-		}
-		for (unsigned run = 0; run < runs && !g_stop; run++) {
-			for (unsigned i = 0; i < ntc && !g_stop; i++) {
-				tp_result *r = tc[i].r;
-				if (r->skipped)
-					continue;
-				uint64_t lost = 0;
-				if (tp_run_one(o, tc[i].t, tc[i].topo, tc[i].batch, payload,
-					       &r->mps[run], &lost) != 0) {
-					if (g_stop)
-						break;
-					r->skipped = true;
-					fail_note(r->note, sizeof r->note, run);
-					g_core_failed |= is_reference(tc[i].t);
-					continue;
-				}
-				r->lost += lost;
-				r->runs = run + 1;
-			}
-			if (!o->json && runs > 1) {
-				printf("  throughput run %u/%u done\n", run + 1, runs);
-				fflush(stdout);
-			}
-		}
-		for (unsigned i = 0; i < ntc; i++)
-			if (!tc[i].r->skipped && tc[i].r->runs)
-				tp_finalize(tc[i].r);
-		if (!o->json && !g_stop)
-			print_tp_tables(res);
-	}
+	if (pr->nlc)
+		plan_latency(pr, rep);
+	if (pr->ntc && !g_stop)
+		plan_throughput(pr, payload);
 	free(rep);
 	free(payload);
-
-	for (unsigned i = 0; i < p->nts; i++)
-		if (open_ok[i] && p->ts[i]->close)
-			p->ts[i]->close();
-
-	/* A run cut short by a signal leaves rows without runs: drop their
-	 * claims to a result. */
-	for (unsigned i = 0; i < nlc; i++)
-		if (!lc[i].r->skipped && !lc[i].r->runs) {
-			lc[i].r->skipped = true;
-			snprintf(lc[i].r->note, sizeof lc[i].r->note, "interrupted");
-		}
-	for (unsigned i = 0; i < ntc; i++)
-		if (!tc[i].r->skipped && !tc[i].r->runs) {
-			tc[i].r->skipped = true;
-			snprintf(tc[i].r->note, sizeof tc[i].r->note, "interrupted");
-		}
-
-	if (p->codec && !g_stop) {
-		if (!o->json)
-			printf("\n");
-		int n = codec_bench_run(o->quick, opt_runs(o) < 3 ? 3 : opt_runs(o), res->codec);
-		if (n < 0) {
-			g_core_failed = true;
-			rc = -1;
-		} else {
-			res->ncodec = (unsigned)n;
-			if (!o->json)
-				report_codec(res);
-		}
-	}
+	plan_close(pr);
+	free(pr);
+	int rc = 0;
+	if (p->codec && !g_stop)
+		rc = plan_codec(o, res);
 	return g_stop ? -1 : rc;
+fail:
+	free(rep);
+	free(payload);
+	free(pr);
+	return -1;
 }
 
 /* ---- commands ---- */
@@ -625,6 +686,79 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
+/* The results directory of `all` (--out, else results/ beside the
+ * executable): results.csv, summary.md, latency.hgrm and a chart. Returns
+ * 0 or -1. */
+static int write_results_dir(const char *command, const bench_opts *o, const machine_info *m,
+			     const results *res, bool targets)
+{
+	char exe[PATH_MAX], dir[PATH_MAX + 16];
+	if (o->out)
+		snprintf(dir, sizeof dir, "%s", o->out);
+	else
+		snprintf(dir, sizeof dir, "%s/results", executable_dir(exe, sizeof exe));
+	if (mkdir_p(dir) != 0) {
+		say_error("%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	int rc = 0;
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof path, "%s/results.csv", dir);
+	if (report_csv(path, command, res, false) != 0)
+		rc = -1;
+	snprintf(path, sizeof path, "%s/summary.md", dir);
+	FILE *f = fopen(path, "we");
+	if (f) {
+		report_markdown(f, command, o, m, res, targets);
+		fclose(f);
+	}
+	snprintf(path, sizeof path, "%s/latency.hgrm", dir);
+	if (report_hist(path, res) != 0)
+		rc = -1;
+	int pr = res->nlat ? report_plot(dir, res) : -1;
+	FILE *to = o->json ? stderr : stdout;
+	fprintf(to, "results: %s/{results.csv,summary.md,latency.hgrm%s}\n", dir,
+		pr == 0 ? ",latency.gp,latency.png" : "");
+	if (pr == 1)
+		fprintf(to, "no chart: gnuplot is not installed (Debian: "
+			    "gnuplot-nox)\n");
+	return rc;
+}
+
+/* Print and write what the run found. Returns 0 or -1. */
+static int report_all(const char *command, const bench_opts *o, const machine_info *m,
+		      const results *res, bool targets, bool write_dir)
+{
+	int rc = 0;
+	if (o->json)
+		report_json(command, o, m, res, targets);
+	else if (targets || !strcmp(command, "peers"))
+		report_markdown(stdout, command, o, m, res, targets);
+	if (o->csv && report_csv(o->csv, command, res, true) != 0)
+		rc = -1;
+	if (o->hist && report_hist(o->hist, res) != 0)
+		rc = -1;
+	if (write_dir && write_results_dir(command, o, m, res, targets) != 0)
+		rc = -1;
+	return rc;
+}
+
+/* When the plan has the bridge and its latency case was skipped, say why
+ * in the report. */
+static void note_bridge_skip(const bench_opts *o, const plan *p, results *res)
+{
+	bool bridge_in = false;
+	for (unsigned i = 0; i < p->nts; i++)
+		bridge_in |= p->ts[i] == &transport_bridge;
+	if (!bridge_in)
+		return;
+	const lat_result *b = find_lat(res, "bridge", "block", o->size);
+	if (b && b->skipped) {
+		res->bridge_skipped = true;
+		snprintf(res->bridge_note, sizeof res->bridge_note, "%s", b->note);
+	}
+}
+
 /* Run a plan with a fresh results set; print, write CSV/histograms and, for
  * `all`, the results directory. */
 static int execute(const char *command, const bench_opts *o, const plan *p, bool targets,
@@ -653,61 +787,9 @@ static int execute(const char *command, const bench_opts *o, const plan *p, bool
 	/* The run keeps two to five processes busy itself; much more than that
 	 * means other work shared the machine with it. */
 	m.load1_after = machine_load();
-	bool bridge_in = false;
-	for (unsigned i = 0; i < p->nts; i++)
-		bridge_in |= p->ts[i] == &transport_bridge;
-	if (bridge_in) {
-		const lat_result *b = find_lat(res, "bridge", "block", o->size);
-		if (b && b->skipped) {
-			res->bridge_skipped = true;
-			snprintf(res->bridge_note, sizeof res->bridge_note, "%s", b->note);
-		}
-	}
-
-	if (rc == 0 || !g_stop) {
-		if (o->json) {
-			report_json(command, o, &m, res, targets);
-		} else if (targets || !strcmp(command, "peers")) {
-			report_markdown(stdout, command, o, &m, res, targets);
-		}
-		if (o->csv && report_csv(o->csv, command, res, true) != 0)
-			rc = -1;
-		if (o->hist && report_hist(o->hist, res) != 0)
-			rc = -1;
-		if (write_dir) {
-			char exe[PATH_MAX], dir[PATH_MAX + 16];
-			if (o->out)
-				snprintf(dir, sizeof dir, "%s", o->out);
-			else
-				snprintf(dir, sizeof dir, "%s/results",
-					 executable_dir(exe, sizeof exe));
-			if (mkdir_p(dir) != 0) {
-				say_error("%s: %s", dir, strerror(errno));
-				rc = -1;
-			} else {
-				char path[PATH_MAX + 64];
-				snprintf(path, sizeof path, "%s/results.csv", dir);
-				if (report_csv(path, command, res, false) != 0)
-					rc = -1;
-				snprintf(path, sizeof path, "%s/summary.md", dir);
-				FILE *f = fopen(path, "we");
-				if (f) {
-					report_markdown(f, command, o, &m, res, targets);
-					fclose(f);
-				}
-				snprintf(path, sizeof path, "%s/latency.hgrm", dir);
-				if (report_hist(path, res) != 0)
-					rc = -1;
-				int pr = res->nlat ? report_plot(dir, res) : -1;
-				FILE *to = o->json ? stderr : stdout;
-				fprintf(to, "results: %s/{results.csv,summary.md,latency.hgrm%s}\n", dir,
-					pr == 0 ? ",latency.gp,latency.png" : "");
-				if (pr == 1)
-					fprintf(to, "no chart: gnuplot is not installed (Debian: "
-						    "gnuplot-nox)\n");
-			}
-		}
-	}
+	note_bridge_skip(o, p, res);
+	if ((rc == 0 || !g_stop) && report_all(command, o, &m, res, targets, write_dir) != 0)
+		rc = -1;
 	for (unsigned i = 0; i < res->nlat; i++)
 		free(res->lat[i].merged);
 	free(res);
@@ -1053,6 +1135,54 @@ static unsigned parse_names(const char *v, const char *const *names, unsigned n)
 	return bits;
 }
 
+/* --seconds: 0.05 to 600. */
+static int parse_seconds(const char *v, double *seconds)
+{
+	char *end;
+	errno = 0;
+	double d = strtod(v, &end);
+	if (errno || *end || !(d >= 0.05 && d <= 600.0))
+		return -1;
+	*seconds = d;
+	return 0;
+}
+
+/* --cpu LIST: CPUs this process may run on now. */
+static int parse_cpus(const char *v, bench_opts *o)
+{
+	char list[128];
+	snprintf(list, sizeof list, "%s", v);
+	cpu_set_t allowed;
+	if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
+		return -1;
+	o->ncpus = 0;
+	char *save = NULL;
+	uint64_t n;
+	for (char *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+		/* Refuse CPUs we may not run on now, rather than after
+		 * the first fork. */
+		if (o->ncpus >= MAX_CPUS || !parse_u64(s, 0, CPU_SETSIZE - 1, &n) ||
+		    !CPU_ISSET((int)n, &allowed))
+			return -1;
+		o->cpus[o->ncpus++] = (int)n;
+	}
+	return o->ncpus ? 0 : -1;
+}
+
+/* --spin-yield: microseconds, or off (-1). */
+static int parse_spin_yield(const char *v, int *us)
+{
+	uint64_t n;
+	if (!strcmp(v, "off")) {
+		*us = -1;
+		return 0;
+	}
+	if (!parse_u64(v, 0, 10000000, &n))
+		return -1;
+	*us = (int)n;
+	return 0;
+}
+
 static int parse_value(bench_opts *o, int id, const char *v)
 {
 	uint64_t n;
@@ -1082,15 +1212,8 @@ static int parse_value(bench_opts *o, int id, const char *v)
 			return -1;
 		o->batch = (uint32_t)n;
 		return 0;
-	case OPT_SECONDS: {
-		char *end;
-		errno = 0;
-		double d = strtod(v, &end);
-		if (errno || *end || !(d >= 0.05 && d <= 600.0))
-			return -1;
-		o->seconds = d;
-		return 0;
-	}
+	case OPT_SECONDS:
+		return parse_seconds(v, &o->seconds);
 	case OPT_RUNS:
 		if (!parse_u64(v, 1, MAX_RUNS, &n))
 			return -1;
@@ -1099,24 +1222,8 @@ static int parse_value(bench_opts *o, int id, const char *v)
 	case OPT_PEERS:
 		o->peers = v;
 		return 0;
-	case OPT_CPU: {
-		char list[128];
-		snprintf(list, sizeof list, "%s", v);
-		cpu_set_t allowed;
-		if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
-			return -1;
-		o->ncpus = 0;
-		char *save = NULL;
-		for (char *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
-			/* Refuse CPUs we may not run on now, rather than after
-			 * the first fork. */
-			if (o->ncpus >= MAX_CPUS || !parse_u64(s, 0, CPU_SETSIZE - 1, &n) ||
-			    !CPU_ISSET((int)n, &allowed))
-				return -1;
-			o->cpus[o->ncpus++] = (int)n;
-		}
-		return o->ncpus ? 0 : -1;
-	}
+	case OPT_CPU:
+		return parse_cpus(v, o);
 	case OPT_RT:
 		if (!parse_u64(v, 1, 99, &n))
 			return -1;
@@ -1128,14 +1235,7 @@ static int parse_value(bench_opts *o, int id, const char *v)
 		o->busy_poll_us = (int)n;
 		return 0;
 	case OPT_SPIN_YIELD:
-		if (!strcmp(v, "off")) {
-			o->spin_yield_us = -1;
-			return 0;
-		}
-		if (!parse_u64(v, 0, 10000000, &n))
-			return -1;
-		o->spin_yield_us = (int)n;
-		return 0;
+		return parse_spin_yield(v, &o->spin_yield_us);
 	case OPT_CSV:
 		o->csv = v;
 		return 0;
