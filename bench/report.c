@@ -194,19 +194,13 @@ static void fmt_rate(char *buf, size_t len, double mps)
 	snprintf(buf, len, "%.2fM/s", mps / 1e6);
 }
 
-static unsigned build_targets(const results *res, target *t)
+/* Targets 1: busy-spin ping-pong, against the bare ring and iceoryx. */
+static unsigned targets_spin(const results *res, uint32_t size, target *t, unsigned n)
 {
-	unsigned n = 0;
-	uint32_t size = res->nlat ? res->lat[0].size : (res->ntp ? res->tp[0].size : 64);
 	char a[48], b[48];
 	const lat_result *hs = lat_ok(res, "hermes", "spin", size);
 	const lat_result *bs = lat_ok(res, "bare-ring", "spin", size);
 	const lat_result *is = lat_ok(res, "iceoryx", "spin", size);
-	const lat_result *hb = lat_ok(res, "hermes", "block", size);
-	const lat_result *bb = lat_ok(res, "bare-ring", "block", size);
-	const lat_result *ux = lat_ok(res, "unix", "block", size);
-
-	/* 1: busy-spin ping-pong. */
 	fmt_ns(a, sizeof a, hs ? hs->med[P50] : 0);
 	fmt_ns(b, sizeof b, bs ? bs->med[P50] : 0);
 	t_ratio(&t[n++], "1", "shm busy-spin RTT p50 <= 1.1x bare ring p50",
@@ -224,8 +218,13 @@ static unsigned build_targets(const results *res, target *t)
 		hs && is);
 	if (!is)
 		snprintf(t[n - 1].why, sizeof t[n - 1].why, "iceoryx not measured");
+	return n;
+}
 
-	/* 2: throughput, per topology. */
+/* Targets 2: throughput, per topology, against the bare ring and ZeroMQ. */
+static unsigned targets_throughput(const results *res, uint32_t size, target *t, unsigned n)
+{
+	char a[48], b[48];
 	for (int topo = 0; topo < TOPO_N_; topo++) {
 		uint32_t nb = batch_of(res, (topology)topo);
 		const tp_result *h1 = tp_ok(res, "hermes", (topology)topo, size, 1);
@@ -256,8 +255,17 @@ static unsigned build_targets(const results *res, target *t)
 		if (!z1)
 			snprintf(t[n - 1].why, sizeof t[n - 1].why, "ZeroMQ not measured");
 	}
+	return n;
+}
 
-	/* 3: blocking waits. */
+/* Targets 3: blocking waits, against a bare futex ring and a Unix socket. */
+static unsigned targets_blocking(const results *res, uint32_t size, target *t, unsigned n)
+{
+	char a[48], b[48];
+	const lat_result *hs = lat_ok(res, "hermes", "spin", size);
+	const lat_result *hb = lat_ok(res, "hermes", "block", size);
+	const lat_result *bb = lat_ok(res, "bare-ring", "block", size);
+	const lat_result *ux = lat_ok(res, "unix", "block", size);
 	fmt_ns(a, sizeof a, hb ? hb->med[P50] : 0);
 	fmt_ns(b, sizeof b, bb ? bb->med[P50] : 0);
 	t_ratio(&t[n++], "3", "futex-blocking wait RTT p50 <= 1.2x bare futex ring p50",
@@ -272,8 +280,12 @@ static unsigned build_targets(const results *res, target *t)
 	t_ratio(&t[n++], "3", "spin-then-block (HERMES_WAIT_BLOCK) RTT p50 <= 1.5x busy-spin p50",
 		hb ? (double)hb->med[P50] : 0, hs ? (double)hs->med[P50] : 0, a, b, 1.5, true,
 		hb && hs);
+	return n;
+}
 
-	/* 4: the bridge. */
+/* Targets 4: the bridge, against raw TCP, ZeroMQ tcp:// and NATS. */
+static unsigned targets_bridge(const results *res, uint32_t size, target *t, unsigned n)
+{
 	const lat_result *br = lat_ok(res, "bridge", "block", size);
 	const lat_result *tc = lat_ok(res, "tcp", "block", size);
 	const lat_result *zt = lat_ok(res, "zmq-tcp", "block", size);
@@ -323,8 +335,12 @@ static unsigned build_targets(const results *res, target *t)
 				 res->bridge_note[0] ? res->bridge_note : "not measured");
 		}
 	}
+	return n;
+}
 
-	/* 5: the codec. */
+/* Targets 5: the codec's rows that have a goal. */
+static unsigned targets_codec(const results *res, target *t, unsigned n)
+{
 	for (unsigned i = 0; i < res->ncodec; i++) {
 		const codec_row *c = &res->codec[i];
 		if (c->goal_ns <= 0)
@@ -343,6 +359,17 @@ static unsigned build_targets(const results *res, target *t)
 		n++;
 	}
 	return n;
+}
+
+static unsigned build_targets(const results *res, target *t)
+{
+	uint32_t size = res->nlat ? res->lat[0].size : (res->ntp ? res->tp[0].size : 64);
+	unsigned n = 0;
+	n = targets_spin(res, size, t, n);
+	n = targets_throughput(res, size, t, n);
+	n = targets_blocking(res, size, t, n);
+	n = targets_bridge(res, size, t, n);
+	return targets_codec(res, t, n);
 }
 
 void report_targets(FILE *f, const results *res, bool markdown)
@@ -385,6 +412,89 @@ static const lat_result *lat_reference(const results *res, const char *t, const 
 	return x;
 }
 
+static void md_latency(FILE *f, const results *res)
+{
+	fprintf(f,
+		"Latency: round trip (ns) of a %u-byte message between two processes; "
+		"median over runs of each percentile, p50 range over runs; ratios of p50.\n\n",
+		res->lat[0].size);
+	fprintf(f, "| transport | wait | p50 | p90 | p99 | p99.9 | p99.99 | max | p50 runs "
+		   "| ÷ bare ring | hermes ÷ this |\n");
+	fprintf(f, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+	for (unsigned i = 0; i < res->nlat; i++) {
+		const lat_result *r = &res->lat[i];
+		if (r->skipped) {
+			fprintf(f, "| %s | %s | %s |||||||||\n", r->transport, r->wait, r->note);
+			continue;
+		}
+		const lat_result *b = lat_reference(res, "bare-ring", r);
+		const lat_result *h = lat_reference(res, "hermes", r);
+		fprintf(f,
+			"| %s | %s | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " | %" PRIu64
+			" | %" PRIu64 " | %" PRIu64 " | %" PRIu64 "–%" PRIu64 " |",
+			r->transport, r->wait, r->med[P50], r->med[P90], r->med[P99], r->med[P999],
+			r->med[P9999], r->med[PMAX], r->lo[P50], r->hi[P50]);
+		if (b)
+			fprintf(f, " %.2f |", ratio((double)r->med[P50], (double)b->med[P50]));
+		else
+			fprintf(f, " - |");
+		if (h)
+			fprintf(f, " %.3g |\n", ratio((double)h->med[P50], (double)r->med[P50]));
+		else
+			fprintf(f, " - |\n");
+	}
+	fprintf(f, "\n");
+}
+
+static void md_throughput(FILE *f, const results *res)
+{
+	fprintf(f, "Throughput: messages per second (1->4: per subscriber, each sees every "
+		   "message), median of runs with min and max.\n\n");
+	fprintf(f, "| transport | topology | batch | msgs/s | min | max | MB/s | ÷ bare ring | "
+		   "hermes ÷ this |\n");
+	fprintf(f, "|---|---|--:|--:|--:|--:|--:|--:|--:|\n");
+	for (unsigned i = 0; i < res->ntp; i++) {
+		const tp_result *r = &res->tp[i];
+		if (r->skipped) {
+			fprintf(f, "| %s | %s | %u | %s ||||||\n", r->transport, topo_name(r->topo),
+				r->batch, r->note);
+			continue;
+		}
+		const tp_result *b = tp_ok(res, "bare-ring", r->topo, r->size, r->batch);
+		const tp_result *h = tp_ok(res, "hermes", r->topo, r->size, r->batch);
+		if (!h)
+			h = tp_ok(res, "hermes", r->topo, r->size, 1);
+		fprintf(f, "| %s | %s | %u | %.0f | %.0f | %.0f | %.1f |", r->transport,
+			topo_name(r->topo), r->batch, r->median, r->min, r->max,
+			r->median * r->size / 1e6);
+		if (b)
+			fprintf(f, " %.2f |", ratio(r->median, b->median));
+		else
+			fprintf(f, " - |");
+		if (h)
+			fprintf(f, " %.3g |", ratio(h->median, r->median));
+		else
+			fprintf(f, " - |");
+		if (r->lost)
+			fprintf(f, " %" PRIu64 " lost", r->lost);
+		fprintf(f, "\n");
+	}
+	fprintf(f, "\n");
+}
+
+static void md_codec(FILE *f, const results *res)
+{
+	fprintf(f, "Components, one thread, 64-byte messages (median of %u runs):\n\n",
+		res->codec[0].runs);
+	fprintf(f, "| component | ns/msg | min | max | msgs/s |\n|---|--:|--:|--:|--:|\n");
+	for (unsigned i = 0; i < res->ncodec; i++) {
+		const codec_row *c = &res->codec[i];
+		fprintf(f, "| %s | %.2f | %.2f | %.2f | %.1fM |\n", c->label, c->median, c->min, c->max,
+			1e3 / c->median);
+	}
+	fprintf(f, "\n");
+}
+
 void report_markdown(FILE *f, const char *command, const bench_opts *o, const machine_info *m,
 		     const results *res, bool targets)
 {
@@ -399,85 +509,12 @@ void report_markdown(FILE *f, const char *command, const bench_opts *o, const ma
 		o->rt_prio > 0 ? " Workers asked for SCHED_FIFO." : "");
 	if (res->spin_note[0])
 		fprintf(f, "%s\n\n", res->spin_note);
-	if (res->nlat) {
-		fprintf(f,
-			"Latency: round trip (ns) of a %u-byte message between two processes; "
-			"median over runs of each percentile, p50 range over runs; ratios of p50.\n\n",
-			res->lat[0].size);
-		fprintf(f, "| transport | wait | p50 | p90 | p99 | p99.9 | p99.99 | max | p50 runs "
-			   "| ÷ bare ring | hermes ÷ this |\n");
-		fprintf(f, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
-		for (unsigned i = 0; i < res->nlat; i++) {
-			const lat_result *r = &res->lat[i];
-			if (r->skipped) {
-				fprintf(f, "| %s | %s | %s |||||||||\n", r->transport, r->wait,
-					r->note);
-				continue;
-			}
-			const lat_result *b = lat_reference(res, "bare-ring", r);
-			const lat_result *h = lat_reference(res, "hermes", r);
-			fprintf(f,
-				"| %s | %s | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " | %" PRIu64
-				" | %" PRIu64 " | %" PRIu64 " | %" PRIu64 "–%" PRIu64 " |",
-				r->transport, r->wait, r->med[P50], r->med[P90], r->med[P99],
-				r->med[P999], r->med[P9999], r->med[PMAX], r->lo[P50], r->hi[P50]);
-			if (b)
-				fprintf(f, " %.2f |", ratio((double)r->med[P50], (double)b->med[P50]));
-			else
-				fprintf(f, " - |");
-			if (h)
-				fprintf(f, " %.3g |\n", ratio((double)h->med[P50], (double)r->med[P50]));
-			else
-				fprintf(f, " - |\n");
-		}
-		fprintf(f, "\n");
-	}
-	if (res->ntp) {
-		fprintf(f,
-			"Throughput: messages per second (1->4: per subscriber, each sees every "
-			"message), median of runs with min and max.\n\n");
-		fprintf(f, "| transport | topology | batch | msgs/s | min | max | MB/s | ÷ bare ring | "
-			   "hermes ÷ this |\n");
-		fprintf(f, "|---|---|--:|--:|--:|--:|--:|--:|--:|\n");
-		for (unsigned i = 0; i < res->ntp; i++) {
-			const tp_result *r = &res->tp[i];
-			if (r->skipped) {
-				fprintf(f, "| %s | %s | %u | %s ||||||\n", r->transport,
-					topo_name(r->topo), r->batch, r->note);
-				continue;
-			}
-			const tp_result *b = tp_ok(res, "bare-ring", r->topo, r->size, r->batch);
-			const tp_result *h = tp_ok(res, "hermes", r->topo, r->size, r->batch);
-			if (!h)
-				h = tp_ok(res, "hermes", r->topo, r->size, 1);
-			fprintf(f, "| %s | %s | %u | %.0f | %.0f | %.0f | %.1f |", r->transport,
-				topo_name(r->topo), r->batch, r->median, r->min, r->max,
-				r->median * r->size / 1e6);
-			if (b)
-				fprintf(f, " %.2f |", ratio(r->median, b->median));
-			else
-				fprintf(f, " - |");
-			if (h)
-				fprintf(f, " %.3g |", ratio(h->median, r->median));
-			else
-				fprintf(f, " - |");
-			if (r->lost)
-				fprintf(f, " %" PRIu64 " lost", r->lost);
-			fprintf(f, "\n");
-		}
-		fprintf(f, "\n");
-	}
-	if (res->ncodec) {
-		fprintf(f, "Components, one thread, 64-byte messages (median of %u runs):\n\n",
-			res->codec[0].runs);
-		fprintf(f, "| component | ns/msg | min | max | msgs/s |\n|---|--:|--:|--:|--:|\n");
-		for (unsigned i = 0; i < res->ncodec; i++) {
-			const codec_row *c = &res->codec[i];
-			fprintf(f, "| %s | %.2f | %.2f | %.2f | %.1fM |\n", c->label, c->median, c->min,
-				c->max, 1e3 / c->median);
-		}
-		fprintf(f, "\n");
-	}
+	if (res->nlat)
+		md_latency(f, res);
+	if (res->ntp)
+		md_throughput(f, res);
+	if (res->ncodec)
+		md_codec(f, res);
 	if (res->bridge_skipped)
 		fprintf(f, "Bridge: %s\n\n", res->bridge_note);
 	if (targets) {
@@ -504,23 +541,9 @@ static void json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-void report_json(const char *command, const bench_opts *o, const machine_info *m,
-		 const results *res, bool targets)
+/* The "latency" array's rows. */
+static void json_latency(FILE *f, const results *res)
 {
-	FILE *f = stdout;
-	fprintf(f, "{\n  \"command\": ");
-	json_string(f, command);
-	fprintf(f, ",\n  \"quick\": %s,\n  \"machine\": {\"cpu\": ", o->quick ? "true" : "false");
-	json_string(f, m->cpu);
-	fprintf(f, ", \"cores\": %ld, \"kernel\": ", m->cores);
-	json_string(f, m->kernel);
-	fprintf(f,
-		", \"load1\": %.2f, \"load1_after\": %.2f, \"busy_before_pct\": %.1f},\n  "
-		"\"cpu_pinning\": [",
-		m->load1, m->load1_after, m->busy_pct);
-	for (unsigned i = 0; i < o->ncpus; i++)
-		fprintf(f, "%s%d", i ? ", " : "", o->cpus[i]);
-	fprintf(f, "],\n  \"latency\": [");
 	for (unsigned i = 0; i < res->nlat; i++) {
 		const lat_result *r = &res->lat[i];
 		fprintf(f, "%s\n    {\"transport\": \"%s\", \"wait\": \"%s\", \"size\": %u", i ? "," : "",
@@ -541,7 +564,11 @@ void report_json(const char *command, const bench_opts *o, const machine_info *m
 		fprintf(f, ", \"mean\": %.1f, \"budget_hit\": %s}", r->mean,
 			r->partial ? "true" : "false");
 	}
-	fprintf(f, "%s],\n  \"throughput\": [", res->nlat ? "\n  " : "");
+}
+
+/* The "throughput" array's rows. */
+static void json_throughput(FILE *f, const results *res)
+{
 	for (unsigned i = 0; i < res->ntp; i++) {
 		const tp_result *r = &res->tp[i];
 		fprintf(f,
@@ -560,7 +587,11 @@ void report_json(const char *command, const bench_opts *o, const machine_info *m
 			r->runs, r->seconds, r->median, r->min, r->max, r->median * r->size / 1e6,
 			r->lost);
 	}
-	fprintf(f, "%s],\n  \"components\": [", res->ntp ? "\n  " : "");
+}
+
+/* The "components" array's rows. */
+static void json_codec(FILE *f, const results *res)
+{
 	for (unsigned i = 0; i < res->ncodec; i++) {
 		const codec_row *c = &res->codec[i];
 		fprintf(f,
@@ -572,27 +603,56 @@ void report_json(const char *command, const bench_opts *o, const machine_info *m
 				c->median <= c->goal_ns ? "true" : "false");
 		fprintf(f, "}");
 	}
+}
+
+/* The "targets" member. */
+static void json_targets(FILE *f, const results *res)
+{
+	target t[MAX_TARGETS];
+	unsigned n = build_targets(res, t);
+	fprintf(f, ",\n  \"targets\": [");
+	for (unsigned i = 0; i < n; i++) {
+		fprintf(f, "%s\n    {\"group\": %s, \"target\": ", i ? "," : "", t[i].group);
+		json_string(f, t[i].what);
+		fprintf(f, ", \"status\": \"%s\"", t_status(&t[i]));
+		if (t[i].have) {
+			fprintf(f, ", \"ratio\": %.4f, \"measured\": ", t[i].value);
+			json_string(f, t[i].measured);
+		}
+		fprintf(f, "}");
+	}
+	fprintf(f, "\n  ]");
+}
+
+void report_json(const char *command, const bench_opts *o, const machine_info *m,
+		 const results *res, bool targets)
+{
+	FILE *f = stdout;
+	fprintf(f, "{\n  \"command\": ");
+	json_string(f, command);
+	fprintf(f, ",\n  \"quick\": %s,\n  \"machine\": {\"cpu\": ", o->quick ? "true" : "false");
+	json_string(f, m->cpu);
+	fprintf(f, ", \"cores\": %ld, \"kernel\": ", m->cores);
+	json_string(f, m->kernel);
+	fprintf(f,
+		", \"load1\": %.2f, \"load1_after\": %.2f, \"busy_before_pct\": %.1f},\n  "
+		"\"cpu_pinning\": [",
+		m->load1, m->load1_after, m->busy_pct);
+	for (unsigned i = 0; i < o->ncpus; i++)
+		fprintf(f, "%s%d", i ? ", " : "", o->cpus[i]);
+	fprintf(f, "],\n  \"latency\": [");
+	json_latency(f, res);
+	fprintf(f, "%s],\n  \"throughput\": [", res->nlat ? "\n  " : "");
+	json_throughput(f, res);
+	fprintf(f, "%s],\n  \"components\": [", res->ntp ? "\n  " : "");
+	json_codec(f, res);
 	fprintf(f, "%s]", res->ncodec ? "\n  " : "");
 	if (res->bridge_skipped) {
 		fprintf(f, ",\n  \"bridge\": ");
 		json_string(f, res->bridge_note);
 	}
-	if (targets) {
-		target t[MAX_TARGETS];
-		unsigned n = build_targets(res, t);
-		fprintf(f, ",\n  \"targets\": [");
-		for (unsigned i = 0; i < n; i++) {
-			fprintf(f, "%s\n    {\"group\": %s, \"target\": ", i ? "," : "", t[i].group);
-			json_string(f, t[i].what);
-			fprintf(f, ", \"status\": \"%s\"", t_status(&t[i]));
-			if (t[i].have) {
-				fprintf(f, ", \"ratio\": %.4f, \"measured\": ", t[i].value);
-				json_string(f, t[i].measured);
-			}
-			fprintf(f, "}");
-		}
-		fprintf(f, "\n  ]");
-	}
+	if (targets)
+		json_targets(f, res);
 	fprintf(f, "\n}\n");
 }
 

@@ -100,19 +100,28 @@ static void cleanup(void)
 		hermes_bus_unlink(bus_name);
 }
 
-int main(int argc, char **argv)
+/* What main sets up and the two measurements use. */
+typedef struct demo {
+	hermes_bus *bus;
+	hermes_pub *out;   /* "ping": to the echo process */
+	hermes_sub *back;  /* "pong": what it sends back */
+	uint32_t size;
+	uint8_t payload[4096];
+} demo;
+
+/* Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, uint64_t *round_trips, uint64_t *stream,
+		      uint32_t *size)
 {
-	uint64_t round_trips = 200000, stream = 2000000;
-	uint32_t size = 64;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--bus") && i + 1 < argc)
 			snprintf(bus_name, sizeof bus_name, "%s", argv[++i]);
 		else if (!strcmp(argv[i], "--round-trips") && i + 1 < argc)
-			round_trips = strtoull(argv[++i], NULL, 10);
+			*round_trips = strtoull(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--stream") && i + 1 < argc)
-			stream = strtoull(argv[++i], NULL, 10);
+			*stream = strtoull(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--size") && i + 1 < argc)
-			size = (uint32_t)strtoul(argv[++i], NULL, 10);
+			*size = (uint32_t)strtoul(argv[++i], NULL, 10);
 		else {
 			fprintf(stderr,
 				"usage: %s [--bus NAME] [--round-trips N] [--stream N] [--size BYTES]\n",
@@ -120,62 +129,59 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (size < 8 || size > 4096 || round_trips == 0) {
+	if (*size < 8 || *size > 4096 || *round_trips == 0) {
 		fprintf(stderr, "demo: --size must be 8..4096 and --round-trips > 0\n");
 		return 2;
 	}
-	own_bus = !bus_name[0];
-	if (own_bus)
-		snprintf(bus_name, sizeof bus_name, "demo-%d", (int)getpid());
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	return -1;
+}
 
-	hermes_bus *bus;
-	hermes_err err = own_bus ? hermes_bus_create(bus_name, 16 << 20, 0600, &bus)
-				 : hermes_bus_attach(bus_name, &bus);
+/* Create (or attach to) the bus, make the two rings and open our ends.
+ * Returns 0, or 1 after saying what failed. */
+static int open_rings(demo *d)
+{
+	hermes_err err = own_bus ? hermes_bus_create(bus_name, 16 << 20, 0600, &d->bus)
+				 : hermes_bus_attach(bus_name, &d->bus);
 	if (err)
 		return fail(own_bus ? "create bus" : "attach bus", err);
 	/* Through the supervisor when attached: it owns allocation. */
 	hermes_ring_config ping = {.name = "ping", .capacity = 4 << 20, .max_msg = 4096};
 	hermes_ring_config pong = {.name = "pong", .capacity = 4 << 20, .max_msg = 4096};
-	if (((err = hermes_ring_create(bus, &ping)) && err != HERMES_EEXIST) ||
-	    ((err = hermes_ring_create(bus, &pong)) && err != HERMES_EEXIST)) {
+	if (((err = hermes_ring_create(d->bus, &ping)) && err != HERMES_EEXIST) ||
+	    ((err = hermes_ring_create(d->bus, &pong)) && err != HERMES_EEXIST)) {
 		cleanup();
 		return fail("create rings", err);
 	}
 	printf("bus '%s' (/dev/shm/hermes.%s%s): rings 'ping' and 'pong' (4 MiB, block)\n",
 	       bus_name, bus_name, own_bus ? ", private" : ", run by hermesd");
-	hermes_sub *back;
-	hermes_pub *out;
-	if ((err = hermes_sub_open(bus, "pong", HERMES_START_LATEST, 0, &back)) ||
-	    (err = hermes_pub_open(bus, "ping", &out))) {
+	if ((err = hermes_sub_open(d->bus, "pong", HERMES_START_LATEST, 0, &d->back)) ||
+	    (err = hermes_pub_open(d->bus, "ping", &d->out))) {
 		cleanup();
 		return fail("open", err);
 	}
-	fflush(stdout);
-	echo_pid = fork();
-	if (echo_pid == 0)
-		_exit(echo_main());
+	return 0;
+}
 
-	uint64_t *rtt = malloc(round_trips * sizeof *rtt);
-	uint8_t payload[4096] = {0};
-	int rc = 0;
+/* Measure round trips one at a time and print their percentiles. Returns
+ * 0, 1 on an error or 130 when interrupted. */
+static int ping_pong(demo *d, uint64_t *rtt, uint64_t round_trips)
+{
+	hermes_err err = HERMES_OK;
 	printf("ping-pong: %llu round trips of %u bytes between two processes\n",
-	       (unsigned long long)round_trips, size);
+	       (unsigned long long)round_trips, d->size);
 	for (uint64_t i = 0; i < round_trips && !interrupted; i++) {
 		uint64_t t0 = now_ns();
-		memcpy(payload, &t0, 8);
-		if ((err = hermes_pub_send_timed(out, payload, size, NULL, 5000000000ll)))
+		memcpy(d->payload, &t0, 8);
+		if ((err = hermes_pub_send_timed(d->out, d->payload, d->size, NULL, 5000000000ll)))
 			break;
 		hermes_msg m;
-		while ((err = hermes_sub_poll(back, &m)) == HERMES_EAGAIN && !interrupted)
-			if ((err = hermes_sub_wait(back, HERMES_WAIT_SPIN, 5000000000ll)))
+		while ((err = hermes_sub_poll(d->back, &m)) == HERMES_EAGAIN && !interrupted)
+			if ((err = hermes_sub_wait(d->back, HERMES_WAIT_SPIN, 5000000000ll)))
 				break;
 		if (err)
 			break;
 		rtt[i] = now_ns() - t0;
-		hermes_sub_release(back);
+		hermes_sub_release(d->back);
 		if (i % (round_trips / 10 ? round_trips / 10 : 1) == 0) {
 			printf("\r  %3llu%%", (unsigned long long)(i * 100 / round_trips));
 			fflush(stdout);
@@ -185,8 +191,7 @@ int main(int argc, char **argv)
 		printf("\n%s\n", interrupted ? "interrupted" : "");
 		if (err && !interrupted)
 			fail("round trip", err);
-		rc = interrupted ? 130 : 1;
-		goto out;
+		return interrupted ? 130 : 1;
 	}
 	qsort(rtt, round_trips, sizeof *rtt, cmp_u64);
 #define PCT(p) (rtt[(uint64_t)((double)(round_trips - 1) * (p))])
@@ -194,48 +199,80 @@ int main(int argc, char **argv)
 	       (unsigned long long)PCT(0.50), (unsigned long long)PCT(0.90),
 	       (unsigned long long)PCT(0.99), (unsigned long long)PCT(0.999),
 	       (unsigned long long)rtt[round_trips - 1]);
+#undef PCT
+	return 0;
+}
 
-	/* Streaming: the echo process sends everything back; count the rate
-	 * at which it returns. */
+/* Streaming: the echo process sends everything back; count the rate at
+ * which it returns. Returns 0, 1 when it stalls or 130 when interrupted. */
+static int streaming(demo *d, uint64_t stream)
+{
 	uint64_t t0 = now_ns(), received = 0, sent = 0;
 	while (received < stream && !interrupted) {
 		while (sent < stream && sent - received < 4096 &&
-		       hermes_pub_send(out, payload, size, NULL) == HERMES_OK)
+		       hermes_pub_send(d->out, d->payload, d->size, NULL) == HERMES_OK)
 			sent++;
 		hermes_msg m;
-		while (hermes_sub_poll(back, &m) == HERMES_OK)
+		while (hermes_sub_poll(d->back, &m) == HERMES_OK)
 			received++;
-		hermes_sub_release(back);
+		hermes_sub_release(d->back);
 		if (now_ns() - t0 > 60000000000ull) {
 			fprintf(stderr, "demo: streaming stalled\n");
-			rc = 1;
-			goto out;
+			return 1;
 		}
 	}
 	if (interrupted) {
 		printf("\ninterrupted\n");
-		rc = 130;
-		goto out;
+		return 130;
 	}
 	double secs = (double)(now_ns() - t0) / 1e9;
 	printf("streaming: %llu messages out and back in %.2f s: %.2f M msgs/s each way\n",
 	       (unsigned long long)received, secs, (double)received / secs / 1e6);
-out:
-	hermes_pub_send(out, payload, 0, NULL); /* tells the echo process to stop */
-	if (echo_pid > 0) {
-		/* Give it 5 s to finish on its own; cleanup() stops it after. */
-		for (int i = 0; i < 500; i++) {
-			if (waitpid(echo_pid, NULL, WNOHANG) == echo_pid) {
-				echo_pid = 0;
-				break;
-			}
-			usleep(10000);
+	return 0;
+}
+
+/* Give the echo process 5 s to finish on its own; cleanup() stops it after. */
+static void await_echo(void)
+{
+	for (int i = 0; echo_pid > 0 && i < 500; i++) {
+		if (waitpid(echo_pid, NULL, WNOHANG) == echo_pid) {
+			echo_pid = 0;
+			break;
 		}
+		usleep(10000);
 	}
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t round_trips = 200000, stream = 2000000;
+	demo d = {.size = 64};
+	int rc = parse_args(argc, argv, &round_trips, &stream, &d.size);
+	if (rc >= 0)
+		return rc;
+	own_bus = !bus_name[0];
+	if (own_bus)
+		snprintf(bus_name, sizeof bus_name, "demo-%d", (int)getpid());
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if ((rc = open_rings(&d)) != 0)
+		return rc;
+	fflush(stdout);
+	echo_pid = fork();
+	if (echo_pid == 0)
+		_exit(echo_main());
+
+	uint64_t *rtt = malloc(round_trips * sizeof *rtt);
+	rc = ping_pong(&d, rtt, round_trips);
+	if (rc == 0)
+		rc = streaming(&d, stream);
+	hermes_pub_send(d.out, d.payload, 0, NULL); /* tells the echo process to stop */
+	await_echo();
 	free(rtt);
-	hermes_pub_close(out);
-	hermes_sub_close(back);
-	hermes_bus_detach(bus);
+	hermes_pub_close(d.out);
+	hermes_sub_close(d.back);
+	hermes_bus_detach(d.bus);
 	cleanup();
 	if (own_bus)
 		printf("stopped: echo process reaped, /dev/shm/hermes.%s removed\n", bus_name);
