@@ -194,6 +194,14 @@ long parse_hex(const char *s, size_t len, uint8_t *out, size_t cap)
 	return (long)n;
 }
 
+int parse_choice(const char *s, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(s, names[i]))
+			return (int)i;
+	return -1;
+}
+
 bool parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
 	if (!s || !isdigit((unsigned char)*s))

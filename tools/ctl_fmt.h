@@ -56,5 +56,7 @@ bool parse_u64(const char *s, uint64_t max, uint64_t *out);
 /* A size: digits with an optional K, M, G (binary: 1K = 1024) suffix,
  * optionally followed by "iB" or "B". */
 bool parse_size(const char *s, uint64_t *out);
+/* Which of the n names s is: its index, or -1 for none. */
+int parse_choice(const char *s, const char *const *names, size_t n);
 
 #endif

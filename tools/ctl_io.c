@@ -277,27 +277,16 @@ typedef struct tail_args {
 /* --from: earliest, latest or a sequence number. */
 static bool parse_from(const char *arg, tail_args *a)
 {
-	if (!strcmp(arg, "earliest"))
-		a->start = HERMES_START_EARLIEST;
-	else if (!strcmp(arg, "latest"))
-		a->start = HERMES_START_LATEST;
+	static const char *const names[] = {"earliest", "latest"};
+	static const hermes_start starts[] = {HERMES_START_EARLIEST, HERMES_START_LATEST};
+	int k = parse_choice(arg, names, 2);
+	if (k >= 0)
+		a->start = starts[k];
 	else if (parse_u64(arg, UINT64_MAX, &a->from_seq))
 		a->start = HERMES_START_SEQ;
 	else
 		return false;
 	return true;
-}
-
-/* --format: text, hex or json. */
-static bool parse_format(const char *arg, tail_format *fmt)
-{
-	static const char *const names[] = {[FMT_TEXT] = "text", [FMT_HEX] = "hex", [FMT_JSON] = "json"};
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-		if (!strcmp(arg, names[i])) {
-			*fmt = (tail_format)i;
-			return true;
-		}
-	return false;
 }
 
 /* Parse tail's options and ring into *a. Returns -1 to go on, else the exit
@@ -313,8 +302,10 @@ static int tail_parse(ctl_ctx *ctx, int argc, char **argv, tail_args *a)
 		CTL_COMMON_OPTIONS,
 		{0},
 	};
+	static const char *const format_names[] = {[FMT_TEXT] = "text", [FMT_HEX] = "hex",
+						   [FMT_JSON] = "json"};
 	*a = (tail_args){.start = HERMES_START_LATEST, .fmt = FMT_TEXT};
-	int c, r;
+	int c, r, k;
 	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "f:n:F:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -329,9 +320,10 @@ static int tail_parse(ctl_ctx *ctx, int argc, char **argv, tail_args *a)
 						       optarg);
 			break;
 		case 'F':
-			if (!parse_format(optarg, &a->fmt))
+			if ((k = parse_choice(optarg, format_names, 3)) < 0)
 				return ctl_usage_error(ctx, "--format wants text, hex or json, not '%s'",
 						       optarg);
+			a->fmt = (tail_format)k;
 			break;
 		case CTL_OPT_REMOTE:
 			a->remote = optarg;
@@ -859,18 +851,6 @@ static int supervisor_failed(const ctl_ctx *ctx, hermes_bus *bus, const char *wh
 	return CTL_EXIT_ERR;
 }
 
-/* --policy: block or overwrite. */
-static bool parse_policy(const char *arg, hermes_policy *policy)
-{
-	if (!strcmp(arg, "block"))
-		*policy = HERMES_POLICY_BLOCK;
-	else if (!strcmp(arg, "overwrite"))
-		*policy = HERMES_POLICY_OVERWRITE;
-	else
-		return false;
-	return true;
-}
-
 /* Parse create's options and ring into *cfg (max_msg defaults to capacity /
  * 8, at most 64 KiB). Returns -1 to go on, else the exit status. */
 static int create_parse(ctl_ctx *ctx, int argc, char **argv, hermes_ring_config *cfg)
@@ -883,9 +863,10 @@ static int create_parse(ctl_ctx *ctx, int argc, char **argv, hermes_ring_config 
 		CTL_COMMON_OPTIONS,
 		{0},
 	};
+	static const char *const policy_names[] = {"block", "overwrite"};
 	uint64_t capacity = 0, max_msg = 0, slots = 0;
 	hermes_policy policy = HERMES_POLICY_BLOCK;
-	int c, r;
+	int c, r, k;
 	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "c:m:p:s:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -899,9 +880,10 @@ static int create_parse(ctl_ctx *ctx, int argc, char **argv, hermes_ring_config 
 						       optarg);
 			break;
 		case 'p':
-			if (!parse_policy(optarg, &policy))
+			if ((k = parse_choice(optarg, policy_names, 2)) < 0)
 				return ctl_usage_error(ctx, "--policy wants block or overwrite, not '%s'",
 						       optarg);
+			policy = k ? HERMES_POLICY_OVERWRITE : HERMES_POLICY_BLOCK;
 			break;
 		case 's':
 			if (!parse_u64(optarg, UINT32_MAX, &slots))
