@@ -1967,6 +1967,24 @@ uint64_t hermes_sub_next_seq(const hermes_sub *s)
 	return s->seq;
 }
 
+hm_at hm_slot_look_at(const hm_slot *slot, uint64_t seq)
+{
+	/* Acquire: pairs with the release store of the word by the commit or
+	 * the abort, so a reader that sees the state sees the record. */
+	uint64_t w = hm_load_acquire_u64(&slot->word);
+	int64_t d = seq_diff(hm_word_seq(w), seq);
+	if (d > 0)
+		return HM_AT_LAPPED;
+	if (d < 0 || hm_word_state(w) == HM_SLOT_IN_PROGRESS)
+		return HM_AT_EMPTY;
+	return hm_word_state(w) == HM_SLOT_COMMITTED ? HM_AT_COMMITTED : HM_AT_ABANDONED;
+}
+
+bool hm_ring_ready_at(const hm_ring *ring, uint64_t seq)
+{
+	return hm_slot_look_at(&ring->slots[seq & ring->slot_mask], seq) != HM_AT_EMPTY;
+}
+
 void hermes_sub_set_spin(hermes_sub *s, uint32_t checks)
 {
 	s->spin = checks;

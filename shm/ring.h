@@ -125,6 +125,23 @@ void hm_ring_sleepers_remove(hm_ring_header *hdr, uint64_t bits);
  * before its payload (a safe cursor for a subscriber starting there). */
 void hm_ring_earliest(const hm_ring *ring, uint64_t *pos, uint64_t *seq);
 
+/* What a slot holds for sequence `seq`, as a reader outside the ring's own
+ * poll sees it (the bridge's feeds, its watcher, its origin table):
+ * nothing yet (an earlier lap's word, or a claim in progress), a committed
+ * message, an abandoned range, or a later lap's word (seq is gone). The
+ * word is read with acquire, pairing with the producer's release at commit
+ * or abort. hm_ring_ready_at: is there something at seq to move over (all
+ * but HM_AT_EMPTY), on the slot of seq in `ring`. Neither blocks; both may
+ * be called from any thread. */
+typedef enum {
+	HM_AT_EMPTY = 0,
+	HM_AT_COMMITTED,
+	HM_AT_ABANDONED,
+	HM_AT_LAPPED,
+} hm_at;
+hm_at hm_slot_look_at(const hm_slot *slot, uint64_t seq);
+bool hm_ring_ready_at(const hm_ring *ring, uint64_t seq);
+
 /* Crash repair, for the supervisor: producer slot `index` belongs to a
  * process that is dead. If it provably won a claim it did not finish, mark
  * the claimed range abandoned (so subscribers skip it) or, if it died inside

@@ -739,11 +739,7 @@ unsigned hm_feeds_peek(hm_server *s)
 			continue;
 		/* The same look as the watcher's (and hermes_sub_wait's): the
 		 * slot of the next sequence, acquire pairing with the commit. */
-		const hm_ring *r = &f->rr->ring;
-		uint64_t seq = hermes_sub_next_seq(f->sub);
-		uint64_t w = hm_load_acquire_u64(&r->slots[seq & r->slot_mask].word);
-		int64_t d = (int64_t)(hm_word_seq(w) - seq);
-		if (d > 0 || (d == 0 && hm_word_state(w) != HM_SLOT_IN_PROGRESS)) {
+		if (hm_ring_ready_at(&f->rr->ring, hermes_sub_next_seq(f->sub))) {
 			hm_feed_make_ready(s, f);
 			n++;
 		}

@@ -163,14 +163,13 @@ bool hm_origins_seen(hm_origins *o, uint64_t origin, uint64_t oseq)
 	uint64_t last = hm_load_relaxed_u64(&p->last);
 	uint64_t pending = hm_load_relaxed_u64(&p->pending);
 	if (pending > last) {
-		/* Announced, never recorded. Acquire on the slot word: pairs with
+		/* Announced, never recorded. hm_slot_look_at acquires the word: pairs with
 		 * the commit's release, as a subscriber's poll does. A word of a
 		 * later lap means the ring moved on long ago: taken as committed
 		 * (an abandoned claim that old is lost either way). */
 		uint64_t seq = hm_load_relaxed_u64(&p->pending_seq);
-		uint64_t w = hm_load_acquire_u64(&o->ring.slots[seq & o->ring.slot_mask].word);
-		int64_t d = (int64_t)(hm_word_seq(w) - seq);
-		if (d > 0 || (d == 0 && hm_word_state(w) == HM_SLOT_COMMITTED)) {
+		hm_at at = hm_slot_look_at(&o->ring.slots[seq & o->ring.slot_mask], seq);
+		if (at == HM_AT_COMMITTED || at == HM_AT_LAPPED) {
 			raise_to(&p->last, pending);
 			last = pending;
 		}

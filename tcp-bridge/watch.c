@@ -109,13 +109,11 @@ static void ctrl_wait_timed(hm_watch *w, uint32_t v, long ns)
 }
 
 /* Is there something at seq: a committed or abandoned record, or a later
- * lap's (mirrors sub_ready in shm/ring.c)? Acquire pairs with the
- * producer's release store of the word. */
+ * lap's (mirrors sub_ready in shm/ring.c)? hm_slot_look_at reads the word
+ * with acquire, pairing with the producer's release store of it. */
 static bool ready(const struct snap *s)
 {
-	uint64_t w = hm_load_acquire_u64(&s->at->word);
-	int64_t d = (int64_t)(hm_word_seq(w) - s->seq);
-	if (d > 0 || (d == 0 && hm_word_state(w) != HM_SLOT_IN_PROGRESS))
+	if (hm_slot_look_at(s->at, s->seq) != HM_AT_EMPTY)
 		return true;
 	/* Relaxed: `deleted` is a one-way flag; a late view only delays. */
 	return hm_load_relaxed_u32(&s->hdr->deleted) != 0;

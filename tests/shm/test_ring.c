@@ -251,6 +251,35 @@ static void test_batch_is_invisible_until_commit_then_whole(void **state)
 	free_ring(f);
 }
 
+/* The reader the bridge uses (hm_ring_ready_at, hm_slot_look_at): nothing
+ * while a claim is open, then committed or abandoned, then a later lap. */
+static void test_ready_at_tells_claimed_committed_abandoned_and_lapped(void **state)
+{
+	(void)state;
+	fixture *f = make_ring(4096, 200, HERMES_POLICY_OVERWRITE);
+	hm_slot *slot0 = &f->ring.slots[0];
+	assert_false(hm_ring_ready_at(&f->ring, 0));
+	hermes_claim c;
+	assert_int_equal(hermes_pub_claim(&f->pub, 8, &c), HERMES_OK);
+	assert_int_equal(hm_slot_look_at(slot0, 0), HM_AT_EMPTY);
+	assert_false(hm_ring_ready_at(&f->ring, 0));
+	assert_int_equal(hermes_pub_commit(&f->pub, &c), HERMES_OK);
+	assert_int_equal(hm_slot_look_at(slot0, 0), HM_AT_COMMITTED);
+	assert_true(hm_ring_ready_at(&f->ring, 0));
+	assert_int_equal(hermes_pub_claim(&f->pub, 8, &c), HERMES_OK);
+	assert_int_equal(hermes_pub_abort(&f->pub, &c), HERMES_OK);
+	assert_int_equal(hm_slot_look_at(&f->ring.slots[1], 1), HM_AT_ABANDONED);
+	assert_true(hm_ring_ready_at(&f->ring, 1));
+	assert_false(hm_ring_ready_at(&f->ring, 2));
+	/* A word of a later lap in the slot of seq 0: seq 0 is gone. */
+	for (uint64_t i = 2; i <= f->ring.nslots; i++)
+		publish(&f->pub, 8, (uint32_t)i);
+	assert_int_equal(hm_slot_look_at(slot0, 0), HM_AT_LAPPED);
+	assert_true(hm_ring_ready_at(&f->ring, 0));
+	assert_int_equal(hm_slot_look_at(slot0, f->ring.nslots), HM_AT_COMMITTED);
+	free_ring(f);
+}
+
 static void test_abort_leaves_a_reported_gap(void **state)
 {
 	(void)state;
@@ -531,6 +560,7 @@ int main(void)
 		cmocka_unit_test(test_late_subscribers_start_where_asked),
 		cmocka_unit_test(test_start_before_retained_reports_loss_then_earliest),
 		cmocka_unit_test(test_batch_is_invisible_until_commit_then_whole),
+		cmocka_unit_test(test_ready_at_tells_claimed_committed_abandoned_and_lapped),
 		cmocka_unit_test(test_abort_leaves_a_reported_gap),
 		cmocka_unit_test(test_oversized_message_is_refused_and_nothing_changes),
 		cmocka_unit_test(test_dead_producer_claim_is_repaired_and_skipped),
