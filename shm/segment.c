@@ -25,6 +25,19 @@
 #include "shm/control.h"
 
 #define MIN_SEGMENT_SIZE (64u * 1024u)
+/* The ring directory ends, and every ring block starts, on a page: a block
+ * is then never sharing a page with its neighbour (hole punching and
+ * madvise work per page). */
+#define SEG_PAGE 4096u
+/* How long a short control request (hello, name, slot registration) waits
+ * for hermesd's answer: it answers these at once, so a hermesd silent for
+ * 2 s is stuck, and what we asked is left to its pid check. */
+#define CTL_SHORT_MS 2000
+/* How long a ring request (create, delete) waits: hermesd formats and
+ * reserves the block first, which takes longer on a big ring. */
+#define CTL_RING_MS 5000
+/* Slots held by this process, as first allocated; doubled when full. */
+#define HELD_INITIAL 16u
 
 bool hm_segment_name_ok(const char *name)
 {
@@ -48,9 +61,14 @@ static size_t dir_bytes(void)
 	return HM_MAX_RINGS * sizeof(hm_ring_desc);
 }
 
+static uint64_t page_up(uint64_t n)
+{
+	return (n + SEG_PAGE - 1) & ~(uint64_t)(SEG_PAGE - 1);
+}
+
 static uint64_t first_block_offset(void)
 {
-	return (HM_SEG_HEADER_SIZE + dir_bytes() + 4095) & ~(uint64_t)4095;
+	return page_up(HM_SEG_HEADER_SIZE + dir_bytes());
 }
 
 /* A plain (non-atomic) field of the shared segment, read exactly once: the
@@ -72,7 +90,7 @@ static hermes_err check_create_args(const char *name, uint64_t *size, unsigned m
 	if (*size < MIN_SEGMENT_SIZE || *size > (1ull << 44))
 		return hm_fail(HERMES_EINVAL, "bus '%s': size %llu must be between %u and 2^44 bytes",
 			       name, (unsigned long long)*size, MIN_SEGMENT_SIZE);
-	*size = (*size + 4095) & ~(uint64_t)4095;
+	*size = page_up(*size);
 	return HERMES_OK;
 }
 
@@ -250,7 +268,7 @@ static void register_slot(hermes_bus *bus, const struct hm_held *h)
 			  .capacity = (uint64_t)getpid()};
 	hm_ctl_resp resp;
 	/* A refusal or no answer leaves the slot to the pid check. */
-	(void)hm_ctl_call(bus->ctl_fd, &req, &resp, 2000);
+	(void)hm_ctl_call(bus->ctl_fd, &req, &resp, CTL_SHORT_MS);
 }
 
 /* (Re)connect the control channel, if the segment names a supervisor. */
@@ -270,7 +288,7 @@ static void connect_supervisor(hermes_bus *bus)
 	hm_ctl_req req = {.magic = HM_CTL_MAGIC, .op = HM_CTL_HELLO};
 	snprintf(req.name, sizeof req.name, "%s", bus->name);
 	hm_ctl_resp resp;
-	if (hm_ctl_call(fd, &req, &resp, 2000) != HERMES_OK || resp.err != HERMES_OK) {
+	if (hm_ctl_call(fd, &req, &resp, CTL_SHORT_MS) != HERMES_OK || resp.err != HERMES_OK) {
 		close(fd);
 		return;
 	}
@@ -278,7 +296,7 @@ static void connect_supervisor(hermes_bus *bus)
 	 * the process name instead. */
 	req = (hm_ctl_req){.magic = HM_CTL_MAGIC, .op = HM_CTL_NAME};
 	hm_app_pack(req.name, bus->app_name, bus->app_instance);
-	(void)hm_ctl_call(fd, &req, &resp, 2000);
+	(void)hm_ctl_call(fd, &req, &resp, CTL_SHORT_MS);
 	bus->ctl_fd = fd;
 	/* A new hermesd (or a new connection) learns every slot we hold. */
 	for (unsigned i = 0; i < bus->nheld; i++)
@@ -301,7 +319,7 @@ static void hold_slot(hermes_bus *bus, const hm_ring *r, uint32_t ring, uint32_t
 {
 	pthread_mutex_lock(&bus->mu);
 	if (bus->nheld == bus->capheld) {
-		unsigned cap = bus->capheld ? 2 * bus->capheld : 16;
+		unsigned cap = bus->capheld ? 2 * bus->capheld : HELD_INITIAL;
 		struct hm_held *h = realloc(bus->held, cap * sizeof *h);
 		if (!h) {
 			pthread_mutex_unlock(&bus->mu);
@@ -748,7 +766,7 @@ hermes_err hm_bus_create_ring_local(hermes_bus *bus, const hermes_ring_config *c
 	if (err == HERMES_EBADSEGMENT)
 		return err; /* the name belongs to a quarantined ring */
 	hm_clear_detail();
-	uint64_t need = (hm_ring_block_size(cfg->capacity, hm_ring_slots(cfg)) + 4095) & ~(uint64_t)4095;
+	uint64_t need = page_up(hm_ring_block_size(cfg->capacity, hm_ring_slots(cfg)));
 	hm_seg_header *h = bus->hdr;
 	hm_ring_desc *d = NULL;
 	uint64_t off = 0;
@@ -831,7 +849,7 @@ static hermes_err supervisor_call(hermes_bus *bus, hm_ctl_req *req, hm_ctl_resp 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (bus->ctl_fd < 0 || attempt > 0)
 			connect_supervisor(bus);
-		err = hm_ctl_call(bus->ctl_fd, req, resp, 5000);
+		err = hm_ctl_call(bus->ctl_fd, req, resp, CTL_RING_MS);
 		if (err != HERMES_ENOSUPERVISOR)
 			break;
 	}
