@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/support/process.h"
+
 #ifndef HERMES_BRIDGE_PATH
 #error "HERMES_BRIDGE_PATH must name the hermes-bridge binary"
 #endif
@@ -45,50 +47,36 @@ void hb_ring(const ht_daemon *d, const char *name, uint64_t capacity, uint32_t m
 unsigned hb_child_nofile;
 bool hb_no_anonymous;
 
+/* In the child: the bridge's own environment and the descriptor limit a
+ * test asked for. */
+static void bridge_env(void)
+{
+	unsetenv("STATE_DIRECTORY");
+	if (hb_child_nofile) {
+		struct rlimit rl = {hb_child_nofile, hb_child_nofile};
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static pid_t spawn_ns(const char *log, const char *notify, const char *netns,
 		      const char *const *args)
 {
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	if (pid < 0)
-		fail_msg("fork: %s", strerror(errno));
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (fd >= 0) {
-			dup2(fd, STDERR_FILENO);
-			dup2(fd, STDOUT_FILENO);
-		}
-		if (notify)
-			setenv("NOTIFY_SOCKET", notify, 1);
-		else
-			unsetenv("NOTIFY_SOCKET");
-		unsetenv("HERMES_BUS");
-		unsetenv("STATE_DIRECTORY");
-		if (hb_child_nofile) {
-			struct rlimit rl = {hb_child_nofile, hb_child_nofile};
-			setrlimit(RLIMIT_NOFILE, &rl);
-		}
-		const char *argv[72] = {"hermes-bridge"};
-		int n = 1;
-		if (netns) {
-			argv[0] = "ip";
-			argv[1] = "netns";
-			argv[2] = "exec";
-			argv[3] = netns;
-			argv[4] = HERMES_BRIDGE_PATH;
-			n = 5;
-		}
-		for (; args && *args && n < 71; args++)
-			argv[n++] = *args;
-		argv[n] = NULL;
-		if (netns)
-			execvp("ip", (char *const *)argv);
-		else
-			execv(HERMES_BRIDGE_PATH, (char *const *)argv);
-		_exit(127);
+	const char *argv[72] = {"hermes-bridge"};
+	int n = 1;
+	if (netns) {
+		argv[0] = "ip";
+		argv[1] = "netns";
+		argv[2] = "exec";
+		argv[3] = netns;
+		argv[4] = HERMES_BRIDGE_PATH;
+		n = 5;
 	}
-	return pid;
+	for (; args && *args && n < 71; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	ht_spawn_spec s = {.path = netns ? NULL : HERMES_BRIDGE_PATH, .argv = argv, .log = log,
+			   .notify = notify, .prepare = bridge_env};
+	return ht_spawn(&s);
 }
 
 static pid_t spawn(const char *log, const char *notify, const char *const *args)
@@ -101,18 +89,25 @@ void hb_bridge_start(hb_bridge *b, const ht_daemon *d, const char *tag, const ch
 	hb_bridge_start_ns(b, d, tag, NULL, NULL, extra);
 }
 
+/* "READY=1\nSTATUS=listening on ADDR": the address the kernel picked. */
+static void bridge_read_addr(hb_bridge *b, char *msg)
+{
+	char *at = strstr(msg, "listening on ");
+	if (!at)
+		fail_msg("no address in the readiness message: %s", msg);
+	at += strlen("listening on ");
+	at[strcspn(at, "\n")] = '\0';
+	snprintf(b->addr, sizeof b->addr, "%s", at);
+	b->port = (unsigned)atoi(strrchr(b->addr, ':') + 1);
+}
+
 void hb_bridge_start_ns(hb_bridge *b, const ht_daemon *d, const char *tag, const char *netns,
 			const char *listen, const char *const *extra)
 {
 	memset(b, 0, sizeof *b);
 	snprintf(b->log, sizeof b->log, "%s/%s.log", d->run_dir, tag);
 	snprintf(b->notify, sizeof b->notify, "%s/%s.notify", d->run_dir, tag);
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%.100s", b->notify);
-	b->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	unlink(b->notify);
-	if (b->notify_fd < 0 || bind(b->notify_fd, (struct sockaddr *)&sa, sizeof sa) != 0)
-		fail_msg("notify socket: %s", strerror(errno));
+	b->notify_fd = ht_notify_open(b->notify);
 	const char *args[64] = {"--bus", d->bus, "--listen", listen ? listen : "127.0.0.1:0",
 				"--stats-dir", d->run_dir, "--state-dir", d->run_dir};
 	int n = 8;
@@ -127,35 +122,20 @@ void hb_bridge_start_ns(hb_bridge *b, const ht_daemon *d, const char *tag, const
 		args[n++] = *extra;
 	args[n] = NULL;
 	b->pid = spawn_ns(b->log, b->notify, netns, args);
-	uint64_t deadline = ht_now_ns() + 10000000000ull;
-	for (;;) {
-		struct pollfd p = {.fd = b->notify_fd, .events = POLLIN};
-		if (poll(&p, 1, 100) == 1) {
-			char buf[256] = {0};
-			if (recv(b->notify_fd, buf, sizeof buf - 1, 0) > 0 && strstr(buf, "READY=1")) {
-				char *at = strstr(buf, "listening on ");
-				if (!at)
-					fail_msg("no address in the readiness message: %s", buf);
-				at += strlen("listening on ");
-				at[strcspn(at, "\n")] = '\0';
-				snprintf(b->addr, sizeof b->addr, "%s", at);
-				b->port = (unsigned)atoi(strrchr(b->addr, ':') + 1);
-				return;
-			}
-		}
-		int st;
-		if (waitpid(b->pid, &st, WNOHANG) == b->pid) {
-			b->pid = 0;
-			hb_dump(b->log);
-			fail_msg("hermes-bridge exited during start-up (status %d); see %s", st, b->log);
-		}
-		if (ht_now_ns() > deadline) {
-			kill(b->pid, SIGKILL);
-			waitpid(b->pid, NULL, 0);
-			b->pid = 0;
-			hb_dump(b->log);
-			fail_msg("hermes-bridge did not report READY=1 within 10 s");
-		}
+	char msg[256];
+	int st = 0;
+	switch (ht_wait_ready(b->notify_fd, &b->pid, 10000, msg, sizeof msg, &st)) {
+	case HT_READY:
+		bridge_read_addr(b, msg);
+		return;
+	case HT_EXITED:
+		hb_dump(b->log);
+		fail_msg("hermes-bridge exited during start-up (status %d); see %s", st, b->log);
+		break;
+	case HT_TIMEOUT:
+		hb_dump(b->log);
+		fail_msg("hermes-bridge did not report READY=1 within 10 s");
+		break;
 	}
 }
 
@@ -170,9 +150,7 @@ void hb_bridge_stop(hb_bridge *b)
 {
 	if (b->pid <= 0)
 		return;
-	kill(b->pid, SIGTERM);
-	int st = ht_wait_child(b->pid, 10000);
-	b->pid = 0;
+	int st = ht_proc_terminate(&b->pid, 10000);
 	if (b->notify_fd >= 0)
 		close(b->notify_fd);
 	b->notify_fd = -1;

@@ -17,6 +17,7 @@
 
 #include <hermes/bus.h>
 
+#include "tests/support/process.h"
 #include "tests/support/testing.h"
 
 #ifndef HERMESD_PATH
@@ -41,29 +42,18 @@ void ht_daemon_init(ht_daemon *d, const char *tag)
 	snprintf(d->notify, sizeof d->notify, "%s/notify", d->run_dir);
 }
 
+/* hermesd reads its run directory from the environment too; the test's
+ * --run-dir must be the one it uses. */
+static void daemon_env(void)
+{
+	unsetenv("HERMES_RUN_DIR");
+}
+
 static pid_t spawn(ht_daemon *d, const char *const *argv, bool notify)
 {
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	if (pid < 0)
-		fail_msg("fork: %s", strerror(errno));
-	if (pid == 0) {
-		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (fd >= 0) {
-			dup2(fd, STDERR_FILENO);
-			dup2(fd, STDOUT_FILENO);
-		}
-		if (notify)
-			setenv("NOTIFY_SOCKET", d->notify, 1);
-		else
-			unsetenv("NOTIFY_SOCKET");
-		unsetenv("HERMES_BUS");
-		unsetenv("HERMES_RUN_DIR");
-		execv(HERMESD_PATH, (char *const *)argv);
-		_exit(127);
-	}
-	return pid;
+	ht_spawn_spec s = {.path = HERMESD_PATH, .argv = argv, .log = d->log,
+			   .notify = notify ? d->notify : NULL, .prepare = daemon_env};
+	return ht_spawn(&s);
 }
 
 void ht_daemon_start(ht_daemon *d, const char *const *extra)
@@ -73,33 +63,20 @@ void ht_daemon_start(ht_daemon *d, const char *const *extra)
 	for (; extra && *extra && n < 31; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
-	if (d->notify_fd < 0) {
-		struct sockaddr_un sa = {.sun_family = AF_UNIX};
-		snprintf(sa.sun_path, sizeof sa.sun_path, "%.100s", d->notify);
-		d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		unlink(d->notify);
-		if (d->notify_fd < 0 || bind(d->notify_fd, (struct sockaddr *)&sa, sizeof sa) != 0)
-			fail_msg("notify socket: %s", strerror(errno));
-	}
+	if (d->notify_fd < 0)
+		d->notify_fd = ht_notify_open(d->notify);
 	d->pid = spawn(d, argv, true);
-	uint64_t deadline = ht_now_ns() + 10000000000ull;
-	for (;;) {
-		struct pollfd p = {.fd = d->notify_fd, .events = POLLIN};
-		int r = poll(&p, 1, 100);
-		if (r == 1) {
-			char buf[64] = {0};
-			if (recv(d->notify_fd, buf, sizeof buf - 1, 0) > 0 && strstr(buf, "READY=1"))
-				return;
-		}
-		int st;
-		if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
-			d->pid = 0;
-			fail_msg("hermesd exited during start-up (status %d); see %s", st, d->log);
-		}
-		if (ht_now_ns() > deadline) {
-			ht_daemon_kill(d);
-			fail_msg("hermesd did not report READY=1 within 10 s; see %s", d->log);
-		}
+	char msg[64];
+	int st = 0;
+	switch (ht_wait_ready(d->notify_fd, &d->pid, 10000, msg, sizeof msg, &st)) {
+	case HT_READY:
+		return;
+	case HT_EXITED:
+		fail_msg("hermesd exited during start-up (status %d); see %s", st, d->log);
+		break;
+	case HT_TIMEOUT:
+		fail_msg("hermesd did not report READY=1 within 10 s; see %s", d->log);
+		break;
 	}
 }
 
@@ -114,20 +91,14 @@ void ht_daemon_stop(ht_daemon *d)
 {
 	if (d->pid <= 0)
 		return;
-	kill(d->pid, SIGTERM);
-	int st = ht_wait_child(d->pid, 10000);
-	d->pid = 0;
+	int st = ht_proc_terminate(&d->pid, 10000);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		fail_msg("hermesd did not stop cleanly (status %d); see %s", st, d->log);
 }
 
 void ht_daemon_kill(ht_daemon *d)
 {
-	if (d->pid <= 0)
-		return;
-	kill(d->pid, SIGKILL);
-	waitpid(d->pid, NULL, 0);
-	d->pid = 0;
+	ht_proc_kill(&d->pid);
 }
 
 void ht_daemon_cleanup(ht_daemon *d)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "tcp-bridge/uplink/uplink.h"
+#include "tests/support/process.h"
 #include "tests/support/testing.h"
 #include "tests/support/traffic.h"
 
@@ -208,21 +209,9 @@ void hnt_server_start(hnt_server *s)
 		argv[n++] = s->pass;
 	}
 	argv[n] = NULL;
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	if (pid < 0)
-		fail_msg("fork: %s", strerror(errno));
-	if (pid == 0) {
-		die_with_parent();
-		int fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-		}
-		execv(hnt_nats_server_path(), (char *const *)argv);
-		_exit(127);
-	}
+	ht_spawn_spec spec = {.path = hnt_nats_server_path(), .argv = argv, .log = s->log,
+			      .prepare = die_with_parent};
+	pid_t pid = ht_spawn(&spec);
 	s->pid = pid;
 	uint64_t deadline = ht_now_ns() + 10000000000ull;
 	while (!port_open(s->port)) {
@@ -245,18 +234,14 @@ void hnt_server_stop(hnt_server *s)
 {
 	if (s->pid <= 0)
 		return;
-	kill(s->pid, SIGTERM);
-	ht_wait_child(s->pid, 15000);
-	s->pid = 0;
+	ht_proc_terminate(&s->pid, 15000);
 }
 
 void hnt_server_kill(hnt_server *s)
 {
 	if (s->pid <= 0)
 		return;
-	kill(s->pid, SIGKILL);
-	waitpid(s->pid, NULL, 0);
-	s->pid = 0;
+	ht_proc_kill(&s->pid);
 	/* The port is free again once the process is reaped: wait until no
 	 * listener answers, so a restart cannot race the old socket. */
 	uint64_t deadline = ht_now_ns() + 5000000000ull;
@@ -328,25 +313,18 @@ void hnt_uplink_init(hnt_uplink *u, const hnt_bus *b, const char *const *args)
 	u->argv[u->argc] = NULL;
 }
 
+/* In the child: die with the test, and no URL from the developer's shell. */
+static void uplink_env(void)
+{
+	die_with_parent();
+	unsetenv("HERMES_NATS_URL");
+}
+
 void hnt_uplink_spawn(hnt_uplink *u)
 {
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	if (pid < 0)
-		fail_msg("fork: %s", strerror(errno));
-	if (pid == 0) {
-		die_with_parent();
-		int fd = open(u->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-		}
-		unsetenv("HERMES_BUS");
-		unsetenv("HERMES_NATS_URL");
-		execv(HERMES_NATS_PATH, (char *const *)u->argv);
-		_exit(127);
-	}
+	ht_spawn_spec spec = {.path = HERMES_NATS_PATH, .argv = u->argv, .log = u->log,
+			      .prepare = uplink_env};
+	pid_t pid = ht_spawn(&spec);
 	u->pid = pid;
 	reg_add((void **)reg_uplinks, u);
 }
@@ -403,20 +381,14 @@ void hnt_uplink_stop(hnt_uplink *u)
 	reg_del((void **)reg_uplinks, u);
 	if (u->pid <= 0)
 		return;
-	kill(u->pid, SIGTERM);
-	int st = ht_wait_child(u->pid, 20000);
-	u->pid = 0;
+	int st = ht_proc_terminate(&u->pid, 20000);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		fail_msg("hermes-nats did not stop cleanly (status %d); see %s", st, u->log);
 }
 
 void hnt_uplink_kill(hnt_uplink *u)
 {
-	if (u->pid <= 0)
-		return;
-	kill(u->pid, SIGKILL);
-	waitpid(u->pid, NULL, 0);
-	u->pid = 0;
+	ht_proc_kill(&u->pid);
 }
 
 uint64_t hnt_rss_anon(pid_t pid)
