@@ -3,7 +3,6 @@
 #ifndef HM_PROC_H
 #define HM_PROC_H
 
-#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,15 +16,6 @@ uint64_t hm_proc_start_time(pid_t pid);
 /* Is pid a live process that started at `start` (0: any start)? Zombies
  * count as dead: they will never run again. */
 bool hm_proc_alive(pid_t pid, uint64_t start);
-
-/* "0,2-3" -> set; false on syntax errors or CPUs beyond CPU_SETSIZE. */
-bool hm_parse_cpus(const char *s, cpu_set_t *set);
-
-/* Pin this process to cpus (when given) and run it with SCHED_FIFO priority
- * rt_priority (when > 0). Returns 0, or -1 with errno and *what naming the
- * step that failed ("cpu affinity" or "rt priority"); the caller logs it and
- * goes on: scheduling is an optimisation, not a requirement. */
-int hm_apply_scheduling(const cpu_set_t *cpus, int rt_priority, const char **what);
 
 /* The process's command name (/proc/PID/comm), or "?" . */
 void hm_proc_comm(pid_t pid, char *buf, size_t len);

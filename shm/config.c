@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/proc.h"
+#include "daemon/sched.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
 

@@ -33,7 +33,7 @@
 
 #include <hermes/bus.h>
 
-#include "core/proc.h"
+#include "daemon/sched.h"
 #include "shm/layout.h"
 
 typedef struct hm_ring_decl {

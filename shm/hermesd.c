@@ -33,10 +33,11 @@
 #include "core/futex.h"
 #include "core/proc.h"
 #include "daemon/log.h"
+#include "daemon/notify.h"
+#include "daemon/sched.h"
 #include "shm/app_name.h"
 #include "shm/config.h"
 #include "shm/control.h"
-#include "shm/notify.h"
 #include "shm/segment.h"
 #include "shm/supervisor.h"
 

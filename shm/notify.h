@@ -1,13 +1,4 @@
-/* systemd readiness notification (sd_notify without libsystemd): one
- * datagram to $NOTIFY_SOCKET. Shared by the daemons (hermesd, hermes-bridge,
- * hermes-nats). */
-#ifndef HM_NOTIFY_H
-#define HM_NOTIFY_H
-
-/* Send msg (e.g. "READY=1\nSTATUS=...") to $NOTIFY_SOCKET, a path or an
- * abstract name ('@...'). Returns 0 when sent or when no notification socket
- * is configured (not run by systemd), -1 with errno set when sending failed
- * (the caller logs it: readiness is advisory). */
-int hm_notify(const char *msg);
-
-#endif
+/* Moved to daemon/notify.h (the daemons' helpers, not part of libhermes-ipc).
+ * Kept only for journal/recorder/main.c until that file includes the new
+ * path; nothing else may include this. */
+#include "daemon/notify.h"

@@ -1,6 +1,6 @@
 /* hermes-bridge configuration (see config.h). */
 #include "tcp-bridge/config.h"
-#include "core/proc.h"
+#include "daemon/sched.h"
 
 #include <errno.h>
 #include <fnmatch.h>

@@ -29,9 +29,9 @@
 
 #include "core/futex.h"
 #include "daemon/log.h"
+#include "daemon/notify.h"
 #include "tcp-bridge/link.h"
 #include "tcp-bridge/netaddr.h"
-#include "shm/notify.h"
 
 #define TAG_LISTEN 1u
 #define TAG_SIGNAL 2u

@@ -12,8 +12,8 @@
 #include <hermes/hermes.h>
 
 #include "tcp-bridge/auth.h"
-#include "core/proc.h"
 #include "daemon/log.h"
+#include "daemon/sched.h"
 #include "tcp-bridge/config.h"
 #include "tcp-bridge/loop.h"
 

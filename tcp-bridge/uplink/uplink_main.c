@@ -21,7 +21,7 @@
 
 #include "core/proc.h"
 #include "tcp-bridge/uplink/uplink.h"
-#include "shm/notify.h"
+#include "daemon/notify.h"
 
 
 static void usage(FILE *f)

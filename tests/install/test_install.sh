@@ -4,6 +4,7 @@
 #   - the files are there, and installed programs find libhermes-ipc with no
 #     LD_LIBRARY_PATH or ldconfig ($ORIGIN-relative RUNPATH);
 #   - the shared library exports hermes_* only, each versioned HERMES_0.1;
+#   - no daemon code (notify, scheduling, logging) is in the library;
 #   - a project outside the tree builds and runs against it with
 #     find_package(hermes-ipc), find_package(hermes), the static library
 #     (hermes::hermes_static), and pkg-config, shared and fully static;
@@ -67,6 +68,16 @@ exports=$(objdump -T "$libdir/libhermes-ipc.so.0" | awk '$2 == "g" && $4 != "*UN
 bad=$(awk '!($2 ~ /^hermes_/ && ($1 == "HERMES_0.1" || $1 == "HERMES_0.2")) && !($2 == $1 && $1 ~ /^HERMES_0\.[12]$/)' <<<"$exports")
 [[ -z $bad ]] || fail "unexpected exports (not hermes_* in HERMES_0.1/0.2): $bad"
 echo "exports: $(grep -c ' hermes_' <<<"$exports") symbols, all hermes_*, $(grep -c '^HERMES_0.2 hermes_' <<<"$exports") of them @@HERMES_0.2"
+
+# No daemon code in the library (daemon/: sd_notify, scheduling, the log
+# format), exported or internal: not in the dynamic symbols, nor in the
+# symbol tables of the shared library (when not stripped) and the static one.
+daemon_syms=$( { nm -D --defined-only "$libdir/libhermes-ipc.so.0"
+	nm --defined-only "$libdir/libhermes-ipc.so.0" 2>/dev/null || true
+	nm --defined-only "$libdir/libhermes-ipc.a" 2>/dev/null || true; } |
+	awk 'NF >= 3 {print $3}' | grep -E 'notify|sched|cpus|dlog|(^|_)log(msg|_|v?$)' | sort -u || true)
+[[ -z $daemon_syms ]] || fail "daemon code in libhermes-ipc (belongs in daemon/): $daemon_syms"
+echo "no notify, scheduling or logging symbols in libhermes-ipc"
 
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 for variant in hermes-ipc:hermes::hermes hermes:hermes::hermes hermes-ipc:hermes::hermes_static; do

@@ -1,4 +1,4 @@
-#include "shm/notify.h"
+#include "daemon/notify.h"
 
 #include <errno.h>
 #include <stddef.h>

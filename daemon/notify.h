@@ -1,0 +1,13 @@
+/* systemd readiness notification (sd_notify without libsystemd): one
+ * datagram to $NOTIFY_SOCKET. Shared by the daemons (hermesd, hermes-bridge,
+ * hermes-nats, hermes-journal); not part of libhermes-ipc. */
+#ifndef HERMES_DAEMON_NOTIFY_H
+#define HERMES_DAEMON_NOTIFY_H
+
+/* Send msg (e.g. "READY=1\nSTATUS=...") to $NOTIFY_SOCKET, a path or an
+ * abstract name ('@...'). Returns 0 when sent or when no notification socket
+ * is configured (not run by systemd), -1 with errno set when sending failed
+ * (the caller logs it: readiness is advisory). */
+int hm_notify(const char *msg);
+
+#endif
