@@ -159,6 +159,12 @@ void say_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Signals, the shared page, the shared histogram. 0 or -1. */
 int bench_proc_init(void);
 
+/* A message of size bytes in the pattern every transport sends (arbitrary
+ * but not all zero), for the caller to free(); NULL when out of memory. */
+uint8_t *payload_new(uint32_t size);
+/* Free a transport's job state (*state, from its setup) and clear it. */
+void job_state_free(void **state);
+
 /* Worker side: the set-up is done (connected, subscribed). 0 or -1. */
 int worker_ready(void);
 /* Worker side: should this worker give up now (interrupt, coordinator gone,

@@ -148,6 +148,22 @@ const char *bench_tmpdir(void)
 
 /* ---- workers ---- */
 
+uint8_t *payload_new(uint32_t size)
+{
+	uint8_t *buf = malloc(size ? size : 1);
+	if (!buf)
+		return NULL;
+	for (uint32_t i = 0; i < size; i++)
+		buf[i] = (uint8_t)(i * 31u + 7u);
+	return buf;
+}
+
+void job_state_free(void **state)
+{
+	free(*state);
+	*state = NULL;
+}
+
 int worker_ready(void)
 {
 	char c = 'R';

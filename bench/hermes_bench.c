@@ -581,11 +581,9 @@ static int run_plan(const bench_opts *o, const plan *p, results *res)
 		goto fail;
 	plan_tp_cases(pr);
 	rep = malloc(sizeof *rep);
-	payload = malloc(o->size);
+	payload = payload_new(o->size);
 	if (!rep || !payload)
 		goto fail;
-	for (uint32_t i = 0; i < o->size; i++)
-		payload[i] = (uint8_t)(i * 31u + 7u);
 	if (pr->nlc)
 		plan_latency(pr, rep);
 	if (pr->ntc && !g_stop)

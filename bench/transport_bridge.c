@@ -404,11 +404,9 @@ static int br_lat_ping(lat_job *j, hm_hist *h)
 	rend r;
 	int rc = -1;
 	lat_params p = lat_params_of(j, true, true);
-	uint8_t *buf = malloc(j->size);
+	uint8_t *buf = payload_new(j->size);
 	if (!buf)
 		return -1;
-	for (uint32_t i = 0; i < j->size; i++)
-		buf[i] = (uint8_t)(i * 31u + 7u);
 	if (rend_open(&r, "ping", "pong", j->size, j->label) == 0 && worker_ready() == 0)
 		rc = lat_ping(&bridge_remote_ops, &r, &p, buf, h);
 	rend_close(&r);

@@ -147,12 +147,6 @@ static int iox_state_make(void **state)
 	return 0;
 }
 
-static void iox_state_free(void **state)
-{
-	free(*state);
-	*state = NULL;
-}
-
 /* One worker's ports. */
 typedef struct iend {
 	iox_pub_storage_t pub_store;
@@ -319,7 +313,7 @@ static int iox_lat_setup(lat_job *j)
 
 static void iox_lat_teardown(lat_job *j)
 {
-	iox_state_free(&j->state);
+	job_state_free(&j->state);
 }
 
 static int iox_lat_run(lat_job *j, bool pinging, hm_hist *h)
@@ -329,11 +323,9 @@ static int iox_lat_run(lat_job *j, bool pinging, hm_hist *h)
 	bool block = j->wait != W_SPIN;
 	lat_params p = lat_params_of(j, pinging, block);
 	const lat_ops *ops = block ? &iox_lat_block_ops : &iox_lat_spin_ops;
-	uint8_t *buf = malloc(j->size);
+	uint8_t *buf = payload_new(j->size);
 	if (!buf)
 		return -1;
-	for (uint32_t i = 0; i < j->size; i++)
-		buf[i] = (uint8_t)(i * 31u + 7u);
 	iox_runtime_start(pinging ? "ping" : "echo", 0);
 	if (iend_open(&e, j->state, pinging ? "pong" : "ping", pinging ? "ping" : "pong", block,
 		      j->size, j->label) != 0)
@@ -415,7 +407,7 @@ static int iox_tp_setup(tp_job *j)
 
 static void iox_tp_teardown(tp_job *j)
 {
-	iox_state_free(&j->state);
+	job_state_free(&j->state);
 }
 
 static int iox_tp_produce(tp_job *j, unsigned index)

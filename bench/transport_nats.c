@@ -113,12 +113,6 @@ static int nats_state_make(void **state)
 	return 0;
 }
 
-static void nats_state_free(void **state)
-{
-	free(*state);
-	*state = NULL;
-}
-
 /* One worker's connection. */
 typedef struct nend {
 	natsConnection *nc;
@@ -272,7 +266,7 @@ static int nats_lat_setup(lat_job *j)
 
 static void nats_lat_teardown(lat_job *j)
 {
-	nats_state_free(&j->state);
+	job_state_free(&j->state);
 }
 
 static int nats_lat_echo(lat_job *j)
@@ -294,11 +288,9 @@ static int nats_lat_ping(lat_job *j, hm_hist *h)
 	nend e;
 	int rc = -1;
 	lat_params p = lat_params_of(j, true, true);
-	uint8_t *buf = malloc(j->size);
+	uint8_t *buf = payload_new(j->size);
 	if (!buf)
 		return -1;
-	for (uint32_t i = 0; i < j->size; i++)
-		buf[i] = (uint8_t)(i * 31u + 7u);
 	if (nend_connect(&e, true, j->size, 0, j->label) != 0)
 		goto out;
 	snprintf(e.subject, sizeof e.subject, "%s", st->subject);
@@ -378,7 +370,7 @@ static int nats_tp_setup(tp_job *j)
 
 static void nats_tp_teardown(tp_job *j)
 {
-	nats_state_free(&j->state);
+	job_state_free(&j->state);
 }
 
 static int nats_tp_produce(tp_job *j, unsigned index)

@@ -549,11 +549,9 @@ static int hx_lat_ping_with(lat_job *j, hm_hist *h, bool ws)
 	hx_lat c = {0};
 	int rc = -1;
 	lat_params p = lat_params_of(j, true, j->wait != W_SPIN);
-	uint8_t *buf = malloc(j->size);
+	uint8_t *buf = payload_new(j->size);
 	if (!buf)
 		return -1;
-	for (uint32_t i = 0; i < j->size; i++)
-		buf[i] = (uint8_t)(i * 31u + 7u); /* arbitrary but not all zero */
 	if (hx_lat_open(j, "pong", "ping", ws, &bus, &c) == 0 && worker_ready() == 0)
 		rc = hx_ping_loop(&c, &p, buf, h);
 	hx_lat_close(bus, &c);
@@ -719,11 +717,9 @@ static int bare_lat_ping(lat_job *j, hm_hist *h)
 	bare_end_init(&c.out, &s->to_echo, 0);
 	bare_end_init(&c.in, &s->to_ping, 0);
 	lat_params p = lat_params_of(j, true, j->wait != W_SPIN);
-	uint8_t *buf = malloc(j->size);
+	uint8_t *buf = payload_new(j->size);
 	if (!buf)
 		return -1;
-	for (uint32_t i = 0; i < j->size; i++)
-		buf[i] = (uint8_t)(i * 31u + 7u);
 	int rc = worker_ready() == 0 ? bare_ping_loop(&c, j->wait, &p, buf, h) : -1;
 	free(buf);
 	return rc;

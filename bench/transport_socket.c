@@ -329,10 +329,8 @@ static int sk_lat_run(lat_job *j, bool pinging, hm_hist *h)
 	if (sock_end_init(&e, rfd, wfd, j->size, 2u * j->size, 0, j->label) == 0 &&
 	    worker_ready() == 0) {
 		if (pinging) {
-			uint8_t *buf = malloc(j->size);
+			uint8_t *buf = payload_new(j->size);
 			if (buf) {
-				for (uint32_t i = 0; i < j->size; i++)
-					buf[i] = (uint8_t)(i * 31u + 7u);
 				rc = lat_ping(&sk_lat_ops, &e, &p, buf, h);
 				free(buf);
 			}
@@ -460,53 +458,33 @@ static int sk_tp_consume(tp_job *j, unsigned index)
 
 /* ---- the rows ---- */
 
+/* What the three rows share: one blocking read/write end per worker; only
+ * how the descriptors are made differs. */
+#define SOCKET_HOOKS                                                                              \
+	.waits = 1u << W_BLOCK, .topos = 1u << TOPO_1_1, .batch = true, .started = sk_started,    \
+	.lat_teardown = sk_lat_teardown, .lat_ping = sk_lat_ping, .lat_echo = sk_lat_echo,        \
+	.tp_teardown = sk_tp_teardown, .tp_produce = sk_tp_produce, .tp_consume = sk_tp_consume
+
 const transport transport_pipe = {
 	.name = "pipe",
 	.about = "two pipes (latency), one pipe (throughput); blocking read/write",
-	.waits = 1u << W_BLOCK,
-	.topos = 1u << TOPO_1_1,
-	.batch = true,
-	.started = sk_started,
 	.lat_setup = pipe_lat_setup,
-	.lat_teardown = sk_lat_teardown,
-	.lat_ping = sk_lat_ping,
-	.lat_echo = sk_lat_echo,
 	.tp_setup = pipe_tp_setup,
-	.tp_teardown = sk_tp_teardown,
-	.tp_produce = sk_tp_produce,
-	.tp_consume = sk_tp_consume,
+	SOCKET_HOOKS,
 };
 
 const transport transport_unix = {
 	.name = "unix",
 	.about = "AF_UNIX SOCK_STREAM pair; blocking read/write",
-	.waits = 1u << W_BLOCK,
-	.topos = 1u << TOPO_1_1,
-	.batch = true,
-	.started = sk_started,
 	.lat_setup = unix_lat_setup,
-	.lat_teardown = sk_lat_teardown,
-	.lat_ping = sk_lat_ping,
-	.lat_echo = sk_lat_echo,
 	.tp_setup = unix_tp_setup,
-	.tp_teardown = sk_tp_teardown,
-	.tp_produce = sk_tp_produce,
-	.tp_consume = sk_tp_consume,
+	SOCKET_HOOKS,
 };
 
 const transport transport_tcp = {
 	.name = "tcp",
 	.about = "TCP over 127.0.0.1, TCP_NODELAY; blocking read/write",
-	.waits = 1u << W_BLOCK,
-	.topos = 1u << TOPO_1_1,
-	.batch = true,
-	.started = sk_started,
 	.lat_setup = tcp_lat_setup,
-	.lat_teardown = sk_lat_teardown,
-	.lat_ping = sk_lat_ping,
-	.lat_echo = sk_lat_echo,
 	.tp_setup = tcp_tp_setup,
-	.tp_teardown = sk_tp_teardown,
-	.tp_produce = sk_tp_produce,
-	.tp_consume = sk_tp_consume,
+	SOCKET_HOOKS,
 };

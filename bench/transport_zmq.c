@@ -49,12 +49,6 @@ static int zmq_state_make(void **state, bool tcp)
 	return 0;
 }
 
-static void zmq_state_free(void **state)
-{
-	free(*state);
-	*state = NULL;
-}
-
 /* One worker's socket. */
 typedef struct zend {
 	void *ctx;
@@ -199,7 +193,7 @@ static int zmq_tcp_lat_setup(lat_job *j)
 
 static void zmq_lat_teardown(lat_job *j)
 {
-	zmq_state_free(&j->state);
+	job_state_free(&j->state);
 }
 
 static int zmq_lat_echo(lat_job *j)
@@ -219,11 +213,9 @@ static int zmq_lat_ping(lat_job *j, hm_hist *h)
 	zend z;
 	int rc = -1;
 	lat_params p = lat_params_of(j, true, true);
-	uint8_t *buf = malloc(j->size);
+	uint8_t *buf = payload_new(j->size);
 	if (!buf)
 		return -1;
-	for (uint32_t i = 0; i < j->size; i++)
-		buf[i] = (uint8_t)(i * 31u + 7u);
 	if (zend_open(&z, j->state, ZMQ_PAIR, false, j->size, 0, j->label) == 0 &&
 	    worker_ready() == 0)
 		rc = lat_ping(&zmq_lat_ops, &z, &p, buf, h);
@@ -295,7 +287,7 @@ static int zmq_tcp_tp_setup(tp_job *j)
 
 static void zmq_tp_teardown(tp_job *j)
 {
-	zmq_state_free(&j->state);
+	job_state_free(&j->state);
 }
 
 static int zmq_tp_produce(tp_job *j, unsigned index)
