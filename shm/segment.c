@@ -406,6 +406,101 @@ static hermes_err attach_opts_check(const hermes_attach_opts *o)
 	return HERMES_OK;
 }
 
+/* Open the segment file of bus `name`, with advice for the usual failures. */
+static hermes_err open_segment(const char *name, const char *path, bool readonly, int *fd)
+{
+	*fd = shm_open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+	if (*fd >= 0)
+		return HERMES_OK;
+	if (errno == ENOENT)
+		return hm_fail(HERMES_ENOENT,
+			       "bus '%s' does not exist (/dev/shm%s): is hermesd running "
+			       "for it? (HERMES_BUS selects the bus)",
+			       name, path);
+	if (errno == EACCES)
+		return hm_fail(HERMES_EACCES,
+			       "bus '%s' (/dev/shm%s): permission denied; the segment's mode "
+			       "and group decide who may attach",
+			       name, path);
+	return hm_fail_errno("shm_open", path);
+}
+
+/* Map all of the segment file fd, once it is long enough for a header. */
+static hermes_err map_segment(int fd, const char *name, const char *path, bool readonly,
+			      void **base, size_t *size)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return hm_fail_errno("fstat", path);
+	if (st.st_size == 0)
+		return hm_fail(HERMES_ENOTREADY, "bus '%s' (/dev/shm%s) is still being created",
+			       name, path);
+	if ((uint64_t)st.st_size < HM_SEG_HEADER_SIZE)
+		return hm_fail(HERMES_ETRUNCATED,
+			       "/dev/shm%s is %lld bytes, shorter than a Hermes header (%u)", path,
+			       (long long)st.st_size, HM_SEG_HEADER_SIZE);
+	*size = (size_t)st.st_size;
+	*base = mmap(NULL, *size, readonly ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (*base == MAP_FAILED)
+		return hm_fail_errno("mmap", path);
+	return HERMES_OK;
+}
+
+/* Is the mapped header (size bytes mapped) one this library can use: ready,
+ * Hermes, this layout, and consistent with the file's size? */
+static hermes_err check_header(hm_seg_header *h, size_t size, const char *path)
+{
+	/* Acquire: pairs with the creator's release store of the magic. */
+	uint64_t magic = hm_load_acquire_u64(&h->magic);
+	if (magic == 0)
+		return hm_fail(HERMES_ENOTREADY,
+			       "/dev/shm%s has no magic yet: still being created (or not Hermes)",
+			       path);
+	if (magic != HM_SEG_MAGIC)
+		return hm_fail(HERMES_EBADSEGMENT, "/dev/shm%s is not a Hermes segment (bad magic)",
+			       path);
+	if (h->layout_version != HM_LAYOUT_VERSION)
+		return hm_fail(HERMES_EVERSION,
+			       "/dev/shm%s has layout version %u; this Hermes understands %u: run "
+			       "matching versions or recreate the bus",
+			       path, h->layout_version, HM_LAYOUT_VERSION);
+	if (h->header_size != HM_SEG_HEADER_SIZE || h->dir_offset != HM_SEG_HEADER_SIZE ||
+	    h->max_rings != HM_MAX_RINGS)
+		return hm_fail(HERMES_EBADSEGMENT, "/dev/shm%s has an inconsistent header", path);
+	uint64_t seg_size = rd_u64(&h->segment_size);
+	if (seg_size > size)
+		return hm_fail(HERMES_ETRUNCATED, "/dev/shm%s is %zu bytes but its header says %llu",
+			       path, size, (unsigned long long)seg_size);
+	if (seg_size < first_block_offset() || size < first_block_offset())
+		return hm_fail(HERMES_EBADSEGMENT,
+			       "/dev/shm%s is %llu bytes, too small for its ring directory (%llu): "
+			       "not a segment hermesd made",
+			       path, (unsigned long long)seg_size,
+			       (unsigned long long)first_block_offset());
+	return HERMES_OK;
+}
+
+/* The handle over a checked mapping; NULL when out of memory. */
+static hermes_bus *bus_new(void *base, size_t size, const char *name, bool readonly,
+			   const char *app, const char *instance)
+{
+	hermes_bus *bus = calloc(1, sizeof *bus);
+	if (!bus)
+		return NULL;
+	hm_seg_header *h = base;
+	bus->base = base;
+	bus->size = size;
+	bus->hdr = h;
+	bus->dir = (hm_ring_desc *)(void *)((uint8_t *)base + h->dir_offset);
+	bus->readonly = readonly;
+	pthread_mutex_init(&bus->mu, NULL);
+	bus->ctl_fd = -1;
+	snprintf(bus->name, sizeof bus->name, "%s", name);
+	memcpy(bus->app_name, app, HM_APP_NAME_SIZE);
+	memcpy(bus->app_instance, instance, HM_APP_INSTANCE_SIZE);
+	return bus;
+}
+
 static hermes_err attach(const char *name, const hermes_attach_opts *opts, hermes_bus **out)
 {
 	char path[80], app[HM_APP_NAME_SIZE], instance[HM_APP_INSTANCE_SIZE];
@@ -422,100 +517,20 @@ static hermes_err attach(const char *name, const hermes_attach_opts *opts, herme
 		return err;
 	if ((err = app_identity(opts, !readonly, app, instance)) != HERMES_OK)
 		return err;
-	int fd = shm_open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return hm_fail(HERMES_ENOENT,
-				       "bus '%s' does not exist (/dev/shm%s): is hermesd running "
-				       "for it? (HERMES_BUS selects the bus)",
-				       name, path);
-		if (errno == EACCES)
-			return hm_fail(HERMES_EACCES,
-				       "bus '%s' (/dev/shm%s): permission denied; the segment's mode "
-				       "and group decide who may attach",
-				       name, path);
-		return hm_fail_errno("shm_open", path);
-	}
-	struct stat st;
+	int fd;
+	if ((err = open_segment(name, path, readonly, &fd)) != HERMES_OK)
+		return err;
 	void *base = MAP_FAILED;
 	size_t size = 0;
-	if (fstat(fd, &st) != 0) {
-		err = hm_fail_errno("fstat", path);
+	if ((err = map_segment(fd, name, path, readonly, &base, &size)) != HERMES_OK ||
+	    (err = check_header(base, size, path)) != HERMES_OK)
 		goto fail;
-	}
-	if (st.st_size == 0) {
-		err = hm_fail(HERMES_ENOTREADY, "bus '%s' (/dev/shm%s) is still being created",
-			      name, path);
-		goto fail;
-	}
-	if ((uint64_t)st.st_size < HM_SEG_HEADER_SIZE) {
-		err = hm_fail(HERMES_ETRUNCATED,
-			      "/dev/shm%s is %lld bytes, shorter than a Hermes header (%u)", path,
-			      (long long)st.st_size, HM_SEG_HEADER_SIZE);
-		goto fail;
-	}
-	size = (size_t)st.st_size;
-	base = mmap(NULL, size, readonly ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (base == MAP_FAILED) {
-		err = hm_fail_errno("mmap", path);
-		goto fail;
-	}
-	hm_seg_header *h = base;
-	/* Acquire: pairs with the creator's release store of the magic. */
-	uint64_t magic = hm_load_acquire_u64(&h->magic);
-	if (magic == 0) {
-		err = hm_fail(HERMES_ENOTREADY,
-			      "/dev/shm%s has no magic yet: still being created (or not Hermes)",
-			      path);
-		goto fail;
-	}
-	if (magic != HM_SEG_MAGIC) {
-		err = hm_fail(HERMES_EBADSEGMENT, "/dev/shm%s is not a Hermes segment (bad magic)",
-			      path);
-		goto fail;
-	}
-	if (h->layout_version != HM_LAYOUT_VERSION) {
-		err = hm_fail(HERMES_EVERSION,
-			      "/dev/shm%s has layout version %u; this Hermes understands %u: run "
-			      "matching versions or recreate the bus",
-			      path, h->layout_version, HM_LAYOUT_VERSION);
-		goto fail;
-	}
-	if (h->header_size != HM_SEG_HEADER_SIZE || h->dir_offset != HM_SEG_HEADER_SIZE ||
-	    h->max_rings != HM_MAX_RINGS) {
-		err = hm_fail(HERMES_EBADSEGMENT, "/dev/shm%s has an inconsistent header", path);
-		goto fail;
-	}
-	uint64_t seg_size = rd_u64(&h->segment_size);
-	if (seg_size > size) {
-		err = hm_fail(HERMES_ETRUNCATED, "/dev/shm%s is %zu bytes but its header says %llu",
-			      path, size, (unsigned long long)seg_size);
-		goto fail;
-	}
-	if (seg_size < first_block_offset() || size < first_block_offset()) {
-		err = hm_fail(HERMES_EBADSEGMENT,
-			      "/dev/shm%s is %llu bytes, too small for its ring directory (%llu): "
-			      "not a segment hermesd made",
-			      path, (unsigned long long)seg_size,
-			      (unsigned long long)first_block_offset());
-		goto fail;
-	}
-	hermes_bus *bus = calloc(1, sizeof *bus);
+	hermes_bus *bus = bus_new(base, size, name, readonly, app, instance);
 	if (!bus) {
 		err = hm_fail(HERMES_ENOMEM, "bus handle");
 		goto fail;
 	}
 	close(fd);
-	bus->base = base;
-	bus->size = size;
-	bus->hdr = h;
-	bus->dir = (hm_ring_desc *)(void *)((uint8_t *)base + h->dir_offset);
-	bus->readonly = readonly;
-	pthread_mutex_init(&bus->mu, NULL);
-	bus->ctl_fd = -1;
-	snprintf(bus->name, sizeof bus->name, "%s", name);
-	memcpy(bus->app_name, app, sizeof app);
-	memcpy(bus->app_instance, instance, sizeof instance);
 	if (!readonly)
 		connect_supervisor(bus);
 	*out = bus;

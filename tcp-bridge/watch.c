@@ -126,33 +126,112 @@ static void notify_loop(hm_watch *w)
 		;
 }
 
+/* The rings one round watches: each with the sleeper bits of its armed
+ * feeds and the futex value read before the last check. */
+struct ringset {
+	unsigned n;
+	hm_ring_header *hdr[MAX_RINGS];
+	uint64_t bits[MAX_RINGS];
+	uint32_t vals[MAX_RINGS];
+};
+
+/* Under w->mu: copy the armed entries into w->snap and gather their rings.
+ * Returns the number of snapshots. */
+static unsigned snapshot(hm_watch *w, struct ringset *rs)
+{
+	unsigned n = 0;
+	rs->n = 0;
+	for (unsigned i = 0; i < w->high; i++) {
+		struct entry *e = &w->e[i];
+		if (!e->armed)
+			continue;
+		w->snap[n++] = (struct snap){.slot = (int)i, .seq = e->seq, .hdr = e->hdr,
+					     .at = &e->slots[e->seq & e->slot_mask]};
+		unsigned k = 0;
+		while (k < rs->n && rs->hdr[k] != e->hdr)
+			k++;
+		if (k == rs->n && rs->n < MAX_RINGS) {
+			rs->bits[k] = 0;
+			rs->hdr[rs->n++] = e->hdr;
+		}
+		if (k < rs->n)
+			rs->bits[k] |= e->bit;
+	}
+	return n;
+}
+
+/* Move the ready ones of the first n snapshots to the front; their count. */
+static unsigned keep_ready(hm_watch *w, unsigned n)
+{
+	unsigned nready = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (ready(&w->snap[i]))
+			w->snap[nready++] = w->snap[i];
+	return nready;
+}
+
+/* Nothing ready: sleep until a ring's futex or ctrl moves (or, without
+ * futex_waitv or membarrier, for FALLBACK_NS). */
+static void sleep_on(hm_watch *w, const struct ringset *rs, uint32_t ctrl_v, bool barrier)
+{
+	struct futex_waitv fw[MAX_RINGS + 1];
+	/* seq_cst store, then seq_cst load of ctrl: the Dekker pair with
+	 * arm's fetch_add(ctrl) then load(sleeping). */
+	atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
+	if (hm_load_seq_cst_u32(&w->ctrl) == ctrl_v) {
+		if (atomic_load_explicit(&w->precise, memory_order_relaxed)) {
+			fw[0] = (struct futex_waitv){.val = ctrl_v,
+						     .uaddr = (uintptr_t)&w->ctrl,
+						     .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG};
+			for (unsigned k = 0; k < rs->n; k++)
+				/* Shared (not private): the segment is mapped by
+				 * other processes too. */
+				fw[k + 1] = (struct futex_waitv){.val = rs->vals[k],
+								 .uaddr = (uintptr_t)&rs->hdr[k]->futex,
+								 .flags = FUTEX_32};
+			/* Anything but "changed", "interrupted" or "timed out"
+			 * (ENOSYS, or EPERM from a seccomp filter) means it
+			 * cannot be used: check on a timer instead of spinning
+			 * on the error. */
+			if (futex_waitv(fw, rs->n + 1, barrier ? 0 : FALLBACK_NS) < 0 &&
+			    errno != EAGAIN && errno != EINTR && errno != ETIMEDOUT)
+				atomic_store(&w->precise, false);
+		} else {
+			ctrl_wait_timed(w, ctrl_v, FALLBACK_NS);
+		}
+	}
+	atomic_store_explicit(&w->sleeping, 0, memory_order_seq_cst);
+}
+
+/* Under w->mu: the ready snapshots whose entry is still armed at the same
+ * sequence fire; the loop thread hears of the first ones by the eventfd. */
+static void fire(hm_watch *w, unsigned nready)
+{
+	unsigned before = w->nfired;
+	for (unsigned i = 0; i < nready; i++) {
+		struct entry *e = &w->e[w->snap[i].slot];
+		/* Re-armed or freed meanwhile: the new arming is checked on
+		 * the next round instead. */
+		if (!e->armed || e->seq != w->snap[i].seq)
+			continue;
+		e->armed = false;
+		w->fired[w->nfired++] = w->snap[i].slot;
+	}
+	if (w->nfired > before && before == 0) {
+		pthread_mutex_unlock(&w->mu);
+		notify_loop(w);
+		pthread_mutex_lock(&w->mu);
+	}
+}
+
 static void *run(void *arg)
 {
 	hm_watch *w = arg;
-	hm_ring_header *rings[MAX_RINGS];
-	uint64_t bits[MAX_RINGS];
-	uint32_t vals[MAX_RINGS];
-	struct futex_waitv fw[MAX_RINGS + 1];
+	struct ringset rs;
 
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
-		unsigned n = 0, nr = 0;
-		for (unsigned i = 0; i < w->high; i++) {
-			struct entry *e = &w->e[i];
-			if (!e->armed)
-				continue;
-			w->snap[n++] = (struct snap){.slot = (int)i, .seq = e->seq, .hdr = e->hdr,
-						     .at = &e->slots[e->seq & e->slot_mask]};
-			unsigned k = 0;
-			while (k < nr && rings[k] != e->hdr)
-				k++;
-			if (k == nr && nr < MAX_RINGS) {
-				bits[k] = 0;
-				rings[nr++] = e->hdr;
-			}
-			if (k < nr)
-				bits[k] |= e->bit;
-		}
+		unsigned n = snapshot(w, &rs);
 		/* seq_cst: the value the sleep below compares against; see
 		 * hm_watch_arm for the pairing. */
 		uint32_t ctrl_v = hm_load_seq_cst_u32(&w->ctrl);
@@ -160,77 +239,30 @@ static void *run(void *arg)
 
 		/* The announcement, then the barrier on producers' threads
 		 * (see the top of this file). */
-		for (unsigned k = 0; k < nr; k++)
-			hm_ring_sleepers_add(rings[k], bits[k]);
-		bool barrier = nr == 0 || hm_membarrier_global();
+		for (unsigned k = 0; k < rs.n; k++)
+			hm_ring_sleepers_add(rs.hdr[k], rs.bits[k]);
+		bool barrier = rs.n == 0 || hm_membarrier_global();
 		/* Read the futex words before checking the slots: a bump after
 		 * our check makes the wait return at once. */
-		for (unsigned k = 0; k < nr; k++)
-			vals[k] = hm_load_acquire_u32(&rings[k]->futex);
+		for (unsigned k = 0; k < rs.n; k++)
+			rs.vals[k] = hm_load_acquire_u32(&rs.hdr[k]->futex);
 		/* Pairs with the fence of producers that fence. */
 		hm_fence_seq_cst();
-		unsigned nready = 0;
-		for (unsigned i = 0; i < n; i++)
-			if (ready(&w->snap[i]))
-				w->snap[nready++] = w->snap[i];
-		if (nready == 0) {
-			/* seq_cst store, then seq_cst load of ctrl: the Dekker
-			 * pair with arm's fetch_add(ctrl) then load(sleeping). */
-			atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
-			if (hm_load_seq_cst_u32(&w->ctrl) == ctrl_v) {
-				if (atomic_load_explicit(&w->precise, memory_order_relaxed)) {
-					fw[0] = (struct futex_waitv){.val = ctrl_v,
-								     .uaddr = (uintptr_t)&w->ctrl,
-								     .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG};
-					for (unsigned k = 0; k < nr; k++)
-						/* Shared (not private): the segment is mapped by
-						 * other processes too. */
-						fw[k + 1] = (struct futex_waitv){
-							.val = vals[k], .uaddr = (uintptr_t)&rings[k]->futex,
-							.flags = FUTEX_32};
-					/* Anything but "changed", "interrupted" or
-					 * "timed out" (ENOSYS, or EPERM from a seccomp
-					 * filter) means it cannot be used: check on a
-					 * timer instead of spinning on the error. */
-					if (futex_waitv(fw, nr + 1, barrier ? 0 : FALLBACK_NS) < 0 &&
-					    errno != EAGAIN &&
-					    errno != EINTR && errno != ETIMEDOUT)
-						atomic_store(&w->precise, false);
-				} else {
-					ctrl_wait_timed(w, ctrl_v, FALLBACK_NS);
-				}
-			}
-			atomic_store_explicit(&w->sleeping, 0, memory_order_seq_cst);
-		}
-		for (unsigned k = 0; k < nr; k++)
-			hm_ring_sleepers_remove(rings[k], bits[k]);
+		unsigned nready = keep_ready(w, n);
+		if (nready == 0)
+			sleep_on(w, &rs, ctrl_v, barrier);
+		for (unsigned k = 0; k < rs.n; k++)
+			hm_ring_sleepers_remove(rs.hdr[k], rs.bits[k]);
 		bool precise = atomic_load_explicit(&w->precise, memory_order_relaxed);
 		if (nready == 0 && precise) {
 			pthread_mutex_lock(&w->mu);
 			continue;
 		}
-		if (!precise && nready == 0) {
+		if (!precise && nready == 0)
 			/* Without futex_waitv: look again after the nap. */
-			for (unsigned i = 0; i < n; i++)
-				if (ready(&w->snap[i]))
-					w->snap[nready++] = w->snap[i];
-		}
+			nready = keep_ready(w, n);
 		pthread_mutex_lock(&w->mu);
-		unsigned before = w->nfired;
-		for (unsigned i = 0; i < nready; i++) {
-			struct entry *e = &w->e[w->snap[i].slot];
-			/* Re-armed or freed meanwhile: the new arming is checked
-			 * on the next round instead. */
-			if (!e->armed || e->seq != w->snap[i].seq)
-				continue;
-			e->armed = false;
-			w->fired[w->nfired++] = w->snap[i].slot;
-		}
-		if (w->nfired > before && before == 0) {
-			pthread_mutex_unlock(&w->mu);
-			notify_loop(w);
-			pthread_mutex_lock(&w->mu);
-		}
+		fire(w, nready);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
