@@ -366,6 +366,33 @@ typedef struct plan_run {
 	unsigned nlc, ntc;
 } plan_run;
 
+/* A row of a transport that did not open: skipped, with the reason. */
+static bool unopened(const plan_run *pr, unsigned i, bool *skipped, char *note, size_t len)
+{
+	if (pr->open_ok[i])
+		return false;
+	*skipped = true;
+	snprintf(note, len, "%.150s", pr->why[i]);
+	return true;
+}
+
+/* A row that a signal left without runs drops its claim to a result. */
+static void interrupted_row(bool *skipped, unsigned runs, char *note, size_t len)
+{
+	if (*skipped || runs)
+		return;
+	*skipped = true;
+	snprintf(note, len, "interrupted");
+}
+
+static void run_done(const bench_opts *o, const char *what, unsigned run, unsigned runs)
+{
+	if (!o->json && runs > 1) {
+		printf("  %s run %u/%u done\n", what, run + 1, runs);
+		fflush(stdout);
+	}
+}
+
 static void plan_open(plan_run *pr)
 {
 	const plan *p = pr->p;
@@ -395,11 +422,8 @@ static int plan_lat_cases(plan_run *pr)
 			r->transport = t->name;
 			r->wait = wait_name((wait_kind)w);
 			r->size = pr->o->size;
-			if (!pr->open_ok[i]) {
-				r->skipped = true;
-				snprintf(r->note, sizeof r->note, "%.150s", pr->why[i]);
+			if (unopened(pr, i, &r->skipped, r->note, sizeof r->note))
 				continue;
-			}
 			r->merged = malloc(sizeof *r->merged);
 			if (!r->merged)
 				return -1;
@@ -430,11 +454,8 @@ static void plan_tp_cases(plan_run *pr)
 				r->size = o->size;
 				r->batch = batches[b];
 				r->seconds = opt_tp_seconds(o);
-				if (!pr->open_ok[i]) {
-					r->skipped = true;
-					snprintf(r->note, sizeof r->note, "%.150s", pr->why[i]);
+				if (unopened(pr, i, &r->skipped, r->note, sizeof r->note))
 					continue;
-				}
 				pr->tc[pr->ntc++] = (tp_case){t, (topology)topo, batches[b], r};
 			}
 		}
@@ -471,10 +492,7 @@ static void plan_latency(plan_run *pr, hm_hist *rep)
 			hm_hist_merge(r->merged, rep);
 			r->runs = run + 1;
 		}
-		if (!o->json && pr->runs > 1) {
-			printf("  latency run %u/%u done\n", run + 1, pr->runs);
-			fflush(stdout);
-		}
+		run_done(o, "latency", run, pr->runs);
 	}
 	for (unsigned i = 0; i < pr->nlc; i++)
 		if (!pr->lc[i].r->skipped && pr->lc[i].r->runs)
@@ -521,10 +539,7 @@ static void plan_throughput(plan_run *pr, const uint8_t *payload)
 			r->lost += lost;
 			r->runs = run + 1;
 		}
-		if (!o->json && pr->runs > 1) {
-			printf("  throughput run %u/%u done\n", run + 1, pr->runs);
-			fflush(stdout);
-		}
+		run_done(o, "throughput", run, pr->runs);
 	}
 	for (unsigned i = 0; i < pr->ntc; i++)
 		if (!pr->tc[i].r->skipped && pr->tc[i].r->runs)
@@ -540,16 +555,14 @@ static void plan_close(plan_run *pr)
 	for (unsigned i = 0; i < pr->p->nts; i++)
 		if (pr->open_ok[i] && pr->p->ts[i]->close)
 			pr->p->ts[i]->close();
-	for (unsigned i = 0; i < pr->nlc; i++)
-		if (!pr->lc[i].r->skipped && !pr->lc[i].r->runs) {
-			pr->lc[i].r->skipped = true;
-			snprintf(pr->lc[i].r->note, sizeof pr->lc[i].r->note, "interrupted");
-		}
-	for (unsigned i = 0; i < pr->ntc; i++)
-		if (!pr->tc[i].r->skipped && !pr->tc[i].r->runs) {
-			pr->tc[i].r->skipped = true;
-			snprintf(pr->tc[i].r->note, sizeof pr->tc[i].r->note, "interrupted");
-		}
+	for (unsigned i = 0; i < pr->nlc; i++) {
+		lat_result *r = pr->lc[i].r;
+		interrupted_row(&r->skipped, r->runs, r->note, sizeof r->note);
+	}
+	for (unsigned i = 0; i < pr->ntc; i++) {
+		tp_result *r = pr->tc[i].r;
+		interrupted_row(&r->skipped, r->runs, r->note, sizeof r->note);
+	}
 }
 
 /* The codec benchmark (in process). Returns 0 or -1. */
