@@ -389,143 +389,201 @@ static void closed_by_error(hm_client *c, const hermes_wire_error *e)
 	     text);
 }
 
+/* The CLOSED event, once; HERMES_ECLOSED after it. */
+static hermes_err report_closed(hm_client *c, hermes_net_event *ev)
+{
+	if (c->closed_reported)
+		return HERMES_ECLOSED;
+	c->closed_reported = true;
+	memset(ev, 0, sizeof *ev);
+	ev->type = HERMES_NET_CLOSED;
+	ev->code = c->err;
+	ev->data = c->detail;
+	ev->len = (uint32_t)strlen(c->detail);
+	return HERMES_OK;
+}
+
+/* Open a sealed frame in place (*len loses the tag), or refuse a frame whose
+ * sealing does not match the session's. False: the connection failed. */
+static bool unseal(hm_client *c, const hermes_frame *f, uint8_t *payload, size_t *len)
+{
+	if (c->sealed) {
+		if (!(f->header.flags & HERMES_FLAG_ENCRYPTED)) {
+			fail(c, HERMES_EHANDSHAKE, false, "an unsealed frame in a sealed session");
+			return false;
+		}
+		*len -= HERMES_SEAL_TAG_SIZE;
+		if (hm_auth_open(c->rx_key, c->rx_ctr++, f->bytes, payload, *len, payload + *len)) {
+			fail(c, HERMES_EPERM, false, "a sealed frame failed to open");
+			return false;
+		}
+	} else if (f->header.flags & HERMES_FLAG_ENCRYPTED) {
+		fail(c, HERMES_EBADFLAGS, true, "a sealed frame in a clear session");
+		return false;
+	}
+	return true;
+}
+
+/* A tagged DELIVER: split the tag off the payload. False: the connection
+ * failed. */
+static bool untag(hm_client *c, const hermes_frame_header *h, uint8_t **payload, size_t *len,
+		  uint32_t *tag)
+{
+	hermes_wire_bytes msg;
+	if (!(c->features & HERMES_FEATURE_TAGS)) {
+		fail(c, HERMES_EBADFLAGS, true, "a tagged DELIVER without the TAGS feature");
+		return false;
+	}
+	if (hermes_wire_tag_split(h->flags, *payload, *len, tag, &msg)) {
+		fail(c, HERMES_EBADPAYLOAD, true, "a tagged DELIVER with tag 0");
+		return false;
+	}
+	*payload = (uint8_t *)msg.data;
+	*len = msg.len;
+	return true;
+}
+
+/* What read_frame tells hm_client_next. */
+enum { FRAME_READY, FRAME_AGAIN, FRAME_RETURN };
+
+/* Take the next whole frame out of the input, opened and untagged, with
+ * its message parsed into *m (but for DELIVER). FRAME_AGAIN: the connection
+ * failed (look again, to report it); FRAME_RETURN: return *ret. */
+static int read_frame(hm_client *c, hermes_frame *f, hermes_wire_msg *m, uint8_t **payload,
+		      size_t *len, uint32_t *tag, hermes_err *ret)
+{
+	hermes_decoder_set_buffer(&c->dec, c->in + c->in_off, c->in_len - c->in_off);
+	hermes_err err = hermes_decoder_next(&c->dec, f);
+	if (err == HERMES_ENEEDMORE && c->eof) {
+		fail(c, c->state == HM_CL_SESSION ? HERMES_ECLOSED : HERMES_EHANDSHAKE, false,
+		     "the bridge closed the connection%s",
+		     c->state == HM_CL_SESSION ? "" : " during the handshake");
+		return FRAME_AGAIN;
+	}
+	*ret = err;
+	if (err == HERMES_ENEEDMORE)
+		return FRAME_RETURN;
+	if (err) {
+		fail(c, err, true, "malformed frame from the bridge: %s", hermes_err_name(err));
+		return FRAME_AGAIN;
+	}
+	const hermes_frame_header *h = &f->header;
+	/* Answers we make ourselves need room before the frame is taken
+	 * (opening it would advance the receive counter). */
+	size_t answer = h->type == HERMES_MSG_PING	     ? HERMES_HEADER_SIZE + 16
+			: h->type == HERMES_MSG_AUTH_CHALLENGE ? HERMES_HEADER_SIZE + 96
+							       : 0;
+	*ret = HERMES_ENOBUFS;
+	if (answer && c->out_cap - (c->out_len - c->out_off) < answer)
+		return FRAME_RETURN;
+	*payload = (uint8_t *)f->payload;
+	*len = h->length;
+	c->in_off += HERMES_HEADER_SIZE + *len;
+	*tag = 0;
+	if (!unseal(c, f, *payload, len))
+		return FRAME_AGAIN;
+	if (h->type == HERMES_MSG_DELIVER && (h->flags & HERMES_FLAG_TAGGED) &&
+	    !untag(c, h, payload, len, tag))
+		return FRAME_AGAIN;
+	if (h->type != HERMES_MSG_DELIVER && hermes_wire_msg_parse(h->type, *payload, *len, m)) {
+		fail(c, HERMES_EBADPAYLOAD, true, "malformed %s payload",
+		     hermes_msg_type_name(h->type));
+		return FRAME_AGAIN;
+	}
+	return FRAME_READY;
+}
+
+/* An ERROR from the bridge. Before the session every ERROR ends the
+ * handshake; the caller learns why from the CLOSED event. In the session a
+ * fatal one is reported as itself, then as CLOSED. True: *ev is set. */
+static bool on_error(hm_client *c, const hermes_wire_error *e, hermes_net_event *ev)
+{
+	if (c->state != HM_CL_SESSION) {
+		closed_by_error(c, e);
+		return false;
+	}
+	if (e->fatal)
+		closed_by_error(c, e);
+	ev->type = HERMES_NET_ERROR;
+	ev->code = (hermes_err)e->code;
+	ev->fatal = e->fatal;
+	ev->data = e->text;
+	ev->len = (uint32_t)e->text_len;
+	return true;
+}
+
+/* Act on one frame: true when it is an event for the caller (in *ev), false
+ * when it was handled here (handshake steps, pings, the end). */
+static bool to_event(hm_client *c, const hermes_frame_header *h, const hermes_wire_msg *m,
+		     uint8_t *payload, size_t len, uint32_t tag, hermes_net_event *ev)
+{
+	memset(ev, 0, sizeof *ev);
+	ev->channel = h->channel;
+	ev->seq = h->sequence;
+	switch (h->type) {
+	case HERMES_MSG_DELIVER:
+		ev->type = HERMES_NET_MESSAGE;
+		ev->data = payload;
+		ev->len = (uint32_t)len;
+		ev->value = tag; /* net.h: a MESSAGE's value is its tag */
+		return true;
+	case HERMES_MSG_PUBLISH_ACK:
+		ev->type = HERMES_NET_ACK;
+		ev->value = m->ack.ring_seq;
+		return true;
+	case HERMES_MSG_LOSS:
+		ev->type = HERMES_NET_LOSS;
+		ev->value = m->loss.count;
+		return true;
+	case HERMES_MSG_BOUND:
+	case HERMES_MSG_SUBSCRIBED:
+		ev->type = h->type == HERMES_MSG_BOUND ? HERMES_NET_BOUND : HERMES_NET_SUBSCRIBED;
+		ev->value = m->ring.max_message;
+		ev->policy = m->ring.policy;
+		return true;
+	case HERMES_MSG_PONG:
+		ev->type = HERMES_NET_PONG;
+		return true;
+	case HERMES_MSG_PING:
+		(void)hm_client_send(c, HERMES_MSG_PONG, 0, 0, h->sequence, NULL, 0);
+		return false;
+	case HERMES_MSG_ERROR:
+		return on_error(c, &m->error, ev);
+	case HERMES_MSG_GOODBYE:
+		fail(c, m->goodbye.code ? (hermes_err)m->goodbye.code : HERMES_ECLOSED, false,
+		     "the bridge closed the connection (GOODBYE %u)", m->goodbye.code);
+		return false;
+	case HERMES_MSG_WELCOME:
+		on_welcome(c, &m->welcome);
+		return false;
+	case HERMES_MSG_AUTH_CHALLENGE:
+		on_challenge(c, &m->challenge);
+		return false;
+	case HERMES_MSG_AUTH_OK:
+		on_auth_ok(c, &m->auth_ok);
+		return false;
+	default:
+		/* The decoder's phase and role checks let nothing else in. */
+		fail(c, HERMES_EHANDSHAKE, true, "unexpected %s", hermes_msg_type_name(h->type));
+		return false;
+	}
+}
+
 hermes_err hm_client_next(hm_client *c, hermes_net_event *ev)
 {
 	for (;;) {
-		if (c->state == HM_CL_CLOSED) {
-			if (c->closed_reported)
-				return HERMES_ECLOSED;
-			c->closed_reported = true;
-			memset(ev, 0, sizeof *ev);
-			ev->type = HERMES_NET_CLOSED;
-			ev->code = c->err;
-			ev->data = c->detail;
-			ev->len = (uint32_t)strlen(c->detail);
-			return HERMES_OK;
-		}
-		hermes_decoder_set_buffer(&c->dec, c->in + c->in_off, c->in_len - c->in_off);
+		if (c->state == HM_CL_CLOSED)
+			return report_closed(c, ev);
 		hermes_frame f;
-		hermes_err err = hermes_decoder_next(&c->dec, &f);
-		if (err == HERMES_ENEEDMORE && c->eof) {
-			fail(c, c->state == HM_CL_SESSION ? HERMES_ECLOSED : HERMES_EHANDSHAKE, false,
-			     "the bridge closed the connection%s",
-			     c->state == HM_CL_SESSION ? "" : " during the handshake");
-			continue;
-		}
-		if (err == HERMES_ENEEDMORE)
-			return HERMES_ENEEDMORE;
-		if (err) {
-			fail(c, err, true, "malformed frame from the bridge: %s", hermes_err_name(err));
-			continue;
-		}
-		const hermes_frame_header *h = &f.header;
-		/* Answers we make ourselves need room before the frame is taken
-		 * (opening it would advance the receive counter). */
-		size_t answer = h->type == HERMES_MSG_PING	     ? HERMES_HEADER_SIZE + 16
-				: h->type == HERMES_MSG_AUTH_CHALLENGE ? HERMES_HEADER_SIZE + 96
-								       : 0;
-		if (answer && c->out_cap - (c->out_len - c->out_off) < answer)
-			return HERMES_ENOBUFS;
-		uint8_t *payload = (uint8_t *)f.payload;
-		size_t len = h->length;
-		c->in_off += HERMES_HEADER_SIZE + len;
-		if (c->sealed) {
-			if (!(h->flags & HERMES_FLAG_ENCRYPTED)) {
-				fail(c, HERMES_EHANDSHAKE, false, "an unsealed frame in a sealed session");
-				continue;
-			}
-			len -= HERMES_SEAL_TAG_SIZE;
-			if (hm_auth_open(c->rx_key, c->rx_ctr++, f.bytes, payload, len, payload + len)) {
-				fail(c, HERMES_EPERM, false, "a sealed frame failed to open");
-				continue;
-			}
-		} else if (h->flags & HERMES_FLAG_ENCRYPTED) {
-			fail(c, HERMES_EBADFLAGS, true, "a sealed frame in a clear session");
-			continue;
-		}
 		hermes_wire_msg m;
-		uint32_t tag = 0;
-		if (h->type == HERMES_MSG_DELIVER && (h->flags & HERMES_FLAG_TAGGED)) {
-			hermes_wire_bytes msg;
-			if (!(c->features & HERMES_FEATURE_TAGS)) {
-				fail(c, HERMES_EBADFLAGS, true, "a tagged DELIVER without the TAGS feature");
-				continue;
-			}
-			if (hermes_wire_tag_split(h->flags, payload, len, &tag, &msg)) {
-				fail(c, HERMES_EBADPAYLOAD, true, "a tagged DELIVER with tag 0");
-				continue;
-			}
-			payload = (uint8_t *)msg.data;
-			len = msg.len;
-		}
-		if (h->type != HERMES_MSG_DELIVER && hermes_wire_msg_parse(h->type, payload, len, &m)) {
-			fail(c, HERMES_EBADPAYLOAD, true, "malformed %s payload",
-			     hermes_msg_type_name(h->type));
-			continue;
-		}
-		memset(ev, 0, sizeof *ev);
-		ev->channel = h->channel;
-		ev->seq = h->sequence;
-		switch (h->type) {
-		case HERMES_MSG_DELIVER:
-			ev->type = HERMES_NET_MESSAGE;
-			ev->data = payload;
-			ev->len = (uint32_t)len;
-			ev->value = tag; /* net.h: a MESSAGE's value is its tag */
+		uint8_t *payload;
+		size_t len;
+		uint32_t tag;
+		hermes_err ret = HERMES_OK;
+		int r = read_frame(c, &f, &m, &payload, &len, &tag, &ret);
+		if (r == FRAME_RETURN)
+			return ret;
+		if (r == FRAME_READY && to_event(c, &f.header, &m, payload, len, tag, ev))
 			return HERMES_OK;
-		case HERMES_MSG_PUBLISH_ACK:
-			ev->type = HERMES_NET_ACK;
-			ev->value = m.ack.ring_seq;
-			return HERMES_OK;
-		case HERMES_MSG_LOSS:
-			ev->type = HERMES_NET_LOSS;
-			ev->value = m.loss.count;
-			return HERMES_OK;
-		case HERMES_MSG_BOUND:
-		case HERMES_MSG_SUBSCRIBED:
-			ev->type = h->type == HERMES_MSG_BOUND ? HERMES_NET_BOUND : HERMES_NET_SUBSCRIBED;
-			ev->value = m.ring.max_message;
-			ev->policy = m.ring.policy;
-			return HERMES_OK;
-		case HERMES_MSG_PONG:
-			ev->type = HERMES_NET_PONG;
-			return HERMES_OK;
-		case HERMES_MSG_PING:
-			(void)hm_client_send(c, HERMES_MSG_PONG, 0, 0, h->sequence, NULL, 0);
-			continue;
-		case HERMES_MSG_ERROR:
-			/* Before the session every ERROR ends the handshake; the
-			 * caller learns why from the CLOSED event. In the session a
-			 * fatal one is reported as itself, then as CLOSED. */
-			if (c->state != HM_CL_SESSION) {
-				closed_by_error(c, &m.error);
-				continue;
-			}
-			if (m.error.fatal)
-				closed_by_error(c, &m.error);
-			ev->type = HERMES_NET_ERROR;
-			ev->code = (hermes_err)m.error.code;
-			ev->fatal = m.error.fatal;
-			ev->data = m.error.text;
-			ev->len = (uint32_t)m.error.text_len;
-			return HERMES_OK;
-		case HERMES_MSG_GOODBYE:
-			fail(c, m.goodbye.code ? (hermes_err)m.goodbye.code : HERMES_ECLOSED, false,
-			     "the bridge closed the connection (GOODBYE %u)", m.goodbye.code);
-			continue;
-		case HERMES_MSG_WELCOME:
-			on_welcome(c, &m.welcome);
-			continue;
-		case HERMES_MSG_AUTH_CHALLENGE:
-			on_challenge(c, &m.challenge);
-			continue;
-		case HERMES_MSG_AUTH_OK:
-			on_auth_ok(c, &m.auth_ok);
-			continue;
-		default:
-			/* The decoder's phase and role checks let nothing else in. */
-			fail(c, HERMES_EHANDSHAKE, true, "unexpected %s", hermes_msg_type_name(h->type));
-			continue;
-		}
 	}
 }
