@@ -33,6 +33,24 @@ static ctl_snap *snap_new(void)
 	return s;
 }
 
+/* Attach read-only and allocate n snapshots into s[]. Returns the exit
+ * status: 0 when attached with every snapshot allocated. */
+static int attach_snaps(const ctl_ctx *ctx, hermes_bus **bus, ctl_snap **s, unsigned n)
+{
+	int r = ctl_attach(ctx, true, bus);
+	if (r != 0)
+		return r;
+	bool ok = true;
+	for (unsigned i = 0; i < n; i++)
+		ok &= (s[i] = snap_new()) != NULL;
+	if (ok)
+		return CTL_EXIT_OK;
+	for (unsigned i = 0; i < n; i++)
+		free(s[i]);
+	hermes_bus_detach(*bus);
+	return CTL_EXIT_ERR;
+}
+
 /* The first line of every text view. */
 static void print_bus_line(FILE *f, const ctl_snap *s)
 {
@@ -271,15 +289,10 @@ int cmd_list(ctl_ctx *ctx, int argc, char **argv)
 		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
 
 	hermes_bus *bus;
-	if ((r = ctl_attach(ctx, true, &bus)) != 0)
+	ctl_snap *snaps[2];
+	if ((r = attach_snaps(ctx, &bus, snaps, 2)) != 0)
 		return r;
-	ctl_snap *a = snap_new(), *b = snap_new();
-	if (!a || !b) {
-		free(a);
-		free(b);
-		hermes_bus_detach(bus);
-		return CTL_EXIT_ERR;
-	}
+	ctl_snap *a = snaps[0], *b = snaps[1];
 	ctl_snap *prev = NULL, *cur = a;
 	if (interval > 0) {
 		ctl_snap_take(bus, a, false);
@@ -466,13 +479,9 @@ int cmd_inspect(ctl_ctx *ctx, int argc, char **argv)
 	const char *name = argv[optind];
 
 	hermes_bus *bus;
-	if ((r = ctl_attach(ctx, true, &bus)) != 0)
+	ctl_snap *s;
+	if ((r = attach_snaps(ctx, &bus, &s, 1)) != 0)
 		return r;
-	ctl_snap *s = snap_new();
-	if (!s) {
-		hermes_bus_detach(bus);
-		return CTL_EXIT_ERR;
-	}
 	ctl_snap_take(bus, s, true);
 	ctl_names_snap(ctx, bus, s);
 	hermes_bus_detach(bus);
@@ -764,13 +773,9 @@ int cmd_clients(ctl_ctx *ctx, int argc, char **argv)
 		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
 
 	hermes_bus *bus;
-	if ((r = ctl_attach(ctx, true, &bus)) != 0)
+	ctl_snap *s;
+	if ((r = attach_snaps(ctx, &bus, &s, 1)) != 0)
 		return r;
-	ctl_snap *s = snap_new();
-	if (!s) {
-		hermes_bus_detach(bus);
-		return CTL_EXIT_ERR;
-	}
 	ctl_snap_take(bus, s, true);
 	clients cs = {0};
 	char why[384] = "";
