@@ -9,8 +9,9 @@
 
 #include "core/error_detail.h"
 
-bool ctl_supervisor_ask(const ctl_ctx *ctx, hermes_bus *bus, uint32_t op, hm_ctl_resp *resp,
-			char *why, size_t whylen)
+/* The request itself, into the caller's *resp. */
+static bool ask(const ctl_ctx *ctx, hermes_bus *bus, uint32_t op, hm_ctl_resp *resp, char *why,
+		size_t whylen)
 {
 	char path[256];
 	ctl_control_path(ctx, bus, path, sizeof path);
@@ -34,6 +35,21 @@ bool ctl_supervisor_ask(const ctl_ctx *ctx, hermes_bus *bus, uint32_t op, hm_ctl
 	return true;
 }
 
+hm_ctl_resp *ctl_supervisor_ask(const ctl_ctx *ctx, hermes_bus *bus, uint32_t op, char *why,
+				size_t whylen)
+{
+	hm_ctl_resp *resp = malloc(sizeof *resp);
+	if (!resp) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	if (!ask(ctx, bus, op, resp, why, whylen)) {
+		free(resp);
+		return NULL;
+	}
+	return resp;
+}
+
 bool ctl_names_fetch(const ctl_ctx *ctx, hermes_bus *bus, ctl_names *out, char *why, size_t whylen)
 {
 	char scratch[8];
@@ -42,15 +58,9 @@ bool ctl_names_fetch(const ctl_ctx *ctx, hermes_bus *bus, ctl_names *out, char *
 		whylen = sizeof scratch;
 	}
 	out->n = 0;
-	hm_ctl_resp *resp = malloc(sizeof *resp);
-	if (!resp) {
-		snprintf(why, whylen, "out of memory");
+	hm_ctl_resp *resp = ctl_supervisor_ask(ctx, bus, HM_CTL_NAMES, why, whylen);
+	if (!resp)
 		return false;
-	}
-	if (!ctl_supervisor_ask(ctx, bus, HM_CTL_NAMES, resp, why, whylen)) {
-		free(resp);
-		return false;
-	}
 	/* hermesd's answer is another process's memory: each record is checked
 	 * as hermesd checked what its client sent. */
 	for (uint32_t i = 0; i < resp->count && i < HM_CTL_MAX_CLIENTS; i++) {

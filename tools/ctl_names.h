@@ -16,10 +16,11 @@
 #include "tools/ctl_snap.h"
 
 /* Send one request with op `op` to the hermesd of the bus (its control
- * socket as ctl_control_path finds it) and wait up to 2 s for *resp. false,
- * with *why set, when it cannot be asked or refuses. */
-bool ctl_supervisor_ask(const ctl_ctx *ctx, hermes_bus *bus, uint32_t op, hm_ctl_resp *resp,
-			char *why, size_t whylen);
+ * socket as ctl_control_path finds it) and wait up to 2 s for the answer.
+ * Returns the answer, for the caller to free(); NULL, with *why set, when
+ * out of memory or hermesd cannot be asked or refuses. */
+hm_ctl_resp *ctl_supervisor_ask(const ctl_ctx *ctx, hermes_bus *bus, uint32_t op, char *why,
+				size_t whylen);
 
 typedef struct ctl_names {
 	unsigned n;

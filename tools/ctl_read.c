@@ -581,15 +581,9 @@ static void slot_owner(clients *cs, const ctl_owner *o, const char *ring, bool p
 static bool supervisor_clients(const ctl_ctx *ctx, hermes_bus *bus, clients *cs, char *why,
 			       size_t whylen)
 {
-	hm_ctl_resp *resp = malloc(sizeof *resp);
-	if (!resp) {
-		snprintf(why, whylen, "out of memory");
+	hm_ctl_resp *resp = ctl_supervisor_ask(ctx, bus, HM_CTL_CLIENTS, why, whylen);
+	if (!resp)
 		return false;
-	}
-	if (!ctl_supervisor_ask(ctx, bus, HM_CTL_CLIENTS, resp, why, whylen)) {
-		free(resp);
-		return false;
-	}
 	pid_t self = getpid();
 	for (uint32_t i = 0; i < resp->count && i < HM_CTL_MAX_CLIENTS; i++) {
 		const hm_ctl_client *k = &resp->u.clients[i];
