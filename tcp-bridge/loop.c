@@ -301,6 +301,114 @@ static void refuse(int fd, hermes_err code, const char *text)
 	close(fd);
 }
 
+/* Out of descriptors: free the spare one, take the client and refuse it at
+ * once (rather than leave it hanging in the backlog), take the spare back.
+ * True when accepting can go on; else errno says why not. */
+static bool refuse_with_spare(loop *L)
+{
+	close(L->spare_fd);
+	L->spare_fd = -1;
+	int fd = accept4(L->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int e = errno;
+	if (fd >= 0) {
+		hm_stat_add(&L->stats->c.connections_refused, 1);
+		hm_log(HM_BR_LOG_WARN, "refusing a client: out of file descriptors "
+				       "(RLIMIT_NOFILE)");
+		refuse(fd, HERMES_ETOOMANY, "the bridge is out of file descriptors");
+	}
+	L->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && L->spare_fd >= 0)
+		return true;
+	errno = fd >= 0 ? EMFILE : e;
+	return false;
+}
+
+/* accept4 failed (errno): true to try again at once. */
+static bool accept_failed(loop *L)
+{
+	if (errno == EINTR || errno == ECONNABORTED)
+		return true;
+	if ((errno == EMFILE || errno == ENFILE) && L->spare_fd >= 0 && refuse_with_spare(L))
+		return true;
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+		/* Out of descriptors: stop accepting for a moment rather than
+		 * spin on a listen socket that stays readable. */
+		hm_log(HM_BR_LOG_WARN, "accept: %s; pausing accepts for 100 ms", strerror(errno));
+		epoll_ctl(L->epfd, EPOLL_CTL_DEL, L->lfd, NULL);
+		L->accept_paused = true;
+		L->accept_resume_ns = L->srv.now_ns + ACCEPT_PAUSE_NS;
+	}
+	return false;
+}
+
+/* Refuse a client over a connection limit: counted, logged with its peer. */
+static void refuse_over_limit(loop *L, int fd, const char *peer, const char *why, unsigned n,
+			      const char *text)
+{
+	hm_stat_add(&L->stats->c.connections_refused, 1);
+	hm_dlog_kv kv = {0};
+	hm_dlog_str(&kv, "peer", peer);
+	hm_log(HM_BR_LOG_WARN, "refusing a connection: %u %s%s", n, why, kv.s);
+	refuse(fd, HERMES_ETOOMANY, text);
+}
+
+/* Is there room for one more client from addr? If not, it is refused. */
+static bool admit(loop *L, int fd, const char *peer, const char *addr)
+{
+	if (L->srv.nconns >= L->cfg->max_connections) {
+		refuse_over_limit(L, fd, peer, "already (max_connections)", L->srv.nconns,
+				  "too many connections");
+		return false;
+	}
+	unsigned same = 0;
+	for (hm_conn *o = L->srv.conns; o; o = o->next)
+		same += !strcmp(o->addr, addr);
+	if (same >= L->cfg->max_conns_per_address) {
+		refuse_over_limit(L, fd, peer,
+				  "from that address already (max_connections_per_address)", same,
+				  "too many connections from this address");
+		return false;
+	}
+	return true;
+}
+
+static void set_client_options(int fd)
+{
+	int one = 1, idle = 60, intvl = 10, cnt = 6;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	/* Half-open peers (a host that vanished) are found by the kernel, at
+	 * no cost to the loop. */
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+}
+
+/* A connection for an admitted client, watched by epoll, on the handshake
+ * deadline list. */
+static void add_conn(loop *L, int fd, const char *peer, const char *addr)
+{
+	hm_conn *c = hm_conn_create(&L->srv, fd, peer);
+	if (!c) {
+		hm_log(HM_BR_LOG_ERROR, "no memory for a connection from %s", peer);
+		refuse(fd, HERMES_ENOMEM, "out of memory");
+		return;
+	}
+	snprintf(c->addr, sizeof c->addr, "%s", addr);
+	c->writable = true;
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+	if (epoll_ctl(L->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		hm_log(HM_BR_LOG_ERROR, "epoll_ctl: %s", strerror(errno));
+		hm_conn_destroy(c);
+		close(fd);
+		return;
+	}
+	dl_append(L, c, DL_HANDSHAKE, c->deadline_ns);
+	hm_dlog_kv kv = {0};
+	hm_conn_log_fields(c, &kv);
+	hm_log(HM_BR_LOG_DEBUG, "connection accepted%s", kv.s);
+}
+
 static void on_accept(loop *L)
 {
 	for (;;) {
@@ -308,93 +416,17 @@ static void on_accept(loop *L)
 		socklen_t sl = sizeof sa;
 		int fd = accept4(L->lfd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
+			if (accept_failed(L))
 				continue;
-			if ((errno == EMFILE || errno == ENFILE) && L->spare_fd >= 0) {
-				/* Out of descriptors: free the spare one, take the
-				 * client and refuse it at once (rather than leave it
-				 * hanging in the backlog), take the spare back. */
-				close(L->spare_fd);
-				L->spare_fd = -1;
-				fd = accept4(L->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-				int e = errno;
-				if (fd >= 0) {
-					hm_stat_add(&L->stats->c.connections_refused, 1);
-					hm_log(HM_BR_LOG_WARN, "refusing a client: out of file descriptors "
-							       "(RLIMIT_NOFILE)");
-					refuse(fd, HERMES_ETOOMANY, "the bridge is out of file descriptors");
-				}
-				L->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-				if (fd >= 0 && L->spare_fd >= 0)
-					continue;
-				errno = fd >= 0 ? EMFILE : e;
-			}
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-				/* Out of descriptors: stop accepting for a moment
-				 * rather than spin on a listen socket that stays
-				 * readable. */
-				hm_log(HM_BR_LOG_WARN, "accept: %s; pausing accepts for 100 ms",
-				       strerror(errno));
-				epoll_ctl(L->epfd, EPOLL_CTL_DEL, L->lfd, NULL);
-				L->accept_paused = true;
-				L->accept_resume_ns = L->srv.now_ns + ACCEPT_PAUSE_NS;
-			}
 			return;
 		}
 		char peer[64], addr[64] = "?";
 		hm_netaddr_format((struct sockaddr *)&sa, peer, sizeof peer);
 		getnameinfo((struct sockaddr *)&sa, sl, addr, sizeof addr, NULL, 0, NI_NUMERICHOST);
-		if (L->srv.nconns >= L->cfg->max_connections) {
-			hm_stat_add(&L->stats->c.connections_refused, 1);
-			hm_dlog_kv kv = {0};
-			hm_dlog_str(&kv, "peer", peer);
-			hm_log(HM_BR_LOG_WARN, "refusing a connection: %u already (max_connections)%s",
-			       L->srv.nconns, kv.s);
-			refuse(fd, HERMES_ETOOMANY, "too many connections");
+		if (!admit(L, fd, peer, addr))
 			continue;
-		}
-		unsigned same = 0;
-		for (hm_conn *o = L->srv.conns; o; o = o->next)
-			same += !strcmp(o->addr, addr);
-		if (same >= L->cfg->max_conns_per_address) {
-			hm_stat_add(&L->stats->c.connections_refused, 1);
-			hm_dlog_kv kv = {0};
-			hm_dlog_str(&kv, "peer", peer);
-			hm_log(HM_BR_LOG_WARN,
-			       "refusing a connection: %u from that address already "
-			       "(max_connections_per_address)%s",
-			       same, kv.s);
-			refuse(fd, HERMES_ETOOMANY, "too many connections from this address");
-			continue;
-		}
-		int one = 1, idle = 60, intvl = 10, cnt = 6;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		/* Half-open peers (a host that vanished) are found by the
-		 * kernel, at no cost to the loop. */
-		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-		setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-		setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
-		setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
-		hm_conn *c = hm_conn_create(&L->srv, fd, peer);
-		if (!c) {
-			hm_log(HM_BR_LOG_ERROR, "no memory for a connection from %s", peer);
-			refuse(fd, HERMES_ENOMEM, "out of memory");
-			continue;
-		}
-		snprintf(c->addr, sizeof c->addr, "%s", addr);
-		c->writable = true;
-		struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-					 .data.ptr = c};
-		if (epoll_ctl(L->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-			hm_log(HM_BR_LOG_ERROR, "epoll_ctl: %s", strerror(errno));
-			hm_conn_destroy(c);
-			close(fd);
-			continue;
-		}
-		dl_append(L, c, DL_HANDSHAKE, c->deadline_ns);
-		hm_dlog_kv kv = {0};
-		hm_conn_log_fields(c, &kv);
-		hm_log(HM_BR_LOG_DEBUG, "connection accepted%s", kv.s);
+		set_client_options(fd);
+		add_conn(L, fd, peer, addr);
 	}
 }
 
@@ -525,6 +557,16 @@ static int next_timeout_ms(loop *L, uint64_t links_next)
 	return ms > 60000 ? 60000 : (int)ms;
 }
 
+/* The bridge's public key, for clients to pin (when it has a secret). */
+static void log_public_key(const hm_bridge_cfg *cfg)
+{
+	if (!cfg->secret)
+		return;
+	char hex[2 * HERMES_KX_PUBLIC_KEY_SIZE + 1];
+	hm_auth_hex(cfg->public_key, sizeof cfg->public_key, hex);
+	hm_log(HM_BR_LOG_INFO, "public key %s (fingerprint %.16s)", hex, hex);
+}
+
 /* SIGHUP: identities, keys and permissions from the auth file (the rest
  * of the configuration needs a restart). */
 static void reload(loop *L)
@@ -544,11 +586,120 @@ static void reload(loop *L)
 	       "SIGHUP: %u identities reloaded from %s; %u session(s) of revoked or changed "
 	       "identities closed",
 	       L->cfg->nidents, L->cfg->auth_file, closed);
-	if (L->cfg->secret) {
-		char hex[2 * HERMES_KX_PUBLIC_KEY_SIZE + 1];
-		hm_auth_hex(L->cfg->public_key, sizeof L->cfg->public_key, hex);
-		hm_log(HM_BR_LOG_INFO, "public key %s (fingerprint %.16s)", hex, hex);
+	log_public_key(L->cfg);
+}
+
+static void on_signals(loop *L)
+{
+	struct signalfd_siginfo si;
+	while (read(L->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGHUP) {
+			reload(L);
+			continue;
+		}
+		hm_log(HM_BR_LOG_INFO, "%s: stopping", strsignal((int)si.ssi_signo));
+		L->stop = true;
 	}
+}
+
+static void dispatch(loop *L, const struct epoll_event *evs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint64_t tag = evs[i].data.u64;
+		if (tag == TAG_LISTEN) {
+			on_accept(L);
+		} else if (tag == TAG_SIGNAL) {
+			on_signals(L);
+		} else if (tag == TAG_WATCH) {
+			int slots[256];
+			unsigned k;
+			while ((k = hm_watch_collect(L->watch, slots, 256)) > 0)
+				hm_feeds_fired(&L->srv, slots, k);
+		} else if (tag & TAG_LINK) {
+			hm_link_on_io((hm_link *)(uintptr_t)(tag & ~(uint64_t)TAG_LINK), evs[i].events);
+		} else {
+			conn_event(L, (hm_conn *)evs[i].data.ptr, evs[i].events);
+		}
+	}
+}
+
+/* Handshakes out of time, idle sessions, closings whose grace ran out, and
+ * a paused listener whose pause is over. */
+static void run_deadlines(loop *L)
+{
+	hm_server *s = &L->srv;
+	while (L->dl_head[DL_HANDSHAKE] && L->dl_head[DL_HANDSHAKE]->deadline_ns <= s->now_ns) {
+		hm_conn *c = L->dl_head[DL_HANDSHAKE];
+		dl_remove(L, c);
+		hm_conn_timeout(c);
+		conn_write(L, c);
+		conn_sync(L, c);
+	}
+	while (L->idle_head && L->idle_head->idle_at + idle_half_ns(L) <= s->now_ns) {
+		hm_conn *c = L->idle_head;
+		idle_check(L, c);
+		conn_write(L, c);
+		conn_sync(L, c);
+	}
+	while (L->dl_head[DL_CLOSING] && L->dl_head[DL_CLOSING]->deadline_ns <= s->now_ns) {
+		hm_conn *c = L->dl_head[DL_CLOSING];
+		dl_remove(L, c);
+		c->state = HM_CONN_CLOSED;
+		conn_sync(L, c);
+	}
+	if (L->accept_paused && s->now_ns >= L->accept_resume_ns) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_LISTEN};
+		epoll_ctl(L->epfd, EPOLL_CTL_ADD, L->lfd, &ev);
+		L->accept_paused = false;
+	}
+}
+
+/* Connections to look at again: publishers waiting for room in a block
+ * ring, and those resumed after a pause, with more to read than one turn's
+ * share, or closing. */
+static void run_wakes(loop *L)
+{
+	hm_server *s = &L->srv;
+	if (s->blocked)
+		for (hm_conn *c = s->conns; c; c = c->next)
+			if (c->pub_blocked)
+				hm_server_mark_wake(s, c);
+	hm_conn *wake = s->wake;
+	s->wake = NULL;
+	while (wake) {
+		hm_conn *c = wake;
+		wake = c->wake_next;
+		c->in_wake = false;
+		hm_conn_process(c);
+		conn_read(L, c);
+		conn_sync(L, c);
+	}
+}
+
+/* Write out what this turn produced: one send per connection. */
+static void flush_dirty(loop *L)
+{
+	hm_conn *dirty = L->srv.dirty;
+	L->srv.dirty = NULL;
+	while (dirty) {
+		hm_conn *c = dirty;
+		dirty = c->dirty_next;
+		c->in_dirty = false;
+		conn_write(L, c);
+		conn_sync(L, c);
+	}
+}
+
+/* Let every link do its timed work; the earliest time one wants again, at
+ * most `next`. */
+static uint64_t tick_links(loop *L, uint64_t next)
+{
+	for (unsigned i = 0; i < L->nlinks; i++) {
+		uint64_t t = hm_link_tick(L->links[i]);
+		if (t < next)
+			next = t;
+	}
+	return next;
 }
 
 static void run(loop *L)
@@ -566,98 +717,15 @@ static void run(loop *L)
 			break;
 		}
 		s->now_ns = hm_now_ns();
-		for (int i = 0; i < n; i++) {
-			uint64_t tag = evs[i].data.u64;
-			if (tag == TAG_LISTEN) {
-				on_accept(L);
-			} else if (tag == TAG_SIGNAL) {
-				struct signalfd_siginfo si;
-				while (read(L->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-					if (si.ssi_signo == SIGHUP) {
-						reload(L);
-						continue;
-					}
-					hm_log(HM_BR_LOG_INFO, "%s: stopping", strsignal((int)si.ssi_signo));
-					L->stop = true;
-				}
-			} else if (tag == TAG_WATCH) {
-				int slots[256];
-				unsigned k;
-				while ((k = hm_watch_collect(L->watch, slots, 256)) > 0)
-					hm_feeds_fired(s, slots, k);
-			} else if (tag & TAG_LINK) {
-				hm_link_on_io((hm_link *)(uintptr_t)(tag & ~(uint64_t)TAG_LINK),
-					      evs[i].events);
-			} else {
-				conn_event(L, (hm_conn *)evs[i].data.ptr, evs[i].events);
-			}
-		}
-		/* Deadlines. */
-		while (L->dl_head[DL_HANDSHAKE] && L->dl_head[DL_HANDSHAKE]->deadline_ns <= s->now_ns) {
-			hm_conn *c = L->dl_head[DL_HANDSHAKE];
-			dl_remove(L, c);
-			hm_conn_timeout(c);
-			conn_write(L, c);
-			conn_sync(L, c);
-		}
-		while (L->idle_head && L->idle_head->idle_at + idle_half_ns(L) <= s->now_ns) {
-			hm_conn *c = L->idle_head;
-			idle_check(L, c);
-			conn_write(L, c);
-			conn_sync(L, c);
-		}
-		while (L->dl_head[DL_CLOSING] && L->dl_head[DL_CLOSING]->deadline_ns <= s->now_ns) {
-			hm_conn *c = L->dl_head[DL_CLOSING];
-			dl_remove(L, c);
-			c->state = HM_CONN_CLOSED;
-			conn_sync(L, c);
-		}
-		if (L->accept_paused && s->now_ns >= L->accept_resume_ns) {
-			struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_LISTEN};
-			epoll_ctl(L->epfd, EPOLL_CTL_ADD, L->lfd, &ev);
-			L->accept_paused = false;
-		}
-		/* Publishers waiting for room in a block ring. */
-		if (s->blocked)
-			for (hm_conn *c = s->conns; c; c = c->next)
-				if (c->pub_blocked)
-					hm_server_mark_wake(s, c);
-		/* Connections to look at again: resumed after a pause, more to
-		 * read than one turn's share, closing. */
-		hm_conn *wake = s->wake;
-		s->wake = NULL;
-		while (wake) {
-			hm_conn *c = wake;
-			wake = c->wake_next;
-			c->in_wake = false;
-			hm_conn_process(c);
-			conn_read(L, c);
-			conn_sync(L, c);
-		}
+		dispatch(L, evs, n);
+		run_deadlines(L);
+		run_wakes(L);
 		if (n == 0 && s->nfeeds && !L->cfg->busy_poll)
 			hm_feeds_peek(s);
-		links_next = UINT64_MAX;
-		for (unsigned i = 0; i < L->nlinks; i++) {
-			uint64_t t = hm_link_tick(L->links[i]);
-			if (t < links_next)
-				links_next = t;
-		}
+		links_next = tick_links(L, UINT64_MAX);
 		hm_feeds_run(s);
-		/* Write out what this turn produced: one send per connection. */
-		hm_conn *dirty = s->dirty;
-		s->dirty = NULL;
-		while (dirty) {
-			hm_conn *c = dirty;
-			dirty = c->dirty_next;
-			c->in_dirty = false;
-			conn_write(L, c);
-			conn_sync(L, c);
-		}
-		for (unsigned i = 0; i < L->nlinks; i++) {
-			uint64_t t = hm_link_tick(L->links[i]);
-			if (t < links_next)
-				links_next = t;
-		}
+		flush_dirty(L);
+		links_next = tick_links(L, links_next);
 		reap_all(L);
 	}
 }
@@ -685,6 +753,97 @@ static void shutdown_all(loop *L)
 	L->srv.nlinks = 0;
 }
 
+/* The ring watcher, unless the loop busy-polls. False: cannot start. */
+static bool start_watcher(loop *L)
+{
+	if (L->cfg->busy_poll)
+		return true;
+	L->watch = hm_watch_create();
+	if (!L->watch) {
+		hm_log(HM_BR_LOG_ERROR, "cannot start the ring watcher: %s", strerror(errno));
+		return false;
+	}
+	if (!hm_watch_precise(L->watch))
+		hm_log(HM_BR_LOG_WARN, "futex_waitv is not available (Linux < 5.16): idle rings "
+				       "are checked every 5 ms");
+	return true;
+}
+
+/* Signals by signalfd, and the epoll set: listener, signals, watcher. */
+static bool setup_events(loop *L)
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	L->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	L->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (L->sfd < 0 || L->epfd < 0) {
+		hm_log(HM_BR_LOG_ERROR, "cannot set up the event loop: %s", strerror(errno));
+		return false;
+	}
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_LISTEN};
+	epoll_ctl(L->epfd, EPOLL_CTL_ADD, L->lfd, &ev);
+	ev.data.u64 = TAG_SIGNAL;
+	epoll_ctl(L->epfd, EPOLL_CTL_ADD, L->sfd, &ev);
+	if (L->watch) {
+		ev.data.u64 = TAG_WATCH;
+		epoll_ctl(L->epfd, EPOLL_CTL_ADD, hm_watch_fd(L->watch), &ev);
+	}
+	return true;
+}
+
+static void start_links(loop *L)
+{
+	for (unsigned i = 0; i < L->cfg->nlinks; i++) {
+		hm_link *l = hm_link_create(&L->srv, &L->cfg->links[i], i, L->epfd);
+		if (l)
+			L->links[L->nlinks++] = l;
+		L->srv.links = L->links;
+		L->srv.nlinks = L->nlinks;
+	}
+}
+
+/* The counters file's header, published by its magic, and the log lines
+ * that say the bridge is up. */
+static void announce(loop *L)
+{
+	const hm_bridge_cfg *cfg = L->cfg;
+	hm_bridge_stats_header *h = &L->stats->h;
+	/* Release: a reader that acquires the magic sees the header above. */
+	hm_store_release_u64(&h->magic, HM_BRIDGE_STATS_MAGIC);
+	hm_log(HM_BR_LOG_INFO, "listening on %s for bus '%s' as '%s'%s%s%s", L->listen_str, cfg->bus,
+	       L->srv.name, cfg->nidents ? ", authentication required" : "",
+	       cfg->busy_poll ? ", busy-poll" : "", L->stats_path[0] ? "" : ", no counters file");
+	if (L->stats_path[0])
+		hm_log(HM_BR_LOG_INFO, "counters in %s", L->stats_path);
+	log_public_key(cfg);
+}
+
+/* Everything set up so far, in reverse. */
+static void teardown(loop *L)
+{
+	shutdown_all(L);
+	if (L->lfd >= 0)
+		close(L->lfd);
+	if (L->srv.cfg)
+		hm_server_fini(&L->srv);
+	hm_watch_destroy(L->watch);
+	if (L->stats)
+		hm_stats_close(L->stats, L->stats_path);
+	if (L->sfd >= 0)
+		close(L->sfd);
+	if (L->spare_fd >= 0)
+		close(L->spare_fd);
+	if (L->epfd >= 0)
+		close(L->epfd);
+	hermes_bus_detach(L->bus);
+	free(L);
+}
+
 int hm_bridge_run(hm_bridge_cfg *cfg)
 {
 	loop *L = calloc(1, sizeof *L);
@@ -710,18 +869,8 @@ int hm_bridge_run(hm_bridge_cfg *cfg)
 			  L->stats_path, sizeof L->stats_path) != 0)
 		hm_log(HM_BR_LOG_WARN, "no counters file in %s: %s (counting in memory only)",
 		       cfg->stats_dir, strerror(errno));
-	if (!L->stats)
+	if (!L->stats || !start_watcher(L))
 		goto out;
-	if (!cfg->busy_poll) {
-		L->watch = hm_watch_create();
-		if (!L->watch) {
-			hm_log(HM_BR_LOG_ERROR, "cannot start the ring watcher: %s", strerror(errno));
-			goto out;
-		}
-		if (!hm_watch_precise(L->watch))
-			hm_log(HM_BR_LOG_WARN, "futex_waitv is not available (Linux < 5.16): idle rings "
-					       "are checked every 5 ms");
-	}
 	if (hm_server_init(&L->srv, cfg, L->bus, L->watch, L->stats) != HERMES_OK) {
 		hm_log(HM_BR_LOG_ERROR, "cannot set up: %s", hermes_last_error_detail());
 		goto out;
@@ -732,66 +881,14 @@ int hm_bridge_run(hm_bridge_cfg *cfg)
 	h->nlinks = cfg->nlinks;
 	snprintf(h->listen, sizeof h->listen, "%s", L->listen_str);
 	snprintf(h->name, sizeof h->name, "%.191s", L->srv.name);
-
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	L->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	L->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (L->sfd < 0 || L->epfd < 0) {
-		hm_log(HM_BR_LOG_ERROR, "cannot set up the event loop: %s", strerror(errno));
+	if (!setup_events(L))
 		goto out;
-	}
-	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_LISTEN};
-	epoll_ctl(L->epfd, EPOLL_CTL_ADD, L->lfd, &ev);
-	ev.data.u64 = TAG_SIGNAL;
-	epoll_ctl(L->epfd, EPOLL_CTL_ADD, L->sfd, &ev);
-	if (L->watch) {
-		ev.data.u64 = TAG_WATCH;
-		epoll_ctl(L->epfd, EPOLL_CTL_ADD, hm_watch_fd(L->watch), &ev);
-	}
-	for (unsigned i = 0; i < cfg->nlinks; i++) {
-		hm_link *l = hm_link_create(&L->srv, &cfg->links[i], i, L->epfd);
-		if (l)
-			L->links[L->nlinks++] = l;
-	L->srv.links = L->links;
-	L->srv.nlinks = L->nlinks;
-	}
-	/* Release: a reader that acquires the magic sees the header above. */
-	hm_store_release_u64(&h->magic, HM_BRIDGE_STATS_MAGIC);
-	hm_log(HM_BR_LOG_INFO, "listening on %s for bus '%s' as '%s'%s%s%s", L->listen_str, cfg->bus,
-	       L->srv.name, cfg->nidents ? ", authentication required" : "",
-	       cfg->busy_poll ? ", busy-poll" : "", L->stats_path[0] ? "" : ", no counters file");
-	if (L->stats_path[0])
-		hm_log(HM_BR_LOG_INFO, "counters in %s", L->stats_path);
-	if (cfg->secret) {
-		char hex[2 * HERMES_KX_PUBLIC_KEY_SIZE + 1];
-		hm_auth_hex(cfg->public_key, sizeof cfg->public_key, hex);
-		hm_log(HM_BR_LOG_INFO, "public key %s (fingerprint %.16s)", hex, hex);
-	}
+	start_links(L);
+	announce(L);
 	notify_ready(L);
 	run(L);
 	rc = 0;
 out:
-	shutdown_all(L);
-	if (L->lfd >= 0)
-		close(L->lfd);
-	if (L->srv.cfg)
-		hm_server_fini(&L->srv);
-	hm_watch_destroy(L->watch);
-	if (L->stats)
-		hm_stats_close(L->stats, L->stats_path);
-	if (L->sfd >= 0)
-		close(L->sfd);
-	if (L->spare_fd >= 0)
-		close(L->spare_fd);
-	if (L->epfd >= 0)
-		close(L->epfd);
-	hermes_bus_detach(L->bus);
-	free(L);
+	teardown(L);
 	return rc;
 }
