@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/endian.h"
 #include "tests/support/process.h"
 
 #ifndef HERMES_BRIDGE_PATH
@@ -42,6 +43,43 @@ void hb_ring(const ht_daemon *d, const char *name, uint64_t capacity, uint32_t m
 	hermes_bus_detach(bus);
 	if (err)
 		fail_msg("create ring %s: %s (%s)", name, hermes_strerror(err), hermes_last_error_detail());
+}
+
+void hb_bus_start_rings(ht_daemon *d, const char *tag, const hb_ring_spec *rings)
+{
+	hb_bus_start(d, tag);
+	for (; rings->name; rings++)
+		hb_ring(d, rings->name, rings->capacity, rings->max_msg, rings->policy);
+}
+
+/* The fixture hb_fixture_teardown stops. */
+static ht_daemon *fixture_bus;
+static hb_bridge *fixture_bridge;
+
+void hb_fixture_start(ht_daemon *d, hb_bridge *b, const char *tag, const hb_ring_spec *rings,
+		      const char *const *extra)
+{
+	hb_bus_start_rings(d, tag, rings);
+	hb_bridge_start(b, d, "bridge", extra);
+	fixture_bus = d;
+	fixture_bridge = b;
+}
+
+void hb_fixture_stop(ht_daemon *d, hb_bridge *b)
+{
+	hb_bridge_stop(b);
+	ht_daemon_stop(d);
+	ht_daemon_cleanup(d);
+}
+
+int hb_fixture_teardown(void **state)
+{
+	(void)state;
+	if (fixture_bus)
+		hb_fixture_stop(fixture_bus, fixture_bridge);
+	fixture_bus = NULL;
+	fixture_bridge = NULL;
+	return 0;
 }
 
 unsigned hb_child_nofile;
@@ -346,4 +384,64 @@ void hb_encode_hello(hermes_encoder *enc, const char *identity, uint32_t feature
 				      .identity_len = strlen(identity)};
 	if (hermes_wire_msg_encode(enc, 0, 0, &m, NULL) != HERMES_OK)
 		fail_msg("cannot encode HELLO");
+}
+
+void hb_send_frame(int fd, uint8_t type, uint16_t flags, uint32_t channel, uint64_t seq,
+		   const void *payload, uint32_t len)
+{
+	uint8_t h[HERMES_HEADER_SIZE] = {0x48, 0x4d, HERMES_PROTOCOL_VERSION, type};
+	hm_put_le16(h + 4, flags);
+	hm_put_le32(h + 8, len);
+	hm_put_le32(h + 12, channel);
+	hm_put_le64(h + 16, seq);
+	hb_raw_send(fd, h, sizeof h, false);
+	if (len)
+		hb_raw_send(fd, payload, len, false);
+}
+
+bool hb_read_exact(int fd, uint8_t *p, size_t n)
+{
+	uint64_t deadline = ht_now_ns() + 10000000000ull;
+	while (n) {
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		if (ht_now_ns() > deadline)
+			fail_msg("no frame from the bridge within 10 s");
+		if (poll(&pf, 1, 100) <= 0)
+			continue;
+		ssize_t r = recv(fd, p, n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		p += r;
+		n -= (size_t)r;
+	}
+	return true;
+}
+
+bool hb_next_frame(int fd, hb_frame *f, uint8_t *raw)
+{
+	uint8_t h[HERMES_HEADER_SIZE];
+	if (!hb_read_exact(fd, h, sizeof h))
+		return false;
+	if (raw)
+		memcpy(raw, h, sizeof h);
+	f->type = h[3];
+	f->flags = hm_get_le16(h + 4);
+	f->len = hm_get_le32(h + 8);
+	f->channel = hm_get_le32(h + 12);
+	f->seq = hm_get_le64(h + 16);
+	assert_true(f->len <= sizeof f->payload);
+	return hb_read_exact(fd, f->payload, f->len);
+}
+
+void hb_expect_frame(int fd, uint8_t type, uint32_t channel, hb_frame *f)
+{
+	if (!hb_next_frame(fd, f, NULL))
+		fail_msg("want frame 0x%02x on %u: the bridge closed", type, channel);
+	if (f->type != type || f->channel != channel)
+		fail_msg("want frame 0x%02x on %u, got 0x%02x on %u (code %u: %.*s)", type, channel,
+			 f->type, f->channel, f->type == HERMES_MSG_ERROR ? hm_get_le32(f->payload) : 0,
+			 f->type == HERMES_MSG_ERROR ? (int)hm_get_le16(f->payload + 4) : 0,
+			 (const char *)f->payload + 8);
 }

@@ -12,6 +12,7 @@
 #include <hermes/net.h>
 
 #include "tests/support/daemon.h"
+#include "tests/support/process.h"
 #include "tests/support/testing.h"
 
 typedef struct hb_bridge {
@@ -27,6 +28,27 @@ typedef struct hb_bridge {
 void hb_bus_start(ht_daemon *d, const char *tag);
 void hb_ring(const ht_daemon *d, const char *name, uint64_t capacity, uint32_t max_msg,
 	     hermes_policy policy);
+
+/* A ring a fixture creates; a table of them ends with a NULL name. */
+typedef struct hb_ring_spec {
+	const char *name;
+	uint64_t capacity;
+	uint32_t max_msg;
+	hermes_policy policy;
+} hb_ring_spec;
+
+/* The bus fixture: hb_bus_start, then hb_ring for every ring of the table. */
+void hb_bus_start_rings(ht_daemon *d, const char *tag, const hb_ring_spec *rings);
+
+/* The bridge fixture: hb_bus_start_rings, then hb_bridge_start(b, d,
+ * "bridge", extra). hb_fixture_stop stops the bridge, then hermesd (each must
+ * exit 0), and removes the bus and its run directory. hb_fixture_teardown is
+ * the cmocka group teardown for a suite with one fixture: it stops the one
+ * hb_fixture_start started last, if any. */
+void hb_fixture_start(ht_daemon *d, hb_bridge *b, const char *tag, const hb_ring_spec *rings,
+		      const char *const *extra);
+void hb_fixture_stop(ht_daemon *d, hb_bridge *b);
+int hb_fixture_teardown(void **state);
 
 /* Start hermes-bridge --bus d->bus --listen 127.0.0.1:0 --stats-dir
  * d->run_dir --state-dir d->run_dir plus extra (NULL-terminated), and
@@ -73,6 +95,29 @@ size_t hb_raw_drain(int fd, uint8_t *buf, size_t cap, int timeout_ms, bool *eof)
 bool hb_find_error(const uint8_t *bytes, size_t len, hermes_err *code, bool *fatal);
 /* A HELLO frame (identity may be ""), appended to enc. */
 void hb_encode_hello(hermes_encoder *enc, const char *identity, uint32_t features);
+
+/* Frames read and written byte by byte, as a client without the library
+ * would: for malformed input and checks of the exact wire form. */
+typedef struct hb_frame {
+	uint8_t type;
+	uint16_t flags;
+	uint32_t channel;
+	uint64_t seq;
+	uint32_t len;
+	uint8_t payload[2048];
+} hb_frame;
+/* Send one frame: header (this protocol version) and len bytes of payload. */
+void hb_send_frame(int fd, uint8_t type, uint16_t flags, uint32_t channel, uint64_t seq,
+		   const void *payload, uint32_t len);
+/* Read exactly n bytes (fails the test after 10 s); false when the peer
+ * closed first. */
+bool hb_read_exact(int fd, uint8_t *p, size_t n);
+/* The next frame, its header bytes copied to raw (if not NULL); false when
+ * the bridge closed the connection. Fails on a payload over 2048 bytes. */
+bool hb_next_frame(int fd, hb_frame *f, uint8_t *raw);
+/* The next frame must be of this type on this channel (fails the test,
+ * quoting an ERROR frame's code and text, otherwise). */
+void hb_expect_frame(int fd, uint8_t type, uint32_t channel, hb_frame *f);
 
 /* Raise RLIMIT_NOFILE to at least n (up to the hard limit). */
 void hb_raise_nofile(unsigned n);

@@ -26,25 +26,19 @@
 static ht_daemon bus;
 static hb_bridge br;
 
+static const hb_ring_spec rings[] = {
+	{"good", 4u << 20, 4096, HERMES_POLICY_BLOCK},
+	/* The target of the random frames: overwrite, so nothing blocks. */
+	{"fz", 1u << 20, 4096, HERMES_POLICY_OVERWRITE},
+	{NULL, 0, 0, 0},
+};
+
 static int setup(void **state)
 {
 	(void)state;
-	hb_bus_start(&bus, "brbad");
-	hb_ring(&bus, "good", 4u << 20, 4096, HERMES_POLICY_BLOCK);
-	/* The target of the random frames: overwrite, so nothing blocks. */
-	hb_ring(&bus, "fz", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
 	static const char *const extra[] = {"--handshake-timeout", "1000", "--out-buffer", "256K",
 					    "--log-level", "warn", NULL};
-	hb_bridge_start(&br, &bus, "bridge", extra);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	hb_bridge_stop(&br);
-	ht_daemon_stop(&bus);
-	ht_daemon_cleanup(&bus);
+	hb_fixture_start(&bus, &br, "brbad", rings, extra);
 	return 0;
 }
 
@@ -520,5 +514,5 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_input_never_hurts_the_good_client_or_the_bridge),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, hb_fixture_teardown);
 }

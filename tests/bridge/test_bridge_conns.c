@@ -15,26 +15,20 @@
 static ht_daemon bus;
 static hb_bridge br;
 
+static const hb_ring_spec rings[] = {
+	{"fan", 4u << 20, 4096, HERMES_POLICY_BLOCK},
+	{NULL, 0, 0, 0},
+};
+
 static int setup(void **state)
 {
 	(void)state;
 	hb_raise_nofile(4 * CONNS);
-	hb_bus_start(&bus, "brconn");
-	hb_ring(&bus, "fan", 4u << 20, 4096, HERMES_POLICY_BLOCK);
 	/* drop: every subscription shares the ring's one bridge cursor. */
 	static const char *const extra[] = {"--slow-policy", "drop", "--max-frame", "64K",
 					    "--max-connections-per-address", "2000",
 					    "--out-buffer", "256K", "--log-level", "warn", NULL};
-	hb_bridge_start(&br, &bus, "bridge", extra);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	hb_bridge_stop(&br);
-	ht_daemon_stop(&bus);
-	ht_daemon_cleanup(&bus);
+	hb_fixture_start(&bus, &br, "brconn", rings, extra);
 	return 0;
 }
 
@@ -132,5 +126,5 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_thousand_subscribed_connections_all_receive),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, hb_fixture_teardown);
 }

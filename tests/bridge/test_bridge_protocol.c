@@ -21,105 +21,38 @@ static ht_daemon bus;
 static hermes_bus *hbus;
 static hb_bridge br;
 
+static const hb_ring_spec rings[] = {
+	{"plain", 1u << 20, 4096, HERMES_POLICY_BLOCK},
+	{"fresh", 1u << 20, 4096, HERMES_POLICY_BLOCK},
+	{"slots", 1u << 20, 4096, HERMES_POLICY_BLOCK},
+	{"ow", 1u << 20, 4096, HERMES_POLICY_OVERWRITE},
+	{NULL, 0, 0, 0},
+};
+
 static int setup(void **state)
 {
 	(void)state;
-	hb_bus_start(&bus, "brproto");
-	hb_ring(&bus, "plain", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "fresh", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "slots", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "ow", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
-	assert_int_equal(hermes_bus_attach(bus.bus, &hbus), HERMES_OK);
 	/* Room for 64 HOLD subscriptions of one identity (the default allows
 	 * 16), so the ring's own slots can run out. */
 	static const char *const extra[] = {"--log-level", "warn", "--max-holds-per-identity", "256",
 					    NULL};
-	hb_bridge_start(&br, &bus, "bridge", extra);
+	hb_fixture_start(&bus, &br, "brproto", rings, extra);
+	assert_int_equal(hermes_bus_attach(bus.bus, &hbus), HERMES_OK);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	hb_bridge_stop(&br);
 	hermes_bus_detach(hbus);
-	ht_daemon_stop(&bus);
-	ht_daemon_cleanup(&bus);
+	hb_fixture_stop(&bus, &br);
 	return 0;
 }
 
 /* ---- raw frames ---------------------------------------------------------------------------- */
 
-typedef struct rframe {
-	uint8_t type;
-	uint16_t flags;
-	uint32_t channel;
-	uint64_t seq;
-	uint32_t len;
-	uint8_t payload[2048];
-} rframe;
-
-static void send_raw(int fd, uint8_t type, uint16_t flags, uint32_t channel, uint64_t seq,
-		     const void *payload, uint32_t len)
-{
-	uint8_t h[HERMES_HEADER_SIZE] = {0x48, 0x4d, HERMES_PROTOCOL_VERSION, type};
-	hm_put_le16(h + 4, flags);
-	hm_put_le32(h + 8, len);
-	hm_put_le32(h + 12, channel);
-	hm_put_le64(h + 16, seq);
-	hb_raw_send(fd, h, sizeof h, false);
-	if (len)
-		hb_raw_send(fd, payload, len, false);
-}
-
-static bool read_exact(int fd, uint8_t *p, size_t n)
-{
-	uint64_t deadline = ht_now_ns() + 10000000000ull;
-	while (n) {
-		struct pollfd pf = {.fd = fd, .events = POLLIN};
-		if (ht_now_ns() > deadline)
-			fail_msg("no frame from the bridge within 10 s");
-		if (poll(&pf, 1, 100) <= 0)
-			continue;
-		ssize_t r = recv(fd, p, n, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		p += r;
-		n -= (size_t)r;
-	}
-	return true;
-}
-
-/* The next frame; false when the bridge closed the connection. */
-static bool next_frame(int fd, rframe *f)
-{
-	uint8_t h[HERMES_HEADER_SIZE];
-	if (!read_exact(fd, h, sizeof h))
-		return false;
-	f->type = h[3];
-	f->flags = hm_get_le16(h + 4);
-	f->len = hm_get_le32(h + 8);
-	f->channel = hm_get_le32(h + 12);
-	f->seq = hm_get_le64(h + 16);
-	assert_true(f->len <= sizeof f->payload);
-	return read_exact(fd, f->payload, f->len);
-}
-
-static void expect_type(int fd, uint8_t type, uint32_t channel, rframe *f)
-{
-	if (!next_frame(fd, f))
-		fail_msg("want frame 0x%02x on %u: the bridge closed", type, channel);
-	if (f->type != type || f->channel != channel)
-		fail_msg("want frame 0x%02x on %u, got 0x%02x on %u (code %u: %.*s)", type, channel,
-			 f->type, f->channel, f->type == HERMES_MSG_ERROR ? hm_get_le32(f->payload) : 0,
-			 f->type == HERMES_MSG_ERROR ? (int)hm_get_le16(f->payload + 4) : 0,
-			 (const char *)f->payload + 8);
-}
-
 /* f is an ERROR with this code, fatal mark, channel and sequence; its text. */
-static const char *expect_error_frame(rframe *f, hermes_err code, bool fatal, uint32_t channel,
+static const char *expect_error_frame(hb_frame *f, hermes_err code, bool fatal, uint32_t channel,
 				      uint64_t seq)
 {
 	if (f->type != HERMES_MSG_ERROR || f->channel != channel)
@@ -137,16 +70,16 @@ static const char *expect_error_frame(rframe *f, hermes_err code, bool fatal, ui
 
 /* The next frame is such an ERROR. */
 static const char *expect_error(int fd, hermes_err code, bool fatal, uint32_t channel,
-				uint64_t seq, rframe *f)
+				uint64_t seq, hb_frame *f)
 {
-	expect_type(fd, HERMES_MSG_ERROR, channel, f);
+	hb_expect_frame(fd, HERMES_MSG_ERROR, channel, f);
 	return expect_error_frame(f, code, fatal, channel, seq);
 }
 
 static void expect_closed(int fd)
 {
-	rframe f;
-	if (next_frame(fd, &f))
+	hb_frame f;
+	if (hb_next_frame(fd, &f, NULL))
 		fail_msg("want the close, got frame 0x%02x", f.type);
 	close(fd);
 }
@@ -160,14 +93,14 @@ static int session(uint32_t features)
 	hb_encode_hello(&e, "", features);
 	int fd = hb_raw_connect(&br);
 	hb_raw_send(fd, buf, hermes_encoder_data(&e).len, false);
-	rframe f;
-	expect_type(fd, HERMES_MSG_WELCOME, 0, &f);
+	hb_frame f;
+	hb_expect_frame(fd, HERMES_MSG_WELCOME, 0, &f);
 	return fd;
 }
 
 static void bind_ring(int fd, uint32_t ch, const char *ring)
 {
-	send_raw(fd, HERMES_MSG_BIND, 0, ch, 0, ring, (uint32_t)strlen(ring));
+	hb_send_frame(fd, HERMES_MSG_BIND, 0, ch, 0, ring, (uint32_t)strlen(ring));
 }
 
 static void subscribe_ring(int fd, uint32_t id, uint8_t start, uint64_t seq, const char *ring)
@@ -176,14 +109,14 @@ static void subscribe_ring(int fd, uint32_t id, uint8_t start, uint64_t seq, con
 	hm_put_le64(p + 8, seq);
 	size_t n = strlen(ring);
 	memcpy(p + 16, ring, n);
-	send_raw(fd, HERMES_MSG_SUBSCRIBE, 0, id, 0, p, (uint32_t)(16 + n));
+	hb_send_frame(fd, HERMES_MSG_SUBSCRIBE, 0, id, 0, p, (uint32_t)(16 + n));
 }
 
 static void ping_pong(int fd, uint64_t token)
 {
-	rframe f;
-	send_raw(fd, HERMES_MSG_PING, 0, 0, token, NULL, 0);
-	expect_type(fd, HERMES_MSG_PONG, 0, &f);
+	hb_frame f;
+	hb_send_frame(fd, HERMES_MSG_PING, 0, 0, token, NULL, 0);
+	hb_expect_frame(fd, HERMES_MSG_PONG, 0, &f);
 	assert_int_equal(f.seq, token);
 }
 
@@ -206,7 +139,7 @@ static void test_error_text_that_is_not_utf8_is_fatal(void **state)
 	int fd = session(0);
 	static const char ok[] = "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9d\x84\x9e";
 	error_frame(p, HERMES_EINVAL, ok, sizeof ok - 1);
-	send_raw(fd, HERMES_MSG_ERROR, 0, 0, 0, p, 8 + sizeof ok - 1);
+	hb_send_frame(fd, HERMES_MSG_ERROR, 0, 0, 0, p, 8 + sizeof ok - 1);
 	ping_pong(fd, 1);
 	close(fd);
 	static const struct {
@@ -224,8 +157,8 @@ static void test_error_text_that_is_not_utf8_is_fatal(void **state)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		fd = session(0);
 		error_frame(p, HERMES_EINVAL, bad[i].text, bad[i].len);
-		send_raw(fd, HERMES_MSG_ERROR, 0, 0, 0, p, (uint32_t)(8 + bad[i].len));
-		rframe f;
+		hb_send_frame(fd, HERMES_MSG_ERROR, 0, 0, 0, p, (uint32_t)(8 + bad[i].len));
+		hb_frame f;
 		expect_error(fd, HERMES_EBADPAYLOAD, true, 0, 0, &f);
 		expect_closed(fd);
 		printf("ERROR text %-30s -> fatal HERMES_EBADPAYLOAD, closed\n", bad[i].name);
@@ -238,23 +171,23 @@ static void test_a_link_publish_with_origin_zero_is_refused(void **state)
 	hermes_sub *watch;
 	assert_int_equal(hermes_sub_open(hbus, "plain", HERMES_START_LATEST, 0, &watch), HERMES_OK);
 	uint8_t p[HM_LINK_PREFIX + 5];
-	rframe f;
+	hb_frame f;
 	/* Origin 7: committed and acked. */
 	int fd = session(HM_FEATURE_LINK);
 	bind_ring(fd, 1, "plain");
-	expect_type(fd, HERMES_MSG_BOUND, 1, &f);
+	hb_expect_frame(fd, HERMES_MSG_BOUND, 1, &f);
 	hm_put_le64(p, 7);
 	hm_put_le64(p + 8, 1);
 	memcpy(p + HM_LINK_PREFIX, "hello", 5);
-	send_raw(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED, 1, 4, p, sizeof p);
-	expect_type(fd, HERMES_MSG_PUBLISH_ACK, 1, &f);
+	hb_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED, 1, 4, p, sizeof p);
+	hb_expect_frame(fd, HERMES_MSG_PUBLISH_ACK, 1, &f);
 	hermes_msg m;
 	assert_int_equal(hermes_sub_poll(watch, &m), HERMES_OK);
 	assert_int_equal(m.len, 5);
 	/* Origin 0: fatal, on channel 0 and sequence 0, and not committed. */
 	hm_put_le64(p, 0);
 	hm_put_le64(p + 8, 2);
-	send_raw(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED, 1, 5, p, sizeof p);
+	hb_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED, 1, 5, p, sizeof p);
 	const char *text = expect_error(fd, HERMES_EBADPAYLOAD, true, 0, 0, &f);
 	expect_closed(fd);
 	assert_int_equal(hermes_sub_poll(watch, &m), HERMES_EAGAIN);
@@ -267,7 +200,7 @@ static void test_a_link_publish_with_origin_zero_is_refused(void **state)
 static void test_connection_limits_are_told_apart_from_ring_slots(void **state)
 {
 	(void)state;
-	rframe f;
+	hb_frame f;
 	/* HOLD subscriptions each take a subscriber slot of 'slots' (a feed
 	 * of their own), until the ring has none left for the bridge. */
 	int a = session(0);
@@ -275,7 +208,7 @@ static void test_connection_limits_are_told_apart_from_ring_slots(void **state)
 	const char *ring_text = NULL;
 	for (; id <= 64 && !ring_text; id++) {
 		subscribe_ring(a, id, HERMES_WIRE_START_LATEST, 0, "slots");
-		assert_true(next_frame(a, &f));
+		assert_true(hb_next_frame(a, &f, NULL));
 		if (f.type == HERMES_MSG_ERROR)
 			ring_text = expect_error_frame(&f, HERMES_ETOOMANY, false, id, 0);
 		else
@@ -290,7 +223,7 @@ static void test_connection_limits_are_told_apart_from_ring_slots(void **state)
 	unsigned have = id - 2;
 	for (; have < 64; have++, id++) {
 		subscribe_ring(a, id, HERMES_WIRE_START_LATEST, 0, "ow");
-		expect_type(a, HERMES_MSG_SUBSCRIBED, id, &f);
+		hb_expect_frame(a, HERMES_MSG_SUBSCRIBED, id, &f);
 	}
 	subscribe_ring(a, id, HERMES_WIRE_START_LATEST, 0, "ow");
 	const char *conn_text = expect_error(a, HERMES_ETOOMANY, false, id, 0, &f);
@@ -300,7 +233,7 @@ static void test_connection_limits_are_told_apart_from_ring_slots(void **state)
 	int b = session(0);
 	for (uint32_t ch = 100; ch < 164; ch++) {
 		bind_ring(b, ch, "plain");
-		expect_type(b, HERMES_MSG_BOUND, ch, &f);
+		hb_expect_frame(b, HERMES_MSG_BOUND, ch, &f);
 	}
 	bind_ring(b, 164, "plain");
 	conn_text = expect_error(b, HERMES_ETOOMANY, false, 164, 0, &f);
@@ -315,18 +248,18 @@ static void test_connection_limits_are_told_apart_from_ring_slots(void **state)
 static void test_ids_share_one_space_and_are_free_after_release(void **state)
 {
 	(void)state;
-	rframe f;
+	hb_frame f;
 	int fd = session(0);
 	bind_ring(fd, 1, "plain");
-	expect_type(fd, HERMES_MSG_BOUND, 1, &f);
-	send_raw(fd, HERMES_MSG_UNBIND, 0, 1, 0, NULL, 0);
+	hb_expect_frame(fd, HERMES_MSG_BOUND, 1, &f);
+	hb_send_frame(fd, HERMES_MSG_UNBIND, 0, 1, 0, NULL, 0);
 	bind_ring(fd, 1, "plain");
-	expect_type(fd, HERMES_MSG_BOUND, 1, &f);
+	hb_expect_frame(fd, HERMES_MSG_BOUND, 1, &f);
 	subscribe_ring(fd, 2, HERMES_WIRE_START_LATEST, 0, "plain");
-	expect_type(fd, HERMES_MSG_SUBSCRIBED, 2, &f);
-	send_raw(fd, HERMES_MSG_UNSUBSCRIBE, 0, 2, 0, NULL, 0);
+	hb_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 2, &f);
+	hb_send_frame(fd, HERMES_MSG_UNSUBSCRIBE, 0, 2, 0, NULL, 0);
 	subscribe_ring(fd, 2, HERMES_WIRE_START_LATEST, 0, "plain");
-	expect_type(fd, HERMES_MSG_SUBSCRIBED, 2, &f);
+	hb_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 2, &f);
 	printf("ids 1 (channel) and 2 (subscription) reused after UNBIND / UNSUBSCRIBE\n");
 	/* A subscription on the id of a channel: one id space, fatal. */
 	subscribe_ring(fd, 1, HERMES_WIRE_START_LATEST, 0, "plain");
@@ -334,7 +267,7 @@ static void test_ids_share_one_space_and_are_free_after_release(void **state)
 	expect_closed(fd);
 	fd = session(0);
 	subscribe_ring(fd, 9, HERMES_WIRE_START_LATEST, 0, "plain");
-	expect_type(fd, HERMES_MSG_SUBSCRIBED, 9, &f);
+	hb_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 9, &f);
 	bind_ring(fd, 9, "plain");
 	expect_error(fd, HERMES_EINVAL, true, 0, 0, &f);
 	expect_closed(fd);
@@ -345,10 +278,10 @@ static void test_ids_share_one_space_and_are_free_after_release(void **state)
 static void test_encrypted_flag_in_a_clear_session_is_fatal_bad_flags(void **state)
 {
 	(void)state;
-	rframe f;
+	hb_frame f;
 	uint8_t sealed[6 + HERMES_SEAL_TAG_SIZE] = "orders";
 	int fd = session(0);
-	send_raw(fd, HERMES_MSG_BIND, HERMES_FLAG_ENCRYPTED, 3, 0, sealed, sizeof sealed);
+	hb_send_frame(fd, HERMES_MSG_BIND, HERMES_FLAG_ENCRYPTED, 3, 0, sealed, sizeof sealed);
 	const char *text = expect_error(fd, HERMES_EBADFLAGS, true, 0, 0, &f);
 	expect_closed(fd);
 	printf("BIND with ENCRYPTED in a clear session -> fatal HERMES_EBADFLAGS on channel 0 "
@@ -359,7 +292,7 @@ static void test_encrypted_flag_in_a_clear_session_is_fatal_bad_flags(void **sta
 static void test_subscribe_from_a_sequence_no_ring_reaches_is_refused(void **state)
 {
 	(void)state;
-	rframe f;
+	hb_frame f;
 	int fd = session(0);
 	const uint64_t refused[] = {UINT64_MAX, HERMES_WIRE_SEQ_LIMIT};
 	for (unsigned i = 0; i < 2; i++) {
@@ -370,7 +303,7 @@ static void test_subscribe_from_a_sequence_no_ring_reaches_is_refused(void **sta
 	}
 	/* The last sequence a ring can reach is accepted: it waits. */
 	subscribe_ring(fd, 3, HERMES_WIRE_START_AT, HERMES_WIRE_SEQ_LIMIT - 1, "plain");
-	expect_type(fd, HERMES_MSG_SUBSCRIBED, 3, &f);
+	hb_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 3, &f);
 	assert_int_equal(f.seq, HERMES_WIRE_SEQ_LIMIT - 1);
 	ping_pong(fd, 4);
 	close(fd);
@@ -379,17 +312,17 @@ static void test_subscribe_from_a_sequence_no_ring_reaches_is_refused(void **sta
 static void test_ring_sequences_start_at_zero(void **state)
 {
 	(void)state;
-	rframe f;
+	hb_frame f;
 	int fd = session(0);
 	subscribe_ring(fd, 1, HERMES_WIRE_START_EARLIEST, 0, "fresh");
-	expect_type(fd, HERMES_MSG_SUBSCRIBED, 1, &f);
+	hb_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 1, &f);
 	assert_int_equal(f.seq, 0);
 	bind_ring(fd, 2, "fresh");
-	expect_type(fd, HERMES_MSG_BOUND, 2, &f);
-	send_raw(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED, 2, 1, "first", 5);
+	hb_expect_frame(fd, HERMES_MSG_BOUND, 2, &f);
+	hb_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED, 2, 1, "first", 5);
 	bool acked = false, delivered = false;
 	while (!acked || !delivered) {
-		assert_true(next_frame(fd, &f));
+		assert_true(hb_next_frame(fd, &f, NULL));
 		if (f.type == HERMES_MSG_PUBLISH_ACK) {
 			assert_int_equal(hm_get_le64(f.payload), 0);
 			acked = true;

@@ -30,23 +30,17 @@ static bool check(const void *data, uint32_t len, uint64_t i)
 	return len == MSG_LEN && memcmp(data, want, MSG_LEN) == 0;
 }
 
+static const hb_ring_spec rings[] = {
+	{"inbound", 8u << 20, 65536, HERMES_POLICY_BLOCK},
+	{"outbound", 8u << 20, 65536, HERMES_POLICY_BLOCK},
+	{"plain", 1u << 20, 4096, HERMES_POLICY_BLOCK},
+	{NULL, 0, 0, 0},
+};
+
 static int setup(void **state)
 {
 	(void)state;
-	hb_bus_start(&bus, "brps");
-	hb_ring(&bus, "inbound", 8u << 20, 65536, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "outbound", 8u << 20, 65536, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "plain", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_bridge_start(&br, &bus, "bridge", NULL);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	hb_bridge_stop(&br);
-	ht_daemon_stop(&bus);
-	ht_daemon_cleanup(&bus);
+	hb_fixture_start(&bus, &br, "brps", rings, NULL);
 	return 0;
 }
 
@@ -304,5 +298,5 @@ int main(void)
 		cmocka_unit_test(test_remote_publish_without_acks_reaches_local_subscriber_exactly_once),
 		cmocka_unit_test(test_local_publish_reaches_remote_subscriber_exactly_once),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, hb_fixture_teardown);
 }

@@ -25,6 +25,16 @@ static ht_daemon bus;
 static hermes_bus *hbus;
 static hb_bridge br;
 
+static const hb_ring_spec rings[] = {
+	{"both", 1u << 20, 4096, HERMES_POLICY_BLOCK},
+	{"old", 1u << 20, 4096, HERMES_POLICY_BLOCK},
+	{"ow", 1u << 20, 4096, HERMES_POLICY_OVERWRITE},
+	{"bad", 1u << 20, 4096, HERMES_POLICY_BLOCK},
+	{"linked", 1u << 20, 4096, HERMES_POLICY_BLOCK},
+	{"ctl", 1u << 20, 4096, HERMES_POLICY_BLOCK},
+	{NULL, 0, 0, 0},
+};
+
 static int setup(void **state)
 {
 	(void)state;
@@ -32,101 +42,21 @@ static int setup(void **state)
 	unsetenv("HERMES_NET_KEY_FILE");
 	unsetenv("HERMES_NET_ENCRYPT");
 	unsetenv("HERMES_NET_TIMEOUT_MS");
-	hb_bus_start(&bus, "brtags");
-	hb_ring(&bus, "both", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "old", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "ow", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
-	hb_ring(&bus, "bad", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "linked", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "ctl", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	assert_int_equal(hermes_bus_attach(bus.bus, &hbus), HERMES_OK);
 	static const char *const extra[] = {"--log-level", "warn", NULL};
-	hb_bridge_start(&br, &bus, "bridge", extra);
+	hb_fixture_start(&bus, &br, "brtags", rings, extra);
+	assert_int_equal(hermes_bus_attach(bus.bus, &hbus), HERMES_OK);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	hb_bridge_stop(&br);
 	hermes_bus_detach(hbus);
-	ht_daemon_stop(&bus);
-	ht_daemon_cleanup(&bus);
+	hb_fixture_stop(&bus, &br);
 	return 0;
 }
 
 /* ---- raw frames -------------------------------------------------------------------------- */
-
-typedef struct rframe {
-	uint8_t type;
-	uint16_t flags;
-	uint32_t channel;
-	uint64_t seq;
-	uint32_t len;
-	uint8_t payload[2048];
-} rframe;
-
-static void send_raw(int fd, uint8_t type, uint16_t flags, uint32_t channel, uint64_t seq,
-		     const void *payload, uint32_t len)
-{
-	uint8_t h[HERMES_HEADER_SIZE] = {0x48, 0x4d, HERMES_PROTOCOL_VERSION, type};
-	hm_put_le16(h + 4, flags);
-	hm_put_le32(h + 8, len);
-	hm_put_le32(h + 12, channel);
-	hm_put_le64(h + 16, seq);
-	hb_raw_send(fd, h, sizeof h, false);
-	if (len)
-		hb_raw_send(fd, payload, len, false);
-}
-
-static bool read_exact(int fd, uint8_t *p, size_t n)
-{
-	uint64_t deadline = ht_now_ns() + 10000000000ull;
-	while (n) {
-		struct pollfd pf = {.fd = fd, .events = POLLIN};
-		if (ht_now_ns() > deadline)
-			fail_msg("no frame from the bridge within 10 s");
-		if (poll(&pf, 1, 100) <= 0)
-			continue;
-		ssize_t r = recv(fd, p, n, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		p += r;
-		n -= (size_t)r;
-	}
-	return true;
-}
-
-/* The next frame, header bytes included in raw (if not NULL); false when the
- * bridge closed the connection. */
-static bool next_frame(int fd, rframe *f, uint8_t *raw)
-{
-	uint8_t h[HERMES_HEADER_SIZE];
-	if (!read_exact(fd, h, sizeof h))
-		return false;
-	if (raw)
-		memcpy(raw, h, sizeof h);
-	f->type = h[3];
-	f->flags = hm_get_le16(h + 4);
-	f->len = hm_get_le32(h + 8);
-	f->channel = hm_get_le32(h + 12);
-	f->seq = hm_get_le64(h + 16);
-	assert_true(f->len <= sizeof f->payload);
-	return read_exact(fd, f->payload, f->len);
-}
-
-static void expect_type(int fd, uint8_t type, uint32_t channel, rframe *f)
-{
-	if (!next_frame(fd, f, NULL))
-		fail_msg("want frame 0x%02x on %u: the bridge closed", type, channel);
-	if (f->type != type || f->channel != channel)
-		fail_msg("want frame 0x%02x on %u, got 0x%02x on %u (code %u: %.*s)", type, channel,
-			 f->type, f->channel, f->type == HERMES_MSG_ERROR ? hm_get_le32(f->payload) : 0,
-			 f->type == HERMES_MSG_ERROR ? (int)hm_get_le16(f->payload + 4) : 0,
-			 (const char *)f->payload + 8);
-}
 
 /* A clear anonymous session offering features; returns the socket and the
  * features the WELCOME granted. */
@@ -138,8 +68,8 @@ static int raw_session(uint32_t offer, uint32_t *granted)
 	hb_encode_hello(&e, "", offer);
 	int fd = hb_raw_connect(&br);
 	hb_raw_send(fd, buf, hermes_encoder_data(&e).len, false);
-	rframe f;
-	expect_type(fd, HERMES_MSG_WELCOME, 0, &f);
+	hb_frame f;
+	hb_expect_frame(fd, HERMES_MSG_WELCOME, 0, &f);
 	hermes_wire_msg m;
 	assert_int_equal(hermes_wire_msg_parse(f.type, f.payload, f.len, &m), HERMES_OK);
 	*granted = m.welcome.features;
@@ -148,9 +78,9 @@ static int raw_session(uint32_t offer, uint32_t *granted)
 
 static void raw_bind(int fd, uint32_t ch, const char *ring)
 {
-	send_raw(fd, HERMES_MSG_BIND, 0, ch, 0, ring, (uint32_t)strlen(ring));
-	rframe f;
-	expect_type(fd, HERMES_MSG_BOUND, ch, &f);
+	hb_send_frame(fd, HERMES_MSG_BIND, 0, ch, 0, ring, (uint32_t)strlen(ring));
+	hb_frame f;
+	hb_expect_frame(fd, HERMES_MSG_BOUND, ch, &f);
 }
 
 static void raw_subscribe(int fd, uint32_t id, const char *ring)
@@ -158,16 +88,16 @@ static void raw_subscribe(int fd, uint32_t id, const char *ring)
 	uint8_t p[16 + 64] = {HERMES_WIRE_START_LATEST};
 	size_t n = strlen(ring);
 	memcpy(p + 16, ring, n);
-	send_raw(fd, HERMES_MSG_SUBSCRIBE, 0, id, 0, p, (uint32_t)(16 + n));
-	rframe f;
-	expect_type(fd, HERMES_MSG_SUBSCRIBED, id, &f);
+	hb_send_frame(fd, HERMES_MSG_SUBSCRIBE, 0, id, 0, p, (uint32_t)(16 + n));
+	hb_frame f;
+	hb_expect_frame(fd, HERMES_MSG_SUBSCRIBED, id, &f);
 }
 
 /* The fatal ERROR that must come next, then the close. */
 static void expect_fatal(int fd, hermes_err code, const char *text)
 {
-	rframe f;
-	expect_type(fd, HERMES_MSG_ERROR, 0, &f);
+	hb_frame f;
+	hb_expect_frame(fd, HERMES_MSG_ERROR, 0, &f);
 	hermes_wire_msg m;
 	assert_int_equal(hermes_wire_msg_parse(f.type, f.payload, f.len, &m), HERMES_OK);
 	if (m.error.code != (uint32_t)code || !m.error.fatal ||
@@ -312,9 +242,9 @@ static void test_a_client_without_tags_gets_plain_delivers(void **state)
 	assert_int_equal(hermes_pub_send_tagged(lp, "hello", 5, 42, &seq, 0), HERMES_OK);
 
 	/* Byte for byte the DELIVER of PROTOCOL.md 14, at this sequence. */
-	rframe f;
+	hb_frame f;
 	uint8_t head[HERMES_HEADER_SIZE];
-	assert_true(next_frame(old, &f, head));
+	assert_true(hb_next_frame(old, &f, head));
 	uint8_t want[HERMES_HEADER_SIZE] = {0x48, 0x4d, 0x01, 0x23, 0, 0, 0, 0, 5, 0, 0, 0, 2};
 	hm_put_le64(want + 16, seq);
 	assert_memory_equal(head, want, sizeof want);
@@ -322,16 +252,16 @@ static void test_a_client_without_tags_gets_plain_delivers(void **state)
 	assert_memory_equal(f.payload, "hello", 5);
 
 	/* PROTOCOL.md 8.1's tagged DELIVER, at this sequence. */
-	assert_true(next_frame(neu, &f, head));
+	assert_true(hb_next_frame(neu, &f, head));
 	want[4] = HERMES_FLAG_TAGGED;
 	want[8] = 9;
 	assert_memory_equal(head, want, sizeof want);
 	assert_memory_equal(f.payload, "\x2a\0\0\0hello", 9);
 
 	/* The old client's own publish: committed untagged, seen by both. */
-	send_raw(old, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED, 1, 1, "again", 5);
+	hb_send_frame(old, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED, 1, 1, "again", 5);
 	for (;;) {
-		assert_true(next_frame(old, &f, NULL));
+		assert_true(hb_next_frame(old, &f, NULL));
 		if (f.type == HERMES_MSG_DELIVER) {
 			assert_int_equal(f.flags, 0);
 			assert_memory_equal(f.payload, "again", 5);
@@ -339,7 +269,7 @@ static void test_a_client_without_tags_gets_plain_delivers(void **state)
 		}
 		assert_int_equal(f.type, HERMES_MSG_PUBLISH_ACK);
 	}
-	assert_true(next_frame(neu, &f, NULL));
+	assert_true(hb_next_frame(neu, &f, NULL));
 	assert_int_equal(f.type, HERMES_MSG_DELIVER);
 	assert_int_equal(f.flags, 0);
 	assert_int_equal(f.len, 5);
@@ -361,34 +291,34 @@ static void test_bad_tag_frames_are_refused(void **state)
 	/* TAGGED where TAGS was not negotiated. */
 	int fd = raw_session(0, &granted);
 	raw_bind(fd, 1, "bad");
-	send_raw(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 1, 3, tagged, sizeof tagged);
+	hb_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 1, 3, tagged, sizeof tagged);
 	expect_fatal(fd, HERMES_EBADFLAGS, "a tagged PUBLISH (channel 1, sequence 3) without the "
 					   "TAGS feature");
 	close(fd);
 
 	/* The same on a channel never bound: the flag is refused first. */
 	fd = raw_session(0, &granted);
-	send_raw(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 5, 1, tagged, sizeof tagged);
+	hb_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 5, 1, tagged, sizeof tagged);
 	expect_fatal(fd, HERMES_EBADFLAGS, "without the TAGS feature");
 	close(fd);
 
 	/* Tag 0: PROTOCOL.md 8.1's refused example. */
 	fd = raw_session(HERMES_FEATURE_TAGS, &granted);
 	raw_bind(fd, 1, "bad");
-	send_raw(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 1, 3, tag0, sizeof tag0);
+	hb_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 1, 3, tag0, sizeof tag0);
 	expect_fatal(fd, HERMES_EBADPAYLOAD, "a tagged PUBLISH (channel 1, sequence 3) with tag 0");
 	close(fd);
 
 	/* Shorter than its tag: refused by the length check. */
 	fd = raw_session(HERMES_FEATURE_TAGS, &granted);
 	raw_bind(fd, 1, "bad");
-	send_raw(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 1, 3, tagged, 3);
+	hb_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 1, 3, tagged, 3);
 	expect_fatal(fd, HERMES_EBADPAYLOAD, "");
 	close(fd);
 
 	/* TAGGED on a frame type that has no tag. */
 	fd = raw_session(HERMES_FEATURE_TAGS, &granted);
-	send_raw(fd, HERMES_MSG_PING, HERMES_FLAG_TAGGED, 0, 1, NULL, 0);
+	hb_send_frame(fd, HERMES_MSG_PING, HERMES_FLAG_TAGGED, 0, 1, NULL, 0);
 	expect_fatal(fd, HERMES_EBADFLAGS, "");
 	close(fd);
 
@@ -481,8 +411,8 @@ static void old_server(int lfd)
 	if (fd < 0)
 		_exit(1);
 	uint8_t in[512];
-	if (!read_exact(fd, in, HERMES_HEADER_SIZE) || in[3] != HERMES_MSG_HELLO ||
-	    !read_exact(fd, in + HERMES_HEADER_SIZE, hm_get_le32(in + 8)))
+	if (!hb_read_exact(fd, in, HERMES_HEADER_SIZE) || in[3] != HERMES_MSG_HELLO ||
+	    !hb_read_exact(fd, in + HERMES_HEADER_SIZE, hm_get_le32(in + 8)))
 		_exit(2);
 	uint8_t buf[256];
 	hermes_encoder e;
@@ -498,8 +428,8 @@ static void old_server(int lfd)
 	hermes_wire_bytes out = hermes_encoder_data(&e);
 	if (send(fd, out.data, out.len, MSG_NOSIGNAL) != (ssize_t)out.len)
 		_exit(4);
-	if (!read_exact(fd, in, HERMES_HEADER_SIZE) || in[3] != HERMES_MSG_PUBLISH || in[4] != 0 ||
-	    !read_exact(fd, in + HERMES_HEADER_SIZE, hm_get_le32(in + 8)))
+	if (!hb_read_exact(fd, in, HERMES_HEADER_SIZE) || in[3] != HERMES_MSG_PUBLISH || in[4] != 0 ||
+	    !hb_read_exact(fd, in + HERMES_HEADER_SIZE, hm_get_le32(in + 8)))
 		_exit(5);
 	hermes_encoder_reset(&e);
 	if (hermes_encode_frame(&e, &h, "\x07\0\0\0x", 5, NULL))

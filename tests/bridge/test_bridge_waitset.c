@@ -15,22 +15,16 @@
 static ht_daemon bus;
 static hb_bridge br;
 
+static const hb_ring_spec rings[] = {
+	{"local", 1u << 20, 4096, HERMES_POLICY_BLOCK},
+	{"remote", 1u << 20, 4096, HERMES_POLICY_BLOCK},
+	{NULL, 0, 0, 0},
+};
+
 static int setup(void **state)
 {
 	(void)state;
-	hb_bus_start(&bus, "brws");
-	hb_ring(&bus, "local", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "remote", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_bridge_start(&br, &bus, "bridge", NULL);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	hb_bridge_stop(&br);
-	ht_daemon_stop(&bus);
-	ht_daemon_cleanup(&bus);
+	hb_fixture_start(&bus, &br, "brws", rings, NULL);
 	return 0;
 }
 
@@ -145,7 +139,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bridge_connection_and_ring_in_one_wait_set, setup,
-						teardown),
+						hb_fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
