@@ -3,6 +3,7 @@
  * one-line summary that `list` prints about them. Neither command attaches
  * to the bus: the files live on their own, so the commands work while
  * hermesd is down and say what a dead gateway last counted. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,51 +276,58 @@ static void json_uplink_nats(json_w *w, const ctl_uplink *u)
 	json_obj_end(w);
 }
 
-/* A ring's outbound worker (ring to NATS), as the "out" object. */
-static void json_uplink_out(json_w *w, const ctl_uplink_ring *r)
-{
-	json_key(w, "out");
-	json_obj_begin(w);
-	json_kstr(w, "state", ctl_uplink_worker_name(r->out.state));
-	json_ku64(w, "messages", r->out.msgs);
-	json_ku64(w, "bytes", r->out.bytes);
-	json_ku64(w, "batches", r->out.batches);
-	json_ku64(w, "dropped", r->out.dropped);
-	json_ku64(w, "dropped_bytes", r->out.dropped_bytes);
-	json_ku64(w, "blocked_events", r->out.blocked_events);
-	json_ku64(w, "blocked_ns", r->out.blocked_ns);
-	json_ku64(w, "skipped_inbound", r->out.skipped_inbound);
-	json_ku64(w, "lost", r->out.ring_lost);
-	json_ku64(w, "errors", r->out.errors);
-	json_ku64(w, "retries", r->out.retries);
-	json_ku64(w, "duplicates", r->out.duplicates);
-	json_ku64(w, "pending_bytes", r->out.pending_bytes);
-	json_ku64(w, "pending_max_bytes", r->out.pending_max);
-	json_ku64(w, "next_seq", r->out.next_seq);
-	json_obj_end(w);
-}
+/* The counters of a ring's two workers in the order `hermes-ctl uplink
+ * --json` shows them: the key, and where the value sits in ctl_uplink_ring
+ * for the outbound (ring to NATS) and the inbound worker (NO_FIELD: that
+ * worker has no such counter). */
+#define NO_FIELD ((size_t)-1)
+#define OUT_IN(key, o, i) {key, offsetof(ctl_uplink_ring, out.o), offsetof(ctl_uplink_ring, in.i)}
+#define OUT_ONLY(key, o) {key, offsetof(ctl_uplink_ring, out.o), NO_FIELD}
+#define IN_ONLY(key, i) {key, NO_FIELD, offsetof(ctl_uplink_ring, in.i)}
+static const struct worker_counter {
+	const char *key;
+	size_t out, in;
+} worker_counters[] = {
+	OUT_IN("messages", msgs, msgs),
+	OUT_IN("bytes", bytes, bytes),
+	OUT_IN("batches", batches, batches),
+	OUT_ONLY("dropped", dropped),
+	OUT_ONLY("dropped_bytes", dropped_bytes),
+	OUT_ONLY("blocked_events", blocked_events),
+	OUT_ONLY("blocked_ns", blocked_ns),
+	OUT_ONLY("skipped_inbound", skipped_inbound),
+	IN_ONLY("own_skipped", own_skipped),
+	IN_ONLY("duplicates_skipped", dup_skipped),
+	OUT_IN("lost", ring_lost, lost),
+	IN_ONLY("gap_events", gap_events),
+	IN_ONLY("client_dropped", client_dropped),
+	IN_ONLY("too_big", too_big),
+	IN_ONLY("ring_full_events", ring_full_events),
+	OUT_IN("errors", errors, errors),
+	OUT_ONLY("retries", retries),
+	OUT_ONLY("duplicates", duplicates),
+	IN_ONLY("consumer_resets", consumer_resets),
+	IN_ONLY("resolved", resolved),
+	OUT_IN("pending_bytes", pending_bytes, pending_bytes),
+	OUT_ONLY("pending_max_bytes", pending_max),
+	OUT_ONLY("next_seq", next_seq),
+	IN_ONLY("applied_stream_seq", applied),
+};
 
-/* A ring's inbound worker (NATS to ring), as the "in" object. */
-static void json_uplink_in(json_w *w, const ctl_uplink_ring *r)
+/* One of a ring's workers, as the "out" or the "in" object. */
+static void json_uplink_worker(json_w *w, const ctl_uplink_ring *r, bool in)
 {
-	json_key(w, "in");
+	json_key(w, in ? "in" : "out");
 	json_obj_begin(w);
-	json_kstr(w, "state", ctl_uplink_worker_name(r->in.state));
-	json_ku64(w, "messages", r->in.msgs);
-	json_ku64(w, "bytes", r->in.bytes);
-	json_ku64(w, "batches", r->in.batches);
-	json_ku64(w, "own_skipped", r->in.own_skipped);
-	json_ku64(w, "duplicates_skipped", r->in.dup_skipped);
-	json_ku64(w, "lost", r->in.lost);
-	json_ku64(w, "gap_events", r->in.gap_events);
-	json_ku64(w, "client_dropped", r->in.client_dropped);
-	json_ku64(w, "too_big", r->in.too_big);
-	json_ku64(w, "ring_full_events", r->in.ring_full_events);
-	json_ku64(w, "errors", r->in.errors);
-	json_ku64(w, "consumer_resets", r->in.consumer_resets);
-	json_ku64(w, "resolved", r->in.resolved);
-	json_ku64(w, "pending_bytes", r->in.pending_bytes);
-	json_ku64(w, "applied_stream_seq", r->in.applied);
+	json_kstr(w, "state", ctl_uplink_worker_name(in ? r->in.state : r->out.state));
+	for (size_t i = 0; i < sizeof worker_counters / sizeof worker_counters[0]; i++) {
+		size_t off = in ? worker_counters[i].in : worker_counters[i].out;
+		uint64_t v;
+		if (off == NO_FIELD)
+			continue;
+		memcpy(&v, (const char *)r + off, sizeof v);
+		json_ku64(w, worker_counters[i].key, v);
+	}
 	json_obj_end(w);
 }
 
@@ -333,8 +341,8 @@ static void json_uplink_ring(json_w *w, const ctl_uplink_ring *r)
 	json_kstr(w, "mode", ctl_uplink_mode_name(r->mode));
 	json_kstr(w, "policy", ctl_uplink_policy_name(r->policy));
 	json_ku64(w, "max_pending_bytes", r->max_pending);
-	json_uplink_out(w, r);
-	json_uplink_in(w, r);
+	json_uplink_worker(w, r, false);
+	json_uplink_worker(w, r, true);
 	json_obj_end(w);
 }
 
