@@ -1,9 +1,12 @@
 /* hermes-bridge under bad input, while a well-behaved client streams through
- * the same bridge: one connection per malformed class, 10,000 seeded random
- * and mutated frames, clients that vanish mid-frame, never finish the
- * handshake, half-close, or flood without reading. Every bad connection gets
- * an ERROR frame or a close; the good client loses nothing; the bridge stays
- * up (and, in the ASan build, exits clean). HERMES_TEST_SEED picks the seed. */
+ * the same bridge: one test per class of bad input (malformed headers,
+ * malformed HELLOs, frames out of place, an unknown ring, 10,000 seeded
+ * random and mutated frames, clients that vanish mid-frame, never finish the
+ * handshake, half-close, or flood without reading). Every bad connection
+ * gets an ERROR frame or a close; the last test checks that the good client
+ * lost nothing and that the bridge counted it all, so the tests run as one
+ * group, in order. The bridge stays up (and, in the ASan build, exits
+ * clean). HERMES_TEST_SEED picks the seed. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,15 +35,6 @@ static const hb_ring_spec rings[] = {
 	{"fz", 1u << 20, 4096, HERMES_POLICY_OVERWRITE},
 	{NULL, 0, 0, 0},
 };
-
-static int setup(void **state)
-{
-	(void)state;
-	static const char *const extra[] = {"--handshake-timeout", "1000", "--out-buffer", "256K",
-					    "--log-level", "warn", NULL};
-	hb_fixture_start(&bus, &br, "brbad", rings, extra);
-	return 0;
-}
 
 /* ---- the good client ------------------------------------------------------------------ */
 
@@ -124,6 +118,38 @@ static void *good_client(void *arg)
 	return NULL;
 }
 
+/* The good client runs from the group set-up to the last test, through
+ * every class of bad input. */
+static good g;
+static pthread_t good_thread;
+static bool good_running;
+
+static void stop_good_client(void)
+{
+	if (!good_running)
+		return;
+	atomic_store(&g.stop, true);
+	pthread_join(good_thread, NULL);
+	good_running = false;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	static const char *const extra[] = {"--handshake-timeout", "1000", "--out-buffer", "256K",
+					    "--log-level", "warn", NULL};
+	hb_fixture_start(&bus, &br, "brbad", rings, extra);
+	pthread_create(&good_thread, NULL, good_client, &g);
+	good_running = true;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	stop_good_client();
+	return hb_fixture_teardown(state);
+}
+
 /* ---- bad connections ------------------------------------------------------------------- */
 
 static size_t hello(uint8_t *buf, size_t cap)
@@ -159,8 +185,9 @@ static void expect_refused(const char *what, const uint8_t *bytes, size_t len, h
 	printf("%-34s -> ERROR %s, closed\n", what, hermes_err_name(code));
 }
 
-static void malformed_classes(void)
+static void test_malformed_header_is_refused_and_closed(void **state)
 {
+	(void)state;
 	uint8_t buf[1024];
 	size_t n;
 
@@ -182,6 +209,13 @@ static void malformed_classes(void)
 	n = hello(buf, sizeof buf);
 	buf[4] = 0x80;
 	expect_refused("reserved flag bit", buf, n, HERMES_EBADFLAGS);
+}
+
+static void test_malformed_hello_is_refused_and_closed(void **state)
+{
+	(void)state;
+	uint8_t buf[1024];
+	size_t n;
 
 	n = hello(buf, sizeof buf);
 	buf[HERMES_HEADER_SIZE] = 0; /* min_version 0 */
@@ -194,6 +228,13 @@ static void malformed_classes(void)
 
 	n = hello(buf, sizeof buf);
 	expect_refused("truncated HELLO", buf, n - 5, HERMES_OK);
+}
+
+static void test_frames_out_of_place_are_refused_and_closed(void **state)
+{
+	(void)state;
+	uint8_t buf[1024];
+	size_t n;
 
 	hermes_encoder e;
 	hermes_encoder_init(&e, buf, sizeof buf);
@@ -212,11 +253,18 @@ static void malformed_classes(void)
 	m.bind.ring_len = 4;
 	hermes_wire_msg_encode(&e, 0, 0, &m, NULL);
 	expect_refused("BIND on channel 0", buf, hermes_encoder_data(&e).len, HERMES_EINVAL);
+}
 
-	/* Unknown ring: an error for that channel, and the connection goes on
-	 * (a PING after it is answered). */
+/* Unknown ring: an error for that channel, and the connection goes on (a
+ * PING after it is answered). */
+static void test_bind_to_unknown_ring_is_answered_and_the_connection_goes_on(void **state)
+{
+	(void)state;
+	uint8_t buf[1024];
+	hermes_encoder e;
 	hermes_encoder_init(&e, buf, sizeof buf);
 	hb_encode_hello(&e, "", 0);
+	hermes_wire_msg m = {.type = HERMES_MSG_BIND};
 	m.bind.ring = "nosuch";
 	m.bind.ring_len = 6;
 	hermes_wire_msg_encode(&e, 5, 0, &m, NULL);
@@ -373,8 +421,9 @@ static uint64_t random_frames(uint64_t seed, unsigned total)
 	return refused;
 }
 
-static void vanishing_and_idle_clients(void)
+static void test_clients_vanishing_mid_frame_leave_the_bridge_up(void **state)
 {
+	(void)state;
 	uint8_t buf[1024];
 	/* Vanish in the middle of a frame, once with FIN, once with RST. */
 	for (int rst = 0; rst < 2; rst++) {
@@ -393,8 +442,12 @@ static void vanishing_and_idle_clients(void)
 		close(fd);
 	}
 	printf("%-34s -> bridge still up\n", "clients vanishing mid-frame");
+}
 
-	/* Connected, silent: the handshake deadline (1 s here) closes it. */
+/* Connected, silent: the handshake deadline (1 s here) closes it. */
+static void test_silent_client_is_closed_at_the_handshake_deadline(void **state)
+{
+	(void)state;
 	int fd = hb_raw_connect(&br);
 	static uint8_t in[4096];
 	bool eof;
@@ -408,12 +461,19 @@ static void vanishing_and_idle_clients(void)
 	assert_int_equal(code, HERMES_ETIMEDOUT);
 	printf("%-34s -> ERROR HERMES_ETIMEDOUT after %.2f s, closed\n", "silent (half-open) client",
 	       (double)(ht_now_ns() - t0) / 1e9);
+}
 
-	/* HELLO, then half-close: WELCOME comes back, then the close. */
-	fd = hb_raw_connect(&br);
+/* HELLO, then half-close: WELCOME comes back, then the close. */
+static void test_hello_then_half_close_gets_welcome_then_close(void **state)
+{
+	(void)state;
+	uint8_t buf[1024];
+	static uint8_t in[4096];
+	bool eof;
+	int fd = hb_raw_connect(&br);
 	hb_raw_send(fd, buf, hello(buf, sizeof buf), false);
 	shutdown(fd, SHUT_WR);
-	got = hb_raw_drain(fd, in, sizeof in, 5000, &eof);
+	size_t got = hb_raw_drain(fd, in, sizeof in, 5000, &eof);
 	close(fd);
 	assert_true(eof);
 	assert_true(got >= HERMES_HEADER_SIZE && in[3] == HERMES_MSG_WELCOME);
@@ -422,8 +482,9 @@ static void vanishing_and_idle_clients(void)
 
 /* A client that sends PINGs and never reads: the bridge stops reading it
  * once its output is full, so what it can push is bounded by buffers. */
-static void flood(void)
+static void test_ping_flood_without_reading_is_bounded(void **state)
 {
+	(void)state;
 	uint8_t buf[64 * 1024];
 	size_t n = hello(buf, sizeof buf);
 	int fd = hb_raw_connect(&br);
@@ -458,15 +519,9 @@ static void flood(void)
 	assert_true(rss1 - rss0 < 16 * 1024);
 }
 
-static void test_bad_input_never_hurts_the_good_client_or_the_bridge(void **state)
+static void test_random_and_mutated_frames_are_refused_or_closed(void **state)
 {
 	(void)state;
-	good g = {0};
-	pthread_t t;
-	pthread_create(&t, NULL, good_client, &g);
-
-	malformed_classes();
-	vanishing_and_idle_clients();
 	const char *s = getenv("HERMES_TEST_SEED");
 	uint64_t seed = s ? strtoull(s, NULL, 0) : 0x5eed5eedull;
 	unsigned total = (unsigned)ht_scaled(10000);
@@ -476,10 +531,13 @@ static void test_bad_input_never_hurts_the_good_client_or_the_bridge(void **stat
 	       "a fatal ERROR, all closed\n",
 	       total, (unsigned long long)seed, (total + FRAMES_PER_CONN - 1) / FRAMES_PER_CONN,
 	       (double)(ht_now_ns() - t0) / 1e9, (unsigned long long)refused);
-	flood();
+}
 
-	atomic_store(&g.stop, true);
-	pthread_join(t, NULL);
+/* Last: the good client streamed through every class above. */
+static void test_good_client_lost_nothing_and_the_bridge_counted_it_all(void **state)
+{
+	(void)state;
+	stop_good_client();
 	if (g.error[0])
 		fail_msg("good client: %s", g.error);
 	printf("good client: %llu published, %llu acked, %llu received back, in order\n",
@@ -512,7 +570,16 @@ static void test_bad_input_never_hurts_the_good_client_or_the_bridge(void **stat
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_input_never_hurts_the_good_client_or_the_bridge),
+		cmocka_unit_test(test_malformed_header_is_refused_and_closed),
+		cmocka_unit_test(test_malformed_hello_is_refused_and_closed),
+		cmocka_unit_test(test_frames_out_of_place_are_refused_and_closed),
+		cmocka_unit_test(test_bind_to_unknown_ring_is_answered_and_the_connection_goes_on),
+		cmocka_unit_test(test_clients_vanishing_mid_frame_leave_the_bridge_up),
+		cmocka_unit_test(test_silent_client_is_closed_at_the_handshake_deadline),
+		cmocka_unit_test(test_hello_then_half_close_gets_welcome_then_close),
+		cmocka_unit_test(test_random_and_mutated_frames_are_refused_or_closed),
+		cmocka_unit_test(test_ping_flood_without_reading_is_bounded),
+		cmocka_unit_test(test_good_client_lost_nothing_and_the_bridge_counted_it_all),
 	};
-	return cmocka_run_group_tests(tests, setup, hb_fixture_teardown);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }
