@@ -19,6 +19,11 @@
  *                     otherwise it joins concurrently (ONE_SUB: no subscriber 1)
  *   SUB_GONE=n        subscriber departures (death or hermes_sub_close), at
  *                     any step of the poll loop or of the leave (default 0)
+ *   LEASE             the exclusive-producer lease: producers open (mask bit)
+ *                     and close (hm_pub_fini); one alone takes the lease
+ *                     (lease_try) and claims with a plain tail store
+ *                     (claim_exclusive); the other revokes it (lease_revoke);
+ *                     repair ends a dead holder's claim window and lease
  * Deliberately broken variants (check.sh expects each to FAIL):
  *   BUG_NO_HELP       claims skip the HELP step (held_seq never raised)
  *   BUG_HELD_FIRST    repair reads held_seq[d] before the tail
@@ -41,6 +46,22 @@
  *   BUG_SUB_RELEASE_NO_WAKE the supervisor's release of a dead subscriber
  *                     wakes nobody
  *   BUG_REPAIR_KEEPS_BIT repair leaves a dead producer's prod_sleepers bit
+ * With LEASE:
+ *   BUG_LEASE_NO_INCLAIM_WAIT the revoker does not wait for the holder's
+ *                     in_claim == 0 before it ends the lease and claims
+ *   BUG_LEASE_NO_MASK_CHECK the holder keeps a lease it took without
+ *                     re-reading the producer mask
+ *   BUG_LEASE_CHECK_BEFORE_INCLAIM the holder loads the lease before its
+ *                     in_claim = 1 (the two in the other order)
+ *   BUG_LEASE_REPAIR_KEEPS_INCLAIM repair of a dead holder leaves its
+ *                     in_claim set (a revoker waits for ever)
+ *   LEASE_NO_MEMBARRIER the revoker's membarrier fails: it waits for the
+ *                     holder's acknowledgement (lease_ack) instead of its
+ *                     in_claim; grant numbers are modelled (mod 4)
+ *   LEASE_END_REVOKED hm_pub_fini and repair also end a lease a revoker
+ *                     marked REVOKING (repair retries its CAS): the fix
+ *                     proposed for what the lease-nomb run finds in ring.c
+ *                     at a3040a4 (README, "What the model says", point 5)
  *   LEAVE_WAKE_LAST   a leave (hm_sub_fini) and the supervisor's release
  *                     wake producers after free_slot's owner store, as
  *                     ring.c did at 970bf43 (fixed in a3040a4): a leaver
@@ -100,6 +121,23 @@ byte prod_sleepers;     /* bit k: producer k announced it sleeps on a full ring 
 byte prod_futex;
 #endif
 bit sowner[NSUB];       /* the subscriber slot is taken (owner != 0) */
+#ifdef LEASE
+/* lease: the holder's tag (k + 1), + REVOKING, + 8 * grant number (mod 4,
+ * only with LEASE_NO_MEMBARRIER: it serves lease_ack); 0 = none */
+#define REVOKING 4
+#define LTAG(l) ((l) % REVOKING)
+#define LREV(l) (((l) / REVOKING) % 2)
+byte lease;
+#ifdef LEASE_NO_MEMBARRIER
+byte grants;            /* lease_grants (mod 4) */
+byte lack;              /* lease_ack: the revoked word the holder acknowledged */
+#define GRANT_WORD(k) ((k) + 1 + 8 * ((grants + 1) % 4))
+#else
+#define GRANT_WORD(k) ((k) + 1)
+#endif
+bit inclaim[NPROD];     /* the holder is inside claim_exclusive */
+bit pmask[NPROD];       /* prod_mask: producer k's slot is taken */
+#endif
 
 /* ---- the kernel and the supervisor ---------------------------------------- */
 bit killed[NPROD];        /* set when producer k dies (the kernel tells the supervisor) */
@@ -234,6 +272,16 @@ proctype Producer(byte k)
 	bit asleep;     /* inside claim_sleep: our prod_sleepers bit is set */
 	byte v;         /* prod_futex read before the re-check */
 #endif
+#ifdef LEASE
+	bit leased;     /* the handle's flag: we took the lease */
+	bit ex;         /* this claim is exclusive (claim_exclusive) */
+	byte tpos, tseq; /* the holder's copy of the tail */
+	byte lv;        /* a lease value read, or a flag */
+	byte lw;        /* the lease word we took (lease_word) */
+
+	/* open: take_prod_slot sets the mask bit (seq_cst RMW) */
+	ST(pmask[k] = 1);
+#endif
 
 next_claim:
 	if
@@ -242,6 +290,47 @@ next_claim:
 	fi;
 	d_step { n = CLAIM_N(k, c); bytes = CLAIM_BYTES(k, c) }
 retry:
+#ifdef LEASE
+	/* claim_region: the holder claims exclusively; a producer alone (a
+	 * relaxed load of the mask) tries to take the lease first */
+	if
+	:: leased -> goto xclaim
+	:: else
+	fi;
+	ST(lv = (pmask[1 - k] == 0));
+	if
+	:: lv ->
+		/* lease_try: CAS 0 -> mine (seq_cst) */
+		ST(if :: lease == 0 -> lw = GRANT_WORD(k); lease = lw :: else -> lv = 0 fi);
+		if
+		:: lv ->
+			/* then the mask (seq_cst): anyone else there? */
+#ifdef BUG_LEASE_NO_MASK_CHECK
+			lv = 0;
+#else
+			ST(lv = (pmask[1 - k] != 0));
+#endif
+			if
+			:: lv ->
+				/* give it back (CAS mine -> 0; a revoker's
+				 * REVOKING makes it the revoker's) */
+				ST(if :: lease == lw -> lease = 0 :: else fi; lv = 0; lw = 0)
+			:: else ->
+				/* the tail into the handle (hm_ring_tail_tagged:
+				 * a consistent pair) */
+				ST(tpos = tail_lo; tseq = WSEQ(tail_hi));
+				leased = 1;
+#ifdef LEASE_NO_MEMBARRIER
+				ST(grants = (grants + 1) % 4);
+#endif
+				goto xclaim
+			fi
+		:: else
+		fi
+	:: else -> lv = 0
+	fi;
+casretry:
+#endif
 	/* 1. read the tail as two plain loads: the pair may be torn or stale.
 	 * (The limit a producer checks first is its cached copy, at most the
 	 * shared value read here.) */
@@ -250,6 +339,15 @@ retry:
 	ST(hi = tail_hi; seq = WSEQ(hi); mn = seq_limit);
 #else
 	ST(pos = tail_lo; hi = tail_hi; seq = WSEQ(hi); mn = seq_limit);
+#endif
+#ifdef LEASE
+	/* the lease (seq_cst load, after our mask bit): a holder? revoke */
+	ST(lv = lease);
+	if
+	:: lv != 0 -> goto revoke
+	:: else
+	fi;
+limits:
 #endif
 	/* 2. block ring: the claim must end within seq_limit */
 	if
@@ -281,7 +379,14 @@ retry:
 		:: seq + n <= mn -> mn = 0
 		:: else ->
 			/* HERMES_EAGAIN: hold nothing */
+#ifdef LEASE
+			if
+			:: ex -> ST(inclaim[k] = 0); ex = 0 /* leave the claim window */
+			:: else -> ST(act[k] = 0)
+			fi;
+#else
 			ST(act[k] = 0);
+#endif
 			mn = 0;
 #ifdef PSLEEP
 			if
@@ -316,11 +421,20 @@ retry:
 		fi
 	fi;
 	/* 3. the intent (pos, then the rest), then active */
+#ifdef LEASE
+intent:
+#endif
 #ifdef TORN
 	ST(ipos[k] = pos);
 	ST(iseq[k] = seq; icnt[k] = n; ibytes[k] = bytes; act[k] = 1);
 #else
 	ST(ipos[k] = pos; iseq[k] = seq; icnt[k] = n; ibytes[k] = bytes; act[k] = 1);
+#endif
+#ifdef LEASE
+	if
+	:: ex -> goto xstore
+	:: else
+	fi;
 #endif
 #ifndef BUG_NO_HELP
 	/* 4. HELP: record that producer tag-1 won the claim that ended at seq */
@@ -333,6 +447,8 @@ retry:
 	/* 5. the 16-byte CAS of the tail */
 	ST(if
 	   :: tail_lo == pos && tail_hi == hi ->
+		/* nobody else ever got these sequences */
+		assert(owner[seq] == 0 && owner[seq + n - 1] == 0);
 		tail_lo = pos + bytes;
 		tail_hi = W(seq + n, k + 1);
 		owner[seq] = k + 1;
@@ -347,9 +463,16 @@ retry:
 	   :: else -> i = 0
 	   fi);
 	if
+#ifdef LEASE
+	:: i == 0 -> goto casretry /* the CAS hands back the tail */
+#else
 	:: i == 0 -> goto retry
+#endif
 	:: else -> i = 0
 	fi;
+#ifdef LEASE
+claimed:
+#endif
 	pos = 0;
 	hi = 0;
 #ifdef PSLEEP
@@ -412,16 +535,152 @@ psleep_check:
 	ST(v = prod_futex);
 	goto retry;
 #endif
+#ifdef LEASE
+/* NO_COPY_CHECK: leave out the check that the holder's store is what a CAS
+ * would do, to see what a broken variant's stale store leads to */
+#ifdef NO_COPY_CHECK
+#define LEASE_COPY_CHECK skip
+#else
+#define LEASE_COPY_CHECK assert(tail_lo == pos && WSEQ(tail_hi) == seq)
+#endif
+xclaim:
+	/* claim_exclusive: in_claim = 1 (relaxed), a compiler barrier, the
+	 * lease (relaxed). The revoker's membarrier runs a full barrier in
+	 * this thread between its REVOKING store and its first load of
+	 * in_claim: under sequential consistency, program order. (The limit
+	 * is read with the lease: the cached one is at most it.) */
+#ifdef BUG_LEASE_CHECK_BEFORE_INCLAIM
+	ST(lv = (lease == lw); mn = seq_limit);
+	ST(inclaim[k] = 1);
+#else
+	ST(inclaim[k] = 1);
+	ST(lv = (lease == lw); mn = seq_limit);
+#endif
+	if
+	:: lv -> lv = 0
+	:: else ->
+		/* lease_lost: in_claim = 0, the acknowledgement (release), then
+		 * the CAS path (claim_region again) */
+		atomic { leased = 0; mn = 0; tpos = 0; tseq = 0 }
+		ST(inclaim[k] = 0);
+#ifdef LEASE_NO_MEMBARRIER
+		ST(lack = lw + REVOKING);
+#endif
+		lw = 0;
+		goto retry
+	fi;
+	/* from the handle's copy of the tail; the limits as on the CAS path */
+	atomic { ex = 1; pos = tpos; seq = tseq; hi = tail_hi /* (only for the abstract wait for room) */ }
+	if
+	:: seq + n <= mn -> mn = 0
+	:: else -> goto limits
+	fi;
+	/* (then the intent, step 3 above, and back to xstore) */
+	goto intent;
+xstore:
+	/* the new tail pair in one atomic 16-byte store (store_tail): it must
+	 * be exactly what a CAS from the handle's copy would have done, so
+	 * the tail is still that copy, and the sequences are nobody's */
+	ST(LEASE_COPY_CHECK;
+	   assert(owner[seq] == 0 && owner[seq + n - 1] == 0);
+	   tail_lo = pos + bytes;
+	   tail_hi = W(seq + n, k + 1);
+	   owner[seq] = k + 1;
+	   owner[seq + n - 1] = k + 1;
+	   meta[SL(seq)] = 0; mseq[SL(seq)] = seq + 1; pay[SL(seq)] = seq + 1;
+	   meta[SL(seq + n - 1)] = 0; mseq[SL(seq + n - 1)] = seq + n;
+	   pay[SL(seq + n - 1)] = seq + n;
+	   tpos = pos + bytes; tseq = seq + n);
+	/* in_claim = 0 (release) */
+	ST(inclaim[k] = 0; ex = 0);
+	goto claimed;
+revoke:
+	/* What the revoker waits for: the holder's in_claim == 0 (acquire)
+	 * after its membarrier, or, when membarrier fails
+	 * (LEASE_NO_MEMBARRIER), the holder's acknowledgement of this very
+	 * revocation in lease_ack (our own lease: in_claim, always). */
+#ifdef LEASE_NO_MEMBARRIER
+#define LEASE_WAITED (LTAG(lv) == k + 1 -> inclaim[k] == 0 : lack == lv)
+#else
+#define LEASE_WAITED (inclaim[LTAG(lv) - 1] == 0)
+#endif
+	/* lease_revoke(lv): lease |= REVOKING (CAS) unless it is already */
+	if
+	:: !LREV(lv) ->
+		ST(if :: lease == lv -> lease = lv + REVOKING :: else -> lv = 0 fi);
+		if
+		:: lv == 0 -> goto casretry /* it changed: look again */
+		:: else -> lv = lv + REVOKING
+		fi
+	:: else
+	fi;
+	/* (membarrier: see xclaim.) Wait until the holder's in_claim is 0
+	 * (acquire), or the lease changed (look again); the wait is bounded:
+	 * a holder that stays inside its claim makes the claim answer
+	 * HERMES_EAGAIN, a choice open only while the holder is inside its
+	 * claim and the lease unchanged (what the bounded wait saw). It comes
+	 * before the wait, so that a wait that never ends is a deadlock. */
+	if
+	:: atomic { !LEASE_WAITED && lease == lv -> lv = 0 }
+		ST(act[k] = 0);
+		/* HERMES_EAGAIN: the caller gives up, or naps and retries */
+		if
+#ifdef PSLEEP
+		:: asleep -> ST(prod_sleepers = prod_sleepers & ~(1 << k)); asleep = 0; v = 0;
+			goto next_claim_after
+		:: !asleep -> goto next_claim_after
+		:: asleep -> goto psleep_check
+#else
+		:: goto next_claim_after
+#endif
+		:: goto retry
+		fi
+	:: true
+	fi;
+	if
+	:: atomic { lease != lv -> lv = 0 }; goto casretry
+#ifdef BUG_LEASE_NO_INCLAIM_WAIT
+	:: true
+#else
+	:: atomic { LEASE_WAITED -> skip }
+#endif
+	fi;
+	/* lease = 0 (CAS), then claim with the CAS, reading the tail */
+	ST(if :: lease == lv -> lease = 0 :: else fi; lv = 0);
+	goto casretry;
+#endif
 done:
+#ifdef LEASE
+	/* hm_pub_fini: active is 0 already; hand the lease back (CAS mine ->
+	 * 0), then free_slot clears the mask bit */
+	if
+	:: leased ->
+		ST(if :: lease == lw -> lease = 0
+#ifdef LEASE_END_REVOKED
+		      /* revoked: end it too (no claim of ours is in flight) */
+		      :: lease == lw + REVOKING -> lease = 0
+#endif
+		      :: else
+		   fi);
+		leased = 0; lw = 0
+	:: else
+	fi;
+	ST(pmask[k] = 0; pdone[k] = 1);
+#else
 	ST(pdone[k] = 1);
+#endif
 	goto end;
 dead:
 	/* killed: the kernel tells the supervisor */
 	atomic {
 		n = 0; bytes = 0; pos = 0; hi = 0; seq = 0; i = 0; mn = 0; killed[k] = 1;
 #ifdef PSLEEP
-		asleep = 0; v = 0
+		asleep = 0; v = 0;
 #endif
+#ifdef LEASE
+		leased = 0; ex = 0; tpos = 0; tseq = 0; lv = 0; lw = 0;
+#endif
+		skip
 	}
 #ifdef REUSE
 	/* hm_ring_take_prod_slot: once the supervisor freed the slot, a new
@@ -434,6 +693,10 @@ dead:
 			killed[k] = 0;
 			repaired[k] = 0;
 			reused[k] = 1;
+#ifdef LEASE
+			pmask[k] = 1;
+			inclaim[k] = 0;
+#endif
 			act[k] = 0;
 			scans[k] = 0;
 #ifndef KEEP_HELD
@@ -578,6 +841,29 @@ restart:
 	RST(act[d] = 0;
 	    goto free); /* (goto: keeps the two stores in one step) */
 free:
+#ifdef LEASE
+	/* a lease holder: end its claim window (a revoker may wait on it),
+	 * then its lease if the lease names it (CAS) */
+#ifndef BUG_LEASE_REPAIR_KEEPS_INCLAIM
+	RST(inclaim[d] = 0);
+#endif
+rlease:
+	RST(rh = lease);
+	if
+	:: LTAG(rh) == d + 1 ->
+		RST(if
+		    :: lease == rh -> lease = 0
+#ifdef LEASE_END_REVOKED
+		    /* a revoker marked it REVOKING in between: again */
+		    :: else -> rh = 0; goto rlease
+#else
+		    :: else
+#endif
+		    fi)
+	:: else
+	fi;
+	rh = 0;
+#endif
 #if defined(PSLEEP) && !defined(BUG_REPAIR_KEEPS_BIT)
 	/* a producer that died asleep: retract its announcement */
 	RST(prod_sleepers = prod_sleepers & ~(1 << d));
@@ -590,6 +876,9 @@ free:
 		wake();
 #endif
 		wakep();
+#ifdef LEASE
+		pmask[d] = 0;
+#endif
 		repaired[d] = 1
 	}
 	goto next;
