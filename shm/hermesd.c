@@ -1083,19 +1083,12 @@ static void shutdown_all(bool created_and_failed)
 		close(d.bus_fd);
 }
 
-int main(int argc, char **argv)
+/* The run directory and the paths in it. Slots no connection registered are
+ * judged by the pid in the slot, which needs /proc to show every process:
+ * not so under hidepid for a non-root hermesd, where a live client would
+ * look dead. */
+static int prepare_run_dir(void)
 {
-	bool check = false;
-	int r = parse_args(argc, argv, &check);
-	if (r)
-		return r;
-	if ((r = load_config(check)) != 0 || check)
-		return r;
-
-	apply_scheduling();
-	/* Slots no connection registered are judged by the pid in the slot,
-	 * which needs /proc to show every process: not so under hidepid for a
-	 * non-root hermesd, where a live client would look dead. */
 	d.pid_checks = geteuid() == 0 || access("/proc/1/status", R_OK) == 0;
 	if (!d.pid_checks)
 		logmsg(HM_LOG_WARN, "/proc hides other users' processes (hidepid): slots are freed "
@@ -1108,7 +1101,100 @@ int main(int argc, char **argv)
 	snprintf(d.sock_path, sizeof d.sock_path, "%s/%s.sock", d.cfg.run_dir, d.cfg.bus);
 	snprintf(d.lock_path, sizeof d.lock_path, "%s/%s.lock", d.cfg.run_dir, d.cfg.bus);
 	snprintf(d.pid_path, sizeof d.pid_path, "%s/%s.pid", d.cfg.run_dir, d.cfg.bus);
-	if (take_bus_lock() != 0)
+	return 0;
+}
+
+/* The supervisor's fields in the segment header, the pid last. */
+static void publish_supervisor(void)
+{
+	hm_seg_header *h = d.bus->hdr;
+	snprintf(h->control_path, sizeof h->control_path, "%s", d.sock_path);
+	hm_store_relaxed_u64(&h->supervisor_start, hm_proc_start_time(0));
+	hm_store_relaxed_u64(&h->supervisor_heartbeat_ns, hm_now_ns());
+	/* Release: hermes-ctl reading the pid (acquire) sees the fields above. */
+	hm_store_release_u64(&h->supervisor_pid, (uint64_t)getpid());
+}
+
+/* SIGTERM, SIGINT and SIGHUP through a signalfd, the scan timer, and the
+ * epoll set of those and the control socket. 0, or 1 (logged). */
+static int setup_event_loop(void)
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	struct itimerspec its = {.it_interval = {0, SCAN_INTERVAL_MS * 1000000L},
+				 .it_value = {0, SCAN_INTERVAL_MS * 1000000L}};
+	d.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d.sig_fd < 0 || d.timer_fd < 0 || d.epfd < 0 ||
+	    timerfd_settime(d.timer_fd, 0, &its, NULL) != 0) {
+		logmsg(HM_LOG_ERROR, "cannot set up the event loop: %s", strerror(errno));
+		return 1;
+	}
+	int fds[] = {d.listen_fd, d.sig_fd, d.timer_fd};
+	for (unsigned i = 0; i < 3; i++) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.fd = fds[i]};
+		epoll_ctl(d.epfd, EPOLL_CTL_ADD, fds[i], &ev);
+	}
+	return 0;
+}
+
+/* One ready descriptor: the control socket, the signalfd, the timer, or a
+ * client's connection or pidfd. */
+static void dispatch(int fd)
+{
+	if (fd == d.listen_fd) {
+		int cfd;
+		while ((cfd = accept4(d.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0)
+			add_client(cfd);
+	} else if (fd == d.sig_fd) {
+		on_signal();
+	} else if (fd == d.timer_fd) {
+		on_timer();
+	} else {
+		for (unsigned k = 0; k < d.nclients; k++)
+			if (d.clients[k].fd == fd) {
+				serve_client(k);
+				break;
+			} else if (d.clients[k].pidfd == fd) {
+				client_died(k);
+				break;
+			}
+	}
+}
+
+static void event_loop(void)
+{
+	while (!d.stop) {
+		struct epoll_event evs[64];
+		int n = epoll_wait(d.epfd, evs, 64, d.pending_repairs ? 20 : -1);
+		if (n < 0 && errno != EINTR) {
+			logmsg(HM_LOG_ERROR, "epoll_wait: %s", strerror(errno));
+			break;
+		}
+		if (n == 0 && d.pending_repairs)
+			repair_pass();
+		for (int i = 0; i < n; i++)
+			dispatch(evs[i].data.fd);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	bool check = false;
+	int r = parse_args(argc, argv, &check);
+	if (r)
+		return r;
+	if ((r = load_config(check)) != 0 || check)
+		return r;
+
+	apply_scheduling();
+	if (prepare_run_dir() != 0 || take_bus_lock() != 0)
 		return 1;
 	if (take_lock() != 0) {
 		shutdown_all(false);
@@ -1135,35 +1221,10 @@ int main(int argc, char **argv)
 		shutdown_all(created);
 		return 1;
 	}
-	hm_seg_header *h = d.bus->hdr;
-	snprintf(h->control_path, sizeof h->control_path, "%s", d.sock_path);
-	hm_store_relaxed_u64(&h->supervisor_start, hm_proc_start_time(0));
-	hm_store_relaxed_u64(&h->supervisor_heartbeat_ns, hm_now_ns());
-	/* Release: hermes-ctl reading the pid (acquire) sees the fields above. */
-	hm_store_release_u64(&h->supervisor_pid, (uint64_t)getpid());
-
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	d.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	d.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	struct itimerspec its = {.it_interval = {0, SCAN_INTERVAL_MS * 1000000L},
-				 .it_value = {0, SCAN_INTERVAL_MS * 1000000L}};
-	d.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (d.sig_fd < 0 || d.timer_fd < 0 || d.epfd < 0 ||
-	    timerfd_settime(d.timer_fd, 0, &its, NULL) != 0) {
-		logmsg(HM_LOG_ERROR, "cannot set up the event loop: %s", strerror(errno));
+	publish_supervisor();
+	if (setup_event_loop() != 0) {
 		shutdown_all(false);
 		return 1;
-	}
-	int fds[] = {d.listen_fd, d.sig_fd, d.timer_fd};
-	for (unsigned i = 0; i < 3; i++) {
-		struct epoll_event ev = {.events = EPOLLIN, .data.fd = fds[i]};
-		epoll_ctl(d.epfd, EPOLL_CTL_ADD, fds[i], &ev);
 	}
 	/* A first repair pass right away: after a restart, clients may have
 	 * died while no supervisor was watching. */
@@ -1171,38 +1232,7 @@ int main(int argc, char **argv)
 	logmsg(HM_LOG_INFO, "ready: bus '%s', control socket %s", d.cfg.bus, d.sock_path);
 	notify_ready();
 
-	while (!d.stop) {
-		struct epoll_event evs[64];
-		int n = epoll_wait(d.epfd, evs, 64, d.pending_repairs ? 20 : -1);
-		if (n < 0 && errno != EINTR) {
-			logmsg(HM_LOG_ERROR, "epoll_wait: %s", strerror(errno));
-			break;
-		}
-		if (n == 0 && d.pending_repairs)
-			repair_pass();
-		for (int i = 0; i < n; i++) {
-			int fd = evs[i].data.fd;
-			if (fd == d.listen_fd) {
-				int cfd;
-				while ((cfd = accept4(d.listen_fd, NULL, NULL,
-						      SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0)
-					add_client(cfd);
-			} else if (fd == d.sig_fd) {
-				on_signal();
-			} else if (fd == d.timer_fd) {
-				on_timer();
-			} else {
-				for (unsigned k = 0; k < d.nclients; k++)
-					if (d.clients[k].fd == fd) {
-						serve_client(k);
-						break;
-					} else if (d.clients[k].pidfd == fd) {
-						client_died(k);
-						break;
-					}
-			}
-		}
-	}
+	event_loop();
 	logmsg(HM_LOG_INFO,
 	       "stopped: %llu producer slot(s) repaired (%llu sequence(s) abandoned), %llu "
 	       "subscriber(s) released",
