@@ -118,45 +118,19 @@ static bool ident_same(const hm_ident *a, const hm_ident *b)
 	       a->link == b->link;
 }
 
-hermes_err hm_server_reload_auth(hm_server *s, hm_bridge_cfg *cfg, unsigned *closed)
+/* A loaded auth configuration thrown away: the bridge's key stays cfg's. */
+static void discard_loaded(hm_bridge_cfg *n)
 {
-	*closed = 0;
-	hm_bridge_cfg *n = malloc(sizeof *n);
-	if (!n)
-		return hm_fail(HERMES_ENOMEM, "reloading the auth file");
-	*n = *cfg;
-	n->idents = NULL;
-	n->nidents = 0;
-	if (hm_bridge_cfg_load_auth(n) != HERMES_OK) {
-		hermes_err err = hm_fail(HERMES_EINVAL, "%s", n->error);
-		n->secret = NULL; /* the bridge's key stays cfg's */
-		hm_bridge_cfg_fini(n);
-		free(n);
-		return err;
-	}
-	/* The bridge's own key pair rotates with it. */
-	uint8_t sk[HERMES_AUTH_KEY_SIZE], pk[HERMES_KX_PUBLIC_KEY_SIZE];
-	bool rekey = cfg->secret && cfg->key_file[0];
-	hermes_err kerr = rekey ? hm_auth_key_load(cfg->key_file, sk) : HERMES_OK;
-	if (!kerr && rekey)
-		kerr = hm_auth_pk_public(sk, pk);
-	struct hm_ident_state *st = kerr ? NULL : calloc(n->nidents + 1u, sizeof *st);
-	if (!st) {
-		hermes_err err = kerr ? hm_fail(kerr, "key_file %s: %s", cfg->key_file,
-						hermes_last_error_detail())
-				      : hm_fail(HERMES_ENOMEM, "reloading the auth file");
-		hm_auth_wipe(sk, sizeof sk);
-		n->secret = NULL;
-		hm_bridge_cfg_fini(n);
-		free(n);
-		return err;
-	}
-	if (rekey) {
-		memcpy(cfg->secret, sk, sizeof sk);
-		memcpy(cfg->public_key, pk, sizeof pk);
-		hm_auth_wipe(sk, sizeof sk);
-	}
-	/* What identities brought in over links stays theirs. */
+	n->secret = NULL;
+	hm_bridge_cfg_fini(n);
+	free(n);
+}
+
+/* What identities brought in over links stays theirs: the origins of each
+ * identity of cfg that n still has, and of the anonymous entry (the last). */
+static void carry_origins(const hm_server *s, const hm_bridge_cfg *cfg, const hm_bridge_cfg *n,
+			  struct hm_ident_state *st)
+{
 	for (unsigned i = 0; i < n->nidents; i++) {
 		const hm_ident *o = ident_named(cfg, n->idents[i].name);
 		if (o)
@@ -165,8 +139,14 @@ hermes_err hm_server_reload_auth(hm_server *s, hm_bridge_cfg *cfg, unsigned *clo
 	}
 	memcpy(st[n->nidents].origins, s->ident_state[cfg->nidents].origins,
 	       sizeof st[n->nidents].origins);
-	/* Sessions of a removed identity, or of one whose key or permissions
-	 * changed, are closed; the others move over to the new entries. */
+}
+
+/* Sessions of a removed identity, or of one whose key or permissions
+ * changed, are closed (counted in *closed); the others move over to the new
+ * entries of n, counted in st. */
+static void move_sessions(hm_server *s, const hm_bridge_cfg *n, struct hm_ident_state *st,
+			  unsigned *closed)
+{
 	for (hm_conn *c = s->conns; c; c = c->next) {
 		if (c->ident_ix < 0)
 			continue; /* not in a session (yet): it looks its identity up then */
@@ -193,6 +173,44 @@ hermes_err hm_server_reload_auth(hm_server *s, hm_bridge_cfg *cfg, unsigned *clo
 		for (unsigned i = 0; i < c->nsubs; i++)
 			st[ix].holds += c->subs[i]->held;
 	}
+}
+
+hermes_err hm_server_reload_auth(hm_server *s, hm_bridge_cfg *cfg, unsigned *closed)
+{
+	*closed = 0;
+	hm_bridge_cfg *n = malloc(sizeof *n);
+	if (!n)
+		return hm_fail(HERMES_ENOMEM, "reloading the auth file");
+	*n = *cfg;
+	n->idents = NULL;
+	n->nidents = 0;
+	if (hm_bridge_cfg_load_auth(n) != HERMES_OK) {
+		hermes_err err = hm_fail(HERMES_EINVAL, "%s", n->error);
+		discard_loaded(n);
+		return err;
+	}
+	/* The bridge's own key pair rotates with it. */
+	uint8_t sk[HERMES_AUTH_KEY_SIZE], pk[HERMES_KX_PUBLIC_KEY_SIZE];
+	bool rekey = cfg->secret && cfg->key_file[0];
+	hermes_err kerr = rekey ? hm_auth_key_load(cfg->key_file, sk) : HERMES_OK;
+	if (!kerr && rekey)
+		kerr = hm_auth_pk_public(sk, pk);
+	struct hm_ident_state *st = kerr ? NULL : calloc(n->nidents + 1u, sizeof *st);
+	if (!st) {
+		hermes_err err = kerr ? hm_fail(kerr, "key_file %s: %s", cfg->key_file,
+						hermes_last_error_detail())
+				      : hm_fail(HERMES_ENOMEM, "reloading the auth file");
+		hm_auth_wipe(sk, sizeof sk);
+		discard_loaded(n);
+		return err;
+	}
+	if (rekey) {
+		memcpy(cfg->secret, sk, sizeof sk);
+		memcpy(cfg->public_key, pk, sizeof pk);
+		hm_auth_wipe(sk, sizeof sk);
+	}
+	carry_origins(s, cfg, n, st);
+	move_sessions(s, n, st, closed);
 	free(s->ident_state);
 	s->ident_state = st;
 	hm_auth_secure_free(cfg->idents, cfg->nidents * sizeof *cfg->idents);
