@@ -194,28 +194,38 @@ static void fmt_rate(char *buf, size_t len, double mps)
 	snprintf(buf, len, "%.2fM/s", mps / 1e6);
 }
 
+/* A latency target: num's percentile k at most limit times den's. */
+static void t_lat(target *t, const char *group, const char *what, const lat_result *num,
+		  const lat_result *den, int k, double limit)
+{
+	char a[48], b[48];
+	fmt_ns(a, sizeof a, num ? num->med[k] : 0);
+	fmt_ns(b, sizeof b, den ? den->med[k] : 0);
+	t_ratio(t, group, what, num ? (double)num->med[k] : 0, den ? (double)den->med[k] : 0, a, b,
+		limit, true, num && den);
+}
+
+/* A throughput target: num's median rate at least limit times den's. */
+static void t_tp(target *t, const char *what, const tp_result *num, const tp_result *den,
+		 double limit)
+{
+	char a[48], b[48];
+	fmt_rate(a, sizeof a, num ? num->median : 0);
+	fmt_rate(b, sizeof b, den ? den->median : 0);
+	t_ratio(t, "2", what, num ? num->median : 0, den ? den->median : 0, a, b, limit, false,
+		num && den);
+}
+
 /* Targets 1: busy-spin ping-pong, against the bare ring and iceoryx. */
 static unsigned targets_spin(const results *res, uint32_t size, target *t, unsigned n)
 {
-	char a[48], b[48];
 	const lat_result *hs = lat_ok(res, "hermes", "spin", size);
 	const lat_result *bs = lat_ok(res, "bare-ring", "spin", size);
 	const lat_result *is = lat_ok(res, "iceoryx", "spin", size);
-	fmt_ns(a, sizeof a, hs ? hs->med[P50] : 0);
-	fmt_ns(b, sizeof b, bs ? bs->med[P50] : 0);
-	t_ratio(&t[n++], "1", "shm busy-spin RTT p50 <= 1.1x bare ring p50",
-		hs ? (double)hs->med[P50] : 0, bs ? (double)bs->med[P50] : 0, a, b, 1.1, true,
-		hs && bs);
-	fmt_ns(a, sizeof a, hs ? hs->med[P99] : 0);
-	fmt_ns(b, sizeof b, bs ? bs->med[P99] : 0);
-	t_ratio(&t[n++], "1", "shm busy-spin RTT p99 <= 2x bare ring p99",
-		hs ? (double)hs->med[P99] : 0, bs ? (double)bs->med[P99] : 0, a, b, 2.0, true,
-		hs && bs);
-	fmt_ns(a, sizeof a, hs ? hs->med[P50] : 0);
-	fmt_ns(b, sizeof b, is ? is->med[P50] : 0);
-	t_ratio(&t[n++], "1", "shm busy-spin RTT p50 <= 1/5 of iceoryx p50 (busy-poll)",
-		hs ? (double)hs->med[P50] : 0, is ? (double)is->med[P50] : 0, a, b, 0.2, true,
-		hs && is);
+	t_lat(&t[n++], "1", "shm busy-spin RTT p50 <= 1.1x bare ring p50", hs, bs, P50, 1.1);
+	t_lat(&t[n++], "1", "shm busy-spin RTT p99 <= 2x bare ring p99", hs, bs, P99, 2.0);
+	t_lat(&t[n++], "1", "shm busy-spin RTT p50 <= 1/5 of iceoryx p50 (busy-poll)", hs, is, P50,
+	      0.2);
 	if (!is)
 		snprintf(t[n - 1].why, sizeof t[n - 1].why, "iceoryx not measured");
 	return n;
@@ -224,7 +234,6 @@ static unsigned targets_spin(const results *res, uint32_t size, target *t, unsig
 /* Targets 2: throughput, per topology, against the bare ring and ZeroMQ. */
 static unsigned targets_throughput(const results *res, uint32_t size, target *t, unsigned n)
 {
-	char a[48], b[48];
 	for (int topo = 0; topo < TOPO_N_; topo++) {
 		uint32_t nb = batch_of(res, (topology)topo);
 		const tp_result *h1 = tp_ok(res, "hermes", (topology)topo, size, 1);
@@ -233,25 +242,15 @@ static unsigned targets_throughput(const results *res, uint32_t size, target *t,
 		const tp_result *z1 = tp_ok(res, "zmq-ipc", (topology)topo, size, 1);
 		if (!h1 && !hn)
 			continue;
+		const char *name = topo_name((topology)topo);
 		char what[160];
-		snprintf(what, sizeof what, "%s throughput, single-message >= 1x bare ring",
-			 topo_name((topology)topo));
-		fmt_rate(a, sizeof a, h1 ? h1->median : 0);
-		fmt_rate(b, sizeof b, b1 ? b1->median : 0);
-		t_ratio(&t[n++], "2", what, h1 ? h1->median : 0, b1 ? b1->median : 0, a, b, 1.0,
-			false, h1 && b1);
+		snprintf(what, sizeof what, "%s throughput, single-message >= 1x bare ring", name);
+		t_tp(&t[n++], what, h1, b1, 1.0);
 		snprintf(what, sizeof what,
-			 "%s throughput, batch claim (%u) >= 1.5x bare ring single-message",
-			 topo_name((topology)topo), nb);
-		fmt_rate(a, sizeof a, hn ? hn->median : 0);
-		t_ratio(&t[n++], "2", what, hn ? hn->median : 0, b1 ? b1->median : 0, a, b, 1.5,
-			false, hn && b1);
-		snprintf(what, sizeof what, "%s throughput, single-message >= 5x ZeroMQ ipc://",
-			 topo_name((topology)topo));
-		fmt_rate(a, sizeof a, h1 ? h1->median : 0);
-		fmt_rate(b, sizeof b, z1 ? z1->median : 0);
-		t_ratio(&t[n++], "2", what, h1 ? h1->median : 0, z1 ? z1->median : 0, a, b, 5.0,
-			false, h1 && z1);
+			 "%s throughput, batch claim (%u) >= 1.5x bare ring single-message", name, nb);
+		t_tp(&t[n++], what, hn, b1, 1.5);
+		snprintf(what, sizeof what, "%s throughput, single-message >= 5x ZeroMQ ipc://", name);
+		t_tp(&t[n++], what, h1, z1, 5.0);
 		if (!z1)
 			snprintf(t[n - 1].why, sizeof t[n - 1].why, "ZeroMQ not measured");
 	}
@@ -261,25 +260,16 @@ static unsigned targets_throughput(const results *res, uint32_t size, target *t,
 /* Targets 3: blocking waits, against a bare futex ring and a Unix socket. */
 static unsigned targets_blocking(const results *res, uint32_t size, target *t, unsigned n)
 {
-	char a[48], b[48];
 	const lat_result *hs = lat_ok(res, "hermes", "spin", size);
 	const lat_result *hb = lat_ok(res, "hermes", "block", size);
 	const lat_result *bb = lat_ok(res, "bare-ring", "block", size);
 	const lat_result *ux = lat_ok(res, "unix", "block", size);
-	fmt_ns(a, sizeof a, hb ? hb->med[P50] : 0);
-	fmt_ns(b, sizeof b, bb ? bb->med[P50] : 0);
-	t_ratio(&t[n++], "3", "futex-blocking wait RTT p50 <= 1.2x bare futex ring p50",
-		hb ? (double)hb->med[P50] : 0, bb ? (double)bb->med[P50] : 0, a, b, 1.2, true,
-		hb && bb);
-	fmt_ns(b, sizeof b, ux ? ux->med[P50] : 0);
-	t_ratio(&t[n++], "3", "futex-blocking wait RTT p50 below a Unix socket's p50",
-		hb ? (double)hb->med[P50] : 0, ux ? (double)ux->med[P50] : 0, a, b, 1.0, true,
-		hb && ux);
+	t_lat(&t[n++], "3", "futex-blocking wait RTT p50 <= 1.2x bare futex ring p50", hb, bb, P50,
+	      1.2);
+	t_lat(&t[n++], "3", "futex-blocking wait RTT p50 below a Unix socket's p50", hb, ux, P50, 1.0);
 	t[n - 1].strict = true;
-	fmt_ns(b, sizeof b, hs ? hs->med[P50] : 0);
-	t_ratio(&t[n++], "3", "spin-then-block (HERMES_WAIT_BLOCK) RTT p50 <= 1.5x busy-spin p50",
-		hb ? (double)hb->med[P50] : 0, hs ? (double)hs->med[P50] : 0, a, b, 1.5, true,
-		hb && hs);
+	t_lat(&t[n++], "3", "spin-then-block (HERMES_WAIT_BLOCK) RTT p50 <= 1.5x busy-spin p50", hb,
+	      hs, P50, 1.5);
 	return n;
 }
 
