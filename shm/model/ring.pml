@@ -55,6 +55,9 @@
  *                     in_claim = 1 (the two in the other order)
  *   BUG_LEASE_REPAIR_KEEPS_INCLAIM repair of a dead holder leaves its
  *                     in_claim set (a revoker waits for ever)
+ *   NO_COPY_CHECK     leave out the assertion that the holder's store finds
+ *                     the tail equal to its copy (so that a broken variant's
+ *                     trail goes on to two claims of one sequence)
  *   LEASE_NO_MEMBARRIER the revoker's membarrier fails: it waits for the
  *                     holder's acknowledgement (lease_ack) instead of its
  *                     in_claim; grant numbers are modelled (mod 4)
