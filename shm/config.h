@@ -34,6 +34,7 @@
 #include <hermes/bus.h>
 
 #include "daemon/sched.h"
+#include "daemon/units.h"
 #include "shm/layout.h"
 
 typedef struct hm_ring_decl {
@@ -80,9 +81,6 @@ void hm_config_apply_env(hm_config *c);
 
 /* Check the whole configuration (ring sizes fit the segment, ...). */
 hermes_err hm_config_check(hm_config *c);
-
-/* "64M" -> 67108864. Accepts K, M, G, T (powers of 1024) and plain bytes. */
-bool hm_parse_size(const char *s, uint64_t *out);
 
 /* The run directory used when neither config nor HERMES_RUN_DIR says. */
 void hm_default_run_dir(char *buf, size_t len);

@@ -1,6 +1,7 @@
 /* hermes-bridge configuration (see config.h). */
 #include "tcp-bridge/config.h"
 #include "daemon/sched.h"
+#include "daemon/units.h"
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -70,30 +71,6 @@ static hermes_err bad(hm_bridge_cfg *c, const char *fmt, ...)
 	vsnprintf(c->error, sizeof c->error, fmt, ap);
 	va_end(ap);
 	return HERMES_EINVAL;
-}
-
-bool hm_br_parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (end == s || errno || s[0] == '-')
-		return false;
-	unsigned shift = 0;
-	switch (*end) {
-	case '\0':
-		break;
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	default: return false;
-	}
-	if (*end == 'i' || *end == 'B')
-		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
-	if (*end || (shift && v > (UINT64_MAX >> shift)))
-		return false;
-	*out = (uint64_t)v << shift;
-	return true;
 }
 
 static bool parse_uint(const char *s, uint64_t max, uint64_t *out)
@@ -246,11 +223,11 @@ hermes_err hm_bridge_cfg_set(hm_bridge_cfg *c, const char *key, const char *v)
 		if (!parse_policy(v, &c->slow))
 			return bad(c, "slow_policy: want auto, drop, disconnect or hold, not '%s'", v);
 	} else if (!strcmp(key, "out_buffer")) {
-		if (!hm_br_parse_size(v, &u) || u < 65536 || u > (1ull << 30))
+		if (!hm_parse_size(v, &u) || u < 65536 || u > (1ull << 30))
 			return bad(c, "out_buffer: want a size from 64K to 1G, not '%s'", v);
 		c->out_buffer = u;
 	} else if (!strcmp(key, "max_frame")) {
-		if (!hm_br_parse_size(v, &u) || u < HERMES_MIN_MAX_FRAME || u > HERMES_FRAME_LIMIT)
+		if (!hm_parse_size(v, &u) || u < HERMES_MIN_MAX_FRAME || u > HERMES_FRAME_LIMIT)
 			return bad(c, "max_frame: want a size from 4K to 1G, not '%s'", v);
 		c->max_frame = (uint32_t)u;
 	} else if (!strcmp(key, "max_connections")) {
@@ -274,7 +251,7 @@ hermes_err hm_bridge_cfg_set(hm_bridge_cfg *c, const char *key, const char *v)
 			return bad(c, "idle_timeout_ms: want 0 (never) or 100..86400000");
 		c->idle_timeout_ms = (unsigned)u;
 	} else if (!strcmp(key, "memory_limit")) {
-		if (!hm_br_parse_size(v, &u) || u < (1u << 20))
+		if (!hm_parse_size(v, &u) || u < (1u << 20))
 			return bad(c, "memory_limit: want a size of at least 1M, not '%s'", v);
 		c->memory_limit = u;
 	} else if (!strcmp(key, "max_subscriptions")) {

@@ -186,7 +186,4 @@ bool hm_patterns_match(const char *patterns, const char *ring);
 
 const char *hm_slow_policy_name(hm_slow_policy p);
 
-/* "64K" -> 65536 (K, M, G: powers of 1024). */
-bool hm_br_parse_size(const char *s, uint64_t *out);
-
 #endif

@@ -32,30 +32,6 @@ const char *hn_policy_name(unsigned policy)
 	return policy == HN_POLICY_DROP ? "drop" : "block";
 }
 
-bool hn_parse_duration_ms(const char *s, int64_t *out)
-{
-	if (!s || !isdigit((unsigned char)*s))
-		return false;
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || v > (1ull << 40))
-		return false;
-	int64_t mul;
-	if (!strcmp(end, "") || !strcmp(end, "ms"))
-		mul = 1;
-	else if (!strcmp(end, "s"))
-		mul = 1000;
-	else if (!strcmp(end, "m"))
-		mul = 60 * 1000;
-	else if (!strcmp(end, "h"))
-		mul = 3600 * 1000;
-	else
-		return false;
-	*out = (int64_t)v * mul;
-	return true;
-}
-
 static bool parse_bool(const char *v, bool *out)
 {
 	if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1") || !strcmp(v, "on"))
@@ -206,24 +182,24 @@ static int on_uplink_key(hn_config *c, const char *key, const char *v)
 		if (!parse_deliver(v, &c->deliver_new))
 			BAD("deliver '%s' must be all or new", v);
 	} else if (!strcmp(key, "reconnect_wait")) {
-		if (!hn_parse_duration_ms(v, &c->reconnect_wait_ms) || c->reconnect_wait_ms < 1)
+		if (!hm_parse_duration_ms(v, &c->reconnect_wait_ms) || c->reconnect_wait_ms < 1)
 			BAD("reconnect_wait '%s' is not a duration like 100ms", v);
 	} else if (!strcmp(key, "reconnect_max_wait")) {
-		if (!hn_parse_duration_ms(v, &c->reconnect_max_wait_ms) ||
+		if (!hm_parse_duration_ms(v, &c->reconnect_max_wait_ms) ||
 		    c->reconnect_max_wait_ms < 1)
 			BAD("reconnect_max_wait '%s' is not a duration like 2s", v);
 	} else if (!strcmp(key, "connect_timeout")) {
-		if (!hn_parse_duration_ms(v, &c->connect_timeout_ms) || c->connect_timeout_ms < 1)
+		if (!hm_parse_duration_ms(v, &c->connect_timeout_ms) || c->connect_timeout_ms < 1)
 			BAD("connect_timeout '%s' is not a duration like 2s", v);
 	} else if (!strcmp(key, "ack_timeout")) {
-		if (!hn_parse_duration_ms(v, &c->ack_timeout_ms) || c->ack_timeout_ms < 10)
+		if (!hm_parse_duration_ms(v, &c->ack_timeout_ms) || c->ack_timeout_ms < 10)
 			BAD("ack_timeout '%s' is not a duration of at least 10ms", v);
 	} else if (!strcmp(key, "duplicate_window")) {
-		if (!hn_parse_duration_ms(v, &c->duplicate_window_ms) ||
+		if (!hm_parse_duration_ms(v, &c->duplicate_window_ms) ||
 		    c->duplicate_window_ms < 1000)
 			BAD("duplicate_window '%s' is not a duration of at least 1s", v);
 	} else if (!strcmp(key, "stream_max_age")) {
-		if (!hn_parse_duration_ms(v, &c->stream_max_age_ms))
+		if (!hm_parse_duration_ms(v, &c->stream_max_age_ms))
 			BAD("stream_max_age '%s' is not a duration like 24h (0: forever)", v);
 	} else if (!strcmp(key, "stream_max_bytes")) {
 		if (!hm_parse_size(v, &c->stream_max_bytes) || c->stream_max_bytes > INT64_MAX)
@@ -354,7 +330,7 @@ static int on_ring_key(hn_config *c, hn_ring_cfg *r, const char *key, const char
 			BAD("ring '%s': deliver '%s' must be all or new", r->name, v);
 		r->set_deliver = true;
 	} else if (!strcmp(key, "stream_max_age")) {
-		if (!hn_parse_duration_ms(v, &r->stream_max_age_ms))
+		if (!hm_parse_duration_ms(v, &r->stream_max_age_ms))
 			BAD("ring '%s': stream_max_age '%s' is not a duration like 24h", r->name, v);
 		r->set_max_age = true;
 	} else if (!strcmp(key, "stream_max_bytes")) {

@@ -62,6 +62,8 @@
 
 #include <hermes/bus.h>
 
+#include "daemon/units.h"
+
 #define HN_MAX_URLS 16
 #define HN_MAX_RINGS 64
 #define HN_PATH_MAX 256
@@ -139,9 +141,6 @@ hermes_err hn_config_ring_spec(hn_config *c, const char *spec);
  * check the whole: at least one ring and one URL, names valid, subjects and
  * stream names legal for NATS. */
 hermes_err hn_config_finish(hn_config *c);
-
-/* "250ms", "2s", "1m", "1h"; a bare number is milliseconds. */
-bool hn_parse_duration_ms(const char *s, int64_t *out);
 
 const char *hn_dir_name(unsigned dir);
 const char *hn_mode_name(unsigned mode);

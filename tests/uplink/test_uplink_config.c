@@ -158,15 +158,15 @@ static void test_durations(void **state)
 {
 	(void)state;
 	int64_t v;
-	assert_true(hn_parse_duration_ms("250", &v) && v == 250);
-	assert_true(hn_parse_duration_ms("250ms", &v) && v == 250);
-	assert_true(hn_parse_duration_ms("2s", &v) && v == 2000);
-	assert_true(hn_parse_duration_ms("3m", &v) && v == 180000);
-	assert_true(hn_parse_duration_ms("1h", &v) && v == 3600000);
-	assert_false(hn_parse_duration_ms("", &v));
-	assert_false(hn_parse_duration_ms("-1s", &v));
-	assert_false(hn_parse_duration_ms("2 s", &v));
-	assert_false(hn_parse_duration_ms("2d", &v));
+	assert_true(hm_parse_duration_ms("250", &v) && v == 250);
+	assert_true(hm_parse_duration_ms("250ms", &v) && v == 250);
+	assert_true(hm_parse_duration_ms("2s", &v) && v == 2000);
+	assert_true(hm_parse_duration_ms("3m", &v) && v == 180000);
+	assert_true(hm_parse_duration_ms("1h", &v) && v == 3600000);
+	assert_false(hm_parse_duration_ms("", &v));
+	assert_false(hm_parse_duration_ms("-1s", &v));
+	assert_false(hm_parse_duration_ms("2 s", &v));
+	assert_false(hm_parse_duration_ms("2d", &v));
 }
 
 /* ---- the state file ---- */

@@ -1,0 +1,19 @@
+/* Sizes and durations in the daemons' configuration values and flags
+ * (hermesd, hermes-bridge, hermes-nats): one syntax for all of them. Not part
+ * of libhermes-ipc. */
+#ifndef HERMES_DAEMON_UNITS_H
+#define HERMES_DAEMON_UNITS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* "64M" -> 67108864: decimal digits, then optionally K, M, G or T (powers of
+ * 1024, either case, optionally followed by "i"), then optionally "B".
+ * False on anything else (signs, spaces, other suffixes) and on overflow. */
+bool hm_parse_size(const char *s, uint64_t *out);
+
+/* "250ms", "2s", "1m", "1h"; a bare number is milliseconds. At most 2^40
+ * units; false on anything else (signs, spaces, other suffixes). */
+bool hm_parse_duration_ms(const char *s, int64_t *out);
+
+#endif

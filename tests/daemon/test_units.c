@@ -1,0 +1,64 @@
+/* Tests for daemon/units.c: the one size and duration syntax of the
+ * daemons' configuration values and flags. */
+#include "tests/support/testing.h"
+
+#include <stdint.h>
+
+#include "daemon/units.h"
+
+static void test_sizes_take_binary_suffixes_in_either_case(void **state)
+{
+	(void)state;
+	uint64_t v = 0;
+	assert_true(hm_parse_size("0", &v) && v == 0);
+	assert_true(hm_parse_size("4096", &v) && v == 4096);
+	assert_true(hm_parse_size("100B", &v) && v == 100);
+	assert_true(hm_parse_size("64k", &v) && v == 65536);
+	assert_true(hm_parse_size("64K", &v) && v == 65536);
+	assert_true(hm_parse_size("64KB", &v) && v == 65536);
+	assert_true(hm_parse_size("64KiB", &v) && v == 65536);
+	assert_true(hm_parse_size("64Ki", &v) && v == 65536);
+	assert_true(hm_parse_size("4M", &v) && v == 4u << 20);
+	assert_true(hm_parse_size("1g", &v) && v == 1u << 30);
+	assert_true(hm_parse_size("2T", &v) && v == 2ull << 40);
+}
+
+static void test_sizes_refuse_signs_spaces_other_suffixes_and_overflow(void **state)
+{
+	(void)state;
+	uint64_t v = 7;
+	const char *bad[] = {"",    "-1",  "+1",  " 1",  "1 ",	 "1X",		     "1KX",
+			     "1KBB", "K",  "1.5M", "0x10", "16777216T", "99999999999999999999"};
+	for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_false(hm_parse_size(bad[i], &v));
+		assert_int_equal(v, 7); /* untouched */
+	}
+	assert_false(hm_parse_size(NULL, &v));
+	assert_true(hm_parse_size("16777215T", &v) && v == 16777215ull << 40);
+}
+
+static void test_durations_are_milliseconds_unless_suffixed(void **state)
+{
+	(void)state;
+	int64_t v = 0;
+	assert_true(hm_parse_duration_ms("250", &v) && v == 250);
+	assert_true(hm_parse_duration_ms("250ms", &v) && v == 250);
+	assert_true(hm_parse_duration_ms("2s", &v) && v == 2000);
+	assert_true(hm_parse_duration_ms("3m", &v) && v == 180000);
+	assert_true(hm_parse_duration_ms("1h", &v) && v == 3600000);
+	const char *bad[] = {"", "-1s", "+1", "2 s", "2d", "1.5s", "2S", "1099511627777"};
+	for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_false(hm_parse_duration_ms(bad[i], &v));
+	assert_false(hm_parse_duration_ms(NULL, &v));
+	assert_true(hm_parse_duration_ms("1099511627776", &v) && v == 1099511627776ll);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sizes_take_binary_suffixes_in_either_case),
+		cmocka_unit_test(test_sizes_refuse_signs_spaces_other_suffixes_and_overflow),
+		cmocka_unit_test(test_durations_are_milliseconds_unless_suffixed),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
