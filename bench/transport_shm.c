@@ -423,17 +423,43 @@ static int hx_echo_loop(hx_lat *c, const lat_params *p)
 	return lat_echo(&hx_lat_ops, c, p);
 }
 
-typedef struct hx_lat_state {
-	hermes_bus *bus; /* the coordinator's attachment, kept while workers run */
+/* A measurement's bus: made by the coordinator before the fork, its
+ * attachment kept while the workers run; the workers attach by name. */
+typedef struct hx_state {
+	hermes_bus *bus;
 	char name[HERMES_NAME_MAX + 1];
-} hx_lat_state;
+} hx_state;
+
+/* Create a fresh bus with these rings. Returns 0 (then j_state holds it)
+ * or -1. */
+static int hx_state_setup(void **j_state, const hermes_ring_config *rings, unsigned n)
+{
+	hx_state *s = calloc(1, sizeof *s);
+	if (!s)
+		return -1;
+	s->bus = bus_create(rings, n);
+	if (!s->bus) {
+		free(s);
+		return -1;
+	}
+	snprintf(s->name, sizeof s->name, "%s", g_bus_name);
+	*j_state = s;
+	return 0;
+}
+
+static void hx_state_teardown(void **j_state)
+{
+	hx_state *s = *j_state;
+	if (s) {
+		bus_destroy(s->bus);
+		free(s);
+	}
+	*j_state = NULL;
+}
 
 /* ping and pong, and `quiet` idle rings for the wait-set row. */
 static int hx_lat_setup_rings(lat_job *j, unsigned quiet)
 {
-	hx_lat_state *s = calloc(1, sizeof *s);
-	if (!s)
-		return -1;
 	ring_shape shape = shape_for(LAT_MIN_CAPACITY, 8ull * aligned8(j->size), j->size);
 	char names[WS_RINGS - 1][16];
 	hermes_ring_config rings[WS_RINGS + 1] = {
@@ -445,14 +471,7 @@ static int hx_lat_setup_rings(lat_job *j, unsigned quiet)
 		rings[2 + i] = (hermes_ring_config){names[i], LAT_MIN_CAPACITY, 64,
 						    HERMES_POLICY_BLOCK, LAT_MIN_CAPACITY / 64};
 	}
-	s->bus = bus_create(rings, 2 + quiet);
-	if (!s->bus) {
-		free(s);
-		return -1;
-	}
-	snprintf(s->name, sizeof s->name, "%s", g_bus_name);
-	j->state = s;
-	return 0;
+	return hx_state_setup(&j->state, rings, 2 + quiet);
 }
 
 static int hx_lat_setup(lat_job *j)
@@ -467,12 +486,7 @@ static int hx_ws_lat_setup(lat_job *j)
 
 static void hx_lat_teardown(lat_job *j)
 {
-	hx_lat_state *s = j->state;
-	if (s) {
-		bus_destroy(s->bus);
-		free(s);
-	}
-	j->state = NULL;
+	hx_state_teardown(&j->state);
 }
 
 /* The wait set of the hermes-waitset row: our ring and the quiet ones. */
@@ -495,7 +509,7 @@ static hermes_err hx_lat_open_waitset(hermes_bus *bus, hx_lat *c)
 static int hx_lat_open(const lat_job *j, const char *in, const char *out, bool ws,
 		       hermes_bus **bus, hx_lat *c)
 {
-	const hx_lat_state *s = j->state;
+	const hx_state *s = j->state;
 	hermes_err err = hermes_bus_attach(s->name, bus);
 	if (err) {
 		say_hermes_error(err, "hermes_bus_attach");
@@ -781,41 +795,21 @@ static int hx_tp_drain(void *vc, unsigned max, tp_check *chk, unsigned *got)
 
 static const tp_ops hx_tp_ops = {hx_tp_claim, hx_tp_commit, hx_tp_drain};
 
-typedef struct hx_tp_state {
-	hermes_bus *bus;
-	char name[HERMES_NAME_MAX + 1];
-} hx_tp_state;
-
 static int hx_tp_setup(tp_job *j)
 {
-	hx_tp_state *s = calloc(1, sizeof *s);
-	if (!s)
-		return -1;
 	ring_shape shape = tp_shape(j->size, j->batch);
 	hermes_ring_config ring = {"tp", shape.capacity, j->size, HERMES_POLICY_BLOCK, shape.slots};
-	s->bus = bus_create(&ring, 1);
-	if (!s->bus) {
-		free(s);
-		return -1;
-	}
-	snprintf(s->name, sizeof s->name, "%s", g_bus_name);
-	j->state = s;
-	return 0;
+	return hx_state_setup(&j->state, &ring, 1);
 }
 
 static void hx_tp_teardown(tp_job *j)
 {
-	hx_tp_state *s = j->state;
-	if (s) {
-		bus_destroy(s->bus);
-		free(s);
-	}
-	j->state = NULL;
+	hx_state_teardown(&j->state);
 }
 
 static int hx_tp_produce(tp_job *j, unsigned index)
 {
-	hx_tp_state *s = j->state;
+	hx_state *s = j->state;
 	hermes_bus *bus = NULL;
 	/* About 4 KiB of lengths: keep them off the stack. */
 	hx_tp *c = calloc(1, sizeof *c);
@@ -839,7 +833,7 @@ static int hx_tp_produce(tp_job *j, unsigned index)
 
 static int hx_tp_consume(tp_job *j, unsigned index)
 {
-	hx_tp_state *s = j->state;
+	hx_state *s = j->state;
 	hermes_bus *bus = NULL;
 	hx_tp *c = calloc(1, sizeof *c);
 	int rc = -1;

@@ -458,33 +458,17 @@ static int sk_tp_consume(tp_job *j, unsigned index)
 
 /* ---- the rows ---- */
 
-/* What the three rows share: one blocking read/write end per worker; only
- * how the descriptors are made differs. */
-#define SOCKET_HOOKS                                                                              \
-	.waits = 1u << W_BLOCK, .topos = 1u << TOPO_1_1, .batch = true, .started = sk_started,    \
-	.lat_teardown = sk_lat_teardown, .lat_ping = sk_lat_ping, .lat_echo = sk_lat_echo,        \
-	.tp_teardown = sk_tp_teardown, .tp_produce = sk_tp_produce, .tp_consume = sk_tp_consume
+/* The three rows share one blocking read/write end per worker; only how
+ * the descriptors are made (ID_lat_setup, ID_tp_setup) differs. */
+#define SOCKET_TRANSPORT(id, text)                                                                \
+	const transport transport_##id = {                                                        \
+		.name = #id, .about = text, .waits = 1u << W_BLOCK, .topos = 1u << TOPO_1_1,      \
+		.batch = true, .started = sk_started, .lat_setup = id##_lat_setup,                \
+		.lat_teardown = sk_lat_teardown, .lat_ping = sk_lat_ping, .lat_echo = sk_lat_echo, \
+		.tp_setup = id##_tp_setup, .tp_teardown = sk_tp_teardown,                          \
+		.tp_produce = sk_tp_produce, .tp_consume = sk_tp_consume,                          \
+	}
 
-const transport transport_pipe = {
-	.name = "pipe",
-	.about = "two pipes (latency), one pipe (throughput); blocking read/write",
-	.lat_setup = pipe_lat_setup,
-	.tp_setup = pipe_tp_setup,
-	SOCKET_HOOKS,
-};
-
-const transport transport_unix = {
-	.name = "unix",
-	.about = "AF_UNIX SOCK_STREAM pair; blocking read/write",
-	.lat_setup = unix_lat_setup,
-	.tp_setup = unix_tp_setup,
-	SOCKET_HOOKS,
-};
-
-const transport transport_tcp = {
-	.name = "tcp",
-	.about = "TCP over 127.0.0.1, TCP_NODELAY; blocking read/write",
-	.lat_setup = tcp_lat_setup,
-	.tp_setup = tcp_tp_setup,
-	SOCKET_HOOKS,
-};
+SOCKET_TRANSPORT(pipe, "two pipes (latency), one pipe (throughput); blocking read/write");
+SOCKET_TRANSPORT(unix, "AF_UNIX SOCK_STREAM pair; blocking read/write");
+SOCKET_TRANSPORT(tcp, "TCP over 127.0.0.1, TCP_NODELAY; blocking read/write");
