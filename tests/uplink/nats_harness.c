@@ -595,3 +595,38 @@ double hnt_env_seconds(const char *name, double dflt)
 	double d = strtod(v, &end);
 	return *end || d < 0 ? dflt : d;
 }
+
+bool hnt_reached(void *arg)
+{
+	hnt_progress *p = arg;
+	uint64_t got = atomic_load(&p->c->received[p->k]);
+	if (p->rs) {
+		int64_t first = atomic_load(&p->c->first[p->k]);
+		got += HNT_LD(p->rs->in.lost) + (uint64_t)(first > 0 ? first : 0);
+	}
+	return got >= p->want || atomic_load(&p->c->bad);
+}
+
+bool hnt_moved(void *arg)
+{
+	hnt_quiet *q = arg;
+	return atomic_load(&q->c[0]->total) != q->total[0] || atomic_load(&q->c[1]->total) != q->total[1];
+}
+
+void hnt_pair_start(hnt_server *s, char *url, size_t url_len, hnt_bus *a, hnt_bus *b,
+		    const char *tag_a, const char *tag_b, const char *rings_ini)
+{
+	hnt_server_start(s);
+	hnt_server_url(s, url, url_len);
+	hnt_bus_start(a, tag_a, rings_ini);
+	hnt_bus_start(b, tag_b, rings_ini);
+}
+
+void hnt_pair_stop(hnt_uplink *ua, hnt_uplink *ub, hnt_bus *a, hnt_bus *b, hnt_server *s)
+{
+	hnt_uplink_stop(ua);
+	hnt_uplink_stop(ub);
+	hnt_bus_cleanup(a);
+	hnt_bus_cleanup(b);
+	hnt_server_cleanup(s);
+}

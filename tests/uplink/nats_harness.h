@@ -159,6 +159,32 @@ void hnt_consumer_join(hnt_consumer *c);
 /* Wait until cond(arg) or the deadline; false at the deadline. */
 bool hnt_wait_until(bool (*cond)(void *), void *arg, int deadline_ms);
 
+/* Conditions for hnt_wait_until. hnt_reached: want of producer k's messages
+ * reached consumer c (with rs, core mode: received plus the losses the uplink
+ * counted on that ring plus the lead it skipped), or c saw a bad message. */
+typedef struct hnt_progress {
+	hnt_consumer *c;
+	unsigned k;
+	uint64_t want;
+	const hn_ring_state *rs;
+} hnt_progress;
+bool hnt_reached(void *arg);
+
+/* hnt_moved: either consumer's total changed since total[] was taken. */
+typedef struct hnt_quiet {
+	hnt_consumer *c[2];
+	uint64_t total[2];
+} hnt_quiet;
+bool hnt_moved(void *arg);
+
+/* The usual shape of an uplink test: server s (initialised, not started)
+ * started, its URL in url, buses a and b started with the same rings.
+ * hnt_pair_stop stops both uplinks (each must exit 0), removes both buses
+ * and stops the server. */
+void hnt_pair_start(hnt_server *s, char *url, size_t url_len, hnt_bus *a, hnt_bus *b,
+		    const char *tag_a, const char *tag_b, const char *rings_ini);
+void hnt_pair_stop(hnt_uplink *ua, hnt_uplink *ub, hnt_bus *a, hnt_bus *b, hnt_server *s);
+
 /* Seconds from the environment variable, else the default. */
 double hnt_env_seconds(const char *name, double dflt);
 

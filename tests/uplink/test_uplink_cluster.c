@@ -15,24 +15,6 @@
 
 #define RINGS "[ring c]\ncapacity = 16M\nmax_msg = 4096\n"
 
-typedef struct progress {
-	hnt_consumer *c;
-	unsigned k;
-	uint64_t want;
-	const hn_ring_state *rs; /* core: received + counted losses */
-} progress;
-
-static bool reached(void *arg)
-{
-	progress *p = arg;
-	uint64_t got = atomic_load(&p->c->received[p->k]);
-	if (p->rs) {
-		int64_t first = atomic_load(&p->c->first[p->k]);
-		got += HNT_LD(p->rs->in.lost) + (uint64_t)(first > 0 ? first : 0);
-	}
-	return got >= p->want || atomic_load(&p->c->bad);
-}
-
 typedef struct cluster_run {
 	hnt_server n[3];
 	hnt_bus a, b;
@@ -85,8 +67,8 @@ static void run_flow(cluster_run *r, const char *mode, uint64_t n)
 
 	/* Node 1 (A's) dies at a third of the flow and comes back when the
 	 * producers pass two thirds (and it has been down a second at least). */
-	progress third = {&r->cb, 0, n / 3, NULL};
-	if (!hnt_wait_until(reached, &third, 120000))
+	hnt_progress third = {&r->cb, 0, n / 3, NULL};
+	if (!hnt_wait_until(hnt_reached, &third, 120000))
 		fail_msg("flow stalled before the kill");
 	hnt_server_kill(&r->n[0]);
 	uint64_t killed_at = ht_now_ns();
@@ -119,10 +101,10 @@ static void test_jetstream_survives_a_node_failure_exactly(void **state)
 	static cluster_run r;
 	memset(&r, 0, sizeof r);
 	run_flow(&r, "jetstream", n);
-	progress w[4] = {{&r.ca, 0, n, NULL}, {&r.ca, 1, n, NULL}, {&r.cb, 0, n, NULL}, {&r.cb, 1, n, NULL}};
+	hnt_progress w[4] = {{&r.ca, 0, n, NULL}, {&r.ca, 1, n, NULL}, {&r.cb, 0, n, NULL}, {&r.cb, 1, n, NULL}};
 	bool all = true;
 	for (unsigned i = 0; i < 4; i++)
-		all &= hnt_wait_until(reached, &w[i], 180000);
+		all &= hnt_wait_until(hnt_reached, &w[i], 180000);
 	hnt_consumer_join(&r.ca);
 	hnt_consumer_join(&r.cb);
 	const hn_state_header *ha = hnt_state(&r.a), *hb = hnt_state(&r.b);
@@ -167,8 +149,8 @@ static void test_core_counts_every_loss_of_a_node_failure(void **state)
 	/* Everything sent is either here or counted as lost (a loss at the very
 	 * start, before the cluster carried B's interest to A's node, shows as
 	 * the first counter seen). */
-	progress w[2] = {{&r.ca, 1, n, ra}, {&r.cb, 0, n, rb}};
-	bool all = hnt_wait_until(reached, &w[0], 120000) & hnt_wait_until(reached, &w[1], 120000);
+	hnt_progress w[2] = {{&r.ca, 1, n, ra}, {&r.cb, 0, n, rb}};
+	bool all = hnt_wait_until(hnt_reached, &w[0], 120000) & hnt_wait_until(hnt_reached, &w[1], 120000);
 	hnt_consumer_join(&r.ca);
 	hnt_consumer_join(&r.cb);
 	int64_t fa = atomic_load(&r.ca.first[1]), fb = atomic_load(&r.cb.first[0]);

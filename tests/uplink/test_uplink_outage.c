@@ -41,24 +41,6 @@
 #define SANITIZED 0
 #endif
 
-typedef struct progress {
-	hnt_consumer *c;
-	unsigned k;
-	uint64_t want;
-	const hn_ring_state *rs; /* received + counted losses */
-} progress;
-
-static bool reached(void *arg)
-{
-	progress *p = arg;
-	uint64_t got = atomic_load(&p->c->received[p->k]);
-	if (p->rs) {
-		int64_t first = atomic_load(&p->c->first[p->k]);
-		got += HNT_LD(p->rs->in.lost) + (uint64_t)(first > 0 ? first : 0);
-	}
-	return got >= p->want || atomic_load(&p->c->bad);
-}
-
 static void nap_ms(int ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -71,12 +53,9 @@ static void test_outage_keeps_memory_bounded_and_policies_visible(void **state)
 	double outage_s = hnt_env_seconds("HERMES_NATS_OUTAGE_S", 30.0);
 	static hnt_server s;
 	hnt_server_init(&s, "outage", true);
-	hnt_server_start(&s);
 	char url[64];
-	hnt_server_url(&s, url, sizeof url);
 	static hnt_bus a, b;
-	hnt_bus_start(&a, "oa", RINGS);
-	hnt_bus_start(&b, "ob", RINGS);
+	hnt_pair_start(&s, url, sizeof url, &a, &b, "oa", "ob", RINGS);
 	const char *aa[] = {"--url", url, "--ring", "blk:out:jetstream:block", "--ring",
 			    "drp:out:core:drop", "--max-pending", MAX_PENDING, "--reconnect-max-wait",
 			    "1s", NULL};
@@ -102,9 +81,9 @@ static void test_outage_keeps_memory_bounded_and_policies_visible(void **state)
 	const hn_ring_state *rblk = hnt_ring_state(ha, "blk"), *rdrp = hnt_ring_state(ha, "drp");
 	const hn_ring_state *bblk = hnt_ring_state(hb, "blk"), *bdrp = hnt_ring_state(hb, "drp");
 
-	progress flowing[2] = {{&cblk, 0, 10000, NULL}, {&cdrp, 1, 10000, NULL}};
-	assert_true(hnt_wait_until(reached, &flowing[0], 60000));
-	assert_true(hnt_wait_until(reached, &flowing[1], 60000));
+	hnt_progress flowing[2] = {{&cblk, 0, 10000, NULL}, {&cdrp, 1, 10000, NULL}};
+	assert_true(hnt_wait_until(hnt_reached, &flowing[0], 60000));
+	assert_true(hnt_wait_until(hnt_reached, &flowing[1], 60000));
 	uint64_t rss_before = hnt_rss_anon(ua.pid);
 
 	/* The outage. */
@@ -156,17 +135,17 @@ static void test_outage_keeps_memory_bounded_and_policies_visible(void **state)
 	printf("# server restarted: both uplinks running again %.2f s later (reconnects A %" PRIu64
 	       ", B %" PRIu64 ")\n",
 	       (double)(ht_now_ns() - back) / 1e9, HNT_LD(ha->reconnects), HNT_LD(hb->reconnects));
-	progress more[2] = {{&cblk, 0, atomic_load(&cblk.received[0]) + 10000, NULL},
+	hnt_progress more[2] = {{&cblk, 0, atomic_load(&cblk.received[0]) + 10000, NULL},
 			    {&cdrp, 1, atomic_load(&cdrp.received[1]) + 10000, NULL}};
-	assert_true(hnt_wait_until(reached, &more[0], 120000));
-	assert_true(hnt_wait_until(reached, &more[1], 120000));
+	assert_true(hnt_wait_until(hnt_reached, &more[0], 120000));
+	assert_true(hnt_wait_until(hnt_reached, &more[1], 120000));
 	atomic_store(&pblk.stop, true);
 	atomic_store(&pdrp.stop, true);
 	hnt_producer_join(&pblk);
 	hnt_producer_join(&pdrp);
 	uint64_t nblk = atomic_load(&pblk.produced), ndrp = atomic_load(&pdrp.produced);
-	progress all[2] = {{&cblk, 0, nblk, NULL}, {&cdrp, 1, ndrp, bdrp}};
-	bool ok = hnt_wait_until(reached, &all[0], 120000) & hnt_wait_until(reached, &all[1], 120000);
+	hnt_progress all[2] = {{&cblk, 0, nblk, NULL}, {&cdrp, 1, ndrp, bdrp}};
+	bool ok = hnt_wait_until(hnt_reached, &all[0], 120000) & hnt_wait_until(hnt_reached, &all[1], 120000);
 	hnt_consumer_join(&cblk);
 	hnt_consumer_join(&cdrp);
 	int64_t first = atomic_load(&cdrp.first[1]);
@@ -193,11 +172,7 @@ static void test_outage_keeps_memory_bounded_and_policies_visible(void **state)
 	hn_state_unmap(ha);
 	hn_state_unmap(hb);
 
-	hnt_uplink_stop(&ua);
-	hnt_uplink_stop(&ub);
-	hnt_bus_cleanup(&a);
-	hnt_bus_cleanup(&b);
-	hnt_server_cleanup(&s);
+	hnt_pair_stop(&ua, &ub, &a, &b, &s);
 }
 
 int main(void)

@@ -14,41 +14,15 @@
 
 #define RINGS "[ring x]\ncapacity = 16M\nmax_msg = 4096\n"
 
-typedef struct counts {
-	hnt_consumer *c;
-	unsigned k;
-	uint64_t want;
-} counts;
-
-static bool received_all(void *arg)
-{
-	counts *w = arg;
-	return atomic_load(&w->c->received[w->k]) >= w->want || atomic_load(&w->c->bad);
-}
-
-typedef struct quiet {
-	hnt_consumer *c[2];
-	uint64_t total[2];
-} quiet;
-
-static bool anything_more(void *arg)
-{
-	quiet *q = arg;
-	return atomic_load(&q->c[0]->total) != q->total[0] || atomic_load(&q->c[1]->total) != q->total[1];
-}
-
 static void test_million_messages_cross_in_order(void **state)
 {
 	(void)state;
 	uint64_t n = ht_scaled(1000000);
 	static hnt_server s;
 	hnt_server_init(&s, "pair", false);
-	hnt_server_start(&s);
 	char url[64];
-	hnt_server_url(&s, url, sizeof url);
 	static hnt_bus a, b;
-	hnt_bus_start(&a, "pa", RINGS);
-	hnt_bus_start(&b, "pb", RINGS);
+	hnt_pair_start(&s, url, sizeof url, &a, &b, "pa", "pb", RINGS);
 	static hnt_uplink ua, ub;
 	const char *aa[] = {"--url", url, "--ring", "x:out:core", NULL};
 	/* The receiving client may hold 64 MiB for us, so a burst never makes
@@ -66,8 +40,8 @@ static void test_million_messages_cross_in_order(void **state)
 	uint64_t t0 = ht_now_ns();
 	hnt_producer_start(&pa);
 	hnt_producer_join(&pa);
-	counts w = {&cb, 0, n};
-	bool all = hnt_wait_until(received_all, &w, 300000);
+	hnt_progress w = {&cb, 0, n};
+	bool all = hnt_wait_until(hnt_reached, &w, 300000);
 	double secs = (double)(ht_now_ns() - t0) / 1e9;
 	hnt_consumer_join(&cb);
 
@@ -90,11 +64,7 @@ static void test_million_messages_cross_in_order(void **state)
 	hn_state_unmap(ha);
 	hn_state_unmap(hb);
 
-	hnt_uplink_stop(&ua);
-	hnt_uplink_stop(&ub);
-	hnt_bus_cleanup(&a);
-	hnt_bus_cleanup(&b);
-	hnt_server_cleanup(&s);
+	hnt_pair_stop(&ua, &ub, &a, &b, &s);
 }
 
 /* Both buses publish on ring x at once; each bus must end with exactly its
@@ -130,14 +100,14 @@ static void both_ways(const char *mode, uint64_t n)
 	hnt_producer_start(&pb);
 	hnt_producer_join(&pa);
 	hnt_producer_join(&pb);
-	counts w[4] = {{&ca, 0, n}, {&ca, 1, n}, {&cb, 0, n}, {&cb, 1, n}};
+	hnt_progress w[4] = {{&ca, 0, n}, {&ca, 1, n}, {&cb, 0, n}, {&cb, 1, n}};
 	bool all = true;
 	for (unsigned i = 0; i < 4; i++)
-		all &= hnt_wait_until(received_all, &w[i], 120000);
+		all &= hnt_wait_until(hnt_reached, &w[i], 120000);
 	double secs = (double)(ht_now_ns() - t0) / 1e9;
 	/* Then nothing more: one second with no new message on either bus. */
-	quiet q = {{&ca, &cb}, {atomic_load(&ca.total), atomic_load(&cb.total)}};
-	bool more = hnt_wait_until(anything_more, &q, 1000);
+	hnt_quiet q = {{&ca, &cb}, {atomic_load(&ca.total), atomic_load(&cb.total)}};
+	bool more = hnt_wait_until(hnt_moved, &q, 1000);
 	hnt_consumer_join(&ca);
 	hnt_consumer_join(&cb);
 
@@ -181,11 +151,7 @@ static void both_ways(const char *mode, uint64_t n)
 	hn_state_unmap(ha);
 	hn_state_unmap(hb);
 
-	hnt_uplink_stop(&ua);
-	hnt_uplink_stop(&ub);
-	hnt_bus_cleanup(&a);
-	hnt_bus_cleanup(&b);
-	hnt_server_cleanup(&s);
+	hnt_pair_stop(&ua, &ub, &a, &b, &s);
 }
 
 static void test_core_both_ways_without_loops(void **state)
@@ -259,15 +225,11 @@ static void test_user_password_are_passed_through(void **state)
 	pa = (hnt_producer){.bus = a.bus, .ring = "x", .k = 0, .count = 100};
 	hnt_producer_start(&pa);
 	hnt_producer_join(&pa);
-	counts w = {&cb, 0, 100};
-	assert_true(hnt_wait_until(received_all, &w, 20000));
+	hnt_progress w = {&cb, 0, 100};
+	assert_true(hnt_wait_until(hnt_reached, &w, 20000));
 	hnt_consumer_join(&cb);
 	assert_int_equal(atomic_load(&cb.bad), 0);
-	hnt_uplink_stop(&ua);
-	hnt_uplink_stop(&ub);
-	hnt_bus_cleanup(&a);
-	hnt_bus_cleanup(&b);
-	hnt_server_cleanup(&s);
+	hnt_pair_stop(&ua, &ub, &a, &b, &s);
 }
 
 int main(void)

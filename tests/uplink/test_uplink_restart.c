@@ -14,41 +14,15 @@
  * uplink (one of its subscribers) is down. */
 #define RINGS "[ring z]\ncapacity = 16M\nmax_msg = 4096\n"
 
-typedef struct progress {
-	hnt_consumer *c;
-	unsigned k;
-	uint64_t want;
-} progress;
-
-static bool reached(void *arg)
-{
-	progress *p = arg;
-	return atomic_load(&p->c->received[p->k]) >= p->want || atomic_load(&p->c->bad);
-}
-
-typedef struct quiet {
-	hnt_consumer *c[2];
-	uint64_t total[2];
-} quiet;
-
-static bool anything_more(void *arg)
-{
-	quiet *q = arg;
-	return atomic_load(&q->c[0]->total) != q->total[0] || atomic_load(&q->c[1]->total) != q->total[1];
-}
-
 static void test_jetstream_uplinks_killed_mid_flow_lose_and_repeat_nothing(void **state)
 {
 	(void)state;
 	uint64_t n = ht_scaled(100000);
 	static hnt_server s;
 	hnt_server_init(&s, "restart", true);
-	hnt_server_start(&s);
 	char url[64];
-	hnt_server_url(&s, url, sizeof url);
 	static hnt_bus a, b;
-	hnt_bus_start(&a, "ra", RINGS);
-	hnt_bus_start(&b, "rb", RINGS);
+	hnt_pair_start(&s, url, sizeof url, &a, &b, "ra", "rb", RINGS);
 	/* Small batches: more batches in flight when the kills land. */
 	const char *args[] = {"--url", url, "--ring", "z:both:jetstream", "--batch", "64", NULL};
 	static hnt_uplink ua, ub;
@@ -74,8 +48,8 @@ static void test_jetstream_uplinks_killed_mid_flow_lose_and_repeat_nothing(void 
 	 * between fetch and commit (and its out side too). */
 	unsigned kills = 0;
 	for (unsigned i = 1; i <= 4; i++) {
-		progress p = {&cb, 0, n * i / 5};
-		if (!hnt_wait_until(reached, &p, 120000))
+		hnt_progress p = {&cb, 0, n * i / 5};
+		if (!hnt_wait_until(hnt_reached, &p, 120000))
 			fail_msg("bus B stalled at %" PRIu64 " of A's messages",
 				 (uint64_t)atomic_load(&cb.received[0]));
 		hnt_uplink *victim = i % 2 ? &ua : &ub;
@@ -85,12 +59,12 @@ static void test_jetstream_uplinks_killed_mid_flow_lose_and_repeat_nothing(void 
 	}
 	hnt_producer_join(&pa);
 	hnt_producer_join(&pb);
-	progress w[4] = {{&ca, 0, n}, {&ca, 1, n}, {&cb, 0, n}, {&cb, 1, n}};
+	hnt_progress w[4] = {{&ca, 0, n}, {&ca, 1, n}, {&cb, 0, n}, {&cb, 1, n}};
 	bool all = true;
 	for (unsigned i = 0; i < 4; i++)
-		all &= hnt_wait_until(reached, &w[i], 120000);
-	quiet q = {{&ca, &cb}, {atomic_load(&ca.total), atomic_load(&cb.total)}};
-	bool more = hnt_wait_until(anything_more, &q, 1000);
+		all &= hnt_wait_until(hnt_reached, &w[i], 120000);
+	hnt_quiet q = {{&ca, &cb}, {atomic_load(&ca.total), atomic_load(&cb.total)}};
+	bool more = hnt_wait_until(hnt_moved, &q, 1000);
 	hnt_consumer_join(&ca);
 	hnt_consumer_join(&cb);
 
@@ -126,11 +100,7 @@ static void test_jetstream_uplinks_killed_mid_flow_lose_and_repeat_nothing(void 
 	hn_state_unmap(ha);
 	hn_state_unmap(hb);
 
-	hnt_uplink_stop(&ua);
-	hnt_uplink_stop(&ub);
-	hnt_bus_cleanup(&a);
-	hnt_bus_cleanup(&b);
-	hnt_server_cleanup(&s);
+	hnt_pair_stop(&ua, &ub, &a, &b, &s);
 }
 
 int main(void)

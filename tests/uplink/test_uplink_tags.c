@@ -155,11 +155,7 @@ static void tags_cross(bool js)
 	natsConnection_Destroy(nc);
 	hermes_sub_close(sb);
 	hermes_pub_close(pa);
-	hnt_uplink_stop(&ua);
-	hnt_uplink_stop(&ub);
-	hnt_bus_cleanup(&a);
-	hnt_bus_cleanup(&b);
-	hnt_server_cleanup(&s);
+	hnt_pair_stop(&ua, &ub, &a, &b, &s);
 }
 
 static void test_tags_cross_core_nats(void **state)
