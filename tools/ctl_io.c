@@ -68,8 +68,8 @@ static int open_failed(const ctl_ctx *ctx, hermes_bus *bus, const char *ring, he
 
 static uint32_t ring_max_msg(hermes_bus *bus, const char *name)
 {
-	hm_ring r;
-	return hm_bus_find_ring(bus, name, &r, NULL) == HERMES_OK ? r.max_msg : HM_MAX_MSG_LIMIT;
+	hermes_ring_info info;
+	return hermes_bus_ring_info(bus, name, &info) == HERMES_OK ? info.max_msg : HM_MAX_MSG_LIMIT;
 }
 
 /* ---- tail ------------------------------------------------------------------ */
