@@ -68,6 +68,7 @@
 long hm_crash_countdown = -1;
 unsigned long hm_crash_hits;
 const char *hm_crash_where;
+bool hm_test_no_membarrier; /* revokers act as if membarrier failed */
 static void crash_point(const char *where)
 {
 	hm_crash_hits++;
@@ -787,6 +788,17 @@ claim_exclusive(hermes_pub *p, uint64_t total, uint32_t n, uint64_t *start, uint
 	return true;
 }
 
+/* The revoker's barrier on the holder's thread (test builds can make it
+ * fail, to take the acknowledgement path). */
+static bool revoker_barrier(void)
+{
+#if defined(HM_CRASH_HOOKS)
+	if (hm_test_no_membarrier)
+		return false;
+#endif
+	return hm_membarrier_global();
+}
+
 /* A producer holds the lease (`lease`, as read): revoke it, and wait until
  * its claim in flight, if any, is over. HERMES_OK when the CAS path may go on
  * (the lease is gone, or changed: look again), HERMES_EAGAIN when the holder
@@ -816,7 +828,7 @@ __attribute__((noinline)) static hermes_err lease_revoke(hermes_pub *p, uint64_t
 	}
 	/* Our own lease (we saw it revoked at this claim's start): no claim
 	 * of ours is in flight. */
-	bool precise = holder == p->slot_index + 1 || hm_membarrier_global();
+	bool precise = holder == p->slot_index + 1 || revoker_barrier();
 	hm_prod_slot *hs = &p->ring.prods[holder - 1];
 	uint64_t deadline = 0;
 	/* Acquire: pairs with the holder's release of in_claim = 0 (or of its
@@ -1320,12 +1332,17 @@ void hm_pub_fini(hermes_pub *p)
 	CRASH_POINT("close: inactive");
 	hm_store_release_u32(&p->slot->active, 0);
 	if (p->leased) {
-		/* No claim of ours is in flight: hand the lease back (a revoker
-		 * that turned it into REVOKING sees in_claim == 0 and ends it). */
-		uint64_t mine = p->lease_word;
+		/* No claim of ours is in flight: end the lease, also when a
+		 * revoker turned it into REVOKING (one that could not use
+		 * membarrier waits for an acknowledgement we would never send:
+		 * found by the model's lease-nomb run). */
+		hm_atomic_u64 *l = &p->ring.hdr->lease;
+		uint64_t mine = p->lease_word, revoked = p->lease_word | HM_LEASE_REVOKING;
 		CRASH_POINT("close: lease");
-		atomic_compare_exchange_strong_explicit(&p->ring.hdr->lease, &mine, 0,
-							memory_order_seq_cst, memory_order_relaxed);
+		if (!atomic_compare_exchange_strong_explicit(l, &mine, 0, memory_order_seq_cst,
+							     memory_order_relaxed))
+			atomic_compare_exchange_strong_explicit(l, &revoked, 0, memory_order_seq_cst,
+								memory_order_relaxed);
 		p->leased = 0;
 	}
 	/* Release (in free_slot): the slot's last writes are visible to the
@@ -2075,11 +2092,15 @@ int64_t hm_ring_repair_producer(hm_ring *r, uint32_t index)
 	 * revoker may be waiting on. */
 	CRASH_POINT("repair: in_claim");
 	hm_store_release_u32(&s->in_claim, 0);
+	/* Until it no longer names the dead producer: a revoker may turn it
+	 * into REVOKING between our load and our CAS (the model's lease-nomb
+	 * run). */
 	uint64_t l = hm_load_relaxed_u64(&r->hdr->lease);
-	if (HM_LEASE_TAG(l) == index + 1) {
+	while (HM_LEASE_TAG(l) == index + 1) {
 		CRASH_POINT("repair: lease");
-		atomic_compare_exchange_strong_explicit(&r->hdr->lease, &l, 0, memory_order_seq_cst,
-							memory_order_relaxed);
+		if (atomic_compare_exchange_strong_explicit(&r->hdr->lease, &l, 0,
+							    memory_order_seq_cst, memory_order_relaxed))
+			break;
 	}
 	/* A producer that died asleep: take back its announcement, or every
 	 * release would make a wake system call from now on. */

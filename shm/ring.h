@@ -193,6 +193,7 @@ void hm_sub_durable_name(const hm_sub_slot *slot, char out[32]);
 extern long hm_crash_countdown;
 extern unsigned long hm_crash_hits;
 extern const char *hm_crash_where;
+extern bool hm_test_no_membarrier;
 #endif
 
 #endif

@@ -308,11 +308,49 @@ static void test_overwrite_ring_survives_a_kill_at_every_crash_point(void **stat
 	run_policy(HERMES_POLICY_OVERWRITE);
 }
 
+/* A revoker that cannot use membarrier waits for the holder's
+ * acknowledgement, which an idle holder never sends: when that holder
+ * closes or dies, the lease (REVOKING by then) must still end, or the
+ * revoker gets HERMES_EAGAIN for ever, even alone (the model's lease-nomb
+ * run). Test builds fake the failing membarrier. */
+static void test_a_revoker_without_membarrier_is_not_left_waiting(void **state)
+{
+	(void)state;
+	if (!hm_ring_leases_possible())
+		skip();
+	for (int dies = 0; dies < 2; dies++) {
+		ht_ring *f = ht_ring_make(1 << 14, 256, HERMES_POLICY_BLOCK, false);
+		hermes_sub sub;
+		ht_ring_sub(f, &sub, HERMES_START_LATEST, 0);
+		ht_publish(&f->pub, 16, 0);
+		assert_true(f->pub.leased);
+		hermes_pub other;
+		ht_ring_pub(f, &other, 2);
+		hm_test_no_membarrier = true;
+		hermes_claim c;
+		assert_int_equal(hermes_pub_claim(&other, 8, &c), HERMES_EAGAIN);
+		assert_true(hm_load_relaxed_u64(&f->ring.hdr->lease) & HM_LEASE_REVOKING);
+		if (dies)
+			hm_ring_repair_producer(&f->ring, f->pub.slot_index);
+		else
+			hm_pub_fini(&f->pub);
+		assert_int_equal(hm_load_relaxed_u64(&f->ring.hdr->lease), 0);
+		assert_int_equal(ht_publish(&other, 16, 1), 1);
+		hm_test_no_membarrier = false;
+		uint64_t next;
+		assert_int_equal(ht_drain(&sub, 0, &next), 2);
+		hm_pub_fini(&other);
+		hm_sub_fini(&sub);
+		ht_ring_free(f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_block_ring_survives_a_kill_at_every_crash_point),
 		cmocka_unit_test(test_overwrite_ring_survives_a_kill_at_every_crash_point),
+		cmocka_unit_test(test_a_revoker_without_membarrier_is_not_left_waiting),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
