@@ -44,6 +44,13 @@ void ht_ring_sub(ht_ring *f, hermes_sub *sub, hermes_start start, uint64_t seq)
 	assert_int_equal(hm_sub_init(sub, &f->ring, ss, start, seq), HERMES_OK);
 }
 
+ht_ring *ht_ring_make_sub(uint64_t cap, uint32_t max_msg, hermes_policy policy, hermes_sub *sub)
+{
+	ht_ring *f = ht_ring_make(cap, max_msg, policy, false);
+	ht_ring_sub(f, sub, HERMES_START_LATEST, 0);
+	return f;
+}
+
 int ht_ring_pub(ht_ring *f, hermes_pub *pub, uint64_t owner)
 {
 	int ps = hm_ring_take_prod_slot(&f->ring, owner, owner);

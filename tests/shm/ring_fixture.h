@@ -24,6 +24,9 @@ void ht_ring_free(ht_ring *f);
 
 /* Take a subscriber slot and join at `start` (asserts success). */
 void ht_ring_sub(ht_ring *f, hermes_sub *sub, hermes_start start, uint64_t seq);
+/* The most common start: a private ring (ht_ring_make, not shared) with one
+ * subscriber joined at the latest message. */
+ht_ring *ht_ring_make_sub(uint64_t cap, uint32_t max_msg, hermes_policy policy, hermes_sub *sub);
 /* Take another producer slot for owner `owner` and open a publisher on it. */
 int ht_ring_pub(ht_ring *f, hermes_pub *pub, uint64_t owner);
 

@@ -481,9 +481,8 @@ static void test_user_tags_are_delivered_per_message(void **state)
 	(void)state;
 	for (int pol = 0; pol < 2; pol++) {
 		hermes_policy policy = pol ? HERMES_POLICY_OVERWRITE : HERMES_POLICY_BLOCK;
-		ht_ring *f = ht_ring_make(1 << 14, 256, policy, false);
 		hermes_sub sub;
-		ht_ring_sub(f, &sub, HERMES_START_LATEST, 0);
+		ht_ring *f = ht_ring_make_sub(1 << 14, 256, policy, &sub);
 		uint64_t nslots = f->ring.nslots;
 		/* Several laps of the slot array, alternating tagged and not. */
 		for (uint64_t i = 0; i < 3 * nslots; i++) {

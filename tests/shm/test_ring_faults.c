@@ -74,9 +74,8 @@ static void test_subscribers_starting_inside_an_abandoned_batch_skip_it(void **s
 static void test_lapped_subscriber_resyncs_past_an_abandoned_batch(void **state)
 {
 	(void)state;
-	ht_ring *f = ht_ring_make(4096, 200, HERMES_POLICY_OVERWRITE, false);
 	hermes_sub sub;
-	ht_ring_sub(f, &sub, HERMES_START_LATEST, 0);
+	ht_ring *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_OVERWRITE, &sub);
 	for (unsigned i = 0; i < 100; i++)
 		ht_publish(&f->pub, 100, i);
 	abandoned_batch_then(f, 4, 30, false);
@@ -96,9 +95,8 @@ static void test_lapped_subscriber_resyncs_past_an_abandoned_batch(void **state)
 static void test_torn_intent_of_a_dead_producer_never_abandons_a_live_claim(void **state)
 {
 	(void)state;
-	ht_ring *f = ht_ring_make(4096, 200, HERMES_POLICY_BLOCK, false);
 	hermes_sub sub;
-	ht_ring_sub(f, &sub, HERMES_START_LATEST, 0);
+	ht_ring *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_BLOCK, &sub);
 	ht_publish(&f->pub, 40, 0);
 	hermes_pub dead;
 	int ds = ht_ring_pub(f, &dead, 2);
@@ -170,9 +168,8 @@ static void test_stale_intent_of_a_dead_producer_never_abandons_committed_data(v
 static void test_zero_length_claim_of_a_dead_producer_is_repaired(void **state)
 {
 	(void)state;
-	ht_ring *f = ht_ring_make(4096, 200, HERMES_POLICY_BLOCK, false);
 	hermes_sub sub;
-	ht_ring_sub(f, &sub, HERMES_START_LATEST, 0);
+	ht_ring *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_BLOCK, &sub);
 	hermes_pub dead;
 	int ds = ht_ring_pub(f, &dead, 2);
 	hermes_claim c;
@@ -238,9 +235,8 @@ static void test_subscriber_killed_asleep_leaves_no_sleeper_behind(void **state)
 static void test_overwrite_producers_never_wait_for_a_held_claim(void **state)
 {
 	(void)state;
-	ht_ring *f = ht_ring_make(4096, 200, HERMES_POLICY_OVERWRITE, false);
 	hermes_sub sub;
-	ht_ring_sub(f, &sub, HERMES_START_LATEST, 0);
+	ht_ring *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_OVERWRITE, &sub);
 	hermes_pub holder;
 	ht_ring_pub(f, &holder, 2);
 	hermes_claim held;
@@ -264,9 +260,8 @@ static void test_overwrite_producers_never_wait_for_a_held_claim(void **state)
 static void test_overwrite_release_reports_every_message_lost_since_last_release(void **state)
 {
 	(void)state;
-	ht_ring *f = ht_ring_make(4096, 200, HERMES_POLICY_OVERWRITE, false);
 	hermes_sub sub;
-	ht_ring_sub(f, &sub, HERMES_START_LATEST, 0);
+	ht_ring *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_OVERWRITE, &sub);
 	ht_publish(&f->pub, 100, 0);
 	hermes_msg a, m;
 	assert_int_equal(hermes_sub_poll(&sub, &a), HERMES_OK);
@@ -287,9 +282,8 @@ static void test_forged_slot_words_are_reported_corrupt_never_replayed(void **st
 {
 	(void)state;
 	for (int policy = 0; policy < 2; policy++) {
-		ht_ring *f = ht_ring_make(4096, 200, (hermes_policy)policy, false);
 		hermes_sub sub;
-		ht_ring_sub(f, &sub, HERMES_START_LATEST, 0);
+		ht_ring *f = ht_ring_make_sub(4096, 200, (hermes_policy)policy, &sub);
 		for (unsigned i = 0; i < 20; i++)
 			ht_publish(&f->pub, 16, i);
 		uint64_t next;
@@ -326,9 +320,8 @@ static void test_random_metas_never_livelock_or_report_empty_losses(void **state
 {
 	(void)state;
 	for (int policy = 0; policy < 2; policy++) {
-		ht_ring *f = ht_ring_make(4096, 200, (hermes_policy)policy, false);
 		hermes_sub sub;
-		ht_ring_sub(f, &sub, HERMES_START_LATEST, 0);
+		ht_ring *f = ht_ring_make_sub(4096, 200, (hermes_policy)policy, &sub);
 		for (unsigned i = 0; i < 30; i++)
 			ht_publish(&f->pub, 16, i);
 		srand(7);
@@ -360,9 +353,8 @@ static void test_random_metas_never_livelock_or_report_empty_losses(void **state
 static void test_impossible_loss_counts_are_reported_corrupt(void **state)
 {
 	(void)state;
-	ht_ring *f = ht_ring_make(4096, 200, HERMES_POLICY_OVERWRITE, false);
 	hermes_sub sub;
-	ht_ring_sub(f, &sub, HERMES_START_LATEST, 0);
+	ht_ring *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_OVERWRITE, &sub);
 	for (unsigned i = 0; i < 5; i++)
 		ht_publish(&f->pub, 16, i);
 	hermes_msg m;
@@ -405,9 +397,8 @@ static void test_repair_finishes_a_half_done_batch_commit_or_abort(void **state)
 {
 	(void)state;
 	for (int aborting = 0; aborting < 2; aborting++) {
-		ht_ring *f = ht_ring_make(4096, 200, HERMES_POLICY_BLOCK, false);
 		hermes_sub sub;
-		ht_ring_sub(f, &sub, HERMES_START_LATEST, 0);
+		ht_ring *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_BLOCK, &sub);
 		hermes_pub dead;
 		int ds = ht_ring_pub(f, &dead, 2);
 		uint32_t lens[4] = {8, 8, 8, 8};
@@ -436,9 +427,8 @@ static void test_repair_finishes_a_half_done_batch_commit_or_abort(void **state)
 static void test_repair_finds_a_claim_recorded_by_the_next_claimant(void **state)
 {
 	(void)state;
-	ht_ring *f = ht_ring_make(4096, 200, HERMES_POLICY_BLOCK, false);
 	hermes_sub sub;
-	ht_ring_sub(f, &sub, HERMES_START_LATEST, 0);
+	ht_ring *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_BLOCK, &sub);
 	hermes_pub dead;
 	int ds = ht_ring_pub(f, &dead, 2);
 	hermes_claim c;
@@ -458,9 +448,8 @@ static void test_repair_finds_a_claim_recorded_by_the_next_claimant(void **state
 static void test_skipping_abandoned_records_frees_the_ring_without_a_release(void **state)
 {
 	(void)state;
-	ht_ring *f = ht_ring_make(4096, 200, HERMES_POLICY_BLOCK, false);
 	hermes_sub sub;
-	ht_ring_sub(f, &sub, HERMES_START_LATEST, 0);
+	ht_ring *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_BLOCK, &sub);
 	for (unsigned i = 0; i < 4 * f->ring.nslots; i++) {
 		hermes_claim c;
 		assert_int_equal(hermes_pub_claim(&f->pub, 8, &c), HERMES_OK);
@@ -489,9 +478,8 @@ static void *sleep_thread(void *arg)
 static void test_repair_wakes_sleepers_even_with_nothing_to_repair(void **state)
 {
 	(void)state;
-	ht_ring *f = ht_ring_make(4096, 200, HERMES_POLICY_BLOCK, false);
 	hermes_sub sub;
-	ht_ring_sub(f, &sub, HERMES_START_LATEST, 0);
+	ht_ring *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_BLOCK, &sub);
 	hermes_pub dead;
 	int ds = ht_ring_pub(f, &dead, 2);
 	sleeper w = {.sub = &sub, .err = HERMES_EINVAL};
@@ -530,9 +518,8 @@ static void test_stopped_lease_holder_never_blocks_a_claim_and_repair_frees_it(v
 	if (!hm_ring_leases_possible())
 		skip();
 	for (int dies = 0; dies < 2; dies++) {
-		ht_ring *f = ht_ring_make(1 << 14, 256, HERMES_POLICY_BLOCK, false);
 		hermes_sub sub;
-		ht_ring_sub(f, &sub, HERMES_START_LATEST, 0);
+		ht_ring *f = ht_ring_make_sub(1 << 14, 256, HERMES_POLICY_BLOCK, &sub);
 		ht_publish(&f->pub, 32, 0);
 		ht_publish(&f->pub, 32, 1);
 		assert_true(f->pub.leased);
