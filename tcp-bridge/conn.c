@@ -732,28 +732,94 @@ static bool claim_origin(hm_conn *c, uint64_t origin)
 	return true;
 }
 
+/* A tagged PUBLISH: split the user tag off. User tags only where TAGS was
+ * negotiated; 0 is sent untagged (PROTOCOL.md, "User tags"). The link
+ * prefix follows the tag. False: the connection failed. */
+static bool publish_untag(hm_conn *c, const hermes_frame_header *h, const uint8_t **data,
+			  size_t *len, uint32_t *tag)
+{
+	hermes_wire_bytes msg;
+	if (!(c->features & HERMES_FEATURE_TAGS) ||
+	    hermes_wire_tag_split(h->flags, *data, *len, tag, &msg)) {
+		bool neg = c->features & HERMES_FEATURE_TAGS;
+		hm_stat_add(&c->srv->stats->c.protocol_errors, 1);
+		hm_conn_fatal(c, neg ? HERMES_EBADPAYLOAD : HERMES_EBADFLAGS,
+			      neg ? "a tagged PUBLISH (channel %u, sequence %llu) with tag 0"
+				  : "a tagged PUBLISH (channel %u, sequence %llu) without the TAGS "
+				    "feature",
+			      h->channel, (unsigned long long)h->sequence);
+		return false;
+	}
+	*data = msg.data;
+	*len = msg.len;
+	return true;
+}
+
+/* A link's PUBLISH: take its origin prefix off (PROTOCOL.md, "Links between
+ * buses") and drop what this origin committed before a reconnect. False:
+ * nothing more to do (failed, or a duplicate, acknowledged). */
+static bool publish_origin(hm_conn *c, const hermes_frame_header *h, hm_ringref *rr,
+			   const uint8_t **data, size_t *len, uint64_t *origin, uint64_t *oseq)
+{
+	if (*len < HM_LINK_PREFIX) {
+		hm_conn_fatal(c, HERMES_EBADPAYLOAD, "a link PUBLISH without its origin prefix");
+		return false;
+	}
+	*origin = hm_get_le64(*data);
+	*oseq = hm_get_le64(*data + 8);
+	if (*origin == 0) {
+		/* Every bus has a non-zero id; 0 would also bypass the
+		 * duplicate check (PROTOCOL.md 15). Nothing is committed. */
+		hm_stat_add(&c->srv->stats->c.protocol_errors, 1);
+		hm_conn_fatal(c, HERMES_EBADPAYLOAD,
+			      "a link PUBLISH (channel %u, sequence %llu) with origin 0", h->channel,
+			      (unsigned long long)h->sequence);
+		return false;
+	}
+	*data += HM_LINK_PREFIX;
+	*len -= HM_LINK_PREFIX;
+	if (*origin != c->link_origin && !claim_origin(c, *origin))
+		return false;
+	hm_origins *org = hm_server_origins(c->srv, rr);
+	if (org && hm_origins_seen(org, *origin, *oseq)) {
+		/* Already committed before a reconnect: not again. */
+		if (h->flags & HERMES_FLAG_ACK_REQUESTED)
+			ack(c, h->channel, h->sequence, UINT64_MAX);
+		return false;
+	}
+	return true;
+}
+
+/* The ring is full: wait (RETRY) until publish_timeout_ms, then refuse. */
+static int publish_full(hm_conn *c, const hermes_frame_header *h, const hm_ringref *rr, bool link)
+{
+	hm_server *s = c->srv;
+	if (!c->pub_blocked) {
+		c->pub_blocked = true;
+		c->pub_blocked_since = s->now_ns;
+		s->blocked++;
+		hm_stat_add(&s->stats->c.publish_stalls, 1);
+		return RETRY;
+	}
+	/* Links never give up: their peer resends after a reconnect anyway,
+	 * and holding keeps the order. */
+	if (link ||
+	    s->now_ns - c->pub_blocked_since < (uint64_t)s->cfg->publish_timeout_ms * 1000000u)
+		return RETRY;
+	unblock(c);
+	hm_stat_add(&s->stats->c.publish_timeouts, 1);
+	hm_stat_add(&s->stats->c.publish_errors, 1);
+	send_error(c, HERMES_EAGAIN, h->channel, h->sequence, false,
+		   "ring '%s' stayed full for %u ms", rr->name, s->cfg->publish_timeout_ms);
+	return DONE;
+}
+
 static int on_publish(hm_conn *c, const hermes_frame_header *h, const uint8_t *data, size_t len)
 {
 	hm_server *s = c->srv;
 	uint32_t tag = 0;
-	if (h->flags & HERMES_FLAG_TAGGED) {
-		/* User tags only where TAGS was negotiated; 0 is sent untagged
-		 * (PROTOCOL.md, "User tags"). The link prefix follows the tag. */
-		hermes_wire_bytes msg;
-		if (!(c->features & HERMES_FEATURE_TAGS) ||
-		    hermes_wire_tag_split(h->flags, data, len, &tag, &msg)) {
-			bool neg = c->features & HERMES_FEATURE_TAGS;
-			hm_stat_add(&s->stats->c.protocol_errors, 1);
-			hm_conn_fatal(c, neg ? HERMES_EBADPAYLOAD : HERMES_EBADFLAGS,
-				      neg ? "a tagged PUBLISH (channel %u, sequence %llu) with tag 0"
-					  : "a tagged PUBLISH (channel %u, sequence %llu) without the TAGS "
-					    "feature",
-				      h->channel, (unsigned long long)h->sequence);
-			return DONE;
-		}
-		data = msg.data;
-		len = msg.len;
-	}
+	if ((h->flags & HERMES_FLAG_TAGGED) && !publish_untag(c, h, &data, &len, &tag))
+		return DONE;
 	int i = find_chan(c, h->channel);
 	if (i < 0) {
 		hm_stat_add(&s->stats->c.publish_errors, 1);
@@ -764,37 +830,8 @@ static int on_publish(hm_conn *c, const hermes_frame_header *h, const uint8_t *d
 	hm_ringref *rr = c->chans[i].rr;
 	uint64_t origin = 0, oseq = 0;
 	bool link = c->features & HM_FEATURE_LINK;
-	hm_origins *org = NULL;
-	if (link) {
-		/* Links prefix each message with its origin (PROTOCOL.md, "Links
-		 * between buses"). */
-		if (len < HM_LINK_PREFIX) {
-			hm_conn_fatal(c, HERMES_EBADPAYLOAD, "a link PUBLISH without its origin prefix");
-			return DONE;
-		}
-		origin = hm_get_le64(data);
-		oseq = hm_get_le64(data + 8);
-		if (origin == 0) {
-			/* Every bus has a non-zero id; 0 would also bypass the
-			 * duplicate check (PROTOCOL.md 15). Nothing is committed. */
-			hm_stat_add(&s->stats->c.protocol_errors, 1);
-			hm_conn_fatal(c, HERMES_EBADPAYLOAD,
-				      "a link PUBLISH (channel %u, sequence %llu) with origin 0",
-				      h->channel, (unsigned long long)h->sequence);
-			return DONE;
-		}
-		data += HM_LINK_PREFIX;
-		len -= HM_LINK_PREFIX;
-		if (origin != c->link_origin && !claim_origin(c, origin))
-			return DONE;
-		org = hm_server_origins(s, rr);
-		if (org && hm_origins_seen(org, origin, oseq)) {
-			/* Already committed before a reconnect: not again. */
-			if (h->flags & HERMES_FLAG_ACK_REQUESTED)
-				ack(c, h->channel, h->sequence, UINT64_MAX);
-			return DONE;
-		}
-	}
+	if (link && !publish_origin(c, h, rr, &data, &len, &origin, &oseq))
+		return DONE;
 	if (len > rr->ring.max_msg) {
 		hm_stat_add(&s->stats->c.publish_errors, 1);
 		send_error(c, HERMES_EMSGSIZE, h->channel, h->sequence, false,
@@ -806,26 +843,8 @@ static int on_publish(hm_conn *c, const hermes_frame_header *h, const uint8_t *d
 	hermes_err err = link ? hm_server_commit_imported(s, rr, data, (uint32_t)len, tag, origin,
 							  oseq, &seq)
 			      : hermes_pub_send_tagged(rr->pub, data, (uint32_t)len, tag, &seq, 0);
-	if (err == HERMES_EAGAIN) {
-		if (!c->pub_blocked) {
-			c->pub_blocked = true;
-			c->pub_blocked_since = s->now_ns;
-			s->blocked++;
-			hm_stat_add(&s->stats->c.publish_stalls, 1);
-			return RETRY;
-		}
-		/* Links never give up: their peer resends after a reconnect
-		 * anyway, and holding keeps the order. */
-		if (link || s->now_ns - c->pub_blocked_since <
-				    (uint64_t)s->cfg->publish_timeout_ms * 1000000u)
-			return RETRY;
-		unblock(c);
-		hm_stat_add(&s->stats->c.publish_timeouts, 1);
-		hm_stat_add(&s->stats->c.publish_errors, 1);
-		send_error(c, HERMES_EAGAIN, h->channel, h->sequence, false,
-			   "ring '%s' stayed full for %u ms", rr->name, s->cfg->publish_timeout_ms);
-		return DONE;
-	}
+	if (err == HERMES_EAGAIN)
+		return publish_full(c, h, rr, link);
 	unblock(c);
 	if (err) {
 		hm_stat_add(&s->stats->c.publish_errors, 1);
@@ -864,76 +883,105 @@ static hm_slow_policy resolve_policy(const hm_conn *c, const hm_ringref *rr)
 	return p;
 }
 
-static void on_subscribe(hm_conn *c, uint32_t id, const hermes_wire_subscribe *sb)
+/* The checks a SUBSCRIBE passes before any ring is touched; the ring's
+ * name into name. False: refused (an ERROR is sent, or the connection
+ * failed). */
+static bool subscribe_allowed(hm_conn *c, uint32_t id, const hermes_wire_subscribe *sb,
+			      char name[HM_BR_NAME_MAX])
 {
 	hm_server *s = c->srv;
 	if (id == 0 || id_in_use(c, id)) {
 		hm_conn_fatal(c, HERMES_EINVAL, "subscription id %u is 0 or already in use", id);
-		return;
+		return false;
 	}
-	char name[HM_BR_NAME_MAX];
 	if (!ring_name(sb->ring, sb->ring_len, name)) {
 		send_error(c, HERMES_ENOENT, id, 0, false, "no ring '%.*s'",
 			   (int)(sb->ring_len > 64 ? 64 : sb->ring_len), sb->ring);
-		return;
+		return false;
 	}
 	if (c->ident && !hm_patterns_match(c->ident->subscribe, name)) {
 		send_error(c, HERMES_EPERM, id, 0, false, "identity '%s' may not subscribe to '%s'",
 			   c->identity, name);
-		return;
+		return false;
 	}
 	if (c->nsubs == s->cfg->max_subscriptions) {
 		send_error(c, HERMES_ETOOMANY, id, 0, false, "at most %u subscriptions per connection",
 			   s->cfg->max_subscriptions);
-		return;
+		return false;
 	}
 	if (sb->start == HERMES_WIRE_START_AT && sb->start_seq >= HERMES_WIRE_SEQ_LIMIT) {
 		send_error(c, HERMES_EINVAL, id, 0, false,
 			   "start sequence %llu is beyond any ring (sequences stay below 2^62)",
 			   (unsigned long long)sb->start_seq);
+		return false;
+	}
+	return true;
+}
+
+/* A subscription reference for ring rr, or an error: HERMES_ETOOMANY with
+ * *over_holds when the identity holds all the cursors it may. */
+static hermes_err new_subref(hm_conn *c, uint32_t id, hm_ringref *rr, hm_subref **out,
+			     bool *over_holds)
+{
+	hm_server *s = c->srv;
+	hm_subref *ref = calloc(1, sizeof *ref);
+	if (!ref)
+		return HERMES_ENOMEM;
+	*ref = (hm_subref){.conn = c,
+			   .id = id,
+			   .policy = resolve_policy(c, rr),
+			   .local_only = (c->features & HM_FEATURE_LINK) != 0};
+	*out = ref;
+	/* Each holding subscription takes a cursor of the ring: bounded per
+	 * identity, over all its connections. */
+	ref->held = ref->policy == HM_SLOW_HOLD;
+	if (ref->held && s->ident_state[c->ident_ix].holds >= s->cfg->max_holds_per_identity) {
+		*over_holds = true;
+		return HERMES_ETOOMANY;
+	}
+	return HERMES_OK;
+}
+
+static void subscribe_refused(hm_conn *c, uint32_t id, hermes_err err, bool over_holds,
+			      const char *name)
+{
+	if (over_holds)
+		send_error(c, err, id, 0, false,
+			   "identity '%s' holds %u subscriptions already "
+			   "(max_holds_per_identity)",
+			   c->ident ? c->identity : "(anonymous)",
+			   c->srv->ident_state[c->ident_ix].holds);
+	else
+		send_error(c, err, id, 0, false,
+			   err == HERMES_ENOENT	    ? "no ring '%s'"
+			   : err == HERMES_ETOOMANY ? "no subscriber slot the bridge may take on "
+						      "ring '%s'"
+						    : "cannot subscribe to '%s'",
+			   name);
+}
+
+static void on_subscribe(hm_conn *c, uint32_t id, const hermes_wire_subscribe *sb)
+{
+	hm_server *s = c->srv;
+	char name[HM_BR_NAME_MAX];
+	if (!subscribe_allowed(c, id, sb, name))
 		return;
-	}
 	hm_ringref *rr;
-	hermes_err err = hm_server_ring(s, name, &rr);
-	hm_subref *ref = err ? NULL : calloc(1, sizeof *ref);
-	if (!err && !ref)
-		err = HERMES_ENOMEM;
+	hm_subref *ref = NULL;
 	uint64_t first = 0;
-	struct hm_ident_state *is = &s->ident_state[c->ident_ix];
 	bool over_holds = false;
-	if (!err) {
-		*ref = (hm_subref){.conn = c,
-				   .id = id,
-				   .policy = resolve_policy(c, rr),
-				   .local_only = (c->features & HM_FEATURE_LINK) != 0};
-		/* Each holding subscription takes a cursor of the ring: bounded
-		 * per identity, over all its connections. */
-		ref->held = ref->policy == HM_SLOW_HOLD;
-		if (ref->held && is->holds >= s->cfg->max_holds_per_identity) {
-			err = HERMES_ETOOMANY;
-			over_holds = true;
-		}
-	}
+	hermes_err err = hm_server_ring(s, name, &rr);
+	if (!err)
+		err = new_subref(c, id, rr, &ref, &over_holds);
 	if (!err)
 		err = hm_feed_subscribe(s, rr, ref, sb->start, sb->start_seq, &first);
 	if (err) {
 		free(ref);
-		if (over_holds)
-			send_error(c, err, id, 0, false,
-				   "identity '%s' holds %u subscriptions already "
-				   "(max_holds_per_identity)",
-				   c->ident ? c->identity : "(anonymous)", is->holds);
-		else
-			send_error(c, err, id, 0, false,
-				   err == HERMES_ENOENT	    ? "no ring '%s'"
-				   : err == HERMES_ETOOMANY ? "no subscriber slot the bridge may take on "
-							      "ring '%s'"
-							    : "cannot subscribe to '%s'",
-				   name);
+		subscribe_refused(c, id, err, over_holds, name);
 		return;
 	}
 	if (ref->held)
-		is->holds++;
+		s->ident_state[c->ident_ix].holds++;
 	c->subs[c->nsubs++] = ref;
 	hm_stat_add(&s->stats->c.subscriptions, 1);
 	hermes_wire_msg m = {.type = HERMES_MSG_SUBSCRIBED};

@@ -604,20 +604,15 @@ static void jfeed_pass(hm_server *s, hm_feed *f)
 		hm_conn_drain_check(c);
 }
 
-static void feed_pass(hm_server *s, hm_feed *f)
+/* Deliver up to HM_FEED_BUDGET messages of a ring feed. What stopped it:
+ * FEED_DRAINED (nothing more now), FEED_STALLED (a holding subscriber's
+ * window is full) or FEED_MORE (budget spent, or a poll error). */
+enum { FEED_MORE, FEED_DRAINED, FEED_STALLED };
+static int feed_read(hm_server *s, hm_feed *f, bool overwrite, unsigned *polled)
 {
-	if (f->jr) {
-		jfeed_pass(s, f);
-		return;
-	}
-	bool overwrite = is_overwrite(f);
-	unsigned polled = 0;
-	bool drained = false, stalled = false;
 	for (unsigned n = 0; n < HM_FEED_BUDGET; n++) {
-		if (f->hold && !hold_has_room(f)) {
-			stalled = true;
-			break;
-		}
+		if (f->hold && !hold_has_room(f))
+			return FEED_STALLED;
 		hermes_msg m;
 		hermes_err err;
 		if (overwrite) {
@@ -626,10 +621,8 @@ static void feed_pass(hm_server *s, hm_feed *f)
 		} else {
 			err = hermes_sub_poll(f->sub, &m);
 		}
-		if (err == HERMES_EAGAIN) {
-			drained = true;
-			break;
-		}
+		if (err == HERMES_EAGAIN)
+			return FEED_DRAINED;
 		if (err == HERMES_ELOST) {
 			for (unsigned i = 0; i < f->nsubs; i++)
 				f->subs[i]->pending_loss += m.lost;
@@ -638,31 +631,18 @@ static void feed_pass(hm_server *s, hm_feed *f)
 		}
 		if (err)
 			break;
-		polled++;
+		(*polled)++;
 		deliver(s, f, &m);
 	}
-	/* Half-closed subscribers may have had all they are owed now. */
-	for (unsigned i = 0; i < f->nsubs; i++)
-		if (f->subs[i]->conn && f->subs[i]->conn->draining)
-			hm_conn_drain_check(f->subs[i]->conn);
-	if (!overwrite && polled)
-		(void)hermes_sub_release(f->sub);
-	if (polled)
-		s->active_ns = hm_now_ns();
-	if (stalled) {
-		f->state = HM_FEED_STALLED;
-		if (f->subs[0]->link)
-			hm_link_stalled(f->subs[0]->link);
-		else
-			f->subs[0]->conn->stalled_feeds = true;
-		return;
-	}
-	if (!drained) {
-		ready_push(s, f);
-		return;
-	}
-	/* Nothing more to read now: losses waiting for a DELIVER to ride on
-	 * are told now (the sequence delivery goes on at is the cursor's). */
+	return FEED_MORE;
+}
+
+/* A ring feed with nothing more to read now: tell waiting losses, notice a
+ * deleted ring, merge into the shared feed, or arm it. */
+static void feed_drained(hm_server *s, hm_feed *f)
+{
+	/* Losses waiting for a DELIVER to ride on are told now (the sequence
+	 * delivery goes on at is the cursor's). */
 	for (unsigned i = 0; i < f->nsubs; i++) {
 		hm_subref *ref = f->subs[i];
 		if (ref->conn && !ref->dead && ref->pending_loss) {
@@ -684,6 +664,37 @@ static void feed_pass(hm_server *s, hm_feed *f)
 	 * watcher only when it is about to sleep (hm_feeds_watch): while
 	 * messages flow, no futex wake-ups and no second thread. */
 	f->state = HM_FEED_ARMED;
+}
+
+static void feed_pass(hm_server *s, hm_feed *f)
+{
+	if (f->jr) {
+		jfeed_pass(s, f);
+		return;
+	}
+	bool overwrite = is_overwrite(f);
+	unsigned polled = 0;
+	int why = feed_read(s, f, overwrite, &polled);
+	/* Half-closed subscribers may have had all they are owed now. */
+	for (unsigned i = 0; i < f->nsubs; i++)
+		if (f->subs[i]->conn && f->subs[i]->conn->draining)
+			hm_conn_drain_check(f->subs[i]->conn);
+	if (!overwrite && polled)
+		(void)hermes_sub_release(f->sub);
+	if (polled)
+		s->active_ns = hm_now_ns();
+	if (why == FEED_STALLED) {
+		f->state = HM_FEED_STALLED;
+		if (f->subs[0]->link)
+			hm_link_stalled(f->subs[0]->link);
+		else
+			f->subs[0]->conn->stalled_feeds = true;
+		return;
+	}
+	if (why == FEED_MORE)
+		ready_push(s, f);
+	else
+		feed_drained(s, f);
 }
 
 bool hm_feeds_run(hm_server *s)
