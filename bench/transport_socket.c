@@ -261,21 +261,6 @@ static int sk_lat_setup_kind(lat_job *j, sock_kind kind)
 	return 0;
 }
 
-static int pipe_lat_setup(lat_job *j)
-{
-	return sk_lat_setup_kind(j, SK_PIPE);
-}
-
-static int unix_lat_setup(lat_job *j)
-{
-	return sk_lat_setup_kind(j, SK_UNIX);
-}
-
-static int tcp_lat_setup(lat_job *j)
-{
-	return sk_lat_setup_kind(j, SK_TCP);
-}
-
 static void sk_teardown(void **state)
 {
 	sk_state *s = *state;
@@ -403,21 +388,6 @@ static int sk_tp_setup_kind(tp_job *j, sock_kind kind)
 	return chan_make(&s->a, kind, j->o);
 }
 
-static int pipe_tp_setup(tp_job *j)
-{
-	return sk_tp_setup_kind(j, SK_PIPE);
-}
-
-static int unix_tp_setup(tp_job *j)
-{
-	return sk_tp_setup_kind(j, SK_UNIX);
-}
-
-static int tcp_tp_setup(tp_job *j)
-{
-	return sk_tp_setup_kind(j, SK_TCP);
-}
-
 static void sk_tp_teardown(tp_job *j)
 {
 	sk_teardown(&j->state);
@@ -458,9 +428,17 @@ static int sk_tp_consume(tp_job *j, unsigned index)
 
 /* ---- the rows ---- */
 
-/* The three rows share one blocking read/write end per worker; only how
- * the descriptors are made (ID_lat_setup, ID_tp_setup) differs. */
-#define SOCKET_TRANSPORT(id, text)                                                                \
+/* The three rows share one blocking read/write end per worker; only the
+ * kind of descriptor their set-ups make differs. */
+#define SOCKET_TRANSPORT(id, kind, text)                                                          \
+	static int id##_lat_setup(lat_job *j)                                                     \
+	{                                                                                         \
+		return sk_lat_setup_kind(j, kind);                                                \
+	}                                                                                         \
+	static int id##_tp_setup(tp_job *j)                                                       \
+	{                                                                                         \
+		return sk_tp_setup_kind(j, kind);                                                 \
+	}                                                                                         \
 	const transport transport_##id = {                                                        \
 		.name = #id, .about = text, .waits = 1u << W_BLOCK, .topos = 1u << TOPO_1_1,      \
 		.batch = true, .started = sk_started, .lat_setup = id##_lat_setup,                \
@@ -469,6 +447,6 @@ static int sk_tp_consume(tp_job *j, unsigned index)
 		.tp_produce = sk_tp_produce, .tp_consume = sk_tp_consume,                          \
 	}
 
-SOCKET_TRANSPORT(pipe, "two pipes (latency), one pipe (throughput); blocking read/write");
-SOCKET_TRANSPORT(unix, "AF_UNIX SOCK_STREAM pair; blocking read/write");
-SOCKET_TRANSPORT(tcp, "TCP over 127.0.0.1, TCP_NODELAY; blocking read/write");
+SOCKET_TRANSPORT(pipe, SK_PIPE, "two pipes (latency), one pipe (throughput); blocking read/write");
+SOCKET_TRANSPORT(unix, SK_UNIX, "AF_UNIX SOCK_STREAM pair; blocking read/write");
+SOCKET_TRANSPORT(tcp, SK_TCP, "TCP over 127.0.0.1, TCP_NODELAY; blocking read/write");
