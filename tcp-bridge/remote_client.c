@@ -10,6 +10,7 @@
  * message goes client -> bridge -> ring -> bridge -> client, and the time is
  * taken when it comes back. Prints percentiles. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,20 @@ static int fail(const char *what, hermes_err err)
 	return 1;
 }
 
-int main(int argc, char **argv)
+enum { MODE_ROUND_TRIPS, MODE_STREAM, MODE_PUBLISH, MODE_SUBSCRIBE };
+#define HELP_SHOWN (-1) /* parse_args: --help printed; exit 0 */
+
+/* What the command line asks for. */
+struct args {
+	const char *addr, *ring;
+	uint64_t count;
+	size_t size;
+	int mode;
+	hermes_net_options opt;
+};
+
+/* 0: run; HELP_SHOWN; or the exit status of a usage error. */
+static int parse_args(int argc, char **argv, struct args *a)
 {
 	enum { O_STREAM = 256, O_PUBLISH, O_SUBSCRIBE, O_IDENTITY, O_KEY, O_ENCRYPT };
 	static const struct option opts[] = {
@@ -68,116 +82,161 @@ int main(int argc, char **argv)
 		{"key", required_argument, NULL, O_KEY},   {"encrypt", no_argument, NULL, O_ENCRYPT},
 		{"help", no_argument, NULL, 'h'},	   {0},
 	};
-	const char *addr = "127.0.0.1:7400", *ring = "events";
-	uint64_t count = 100000;
-	size_t size = 64;
-	int mode = 0, o; /* 0 round trips, 1 stream, 2 publish, 3 subscribe */
-	hermes_net_options opt;
-	hermes_net_options_init(&opt);
+	*a = (struct args){.addr = "127.0.0.1:7400", .ring = "events", .count = 100000, .size = 64};
+	hermes_net_options_init(&a->opt);
+	int o;
 	while ((o = getopt_long(argc, argv, "c:r:n:s:h", opts, NULL)) != -1) {
 		switch (o) {
-		case 'c': addr = optarg; break;
-		case 'r': ring = optarg; break;
-		case 'n': count = strtoull(optarg, NULL, 10); break;
-		case 's': size = strtoul(optarg, NULL, 10); break;
-		case O_STREAM: mode = 1; break;
-		case O_PUBLISH: mode = 2; count = strtoull(optarg, NULL, 10); break;
-		case O_SUBSCRIBE: mode = 3; count = strtoull(optarg, NULL, 10); break;
-		case O_IDENTITY: opt.identity = optarg; break;
-		case O_KEY: opt.key_file = optarg; break;
-		case O_ENCRYPT: opt.encrypt = 1; break;
-		case 'h': usage(stdout); return 0;
+		case 'c': a->addr = optarg; break;
+		case 'r': a->ring = optarg; break;
+		case 'n': a->count = strtoull(optarg, NULL, 10); break;
+		case 's': a->size = strtoul(optarg, NULL, 10); break;
+		case O_STREAM: a->mode = MODE_STREAM; break;
+		case O_PUBLISH: a->mode = MODE_PUBLISH; a->count = strtoull(optarg, NULL, 10); break;
+		case O_SUBSCRIBE: a->mode = MODE_SUBSCRIBE; a->count = strtoull(optarg, NULL, 10); break;
+		case O_IDENTITY: a->opt.identity = optarg; break;
+		case O_KEY: a->opt.key_file = optarg; break;
+		case O_ENCRYPT: a->opt.encrypt = 1; break;
+		case 'h': usage(stdout); return HELP_SHOWN;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (count == 0 || size < 8 || size > 1u << 20) {
+	if (a->count == 0 || a->size < 8 || a->size > 1u << 20) {
 		usage(stderr);
 		return 2;
 	}
+	return 0;
+}
+
+/* Each message published, then waited for until it comes back; prints the
+ * percentiles of the round trips. */
+static int round_trips(hermes_net *n, uint32_t ch, uint8_t *msg, const struct args *a)
+{
+	uint64_t *rtt = calloc(a->count, sizeof *rtt);
+	if (!rtt)
+		return fail("memory", HERMES_ENOMEM);
+	hermes_net_event ev;
+	hermes_err err;
+	for (uint64_t i = 0; i < a->count; i++) {
+		uint64_t t = now_ns();
+		memcpy(msg, &t, 8);
+		if ((err = hermes_net_publish(n, ch, msg, a->size, HERMES_NET_PUB_FLUSH, NULL)))
+			return fail("publish", err);
+		for (;;) {
+			if ((err = hermes_net_poll(n, &ev, 5000000000ll)))
+				return fail("receive", err);
+			if (ev.type == HERMES_NET_MESSAGE && ev.len >= 8 && !memcmp(ev.data, &t, 8))
+				break;
+		}
+		rtt[i] = now_ns() - t;
+	}
+	uint64_t count = a->count;
+	qsort(rtt, count, sizeof *rtt, cmp_u64);
+	printf("%llu round trips of %zu bytes through the bridge (ns): p50 %llu  p90 %llu  "
+	       "p99 %llu  p99.9 %llu  max %llu\n",
+	       (unsigned long long)count, a->size, (unsigned long long)rtt[count / 2],
+	       (unsigned long long)rtt[count * 9 / 10], (unsigned long long)rtt[count * 99 / 100],
+	       (unsigned long long)rtt[count * 999 / 1000], (unsigned long long)rtt[count - 1]);
+	free(rtt);
+	return 0;
+}
+
+struct tally {
+	uint64_t got, acks, lost;
+};
+
+static void count_event(struct tally *t, const hermes_net_event *ev)
+{
+	t->got += ev->type == HERMES_NET_MESSAGE;
+	t->acks += ev->type == HERMES_NET_ACK;
+	t->lost += ev->type == HERMES_NET_LOSS ? ev->value : 0;
+}
+
+/* --stream (messages come back) or --publish (acks come back). */
+static int stream(hermes_net *n, uint32_t ch, uint8_t *msg, const struct args *a)
+{
+	bool acked = a->mode == MODE_PUBLISH;
+	uint64_t t0 = now_ns(), count = a->count;
+	struct tally t = {0};
+	hermes_net_event ev;
+	hermes_err err;
+	for (uint64_t i = 0; i < count; i++) {
+		memcpy(msg, &i, 8);
+		if ((err = hermes_net_publish(n, ch, msg, a->size, acked ? HERMES_NET_PUB_ACK : 0,
+					      NULL)))
+			return fail("publish", err);
+		/* Take what has come back (without waiting) every so often. */
+		while ((i & 1023) == 1023 && hermes_net_poll(n, &ev, 0) == HERMES_OK)
+			count_event(&t, &ev);
+	}
+	while ((acked ? t.acks : t.got + t.lost) < count) {
+		if ((err = hermes_net_poll(n, &ev, 5000000000ll)))
+			return fail("receive", err);
+		count_event(&t, &ev);
+	}
+	double secs = (double)(now_ns() - t0) / 1e9;
+	if (!acked)
+		printf("streamed %llu messages of %zu bytes out and back in %.2f s: %.2f M msgs/s "
+		       "each way%s\n",
+		       (unsigned long long)count, a->size, secs, (double)count / secs / 1e6,
+		       t.lost ? " (some reported lost)" : "");
+	else
+		printf("published %llu messages of %zu bytes, all acked, in %.2f s (%.2f M "
+		       "msgs/s)\n",
+		       (unsigned long long)count, a->size, secs, (double)count / secs / 1e6);
+	return 0;
+}
+
+/* --subscribe: print what arrives until count messages came. */
+static int print_messages(hermes_net *n, uint64_t count)
+{
+	hermes_net_event ev;
+	hermes_err err;
+	for (uint64_t got = 0; got < count;) {
+		if ((err = hermes_net_poll(n, &ev, -1)))
+			return fail("receive", err);
+		if (ev.type == HERMES_NET_MESSAGE) {
+			printf("seq %llu: %u bytes\n", (unsigned long long)ev.seq, ev.len);
+			got++;
+		} else if (ev.type == HERMES_NET_LOSS) {
+			printf("lost %llu messages\n", (unsigned long long)ev.value);
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	int rc = parse_args(argc, argv, &a);
+	if (rc)
+		return rc == HELP_SHOWN ? 0 : rc;
 	hermes_net *n;
-	hermes_err err = hermes_net_connect(addr, &opt, &n);
+	hermes_err err = hermes_net_connect(a.addr, &a.opt, &n);
 	if (err)
 		return fail("connect", err);
-	printf("connected to %s (%s)%s\n", addr, hermes_net_server_name(n),
+	printf("connected to %s (%s)%s\n", a.addr, hermes_net_server_name(n),
 	       hermes_net_features(n) & HERMES_FEATURE_ENCRYPT ? ", encrypted" : "");
 	uint32_t ch = 0, sub = 0;
 	hermes_net_ring_info info;
-	if (mode != 2 && (err = hermes_net_subscribe(n, ring, HERMES_START_LATEST, 0, 5000000000ll,
-						     &sub, &info)))
+	if (a.mode != MODE_PUBLISH &&
+	    (err = hermes_net_subscribe(n, a.ring, HERMES_START_LATEST, 0, 5000000000ll, &sub,
+					&info)))
 		return fail("subscribe", err);
-	if (mode != 3 && (err = hermes_net_bind(n, ring, 5000000000ll, &ch, NULL)))
+	if (a.mode != MODE_SUBSCRIBE && (err = hermes_net_bind(n, a.ring, 5000000000ll, &ch, NULL)))
 		return fail("bind", err);
-	uint8_t *msg = calloc(1, size);
-	uint64_t *rtt = mode == 0 ? calloc(count, sizeof *rtt) : NULL;
-	if (!msg || (mode == 0 && !rtt))
+	uint8_t *msg = calloc(1, a.size);
+	if (!msg)
 		return fail("memory", HERMES_ENOMEM);
-	hermes_net_event ev;
-	uint64_t t0 = now_ns(), got = 0, acks = 0, lost = 0;
-	if (mode == 0) {
-		for (uint64_t i = 0; i < count; i++) {
-			uint64_t t = now_ns();
-			memcpy(msg, &t, 8);
-			if ((err = hermes_net_publish(n, ch, msg, size, HERMES_NET_PUB_FLUSH, NULL)))
-				return fail("publish", err);
-			for (;;) {
-				if ((err = hermes_net_poll(n, &ev, 5000000000ll)))
-					return fail("receive", err);
-				if (ev.type == HERMES_NET_MESSAGE && ev.len >= 8 &&
-				    !memcmp(ev.data, &t, 8))
-					break;
-			}
-			rtt[i] = now_ns() - t;
-		}
-		qsort(rtt, count, sizeof *rtt, cmp_u64);
-		printf("%llu round trips of %zu bytes through the bridge (ns): p50 %llu  p90 %llu  "
-		       "p99 %llu  p99.9 %llu  max %llu\n",
-		       (unsigned long long)count, size, (unsigned long long)rtt[count / 2],
-		       (unsigned long long)rtt[count * 9 / 10], (unsigned long long)rtt[count * 99 / 100],
-		       (unsigned long long)rtt[count * 999 / 1000], (unsigned long long)rtt[count - 1]);
-	} else if (mode == 1 || mode == 2) {
-		for (uint64_t i = 0; i < count; i++) {
-			memcpy(msg, &i, 8);
-			if ((err = hermes_net_publish(n, ch, msg, size, mode == 2 ? HERMES_NET_PUB_ACK : 0,
-						      NULL)))
-				return fail("publish", err);
-			/* Take what has come back (without waiting) every so often. */
-			while ((i & 1023) == 1023 && hermes_net_poll(n, &ev, 0) == HERMES_OK) {
-				got += ev.type == HERMES_NET_MESSAGE;
-				acks += ev.type == HERMES_NET_ACK;
-				lost += ev.type == HERMES_NET_LOSS ? ev.value : 0;
-			}
-		}
-		while ((mode == 1 ? got + lost : acks) < count) {
-			if ((err = hermes_net_poll(n, &ev, 5000000000ll)))
-				return fail("receive", err);
-			got += ev.type == HERMES_NET_MESSAGE;
-			acks += ev.type == HERMES_NET_ACK;
-			lost += ev.type == HERMES_NET_LOSS ? ev.value : 0;
-		}
-		double secs = (double)(now_ns() - t0) / 1e9;
-		if (mode == 1)
-			printf("streamed %llu messages of %zu bytes out and back in %.2f s: %.2f M msgs/s "
-			       "each way%s\n",
-			       (unsigned long long)count, size, secs, (double)count / secs / 1e6,
-			       lost ? " (some reported lost)" : "");
-		else
-			printf("published %llu messages of %zu bytes, all acked, in %.2f s (%.2f M "
-			       "msgs/s)\n",
-			       (unsigned long long)count, size, secs, (double)count / secs / 1e6);
-	} else {
-		while (got < count) {
-			if ((err = hermes_net_poll(n, &ev, -1)))
-				return fail("receive", err);
-			if (ev.type == HERMES_NET_MESSAGE) {
-				printf("seq %llu: %u bytes\n", (unsigned long long)ev.seq, ev.len);
-				got++;
-			} else if (ev.type == HERMES_NET_LOSS) {
-				printf("lost %llu messages\n", (unsigned long long)ev.value);
-			}
-		}
-	}
+	if (a.mode == MODE_ROUND_TRIPS)
+		rc = round_trips(n, ch, msg, &a);
+	else if (a.mode == MODE_SUBSCRIBE)
+		rc = print_messages(n, a.count);
+	else
+		rc = stream(n, ch, msg, &a);
+	if (rc)
+		return rc;
 	hermes_net_close(n);
 	free(msg);
-	free(rtt);
 	return 0;
 }
