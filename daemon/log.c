@@ -57,8 +57,27 @@ size_t hm_dlog_format(char *buf, size_t n, int journal, int level, const char *f
 	return len;
 }
 
+static int max_level = HM_DLOG_DEBUG;
+
+void hm_dlog_set_level(int level)
+{
+	max_level = level;
+}
+
+int hm_dlog_level(void)
+{
+	return max_level;
+}
+
+static int left_out(int level)
+{
+	return level > max_level || max_level < 0;
+}
+
 void hm_dlogv(int level, const char *fmt, va_list ap)
 {
+	if (left_out(level))
+		return;
 	/* Checked on each message: cheap next to the write, and right after a
 	 * daemon re-opens its stderr. */
 	char line[1024];
@@ -142,6 +161,8 @@ void hm_dlog_int(hm_dlog_kv *kv, const char *key, long long value)
 
 void hm_dlogv_kv(int level, const hm_dlog_kv *kv, const char *fmt, va_list ap)
 {
+	if (left_out(level))
+		return;
 	char msg[1024];
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	hm_dlog(level, "%s%s", msg, kv->s);
@@ -152,4 +173,12 @@ void hm_dlogv_ring(int level, const char *ring, const char *fmt, va_list ap)
 	hm_dlog_kv kv = {0};
 	hm_dlog_str(&kv, "ring", ring);
 	hm_dlogv_kv(level, &kv, fmt, ap);
+}
+
+void hm_dlog_ring(int level, const char *ring, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	hm_dlogv_ring(level, ring, fmt, ap);
+	va_end(ap);
 }

@@ -25,8 +25,14 @@
 
 enum { HM_DLOG_ERROR = 0, HM_DLOG_WARN = 1, HM_DLOG_INFO = 2, HM_DLOG_DEBUG = 3 };
 
-/* Write one message at LEVEL (HM_DLOG_*); the caller has already filtered
- * by its --log-level. */
+/* The daemon's --log-level: messages above level are left out, and every
+ * message when level < 0. Until a daemon sets it every level is written.
+ * Set it before starting threads (it is read without a lock). */
+void hm_dlog_set_level(int level);
+int hm_dlog_level(void);
+
+/* Write one message at LEVEL (HM_DLOG_*) unless the --log-level leaves it
+ * out. */
 void hm_dlog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void hm_dlogv(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
@@ -67,5 +73,7 @@ void hm_dlogv_kv(int level, const hm_dlog_kv *kv, const char *fmt, va_list ap)
 /* hm_dlogv of a line about a ring: ring=NAME after the message. */
 void hm_dlogv_ring(int level, const char *ring, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
+void hm_dlog_ring(int level, const char *ring, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

@@ -433,10 +433,10 @@ int main(int argc, char **argv)
 	/* Keys and session keys are in this process's memory: no core dumps,
 	 * no ptrace by other processes of the user. */
 	hm_auth_protect_process();
+	hm_dlog_set_level(cfg.log_level);
 	const char *what = "";
 	if (hm_apply_scheduling(cfg.have_cpus ? &cfg.cpus : NULL, cfg.rt_priority, &what) != 0)
-		if (cfg.log_level >= HM_BR_LOG_WARN)
-			hm_dlog(HM_DLOG_WARN, "%s not applied: %s", what, strerror(errno));
+		hm_dlog(HM_DLOG_WARN, "%s not applied: %s", what, strerror(errno));
 	rc = hm_bridge_run(&cfg);
 	hm_bridge_cfg_fini(&cfg);
 	return rc;

@@ -15,18 +15,6 @@
 #include "shm/segment.h"
 #include "tcp-bridge/auth.h"
 
-static int log_level = HM_BR_LOG_INFO;
-
-void hm_log_set_level(int level)
-{
-	log_level = level;
-}
-
-int hm_log_level(void)
-{
-	return log_level;
-}
-
 void hm_conn_log_fields(const hm_conn *c, struct hm_dlog_kv *kv)
 {
 	if (c->identity[0])
@@ -35,25 +23,6 @@ void hm_conn_log_fields(const hm_conn *c, struct hm_dlog_kv *kv)
 	hm_dlog_str(kv, "peer", c->peer);
 }
 
-void hm_log_ring(int level, const char *ring, const char *fmt, ...)
-{
-	if (level > log_level || level < 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	hm_dlogv_ring(level, ring, fmt, ap);
-	va_end(ap);
-}
-
-void hm_log(int level, const char *fmt, ...)
-{
-	if (level > log_level || level < 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	hm_dlogv(level, fmt, ap);
-	va_end(ap);
-}
 
 hermes_err hm_server_init(hm_server *s, const hm_bridge_cfg *cfg, hermes_bus *bus,
 			  hm_watch *watch, hm_bridge_stats *stats)

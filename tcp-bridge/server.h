@@ -14,6 +14,7 @@
 
 #include <hermes/hermes.h>
 
+#include "daemon/log.h"
 #include "journal/journal.h"
 #include "shm/ring.h"
 #include "tcp-bridge/client.h"
@@ -239,18 +240,18 @@ struct hm_server {
 
 /* ---- server.c ------------------------------------------------------------------------- */
 
-void hm_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void hm_log_set_level(int level);
-/* hm_log of a line about a ring: ring=NAME after the message. */
-void hm_log_ring(int level, const char *ring, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* The bridge logs through daemon/log.h, whose --log-level filter it sets
+ * (HM_BR_LOG_* are HM_DLOG_*); these names stay for the bridge's modules. */
+#define hm_log hm_dlog
+#define hm_log_ring hm_dlog_ring
+#define hm_log_set_level hm_dlog_set_level
+#define hm_log_level hm_dlog_level
 
 /* The fields that name connection c on a log line (daemon/log.h):
  * client=IDENTITY once its HELLO named one (the wire's only client name;
  * hermesd's lines use client= the same way), conn=SERIAL, peer=ADDRESS. */
 struct hm_dlog_kv;
 void hm_conn_log_fields(const hm_conn *c, struct hm_dlog_kv *kv);
-int hm_log_level(void);
 
 /* Set up the server core over an attached bus (no sockets). watch may be
  * NULL. stats must point at a counters block (hm_stats_open). */

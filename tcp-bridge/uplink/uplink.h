@@ -17,6 +17,7 @@
 
 #include <hermes/bus.h>
 
+#include "daemon/log.h"
 #include "tcp-bridge/uplink/uplink_config.h"
 #include "tcp-bridge/uplink/uplink_state.h"
 
@@ -72,12 +73,10 @@ struct hn_uplink {
 	unsigned nrings;
 };
 
-/* ---- logging (uplink_main.c) ---- */
-extern int hn_log_level;
-void hn_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* hn_log of a line about a ring: ring=NAME after the message. */
-void hn_log_ring(int level, const char *ring, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* ---- logging: daemon/log.h, whose --log-level filter uplink_main.c sets
+ * (HN_LOG_* are HM_DLOG_*); these names stay for the uplink's modules ---- */
+#define hn_log hm_dlog
+#define hn_log_ring hm_dlog_ring
 
 /* ---- the state file (uplink_state.c) ---- */
 

@@ -669,7 +669,7 @@ int main(int argc, char **argv)
 		hn_config_print(c, stdout);
 		return 0;
 	}
-	hn_log_level = c->log_level;
+	hm_dlog_set_level(c->log_level);
 	sigset_t sigs;
 	block_signals(&sigs);
 	srandom((unsigned)(hn_now_ns() ^ (uint64_t)getpid()));

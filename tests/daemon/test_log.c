@@ -117,6 +117,35 @@ static void test_journal_detected_only_for_stderr_itself(void **state)
 	assert_string_equal(out, want);
 }
 
+/* One --log-level filter for every daemon: messages above it are left out,
+ * all of them below zero; every level until a daemon sets it. */
+static void test_level_filter_leaves_out_what_is_above_it(void **state)
+{
+	(void)state;
+	int fds[2], saved;
+	with_stderr_pipe(fds, &saved);
+	unsetenv("JOURNAL_STREAM");
+	int initial = hm_dlog_level();
+	hm_dlog_set_level(HM_DLOG_WARN);
+	hm_dlog(HM_DLOG_INFO, "left out");
+	hm_dlog_ring(HM_DLOG_DEBUG, "r", "left out");
+	hm_dlog(HM_DLOG_WARN, "kept");
+	hm_dlog_ring(HM_DLOG_ERROR, "r", "kept");
+	hm_dlog_set_level(-1);
+	hm_dlog(HM_DLOG_ERROR, "left out");
+	hm_dlog_set_level(initial);
+	char out[256] = {0};
+	ssize_t n = read(fds[0], out, sizeof out - 1);
+	restore_stderr(fds, saved);
+	assert_int_equal(initial, HM_DLOG_DEBUG);
+	assert_true(n > 0);
+	char want[160];
+	snprintf(want, sizeof want, "%s[%d]: warn: kept\n%s[%d]: error: kept ring=r\n",
+		 program_invocation_short_name, (int)getpid(), program_invocation_short_name,
+		 (int)getpid());
+	assert_string_equal(out, want);
+}
+
 /* Fields: names stand bare; anything that would split a key=value line
  * (spaces, '=', quotes, controls, nothing at all) is quoted and escaped. */
 static void test_fields_are_bare_or_quoted_and_escaped(void **state)
@@ -239,6 +268,7 @@ int main(void)
 		cmocka_unit_test(test_fields_that_do_not_fit_are_left_out_whole),
 		cmocka_unit_test(test_ring_lines_end_in_a_ring_field),
 		cmocka_unit_test(test_journal_detected_only_for_stderr_itself),
+		cmocka_unit_test(test_level_filter_leaves_out_what_is_above_it),
 		cmocka_unit_test(test_hermesd_errors_reach_the_journal_as_err),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
