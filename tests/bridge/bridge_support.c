@@ -55,6 +55,7 @@ void hb_bus_start_rings(ht_daemon *d, const char *tag, const hb_ring_spec *rings
 /* The fixture hb_fixture_teardown stops. */
 static ht_daemon *fixture_bus;
 static hb_bridge *fixture_bridge;
+static hermes_bus *fixture_handle;
 
 void hb_fixture_start(ht_daemon *d, hb_bridge *b, const char *tag, const hb_ring_spec *rings,
 		      const char *const *extra)
@@ -72,9 +73,19 @@ void hb_fixture_stop(ht_daemon *d, hb_bridge *b)
 	ht_daemon_cleanup(d);
 }
 
+hermes_bus *hb_fixture_attach(void)
+{
+	assert_non_null(fixture_bus);
+	assert_int_equal(hermes_bus_attach(fixture_bus->bus, &fixture_handle), HERMES_OK);
+	return fixture_handle;
+}
+
 int hb_fixture_teardown(void **state)
 {
 	(void)state;
+	if (fixture_handle)
+		hermes_bus_detach(fixture_handle);
+	fixture_handle = NULL;
 	if (fixture_bus)
 		hb_fixture_stop(fixture_bus, fixture_bridge);
 	fixture_bus = NULL;

@@ -49,6 +49,9 @@ void hb_fixture_start(ht_daemon *d, hb_bridge *b, const char *tag, const hb_ring
 		      const char *const *extra);
 void hb_fixture_stop(ht_daemon *d, hb_bridge *b);
 int hb_fixture_teardown(void **state);
+/* A handle on the bus of the fixture started last (fails the test when it
+ * cannot attach); hb_fixture_teardown detaches it before it stops the bridge. */
+hermes_bus *hb_fixture_attach(void);
 
 /* Start hermes-bridge --bus d->bus --listen 127.0.0.1:0 --stats-dir
  * d->run_dir --state-dir d->run_dir plus extra (NULL-terminated), and

@@ -37,15 +37,7 @@ static int setup(void **state)
 	static const char *const extra[] = {"--log-level", "warn", "--max-holds-per-identity", "256",
 					    NULL};
 	hb_fixture_start(&bus, &br, "brproto", rings, extra);
-	assert_int_equal(hermes_bus_attach(bus.bus, &hbus), HERMES_OK);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	hermes_bus_detach(hbus);
-	hb_fixture_stop(&bus, &br);
+	hbus = hb_fixture_attach();
 	return 0;
 }
 
@@ -347,5 +339,5 @@ int main(void)
 		cmocka_unit_test(test_subscribe_from_a_sequence_no_ring_reaches_is_refused),
 		cmocka_unit_test(test_ring_sequences_start_at_zero),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, hb_fixture_teardown);
 }

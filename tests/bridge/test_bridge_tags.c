@@ -44,15 +44,7 @@ static int setup(void **state)
 	unsetenv("HERMES_NET_TIMEOUT_MS");
 	static const char *const extra[] = {"--log-level", "warn", NULL};
 	hb_fixture_start(&bus, &br, "brtags", rings, extra);
-	assert_int_equal(hermes_bus_attach(bus.bus, &hbus), HERMES_OK);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	hermes_bus_detach(hbus);
-	hb_fixture_stop(&bus, &br);
+	hbus = hb_fixture_attach();
 	return 0;
 }
 
@@ -544,5 +536,5 @@ int main(void)
 		cmocka_unit_test(test_the_client_against_a_bridge_without_tags),
 		cmocka_unit_test(test_hermes_ctl_pub_and_tail_remote_carry_tags),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, hb_fixture_teardown);
 }
