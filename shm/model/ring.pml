@@ -61,10 +61,10 @@
  *   LEASE_NO_MEMBARRIER the revoker's membarrier fails: it waits for the
  *                     holder's acknowledgement (lease_ack) instead of its
  *                     in_claim; grant numbers are modelled (mod 4)
- *   LEASE_END_REVOKED hm_pub_fini and repair also end a lease a revoker
- *                     marked REVOKING (repair retries its CAS): the fix
- *                     proposed for what the lease-nomb run finds in ring.c
- *                     at a3040a4 (README, "What the model says", point 5)
+ *   BUG_LEASE_KEEPS_REVOKED hm_pub_fini and repair end only the holder's
+ *                     own word, not one a revoker marked REVOKING (repair
+ *                     does not retry its CAS): ring.c at a3040a4, fixed in
+ *                     8d1aa1c (README, "What the model says", point 5)
  *   LEAVE_WAKE_LAST   a leave (hm_sub_fini) and the supervisor's release
  *                     wake producers after free_slot's owner store, as
  *                     ring.c did at 970bf43 (fixed in a3040a4): a leaver
@@ -659,7 +659,7 @@ done:
 	if
 	:: leased ->
 		ST(if :: lease == lw -> lease = 0
-#ifdef LEASE_END_REVOKED
+#ifndef BUG_LEASE_KEEPS_REVOKED
 		      /* revoked: end it too (no claim of ours is in flight) */
 		      :: lease == lw + REVOKING -> lease = 0
 #endif
@@ -856,7 +856,7 @@ rlease:
 	:: LTAG(rh) == d + 1 ->
 		RST(if
 		    :: lease == rh -> lease = 0
-#ifdef LEASE_END_REVOKED
+#ifndef BUG_LEASE_KEEPS_REVOKED
 		    /* a revoker marked it REVOKING in between: again */
 		    :: else -> rh = 0; goto rlease
 #else
