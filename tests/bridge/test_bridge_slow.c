@@ -128,6 +128,51 @@ static hermes_net *subscriber(const char *ring, uint64_t *first)
 	return n;
 }
 
+/* One slow-subscriber case: a subscriber that stalls (it reads only when the
+ * test says), one that reads everything in a thread, and a local publisher
+ * on the same ring. */
+typedef struct slow_case {
+	hermes_net *slow;
+	uint64_t slow_first;
+	reader r;
+	hermes_bus *b;
+	hermes_pub *pub;
+	long anon0; /* the bridge's private memory before the first message */
+	uint64_t t0;
+	pthread_t t;
+} slow_case;
+
+static void case_start(slow_case *sc, const char *ring, uint64_t count)
+{
+	uint64_t fast_first;
+	sc->slow = subscriber(ring, &sc->slow_first);
+	sc->r = (reader){.n = subscriber(ring, &fast_first), .expect = count};
+	sc->r.first = fast_first;
+	pthread_mutex_init(&sc->r.mu, NULL);
+	pthread_cond_init(&sc->r.cv, NULL);
+	assert_int_equal(hermes_bus_attach(bus.bus, &sc->b), HERMES_OK);
+	assert_int_equal(hermes_pub_open(sc->b, ring, &sc->pub), HERMES_OK);
+	sc->anon0 = hb_rss_anon_kb(br.pid);
+	sc->t0 = ht_now_ns();
+	pthread_create(&sc->t, NULL, read_all, &sc->r);
+}
+
+/* Wait for the reading subscriber; fails the test on what it saw wrong. */
+static void case_join_reader(slow_case *sc)
+{
+	pthread_join(sc->t, NULL);
+	if (sc->r.error[0])
+		fail_msg("reading subscriber: %s", sc->r.error);
+}
+
+static void case_close(slow_case *sc)
+{
+	hermes_net_close(sc->slow);
+	hermes_net_close(sc->r.n);
+	hermes_pub_close(sc->pub);
+	hermes_bus_detach(sc->b);
+}
+
 /* Publish count messages, never more than WINDOW ahead of the reader;
  * returns the peak growth of the bridge's private memory (KiB). */
 static long produce_paced(hermes_pub *pub, reader *r, uint64_t count, long anon0)
@@ -161,29 +206,27 @@ static long produce_paced(hermes_pub *pub, reader *r, uint64_t count, long anon0
 	return peak;
 }
 
+/* Start a case on ring and publish count messages paced by the reading
+ * subscriber, which must get them all; the bridge's peak memory growth. */
+static long case_stream(slow_case *sc, const char *ring, uint64_t count)
+{
+	case_start(sc, ring, count);
+	long peak = produce_paced(sc->pub, &sc->r, count, sc->anon0);
+	case_join_reader(sc);
+	assert_int_equal(sc->r.got, count);
+	return peak;
+}
+
 static void test_slow_subscriber_is_dropped_with_a_loss_notice(void **state)
 {
 	(void)state;
-	uint64_t count = ht_scaled(16384), slow_first, fast_first;
-	hermes_net *slow = subscriber("drop1", &slow_first);
-	reader r = {.n = subscriber("drop1", &fast_first), .expect = count};
-	r.first = fast_first;
-	pthread_mutex_init(&r.mu, NULL);
-	pthread_cond_init(&r.cv, NULL);
-	hermes_bus *b;
-	hermes_pub *pub;
-	assert_int_equal(hermes_bus_attach(bus.bus, &b), HERMES_OK);
-	assert_int_equal(hermes_pub_open(b, "drop1", &pub), HERMES_OK);
-	long anon0 = hb_rss_anon_kb(br.pid);
-	pthread_t t;
-	uint64_t t0 = ht_now_ns();
-	pthread_create(&t, NULL, read_all, &r);
-	long peak = produce_paced(pub, &r, count, anon0);
-	pthread_join(t, NULL);
-	double secs = (double)(ht_now_ns() - t0) / 1e9;
-	if (r.error[0])
-		fail_msg("reading subscriber: %s", r.error);
-	assert_int_equal(r.got, count);
+	uint64_t count = ht_scaled(16384);
+	static slow_case sc;
+	long peak = case_stream(&sc, "drop1", count);
+	double secs = (double)(ht_now_ns() - sc.t0) / 1e9;
+	hermes_net *slow = sc.slow;
+	hermes_pub *pub = sc.pub;
+	uint64_t slow_first = sc.slow_first;
 
 	/* The slow one reads now: what fitted its buffers, in order, and LOSS
 	 * notices whose counts cover exactly the gaps (a notice goes out as
@@ -224,37 +267,21 @@ static void test_slow_subscriber_is_dropped_with_a_loss_notice(void **state)
 	printf("drop: %.0f MiB published in %.2f s; the reading subscriber got all %llu; the stalled "
 	       "one got %llu, and LOSS %llu (= the rest); bridge private memory grew %ld KiB at most "
 	       "(bound %d KiB)\n",
-	       (double)count * MSG / 1048576.0, secs, (unsigned long long)r.got,
+	       (double)count * MSG / 1048576.0, secs, (unsigned long long)sc.r.got,
 	       (unsigned long long)got, (unsigned long long)lost, peak, HM_BOUND_KIB);
 	assert_int_equal(got + lost, count);
 	assert_true(peak < HM_BOUND_KIB);
-	hermes_net_close(slow);
-	hermes_net_close(r.n);
-	hermes_pub_close(pub);
-	hermes_bus_detach(b);
+	case_close(&sc);
 }
 
 static void test_slow_subscriber_is_disconnected(void **state)
 {
 	(void)state;
-	uint64_t count = ht_scaled(16384), slow_first, fast_first;
-	hermes_net *slow = subscriber("disc1", &slow_first);
-	reader r = {.n = subscriber("disc1", &fast_first), .expect = count};
-	r.first = fast_first;
-	pthread_mutex_init(&r.mu, NULL);
-	pthread_cond_init(&r.cv, NULL);
-	hermes_bus *b;
-	hermes_pub *pub;
-	assert_int_equal(hermes_bus_attach(bus.bus, &b), HERMES_OK);
-	assert_int_equal(hermes_pub_open(b, "disc1", &pub), HERMES_OK);
-	long anon0 = hb_rss_anon_kb(br.pid);
-	pthread_t t;
-	pthread_create(&t, NULL, read_all, &r);
-	long peak = produce_paced(pub, &r, count, anon0);
-	pthread_join(t, NULL);
-	if (r.error[0])
-		fail_msg("reading subscriber: %s", r.error);
-	assert_int_equal(r.got, count);
+	uint64_t count = ht_scaled(16384);
+	static slow_case sc;
+	long peak = case_stream(&sc, "disc1", count);
+	hermes_net *slow = sc.slow;
+	uint64_t slow_first = sc.slow_first;
 	uint64_t got = 0;
 	hermes_net_event ev;
 	hermes_err err;
@@ -272,13 +299,10 @@ static void test_slow_subscriber_is_disconnected(void **state)
 	printf("disconnect: the stalled subscriber got %llu messages, then ERROR HERMES_EAGAIN (fatal) "
 	       "and the close; the reading one got all %llu; bridge private memory grew %ld KiB at "
 	       "most\n",
-	       (unsigned long long)got, (unsigned long long)r.got, peak);
+	       (unsigned long long)got, (unsigned long long)sc.r.got, peak);
 	assert_true(got < count);
 	assert_true(peak < HM_BOUND_KIB);
-	hermes_net_close(slow);
-	hermes_net_close(r.n);
-	hermes_pub_close(pub);
-	hermes_bus_detach(b);
+	case_close(&sc);
 }
 
 /* hold: the stalled subscriber keeps its own cursor in the block ring, so the
@@ -288,19 +312,12 @@ static void test_slow_subscriber_held_loses_nothing(void **state)
 {
 	(void)state;
 	/* At least enough to fill the ring and every buffer on the way. */
-	uint64_t count = ht_scaled(2048) < 1024 ? 1024 : ht_scaled(2048), slow_first, fast_first;
-	hermes_net *slow = subscriber("hold1", &slow_first);
-	reader r = {.n = subscriber("hold1", &fast_first), .expect = count};
-	r.first = fast_first;
-	pthread_mutex_init(&r.mu, NULL);
-	pthread_cond_init(&r.cv, NULL);
-	hermes_bus *b;
-	hermes_pub *pub;
-	assert_int_equal(hermes_bus_attach(bus.bus, &b), HERMES_OK);
-	assert_int_equal(hermes_pub_open(b, "hold1", &pub), HERMES_OK);
-	long anon0 = hb_rss_anon_kb(br.pid);
-	pthread_t t;
-	pthread_create(&t, NULL, read_all, &r);
+	uint64_t count = ht_scaled(2048) < 1024 ? 1024 : ht_scaled(2048);
+	static slow_case sc;
+	case_start(&sc, "hold1", count);
+	hermes_net *slow = sc.slow;
+	hermes_pub *pub = sc.pub;
+	uint64_t slow_first = sc.slow_first;
 	/* Publish until the ring pushes back. */
 	uint64_t i = 0;
 	hermes_claim c;
@@ -312,7 +329,7 @@ static void test_slow_subscriber_held_loses_nothing(void **state)
 		fill(c.data, i);
 		hermes_pub_commit(pub, &c);
 	}
-	long peak = hb_rss_anon_kb(br.pid) - anon0;
+	long peak = hb_rss_anon_kb(br.pid) - sc.anon0;
 	printf("hold: the ring pushed back after %llu messages (%.0f MiB); bridge private memory grew "
 	       "%ld KiB\n",
 	       (unsigned long long)i, (double)i * MSG / 1048576.0, peak);
@@ -335,17 +352,12 @@ static void test_slow_subscriber_held_loses_nothing(void **state)
 			hermes_pub_commit(pub, &c);
 		}
 	}
-	pthread_join(t, NULL);
-	if (r.error[0])
-		fail_msg("reading subscriber: %s", r.error);
+	case_join_reader(&sc);
 	printf("hold: both subscribers got all %llu messages in order\n", (unsigned long long)count);
 	assert_int_equal(got, count);
-	assert_int_equal(r.got, count);
+	assert_int_equal(sc.r.got, count);
 	assert_true(peak < HM_BOUND_KIB);
-	hermes_net_close(slow);
-	hermes_net_close(r.n);
-	hermes_pub_close(pub);
-	hermes_bus_detach(b);
+	case_close(&sc);
 }
 
 int main(void)
