@@ -35,6 +35,7 @@
 #include "daemon/log.h"
 #include "daemon/notify.h"
 #include "daemon/sched.h"
+#include "daemon/signals.h"
 #include "shm/app_name.h"
 #include "shm/config.h"
 #include "shm/control.h"
@@ -1109,14 +1110,7 @@ static void publish_supervisor(void)
  * epoll set of those and the control socket. 0, or 1 (logged). */
 static int setup_event_loop(void)
 {
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	d.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d.sig_fd = hm_signals_fd();
 	d.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	struct itimerspec its = {.it_interval = {0, SCAN_INTERVAL_MS * 1000000L},
 				 .it_value = {0, SCAN_INTERVAL_MS * 1000000L}};

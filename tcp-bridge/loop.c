@@ -30,6 +30,7 @@
 #include "core/futex.h"
 #include "daemon/log.h"
 #include "daemon/notify.h"
+#include "daemon/signals.h"
 #include "tcp-bridge/link.h"
 #include "tcp-bridge/netaddr.h"
 
@@ -772,14 +773,7 @@ static bool start_watcher(loop *L)
 /* Signals by signalfd, and the epoll set: listener, signals, watcher. */
 static bool setup_events(loop *L)
 {
-	sigset_t mask;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	L->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	L->sfd = hm_signals_fd();
 	L->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (L->sfd < 0 || L->epfd < 0) {
 		hm_log(HM_BR_LOG_ERROR, "cannot set up the event loop: %s", strerror(errno));

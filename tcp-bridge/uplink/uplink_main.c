@@ -22,6 +22,7 @@
 #include "core/proc.h"
 #include "tcp-bridge/uplink/uplink.h"
 #include "daemon/notify.h"
+#include "daemon/signals.h"
 
 
 /* The text of --help (a table: printed as it is). */
@@ -481,18 +482,6 @@ static int stats_of(const hn_config *c, bool json)
 	return print_stats(path, json);
 }
 
-/* Signals: handled synchronously by this thread; every thread created from
- * here on (ours and the client library's) inherits the mask. */
-static void block_signals(sigset_t *sigs)
-{
-	sigemptyset(sigs);
-	sigaddset(sigs, SIGTERM);
-	sigaddset(sigs, SIGINT);
-	sigaddset(sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 static void init_sync(hn_uplink *up)
 {
 	pthread_mutex_init(&up->mu, NULL);
@@ -670,8 +659,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	hm_dlog_set_level(c->log_level);
+	/* Signals: handled synchronously by this thread; every thread created
+	 * from here on (ours and the client library's) inherits the mask. */
 	sigset_t sigs;
-	block_signals(&sigs);
+	hm_signals_block(&sigs);
 	srandom((unsigned)(hn_now_ns() ^ (uint64_t)getpid()));
 	init_sync(&g_up);
 	return run(&g_up, &sigs);
