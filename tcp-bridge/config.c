@@ -169,10 +169,43 @@ bool hm_patterns_match(const char *patterns, const char *ring)
 	return false;
 }
 
-hermes_err hm_bridge_cfg_set(hm_bridge_cfg *c, const char *key, const char *v)
+/* The plain unsigned keys: "KEY: want MIN..MAX" when out of range. */
+static const struct uint_key {
+	const char *key;
+	size_t offset;
+	unsigned min, max;
+} uint_keys[] = {
+	{"max_connections", offsetof(hm_bridge_cfg, max_connections), 1, 1000000},
+	{"max_connections_per_address", offsetof(hm_bridge_cfg, max_conns_per_address), 1, 1000000},
+	{"max_connections_per_identity", offsetof(hm_bridge_cfg, max_conns_per_identity), 1, 1000000},
+	{"max_holds_per_identity", offsetof(hm_bridge_cfg, max_holds_per_identity), 0, 4096},
+	{"max_subscriptions", offsetof(hm_bridge_cfg, max_subscriptions), 1, 4096},
+	{"max_channels", offsetof(hm_bridge_cfg, max_channels), 1, 4096},
+	{"handshake_timeout_ms", offsetof(hm_bridge_cfg, handshake_timeout_ms), 1, 3600000},
+	{"publish_timeout_ms", offsetof(hm_bridge_cfg, publish_timeout_ms), 0, 3600000},
+	{"link_import_timeout_ms", offsetof(hm_bridge_cfg, link_import_timeout_ms), 0, 3600000},
+	{"idle_spin_us", offsetof(hm_bridge_cfg, idle_spin_us), 0, 1000000},
+};
+
+static hermes_err set_uint_key(hm_bridge_cfg *c, const char *key, const char *v, bool *known)
 {
-	uint64_t u;
-	bool b;
+	for (size_t i = 0; i < sizeof uint_keys / sizeof uint_keys[0]; i++) {
+		const struct uint_key *k = &uint_keys[i];
+		if (strcmp(key, k->key))
+			continue;
+		uint64_t u;
+		if (!parse_uint(v, k->max, &u) || u < k->min)
+			return bad(c, "%s: want %u..%u", k->key, k->min, k->max);
+		*(unsigned *)((char *)c + k->offset) = (unsigned)u;
+		return HERMES_OK;
+	}
+	*known = false;
+	return HERMES_OK;
+}
+
+/* Who may connect, and how: the bus, the listener, names, keys, encryption. */
+static hermes_err set_access_key(hm_bridge_cfg *c, const char *key, const char *v, bool *known)
+{
 	if (!strcmp(key, "bus")) {
 		if (!ring_name_ok(v))
 			return bad(c, "bus: '%s' is not a bus name ([A-Za-z0-9._-], at most 47)", v);
@@ -219,7 +252,18 @@ hermes_err hm_bridge_cfg_set(hm_bridge_cfg *c, const char *key, const char *v)
 	} else if (!strcmp(key, "bus_id")) {
 		if (!parse_uint(v, UINT64_MAX, &c->bus_id) || c->bus_id == 0)
 			return bad(c, "bus_id: want a non-zero number");
-	} else if (!strcmp(key, "slow_policy")) {
+	} else {
+		*known = false;
+	}
+	return HERMES_OK;
+}
+
+/* How the bridge runs: slow subscribers, buffers, scheduling, files, logs. */
+static hermes_err set_running_key(hm_bridge_cfg *c, const char *key, const char *v, bool *known)
+{
+	uint64_t u;
+	bool b;
+	if (!strcmp(key, "slow_policy")) {
 		if (!parse_policy(v, &c->slow))
 			return bad(c, "slow_policy: want auto, drop, disconnect or hold, not '%s'", v);
 	} else if (!strcmp(key, "out_buffer")) {
@@ -230,22 +274,6 @@ hermes_err hm_bridge_cfg_set(hm_bridge_cfg *c, const char *key, const char *v)
 		if (!hm_parse_size(v, &u) || u < HERMES_MIN_MAX_FRAME || u > HERMES_FRAME_LIMIT)
 			return bad(c, "max_frame: want a size from 4K to 1G, not '%s'", v);
 		c->max_frame = (uint32_t)u;
-	} else if (!strcmp(key, "max_connections")) {
-		if (!parse_uint(v, 1000000, &u) || u == 0)
-			return bad(c, "max_connections: want 1..1000000");
-		c->max_connections = (unsigned)u;
-	} else if (!strcmp(key, "max_connections_per_address")) {
-		if (!parse_uint(v, 1000000, &u) || u == 0)
-			return bad(c, "max_connections_per_address: want 1..1000000");
-		c->max_conns_per_address = (unsigned)u;
-	} else if (!strcmp(key, "max_connections_per_identity")) {
-		if (!parse_uint(v, 1000000, &u) || u == 0)
-			return bad(c, "max_connections_per_identity: want 1..1000000");
-		c->max_conns_per_identity = (unsigned)u;
-	} else if (!strcmp(key, "max_holds_per_identity")) {
-		if (!parse_uint(v, 4096, &u))
-			return bad(c, "max_holds_per_identity: want 0..4096");
-		c->max_holds_per_identity = (unsigned)u;
 	} else if (!strcmp(key, "idle_timeout_ms")) {
 		if (!parse_uint(v, 86400000, &u) || (u && u < 100))
 			return bad(c, "idle_timeout_ms: want 0 (never) or 100..86400000");
@@ -254,30 +282,6 @@ hermes_err hm_bridge_cfg_set(hm_bridge_cfg *c, const char *key, const char *v)
 		if (!hm_parse_size(v, &u) || u < (1u << 20))
 			return bad(c, "memory_limit: want a size of at least 1M, not '%s'", v);
 		c->memory_limit = u;
-	} else if (!strcmp(key, "max_subscriptions")) {
-		if (!parse_uint(v, 4096, &u) || u == 0)
-			return bad(c, "max_subscriptions: want 1..4096");
-		c->max_subscriptions = (unsigned)u;
-	} else if (!strcmp(key, "max_channels")) {
-		if (!parse_uint(v, 4096, &u) || u == 0)
-			return bad(c, "max_channels: want 1..4096");
-		c->max_channels = (unsigned)u;
-	} else if (!strcmp(key, "handshake_timeout_ms")) {
-		if (!parse_uint(v, 3600000, &u) || u == 0)
-			return bad(c, "handshake_timeout_ms: want 1..3600000");
-		c->handshake_timeout_ms = (unsigned)u;
-	} else if (!strcmp(key, "publish_timeout_ms")) {
-		if (!parse_uint(v, 3600000, &u))
-			return bad(c, "publish_timeout_ms: want 0..3600000");
-		c->publish_timeout_ms = (unsigned)u;
-	} else if (!strcmp(key, "link_import_timeout_ms")) {
-		if (!parse_uint(v, 3600000, &u))
-			return bad(c, "link_import_timeout_ms: want 0..3600000");
-		c->link_import_timeout_ms = (unsigned)u;
-	} else if (!strcmp(key, "idle_spin_us")) {
-		if (!parse_uint(v, 1000000, &u))
-			return bad(c, "idle_spin_us: want 0..1000000");
-		c->idle_spin_us = (unsigned)u;
 	} else if (!strcmp(key, "cpu_affinity")) {
 		c->have_cpus = *v != '\0';
 		if (c->have_cpus && !hm_parse_cpus(v, &c->cpus))
@@ -309,9 +313,24 @@ hermes_err hm_bridge_cfg_set(hm_bridge_cfg *c, const char *key, const char *v)
 			return bad(c, "log_level: want error, warn, info or debug");
 		c->log_level = i;
 	} else {
-		return bad(c, "unknown key '%s'", key);
+		*known = false;
 	}
 	return HERMES_OK;
+}
+
+hermes_err hm_bridge_cfg_set(hm_bridge_cfg *c, const char *key, const char *v)
+{
+	bool known = true;
+	hermes_err err = set_uint_key(c, key, v, &known);
+	if (!known) {
+		known = true;
+		err = set_access_key(c, key, v, &known);
+	}
+	if (!known) {
+		known = true;
+		err = set_running_key(c, key, v, &known);
+	}
+	return known ? err : bad(c, "unknown key '%s'", key);
 }
 
 /* "orders events:out quotes:in" (commas allowed too) into link rings. */
@@ -421,116 +440,143 @@ static hm_ident *ident_cfg(hm_bridge_cfg *c, const char *name)
 	return id;
 }
 
+/* A key of an [identity NAME] section of the auth file. */
+static hermes_err on_identity_key(parse_state *ps, const char *section, const char *key,
+				  const char *value)
+{
+	hm_bridge_cfg *c = ps->c;
+	hermes_err err = HERMES_OK;
+	if (strncmp(section, "identity ", 9) != 0) {
+		err = bad(c, "unknown section [%s] (want [identity NAME])", section);
+	} else {
+		hm_ident *id = ident_cfg(c, section + 9);
+		if (!id) {
+			err = bad(c, "[%s]: bad identity name", section);
+		} else if (!strcmp(key, "key_file")) {
+			char path[1100];
+			if (value[0] == '/')
+				snprintf(path, sizeof path, "%s", value);
+			else
+				snprintf(path, sizeof path, "%s/%s", ps->dir, value);
+			err = hm_auth_key_load(path, id->key);
+			if (err)
+				err = bad(c, "[%s] key_file: %s", section, hermes_last_error_detail());
+			else
+				id->have_key = true;
+		} else if (!strcmp(key, "publish")) {
+			if (!set_patterns(id->publish, value))
+				err = bad(c, "[%s] publish: list too long", section);
+		} else if (!strcmp(key, "subscribe")) {
+			if (!set_patterns(id->subscribe, value))
+				err = bad(c, "[%s] subscribe: list too long", section);
+		} else if (!strcmp(key, "slow_policy")) {
+			if (!parse_policy(value, &id->slow))
+				err = bad(c, "[%s] slow_policy: want auto, drop, disconnect or hold",
+					  section);
+		} else if (!strcmp(key, "public_key")) {
+			if (hm_auth_parse_key(value, id->public_key) != HERMES_OK)
+				err = bad(c, "[%s] public_key: want 64 hex digits (hermes-bridge "
+					     "keygen prints them)",
+					  section);
+			else
+				id->have_public = true;
+		} else if (!strcmp(key, "hold")) {
+			if (!parse_bool(value, &id->hold))
+				err = bad(c, "[%s] hold: want true or false", section);
+		} else if (!strcmp(key, "link")) {
+			if (!parse_bool(value, &id->link))
+				err = bad(c, "[%s] link: want true or false", section);
+		} else {
+			err = bad(c, "[%s]: unknown key '%s'", section, key);
+		}
+	}
+	return err;
+}
+
+/* A key of a [ring NAME] section. */
+static hermes_err on_ring_key(hm_bridge_cfg *c, const char *section, const char *key,
+			      const char *value)
+{
+	hermes_err err = HERMES_OK;
+	hm_ring_cfg *r = ring_cfg(c, section + 5);
+	if (!r)
+		err = bad(c, "[%s]: bad ring name, or too many ring sections", section);
+	else if (!strcmp(key, "slow_policy")) {
+		if (!parse_policy(value, &r->slow))
+			err = bad(c, "[%s] slow_policy: want auto, drop, disconnect or hold", section);
+	} else if (!strcmp(key, "journal")) {
+		if (value[0] != '/' || !copy(r->journal, sizeof r->journal, value))
+			err = bad(c, "[%s] journal: want an absolute directory (at most %zu bytes)",
+				  section, sizeof r->journal - 1);
+	} else
+		err = bad(c, "[%s]: unknown key '%s'", section, key);
+	return err;
+}
+
+/* A key of a [link NAME] section. */
+static hermes_err on_link_key(hm_bridge_cfg *c, const char *section, const char *key,
+			      const char *value)
+{
+	hermes_err err = HERMES_OK;
+	hm_link_cfg *l = link_cfg(c, section + 5);
+	if (!l)
+		err = bad(c, "[%s]: bad link name, or more than %d links", section, HM_BR_MAX_LINKS);
+	else if (!strcmp(key, "connect")) {
+		char host[256];
+		uint16_t port;
+		if (hm_netaddr_split(value, host, sizeof host, &port) != 0 || port == 0 ||
+		    !copy(l->address, sizeof l->address, value))
+			err = bad(c, "[%s] connect: '%s' is not HOST:PORT", section, value);
+	} else if (!strcmp(key, "rings")) {
+		err = set_link_rings(c, l, value);
+	} else if (!strcmp(key, "identity")) {
+		if (!copy(l->identity, sizeof l->identity, value))
+			err = bad(c, "[%s] identity: too long", section);
+	} else if (!strcmp(key, "key_file")) {
+		if (!copy(l->key_file, sizeof l->key_file, value))
+			err = bad(c, "[%s] key_file: too long", section);
+	} else if (!strcmp(key, "server_key")) {
+		if (hm_auth_parse_key(value, l->server_key) != HERMES_OK)
+			err = bad(c, "[%s] server_key: want 64 hex digits", section);
+		else
+			l->have_server_key = true;
+	} else if (!strcmp(key, "server")) {
+		if (!copy(l->server, sizeof l->server, value))
+			err = bad(c, "[%s] server: too long", section);
+	} else if (!strcmp(key, "encrypt")) {
+		bool on = false;
+		if (!parse_bool(value, &on))
+			err = bad(c, "[%s] encrypt: want true or false", section);
+		/* With a key, links are encrypted unless this says false. */
+		l->encrypt = on;
+		l->plaintext = !on;
+	} else if (!strcmp(key, "start")) {
+		if (!strcmp(value, "earliest"))
+			l->start_earliest = true;
+		else if (!strcmp(value, "latest"))
+			l->start_earliest = false;
+		else
+			err = bad(c, "[%s] start: want latest or earliest", section);
+	} else
+		err = bad(c, "[%s]: unknown key '%s'", section, key);
+	return err;
+}
+
 static int on_entry(void *user, const char *section, const char *key, const char *value)
 {
 	parse_state *ps = user;
 	hm_bridge_cfg *c = ps->c;
-	hermes_err err = HERMES_OK;
-	if (ps->auth_file) {
-		if (strncmp(section, "identity ", 9) != 0) {
-			err = bad(c, "unknown section [%s] (want [identity NAME])", section);
-		} else {
-			hm_ident *id = ident_cfg(c, section + 9);
-			if (!id) {
-				err = bad(c, "[%s]: bad identity name", section);
-			} else if (!strcmp(key, "key_file")) {
-				char path[1100];
-				if (value[0] == '/')
-					snprintf(path, sizeof path, "%s", value);
-				else
-					snprintf(path, sizeof path, "%s/%s", ps->dir, value);
-				err = hm_auth_key_load(path, id->key);
-				if (err)
-					err = bad(c, "[%s] key_file: %s", section, hermes_last_error_detail());
-				else
-					id->have_key = true;
-			} else if (!strcmp(key, "publish")) {
-				if (!set_patterns(id->publish, value))
-					err = bad(c, "[%s] publish: list too long", section);
-			} else if (!strcmp(key, "subscribe")) {
-				if (!set_patterns(id->subscribe, value))
-					err = bad(c, "[%s] subscribe: list too long", section);
-			} else if (!strcmp(key, "slow_policy")) {
-				if (!parse_policy(value, &id->slow))
-					err = bad(c, "[%s] slow_policy: want auto, drop, disconnect or hold",
-						  section);
-			} else if (!strcmp(key, "public_key")) {
-				if (hm_auth_parse_key(value, id->public_key) != HERMES_OK)
-					err = bad(c, "[%s] public_key: want 64 hex digits (hermes-bridge "
-						     "keygen prints them)",
-						  section);
-				else
-					id->have_public = true;
-			} else if (!strcmp(key, "hold")) {
-				if (!parse_bool(value, &id->hold))
-					err = bad(c, "[%s] hold: want true or false", section);
-			} else if (!strcmp(key, "link")) {
-				if (!parse_bool(value, &id->link))
-					err = bad(c, "[%s] link: want true or false", section);
-			} else {
-				err = bad(c, "[%s]: unknown key '%s'", section, key);
-			}
-		}
-	} else if (!strcmp(section, "bridge")) {
+	hermes_err err;
+	if (ps->auth_file)
+		err = on_identity_key(ps, section, key, value);
+	else if (!strcmp(section, "bridge"))
 		err = hm_bridge_cfg_set(c, key, value);
-	} else if (!strncmp(section, "ring ", 5)) {
-		hm_ring_cfg *r = ring_cfg(c, section + 5);
-		if (!r)
-			err = bad(c, "[%s]: bad ring name, or too many ring sections", section);
-		else if (!strcmp(key, "slow_policy")) {
-			if (!parse_policy(value, &r->slow))
-				err = bad(c, "[%s] slow_policy: want auto, drop, disconnect or hold", section);
-		} else if (!strcmp(key, "journal")) {
-			if (value[0] != '/' || !copy(r->journal, sizeof r->journal, value))
-				err = bad(c, "[%s] journal: want an absolute directory (at most %zu bytes)",
-					  section, sizeof r->journal - 1);
-		} else
-			err = bad(c, "[%s]: unknown key '%s'", section, key);
-	} else if (!strncmp(section, "link ", 5)) {
-		hm_link_cfg *l = link_cfg(c, section + 5);
-		if (!l)
-			err = bad(c, "[%s]: bad link name, or more than %d links", section, HM_BR_MAX_LINKS);
-		else if (!strcmp(key, "connect")) {
-			char host[256];
-			uint16_t port;
-			if (hm_netaddr_split(value, host, sizeof host, &port) != 0 || port == 0 ||
-			    !copy(l->address, sizeof l->address, value))
-				err = bad(c, "[%s] connect: '%s' is not HOST:PORT", section, value);
-		} else if (!strcmp(key, "rings")) {
-			err = set_link_rings(c, l, value);
-		} else if (!strcmp(key, "identity")) {
-			if (!copy(l->identity, sizeof l->identity, value))
-				err = bad(c, "[%s] identity: too long", section);
-		} else if (!strcmp(key, "key_file")) {
-			if (!copy(l->key_file, sizeof l->key_file, value))
-				err = bad(c, "[%s] key_file: too long", section);
-		} else if (!strcmp(key, "server_key")) {
-			if (hm_auth_parse_key(value, l->server_key) != HERMES_OK)
-				err = bad(c, "[%s] server_key: want 64 hex digits", section);
-			else
-				l->have_server_key = true;
-		} else if (!strcmp(key, "server")) {
-			if (!copy(l->server, sizeof l->server, value))
-				err = bad(c, "[%s] server: too long", section);
-		} else if (!strcmp(key, "encrypt")) {
-			bool on = false;
-			if (!parse_bool(value, &on))
-				err = bad(c, "[%s] encrypt: want true or false", section);
-			/* With a key, links are encrypted unless this says false. */
-			l->encrypt = on;
-			l->plaintext = !on;
-		} else if (!strcmp(key, "start")) {
-			if (!strcmp(value, "earliest"))
-				l->start_earliest = true;
-			else if (!strcmp(value, "latest"))
-				l->start_earliest = false;
-			else
-				err = bad(c, "[%s] start: want latest or earliest", section);
-		} else
-			err = bad(c, "[%s]: unknown key '%s'", section, key);
-	} else {
+	else if (!strncmp(section, "ring ", 5))
+		err = on_ring_key(c, section, key, value);
+	else if (!strncmp(section, "link ", 5))
+		err = on_link_key(c, section, key, value);
+	else
 		err = bad(c, "unknown section [%s]", section);
-	}
 	if (err && !ps->err)
 		ps->err = err;
 	return err == HERMES_OK;
