@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,9 +136,46 @@ static int copy_str(hn_config *c, char *dst, size_t len, const char *key, const 
 	return 1;
 }
 
+/* The duration keys of [uplink]: "KEY 'VALUE' WANT" when bad or below min. */
+static const struct duration_key {
+	const char *key;
+	size_t offset;
+	int64_t min;
+	const char *want;
+} duration_keys[] = {
+	{"reconnect_wait", offsetof(hn_config, reconnect_wait_ms), 1, "is not a duration like 100ms"},
+	{"reconnect_max_wait", offsetof(hn_config, reconnect_max_wait_ms), 1,
+	 "is not a duration like 2s"},
+	{"connect_timeout", offsetof(hn_config, connect_timeout_ms), 1, "is not a duration like 2s"},
+	{"ack_timeout", offsetof(hn_config, ack_timeout_ms), 10,
+	 "is not a duration of at least 10ms"},
+	{"duplicate_window", offsetof(hn_config, duplicate_window_ms), 1000,
+	 "is not a duration of at least 1s"},
+	{"stream_max_age", offsetof(hn_config, stream_max_age_ms), 0,
+	 "is not a duration like 24h (0: forever)"},
+};
+
+/* Set a duration key; 1 when set, 0 when bad, -1 when key is none of them. */
+static int set_duration_key(hn_config *c, const char *key, const char *v)
+{
+	for (size_t i = 0; i < sizeof duration_keys / sizeof duration_keys[0]; i++) {
+		const struct duration_key *k = &duration_keys[i];
+		if (strcmp(key, k->key))
+			continue;
+		int64_t *ms = (int64_t *)((char *)c + k->offset);
+		if (!hm_parse_duration_ms(v, ms) || *ms < k->min)
+			BAD("%s '%s' %s", k->key, v, k->want);
+		return 1;
+	}
+	return -1;
+}
+
 static int on_uplink_key(hn_config *c, const char *key, const char *v)
 {
 	uint64_t n;
+	int set = set_duration_key(c, key, v);
+	if (set >= 0)
+		return set;
 	if (!strcmp(key, "bus")) {
 		if (!hm_segment_name_ok(v))
 			BAD("bus name '%s' must be 1..%d characters of A-Z a-z 0-9 . _ -", v,
@@ -181,26 +219,6 @@ static int on_uplink_key(hn_config *c, const char *key, const char *v)
 	} else if (!strcmp(key, "deliver")) {
 		if (!parse_deliver(v, &c->deliver_new))
 			BAD("deliver '%s' must be all or new", v);
-	} else if (!strcmp(key, "reconnect_wait")) {
-		if (!hm_parse_duration_ms(v, &c->reconnect_wait_ms) || c->reconnect_wait_ms < 1)
-			BAD("reconnect_wait '%s' is not a duration like 100ms", v);
-	} else if (!strcmp(key, "reconnect_max_wait")) {
-		if (!hm_parse_duration_ms(v, &c->reconnect_max_wait_ms) ||
-		    c->reconnect_max_wait_ms < 1)
-			BAD("reconnect_max_wait '%s' is not a duration like 2s", v);
-	} else if (!strcmp(key, "connect_timeout")) {
-		if (!hm_parse_duration_ms(v, &c->connect_timeout_ms) || c->connect_timeout_ms < 1)
-			BAD("connect_timeout '%s' is not a duration like 2s", v);
-	} else if (!strcmp(key, "ack_timeout")) {
-		if (!hm_parse_duration_ms(v, &c->ack_timeout_ms) || c->ack_timeout_ms < 10)
-			BAD("ack_timeout '%s' is not a duration of at least 10ms", v);
-	} else if (!strcmp(key, "duplicate_window")) {
-		if (!hm_parse_duration_ms(v, &c->duplicate_window_ms) ||
-		    c->duplicate_window_ms < 1000)
-			BAD("duplicate_window '%s' is not a duration of at least 1s", v);
-	} else if (!strcmp(key, "stream_max_age")) {
-		if (!hm_parse_duration_ms(v, &c->stream_max_age_ms))
-			BAD("stream_max_age '%s' is not a duration like 24h (0: forever)", v);
 	} else if (!strcmp(key, "stream_max_bytes")) {
 		if (!hm_parse_size(v, &c->stream_max_bytes) || c->stream_max_bytes > INT64_MAX)
 			BAD("stream_max_bytes '%s' is not a size (0: no limit)", v);
@@ -506,6 +524,76 @@ static bool stream_ok(const char *s)
 	return true;
 }
 
+/* What ring r does not set itself it takes from [uplink]. */
+static void inherit_defaults(const hn_config *c, hn_ring_cfg *r)
+{
+	if (!r->set_mode)
+		r->mode = c->mode;
+	if (!r->set_policy)
+		r->policy = c->policy;
+	if (!r->set_max_pending)
+		r->max_pending = c->max_pending;
+	if (!r->set_replicas)
+		r->replicas = c->replicas;
+	if (!r->set_deliver)
+		r->deliver_new = c->deliver_new;
+	if (!r->set_max_age)
+		r->stream_max_age_ms = c->stream_max_age_ms;
+	if (!r->set_max_bytes)
+		r->stream_max_bytes = c->stream_max_bytes;
+}
+
+/* Ring i's defaults, subject and stream name, checked (also against the
+ * subjects of the rings before it). */
+static hermes_err finish_ring(hn_config *c, unsigned i)
+{
+	hn_ring_cfg *r = &c->rings[i];
+	inherit_defaults(c, r);
+	if (!r->subject[0]) {
+		/* Built aside: r lives inside c, which the compiler cannot
+		 * tell apart from c->prefix as a source. */
+		char subj[sizeof r->subject];
+		int n = snprintf(subj, sizeof subj, "%s.%s", c->prefix, r->name);
+		if (n < 0 || (size_t)n >= sizeof subj) {
+			snprintf(c->error, sizeof c->error,
+				 "ring '%s': subject '%s.%s' is too long", r->name,
+				 c->prefix, r->name);
+			return HERMES_EINVAL;
+		}
+		memcpy(r->subject, subj, (size_t)n + 1);
+	}
+	if (!subject_ok(r->subject)) {
+		snprintf(c->error, sizeof c->error,
+			 "ring '%s': subject '%s' is not a valid NATS subject", r->name,
+			 r->subject);
+		return HERMES_EINVAL;
+	}
+	if (!r->stream[0]) {
+		/* HERMES_<RING>: upper case, and the characters a ring name may
+		 * have but a stream name may not ('.') become '_'. */
+		char name[sizeof r->name];
+		memcpy(name, r->name, sizeof name);
+		snprintf(r->stream, sizeof r->stream, "HERMES_%s", name);
+		for (char *p = r->stream; *p; p++)
+			*p = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+	}
+	if (!stream_ok(r->stream)) {
+		snprintf(c->error, sizeof c->error,
+			 "ring '%s': stream name '%s' may not contain '.', '*', '>', '/' or "
+			 "spaces",
+			 r->name, r->stream);
+		return HERMES_EINVAL;
+	}
+	for (unsigned j = 0; j < i; j++)
+		if (!strcmp(c->rings[j].subject, r->subject)) {
+			snprintf(c->error, sizeof c->error,
+				 "rings '%s' and '%s' both use subject '%s'", c->rings[j].name,
+				 r->name, r->subject);
+			return HERMES_EINVAL;
+		}
+	return HERMES_OK;
+}
+
 hermes_err hn_config_finish(hn_config *c)
 {
 	c->error[0] = '\0';
@@ -539,63 +627,9 @@ hermes_err hn_config_finish(hn_config *c)
 		return HERMES_EINVAL;
 	}
 	for (unsigned i = 0; i < c->nrings; i++) {
-		hn_ring_cfg *r = &c->rings[i];
-		if (!r->set_mode)
-			r->mode = c->mode;
-		if (!r->set_policy)
-			r->policy = c->policy;
-		if (!r->set_max_pending)
-			r->max_pending = c->max_pending;
-		if (!r->set_replicas)
-			r->replicas = c->replicas;
-		if (!r->set_deliver)
-			r->deliver_new = c->deliver_new;
-		if (!r->set_max_age)
-			r->stream_max_age_ms = c->stream_max_age_ms;
-		if (!r->set_max_bytes)
-			r->stream_max_bytes = c->stream_max_bytes;
-		if (!r->subject[0]) {
-			/* Built aside: r lives inside c, which the compiler cannot
-			 * tell apart from c->prefix as a source. */
-			char subj[sizeof r->subject];
-			int n = snprintf(subj, sizeof subj, "%s.%s", c->prefix, r->name);
-			if (n < 0 || (size_t)n >= sizeof subj) {
-				snprintf(c->error, sizeof c->error,
-					 "ring '%s': subject '%s.%s' is too long", r->name,
-					 c->prefix, r->name);
-				return HERMES_EINVAL;
-			}
-			memcpy(r->subject, subj, (size_t)n + 1);
-		}
-		if (!subject_ok(r->subject)) {
-			snprintf(c->error, sizeof c->error,
-				 "ring '%s': subject '%s' is not a valid NATS subject", r->name,
-				 r->subject);
-			return HERMES_EINVAL;
-		}
-		if (!r->stream[0]) {
-			/* HERMES_<RING>: upper case, and the characters a ring name may
-			 * have but a stream name may not ('.') become '_'. */
-			char name[sizeof r->name];
-			memcpy(name, r->name, sizeof name);
-			snprintf(r->stream, sizeof r->stream, "HERMES_%s", name);
-			for (char *p = r->stream; *p; p++)
-				*p = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
-		}
-		if (!stream_ok(r->stream)) {
-			snprintf(c->error, sizeof c->error,
-				 "ring '%s': stream name '%s' may not contain '.', '*', '>', '/' or "
-				 "spaces",
-				 r->name, r->stream);
-			return HERMES_EINVAL;
-		}
-		for (unsigned j = 0; j < i; j++)
-			if (!strcmp(c->rings[j].subject, r->subject)) {
-				snprintf(c->error, sizeof c->error,
-					 "rings '%s' and '%s' both use subject '%s'", c->rings[j].name,
-					 r->name, r->subject);
-				return HERMES_EINVAL;
-			}
+		hermes_err err = finish_ring(c, i);
+		if (err)
+			return err;
 	}
 	return HERMES_OK;
 }
