@@ -426,6 +426,71 @@ bool hn_in_resolve_pending(hermes_bus *bus, const char *ring, hn_ring_state *rs)
 	return committed;
 }
 
+/* Make sure the stream exists and reconcile what this bus applied with what
+ * it holds now; *applied: the last stream sequence to start after. */
+static bool js_check_stream(in *w, uint64_t *applied)
+{
+	uint64_t first, last;
+	natsStatus s = hn_js_ensure_stream(w->up, w->js, w->cfg, &first, &last);
+	if (s != NATS_OK) {
+		hn_log_ring(HN_LOG_DEBUG, w->cfg->name, "stream %s not available: %s",
+			    w->cfg->stream, natsStatus_GetText(s));
+		return false;
+	}
+	*applied = hm_load_acquire_u64(&w->rs->inp.applied);
+	if (*applied > last) {
+		/* The stream is behind what we applied: it was deleted and made
+		 * again. Its sequences mean something new; start at its beginning. */
+		hn_log_ring(HN_LOG_WARN, w->cfg->name,
+			    "stream %s ends at sequence %" PRIu64
+			    " but this bus applied up to %" PRIu64
+			    " (the stream was re-created?): reading it from its start",
+			    w->cfg->stream, last, *applied);
+		hn_add(&w->rs->in.errors, 1);
+		*applied = 0;
+		hm_store_release_u64(&w->rs->inp.applied, 0);
+	} else if (*applied > 0 && first > *applied + 1) {
+		/* Limits (age, bytes) removed messages this bus never applied. */
+		hn_log_ring(HN_LOG_WARN, w->cfg->name,
+			    "stream %s now starts at sequence %" PRIu64 "; sequences %" PRIu64
+			    "..%" PRIu64 " expired before this bus applied them",
+			    w->cfg->stream, first, *applied + 1, first - 1);
+		hn_add(&w->rs->in.errors, 1);
+	}
+	return true;
+}
+
+/* Our consumer: from after `applied` (or as deliver_new says, on a first
+ * run), kept in memory, one replica; the server removes it 30 s after we
+ * stop asking. Its config in *cc, its name in w->consumer. */
+static bool js_add_consumer(in *w, uint64_t applied, jsConsumerConfig *cc)
+{
+	jsConsumerConfig_Init(cc);
+	cc->AckPolicy = js_AckNone;
+	cc->FilterSubject = w->cfg->subject;
+	if (applied > 0) {
+		cc->DeliverPolicy = js_DeliverByStartSequence;
+		cc->OptStartSeq = applied + 1;
+	} else {
+		cc->DeliverPolicy = w->cfg->deliver_new ? js_DeliverNew : js_DeliverAll;
+	}
+	cc->MemoryStorage = true;
+	cc->Replicas = 1;
+	cc->InactiveThreshold = 30ll * 1000000000;
+	cc->MaxRequestBatch = 1024;
+	jsConsumerInfo *ci = NULL;
+	jsErrCode ec = 0;
+	natsStatus s = js_AddConsumer(&ci, w->js, w->cfg->stream, cc, NULL, &ec);
+	if (s != NATS_OK) {
+		hn_log_ring(HN_LOG_DEBUG, w->cfg->name, "cannot create a consumer on %s: %s (%d)",
+			    w->cfg->stream, natsStatus_GetText(s), (int)ec);
+		return false;
+	}
+	snprintf(w->consumer, sizeof w->consumer, "%s", ci->Name);
+	jsConsumerInfo_Destroy(ci);
+	return true;
+}
+
 static bool js_open(in *w)
 {
 	jsErrCode ec = 0;
@@ -440,58 +505,10 @@ static bool js_open(in *w)
 		if (s != NATS_OK)
 			return false;
 	}
-	uint64_t first, last;
-	s = hn_js_ensure_stream(w->up, w->js, w->cfg, &first, &last);
-	if (s != NATS_OK) {
-		hn_log_ring(HN_LOG_DEBUG, w->cfg->name, "stream %s not available: %s",
-			    w->cfg->stream, natsStatus_GetText(s));
-		return false;
-	}
-	uint64_t applied = hm_load_acquire_u64(&w->rs->inp.applied);
-	if (applied > last) {
-		/* The stream is behind what we applied: it was deleted and made
-		 * again. Its sequences mean something new; start at its beginning. */
-		hn_log_ring(HN_LOG_WARN, w->cfg->name,
-			    "stream %s ends at sequence %" PRIu64
-			    " but this bus applied up to %" PRIu64
-			    " (the stream was re-created?): reading it from its start",
-			    w->cfg->stream, last, applied);
-		hn_add(&w->rs->in.errors, 1);
-		applied = 0;
-		hm_store_release_u64(&w->rs->inp.applied, 0);
-	} else if (applied > 0 && first > applied + 1) {
-		/* Limits (age, bytes) removed messages this bus never applied. */
-		hn_log_ring(HN_LOG_WARN, w->cfg->name,
-			    "stream %s now starts at sequence %" PRIu64 "; sequences %" PRIu64
-			    "..%" PRIu64 " expired before this bus applied them",
-			    w->cfg->stream, first, applied + 1, first - 1);
-		hn_add(&w->rs->in.errors, 1);
-	}
+	uint64_t applied;
 	jsConsumerConfig cc;
-	jsConsumerConfig_Init(&cc);
-	cc.AckPolicy = js_AckNone;
-	cc.FilterSubject = w->cfg->subject;
-	if (applied > 0) {
-		cc.DeliverPolicy = js_DeliverByStartSequence;
-		cc.OptStartSeq = applied + 1;
-	} else {
-		cc.DeliverPolicy = w->cfg->deliver_new ? js_DeliverNew : js_DeliverAll;
-	}
-	/* Ours alone and cheap to make again: kept in memory, one replica; the
-	 * server removes it 30 s after we stop asking. */
-	cc.MemoryStorage = true;
-	cc.Replicas = 1;
-	cc.InactiveThreshold = 30ll * 1000000000;
-	cc.MaxRequestBatch = 1024;
-	jsConsumerInfo *ci = NULL;
-	s = js_AddConsumer(&ci, w->js, w->cfg->stream, &cc, NULL, &ec);
-	if (s != NATS_OK) {
-		hn_log_ring(HN_LOG_DEBUG, w->cfg->name, "cannot create a consumer on %s: %s (%d)",
-			    w->cfg->stream, natsStatus_GetText(s), (int)ec);
+	if (!js_check_stream(w, &applied) || !js_add_consumer(w, applied, &cc))
 		return false;
-	}
-	snprintf(w->consumer, sizeof w->consumer, "%s", ci->Name);
-	jsConsumerInfo_Destroy(ci);
 	jsSubOptions so;
 	jsSubOptions_Init(&so);
 	so.Stream = w->cfg->stream;
@@ -597,6 +614,93 @@ static hermes_err open_ring(in *w)
 	return hermes_pub_open(w->up->bus, w->cfg->name, &w->pub);
 }
 
+/* Stop reading NATS: the consumer (kept on the server or not) or the core
+ * subscription. */
+static void close_source(in *w, bool js, bool keep_consumer)
+{
+	if (js)
+		js_close(w, keep_consumer);
+	else
+		core_close(w);
+}
+
+/* Subscribe to NATS once connected, backing off (50 ms doubling to 1 s)
+ * while it fails. False: not yet (look again), or stopping. */
+static bool open_source(in *w, bool js, int *backoff, bool *stopping)
+{
+	set_state(w, HN_W_WAIT_NATS);
+	if (!hn_wait_connected(w->up, HN_SLICE_MS))
+		return false;
+	w->conn_gen = atomic_load(&w->up->conn_gen);
+	if (!(js ? js_open(w) : core_open(w))) {
+		if (hn_sleep(w->up, *backoff))
+			*stopping = true;
+		*backoff = *backoff * 2 > 1000 ? 1000 : *backoff * 2;
+		return false;
+	}
+	if (!js)
+		hn_log_ring(HN_LOG_INFO, w->cfg->name, "ring <- %s (core)", w->cfg->subject);
+	*backoff = 50;
+	set_state(w, HN_W_RUNNING);
+	return true;
+}
+
+/* Move messages from NATS into the open ring until stopped or the ring
+ * fails. */
+static void serve_ring(in *w, bool js)
+{
+	uint64_t idle_since = 0;
+	int backoff = 50;
+	while (!atomic_load(&w->up->stop)) {
+		if (!w->sub) {
+			bool stopping = false;
+			if (!open_source(w, js, &backoff, &stopping)) {
+				if (stopping)
+					break;
+				continue;
+			}
+			idle_since = 0;
+		}
+		enum step st;
+		if (js && atomic_load(&w->up->conn_gen) != w->conn_gen)
+			/* After a reconnection the consumer may have lived on the
+			 * server we lost; making a new one is cheap and exact. */
+			st = STEP_RESET;
+		else
+			st = js ? js_step(w, &idle_since) : core_step(w);
+		if (st == STEP_RESET)
+			close_source(w, js, false);
+		else if (st != STEP_OK)
+			break;
+	}
+	close_source(w, js, true);
+}
+
+/* Open the ring to publish into; false (after a second's wait) while it
+ * does not exist or cannot be opened. */
+static bool wait_ring(in *w, bool *waiting_logged)
+{
+	hermes_err err = open_ring(w);
+	if (err == HERMES_ENOENT) {
+		set_state(w, HN_W_WAIT_RING);
+		if (!*waiting_logged)
+			hn_log_ring(HN_LOG_WARN, w->cfg->name,
+				    "ring does not exist on bus '%s' (yet); checking every second",
+				    w->up->cfg.bus);
+		*waiting_logged = true;
+		hn_sleep(w->up, 1000);
+		return false;
+	}
+	if (err) {
+		hn_log_ring(HN_LOG_ERROR, w->cfg->name, "cannot publish into it: %s (%s)",
+			    hermes_strerror(err), hermes_last_error_detail());
+		hn_sleep(w->up, 1000);
+		return false;
+	}
+	*waiting_logged = false;
+	return true;
+}
+
 void *hn_in_main(void *arg)
 {
 	hn_ring_ctx *rc = arg;
@@ -615,69 +719,11 @@ void *hn_in_main(void *arg)
 	bool js = w.cfg->mode == HN_MODE_JETSTREAM;
 	bool waiting_logged = false;
 	while (!atomic_load(&w.up->stop)) {
-		hermes_err err = open_ring(&w);
-		if (err == HERMES_ENOENT) {
-			set_state(&w, HN_W_WAIT_RING);
-			if (!waiting_logged)
-				hn_log_ring(HN_LOG_WARN, w.cfg->name,
-					    "ring does not exist on bus '%s' (yet); checking every "
-					    "second",
-					    w.up->cfg.bus);
-			waiting_logged = true;
-			hn_sleep(w.up, 1000);
+		if (!wait_ring(&w, &waiting_logged))
 			continue;
-		}
-		if (err) {
-			hn_log_ring(HN_LOG_ERROR, w.cfg->name, "cannot publish into it: %s (%s)",
-				    hermes_strerror(err), hermes_last_error_detail());
-			hn_sleep(w.up, 1000);
-			continue;
-		}
-		waiting_logged = false;
 		if (js)
 			hn_in_resolve_pending(w.up->bus, w.cfg->name, w.rs);
-		uint64_t idle_since = 0;
-		int backoff = 50;
-		while (!atomic_load(&w.up->stop)) {
-			if (!w.sub) {
-				set_state(&w, HN_W_WAIT_NATS);
-				if (!hn_wait_connected(w.up, HN_SLICE_MS))
-					continue;
-				w.conn_gen = atomic_load(&w.up->conn_gen);
-				bool ok = js ? js_open(&w) : core_open(&w);
-				if (!ok) {
-					if (hn_sleep(w.up, backoff))
-						break;
-					backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
-					continue;
-				}
-				if (!js)
-					hn_log_ring(HN_LOG_INFO, w.cfg->name, "ring <- %s (core)",
-						    w.cfg->subject);
-				backoff = 50;
-				idle_since = 0;
-				set_state(&w, HN_W_RUNNING);
-			}
-			enum step st;
-			if (js && atomic_load(&w.up->conn_gen) != w.conn_gen)
-				/* After a reconnection the consumer may have lived on the
-				 * server we lost; making a new one is cheap and exact. */
-				st = STEP_RESET;
-			else
-				st = js ? js_step(&w, &idle_since) : core_step(&w);
-			if (st == STEP_RESET) {
-				if (js)
-					js_close(&w, false);
-				else
-					core_close(&w);
-			} else if (st != STEP_OK) {
-				break;
-			}
-		}
-		if (js)
-			js_close(&w, true);
-		else
-			core_close(&w);
+		serve_ring(&w, js);
 		hermes_pub_close(w.pub);
 		w.pub = NULL;
 	}
