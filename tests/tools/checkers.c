@@ -1,5 +1,7 @@
 #include "tests/tools/checkers.h"
 
+#include "tests/support/testing.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -626,4 +628,21 @@ long b64_decode(const char *s, size_t len, uint8_t *out, size_t cap)
 		}
 	}
 	return (long)n;
+}
+
+jv *jparse_or_fail(const char *text)
+{
+	char err[256];
+	jv *v = jparse(text, strlen(text), err, sizeof err);
+	if (!v)
+		fail_msg("not JSON: %s\n%s", err, text);
+	return v;
+}
+
+uint64_t ju64_at(const jv *v, const char *key)
+{
+	uint64_t x = 0;
+	if (!ju64(jget(v, key), &x))
+		fail_msg("'%s' is not an unsigned integer", key);
+	return x;
 }

@@ -37,6 +37,11 @@ bool ju64(const jv *v, uint64_t *out);
 /* A number as double. */
 bool jnum(const jv *v, double *out);
 
+/* The same, failing the test (cmocka) instead of returning false: the parsed
+ * document of text (free with jfree), and member key as an unsigned integer. */
+jv *jparse_or_fail(const char *text);
+uint64_t ju64_at(const jv *v, const char *key);
+
 /* Check a Prometheus text exposition: every line a "# HELP"/"# TYPE" comment
  * or `name{label="value",...} value`, each family's samples after its TYPE
  * line and contiguous. Returns false with the offending line in err. */

@@ -301,23 +301,6 @@ static void expect_ok(const result *r)
 		fail_msg("exit status %d; stderr: %s", r->code, r->err.p);
 }
 
-static jv *parse_json_or_fail(const char *text)
-{
-	char err[256];
-	jv *v = jparse(text, strlen(text), err, sizeof err);
-	if (!v)
-		fail_msg("not JSON: %s\n%s", err, text);
-	return v;
-}
-
-static uint64_t u64_at(const jv *v, const char *key)
-{
-	uint64_t x;
-	if (!ju64(jget(v, key), &x))
-		fail_msg("'%s' is not an unsigned integer", key);
-	return x;
-}
-
 static const jv *ring_in_list(const jv *list, const char *name)
 {
 	const jv *rings = jget(list, "rings");
@@ -481,12 +464,12 @@ static void test_pub_hex_then_tail_json_round_trips_binary(void **state)
 		char *nl = strchr(line, '\n');
 		assert_non_null(nl);
 		*nl = '\0';
-		jv *v = parse_json_or_fail(line);
+		jv *v = jparse_or_fail(line);
 		assert_int_equal(v->t, J_OBJ);
 		assert_int_equal(v->n, 4);
-		assert_int_equal(u64_at(v, "seq"), i);
-		assert_int_equal(u64_at(v, "tag"), 0);
-		assert_int_equal(u64_at(v, "len"), len);
+		assert_int_equal(ju64_at(v, "seq"), i);
+		assert_int_equal(ju64_at(v, "tag"), 0);
+		assert_int_equal(ju64_at(v, "len"), len);
 		const jv *data = jget(v, "data");
 		assert_non_null(data);
 		assert_int_equal(data->t, J_STR);
@@ -532,10 +515,10 @@ static void test_pub_tag_then_tail_shows_the_tag(void **state)
 		char *nl = strchr(line, '\n');
 		assert_non_null(nl);
 		*nl = '\0';
-		jv *v = parse_json_or_fail(line);
+		jv *v = jparse_or_fail(line);
 		assert_int_equal(v->n, 4);
-		assert_int_equal(u64_at(v, "seq"), i);
-		assert_int_equal(u64_at(v, "tag"), tags[i]);
+		assert_int_equal(ju64_at(v, "seq"), i);
+		assert_int_equal(ju64_at(v, "tag"), tags[i]);
 		jfree(v);
 		line = nl + 1;
 	}
@@ -588,23 +571,23 @@ static void test_list_and_inspect_json_match_what_was_published_and_consumed(voi
 
 	r = CTL(fx, "list", "--json", "--interval", "50");
 	expect_ok(&r);
-	jv *list = parse_json_or_fail(r.out.p);
+	jv *list = jparse_or_fail(r.out.p);
 	const jv *v = jget(list, "schema");
 	assert_non_null(v);
 	assert_string_equal(v->text, "hermes-ctl.list/1");
 	assert_string_equal(jget(list, "bus")->text, fx->bus);
 	assert_int_equal(jpath(list, "supervisor", "up", NULL)->b, true);
-	assert_int_equal(u64_at(list, "interval_ms"), 50);
+	assert_int_equal(ju64_at(list, "interval_ms"), 50);
 	const jv *ev = ring_in_list(list, "events");
 	assert_non_null(ev);
 	assert_string_equal(jget(ev, "policy")->text, "block");
-	assert_int_equal(u64_at(ev, "capacity_bytes"), 1 << 20);
-	assert_int_equal(u64_at(ev, "messages"), n);
-	assert_int_equal(u64_at(ev, "producers"), 0);
-	assert_int_equal(u64_at(ev, "subscribers"), 1);
-	assert_int_equal(u64_at(ev, "fill_messages"), n - k);
-	assert_int_equal(u64_at(ev, "fill_bytes"), data_bytes_left);
-	assert_int_equal(u64_at(ev, "lost_messages"), 0);
+	assert_int_equal(ju64_at(ev, "capacity_bytes"), 1 << 20);
+	assert_int_equal(ju64_at(ev, "messages"), n);
+	assert_int_equal(ju64_at(ev, "producers"), 0);
+	assert_int_equal(ju64_at(ev, "subscribers"), 1);
+	assert_int_equal(ju64_at(ev, "fill_messages"), n - k);
+	assert_int_equal(ju64_at(ev, "fill_bytes"), data_bytes_left);
+	assert_int_equal(ju64_at(ev, "lost_messages"), 0);
 	double rate;
 	assert_true(jnum(jget(ev, "messages_per_sec"), &rate));
 	assert_true(rate == 0.0); /* nothing was published while it sampled */
@@ -614,24 +597,24 @@ static void test_list_and_inspect_json_match_what_was_published_and_consumed(voi
 
 	r = CTL(fx, "inspect", "events", "--json");
 	expect_ok(&r);
-	jv *ins = parse_json_or_fail(r.out.p);
+	jv *ins = jparse_or_fail(r.out.p);
 	assert_string_equal(jget(ins, "schema")->text, "hermes-ctl.inspect/1");
 	const jv *ring = jget(ins, "ring");
-	assert_int_equal(u64_at(ring, "last_seq"), n - 1);
-	assert_int_equal(u64_at(ring, "tail_seq"), n);
+	assert_int_equal(ju64_at(ring, "last_seq"), n - 1);
+	assert_int_equal(ju64_at(ring, "tail_seq"), n);
 	const jv *subs = jget(ins, "subscribers");
 	assert_non_null(subs);
 	assert_int_equal(subs->n, 1);
 	const jv *s0 = subs->items[0];
-	assert_int_equal(u64_at(s0, "pid"), (uint64_t)getpid());
+	assert_int_equal(ju64_at(s0, "pid"), (uint64_t)getpid());
 	assert_string_equal(jget(s0, "client")->text, "order-router");
 	assert_string_equal(jget(s0, "instance")->text, "eu-1");
 	assert_int_equal(jget(s0, "alive")->b, true);
-	assert_int_equal(u64_at(s0, "next_seq"), k);
-	assert_int_equal(u64_at(s0, "lag_messages"), n - k);
-	assert_int_equal(u64_at(s0, "lag_bytes"), data_bytes_left);
-	assert_int_equal(u64_at(s0, "messages"), k);
-	assert_int_equal(u64_at(s0, "bytes"), consumed_bytes);
+	assert_int_equal(ju64_at(s0, "next_seq"), k);
+	assert_int_equal(ju64_at(s0, "lag_messages"), n - k);
+	assert_int_equal(ju64_at(s0, "lag_bytes"), data_bytes_left);
+	assert_int_equal(ju64_at(s0, "messages"), k);
+	assert_int_equal(ju64_at(s0, "bytes"), consumed_bytes);
 	assert_int_equal(jget(ins, "producers")->n, 0);
 	jfree(ins);
 	result_free(&r);
@@ -652,13 +635,13 @@ static void test_list_and_inspect_json_match_what_was_published_and_consumed(voi
 	/* clients: this process, connected to hermesd, holding a subscriber. */
 	r = CTL(fx, "clients", "--json");
 	expect_ok(&r);
-	jv *cl = parse_json_or_fail(r.out.p);
+	jv *cl = jparse_or_fail(r.out.p);
 	assert_int_equal(jget(cl, "supervisor_answered")->b, true);
 	const jv *list2 = jget(cl, "clients");
 	bool found = false;
 	for (size_t i = 0; i < list2->n; i++) {
 		const jv *c = list2->items[i];
-		if (u64_at(c, "pid") != (uint64_t)getpid())
+		if (ju64_at(c, "pid") != (uint64_t)getpid())
 			continue;
 		found = true;
 		assert_string_equal(jget(c, "client")->text, "order-router");
@@ -840,11 +823,11 @@ static void test_read_commands_work_with_hermesd_killed(void **state)
 
 	r = CTL(fx, "list", "--json", "--interval", "0");
 	expect_ok(&r);
-	jv *list = parse_json_or_fail(r.out.p);
+	jv *list = jparse_or_fail(r.out.p);
 	assert_int_equal(jpath(list, "supervisor", "up", NULL)->b, false);
 	assert_string_equal(jpath(list, "supervisor", "state", NULL)->text, "gone");
 	assert_int_equal(jget(list, "interval_ms")->t, J_NULL);
-	assert_int_equal(u64_at(ring_in_list(list, "events"), "messages"), 1);
+	assert_int_equal(ju64_at(ring_in_list(list, "events"), "messages"), 1);
 	jfree(list);
 	result_free(&r);
 
@@ -991,13 +974,13 @@ static void test_create_and_delete_round_trip_through_hermesd(void **state)
 
 	r = CTL(fx, "list", "--json", "--interval", "0");
 	expect_ok(&r);
-	jv *list = parse_json_or_fail(r.out.p);
+	jv *list = jparse_or_fail(r.out.p);
 	const jv *rt = ring_in_list(list, "rt");
 	assert_non_null(rt);
 	assert_string_equal(jget(rt, "policy")->text, "overwrite");
-	assert_int_equal(u64_at(rt, "capacity_bytes"), 65536);
-	assert_int_equal(u64_at(rt, "max_msg_bytes"), 1024);
-	assert_int_equal(u64_at(rt, "slots"), 128);
+	assert_int_equal(ju64_at(rt, "capacity_bytes"), 65536);
+	assert_int_equal(ju64_at(rt, "max_msg_bytes"), 1024);
+	assert_int_equal(ju64_at(rt, "slots"), 128);
 	jfree(list);
 	result_free(&r);
 
@@ -1017,7 +1000,7 @@ static void test_create_and_delete_round_trip_through_hermesd(void **state)
 	result_free(&r);
 	r = CTL(fx, "list", "--json", "--interval", "0");
 	expect_ok(&r);
-	list = parse_json_or_fail(r.out.p);
+	list = jparse_or_fail(r.out.p);
 	assert_null(ring_in_list(list, "rt"));
 	jfree(list);
 	result_free(&r);
@@ -1188,7 +1171,7 @@ static void test_corrupt_rings_are_shown_not_hidden(void **state)
 	result_free(&res);
 	res = CTL(fx, "list", "--json", "--interval", "0");
 	expect_ok(&res);
-	jv *v = parse_json_or_fail(res.out.p);
+	jv *v = jparse_or_fail(res.out.p);
 	const jv *corrupt = jget(v, "corrupt");
 	assert_non_null(corrupt);
 	assert_int_equal(corrupt->t, J_ARR);

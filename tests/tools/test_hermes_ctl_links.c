@@ -145,23 +145,6 @@ static void expect_ok(const result *r)
 		fail_msg("exit status %d; stderr: %s", r->code, r->err);
 }
 
-static jv *parse_json_or_fail(const char *text)
-{
-	char err[256];
-	jv *v = jparse(text, strlen(text), err, sizeof err);
-	if (!v)
-		fail_msg("not JSON: %s\n%s", err, text);
-	return v;
-}
-
-static uint64_t u64_at(const jv *v, const char *key)
-{
-	uint64_t x;
-	if (!ju64(jget(v, key), &x))
-		fail_msg("'%s' is not an unsigned integer", key);
-	return x;
-}
-
 static void expect_str(const jv *v, const char *key, const char *want)
 {
 	const jv *s = jget(v, key);
@@ -199,7 +182,7 @@ static jv *bridges_json(fixture *fx, const jv **b)
 {
 	result r = CTL(fx, "bridges", "--stats-dir", stats_dir(fx), "--json");
 	expect_ok(&r);
-	jv *doc = parse_json_or_fail(r.out);
+	jv *doc = jparse_or_fail(r.out);
 	result_free(&r);
 	expect_str(doc, "schema", "hermes-ctl.bridges/1");
 	expect_str(doc, "bus", fx->d.bus);
@@ -217,9 +200,9 @@ static jv *bridges_json_when(fixture *fx, const jv **b, uint64_t publishes, uint
 	uint64_t deadline = ht_now_ns() + (uint64_t)WAIT_MS * 1000000u;
 	for (;;) {
 		jv *doc = bridges_json(fx, b);
-		if (u64_at(*b, "publishes") >= publishes && u64_at(*b, "acks") >= publishes &&
-		    u64_at(*b, "delivers") >= delivers && u64_at(*b, "connections_open") == open &&
-		    u64_at(*b, "bytes_out") > NMSGS * 8)
+		if (ju64_at(*b, "publishes") >= publishes && ju64_at(*b, "acks") >= publishes &&
+		    ju64_at(*b, "delivers") >= delivers && ju64_at(*b, "connections_open") == open &&
+		    ju64_at(*b, "bytes_out") > NMSGS * 8)
 			return doc;
 		if (ht_now_ns() > deadline)
 			fail_msg("bridge counters did not reach publishes/acks %llu, delivers %llu, "
@@ -227,11 +210,11 @@ static jv *bridges_json_when(fixture *fx, const jv **b, uint64_t publishes, uint
 				 "delivers %llu, open %llu, bytes out %llu)",
 				 (unsigned long long)publishes, (unsigned long long)delivers,
 				 (unsigned long long)open, NMSGS * 8, WAIT_MS,
-				 (unsigned long long)u64_at(*b, "publishes"),
-				 (unsigned long long)u64_at(*b, "acks"),
-				 (unsigned long long)u64_at(*b, "delivers"),
-				 (unsigned long long)u64_at(*b, "connections_open"),
-				 (unsigned long long)u64_at(*b, "bytes_out"));
+				 (unsigned long long)ju64_at(*b, "publishes"),
+				 (unsigned long long)ju64_at(*b, "acks"),
+				 (unsigned long long)ju64_at(*b, "delivers"),
+				 (unsigned long long)ju64_at(*b, "connections_open"),
+				 (unsigned long long)ju64_at(*b, "bytes_out"));
 		jfree(doc);
 		struct timespec ts = {0, 20 * 1000000L}; /* between checks of a deadline */
 		nanosleep(&ts, NULL);
@@ -284,24 +267,24 @@ static void test_bridges_json_counts_what_a_remote_client_did(void **state)
 	jv *doc = bridges_json_when(fx, &b, NMSGS, NMSGS, 1);
 	expect_str(doc, "stats_dir", stats_dir(fx));
 	array_at(doc, "unreadable", 0);
-	assert_int_equal(u64_at(b, "pid"), (uint64_t)fx->b.pid);
+	assert_int_equal(ju64_at(b, "pid"), (uint64_t)fx->b.pid);
 	expect_bool(b, "alive", true);
 	expect_str(b, "state", "running");
 	expect_str(b, "listen", fx->b.addr);
-	assert_int_equal(u64_at(b, "port"), fx->b.port);
-	assert_true(u64_at(b, "connections_accepted") >= 1);
-	assert_true(u64_at(b, "handshakes") >= 1);
-	assert_int_equal(u64_at(b, "auth_failures"), 0);
-	assert_int_equal(u64_at(b, "protocol_errors"), 0);
+	assert_int_equal(ju64_at(b, "port"), fx->b.port);
+	assert_true(ju64_at(b, "connections_accepted") >= 1);
+	assert_true(ju64_at(b, "handshakes") >= 1);
+	assert_int_equal(ju64_at(b, "auth_failures"), 0);
+	assert_int_equal(ju64_at(b, "protocol_errors"), 0);
 	/* HELLO, BIND, SUBSCRIBE and NMSGS PUBLISH frames came in; at least the
 	 * acks and the deliveries went out. */
-	assert_true(u64_at(b, "frames_in") >= NMSGS + 3);
-	assert_true(u64_at(b, "frames_out") >= 2 * NMSGS);
-	assert_true(u64_at(b, "bytes_in") > NMSGS * 8);
-	assert_true(u64_at(b, "bytes_out") > NMSGS * 8);
-	assert_int_equal(u64_at(b, "drops"), 0);
-	assert_int_equal(u64_at(b, "subscriptions"), 1);
-	assert_int_equal(u64_at(b, "channels"), 1);
+	assert_true(ju64_at(b, "frames_in") >= NMSGS + 3);
+	assert_true(ju64_at(b, "frames_out") >= 2 * NMSGS);
+	assert_true(ju64_at(b, "bytes_in") > NMSGS * 8);
+	assert_true(ju64_at(b, "bytes_out") > NMSGS * 8);
+	assert_int_equal(ju64_at(b, "drops"), 0);
+	assert_int_equal(ju64_at(b, "subscriptions"), 1);
+	assert_int_equal(ju64_at(b, "channels"), 1);
 	array_at(b, "links", 0);
 	char path[512];
 	snprintf(path, sizeof path, "%s/hermes-bridge.%s.%u", stats_dir(fx), fx->d.bus, fx->b.port);
@@ -368,7 +351,7 @@ static void test_bridges_json_counts_what_a_remote_client_did(void **state)
 	fx->bridge_started = false;
 	r = CTL(fx, "bridges", "--stats-dir", stats_dir(fx), "--json");
 	expect_ok(&r);
-	doc = parse_json_or_fail(r.out);
+	doc = jparse_or_fail(r.out);
 	array_at(doc, "bridges", 0);
 	jfree(doc);
 	result_free(&r);
@@ -439,7 +422,7 @@ static void test_bridges_lists_half_written_files_and_ignores_other_buses(void *
 
 	result r = CTL(fx, "bridges", "--stats-dir", stats_dir(fx), "--json");
 	expect_ok(&r);
-	jv *doc = parse_json_or_fail(r.out);
+	jv *doc = jparse_or_fail(r.out);
 	array_at(doc, "bridges", 0);
 	const jv *u = array_at(doc, "unreadable", 1)->items[0];
 	snprintf(path, sizeof path, "%s/hermes-bridge.%s.7400", stats_dir(fx), fx->d.bus);
@@ -591,19 +574,19 @@ static void test_uplink_json_reads_the_state_file_back(void **state)
 	write_uplink_state(fx, getpid(), 4);
 	result r = CTL(fx, "uplink", "--stats-dir", stats_dir(fx), "--json");
 	expect_ok(&r);
-	jv *doc = parse_json_or_fail(r.out);
+	jv *doc = jparse_or_fail(r.out);
 	result_free(&r);
 	expect_str(doc, "schema", "hermes-ctl.uplink/1");
 	expect_str(doc, "bus", fx->d.bus);
 	expect_str(doc, "file", "ok");
 	const jv *u = jget(doc, "uplink");
 	assert_true(u && u->t == J_OBJ);
-	assert_int_equal(u64_at(u, "pid"), (uint64_t)getpid());
+	assert_int_equal(ju64_at(u, "pid"), (uint64_t)getpid());
 	expect_bool(u, "alive", true);
 	expect_bool(u, "up", true);
 	expect_str(u, "state", "running");
-	assert_true(u64_at(u, "heartbeat_age_ms") < 2000);
-	assert_int_equal(u64_at(u, "runs"), 2);
+	assert_true(ju64_at(u, "heartbeat_age_ms") < 2000);
+	assert_int_equal(ju64_at(u, "runs"), 2);
 	expect_str(u, "bus_id", "4660"); /* ids are strings: 64 bits do not fit a JSON number */
 	const jv *nats = jget(u, "nats");
 	assert_non_null(nats);
@@ -611,8 +594,8 @@ static void test_uplink_json_reads_the_state_file_back(void **state)
 	expect_str(nats, "url", "nats://127.0.0.1:4222");
 	expect_str(nats, "last_error", "stale connection");
 	expect_bool(nats, "text_consistent", true);
-	assert_int_equal(u64_at(nats, "connects"), 3);
-	assert_int_equal(u64_at(nats, "reconnects"), 2);
+	assert_int_equal(ju64_at(nats, "connects"), 3);
+	assert_int_equal(ju64_at(nats, "reconnects"), 2);
 
 	const jv *rings = array_at(u, "rings", 2);
 	const jv *o = ring_named(rings, "orders");
@@ -623,23 +606,23 @@ static void test_uplink_json_reads_the_state_file_back(void **state)
 	const jv *out = jget(o, "out"), *in = jget(o, "in");
 	assert_true(out && in);
 	expect_str(out, "state", "running");
-	assert_int_equal(u64_at(out, "messages"), 1001);
-	assert_int_equal(u64_at(out, "bytes"), 64064);
-	assert_int_equal(u64_at(out, "blocked_events"), 4);
-	assert_int_equal(u64_at(out, "blocked_ns"), 1500000000);
-	assert_int_equal(u64_at(out, "skipped_inbound"), 17);
-	assert_int_equal(u64_at(out, "lost"), 5);
+	assert_int_equal(ju64_at(out, "messages"), 1001);
+	assert_int_equal(ju64_at(out, "bytes"), 64064);
+	assert_int_equal(ju64_at(out, "blocked_events"), 4);
+	assert_int_equal(ju64_at(out, "blocked_ns"), 1500000000);
+	assert_int_equal(ju64_at(out, "skipped_inbound"), 17);
+	assert_int_equal(ju64_at(out, "lost"), 5);
 	expect_str(in, "state", "ring-full");
-	assert_int_equal(u64_at(in, "messages"), 77);
-	assert_int_equal(u64_at(in, "own_skipped"), 9);
-	assert_int_equal(u64_at(in, "duplicates_skipped"), 2);
-	assert_int_equal(u64_at(in, "lost"), 3);
-	assert_int_equal(u64_at(in, "client_dropped"), 6);
-	assert_int_equal(u64_at(in, "applied_stream_seq"), 88);
+	assert_int_equal(ju64_at(in, "messages"), 77);
+	assert_int_equal(ju64_at(in, "own_skipped"), 9);
+	assert_int_equal(ju64_at(in, "duplicates_skipped"), 2);
+	assert_int_equal(ju64_at(in, "lost"), 3);
+	assert_int_equal(ju64_at(in, "client_dropped"), 6);
+	assert_int_equal(ju64_at(in, "applied_stream_seq"), 88);
 	const jv *t = ring_named(rings, "ticks");
 	expect_str(t, "policy", "drop");
 	expect_str(jget(t, "out"), "state", "dropping");
-	assert_int_equal(u64_at(jget(t, "out"), "dropped"), 40);
+	assert_int_equal(ju64_at(jget(t, "out"), "dropped"), 40);
 	expect_str(jget(t, "in"), "state", "off");
 	jfree(doc);
 
@@ -698,7 +681,7 @@ static void test_uplink_of_a_dead_process_is_gone_and_half_written_text_is_flagg
 
 	result r = CTL(fx, "uplink", "--stats-dir", stats_dir(fx), "--json");
 	expect_ok(&r);
-	jv *doc = parse_json_or_fail(r.out);
+	jv *doc = jparse_or_fail(r.out);
 	result_free(&r);
 	const jv *u = jget(doc, "uplink");
 	expect_bool(u, "alive", false);
@@ -724,7 +707,7 @@ static void test_uplink_absent_is_no_error_and_garbage_is(void **state)
 	fixture *fx = *state;
 	result r = CTL(fx, "uplink", "--stats-dir", stats_dir(fx), "--json");
 	expect_ok(&r);
-	jv *doc = parse_json_or_fail(r.out);
+	jv *doc = jparse_or_fail(r.out);
 	expect_str(doc, "file", "absent");
 	const jv *u = jget(doc, "uplink");
 	assert_true(u && u->t == J_NULL);
