@@ -1,5 +1,6 @@
 /* hermes-bridge configuration (see config.h). */
 #include "tcp-bridge/config.h"
+#include "daemon/ini.h"
 #include "daemon/sched.h"
 #include "daemon/units.h"
 
@@ -584,17 +585,9 @@ static int on_entry(void *user, const char *section, const char *key, const char
 
 static hermes_err finish(hm_bridge_cfg *c, parse_state *ps, int r, const char *what)
 {
-	if (r == 0 && !ps->err)
-		return HERMES_OK;
-	char msg[sizeof c->error];
-	if (r < 0)
-		snprintf(msg, sizeof msg, "%.300s: cannot read: %.100s", what, strerror(errno));
-	else if (ps->err)
-		snprintf(msg, sizeof msg, "%.200s:%d: %.290s", what, r, c->error);
-	else
-		snprintf(msg, sizeof msg, "%.300s:%d: syntax error", what, r);
-	memcpy(c->error, msg, sizeof msg);
-	return HERMES_EINVAL;
+	if (!ps->err)
+		c->error[0] = '\0'; /* a syntax error: no message of a handler */
+	return hm_ini_result(r, what, c->error, sizeof c->error);
 }
 
 hermes_err hm_bridge_cfg_load(hm_bridge_cfg *c, const char *path)

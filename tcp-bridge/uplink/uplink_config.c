@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/ini.h"
 #include "shm/config.h"
 #include "shm/segment.h"
 #include "tcp-bridge/uplink/uplink_state.h"
@@ -428,25 +429,6 @@ void hn_config_defaults(hn_config *c)
 		snprintf(c->token, sizeof c->token, "%s", tok);
 }
 
-static hermes_err finish_parse(hn_config *c, int r)
-{
-	if (r == -1) {
-		snprintf(c->error, sizeof c->error, "cannot read the file: %s", strerror(errno));
-		return HERMES_EINVAL;
-	}
-	if (r > 0) {
-		char why[sizeof c->error];
-		snprintf(why, sizeof why, "%s", c->error[0] ? c->error : "syntax error");
-		snprintf(c->error, sizeof c->error, "line %d: %.240s", r, why);
-		return HERMES_EINVAL;
-	}
-	if (r < 0) {
-		snprintf(c->error, sizeof c->error, "out of memory while parsing");
-		return HERMES_ENOMEM;
-	}
-	return HERMES_OK;
-}
-
 hermes_err hn_config_load_file(hn_config *c, const char *path)
 {
 	c->error[0] = '\0';
@@ -457,13 +439,13 @@ hermes_err hn_config_load_file(hn_config *c, const char *path)
 	}
 	int r = ini_parse_file(f, on_entry, c);
 	fclose(f);
-	return finish_parse(c, r);
+	return hm_ini_result(r, NULL, c->error, sizeof c->error);
 }
 
 hermes_err hn_config_load_string(hn_config *c, const char *text)
 {
 	c->error[0] = '\0';
-	return finish_parse(c, ini_parse_string(text, on_entry, c));
+	return hm_ini_result(ini_parse_string(text, on_entry, c), NULL, c->error, sizeof c->error);
 }
 
 hermes_err hn_config_set(hn_config *c, const char *section, const char *key, const char *value)
