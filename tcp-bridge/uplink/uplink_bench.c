@@ -622,9 +622,10 @@ static void usage(FILE *f)
 		"  -h, --help        this text\n");
 }
 
-int main(int argc, char **argv)
+/* -1: run with *o; otherwise the exit status (help, or a usage error). */
+static int parse_opts(int argc, char **argv, opts *o)
 {
-	opts o = {.uplink = HERMES_NATS_PATH, .count = 0, .rate = 10000, .tp_count = 0, .size = 64};
+	*o = (opts){.uplink = HERMES_NATS_PATH, .count = 0, .rate = 10000, .tp_count = 0, .size = 64};
 	static const struct option lo[] = {
 		{"url", required_argument, NULL, 'u'},   {"mode", required_argument, NULL, 'm'},
 		{"count", required_argument, NULL, 'n'}, {"rate", required_argument, NULL, 'r'},
@@ -635,36 +636,99 @@ int main(int argc, char **argv)
 	int ch;
 	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (ch) {
-		case 'u': o.url = optarg; break;
+		case 'u': o->url = optarg; break;
 		case 'm':
 			if (strcmp(optarg, "core") && strcmp(optarg, "jetstream")) {
 				usage(stderr);
 				return 2;
 			}
-			o.jetstream = !strcmp(optarg, "jetstream");
+			o->jetstream = !strcmp(optarg, "jetstream");
 			break;
-		case 'n': o.count = strtoull(optarg, NULL, 10); break;
-		case 'r': o.rate = strtoull(optarg, NULL, 10); break;
-		case 't': o.tp_count = strtoull(optarg, NULL, 10); break;
-		case 's': o.size = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'R': o.runs = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'q': o.quick = true; break;
-		case 'c': o.csv = optarg; break;
-		case 'U': o.uplink = optarg; break;
+		case 'n': o->count = strtoull(optarg, NULL, 10); break;
+		case 'r': o->rate = strtoull(optarg, NULL, 10); break;
+		case 't': o->tp_count = strtoull(optarg, NULL, 10); break;
+		case 's': o->size = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'R': o->runs = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'q': o->quick = true; break;
+		case 'c': o->csv = optarg; break;
+		case 'U': o->uplink = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (o.size < 8 || o.size > 65536 || o.rate == 0 || o.runs > NRUNS_MAX) {
+	if (o->size < 8 || o->size > 65536 || o->rate == 0 || o->runs > NRUNS_MAX) {
 		usage(stderr);
 		return 2;
 	}
-	if (!o.count)
-		o.count = o.quick ? 5000 : 20000;
-	if (!o.tp_count)
-		o.tp_count = o.quick ? 50000 : 200000;
-	if (!o.runs)
-		o.runs = o.quick ? 1 : 3;
+	if (!o->count)
+		o->count = o->quick ? 5000 : 20000;
+	if (!o->tp_count)
+		o->tp_count = o->quick ? 50000 : 200000;
+	if (!o->runs)
+		o->runs = o->quick ? 1 : 3;
+	return -1;
+}
+
+/* Latency through the uplink (lr[0]) and bare NATS (lr[1]), o->runs each. */
+static void latency_rows(opts *o, bus_pair *bp, const char *url, lat_row lr[2])
+{
+	uint64_t *lat = calloc(o->count, sizeof *lat);
+	uint64_t per[NRUNS_MAX][6];
+	double means[NRUNS_MAX];
+	for (unsigned t = 0; t < 2; t++) {
+		for (unsigned run = 0; run < o->runs; run++) {
+			uint64_t got = 0;
+			bool ok = t == 0 ? bus_latency_run(o, bp, lat, &got)
+					 : nats_latency_run(o, url, lat, &got);
+			if (!ok)
+				die("%s: no latency sample arrived", lr[t].transport);
+			percentiles(lat, got, per[run], &means[run]);
+			lr[t].lost += o->count - got;
+			lr[t].count = got;
+		}
+		fold(&lr[t], per, means, o->runs);
+		if (lr[t].lost)
+			snprintf(lr[t].note, sizeof lr[t].note, "[%" PRIu64 " lost]", lr[t].lost);
+	}
+	free(lat);
+}
+
+static void sort_doubles(double *v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned j = i + 1; j < n; j++)
+			if (v[j] < v[i]) {
+				double x = v[i];
+				v[i] = v[j];
+				v[j] = x;
+			}
+}
+
+/* Throughput through the uplink (tr[0]) and bare NATS (tr[1]): median, min
+ * and max of o->runs runs. */
+static void throughput_rows(opts *o, bus_pair *bp, const char *url, tp_row tr[2])
+{
+	for (unsigned t = 0; t < 2; t++) {
+		double v[NRUNS_MAX];
+		for (unsigned run = 0; run < o->runs; run++) {
+			uint64_t lost = 0;
+			v[run] = t == 0 ? bus_tp_run(o, bp, &lost) : nats_tp_run(o, url, &lost);
+			tr[t].lost += lost;
+		}
+		sort_doubles(v, o->runs);
+		tr[t].median = v[o->runs / 2];
+		tr[t].min = v[0];
+		tr[t].max = v[o->runs - 1];
+		tr[t].runs = o->runs;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	opts o;
+	int rc = parse_opts(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(g_dir, sizeof g_dir, "/tmp/hermes-nats-bench-XXXXXX");
 	if (!mkdtemp(g_dir))
@@ -681,55 +745,19 @@ int main(int argc, char **argv)
 	printf("hermes-nats-bench: bus -> NATS -> bus (hermes-nats, %s mode) next to bare NATS; "
 	       "nats-server at %s; %u-byte messages, latency at %" PRIu64 " msg/s, %u run%s\n",
 	       o.jetstream ? "jetstream" : "core", url, o.size, o.rate, o.runs, o.runs == 1 ? "" : "s");
-	uint64_t *lat = calloc(o.count, sizeof *lat);
-	uint64_t per[NRUNS_MAX][6];
-	double means[NRUNS_MAX];
 	lat_row lr[2] = {{.transport = "nats-uplink"}, {.transport = "nats"}};
 	tp_row tr[2] = {{.transport = "nats-uplink", .batch = 256}, {.transport = "nats", .batch = 1}};
-	for (unsigned t = 0; t < 2; t++) {
-		for (unsigned run = 0; run < o.runs; run++) {
-			uint64_t got = 0;
-			bool ok = t == 0 ? bus_latency_run(&o, &bp, lat, &got)
-					 : nats_latency_run(&o, url, lat, &got);
-			if (!ok)
-				die("%s: no latency sample arrived", lr[t].transport);
-			percentiles(lat, got, per[run], &means[run]);
-			lr[t].lost += o.count - got;
-			lr[t].count = got;
-		}
-		fold(&lr[t], per, means, o.runs);
-		if (lr[t].lost)
-			snprintf(lr[t].note, sizeof lr[t].note, "[%" PRIu64 " lost]", lr[t].lost);
-	}
+	latency_rows(&o, &bp, url, lr);
 	lat_header();
 	lat_print(&lr[0], &o);
 	lat_print(&lr[1], &o);
-	for (unsigned t = 0; t < 2; t++) {
-		double v[NRUNS_MAX];
-		for (unsigned run = 0; run < o.runs; run++) {
-			uint64_t lost = 0;
-			v[run] = t == 0 ? bus_tp_run(&o, &bp, &lost) : nats_tp_run(&o, url, &lost);
-			tr[t].lost += lost;
-		}
-		for (unsigned i = 0; i < o.runs; i++)
-			for (unsigned j = i + 1; j < o.runs; j++)
-				if (v[j] < v[i]) {
-					double x = v[i];
-					v[i] = v[j];
-					v[j] = x;
-				}
-		tr[t].median = v[o.runs / 2];
-		tr[t].min = v[0];
-		tr[t].max = v[o.runs - 1];
-		tr[t].runs = o.runs;
-	}
+	throughput_rows(&o, &bp, url, tr);
 	printf("\n");
 	tp_header();
 	tp_print(&tr[0], &o);
 	tp_print(&tr[1], &o);
 	if (o.csv)
 		csv_write(&o, lr, 2, tr, 2);
-	free(lat);
 	hermes_bus_detach(bp.a);
 	hermes_bus_detach(bp.b);
 	cleanup();
