@@ -498,20 +498,19 @@ static hermes_err on_identity_key(parse_state *ps, const char *section, const ch
 static hermes_err on_ring_key(hm_bridge_cfg *c, const char *section, const char *key,
 			      const char *value)
 {
-	hermes_err err = HERMES_OK;
 	hm_ring_cfg *r = ring_cfg(c, section + 5);
 	if (!r)
-		err = bad(c, "[%s]: bad ring name, or too many ring sections", section);
-	else if (!strcmp(key, "slow_policy")) {
-		if (!parse_policy(value, &r->slow))
-			err = bad(c, "[%s] slow_policy: want auto, drop, disconnect or hold", section);
-	} else if (!strcmp(key, "journal")) {
-		if (value[0] != '/' || !copy(r->journal, sizeof r->journal, value))
-			err = bad(c, "[%s] journal: want an absolute directory (at most %zu bytes)",
-				  section, sizeof r->journal - 1);
-	} else
-		err = bad(c, "[%s]: unknown key '%s'", section, key);
-	return err;
+		return bad(c, "[%s]: bad ring name, or too many ring sections", section);
+	if (!strcmp(key, "slow_policy"))
+		return parse_policy(value, &r->slow)
+			       ? HERMES_OK
+			       : bad(c, "[%s] slow_policy: want auto, drop, disconnect or hold", section);
+	if (!strcmp(key, "journal"))
+		return value[0] == '/' && copy(r->journal, sizeof r->journal, value)
+			       ? HERMES_OK
+			       : bad(c, "[%s] journal: want an absolute directory (at most %zu bytes)",
+				     section, sizeof r->journal - 1);
+	return bad(c, "[%s]: unknown key '%s'", section, key);
 }
 
 /* A key of a [link NAME] section. */
