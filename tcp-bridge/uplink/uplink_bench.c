@@ -275,6 +275,17 @@ static uint64_t median_u64(uint64_t *v, unsigned n)
 	return v[n / 2];
 }
 
+static void sort_doubles(double *v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned j = i + 1; j < n; j++)
+			if (v[j] < v[i]) {
+				double x = v[i];
+				v[i] = v[j];
+				v[j] = x;
+			}
+}
+
 /* Fold the runs' percentiles into a row: median of each, p50/p99 range. */
 static void fold(lat_row *r, uint64_t per[NRUNS_MAX][6], double *means, unsigned runs)
 {
@@ -294,13 +305,7 @@ static void fold(lat_row *r, uint64_t per[NRUNS_MAX][6], double *means, unsigned
 	}
 	double m[NRUNS_MAX];
 	memcpy(m, means, runs * sizeof *m);
-	for (unsigned i = 0; i < runs; i++)
-		for (unsigned j = i + 1; j < runs; j++)
-			if (m[j] < m[i]) {
-				double t = m[i];
-				m[i] = m[j];
-				m[j] = t;
-			}
+	sort_doubles(m, runs);
 	r->mean = m[runs / 2];
 	r->runs = runs;
 }
@@ -691,17 +696,6 @@ static void latency_rows(opts *o, bus_pair *bp, const char *url, lat_row lr[2])
 			snprintf(lr[t].note, sizeof lr[t].note, "[%" PRIu64 " lost]", lr[t].lost);
 	}
 	free(lat);
-}
-
-static void sort_doubles(double *v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		for (unsigned j = i + 1; j < n; j++)
-			if (v[j] < v[i]) {
-				double x = v[i];
-				v[i] = v[j];
-				v[j] = x;
-			}
 }
 
 /* Throughput through the uplink (tr[0]) and bare NATS (tr[1]): median, min
