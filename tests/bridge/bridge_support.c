@@ -61,6 +61,11 @@ void hb_fixture_start(ht_daemon *d, hb_bridge *b, const char *tag, const hb_ring
 		      const char *const *extra)
 {
 	hb_bus_start_rings(d, tag, rings);
+	hb_fixture_bridge(d, b, extra);
+}
+
+void hb_fixture_bridge(ht_daemon *d, hb_bridge *b, const char *const *extra)
+{
 	hb_bridge_start(b, d, "bridge", extra);
 	fixture_bus = d;
 	fixture_bridge = b;

@@ -47,6 +47,9 @@ void hb_bus_start_rings(ht_daemon *d, const char *tag, const hb_ring_spec *rings
  * hb_fixture_start started last, if any. */
 void hb_fixture_start(ht_daemon *d, hb_bridge *b, const char *tag, const hb_ring_spec *rings,
 		      const char *const *extra);
+/* The second half of hb_fixture_start, for a suite that writes files into
+ * the bus's run directory (configuration, keys) before its bridge starts. */
+void hb_fixture_bridge(ht_daemon *d, hb_bridge *b, const char *const *extra);
 void hb_fixture_stop(ht_daemon *d, hb_bridge *b);
 int hb_fixture_teardown(void **state);
 /* A handle on the bus of the fixture started last (fails the test when it

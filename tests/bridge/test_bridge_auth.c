@@ -38,15 +38,19 @@ static void keygen(const char *name, char *path, size_t len)
 	assert_int_equal(hb_bridge_run(log, args, 10000), 1);
 }
 
+static const hb_ring_spec rings[] = {
+	{"secure-in", 1u << 20, 4096, HERMES_POLICY_BLOCK},
+	{"secure-out", 1u << 20, 4096, HERMES_POLICY_BLOCK},
+	{"other", 1u << 20, 4096, HERMES_POLICY_BLOCK},
+	{NULL, 0, 0, 0},
+};
+
 static int setup(void **state)
 {
 	(void)state;
 	if (!hm_auth_available())
 		return 0;
-	hb_bus_start(&bus, "brauth");
-	hb_ring(&bus, "secure-in", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "secure-out", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "other", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	hb_bus_start_rings(&bus, "brauth", rings);
 	keygen("alice", key_alice, sizeof key_alice);
 	keygen("bob", key_bob, sizeof key_bob);
 	keygen("mallory", key_mallory, sizeof key_mallory);
@@ -65,18 +69,7 @@ static int setup(void **state)
 	 * can be captured in clear for comparison (test_bridge_security checks
 	 * the default, required). */
 	const char *extra[] = {"--auth", auth, "--encrypt", "optional", "--log-level", "debug", NULL};
-	hb_bridge_start(&br, &bus, "bridge", extra);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	if (!hm_auth_available())
-		return 0;
-	hb_bridge_stop(&br);
-	ht_daemon_stop(&bus);
-	ht_daemon_cleanup(&bus);
+	hb_fixture_bridge(&bus, &br, extra);
 	return 0;
 }
 
@@ -366,5 +359,5 @@ int main(void)
 		printf("built without libsodium: nothing to test\n");
 		return 77;
 	}
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, hb_fixture_teardown);
 }

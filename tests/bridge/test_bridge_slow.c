@@ -51,14 +51,7 @@ static int setup(void **state)
 		   "[ring hold1]\nslow_policy = hold\n");
 	fclose(f);
 	const char *extra[] = {"--config", conf, NULL};
-	hb_bridge_start(&br, &bus, "bridge", extra);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	hb_fixture_stop(&bus, &br);
+	hb_fixture_bridge(&bus, &br, extra);
 	return 0;
 }
 
@@ -367,5 +360,5 @@ int main(void)
 		cmocka_unit_test(test_slow_subscriber_is_disconnected),
 		cmocka_unit_test(test_slow_subscriber_held_loses_nothing),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, hb_fixture_teardown);
 }
