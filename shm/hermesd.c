@@ -633,6 +633,84 @@ static hermes_err register_slot(client *c, const hm_ctl_req *req)
 	return HERMES_OK;
 }
 
+/* The fields of a ring change's log line: the ring, then who asked. */
+static void ring_fields(client *c, const char *name, hm_dlog_kv *kv)
+{
+	hm_dlog_str(kv, "ring", name);
+	client_fields(c, kv);
+}
+
+static hermes_err on_create(client *c, const char *name, const hm_ctl_req *req)
+{
+	hermes_ring_config cfg = {.name = name, .capacity = req->capacity,
+				  .max_msg = req->max_msg, .policy = (hermes_policy)req->policy,
+				  .slots = req->slots};
+	hermes_err err = hm_bus_create_ring_local(d.bus, &cfg);
+	if (!err) {
+		hm_dlog_kv kv = {0};
+		ring_fields(c, name, &kv);
+		hm_dlog(HM_LOG_INFO, "ring created: %llu bytes, %s%s",
+		       (unsigned long long)cfg.capacity,
+		       cfg.policy == HERMES_POLICY_BLOCK ? "block" : "overwrite", kv.s);
+	}
+	return err;
+}
+
+static hermes_err on_delete(client *c, const char *name, const hm_ctl_req *req)
+{
+	hermes_err err = hm_bus_delete_ring_local(d.bus, name, req->flags & HM_CTL_FORCE);
+	if (!err) {
+		hm_dlog_kv kv = {0};
+		ring_fields(c, name, &kv);
+		hm_dlog(HM_LOG_INFO, "ring deleted%s%s",
+		       req->flags & HM_CTL_FORCE ? " (forced)" : "", kv.s);
+	}
+	return err;
+}
+
+/* NAME: the client says who it is (application name and instance). */
+static hermes_err on_name(client *c, const hm_ctl_req *req)
+{
+	hm_dlog_kv kv = {0};
+	char app[HM_APP_NAME_SIZE], instance[HM_APP_INSTANCE_SIZE];
+	hermes_err err = hm_app_unpack(req->name, app, instance);
+	if (err) {
+		client_fields(c, &kv);
+		hm_dlog_str(&kv, "error", hermes_last_error_detail());
+		hm_dlog(HM_LOG_WARN, "client name refused%s", kv.s);
+		return err;
+	}
+	memcpy(c->app, app, sizeof app);
+	memcpy(c->instance, instance, sizeof instance);
+	client_fields(c, &kv);
+	hm_dlog_str(&kv, "comm", c->comm);
+	hm_dlog(HM_LOG_DEBUG, "client named%s", kv.s);
+	return HERMES_OK;
+}
+
+/* NAMES and CLIENTS: the connected clients (not those that hung up, whose
+ * slots are not yet released), as labels or as processes. */
+static void list_clients(hm_ctl_resp *resp, bool labels)
+{
+	for (unsigned i = 0; i < d.nclients && resp->count < HM_CTL_MAX_CLIENTS; i++) {
+		const client *k = &d.clients[i];
+		if (k->fd < 0)
+			continue;
+		if (labels) {
+			hm_ctl_label *o = &resp->u.labels[resp->count++];
+			o->pid = k->pid;
+			memcpy(o->app, k->app, sizeof o->app);
+			memcpy(o->instance, k->instance, sizeof o->instance);
+		} else {
+			hm_ctl_client *o = &resp->u.clients[resp->count++];
+			o->pid = k->pid;
+			o->uid = k->uid;
+			o->since_realtime_ns = k->since_ns;
+			memcpy(o->comm, k->comm, sizeof o->comm);
+		}
+	}
+}
+
 static void handle_request(client *c, const hm_ctl_req *req, hm_ctl_resp *resp)
 {
 	hermes_err err = HERMES_OK;
@@ -645,57 +723,17 @@ static void handle_request(client *c, const hm_ctl_req *req, hm_ctl_resp *resp)
 		snprintf(resp->detail, sizeof resp->detail, "hermesd %d.%d.%d bus %s",
 			 HERMES_VERSION_MAJOR, HERMES_VERSION_MINOR, HERMES_VERSION_PATCH, d.cfg.bus);
 		break;
-	case HM_CTL_CREATE: {
-		hermes_ring_config cfg = {.name = name, .capacity = req->capacity,
-					  .max_msg = req->max_msg, .policy = (hermes_policy)req->policy,
-					  .slots = req->slots};
-		err = hm_bus_create_ring_local(d.bus, &cfg);
-		if (!err) {
-			hm_dlog_kv kv = {0};
-			hm_dlog_str(&kv, "ring", name);
-			client_fields(c, &kv);
-			hm_dlog(HM_LOG_INFO, "ring created: %llu bytes, %s%s",
-			       (unsigned long long)cfg.capacity,
-			       cfg.policy == HERMES_POLICY_BLOCK ? "block" : "overwrite", kv.s);
-		}
+	case HM_CTL_CREATE:
+		err = on_create(c, name, req);
 		break;
-	}
 	case HM_CTL_DELETE:
-		err = hm_bus_delete_ring_local(d.bus, name, req->flags & HM_CTL_FORCE);
-		if (!err) {
-			hm_dlog_kv kv = {0};
-			hm_dlog_str(&kv, "ring", name);
-			client_fields(c, &kv);
-			hm_dlog(HM_LOG_INFO, "ring deleted%s%s",
-			       req->flags & HM_CTL_FORCE ? " (forced)" : "", kv.s);
-		}
+		err = on_delete(c, name, req);
 		break;
-	case HM_CTL_NAME: {
-		hm_dlog_kv kv = {0};
-		char app[HM_APP_NAME_SIZE], instance[HM_APP_INSTANCE_SIZE];
-		err = hm_app_unpack(req->name, app, instance);
-		if (err) {
-			client_fields(c, &kv);
-			hm_dlog_str(&kv, "error", hermes_last_error_detail());
-			hm_dlog(HM_LOG_WARN, "client name refused%s", kv.s);
-			break;
-		}
-		memcpy(c->app, app, sizeof app);
-		memcpy(c->instance, instance, sizeof instance);
-		client_fields(c, &kv);
-		hm_dlog_str(&kv, "comm", c->comm);
-		hm_dlog(HM_LOG_DEBUG, "client named%s", kv.s);
+	case HM_CTL_NAME:
+		err = on_name(c, req);
 		break;
-	}
 	case HM_CTL_NAMES:
-		for (unsigned i = 0; i < d.nclients && resp->count < HM_CTL_MAX_CLIENTS; i++) {
-			if (d.clients[i].fd < 0)
-				continue; /* as CLIENTS */
-			hm_ctl_label *o = &resp->u.labels[resp->count++];
-			o->pid = d.clients[i].pid;
-			memcpy(o->app, d.clients[i].app, sizeof o->app);
-			memcpy(o->instance, d.clients[i].instance, sizeof o->instance);
-		}
+		list_clients(resp, true);
 		break;
 	case HM_CTL_LIST:
 		for (unsigned i = 0; i < HM_MAX_RINGS; i++)
@@ -706,15 +744,7 @@ static void handle_request(client *c, const hm_ctl_req *req, hm_ctl_resp *resp)
 		err = register_slot(c, req);
 		break;
 	case HM_CTL_CLIENTS:
-		for (unsigned i = 0; i < d.nclients && resp->count < HM_CTL_MAX_CLIENTS; i++) {
-			if (d.clients[i].fd < 0)
-				continue; /* hung up, its slots not yet released */
-			hm_ctl_client *o = &resp->u.clients[resp->count++];
-			o->pid = d.clients[i].pid;
-			o->uid = d.clients[i].uid;
-			o->since_realtime_ns = d.clients[i].since_ns;
-			memcpy(o->comm, d.clients[i].comm, sizeof o->comm);
-		}
+		list_clients(resp, false);
 		break;
 	default:
 		err = HERMES_EINVAL;
