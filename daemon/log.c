@@ -69,6 +69,14 @@ int hm_dlog_level(void)
 	return max_level;
 }
 
+int hm_dlog_level_named(const char *name)
+{
+	for (int i = 0; i < (int)(sizeof level_names / sizeof level_names[0]); i++)
+		if (!strcmp(name, level_names[i]))
+			return i;
+	return -1;
+}
+
 static int left_out(int level)
 {
 	return level > max_level || max_level < 0;

@@ -31,6 +31,10 @@ enum { HM_DLOG_ERROR = 0, HM_DLOG_WARN = 1, HM_DLOG_INFO = 2, HM_DLOG_DEBUG = 3 
 void hm_dlog_set_level(int level);
 int hm_dlog_level(void);
 
+/* The level a --log-level / log_level value names ("error", "warn", "info",
+ * "debug"), or -1 for anything else. */
+int hm_dlog_level_named(const char *name);
+
 /* Write one message at LEVEL (HM_DLOG_*) unless the --log-level leaves it
  * out. */
 void hm_dlog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

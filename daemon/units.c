@@ -18,14 +18,22 @@ static int size_shift(char c)
 	}
 }
 
-bool hm_parse_size(const char *s, uint64_t *out)
+/* The decimal number s starts with (no sign, no space) in *v, *end after
+ * it; false when s does not start with a digit or the number overflows. */
+static bool leading_number(const char *s, unsigned long long *v, char **end)
 {
 	if (!s || !isdigit((unsigned char)*s))
 		return false;
-	char *end;
 	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno)
+	*v = strtoull(s, end, 10);
+	return errno == 0;
+}
+
+bool hm_parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	if (!leading_number(s, &v, &end))
 		return false;
 	int shift = size_shift(*end);
 	if (shift < 0)
@@ -42,12 +50,9 @@ bool hm_parse_size(const char *s, uint64_t *out)
 
 bool hm_parse_duration_ms(const char *s, int64_t *out)
 {
-	if (!s || !isdigit((unsigned char)*s))
-		return false;
+	unsigned long long v;
 	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || v > (1ull << 40))
+	if (!leading_number(s, &v, &end) || v > (1ull << 40))
 		return false;
 	int64_t mul;
 	if (!strcmp(end, "") || !strcmp(end, "ms"))

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/log.h"
 #include "daemon/sched.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
@@ -147,11 +148,8 @@ static int on_bus_key(hm_config *c, const char *key, const char *v)
 			BAD("rt_priority '%s' must be 0 (off) to 99", v);
 		c->rt_priority = (int)p;
 	} else if (!strcmp(key, "log_level")) {
-		static const char *levels[] = {"error", "warn", "info", "debug"};
-		int i;
-		for (i = 0; i < 4 && strcmp(v, levels[i]); i++)
-			;
-		if (i == 4)
+		int i = hm_dlog_level_named(v);
+		if (i < 0)
 			BAD("log_level '%s' must be error, warn, info or debug", v);
 		c->log_level = i;
 	} else {

@@ -1,6 +1,7 @@
 /* hermes-bridge configuration (see config.h). */
 #include "tcp-bridge/config.h"
 #include "daemon/ini.h"
+#include "daemon/log.h"
 #include "daemon/sched.h"
 #include "daemon/units.h"
 
@@ -306,11 +307,8 @@ static hermes_err set_running_key(hm_bridge_cfg *c, const char *key, const char 
 			return bad(c, "stats_mode: an octal mode, never world-writable");
 		c->stats_mode = (unsigned)u;
 	} else if (!strcmp(key, "log_level")) {
-		static const char *lv[] = {"error", "warn", "info", "debug"};
-		int i = 0;
-		while (i < 4 && strcmp(v, lv[i]))
-			i++;
-		if (i == 4)
+		int i = hm_dlog_level_named(v);
+		if (i < 0)
 			return bad(c, "log_level: want error, warn, info or debug");
 		c->log_level = i;
 	} else {

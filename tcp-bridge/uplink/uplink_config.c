@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "daemon/ini.h"
+#include "daemon/log.h"
 #include "shm/config.h"
 #include "shm/segment.h"
 #include "tcp-bridge/uplink/uplink_state.h"
@@ -224,11 +225,8 @@ static int on_uplink_key(hn_config *c, const char *key, const char *v)
 		if (!hm_parse_size(v, &c->stream_max_bytes) || c->stream_max_bytes > INT64_MAX)
 			BAD("stream_max_bytes '%s' is not a size (0: no limit)", v);
 	} else if (!strcmp(key, "log_level")) {
-		static const char *levels[] = {"error", "warn", "info", "debug"};
-		int i;
-		for (i = 0; i < 4 && strcmp(v, levels[i]); i++)
-			;
-		if (i == 4)
+		int i = hm_dlog_level_named(v);
+		if (i < 0)
 			BAD("log_level '%s' must be error, warn, info or debug", v);
 		c->log_level = i;
 	} else {

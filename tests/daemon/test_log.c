@@ -138,6 +138,12 @@ static void test_level_filter_leaves_out_what_is_above_it(void **state)
 	ssize_t n = read(fds[0], out, sizeof out - 1);
 	restore_stderr(fds, saved);
 	assert_int_equal(initial, HM_DLOG_DEBUG);
+	assert_int_equal(hm_dlog_level_named("error"), HM_DLOG_ERROR);
+	assert_int_equal(hm_dlog_level_named("warn"), HM_DLOG_WARN);
+	assert_int_equal(hm_dlog_level_named("info"), HM_DLOG_INFO);
+	assert_int_equal(hm_dlog_level_named("debug"), HM_DLOG_DEBUG);
+	assert_int_equal(hm_dlog_level_named("WARN"), -1);
+	assert_int_equal(hm_dlog_level_named(""), -1);
 	assert_true(n > 0);
 	char want[160];
 	snprintf(want, sizeof want, "%s[%d]: warn: kept\n%s[%d]: error: kept ring=r\n",
