@@ -45,37 +45,16 @@ void hb_ring(const ht_daemon *d, const char *name, uint64_t capacity, uint32_t m
 		fail_msg("create ring %s: %s (%s)", name, hermes_strerror(err), hermes_last_error_detail());
 }
 
-void hb_bus_start_rings(ht_daemon *d, const char *tag, const hb_ring_spec *rings)
-{
-	hb_bus_start(d, tag);
-	for (; rings->name; rings++)
-		hb_ring(d, rings->name, rings->capacity, rings->max_msg, rings->policy);
-}
-
 /* The fixture hb_fixture_teardown stops. */
 static ht_daemon *fixture_bus;
 static hb_bridge *fixture_bridge;
 static hermes_bus *fixture_handle;
-
-void hb_fixture_start(ht_daemon *d, hb_bridge *b, const char *tag, const hb_ring_spec *rings,
-		      const char *const *extra)
-{
-	hb_bus_start_rings(d, tag, rings);
-	hb_fixture_bridge(d, b, extra);
-}
 
 void hb_fixture_bridge(ht_daemon *d, hb_bridge *b, const char *const *extra)
 {
 	hb_bridge_start(b, d, "bridge", extra);
 	fixture_bus = d;
 	fixture_bridge = b;
-}
-
-void hb_fixture_stop(ht_daemon *d, hb_bridge *b)
-{
-	hb_bridge_stop(b);
-	ht_daemon_stop(d);
-	ht_daemon_cleanup(d);
 }
 
 hermes_bus *hb_fixture_attach(void)
@@ -91,8 +70,11 @@ int hb_fixture_teardown(void **state)
 	if (fixture_handle)
 		hermes_bus_detach(fixture_handle);
 	fixture_handle = NULL;
-	if (fixture_bus)
-		hb_fixture_stop(fixture_bus, fixture_bridge);
+	if (fixture_bus) {
+		hb_bridge_stop(fixture_bridge);
+		ht_daemon_stop(fixture_bus);
+		ht_daemon_cleanup(fixture_bus);
+	}
 	fixture_bus = NULL;
 	fixture_bridge = NULL;
 	return 0;

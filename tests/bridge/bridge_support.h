@@ -29,31 +29,16 @@ void hb_bus_start(ht_daemon *d, const char *tag);
 void hb_ring(const ht_daemon *d, const char *name, uint64_t capacity, uint32_t max_msg,
 	     hermes_policy policy);
 
-/* A ring a fixture creates; a table of them ends with a NULL name. */
-typedef struct hb_ring_spec {
-	const char *name;
-	uint64_t capacity;
-	uint32_t max_msg;
-	hermes_policy policy;
-} hb_ring_spec;
-
-/* The bus fixture: hb_bus_start, then hb_ring for every ring of the table. */
-void hb_bus_start_rings(ht_daemon *d, const char *tag, const hb_ring_spec *rings);
-
-/* The bridge fixture: hb_bus_start_rings, then hb_bridge_start(b, d,
- * "bridge", extra). hb_fixture_stop stops the bridge, then hermesd (each must
- * exit 0), and removes the bus and its run directory. hb_fixture_teardown is
- * the cmocka group teardown for a suite with one fixture: it stops the one
- * hb_fixture_start started last, if any. */
-void hb_fixture_start(ht_daemon *d, hb_bridge *b, const char *tag, const hb_ring_spec *rings,
-		      const char *const *extra);
-/* The second half of hb_fixture_start, for a suite that writes files into
- * the bus's run directory (configuration, keys) before its bridge starts. */
+/* The bridge fixture: after hb_bus_start and hb_ring (and whatever files
+ * the suite writes into the run directory), hb_fixture_bridge starts the
+ * suite's bridge, hb_bridge_start(b, d, "bridge", extra), and remembers both.
+ * hb_fixture_teardown, the suite's cmocka teardown, stops the bridge, then
+ * hermesd (each must exit 0), and removes the bus and its run directory; it
+ * does nothing when no fixture was started. hb_fixture_attach: a handle on
+ * the fixture's bus (fails the test when it cannot attach), detached by
+ * hb_fixture_teardown before it stops the bridge. */
 void hb_fixture_bridge(ht_daemon *d, hb_bridge *b, const char *const *extra);
-void hb_fixture_stop(ht_daemon *d, hb_bridge *b);
 int hb_fixture_teardown(void **state);
-/* A handle on the bus of the fixture started last (fails the test when it
- * cannot attach); hb_fixture_teardown detaches it before it stops the bridge. */
 hermes_bus *hb_fixture_attach(void);
 
 /* Start hermes-bridge --bus d->bus --listen 127.0.0.1:0 --stats-dir

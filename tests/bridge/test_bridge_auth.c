@@ -38,19 +38,15 @@ static void keygen(const char *name, char *path, size_t len)
 	assert_int_equal(hb_bridge_run(log, args, 10000), 1);
 }
 
-static const hb_ring_spec rings[] = {
-	{"secure-in", 1u << 20, 4096, HERMES_POLICY_BLOCK},
-	{"secure-out", 1u << 20, 4096, HERMES_POLICY_BLOCK},
-	{"other", 1u << 20, 4096, HERMES_POLICY_BLOCK},
-	{NULL, 0, 0, 0},
-};
-
 static int setup(void **state)
 {
 	(void)state;
 	if (!hm_auth_available())
 		return 0;
-	hb_bus_start_rings(&bus, "brauth", rings);
+	hb_bus_start(&bus, "brauth");
+	hb_ring(&bus, "secure-in", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	hb_ring(&bus, "secure-out", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	hb_ring(&bus, "other", 1u << 20, 4096, HERMES_POLICY_BLOCK);
 	keygen("alice", key_alice, sizeof key_alice);
 	keygen("bob", key_bob, sizeof key_bob);
 	keygen("mallory", key_mallory, sizeof key_mallory);

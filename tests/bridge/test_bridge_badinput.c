@@ -29,13 +29,6 @@
 static ht_daemon bus;
 static hb_bridge br;
 
-static const hb_ring_spec rings[] = {
-	{"good", 4u << 20, 4096, HERMES_POLICY_BLOCK},
-	/* The target of the random frames: overwrite, so nothing blocks. */
-	{"fz", 1u << 20, 4096, HERMES_POLICY_OVERWRITE},
-	{NULL, 0, 0, 0},
-};
-
 /* ---- the good client ------------------------------------------------------------------ */
 
 typedef struct good {
@@ -138,7 +131,11 @@ static int setup(void **state)
 	(void)state;
 	static const char *const extra[] = {"--handshake-timeout", "1000", "--out-buffer", "256K",
 					    "--log-level", "warn", NULL};
-	hb_fixture_start(&bus, &br, "brbad", rings, extra);
+	hb_bus_start(&bus, "brbad");
+	hb_ring(&bus, "good", 4u << 20, 4096, HERMES_POLICY_BLOCK);
+	/* The target of the random frames: overwrite, so nothing blocks. */
+	hb_ring(&bus, "fz", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
+	hb_fixture_bridge(&bus, &br, extra);
 	pthread_create(&good_thread, NULL, good_client, &g);
 	good_running = true;
 	return 0;

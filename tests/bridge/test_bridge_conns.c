@@ -15,11 +15,6 @@
 static ht_daemon bus;
 static hb_bridge br;
 
-static const hb_ring_spec rings[] = {
-	{"fan", 4u << 20, 4096, HERMES_POLICY_BLOCK},
-	{NULL, 0, 0, 0},
-};
-
 static int setup(void **state)
 {
 	(void)state;
@@ -28,7 +23,9 @@ static int setup(void **state)
 	static const char *const extra[] = {"--slow-policy", "drop", "--max-frame", "64K",
 					    "--max-connections-per-address", "2000",
 					    "--out-buffer", "256K", "--log-level", "warn", NULL};
-	hb_fixture_start(&bus, &br, "brconn", rings, extra);
+	hb_bus_start(&bus, "brconn");
+	hb_ring(&bus, "fan", 4u << 20, 4096, HERMES_POLICY_BLOCK);
+	hb_fixture_bridge(&bus, &br, extra);
 	return 0;
 }
 

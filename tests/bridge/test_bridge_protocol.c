@@ -21,14 +21,6 @@ static ht_daemon bus;
 static hermes_bus *hbus;
 static hb_bridge br;
 
-static const hb_ring_spec rings[] = {
-	{"plain", 1u << 20, 4096, HERMES_POLICY_BLOCK},
-	{"fresh", 1u << 20, 4096, HERMES_POLICY_BLOCK},
-	{"slots", 1u << 20, 4096, HERMES_POLICY_BLOCK},
-	{"ow", 1u << 20, 4096, HERMES_POLICY_OVERWRITE},
-	{NULL, 0, 0, 0},
-};
-
 static int setup(void **state)
 {
 	(void)state;
@@ -36,7 +28,12 @@ static int setup(void **state)
 	 * 16), so the ring's own slots can run out. */
 	static const char *const extra[] = {"--log-level", "warn", "--max-holds-per-identity", "256",
 					    NULL};
-	hb_fixture_start(&bus, &br, "brproto", rings, extra);
+	hb_bus_start(&bus, "brproto");
+	hb_ring(&bus, "plain", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	hb_ring(&bus, "fresh", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	hb_ring(&bus, "slots", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	hb_ring(&bus, "ow", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
+	hb_fixture_bridge(&bus, &br, extra);
 	hbus = hb_fixture_attach();
 	return 0;
 }

@@ -30,17 +30,14 @@ static bool check(const void *data, uint32_t len, uint64_t i)
 	return len == MSG_LEN && memcmp(data, want, MSG_LEN) == 0;
 }
 
-static const hb_ring_spec rings[] = {
-	{"inbound", 8u << 20, 65536, HERMES_POLICY_BLOCK},
-	{"outbound", 8u << 20, 65536, HERMES_POLICY_BLOCK},
-	{"plain", 1u << 20, 4096, HERMES_POLICY_BLOCK},
-	{NULL, 0, 0, 0},
-};
-
 static int setup(void **state)
 {
 	(void)state;
-	hb_fixture_start(&bus, &br, "brps", rings, NULL);
+	hb_bus_start(&bus, "brps");
+	hb_ring(&bus, "inbound", 8u << 20, 65536, HERMES_POLICY_BLOCK);
+	hb_ring(&bus, "outbound", 8u << 20, 65536, HERMES_POLICY_BLOCK);
+	hb_ring(&bus, "plain", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	hb_fixture_bridge(&bus, &br, NULL);
 	return 0;
 }
 

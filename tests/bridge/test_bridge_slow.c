@@ -30,17 +30,13 @@
 static ht_daemon bus;
 static hb_bridge br;
 
-static const hb_ring_spec rings[] = {
-	{"drop1", 8u << 20, MSG, HERMES_POLICY_BLOCK},
-	{"disc1", 8u << 20, MSG, HERMES_POLICY_BLOCK},
-	{"hold1", 8u << 20, MSG, HERMES_POLICY_BLOCK},
-	{NULL, 0, 0, 0},
-};
-
 static int setup(void **state)
 {
 	(void)state;
-	hb_bus_start_rings(&bus, "brslow", rings);
+	hb_bus_start(&bus, "brslow");
+	hb_ring(&bus, "drop1", 8u << 20, MSG, HERMES_POLICY_BLOCK);
+	hb_ring(&bus, "disc1", 8u << 20, MSG, HERMES_POLICY_BLOCK);
+	hb_ring(&bus, "hold1", 8u << 20, MSG, HERMES_POLICY_BLOCK);
 	char conf[256];
 	snprintf(conf, sizeof conf, "%s/bridge.conf", bus.run_dir);
 	FILE *f = fopen(conf, "we");

@@ -25,16 +25,6 @@ static ht_daemon bus;
 static hermes_bus *hbus;
 static hb_bridge br;
 
-static const hb_ring_spec rings[] = {
-	{"both", 1u << 20, 4096, HERMES_POLICY_BLOCK},
-	{"old", 1u << 20, 4096, HERMES_POLICY_BLOCK},
-	{"ow", 1u << 20, 4096, HERMES_POLICY_OVERWRITE},
-	{"bad", 1u << 20, 4096, HERMES_POLICY_BLOCK},
-	{"linked", 1u << 20, 4096, HERMES_POLICY_BLOCK},
-	{"ctl", 1u << 20, 4096, HERMES_POLICY_BLOCK},
-	{NULL, 0, 0, 0},
-};
-
 static int setup(void **state)
 {
 	(void)state;
@@ -43,7 +33,14 @@ static int setup(void **state)
 	unsetenv("HERMES_NET_ENCRYPT");
 	unsetenv("HERMES_NET_TIMEOUT_MS");
 	static const char *const extra[] = {"--log-level", "warn", NULL};
-	hb_fixture_start(&bus, &br, "brtags", rings, extra);
+	hb_bus_start(&bus, "brtags");
+	hb_ring(&bus, "both", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	hb_ring(&bus, "old", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	hb_ring(&bus, "ow", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
+	hb_ring(&bus, "bad", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	hb_ring(&bus, "linked", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	hb_ring(&bus, "ctl", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	hb_fixture_bridge(&bus, &br, extra);
 	hbus = hb_fixture_attach();
 	return 0;
 }

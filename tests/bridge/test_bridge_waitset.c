@@ -15,16 +15,13 @@
 static ht_daemon bus;
 static hb_bridge br;
 
-static const hb_ring_spec rings[] = {
-	{"local", 1u << 20, 4096, HERMES_POLICY_BLOCK},
-	{"remote", 1u << 20, 4096, HERMES_POLICY_BLOCK},
-	{NULL, 0, 0, 0},
-};
-
 static int setup(void **state)
 {
 	(void)state;
-	hb_fixture_start(&bus, &br, "brws", rings, NULL);
+	hb_bus_start(&bus, "brws");
+	hb_ring(&bus, "local", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	hb_ring(&bus, "remote", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	hb_fixture_bridge(&bus, &br, NULL);
 	return 0;
 }
 
