@@ -51,6 +51,7 @@ struct entry {
 	uint64_t slot_mask;
 	uint64_t seq;
 	uint64_t bit; /* the feed's subscriber slot bit, for `sleepers` */
+	uint64_t round; /* the watcher round that last announced it */
 };
 
 struct snap {
@@ -73,6 +74,12 @@ struct hm_watch {
 	/* 1 while the watcher is about to sleep or sleeps; arm wakes it only
 	 * then (the Dekker pair with ctrl, see arm). */
 	hm_atomic_u32 sleeping;
+	/* From snapshot to retraction (a round) the watcher has the bits of
+	 * the feeds it snapshotted in `sleepers`; round numbers rounds (from
+	 * 1) and round_done is signalled at each end, for hm_watch_slot_free. */
+	uint64_t round;
+	bool announcing;
+	pthread_cond_t round_done;
 	unsigned high; /* 1 + highest slot ever used */
 	unsigned nfired;
 	struct entry e[HM_WATCH_SLOTS];
@@ -147,6 +154,7 @@ static unsigned snapshot(hm_watch *w, struct ringset *rs)
 			continue;
 		w->snap[n++] = (struct snap){.slot = (int)i, .seq = e->seq, .hdr = e->hdr,
 					     .at = &e->slots[e->seq & e->slot_mask]};
+		e->round = w->round;
 		unsigned k = 0;
 		while (k < rs->n && rs->hdr[k] != e->hdr)
 			k++;
@@ -157,6 +165,7 @@ static unsigned snapshot(hm_watch *w, struct ringset *rs)
 		if (k < rs->n)
 			rs->bits[k] |= e->bit;
 	}
+	w->announcing = n > 0;
 	return n;
 }
 
@@ -253,15 +262,13 @@ static void *run(void *arg)
 			sleep_on(w, &rs, ctrl_v, barrier);
 		for (unsigned k = 0; k < rs.n; k++)
 			hm_ring_sleepers_remove(rs.hdr[k], rs.bits[k]);
-		bool precise = atomic_load_explicit(&w->precise, memory_order_relaxed);
-		if (nready == 0 && precise) {
-			pthread_mutex_lock(&w->mu);
-			continue;
-		}
-		if (!precise && nready == 0)
+		if (nready == 0 && !atomic_load_explicit(&w->precise, memory_order_relaxed))
 			/* Without futex_waitv: look again after the nap. */
 			nready = keep_ready(w, n);
 		pthread_mutex_lock(&w->mu);
+		w->announcing = false;
+		w->round++;
+		pthread_cond_broadcast(&w->round_done);
 		fire(w, nready);
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -279,6 +286,8 @@ hm_watch *hm_watch_create(void)
 		return NULL;
 	}
 	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->round_done, NULL);
+	w->round = 1;
 	/* Probe futex_waitv with an empty wait list... which the kernel
 	 * refuses with EINVAL when it has the call, ENOSYS when not. */
 	atomic_init(&w->precise, !(futex_waitv(NULL, 0, 0) < 0 && errno == ENOSYS));
@@ -290,6 +299,7 @@ hm_watch *hm_watch_create(void)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r != 0) {
 		close(w->efd);
+		pthread_cond_destroy(&w->round_done);
 		pthread_mutex_destroy(&w->mu);
 		free(w);
 		errno = r;
@@ -319,6 +329,7 @@ void hm_watch_destroy(hm_watch *w)
 	if (w->started)
 		pthread_join(w->thread, NULL);
 	close(w->efd);
+	pthread_cond_destroy(&w->round_done);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
 }
@@ -363,6 +374,18 @@ void hm_watch_slot_free(hm_watch *w, int slot)
 	if (slot < 0)
 		return;
 	pthread_mutex_lock(&w->mu);
+	/* A round that announced the slot's bit retracts it when it ends;
+	 * the feed's subscriber slot, and with it the bit, must not go to
+	 * someone else before (another bridge's feed, a local subscriber),
+	 * whose announcement that retraction would take back: its wake-ups
+	 * would be lost. And the ring may be unmapped once its feeds are
+	 * gone. So disarm it (the next round leaves it out), wake the
+	 * watcher and wait for the end of the round. */
+	w->e[slot].armed = false;
+	while (w->announcing && w->e[slot].round == w->round) {
+		kick(w);
+		pthread_cond_wait(&w->round_done, &w->mu);
+	}
 	w->e[slot] = (struct entry){0};
 	drop_fired(w, slot);
 	pthread_mutex_unlock(&w->mu);

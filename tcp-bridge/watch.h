@@ -33,7 +33,10 @@ int hm_watch_fd(const hm_watch *w);
 
 /* A slot for one feed, or -1 when all HM_WATCH_SLOTS are taken. */
 int hm_watch_slot_alloc(hm_watch *w);
-/* Give the slot back; it is disarmed and will not be reported again. */
+/* Give the slot back; it is disarmed and will not be reported again. Returns
+ * once the watcher no longer announces the slot's subscriber bit (waking it
+ * and waiting for its round to end if need be): only then may the feed close
+ * its subscriber slot, which another may take and announce at once. */
 void hm_watch_slot_free(hm_watch *w, int slot);
 
 /* Report slot when ring has a message (or an abandoned record, or was
