@@ -39,6 +39,9 @@
 #define HM_MAX_PRODUCERS 64u
 #define HM_MAX_SUBSCRIBERS 64u
 #define HM_MIN_SLOTS 64u
+/* The most message slots a ring may have: 2^28 slots of 16 bytes make a
+ * 4 GiB slot array, as large as the largest data area (HM_MAX_CAPACITY). */
+#define HM_MAX_SLOTS (1u << 28)
 #define HM_MIN_CAPACITY 4096u
 #define HM_MAX_CAPACITY (1ull << 32)
 

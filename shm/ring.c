@@ -179,7 +179,7 @@ hermes_err hm_ring_check_config(const hermes_ring_config *cfg)
 		return hm_fail(HERMES_EINVAL, "ring '%s': policy must be block or overwrite",
 			       cfg->name);
 	uint32_t slots = hm_ring_slots(cfg);
-	if (!is_pow2(slots) || slots < HM_MIN_SLOTS || slots > (1u << 28))
+	if (!is_pow2(slots) || slots < HM_MIN_SLOTS || slots > HM_MAX_SLOTS)
 		return hm_fail(HERMES_EINVAL,
 			       "ring '%s': slots %u must be a power of two between %u and 2^28",
 			       cfg->name, slots, HM_MIN_SLOTS);
@@ -239,7 +239,7 @@ hermes_err hm_ring_view(hm_ring *r, void *block, size_t block_size)
 		return hm_fail(HERMES_EVERSION, "ring layout version %u, expected %u",
 			       h.layout_version, HM_LAYOUT_VERSION);
 	if (!is_pow2(h.capacity) || h.capacity < HM_MIN_CAPACITY || h.capacity > HM_MAX_CAPACITY ||
-	    !is_pow2(h.slots) || h.slots < HM_MIN_SLOTS || h.slots > (1u << 28) ||
+	    !is_pow2(h.slots) || h.slots < HM_MIN_SLOTS || h.slots > HM_MAX_SLOTS ||
 	    h.prod_offset != prod_offset() || h.sub_offset != sub_offset() ||
 	    h.slot_offset != slot_offset() || h.data_offset != data_offset(h.slots) ||
 	    h.max_msg == 0 || h.max_msg > h.capacity / 8 || h.max_msg > HM_MAX_MSG_LIMIT ||
