@@ -1,6 +1,9 @@
 #include "daemon/notify.h"
 
+#include "daemon/log.h"
+
 #include <errno.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,4 +34,15 @@ int hm_notify(const char *msg)
 	close(fd);
 	errno = e;
 	return n < 0 ? -1 : 0;
+}
+
+void hm_notify_ready(const char *status)
+{
+	char msg[512];
+	if (status)
+		snprintf(msg, sizeof msg, "READY=1\nSTATUS=%s\n", status);
+	else
+		snprintf(msg, sizeof msg, "READY=1");
+	if (hm_notify(msg) != 0)
+		hm_dlog(HM_DLOG_WARN, "sd_notify failed: %s", strerror(errno));
 }

@@ -10,4 +10,9 @@
  * (the caller logs it: readiness is advisory). */
 int hm_notify(const char *msg);
 
+/* Readiness: "READY=1", with a "STATUS=status" line when status is not NULL.
+ * A failure is logged as a warning (daemon/log.h), not returned: readiness
+ * is advisory. */
+void hm_notify_ready(const char *status);
+
 #endif

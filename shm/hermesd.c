@@ -407,13 +407,6 @@ static void apply_scheduling(void)
 		hm_dlog(HM_LOG_WARN, "%s not applied: %s", what, strerror(errno));
 }
 
-/* systemd readiness: one datagram "READY=1" to $NOTIFY_SOCKET. */
-static void notify_ready(void)
-{
-	if (hm_notify("READY=1") != 0)
-		hm_dlog(HM_LOG_WARN, "sd_notify failed: %s", strerror(errno));
-}
-
 /* ---- clients and requests ---------------------------------------------------- */
 
 /* The pid of process `pid` (ours) in its own, innermost PID namespace:
@@ -1245,7 +1238,7 @@ int main(int argc, char **argv)
 	 * died while no supervisor was watching. */
 	repair_pass();
 	hm_dlog(HM_LOG_INFO, "ready: bus '%s', control socket %s", d.cfg.bus, d.sock_path);
-	notify_ready();
+	hm_notify_ready(NULL); /* systemd readiness (Type=notify) */
 
 	event_loop();
 	hm_dlog(HM_LOG_INFO,

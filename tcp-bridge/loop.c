@@ -503,10 +503,9 @@ static int open_listener(loop *L)
  * when the configuration said port 0). */
 static void notify_ready(loop *L)
 {
-	char msg[256];
-	snprintf(msg, sizeof msg, "READY=1\nSTATUS=listening on %s\n", L->listen_str);
-	if (hm_notify(msg) != 0)
-		hm_log(HM_BR_LOG_WARN, "sd_notify failed: %s", strerror(errno));
+	char status[200];
+	snprintf(status, sizeof status, "listening on %s", L->listen_str);
+	hm_notify_ready(status);
 }
 
 static void raise_fd_limit(unsigned want)

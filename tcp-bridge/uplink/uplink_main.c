@@ -284,16 +284,6 @@ static int print_stats(const char *path, bool json)
 
 /* ---- running ---- */
 
-/* systemd readiness (Type=notify): one datagram to $NOTIFY_SOCKET once the
- * bus is attached, the state file is ours and the workers run. Readiness
- * does not wait for NATS: an uplink whose server is down is running (and
- * says so in its state file), it is not failing to start. */
-static void notify_ready(void)
-{
-	if (hm_notify("READY=1") != 0)
-		hn_log(HN_LOG_WARN, "cannot notify systemd: %s", strerror(errno));
-}
-
 static hn_uplink g_up;
 
 static hermes_err attach_bus(hn_uplink *up, const sigset_t *sigs)
@@ -627,7 +617,11 @@ static int run(hn_uplink *up, const sigset_t *sigs)
 		hn_log(HN_LOG_INFO, "bus '%s' (id %s): %u ring%s, state %s", c->bus, up->origin,
 		       c->nrings, c->nrings == 1 ? "" : "s", c->state_path);
 		start_workers(up);
-		notify_ready();
+		/* systemd readiness (Type=notify) once the bus is attached, the
+		 * state file is ours and the workers run. Readiness does not wait
+		 * for NATS: an uplink whose server is down is running (and says so
+		 * in its state file), it is not failing to start. */
+		hm_notify_ready(NULL);
 		rc = wait_for_stop(up, sigs);
 		stop_workers(up);
 	}
