@@ -2,7 +2,11 @@
 #include "daemon/sched.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "daemon/log.h"
 
 bool hm_parse_cpus(const char *s, cpu_set_t *set)
 {
@@ -32,7 +36,8 @@ bool hm_parse_cpus(const char *s, cpu_set_t *set)
 	return true;
 }
 
-int hm_apply_scheduling(const cpu_set_t *cpus, int rt_priority, const char **what)
+/* Returns 0, or -1 with errno and *what naming the step that failed. */
+static int apply(const cpu_set_t *cpus, int rt_priority, const char **what)
 {
 	if (cpus && sched_setaffinity(0, sizeof *cpus, cpus) != 0) {
 		*what = "cpu affinity";
@@ -46,4 +51,15 @@ int hm_apply_scheduling(const cpu_set_t *cpus, int rt_priority, const char **wha
 		}
 	}
 	return 0;
+}
+
+int hm_apply_scheduling(const cpu_set_t *cpus, int rt_priority)
+{
+	const char *what = "";
+	if (apply(cpus, rt_priority, &what) == 0)
+		return 0;
+	int e = errno;
+	hm_dlog(HM_DLOG_WARN, "%s not applied: %s", what, strerror(e));
+	errno = e;
+	return -1;
 }

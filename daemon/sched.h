@@ -11,9 +11,10 @@
 bool hm_parse_cpus(const char *s, cpu_set_t *set);
 
 /* Pin this process to cpus (when given) and run it with SCHED_FIFO priority
- * rt_priority (when > 0). Returns 0, or -1 with errno and *what naming the
- * step that failed ("cpu affinity" or "rt priority"); the caller logs it and
- * goes on: scheduling is an optimisation, not a requirement. */
-int hm_apply_scheduling(const cpu_set_t *cpus, int rt_priority, const char **what);
+ * rt_priority (when > 0). A step that fails ("cpu affinity" or "rt
+ * priority") is logged as a warning (daemon/log.h) and the daemon goes on:
+ * scheduling is an optimisation, not a requirement. Returns 0, or -1 with
+ * errno when a step failed. */
+int hm_apply_scheduling(const cpu_set_t *cpus, int rt_priority);
 
 #endif

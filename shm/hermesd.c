@@ -400,13 +400,6 @@ static int open_socket(void)
 	return 0;
 }
 
-static void apply_scheduling(void)
-{
-	const char *what = "";
-	if (hm_apply_scheduling(d.cfg.have_cpus ? &d.cfg.cpus : NULL, d.cfg.rt_priority, &what) != 0)
-		hm_dlog(HM_LOG_WARN, "%s not applied: %s", what, strerror(errno));
-}
-
 /* ---- clients and requests ---------------------------------------------------- */
 
 /* The pid of process `pid` (ours) in its own, innermost PID namespace:
@@ -1201,7 +1194,7 @@ int main(int argc, char **argv)
 		return r;
 	hm_dlog_set_level(d.cfg.log_level);
 
-	apply_scheduling();
+	hm_apply_scheduling(d.cfg.have_cpus ? &d.cfg.cpus : NULL, d.cfg.rt_priority);
 	if (prepare_run_dir() != 0 || take_bus_lock() != 0)
 		return 1;
 	if (take_lock() != 0) {

@@ -434,9 +434,7 @@ int main(int argc, char **argv)
 	 * no ptrace by other processes of the user. */
 	hm_auth_protect_process();
 	hm_dlog_set_level(cfg.log_level);
-	const char *what = "";
-	if (hm_apply_scheduling(cfg.have_cpus ? &cfg.cpus : NULL, cfg.rt_priority, &what) != 0)
-		hm_dlog(HM_DLOG_WARN, "%s not applied: %s", what, strerror(errno));
+	hm_apply_scheduling(cfg.have_cpus ? &cfg.cpus : NULL, cfg.rt_priority);
 	rc = hm_bridge_run(&cfg);
 	hm_bridge_cfg_fini(&cfg);
 	return rc;
