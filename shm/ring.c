@@ -1888,10 +1888,8 @@ static bool sub_ready(hermes_sub *s)
 {
 	if (s->pending_lost)
 		return true;
-	/* Acquire: as in hermes_sub_poll. */
-	uint64_t w = hm_load_acquire_u64(&slot_at(&s->ring, s->seq)->word);
-	int64_t d = seq_diff(hm_word_seq(w), s->seq);
-	if (d > 0 || (d == 0 && hm_word_state(w) != HM_SLOT_IN_PROGRESS))
+	/* hm_ring_ready_at acquires the slot word, as hermes_sub_poll does. */
+	if (hm_ring_ready_at(&s->ring, s->seq))
 		return true;
 	return s->ring.policy == HERMES_POLICY_OVERWRITE && overwritten_since(&s->ring, s->pos, s->seq);
 }
@@ -1999,7 +1997,7 @@ hm_at hm_slot_look_at(const hm_slot *slot, uint64_t seq)
 
 bool hm_ring_ready_at(const hm_ring *ring, uint64_t seq)
 {
-	return hm_slot_look_at(&ring->slots[seq & ring->slot_mask], seq) != HM_AT_EMPTY;
+	return hm_slot_look_at(slot_at(ring, seq), seq) != HM_AT_EMPTY;
 }
 
 void hermes_sub_set_spin(hermes_sub *s, uint32_t checks)
