@@ -330,7 +330,7 @@ static int open_segment(bool *created)
 			n += hm_load_acquire_u32(&d.bus->dir[i].state) == HM_RING_READY;
 		hm_dlog(HM_LOG_INFO, "re-adopting the existing segment of bus '%s' with %u ring(s)",
 		       d.cfg.bus, n);
-		uint64_t want = (d.cfg.size + 4095) & ~(uint64_t)4095;
+		uint64_t want = hm_segment_page_up(d.cfg.size);
 		if (want != d.bus->size)
 			hm_dlog(HM_LOG_WARN,
 			       "bus '%s': size %llu is configured but the existing segment has %llu; "

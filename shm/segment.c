@@ -61,14 +61,14 @@ static size_t dir_bytes(void)
 	return HM_MAX_RINGS * sizeof(hm_ring_desc);
 }
 
-static uint64_t page_up(uint64_t n)
+uint64_t hm_segment_page_up(uint64_t n)
 {
 	return (n + SEG_PAGE - 1) & ~(uint64_t)(SEG_PAGE - 1);
 }
 
 static uint64_t first_block_offset(void)
 {
-	return page_up(HM_SEG_HEADER_SIZE + dir_bytes());
+	return hm_segment_page_up(HM_SEG_HEADER_SIZE + dir_bytes());
 }
 
 /* A plain (non-atomic) field of the shared segment, read exactly once: the
@@ -90,7 +90,7 @@ static hermes_err check_create_args(const char *name, uint64_t *size, unsigned m
 	if (*size < MIN_SEGMENT_SIZE || *size > (1ull << 44))
 		return hm_fail(HERMES_EINVAL, "bus '%s': size %llu must be between %u and 2^44 bytes",
 			       name, (unsigned long long)*size, MIN_SEGMENT_SIZE);
-	*size = page_up(*size);
+	*size = hm_segment_page_up(*size);
 	return HERMES_OK;
 }
 
@@ -781,7 +781,7 @@ hermes_err hm_bus_create_ring_local(hermes_bus *bus, const hermes_ring_config *c
 	if (err == HERMES_EBADSEGMENT)
 		return err; /* the name belongs to a quarantined ring */
 	hm_clear_detail();
-	uint64_t need = page_up(hm_ring_block_size(cfg->capacity, hm_ring_slots(cfg)));
+	uint64_t need = hm_segment_page_up(hm_ring_block_size(cfg->capacity, hm_ring_slots(cfg)));
 	hm_seg_header *h = bus->hdr;
 	hm_ring_desc *d = NULL;
 	uint64_t off = 0;

@@ -49,6 +49,10 @@ bool hm_segment_name_ok(const char *name);
 /* "/hermes.<name>" for shm_open, after validating the name. */
 hermes_err hm_segment_path(const char *name, char *buf, size_t len);
 
+/* bytes rounded up to whole pages (SEG_PAGE): the segment's size, and each
+ * ring block, are laid out in pages. */
+uint64_t hm_segment_page_up(uint64_t bytes);
+
 /* ---- creation and the bus lock (hermesd) ---- */
 
 /* The bus lock: open (creating it empty if missing) the segment file of the
