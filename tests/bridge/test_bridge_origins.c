@@ -41,13 +41,36 @@ static void table_path(char *buf, size_t len, const char *ring)
 	snprintf(buf, len, "%s/hermes-bridge.b.%s.origins", dir, ring);
 }
 
+/* A ring and its table in private memory (no state directory): the state
+ * of the in-memory tests. */
+typedef struct in_memory {
+	ht_ring *f;
+	hm_origins *o;
+} in_memory;
+
+static int open_in_memory(void **state)
+{
+	static in_memory m;
+	m.f = ht_ring_make(4096, 200, HERMES_POLICY_BLOCK, false);
+	m.o = hm_origins_open(NULL, "b", "r", &m.f->ring);
+	assert_non_null(m.o);
+	assert_false(m.o->in_file);
+	*state = &m;
+	return 0;
+}
+
+static int close_in_memory(void **state)
+{
+	in_memory *m = *state;
+	hm_origins_close(m->o);
+	ht_ring_free(m->f);
+	return 0;
+}
+
 static void test_tags_mark_link_messages_of_this_lap_only(void **state)
 {
-	(void)state;
-	ht_ring *f = ht_ring_make(4096, 200, HERMES_POLICY_BLOCK, false);
-	hm_origins *o = hm_origins_open(NULL, "b", "r", &f->ring);
-	assert_non_null(o);
-	assert_false(o->in_file);
+	hm_origins *o = ((in_memory *)*state)->o;
+	ht_ring *f = ((in_memory *)*state)->f;
 	assert_false(hm_origins_imported(o, 5));
 	hm_origins_mark(o, 5);
 	assert_true(hm_origins_imported(o, 5));
@@ -56,16 +79,11 @@ static void test_tags_mark_link_messages_of_this_lap_only(void **state)
 	assert_false(hm_origins_imported(o, 5 + f->ring.nslots));
 	hm_origins_mark(o, 5 + f->ring.nslots);
 	assert_false(hm_origins_imported(o, 5));
-	hm_origins_close(o);
-	ht_ring_free(f);
 }
 
 static void test_records_say_what_each_origin_committed(void **state)
 {
-	(void)state;
-	ht_ring *f = ht_ring_make(4096, 200, HERMES_POLICY_BLOCK, false);
-	hm_origins *o = hm_origins_open(NULL, "b", "r", &f->ring);
-	assert_non_null(o);
+	hm_origins *o = ((in_memory *)*state)->o;
 	assert_false(hm_origins_seen(o, 7, 0));
 	hm_origins_record(o, 7, 10);
 	assert_true(hm_origins_seen(o, 7, 0));
@@ -75,16 +93,12 @@ static void test_records_say_what_each_origin_committed(void **state)
 	assert_false(hm_origins_seen(o, 8, 0));
 	hm_origins_record(o, 7, 3);
 	assert_true(hm_origins_seen(o, 7, 10));
-	hm_origins_close(o);
-	ht_ring_free(f);
 }
 
 static void test_announced_commit_counts_once_its_message_is_in_the_ring(void **state)
 {
-	(void)state;
-	ht_ring *f = ht_ring_make(4096, 200, HERMES_POLICY_BLOCK, false);
-	hm_origins *o = hm_origins_open(NULL, "b", "r", &f->ring);
-	assert_non_null(o);
+	hm_origins *o = ((in_memory *)*state)->o;
+	ht_ring *f = ((in_memory *)*state)->f;
 	hm_origins_record(o, 7, 4);
 	/* Announced at ring sequence 0, and the bridge "died" before the
 	 * commit: not seen. */
@@ -95,17 +109,22 @@ static void test_announced_commit_counts_once_its_message_is_in_the_ring(void **
 	assert_int_equal(ht_publish(&f->pub, 8, 0), 0);
 	assert_true(hm_origins_seen(o, 7, 5));
 	assert_false(hm_origins_seen(o, 7, 6));
-	hm_origins_close(o);
-	ht_ring_free(f);
+}
+
+/* The table of ring "r" in the state directory, mapped from its file. */
+static hm_origins *open_in_file(const hm_ring *ring)
+{
+	hm_origins *o = hm_origins_open(dir, "b", "r", ring);
+	assert_non_null(o);
+	assert_true(o->in_file);
+	return o;
 }
 
 static void test_table_file_is_kept_across_opens_with_mode_0600(void **state)
 {
 	(void)state;
 	ht_ring *f = ht_ring_make(4096, 200, HERMES_POLICY_BLOCK, false);
-	hm_origins *o = hm_origins_open(dir, "b", "r", &f->ring);
-	assert_non_null(o);
-	assert_true(o->in_file);
+	hm_origins *o = open_in_file(&f->ring);
 	hm_origins_mark(o, 3);
 	hm_origins_record(o, 9, 41);
 	hm_origins_close(o);
@@ -114,9 +133,7 @@ static void test_table_file_is_kept_across_opens_with_mode_0600(void **state)
 	struct stat st;
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	o = hm_origins_open(dir, "b", "r", &f->ring);
-	assert_non_null(o);
-	assert_true(o->in_file);
+	o = open_in_file(&f->ring);
 	assert_true(hm_origins_imported(o, 3));
 	assert_true(hm_origins_seen(o, 9, 41));
 	hm_origins_close(o);
@@ -124,9 +141,7 @@ static void test_table_file_is_kept_across_opens_with_mode_0600(void **state)
 	 * starts afresh. */
 	ht_ring *g = ht_ring_make(4096, 200, HERMES_POLICY_BLOCK, false);
 	g->ring.hdr->created_realtime_ns = f->ring.hdr->created_realtime_ns + 1;
-	o = hm_origins_open(dir, "b", "r", &g->ring);
-	assert_non_null(o);
-	assert_true(o->in_file);
+	o = open_in_file(&g->ring);
 	assert_false(hm_origins_imported(o, 3));
 	assert_false(hm_origins_seen(o, 9, 41));
 	hm_origins_close(o);
@@ -144,9 +159,7 @@ static void test_short_table_file_is_made_anew(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "short", 5), 5);
 	close(fd);
-	hm_origins *o = hm_origins_open(dir, "b", "r", &f->ring);
-	assert_non_null(o);
-	assert_true(o->in_file);
+	hm_origins *o = open_in_file(&f->ring);
 	hm_origins_mark(o, f->ring.nslots - 1); /* the last tag: no SIGBUS */
 	assert_true(hm_origins_imported(o, f->ring.nslots - 1));
 	hm_origins_close(o);
@@ -209,9 +222,12 @@ static void test_bus_id_is_made_once_and_kept(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tags_mark_link_messages_of_this_lap_only),
-		cmocka_unit_test(test_records_say_what_each_origin_committed),
-		cmocka_unit_test(test_announced_commit_counts_once_its_message_is_in_the_ring),
+		cmocka_unit_test_setup_teardown(test_tags_mark_link_messages_of_this_lap_only, open_in_memory,
+						close_in_memory),
+		cmocka_unit_test_setup_teardown(test_records_say_what_each_origin_committed, open_in_memory,
+						close_in_memory),
+		cmocka_unit_test_setup_teardown(test_announced_commit_counts_once_its_message_is_in_the_ring, open_in_memory,
+						close_in_memory),
 		cmocka_unit_test_setup_teardown(test_table_file_is_kept_across_opens_with_mode_0600,
 						make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_short_table_file_is_made_anew, make_dir,
