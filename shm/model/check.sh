@@ -86,7 +86,11 @@ runs=(
 	"bug-lease-no-inclaim-wait|fail|-DBUG_LEASE_NO_INCLAIM_WAIT -DNO_COPY_CHECK -DLEASE -DONE_SUB -DEARLY0 -DCLAIMS0=2 -DCLAIMS1=1 -DMAX_DEATHS=0 -DREPAIR_DEATHS=0|-DSAFETY -O0|"
 	"bug-lease-no-mask-check|fail|-DBUG_LEASE_NO_MASK_CHECK -DNO_COPY_CHECK -DLEASE -DONE_SUB -DEARLY0 -DCLAIMS0=2 -DCLAIMS1=1 -DMAX_DEATHS=0 -DREPAIR_DEATHS=0|-DSAFETY -O0|"
 	"bug-lease-check-before-inclaim|fail|-DBUG_LEASE_CHECK_BEFORE_INCLAIM -DNO_COPY_CHECK -DLEASE -DONE_SUB -DEARLY0 -DCLAIMS0=2 -DCLAIMS1=1 -DMAX_DEATHS=0 -DREPAIR_DEATHS=0|-DSAFETY -O0|"
-	"bug-lease-repair-keeps-inclaim|fail|-DBUG_LEASE_REPAIR_KEEPS_INCLAIM -DLEASE -DONE_SUB -DEARLY0 -DCLAIMS0=2 -DCLAIMS1=1 -DMAX_DEATHS=1 -DREPAIR_DEATHS=0|-DSAFETY -O0|"
+	# Repair must clear in_claim: with the fixed lease ending (repair CASes
+	# until the lease no longer names the dead holder) a waiting revoker
+	# also sees the lease change, so the deadlock needs the single CAS of
+	# a3040a4, where a revoker's REVOKING can survive repair.
+	"bug-lease-repair-keeps-inclaim|fail|-DBUG_LEASE_REPAIR_KEEPS_INCLAIM -DBUG_LEASE_KEEPS_REVOKED -DLEASE -DONE_SUB -DEARLY0 -DCLAIMS0=2 -DCLAIMS1=1 -DMAX_DEATHS=1 -DREPAIR_DEATHS=0|-DSAFETY -O0|"
 )
 
 want=("$@")
