@@ -513,7 +513,14 @@ static void test_ping_flood_without_reading_is_bounded(void **state)
 	printf("%-34s -> stopped after %llu KiB in 1.5 s; bridge RSS %ld -> %ld KiB\n",
 	       "PING flood without reading", (unsigned long long)(pushed >> 10), rss0, rss1);
 	assert_true(pushed < (64u << 20));
+#if !defined(HERMES_TSAN)
+	/* Under TSan the bridge's RSS is mostly the sanitizer's shadow memory
+	 * and its allocator's caches, which move by tens of MiB whatever the
+	 * bridge buffers (the CI's TSan run saw 69852 -> 87384 KiB, reruns
+	 * +2 MiB; Release: +312 KiB): the bound is checked in the other
+	 * builds, where RSS is the bridge's. */
 	assert_true(rss1 - rss0 < 16 * 1024);
+#endif
 }
 
 static void test_random_and_mutated_frames_are_refused_or_closed(void **state)
