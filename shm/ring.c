@@ -1338,6 +1338,9 @@ void hm_pub_fini(hermes_pub *p)
 		 * found by the model's lease-nomb run). */
 		hm_atomic_u64 *l = &p->ring.hdr->lease;
 		uint64_t mine = p->lease_word, revoked = p->lease_word | HM_LEASE_REVOKING;
+		/* seq_cst CASes: pair with the revoker's CASes and its load of
+		 * the lease in lease_revoke's wait (it sees the change and goes
+		 * on). */
 		CRASH_POINT("close: lease");
 		if (!atomic_compare_exchange_strong_explicit(l, &mine, 0, memory_order_seq_cst,
 							     memory_order_relaxed))
@@ -2092,7 +2095,8 @@ int64_t hm_ring_repair_producer(hm_ring *r, uint32_t index)
 	hm_store_release_u32(&s->in_claim, 0);
 	/* Until it no longer names the dead producer: a revoker may turn it
 	 * into REVOKING between our load and our CAS (the model's lease-nomb
-	 * run). */
+	 * run). seq_cst CAS: in one order with the revoker's CASes and the
+	 * holder's lease_try; a revoker that reads 0 claims with the CAS. */
 	uint64_t l = hm_load_relaxed_u64(&r->hdr->lease);
 	while (HM_LEASE_TAG(l) == index + 1) {
 		CRASH_POINT("repair: lease");
