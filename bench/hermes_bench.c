@@ -945,7 +945,7 @@ static void run_uplink_rows(const bench_opts *o)
 	char *slash = strrchr(exe, '/');
 	if (slash)
 		*slash = '\0';
-	snprintf(path, sizeof path, "%s/../tcp-bridge/uplink/hermes-nats-bench", exe);
+	snprintf(path, sizeof path, "%s/../nats-uplink/hermes-nats-bench", exe);
 	if (access(path, X_OK) != 0 && find_executable("hermes-nats-bench", path, sizeof path) != 0) {
 		printf("skipped: hermes-nats-bench not built (the uplink needs libnats-dev)\n");
 		return;

@@ -123,8 +123,8 @@ static int find_bridge(char *out, size_t len)
 		char *slash = strrchr(exe, '/');
 		if (slash) {
 			*slash = '\0';
-			snprintf(out, len, "%s/../tcp-bridge/hermes-bridge", exe);
-			if (access(out, X_OK) == 0)
+			int w = snprintf(out, len, "%s/../tcp-bridge/bridge/hermes-bridge", exe);
+			if (w > 0 && (size_t)w < len && access(out, X_OK) == 0)
 				return 0;
 		}
 	}

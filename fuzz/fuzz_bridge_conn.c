@@ -45,7 +45,7 @@
 #include <unistd.h>
 
 #include "shm/segment.h"
-#include "tcp-bridge/server.h"
+#include "tcp-bridge/bridge/server.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -29,7 +29,7 @@ trap cleanup EXIT
 trap 'echo; echo "demo: interrupted"; exit 130' INT TERM
 
 echo "== starting hermesd for bus '$bus' (embedded default config, run dir $run_dir)"
-"$bin/shm/hermesd" --bus "$bus" --run-dir "$run_dir" --remove-on-exit 2>"$run_dir/hermesd.log" &
+"$bin/shm/hermesd/hermesd" --bus "$bus" --run-dir "$run_dir" --remove-on-exit 2>"$run_dir/hermesd.log" &
 hermesd_pid=$!
 for _ in $(seq 100); do
 	grep -q "ready:" "$run_dir/hermesd.log" 2>/dev/null && break
@@ -46,7 +46,7 @@ echo "== starting hermes-bridge on 127.0.0.1 (a free port), anonymous clients al
 # --allow-anonymous: any local user could use this bus through the bridge,
 # whatever the segment's mode. Fine for a demo on a private bus; a real
 # deployment gives each client an identity (--auth FILE, hermes-bridge keygen).
-"$bin/tcp-bridge/hermes-bridge" --bus "$bus" --listen 127.0.0.1:0 --stats-dir "$run_dir" \
+"$bin/tcp-bridge/bridge/hermes-bridge" --bus "$bus" --listen 127.0.0.1:0 --stats-dir "$run_dir" \
 	--state-dir "$run_dir" --allow-anonymous 2>"$run_dir/bridge.log" &
 bridge_pid=$!
 port=""
@@ -59,8 +59,8 @@ done
 [[ -n $port ]] || { echo "demo: hermes-bridge did not start"; cat "$run_dir/bridge.log"; exit 1; }
 echo "   listening on 127.0.0.1:$port"
 echo "== remote producer and consumer through the bridge (TCP loopback)"
-"$bin/tcp-bridge/hermes-remote" --connect "127.0.0.1:$port" --ring events -n 20000
-"$bin/tcp-bridge/hermes-remote" --connect "127.0.0.1:$port" --ring events --stream -n 1000000
+"$bin/tcp-bridge/remote/hermes-remote" --connect "127.0.0.1:$port" --ring events -n 20000
+"$bin/tcp-bridge/remote/hermes-remote" --connect "127.0.0.1:$port" --ring events --stream -n 1000000
 
 ctl() { echo "\$ hermes-ctl $*"; "$bin/tools/hermes-ctl" --bus "$bus" "$@"; }
 echo "== the bus, seen with hermes-ctl"

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tcp-bridge/uplink/uplink_state.h"
+#include "nats-uplink/state_layout.h"
 #include "tools/ctl.h"
 #include "tools/ctl_fmt.h"
 #include "tools/ctl_gw_snap.h"

@@ -2,11 +2,11 @@
  * ctl_gw_snap.h). The layouts and the readers' protocols are the writers'
  * own headers; this file follows them:
  *
- *   bridge (tcp-bridge/stats.h): `magic` loaded with acquire; then every
+ *   bridge (tcp-bridge/bridge/stats_layout.h): `magic` loaded with acquire; then every
  *   header field is complete; counters are single-writer relaxed stores,
  *   loaded relaxed; stale when the recorded pid is gone.
  *
- *   uplink (tcp-bridge/uplink/uplink_state.h): `magic` acquire; pid and
+ *   uplink (nats-uplink/state_layout.h): `magic` acquire; pid and
  *   start time say whether it runs; per ring, `configured` acquire before
  *   the configuration fields; the two text fields under the `text_seq`
  *   seqlock.
@@ -34,8 +34,8 @@
 
 #include "core/atomics.h"
 #include "core/proc.h"
-#include "tcp-bridge/stats.h"
-#include "tcp-bridge/uplink/uplink_state.h"
+#include "tcp-bridge/bridge/stats_layout.h"
+#include "nats-uplink/state_layout.h"
 
 static_assert(CTL_GW_MAX_LINKS == HM_BRIDGE_STATS_LINKS, "one ctl_bridge_link per file entry");
 static_assert(CTL_GW_MAX_UPLINK_RINGS == HN_STATE_MAX_RINGS, "one ctl_uplink_ring per block");
@@ -143,7 +143,7 @@ static bool bridge_header_ok(bridge_copy *a)
 {
 	const hm_bridge_stats *s = a->s;
 	/* Acquire pairs with the release store of the magic that the bridge
-	 * makes after filling in the header (tcp-bridge/loop.c): seeing the
+	 * makes after filling in the header (tcp-bridge/bridge/loop.c): seeing the
 	 * magic, we see the version, pid, listen address and link names. */
 	uint64_t magic = hm_load_acquire_u64(&s->h.magic);
 	if (magic == 0) {

@@ -1,7 +1,7 @@
 /* Snapshots of the bus's gateways: the TCP bridges (hermes-bridge) and the
  * NATS uplink (hermes-nats). Each keeps its counters in a small file of its
- * own next to the bus segment (tcp-bridge/stats.h and
- * tcp-bridge/uplink/uplink_state.h describe the layouts and how to read
+ * own next to the bus segment (tcp-bridge/bridge/stats_layout.h and
+ * nats-uplink/state_layout.h describe the layouts and how to read
  * them); these functions copy them, lock-free and read-only, into plain
  * structs that the `bridges`, `uplink`, `list` and `metrics` commands
  * render.

@@ -14,7 +14,7 @@
 #include <hermes/replay.h>
 
 #include "shm/control.h"
-#include "tcp-bridge/auth.h"
+#include "tcp-bridge/client/auth.h"
 #include "core/futex.h"
 #include "core/proc.h"
 #include "journal/journal.h"

@@ -8,7 +8,7 @@
 
 #include "core/proc.h"
 #include "journal/journal.h"
-#include "journal/recorder/rstats.h"
+#include "journal/rstats.h"
 #include "tools/ctl.h"
 #include "tools/json.h"
 

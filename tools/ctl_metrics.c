@@ -20,8 +20,8 @@
 
 #include "core/futex.h"
 #include "shm/layout.h"
-#include "tcp-bridge/stats.h"
-#include "tcp-bridge/uplink/uplink_state.h"
+#include "tcp-bridge/bridge/stats_layout.h"
+#include "nats-uplink/state_layout.h"
 #include "tools/ctl.h"
 #include "tools/ctl_fmt.h"
 #include "tools/ctl_gw_snap.h"

@@ -19,7 +19,7 @@
 
 #include "core/proc.h"
 #include "journal/recorder/recorder.h"
-#include "shm/notify.h"
+#include "daemon/notify.h"
 
 static void usage(FILE *f)
 {

@@ -12,7 +12,7 @@
 
 #include "journal/journal.h"
 #include "journal/recorder/rconfig.h"
-#include "journal/recorder/rstats.h"
+#include "journal/rstats.h"
 
 #include "daemon/log.h"
 

@@ -30,10 +30,10 @@ trap cleanup EXIT
 unset HERMES_APP_NAME HERMES_APP_INSTANCE
 ctl=("$build/tools/hermes-ctl" --bus "$bus" --run-dir "$work")
 
-"$build/shm/hermesd" --bus "$bus" --run-dir "$work" --log-level error &
+"$build/shm/hermesd/hermesd" --bus "$bus" --run-dir "$work" --log-level error &
 pids+=($!)
 wait_for 10 test -S "$work/$bus.sock"
-"$build/tcp-bridge/hermes-bridge" --bus "$bus" --listen 127.0.0.1:0 --allow-anonymous \
+"$build/tcp-bridge/bridge/hermes-bridge" --bus "$bus" --listen 127.0.0.1:0 --allow-anonymous \
 	--stats-dir "$work" --state-dir "$work" --log-level error &
 pids+=($!)
 wait_for 10 compgen -G "$work/hermes-bridge.$bus.*"

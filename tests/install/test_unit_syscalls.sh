@@ -58,12 +58,12 @@ for need in sched_setaffinity sched_setscheduler futex_waitv memfd_create; do
 done
 
 ctl=("$build/tools/hermes-ctl" --bus "$bus" --run-dir "$work")
-strace -f -qq -o "$work/hermesd.trace" "$build/shm/hermesd" --bus "$bus" --run-dir "$work" \
+strace -f -qq -o "$work/hermesd.trace" "$build/shm/hermesd/hermesd" --bus "$bus" --run-dir "$work" \
 	--mode 0660 --cpu 0 --log-level error &
 straces+=($!)
 wait_for 10 test -S "$work/$bus.sock"
 "${ctl[@]}" create orders --capacity 64K >/dev/null
-strace -f -qq -o "$work/bridge.trace" "$build/tcp-bridge/hermes-bridge" --bus "$bus" \
+strace -f -qq -o "$work/bridge.trace" "$build/tcp-bridge/bridge/hermes-bridge" --bus "$bus" \
 	--listen 127.0.0.1:0 --allow-anonymous --stats-dir "$work" --state-dir "$work" --cpu 0 \
 	--log-level error &
 straces+=($!)

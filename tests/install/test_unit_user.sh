@@ -14,7 +14,7 @@ source "$(dirname "$0")/common.sh"
 command -v setpriv >/dev/null || { echo "setpriv is not installed: skipped"; exit 77; }
 daemon_uid=61701 group=61701 member_uid=61702 outsider_uid=61703
 # The binaries must be reachable by other users (not under a 0700 home).
-setpriv --reuid="$daemon_uid" --regid="$group" --clear-groups -- test -x "$build/shm/hermesd" ||
+setpriv --reuid="$daemon_uid" --regid="$group" --clear-groups -- test -x "$build/shm/hermesd/hermesd" ||
 	{ echo "$build is not reachable by other users: skipped"; exit 77; }
 work=$(mktemp -d /tmp/hermes-unituser.XXXXXX)
 chmod 0755 "$work"
@@ -35,7 +35,7 @@ as() { # as UID GROUPS COMMAND...: run with that uid, primary gid = uid, those s
 }
 
 setpriv --reuid="$daemon_uid" --regid="$group" --clear-groups --inh-caps=-all -- \
-	"$build/shm/hermesd" --bus "$bus" --run-dir "$run" --mode 0660 --group "$group" --log-level warn &
+	"$build/shm/hermesd/hermesd" --bus "$bus" --run-dir "$run" --mode 0660 --group "$group" --log-level warn &
 hpid=$!
 wait_for 10 test -S "$run/$bus.sock"
 seg=/dev/shm/hermes.$bus

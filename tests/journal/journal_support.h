@@ -10,7 +10,7 @@
 
 #include <hermes/bus.h>
 
-#include "journal/recorder/rstats.h"
+#include "journal/rstats.h"
 #include "tests/support/daemon.h"
 
 typedef struct hjt {

@@ -18,7 +18,7 @@ cleanup() {
 	rm -rf "$run_dir"
 }
 trap cleanup EXIT
-"$build/shm/hermesd" --bus "$bus" --run-dir "$run_dir" --remove-on-exit 2>"$run_dir/hermesd.log" &
+"$build/shm/hermesd/hermesd" --bus "$bus" --run-dir "$run_dir" --remove-on-exit 2>"$run_dir/hermesd.log" &
 hermesd_pid=$!
 for _ in $(seq 200); do
 	grep -q "ready:" "$run_dir/hermesd.log" 2>/dev/null && break

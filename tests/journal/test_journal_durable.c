@@ -1,5 +1,5 @@
 /* A durable journal's cursor outlives its recorder (include/hermes/durable.h,
- * hermesd's release path in shm/supervisor.c, hermes-journal's adoption):
+ * hermesd's release path in shm/hermesd/supervisor.c, hermes-journal's adoption):
  * the real hermesd and hermes-journal, a producer in its own process on a
  * small block ring, the recorder killed with SIGKILL while it publishes. */
 #include "tests/journal/journal_support.h"

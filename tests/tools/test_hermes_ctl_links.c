@@ -1,7 +1,7 @@
 /* Tests for hermes-ctl's view of the bus's gateways (tools/ctl_gw*.c):
  * `bridges` against a real hermes-bridge that a real remote client used,
  * and `uplink` against a state file written here with the layout of
- * tcp-bridge/uplink/uplink_state.h (no nats-server needed). JSON is checked
+ * nats-uplink/state_layout.h (no nats-server needed). JSON is checked
  * with the strict parser of checkers.h, `metrics` with the Prometheus
  * checker. Every process started here is stopped by pid; every wait has a
  * deadline. */
@@ -22,8 +22,8 @@
 #include <hermes/net.h>
 
 #include "core/proc.h"
-#include "tcp-bridge/uplink/uplink_state.h"
-#include "tests/bridge/bridge_support.h"
+#include "nats-uplink/state_layout.h"
+#include "tests/tcp-bridge/bridge_support.h"
 #include "tests/support/daemon.h"
 #include "tests/tools/checkers.h"
 

@@ -66,7 +66,7 @@ pub fn bridge_path() -> PathBuf {
     if let Some(p) = std::env::var_os("HERMES_BRIDGE") {
         return PathBuf::from(p);
     }
-    let p = PathBuf::from(env!("HERMES_IPC_BUILD_LIB_DIR")).join("tcp-bridge/hermes-bridge");
+    let p = PathBuf::from(env!("HERMES_IPC_BUILD_LIB_DIR")).join("tcp-bridge/bridge/hermes-bridge");
     assert!(p.exists(), "no hermes-bridge at {}: set HERMES_BRIDGE", p.display());
     p
 }

@@ -1,0 +1,69 @@
+/* The recorder's counters for one ring: a small file DIR/.recorder in the
+ * ring's journal directory, part of the journal's on-disk format (so it
+ * lives with the library's journal code; hermes-journal writes it). Mapped
+ * shared, written by the recorder's ring thread only and read without locks
+ * by tests, `hermes-journal --stats` and tools. Every field is a 64-bit counter written with relaxed stores (each is
+ * independent; readers want a recent value, not a consistent set), except
+ * the error text, guarded by a sequence count (seqlock). */
+#ifndef HJ_RSTATS_H
+#define HJ_RSTATS_H
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/atomics.h"
+
+#define HJ_STATS_MAGIC 0x5453524e524a4d48ull /* "HMJRNRST" */
+#define HJ_STATS_VERSION 1u
+#define HJ_STATS_FILE ".recorder"
+
+enum hj_state {
+	HJ_STATE_STOPPED = 0,
+	HJ_STATE_WAIT_RING = 1, /* the ring does not exist (yet) */
+	HJ_STATE_RECORDING = 2,
+	HJ_STATE_DISK_FULL = 3, /* cannot write: holding the ring (durable) or dropping */
+};
+
+typedef struct hj_stats {
+	uint64_t magic;
+	uint64_t version;
+	hm_atomic_u64 pid;
+	hm_atomic_u64 start_time; /* of pid, to tell it from a reused pid */
+	hm_atomic_u64 heartbeat_ns;
+	hm_atomic_u64 state;
+	hm_atomic_u64 next_seq; /* the sequence the journal expects next */
+	hm_atomic_u64 messages;
+	hm_atomic_u64 bytes;
+	hm_atomic_u64 gaps;	    /* sequences recorded as GAP */
+	hm_atomic_u64 lost;	    /* sequences recorded as LOST */
+	hm_atomic_u64 dropped;	    /* messages dropped for a full disk (not durable) */
+	hm_atomic_u64 disk_full;    /* times a write found the disk full */
+	hm_atomic_u64 write_errors; /* other failed writes */
+	hm_atomic_u64 syncs;
+	hm_atomic_u64 files_deleted;
+	hm_atomic_u64 restarts; /* recorder starts on this journal */
+	hm_atomic_u64 torn_cuts; /* recoveries that cut a torn tail */
+	hm_atomic_u64 text_seq;
+	char last_error[256];
+} hj_stats;
+
+static_assert(offsetof(hj_stats, text_seq) == 18 * 8, "stats layout");
+static_assert(sizeof(hj_stats) == 19 * 8 + 256, "stats layout");
+
+/* Map DIR/.recorder read-write, creating or resetting it when it is not a
+ * valid stats file. NULL with errno on failure. */
+hj_stats *hj_stats_open(const char *dir);
+
+/* Map it read-only for inspection; NULL (errno) when absent or invalid. */
+const hj_stats *hj_stats_open_readonly(const char *dir);
+
+void hj_stats_close(const hj_stats *s);
+
+/* Set the error text (recorder thread only). */
+void hj_stats_error(hj_stats *s, const char *text);
+
+/* Copy the error text consistently into buf (sizeof last_error bytes). */
+void hj_stats_error_text(const hj_stats *s, char *buf);
+
+#endif

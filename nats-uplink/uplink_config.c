@@ -1,0 +1,651 @@
+#include "nats-uplink/uplink_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/ini.h"
+#include "daemon/log.h"
+#include "shm/segment.h"
+#include "nats-uplink/state_layout.h"
+
+#define BAD(...)                                                                          \
+	do {                                                                              \
+		snprintf(c->error, sizeof c->error, __VA_ARGS__);                         \
+		return 0;                                                                 \
+	} while (0)
+
+const char *hn_dir_name(unsigned dir)
+{
+	return dir == HN_DIR_OUT ? "out" : dir == HN_DIR_IN ? "in" : dir == HN_DIR_BOTH ? "both" : "?";
+}
+
+const char *hn_mode_name(unsigned mode)
+{
+	return mode == HN_MODE_JETSTREAM ? "jetstream" : "core";
+}
+
+const char *hn_policy_name(unsigned policy)
+{
+	return policy == HN_POLICY_DROP ? "drop" : "block";
+}
+
+static bool parse_bool(const char *v, bool *out)
+{
+	if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1") || !strcmp(v, "on"))
+		*out = true;
+	else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0") || !strcmp(v, "off"))
+		*out = false;
+	else
+		return false;
+	return true;
+}
+
+static bool parse_dir(const char *v, unsigned *out)
+{
+	if (!strcmp(v, "out"))
+		*out = HN_DIR_OUT;
+	else if (!strcmp(v, "in"))
+		*out = HN_DIR_IN;
+	else if (!strcmp(v, "both"))
+		*out = HN_DIR_BOTH;
+	else
+		return false;
+	return true;
+}
+
+static bool parse_mode(const char *v, unsigned *out)
+{
+	if (!strcmp(v, "core"))
+		*out = HN_MODE_CORE;
+	else if (!strcmp(v, "jetstream") || !strcmp(v, "js"))
+		*out = HN_MODE_JETSTREAM;
+	else
+		return false;
+	return true;
+}
+
+static bool parse_policy(const char *v, unsigned *out)
+{
+	if (!strcmp(v, "block"))
+		*out = HN_POLICY_BLOCK;
+	else if (!strcmp(v, "drop"))
+		*out = HN_POLICY_DROP;
+	else
+		return false;
+	return true;
+}
+
+static bool parse_deliver(const char *v, bool *is_new)
+{
+	if (!strcmp(v, "all"))
+		*is_new = false;
+	else if (!strcmp(v, "new"))
+		*is_new = true;
+	else
+		return false;
+	return true;
+}
+
+/* A file whose first line is a secret (password_file, token_file). */
+static bool read_secret(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	bool ok = fgets(buf, (int)len, f) != NULL;
+	fclose(f);
+	if (ok)
+		buf[strcspn(buf, "\r\n")] = '\0';
+	return ok;
+}
+
+/* Append a comma-separated list of URLs. */
+static int add_urls(hn_config *c, const char *v)
+{
+	const char *p = v;
+	while (*p) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		size_t n = strcspn(p, ", ");
+		if (n == 0)
+			break;
+		if (c->nurls == HN_MAX_URLS)
+			BAD("more than %d URLs", HN_MAX_URLS);
+		if (n >= sizeof c->urls[0])
+			BAD("URL '%.40s...' is too long", p);
+		memcpy(c->urls[c->nurls], p, n);
+		c->urls[c->nurls][n] = '\0';
+		const char *u = c->urls[c->nurls];
+		if (strncmp(u, "nats://", 7) && strncmp(u, "tls://", 6))
+			BAD("URL '%s' must start with nats:// or tls://", u);
+		c->nurls++;
+		p += n;
+	}
+	return 1;
+}
+
+static int copy_str(hn_config *c, char *dst, size_t len, const char *key, const char *v)
+{
+	if (strlen(v) >= len)
+		BAD("%s is too long (at most %zu characters)", key, len - 1);
+	memcpy(dst, v, strlen(v) + 1);
+	return 1;
+}
+
+/* The duration keys of [uplink]: "KEY 'VALUE' WANT" when bad or below min. */
+static const struct duration_key {
+	const char *key;
+	size_t offset;
+	int64_t min;
+	const char *want;
+} duration_keys[] = {
+	{"reconnect_wait", offsetof(hn_config, reconnect_wait_ms), 1, "is not a duration like 100ms"},
+	{"reconnect_max_wait", offsetof(hn_config, reconnect_max_wait_ms), 1,
+	 "is not a duration like 2s"},
+	{"connect_timeout", offsetof(hn_config, connect_timeout_ms), 1, "is not a duration like 2s"},
+	{"ack_timeout", offsetof(hn_config, ack_timeout_ms), 10,
+	 "is not a duration of at least 10ms"},
+	{"duplicate_window", offsetof(hn_config, duplicate_window_ms), 1000,
+	 "is not a duration of at least 1s"},
+	{"stream_max_age", offsetof(hn_config, stream_max_age_ms), 0,
+	 "is not a duration like 24h (0: forever)"},
+};
+
+/* Set a duration key; 1 when set, 0 when bad, -1 when key is none of them. */
+static int set_duration_key(hn_config *c, const char *key, const char *v)
+{
+	for (size_t i = 0; i < sizeof duration_keys / sizeof duration_keys[0]; i++) {
+		const struct duration_key *k = &duration_keys[i];
+		if (strcmp(key, k->key))
+			continue;
+		int64_t *ms = (int64_t *)((char *)c + k->offset);
+		if (!hm_parse_duration_ms(v, ms) || *ms < k->min)
+			BAD("%s '%s' %s", k->key, v, k->want);
+		return 1;
+	}
+	return -1;
+}
+
+static int on_uplink_key(hn_config *c, const char *key, const char *v)
+{
+	uint64_t n;
+	int set = set_duration_key(c, key, v);
+	if (set >= 0)
+		return set;
+	if (!strcmp(key, "bus")) {
+		if (!hm_segment_name_ok(v))
+			BAD("bus name '%s' must be 1..%d characters of A-Z a-z 0-9 . _ -", v,
+			    HERMES_NAME_MAX);
+		snprintf(c->bus, sizeof c->bus, "%s", v);
+	} else if (!strcmp(key, "url")) {
+		return add_urls(c, v);
+	} else if (!strcmp(key, "prefix")) {
+		return copy_str(c, c->prefix, sizeof c->prefix, "prefix", v);
+	} else if (!strcmp(key, "name")) {
+		return copy_str(c, c->name, sizeof c->name, "name", v);
+	} else if (!strcmp(key, "state")) {
+		if (*v && *v != '/')
+			BAD("state '%s' must be an absolute path", v);
+		return copy_str(c, c->state_path, sizeof c->state_path, "state", v);
+	} else if (!strcmp(key, "batch")) {
+		if (!hm_parse_size(v, &n) || n < 1 || n > 1024)
+			BAD("batch '%s' must be 1..1024", v);
+		c->batch = (unsigned)n;
+	} else if (!strcmp(key, "flush")) {
+		if (!strcmp(v, "immediate"))
+			c->flush_immediate = true;
+		else if (!strcmp(v, "coalesce"))
+			c->flush_immediate = false;
+		else
+			BAD("flush '%s' must be immediate or coalesce", v);
+	} else if (!strcmp(key, "mode")) {
+		if (!parse_mode(v, &c->mode))
+			BAD("mode '%s' must be core or jetstream", v);
+	} else if (!strcmp(key, "policy")) {
+		if (!parse_policy(v, &c->policy))
+			BAD("policy '%s' must be block or drop", v);
+	} else if (!strcmp(key, "max_pending")) {
+		if (!hm_parse_size(v, &c->max_pending) || c->max_pending < 4096 ||
+		    c->max_pending > (1ull << 32))
+			BAD("max_pending '%s' must be a size from 4K to 4G", v);
+	} else if (!strcmp(key, "replicas")) {
+		if (!hm_parse_size(v, &n) || n < 1 || n > 5)
+			BAD("replicas '%s' must be 1..5", v);
+		c->replicas = (unsigned)n;
+	} else if (!strcmp(key, "deliver")) {
+		if (!parse_deliver(v, &c->deliver_new))
+			BAD("deliver '%s' must be all or new", v);
+	} else if (!strcmp(key, "stream_max_bytes")) {
+		if (!hm_parse_size(v, &c->stream_max_bytes) || c->stream_max_bytes > INT64_MAX)
+			BAD("stream_max_bytes '%s' is not a size (0: no limit)", v);
+	} else if (!strcmp(key, "log_level")) {
+		int i = hm_dlog_level_named(v);
+		if (i < 0)
+			BAD("log_level '%s' must be error, warn, info or debug", v);
+		c->log_level = i;
+	} else {
+		BAD("unknown key '%s' in [uplink] (known: bus, url, prefix, name, state, batch, "
+		    "flush, mode, policy, max_pending, replicas, deliver, reconnect_wait, "
+		    "reconnect_max_wait, connect_timeout, ack_timeout, duplicate_window, "
+		    "stream_max_age, stream_max_bytes, log_level)",
+		    key);
+	}
+	return 1;
+}
+
+static int on_nats_key(hn_config *c, const char *key, const char *v)
+{
+	if (!strcmp(key, "user"))
+		return copy_str(c, c->user, sizeof c->user, "user", v);
+	if (!strcmp(key, "password"))
+		return copy_str(c, c->password, sizeof c->password, "password", v);
+	if (!strcmp(key, "password_file")) {
+		if (!read_secret(v, c->password, sizeof c->password))
+			BAD("password_file '%s' cannot be read", v);
+		return 1;
+	}
+	if (!strcmp(key, "token"))
+		return copy_str(c, c->token, sizeof c->token, "token", v);
+	if (!strcmp(key, "token_file")) {
+		if (!read_secret(v, c->token, sizeof c->token))
+			BAD("token_file '%s' cannot be read", v);
+		return 1;
+	}
+	if (!strcmp(key, "nkey"))
+		return copy_str(c, c->nkey, sizeof c->nkey, "nkey", v);
+	if (!strcmp(key, "nkey_seed"))
+		return copy_str(c, c->nkey_seed, sizeof c->nkey_seed, "nkey_seed", v);
+	if (!strcmp(key, "creds"))
+		return copy_str(c, c->creds, sizeof c->creds, "creds", v);
+	if (!strcmp(key, "tls")) {
+		if (!parse_bool(v, &c->tls))
+			BAD("tls '%s' must be true or false", v);
+		return 1;
+	}
+	if (!strcmp(key, "tls_skip_verify")) {
+		if (!parse_bool(v, &c->tls_skip_verify))
+			BAD("tls_skip_verify '%s' must be true or false", v);
+		return 1;
+	}
+	if (!strcmp(key, "tls_ca"))
+		return copy_str(c, c->tls_ca, sizeof c->tls_ca, "tls_ca", v);
+	if (!strcmp(key, "tls_cert"))
+		return copy_str(c, c->tls_cert, sizeof c->tls_cert, "tls_cert", v);
+	if (!strcmp(key, "tls_key"))
+		return copy_str(c, c->tls_key, sizeof c->tls_key, "tls_key", v);
+	if (!strcmp(key, "tls_hostname"))
+		return copy_str(c, c->tls_hostname, sizeof c->tls_hostname, "tls_hostname", v);
+	BAD("unknown key '%s' in [nats] (known: user, password, password_file, token, "
+	    "token_file, nkey, nkey_seed, creds, tls, tls_ca, tls_cert, tls_key, tls_hostname, "
+	    "tls_skip_verify)",
+	    key);
+}
+
+static hn_ring_cfg *ring_named(hn_config *c, const char *name)
+{
+	for (unsigned i = 0; i < c->nrings; i++)
+		if (!strcmp(c->rings[i].name, name))
+			return &c->rings[i];
+	if (c->nrings == HN_MAX_RINGS) {
+		snprintf(c->error, sizeof c->error, "more than %d rings", HN_MAX_RINGS);
+		return NULL;
+	}
+	if (strlen(name) > HERMES_NAME_MAX || !hm_segment_name_ok(name)) {
+		snprintf(c->error, sizeof c->error,
+			 "ring name '%s' must be 1..%d characters of A-Z a-z 0-9 . _ -", name,
+			 HERMES_NAME_MAX);
+		return NULL;
+	}
+	hn_ring_cfg *r = &c->rings[c->nrings++];
+	memset(r, 0, sizeof *r);
+	snprintf(r->name, sizeof r->name, "%s", name);
+	r->dir = HN_DIR_BOTH;
+	return r;
+}
+
+static int on_ring_key(hn_config *c, hn_ring_cfg *r, const char *key, const char *v)
+{
+	uint64_t n;
+	if (!strcmp(key, "direction")) {
+		if (!parse_dir(v, &r->dir))
+			BAD("ring '%s': direction '%s' must be out, in or both", r->name, v);
+		r->set_dir = true;
+	} else if (!strcmp(key, "mode")) {
+		if (!parse_mode(v, &r->mode))
+			BAD("ring '%s': mode '%s' must be core or jetstream", r->name, v);
+		r->set_mode = true;
+	} else if (!strcmp(key, "policy")) {
+		if (!parse_policy(v, &r->policy))
+			BAD("ring '%s': policy '%s' must be block or drop", r->name, v);
+		r->set_policy = true;
+	} else if (!strcmp(key, "max_pending")) {
+		if (!hm_parse_size(v, &r->max_pending) || r->max_pending < 4096 ||
+		    r->max_pending > (1ull << 32))
+			BAD("ring '%s': max_pending '%s' must be a size from 4K to 4G", r->name, v);
+		r->set_max_pending = true;
+	} else if (!strcmp(key, "stream")) {
+		if (strlen(v) >= sizeof r->stream)
+			BAD("ring '%s': stream name '%s' is too long", r->name, v);
+		snprintf(r->stream, sizeof r->stream, "%s", v);
+	} else if (!strcmp(key, "subject")) {
+		if (strlen(v) >= sizeof r->subject)
+			BAD("ring '%s': subject '%s' is too long", r->name, v);
+		snprintf(r->subject, sizeof r->subject, "%s", v);
+	} else if (!strcmp(key, "replicas")) {
+		if (!hm_parse_size(v, &n) || n < 1 || n > 5)
+			BAD("ring '%s': replicas '%s' must be 1..5", r->name, v);
+		r->replicas = (unsigned)n;
+		r->set_replicas = true;
+	} else if (!strcmp(key, "deliver")) {
+		if (!parse_deliver(v, &r->deliver_new))
+			BAD("ring '%s': deliver '%s' must be all or new", r->name, v);
+		r->set_deliver = true;
+	} else if (!strcmp(key, "stream_max_age")) {
+		if (!hm_parse_duration_ms(v, &r->stream_max_age_ms))
+			BAD("ring '%s': stream_max_age '%s' is not a duration like 24h", r->name, v);
+		r->set_max_age = true;
+	} else if (!strcmp(key, "stream_max_bytes")) {
+		if (!hm_parse_size(v, &r->stream_max_bytes) || r->stream_max_bytes > INT64_MAX)
+			BAD("ring '%s': stream_max_bytes '%s' is not a size", r->name, v);
+		r->set_max_bytes = true;
+	} else {
+		BAD("ring '%s': unknown key '%s' (known: direction, mode, policy, max_pending, "
+		    "stream, subject, replicas, deliver, stream_max_age, stream_max_bytes)",
+		    r->name, key);
+	}
+	return 1;
+}
+
+static int on_entry(void *user, const char *section, const char *key, const char *value)
+{
+	hn_config *c = user;
+	if (!strcmp(section, "uplink")) {
+		/* The first url in a file replaces the default or environment list;
+		 * later ones append. */
+		if (!strcmp(key, "url") && !c->urls_from_file) {
+			c->urls_from_file = true;
+			c->nurls = 0;
+		}
+		return on_uplink_key(c, key, value);
+	}
+	if (!strcmp(section, "nats"))
+		return on_nats_key(c, key, value);
+	if (!strncmp(section, "ring ", 5)) {
+		const char *name = section + 5;
+		while (*name == ' ')
+			name++;
+		hn_ring_cfg *r = ring_named(c, name);
+		return r ? on_ring_key(c, r, key, value) : 0;
+	}
+	BAD("unknown section [%s] (known: [uplink], [nats], [ring NAME])", section);
+}
+
+void hn_config_defaults(hn_config *c)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->bus, sizeof c->bus, "default");
+	snprintf(c->urls[0], sizeof c->urls[0], "nats://127.0.0.1:4222");
+	c->nurls = 1;
+	snprintf(c->prefix, sizeof c->prefix, "hermes");
+	snprintf(c->name, sizeof c->name, "hermes-nats");
+	c->batch = 256;
+	c->flush_immediate = true;
+	c->mode = HN_MODE_CORE;
+	c->policy = HN_POLICY_BLOCK;
+	c->max_pending = 4u << 20;
+	c->replicas = 1;
+	c->reconnect_wait_ms = 100;
+	c->reconnect_max_wait_ms = 2000;
+	c->connect_timeout_ms = 2000;
+	c->ack_timeout_ms = 5000;
+	c->duplicate_window_ms = 2 * 60 * 1000;
+	c->stream_max_age_ms = 24ll * 3600 * 1000;
+	c->log_level = HN_LOG_INFO;
+
+	const char *bus = getenv("HERMES_BUS");
+	if (bus && *bus && hm_segment_name_ok(bus))
+		snprintf(c->bus, sizeof c->bus, "%s", bus);
+	const char *url = getenv("HERMES_NATS_URL");
+	if (url && *url) {
+		c->nurls = 0;
+		if (!add_urls(c, url)) {
+			/* A bad environment list is reported by finish() as "no URL". */
+			c->nurls = 0;
+		}
+	}
+	const char *pw = getenv("HERMES_NATS_PASSWORD");
+	if (pw)
+		snprintf(c->password, sizeof c->password, "%s", pw);
+	const char *tok = getenv("HERMES_NATS_TOKEN");
+	if (tok)
+		snprintf(c->token, sizeof c->token, "%s", tok);
+}
+
+hermes_err hn_config_load_file(hn_config *c, const char *path)
+{
+	c->error[0] = '\0';
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		snprintf(c->error, sizeof c->error, "cannot read %s: %s", path, strerror(errno));
+		return HERMES_EINVAL;
+	}
+	int r = ini_parse_file(f, on_entry, c);
+	fclose(f);
+	return hm_ini_result(r, NULL, c->error, sizeof c->error);
+}
+
+hermes_err hn_config_load_string(hn_config *c, const char *text)
+{
+	c->error[0] = '\0';
+	return hm_ini_result(ini_parse_string(text, on_entry, c), NULL, c->error, sizeof c->error);
+}
+
+hermes_err hn_config_set(hn_config *c, const char *section, const char *key, const char *value)
+{
+	c->error[0] = '\0';
+	return on_entry(c, section, key, value) ? HERMES_OK : HERMES_EINVAL;
+}
+
+hermes_err hn_config_ring_spec(hn_config *c, const char *spec)
+{
+	char buf[160];
+	c->error[0] = '\0';
+	if (strlen(spec) >= sizeof buf) {
+		snprintf(c->error, sizeof c->error, "--ring '%.40s...' is too long", spec);
+		return HERMES_EINVAL;
+	}
+	snprintf(buf, sizeof buf, "%s", spec);
+	char *parts[5] = {0};
+	unsigned n = 0;
+	for (char *save = NULL, *t = strtok_r(buf, ":", &save); t && n < 5;
+	     t = strtok_r(NULL, ":", &save))
+		parts[n++] = t;
+	if (n == 0 || n > 4) {
+		snprintf(c->error, sizeof c->error,
+			 "--ring '%s' must be NAME[:out|in|both[:core|jetstream[:block|drop]]]", spec);
+		return HERMES_EINVAL;
+	}
+	hn_ring_cfg *r = ring_named(c, parts[0]);
+	if (!r)
+		return HERMES_EINVAL;
+	static const char *keys[] = {NULL, "direction", "mode", "policy"};
+	for (unsigned i = 1; i < n; i++)
+		if (!on_ring_key(c, r, keys[i], parts[i]))
+			return HERMES_EINVAL;
+	return HERMES_OK;
+}
+
+/* NATS subjects: tokens separated by '.', no empty token, no whitespace, and
+ * no wildcards in a subject we publish to. */
+static bool subject_ok(const char *s)
+{
+	if (!*s || *s == '.' || s[strlen(s) - 1] == '.' || strstr(s, ".."))
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s == '*' || *s == '>' || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
+/* Stream names: no '.', '*', '>', whitespace or path separators. */
+static bool stream_ok(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || strchr(".*>/\\", *s) || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
+/* What ring r does not set itself it takes from [uplink]. */
+static void inherit_defaults(const hn_config *c, hn_ring_cfg *r)
+{
+	if (!r->set_mode)
+		r->mode = c->mode;
+	if (!r->set_policy)
+		r->policy = c->policy;
+	if (!r->set_max_pending)
+		r->max_pending = c->max_pending;
+	if (!r->set_replicas)
+		r->replicas = c->replicas;
+	if (!r->set_deliver)
+		r->deliver_new = c->deliver_new;
+	if (!r->set_max_age)
+		r->stream_max_age_ms = c->stream_max_age_ms;
+	if (!r->set_max_bytes)
+		r->stream_max_bytes = c->stream_max_bytes;
+}
+
+/* Ring i's defaults, subject and stream name, checked (also against the
+ * subjects of the rings before it). */
+static hermes_err finish_ring(hn_config *c, unsigned i)
+{
+	hn_ring_cfg *r = &c->rings[i];
+	inherit_defaults(c, r);
+	if (!r->subject[0]) {
+		/* Built aside: r lives inside c, which the compiler cannot
+		 * tell apart from c->prefix as a source. */
+		char subj[sizeof r->subject];
+		int n = snprintf(subj, sizeof subj, "%s.%s", c->prefix, r->name);
+		if (n < 0 || (size_t)n >= sizeof subj) {
+			snprintf(c->error, sizeof c->error,
+				 "ring '%s': subject '%s.%s' is too long", r->name,
+				 c->prefix, r->name);
+			return HERMES_EINVAL;
+		}
+		memcpy(r->subject, subj, (size_t)n + 1);
+	}
+	if (!subject_ok(r->subject)) {
+		snprintf(c->error, sizeof c->error,
+			 "ring '%s': subject '%s' is not a valid NATS subject", r->name,
+			 r->subject);
+		return HERMES_EINVAL;
+	}
+	if (!r->stream[0]) {
+		/* HERMES_<RING>: upper case, and the characters a ring name may
+		 * have but a stream name may not ('.') become '_'. */
+		char name[sizeof r->name];
+		memcpy(name, r->name, sizeof name);
+		snprintf(r->stream, sizeof r->stream, "HERMES_%s", name);
+		for (char *p = r->stream; *p; p++)
+			*p = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+	}
+	if (!stream_ok(r->stream)) {
+		snprintf(c->error, sizeof c->error,
+			 "ring '%s': stream name '%s' may not contain '.', '*', '>', '/' or "
+			 "spaces",
+			 r->name, r->stream);
+		return HERMES_EINVAL;
+	}
+	for (unsigned j = 0; j < i; j++)
+		if (!strcmp(c->rings[j].subject, r->subject)) {
+			snprintf(c->error, sizeof c->error,
+				 "rings '%s' and '%s' both use subject '%s'", c->rings[j].name,
+				 r->name, r->subject);
+			return HERMES_EINVAL;
+		}
+	return HERMES_OK;
+}
+
+hermes_err hn_config_finish(hn_config *c)
+{
+	c->error[0] = '\0';
+	if (c->nurls == 0) {
+		snprintf(c->error, sizeof c->error,
+			 "no NATS server URL (--url, [uplink] url or HERMES_NATS_URL)");
+		return HERMES_EINVAL;
+	}
+	if (c->nrings == 0) {
+		snprintf(c->error, sizeof c->error,
+			 "no ring to carry: add [ring NAME] sections or --ring NAME:DIRECTION");
+		return HERMES_EINVAL;
+	}
+	if (!subject_ok(c->prefix)) {
+		snprintf(c->error, sizeof c->error,
+			 "prefix '%s' is not a valid NATS subject (tokens separated by '.', no "
+			 "spaces or wildcards)",
+			 c->prefix);
+		return HERMES_EINVAL;
+	}
+	if (c->reconnect_max_wait_ms < c->reconnect_wait_ms)
+		c->reconnect_max_wait_ms = c->reconnect_wait_ms;
+	if (!c->state_path[0])
+		snprintf(c->state_path, sizeof c->state_path, "/dev/shm/hermes-nats.%s", c->bus);
+	if ((c->nkey[0] != '\0') != (c->nkey_seed[0] != '\0')) {
+		snprintf(c->error, sizeof c->error, "nkey and nkey_seed go together");
+		return HERMES_EINVAL;
+	}
+	if ((c->tls_cert[0] != '\0') != (c->tls_key[0] != '\0')) {
+		snprintf(c->error, sizeof c->error, "tls_cert and tls_key go together");
+		return HERMES_EINVAL;
+	}
+	for (unsigned i = 0; i < c->nrings; i++) {
+		hermes_err err = finish_ring(c, i);
+		if (err)
+			return err;
+	}
+	return HERMES_OK;
+}
+
+void hn_config_print(const hn_config *c, void *file)
+{
+	FILE *f = file;
+	fprintf(f, "[uplink]\nbus = %s\nurl = ", c->bus);
+	for (unsigned i = 0; i < c->nurls; i++)
+		fprintf(f, "%s%s", i ? "," : "", c->urls[i]);
+	fprintf(f,
+		"\nprefix = %s\nname = %s\nstate = %s\nbatch = %u\nflush = %s\nmode = %s\n"
+		"policy = %s\n"
+		"max_pending = %llu\nreplicas = %u\ndeliver = %s\nreconnect_wait = %lldms\n"
+		"reconnect_max_wait = %lldms\nconnect_timeout = %lldms\nack_timeout = %lldms\n"
+		"duplicate_window = %lldms\n",
+		c->prefix, c->name, c->state_path, c->batch,
+		c->flush_immediate ? "immediate" : "coalesce", hn_mode_name(c->mode),
+		hn_policy_name(c->policy), (unsigned long long)c->max_pending, c->replicas,
+		c->deliver_new ? "new" : "all", (long long)c->reconnect_wait_ms,
+		(long long)c->reconnect_max_wait_ms, (long long)c->connect_timeout_ms,
+		(long long)c->ack_timeout_ms, (long long)c->duplicate_window_ms);
+	fprintf(f, "\n[nats]\nuser = %s\npassword = %s\ntoken = %s\nnkey = %s\nnkey_seed = %s\n"
+		   "creds = %s\ntls = %s\ntls_ca = %s\ntls_cert = %s\ntls_key = %s\n"
+		   "tls_hostname = %s\ntls_skip_verify = %s\n",
+		c->user, c->password[0] ? "(set)" : "", c->token[0] ? "(set)" : "", c->nkey,
+		c->nkey_seed, c->creds, c->tls ? "true" : "false", c->tls_ca, c->tls_cert,
+		c->tls_key, c->tls_hostname, c->tls_skip_verify ? "true" : "false");
+	for (unsigned i = 0; i < c->nrings; i++) {
+		const hn_ring_cfg *r = &c->rings[i];
+		fprintf(f,
+			"\n[ring %s]\ndirection = %s\nmode = %s\npolicy = %s\nmax_pending = %llu\n"
+			"subject = %s\nstream = %s\nreplicas = %u\ndeliver = %s\n"
+			"stream_max_age = %lldms\nstream_max_bytes = %llu\n",
+			r->name, hn_dir_name(r->dir), hn_mode_name(r->mode),
+			hn_policy_name(r->policy), (unsigned long long)r->max_pending, r->subject,
+			r->stream, r->replicas, r->deliver_new ? "new" : "all",
+			(long long)r->stream_max_age_ms, (unsigned long long)r->stream_max_bytes);
+	}
+}

@@ -1,0 +1,663 @@
+/* hermes-nats: carries rings of a Hermes bus over NATS (core or JetStream).
+ *
+ * The main thread parses the configuration, attaches to the bus, opens the
+ * state file, starts the connection and one or two threads per ring, then
+ * waits for SIGTERM/SIGINT while it keeps the heartbeat. */
+#include <errno.h>
+#include <stddef.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hermes/hermes.h>
+
+#include "core/proc.h"
+#include "nats-uplink/uplink.h"
+#include "daemon/notify.h"
+#include "daemon/signals.h"
+
+
+/* The text of --help (a table: printed as it is). */
+static const char usage_text[] =
+	"usage: hermes-nats [options]\n"
+	"       hermes-nats --stats [--json] [--bus NAME | --state FILE]\n"
+	"\n"
+	"Carries rings of a Hermes bus over NATS: ring -> subject <prefix>.<ring>,\n"
+	"subject -> ring, or both. Local processes keep the shared-memory path; only\n"
+	"the configured rings leave the host. One hermes-nats per bus. Runs in the\n"
+	"foreground and logs to stderr.\n"
+	"\n"
+	"  -c, --config FILE        INI file: [uplink], [nats], [ring NAME] sections\n"
+	"                           (see nats-uplink/hermes-nats.conf.example)\n"
+	"  -b, --bus NAME           the bus (default: [uplink] bus, $HERMES_BUS, 'default')\n"
+	"  -u, --url URL            NATS server, nats://HOST:PORT or tls://HOST:PORT; repeat\n"
+	"                           it or give a comma list (tried in order, then the\n"
+	"                           servers the cluster announces). Default\n"
+	"                           $HERMES_NATS_URL or nats://127.0.0.1:4222\n"
+	"  -p, --prefix PREFIX      subject prefix (default 'hermes': ring 'orders' is\n"
+	"                           subject 'hermes.orders')\n"
+	"  -r, --ring SPEC          carry a ring: NAME[:DIRECTION[:MODE[:POLICY]]] with\n"
+	"                           DIRECTION out|in|both (default both), MODE\n"
+	"                           core|jetstream, POLICY block|drop; repeatable. Other\n"
+	"                           per-ring keys (stream, replicas, max_pending...) go in\n"
+	"                           the config file\n"
+	"  -m, --mode MODE          default mode of rings: core (at most once, lowest\n"
+	"                           latency, losses counted) or jetstream (at least once\n"
+	"                           into a stream, de-duplicated, applied once per bus)\n"
+	"  -P, --policy POLICY      default for rings while NATS is unreachable or\n"
+	"                           max_pending is reached: block (hold the ring: its\n"
+	"                           producers see it full) or drop (count and drop)\n"
+	"      --max-pending SIZE   default per-ring bound on bytes held or in flight\n"
+	"                           (default 4M)\n"
+	"      --batch N            messages per publish batch / fetch, 1..1024 (default 256)\n"
+	"      --flush HOW          immediate (default): a batch that empties its ring is\n"
+	"                           written at once; coalesce: the client library writes\n"
+	"                           within 1 ms (fewer writes, higher latency)\n"
+	"      --replicas N         replicas of streams the uplink creates (default 1)\n"
+	"      --name NAME          connection name shown by the server (default hermes-nats)\n"
+	"      --state FILE         state and counters file (default\n"
+	"                           /dev/shm/hermes-nats.<bus>)\n"
+	"      --reconnect-wait D   first reconnect delay, doubled each round (default 100ms)\n"
+	"      --reconnect-max-wait D  longest reconnect delay (default 2s)\n"
+	"      --ack-timeout D      JetStream: resend a batch not acknowledged by then (5s)\n"
+	"  authentication and TLS (passed to the NATS client library):\n"
+	"      --user USER          user name; the password from --password-file FILE or\n"
+	"                           $HERMES_NATS_PASSWORD (never on the command line)\n"
+	"      --password-file FILE\n"
+	"      --token-file FILE    token ($HERMES_NATS_TOKEN also works)\n"
+	"      --nkey PUBKEY --nkey-seed FILE   NKey authentication\n"
+	"      --creds FILE         user credentials file (JWT and NKey seed)\n"
+	"      --tls                require TLS (implied by tls:// URLs)\n"
+	"      --tls-ca FILE --tls-cert FILE --tls-key FILE --tls-hostname NAME\n"
+	"      --tls-skip-verify    do not verify the server's certificate (testing only)\n"
+	"  -l, --log-level LEVEL    error, warn, info (default) or debug\n"
+	"      --check-config       validate the configuration, print it, and exit\n"
+	"      --stats              print the counters of the uplink of --bus and exit\n"
+	"      --json               with --stats: one JSON object\n"
+	"  -h, --help               this text\n"
+	"  -V, --version            print the version\n"
+	"\n"
+	"Durations: 250ms, 2s, 1m (a bare number is milliseconds). Sizes: 64K, 4M, 1G.\n"
+	"Messages carry the NATS headers Hermes-Origin (bus id, hex), Hermes-Seq (ring\n"
+	"sequence), Hermes-Ring and Hermes-Pub-Seq (1, 2, 3... per origin and ring; a\n"
+	"receiver counts a jump as lost messages); JetStream adds Nats-Msg-Id\n"
+	"ORIGIN:RING:SEQ. A message is never sent back to the bus it came from, and a\n"
+	"message that came from NATS never leaves its bus again, so any topology of\n"
+	"buses and NATS servers is free of loops.\n"
+	"\n"
+	"Counters: /dev/shm/hermes-nats.<bus> (layout in state_layout.h); see --stats.\n"
+	"Signals: SIGTERM/SIGINT stop gracefully (the batch in flight is finished).\n"
+	"With $NOTIFY_SOCKET set (systemd Type=notify) it reports READY=1 once its\n"
+	"rings are being carried (or waited for); see hermes-nats@.service.\n"
+	"Exit status: 0 after a graceful stop, 1 on errors, 2 on usage errors.\n";
+
+static void usage(FILE *f)
+{
+	fputs(usage_text, f);
+}
+
+/* ---- --stats ---- */
+
+static const char *conn_name(uint64_t s)
+{
+	static const char *n[] = {"starting", "connected", "reconnecting", "closed", "stopped"};
+	return s < 5 ? n[s] : "?";
+}
+
+static const char *worker_name(uint64_t s)
+{
+	static const char *n[] = {"off", "wait-ring", "wait-nats", "running", "blocked", "dropping", "ring-full"};
+	return s < 7 ? n[s] : "?";
+}
+
+#define LD(p) hm_load_relaxed_u64(&(p))
+
+static void text_of(const hn_state_header *h, char *url, char *err)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		/* Seqlock read: acquire on the first load pairs with the writer's
+		 * final release; the acquire fence before the re-check keeps the
+		 * copies ahead of it. */
+		uint64_t s1 = hm_load_acquire_u64(&h->text_seq);
+		memcpy(url, h->url, sizeof h->url);
+		memcpy(err, h->last_error, sizeof h->last_error);
+		hm_fence_acquire();
+		if (!(s1 & 1) && hm_load_relaxed_u64(&h->text_seq) == s1)
+			break;
+	}
+	url[sizeof h->url - 1] = '\0';
+	err[sizeof h->last_error - 1] = '\0';
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* What --stats shows of the uplink as a whole. */
+typedef struct stats_top {
+	uint64_t pid;
+	bool alive;
+	double heartbeat_age;
+	char url[256], last[256];
+} stats_top;
+
+static void json_top(FILE *f, const hn_state_header *h, const stats_top *t)
+{
+	fprintf(f, "{\"bus\":");
+	json_str(f, h->bus);
+	fprintf(f, ",\"bus_id\":\"%016" PRIx64 "\",\"pid\":%" PRIu64 ",\"alive\":%s,"
+		   "\"heartbeat_age_s\":%.3f,\"runs\":%" PRIu64 ",\"prefix\":",
+		h->bus_id, t->pid, t->alive ? "true" : "false", t->heartbeat_age, LD(h->runs));
+	json_str(f, h->prefix);
+	fprintf(f, ",\"nats\":{\"state\":\"%s\",\"url\":", conn_name(LD(h->conn_state)));
+	json_str(f, t->url);
+	fprintf(f, ",\"connects\":%" PRIu64 ",\"disconnects\":%" PRIu64 ",\"reconnects\":%" PRIu64
+		   ",\"errors\":%" PRIu64 ",\"last_error\":",
+		LD(h->connects), LD(h->disconnects), LD(h->reconnects), LD(h->errors));
+	json_str(f, t->last);
+	fprintf(f, "},\"rings\":[");
+}
+
+static void text_top(const hn_state_header *h, const stats_top *t)
+{
+	printf("uplink of bus '%s' (id %016" PRIx64 "): %s", h->bus, h->bus_id,
+	       t->alive ? "running" : "not running");
+	if (t->alive)
+		printf(" (pid %" PRIu64 ", heartbeat %.1f s ago)", t->pid, t->heartbeat_age);
+	printf(", prefix '%s'\n", h->prefix);
+	printf("nats: %s %s; connects %" PRIu64 ", disconnects %" PRIu64 ", reconnects %" PRIu64
+	       ", errors %" PRIu64 "\n",
+	       conn_name(LD(h->conn_state)), t->url, LD(h->connects), LD(h->disconnects),
+	       LD(h->reconnects), LD(h->errors));
+	if (t->last[0])
+		printf("last error: %s\n", t->last);
+	printf("%-16s %-4s %-9s %-6s %-9s %10s %9s %8s %9s %9s %9s | %-9s %10s %8s %8s %8s\n",
+	       "RING", "DIR", "MODE", "POLICY", "OUT", "SENT", "DROPPED", "BLOCKED", "LOOP_SKIP",
+	       "PENDING", "PEND_MAX", "IN", "RECEIVED", "OWN_SKIP", "LOST", "DUP_SKIP");
+}
+
+static void json_ring(FILE *f, const hn_ring_state *r, bool first)
+{
+	fprintf(f, "%s{\"name\":", first ? "" : ",");
+	json_str(f, r->name);
+	fprintf(f, ",\"subject\":");
+	json_str(f, r->subject);
+	fprintf(f, ",\"stream\":");
+	json_str(f, r->stream);
+	fprintf(f,
+		",\"direction\":\"%s\",\"mode\":\"%s\",\"policy\":\"%s\","
+		"\"max_pending\":%" PRIu64 ",\"out\":{\"state\":\"%s\",\"msgs\":%" PRIu64
+		",\"bytes\":%" PRIu64 ",\"batches\":%" PRIu64 ",\"dropped\":%" PRIu64
+		",\"dropped_bytes\":%" PRIu64 ",\"blocked_events\":%" PRIu64
+		",\"blocked_ns\":%" PRIu64 ",\"skipped_inbound\":%" PRIu64
+		",\"ring_lost\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"retries\":%" PRIu64
+		",\"duplicates\":%" PRIu64 ",\"pending_bytes\":%" PRIu64
+		",\"pending_max\":%" PRIu64 ",\"next_seq\":%" PRIu64 ",\"pub_count\":%" PRIu64
+		"},",
+		hn_dir_name(r->dir), hn_mode_name(r->mode), hn_policy_name(r->policy),
+		r->max_pending, worker_name(LD(r->out.state)), LD(r->out.msgs),
+		LD(r->out.bytes), LD(r->out.batches), LD(r->out.dropped),
+		LD(r->out.dropped_bytes), LD(r->out.blocked_events), LD(r->out.blocked_ns),
+		LD(r->out.skipped_inbound), LD(r->out.ring_lost), LD(r->out.errors),
+		LD(r->out.retries), LD(r->out.duplicates), LD(r->out.pending_bytes),
+		LD(r->out.pending_max), LD(r->out.next_seq), LD(r->out.pub_count));
+	fprintf(f,
+		"\"in\":{\"state\":\"%s\",\"msgs\":%" PRIu64 ",\"bytes\":%" PRIu64
+		",\"batches\":%" PRIu64 ",\"own_skipped\":%" PRIu64 ",\"dup_skipped\":%" PRIu64
+		",\"lost\":%" PRIu64 ",\"gap_events\":%" PRIu64 ",\"client_dropped\":%" PRIu64
+		",\"too_big\":%" PRIu64 ",\"ring_full_events\":%" PRIu64 ",\"errors\":%" PRIu64
+		",\"consumer_resets\":%" PRIu64 ",\"resolved\":%" PRIu64
+		",\"pending_bytes\":%" PRIu64 ",\"applied_stream_seq\":%" PRIu64 "}}",
+		worker_name(LD(r->in.state)), LD(r->in.msgs), LD(r->in.bytes),
+		LD(r->in.batches), LD(r->in.own_skipped), LD(r->in.dup_skipped),
+		LD(r->in.lost), LD(r->in.gap_events), LD(r->in.client_dropped),
+		LD(r->in.too_big), LD(r->in.ring_full_events), LD(r->in.errors),
+		LD(r->in.consumer_resets), LD(r->in.resolved), LD(r->in.pending_bytes),
+		LD(r->inp.applied));
+}
+
+static void text_ring(const hn_ring_state *r)
+{
+	printf("%-16s %-4s %-9s %-6s %-9s %10" PRIu64 " %9" PRIu64 " %7.1fs %9" PRIu64
+	       " %9" PRIu64 " %9" PRIu64 " | %-9s %10" PRIu64 " %8" PRIu64 " %8" PRIu64
+	       " %8" PRIu64 "\n",
+	       r->name, hn_dir_name(r->dir), hn_mode_name(r->mode),
+	       hn_policy_name(r->policy), worker_name(LD(r->out.state)), LD(r->out.msgs),
+	       LD(r->out.dropped), (double)LD(r->out.blocked_ns) / 1e9,
+	       LD(r->out.skipped_inbound), LD(r->out.pending_bytes),
+	       LD(r->out.pending_max), worker_name(LD(r->in.state)), LD(r->in.msgs),
+	       LD(r->in.own_skipped), LD(r->in.lost), LD(r->in.dup_skipped));
+}
+
+static int print_stats(const char *path, bool json)
+{
+	char err[300];
+	const hn_state_header *h = hn_state_map_readonly(path, err, sizeof err);
+	if (!h) {
+		fprintf(stderr, "hermes-nats: %s\n", err);
+		return 1;
+	}
+	stats_top t = {.pid = LD(h->pid)};
+	t.alive = t.pid && hm_proc_alive((pid_t)t.pid, LD(h->start_time));
+	uint64_t now = hn_realtime_ns();
+	t.heartbeat_age = (double)(now - LD(h->heartbeat_ns)) / 1e9;
+	text_of(h, t.url, t.last);
+	FILE *f = stdout;
+	if (json)
+		json_top(f, h, &t);
+	else
+		text_top(h, &t);
+	bool first = true;
+	for (unsigned i = 0; i < HN_STATE_MAX_RINGS; i++) {
+		const hn_ring_state *r = hn_state_ring((hn_state_header *)h, i);
+		if (!hm_load_acquire_u32(&r->configured))
+			continue;
+		if (json)
+			json_ring(f, r, first);
+		else
+			text_ring(r);
+		first = false;
+	}
+	if (json)
+		fprintf(f, "]}\n");
+	hn_state_unmap(h);
+	return 0;
+}
+
+/* ---- running ---- */
+
+static hn_uplink g_up;
+
+static hermes_err attach_bus(hn_uplink *up, const sigset_t *sigs)
+{
+	uint64_t next_log = 0;
+	for (;;) {
+		hermes_err err = hermes_bus_attach(up->cfg.bus, &up->bus);
+		if (err == HERMES_OK)
+			return HERMES_OK;
+		if (err != HERMES_ENOENT && err != HERMES_ENOTREADY) {
+			hn_log(HN_LOG_ERROR, "cannot attach to bus '%s': %s (%s)", up->cfg.bus,
+			       hermes_strerror(err), hermes_last_error_detail());
+			return err;
+		}
+		uint64_t now = hn_now_ns();
+		if (now >= next_log) {
+			hn_log(HN_LOG_WARN, "bus '%s' does not exist yet (is hermesd running?); waiting",
+			       up->cfg.bus);
+			next_log = now + 10ull * 1000000000;
+		}
+		struct timespec ts = {0, 200 * 1000000};
+		if (sigtimedwait(sigs, NULL, &ts) > 0)
+			return HERMES_ECLOSED;
+	}
+}
+
+enum {
+	OPT_NAME = 256, OPT_STATE, OPT_BATCH, OPT_MAXPEND, OPT_REPLICAS, OPT_RWAIT, OPT_RMAX,
+	OPT_ACK, OPT_USER, OPT_PWFILE, OPT_TOKFILE, OPT_NKEY, OPT_NKEYSEED, OPT_CREDS, OPT_TLS,
+	OPT_TLSCA, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSHOST, OPT_CHECK, OPT_STATS, OPT_JSON, OPT_FLUSH,
+	OPT_TLSSKIP,
+};
+
+static const struct option longopts[] = {
+	{"config", required_argument, NULL, 'c'},
+	{"bus", required_argument, NULL, 'b'},
+	{"url", required_argument, NULL, 'u'},
+	{"prefix", required_argument, NULL, 'p'},
+	{"ring", required_argument, NULL, 'r'},
+	{"mode", required_argument, NULL, 'm'},
+	{"policy", required_argument, NULL, 'P'},
+	{"max-pending", required_argument, NULL, OPT_MAXPEND},
+	{"batch", required_argument, NULL, OPT_BATCH},
+	{"flush", required_argument, NULL, OPT_FLUSH},
+	{"replicas", required_argument, NULL, OPT_REPLICAS},
+	{"name", required_argument, NULL, OPT_NAME},
+	{"state", required_argument, NULL, OPT_STATE},
+	{"reconnect-wait", required_argument, NULL, OPT_RWAIT},
+	{"reconnect-max-wait", required_argument, NULL, OPT_RMAX},
+	{"ack-timeout", required_argument, NULL, OPT_ACK},
+	{"user", required_argument, NULL, OPT_USER},
+	{"password-file", required_argument, NULL, OPT_PWFILE},
+	{"token-file", required_argument, NULL, OPT_TOKFILE},
+	{"nkey", required_argument, NULL, OPT_NKEY},
+	{"nkey-seed", required_argument, NULL, OPT_NKEYSEED},
+	{"creds", required_argument, NULL, OPT_CREDS},
+	{"tls", no_argument, NULL, OPT_TLS},
+	{"tls-ca", required_argument, NULL, OPT_TLSCA},
+	{"tls-cert", required_argument, NULL, OPT_TLSCERT},
+	{"tls-key", required_argument, NULL, OPT_TLSKEY},
+	{"tls-hostname", required_argument, NULL, OPT_TLSHOST},
+	{"tls-skip-verify", no_argument, NULL, OPT_TLSSKIP},
+	{"log-level", required_argument, NULL, 'l'},
+	{"check-config", no_argument, NULL, OPT_CHECK},
+	{"stats", no_argument, NULL, OPT_STATS},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{0, 0, 0, 0},
+};
+
+/* The command line beyond the config keys it sets. */
+typedef struct nats_cli {
+	const char *config_path;
+	bool check, stats, json, url_seen;
+} nats_cli;
+
+/* First pass: --config (wherever it appears), --help, --version and
+ * unknown options. Returns -1 to go on, else the exit status. */
+static int first_pass(int argc, char **argv, nats_cli *cli)
+{
+	opterr = 0;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "c:b:u:p:r:m:P:l:hV", longopts, NULL)) != -1) {
+		if (ch == 'c')
+			cli->config_path = optarg;
+		else if (ch == 'h') {
+			usage(stdout);
+			return 0;
+		} else if (ch == 'V') {
+			printf("hermes-nats %d.%d.%d (libnats %s)\n", HERMES_VERSION_MAJOR,
+			       HERMES_VERSION_MINOR, HERMES_VERSION_PATCH, nats_GetVersion());
+			return 0;
+		} else if (ch == '?') {
+			fprintf(stderr, "hermes-nats: unknown or incomplete option '%s' (see --help)\n",
+				argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "hermes-nats: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return 2;
+	}
+	return -1;
+}
+
+/* Apply option ch of the second pass to c (or note it in cli). */
+static hermes_err take_option(int ch, hn_config *c, nats_cli *cli)
+{
+	const char *sec = "uplink", *key = NULL, *value = optarg;
+	switch (ch) {
+	case 'c':
+		return HERMES_OK;
+	case 'b': key = "bus"; break;
+	case 'u':
+		if (!cli->url_seen) {
+			/* The first --url replaces the file's and environment's list. */
+			cli->url_seen = true;
+			c->nurls = 0;
+			c->urls_from_file = true;
+		}
+		key = "url";
+		break;
+	case 'p': key = "prefix"; break;
+	case 'm': key = "mode"; break;
+	case 'P': key = "policy"; break;
+	case 'l': key = "log_level"; break;
+	case OPT_MAXPEND: key = "max_pending"; break;
+	case OPT_BATCH: key = "batch"; break;
+	case OPT_FLUSH: key = "flush"; break;
+	case OPT_REPLICAS: key = "replicas"; break;
+	case OPT_NAME: key = "name"; break;
+	case OPT_STATE: key = "state"; break;
+	case OPT_RWAIT: key = "reconnect_wait"; break;
+	case OPT_RMAX: key = "reconnect_max_wait"; break;
+	case OPT_ACK: key = "ack_timeout"; break;
+	case OPT_USER: sec = "nats"; key = "user"; break;
+	case OPT_PWFILE: sec = "nats"; key = "password_file"; break;
+	case OPT_TOKFILE: sec = "nats"; key = "token_file"; break;
+	case OPT_NKEY: sec = "nats"; key = "nkey"; break;
+	case OPT_NKEYSEED: sec = "nats"; key = "nkey_seed"; break;
+	case OPT_CREDS: sec = "nats"; key = "creds"; break;
+	case OPT_TLS: sec = "nats"; key = "tls"; value = "true"; break;
+	case OPT_TLSCA: sec = "nats"; key = "tls_ca"; break;
+	case OPT_TLSCERT: sec = "nats"; key = "tls_cert"; break;
+	case OPT_TLSKEY: sec = "nats"; key = "tls_key"; break;
+	case OPT_TLSHOST: sec = "nats"; key = "tls_hostname"; break;
+	case OPT_TLSSKIP: sec = "nats"; key = "tls_skip_verify"; value = "true"; break;
+	case OPT_CHECK: cli->check = true; return HERMES_OK;
+	case OPT_STATS: cli->stats = true; return HERMES_OK;
+	case OPT_JSON: cli->json = true; return HERMES_OK;
+	case 'r':
+		return hn_config_ring_spec(c, optarg);
+	default:
+		return HERMES_OK;
+	}
+	return key ? hn_config_set(c, sec, key, value) : HERMES_OK;
+}
+
+/* The configuration: the file, then every other flag over it. Returns -1 to
+ * go on, else the exit status. */
+static int configure(int argc, char **argv, hn_config *c, nats_cli *cli)
+{
+	hn_config_defaults(c);
+	if (cli->config_path && hn_config_load_file(c, cli->config_path) != HERMES_OK) {
+		fprintf(stderr, "hermes-nats: %s: %s\n", cli->config_path, c->error);
+		return 1;
+	}
+	optind = 1;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "c:b:u:p:r:m:P:l:hV", longopts, NULL)) != -1)
+		if (take_option(ch, c, cli) != HERMES_OK) {
+			fprintf(stderr, "hermes-nats: %s\n", c->error);
+			return 2;
+		}
+	return -1;
+}
+
+static int stats_of(const hn_config *c, bool json)
+{
+	char path[HN_PATH_MAX];
+	if (c->state_path[0])
+		snprintf(path, sizeof path, "%s", c->state_path);
+	else
+		snprintf(path, sizeof path, "/dev/shm/hermes-nats.%s", c->bus);
+	return print_stats(path, json);
+}
+
+static void init_sync(hn_uplink *up)
+{
+	pthread_mutex_init(&up->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&up->cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+/* A slot of the state file for every configured ring. */
+static bool claim_rings(hn_uplink *up)
+{
+	const hn_config *c = &up->cfg;
+	for (unsigned i = 0; i < c->nrings; i++) {
+		hn_ring_ctx *r = &up->rings[up->nrings++];
+		r->up = up;
+		r->cfg = &c->rings[i];
+		r->rs = hn_state_ring_claim(up->st, r->cfg);
+		if (!r->rs) {
+			hn_log(HN_LOG_ERROR, "no room for ring '%s' in %s", r->cfg->name, c->state_path);
+			return false;
+		}
+		if (r->cfg->dir != HN_DIR_BOTH)
+			hn_range_reset(r->rs);
+	}
+	return true;
+}
+
+static void start_workers(hn_uplink *up)
+{
+	for (unsigned i = 0; i < up->nrings; i++) {
+		hn_ring_ctx *r = &up->rings[i];
+		if ((r->cfg->dir & HN_DIR_OUT) &&
+		    pthread_create(&r->out_thread, NULL, hn_out_main, r) == 0)
+			r->out_started = true;
+		if ((r->cfg->dir & HN_DIR_IN) && pthread_create(&r->in_thread, NULL, hn_in_main, r) == 0)
+			r->in_started = true;
+	}
+}
+
+/* Keep the heartbeat until SIGTERM/SIGINT (returns 0) or until the NATS
+ * connection is closed for good (returns 1). */
+static int wait_for_stop(hn_uplink *up, const sigset_t *sigs)
+{
+	for (;;) {
+		struct timespec ts = {0, 250 * 1000000};
+		int sig = sigtimedwait(sigs, NULL, &ts);
+		hn_state_heartbeat(up->st);
+		if (natsConnection_IsClosed(up->nc)) {
+			/* The library gave up for good (for instance every server
+			 * refused our credentials after a reconnect). Say why and exit
+			 * non-zero so a supervisor (systemd Restart=on-failure) starts
+			 * us again with a fresh connection. */
+			const char *why = NULL;
+			natsConnection_GetLastError(up->nc, &why);
+			hn_log(HN_LOG_ERROR, "the NATS connection is closed for good (%s); exiting",
+			       why && *why ? why : "no reason given");
+			return 1;
+		}
+		if (sig == SIGTERM || sig == SIGINT) {
+			hn_log(HN_LOG_INFO, "stopping (signal %d)", sig);
+			return 0;
+		}
+		if (sig == SIGHUP)
+			hn_log(HN_LOG_INFO, "SIGHUP ignored: restart hermes-nats to change its rings");
+	}
+}
+
+static void stop_workers(hn_uplink *up)
+{
+	atomic_store(&up->stop, true);
+	pthread_mutex_lock(&up->mu);
+	pthread_cond_broadcast(&up->cv);
+	pthread_mutex_unlock(&up->mu);
+	for (unsigned i = 0; i < up->nrings; i++) {
+		if (up->rings[i].out_started)
+			pthread_join(up->rings[i].out_thread, NULL);
+		if (up->rings[i].in_started)
+			pthread_join(up->rings[i].in_thread, NULL);
+	}
+	hn_flush_stop(up);
+	/* What core mode handed to the library goes out before we close. */
+	if (hn_connected(up))
+		natsConnection_FlushTimeout(up->nc, 2000);
+}
+
+static void close_nats(hn_uplink *up)
+{
+	if (up->nc) {
+		natsConnection_Close(up->nc);
+		natsConnection_Destroy(up->nc);
+	}
+	natsOptions_Destroy(up->opts);
+	nats_CloseAndWait(2000);
+}
+
+/* The state file after a run that ended with rc; seg is the bus's segment. */
+static void close_state(hn_uplink *up, int rc, const char *seg)
+{
+	if (rc == 0)
+		hn_state_conn(up->st, HN_CONN_STOPPED, NULL, NULL);
+	else if (hm_load_relaxed_u64(&up->st->conn_state) != HN_CONN_CLOSED)
+		hn_state_conn(up->st, HN_CONN_CLOSED, NULL, NULL);
+	hn_set(&up->st->pid, 0);
+	hermes_bus_detach(up->bus);
+	/* The state lives as long as the bus: when the bus is gone (hermesd
+	 * removed it), so is the reason to keep it. */
+	if (access(seg, F_OK) != 0 && errno == ENOENT)
+		unlink(up->cfg.state_path);
+	close(up->state_fd);
+}
+
+/* Attach, open the state file, connect, carry the rings until told to stop.
+ * Returns the exit status. */
+static int run(hn_uplink *up, const sigset_t *sigs)
+{
+	const hn_config *c = &up->cfg;
+	hermes_err aerr = attach_bus(up, sigs);
+	if (aerr == HERMES_ECLOSED)
+		return 0; /* told to stop while waiting for the bus */
+	if (aerr != HERMES_OK)
+		return 1;
+	up->bus_id = hermes_bus_id(up->bus);
+	snprintf(up->origin, sizeof up->origin, "%016" PRIx64, up->bus_id);
+	char err[400], seg[128];
+	snprintf(seg, sizeof seg, "/dev/shm/hermes.%s", c->bus);
+	up->state_fd = hn_state_open(c->state_path, c->bus, up->bus_id, seg, &up->st, err, sizeof err);
+	if (up->state_fd < 0) {
+		hn_log(HN_LOG_ERROR, "%s", err);
+		hermes_bus_detach(up->bus);
+		return 1;
+	}
+	hn_state_started(up->st, c->prefix);
+	int rc = 1;
+	if (!claim_rings(up))
+		goto out;
+	if (nats_Open(-1) != NATS_OK) {
+		hn_log(HN_LOG_ERROR, "cannot initialise the NATS library");
+		goto out;
+	}
+	if (hn_nats_options(up) == NATS_OK && hn_nats_connect(up) == NATS_OK && hn_flush_start(up)) {
+		hn_log(HN_LOG_INFO, "bus '%s' (id %s): %u ring%s, state %s", c->bus, up->origin,
+		       c->nrings, c->nrings == 1 ? "" : "s", c->state_path);
+		start_workers(up);
+		/* systemd readiness (Type=notify) once the bus is attached, the
+		 * state file is ours and the workers run. Readiness does not wait
+		 * for NATS: an uplink whose server is down is running (and says so
+		 * in its state file), it is not failing to start. */
+		hm_notify_ready(NULL);
+		rc = wait_for_stop(up, sigs);
+		stop_workers(up);
+	}
+	close_nats(up);
+out:
+	close_state(up, rc, seg);
+	hn_log(HN_LOG_INFO, "stopped");
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	nats_cli cli = {0};
+	int rc = first_pass(argc, argv, &cli);
+	if (rc >= 0)
+		return rc;
+	hn_config *c = &g_up.cfg;
+	rc = configure(argc, argv, c, &cli);
+	if (rc >= 0)
+		return rc;
+	if (cli.stats)
+		return stats_of(c, cli.json);
+	if (hn_config_finish(c) != HERMES_OK) {
+		fprintf(stderr, "hermes-nats: %s\n", c->error);
+		return 1;
+	}
+	if (cli.check) {
+		hn_config_print(c, stdout);
+		return 0;
+	}
+	hm_dlog_set_level(c->log_level);
+	/* Signals: handled synchronously by this thread; every thread created
+	 * from here on (ours and the client library's) inherits the mask. */
+	sigset_t sigs;
+	hm_signals_block(&sigs);
+	srandom((unsigned)(hn_now_ns() ^ (uint64_t)getpid()));
+	init_sync(&g_up);
+	return run(&g_up, &sigs);
+}

@@ -1,0 +1,441 @@
+/* hermes-bridge: serve a Hermes bus over TCP, and link buses on different
+ * hosts. Also `hermes-bridge keygen NAME`, which makes pre-shared key files.
+ * The work is in loop.c (event loop), conn.c (protocol), feed.c (fan-out),
+ * link.c (links), auth.c (libsodium). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hermes/hermes.h>
+
+#include "tcp-bridge/client/auth.h"
+#include "daemon/log.h"
+#include "daemon/sched.h"
+#include "tcp-bridge/bridge/config.h"
+#include "tcp-bridge/bridge/loop.h"
+
+/* The text of --help (a table: printed as it is). */
+static const char usage_text[] =
+	"usage: hermes-bridge [options]\n"
+	"       hermes-bridge keygen NAME [--server-key HEX | --psk] [--out FILE]\n"
+	"\n"
+	"Serves one Hermes bus over TCP: remote clients (libhermes-ipc's hermes_net_*\n"
+	"API, docs/PROTOCOL.md) publish into its rings and subscribe to them, and links\n"
+	"mirror rings between buses on different hosts. Runs in the foreground; logs to\n"
+	"stderr. The bus must exist (start hermesd first).\n"
+	"\n"
+	"  -c, --config FILE        INI file (see hermes-bridge.conf.example); flags given\n"
+	"                           on the command line override it\n"
+	"  -b, --bus NAME           bus to serve (default: $HERMES_BUS, else 'default')\n"
+	"  -L, --listen ADDR:PORT   where to listen (default 127.0.0.1:7400; port 0 picks\n"
+	"                           a free one, reported in the log and to systemd).\n"
+	"                           A non-loopback address needs --auth or --insecure\n"
+	"  -a, --auth FILE          identities, their key files and permissions (INI:\n"
+	"                           [identity NAME] key_file=, publish=, subscribe=,\n"
+	"                           hold=, link=); with it every client must authenticate\n"
+	"      --allow-anonymous    serve clients that do not authenticate (with every\n"
+	"                           permission). Without --auth this must be given: any\n"
+	"                           local user can reach a loopback listener, whatever\n"
+	"                           the bus's file mode\n"
+	"      --encrypt MODE       required (default: refuse authenticated clients that\n"
+	"                           do not encrypt), optional (opt-out: plaintext when the\n"
+	"                           client does not ask) or off\n"
+	"      --insecure           allow a non-loopback listen address without --auth\n"
+	"  -k, --link SPEC          link to another bridge: HOST:PORT/RING[,RING...],\n"
+	"                           each RING optionally :in (subscribe there, publish\n"
+	"                           here), :out (the reverse) or :both (default).\n"
+	"                           Repeatable. Example: --link 10.0.0.2:7400/orders,quotes:in\n"
+	"      --link-identity NAME identity the --link connections authenticate as\n"
+	"      --link-key FILE      its key file (made with 'keygen')\n"
+	"      --link-encrypt       require encryption on the --link sessions (the\n"
+	"                           default with --link-key)\n"
+	"      --link-plaintext     do not encrypt the --link sessions (opt-out)\n"
+	"      --name NAME          server name sent to clients (default hermes-bridge@HOST)\n"
+	"      --key FILE           the bridge's X25519 secret key (keygen --pair): clients\n"
+	"                           with a public_key in the auth file authenticate by it\n"
+	"      --bus-id N           this bus's origin id on links (default: random, kept\n"
+	"                           in the state directory; must differ between linked buses)\n"
+	"      --slow-policy P      what to do with a subscriber that cannot keep up: drop\n"
+	"                           (skip ahead, send LOSS), disconnect, hold (stop its\n"
+	"                           cursor: a block ring then holds back producers) or auto\n"
+	"                           (default: hold on block rings, drop on overwrite rings)\n"
+	"      --out-buffer SIZE    output buffer per connection, the most the bridge holds\n"
+	"                           for a slow peer (default 1M; K, M, G suffixes)\n"
+	"      --max-frame SIZE     largest frame accepted, header included (default 1M)\n"
+	"      --max-connections N  (default 4096; raises RLIMIT_NOFILE as needed)\n"
+	"      --max-connections-per-address N  from one IP address (default 256)\n"
+	"      --max-connections-per-identity N of one identity, anonymous counting as\n"
+	"                           one (default 1024)\n"
+	"      --max-holds-per-identity N  holding subscriptions of one identity over all\n"
+	"                           its connections (default 16)\n"
+	"      --idle-timeout MS    PING a session silent for half of this, close it when\n"
+	"                           silent for all of it (default 300000; 0: never)\n"
+	"      --memory-limit SIZE  input buffers grown for frames over 64K, all\n"
+	"                           connections together (default 256M)\n"
+	"      --handshake-timeout MS  close connections that do not finish the handshake\n"
+	"                           in time (default 10000)\n"
+	"      --publish-timeout MS how long a PUBLISH waits for room in a full block ring\n"
+	"                           before it fails with HERMES_EAGAIN (default 1000)\n"
+	"      --cpu LIST           pin the bridge to CPUs, e.g. 3 or 2,3 (keep it off the\n"
+	"                           cores local publishers and subscribers spin on)\n"
+	"      --rt-priority N      run with SCHED_FIFO priority N (1..99)\n"
+	"      --busy-poll          spin on rings and sockets instead of sleeping: lowest\n"
+	"                           latency, one core at 100%\n"
+	"      --idle-spin US       after activity, keep looking for this long before\n"
+	"                           sleeping (default 50; 0: sleep at once)\n"
+	"      --stats-dir DIR      where the counters file hermes-bridge.BUS.PORT goes\n"
+	"                           (default /dev/shm; 'none' for no file)\n"
+	"      --journal RING:DIR   the ring's journal (hermes-journal): a remote subscriber\n"
+	"                           that resumes at a sequence the ring no longer holds\n"
+	"                           gets it from there, then live (repeatable)\n"
+	"      --state-dir DIR      where the bus id (hermes-bridge.BUS.id) and the link\n"
+	"                           origin tables (hermes-bridge.BUS.RING.origins) go,\n"
+	"                           shared by the bus's bridges and kept across restarts;\n"
+	"                           files must be this user's, mode 0600 (default\n"
+	"                           $STATE_DIRECTORY, else /var/lib/hermes; 'none': in\n"
+	"                           memory only)\n"
+	"      --link-import-timeout MS  how long a link waits for room in a full local\n"
+	"                           ring before it drops that message (default 5000; 0:\n"
+	"                           forever, which can deadlock two saturated buses)\n"
+	"  -l, --log-level LEVEL    error, warn, info (default) or debug\n"
+	"      --check-config       validate the configuration, print it, and exit\n"
+	"  -h, --help               this text\n"
+	"  -V, --version            print the version\n"
+	"\n"
+	"keygen NAME [--server-key HEX]: a new X25519 key pair for NAME (public-key\n"
+	"mode): the secret half to FILE (default NAME.key, mode 0600; never overwritten),\n"
+	"the public half printed (public_key = HEX) for the bridge's auth file, or, for\n"
+	"the bridge's own pair (--key FILE), for its clients' --server-key, which pins\n"
+	"it in the client's key file (HERMES_NET_KEY_FILE, a link's key_file).\n"
+	"keygen NAME --psk: a pre-shared key instead; the same file goes to the client\n"
+	"and, as key_file, into the bridge's auth file.\n"
+	"\n"
+	"Signals: SIGHUP reloads the auth file (identities, keys, permissions; the\n"
+	"sessions of removed or changed identities are closed) and --key. SIGTERM/SIGINT stop\n"
+	"gracefully (clients get GOODBYE). With\n"
+	"$NOTIFY_SOCKET set (systemd Type=notify) it reports READY=1 and the address.\n"
+	"Exit status: 0 after a graceful stop, 1 on errors, 2 on usage errors.\n";
+
+static void usage(FILE *f)
+{
+	fputs(usage_text, f);
+}
+
+static int keygen(int argc, char **argv)
+{
+	static const char use[] =
+		"usage: hermes-bridge keygen NAME [--server-key HEX | --psk] [--out FILE]\n";
+	const char *name = NULL, *out = NULL, *server = NULL;
+	bool pair = true; /* the default: a key pair (public-key mode) */
+	for (int i = 2; i < argc; i++) {
+		if ((!strcmp(argv[i], "--out") || !strcmp(argv[i], "-o")) && i + 1 < argc)
+			out = argv[++i];
+		else if (!strcmp(argv[i], "--pair"))
+			pair = true;
+		else if (!strcmp(argv[i], "--psk"))
+			pair = false;
+		else if (!strcmp(argv[i], "--server-key") && i + 1 < argc)
+			server = argv[++i];
+		else if (argv[i][0] == '-' || name) {
+			fputs(use, stderr);
+			return 2;
+		} else
+			name = argv[i];
+	}
+	uint8_t pin[HERMES_KX_PUBLIC_KEY_SIZE];
+	if (!name || (server && (!pair || hm_auth_parse_key(server, pin) != HERMES_OK))) {
+		fputs(use, stderr);
+		return 2;
+	}
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7E || *p == '/') {
+			fprintf(stderr, "hermes-bridge: identity names are printable ASCII without "
+					"spaces or '/'\n");
+			return 2;
+		}
+	char path[512];
+	snprintf(path, sizeof path, "%s", out ? out : name);
+	if (!out)
+		snprintf(path, sizeof path, "%s.key", name);
+	uint8_t pub[HERMES_KX_PUBLIC_KEY_SIZE];
+	hermes_err err = hm_auth_keygen_file(path, name, pair, server ? pin : NULL, pub);
+	if (err) {
+		fprintf(stderr, "hermes-bridge: keygen: %s\n", hermes_last_error_detail());
+		return 1;
+	}
+	printf("%s\n", path);
+	if (pair) {
+		/* The public half is no secret: it goes to the other side. */
+		char hex[2 * HERMES_KX_PUBLIC_KEY_SIZE + 1];
+		hm_auth_hex(pub, sizeof pub, hex);
+		printf("public_key = %s\n", hex);
+		fprintf(stderr,
+			"wrote %s (mode 0600, the secret half; it never leaves this host).\n"
+			"Fingerprint %.16s. Where %s is an identity, the bridge's auth file gets the\n"
+			"public half only, and grants only what %s needs:\n"
+			"  [identity %s]\n  public_key = %s\n"
+			"  publish = RING ...      ; the rings it may publish to (patterns allowed)\n"
+			"  subscribe = RING ...    ; the rings it may read\n"
+			"Where %s is a bridge, its config says key_file = %s, and each client's key\n"
+			"is made with --server-key %s (the pin).\n",
+			path, hex, name, name, name, hex, name, path, hex);
+		return 0;
+	}
+	/* Least privilege: the operator names the rings; nothing is granted
+	 * by a copy-paste. */
+	fprintf(stderr,
+		"wrote %s (mode 0600). In the bridge's auth file, grant only what %s needs:\n"
+		"  [identity %s]\n  key_file = %s\n"
+		"  publish = RING ...      ; the rings it may publish to (patterns allowed)\n"
+		"  subscribe = RING ...    ; the rings it may read\n"
+		"  # hold = true           ; may hold back producers of block rings\n"
+		"  # link = true           ; only for another bridge's link\n",
+		path, name, name, path);
+	return 0;
+}
+
+enum {
+	O_ENCRYPT = 256, O_INSECURE, O_LINK_ID, O_LINK_KEY, O_LINK_ENC, O_NAME, O_BUS_ID,
+	O_SLOW, O_OUTBUF, O_MAXFRAME, O_MAXCONN, O_HSTIMEOUT, O_PUBTIMEOUT, O_BUSY,
+	O_STATSDIR, O_STATEDIR, O_IMPORT_TIMEOUT, O_SPIN, O_CHECK, O_CPU, O_RT, O_ANON,
+	O_LINK_PLAIN, O_PERADDR, O_PERID, O_HOLDS, O_IDLE, O_MEMLIMIT, O_KEY, O_JOURNAL
+};
+
+static const struct option opts[] = {
+	{"config", required_argument, NULL, 'c'},
+	{"bus", required_argument, NULL, 'b'},
+	{"listen", required_argument, NULL, 'L'},
+	{"auth", required_argument, NULL, 'a'},
+	{"encrypt", required_argument, NULL, O_ENCRYPT},
+	{"insecure", no_argument, NULL, O_INSECURE},
+	{"allow-anonymous", no_argument, NULL, O_ANON},
+	{"link-plaintext", no_argument, NULL, O_LINK_PLAIN},
+	{"max-connections-per-address", required_argument, NULL, O_PERADDR},
+	{"max-connections-per-identity", required_argument, NULL, O_PERID},
+	{"max-holds-per-identity", required_argument, NULL, O_HOLDS},
+	{"idle-timeout", required_argument, NULL, O_IDLE},
+	{"memory-limit", required_argument, NULL, O_MEMLIMIT},
+	{"link", required_argument, NULL, 'k'},
+	{"link-identity", required_argument, NULL, O_LINK_ID},
+	{"link-key", required_argument, NULL, O_LINK_KEY},
+	{"link-encrypt", no_argument, NULL, O_LINK_ENC},
+	{"name", required_argument, NULL, O_NAME},
+	{"key", required_argument, NULL, O_KEY},
+	{"bus-id", required_argument, NULL, O_BUS_ID},
+	{"slow-policy", required_argument, NULL, O_SLOW},
+	{"out-buffer", required_argument, NULL, O_OUTBUF},
+	{"max-frame", required_argument, NULL, O_MAXFRAME},
+	{"max-connections", required_argument, NULL, O_MAXCONN},
+	{"handshake-timeout", required_argument, NULL, O_HSTIMEOUT},
+	{"publish-timeout", required_argument, NULL, O_PUBTIMEOUT},
+	{"busy-poll", no_argument, NULL, O_BUSY},
+	{"cpu", required_argument, NULL, O_CPU},
+	{"rt-priority", required_argument, NULL, O_RT},
+	{"idle-spin", required_argument, NULL, O_SPIN},
+	{"stats-dir", required_argument, NULL, O_STATSDIR},
+	{"state-dir", required_argument, NULL, O_STATEDIR},
+	{"journal", required_argument, NULL, O_JOURNAL},
+	{"link-import-timeout", required_argument, NULL, O_IMPORT_TIMEOUT},
+	{"log-level", required_argument, NULL, 'l'},
+	{"check-config", no_argument, NULL, O_CHECK},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{0},
+};
+
+/* The command line. Flags are applied after the config file, in order, with
+ * the same validation as its keys. */
+typedef struct bridge_cli {
+	struct flag {
+		const char *key, *value;
+	} flags[64];
+	unsigned nflags, nlinks, njournals;
+	const char *links[HM_BR_MAX_LINKS];
+	const char *journals[HM_BR_MAX_RINGCFG];
+	const char *config, *link_id, *link_key;
+	bool link_enc, link_plain, check;
+} bridge_cli;
+
+/* Take option o: set *key (and *value, for switches) to the config key it
+ * stands for, or note it in cli. Returns -1 to go on, else the exit status. */
+static int take_option(int o, bridge_cli *cli, const char **key, const char **value)
+{
+	switch (o) {
+	case 'c': cli->config = optarg; break;
+	case 'b': *key = "bus"; break;
+	case 'L': *key = "listen"; break;
+	case 'a': *key = "auth"; break;
+	case O_ENCRYPT: *key = "encrypt"; break;
+	case O_INSECURE: *key = "insecure"; *value = "true"; break;
+	case O_ANON: *key = "allow_anonymous"; *value = "true"; break;
+	case O_LINK_PLAIN: cli->link_plain = true; break;
+	case O_PERADDR: *key = "max_connections_per_address"; break;
+	case O_PERID: *key = "max_connections_per_identity"; break;
+	case O_HOLDS: *key = "max_holds_per_identity"; break;
+	case O_IDLE: *key = "idle_timeout_ms"; break;
+	case O_MEMLIMIT: *key = "memory_limit"; break;
+	case 'k':
+		if (cli->nlinks == HM_BR_MAX_LINKS) {
+			fprintf(stderr, "hermes-bridge: at most %d links\n", HM_BR_MAX_LINKS);
+			return 2;
+		}
+		cli->links[cli->nlinks++] = optarg;
+		break;
+	case O_JOURNAL:
+		if (cli->njournals == HM_BR_MAX_RINGCFG) {
+			fprintf(stderr, "hermes-bridge: at most %d journals\n", HM_BR_MAX_RINGCFG);
+			return 2;
+		}
+		cli->journals[cli->njournals++] = optarg;
+		break;
+	case O_LINK_ID: cli->link_id = optarg; break;
+	case O_LINK_KEY: cli->link_key = optarg; break;
+	case O_LINK_ENC: cli->link_enc = true; break;
+	case O_NAME: *key = "name"; break;
+	case O_KEY: *key = "key_file"; break;
+	case O_BUS_ID: *key = "bus_id"; break;
+	case O_SLOW: *key = "slow_policy"; break;
+	case O_OUTBUF: *key = "out_buffer"; break;
+	case O_MAXFRAME: *key = "max_frame"; break;
+	case O_MAXCONN: *key = "max_connections"; break;
+	case O_HSTIMEOUT: *key = "handshake_timeout_ms"; break;
+	case O_PUBTIMEOUT: *key = "publish_timeout_ms"; break;
+	case O_BUSY: *key = "busy_poll"; *value = "true"; break;
+	case O_CPU: *key = "cpu_affinity"; break;
+	case O_RT: *key = "rt_priority"; break;
+	case O_SPIN: *key = "idle_spin_us"; break;
+	case O_STATSDIR: *key = "stats_dir"; break;
+	case O_STATEDIR: *key = "state_dir"; break;
+	case O_IMPORT_TIMEOUT: *key = "link_import_timeout_ms"; break;
+	case 'l': *key = "log_level"; break;
+	case O_CHECK: cli->check = true; break;
+	case 'h': usage(stdout); return 0;
+	case 'V':
+		printf("hermes-bridge %d.%d.%d (protocol %d%s)\n", HERMES_VERSION_MAJOR,
+		       HERMES_VERSION_MINOR, HERMES_VERSION_PATCH, HERMES_PROTOCOL_VERSION,
+		       hm_auth_available() ? ", libsodium" : ", without libsodium");
+		return 0;
+	default: usage(stderr); return 2;
+	}
+	return -1;
+}
+
+/* Parse the command line into cli. Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, bridge_cli *cli)
+{
+	int o;
+	while ((o = getopt_long(argc, argv, "c:b:L:a:k:l:hV", opts, NULL)) != -1) {
+		const char *key = NULL, *value = optarg;
+		int rc = take_option(o, cli, &key, &value);
+		if (rc >= 0)
+			return rc;
+		if (key) {
+			if (cli->nflags == 64) {
+				fprintf(stderr, "hermes-bridge: too many flags\n");
+				return 2;
+			}
+			cli->flags[cli->nflags++] = (struct flag){key, value};
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "hermes-bridge: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	return -1;
+}
+
+/* The configuration: the file, then the flags, links and journals of the
+ * command line, checked, and the auth file. Returns -1 to go on, else the
+ * exit status (cfg finished then). */
+static int configure(hm_bridge_cfg *cfg, const bridge_cli *cli)
+{
+	hm_bridge_cfg_defaults(cfg);
+	if (cli->config && hm_bridge_cfg_load(cfg, cli->config)) {
+		fprintf(stderr, "hermes-bridge: %s\n", cfg->error);
+		return 1;
+	}
+	for (unsigned i = 0; i < cli->nflags; i++)
+		if (hm_bridge_cfg_set(cfg, cli->flags[i].key, cli->flags[i].value)) {
+			fprintf(stderr, "hermes-bridge: --%s: %s\n", cli->flags[i].key, cfg->error);
+			return 2;
+		}
+	for (unsigned i = 0; i < cli->nlinks; i++) {
+		if (hm_bridge_cfg_add_link(cfg, cli->links[i], cli->link_id, cli->link_key, cli->link_enc)) {
+			fprintf(stderr, "hermes-bridge: %s\n", cfg->error);
+			return 2;
+		}
+		cfg->links[cfg->nlinks - 1].plaintext = cli->link_plain;
+	}
+	for (unsigned i = 0; i < cli->njournals; i++)
+		if (hm_bridge_cfg_add_journal(cfg, cli->journals[i])) {
+			fprintf(stderr, "hermes-bridge: %s\n", cfg->error);
+			return 2;
+		}
+	if (hm_bridge_cfg_check(cfg) || (cfg->auth_file[0] && hm_bridge_cfg_load_auth(cfg))) {
+		fprintf(stderr, "hermes-bridge: %s\n", cfg->error);
+		hm_bridge_cfg_fini(cfg);
+		return 1;
+	}
+	return -1;
+}
+
+/* --check-config: the configuration as the bridge will run it. */
+static void print_config(const hm_bridge_cfg *c)
+{
+	printf("bus %s, listen %s, %s, encryption %s, slow policy %s, out buffer %llu, "
+	       "max frame %u\n",
+	       c->bus, c->listen,
+	       c->nidents	     ? (c->allow_anonymous ? "authentication or anonymous"
+							   : "authentication required")
+	       : c->allow_anonymous ? "anonymous clients"
+				    : "no clients allowed (neither --auth nor --allow-anonymous)",
+	       c->encrypt == HM_ENC_OFF ? "off" : c->encrypt == HM_ENC_REQUIRED ? "required" : "optional",
+	       hm_slow_policy_name(c->slow), (unsigned long long)c->out_buffer, c->max_frame);
+	for (unsigned i = 0; i < c->nidents; i++)
+		printf("  identity %s: publish '%s', subscribe '%s'%s%s\n", c->idents[i].name,
+		       c->idents[i].publish, c->idents[i].subscribe,
+		       c->idents[i].hold ? ", hold" : "", c->idents[i].link ? ", link" : "");
+	for (unsigned i = 0; i < c->nrings; i++)
+		printf("  ring %s: slow policy %s\n", c->rings[i].name,
+		       hm_slow_policy_name(c->rings[i].slow));
+	for (unsigned i = 0; i < c->nlinks; i++) {
+		printf("  link %s to %s:", c->links[i].name, c->links[i].address);
+		for (unsigned k = 0; k < c->links[i].nrings; k++)
+			printf(" %s:%s", c->links[i].rings[k].name,
+			       c->links[i].rings[k].in && c->links[i].rings[k].out ? "both"
+			       : c->links[i].rings[k].in			   ? "in"
+										   : "out");
+		printf("\n");
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "keygen"))
+		return keygen(argc, argv);
+	static bridge_cli cli;
+	int rc = parse_args(argc, argv, &cli);
+	if (rc >= 0)
+		return rc;
+	static hm_bridge_cfg cfg;
+	rc = configure(&cfg, &cli);
+	if (rc >= 0)
+		return rc;
+	if (cli.check) {
+		print_config(&cfg);
+		hm_bridge_cfg_fini(&cfg);
+		return 0;
+	}
+	/* Keys and session keys are in this process's memory: no core dumps,
+	 * no ptrace by other processes of the user. */
+	hm_auth_protect_process();
+	hm_dlog_set_level(cfg.log_level);
+	hm_apply_scheduling(cfg.have_cpus ? &cfg.cpus : NULL, cfg.rt_priority);
+	rc = hm_bridge_run(&cfg);
+	hm_bridge_cfg_fini(&cfg);
+	return rc;
+}

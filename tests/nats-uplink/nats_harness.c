@@ -1,0 +1,632 @@
+#include "tests/nats-uplink/nats_harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nats-uplink/uplink.h"
+#include "tests/support/process.h"
+#include "tests/support/testing.h"
+#include "tests/support/traffic.h"
+
+#ifndef HERMES_NATS_PATH
+#error "HERMES_NATS_PATH must name the hermes-nats binary"
+#endif
+#ifndef NATS_SERVER_PATH
+#define NATS_SERVER_PATH ""
+#endif
+
+/* What the tests started, so that a failed test (cmocka jumps out of it)
+ * still leaves no process, bus or directory behind: hnt_teardown cleans up
+ * whatever is registered. The objects are the tests' static ones. */
+#define MAX_REG 16
+static hnt_server *reg_servers[MAX_REG];
+static hnt_uplink *reg_uplinks[MAX_REG];
+static hnt_bus *reg_buses[MAX_REG];
+static hnt_producer *reg_producers[MAX_REG];
+static hnt_consumer *reg_consumers[MAX_REG];
+
+static void reg_add(void **table, void *p)
+{
+	for (unsigned i = 0; i < MAX_REG; i++)
+		if (table[i] == p)
+			return;
+	for (unsigned i = 0; i < MAX_REG; i++)
+		if (!table[i]) {
+			table[i] = p;
+			return;
+		}
+}
+
+static void reg_del(void **table, void *p)
+{
+	for (unsigned i = 0; i < MAX_REG; i++)
+		if (table[i] == p)
+			table[i] = NULL;
+}
+
+int hnt_teardown(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; i < MAX_REG; i++)
+		if (reg_producers[i]) {
+			atomic_store(&reg_producers[i]->stop, true);
+			pthread_join(reg_producers[i]->thread, NULL);
+			reg_producers[i] = NULL;
+		}
+	for (unsigned i = 0; i < MAX_REG; i++)
+		if (reg_consumers[i])
+			hnt_consumer_join(reg_consumers[i]);
+	for (unsigned i = 0; i < MAX_REG; i++)
+		if (reg_uplinks[i])
+			hnt_uplink_kill(reg_uplinks[i]);
+	for (unsigned i = 0; i < MAX_REG; i++)
+		if (reg_buses[i])
+			hnt_bus_cleanup(reg_buses[i]);
+	for (unsigned i = 0; i < MAX_REG; i++)
+		if (reg_servers[i])
+			hnt_server_cleanup(reg_servers[i]);
+	return 0;
+}
+
+/* A child we start dies with the test process, whatever happens to it. */
+static void die_with_parent(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static void nap_ms(int ms)
+{
+	/* A poll interval between checks of a condition with a deadline. */
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+const char *hnt_nats_server_path(void)
+{
+	static char found[512];
+	if (found[0])
+		return found;
+	if (NATS_SERVER_PATH[0] && access(NATS_SERVER_PATH, X_OK) == 0) {
+		snprintf(found, sizeof found, "%s", NATS_SERVER_PATH);
+		return found;
+	}
+	const char *path = getenv("PATH");
+	char dirs[1024];
+	snprintf(dirs, sizeof dirs, "%s:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin",
+		 path ? path : "");
+	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		snprintf(found, sizeof found, "%s/nats-server", d);
+		if (access(found, X_OK) == 0)
+			return found;
+	}
+	found[0] = '\0';
+	return NULL;
+}
+
+void hnt_require_nats_server(void)
+{
+	if (!hnt_nats_server_path()) {
+		printf("SKIP: nats-server is not installed (Debian: apt-get install nats-server); "
+		       "the NATS uplink tests need it\n");
+		exit(77);
+	}
+}
+
+int hnt_free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof sa;
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+		fail_msg("cannot find a free port: %s", strerror(errno));
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+void hnt_server_init(hnt_server *s, const char *name, bool js)
+{
+	memset(s, 0, sizeof *s);
+	snprintf(s->name, sizeof s->name, "%s", name);
+	s->js = js;
+	s->port = hnt_free_port();
+	snprintf(s->dir, sizeof s->dir, "/tmp/hermes-nats-test-XXXXXX");
+	if (!mkdtemp(s->dir))
+		fail_msg("mkdtemp: %s", strerror(errno));
+	snprintf(s->log, sizeof s->log, "%s/server.log", s->dir);
+	reg_add((void **)reg_servers, s);
+}
+
+void hnt_cluster_init(hnt_server *s, unsigned n, const char *cluster_name)
+{
+	for (unsigned i = 0; i < n; i++) {
+		s[i].cluster_port = hnt_free_port();
+		snprintf(s[i].cluster_name, sizeof s[i].cluster_name, "%s", cluster_name);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		size_t at = 0;
+		for (unsigned j = 0; j < n; j++)
+			if (j != i)
+				at += (size_t)snprintf(s[i].routes + at, sizeof s[i].routes - at,
+						       "%snats://127.0.0.1:%d", at ? "," : "",
+						       s[j].cluster_port);
+	}
+}
+
+void hnt_server_url(const hnt_server *s, char *buf, size_t len)
+{
+	snprintf(buf, len, "nats://127.0.0.1:%d", s->port);
+}
+
+static bool port_open(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+void hnt_server_start(hnt_server *s)
+{
+	char port[16], cport[64], store[160];
+	snprintf(port, sizeof port, "%d", s->port);
+	snprintf(cport, sizeof cport, "nats://127.0.0.1:%d", s->cluster_port);
+	snprintf(store, sizeof store, "%s/js", s->dir);
+	const char *argv[32] = {"nats-server", "-a", "127.0.0.1", "-p", port, "-n", s->name};
+	int n = 7;
+	if (s->js) {
+		argv[n++] = "-js";
+		argv[n++] = "-sd";
+		argv[n++] = store;
+	}
+	if (s->cluster_port) {
+		argv[n++] = "--cluster";
+		argv[n++] = cport;
+		argv[n++] = "--cluster_name";
+		argv[n++] = s->cluster_name;
+		argv[n++] = "--routes";
+		argv[n++] = s->routes;
+	}
+	if (s->user) {
+		argv[n++] = "--user";
+		argv[n++] = s->user;
+		argv[n++] = "--pass";
+		argv[n++] = s->pass;
+	}
+	argv[n] = NULL;
+	ht_spawn_spec spec = {.path = hnt_nats_server_path(), .argv = argv, .log = s->log,
+			      .prepare = die_with_parent};
+	pid_t pid = ht_spawn(&spec);
+	s->pid = pid;
+	uint64_t deadline = ht_now_ns() + 10000000000ull;
+	while (!port_open(s->port)) {
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			s->pid = 0;
+			fail_msg("nats-server %s exited during start-up (status %d); see %s", s->name, st,
+				 s->log);
+		}
+		if (ht_now_ns() > deadline) {
+			hnt_server_kill(s);
+			fail_msg("nats-server %s did not accept connections within 10 s; see %s",
+				 s->name, s->log);
+		}
+		nap_ms(10);
+	}
+}
+
+void hnt_server_stop(hnt_server *s)
+{
+	if (s->pid <= 0)
+		return;
+	ht_proc_terminate(&s->pid, 15000);
+}
+
+void hnt_server_kill(hnt_server *s)
+{
+	if (s->pid <= 0)
+		return;
+	ht_proc_kill(&s->pid);
+	/* The port is free again once the process is reaped: wait until no
+	 * listener answers, so a restart cannot race the old socket. */
+	uint64_t deadline = ht_now_ns() + 5000000000ull;
+	while (port_open(s->port) && ht_now_ns() < deadline)
+		nap_ms(10);
+}
+
+void hnt_server_cleanup(hnt_server *s)
+{
+	reg_del((void **)reg_servers, s);
+	hnt_server_kill(s);
+	if (!s->dir[0])
+		return;
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", s->dir);
+}
+
+/* ---- buses ---- */
+
+void hnt_bus_start(hnt_bus *b, const char *tag, const char *rings_ini)
+{
+	memset(b, 0, sizeof *b);
+	ht_daemon_init(&b->d, tag);
+	reg_add((void **)reg_buses, b);
+	char conf[192];
+	snprintf(conf, sizeof conf, "%s/hermesd.conf", b->d.run_dir);
+	FILE *f = fopen(conf, "we");
+	if (!f)
+		fail_msg("cannot write %s", conf);
+	fprintf(f, "[bus]\nsize = 256M\n%s", rings_ini);
+	fclose(f);
+	const char *extra[] = {"--config", conf, "--remove-on-exit", NULL};
+	ht_daemon_start(&b->d, extra);
+	hermes_err err = hermes_bus_attach(b->d.bus, &b->bus);
+	if (err)
+		fail_msg("attach %s: %s", b->d.bus, hermes_strerror(err));
+	snprintf(b->state_path, sizeof b->state_path, "/dev/shm/hermes-nats.%s", b->d.bus);
+}
+
+void hnt_bus_cleanup(hnt_bus *b)
+{
+	reg_del((void **)reg_buses, b);
+	if (b->bus)
+		hermes_bus_detach(b->bus);
+	b->bus = NULL;
+	ht_daemon_cleanup(&b->d);
+	unlink(b->state_path);
+}
+
+/* ---- uplinks ---- */
+
+void hnt_uplink_init(hnt_uplink *u, const hnt_bus *b, const char *const *args)
+{
+	memset(u, 0, sizeof *u);
+	snprintf(u->bus, sizeof u->bus, "%s", b->d.bus);
+	snprintf(u->log, sizeof u->log, "%s/hermes-nats.log", b->d.run_dir);
+	u->argv[u->argc++] = "hermes-nats";
+	u->argv[u->argc++] = "--bus";
+	u->argv[u->argc++] = u->bus;
+	unsigned n = 0;
+	for (; args && *args; args++, n++) {
+		if (n == 32)
+			fail_msg("too many uplink arguments");
+		snprintf(u->store[n], sizeof u->store[n], "%s", *args);
+		u->argv[u->argc++] = u->store[n];
+	}
+	u->argv[u->argc] = NULL;
+}
+
+/* In the child: die with the test, and no URL from the developer's shell. */
+static void uplink_env(void)
+{
+	die_with_parent();
+	unsetenv("HERMES_NATS_URL");
+}
+
+void hnt_uplink_spawn(hnt_uplink *u)
+{
+	ht_spawn_spec spec = {.path = HERMES_NATS_PATH, .argv = u->argv, .log = u->log,
+			      .prepare = uplink_env};
+	pid_t pid = ht_spawn(&spec);
+	u->pid = pid;
+	reg_add((void **)reg_uplinks, u);
+}
+
+static bool directions_running(const hn_state_header *h, pid_t pid)
+{
+	if ((pid_t)HNT_LD(h->pid) != pid)
+		return false;
+	bool any = false;
+	for (unsigned i = 0; i < HN_STATE_MAX_RINGS; i++) {
+		const hn_ring_state *r = hn_state_ring((hn_state_header *)h, i);
+		if (!hm_load_acquire_u32(&r->configured))
+			continue;
+		any = true;
+		if ((r->dir & HN_DIR_OUT) && HNT_LD(r->out.state) != HN_W_RUNNING)
+			return false;
+		if ((r->dir & HN_DIR_IN) && HNT_LD(r->in.state) != HN_W_RUNNING)
+			return false;
+	}
+	return any;
+}
+
+void hnt_uplink_wait_running(hnt_uplink *u, int deadline_ms)
+{
+	char path[160], err[300];
+	snprintf(path, sizeof path, "/dev/shm/hermes-nats.%s", u->bus);
+	uint64_t deadline = ht_now_ns() + (uint64_t)deadline_ms * 1000000u;
+	for (;;) {
+		int st;
+		if (waitpid(u->pid, &st, WNOHANG) == u->pid) {
+			u->pid = 0;
+			fail_msg("hermes-nats exited during start-up (status %d); see %s", st, u->log);
+		}
+		const hn_state_header *h = hn_state_map_readonly(path, err, sizeof err);
+		bool ok = h && directions_running(h, u->pid);
+		hn_state_unmap(h);
+		if (ok)
+			return;
+		if (ht_now_ns() > deadline)
+			fail_msg("hermes-nats (pid %d) was not running every ring within %d ms; see %s",
+				 (int)u->pid, deadline_ms, u->log);
+		nap_ms(20);
+	}
+}
+
+void hnt_uplink_start(hnt_uplink *u, int deadline_ms)
+{
+	hnt_uplink_spawn(u);
+	hnt_uplink_wait_running(u, deadline_ms);
+}
+
+void hnt_uplink_stop(hnt_uplink *u)
+{
+	reg_del((void **)reg_uplinks, u);
+	if (u->pid <= 0)
+		return;
+	int st = ht_proc_terminate(&u->pid, 20000);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("hermes-nats did not stop cleanly (status %d); see %s", st, u->log);
+}
+
+void hnt_uplink_kill(hnt_uplink *u)
+{
+	ht_proc_kill(&u->pid);
+}
+
+uint64_t hnt_rss_anon(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	uint64_t kb = 0;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "RssAnon: %lu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb * 1024;
+}
+
+const hn_state_header *hnt_state(const hnt_bus *b)
+{
+	char err[300];
+	const hn_state_header *h = hn_state_map_readonly(b->state_path, err, sizeof err);
+	if (!h)
+		fail_msg("uplink state: %s", err);
+	return h;
+}
+
+const hn_ring_state *hnt_ring_state(const hn_state_header *h, const char *ring)
+{
+	for (unsigned i = 0; i < HN_STATE_MAX_RINGS; i++) {
+		const hn_ring_state *r = hn_state_ring((hn_state_header *)h, i);
+		if (!strcmp(r->name, ring))
+			return r;
+	}
+	fail_msg("ring '%s' is not in the uplink state", ring);
+	return NULL;
+}
+
+/* ---- traffic ---- */
+
+static void *produce(void *arg)
+{
+	hnt_producer *p = arg;
+	hermes_pub *pub;
+	p->err = hermes_pub_open(p->bus, p->ring, &pub);
+	if (p->err)
+		return NULL;
+	uint64_t start = ht_now_ns();
+	for (uint64_t i = 0; (p->forever || i < p->count) && !atomic_load(&p->stop); i++) {
+		if (p->rate_per_s) {
+			/* Pace: message i is due at start + i / rate. */
+			uint64_t due = start + i * 1000000000ull / p->rate_per_s;
+			uint64_t now = ht_now_ns();
+			if (due > now + 1000000)
+				nap_ms((int)((due - now) / 1000000));
+		}
+		uint32_t len = ht_traffic_len(p->k, i);
+		hermes_claim c;
+		hermes_err err;
+		bool counted = false;
+		/* Wait for room as long as it takes: the ring may be held back on
+		 * purpose (policy block while NATS is away). */
+		while ((err = hermes_pub_claim_timed(pub, len, &c, 50000000)) ==
+			       HERMES_ETIMEDOUT &&
+		       !atomic_load(&p->stop))
+			if (!counted) {
+				counted = true;
+				atomic_fetch_add(&p->full_waits, 1);
+			}
+		if (err == HERMES_ETIMEDOUT)
+			break;
+		if (err) {
+			p->err = err;
+			break;
+		}
+		ht_traffic_fill(c.data, len, p->k, i);
+		hermes_pub_commit(pub, &c);
+		atomic_fetch_add(&p->produced, 1);
+	}
+	hermes_pub_close(pub);
+	return NULL;
+}
+
+void hnt_producer_start(hnt_producer *p)
+{
+	atomic_store(&p->produced, 0);
+	atomic_store(&p->full_waits, 0);
+	atomic_store(&p->stop, false);
+	p->err = HERMES_OK;
+	if (pthread_create(&p->thread, NULL, produce, p) != 0)
+		fail_msg("pthread_create");
+	reg_add((void **)reg_producers, p);
+}
+
+void hnt_producer_join(hnt_producer *p)
+{
+	reg_del((void **)reg_producers, p);
+	pthread_join(p->thread, NULL);
+	if (p->err)
+		fail_msg("producer %u on %s: %s", p->k, p->ring, hermes_strerror(p->err));
+}
+
+static void check(hnt_consumer *c, const hermes_msg *m)
+{
+	const uint8_t *p = m->data;
+	uint32_t k;
+	uint64_t i, sum;
+	const char *what = NULL;
+	if (m->len < 20) {
+		what = "short message";
+		k = 0;
+		i = 0;
+	} else {
+		memcpy(&sum, p, 8);
+		memcpy(&k, p + 8, 4);
+		memcpy(&i, p + 12, 8);
+		if (sum != ht_fnv1a(p + 8, m->len - 8))
+			what = "checksum mismatch";
+		else if (k >= HNT_MAX_K)
+			what = "unknown producer";
+		else if (m->len != ht_traffic_len(k, i))
+			what = "wrong length";
+		else if (c->next[k] >= 0 && (int64_t)i < c->next[k])
+			what = "duplicate or out of order";
+	}
+	atomic_fetch_add(&c->total, 1);
+	if (what) {
+		if (atomic_fetch_add(&c->bad, 1) == 0)
+			snprintf(c->first_error, sizeof c->first_error,
+				 "ring seq %llu: %s (producer %u counter %llu, expected %lld)",
+				 (unsigned long long)m->seq, what, k, (unsigned long long)i,
+				 k < HNT_MAX_K ? (long long)c->next[k] : -1ll);
+		return;
+	}
+	if (c->next[k] < 0)
+		atomic_store(&c->first[k], (int64_t)i);
+	uint64_t expect = c->next[k] < 0 ? 0 : (uint64_t)c->next[k];
+	if (i > expect)
+		atomic_fetch_add(&c->missing[k], i - expect);
+	c->next[k] = (int64_t)i + 1;
+	atomic_fetch_add(&c->received[k], 1);
+}
+
+static void on_msg(void *ctx, const hermes_msg *m)
+{
+	check(ctx, m);
+}
+
+static void *consume(void *arg)
+{
+	hnt_consumer *c = arg;
+	while (!atomic_load(&c->stop)) {
+		hermes_err err = hermes_sub_wait(c->sub, HERMES_WAIT_BLOCK, 100000000);
+		if (err != HERMES_OK)
+			continue;
+		unsigned n;
+		hermes_sub_poll_batch(c->sub, on_msg, c, 4096, &n);
+	}
+	return NULL;
+}
+
+void hnt_consumer_start(hnt_consumer *c, hermes_bus *bus, const char *ring)
+{
+	memset(c, 0, sizeof *c);
+	c->bus = bus;
+	c->ring = ring;
+	for (unsigned k = 0; k < HNT_MAX_K; k++) {
+		c->next[k] = -1;
+		atomic_store(&c->first[k], -1);
+	}
+	hermes_err err = hermes_sub_open(bus, ring, HERMES_START_EARLIEST, 0, &c->sub);
+	if (err)
+		fail_msg("subscribe %s: %s", ring, hermes_strerror(err));
+	if (pthread_create(&c->thread, NULL, consume, c) != 0)
+		fail_msg("pthread_create");
+	reg_add((void **)reg_consumers, c);
+}
+
+void hnt_consumer_join(hnt_consumer *c)
+{
+	reg_del((void **)reg_consumers, c);
+	atomic_store(&c->stop, true);
+	pthread_join(c->thread, NULL);
+	hermes_sub_close(c->sub);
+	c->sub = NULL;
+}
+
+bool hnt_wait_until(bool (*cond)(void *), void *arg, int deadline_ms)
+{
+	uint64_t deadline = ht_now_ns() + (uint64_t)deadline_ms * 1000000u;
+	while (!cond(arg)) {
+		if (ht_now_ns() > deadline)
+			return false;
+		nap_ms(10);
+	}
+	return true;
+}
+
+double hnt_env_seconds(const char *name, double dflt)
+{
+	const char *v = getenv(name);
+	if (!v || !*v)
+		return dflt;
+	char *end;
+	double d = strtod(v, &end);
+	return *end || d < 0 ? dflt : d;
+}
+
+bool hnt_reached(void *arg)
+{
+	hnt_progress *p = arg;
+	uint64_t got = atomic_load(&p->c->received[p->k]);
+	if (p->rs) {
+		int64_t first = atomic_load(&p->c->first[p->k]);
+		got += HNT_LD(p->rs->in.lost) + (uint64_t)(first > 0 ? first : 0);
+	}
+	return got >= p->want || atomic_load(&p->c->bad);
+}
+
+bool hnt_moved(void *arg)
+{
+	hnt_quiet *q = arg;
+	return atomic_load(&q->c[0]->total) != q->total[0] || atomic_load(&q->c[1]->total) != q->total[1];
+}
+
+void hnt_pair_start(hnt_server *s, char *url, size_t url_len, hnt_bus *a, hnt_bus *b,
+		    const char *tag_a, const char *tag_b, const char *rings_ini)
+{
+	hnt_server_start(s);
+	hnt_server_url(s, url, url_len);
+	hnt_bus_start(a, tag_a, rings_ini);
+	hnt_bus_start(b, tag_b, rings_ini);
+}
+
+void hnt_pair_stop(hnt_uplink *ua, hnt_uplink *ub, hnt_bus *a, hnt_bus *b, hnt_server *s)
+{
+	hnt_uplink_stop(ua);
+	hnt_uplink_stop(ub);
+	hnt_bus_cleanup(a);
+	hnt_bus_cleanup(b);
+	hnt_server_cleanup(s);
+}

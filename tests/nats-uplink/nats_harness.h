@@ -1,0 +1,191 @@
+/* Helpers for the hermes-nats tests: nats-server processes on loopback
+ * (single, JetStream, clusters), hermes-nats processes, the uplink's state
+ * file, and producer/consumer threads that check what crossed over.
+ *
+ * Every process is started by the test and stopped or killed by its pid;
+ * every wait has a deadline. Servers, buses and uplinks must be static
+ * objects of the test: they are registered, and hnt_teardown (the tests'
+ * cmocka teardown) cleans up whatever a failed test left. */
+#ifndef HN_TEST_NATS_HARNESS_H
+#define HN_TEST_NATS_HARNESS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <hermes/bus.h>
+
+#include "nats-uplink/uplink.h"
+#include "tests/support/daemon.h"
+
+/* cmocka teardown: kill and remove whatever the test started and did not
+ * clean up itself (it failed half-way). */
+int hnt_teardown(void **state);
+
+/* The nats-server binary, or NULL when it is not installed. */
+const char *hnt_nats_server_path(void);
+
+/* Exit 77 (skipped) with a message when nats-server is missing. */
+void hnt_require_nats_server(void);
+
+/* A free TCP port on 127.0.0.1 (bound to port 0, then released). */
+int hnt_free_port(void);
+
+typedef struct hnt_server {
+	pid_t pid;
+	char name[16];
+	int port;
+	int cluster_port; /* 0: not clustered */
+	bool js;
+	char dir[128]; /* JetStream store and the log */
+	char log[160];
+	char routes[256];
+	char cluster_name[32];
+	const char *user, *pass;
+} hnt_server;
+
+/* Names, ports and a fresh directory; nothing runs yet. */
+void hnt_server_init(hnt_server *s, const char *name, bool js);
+
+/* Make s1..sN one cluster: cluster ports, and each routes to the others. */
+void hnt_cluster_init(hnt_server *s, unsigned n, const char *cluster_name);
+
+/* Start (or restart, same ports and store) and wait until it accepts
+ * connections (10 s deadline). */
+void hnt_server_start(hnt_server *s);
+
+/* SIGTERM and reap / SIGKILL and reap. */
+void hnt_server_stop(hnt_server *s);
+void hnt_server_kill(hnt_server *s);
+
+/* Kill if running and remove the directory. */
+void hnt_server_cleanup(hnt_server *s);
+
+/* "nats://127.0.0.1:PORT" */
+void hnt_server_url(const hnt_server *s, char *buf, size_t len);
+
+/* A Hermes bus run by a real hermesd, with rings from an INI snippet such
+ * as "[ring x]\ncapacity = 16M\n". */
+typedef struct hnt_bus {
+	ht_daemon d;
+	hermes_bus *bus;
+	char state_path[160];
+} hnt_bus;
+
+void hnt_bus_start(hnt_bus *b, const char *tag, const char *rings_ini);
+void hnt_bus_cleanup(hnt_bus *b);
+
+/* A hermes-nats process for a bus. */
+typedef struct hnt_uplink {
+	pid_t pid;
+	char bus[64];
+	char log[192];
+	const char *argv[40];
+	int argc;
+	char store[32][160];
+} hnt_uplink;
+
+/* Prepare the command line: --bus, the log, then the given arguments
+ * (NULL-terminated). */
+void hnt_uplink_init(hnt_uplink *u, const hnt_bus *b, const char *const *args);
+
+/* Start; wait (deadline ms) until the state file shows this process with
+ * every configured direction running. */
+void hnt_uplink_start(hnt_uplink *u, int deadline_ms);
+
+/* Start without waiting (the server may be down). */
+void hnt_uplink_spawn(hnt_uplink *u);
+
+/* Wait until every configured direction of this uplink is running. */
+void hnt_uplink_wait_running(hnt_uplink *u, int deadline_ms);
+
+void hnt_uplink_stop(hnt_uplink *u); /* SIGTERM, expect exit status 0 */
+void hnt_uplink_kill(hnt_uplink *u); /* SIGKILL */
+
+/* Anonymous resident memory of a process, in bytes (RssAnon). */
+uint64_t hnt_rss_anon(pid_t pid);
+
+/* The uplink's state file of a bus (read-only mapping; unmapped at exit). */
+const hn_state_header *hnt_state(const hnt_bus *b);
+const hn_ring_state *hnt_ring_state(const hn_state_header *h, const char *ring);
+#define HNT_LD(f) hm_load_relaxed_u64(&(f))
+
+/* ---- traffic ---- */
+
+/* Producer k publishes `count` messages on ring (ht_traffic format),
+ * waiting for room as long as it takes (the ring may be held back on
+ * purpose) until stop. rate_per_s 0: as fast as the ring takes them. */
+typedef struct hnt_producer {
+	hermes_bus *bus;
+	const char *ring;
+	uint32_t k;
+	uint64_t count;
+	uint64_t rate_per_s;
+	bool forever; /* ignore count, produce until stop */
+	atomic_uint_fast64_t produced;
+	atomic_uint_fast64_t full_waits; /* claims that found the ring full */
+	atomic_bool stop;
+	hermes_err err;
+	pthread_t thread;
+} hnt_producer;
+
+void hnt_producer_start(hnt_producer *p);
+void hnt_producer_join(hnt_producer *p);
+
+/* A checking consumer: per producer, messages must come in order with no
+ * duplicates; gaps are counted (core mode may lose, and must say so). */
+#define HNT_MAX_K 4
+typedef struct hnt_consumer {
+	hermes_bus *bus;
+	const char *ring;
+	hermes_sub *sub;
+	atomic_uint_fast64_t received[HNT_MAX_K];
+	atomic_uint_fast64_t missing[HNT_MAX_K]; /* counters skipped */
+	atomic_uint_fast64_t bad;		 /* duplicates, reorders, corrupt */
+	atomic_uint_fast64_t total;
+	int64_t next[HNT_MAX_K];		 /* -1: nothing yet */
+	atomic_int_fast64_t first[HNT_MAX_K];	 /* first counter seen, -1: none */
+	char first_error[200];
+	atomic_bool stop;
+	pthread_t thread;
+} hnt_consumer;
+
+/* Opens the subscription (earliest) before returning. */
+void hnt_consumer_start(hnt_consumer *c, hermes_bus *bus, const char *ring);
+void hnt_consumer_join(hnt_consumer *c);
+
+/* Wait until cond(arg) or the deadline; false at the deadline. */
+bool hnt_wait_until(bool (*cond)(void *), void *arg, int deadline_ms);
+
+/* Conditions for hnt_wait_until. hnt_reached: want of producer k's messages
+ * reached consumer c (with rs, core mode: received plus the losses the uplink
+ * counted on that ring plus the lead it skipped), or c saw a bad message. */
+typedef struct hnt_progress {
+	hnt_consumer *c;
+	unsigned k;
+	uint64_t want;
+	const hn_ring_state *rs;
+} hnt_progress;
+bool hnt_reached(void *arg);
+
+/* hnt_moved: either consumer's total changed since total[] was taken. */
+typedef struct hnt_quiet {
+	hnt_consumer *c[2];
+	uint64_t total[2];
+} hnt_quiet;
+bool hnt_moved(void *arg);
+
+/* The usual shape of an uplink test: server s (initialised, not started)
+ * started, its URL in url, buses a and b started with the same rings.
+ * hnt_pair_stop stops both uplinks (each must exit 0), removes both buses
+ * and stops the server. */
+void hnt_pair_start(hnt_server *s, char *url, size_t url_len, hnt_bus *a, hnt_bus *b,
+		    const char *tag_a, const char *tag_b, const char *rings_ini);
+void hnt_pair_stop(hnt_uplink *ua, hnt_uplink *ub, hnt_bus *a, hnt_bus *b, hnt_server *s);
+
+/* Seconds from the environment variable, else the default. */
+double hnt_env_seconds(const char *name, double dflt);
+
+#endif

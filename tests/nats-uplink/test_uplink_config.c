@@ -1,0 +1,349 @@
+/* hermes-nats modules without a server: configuration (file, flags, ring
+ * specs, derived subjects and streams, errors with their line), the state
+ * file (create, lock, keep, reset, refuse), the range log that prevents
+ * loops, and how a restart settles a commit the previous run left open. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "tests/support/testing.h"
+#include "tests/nats-uplink/nats_harness.h"
+
+static void test_defaults_and_derived_names(void **state)
+{
+	(void)state;
+	hn_config c;
+	unsetenv("HERMES_BUS");
+	unsetenv("HERMES_NATS_URL");
+	hn_config_defaults(&c);
+	assert_int_equal(hn_config_ring_spec(&c, "orders.eu"), HERMES_OK);
+	assert_int_equal(hn_config_finish(&c), HERMES_OK);
+	assert_string_equal(c.bus, "default");
+	assert_int_equal(c.nurls, 1);
+	assert_string_equal(c.urls[0], "nats://127.0.0.1:4222");
+	assert_string_equal(c.state_path, "/dev/shm/hermes-nats.default");
+	const hn_ring_cfg *r = &c.rings[0];
+	assert_int_equal(r->dir, HN_DIR_BOTH);
+	assert_int_equal(r->mode, HN_MODE_CORE);
+	assert_int_equal(r->policy, HN_POLICY_BLOCK);
+	assert_string_equal(r->subject, "hermes.orders.eu");
+	assert_string_equal(r->stream, "HERMES_ORDERS_EU");
+	assert_int_equal(r->max_pending, 4u << 20);
+}
+
+static void test_file_sections_and_inheritance(void **state)
+{
+	(void)state;
+	hn_config c;
+	hn_config_defaults(&c);
+	const char *ini = "[ring a]\n"
+			  "direction = out\n"
+			  "[uplink]\n"
+			  "bus = trading\n"
+			  "url = nats://10.0.0.1:4222, nats://10.0.0.2:4222\n"
+			  "url = tls://10.0.0.3:4443\n"
+			  "prefix = site1.hermes\n"
+			  "mode = jetstream\n"
+			  "policy = drop\n"
+			  "max_pending = 8M\n"
+			  "replicas = 3\n"
+			  "reconnect_wait = 250ms\n"
+			  "reconnect_max_wait = 5s\n"
+			  "[nats]\n"
+			  "user = u1\n"
+			  "password = pw\n"
+			  "[ring b]\n"
+			  "direction = in\n"
+			  "mode = core\n"
+			  "stream = MINE\n"
+			  "subject = other.subject\n"
+			  "max_pending = 64K\n";
+	assert_int_equal(hn_config_load_string(&c, ini), HERMES_OK);
+	assert_int_equal(hn_config_finish(&c), HERMES_OK);
+	assert_string_equal(c.bus, "trading");
+	assert_int_equal(c.nurls, 3);
+	assert_string_equal(c.urls[1], "nats://10.0.0.2:4222");
+	assert_string_equal(c.urls[2], "tls://10.0.0.3:4443");
+	assert_int_equal(c.reconnect_wait_ms, 250);
+	assert_int_equal(c.reconnect_max_wait_ms, 5000);
+	assert_string_equal(c.user, "u1");
+	/* Ring a takes every default from [uplink], even though [uplink] came
+	 * after it in the file. */
+	assert_int_equal(c.rings[0].dir, HN_DIR_OUT);
+	assert_int_equal(c.rings[0].mode, HN_MODE_JETSTREAM);
+	assert_int_equal(c.rings[0].policy, HN_POLICY_DROP);
+	assert_int_equal(c.rings[0].max_pending, 8u << 20);
+	assert_int_equal(c.rings[0].replicas, 3);
+	assert_string_equal(c.rings[0].subject, "site1.hermes.a");
+	assert_string_equal(c.rings[0].stream, "HERMES_A");
+	assert_int_equal(c.rings[1].dir, HN_DIR_IN);
+	assert_int_equal(c.rings[1].mode, HN_MODE_CORE);
+	assert_string_equal(c.rings[1].subject, "other.subject");
+	assert_string_equal(c.rings[1].stream, "MINE");
+	assert_int_equal(c.rings[1].max_pending, 64u << 10);
+}
+
+static void expect_error(const char *ini, const char *needle)
+{
+	hn_config c;
+	hn_config_defaults(&c);
+	hermes_err err = hn_config_load_string(&c, ini);
+	if (err == HERMES_OK)
+		err = hn_config_finish(&c);
+	assert_int_not_equal(err, HERMES_OK);
+	if (!strstr(c.error, needle))
+		fail_msg("error '%s' does not mention '%s'", c.error, needle);
+}
+
+static void test_bad_files_are_refused_with_their_line(void **state)
+{
+	(void)state;
+	expect_error("[uplink]\nbus = b\nspeed = 3\n", "line 3");
+	expect_error("[uplink]\nspeed = 3\n", "unknown key 'speed'");
+	expect_error("[ring x]\ndirection = sideways\n", "direction 'sideways'");
+	expect_error("[ring x]\nmode = turbo\n", "mode 'turbo'");
+	expect_error("[ring x]\npolicy = maybe\n", "policy 'maybe'");
+	expect_error("[ring x]\nstream = A.B\n", "stream name 'A.B'");
+	expect_error("[ring x]\nsubject = a..b\n", "not a valid NATS subject");
+	expect_error("[ring x]\nsubject = a.*\n", "not a valid NATS subject");
+	expect_error("[uplink]\nprefix = has space\n[ring x]\ndirection = both\n", "prefix");
+	expect_error("[uplink]\nurl = http://x\n", "must start with nats://");
+	expect_error("[uplink]\nbatch = 5000\n", "batch");
+	expect_error("[uplink]\nreconnect_wait = soon\n", "reconnect_wait");
+	expect_error("[nats]\nnkey = UABC\n[ring x]\ndirection = in\n", "nkey and nkey_seed");
+	expect_error("[ring x]\nsubject = s.t\n[ring y]\nsubject = s.t\n", "both use subject");
+	expect_error("[weird]\nk = v\n", "unknown section");
+	expect_error("[ring bad/name]\ndirection = in\n", "ring name");
+	expect_error("[uplink]\nbus = x\n", "no ring to carry");
+}
+
+static void test_ring_specs(void **state)
+{
+	(void)state;
+	hn_config c;
+	hn_config_defaults(&c);
+	assert_int_equal(hn_config_ring_spec(&c, "a:out:jetstream:drop"), HERMES_OK);
+	assert_int_equal(hn_config_ring_spec(&c, "b:in"), HERMES_OK);
+	assert_int_not_equal(hn_config_ring_spec(&c, "c:up"), HERMES_OK);
+	assert_non_null(strstr(c.error, "direction"));
+	assert_int_not_equal(hn_config_ring_spec(&c, "d:out:core:block:extra"), HERMES_OK);
+	assert_int_equal(hn_config_set(&c, "uplink", "mode", "jetstream"), HERMES_OK);
+	assert_int_equal(hn_config_finish(&c), HERMES_OK);
+	assert_int_equal(c.rings[0].dir, HN_DIR_OUT);
+	assert_int_equal(c.rings[0].mode, HN_MODE_JETSTREAM);
+	assert_int_equal(c.rings[0].policy, HN_POLICY_DROP);
+	/* b did not say: it takes [uplink] mode, set after it. */
+	assert_int_equal(c.rings[1].mode, HN_MODE_JETSTREAM);
+	assert_int_equal(c.rings[1].dir, HN_DIR_IN);
+}
+
+/* The shipped example documents every key: it must stay a valid file. */
+static void test_example_config_is_valid(void **state)
+{
+	(void)state;
+	hn_config c;
+	hn_config_defaults(&c);
+	assert_int_equal(hn_config_load_file(&c, HERMES_SOURCE_DIR "/nats-uplink/hermes-nats.conf.example"),
+			 HERMES_OK);
+	assert_int_equal(hn_config_finish(&c), HERMES_OK);
+	assert_int_equal(c.nrings, 2);
+	assert_int_equal(c.rings[0].replicas, 3);
+	assert_int_equal(c.rings[1].policy, HN_POLICY_DROP);
+}
+
+static void test_durations(void **state)
+{
+	(void)state;
+	int64_t v;
+	assert_true(hm_parse_duration_ms("250", &v) && v == 250);
+	assert_true(hm_parse_duration_ms("250ms", &v) && v == 250);
+	assert_true(hm_parse_duration_ms("2s", &v) && v == 2000);
+	assert_true(hm_parse_duration_ms("3m", &v) && v == 180000);
+	assert_true(hm_parse_duration_ms("1h", &v) && v == 3600000);
+	assert_false(hm_parse_duration_ms("", &v));
+	assert_false(hm_parse_duration_ms("-1s", &v));
+	assert_false(hm_parse_duration_ms("2 s", &v));
+	assert_false(hm_parse_duration_ms("2d", &v));
+}
+
+/* ---- the state file ---- */
+
+static void state_path(char *buf, size_t len)
+{
+	snprintf(buf, len, "/tmp/hermes-nats-state-%d", (int)getpid());
+}
+
+static hn_ring_cfg ring_cfg(const char *name, unsigned mode)
+{
+	hn_ring_cfg r = {.dir = HN_DIR_BOTH, .mode = mode, .max_pending = 1 << 20, .replicas = 1};
+	snprintf(r.name, sizeof r.name, "%s", name);
+	snprintf(r.subject, sizeof r.subject, "hermes.%s", name);
+	snprintf(r.stream, sizeof r.stream, "S");
+	return r;
+}
+
+static void test_state_file_keeps_resets_and_locks(void **state)
+{
+	(void)state;
+	char path[96], err[300];
+	state_path(path, sizeof path);
+	unlink(path);
+	hn_state_header *h;
+	int fd = hn_state_open(path, "busx", 0x1111, NULL, &h, err, sizeof err);
+	assert_true(fd >= 0);
+	hn_ring_cfg r = ring_cfg("x", HN_MODE_JETSTREAM);
+	hn_ring_state *rs = hn_state_ring_claim(h, &r);
+	assert_non_null(rs);
+	hm_store_relaxed_u64(&rs->inp.applied, 42);
+	hn_state_started(h, "hermes");
+	/* A second uplink for the same bus is refused while the first lives,
+	 * and is told which pid holds it. */
+	hn_state_header *h2;
+	assert_int_equal(hn_state_open(path, "busx", 0x1111, NULL, &h2, err, sizeof err), -1);
+	char pid[32];
+	snprintf(pid, sizeof pid, "pid %d", (int)getpid());
+	assert_non_null(strstr(err, pid));
+	munmap(h, HN_STATE_SIZE);
+	close(fd);
+
+	/* Same bus: the persistent state is still there; readers see it. */
+	fd = hn_state_open(path, "busx", 0x1111, NULL, &h, err, sizeof err);
+	assert_true(fd >= 0);
+	rs = hn_state_ring_claim(h, &r);
+	assert_int_equal(hm_load_relaxed_u64(&rs->inp.applied), 42);
+	const hn_state_header *ro = hn_state_map_readonly(path, err, sizeof err);
+	assert_non_null(ro);
+	assert_int_equal(ro->bus_id, 0x1111);
+	assert_int_equal(hn_state_ring((hn_state_header *)ro, 0)->configured, 1);
+	hn_state_unmap(ro);
+	munmap(h, HN_STATE_SIZE);
+	close(fd);
+
+	/* The bus was re-created (another id): start over. */
+	fd = hn_state_open(path, "busx", 0x2222, NULL, &h, err, sizeof err);
+	assert_true(fd >= 0);
+	rs = hn_state_ring_claim(h, &r);
+	assert_int_equal(hm_load_relaxed_u64(&rs->inp.applied), 0);
+	/* Another layout version: refused, never overwritten. */
+	h->version = HN_STATE_VERSION + 1;
+	munmap(h, HN_STATE_SIZE);
+	close(fd);
+	assert_int_equal(hn_state_open(path, "busx", 0x2222, NULL, &h, err, sizeof err), -1);
+	assert_non_null(strstr(err, "another hermes-nats version"));
+	unlink(path);
+}
+
+static void test_range_log_finds_inbound_sequences(void **state)
+{
+	(void)state;
+	hn_ring_state *rs = calloc(1, sizeof *rs);
+	atomic_bool stop = false;
+	/* Inbound batches at 10..12 and 13..14 (merged), 20, then 30..31. */
+	assert_true(hn_range_add(rs, 10, 3, &stop));
+	assert_true(hn_range_add(rs, 13, 2, &stop));
+	assert_true(hn_range_add(rs, 20, 1, &stop));
+	assert_true(hn_range_add(rs, 30, 2, &stop));
+	assert_int_equal(hm_load_relaxed_u64(&rs->rl_tail.tail), 3);
+	hn_range_cursor cur;
+	hn_range_cursor_init(rs, &cur);
+	bool expect[40] = {0};
+	for (unsigned s = 10; s <= 14; s++)
+		expect[s] = true;
+	expect[20] = expect[30] = expect[31] = true;
+	for (unsigned s = 0; s < 40; s++)
+		if (hn_range_contains(rs, &cur, s) != expect[s])
+			fail_msg("sequence %u: expected %s", s, expect[s] ? "inbound" : "local");
+	/* Trim keeps what a restart at 21 still needs, and always the last. */
+	hn_range_trim(rs, 21);
+	assert_int_equal(hm_load_relaxed_u64(&rs->rl_head.head), 2);
+	hn_range_trim(rs, 1000);
+	assert_int_equal(hm_load_relaxed_u64(&rs->rl_head.head), 2);
+	/* A restarted reader starts at head and still finds 30, 31. */
+	hn_range_cursor_init(rs, &cur);
+	assert_false(hn_range_contains(rs, &cur, 25));
+	assert_true(hn_range_contains(rs, &cur, 30));
+	/* Full: the writer waits for the reader; told to stop, it gives up. */
+	for (uint64_t i = 0; hm_load_relaxed_u64(&rs->rl_tail.tail) -
+				     hm_load_relaxed_u64(&rs->rl_head.head) < HN_RANGE_LOG;
+	     i++)
+		assert_true(hn_range_add(rs, 100 + 2 * i, 1, &stop));
+	atomic_store(&stop, true);
+	assert_false(hn_range_add(rs, 100000, 1, &stop));
+	free(rs);
+}
+
+/* ---- settling an unfinished commit ---- */
+
+static void test_restart_settles_an_unfinished_commit(void **state)
+{
+	(void)state;
+	char name[64];
+	ht_unique_name(name, sizeof name, "resolve");
+	hermes_bus *bus;
+	assert_int_equal(hermes_bus_create(name, 8u << 20, 0600, &bus), HERMES_OK);
+	hermes_ring_config rc = {.name = "r", .capacity = 1 << 16, .max_msg = 1024,
+				 .policy = HERMES_POLICY_BLOCK};
+	assert_int_equal(hermes_ring_create(bus, &rc), HERMES_OK);
+	hermes_pub *pub;
+	assert_int_equal(hermes_pub_open(bus, "r", &pub), HERMES_OK);
+	hn_ring_state *rs = calloc(1, sizeof *rs);
+
+	/* Committed (seq 0): applied moves to the batch's last stream sequence. */
+	uint64_t seq;
+	assert_int_equal(hermes_pub_send(pub, "m", 1, &seq), HERMES_OK);
+	hm_store_relaxed_u64(&rs->inp.applied, 3);
+	hm_store_relaxed_u64(&rs->inp.pend_ring_seq, seq);
+	hm_store_relaxed_u64(&rs->inp.pend_stream_last, 7);
+	hm_store_relaxed_u64(&rs->inp.pend_valid, 1);
+	assert_true(hn_in_resolve_pending(bus, "r", rs));
+	assert_int_equal(hm_load_relaxed_u64(&rs->inp.applied), 7);
+	assert_int_equal(hm_load_relaxed_u64(&rs->inp.pend_valid), 0);
+
+	/* Abandoned (seq 1, as after a repair), with a later message behind it:
+	 * not committed, applied stays, the batch will be fetched again. */
+	hermes_claim c;
+	assert_int_equal(hermes_pub_claim(pub, 4, &c), HERMES_OK);
+	uint64_t abandoned = hermes_claim_seq(&c);
+	assert_int_equal(hermes_pub_abort(pub, &c), HERMES_OK);
+	assert_int_equal(hermes_pub_send(pub, "n", 1, NULL), HERMES_OK);
+	hm_store_relaxed_u64(&rs->inp.pend_ring_seq, abandoned);
+	hm_store_relaxed_u64(&rs->inp.pend_stream_last, 12);
+	hm_store_relaxed_u64(&rs->inp.pend_valid, 1);
+	assert_false(hn_in_resolve_pending(bus, "r", rs));
+	assert_int_equal(hm_load_relaxed_u64(&rs->inp.applied), 7);
+
+	/* Still claimed, never committed (its owner gone): not committed. */
+	assert_int_equal(hermes_pub_claim(pub, 4, &c), HERMES_OK);
+	hm_store_relaxed_u64(&rs->inp.pend_ring_seq, hermes_claim_seq(&c));
+	hm_store_relaxed_u64(&rs->inp.pend_stream_last, 20);
+	hm_store_relaxed_u64(&rs->inp.pend_valid, 1);
+	assert_false(hn_in_resolve_pending(bus, "r", rs));
+	assert_int_equal(hm_load_relaxed_u64(&rs->inp.applied), 7);
+	assert_int_equal(hn_in_resolve_pending(bus, "r", rs), false); /* nothing pending now */
+	hermes_pub_abort(pub, &c);
+
+	free(rs);
+	hermes_pub_close(pub);
+	hermes_bus_detach(bus);
+	hermes_bus_unlink(name);
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults_and_derived_names),
+		cmocka_unit_test(test_file_sections_and_inheritance),
+		cmocka_unit_test(test_bad_files_are_refused_with_their_line),
+		cmocka_unit_test(test_ring_specs),
+		cmocka_unit_test(test_example_config_is_valid),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_state_file_keeps_resets_and_locks),
+		cmocka_unit_test(test_range_log_finds_inbound_sequences),
+		cmocka_unit_test(test_restart_settles_an_unfinished_commit),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

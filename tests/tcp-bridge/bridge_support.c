@@ -1,0 +1,445 @@
+#include "tests/tcp-bridge/bridge_support.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/endian.h"
+#include "tests/support/process.h"
+
+#ifndef HERMES_BRIDGE_PATH
+#error "HERMES_BRIDGE_PATH must name the hermes-bridge binary"
+#endif
+
+void hb_bus_start(ht_daemon *d, const char *tag)
+{
+	ht_daemon_init(d, tag);
+	static const char *const extra[] = {"--size", "256M", "--remove-on-exit", NULL};
+	ht_daemon_start(d, extra);
+}
+
+void hb_ring(const ht_daemon *d, const char *name, uint64_t capacity, uint32_t max_msg,
+	     hermes_policy policy)
+{
+	hermes_bus *bus;
+	hermes_err err = hermes_bus_attach(d->bus, &bus);
+	if (err)
+		fail_msg("attach %s: %s", d->bus, hermes_last_error_detail());
+	hermes_ring_config cfg = {.name = name, .capacity = capacity, .max_msg = max_msg,
+				  .policy = policy};
+	err = hermes_ring_create(bus, &cfg);
+	hermes_bus_detach(bus);
+	if (err)
+		fail_msg("create ring %s: %s (%s)", name, hermes_strerror(err), hermes_last_error_detail());
+}
+
+/* The fixture hb_fixture_teardown stops. */
+static ht_daemon *fixture_bus;
+static hb_bridge *fixture_bridge;
+static hermes_bus *fixture_handle;
+
+void hb_fixture_bridge(ht_daemon *d, hb_bridge *b, const char *const *extra)
+{
+	hb_bridge_start(b, d, "bridge", extra);
+	fixture_bus = d;
+	fixture_bridge = b;
+}
+
+hermes_bus *hb_fixture_attach(void)
+{
+	assert_non_null(fixture_bus);
+	assert_int_equal(hermes_bus_attach(fixture_bus->bus, &fixture_handle), HERMES_OK);
+	return fixture_handle;
+}
+
+int hb_fixture_teardown(void **state)
+{
+	(void)state;
+	if (fixture_handle)
+		hermes_bus_detach(fixture_handle);
+	fixture_handle = NULL;
+	if (fixture_bus) {
+		hb_bridge_stop(fixture_bridge);
+		ht_daemon_stop(fixture_bus);
+		ht_daemon_cleanup(fixture_bus);
+	}
+	fixture_bus = NULL;
+	fixture_bridge = NULL;
+	return 0;
+}
+
+unsigned hb_child_nofile;
+bool hb_no_anonymous;
+
+/* In the child: the bridge's own environment and the descriptor limit a
+ * test asked for. */
+static void bridge_env(void)
+{
+	unsetenv("STATE_DIRECTORY");
+	if (hb_child_nofile) {
+		struct rlimit rl = {hb_child_nofile, hb_child_nofile};
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static pid_t spawn_ns(const char *log, const char *notify, const char *netns,
+		      const char *const *args)
+{
+	const char *argv[72] = {"hermes-bridge"};
+	int n = 1;
+	if (netns) {
+		argv[0] = "ip";
+		argv[1] = "netns";
+		argv[2] = "exec";
+		argv[3] = netns;
+		argv[4] = HERMES_BRIDGE_PATH;
+		n = 5;
+	}
+	for (; args && *args && n < 71; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	ht_spawn_spec s = {.path = netns ? NULL : HERMES_BRIDGE_PATH, .argv = argv, .log = log,
+			   .notify = notify, .prepare = bridge_env};
+	return ht_spawn(&s);
+}
+
+static pid_t spawn(const char *log, const char *notify, const char *const *args)
+{
+	return spawn_ns(log, notify, NULL, args);
+}
+
+void hb_bridge_start(hb_bridge *b, const ht_daemon *d, const char *tag, const char *const *extra)
+{
+	hb_bridge_start_ns(b, d, tag, NULL, NULL, extra);
+}
+
+/* "READY=1\nSTATUS=listening on ADDR": the address the kernel picked. */
+static void bridge_read_addr(hb_bridge *b, char *msg)
+{
+	char *at = strstr(msg, "listening on ");
+	if (!at)
+		fail_msg("no address in the readiness message: %s", msg);
+	at += strlen("listening on ");
+	at[strcspn(at, "\n")] = '\0';
+	snprintf(b->addr, sizeof b->addr, "%s", at);
+	b->port = (unsigned)atoi(strrchr(b->addr, ':') + 1);
+}
+
+void hb_bridge_start_ns(hb_bridge *b, const ht_daemon *d, const char *tag, const char *netns,
+			const char *listen, const char *const *extra)
+{
+	memset(b, 0, sizeof *b);
+	snprintf(b->log, sizeof b->log, "%s/%s.log", d->run_dir, tag);
+	snprintf(b->notify, sizeof b->notify, "%s/%s.notify", d->run_dir, tag);
+	b->notify_fd = ht_notify_open(b->notify);
+	const char *args[64] = {"--bus", d->bus, "--listen", listen ? listen : "127.0.0.1:0",
+				"--stats-dir", d->run_dir, "--state-dir", d->run_dir};
+	int n = 8;
+	/* Tests serve anonymous clients unless they configure identities (or
+	 * say otherwise with hb_no_anonymous). */
+	bool auth = hb_no_anonymous;
+	for (const char *const *e = extra; e && *e; e++)
+		auth |= !strcmp(*e, "--auth");
+	if (!auth)
+		args[n++] = "--allow-anonymous";
+	for (; extra && *extra && n < 63; extra++)
+		args[n++] = *extra;
+	args[n] = NULL;
+	b->pid = spawn_ns(b->log, b->notify, netns, args);
+	char msg[256];
+	int st = 0;
+	switch (ht_wait_ready(b->notify_fd, &b->pid, 10000, msg, sizeof msg, &st)) {
+	case HT_READY:
+		bridge_read_addr(b, msg);
+		return;
+	case HT_EXITED:
+		hb_dump(b->log);
+		fail_msg("hermes-bridge exited during start-up (status %d); see %s", st, b->log);
+		break;
+	case HT_TIMEOUT:
+		hb_dump(b->log);
+		fail_msg("hermes-bridge did not report READY=1 within 10 s");
+		break;
+	}
+}
+
+int hb_bridge_run(const char *log, const char *const *args, int timeout_ms)
+{
+	pid_t pid = spawn(log, NULL, args);
+	int st = ht_wait_child(pid, timeout_ms);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void hb_bridge_stop(hb_bridge *b)
+{
+	if (b->pid <= 0)
+		return;
+	int st = ht_proc_terminate(&b->pid, 10000);
+	if (b->notify_fd >= 0)
+		close(b->notify_fd);
+	b->notify_fd = -1;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		hb_dump(b->log);
+		fail_msg("hermes-bridge did not stop cleanly (status 0x%x); see %s", st, b->log);
+	}
+}
+
+bool hb_bridge_alive(hb_bridge *b)
+{
+	if (b->pid <= 0)
+		return false;
+	return waitpid(b->pid, NULL, WNOHANG) == 0;
+}
+
+bool hb_log_has(const char *log, const char *needle)
+{
+	FILE *f = fopen(log, "re");
+	if (!f)
+		return false;
+	char line[2048];
+	bool found = false;
+	while (!found && fgets(line, sizeof line, f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+void hb_dump(const char *log)
+{
+	FILE *f = fopen(log, "re");
+	if (!f)
+		return;
+	char line[2048];
+	unsigned n = 0;
+	fprintf(stderr, "---- %s ----\n", log);
+	while (fgets(line, sizeof line, f) && n++ < 200)
+		fputs(line, stderr);
+	fclose(f);
+}
+
+static long status_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	long kb = -1;
+	if (!f)
+		return -1;
+	size_t n = strlen(field);
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, field, n))
+			kb = strtol(line + n, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+long hb_rss_anon_kb(pid_t pid)
+{
+	return status_kb(pid, "RssAnon:");
+}
+
+long hb_rss_kb(pid_t pid)
+{
+	return status_kb(pid, "VmRSS:");
+}
+
+uint64_t hb_cpu_ns(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	unsigned long utime = 0, stime = 0;
+	/* Fields after the command: state is 3; utime 14, stime 15. */
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+		return 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	return (uint64_t)(utime + stime) * (1000000000ull / (uint64_t)hz);
+}
+
+hermes_net *hb_connect(const hb_bridge *b)
+{
+	hermes_net_options o;
+	hermes_net_options_init(&o);
+	o.connect_timeout_ns = 5000000000ll;
+	hermes_net *n;
+	hermes_err err = hermes_net_connect(b->addr, &o, &n);
+	if (err)
+		fail_msg("connect %s: %s (%s)", b->addr, hermes_strerror(err), hermes_last_error_detail());
+	return n;
+}
+
+void hb_raise_nofile(unsigned n)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < n) {
+		rl.rlim_cur = rl.rlim_max < n ? rl.rlim_max : n;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int hb_raw_connect(const hb_bridge *b)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)b->port)};
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+		fail_msg("raw connect to %s: %s", b->addr, strerror(errno));
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	return fd;
+}
+
+bool hb_raw_send(int fd, const void *p, size_t len, bool tolerate)
+{
+	const uint8_t *b = p;
+	while (len) {
+		ssize_t w = send(fd, b, len, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (tolerate)
+				return false;
+			fail_msg("raw send: %s", strerror(errno));
+		}
+		b += w;
+		len -= (size_t)w;
+	}
+	return true;
+}
+
+size_t hb_raw_drain(int fd, uint8_t *buf, size_t cap, int timeout_ms, bool *eof)
+{
+	uint64_t deadline = ht_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	size_t got = 0;
+	*eof = false;
+	for (;;) {
+		uint64_t now = ht_now_ns();
+		if (now >= deadline)
+			return got;
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int r = poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
+		if (r <= 0)
+			continue;
+		uint8_t sink[4096];
+		uint8_t *at = got < cap ? buf + got : sink;
+		size_t room = got < cap ? cap - got : sizeof sink;
+		ssize_t n = recv(fd, at, room, 0);
+		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+			*eof = true;
+			return got;
+		}
+		if (n > 0 && got < cap)
+			got += (size_t)n;
+	}
+}
+
+bool hb_find_error(const uint8_t *bytes, size_t len, hermes_err *code, bool *fatal)
+{
+	hermes_decoder dec;
+	hermes_decoder_init(&dec, bytes, len);
+	hermes_decoder_set_role(&dec, HERMES_ROLE_CLIENT);
+	hermes_frame f;
+	while (hermes_decoder_next(&dec, &f) == HERMES_OK) {
+		if (f.header.type != HERMES_MSG_ERROR)
+			continue;
+		hermes_wire_msg m;
+		if (hermes_wire_msg_parse(f.header.type, f.payload, f.header.length, &m) != HERMES_OK)
+			return false;
+		*code = (hermes_err)m.error.code;
+		*fatal = m.error.fatal;
+		return true;
+	}
+	return false;
+}
+
+void hb_encode_hello(hermes_encoder *enc, const char *identity, uint32_t features)
+{
+	hermes_wire_msg m = {.type = HERMES_MSG_HELLO};
+	m.hello = (hermes_wire_hello){.min_version = 1, .max_version = 1, .features = features,
+				      .max_frame = HERMES_DEFAULT_MAX_FRAME, .identity = identity,
+				      .identity_len = strlen(identity)};
+	if (hermes_wire_msg_encode(enc, 0, 0, &m, NULL) != HERMES_OK)
+		fail_msg("cannot encode HELLO");
+}
+
+void hb_send_frame(int fd, uint8_t type, uint16_t flags, uint32_t channel, uint64_t seq,
+		   const void *payload, uint32_t len)
+{
+	uint8_t h[HERMES_HEADER_SIZE] = {0x48, 0x4d, HERMES_PROTOCOL_VERSION, type};
+	hm_put_le16(h + 4, flags);
+	hm_put_le32(h + 8, len);
+	hm_put_le32(h + 12, channel);
+	hm_put_le64(h + 16, seq);
+	hb_raw_send(fd, h, sizeof h, false);
+	if (len)
+		hb_raw_send(fd, payload, len, false);
+}
+
+bool hb_read_exact(int fd, uint8_t *p, size_t n)
+{
+	uint64_t deadline = ht_now_ns() + 10000000000ull;
+	while (n) {
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		if (ht_now_ns() > deadline)
+			fail_msg("no frame from the bridge within 10 s");
+		if (poll(&pf, 1, 100) <= 0)
+			continue;
+		ssize_t r = recv(fd, p, n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		p += r;
+		n -= (size_t)r;
+	}
+	return true;
+}
+
+bool hb_next_frame(int fd, hb_frame *f, uint8_t *raw)
+{
+	uint8_t h[HERMES_HEADER_SIZE];
+	if (!hb_read_exact(fd, h, sizeof h))
+		return false;
+	if (raw)
+		memcpy(raw, h, sizeof h);
+	f->type = h[3];
+	f->flags = hm_get_le16(h + 4);
+	f->len = hm_get_le32(h + 8);
+	f->channel = hm_get_le32(h + 12);
+	f->seq = hm_get_le64(h + 16);
+	assert_true(f->len <= sizeof f->payload);
+	return hb_read_exact(fd, f->payload, f->len);
+}
+
+void hb_expect_frame(int fd, uint8_t type, uint32_t channel, hb_frame *f)
+{
+	if (!hb_next_frame(fd, f, NULL))
+		fail_msg("want frame 0x%02x on %u: the bridge closed", type, channel);
+	if (f->type != type || f->channel != channel)
+		fail_msg("want frame 0x%02x on %u, got 0x%02x on %u (code %u: %.*s)", type, channel,
+			 f->type, f->channel, f->type == HERMES_MSG_ERROR ? hm_get_le32(f->payload) : 0,
+			 f->type == HERMES_MSG_ERROR ? (int)hm_get_le16(f->payload + 4) : 0,
+			 (const char *)f->payload + 8);
+}
