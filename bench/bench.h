@@ -203,6 +203,15 @@ int group_sleep(worker *w, unsigned n, uint64_t ns);
 /* Start a helper server (nats-server, iox-roudi) with its output going to
  * log_path. Returns its pid or -1. */
 pid_t server_spawn(const char *path, char *const argv[], const char *log_path);
+/* How long a helper server may take to be ready. */
+#define SERVER_START_NS (10 * NS_PER_S)
+/* Wait for the server started as pid to be ready (ready(arg) holds),
+ * looking every poll_ns. 0, or -1 when it exited, was not ready within
+ * SERVER_START_NS or a signal came; it is then stopped. */
+int server_await(pid_t pid, bool (*ready)(const void *arg), const void *arg, uint64_t poll_ns);
+/* A server_await test: does 127.0.0.1 accept TCP connections at the port
+ * (an unsigned) arg points at? */
+bool tcp_port_accepts(const void *port);
 /* SIGTERM, wait up to timeout_ms, then SIGKILL; always reaps. */
 void server_stop(pid_t pid, unsigned timeout_ms);
 /* Find an executable by name: $PATH, then /usr/bin, /usr/sbin, /usr/local/bin,
@@ -250,22 +259,30 @@ typedef struct transport {
 	unsigned topos;	   /* throughput: bits of topology */
 	bool batch;	   /* throughput with batch > 1 means something */
 	bool lossy;	   /* its throughput may drop messages (they are counted) */
+	/* Compiled out (its library was not found): why its rows are
+	 * skipped. NULL: built in. */
+	const char *missing;
 	/* Coordinator, once per command: find what the transport needs and
 	 * start its server. 0, or -1 with a reason to skip it. NULL: none. */
 	int (*open)(const bench_opts *o, char *why, size_t len);
 	void (*close)(void);
-	/* Coordinator, around each measurement. 0 or -1. */
+	/* Coordinator, around each measurement: make what its workers share
+	 * (j->state). 0 or -1. A NULL setup calls state_new (when set); a
+	 * NULL teardown is job_state_free. */
 	int (*lat_setup)(lat_job *j);
 	void (*lat_teardown)(lat_job *j);
+	int (*tp_setup)(tp_job *j);
+	void (*tp_teardown)(tp_job *j);
+	/* A measurement's state, the same for latency and throughput: one
+	 * allocation (job_state_free frees it). 0 or -1. */
+	int (*state_new)(void **state);
 	/* Coordinator, once every worker is ready: drop what only the
 	 * workers need (descriptors whose peer must see end-of-file when a
 	 * worker exits). NULL: nothing. */
 	void (*started)(void *state);
-	/* Workers. Each calls worker_ready() once set up. 0 or -1. */
-	int (*lat_ping)(lat_job *j, hm_hist *h);
-	int (*lat_echo)(lat_job *j);
-	int (*tp_setup)(tp_job *j);
-	void (*tp_teardown)(tp_job *j);
+	/* Workers. Each calls worker_ready() once set up. 0 or -1. One side
+	 * of a ping-pong: the pinging one records its round trips in h. */
+	int (*lat_side)(lat_job *j, bool pinging, hm_hist *h);
 	int (*tp_produce)(tp_job *j, unsigned index);
 	int (*tp_consume)(tp_job *j, unsigned index);
 } transport;

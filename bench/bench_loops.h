@@ -11,6 +11,7 @@
 
 #include <inttypes.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
@@ -228,6 +229,25 @@ ALWAYS_INLINE int lat_echo(const lat_ops *ops, void *ctx, const lat_params *p)
 	}
 }
 
+/* A latency worker whose end (ctx) is set up: say so, then ping, timing
+ * the round trips into hist, or echo, until the run ends. block: sleep (or
+ * block in peek) instead of spinning. */
+ALWAYS_INLINE int lat_side_run(const lat_ops *ops, void *ctx, const lat_job *j, bool pinging,
+			       bool block, hm_hist *hist)
+{
+	if (worker_ready() != 0)
+		return -1;
+	lat_params p = lat_params_of(j, pinging, block);
+	if (!pinging)
+		return lat_echo(ops, ctx, &p);
+	uint8_t *buf = payload_new(j->size);
+	if (!buf)
+		return -1;
+	int rc = lat_ping(ops, ctx, &p, buf, hist);
+	free(buf);
+	return rc;
+}
+
 /* ---- throughput ---- */
 
 /* Every message starts with a 64-bit word: the producer's index in the top
@@ -276,6 +296,14 @@ typedef struct tp_ops {
 	 * rather than return at once. */
 	bool blocks;
 } tp_ops;
+
+/* A claim of n messages of len bytes each, laid out one after another in
+ * buf (a transport that copies them out at commit). */
+ALWAYS_INLINE void claim_in_buffer(uint8_t *buf, uint32_t n, uint32_t len, void **ptrs)
+{
+	for (uint32_t i = 0; i < n; i++)
+		ptrs[i] = buf + (size_t)i * len;
+}
 
 /* Messages a consumer takes per drain: it releases once per drain. */
 #define TP_DRAIN_MAX 256u

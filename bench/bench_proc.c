@@ -448,13 +448,18 @@ pid_t server_spawn(const char *path, char *const argv[], const char *log_path)
 	return pid;
 }
 
+static void server_forget(pid_t pid)
+{
+	for (unsigned i = 0; i < MAX_SERVERS; i++)
+		if (g_servers[i] == pid)
+			g_servers[i] = 0;
+}
+
 void server_stop(pid_t pid, unsigned timeout_ms)
 {
 	if (pid <= 0)
 		return;
-	for (unsigned i = 0; i < MAX_SERVERS; i++)
-		if (g_servers[i] == pid)
-			g_servers[i] = 0;
+	server_forget(pid);
 	kill(pid, SIGTERM);
 	int status;
 	for (unsigned waited = 0;; waited++) {
@@ -469,6 +474,37 @@ void server_stop(pid_t pid, unsigned timeout_ms)
 		}
 		sleep_ns(1000000);
 	}
+}
+
+int server_await(pid_t pid, bool (*ready)(const void *arg), const void *arg, uint64_t poll_ns)
+{
+	uint64_t deadline = now_ns() + SERVER_START_NS;
+	while (!ready(arg)) {
+		int status;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			server_forget(pid); /* reaped: its pid is no longer ours */
+			return -1;
+		}
+		if (now_ns() >= deadline || g_stop) {
+			server_stop(pid, 1000);
+			return -1;
+		}
+		sleep_ns(poll_ns);
+	}
+	return 0;
+}
+
+bool tcp_port_accepts(const void *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)*(const unsigned *)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+	close(fd);
+	return ok;
 }
 
 static bool executable(const char *path)

@@ -94,14 +94,21 @@ static int lat_echo_worker(void *arg, unsigned index)
 {
 	(void)index;
 	lat_ctx *c = arg;
-	return c->t->lat_echo(&c->job);
+	return c->t->lat_side(&c->job, false, NULL);
 }
 
 static int lat_ping_worker(void *arg, unsigned index)
 {
 	(void)index;
 	lat_ctx *c = arg;
-	return c->t->lat_ping(&c->job, g_shared_hist);
+	return c->t->lat_side(&c->job, true, g_shared_hist);
+}
+
+/* A measurement's state when the transport has no setup of its own. */
+static int job_state_new(const transport *t, void **state)
+{
+	*state = NULL;
+	return t->state_new ? t->state_new(state) : 0;
 }
 
 static void ctl_reset(void)
@@ -127,7 +134,7 @@ static int lat_run_one(const bench_opts *o, const transport *t, wait_kind w, hm_
 	lat_ctx c = {t, {o, w, o->size, count / 10, count, opt_lat_budget_ns(o), label, NULL}};
 	ctl_reset();
 	hm_hist_init(g_shared_hist);
-	int rc = t->lat_setup(&c.job);
+	int rc = t->lat_setup ? t->lat_setup(&c.job) : job_state_new(t, &c.job.state);
 	if (rc == 0) {
 		worker wk[2] = {{"echo", lat_echo_worker, &c, 0, 0, 0, 0, false},
 				{"ping", lat_ping_worker, &c, 0, 0, 0, 0, false}};
@@ -146,7 +153,10 @@ static int lat_run_one(const bench_opts *o, const transport *t, wait_kind w, hm_
 		if (rc != 0)
 			group_finish(wk, 0, 1, NS_PER_S);
 	}
-	t->lat_teardown(&c.job);
+	if (t->lat_teardown)
+		t->lat_teardown(&c.job);
+	else
+		job_state_free(&c.job.state);
 	if (rc == 0 && g_shared_hist->total == 0) {
 		say_error("%s: the time budget ran out during the warm-up; nothing was measured",
 			  label);
@@ -197,7 +207,7 @@ static int tp_run_one(const bench_opts *o, const transport *t, topology topo, ui
 	if (warm < 50 * 1000000ull)
 		warm = 50 * 1000000ull;
 	ctl_reset();
-	int rc = t->tp_setup(&c.job);
+	int rc = t->tp_setup ? t->tp_setup(&c.job) : job_state_new(t, &c.job.state);
 	worker wk[MAX_WORKERS];
 	memset(wk, 0, sizeof wk);
 	for (unsigned i = 0; i < C; i++)
@@ -225,7 +235,10 @@ static int tp_run_one(const bench_opts *o, const transport *t, topology topo, ui
 		if (rc == 0)
 			rc = prc ? prc : crc;
 	}
-	t->tp_teardown(&c.job);
+	if (t->tp_teardown)
+		t->tp_teardown(&c.job);
+	else
+		job_state_free(&c.job.state);
 	*lost = 0;
 	for (unsigned i = 0; i < C; i++) {
 		*lost += ctl_count(&g_ctl->cons[i].lost);
@@ -397,9 +410,10 @@ static void plan_open(plan_run *pr)
 {
 	const plan *p = pr->p;
 	for (unsigned i = 0; i < p->nts; i++) {
-		pr->why[i][0] = '\0';
-		pr->open_ok[i] = !p->ts[i]->open ||
-				 p->ts[i]->open(pr->o, pr->why[i], sizeof pr->why[i]) == 0;
+		const transport *t = p->ts[i];
+		snprintf(pr->why[i], sizeof pr->why[i], "%s", t->missing ? t->missing : "");
+		pr->open_ok[i] = !t->missing &&
+				 (!t->open || t->open(pr->o, pr->why[i], sizeof pr->why[i]) == 0);
 		if (!pr->open_ok[i] && !pr->o->json)
 			printf("%s: %s\n", p->ts[i]->name, pr->why[i]);
 	}

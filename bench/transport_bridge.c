@@ -20,15 +20,10 @@
  */
 #include "bench_loops.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 
 #ifdef HAVE_HERMES_NET
 
@@ -101,18 +96,6 @@ static int bridge_bus_make(uint32_t size)
 	return 0;
 }
 
-static bool port_accepts(unsigned port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-	close(fd);
-	return ok;
-}
-
 /* hermes-bridge of this build tree (next to bench/), else on the PATH. */
 static int find_bridge(char *out, size_t len)
 {
@@ -156,18 +139,11 @@ static int bridge_open(const bench_opts *o, char *why, size_t len)
 		snprintf(why, len, "skipped: could not start hermes-bridge");
 		return -1;
 	}
-	uint64_t deadline = now_ns() + 10 * NS_PER_S;
-	while (!port_accepts(port)) {
-		int status;
-		if (waitpid(g_bridge, &status, WNOHANG) == g_bridge || now_ns() >= deadline ||
-		    g_stop) {
-			server_stop(g_bridge, 1000);
-			g_bridge = -1;
-			bridge_bus_remove();
-			snprintf(why, len, "skipped: hermes-bridge did not start (its log: %s)", log);
-			return -1;
-		}
-		sleep_ns(5 * 1000000ull);
+	if (server_await(g_bridge, tcp_port_accepts, &port, 5 * 1000000ull) != 0) {
+		g_bridge = -1;
+		bridge_bus_remove();
+		snprintf(why, len, "skipped: hermes-bridge did not start (its log: %s)", log);
+		return -1;
 	}
 	snprintf(g_addr, sizeof g_addr, "%s", listen);
 	return 0;
@@ -376,41 +352,22 @@ static const lat_ops bridge_local_ops = {ll_send, ll_peek, ll_done, NULL};
 
 /* ---- latency ---- */
 
-static int br_lat_setup(lat_job *j)
+/* The pinging side is the remote client; the echo side is local. */
+static int br_lat_side(lat_job *j, bool pinging, hm_hist *h)
 {
-	(void)j;
-	return 0;
-}
-
-static void br_lat_teardown(lat_job *j)
-{
-	(void)j;
-}
-
-static int br_lat_echo(lat_job *j)
-{
-	lend l;
 	int rc = -1;
-	/* The local echo busy-polls: the bridge's side is what is measured. */
-	lat_params p = lat_params_of(j, false, false);
-	if (lend_open(&l, "pong", "ping") == 0 && worker_ready() == 0)
-		rc = lat_echo(&bridge_local_ops, &l, &p);
-	lend_close(&l);
-	return rc;
-}
-
-static int br_lat_ping(lat_job *j, hm_hist *h)
-{
-	rend r;
-	int rc = -1;
-	lat_params p = lat_params_of(j, true, true);
-	uint8_t *buf = payload_new(j->size);
-	if (!buf)
-		return -1;
-	if (rend_open(&r, "ping", "pong", j->size, j->label) == 0 && worker_ready() == 0)
-		rc = lat_ping(&bridge_remote_ops, &r, &p, buf, h);
-	rend_close(&r);
-	free(buf);
+	if (pinging) {
+		rend r;
+		if (rend_open(&r, "ping", "pong", j->size, j->label) == 0)
+			rc = lat_side_run(&bridge_remote_ops, &r, j, true, true, h);
+		rend_close(&r);
+	} else {
+		lend l;
+		/* The local echo busy-polls: the bridge's side is what is measured. */
+		if (lend_open(&l, "pong", "ping") == 0)
+			rc = lat_side_run(&bridge_local_ops, &l, j, false, false, NULL);
+		lend_close(&l);
+	}
 	return rc;
 }
 
@@ -461,17 +418,6 @@ static int rt_drain(void *vc, unsigned max, tp_check *chk, unsigned *got)
 static const tp_ops bridge_producer_ops = {lt_claim, lt_commit, NULL, false};
 static const tp_ops bridge_consumer_ops = {NULL, NULL, rt_drain, true};
 
-static int br_tp_setup(tp_job *j)
-{
-	(void)j;
-	return 0;
-}
-
-static void br_tp_teardown(tp_job *j)
-{
-	(void)j;
-}
-
 static int br_tp_produce(tp_job *j, unsigned index)
 {
 	lend l;
@@ -493,21 +439,12 @@ static int br_tp_consume(tp_job *j, unsigned index)
 }
 
 #define BRIDGE_HOOKS                                                                            \
-	.open = bridge_open, .close = bridge_close, .lat_setup = br_lat_setup,                    \
-	.lat_teardown = br_lat_teardown, .lat_ping = br_lat_ping, .lat_echo = br_lat_echo,        \
-	.tp_setup = br_tp_setup, .tp_teardown = br_tp_teardown, .tp_produce = br_tp_produce,      \
-	.tp_consume = br_tp_consume
+	.open = bridge_open, .close = bridge_close, .lat_side = br_lat_side,                      \
+	.tp_produce = br_tp_produce, .tp_consume = br_tp_consume
 
 #else /* !HAVE_HERMES_NET */
 
-static int bridge_missing(const bench_opts *o, char *why, size_t len)
-{
-	(void)o;
-	snprintf(why, len, "skipped: hermes-bridge not built yet");
-	return -1;
-}
-
-#define BRIDGE_HOOKS .open = bridge_missing
+#define BRIDGE_HOOKS .missing = "skipped: hermes-bridge not built yet"
 
 #endif
 

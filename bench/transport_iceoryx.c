@@ -18,8 +18,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #ifdef HAVE_ICEORYX
@@ -60,7 +58,9 @@ static int write_roudi_config(const char *path, uint32_t size)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
-static bool log_says(const char *path, const char *what)
+/* A server_await test: has RouDi written to its log (path) that it is
+ * ready? */
+static bool roudi_ready(const void *path)
 {
 	FILE *f = fopen(path, "re");
 	if (!f)
@@ -68,9 +68,25 @@ static bool log_says(const char *path, const char *what)
 	char line[512];
 	bool found = false;
 	while (!found && fgets(line, sizeof line, f))
-		found = strstr(line, what) != NULL;
+		found = strstr(line, "RouDi is ready for clients") != NULL;
 	fclose(f);
 	return found;
+}
+
+/* The last line of a log that is not empty (it says why RouDi stopped),
+ * without its newline; "" when there is none. */
+static void log_last_line(const char *path, char *out, size_t len)
+{
+	out[0] = '\0';
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	char line[200];
+	while (fgets(line, sizeof line, f))
+		if (line[0] && line[0] != '\n')
+			snprintf(out, len, "%s", line);
+	fclose(f);
+	out[strcspn(out, "\n")] = '\0';
 }
 
 static int iox_open(const bench_opts *o, char *why, size_t len)
@@ -96,31 +112,13 @@ static int iox_open(const bench_opts *o, char *why, size_t len)
 		snprintf(why, len, "skipped: could not start iox-roudi");
 		return -1;
 	}
-	uint64_t deadline = now_ns() + 10 * NS_PER_S;
-	for (;;) {
-		if (log_says(log, "RouDi is ready for clients"))
-			break;
-		int status;
-		if (waitpid(g_roudi, &status, WNOHANG) == g_roudi || now_ns() >= deadline ||
-		    g_stop) {
-			char reason[200] = "";
-			FILE *f = fopen(log, "re");
-			if (f) {
-				/* Its last line says why. */
-				char line[200];
-				while (fgets(line, sizeof line, f))
-					if (line[0] && line[0] != '\n')
-						snprintf(reason, sizeof reason, "%s", line);
-				fclose(f);
-				reason[strcspn(reason, "\n")] = '\0';
-			}
-			server_stop(g_roudi, 1000);
-			g_roudi = -1;
-			snprintf(why, len, "skipped: iox-roudi did not start (another RouDi running?)%s%s",
-				 reason[0] ? ": " : "", reason);
-			return -1;
-		}
-		sleep_ns(10 * 1000000ull);
+	if (server_await(g_roudi, roudi_ready, log, 10 * 1000000ull) != 0) {
+		g_roudi = -1;
+		char reason[200];
+		log_last_line(log, reason, sizeof reason);
+		snprintf(why, len, "skipped: iox-roudi did not start (another RouDi running?)%s%s",
+			 reason[0] ? ": " : "", reason);
+		return -1;
 	}
 	snprintf(g_instance, sizeof g_instance, "hb%d", (int)getpid());
 	return 0;
@@ -137,7 +135,7 @@ typedef struct iox_state {
 	char event[32];
 } iox_state;
 
-static int iox_state_make(void **state)
+static int iox_state_new(void **state)
 {
 	iox_state *s = calloc(1, sizeof *s);
 	if (!s)
@@ -306,26 +304,11 @@ static int il_sleep(void *vc, uint64_t until)
 static const lat_ops iox_lat_spin_ops = {il_send, il_peek, il_done, NULL};
 static const lat_ops iox_lat_block_ops = {il_send, il_peek, il_done, il_sleep};
 
-static int iox_lat_setup(lat_job *j)
-{
-	return iox_state_make(&j->state);
-}
-
-static void iox_lat_teardown(lat_job *j)
-{
-	job_state_free(&j->state);
-}
-
-static int iox_lat_run(lat_job *j, bool pinging, hm_hist *h)
+static int iox_lat_side(lat_job *j, bool pinging, hm_hist *h)
 {
 	iend e;
 	int rc = -1;
 	bool block = j->wait != W_SPIN;
-	lat_params p = lat_params_of(j, pinging, block);
-	const lat_ops *ops = block ? &iox_lat_block_ops : &iox_lat_spin_ops;
-	uint8_t *buf = payload_new(j->size);
-	if (!buf)
-		return -1;
 	iox_runtime_start(pinging ? "ping" : "echo", 0);
 	if (iend_open(&e, j->state, pinging ? "pong" : "ping", pinging ? "ping" : "pong", block,
 		      j->size, j->label) != 0)
@@ -334,23 +317,11 @@ static int iox_lat_run(lat_job *j, bool pinging, hm_hist *h)
 	 * ports yet; the ping side waits for both directions. */
 	if (pinging && iend_connected(&e, true, true) != 0)
 		goto out;
-	if (worker_ready() != 0)
-		goto out;
-	rc = pinging ? lat_ping(ops, &e, &p, buf, h) : lat_echo(ops, &e, &p);
+	rc = block ? lat_side_run(&iox_lat_block_ops, &e, j, pinging, true, h)
+		   : lat_side_run(&iox_lat_spin_ops, &e, j, pinging, false, h);
 out:
 	iend_close(&e);
-	free(buf);
 	return rc;
-}
-
-static int iox_lat_ping(lat_job *j, hm_hist *h)
-{
-	return iox_lat_run(j, true, h);
-}
-
-static int iox_lat_echo(lat_job *j)
-{
-	return iox_lat_run(j, false, NULL);
 }
 
 /* ---- throughput ---- */
@@ -400,16 +371,6 @@ static int it_drain(void *vc, unsigned max, tp_check *chk, unsigned *got)
 
 static const tp_ops iox_tp_ops = {it_claim, it_commit, it_drain};
 
-static int iox_tp_setup(tp_job *j)
-{
-	return iox_state_make(&j->state);
-}
-
-static void iox_tp_teardown(tp_job *j)
-{
-	job_state_free(&j->state);
-}
-
 static int iox_tp_produce(tp_job *j, unsigned index)
 {
 	iend e;
@@ -436,22 +397,14 @@ static int iox_tp_consume(tp_job *j, unsigned index)
 
 #define IOX_HOOKS                                                                               \
 	.open = iox_open, .close = iox_close, .waits = (1u << W_SPIN) | (1u << W_BLOCK),          \
-	.topos = 1u << TOPO_1_1, .lat_setup = iox_lat_setup, .lat_teardown = iox_lat_teardown,    \
-	.lat_ping = iox_lat_ping, .lat_echo = iox_lat_echo, .tp_setup = iox_tp_setup,              \
-	.tp_teardown = iox_tp_teardown, .tp_produce = iox_tp_produce, .tp_consume = iox_tp_consume
+	.topos = 1u << TOPO_1_1, .state_new = iox_state_new, .lat_side = iox_lat_side,            \
+	.tp_produce = iox_tp_produce, .tp_consume = iox_tp_consume
 
 #else /* !HAVE_ICEORYX */
 
-static int iox_missing(const bench_opts *o, char *why, size_t len)
-{
-	(void)o;
-	snprintf(why, len,
-		 "skipped: built without iceoryx_binding_c (install iceoryx and "
-		 "libiceoryx-binding-c-dev, rebuild)");
-	return -1;
-}
-
-#define IOX_HOOKS .open = iox_missing
+#define IOX_HOOKS                                                                               \
+	.missing = "skipped: built without iceoryx_binding_c (install iceoryx and "               \
+		   "libiceoryx-binding-c-dev, rebuild)"
 
 #endif
 

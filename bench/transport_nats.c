@@ -19,13 +19,8 @@
  */
 #include "bench_loops.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #ifdef HAVE_NATS
@@ -37,18 +32,6 @@
 static pid_t g_nats = -1;
 static char g_url[64];
 static unsigned g_nats_serial;
-
-static bool port_accepts(unsigned port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-	close(fd);
-	return ok;
-}
 
 static int nats_open(const bench_opts *o, char *why, size_t len)
 {
@@ -78,16 +61,10 @@ static int nats_open(const bench_opts *o, char *why, size_t len)
 		snprintf(why, len, "skipped: could not start nats-server");
 		return -1;
 	}
-	uint64_t deadline = now_ns() + 10 * NS_PER_S;
-	while (!port_accepts(port)) {
-		int status;
-		if (waitpid(g_nats, &status, WNOHANG) == g_nats || now_ns() >= deadline || g_stop) {
-			server_stop(g_nats, 1000);
-			g_nats = -1;
-			snprintf(why, len, "skipped: nats-server did not start (see its log: %s)", log);
-			return -1;
-		}
-		sleep_ns(10 * 1000000ull);
+	if (server_await(g_nats, tcp_port_accepts, &port, 10 * 1000000ull) != 0) {
+		g_nats = -1;
+		snprintf(why, len, "skipped: nats-server did not start (see its log: %s)", log);
+		return -1;
 	}
 	snprintf(g_url, sizeof g_url, "nats://127.0.0.1:%u", port);
 	return 0;
@@ -103,7 +80,7 @@ typedef struct nats_state {
 	char subject[64];
 } nats_state;
 
-static int nats_state_make(void **state)
+static int nats_state_new(void **state)
 {
 	nats_state *s = calloc(1, sizeof *s);
 	if (!s)
@@ -259,51 +236,29 @@ static void nl_done(void *vc)
 static const lat_ops nats_ping_ops = {nl_ping_send, nl_peek, nl_done, NULL};
 static const lat_ops nats_echo_ops = {nl_echo_send, nl_peek, nl_done, NULL};
 
-static int nats_lat_setup(lat_job *j)
-{
-	return nats_state_make(&j->state);
-}
-
-static void nats_lat_teardown(lat_job *j)
-{
-	job_state_free(&j->state);
-}
-
-static int nats_lat_echo(lat_job *j)
+/* The echo side subscribes to the subject; the pinging side publishes to
+ * it and subscribes to an inbox of its own. */
+static int nats_lat_side(lat_job *j, bool pinging, hm_hist *h)
 {
 	nats_state *st = j->state;
 	nend e;
 	int rc = -1;
-	lat_params p = lat_params_of(j, false, true);
-	if (nend_connect(&e, true, j->size, 0, j->label) == 0 &&
-	    nend_subscribe(&e, st->subject) == 0 && worker_ready() == 0)
-		rc = lat_echo(&nats_echo_ops, &e, &p);
-	nend_close(&e);
-	return rc;
-}
-
-static int nats_lat_ping(lat_job *j, hm_hist *h)
-{
-	nats_state *st = j->state;
-	nend e;
-	int rc = -1;
-	lat_params p = lat_params_of(j, true, true);
-	uint8_t *buf = payload_new(j->size);
-	if (!buf)
-		return -1;
 	if (nend_connect(&e, true, j->size, 0, j->label) != 0)
 		goto out;
-	snprintf(e.subject, sizeof e.subject, "%s", st->subject);
-	natsStatus s = natsInbox_Create(&e.inbox);
-	if (s != NATS_OK) {
-		say_nats(j->label, "natsInbox_Create", s);
-		goto out;
+	if (pinging) {
+		snprintf(e.subject, sizeof e.subject, "%s", st->subject);
+		natsStatus s = natsInbox_Create(&e.inbox);
+		if (s != NATS_OK) {
+			say_nats(j->label, "natsInbox_Create", s);
+			goto out;
+		}
 	}
-	if (nend_subscribe(&e, (const char *)e.inbox) == 0 && worker_ready() == 0)
-		rc = lat_ping(&nats_ping_ops, &e, &p, buf, h);
+	if (nend_subscribe(&e, pinging ? (const char *)e.inbox : st->subject) != 0)
+		goto out;
+	rc = pinging ? lat_side_run(&nats_ping_ops, &e, j, true, true, h)
+		     : lat_side_run(&nats_echo_ops, &e, j, false, true, NULL);
 out:
 	nend_close(&e);
-	free(buf);
 	return rc;
 }
 
@@ -363,16 +318,6 @@ static int nt_drain(void *vc, unsigned max, tp_check *chk, unsigned *got)
 
 static const tp_ops nats_tp_ops = {nt_claim, nt_commit, nt_drain, true};
 
-static int nats_tp_setup(tp_job *j)
-{
-	return nats_state_make(&j->state);
-}
-
-static void nats_tp_teardown(tp_job *j)
-{
-	job_state_free(&j->state);
-}
-
 static int nats_tp_produce(tp_job *j, unsigned index)
 {
 	nats_state *st = j->state;
@@ -403,21 +348,12 @@ static int nats_tp_consume(tp_job *j, unsigned index)
 
 #define NATS_HOOKS                                                                              \
 	.open = nats_open, .close = nats_close, .waits = 1u << W_BLOCK, .topos = 1u << TOPO_1_1, \
-	.lossy = true, .lat_setup = nats_lat_setup, .lat_teardown = nats_lat_teardown,            \
-	.lat_ping = nats_lat_ping, .lat_echo = nats_lat_echo, .tp_setup = nats_tp_setup,           \
-	.tp_teardown = nats_tp_teardown, .tp_produce = nats_tp_produce,                            \
-	.tp_consume = nats_tp_consume
+	.lossy = true, .state_new = nats_state_new, .lat_side = nats_lat_side,                    \
+	.tp_produce = nats_tp_produce, .tp_consume = nats_tp_consume
 
 #else /* !HAVE_NATS */
 
-static int nats_missing(const bench_opts *o, char *why, size_t len)
-{
-	(void)o;
-	snprintf(why, len, "skipped: built without libnats (install libnats-dev and rebuild)");
-	return -1;
-}
-
-#define NATS_HOOKS .open = nats_missing
+#define NATS_HOOKS .missing = "skipped: built without libnats (install libnats-dev and rebuild)"
 
 #endif
 

@@ -410,18 +410,8 @@ static int hx_lat_sleep(void *vc, uint64_t until)
 	return -1;
 }
 
+/* Constant: the loops inline the calls. */
 static const lat_ops hx_lat_ops = {hx_lat_send, hx_lat_peek, hx_lat_done, hx_lat_sleep};
-
-/* The loops, instantiated for the table (constant: the calls inline). */
-static int hx_ping_loop(hx_lat *c, const lat_params *p, uint8_t *buf, hm_hist *h)
-{
-	return lat_ping(&hx_lat_ops, c, p, buf, h);
-}
-
-static int hx_echo_loop(hx_lat *c, const lat_params *p)
-{
-	return lat_echo(&hx_lat_ops, c, p);
-}
 
 /* A measurement's bus: made by the coordinator before the fork, its
  * attachment kept while the workers run; the workers attach by name. */
@@ -545,52 +535,26 @@ static void hx_lat_close(hermes_bus *bus, hx_lat *c)
 	hermes_bus_detach(bus);
 }
 
-static int hx_lat_echo_with(lat_job *j, bool ws)
+/* One side; ws: asleep in the wait set (the hermes-waitset row). */
+static int hx_lat_side_with(lat_job *j, bool pinging, hm_hist *h, bool ws)
 {
 	hermes_bus *bus = NULL;
 	hx_lat c = {0};
 	int rc = -1;
-	lat_params p = lat_params_of(j, false, j->wait != W_SPIN);
-	if (hx_lat_open(j, "ping", "pong", ws, &bus, &c) == 0 && worker_ready() == 0)
-		rc = hx_echo_loop(&c, &p);
+	if (hx_lat_open(j, pinging ? "pong" : "ping", pinging ? "ping" : "pong", ws, &bus, &c) == 0)
+		rc = lat_side_run(&hx_lat_ops, &c, j, pinging, j->wait != W_SPIN, h);
 	hx_lat_close(bus, &c);
 	return rc;
 }
 
-static int hx_lat_ping_with(lat_job *j, hm_hist *h, bool ws)
+static int hx_lat_side(lat_job *j, bool pinging, hm_hist *h)
 {
-	hermes_bus *bus = NULL;
-	hx_lat c = {0};
-	int rc = -1;
-	lat_params p = lat_params_of(j, true, j->wait != W_SPIN);
-	uint8_t *buf = payload_new(j->size);
-	if (!buf)
-		return -1;
-	if (hx_lat_open(j, "pong", "ping", ws, &bus, &c) == 0 && worker_ready() == 0)
-		rc = hx_ping_loop(&c, &p, buf, h);
-	hx_lat_close(bus, &c);
-	free(buf);
-	return rc;
+	return hx_lat_side_with(j, pinging, h, false);
 }
 
-static int hx_lat_echo(lat_job *j)
+static int hx_ws_lat_side(lat_job *j, bool pinging, hm_hist *h)
 {
-	return hx_lat_echo_with(j, false);
-}
-
-static int hx_lat_ping(lat_job *j, hm_hist *h)
-{
-	return hx_lat_ping_with(j, h, false);
-}
-
-static int hx_ws_lat_echo(lat_job *j)
-{
-	return hx_lat_echo_with(j, true);
-}
-
-static int hx_ws_lat_ping(lat_job *j, hm_hist *h)
-{
-	return hx_lat_ping_with(j, h, true);
+	return hx_lat_side_with(j, pinging, h, true);
 }
 
 /* ---- latency: bare ring ---- */
@@ -658,31 +622,6 @@ static const lat_ops bare_lat_block_ops = {bare_lat_send_wake, bare_lat_peek, ba
 static const lat_ops bare_lat_futex_ops = {bare_lat_send_wake, bare_lat_peek, bare_lat_done,
 					   bare_lat_sleep_futex};
 
-static int bare_ping_loop(bare_lat *c, wait_kind w, const lat_params *p, uint8_t *buf,
-			  hm_hist *h)
-{
-	switch (w) {
-	case W_SPIN:
-		return lat_ping(&bare_lat_spin_ops, c, p, buf, h);
-	case W_BLOCK:
-		return lat_ping(&bare_lat_block_ops, c, p, buf, h);
-	default:
-		return lat_ping(&bare_lat_futex_ops, c, p, buf, h);
-	}
-}
-
-static int bare_echo_loop(bare_lat *c, wait_kind w, const lat_params *p)
-{
-	switch (w) {
-	case W_SPIN:
-		return lat_echo(&bare_lat_spin_ops, c, p);
-	case W_BLOCK:
-		return lat_echo(&bare_lat_block_ops, c, p);
-	default:
-		return lat_echo(&bare_lat_futex_ops, c, p);
-	}
-}
-
 typedef struct bare_lat_state {
 	bare_mem to_echo;
 	bare_mem to_ping;
@@ -712,31 +651,21 @@ static void bare_lat_teardown(lat_job *j)
 	j->state = NULL;
 }
 
-static int bare_lat_echo(lat_job *j)
+static int bare_lat_side(lat_job *j, bool pinging, hm_hist *h)
 {
 	bare_lat_state *s = j->state;
 	bare_lat c;
-	bare_end_init(&c.in, &s->to_echo, 0);
-	bare_end_init(&c.out, &s->to_ping, 0);
-	lat_params p = lat_params_of(j, false, j->wait != W_SPIN);
-	if (worker_ready() != 0)
-		return -1;
-	return bare_echo_loop(&c, j->wait, &p);
-}
-
-static int bare_lat_ping(lat_job *j, hm_hist *h)
-{
-	bare_lat_state *s = j->state;
-	bare_lat c;
-	bare_end_init(&c.out, &s->to_echo, 0);
-	bare_end_init(&c.in, &s->to_ping, 0);
-	lat_params p = lat_params_of(j, true, j->wait != W_SPIN);
-	uint8_t *buf = payload_new(j->size);
-	if (!buf)
-		return -1;
-	int rc = worker_ready() == 0 ? bare_ping_loop(&c, j->wait, &p, buf, h) : -1;
-	free(buf);
-	return rc;
+	bare_end_init(&c.out, pinging ? &s->to_echo : &s->to_ping, 0);
+	bare_end_init(&c.in, pinging ? &s->to_ping : &s->to_echo, 0);
+	/* One instance of the loops per table (constant: the calls inline). */
+	switch (j->wait) {
+	case W_SPIN:
+		return lat_side_run(&bare_lat_spin_ops, &c, j, pinging, false, h);
+	case W_BLOCK:
+		return lat_side_run(&bare_lat_block_ops, &c, j, pinging, true, h);
+	default:
+		return lat_side_run(&bare_lat_futex_ops, &c, j, pinging, true, h);
+	}
 }
 
 /* ---- throughput: Hermes ---- */
@@ -992,8 +921,7 @@ const transport transport_hermes = {
 	.batch = true,
 	.lat_setup = hx_lat_setup,
 	.lat_teardown = hx_lat_teardown,
-	.lat_ping = hx_lat_ping,
-	.lat_echo = hx_lat_echo,
+	.lat_side = hx_lat_side,
 	.tp_setup = hx_tp_setup,
 	.tp_teardown = hx_tp_teardown,
 	.tp_produce = hx_tp_produce,
@@ -1007,8 +935,7 @@ const transport transport_hermes_waitset = {
 	.waits = 1u << W_BLOCK,
 	.lat_setup = hx_ws_lat_setup,
 	.lat_teardown = hx_lat_teardown,
-	.lat_ping = hx_ws_lat_ping,
-	.lat_echo = hx_ws_lat_echo,
+	.lat_side = hx_ws_lat_side,
 };
 
 const transport transport_bare = {
@@ -1020,8 +947,7 @@ const transport transport_bare = {
 	.batch = true,
 	.lat_setup = bare_lat_setup,
 	.lat_teardown = bare_lat_teardown,
-	.lat_ping = bare_lat_ping,
-	.lat_echo = bare_lat_echo,
+	.lat_side = bare_lat_side,
 	.tp_setup = bare_tp_setup,
 	.tp_teardown = bare_tp_teardown,
 	.tp_produce = bare_tp_produce,

@@ -245,15 +245,22 @@ typedef struct sk_state {
 	chan b; /* latency: echo -> ping */
 } sk_state;
 
-static int sk_lat_setup_kind(lat_job *j, sock_kind kind)
+/* A measurement's channels, none made yet; NULL when out of memory. */
+static sk_state *sk_state_new(void **state, sock_kind kind)
 {
 	sk_state *s = calloc(1, sizeof *s);
-	if (!s)
-		return -1;
-	s->kind = kind;
-	s->a.fd[0] = s->a.fd[1] = s->b.fd[0] = s->b.fd[1] = -1;
-	j->state = s;
-	if (chan_make(&s->a, kind, j->o) != 0)
+	if (s) {
+		s->kind = kind;
+		s->a.fd[0] = s->a.fd[1] = s->b.fd[0] = s->b.fd[1] = -1;
+	}
+	*state = s;
+	return s;
+}
+
+static int sk_lat_setup_kind(lat_job *j, sock_kind kind)
+{
+	sk_state *s = sk_state_new(&j->state, kind);
+	if (!s || chan_make(&s->a, kind, j->o) != 0)
 		return -1;
 	/* Sockets are two-way: one is enough. */
 	if (kind == SK_PIPE && chan_make(&s->b, kind, j->o) != 0)
@@ -304,37 +311,16 @@ static void sk_lat_fds(sk_state *s, bool pinging, int *rfd, int *wfd)
 	}
 }
 
-static int sk_lat_run(lat_job *j, bool pinging, hm_hist *h)
+static int sk_lat_side(lat_job *j, bool pinging, hm_hist *h)
 {
 	int rfd, wfd;
 	sk_lat_fds(j->state, pinging, &rfd, &wfd);
 	sock_end e;
-	lat_params p = lat_params_of(j, pinging, true);
 	int rc = -1;
-	if (sock_end_init(&e, rfd, wfd, j->size, 2u * j->size, 0, j->label) == 0 &&
-	    worker_ready() == 0) {
-		if (pinging) {
-			uint8_t *buf = payload_new(j->size);
-			if (buf) {
-				rc = lat_ping(&sk_lat_ops, &e, &p, buf, h);
-				free(buf);
-			}
-		} else {
-			rc = lat_echo(&sk_lat_ops, &e, &p);
-		}
-	}
+	if (sock_end_init(&e, rfd, wfd, j->size, 2u * j->size, 0, j->label) == 0)
+		rc = lat_side_run(&sk_lat_ops, &e, j, pinging, true, h);
 	sock_end_fini(&e);
 	return rc;
-}
-
-static int sk_lat_ping(lat_job *j, hm_hist *h)
-{
-	return sk_lat_run(j, true, h);
-}
-
-static int sk_lat_echo(lat_job *j)
-{
-	return sk_lat_run(j, false, NULL);
 }
 
 /* ---- throughput ---- */
@@ -344,8 +330,7 @@ static int sk_lat_echo(lat_job *j)
 static int sk_tp_claim(void *vc, uint32_t n, uint32_t len, void **ptrs)
 {
 	sock_end *e = vc;
-	for (uint32_t i = 0; i < n; i++)
-		ptrs[i] = e->obuf + (size_t)i * len;
+	claim_in_buffer(e->obuf, n, len, ptrs);
 	e->claimed = n;
 	return 1;
 }
@@ -379,13 +364,8 @@ static const tp_ops sk_tp_ops = {sk_tp_claim, sk_tp_commit, sk_tp_drain, true};
 
 static int sk_tp_setup_kind(tp_job *j, sock_kind kind)
 {
-	sk_state *s = calloc(1, sizeof *s);
-	if (!s)
-		return -1;
-	s->kind = kind;
-	s->a.fd[0] = s->a.fd[1] = s->b.fd[0] = s->b.fd[1] = -1;
-	j->state = s;
-	return chan_make(&s->a, kind, j->o);
+	sk_state *s = sk_state_new(&j->state, kind);
+	return s ? chan_make(&s->a, kind, j->o) : -1;
 }
 
 static void sk_tp_teardown(tp_job *j)
@@ -442,7 +422,7 @@ static int sk_tp_consume(tp_job *j, unsigned index)
 	const transport transport_##id = {                                                        \
 		.name = #id, .about = text, .waits = 1u << W_BLOCK, .topos = 1u << TOPO_1_1,      \
 		.batch = true, .started = sk_started, .lat_setup = id##_lat_setup,                \
-		.lat_teardown = sk_lat_teardown, .lat_ping = sk_lat_ping, .lat_echo = sk_lat_echo, \
+		.lat_teardown = sk_lat_teardown, .lat_side = sk_lat_side,                         \
 		.tp_setup = id##_tp_setup, .tp_teardown = sk_tp_teardown,                          \
 		.tp_produce = sk_tp_produce, .tp_consume = sk_tp_consume,                          \
 	}

@@ -181,46 +181,14 @@ static void zl_done(void *vc)
 
 static const lat_ops zmq_lat_ops = {zl_send, zl_peek, zl_done, NULL};
 
-static int zmq_ipc_lat_setup(lat_job *j)
-{
-	return zmq_state_make(&j->state, false);
-}
-
-static int zmq_tcp_lat_setup(lat_job *j)
-{
-	return zmq_state_make(&j->state, true);
-}
-
-static void zmq_lat_teardown(lat_job *j)
-{
-	job_state_free(&j->state);
-}
-
-static int zmq_lat_echo(lat_job *j)
+static int zmq_lat_side(lat_job *j, bool pinging, hm_hist *h)
 {
 	zend z;
 	int rc = -1;
-	lat_params p = lat_params_of(j, false, true);
-	if (zend_open(&z, j->state, ZMQ_PAIR, true, j->size, 0, j->label) == 0 &&
-	    worker_ready() == 0)
-		rc = lat_echo(&zmq_lat_ops, &z, &p);
+	/* The echo side binds. */
+	if (zend_open(&z, j->state, ZMQ_PAIR, !pinging, j->size, 0, j->label) == 0)
+		rc = lat_side_run(&zmq_lat_ops, &z, j, pinging, true, h);
 	zend_close(&z);
-	return rc;
-}
-
-static int zmq_lat_ping(lat_job *j, hm_hist *h)
-{
-	zend z;
-	int rc = -1;
-	lat_params p = lat_params_of(j, true, true);
-	uint8_t *buf = payload_new(j->size);
-	if (!buf)
-		return -1;
-	if (zend_open(&z, j->state, ZMQ_PAIR, false, j->size, 0, j->label) == 0 &&
-	    worker_ready() == 0)
-		rc = lat_ping(&zmq_lat_ops, &z, &p, buf, h);
-	zend_close(&z);
-	free(buf);
 	return rc;
 }
 
@@ -229,8 +197,7 @@ static int zmq_lat_ping(lat_job *j, hm_hist *h)
 static int zt_claim(void *vc, uint32_t n, uint32_t len, void **ptrs)
 {
 	zend *z = vc;
-	for (uint32_t i = 0; i < n; i++)
-		ptrs[i] = z->obuf + (size_t)i * len;
+	claim_in_buffer(z->obuf, n, len, ptrs);
 	z->claimed = n;
 	return 1;
 }
@@ -274,21 +241,6 @@ static int zt_drain(void *vc, unsigned max, tp_check *chk, unsigned *got)
 }
 
 static const tp_ops zmq_tp_ops = {zt_claim, zt_commit, zt_drain, true};
-
-static int zmq_ipc_tp_setup(tp_job *j)
-{
-	return zmq_state_make(&j->state, false);
-}
-
-static int zmq_tcp_tp_setup(tp_job *j)
-{
-	return zmq_state_make(&j->state, true);
-}
-
-static void zmq_tp_teardown(tp_job *j)
-{
-	job_state_free(&j->state);
-}
 
 static int zmq_tp_produce(tp_job *j, unsigned index)
 {
@@ -334,23 +286,25 @@ static int zmq_tp_consume(tp_job *j, unsigned index)
 	return rc;
 }
 
+static int zmq_ipc_state_new(void **state)
+{
+	return zmq_state_make(state, false);
+}
+
+static int zmq_tcp_state_new(void **state)
+{
+	return zmq_state_make(state, true);
+}
+
 #define ZMQ_HOOKS(kind, topologies)                                                              \
 	.waits = 1u << W_BLOCK, .topos = (topologies), .lossy = true,                             \
-	.lat_setup = zmq_##kind##_lat_setup, .lat_teardown = zmq_lat_teardown,                    \
-	.lat_ping = zmq_lat_ping, .lat_echo = zmq_lat_echo, .tp_setup = zmq_##kind##_tp_setup,     \
-	.tp_teardown = zmq_tp_teardown, .tp_produce = zmq_tp_produce,                              \
-	.tp_consume = zmq_tp_consume
+	.state_new = zmq_##kind##_state_new, .lat_side = zmq_lat_side,                            \
+	.tp_produce = zmq_tp_produce, .tp_consume = zmq_tp_consume
 
 #else /* !HAVE_ZMQ */
 
-static int zmq_missing(const bench_opts *o, char *why, size_t len)
-{
-	(void)o;
-	snprintf(why, len, "skipped: built without libzmq (install libzmq3-dev and rebuild)");
-	return -1;
-}
-
-#define ZMQ_HOOKS(kind, topologies) .open = zmq_missing
+#define ZMQ_HOOKS(kind, topologies)                                                              \
+	.missing = "skipped: built without libzmq (install libzmq3-dev and rebuild)"
 
 #endif
 
