@@ -1,5 +1,5 @@
 /* Sizes and durations (see units.h). */
-#include "daemon/units.h"
+#include "core/units.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,8 +1,8 @@
-/* Sizes and durations in the daemons' configuration values and flags
- * (hermesd, hermes-bridge, hermes-nats): one syntax for all of them. Not part
- * of libhermes-ipc. */
-#ifndef HERMES_DAEMON_UNITS_H
-#define HERMES_DAEMON_UNITS_H
+/* Sizes and durations in configuration values and flags: one syntax for the
+ * daemons (hermesd, hermes-bridge, hermes-nats, hermes-journal) and
+ * hermes-ctl. Internal to libhermes-ipc (hm_ names, not exported). */
+#ifndef HERMES_CORE_UNITS_H
+#define HERMES_CORE_UNITS_H
 
 #include <stdbool.h>
 #include <stdint.h>

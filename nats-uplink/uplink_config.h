@@ -62,7 +62,7 @@
 
 #include <hermes/bus.h>
 
-#include "daemon/units.h"
+#include "core/units.h"
 
 #define HN_MAX_URLS 16
 #define HN_MAX_RINGS 64

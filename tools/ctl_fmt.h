@@ -53,9 +53,6 @@ long parse_hex(const char *s, size_t len, uint8_t *out, size_t cap);
 /* Strict unsigned parsing: the whole string must be a decimal number (no
  * sign, no spaces) within max. */
 bool parse_u64(const char *s, uint64_t max, uint64_t *out);
-/* A size: digits with an optional K, M, G (binary: 1K = 1024) suffix,
- * optionally followed by "iB" or "B". */
-bool parse_size(const char *s, uint64_t *out);
 /* Which of the n names s is: its index, or -1 for none. */
 int parse_choice(const char *s, const char *const *names, size_t n);
 

@@ -17,6 +17,7 @@
 #include "tcp-bridge/client/auth.h"
 #include "core/futex.h"
 #include "core/proc.h"
+#include "core/units.h"
 #include "journal/journal.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
@@ -870,12 +871,12 @@ static int create_parse(ctl_ctx *ctx, int argc, char **argv, hermes_ring_config 
 	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT "c:m:p:s:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			if (!parse_size(optarg, &capacity))
+			if (!hm_parse_size(optarg, &capacity))
 				return ctl_usage_error(ctx, "--capacity wants a size like 1M, not '%s'",
 						       optarg);
 			break;
 		case 'm':
-			if (!parse_size(optarg, &max_msg) || max_msg == 0 || max_msg > UINT32_MAX)
+			if (!hm_parse_size(optarg, &max_msg) || max_msg == 0 || max_msg > UINT32_MAX)
 				return ctl_usage_error(ctx, "--max-msg wants a size like 4K, not '%s'",
 						       optarg);
 			break;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/units.h"
+#include "core/units.h"
 
 #define DEFAULT_FILE_SIZE (64ull << 20)
 

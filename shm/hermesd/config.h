@@ -34,7 +34,7 @@
 #include <hermes/bus.h>
 
 #include "daemon/sched.h"
-#include "daemon/units.h"
+#include "core/units.h"
 #include "shm/layout.h"
 
 typedef struct hm_ring_decl {

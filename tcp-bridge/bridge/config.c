@@ -3,7 +3,7 @@
 #include "daemon/ini.h"
 #include "daemon/log.h"
 #include "daemon/sched.h"
-#include "daemon/units.h"
+#include "core/units.h"
 
 #include <errno.h>
 #include <fnmatch.h>

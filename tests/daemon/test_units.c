@@ -1,10 +1,10 @@
-/* Tests for daemon/units.c: the one size and duration syntax of the
- * daemons' configuration values and flags. */
+/* Tests for core/units.c: the one size and duration syntax of the
+ * daemons' and hermes-ctl's configuration values and flags. */
 #include "tests/support/testing.h"
 
 #include <stdint.h>
 
-#include "daemon/units.h"
+#include "core/units.h"
 
 static void test_sizes_take_binary_suffixes_in_either_case(void **state)
 {
