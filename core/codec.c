@@ -565,22 +565,48 @@ static int hm_zero(const uint8_t *p, size_t n)
 	return 1;
 }
 
-/* Validate msg and compute its payload size. Every check here has a mirror
- * in hm_msg_parse, so what one side writes the other accepts. */
-static hermes_err hm_msg_size(const hermes_wire_msg *m, size_t *size)
+/* The rules on a message's values, apart from its bytes: hm_msg_size
+ * refuses what breaks them (HERMES_EINVAL) and hermes_wire_msg_parse does
+ * too (HERMES_EBADPAYLOAD), so what one side writes the other accepts. */
+static bool hm_msg_values_ok(const hermes_wire_msg *m)
 {
 	switch (m->type) {
 	case HERMES_MSG_HELLO:
-		if (m->hello.min_version < 1 || m->hello.min_version > m->hello.max_version ||
-		    m->hello.max_frame < HERMES_MIN_MAX_FRAME ||
-		    !hm_wire_name_ok(m->hello.identity, m->hello.identity_len, 0))
-			return HERMES_EINVAL;
+		return m->hello.min_version >= 1 && m->hello.min_version <= m->hello.max_version &&
+		       m->hello.max_frame >= HERMES_MIN_MAX_FRAME &&
+		       hm_wire_name_ok(m->hello.identity, m->hello.identity_len, 0);
+	case HERMES_MSG_WELCOME:
+		return m->welcome.version >= 1 && m->welcome.max_frame >= HERMES_MIN_MAX_FRAME &&
+		       hm_wire_name_ok(m->welcome.name, m->welcome.name_len, 0);
+	case HERMES_MSG_BIND:
+		return hm_wire_name_ok(m->bind.ring, m->bind.ring_len, 1);
+	case HERMES_MSG_BOUND:
+	case HERMES_MSG_SUBSCRIBED:
+		return m->ring.policy <= HERMES_WIRE_POLICY_OVERWRITE;
+	case HERMES_MSG_SUBSCRIBE:
+		return m->subscribe.start <= HERMES_WIRE_START_AT &&
+		       (m->subscribe.start == HERMES_WIRE_START_AT || !m->subscribe.start_seq) &&
+		       hm_wire_name_ok(m->subscribe.ring, m->subscribe.ring_len, 1);
+	case HERMES_MSG_ERROR:
+		return m->error.code != HERMES_OK && m->error.fatal <= 1 &&
+		       m->error.text_len <= HERMES_ERROR_TEXT_MAX &&
+		       (!m->error.text_len || m->error.text) &&
+		       hm_utf8_text_ok(m->error.text, m->error.text_len);
+	default:
+		return true;
+	}
+}
+
+/* Validate msg and compute its payload size. */
+static hermes_err hm_msg_size(const hermes_wire_msg *m, size_t *size)
+{
+	if (!hm_msg_values_ok(m))
+		return HERMES_EINVAL;
+	switch (m->type) {
+	case HERMES_MSG_HELLO:
 		*size = HM_HELLO_FIXED + m->hello.identity_len;
 		return HERMES_OK;
 	case HERMES_MSG_WELCOME:
-		if (m->welcome.version < 1 || m->welcome.max_frame < HERMES_MIN_MAX_FRAME ||
-		    !hm_wire_name_ok(m->welcome.name, m->welcome.name_len, 0))
-			return HERMES_EINVAL;
 		*size = HM_HELLO_FIXED + m->welcome.name_len;
 		return HERMES_OK;
 	case HERMES_MSG_AUTH_CHALLENGE:
@@ -593,21 +619,13 @@ static hermes_err hm_msg_size(const hermes_wire_msg *m, size_t *size)
 		*size = HERMES_AUTH_TAG_SIZE;
 		return HERMES_OK;
 	case HERMES_MSG_BIND:
-		if (!hm_wire_name_ok(m->bind.ring, m->bind.ring_len, 1))
-			return HERMES_EINVAL;
 		*size = m->bind.ring_len;
 		return HERMES_OK;
 	case HERMES_MSG_BOUND:
 	case HERMES_MSG_SUBSCRIBED:
-		if (m->ring.policy > HERMES_WIRE_POLICY_OVERWRITE)
-			return HERMES_EINVAL;
 		*size = HM_RING_INFO_SIZE;
 		return HERMES_OK;
 	case HERMES_MSG_SUBSCRIBE:
-		if (m->subscribe.start > HERMES_WIRE_START_AT ||
-		    (m->subscribe.start != HERMES_WIRE_START_AT && m->subscribe.start_seq) ||
-		    !hm_wire_name_ok(m->subscribe.ring, m->subscribe.ring_len, 1))
-			return HERMES_EINVAL;
 		*size = HM_SUBSCRIBE_FIXED + m->subscribe.ring_len;
 		return HERMES_OK;
 	case HERMES_MSG_PUBLISH_ACK:
@@ -615,11 +633,6 @@ static hermes_err hm_msg_size(const hermes_wire_msg *m, size_t *size)
 		*size = HM_U64_SIZE;
 		return HERMES_OK;
 	case HERMES_MSG_ERROR:
-		if (m->error.code == HERMES_OK || m->error.fatal > 1 ||
-		    m->error.text_len > HERMES_ERROR_TEXT_MAX ||
-		    (m->error.text_len && !m->error.text) ||
-		    !hm_utf8_text_ok(m->error.text, m->error.text_len))
-			return HERMES_EINVAL;
 		*size = HM_ERROR_FIXED + m->error.text_len;
 		return HERMES_OK;
 	case HERMES_MSG_GOODBYE:
@@ -759,6 +772,82 @@ hermes_err hermes_wire_msg_encode(hermes_encoder *enc, uint32_t channel, uint64_
 	return HERMES_OK;
 }
 
+/* The fields of a payload whose size hermes_wire_msg_parse checked, into
+ * msg; false on a reserved byte that is not zero or a length field that
+ * disagrees with the size. */
+static bool hm_msg_get(const uint8_t *p, size_t len, hermes_wire_msg *msg)
+{
+	switch (msg->type) {
+	case HERMES_MSG_HELLO:
+		msg->hello.min_version = p[0];
+		msg->hello.max_version = p[1];
+		msg->hello.identity_len = p[2];
+		msg->hello.features = hm_get_le32(p + 4);
+		msg->hello.max_frame = hm_get_le32(p + 8);
+		msg->hello.identity = (const char *)p + HM_HELLO_FIXED;
+		return p[3] == 0 && len == HM_HELLO_FIXED + (size_t)p[2];
+	case HERMES_MSG_WELCOME:
+		msg->welcome.version = p[0];
+		msg->welcome.name_len = p[2];
+		msg->welcome.features = hm_get_le32(p + 4);
+		msg->welcome.max_frame = hm_get_le32(p + 8);
+		msg->welcome.name = (const char *)p + HM_HELLO_FIXED;
+		return p[1] == 0 && p[3] == 0 && len == HM_HELLO_FIXED + (size_t)p[2];
+	case HERMES_MSG_AUTH_CHALLENGE:
+		memcpy(msg->challenge.nonce, p, HERMES_NONCE_SIZE);
+		memcpy(msg->challenge.kx_public_key, p + HERMES_NONCE_SIZE,
+		       HERMES_KX_PUBLIC_KEY_SIZE);
+		return true;
+	case HERMES_MSG_AUTH_RESPONSE:
+		memcpy(msg->response.nonce, p, HERMES_NONCE_SIZE);
+		memcpy(msg->response.kx_public_key, p + HERMES_NONCE_SIZE,
+		       HERMES_KX_PUBLIC_KEY_SIZE);
+		memcpy(msg->response.tag, p + 2 * HERMES_NONCE_SIZE, HERMES_AUTH_TAG_SIZE);
+		return true;
+	case HERMES_MSG_AUTH_OK:
+		memcpy(msg->auth_ok.tag, p, HERMES_AUTH_TAG_SIZE);
+		return true;
+	case HERMES_MSG_BIND:
+		msg->bind.ring = (const char *)p;
+		msg->bind.ring_len = len;
+		return true;
+	case HERMES_MSG_BOUND:
+	case HERMES_MSG_SUBSCRIBED:
+		msg->ring.max_message = hm_get_le32(p);
+		msg->ring.policy = p[4];
+		return hm_zero(p + 5, 3);
+	case HERMES_MSG_SUBSCRIBE:
+		msg->subscribe.start = p[0];
+		msg->subscribe.start_seq = hm_get_le64(p + 8);
+		msg->subscribe.ring = (const char *)p + HM_SUBSCRIBE_FIXED;
+		msg->subscribe.ring_len = len - HM_SUBSCRIBE_FIXED;
+		return hm_zero(p + 1, 7);
+	case HERMES_MSG_PUBLISH_ACK:
+		msg->ack.ring_seq = hm_get_le64(p);
+		return true;
+	case HERMES_MSG_LOSS:
+		msg->loss.count = hm_get_le64(p);
+		return true;
+	case HERMES_MSG_ERROR:
+		msg->error.code = hm_get_le32(p);
+		msg->error.text_len = hm_get_le16(p + 4);
+		msg->error.fatal = p[6];
+		msg->error.text = (const char *)p + HM_ERROR_FIXED;
+		return p[7] == 0 && len == HM_ERROR_FIXED + msg->error.text_len;
+	case HERMES_MSG_GOODBYE:
+		msg->goodbye.code = hm_get_le32(p);
+		return true;
+	case HERMES_MSG_PUBLISH:
+	case HERMES_MSG_DELIVER:
+		msg->data.data = p;
+		msg->data.len = len;
+		return true;
+	default:
+		/* UNBIND, UNSUBSCRIBE, PING, PONG: the size check said 0. */
+		return true;
+	}
+}
+
 /* Strict parse: exact sizes, reserved bytes zero, values in range; the
  * inverse of hm_msg_put on everything it accepts. */
 hermes_err hermes_wire_msg_parse(unsigned type, const void *payload, size_t len,
@@ -774,97 +863,9 @@ hermes_err hermes_wire_msg_parse(unsigned type, const void *payload, size_t len,
 		return HERMES_EBADPAYLOAD;
 	memset(msg, 0, sizeof *msg);
 	msg->type = (uint8_t)type;
-
-	switch (type) {
-	case HERMES_MSG_HELLO:
-		if (p[3] != 0 || len != HM_HELLO_FIXED + (size_t)p[2])
-			return HERMES_EBADPAYLOAD;
-		msg->hello.min_version = p[0];
-		msg->hello.max_version = p[1];
-		msg->hello.identity_len = p[2];
-		msg->hello.features = hm_get_le32(p + 4);
-		msg->hello.max_frame = hm_get_le32(p + 8);
-		msg->hello.identity = (const char *)p + HM_HELLO_FIXED;
-		if (msg->hello.min_version < 1 || msg->hello.min_version > msg->hello.max_version ||
-		    msg->hello.max_frame < HERMES_MIN_MAX_FRAME ||
-		    !hm_wire_name_ok(msg->hello.identity, msg->hello.identity_len, 0))
-			return HERMES_EBADPAYLOAD;
-		return HERMES_OK;
-	case HERMES_MSG_WELCOME:
-		if (p[1] != 0 || p[3] != 0 || len != HM_HELLO_FIXED + (size_t)p[2])
-			return HERMES_EBADPAYLOAD;
-		msg->welcome.version = p[0];
-		msg->welcome.name_len = p[2];
-		msg->welcome.features = hm_get_le32(p + 4);
-		msg->welcome.max_frame = hm_get_le32(p + 8);
-		msg->welcome.name = (const char *)p + HM_HELLO_FIXED;
-		if (msg->welcome.version < 1 || msg->welcome.max_frame < HERMES_MIN_MAX_FRAME ||
-		    !hm_wire_name_ok(msg->welcome.name, msg->welcome.name_len, 0))
-			return HERMES_EBADPAYLOAD;
-		return HERMES_OK;
-	case HERMES_MSG_AUTH_CHALLENGE:
-		memcpy(msg->challenge.nonce, p, HERMES_NONCE_SIZE);
-		memcpy(msg->challenge.kx_public_key, p + HERMES_NONCE_SIZE,
-		       HERMES_KX_PUBLIC_KEY_SIZE);
-		return HERMES_OK;
-	case HERMES_MSG_AUTH_RESPONSE:
-		memcpy(msg->response.nonce, p, HERMES_NONCE_SIZE);
-		memcpy(msg->response.kx_public_key, p + HERMES_NONCE_SIZE,
-		       HERMES_KX_PUBLIC_KEY_SIZE);
-		memcpy(msg->response.tag, p + 2 * HERMES_NONCE_SIZE, HERMES_AUTH_TAG_SIZE);
-		return HERMES_OK;
-	case HERMES_MSG_AUTH_OK:
-		memcpy(msg->auth_ok.tag, p, HERMES_AUTH_TAG_SIZE);
-		return HERMES_OK;
-	case HERMES_MSG_BIND:
-		msg->bind.ring = (const char *)p;
-		msg->bind.ring_len = len;
-		return hm_wire_name_ok(msg->bind.ring, len, 1) ? HERMES_OK : HERMES_EBADPAYLOAD;
-	case HERMES_MSG_BOUND:
-	case HERMES_MSG_SUBSCRIBED:
-		msg->ring.max_message = hm_get_le32(p);
-		msg->ring.policy = p[4];
-		if (msg->ring.policy > HERMES_WIRE_POLICY_OVERWRITE || !hm_zero(p + 5, 3))
-			return HERMES_EBADPAYLOAD;
-		return HERMES_OK;
-	case HERMES_MSG_SUBSCRIBE:
-		msg->subscribe.start = p[0];
-		msg->subscribe.start_seq = hm_get_le64(p + 8);
-		msg->subscribe.ring = (const char *)p + HM_SUBSCRIBE_FIXED;
-		msg->subscribe.ring_len = len - HM_SUBSCRIBE_FIXED;
-		if (msg->subscribe.start > HERMES_WIRE_START_AT || !hm_zero(p + 1, 7) ||
-		    (msg->subscribe.start != HERMES_WIRE_START_AT && msg->subscribe.start_seq) ||
-		    !hm_wire_name_ok(msg->subscribe.ring, msg->subscribe.ring_len, 1))
-			return HERMES_EBADPAYLOAD;
-		return HERMES_OK;
-	case HERMES_MSG_PUBLISH_ACK:
-		msg->ack.ring_seq = hm_get_le64(p);
-		return HERMES_OK;
-	case HERMES_MSG_LOSS:
-		msg->loss.count = hm_get_le64(p);
-		return HERMES_OK;
-	case HERMES_MSG_ERROR:
-		msg->error.code = hm_get_le32(p);
-		msg->error.text_len = hm_get_le16(p + 4);
-		msg->error.fatal = p[6];
-		msg->error.text = (const char *)p + HM_ERROR_FIXED;
-		if (msg->error.code == HERMES_OK || msg->error.fatal > 1 || p[7] != 0 ||
-		    len != HM_ERROR_FIXED + msg->error.text_len ||
-		    !hm_utf8_text_ok(msg->error.text, msg->error.text_len))
-			return HERMES_EBADPAYLOAD;
-		return HERMES_OK;
-	case HERMES_MSG_GOODBYE:
-		msg->goodbye.code = hm_get_le32(p);
-		return HERMES_OK;
-	case HERMES_MSG_PUBLISH:
-	case HERMES_MSG_DELIVER:
-		msg->data.data = p;
-		msg->data.len = len;
-		return HERMES_OK;
-	default:
-		/* UNBIND, UNSUBSCRIBE, PING, PONG: the size check said 0. */
-		return HERMES_OK;
-	}
+	if (!hm_msg_get(p, len, msg) || !hm_msg_values_ok(msg))
+		return HERMES_EBADPAYLOAD;
+	return HERMES_OK;
 }
 
 hermes_err hermes_wire_tag_split(uint16_t flags, const void *payload, size_t len, uint32_t *tag,
