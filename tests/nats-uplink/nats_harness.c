@@ -607,26 +607,95 @@ bool hnt_reached(void *arg)
 	return got >= p->want || atomic_load(&p->c->bad);
 }
 
-bool hnt_moved(void *arg)
+/* Either consumer's total changed since total[] was taken. */
+typedef struct quiet {
+	hnt_consumer *c[2];
+	uint64_t total[2];
+} quiet;
+
+static bool moved(void *arg)
 {
-	hnt_quiet *q = arg;
+	quiet *q = arg;
 	return atomic_load(&q->c[0]->total) != q->total[0] || atomic_load(&q->c[1]->total) != q->total[1];
 }
 
-void hnt_pair_start(hnt_server *s, char *url, size_t url_len, hnt_bus *a, hnt_bus *b,
-		    const char *tag_a, const char *tag_b, const char *rings_ini)
+void hnt_pair_buses(hnt_pair *p, const char *tag, const char *rings_ini)
 {
-	hnt_server_start(s);
-	hnt_server_url(s, url, url_len);
-	hnt_bus_start(a, tag_a, rings_ini);
-	hnt_bus_start(b, tag_b, rings_ini);
+	char tag_a[32], tag_b[32];
+	snprintf(tag_a, sizeof tag_a, "%sa", tag);
+	snprintf(tag_b, sizeof tag_b, "%sb", tag);
+	hnt_bus_start(&p->a, tag_a, rings_ini);
+	hnt_bus_start(&p->b, tag_b, rings_ini);
 }
 
-void hnt_pair_stop(hnt_uplink *ua, hnt_uplink *ub, hnt_bus *a, hnt_bus *b, hnt_server *s)
+void hnt_pair_start(hnt_pair *p, const char *tag, const char *rings_ini)
 {
-	hnt_uplink_stop(ua);
-	hnt_uplink_stop(ub);
-	hnt_bus_cleanup(a);
-	hnt_bus_cleanup(b);
-	hnt_server_cleanup(s);
+	hnt_server_start(&p->s);
+	hnt_server_url(&p->s, p->url, sizeof p->url);
+	hnt_pair_buses(p, tag, rings_ini);
+}
+
+void hnt_pair_uplinks(hnt_pair *p, const char *const *args_a, const char *const *args_b,
+		      int deadline_ms)
+{
+	hnt_uplink_init(&p->ua, &p->a, args_a);
+	hnt_uplink_init(&p->ub, &p->b, args_b);
+	hnt_uplink_start(&p->ub, deadline_ms);
+	hnt_uplink_start(&p->ua, deadline_ms);
+}
+
+void hnt_pair_traffic(hnt_pair *p, const char *ring, uint64_t n, uint64_t rate_per_s,
+		      bool both_ways)
+{
+	if (both_ways)
+		hnt_consumer_start(&p->ca, p->a.bus, ring);
+	hnt_consumer_start(&p->cb, p->b.bus, ring);
+	p->pa = (hnt_producer){.bus = p->a.bus, .ring = ring, .k = 0, .count = n,
+			       .rate_per_s = rate_per_s};
+	p->pb = (hnt_producer){.bus = p->b.bus, .ring = ring, .k = 1, .count = n,
+			       .rate_per_s = rate_per_s};
+	hnt_producer_start(&p->pa);
+	if (both_ways)
+		hnt_producer_start(&p->pb);
+}
+
+bool hnt_pair_wait_crossed(hnt_pair *p, uint64_t n, int deadline_ms)
+{
+	hnt_progress w[4] = {{&p->ca, 0, n, NULL}, {&p->ca, 1, n, NULL}, {&p->cb, 0, n, NULL},
+			     {&p->cb, 1, n, NULL}};
+	bool all = true;
+	for (unsigned i = 0; i < 4; i++)
+		all &= hnt_wait_until(hnt_reached, &w[i], deadline_ms);
+	return all;
+}
+
+bool hnt_pair_moved(hnt_pair *p, int quiet_ms)
+{
+	quiet q = {{&p->ca, &p->cb}, {atomic_load(&p->ca.total), atomic_load(&p->cb.total)}};
+	return hnt_wait_until(moved, &q, quiet_ms);
+}
+
+void hnt_pair_expect_exact(hnt_pair *p, uint64_t n)
+{
+	if (atomic_load(&p->ca.bad))
+		fail_msg("bus A: %s", p->ca.first_error);
+	if (atomic_load(&p->cb.bad))
+		fail_msg("bus B: %s", p->cb.first_error);
+	for (unsigned k = 0; k < 2; k++) {
+		assert_int_equal(atomic_load(&p->ca.received[k]), n);
+		assert_int_equal(atomic_load(&p->cb.received[k]), n);
+		assert_int_equal(atomic_load(&p->ca.missing[k]), 0);
+		assert_int_equal(atomic_load(&p->cb.missing[k]), 0);
+	}
+	assert_int_equal(atomic_load(&p->ca.total), 2 * n);
+	assert_int_equal(atomic_load(&p->cb.total), 2 * n);
+}
+
+void hnt_pair_stop(hnt_pair *p)
+{
+	hnt_uplink_stop(&p->ua);
+	hnt_uplink_stop(&p->ub);
+	hnt_bus_cleanup(&p->a);
+	hnt_bus_cleanup(&p->b);
+	hnt_server_cleanup(&p->s);
 }

@@ -170,20 +170,53 @@ typedef struct hnt_progress {
 } hnt_progress;
 bool hnt_reached(void *arg);
 
-/* hnt_moved: either consumer's total changed since total[] was taken. */
-typedef struct hnt_quiet {
-	hnt_consumer *c[2];
-	uint64_t total[2];
-} hnt_quiet;
-bool hnt_moved(void *arg);
+/* The pair fixture, the usual shape of an uplink test: one nats-server,
+ * buses a and b with the same rings, an uplink on each, and traffic between
+ * them. Like every harness object it must be a static object of the test. */
+typedef struct hnt_pair {
+	hnt_server s;
+	char url[64]; /* s's URL once started */
+	hnt_bus a, b;
+	hnt_uplink ua, ub;
+	hnt_consumer ca, cb;
+	hnt_producer pa, pb;
+} hnt_pair;
 
-/* The usual shape of an uplink test: server s (initialised, not started)
- * started, its URL in url, buses a and b started with the same rings.
- * hnt_pair_stop stops both uplinks (each must exit 0), removes both buses
- * and stops the server. */
-void hnt_pair_start(hnt_server *s, char *url, size_t url_len, hnt_bus *a, hnt_bus *b,
-		    const char *tag_a, const char *tag_b, const char *rings_ini);
-void hnt_pair_stop(hnt_uplink *ua, hnt_uplink *ub, hnt_bus *a, hnt_bus *b, hnt_server *s);
+/* Server s (initialised by hnt_server_init, credentials set if any)
+ * started, buses a and b (tags <tag>a and <tag>b) started with rings_ini. */
+void hnt_pair_start(hnt_pair *p, const char *tag, const char *rings_ini);
+
+/* Buses a and b alone (for a server the test runs itself, e.g. a cluster). */
+void hnt_pair_buses(hnt_pair *p, const char *tag, const char *rings_ini);
+
+/* Uplinks ua (arguments args_a) and ub (args_b) started, ub first so that
+ * the receiving side is subscribed before the sending side sends; each
+ * waits deadline_ms until every configured direction runs. */
+void hnt_pair_uplinks(hnt_pair *p, const char *const *args_a, const char *const *args_b,
+		      int deadline_ms);
+
+/* Traffic on ring: producer 0 sends n messages on bus a (rate_per_s 0: as
+ * fast as the ring takes them) to consumer cb on bus b; both_ways: also
+ * producer 1 on bus b, and consumer ca on bus a. The consumers subscribe
+ * before the producers start. */
+void hnt_pair_traffic(hnt_pair *p, const char *ring, uint64_t n, uint64_t rate_per_s,
+		      bool both_ways);
+
+/* Both ways: wait (deadline_ms each) until each consumer has all n messages
+ * of both producers; false if one did not get there. */
+bool hnt_pair_wait_crossed(hnt_pair *p, uint64_t n, int deadline_ms);
+
+/* Did either consumer receive anything more within quiet_ms? (Then
+ * something came back or circulated.) */
+bool hnt_pair_moved(hnt_pair *p, int quiet_ms);
+
+/* Both ways, exactly once: no bad message on either bus (the first one is
+ * the failure message), and each bus holds n of each producer, none
+ * missing, 2n in all. */
+void hnt_pair_expect_exact(hnt_pair *p, uint64_t n);
+
+/* Stop both uplinks (each must exit 0), remove both buses, stop the server. */
+void hnt_pair_stop(hnt_pair *p);
 
 /* Seconds from the environment variable, else the default. */
 double hnt_env_seconds(const char *name, double dflt);

@@ -51,49 +51,43 @@ static void test_outage_keeps_memory_bounded_and_policies_visible(void **state)
 {
 	(void)state;
 	double outage_s = hnt_env_seconds("HERMES_NATS_OUTAGE_S", 30.0);
-	static hnt_server s;
-	hnt_server_init(&s, "outage", true);
-	char url[64];
-	static hnt_bus a, b;
-	hnt_pair_start(&s, url, sizeof url, &a, &b, "oa", "ob", RINGS);
-	const char *aa[] = {"--url", url, "--ring", "blk:out:jetstream:block", "--ring",
+	static hnt_pair p;
+	hnt_server_init(&p.s, "outage", true);
+	hnt_pair_start(&p, "o", RINGS);
+	const char *aa[] = {"--url", p.url, "--ring", "blk:out:jetstream:block", "--ring",
 			    "drp:out:core:drop", "--max-pending", MAX_PENDING, "--reconnect-max-wait",
 			    "1s", NULL};
-	const char *ba[] = {"--url", url, "--ring", "blk:in:jetstream", "--ring", "drp:in:core",
+	const char *ba[] = {"--url", p.url, "--ring", "blk:in:jetstream", "--ring", "drp:in:core",
 			    "--max-pending", "16M", "--reconnect-max-wait", "1s", NULL};
-	static hnt_uplink ua, ub;
-	hnt_uplink_init(&ua, &a, aa);
-	hnt_uplink_init(&ub, &b, ba);
-	hnt_uplink_start(&ub, 20000);
-	hnt_uplink_start(&ua, 20000);
+	hnt_pair_uplinks(&p, aa, ba, 20000);
 
 	static hnt_consumer cblk, cdrp;
-	hnt_consumer_start(&cblk, b.bus, "blk");
-	hnt_consumer_start(&cdrp, b.bus, "drp");
+	hnt_consumer_start(&cblk, p.b.bus, "blk");
+	hnt_consumer_start(&cdrp, p.b.bus, "drp");
 	static hnt_producer pblk;
-	pblk = (hnt_producer){.bus = a.bus, .ring = "blk", .k = 0, .forever = true, .rate_per_s = 20000};
+	pblk = (hnt_producer){.bus = p.a.bus, .ring = "blk", .k = 0, .forever = true, .rate_per_s = 20000};
 	static hnt_producer pdrp;
-	pdrp = (hnt_producer){.bus = a.bus, .ring = "drp", .k = 1, .forever = true, .rate_per_s = 20000};
+	pdrp = (hnt_producer){.bus = p.a.bus, .ring = "drp", .k = 1, .forever = true, .rate_per_s = 20000};
 	hnt_producer_start(&pblk);
 	hnt_producer_start(&pdrp);
 
-	const hn_state_header *ha = hnt_state(&a), *hb = hnt_state(&b);
+	const hn_state_header *ha = hnt_state(&p.a), *hb = hnt_state(&p.b);
 	const hn_ring_state *rblk = hnt_ring_state(ha, "blk"), *rdrp = hnt_ring_state(ha, "drp");
 	const hn_ring_state *bblk = hnt_ring_state(hb, "blk"), *bdrp = hnt_ring_state(hb, "drp");
 
 	hnt_progress flowing[2] = {{&cblk, 0, 10000, NULL}, {&cdrp, 1, 10000, NULL}};
 	assert_true(hnt_wait_until(hnt_reached, &flowing[0], 60000));
 	assert_true(hnt_wait_until(hnt_reached, &flowing[1], 60000));
-	uint64_t rss_before = hnt_rss_anon(ua.pid);
+	uint64_t rss_before = hnt_rss_anon(p.ua.pid);
 
 	/* The outage. */
-	hnt_server_kill(&s);
+	hnt_server_kill(&p.s);
 	uint64_t t0 = ht_now_ns(), end = t0 + (uint64_t)(outage_s * 1e9);
 	uint64_t rss_max = 0, samples = 0;
 	bool saw_down = false, saw_blocked = false, saw_dropping = false;
 	uint64_t blk_full_before = atomic_load(&pblk.full_waits);
 	while (ht_now_ns() < end) {
-		uint64_t rss = hnt_rss_anon(ua.pid);
+		uint64_t rss = hnt_rss_anon(p.ua.pid);
 		if (rss > rss_max)
 			rss_max = rss;
 		samples++;
@@ -128,10 +122,10 @@ static void test_outage_keeps_memory_bounded_and_policies_visible(void **state)
 
 	/* The server comes back (same port, same store): both uplinks
 	 * reconnect by themselves, the flows resume. */
-	hnt_server_start(&s);
+	hnt_server_start(&p.s);
 	uint64_t back = ht_now_ns();
-	hnt_uplink_wait_running(&ua, 30000);
-	hnt_uplink_wait_running(&ub, 30000);
+	hnt_uplink_wait_running(&p.ua, 30000);
+	hnt_uplink_wait_running(&p.ub, 30000);
 	printf("# server restarted: both uplinks running again %.2f s later (reconnects A %" PRIu64
 	       ", B %" PRIu64 ")\n",
 	       (double)(ht_now_ns() - back) / 1e9, HNT_LD(ha->reconnects), HNT_LD(hb->reconnects));
@@ -172,7 +166,7 @@ static void test_outage_keeps_memory_bounded_and_policies_visible(void **state)
 	hn_state_unmap(ha);
 	hn_state_unmap(hb);
 
-	hnt_pair_stop(&ua, &ub, &a, &b, &s);
+	hnt_pair_stop(&p);
 }
 
 int main(void)

@@ -61,35 +61,27 @@ static void first_crossing(hermes_pub *pub, hermes_sub *sub)
 
 static void tags_cross(bool js)
 {
-	static hnt_server s;
-	hnt_server_init(&s, "tags", js);
-	hnt_server_start(&s);
-	char url[64], out_ring[32], in_ring[32];
-	hnt_server_url(&s, url, sizeof url);
+	static hnt_pair p;
+	hnt_server_init(&p.s, "tags", js);
+	hnt_pair_start(&p, "t", RINGS);
+	char out_ring[32], in_ring[32];
 	snprintf(out_ring, sizeof out_ring, "x:out:%s", js ? "jetstream" : "core");
 	snprintf(in_ring, sizeof in_ring, "x:in:%s", js ? "jetstream" : "core");
-	static hnt_bus a, b;
-	hnt_bus_start(&a, "ta", RINGS);
-	hnt_bus_start(&b, "tb", RINGS);
-	static hnt_uplink ua, ub;
-	const char *aa[] = {"--url", url, "--ring", out_ring, NULL};
-	const char *ba[] = {"--url", url, "--ring", in_ring, NULL};
-	hnt_uplink_init(&ua, &a, aa);
-	hnt_uplink_init(&ub, &b, ba);
-	hnt_uplink_start(&ub, 20000);
-	hnt_uplink_start(&ua, 20000);
+	const char *aa[] = {"--url", p.url, "--ring", out_ring, NULL};
+	const char *ba[] = {"--url", p.url, "--ring", in_ring, NULL};
+	hnt_pair_uplinks(&p, aa, ba, 20000);
 
 	/* A plain NATS client watches the subject and publishes on it. */
 	natsConnection *nc = NULL;
 	natsSubscription *ns = NULL;
-	assert_int_equal(natsConnection_ConnectTo(&nc, url), NATS_OK);
+	assert_int_equal(natsConnection_ConnectTo(&nc, p.url), NATS_OK);
 	assert_int_equal(natsConnection_SubscribeSync(&ns, nc, "hermes.x"), NATS_OK);
 	assert_int_equal(natsConnection_Flush(nc), NATS_OK);
 
 	hermes_pub *pa;
 	hermes_sub *sb;
-	assert_int_equal(hermes_pub_open(a.bus, "x", &pa), HERMES_OK);
-	assert_int_equal(hermes_sub_open(b.bus, "x", HERMES_START_LATEST, 0, &sb), HERMES_OK);
+	assert_int_equal(hermes_pub_open(p.a.bus, "x", &pa), HERMES_OK);
+	assert_int_equal(hermes_sub_open(p.b.bus, "x", HERMES_START_LATEST, 0, &sb), HERMES_OK);
 	first_crossing(pa, sb);
 	/* The NATS watcher saw the warm-up: drop those. */
 	natsMsg *nm = NULL;
@@ -155,7 +147,7 @@ static void tags_cross(bool js)
 	natsConnection_Destroy(nc);
 	hermes_sub_close(sb);
 	hermes_pub_close(pa);
-	hnt_pair_stop(&ua, &ub, &a, &b, &s);
+	hnt_pair_stop(&p);
 }
 
 static void test_tags_cross_core_nats(void **state)
