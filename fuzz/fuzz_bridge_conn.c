@@ -71,7 +71,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	hm_log_set_level(-1);
+	hm_dlog_set_level(-1);
 	char name[48];
 	snprintf(name, sizeof name, "fuzz-br-%d", (int)getpid());
 	CHECK(hermes_bus_create(name, 8u << 20, 0600, &bus) == HERMES_OK);

@@ -73,11 +73,6 @@ struct hn_uplink {
 	unsigned nrings;
 };
 
-/* ---- logging: daemon/log.h, whose --log-level filter uplink_main.c sets
- * (HN_LOG_* are HM_DLOG_*); these names stay for the uplink's modules ---- */
-#define hn_log hm_dlog
-#define hn_log_ring hm_dlog_ring
-
 /* ---- the state file (uplink_state.c) ---- */
 
 /* Open or create the state file at path for bus `bus` (id bus_id), take its

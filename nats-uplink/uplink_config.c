@@ -405,7 +405,7 @@ void hn_config_defaults(hn_config *c)
 	c->ack_timeout_ms = 5000;
 	c->duplicate_window_ms = 2 * 60 * 1000;
 	c->stream_max_age_ms = 24ll * 3600 * 1000;
-	c->log_level = HN_LOG_INFO;
+	c->log_level = HM_DLOG_INFO;
 
 	const char *bus = getenv("HERMES_BUS");
 	if (bus && *bus && hm_segment_name_ok(bus))

@@ -68,8 +68,6 @@
 #define HN_MAX_RINGS 64
 #define HN_PATH_MAX 256
 
-enum hn_log_level { HN_LOG_ERROR = 0, HN_LOG_WARN = 1, HN_LOG_INFO = 2, HN_LOG_DEBUG = 3 };
-
 typedef struct hn_ring_cfg {
 	char name[HERMES_NAME_MAX + 1];
 	unsigned dir;	 /* enum hn_dir */
@@ -103,7 +101,7 @@ typedef struct hn_config {
 	int64_t duplicate_window_ms;
 	int64_t stream_max_age_ms;
 	uint64_t stream_max_bytes;
-	int log_level;
+	int log_level; /* HM_DLOG_* (daemon/log.h) */
 
 	char user[128];
 	char password[256];

@@ -122,7 +122,7 @@ static uint32_t msg_tag(in *w, natsMsg *m)
 		return (uint32_t)tag;
 	if (!w->bad_tag_logged) {
 		w->bad_tag_logged = true;
-		hn_log_ring(HN_LOG_WARN, w->cfg->name,
+		hm_dlog_ring(HM_DLOG_WARN, w->cfg->name,
 			    "a message from NATS with %s '%.16s' (not 1..%u); delivered untagged "
 			    "(logged once)",
 			    HN_HDR_TAG, v, UINT32_MAX);
@@ -150,7 +150,7 @@ static bool admit(in *w, natsMsg *m)
 	 * subject. It is delivered; there is no origin to account for. */
 	if ((uint32_t)natsMsg_GetDataLength(m) > w->max_msg) {
 		hn_add(&w->rs->in.too_big, 1);
-		hn_log_ring(HN_LOG_WARN, w->cfg->name,
+		hm_dlog_ring(HM_DLOG_WARN, w->cfg->name,
 			    "dropped a %d-byte message from NATS (max %u)",
 			    natsMsg_GetDataLength(m), w->max_msg);
 		return false;
@@ -310,7 +310,7 @@ static bool core_open(in *w)
 		 * (core delivers only to subscriptions that exist). */
 		s = natsConnection_FlushTimeout(w->up->nc, 2000);
 	if (s != NATS_OK) {
-		hn_log_ring(HN_LOG_WARN, w->cfg->name, "cannot subscribe to %s: %s",
+		hm_dlog_ring(HM_DLOG_WARN, w->cfg->name, "cannot subscribe to %s: %s",
 			    w->cfg->subject, natsStatus_GetText(s));
 		core_close(w);
 		return false;
@@ -419,7 +419,7 @@ bool hn_in_resolve_pending(hermes_bus *bus, const char *ring, hn_ring_state *rs)
 		hm_store_release_u64(&rs->inp.applied, last);
 	hm_store_release_u64(&rs->inp.pend_valid, 0);
 	hn_add(&rs->in.resolved, 1);
-	hn_log_ring(HN_LOG_INFO, ring,
+	hm_dlog_ring(HM_DLOG_INFO, ring,
 		    "the previous run stopped inside a commit (ring sequence %" PRIu64
 		    ", stream sequence up to %" PRIu64 "): %s",
 		    seq, last, verdict);
@@ -433,7 +433,7 @@ static bool js_check_stream(in *w, uint64_t *applied)
 	uint64_t first, last;
 	natsStatus s = hn_js_ensure_stream(w->up, w->js, w->cfg, &first, &last);
 	if (s != NATS_OK) {
-		hn_log_ring(HN_LOG_DEBUG, w->cfg->name, "stream %s not available: %s",
+		hm_dlog_ring(HM_DLOG_DEBUG, w->cfg->name, "stream %s not available: %s",
 			    w->cfg->stream, natsStatus_GetText(s));
 		return false;
 	}
@@ -441,7 +441,7 @@ static bool js_check_stream(in *w, uint64_t *applied)
 	if (*applied > last) {
 		/* The stream is behind what we applied: it was deleted and made
 		 * again. Its sequences mean something new; start at its beginning. */
-		hn_log_ring(HN_LOG_WARN, w->cfg->name,
+		hm_dlog_ring(HM_DLOG_WARN, w->cfg->name,
 			    "stream %s ends at sequence %" PRIu64
 			    " but this bus applied up to %" PRIu64
 			    " (the stream was re-created?): reading it from its start",
@@ -451,7 +451,7 @@ static bool js_check_stream(in *w, uint64_t *applied)
 		hm_store_release_u64(&w->rs->inp.applied, 0);
 	} else if (*applied > 0 && first > *applied + 1) {
 		/* Limits (age, bytes) removed messages this bus never applied. */
-		hn_log_ring(HN_LOG_WARN, w->cfg->name,
+		hm_dlog_ring(HM_DLOG_WARN, w->cfg->name,
 			    "stream %s now starts at sequence %" PRIu64 "; sequences %" PRIu64
 			    "..%" PRIu64 " expired before this bus applied them",
 			    w->cfg->stream, first, *applied + 1, first - 1);
@@ -482,7 +482,7 @@ static bool js_add_consumer(in *w, uint64_t applied, jsConsumerConfig *cc)
 	jsErrCode ec = 0;
 	natsStatus s = js_AddConsumer(&ci, w->js, w->cfg->stream, cc, NULL, &ec);
 	if (s != NATS_OK) {
-		hn_log_ring(HN_LOG_DEBUG, w->cfg->name, "cannot create a consumer on %s: %s (%d)",
+		hm_dlog_ring(HM_DLOG_DEBUG, w->cfg->name, "cannot create a consumer on %s: %s (%d)",
 			    w->cfg->stream, natsStatus_GetText(s), (int)ec);
 		return false;
 	}
@@ -517,14 +517,14 @@ static bool js_open(in *w)
 	so.Config = cc;
 	s = js_PullSubscribe(&w->sub, w->js, w->cfg->subject, w->consumer, NULL, &so, &ec);
 	if (s != NATS_OK) {
-		hn_log_ring(HN_LOG_DEBUG, w->cfg->name, "cannot bind to consumer %s: %s",
+		hm_dlog_ring(HM_DLOG_DEBUG, w->cfg->name, "cannot bind to consumer %s: %s",
 			    w->consumer, natsStatus_GetText(s));
 		js_close(w, true);
 		return false;
 	}
 	w->last_cseq = 0;
 	hn_add(&w->rs->in.consumer_resets, 1);
-	hn_log_ring(HN_LOG_INFO, w->cfg->name,
+	hm_dlog_ring(HM_DLOG_INFO, w->cfg->name,
 		    "ring <- stream %s from sequence %" PRIu64 " (consumer %s)", w->cfg->stream,
 		    applied + 1, w->consumer);
 	return true;
@@ -559,7 +559,7 @@ static enum step js_step(in *w, uint64_t *idle_since)
 	if (s != NATS_OK) {
 		natsMsgList_Destroy(&l);
 		hn_add(&w->rs->in.errors, 1);
-		hn_log_ring(HN_LOG_DEBUG, w->cfg->name, "fetch: %s", natsStatus_GetText(s));
+		hm_dlog_ring(HM_DLOG_DEBUG, w->cfg->name, "fetch: %s", natsStatus_GetText(s));
 		return STEP_RESET;
 	}
 	uint64_t applied = hm_load_relaxed_u64(&w->rs->inp.applied); /* we are its writer */
@@ -579,7 +579,7 @@ static enum step js_step(in *w, uint64_t *idle_since)
 		if (cseq != w->last_cseq + 1) {
 			/* A delivery went missing between the server and us: start a
 			 * consumer again from the last applied sequence. */
-			hn_log_ring(HN_LOG_INFO, w->cfg->name,
+			hm_dlog_ring(HM_DLOG_INFO, w->cfg->name,
 				    "consumer sequence jumped %" PRIu64 " -> %" PRIu64
 				    "; re-creating the consumer",
 				    w->last_cseq, cseq);
@@ -639,7 +639,7 @@ static bool open_source(in *w, bool js, int *backoff, bool *stopping)
 		return false;
 	}
 	if (!js)
-		hn_log_ring(HN_LOG_INFO, w->cfg->name, "ring <- %s (core)", w->cfg->subject);
+		hm_dlog_ring(HM_DLOG_INFO, w->cfg->name, "ring <- %s (core)", w->cfg->subject);
 	*backoff = 50;
 	set_state(w, HN_W_RUNNING);
 	return true;
@@ -684,7 +684,7 @@ static bool wait_ring(in *w, bool *waiting_logged)
 	if (err == HERMES_ENOENT) {
 		set_state(w, HN_W_WAIT_RING);
 		if (!*waiting_logged)
-			hn_log_ring(HN_LOG_WARN, w->cfg->name,
+			hm_dlog_ring(HM_DLOG_WARN, w->cfg->name,
 				    "ring does not exist on bus '%s' (yet); checking every second",
 				    w->up->cfg.bus);
 		*waiting_logged = true;
@@ -692,7 +692,7 @@ static bool wait_ring(in *w, bool *waiting_logged)
 		return false;
 	}
 	if (err) {
-		hn_log_ring(HN_LOG_ERROR, w->cfg->name, "cannot publish into it: %s (%s)",
+		hm_dlog_ring(HM_DLOG_ERROR, w->cfg->name, "cannot publish into it: %s (%s)",
 			    hermes_strerror(err), hermes_last_error_detail());
 		hn_sleep(w->up, 1000);
 		return false;
@@ -713,7 +713,7 @@ void *hn_in_main(void *arg)
 	w.ptrs = calloc(b, sizeof *w.ptrs);
 	w.record_ranges = w.cfg->dir == HN_DIR_BOTH;
 	if (!w.msgs || !w.items || !w.lens || !w.tags || !w.ptrs) {
-		hn_log_ring(HN_LOG_ERROR, w.cfg->name, "out of memory");
+		hm_dlog_ring(HM_DLOG_ERROR, w.cfg->name, "out of memory");
 		goto out;
 	}
 	bool js = w.cfg->mode == HN_MODE_JETSTREAM;

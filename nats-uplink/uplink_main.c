@@ -294,13 +294,13 @@ static hermes_err attach_bus(hn_uplink *up, const sigset_t *sigs)
 		if (err == HERMES_OK)
 			return HERMES_OK;
 		if (err != HERMES_ENOENT && err != HERMES_ENOTREADY) {
-			hn_log(HN_LOG_ERROR, "cannot attach to bus '%s': %s (%s)", up->cfg.bus,
+			hm_dlog(HM_DLOG_ERROR, "cannot attach to bus '%s': %s (%s)", up->cfg.bus,
 			       hermes_strerror(err), hermes_last_error_detail());
 			return err;
 		}
 		uint64_t now = hn_now_ns();
 		if (now >= next_log) {
-			hn_log(HN_LOG_WARN, "bus '%s' does not exist yet (is hermesd running?); waiting",
+			hm_dlog(HM_DLOG_WARN, "bus '%s' does not exist yet (is hermesd running?); waiting",
 			       up->cfg.bus);
 			next_log = now + 10ull * 1000000000;
 		}
@@ -492,7 +492,7 @@ static bool claim_rings(hn_uplink *up)
 		r->cfg = &c->rings[i];
 		r->rs = hn_state_ring_claim(up->st, r->cfg);
 		if (!r->rs) {
-			hn_log(HN_LOG_ERROR, "no room for ring '%s' in %s", r->cfg->name, c->state_path);
+			hm_dlog(HM_DLOG_ERROR, "no room for ring '%s' in %s", r->cfg->name, c->state_path);
 			return false;
 		}
 		if (r->cfg->dir != HN_DIR_BOTH)
@@ -528,16 +528,16 @@ static int wait_for_stop(hn_uplink *up, const sigset_t *sigs)
 			 * us again with a fresh connection. */
 			const char *why = NULL;
 			natsConnection_GetLastError(up->nc, &why);
-			hn_log(HN_LOG_ERROR, "the NATS connection is closed for good (%s); exiting",
+			hm_dlog(HM_DLOG_ERROR, "the NATS connection is closed for good (%s); exiting",
 			       why && *why ? why : "no reason given");
 			return 1;
 		}
 		if (sig == SIGTERM || sig == SIGINT) {
-			hn_log(HN_LOG_INFO, "stopping (signal %d)", sig);
+			hm_dlog(HM_DLOG_INFO, "stopping (signal %d)", sig);
 			return 0;
 		}
 		if (sig == SIGHUP)
-			hn_log(HN_LOG_INFO, "SIGHUP ignored: restart hermes-nats to change its rings");
+			hm_dlog(HM_DLOG_INFO, "SIGHUP ignored: restart hermes-nats to change its rings");
 	}
 }
 
@@ -601,7 +601,7 @@ static int run(hn_uplink *up, const sigset_t *sigs)
 	snprintf(seg, sizeof seg, "/dev/shm/hermes.%s", c->bus);
 	up->state_fd = hn_state_open(c->state_path, c->bus, up->bus_id, seg, &up->st, err, sizeof err);
 	if (up->state_fd < 0) {
-		hn_log(HN_LOG_ERROR, "%s", err);
+		hm_dlog(HM_DLOG_ERROR, "%s", err);
 		hermes_bus_detach(up->bus);
 		return 1;
 	}
@@ -610,11 +610,11 @@ static int run(hn_uplink *up, const sigset_t *sigs)
 	if (!claim_rings(up))
 		goto out;
 	if (nats_Open(-1) != NATS_OK) {
-		hn_log(HN_LOG_ERROR, "cannot initialise the NATS library");
+		hm_dlog(HM_DLOG_ERROR, "cannot initialise the NATS library");
 		goto out;
 	}
 	if (hn_nats_options(up) == NATS_OK && hn_nats_connect(up) == NATS_OK && hn_flush_start(up)) {
-		hn_log(HN_LOG_INFO, "bus '%s' (id %s): %u ring%s, state %s", c->bus, up->origin,
+		hm_dlog(HM_DLOG_INFO, "bus '%s' (id %s): %u ring%s, state %s", c->bus, up->origin,
 		       c->nrings, c->nrings == 1 ? "" : "s", c->state_path);
 		start_workers(up);
 		/* systemd readiness (Type=notify) once the bus is attached, the
@@ -628,7 +628,7 @@ static int run(hn_uplink *up, const sigset_t *sigs)
 	close_nats(up);
 out:
 	close_state(up, rc, seg);
-	hn_log(HN_LOG_INFO, "stopped");
+	hm_dlog(HM_DLOG_INFO, "stopped");
 	return rc;
 }
 

@@ -45,7 +45,7 @@ static void on_connected(natsConnection *nc, void *closure)
 	connected_url(nc, url, sizeof url);
 	hn_add(&up->st->connects, 1);
 	hn_state_conn(up->st, HN_CONN_CONNECTED, url, NULL);
-	hn_log(HN_LOG_INFO, "connected to %s", url);
+	hm_dlog(HM_DLOG_INFO, "connected to %s", url);
 	atomic_fetch_add(&up->conn_gen, 1);
 	wake_all(up);
 }
@@ -58,7 +58,7 @@ static void on_disconnected(natsConnection *nc, void *closure)
 	if (atomic_load(&up->stop))
 		return;
 	hn_state_conn(up->st, HN_CONN_RECONNECTING, NULL, "disconnected from the server");
-	hn_log(HN_LOG_WARN, "disconnected from NATS; reconnecting with backoff");
+	hm_dlog(HM_DLOG_WARN, "disconnected from NATS; reconnecting with backoff");
 }
 
 static void on_reconnected(natsConnection *nc, void *closure)
@@ -69,7 +69,7 @@ static void on_reconnected(natsConnection *nc, void *closure)
 	hn_add(&up->st->reconnects, 1);
 	hn_add(&up->st->connects, 1);
 	hn_state_conn(up->st, HN_CONN_CONNECTED, url, NULL);
-	hn_log(HN_LOG_INFO, "reconnected to %s", url);
+	hm_dlog(HM_DLOG_INFO, "reconnected to %s", url);
 	atomic_fetch_add(&up->conn_gen, 1);
 	wake_all(up);
 }
@@ -82,7 +82,7 @@ static void on_closed(natsConnection *nc, void *closure)
 	hn_state_conn(up->st, atomic_load(&up->stop) ? HN_CONN_STOPPED : HN_CONN_CLOSED, NULL,
 		      why && *why ? why : NULL);
 	if (!atomic_load(&up->stop))
-		hn_log(HN_LOG_ERROR, "NATS connection closed: %s", why && *why ? why : "(no reason)");
+		hm_dlog(HM_DLOG_ERROR, "NATS connection closed: %s", why && *why ? why : "(no reason)");
 	wake_all(up);
 }
 
@@ -96,7 +96,7 @@ static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, 
 	hn_state_conn(up->st, (unsigned)hm_load_relaxed_u64(&up->st->conn_state), NULL, text);
 	/* Slow-consumer reports come once per episode from the library; they are
 	 * counted per ring by the in thread (client_dropped). */
-	hn_log(err == NATS_SLOW_CONSUMER ? HN_LOG_DEBUG : HN_LOG_WARN, "NATS: %s", text);
+	hm_dlog(err == NATS_SLOW_CONSUMER ? HM_DLOG_DEBUG : HM_DLOG_WARN, "NATS: %s", text);
 }
 
 /* Exponential backoff with jitter, called after each round over the URL
@@ -121,7 +121,7 @@ static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
 	do {                                                                              \
 		natsStatus s_ = (call);                                                   \
 		if (s_ != NATS_OK) {                                                      \
-			hn_log(HN_LOG_ERROR, "%s: %s (%s)", #call, natsStatus_GetText(s_),  \
+			hm_dlog(HM_DLOG_ERROR, "%s: %s (%s)", #call, natsStatus_GetText(s_),  \
 			       nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "");   \
 			return s_;                                                        \
 		}                                                                         \
@@ -236,7 +236,7 @@ static void connect_failed(hn_uplink *up, natsStatus s)
 	snprintf(why, sizeof why, "%s%s%s", natsStatus_GetText(s), e && *e ? ": " : "",
 		 e ? e : "");
 	hn_state_conn(up->st, HN_CONN_CLOSED, up->cfg.urls[0], why);
-	hn_log(HN_LOG_ERROR, "cannot connect to NATS: %s", why);
+	hm_dlog(HM_DLOG_ERROR, "cannot connect to NATS: %s", why);
 }
 
 natsStatus hn_nats_connect(hn_uplink *up)
@@ -250,7 +250,7 @@ natsStatus hn_nats_connect(hn_uplink *up)
 		connected_url(up->nc, url, sizeof url);
 		hn_add(&up->st->connects, 1);
 		hn_state_conn(up->st, HN_CONN_CONNECTED, url, NULL);
-		hn_log(HN_LOG_INFO, "connected to %s", url);
+		hm_dlog(HM_DLOG_INFO, "connected to %s", url);
 		atomic_fetch_add(&up->conn_gen, 1);
 		return NATS_OK;
 	}
@@ -271,7 +271,7 @@ natsStatus hn_nats_connect(hn_uplink *up)
 			snprintf(why, sizeof why,
 				 "no server reachable yet (%s): retrying with backoff", up->cfg.urls[0]);
 			hn_state_conn(up->st, HN_CONN_STARTING, up->cfg.urls[0], why);
-			hn_log(HN_LOG_WARN, "%s", why);
+			hm_dlog(HM_DLOG_WARN, "%s", why);
 		}
 		return NATS_OK;
 	}
@@ -419,10 +419,10 @@ natsStatus hn_js_ensure_stream(hn_uplink *up, jsCtx *js, const hn_ring_cfg *cfg,
 			if (si2)
 				jsStreamInfo_Destroy(si2);
 			if (s == NATS_OK)
-				hn_log_ring(HN_LOG_INFO, cfg->name, "added subject %s to stream %s",
+				hm_dlog_ring(HM_DLOG_INFO, cfg->name, "added subject %s to stream %s",
 					    cfg->subject, cfg->stream);
 			else
-				hn_log_ring(HN_LOG_WARN, cfg->name,
+				hm_dlog_ring(HM_DLOG_WARN, cfg->name,
 					    "cannot add subject %s to stream %s: %s", cfg->subject,
 					    cfg->stream,
 					    nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "");
@@ -447,7 +447,7 @@ natsStatus hn_js_ensure_stream(hn_uplink *up, jsCtx *js, const hn_ring_cfg *cfg,
 	if (si)
 		jsStreamInfo_Destroy(si);
 	if (s == NATS_OK)
-		hn_log_ring(HN_LOG_INFO, cfg->name, "created stream %s (subject %s, %u replica%s)",
+		hm_dlog_ring(HM_DLOG_INFO, cfg->name, "created stream %s (subject %s, %u replica%s)",
 			    cfg->stream, cfg->subject, cfg->replicas,
 			    cfg->replicas == 1 ? "" : "s");
 	else if (ec == JSStreamNameExistErr)

@@ -342,7 +342,7 @@ static bool publish_js(out *o)
 			/* NATS is reachable for the shared connection but not (yet)
 			 * for ours: try again shortly. */
 			hn_add(&o->rs->out.errors, 1);
-			hn_log_ring(HN_LOG_DEBUG, o->cfg->name, "publishing connection: %s",
+			hm_dlog_ring(HM_DLOG_DEBUG, o->cfg->name, "publishing connection: %s",
 				    natsStatus_GetText(cs));
 			if (o->cfg->policy == HN_POLICY_DROP) {
 				drop_batch(o);
@@ -363,7 +363,7 @@ static bool publish_js(out *o)
 			return true;
 		}
 		hn_add(&o->rs->out.errors, 1);
-		hn_log_ring(HN_LOG_DEBUG, o->cfg->name, "batch of %u not acknowledged (%s)", o->n,
+		hm_dlog_ring(HM_DLOG_DEBUG, o->cfg->name, "batch of %u not acknowledged (%s)", o->n,
 			    o->acks.why);
 		/* A connection that broke is not used again (it never reconnects);
 		 * the resend goes over a new one. One still up is kept: what it
@@ -563,7 +563,7 @@ static hermes_err open_ring(out *o)
 	if (err)
 		return err;
 	if (resume)
-		hn_log_ring(HN_LOG_INFO, o->cfg->name,
+		hm_dlog_ring(HM_DLOG_INFO, o->cfg->name,
 			    "resuming publication at sequence %" PRIu64 " (Hermes-Pub-Seq %" PRIu64
 			    ")",
 			    resume_seq, pubseq);
@@ -580,7 +580,7 @@ static bool setup_js(out *o)
 			continue;
 		natsStatus s = pub_conn_open(o);
 		if (s != NATS_OK) {
-			hn_log_ring(HN_LOG_WARN, o->cfg->name,
+			hm_dlog_ring(HM_DLOG_WARN, o->cfg->name,
 				    "publishing connection: %s; retrying", natsStatus_GetText(s));
 			hn_sleep(o->up, 1000);
 			continue;
@@ -589,7 +589,7 @@ static bool setup_js(out *o)
 		if (s == NATS_OK)
 			return true;
 		hn_add(&o->rs->out.errors, 1);
-		hn_log_ring(HN_LOG_WARN, o->cfg->name, "stream %s not available yet (%s); retrying",
+		hm_dlog_ring(HM_DLOG_WARN, o->cfg->name, "stream %s not available yet (%s); retrying",
 			    o->cfg->stream,
 			    nats_GetLastError(NULL) ? nats_GetLastError(NULL)
 						    : natsStatus_GetText(s));
@@ -604,7 +604,7 @@ void *hn_out_main(void *arg)
 	out o = {.rc = rc, .up = rc->up, .cfg = rc->cfg, .rs = rc->rs};
 	o.batch = calloc(o.up->cfg.batch, sizeof *o.batch);
 	if (!o.batch) {
-		hn_log_ring(HN_LOG_ERROR, o.cfg->name, "out of memory");
+		hm_dlog_ring(HM_DLOG_ERROR, o.cfg->name, "out of memory");
 		return NULL;
 	}
 	bool waiting_logged = false;
@@ -613,7 +613,7 @@ void *hn_out_main(void *arg)
 		if (err == HERMES_ENOENT) {
 			set_state(&o, HN_W_WAIT_RING);
 			if (!waiting_logged)
-				hn_log_ring(HN_LOG_WARN, o.cfg->name,
+				hm_dlog_ring(HM_DLOG_WARN, o.cfg->name,
 					    "ring does not exist on bus '%s' (yet); checking every "
 					    "second",
 					    o.up->cfg.bus);
@@ -622,7 +622,7 @@ void *hn_out_main(void *arg)
 			continue;
 		}
 		if (err) {
-			hn_log_ring(HN_LOG_ERROR, o.cfg->name, "cannot subscribe: %s (%s)",
+			hm_dlog_ring(HM_DLOG_ERROR, o.cfg->name, "cannot subscribe: %s (%s)",
 				    hermes_strerror(err), hermes_last_error_detail());
 			hn_sleep(o.up, 1000);
 			continue;
@@ -633,14 +633,14 @@ void *hn_out_main(void *arg)
 			o.sub = NULL;
 			break;
 		}
-		hn_log_ring(HN_LOG_INFO, o.cfg->name, "ring -> %s (%s, policy %s)", o.cfg->subject,
+		hm_dlog_ring(HM_DLOG_INFO, o.cfg->name, "ring -> %s (%s, policy %s)", o.cfg->subject,
 			    hn_mode_name(o.cfg->mode), hn_policy_name(o.cfg->policy));
 		err = run(&o);
 		blocked_end(&o);
 		hermes_sub_close(o.sub);
 		o.sub = NULL;
 		if (err == HERMES_ECLOSED) {
-			hn_log_ring(HN_LOG_WARN, o.cfg->name,
+			hm_dlog_ring(HM_DLOG_WARN, o.cfg->name,
 				    "ring was deleted; waiting for it to come back");
 			hn_sleep(o.up, 1000);
 		}

@@ -29,18 +29,10 @@ static void init_header(hn_state_header *h, const char *bus, uint64_t bus_id)
 	hm_store_release_u64(&h->magic, HN_STATE_MAGIC);
 }
 
-int hn_state_open(const char *path, const char *bus, uint64_t bus_id, const char *mode_from,
-		  hn_state_header **out, char *err, size_t errlen)
+/* Open (creating it with mode) and lock the state file; -1 with err when
+ * another uplink holds it. */
+static int open_locked(const char *path, const char *bus, mode_t mode, char *err, size_t errlen)
 {
-	mode_t mode = 0600;
-	gid_t gid = (gid_t)-1;
-	struct stat seg;
-	if (mode_from && stat(mode_from, &seg) == 0) {
-		/* Whoever may read the bus may read its uplink's counters; write
-		 * access stays with the owner, and nothing is world-writable. */
-		mode = (seg.st_mode & 0644) | 0600;
-		gid = seg.st_gid;
-	}
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open state file %s: %s", path, strerror(errno));
@@ -61,11 +53,19 @@ int hn_state_open(const char *path, const char *bus, uint64_t bus_id, const char
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+/* Give the locked file fd its size (HN_STATE_SIZE), and a new one mode and
+ * gid; false with err for a file of another version or size that holds our
+ * magic. */
+static bool size_file(int fd, const char *path, const char *bus, mode_t mode, gid_t gid, char *err,
+		      size_t errlen)
+{
 	struct stat st;
 	if (fstat(fd, &st) != 0) {
 		snprintf(err, errlen, "stat %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
+		return false;
 	}
 	bool fresh = st.st_size == 0;
 	if (fresh) {
@@ -81,8 +81,7 @@ int hn_state_open(const char *path, const char *bus, uint64_t bus_id, const char
 				 "%s was written by another hermes-nats version (layout %u, this is "
 				 "%u); stop every uplink of bus '%s' and remove it",
 				 path, h.version, HN_STATE_VERSION, bus);
-			close(fd);
-			return -1;
+			return false;
 		}
 		/* A size we never write: a crash during the very first ftruncate, or
 		 * not our file. Without our magic it holds nothing we need. */
@@ -90,13 +89,54 @@ int hn_state_open(const char *path, const char *bus, uint64_t bus_id, const char
 			snprintf(err, errlen,
 				 "%s has size %lld, expected %zu; remove it (no uplink is running)",
 				 path, (long long)st.st_size, (size_t)HN_STATE_SIZE);
-			close(fd);
-			return -1;
+			return false;
 		}
 		fresh = true;
 	}
 	if (fresh && ftruncate(fd, (off_t)HN_STATE_SIZE) != 0) {
 		snprintf(err, errlen, "cannot size %s: %s", path, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* The mapped header h: ours (of this layout) or zero; false with err
+ * otherwise. */
+static bool header_usable(const hn_state_header *h, uint64_t magic, const char *path, char *err,
+			  size_t errlen)
+{
+	if (magic != 0 && magic != HN_STATE_MAGIC) {
+		snprintf(err, errlen, "%s is not a hermes-nats state file; remove it", path);
+		return false;
+	}
+	if (magic == HN_STATE_MAGIC &&
+	    (h->version != HN_STATE_VERSION || h->header_size != sizeof(hn_state_header) ||
+	     h->ring_size != sizeof(hn_ring_state) || h->max_rings != HN_STATE_MAX_RINGS ||
+	     h->range_log != HN_RANGE_LOG)) {
+		snprintf(err, errlen,
+			 "%s was written by another hermes-nats version (layout %u); remove it", path,
+			 h->version);
+		return false;
+	}
+	return true;
+}
+
+int hn_state_open(const char *path, const char *bus, uint64_t bus_id, const char *mode_from,
+		  hn_state_header **out, char *err, size_t errlen)
+{
+	mode_t mode = 0600;
+	gid_t gid = (gid_t)-1;
+	struct stat seg;
+	if (mode_from && stat(mode_from, &seg) == 0) {
+		/* Whoever may read the bus may read its uplink's counters; write
+		 * access stays with the owner, and nothing is world-writable. */
+		mode = (seg.st_mode & 0644) | 0600;
+		gid = seg.st_gid;
+	}
+	int fd = open_locked(path, bus, mode, err, errlen);
+	if (fd < 0)
+		return -1;
+	if (!size_file(fd, path, bus, mode, gid, err, errlen)) {
 		close(fd);
 		return -1;
 	}
@@ -108,26 +148,14 @@ int hn_state_open(const char *path, const char *bus, uint64_t bus_id, const char
 	}
 	hn_state_header *h = p;
 	uint64_t magic = hm_load_acquire_u64(&h->magic);
-	if (magic != 0 && magic != HN_STATE_MAGIC) {
-		snprintf(err, errlen, "%s is not a hermes-nats state file; remove it", path);
-		munmap(p, HN_STATE_SIZE);
-		close(fd);
-		return -1;
-	}
-	if (magic == HN_STATE_MAGIC &&
-	    (h->version != HN_STATE_VERSION || h->header_size != sizeof(hn_state_header) ||
-	     h->ring_size != sizeof(hn_ring_state) || h->max_rings != HN_STATE_MAX_RINGS ||
-	     h->range_log != HN_RANGE_LOG)) {
-		snprintf(err, errlen,
-			 "%s was written by another hermes-nats version (layout %u); remove it", path,
-			 h->version);
+	if (!header_usable(h, magic, path, err, errlen)) {
 		munmap(p, HN_STATE_SIZE);
 		close(fd);
 		return -1;
 	}
 	if (magic != HN_STATE_MAGIC || h->bus_id != bus_id) {
 		if (magic == HN_STATE_MAGIC)
-			hn_log(HN_LOG_INFO,
+			hm_dlog(HM_DLOG_INFO,
 			       "bus '%s' was re-created (id %016llx, state file had %016llx): "
 			       "starting with fresh uplink state",
 			       bus, (unsigned long long)bus_id, (unsigned long long)h->bus_id);

@@ -41,7 +41,7 @@ void hm_config_defaults(hm_config *c)
 	c->size = 64ull << 20;
 	c->mode = 0600;
 	c->group = (gid_t)-1;
-	c->log_level = HM_LOG_INFO;
+	c->log_level = HM_DLOG_INFO;
 	add_ring(c, "events", 1 << 20, 64 * 1024, HERMES_POLICY_BLOCK);
 	add_ring(c, "telemetry", 1 << 20, 4096, HERMES_POLICY_OVERWRITE);
 	hm_config_apply_env(c);

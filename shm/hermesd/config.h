@@ -42,8 +42,6 @@ typedef struct hm_ring_decl {
 	hermes_ring_config cfg; /* cfg.name points at name */
 } hm_ring_decl;
 
-enum hm_log_level { HM_LOG_ERROR = 0, HM_LOG_WARN = 1, HM_LOG_INFO = 2, HM_LOG_DEBUG = 3 };
-
 typedef struct hm_config {
 	char bus[HM_NAME_MAX];
 	char run_dir[200];
@@ -54,7 +52,7 @@ typedef struct hm_config {
 	bool have_cpus;
 	cpu_set_t cpus;
 	int rt_priority;
-	int log_level;
+	int log_level; /* HM_DLOG_* (daemon/log.h) */
 	unsigned nrings;
 	hm_ring_decl rings[HM_MAX_RINGS];
 	char error[256]; /* what was wrong, with the line */

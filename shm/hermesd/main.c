@@ -198,14 +198,14 @@ static void report_foreign_bus(void)
 	struct stat st;
 	snprintf(path, sizeof path, "/dev/shm/hermes.%s", d.cfg.bus);
 	if (stat(path, &st) == 0)
-		hm_dlog(HM_LOG_ERROR,
+		hm_dlog(HM_DLOG_ERROR,
 		       "bus '%s' exists and belongs to uid %u, gid %u (mode %04o); this hermesd "
 		       "runs as uid %u and may not open it. Run hermesd as its owner (or a "
 		       "member of its group), or choose another --bus",
 		       d.cfg.bus, (unsigned)st.st_uid, (unsigned)st.st_gid,
 		       (unsigned)(st.st_mode & 0777), (unsigned)geteuid());
 	else
-		hm_dlog(HM_LOG_ERROR, "bus '%s': %s", d.cfg.bus, hermes_last_error_detail());
+		hm_dlog(HM_DLOG_ERROR, "bus '%s': %s", d.cfg.bus, hermes_last_error_detail());
 }
 
 /* Another hermesd holds the bus lock: name it. Its pid comes from the
@@ -231,7 +231,7 @@ static void report_live_supervisor(void)
 			 (unsigned long long)recorded);
 	else
 		snprintf(who, sizeof who, "pid unknown");
-	hm_dlog(HM_LOG_ERROR,
+	hm_dlog(HM_DLOG_ERROR,
 	       "bus '%s' already has a live hermesd (%s%s%s); stop it first, or choose another "
 	       "--bus",
 	       d.cfg.bus, who, where[0] ? ", control socket " : "", where);
@@ -247,7 +247,7 @@ static int take_bus_lock(void)
 	else if (err == HERMES_EACCES)
 		report_foreign_bus();
 	else if (err)
-		hm_dlog(HM_LOG_ERROR, "bus '%s': %s", d.cfg.bus, hermes_last_error_detail());
+		hm_dlog(HM_DLOG_ERROR, "bus '%s': %s", d.cfg.bus, hermes_last_error_detail());
 	return err ? -1 : 0;
 }
 
@@ -257,7 +257,7 @@ static int take_lock(void)
 {
 	d.lock_fd = open(d.lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (d.lock_fd < 0) {
-		hm_dlog(HM_LOG_ERROR, "cannot open %s: %s", d.lock_path, strerror(errno));
+		hm_dlog(HM_DLOG_ERROR, "cannot open %s: %s", d.lock_path, strerror(errno));
 		return -1;
 	}
 	if (flock(d.lock_fd, LOCK_EX | LOCK_NB) != 0) {
@@ -269,7 +269,7 @@ static int take_lock(void)
 			pid[strcspn(pid, "\n")] = '\0';
 			fclose(f);
 		}
-		hm_dlog(HM_LOG_ERROR,
+		hm_dlog(HM_DLOG_ERROR,
 		       "bus '%s' already has a live hermesd (pid %s, lock %s); stop it first, or "
 		       "choose another --bus",
 		       d.cfg.bus, pid, d.lock_path);
@@ -291,7 +291,7 @@ static hermes_err create_missing_rings(void)
 		if (hm_bus_find_ring(d.bus, rd->name, &existing, NULL) == HERMES_OK) {
 			if (existing.cap != rd->cfg.capacity || existing.max_msg != rd->cfg.max_msg ||
 			    existing.policy != (uint32_t)rd->cfg.policy)
-				hm_dlog(HM_LOG_WARN,
+				hm_dlog(HM_DLOG_WARN,
 				       "ring '%s' exists with a different configuration; keeping the "
 				       "existing one (delete and recreate it to change it)",
 				       rd->name);
@@ -302,16 +302,16 @@ static hermes_err create_missing_rings(void)
 			/* A corrupt ring or allocator in a segment we re-adopted:
 			 * say so and serve the rest rather than exit (and be
 			 * restarted, and exit again). */
-			hm_dlog(HM_LOG_ERROR, "cannot create ring: %s ring=%s", hermes_last_error_detail(),
+			hm_dlog(HM_DLOG_ERROR, "cannot create ring: %s ring=%s", hermes_last_error_detail(),
 			       rd->name);
 			continue;
 		}
 		if (err) {
-			hm_dlog(HM_LOG_ERROR, "cannot create ring: %s (%s) ring=%s", hermes_strerror(err),
+			hm_dlog(HM_DLOG_ERROR, "cannot create ring: %s (%s) ring=%s", hermes_strerror(err),
 			       hermes_last_error_detail(), rd->name);
 			return err;
 		}
-		hm_dlog(HM_LOG_INFO, "ring created: %llu bytes, max message %u, %s ring=%s",
+		hm_dlog(HM_DLOG_INFO, "ring created: %llu bytes, max message %u, %s ring=%s",
 		       (unsigned long long)rd->cfg.capacity, rd->cfg.max_msg,
 		       rd->cfg.policy == HERMES_POLICY_BLOCK ? "block" : "overwrite", rd->name);
 	}
@@ -328,11 +328,11 @@ static int open_segment(bool *created)
 		unsigned n = 0;
 		for (unsigned i = 0; i < HM_MAX_RINGS; i++)
 			n += hm_load_acquire_u32(&d.bus->dir[i].state) == HM_RING_READY;
-		hm_dlog(HM_LOG_INFO, "re-adopting the existing segment of bus '%s' with %u ring(s)",
+		hm_dlog(HM_DLOG_INFO, "re-adopting the existing segment of bus '%s' with %u ring(s)",
 		       d.cfg.bus, n);
 		uint64_t want = hm_segment_page_up(d.cfg.size);
 		if (want != d.bus->size)
-			hm_dlog(HM_LOG_WARN,
+			hm_dlog(HM_DLOG_WARN,
 			       "bus '%s': size %llu is configured but the existing segment has %llu; "
 			       "keeping the segment as it is (stop hermesd, hermes-ctl destroy %s, "
 			       "start hermesd to resize)",
@@ -347,7 +347,7 @@ static int open_segment(bool *created)
 	} else if (err == HERMES_ENOENT) {
 		err = hm_bus_create_fd(d.cfg.bus, d.bus_fd, d.cfg.size, d.cfg.mode, &d.bus);
 		if (err) {
-			hm_dlog(HM_LOG_ERROR, "cannot create bus '%s': %s (%s)", d.cfg.bus,
+			hm_dlog(HM_DLOG_ERROR, "cannot create bus '%s': %s (%s)", d.cfg.bus,
 			       hermes_strerror(err), hermes_last_error_detail());
 			return -1;
 		}
@@ -356,18 +356,18 @@ static int open_segment(bool *created)
 			char path[128];
 			snprintf(path, sizeof path, "/dev/shm/hermes.%s", d.cfg.bus);
 			if (chown(path, (uid_t)-1, d.cfg.group) != 0) {
-				hm_dlog(HM_LOG_ERROR, "cannot give %s to group %u: %s", path,
+				hm_dlog(HM_DLOG_ERROR, "cannot give %s to group %u: %s", path,
 				       (unsigned)d.cfg.group, strerror(errno));
 				return -1;
 			}
 		}
-		hm_dlog(HM_LOG_INFO, "bus '%s' created: /dev/shm/hermes.%s, %llu bytes, mode %04o",
+		hm_dlog(HM_DLOG_INFO, "bus '%s' created: /dev/shm/hermes.%s, %llu bytes, mode %04o",
 		       d.cfg.bus, d.cfg.bus, (unsigned long long)d.cfg.size, d.cfg.mode);
 	} else if (err == HERMES_EACCES) {
 		report_foreign_bus();
 		return -1;
 	} else {
-		hm_dlog(HM_LOG_ERROR,
+		hm_dlog(HM_DLOG_ERROR,
 		       "refusing to touch the existing segment of bus '%s': %s (%s). If no process "
 		       "uses it, hermes-ctl destroy %s removes it (it refuses while anything is "
 		       "attached)",
@@ -382,7 +382,7 @@ static int open_socket(void)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(d.sock_path) >= sizeof sa.sun_path) {
-		hm_dlog(HM_LOG_ERROR, "socket path %s is too long: choose a shorter --run-dir",
+		hm_dlog(HM_DLOG_ERROR, "socket path %s is too long: choose a shorter --run-dir",
 		       d.sock_path);
 		return -1;
 	}
@@ -394,7 +394,7 @@ static int open_socket(void)
 	    chmod(d.sock_path, d.cfg.mode & 0777) != 0 ||
 	    (d.cfg.group != (gid_t)-1 && chown(d.sock_path, (uid_t)-1, d.cfg.group) != 0) ||
 	    listen(d.listen_fd, 128) != 0) {
-		hm_dlog(HM_LOG_ERROR, "cannot listen on %s: %s", d.sock_path, strerror(errno));
+		hm_dlog(HM_DLOG_ERROR, "cannot listen on %s: %s", d.sock_path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -434,7 +434,7 @@ static void add_client(int fd)
 	struct ucred cred;
 	socklen_t len = sizeof cred;
 	if (d.nclients == MAX_CLIENTS || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-		hm_dlog(HM_LOG_WARN, "refusing a control connection: %s",
+		hm_dlog(HM_DLOG_WARN, "refusing a control connection: %s",
 		       d.nclients == MAX_CLIENTS ? "too many clients" : strerror(errno));
 		close(fd);
 		return;
@@ -456,7 +456,7 @@ static void add_client(int fd)
 	client_fields(c, &kv);
 	hm_dlog_int(&kv, "uid", (long long)c->uid);
 	hm_dlog_int(&kv, "ns_pid", (long long)c->ns_pid);
-	hm_dlog(HM_LOG_DEBUG, "client connected%s", kv.s);
+	hm_dlog(HM_DLOG_DEBUG, "client connected%s", kv.s);
 }
 
 static void free_client(unsigned i)
@@ -500,7 +500,7 @@ static void drop_client(unsigned i)
 	client *c = &d.clients[i];
 	hm_dlog_kv kv = {0};
 	client_fields(c, &kv);
-	hm_dlog(HM_LOG_DEBUG, "client disconnected%s", kv.s);
+	hm_dlog(HM_DLOG_DEBUG, "client disconnected%s", kv.s);
 	prune_held(c);
 	if (c->nheld && c->pidfd >= 0) {
 		epoll_ctl(d.epfd, EPOLL_CTL_DEL, c->fd, NULL);
@@ -538,7 +538,7 @@ static void client_died(unsigned i)
 	c->pidfd = -1;
 	hm_dlog_kv kv = {0};
 	client_fields(c, &kv);
-	hm_dlog(HM_LOG_DEBUG, "client exited%s", kv.s);
+	hm_dlog(HM_DLOG_DEBUG, "client exited%s", kv.s);
 	d.pending_repairs += release_held(c);
 	if (c->fd < 0 && c->nheld == 0)
 		free_client(i);
@@ -635,7 +635,7 @@ static hermes_err on_create(client *c, const char *name, const hm_ctl_req *req)
 	if (!err) {
 		hm_dlog_kv kv = {0};
 		ring_fields(c, name, &kv);
-		hm_dlog(HM_LOG_INFO, "ring created: %llu bytes, %s%s",
+		hm_dlog(HM_DLOG_INFO, "ring created: %llu bytes, %s%s",
 		       (unsigned long long)cfg.capacity,
 		       cfg.policy == HERMES_POLICY_BLOCK ? "block" : "overwrite", kv.s);
 	}
@@ -648,7 +648,7 @@ static hermes_err on_delete(client *c, const char *name, const hm_ctl_req *req)
 	if (!err) {
 		hm_dlog_kv kv = {0};
 		ring_fields(c, name, &kv);
-		hm_dlog(HM_LOG_INFO, "ring deleted%s%s",
+		hm_dlog(HM_DLOG_INFO, "ring deleted%s%s",
 		       req->flags & HM_CTL_FORCE ? " (forced)" : "", kv.s);
 	}
 	return err;
@@ -663,14 +663,14 @@ static hermes_err on_name(client *c, const hm_ctl_req *req)
 	if (err) {
 		client_fields(c, &kv);
 		hm_dlog_str(&kv, "error", hermes_last_error_detail());
-		hm_dlog(HM_LOG_WARN, "client name refused%s", kv.s);
+		hm_dlog(HM_DLOG_WARN, "client name refused%s", kv.s);
 		return err;
 	}
 	memcpy(c->app, app, sizeof app);
 	memcpy(c->instance, instance, sizeof instance);
 	client_fields(c, &kv);
 	hm_dlog_str(&kv, "comm", c->comm);
-	hm_dlog(HM_LOG_DEBUG, "client named%s", kv.s);
+	hm_dlog(HM_DLOG_DEBUG, "client named%s", kv.s);
 	return HERMES_OK;
 }
 
@@ -763,7 +763,7 @@ static void serve_client(unsigned i)
 			 n);
 		hm_dlog_kv kv = {0};
 		client_fields(c, &kv);
-		hm_dlog(HM_LOG_WARN, "malformed control request; closing it%s", kv.s);
+		hm_dlog(HM_DLOG_WARN, "malformed control request; closing it%s", kv.s);
 		send(c->fd, &resp, offsetof(hm_ctl_resp, u), MSG_NOSIGNAL | MSG_DONTWAIT);
 		drop_client(i);
 		return;
@@ -787,7 +787,7 @@ static void segment_lost(const char *what)
 	d.segment_lost = true;
 	d.stop = true;
 	d.exit_code = 1;
-	hm_dlog(HM_LOG_ERROR,
+	hm_dlog(HM_DLOG_ERROR,
 	       "bus '%s': the segment %s; stopping. Clients that touch its missing pages get "
 	       "SIGBUS: stop them, hermes-ctl destroy %s, then start hermesd again",
 	       d.cfg.bus, what, d.cfg.bus);
@@ -851,7 +851,7 @@ static void warn_restart_only(const hm_config *next)
 {
 	const hm_config *c = &d.cfg;
 	if (next->size != c->size)
-		hm_dlog(HM_LOG_WARN,
+		hm_dlog(HM_DLOG_WARN,
 		       "SIGHUP: [bus] size changed from %llu to %llu and is ignored: a segment keeps "
 		       "its size (stop hermesd, hermes-ctl destroy %s, start hermesd to resize)",
 		       (unsigned long long)c->size, (unsigned long long)next->size, c->bus);
@@ -870,19 +870,19 @@ static void warn_restart_only(const hm_config *next)
 	};
 	for (unsigned i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		if (keys[i].changed)
-			hm_dlog(HM_LOG_WARN, "SIGHUP: [bus] %s changed; it takes effect only after a restart",
+			hm_dlog(HM_DLOG_WARN, "SIGHUP: [bus] %s changed; it takes effect only after a restart",
 			       keys[i].key);
 }
 
 static void reload(void)
 {
 	if (!d.config_path) {
-		hm_dlog(HM_LOG_INFO, "SIGHUP: no config file to re-read (embedded default)");
+		hm_dlog(HM_DLOG_INFO, "SIGHUP: no config file to re-read (embedded default)");
 		return;
 	}
 	static hm_config next;
 	if (build_config(&next) != 0) {
-		hm_dlog(HM_LOG_ERROR, "SIGHUP: %s: %s; keeping the running configuration",
+		hm_dlog(HM_DLOG_ERROR, "SIGHUP: %s: %s; keeping the running configuration",
 		       d.config_path, next.error);
 		return;
 	}
@@ -894,7 +894,7 @@ static void reload(void)
 		d.cfg.rings[i].cfg.name = d.cfg.rings[i].name;
 	d.cfg.log_level = next.log_level;
 	hm_dlog_set_level(d.cfg.log_level);
-	hm_dlog(HM_LOG_INFO, "SIGHUP: re-read %s", d.config_path);
+	hm_dlog(HM_DLOG_INFO, "SIGHUP: re-read %s", d.config_path);
 	create_missing_rings();
 }
 
@@ -905,7 +905,7 @@ static void on_signal(void)
 		if (si.ssi_signo == SIGHUP) {
 			reload();
 		} else {
-			hm_dlog(HM_LOG_INFO, "%s: stopping", strsignal((int)si.ssi_signo));
+			hm_dlog(HM_DLOG_INFO, "%s: stopping", strsignal((int)si.ssi_signo));
 			d.stop = true;
 		}
 	}
@@ -1074,7 +1074,7 @@ static void shutdown_all(bool created_and_failed)
 		hermes_bus_detach(d.bus);
 		if (remove && !d.segment_lost) {
 			hermes_bus_unlink(d.cfg.bus);
-			hm_dlog(HM_LOG_INFO, "segment /dev/shm/hermes.%s removed", d.cfg.bus);
+			hm_dlog(HM_DLOG_INFO, "segment /dev/shm/hermes.%s removed", d.cfg.bus);
 		}
 	} else if (d.bus_fresh) {
 		/* The empty file the bus lock made, never formatted: nothing
@@ -1098,10 +1098,10 @@ static int prepare_run_dir(void)
 {
 	d.pid_checks = geteuid() == 0 || access("/proc/1/status", R_OK) == 0;
 	if (!d.pid_checks)
-		hm_dlog(HM_LOG_WARN, "/proc hides other users' processes (hidepid): slots are freed "
+		hm_dlog(HM_DLOG_WARN, "/proc hides other users' processes (hidepid): slots are freed "
 				    "only for clients connected to hermesd");
 	if (mkdir_p(d.cfg.run_dir, 0755) != 0) {
-		hm_dlog(HM_LOG_ERROR, "cannot create run directory %s: %s", d.cfg.run_dir,
+		hm_dlog(HM_DLOG_ERROR, "cannot create run directory %s: %s", d.cfg.run_dir,
 		       strerror(errno));
 		return 1;
 	}
@@ -1133,7 +1133,7 @@ static int setup_event_loop(void)
 	d.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d.sig_fd < 0 || d.timer_fd < 0 || d.epfd < 0 ||
 	    timerfd_settime(d.timer_fd, 0, &its, NULL) != 0) {
-		hm_dlog(HM_LOG_ERROR, "cannot set up the event loop: %s", strerror(errno));
+		hm_dlog(HM_DLOG_ERROR, "cannot set up the event loop: %s", strerror(errno));
 		return 1;
 	}
 	int fds[] = {d.listen_fd, d.sig_fd, d.timer_fd};
@@ -1174,7 +1174,7 @@ static void event_loop(void)
 		struct epoll_event evs[64];
 		int n = epoll_wait(d.epfd, evs, 64, d.pending_repairs ? 20 : -1);
 		if (n < 0 && errno != EINTR) {
-			hm_dlog(HM_LOG_ERROR, "epoll_wait: %s", strerror(errno));
+			hm_dlog(HM_DLOG_ERROR, "epoll_wait: %s", strerror(errno));
 			break;
 		}
 		if (n == 0 && d.pending_repairs)
@@ -1230,11 +1230,11 @@ int main(int argc, char **argv)
 	/* A first repair pass right away: after a restart, clients may have
 	 * died while no supervisor was watching. */
 	repair_pass();
-	hm_dlog(HM_LOG_INFO, "ready: bus '%s', control socket %s", d.cfg.bus, d.sock_path);
+	hm_dlog(HM_DLOG_INFO, "ready: bus '%s', control socket %s", d.cfg.bus, d.sock_path);
 	hm_notify_ready(NULL); /* systemd readiness (Type=notify) */
 
 	event_loop();
-	hm_dlog(HM_LOG_INFO,
+	hm_dlog(HM_DLOG_INFO,
 	       "stopped: %llu producer slot(s) repaired (%llu sequence(s) abandoned), %llu "
 	       "subscriber(s) released",
 	       (unsigned long long)d.counters.producers_repaired,

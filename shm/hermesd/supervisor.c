@@ -43,7 +43,7 @@ static bool quarantined(hermes_bus *bus, uint32_t i, hermes_err err, hm_sup_coun
 				hm_dlog_kv kv = {0};
 				hm_dlog_str(&kv, "bus", bus->name);
 				hm_dlog_int(&kv, "ring_index", i);
-				log(HM_LOG_ERROR,
+				log(HM_DLOG_ERROR,
 				    "%s; quarantined: no repairs, opens refused (the other rings are "
 				    "served)%s",
 				    hermes_last_error_detail(), kv.s);
@@ -57,7 +57,7 @@ static bool quarantined(hermes_bus *bus, uint32_t i, hermes_err err, hm_sup_coun
 			hm_dlog_kv kv = {0};
 			hm_dlog_str(&kv, "bus", bus->name);
 			hm_dlog_int(&kv, "ring_index", i);
-			log(HM_LOG_WARN, "ring is %s again; quarantine lifted%s",
+			log(HM_DLOG_WARN, "ring is %s again; quarantine lifted%s",
 			    err == HERMES_OK ? "valid" : "gone", kv.s);
 		}
 	}
@@ -78,7 +78,7 @@ static int repair_producer(hm_ring *r, const char *name, uint32_t k, uint64_t pi
 		hm_dlog_str(&kv, "ring", name);
 		hm_dlog_int(&kv, "pid", (long long)pid);
 		hm_dlog_int(&kv, "slot", k);
-		log(n ? HM_LOG_WARN : HM_LOG_INFO,
+		log(n ? HM_DLOG_WARN : HM_DLOG_INFO,
 		    "producer died%s; %lld sequence(s) marked abandoned, slot freed%s",
 		    n ? " inside a claim" : "", (long long)n, kv.s);
 	}
@@ -99,7 +99,7 @@ static void release_subscriber(hm_ring *r, const char *name, uint32_t k, uint64_
 		hm_ring_orphan_subscriber(r, k);
 		c->subscribers_released++;
 		if (log)
-			log(HM_LOG_WARN,
+			log(HM_DLOG_WARN,
 			    "ring '%s': durable subscriber '%s' (pid %llu) died at sequence %llu; cursor "
 			    "kept, holding producers, until it is adopted again or dropped",
 			    name, dname, (unsigned long long)pid,
@@ -115,7 +115,7 @@ static void release_subscriber(hm_ring *r, const char *name, uint32_t k, uint64_
 		hm_dlog_str(&kv, "ring", name);
 		hm_dlog_int(&kv, "pid", (long long)pid);
 		hm_dlog_int(&kv, "slot", k);
-		log(HM_LOG_INFO, "subscriber died at sequence %llu; cursor released%s",
+		log(HM_DLOG_INFO, "subscriber died at sequence %llu; cursor released%s",
 		    (unsigned long long)hm_load_relaxed_u64(&r->subs[k].seq), kv.s);
 	}
 }

@@ -52,7 +52,7 @@ void hm_bridge_cfg_defaults(hm_bridge_cfg *c)
 	if (colon)
 		*colon = '\0';
 	c->stats_mode = 0600;
-	c->log_level = HM_BR_LOG_INFO;
+	c->log_level = HM_DLOG_INFO;
 }
 
 void hm_bridge_cfg_fini(hm_bridge_cfg *c)

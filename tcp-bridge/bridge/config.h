@@ -59,8 +59,6 @@ typedef enum hm_encrypt_mode {
 	HM_ENC_REQUIRED = 2, /* refuse connections that do not offer it */
 } hm_encrypt_mode;
 
-enum { HM_BR_LOG_ERROR = 0, HM_BR_LOG_WARN = 1, HM_BR_LOG_INFO = 2, HM_BR_LOG_DEBUG = 3 };
-
 typedef struct hm_ident {
 	char name[HERMES_WIRE_NAME_MAX + 1];
 	uint8_t key[HERMES_AUTH_KEY_SIZE];
@@ -139,7 +137,7 @@ typedef struct hm_bridge_cfg {
 	char stats_dir[256]; /* "" = no stats file */
 	char state_dir[256]; /* bus id and link origin tables; "" = in memory only */
 	unsigned stats_mode;
-	int log_level;
+	int log_level; /* HM_DLOG_* (daemon/log.h) */
 	unsigned nrings;
 	hm_ring_cfg rings[HM_BR_MAX_RINGCFG];
 	unsigned nlinks;

@@ -264,7 +264,7 @@ void hm_conn_fatal(hm_conn *c, hermes_err code, const char *fmt, ...)
 	va_end(ap);
 	hm_dlog_kv kv = {0};
 	hm_conn_log_fields(c, &kv);
-	hm_log(HM_BR_LOG_INFO, "closing the connection: %s (%s)%s", text, hermes_err_name(code),
+	hm_dlog(HM_DLOG_INFO, "closing the connection: %s (%s)%s", text, hermes_err_name(code),
 	       kv.s);
 	send_error(c, code, 0, 0, true, "%s", text);
 	enter_closing(c, code);
@@ -427,7 +427,7 @@ static void log_auth_failure(hm_conn *c, const char *why)
 	hm_server *s = c->srv;
 	if (s->now_ns - s->auth_log_window_ns >= 1000000000ull) {
 		if (s->auth_log_suppressed)
-			hm_log(HM_BR_LOG_WARN, "%u more authentication failures not logged",
+			hm_dlog(HM_DLOG_WARN, "%u more authentication failures not logged",
 			       s->auth_log_suppressed);
 		s->auth_log_window_ns = s->now_ns;
 		s->auth_log_count = 0;
@@ -442,7 +442,7 @@ static void log_auth_failure(hm_conn *c, const char *why)
 	 * never logged, nor is which part failed. */
 	hm_dlog_kv kv = {0};
 	hm_conn_log_fields(c, &kv);
-	hm_log(HM_BR_LOG_WARN, "%s%s", why, kv.s);
+	hm_dlog(HM_DLOG_WARN, "%s%s", why, kv.s);
 }
 
 static bool own_link_nonce(const hm_server *s, const uint8_t *nonce)
@@ -507,7 +507,7 @@ static void on_hello(hm_conn *c, const hermes_wire_hello *h)
 		if (session_begin(c, NULL)) {
 			hm_dlog_kv kv = {0};
 			hm_conn_log_fields(c, &kv);
-			hm_log(HM_BR_LOG_DEBUG, "session (anonymous)%s", kv.s);
+			hm_dlog(HM_DLOG_DEBUG, "session (anonymous)%s", kv.s);
 		}
 		return;
 	}
@@ -598,7 +598,7 @@ static void on_response(hm_conn *c, const hermes_wire_auth_response *r)
 		return;
 	hm_dlog_kv kv = {0};
 	hm_conn_log_fields(c, &kv);
-	hm_log(HM_BR_LOG_INFO, "authenticated%s%s%s%s", pk ? " by public key" : "",
+	hm_dlog(HM_DLOG_INFO, "authenticated%s%s%s%s", pk ? " by public key" : "",
 	       enc ? ", encrypted" : ", NOT encrypted",
 	       (c->features & HM_FEATURE_LINK) ? ", link" : "", kv.s);
 }
@@ -991,7 +991,7 @@ static void on_subscribe(hm_conn *c, uint32_t id, const hermes_wire_subscribe *s
 	hm_dlog_kv kv = {0};
 	hm_dlog_str(&kv, "ring", name);
 	hm_conn_log_fields(c, &kv);
-	hm_log(HM_BR_LOG_DEBUG, "subscription %u from sequence %llu (%s)%s", id,
+	hm_dlog(HM_DLOG_DEBUG, "subscription %u from sequence %llu (%s)%s", id,
 	       (unsigned long long)first, hm_slow_policy_name(ref->policy), kv.s);
 }
 
@@ -1011,7 +1011,7 @@ static void on_peer_error(hm_conn *c, const hermes_frame_header *h, const hermes
 	hm_dlog_kv kv = {0};
 	hm_conn_log_fields(c, &kv);
 	hm_dlog_str(&kv, "error", text);
-	hm_log(HM_BR_LOG_INFO, "the client sent ERROR %u%s (channel %u)%s", e->code,
+	hm_dlog(HM_DLOG_INFO, "the client sent ERROR %u%s (channel %u)%s", e->code,
 	       e->fatal ? ", fatal" : "", h->channel, kv.s);
 	if (e->fatal)
 		enter_closing(c, HERMES_ECLOSED);
@@ -1063,7 +1063,7 @@ static int on_session_frame(hm_conn *c, const hermes_frame_header *h, uint8_t *p
 	case HERMES_MSG_GOODBYE: {
 		hm_dlog_kv kv = {0};
 		hm_conn_log_fields(c, &kv);
-		hm_log(HM_BR_LOG_DEBUG, "GOODBYE %u%s", m.goodbye.code, kv.s);
+		hm_dlog(HM_DLOG_DEBUG, "GOODBYE %u%s", m.goodbye.code, kv.s);
 		enter_closing(c, HERMES_OK);
 		break;
 	}
@@ -1140,7 +1140,7 @@ static void start_drain(hm_conn *c)
 	c->deadline_ns = c->srv->now_ns + (uint64_t)c->srv->cfg->handshake_timeout_ms * 1000000u;
 	hm_dlog_kv kv = {0};
 	hm_conn_log_fields(c, &kv);
-	hm_log(HM_BR_LOG_DEBUG, "half-closed: draining %u subscription(s)%s", c->nsubs, kv.s);
+	hm_dlog(HM_DLOG_DEBUG, "half-closed: draining %u subscription(s)%s", c->nsubs, kv.s);
 	hm_server_mark_wake(c->srv, c);
 	hm_conn_drain_check(c);
 }

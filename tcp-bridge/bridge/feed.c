@@ -277,7 +277,7 @@ static hermes_err jfeed_open(hm_server *s, hm_ringref *rr, hm_subref *ref, uint6
 	uint64_t *seqs;
 	size_t n;
 	if (hm_jdir_list(rr->journal, &seqs, &n) != HERMES_OK) {
-		hm_log_ring(HM_BR_LOG_WARN, rr->name,
+		hm_dlog_ring(HM_DLOG_WARN, rr->name,
 			    "journal %s cannot be read (%s); serving from the ring", rr->journal,
 			    hermes_last_error_detail());
 		return HERMES_ENOENT;
@@ -294,7 +294,7 @@ static hermes_err jfeed_open(hm_server *s, hm_ringref *rr, hm_subref *ref, uint6
 	if (!f)
 		return HERMES_ENOMEM;
 	if (hm_jreader_open(rr->journal, seq, &f->jr) != HERMES_OK) {
-		hm_log_ring(HM_BR_LOG_WARN, rr->name,
+		hm_dlog_ring(HM_DLOG_WARN, rr->name,
 			    "journal %s cannot be opened (%s); serving from the ring", rr->journal,
 			    hermes_last_error_detail());
 		free(f);
@@ -342,7 +342,7 @@ static bool jfeed_hand_over(hm_server *s, hm_feed *f)
 	uint64_t first = 0;
 	hermes_err err = ring_subscribe(s, f->rr, ref, HERMES_WIRE_START_AT, f->jnext, &first);
 	if (err) {
-		hm_log_ring(HM_BR_LOG_WARN, f->rr->name,
+		hm_dlog_ring(HM_DLOG_WARN, f->rr->name,
 			    "subscription %u caught up from the journal at %llu but cannot go on "
 			    "from the ring: %s",
 			    ref->id, (unsigned long long)f->jnext, hermes_strerror(err));
@@ -367,7 +367,7 @@ static bool jfeed_hand_over(hm_server *s, hm_feed *f)
 		ref->pending_loss += first - f->jnext;
 		hm_stat_add(&s->stats->c.ring_losses, first - f->jnext);
 	}
-	hm_log_ring(HM_BR_LOG_DEBUG, f->rr->name,
+	hm_dlog_ring(HM_DLOG_DEBUG, f->rr->name,
 		    "subscription %u caught up from the journal, live from %llu", ref->id,
 		    (unsigned long long)first);
 	feed_close(s, f);
@@ -501,7 +501,7 @@ static void deliver(hm_server *s, hm_feed *f, const hermes_msg *m)
 static void ring_gone(hm_server *s, hm_feed *f)
 {
 	(void)s;
-	hm_log_ring(HM_BR_LOG_INFO, f->rr->name, "ring was deleted: ending %u subscription(s)",
+	hm_dlog_ring(HM_DLOG_INFO, f->rr->name, "ring was deleted: ending %u subscription(s)",
 		    f->nsubs);
 	for (;;) {
 		hm_subref *ref = f->subs[f->nsubs - 1];
@@ -569,7 +569,7 @@ static void jfeed_pass(hm_server *s, hm_feed *f)
 		if (err) {
 			/* The journal cannot be read on: what it still had is
 			 * lost to this subscriber, which goes on from the ring. */
-			hm_log_ring(HM_BR_LOG_WARN, f->rr->name,
+			hm_dlog_ring(HM_DLOG_WARN, f->rr->name,
 				    "journal %s unreadable at %llu: %s", f->rr->journal,
 				    (unsigned long long)f->jnext, hermes_last_error_detail());
 			hm_jreader_release(f->jr);
@@ -585,7 +585,7 @@ static void jfeed_pass(hm_server *s, hm_feed *f)
 			deliver(s, f, &m);
 		} else if (it.kind != HM_JREAD_GAP) {
 			if (it.kind == HM_JREAD_CORRUPT)
-				hm_log_ring(HM_BR_LOG_WARN, f->rr->name,
+				hm_dlog_ring(HM_DLOG_WARN, f->rr->name,
 					    "journal %s: record of sequences %llu..%llu failed its "
 					    "checksum; sent as lost",
 					    f->rr->journal, (unsigned long long)it.seq,

@@ -124,7 +124,7 @@ hm_link *hm_link_create(hm_server *s, const hm_link_cfg *cfg, unsigned index, in
 	hm_link *l = calloc(1, sizeof *l);
 	if (!l || !(l->fifo = calloc(INFLIGHT, sizeof *l->fifo))) {
 		free(l);
-		hm_log(HM_BR_LOG_ERROR, "link %s: out of memory", cfg->name);
+		hm_dlog(HM_DLOG_ERROR, "link %s: out of memory", cfg->name);
 		return NULL;
 	}
 	l->srv = s;
@@ -134,7 +134,7 @@ hm_link *hm_link_create(hm_server *s, const hm_link_cfg *cfg, unsigned index, in
 	l->backoff = BACKOFF_MIN_NS;
 	if (cfg->key_file[0]) {
 		if (hm_auth_key_load(cfg->key_file, l->key) != HERMES_OK) {
-			hm_log(HM_BR_LOG_ERROR, "link %s: %s; the link stays down", cfg->name,
+			hm_dlog(HM_DLOG_ERROR, "link %s: %s; the link stays down", cfg->name,
 			       hermes_last_error_detail());
 			free(l->fifo);
 			free(l);
@@ -160,7 +160,7 @@ hm_link *hm_link_create(hm_server *s, const hm_link_cfg *cfg, unsigned index, in
 		r->ref.policy = HM_SLOW_HOLD;
 		r->ref.local_only = true;
 	}
-	hm_log(HM_BR_LOG_INFO, "link %s to %s: %u ring(s)%s%s", cfg->name, cfg->address, cfg->nrings,
+	hm_dlog(HM_DLOG_INFO, "link %s to %s: %u ring(s)%s%s", cfg->name, cfg->address, cfg->nrings,
 	       l->have_key ? ", authenticated" : "", cfg->encrypt ? ", encrypted" : "");
 	return l;
 }
@@ -182,11 +182,11 @@ static void disconnect(hm_link *l, hermes_err why, const char *what)
 {
 	if (l->state == L_UP) {
 		hm_stat_add(&l->st->disconnects, 1);
-		hm_log(HM_BR_LOG_WARN, "link %s to %s lost: %s (%s); retrying", l->cfg->name,
+		hm_dlog(HM_DLOG_WARN, "link %s to %s lost: %s (%s); retrying", l->cfg->name,
 		       l->cfg->address, what, hermes_err_name(why));
 		l->backoff = BACKOFF_MIN_NS;
 	} else {
-		hm_log(HM_BR_LOG_INFO, "link %s to %s: %s (%s); retrying in %llu ms", l->cfg->name,
+		hm_dlog(HM_DLOG_INFO, "link %s to %s: %s (%s); retrying in %llu ms", l->cfg->name,
 		       l->cfg->address, what, hermes_err_name(why),
 		       (unsigned long long)(l->backoff / 1000000));
 	}
@@ -271,12 +271,12 @@ static bool session_up(hm_link *l)
 	set_state(l, L_UP);
 	hm_stat_add(&l->st->connects, 1);
 	l->backoff = BACKOFF_MIN_NS;
-	hm_log(HM_BR_LOG_INFO, "link %s to %s (%s) is up", l->cfg->name, l->cfg->address,
+	hm_dlog(HM_DLOG_INFO, "link %s to %s (%s) is up", l->cfg->name, l->cfg->address,
 	       l->c.server_name);
 	for (unsigned i = 0; i < l->nrings; i++) {
 		lring *r = &l->rings[i];
 		if (!r->rr && hm_server_ring(s, r->cfg.name, &r->rr) != HERMES_OK) {
-			hm_log(HM_BR_LOG_WARN, "link %s: no local ring '%s'; not mirrored",
+			hm_dlog(HM_DLOG_WARN, "link %s: no local ring '%s'; not mirrored",
 			       l->cfg->name, r->cfg.name);
 			continue;
 		}
@@ -307,7 +307,7 @@ static bool session_up(hm_link *l)
 				r->export_next == NOT_SET ? HERMES_WIRE_START_LATEST : HERMES_WIRE_START_AT,
 				r->export_next == NOT_SET ? 0 : r->export_next, &first);
 			if (err) {
-				hm_log(HM_BR_LOG_WARN, "link %s: cannot read ring '%s': %s", l->cfg->name,
+				hm_dlog(HM_DLOG_WARN, "link %s: cannot read ring '%s': %s", l->cfg->name,
 				       r->cfg.name, hermes_strerror(err));
 				continue;
 			}
@@ -388,7 +388,7 @@ void hm_link_stalled(hm_link *l)
 void hm_link_ring_ended(hm_link *l, hm_subref *ref)
 {
 	lring *r = &l->rings[ref->link_ring];
-	hm_log(HM_BR_LOG_WARN, "link %s: local ring '%s' was deleted; no longer exported",
+	hm_dlog(HM_DLOG_WARN, "link %s: local ring '%s' was deleted; no longer exported",
 	       l->cfg->name, r->cfg.name);
 	hm_feed_unsubscribe(l->srv, ref);
 	r->exporting = false;
@@ -461,7 +461,7 @@ static bool import(hm_link *l, const hermes_net_event *ev)
 	if (err == HERMES_EAGAIN)
 		return false;
 	if (err) {
-		hm_log(HM_BR_LOG_WARN, "link %s: cannot commit into '%s': %s", l->cfg->name,
+		hm_dlog(HM_DLOG_WARN, "link %s: cannot commit into '%s': %s", l->cfg->name,
 		       r->cfg.name, hermes_strerror(err));
 		hm_stat_add(&l->st->losses, 1);
 	} else {
@@ -496,7 +496,7 @@ static void on_event(hm_link *l, const hermes_net_event *ev)
 	case HERMES_NET_ERROR:
 		if (ev->seq && ev->channel)
 			settle(l, ev->seq, false, 0);
-		hm_log(HM_BR_LOG_WARN, "link %s: the peer refused channel %u: %s", l->cfg->name,
+		hm_dlog(HM_DLOG_WARN, "link %s: the peer refused channel %u: %s", l->cfg->name,
 		       ev->channel, hermes_err_name(ev->code));
 		break;
 	default:
@@ -518,7 +518,7 @@ static void process(hm_link *l)
 				r->import_next = l->pev.seq + 1;
 			hm_stat_add(&l->st->losses, 1);
 			if (!l->warned)
-				hm_log(HM_BR_LOG_WARN,
+				hm_dlog(HM_DLOG_WARN,
 				       "link %s: local ring full for %u ms; dropping imported messages "
 				       "until it has room",
 				       l->cfg->name, l->srv->cfg->link_import_timeout_ms);

@@ -313,7 +313,7 @@ static bool refuse_with_spare(loop *L)
 	int e = errno;
 	if (fd >= 0) {
 		hm_stat_add(&L->stats->c.connections_refused, 1);
-		hm_log(HM_BR_LOG_WARN, "refusing a client: out of file descriptors "
+		hm_dlog(HM_DLOG_WARN, "refusing a client: out of file descriptors "
 				       "(RLIMIT_NOFILE)");
 		refuse(fd, HERMES_ETOOMANY, "the bridge is out of file descriptors");
 	}
@@ -334,7 +334,7 @@ static bool accept_failed(loop *L)
 	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 		/* Out of descriptors: stop accepting for a moment rather than
 		 * spin on a listen socket that stays readable. */
-		hm_log(HM_BR_LOG_WARN, "accept: %s; pausing accepts for 100 ms", strerror(errno));
+		hm_dlog(HM_DLOG_WARN, "accept: %s; pausing accepts for 100 ms", strerror(errno));
 		epoll_ctl(L->epfd, EPOLL_CTL_DEL, L->lfd, NULL);
 		L->accept_paused = true;
 		L->accept_resume_ns = L->srv.now_ns + ACCEPT_PAUSE_NS;
@@ -349,7 +349,7 @@ static void refuse_over_limit(loop *L, int fd, const char *peer, const char *why
 	hm_stat_add(&L->stats->c.connections_refused, 1);
 	hm_dlog_kv kv = {0};
 	hm_dlog_str(&kv, "peer", peer);
-	hm_log(HM_BR_LOG_WARN, "refusing a connection: %u %s%s", n, why, kv.s);
+	hm_dlog(HM_DLOG_WARN, "refusing a connection: %u %s%s", n, why, kv.s);
 	refuse(fd, HERMES_ETOOMANY, text);
 }
 
@@ -391,7 +391,7 @@ static void add_conn(loop *L, int fd, const char *peer, const char *addr)
 {
 	hm_conn *c = hm_conn_create(&L->srv, fd, peer);
 	if (!c) {
-		hm_log(HM_BR_LOG_ERROR, "no memory for a connection from %s", peer);
+		hm_dlog(HM_DLOG_ERROR, "no memory for a connection from %s", peer);
 		refuse(fd, HERMES_ENOMEM, "out of memory");
 		return;
 	}
@@ -399,7 +399,7 @@ static void add_conn(loop *L, int fd, const char *peer, const char *addr)
 	c->writable = true;
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
 	if (epoll_ctl(L->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-		hm_log(HM_BR_LOG_ERROR, "epoll_ctl: %s", strerror(errno));
+		hm_dlog(HM_DLOG_ERROR, "epoll_ctl: %s", strerror(errno));
 		hm_conn_destroy(c);
 		close(fd);
 		return;
@@ -407,7 +407,7 @@ static void add_conn(loop *L, int fd, const char *peer, const char *addr)
 	dl_append(L, c, DL_HANDSHAKE, c->deadline_ns);
 	hm_dlog_kv kv = {0};
 	hm_conn_log_fields(c, &kv);
-	hm_log(HM_BR_LOG_DEBUG, "connection accepted%s", kv.s);
+	hm_dlog(HM_DLOG_DEBUG, "connection accepted%s", kv.s);
 }
 
 static void on_accept(loop *L)
@@ -438,7 +438,7 @@ static void reap_all(loop *L)
 		L->reap = c->reap_next;
 		hm_dlog_kv kv = {0};
 		hm_conn_log_fields(c, &kv);
-		hm_log(HM_BR_LOG_DEBUG, "connection closed (%s)%s", hermes_err_name(c->close_reason),
+		hm_dlog(HM_DLOG_DEBUG, "connection closed (%s)%s", hermes_err_name(c->close_reason),
 		       kv.s);
 		int fd = c->fd;
 		epoll_ctl(L->epfd, EPOLL_CTL_DEL, fd, NULL);
@@ -458,14 +458,14 @@ static int open_listener(loop *L)
 	socklen_t sl;
 	if (hm_netaddr_split(L->cfg->listen, host, sizeof host, &port) != 0 ||
 	    hm_netaddr_resolve(host, port, true, &ss, &sl) != 0) {
-		hm_log(HM_BR_LOG_ERROR, "cannot resolve the listen address '%s'", L->cfg->listen);
+		hm_dlog(HM_DLOG_ERROR, "cannot resolve the listen address '%s'", L->cfg->listen);
 		return -1;
 	}
 	/* The contract: anything but loopback needs authentication, or an
 	 * explicit --insecure. */
 	if (!hm_netaddr_is_loopback((struct sockaddr *)&ss) && !L->cfg->nidents &&
 	    !L->cfg->insecure) {
-		hm_log(HM_BR_LOG_ERROR,
+		hm_dlog(HM_DLOG_ERROR,
 		       "refusing to listen on %s without authentication: anyone who can reach it "
 		       "could publish and subscribe. Configure --auth FILE, or pass --insecure if "
 		       "the network is trusted",
@@ -476,7 +476,7 @@ static int open_listener(loop *L)
 	 * makes explicitly, even on loopback: the bus's file mode does not
 	 * apply to what comes in over TCP (any local user could connect). */
 	if (!L->cfg->nidents && !L->cfg->allow_anonymous) {
-		hm_log(HM_BR_LOG_ERROR,
+		hm_dlog(HM_DLOG_ERROR,
 		       "refusing to listen on %s: without --auth FILE, every client would be "
 		       "anonymous, and any user who can connect (on loopback: any local user) could "
 		       "use the bus regardless of its file mode. Configure --auth FILE, or pass "
@@ -488,7 +488,7 @@ static int open_listener(loop *L)
 	int one = 1;
 	if (L->lfd < 0 || setsockopt(L->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
 	    bind(L->lfd, (struct sockaddr *)&ss, sl) != 0 || listen(L->lfd, 1024) != 0) {
-		hm_log(HM_BR_LOG_ERROR, "cannot listen on %s: %s", L->cfg->listen, strerror(errno));
+		hm_dlog(HM_DLOG_ERROR, "cannot listen on %s: %s", L->cfg->listen, strerror(errno));
 		return -1;
 	}
 	sl = sizeof ss;
@@ -519,7 +519,7 @@ static void raise_fd_limit(unsigned want)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need)
-		hm_log(HM_BR_LOG_WARN,
+		hm_dlog(HM_DLOG_WARN,
 		       "only %llu file descriptors allowed (RLIMIT_NOFILE): fewer than "
 		       "max_connections (%u) can be served",
 		       (unsigned long long)rl.rlim_cur, want);
@@ -564,7 +564,7 @@ static void log_public_key(const hm_bridge_cfg *cfg)
 		return;
 	char hex[2 * HERMES_KX_PUBLIC_KEY_SIZE + 1];
 	hm_auth_hex(cfg->public_key, sizeof cfg->public_key, hex);
-	hm_log(HM_BR_LOG_INFO, "public key %s (fingerprint %.16s)", hex, hex);
+	hm_dlog(HM_DLOG_INFO, "public key %s (fingerprint %.16s)", hex, hex);
 }
 
 /* SIGHUP: identities, keys and permissions from the auth file (the rest
@@ -572,17 +572,17 @@ static void log_public_key(const hm_bridge_cfg *cfg)
 static void reload(loop *L)
 {
 	if (!L->cfg->auth_file[0]) {
-		hm_log(HM_BR_LOG_INFO, "SIGHUP: no auth file to reload (restart to change the "
+		hm_dlog(HM_DLOG_INFO, "SIGHUP: no auth file to reload (restart to change the "
 				       "configuration)");
 		return;
 	}
 	unsigned closed = 0;
 	if (hm_server_reload_auth(&L->srv, L->cfg, &closed) != HERMES_OK) {
-		hm_log(HM_BR_LOG_ERROR, "SIGHUP: %s; the identities loaded before stay",
+		hm_dlog(HM_DLOG_ERROR, "SIGHUP: %s; the identities loaded before stay",
 		       hermes_last_error_detail());
 		return;
 	}
-	hm_log(HM_BR_LOG_INFO,
+	hm_dlog(HM_DLOG_INFO,
 	       "SIGHUP: %u identities reloaded from %s; %u session(s) of revoked or changed "
 	       "identities closed",
 	       L->cfg->nidents, L->cfg->auth_file, closed);
@@ -597,7 +597,7 @@ static void on_signals(loop *L)
 			reload(L);
 			continue;
 		}
-		hm_log(HM_BR_LOG_INFO, "%s: stopping", strsignal((int)si.ssi_signo));
+		hm_dlog(HM_DLOG_INFO, "%s: stopping", strsignal((int)si.ssi_signo));
 		L->stop = true;
 	}
 }
@@ -713,7 +713,7 @@ static void run(loop *L)
 			hm_feeds_watch(s); /* about to sleep: the watcher takes over */
 		int n = epoll_wait(L->epfd, evs, 256, timeout);
 		if (n < 0 && errno != EINTR) {
-			hm_log(HM_BR_LOG_ERROR, "epoll_wait: %s", strerror(errno));
+			hm_dlog(HM_DLOG_ERROR, "epoll_wait: %s", strerror(errno));
 			break;
 		}
 		s->now_ns = hm_now_ns();
@@ -760,11 +760,11 @@ static bool start_watcher(loop *L)
 		return true;
 	L->watch = hm_watch_create();
 	if (!L->watch) {
-		hm_log(HM_BR_LOG_ERROR, "cannot start the ring watcher: %s", strerror(errno));
+		hm_dlog(HM_DLOG_ERROR, "cannot start the ring watcher: %s", strerror(errno));
 		return false;
 	}
 	if (!hm_watch_precise(L->watch))
-		hm_log(HM_BR_LOG_WARN, "futex_waitv is not available (Linux < 5.16): idle rings "
+		hm_dlog(HM_DLOG_WARN, "futex_waitv is not available (Linux < 5.16): idle rings "
 				       "are checked every 5 ms");
 	return true;
 }
@@ -775,7 +775,7 @@ static bool setup_events(loop *L)
 	L->sfd = hm_signals_fd();
 	L->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (L->sfd < 0 || L->epfd < 0) {
-		hm_log(HM_BR_LOG_ERROR, "cannot set up the event loop: %s", strerror(errno));
+		hm_dlog(HM_DLOG_ERROR, "cannot set up the event loop: %s", strerror(errno));
 		return false;
 	}
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_LISTEN};
@@ -808,11 +808,11 @@ static void announce(loop *L)
 	hm_bridge_stats_header *h = &L->stats->h;
 	/* Release: a reader that acquires the magic sees the header above. */
 	hm_store_release_u64(&h->magic, HM_BRIDGE_STATS_MAGIC);
-	hm_log(HM_BR_LOG_INFO, "listening on %s for bus '%s' as '%s'%s%s%s", L->listen_str, cfg->bus,
+	hm_dlog(HM_DLOG_INFO, "listening on %s for bus '%s' as '%s'%s%s%s", L->listen_str, cfg->bus,
 	       L->srv.name, cfg->nidents ? ", authentication required" : "",
 	       cfg->busy_poll ? ", busy-poll" : "", L->stats_path[0] ? "" : ", no counters file");
 	if (L->stats_path[0])
-		hm_log(HM_BR_LOG_INFO, "counters in %s", L->stats_path);
+		hm_dlog(HM_DLOG_INFO, "counters in %s", L->stats_path);
 	log_public_key(cfg);
 }
 
@@ -846,12 +846,12 @@ int hm_bridge_run(hm_bridge_cfg *cfg)
 	L->epfd = L->lfd = L->sfd = -1;
 	L->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int rc = 1;
-	hm_log_set_level(cfg->log_level);
+	hm_dlog_set_level(cfg->log_level);
 	raise_fd_limit(cfg->max_connections + 2 * cfg->nlinks);
 
 	hermes_err err = hermes_bus_attach(cfg->bus, &L->bus);
 	if (err) {
-		hm_log(HM_BR_LOG_ERROR, "cannot attach to bus '%s': %s (%s)%s", cfg->bus,
+		hm_dlog(HM_DLOG_ERROR, "cannot attach to bus '%s': %s (%s)%s", cfg->bus,
 		       hermes_strerror(err), hermes_last_error_detail(),
 		       err == HERMES_ENOENT ? "; is hermesd running for it?" : "");
 		goto out;
@@ -860,12 +860,12 @@ int hm_bridge_run(hm_bridge_cfg *cfg)
 		goto out;
 	if (hm_stats_open(cfg->stats_dir, cfg->bus, L->port, cfg->stats_mode, &L->stats,
 			  L->stats_path, sizeof L->stats_path) != 0)
-		hm_log(HM_BR_LOG_WARN, "no counters file in %s: %s (counting in memory only)",
+		hm_dlog(HM_DLOG_WARN, "no counters file in %s: %s (counting in memory only)",
 		       cfg->stats_dir, strerror(errno));
 	if (!L->stats || !start_watcher(L))
 		goto out;
 	if (hm_server_init(&L->srv, cfg, L->bus, L->watch, L->stats) != HERMES_OK) {
-		hm_log(HM_BR_LOG_ERROR, "cannot set up: %s", hermes_last_error_detail());
+		hm_dlog(HM_DLOG_ERROR, "cannot set up: %s", hermes_last_error_detail());
 		goto out;
 	}
 	L->srv.now_ns = hm_now_ns();

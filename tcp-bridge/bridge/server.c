@@ -52,7 +52,7 @@ hermes_err hm_server_init(hm_server *s, const hm_bridge_cfg *cfg, hermes_bus *bu
 		s->bus_id = hm_state_bus_id(cfg->state_dir, cfg->bus);
 	if (!s->bus_id) {
 		if (cfg->state_dir[0])
-			hm_log(HM_BR_LOG_WARN, "cannot keep the bus id in %s (%s): a random one for "
+			hm_dlog(HM_DLOG_WARN, "cannot keep the bus id in %s (%s): a random one for "
 					       "this run only",
 			       cfg->state_dir, strerror(errno));
 		while (!s->bus_id)
@@ -302,11 +302,11 @@ hm_origins *hm_server_origins(hm_server *s, hm_ringref *rr)
 	if (!rr->org) {
 		rr->org = hm_origins_open(s->cfg->state_dir, s->cfg->bus, rr->name, &rr->ring);
 		if (!rr->org)
-			hm_log_ring(HM_BR_LOG_ERROR, rr->name,
+			hm_dlog_ring(HM_DLOG_ERROR, rr->name,
 				    "cannot open its link origin table in %s: %s",
 				    s->cfg->state_dir, strerror(errno));
 		else if (s->cfg->state_dir[0] && !rr->org->in_file)
-			hm_log_ring(HM_BR_LOG_WARN, rr->name,
+			hm_dlog_ring(HM_DLOG_WARN, rr->name,
 				    "link origin table not kept in %s (%s%s); in memory only, so "
 				    "link dedupe does not survive a restart",
 				    s->cfg->state_dir, strerror(rr->org->file_errno),

@@ -240,13 +240,6 @@ struct hm_server {
 
 /* ---- server.c ------------------------------------------------------------------------- */
 
-/* The bridge logs through daemon/log.h, whose --log-level filter it sets
- * (HM_BR_LOG_* are HM_DLOG_*); these names stay for the bridge's modules. */
-#define hm_log hm_dlog
-#define hm_log_ring hm_dlog_ring
-#define hm_log_set_level hm_dlog_set_level
-#define hm_log_level hm_dlog_level
-
 /* The fields that name connection c on a log line (daemon/log.h):
  * client=IDENTITY once its HELLO named one (the wire's only client name;
  * hermesd's lines use client= the same way), conn=SERIAL, peer=ADDRESS. */
