@@ -1,19 +1,14 @@
 /* Harness for the journal tests. See journal_support.h. */
 #include "tests/journal/journal_support.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "journal/journal.h"
+#include "tests/support/process.h"
 #include "tests/support/testing.h"
 
 #ifndef HERMES_JOURNAL_PATH
@@ -25,98 +20,59 @@ void hjt_init(hjt *t, const char *tag, uint64_t seg_size, uint64_t capacity, uin
 {
 	memset(t, 0, sizeof *t);
 	t->notify_fd = -1;
-	ht_daemon_init(&t->d, tag);
 	char size[32];
 	snprintf(size, sizeof size, "%llu", (unsigned long long)seg_size);
 	const char *extra[] = {"--size", size, NULL};
-	ht_daemon_start(&t->d, extra);
-	assert_int_equal(hermes_bus_attach(t->d.bus, &t->bus), HERMES_OK);
+	ht_bus_supervised(&t->b, tag, extra);
 	snprintf(t->ring, sizeof t->ring, "rec");
-	hermes_ring_config rc = {.name = t->ring, .capacity = capacity, .max_msg = max_msg,
-				 .policy = HERMES_POLICY_BLOCK};
-	assert_int_equal(hermes_ring_create(t->bus, &rc), HERMES_OK);
-	snprintf(t->dir, sizeof t->dir, "%s/journal", journal_root ? journal_root : t->d.run_dir);
-	snprintf(t->conf, sizeof t->conf, "%s/hermes-journal.conf", t->d.run_dir);
-	snprintf(t->log, sizeof t->log, "%s/hermes-journal.log", t->d.run_dir);
-	snprintf(t->notify, sizeof t->notify, "%s/jnotify", t->d.run_dir);
+	ht_bus_ring(&t->b, t->ring, capacity, max_msg, HERMES_POLICY_BLOCK);
+	const char *run_dir = t->b.d.run_dir;
+	snprintf(t->dir, sizeof t->dir, "%s/journal", journal_root ? journal_root : run_dir);
+	snprintf(t->conf, sizeof t->conf, "%s/hermes-journal.conf", run_dir);
+	snprintf(t->log, sizeof t->log, "%s/hermes-journal.log", run_dir);
+	snprintf(t->notify, sizeof t->notify, "%s/jnotify", run_dir);
 }
 
 void hjt_config(hjt *t, const char *extra)
 {
 	FILE *f = fopen(t->conf, "w");
 	assert_non_null(f);
-	fprintf(f, "[journal]\nbus = %s\nlog_level = debug\n\n[ring %s]\njournal = %s\n%s", t->d.bus, t->ring,
+	fprintf(f, "[journal]\nbus = %s\nlog_level = debug\n\n[ring %s]\njournal = %s\n%s", t->b.name, t->ring,
 		t->dir, extra ? extra : "");
 	fclose(f);
 }
 
+/* The recorder reads its run directory from the environment too; the
+ * config file says everything it needs. */
+static void recorder_env(void)
+{
+	unsetenv("HERMES_RUN_DIR");
+}
+
 void hjt_start(hjt *t, bool wait_ready)
 {
-	if (t->notify_fd < 0) {
-		struct sockaddr_un sa = {.sun_family = AF_UNIX};
-		snprintf(sa.sun_path, sizeof sa.sun_path, "%.100s", t->notify);
-		t->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		unlink(t->notify);
-		if (t->notify_fd < 0 || bind(t->notify_fd, (struct sockaddr *)&sa, sizeof sa) != 0)
-			fail_msg("notify socket: %s", strerror(errno));
-	}
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd = open(t->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (fd >= 0) {
-			dup2(fd, STDERR_FILENO);
-			dup2(fd, STDOUT_FILENO);
-		}
-		setenv("NOTIFY_SOCKET", t->notify, 1);
-		unsetenv("HERMES_BUS");
-		unsetenv("HERMES_RUN_DIR");
-		execl(HERMES_JOURNAL_PATH, "hermes-journal", "-c", t->conf, (char *)NULL);
-		_exit(127);
-	}
-	t->rec = pid;
-	if (!wait_ready)
-		return;
-	uint64_t deadline = ht_now_ns() + 10000000000ull;
-	for (;;) {
-		struct pollfd p = {.fd = t->notify_fd, .events = POLLIN};
-		if (poll(&p, 1, 50) == 1) {
-			char buf[64] = {0};
-			if (recv(t->notify_fd, buf, sizeof buf - 1, 0) > 0 && strstr(buf, "READY=1"))
-				return;
-		}
-		int st;
-		if (waitpid(t->rec, &st, WNOHANG) == t->rec) {
-			t->rec = 0;
-			fail_msg("hermes-journal exited during start-up (status %d); see %s", st, t->log);
-		}
-		if (ht_now_ns() > deadline) {
-			hjt_kill(t);
-			fail_msg("hermes-journal did not report READY=1 within 10 s; see %s", t->log);
-		}
-	}
+	if (t->notify_fd < 0)
+		t->notify_fd = ht_notify_open(t->notify);
+	const char *argv[] = {"hermes-journal", "-c", t->conf, NULL};
+	ht_spawn_spec s = {.path = HERMES_JOURNAL_PATH, .argv = argv, .log = t->log,
+			   .notify = t->notify, .prepare = recorder_env};
+	t->rec = ht_spawn(&s);
+	if (wait_ready)
+		ht_await_ready(t->notify_fd, &t->rec, 10000, "hermes-journal", t->log);
 }
 
 void hjt_stop(hjt *t)
 {
 	if (t->rec <= 0)
 		return;
-	kill(t->rec, SIGTERM);
-	int st = ht_wait_child(t->rec, 10000);
-	t->rec = 0;
+	int st = ht_proc_terminate(&t->rec, 10000);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		fail_msg("hermes-journal did not stop cleanly (status %d); see %s", st, t->log);
 }
 
 void hjt_kill(hjt *t)
 {
-	if (t->rec <= 0)
-		return;
-	kill(t->rec, SIGKILL);
-	waitpid(t->rec, NULL, 0);
-	t->rec = 0;
+	ht_proc_kill(&t->rec);
 }
 
 /* The journal's next sequence, from its files (a reader's view). */
@@ -194,16 +150,15 @@ void hjt_publish(hjt *t, hermes_pub *pub, uint64_t from, uint64_t to)
 int hjt_produce(void *producer)
 {
 	const hjt_producer *a = producer;
-	hjt t;
-	memset(&t, 0, sizeof t);
-	if (hermes_bus_attach(a->bus, &t.bus) != HERMES_OK)
+	hermes_bus *bus;
+	if (hermes_bus_attach(a->bus, &bus) != HERMES_OK)
 		return 2;
 	hermes_pub *pub;
-	if (hermes_pub_open(t.bus, a->ring, &pub) != HERMES_OK)
+	if (hermes_pub_open(bus, a->ring, &pub) != HERMES_OK)
 		return 3;
-	hjt_publish(&t, pub, a->from, a->to);
+	hjt_publish(NULL, pub, a->from, a->to);
 	hermes_pub_close(pub);
-	hermes_bus_detach(t.bus);
+	hermes_bus_detach(bus);
 	return 0;
 }
 
@@ -233,13 +188,8 @@ void hjt_cleanup(hjt *t)
 	if (t->notify_fd >= 0)
 		close(t->notify_fd);
 	t->notify_fd = -1;
-	hermes_bus_detach(t->bus);
-	t->bus = NULL;
-	if (t->dir[0] && strncmp(t->dir, t->d.run_dir, strlen(t->d.run_dir)) != 0) {
-		char cmd[400];
-		snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", t->dir);
-	}
-	ht_daemon_cleanup(&t->d);
+	const char *run_dir = t->b.d.run_dir;
+	if (t->dir[0] && strncmp(t->dir, run_dir, strlen(run_dir)) != 0)
+		ht_remove_tree(t->dir);
+	ht_bus_teardown(&t->b);
 }

@@ -11,11 +11,10 @@
 #include <hermes/bus.h>
 
 #include "journal/rstats.h"
-#include "tests/support/daemon.h"
+#include "tests/support/bus.h"
 
 typedef struct hjt {
-	ht_daemon d;	    /* hermesd and its run directory */
-	hermes_bus *bus;
+	ht_bus b;	    /* the bus under hermesd, its run directory */
 	char ring[32];
 	char dir[300];	    /* the ring's journal directory */
 	char conf[300];	    /* the recorder's config file */
@@ -25,7 +24,7 @@ typedef struct hjt {
 	pid_t rec;	    /* the recorder, 0 when not running */
 } hjt;
 
-/* Start hermesd (segment of seg_size bytes), attach, create ring `ring`
+/* Start hermesd (segment of seg_size bytes), attach, create ring "rec"
  * (block policy) with the given capacity; the journal directory is made
  * under the run directory (or under journal_root when not NULL). */
 void hjt_init(hjt *t, const char *tag, uint64_t seg_size, uint64_t capacity, uint32_t max_msg,
@@ -49,7 +48,8 @@ bool hjt_wait_journaled(hjt *t, uint64_t next, int timeout_ms);
 /* The recorder's counters (NULL when the file is not there yet). */
 const hj_stats *hjt_stats(hjt *t);
 
-/* Publish message i (ht_traffic format, producer 0) for i in [from, to). */
+/* Publish message i (hjt_fill's payload, sequence i) for i in [from, to) on
+ * pub, any bus (t is not used: NULL is fine). */
 void hjt_publish(hjt *t, hermes_pub *pub, uint64_t from, uint64_t to);
 
 /* A producer process for ht_fork: attaches to bus, publishes messages
@@ -71,7 +71,9 @@ bool hjt_msg_ok(const void *data, uint32_t len, uint64_t seq);
  * is there once, in order, intact, with nothing lost, corrupt or gapped. */
 void hjt_verify_journal(hjt *t, uint64_t from, uint64_t to);
 
-/* Stop everything started, remove segment, run and journal directories. */
+/* Stop everything started, remove segment, run and journal directories;
+ * fails the test when a handle on the bus was left open or hermesd did not
+ * stop cleanly (ht_bus_teardown). */
 void hjt_cleanup(hjt *t);
 
 #endif

@@ -30,8 +30,8 @@ static int teardown(void **state)
 /* Run hermes-ctl with args (NULL-terminated), stdout to `out`; its exit status. */
 static int ctl(const char *const *args)
 {
-	snprintf(out, sizeof out, "%s/ctl.out", T.d.run_dir);
-	const char *argv[24] = {"hermes-ctl", "--bus", T.d.bus};
+	snprintf(out, sizeof out, "%s/ctl.out", T.b.d.run_dir);
+	const char *argv[24] = {"hermes-ctl", "--bus", T.b.name};
 	int n = 3;
 	for (; *args && n < 23; args++)
 		argv[n++] = *args;
@@ -87,7 +87,7 @@ static void test_tail_reaches_into_the_journal_and_verify_finds_corruption(void 
 	hjt_config(&T, "file_size = 256K\n");
 	hjt_start(&T, true);
 	hermes_pub *pub;
-	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
 	/* Far more than the 64 KiB ring holds: sequence 0 is long gone from it. */
 	hjt_publish(&T, pub, 0, 10000);
 	hermes_pub_close(pub);

@@ -35,7 +35,7 @@ static int teardown(void **state)
 static int orphan(uint64_t *seq, char name[32])
 {
 	hm_ring r;
-	if (hm_bus_find_ring(T.bus, T.ring, &r, NULL) != HERMES_OK)
+	if (hm_bus_find_ring(T.b.bus, T.ring, &r, NULL) != HERMES_OK)
 		return -1;
 	for (int i = 0; i < (int)HM_MAX_SUBSCRIBERS; i++)
 		if (hm_load_acquire_u64(&r.subs[i].owner) == HM_SUB_ORPHAN &&
@@ -84,7 +84,7 @@ static uint64_t recorded(void)
 static uint64_t ring_tail(void)
 {
 	hermes_sub *s;
-	assert_int_equal(hermes_sub_open(T.bus, T.ring, HERMES_START_LATEST, 0, &s), HERMES_OK);
+	assert_int_equal(hermes_sub_open(T.b.bus, T.ring, HERMES_START_LATEST, 0, &s), HERMES_OK);
 	uint64_t t = hermes_sub_next_seq(s);
 	hermes_sub_close(s);
 	return t;
@@ -100,7 +100,7 @@ static void test_durable_cursor_outlives_a_killed_recorder(void **state)
 	hjt_start(&T, true);
 	const uint64_t n = ht_scaled(60000);
 	const unsigned kills = 5;
-	hjt_producer a = {.bus = T.d.bus, .ring = T.ring, .from = 0, .to = n};
+	hjt_producer a = {.bus = T.b.name, .ring = T.ring, .from = 0, .to = n};
 	pid_t p = ht_fork(hjt_produce, &a);
 	for (unsigned k = 0; k < kills; k++) {
 		uint64_t want = (k + 1) * n / (kills + 2), deadline = ht_now_ns() + 30000000000ull;
@@ -139,14 +139,14 @@ static void test_durable_cursor_outlives_a_killed_recorder(void **state)
 static int ctl(char *out, size_t cap, const char *const *args)
 {
 	char path[400];
-	snprintf(path, sizeof path, "%s/ctl.out", T.d.run_dir);
+	snprintf(path, sizeof path, "%s/ctl.out", T.b.d.run_dir);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		char *argv[16] = {"hermes-ctl", "--bus", T.d.bus};
+		char *argv[16] = {"hermes-ctl", "--bus", T.b.name};
 		int n = 3;
 		for (int i = 0; args[i] && n < 15; i++)
 			argv[n++] = (char *)args[i];
@@ -170,7 +170,7 @@ static void test_an_orphaned_cursor_holds_producers_until_the_operator_drops_it(
 	hjt_config(&T, "durable = true\n");
 	hjt_start(&T, true);
 	hermes_pub *pub;
-	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
 	hjt_publish(&T, pub, 0, 1000);
 	assert_true(hjt_wait_journaled(&T, 1000, 10000));
 	/* A graceful stop keeps the cursor too (a restart or an upgrade). */
@@ -197,7 +197,7 @@ static void test_an_orphaned_cursor_holds_producers_until_the_operator_drops_it(
 	/* Refused while a process has it open... */
 	hermes_sub *holder;
 	int adopted = 0;
-	assert_int_equal(hermes_sub_open_durable(T.bus, T.ring, name, HERMES_START_LATEST, 0, &holder,
+	assert_int_equal(hermes_sub_open_durable(T.b.bus, T.ring, name, HERMES_START_LATEST, 0, &holder,
 						 &adopted),
 			 HERMES_OK);
 	assert_int_equal(adopted, 1);
@@ -205,7 +205,7 @@ static void test_an_orphaned_cursor_holds_producers_until_the_operator_drops_it(
 	const char *drop[] = {"durable", "drop", T.ring, name, NULL};
 	assert_int_equal(ctl(out, sizeof out, drop), 1);
 	assert_non_null(strstr(out, "is open in pid"));
-	assert_int_equal(hermes_sub_drop_durable(T.bus, T.ring, name), HERMES_EBUSY);
+	assert_int_equal(hermes_sub_drop_durable(T.b.bus, T.ring, name), HERMES_EBUSY);
 	hermes_sub_close(holder); /* orphaned again */
 	wait_orphan(&at, name);
 	/* ...then dropped: the producers go on. */
@@ -214,8 +214,8 @@ static void test_an_orphaned_cursor_holds_producers_until_the_operator_drops_it(
 	assert_true(orphan(&at, name) < 0);
 	hjt_publish(&T, pub, i, i + 2000);
 	hermes_pub_close(pub);
-	assert_int_equal(hermes_sub_drop_durable(T.bus, T.ring, name), HERMES_ENOENT);
-	assert_int_equal(hermes_sub_drop_durable(T.bus, T.ring, "bad name"), HERMES_EINVAL);
+	assert_int_equal(hermes_sub_drop_durable(T.b.bus, T.ring, name), HERMES_ENOENT);
+	assert_int_equal(hermes_sub_drop_durable(T.b.bus, T.ring, "bad name"), HERMES_EINVAL);
 }
 
 int main(void)

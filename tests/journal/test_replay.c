@@ -67,7 +67,7 @@ static void test_subscriber_started_after_the_producer_finished_reads_everything
 	hjt_config(&T, "");
 	hjt_start(&T, true);
 	hermes_pub *pub;
-	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
 	hjt_publish(&T, pub, 0, 20000);
 	hermes_pub_close(pub);
 	assert_true(hjt_wait_journaled(&T, 20000, 10000));
@@ -83,11 +83,11 @@ static void test_subscriber_started_after_the_producer_finished_reads_everything
 	hermes_replay_close(r);
 	/* From any sequence in the middle, and handed over to the live ring at
 	 * the end of the journal. */
-	assert_int_equal(hermes_replay_open(T.bus, T.ring, T.dir, 12345, &r), HERMES_OK);
+	assert_int_equal(hermes_replay_open(T.b.bus, T.ring, T.dir, 12345, &r), HERMES_OK);
 	assert_int_equal(read_exactly(r, 12345, 20000, 10000), UINT64_MAX);
 	assert_int_equal(hermes_replay_poll(r, &m), HERMES_EAGAIN);
 	assert_true(hermes_replay_is_live(r));
-	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
 	hjt_publish(&T, pub, 20000, 20010);
 	hermes_pub_close(pub);
 	read_exactly(r, 20000, 20010, 10000);
@@ -103,7 +103,7 @@ static void test_user_tags_are_recorded_and_replayed(void **state)
 	hjt_config(&T, "");
 	hjt_start(&T, true);
 	hermes_pub *pub;
-	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
 	for (uint64_t i = 0; i < 100; i++) {
 		uint8_t p[256];
 		uint32_t len = hjt_fill(p, i);
@@ -136,7 +136,7 @@ static void test_replay_hands_over_to_live_exactly_once_while_the_producer_publi
 	hjt_config(&T, "durable = true\nfile_size = 1M\n");
 	hjt_start(&T, true);
 	const uint64_t n = ht_scaled(300000);
-	hjt_producer a = {.bus = T.d.bus, .ring = T.ring, .from = 0, .to = n};
+	hjt_producer a = {.bus = T.b.name, .ring = T.ring, .from = 0, .to = n};
 	pid_t p = ht_fork(hjt_produce, &a);
 	assert_true(hjt_wait_journaled(&T, 0, 1) || true);
 	/* Start once some of it is journaled, while the producer still runs. */
@@ -151,7 +151,7 @@ static void test_replay_hands_over_to_live_exactly_once_while_the_producer_publi
 		usleep(500);
 	}
 	hermes_replay *r;
-	assert_int_equal(hermes_replay_open(T.bus, T.ring, T.dir, 0, &r), HERMES_OK);
+	assert_int_equal(hermes_replay_open(T.b.bus, T.ring, T.dir, 0, &r), HERMES_OK);
 	uint64_t live_at = read_exactly(r, 0, n, 60000);
 	int st = ht_wait_child(p, 60000);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -172,7 +172,7 @@ static void test_durable_recorder_holds_producers_back_and_resumes_after_restart
 	hjt_config(&T, "durable = true\nfsync = batch\nfile_size = 256K\n");
 	hjt_start(&T, true);
 	hermes_pub *pub;
-	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
 	/* Far more than the ring holds: every one waits for the recorder. */
 	hjt_publish(&T, pub, 0, 30000);
 	assert_true(hjt_wait_journaled(&T, 30000, 20000));
@@ -180,7 +180,7 @@ static void test_durable_recorder_holds_producers_back_and_resumes_after_restart
 	 * (an application reading it) has not released; the restarted
 	 * recorder takes exactly what it had not journaled from there. */
 	hermes_sub *app;
-	assert_int_equal(hermes_sub_open(T.bus, T.ring, HERMES_START_LATEST, 0, &app), HERMES_OK);
+	assert_int_equal(hermes_sub_open(T.b.bus, T.ring, HERMES_START_LATEST, 0, &app), HERMES_OK);
 	hjt_stop(&T);
 	hjt_publish(&T, pub, 30000, 30500);
 	hjt_start(&T, true);
@@ -283,18 +283,15 @@ static void test_gaps_and_corrupt_records_reach_the_replay_reader(void **state)
  * and count, then goes on live. */
 static void hand_over_race(bool journal_catches_up)
 {
-	char bus_name[64], dir[200], tag[64];
-	ht_unique_name(bus_name, sizeof bus_name, "jrace");
+	char dir[200], tag[64];
 	snprintf(dir, sizeof dir, "/tmp/hermes-test-%s", ht_unique_name(tag, sizeof tag, "jrace"));
-	hermes_bus *bus;
-	assert_int_equal(hermes_bus_create(bus_name, 4u << 20, 0600, &bus), HERMES_OK);
-	hermes_ring_config rc = {.name = "rec", .capacity = 4096, .max_msg = 512,
-				 .policy = HERMES_POLICY_OVERWRITE};
-	assert_int_equal(hermes_ring_create(bus, &rc), HERMES_OK);
+	ht_bus B;
+	ht_bus_private(&B, "jrace", 4u << 20);
+	ht_bus_ring(&B, "rec", 4096, 512, HERMES_POLICY_OVERWRITE);
+	hermes_bus *bus = B.bus;
 	hermes_pub *pub;
 	assert_int_equal(hermes_pub_open(bus, "rec", &pub), HERMES_OK);
-	hjt t = {.bus = bus};
-	hjt_publish(&t, pub, 0, 300); /* the ring keeps only the last few dozen */
+	hjt_publish(NULL, pub, 0, 300); /* the ring keeps only the last few dozen */
 	hm_jopts o = {.file_size = 64u << 10, .index_stride = 4096};
 	hm_jwriter *w;
 	assert_int_equal(hm_jwriter_open(dir, "rec", hermes_bus_id(bus), &o, &w, NULL), HERMES_OK);
@@ -331,7 +328,7 @@ static void hand_over_race(bool journal_catches_up)
 	uint64_t deadline = ht_now_ns() + 10000000000ull;
 	for (uint64_t end = 300; end <= 310; end += 10) {
 		if (end == 310)
-			hjt_publish(&t, pub, 300, 310);
+			hjt_publish(NULL, pub, 300, 310);
 		while (next < end) {
 			hermes_err e = hermes_replay_poll(r, &m);
 			if (e == HERMES_EAGAIN) {
@@ -351,11 +348,9 @@ static void hand_over_race(bool journal_catches_up)
 	hermes_replay_close(r);
 	hm_jwriter_close(w);
 	hermes_pub_close(pub);
-	hermes_bus_detach(bus);
-	hermes_bus_unlink(bus_name);
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	ht_bus_teardown(&B);
+	ht_remove_tree(dir);
+	assert_int_equal(access(dir, F_OK), -1);
 }
 
 static void test_hand_over_race_goes_back_to_the_journal_when_it_grew(void **state)
@@ -377,17 +372,17 @@ static void test_recorder_refuses_a_ring_that_was_created_again(void **state)
 	hjt_config(&T, "");
 	hjt_start(&T, true);
 	hermes_pub *pub;
-	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
 	hjt_publish(&T, pub, 0, 100);
 	hermes_pub_close(pub);
 	assert_true(hjt_wait_journaled(&T, 100, 10000));
 	hjt_stop(&T);
 	/* The same name, a new ring: its sequences start at 0 again. */
-	assert_int_equal(hermes_ring_delete(T.bus, T.ring, 0), HERMES_OK);
+	assert_int_equal(hermes_ring_delete(T.b.bus, T.ring, 0), HERMES_OK);
 	hermes_ring_config rc = {.name = T.ring, .capacity = 64u << 10, .max_msg = 1024,
 				 .policy = HERMES_POLICY_BLOCK};
-	assert_int_equal(hermes_ring_create(T.bus, &rc), HERMES_OK);
-	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	assert_int_equal(hermes_ring_create(T.b.bus, &rc), HERMES_OK);
+	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
 	hjt_publish(&T, pub, 0, 10);
 	hermes_pub_close(pub);
 	hjt_start(&T, true);
@@ -410,7 +405,7 @@ static void test_retention_deletes_old_files_and_replay_reports_them_lost(void *
 	hjt_config(&T, "file_size = 128K\nretention_bytes = 512K\n");
 	hjt_start(&T, true);
 	hermes_pub *pub;
-	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
 	hjt_publish(&T, pub, 0, 20000);
 	hermes_pub_close(pub);
 	assert_true(hjt_wait_journaled(&T, 20000, 10000));

@@ -15,25 +15,25 @@
 #include <unistd.h>
 
 #include "shm/segment.h"
+#include "tests/support/bus.h"
 
-static char bus_name[64];
-static hermes_bus *bus;
+static ht_bus B;
+static hermes_bus *bus; /* B.bus */
 
+/* A private bus with one block ring "w" of 64 KiB. */
 static int setup(void **state)
 {
 	(void)state;
-	ht_unique_name(bus_name, sizeof bus_name, "wait");
-	if (hermes_bus_create(bus_name, 4 << 20, 0600, &bus))
-		return -1;
-	hermes_ring_config cfg = {.name = "w", .capacity = 1 << 16, .max_msg = 1024};
-	return hermes_ring_create(bus, &cfg) ? -1 : 0;
+	ht_bus_private(&B, "wait", 4 << 20);
+	ht_bus_ring(&B, "w", 1 << 16, 1024, HERMES_POLICY_BLOCK);
+	bus = B.bus;
+	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	hermes_bus_detach(bus);
-	hermes_bus_unlink(bus_name);
+	ht_bus_teardown(&B);
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "core/futex.h"
 #include "shm/segment.h"
 #include "shm/waitset.h"
+#include "tests/support/bus.h"
 #include "tests/support/daemon.h"
 
 #define NRINGS 3
@@ -26,29 +27,24 @@
 #define SOON_NS 5000000000ull /* ... well before it */
 
 static const char *ring_names[NRINGS] = {"r0", "r1", "r2"};
-static char bus_name[64];
-static hermes_bus *bus;
+static ht_bus B;
+static hermes_bus *bus; /* B.bus */
 
+/* A private bus with NRINGS block rings of 64 KiB. */
 static int setup(void **state)
 {
 	(void)state;
-	ht_unique_name(bus_name, sizeof bus_name, "ws");
-	if (hermes_bus_create(bus_name, 8 << 20, 0600, &bus))
-		return -1;
-	for (int i = 0; i < NRINGS; i++) {
-		hermes_ring_config cfg = {.name = ring_names[i], .capacity = 1 << 16,
-					  .max_msg = 1024};
-		if (hermes_ring_create(bus, &cfg))
-			return -1;
-	}
+	ht_bus_private(&B, "ws", 8 << 20);
+	for (int i = 0; i < NRINGS; i++)
+		ht_bus_ring(&B, ring_names[i], 1 << 16, 1024, HERMES_POLICY_BLOCK);
+	bus = B.bus;
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	hermes_bus_detach(bus);
-	hermes_bus_unlink(bus_name);
+	ht_bus_teardown(&B);
 	return 0;
 }
 

@@ -25,9 +25,15 @@ pid_t ht_spawn(const ht_spawn_spec *s)
 		fail_msg("fork: %s", strerror(errno));
 	if (pid > 0)
 		return pid;
-	int fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	int fd = s->log ? open(s->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : -1;
 	if (fd >= 0) {
 		dup2(fd, STDERR_FILENO);
+		dup2(fd, STDOUT_FILENO);
+	}
+	if (s->out) {
+		fd = open(s->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0)
+			_exit(126);
 		dup2(fd, STDOUT_FILENO);
 	}
 	if (s->notify)
@@ -42,6 +48,12 @@ pid_t ht_spawn(const ht_spawn_spec *s)
 	else
 		execvp(s->argv[0], (char *const *)s->argv);
 	_exit(127);
+}
+
+int ht_run(const ht_spawn_spec *s, int timeout_ms)
+{
+	int st = ht_wait_child(ht_spawn(s), timeout_ms);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 int ht_notify_open(const char *path)
@@ -75,6 +87,24 @@ ht_ready ht_wait_ready(int notify_fd, pid_t *pid, int timeout_ms, char *msg, siz
 			ht_proc_kill(pid);
 			return HT_TIMEOUT;
 		}
+	}
+}
+
+void ht_await_ready(int notify_fd, pid_t *pid, int timeout_ms, const char *what, const char *log)
+{
+	char msg[64];
+	int st = 0;
+	switch (ht_wait_ready(notify_fd, pid, timeout_ms, msg, sizeof msg, &st)) {
+	case HT_READY:
+		return;
+	case HT_EXITED:
+		ht_file_dump(log);
+		fail_msg("%s exited during start-up (status %d); see %s", what, st, log);
+		break;
+	case HT_TIMEOUT:
+		ht_file_dump(log);
+		fail_msg("%s did not report READY=1 within %d ms; see %s", what, timeout_ms, log);
+		break;
 	}
 }
 

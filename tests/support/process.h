@@ -10,21 +10,30 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* What to start. stdout and stderr go to log (appended); NOTIFY_SOCKET is
- * set to notify, or cleared when notify is NULL; HERMES_BUS is cleared;
- * prepare (may be NULL) runs in the child just before exec, for the
- * program's own environment and limits. path NULL: execvp(argv[0]). */
+/* What to start. stdout and stderr go to log (appended; NULL: they stay the
+ * test's), except that stdout alone goes to out when out is not NULL (the
+ * file truncated first: a command's output the test reads back);
+ * NOTIFY_SOCKET is set to notify, or cleared when notify is NULL;
+ * HERMES_BUS is cleared; prepare (may be NULL) runs in the child just before
+ * exec, for the program's own environment and limits. path NULL:
+ * execvp(argv[0]). */
 typedef struct ht_spawn_spec {
 	const char *path;
 	const char *const *argv;
 	const char *log;
 	const char *notify;
 	void (*prepare)(void);
+	const char *out;
 } ht_spawn_spec;
 
 /* Fork and exec; fails the test when fork fails. The child exits 127 when
  * exec fails. */
 pid_t ht_spawn(const ht_spawn_spec *s);
+
+/* Run to completion: ht_spawn, then wait for the exit within timeout_ms
+ * (past it: SIGKILL and fail the test). Returns the exit status, or -1 when
+ * it ended by a signal. */
+int ht_run(const ht_spawn_spec *s, int timeout_ms);
 
 /* A datagram socket bound at path (replacing a stale one) for a child's
  * sd_notify messages; fails the test on error. */
@@ -40,6 +49,11 @@ typedef enum ht_ready {
  * too. On HT_EXITED and HT_TIMEOUT the child has been reaped and *pid is 0. */
 ht_ready ht_wait_ready(int notify_fd, pid_t *pid, int timeout_ms, char *msg, size_t cap,
 		       int *status);
+
+/* ht_wait_ready that fails the test unless READY=1 comes: naming `what`
+ * (e.g. "hermesd") and showing its log (ht_file_dump) when it exited first
+ * or did not report in time. */
+void ht_await_ready(int notify_fd, pid_t *pid, int timeout_ms, const char *what, const char *log);
 
 /* SIGTERM *pid (> 0) and reap it within timeout_ms (past it: SIGKILL and
  * fail the test); *pid becomes 0. Returns the wait status. */

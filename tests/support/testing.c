@@ -1,11 +1,13 @@
 #include "tests/support/testing.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +64,76 @@ const char *ht_unique_name(char *buf, size_t len, const char *tag)
 	static unsigned counter;
 	snprintf(buf, len, "t%d-%s-%u", (int)getpid(), tag, counter++);
 	return buf;
+}
+
+const char *ht_temp_dir(char *buf, size_t len)
+{
+	snprintf(buf, len, "/tmp/hermes-test-XXXXXX");
+	if (!mkdtemp(buf))
+		fail_msg("mkdtemp: %s", strerror(errno));
+	chmod(buf, 0755);
+	return buf;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (remove(path) != 0 && errno != ENOENT)
+		fprintf(stderr, "could not remove %s: %s (type %d)\n", path, strerror(errno), type);
+	return 0;
+}
+
+void ht_remove_tree(const char *path)
+{
+	/* Depth first, so each directory is empty when its turn comes. */
+	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+		fprintf(stderr, "could not remove %s: %s\n", path, strerror(errno));
+}
+
+int ht_file_count(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	char line[2048];
+	int found = 0;
+	while (fgets(line, sizeof line, f))
+		found += strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+bool ht_file_has(const char *path, const char *needle)
+{
+	return ht_file_count(path, needle) > 0;
+}
+
+bool ht_file_wait(const char *path, const char *needle, int count, int timeout_ms)
+{
+	uint64_t deadline = ht_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	while (ht_file_count(path, needle) < count) {
+		if (ht_now_ns() > deadline)
+			return false;
+		/* A poll interval while the process works toward the line. */
+		struct timespec nap = {0, 2000000};
+		nanosleep(&nap, NULL);
+	}
+	return true;
+}
+
+void ht_file_dump(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	char line[2048];
+	unsigned n = 0;
+	fprintf(stderr, "---- %s ----\n", path);
+	while (fgets(line, sizeof line, f) && n++ < 200)
+		fputs(line, stderr);
+	fprintf(stderr, "---- end of %s ----\n", path);
+	fclose(f);
 }
 
 int ht_wait_child(pid_t pid, int timeout_ms)

@@ -1,10 +1,15 @@
 /* Small shared helpers for the cmocka suites: deadlines, unique names,
- * child processes. Every wait here is bounded by a deadline. */
+ * temporary run directories, log files, child processes. Every wait here is
+ * bounded by a deadline. The rest of the test kit builds on this:
+ * process.h (spawn, readiness, stop and kill by pid), daemon.h (hermesd),
+ * bus.h (a bus with rings, private or under hermesd), traffic.h (checked
+ * multi-producer traffic). */
 #ifndef HM_TESTING_H
 #define HM_TESTING_H
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -23,6 +28,28 @@ uint64_t ht_now_ns(void);
 /* A bus name unique to this process and call ("t<pid>-<tag>-<n>"), written
  * into buf (at least 64 bytes). */
 const char *ht_unique_name(char *buf, size_t len, const char *tag);
+
+/* A fresh directory /tmp/hermes-test-XXXXXX (mode 0755, so a daemon under
+ * test may serve sockets in it) written into buf (at least 32 bytes); fails
+ * the test when it cannot be made. */
+const char *ht_temp_dir(char *buf, size_t len);
+
+/* Remove the tree at path (files, sockets, directories; links are not
+ * followed). Quiet when it is not there; says on stderr what it could not
+ * remove. */
+void ht_remove_tree(const char *path);
+
+/* How many lines of the file at path contain needle (0 when the file cannot
+ * be read), whether one does, and a wait (deadline timeout_ms) until at
+ * least `count` lines do: true when they do. For the logs of processes
+ * under test. */
+int ht_file_count(const char *path, const char *needle);
+bool ht_file_has(const char *path, const char *needle);
+bool ht_file_wait(const char *path, const char *needle, int count, int timeout_ms);
+
+/* Copy the file at path (its first 200 lines) to stderr between marker
+ * lines, so a failing test shows what a process under test logged. */
+void ht_file_dump(const char *path);
 
 /* Wait for child pid to exit within timeout_ms. Returns its wait status, or
  * fails the test (after killing the child) when the deadline passes. */

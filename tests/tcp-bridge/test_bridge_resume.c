@@ -47,7 +47,7 @@ static void start_all(const char *tag, const char *conf)
 	char spec[400];
 	snprintf(spec, sizeof spec, "%s:%s", T.ring, T.dir);
 	const char *extra[] = {"--journal", spec, "--log-level", "debug", NULL};
-	hb_bridge_start(&B, &T.d, "bridge", extra);
+	hb_bridge_start(&B, &T.b.d, "bridge", extra);
 }
 
 static hermes_net *subscribe_at(const hb_bridge *b, uint64_t seq, uint32_t *sub, uint64_t *first)
@@ -96,7 +96,7 @@ static void read_exactly(hermes_net *n, uint32_t sub, uint64_t from, uint64_t to
 static uint64_t ring_earliest(void)
 {
 	hermes_sub *s;
-	assert_int_equal(hermes_sub_open(T.bus, T.ring, HERMES_START_EARLIEST, 0, &s), HERMES_OK);
+	assert_int_equal(hermes_sub_open(T.b.bus, T.ring, HERMES_START_EARLIEST, 0, &s), HERMES_OK);
 	uint64_t e = hermes_sub_next_seq(s);
 	hermes_sub_close(s);
 	return e;
@@ -107,7 +107,7 @@ static void test_remote_subscriber_resumes_from_the_journal_after_the_ring_lappe
 	(void)state;
 	start_all("bres", "durable = true\nfile_size = 256K\n");
 	hermes_pub *pub;
-	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
 	hjt_publish(&T, pub, 0, 2000);
 
 	/* A remote subscriber reads 0..999 (0 is long gone from the ring: the
@@ -128,7 +128,7 @@ static void test_remote_subscriber_resumes_from_the_journal_after_the_ring_lappe
 	/* It reconnects at its last sequence + 1 while the producer is still
 	 * publishing: from the journal, then live, every message once. */
 	const uint64_t total = lapped + ht_scaled(10000);
-	hjt_producer a = {.bus = T.d.bus, .ring = T.ring, .from = lapped, .to = total};
+	hjt_producer a = {.bus = T.b.name, .ring = T.ring, .from = lapped, .to = total};
 	n = subscribe_at(&B, 1000, &sub, &first);
 	pid_t p = ht_fork(hjt_produce, &a);
 	assert_int_equal(first, 1000);
@@ -136,7 +136,7 @@ static void test_remote_subscriber_resumes_from_the_journal_after_the_ring_lappe
 	int st = ht_wait_child(p, 60000);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	/* And it is live: one more message comes straight from the ring. */
-	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
 	hjt_publish(&T, pub, total, total + 1);
 	hermes_pub_close(pub);
 	read_exactly(n, sub, total, total + 1, 10000);
@@ -147,7 +147,7 @@ static void test_remote_subscriber_resumes_from_the_journal_after_the_ring_lappe
 
 	/* A bridge that does not know the journal starts at the oldest
 	 * message the ring holds, and SUBSCRIBED says so (older behaviour). */
-	hb_bridge_start(&B2, &T.d, "bridge2", NULL);
+	hb_bridge_start(&B2, &T.b.d, "bridge2", NULL);
 	n = subscribe_at(&B2, 1000, &sub, &first);
 	assert_true(first > 1000);
 	hermes_net_close(n);
@@ -158,19 +158,19 @@ static void test_hermes_ctl_tail_remote_from_reads_the_journal(void **state)
 	(void)state;
 	start_all("btail", "durable = true\nfile_size = 256K\n");
 	hermes_pub *pub;
-	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
 	hjt_publish(&T, pub, 0, 3000);
 	hermes_pub_close(pub);
 	assert_true(ring_earliest() > 10);
 	char out[400];
-	snprintf(out, sizeof out, "%s/tail.out", T.d.run_dir);
+	snprintf(out, sizeof out, "%s/tail.out", T.b.d.run_dir);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		setenv("HERMES_BUS", T.d.bus, 1);
+		setenv("HERMES_BUS", T.b.name, 1);
 		execl(HERMES_CTL_PATH, "hermes-ctl", "tail", T.ring, "--from", "10", "--count", "3",
 		      "--format", "json", "--remote", B.addr, (char *)NULL);
 		_exit(127);
@@ -193,7 +193,7 @@ static void test_a_start_older_than_ring_and_journal_begins_at_the_oldest_journa
 	/* Retention keeps about two 256K files (some 3000 messages). */
 	start_all("bold", "durable = true\nfile_size = 256K\nretention_bytes = 600K\n");
 	hermes_pub *pub;
-	assert_int_equal(hermes_pub_open(T.bus, T.ring, &pub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
 	hjt_publish(&T, pub, 0, 12000);
 	hermes_pub_close(pub);
 	assert_true(hjt_wait_journaled(&T, 12000, 20000));

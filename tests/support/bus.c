@@ -1,0 +1,100 @@
+/* The bus fixture. See bus.h. */
+#include "tests/support/bus.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shm/ring.h"
+#include "shm/segment.h"
+#include "tests/support/process.h"
+#include "tests/support/testing.h"
+
+void ht_bus_private(ht_bus *b, const char *tag, uint64_t size)
+{
+	memset(b, 0, sizeof *b);
+	b->d.notify_fd = -1;
+	ht_unique_name(b->name, sizeof b->name, tag);
+	hermes_err e = hermes_bus_create(b->name, size, 0600, &b->bus);
+	if (e != HERMES_OK)
+		fail_msg("create bus %s (%llu bytes): %s", b->name, (unsigned long long)size,
+			 hermes_strerror(e));
+}
+
+void ht_bus_supervised(ht_bus *b, const char *tag, const char *const *hermesd_args)
+{
+	memset(b, 0, sizeof *b);
+	b->supervised = true;
+	ht_daemon_init(&b->d, tag);
+	snprintf(b->name, sizeof b->name, "%s", b->d.bus);
+	ht_daemon_start(&b->d, hermesd_args);
+	hermes_err e = hermes_bus_attach(b->name, &b->bus);
+	if (e != HERMES_OK)
+		fail_msg("attach to bus %s: %s; see %s", b->name, hermes_strerror(e), b->d.log);
+}
+
+void ht_bus_ring(ht_bus *b, const char *ring, uint64_t capacity, uint32_t max_msg,
+		 hermes_policy policy)
+{
+	hermes_ring_config cfg = {.name = ring, .capacity = capacity, .max_msg = max_msg,
+				  .policy = policy};
+	hermes_err e = hermes_ring_create(b->bus, &cfg);
+	if (e != HERMES_OK)
+		fail_msg("create ring %s on bus %s: %s", ring, b->name, hermes_strerror(e));
+}
+
+/* Slots of this process still taken on the bus's rings: handles the test
+ * opened and did not close. Writes the first into what. */
+static unsigned slots_left(hermes_bus *bus, char *what, size_t cap)
+{
+	hermes_ring_info info[HM_MAX_RINGS];
+	unsigned count = 0, left = 0;
+	if (hermes_bus_rings(bus, info, HM_MAX_RINGS, &count) != HERMES_OK)
+		return 0;
+	uint64_t me = (uint64_t)getpid();
+	for (unsigned i = 0; i < count && i < HM_MAX_RINGS; i++) {
+		hm_ring r;
+		if (hm_bus_find_ring(bus, info[i].name, &r, NULL) != HERMES_OK)
+			continue;
+		for (unsigned k = 0; k < HM_MAX_PRODUCERS; k++)
+			if (hm_load_acquire_u64(&r.prods[k].owner) == me && !left++)
+				snprintf(what, cap, "a publisher of ring %.48s", info[i].name);
+		for (unsigned k = 0; k < HM_MAX_SUBSCRIBERS; k++)
+			if (hm_load_acquire_u64(&r.subs[k].owner) == me && !left++)
+				snprintf(what, cap, "a subscriber of ring %.48s", info[i].name);
+	}
+	return left;
+}
+
+void ht_bus_teardown(ht_bus *b)
+{
+	if (!b->name[0])
+		return;
+	char what[96] = "";
+	unsigned left = b->bus ? slots_left(b->bus, what, sizeof what) : 0;
+	hermes_bus_detach(b->bus);
+	b->bus = NULL;
+	int st = 0;
+	if (b->supervised && b->d.pid > 0)
+		st = ht_proc_terminate(&b->d.pid, 10000);
+	if (b->supervised)
+		ht_daemon_cleanup(&b->d);
+	else
+		hermes_bus_unlink(b->name);
+	char name[64];
+	memcpy(name, b->name, sizeof name);
+	bool segment_left = hermes_bus_unlink(name) != HERMES_ENOENT;
+	struct stat sb;
+	bool dir_left = b->supervised && stat(b->d.run_dir, &sb) == 0;
+	b->name[0] = '\0';
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("hermesd of bus %s did not stop cleanly (status 0x%x)", name, st);
+	if (left)
+		fail_msg("bus %s: the test left %u handle(s) open, %s among them", name, left, what);
+	if (segment_left)
+		fail_msg("bus %s: the segment was still there after teardown", name);
+	if (dir_left)
+		fail_msg("bus %s: run directory %s was still there after teardown", name, b->d.run_dir);
+}
