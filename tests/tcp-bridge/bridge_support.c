@@ -22,6 +22,9 @@
 #ifndef HERMES_BRIDGE_PATH
 #error "HERMES_BRIDGE_PATH must name the hermes-bridge binary"
 #endif
+#ifndef HERMES_CTL_PATH
+#error "HERMES_CTL_PATH must name the hermes-ctl binary"
+#endif
 
 void hb_bus_start(ht_daemon *d, const char *tag)
 {
@@ -180,6 +183,34 @@ int hb_bridge_run(const char *log, const char *const *args, int timeout_ms)
 	pid_t pid = spawn(log, NULL, args);
 	int st = ht_wait_child(pid, timeout_ms);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* In the child: the bus hermes-ctl is to use. */
+static const char *ctl_bus;
+static void ctl_env(void)
+{
+	setenv("HERMES_BUS", ctl_bus, 1);
+}
+
+int hb_ctl(const ht_daemon *d, const char *const *args, char *out, size_t cap)
+{
+	char path[300];
+	snprintf(path, sizeof path, "%s/ctl.out", d->run_dir);
+	unlink(path);
+	const char *argv[32] = {"hermes-ctl"};
+	int n = 1;
+	for (; args && *args && n < 31; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	ctl_bus = d->bus;
+	ht_spawn_spec s = {.path = HERMES_CTL_PATH, .argv = argv, .log = path, .prepare = ctl_env};
+	int st = ht_wait_child(ht_spawn(&s), 15000);
+	FILE *f = fopen(path, "re");
+	assert_non_null(f);
+	size_t got = fread(out, 1, cap - 1, f);
+	out[got] = '\0';
+	fclose(f);
+	return st;
 }
 
 void hb_bridge_stop(hb_bridge *b)
@@ -384,6 +415,60 @@ void hb_encode_hello(hermes_encoder *enc, const char *identity, uint32_t feature
 		fail_msg("cannot encode HELLO");
 }
 
+int hb_raw_hello(const hb_bridge *b, const char *identity, uint32_t features)
+{
+	uint8_t buf[512];
+	hermes_encoder e;
+	hermes_encoder_init(&e, buf, sizeof buf);
+	hb_encode_hello(&e, identity, features);
+	int fd = hb_raw_connect(b);
+	hb_raw_send(fd, buf, hermes_encoder_data(&e).len, false);
+	return fd;
+}
+
+int hb_raw_session(const hb_bridge *b, uint32_t features, uint32_t *granted)
+{
+	int fd = hb_raw_hello(b, "", features);
+	hb_frame f;
+	hb_expect_frame(fd, HERMES_MSG_WELCOME, 0, &f);
+	hermes_wire_msg m;
+	assert_int_equal(hermes_wire_msg_parse(f.type, f.payload, f.len, &m), HERMES_OK);
+	if (granted)
+		*granted = m.welcome.features;
+	return fd;
+}
+
+size_t hb_raw_answer(int fd, uint8_t *buf, size_t cap)
+{
+	bool eof;
+	size_t got = hb_raw_drain(fd, buf, cap, 5000, &eof);
+	if (!eof)
+		fail_msg("the bridge did not close the connection within 5 s (%zu bytes read)", got);
+	return got;
+}
+
+bool hb_expect_error(const uint8_t *bytes, size_t len, hermes_err code)
+{
+	hermes_err got = HERMES_OK;
+	bool fatal = false;
+	if (!hb_find_error(bytes, len, &got, &fatal))
+		fail_msg("want ERROR %s: no ERROR frame in %zu bytes", hermes_err_name(code), len);
+	if (got != code)
+		fail_msg("want ERROR %s, got %s", hermes_err_name(code), hermes_err_name(got));
+	return fatal;
+}
+
+bool hb_has_frame(const uint8_t *bytes, size_t len, uint8_t type, const uint64_t *seq)
+{
+	hermes_decoder d;
+	hermes_decoder_init(&d, bytes, len);
+	hermes_frame f;
+	while (hermes_decoder_next(&d, &f) == HERMES_OK)
+		if (f.header.type == type && (!seq || f.header.sequence == *seq))
+			return true;
+	return false;
+}
+
 void hb_send_frame(int fd, uint8_t type, uint16_t flags, uint32_t channel, uint64_t seq,
 		   const void *payload, uint32_t len)
 {
@@ -395,6 +480,21 @@ void hb_send_frame(int fd, uint8_t type, uint16_t flags, uint32_t channel, uint6
 	hb_raw_send(fd, h, sizeof h, false);
 	if (len)
 		hb_raw_send(fd, payload, len, false);
+}
+
+void hb_send_bind(int fd, uint32_t ch, const char *ring)
+{
+	hb_send_frame(fd, HERMES_MSG_BIND, 0, ch, 0, ring, (uint32_t)strlen(ring));
+}
+
+void hb_send_subscribe(int fd, uint32_t id, uint8_t start, uint64_t seq, const char *ring)
+{
+	uint8_t p[16 + 255] = {start};
+	size_t n = strlen(ring);
+	assert_true(n <= 255);
+	hm_put_le64(p + 8, seq);
+	memcpy(p + 16, ring, n);
+	hb_send_frame(fd, HERMES_MSG_SUBSCRIBE, 0, id, 0, p, (uint32_t)(16 + n));
 }
 
 bool hb_read_exact(int fd, uint8_t *p, size_t n)

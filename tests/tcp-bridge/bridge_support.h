@@ -57,6 +57,10 @@ void hb_bridge_start_ns(hb_bridge *b, const ht_daemon *d, const char *tag, const
 /* Run hermes-bridge with args (argv[0] added) to completion; its exit
  * status, or -1. Output goes to log. */
 int hb_bridge_run(const char *log, const char *const *args, int timeout_ms);
+/* Run hermes-ctl with args (NULL-terminated, argv[0] added) for bus d->bus
+ * (HERMES_BUS) to completion (15 s deadline); its stdout and stderr in out
+ * (cap bytes, NUL-terminated). Returns its wait status. */
+int hb_ctl(const ht_daemon *d, const char *const *args, char *out, size_t cap);
 /* SIGTERM, wait (10 s), fail unless it exits 0. */
 void hb_bridge_stop(hb_bridge *b);
 /* Is the bridge still running? */
@@ -86,6 +90,22 @@ size_t hb_raw_drain(int fd, uint8_t *buf, size_t cap, int timeout_ms, bool *eof)
 bool hb_find_error(const uint8_t *bytes, size_t len, hermes_err *code, bool *fatal);
 /* A HELLO frame (identity may be ""), appended to enc. */
 void hb_encode_hello(hermes_encoder *enc, const char *identity, uint32_t features);
+/* A raw connection that has sent HELLO (identity may be ""); nothing read. */
+int hb_raw_hello(const hb_bridge *b, const char *identity, uint32_t features);
+/* A clear anonymous session on a raw connection: HELLO offering features,
+ * then the WELCOME must come (fails the test otherwise); the features it
+ * granted in *granted (may be NULL). */
+int hb_raw_session(const hb_bridge *b, uint32_t features, uint32_t *granted);
+/* The bridge's answer up to its close: read (5 s deadline) and fail the
+ * test unless the bridge closed the connection; the bytes read (at most
+ * cap). The caller closes fd. */
+size_t hb_raw_answer(int fd, uint8_t *buf, size_t cap);
+/* bytes hold an ERROR frame with this code (fails the test otherwise);
+ * returns its fatal mark. */
+bool hb_expect_error(const uint8_t *bytes, size_t len, hermes_err code);
+/* Do bytes hold a frame of this type (with this sequence, unless seq is
+ * NULL)? */
+bool hb_has_frame(const uint8_t *bytes, size_t len, uint8_t type, const uint64_t *seq);
 
 /* Frames read and written byte by byte, as a client without the library
  * would: for malformed input and checks of the exact wire form. */
@@ -100,6 +120,10 @@ typedef struct hb_frame {
 /* Send one frame: header (this protocol version) and len bytes of payload. */
 void hb_send_frame(int fd, uint8_t type, uint16_t flags, uint32_t channel, uint64_t seq,
 		   const void *payload, uint32_t len);
+/* BIND ring to channel ch; SUBSCRIBE id to ring from start (seq: where
+ * start is HERMES_WIRE_START_AT). Nothing is read. */
+void hb_send_bind(int fd, uint32_t ch, const char *ring);
+void hb_send_subscribe(int fd, uint32_t id, uint8_t start, uint64_t seq, const char *ring);
 /* Read exactly n bytes (fails the test after 10 s); false when the peer
  * closed first. */
 bool hb_read_exact(int fd, uint8_t *p, size_t n);

@@ -193,29 +193,12 @@ static void test_tail_remote_prints_a_message_of_a_large_message_ring(void **sta
 	assert_int_equal(hermes_pub_open(hbus, "tail", &pub), HERMES_OK);
 	assert_int_equal(hermes_pub_send(pub, "hello", 5, NULL), HERMES_OK);
 	hermes_pub_close(pub);
-	char out[300];
-	snprintf(out, sizeof out, "%s/tail.out", bus.run_dir);
-	fflush(stdout);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		setenv("HERMES_BUS", bus.bus, 1);
-		execl(HERMES_CTL_PATH, "hermes-ctl", "tail", "tail", "--from", "earliest", "--count", "1",
-		      "--remote", br_def.addr, (char *)NULL);
-		_exit(127);
-	}
-	/* It hung before: ht_wait_child fails the test (and kills it) at the
+	/* It hung before: hb_ctl fails the test (and kills it) at the
 	 * deadline. */
-	int st = ht_wait_child(pid, 15000);
-	char text[256] = "";
-	FILE *f = fopen(out, "re");
-	assert_non_null(f);
-	size_t n = fread(text, 1, sizeof text - 1, f);
-	text[n] = '\0';
-	fclose(f);
+	const char *args[] = {"tail", "tail", "--from", "earliest", "--count", "1", "--remote",
+			      br_def.addr, NULL};
+	char text[256];
+	int st = hb_ctl(&bus, args, text, sizeof text);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || strcmp(text, "hello\n") != 0)
 		fail_msg("hermes-ctl tail --remote: status %d, output '%s'", st, text);
 	printf("hermes-ctl tail --remote of a ring with max_message %u prints 'hello'\n", BIG_MAX);
@@ -385,27 +368,15 @@ static void test_publishes_at_the_limits_are_acked_or_refused(void **state)
 		publish_limits(&br_sec, true);
 	/* A raw frame one byte over the bridge's max_frame: fatal ETOOBIG as
 	 * soon as its header is read. */
-	uint8_t hello[512];
-	hermes_encoder e;
-	hermes_encoder_init(&e, hello, sizeof hello);
-	hb_encode_hello(&e, "", 0);
-	size_t hl = hermes_encoder_data(&e).len;
 	uint8_t h[HERMES_HEADER_SIZE] = {0x48, 0x4d, 1, HERMES_MSG_BIND};
 	hm_put_le32(h + 8, FRAME_1M - 24 + 1);
 	hm_put_le32(h + 12, 1);
-	int fd = hb_raw_connect(&br_def);
-	hb_raw_send(fd, hello, hl, false);
+	int fd = hb_raw_hello(&br_def, "", 0);
 	hb_raw_send(fd, h, sizeof h, false);
 	static uint8_t in[8192];
-	bool eof;
-	size_t got = hb_raw_drain(fd, in, sizeof in, 5000, &eof);
+	size_t got = hb_raw_answer(fd, in, sizeof in);
 	close(fd);
-	hermes_err code;
-	bool fatal;
-	assert_true(eof);
-	assert_true(hb_find_error(in, got, &code, &fatal));
-	assert_int_equal(code, HERMES_ETOOBIG);
-	assert_true(fatal);
+	assert_true(hb_expect_error(in, got, HERMES_ETOOBIG));
 	printf("a frame of 1 MiB + 1 byte: fatal HERMES_ETOOBIG, closed\n");
 }
 

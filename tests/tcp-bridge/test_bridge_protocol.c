@@ -73,34 +73,6 @@ static void expect_closed(int fd)
 	close(fd);
 }
 
-/* A session in clear (no authentication on this bridge). */
-static int session(uint32_t features)
-{
-	uint8_t buf[512];
-	hermes_encoder e;
-	hermes_encoder_init(&e, buf, sizeof buf);
-	hb_encode_hello(&e, "", features);
-	int fd = hb_raw_connect(&br);
-	hb_raw_send(fd, buf, hermes_encoder_data(&e).len, false);
-	hb_frame f;
-	hb_expect_frame(fd, HERMES_MSG_WELCOME, 0, &f);
-	return fd;
-}
-
-static void bind_ring(int fd, uint32_t ch, const char *ring)
-{
-	hb_send_frame(fd, HERMES_MSG_BIND, 0, ch, 0, ring, (uint32_t)strlen(ring));
-}
-
-static void subscribe_ring(int fd, uint32_t id, uint8_t start, uint64_t seq, const char *ring)
-{
-	uint8_t p[16 + 255] = {start};
-	hm_put_le64(p + 8, seq);
-	size_t n = strlen(ring);
-	memcpy(p + 16, ring, n);
-	hb_send_frame(fd, HERMES_MSG_SUBSCRIBE, 0, id, 0, p, (uint32_t)(16 + n));
-}
-
 static void ping_pong(int fd, uint64_t token)
 {
 	hb_frame f;
@@ -125,7 +97,7 @@ static void test_error_text_that_is_not_utf8_is_fatal(void **state)
 	(void)state;
 	uint8_t p[64];
 	/* Valid UTF-8 (2, 3 and 4 byte characters): logged, not fatal. */
-	int fd = session(0);
+	int fd = hb_raw_session(&br, 0, NULL);
 	static const char ok[] = "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9d\x84\x9e";
 	error_frame(p, HERMES_EINVAL, ok, sizeof ok - 1);
 	hb_send_frame(fd, HERMES_MSG_ERROR, 0, 0, 0, p, 8 + sizeof ok - 1);
@@ -144,7 +116,7 @@ static void test_error_text_that_is_not_utf8_is_fatal(void **state)
 		{"stray continuation (80)", "\x80", 1},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		fd = session(0);
+		fd = hb_raw_session(&br, 0, NULL);
 		error_frame(p, HERMES_EINVAL, bad[i].text, bad[i].len);
 		hb_send_frame(fd, HERMES_MSG_ERROR, 0, 0, 0, p, (uint32_t)(8 + bad[i].len));
 		hb_frame f;
@@ -162,8 +134,8 @@ static void test_a_link_publish_with_origin_zero_is_refused(void **state)
 	uint8_t p[HM_LINK_PREFIX + 5];
 	hb_frame f;
 	/* Origin 7: committed and acked. */
-	int fd = session(HM_FEATURE_LINK);
-	bind_ring(fd, 1, "plain");
+	int fd = hb_raw_session(&br, HM_FEATURE_LINK, NULL);
+	hb_send_bind(fd, 1, "plain");
 	hb_expect_frame(fd, HERMES_MSG_BOUND, 1, &f);
 	hm_put_le64(p, 7);
 	hm_put_le64(p + 8, 1);
@@ -192,11 +164,11 @@ static void test_connection_limits_are_told_apart_from_ring_slots(void **state)
 	hb_frame f;
 	/* HOLD subscriptions each take a subscriber slot of 'slots' (a feed
 	 * of their own), until the ring has none left for the bridge. */
-	int a = session(0);
+	int a = hb_raw_session(&br, 0, NULL);
 	uint32_t id = 1;
 	const char *ring_text = NULL;
 	for (; id <= 64 && !ring_text; id++) {
-		subscribe_ring(a, id, HERMES_WIRE_START_LATEST, 0, "slots");
+		hb_send_subscribe(a, id, HERMES_WIRE_START_LATEST, 0, "slots");
 		assert_true(hb_next_frame(a, &f, NULL));
 		if (f.type == HERMES_MSG_ERROR)
 			ring_text = expect_error_frame(&f, HERMES_ETOOMANY, false, id, 0);
@@ -211,20 +183,20 @@ static void test_connection_limits_are_told_apart_from_ring_slots(void **state)
 	 * feed on the overwrite ring 'ow', no more slots), then the 65th. */
 	unsigned have = id - 2;
 	for (; have < 64; have++, id++) {
-		subscribe_ring(a, id, HERMES_WIRE_START_LATEST, 0, "ow");
+		hb_send_subscribe(a, id, HERMES_WIRE_START_LATEST, 0, "ow");
 		hb_expect_frame(a, HERMES_MSG_SUBSCRIBED, id, &f);
 	}
-	subscribe_ring(a, id, HERMES_WIRE_START_LATEST, 0, "ow");
+	hb_send_subscribe(a, id, HERMES_WIRE_START_LATEST, 0, "ow");
 	const char *conn_text = expect_error(a, HERMES_ETOOMANY, false, id, 0, &f);
 	assert_non_null(strstr(conn_text, "per connection"));
 	printf("65th subscription on a connection    -> HERMES_ETOOMANY \"%s\"\n", conn_text);
 	/* Channels: 64 per connection. */
-	int b = session(0);
+	int b = hb_raw_session(&br, 0, NULL);
 	for (uint32_t ch = 100; ch < 164; ch++) {
-		bind_ring(b, ch, "plain");
+		hb_send_bind(b, ch, "plain");
 		hb_expect_frame(b, HERMES_MSG_BOUND, ch, &f);
 	}
-	bind_ring(b, 164, "plain");
+	hb_send_bind(b, 164, "plain");
 	conn_text = expect_error(b, HERMES_ETOOMANY, false, 164, 0, &f);
 	assert_non_null(strstr(conn_text, "per connection"));
 	printf("65th channel on a connection         -> HERMES_ETOOMANY \"%s\"\n", conn_text);
@@ -238,26 +210,26 @@ static void test_ids_share_one_space_and_are_free_after_release(void **state)
 {
 	(void)state;
 	hb_frame f;
-	int fd = session(0);
-	bind_ring(fd, 1, "plain");
+	int fd = hb_raw_session(&br, 0, NULL);
+	hb_send_bind(fd, 1, "plain");
 	hb_expect_frame(fd, HERMES_MSG_BOUND, 1, &f);
 	hb_send_frame(fd, HERMES_MSG_UNBIND, 0, 1, 0, NULL, 0);
-	bind_ring(fd, 1, "plain");
+	hb_send_bind(fd, 1, "plain");
 	hb_expect_frame(fd, HERMES_MSG_BOUND, 1, &f);
-	subscribe_ring(fd, 2, HERMES_WIRE_START_LATEST, 0, "plain");
+	hb_send_subscribe(fd, 2, HERMES_WIRE_START_LATEST, 0, "plain");
 	hb_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 2, &f);
 	hb_send_frame(fd, HERMES_MSG_UNSUBSCRIBE, 0, 2, 0, NULL, 0);
-	subscribe_ring(fd, 2, HERMES_WIRE_START_LATEST, 0, "plain");
+	hb_send_subscribe(fd, 2, HERMES_WIRE_START_LATEST, 0, "plain");
 	hb_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 2, &f);
 	printf("ids 1 (channel) and 2 (subscription) reused after UNBIND / UNSUBSCRIBE\n");
 	/* A subscription on the id of a channel: one id space, fatal. */
-	subscribe_ring(fd, 1, HERMES_WIRE_START_LATEST, 0, "plain");
+	hb_send_subscribe(fd, 1, HERMES_WIRE_START_LATEST, 0, "plain");
 	expect_error(fd, HERMES_EINVAL, true, 0, 0, &f);
 	expect_closed(fd);
-	fd = session(0);
-	subscribe_ring(fd, 9, HERMES_WIRE_START_LATEST, 0, "plain");
+	fd = hb_raw_session(&br, 0, NULL);
+	hb_send_subscribe(fd, 9, HERMES_WIRE_START_LATEST, 0, "plain");
 	hb_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 9, &f);
-	bind_ring(fd, 9, "plain");
+	hb_send_bind(fd, 9, "plain");
 	expect_error(fd, HERMES_EINVAL, true, 0, 0, &f);
 	expect_closed(fd);
 	printf("SUBSCRIBE on a bound channel's id, BIND on a subscription's id -> fatal "
@@ -269,7 +241,7 @@ static void test_encrypted_flag_in_a_clear_session_is_fatal_bad_flags(void **sta
 	(void)state;
 	hb_frame f;
 	uint8_t sealed[6 + HERMES_SEAL_TAG_SIZE] = "orders";
-	int fd = session(0);
+	int fd = hb_raw_session(&br, 0, NULL);
 	hb_send_frame(fd, HERMES_MSG_BIND, HERMES_FLAG_ENCRYPTED, 3, 0, sealed, sizeof sealed);
 	const char *text = expect_error(fd, HERMES_EBADFLAGS, true, 0, 0, &f);
 	expect_closed(fd);
@@ -282,16 +254,16 @@ static void test_subscribe_from_a_sequence_no_ring_reaches_is_refused(void **sta
 {
 	(void)state;
 	hb_frame f;
-	int fd = session(0);
+	int fd = hb_raw_session(&br, 0, NULL);
 	const uint64_t refused[] = {UINT64_MAX, HERMES_WIRE_SEQ_LIMIT};
 	for (unsigned i = 0; i < 2; i++) {
-		subscribe_ring(fd, 1 + i, HERMES_WIRE_START_AT, refused[i], "plain");
+		hb_send_subscribe(fd, 1 + i, HERMES_WIRE_START_AT, refused[i], "plain");
 		const char *text = expect_error(fd, HERMES_EINVAL, false, 1 + i, 0, &f);
 		printf("SUBSCRIBE from %llu -> HERMES_EINVAL (not fatal): \"%s\"\n",
 		       (unsigned long long)refused[i], text);
 	}
 	/* The last sequence a ring can reach is accepted: it waits. */
-	subscribe_ring(fd, 3, HERMES_WIRE_START_AT, HERMES_WIRE_SEQ_LIMIT - 1, "plain");
+	hb_send_subscribe(fd, 3, HERMES_WIRE_START_AT, HERMES_WIRE_SEQ_LIMIT - 1, "plain");
 	hb_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 3, &f);
 	assert_int_equal(f.seq, HERMES_WIRE_SEQ_LIMIT - 1);
 	ping_pong(fd, 4);
@@ -302,11 +274,11 @@ static void test_ring_sequences_start_at_zero(void **state)
 {
 	(void)state;
 	hb_frame f;
-	int fd = session(0);
-	subscribe_ring(fd, 1, HERMES_WIRE_START_EARLIEST, 0, "fresh");
+	int fd = hb_raw_session(&br, 0, NULL);
+	hb_send_subscribe(fd, 1, HERMES_WIRE_START_EARLIEST, 0, "fresh");
 	hb_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 1, &f);
 	assert_int_equal(f.seq, 0);
-	bind_ring(fd, 2, "fresh");
+	hb_send_bind(fd, 2, "fresh");
 	hb_expect_frame(fd, HERMES_MSG_BOUND, 2, &f);
 	hb_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED, 2, 1, "first", 5);
 	bool acked = false, delivered = false;

@@ -6,7 +6,6 @@
  * without the feature, a tag of 0 and a tagged payload too short for its tag
  * are fatal, with their codes, and commit nothing. */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,37 +46,16 @@ static int setup(void **state)
 
 /* ---- raw frames -------------------------------------------------------------------------- */
 
-/* A clear anonymous session offering features; returns the socket and the
- * features the WELCOME granted. */
-static int raw_session(uint32_t offer, uint32_t *granted)
-{
-	uint8_t buf[512];
-	hermes_encoder e;
-	hermes_encoder_init(&e, buf, sizeof buf);
-	hb_encode_hello(&e, "", offer);
-	int fd = hb_raw_connect(&br);
-	hb_raw_send(fd, buf, hermes_encoder_data(&e).len, false);
-	hb_frame f;
-	hb_expect_frame(fd, HERMES_MSG_WELCOME, 0, &f);
-	hermes_wire_msg m;
-	assert_int_equal(hermes_wire_msg_parse(f.type, f.payload, f.len, &m), HERMES_OK);
-	*granted = m.welcome.features;
-	return fd;
-}
-
 static void raw_bind(int fd, uint32_t ch, const char *ring)
 {
-	hb_send_frame(fd, HERMES_MSG_BIND, 0, ch, 0, ring, (uint32_t)strlen(ring));
+	hb_send_bind(fd, ch, ring);
 	hb_frame f;
 	hb_expect_frame(fd, HERMES_MSG_BOUND, ch, &f);
 }
 
 static void raw_subscribe(int fd, uint32_t id, const char *ring)
 {
-	uint8_t p[16 + 64] = {HERMES_WIRE_START_LATEST};
-	size_t n = strlen(ring);
-	memcpy(p + 16, ring, n);
-	hb_send_frame(fd, HERMES_MSG_SUBSCRIBE, 0, id, 0, p, (uint32_t)(16 + n));
+	hb_send_subscribe(fd, id, HERMES_WIRE_START_LATEST, 0, ring);
 	hb_frame f;
 	hb_expect_frame(fd, HERMES_MSG_SUBSCRIBED, id, &f);
 }
@@ -217,9 +195,9 @@ static void test_a_client_without_tags_gets_plain_delivers(void **state)
 {
 	(void)state;
 	uint32_t granted;
-	int old = raw_session(0, &granted);
+	int old = hb_raw_session(&br, 0, &granted);
 	assert_int_equal(granted & HERMES_FEATURE_TAGS, 0);
-	int neu = raw_session(HERMES_FEATURE_TAGS, &granted);
+	int neu = hb_raw_session(&br, HERMES_FEATURE_TAGS, &granted);
 	assert_true(granted & HERMES_FEATURE_TAGS);
 	raw_subscribe(old, 2, "old");
 	raw_subscribe(neu, 2, "old");
@@ -278,7 +256,7 @@ static void test_bad_tag_frames_are_refused(void **state)
 	static const uint8_t tag0[] = {0, 0, 0, 0, 'h', 'e', 'l', 'l', 'o'};
 
 	/* TAGGED where TAGS was not negotiated. */
-	int fd = raw_session(0, &granted);
+	int fd = hb_raw_session(&br, 0, &granted);
 	raw_bind(fd, 1, "bad");
 	hb_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 1, 3, tagged, sizeof tagged);
 	expect_fatal(fd, HERMES_EBADFLAGS, "a tagged PUBLISH (channel 1, sequence 3) without the "
@@ -286,27 +264,27 @@ static void test_bad_tag_frames_are_refused(void **state)
 	close(fd);
 
 	/* The same on a channel never bound: the flag is refused first. */
-	fd = raw_session(0, &granted);
+	fd = hb_raw_session(&br, 0, &granted);
 	hb_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 5, 1, tagged, sizeof tagged);
 	expect_fatal(fd, HERMES_EBADFLAGS, "without the TAGS feature");
 	close(fd);
 
 	/* Tag 0: PROTOCOL.md 8.1's refused example. */
-	fd = raw_session(HERMES_FEATURE_TAGS, &granted);
+	fd = hb_raw_session(&br, HERMES_FEATURE_TAGS, &granted);
 	raw_bind(fd, 1, "bad");
 	hb_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 1, 3, tag0, sizeof tag0);
 	expect_fatal(fd, HERMES_EBADPAYLOAD, "a tagged PUBLISH (channel 1, sequence 3) with tag 0");
 	close(fd);
 
 	/* Shorter than its tag: refused by the length check. */
-	fd = raw_session(HERMES_FEATURE_TAGS, &granted);
+	fd = hb_raw_session(&br, HERMES_FEATURE_TAGS, &granted);
 	raw_bind(fd, 1, "bad");
 	hb_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 1, 3, tagged, 3);
 	expect_fatal(fd, HERMES_EBADPAYLOAD, "");
 	close(fd);
 
 	/* TAGGED on a frame type that has no tag. */
-	fd = raw_session(HERMES_FEATURE_TAGS, &granted);
+	fd = hb_raw_session(&br, HERMES_FEATURE_TAGS, &granted);
 	hb_send_frame(fd, HERMES_MSG_PING, HERMES_FLAG_TAGGED, 0, 1, NULL, 0);
 	expect_fatal(fd, HERMES_EBADFLAGS, "");
 	close(fd);
@@ -476,31 +454,12 @@ static void test_the_client_against_a_bridge_without_tags(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* Run hermes-ctl with args (NULL-terminated) to completion (15 s); its
- * output in out. */
+/* hermes-ctl with args; it must exit 0. */
 static void run_ctl(const char *const *args, char *out, size_t cap)
 {
-	char path[300];
-	snprintf(path, sizeof path, "%s/ctl.out", bus.run_dir);
-	fflush(stdout);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		setenv("HERMES_BUS", bus.bus, 1);
-		execv(HERMES_CTL_PATH, (char *const *)args);
-		_exit(127);
-	}
-	int st = ht_wait_child(pid, 15000);
-	FILE *f = fopen(path, "re");
-	assert_non_null(f);
-	size_t n = fread(out, 1, cap - 1, f);
-	out[n] = '\0';
-	fclose(f);
+	int st = hb_ctl(&bus, args, out, cap);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		fail_msg("%s %s: status %d, output '%s'", args[1], args[2], st, out);
+		fail_msg("%s %s: status %d, output '%s'", args[0], args[1], st, out);
 }
 
 /* hermes-ctl pub --tag and tail --remote through the bridge. */
@@ -508,7 +467,7 @@ static void test_hermes_ctl_pub_and_tail_remote_carry_tags(void **state)
 {
 	(void)state;
 	char out[512];
-	const char *pub[] = {"hermes-ctl", "pub", "ctl", "--tag", "0x2a", "--remote", br.addr, "remote",
+	const char *pub[] = {"pub", "ctl", "--tag", "0x2a", "--remote", br.addr, "remote",
 			     NULL};
 	run_ctl(pub, out, sizeof out);
 	hermes_pub *lp;
@@ -516,8 +475,8 @@ static void test_hermes_ctl_pub_and_tail_remote_carry_tags(void **state)
 	assert_int_equal(hermes_pub_send_tagged(lp, "local", 5, 7, NULL, 0), HERMES_OK);
 	assert_int_equal(hermes_pub_send(lp, "plain", 5, NULL), HERMES_OK);
 	hermes_pub_close(lp);
-	const char *tail[] = {"hermes-ctl", "tail", "ctl",    "--from", "earliest", "--count",
-			      "3",	    "--remote", br.addr, NULL};
+	const char *tail[] = {"tail", "ctl", "--from", "earliest", "--count", "3", "--remote",
+			      br.addr, NULL};
 	run_ctl(tail, out, sizeof out);
 	assert_string_equal(out, "tag=0x2a remote\ntag=0x7 local\nplain\n");
 }
