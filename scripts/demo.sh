@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh release >/dev/null
 bin=build/release
+. scripts/lib/procs.sh
 
 bus="demo-$$"
 run_dir=$(mktemp -d /tmp/hermes-demo.XXXXXX)
@@ -14,14 +15,8 @@ hermesd_pid=""
 bridge_pid=""
 cleanup() {
 	trap - EXIT INT TERM
-	if [[ -n $bridge_pid ]] && kill -0 "$bridge_pid" 2>/dev/null; then
-		kill -TERM "$bridge_pid"
-		wait "$bridge_pid" 2>/dev/null || true
-	fi
-	if [[ -n $hermesd_pid ]] && kill -0 "$hermesd_pid" 2>/dev/null; then
-		kill -TERM "$hermesd_pid"
-		wait "$hermesd_pid" 2>/dev/null || true
-	fi
+	stop_pid "$bridge_pid"
+	stop_pid "$hermesd_pid"
 	rm -f "/dev/shm/hermes.$bus"
 	rm -rf "$run_dir"
 }
@@ -29,14 +24,7 @@ trap cleanup EXIT
 trap 'echo; echo "demo: interrupted"; exit 130' INT TERM
 
 echo "== starting hermesd for bus '$bus' (embedded default config, run dir $run_dir)"
-"$bin/shm/hermesd/hermesd" --bus "$bus" --run-dir "$run_dir" --remove-on-exit 2>"$run_dir/hermesd.log" &
-hermesd_pid=$!
-for _ in $(seq 100); do
-	grep -q "ready:" "$run_dir/hermesd.log" 2>/dev/null && break
-	kill -0 "$hermesd_pid" 2>/dev/null || { cat "$run_dir/hermesd.log"; exit 1; }
-	sleep 0.05
-done
-grep -q "ready:" "$run_dir/hermesd.log" || { echo "demo: hermesd did not start"; cat "$run_dir/hermesd.log"; exit 1; }
+start_hermesd "$bin" "$bus" "$run_dir"
 sed 's/^/   /' "$run_dir/hermesd.log"
 
 echo "== local producer and consumer over shared memory"
@@ -49,14 +37,8 @@ echo "== starting hermes-bridge on 127.0.0.1 (a free port), anonymous clients al
 "$bin/tcp-bridge/bridge/hermes-bridge" --bus "$bus" --listen 127.0.0.1:0 --stats-dir "$run_dir" \
 	--state-dir "$run_dir" --allow-anonymous 2>"$run_dir/bridge.log" &
 bridge_pid=$!
-port=""
-for _ in $(seq 100); do
-	port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$run_dir/bridge.log")
-	[[ -n $port ]] && break
-	kill -0 "$bridge_pid" 2>/dev/null || { cat "$run_dir/bridge.log"; exit 1; }
-	sleep 0.05
-done
-[[ -n $port ]] || { echo "demo: hermes-bridge did not start"; cat "$run_dir/bridge.log"; exit 1; }
+wait_log "$bridge_pid" "$run_dir/bridge.log" "listening on 127.0.0.1:[0-9]" hermes-bridge
+port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$run_dir/bridge.log")
 echo "   listening on 127.0.0.1:$port"
 echo "== remote producer and consumer through the bridge (TCP loopback)"
 "$bin/tcp-bridge/remote/hermes-remote" --connect "127.0.0.1:$port" --ring events -n 20000
@@ -75,11 +57,9 @@ echo "== the journal: a subscriber that starts after the producer finished reads
 scripts/demo_journal.sh "$bin" "$bus" "$run_dir"
 
 echo "== stopping hermes-bridge and hermesd"
-kill -TERM "$bridge_pid"
-wait "$bridge_pid" || true
+stop_pid "$bridge_pid"
 bridge_pid=""
-kill -TERM "$hermesd_pid"
-wait "$hermesd_pid" || true
+stop_pid "$hermesd_pid"
 hermesd_pid=""
 tail -n 2 "$run_dir/hermesd.log" | sed 's/^/   /'
 [[ -e /dev/shm/hermes.$bus ]] && echo "demo: segment still there!" || echo "== done: no process, segment or socket left behind"

@@ -7,13 +7,11 @@
 # Needs hermesd running for BUS. Stops the recorder it starts, whatever happens.
 set -euo pipefail
 bin=$1 bus=$2 run_dir=$3 count=${4:-20000}
+. "$(dirname "$0")/lib/procs.sh"
 ctl() { "$bin/tools/hermes-ctl" --bus "$bus" "$@"; }
 journal_pid=""
 stop_journal() {
-	if [[ -n $journal_pid ]] && kill -0 "$journal_pid" 2>/dev/null; then
-		kill -TERM "$journal_pid"
-		wait "$journal_pid" 2>/dev/null || true
-	fi
+	stop_pid "$journal_pid"
 	journal_pid=""
 }
 trap stop_journal EXIT
@@ -25,12 +23,7 @@ mkdir -p "$run_dir/journal"
 "$bin/journal/recorder/hermes-journal" --bus "$bus" --ring "audit:$run_dir/journal/audit" \
 	2>"$run_dir/journal.log" &
 journal_pid=$!
-for _ in $(seq 200); do
-	grep -q "recording 1 ring" "$run_dir/journal.log" 2>/dev/null && break
-	kill -0 "$journal_pid" 2>/dev/null || { cat "$run_dir/journal.log"; exit 1; }
-	sleep 0.05
-done
-grep -q "recording 1 ring" "$run_dir/journal.log" || { echo "demo: hermes-journal did not start"; cat "$run_dir/journal.log"; exit 1; }
+wait_log "$journal_pid" "$run_dir/journal.log" "recording 1 ring" hermes-journal
 echo "\$ seq $count | sed 's/^/audit event /' | hermes-ctl pub audit    # the producer, then it exits"
 seq "$count" | sed 's/^/audit event /' | ctl pub audit
 echo "\$ hermes-ctl tail audit --from earliest --count 1    # the ring itself kept only the last ones"

@@ -9,23 +9,14 @@ unset HERMES_BUS HERMES_RUN_DIR HERMES_NET_KEY_FILE HERMES_NET_ENCRYPT
 bus="t$$-jdemo"
 run_dir=$(mktemp -d /tmp/hermes-test-jdemo.XXXXXX)
 hermesd_pid=""
+. "$src/scripts/lib/procs.sh"
 cleanup() {
-	if [[ -n $hermesd_pid ]] && kill -0 "$hermesd_pid" 2>/dev/null; then
-		kill -TERM "$hermesd_pid"
-		wait "$hermesd_pid" 2>/dev/null || true
-	fi
+	stop_pid "$hermesd_pid"
 	rm -f "/dev/shm/hermes.$bus"
 	rm -rf "$run_dir"
 }
 trap cleanup EXIT
-"$build/shm/hermesd/hermesd" --bus "$bus" --run-dir "$run_dir" --remove-on-exit 2>"$run_dir/hermesd.log" &
-hermesd_pid=$!
-for _ in $(seq 200); do
-	grep -q "ready:" "$run_dir/hermesd.log" 2>/dev/null && break
-	kill -0 "$hermesd_pid" 2>/dev/null || { cat "$run_dir/hermesd.log"; exit 1; }
-	sleep 0.05
-done
-grep -q "ready:" "$run_dir/hermesd.log" || { echo "hermesd did not start"; exit 1; }
+start_hermesd "$build" "$bus" "$run_dir"
 out=$(timeout 120 "$src/scripts/demo_journal.sh" "$build" "$bus" "$run_dir" 20000)
 echo "$out"
 fail() { echo "FAIL: $*"; exit 1; }
