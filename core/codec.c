@@ -289,36 +289,40 @@ static inline hermes_err hm_reserve(hermes_encoder *enc, unsigned type, uint16_t
 	return HERMES_OK;
 }
 
-hermes_err hermes_encode(hermes_encoder *enc, hermes_msg_type type, uint64_t seq,
-			 const void *payload, size_t len, hermes_wire_bytes *frame)
+/* The frame just reserved at p, for a caller that asked for it. */
+static inline void hm_frame_out(hermes_wire_bytes *frame, uint8_t *p, size_t len)
 {
-	uint8_t *p;
-	hermes_err err = hm_reserve(enc, (unsigned)type, 0, 0, seq, len, &p);
-	if (HM_UNLIKELY(err))
-		return err;
-	if (len)
-		memcpy(p + HERMES_HEADER_SIZE, payload, len);
 	if (frame) {
 		frame->data = p;
 		frame->len = HERMES_HEADER_SIZE + len;
 	}
+}
+
+/* Reserve a frame and copy its payload in. */
+static inline hermes_err hm_encode_copy(hermes_encoder *enc, unsigned type, uint16_t flags,
+					uint32_t channel, uint64_t seq, const void *payload,
+					size_t len, hermes_wire_bytes *frame)
+{
+	uint8_t *p;
+	hermes_err err = hm_reserve(enc, type, flags, channel, seq, len, &p);
+	if (HM_UNLIKELY(err))
+		return err;
+	if (len)
+		memcpy(p + HERMES_HEADER_SIZE, payload, len);
+	hm_frame_out(frame, p, len);
 	return HERMES_OK;
+}
+
+hermes_err hermes_encode(hermes_encoder *enc, hermes_msg_type type, uint64_t seq,
+			 const void *payload, size_t len, hermes_wire_bytes *frame)
+{
+	return hm_encode_copy(enc, (unsigned)type, 0, 0, seq, payload, len, frame);
 }
 
 hermes_err hermes_encode_frame(hermes_encoder *enc, const hermes_frame_header *h,
 			       const void *payload, size_t len, hermes_wire_bytes *frame)
 {
-	uint8_t *p;
-	hermes_err err = hm_reserve(enc, h->type, h->flags, h->channel, h->sequence, len, &p);
-	if (HM_UNLIKELY(err))
-		return err;
-	if (len)
-		memcpy(p + HERMES_HEADER_SIZE, payload, len);
-	if (frame) {
-		frame->data = p;
-		frame->len = HERMES_HEADER_SIZE + len;
-	}
-	return HERMES_OK;
+	return hm_encode_copy(enc, h->type, h->flags, h->channel, h->sequence, payload, len, frame);
 }
 
 hermes_err hermes_encoder_claim(hermes_encoder *enc, const hermes_frame_header *h, size_t len,
@@ -329,10 +333,7 @@ hermes_err hermes_encoder_claim(hermes_encoder *enc, const hermes_frame_header *
 	if (err)
 		return err;
 	*payload = p + HERMES_HEADER_SIZE;
-	if (frame) {
-		frame->data = p;
-		frame->len = HERMES_HEADER_SIZE + len;
-	}
+	hm_frame_out(frame, p, len);
 	return HERMES_OK;
 }
 
@@ -383,9 +384,13 @@ hermes_err hermes_encode_batch(hermes_encoder *enc, const hermes_frame_header *t
 /* Stands in for a NULL buffer so that pointer arithmetic stays defined. */
 static const uint8_t hm_no_bytes[1];
 
-static uint8_t hm_accept_mask(unsigned phase, unsigned role)
+/* The phase and role the decoder checks frames against, and the mask of
+ * both that the rules' accept bits are compared with. */
+static void hm_decoder_gate(hermes_decoder *dec, unsigned phase, unsigned role)
 {
-	return (uint8_t)((1u << phase) | (1u << (4 + role)));
+	dec->phase = (uint8_t)phase;
+	dec->role = (uint8_t)role;
+	dec->accept = (uint8_t)((1u << phase) | (1u << (4 + role)));
 }
 
 hermes_err hermes_decoder_init(hermes_decoder *dec, const void *buf, size_t len)
@@ -397,9 +402,7 @@ hermes_err hermes_decoder_init(hermes_decoder *dec, const void *buf, size_t len)
 	dec->len = len;
 	dec->max_frame = HERMES_DEFAULT_MAX_FRAME;
 	dec->max_payload = HERMES_DEFAULT_MAX_FRAME - HERMES_HEADER_SIZE;
-	dec->phase = HERMES_PHASE_ANY;
-	dec->role = HERMES_ROLE_ANY;
-	dec->accept = hm_accept_mask(dec->phase, dec->role);
+	hm_decoder_gate(dec, HERMES_PHASE_ANY, HERMES_ROLE_ANY);
 	return HERMES_OK;
 }
 
@@ -426,8 +429,7 @@ hermes_err hermes_decoder_set_phase(hermes_decoder *dec, hermes_phase phase)
 {
 	if (!dec || (unsigned)phase > HERMES_PHASE_SESSION)
 		return HERMES_EINVAL;
-	dec->phase = (uint8_t)phase;
-	dec->accept = hm_accept_mask(dec->phase, dec->role);
+	hm_decoder_gate(dec, (unsigned)phase, dec->role);
 	return HERMES_OK;
 }
 
@@ -435,8 +437,7 @@ hermes_err hermes_decoder_set_role(hermes_decoder *dec, hermes_role role)
 {
 	if (!dec || (unsigned)role > HERMES_ROLE_CLIENT)
 		return HERMES_EINVAL;
-	dec->role = (uint8_t)role;
-	dec->accept = hm_accept_mask(dec->phase, dec->role);
+	hm_decoder_gate(dec, dec->phase, (unsigned)role);
 	return HERMES_OK;
 }
 
@@ -597,53 +598,31 @@ static bool hm_msg_values_ok(const hermes_wire_msg *m)
 	}
 }
 
-/* Validate msg and compute its payload size. */
+/* Validate msg and compute its payload size: a type with a variable part
+ * adds it to its fixed part, the others are their rule's one size. */
 static hermes_err hm_msg_size(const hermes_wire_msg *m, size_t *size)
 {
+	const struct hm_rule *r = hm_rule_of(m->type);
+	if (!r)
+		return HERMES_EBADTYPE;
 	if (!hm_msg_values_ok(m))
 		return HERMES_EINVAL;
 	switch (m->type) {
 	case HERMES_MSG_HELLO:
 		*size = HM_HELLO_FIXED + m->hello.identity_len;
-		return HERMES_OK;
+		break;
 	case HERMES_MSG_WELCOME:
 		*size = HM_HELLO_FIXED + m->welcome.name_len;
-		return HERMES_OK;
-	case HERMES_MSG_AUTH_CHALLENGE:
-		*size = HM_CHALLENGE_SIZE;
-		return HERMES_OK;
-	case HERMES_MSG_AUTH_RESPONSE:
-		*size = HM_RESPONSE_SIZE;
-		return HERMES_OK;
-	case HERMES_MSG_AUTH_OK:
-		*size = HERMES_AUTH_TAG_SIZE;
-		return HERMES_OK;
+		break;
 	case HERMES_MSG_BIND:
 		*size = m->bind.ring_len;
-		return HERMES_OK;
-	case HERMES_MSG_BOUND:
-	case HERMES_MSG_SUBSCRIBED:
-		*size = HM_RING_INFO_SIZE;
-		return HERMES_OK;
+		break;
 	case HERMES_MSG_SUBSCRIBE:
 		*size = HM_SUBSCRIBE_FIXED + m->subscribe.ring_len;
-		return HERMES_OK;
-	case HERMES_MSG_PUBLISH_ACK:
-	case HERMES_MSG_LOSS:
-		*size = HM_U64_SIZE;
-		return HERMES_OK;
+		break;
 	case HERMES_MSG_ERROR:
 		*size = HM_ERROR_FIXED + m->error.text_len;
-		return HERMES_OK;
-	case HERMES_MSG_GOODBYE:
-		*size = HM_GOODBYE_SIZE;
-		return HERMES_OK;
-	case HERMES_MSG_UNBIND:
-	case HERMES_MSG_UNSUBSCRIBE:
-	case HERMES_MSG_PING:
-	case HERMES_MSG_PONG:
-		*size = 0;
-		return HERMES_OK;
+		break;
 	case HERMES_MSG_PUBLISH:
 	case HERMES_MSG_DELIVER:
 		if (m->data.len && !m->data.data)
@@ -651,10 +630,28 @@ static hermes_err hm_msg_size(const hermes_wire_msg *m, size_t *size)
 		if (m->data.len > HERMES_FRAME_LIMIT)
 			return HERMES_ETOOBIG;
 		*size = m->data.len;
-		return HERMES_OK;
+		break;
 	default:
-		return HERMES_EBADTYPE;
+		assert(r->min_len == r->max_len);
+		*size = r->min_len;
+		break;
 	}
+	return HERMES_OK;
+}
+
+/* HELLO and WELCOME share a layout: two version bytes (WELCOME's second
+ * is zero), the name's length, a zero byte, features, max frame, the name. */
+static void hm_put_greeting(uint8_t *p, uint8_t v0, uint8_t v1, uint32_t features,
+			    uint32_t max_frame, const char *name, size_t name_len)
+{
+	p[0] = v0;
+	p[1] = v1;
+	p[2] = (uint8_t)name_len;
+	p[3] = 0;
+	hm_put_le32(p + 4, features);
+	hm_put_le32(p + 8, max_frame);
+	if (name_len)
+		memcpy(p + HM_HELLO_FIXED, name, name_len);
 }
 
 /* Write a message already validated by hm_msg_size into its exact space. */
@@ -662,24 +659,12 @@ static void hm_msg_put(const hermes_wire_msg *m, uint8_t *p)
 {
 	switch (m->type) {
 	case HERMES_MSG_HELLO:
-		p[0] = m->hello.min_version;
-		p[1] = m->hello.max_version;
-		p[2] = (uint8_t)m->hello.identity_len;
-		p[3] = 0;
-		hm_put_le32(p + 4, m->hello.features);
-		hm_put_le32(p + 8, m->hello.max_frame);
-		if (m->hello.identity_len)
-			memcpy(p + HM_HELLO_FIXED, m->hello.identity, m->hello.identity_len);
+		hm_put_greeting(p, m->hello.min_version, m->hello.max_version, m->hello.features,
+				m->hello.max_frame, m->hello.identity, m->hello.identity_len);
 		break;
 	case HERMES_MSG_WELCOME:
-		p[0] = m->welcome.version;
-		p[1] = 0;
-		p[2] = (uint8_t)m->welcome.name_len;
-		p[3] = 0;
-		hm_put_le32(p + 4, m->welcome.features);
-		hm_put_le32(p + 8, m->welcome.max_frame);
-		if (m->welcome.name_len)
-			memcpy(p + HM_HELLO_FIXED, m->welcome.name, m->welcome.name_len);
+		hm_put_greeting(p, m->welcome.version, 0, m->welcome.features, m->welcome.max_frame,
+				m->welcome.name, m->welcome.name_len);
 		break;
 	case HERMES_MSG_AUTH_CHALLENGE:
 		memcpy(p, m->challenge.nonce, HERMES_NONCE_SIZE);
@@ -765,10 +750,7 @@ hermes_err hermes_wire_msg_encode(hermes_encoder *enc, uint32_t channel, uint64_
 	if (err)
 		return err;
 	hm_msg_put(msg, p + HERMES_HEADER_SIZE);
-	if (frame) {
-		frame->data = p;
-		frame->len = HERMES_HEADER_SIZE + size;
-	}
+	hm_frame_out(frame, p, size);
 	return HERMES_OK;
 }
 

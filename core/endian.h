@@ -5,8 +5,8 @@
  * received bytes would tie the format to the compiler's padding and the host's
  * byte order, and would be undefined behaviour on misaligned input.
  *
- * On little-endian hosts the memcpy form compiles to one plain load or store;
- * elsewhere the shifts spell out the byte order. */
+ * A memcpy is one plain load or store at any alignment; on a big-endian host
+ * the byte swap after it (or before it) spells out the order. */
 #ifndef HM_ENDIAN_H
 #define HM_ENDIAN_H
 
@@ -21,71 +21,41 @@
 
 static inline void hm_put_le16(uint8_t *p, uint16_t v)
 {
-#if HM_HOST_LE
+	v = HM_HOST_LE ? v : __builtin_bswap16(v);
 	memcpy(p, &v, sizeof v);
-#else
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-#endif
 }
 
 static inline void hm_put_le32(uint8_t *p, uint32_t v)
 {
-#if HM_HOST_LE
+	v = HM_HOST_LE ? v : __builtin_bswap32(v);
 	memcpy(p, &v, sizeof v);
-#else
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-#endif
 }
 
 static inline void hm_put_le64(uint8_t *p, uint64_t v)
 {
-#if HM_HOST_LE
+	v = HM_HOST_LE ? v : __builtin_bswap64(v);
 	memcpy(p, &v, sizeof v);
-#else
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-#endif
 }
 
 static inline uint16_t hm_get_le16(const uint8_t *p)
 {
-#if HM_HOST_LE
 	uint16_t v;
 	memcpy(&v, p, sizeof v);
-	return v;
-#else
-	return (uint16_t)(p[0] | (p[1] << 8));
-#endif
+	return HM_HOST_LE ? v : __builtin_bswap16(v);
 }
 
 static inline uint32_t hm_get_le32(const uint8_t *p)
 {
-#if HM_HOST_LE
 	uint32_t v;
 	memcpy(&v, p, sizeof v);
-	return v;
-#else
-	uint32_t v = 0;
-	for (int i = 3; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-#endif
+	return HM_HOST_LE ? v : __builtin_bswap32(v);
 }
 
 static inline uint64_t hm_get_le64(const uint8_t *p)
 {
-#if HM_HOST_LE
 	uint64_t v;
 	memcpy(&v, p, sizeof v);
-	return v;
-#else
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-#endif
+	return HM_HOST_LE ? v : __builtin_bswap64(v);
 }
 
 #endif
