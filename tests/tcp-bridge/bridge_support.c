@@ -118,11 +118,6 @@ static pid_t spawn_ns(const char *log, const char *notify, const char *netns,
 	return ht_spawn(&s);
 }
 
-static pid_t spawn(const char *log, const char *notify, const char *const *args)
-{
-	return spawn_ns(log, notify, NULL, args);
-}
-
 void hb_bridge_start(hb_bridge *b, const ht_daemon *d, const char *tag, const char *const *extra)
 {
 	hb_bridge_start_ns(b, d, tag, NULL, NULL, extra);
@@ -168,11 +163,11 @@ void hb_bridge_start_ns(hb_bridge *b, const ht_daemon *d, const char *tag, const
 		bridge_read_addr(b, msg);
 		return;
 	case HT_EXITED:
-		hb_dump(b->log);
+		ht_file_dump(b->log);
 		fail_msg("hermes-bridge exited during start-up (status %d); see %s", st, b->log);
 		break;
 	case HT_TIMEOUT:
-		hb_dump(b->log);
+		ht_file_dump(b->log);
 		fail_msg("hermes-bridge did not report READY=1 within 10 s");
 		break;
 	}
@@ -180,8 +175,7 @@ void hb_bridge_start_ns(hb_bridge *b, const ht_daemon *d, const char *tag, const
 
 int hb_bridge_run(const char *log, const char *const *args, int timeout_ms)
 {
-	pid_t pid = spawn(log, NULL, args);
-	int st = ht_wait_child(pid, timeout_ms);
+	int st = ht_wait_child(spawn_ns(log, NULL, NULL, args), timeout_ms);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -222,7 +216,7 @@ void hb_bridge_stop(hb_bridge *b)
 		close(b->notify_fd);
 	b->notify_fd = -1;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		hb_dump(b->log);
+		ht_file_dump(b->log);
 		fail_msg("hermes-bridge did not stop cleanly (status 0x%x); see %s", st, b->log);
 	}
 }
@@ -232,32 +226,6 @@ bool hb_bridge_alive(hb_bridge *b)
 	if (b->pid <= 0)
 		return false;
 	return waitpid(b->pid, NULL, WNOHANG) == 0;
-}
-
-bool hb_log_has(const char *log, const char *needle)
-{
-	FILE *f = fopen(log, "re");
-	if (!f)
-		return false;
-	char line[2048];
-	bool found = false;
-	while (!found && fgets(line, sizeof line, f))
-		found = strstr(line, needle) != NULL;
-	fclose(f);
-	return found;
-}
-
-void hb_dump(const char *log)
-{
-	FILE *f = fopen(log, "re");
-	if (!f)
-		return;
-	char line[2048];
-	unsigned n = 0;
-	fprintf(stderr, "---- %s ----\n", log);
-	while (fgets(line, sizeof line, f) && n++ < 200)
-		fputs(line, stderr);
-	fclose(f);
 }
 
 static long status_kb(pid_t pid, const char *field)

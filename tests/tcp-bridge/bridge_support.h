@@ -65,9 +65,6 @@ int hb_ctl(const ht_daemon *d, const char *const *args, char *out, size_t cap);
 void hb_bridge_stop(hb_bridge *b);
 /* Is the bridge still running? */
 bool hb_bridge_alive(hb_bridge *b);
-bool hb_log_has(const char *log, const char *needle);
-/* Print a log to stderr (on failure). */
-void hb_dump(const char *log);
 
 /* Resident set size and CPU time (user+system) of a process. RssAnon is
  * the private part (heap, buffers), without the bus pages it mapped. */

@@ -322,9 +322,9 @@ static void test_keys_never_reach_the_log(void **state)
 		for (unsigned k = 0; k < HERMES_AUTH_KEY_SIZE; k++)
 			snprintf(hex + 2 * k, 3, "%02x", key[k]);
 		/* Neither the hex form, nor its first half, nor the raw bytes. */
-		assert_false(hb_log_has(br.log, hex));
+		assert_false(ht_file_has(br.log, hex));
 		hex[HERMES_AUTH_KEY_SIZE] = '\0';
-		assert_false(hb_log_has(br.log, hex));
+		assert_false(ht_file_has(br.log, hex));
 		FILE *f = fopen(br.log, "re");
 		assert_non_null(f);
 		static uint8_t text[1 << 20];
@@ -332,7 +332,7 @@ static void test_keys_never_reach_the_log(void **state)
 		fclose(f);
 		assert_false(contains(text, n, key, 8));
 	}
-	assert_true(hb_log_has(br.log, "authentication failed client=alice conn="));
+	assert_true(ht_file_has(br.log, "authentication failed client=alice conn="));
 	printf("the log names refused identities, never a key\n");
 }
 

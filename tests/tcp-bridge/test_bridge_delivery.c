@@ -446,9 +446,9 @@ static void test_a_half_closed_subscriber_that_does_not_read_is_cut_off(void **s
 	uint64_t t0 = ht_now_ns();
 	assert_int_equal(shutdown(fd, SHUT_WR), 0);
 	/* It reads nothing from now on. */
-	while (!hb_log_has(br_short.log, "did not take what it was owed within 1000 ms")) {
+	while (!ht_file_has(br_short.log, "did not take what it was owed within 1000 ms")) {
 		if (ht_now_ns() - t0 > 20000000000ull) {
-			hb_dump(br_short.log);
+			ht_file_dump(br_short.log);
 			fail_msg("the bridge did not cut off a half-closed peer that does not read");
 		}
 		struct pollfd p = {.fd = -1};

@@ -119,8 +119,8 @@ static void await_flow(node *all, unsigned count, unsigned from, unsigned to)
 				drain(&all[i]);
 		}
 		if (ht_now_ns() > deadline) {
-			hb_dump(all[to].b.log);
-			hb_dump(all[from].b.log);
+			ht_file_dump(all[to].b.log);
+			ht_file_dump(all[from].b.log);
 			fail_msg("no traffic from bus %u to bus %u within 20 s", from, to);
 		}
 	}
@@ -250,8 +250,8 @@ static void await_large(node *from, node *to, hermes_sub *on_from, hermes_sub *o
 				hermes_sub_wait(on_to, HERMES_WAIT_BLOCK, 20000000);
 		}
 		if (ht_now_ns() > deadline) {
-			hb_dump(from->b.log);
-			hb_dump(to->b.log);
+			ht_file_dump(from->b.log);
+			ht_file_dump(to->b.log);
 			fail_msg("a message of %u bytes never crossed from bus %u to bus %u", len, from->id,
 				 to->id);
 		}
@@ -346,7 +346,7 @@ static void test_a_link_reconnects_after_the_peer_restarts(void **state)
 	for (unsigned i = 0; i < 2; i++)
 		memset(n[i].probed, 0, sizeof n[i].probed);
 	exchange(n, 2, ht_scaled(20000));
-	assert_true(hb_log_has(n[1].b.log, "lost"));
+	assert_true(ht_file_has(n[1].b.log, "lost"));
 	node_stop(&n[1]);
 	node_stop(&n[0]);
 }
@@ -435,7 +435,7 @@ static void test_two_buses_in_two_network_namespaces(void **state)
 	char log[300];
 	snprintf(log, sizeof log, "%s/refused.log", n[0].d.run_dir);
 	assert_int_equal(hb_bridge_run(log, refuse, 10000), 1);
-	assert_true(hb_log_has(log, "--insecure"));
+	assert_true(ht_file_has(log, "--insecure"));
 	const char *ea[] = {"--insecure", NULL};
 	hb_bridge_start_ns(&n[0].b, &n[0].d, "bridgeA", a, "10.199.7.1:0", ea);
 	char link[128];

@@ -156,25 +156,10 @@ static hermes_err connect_opts(const char *addr, const char *identity, const cha
 	return hermes_net_connect(addr, &o, n);
 }
 
-/* The support library's log helpers, for a bridge's log. */
-static ht_daemon log_of(const char *log)
-{
-	ht_daemon d = {0};
-	snprintf(d.log, sizeof d.log, "%.191s", log);
-	return d;
-}
-
-static unsigned count_lines(const char *log, const char *needle)
-{
-	ht_daemon d = log_of(log);
-	return (unsigned)ht_daemon_log_count(&d, needle);
-}
-
-/* Wait (up to 10 s) for needle in log. */
+/* A bridge's log has a line with needle, or gets one within 10 s. */
 static bool log_wait(const char *log, const char *needle)
 {
-	ht_daemon d = log_of(log);
-	return ht_daemon_wait_log(&d, needle, 1, 10000) != 0;
+	return ht_file_wait(log, needle, 1, 10000);
 }
 
 /* ---- 1 ------------------------------------------------------------------------------ */
@@ -397,11 +382,11 @@ static void test_3_reflected_link_is_refused(void **state)
 	start_extra(&r, "bridge-reflect", extra);
 	atomic_store(&m.target, (int)r.port);
 	bool refused = log_wait(r.log, "reflected back");
-	bool up = hb_log_has(r.log, "is up");
+	bool up = ht_file_has(r.log, "is up");
 	mitm_stop(&m);
 	stop_extra(&r);
 	if (!refused || up)
-		hb_dump(r.log);
+		ht_file_dump(r.log);
 	assert_true(refused);
 	assert_false(up);
 
@@ -417,10 +402,10 @@ static void test_3_reflected_link_is_refused(void **state)
 	const char *pe[] = {"--config", conf, NULL};
 	start_extra(&r, "bridge-pinned", pe);
 	bool pinned = log_wait(r.log, "not 'bridge-elsewhere'");
-	up = hb_log_has(r.log, "is up");
+	up = ht_file_has(r.log, "is up");
 	stop_extra(&r);
 	if (!pinned || up)
-		hb_dump(r.log);
+		ht_file_dump(r.log);
 	assert_true(pinned);
 	assert_false(up);
 }
@@ -621,7 +606,7 @@ static void test_6_anonymous_access_is_an_explicit_choice(void **state)
 	const char *args[] = {"--bus", bus.bus, "--listen", "127.0.0.1:0", "--stats-dir",
 			      bus.run_dir, "--state-dir", bus.run_dir, NULL};
 	assert_int_equal(hb_bridge_run(log, args, 5000), 1);
-	assert_true(hb_log_has(log, "--allow-anonymous"));
+	assert_true(ht_file_has(log, "--allow-anonymous"));
 	/* With identities, anonymous clients are refused. */
 	hermes_net *n;
 	assert_int_equal(connect_opts(br.addr, NULL, NULL, 0, 0, &n), HERMES_EPERM);
@@ -682,14 +667,14 @@ static void test_8_keys_and_logs(void **state)
 	const char *args[] = {"--bus", bus.bus, "--listen", "127.0.0.1:0", "--auth", bad,
 			      "--stats-dir", bus.run_dir, "--state-dir", bus.run_dir, NULL};
 	assert_int_equal(hb_bridge_run(log, args, 5000), 1);
-	assert_true(hb_log_has(log, "not writable by group or others"));
+	assert_true(ht_file_has(log, "not writable by group or others"));
 
 	/* keygen suggests no blanket permission. */
 	char kl[300];
 	snprintf(kl, sizeof kl, "%s/keygen-alice.log", bus.run_dir);
-	assert_true(hb_log_has(kl, "[identity alice]"));
-	assert_false(hb_log_has(kl, "publish = *"));
-	assert_false(hb_log_has(kl, "subscribe = *"));
+	assert_true(ht_file_has(kl, "[identity alice]"));
+	assert_false(ht_file_has(kl, "publish = *"));
+	assert_false(ht_file_has(kl, "subscribe = *"));
 
 	/* Successful authentications at info (the bridge's default level). */
 	hermes_net *n;
@@ -698,13 +683,13 @@ static void test_8_keys_and_logs(void **state)
 	assert_true(log_wait(br.log, "authenticated, encrypted client=reader conn="));
 
 	/* Failures at a bounded rate. */
-	unsigned before = count_lines(br.log, "authentication failed client=");
+	unsigned before = (unsigned)ht_file_count(br.log, "authentication failed client=");
 	uint64_t t0 = ht_now_ns();
 	enum { TRIES = 100 };
 	for (int i = 0; i < TRIES; i++)
 		assert_int_equal(connect_opts(br.addr, "reader", key_alice, 0, 0, &n), HERMES_EPERM);
 	uint64_t secs = (ht_now_ns() - t0) / 1000000000ull + 1;
-	unsigned logged = count_lines(br.log, "authentication failed client=") - before;
+	unsigned logged = (unsigned)ht_file_count(br.log, "authentication failed client=") - before;
 	printf("%d failed authentications in < %llu s: %u logged\n", TRIES,
 	       (unsigned long long)secs, logged);
 	assert_true(logged <= 10 * secs);
@@ -768,7 +753,7 @@ static void test_sighup_reloads_identities_and_closes_revoked_sessions(void **st
 	assert_int_equal(rename(tmp, conf), 0);
 	assert_int_equal(kill(r.pid, SIGHUP), 0);
 	assert_true(log_wait(r.log, "SIGHUP: 3 identities reloaded"));
-	assert_true(hb_log_has(r.log, "2 session(s) of revoked or changed identities closed"));
+	assert_true(ht_file_has(r.log, "2 session(s) of revoked or changed identities closed"));
 
 	/* The revoked and the changed sessions are told and closed ... */
 	hermes_net *gone[2] = {reader, mesh};
@@ -863,7 +848,7 @@ static void test_public_key_identities(void **state)
 	hb_bridge r;
 	const char *extra[] = {"--auth", conf, "--key", bkey, NULL};
 	start_extra(&r, "bridge-pk", extra);
-	assert_true(hb_log_has(r.log, bhex));
+	assert_true(ht_file_has(r.log, bhex));
 
 	hermes_net *n;
 	assert_int_equal(connect_opts(r.addr, "carol", carol, 0, 0, &n), HERMES_OK);
@@ -917,8 +902,8 @@ static void test_public_key_identities(void **state)
 	bool by_pk = log_wait(r.log, "authenticated by public key, encrypted, link client=linker conn=");
 	stop_extra(&l);
 	if (!up || !by_pk) {
-		hb_dump(l.log);
-		hb_dump(r.log);
+		ht_file_dump(l.log);
+		ht_file_dump(r.log);
 	}
 	assert_true(up);
 	assert_true(by_pk);

@@ -4,7 +4,6 @@
 #include "tests/support/testing.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -23,17 +22,15 @@
 
 #include "shm/layout.h"
 #include "shm/segment.h"
+#include "tests/support/daemon.h"
+#include "tests/support/process.h"
 #include "tests/tools/checkers.h"
 
 #ifndef HERMES_CTL_PATH
 #error "HERMES_CTL_PATH must name the hermes-ctl binary"
 #endif
-#ifndef HERMESD_PATH
-#error "HERMESD_PATH must name the hermesd binary"
-#endif
 
 #define CMD_TIMEOUT_MS 20000 /* generous: sanitizer builds on a loaded 2-core VM */
-#define START_TIMEOUT_MS 10000
 
 /* ---- child processes --------------------------------------------------------- */
 
@@ -191,88 +188,31 @@ static result run(const char *const *argv, const char *const *env, const void *i
 
 /* ---- the bus under test ---------------------------------------------------------- */
 
+/* hermesd on the fixture's own bus and run directory (the test kit's
+ * ht_daemon), started per test. */
 typedef struct fixture {
-	char bus[64];
-	char dir[128];
-	char log[192];
-	pid_t hermesd;
+	ht_daemon d;
 } fixture;
-
-static bool file_contains(const char *path, const char *needle)
-{
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return false;
-	char text[16384];
-	size_t n = fread(text, 1, sizeof text - 1, f);
-	fclose(f);
-	text[n] = '\0';
-	return strstr(text, needle) != NULL;
-}
 
 static int setup(void **state)
 {
 	fixture *fx = calloc(1, sizeof *fx);
 	assert_non_null(fx);
-	ht_unique_name(fx->bus, sizeof fx->bus, "ctl");
-	snprintf(fx->dir, sizeof fx->dir, "/tmp/hermes-ctl-test.XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(fx->log, sizeof fx->log, "%s/hermesd.log", fx->dir);
-	fflush(stdout);
-	fflush(stderr);
-	fx->hermesd = fork();
-	assert_true(fx->hermesd >= 0);
-	if (fx->hermesd == 0) {
-		int fd = open(fx->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execl(HERMESD_PATH, "hermesd", "--bus", fx->bus, "--run-dir", fx->dir,
-		      "--remove-on-exit", "--size", "8M", (char *)NULL);
-		_exit(127);
-	}
-	/* Ready when it says so: the segment, rings, socket and heartbeat all
-	 * exist by then. */
-	uint64_t deadline = ht_now_ns() + (uint64_t)START_TIMEOUT_MS * 1000000u;
-	while (!file_contains(fx->log, "ready:")) {
-		int status;
-		if (waitpid(fx->hermesd, &status, WNOHANG) == fx->hermesd)
-			fail_msg("hermesd exited during start-up (status %d); see %s", status, fx->log);
-		if (ht_now_ns() > deadline)
-			fail_msg("hermesd not ready within %d ms; see %s", START_TIMEOUT_MS, fx->log);
-		nap_ms(2);
-	}
+	ht_daemon_init(&fx->d, "ctl");
+	static const char *const extra[] = {"--remove-on-exit", "--size", "8M", NULL};
+	ht_daemon_start(&fx->d, extra);
 	*state = fx;
 	return 0;
-}
-
-static void stop_hermesd(fixture *fx, int sig)
-{
-	if (fx->hermesd <= 0)
-		return;
-	kill(fx->hermesd, sig);
-	ht_wait_child(fx->hermesd, 10000);
-	fx->hermesd = 0;
 }
 
 static int teardown(void **state)
 {
 	fixture *fx = *state;
-	stop_hermesd(fx, SIGTERM);
-	/* --remove-on-exit removed it unless hermesd was killed. */
-	hermes_bus_unlink(fx->bus);
-	DIR *d = opendir(fx->dir);
-	if (d) {
-		struct dirent *e;
-		while ((e = readdir(d)) != NULL) {
-			if (e->d_name[0] == '.')
-				continue;
-			char path[512];
-			snprintf(path, sizeof path, "%s/%s", fx->dir, e->d_name);
-			unlink(path);
-		}
-		closedir(d);
-	}
-	rmdir(fx->dir);
+	/* SIGTERM first: --remove-on-exit removes the segment unless hermesd
+	 * was killed; ht_daemon_cleanup removes what is left. */
+	if (fx->d.pid > 0)
+		ht_proc_terminate(&fx->d.pid, 10000);
+	ht_daemon_cleanup(&fx->d);
 	free(fx);
 	return 0;
 }
@@ -285,7 +225,7 @@ static result ctl_in(const fixture *fx, const void *in, size_t in_len, const cha
 	unsigned n = 1;
 	if (fx) {
 		argv[n++] = "--bus";
-		argv[n++] = fx->bus;
+		argv[n++] = fx->d.bus;
 	}
 	for (; *args && n < MAX_ARGS; args++)
 		argv[n++] = *args;
@@ -299,6 +239,24 @@ static void expect_ok(const result *r)
 {
 	if (r->code != 0)
 		fail_msg("exit status %d; stderr: %s", r->code, r->err.p);
+}
+
+/* A command whose output the test does not read: it must exit 0. */
+static void run_ok(result r)
+{
+	expect_ok(&r);
+	result_free(&r);
+}
+
+/* The next line of the text at *at, its newline replaced by NUL (fails the
+ * test when there is none); *at moves past it. */
+static char *next_line(char **at)
+{
+	char *line = *at, *nl = strchr(line, '\n');
+	assert_non_null(nl);
+	*nl = '\0';
+	*at = nl + 1;
+	return line;
 }
 
 static const jv *ring_in_list(const jv *list, const char *name)
@@ -357,17 +315,13 @@ static void test_pub_then_tail_round_trips_text(void **state)
 		buf_add(&in, msgs[i], strlen(msgs[i]));
 		buf_add(&in, "\n", 1);
 	}
-	result r = CTL_STDIN(fx, in.p, in.len, "pub", "events");
-	expect_ok(&r);
-	result_free(&r);
+	run_ok(CTL_STDIN(fx, in.p, in.len, "pub", "events"));
 	/* One more as an argument. */
-	r = CTL(fx, "pub", "events", "from argv");
-	expect_ok(&r);
-	result_free(&r);
+	run_ok(CTL(fx, "pub", "events", "from argv"));
 
 	char count[16];
 	snprintf(count, sizeof count, "%u", n + 1);
-	r = CTL(fx, "tail", "events", "--from", "earliest", "--count", count);
+	result r = CTL(fx, "tail", "events", "--from", "earliest", "--count", count);
 	expect_ok(&r);
 	char *line = r.out.p;
 	for (unsigned i = 0; i <= n; i++) {
@@ -413,9 +367,7 @@ static void publish_hex(fixture *fx, const char *ring, unsigned n)
 		}
 		buf_add(&in, "\n", 1);
 	}
-	result r = CTL_STDIN(fx, in.p, in.len, "pub", ring, "--hex");
-	expect_ok(&r);
-	result_free(&r);
+	run_ok(CTL_STDIN(fx, in.p, in.len, "pub", ring, "--hex"));
 	free(in.p);
 }
 
@@ -430,12 +382,10 @@ static void test_pub_hex_then_tail_hex_round_trips_binary(void **state)
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t want[300], got[300];
 		size_t len = make_message(i, want);
-		char *nl = strchr(line, '\n');
-		assert_non_null(nl);
-		*nl = '\0';
-		char *sp = strchr(line, ' ');
+		const char *text = next_line(&line);
+		const char *sp = strchr(text, ' ');
 		assert_non_null(sp);
-		assert_int_equal(strtoull(line, NULL, 10), i);
+		assert_int_equal(strtoull(text, NULL, 10), i);
 		size_t hexlen = strlen(sp + 1);
 		assert_int_equal(hexlen, 2 * len);
 		for (size_t k = 0; k < len; k++) {
@@ -444,7 +394,6 @@ static void test_pub_hex_then_tail_hex_round_trips_binary(void **state)
 			got[k] = (uint8_t)v;
 		}
 		assert_memory_equal(got, want, len);
-		line = nl + 1;
 	}
 	assert_string_equal(line, "");
 	result_free(&r);
@@ -461,10 +410,7 @@ static void test_pub_hex_then_tail_json_round_trips_binary(void **state)
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t want[300], got[300];
 		size_t len = make_message(i, want);
-		char *nl = strchr(line, '\n');
-		assert_non_null(nl);
-		*nl = '\0';
-		jv *v = jparse_or_fail(line);
+		jv *v = jparse_or_fail(next_line(&line));
 		assert_int_equal(v->t, J_OBJ);
 		assert_int_equal(v->n, 4);
 		assert_int_equal(ju64_at(v, "seq"), i);
@@ -476,7 +422,6 @@ static void test_pub_hex_then_tail_json_round_trips_binary(void **state)
 		assert_int_equal(b64_decode(data->text, data->len, got, sizeof got), (long)len);
 		assert_memory_equal(got, want, len);
 		jfree(v);
-		line = nl + 1;
 	}
 	result_free(&r);
 }
@@ -489,17 +434,11 @@ static void expect_fail(result r, int code, const char *needle);
 static void test_pub_tag_then_tail_shows_the_tag(void **state)
 {
 	fixture *fx = *state;
-	result r = CTL(fx, "pub", "events", "--tag", "42", "tagged");
-	expect_ok(&r);
-	result_free(&r);
-	r = CTL(fx, "pub", "events", "plain");
-	expect_ok(&r);
-	result_free(&r);
-	r = CTL(fx, "pub", "events", "--tag", "0xFFFFFFFF", "--hex", "00ff");
-	expect_ok(&r);
-	result_free(&r);
+	run_ok(CTL(fx, "pub", "events", "--tag", "42", "tagged"));
+	run_ok(CTL(fx, "pub", "events", "plain"));
+	run_ok(CTL(fx, "pub", "events", "--tag", "0xFFFFFFFF", "--hex", "00ff"));
 
-	r = CTL(fx, "tail", "events", "--from", "earliest", "--count", "3");
+	result r = CTL(fx, "tail", "events", "--from", "earliest", "--count", "3");
 	expect_ok(&r);
 	assert_string_equal(r.out.p, "tag=0x2a tagged\nplain\ntag=0xffffffff \\x00\\xff\n");
 	result_free(&r);
@@ -512,15 +451,11 @@ static void test_pub_tag_then_tail_shows_the_tag(void **state)
 	static const uint64_t tags[] = {42, 0, UINT32_MAX};
 	char *line = r.out.p;
 	for (unsigned i = 0; i < 3; i++) {
-		char *nl = strchr(line, '\n');
-		assert_non_null(nl);
-		*nl = '\0';
-		jv *v = jparse_or_fail(line);
+		jv *v = jparse_or_fail(next_line(&line));
 		assert_int_equal(v->n, 4);
 		assert_int_equal(ju64_at(v, "seq"), i);
 		assert_int_equal(ju64_at(v, "tag"), tags[i]);
 		jfree(v);
-		line = nl + 1;
 	}
 	result_free(&r);
 
@@ -541,7 +476,7 @@ static void test_list_and_inspect_json_match_what_was_published_and_consumed(voi
 	hermes_attach_opts o = HERMES_ATTACH_OPTS_INIT;
 	o.app_name = "order-router";
 	o.instance = "eu-1";
-	assert_int_equal(hermes_bus_attach_opts(fx->bus, &o, &bus), HERMES_OK);
+	assert_int_equal(hermes_bus_attach_opts(fx->d.bus, &o, &bus), HERMES_OK);
 	assert_int_equal(hermes_sub_open(bus, "events", HERMES_START_LATEST, 0, &sub), HERMES_OK);
 
 	/* Messages "m0".."m49": lengths 2 and 3, so the byte counts below are
@@ -558,9 +493,7 @@ static void test_list_and_inspect_json_match_what_was_published_and_consumed(voi
 		else
 			consumed_bytes += payload[i];
 	}
-	result r = CTL_STDIN(fx, in.p, in.len, "pub", "events");
-	expect_ok(&r);
-	result_free(&r);
+	run_ok(CTL_STDIN(fx, in.p, in.len, "pub", "events"));
 	free(in.p);
 	for (unsigned i = 0; i < k; i++) {
 		hermes_msg m;
@@ -569,13 +502,13 @@ static void test_list_and_inspect_json_match_what_was_published_and_consumed(voi
 	}
 	assert_int_equal(hermes_sub_release(sub), HERMES_OK);
 
-	r = CTL(fx, "list", "--json", "--interval", "50");
+	result r = CTL(fx, "list", "--json", "--interval", "50");
 	expect_ok(&r);
 	jv *list = jparse_or_fail(r.out.p);
 	const jv *v = jget(list, "schema");
 	assert_non_null(v);
 	assert_string_equal(v->text, "hermes-ctl.list/1");
-	assert_string_equal(jget(list, "bus")->text, fx->bus);
+	assert_string_equal(jget(list, "bus")->text, fx->d.bus);
 	assert_int_equal(jpath(list, "supervisor", "up", NULL)->b, true);
 	assert_int_equal(ju64_at(list, "interval_ms"), 50);
 	const jv *ev = ring_in_list(list, "events");
@@ -684,22 +617,20 @@ static void test_metrics_is_prometheus_text_with_the_counters(void **state)
 	hermes_attach_opts o = HERMES_ATTACH_OPTS_INIT;
 	o.app_name = "metrics-test";
 	o.instance = "m1";
-	assert_int_equal(hermes_bus_attach_opts(fx->bus, &o, &bus), HERMES_OK);
+	assert_int_equal(hermes_bus_attach_opts(fx->d.bus, &o, &bus), HERMES_OK);
 	assert_int_equal(hermes_sub_open(bus, "events", HERMES_START_LATEST, 0, &sub), HERMES_OK);
 	static const char in[] = "a\nbb\nccc\n";
-	result r = CTL_STDIN(fx, in, sizeof in - 1, "pub", "events");
-	expect_ok(&r);
-	result_free(&r);
+	run_ok(CTL_STDIN(fx, in, sizeof in - 1, "pub", "events"));
 
-	r = CTL(fx, "metrics");
+	result r = CTL(fx, "metrics");
 	expect_ok(&r);
 	check_prom(r.out.p);
 	char lbl[256];
 	double v;
-	snprintf(lbl, sizeof lbl, "bus=\"%s\"", fx->bus);
+	snprintf(lbl, sizeof lbl, "bus=\"%s\"", fx->d.bus);
 	assert_true(prom_value(r.out.p, "hermes_supervisor_up", lbl, &v));
 	assert_true(v == 1);
-	snprintf(lbl, sizeof lbl, "bus=\"%s\",ring=\"events\"", fx->bus);
+	snprintf(lbl, sizeof lbl, "bus=\"%s\",ring=\"events\"", fx->d.bus);
 	assert_true(prom_value(r.out.p, "hermes_ring_messages_total", lbl, &v));
 	assert_true(v == 3);
 	assert_true(prom_value(r.out.p, "hermes_ring_subscribers", lbl, &v));
@@ -707,7 +638,7 @@ static void test_metrics_is_prometheus_text_with_the_counters(void **state)
 	snprintf(lbl, sizeof lbl,
 		 "bus=\"%s\",ring=\"events\",slot=\"0\",client=\"metrics-test\",client_instance=\"m1\","
 		 "pid=\"%d\"",
-		 fx->bus, (int)getpid());
+		 fx->d.bus, (int)getpid());
 	assert_true(prom_value(r.out.p, "hermes_subscriber_lag_messages", lbl, &v));
 	assert_true(v == 3);
 	assert_non_null(strstr(r.out.p, "# TYPE hermes_ring_messages_total counter\n"));
@@ -763,7 +694,7 @@ static void http_get(unsigned port, const char *path, buf *resp)
 static void test_metrics_serve_answers_http_on_loopback(void **state)
 {
 	fixture *fx = *state;
-	const char *argv[] = {HERMES_CTL_PATH, "--bus", fx->bus, "metrics", "--serve",
+	const char *argv[] = {HERMES_CTL_PATH, "--bus", fx->d.bus, "metrics", "--serve",
 			      "127.0.0.1:0", NULL};
 	int err_fd;
 	pid_t pid = spawn(argv, NULL, NULL, NULL, &err_fd);
@@ -810,12 +741,10 @@ static void test_metrics_serve_answers_http_on_loopback(void **state)
 static void test_read_commands_work_with_hermesd_killed(void **state)
 {
 	fixture *fx = *state;
-	result r = CTL(fx, "pub", "events", "before the crash");
-	expect_ok(&r);
-	result_free(&r);
-	stop_hermesd(fx, SIGKILL);
+	run_ok(CTL(fx, "pub", "events", "before the crash"));
+	ht_daemon_kill(&fx->d);
 
-	r = CTL(fx, "list");
+	result r = CTL(fx, "list");
 	expect_ok(&r);
 	assert_non_null(strstr(r.out.p, "supervisor DOWN"));
 	assert_non_null(strstr(r.out.p, "events"));
@@ -831,9 +760,7 @@ static void test_read_commands_work_with_hermesd_killed(void **state)
 	jfree(list);
 	result_free(&r);
 
-	r = CTL(fx, "inspect", "events");
-	expect_ok(&r);
-	result_free(&r);
+	run_ok(CTL(fx, "inspect", "events"));
 	r = CTL(fx, "clients");
 	expect_ok(&r);
 	assert_non_null(strstr(r.out.p, "slot owners only"));
@@ -843,7 +770,7 @@ static void test_read_commands_work_with_hermesd_killed(void **state)
 	check_prom(r.out.p);
 	double v;
 	char lbl[128];
-	snprintf(lbl, sizeof lbl, "bus=\"%s\"", fx->bus);
+	snprintf(lbl, sizeof lbl, "bus=\"%s\"", fx->d.bus);
 	assert_true(prom_value(r.out.p, "hermes_supervisor_up", lbl, &v));
 	assert_true(v == 0);
 	result_free(&r);
@@ -877,9 +804,9 @@ static void test_errors_have_exit_codes_and_say_what_to_do(void **state)
 	fixture *fx = *state;
 	char msg[256];
 	fixture other = {0};
-	snprintf(other.bus, sizeof other.bus, "%.40s-gone", fx->bus);
+	snprintf(other.d.bus, sizeof other.d.bus, "%.40s-gone", fx->d.bus);
 	snprintf(msg, sizeof msg, "/dev/shm/hermes.%s does not exist; is hermesd running? (hermesd --bus %s)",
-		 other.bus, other.bus);
+		 other.d.bus, other.d.bus);
 	expect_fail(CTL(&other, "list"), 1, msg);
 	expect_fail(CTL(&other, "inspect", "events"), 1, msg);
 	expect_fail(CTL(&other, "tail", "events"), 1, msg);
@@ -907,7 +834,7 @@ static void test_errors_have_exit_codes_and_say_what_to_do(void **state)
 	expect_fail(CTL(fx, "pub", "events", "x", "--remote", "127.0.0.1:1"), 1,
 		    "--remote 127.0.0.1:1: cannot connect");
 	expect_fail(CTL(fx, "keygen"), 2, "which identity?");
-	fixture bad = {.bus = "bad/name"};
+	fixture bad = {.d.bus = "bad/name"};
 	expect_fail(CTL(&bad, "list"), 2, "bad bus name");
 
 	/* A message larger than the ring takes (telemetry: 4 KiB). */
@@ -928,12 +855,12 @@ static void test_errors_have_exit_codes_and_say_what_to_do(void **state)
 
 	/* HERMES_BUS picks the bus when --bus is absent. */
 	char env[96];
-	snprintf(env, sizeof env, "HERMES_BUS=%s", fx->bus);
+	snprintf(env, sizeof env, "HERMES_BUS=%s", fx->d.bus);
 	const char *argv[] = {HERMES_CTL_PATH, "list", "--interval", "0", NULL};
 	const char *envp[] = {env, NULL};
 	result r = run(argv, envp, NULL, 0);
 	expect_ok(&r);
-	snprintf(msg, sizeof msg, "bus '%s'", fx->bus);
+	snprintf(msg, sizeof msg, "bus '%s'", fx->d.bus);
 	assert_non_null(strstr(r.out.p, msg));
 	result_free(&r);
 }
@@ -954,7 +881,7 @@ static void test_watch_without_a_tty_prints_plain_snapshots(void **state)
 	result r = CTL(fx, "watch", "--interval", "50", "--iterations", "2");
 	expect_ok(&r);
 	char bus_line[192];
-	snprintf(bus_line, sizeof bus_line, "bus '%s': /dev/shm/hermes.%s", fx->bus, fx->bus);
+	snprintf(bus_line, sizeof bus_line, "bus '%s': /dev/shm/hermes.%s", fx->d.bus, fx->d.bus);
 	assert_int_equal(count_of(r.out.p, bus_line), 2);
 	assert_int_equal(count_of(r.out.p, "\nevents "), 2);
 	assert_int_equal(count_of(r.out.p, "\ntelemetry "), 2);
@@ -989,15 +916,13 @@ static void test_create_and_delete_round_trip_through_hermesd(void **state)
 	/* In use: refused without --force. */
 	hermes_bus *bus;
 	hermes_pub *pub;
-	assert_int_equal(hermes_bus_attach(fx->bus, &bus), HERMES_OK);
+	assert_int_equal(hermes_bus_attach(fx->d.bus, &bus), HERMES_OK);
 	assert_int_equal(hermes_pub_open(bus, "rt", &pub), HERMES_OK);
 	expect_fail(CTL(fx, "delete", "rt"), 1, "is in use");
 	hermes_pub_close(pub);
 	hermes_bus_detach(bus);
 
-	r = CTL(fx, "delete", "rt");
-	expect_ok(&r);
-	result_free(&r);
+	run_ok(CTL(fx, "delete", "rt"));
 	r = CTL(fx, "list", "--json", "--interval", "0");
 	expect_ok(&r);
 	list = jparse_or_fail(r.out.p);
@@ -1007,27 +932,19 @@ static void test_create_and_delete_round_trip_through_hermesd(void **state)
 	expect_fail(CTL(fx, "delete", "rt"), 1, "no ring 'rt'");
 
 	/* --force deletes a ring that is in use. */
-	r = CTL(fx, "create", "rt2", "--capacity", "4K", "--max-msg", "256");
-	expect_ok(&r);
-	result_free(&r);
-	assert_int_equal(hermes_bus_attach(fx->bus, &bus), HERMES_OK);
+	run_ok(CTL(fx, "create", "rt2", "--capacity", "4K", "--max-msg", "256"));
+	assert_int_equal(hermes_bus_attach(fx->d.bus, &bus), HERMES_OK);
 	assert_int_equal(hermes_pub_open(bus, "rt2", &pub), HERMES_OK);
-	r = CTL(fx, "delete", "rt2", "--force");
-	expect_ok(&r);
-	result_free(&r);
+	run_ok(CTL(fx, "delete", "rt2", "--force"));
 	hermes_pub_close(pub);
 	hermes_bus_detach(bus);
 
 	/* --run-dir names the socket directly; a wrong one is reported with
 	 * the path it tried. */
-	r = CTL(fx, "create", "viadir", "--capacity", "8K", "--run-dir", fx->dir);
-	expect_ok(&r);
-	result_free(&r);
-	r = CTL(fx, "delete", "viadir", "--run-dir", fx->dir);
-	expect_ok(&r);
-	result_free(&r);
+	run_ok(CTL(fx, "create", "viadir", "--capacity", "8K", "--run-dir", fx->d.run_dir));
+	run_ok(CTL(fx, "delete", "viadir", "--run-dir", fx->d.run_dir));
 	char want[192];
-	snprintf(want, sizeof want, "none answers at /nonexistent/%s.sock", fx->bus);
+	snprintf(want, sizeof want, "none answers at /nonexistent/%s.sock", fx->d.bus);
 	expect_fail(CTL(fx, "create", "viadir", "--capacity", "8K", "--run-dir", "/nonexistent"), 1,
 		    want);
 }
@@ -1036,7 +953,7 @@ static void test_create_and_delete_round_trip_through_hermesd(void **state)
 static bool subscribed(const fixture *fx, const char *ring, pid_t pid)
 {
 	hermes_bus *bus;
-	if (hermes_bus_attach_readonly(fx->bus, &bus) != HERMES_OK)
+	if (hermes_bus_attach_readonly(fx->d.bus, &bus) != HERMES_OK)
 		return false;
 	hm_ring r;
 	bool found = false;
@@ -1049,7 +966,7 @@ static bool subscribed(const fixture *fx, const char *ring, pid_t pid)
 
 static void tail_stops_cleanly_on(fixture *fx, int sig)
 {
-	const char *argv[] = {HERMES_CTL_PATH, "--bus", fx->bus, "tail", "events", NULL};
+	const char *argv[] = {HERMES_CTL_PATH, "--bus", fx->d.bus, "tail", "events", NULL};
 	int out_fd;
 	pid_t pid = spawn(argv, NULL, NULL, &out_fd, NULL);
 	uint64_t deadline = ht_now_ns() + (uint64_t)CMD_TIMEOUT_MS * 1000000u;
@@ -1062,7 +979,7 @@ static void tail_stops_cleanly_on(fixture *fx, int sig)
 	}
 	hermes_bus *bus;
 	hermes_pub *pub;
-	assert_int_equal(hermes_bus_attach(fx->bus, &bus), HERMES_OK);
+	assert_int_equal(hermes_bus_attach(fx->d.bus, &bus), HERMES_OK);
 	assert_int_equal(hermes_pub_open(bus, "events", &pub), HERMES_OK);
 	assert_int_equal(hermes_pub_send(pub, "ping", 4, NULL), HERMES_OK);
 	buf out = {0};
@@ -1097,13 +1014,11 @@ static void test_tail_exits_zero_on_sigint_and_sigterm(void **state)
 static void test_pub_on_a_full_block_ring_times_out(void **state)
 {
 	fixture *fx = *state;
-	result r = CTL(fx, "create", "small", "--capacity", "4K", "--max-msg", "512");
-	expect_ok(&r);
-	result_free(&r);
+	run_ok(CTL(fx, "create", "small", "--capacity", "4K", "--max-msg", "512"));
 	/* A subscriber that never reads holds the ring full. */
 	hermes_bus *bus;
 	hermes_sub *sub;
-	assert_int_equal(hermes_bus_attach(fx->bus, &bus), HERMES_OK);
+	assert_int_equal(hermes_bus_attach(fx->d.bus, &bus), HERMES_OK);
 	assert_int_equal(hermes_sub_open(bus, "small", HERMES_START_LATEST, 0, &sub), HERMES_OK);
 	buf in = {0};
 	char line[130];
@@ -1111,7 +1026,7 @@ static void test_pub_on_a_full_block_ring_times_out(void **state)
 	line[127] = '\n';
 	for (int i = 0; i < 100; i++)
 		buf_add(&in, line, 128);
-	r = CTL_STDIN(fx, in.p, in.len, "pub", "small", "--timeout", "100", "--print-seq");
+	result r = CTL_STDIN(fx, in.p, in.len, "pub", "small", "--timeout", "100", "--print-seq");
 	assert_int_equal(r.code, 1);
 	assert_non_null(strstr(r.err.p, "stayed full for 100 ms"));
 	/* 4 KiB holds 32 messages of 128 bytes: exactly those were published. */
@@ -1126,23 +1041,19 @@ static void test_pub_on_a_full_block_ring_times_out(void **state)
 static void test_tail_reports_lost_messages_on_stderr(void **state)
 {
 	fixture *fx = *state;
-	result r = CTL(fx, "create", "lossy", "--capacity", "4K", "--max-msg", "512", "--policy",
-		       "overwrite");
-	expect_ok(&r);
-	result_free(&r);
+	run_ok(CTL(fx, "create", "lossy", "--capacity", "4K", "--max-msg", "512", "--policy",
+		       "overwrite"));
 	buf in = {0};
 	char line[130];
 	memset(line, 'q', 127);
 	line[127] = '\n';
 	for (int i = 0; i < 100; i++)
 		buf_add(&in, line, 128);
-	r = CTL_STDIN(fx, in.p, in.len, "pub", "lossy");
-	expect_ok(&r);
-	result_free(&r);
+	run_ok(CTL_STDIN(fx, in.p, in.len, "pub", "lossy"));
 	free(in.p);
 	/* Sequence 0 was overwritten long ago: the loss is reported, then the
 	 * oldest retained messages follow. */
-	r = CTL(fx, "tail", "lossy", "--from", "0", "--count", "3", "--format", "hex");
+	result r = CTL(fx, "tail", "lossy", "--from", "0", "--count", "3", "--format", "hex");
 	expect_ok(&r);
 	assert_non_null(strstr(r.err.p, "lost"));
 	assert_non_null(strstr(r.err.p, "lapped this subscriber"));
@@ -1159,7 +1070,7 @@ static void test_corrupt_rings_are_shown_not_hidden(void **state)
 	hermes_bus *bus;
 	hm_ring r;
 	uint32_t idx;
-	assert_int_equal(hermes_bus_attach(fx->bus, &bus), HERMES_OK);
+	assert_int_equal(hermes_bus_attach(fx->d.bus, &bus), HERMES_OK);
 	assert_int_equal(hm_bus_find_ring(bus, "events", &r, &idx), HERMES_OK);
 	const uint64_t good = bus->dir[idx].offset;
 	bus->dir[idx].offset = good + 16; /* in range, not aligned */
@@ -1204,17 +1115,17 @@ static void test_destroy_refuses_while_attached_unless_forced(void **state)
 {
 	fixture *fx = *state;
 	char path[128], expect[64];
-	snprintf(path, sizeof path, "/dev/shm/hermes.%s", fx->bus);
-	result r = CTL(NULL, "destroy", fx->bus);
+	snprintf(path, sizeof path, "/dev/shm/hermes.%s", fx->d.bus);
+	result r = CTL(NULL, "destroy", fx->d.bus);
 	assert_int_equal(r.code, 1);
 	assert_non_null(strstr(r.err.p, "a live hermesd holds it"));
 	result_free(&r);
 	assert_int_equal(access(path, F_OK), 0);
 	/* hermesd gone (killed, so the segment stays), a process still maps it. */
-	stop_hermesd(fx, SIGKILL);
+	ht_daemon_kill(&fx->d);
 	hermes_bus *bus;
-	assert_int_equal(hermes_bus_attach_readonly(fx->bus, &bus), HERMES_OK);
-	r = CTL(NULL, "destroy", fx->bus);
+	assert_int_equal(hermes_bus_attach_readonly(fx->d.bus, &bus), HERMES_OK);
+	r = CTL(NULL, "destroy", fx->d.bus);
 	assert_int_equal(r.code, 1);
 	snprintf(expect, sizeof expect, "pid %d", (int)getpid());
 	assert_non_null(strstr(r.err.p, expect));
@@ -1223,12 +1134,12 @@ static void test_destroy_refuses_while_attached_unless_forced(void **state)
 	r = CTL(NULL, "destroy");
 	assert_int_equal(r.code, 2);
 	result_free(&r);
-	r = CTL(NULL, "destroy", fx->bus);
+	r = CTL(NULL, "destroy", fx->d.bus);
 	expect_ok(&r);
 	assert_non_null(strstr(r.out.p, "destroyed"));
 	result_free(&r);
 	assert_int_equal(access(path, F_OK), -1);
-	r = CTL(NULL, "destroy", fx->bus);
+	r = CTL(NULL, "destroy", fx->d.bus);
 	assert_int_equal(r.code, 1);
 	assert_non_null(strstr(r.err.p, "does not exist"));
 	result_free(&r);
@@ -1237,13 +1148,11 @@ static void test_destroy_refuses_while_attached_unless_forced(void **state)
 static void test_destroy_force_stops_a_live_hermesd(void **state)
 {
 	fixture *fx = *state;
-	result r = CTL(NULL, "destroy", fx->bus, "--force");
-	expect_ok(&r);
-	result_free(&r);
-	int st = ht_wait_child(fx->hermesd, 10000);
-	fx->hermesd = 0;
+	run_ok(CTL(NULL, "destroy", fx->d.bus, "--force"));
+	int st = ht_wait_child(fx->d.pid, 10000);
+	fx->d.pid = 0;
 	assert_true(WIFEXITED(st));
-	assert_true(file_contains(fx->log, "was removed"));
+	assert_true(ht_file_has(fx->d.log, "was removed"));
 }
 
 int main(void)
