@@ -33,6 +33,13 @@ void hjt_init(hjt *t, const char *tag, uint64_t seg_size, uint64_t capacity, uin
 	snprintf(t->notify, sizeof t->notify, "%s/jnotify", run_dir);
 }
 
+void hjt_begin(hjt *t, const char *tag, uint64_t capacity, const char *conf)
+{
+	hjt_init(t, tag, 64u << 20, capacity, 1024, NULL);
+	hjt_config(t, conf);
+	hjt_start(t, true);
+}
+
 void hjt_config(hjt *t, const char *extra)
 {
 	FILE *f = fopen(t->conf, "w");
@@ -145,6 +152,14 @@ void hjt_publish(hjt *t, hermes_pub *pub, uint64_t from, uint64_t to)
 			fail_msg("publish %llu: %s", (unsigned long long)i, hermes_strerror(e));
 		assert_int_equal(seq, i);
 	}
+}
+
+void hjt_send(hjt *t, uint64_t from, uint64_t to)
+{
+	hermes_pub *pub;
+	assert_int_equal(hermes_pub_open(t->b.bus, t->ring, &pub), HERMES_OK);
+	hjt_publish(t, pub, from, to);
+	hermes_pub_close(pub);
 }
 
 int hjt_produce(void *producer)

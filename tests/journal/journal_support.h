@@ -30,6 +30,11 @@ typedef struct hjt {
 void hjt_init(hjt *t, const char *tag, uint64_t seg_size, uint64_t capacity, uint32_t max_msg,
 	      const char *journal_root);
 
+/* The usual start: hjt_init with a 64 MiB segment, 1 KiB messages and the
+ * journal under the run directory, hjt_config(conf), hjt_start waiting for
+ * READY=1. */
+void hjt_begin(hjt *t, const char *tag, uint64_t capacity, const char *conf);
+
 /* Write the recorder's config: the ring's section gets `extra` lines
  * (e.g. "durable = true\nfile_size = 256K\n"). */
 void hjt_config(hjt *t, const char *extra);
@@ -51,6 +56,10 @@ const hj_stats *hjt_stats(hjt *t);
 /* Publish message i (hjt_fill's payload, sequence i) for i in [from, to) on
  * pub, any bus (t is not used: NULL is fine). */
 void hjt_publish(hjt *t, hermes_pub *pub, uint64_t from, uint64_t to);
+
+/* Open a publisher on t's ring, publish messages [from, to) as
+ * hjt_publish, close it. */
+void hjt_send(hjt *t, uint64_t from, uint64_t to);
 
 /* A producer process for ht_fork: attaches to bus, publishes messages
  * [from, to) of hjt_publish into ring, exits 0 (else 2 or 3). */

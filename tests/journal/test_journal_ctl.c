@@ -4,7 +4,6 @@
 #include "tests/journal/journal_support.h"
 #include "tests/support/testing.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +12,6 @@
 
 #include "journal/journal.h"
 
-#ifndef HERMES_CTL_PATH
-#error "HERMES_CTL_PATH must name the hermes-ctl binary"
-#endif
 
 static hjt T;
 static char out[400];
@@ -31,38 +27,7 @@ static int teardown(void **state)
 static int ctl(const char *const *args)
 {
 	snprintf(out, sizeof out, "%s/ctl.out", T.b.d.run_dir);
-	const char *argv[24] = {"hermes-ctl", "--bus", T.b.name};
-	int n = 3;
-	for (; *args && n < 23; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	fflush(stdout);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd < 0)
-			_exit(126);
-		dup2(fd, STDOUT_FILENO);
-		unsetenv("HERMES_BUS");
-		unsetenv("HERMES_RUN_DIR");
-		execv(HERMES_CTL_PATH, (char *const *)argv);
-		_exit(127);
-	}
-	int st = ht_wait_child(pid, 60000);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static bool out_has(const char *needle)
-{
-	FILE *f = fopen(out, "r");
-	assert_non_null(f);
-	char line[1024];
-	bool found = false;
-	while (!found && fgets(line, sizeof line, f))
-		found = strstr(line, needle) != NULL;
-	fclose(f);
-	return found;
+	return ht_ctl_run(&T.b.d, args, out, false, 60000);
 }
 
 /* The sequences at the start of each line of `out` (tail --format hex). */
@@ -83,14 +48,9 @@ static size_t out_seqs(uint64_t *seqs, size_t max)
 static void test_tail_reaches_into_the_journal_and_verify_finds_corruption(void **state)
 {
 	(void)state;
-	hjt_init(&T, "jctl", 64u << 20, 64u << 10, 1024, NULL);
-	hjt_config(&T, "file_size = 256K\n");
-	hjt_start(&T, true);
-	hermes_pub *pub;
-	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
+	hjt_begin(&T, "jctl", 64u << 10, "file_size = 256K\n");
 	/* Far more than the 64 KiB ring holds: sequence 0 is long gone from it. */
-	hjt_publish(&T, pub, 0, 10000);
-	hermes_pub_close(pub);
+	hjt_send(&T, 0, 10000);
 	assert_true(hjt_wait_journaled(&T, 10000, 10000));
 	hjt_stop(&T);
 
@@ -104,14 +64,14 @@ static void test_tail_reaches_into_the_journal_and_verify_finds_corruption(void 
 
 	const char *list[] = {"journal", "list", T.dir, NULL};
 	assert_int_equal(ctl(list), 0);
-	assert_true(out_has("00000000000000000000.hjl"));
-	assert_true(out_has("sealed"));
+	assert_true(ht_file_has(out, "00000000000000000000.hjl"));
+	assert_true(ht_file_has(out, "sealed"));
 	const char *verify[] = {"journal", "verify", T.dir, NULL};
 	assert_int_equal(ctl(verify), 0);
-	assert_true(out_has("10000 messages, sequences 0..9999: ok"));
+	assert_true(ht_file_has(out, "10000 messages, sequences 0..9999: ok"));
 	const char *inspect[] = {"--json", "journal", "inspect", T.dir, NULL};
 	assert_int_equal(ctl(inspect), 0);
-	assert_true(out_has("\"next_seq\": 10000"));
+	assert_true(ht_file_has(out, "\"next_seq\": 10000"));
 
 	/* One flipped payload bit in sequence 5: verify names it and fails;
 	 * tail skips it and says so, never printing it. */
@@ -133,7 +93,7 @@ static void test_tail_reaches_into_the_journal_and_verify_finds_corruption(void 
 	fputc(head[off + HM_JR_HDR + 10] ^ 4, jf);
 	fclose(jf);
 	assert_int_equal(ctl(verify), 1);
-	assert_true(out_has("corrupt: sequence 5 (1 sequence(s))"));
+	assert_true(ht_file_has(out, "corrupt: sequence 5 (1 sequence(s))"));
 	const char *tail10[] = {"tail", T.ring, "--from", "3", "--count", "4", "--format", "hex",
 				"--journal", T.dir, NULL};
 	assert_int_equal(ctl(tail10), 0);

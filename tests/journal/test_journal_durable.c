@@ -5,7 +5,6 @@
 #include "tests/journal/journal_support.h"
 #include "tests/support/testing.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +17,6 @@
 #include "shm/ring.h"
 #include "shm/segment.h"
 
-#ifndef HERMES_CTL_PATH
-#error "HERMES_CTL_PATH must name the hermes-ctl binary"
-#endif
 
 static hjt T;
 
@@ -60,19 +56,6 @@ static int wait_orphan(uint64_t *seq, char name[32])
 	return i;
 }
 
-static bool log_has(const char *path, const char *needle)
-{
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return false;
-	char line[1024];
-	bool found = false;
-	while (!found && fgets(line, sizeof line, f))
-		found = strstr(line, needle) != NULL;
-	fclose(f);
-	return found;
-}
-
 static uint64_t recorded(void)
 {
 	const hj_stats *s = hjt_stats(&T);
@@ -95,9 +78,7 @@ static void test_durable_cursor_outlives_a_killed_recorder(void **state)
 	(void)state;
 	/* 64 KiB: a few hundred messages. Without the durable cursor the
 	 * producer laps the dead recorder's position at once. */
-	hjt_init(&T, "jdkill", 64u << 20, 64u << 10, 1024, NULL);
-	hjt_config(&T, "durable = true\nfile_size = 1M\n");
-	hjt_start(&T, true);
+	hjt_begin(&T, "jdkill", 64u << 10, "durable = true\nfile_size = 1M\n");
 	const uint64_t n = ht_scaled(60000);
 	const unsigned kills = 5;
 	hjt_producer a = {.bus = T.b.name, .ring = T.ring, .from = 0, .to = n};
@@ -132,43 +113,13 @@ static void test_durable_cursor_outlives_a_killed_recorder(void **state)
 	assert_non_null(s);
 	assert_int_equal(hm_load_relaxed_u64(&s->lost), 0);
 	hj_stats_close(s);
-	assert_true(log_has(T.log, "adopted at sequence"));
-}
-
-/* Run hermes-ctl with args; its stdout+stderr into out (NUL-terminated). */
-static int ctl(char *out, size_t cap, const char *const *args)
-{
-	char path[400];
-	snprintf(path, sizeof path, "%s/ctl.out", T.b.d.run_dir);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		char *argv[16] = {"hermes-ctl", "--bus", T.b.name};
-		int n = 3;
-		for (int i = 0; args[i] && n < 15; i++)
-			argv[n++] = (char *)args[i];
-		argv[n] = NULL;
-		execv(HERMES_CTL_PATH, argv);
-		_exit(127);
-	}
-	int st = ht_wait_child(pid, 15000);
-	FILE *f = fopen(path, "re");
-	assert_non_null(f);
-	size_t len = fread(out, 1, cap - 1, f);
-	out[len] = '\0';
-	fclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	assert_true(ht_file_has(T.log, "adopted at sequence"));
 }
 
 static void test_an_orphaned_cursor_holds_producers_until_the_operator_drops_it(void **state)
 {
 	(void)state;
-	hjt_init(&T, "jddrop", 64u << 20, 64u << 10, 1024, NULL);
-	hjt_config(&T, "durable = true\n");
-	hjt_start(&T, true);
+	hjt_begin(&T, "jddrop", 64u << 10, "durable = true\n");
 	hermes_pub *pub;
 	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
 	hjt_publish(&T, pub, 0, 1000);
@@ -181,7 +132,7 @@ static void test_an_orphaned_cursor_holds_producers_until_the_operator_drops_it(
 	assert_int_equal(at, 1000);
 	char out[8192];
 	const char *inspect[] = {"inspect", T.ring, NULL};
-	assert_int_equal(ctl(out, sizeof out, inspect), 0);
+	assert_int_equal(ht_ctl(&T.b.d, inspect, out, sizeof out), 0);
 	if (!strstr(out, "durable, orphaned") || !strstr(out, name))
 		fail_msg("inspect does not show the orphaned cursor '%s':\n%s", name, out);
 	/* The ring fills up and stays full: the cursor holds. */
@@ -203,13 +154,13 @@ static void test_an_orphaned_cursor_holds_producers_until_the_operator_drops_it(
 	assert_int_equal(adopted, 1);
 	assert_int_equal(hermes_sub_next_seq(holder), 1000);
 	const char *drop[] = {"durable", "drop", T.ring, name, NULL};
-	assert_int_equal(ctl(out, sizeof out, drop), 1);
+	assert_int_equal(ht_ctl(&T.b.d, drop, out, sizeof out), 1);
 	assert_non_null(strstr(out, "is open in pid"));
 	assert_int_equal(hermes_sub_drop_durable(T.b.bus, T.ring, name), HERMES_EBUSY);
 	hermes_sub_close(holder); /* orphaned again */
 	wait_orphan(&at, name);
 	/* ...then dropped: the producers go on. */
-	assert_int_equal(ctl(out, sizeof out, drop), 0);
+	assert_int_equal(ht_ctl(&T.b.d, drop, out, sizeof out), 0);
 	assert_non_null(strstr(out, "dropped"));
 	assert_true(orphan(&at, name) < 0);
 	hjt_publish(&T, pub, i, i + 2000);

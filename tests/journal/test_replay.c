@@ -63,13 +63,8 @@ static uint64_t read_exactly(hermes_replay *r, uint64_t from, uint64_t to, int t
 static void test_subscriber_started_after_the_producer_finished_reads_everything(void **state)
 {
 	(void)state;
-	hjt_init(&T, "jlate", 64u << 20, 1u << 20, 1024, NULL);
-	hjt_config(&T, "");
-	hjt_start(&T, true);
-	hermes_pub *pub;
-	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
-	hjt_publish(&T, pub, 0, 20000);
-	hermes_pub_close(pub);
+	hjt_begin(&T, "jlate", 1u << 20, "");
+	hjt_send(&T, 0, 20000);
 	assert_true(hjt_wait_journaled(&T, 20000, 10000));
 	hjt_stop(&T);
 	/* The producer is gone; the ring's own subscribers would start at its
@@ -87,9 +82,7 @@ static void test_subscriber_started_after_the_producer_finished_reads_everything
 	assert_int_equal(read_exactly(r, 12345, 20000, 10000), UINT64_MAX);
 	assert_int_equal(hermes_replay_poll(r, &m), HERMES_EAGAIN);
 	assert_true(hermes_replay_is_live(r));
-	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
-	hjt_publish(&T, pub, 20000, 20010);
-	hermes_pub_close(pub);
+	hjt_send(&T, 20000, 20010);
 	read_exactly(r, 20000, 20010, 10000);
 	hermes_replay_close(r);
 }
@@ -99,9 +92,7 @@ static void test_subscriber_started_after_the_producer_finished_reads_everything
 static void test_user_tags_are_recorded_and_replayed(void **state)
 {
 	(void)state;
-	hjt_init(&T, "jtags", 64u << 20, 1u << 20, 1024, NULL);
-	hjt_config(&T, "");
-	hjt_start(&T, true);
+	hjt_begin(&T, "jtags", 1u << 20, "");
 	hermes_pub *pub;
 	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
 	for (uint64_t i = 0; i < 100; i++) {
@@ -132,9 +123,7 @@ static void test_replay_hands_over_to_live_exactly_once_while_the_producer_publi
 	(void)state;
 	/* A small block ring: the producer can only run as fast as the
 	 * recorder (and, once live, the replay) release it. */
-	hjt_init(&T, "jmerge", 64u << 20, 64u << 10, 1024, NULL);
-	hjt_config(&T, "durable = true\nfile_size = 1M\n");
-	hjt_start(&T, true);
+	hjt_begin(&T, "jmerge", 64u << 10, "durable = true\nfile_size = 1M\n");
 	const uint64_t n = ht_scaled(300000);
 	hjt_producer a = {.bus = T.b.name, .ring = T.ring, .from = 0, .to = n};
 	pid_t p = ht_fork(hjt_produce, &a);
@@ -168,9 +157,7 @@ static void test_replay_hands_over_to_live_exactly_once_while_the_producer_publi
 static void test_durable_recorder_holds_producers_back_and_resumes_after_restart(void **state)
 {
 	(void)state;
-	hjt_init(&T, "jdur", 64u << 20, 64u << 10, 1024, NULL);
-	hjt_config(&T, "durable = true\nfsync = batch\nfile_size = 256K\n");
-	hjt_start(&T, true);
+	hjt_begin(&T, "jdur", 64u << 10, "durable = true\nfsync = batch\nfile_size = 256K\n");
 	hermes_pub *pub;
 	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
 	/* Far more than the ring holds: every one waits for the recorder. */
@@ -368,13 +355,8 @@ static void test_hand_over_race_reports_a_real_loss_once(void **state)
 static void test_recorder_refuses_a_ring_that_was_created_again(void **state)
 {
 	(void)state;
-	hjt_init(&T, "jrecreate", 64u << 20, 64u << 10, 1024, NULL);
-	hjt_config(&T, "");
-	hjt_start(&T, true);
-	hermes_pub *pub;
-	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
-	hjt_publish(&T, pub, 0, 100);
-	hermes_pub_close(pub);
+	hjt_begin(&T, "jrecreate", 64u << 10, "");
+	hjt_send(&T, 0, 100);
 	assert_true(hjt_wait_journaled(&T, 100, 10000));
 	hjt_stop(&T);
 	/* The same name, a new ring: its sequences start at 0 again. */
@@ -382,9 +364,7 @@ static void test_recorder_refuses_a_ring_that_was_created_again(void **state)
 	hermes_ring_config rc = {.name = T.ring, .capacity = 64u << 10, .max_msg = 1024,
 				 .policy = HERMES_POLICY_BLOCK};
 	assert_int_equal(hermes_ring_create(T.b.bus, &rc), HERMES_OK);
-	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
-	hjt_publish(&T, pub, 0, 10);
-	hermes_pub_close(pub);
+	hjt_send(&T, 0, 10);
 	hjt_start(&T, true);
 	/* It says so and records nothing: not a silent skip to sequence 100. */
 	const hj_stats *s = hjt_stats(&T);
@@ -401,13 +381,8 @@ static void test_recorder_refuses_a_ring_that_was_created_again(void **state)
 static void test_retention_deletes_old_files_and_replay_reports_them_lost(void **state)
 {
 	(void)state;
-	hjt_init(&T, "jret", 64u << 20, 64u << 10, 1024, NULL);
-	hjt_config(&T, "file_size = 128K\nretention_bytes = 512K\n");
-	hjt_start(&T, true);
-	hermes_pub *pub;
-	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
-	hjt_publish(&T, pub, 0, 20000);
-	hermes_pub_close(pub);
+	hjt_begin(&T, "jret", 64u << 10, "file_size = 128K\nretention_bytes = 512K\n");
+	hjt_send(&T, 0, 20000);
 	assert_true(hjt_wait_journaled(&T, 20000, 10000));
 	/* Retention runs once a second: wait for it (with a deadline). */
 	uint64_t deadline = ht_now_ns() + 10000000000ull, first = 0;

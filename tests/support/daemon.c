@@ -16,6 +16,9 @@
 #ifndef HERMESD_PATH
 #error "HERMESD_PATH must name the hermesd binary"
 #endif
+#ifndef HERMES_CTL_PATH
+#error "HERMES_CTL_PATH must name the hermes-ctl binary"
+#endif
 
 const char *ht_hermesd_path(void)
 {
@@ -32,8 +35,8 @@ void ht_daemon_init(ht_daemon *d, const char *tag)
 	snprintf(d->notify, sizeof d->notify, "%s/notify", d->run_dir);
 }
 
-/* hermesd reads its run directory from the environment too; the test's
- * --run-dir must be the one it uses. */
+/* hermesd (and hermes-ctl) read the run directory from the environment
+ * too; the test's --run-dir must be the one they use. */
 static void daemon_env(void)
 {
 	unsetenv("HERMES_RUN_DIR");
@@ -63,6 +66,32 @@ int ht_daemon_run(ht_daemon *d, const char *const *args, int timeout_ms)
 {
 	ht_spawn_spec s = spec(d, args, false);
 	return ht_run(&s, timeout_ms);
+}
+
+int ht_ctl_run(const ht_daemon *d, const char *const *args, const char *out, bool with_stderr,
+	       int timeout_ms)
+{
+	const char *argv[32] = {"hermes-ctl", "--bus", d->bus};
+	int n = 3;
+	for (; args && *args && n < 31; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	ht_spawn_spec s = {.path = HERMES_CTL_PATH, .argv = argv, .out = out,
+			   .err_to_out = with_stderr, .prepare = daemon_env};
+	return ht_run(&s, timeout_ms);
+}
+
+int ht_ctl(const ht_daemon *d, const char *const *args, char *buf, size_t cap)
+{
+	char path[192];
+	snprintf(path, sizeof path, "%s/ctl.out", d->run_dir);
+	int rc = ht_ctl_run(d, args, path, true, 15000);
+	FILE *f = fopen(path, "re");
+	assert_non_null(f);
+	size_t len = fread(buf, 1, cap - 1, f);
+	buf[len] = '\0';
+	fclose(f);
+	return rc;
 }
 
 void ht_daemon_stop(ht_daemon *d)

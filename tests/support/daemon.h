@@ -1,8 +1,11 @@
 /* Run the real hermesd from tests: start it on a private bus and run
- * directory, wait for its readiness notification, stop or kill it by pid. */
+ * directory, wait for its readiness notification, stop or kill it by pid;
+ * and hermes-ctl against its bus. */
 #ifndef HM_TEST_DAEMON_H
 #define HM_TEST_DAEMON_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 typedef struct ht_daemon {
@@ -28,6 +31,17 @@ void ht_daemon_start(ht_daemon *d, const char *const *extra);
 /* Run hermesd to completion with the given arguments (bus and run dir are
  * not added), stderr to d->log; returns its exit status (or -1). */
 int ht_daemon_run(ht_daemon *d, const char *const *args, int timeout_ms);
+
+/* Run hermes-ctl --bus d->bus with args (NULL terminated) to completion
+ * within timeout_ms: its stdout into the file out (made afresh), and its
+ * stderr too when with_stderr (else stderr stays the test's). Returns its
+ * exit status, -1 when a signal ended it. */
+int ht_ctl_run(const ht_daemon *d, const char *const *args, const char *out, bool with_stderr,
+	       int timeout_ms);
+
+/* ht_ctl_run with stdout and stderr into d->run_dir/ctl.out (15 s deadline),
+ * then that output into buf (NUL terminated, cut at cap - 1 bytes). */
+int ht_ctl(const ht_daemon *d, const char *const *args, char *buf, size_t cap);
 
 /* SIGTERM and reap (fails the test after 10 s). */
 void ht_daemon_stop(ht_daemon *d);

@@ -35,6 +35,8 @@ pid_t ht_spawn(const ht_spawn_spec *s)
 		if (fd < 0)
 			_exit(126);
 		dup2(fd, STDOUT_FILENO);
+		if (s->err_to_out)
+			dup2(fd, STDERR_FILENO);
 	}
 	if (s->notify)
 		setenv("NOTIFY_SOCKET", s->notify, 1);

@@ -11,8 +11,9 @@
 #include <sys/types.h>
 
 /* What to start. stdout and stderr go to log (appended; NULL: they stay the
- * test's), except that stdout alone goes to out when out is not NULL (the
- * file truncated first: a command's output the test reads back);
+ * test's), except that stdout goes to out when out is not NULL (the file
+ * truncated first: a command's output the test reads back), and stderr too
+ * when err_to_out;
  * NOTIFY_SOCKET is set to notify, or cleared when notify is NULL;
  * HERMES_BUS is cleared; prepare (may be NULL) runs in the child just before
  * exec, for the program's own environment and limits. path NULL:
@@ -24,6 +25,7 @@ typedef struct ht_spawn_spec {
 	const char *notify;
 	void (*prepare)(void);
 	const char *out;
+	bool err_to_out;
 } ht_spawn_spec;
 
 /* Fork and exec; fails the test when fork fails. The child exits 127 when
