@@ -217,6 +217,12 @@ void server_stop(pid_t pid, unsigned timeout_ms);
 /* Find an executable by name: $PATH, then /usr/bin, /usr/sbin, /usr/local/bin,
  * /usr/local/sbin, /usr/lib/<name>/. Copies the path into out; 0 or -1. */
 int find_executable(const char *name, char *out, size_t len);
+/* The directory of this program, in buf ("." when it cannot be read). */
+const char *exe_dir(char *buf, size_t len);
+/* An executable of this build tree: rel, a path from this program's
+ * directory, when it is there; else name (NULL: none) by find_executable.
+ * Copies the path into out; 0 or -1 (without name, out is the path tried). */
+int find_beside(const char *rel, const char *name, char *out, size_t len);
 /* A TCP port on 127.0.0.1 that was free a moment ago; 0 on failure. */
 unsigned free_tcp_port(void);
 /* A private temporary directory for sockets, configs and logs (made once,

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -538,6 +539,27 @@ int find_executable(const char *name, char *out, size_t len)
 	}
 	out[0] = '\0';
 	return -1;
+}
+
+const char *exe_dir(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	if (n <= 0)
+		return ".";
+	buf[n] = '\0';
+	char *slash = strrchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	return buf;
+}
+
+int find_beside(const char *rel, const char *name, char *out, size_t len)
+{
+	char dir[PATH_MAX];
+	int w = snprintf(out, len, "%s/%s", exe_dir(dir, sizeof dir), rel);
+	if (w > 0 && (size_t)w < len && access(out, X_OK) == 0)
+		return 0;
+	return name ? find_executable(name, out, len) : -1;
 }
 
 unsigned free_tcp_port(void)

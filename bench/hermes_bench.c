@@ -258,18 +258,39 @@ static int tp_run_one(const bench_opts *o, const transport *t, topology topo, ui
 
 #define MAX_OPEN 16
 
-typedef struct lat_case {
+/* One case of a plan: a transport and what to measure (a latency wait, or
+ * a throughput topology and batch), with its result row. */
+typedef struct bench_case {
 	const transport *t;
 	wait_kind w;
-	lat_result *r;
-} lat_case;
-
-typedef struct tp_case {
-	const transport *t;
 	topology topo;
 	uint32_t batch;
-	tp_result *r;
-} tp_case;
+	lat_result *lat; /* a latency case's row, else NULL */
+	tp_result *tp;	 /* a throughput case's row, else NULL */
+} bench_case;
+
+/* What every result row has, latency or throughput. */
+typedef struct row_status {
+	bool *skipped;
+	unsigned *runs;
+	char *note;
+	size_t note_len;
+} row_status;
+
+static row_status lat_status(lat_result *r)
+{
+	return (row_status){&r->skipped, &r->runs, r->note, sizeof r->note};
+}
+
+static row_status tp_status(tp_result *r)
+{
+	return (row_status){&r->skipped, &r->runs, r->note, sizeof r->note};
+}
+
+static row_status case_status(const bench_case *c)
+{
+	return c->lat ? lat_status(c->lat) : tp_status(c->tp);
+}
 
 typedef struct plan {
 	const transport *ts[MAX_OPEN]; /* the transports taking part */
@@ -374,28 +395,28 @@ typedef struct plan_run {
 	unsigned runs;
 	char why[MAX_OPEN][sizeof ((lat_result *)0)->note];
 	bool open_ok[MAX_OPEN];
-	lat_case lc[MAX_LAT];
-	tp_case tc[MAX_TP];
+	bench_case lc[MAX_LAT];
+	bench_case tc[MAX_TP];
 	unsigned nlc, ntc;
 } plan_run;
 
 /* A row of a transport that did not open: skipped, with the reason. */
-static bool unopened(const plan_run *pr, unsigned i, bool *skipped, char *note, size_t len)
+static bool unopened(const plan_run *pr, unsigned i, row_status st)
 {
 	if (pr->open_ok[i])
 		return false;
-	*skipped = true;
-	snprintf(note, len, "%.150s", pr->why[i]);
+	*st.skipped = true;
+	snprintf(st.note, st.note_len, "%.150s", pr->why[i]);
 	return true;
 }
 
 /* A row that a signal left without runs drops its claim to a result. */
-static void interrupted_row(bool *skipped, unsigned runs, char *note, size_t len)
+static void interrupted_row(row_status st)
 {
-	if (*skipped || runs)
+	if (*st.skipped || *st.runs)
 		return;
-	*skipped = true;
-	snprintf(note, len, "interrupted");
+	*st.skipped = true;
+	snprintf(st.note, st.note_len, "interrupted");
 }
 
 static void run_done(const bench_opts *o, const char *what, unsigned run, unsigned runs)
@@ -436,13 +457,13 @@ static int plan_lat_cases(plan_run *pr)
 			r->transport = t->name;
 			r->wait = wait_name((wait_kind)w);
 			r->size = pr->o->size;
-			if (unopened(pr, i, &r->skipped, r->note, sizeof r->note))
+			if (unopened(pr, i, lat_status(r)))
 				continue;
 			r->merged = malloc(sizeof *r->merged);
 			if (!r->merged)
 				return -1;
 			hm_hist_init(r->merged);
-			pr->lc[pr->nlc++] = (lat_case){t, (wait_kind)w, r};
+			pr->lc[pr->nlc++] = (bench_case){.t = t, .w = (wait_kind)w, .lat = r};
 		}
 	return 0;
 }
@@ -468,11 +489,68 @@ static void plan_tp_cases(plan_run *pr)
 				r->size = o->size;
 				r->batch = batches[b];
 				r->seconds = opt_tp_seconds(o);
-				if (unopened(pr, i, &r->skipped, r->note, sizeof r->note))
+				if (unopened(pr, i, tp_status(r)))
 					continue;
-				pr->tc[pr->ntc++] = (tp_case){t, (topology)topo, batches[b], r};
+				pr->tc[pr->ntc++] = (bench_case){
+					.t = t, .topo = (topology)topo, .batch = batches[b], .tp = r};
 			}
 		}
+}
+
+/* Measure case c once (its run `run`) into its row: 0, or -1 when it
+ * failed. rep: a histogram to measure latency into; payload: what a
+ * throughput producer sends. */
+static int case_measure(const bench_opts *o, const bench_case *c, unsigned run, hm_hist *rep,
+			const uint8_t *payload)
+{
+	if (c->lat) {
+		lat_result *r = c->lat;
+		if (lat_run_one(o, c->t, c->w, rep) != 0)
+			return -1;
+		for (int k = 0; k < LAT_NPCT; k++)
+			r->v[k][run] = hm_hist_percentile(rep, lat_pcts[k]);
+		r->partial |= rep->total < opt_lat_count(o);
+		hm_hist_merge(r->merged, rep);
+		return 0;
+	}
+	uint64_t lost = 0;
+	if (tp_run_one(o, c->t, c->topo, c->batch, payload, &c->tp->mps[run], &lost) != 0)
+		return -1;
+	c->tp->lost += lost;
+	return 0;
+}
+
+/* Every case, run after run (run 1 of each, then run 2, ...), then each
+ * row's medians. A case that fails is skipped from then on. */
+static void plan_measure(plan_run *pr, const bench_case *cs, unsigned n, const char *what,
+			 hm_hist *rep, const uint8_t *payload)
+{
+	for (unsigned run = 0; run < pr->runs && !g_stop; run++) {
+		for (unsigned i = 0; i < n && !g_stop; i++) {
+			row_status st = case_status(&cs[i]);
+			if (*st.skipped)
+				continue;
+			if (case_measure(pr->o, &cs[i], run, rep, payload) != 0) {
+				if (g_stop)
+					break;
+				*st.skipped = true;
+				fail_note(st.note, st.note_len, run);
+				g_core_failed |= is_reference(cs[i].t);
+				continue;
+			}
+			*st.runs = run + 1;
+		}
+		run_done(pr->o, what, run, pr->runs);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		row_status st = case_status(&cs[i]);
+		if (*st.skipped || !*st.runs)
+			continue;
+		if (cs[i].lat)
+			lat_finalize(cs[i].lat);
+		else
+			tp_finalize(cs[i].tp);
+	}
 }
 
 /* Every latency case, run after run (rep: a histogram to measure into). */
@@ -487,30 +565,7 @@ static void plan_latency(plan_run *pr, hm_hist *rep)
 		       (uint64_t)(opt_lat_budget_ns(o) / NS_PER_S), pr->runs, pr->runs == 1 ? "" : "s");
 		fflush(stdout);
 	}
-	for (unsigned run = 0; run < pr->runs && !g_stop; run++) {
-		for (unsigned i = 0; i < pr->nlc && !g_stop; i++) {
-			lat_result *r = pr->lc[i].r;
-			if (r->skipped)
-				continue;
-			if (lat_run_one(o, pr->lc[i].t, pr->lc[i].w, rep) != 0) {
-				if (g_stop)
-					break;
-				r->skipped = true;
-				fail_note(r->note, sizeof r->note, run);
-				g_core_failed |= is_reference(pr->lc[i].t);
-				continue;
-			}
-			for (int k = 0; k < LAT_NPCT; k++)
-				r->v[k][run] = hm_hist_percentile(rep, lat_pcts[k]);
-			r->partial |= rep->total < opt_lat_count(o);
-			hm_hist_merge(r->merged, rep);
-			r->runs = run + 1;
-		}
-		run_done(o, "latency", run, pr->runs);
-	}
-	for (unsigned i = 0; i < pr->nlc; i++)
-		if (!pr->lc[i].r->skipped && pr->lc[i].r->runs)
-			lat_finalize(pr->lc[i].r);
+	plan_measure(pr, pr->lc, pr->nlc, "latency", rep, NULL);
 	if (!o->json && !g_stop)
 		print_latency_tables(pr->res);
 }
@@ -535,29 +590,7 @@ static void plan_throughput(plan_run *pr, const uint8_t *payload)
 	const bench_opts *o = pr->o;
 	if (!o->json)
 		tp_explain(o, pr->p, pr->runs);
-	for (unsigned run = 0; run < pr->runs && !g_stop; run++) {
-		for (unsigned i = 0; i < pr->ntc && !g_stop; i++) {
-			tp_result *r = pr->tc[i].r;
-			if (r->skipped)
-				continue;
-			uint64_t lost = 0;
-			if (tp_run_one(o, pr->tc[i].t, pr->tc[i].topo, pr->tc[i].batch, payload,
-				       &r->mps[run], &lost) != 0) {
-				if (g_stop)
-					break;
-				r->skipped = true;
-				fail_note(r->note, sizeof r->note, run);
-				g_core_failed |= is_reference(pr->tc[i].t);
-				continue;
-			}
-			r->lost += lost;
-			r->runs = run + 1;
-		}
-		run_done(o, "throughput", run, pr->runs);
-	}
-	for (unsigned i = 0; i < pr->ntc; i++)
-		if (!pr->tc[i].r->skipped && pr->tc[i].r->runs)
-			tp_finalize(pr->tc[i].r);
+	plan_measure(pr, pr->tc, pr->ntc, "throughput", NULL, payload);
 	if (!o->json && !g_stop)
 		print_tp_tables(pr->res);
 }
@@ -569,14 +602,10 @@ static void plan_close(plan_run *pr)
 	for (unsigned i = 0; i < pr->p->nts; i++)
 		if (pr->open_ok[i] && pr->p->ts[i]->close)
 			pr->p->ts[i]->close();
-	for (unsigned i = 0; i < pr->nlc; i++) {
-		lat_result *r = pr->lc[i].r;
-		interrupted_row(&r->skipped, r->runs, r->note, sizeof r->note);
-	}
-	for (unsigned i = 0; i < pr->ntc; i++) {
-		tp_result *r = pr->tc[i].r;
-		interrupted_row(&r->skipped, r->runs, r->note, sizeof r->note);
-	}
+	for (unsigned i = 0; i < pr->nlc; i++)
+		interrupted_row(case_status(&pr->lc[i]));
+	for (unsigned i = 0; i < pr->ntc; i++)
+		interrupted_row(case_status(&pr->tc[i]));
 }
 
 /* The codec benchmark (in process). Returns 0 or -1. */
@@ -682,18 +711,6 @@ static void spin_note(const bench_opts *o, results *res)
 			 o->spin_yield_us);
 }
 
-static const char *executable_dir(char *buf, size_t len)
-{
-	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
-	if (n <= 0)
-		return ".";
-	buf[n] = '\0';
-	char *slash = strrchr(buf, '/');
-	if (slash)
-		*slash = '\0';
-	return buf;
-}
-
 static int mkdir_p(const char *path)
 {
 	char tmp[PATH_MAX + 32];
@@ -721,7 +738,7 @@ static int write_results_dir(const char *command, const bench_opts *o, const mac
 	if (o->out)
 		snprintf(dir, sizeof dir, "%s", o->out);
 	else
-		snprintf(dir, sizeof dir, "%s/results", executable_dir(exe, sizeof exe));
+		snprintf(dir, sizeof dir, "%s/results", exe_dir(exe, sizeof exe));
 	if (mkdir_p(dir) != 0) {
 		say_error("%s: %s", dir, strerror(errno));
 		return -1;
@@ -882,16 +899,8 @@ static double loop_instructions(const char *loop, const char *mode)
 static int cmd_instructions(const bench_opts *o)
 {
 	(void)o;
-	char self[PATH_MAX], loop[PATH_MAX + 32];
-	ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (len <= 0)
-		return 1;
-	self[len] = '\0';
-	char *slash = strrchr(self, '/');
-	if (slash)
-		*slash = '\0';
-	snprintf(loop, sizeof loop, "%s/hermes-bench-loop", self);
-	if (access(loop, X_OK) != 0) {
+	char loop[PATH_MAX + 32];
+	if (find_beside("hermes-bench-loop", NULL, loop, sizeof loop) != 0) {
 		fprintf(stderr, "hermes-bench: %s not found (it is built beside hermes-bench)\n", loop);
 		return 1;
 	}
@@ -947,20 +956,11 @@ static int cmd_bridge(const bench_opts *o)
  * It starts and stops its own nats-server and uplinks. */
 static void run_uplink_rows(const bench_opts *o)
 {
-	char exe[PATH_MAX], path[PATH_MAX + 64];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	char path[PATH_MAX + 64];
 	printf("\n## bus -> NATS -> bus (two hermes-nats uplinks) next to bare NATS\n\n");
 	fflush(stdout);
-	if (n <= 0) {
-		printf("skipped: cannot find this program's directory\n");
-		return;
-	}
-	exe[n] = '\0';
-	char *slash = strrchr(exe, '/');
-	if (slash)
-		*slash = '\0';
-	snprintf(path, sizeof path, "%s/../nats-uplink/hermes-nats-bench", exe);
-	if (access(path, X_OK) != 0 && find_executable("hermes-nats-bench", path, sizeof path) != 0) {
+	if (find_beside("../nats-uplink/hermes-nats-bench", "hermes-nats-bench", path,
+			sizeof path) != 0) {
 		printf("skipped: hermes-nats-bench not built (the uplink needs libnats-dev)\n");
 		return;
 	}

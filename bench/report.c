@@ -646,6 +646,34 @@ void report_json(const char *command, const bench_opts *o, const machine_info *m
 	fprintf(f, "\n}\n");
 }
 
+/* ---- files ---- */
+
+/* Open a file the report writes; NULL after saying why. */
+static FILE *out_open(const char *path, const char *mode)
+{
+	FILE *f = fopen(path, mode);
+	if (!f)
+		say_error("%s: %s", path, strerror(errno));
+	return f;
+}
+
+/* Close it: 0, or -1 after saying that writing it failed. */
+static int out_close(FILE *f, const char *path)
+{
+	bool ok = !ferror(f);
+	if (fclose(f) != 0 || !ok) {
+		say_error("writing %s failed", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* The latency rows with a distribution to show. */
+static bool lat_has_hist(const lat_result *r)
+{
+	return !r->skipped && r->merged && r->merged->total;
+}
+
 /* ---- CSV ---- */
 
 static void csv_note(FILE *f, const char *s)
@@ -661,11 +689,9 @@ static void csv_note(FILE *f, const char *s)
 
 int report_csv(const char *path, const char *command, const results *res, bool append)
 {
-	FILE *f = fopen(path, append ? "ae" : "we");
-	if (!f) {
-		say_error("%s: %s", path, strerror(errno));
+	FILE *f = out_open(path, append ? "ae" : "we");
+	if (!f)
 		return -1;
-	}
 	if (ftell(f) == 0)
 		fprintf(f, "command,kind,transport,wait,topology,size,batch,runs,count,p50_ns,p90_ns,"
 			   "p99_ns,p99_9_ns,p99_99_ns,max_ns,mean_ns,p50_min_ns,p50_max_ns,p99_min_ns,"
@@ -715,26 +741,19 @@ int report_csv(const char *path, const char *command, const results *res, bool a
 		csv_note(f, res->bridge_note);
 		fputc('\n', f);
 	}
-	bool ok = !ferror(f);
-	if (fclose(f) != 0 || !ok) {
-		say_error("writing %s failed", path);
-		return -1;
-	}
-	return 0;
+	return out_close(f, path);
 }
 
 /* ---- percentile distributions and the chart ---- */
 
 int report_hist(const char *path, const results *res)
 {
-	FILE *f = fopen(path, "we");
-	if (!f) {
-		say_error("%s: %s", path, strerror(errno));
+	FILE *f = out_open(path, "we");
+	if (!f)
 		return -1;
-	}
 	for (unsigned i = 0; i < res->nlat; i++) {
 		const lat_result *r = &res->lat[i];
-		if (r->skipped || !r->merged || !r->merged->total)
+		if (!lat_has_hist(r))
 			continue;
 		fprintf(f,
 			"# hermes-bench latency: transport=%s wait=%s size=%u unit=us (round trip), "
@@ -743,12 +762,7 @@ int report_hist(const char *path, const results *res)
 		hm_hist_print_percentiles(r->merged, f, 5, 1000.0);
 		fprintf(f, "\n\n");
 	}
-	bool ok = !ferror(f);
-	if (fclose(f) != 0 || !ok) {
-		say_error("writing %s failed", path);
-		return -1;
-	}
-	return 0;
+	return out_close(f, path);
 }
 
 int report_plot(const char *dir, const results *res)
@@ -758,11 +772,9 @@ int report_plot(const char *dir, const results *res)
 		return 1;
 	char script[4200];
 	snprintf(script, sizeof script, "%s/latency.gp", dir);
-	FILE *f = fopen(script, "we");
-	if (!f) {
-		say_error("%s: %s", script, strerror(errno));
+	FILE *f = out_open(script, "we");
+	if (!f)
 		return -1;
-	}
 	/* Names relative to the directory, where gnuplot runs: the script
 	 * stays valid when the directory moves (bench/results in the repo). */
 	uint32_t size = res->nlat ? res->lat[0].size : 64;
@@ -784,7 +796,7 @@ int report_plot(const char *dir, const results *res)
 	unsigned idx = 0;
 	for (unsigned i = 0; i < res->nlat; i++) {
 		const lat_result *r = &res->lat[i];
-		if (r->skipped || !r->merged || !r->merged->total)
+		if (!lat_has_hist(r))
 			continue;
 		/* Column 4 is 1/(1-percentile); the last row has none and is
 		 * skipped by gnuplot. Its default palette repeats after eight
@@ -802,10 +814,8 @@ int report_plot(const char *dir, const results *res)
 		idx++;
 	}
 	fprintf(f, "\n");
-	if (fclose(f) != 0) {
-		say_error("writing %s failed", script);
+	if (out_close(f, script) != 0)
 		return -1;
-	}
 	if (!idx)
 		return -1;
 	fflush(stdout);

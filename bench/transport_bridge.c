@@ -96,28 +96,11 @@ static int bridge_bus_make(uint32_t size)
 	return 0;
 }
 
-/* hermes-bridge of this build tree (next to bench/), else on the PATH. */
-static int find_bridge(char *out, size_t len)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			int w = snprintf(out, len, "%s/../tcp-bridge/bridge/hermes-bridge", exe);
-			if (w > 0 && (size_t)w < len && access(out, X_OK) == 0)
-				return 0;
-		}
-	}
-	return find_executable("hermes-bridge", out, len);
-}
-
 static int bridge_open(const bench_opts *o, char *why, size_t len)
 {
 	char path[PATH_MAX + 32];
-	if (find_bridge(path, sizeof path) != 0) {
+	/* hermes-bridge of this build tree, else on the PATH. */
+	if (find_beside("../tcp-bridge/bridge/hermes-bridge", "hermes-bridge", path, sizeof path) != 0) {
 		snprintf(why, len, "skipped: hermes-bridge not built yet");
 		return -1;
 	}
