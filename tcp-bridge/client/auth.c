@@ -202,6 +202,10 @@ void hm_auth_secure_free(void *p, size_t n)
 
 #else /* !HERMES_HAVE_SODIUM */
 
+/* What this build cannot do it refuses, whatever it is given. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+
 #define NO_SODIUM                                                                              \
 	hm_fail(HERMES_ENOTSUP, "this Hermes was built without libsodium: authentication and " \
 				"encryption are not available (rebuild with HERMES_WITH_SODIUM=ON)")
@@ -218,24 +222,17 @@ hermes_err hm_auth_init(void)
 
 hermes_err hm_auth_random(void *buf, size_t n)
 {
-	(void)buf;
-	(void)n;
 	return NO_SODIUM;
 }
 
 hermes_err hm_auth_keygen(uint8_t key[HERMES_AUTH_KEY_SIZE])
 {
-	(void)key;
 	return NO_SODIUM;
 }
 
 hermes_err hm_auth_tag(const uint8_t key[HERMES_AUTH_KEY_SIZE], const uint8_t *msg, size_t len,
 		       uint8_t tag[HERMES_AUTH_TAG_SIZE])
 {
-	(void)key;
-	(void)msg;
-	(void)len;
-	(void)tag;
 	return NO_SODIUM;
 }
 
@@ -251,8 +248,6 @@ bool hm_auth_equal(const void *a, const void *b, size_t n)
 hermes_err hm_auth_kx_keypair(uint8_t pk[HERMES_KX_PUBLIC_KEY_SIZE],
 			      uint8_t sk[HERMES_KX_PUBLIC_KEY_SIZE])
 {
-	(void)pk;
-	(void)sk;
 	return NO_SODIUM;
 }
 
@@ -261,12 +256,6 @@ hermes_err hm_auth_session_keys(hermes_role role, const uint8_t pk[HERMES_KX_PUB
 				const uint8_t peer_pk[HERMES_KX_PUBLIC_KEY_SIZE],
 				uint8_t rx[HERMES_AUTH_KEY_SIZE], uint8_t tx[HERMES_AUTH_KEY_SIZE])
 {
-	(void)role;
-	(void)pk;
-	(void)sk;
-	(void)peer_pk;
-	(void)rx;
-	(void)tx;
 	return NO_SODIUM;
 }
 
@@ -274,12 +263,6 @@ hermes_err hm_auth_seal(const uint8_t key[HERMES_AUTH_KEY_SIZE], uint64_t counte
 			const uint8_t *ad, uint8_t *buf, size_t len,
 			uint8_t tag[HERMES_SEAL_TAG_SIZE])
 {
-	(void)key;
-	(void)counter;
-	(void)ad;
-	(void)buf;
-	(void)len;
-	(void)tag;
 	return HERMES_ENOTSUP;
 }
 
@@ -287,12 +270,6 @@ hermes_err hm_auth_open(const uint8_t key[HERMES_AUTH_KEY_SIZE], uint64_t counte
 			const uint8_t *ad, uint8_t *buf, size_t len,
 			const uint8_t tag[HERMES_SEAL_TAG_SIZE])
 {
-	(void)key;
-	(void)counter;
-	(void)ad;
-	(void)buf;
-	(void)len;
-	(void)tag;
 	return HERMES_ENOTSUP;
 }
 
@@ -304,8 +281,6 @@ void hm_auth_wipe(void *p, size_t n)
 hermes_err hm_auth_pk_public(const uint8_t sk[HERMES_AUTH_KEY_SIZE],
 			     uint8_t pk[HERMES_KX_PUBLIC_KEY_SIZE])
 {
-	(void)sk;
-	(void)pk;
 	return NO_SODIUM;
 }
 
@@ -315,14 +290,6 @@ hermes_err hm_auth_pk_derive(hermes_role role, const uint8_t static_sk[HERMES_AU
 			     const uint8_t peer_eph[HERMES_KX_PUBLIC_KEY_SIZE],
 			     const uint8_t *transcript, size_t tlen, hm_pk_keys *out)
 {
-	(void)role;
-	(void)static_sk;
-	(void)eph_sk;
-	(void)peer_static;
-	(void)peer_eph;
-	(void)transcript;
-	(void)tlen;
-	(void)out;
 	return NO_SODIUM;
 }
 
@@ -346,6 +313,8 @@ void hm_auth_secure_free(void *p, size_t n)
 	munlock(p, n);
 	munmap(p, n);
 }
+
+#pragma GCC diagnostic pop
 
 #endif /* HERMES_HAVE_SODIUM */
 

@@ -22,6 +22,7 @@
 #define DEFERRED_MAX 4096u
 #define ENDED_MAX 256u
 #define PUBLISH_WAIT_NS 10000000000ll
+#define CONNECT_TIMEOUT_NS 10000000000ll /* without options' connect_timeout_ns */
 
 struct hermes_net {
 	int fd;
@@ -234,20 +235,45 @@ static hermes_err dial(const char *address, uint64_t deadline, int *out)
 	return err;
 }
 
-hermes_err hermes_net_connect(const char *address, const hermes_net_options *o,
-			      hermes_net **out)
+/* The handshake: write what the state machine queued, read, decode, until
+ * the session starts or the bridge refuses. */
+static hermes_err handshake(hermes_net *n, const char *address, uint64_t deadline)
 {
-	hm_clear_detail();
-	if (!address || !out)
-		return hm_fail(HERMES_EINVAL, "address or out is NULL");
-	hermes_net_options defaults;
-	if (!o) {
-		hermes_net_options_init(&defaults);
-		o = &defaults;
+	while (n->c.state != HM_CL_SESSION) {
+		hermes_net_event ev;
+		hermes_err e = hm_client_next(&n->c, &ev);
+		if (e == HERMES_OK && ev.type == HERMES_NET_CLOSED) {
+			hermes_err err = hm_fail(n->c.err ? n->c.err : HERMES_EHANDSHAKE, "%s: %s",
+						 address, n->c.detail);
+			(void)write_some(n);
+			return err;
+		}
+		if (e == HERMES_OK)
+			continue; /* nothing else comes before the session */
+		if (write_some(n) == HERMES_ECLOSED)
+			return hm_fail(HERMES_ESYS, "%s closed the connection during the handshake",
+				       address);
+		if (e == HERMES_ENEEDMORE && n->c.state == HM_CL_SESSION)
+			break;
+		if (e == HERMES_ENEEDMORE) {
+			hermes_err r = read_some(n, true);
+			if (r == HERMES_ECLOSED) {
+				peer_gone(n);
+				continue;
+			}
+			if (r == HERMES_EAGAIN && !wait_io(n, true, deadline))
+				return hm_fail(HERMES_ETIMEDOUT, "handshake with %s timed out", address);
+		}
 	}
-	int64_t timeout = o->connect_timeout_ns > 0 ? o->connect_timeout_ns : 10000000000ll;
-	uint64_t deadline = hm_deadline_after(timeout);
+	if (write_some(n) == HERMES_ECLOSED)
+		return hm_fail(HERMES_ESYS, "%s closed the connection", address);
+	return HERMES_OK;
+}
 
+/* A handle with its protocol state machine set up from o (the key file
+ * read and wiped again), not connected yet (fd -1). */
+static hermes_err net_new(const hermes_net_options *o, hermes_net **out)
+{
 	uint8_t key[HERMES_AUTH_KEY_SIZE], server_pk[HERMES_KX_PUBLIC_KEY_SIZE];
 	hm_client_cfg cfg = {.identity = o->identity,
 			     .encrypt = o->encrypt > 0,
@@ -280,57 +306,44 @@ hermes_err hermes_net_connect(const char *address, const hermes_net_options *o,
 	}
 	n->dq = calloc(DEFERRED_MAX, sizeof *n->dq);
 	if (!n->dq) {
-		err = hm_fail(HERMES_ENOMEM, "event queue");
-		goto fail;
-	}
-	err = dial(address, deadline, &n->fd);
-	if (err)
-		goto fail;
-	/* The handshake: write what the state machine queued, read, decode,
-	 * until the session starts or the bridge refuses. */
-	while (n->c.state != HM_CL_SESSION) {
-		hermes_net_event ev;
-		hermes_err e = hm_client_next(&n->c, &ev);
-		if (e == HERMES_OK && ev.type == HERMES_NET_CLOSED) {
-			err = hm_fail(n->c.err ? n->c.err : HERMES_EHANDSHAKE, "%s: %s", address,
-				      n->c.detail);
-			(void)write_some(n);
-			goto fail;
-		}
-		if (e == HERMES_OK)
-			continue; /* nothing else comes before the session */
-		if (write_some(n) == HERMES_ECLOSED) {
-			err = hm_fail(HERMES_ESYS, "%s closed the connection during the handshake",
-				      address);
-			goto fail;
-		}
-		if (e == HERMES_ENEEDMORE && n->c.state == HM_CL_SESSION)
-			break;
-		if (e == HERMES_ENEEDMORE) {
-			hermes_err r = read_some(n, true);
-			if (r == HERMES_ECLOSED) {
-				peer_gone(n);
-				continue;
-			}
-			if (r == HERMES_EAGAIN && !wait_io(n, true, deadline)) {
-				err = hm_fail(HERMES_ETIMEDOUT, "handshake with %s timed out", address);
-				goto fail;
-			}
-		}
-	}
-	if (write_some(n) == HERMES_ECLOSED) {
-		err = hm_fail(HERMES_ESYS, "%s closed the connection", address);
-		goto fail;
+		hm_client_fini(&n->c);
+		free(n);
+		return hm_fail(HERMES_ENOMEM, "event queue");
 	}
 	*out = n;
 	return HERMES_OK;
-fail:
-	if (n->fd >= 0)
-		close(n->fd);
-	hm_client_fini(&n->c);
-	free(n->dq);
-	free(n);
-	return err;
+}
+
+hermes_err hermes_net_connect(const char *address, const hermes_net_options *o,
+			      hermes_net **out)
+{
+	hm_clear_detail();
+	if (!address || !out)
+		return hm_fail(HERMES_EINVAL, "address or out is NULL");
+	hermes_net_options defaults;
+	if (!o) {
+		hermes_net_options_init(&defaults);
+		o = &defaults;
+	}
+	int64_t timeout = o->connect_timeout_ns > 0 ? o->connect_timeout_ns : CONNECT_TIMEOUT_NS;
+	uint64_t deadline = hm_deadline_after(timeout);
+	hermes_net *n = NULL;
+	hermes_err err = net_new(o, &n);
+	if (err)
+		return err;
+	err = dial(address, deadline, &n->fd);
+	if (!err)
+		err = handshake(n, address, deadline);
+	if (err) {
+		if (n->fd >= 0)
+			close(n->fd);
+		hm_client_fini(&n->c);
+		free(n->dq);
+		free(n);
+		return err;
+	}
+	*out = n;
+	return HERMES_OK;
 }
 
 void hermes_net_close(hermes_net *n)
@@ -436,24 +449,35 @@ static hermes_err answer_err(const hermes_net_event *ev, const char *what, const
 		       (int)(ev->len > 200 ? 200 : ev->len), (const char *)ev->data);
 }
 
+/* Send m (a BIND or SUBSCRIBE of ring) on a new id and wait for the
+ * bridge's answer in *ev: the id on success, its refusal as an error. */
+static hermes_err ring_request(hermes_net *n, const hermes_wire_msg *m, const char *ring,
+			       const char *what, int64_t timeout_ns, uint32_t *id,
+			       hermes_net_event *ev)
+{
+	uint64_t deadline = hm_deadline_after(timeout_ns);
+	*id = ++n->next_id;
+	hermes_err err = send_msg(n, *id, m, deadline);
+	if (err == HERMES_EINVAL)
+		return hm_fail(HERMES_EINVAL, "bad ring name '%s'", ring);
+	if (err || (err = wait_answer(n, *id, deadline, ev)) != HERMES_OK)
+		return err;
+	return answer_err(ev, what, ring);
+}
+
 hermes_err hermes_net_bind(hermes_net *n, const char *ring, int64_t timeout_ns,
 			   uint32_t *channel, hermes_net_ring_info *info)
 {
 	hm_clear_detail();
 	if (!n || !ring || !channel)
 		return hm_fail(HERMES_EINVAL, "NULL argument");
-	uint64_t deadline = hm_deadline_after(timeout_ns);
-	uint32_t id = ++n->next_id;
 	hermes_wire_msg m = {.type = HERMES_MSG_BIND};
 	m.bind.ring = ring;
 	m.bind.ring_len = strlen(ring);
-	hermes_err err = send_msg(n, id, &m, deadline);
-	if (err == HERMES_EINVAL)
-		return hm_fail(HERMES_EINVAL, "bad ring name '%s'", ring);
+	uint32_t id;
 	hermes_net_event ev;
-	if (err || (err = wait_answer(n, id, deadline, &ev)) != HERMES_OK)
-		return err;
-	if ((err = answer_err(&ev, "bind to ring", ring)) != HERMES_OK)
+	hermes_err err = ring_request(n, &m, ring, "bind to ring", timeout_ns, &id, &ev);
+	if (err)
 		return err;
 	*channel = id;
 	if (info)
@@ -477,8 +501,6 @@ hermes_err hermes_net_subscribe(hermes_net *n, const char *ring, hermes_start st
 	hm_clear_detail();
 	if (!n || !ring || !sub)
 		return hm_fail(HERMES_EINVAL, "NULL argument");
-	uint64_t deadline = hm_deadline_after(timeout_ns);
-	uint32_t id = ++n->next_id;
 	hermes_wire_msg m = {.type = HERMES_MSG_SUBSCRIBE};
 	m.subscribe.start = start == HERMES_START_LATEST	  ? HERMES_WIRE_START_LATEST
 			    : start == HERMES_START_EARLIEST ? HERMES_WIRE_START_EARLIEST
@@ -486,13 +508,10 @@ hermes_err hermes_net_subscribe(hermes_net *n, const char *ring, hermes_start st
 	m.subscribe.start_seq = start == HERMES_START_SEQ ? seq : 0;
 	m.subscribe.ring = ring;
 	m.subscribe.ring_len = strlen(ring);
-	hermes_err err = send_msg(n, id, &m, deadline);
-	if (err == HERMES_EINVAL)
-		return hm_fail(HERMES_EINVAL, "bad ring name '%s'", ring);
+	uint32_t id;
 	hermes_net_event ev;
-	if (err || (err = wait_answer(n, id, deadline, &ev)) != HERMES_OK)
-		return err;
-	if ((err = answer_err(&ev, "subscription to ring", ring)) != HERMES_OK)
+	hermes_err err = ring_request(n, &m, ring, "subscription to ring", timeout_ns, &id, &ev);
+	if (err)
 		return err;
 	*sub = id;
 	if (info)
