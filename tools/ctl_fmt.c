@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hex.h"
+
 const char *fmt_bytes(char *buf, size_t len, double v)
 {
 	static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
@@ -164,17 +166,6 @@ void fmt_base64(FILE *f, const uint8_t *d, size_t len)
 	}
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 long parse_hex(const char *s, size_t len, uint8_t *out, size_t cap)
 {
 	size_t n = 0;
@@ -185,7 +176,7 @@ long parse_hex(const char *s, size_t len, uint8_t *out, size_t cap)
 		}
 		if (i + 1 >= len)
 			return -1;
-		int hi = hexval((unsigned char)s[i]), lo = hexval((unsigned char)s[i + 1]);
+		int hi = hm_hex_digit((unsigned char)s[i]), lo = hm_hex_digit((unsigned char)s[i + 1]);
 		if (hi < 0 || lo < 0 || n == cap)
 			return -1;
 		out[n++] = (uint8_t)(hi << 4 | lo);

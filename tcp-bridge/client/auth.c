@@ -13,6 +13,7 @@
 
 #include "core/endian.h"
 #include "core/error_detail.h"
+#include "core/hex.h"
 
 #ifdef HERMES_HAVE_SODIUM
 #include <sodium.h>
@@ -325,17 +326,6 @@ void hm_auth_protect_process(void)
 
 /* ---- key files (no libsodium needed to read them) ---------------------------- */
 
-static int hex_digit(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 hermes_err hm_auth_key_load_pin(const char *path, uint8_t key[HERMES_AUTH_KEY_SIZE],
 				uint8_t pin[HERMES_KX_PUBLIC_KEY_SIZE], bool *have_pin)
 {
@@ -418,7 +408,7 @@ hermes_err hm_auth_parse_key(const char *text, uint8_t key[HERMES_AUTH_KEY_SIZE]
 		return HERMES_EINVAL;
 	uint8_t out[HERMES_AUTH_KEY_SIZE];
 	for (size_t i = 0; i < HERMES_AUTH_KEY_SIZE; i++) {
-		int hi = hex_digit(text[2 * i]), lo = hex_digit(text[2 * i + 1]);
+		int hi = hm_hex_digit(text[2 * i]), lo = hm_hex_digit(text[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return HERMES_EINVAL;
 		out[i] = (uint8_t)(hi << 4 | lo);
@@ -430,12 +420,7 @@ hermes_err hm_auth_parse_key(const char *text, uint8_t key[HERMES_AUTH_KEY_SIZE]
 
 void hm_auth_hex(const uint8_t *p, size_t n, char *out)
 {
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hex[p[i] >> 4];
-		out[2 * i + 1] = hex[p[i] & 15];
-	}
-	out[2 * n] = '\0';
+	hm_hex_encode(p, n, out);
 }
 
 hermes_err hm_auth_keygen_file(const char *path, const char *name, bool pair,
@@ -479,16 +464,13 @@ hermes_err hm_auth_key_save_pin(const char *path, const char *comment,
 	int len = snprintf(text, sizeof text, "# %s\n", comment ? comment : "Hermes pre-shared key");
 	if (len < 0 || (size_t)len > sizeof text - 4 * HERMES_AUTH_KEY_SIZE - 16)
 		len = 0;
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < HERMES_AUTH_KEY_SIZE; i++) {
-		text[len++] = hex[key[i] >> 4];
-		text[len++] = hex[key[i] & 15];
-	}
+	hm_hex_encode(key, HERMES_AUTH_KEY_SIZE, text + len);
+	len += 2 * HERMES_AUTH_KEY_SIZE;
 	text[len++] = '\n';
 	if (pin) {
 		memcpy(text + len, "server ", 7);
 		len += 7;
-		hm_auth_hex(pin, HERMES_KX_PUBLIC_KEY_SIZE, text + len);
+		hm_hex_encode(pin, HERMES_KX_PUBLIC_KEY_SIZE, text + len);
 		len += 2 * HERMES_KX_PUBLIC_KEY_SIZE;
 		text[len++] = '\n';
 	}
