@@ -164,6 +164,11 @@ int bench_proc_init(void);
 uint8_t *payload_new(uint32_t size);
 /* Free a transport's job state (*state, from its setup) and clear it. */
 void job_state_free(void **state);
+/* The longest name job_name_new makes, with its terminating NUL. */
+#define JOB_NAME_MAX 32u
+/* A job state that is a name of its own (a char string): prefix, then a
+ * number that counts the measurements of this run. 0 or -1. */
+int job_name_new(void **state, const char *prefix);
 
 /* Worker side: the set-up is done (connected, subscribed). 0 or -1. */
 int worker_ready(void);

@@ -298,11 +298,15 @@ typedef struct tp_ops {
 } tp_ops;
 
 /* A claim of n messages of len bytes each, laid out one after another in
- * buf (a transport that copies them out at commit). */
-ALWAYS_INLINE void claim_in_buffer(uint8_t *buf, uint32_t n, uint32_t len, void **ptrs)
+ * buf, for a transport that copies them out at commit; *claimed keeps n for
+ * the commit. Always room: 1. */
+ALWAYS_INLINE int claim_in_buffer(uint8_t *buf, uint32_t *claimed, uint32_t n, uint32_t len,
+				  void **ptrs)
 {
 	for (uint32_t i = 0; i < n; i++)
 		ptrs[i] = buf + (size_t)i * len;
+	*claimed = n;
+	return 1;
 }
 
 /* Messages a consumer takes per drain: it releases once per drain. */

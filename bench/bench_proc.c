@@ -165,6 +165,17 @@ void job_state_free(void **state)
 	*state = NULL;
 }
 
+int job_name_new(void **state, const char *prefix)
+{
+	static unsigned serial;
+	char *name = malloc(JOB_NAME_MAX);
+	if (!name)
+		return -1;
+	snprintf(name, JOB_NAME_MAX, "%s%u", prefix, ++serial);
+	*state = name;
+	return 0;
+}
+
 int worker_ready(void)
 {
 	char c = 'R';

@@ -34,7 +34,6 @@
 
 static pid_t g_roudi = -1;
 static char g_instance[64];
-static unsigned g_iox_serial;
 
 /* One memory pool whose chunks hold a --size message and iceoryx's chunk
  * header; count bounded so the segment stays below 128 MiB. */
@@ -130,19 +129,10 @@ static void iox_close(void)
 	g_roudi = -1;
 }
 
-/* The event name of this measurement's topics. */
-typedef struct iox_state {
-	char event[32];
-} iox_state;
-
+/* A measurement's state: the event name of its topics. */
 static int iox_state_new(void **state)
 {
-	iox_state *s = calloc(1, sizeof *s);
-	if (!s)
-		return -1;
-	snprintf(s->event, sizeof s->event, "m%u", ++g_iox_serial);
-	*state = s;
-	return 0;
+	return job_name_new(state, "m");
 }
 
 /* One worker's ports. */
@@ -167,15 +157,15 @@ static void iox_runtime_start(const char *role, unsigned index)
 	iox_runtime_init(name);
 }
 
-static int iend_open(iend *e, const iox_state *s, const char *in, const char *out, bool wait,
+static int iend_open(iend *e, const char *event, const char *in, const char *out, bool wait,
 		     uint32_t size, const char *label)
 {
 	memset(e, 0, sizeof *e);
 	e->size = size;
 	e->label = label;
 	char topic_in[64], topic_out[64];
-	snprintf(topic_in, sizeof topic_in, "%s-%s", s->event, in ? in : "");
-	snprintf(topic_out, sizeof topic_out, "%s-%s", s->event, out ? out : "");
+	snprintf(topic_in, sizeof topic_in, "%s-%s", event, in ? in : "");
+	snprintf(topic_out, sizeof topic_out, "%s-%s", event, out ? out : "");
 	if (in) {
 		iox_sub_options_t so;
 		iox_sub_options_init(&so);

@@ -31,7 +31,6 @@
 
 static pid_t g_nats = -1;
 static char g_url[64];
-static unsigned g_nats_serial;
 
 static int nats_open(const bench_opts *o, char *why, size_t len)
 {
@@ -76,18 +75,12 @@ static void nats_close(void)
 	g_nats = -1;
 }
 
-typedef struct nats_state {
-	char subject[64];
-} nats_state;
-
+/* A measurement's state: its subject. */
 static int nats_state_new(void **state)
 {
-	nats_state *s = calloc(1, sizeof *s);
-	if (!s)
-		return -1;
-	snprintf(s->subject, sizeof s->subject, "hb.%d.%u", (int)getpid(), ++g_nats_serial);
-	*state = s;
-	return 0;
+	char prefix[24];
+	snprintf(prefix, sizeof prefix, "hb.%d.", (int)getpid());
+	return job_name_new(state, prefix);
 }
 
 /* One worker's connection. */
@@ -240,20 +233,20 @@ static const lat_ops nats_echo_ops = {nl_echo_send, nl_peek, nl_done, NULL};
  * it and subscribes to an inbox of its own. */
 static int nats_lat_side(lat_job *j, bool pinging, hm_hist *h)
 {
-	nats_state *st = j->state;
+	const char *subject = j->state;
 	nend e;
 	int rc = -1;
 	if (nend_connect(&e, true, j->size, 0, j->label) != 0)
 		goto out;
 	if (pinging) {
-		snprintf(e.subject, sizeof e.subject, "%s", st->subject);
+		snprintf(e.subject, sizeof e.subject, "%s", subject);
 		natsStatus s = natsInbox_Create(&e.inbox);
 		if (s != NATS_OK) {
 			say_nats(j->label, "natsInbox_Create", s);
 			goto out;
 		}
 	}
-	if (nend_subscribe(&e, pinging ? (const char *)e.inbox : st->subject) != 0)
+	if (nend_subscribe(&e, pinging ? (const char *)e.inbox : subject) != 0)
 		goto out;
 	rc = pinging ? lat_side_run(&nats_ping_ops, &e, j, true, true, h)
 		     : lat_side_run(&nats_echo_ops, &e, j, false, true, NULL);
@@ -320,11 +313,11 @@ static const tp_ops nats_tp_ops = {nt_claim, nt_commit, nt_drain, true};
 
 static int nats_tp_produce(tp_job *j, unsigned index)
 {
-	nats_state *st = j->state;
+	const char *subject = j->state;
 	nend e;
 	int rc = -1;
 	if (nend_connect(&e, false, j->size, j->size, j->label) == 0) {
-		snprintf(e.subject, sizeof e.subject, "%s", st->subject);
+		snprintf(e.subject, sizeof e.subject, "%s", subject);
 		if (worker_ready() == 0)
 			rc = tp_produce(&nats_tp_ops, &e, j, index);
 		if (rc == 0)
@@ -336,11 +329,11 @@ static int nats_tp_produce(tp_job *j, unsigned index)
 
 static int nats_tp_consume(tp_job *j, unsigned index)
 {
-	nats_state *st = j->state;
+	const char *subject = j->state;
 	nend e;
 	int rc = -1;
 	if (nend_connect(&e, false, j->size, 0, j->label) == 0 &&
-	    nend_subscribe(&e, st->subject) == 0 && worker_ready() == 0)
+	    nend_subscribe(&e, subject) == 0 && worker_ready() == 0)
 		rc = tp_consume(&nats_tp_ops, &e, j, index, true);
 	nend_close(&e);
 	return rc;

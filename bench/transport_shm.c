@@ -736,7 +736,9 @@ static void hx_tp_teardown(tp_job *j)
 	hx_state_teardown(&j->state);
 }
 
-static int hx_tp_produce(tp_job *j, unsigned index)
+/* A throughput worker: the producer publishes on "tp", a consumer
+ * subscribes to it. */
+static int hx_tp_side(tp_job *j, unsigned index, bool producing)
 {
 	hx_state *s = j->state;
 	hermes_bus *bus = NULL;
@@ -749,36 +751,31 @@ static int hx_tp_produce(tp_job *j, unsigned index)
 		c->lens[i] = j->size;
 	hermes_err err = hermes_bus_attach(s->name, &bus);
 	if (err)
-		say_hermes_error(err, "producer: hermes_bus_attach");
-	else if ((err = hermes_pub_open(bus, "tp", &c->pub)) != HERMES_OK)
+		say_hermes_error(err, producing ? "producer: hermes_bus_attach"
+						: "consumer: hermes_bus_attach");
+	else if (producing && (err = hermes_pub_open(bus, "tp", &c->pub)) != HERMES_OK)
 		say_hermes_error(err, "producer: hermes_pub_open(tp)");
+	else if (!producing &&
+		 (err = hermes_sub_open(bus, "tp", HERMES_START_LATEST, 0, &c->sub)) != HERMES_OK)
+		say_hermes_error(err, "consumer: hermes_sub_open(tp)");
 	else if (worker_ready() == 0)
-		rc = tp_produce(&hx_tp_ops, c, j, index);
+		rc = producing ? tp_produce(&hx_tp_ops, c, j, index)
+			       : tp_consume(&hx_tp_ops, c, j, index, false);
 	hermes_pub_close(c->pub);
+	hermes_sub_close(c->sub);
 	hermes_bus_detach(bus);
 	free(c);
 	return rc;
 }
 
+static int hx_tp_produce(tp_job *j, unsigned index)
+{
+	return hx_tp_side(j, index, true);
+}
+
 static int hx_tp_consume(tp_job *j, unsigned index)
 {
-	hx_state *s = j->state;
-	hermes_bus *bus = NULL;
-	hx_tp *c = calloc(1, sizeof *c);
-	int rc = -1;
-	if (!c)
-		return -1;
-	hermes_err err = hermes_bus_attach(s->name, &bus);
-	if (err)
-		say_hermes_error(err, "consumer: hermes_bus_attach");
-	else if ((err = hermes_sub_open(bus, "tp", HERMES_START_LATEST, 0, &c->sub)) != HERMES_OK)
-		say_hermes_error(err, "consumer: hermes_sub_open(tp)");
-	else if (worker_ready() == 0)
-		rc = tp_consume(&hx_tp_ops, c, j, index, false);
-	hermes_sub_close(c->sub);
-	hermes_bus_detach(bus);
-	free(c);
-	return rc;
+	return hx_tp_side(j, index, false);
 }
 
 /* ---- throughput: bare ring ---- */

@@ -330,9 +330,7 @@ static int sk_lat_side(lat_job *j, bool pinging, hm_hist *h)
 static int sk_tp_claim(void *vc, uint32_t n, uint32_t len, void **ptrs)
 {
 	sock_end *e = vc;
-	claim_in_buffer(e->obuf, n, len, ptrs);
-	e->claimed = n;
-	return 1;
+	return claim_in_buffer(e->obuf, &e->claimed, n, len, ptrs);
 }
 
 static int sk_tp_commit(void *vc)

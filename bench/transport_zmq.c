@@ -197,9 +197,7 @@ static int zmq_lat_side(lat_job *j, bool pinging, hm_hist *h)
 static int zt_claim(void *vc, uint32_t n, uint32_t len, void **ptrs)
 {
 	zend *z = vc;
-	claim_in_buffer(z->obuf, n, len, ptrs);
-	z->claimed = n;
-	return 1;
+	return claim_in_buffer(z->obuf, &z->claimed, n, len, ptrs);
 }
 
 static int zt_commit(void *vc)

@@ -26,3 +26,15 @@ hermes_err hm_ini_result(int r, const char *file, char *error, size_t cap)
 		snprintf(error, cap, "line %d: %s", r, why);
 	return HERMES_EINVAL;
 }
+
+bool hm_ini_bool(const char *value, bool *out)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
+	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+		if (!strcmp(value, yes[i]) || !strcmp(value, no[i])) {
+			*out = !strcmp(value, yes[i]);
+			return true;
+		}
+	}
+	return false;
+}

@@ -1,10 +1,12 @@
 /* INI loading with line errors for the daemons' configuration files
- * (hermes-bridge, hermes-nats; they parse with libinih): one way to turn a
- * parse's result into a message a user can act on. Not part of
+ * (hermes-bridge, hermes-nats, hermes-journal; they parse with libinih): one
+ * way to turn a parse's result into a message a user can act on, and one
+ * syntax for boolean values (hermesd's own reader uses it too). Not part of
  * libhermes-ipc. */
 #ifndef HERMES_DAEMON_INI_H
 #define HERMES_DAEMON_INI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <hermes/error.h>
@@ -19,5 +21,9 @@
  *     REASON" (errno);
  *   other negative values (out of memory): HERMES_ENOMEM. */
 hermes_err hm_ini_result(int r, const char *file, char *error, size_t cap);
+
+/* A boolean value: true, yes, on or 1, or false, no, off or 0; false (and
+ * *out untouched) for anything else. */
+bool hm_ini_bool(const char *value, bool *out);
 
 #endif

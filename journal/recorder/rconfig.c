@@ -9,8 +9,15 @@
 #include <string.h>
 
 #include "core/units.h"
+#include "daemon/ini.h"
+#include "daemon/log.h"
 
 #define DEFAULT_FILE_SIZE (64ull << 20)
+#define DEFAULT_FSYNC_INTERVAL_NS 1000000000ull
+#define FILE_ALIGN 4096u  /* segment files are whole pages */
+#define DIR_RESERVE 32u	  /* room after a ring's directory for its file names */
+#define SEEN_BUS 1u	  /* [journal] keys given, in hj_config.seen */
+#define SEEN_LOG_LEVEL 2u
 
 #define BAD(...)                                                          \
 	do {                                                              \
@@ -29,14 +36,14 @@ static void ring_defaults(hj_ring_conf *r)
 	r->opts.file_size = DEFAULT_FILE_SIZE;
 	r->opts.index_stride = HM_JOURNAL_DEFAULT_STRIDE;
 	r->fsync = HJ_FSYNC_NONE;
-	r->fsync_interval_ns = 1000000000ull;
+	r->fsync_interval_ns = DEFAULT_FSYNC_INTERVAL_NS;
 }
 
 void hj_config_defaults(hj_config *c)
 {
 	memset(c, 0, sizeof *c);
 	snprintf(c->bus, sizeof c->bus, "default");
-	c->log_level = 2;
+	c->log_level = HM_DLOG_INFO;
 }
 
 bool hj_parse_duration_ns(const char *s, uint64_t *out)
@@ -62,17 +69,6 @@ bool hj_parse_duration_ns(const char *s, uint64_t *out)
 		return true;
 	}
 	return false;
-}
-
-static bool parse_bool(const char *v, bool *out)
-{
-	if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "1"))
-		*out = true;
-	else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "0"))
-		*out = false;
-	else
-		return false;
-	return true;
 }
 
 static bool valid_name(const char *s)
@@ -107,13 +103,13 @@ static int ring_key(hj_config *c, hj_ring_conf *r, const char *key, const char *
 		BAD("duplicate key '%s' in [ring %s]", key, r->name);
 	switch (k) {
 	case 0:
-		if (val[0] != '/' || strlen(val) >= sizeof r->dir - 32)
+		if (val[0] != '/' || strlen(val) >= sizeof r->dir - DIR_RESERVE)
 			BAD("journal = '%s': an absolute directory path", val);
 		snprintf(r->dir, sizeof r->dir, "%s", val);
 		break;
 	case 1:
 		if (!hm_parse_size(val, &r->opts.file_size) || r->opts.file_size < HM_JOURNAL_MIN_FILE ||
-		    r->opts.file_size > HM_JOURNAL_MAX_FILE || r->opts.file_size % 4096)
+		    r->opts.file_size > HM_JOURNAL_MAX_FILE || r->opts.file_size % FILE_ALIGN)
 			BAD("file_size = '%s': a multiple of 4K from 64K to 1T", val);
 		break;
 	case 2:
@@ -139,7 +135,7 @@ static int ring_key(hj_config *c, hj_ring_conf *r, const char *key, const char *
 			BAD("fsync_interval = '%s': a duration like 1s or 100ms", val);
 		break;
 	default:
-		if (!parse_bool(val, &r->durable))
+		if (!hm_ini_bool(val, &r->durable))
 			BAD("durable = '%s': true or false", val);
 		break;
 	}
@@ -153,15 +149,12 @@ static int on_entry(void *user, const char *section, const char *key, const char
 		BAD("'%s' has no value", key);
 	if (!strcmp(section, "journal")) {
 		if (!strcmp(key, "bus")) {
-			if (!seen_once(&c->seen, 1) || !valid_name(val))
+			if (!seen_once(&c->seen, SEEN_BUS) || !valid_name(val))
 				BAD("bus = '%s': duplicate or not a bus name", val);
 			snprintf(c->bus, sizeof c->bus, "%s", val);
 		} else if (!strcmp(key, "log_level")) {
-			static const char *levels[] = {"error", "warn", "info", "debug"};
-			int l = 0;
-			while (l < 4 && strcmp(val, levels[l]))
-				l++;
-			if (l == 4 || !seen_once(&c->seen, 2))
+			int l = hm_dlog_level_named(val);
+			if (l < 0 || !seen_once(&c->seen, SEEN_LOG_LEVEL))
 				BAD("log_level = '%s': duplicate, or not error|warn|info|debug", val);
 			c->log_level = l;
 		} else {
@@ -189,36 +182,16 @@ static int on_entry(void *user, const char *section, const char *key, const char
 	BAD("unknown section [%s]", section);
 }
 
-static hermes_err loaded(hj_config *c, int r, const char *what)
-{
-	if (r == 0)
-		return HERMES_OK;
-	char why[sizeof c->error];
-	if (r < 0)
-		snprintf(why, sizeof why, "cannot read: %s", r == -1 ? strerror(errno) : "out of memory");
-	else
-		snprintf(why, sizeof why, "line %d: %.250s", r, c->error[0] ? c->error : "syntax error");
-	snprintf(c->error, sizeof c->error, "%s: %.250s", what, why);
-	return HERMES_EINVAL;
-}
-
 hermes_err hj_config_load_file(hj_config *c, const char *path)
 {
 	c->error[0] = '\0';
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		snprintf(c->error, sizeof c->error, "%s: %s", path, strerror(errno));
-		return HERMES_EINVAL;
-	}
-	int r = ini_parse_file(f, on_entry, c);
-	fclose(f);
-	return loaded(c, r, path);
+	return hm_ini_result(ini_parse(path, on_entry, c), path, c->error, sizeof c->error);
 }
 
 hermes_err hj_config_load_string(hj_config *c, const char *text)
 {
 	c->error[0] = '\0';
-	return loaded(c, ini_parse_string(text, on_entry, c), "config");
+	return hm_ini_result(ini_parse_string(text, on_entry, c), NULL, c->error, sizeof c->error);
 }
 
 hermes_err hj_config_add_ring(hj_config *c, const char *spec)
@@ -227,7 +200,7 @@ hermes_err hj_config_add_ring(hj_config *c, const char *spec)
 	char name[HERMES_NAME_MAX + 2];
 	size_t n = colon ? (size_t)(colon - spec) : 0;
 	if (!colon || n == 0 || n > HERMES_NAME_MAX) {
-		snprintf(c->error, sizeof c->error, "--ring '%s': NAME:DIR", spec);
+		snprintf(c->error, sizeof c->error, "'%.250s': NAME:DIR", spec);
 		return HERMES_EINVAL;
 	}
 	memcpy(name, spec, n);
@@ -235,13 +208,25 @@ hermes_err hj_config_add_ring(hj_config *c, const char *spec)
 	char section[HERMES_NAME_MAX + 8];
 	snprintf(section, sizeof section, "ring %s", name);
 	c->error[0] = '\0';
-	if (!on_entry(c, section, "journal", colon + 1)) {
-		char why[sizeof c->error];
-		snprintf(why, sizeof why, "%s", c->error);
-		snprintf(c->error, sizeof c->error, "--ring %.40s: %.250s", spec, why);
-		return HERMES_EINVAL;
-	}
-	return HERMES_OK;
+	return on_entry(c, section, "journal", colon + 1) ? HERMES_OK : HERMES_EINVAL;
+}
+
+hermes_err hj_config_set(hj_config *c, const char *section, const char *key, const char *value)
+{
+	(void)section;
+	if (!strcmp(key, "ring"))
+		return hj_config_add_ring(c, value);
+	/* The command line overrides the file: its [journal] keys once more. */
+	c->seen &= ~(!strcmp(key, "bus") ? SEEN_BUS : !strcmp(key, "log_level") ? SEEN_LOG_LEVEL : 0u);
+	c->error[0] = '\0';
+	return on_entry(c, "journal", key, value) ? HERMES_OK : HERMES_EINVAL;
+}
+
+void hj_config_apply_env(hj_config *c)
+{
+	const char *bus = getenv("HERMES_BUS");
+	if (bus && *bus && !(c->seen & SEEN_BUS))
+		snprintf(c->bus, sizeof c->bus, "%s", bus);
 }
 
 hermes_err hj_config_check(hj_config *c)

@@ -45,7 +45,7 @@ typedef struct hj_ring_conf {
 
 typedef struct hj_config {
 	char bus[HERMES_NAME_MAX + 1];
-	int log_level; /* 0 error .. 3 debug */
+	int log_level; /* HM_DLOG_* (daemon/log.h) */
 	unsigned nrings;
 	hj_ring_conf rings[HJ_MAX_RINGS];
 	unsigned seen;
@@ -61,6 +61,14 @@ hermes_err hj_config_load_string(hj_config *c, const char *text);
 
 /* Add a ring from the command line: NAME:DIR (defaults for the rest). */
 hermes_err hj_config_add_ring(hj_config *c, const char *spec);
+
+/* A flag (daemon/cli.h's hm_cli_setter): key "ring" adds a ring
+ * (hj_config_add_ring); "bus" and "log_level" set the [journal] keys over
+ * the file's. HERMES_EINVAL with c->error on a bad value. */
+hermes_err hj_config_set(hj_config *c, const char *section, const char *key, const char *value);
+
+/* $HERMES_BUS, unless the file named the bus. */
+void hj_config_apply_env(hj_config *c);
 
 /* Every ring has a directory, no two share one. */
 hermes_err hj_config_check(hj_config *c);
