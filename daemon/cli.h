@@ -40,7 +40,7 @@ typedef struct hm_cli_flag {
 } hm_cli_flag;
 
 #define HM_CLI_MAX_FLAGS 64 /* flags in a table */
-#define HM_CLI_MAX_SETS 64  /* flags with a key on one command line */
+#define HM_CLI_MAX_SETS 256 /* flags with a key on one command line */
 
 /* A flag with a key, as given: applied in command-line order. */
 typedef struct hm_cli_set {
