@@ -70,11 +70,7 @@ void hjt_start(hjt *t, bool wait_ready)
 
 void hjt_stop(hjt *t)
 {
-	if (t->rec <= 0)
-		return;
-	int st = ht_proc_terminate(&t->rec, 10000);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		fail_msg("hermes-journal did not stop cleanly (status %d); see %s", st, t->log);
+	ht_proc_stop(&t->rec, 10000, "hermes-journal", t->log);
 }
 
 void hjt_kill(hjt *t)
@@ -154,12 +150,35 @@ void hjt_publish(hjt *t, hermes_pub *pub, uint64_t from, uint64_t to)
 	}
 }
 
-void hjt_send(hjt *t, uint64_t from, uint64_t to)
+hermes_pub *hjt_pub(hjt *t)
 {
 	hermes_pub *pub;
 	assert_int_equal(hermes_pub_open(t->b.bus, t->ring, &pub), HERMES_OK);
+	return pub;
+}
+
+void hjt_send(hjt *t, uint64_t from, uint64_t to)
+{
+	hermes_pub *pub = hjt_pub(t);
 	hjt_publish(t, pub, from, to);
 	hermes_pub_close(pub);
+}
+
+void hjt_record(hjt *t, uint64_t from, uint64_t to, int timeout_ms)
+{
+	hjt_send(t, from, to);
+	if (!hjt_wait_journaled(t, to, timeout_ms))
+		fail_msg("the journal does not end at %llu %d ms after publishing (see %s)",
+			 (unsigned long long)to, timeout_ms, t->log);
+}
+
+uint64_t hjt_ring_seq(hjt *t, hermes_start start)
+{
+	hermes_sub *s;
+	assert_int_equal(hermes_sub_open(t->b.bus, t->ring, start, 0, &s), HERMES_OK);
+	uint64_t seq = hermes_sub_next_seq(s);
+	hermes_sub_close(s);
+	return seq;
 }
 
 int hjt_produce(void *producer)

@@ -57,9 +57,21 @@ const hj_stats *hjt_stats(hjt *t);
  * pub, any bus (t is not used: NULL is fine). */
 void hjt_publish(hjt *t, hermes_pub *pub, uint64_t from, uint64_t to);
 
+/* A publisher on t's ring (fails the test when it cannot be opened). */
+hermes_pub *hjt_pub(hjt *t);
+
 /* Open a publisher on t's ring, publish messages [from, to) as
  * hjt_publish, close it. */
 void hjt_send(hjt *t, uint64_t from, uint64_t to);
+
+/* hjt_send, then wait until the journal holds everything before `to`
+ * (hjt_wait_journaled within timeout_ms); fails the test when it does not. */
+void hjt_record(hjt *t, uint64_t from, uint64_t to, int timeout_ms);
+
+/* The sequence a subscriber joining t's ring at `start` would read next
+ * (HERMES_START_LATEST: the ring's tail; HERMES_START_EARLIEST: the oldest
+ * message it holds). */
+uint64_t hjt_ring_seq(hjt *t, hermes_start start);
 
 /* A producer process for ht_fork: attaches to bus, publishes messages
  * [from, to) of hjt_publish into ring, exits 0 (else 2 or 3). */

@@ -47,7 +47,7 @@ static void test_recorder_killed_at_random_points_loses_and_duplicates_nothing(v
 	hjt_config(&T, "durable = true\nfile_size = 128K\n");
 	hermes_sub *app;
 	assert_int_equal(hermes_sub_open(T.b.bus, T.ring, HERMES_START_EARLIEST, 0, &app), HERMES_OK);
-	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
+	pub = hjt_pub(&T);
 	uint64_t rs = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
 	uint64_t sent = 0;
 	const int kills = 120;
@@ -137,7 +137,7 @@ static void run_full_disk(bool durable)
 	hjt_init(&T, durable ? "jfulld" : "jfulln", 64u << 20, 64u << 10, 1024, mnt);
 	hjt_config(&T, durable ? "durable = true\nfile_size = 256K\n" : "file_size = 256K\n");
 	hjt_start(&T, true);
-	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
+	pub = hjt_pub(&T);
 	/* Publish until the disk is full; durable, until the ring is held too:
 	 * then the producer's timed send times out instead of anything being
 	 * lost. Not durable, producers are never held. */

@@ -50,8 +50,7 @@ static void test_tail_reaches_into_the_journal_and_verify_finds_corruption(void 
 	(void)state;
 	hjt_begin(&T, "jctl", 64u << 10, "file_size = 256K\n");
 	/* Far more than the 64 KiB ring holds: sequence 0 is long gone from it. */
-	hjt_send(&T, 0, 10000);
-	assert_true(hjt_wait_journaled(&T, 10000, 10000));
+	hjt_record(&T, 0, 10000, 10000);
 	hjt_stop(&T);
 
 	const char *tail[] = {"tail", T.ring, "--from", "0", "--count", "10000", "--format", "hex",

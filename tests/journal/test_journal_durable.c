@@ -64,15 +64,6 @@ static uint64_t recorded(void)
 	return n;
 }
 
-static uint64_t ring_tail(void)
-{
-	hermes_sub *s;
-	assert_int_equal(hermes_sub_open(T.b.bus, T.ring, HERMES_START_LATEST, 0, &s), HERMES_OK);
-	uint64_t t = hermes_sub_next_seq(s);
-	hermes_sub_close(s);
-	return t;
-}
-
 static void test_durable_cursor_outlives_a_killed_recorder(void **state)
 {
 	(void)state;
@@ -97,7 +88,7 @@ static void test_durable_cursor_outlives_a_killed_recorder(void **state)
 		wait_orphan(&at, name);
 		/* The producer is held at the dead recorder's cursor: the ring
 		 * never runs more than its slots ahead of it. */
-		uint64_t tail = ring_tail();
+		uint64_t tail = hjt_ring_seq(&T, HERMES_START_LATEST);
 		assert_true(tail >= at && tail - at <= 1024);
 		print_message("kill %u: cursor '%s' orphaned at %llu, ring tail %llu\n", k + 1, name,
 			      (unsigned long long)at, (unsigned long long)tail);
@@ -120,8 +111,7 @@ static void test_an_orphaned_cursor_holds_producers_until_the_operator_drops_it(
 {
 	(void)state;
 	hjt_begin(&T, "jddrop", 64u << 10, "durable = true\n");
-	hermes_pub *pub;
-	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
+	hermes_pub *pub = hjt_pub(&T);
 	hjt_publish(&T, pub, 0, 1000);
 	assert_true(hjt_wait_journaled(&T, 1000, 10000));
 	/* A graceful stop keeps the cursor too (a restart or an upgrade). */

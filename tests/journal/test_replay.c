@@ -64,8 +64,7 @@ static void test_subscriber_started_after_the_producer_finished_reads_everything
 {
 	(void)state;
 	hjt_begin(&T, "jlate", 1u << 20, "");
-	hjt_send(&T, 0, 20000);
-	assert_true(hjt_wait_journaled(&T, 20000, 10000));
+	hjt_record(&T, 0, 20000, 10000);
 	hjt_stop(&T);
 	/* The producer is gone; the ring's own subscribers would start at its
 	 * end. A replay from 0 gets all of it from the journal. */
@@ -93,8 +92,7 @@ static void test_user_tags_are_recorded_and_replayed(void **state)
 {
 	(void)state;
 	hjt_begin(&T, "jtags", 1u << 20, "");
-	hermes_pub *pub;
-	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
+	hermes_pub *pub = hjt_pub(&T);
 	for (uint64_t i = 0; i < 100; i++) {
 		uint8_t p[256];
 		uint32_t len = hjt_fill(p, i);
@@ -158,8 +156,7 @@ static void test_durable_recorder_holds_producers_back_and_resumes_after_restart
 {
 	(void)state;
 	hjt_begin(&T, "jdur", 64u << 10, "durable = true\nfsync = batch\nfile_size = 256K\n");
-	hermes_pub *pub;
-	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
+	hermes_pub *pub = hjt_pub(&T);
 	/* Far more than the ring holds: every one waits for the recorder. */
 	hjt_publish(&T, pub, 0, 30000);
 	assert_true(hjt_wait_journaled(&T, 30000, 20000));
@@ -356,8 +353,7 @@ static void test_recorder_refuses_a_ring_that_was_created_again(void **state)
 {
 	(void)state;
 	hjt_begin(&T, "jrecreate", 64u << 10, "");
-	hjt_send(&T, 0, 100);
-	assert_true(hjt_wait_journaled(&T, 100, 10000));
+	hjt_record(&T, 0, 100, 10000);
 	hjt_stop(&T);
 	/* The same name, a new ring: its sequences start at 0 again. */
 	assert_int_equal(hermes_ring_delete(T.b.bus, T.ring, 0), HERMES_OK);
@@ -382,8 +378,7 @@ static void test_retention_deletes_old_files_and_replay_reports_them_lost(void *
 {
 	(void)state;
 	hjt_begin(&T, "jret", 64u << 10, "file_size = 128K\nretention_bytes = 512K\n");
-	hjt_send(&T, 0, 20000);
-	assert_true(hjt_wait_journaled(&T, 20000, 10000));
+	hjt_record(&T, 0, 20000, 10000);
 	/* Retention runs once a second: wait for it (with a deadline). */
 	uint64_t deadline = ht_now_ns() + 10000000000ull, first = 0;
 	for (;;) {

@@ -1,5 +1,6 @@
 /* Many producer processes, many subscriber processes, one ring: every
  * subscriber gets every message exactly once, in per-producer order, intact. */
+#include "tests/support/bus.h"
 #include "tests/support/testing.h"
 #include "tests/support/traffic.h"
 
@@ -15,7 +16,7 @@
 #define PRODUCERS 4
 #define SUBSCRIBERS 2
 
-static char bus_name[64];
+static ht_bus B;
 static uint64_t per_producer;
 static int ready_pipe[2];
 
@@ -24,7 +25,7 @@ static int subscriber_main(void *arg)
 	(void)arg;
 	hermes_bus *bus;
 	hermes_sub *sub;
-	if (hermes_bus_attach(bus_name, &bus) ||
+	if (hermes_bus_attach(B.name, &bus) ||
 	    hermes_sub_open(bus, "mp", HERMES_START_LATEST, 0, &sub)) {
 		fprintf(stderr, "subscriber: %s\n", hermes_last_error_detail());
 		return 2;
@@ -47,7 +48,7 @@ static int producer_main(void *arg)
 	uint32_t k = (uint32_t)(uintptr_t)arg;
 	hermes_bus *bus;
 	hermes_pub *pub;
-	if (hermes_bus_attach(bus_name, &bus) || hermes_pub_open(bus, "mp", &pub)) {
+	if (hermes_bus_attach(B.name, &bus) || hermes_pub_open(bus, "mp", &pub)) {
 		fprintf(stderr, "producer: %s\n", hermes_last_error_detail());
 		return 2;
 	}
@@ -64,11 +65,8 @@ static void test_four_producers_two_subscribers_exactly_once_in_order(void **sta
 {
 	(void)state;
 	per_producer = ht_scaled(1000000);
-	ht_unique_name(bus_name, sizeof bus_name, "mp");
-	hermes_bus *bus;
-	assert_int_equal(hermes_bus_create(bus_name, 8 << 20, 0600, &bus), HERMES_OK);
-	hermes_ring_config cfg = {.name = "mp", .capacity = 1 << 20, .max_msg = 256};
-	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_OK);
+	ht_bus_private(&B, "mp", 8 << 20);
+	ht_bus_ring(&B, "mp", 1 << 20, 256, HERMES_POLICY_BLOCK);
 	assert_int_equal(pipe(ready_pipe), 0);
 
 	pid_t subs[SUBSCRIBERS], prods[PRODUCERS];
@@ -103,8 +101,7 @@ static void test_four_producers_two_subscribers_exactly_once_in_order(void **sta
 	       (double)(PRODUCERS * per_producer * SUBSCRIBERS) / secs / 1e6);
 	close(ready_pipe[0]);
 	close(ready_pipe[1]);
-	hermes_bus_detach(bus);
-	hermes_bus_unlink(bus_name);
+	ht_bus_teardown(&B);
 }
 
 int main(void)

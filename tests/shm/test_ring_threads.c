@@ -1,5 +1,6 @@
 /* The multi-producer, multi-subscriber check with threads in one process, so
  * ThreadSanitizer sees every access to the ring. */
+#include "tests/support/bus.h"
 #include "tests/support/testing.h"
 #include "tests/support/traffic.h"
 
@@ -16,7 +17,6 @@
 #define PRODUCERS 4
 #define SUBSCRIBERS 2
 
-static char bus_name[64];
 static uint64_t per_producer;
 
 typedef struct worker {
@@ -52,11 +52,10 @@ static void *subscriber(void *arg)
 
 static void run(hermes_policy policy, uint32_t capacity)
 {
-	hermes_bus *bus;
-	ht_unique_name(bus_name, sizeof bus_name, "mt");
-	assert_int_equal(hermes_bus_create(bus_name, 4 << 20, 0600, &bus), HERMES_OK);
-	hermes_ring_config cfg = {.name = "mt", .capacity = capacity, .max_msg = 256, .policy = policy};
-	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_OK);
+	ht_bus B;
+	ht_bus_private(&B, "mt", 4 << 20);
+	ht_bus_ring(&B, "mt", capacity, 256, policy);
+	hermes_bus *bus = B.bus;
 	worker subs[SUBSCRIBERS] = {0}, prods[PRODUCERS] = {0};
 	for (uint32_t i = 0; i < SUBSCRIBERS; i++) {
 		subs[i].bus = bus;
@@ -80,8 +79,7 @@ static void run(hermes_policy policy, uint32_t capacity)
 			fail_msg("subscriber %u: %s", i, subs[i].checker.first_error);
 		hermes_sub_close(subs[i].sub);
 	}
-	hermes_bus_detach(bus);
-	hermes_bus_unlink(bus_name);
+	ht_bus_teardown(&B);
 }
 
 static void test_threads_block_ring_exactly_once_in_order(void **state)
@@ -132,11 +130,11 @@ static void *steady_producer(void *arg)
 static void test_subscribers_joining_a_busy_block_ring_lose_nothing(void **state)
 {
 	(void)state;
-	ht_unique_name(bus_name, sizeof bus_name, "join");
-	joiner_ctx j = {0};
-	assert_int_equal(hermes_bus_create(bus_name, 4 << 20, 0600, &j.bus), HERMES_OK);
+	ht_bus B;
+	ht_bus_private(&B, "join", 4 << 20);
 	hermes_ring_config cfg = {.name = "mt", .capacity = 1 << 13, .max_msg = 256, .slots = 64};
-	assert_int_equal(hermes_ring_create(j.bus, &cfg), HERMES_OK);
+	ht_bus_ring_cfg(&B, &cfg);
+	joiner_ctx j = {.bus = B.bus};
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, steady_producer, &j), 0);
 	unsigned joins = (unsigned)ht_scaled(300);
@@ -175,8 +173,7 @@ static void test_subscribers_joining_a_busy_block_ring_lose_nothing(void **state
 	atomic_store(&j.stop, 1);
 	pthread_join(t, NULL);
 	assert_int_equal(j.err, HERMES_OK);
-	hermes_bus_detach(j.bus);
-	hermes_bus_unlink(bus_name);
+	ht_bus_teardown(&B);
 }
 
 typedef struct churn_ctx {
@@ -277,11 +274,10 @@ static void *drain(void *arg)
 static void test_lease_changes_hands_under_churn(void **state)
 {
 	(void)state;
-	hermes_bus *bus;
-	ht_unique_name(bus_name, sizeof bus_name, "lease");
-	assert_int_equal(hermes_bus_create(bus_name, 4 << 20, 0600, &bus), HERMES_OK);
-	hermes_ring_config cfg = {.name = "mt", .capacity = 1 << 14, .max_msg = 256};
-	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_OK);
+	ht_bus B;
+	ht_bus_private(&B, "lease", 4 << 20);
+	ht_bus_ring(&B, "mt", 1 << 14, 256, HERMES_POLICY_BLOCK);
+	hermes_bus *bus = B.bus;
 	hm_ring r;
 	uint32_t index;
 	assert_int_equal(hm_bus_find_ring(bus, "mt", &r, &index), HERMES_OK);
@@ -313,8 +309,7 @@ static void test_lease_changes_hands_under_churn(void **state)
 	if (hm_ring_leases_possible())
 		assert_true(grants > 10 && revokes > 10);
 	hermes_sub_close(d.sub);
-	hermes_bus_detach(bus);
-	hermes_bus_unlink(bus_name);
+	ht_bus_teardown(&B);
 }
 
 int main(void)

@@ -23,17 +23,10 @@ static hermes_bus *bus; /* B.bus */
 /* A private bus with one block ring "w" of 64 KiB. */
 static int setup(void **state)
 {
-	(void)state;
+	*state = &B;
 	ht_bus_private(&B, "wait", 4 << 20);
 	ht_bus_ring(&B, "w", 1 << 16, 1024, HERMES_POLICY_BLOCK);
 	bus = B.bus;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	ht_bus_teardown(&B);
 	return 0;
 }
 
@@ -479,20 +472,24 @@ static void test_subscriber_spin_setting(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_blocked_subscriber_wakes_on_publish, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blocked_subscriber_wakes_on_publish, setup,
+						ht_bus_teardown_state),
 		cmocka_unit_test_setup_teardown(test_blocked_subscriber_in_another_process_wakes, setup,
-						teardown),
+						ht_bus_teardown_state),
 		cmocka_unit_test_setup_teardown(test_timed_waits_return_at_their_deadline, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_wait_wake_race_loses_no_wakeup, setup, teardown),
+						ht_bus_teardown_state),
+		cmocka_unit_test_setup_teardown(test_wait_wake_race_loses_no_wakeup, setup,
+						ht_bus_teardown_state),
 		cmocka_unit_test_setup_teardown(test_blocked_producer_sleeps_instead_of_spinning, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_blocked_producer_wakes_on_release, setup, teardown),
+						ht_bus_teardown_state),
+		cmocka_unit_test_setup_teardown(test_blocked_producer_wakes_on_release, setup,
+						ht_bus_teardown_state),
 		cmocka_unit_test_setup_teardown(test_blocked_producer_wakes_on_leave_and_delete, setup,
-						teardown),
+						ht_bus_teardown_state),
 		cmocka_unit_test_setup_teardown(test_producer_killed_asleep_leaves_no_sleeper_behind,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_subscriber_spin_setting, setup, teardown),
+						setup, ht_bus_teardown_state),
+		cmocka_unit_test_setup_teardown(test_subscriber_spin_setting, setup,
+						ht_bus_teardown_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,18 +33,11 @@ static hermes_bus *bus; /* B.bus */
 /* A private bus with NRINGS block rings of 64 KiB. */
 static int setup(void **state)
 {
-	(void)state;
+	*state = &B;
 	ht_bus_private(&B, "ws", 8 << 20);
 	for (int i = 0; i < NRINGS; i++)
 		ht_bus_ring(&B, ring_names[i], 1 << 16, 1024, HERMES_POLICY_BLOCK);
 	bus = B.bus;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	ht_bus_teardown(&B);
 	return 0;
 }
 
@@ -731,30 +724,37 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_waitset_wakes_a_thread_for_any_ring, setup,
-						teardown),
+						ht_bus_teardown_state),
 		cmocka_unit_test_setup_teardown(test_waitset_fallback_without_futex_waitv, setup,
-						teardown),
+						ht_bus_teardown_state),
 		cmocka_unit_test_setup_teardown(test_waitset_reports_all_ready_members_fairly, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_waitset_timeout_is_honoured, setup, teardown),
+						ht_bus_teardown_state),
+		cmocka_unit_test_setup_teardown(test_waitset_timeout_is_honoured, setup,
+						ht_bus_teardown_state),
 		cmocka_unit_test_setup_teardown(test_waitset_wake_interrupts_the_wait, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_waitset_membership_errors, setup, teardown),
+						ht_bus_teardown_state),
+		cmocka_unit_test_setup_teardown(test_waitset_membership_errors, setup,
+						ht_bus_teardown_state),
 		cmocka_unit_test_setup_teardown(test_waitset_in_another_process_wakes, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_remove_while_another_set_sleeps, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_waitset_fd_in_epoll, setup, teardown),
+						ht_bus_teardown_state),
+		cmocka_unit_test_setup_teardown(test_remove_while_another_set_sleeps, setup,
+						ht_bus_teardown_state),
+		cmocka_unit_test_setup_teardown(test_waitset_fd_in_epoll, setup,
+						ht_bus_teardown_state),
 		cmocka_unit_test_setup_teardown(test_waitset_descriptor_beside_rings, setup,
-						teardown),
+						ht_bus_teardown_state),
 		cmocka_unit_test_setup_teardown(test_waitset_descriptor_beside_rings_fallback, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_waitset_reports_a_deleted_ring, setup, teardown),
+						ht_bus_teardown_state),
+		cmocka_unit_test_setup_teardown(test_waitset_reports_a_deleted_ring, setup,
+						ht_bus_teardown_state),
 		cmocka_unit_test_setup_teardown(test_subscribers_counted_across_joins_and_leaves,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wait_for_a_subscriber, setup, teardown),
+						setup, ht_bus_teardown_state),
+		cmocka_unit_test_setup_teardown(test_wait_for_a_subscriber, setup,
+						ht_bus_teardown_state),
 		cmocka_unit_test_setup_teardown(test_wait_for_subscribers_ends_when_the_ring_is_deleted,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bus_rings_lists_configuration, setup, teardown),
+						setup, ht_bus_teardown_state),
+		cmocka_unit_test_setup_teardown(test_bus_rings_lists_configuration, setup,
+						ht_bus_teardown_state),
 		cmocka_unit_test(test_waiter_killed_asleep_with_supervisor),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

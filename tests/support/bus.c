@@ -40,9 +40,14 @@ void ht_bus_ring(ht_bus *b, const char *ring, uint64_t capacity, uint32_t max_ms
 {
 	hermes_ring_config cfg = {.name = ring, .capacity = capacity, .max_msg = max_msg,
 				  .policy = policy};
-	hermes_err e = hermes_ring_create(b->bus, &cfg);
+	ht_bus_ring_cfg(b, &cfg);
+}
+
+void ht_bus_ring_cfg(ht_bus *b, const hermes_ring_config *cfg)
+{
+	hermes_err e = hermes_ring_create(b->bus, cfg);
 	if (e != HERMES_OK)
-		fail_msg("create ring %s on bus %s: %s", ring, b->name, hermes_strerror(e));
+		fail_msg("create ring %s on bus %s: %s", cfg->name, b->name, hermes_strerror(e));
 }
 
 /* Slots of this process still taken on the bus's rings: handles the test
@@ -97,4 +102,10 @@ void ht_bus_teardown(ht_bus *b)
 		fail_msg("bus %s: the segment was still there after teardown", name);
 	if (dir_left)
 		fail_msg("bus %s: run directory %s was still there after teardown", name, b->d.run_dir);
+}
+
+int ht_bus_teardown_state(void **state)
+{
+	ht_bus_teardown(*state);
+	return 0;
 }

@@ -46,9 +46,16 @@ void ht_bus_supervised(ht_bus *b, const char *tag, const char *const *hermesd_ar
 void ht_bus_ring(ht_bus *b, const char *ring, uint64_t capacity, uint32_t max_msg,
 		 hermes_policy policy);
 
+/* The same for a whole configuration (e.g. with .slots). */
+void ht_bus_ring_cfg(ht_bus *b, const hermes_ring_config *cfg);
+
 /* Tear down as described above. Does nothing for a fixture never set up or
  * already torn down (a zeroed ht_bus), so teardown functions can call it
  * whatever the test reached. */
 void ht_bus_teardown(ht_bus *b);
+
+/* A cmocka teardown for tests whose setup pointed *state at their ht_bus:
+ * ht_bus_teardown(*state). */
+int ht_bus_teardown_state(void **state);
 
 #endif

@@ -96,11 +96,7 @@ int ht_ctl(const ht_daemon *d, const char *const *args, char *buf, size_t cap)
 
 void ht_daemon_stop(ht_daemon *d)
 {
-	if (d->pid <= 0)
-		return;
-	int st = ht_proc_terminate(&d->pid, 10000);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		fail_msg("hermesd did not stop cleanly (status %d); see %s", st, d->log);
+	ht_proc_stop(&d->pid, 10000, "hermesd", d->log);
 }
 
 void ht_daemon_kill(ht_daemon *d)

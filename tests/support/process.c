@@ -118,6 +118,17 @@ int ht_proc_terminate(pid_t *pid, int timeout_ms)
 	return st;
 }
 
+void ht_proc_stop(pid_t *pid, int timeout_ms, const char *what, const char *log)
+{
+	if (*pid <= 0)
+		return;
+	int st = ht_proc_terminate(pid, timeout_ms);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		ht_file_dump(log);
+		fail_msg("%s did not stop cleanly (status 0x%x); see %s", what, st, log);
+	}
+}
+
 void ht_proc_kill(pid_t *pid)
 {
 	if (*pid <= 0)

@@ -61,6 +61,11 @@ void ht_await_ready(int notify_fd, pid_t *pid, int timeout_ms, const char *what,
  * fail the test); *pid becomes 0. Returns the wait status. */
 int ht_proc_terminate(pid_t *pid, int timeout_ms);
 
+/* Stop a program under test: unless *pid is 0 (not running), SIGTERM and
+ * reap it within timeout_ms, and fail the test (naming `what`, showing its
+ * log) unless it exited with status 0. *pid becomes 0. */
+void ht_proc_stop(pid_t *pid, int timeout_ms, const char *what, const char *log);
+
 /* SIGKILL and reap *pid unless it is 0 (nothing running); *pid becomes 0. */
 void ht_proc_kill(pid_t *pid);
 
