@@ -380,6 +380,9 @@ typedef struct results {
 	char spin_note[200]; /* how spinning waits behave, for the output */
 } results;
 
+/* The names of the waits and topologies, as options and output say them. */
+extern const char *const wait_names[W_N_];
+extern const char *const topo_names[TOPO_N_];
 const char *wait_name(wait_kind w);
 const char *topo_name(topology t);
 

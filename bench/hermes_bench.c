@@ -1222,16 +1222,12 @@ static int parse_value(bench_opts *o, int id, const char *v)
 			return -1;
 		o->count = n;
 		return 0;
-	case OPT_WAIT: {
-		static const char *const names[W_N_] = {"spin", "block", "futex"};
-		o->waits = parse_names(v, names, W_N_);
+	case OPT_WAIT:
+		o->waits = parse_names(v, wait_names, W_N_);
 		return o->waits ? 0 : -1;
-	}
-	case OPT_TOPO: {
-		static const char *const names[TOPO_N_] = {"1-1", "4-1", "1-4"};
-		o->topos = parse_names(v, names, TOPO_N_);
+	case OPT_TOPO:
+		o->topos = parse_names(v, topo_names, TOPO_N_);
 		return o->topos ? 0 : -1;
-	}
 	case OPT_BATCH:
 		if (!parse_u64(v, 1, MAX_BATCH, &n))
 			return -1;

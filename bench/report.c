@@ -16,16 +16,17 @@ const char *const lat_pct_names[LAT_NPCT] = {"p50", "p90", "p99", "p99.9", "p99.
 
 enum { P50, P90, P99, P999, P9999, PMAX };
 
+const char *const wait_names[W_N_] = {"spin", "block", "futex"};
+const char *const topo_names[TOPO_N_] = {"1-1", "4-1", "1-4"};
+
 const char *wait_name(wait_kind w)
 {
-	static const char *const names[W_N_] = {"spin", "block", "futex"};
-	return w < W_N_ ? names[w] : "?";
+	return w < W_N_ ? wait_names[w] : "?";
 }
 
 const char *topo_name(topology t)
 {
-	static const char *const names[TOPO_N_] = {"1-1", "4-1", "1-4"};
-	return t < TOPO_N_ ? names[t] : "?";
+	return t < TOPO_N_ ? topo_names[t] : "?";
 }
 
 const lat_result *find_lat(const results *r, const char *name, const char *wait, uint32_t size)
