@@ -27,7 +27,14 @@ typedef struct hm_jopts {
 	uint32_t index_stride;	 /* data bytes per index entry (default 64 KiB) */
 	uint64_t retain_bytes;	 /* 0: no limit */
 	uint64_t retain_age_ns;	 /* 0: no limit */
+	/* Bytes past the tail a thread of the writer keeps faulted in
+	 * (journal/prefault.h); 0: HM_JPREFAULT_AHEAD; HM_JPREFAULT_INLINE:
+	 * no thread, the writer faults the next 2 MiB in itself. */
+	uint64_t prefault_ahead;
 } hm_jopts;
+
+#define HM_JPREFAULT_AHEAD (8ull << 20)
+#define HM_JPREFAULT_INLINE UINT64_MAX
 
 /* What the writer's open found and repaired. */
 typedef struct hm_jrecovery {
