@@ -1,0 +1,202 @@
+/* Tests for daemon/cli.c, the daemons' command line, daemon/run.c's waits,
+ * and daemon/ini.c's boolean values. */
+#include "tests/support/testing.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon/cli.h"
+#include "daemon/ini.h"
+#include "daemon/run.h"
+
+enum { OPT_SWITCH = 256, OPT_OWN };
+
+static const hm_cli_flag flags[] = {
+	{"config", 'c', required_argument, NULL, NULL, NULL},
+	{"bus", 'b', required_argument, "main", "bus", NULL},
+	{"size", 's', required_argument, NULL, "size", NULL},
+	{"switch", OPT_SWITCH, no_argument, "other", "switch", "true"},
+	{"own", OPT_OWN, required_argument, NULL, NULL, NULL},
+	{"check-config", 'k', no_argument, NULL, NULL, NULL},
+	{"help", 'h', no_argument, NULL, NULL, NULL},
+	{"version", 'V', no_argument, NULL, NULL, NULL},
+};
+
+static const char *own_arg;
+
+static int own_flag(void *user, const hm_cli_flag *flag, const char *arg)
+{
+	assert_ptr_equal(user, &own_arg);
+	assert_string_equal(flag->name, "own");
+	own_arg = arg;
+	return strcmp(arg, "exit") ? -1 : 7;
+}
+
+static const hm_cli_program program = {
+	.name = "test-daemon",
+	.usage = "usage: test-daemon [options]\n",
+	.version = " (test)",
+	.flags = flags,
+	.nflags = sizeof flags / sizeof flags[0],
+	.other = own_flag,
+	.user = &own_arg,
+};
+
+static int parse(hm_cli *cli, const char **args)
+{
+	char *argv[16] = {"test-daemon"};
+	int argc = 1;
+	while (*args)
+		argv[argc++] = (char *)*args++;
+	return hm_cli_parse(cli, &program, argc, argv);
+}
+
+static void test_flags_with_keys_are_kept_in_order_with_their_values(void **state)
+{
+	(void)state;
+	hm_cli cli;
+	own_arg = NULL;
+	const char *args[] = {"--size", "4M", "-c", "/etc/x.conf", "--switch", "-b", "one",
+			      "--own", "mine", "--bus", "two", "-k", NULL};
+	assert_int_equal(parse(&cli, args), -1);
+	assert_string_equal(cli.config, "/etc/x.conf");
+	assert_true(cli.check);
+	assert_string_equal(own_arg, "mine");
+	assert_int_equal(cli.nsets, 4);
+	const char *keys[] = {"size", "switch", "bus", "bus"}, *values[] = {"4M", "true", "one", "two"};
+	for (unsigned i = 0; i < 4; i++) {
+		assert_string_equal(cli.sets[i].flag->key, keys[i]);
+		assert_string_equal(cli.sets[i].value, values[i]);
+	}
+	assert_string_equal(cli.sets[1].flag->section, "other");
+}
+
+static void test_help_version_and_usage_errors_give_the_exit_status(void **state)
+{
+	(void)state;
+	hm_cli cli;
+	const char *help[] = {"--size", "1", "--help", NULL};
+	assert_int_equal(parse(&cli, help), 0);
+	const char *version[] = {"-V", NULL};
+	assert_int_equal(parse(&cli, version), 0);
+	const char *unknown[] = {"--no-such-flag", NULL};
+	assert_int_equal(parse(&cli, unknown), 2);
+	const char *missing[] = {"--bus", NULL};
+	assert_int_equal(parse(&cli, missing), 2);
+	const char *stray[] = {"-b", "x", "stray", NULL};
+	assert_int_equal(parse(&cli, stray), 2);
+	const char *own[] = {"--own", "exit", "--bus", "x", NULL};
+	assert_int_equal(parse(&cli, own), 7);
+}
+
+static void test_too_many_flags_are_a_usage_error(void **state)
+{
+	(void)state;
+	static char *argv[2 * HM_CLI_MAX_SETS + 4];
+	int argc = 0;
+	argv[argc++] = "test-daemon";
+	for (int i = 0; i <= HM_CLI_MAX_SETS; i++) {
+		argv[argc++] = "-s";
+		argv[argc++] = "1";
+	}
+	static hm_cli cli;
+	assert_int_equal(hm_cli_parse(&cli, &program, argc, argv), 2);
+}
+
+typedef struct fake_cfg {
+	char seen[64];
+	char error[64];
+} fake_cfg;
+
+static hermes_err fake_set(void *cfg, const char *section, const char *key, const char *value)
+{
+	fake_cfg *c = cfg;
+	if (!strcmp(value, "bad")) {
+		snprintf(c->error, sizeof c->error, "'%s' is bad", value);
+		return HERMES_EINVAL;
+	}
+	size_t n = strlen(c->seen);
+	snprintf(c->seen + n, sizeof c->seen - n, "%s/%s=%s;", section ? section : "-", key, value);
+	return HERMES_OK;
+}
+
+static void test_apply_sets_each_flag_in_order_and_stops_at_a_bad_one(void **state)
+{
+	(void)state;
+	hm_cli cli;
+	const char *args[] = {"-s", "1", "--switch", "-b", "bad", "-s", "2", NULL};
+	assert_int_equal(parse(&cli, args), -1);
+	fake_cfg c = {0};
+	assert_int_equal(hm_cli_apply(&cli, "test-daemon", fake_set, &c, c.error), 2);
+	assert_string_equal(c.seen, "-/size=1;other/switch=true;");
+	assert_string_equal(c.error, "'bad' is bad");
+	const char *good[] = {"-b", "x", NULL};
+	assert_int_equal(parse(&cli, good), -1);
+	memset(&c, 0, sizeof c);
+	assert_int_equal(hm_cli_apply(&cli, "test-daemon", fake_set, &c, c.error), -1);
+	assert_string_equal(c.seen, "main/bus=x;");
+}
+
+static void test_booleans_have_one_syntax(void **state)
+{
+	(void)state;
+	const char *yes[] = {"true", "yes", "on", "1"}, *no[] = {"false", "no", "off", "0"};
+	for (unsigned i = 0; i < 4; i++) {
+		bool v = false;
+		assert_true(hm_ini_bool(yes[i], &v) && v);
+		assert_true(hm_ini_bool(no[i], &v) && !v);
+	}
+	const char *bad[] = {"", "TRUE", "y", "2", "true ", "of"};
+	for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		bool v = true;
+		assert_false(hm_ini_bool(bad[i], &v));
+		assert_true(v);
+	}
+}
+
+static int ticks;
+
+static int tick_until_third(void *arg)
+{
+	assert_ptr_equal(arg, &ticks);
+	return ++ticks == 3 ? 5 : 0;
+}
+
+/* A stop signal already pending ends the waits at once: the wait for the
+ * bus with HERMES_ECLOSED, the wait for a stop with 0; a tick ends it with
+ * its status. */
+static void test_waits_end_at_a_stop_signal_or_a_tick(void **state)
+{
+	(void)state;
+	sigset_t sigs, old;
+	pthread_sigmask(SIG_SETMASK, NULL, &old);
+	hm_daemon_start(-1, &sigs);
+	ticks = 0;
+	assert_int_equal(hm_daemon_wait_stop(&sigs, 1, tick_until_third, &ticks), 5);
+	assert_int_equal(ticks, 3);
+	raise(SIGTERM);
+	hermes_bus *bus = NULL;
+	assert_int_equal(hm_daemon_attach("no-such-bus-for-test-cli", &sigs, &bus), HERMES_ECLOSED);
+	assert_null(bus);
+	raise(SIGINT);
+	assert_int_equal(hm_daemon_wait_stop(&sigs, 0, NULL, NULL), 0);
+	raise(SIGHUP); /* ignored: the tick ends this wait */
+	ticks = 2;
+	assert_int_equal(hm_daemon_wait_stop(&sigs, 1, tick_until_third, &ticks), 5);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_flags_with_keys_are_kept_in_order_with_their_values),
+		cmocka_unit_test(test_help_version_and_usage_errors_give_the_exit_status),
+		cmocka_unit_test(test_too_many_flags_are_a_usage_error),
+		cmocka_unit_test(test_apply_sets_each_flag_in_order_and_stops_at_a_bad_one),
+		cmocka_unit_test(test_booleans_have_one_syntax),
+		cmocka_unit_test(test_waits_end_at_a_stop_signal_or_a_tick),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
