@@ -8,10 +8,13 @@
  * when to stop through one shared page (bench_ctl), and reads their results
  * from shared memory (the latency histogram, the consumers' counters).
  *
- * Each transport is one row of a table of `transport` (transports.c); a
- * transport fills in the latency and throughput hooks it supports, usually by
- * instantiating the generic loops of bench_loops.h over a small table of its
- * operations, so every transport runs the very same measurement code.
+ * Each transport is one row of the table all_transports (hermes_bench.c).
+ * A transport fills in the hooks it supports: its workers (lat_side,
+ * tp_produce, tp_consume) open their end and run the generic loops of
+ * bench_loops.h (lat_side_run, tp_produce, tp_consume) over a small constant
+ * table of its operations, so every transport runs the very same
+ * measurement code; the coordinator's hooks (open/close, the setups) may be
+ * left NULL where the defaults do.
  */
 #ifndef HM_BENCH_H
 #define HM_BENCH_H
