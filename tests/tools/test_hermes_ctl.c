@@ -24,166 +24,18 @@
 #include "shm/segment.h"
 #include "tests/support/daemon.h"
 #include "tests/support/process.h"
+#include "tests/tools/ctl_runner.h"
 #include "tests/tools/checkers.h"
 
 #ifndef HERMES_CTL_PATH
 #error "HERMES_CTL_PATH must name the hermes-ctl binary"
 #endif
 
-#define CMD_TIMEOUT_MS 20000 /* generous: sanitizer builds on a loaded 2-core VM */
-
-/* ---- child processes --------------------------------------------------------- */
-
 static void nap_ms(int ms)
 {
 	/* A poll interval between checks of a condition that has a deadline. */
 	struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)ms * 1000000L};
 	nanosleep(&ts, NULL);
-}
-
-/* Fork and exec argv with extra environment ("K=V") and pipes for the
- * requested streams (NULL: inherit, except stdin which becomes /dev/null). */
-static pid_t spawn(const char *const *argv, const char *const *env, int *in_fd, int *out_fd,
-		   int *err_fd)
-{
-	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
-	if (in_fd)
-		assert_int_equal(pipe2(in, O_CLOEXEC), 0);
-	if (out_fd)
-		assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-	if (err_fd)
-		assert_int_equal(pipe2(err, O_CLOEXEC), 0);
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
-		dup2(in_fd ? in[0] : devnull, 0);
-		if (out_fd)
-			dup2(out[1], 1);
-		if (err_fd)
-			dup2(err[1], 2);
-		for (; env && *env; env++)
-			putenv((char *)*env);
-		/* The test ignores SIGPIPE; the child must not inherit that. */
-		signal(SIGPIPE, SIG_DFL);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	if (in_fd) {
-		close(in[0]);
-		*in_fd = in[1];
-	}
-	if (out_fd) {
-		close(out[1]);
-		*out_fd = out[0];
-	}
-	if (err_fd) {
-		close(err[1]);
-		*err_fd = err[0];
-	}
-	return pid;
-}
-
-typedef struct buf {
-	char *p;
-	size_t len, cap;
-} buf;
-
-static void buf_add(buf *b, const char *data, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->p = realloc(b->p, cap);
-		assert_non_null(b->p);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-/* Read from fd into b if anything is there; false at end of file. */
-static bool drain(int fd, buf *b)
-{
-	char tmp[4096];
-	ssize_t n = read(fd, tmp, sizeof tmp);
-	if (n > 0) {
-		buf_add(b, tmp, (size_t)n);
-		return true;
-	}
-	return n < 0 && (errno == EAGAIN || errno == EINTR);
-}
-
-typedef struct result {
-	int code; /* exit status, or 128 + signal */
-	buf out, err;
-} result;
-
-static void result_free(result *r)
-{
-	free(r->out.p);
-	free(r->err.p);
-	memset(r, 0, sizeof *r);
-}
-
-/* Run argv to completion, feeding it `in` (len bytes) on stdin, within the
- * deadline; collects stdout and stderr. */
-static result run(const char *const *argv, const char *const *env, const void *in, size_t in_len)
-{
-	result r = {0};
-	buf_add(&r.out, "", 0);
-	buf_add(&r.err, "", 0);
-	int in_fd = -1, out_fd, err_fd;
-	pid_t pid = spawn(argv, env, in ? &in_fd : NULL, &out_fd, &err_fd);
-	if (in_fd >= 0)
-		fcntl(in_fd, F_SETFL, O_NONBLOCK);
-	size_t written = 0;
-	if (in_fd >= 0 && in_len == 0) {
-		close(in_fd);
-		in_fd = -1;
-	}
-	uint64_t deadline = ht_now_ns() + (uint64_t)CMD_TIMEOUT_MS * 1000000u;
-	bool out_open = true, err_open = true;
-	while (out_open || err_open) {
-		struct pollfd p[3] = {{.fd = out_open ? out_fd : -1, .events = POLLIN},
-				      {.fd = err_open ? err_fd : -1, .events = POLLIN},
-				      {.fd = in_fd, .events = POLLOUT}};
-		uint64_t now = ht_now_ns();
-		if (now > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			fail_msg("%s %s... did not finish within %d ms; stderr: %s", argv[0], argv[1],
-				 CMD_TIMEOUT_MS, r.err.p);
-		}
-		poll(p, 3, (int)((deadline - now) / 1000000u) + 1);
-		if (p[0].revents)
-			out_open = drain(out_fd, &r.out);
-		if (p[1].revents)
-			err_open = drain(err_fd, &r.err);
-		if (in_fd >= 0 && p[2].revents) {
-			ssize_t n = write(in_fd, (const char *)in + written, in_len - written);
-			if (n > 0)
-				written += (size_t)n;
-			if ((n < 0 && errno != EAGAIN && errno != EINTR) || written == in_len) {
-				close(in_fd);
-				in_fd = -1;
-			}
-		}
-	}
-	if (in_fd >= 0)
-		close(in_fd);
-	close(out_fd);
-	close(err_fd);
-	int status = ht_wait_child(pid, CMD_TIMEOUT_MS);
-	r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	return r;
 }
 
 /* ---- the bus under test ---------------------------------------------------------- */
@@ -217,36 +69,13 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* hermes-ctl --bus <fixture bus> args... */
-#define MAX_ARGS 24
-static result ctl_in(const fixture *fx, const void *in, size_t in_len, const char *const *args)
+/* hermes-ctl --bus <fixture bus> args... (fx NULL: no --bus). */
+static const char *bus_of(const fixture *fx)
 {
-	const char *argv[MAX_ARGS + 4] = {HERMES_CTL_PATH};
-	unsigned n = 1;
-	if (fx) {
-		argv[n++] = "--bus";
-		argv[n++] = fx->d.bus;
-	}
-	for (; *args && n < MAX_ARGS; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	return run(argv, NULL, in, in_len);
+	return fx ? fx->d.bus : NULL;
 }
-#define CTL(fx, ...) ctl_in((fx), NULL, 0, (const char *const[]){__VA_ARGS__, NULL})
-#define CTL_STDIN(fx, in, len, ...) ctl_in((fx), (in), (len), (const char *const[]){__VA_ARGS__, NULL})
-
-static void expect_ok(const result *r)
-{
-	if (r->code != 0)
-		fail_msg("exit status %d; stderr: %s", r->code, r->err.p);
-}
-
-/* A command whose output the test does not read: it must exit 0. */
-static void run_ok(result r)
-{
-	expect_ok(&r);
-	result_free(&r);
-}
+#define CTL(fx, ...) ctl_in(bus_of(fx), NULL, 0, CTL_ARGS(__VA_ARGS__))
+#define CTL_STDIN(fx, in, len, ...) ctl_in(bus_of(fx), (in), (len), CTL_ARGS(__VA_ARGS__))
 
 /* The next line of the text at *at, its newline replaced by NUL (fails the
  * test when there is none); *at moves past it. */
@@ -697,7 +526,7 @@ static void test_metrics_serve_answers_http_on_loopback(void **state)
 	const char *argv[] = {HERMES_CTL_PATH, "--bus", fx->d.bus, "metrics", "--serve",
 			      "127.0.0.1:0", NULL};
 	int err_fd;
-	pid_t pid = spawn(argv, NULL, NULL, NULL, &err_fd);
+	pid_t pid = ctl_spawn(argv, NULL, NULL, NULL, &err_fd);
 	buf err = {0};
 	buf_add(&err, "", 0);
 	unsigned port = 0;
@@ -708,7 +537,7 @@ static void test_metrics_serve_answers_http_on_loopback(void **state)
 			fail_msg("metrics --serve did not say where it listens: %s", err.p);
 		}
 		struct pollfd p = {.fd = err_fd, .events = POLLIN};
-		if (poll(&p, 1, 100) > 0 && !drain(err_fd, &err))
+		if (poll(&p, 1, 100) > 0 && !buf_drain(err_fd, &err))
 			fail_msg("metrics --serve exited: %s", err.p);
 		const char *at = strstr(err.p, "http://127.0.0.1:");
 		if (at && strstr(at, "/metrics"))
@@ -858,7 +687,7 @@ static void test_errors_have_exit_codes_and_say_what_to_do(void **state)
 	snprintf(env, sizeof env, "HERMES_BUS=%s", fx->d.bus);
 	const char *argv[] = {HERMES_CTL_PATH, "list", "--interval", "0", NULL};
 	const char *envp[] = {env, NULL};
-	result r = run(argv, envp, NULL, 0);
+	result r = ctl_exec(argv, envp, NULL, 0);
 	expect_ok(&r);
 	snprintf(msg, sizeof msg, "bus '%s'", fx->d.bus);
 	assert_non_null(strstr(r.out.p, msg));
@@ -968,7 +797,7 @@ static void tail_stops_cleanly_on(fixture *fx, int sig)
 {
 	const char *argv[] = {HERMES_CTL_PATH, "--bus", fx->d.bus, "tail", "events", NULL};
 	int out_fd;
-	pid_t pid = spawn(argv, NULL, NULL, &out_fd, NULL);
+	pid_t pid = ctl_spawn(argv, NULL, NULL, &out_fd, NULL);
 	uint64_t deadline = ht_now_ns() + (uint64_t)CMD_TIMEOUT_MS * 1000000u;
 	while (!subscribed(fx, "events", pid)) {
 		if (ht_now_ns() > deadline) {
@@ -991,7 +820,7 @@ static void tail_stops_cleanly_on(fixture *fx, int sig)
 		}
 		struct pollfd p = {.fd = out_fd, .events = POLLIN};
 		if (poll(&p, 1, 100) > 0)
-			drain(out_fd, &out);
+			buf_drain(out_fd, &out);
 	}
 	kill(pid, sig);
 	int status = ht_wait_child(pid, CMD_TIMEOUT_MS);

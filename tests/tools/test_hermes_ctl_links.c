@@ -26,12 +26,12 @@
 #include "tests/tcp-bridge/bridge_support.h"
 #include "tests/support/daemon.h"
 #include "tests/tools/checkers.h"
+#include "tests/tools/ctl_runner.h"
 
 #ifndef HERMES_CTL_PATH
 #error "HERMES_CTL_PATH must name the hermes-ctl binary"
 #endif
 
-#define CMD_TIMEOUT_MS 20000 /* generous: sanitizer builds on a loaded 2-core VM */
 #define WAIT_MS 10000
 #define RING "gw"
 #define NMSGS 25
@@ -74,75 +74,35 @@ static void start_bridge(fixture *fx)
 
 /* ---- running hermes-ctl ---------------------------------------------------- */
 
-typedef struct result {
-	int code;
-	char *out, *err;
-} result;
+/* hermes-ctl --bus <fixture bus> args... */
+#define CTL(fx, ...) ctl_in((fx)->d.bus, NULL, 0, CTL_ARGS(__VA_ARGS__))
 
-static char *slurp(const char *path)
+/* The parsed JSON of a command that must exit 0. */
+static jv *json_of(result r)
 {
-	FILE *f = fopen(path, "re");
-	assert_non_null(f);
-	size_t cap = 1 << 16, len = 0;
-	char *p = malloc(cap);
-	assert_non_null(p);
-	for (size_t n; (n = fread(p + len, 1, cap - len - 1, f)) > 0;) {
-		len += n;
-		if (cap - len < 2) {
-			cap *= 2;
-			p = realloc(p, cap);
-			assert_non_null(p);
-		}
-	}
-	fclose(f);
-	p[len] = '\0';
-	return p;
+	expect_ok(&r);
+	jv *doc = jparse_or_fail(r.out.p);
+	result_free(&r);
+	return doc;
 }
 
-/* hermes-ctl --bus <bus> args..., stdout and stderr through files in the
- * run directory, within CMD_TIMEOUT_MS. */
-static result ctl_run(const fixture *fx, const char *const *args)
+/* A command that must exit 0 with needle in its output. */
+static void expect_out(result r, const char *needle)
 {
-	char out[256], err[256];
-	snprintf(out, sizeof out, "%s/ctl.out", fx->d.run_dir);
-	snprintf(err, sizeof err, "%s/ctl.err", fx->d.run_dir);
-	const char *argv[32] = {HERMES_CTL_PATH, "--bus", fx->d.bus};
-	unsigned n = 3;
-	for (; *args && n < 31; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (o < 0 || e < 0)
-			_exit(126);
-		dup2(o, 1);
-		dup2(e, 2);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	int st = ht_wait_child(pid, CMD_TIMEOUT_MS);
-	result r = {.code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st)};
-	r.out = slurp(out);
-	r.err = slurp(err);
-	return r;
-}
-#define CTL(fx, ...) ctl_run((fx), (const char *const[]){__VA_ARGS__, NULL})
-
-static void result_free(result *r)
-{
-	free(r->out);
-	free(r->err);
+	expect_ok(&r);
+	if (!strstr(r.out.p, needle))
+		fail_msg("no '%s' in the output:\n%s", needle, r.out.p);
+	result_free(&r);
 }
 
-static void expect_ok(const result *r)
+/* A command that must exit with code, and needle (if not NULL) in its
+ * stderr. */
+static void expect_fail(result r, int code, const char *needle)
 {
-	if (r->code != 0)
-		fail_msg("exit status %d; stderr: %s", r->code, r->err);
+	if (r.code != code || (needle && !strstr(r.err.p, needle)))
+		fail_msg("wanted exit %d and '%s' on stderr; got exit %d and: %s", code,
+			 needle ? needle : "", r.code, r.err.p);
+	result_free(&r);
 }
 
 static void expect_str(const jv *v, const char *key, const char *want)
@@ -174,16 +134,25 @@ static char *stats_dir(fixture *fx)
 	return fx->d.run_dir;
 }
 
+/* `metrics` of the fixture's stats directory: it must exit 0 with
+ * Prometheus text. */
+static result metrics_of(fixture *fx)
+{
+	result r = CTL(fx, "metrics", "--stats-dir", stats_dir(fx));
+	expect_ok(&r);
+	char err[512];
+	if (!prom_check(r.out.p, err, sizeof err))
+		fail_msg("metrics is not Prometheus text: %s", err);
+	return r;
+}
+
 /* ---- bridges ----------------------------------------------------------------- */
 
 /* `bridges --json` of the fixture's stats directory, parsed; the single
  * bridge object in *b. */
 static jv *bridges_json(fixture *fx, const jv **b)
 {
-	result r = CTL(fx, "bridges", "--stats-dir", stats_dir(fx), "--json");
-	expect_ok(&r);
-	jv *doc = jparse_or_fail(r.out);
-	result_free(&r);
+	jv *doc = json_of(CTL(fx, "bridges", "--stats-dir", stats_dir(fx), "--json"));
 	expect_str(doc, "schema", "hermes-ctl.bridges/1");
 	expect_str(doc, "bus", fx->d.bus);
 	*b = array_at(doc, "bridges", 1)->items[0];
@@ -296,40 +265,36 @@ static void test_bridges_json_counts_what_a_remote_client_did(void **state)
 	expect_ok(&r);
 	char want[160];
 	snprintf(want, sizeof want, "bridge %s", fx->b.addr);
-	assert_non_null(strstr(r.out, want));
-	assert_non_null(strstr(r.out, "1 open"));
+	assert_non_null(strstr(r.out.p, want));
+	assert_non_null(strstr(r.out.p, "1 open"));
 	snprintf(want, sizeof want, "publishes %u", NMSGS);
-	assert_non_null(strstr(r.out, want));
+	assert_non_null(strstr(r.out.p, want));
 	result_free(&r);
 
 	/* metrics: still Prometheus text, with the bridge's families. */
-	r = CTL(fx, "metrics", "--stats-dir", stats_dir(fx));
-	expect_ok(&r);
-	char err[512];
-	if (!prom_check(r.out, err, sizeof err))
-		fail_msg("metrics is not Prometheus text: %s", err);
+	r = metrics_of(fx);
 	char labels[256];
 	double v;
 	snprintf(labels, sizeof labels, "bus=\"%s\",listen=\"%s\"", fx->d.bus, fx->b.addr);
-	assert_true(prom_value(r.out, "hermes_bridge_up", labels, &v));
+	assert_true(prom_value(r.out.p, "hermes_bridge_up", labels, &v));
 	assert_true(v == 1);
-	assert_true(prom_value(r.out, "hermes_bridge_connections_open", labels, &v));
+	assert_true(prom_value(r.out.p, "hermes_bridge_connections_open", labels, &v));
 	assert_true(v == 1);
-	assert_true(prom_value(r.out, "hermes_bridge_publishes_total", labels, &v));
+	assert_true(prom_value(r.out.p, "hermes_bridge_publishes_total", labels, &v));
 	assert_true(v >= NMSGS);
-	assert_true(prom_value(r.out, "hermes_bridge_acks_total", labels, &v));
+	assert_true(prom_value(r.out.p, "hermes_bridge_acks_total", labels, &v));
 	assert_true(v >= NMSGS);
 	snprintf(labels, sizeof labels, "bus=\"%s\",listen=\"%s\",direction=\"in\"", fx->d.bus,
 		 fx->b.addr);
-	assert_true(prom_value(r.out, "hermes_bridge_frames_total", labels, &v));
+	assert_true(prom_value(r.out.p, "hermes_bridge_frames_total", labels, &v));
 	assert_true(v >= NMSGS + 3);
 	snprintf(labels, sizeof labels, "bus=\"%s\",listen=\"%s\",direction=\"out\"", fx->d.bus,
 		 fx->b.addr);
-	assert_true(prom_value(r.out, "hermes_bridge_bytes_total", labels, &v));
+	assert_true(prom_value(r.out.p, "hermes_bridge_bytes_total", labels, &v));
 	assert_true(v > 0);
 	/* The bus's own families are still there. */
 	snprintf(labels, sizeof labels, "bus=\"%s\"", fx->d.bus);
-	assert_true(prom_value(r.out, "hermes_bus_up", labels, &v));
+	assert_true(prom_value(r.out.p, "hermes_bus_up", labels, &v));
 	assert_true(v == 1);
 	result_free(&r);
 
@@ -337,8 +302,8 @@ static void test_bridges_json_counts_what_a_remote_client_did(void **state)
 	r = CTL(fx, "list", "--interval", "0", "--stats-dir", stats_dir(fx));
 	expect_ok(&r);
 	snprintf(want, sizeof want, "bridges: 1 (%s, 1 connection)", fx->b.addr);
-	if (!strstr(r.out, want))
-		fail_msg("no '%s' in list:\n%s", want, r.out);
+	if (!strstr(r.out.p, want))
+		fail_msg("no '%s' in list:\n%s", want, r.out.p);
 	result_free(&r);
 
 	/* The client leaves: connections_open goes back to 0. */
@@ -349,15 +314,12 @@ static void test_bridges_json_counts_what_a_remote_client_did(void **state)
 	/* A bridge that stops cleanly removes its file: no bridges. */
 	hb_bridge_stop(&fx->b);
 	fx->bridge_started = false;
-	r = CTL(fx, "bridges", "--stats-dir", stats_dir(fx), "--json");
-	expect_ok(&r);
-	doc = jparse_or_fail(r.out);
+	doc = json_of(CTL(fx, "bridges", "--stats-dir", stats_dir(fx), "--json"));
 	array_at(doc, "bridges", 0);
 	jfree(doc);
-	result_free(&r);
 	r = CTL(fx, "list", "--interval", "0", "--stats-dir", stats_dir(fx));
 	expect_ok(&r);
-	assert_null(strstr(r.out, "bridges:"));
+	assert_null(strstr(r.out.p, "bridges:"));
 	result_free(&r);
 }
 
@@ -375,28 +337,20 @@ static void test_bridges_reports_a_killed_bridge_as_stale(void **state)
 	expect_str(b, "state", "stale");
 	jfree(doc);
 
-	result r = CTL(fx, "bridges", "--stats-dir", stats_dir(fx));
-	expect_ok(&r);
-	assert_non_null(strstr(r.out, "NOT RUNNING"));
-	result_free(&r);
+	expect_out(CTL(fx, "bridges", "--stats-dir", stats_dir(fx)), "NOT RUNNING");
 
 	/* metrics: up 0, and no counters of a dead process. */
-	r = CTL(fx, "metrics", "--stats-dir", stats_dir(fx));
-	expect_ok(&r);
-	char err[512], labels[256];
-	if (!prom_check(r.out, err, sizeof err))
-		fail_msg("metrics is not Prometheus text: %s", err);
+	result r = metrics_of(fx);
+	char labels[256];
 	snprintf(labels, sizeof labels, "bus=\"%s\",listen=\"%s\"", fx->d.bus, fx->b.addr);
 	double v;
-	assert_true(prom_value(r.out, "hermes_bridge_up", labels, &v));
+	assert_true(prom_value(r.out.p, "hermes_bridge_up", labels, &v));
 	assert_true(v == 0);
-	assert_false(prom_value(r.out, "hermes_bridge_connections_open", labels, &v));
+	assert_false(prom_value(r.out.p, "hermes_bridge_connections_open", labels, &v));
 	result_free(&r);
 
-	r = CTL(fx, "list", "--interval", "0", "--stats-dir", stats_dir(fx));
-	expect_ok(&r);
-	assert_non_null(strstr(r.out, "bridges: 0 (none running), 1 stale file"));
-	result_free(&r);
+	expect_out(CTL(fx, "list", "--interval", "0", "--stats-dir", stats_dir(fx)),
+		   "bridges: 0 (none running), 1 stale file");
 }
 
 static void write_file(const char *path, const void *data, size_t len)
@@ -420,9 +374,7 @@ static void test_bridges_lists_half_written_files_and_ignores_other_buses(void *
 	snprintf(path, sizeof path, "%s/hermes-bridge.%s.7402.tmp", stats_dir(fx), fx->d.bus);
 	write_file(path, "", 0);
 
-	result r = CTL(fx, "bridges", "--stats-dir", stats_dir(fx), "--json");
-	expect_ok(&r);
-	jv *doc = jparse_or_fail(r.out);
+	jv *doc = json_of(CTL(fx, "bridges", "--stats-dir", stats_dir(fx), "--json"));
 	array_at(doc, "bridges", 0);
 	const jv *u = array_at(doc, "unreadable", 1)->items[0];
 	snprintf(path, sizeof path, "%s/hermes-bridge.%s.7400", stats_dir(fx), fx->d.bus);
@@ -430,43 +382,24 @@ static void test_bridges_lists_half_written_files_and_ignores_other_buses(void *
 	const jv *why = jget(u, "reason");
 	assert_true(why && why->t == J_STR && strstr(why->text, "not ready"));
 	jfree(doc);
-	result_free(&r);
 
 	/* A missing directory is no bridges, not an error. */
 	char missing[300];
 	snprintf(missing, sizeof missing, "%s/nonexistent", stats_dir(fx));
-	r = CTL(fx, "bridges", "--stats-dir", missing);
-	expect_ok(&r);
-	assert_non_null(strstr(r.out, "no bridges"));
-	result_free(&r);
+	expect_out(CTL(fx, "bridges", "--stats-dir", missing), "no bridges");
 }
 
 static void test_gateway_commands_check_their_arguments(void **state)
 {
 	fixture *fx = *state;
 	/* A bus name must not walk out of the stats directory. */
-	result r = CTL(fx, "--bus", "../x", "bridges", "--stats-dir", stats_dir(fx));
-	assert_int_equal(r.code, 2);
-	assert_non_null(strstr(r.err, "bad bus name"));
-	result_free(&r);
-	r = CTL(fx, "uplink", "--bus", "a/b");
-	assert_int_equal(r.code, 2);
-	result_free(&r);
+	expect_fail(CTL(fx, "--bus", "../x", "bridges", "--stats-dir", stats_dir(fx)), 2, "bad bus name");
+	expect_fail(CTL(fx, "uplink", "--bus", "a/b"), 2, NULL);
 	/* --stats-dir only where gateway counters are read. */
-	r = CTL(fx, "tail", RING, "--stats-dir", "/tmp");
-	assert_int_equal(r.code, 2);
-	assert_non_null(strstr(r.err, "--stats-dir is not supported here"));
-	result_free(&r);
-	r = CTL(fx, "--stats-dir", "/tmp", "inspect", RING);
-	assert_int_equal(r.code, 2);
-	result_free(&r);
-	r = CTL(fx, "bridges", "extra");
-	assert_int_equal(r.code, 2);
-	result_free(&r);
-	r = CTL(fx, "uplink", "--help");
-	expect_ok(&r);
-	assert_non_null(strstr(r.out, "usage: hermes-ctl uplink"));
-	result_free(&r);
+	expect_fail(CTL(fx, "tail", RING, "--stats-dir", "/tmp"), 2, "--stats-dir is not supported here");
+	expect_fail(CTL(fx, "--stats-dir", "/tmp", "inspect", RING), 2, NULL);
+	expect_fail(CTL(fx, "bridges", "extra"), 2, NULL);
+	expect_out(CTL(fx, "uplink", "--help"), "usage: hermes-ctl uplink");
 }
 
 /* ---- uplink ------------------------------------------------------------------ */
@@ -572,10 +505,7 @@ static void test_uplink_json_reads_the_state_file_back(void **state)
 {
 	fixture *fx = *state;
 	write_uplink_state(fx, getpid(), 4);
-	result r = CTL(fx, "uplink", "--stats-dir", stats_dir(fx), "--json");
-	expect_ok(&r);
-	jv *doc = jparse_or_fail(r.out);
-	result_free(&r);
+	jv *doc = json_of(CTL(fx, "uplink", "--stats-dir", stats_dir(fx), "--json"));
 	expect_str(doc, "schema", "hermes-ctl.uplink/1");
 	expect_str(doc, "bus", fx->d.bus);
 	expect_str(doc, "file", "ok");
@@ -626,46 +556,40 @@ static void test_uplink_json_reads_the_state_file_back(void **state)
 	expect_str(jget(t, "in"), "state", "off");
 	jfree(doc);
 
-	r = CTL(fx, "uplink", "--stats-dir", stats_dir(fx));
+	result r = CTL(fx, "uplink", "--stats-dir", stats_dir(fx));
 	expect_ok(&r);
-	assert_non_null(strstr(r.out, "nats: connected (nats://127.0.0.1:4222)"));
-	assert_non_null(strstr(r.out, "last error: stale connection"));
-	assert_non_null(strstr(r.out, "orders"));
-	assert_null(strstr(r.out, "\nold "));
+	assert_non_null(strstr(r.out.p, "nats: connected (nats://127.0.0.1:4222)"));
+	assert_non_null(strstr(r.out.p, "last error: stale connection"));
+	assert_non_null(strstr(r.out.p, "orders"));
+	assert_null(strstr(r.out.p, "\nold "));
 	result_free(&r);
 
 	/* metrics: the uplink families, per ring and direction. */
-	r = CTL(fx, "metrics", "--stats-dir", stats_dir(fx));
-	expect_ok(&r);
-	char err[512], labels[256];
-	if (!prom_check(r.out, err, sizeof err))
-		fail_msg("metrics is not Prometheus text: %s", err);
+	r = metrics_of(fx);
+	char labels[256];
 	double v;
 	snprintf(labels, sizeof labels, "bus=\"%s\"", fx->d.bus);
-	assert_true(prom_value(r.out, "hermes_uplink_up", labels, &v) && v == 1);
-	assert_true(prom_value(r.out, "hermes_uplink_connected", labels, &v) && v == 1);
-	assert_true(prom_value(r.out, "hermes_uplink_reconnects_total", labels, &v) && v == 2);
+	assert_true(prom_value(r.out.p, "hermes_uplink_up", labels, &v) && v == 1);
+	assert_true(prom_value(r.out.p, "hermes_uplink_connected", labels, &v) && v == 1);
+	assert_true(prom_value(r.out.p, "hermes_uplink_reconnects_total", labels, &v) && v == 2);
 	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"orders\",direction=\"out\"", fx->d.bus);
-	assert_true(prom_value(r.out, "hermes_uplink_messages_total", labels, &v) && v == 1001);
-	assert_true(prom_value(r.out, "hermes_uplink_lost_total", labels, &v) && v == 5);
+	assert_true(prom_value(r.out.p, "hermes_uplink_messages_total", labels, &v) && v == 1001);
+	assert_true(prom_value(r.out.p, "hermes_uplink_lost_total", labels, &v) && v == 5);
 	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"orders\",direction=\"in\"", fx->d.bus);
-	assert_true(prom_value(r.out, "hermes_uplink_messages_total", labels, &v) && v == 77);
-	assert_true(prom_value(r.out, "hermes_uplink_lost_total", labels, &v) && v == 3);
-	assert_true(prom_value(r.out, "hermes_uplink_dropped_total", labels, &v) && v == 6);
+	assert_true(prom_value(r.out.p, "hermes_uplink_messages_total", labels, &v) && v == 77);
+	assert_true(prom_value(r.out.p, "hermes_uplink_lost_total", labels, &v) && v == 3);
+	assert_true(prom_value(r.out.p, "hermes_uplink_dropped_total", labels, &v) && v == 6);
 	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"ticks\",direction=\"out\"", fx->d.bus);
-	assert_true(prom_value(r.out, "hermes_uplink_dropped_total", labels, &v) && v == 40);
+	assert_true(prom_value(r.out.p, "hermes_uplink_dropped_total", labels, &v) && v == 40);
 	/* ticks only goes out: no inbound sample for it. */
 	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"ticks\",direction=\"in\"", fx->d.bus);
-	assert_false(prom_value(r.out, "hermes_uplink_messages_total", labels, &v));
+	assert_false(prom_value(r.out.p, "hermes_uplink_messages_total", labels, &v));
 	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"orders\",reason=\"loop\"", fx->d.bus);
-	assert_true(prom_value(r.out, "hermes_uplink_skipped_total", labels, &v) && v == 17);
+	assert_true(prom_value(r.out.p, "hermes_uplink_skipped_total", labels, &v) && v == 17);
 	result_free(&r);
 
-	r = CTL(fx, "list", "--interval", "0", "--stats-dir", stats_dir(fx));
-	expect_ok(&r);
-	if (!strstr(r.out, "uplink: connected to nats://127.0.0.1:4222"))
-		fail_msg("no uplink summary in list:\n%s", r.out);
-	result_free(&r);
+	expect_out(CTL(fx, "list", "--interval", "0", "--stats-dir", stats_dir(fx)),
+		   "uplink: connected to nats://127.0.0.1:4222");
 }
 
 static void test_uplink_of_a_dead_process_is_gone_and_half_written_text_is_flagged(void **state)
@@ -679,10 +603,7 @@ static void test_uplink_of_a_dead_process_is_gone_and_half_written_text_is_flagg
 	ht_wait_child(dead, 10000);
 	write_uplink_state(fx, dead, 5); /* odd: a writer died inside the seqlock */
 
-	result r = CTL(fx, "uplink", "--stats-dir", stats_dir(fx), "--json");
-	expect_ok(&r);
-	jv *doc = jparse_or_fail(r.out);
-	result_free(&r);
+	jv *doc = json_of(CTL(fx, "uplink", "--stats-dir", stats_dir(fx), "--json"));
 	const jv *u = jget(doc, "uplink");
 	expect_bool(u, "alive", false);
 	expect_bool(u, "up", false);
@@ -690,33 +611,27 @@ static void test_uplink_of_a_dead_process_is_gone_and_half_written_text_is_flagg
 	expect_bool(jget(u, "nats"), "text_consistent", false);
 	jfree(doc);
 
-	r = CTL(fx, "metrics", "--stats-dir", stats_dir(fx));
+	result r = CTL(fx, "metrics", "--stats-dir", stats_dir(fx));
 	expect_ok(&r);
 	char labels[256];
 	double v;
 	snprintf(labels, sizeof labels, "bus=\"%s\"", fx->d.bus);
-	assert_true(prom_value(r.out, "hermes_uplink_up", labels, &v) && v == 0);
-	assert_true(prom_value(r.out, "hermes_uplink_connected", labels, &v) && v == 0);
+	assert_true(prom_value(r.out.p, "hermes_uplink_up", labels, &v) && v == 0);
+	assert_true(prom_value(r.out.p, "hermes_uplink_connected", labels, &v) && v == 0);
 	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"orders\",direction=\"out\"", fx->d.bus);
-	assert_false(prom_value(r.out, "hermes_uplink_messages_total", labels, &v));
+	assert_false(prom_value(r.out.p, "hermes_uplink_messages_total", labels, &v));
 	result_free(&r);
 }
 
 static void test_uplink_absent_is_no_error_and_garbage_is(void **state)
 {
 	fixture *fx = *state;
-	result r = CTL(fx, "uplink", "--stats-dir", stats_dir(fx), "--json");
-	expect_ok(&r);
-	jv *doc = jparse_or_fail(r.out);
+	jv *doc = json_of(CTL(fx, "uplink", "--stats-dir", stats_dir(fx), "--json"));
 	expect_str(doc, "file", "absent");
 	const jv *u = jget(doc, "uplink");
 	assert_true(u && u->t == J_NULL);
 	jfree(doc);
-	result_free(&r);
-	r = CTL(fx, "uplink", "--stats-dir", stats_dir(fx));
-	expect_ok(&r);
-	assert_non_null(strstr(r.out, "no uplink"));
-	result_free(&r);
+	expect_out(CTL(fx, "uplink", "--stats-dir", stats_dir(fx)), "no uplink");
 
 	/* Full size, but not our magic. */
 	char path[512];
@@ -726,14 +641,11 @@ static void test_uplink_absent_is_no_error_and_garbage_is(void **state)
 	memset(junk, 'x', HN_STATE_SIZE);
 	write_file(path, junk, HN_STATE_SIZE);
 	free(junk);
-	r = CTL(fx, "uplink", "--stats-dir", stats_dir(fx));
-	assert_int_equal(r.code, 1);
-	assert_non_null(strstr(r.err, "not a hermes-nats state file"));
-	result_free(&r);
+	expect_fail(CTL(fx, "uplink", "--stats-dir", stats_dir(fx)), 1, "not a hermes-nats state file");
 	/* metrics is not spoiled by it. */
-	r = CTL(fx, "metrics", "--stats-dir", stats_dir(fx));
+	result r = CTL(fx, "metrics", "--stats-dir", stats_dir(fx));
 	expect_ok(&r);
-	assert_null(strstr(r.out, "hermes_uplink_up"));
+	assert_null(strstr(r.out.p, "hermes_uplink_up"));
 	result_free(&r);
 }
 
@@ -745,29 +657,22 @@ static void test_pub_and_tail_through_a_bridge_and_keygen(void **state)
 	start_bridge(fx);
 	result r = CTL(fx, "pub", RING, "over the bridge", "--remote", fx->b.addr, "--print-seq");
 	expect_ok(&r);
-	assert_string_equal(r.out, "0\n");
+	assert_string_equal(r.out.p, "0\n");
 	result_free(&r);
-	r = CTL(fx, "pub", RING, "--hex", "de ad 00 be ef", "--remote", fx->b.addr);
-	expect_ok(&r);
-	result_free(&r);
+	run_ok(CTL(fx, "pub", RING, "--hex", "de ad 00 be ef", "--remote", fx->b.addr));
 	r = CTL(fx, "tail", RING, "--from", "earliest", "--count", "2", "--format", "hex", "--remote",
 		fx->b.addr);
 	expect_ok(&r);
-	assert_string_equal(r.out, "0 6f7665722074686520627269646765\n"
+	assert_string_equal(r.out.p, "0 6f7665722074686520627269646765\n"
 				   "1 dead00beef\n");
 	result_free(&r);
 	/* The local view agrees with what went through the bridge. */
 	r = CTL(fx, "tail", RING, "--from", "earliest", "--count", "1");
 	expect_ok(&r);
-	assert_string_equal(r.out, "over the bridge\n");
+	assert_string_equal(r.out.p, "over the bridge\n");
 	result_free(&r);
-	r = CTL(fx, "pub", "no-such-ring", "x", "--remote", fx->b.addr);
-	assert_int_equal(r.code, 1);
-	assert_non_null(strstr(r.err, "no-such-ring"));
-	result_free(&r);
-	r = CTL(fx, "tail", RING, "--remote", "127.0.0.1:1", "--count", "1");
-	assert_int_equal(r.code, 1);
-	result_free(&r);
+	expect_fail(CTL(fx, "pub", "no-such-ring", "x", "--remote", fx->b.addr), 1, "no-such-ring");
+	expect_fail(CTL(fx, "tail", RING, "--remote", "127.0.0.1:1", "--count", "1"), 1, NULL);
 
 	char key[300];
 	snprintf(key, sizeof key, "%s/alice.key", fx->d.run_dir);
@@ -775,14 +680,14 @@ static void test_pub_and_tail_through_a_bridge_and_keygen(void **state)
 #ifdef HERMES_HAVE_SODIUM
 	expect_ok(&r);
 	/* A key pair by default: the public half is printed. */
-	assert_non_null(strstr(r.out, "public_key = "));
+	assert_non_null(strstr(r.out.p, "public_key = "));
 	struct stat st;
 	assert_int_equal(stat(key, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	result_free(&r);
 	r = CTL(fx, "keygen", "alice", "--out", key);
 	assert_int_equal(r.code, 1);
-	assert_non_null(strstr(r.err, "exists"));
+	assert_non_null(strstr(r.err.p, "exists"));
 #else
 	assert_int_equal(r.code, 1);
 #endif
