@@ -103,6 +103,76 @@ static void check_frame(const hermes_frame *f, hermes_encoder *enc, const struct
 	}
 }
 
+/* Whole: the input buffer as it came from libFuzzer (exactly n bytes), every
+ * frame round-tripped; the frames in whole[], their count in *count. Returns
+ * the final verdict. */
+static hermes_err decode_whole(const uint8_t *s, size_t n, const struct cfg *c,
+			       hermes_encoder *enc, struct seen *whole, size_t max_frames,
+			       size_t *count)
+{
+	hermes_decoder dec;
+	hermes_frame f;
+	hermes_err err;
+	size_t nwhole = 0, pos = 0;
+	CHECK(hermes_decoder_init(&dec, s, n) == HERMES_OK);
+	configure(&dec, c);
+	while ((err = hermes_decoder_next(&dec, &f)) == HERMES_OK) {
+		CHECK(f.bytes == s + pos);
+		check_frame(&f, enc, c);
+		pos += HERMES_HEADER_SIZE + (size_t)f.header.length;
+		CHECK(pos <= n && nwhole < max_frames);
+		whole[nwhole++] = (struct seen){(size_t)(f.bytes - s), f.header};
+	}
+	CHECK(hermes_decoder_consumed(&dec) == pos);
+	CHECK(hermes_decoder_next(&dec, &f) == err); /* stable */
+	if (err == HERMES_ENEEDMORE)
+		CHECK(hermes_decoder_needed(&dec) >= 1);
+	else
+		CHECK(hermes_decoder_needed(&dec) == 0);
+	*count = nwhole;
+	return err;
+}
+
+/* Split: chunks land in a receive buffer that is compacted after every
+ * read; each decode runs over an exact-size copy. The frames in split[],
+ * their count in *count; returns the final verdict. */
+static hermes_err decode_split(const uint8_t *s, size_t n, size_t chunk, const struct cfg *c,
+			       struct seen *split, size_t max_frames, size_t *count)
+{
+	hermes_decoder dec;
+	hermes_frame f;
+	size_t nsplit = 0, off = 0, base = 0, fill = 0;
+	uint8_t *rx = malloc(n ? n : 1);
+	CHECK(rx != NULL);
+	hermes_err err = n ? HERMES_OK : HERMES_ENEEDMORE;
+	CHECK(hermes_decoder_init(&dec, NULL, 0) == HERMES_OK);
+	configure(&dec, c);
+	while (off < n) {
+		size_t k = chunk < n - off ? chunk : n - off;
+		memcpy(rx + fill, s + off, k);
+		fill += k;
+		off += k;
+		uint8_t *copy = malloc(fill);
+		CHECK(copy != NULL);
+		memcpy(copy, rx, fill);
+		CHECK(hermes_decoder_set_buffer(&dec, copy, fill) == HERMES_OK);
+		while ((err = hermes_decoder_next(&dec, &f)) == HERMES_OK) {
+			CHECK(nsplit < max_frames);
+			split[nsplit++] = (struct seen){base + (size_t)(f.bytes - copy), f.header};
+		}
+		size_t used = hermes_decoder_consumed(&dec);
+		free(copy);
+		if (err != HERMES_ENEEDMORE)
+			break;
+		memmove(rx, rx + used, fill - used);
+		fill -= used;
+		base += used;
+	}
+	free(rx);
+	*count = nsplit;
+	return err;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2)
@@ -127,60 +197,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct seen *split = malloc(max_frames * sizeof *split);
 	CHECK(whole && split);
 
-	/* Whole: the input buffer as it came from libFuzzer (exactly n bytes). */
-	hermes_decoder dec;
-	hermes_frame f;
-	hermes_err err;
-	size_t nwhole = 0, pos = 0;
-	CHECK(hermes_decoder_init(&dec, s, n) == HERMES_OK);
-	configure(&dec, &c);
-	while ((err = hermes_decoder_next(&dec, &f)) == HERMES_OK) {
-		CHECK(f.bytes == s + pos);
-		check_frame(&f, enc, &c);
-		pos += HERMES_HEADER_SIZE + (size_t)f.header.length;
-		CHECK(pos <= n && nwhole < max_frames);
-		whole[nwhole++] = (struct seen){(size_t)(f.bytes - s), f.header};
-	}
-	CHECK(hermes_decoder_consumed(&dec) == pos);
-	CHECK(hermes_decoder_next(&dec, &f) == err); /* stable */
-	if (err == HERMES_ENEEDMORE)
-		CHECK(hermes_decoder_needed(&dec) >= 1);
-	else
-		CHECK(hermes_decoder_needed(&dec) == 0);
-	hermes_err whole_err = err;
-
-	/* Split: chunks land in a receive buffer that is compacted after every
-	 * read; each decode runs over an exact-size copy. */
-	size_t nsplit = 0, off = 0, base = 0, fill = 0;
-	uint8_t *rx = malloc(n ? n : 1);
-	CHECK(rx != NULL);
-	err = n ? HERMES_OK : HERMES_ENEEDMORE;
-	CHECK(hermes_decoder_init(&dec, NULL, 0) == HERMES_OK);
-	configure(&dec, &c);
-	while (off < n) {
-		size_t k = chunk < n - off ? chunk : n - off;
-		memcpy(rx + fill, s + off, k);
-		fill += k;
-		off += k;
-		uint8_t *copy = malloc(fill);
-		CHECK(copy != NULL);
-		memcpy(copy, rx, fill);
-		CHECK(hermes_decoder_set_buffer(&dec, copy, fill) == HERMES_OK);
-		while ((err = hermes_decoder_next(&dec, &f)) == HERMES_OK) {
-			CHECK(nsplit < max_frames);
-			split[nsplit++] = (struct seen){base + (size_t)(f.bytes - copy), f.header};
-		}
-		size_t used = hermes_decoder_consumed(&dec);
-		free(copy);
-		if (err != HERMES_ENEEDMORE)
-			break;
-		memmove(rx, rx + used, fill - used);
-		fill -= used;
-		base += used;
-	}
-	free(rx);
-
-	CHECK(err == whole_err);
+	size_t nwhole, nsplit;
+	hermes_err whole_err = decode_whole(s, n, &c, enc, whole, max_frames, &nwhole);
+	hermes_err split_err = decode_split(s, n, chunk, &c, split, max_frames, &nsplit);
+	CHECK(split_err == whole_err);
 	CHECK(nsplit == nwhole);
 	for (size_t i = 0; i < nwhole; i++) {
 		CHECK(split[i].offset == whole[i].offset);

@@ -214,8 +214,7 @@ static void test_hostile_segment_live(void **state)
 	const char *extra[] = {"--config", conf, NULL};
 	ht_daemon_start(&dmn, extra);
 
-	hermes_bus *bus;
-	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
+	hermes_bus *bus = ht_daemon_attach(&dmn);
 	uint8_t *base = bus->base;
 	region regions[16];
 	unsigned nr = 0;

@@ -657,16 +657,11 @@ static void await_subscribers(hermes_pub *pub, unsigned want)
 static void test_waiter_killed_asleep_with_supervisor(void **state)
 {
 	(void)state;
-	ht_daemon d;
-	ht_daemon_init(&d, "wsk");
-	ht_daemon_start(&d, NULL);
-	hermes_bus *b;
-	assert_int_equal(hermes_bus_attach(d.bus, &b), HERMES_OK);
-	for (int i = 0; i < NRINGS; i++) {
-		hermes_ring_config cfg = {.name = ring_names[i], .capacity = 1 << 16,
-					  .max_msg = 1024};
-		assert_int_equal(hermes_ring_create(b, &cfg), HERMES_OK);
-	}
+	ht_bus sv;
+	ht_bus_supervised(&sv, "wsk", NULL);
+	for (int i = 0; i < NRINGS; i++)
+		ht_bus_ring(&sv, ring_names[i], 1 << 16, 1024, HERMES_POLICY_BLOCK);
+	hermes_bus *b = sv.bus;
 	int ready[2];
 	assert_int_equal(pipe(ready), 0);
 	pid_t child = fork();
@@ -676,7 +671,7 @@ static void test_waiter_killed_asleep_with_supervisor(void **state)
 		hermes_bus *cb;
 		hermes_waitset *ws;
 		hermes_sub *s[NRINGS];
-		if (hermes_bus_attach(d.bus, &cb) || hermes_waitset_create(&ws))
+		if (hermes_bus_attach(sv.name, &cb) || hermes_waitset_create(&ws))
 			_exit(2);
 		for (int i = 0; i < NRINGS; i++)
 			if (hermes_sub_open(cb, ring_names[i], HERMES_START_LATEST, 0, &s[i]) ||
@@ -716,8 +711,7 @@ static void test_waiter_killed_asleep_with_supervisor(void **state)
 	hermes_waitset_set_spin(f.ws, 0);
 	sleeping_waiter_is_woken_by_each_ring(&f);
 	close_all(&f);
-	hermes_bus_detach(b);
-	ht_daemon_cleanup(&d);
+	ht_bus_teardown(&sv);
 }
 
 int main(void)

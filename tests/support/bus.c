@@ -30,9 +30,7 @@ void ht_bus_supervised(ht_bus *b, const char *tag, const char *const *hermesd_ar
 	ht_daemon_init(&b->d, tag);
 	snprintf(b->name, sizeof b->name, "%s", b->d.bus);
 	ht_daemon_start(&b->d, hermesd_args);
-	hermes_err e = hermes_bus_attach(b->name, &b->bus);
-	if (e != HERMES_OK)
-		fail_msg("attach to bus %s: %s; see %s", b->name, hermes_strerror(e), b->d.log);
+	b->bus = ht_daemon_attach(&b->d);
 }
 
 void ht_bus_ring(ht_bus *b, const char *ring, uint64_t capacity, uint32_t max_msg,

@@ -62,6 +62,16 @@ void ht_daemon_start(ht_daemon *d, const char *const *extra)
 	ht_await_ready(d->notify_fd, &d->pid, 10000, "hermesd", d->log);
 }
 
+hermes_bus *ht_daemon_attach(const ht_daemon *d)
+{
+	hermes_bus *bus;
+	hermes_err e = hermes_bus_attach(d->bus, &bus);
+	if (e != HERMES_OK)
+		fail_msg("attach to bus %s: %s (%s); see %s", d->bus, hermes_strerror(e),
+			 hermes_last_error_detail(), d->log);
+	return bus;
+}
+
 int ht_daemon_run(ht_daemon *d, const char *const *args, int timeout_ms)
 {
 	ht_spawn_spec s = spec(d, args, false);

@@ -28,6 +28,10 @@ void ht_daemon_init(ht_daemon *d, const char *tag);
  * its NOTIFY_SOCKET. Fails the test if it does not come up. */
 void ht_daemon_start(ht_daemon *d, const char *const *extra);
 
+/* Attach to d's bus (hermes_bus_attach); fails the test, with the error's
+ * detail and d->log, when it cannot. Detach with hermes_bus_detach. */
+struct hermes_bus *ht_daemon_attach(const ht_daemon *d);
+
 /* Run hermesd to completion with the given arguments (bus and run dir are
  * not added), stderr to d->log; returns its exit status (or -1). */
 int ht_daemon_run(ht_daemon *d, const char *const *args, int timeout_ms);

@@ -291,8 +291,7 @@ static void test_second_hermesd_on_the_same_bus_is_refused(void **state)
 	snprintf(sock, sizeof sock, "%s/%s.sock", other, dmn.bus);
 	assert_int_equal(access(sock, F_OK), -1);
 	/* The first one is unharmed. */
-	hermes_bus *bus;
-	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
+	hermes_bus *bus = ht_daemon_attach(&dmn);
 	assert_true(bus->ctl_fd >= 0);
 	assert_int_equal(hm_load_relaxed_u64(&bus->hdr->supervisor_pid), (uint64_t)dmn.pid);
 	hermes_ring_config cfg = {.name = "still", .capacity = 1 << 16, .max_msg = 256};
@@ -320,8 +319,7 @@ static void test_rings_are_created_and_deleted_through_the_supervisor(void **sta
 {
 	(void)state;
 	ht_daemon_start(&dmn, NULL);
-	hermes_bus *bus;
-	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
+	hermes_bus *bus = ht_daemon_attach(&dmn);
 	static hm_ctl_resp resp;
 	list_rings(bus, &resp);
 	assert_true(listed(&resp, "events"));
@@ -358,8 +356,7 @@ static void test_rings_are_created_and_deleted_through_the_supervisor(void **sta
 	ht_daemon_stop(&dmn);
 	/* Without --remove-on-exit the segment stays for the next hermesd. */
 	assert_true(segment_exists(dmn.bus));
-	hermes_bus *after;
-	assert_int_equal(hermes_bus_attach(dmn.bus, &after), HERMES_OK);
+	hermes_bus *after = ht_daemon_attach(&dmn);
 	assert_int_equal(hermes_ring_create(after, &cfg), HERMES_ENOSUPERVISOR);
 	assert_non_null(strstr(hermes_last_error_detail(), "hermesd"));
 	hermes_bus_detach(after);
@@ -383,8 +380,7 @@ static void test_restart_readopts_rings_and_messages(void **state)
 {
 	(void)state;
 	ht_daemon_start(&dmn, NULL);
-	hermes_bus *bus;
-	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
+	hermes_bus *bus = ht_daemon_attach(&dmn);
 	hermes_pub *pub;
 	assert_int_equal(hermes_pub_open(bus, "events", &pub), HERMES_OK);
 	for (uint64_t i = 0; i < 1000; i++) {
@@ -419,8 +415,7 @@ static void test_sighup_creates_newly_declared_rings(void **state)
 	write_file(conf, "[ring first]\ncapacity = 64K\nmax_msg = 1K\n");
 	const char *extra[] = {"--config", conf, NULL};
 	ht_daemon_start(&dmn, extra);
-	hermes_bus *bus;
-	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
+	hermes_bus *bus = ht_daemon_attach(&dmn);
 	hm_ring r;
 	assert_int_equal(hm_bus_find_ring(bus, "first", &r, NULL), HERMES_OK);
 	assert_int_equal(hm_bus_find_ring(bus, "second", &r, NULL), HERMES_ENOENT);
@@ -652,9 +647,8 @@ static void test_chaos_killed_subscriber_releases_a_block_ring_within_1s(void **
 		assert_true(ht_now_ns() < deadline);
 		sched_yield();
 	}
-	hermes_bus *bus;
+	hermes_bus *bus = ht_daemon_attach(&dmn);
 	hermes_pub *pub;
-	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
 	assert_int_equal(hermes_pub_open(bus, "small", &pub), HERMES_OK);
 	uint8_t msg[512] = {0};
 	unsigned sent = 0;
@@ -742,9 +736,8 @@ static int claim_holder_in_pid_ns(void *arg)
 static void hold_claim_and_check(int (*holder)(void *), bool forge)
 {
 	ht_daemon_start(&dmn, NULL);
-	hermes_bus *bus;
+	hermes_bus *bus = ht_daemon_attach(&dmn);
 	hermes_sub *sub;
-	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
 	assert_int_equal(hermes_sub_open(bus, "events", HERMES_START_LATEST, 0, &sub), HERMES_OK);
 	claim_shared *cs = shared_page(4096);
 	pid_t child = ht_fork(holder, cs);
@@ -877,9 +870,8 @@ static void test_hidepid_does_not_make_clients_look_dead(void **state)
 	}
 	assert_true(ht_daemon_log_has(&dmn, "hides other users' processes"));
 	/* This process is a client hermesd cannot see in its /proc. */
-	hermes_bus *bus;
+	hermes_bus *bus = ht_daemon_attach(&dmn);
 	hermes_sub *sub;
-	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
 	assert_int_equal(hermes_sub_open(bus, "events", HERMES_START_LATEST, 0, &sub), HERMES_OK);
 	hm_ring r;
 	assert_int_equal(hm_bus_find_ring(bus, "events", &r, NULL), HERMES_OK);
@@ -910,9 +902,8 @@ static void test_attach_detach_cycles_do_not_pile_up_in_hermesd(void **state)
 	(void)state;
 	ht_daemon_start(&dmn, NULL);
 	for (int i = 0; i < 1100; i++) {
-		hermes_bus *bus;
+		hermes_bus *bus = ht_daemon_attach(&dmn);
 		hermes_sub *sub;
-		assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
 		if (bus->ctl_fd < 0)
 			fail_msg("cycle %d: hermesd refused the connection; see %s", i, dmn.log);
 		assert_int_equal(hermes_sub_open(bus, "events", HERMES_START_LATEST, 0, &sub),
@@ -950,8 +941,7 @@ static void test_killed_subscriber_is_released_on_its_pidfd(void **state)
 	(void)state;
 	enum { DEATHS = 20 };
 	ht_daemon_start(&dmn, NULL);
-	hermes_bus *bus;
-	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
+	hermes_bus *bus = ht_daemon_attach(&dmn);
 	hm_ring r;
 	assert_int_equal(hm_bus_find_ring(bus, "events", &r, NULL), HERMES_OK);
 	_Atomic int *ready = shared_page(4096);
@@ -1210,8 +1200,7 @@ static void test_chaos_hermesd_killed_and_restarted_mid_flow_loses_nothing(void 
 	printf("# hermesd killed at %llu of %llu messages and restarted; all arrived once, in order\n",
 	       (unsigned long long)at_kill, (unsigned long long)flow_count);
 	assert_true(at_kill < flow_count);
-	hermes_bus *bus;
-	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
+	hermes_bus *bus = ht_daemon_attach(&dmn);
 	static hm_ctl_resp resp;
 	list_rings(bus, &resp);
 	assert_true(listed(&resp, "events"));
@@ -1346,8 +1335,7 @@ static void test_corrupt_rings_are_quarantined_and_hermesd_keeps_serving(void **
 {
 	(void)state;
 	ht_daemon_start(&dmn, NULL);
-	hermes_bus *bus;
-	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
+	hermes_bus *bus = ht_daemon_attach(&dmn);
 	hm_ring ev, tel;
 	uint32_t ev_i, tel_i;
 	assert_int_equal(hm_bus_find_ring(bus, "events", &ev, &ev_i), HERMES_OK);
@@ -1468,8 +1456,7 @@ static void test_threads_share_one_handle_for_opens_and_closes(void **state)
 {
 	(void)state;
 	ht_daemon_start(&dmn, NULL);
-	hermes_bus *bus;
-	assert_int_equal(hermes_bus_attach(dmn.bus, &bus), HERMES_OK);
+	hermes_bus *bus = ht_daemon_attach(&dmn);
 	hermes_ring_config cfg = {.name = "shared", .capacity = 1 << 16, .max_msg = 256};
 	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_OK);
 	opener o[4];
