@@ -22,7 +22,13 @@
 #include <time.h>
 
 #include "core/error_detail.h"
+#include "core/futex.h"
 #include "journal/journal.h"
+
+/* How often a wait at the journal's end (no ring to hand over to) looks
+ * again: from 100 us, doubling up to 1 ms. */
+#define REPLAY_NAP_MIN_NS 100000L
+#define REPLAY_NAP_MAX_NS 1000000L
 
 struct hermes_replay {
 	hermes_bus *bus;
@@ -168,20 +174,13 @@ hermes_err hermes_replay_release(hermes_replay *r)
 	return r->sub ? hermes_sub_release(r->sub) : HERMES_OK;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 hermes_err hermes_replay_wait(hermes_replay *r, hermes_wait_mode mode, int64_t timeout_ns)
 {
-	uint64_t deadline = timeout_ns < 0 ? UINT64_MAX : mono_ns() + (uint64_t)timeout_ns;
-	long nap_ns = 100000;
+	uint64_t deadline = hm_deadline_after(timeout_ns);
+	long nap_ns = REPLAY_NAP_MIN_NS;
 	for (;;) {
 		if (r->sub) {
-			uint64_t now = mono_ns();
+			uint64_t now = hm_now_ns();
 			int64_t left = deadline == UINT64_MAX ? -1 : now >= deadline ? 0 : (int64_t)(deadline - now);
 			return hermes_sub_wait(r->sub, mode, left);
 		}
@@ -196,13 +195,13 @@ hermes_err hermes_replay_wait(hermes_replay *r, hermes_wait_mode mode, int64_t t
 		 * over (and a wait after it sleeps on the ring). */
 		if (e != HERMES_EAGAIN || r->bus)
 			return HERMES_OK;
-		if (mono_ns() >= deadline)
+		if (hm_now_ns() >= deadline)
 			return HERMES_ETIMEDOUT;
 		/* The journal's writer has no wake-up for readers: look again
 		 * soon, backing off to 1 ms. */
 		struct timespec ts = {0, nap_ns};
 		nanosleep(&ts, NULL);
-		if (nap_ns < 1000000)
+		if (nap_ns < REPLAY_NAP_MAX_NS)
 			nap_ns *= 2;
 	}
 }

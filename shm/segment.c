@@ -25,6 +25,7 @@
 #include "shm/control.h"
 
 #define MIN_SEGMENT_SIZE (64u * 1024u)
+#define MAX_SEGMENT_SIZE (1ull << 44) /* the error message says 2^44 */
 /* The ring directory ends, and every ring block starts, on a page: a block
  * is then never sharing a page with its neighbour (hole punching and
  * madvise work per page). */
@@ -38,6 +39,9 @@
 #define CTL_RING_MS 5000
 /* Slots held by this process, as first allocated; doubled when full. */
 #define HELD_INITIAL 16u
+/* 64-bit FNV-1a, which hashes a durable subscriber's name into its key. */
+#define FNV1A_OFFSET 0xcbf29ce484222325ull
+#define FNV1A_PRIME 0x100000001b3ull
 
 bool hm_segment_name_ok(const char *name)
 {
@@ -87,7 +91,7 @@ static hermes_err check_create_args(const char *name, uint64_t *size, unsigned m
 	if (mode & 0002)
 		return hm_fail(HERMES_EINVAL, "bus '%s': mode %04o is world-writable; refused", name,
 			       mode);
-	if (*size < MIN_SEGMENT_SIZE || *size > (1ull << 44))
+	if (*size < MIN_SEGMENT_SIZE || *size > MAX_SEGMENT_SIZE)
 		return hm_fail(HERMES_EINVAL, "bus '%s': size %llu must be between %u and 2^44 bytes",
 			       name, (unsigned long long)*size, MIN_SEGMENT_SIZE);
 	*size = hm_segment_page_up(*size);
@@ -607,7 +611,7 @@ static const char *block_extent_error(const hermes_bus *bus, uint64_t off, uint6
 {
 	if (off < first_block_offset())
 		return "its block overlaps the segment header or directory";
-	if (off % 4096u || len % 4096u)
+	if (off % SEG_PAGE || len % SEG_PAGE)
 		return "its block is not page aligned";
 	if (len < sizeof(hm_ring_header))
 		return "its block is too small for a ring header";
@@ -745,7 +749,7 @@ static hermes_err alloc_take(hermes_bus *bus, uint64_t need, const char *ring, u
 	hm_seg_header *h = bus->hdr;
 	uint64_t off = hm_load_relaxed_u64(&h->alloc_next);
 	do {
-		if (off < first_block_offset() || off % 4096u || off > bus->size)
+		if (off < first_block_offset() || off % SEG_PAGE || off > bus->size)
 			return hm_fail(HERMES_EBADSEGMENT,
 				       "bus '%s': the segment's allocator is corrupt (next block at "
 				       "%llu of %zu bytes); recreate the bus",
@@ -1025,13 +1029,13 @@ static uint64_t durable_key(const char *name)
 	size_t n = name ? strlen(name) : 0;
 	if (n == 0 || n >= sizeof(((hm_sub_slot *)0)->durable_name))
 		return 0;
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = FNV1A_OFFSET;
 	for (size_t i = 0; i < n; i++) {
 		char ch = name[i];
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
 		      ch == '.' || ch == '_' || ch == ':' || ch == '-'))
 			return 0;
-		h = (h ^ (uint8_t)ch) * 0x100000001b3ull;
+		h = (h ^ (uint8_t)ch) * FNV1A_PRIME;
 	}
 	return h ? h : 1;
 }

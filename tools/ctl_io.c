@@ -27,6 +27,8 @@
 #define TAIL_WAIT_NS 200000000 /* how often tail looks at the stop flag */
 #define DEFAULT_PUB_TIMEOUT_MS 5000u
 #define MAX_TIMEOUT_MS 86400000u
+#define REMOTE_ANSWER_NS 5000000000ll /* a bridge's answer to bind or subscribe */
+#define RING_REQUEST_MS 5000          /* hermesd's answer to create or delete */
 
 /* "rings: a, b" or "the bus has no rings", for not-found errors. */
 static void ring_names(hermes_bus *bus, char *buf, size_t len)
@@ -132,7 +134,7 @@ static int tail_remote(const char *addr, const char *ring, hermes_start start, u
 	if (net_connect(addr, &n))
 		return CTL_EXIT_ERR;
 	uint32_t sub;
-	hermes_err err = hermes_net_subscribe(n, ring, start, from, 5000000000ll, &sub, NULL);
+	hermes_err err = hermes_net_subscribe(n, ring, start, from, REMOTE_ANSWER_NS, &sub, NULL);
 	if (err) {
 		ctl_error("--remote %s: ring '%s': %s (%s)", addr, ring, hermes_strerror(err),
 			  hermes_last_error_detail());
@@ -664,7 +666,7 @@ static int pub_open(const ctl_ctx *ctx, pub_state *ps, hermes_bus **bus)
 		if (net_connect(ps->remote, &ps->net))
 			return CTL_EXIT_ERR;
 		hermes_net_ring_info info;
-		err = hermes_net_bind(ps->net, ps->ring, 5000000000ll, &ps->channel, &info);
+		err = hermes_net_bind(ps->net, ps->ring, REMOTE_ANSWER_NS, &ps->channel, &info);
 		if (err) {
 			ctl_error("--remote %s: ring '%s': %s (%s)", ps->remote, ps->ring,
 				  hermes_strerror(err), hermes_last_error_detail());
@@ -814,7 +816,7 @@ static hermes_err direct_request(const ctl_ctx *ctx, hermes_bus *bus, const hm_c
 	if (fd < 0)
 		return HERMES_ENOSUPERVISOR;
 	hm_ctl_resp *resp = malloc(sizeof *resp);
-	hermes_err err = resp ? hm_ctl_call(fd, req, resp, 5000) : HERMES_ENOMEM;
+	hermes_err err = resp ? hm_ctl_call(fd, req, resp, RING_REQUEST_MS) : HERMES_ENOMEM;
 	close(fd);
 	if (!err && resp->err) {
 		err = (hermes_err)resp->err;

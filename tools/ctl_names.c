@@ -9,6 +9,9 @@
 
 #include "core/error_detail.h"
 
+/* hermesd answers a names request at once; silent this long, it is stuck. */
+#define NAMES_REQUEST_MS 2000
+
 /* The request itself, into the caller's *resp. */
 static bool ask(const ctl_ctx *ctx, hermes_bus *bus, uint32_t op, hm_ctl_resp *resp, char *why,
 		size_t whylen)
@@ -25,7 +28,7 @@ static bool ask(const ctl_ctx *ctx, hermes_bus *bus, uint32_t op, hm_ctl_resp *r
 		return false;
 	}
 	hm_ctl_req req = {.magic = HM_CTL_MAGIC, .op = op};
-	hermes_err err = hm_ctl_call(fd, &req, resp, 2000);
+	hermes_err err = hm_ctl_call(fd, &req, resp, NAMES_REQUEST_MS);
 	close(fd);
 	if (err || resp->err) {
 		snprintf(why, whylen, "%s did not answer: %s", path,

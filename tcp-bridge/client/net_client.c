@@ -23,6 +23,7 @@
 #define ENDED_MAX 256u
 #define PUBLISH_WAIT_NS 10000000000ll
 #define CONNECT_TIMEOUT_NS 10000000000ll /* without options' connect_timeout_ns */
+#define GOODBYE_WAIT_NS 1000000000ll     /* how long close tries to send GOODBYE */
 
 struct hermes_net {
 	int fd;
@@ -353,7 +354,7 @@ void hermes_net_close(hermes_net *n)
 	if (n->c.state == HM_CL_SESSION) {
 		hermes_wire_msg m = {.type = HERMES_MSG_GOODBYE};
 		m.goodbye.code = HERMES_OK;
-		uint64_t deadline = hm_deadline_after(1000000000ll);
+		uint64_t deadline = hm_deadline_after(GOODBYE_WAIT_NS);
 		if (hm_client_send_msg(&n->c, 0, 0, &m) == HERMES_ENOBUFS &&
 		    flush_until(n, deadline) == HERMES_OK)
 			(void)hm_client_send_msg(&n->c, 0, 0, &m);
