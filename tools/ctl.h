@@ -63,10 +63,16 @@ enum {
  * to return now: 0 after printing --help, 2 after a usage error. */
 int ctl_common_option(ctl_ctx *ctx, int c, char **argv);
 
-/* Parse a command that takes only the common options. Returns -1 to go on
+/* After a command's options: exactly n operands from argv[optind], missing
+ * being the usage error when there are fewer. Returns -1 to go on, else 2
+ * after a usage error. */
+int ctl_operands(const ctl_ctx *ctx, int argc, char **argv, int n, const char *missing);
+
+/* Parse a command that takes only the common options, then ctl_operands
+ * (n < 0: any number of operands, left to the caller). Returns -1 to go on
  * (argv[optind] is then the first operand), else the exit status to return
  * now, as ctl_common_option. */
-int ctl_common_options_only(ctl_ctx *ctx, int argc, char **argv);
+int ctl_common_options_only(ctl_ctx *ctx, int argc, char **argv, int n, const char *missing);
 
 /* Print "hermes-ctl: <message>" on stderr. */
 void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -52,11 +52,9 @@ static const char *fmt_uptime(char *buf, size_t len, uint64_t start_ns)
  * return now (0 after --help). */
 static int parse_args(ctl_ctx *ctx, int argc, char **argv)
 {
-	int r = ctl_common_options_only(ctx, argc, argv);
+	int r = ctl_common_options_only(ctx, argc, argv, 0, NULL);
 	if (r >= 0)
 		return r;
-	if (optind < argc)
-		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
 	r = ctl_check_bus_name(ctx);
 	return r == CTL_EXIT_OK ? -1 : r;
 }

@@ -761,10 +761,9 @@ int cmd_keygen(ctl_ctx *ctx, int argc, char **argv)
 	}
 	if (pinned && !pair)
 		return ctl_usage_error(ctx, "--server-key is for key pairs, not --psk");
-	if (optind >= argc)
-		return ctl_usage_error(ctx, "which identity? (hermes-ctl keygen NAME [--out FILE])");
-	if (optind + 1 < argc)
-		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+	if ((r = ctl_operands(ctx, argc, argv, 1,
+			      "which identity? (hermes-ctl keygen NAME [--out FILE])")) >= 0)
+		return r;
 	const char *name = argv[optind];
 	for (const char *p = name; *p; p++)
 		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7E || *p == '/')
@@ -897,10 +896,9 @@ static int create_parse(ctl_ctx *ctx, int argc, char **argv, hermes_ring_config 
 				return r;
 		}
 	}
-	if (optind >= argc)
-		return ctl_usage_error(ctx, "which ring? (hermes-ctl create RING --capacity SIZE)");
-	if (optind + 1 < argc)
-		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
+	if ((r = ctl_operands(ctx, argc, argv, 1,
+			      "which ring? (hermes-ctl create RING --capacity SIZE)")) >= 0)
+		return r;
 	if (!capacity)
 		return ctl_usage_error(ctx, "--capacity is required (a power of two, e.g. 1M)");
 	if (!max_msg)
@@ -976,11 +974,7 @@ static int force_and_one_name(ctl_ctx *ctx, int argc, char **argv, bool *force,
 		else if ((r = ctl_common_option(ctx, c, argv)) >= 0)
 			return r;
 	}
-	if (optind >= argc)
-		return ctl_usage_error(ctx, "%s", missing);
-	if (optind + 1 < argc)
-		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
-	return -1;
+	return ctl_operands(ctx, argc, argv, 1, missing);
 }
 
 int cmd_delete(ctl_ctx *ctx, int argc, char **argv)

@@ -223,7 +223,7 @@ static int journal_verify(const char *dir, jstate *s)
 
 int cmd_journal(ctl_ctx *ctx, int argc, char **argv)
 {
-	int r = ctl_common_options_only(ctx, argc, argv);
+	int r = ctl_common_options_only(ctx, argc, argv, -1, NULL);
 	if (r >= 0)
 		return r;
 	if (optind + 2 != argc)
@@ -246,7 +246,7 @@ int cmd_journal(ctl_ctx *ctx, int argc, char **argv)
 
 int cmd_durable(ctl_ctx *ctx, int argc, char **argv)
 {
-	int r = ctl_common_options_only(ctx, argc, argv);
+	int r = ctl_common_options_only(ctx, argc, argv, -1, NULL);
 	if (r >= 0)
 		return r;
 	if (optind + 3 != argc || strcmp(argv[optind], "drop") != 0)

@@ -284,7 +284,16 @@ int ctl_common_option(ctl_ctx *ctx, int c, char **argv)
 	}
 }
 
-int ctl_common_options_only(ctl_ctx *ctx, int argc, char **argv)
+int ctl_operands(const ctl_ctx *ctx, int argc, char **argv, int n, const char *missing)
+{
+	if (argc - optind < n)
+		return ctl_usage_error(ctx, "%s", missing);
+	if (argc - optind > n)
+		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind + n]);
+	return -1;
+}
+
+int ctl_common_options_only(ctl_ctx *ctx, int argc, char **argv, int n, const char *missing)
 {
 	static const struct option opts[] = {
 		CTL_COMMON_OPTIONS,
@@ -294,7 +303,7 @@ int ctl_common_options_only(ctl_ctx *ctx, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, CTL_COMMON_SHORT, opts, NULL)) != -1)
 		if ((r = ctl_common_option(ctx, c, argv)) >= 0)
 			return r;
-	return -1;
+	return n < 0 ? -1 : ctl_operands(ctx, argc, argv, n, missing);
 }
 
 int ctl_check_bus_name(const ctl_ctx *ctx)

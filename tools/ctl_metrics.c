@@ -927,8 +927,8 @@ int cmd_metrics(ctl_ctx *ctx, int argc, char **argv)
 		else if ((r = ctl_common_option(ctx, c, argv)) >= 0)
 			return r;
 	}
-	if (optind < argc)
-		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if ((r = ctl_operands(ctx, argc, argv, 0, NULL)) >= 0)
+		return r;
 	struct sockaddr_storage ss;
 	socklen_t sl = 0;
 	if (allow_remote && !addr)

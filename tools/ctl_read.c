@@ -285,8 +285,8 @@ int cmd_list(ctl_ctx *ctx, int argc, char **argv)
 			return r;
 		}
 	}
-	if (optind < argc)
-		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if ((r = ctl_operands(ctx, argc, argv, 0, NULL)) >= 0)
+		return r;
 
 	hermes_bus *bus;
 	ctl_snap *snaps[2];
@@ -469,13 +469,9 @@ static void inspect_json(const ctl_snap *s, const ctl_ring *r)
 
 int cmd_inspect(ctl_ctx *ctx, int argc, char **argv)
 {
-	int r = ctl_common_options_only(ctx, argc, argv);
+	int r = ctl_common_options_only(ctx, argc, argv, 1, "which ring? (hermes-ctl inspect RING)");
 	if (r >= 0)
 		return r;
-	if (optind >= argc)
-		return ctl_usage_error(ctx, "which ring? (hermes-ctl inspect RING)");
-	if (optind + 1 < argc)
-		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind + 1]);
 	const char *name = argv[optind];
 
 	hermes_bus *bus;
@@ -760,11 +756,9 @@ static void clients_text(const ctl_snap *s, const clients *cs, bool asked, const
 
 int cmd_clients(ctl_ctx *ctx, int argc, char **argv)
 {
-	int r = ctl_common_options_only(ctx, argc, argv);
+	int r = ctl_common_options_only(ctx, argc, argv, 0, NULL);
 	if (r >= 0)
 		return r;
-	if (optind < argc)
-		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
 
 	hermes_bus *bus;
 	ctl_snap *s;
@@ -917,9 +911,7 @@ static int watch_parse(ctl_ctx *ctx, int argc, char **argv, uint64_t *interval, 
 			return r;
 		}
 	}
-	if (optind < argc)
-		return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
-	return -1;
+	return ctl_operands(ctx, argc, argv, 0, NULL);
 }
 
 /* Render one frame and show it: painted over the last one on a terminal,
