@@ -379,11 +379,7 @@ void hnt_uplink_start(hnt_uplink *u, int deadline_ms)
 void hnt_uplink_stop(hnt_uplink *u)
 {
 	reg_del((void **)reg_uplinks, u);
-	if (u->pid <= 0)
-		return;
-	int st = ht_proc_terminate(&u->pid, 20000);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		fail_msg("hermes-nats did not stop cleanly (status %d); see %s", st, u->log);
+	ht_proc_stop(&u->pid, 20000, "hermes-nats", u->log);
 }
 
 void hnt_uplink_kill(hnt_uplink *u)

@@ -22,9 +22,6 @@
 #ifndef HERMES_BRIDGE_PATH
 #error "HERMES_BRIDGE_PATH must name the hermes-bridge binary"
 #endif
-#ifndef HERMES_CTL_PATH
-#error "HERMES_CTL_PATH must name the hermes-ctl binary"
-#endif
 
 void hb_bus_start(ht_daemon *d, const char *tag)
 {
@@ -179,46 +176,14 @@ int hb_bridge_run(const char *log, const char *const *args, int timeout_ms)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* In the child: the bus hermes-ctl is to use. */
-static const char *ctl_bus;
-static void ctl_env(void)
-{
-	setenv("HERMES_BUS", ctl_bus, 1);
-}
-
-int hb_ctl(const ht_daemon *d, const char *const *args, char *out, size_t cap)
-{
-	char path[300];
-	snprintf(path, sizeof path, "%s/ctl.out", d->run_dir);
-	unlink(path);
-	const char *argv[32] = {"hermes-ctl"};
-	int n = 1;
-	for (; args && *args && n < 31; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	ctl_bus = d->bus;
-	ht_spawn_spec s = {.path = HERMES_CTL_PATH, .argv = argv, .log = path, .prepare = ctl_env};
-	int st = ht_wait_child(ht_spawn(&s), 15000);
-	FILE *f = fopen(path, "re");
-	assert_non_null(f);
-	size_t got = fread(out, 1, cap - 1, f);
-	out[got] = '\0';
-	fclose(f);
-	return st;
-}
-
 void hb_bridge_stop(hb_bridge *b)
 {
 	if (b->pid <= 0)
 		return;
-	int st = ht_proc_terminate(&b->pid, 10000);
 	if (b->notify_fd >= 0)
 		close(b->notify_fd);
 	b->notify_fd = -1;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		ht_file_dump(b->log);
-		fail_msg("hermes-bridge did not stop cleanly (status 0x%x); see %s", st, b->log);
-	}
+	ht_proc_stop(&b->pid, 10000, "hermes-bridge", b->log);
 }
 
 bool hb_bridge_alive(hb_bridge *b)

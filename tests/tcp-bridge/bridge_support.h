@@ -57,10 +57,6 @@ void hb_bridge_start_ns(hb_bridge *b, const ht_daemon *d, const char *tag, const
 /* Run hermes-bridge with args (argv[0] added) to completion; its exit
  * status, or -1. Output goes to log. */
 int hb_bridge_run(const char *log, const char *const *args, int timeout_ms);
-/* Run hermes-ctl with args (NULL-terminated, argv[0] added) for bus d->bus
- * (HERMES_BUS) to completion (15 s deadline); its stdout and stderr in out
- * (cap bytes, NUL-terminated). Returns its wait status. */
-int hb_ctl(const ht_daemon *d, const char *const *args, char *out, size_t cap);
 /* SIGTERM, wait (10 s), fail unless it exits 0. */
 void hb_bridge_stop(hb_bridge *b);
 /* Is the bridge still running? */
