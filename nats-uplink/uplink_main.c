@@ -21,9 +21,15 @@
 
 #include "core/proc.h"
 #include "nats-uplink/uplink.h"
+#include "daemon/cli.h"
 #include "daemon/notify.h"
-#include "daemon/signals.h"
+#include "daemon/run.h"
 
+
+/* How often the main thread writes the heartbeat into the state file, and
+ * how long closing waits for what the client library still has to send. */
+#define HN_HEARTBEAT_MS 250
+#define HN_CLOSE_TIMEOUT_MS 2000
 
 /* The text of --help (a table: printed as it is). */
 static const char usage_text[] =
@@ -98,11 +104,6 @@ static const char usage_text[] =
 	"With $NOTIFY_SOCKET set (systemd Type=notify) it reports READY=1 once its\n"
 	"rings are being carried (or waited for); see hermes-nats@.service.\n"
 	"Exit status: 0 after a graceful stop, 1 on errors, 2 on usage errors.\n";
-
-static void usage(FILE *f)
-{
-	fputs(usage_text, f);
-}
 
 /* ---- --stats ---- */
 
@@ -286,180 +287,94 @@ static int print_stats(const char *path, bool json)
 
 static hn_uplink g_up;
 
-static hermes_err attach_bus(hn_uplink *up, const sigset_t *sigs)
-{
-	uint64_t next_log = 0;
-	for (;;) {
-		hermes_err err = hermes_bus_attach(up->cfg.bus, &up->bus);
-		if (err == HERMES_OK)
-			return HERMES_OK;
-		if (err != HERMES_ENOENT && err != HERMES_ENOTREADY) {
-			hm_dlog(HM_DLOG_ERROR, "cannot attach to bus '%s': %s (%s)", up->cfg.bus,
-			       hermes_strerror(err), hermes_last_error_detail());
-			return err;
-		}
-		uint64_t now = hn_now_ns();
-		if (now >= next_log) {
-			hm_dlog(HM_DLOG_WARN, "bus '%s' does not exist yet (is hermesd running?); waiting",
-			       up->cfg.bus);
-			next_log = now + 10ull * 1000000000;
-		}
-		struct timespec ts = {0, 200 * 1000000};
-		if (sigtimedwait(sigs, NULL, &ts) > 0)
-			return HERMES_ECLOSED;
-	}
-}
-
 enum {
-	OPT_NAME = 256, OPT_STATE, OPT_BATCH, OPT_MAXPEND, OPT_REPLICAS, OPT_RWAIT, OPT_RMAX,
-	OPT_ACK, OPT_USER, OPT_PWFILE, OPT_TOKFILE, OPT_NKEY, OPT_NKEYSEED, OPT_CREDS, OPT_TLS,
-	OPT_TLSCA, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSHOST, OPT_CHECK, OPT_STATS, OPT_JSON, OPT_FLUSH,
-	OPT_TLSSKIP,
+	OPT_MAXPEND = 256, OPT_BATCH, OPT_FLUSH, OPT_REPLICAS, OPT_NAME, OPT_STATE, OPT_RWAIT,
+	OPT_RMAX, OPT_ACK, OPT_USER, OPT_PWFILE, OPT_TOKFILE, OPT_NKEY, OPT_NKEYSEED, OPT_CREDS,
+	OPT_TLS, OPT_TLSCA, OPT_TLSCERT, OPT_TLSKEY, OPT_TLSHOST, OPT_TLSSKIP, OPT_CHECK, OPT_STATS,
+	OPT_JSON,
 };
 
-static const struct option longopts[] = {
-	{"config", required_argument, NULL, 'c'},
-	{"bus", required_argument, NULL, 'b'},
-	{"url", required_argument, NULL, 'u'},
-	{"prefix", required_argument, NULL, 'p'},
-	{"ring", required_argument, NULL, 'r'},
-	{"mode", required_argument, NULL, 'm'},
-	{"policy", required_argument, NULL, 'P'},
-	{"max-pending", required_argument, NULL, OPT_MAXPEND},
-	{"batch", required_argument, NULL, OPT_BATCH},
-	{"flush", required_argument, NULL, OPT_FLUSH},
-	{"replicas", required_argument, NULL, OPT_REPLICAS},
-	{"name", required_argument, NULL, OPT_NAME},
-	{"state", required_argument, NULL, OPT_STATE},
-	{"reconnect-wait", required_argument, NULL, OPT_RWAIT},
-	{"reconnect-max-wait", required_argument, NULL, OPT_RMAX},
-	{"ack-timeout", required_argument, NULL, OPT_ACK},
-	{"user", required_argument, NULL, OPT_USER},
-	{"password-file", required_argument, NULL, OPT_PWFILE},
-	{"token-file", required_argument, NULL, OPT_TOKFILE},
-	{"nkey", required_argument, NULL, OPT_NKEY},
-	{"nkey-seed", required_argument, NULL, OPT_NKEYSEED},
-	{"creds", required_argument, NULL, OPT_CREDS},
-	{"tls", no_argument, NULL, OPT_TLS},
-	{"tls-ca", required_argument, NULL, OPT_TLSCA},
-	{"tls-cert", required_argument, NULL, OPT_TLSCERT},
-	{"tls-key", required_argument, NULL, OPT_TLSKEY},
-	{"tls-hostname", required_argument, NULL, OPT_TLSHOST},
-	{"tls-skip-verify", no_argument, NULL, OPT_TLSSKIP},
-	{"log-level", required_argument, NULL, 'l'},
-	{"check-config", no_argument, NULL, OPT_CHECK},
-	{"stats", no_argument, NULL, OPT_STATS},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{0, 0, 0, 0},
+/* The flags: each sets the config key of the same name (in [uplink] unless
+ * it says [nats]) through the code that reads the file. */
+static const hm_cli_flag flags[] = {
+	{"config", 'c', required_argument, NULL, NULL, NULL},
+	{"bus", 'b', required_argument, "uplink", "bus", NULL},
+	{"url", 'u', required_argument, "uplink", "url", NULL},
+	{"prefix", 'p', required_argument, "uplink", "prefix", NULL},
+	{"ring", 'r', required_argument, "uplink", "ring", NULL},
+	{"mode", 'm', required_argument, "uplink", "mode", NULL},
+	{"policy", 'P', required_argument, "uplink", "policy", NULL},
+	{"max-pending", OPT_MAXPEND, required_argument, "uplink", "max_pending", NULL},
+	{"batch", OPT_BATCH, required_argument, "uplink", "batch", NULL},
+	{"flush", OPT_FLUSH, required_argument, "uplink", "flush", NULL},
+	{"replicas", OPT_REPLICAS, required_argument, "uplink", "replicas", NULL},
+	{"name", OPT_NAME, required_argument, "uplink", "name", NULL},
+	{"state", OPT_STATE, required_argument, "uplink", "state", NULL},
+	{"reconnect-wait", OPT_RWAIT, required_argument, "uplink", "reconnect_wait", NULL},
+	{"reconnect-max-wait", OPT_RMAX, required_argument, "uplink", "reconnect_max_wait", NULL},
+	{"ack-timeout", OPT_ACK, required_argument, "uplink", "ack_timeout", NULL},
+	{"user", OPT_USER, required_argument, "nats", "user", NULL},
+	{"password-file", OPT_PWFILE, required_argument, "nats", "password_file", NULL},
+	{"token-file", OPT_TOKFILE, required_argument, "nats", "token_file", NULL},
+	{"nkey", OPT_NKEY, required_argument, "nats", "nkey", NULL},
+	{"nkey-seed", OPT_NKEYSEED, required_argument, "nats", "nkey_seed", NULL},
+	{"creds", OPT_CREDS, required_argument, "nats", "creds", NULL},
+	{"tls", OPT_TLS, no_argument, "nats", "tls", "true"},
+	{"tls-ca", OPT_TLSCA, required_argument, "nats", "tls_ca", NULL},
+	{"tls-cert", OPT_TLSCERT, required_argument, "nats", "tls_cert", NULL},
+	{"tls-key", OPT_TLSKEY, required_argument, "nats", "tls_key", NULL},
+	{"tls-hostname", OPT_TLSHOST, required_argument, "nats", "tls_hostname", NULL},
+	{"tls-skip-verify", OPT_TLSSKIP, no_argument, "nats", "tls_skip_verify", "true"},
+	{"log-level", 'l', required_argument, "uplink", "log_level", NULL},
+	{"check-config", OPT_CHECK, no_argument, NULL, NULL, NULL},
+	{"stats", OPT_STATS, no_argument, NULL, NULL, NULL},
+	{"json", OPT_JSON, no_argument, NULL, NULL, NULL},
+	{"help", 'h', no_argument, NULL, NULL, NULL},
+	{"version", 'V', no_argument, NULL, NULL, NULL},
 };
 
-/* The command line beyond the config keys it sets. */
+/* --stats and --json, the flags the command line handles itself. */
 typedef struct nats_cli {
-	const char *config_path;
-	bool check, stats, json, url_seen;
+	bool stats, json;
 } nats_cli;
 
-/* First pass: --config (wherever it appears), --help, --version and
- * unknown options. Returns -1 to go on, else the exit status. */
-static int first_pass(int argc, char **argv, nats_cli *cli)
+static int stats_flags(void *user, const hm_cli_flag *flag, const char *arg)
 {
-	opterr = 0;
-	int ch;
-	while ((ch = getopt_long(argc, argv, "c:b:u:p:r:m:P:l:hV", longopts, NULL)) != -1) {
-		if (ch == 'c')
-			cli->config_path = optarg;
-		else if (ch == 'h') {
-			usage(stdout);
-			return 0;
-		} else if (ch == 'V') {
-			printf("hermes-nats %d.%d.%d (libnats %s)\n", HERMES_VERSION_MAJOR,
-			       HERMES_VERSION_MINOR, HERMES_VERSION_PATCH, nats_GetVersion());
-			return 0;
-		} else if (ch == '?') {
-			fprintf(stderr, "hermes-nats: unknown or incomplete option '%s' (see --help)\n",
-				argv[optind - 1]);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "hermes-nats: unexpected argument '%s' (see --help)\n", argv[optind]);
-		return 2;
-	}
+	(void)arg;
+	nats_cli *cli = user;
+	if (flag->id == OPT_STATS)
+		cli->stats = true;
+	else
+		cli->json = true;
 	return -1;
 }
 
-/* Apply option ch of the second pass to c (or note it in cli). */
-static hermes_err take_option(int ch, hn_config *c, nats_cli *cli)
+static bool url_flag_seen;
+
+static hermes_err set_flag(void *cfg, const char *section, const char *key, const char *value)
 {
-	const char *sec = "uplink", *key = NULL, *value = optarg;
-	switch (ch) {
-	case 'c':
-		return HERMES_OK;
-	case 'b': key = "bus"; break;
-	case 'u':
-		if (!cli->url_seen) {
-			/* The first --url replaces the file's and environment's list. */
-			cli->url_seen = true;
-			c->nurls = 0;
-			c->urls_from_file = true;
-		}
-		key = "url";
-		break;
-	case 'p': key = "prefix"; break;
-	case 'm': key = "mode"; break;
-	case 'P': key = "policy"; break;
-	case 'l': key = "log_level"; break;
-	case OPT_MAXPEND: key = "max_pending"; break;
-	case OPT_BATCH: key = "batch"; break;
-	case OPT_FLUSH: key = "flush"; break;
-	case OPT_REPLICAS: key = "replicas"; break;
-	case OPT_NAME: key = "name"; break;
-	case OPT_STATE: key = "state"; break;
-	case OPT_RWAIT: key = "reconnect_wait"; break;
-	case OPT_RMAX: key = "reconnect_max_wait"; break;
-	case OPT_ACK: key = "ack_timeout"; break;
-	case OPT_USER: sec = "nats"; key = "user"; break;
-	case OPT_PWFILE: sec = "nats"; key = "password_file"; break;
-	case OPT_TOKFILE: sec = "nats"; key = "token_file"; break;
-	case OPT_NKEY: sec = "nats"; key = "nkey"; break;
-	case OPT_NKEYSEED: sec = "nats"; key = "nkey_seed"; break;
-	case OPT_CREDS: sec = "nats"; key = "creds"; break;
-	case OPT_TLS: sec = "nats"; key = "tls"; value = "true"; break;
-	case OPT_TLSCA: sec = "nats"; key = "tls_ca"; break;
-	case OPT_TLSCERT: sec = "nats"; key = "tls_cert"; break;
-	case OPT_TLSKEY: sec = "nats"; key = "tls_key"; break;
-	case OPT_TLSHOST: sec = "nats"; key = "tls_hostname"; break;
-	case OPT_TLSSKIP: sec = "nats"; key = "tls_skip_verify"; value = "true"; break;
-	case OPT_CHECK: cli->check = true; return HERMES_OK;
-	case OPT_STATS: cli->stats = true; return HERMES_OK;
-	case OPT_JSON: cli->json = true; return HERMES_OK;
-	case 'r':
-		return hn_config_ring_spec(c, optarg);
-	default:
-		return HERMES_OK;
+	hn_config *c = cfg;
+	if (!strcmp(key, "ring"))
+		return hn_config_ring_spec(c, value);
+	if (!strcmp(key, "url") && !url_flag_seen) {
+		/* The first --url replaces the file's and environment's list. */
+		url_flag_seen = true;
+		c->nurls = 0;
+		c->urls_from_file = true;
 	}
-	return key ? hn_config_set(c, sec, key, value) : HERMES_OK;
+	return hn_config_set(c, section, key, value);
 }
 
-/* The configuration: the file, then every other flag over it. Returns -1 to
- * go on, else the exit status. */
-static int configure(int argc, char **argv, hn_config *c, nats_cli *cli)
+/* The configuration: defaults and the environment, the file, then every
+ * flag over it. Returns -1 to go on, else the exit status. */
+static int configure(hn_config *c, const hm_cli *cli)
 {
 	hn_config_defaults(c);
-	if (cli->config_path && hn_config_load_file(c, cli->config_path) != HERMES_OK) {
-		fprintf(stderr, "hermes-nats: %s: %s\n", cli->config_path, c->error);
+	if (cli->config && hn_config_load_file(c, cli->config) != HERMES_OK) {
+		fprintf(stderr, "hermes-nats: %s: %s\n", cli->config, c->error);
 		return 1;
 	}
-	optind = 1;
-	int ch;
-	while ((ch = getopt_long(argc, argv, "c:b:u:p:r:m:P:l:hV", longopts, NULL)) != -1)
-		if (take_option(ch, c, cli) != HERMES_OK) {
-			fprintf(stderr, "hermes-nats: %s\n", c->error);
-			return 2;
-		}
-	return -1;
+	return hm_cli_apply(cli, "hermes-nats", set_flag, c, c->error);
 }
 
 static int stats_of(const hn_config *c, bool json)
@@ -513,32 +428,23 @@ static void start_workers(hn_uplink *up)
 	}
 }
 
-/* Keep the heartbeat until SIGTERM/SIGINT (returns 0) or until the NATS
- * connection is closed for good (returns 1). */
-static int wait_for_stop(hn_uplink *up, const sigset_t *sigs)
+/* Every wait for a stop signal: the heartbeat, and the end of the run (1)
+ * when the NATS connection is closed for good. */
+static int uplink_tick(void *arg)
 {
-	for (;;) {
-		struct timespec ts = {0, 250 * 1000000};
-		int sig = sigtimedwait(sigs, NULL, &ts);
-		hn_state_heartbeat(up->st);
-		if (natsConnection_IsClosed(up->nc)) {
-			/* The library gave up for good (for instance every server
-			 * refused our credentials after a reconnect). Say why and exit
-			 * non-zero so a supervisor (systemd Restart=on-failure) starts
-			 * us again with a fresh connection. */
-			const char *why = NULL;
-			natsConnection_GetLastError(up->nc, &why);
-			hm_dlog(HM_DLOG_ERROR, "the NATS connection is closed for good (%s); exiting",
-			       why && *why ? why : "no reason given");
-			return 1;
-		}
-		if (sig == SIGTERM || sig == SIGINT) {
-			hm_dlog(HM_DLOG_INFO, "stopping (signal %d)", sig);
-			return 0;
-		}
-		if (sig == SIGHUP)
-			hm_dlog(HM_DLOG_INFO, "SIGHUP ignored: restart hermes-nats to change its rings");
-	}
+	hn_uplink *up = arg;
+	hn_state_heartbeat(up->st);
+	if (!natsConnection_IsClosed(up->nc))
+		return 0;
+	/* The library gave up for good (for instance every server refused our
+	 * credentials after a reconnect). Say why and exit non-zero so a
+	 * supervisor (systemd Restart=on-failure) starts us again with a fresh
+	 * connection. */
+	const char *why = NULL;
+	natsConnection_GetLastError(up->nc, &why);
+	hm_dlog(HM_DLOG_ERROR, "the NATS connection is closed for good (%s); exiting",
+		why && *why ? why : "no reason given");
+	return 1;
 }
 
 static void stop_workers(hn_uplink *up)
@@ -556,7 +462,7 @@ static void stop_workers(hn_uplink *up)
 	hn_flush_stop(up);
 	/* What core mode handed to the library goes out before we close. */
 	if (hn_connected(up))
-		natsConnection_FlushTimeout(up->nc, 2000);
+		natsConnection_FlushTimeout(up->nc, HN_CLOSE_TIMEOUT_MS);
 }
 
 static void close_nats(hn_uplink *up)
@@ -566,7 +472,7 @@ static void close_nats(hn_uplink *up)
 		natsConnection_Destroy(up->nc);
 	}
 	natsOptions_Destroy(up->opts);
-	nats_CloseAndWait(2000);
+	nats_CloseAndWait(HN_CLOSE_TIMEOUT_MS);
 }
 
 /* The state file after a run that ended with rc; seg is the bus's segment. */
@@ -590,7 +496,7 @@ static void close_state(hn_uplink *up, int rc, const char *seg)
 static int run(hn_uplink *up, const sigset_t *sigs)
 {
 	const hn_config *c = &up->cfg;
-	hermes_err aerr = attach_bus(up, sigs);
+	hermes_err aerr = hm_daemon_attach(c->bus, sigs, &up->bus);
 	if (aerr == HERMES_ECLOSED)
 		return 0; /* told to stop while waiting for the bus */
 	if (aerr != HERMES_OK)
@@ -622,7 +528,7 @@ static int run(hn_uplink *up, const sigset_t *sigs)
 		 * for NATS: an uplink whose server is down is running (and says so
 		 * in its state file), it is not failing to start. */
 		hm_notify_ready(NULL);
-		rc = wait_for_stop(up, sigs);
+		rc = hm_daemon_wait_stop(sigs, HN_HEARTBEAT_MS, uplink_tick, up);
 		stop_workers(up);
 	}
 	close_nats(up);
@@ -634,16 +540,27 @@ out:
 
 int main(int argc, char **argv)
 {
-	nats_cli cli = {0};
-	int rc = first_pass(argc, argv, &cli);
+	nats_cli own = {0};
+	char version[64];
+	snprintf(version, sizeof version, " (libnats %s)", nats_GetVersion());
+	const hm_cli_program program = {
+		.name = "hermes-nats",
+		.usage = usage_text,
+		.version = version,
+		.flags = flags,
+		.nflags = sizeof flags / sizeof flags[0],
+		.other = stats_flags,
+		.user = &own,
+	};
+	hm_cli cli;
+	int rc = hm_cli_parse(&cli, &program, argc, argv);
 	if (rc >= 0)
 		return rc;
 	hn_config *c = &g_up.cfg;
-	rc = configure(argc, argv, c, &cli);
-	if (rc >= 0)
+	if ((rc = configure(c, &cli)) >= 0)
 		return rc;
-	if (cli.stats)
-		return stats_of(c, cli.json);
+	if (own.stats)
+		return stats_of(c, own.json);
 	if (hn_config_finish(c) != HERMES_OK) {
 		fprintf(stderr, "hermes-nats: %s\n", c->error);
 		return 1;
@@ -652,11 +569,10 @@ int main(int argc, char **argv)
 		hn_config_print(c, stdout);
 		return 0;
 	}
-	hm_dlog_set_level(c->log_level);
 	/* Signals: handled synchronously by this thread; every thread created
 	 * from here on (ours and the client library's) inherits the mask. */
 	sigset_t sigs;
-	hm_signals_block(&sigs);
+	hm_daemon_start(c->log_level, &sigs);
 	srandom((unsigned)(hn_now_ns() ^ (uint64_t)getpid()));
 	init_sync(&g_up);
 	return run(&g_up, &sigs);
