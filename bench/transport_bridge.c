@@ -295,16 +295,26 @@ static void lend_close(lend *l)
 	hermes_bus_detach(l->bus);
 }
 
-static int ll_send(void *vc, const void *src, uint32_t len)
+/* Claim len bytes to publish (l->claim): 1, 0 no room, -1 error. who:
+ * the worker, for messages. */
+static int lend_claim(lend *l, uint32_t len, const char *who)
 {
-	lend *l = vc;
 	hermes_err err = hermes_pub_claim(l->pub, len, &l->claim);
 	if (err == HERMES_EAGAIN)
 		return 0;
 	if (err) {
-		say_error("bridge echo: hermes_pub_claim: %s", hermes_strerror(err));
+		say_error("bridge %s: hermes_pub_claim: %s", who, hermes_strerror(err));
 		return -1;
 	}
+	return 1;
+}
+
+static int ll_send(void *vc, const void *src, uint32_t len)
+{
+	lend *l = vc;
+	int r = lend_claim(l, len, "echo");
+	if (r <= 0)
+		return r;
 	memcpy(l->claim.data, src, len);
 	hermes_pub_commit(l->pub, &l->claim);
 	return 1;
@@ -360,15 +370,10 @@ static int lt_claim(void *vc, uint32_t n, uint32_t len, void **ptrs)
 {
 	lend *l = vc;
 	(void)n; /* single messages */
-	hermes_err err = hermes_pub_claim(l->pub, len, &l->claim);
-	if (err == HERMES_EAGAIN)
-		return 0;
-	if (err) {
-		say_error("bridge producer: hermes_pub_claim: %s", hermes_strerror(err));
-		return -1;
-	}
-	ptrs[0] = l->claim.data;
-	return 1;
+	int r = lend_claim(l, len, "producer");
+	if (r > 0)
+		ptrs[0] = l->claim.data;
+	return r;
 }
 
 static int lt_commit(void *vc)

@@ -125,16 +125,23 @@ static void zend_close(zend *z)
 	free(z->obuf);
 }
 
+/* After a send or receive (what) did nothing: 0 when it is only not now
+ * (full, empty, timed out, interrupted), else -1 after saying why. */
+static int zend_not_now(const zend *z, const char *what)
+{
+	int e = zmq_errno();
+	if (e == EAGAIN || e == EINTR)
+		return 0;
+	say_zmq(z->label, what);
+	return -1;
+}
+
 /* Send one message: 1 sent, 0 not now (full, timed out), -1 error. */
 static int zend_send(zend *z, const void *src, uint32_t len)
 {
 	if (zmq_send(z->sock, src, len, 0) == (int)len)
 		return 1;
-	int e = zmq_errno();
-	if (e == EAGAIN || e == EINTR)
-		return 0;
-	say_zmq(z->label, "zmq_send");
-	return -1;
+	return zend_not_now(z, "zmq_send");
 }
 
 /* Receive one message (blocking up to the timeout unless flags has
@@ -149,11 +156,7 @@ static int zend_recv(zend *z, int flags)
 		}
 		return 1;
 	}
-	int e = zmq_errno();
-	if (e == EAGAIN || e == EINTR)
-		return 0;
-	say_zmq(z->label, "zmq_recv");
-	return -1;
+	return zend_not_now(z, "zmq_recv");
 }
 
 /* ---- latency ---- */
