@@ -61,21 +61,43 @@ static void test_one_message_is_one_line_even_truncated(void **state)
 	assert_true(strncmp(buf, "<6>info: a b c a long", 21) == 0);
 }
 
-/* Runs with stderr on a pipe, as under systemd with StandardError=journal. */
-static void with_stderr_pipe(int fds[2], int *saved)
+/* Everything readable from fd until end of file, into out (NUL terminated,
+ * cut at cap - 1 bytes); how many bytes. */
+static size_t read_all(int fd, char *out, size_t cap)
 {
-	assert_int_equal(pipe(fds), 0);
-	*saved = dup(STDERR_FILENO);
-	assert_true(*saved >= 0);
-	assert_int_equal(dup2(fds[1], STDERR_FILENO), STDERR_FILENO);
+	size_t got = 0;
+	ssize_t n;
+	while (got < cap - 1 && (n = read(fd, out + got, cap - 1 - got)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+	return got;
 }
 
-static void restore_stderr(int fds[2], int saved)
+/* The test's stderr on a pipe, as under systemd with StandardError=journal
+ * (JOURNAL_STREAM unset until a test sets it). */
+typedef struct capture {
+	int fds[2];
+	int saved;
+} capture;
+
+static void capture_start(capture *c)
 {
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	close(fds[0]);
-	close(fds[1]);
+	assert_int_equal(pipe(c->fds), 0);
+	c->saved = dup(STDERR_FILENO);
+	assert_true(c->saved >= 0);
+	assert_int_equal(dup2(c->fds[1], STDERR_FILENO), STDERR_FILENO);
+	unsetenv("JOURNAL_STREAM");
+}
+
+/* stderr back; what was written to it meanwhile into out (read_all). */
+static size_t capture_end(capture *c, char *out, size_t cap)
+{
+	dup2(c->saved, STDERR_FILENO);
+	close(c->saved);
+	close(c->fds[1]);
+	size_t got = read_all(c->fds[0], out, cap);
+	close(c->fds[0]);
+	return got;
 }
 
 static void set_journal_stream_to(int fd, long ino_delta)
@@ -90,22 +112,20 @@ static void set_journal_stream_to(int fd, long ino_delta)
 static void test_journal_detected_only_for_stderr_itself(void **state)
 {
 	(void)state;
-	int fds[2], saved;
-	with_stderr_pipe(fds, &saved);
-	unsetenv("JOURNAL_STREAM");
+	capture c;
+	capture_start(&c);
 	int none = hm_dlog_stderr_is_journal();
-	set_journal_stream_to(fds[1], 0);
+	set_journal_stream_to(c.fds[1], 0);
 	int same = hm_dlog_stderr_is_journal();
 	hm_dlog(HM_DLOG_ERROR, "disk full ring=%s", "r");
-	set_journal_stream_to(fds[1], 1);
+	set_journal_stream_to(c.fds[1], 1);
 	int other = hm_dlog_stderr_is_journal();
 	hm_dlog(HM_DLOG_ERROR, "disk full ring=%s", "r");
 	setenv("JOURNAL_STREAM", "garbage", 1);
 	int garbage = hm_dlog_stderr_is_journal();
 	unsetenv("JOURNAL_STREAM");
-	char out[256] = {0};
-	ssize_t n = read(fds[0], out, sizeof out - 1);
-	restore_stderr(fds, saved);
+	char out[256];
+	size_t n = capture_end(&c, out, sizeof out);
 	assert_int_equal(none, 0);
 	assert_int_equal(same, 1);
 	assert_int_equal(other, 0);
@@ -122,9 +142,8 @@ static void test_journal_detected_only_for_stderr_itself(void **state)
 static void test_level_filter_leaves_out_what_is_above_it(void **state)
 {
 	(void)state;
-	int fds[2], saved;
-	with_stderr_pipe(fds, &saved);
-	unsetenv("JOURNAL_STREAM");
+	capture c;
+	capture_start(&c);
 	int initial = hm_dlog_level();
 	hm_dlog_set_level(HM_DLOG_WARN);
 	hm_dlog(HM_DLOG_INFO, "left out");
@@ -134,9 +153,8 @@ static void test_level_filter_leaves_out_what_is_above_it(void **state)
 	hm_dlog_set_level(-1);
 	hm_dlog(HM_DLOG_ERROR, "left out");
 	hm_dlog_set_level(initial);
-	char out[256] = {0};
-	ssize_t n = read(fds[0], out, sizeof out - 1);
-	restore_stderr(fds, saved);
+	char out[256];
+	size_t n = capture_end(&c, out, sizeof out);
 	assert_int_equal(initial, HM_DLOG_DEBUG);
 	assert_int_equal(hm_dlog_level_named("error"), HM_DLOG_ERROR);
 	assert_int_equal(hm_dlog_level_named("warn"), HM_DLOG_WARN);
@@ -212,23 +230,12 @@ static void ring_line(const char *ring, const char *fmt, ...)
 static void test_ring_lines_end_in_a_ring_field(void **state)
 {
 	(void)state;
-	int fds[2];
-	assert_int_equal(pipe(fds), 0);
-	int saved = dup(STDERR_FILENO);
-	assert_true(saved >= 0);
-	unsetenv("JOURNAL_STREAM");
-	dup2(fds[1], STDERR_FILENO);
+	capture c;
+	capture_start(&c);
 	ring_line("orders", "journal %s unreadable", "/var/j");
 	ring_line("odd ring", "x");
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	close(fds[1]);
-	char buf[512] = {0};
-	size_t got = 0;
-	ssize_t n;
-	while (got < sizeof buf - 1 && (n = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0)
-		got += (size_t)n;
-	close(fds[0]);
+	char buf[512];
+	capture_end(&c, buf, sizeof buf);
 	assert_non_null(strstr(buf, ": warn: journal /var/j unreadable ring=orders\n"));
 	assert_non_null(strstr(buf, ": warn: x ring=\"odd ring\"\n"));
 }
@@ -253,11 +260,8 @@ static void test_hermesd_errors_reach_the_journal_as_err(void **state)
 	}
 	close(fds[1]);
 	assert_true(ht_wait_child(pid, 10000) >= 0);
-	char out[1024] = {0};
-	size_t got = 0;
-	ssize_t n;
-	while (got < sizeof out - 1 && (n = read(fds[0], out + got, sizeof out - 1 - got)) > 0)
-		got += (size_t)n;
+	char out[1024];
+	read_all(fds[0], out, sizeof out);
 	close(fds[0]);
 	assert_true(strncmp(out, "<3>error: ", 10) == 0);
 	assert_non_null(strstr(out, "/proc/hermes-no-such-dir"));

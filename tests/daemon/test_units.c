@@ -9,18 +9,28 @@
 static void test_sizes_take_binary_suffixes_in_either_case(void **state)
 {
 	(void)state;
-	uint64_t v = 0;
-	assert_true(hm_parse_size("0", &v) && v == 0);
-	assert_true(hm_parse_size("4096", &v) && v == 4096);
-	assert_true(hm_parse_size("100B", &v) && v == 100);
-	assert_true(hm_parse_size("64k", &v) && v == 65536);
-	assert_true(hm_parse_size("64K", &v) && v == 65536);
-	assert_true(hm_parse_size("64KB", &v) && v == 65536);
-	assert_true(hm_parse_size("64KiB", &v) && v == 65536);
-	assert_true(hm_parse_size("64Ki", &v) && v == 65536);
-	assert_true(hm_parse_size("4M", &v) && v == 4u << 20);
-	assert_true(hm_parse_size("1g", &v) && v == 1u << 30);
-	assert_true(hm_parse_size("2T", &v) && v == 2ull << 40);
+	static const struct {
+		const char *text;
+		uint64_t bytes;
+	} ok[] = {
+		{"0", 0},
+		{"4096", 4096},
+		{"100B", 100},
+		{"64k", 65536},
+		{"64K", 65536},
+		{"64KB", 65536},
+		{"64KiB", 65536},
+		{"64Ki", 65536},
+		{"4M", 4u << 20},
+		{"1g", 1u << 30},
+		{"2T", 2ull << 40},
+	};
+	for (unsigned i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		uint64_t v = 0;
+		if (!hm_parse_size(ok[i].text, &v) || v != ok[i].bytes)
+			fail_msg("size \"%s\": %llu, expected %llu", ok[i].text, (unsigned long long)v,
+				 (unsigned long long)ok[i].bytes);
+	}
 }
 
 static void test_sizes_refuse_signs_spaces_other_suffixes_and_overflow(void **state)

@@ -172,6 +172,13 @@ void hjt_record(hjt *t, uint64_t from, uint64_t to, int timeout_ms)
 			 (unsigned long long)to, timeout_ms, t->log);
 }
 
+void hjt_journal(hjt *t, const char *tag, uint64_t capacity, const char *conf, uint64_t n)
+{
+	hjt_begin(t, tag, capacity, conf);
+	hjt_record(t, 0, n, 10000);
+	hjt_stop(t);
+}
+
 uint64_t hjt_ring_seq(hjt *t, hermes_start start)
 {
 	hermes_sub *s;

@@ -68,6 +68,10 @@ void hjt_send(hjt *t, uint64_t from, uint64_t to);
  * (hjt_wait_journaled within timeout_ms); fails the test when it does not. */
 void hjt_record(hjt *t, uint64_t from, uint64_t to, int timeout_ms);
 
+/* A finished journal of messages [0, n): hjt_begin, hjt_record (10 s), and
+ * the recorder stopped. */
+void hjt_journal(hjt *t, const char *tag, uint64_t capacity, const char *conf, uint64_t n);
+
 /* The sequence a subscriber joining t's ring at `start` would read next
  * (HERMES_START_LATEST: the ring's tail; HERMES_START_EARLIEST: the oldest
  * message it holds). */

@@ -48,10 +48,8 @@ static size_t out_seqs(uint64_t *seqs, size_t max)
 static void test_tail_reaches_into_the_journal_and_verify_finds_corruption(void **state)
 {
 	(void)state;
-	hjt_begin(&T, "jctl", 64u << 10, "file_size = 256K\n");
 	/* Far more than the 64 KiB ring holds: sequence 0 is long gone from it. */
-	hjt_record(&T, 0, 10000, 10000);
-	hjt_stop(&T);
+	hjt_journal(&T, "jctl", 64u << 10, "file_size = 256K\n", 10000);
 
 	const char *tail[] = {"tail", T.ring, "--from", "0", "--count", "10000", "--format", "hex",
 			      "--journal", T.dir, NULL};

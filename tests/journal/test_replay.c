@@ -63,9 +63,7 @@ static uint64_t read_exactly(hermes_replay *r, uint64_t from, uint64_t to, int t
 static void test_subscriber_started_after_the_producer_finished_reads_everything(void **state)
 {
 	(void)state;
-	hjt_begin(&T, "jlate", 1u << 20, "");
-	hjt_record(&T, 0, 20000, 10000);
-	hjt_stop(&T);
+	hjt_journal(&T, "jlate", 1u << 20, "", 20000);
 	/* The producer is gone; the ring's own subscribers would start at its
 	 * end. A replay from 0 gets all of it from the journal. */
 	hermes_replay *r;
@@ -352,9 +350,7 @@ static void test_hand_over_race_reports_a_real_loss_once(void **state)
 static void test_recorder_refuses_a_ring_that_was_created_again(void **state)
 {
 	(void)state;
-	hjt_begin(&T, "jrecreate", 64u << 10, "");
-	hjt_record(&T, 0, 100, 10000);
-	hjt_stop(&T);
+	hjt_journal(&T, "jrecreate", 64u << 10, "", 100);
 	/* The same name, a new ring: its sequences start at 0 again. */
 	assert_int_equal(hermes_ring_delete(T.b.bus, T.ring, 0), HERMES_OK);
 	hermes_ring_config rc = {.name = T.ring, .capacity = 64u << 10, .max_msg = 1024,
