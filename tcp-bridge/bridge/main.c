@@ -12,6 +12,7 @@
 #include <hermes/hermes.h>
 
 #include "tcp-bridge/client/auth.h"
+#include "daemon/cli.h"
 #include "daemon/log.h"
 #include "daemon/sched.h"
 #include "tcp-bridge/bridge/config.h"
@@ -119,11 +120,6 @@ static const char usage_text[] =
 	"$NOTIFY_SOCKET set (systemd Type=notify) it reports READY=1 and the address.\n"
 	"Exit status: 0 after a graceful stop, 1 on errors, 2 on usage errors.\n";
 
-static void usage(FILE *f)
-{
-	fputs(usage_text, f);
-}
-
 static int keygen(int argc, char **argv)
 {
 	static const char use[] =
@@ -204,177 +200,127 @@ enum {
 	O_LINK_PLAIN, O_PERADDR, O_PERID, O_HOLDS, O_IDLE, O_MEMLIMIT, O_KEY, O_JOURNAL
 };
 
-static const struct option opts[] = {
-	{"config", required_argument, NULL, 'c'},
-	{"bus", required_argument, NULL, 'b'},
-	{"listen", required_argument, NULL, 'L'},
-	{"auth", required_argument, NULL, 'a'},
-	{"encrypt", required_argument, NULL, O_ENCRYPT},
-	{"insecure", no_argument, NULL, O_INSECURE},
-	{"allow-anonymous", no_argument, NULL, O_ANON},
-	{"link-plaintext", no_argument, NULL, O_LINK_PLAIN},
-	{"max-connections-per-address", required_argument, NULL, O_PERADDR},
-	{"max-connections-per-identity", required_argument, NULL, O_PERID},
-	{"max-holds-per-identity", required_argument, NULL, O_HOLDS},
-	{"idle-timeout", required_argument, NULL, O_IDLE},
-	{"memory-limit", required_argument, NULL, O_MEMLIMIT},
-	{"link", required_argument, NULL, 'k'},
-	{"link-identity", required_argument, NULL, O_LINK_ID},
-	{"link-key", required_argument, NULL, O_LINK_KEY},
-	{"link-encrypt", no_argument, NULL, O_LINK_ENC},
-	{"name", required_argument, NULL, O_NAME},
-	{"key", required_argument, NULL, O_KEY},
-	{"bus-id", required_argument, NULL, O_BUS_ID},
-	{"slow-policy", required_argument, NULL, O_SLOW},
-	{"out-buffer", required_argument, NULL, O_OUTBUF},
-	{"max-frame", required_argument, NULL, O_MAXFRAME},
-	{"max-connections", required_argument, NULL, O_MAXCONN},
-	{"handshake-timeout", required_argument, NULL, O_HSTIMEOUT},
-	{"publish-timeout", required_argument, NULL, O_PUBTIMEOUT},
-	{"busy-poll", no_argument, NULL, O_BUSY},
-	{"cpu", required_argument, NULL, O_CPU},
-	{"rt-priority", required_argument, NULL, O_RT},
-	{"idle-spin", required_argument, NULL, O_SPIN},
-	{"stats-dir", required_argument, NULL, O_STATSDIR},
-	{"state-dir", required_argument, NULL, O_STATEDIR},
-	{"journal", required_argument, NULL, O_JOURNAL},
-	{"link-import-timeout", required_argument, NULL, O_IMPORT_TIMEOUT},
-	{"log-level", required_argument, NULL, 'l'},
-	{"check-config", no_argument, NULL, O_CHECK},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{0},
+/* The flags: most set the config key of the same meaning, applied after
+ * the config file, in order, with the same validation as its keys; links
+ * and journals are added after them (the --link-* flags apply to every
+ * --link). */
+static const hm_cli_flag flags[] = {
+	{"config", 'c', required_argument, NULL, NULL, NULL},
+	{"bus", 'b', required_argument, NULL, "bus", NULL},
+	{"listen", 'L', required_argument, NULL, "listen", NULL},
+	{"auth", 'a', required_argument, NULL, "auth", NULL},
+	{"encrypt", O_ENCRYPT, required_argument, NULL, "encrypt", NULL},
+	{"insecure", O_INSECURE, no_argument, NULL, "insecure", "true"},
+	{"allow-anonymous", O_ANON, no_argument, NULL, "allow_anonymous", "true"},
+	{"link-plaintext", O_LINK_PLAIN, no_argument, NULL, NULL, NULL},
+	{"max-connections-per-address", O_PERADDR, required_argument, NULL, "max_connections_per_address", NULL},
+	{"max-connections-per-identity", O_PERID, required_argument, NULL, "max_connections_per_identity", NULL},
+	{"max-holds-per-identity", O_HOLDS, required_argument, NULL, "max_holds_per_identity", NULL},
+	{"idle-timeout", O_IDLE, required_argument, NULL, "idle_timeout_ms", NULL},
+	{"memory-limit", O_MEMLIMIT, required_argument, NULL, "memory_limit", NULL},
+	{"link", 'k', required_argument, NULL, NULL, NULL},
+	{"link-identity", O_LINK_ID, required_argument, NULL, NULL, NULL},
+	{"link-key", O_LINK_KEY, required_argument, NULL, NULL, NULL},
+	{"link-encrypt", O_LINK_ENC, no_argument, NULL, NULL, NULL},
+	{"name", O_NAME, required_argument, NULL, "name", NULL},
+	{"key", O_KEY, required_argument, NULL, "key_file", NULL},
+	{"bus-id", O_BUS_ID, required_argument, NULL, "bus_id", NULL},
+	{"slow-policy", O_SLOW, required_argument, NULL, "slow_policy", NULL},
+	{"out-buffer", O_OUTBUF, required_argument, NULL, "out_buffer", NULL},
+	{"max-frame", O_MAXFRAME, required_argument, NULL, "max_frame", NULL},
+	{"max-connections", O_MAXCONN, required_argument, NULL, "max_connections", NULL},
+	{"handshake-timeout", O_HSTIMEOUT, required_argument, NULL, "handshake_timeout_ms", NULL},
+	{"publish-timeout", O_PUBTIMEOUT, required_argument, NULL, "publish_timeout_ms", NULL},
+	{"busy-poll", O_BUSY, no_argument, NULL, "busy_poll", "true"},
+	{"cpu", O_CPU, required_argument, NULL, "cpu_affinity", NULL},
+	{"rt-priority", O_RT, required_argument, NULL, "rt_priority", NULL},
+	{"idle-spin", O_SPIN, required_argument, NULL, "idle_spin_us", NULL},
+	{"stats-dir", O_STATSDIR, required_argument, NULL, "stats_dir", NULL},
+	{"state-dir", O_STATEDIR, required_argument, NULL, "state_dir", NULL},
+	{"journal", O_JOURNAL, required_argument, NULL, NULL, NULL},
+	{"link-import-timeout", O_IMPORT_TIMEOUT, required_argument, NULL, "link_import_timeout_ms", NULL},
+	{"log-level", 'l', required_argument, NULL, "log_level", NULL},
+	{"check-config", O_CHECK, no_argument, NULL, NULL, NULL},
+	{"help", 'h', no_argument, NULL, NULL, NULL},
+	{"version", 'V', no_argument, NULL, NULL, NULL},
 };
 
-/* The command line. Flags are applied after the config file, in order, with
- * the same validation as its keys. */
-typedef struct bridge_cli {
-	struct flag {
-		const char *key, *value;
-	} flags[64];
-	unsigned nflags, nlinks, njournals;
+/* The links and journals of the command line, added after its other flags. */
+typedef struct bridge_links {
+	unsigned nlinks, njournals;
 	const char *links[HM_BR_MAX_LINKS];
 	const char *journals[HM_BR_MAX_RINGCFG];
-	const char *config, *link_id, *link_key;
-	bool link_enc, link_plain, check;
-} bridge_cli;
+	const char *link_id, *link_key;
+	bool link_enc, link_plain;
+} bridge_links;
 
-/* Take option o: set *key (and *value, for switches) to the config key it
- * stands for, or note it in cli. Returns -1 to go on, else the exit status. */
-static int take_option(int o, bridge_cli *cli, const char **key, const char **value)
+/* A flag without a config key: note it in the links. Returns -1 to go on,
+ * else the exit status. */
+static int link_flag(void *user, const hm_cli_flag *flag, const char *arg)
 {
-	switch (o) {
-	case 'c': cli->config = optarg; break;
-	case 'b': *key = "bus"; break;
-	case 'L': *key = "listen"; break;
-	case 'a': *key = "auth"; break;
-	case O_ENCRYPT: *key = "encrypt"; break;
-	case O_INSECURE: *key = "insecure"; *value = "true"; break;
-	case O_ANON: *key = "allow_anonymous"; *value = "true"; break;
-	case O_LINK_PLAIN: cli->link_plain = true; break;
-	case O_PERADDR: *key = "max_connections_per_address"; break;
-	case O_PERID: *key = "max_connections_per_identity"; break;
-	case O_HOLDS: *key = "max_holds_per_identity"; break;
-	case O_IDLE: *key = "idle_timeout_ms"; break;
-	case O_MEMLIMIT: *key = "memory_limit"; break;
+	bridge_links *l = user;
+	switch (flag->id) {
 	case 'k':
-		if (cli->nlinks == HM_BR_MAX_LINKS) {
+		if (l->nlinks == HM_BR_MAX_LINKS) {
 			fprintf(stderr, "hermes-bridge: at most %d links\n", HM_BR_MAX_LINKS);
 			return 2;
 		}
-		cli->links[cli->nlinks++] = optarg;
+		l->links[l->nlinks++] = arg;
 		break;
 	case O_JOURNAL:
-		if (cli->njournals == HM_BR_MAX_RINGCFG) {
+		if (l->njournals == HM_BR_MAX_RINGCFG) {
 			fprintf(stderr, "hermes-bridge: at most %d journals\n", HM_BR_MAX_RINGCFG);
 			return 2;
 		}
-		cli->journals[cli->njournals++] = optarg;
+		l->journals[l->njournals++] = arg;
 		break;
-	case O_LINK_ID: cli->link_id = optarg; break;
-	case O_LINK_KEY: cli->link_key = optarg; break;
-	case O_LINK_ENC: cli->link_enc = true; break;
-	case O_NAME: *key = "name"; break;
-	case O_KEY: *key = "key_file"; break;
-	case O_BUS_ID: *key = "bus_id"; break;
-	case O_SLOW: *key = "slow_policy"; break;
-	case O_OUTBUF: *key = "out_buffer"; break;
-	case O_MAXFRAME: *key = "max_frame"; break;
-	case O_MAXCONN: *key = "max_connections"; break;
-	case O_HSTIMEOUT: *key = "handshake_timeout_ms"; break;
-	case O_PUBTIMEOUT: *key = "publish_timeout_ms"; break;
-	case O_BUSY: *key = "busy_poll"; *value = "true"; break;
-	case O_CPU: *key = "cpu_affinity"; break;
-	case O_RT: *key = "rt_priority"; break;
-	case O_SPIN: *key = "idle_spin_us"; break;
-	case O_STATSDIR: *key = "stats_dir"; break;
-	case O_STATEDIR: *key = "state_dir"; break;
-	case O_IMPORT_TIMEOUT: *key = "link_import_timeout_ms"; break;
-	case 'l': *key = "log_level"; break;
-	case O_CHECK: cli->check = true; break;
-	case 'h': usage(stdout); return 0;
-	case 'V':
-		printf("hermes-bridge %d.%d.%d (protocol %d%s)\n", HERMES_VERSION_MAJOR,
-		       HERMES_VERSION_MINOR, HERMES_VERSION_PATCH, HERMES_PROTOCOL_VERSION,
-		       hm_auth_available() ? ", libsodium" : ", without libsodium");
-		return 0;
-	default: usage(stderr); return 2;
+	case O_LINK_ID: l->link_id = arg; break;
+	case O_LINK_KEY: l->link_key = arg; break;
+	case O_LINK_ENC: l->link_enc = true; break;
+	default: l->link_plain = true; break; /* O_LINK_PLAIN */
 	}
 	return -1;
 }
 
-/* Parse the command line into cli. Returns -1 to go on, else the exit status. */
-static int parse_args(int argc, char **argv, bridge_cli *cli)
+static hermes_err set_flag(void *cfg, const char *section, const char *key, const char *value)
 {
-	int o;
-	while ((o = getopt_long(argc, argv, "c:b:L:a:k:l:hV", opts, NULL)) != -1) {
-		const char *key = NULL, *value = optarg;
-		int rc = take_option(o, cli, &key, &value);
-		if (rc >= 0)
-			return rc;
-		if (key) {
-			if (cli->nflags == 64) {
-				fprintf(stderr, "hermes-bridge: too many flags\n");
-				return 2;
-			}
-			cli->flags[cli->nflags++] = (struct flag){key, value};
+	(void)section;
+	return hm_bridge_cfg_set(cfg, key, value);
+}
+
+/* The links and journals of the command line. 0, or 2 (said). */
+static int add_links(hm_bridge_cfg *cfg, const bridge_links *l)
+{
+	for (unsigned i = 0; i < l->nlinks; i++) {
+		if (hm_bridge_cfg_add_link(cfg, l->links[i], l->link_id, l->link_key, l->link_enc)) {
+			fprintf(stderr, "hermes-bridge: %s\n", cfg->error);
+			return 2;
 		}
+		cfg->links[cfg->nlinks - 1].plaintext = l->link_plain;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "hermes-bridge: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
-	return -1;
+	for (unsigned i = 0; i < l->njournals; i++)
+		if (hm_bridge_cfg_add_journal(cfg, l->journals[i])) {
+			fprintf(stderr, "hermes-bridge: %s\n", cfg->error);
+			return 2;
+		}
+	return 0;
 }
 
 /* The configuration: the file, then the flags, links and journals of the
  * command line, checked, and the auth file. Returns -1 to go on, else the
  * exit status (cfg finished then). */
-static int configure(hm_bridge_cfg *cfg, const bridge_cli *cli)
+static int configure(hm_bridge_cfg *cfg, const hm_cli *cli, const bridge_links *l)
 {
 	hm_bridge_cfg_defaults(cfg);
 	if (cli->config && hm_bridge_cfg_load(cfg, cli->config)) {
 		fprintf(stderr, "hermes-bridge: %s\n", cfg->error);
 		return 1;
 	}
-	for (unsigned i = 0; i < cli->nflags; i++)
-		if (hm_bridge_cfg_set(cfg, cli->flags[i].key, cli->flags[i].value)) {
-			fprintf(stderr, "hermes-bridge: --%s: %s\n", cli->flags[i].key, cfg->error);
-			return 2;
-		}
-	for (unsigned i = 0; i < cli->nlinks; i++) {
-		if (hm_bridge_cfg_add_link(cfg, cli->links[i], cli->link_id, cli->link_key, cli->link_enc)) {
-			fprintf(stderr, "hermes-bridge: %s\n", cfg->error);
-			return 2;
-		}
-		cfg->links[cfg->nlinks - 1].plaintext = cli->link_plain;
-	}
-	for (unsigned i = 0; i < cli->njournals; i++)
-		if (hm_bridge_cfg_add_journal(cfg, cli->journals[i])) {
-			fprintf(stderr, "hermes-bridge: %s\n", cfg->error);
-			return 2;
-		}
+	int rc = hm_cli_apply(cli, "hermes-bridge", set_flag, cfg, cfg->error);
+	if (rc >= 0)
+		return rc;
+	if (add_links(cfg, l))
+		return 2;
 	if (hm_bridge_cfg_check(cfg) || (cfg->auth_file[0] && hm_bridge_cfg_load_auth(cfg))) {
 		fprintf(stderr, "hermes-bridge: %s\n", cfg->error);
 		hm_bridge_cfg_fini(cfg);
@@ -417,12 +363,25 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "keygen"))
 		return keygen(argc, argv);
-	static bridge_cli cli;
-	int rc = parse_args(argc, argv, &cli);
+	static bridge_links links;
+	char version[64];
+	snprintf(version, sizeof version, " (protocol %d%s)", HERMES_PROTOCOL_VERSION,
+		 hm_auth_available() ? ", libsodium" : ", without libsodium");
+	const hm_cli_program program = {
+		.name = "hermes-bridge",
+		.usage = usage_text,
+		.version = version,
+		.flags = flags,
+		.nflags = sizeof flags / sizeof flags[0],
+		.other = link_flag,
+		.user = &links,
+	};
+	static hm_cli cli;
+	int rc = hm_cli_parse(&cli, &program, argc, argv);
 	if (rc >= 0)
 		return rc;
 	static hm_bridge_cfg cfg;
-	rc = configure(&cfg, &cli);
+	rc = configure(&cfg, &cli, &links);
 	if (rc >= 0)
 		return rc;
 	if (cli.check) {
