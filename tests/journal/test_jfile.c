@@ -49,6 +49,15 @@ static uint32_t put_msg(jf *f, uint64_t seq)
 	return len;
 }
 
+/* A file (index stride 4096) holding messages [first, end). */
+static jf *file_of(uint64_t first, uint64_t end)
+{
+	jf *f = make_file(first, 4096);
+	for (uint64_t q = first; q < end; q++)
+		put_msg(f, q);
+	return f;
+}
+
 static void check_msg(const hm_jrec *r, uint64_t seq)
 {
 	assert_int_equal(r->type, HM_JR_MSG);
@@ -192,9 +201,7 @@ static void test_index_finds_any_sequence(void **state)
 static void test_torn_tail_is_detected_by_checksum_and_cut(void **state)
 {
 	(void)state;
-	jf *f = make_file(0, 4096);
-	for (uint64_t q = 0; q < 50; q++)
-		put_msg(f, q);
+	jf *f = file_of(0, 50);
 	uint64_t good_tail = f->tail;
 	/* A record whose commit word reached the file but whose body did not:
 	 * write it whole, then damage the payload's end. */
@@ -224,9 +231,7 @@ static void test_torn_tail_is_detected_by_checksum_and_cut(void **state)
 static void test_uncommitted_record_of_a_killed_writer_is_cleared(void **state)
 {
 	(void)state;
-	jf *f = make_file(0, 4096);
-	for (uint64_t q = 0; q < 5; q++)
-		put_msg(f, q);
+	jf *f = file_of(0, 5);
 	uint64_t tail = f->tail;
 	/* Body written, commit word not: the writer was killed in between. */
 	put_msg(f, 5);
@@ -264,9 +269,7 @@ static void log_corrupt(void *ctx, uint64_t first, uint64_t count, uint64_t off)
 static void test_corrupt_record_is_reported_by_sequence_and_skipped(void **state)
 {
 	(void)state;
-	jf *f = make_file(100, 4096);
-	for (uint64_t q = 100; q < 130; q++)
-		put_msg(f, q);
+	jf *f = file_of(100, 130);
 	f->buf[f->offs[117] + HM_JR_HDR + 3] ^= 0x01; /* one bit of one payload */
 	corrupt_log l = {0};
 	hm_jscan s;
@@ -290,9 +293,7 @@ static void test_corrupt_record_is_reported_by_sequence_and_skipped(void **state
 static void test_corrupt_length_resyncs_through_the_index(void **state)
 {
 	(void)state;
-	jf *f = make_file(0, 4096);
-	for (uint64_t q = 0; q < 400; q++)
-		put_msg(f, q);
+	jf *f = file_of(0, 400);
 	/* A length that points into the middle of the next record. */
 	hm_put_le32(f->buf + f->offs[10], 3000);
 	corrupt_log l = {0};

@@ -71,6 +71,14 @@ static void write_msgs(hm_jwriter *w, uint64_t from, uint64_t to)
 	}
 }
 
+/* A journal of messages [0, n), its writer closed. */
+static void write_journal(uint64_t n)
+{
+	hm_jwriter *w = open_writer(NULL, 0);
+	write_msgs(w, 0, n);
+	hm_jwriter_close(w);
+}
+
 /* Read from `from` until the journal has nothing more; check each message
  * and return the sequence after the last one. */
 static uint64_t read_all(uint64_t from, uint64_t *msgs, uint64_t *gaps, uint64_t *lost, uint64_t *corrupt)
@@ -211,9 +219,7 @@ static void test_reader_follows_a_live_writer(void **state)
 static void test_reopened_writer_cuts_a_torn_tail_and_continues(void **state)
 {
 	(void)state;
-	hm_jwriter *w = open_writer(NULL, 0);
-	write_msgs(w, 0, 100);
-	hm_jwriter_close(w);
+	write_journal(100);
 	/* Append a committed-looking record with a bad checksum by hand. */
 	hm_jfile_info fi;
 	uint8_t *m = map_newest(&fi);
@@ -231,7 +237,7 @@ static void test_reopened_writer_cuts_a_torn_tail_and_continues(void **state)
 	assert_int_equal(msgs, 100);
 
 	hm_jrecovery rep;
-	w = open_writer(&rep, 0);
+	hm_jwriter *w = open_writer(&rep, 0);
 	assert_true(rep.torn);
 	assert_true(rep.cut_bytes > 0);
 	assert_int_equal(rep.next_seq, 100);
@@ -247,9 +253,7 @@ static void test_reopened_writer_cuts_a_torn_tail_and_continues(void **state)
 static void test_corrupt_record_reaches_the_reader_as_its_sequence_never_its_data(void **state)
 {
 	(void)state;
-	hm_jwriter *w = open_writer(NULL, 0);
-	write_msgs(w, 0, 50);
-	hm_jwriter_close(w);
+	write_journal(50);
 	assert_int_equal(count_files(), 1);
 	hm_jfile_info fi;
 	uint8_t *m = map_newest(&fi);
@@ -277,7 +281,7 @@ static void test_corrupt_record_reaches_the_reader_as_its_sequence_never_its_dat
 	hm_jreader_close(r);
 	/* A writer reopening reports it, keeps it (it is not the tail) and goes on. */
 	hm_jrecovery rep;
-	w = open_writer(&rep, 0);
+	hm_jwriter *w = open_writer(&rep, 0);
 	assert_int_equal(rep.corrupt, 1);
 	assert_int_equal(rep.corrupt_first, 20);
 	assert_false(rep.torn);
@@ -288,9 +292,7 @@ static void test_corrupt_record_reaches_the_reader_as_its_sequence_never_its_dat
 static void test_file_left_without_end_by_a_killed_roll_over_is_read_through(void **state)
 {
 	(void)state;
-	hm_jwriter *w = open_writer(NULL, 0);
-	write_msgs(w, 0, 600);
-	hm_jwriter_close(w);
+	write_journal(600);
 	uint64_t *s;
 	size_t n;
 	assert_int_equal(hm_jdir_list(dir, &s, &n), HERMES_OK);
@@ -322,7 +324,7 @@ static void test_file_left_without_end_by_a_killed_roll_over_is_read_through(voi
 	assert_int_equal(msgs, 600);
 	assert_int_equal(l + c, 0);
 	/* A writer reopening seals it again. */
-	w = open_writer(NULL, 0);
+	hm_jwriter *w = open_writer(NULL, 0);
 	hm_jfile_scan(m, &fi, &sc, NULL, NULL);
 	assert_true(sc.sealed);
 	assert_int_equal(sc.next_seq, newest);
