@@ -79,6 +79,18 @@ static uint32_t ring_max_msg(hermes_bus *bus, const char *name)
 
 typedef enum tail_format { FMT_TEXT, FMT_HEX, FMT_JSON } tail_format;
 
+/* What `hermes-ctl tail` was asked for. */
+typedef struct tail_args {
+	const char *ring;
+	const char *remote;  /* --remote HOST:PORT, or NULL */
+	const char *journal; /* --journal DIR, or NULL */
+	hermes_start start;
+	uint64_t from_seq;
+	uint64_t count; /* 0: no limit */
+	tail_format fmt;
+} tail_args;
+
+
 /* A user tag shows as "tag=0x2a " before the data in text and hex, only
  * when there is one; JSON always has "tag" (0: none). */
 static void print_message(tail_format fmt, const hermes_msg *m)
@@ -106,6 +118,61 @@ static void print_message(tail_format fmt, const hermes_msg *m)
 	fputc('\n', stdout);
 }
 
+/* The state every way of tailing (remote, journal, local) keeps: how much
+ * it printed, whether stdout was closed, the exit status so far. */
+typedef struct tail_run {
+	const tail_args *a;
+	uint64_t printed;
+	bool closed;
+	int status;
+} tail_run;
+
+/* Unblocked signals: one interrupts a blocking wait at once (the wait then
+ * answers HERMES_EAGAIN); one that lands just before the sleep is noticed at
+ * the next TAIL_WAIT_NS timeout. */
+static void tail_start(tail_run *t, const tail_args *a)
+{
+	ctl_install_signals(false);
+	*t = (tail_run){.a = a, .status = CTL_EXIT_OK};
+}
+
+/* Go on: no error, stdout open, the count not reached, no stop signal. */
+static bool tail_going(const tail_run *t)
+{
+	return t->status == CTL_EXIT_OK && !t->closed && (!t->a->count || t->printed < t->a->count) &&
+	       !ctl_should_stop();
+}
+
+static void tail_print(tail_run *t, const hermes_msg *m)
+{
+	print_message(t->a->fmt, m);
+	t->printed++;
+}
+
+/* Flush what was printed; a write error ends the tail with an error. */
+static void tail_flush(tail_run *t)
+{
+	if (ctl_flush(&t->closed) != 0)
+		t->status = CTL_EXIT_ERR;
+}
+
+/* The exit status, after the last flush. */
+static int tail_end(tail_run *t)
+{
+	if (t->status == CTL_EXIT_OK)
+		tail_flush(t);
+	return t->status;
+}
+
+/* What a subscriber or the replay skipped: claims aborted or repaired. */
+static void tail_gap(const hermes_msg *m)
+{
+	fflush(stdout);
+	fprintf(stderr, "hermes-ctl: tail: %llu sequence(s) skipped before %llu (aborted or repaired "
+			"claims)\n",
+		(unsigned long long)m->gap, (unsigned long long)m->seq);
+}
+
 /* ---- through a bridge (--remote) ---------------------------------------------- */
 
 /* Connect to a hermes-bridge; identity, key file and encryption come from
@@ -127,40 +194,36 @@ static int net_connect(const char *addr, hermes_net **n)
 	return CTL_EXIT_OK;
 }
 
-static int tail_remote(const char *addr, const char *ring, hermes_start start, uint64_t from,
-		       uint64_t count, tail_format fmt)
+static int tail_remote(const tail_args *a)
 {
 	hermes_net *n;
-	if (net_connect(addr, &n))
+	if (net_connect(a->remote, &n))
 		return CTL_EXIT_ERR;
 	uint32_t sub;
-	hermes_err err = hermes_net_subscribe(n, ring, start, from, REMOTE_ANSWER_NS, &sub, NULL);
+	hermes_err err = hermes_net_subscribe(n, a->ring, a->start, a->from_seq, REMOTE_ANSWER_NS,
+					      &sub, NULL);
 	if (err) {
-		ctl_error("--remote %s: ring '%s': %s (%s)", addr, ring, hermes_strerror(err),
+		ctl_error("--remote %s: ring '%s': %s (%s)", a->remote, a->ring, hermes_strerror(err),
 			  hermes_last_error_detail());
 		hermes_net_close(n);
 		return CTL_EXIT_ERR;
 	}
-	ctl_install_signals(false);
-	uint64_t printed = 0;
-	bool closed = false;
-	int status = CTL_EXIT_OK;
-	while (status == CTL_EXIT_OK && !closed && (!count || printed < count) && !ctl_should_stop()) {
+	tail_run t;
+	for (tail_start(&t, a); tail_going(&t); tail_flush(&t)) {
 		hermes_net_event ev;
 		err = hermes_net_poll(n, &ev, TAIL_WAIT_NS);
 		if (err == HERMES_ETIMEDOUT || err == HERMES_EAGAIN)
 			continue;
 		if (err) {
-			ctl_error("--remote %s: %s", addr, hermes_strerror(err));
-			status = CTL_EXIT_ERR;
+			ctl_error("--remote %s: %s", a->remote, hermes_strerror(err));
+			t.status = CTL_EXIT_ERR;
 			break;
 		}
 		switch (ev.type) {
 		case HERMES_NET_MESSAGE: {
 			hermes_msg m = {
 				.data = ev.data, .len = ev.len, .tag = (uint32_t)ev.value, .seq = ev.seq};
-			print_message(fmt, &m);
-			printed++;
+			tail_print(&t, &m);
 			break;
 		}
 		case HERMES_NET_LOSS:
@@ -171,32 +234,31 @@ static int tail_remote(const char *addr, const char *ring, hermes_start start, u
 				(unsigned long long)ev.value, (unsigned long long)ev.seq);
 			break;
 		case HERMES_NET_ERROR:
-			ctl_error("--remote %s: the bridge reports %s: %.*s", addr,
+			ctl_error("--remote %s: the bridge reports %s: %.*s", a->remote,
 				  hermes_strerror(ev.code), (int)ev.len, (const char *)ev.data);
 			if (ev.fatal)
-				status = CTL_EXIT_ERR;
+				t.status = CTL_EXIT_ERR;
 			break;
 		case HERMES_NET_CLOSED:
-			ctl_error("--remote %s: the bridge closed the connection (%s)", addr,
+			ctl_error("--remote %s: the bridge closed the connection (%s)", a->remote,
 				  hermes_strerror(ev.code));
-			status = CTL_EXIT_ERR;
+			t.status = CTL_EXIT_ERR;
 			break;
 		default:
 			break;
 		}
-		if (ctl_flush(&closed) != 0)
-			status = CTL_EXIT_ERR;
 	}
 	hermes_net_close(n);
-	return status;
+	return t.status;
 }
 
 /* tail --journal DIR: from the ring's journal, handed over to the live ring
  * (journal only when the bus is not there). */
-static int tail_journal(const ctl_ctx *ctx, const char *ring, const char *dir, hermes_start start,
-			uint64_t from_seq, uint64_t count, tail_format fmt)
+static int tail_journal(const ctl_ctx *ctx, const tail_args *a)
 {
-	if (start == HERMES_START_EARLIEST) {
+	const char *ring = a->ring, *dir = a->journal;
+	uint64_t from_seq = a->from_seq;
+	if (a->start == HERMES_START_EARLIEST) {
 		uint64_t *seqs;
 		size_t n;
 		from_seq = 0;
@@ -216,21 +278,18 @@ static int tail_journal(const ctl_ctx *ctx, const char *ring, const char *dir, h
 		hermes_bus_detach(bus);
 		return CTL_EXIT_ERR;
 	}
-	ctl_install_signals(false);
-	uint64_t printed = 0;
-	bool closed = false;
-	int status = CTL_EXIT_OK;
-	while (status == CTL_EXIT_OK && !closed && (!count || printed < count) && !ctl_should_stop()) {
+	tail_run t;
+	tail_start(&t, a);
+	while (tail_going(&t)) {
 		hermes_msg m;
 		err = hermes_replay_poll(r, &m);
 		if (err == HERMES_EAGAIN) {
 			hermes_replay_release(r);
-			if (ctl_flush(&closed) != 0)
-				status = CTL_EXIT_ERR;
+			tail_flush(&t);
 			err = hermes_replay_wait(r, HERMES_WAIT_BLOCK, TAIL_WAIT_NS);
 			if (err == HERMES_ECLOSED) {
 				ctl_error("bus '%s': ring '%s' was deleted", ctx->bus, ring);
-				status = CTL_EXIT_ERR;
+				t.status = CTL_EXIT_ERR;
 			}
 			continue;
 		}
@@ -249,33 +308,18 @@ static int tail_journal(const ctl_ctx *ctx, const char *ring, const char *dir, h
 		}
 		if (err) {
 			ctl_error("ring '%s': %s", ring, hermes_strerror(err));
-			status = CTL_EXIT_ERR;
+			t.status = CTL_EXIT_ERR;
 			break;
 		}
 		if (m.gap)
-			fprintf(stderr, "hermes-ctl: tail: %llu sequence(s) skipped before %llu (aborted or "
-					"repaired claims)\n",
-				(unsigned long long)m.gap, (unsigned long long)m.seq);
-		print_message(fmt, &m);
-		printed++;
+			tail_gap(&m);
+		tail_print(&t, &m);
 	}
-	if (status == CTL_EXIT_OK && ctl_flush(&closed) != 0)
-		status = CTL_EXIT_ERR;
+	int status = tail_end(&t);
 	hermes_replay_close(r);
 	hermes_bus_detach(bus);
 	return status;
 }
-
-/* What `hermes-ctl tail` was asked for. */
-typedef struct tail_args {
-	const char *ring;
-	const char *remote;  /* --remote HOST:PORT, or NULL */
-	const char *journal; /* --journal DIR, or NULL */
-	hermes_start start;
-	uint64_t from_seq;
-	uint64_t count; /* 0: no limit */
-	tail_format fmt;
-} tail_args;
 
 /* --from: earliest, latest or a sequence number. */
 static bool parse_from(const char *arg, tail_args *a)
@@ -349,12 +393,13 @@ static int tail_parse(ctl_ctx *ctx, int argc, char **argv, tail_args *a)
 	return -1;
 }
 
-/* Print what the subscriber has now, up to the count. Returns the exit
- * status so far (CTL_EXIT_OK to go on). */
-static int tail_drain(const ctl_ctx *ctx, const tail_args *a, hermes_sub *sub, uint8_t *buf,
-		      uint32_t cap, uint64_t *printed)
+/* Print what the subscriber has now, up to the count; an error ends the
+ * tail (t->status). */
+static void tail_drain(const ctl_ctx *ctx, tail_run *t, hermes_sub *sub, uint8_t *buf,
+		       uint32_t cap)
 {
-	while (!a->count || *printed < a->count) {
+	const tail_args *a = t->a;
+	while (!a->count || t->printed < a->count) {
 		hermes_msg m;
 		hermes_err err = hermes_sub_recv(sub, buf, cap, &m);
 		if (err == HERMES_EAGAIN)
@@ -373,53 +418,39 @@ static int tail_drain(const ctl_ctx *ctx, const tail_args *a, hermes_sub *sub, u
 			ctl_error("bus '%s': ring '%s': message %llu claims %u bytes, more than "
 				  "the ring's max_msg %u",
 				  ctx->bus, a->ring, (unsigned long long)m.seq, m.len, cap);
-			return CTL_EXIT_ERR;
+			t->status = CTL_EXIT_ERR;
+			return;
 		}
 		if (err) {
 			ctl_error("bus '%s': ring '%s': %s", ctx->bus, a->ring, hermes_strerror(err));
-			return CTL_EXIT_ERR;
+			t->status = CTL_EXIT_ERR;
+			return;
 		}
-		if (m.gap) {
-			fflush(stdout);
-			fprintf(stderr,
-				"hermes-ctl: tail: %llu sequence(s) skipped before %llu (aborted "
-				"or repaired claims)\n",
-				(unsigned long long)m.gap, (unsigned long long)m.seq);
-		}
-		print_message(a->fmt, &m);
-		(*printed)++;
+		if (m.gap)
+			tail_gap(&m);
+		tail_print(t, &m);
 	}
-	return CTL_EXIT_OK;
 }
 
 /* Wait and print until the count, a stop signal, a closed pipe or an error. */
 static int tail_loop(const ctl_ctx *ctx, const tail_args *a, hermes_sub *sub, uint8_t *buf,
 		     uint32_t cap)
 {
-	/* Unblocked: a signal interrupts a blocking wait at once (the wait then
-	 * answers HERMES_EAGAIN); one that lands just before the sleep is
-	 * noticed at the next TAIL_WAIT_NS timeout. */
-	ctl_install_signals(false);
-	uint64_t printed = 0;
-	bool closed = false;
-	int status = CTL_EXIT_OK;
-	while (status == CTL_EXIT_OK && !closed && (!a->count || printed < a->count) &&
-	       !ctl_should_stop()) {
+	tail_run t;
+	tail_start(&t, a);
+	while (tail_going(&t)) {
 		hermes_err err = hermes_sub_wait(sub, HERMES_WAIT_BLOCK, TAIL_WAIT_NS);
 		if (err == HERMES_ETIMEDOUT || err == HERMES_EAGAIN)
 			continue;
 		if (err == HERMES_ECLOSED) {
 			ctl_error("bus '%s': ring '%s' was deleted", ctx->bus, a->ring);
-			status = CTL_EXIT_ERR;
+			t.status = CTL_EXIT_ERR;
 			break;
 		}
-		status = tail_drain(ctx, a, sub, buf, cap, &printed);
-		if (ctl_flush(&closed) != 0)
-			status = CTL_EXIT_ERR;
+		tail_drain(ctx, &t, sub, buf, cap);
+		tail_flush(&t);
 	}
-	if (status == CTL_EXIT_OK && ctl_flush(&closed) != 0)
-		status = CTL_EXIT_ERR;
-	return status;
+	return tail_end(&t);
 }
 
 /* tail on the local bus: subscribe to the ring and print. */
@@ -457,9 +488,9 @@ int cmd_tail(ctl_ctx *ctx, int argc, char **argv)
 	if (r >= 0)
 		return r;
 	if (a.remote)
-		return tail_remote(a.remote, a.ring, a.start, a.from_seq, a.count, a.fmt);
+		return tail_remote(&a);
 	if (a.journal)
-		return tail_journal(ctx, a.ring, a.journal, a.start, a.from_seq, a.count, a.fmt);
+		return tail_journal(ctx, &a);
 	return tail_local(ctx, &a);
 }
 
