@@ -7,7 +7,6 @@
  * heartbeat and the periodic repair pass. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <grp.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -32,6 +31,7 @@
 #include "core/error_detail.h"
 #include "core/futex.h"
 #include "core/proc.h"
+#include "daemon/cli.h"
 #include "daemon/log.h"
 #include "daemon/notify.h"
 #include "daemon/sched.h"
@@ -135,42 +135,40 @@ static uint64_t realtime_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: hermesd [options]\n"
-		"\n"
-		"The Hermes bus supervisor: creates (or re-adopts) the shared-memory segment of\n"
-		"one bus, creates its rings, serves the control socket, and repairs the bus when\n"
-		"a producer or subscriber process dies. Runs in the foreground; logs to stderr.\n"
-		"\n"
-		"  -c, --config FILE      read FILE (INI; see hermesd.conf.example). Without it an\n"
-		"                         embedded default is used: bus 'default', 64 MiB, mode\n"
-		"                         0600, rings 'events' (block) and 'telemetry' (overwrite)\n"
-		"  -b, --bus NAME         bus name (default: [bus] name, $HERMES_BUS, 'default')\n"
-		"  -r, --run-dir DIR      directory for the control socket, lock and pid files\n"
-		"                         (default: $HERMES_RUN_DIR, /run/hermes as root,\n"
-		"                         $XDG_RUNTIME_DIR/hermes, /tmp/hermes-UID)\n"
-		"  -s, --size SIZE        segment size, e.g. 256M (default 64M)\n"
-		"  -m, --mode MODE        segment and socket mode, octal (default 0600)\n"
-		"  -g, --group GROUP      group owning the segment and socket (with --mode 0660)\n"
-		"      --remove-on-exit   remove the segment on SIGTERM/SIGINT (default: keep it,\n"
-		"                         so a restarted hermesd re-adopts every ring and message)\n"
-		"      --cpu LIST         pin the supervisor to CPUs, e.g. 2 or 2,3 or 4-7\n"
-		"      --rt-priority N    run with SCHED_FIFO priority N (1..99)\n"
-		"  -l, --log-level LEVEL  error, warn, info (default) or debug\n"
-		"      --check-config     validate the configuration, print it, and exit\n"
-		"  -f, --foreground       run in the foreground (the default and only mode;\n"
-		"                         use systemd or a supervisor to background it)\n"
-		"  -h, --help             this text\n"
-		"  -V, --version          print the version\n"
-		"\n"
-		"Signals: SIGTERM/SIGINT stop gracefully; SIGHUP re-reads the config file and\n"
-		"creates newly declared rings. With $NOTIFY_SOCKET set (systemd Type=notify) it\n"
-		"reports READY=1 once the bus is usable.\n"
-		"Exit status: 0 after a graceful stop, 1 on errors (bad config, a live hermesd\n"
-		"already owns the bus, an invalid existing segment), 2 on usage errors.\n");
-}
+/* The text of --help (a table: printed as it is). */
+static const char usage_text[] =
+	"usage: hermesd [options]\n"
+	"\n"
+	"The Hermes bus supervisor: creates (or re-adopts) the shared-memory segment of\n"
+	"one bus, creates its rings, serves the control socket, and repairs the bus when\n"
+	"a producer or subscriber process dies. Runs in the foreground; logs to stderr.\n"
+	"\n"
+	"  -c, --config FILE      read FILE (INI; see hermesd.conf.example). Without it an\n"
+	"                         embedded default is used: bus 'default', 64 MiB, mode\n"
+	"                         0600, rings 'events' (block) and 'telemetry' (overwrite)\n"
+	"  -b, --bus NAME         bus name (default: [bus] name, $HERMES_BUS, 'default')\n"
+	"  -r, --run-dir DIR      directory for the control socket, lock and pid files\n"
+	"                         (default: $HERMES_RUN_DIR, /run/hermes as root,\n"
+	"                         $XDG_RUNTIME_DIR/hermes, /tmp/hermes-UID)\n"
+	"  -s, --size SIZE        segment size, e.g. 256M (default 64M)\n"
+	"  -m, --mode MODE        segment and socket mode, octal (default 0600)\n"
+	"  -g, --group GROUP      group owning the segment and socket (with --mode 0660)\n"
+	"      --remove-on-exit   remove the segment on SIGTERM/SIGINT (default: keep it,\n"
+	"                         so a restarted hermesd re-adopts every ring and message)\n"
+	"      --cpu LIST         pin the supervisor to CPUs, e.g. 2 or 2,3 or 4-7\n"
+	"      --rt-priority N    run with SCHED_FIFO priority N (1..99)\n"
+	"  -l, --log-level LEVEL  error, warn, info (default) or debug\n"
+	"      --check-config     validate the configuration, print it, and exit\n"
+	"  -f, --foreground       run in the foreground (the default and only mode;\n"
+	"                         use systemd or a supervisor to background it)\n"
+	"  -h, --help             this text\n"
+	"  -V, --version          print the version\n"
+	"\n"
+	"Signals: SIGTERM/SIGINT stop gracefully; SIGHUP re-reads the config file and\n"
+	"creates newly declared rings. With $NOTIFY_SOCKET set (systemd Type=notify) it\n"
+	"reports READY=1 once the bus is usable.\n"
+	"Exit status: 0 after a graceful stop, 1 on errors (bad config, a live hermesd\n"
+	"already owns the bus, an invalid existing segment), 2 on usage errors.\n";
 
 /* ---- set-up ----------------------------------------------------------------- */
 
@@ -913,114 +911,46 @@ static void on_signal(void)
 
 /* ---- main ------------------------------------------------------------------------ */
 
-/* Flags, applied over the file and the environment by the same code that
- * reads the file's [bus] keys; each is checked as it is parsed, so a bad one
- * is a usage error (exit 2) that names the flag. */
-static struct {
-	const char *key, *flag, *value;
-} flags[16];
-static unsigned nflags;
+enum { O_REMOVE = 256, O_CPU, O_RT, O_CHECK };
 
-static int add_flag(const char *key, const char *flag, const char *value)
-{
-	hm_config scratch;
-	hm_config_defaults(&scratch);
-	if (hm_config_set(&scratch, key, value) != HERMES_OK) {
-		fprintf(stderr, "hermesd: %s: %s\n", flag, scratch.error);
-		return -1;
-	}
-	if (nflags == sizeof flags / sizeof flags[0]) {
-		fprintf(stderr, "hermesd: too many options\n");
-		return -1;
-	}
-	flags[nflags].key = key;
-	flags[nflags].flag = flag;
-	flags[nflags++].value = value;
-	return 0;
-}
+/* The flags: each sets the [bus] key of the same meaning, applied over the
+ * file and the environment by the same code that reads the file's keys, so
+ * a bad one is a usage error (exit 2) that names the flag. */
+static const hm_cli_flag flags[] = {
+	{"config", 'c', required_argument, NULL, NULL, NULL},
+	{"bus", 'b', required_argument, NULL, "name", NULL},
+	{"run-dir", 'r', required_argument, NULL, "run_dir", NULL},
+	{"size", 's', required_argument, NULL, "size", NULL},
+	{"mode", 'm', required_argument, NULL, "mode", NULL},
+	{"group", 'g', required_argument, NULL, "group", NULL},
+	{"remove-on-exit", O_REMOVE, no_argument, NULL, "remove_on_exit", "true"},
+	{"cpu", O_CPU, required_argument, NULL, "cpu_affinity", NULL},
+	{"rt-priority", O_RT, required_argument, NULL, "rt_priority", NULL},
+	{"log-level", 'l', required_argument, NULL, "log_level", NULL},
+	{"check-config", O_CHECK, no_argument, NULL, NULL, NULL},
+	{"foreground", 'f', no_argument, NULL, NULL, NULL}, /* the only mode */
+	{"help", 'h', no_argument, NULL, NULL, NULL},
+	{"version", 'V', no_argument, NULL, NULL, NULL},
+};
 
-static int parse_args(int argc, char **argv, bool *check)
+static const hm_cli_program program = {
+	.name = "hermesd",
+	.usage = usage_text,
+	.flags = flags,
+	.nflags = sizeof flags / sizeof flags[0],
+};
+
+static hm_cli cli;
+
+static hermes_err set_flag(void *cfg, const char *section, const char *key, const char *value)
 {
-	enum { O_REMOVE = 256, O_CPU, O_RT, O_CHECK };
-	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"bus", required_argument, NULL, 'b'},
-		{"run-dir", required_argument, NULL, 'r'},
-		{"size", required_argument, NULL, 's'},
-		{"mode", required_argument, NULL, 'm'},
-		{"group", required_argument, NULL, 'g'},
-		{"remove-on-exit", no_argument, NULL, O_REMOVE},
-		{"cpu", required_argument, NULL, O_CPU},
-		{"rt-priority", required_argument, NULL, O_RT},
-		{"log-level", required_argument, NULL, 'l'},
-		{"check-config", no_argument, NULL, O_CHECK},
-		{"foreground", no_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{0},
-	};
-	int o, bad = 0;
-	while ((o = getopt_long(argc, argv, "c:b:r:s:m:g:l:fhV", opts, NULL)) != -1) {
-		switch (o) {
-		case 'c':
-			d.config_path = optarg;
-			break;
-		case 'b':
-			bad |= add_flag("name", "--bus", optarg);
-			break;
-		case 'r':
-			bad |= add_flag("run_dir", "--run-dir", optarg);
-			break;
-		case 's':
-			bad |= add_flag("size", "--size", optarg);
-			break;
-		case 'm':
-			bad |= add_flag("mode", "--mode", optarg);
-			break;
-		case 'g':
-			bad |= add_flag("group", "--group", optarg);
-			break;
-		case 'l':
-			bad |= add_flag("log_level", "--log-level", optarg);
-			break;
-		case O_CPU:
-			bad |= add_flag("cpu_affinity", "--cpu", optarg);
-			break;
-		case O_RT:
-			bad |= add_flag("rt_priority", "--rt-priority", optarg);
-			break;
-		case O_REMOVE:
-			bad |= add_flag("remove_on_exit", "--remove-on-exit", "true");
-			break;
-		case O_CHECK:
-			*check = true;
-			break;
-		case 'f':
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case 'V':
-			printf("hermesd %d.%d.%d\n", HERMES_VERSION_MAJOR, HERMES_VERSION_MINOR,
-			       HERMES_VERSION_PATCH);
-			exit(0);
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "hermesd: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
-	if (bad)
-		fprintf(stderr, "hermesd: usage error; hermesd --help lists the options\n");
-	return bad ? 2 : 0;
+	(void)section;
+	return hm_config_set(cfg, key, value);
 }
 
 /* defaults < config file < environment < flags. 0, or 1 (the file, or the
- * whole configuration, is wrong) or 2 (a flag is) with c->error set. */
+ * whole configuration, is wrong; c->error says why) or 2 (a flag is: said
+ * on stderr). */
 static int build_config(hm_config *c)
 {
 	hm_config_defaults(c);
@@ -1029,24 +959,19 @@ static int build_config(hm_config *c)
 			return 1;
 		hm_config_apply_env(c);
 	}
-	for (unsigned i = 0; i < nflags; i++)
-		if (hm_config_set(c, flags[i].key, flags[i].value)) {
-			char why[sizeof c->error];
-			snprintf(why, sizeof why, "%s", c->error);
-			snprintf(c->error, sizeof c->error, "%s: %.200s", flags[i].flag, why);
-			return 2;
-		}
+	if (hm_cli_apply(&cli, program.name, set_flag, c, c->error) >= 0)
+		return 2;
 	return hm_config_check(c) ? 1 : 0;
 }
 
 static int load_config(bool check)
 {
 	int r = build_config(&d.cfg);
-	if (r) {
-		fprintf(stderr, "hermesd: %s%s%s\n", d.config_path && r == 1 ? d.config_path : "",
-			d.config_path && r == 1 ? ": " : "", d.cfg.error);
+	if (r == 1)
+		fprintf(stderr, "hermesd: %s%s%s\n", d.config_path ? d.config_path : "",
+			d.config_path ? ": " : "", d.cfg.error);
+	if (r)
 		return r;
-	}
 	if (check) {
 		printf("bus %s: size %llu, mode %04o, run_dir %s, %u ring(s)\n", d.cfg.bus,
 		       (unsigned long long)d.cfg.size, d.cfg.mode, d.cfg.run_dir, d.cfg.nrings);
@@ -1186,11 +1111,11 @@ static void event_loop(void)
 
 int main(int argc, char **argv)
 {
-	bool check = false;
-	int r = parse_args(argc, argv, &check);
-	if (r)
+	int r = hm_cli_parse(&cli, &program, argc, argv);
+	if (r >= 0)
 		return r;
-	if ((r = load_config(check)) != 0 || check)
+	d.config_path = cli.config;
+	if ((r = load_config(cli.check)) != 0 || cli.check)
 		return r;
 	hm_dlog_set_level(d.cfg.log_level);
 
