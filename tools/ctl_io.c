@@ -796,15 +796,9 @@ int cmd_keygen(ctl_ctx *ctx, int argc, char **argv)
 			      "which identity? (hermes-ctl keygen NAME [--out FILE])")) >= 0)
 		return r;
 	const char *name = argv[optind];
-	for (const char *p = name; *p; p++)
-		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7E || *p == '/')
-			return ctl_usage_error(ctx, "identity names are printable ASCII without "
-						    "spaces or '/'");
 	char path[512];
-	if (out)
-		snprintf(path, sizeof path, "%s", out);
-	else
-		snprintf(path, sizeof path, "%s.key", name);
+	if (hm_auth_key_path(name, out, path, sizeof path) != HERMES_OK)
+		return ctl_usage_error(ctx, "%s", hermes_last_error_detail());
 	uint8_t pub[HERMES_KX_PUBLIC_KEY_SIZE];
 	hermes_err err = hm_auth_keygen_file(path, name, pair, pinned ? pin : NULL, pub);
 	if (err) {

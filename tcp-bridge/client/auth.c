@@ -423,6 +423,18 @@ void hm_auth_hex(const uint8_t *p, size_t n, char *out)
 	hm_hex_encode(p, n, out);
 }
 
+hermes_err hm_auth_key_path(const char *name, const char *out, char *path, size_t len)
+{
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7E || *p == '/')
+			return hm_fail(HERMES_EINVAL,
+				       "identity names are printable ASCII without spaces or '/'");
+	int n = out ? snprintf(path, len, "%s", out) : snprintf(path, len, "%s.key", name);
+	if (n < 0 || (size_t)n >= len)
+		return hm_fail(HERMES_EINVAL, "key file name too long: %s", out ? out : name);
+	return HERMES_OK;
+}
+
 hermes_err hm_auth_keygen_file(const char *path, const char *name, bool pair,
 			       const uint8_t *pin, uint8_t pub[HERMES_KX_PUBLIC_KEY_SIZE])
 {

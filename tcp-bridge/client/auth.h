@@ -70,6 +70,11 @@ hermes_err hm_auth_open(const uint8_t key[HERMES_AUTH_KEY_SIZE], uint64_t counte
 			const uint8_t *ad, uint8_t *buf, size_t len,
 			const uint8_t tag[HERMES_SEAL_TAG_SIZE]);
 
+/* keygen's identity name and key file: name must be printable ASCII
+ * without spaces or '/' (HERMES_EINVAL with a detail otherwise); the file is
+ * out, or "NAME.key" without it. */
+hermes_err hm_auth_key_path(const char *name, const char *out, char *path, size_t len);
+
 /* keygen of hermes-bridge and hermes-ctl: a new key file at path for name
  * (O_EXCL, mode 0600): with pair, the secret half of an X25519 key pair,
  * its public half in pub, and pin (may be NULL) as the bridge's public key
