@@ -82,6 +82,23 @@ uint64_t ht_publish(hermes_pub *p, uint32_t len, uint64_t tag)
 	return seq;
 }
 
+void ht_poll_seq(hermes_sub *sub, hermes_msg *m, uint64_t seq)
+{
+	hermes_err e = hermes_sub_poll(sub, m);
+	if (e != HERMES_OK)
+		fail_msg("poll for sequence %llu: %s", (unsigned long long)seq, hermes_strerror(e));
+	if (m->seq != seq)
+		fail_msg("poll delivered sequence %llu, expected %llu", (unsigned long long)m->seq,
+			 (unsigned long long)seq);
+}
+
+int ht_dead_claim(ht_ring *f, hermes_pub *dead, uint32_t len, hermes_claim *c)
+{
+	int slot = ht_ring_pub(f, dead, 2);
+	assert_int_equal(hermes_pub_claim(dead, len, c), HERMES_OK);
+	return slot;
+}
+
 void ht_hand_claim(ht_ring *f, int index, uint32_t n, uint64_t bytes, bool won)
 {
 	hm_prod_slot *s = &f->ring.prods[index];

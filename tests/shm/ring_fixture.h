@@ -36,6 +36,15 @@ void ht_check(const uint8_t *p, uint32_t len, uint64_t seq);
 /* Claim, fill for `tag`, commit (asserts success); returns the sequence. */
 uint64_t ht_publish(hermes_pub *p, uint32_t len, uint64_t tag);
 
+/* Poll one message into *m: the poll must succeed and deliver sequence
+ * seq (fails the test naming what came instead). */
+void ht_poll_seq(hermes_sub *sub, hermes_msg *m, uint64_t seq);
+
+/* A producer that dies holding a claim: a slot for owner 2, `dead` opened
+ * on it, len bytes claimed into *c and never committed (asserts success);
+ * returns the slot index, for repair. */
+int ht_dead_claim(ht_ring *f, hermes_pub *dead, uint32_t len, hermes_claim *c);
+
 /* Build by hand the state of producer slot `index` that recorded an intent
  * for n messages of `bytes` data bytes at the current tail, and (won) also
  * moved the tail with its tag, then died before writing anything else. */

@@ -31,8 +31,7 @@ static void test_wraparound_every_size_is_byte_exact(void **state)
 		uint64_t seq = publish(&f->pub, len, len);
 		assert_int_equal(seq, expect);
 		hermes_msg m;
-		assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_OK);
-		assert_int_equal(m.seq, expect);
+		ht_poll_seq(&sub, &m, expect);
 		assert_int_equal(m.len, len);
 		assert_int_equal(m.gap, 0);
 		check(m.data, len, len);
@@ -87,8 +86,7 @@ static void test_full_block_ring_reports_would_block_then_recovers(void **state)
 	fill(c.data, 100, sent);
 	assert_int_equal(hermes_pub_commit(&f->pub, &c), HERMES_OK);
 	for (unsigned i = 1; i <= sent; i++) {
-		assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_OK);
-		assert_int_equal(m.seq, i);
+		ht_poll_seq(&sub, &m, i);
 		check(m.data, 100, i);
 	}
 	assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_EAGAIN);
@@ -168,24 +166,20 @@ static void test_late_subscribers_start_where_asked(void **state)
 	open_sub(f, &future, HERMES_START_SEQ, 150);
 	hermes_msg m;
 	for (unsigned i = 0; i < 100; i++) {
-		assert_int_equal(hermes_sub_poll(&early, &m), HERMES_OK);
-		assert_int_equal(m.seq, i);
+		ht_poll_seq(&early, &m, i);
 		check(m.data, 40, i);
 	}
 	assert_int_equal(hermes_sub_poll(&early, &m), HERMES_EAGAIN);
 	assert_int_equal(hermes_sub_poll(&late, &m), HERMES_EAGAIN);
 	for (unsigned i = 42; i < 100; i++) {
-		assert_int_equal(hermes_sub_poll(&at42, &m), HERMES_OK);
-		assert_int_equal(m.seq, i);
+		ht_poll_seq(&at42, &m, i);
 	}
 	assert_int_equal(hermes_sub_poll(&at42, &m), HERMES_EAGAIN);
 	for (unsigned i = 100; i < 200; i++)
 		publish(&f->pub, 40, i);
-	assert_int_equal(hermes_sub_poll(&late, &m), HERMES_OK);
-	assert_int_equal(m.seq, 100);
+	ht_poll_seq(&late, &m, 100);
 	check(m.data, 40, 100);
-	assert_int_equal(hermes_sub_poll(&future, &m), HERMES_OK);
-	assert_int_equal(m.seq, 150);
+	ht_poll_seq(&future, &m, 150);
 	check(m.data, 40, 150);
 	free_ring(f);
 }
@@ -204,14 +198,12 @@ static void test_start_before_retained_reports_loss_then_earliest(void **state)
 	hermes_msg m;
 	assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_ELOST);
 	assert_int_equal(m.lost, eseq - 3);
-	assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_OK);
-	assert_int_equal(m.seq, eseq);
+	ht_poll_seq(&sub, &m, eseq);
 	check(m.data, 100, eseq);
 	/* A sequence inside the retained window is found exactly. */
 	hermes_sub mid;
 	open_sub(f, &mid, HERMES_START_SEQ, eseq + 7);
-	assert_int_equal(hermes_sub_poll(&mid, &m), HERMES_OK);
-	assert_int_equal(m.seq, eseq + 7);
+	ht_poll_seq(&mid, &m, eseq + 7);
 	check(m.data, 100, eseq + 7);
 	free_ring(f);
 }
@@ -236,8 +228,7 @@ static void test_batch_is_invisible_until_commit_then_whole(void **state)
 		assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_EAGAIN);
 		assert_int_equal(hermes_pub_commit(&f->pub, &c), HERMES_OK);
 		for (uint32_t i = 0; i < n; i++) {
-			assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_OK);
-			assert_int_equal(m.seq, first + i);
+			ht_poll_seq(&sub, &m, first + i);
 			assert_int_equal(m.len, lens[i]);
 			check(m.data, lens[i], first + i);
 		}
@@ -295,8 +286,7 @@ static void test_abort_leaves_a_reported_gap(void **state)
 	assert_int_equal(hermes_pub_commit(&f->pub, &c), HERMES_EINVAL);
 	publish(&f->pub, 10, 1);
 	hermes_msg m;
-	assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_OK);
-	assert_int_equal(m.seq, 1);
+	ht_poll_seq(&sub, &m, 1);
 	assert_int_equal(m.gap, 1);
 	check(m.data, 10, 1);
 	free_ring(f);
@@ -322,18 +312,15 @@ static void test_dead_producer_claim_is_repaired_and_skipped(void **state)
 	hermes_sub sub;
 	open_sub(f, &sub, HERMES_START_LATEST, 0);
 	/* A second producer claims and "dies" before committing. */
-	int dead_slot = hm_ring_take_prod_slot(&f->ring, 2, 2);
 	hermes_pub dead;
-	hm_pub_init(&dead, &f->ring, dead_slot);
 	hermes_claim c;
-	assert_int_equal(hermes_pub_claim(&dead, 80, &c), HERMES_OK);
+	int dead_slot = ht_dead_claim(f, &dead, 80, &c);
 	publish(&f->pub, 10, 1);
 	hermes_msg m;
 	/* The live producer's message waits behind the unfinished claim. */
 	assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_EAGAIN);
 	assert_int_equal(hm_ring_repair_producer(&f->ring, (uint32_t)dead_slot), 1);
-	assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_OK);
-	assert_int_equal(m.seq, 1);
+	ht_poll_seq(&sub, &m, 1);
 	assert_int_equal(m.gap, 1);
 	check(m.data, 10, 1);
 	assert_int_equal(hm_load_relaxed_u64(&f->ring.hdr->repairs), 1);
@@ -355,12 +342,10 @@ static void test_dead_producer_between_cas_and_header_is_repaired(void **state)
 	ht_hand_claim(f, ds, 1, hm_data_bytes(64), true);
 	publish(&f->pub, 20, 2);
 	hermes_msg m;
-	assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_OK);
-	assert_int_equal(m.seq, 0);
+	ht_poll_seq(&sub, &m, 0);
 	assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_EAGAIN);
 	assert_int_equal(hm_ring_repair_producer(&f->ring, (uint32_t)ds), 1);
-	assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_OK);
-	assert_int_equal(m.seq, 2);
+	ht_poll_seq(&sub, &m, 2);
 	assert_int_equal(m.gap, 1);
 	check(m.data, 20, 2);
 	free_ring(f);
@@ -387,8 +372,7 @@ static void test_repair_acts_only_on_the_claim_the_tail_proves(void **state)
 			/* Skipped; a later message arrives after the gap. */
 			hm_store_relaxed_u32(&f->pub.slot->active, 0);
 			publish(&f->pub, 8, 1);
-			assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_OK);
-			assert_int_equal(m.seq, 1);
+			ht_poll_seq(&sub, &m, 1);
 			assert_int_equal(m.gap, 1);
 		} else {
 			/* The live winner's slot is untouched: it commits it. */
@@ -398,8 +382,7 @@ static void test_repair_acts_only_on_the_claim_the_tail_proves(void **state)
 			hm_store_relaxed_u64(&f->ring.slots[0].meta, hm_meta(0, 8));
 			fill(f->ring.data, 8, 0);
 			hm_store_release_u64(&f->ring.slots[0].word, hm_slot_word(0, HM_SLOT_COMMITTED));
-			assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_OK);
-			assert_int_equal(m.seq, 0);
+			ht_poll_seq(&sub, &m, 0);
 			assert_int_equal(m.gap, 0);
 			check(m.data, 8, 0);
 		}
@@ -494,8 +477,7 @@ static void test_user_tags_are_delivered_per_message(void **state)
 								&seq, 0),
 					 HERMES_OK);
 			hermes_msg m;
-			assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_OK);
-			assert_int_equal(m.seq, seq);
+			ht_poll_seq(&sub, &m, seq);
 			assert_int_equal(m.tag, tag);
 			ht_check(m.data, m.len, i);
 			assert_int_equal(hermes_sub_release(&sub), HERMES_OK);
