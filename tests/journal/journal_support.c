@@ -223,6 +223,35 @@ void hjt_verify_journal(hjt *t, uint64_t from, uint64_t to)
 	hm_jreader_close(r);
 }
 
+void hjt_flip(const char *dir, uint64_t first, uint64_t seq, uint32_t at, uint8_t mask)
+{
+	char path[400];
+	hm_jdir_path(path, sizeof path, dir, first);
+	FILE *f = fopen(path, "r+b");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	long size = ftell(f);
+	assert_true(size > 0);
+	rewind(f);
+	uint8_t *buf = malloc((size_t)size);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
+	hm_jfile_info fi;
+	assert_int_equal(hm_jfile_header(buf, (uint64_t)size, &fi), HERMES_OK);
+	/* Walk the records to seq's (a gap or loss record covers several). */
+	uint64_t off = fi.data_offset, next = first;
+	hm_jrec rec;
+	while (hm_jfile_read(buf, &fi, off, next, &rec) == HERMES_OK && rec.seq != seq) {
+		off = rec.next_off;
+		next = rec.seq + rec.count;
+	}
+	assert_int_equal(rec.seq, seq);
+	assert_int_equal(fseek(f, (long)(off + HM_JR_HDR + at), SEEK_SET), 0);
+	fputc(buf[off + HM_JR_HDR + at] ^ mask, f);
+	fclose(f);
+	free(buf);
+}
+
 void hjt_cleanup(hjt *t)
 {
 	hjt_kill(t);

@@ -96,6 +96,11 @@ bool hjt_msg_ok(const void *data, uint32_t len, uint64_t seq);
  * is there once, in order, intact, with nothing lost, corrupt or gapped. */
 void hjt_verify_journal(hjt *t, uint64_t from, uint64_t to);
 
+/* Damage the journal file of dir whose first sequence is `first` in place,
+ * as a bad disk would: flip the bits `mask` of payload byte `at` of message
+ * seq (which the file must hold). */
+void hjt_flip(const char *dir, uint64_t first, uint64_t seq, uint32_t at, uint8_t mask);
+
 /* Stop everything started, remove segment, run and journal directories;
  * fails the test when a handle on the bus was left open or hermesd did not
  * stop cleanly (ht_bus_teardown). */

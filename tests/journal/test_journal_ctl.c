@@ -72,23 +72,7 @@ static void test_tail_reaches_into_the_journal_and_verify_finds_corruption(void 
 
 	/* One flipped payload bit in sequence 5: verify names it and fails;
 	 * tail skips it and says so, never printing it. */
-	char path[400];
-	hm_jdir_path(path, sizeof path, T.dir, 0);
-	FILE *jf = fopen(path, "r+b");
-	assert_non_null(jf);
-	static uint8_t head[256u << 10];
-	assert_int_equal(fread(head, 1, sizeof head, jf), sizeof head);
-	hm_jfile_info fi;
-	assert_int_equal(hm_jfile_header(head, sizeof head, &fi), HERMES_OK);
-	uint64_t off = fi.data_offset;
-	hm_jrec rec;
-	for (uint64_t q = 0; q < 5; q++) {
-		assert_int_equal(hm_jfile_read(head, &fi, off, q, &rec), HERMES_OK);
-		off = rec.next_off;
-	}
-	assert_int_equal(fseek(jf, (long)(off + HM_JR_HDR + 10), SEEK_SET), 0);
-	fputc(head[off + HM_JR_HDR + 10] ^ 4, jf);
-	fclose(jf);
+	hjt_flip(T.dir, 0, 5, 10, 4);
 	assert_int_equal(ctl(verify), 1);
 	assert_true(ht_file_has(out, "corrupt: sequence 5 (1 sequence(s))"));
 	const char *tail10[] = {"tail", T.ring, "--from", "3", "--count", "4", "--format", "hex",
