@@ -30,107 +30,94 @@
 
 typedef enum level { LV_BUS, LV_RING, LV_PROD, LV_SUB } level;
 
-typedef enum metric_id {
-	M_SUP_UP,
-	M_SUP_HEARTBEAT,
-	M_SEG_SIZE,
-	M_RINGS,
-	M_RINGS_CORRUPT,
-	M_RING_CAPACITY,
-	M_RING_MAX_MSG,
-	M_RING_SLOTS,
-	M_RING_MESSAGES,
-	M_RING_BYTES,
-	M_RING_FILL_BYTES,
-	M_RING_FILL_MSGS,
-	M_RING_FILL_RATIO,
-	M_RING_PRODUCERS,
-	M_RING_SUBSCRIBERS,
-	M_RING_LOST,
-	M_RING_REPAIRS,
-	M_RING_REPAIRED,
-	M_RING_DEAD_SUBS,
-	M_RING_LIMIT_SCANS,
-	M_RING_WAITERS,
-	M_RING_CORRUPT,
-	M_PROD_UP,
-	M_PROD_MESSAGES,
-	M_PROD_BYTES,
-	M_PROD_FULL,
-	M_PROD_ABORTS,
-	M_SUB_UP,
-	M_SUB_MESSAGES,
-	M_SUB_BYTES,
-	M_SUB_LOST,
-	M_SUB_SKIPPED,
-	M_SUB_LAG_MSGS,
-	M_SUB_LAG_BYTES,
-	M_SUB_SLEEPING,
-} metric_id;
+/* How a field is stored, which is how its sample is read. */
+typedef enum field_kind { K_U64, K_U32, K_BOOL, K_DOUBLE } field_kind;
+#define KIND_OF(x) _Generic((x), uint64_t: K_U64, uint32_t: K_U32, bool: K_BOOL, double: K_DOUBLE)
+
+/* A family's level and the field its samples show, in the snapshot (bus),
+ * a ctl_ring, a ctl_prod or a ctl_sub. */
+#define SNAP(f) LV_BUS, offsetof(ctl_snap, f), KIND_OF(((ctl_snap *)0)->f)
+#define RING(f) LV_RING, offsetof(ctl_ring, f), KIND_OF(((ctl_ring *)0)->f)
+#define PROD(f) LV_PROD, offsetof(ctl_prod, f), KIND_OF(((ctl_prod *)0)->f)
+#define SUB(f) LV_SUB, offsetof(ctl_sub, f), KIND_OF(((ctl_sub *)0)->f)
+
+/* The families whose samples are more than their field. */
+enum {
+	SP_SUP_UP = 1, /* 1 when the supervisor's state is up */
+	SP_HEARTBEAT,  /* seconds, and no sample without a heartbeat */
+	SP_POLICY,     /* a policy label besides bus and ring */
+};
 
 typedef struct metric {
-	metric_id id;
 	level lv;
+	size_t off;
+	field_kind kind;
+	int special; /* SP_*, or 0 */
 	const char *name, *type, *help;
 } metric;
 
 static const metric metrics[] = {
-	{M_SUP_UP, LV_BUS, "hermes_supervisor_up", "gauge",
+	{SNAP(sup.state), SP_SUP_UP, "hermes_supervisor_up", "gauge",
 	 "1 when hermesd is alive and its heartbeat is under 2 s old"},
-	{M_SUP_HEARTBEAT, LV_BUS, "hermes_supervisor_heartbeat_age_seconds", "gauge",
+	{SNAP(sup.heartbeat_age_ns), SP_HEARTBEAT, "hermes_supervisor_heartbeat_age_seconds", "gauge",
 	 "Age of the supervisor's last heartbeat"},
-	{M_SEG_SIZE, LV_BUS, "hermes_segment_size_bytes", "gauge", "Size of the bus segment"},
-	{M_RINGS, LV_BUS, "hermes_rings", "gauge", "Rings on the bus"},
-	{M_RINGS_CORRUPT, LV_BUS, "hermes_rings_corrupt", "gauge",
+	{SNAP(segment_size), 0, "hermes_segment_size_bytes", "gauge", "Size of the bus segment"},
+	{SNAP(nrings), 0, "hermes_rings", "gauge", "Rings on the bus"},
+	{SNAP(ncorrupt), 0, "hermes_rings_corrupt", "gauge",
 	 "Ring directory entries that fail validation (quarantined)"},
-	{M_RING_CAPACITY, LV_RING, "hermes_ring_capacity_bytes", "gauge", "Data capacity of the ring"},
-	{M_RING_MAX_MSG, LV_RING, "hermes_ring_max_message_bytes", "gauge", "Largest message the ring takes"},
-	{M_RING_SLOTS, LV_RING, "hermes_ring_slots", "gauge", "Messages the ring can hold"},
-	{M_RING_MESSAGES, LV_RING, "hermes_ring_messages_total", "counter",
+	{RING(capacity), SP_POLICY, "hermes_ring_capacity_bytes", "gauge", "Data capacity of the ring"},
+	{RING(max_msg), 0, "hermes_ring_max_message_bytes", "gauge", "Largest message the ring takes"},
+	{RING(slots), 0, "hermes_ring_slots", "gauge", "Messages the ring can hold"},
+	{RING(tail_seq), 0, "hermes_ring_messages_total", "counter",
 	 "Sequences claimed on the ring (the next sequence number)"},
-	{M_RING_BYTES, LV_RING, "hermes_ring_bytes_total", "counter",
+	{RING(tail_pos), 0, "hermes_ring_bytes_total", "counter",
 	 "Data-area bytes claimed on the ring (payloads rounded up to 8, plus wrap padding)"},
-	{M_RING_FILL_BYTES, LV_RING, "hermes_ring_fill_bytes", "gauge",
+	{RING(fill_bytes), 0, "hermes_ring_fill_bytes", "gauge",
 	 "Bytes between the slowest subscriber's cursor and the tail"},
-	{M_RING_FILL_MSGS, LV_RING, "hermes_ring_fill_messages", "gauge",
+	{RING(fill_msgs), 0, "hermes_ring_fill_messages", "gauge",
 	 "Messages between the slowest subscriber's cursor and the tail"},
-	{M_RING_FILL_RATIO, LV_RING, "hermes_ring_fill_ratio", "gauge",
+	{RING(fill_ratio), 0, "hermes_ring_fill_ratio", "gauge",
 	 "Fill as a fraction of the ring: the larger of bytes/capacity and messages/slots"},
-	{M_RING_PRODUCERS, LV_RING, "hermes_ring_producers", "gauge", "Producer slots in use"},
-	{M_RING_SUBSCRIBERS, LV_RING, "hermes_ring_subscribers", "gauge", "Subscriber slots in use"},
-	{M_RING_LOST, LV_RING, "hermes_ring_lost_messages", "gauge",
+	{RING(nprods), 0, "hermes_ring_producers", "gauge", "Producer slots in use"},
+	{RING(nsubs), 0, "hermes_ring_subscribers", "gauge", "Subscriber slots in use"},
+	{RING(lost), 0, "hermes_ring_lost_messages", "gauge",
 	 "Messages lost by the ring's current subscribers (overwrite rings)"},
-	{M_RING_REPAIRS, LV_RING, "hermes_ring_repairs_total", "counter",
+	{RING(repairs), 0, "hermes_ring_repairs_total", "counter",
 	 "Claims of dead producers repaired by the supervisor"},
-	{M_RING_REPAIRED, LV_RING, "hermes_ring_repaired_messages_total", "counter",
+	{RING(repaired_msgs), 0, "hermes_ring_repaired_messages_total", "counter",
 	 "Sequences abandoned by supervisor repairs"},
-	{M_RING_DEAD_SUBS, LV_RING, "hermes_ring_dead_subscribers_total", "counter",
+	{RING(dead_subs), 0, "hermes_ring_dead_subscribers_total", "counter",
 	 "Dead subscribers whose cursors the supervisor released"},
-	{M_RING_LIMIT_SCANS, LV_RING, "hermes_ring_limit_scans_total", "counter",
+	{RING(limit_scans), 0, "hermes_ring_limit_scans_total", "counter",
 	 "Times a producer found its cached limits short and scanned cursors"},
-	{M_RING_WAITERS, LV_RING, "hermes_ring_waiters", "gauge", "Subscribers sleeping on the ring's futex"},
-	{M_RING_CORRUPT, LV_RING, "hermes_ring_corrupt_records_total", "counter",
+	{RING(waiters), 0, "hermes_ring_waiters", "gauge", "Subscribers sleeping on the ring's futex"},
+	{RING(corrupt), 0, "hermes_ring_corrupt_records_total", "counter",
 	 "Records that failed validation and were not delivered (HERMES_ECORRUPT)"},
-	{M_PROD_UP, LV_PROD, "hermes_producer_up", "gauge", "1 when the producer's process is alive"},
-	{M_PROD_MESSAGES, LV_PROD, "hermes_producer_messages_total", "counter", "Messages committed by the producer"},
-	{M_PROD_BYTES, LV_PROD, "hermes_producer_bytes_total", "counter", "Payload bytes committed by the producer"},
-	{M_PROD_FULL, LV_PROD, "hermes_producer_full_events_total", "counter",
+	{PROD(o.alive), 0, "hermes_producer_up", "gauge", "1 when the producer's process is alive"},
+	{PROD(msgs), 0, "hermes_producer_messages_total", "counter", "Messages committed by the producer"},
+	{PROD(bytes), 0, "hermes_producer_bytes_total", "counter", "Payload bytes committed by the producer"},
+	{PROD(full_events), 0, "hermes_producer_full_events_total", "counter",
 	 "Claims the producer saw refused because the ring was full"},
-	{M_PROD_ABORTS, LV_PROD, "hermes_producer_aborts_total", "counter", "Claims the producer aborted"},
-	{M_SUB_UP, LV_SUB, "hermes_subscriber_up", "gauge", "1 when the subscriber's process is alive"},
-	{M_SUB_MESSAGES, LV_SUB, "hermes_subscriber_messages_total", "counter", "Messages the subscriber consumed"},
-	{M_SUB_BYTES, LV_SUB, "hermes_subscriber_bytes_total", "counter", "Payload bytes the subscriber consumed"},
-	{M_SUB_LOST, LV_SUB, "hermes_subscriber_lost_messages_total", "counter",
+	{PROD(aborts), 0, "hermes_producer_aborts_total", "counter", "Claims the producer aborted"},
+	{SUB(o.alive), 0, "hermes_subscriber_up", "gauge", "1 when the subscriber's process is alive"},
+	{SUB(msgs), 0, "hermes_subscriber_messages_total", "counter", "Messages the subscriber consumed"},
+	{SUB(bytes), 0, "hermes_subscriber_bytes_total", "counter", "Payload bytes the subscriber consumed"},
+	{SUB(lost), 0, "hermes_subscriber_lost_messages_total", "counter",
 	 "Messages the subscriber lost (lapped on an overwrite ring)"},
-	{M_SUB_SKIPPED, LV_SUB, "hermes_subscriber_skipped_messages_total", "counter",
+	{SUB(skipped), 0, "hermes_subscriber_skipped_messages_total", "counter",
 	 "Sequences the subscriber skipped (aborted or repaired claims)"},
-	{M_SUB_LAG_MSGS, LV_SUB, "hermes_subscriber_lag_messages", "gauge",
+	{SUB(lag_msgs), 0, "hermes_subscriber_lag_messages", "gauge",
 	 "Messages between the subscriber's released cursor and the tail"},
-	{M_SUB_LAG_BYTES, LV_SUB, "hermes_subscriber_lag_bytes", "gauge",
+	{SUB(lag_bytes), 0, "hermes_subscriber_lag_bytes", "gauge",
 	 "Data-area bytes between the subscriber's released cursor and the tail"},
-	{M_SUB_SLEEPING, LV_SUB, "hermes_subscriber_sleeping", "gauge",
+	{SUB(sleeping), 0, "hermes_subscriber_sleeping", "gauge",
 	 "1 while the subscriber sleeps in a blocking wait"},
 };
+#undef SNAP
+#undef RING
+#undef PROD
+#undef SUB
+#undef KIND_OF
 
 #define NMETRICS (sizeof metrics / sizeof metrics[0])
 
@@ -156,30 +143,53 @@ static void sample_u64(FILE *f, uint64_t v)
 	fprintf(f, " %llu\n", (unsigned long long)v);
 }
 
+static uint64_t field(const void *base, size_t off)
+{
+	uint64_t v;
+	memcpy(&v, (const char *)base + off, sizeof v);
+	return v;
+}
+
+/* The sample of m's field in base (a ctl_snap, ctl_ring, ctl_prod or
+ * ctl_sub, as m's level says). */
+static void sample_field(FILE *f, const metric *m, const void *base)
+{
+	const char *p = (const char *)base + m->off;
+	uint32_t u32;
+	bool b;
+	double d;
+	switch (m->kind) {
+	case K_U64:
+		sample_u64(f, field(base, m->off));
+		break;
+	case K_U32:
+		memcpy(&u32, p, sizeof u32);
+		sample_u64(f, u32);
+		break;
+	case K_BOOL:
+		memcpy(&b, p, sizeof b);
+		sample_u64(f, b);
+		break;
+	case K_DOUBLE:
+		memcpy(&d, p, sizeof d);
+		fprintf(f, " %.6f\n", d);
+		break;
+	}
+}
+
 static void bus_sample(FILE *f, const metric *m, const ctl_snap *s)
 {
-	if (m->id == M_SUP_HEARTBEAT && s->sup.heartbeat_age_ns == UINT64_MAX)
+	if (m->special == SP_HEARTBEAT && s->sup.heartbeat_age_ns == UINT64_MAX)
 		return; /* no supervisor ever beat: no sample rather than a made-up age */
 	fprintf(f, "%s{", m->name);
 	label(f, "bus", s->bus, true);
 	fputc('}', f);
-	switch (m->id) {
-	case M_SUP_UP:
+	if (m->special == SP_SUP_UP)
 		sample_u64(f, s->sup.state == CTL_SUP_UP);
-		break;
-	case M_SUP_HEARTBEAT:
+	else if (m->special == SP_HEARTBEAT)
 		fprintf(f, " %.3f\n", (double)s->sup.heartbeat_age_ns / 1e9);
-		break;
-	case M_SEG_SIZE:
-		sample_u64(f, s->segment_size);
-		break;
-	case M_RINGS_CORRUPT:
-		sample_u64(f, s->ncorrupt);
-		break;
-	default:
-		sample_u64(f, s->nrings);
-		break;
-	}
+	else
+		sample_field(f, m, s);
 }
 
 static void ring_labels(FILE *f, const ctl_snap *s, const ctl_ring *r)
@@ -192,64 +202,10 @@ static void ring_sample(FILE *f, const metric *m, const ctl_snap *s, const ctl_r
 {
 	fprintf(f, "%s{", m->name);
 	ring_labels(f, s, r);
-	if (m->id == M_RING_CAPACITY)
+	if (m->special == SP_POLICY)
 		label(f, "policy", ctl_policy_name(r->policy), false);
 	fputc('}', f);
-	uint64_t v = 0;
-	switch (m->id) {
-	case M_RING_CAPACITY:
-		v = r->capacity;
-		break;
-	case M_RING_MAX_MSG:
-		v = r->max_msg;
-		break;
-	case M_RING_SLOTS:
-		v = r->slots;
-		break;
-	case M_RING_MESSAGES:
-		v = r->tail_seq;
-		break;
-	case M_RING_BYTES:
-		v = r->tail_pos;
-		break;
-	case M_RING_FILL_BYTES:
-		v = r->fill_bytes;
-		break;
-	case M_RING_FILL_MSGS:
-		v = r->fill_msgs;
-		break;
-	case M_RING_FILL_RATIO:
-		fprintf(f, " %.6f\n", r->fill_ratio);
-		return;
-	case M_RING_PRODUCERS:
-		v = r->nprods;
-		break;
-	case M_RING_SUBSCRIBERS:
-		v = r->nsubs;
-		break;
-	case M_RING_LOST:
-		v = r->lost;
-		break;
-	case M_RING_REPAIRS:
-		v = r->repairs;
-		break;
-	case M_RING_REPAIRED:
-		v = r->repaired_msgs;
-		break;
-	case M_RING_DEAD_SUBS:
-		v = r->dead_subs;
-		break;
-	case M_RING_LIMIT_SCANS:
-		v = r->limit_scans;
-		break;
-	case M_RING_CORRUPT:
-		v = r->corrupt;
-		break;
-	default:
-		v = r->waiters;
-		break;
-	}
-	sample_u64(f, v);
+	sample_field(f, m, r);
 }
 
 static void slot_labels(FILE *f, const ctl_snap *s, const ctl_ring *r, const ctl_owner *o)
@@ -268,63 +224,15 @@ static void slot_labels(FILE *f, const ctl_snap *s, const ctl_ring *r, const ctl
 	label(f, "pid", n, false);
 }
 
-static void prod_sample(FILE *f, const metric *m, const ctl_snap *s, const ctl_ring *r,
-			const ctl_prod *p)
+/* A producer's or subscriber's sample: o is its owner, base the ctl_prod
+ * or ctl_sub. */
+static void slot_sample(FILE *f, const metric *m, const ctl_snap *s, const ctl_ring *r,
+			const ctl_owner *o, const void *base)
 {
 	fprintf(f, "%s{", m->name);
-	slot_labels(f, s, r, &p->o);
+	slot_labels(f, s, r, o);
 	fputc('}', f);
-	switch (m->id) {
-	case M_PROD_UP:
-		sample_u64(f, p->o.alive);
-		break;
-	case M_PROD_MESSAGES:
-		sample_u64(f, p->msgs);
-		break;
-	case M_PROD_BYTES:
-		sample_u64(f, p->bytes);
-		break;
-	case M_PROD_FULL:
-		sample_u64(f, p->full_events);
-		break;
-	default:
-		sample_u64(f, p->aborts);
-		break;
-	}
-}
-
-static void sub_sample(FILE *f, const metric *m, const ctl_snap *s, const ctl_ring *r,
-		       const ctl_sub *b)
-{
-	fprintf(f, "%s{", m->name);
-	slot_labels(f, s, r, &b->o);
-	fputc('}', f);
-	switch (m->id) {
-	case M_SUB_UP:
-		sample_u64(f, b->o.alive);
-		break;
-	case M_SUB_MESSAGES:
-		sample_u64(f, b->msgs);
-		break;
-	case M_SUB_BYTES:
-		sample_u64(f, b->bytes);
-		break;
-	case M_SUB_LOST:
-		sample_u64(f, b->lost);
-		break;
-	case M_SUB_SKIPPED:
-		sample_u64(f, b->skipped);
-		break;
-	case M_SUB_LAG_MSGS:
-		sample_u64(f, b->lag_msgs);
-		break;
-	case M_SUB_LAG_BYTES:
-		sample_u64(f, b->lag_bytes);
-		break;
-	default:
-		sample_u64(f, b->sleeping);
-		break;
-	}
+	sample_field(f, m, base);
 }
 
 /* The build that reports: join on it to see versions across hosts. */
@@ -358,11 +266,11 @@ static void write_metrics(FILE *f, const ctl_snap *s)
 				break;
 			case LV_PROD:
 				for (unsigned j = 0; j < r->nprods; j++)
-					prod_sample(f, m, s, r, &r->prods[j]);
+					slot_sample(f, m, s, r, &r->prods[j].o, &r->prods[j]);
 				break;
 			case LV_SUB:
 				for (unsigned j = 0; j < r->nsubs; j++)
-					sub_sample(f, m, s, r, &r->subs[j]);
+					slot_sample(f, m, s, r, &r->subs[j].o, &r->subs[j]);
 				break;
 			}
 		}
@@ -496,13 +404,6 @@ static const uplink_metric uplink_metrics[] = {
 	 UR(out.pending_bytes), UR(in.pending_bytes)},
 };
 #undef UR
-
-static uint64_t field(const void *base, size_t off)
-{
-	uint64_t v;
-	memcpy(&v, (const char *)base + off, sizeof v);
-	return v;
-}
 
 static void family(FILE *f, const char *name, const char *type, const char *help)
 {
