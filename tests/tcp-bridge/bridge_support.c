@@ -23,57 +23,29 @@
 #error "HERMES_BRIDGE_PATH must name the hermes-bridge binary"
 #endif
 
-void hb_bus_start(ht_daemon *d, const char *tag)
+void hb_bus_start(ht_bus *b, const char *tag)
 {
-	ht_daemon_init(d, tag);
-	static const char *const extra[] = {"--size", "256M", "--remove-on-exit", NULL};
-	ht_daemon_start(d, extra);
-}
-
-void hb_ring(const ht_daemon *d, const char *name, uint64_t capacity, uint32_t max_msg,
-	     hermes_policy policy)
-{
-	hermes_bus *bus;
-	hermes_err err = hermes_bus_attach(d->bus, &bus);
-	if (err)
-		fail_msg("attach %s: %s", d->bus, hermes_last_error_detail());
-	hermes_ring_config cfg = {.name = name, .capacity = capacity, .max_msg = max_msg,
-				  .policy = policy};
-	err = hermes_ring_create(bus, &cfg);
-	hermes_bus_detach(bus);
-	if (err)
-		fail_msg("create ring %s: %s (%s)", name, hermes_strerror(err), hermes_last_error_detail());
+	static const char *const args[] = {"--size", "256M", "--remove-on-exit", NULL};
+	ht_bus_supervised(b, tag, args);
 }
 
 /* The fixture hb_fixture_teardown stops. */
-static ht_daemon *fixture_bus;
+static ht_bus *fixture_bus;
 static hb_bridge *fixture_bridge;
-static hermes_bus *fixture_handle;
 
-void hb_fixture_bridge(ht_daemon *d, hb_bridge *b, const char *const *extra)
+void hb_fixture_bridge(ht_bus *bus, hb_bridge *b, const char *const *extra)
 {
-	hb_bridge_start(b, d, "bridge", extra);
-	fixture_bus = d;
+	hb_bridge_start(b, &bus->d, "bridge", extra);
+	fixture_bus = bus;
 	fixture_bridge = b;
-}
-
-hermes_bus *hb_fixture_attach(void)
-{
-	assert_non_null(fixture_bus);
-	assert_int_equal(hermes_bus_attach(fixture_bus->bus, &fixture_handle), HERMES_OK);
-	return fixture_handle;
 }
 
 int hb_fixture_teardown(void **state)
 {
 	(void)state;
-	if (fixture_handle)
-		hermes_bus_detach(fixture_handle);
-	fixture_handle = NULL;
 	if (fixture_bus) {
 		hb_bridge_stop(fixture_bridge);
-		ht_daemon_stop(fixture_bus);
-		ht_daemon_cleanup(fixture_bus);
+		ht_bus_teardown(fixture_bus);
 	}
 	fixture_bus = NULL;
 	fixture_bridge = NULL;

@@ -11,6 +11,7 @@
 #include <hermes/hermes.h>
 #include <hermes/net.h>
 
+#include "tests/support/bus.h"
 #include "tests/support/daemon.h"
 #include "tests/support/process.h"
 #include "tests/support/testing.h"
@@ -24,22 +25,20 @@ typedef struct hb_bridge {
 	unsigned port;
 } hb_bridge;
 
-/* hermesd on a private bus and run directory (ht_daemon), plus rings. */
-void hb_bus_start(ht_daemon *d, const char *tag);
-void hb_ring(const ht_daemon *d, const char *name, uint64_t capacity, uint32_t max_msg,
-	     hermes_policy policy);
+/* The suites' bus: hermesd on a private bus and run directory with room
+ * for their rings (the kit's supervised bus fixture, bus.h: the test is
+ * attached as b->bus; rings with ht_bus_ring; ht_bus_teardown). */
+void hb_bus_start(ht_bus *b, const char *tag);
 
-/* The bridge fixture: after hb_bus_start and hb_ring (and whatever files
+/* The bridge fixture: after hb_bus_start and its rings (and whatever files
  * the suite writes into the run directory), hb_fixture_bridge starts the
- * suite's bridge, hb_bridge_start(b, d, "bridge", extra), and remembers both.
- * hb_fixture_teardown, the suite's cmocka teardown, stops the bridge, then
- * hermesd (each must exit 0), and removes the bus and its run directory; it
- * does nothing when no fixture was started. hb_fixture_attach: a handle on
- * the fixture's bus (fails the test when it cannot attach), detached by
- * hb_fixture_teardown before it stops the bridge. */
-void hb_fixture_bridge(ht_daemon *d, hb_bridge *b, const char *const *extra);
+ * suite's bridge, hb_bridge_start(b, &bus->d, "bridge", extra), and
+ * remembers both. hb_fixture_teardown, the suite's cmocka teardown, stops
+ * the bridge (it must exit 0), then tears the bus down (ht_bus_teardown:
+ * hermesd must exit 0, and the test must have closed its handles); it does
+ * nothing when no fixture was started. */
+void hb_fixture_bridge(ht_bus *bus, hb_bridge *b, const char *const *extra);
 int hb_fixture_teardown(void **state);
-hermes_bus *hb_fixture_attach(void);
 
 /* Start hermes-bridge --bus d->bus --listen 127.0.0.1:0 --stats-dir
  * d->run_dir --state-dir d->run_dir plus extra (NULL-terminated), and

@@ -22,16 +22,16 @@
 #include "tcp-bridge/client/auth.h"
 #include "tests/tcp-bridge/bridge_support.h"
 
-static ht_daemon bus;
+static ht_bus bus;
 static hb_bridge br;
 static char key_alice[300], key_bob[300], key_mallory[300], key_eve[300];
 static const char SECRET[] = "TOPSECRET-payload-7f3a9c-do-not-leak";
 
 static void keygen(const char *name, char *path, size_t len)
 {
-	snprintf(path, len, "%s/%s.key", bus.run_dir, name);
+	snprintf(path, len, "%s/%s.key", bus.d.run_dir, name);
 	char log[300];
-	snprintf(log, sizeof log, "%s/keygen.log", bus.run_dir);
+	snprintf(log, sizeof log, "%s/keygen.log", bus.d.run_dir);
 	const char *args[] = {"keygen", name, "--psk", "--out", path, NULL};
 	assert_int_equal(hb_bridge_run(log, args, 10000), 0);
 	/* Refuses to overwrite. */
@@ -44,15 +44,15 @@ static int setup(void **state)
 	if (!hm_auth_available())
 		return 0;
 	hb_bus_start(&bus, "brauth");
-	hb_ring(&bus, "secure-in", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "secure-out", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "other", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "secure-in", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "secure-out", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "other", 1u << 20, 4096, HERMES_POLICY_BLOCK);
 	keygen("alice", key_alice, sizeof key_alice);
 	keygen("bob", key_bob, sizeof key_bob);
 	keygen("mallory", key_mallory, sizeof key_mallory);
 	keygen("eve", key_eve, sizeof key_eve);
 	char auth[300];
-	snprintf(auth, sizeof auth, "%s/auth.conf", bus.run_dir);
+	snprintf(auth, sizeof auth, "%s/auth.conf", bus.d.run_dir);
 	FILE *f = fopen(auth, "we");
 	assert_non_null(f);
 	/* Key files relative to the auth file. */
@@ -242,7 +242,7 @@ static void secret_round_trip(int encrypt, relay *r)
 	hermes_bus *b;
 	hermes_sub *lsub;
 	hermes_pub *lpub;
-	assert_int_equal(hermes_bus_attach(bus.bus, &b), HERMES_OK);
+	assert_int_equal(hermes_bus_attach(bus.name, &b), HERMES_OK);
 	assert_int_equal(hermes_sub_open(b, "secure-in", HERMES_START_LATEST, 0, &lsub), HERMES_OK);
 	assert_int_equal(hermes_pub_open(b, "secure-out", &lpub), HERMES_OK);
 	uint32_t ch, sub;

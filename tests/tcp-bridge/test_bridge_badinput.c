@@ -26,7 +26,7 @@
 #define GOOD_MIN 20000
 #define FRAMES_PER_CONN 10
 
-static ht_daemon bus;
+static ht_bus bus;
 static hb_bridge br;
 
 /* ---- the good client ------------------------------------------------------------------ */
@@ -132,9 +132,9 @@ static int setup(void **state)
 	static const char *const extra[] = {"--handshake-timeout", "1000", "--out-buffer", "256K",
 					    "--log-level", "warn", NULL};
 	hb_bus_start(&bus, "brbad");
-	hb_ring(&bus, "good", 4u << 20, 4096, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "good", 4u << 20, 4096, HERMES_POLICY_BLOCK);
 	/* The target of the random frames: overwrite, so nothing blocks. */
-	hb_ring(&bus, "fz", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
+	ht_bus_ring(&bus, "fz", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
 	hb_fixture_bridge(&bus, &br, extra);
 	pthread_create(&good_thread, NULL, good_client, &g);
 	good_running = true;
@@ -519,7 +519,7 @@ static void test_good_client_lost_nothing_and_the_bridge_counted_it_all(void **s
 
 	/* The counters file saw it all. */
 	char path[300];
-	snprintf(path, sizeof path, "%s/hermes-bridge.%s.%u", bus.run_dir, bus.bus, br.port);
+	snprintf(path, sizeof path, "%s/hermes-bridge.%s.%u", bus.d.run_dir, bus.name, br.port);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
 	hm_bridge_stats *st = mmap(NULL, sizeof *st, PROT_READ, MAP_SHARED, fd, 0);

@@ -12,7 +12,7 @@
 #define ROUNDS 3
 #define PER_ROUND 200
 
-static ht_daemon bus;
+static ht_bus bus;
 static hb_bridge br;
 
 static int setup(void **state)
@@ -24,7 +24,7 @@ static int setup(void **state)
 					    "--max-connections-per-address", "2000",
 					    "--out-buffer", "256K", "--log-level", "warn", NULL};
 	hb_bus_start(&bus, "brconn");
-	hb_ring(&bus, "fan", 4u << 20, 4096, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "fan", 4u << 20, 4096, HERMES_POLICY_BLOCK);
 	hb_fixture_bridge(&bus, &br, extra);
 	return 0;
 }
@@ -60,7 +60,7 @@ static void test_a_thousand_subscribed_connections_all_receive(void **state)
 
 	hermes_bus *b;
 	hermes_pub *pub;
-	assert_int_equal(hermes_bus_attach(bus.bus, &b), HERMES_OK);
+	assert_int_equal(hermes_bus_attach(bus.name, &b), HERMES_OK);
 	assert_int_equal(hermes_pub_open(b, "fan", &pub), HERMES_OK);
 	long rss_peak = rss1;
 	for (unsigned round = 0; round < ROUNDS; round++) {

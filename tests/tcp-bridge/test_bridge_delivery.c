@@ -32,7 +32,7 @@
 #define WIDE_MAX (FRAME_1M + 64u)
 #define WAIT_NS 20000000000ll
 
-static ht_daemon bus;
+static ht_bus bus;
 static hermes_bus *hbus;
 static hb_bridge br_def, br_small, br_short, br_sec;
 static bool sodium;
@@ -43,38 +43,38 @@ static int setup(void **state)
 {
 	(void)state;
 	hb_bus_start(&bus, "brdeliv");
-	hb_ring(&bus, "tail", 16u << 20, BIG_MAX, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "big", 16u << 20, BIG_MAX, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "wide", 16u << 20, WIDE_MAX, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "wide-ow", 16u << 20, WIDE_MAX, HERMES_POLICY_OVERWRITE);
-	hb_ring(&bus, "small", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "owed", 16u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "owed-ow", 4u << 20, 4096, HERMES_POLICY_OVERWRITE);
-	assert_int_equal(hermes_bus_attach(bus.bus, &hbus), HERMES_OK);
+	ht_bus_ring(&bus, "tail", 16u << 20, BIG_MAX, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "big", 16u << 20, BIG_MAX, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "wide", 16u << 20, WIDE_MAX, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "wide-ow", 16u << 20, WIDE_MAX, HERMES_POLICY_OVERWRITE);
+	ht_bus_ring(&bus, "small", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "owed", 16u << 20, 4096, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "owed-ow", 4u << 20, 4096, HERMES_POLICY_OVERWRITE);
+	hbus = bus.bus;
 	buf = malloc(2u << 20);
 	assert_non_null(buf);
 	/* Defaults: out_buffer = max_frame = 1 MiB. */
 	static const char *const def[] = {"--log-level", "warn", NULL};
-	hb_bridge_start(&br_def, &bus, "bridge-def", def);
+	hb_bridge_start(&br_def, &bus.d, "bridge-def", def);
 	static const char *const small[] = {"--out-buffer", "256K", "--log-level", "warn", NULL};
-	hb_bridge_start(&br_small, &bus, "bridge-small", small);
+	hb_bridge_start(&br_small, &bus.d, "bridge-small", small);
 	static const char *const shrt[] = {"--handshake-timeout", "1000", "--log-level", "info",
 					   NULL};
-	hb_bridge_start(&br_short, &bus, "bridge-short", shrt);
+	hb_bridge_start(&br_short, &bus.d, "bridge-short", shrt);
 	sodium = hm_auth_available();
 	if (sodium) {
-		snprintf(key_alice, sizeof key_alice, "%s/alice.key", bus.run_dir);
+		snprintf(key_alice, sizeof key_alice, "%s/alice.key", bus.d.run_dir);
 		char log[300], auth[300];
-		snprintf(log, sizeof log, "%s/keygen.log", bus.run_dir);
+		snprintf(log, sizeof log, "%s/keygen.log", bus.d.run_dir);
 		const char *args[] = {"keygen", "alice", "--out", key_alice, NULL};
 		assert_int_equal(hb_bridge_run(log, args, 10000), 0);
-		snprintf(auth, sizeof auth, "%s/auth.conf", bus.run_dir);
+		snprintf(auth, sizeof auth, "%s/auth.conf", bus.d.run_dir);
 		FILE *f = fopen(auth, "we");
 		assert_non_null(f);
 		fprintf(f, "[identity alice]\nkey_file = alice.key\npublish = *\nsubscribe = *\n");
 		fclose(f);
 		const char *sec[] = {"--auth", auth, "--log-level", "warn", NULL};
-		hb_bridge_start(&br_sec, &bus, "bridge-sec", sec);
+		hb_bridge_start(&br_sec, &bus.d, "bridge-sec", sec);
 	}
 	return 0;
 }
@@ -87,10 +87,8 @@ static int teardown(void **state)
 	hb_bridge_stop(&br_short);
 	hb_bridge_stop(&br_small);
 	hb_bridge_stop(&br_def);
-	hermes_bus_detach(hbus);
 	free(buf);
-	ht_daemon_stop(&bus);
-	ht_daemon_cleanup(&bus);
+	ht_bus_teardown(&bus);
 	return 0;
 }
 
@@ -198,7 +196,7 @@ static void test_tail_remote_prints_a_message_of_a_large_message_ring(void **sta
 	const char *args[] = {"tail", "tail", "--from", "earliest", "--count", "1", "--remote",
 			      br_def.addr, NULL};
 	char text[256];
-	int rc = ht_ctl(&bus, args, text, sizeof text);
+	int rc = ht_ctl(&bus.d, args, text, sizeof text);
 	if (rc != 0 || strcmp(text, "hello\n") != 0)
 		fail_msg("hermes-ctl tail --remote: exit %d, output '%s'", rc, text);
 	printf("hermes-ctl tail --remote of a ring with max_message %u prints 'hello'\n", BIG_MAX);
@@ -533,7 +531,7 @@ static void test_key_files_and_encrypt_variable_work_as_documented(void **state)
 		if (hex[i] >= 'a' && hex[i] <= 'f')
 			hex[i] = (char)(hex[i] - 'a' + 'A');
 	char path[320];
-	snprintf(path, sizeof path, "%s/hand.key", bus.run_dir);
+	snprintf(path, sizeof path, "%s/hand.key", bus.d.run_dir);
 	snprintf(text, sizeof text, "# alice, by hand\n\n%s \t\r\n# the rest is ignored\n", hex);
 	write_key(path, text, 0600);
 	assert_int_equal(connect_with_key(path), HERMES_OK);

@@ -20,7 +20,7 @@
 #define WINDOW 8192
 
 typedef struct node {
-	ht_daemon d;
+	ht_bus fx; /* the node's bus, hermesd and run directory */
 	hb_bridge b;
 	hermes_bus *bus;
 	hermes_pub *pub;
@@ -41,9 +41,9 @@ static void node_start(node *n, uint8_t id, const char *tag)
 	memset(n, 0, sizeof *n);
 	started[nstarted++] = n;
 	n->id = id;
-	hb_bus_start(&n->d, tag);
-	hb_ring(&n->d, "mirror", 4u << 20, 4096, HERMES_POLICY_BLOCK);
-	assert_int_equal(hermes_bus_attach(n->d.bus, &n->bus), HERMES_OK);
+	hb_bus_start(&n->fx, tag);
+	ht_bus_ring(&n->fx, "mirror", 4u << 20, 4096, HERMES_POLICY_BLOCK);
+	n->bus = n->fx.bus;
 	assert_int_equal(hermes_pub_open(n->bus, "mirror", &n->pub), HERMES_OK);
 	assert_int_equal(hermes_sub_open(n->bus, "mirror", HERMES_START_LATEST, 0, &n->sub), HERMES_OK);
 }
@@ -56,9 +56,7 @@ static void node_stop(node *n)
 	hb_bridge_stop(&n->b);
 	hermes_sub_close(n->sub);
 	hermes_pub_close(n->pub);
-	hermes_bus_detach(n->bus);
-	ht_daemon_stop(&n->d);
-	ht_daemon_cleanup(&n->d);
+	ht_bus_teardown(&n->fx);
 }
 
 /* Read what is there; check each message's origin counter. */
@@ -214,7 +212,7 @@ static void crash_bridge_a(node *all)
 	kill(all[0].b.pid, SIGKILL);
 	waitpid(all[0].b.pid, NULL, 0);
 	all[0].b.pid = 0;
-	hb_bridge_start_ns(&all[0].b, &all[0].d, "bridgeA-restarted", NULL, crash_listen, NULL);
+	hb_bridge_start_ns(&all[0].b, &all[0].fx.d, "bridgeA-restarted", NULL, crash_listen, NULL);
 	printf("bus A's bridge killed (SIGKILL) in mid-stream and restarted\n");
 }
 
@@ -271,15 +269,15 @@ static void test_a_link_carries_the_largest_messages_both_ways(void **state)
 	node_start(&n[1], 1, "lkbigB");
 	hermes_sub *sub[2];
 	for (int i = 0; i < 2; i++) {
-		hb_ring(&n[i].d, "big", 16u << 20, largest, HERMES_POLICY_BLOCK);
+		ht_bus_ring(&n[i].fx, "big", 16u << 20, largest, HERMES_POLICY_BLOCK);
 		assert_int_equal(hermes_sub_open(n[i].bus, "big", HERMES_START_LATEST, 0, &sub[i]),
 				 HERMES_OK);
 	}
-	hb_bridge_start(&n[0].b, &n[0].d, "bridgeA", NULL);
+	hb_bridge_start(&n[0].b, &n[0].fx.d, "bridgeA", NULL);
 	char link[128];
 	snprintf(link, sizeof link, "%s/big", n[0].b.addr);
 	const char *extra[] = {"--link", link, NULL};
-	hb_bridge_start(&n[1].b, &n[1].d, "bridgeB", extra);
+	hb_bridge_start(&n[1].b, &n[1].fx.d, "bridgeB", extra);
 	await_large(&n[0], &n[1], sub[0], sub[1], largest, 0xA1);
 	await_large(&n[1], &n[0], sub[1], sub[0], largest, 0xB2);
 	printf("a link carries messages of %u bytes both ways\n", largest);
@@ -295,11 +293,11 @@ static void test_two_buses_linked_both_ways(void **state)
 	static node n[2];
 	node_start(&n[0], 0, "lkA");
 	node_start(&n[1], 1, "lkB");
-	hb_bridge_start(&n[0].b, &n[0].d, "bridgeA", NULL);
+	hb_bridge_start(&n[0].b, &n[0].fx.d, "bridgeA", NULL);
 	char link[128];
 	snprintf(link, sizeof link, "%s/mirror", n[0].b.addr);
 	const char *extra[] = {"--link", link, NULL};
-	hb_bridge_start(&n[1].b, &n[1].d, "bridgeB", extra);
+	hb_bridge_start(&n[1].b, &n[1].fx.d, "bridgeB", extra);
 	exchange(n, 2, ht_scaled(200000));
 	node_stop(&n[1]);
 	node_stop(&n[0]);
@@ -312,14 +310,14 @@ static void test_three_buses_in_a_triangle(void **state)
 	node_start(&n[0], 0, "trA");
 	node_start(&n[1], 1, "trB");
 	node_start(&n[2], 2, "trC");
-	hb_bridge_start(&n[0].b, &n[0].d, "bridgeA", NULL);
+	hb_bridge_start(&n[0].b, &n[0].fx.d, "bridgeA", NULL);
 	char l1[128], l2[128];
 	snprintf(l1, sizeof l1, "%s/mirror", n[0].b.addr);
 	const char *eb[] = {"--link", l1, NULL};
-	hb_bridge_start(&n[1].b, &n[1].d, "bridgeB", eb);
+	hb_bridge_start(&n[1].b, &n[1].fx.d, "bridgeB", eb);
 	snprintf(l2, sizeof l2, "%s/mirror", n[1].b.addr);
 	const char *ec[] = {"--link", l1, "--link", l2, NULL};
-	hb_bridge_start(&n[2].b, &n[2].d, "bridgeC", ec);
+	hb_bridge_start(&n[2].b, &n[2].fx.d, "bridgeC", ec);
 	exchange(n, 3, ht_scaled(50000));
 	node_stop(&n[2]);
 	node_stop(&n[1]);
@@ -333,16 +331,16 @@ static void test_a_link_reconnects_after_the_peer_restarts(void **state)
 	static node n[2];
 	node_start(&n[0], 0, "rcA");
 	node_start(&n[1], 1, "rcB");
-	hb_bridge_start(&n[0].b, &n[0].d, "bridgeA", NULL);
+	hb_bridge_start(&n[0].b, &n[0].fx.d, "bridgeA", NULL);
 	char link[128], listen[64];
 	snprintf(link, sizeof link, "%s/mirror", n[0].b.addr);
 	snprintf(listen, sizeof listen, "%s", n[0].b.addr);
 	const char *extra[] = {"--link", link, NULL};
-	hb_bridge_start(&n[1].b, &n[1].d, "bridgeB", extra);
+	hb_bridge_start(&n[1].b, &n[1].fx.d, "bridgeB", extra);
 	exchange(n, 2, ht_scaled(20000));
 	/* Restart A's bridge on the same port: B's link retries with backoff. */
 	hb_bridge_stop(&n[0].b);
-	hb_bridge_start_ns(&n[0].b, &n[0].d, "bridgeA2", NULL, listen, NULL);
+	hb_bridge_start_ns(&n[0].b, &n[0].fx.d, "bridgeA2", NULL, listen, NULL);
 	for (unsigned i = 0; i < 2; i++)
 		memset(n[i].probed, 0, sizeof n[i].probed);
 	exchange(n, 2, ht_scaled(20000));
@@ -364,7 +362,7 @@ static int cleanup(void **state)
 			waitpid(n->b.pid, NULL, 0);
 			n->b.pid = 0;
 		}
-		ht_daemon_cleanup(&n->d);
+		ht_daemon_cleanup(&n->fx.d);
 	}
 	char cmd[128];
 	if (ns_a[0]) {
@@ -431,17 +429,17 @@ static void test_two_buses_in_two_network_namespaces(void **state)
 	node_start(&n[1], 1, "nsB");
 	/* A non-loopback address: without --auth the bridge insists on
 	 * --insecure (refusing otherwise is tested below). */
-	const char *refuse[] = {"--bus", n[0].d.bus, "--listen", "10.199.7.1:0", NULL};
+	const char *refuse[] = {"--bus", n[0].fx.name, "--listen", "10.199.7.1:0", NULL};
 	char log[300];
-	snprintf(log, sizeof log, "%s/refused.log", n[0].d.run_dir);
+	snprintf(log, sizeof log, "%s/refused.log", n[0].fx.d.run_dir);
 	assert_int_equal(hb_bridge_run(log, refuse, 10000), 1);
 	assert_true(ht_file_has(log, "--insecure"));
 	const char *ea[] = {"--insecure", NULL};
-	hb_bridge_start_ns(&n[0].b, &n[0].d, "bridgeA", a, "10.199.7.1:0", ea);
+	hb_bridge_start_ns(&n[0].b, &n[0].fx.d, "bridgeA", a, "10.199.7.1:0", ea);
 	char link[128];
 	snprintf(link, sizeof link, "%s/mirror", n[0].b.addr);
 	const char *eb[] = {"--link", link, NULL};
-	hb_bridge_start_ns(&n[1].b, &n[1].d, "bridgeB", b, NULL, eb);
+	hb_bridge_start_ns(&n[1].b, &n[1].fx.d, "bridgeB", b, NULL, eb);
 	printf("bridge A in netns %s on %s; bridge B in netns %s links to it\n", a, n[0].b.addr, b);
 	exchange(n, 2, ht_scaled(50000));
 	node_stop(&n[1]);
@@ -459,12 +457,12 @@ static void test_links_resume_exactly_once_when_the_far_bridge_crashes(void **st
 	static node n[2];
 	node_start(&n[0], 0, "crA");
 	node_start(&n[1], 1, "crB");
-	hb_bridge_start(&n[0].b, &n[0].d, "bridgeA", NULL);
+	hb_bridge_start(&n[0].b, &n[0].fx.d, "bridgeA", NULL);
 	char link[128];
 	snprintf(link, sizeof link, "%s/mirror", n[0].b.addr);
 	snprintf(crash_listen, sizeof crash_listen, "%s", n[0].b.addr);
 	const char *extra[] = {"--link", link, NULL};
-	hb_bridge_start(&n[1].b, &n[1].d, "bridgeB", extra);
+	hb_bridge_start(&n[1].b, &n[1].fx.d, "bridgeB", extra);
 	exchange_with(n, 2, ht_scaled(100000), crash_bridge_a);
 	node_stop(&n[1]);
 	node_stop(&n[0]);

@@ -17,7 +17,7 @@
 #include "tcp-bridge/client/client.h"
 #include "tests/tcp-bridge/bridge_support.h"
 
-static ht_daemon bus;
+static ht_bus bus;
 static hermes_bus *hbus;
 static hb_bridge br;
 
@@ -29,12 +29,12 @@ static int setup(void **state)
 	static const char *const extra[] = {"--log-level", "warn", "--max-holds-per-identity", "256",
 					    NULL};
 	hb_bus_start(&bus, "brproto");
-	hb_ring(&bus, "plain", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "fresh", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "slots", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "ow", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
+	ht_bus_ring(&bus, "plain", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "fresh", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "slots", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "ow", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
 	hb_fixture_bridge(&bus, &br, extra);
-	hbus = hb_fixture_attach();
+	hbus = bus.bus;
 	return 0;
 }
 

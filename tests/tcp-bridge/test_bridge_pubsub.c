@@ -12,7 +12,7 @@
 #define WINDOW 4096
 #define DEADLINE_NS 300000000000ull
 
-static ht_daemon bus;
+static ht_bus bus;
 static hb_bridge br;
 
 /* Message i: its number, then bytes derived from it. */
@@ -34,9 +34,9 @@ static int setup(void **state)
 {
 	(void)state;
 	hb_bus_start(&bus, "brps");
-	hb_ring(&bus, "inbound", 8u << 20, 65536, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "outbound", 8u << 20, 65536, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "plain", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "inbound", 8u << 20, 65536, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "outbound", 8u << 20, 65536, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "plain", 1u << 20, 4096, HERMES_POLICY_BLOCK);
 	hb_fixture_bridge(&bus, &br, NULL);
 	return 0;
 }
@@ -84,7 +84,7 @@ static void *consume(void *arg)
 static void remote_to_local(uint64_t count, bool acked)
 {
 	hermes_bus *b;
-	assert_int_equal(hermes_bus_attach(bus.bus, &b), HERMES_OK);
+	assert_int_equal(hermes_bus_attach(bus.name, &b), HERMES_OK);
 	consumer c = {.count = count};
 	assert_int_equal(hermes_sub_open(b, "inbound", HERMES_START_LATEST, 0, &c.sub), HERMES_OK);
 	pthread_t t;
@@ -183,7 +183,7 @@ static void *produce(void *arg)
 	producer *p = arg;
 	hermes_bus *b;
 	hermes_pub *pub;
-	if (hermes_bus_attach(bus.bus, &b) || hermes_pub_open(b, p->ring, &pub)) {
+	if (hermes_bus_attach(bus.name, &b) || hermes_pub_open(b, p->ring, &pub)) {
 		snprintf(p->error, sizeof p->error, "open: %s", hermes_last_error_detail());
 		return NULL;
 	}

@@ -39,7 +39,7 @@
 #include "tcp-bridge/client/client.h"
 #include "tests/tcp-bridge/bridge_support.h"
 
-static ht_daemon bus;
+static ht_bus bus;
 static hb_bridge br; /* --auth, defaults otherwise */
 static char auth_path[300], key_alice[300], key_mesh[300], key_reader[300];
 #define RING_SLOTS 256u /* "blk": 256 messages of 256 bytes */
@@ -60,9 +60,9 @@ static const uint64_t far = 0x1234567890abcdefull;
 
 static void keygen(const char *name, char *path, size_t len)
 {
-	snprintf(path, len, "%s/%s.key", bus.run_dir, name);
+	snprintf(path, len, "%s/%s.key", bus.d.run_dir, name);
 	char log[300];
-	snprintf(log, sizeof log, "%s/keygen-%s.log", bus.run_dir, name);
+	snprintf(log, sizeof log, "%s/keygen-%s.log", bus.d.run_dir, name);
 	const char *args[] = {"keygen", name, "--psk", "--out", path, NULL};
 	assert_int_equal(hb_bridge_run(log, args, 10000), 0);
 }
@@ -82,7 +82,7 @@ static pid_t extra_pids[8];
 
 static void start_extra(hb_bridge *b, const char *tag, const char *const *extra)
 {
-	hb_bridge_start(b, &bus, tag, extra);
+	hb_bridge_start(b, &bus.d, tag, extra);
 	for (unsigned i = 0; i < 8; i++)
 		if (!extra_pids[i]) {
 			extra_pids[i] = b->pid;
@@ -101,7 +101,7 @@ static void stop_extra(hb_bridge *b)
 static void start_main(const char *tag)
 {
 	const char *extra[] = {"--auth", auth_path, NULL};
-	hb_bridge_start(&br, &bus, tag, extra);
+	hb_bridge_start(&br, &bus.d, tag, extra);
 }
 
 static int setup(void **state)
@@ -110,14 +110,14 @@ static int setup(void **state)
 	if (!hm_auth_available())
 		return 0;
 	hb_bus_start(&bus, "brsec");
-	hb_ring(&bus, "blk", RING_SLOTS * 256, 256, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "feed", 64u << 10, 256, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "plant", 64u << 10, 256, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "trunc", 64u << 10, 256, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "blk", RING_SLOTS * 256, 256, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "feed", 64u << 10, 256, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "plant", 64u << 10, 256, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "trunc", 64u << 10, 256, HERMES_POLICY_BLOCK);
 	keygen("alice", key_alice, sizeof key_alice);
 	keygen("mesh", key_mesh, sizeof key_mesh);
 	keygen("reader", key_reader, sizeof key_reader);
-	snprintf(auth_path, sizeof auth_path, "%s/auth.conf", bus.run_dir);
+	snprintf(auth_path, sizeof auth_path, "%s/auth.conf", bus.d.run_dir);
 	write_file(auth_path,
 		   "[identity alice]\nkey_file = alice.key\npublish = feed blk\nsubscribe = feed\n"
 		   "[identity mesh]\nkey_file = mesh.key\npublish = *\nsubscribe = *\nlink = true\n"
@@ -138,8 +138,7 @@ static int teardown(void **state)
 			kill(extra_pids[i], SIGKILL);
 			waitpid(extra_pids[i], NULL, 0);
 		}
-	ht_daemon_stop(&bus);
-	ht_daemon_cleanup(&bus);
+	ht_bus_teardown(&bus);
 	return 0;
 }
 
@@ -279,7 +278,7 @@ static void test_2_link_is_a_permission_and_origins_are_bounded(void **state)
 	/* The bus id: random, kept (0600) in the state directory, not the
 	 * guessable hash of host and bus names. */
 	char path[400];
-	snprintf(path, sizeof path, "%s/hermes-bridge.%s.id", bus.run_dir, bus.bus);
+	snprintf(path, sizeof path, "%s/hermes-bridge.%s.id", bus.d.run_dir, bus.name);
 	struct stat st;
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
@@ -291,7 +290,7 @@ static void test_2_link_is_a_permission_and_origins_are_bounded(void **state)
 	char host[256] = "localhost";
 	gethostname(host, sizeof host - 1);
 	assert_true(id != 0);
-	assert_true(id != fnv1a(bus.bus, fnv1a("/", fnv1a(host, 0xcbf29ce484222325ull))));
+	assert_true(id != fnv1a(bus.name, fnv1a("/", fnv1a(host, 0xcbf29ce484222325ull))));
 }
 
 /* ---- 3 ------------------------------------------------------------------------------ */
@@ -393,7 +392,7 @@ static void test_3_reflected_link_is_refused(void **state)
 	/* A link pinned to its server (server =) refuses another one, though
 	 * it holds the right key: the WELCOME name is proved by the server. */
 	char conf[300], text[1024];
-	snprintf(conf, sizeof conf, "%s/pinned.conf", bus.run_dir);
+	snprintf(conf, sizeof conf, "%s/pinned.conf", bus.d.run_dir);
 	snprintf(text, sizeof text,
 		 "[link pinned]\nconnect = %s\nrings = feed\nidentity = mesh\nkey_file = %s\n"
 		 "server = bridge-elsewhere\n",
@@ -431,7 +430,7 @@ static unsigned subscribe_many(hermes_net *n, const char *ring, unsigned k)
 static void producers_unhindered(void)
 {
 	hermes_bus *b;
-	assert_int_equal(hermes_bus_attach(bus.bus, &b), HERMES_OK);
+	assert_int_equal(hermes_bus_attach(bus.name, &b), HERMES_OK);
 	hermes_sub *s;
 	assert_int_equal(hermes_sub_open(b, "blk", HERMES_START_LATEST, 0, &s), HERMES_OK);
 	hermes_sub_close(s);
@@ -477,7 +476,7 @@ static void test_4_readers_cannot_stop_producers(void **state)
 	printf("holding subscriptions granted on one ring: %u of 128\n", got);
 	assert_true(got <= 32);
 	hermes_bus *bb;
-	assert_int_equal(hermes_bus_attach(bus.bus, &bb), HERMES_OK);
+	assert_int_equal(hermes_bus_attach(bus.name, &bb), HERMES_OK);
 	hermes_sub *s;
 	assert_int_equal(hermes_sub_open(bb, "blk", HERMES_START_LATEST, 0, &s), HERMES_OK);
 	hermes_sub_close(s);
@@ -602,9 +601,9 @@ static void test_6_anonymous_access_is_an_explicit_choice(void **state)
 	if (!hm_auth_available())
 		skip();
 	char log[300];
-	snprintf(log, sizeof log, "%s/anon-refused.log", bus.run_dir);
-	const char *args[] = {"--bus", bus.bus, "--listen", "127.0.0.1:0", "--stats-dir",
-			      bus.run_dir, "--state-dir", bus.run_dir, NULL};
+	snprintf(log, sizeof log, "%s/anon-refused.log", bus.d.run_dir);
+	const char *args[] = {"--bus", bus.name, "--listen", "127.0.0.1:0", "--stats-dir",
+			      bus.d.run_dir, "--state-dir", bus.d.run_dir, NULL};
 	assert_int_equal(hb_bridge_run(log, args, 5000), 1);
 	assert_true(ht_file_has(log, "--allow-anonymous"));
 	/* With identities, anonymous clients are refused. */
@@ -621,7 +620,7 @@ static void test_7_state_files_cannot_be_planted_or_cut(void **state)
 		skip();
 	/* Planted: an origin table made before the bridge, writable by all. */
 	char planted[400];
-	snprintf(planted, sizeof planted, "%s/hermes-bridge.%s.plant.origins", bus.run_dir, bus.bus);
+	snprintf(planted, sizeof planted, "%s/hermes-bridge.%s.plant.origins", bus.d.run_dir, bus.name);
 	write_file(planted, "", 0666);
 	hermes_net *n;
 	uint32_t ch;
@@ -635,7 +634,7 @@ static void test_7_state_files_cannot_be_planted_or_cut(void **state)
 
 	/* Cut short: a valid table truncated while the bridge was down. */
 	char cut[400];
-	snprintf(cut, sizeof cut, "%s/hermes-bridge.%s.trunc.origins", bus.run_dir, bus.bus);
+	snprintf(cut, sizeof cut, "%s/hermes-bridge.%s.trunc.origins", bus.d.run_dir, bus.name);
 	assert_int_equal(link_open("mesh", key_mesh, "trunc", &n, &ch), HERMES_OK);
 	assert_int_equal(link_publish(n, ch, far, 1, NULL), HERMES_OK);
 	hermes_net_close(n);
@@ -661,17 +660,17 @@ static void test_8_keys_and_logs(void **state)
 		skip();
 	/* An auth file others may write is refused. */
 	char bad[300], log[300];
-	snprintf(bad, sizeof bad, "%s/auth-writable.conf", bus.run_dir);
+	snprintf(bad, sizeof bad, "%s/auth-writable.conf", bus.d.run_dir);
 	write_file(bad, "[identity alice]\nkey_file = alice.key\npublish = *\nsubscribe = *\n", 0666);
-	snprintf(log, sizeof log, "%s/auth-writable.log", bus.run_dir);
-	const char *args[] = {"--bus", bus.bus, "--listen", "127.0.0.1:0", "--auth", bad,
-			      "--stats-dir", bus.run_dir, "--state-dir", bus.run_dir, NULL};
+	snprintf(log, sizeof log, "%s/auth-writable.log", bus.d.run_dir);
+	const char *args[] = {"--bus", bus.name, "--listen", "127.0.0.1:0", "--auth", bad,
+			      "--stats-dir", bus.d.run_dir, "--state-dir", bus.d.run_dir, NULL};
 	assert_int_equal(hb_bridge_run(log, args, 5000), 1);
 	assert_true(ht_file_has(log, "not writable by group or others"));
 
 	/* keygen suggests no blanket permission. */
 	char kl[300];
-	snprintf(kl, sizeof kl, "%s/keygen-alice.log", bus.run_dir);
+	snprintf(kl, sizeof kl, "%s/keygen-alice.log", bus.d.run_dir);
 	assert_true(ht_file_has(kl, "[identity alice]"));
 	assert_false(ht_file_has(kl, "publish = *"));
 	assert_false(ht_file_has(kl, "subscribe = *"));
@@ -722,7 +721,7 @@ static void test_sighup_reloads_identities_and_closes_revoked_sessions(void **st
 	if (!hm_auth_available())
 		skip();
 	char conf[300], tmp[310], key_new[300];
-	snprintf(conf, sizeof conf, "%s/auth-reload.conf", bus.run_dir);
+	snprintf(conf, sizeof conf, "%s/auth-reload.conf", bus.d.run_dir);
 	snprintf(tmp, sizeof tmp, "%s.new", conf);
 	keygen("newbie", key_new, sizeof key_new);
 	write_file(conf,
@@ -806,9 +805,9 @@ static void read_public(const char *log, char hex[65])
 static void keygen_pair(const char *name, const char *server_hex, char *path, size_t len,
 			char hex[65])
 {
-	snprintf(path, len, "%s/%s.key", bus.run_dir, name);
+	snprintf(path, len, "%s/%s.key", bus.d.run_dir, name);
 	char log[300];
-	snprintf(log, sizeof log, "%s/keygen-%s.log", bus.run_dir, name);
+	snprintf(log, sizeof log, "%s/keygen-%s.log", bus.d.run_dir, name);
 	const char *args[] = {"keygen", name, "--pair", "--out", path,
 			      server_hex ? "--server-key" : NULL, server_hex, NULL};
 	assert_int_equal(hb_bridge_run(log, args, 10000), 0);
@@ -826,7 +825,7 @@ static void test_public_key_identities(void **state)
 	keygen_pair("mallory", bhex, mallory, sizeof mallory, mhex);
 	/* carol's secret with a pin that is not the bridge's. */
 	char wrongpin[300], text[512];
-	snprintf(wrongpin, sizeof wrongpin, "%s/carol-wrongpin.key", bus.run_dir);
+	snprintf(wrongpin, sizeof wrongpin, "%s/carol-wrongpin.key", bus.d.run_dir);
 	FILE *f = fopen(carol, "re");
 	assert_non_null(f);
 	char line[256], secret[65] = "";
@@ -839,7 +838,7 @@ static void test_public_key_identities(void **state)
 
 	/* The bridge holds carol's public key only; alice keeps her PSK. */
 	char conf[300];
-	snprintf(conf, sizeof conf, "%s/auth-pk.conf", bus.run_dir);
+	snprintf(conf, sizeof conf, "%s/auth-pk.conf", bus.d.run_dir);
 	snprintf(text, sizeof text,
 		 "[identity carol]\npublic_key = %s\npublish = feed\nsubscribe = feed\n"
 		 "[identity alice]\nkey_file = alice.key\npublish = feed\nsubscribe = feed\n",
@@ -889,7 +888,7 @@ static void test_public_key_identities(void **state)
 	write_file(conf, text, 0644);
 	assert_int_equal(kill(r.pid, SIGHUP), 0);
 	assert_true(log_wait(r.log, "SIGHUP: 2 identities reloaded"));
-	snprintf(lconf, sizeof lconf, "%s/link-pk.conf", bus.run_dir);
+	snprintf(lconf, sizeof lconf, "%s/link-pk.conf", bus.d.run_dir);
 	snprintf(text, sizeof text,
 		 "[link pk]\nconnect = %s\nrings = feed:out\nidentity = linker\nkey_file = %s\n"
 		 "server_key = %s\n",
@@ -916,7 +915,7 @@ static void test_public_key_identities(void **state)
 	assert_int_equal(kill(r.pid, SIGHUP), 0);
 	assert_true(log_wait(r.log, nhex));
 	assert_int_equal(connect_opts(r.addr, "carol", carol, 0, 0, &n), HERMES_EPERM);
-	snprintf(carol_new, sizeof carol_new, "%s/carol-new.key", bus.run_dir);
+	snprintf(carol_new, sizeof carol_new, "%s/carol-new.key", bus.d.run_dir);
 	snprintf(text, sizeof text, "%s\nserver %s\n", secret, nhex);
 	write_file(carol_new, text, 0600);
 	assert_int_equal(connect_opts(r.addr, "carol", carol_new, 0, 0, &n), HERMES_OK);

@@ -27,18 +27,18 @@
 #define HM_BOUND_KIB (24 * 1024)
 #endif
 
-static ht_daemon bus;
+static ht_bus bus;
 static hb_bridge br;
 
 static int setup(void **state)
 {
 	(void)state;
 	hb_bus_start(&bus, "brslow");
-	hb_ring(&bus, "drop1", 8u << 20, MSG, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "disc1", 8u << 20, MSG, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "hold1", 8u << 20, MSG, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "drop1", 8u << 20, MSG, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "disc1", 8u << 20, MSG, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "hold1", 8u << 20, MSG, HERMES_POLICY_BLOCK);
 	char conf[256];
-	snprintf(conf, sizeof conf, "%s/bridge.conf", bus.run_dir);
+	snprintf(conf, sizeof conf, "%s/bridge.conf", bus.d.run_dir);
 	FILE *f = fopen(conf, "we");
 	assert_non_null(f);
 	fprintf(f, "[bridge]\nout_buffer = 1M\nlog_level = warn\n"
@@ -139,7 +139,7 @@ static void case_start(slow_case *sc, const char *ring, uint64_t count)
 	sc->r.first = fast_first;
 	pthread_mutex_init(&sc->r.mu, NULL);
 	pthread_cond_init(&sc->r.cv, NULL);
-	assert_int_equal(hermes_bus_attach(bus.bus, &sc->b), HERMES_OK);
+	assert_int_equal(hermes_bus_attach(bus.name, &sc->b), HERMES_OK);
 	assert_int_equal(hermes_pub_open(sc->b, ring, &sc->pub), HERMES_OK);
 	sc->anon0 = hb_rss_anon_kb(br.pid);
 	sc->t0 = ht_now_ns();

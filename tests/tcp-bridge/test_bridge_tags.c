@@ -20,7 +20,7 @@
 #include "core/endian.h"
 #include "tests/tcp-bridge/bridge_support.h"
 
-static ht_daemon bus;
+static ht_bus bus;
 static hermes_bus *hbus;
 static hb_bridge br;
 
@@ -33,14 +33,14 @@ static int setup(void **state)
 	unsetenv("HERMES_NET_TIMEOUT_MS");
 	static const char *const extra[] = {"--log-level", "warn", NULL};
 	hb_bus_start(&bus, "brtags");
-	hb_ring(&bus, "both", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "old", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "ow", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
-	hb_ring(&bus, "bad", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "linked", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "ctl", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "both", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "old", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "ow", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
+	ht_bus_ring(&bus, "bad", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "linked", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "ctl", 1u << 20, 4096, HERMES_POLICY_BLOCK);
 	hb_fixture_bridge(&bus, &br, extra);
-	hbus = hb_fixture_attach();
+	hbus = bus.bus;
 	return 0;
 }
 
@@ -334,16 +334,15 @@ static void await_tagged(hermes_pub *from, hermes_sub *to, uint32_t tag)
 static void test_a_link_carries_tags_both_ways(void **state)
 {
 	(void)state;
-	ht_daemon far;
+	ht_bus far;
 	hb_bus_start(&far, "brtagsfar");
-	hb_ring(&far, "linked", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hermes_bus *fbus;
-	assert_int_equal(hermes_bus_attach(far.bus, &fbus), HERMES_OK);
+	ht_bus_ring(&far, "linked", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	hermes_bus *fbus = far.bus;
 	char link[128];
 	snprintf(link, sizeof link, "%s/linked", br.addr);
 	const char *extra[] = {"--log-level", "warn", "--link", link, NULL};
 	hb_bridge fbr;
-	hb_bridge_start(&fbr, &far, "farbridge", extra);
+	hb_bridge_start(&fbr, &far.d, "farbridge", extra);
 
 	hermes_pub *np, *fp;
 	hermes_sub *ns, *fs;
@@ -363,9 +362,7 @@ static void test_a_link_carries_tags_both_ways(void **state)
 	hermes_pub_close(np);
 	hermes_pub_close(fp);
 	hb_bridge_stop(&fbr);
-	hermes_bus_detach(fbus);
-	ht_daemon_stop(&far);
-	ht_daemon_cleanup(&far);
+	ht_bus_teardown(&far);
 }
 
 /* A server from before TAGS, in a child process: it answers HELLO with a
@@ -457,7 +454,7 @@ static void test_the_client_against_a_bridge_without_tags(void **state)
 /* hermes-ctl with args; it must exit 0. */
 static void run_ctl(const char *const *args, char *out, size_t cap)
 {
-	int rc = ht_ctl(&bus, args, out, cap);
+	int rc = ht_ctl(&bus.d, args, out, cap);
 	if (rc != 0)
 		fail_msg("%s %s: exit %d, output '%s'", args[0], args[1], rc, out);
 }

@@ -12,15 +12,15 @@
 #define LONG_NS 10000000000ll
 #define SOON_NS 5000000000ull
 
-static ht_daemon bus;
+static ht_bus bus;
 static hb_bridge br;
 
 static int setup(void **state)
 {
 	(void)state;
 	hb_bus_start(&bus, "brws");
-	hb_ring(&bus, "local", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_ring(&bus, "remote", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "local", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	ht_bus_ring(&bus, "remote", 1u << 20, 4096, HERMES_POLICY_BLOCK);
 	hb_fixture_bridge(&bus, &br, NULL);
 	return 0;
 }
@@ -75,7 +75,7 @@ static void test_bridge_connection_and_ring_in_one_wait_set(void **state)
 {
 	(void)state;
 	hermes_bus *b;
-	assert_int_equal(hermes_bus_attach(bus.bus, &b), HERMES_OK);
+	assert_int_equal(hermes_bus_attach(bus.name, &b), HERMES_OK);
 	hermes_sub *sub;
 	hermes_pub *local_pub, *remote_pub;
 	assert_int_equal(hermes_sub_open(b, "local", HERMES_START_LATEST, 0, &sub), HERMES_OK);

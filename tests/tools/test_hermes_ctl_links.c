@@ -37,7 +37,7 @@
 #define NMSGS 25
 
 typedef struct fixture {
-	ht_daemon d; /* bus, run directory (also the stats directory) */
+	ht_bus bus; /* hermesd, its bus and run directory (also the stats directory) */
 	hb_bridge b;
 	bool bridge_started;
 } fixture;
@@ -46,10 +46,9 @@ static int setup(void **state)
 {
 	fixture *fx = calloc(1, sizeof *fx);
 	assert_non_null(fx);
-	ht_daemon_init(&fx->d, "ctlgw");
 	static const char *const extra[] = {"--size", "8M", "--remove-on-exit", NULL};
-	ht_daemon_start(&fx->d, extra);
-	hb_ring(&fx->d, RING, 64 * 1024, 1024, HERMES_POLICY_BLOCK);
+	ht_bus_supervised(&fx->bus, "ctlgw", extra);
+	ht_bus_ring(&fx->bus, RING, 64 * 1024, 1024, HERMES_POLICY_BLOCK);
 	*state = fx;
 	return 0;
 }
@@ -61,21 +60,21 @@ static int teardown(void **state)
 		kill(fx->b.pid, SIGKILL);
 		ht_wait_child(fx->b.pid, 10000);
 	}
-	ht_daemon_cleanup(&fx->d); /* stops hermesd, removes the run directory */
+	ht_bus_teardown(&fx->bus);
 	free(fx);
 	return 0;
 }
 
 static void start_bridge(fixture *fx)
 {
-	hb_bridge_start(&fx->b, &fx->d, "bridge", NULL);
+	hb_bridge_start(&fx->b, &fx->bus.d, "bridge", NULL);
 	fx->bridge_started = true;
 }
 
 /* ---- running hermes-ctl ---------------------------------------------------- */
 
 /* hermes-ctl --bus <fixture bus> args... */
-#define CTL(fx, ...) ctl_in((fx)->d.bus, NULL, 0, CTL_ARGS(__VA_ARGS__))
+#define CTL(fx, ...) ctl_in((fx)->bus.name, NULL, 0, CTL_ARGS(__VA_ARGS__))
 
 /* The parsed JSON of a command that must exit 0. */
 static jv *json_of(result r)
@@ -131,7 +130,7 @@ static const jv *array_at(const jv *v, const char *key, size_t n)
 
 static char *stats_dir(fixture *fx)
 {
-	return fx->d.run_dir;
+	return fx->bus.d.run_dir;
 }
 
 /* `metrics` of the fixture's stats directory: it must exit 0 with
@@ -154,7 +153,7 @@ static jv *bridges_json(fixture *fx, const jv **b)
 {
 	jv *doc = json_of(CTL(fx, "bridges", "--stats-dir", stats_dir(fx), "--json"));
 	expect_str(doc, "schema", "hermes-ctl.bridges/1");
-	expect_str(doc, "bus", fx->d.bus);
+	expect_str(doc, "bus", fx->bus.d.bus);
 	*b = array_at(doc, "bridges", 1)->items[0];
 	return doc;
 }
@@ -256,7 +255,7 @@ static void test_bridges_json_counts_what_a_remote_client_did(void **state)
 	assert_int_equal(ju64_at(b, "channels"), 1);
 	array_at(b, "links", 0);
 	char path[512];
-	snprintf(path, sizeof path, "%s/hermes-bridge.%s.%u", stats_dir(fx), fx->d.bus, fx->b.port);
+	snprintf(path, sizeof path, "%s/hermes-bridge.%s.%u", stats_dir(fx), fx->bus.d.bus, fx->b.port);
 	expect_str(b, "path", path);
 	jfree(doc);
 
@@ -275,7 +274,7 @@ static void test_bridges_json_counts_what_a_remote_client_did(void **state)
 	r = metrics_of(fx);
 	char labels[256];
 	double v;
-	snprintf(labels, sizeof labels, "bus=\"%s\",listen=\"%s\"", fx->d.bus, fx->b.addr);
+	snprintf(labels, sizeof labels, "bus=\"%s\",listen=\"%s\"", fx->bus.d.bus, fx->b.addr);
 	assert_true(prom_value(r.out.p, "hermes_bridge_up", labels, &v));
 	assert_true(v == 1);
 	assert_true(prom_value(r.out.p, "hermes_bridge_connections_open", labels, &v));
@@ -284,16 +283,16 @@ static void test_bridges_json_counts_what_a_remote_client_did(void **state)
 	assert_true(v >= NMSGS);
 	assert_true(prom_value(r.out.p, "hermes_bridge_acks_total", labels, &v));
 	assert_true(v >= NMSGS);
-	snprintf(labels, sizeof labels, "bus=\"%s\",listen=\"%s\",direction=\"in\"", fx->d.bus,
+	snprintf(labels, sizeof labels, "bus=\"%s\",listen=\"%s\",direction=\"in\"", fx->bus.d.bus,
 		 fx->b.addr);
 	assert_true(prom_value(r.out.p, "hermes_bridge_frames_total", labels, &v));
 	assert_true(v >= NMSGS + 3);
-	snprintf(labels, sizeof labels, "bus=\"%s\",listen=\"%s\",direction=\"out\"", fx->d.bus,
+	snprintf(labels, sizeof labels, "bus=\"%s\",listen=\"%s\",direction=\"out\"", fx->bus.d.bus,
 		 fx->b.addr);
 	assert_true(prom_value(r.out.p, "hermes_bridge_bytes_total", labels, &v));
 	assert_true(v > 0);
 	/* The bus's own families are still there. */
-	snprintf(labels, sizeof labels, "bus=\"%s\"", fx->d.bus);
+	snprintf(labels, sizeof labels, "bus=\"%s\"", fx->bus.d.bus);
 	assert_true(prom_value(r.out.p, "hermes_bus_up", labels, &v));
 	assert_true(v == 1);
 	result_free(&r);
@@ -342,7 +341,7 @@ static void test_bridges_reports_a_killed_bridge_as_stale(void **state)
 	/* metrics: up 0, and no counters of a dead process. */
 	result r = metrics_of(fx);
 	char labels[256];
-	snprintf(labels, sizeof labels, "bus=\"%s\",listen=\"%s\"", fx->d.bus, fx->b.addr);
+	snprintf(labels, sizeof labels, "bus=\"%s\",listen=\"%s\"", fx->bus.d.bus, fx->b.addr);
 	double v;
 	assert_true(prom_value(r.out.p, "hermes_bridge_up", labels, &v));
 	assert_true(v == 0);
@@ -366,18 +365,18 @@ static void test_bridges_lists_half_written_files_and_ignores_other_buses(void *
 	fixture *fx = *state;
 	char path[512];
 	/* A bridge between creating its file and sizing it. */
-	snprintf(path, sizeof path, "%s/hermes-bridge.%s.7400", stats_dir(fx), fx->d.bus);
+	snprintf(path, sizeof path, "%s/hermes-bridge.%s.7400", stats_dir(fx), fx->bus.d.bus);
 	write_file(path, "", 0);
 	/* Files of bus "<bus>.x" and names that only start like ours. */
-	snprintf(path, sizeof path, "%s/hermes-bridge.%s.x.7401", stats_dir(fx), fx->d.bus);
+	snprintf(path, sizeof path, "%s/hermes-bridge.%s.x.7401", stats_dir(fx), fx->bus.d.bus);
 	write_file(path, "", 0);
-	snprintf(path, sizeof path, "%s/hermes-bridge.%s.7402.tmp", stats_dir(fx), fx->d.bus);
+	snprintf(path, sizeof path, "%s/hermes-bridge.%s.7402.tmp", stats_dir(fx), fx->bus.d.bus);
 	write_file(path, "", 0);
 
 	jv *doc = json_of(CTL(fx, "bridges", "--stats-dir", stats_dir(fx), "--json"));
 	array_at(doc, "bridges", 0);
 	const jv *u = array_at(doc, "unreadable", 1)->items[0];
-	snprintf(path, sizeof path, "%s/hermes-bridge.%s.7400", stats_dir(fx), fx->d.bus);
+	snprintf(path, sizeof path, "%s/hermes-bridge.%s.7400", stats_dir(fx), fx->bus.d.bus);
 	expect_str(u, "path", path);
 	const jv *why = jget(u, "reason");
 	assert_true(why && why->t == J_STR && strstr(why->text, "not ready"));
@@ -424,13 +423,13 @@ static void write_uplink_state(const fixture *fx, pid_t pid, uint64_t text_seq)
 	h->max_rings = HN_STATE_MAX_RINGS;
 	h->range_log = HN_RANGE_LOG;
 	h->bus_id = 0x1234;
-	snprintf(h->bus, sizeof h->bus, "%.47s", fx->d.bus);
+	snprintf(h->bus, sizeof h->bus, "%.47s", fx->bus.d.bus);
 	hm_store_relaxed_u64(&h->pid, (uint64_t)pid);
 	hm_store_relaxed_u64(&h->start_time, hm_proc_start_time(pid == getpid() ? 0 : pid));
 	hm_store_relaxed_u64(&h->started_ns, realtime_ns() - 5000000000ull);
 	hm_store_relaxed_u64(&h->heartbeat_ns, realtime_ns());
 	hm_store_relaxed_u64(&h->runs, 2);
-	snprintf(h->prefix, sizeof h->prefix, "hermes.%s", fx->d.bus);
+	snprintf(h->prefix, sizeof h->prefix, "hermes.%s", fx->bus.d.bus);
 	hm_store_relaxed_u64(&h->conn_state, HN_CONN_CONNECTED);
 	hm_store_relaxed_u64(&h->connects, 3);
 	hm_store_relaxed_u64(&h->disconnects, 2);
@@ -442,7 +441,7 @@ static void write_uplink_state(const fixture *fx, pid_t pid, uint64_t text_seq)
 
 	hn_ring_state *r = hn_state_ring(h, 0);
 	snprintf(r->name, sizeof r->name, "orders");
-	snprintf(r->subject, sizeof r->subject, "hermes.%s.orders", fx->d.bus);
+	snprintf(r->subject, sizeof r->subject, "hermes.%s.orders", fx->bus.d.bus);
 	snprintf(r->stream, sizeof r->stream, "ORDERS");
 	r->dir = HN_DIR_BOTH;
 	r->mode = HN_MODE_JETSTREAM;
@@ -472,7 +471,7 @@ static void write_uplink_state(const fixture *fx, pid_t pid, uint64_t text_seq)
 
 	r = hn_state_ring(h, 2);
 	snprintf(r->name, sizeof r->name, "ticks");
-	snprintf(r->subject, sizeof r->subject, "hermes.%s.ticks", fx->d.bus);
+	snprintf(r->subject, sizeof r->subject, "hermes.%s.ticks", fx->bus.d.bus);
 	r->dir = HN_DIR_OUT;
 	r->mode = HN_MODE_CORE;
 	r->policy = HN_POLICY_DROP;
@@ -485,7 +484,7 @@ static void write_uplink_state(const fixture *fx, pid_t pid, uint64_t text_seq)
 	 * the file is written the way the protocol says). */
 	hm_store_release_u64(&h->magic, HN_STATE_MAGIC);
 	char path[512];
-	snprintf(path, sizeof path, "%s/hermes-nats.%s", stats_dir((fixture *)fx), fx->d.bus);
+	snprintf(path, sizeof path, "%s/hermes-nats.%s", stats_dir((fixture *)fx), fx->bus.d.bus);
 	write_file(path, h, HN_STATE_SIZE);
 	free(h);
 }
@@ -507,7 +506,7 @@ static void test_uplink_json_reads_the_state_file_back(void **state)
 	write_uplink_state(fx, getpid(), 4);
 	jv *doc = json_of(CTL(fx, "uplink", "--stats-dir", stats_dir(fx), "--json"));
 	expect_str(doc, "schema", "hermes-ctl.uplink/1");
-	expect_str(doc, "bus", fx->d.bus);
+	expect_str(doc, "bus", fx->bus.d.bus);
 	expect_str(doc, "file", "ok");
 	const jv *u = jget(doc, "uplink");
 	assert_true(u && u->t == J_OBJ);
@@ -568,23 +567,23 @@ static void test_uplink_json_reads_the_state_file_back(void **state)
 	r = metrics_of(fx);
 	char labels[256];
 	double v;
-	snprintf(labels, sizeof labels, "bus=\"%s\"", fx->d.bus);
+	snprintf(labels, sizeof labels, "bus=\"%s\"", fx->bus.d.bus);
 	assert_true(prom_value(r.out.p, "hermes_uplink_up", labels, &v) && v == 1);
 	assert_true(prom_value(r.out.p, "hermes_uplink_connected", labels, &v) && v == 1);
 	assert_true(prom_value(r.out.p, "hermes_uplink_reconnects_total", labels, &v) && v == 2);
-	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"orders\",direction=\"out\"", fx->d.bus);
+	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"orders\",direction=\"out\"", fx->bus.d.bus);
 	assert_true(prom_value(r.out.p, "hermes_uplink_messages_total", labels, &v) && v == 1001);
 	assert_true(prom_value(r.out.p, "hermes_uplink_lost_total", labels, &v) && v == 5);
-	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"orders\",direction=\"in\"", fx->d.bus);
+	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"orders\",direction=\"in\"", fx->bus.d.bus);
 	assert_true(prom_value(r.out.p, "hermes_uplink_messages_total", labels, &v) && v == 77);
 	assert_true(prom_value(r.out.p, "hermes_uplink_lost_total", labels, &v) && v == 3);
 	assert_true(prom_value(r.out.p, "hermes_uplink_dropped_total", labels, &v) && v == 6);
-	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"ticks\",direction=\"out\"", fx->d.bus);
+	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"ticks\",direction=\"out\"", fx->bus.d.bus);
 	assert_true(prom_value(r.out.p, "hermes_uplink_dropped_total", labels, &v) && v == 40);
 	/* ticks only goes out: no inbound sample for it. */
-	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"ticks\",direction=\"in\"", fx->d.bus);
+	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"ticks\",direction=\"in\"", fx->bus.d.bus);
 	assert_false(prom_value(r.out.p, "hermes_uplink_messages_total", labels, &v));
-	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"orders\",reason=\"loop\"", fx->d.bus);
+	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"orders\",reason=\"loop\"", fx->bus.d.bus);
 	assert_true(prom_value(r.out.p, "hermes_uplink_skipped_total", labels, &v) && v == 17);
 	result_free(&r);
 
@@ -615,10 +614,10 @@ static void test_uplink_of_a_dead_process_is_gone_and_half_written_text_is_flagg
 	expect_ok(&r);
 	char labels[256];
 	double v;
-	snprintf(labels, sizeof labels, "bus=\"%s\"", fx->d.bus);
+	snprintf(labels, sizeof labels, "bus=\"%s\"", fx->bus.d.bus);
 	assert_true(prom_value(r.out.p, "hermes_uplink_up", labels, &v) && v == 0);
 	assert_true(prom_value(r.out.p, "hermes_uplink_connected", labels, &v) && v == 0);
-	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"orders\",direction=\"out\"", fx->d.bus);
+	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"orders\",direction=\"out\"", fx->bus.d.bus);
 	assert_false(prom_value(r.out.p, "hermes_uplink_messages_total", labels, &v));
 	result_free(&r);
 }
@@ -635,7 +634,7 @@ static void test_uplink_absent_is_no_error_and_garbage_is(void **state)
 
 	/* Full size, but not our magic. */
 	char path[512];
-	snprintf(path, sizeof path, "%s/hermes-nats.%s", stats_dir(fx), fx->d.bus);
+	snprintf(path, sizeof path, "%s/hermes-nats.%s", stats_dir(fx), fx->bus.d.bus);
 	char *junk = malloc(HN_STATE_SIZE);
 	assert_non_null(junk);
 	memset(junk, 'x', HN_STATE_SIZE);
@@ -675,7 +674,7 @@ static void test_pub_and_tail_through_a_bridge_and_keygen(void **state)
 	expect_fail(CTL(fx, "tail", RING, "--remote", "127.0.0.1:1", "--count", "1"), 1, NULL);
 
 	char key[300];
-	snprintf(key, sizeof key, "%s/alice.key", fx->d.run_dir);
+	snprintf(key, sizeof key, "%s/alice.key", fx->bus.d.run_dir);
 	r = CTL(fx, "keygen", "alice", "--out", key);
 #ifdef HERMES_HAVE_SODIUM
 	expect_ok(&r);
