@@ -115,13 +115,16 @@ const char *hnt_nats_server_path(void)
 	return NULL;
 }
 
-void hnt_require_nats_server(void)
+int hnt_group_setup(void **state)
 {
+	(void)state;
 	if (!hnt_nats_server_path()) {
 		printf("SKIP: nats-server is not installed (Debian: apt-get install nats-server); "
 		       "the NATS uplink tests need it\n");
 		exit(77);
 	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	return 0;
 }
 
 int hnt_free_port(void)

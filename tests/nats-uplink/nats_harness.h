@@ -27,8 +27,10 @@ int hnt_teardown(void **state);
 /* The nats-server binary, or NULL when it is not installed. */
 const char *hnt_nats_server_path(void);
 
-/* Exit 77 (skipped) with a message when nats-server is missing. */
-void hnt_require_nats_server(void);
+/* The uplink suites' cmocka group setup: exit 77 (skipped) with a message
+ * when nats-server is missing; stdout line-buffered, so the tests' "# "
+ * report lines come out in order with cmocka's. */
+int hnt_group_setup(void **state);
 
 /* A free TCP port on 127.0.0.1 (bound to port 0, then released). */
 int hnt_free_port(void);

@@ -153,11 +153,9 @@ static void test_core_counts_every_loss_of_a_node_failure(void **state)
 
 int main(void)
 {
-	hnt_require_nats_server();
-	setvbuf(stdout, NULL, _IOLBF, 0);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_jetstream_survives_a_node_failure_exactly, hnt_teardown),
 		cmocka_unit_test_teardown(test_core_counts_every_loss_of_a_node_failure, hnt_teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, hnt_group_setup, NULL);
 }

@@ -171,10 +171,8 @@ static void test_outage_keeps_memory_bounded_and_policies_visible(void **state)
 
 int main(void)
 {
-	hnt_require_nats_server();
-	setvbuf(stdout, NULL, _IOLBF, 0);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_outage_keeps_memory_bounded_and_policies_visible, hnt_teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, hnt_group_setup, NULL);
 }

@@ -182,13 +182,11 @@ static void test_user_password_are_passed_through(void **state)
 
 int main(void)
 {
-	hnt_require_nats_server();
-	setvbuf(stdout, NULL, _IOLBF, 0);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_million_messages_cross_in_order, hnt_teardown),
 		cmocka_unit_test_teardown(test_core_both_ways_without_loops, hnt_teardown),
 		cmocka_unit_test_teardown(test_jetstream_both_ways_without_loops, hnt_teardown),
 		cmocka_unit_test_teardown(test_user_password_are_passed_through, hnt_teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, hnt_group_setup, NULL);
 }

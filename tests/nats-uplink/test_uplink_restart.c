@@ -75,10 +75,8 @@ static void test_jetstream_uplinks_killed_mid_flow_lose_and_repeat_nothing(void 
 
 int main(void)
 {
-	hnt_require_nats_server();
-	setvbuf(stdout, NULL, _IOLBF, 0);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_jetstream_uplinks_killed_mid_flow_lose_and_repeat_nothing, hnt_teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, hnt_group_setup, NULL);
 }

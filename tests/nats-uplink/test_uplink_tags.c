@@ -164,10 +164,9 @@ static void test_tags_cross_jetstream(void **state)
 
 int main(void)
 {
-	hnt_require_nats_server();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_tags_cross_core_nats, hnt_teardown),
 		cmocka_unit_test_teardown(test_tags_cross_jetstream, hnt_teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, hnt_group_setup, NULL);
 }
