@@ -27,6 +27,16 @@ hermes_err hm_ini_result(int r, const char *file, char *error, size_t cap)
 	return HERMES_EINVAL;
 }
 
+bool hm_ini_choose(const char *name, const hm_ini_choice *choices, size_t n, unsigned *out)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(name, choices[i].name)) {
+			*out = choices[i].value;
+			return true;
+		}
+	return false;
+}
+
 bool hm_ini_bool(const char *value, bool *out)
 {
 	static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};

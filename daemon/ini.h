@@ -26,4 +26,18 @@ hermes_err hm_ini_result(int r, const char *file, char *error, size_t cap);
  * *out untouched) for anything else. */
 bool hm_ini_bool(const char *value, bool *out);
 
+/* One of the names a key takes ("none", "interval", "batch") and what it
+ * stands for. */
+typedef struct hm_ini_choice {
+	const char *name;
+	unsigned value;
+} hm_ini_choice;
+
+/* The value of the choice named name, of the n choices; false (and *out
+ * untouched) for a name that is none of them. HM_INI_CHOOSE counts the
+ * choices of an array. */
+bool hm_ini_choose(const char *name, const hm_ini_choice *choices, size_t n, unsigned *out);
+#define HM_INI_CHOOSE(name, choices, out) \
+	hm_ini_choose((name), (choices), sizeof(choices) / sizeof((choices)[0]), (out))
+
 #endif

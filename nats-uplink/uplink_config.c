@@ -34,62 +34,13 @@ const char *hn_policy_name(unsigned policy)
 	return policy == HN_POLICY_DROP ? "drop" : "block";
 }
 
-static bool parse_bool(const char *v, bool *out)
-{
-	if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1") || !strcmp(v, "on"))
-		*out = true;
-	else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0") || !strcmp(v, "off"))
-		*out = false;
-	else
-		return false;
-	return true;
-}
-
-static bool parse_dir(const char *v, unsigned *out)
-{
-	if (!strcmp(v, "out"))
-		*out = HN_DIR_OUT;
-	else if (!strcmp(v, "in"))
-		*out = HN_DIR_IN;
-	else if (!strcmp(v, "both"))
-		*out = HN_DIR_BOTH;
-	else
-		return false;
-	return true;
-}
-
-static bool parse_mode(const char *v, unsigned *out)
-{
-	if (!strcmp(v, "core"))
-		*out = HN_MODE_CORE;
-	else if (!strcmp(v, "jetstream") || !strcmp(v, "js"))
-		*out = HN_MODE_JETSTREAM;
-	else
-		return false;
-	return true;
-}
-
-static bool parse_policy(const char *v, unsigned *out)
-{
-	if (!strcmp(v, "block"))
-		*out = HN_POLICY_BLOCK;
-	else if (!strcmp(v, "drop"))
-		*out = HN_POLICY_DROP;
-	else
-		return false;
-	return true;
-}
-
-static bool parse_deliver(const char *v, bool *is_new)
-{
-	if (!strcmp(v, "all"))
-		*is_new = false;
-	else if (!strcmp(v, "new"))
-		*is_new = true;
-	else
-		return false;
-	return true;
-}
+static const hm_ini_choice dir_names[] = {
+	{"out", HN_DIR_OUT}, {"in", HN_DIR_IN}, {"both", HN_DIR_BOTH}};
+static const hm_ini_choice mode_names[] = {
+	{"core", HN_MODE_CORE}, {"jetstream", HN_MODE_JETSTREAM}, {"js", HN_MODE_JETSTREAM}};
+static const hm_ini_choice policy_names[] = {{"block", HN_POLICY_BLOCK}, {"drop", HN_POLICY_DROP}};
+/* deliver = all | new: whether a new consumer starts at new messages. */
+static const hm_ini_choice deliver_names[] = {{"all", 0}, {"new", 1}};
 
 /* A file whose first line is a secret (password_file, token_file). */
 static bool read_secret(const char *path, char *buf, size_t len)
@@ -204,10 +155,10 @@ static int on_uplink_key(hn_config *c, const char *key, const char *v)
 		else
 			BAD("flush '%s' must be immediate or coalesce", v);
 	} else if (!strcmp(key, "mode")) {
-		if (!parse_mode(v, &c->mode))
+		if (!HM_INI_CHOOSE(v, mode_names, &c->mode))
 			BAD("mode '%s' must be core or jetstream", v);
 	} else if (!strcmp(key, "policy")) {
-		if (!parse_policy(v, &c->policy))
+		if (!HM_INI_CHOOSE(v, policy_names, &c->policy))
 			BAD("policy '%s' must be block or drop", v);
 	} else if (!strcmp(key, "max_pending")) {
 		if (!hm_parse_size(v, &c->max_pending) || c->max_pending < 4096 ||
@@ -218,8 +169,10 @@ static int on_uplink_key(hn_config *c, const char *key, const char *v)
 			BAD("replicas '%s' must be 1..5", v);
 		c->replicas = (unsigned)n;
 	} else if (!strcmp(key, "deliver")) {
-		if (!parse_deliver(v, &c->deliver_new))
+		unsigned is_new;
+		if (!HM_INI_CHOOSE(v, deliver_names, &is_new))
 			BAD("deliver '%s' must be all or new", v);
+		c->deliver_new = is_new;
 	} else if (!strcmp(key, "stream_max_bytes")) {
 		if (!hm_parse_size(v, &c->stream_max_bytes) || c->stream_max_bytes > INT64_MAX)
 			BAD("stream_max_bytes '%s' is not a size (0: no limit)", v);
@@ -263,12 +216,12 @@ static int on_nats_key(hn_config *c, const char *key, const char *v)
 	if (!strcmp(key, "creds"))
 		return copy_str(c, c->creds, sizeof c->creds, "creds", v);
 	if (!strcmp(key, "tls")) {
-		if (!parse_bool(v, &c->tls))
+		if (!hm_ini_bool(v, &c->tls))
 			BAD("tls '%s' must be true or false", v);
 		return 1;
 	}
 	if (!strcmp(key, "tls_skip_verify")) {
-		if (!parse_bool(v, &c->tls_skip_verify))
+		if (!hm_ini_bool(v, &c->tls_skip_verify))
 			BAD("tls_skip_verify '%s' must be true or false", v);
 		return 1;
 	}
@@ -312,15 +265,15 @@ static int on_ring_key(hn_config *c, hn_ring_cfg *r, const char *key, const char
 {
 	uint64_t n;
 	if (!strcmp(key, "direction")) {
-		if (!parse_dir(v, &r->dir))
+		if (!HM_INI_CHOOSE(v, dir_names, &r->dir))
 			BAD("ring '%s': direction '%s' must be out, in or both", r->name, v);
 		r->set_dir = true;
 	} else if (!strcmp(key, "mode")) {
-		if (!parse_mode(v, &r->mode))
+		if (!HM_INI_CHOOSE(v, mode_names, &r->mode))
 			BAD("ring '%s': mode '%s' must be core or jetstream", r->name, v);
 		r->set_mode = true;
 	} else if (!strcmp(key, "policy")) {
-		if (!parse_policy(v, &r->policy))
+		if (!HM_INI_CHOOSE(v, policy_names, &r->policy))
 			BAD("ring '%s': policy '%s' must be block or drop", r->name, v);
 		r->set_policy = true;
 	} else if (!strcmp(key, "max_pending")) {
@@ -342,8 +295,10 @@ static int on_ring_key(hn_config *c, hn_ring_cfg *r, const char *key, const char
 		r->replicas = (unsigned)n;
 		r->set_replicas = true;
 	} else if (!strcmp(key, "deliver")) {
-		if (!parse_deliver(v, &r->deliver_new))
+		unsigned is_new;
+		if (!HM_INI_CHOOSE(v, deliver_names, &is_new))
 			BAD("ring '%s': deliver '%s' must be all or new", r->name, v);
+		r->deliver_new = is_new;
 		r->set_deliver = true;
 	} else if (!strcmp(key, "stream_max_age")) {
 		if (!hm_parse_duration_ms(v, &r->stream_max_age_ms))

@@ -120,16 +120,15 @@ static int ring_key(hj_config *c, hj_ring_conf *r, const char *key, const char *
 		if (!hj_parse_duration_ns(val, &r->opts.retain_age_ns))
 			BAD("retention_age = '%s': a duration like 7d, 12h, or 0", val);
 		break;
-	case 4:
-		if (!strcmp(val, "none"))
-			r->fsync = HJ_FSYNC_NONE;
-		else if (!strcmp(val, "interval"))
-			r->fsync = HJ_FSYNC_INTERVAL;
-		else if (!strcmp(val, "batch"))
-			r->fsync = HJ_FSYNC_BATCH;
-		else
+	case 4: {
+		static const hm_ini_choice fsyncs[] = {
+			{"none", HJ_FSYNC_NONE}, {"interval", HJ_FSYNC_INTERVAL}, {"batch", HJ_FSYNC_BATCH}};
+		unsigned f;
+		if (!HM_INI_CHOOSE(val, fsyncs, &f))
 			BAD("fsync = '%s': none, interval or batch", val);
+		r->fsync = (int)f;
 		break;
+	}
 	case 5:
 		if (!hj_parse_duration_ns(val, &r->fsync_interval_ns) || r->fsync_interval_ns == 0)
 			BAD("fsync_interval = '%s': a duration like 1s or 100ms", val);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/ini.h"
 #include "daemon/log.h"
 #include "daemon/sched.h"
 #include "shm/ring.h"
@@ -57,16 +58,8 @@ void hm_config_apply_env(hm_config *c)
 		snprintf(c->run_dir, sizeof c->run_dir, "%s", dir);
 }
 
-static bool parse_bool(const char *v, bool *out)
-{
-	if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1") || !strcmp(v, "on"))
-		*out = true;
-	else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0") || !strcmp(v, "off"))
-		*out = false;
-	else
-		return false;
-	return true;
-}
+static const hm_ini_choice policy_names[] = {
+	{"block", HERMES_POLICY_BLOCK}, {"overwrite", HERMES_POLICY_OVERWRITE}};
 
 /* The parser: a small line-based INI reader of our own, so that nothing is
  * lost on the way (libinih cuts long section names to 49 characters and
@@ -135,7 +128,7 @@ static int on_bus_key(hm_config *c, const char *key, const char *v)
 			BAD("run_dir '%s' must be an absolute path (under 136 characters)", v);
 		snprintf(c->run_dir, sizeof c->run_dir, "%s", v);
 	} else if (!strcmp(key, "remove_on_exit")) {
-		if (!parse_bool(v, &c->remove_on_exit))
+		if (!hm_ini_bool(v, &c->remove_on_exit))
 			BAD("remove_on_exit '%s' must be true or false", v);
 	} else if (!strcmp(key, "cpu_affinity")) {
 		c->have_cpus = *v != '\0';
@@ -175,12 +168,10 @@ static int on_ring_key(hm_config *c, hm_ring_decl *d, const char *key, const cha
 			BAD("ring '%s': slots '%s' is not a number", d->name, v);
 		d->cfg.slots = (uint32_t)n;
 	} else if (!strcmp(key, "policy")) {
-		if (!strcmp(v, "block"))
-			d->cfg.policy = HERMES_POLICY_BLOCK;
-		else if (!strcmp(v, "overwrite"))
-			d->cfg.policy = HERMES_POLICY_OVERWRITE;
-		else
+		unsigned policy;
+		if (!HM_INI_CHOOSE(v, policy_names, &policy))
 			BAD("ring '%s': policy '%s' must be block or overwrite", d->name, v);
+		d->cfg.policy = (hermes_policy)policy;
 	} else {
 		BAD("ring '%s': unknown key '%s' (known: capacity, max_msg, policy, slots)", d->name,
 		    key);

@@ -86,29 +86,18 @@ static bool parse_uint(const char *s, uint64_t max, uint64_t *out)
 	return true;
 }
 
-static bool parse_bool(const char *s, bool *out)
-{
-	if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on") || !strcmp(s, "1"))
-		*out = true;
-	else if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off") || !strcmp(s, "0"))
-		*out = false;
-	else
-		return false;
-	return true;
-}
+static const hm_ini_choice slow_names[] = {
+	{"auto", HM_SLOW_AUTO}, {"drop", HM_SLOW_DROP}, {"disconnect", HM_SLOW_DISCONNECT},
+	{"hold", HM_SLOW_HOLD}, {"block", HM_SLOW_HOLD}};
+static const hm_ini_choice encrypt_names[] = {
+	{"off", HM_ENC_OFF}, {"optional", HM_ENC_OPTIONAL}, {"required", HM_ENC_REQUIRED}};
 
 static bool parse_policy(const char *s, hm_slow_policy *out)
 {
-	if (!strcmp(s, "auto"))
-		*out = HM_SLOW_AUTO;
-	else if (!strcmp(s, "drop"))
-		*out = HM_SLOW_DROP;
-	else if (!strcmp(s, "disconnect"))
-		*out = HM_SLOW_DISCONNECT;
-	else if (!strcmp(s, "hold") || !strcmp(s, "block"))
-		*out = HM_SLOW_HOLD;
-	else
+	unsigned p;
+	if (!HM_INI_CHOOSE(s, slow_names, &p))
 		return false;
+	*out = (hm_slow_policy)p;
 	return true;
 }
 
@@ -236,20 +225,16 @@ static hermes_err set_access_key(hm_bridge_cfg *c, const char *key, const char *
 		if (!copy(c->auth_file, sizeof c->auth_file, v))
 			return bad(c, "auth: path too long");
 	} else if (!strcmp(key, "encrypt")) {
-		if (!strcmp(v, "off"))
-			c->encrypt = HM_ENC_OFF;
-		else if (!strcmp(v, "optional"))
-			c->encrypt = HM_ENC_OPTIONAL;
-		else if (!strcmp(v, "required"))
-			c->encrypt = HM_ENC_REQUIRED;
-		else
+		unsigned mode;
+		if (!HM_INI_CHOOSE(v, encrypt_names, &mode))
 			return bad(c, "encrypt: want off, optional or required, not '%s'", v);
+		c->encrypt = (hm_encrypt_mode)mode;
 		c->encrypt_set = true;
 	} else if (!strcmp(key, "allow_anonymous")) {
-		if (!parse_bool(v, &c->allow_anonymous))
+		if (!hm_ini_bool(v, &c->allow_anonymous))
 			return bad(c, "allow_anonymous: want true or false");
 	} else if (!strcmp(key, "insecure")) {
-		if (!parse_bool(v, &c->insecure))
+		if (!hm_ini_bool(v, &c->insecure))
 			return bad(c, "insecure: want true or false");
 	} else if (!strcmp(key, "bus_id")) {
 		if (!parse_uint(v, UINT64_MAX, &c->bus_id) || c->bus_id == 0)
@@ -293,7 +278,7 @@ static hermes_err set_running_key(hm_bridge_cfg *c, const char *key, const char 
 			return bad(c, "rt_priority: want 0 (off) to 99");
 		c->rt_priority = (int)u;
 	} else if (!strcmp(key, "busy_poll")) {
-		if (!parse_bool(v, &b))
+		if (!hm_ini_bool(v, &b))
 			return bad(c, "busy_poll: want true or false");
 		c->busy_poll = b;
 	} else if (!strcmp(key, "stats_dir")) {
@@ -480,10 +465,10 @@ static hermes_err on_identity_key(parse_state *ps, const char *section, const ch
 			else
 				id->have_public = true;
 		} else if (!strcmp(key, "hold")) {
-			if (!parse_bool(value, &id->hold))
+			if (!hm_ini_bool(value, &id->hold))
 				err = bad(c, "[%s] hold: want true or false", section);
 		} else if (!strcmp(key, "link")) {
-			if (!parse_bool(value, &id->link))
+			if (!hm_ini_bool(value, &id->link))
 				err = bad(c, "[%s] link: want true or false", section);
 		} else {
 			err = bad(c, "[%s]: unknown key '%s'", section, key);
@@ -543,7 +528,7 @@ static hermes_err on_link_key(hm_bridge_cfg *c, const char *section, const char 
 			err = bad(c, "[%s] server: too long", section);
 	} else if (!strcmp(key, "encrypt")) {
 		bool on = false;
-		if (!parse_bool(value, &on))
+		if (!hm_ini_bool(value, &on))
 			err = bad(c, "[%s] encrypt: want true or false", section);
 		/* With a key, links are encrypted unless this says false. */
 		l->encrypt = on;

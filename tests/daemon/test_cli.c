@@ -1,5 +1,5 @@
 /* Tests for daemon/cli.c, the daemons' command line, daemon/run.c's waits,
- * and daemon/ini.c's boolean values. */
+ * and daemon/ini.c's boolean values and named choices. */
 #include "tests/support/testing.h"
 
 #include <pthread.h>
@@ -156,6 +156,21 @@ static void test_booleans_have_one_syntax(void **state)
 	}
 }
 
+static void test_choices_are_looked_up_by_their_whole_name(void **state)
+{
+	(void)state;
+	static const hm_ini_choice names[] = {{"none", 0}, {"interval", 1}, {"batch", 2}, {"all", 2}};
+	unsigned v = 9;
+	assert_true(HM_INI_CHOOSE("interval", names, &v) && v == 1);
+	assert_true(HM_INI_CHOOSE("all", names, &v) && v == 2);
+	assert_true(HM_INI_CHOOSE("none", names, &v) && v == 0);
+	v = 9;
+	const char *bad[] = {"", "None", "inter", "batches", " none"};
+	for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_false(HM_INI_CHOOSE(bad[i], names, &v));
+	assert_int_equal(v, 9);
+}
+
 static int ticks;
 
 static int tick_until_third(void *arg)
@@ -196,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_too_many_flags_are_a_usage_error),
 		cmocka_unit_test(test_apply_sets_each_flag_in_order_and_stops_at_a_bad_one),
 		cmocka_unit_test(test_booleans_have_one_syntax),
+		cmocka_unit_test(test_choices_are_looked_up_by_their_whole_name),
 		cmocka_unit_test(test_waits_end_at_a_stop_signal_or_a_tick),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
