@@ -165,7 +165,7 @@ bool hb_bridge_alive(hb_bridge *b)
 	return waitpid(b->pid, NULL, WNOHANG) == 0;
 }
 
-static long status_kb(pid_t pid, const char *field)
+long hb_status_kb(pid_t pid, const char *field)
 {
 	char path[64], line[256];
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
@@ -183,12 +183,12 @@ static long status_kb(pid_t pid, const char *field)
 
 long hb_rss_anon_kb(pid_t pid)
 {
-	return status_kb(pid, "RssAnon:");
+	return hb_status_kb(pid, "RssAnon:");
 }
 
 long hb_rss_kb(pid_t pid)
 {
-	return status_kb(pid, "VmRSS:");
+	return hb_status_kb(pid, "VmRSS:");
 }
 
 uint64_t hb_cpu_ns(pid_t pid)

@@ -61,6 +61,9 @@ void hb_bridge_stop(hb_bridge *b);
 /* Is the bridge still running? */
 bool hb_bridge_alive(hb_bridge *b);
 
+/* A kB field of /proc/PID/status (field with its colon, "VmLck:"); -1
+ * when the process or the field is not there. */
+long hb_status_kb(pid_t pid, const char *field);
 /* Resident set size and CPU time (user+system) of a process. RssAnon is
  * the private part (heap, buffers), without the bus pages it mapped. */
 long hb_rss_kb(pid_t pid);
