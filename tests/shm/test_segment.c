@@ -168,6 +168,33 @@ static uint8_t *map_raw(size_t *len)
 	return p;
 }
 
+/* A bus (bus_with_ring) with ring "r" of 16 KiB, its segment file mapped raw
+ * beside it for the test to damage, and r's directory entry there. */
+typedef struct raw_bus {
+	hermes_bus *bus;
+	uint8_t *raw;
+	size_t len;
+	hm_ring_desc *d;
+} raw_bus;
+
+static void raw_bus_open(raw_bus *rb)
+{
+	hermes_ring_config cfg = {.name = "r", .capacity = 1 << 14, .max_msg = 512};
+	rb->bus = bus_with_ring(&cfg);
+	rb->raw = map_raw(&rb->len);
+	rb->d = (hm_ring_desc *)(void *)(rb->raw + HM_SEG_HEADER_SIZE);
+}
+
+/* Once the test has put everything back, ring r opens again. */
+static void raw_bus_close(raw_bus *rb)
+{
+	hermes_pub *pub;
+	assert_int_equal(hermes_pub_open(rb->bus, "r", &pub), HERMES_OK);
+	hermes_pub_close(pub);
+	munmap(rb->raw, rb->len);
+	hermes_bus_detach(rb->bus);
+}
+
 static void test_foreign_version_and_truncation_are_refused(void **state)
 {
 	(void)state;
@@ -203,27 +230,21 @@ static void test_foreign_version_and_truncation_are_refused(void **state)
 static void test_corrupt_ring_entries_are_refused_not_followed(void **state)
 {
 	(void)state;
-	hermes_ring_config cfg = {.name = "r", .capacity = 1 << 14, .max_msg = 512};
-	hermes_bus *bus = bus_with_ring(&cfg);
-	size_t len;
-	uint8_t *raw = map_raw(&len);
-	hm_ring_desc *d = (hm_ring_desc *)(void *)(raw + HM_SEG_HEADER_SIZE);
-	uint64_t good = d->offset;
+	raw_bus rb;
+	raw_bus_open(&rb);
+	uint64_t good = rb.d->offset;
 	hermes_pub *pub;
-	d->offset = (uint64_t)len - 64; /* the block would run off the end */
-	assert_int_equal(hermes_pub_open(bus, "r", &pub), HERMES_EBADSEGMENT);
-	d->offset = good;
-	hm_ring_header *rh = (hm_ring_header *)(void *)(raw + good);
+	rb.d->offset = (uint64_t)rb.len - 64; /* the block would run off the end */
+	assert_int_equal(hermes_pub_open(rb.bus, "r", &pub), HERMES_EBADSEGMENT);
+	rb.d->offset = good;
+	hm_ring_header *rh = (hm_ring_header *)(void *)(rb.raw + good);
 	rh->capacity = 12345; /* not a power of two */
-	assert_int_equal(hermes_pub_open(bus, "r", &pub), HERMES_EBADSEGMENT);
+	assert_int_equal(hermes_pub_open(rb.bus, "r", &pub), HERMES_EBADSEGMENT);
 	rh->capacity = 1 << 14;
 	rh->magic = 0;
-	assert_int_equal(hermes_pub_open(bus, "r", &pub), HERMES_EBADSEGMENT);
+	assert_int_equal(hermes_pub_open(rb.bus, "r", &pub), HERMES_EBADSEGMENT);
 	rh->magic = HM_RING_MAGIC;
-	assert_int_equal(hermes_pub_open(bus, "r", &pub), HERMES_OK);
-	hermes_pub_close(pub);
-	munmap(raw, len);
-	hermes_bus_detach(bus);
+	raw_bus_close(&rb);
 }
 
 /* Every offset and size in a directory entry is checked, overflow-safe,
@@ -232,12 +253,9 @@ static void test_corrupt_ring_entries_are_refused_not_followed(void **state)
 static void test_directory_offsets_sizes_and_alignment_are_validated(void **state)
 {
 	(void)state;
-	hermes_ring_config cfg = {.name = "r", .capacity = 1 << 14, .max_msg = 512};
-	hermes_bus *bus = bus_with_ring(&cfg);
-	size_t len;
-	uint8_t *raw = map_raw(&len);
-	hm_ring_desc *d = (hm_ring_desc *)(void *)(raw + HM_SEG_HEADER_SIZE);
-	const uint64_t good_off = d->offset, good_size = d->block_size;
+	raw_bus rb;
+	raw_bus_open(&rb);
+	const uint64_t good_off = rb.d->offset, good_size = rb.d->block_size;
 	const struct {
 		uint64_t off, size;
 	} bad[] = {
@@ -253,32 +271,29 @@ static void test_directory_offsets_sizes_and_alignment_are_validated(void **stat
 	hermes_pub *pub;
 	hm_ring r;
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		d->offset = bad[i].off;
-		d->block_size = bad[i].size;
-		if (hermes_pub_open(bus, "r", &pub) != HERMES_EBADSEGMENT)
+		rb.d->offset = bad[i].off;
+		rb.d->block_size = bad[i].size;
+		if (hermes_pub_open(rb.bus, "r", &pub) != HERMES_EBADSEGMENT)
 			fail_msg("case %zu: offset %llu size %llu accepted", i,
 				 (unsigned long long)bad[i].off, (unsigned long long)bad[i].size);
 		assert_non_null(strstr(hermes_last_error_detail(), "corrupt"));
-		assert_int_equal(hm_bus_ring_open_index(bus, 0, true, &r), HERMES_EBADSEGMENT);
+		assert_int_equal(hm_bus_ring_open_index(rb.bus, 0, true, &r), HERMES_EBADSEGMENT);
 	}
-	d->offset = good_off;
-	d->block_size = good_size;
-	hm_store_relaxed_u32(&d->state, 77);
+	rb.d->offset = good_off;
+	rb.d->block_size = good_size;
+	hm_store_relaxed_u32(&rb.d->state, 77);
 	hm_ring_entry e;
-	assert_int_equal(hm_bus_ring_entry(bus, 0, &e), HERMES_EBADSEGMENT);
+	assert_int_equal(hm_bus_ring_entry(rb.bus, 0, &e), HERMES_EBADSEGMENT);
 	assert_true(e.corrupt);
 	assert_non_null(strstr(hermes_last_error_detail(), "unknown state"));
-	hm_store_relaxed_u32(&d->state, HM_RING_READY);
+	hm_store_relaxed_u32(&rb.d->state, HM_RING_READY);
 	/* An unterminated, unprintable name is copied bounded and printable. */
-	memset(d->name, 0x07, sizeof d->name);
-	assert_int_equal(hm_bus_ring_entry(bus, 0, &e), HERMES_OK);
+	memset(rb.d->name, 0x07, sizeof rb.d->name);
+	assert_int_equal(hm_bus_ring_entry(rb.bus, 0, &e), HERMES_OK);
 	assert_int_equal(strlen(e.name), HM_NAME_MAX - 1);
 	assert_null(strchr(e.name, 0x07));
-	snprintf(d->name, sizeof d->name, "r");
-	assert_int_equal(hermes_pub_open(bus, "r", &pub), HERMES_OK);
-	hermes_pub_close(pub);
-	munmap(raw, len);
-	hermes_bus_detach(bus);
+	snprintf(rb.d->name, sizeof rb.d->name, "r");
+	raw_bus_close(&rb);
 }
 
 /* The allocator's word is shared memory too: near 2^64 it must not wrap
@@ -372,10 +387,8 @@ static void test_full_segment_reports_enospc(void **state)
 static void test_readonly_attach_cannot_publish(void **state)
 {
 	(void)state;
-	hermes_bus *bus, *ro;
-	assert_int_equal(hermes_bus_create(bus_name, 1 << 20, 0600, &bus), HERMES_OK);
 	hermes_ring_config cfg = {.name = "r", .capacity = 1 << 14, .max_msg = 512};
-	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_OK);
+	hermes_bus *bus = bus_with_ring(&cfg), *ro;
 	assert_int_equal(hermes_bus_attach_readonly(bus_name, &ro), HERMES_OK);
 	hermes_pub *pub;
 	hermes_sub *sub;
@@ -477,10 +490,8 @@ static void test_attach_name_defaults_from_environment_then_program(void **state
 static void test_attach_opts_size_and_flags_are_checked(void **state)
 {
 	(void)state;
-	hermes_bus *bus, *b;
-	assert_int_equal(hermes_bus_create(bus_name, 1 << 20, 0600, &bus), HERMES_OK);
 	hermes_ring_config cfg = {.name = "r", .capacity = 1 << 14, .max_msg = 512};
-	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_OK);
+	hermes_bus *bus = bus_with_ring(&cfg), *b;
 	struct {
 		hermes_attach_opts o;
 		uint64_t future;
