@@ -67,33 +67,45 @@ static const char *link_error(uint64_t code)
 }
 
 /* A bridge's counters, as fields of its object. */
-static void json_bridge_counters(json_w *w, const ctl_bridge_counters *c)
-{
-	json_ku64(w, "connections_open", c->connections_open);
-	json_ku64(w, "connections_accepted", c->connections_accepted);
-	json_ku64(w, "connections_refused", c->connections_refused);
-	json_ku64(w, "handshakes", c->handshakes_ok);
-	json_ku64(w, "handshake_timeouts", c->handshake_timeouts);
-	json_ku64(w, "auth_failures", c->auth_failures);
-	json_ku64(w, "protocol_errors", c->protocol_errors);
-	json_ku64(w, "errors_sent", c->errors_sent);
-	json_ku64(w, "frames_in", c->frames_in);
-	json_ku64(w, "frames_out", c->frames_out);
-	json_ku64(w, "bytes_in", c->bytes_in);
-	json_ku64(w, "bytes_out", c->bytes_out);
-	json_ku64(w, "publishes", c->publishes);
-	json_ku64(w, "publish_errors", c->publish_errors);
-	json_ku64(w, "publish_stalls", c->publish_stalls);
-	json_ku64(w, "publish_timeouts", c->publish_timeouts);
-	json_ku64(w, "acks", c->acks);
-	json_ku64(w, "delivers", c->delivers);
-	json_ku64(w, "drops", c->drops);
-	json_ku64(w, "loss_notices", c->loss_notices);
-	json_ku64(w, "slow_disconnects", c->slow_disconnects);
-	json_ku64(w, "ring_lost_messages", c->ring_losses);
-	json_ku64(w, "subscriptions", c->subscriptions);
-	json_ku64(w, "channels", c->channels);
-}
+#define BC(f) offsetof(ctl_bridge_counters, f)
+static const json_u64_field bridge_counter_fields[] = {
+	{"connections_open", BC(connections_open)},
+	{"connections_accepted", BC(connections_accepted)},
+	{"connections_refused", BC(connections_refused)},
+	{"handshakes", BC(handshakes_ok)},
+	{"handshake_timeouts", BC(handshake_timeouts)},
+	{"auth_failures", BC(auth_failures)},
+	{"protocol_errors", BC(protocol_errors)},
+	{"errors_sent", BC(errors_sent)},
+	{"frames_in", BC(frames_in)},
+	{"frames_out", BC(frames_out)},
+	{"bytes_in", BC(bytes_in)},
+	{"bytes_out", BC(bytes_out)},
+	{"publishes", BC(publishes)},
+	{"publish_errors", BC(publish_errors)},
+	{"publish_stalls", BC(publish_stalls)},
+	{"publish_timeouts", BC(publish_timeouts)},
+	{"acks", BC(acks)},
+	{"delivers", BC(delivers)},
+	{"drops", BC(drops)},
+	{"loss_notices", BC(loss_notices)},
+	{"slow_disconnects", BC(slow_disconnects)},
+	{"ring_lost_messages", BC(ring_losses)},
+	{"subscriptions", BC(subscriptions)},
+	{"channels", BC(channels)},
+};
+#undef BC
+
+/* A link's counters, between its state and its last error. */
+#define LC(f) offsetof(ctl_bridge_link, f)
+static const json_u64_field link_counter_fields[] = {
+	{"connects", LC(connects)},	{"disconnects", LC(disconnects)}, {"exported", LC(exported)},
+	{"imported", LC(imported)},	{"export_lag", LC(export_lag)},	  {"duplicates", LC(duplicates)},
+	{"losses", LC(losses)},
+};
+#undef LC
+
+#define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
 static void json_bridge_link(json_w *w, const ctl_bridge_link *l)
 {
@@ -101,13 +113,7 @@ static void json_bridge_link(json_w *w, const ctl_bridge_link *l)
 	json_kstr(w, "name", l->name);
 	json_kstr(w, "peer", l->peer);
 	json_kstr(w, "state", ctl_link_state_name(l->state));
-	json_ku64(w, "connects", l->connects);
-	json_ku64(w, "disconnects", l->disconnects);
-	json_ku64(w, "exported", l->exported);
-	json_ku64(w, "imported", l->imported);
-	json_ku64(w, "export_lag", l->export_lag);
-	json_ku64(w, "duplicates", l->duplicates);
-	json_ku64(w, "losses", l->losses);
+	json_ku64_fields(w, l, link_counter_fields, NFIELDS(link_counter_fields));
 	json_kstr(w, "last_error", link_error(l->last_error)); /* null: none */
 	json_obj_end(w);
 }
@@ -124,7 +130,7 @@ static void json_bridge(json_w *w, const ctl_bridge *b)
 	json_kstr(w, "server_name", b->name);
 	json_kstr(w, "listen", b->listen);
 	json_ku64(w, "port", b->port);
-	json_bridge_counters(w, &b->c);
+	json_ku64_fields(w, &b->c, bridge_counter_fields, NFIELDS(bridge_counter_fields));
 	json_key(w, "links");
 	json_arr_begin(w);
 	for (unsigned k = 0; k < b->nlinks; k++)

@@ -233,6 +233,14 @@ void json_ku64(json_w *w, const char *key, uint64_t v)
 	json_key(w, key);
 	json_u64(w, v);
 }
+void json_ku64_fields(json_w *w, const void *base, const json_u64_field *fields, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v;
+		memcpy(&v, (const char *)base + fields[i].off, sizeof v);
+		json_ku64(w, fields[i].key, v);
+	}
+}
 void json_ku64s(json_w *w, const char *key, uint64_t v)
 {
 	char buf[24];

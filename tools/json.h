@@ -53,6 +53,14 @@ void json_kdouble(json_w *w, const char *key, double v, int decimals);
 void json_kbool(json_w *w, const char *key, bool v);
 void json_knull(json_w *w, const char *key);
 
+/* The uint64_t field at offset off of a struct, under key. */
+typedef struct json_u64_field {
+	const char *key;
+	size_t off;
+} json_u64_field;
+/* Each of the n fields of *base in turn, as json_ku64. */
+void json_ku64_fields(json_w *w, const void *base, const json_u64_field *fields, size_t n);
+
 /* Ends the document with a newline. */
 void json_finish(json_w *w);
 
