@@ -142,10 +142,7 @@ static void json_bridge(json_w *w, const ctl_bridge *b)
 static void bridges_json(const ctl_ctx *ctx, const ctl_bridges *bs)
 {
 	json_w w;
-	json_init(&w, stdout);
-	json_obj_begin(&w);
-	json_kstr(&w, "schema", "hermes-ctl.bridges/1");
-	json_kstr(&w, "bus", ctx->bus);
+	json_doc_begin(&w, "hermes-ctl.bridges/1", ctx->bus);
 	json_kstr(&w, "stats_dir", bs->dir);
 	json_key(&w, "bridges");
 	json_arr_begin(&w);
@@ -379,10 +376,7 @@ static void json_uplink_process(json_w *w, const ctl_uplink *u)
 static void uplink_json(const ctl_ctx *ctx, const ctl_uplink *u)
 {
 	json_w w;
-	json_init(&w, stdout);
-	json_obj_begin(&w);
-	json_kstr(&w, "schema", "hermes-ctl.uplink/1");
-	json_kstr(&w, "bus", ctx->bus);
+	json_doc_begin(&w, "hermes-ctl.uplink/1", ctx->bus);
 	json_kstr(&w, "stats_dir", ctx->stats_dir);
 	json_kstr(&w, "path", u->path);
 	json_kstr(&w, "file", file_state_name(u->file));

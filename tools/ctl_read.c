@@ -97,10 +97,11 @@ static const char *sup_state_name(ctl_sup_state st)
 	return "?";
 }
 
+/* A document about the bus of snapshot s: its object opened, with the bus
+ * and its supervisor. */
 static void json_bus(json_w *w, const char *schema, const ctl_snap *s)
 {
-	json_kstr(w, "schema", schema);
-	json_kstr(w, "bus", s->bus);
+	json_doc_begin(w, schema, s->bus);
 	json_kstr(w, "segment", s->path);
 	json_ku64(w, "segment_size_bytes", s->segment_size);
 	json_ku64s(w, "created_unix_ns", s->created_ns);
@@ -205,8 +206,6 @@ static const char *u64s(char *buf, size_t len, uint64_t v)
 static void list_json(const ctl_snap *prev, const ctl_snap *cur, uint64_t interval)
 {
 	json_w w;
-	json_init(&w, stdout);
-	json_obj_begin(&w);
 	json_bus(&w, "hermes-ctl.list/1", cur);
 	if (prev)
 		json_ku64(&w, "interval_ms", interval);
@@ -407,8 +406,6 @@ static void inspect_text(const ctl_snap *s, const ctl_ring *r)
 static void inspect_json(const ctl_snap *s, const ctl_ring *r)
 {
 	json_w w;
-	json_init(&w, stdout);
-	json_obj_begin(&w);
 	json_bus(&w, "hermes-ctl.inspect/1", s);
 	json_key(&w, "ring");
 	json_obj_begin(&w);
@@ -709,8 +706,6 @@ static void json_client(json_w *w, const client *k)
 static void clients_json(const ctl_snap *s, const clients *cs, bool asked)
 {
 	json_w w;
-	json_init(&w, stdout);
-	json_obj_begin(&w);
 	json_bus(&w, "hermes-ctl.clients/1", s);
 	json_kbool(&w, "supervisor_answered", asked);
 	json_key(&w, "clients");

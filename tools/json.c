@@ -10,6 +10,14 @@ void json_init(json_w *w, FILE *f)
 	w->f = f;
 }
 
+void json_doc_begin(json_w *w, const char *schema, const char *bus)
+{
+	json_init(w, stdout);
+	json_obj_begin(w);
+	json_kstr(w, "schema", schema);
+	json_kstr(w, "bus", bus);
+}
+
 static void indent(json_w *w)
 {
 	fputc('\n', w->f);

@@ -23,6 +23,9 @@ typedef struct json_w {
 } json_w;
 
 void json_init(json_w *w, FILE *f);
+/* A hermes-ctl document on stdout: its object opened, with "schema" and
+ * "bus" as the first keys. */
+void json_doc_begin(json_w *w, const char *schema, const char *bus);
 
 void json_obj_begin(json_w *w);
 void json_obj_end(json_w *w);
