@@ -193,6 +193,11 @@ int parse_choice(const char *s, const char *const *names, size_t n)
 	return -1;
 }
 
+const char *fmt_name_of(uint64_t v, const char *const *names, size_t n)
+{
+	return v < n && names[v] ? names[v] : "?";
+}
+
 bool parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
 	if (!s || !isdigit((unsigned char)*s))

@@ -56,4 +56,9 @@ bool parse_u64(const char *s, uint64_t max, uint64_t *out);
 /* Which of the n names s is: its index, or -1 for none. */
 int parse_choice(const char *s, const char *const *names, size_t n);
 
+/* The name of value v in a table indexed by value (designated initializers
+ * leave gaps NULL): "?" past the end or in a gap. */
+const char *fmt_name_of(uint64_t v, const char *const *names, size_t n);
+#define FMT_NAME_OF(v, names) fmt_name_of((v), (names), sizeof(names) / sizeof((names)[0]))
+
 #endif

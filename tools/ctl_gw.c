@@ -247,17 +247,11 @@ int cmd_bridges(ctl_ctx *ctx, int argc, char **argv)
 
 static const char *file_state_name(ctl_uplink_file f)
 {
-	switch (f) {
-	case CTL_UPLINK_ABSENT:
-		return "absent";
-	case CTL_UPLINK_NOT_READY:
-		return "not_ready";
-	case CTL_UPLINK_UNREADABLE:
-		return "unreadable";
-	case CTL_UPLINK_OK:
-		return "ok";
-	}
-	return "?";
+	static const char *const n[] = {[CTL_UPLINK_ABSENT] = "absent",
+					[CTL_UPLINK_NOT_READY] = "not_ready",
+					[CTL_UPLINK_UNREADABLE] = "unreadable",
+					[CTL_UPLINK_OK] = "ok"};
+	return FMT_NAME_OF(f, n);
 }
 
 /* The uplink's NATS connection, as the "nats" object. */

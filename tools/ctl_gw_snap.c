@@ -16,6 +16,7 @@
  * The copies therefore run under a guard that turns SIGBUS into "not ready
  * yet" instead of killing hermes-ctl (a long-running `metrics --serve`
  * included). */
+#include "tools/ctl_fmt.h"
 #include "tools/ctl_gw_snap.h"
 
 #include <dirent.h>
@@ -319,15 +320,9 @@ int ctl_bridges_read(const char *dir, const char *bus, ctl_bridges *out, char *e
 
 const char *ctl_link_state_name(uint64_t s)
 {
-	switch (s) {
-	case HM_LINK_DOWN:
-		return "down";
-	case HM_LINK_CONNECTING:
-		return "connecting";
-	case HM_LINK_UP:
-		return "up";
-	}
-	return "?";
+	static const char *const n[] = {
+		[HM_LINK_DOWN] = "down", [HM_LINK_CONNECTING] = "connecting", [HM_LINK_UP] = "up"};
+	return FMT_NAME_OF(s, n);
 }
 
 /* ---- uplink ----------------------------------------------------------------- */
@@ -505,35 +500,30 @@ const char *ctl_uplink_process_state(const ctl_uplink *u)
 const char *ctl_uplink_conn_name(uint64_t s)
 {
 	static const char *const n[] = {"starting", "connected", "reconnecting", "closed", "stopped"};
-	return s < sizeof n / sizeof n[0] ? n[s] : "?";
+	return FMT_NAME_OF(s, n);
 }
 
 const char *ctl_uplink_worker_name(uint64_t s)
 {
 	static const char *const n[] = {"off",	   "wait-ring", "wait-nats", "running",
 					"blocked", "dropping",	"ring-full"};
-	return s < sizeof n / sizeof n[0] ? n[s] : "?";
+	return FMT_NAME_OF(s, n);
 }
 
 const char *ctl_uplink_dir_name(uint32_t d)
 {
-	switch (d) {
-	case HN_DIR_OUT:
-		return "out";
-	case HN_DIR_IN:
-		return "in";
-	case HN_DIR_BOTH:
-		return "both";
-	}
-	return "?";
+	static const char *const n[] = {[HN_DIR_OUT] = "out", [HN_DIR_IN] = "in", [HN_DIR_BOTH] = "both"};
+	return FMT_NAME_OF(d, n);
 }
 
 const char *ctl_uplink_mode_name(uint32_t m)
 {
-	return m == HN_MODE_CORE ? "core" : m == HN_MODE_JETSTREAM ? "jetstream" : "?";
+	static const char *const n[] = {[HN_MODE_CORE] = "core", [HN_MODE_JETSTREAM] = "jetstream"};
+	return FMT_NAME_OF(m, n);
 }
 
 const char *ctl_uplink_policy_name(uint32_t p)
 {
-	return p == HN_POLICY_BLOCK ? "block" : p == HN_POLICY_DROP ? "drop" : "?";
+	static const char *const n[] = {[HN_POLICY_BLOCK] = "block", [HN_POLICY_DROP] = "drop"};
+	return FMT_NAME_OF(p, n);
 }

@@ -84,17 +84,11 @@ static void json_corrupt(json_w *w, const ctl_snap *s)
 
 static const char *sup_state_name(ctl_sup_state st)
 {
-	switch (st) {
-	case CTL_SUP_UP:
-		return "up";
-	case CTL_SUP_NEVER:
-		return "none";
-	case CTL_SUP_GONE:
-		return "gone";
-	case CTL_SUP_STALLED:
-		return "stalled";
-	}
-	return "?";
+	static const char *const n[] = {[CTL_SUP_UP] = "up",
+					[CTL_SUP_NEVER] = "none",
+					[CTL_SUP_GONE] = "gone",
+					[CTL_SUP_STALLED] = "stalled"};
+	return FMT_NAME_OF(st, n);
 }
 
 /* A document about the bus of snapshot s: its object opened, with the bus

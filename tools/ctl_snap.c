@@ -8,6 +8,7 @@
 #include "core/proc.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
+#include "tools/ctl_fmt.h"
 
 /* Memory ordering, once for the whole file: every counter and cursor read
  * here is advisory and has a single writer (its slot's owner, or the
@@ -260,19 +261,14 @@ const char *ctl_sup_describe(const ctl_sup *sup, char *buf, size_t len)
 
 const char *ctl_policy_name(uint32_t policy)
 {
-	return policy == HERMES_POLICY_BLOCK ? "block" : policy == HERMES_POLICY_OVERWRITE ? "overwrite" : "?";
+	static const char *const n[] = {[HERMES_POLICY_BLOCK] = "block",
+					[HERMES_POLICY_OVERWRITE] = "overwrite"};
+	return FMT_NAME_OF(policy, n);
 }
 
 const char *ctl_wait_mode_name(uint32_t mode)
 {
-	switch (mode) {
-	case HERMES_WAIT_SPIN:
-		return "spin";
-	case HERMES_WAIT_YIELD:
-		return "yield";
-	case HERMES_WAIT_BLOCK:
-		return "block";
-	default:
-		return "?";
-	}
+	static const char *const n[] = {
+		[HERMES_WAIT_SPIN] = "spin", [HERMES_WAIT_YIELD] = "yield", [HERMES_WAIT_BLOCK] = "block"};
+	return FMT_NAME_OF(mode, n);
 }
