@@ -1030,28 +1030,32 @@ typedef struct opt_def {
 	const char *name;
 	const char *meta; /* NULL: a flag without a value */
 	const char *help;
+	uint64_t min, max; /* a whole number in [min, max]; max 0: not one */
 } opt_def;
 
 static const opt_def options[OPT_N_] = {
 	[OPT_QUICK] = {"quick", NULL,
 		       "smoke run: 50,000 round trips (2 s at most), 0.5 s x 1 throughput run"},
-	[OPT_SIZE] = {"size", "BYTES", "message size, 8..65536 (default 64)"},
-	[OPT_COUNT] = {"count", "N",
-		       "round trips per latency run (default 1,000,000; +10% warm-up)"},
+	[OPT_SIZE] = {"size", "BYTES", "message size, 8..65536 (default 64)", MIN_SIZE, MAX_SIZE},
+	[OPT_COUNT] = {"count", "N", "round trips per latency run (default 1,000,000; +10% warm-up)",
+		       1, 1000000000ull},
 	[OPT_WAIT] = {"wait", "LIST",
 		      "latency waits: spin,block,futex or all (latency default: spin,block)"},
 	[OPT_TOPO] = {"topology", "LIST", "throughput topologies: 1-1,4-1,1-4 (default: all)"},
 	[OPT_BATCH] = {"batch", "N",
-		       "messages per claim of the batch runs, 1..1024 (default 32; 1: none)"},
+		       "messages per claim of the batch runs, 1..1024 (default 32; 1: none)", 1,
+		       MAX_BATCH},
 	[OPT_SECONDS] = {"seconds", "S", "measured seconds per throughput run (default 3)"},
-	[OPT_RUNS] = {"runs", "N", "repetitions of every case, 1..9 (default 3; --quick 1)"},
+	[OPT_RUNS] = {"runs", "N", "repetitions of every case, 1..9 (default 3; --quick 1)", 1,
+		      MAX_RUNS},
 	[OPT_PEERS] = {"peers", "LIST",
 		       "transports: hermes,bare-ring,pipe,unix,tcp,zmq-ipc,zmq-tcp,iceoryx,"
 		       "nats,bridge"},
 	[OPT_CPU] = {"cpu", "A,B[,..]",
 		     "pin worker k (start order: echo, ping; consumers, producers) to CPU k mod n"},
-	[OPT_RT] = {"rt", "PRIO", "run workers SCHED_FIFO at PRIO (1..99; needs CAP_SYS_NICE)"},
-	[OPT_BUSY_POLL] = {"busy-poll", "US", "SO_BUSY_POLL on unix/tcp sockets"},
+	[OPT_RT] = {"rt", "PRIO", "run workers SCHED_FIFO at PRIO (1..99; needs CAP_SYS_NICE)", 1,
+		    99},
+	[OPT_BUSY_POLL] = {"busy-poll", "US", "SO_BUSY_POLL on unix/tcp sockets", 1, 1000000},
 	[OPT_SPIN_YIELD] = {"spin-yield", "US|off",
 			    "spinning waits yield after about US us idle (default 50)"},
 	[OPT_BRIDGE_BUSY_POLL] = {"bridge-busy-poll", NULL,
@@ -1210,16 +1214,14 @@ static int parse_spin_yield(const char *v, int *us)
 
 static int parse_value(bench_opts *o, int id, const char *v)
 {
-	uint64_t n;
+	uint64_t n = 0;
+	if (options[id].max && !parse_u64(v, options[id].min, options[id].max, &n))
+		return -1;
 	switch (id) {
 	case OPT_SIZE:
-		if (!parse_u64(v, MIN_SIZE, MAX_SIZE, &n))
-			return -1;
 		o->size = (uint32_t)n;
 		return 0;
 	case OPT_COUNT:
-		if (!parse_u64(v, 1, 1000000000ull, &n))
-			return -1;
 		o->count = n;
 		return 0;
 	case OPT_WAIT:
@@ -1229,15 +1231,11 @@ static int parse_value(bench_opts *o, int id, const char *v)
 		o->topos = parse_names(v, topo_names, TOPO_N_);
 		return o->topos ? 0 : -1;
 	case OPT_BATCH:
-		if (!parse_u64(v, 1, MAX_BATCH, &n))
-			return -1;
 		o->batch = (uint32_t)n;
 		return 0;
 	case OPT_SECONDS:
 		return parse_seconds(v, &o->seconds);
 	case OPT_RUNS:
-		if (!parse_u64(v, 1, MAX_RUNS, &n))
-			return -1;
 		o->runs = (unsigned)n;
 		return 0;
 	case OPT_PEERS:
@@ -1246,13 +1244,9 @@ static int parse_value(bench_opts *o, int id, const char *v)
 	case OPT_CPU:
 		return parse_cpus(v, o);
 	case OPT_RT:
-		if (!parse_u64(v, 1, 99, &n))
-			return -1;
 		o->rt_prio = (int)n;
 		return 0;
 	case OPT_BUSY_POLL:
-		if (!parse_u64(v, 1, 1000000, &n))
-			return -1;
 		o->busy_poll_us = (int)n;
 		return 0;
 	case OPT_SPIN_YIELD:
