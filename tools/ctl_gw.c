@@ -249,8 +249,7 @@ static const char *file_state_name(ctl_uplink_file f)
 {
 	static const char *const n[] = {[CTL_UPLINK_ABSENT] = "absent",
 					[CTL_UPLINK_NOT_READY] = "not_ready",
-					[CTL_UPLINK_UNREADABLE] = "unreadable",
-					[CTL_UPLINK_OK] = "ok"};
+					[CTL_UPLINK_UNREADABLE] = "unreadable", [CTL_UPLINK_OK] = "ok"};
 	return FMT_NAME_OF(f, n);
 }
 

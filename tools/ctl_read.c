@@ -84,10 +84,8 @@ static void json_corrupt(json_w *w, const ctl_snap *s)
 
 static const char *sup_state_name(ctl_sup_state st)
 {
-	static const char *const n[] = {[CTL_SUP_UP] = "up",
-					[CTL_SUP_NEVER] = "none",
-					[CTL_SUP_GONE] = "gone",
-					[CTL_SUP_STALLED] = "stalled"};
+	static const char *const n[] = {[CTL_SUP_UP] = "up", [CTL_SUP_NEVER] = "none",
+					[CTL_SUP_GONE] = "gone", [CTL_SUP_STALLED] = "stalled"};
 	return FMT_NAME_OF(st, n);
 }
 
