@@ -203,16 +203,8 @@ static void assert_hermesd_alive(const char *after)
 static void test_hostile_segment_live(void **state)
 {
 	(void)state;
-	char conf[256];
-	snprintf(conf, sizeof conf, "%s/chaos.conf", dmn.run_dir);
-	FILE *f = fopen(conf, "w");
-	assert_non_null(f);
-	fputs("[bus]\nsize = 4M\n[ring b]\ncapacity = 64K\nmax_msg = 1K\n"
-	      "[ring o]\ncapacity = 64K\nmax_msg = 1K\npolicy = overwrite\n",
-	      f);
-	fclose(f);
-	const char *extra[] = {"--config", conf, NULL};
-	ht_daemon_start(&dmn, extra);
+	ht_daemon_start_config(&dmn, "[bus]\nsize = 4M\n[ring b]\ncapacity = 64K\nmax_msg = 1K\n"
+				     "[ring o]\ncapacity = 64K\nmax_msg = 1K\npolicy = overwrite\n");
 
 	hermes_bus *bus = ht_daemon_attach(&dmn);
 	uint8_t *base = bus->base;
@@ -266,7 +258,7 @@ static void test_hostile_segment_live(void **state)
 	assert_true(ht_daemon_wait_log(&dmn, "quarantined", 1, 5000));
 	assert_int_equal(run_ctl("list"), 0);
 	ht_daemon_kill(&dmn);
-	ht_daemon_start(&dmn, extra);
+	ht_daemon_start_config(&dmn, NULL);
 	assert_true(ht_daemon_alive(&dmn));
 	d0->offset = good;
 	assert_true(ht_daemon_wait_log(&dmn, "quarantine lifted", 1, 5000));

@@ -33,6 +33,7 @@ void ht_daemon_init(ht_daemon *d, const char *tag)
 	ht_temp_dir(d->run_dir, sizeof d->run_dir);
 	snprintf(d->log, sizeof d->log, "%s/hermesd.log", d->run_dir);
 	snprintf(d->notify, sizeof d->notify, "%s/notify", d->run_dir);
+	snprintf(d->conf, sizeof d->conf, "%s/hermesd.conf", d->run_dir);
 }
 
 /* hermesd (and hermes-ctl) read the run directory from the environment
@@ -60,6 +61,14 @@ void ht_daemon_start(ht_daemon *d, const char *const *extra)
 	ht_spawn_spec s = spec(d, argv, true);
 	d->pid = ht_spawn(&s);
 	ht_await_ready(d->notify_fd, &d->pid, 10000, "hermesd", d->log);
+}
+
+void ht_daemon_start_config(ht_daemon *d, const char *config)
+{
+	if (config)
+		ht_write_file(d->conf, config);
+	const char *extra[] = {"--config", d->conf, NULL};
+	ht_daemon_start(d, extra);
 }
 
 hermes_bus *ht_daemon_attach(const ht_daemon *d)

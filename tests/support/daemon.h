@@ -14,6 +14,7 @@ typedef struct ht_daemon {
 	char run_dir[128];
 	char log[192];
 	char notify[192];
+	char conf[192]; /* ht_daemon_start_config's file */
 	int notify_fd;
 } ht_daemon;
 
@@ -31,6 +32,11 @@ void ht_daemon_start(ht_daemon *d, const char *const *extra);
 /* Attach to d's bus (hermes_bus_attach); fails the test, with the error's
  * detail and d->log, when it cannot. Detach with hermes_bus_detach. */
 struct hermes_bus *ht_daemon_attach(const ht_daemon *d);
+
+/* Write config as d->conf (d->run_dir/hermesd.conf) and start hermesd with
+ * --config d->conf (ht_daemon_start); config NULL: d->conf as it stands (a
+ * restart). A test rewrites d->conf and sends SIGHUP to reload. */
+void ht_daemon_start_config(ht_daemon *d, const char *config);
 
 /* Run hermesd to completion with the given arguments (bus and run dir are
  * not added), stderr to d->log; returns its exit status (or -1). */

@@ -91,6 +91,16 @@ void ht_remove_tree(const char *path)
 		fprintf(stderr, "could not remove %s: %s\n", path, strerror(errno));
 }
 
+void ht_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		fail_msg("write %s: %s", path, strerror(errno));
+	fputs(text, f);
+	if (fclose(f) != 0)
+		fail_msg("write %s: %s", path, strerror(errno));
+}
+
 int ht_file_count(const char *path, const char *needle)
 {
 	FILE *f = fopen(path, "re");

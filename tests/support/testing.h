@@ -39,6 +39,10 @@ const char *ht_temp_dir(char *buf, size_t len);
  * remove. */
 void ht_remove_tree(const char *path);
 
+/* Write text as the file at path (created or truncated, mode 0644); fails
+ * the test when it cannot. */
+void ht_write_file(const char *path, const char *text);
+
 /* How many lines of the file at path contain needle (0 when the file cannot
  * be read), whether one does, and a wait (deadline timeout_ms) until at
  * least `count` lines do: true when they do. For the logs of processes

@@ -49,14 +49,6 @@ static bool segment_exists(const char *bus)
 	return access(path, F_OK) == 0;
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 /* A shared anonymous page for counters between the test and its children. */
 static void *shared_page(size_t size)
 {
@@ -214,17 +206,13 @@ static void test_bad_flags_are_usage_errors_exit_2(void **state)
 static void test_changed_size_is_reported_on_restart_and_sighup(void **state)
 {
 	(void)state;
-	char conf[256];
-	snprintf(conf, sizeof conf, "%s/size.conf", dmn.run_dir);
-	write_file(conf, "[bus]\nsize = 8M\n[ring r]\ncapacity = 64K\n");
-	const char *extra[] = {"--config", conf, NULL};
-	ht_daemon_start(&dmn, extra);
-	write_file(conf, "[bus]\nsize = 16M\n[ring r]\ncapacity = 64K\n");
+	ht_daemon_start_config(&dmn, "[bus]\nsize = 8M\n[ring r]\ncapacity = 64K\n");
+	ht_write_file(dmn.conf, "[bus]\nsize = 16M\n[ring r]\ncapacity = 64K\n");
 	kill(dmn.pid, SIGHUP);
 	assert_true(ht_daemon_wait_log(&dmn, "size changed from 8388608 to 16777216 and is ignored", 1,
 				       10000));
 	ht_daemon_stop(&dmn);
-	ht_daemon_start(&dmn, extra);
+	ht_daemon_start_config(&dmn, NULL);
 	assert_true(ht_daemon_log_has(&dmn, "size 16777216 is configured but the existing segment "
 					    "has 8388608"));
 	ht_daemon_stop(&dmn);
@@ -244,7 +232,7 @@ static void test_bad_configs_exit_1_and_leave_no_segment(void **state)
 	char path[256];
 	snprintf(path, sizeof path, "%s/bad.conf", dmn.run_dir);
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		write_file(path, bad[i]);
+		ht_write_file(path, bad[i]);
 		const char *argv[] = {"hermesd", "--config", path, "--bus", dmn.bus,
 				      "--run-dir", dmn.run_dir, NULL};
 		assert_int_equal(ht_daemon_run(&dmn, argv, 10000), 1);
@@ -410,16 +398,12 @@ static void test_restart_readopts_rings_and_messages(void **state)
 static void test_sighup_creates_newly_declared_rings(void **state)
 {
 	(void)state;
-	char conf[256];
-	snprintf(conf, sizeof conf, "%s/hup.conf", dmn.run_dir);
-	write_file(conf, "[ring first]\ncapacity = 64K\nmax_msg = 1K\n");
-	const char *extra[] = {"--config", conf, NULL};
-	ht_daemon_start(&dmn, extra);
+	ht_daemon_start_config(&dmn, "[ring first]\ncapacity = 64K\nmax_msg = 1K\n");
 	hermes_bus *bus = ht_daemon_attach(&dmn);
 	hm_ring r;
 	assert_int_equal(hm_bus_find_ring(bus, "first", &r, NULL), HERMES_OK);
 	assert_int_equal(hm_bus_find_ring(bus, "second", &r, NULL), HERMES_ENOENT);
-	write_file(conf, "[ring first]\ncapacity = 64K\nmax_msg = 1K\n"
+	ht_write_file(dmn.conf, "[ring first]\ncapacity = 64K\nmax_msg = 1K\n"
 			 "[ring second]\ncapacity = 128K\nmax_msg = 2K\npolicy = overwrite\n");
 	kill(dmn.pid, SIGHUP);
 	uint64_t deadline = ht_now_ns() + 10000000000ull;
@@ -432,7 +416,7 @@ static void test_sighup_creates_newly_declared_rings(void **state)
 	assert_int_equal(r.cap, 128 * 1024);
 	assert_int_equal(r.policy, HERMES_POLICY_OVERWRITE);
 	/* A broken file on reload keeps the running configuration. */
-	write_file(conf, "[ring third]\nbogus = 1\n");
+	ht_write_file(dmn.conf, "[ring third]\nbogus = 1\n");
 	kill(dmn.pid, SIGHUP);
 	deadline = ht_now_ns() + 10000000000ull;
 	while (!ht_daemon_log_has(&dmn, "keeping the running configuration")) {
@@ -635,11 +619,7 @@ static int blocking_subscriber(void *arg)
 static void test_chaos_killed_subscriber_releases_a_block_ring_within_1s(void **state)
 {
 	(void)state;
-	char conf[256];
-	snprintf(conf, sizeof conf, "%s/small.conf", dmn.run_dir);
-	write_file(conf, "[ring small]\ncapacity = 64K\nmax_msg = 1K\npolicy = block\n");
-	const char *extra[] = {"--config", conf, NULL};
-	ht_daemon_start(&dmn, extra);
+	ht_daemon_start_config(&dmn, "[ring small]\ncapacity = 64K\nmax_msg = 1K\npolicy = block\n");
 	int *ready = shared_page(4096);
 	pid_t child = ht_fork(blocking_subscriber, ready);
 	uint64_t deadline = ht_now_ns() + 10000000000ull;
