@@ -209,9 +209,7 @@ static char crash_listen[64];
 /* kill -9 bus A's bridge while messages flow both ways, start it again. */
 static void crash_bridge_a(node *all)
 {
-	kill(all[0].b.pid, SIGKILL);
-	waitpid(all[0].b.pid, NULL, 0);
-	all[0].b.pid = 0;
+	ht_proc_kill(&all[0].b.pid);
 	hb_bridge_start_ns(&all[0].b, &all[0].fx.d, "bridgeA-restarted", NULL, crash_listen, NULL);
 	printf("bus A's bridge killed (SIGKILL) in mid-stream and restarted\n");
 }
@@ -357,11 +355,7 @@ static int cleanup(void **state)
 	(void)state;
 	while (nstarted) {
 		node *n = started[--nstarted];
-		if (n->b.pid > 0) {
-			kill(n->b.pid, SIGKILL);
-			waitpid(n->b.pid, NULL, 0);
-			n->b.pid = 0;
-		}
+		ht_proc_kill(&n->b.pid);
 		ht_daemon_cleanup(&n->fx.d);
 	}
 	char cmd[128];

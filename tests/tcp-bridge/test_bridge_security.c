@@ -134,10 +134,7 @@ static int teardown(void **state)
 		return 0;
 	hb_bridge_stop(&br);
 	for (unsigned i = 0; i < 8; i++)
-		if (extra_pids[i]) {
-			kill(extra_pids[i], SIGKILL);
-			waitpid(extra_pids[i], NULL, 0);
-		}
+		ht_proc_kill(&extra_pids[i]);
 	ht_bus_teardown(&bus);
 	return 0;
 }

@@ -173,11 +173,12 @@ static void test_pub_then_tail_round_trips_text(void **state)
 }
 
 /* Deterministic binary messages: every byte value, newlines, NULs, an empty
- * one, lengths up to 300. */
+ * one, lengths below MSG_CAP. */
+#define MSG_CAP 300
 static size_t make_message(unsigned i, uint8_t *out)
 {
 	uint64_t st = 0x9e3779b97f4a7c15ull * (i + 1);
-	size_t len = i == 3 ? 0 : (size_t)(ht_rand(&st) % 300);
+	size_t len = i == 3 ? 0 : (size_t)(ht_rand(&st) % MSG_CAP);
 	for (size_t k = 0; k < len; k++)
 		out[k] = (uint8_t)(i == 0 ? k : ht_rand(&st));
 	return len;
@@ -187,7 +188,7 @@ static void publish_hex(fixture *fx, const char *ring, unsigned n)
 {
 	buf in = {0};
 	for (unsigned i = 0; i < n; i++) {
-		uint8_t m[300];
+		uint8_t m[MSG_CAP];
 		size_t len = make_message(i, m);
 		for (size_t k = 0; k < len; k++) {
 			char hx[4];
@@ -200,59 +201,66 @@ static void publish_hex(fixture *fx, const char *ring, unsigned n)
 	free(in.p);
 }
 
-static void test_pub_hex_then_tail_hex_round_trips_binary(void **state)
+/* One line of `tail --format hex`: "SEQ HEX", message i of len bytes; the
+ * bytes into got. */
+static void hex_line(const char *text, unsigned i, size_t len, uint8_t *got)
 {
-	fixture *fx = *state;
+	const char *sp = strchr(text, ' ');
+	assert_non_null(sp);
+	assert_int_equal(strtoull(text, NULL, 10), i);
+	size_t hexlen = strlen(sp + 1);
+	assert_int_equal(hexlen, 2 * len);
+	for (size_t k = 0; k < len; k++) {
+		unsigned v;
+		assert_int_equal(sscanf(sp + 1 + 2 * k, "%2x", &v), 1);
+		got[k] = (uint8_t)v;
+	}
+}
+
+/* One line of `tail --format json`: seq, tag, len and base64 data exactly. */
+static void json_line(const char *text, unsigned i, size_t len, uint8_t *got)
+{
+	jv *v = jparse_or_fail(text);
+	assert_int_equal(v->t, J_OBJ);
+	assert_int_equal(v->n, 4);
+	assert_int_equal(ju64_at(v, "seq"), i);
+	assert_int_equal(ju64_at(v, "tag"), 0);
+	assert_int_equal(ju64_at(v, "len"), len);
+	const jv *data = jget(v, "data");
+	assert_non_null(data);
+	assert_int_equal(data->t, J_STR);
+	assert_int_equal(b64_decode(data->text, data->len, got, MSG_CAP), (long)len);
+	jfree(v);
+}
+
+/* Publish 40 binary messages with pub --hex, tail them from `from` in
+ * `format`, and decode every line back to what was published. */
+static void tail_round_trip(fixture *fx, const char *ring, const char *from, const char *format,
+			    void (*decode)(const char *, unsigned, size_t, uint8_t *))
+{
 	const unsigned n = 40;
-	publish_hex(fx, "events", n);
-	result r = CTL(fx, "tail", "events", "--from", "earliest", "--count", "40", "--format", "hex");
+	publish_hex(fx, ring, n);
+	result r = CTL(fx, "tail", ring, "--from", from, "--count", "40", "--format", format);
 	expect_ok(&r);
 	char *line = r.out.p;
 	for (unsigned i = 0; i < n; i++) {
-		uint8_t want[300], got[300];
+		uint8_t want[MSG_CAP], got[MSG_CAP];
 		size_t len = make_message(i, want);
-		const char *text = next_line(&line);
-		const char *sp = strchr(text, ' ');
-		assert_non_null(sp);
-		assert_int_equal(strtoull(text, NULL, 10), i);
-		size_t hexlen = strlen(sp + 1);
-		assert_int_equal(hexlen, 2 * len);
-		for (size_t k = 0; k < len; k++) {
-			unsigned v;
-			assert_int_equal(sscanf(sp + 1 + 2 * k, "%2x", &v), 1);
-			got[k] = (uint8_t)v;
-		}
+		decode(next_line(&line), i, len, got);
 		assert_memory_equal(got, want, len);
 	}
 	assert_string_equal(line, "");
 	result_free(&r);
 }
 
+static void test_pub_hex_then_tail_hex_round_trips_binary(void **state)
+{
+	tail_round_trip(*state, "events", "earliest", "hex", hex_line);
+}
+
 static void test_pub_hex_then_tail_json_round_trips_binary(void **state)
 {
-	fixture *fx = *state;
-	const unsigned n = 40;
-	publish_hex(fx, "telemetry", n);
-	result r = CTL(fx, "tail", "telemetry", "--from", "0", "--count", "40", "--format", "json");
-	expect_ok(&r);
-	char *line = r.out.p;
-	for (unsigned i = 0; i < n; i++) {
-		uint8_t want[300], got[300];
-		size_t len = make_message(i, want);
-		jv *v = jparse_or_fail(next_line(&line));
-		assert_int_equal(v->t, J_OBJ);
-		assert_int_equal(v->n, 4);
-		assert_int_equal(ju64_at(v, "seq"), i);
-		assert_int_equal(ju64_at(v, "tag"), 0);
-		assert_int_equal(ju64_at(v, "len"), len);
-		const jv *data = jget(v, "data");
-		assert_non_null(data);
-		assert_int_equal(data->t, J_STR);
-		assert_int_equal(b64_decode(data->text, data->len, got, sizeof got), (long)len);
-		assert_memory_equal(got, want, len);
-		jfree(v);
-	}
-	result_free(&r);
+	tail_round_trip(*state, "telemetry", "0", "json", json_line);
 }
 
 static void expect_fail(result r, int code, const char *needle);
