@@ -1,6 +1,7 @@
 /* hermes-journal-bench: what journaling costs, beside the disk's own speed.
  *
- *   hermes-journal-bench [--dir DIR] [--count N] [--mb MB] [--live]
+ *   hermes-journal-bench [--dir DIR] [--count N] [--mb MB] [--live] [--prefault P]
+ *   hermes-journal-bench --paced [--runs R] [--seconds S] [--dir DIR] [--prefault P]
  *   hermes-journal-bench --instructions [--dir DIR]
  *
  * Rows, in one run, on the file system of DIR (default /var/tmp):
@@ -16,6 +17,14 @@
  *              recorder journaling it (what recording costs the ring's readers)
  *   dd         the disk: dd bs=1M conv=fdatasync (bulk) and bs=4k oflag=dsync
  *              (one synchronous write at a time)
+ * Rows with a recorder also give its thread's CPU time per message
+ * (getrusage), which the rest of the machine's load moves far less than
+ * rates. --prefault inline makes the journal writer fault the file in itself
+ * instead of on its prefault thread (journal/prefault.h), to compare.
+ * --paced instead: fixed offered loads (2, 5, 10 M msgs/s of 64 B; 0.5 and
+ * 1 GB/s of 4 KiB), S seconds each, a live subscriber's delivered rate and
+ * latency (p50/p99/max from the scheduled send time in the payload) without,
+ * with and with a durable recorder, R runs interleaved, medians.
  * --instructions instead: instructions per message under callgrind of
  * hermes-journal-loop (beside this executable), the ring alone and with the
  * recorder's step, 64 B and 4 KiB.
@@ -28,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +46,7 @@
 #include <hermes/replay.h>
 
 #include "callgrind.h"
+#include "hdr_histogram.h"
 #include "journal/journal.h"
 #include "journal/recorder/recorder.h"
 
@@ -47,6 +58,9 @@ static uint64_t now_ns(void)
 }
 
 static char base[256];
+/* The recorders' hm_jopts.prefault_ahead (--prefault): a thread (0: its
+ * default distance) or the writer itself (HM_JPREFAULT_INLINE). */
+static uint64_t prefault_ahead;
 
 static void rm_rf(const char *path)
 {
@@ -68,7 +82,7 @@ static void bench_append(uint32_t size, uint64_t n)
 {
 	char dir[300];
 	snprintf(dir, sizeof dir, "%s/append-%u", base, size);
-	hm_jopts o = {.file_size = 256u << 20};
+	hm_jopts o = {.file_size = 256u << 20, .prefault_ahead = prefault_ahead};
 	hm_jwriter *w;
 	if (hm_jwriter_open(dir, "bench", 1, &o, &w, NULL) != HERMES_OK) {
 		fprintf(stderr, "journal %s: %s\n", dir, hermes_last_error_detail());
@@ -91,7 +105,30 @@ static void bench_append(uint32_t size, uint64_t n)
 typedef struct rec_run {
 	hj_recorder rec;
 	atomic_bool stop;
+	uint64_t user_ns, sys_ns; /* the recorder thread's CPU time */
 } rec_run;
+
+/* hj_recorder_run, then the CPU time its thread used (getrusage
+ * RUSAGE_THREAD): what recording costs the recorder's own thread, whatever
+ * else the machine runs; the writer's prefault thread is not in it. */
+static void *recorder_thread(void *p)
+{
+	rec_run *run = p;
+	hj_recorder_run(&run->rec);
+	struct rusage ru;
+	getrusage(RUSAGE_THREAD, &ru);
+	run->user_ns = (uint64_t)ru.ru_utime.tv_sec * 1000000000ull + (uint64_t)ru.ru_utime.tv_usec * 1000u;
+	run->sys_ns = (uint64_t)ru.ru_stime.tv_sec * 1000000000ull + (uint64_t)ru.ru_stime.tv_usec * 1000u;
+	return NULL;
+}
+
+/* "recorder thread N ns/msg (M system)" for a row's notes. */
+static const char *cpu_note(char *buf, size_t len, const rec_run *run, uint64_t n)
+{
+	snprintf(buf, len, "recorder thread CPU %.0f ns/msg (%.0f system)", (double)(run->user_ns + run->sys_ns) / (double)n,
+		 (double)run->sys_ns / (double)n);
+	return buf;
+}
 
 /* The recorder's own loop on an embedded bus, fed by this thread. */
 static void bench_record(uint32_t size, uint64_t n, int fsync, bool replay)
@@ -115,6 +152,7 @@ static void bench_record(uint32_t size, uint64_t n, int fsync, bool replay)
 	snprintf(conf.name, sizeof conf.name, "bench");
 	snprintf(conf.dir, sizeof conf.dir, "%s", dir);
 	conf.opts.file_size = 256u << 20;
+	conf.opts.prefault_ahead = prefault_ahead;
 	conf.fsync = fsync;
 	conf.durable = true;
 	static rec_run run;
@@ -123,7 +161,7 @@ static void bench_record(uint32_t size, uint64_t n, int fsync, bool replay)
 		exit(1);
 	hj_recorder_subscribe(&run.rec);
 	pthread_t th;
-	pthread_create(&th, NULL, hj_recorder_run, &run.rec);
+	pthread_create(&th, NULL, recorder_thread, &run);
 	hermes_pub *pub;
 	hermes_pub_open(bus, "bench", &pub);
 	static uint8_t msg[4096];
@@ -144,8 +182,11 @@ static void bench_record(uint32_t size, uint64_t n, int fsync, bool replay)
 	hj_recorder_close(&run.rec);
 	static const char *names[] = {"record (ring -> journal)", "record, fsync = interval",
 				      "record, fsync = batch"};
-	row(names[fsync], size, n, t1 - t0,
-	    fsync == HJ_FSYNC_BATCH ? "msync(MS_SYNC) before each batch is released" : "producer to journaled");
+	char note[160], cpu[100];
+	snprintf(note, sizeof note, "%s; %s",
+		 fsync == HJ_FSYNC_BATCH ? "msync(MS_SYNC) before each batch is released" : "producer to journaled",
+		 cpu_note(cpu, sizeof cpu, &run, n));
+	row(names[fsync], size, n, t1 - t0, note);
 	if (replay) {
 		hermes_replay *r;
 		hermes_replay_open(NULL, "bench", dir, 0, &r);
@@ -169,6 +210,67 @@ static void bench_record(uint32_t size, uint64_t n, int fsync, bool replay)
 	hermes_bus_detach(bus);
 	hermes_bus_unlink(bus_name);
 	rm_rf(dir);
+}
+
+/* A 4 MiB block ring on an embedded bus with, as `recorder` says, no
+ * recorder (0), a recorder (1) or a durable recorder (2) journaling it on a
+ * thread: what the live rows and the paced rows run on. */
+typedef struct live_ring {
+	char dir[300], bus_name[64];
+	hermes_bus *bus;
+	hermes_pub *pub;
+	int recorder;
+	rec_run *run;
+	pthread_t rec_th;
+} live_ring;
+
+static void live_ring_open(live_ring *lr, const char *tag, uint32_t size, int recorder)
+{
+	snprintf(lr->dir, sizeof lr->dir, "%s/%s-%u", base, tag, size);
+	snprintf(lr->bus_name, sizeof lr->bus_name, "jbench-%s-%d", tag, (int)getpid());
+	hermes_ring_config rc = {.name = "bench", .capacity = 4u << 20, .max_msg = 4096,
+				 .policy = HERMES_POLICY_BLOCK};
+	if (hermes_bus_create(lr->bus_name, 96u << 20, 0600, &lr->bus) != HERMES_OK ||
+	    hermes_ring_create(lr->bus, &rc) != HERMES_OK) {
+		fprintf(stderr, "bus: %s\n", hermes_last_error_detail());
+		exit(1);
+	}
+	static hj_ring_conf conf;
+	memset(&conf, 0, sizeof conf);
+	snprintf(conf.name, sizeof conf.name, "bench");
+	snprintf(conf.dir, sizeof conf.dir, "%s", lr->dir);
+	conf.opts.file_size = 256u << 20;
+	conf.opts.prefault_ahead = prefault_ahead;
+	conf.durable = recorder == 2;
+	static rec_run run;
+	lr->run = &run;
+	lr->recorder = recorder;
+	atomic_store(&run.stop, false);
+	if (recorder) {
+		if (hj_recorder_open(&run.rec, lr->bus, &conf, hermes_bus_id(lr->bus), &run.stop) != HERMES_OK)
+			exit(1);
+		hj_recorder_subscribe(&run.rec);
+		pthread_create(&lr->rec_th, NULL, recorder_thread, &run);
+	}
+	hermes_pub_open(lr->bus, "bench", &lr->pub);
+}
+
+/* Once the recorder has journaled n messages (it is at most a ring behind
+ * the live reader: it holds the ring), stop it and remove everything. */
+static void live_ring_close(live_ring *lr, uint64_t n)
+{
+	if (lr->recorder) {
+		uint64_t t0 = now_ns();
+		while (hm_load_relaxed_u64(&lr->run->rec.stats->messages) < n && now_ns() - t0 < 10000000000ull)
+			sched_yield();
+		atomic_store(&lr->run->stop, true);
+		pthread_join(lr->rec_th, NULL);
+		hj_recorder_close(&lr->run->rec);
+	}
+	hermes_pub_close(lr->pub);
+	hermes_bus_detach(lr->bus);
+	hermes_bus_unlink(lr->bus_name);
+	rm_rf(lr->dir);
 }
 
 typedef struct live_arg {
@@ -209,54 +311,227 @@ static void *live_reader(void *p)
 static void bench_live(uint32_t size, uint64_t n, int recorder)
 {
 	bool recording = recorder != 0;
-	char dir[300], bus_name[64];
-	snprintf(dir, sizeof dir, "%s/live-%u", base, size);
-	snprintf(bus_name, sizeof bus_name, "jbench-live-%d", (int)getpid());
-	hermes_bus *bus;
-	if (hermes_bus_create(bus_name, 96u << 20, 0600, &bus) != HERMES_OK)
-		exit(1);
-	hermes_ring_config rc = {.name = "bench", .capacity = 4u << 20, .max_msg = 4096,
-				 .policy = HERMES_POLICY_BLOCK};
-	if (hermes_ring_create(bus, &rc) != HERMES_OK)
-		exit(1);
-	static hj_ring_conf conf;
-	memset(&conf, 0, sizeof conf);
-	snprintf(conf.name, sizeof conf.name, "bench");
-	snprintf(conf.dir, sizeof conf.dir, "%s", dir);
-	conf.opts.file_size = 256u << 20;
-	conf.durable = recorder == 2;
-	static rec_run run;
-	pthread_t rec_th, live_th;
-	atomic_store(&run.stop, false);
-	if (recording) {
-		if (hj_recorder_open(&run.rec, bus, &conf, hermes_bus_id(bus), &run.stop) != HERMES_OK)
-			exit(1);
-		hj_recorder_subscribe(&run.rec);
-		pthread_create(&rec_th, NULL, hj_recorder_run, &run.rec);
-	}
+	live_ring lr;
+	live_ring_open(&lr, "live", size, recorder);
+	pthread_t live_th;
 	live_arg la = {.n = n, .t0 = now_ns()};
-	if (hermes_sub_open(bus, "bench", HERMES_START_LATEST, 0, &la.sub) != HERMES_OK)
+	if (hermes_sub_open(lr.bus, "bench", HERMES_START_LATEST, 0, &la.sub) != HERMES_OK)
 		exit(1);
 	pthread_create(&live_th, NULL, live_reader, &la);
-	hermes_pub *pub;
-	hermes_pub_open(bus, "bench", &pub);
 	static uint8_t msg[4096];
 	for (uint64_t i = 0; i < n; i++)
-		if (hermes_pub_send_timed(pub, msg, size, NULL, 10000000000ll) != HERMES_OK)
+		if (hermes_pub_send_timed(lr.pub, msg, size, NULL, 10000000000ll) != HERMES_OK)
 			exit(1);
 	pthread_join(live_th, NULL);
-	if (recording) {
-		atomic_store(&run.stop, true);
-		pthread_join(rec_th, NULL);
-		hj_recorder_close(&run.rec);
-	}
+	live_ring_close(&lr, n);
+	char note[200], cpu[100];
+	snprintf(note, sizeof note, "producer start to last message read%s%s",
+		 recording ? ", journaled meanwhile; " : "", recording ? cpu_note(cpu, sizeof cpu, lr.run, n) : "");
 	row(recorder == 2 ? "live subscriber, durable recorder" : recording ? "live subscriber, recorder on" : "live subscriber, no recorder",
-	    size, n, la.ns,
-	    recording ? "producer start to last message read, journaled meanwhile" : "producer start to last message read");
-	hermes_pub_close(pub);
-	hermes_bus_detach(bus);
-	hermes_bus_unlink(bus_name);
-	rm_rf(dir);
+	    size, n, la.ns, note);
+}
+
+/* ---- paced: a fixed offered load, the live subscriber's rate and latency ---- */
+
+/* How the paced rows are run (--paced). */
+static uint64_t paced_ns = 1000000000ull; /* offered load per row */
+static int paced_runs = 3;
+
+typedef struct paced_arg {
+	hermes_sub *sub;
+	uint64_t n;
+	uint64_t t0;   /* the first message's scheduled time */
+	uint64_t last; /* when the last one was read */
+	uint64_t got;
+	hm_hist *hist; /* read time - scheduled time, ns */
+} paced_arg;
+
+/* The live subscriber: a latency-minded one, waiting on an empty ring with
+ * HERMES_WAIT_YIELD (spin, then sched_yield: it never sleeps on the futex,
+ * which would make the producer pay a wake-up system call per commit until
+ * it runs again; on a busy 2-vCPU VM that alone held the producer to
+ * 0.5-1.5 M msgs/s of 64 B). Latency is the read time minus the message's scheduled send time
+ * (in its first 8 bytes), so time a producer spent held back counts. The
+ * clock is read once per 32 messages (76 ns on this VM): a latency is late
+ * by at most the time 32 messages take to read. */
+static void *paced_reader(void *p)
+{
+	paced_arg *a = p;
+	uint64_t now = now_ns();
+	unsigned since = 0;
+	while (a->got < a->n) {
+		hermes_msg m;
+		hermes_err e = hermes_sub_poll(a->sub, &m);
+		if (e == HERMES_OK) {
+			uint64_t sent;
+			memcpy(&sent, m.data, sizeof sent);
+			if (++since == 32) {
+				now = now_ns();
+				since = 0;
+			}
+			hm_hist_record(a->hist, now > sent ? now - sent : 0);
+			if (++a->got % 256 == 0)
+				hermes_sub_release(a->sub);
+			continue;
+		}
+		if (e != HERMES_EAGAIN)
+			continue;
+		hermes_sub_release(a->sub);
+		if (now_ns() > a->t0 + paced_ns + 60000000000ull)
+			break;
+		hermes_sub_wait(a->sub, HERMES_WAIT_YIELD, 100000000);
+		now = now_ns();
+		since = 0;
+	}
+	a->last = now_ns();
+	hermes_sub_release(a->sub);
+	return NULL;
+}
+
+typedef struct paced_result {
+	double rate; /* delivered, msgs/s */
+	uint64_t p50, p99, max;
+	double cpu_ns; /* the recorder thread's CPU time per message */
+} paced_result;
+
+/* One paced row: `rate` messages/s of `size` bytes for paced_ns, published
+ * on a 4 MiB block ring as they fall due (the producer sleeps 20 µs when
+ * none is due, so messages go in small bursts; each carries its scheduled
+ * time), read by a live subscriber, with no recorder (0), a recorder (1) or
+ * a durable recorder (2) on the ring. */
+static paced_result bench_paced(uint32_t size, double rate, int recorder)
+{
+	live_ring lr;
+	live_ring_open(&lr, "paced", size, recorder);
+	pthread_t live_th;
+	static hm_hist hist;
+	hm_hist_init(&hist);
+	uint64_t n = (uint64_t)(rate * (double)paced_ns / 1e9);
+	paced_arg a = {.n = n, .hist = &hist};
+	if (hermes_sub_open(lr.bus, "bench", HERMES_START_LATEST, 0, &a.sub) != HERMES_OK)
+		exit(1);
+	static uint8_t msg[4096];
+	a.t0 = now_ns() + 1000000;
+	pthread_create(&live_th, NULL, paced_reader, &a);
+	double period = 1e9 / rate;
+	uint64_t i = 0;
+	while (i < n) {
+		uint64_t now = now_ns();
+		uint64_t due = now < a.t0 ? 0 : (uint64_t)((double)(now - a.t0) / period) + 1;
+		if (due > n)
+			due = n;
+		if (due <= i) {
+			struct timespec ts = {.tv_nsec = 20000};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		for (; i < due; i++) {
+			uint64_t sent = a.t0 + (uint64_t)((double)i * period);
+			memcpy(msg, &sent, sizeof sent);
+			if (hermes_pub_send_timed(lr.pub, msg, size, NULL, 10000000000ll) != HERMES_OK) {
+				fprintf(stderr, "paced publish %" PRIu64 " timed out\n", i);
+				exit(1);
+			}
+		}
+	}
+	pthread_join(live_th, NULL);
+	hermes_sub_close(a.sub);
+	live_ring_close(&lr, n);
+	if (a.got != n) {
+		fprintf(stderr, "paced: the live subscriber read %" PRIu64 " of %" PRIu64 "\n", a.got, n);
+		exit(1);
+	}
+	return (paced_result){.rate = (double)n / ((double)(a.last - a.t0) / 1e9),
+			      .cpu_ns = recorder ? (double)(lr.run->user_ns + lr.run->sys_ns) / (double)n : 0,
+			      .p50 = hm_hist_percentile(&hist, 50),
+			      .p99 = hm_hist_percentile(&hist, 99),
+			      .max = hist.max};
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void loadavg(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	buf[0] = '\0';
+	if (f) {
+		if (fgets(buf, (int)len, f))
+			buf[strcspn(buf, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
+#define PACED_LOADS 5
+#define PACED_MAX_RUNS 15
+
+/* --paced: every offered load without, with and with a durable recorder,
+ * paced_runs times interleaved (a slow moment of the machine hits all three
+ * alike), then medians: delivered rate (and its ratio to the same run's
+ * no-recorder row), latency p50/p99/max in µs. */
+static void bench_paced_all(void)
+{
+	static const struct {
+		uint32_t size;
+		double rate;
+	} loads[PACED_LOADS] = {{64, 2e6}, {64, 5e6}, {64, 10e6}, {4096, 0.5e9 / 4096}, {4096, 1e9 / 4096}};
+	static const char *names[3] = {"no recorder", "recorder", "durable recorder"};
+	static paced_result res[PACED_LOADS][3][PACED_MAX_RUNS];
+	char la0[128], la1[128];
+	loadavg(la0, sizeof la0);
+	for (int r = 0; r < paced_runs; r++)
+		for (int l = 0; l < PACED_LOADS; l++)
+			for (int k = 0; k < 3; k++)
+				res[l][k][r] = bench_paced(loads[l].size, loads[l].rate, k);
+	loadavg(la1, sizeof la1);
+	printf("\nPaced: %.1f s per row, %d runs, medians; load average before: %s, after: %s; "
+	       "prefault %s\n\n",
+	       (double)paced_ns / 1e9, paced_runs, la0, la1,
+	       prefault_ahead == HM_JPREFAULT_INLINE ? "inline" : "thread");
+	printf("| offered | message | reader beside | delivered (median) | vs no recorder (median of runs) | "
+	       "p50 µs | p99 µs | max µs | recorder thread CPU ns/msg | delivered, each run (M msgs/s) |\n"
+	       "|---|---|---|---|---|---|---|---|---|---|\n");
+	for (int l = 0; l < PACED_LOADS; l++) {
+		for (int k = 0; k < 3; k++) {
+			double rate[PACED_MAX_RUNS], ratio[PACED_MAX_RUNS], p50[PACED_MAX_RUNS], p99[PACED_MAX_RUNS],
+				mx[PACED_MAX_RUNS], cpu[PACED_MAX_RUNS];
+			char each[200] = "";
+			for (int r = 0; r < paced_runs; r++) {
+				const paced_result *x = &res[l][k][r];
+				rate[r] = x->rate;
+				ratio[r] = x->rate / res[l][0][r].rate;
+				p50[r] = (double)x->p50 / 1e3;
+				p99[r] = (double)x->p99 / 1e3;
+				mx[r] = (double)x->max / 1e3;
+				cpu[r] = x->cpu_ns;
+				size_t at = strlen(each);
+				snprintf(each + at, sizeof each - at, "%s%.2f", r ? ", " : "", x->rate / 1e6);
+			}
+			char offered[40];
+			if (loads[l].size >= 4096)
+				snprintf(offered, sizeof offered, "%.2f GB/s", loads[l].rate * loads[l].size / 1e9);
+			else
+				snprintf(offered, sizeof offered, "%.0f M msgs/s", loads[l].rate / 1e6);
+			double d = median(rate, paced_runs);
+			char cpus[24] = "-";
+			if (k)
+				snprintf(cpus, sizeof cpus, "%.0f", median(cpu, paced_runs));
+			printf("| %s | %u B | %s | %.2f M msgs/s (%.2f GB/s) | %+.1f %% | %.0f | %.0f | %.0f | %s | %s |\n",
+			       offered, loads[l].size, names[k], d / 1e6, d * loads[l].size / 1e9,
+			       (median(ratio, paced_runs) - 1) * 100, median(p50, paced_runs), median(p99, paced_runs),
+			       median(mx, paced_runs), cpus, each);
+		}
+	}
+	fflush(stdout);
 }
 
 /* dd's own summary line: "... copied, 0.5 s, 512 MB/s". */
@@ -336,13 +611,38 @@ int main(int argc, char **argv)
 					     {"count", required_argument, NULL, 'n'},
 					     {"mb", required_argument, NULL, 'm'},
 					     {"live", no_argument, NULL, 'l'},
+					     {"paced", no_argument, NULL, 'p'},
+					     {"runs", required_argument, NULL, 'r'},
+					     {"seconds", required_argument, NULL, 's'},
+					     {"prefault", required_argument, NULL, 'f'},
 					     {"instructions", no_argument, NULL, 'i'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	int c;
-	bool live_only = false, instructions = false;
-	while ((c = getopt_long(argc, argv, "d:n:m:lih", opts, NULL)) != -1) {
+	bool live_only = false, instructions = false, paced = false;
+	while ((c = getopt_long(argc, argv, "d:n:m:lpr:s:f:ih", opts, NULL)) != -1) {
 		switch (c) {
+		case 'p':
+			paced = true;
+			break;
+		case 'r':
+			paced_runs = atoi(optarg);
+			if (paced_runs < 1 || paced_runs > PACED_MAX_RUNS)
+				return 2;
+			break;
+		case 's':
+			paced_ns = (uint64_t)(strtod(optarg, NULL) * 1e9);
+			if (paced_ns < 10000000 || paced_ns > 60000000000ull)
+				return 2;
+			break;
+		case 'f':
+			if (!strcmp(optarg, "inline"))
+				prefault_ahead = HM_JPREFAULT_INLINE;
+			else if (!strcmp(optarg, "thread"))
+				prefault_ahead = 0;
+			else if ((prefault_ahead = strtoull(optarg, NULL, 10) << 20) == 0)
+				return 2;
+			break;
 		case 'i':
 			instructions = true;
 			break;
@@ -360,10 +660,17 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			printf("usage: hermes-journal-bench [--dir DIR] [--count N64] [--mb MB4K] [--live]\n"
+			       "                            [--prefault thread|inline|MB]\n"
+			       "       hermes-journal-bench --paced [--runs R] [--seconds S] [--dir DIR] [--prefault ...]\n"
 			       "       hermes-journal-bench --instructions [--dir DIR]\n"
 			       "  N64 64-byte messages (default 2000000) and MB4K MiB of 4 KiB messages\n"
 			       "  (default 256) per row, written under DIR (default /var/tmp);\n"
 			       "  --live: only the live-subscriber rows;\n"
+			       "  --paced: a live subscriber's delivered rate and latency at fixed offered\n"
+			       "  loads (2, 5, 10 M msgs/s of 64 B; 0.5, 1 GB/s of 4 KiB), S seconds each\n"
+			       "  (default 1), without and with a recorder, R runs (default 3), medians;\n"
+			       "  --prefault: the recorder's prefault thread (default; MB: its distance)\n"
+			       "  or inline (the writer faults the journal in itself);\n"
 			       "  --instructions: the recorder's instructions per message under callgrind\n");
 			return 0;
 		default:
@@ -376,6 +683,13 @@ int main(int argc, char **argv)
 	hj_log_level = HJ_LOG_WARN;
 	if (instructions)
 		return bench_instructions(argv[0]);
+	if (paced) {
+		if (mkdir(base, 0700) != 0 && errno != EEXIST)
+			return 1;
+		bench_paced_all();
+		rm_rf(base);
+		return 0;
+	}
 	uint64_t n4k = mb * 256;
 	printf("| row | message | rate | bandwidth | notes |\n|---|---|---|---|---|\n");
 	if (!live_only) {
