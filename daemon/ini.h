@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <hermes/error.h>
 
@@ -21,6 +22,15 @@
  *     REASON" (errno);
  *   other negative values (out of memory): HERMES_ENOMEM. */
 hermes_err hm_ini_result(int r, const char *file, char *error, size_t cap);
+
+/* In a libinih handler (which returns 0 for an error) of a configuration
+ * with a char error[] field: say why in it and fail. The daemons' config
+ * readers define BAD(...) as HM_INI_FAIL(c->error, ...). */
+#define HM_INI_FAIL(error, ...)                                   \
+	do {                                                      \
+		snprintf((error), sizeof(error), __VA_ARGS__);    \
+		return 0;                                         \
+	} while (0)
 
 /* A boolean value: true, yes, on or 1, or false, no, off or 0; false (and
  * *out untouched) for anything else. */

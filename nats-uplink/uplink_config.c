@@ -13,11 +13,7 @@
 #include "shm/segment.h"
 #include "nats-uplink/state_layout.h"
 
-#define BAD(...)                                                                          \
-	do {                                                                              \
-		snprintf(c->error, sizeof c->error, __VA_ARGS__);                         \
-		return 0;                                                                 \
-	} while (0)
+#define BAD(...) HM_INI_FAIL(c->error, __VA_ARGS__)
 
 const char *hn_dir_name(unsigned dir)
 {

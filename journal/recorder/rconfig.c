@@ -19,11 +19,7 @@
 #define SEEN_BUS 1u	  /* [journal] keys given, in hj_config.seen */
 #define SEEN_LOG_LEVEL 2u
 
-#define BAD(...)                                                          \
-	do {                                                              \
-		snprintf(c->error, sizeof c->error, __VA_ARGS__);         \
-		return 0;                                                 \
-	} while (0)
+#define BAD(...) HM_INI_FAIL(c->error, __VA_ARGS__)
 
 const char *hj_fsync_name(int f)
 {

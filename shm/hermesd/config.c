@@ -87,11 +87,7 @@ typedef struct parse_state {
 	} keys[MAX_KEYS];
 } parse_state;
 
-#define BAD(...)                                                                          \
-	do {                                                                              \
-		snprintf(c->error, sizeof c->error, __VA_ARGS__);                         \
-		return 0;                                                                 \
-	} while (0)
+#define BAD(...) HM_INI_FAIL(c->error, __VA_ARGS__)
 
 static int on_bus_key(hm_config *c, const char *key, const char *v)
 {
