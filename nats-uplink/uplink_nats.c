@@ -38,16 +38,23 @@ static void connected_url(natsConnection *nc, char *buf, size_t len)
 		buf[0] = '\0';
 }
 
-static void on_connected(natsConnection *nc, void *closure)
+/* Connected (again, when reconnected): count it, say so, wake the workers. */
+static void connected(hn_uplink *up, natsConnection *nc, bool reconnected)
 {
-	hn_uplink *up = closure;
 	char url[256];
 	connected_url(nc, url, sizeof url);
+	if (reconnected)
+		hn_add(&up->st->reconnects, 1);
 	hn_add(&up->st->connects, 1);
 	hn_state_conn(up->st, HN_CONN_CONNECTED, url, NULL);
-	hm_dlog(HM_DLOG_INFO, "connected to %s", url);
+	hm_dlog(HM_DLOG_INFO, "%s to %s", reconnected ? "reconnected" : "connected", url);
 	atomic_fetch_add(&up->conn_gen, 1);
 	wake_all(up);
+}
+
+static void on_connected(natsConnection *nc, void *closure)
+{
+	connected(closure, nc, false);
 }
 
 static void on_disconnected(natsConnection *nc, void *closure)
@@ -63,15 +70,7 @@ static void on_disconnected(natsConnection *nc, void *closure)
 
 static void on_reconnected(natsConnection *nc, void *closure)
 {
-	hn_uplink *up = closure;
-	char url[256];
-	connected_url(nc, url, sizeof url);
-	hn_add(&up->st->reconnects, 1);
-	hn_add(&up->st->connects, 1);
-	hn_state_conn(up->st, HN_CONN_CONNECTED, url, NULL);
-	hm_dlog(HM_DLOG_INFO, "reconnected to %s", url);
-	atomic_fetch_add(&up->conn_gen, 1);
-	wake_all(up);
+	connected(closure, nc, true);
 }
 
 static void on_closed(natsConnection *nc, void *closure)

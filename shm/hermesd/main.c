@@ -115,17 +115,13 @@ static const client *releasing;
 static void release_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void release_log(int level, const char *fmt, ...)
 {
-	if (level > hm_dlog_level())
-		return;
-	char msg[768];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
 	hm_dlog_kv kv = {0};
 	if (releasing)
 		client_name_fields(releasing, &kv); /* the line has the slot's pid */
-	hm_dlog(level, "%s%s", msg, kv.s);
+	va_list ap;
+	va_start(ap, fmt);
+	hm_dlogv_kv(level, &kv, fmt, ap);
+	va_end(ap);
 }
 
 static uint64_t realtime_ns(void)

@@ -18,6 +18,7 @@
 
 #include "tcp-bridge/client/auth.h"
 #include "tcp-bridge/client/netaddr.h"
+#include "shm/ring.h"
 
 #define DEFAULT_PORT "7400"
 
@@ -107,18 +108,10 @@ const char *hm_slow_policy_name(hm_slow_policy p)
 	return (unsigned)p < 4 ? names[p] : "?";
 }
 
-static bool ring_name_ok(const char *s)
+bool hm_bridge_ring_name_ok(const char *s)
 {
-	size_t n = strlen(s);
-	if (n == 0 || n >= HM_BR_NAME_MAX || s[0] == '.')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      ch == '.' || ch == '_' || ch == '-'))
-			return false;
-	}
-	return true;
+	_Static_assert(HM_BR_NAME_MAX == HERMES_NAME_MAX + 1, "bridge names are bus names");
+	return s[0] != '.' && hm_name_ok(s);
 }
 
 static bool copy(char *dst, size_t cap, const char *src)
@@ -198,7 +191,7 @@ static hermes_err set_uint_key(hm_bridge_cfg *c, const char *key, const char *v,
 static hermes_err set_access_key(hm_bridge_cfg *c, const char *key, const char *v, bool *known)
 {
 	if (!strcmp(key, "bus")) {
-		if (!ring_name_ok(v))
+		if (!hm_bridge_ring_name_ok(v))
 			return bad(c, "bus: '%s' is not a bus name ([A-Za-z0-9._-], at most 47)", v);
 		copy(c->bus, sizeof c->bus, v);
 	} else if (!strcmp(key, "listen")) {
@@ -340,7 +333,7 @@ static hermes_err set_link_rings(hm_bridge_cfg *c, hm_link_cfg *l, const char *v
 			else if (strcmp(dir, "both"))
 				return bad(c, "link ring '%s': direction must be in, out or both", tok);
 		}
-		if (!ring_name_ok(tok))
+		if (!hm_bridge_ring_name_ok(tok))
 			return bad(c, "link ring '%s' is not a ring name", tok);
 		copy(r->name, sizeof r->name, tok);
 		l->nrings++;
@@ -362,7 +355,7 @@ static hm_ring_cfg *ring_cfg(hm_bridge_cfg *c, const char *name)
 	for (unsigned i = 0; i < c->nrings; i++)
 		if (!strcmp(c->rings[i].name, name))
 			return &c->rings[i];
-	if (c->nrings == HM_BR_MAX_RINGCFG || !ring_name_ok(name))
+	if (c->nrings == HM_BR_MAX_RINGCFG || !hm_bridge_ring_name_ok(name))
 		return NULL;
 	hm_ring_cfg *r = &c->rings[c->nrings++];
 	copy(r->name, sizeof r->name, name);

@@ -184,4 +184,8 @@ bool hm_patterns_match(const char *patterns, const char *ring);
 
 const char *hm_slow_policy_name(hm_slow_policy p);
 
+/* A ring name the bridge serves: the bus's rule (hm_name_ok: 1..47 of
+ * [A-Za-z0-9._-]) without a leading '.'. */
+bool hm_bridge_ring_name_ok(const char *s);
+
 #endif

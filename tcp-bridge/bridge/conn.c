@@ -605,19 +605,14 @@ static void on_response(hm_conn *c, const hermes_wire_auth_response *r)
 
 /* ---- session ------------------------------------------------------------------------------ */
 
+/* The ring name of len bytes at p (from the wire) into out, checked. */
 static bool ring_name(const char *p, size_t len, char *out)
 {
-	if (len == 0 || len >= HM_BR_NAME_MAX || p[0] == '.')
+	if (len == 0 || len >= HM_BR_NAME_MAX)
 		return false;
-	for (size_t i = 0; i < len; i++) {
-		char ch = p[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      ch == '.' || ch == '_' || ch == '-'))
-			return false;
-	}
 	memcpy(out, p, len);
 	out[len] = '\0';
-	return true;
+	return strlen(out) == len && hm_bridge_ring_name_ok(out);
 }
 
 static int find_chan(const hm_conn *c, uint32_t id)

@@ -212,12 +212,9 @@ static void disconnect(hm_link *l, hermes_err why, const char *what)
 
 static void start_connect(hm_link *l)
 {
-	char host[256];
-	uint16_t port;
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	if (hm_netaddr_split(l->cfg->address, host, sizeof host, &port) != 0 ||
-	    hm_netaddr_resolve(host, port, false, &ss, &sl) != 0) {
+	if (hm_server_resolve(l->cfg->address, false, &ss, &sl) != 0) {
 		disconnect(l, HERMES_ENOENT, "cannot resolve the address");
 		return;
 	}

@@ -452,12 +452,9 @@ static void reap_all(loop *L)
 
 static int open_listener(loop *L)
 {
-	char host[256];
-	uint16_t port;
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	if (hm_netaddr_split(L->cfg->listen, host, sizeof host, &port) != 0 ||
-	    hm_netaddr_resolve(host, port, true, &ss, &sl) != 0) {
+	if (hm_server_resolve(L->cfg->listen, true, &ss, &sl) != 0) {
 		hm_dlog(HM_DLOG_ERROR, "cannot resolve the listen address '%s'", L->cfg->listen);
 		return -1;
 	}

@@ -254,26 +254,26 @@ typedef struct bridge_links {
 	bool link_enc, link_plain;
 } bridge_links;
 
+/* Append arg to list (n of max taken). Returns -1 to go on, else the exit
+ * status (2: full). */
+static int append(const char **list, unsigned *n, unsigned max, const char *what, const char *arg)
+{
+	if (*n == max) {
+		fprintf(stderr, "hermes-bridge: at most %u %s\n", max, what);
+		return 2;
+	}
+	list[(*n)++] = arg;
+	return -1;
+}
+
 /* A flag without a config key: note it in the links. Returns -1 to go on,
  * else the exit status. */
 static int link_flag(void *user, const hm_cli_flag *flag, const char *arg)
 {
 	bridge_links *l = user;
 	switch (flag->id) {
-	case 'k':
-		if (l->nlinks == HM_BR_MAX_LINKS) {
-			fprintf(stderr, "hermes-bridge: at most %d links\n", HM_BR_MAX_LINKS);
-			return 2;
-		}
-		l->links[l->nlinks++] = arg;
-		break;
-	case O_JOURNAL:
-		if (l->njournals == HM_BR_MAX_RINGCFG) {
-			fprintf(stderr, "hermes-bridge: at most %d journals\n", HM_BR_MAX_RINGCFG);
-			return 2;
-		}
-		l->journals[l->njournals++] = arg;
-		break;
+	case 'k': return append(l->links, &l->nlinks, HM_BR_MAX_LINKS, "links", arg);
+	case O_JOURNAL: return append(l->journals, &l->njournals, HM_BR_MAX_RINGCFG, "journals", arg);
 	case O_LINK_ID: l->link_id = arg; break;
 	case O_LINK_KEY: l->link_key = arg; break;
 	case O_LINK_ENC: l->link_enc = true; break;

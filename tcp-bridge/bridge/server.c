@@ -14,6 +14,7 @@
 #include "daemon/log.h"
 #include "shm/segment.h"
 #include "tcp-bridge/client/auth.h"
+#include "tcp-bridge/client/netaddr.h"
 
 void hm_conn_log_fields(const hm_conn *c, struct hm_dlog_kv *kv)
 {
@@ -340,20 +341,33 @@ hermes_err hm_server_commit_imported(hm_server *s, hm_ringref *rr, const void *d
 	return err;
 }
 
+int hm_server_resolve(const char *address, bool passive, struct sockaddr_storage *ss,
+		      socklen_t *sl)
+{
+	char host[256];
+	uint16_t port;
+	if (hm_netaddr_split(address, host, sizeof host, &port) != 0)
+		return -1;
+	return hm_netaddr_resolve(host, port, passive, ss, sl);
+}
+
+/* Push c on the list at *head through its link *next, unless *listed says
+ * it is on it already. */
+static void push_once(hm_conn **head, hm_conn *c, bool *listed, hm_conn **next)
+{
+	if (*listed)
+		return;
+	*listed = true;
+	*next = *head;
+	*head = c;
+}
+
 void hm_server_mark_dirty(hm_server *s, hm_conn *c)
 {
-	if (c->in_dirty)
-		return;
-	c->in_dirty = true;
-	c->dirty_next = s->dirty;
-	s->dirty = c;
+	push_once(&s->dirty, c, &c->in_dirty, &c->dirty_next);
 }
 
 void hm_server_mark_wake(hm_server *s, hm_conn *c)
 {
-	if (c->in_wake)
-		return;
-	c->in_wake = true;
-	c->wake_next = s->wake;
-	s->wake = c;
+	push_once(&s->wake, c, &c->in_wake, &c->wake_next);
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <hermes/hermes.h>
 
@@ -279,6 +280,11 @@ hermes_err hm_server_commit_imported(hm_server *s, hm_ringref *rr, const void *d
 /* Lists of connections the loop must look at. */
 void hm_server_mark_dirty(hm_server *s, hm_conn *c);
 void hm_server_mark_wake(hm_server *s, hm_conn *c);
+
+/* ADDRESS ("HOST:PORT") of the configuration resolved into *ss, *sl (passive:
+ * for a listener). 0, or -1 when it does not split or resolve. */
+int hm_server_resolve(const char *address, bool passive, struct sockaddr_storage *ss,
+		      socklen_t *sl);
 
 /* ---- feed.c --------------------------------------------------------------------------- */
 
