@@ -59,6 +59,36 @@ static void node_stop(node *n)
 	ht_bus_teardown(&n->fx);
 }
 
+/* Nodes n[0..count) on buses <tag>A, <tag>B, ... */
+static void nodes_start(node *n, unsigned count, const char *tag)
+{
+	for (unsigned i = 0; i < count; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "%s%c", tag, 'A' + i);
+		node_start(&n[i], (uint8_t)i, name);
+	}
+}
+
+/* Their bridges: n[0]'s listens alone; each next one also links `ring` to
+ * every earlier bridge (B to A; C to A and B). */
+static void bridges_linked(node *n, unsigned count, const char *ring)
+{
+	char links[MAXN][128];
+	const char *extra[2 * MAXN + 1];
+	for (unsigned i = 0; i < count; i++) {
+		unsigned k = 0;
+		for (unsigned j = 0; j < i; j++) {
+			snprintf(links[j], sizeof links[j], "%s/%s", n[j].b.addr, ring);
+			extra[k++] = "--link";
+			extra[k++] = links[j];
+		}
+		extra[k] = NULL;
+		char tag[16];
+		snprintf(tag, sizeof tag, "bridge%c", 'A' + i);
+		hb_bridge_start(&n[i].b, &n[i].fx.d, tag, extra);
+	}
+}
+
 /* Read what is there; check each message's origin counter. */
 static void drain(node *n)
 {
@@ -263,19 +293,14 @@ static void test_a_link_carries_the_largest_messages_both_ways(void **state)
 	(void)state;
 	static node n[2];
 	const uint32_t largest = (1u << 20) - 24 - 16;
-	node_start(&n[0], 0, "lkbigA");
-	node_start(&n[1], 1, "lkbigB");
+	nodes_start(n, 2, "lkbig");
 	hermes_sub *sub[2];
 	for (int i = 0; i < 2; i++) {
 		ht_bus_ring(&n[i].fx, "big", 16u << 20, largest, HERMES_POLICY_BLOCK);
 		assert_int_equal(hermes_sub_open(n[i].bus, "big", HERMES_START_LATEST, 0, &sub[i]),
 				 HERMES_OK);
 	}
-	hb_bridge_start(&n[0].b, &n[0].fx.d, "bridgeA", NULL);
-	char link[128];
-	snprintf(link, sizeof link, "%s/big", n[0].b.addr);
-	const char *extra[] = {"--link", link, NULL};
-	hb_bridge_start(&n[1].b, &n[1].fx.d, "bridgeB", extra);
+	bridges_linked(n, 2, "big");
 	await_large(&n[0], &n[1], sub[0], sub[1], largest, 0xA1);
 	await_large(&n[1], &n[0], sub[1], sub[0], largest, 0xB2);
 	printf("a link carries messages of %u bytes both ways\n", largest);
@@ -289,13 +314,8 @@ static void test_two_buses_linked_both_ways(void **state)
 {
 	(void)state;
 	static node n[2];
-	node_start(&n[0], 0, "lkA");
-	node_start(&n[1], 1, "lkB");
-	hb_bridge_start(&n[0].b, &n[0].fx.d, "bridgeA", NULL);
-	char link[128];
-	snprintf(link, sizeof link, "%s/mirror", n[0].b.addr);
-	const char *extra[] = {"--link", link, NULL};
-	hb_bridge_start(&n[1].b, &n[1].fx.d, "bridgeB", extra);
+	nodes_start(n, 2, "lk");
+	bridges_linked(n, 2, "mirror");
 	exchange(n, 2, ht_scaled(200000));
 	node_stop(&n[1]);
 	node_stop(&n[0]);
@@ -305,17 +325,8 @@ static void test_three_buses_in_a_triangle(void **state)
 {
 	(void)state;
 	static node n[3];
-	node_start(&n[0], 0, "trA");
-	node_start(&n[1], 1, "trB");
-	node_start(&n[2], 2, "trC");
-	hb_bridge_start(&n[0].b, &n[0].fx.d, "bridgeA", NULL);
-	char l1[128], l2[128];
-	snprintf(l1, sizeof l1, "%s/mirror", n[0].b.addr);
-	const char *eb[] = {"--link", l1, NULL};
-	hb_bridge_start(&n[1].b, &n[1].fx.d, "bridgeB", eb);
-	snprintf(l2, sizeof l2, "%s/mirror", n[1].b.addr);
-	const char *ec[] = {"--link", l1, "--link", l2, NULL};
-	hb_bridge_start(&n[2].b, &n[2].fx.d, "bridgeC", ec);
+	nodes_start(n, 3, "tr");
+	bridges_linked(n, 3, "mirror");
 	exchange(n, 3, ht_scaled(50000));
 	node_stop(&n[2]);
 	node_stop(&n[1]);
@@ -327,14 +338,10 @@ static void test_a_link_reconnects_after_the_peer_restarts(void **state)
 {
 	(void)state;
 	static node n[2];
-	node_start(&n[0], 0, "rcA");
-	node_start(&n[1], 1, "rcB");
-	hb_bridge_start(&n[0].b, &n[0].fx.d, "bridgeA", NULL);
-	char link[128], listen[64];
-	snprintf(link, sizeof link, "%s/mirror", n[0].b.addr);
+	nodes_start(n, 2, "rc");
+	bridges_linked(n, 2, "mirror");
+	char listen[64];
 	snprintf(listen, sizeof listen, "%s", n[0].b.addr);
-	const char *extra[] = {"--link", link, NULL};
-	hb_bridge_start(&n[1].b, &n[1].fx.d, "bridgeB", extra);
 	exchange(n, 2, ht_scaled(20000));
 	/* Restart A's bridge on the same port: B's link retries with backoff. */
 	hb_bridge_stop(&n[0].b);
@@ -419,8 +426,7 @@ static void test_two_buses_in_two_network_namespaces(void **state)
 		skip();
 	}
 	static node n[2];
-	node_start(&n[0], 0, "nsA");
-	node_start(&n[1], 1, "nsB");
+	nodes_start(n, 2, "ns");
 	/* A non-loopback address: without --auth the bridge insists on
 	 * --insecure (refusing otherwise is tested below). */
 	const char *refuse[] = {"--bus", n[0].fx.name, "--listen", "10.199.7.1:0", NULL};
@@ -449,14 +455,9 @@ static void test_links_resume_exactly_once_when_the_far_bridge_crashes(void **st
 {
 	(void)state;
 	static node n[2];
-	node_start(&n[0], 0, "crA");
-	node_start(&n[1], 1, "crB");
-	hb_bridge_start(&n[0].b, &n[0].fx.d, "bridgeA", NULL);
-	char link[128];
-	snprintf(link, sizeof link, "%s/mirror", n[0].b.addr);
+	nodes_start(n, 2, "cr");
+	bridges_linked(n, 2, "mirror");
 	snprintf(crash_listen, sizeof crash_listen, "%s", n[0].b.addr);
-	const char *extra[] = {"--link", link, NULL};
-	hb_bridge_start(&n[1].b, &n[1].fx.d, "bridgeB", extra);
 	exchange_with(n, 2, ht_scaled(100000), crash_bridge_a);
 	node_stop(&n[1]);
 	node_stop(&n[0]);
