@@ -130,8 +130,11 @@ static uint64_t delete_oldest_file(void)
 	return second;
 }
 
-static void run_full_disk(bool durable)
+/* One test for a durable journal, one for one that is not: durable is the
+ * test's initial state. */
+static void full_disk(void **state)
 {
+	const bool durable = *(bool *)*state;
 	if (!small_disk())
 		skip();
 	hjt_init(&T, durable ? "jfulld" : "jfulln", 64u << 20, 64u << 10, 1024, mnt);
@@ -211,24 +214,15 @@ static void run_full_disk(bool durable)
 	}
 }
 
-static void test_full_disk_holds_a_durable_ring_with_a_clear_error_and_a_counter(void **state)
-{
-	(void)state;
-	run_full_disk(true);
-}
-
-static void test_full_disk_drops_and_counts_for_a_journal_that_is_not_durable(void **state)
-{
-	(void)state;
-	run_full_disk(false);
-}
-
 int main(void)
 {
+	static bool durable = true, not_durable = false;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_recorder_killed_at_random_points_loses_and_duplicates_nothing, teardown),
-		cmocka_unit_test_teardown(test_full_disk_holds_a_durable_ring_with_a_clear_error_and_a_counter, teardown),
-		cmocka_unit_test_teardown(test_full_disk_drops_and_counts_for_a_journal_that_is_not_durable, teardown),
+		{"test_full_disk_holds_a_durable_ring_with_a_clear_error_and_a_counter", full_disk, NULL,
+		 teardown, &durable},
+		{"test_full_disk_drops_and_counts_for_a_journal_that_is_not_durable", full_disk, NULL,
+		 teardown, &not_durable},
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
