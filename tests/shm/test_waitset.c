@@ -29,15 +29,26 @@
 static const char *ring_names[NRINGS] = {"r0", "r1", "r2"};
 static ht_bus B;
 static hermes_bus *bus; /* B.bus */
+static bool fallback;	/* the test's wait sets go without futex_waitv */
 
 /* A private bus with NRINGS block rings of 64 KiB. */
 static int setup(void **state)
 {
 	*state = &B;
+	fallback = false;
 	ht_bus_private(&B, "ws", 8 << 20);
 	for (int i = 0; i < NRINGS; i++)
 		ht_bus_ring(&B, ring_names[i], 1 << 16, 1024, HERMES_POLICY_BLOCK);
 	bus = B.bus;
+	return 0;
+}
+
+/* The same, for a test whose wait sets must do without futex_waitv
+ * (kernels before 5.16): one word at a time, each sleep bounded. */
+static int setup_fallback(void **state)
+{
+	setup(state);
+	fallback = true;
 	return 0;
 }
 
@@ -143,24 +154,15 @@ static void sleeping_waiter_is_woken_by_each_ring(fixture *f)
 	}
 }
 
-static void test_waitset_wakes_a_thread_for_any_ring(void **state)
+/* With futex_waitv, and without it (setup_fallback): still woken by every
+ * ring. */
+static void wakes_a_thread_for_any_ring(void **state)
 {
 	(void)state;
 	fixture f = {0};
 	open_all(&f, bus);
-	hermes_waitset_set_spin(f.ws, 0);
-	sleeping_waiter_is_woken_by_each_ring(&f);
-	close_all(&f);
-}
-
-/* Without futex_waitv (kernels before 5.16): one word at a time, each
- * sleep bounded, still woken by every ring. */
-static void test_waitset_fallback_without_futex_waitv(void **state)
-{
-	(void)state;
-	fixture f = {0};
-	open_all(&f, bus);
-	hm_waitset_force_fallback(f.ws, true);
+	if (fallback)
+		hm_waitset_force_fallback(f.ws, true);
 	hermes_waitset_set_spin(f.ws, 0);
 	sleeping_waiter_is_woken_by_each_ring(&f);
 	close_all(&f);
@@ -367,9 +369,11 @@ static void test_waitset_fd_in_epoll(void **state)
 }
 
 /* Descriptors join the same wait: a socket (as a bridge connection's
- * hermes_net_fd) beside rings. */
-static void descriptor_beside_rings(bool fallback)
+ * hermes_net_fd) beside rings; with setup_fallback, for the helper thread
+ * without futex_waitv. */
+static void descriptor_beside_rings(void **state)
 {
+	(void)state;
 	fixture f = {0};
 	open_all(&f, bus);
 	hm_waitset_force_fallback(f.ws, fallback);
@@ -415,19 +419,6 @@ static void descriptor_beside_rings(bool fallback)
 	assert_int_equal(hermes_waitset_remove_fd(f.ws, sp[0]), HERMES_OK);
 	close(sp[0]);
 	close_all(&f);
-}
-
-static void test_waitset_descriptor_beside_rings(void **state)
-{
-	(void)state;
-	descriptor_beside_rings(false);
-}
-
-/* The helper thread without futex_waitv. */
-static void test_waitset_descriptor_beside_rings_fallback(void **state)
-{
-	(void)state;
-	descriptor_beside_rings(true);
 }
 
 /* A deleted ring reports its subscriber closed. */
@@ -717,10 +708,10 @@ static void test_waiter_killed_asleep_with_supervisor(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_waitset_wakes_a_thread_for_any_ring, setup,
-						ht_bus_teardown_state),
-		cmocka_unit_test_setup_teardown(test_waitset_fallback_without_futex_waitv, setup,
-						ht_bus_teardown_state),
+		{"test_waitset_wakes_a_thread_for_any_ring", wakes_a_thread_for_any_ring, setup,
+		 ht_bus_teardown_state, NULL},
+		{"test_waitset_fallback_without_futex_waitv", wakes_a_thread_for_any_ring, setup_fallback,
+		 ht_bus_teardown_state, NULL},
 		cmocka_unit_test_setup_teardown(test_waitset_reports_all_ready_members_fairly, setup,
 						ht_bus_teardown_state),
 		cmocka_unit_test_setup_teardown(test_waitset_timeout_is_honoured, setup,
@@ -735,10 +726,10 @@ int main(void)
 						ht_bus_teardown_state),
 		cmocka_unit_test_setup_teardown(test_waitset_fd_in_epoll, setup,
 						ht_bus_teardown_state),
-		cmocka_unit_test_setup_teardown(test_waitset_descriptor_beside_rings, setup,
-						ht_bus_teardown_state),
-		cmocka_unit_test_setup_teardown(test_waitset_descriptor_beside_rings_fallback, setup,
-						ht_bus_teardown_state),
+		{"test_waitset_descriptor_beside_rings", descriptor_beside_rings, setup,
+		 ht_bus_teardown_state, NULL},
+		{"test_waitset_descriptor_beside_rings_fallback", descriptor_beside_rings, setup_fallback,
+		 ht_bus_teardown_state, NULL},
 		cmocka_unit_test_setup_teardown(test_waitset_reports_a_deleted_ring, setup,
 						ht_bus_teardown_state),
 		cmocka_unit_test_setup_teardown(test_subscribers_counted_across_joins_and_leaves,
