@@ -31,11 +31,15 @@
 #include "hdr_histogram.h"
 
 #define NS_PER_S 1000000000ull
+#define NS_PER_MS 1000000ull
 /* A peer that sends nothing for this long is taken to be gone or stuck. */
 #define PEER_TIMEOUT_NS (5 * NS_PER_S)
 /* Blocking waits sleep at most this long at a time, so stop flags and a dead
  * peer are noticed promptly (socket receive timeouts use it too). */
-#define WAIT_SLICE_NS (100 * 1000 * 1000ull)
+#define WAIT_SLICE_NS (100 * NS_PER_MS)
+/* How often the coordinator and a worker setting up look again at what
+ * they wait for (workers ending, a server or peer ports getting ready). */
+#define POLL_NS NS_PER_MS
 /* Empty polls between two looks at the clock and the stop flags. */
 #define CHECK_EVERY 1024u
 
@@ -211,12 +215,19 @@ int group_sleep(worker *w, unsigned n, uint64_t ns);
 /* Start a helper server (nats-server, iox-roudi) with its output going to
  * log_path. Returns its pid or -1. */
 pid_t server_spawn(const char *path, char *const argv[], const char *log_path);
-/* How long a helper server may take to be ready. */
+/* How long a helper server may take to be ready, and how often
+ * server_await looks. */
 #define SERVER_START_NS (10 * NS_PER_S)
-/* Wait for the server started as pid to be ready (ready(arg) holds),
- * looking every poll_ns. 0, or -1 when it exited, was not ready within
- * SERVER_START_NS or a signal came; it is then stopped. */
-int server_await(pid_t pid, bool (*ready)(const void *arg), const void *arg, uint64_t poll_ns);
+#define SERVER_POLL_NS (5 * NS_PER_MS)
+/* How long server_stop waits for a server to exit before SIGKILL: when its
+ * transport closes, when the bench exits, when it failed to start. */
+#define SERVER_STOP_MS 5000u
+#define SERVER_EXIT_STOP_MS 2000u
+#define SERVER_ABORT_STOP_MS 1000u
+/* Wait for the server started as pid to be ready (ready(arg) holds). 0, or
+ * -1 when it exited, was not ready within SERVER_START_NS or a signal came;
+ * it is then stopped. */
+int server_await(pid_t pid, bool (*ready)(const void *arg), const void *arg);
 /* A server_await test: does 127.0.0.1 accept TCP connections at the port
  * (an unsigned) arg points at? */
 bool tcp_port_accepts(const void *port);

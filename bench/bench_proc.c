@@ -103,7 +103,7 @@ static void cleanup_at_exit(void)
 		return;
 	for (unsigned i = 0; i < MAX_SERVERS; i++)
 		if (g_servers[i] > 0)
-			server_stop(g_servers[i], 2000);
+			server_stop(g_servers[i], SERVER_EXIT_STOP_MS);
 	remove_tmpdir();
 }
 
@@ -276,7 +276,7 @@ static void group_kill(worker *w, unsigned n, uint64_t grace_ns)
 			}
 			return;
 		}
-		sleep_ns(1000000);
+		sleep_ns(POLL_NS);
 	}
 }
 
@@ -398,7 +398,7 @@ int group_finish(worker *w, unsigned from, unsigned to, uint64_t timeout_ns)
 			group_kill(w + from, to - from, NS_PER_S);
 			return -1;
 		}
-		sleep_ns(1000000);
+		sleep_ns(POLL_NS);
 	}
 }
 
@@ -412,7 +412,8 @@ int group_sleep(worker *w, unsigned n, uint64_t ns)
 		if (now >= end)
 			return 0;
 		uint64_t left = end - now;
-		sleep_ns(left < 5000000 ? left : 5000000);
+		/* Short slices: a worker that fails is noticed at once. */
+		sleep_ns(left < 5 * NS_PER_MS ? left : 5 * NS_PER_MS);
 	}
 }
 
@@ -484,11 +485,11 @@ void server_stop(pid_t pid, unsigned timeout_ms)
 				;
 			return;
 		}
-		sleep_ns(1000000);
+		sleep_ns(POLL_NS);
 	}
 }
 
-int server_await(pid_t pid, bool (*ready)(const void *arg), const void *arg, uint64_t poll_ns)
+int server_await(pid_t pid, bool (*ready)(const void *arg), const void *arg)
 {
 	uint64_t deadline = now_ns() + SERVER_START_NS;
 	while (!ready(arg)) {
@@ -498,10 +499,10 @@ int server_await(pid_t pid, bool (*ready)(const void *arg), const void *arg, uin
 			return -1;
 		}
 		if (now_ns() >= deadline || g_stop) {
-			server_stop(pid, 1000);
+			server_stop(pid, SERVER_ABORT_STOP_MS);
 			return -1;
 		}
-		sleep_ns(poll_ns);
+		sleep_ns(SERVER_POLL_NS);
 	}
 	return 0;
 }
@@ -644,7 +645,7 @@ void machine_probe(machine_info *m)
 	m->busy_pct = -1.0;
 	unsigned long long busy0, total0, busy1, total1;
 	if (cpu_times(&busy0, &total0) == 0) {
-		sleep_ns(200 * 1000000ull);
+		sleep_ns(200 * NS_PER_MS);
 		if (cpu_times(&busy1, &total1) == 0 && total1 > total0)
 			m->busy_pct = 100.0 * (double)(busy1 - busy0) / (double)(total1 - total0);
 	}

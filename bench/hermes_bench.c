@@ -1,4 +1,3 @@
-#include <sys/wait.h>
 /* hermes-bench: Hermes next to a bare shared-memory ring and to the peers a
  * user would pick instead, measured in one run on one machine.
  *
@@ -20,10 +19,12 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define LAT_QUICK_COUNT 50000u
@@ -33,6 +34,8 @@
 #define TP_QUICK_SECONDS 0.5
 #define TP_FULL_SECONDS 3.0
 #define DEFAULT_BATCH 32u
+/* The throughput warm-up: a tenth of the window, at least this long. */
+#define TP_MIN_WARMUP_NS (50 * NS_PER_MS)
 
 /* ---- transports ---- */
 
@@ -204,8 +207,8 @@ static int tp_run_one(const bench_opts *o, const transport *t, topology topo, ui
 	tp_ctx c = {t, {o, topo, P, C, o->size, batch, P + C > online_cpus(), label, payload, NULL}};
 	double seconds = opt_tp_seconds(o);
 	uint64_t window = (uint64_t)(seconds * 1e9), warm = window / 10;
-	if (warm < 50 * 1000000ull)
-		warm = 50 * 1000000ull;
+	if (warm < TP_MIN_WARMUP_NS)
+		warm = TP_MIN_WARMUP_NS;
 	ctl_reset();
 	int rc = t->tp_setup ? t->tp_setup(&c.job) : job_state_new(t, &c.job.state);
 	worker wk[MAX_WORKERS];
@@ -575,7 +578,8 @@ static void tp_explain(const bench_opts *o, const plan *p, unsigned runs)
 	printf("\nthroughput: messages per second counted by the consumers over "
 	       "%.2g s after %.2g s of warm-up, %u run%s (median, min, max); 1-4 "
 	       "is per subscriber\n",
-	       opt_tp_seconds(o), opt_tp_seconds(o) / 10 > 0.05 ? opt_tp_seconds(o) / 10 : 0.05, runs,
+	       opt_tp_seconds(o),
+	       fmax(opt_tp_seconds(o) / 10, (double)TP_MIN_WARMUP_NS / NS_PER_S), runs,
 	       runs == 1 ? "" : "s");
 	if (p->topos & ((1u << TOPO_4_1) | (1u << TOPO_1_4)))
 		printf("4-1 and 1-4 run 5 processes on %u CPUs: oversubscribed, so their "

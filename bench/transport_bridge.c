@@ -122,7 +122,7 @@ static int bridge_open(const bench_opts *o, char *why, size_t len)
 		snprintf(why, len, "skipped: could not start hermes-bridge");
 		return -1;
 	}
-	if (server_await(g_bridge, tcp_port_accepts, &port, 5 * 1000000ull) != 0) {
+	if (server_await(g_bridge, tcp_port_accepts, &port) != 0) {
 		g_bridge = -1;
 		bridge_bus_remove();
 		snprintf(why, len, "skipped: hermes-bridge did not start (its log: %s)", log);
@@ -134,7 +134,7 @@ static int bridge_open(const bench_opts *o, char *why, size_t len)
 
 static void bridge_close(void)
 {
-	server_stop(g_bridge, 5000);
+	server_stop(g_bridge, SERVER_STOP_MS);
 	g_bridge = -1;
 	bridge_bus_remove();
 }
@@ -168,13 +168,13 @@ static int rend_open(rend *r, const char *pub_ring, const char *sub_ring, uint32
 		say_net(label, "hermes_net_connect", err);
 		return -1;
 	}
-	if (pub_ring && (err = hermes_net_bind(r->n, pub_ring, 5 * (int64_t)NS_PER_S, &r->channel,
+	if (pub_ring && (err = hermes_net_bind(r->n, pub_ring, (int64_t)PEER_TIMEOUT_NS, &r->channel,
 					       NULL)) != HERMES_OK) {
 		say_net(label, "hermes_net_bind", err);
 		return -1;
 	}
 	if (sub_ring && (err = hermes_net_subscribe(r->n, sub_ring, HERMES_START_LATEST, 0,
-						    5 * (int64_t)NS_PER_S, &r->sub, NULL)) !=
+						    (int64_t)PEER_TIMEOUT_NS, &r->sub, NULL)) !=
 				HERMES_OK) {
 		say_net(label, "hermes_net_subscribe", err);
 		return -1;

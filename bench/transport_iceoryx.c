@@ -111,7 +111,7 @@ static int iox_open(const bench_opts *o, char *why, size_t len)
 		snprintf(why, len, "skipped: could not start iox-roudi");
 		return -1;
 	}
-	if (server_await(g_roudi, roudi_ready, log, 10 * 1000000ull) != 0) {
+	if (server_await(g_roudi, roudi_ready, log) != 0) {
 		g_roudi = -1;
 		char reason[200];
 		log_last_line(log, reason, sizeof reason);
@@ -125,7 +125,7 @@ static int iox_open(const bench_opts *o, char *why, size_t len)
 
 static void iox_close(void)
 {
-	server_stop(g_roudi, 5000);
+	server_stop(g_roudi, SERVER_STOP_MS);
 	g_roudi = -1;
 }
 
@@ -217,7 +217,7 @@ static int iend_connected(iend *e, bool need_sub, bool need_pub)
 				say_error("%s: iceoryx ports did not connect", e->label);
 			return -1;
 		}
-		sleep_ns(1000000);
+		sleep_ns(POLL_NS);
 	}
 }
 

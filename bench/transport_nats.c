@@ -60,7 +60,7 @@ static int nats_open(const bench_opts *o, char *why, size_t len)
 		snprintf(why, len, "skipped: could not start nats-server");
 		return -1;
 	}
-	if (server_await(g_nats, tcp_port_accepts, &port, 10 * 1000000ull) != 0) {
+	if (server_await(g_nats, tcp_port_accepts, &port) != 0) {
 		g_nats = -1;
 		snprintf(why, len, "skipped: nats-server did not start (see its log: %s)", log);
 		return -1;
@@ -71,7 +71,7 @@ static int nats_open(const bench_opts *o, char *why, size_t len)
 
 static void nats_close(void)
 {
-	server_stop(g_nats, 5000);
+	server_stop(g_nats, SERVER_STOP_MS);
 	g_nats = -1;
 }
 
@@ -211,7 +211,7 @@ static int nl_echo_send(void *vc, const void *src, uint32_t len)
 static int nl_peek(void *vc, const void **data, uint32_t *len)
 {
 	nend *e = vc;
-	int r = nend_next(e, (int64_t)(WAIT_SLICE_NS / 1000000u));
+	int r = nend_next(e, (int64_t)(WAIT_SLICE_NS / NS_PER_MS));
 	if (r > 0) {
 		*data = natsMsg_GetData(e->held);
 		*len = e->size;
@@ -289,7 +289,7 @@ static int nt_drain(void *vc, unsigned max, tp_check *chk, unsigned *got)
 	nend *e = vc;
 	unsigned n = 0;
 	while (n < max) {
-		int r = nend_next(e, n ? 0 : (int64_t)(WAIT_SLICE_NS / 1000000u));
+		int r = nend_next(e, n ? 0 : (int64_t)(WAIT_SLICE_NS / NS_PER_MS));
 		if (r < 0) {
 			/* After stop, a closed connection is the end. */
 			if (ctl_get(&g_ctl->stop))

@@ -89,7 +89,7 @@ static int zend_open(zend *z, const zmq_state *s, int type, bool bind, uint32_t 
 		say_zmq(label, "zmq_socket");
 		return -1;
 	}
-	int zero = 0, tmo = (int)(WAIT_SLICE_NS / 1000000u);
+	int zero = 0, tmo = (int)(WAIT_SLICE_NS / NS_PER_MS);
 	zmq_setsockopt(z->sock, ZMQ_LINGER, &zero, sizeof zero);
 	zmq_setsockopt(z->sock, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
 	zmq_setsockopt(z->sock, ZMQ_SNDTIMEO, &tmo, sizeof tmo);
