@@ -7,6 +7,7 @@
 # Needs hermesd running for BUS. Stops the recorder it starts, whatever happens.
 set -euo pipefail
 bin=$1 bus=$2 run_dir=$3 count=${4:-20000}
+# shellcheck source=scripts/lib/procs.sh
 . "$(dirname "$0")/lib/procs.sh"
 ctl() { "$bin/tools/hermes-ctl" --bus "$bus" "$@"; }
 journal_pid=""
