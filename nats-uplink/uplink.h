@@ -22,6 +22,13 @@
 #include "nats-uplink/state_layout.h"
 
 #define HN_SLICE_MS 100
+/* A worker that cannot go on (its ring is missing, NATS refuses) tries again
+ * after HN_RETRY_MS; failed batches back off, doubling, up to
+ * HN_BACKOFF_MAX_MS; a round trip to the server (flush, JetStream API call)
+ * gives up after HN_NATS_CALL_MS: a failure only means "try again". */
+#define HN_RETRY_MS 1000
+#define HN_BACKOFF_MAX_MS 1000
+#define HN_NATS_CALL_MS 2000
 
 /* NATS headers every message carries. */
 #define HN_HDR_ORIGIN "Hermes-Origin"   /* bus id of the bus it was published on, 16 hex */

@@ -336,6 +336,12 @@ static int on_entry(void *user, const char *section, const char *key, const char
 	BAD("unknown section [%s] (known: [uplink], [nats], [ring NAME])", section);
 }
 
+/* The timeouts' defaults (--help and hermes-nats.conf.example say them). */
+#define DEFAULT_RECONNECT_WAIT_MS 100
+#define DEFAULT_RECONNECT_MAX_WAIT_MS 2000
+#define DEFAULT_CONNECT_TIMEOUT_MS 2000
+#define DEFAULT_ACK_TIMEOUT_MS 5000
+
 void hn_config_defaults(hn_config *c)
 {
 	memset(c, 0, sizeof *c);
@@ -350,10 +356,10 @@ void hn_config_defaults(hn_config *c)
 	c->policy = HN_POLICY_BLOCK;
 	c->max_pending = 4u << 20;
 	c->replicas = 1;
-	c->reconnect_wait_ms = 100;
-	c->reconnect_max_wait_ms = 2000;
-	c->connect_timeout_ms = 2000;
-	c->ack_timeout_ms = 5000;
+	c->reconnect_wait_ms = DEFAULT_RECONNECT_WAIT_MS;
+	c->reconnect_max_wait_ms = DEFAULT_RECONNECT_MAX_WAIT_MS;
+	c->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+	c->ack_timeout_ms = DEFAULT_ACK_TIMEOUT_MS;
 	c->duplicate_window_ms = 2 * 60 * 1000;
 	c->stream_max_age_ms = 24ll * 3600 * 1000;
 	c->log_level = HM_DLOG_INFO;

@@ -308,7 +308,7 @@ static bool core_open(in *w)
 	if (s == NATS_OK)
 		/* A round trip: the server has our interest before we say we run
 		 * (core delivers only to subscriptions that exist). */
-		s = natsConnection_FlushTimeout(w->up->nc, 2000);
+		s = natsConnection_FlushTimeout(w->up->nc, HN_NATS_CALL_MS);
 	if (s != NATS_OK) {
 		hm_dlog_ring(HM_DLOG_WARN, w->cfg->name, "cannot subscribe to %s: %s",
 			    w->cfg->subject, natsStatus_GetText(s));
@@ -500,7 +500,7 @@ static bool js_open(in *w)
 		jsOptions_Init(&jo);
 		/* API calls (consumer create/info) give up after 2 s: a failure
 		 * only means "try again", and a dead node should not hold us. */
-		jo.Wait = 2000;
+		jo.Wait = HN_NATS_CALL_MS;
 		s = natsConnection_JetStream(&w->js, w->up->nc, &jo);
 		if (s != NATS_OK)
 			return false;
@@ -635,7 +635,7 @@ static bool open_source(in *w, bool js, int *backoff, bool *stopping)
 	if (!(js ? js_open(w) : core_open(w))) {
 		if (hn_sleep(w->up, *backoff))
 			*stopping = true;
-		*backoff = *backoff * 2 > 1000 ? 1000 : *backoff * 2;
+		*backoff = *backoff * 2 > HN_BACKOFF_MAX_MS ? HN_BACKOFF_MAX_MS : *backoff * 2;
 		return false;
 	}
 	if (!js)
@@ -688,13 +688,13 @@ static bool wait_ring(in *w, bool *waiting_logged)
 				    "ring does not exist on bus '%s' (yet); checking every second",
 				    w->up->cfg.bus);
 		*waiting_logged = true;
-		hn_sleep(w->up, 1000);
+		hn_sleep(w->up, HN_RETRY_MS);
 		return false;
 	}
 	if (err) {
 		hm_dlog_ring(HM_DLOG_ERROR, w->cfg->name, "cannot publish into it: %s (%s)",
 			    hermes_strerror(err), hermes_last_error_detail());
-		hn_sleep(w->up, 1000);
+		hn_sleep(w->up, HN_RETRY_MS);
 		return false;
 	}
 	*waiting_logged = false;

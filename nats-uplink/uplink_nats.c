@@ -24,6 +24,13 @@ uint64_t hn_realtime_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Pings every PING_INTERVAL_MS (see hn_nats_options). The client library's buffer for
+ * publications made while reconnecting is at most RECONNECT_BUF_MAX. The
+ * flusher's flush gives up after FLUSH_TIMEOUT_MS (the next kick retries). */
+#define PING_INTERVAL_MS 2000
+#define RECONNECT_BUF_MAX (64u << 20)
+#define FLUSH_TIMEOUT_MS 1000
+
 static void wake_all(hn_uplink *up)
 {
 	pthread_mutex_lock(&up->mu);
@@ -145,7 +152,7 @@ static natsStatus common_options(hn_uplink *up, natsOptions *o)
 	TRY(natsOptions_SetTimeout(o, c->connect_timeout_ms));
 	/* Pings every 2 s, two outstanding: a dead server is noticed in about
 	 * 4-6 s even when no write fails. */
-	TRY(natsOptions_SetPingInterval(o, 2000));
+	TRY(natsOptions_SetPingInterval(o, PING_INTERVAL_MS));
 	TRY(natsOptions_SetMaxPingsOut(o, 2));
 
 	if (c->user[0])
@@ -199,8 +206,8 @@ natsStatus hn_nats_options(hn_uplink *up)
 	for (unsigned i = 0; i < c->nrings; i++)
 		if (c->rings[i].max_pending > rb)
 			rb = c->rings[i].max_pending;
-	if (rb > (64u << 20))
-		rb = 64u << 20;
+	if (rb > RECONNECT_BUF_MAX)
+		rb = RECONNECT_BUF_MAX;
 	TRY(natsOptions_SetReconnectBufSize(o, (int)rb));
 	return NATS_OK;
 }
@@ -340,7 +347,7 @@ static void *flush_main(void *arg)
 		up->flush_kicked = false;
 		pthread_mutex_unlock(&up->flush_mu);
 		if (hn_connected(up))
-			natsConnection_FlushTimeout(up->nc, 1000);
+			natsConnection_FlushTimeout(up->nc, FLUSH_TIMEOUT_MS);
 		pthread_mutex_lock(&up->flush_mu);
 	}
 	pthread_mutex_unlock(&up->flush_mu);

@@ -351,7 +351,7 @@ static bool publish_js(out *o)
 			blocked_begin(o);
 			if (hn_sleep(o->up, backoff))
 				return false;
-			backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
+			backoff = backoff * 2 > HN_BACKOFF_MAX_MS ? HN_BACKOFF_MAX_MS : backoff * 2;
 			continue;
 		}
 		if (publish_js_once(o)) {
@@ -378,7 +378,7 @@ static bool publish_js(out *o)
 		blocked_begin(o);
 		if (hn_sleep(o->up, backoff))
 			return false;
-		backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
+		backoff = backoff * 2 > HN_BACKOFF_MAX_MS ? HN_BACKOFF_MAX_MS : backoff * 2;
 	}
 }
 
@@ -576,13 +576,13 @@ static bool setup_js(out *o)
 {
 	while (!atomic_load(&o->up->stop)) {
 		set_state(o, HN_W_WAIT_NATS);
-		if (!hn_wait_connected(o->up, 1000))
+		if (!hn_wait_connected(o->up, HN_RETRY_MS))
 			continue;
 		natsStatus s = pub_conn_open(o);
 		if (s != NATS_OK) {
 			hm_dlog_ring(HM_DLOG_WARN, o->cfg->name,
 				    "publishing connection: %s; retrying", natsStatus_GetText(s));
-			hn_sleep(o->up, 1000);
+			hn_sleep(o->up, HN_RETRY_MS);
 			continue;
 		}
 		s = hn_js_ensure_stream(o->up, o->js, o->cfg, NULL, NULL);
@@ -593,7 +593,7 @@ static bool setup_js(out *o)
 			    o->cfg->stream,
 			    nats_GetLastError(NULL) ? nats_GetLastError(NULL)
 						    : natsStatus_GetText(s));
-		hn_sleep(o->up, 1000);
+		hn_sleep(o->up, HN_RETRY_MS);
 	}
 	return false;
 }
@@ -618,13 +618,13 @@ void *hn_out_main(void *arg)
 					    "second",
 					    o.up->cfg.bus);
 			waiting_logged = true;
-			hn_sleep(o.up, 1000);
+			hn_sleep(o.up, HN_RETRY_MS);
 			continue;
 		}
 		if (err) {
 			hm_dlog_ring(HM_DLOG_ERROR, o.cfg->name, "cannot subscribe: %s (%s)",
 				    hermes_strerror(err), hermes_last_error_detail());
-			hn_sleep(o.up, 1000);
+			hn_sleep(o.up, HN_RETRY_MS);
 			continue;
 		}
 		waiting_logged = false;
@@ -642,7 +642,7 @@ void *hn_out_main(void *arg)
 		if (err == HERMES_ECLOSED) {
 			hm_dlog_ring(HM_DLOG_WARN, o.cfg->name,
 				    "ring was deleted; waiting for it to come back");
-			hn_sleep(o.up, 1000);
+			hn_sleep(o.up, HN_RETRY_MS);
 		}
 	}
 	pub_conn_close(&o);

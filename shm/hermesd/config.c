@@ -69,6 +69,8 @@ static const hm_ini_choice policy_names[] = {
  * problem is an error naming its line; nothing is silently dropped,
  * merged or cut. */
 
+#define MAX_FILE (1 << 20) /* a configuration file is small: read whole */
+#define PAGE 4096u	   /* rings are laid out in whole pages */
 #define MAX_LINE 1024
 #define MAX_KEYS 512
 
@@ -320,7 +322,7 @@ hermes_err hm_config_load_file(hm_config *c, const char *path)
 		return HERMES_EINVAL;
 	}
 	/* A configuration file is small: read it whole (bounded). */
-	static char text[1 << 20];
+	static char text[MAX_FILE];
 	size_t n = fread(text, 1, sizeof text - 1, f);
 	bool err = ferror(f), big = !feof(f) && n == sizeof text - 1;
 	fclose(f);
@@ -379,7 +381,8 @@ hermes_err hm_config_check(hm_config *c)
 			snprintf(c->error, sizeof c->error, "%s", hermes_last_error_detail());
 			return HERMES_EINVAL;
 		}
-		need += (hm_ring_block_size(d->cfg.capacity, hm_ring_slots(&d->cfg)) + 4095) & ~4095ull;
+		need += (hm_ring_block_size(d->cfg.capacity, hm_ring_slots(&d->cfg)) + PAGE - 1) &
+			~(uint64_t)(PAGE - 1);
 	}
 	if (need > c->size) {
 		snprintf(c->error, sizeof c->error,

@@ -22,6 +22,12 @@
 
 #define DEFAULT_PORT "7400"
 
+/* The timeouts' defaults (--help and hermes-bridge.conf.example say them). */
+#define DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
+#define DEFAULT_PUBLISH_TIMEOUT_MS 1000
+#define DEFAULT_LINK_IMPORT_TIMEOUT_MS 5000
+#define DEFAULT_IDLE_TIMEOUT_MS 300000
+
 void hm_bridge_cfg_defaults(hm_bridge_cfg *c)
 {
 	memset(c, 0, sizeof *c);
@@ -36,13 +42,13 @@ void hm_bridge_cfg_defaults(hm_bridge_cfg *c)
 	c->max_conns_per_address = 256;
 	c->max_conns_per_identity = 1024;
 	c->max_holds_per_identity = 16;
-	c->idle_timeout_ms = 300000;
+	c->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
 	c->memory_limit = 256u << 20;
 	c->max_subscriptions = 64;
 	c->max_channels = 64;
-	c->handshake_timeout_ms = 10000;
-	c->publish_timeout_ms = 1000;
-	c->link_import_timeout_ms = 5000;
+	c->handshake_timeout_ms = DEFAULT_HANDSHAKE_TIMEOUT_MS;
+	c->publish_timeout_ms = DEFAULT_PUBLISH_TIMEOUT_MS;
+	c->link_import_timeout_ms = DEFAULT_LINK_IMPORT_TIMEOUT_MS;
 	c->idle_spin_us = 50;
 	snprintf(c->stats_dir, sizeof c->stats_dir, "/dev/shm");
 	/* State (the bus id, link origin tables) is never kept in a
