@@ -33,6 +33,7 @@
 #include "core/atomics.h"
 #include "core/error_detail.h"
 #include "core/futex.h"
+#include "core/thread.h"
 #include "shm/ring.h"
 
 /* futex_waitv takes at most 128 words: the rings' and the wake word. */
@@ -264,12 +265,7 @@ static hermes_err helper_start(hermes_waitset *ws)
 	pthread_cond_init(&h->cv, NULL);
 	h->efd = ws->efd;
 	h->fallback = ws->fallback;
-	sigset_t all, old;
-	sigfillset(&all);
-	/* The helper takes no signals: they belong to the application. */
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int r = pthread_create(&h->thread, NULL, helper_run, h);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int r = hm_thread_start(&h->thread, helper_run, h);
 	if (r != 0) {
 		pthread_cond_destroy(&h->cv);
 		pthread_mutex_destroy(&h->mu);
@@ -279,6 +275,15 @@ static hermes_err helper_start(hermes_waitset *ws)
 	}
 	ws->h = h;
 	return HERMES_OK;
+}
+
+/* End the helper's sleep. seq_cst RMW: the helper read ctrl before
+ * sleeping; the changed word makes futex_waitv return at once, or the wake
+ * ends the sleep. */
+static void helper_kick(helper *h)
+{
+	hm_fetch_add_seq_cst_u32(&h->ctrl, 1);
+	hm_futex_wake(&h->ctrl, INT_MAX);
 }
 
 /* Stop the helper's watch and wait until it has taken its sleeper bits
@@ -292,11 +297,7 @@ static void helper_disarm(hermes_waitset *ws)
 	pthread_mutex_lock(&h->mu);
 	h->armed = false;
 	if (h->busy) {
-		/* seq_cst RMW: the helper read ctrl before sleeping; the
-		 * changed word makes futex_waitv return at once, or the wake
-		 * below ends the sleep. */
-		hm_fetch_add_seq_cst_u32(&h->ctrl, 1);
-		hm_futex_wake(&h->ctrl, INT_MAX);
+		helper_kick(h);
 		while (h->busy)
 			pthread_cond_wait(&h->cv, &h->mu);
 	}
@@ -330,8 +331,7 @@ static void helper_stop(hermes_waitset *ws)
 	pthread_mutex_lock(&h->mu);
 	h->stop = true;
 	h->armed = false;
-	hm_fetch_add_seq_cst_u32(&h->ctrl, 1);
-	hm_futex_wake(&h->ctrl, INT_MAX);
+	helper_kick(h);
 	pthread_cond_broadcast(&h->cv);
 	pthread_mutex_unlock(&h->mu);
 	pthread_join(h->thread, NULL);
