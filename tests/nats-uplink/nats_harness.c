@@ -271,13 +271,11 @@ void hnt_bus_start(hnt_bus *b, const char *tag, const char *rings_ini)
 	memset(b, 0, sizeof *b);
 	ht_daemon_init(&b->d, tag);
 	reg_add((void **)reg_buses, b);
-	char conf[192];
+	char conf[192], text[1024];
 	snprintf(conf, sizeof conf, "%s/hermesd.conf", b->d.run_dir);
-	FILE *f = fopen(conf, "we");
-	if (!f)
-		fail_msg("cannot write %s", conf);
-	fprintf(f, "[bus]\nsize = 256M\n%s", rings_ini);
-	fclose(f);
+	if ((size_t)snprintf(text, sizeof text, "[bus]\nsize = 256M\n%s", rings_ini) >= sizeof text)
+		fail_msg("hermesd.conf of bus %s: the rings take over %zu bytes", tag, sizeof text);
+	ht_write_file(conf, text);
 	const char *extra[] = {"--config", conf, "--remove-on-exit", NULL};
 	ht_daemon_start(&b->d, extra);
 	hermes_err err = hermes_bus_attach(b->d.bus, &b->bus);

@@ -140,12 +140,8 @@ static void test_user_password_are_passed_through(void **state)
 	char good[192], bad[192];
 	snprintf(good, sizeof good, "%s/good-password", p.a.d.run_dir);
 	snprintf(bad, sizeof bad, "%s/bad-password", p.b.d.run_dir);
-	FILE *f = fopen(good, "we");
-	fputs("s3cret-pass\n", f);
-	fclose(f);
-	f = fopen(bad, "we");
-	fputs("wrong\n", f);
-	fclose(f);
+	ht_write_file(good, "s3cret-pass\n");
+	ht_write_file(bad, "wrong\n");
 
 	const char *bargs[] = {"--url", p.url, "--ring", "x:in", "--user", "hermes", "--password-file",
 			       bad, NULL};

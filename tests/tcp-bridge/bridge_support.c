@@ -148,6 +148,22 @@ int hb_bridge_run(const char *log, const char *const *args, int timeout_ms)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+int hb_keygen(const ht_daemon *d, const char *name, const char *const *opts, char *path,
+	      size_t len)
+{
+	snprintf(path, len, "%s/%s.key", d->run_dir, name);
+	char log[300];
+	snprintf(log, sizeof log, "%s/keygen-%s.log", d->run_dir, name);
+	const char *args[16] = {"keygen", name};
+	int n = 2;
+	for (; opts && *opts && n < 13; opts++)
+		args[n++] = *opts;
+	args[n++] = "--out";
+	args[n++] = path;
+	args[n] = NULL;
+	return hb_bridge_run(log, args, 10000);
+}
+
 void hb_bridge_stop(hb_bridge *b)
 {
 	if (b->pid <= 0)

@@ -56,6 +56,11 @@ void hb_bridge_start_ns(hb_bridge *b, const ht_daemon *d, const char *tag, const
 /* Run hermes-bridge with args (argv[0] added) to completion; its exit
  * status, or -1. Output goes to log. */
 int hb_bridge_run(const char *log, const char *const *args, int timeout_ms);
+/* hermes-bridge keygen NAME [opts...] --out DIR/NAME.key (DIR: d's run
+ * directory; the path into path), its output in DIR/keygen-NAME.log; its
+ * exit status. */
+int hb_keygen(const ht_daemon *d, const char *name, const char *const *opts, char *path,
+	      size_t len);
 /* SIGTERM, wait (10 s), fail unless it exits 0. */
 void hb_bridge_stop(hb_bridge *b);
 /* Is the bridge still running? */

@@ -29,13 +29,10 @@ static const char SECRET[] = "TOPSECRET-payload-7f3a9c-do-not-leak";
 
 static void keygen(const char *name, char *path, size_t len)
 {
-	snprintf(path, len, "%s/%s.key", bus.d.run_dir, name);
-	char log[300];
-	snprintf(log, sizeof log, "%s/keygen.log", bus.d.run_dir);
-	const char *args[] = {"keygen", name, "--psk", "--out", path, NULL};
-	assert_int_equal(hb_bridge_run(log, args, 10000), 0);
+	static const char *const psk[] = {"--psk", NULL};
+	assert_int_equal(hb_keygen(&bus.d, name, psk, path, len), 0);
 	/* Refuses to overwrite. */
-	assert_int_equal(hb_bridge_run(log, args, 10000), 1);
+	assert_int_equal(hb_keygen(&bus.d, name, psk, path, len), 1);
 }
 
 static int setup(void **state)
@@ -51,16 +48,15 @@ static int setup(void **state)
 	keygen("bob", key_bob, sizeof key_bob);
 	keygen("mallory", key_mallory, sizeof key_mallory);
 	keygen("eve", key_eve, sizeof key_eve);
-	char auth[300];
+	char auth[300], text[1024];
 	snprintf(auth, sizeof auth, "%s/auth.conf", bus.d.run_dir);
-	FILE *f = fopen(auth, "we");
-	assert_non_null(f);
 	/* Key files relative to the auth file. */
-	fprintf(f, "[identity alice]\nkey_file = alice.key\npublish = secure-*\nsubscribe = secure-*\n"
-		   "[identity bob]\nkey_file = bob.key\npublish = secure-in\nsubscribe = nothing\n"
-		   "[identity eve]\nkey_file = %s\npublish = *\nsubscribe = *\n",
-		key_eve);
-	fclose(f);
+	snprintf(text, sizeof text,
+		 "[identity alice]\nkey_file = alice.key\npublish = secure-*\nsubscribe = secure-*\n"
+		 "[identity bob]\nkey_file = bob.key\npublish = secure-in\nsubscribe = nothing\n"
+		 "[identity eve]\nkey_file = %s\npublish = *\nsubscribe = *\n",
+		 key_eve);
+	ht_write_file(auth, text);
 	/* encrypt optional: the operator's opt-out, so that the same traffic
 	 * can be captured in clear for comparison (test_bridge_security checks
 	 * the default, required). */

@@ -63,16 +63,10 @@ static int setup(void **state)
 	hb_bridge_start(&br_short, &bus.d, "bridge-short", shrt);
 	sodium = hm_auth_available();
 	if (sodium) {
-		snprintf(key_alice, sizeof key_alice, "%s/alice.key", bus.d.run_dir);
-		char log[300], auth[300];
-		snprintf(log, sizeof log, "%s/keygen.log", bus.d.run_dir);
-		const char *args[] = {"keygen", "alice", "--out", key_alice, NULL};
-		assert_int_equal(hb_bridge_run(log, args, 10000), 0);
+		assert_int_equal(hb_keygen(&bus.d, "alice", NULL, key_alice, sizeof key_alice), 0);
+		char auth[300];
 		snprintf(auth, sizeof auth, "%s/auth.conf", bus.d.run_dir);
-		FILE *f = fopen(auth, "we");
-		assert_non_null(f);
-		fprintf(f, "[identity alice]\nkey_file = alice.key\npublish = *\nsubscribe = *\n");
-		fclose(f);
+		ht_write_file(auth, "[identity alice]\nkey_file = alice.key\npublish = *\nsubscribe = *\n");
 		const char *sec[] = {"--auth", auth, "--log-level", "warn", NULL};
 		hb_bridge_start(&br_sec, &bus.d, "bridge-sec", sec);
 	}

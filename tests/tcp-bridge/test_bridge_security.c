@@ -60,19 +60,13 @@ static const uint64_t far = 0x1234567890abcdefull;
 
 static void keygen(const char *name, char *path, size_t len)
 {
-	snprintf(path, len, "%s/%s.key", bus.d.run_dir, name);
-	char log[300];
-	snprintf(log, sizeof log, "%s/keygen-%s.log", bus.d.run_dir, name);
-	const char *args[] = {"keygen", name, "--psk", "--out", path, NULL};
-	assert_int_equal(hb_bridge_run(log, args, 10000), 0);
+	static const char *const psk[] = {"--psk", NULL};
+	assert_int_equal(hb_keygen(&bus.d, name, psk, path, len), 0);
 }
 
 static void write_file(const char *path, const char *text, mode_t mode)
 {
-	FILE *f = fopen(path, "we");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	ht_write_file(path, text);
 	assert_int_equal(chmod(path, mode), 0);
 }
 
@@ -795,12 +789,10 @@ static void read_public(const char *log, char hex[65])
 static void keygen_pair(const char *name, const char *server_hex, char *path, size_t len,
 			char hex[65])
 {
-	snprintf(path, len, "%s/%s.key", bus.d.run_dir, name);
+	const char *opts[] = {"--pair", server_hex ? "--server-key" : NULL, server_hex, NULL};
+	assert_int_equal(hb_keygen(&bus.d, name, opts, path, len), 0);
 	char log[300];
 	snprintf(log, sizeof log, "%s/keygen-%s.log", bus.d.run_dir, name);
-	const char *args[] = {"keygen", name, "--pair", "--out", path,
-			      server_hex ? "--server-key" : NULL, server_hex, NULL};
-	assert_int_equal(hb_bridge_run(log, args, 10000), 0);
 	read_public(log, hex);
 }
 

@@ -39,13 +39,10 @@ static int setup(void **state)
 	ht_bus_ring(&bus, "hold1", 8u << 20, MSG, HERMES_POLICY_BLOCK);
 	char conf[256];
 	snprintf(conf, sizeof conf, "%s/bridge.conf", bus.d.run_dir);
-	FILE *f = fopen(conf, "we");
-	assert_non_null(f);
-	fprintf(f, "[bridge]\nout_buffer = 1M\nlog_level = warn\n"
-		   "[ring drop1]\nslow_policy = drop\n"
-		   "[ring disc1]\nslow_policy = disconnect\n"
-		   "[ring hold1]\nslow_policy = hold\n");
-	fclose(f);
+	ht_write_file(conf, "[bridge]\nout_buffer = 1M\nlog_level = warn\n"
+			    "[ring drop1]\nslow_policy = drop\n"
+			    "[ring disc1]\nslow_policy = disconnect\n"
+			    "[ring hold1]\nslow_policy = hold\n");
 	const char *extra[] = {"--config", conf, NULL};
 	hb_fixture_bridge(&bus, &br, extra);
 	return 0;
