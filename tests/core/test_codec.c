@@ -8,6 +8,8 @@
 
 #include <hermes/protocol.h>
 
+#include "core/hex.h"
+
 #ifdef HERMES_TEST_SODIUM
 #include <sodium.h>
 #endif
@@ -1295,17 +1297,6 @@ static char *read_doc(void)
 	return text;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Fenced blocks opened by "```hex frame NAME" or "```hex bytes NAME" hold
  * two-digit hex bytes separated by spaces; "#" starts a comment. */
 static void parse_doc_blocks(const char *text)
@@ -1334,8 +1325,8 @@ static void parse_doc_blocks(const char *text)
 					i++;
 					continue;
 				}
-				int hi = hexval(line[i]);
-				int lo = i + 1 < n ? hexval(line[i + 1]) : -1;
+				int hi = hm_hex_digit(line[i]);
+				int lo = i + 1 < n ? hm_hex_digit(line[i + 1]) : -1;
 				int sep = i + 2 >= n || line[i + 2] == ' ' || line[i + 2] == '\t';
 				if (hi < 0 || lo < 0 || !sep)
 					fail_msg("PROTOCOL.md:%d: '%.*s' is not a hex byte", lineno,
