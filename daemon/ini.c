@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon/log.h"
+
 hermes_err hm_ini_result(int r, const char *file, char *error, size_t cap)
 {
 	if (r == 0)
@@ -25,6 +27,17 @@ hermes_err hm_ini_result(int r, const char *file, char *error, size_t cap)
 	else
 		snprintf(error, cap, "line %d: %s", r, why);
 	return HERMES_EINVAL;
+}
+
+bool hm_ini_log_level(const char *value, int *level, char *error, size_t cap)
+{
+	int l = hm_dlog_level_named(value);
+	if (l < 0) {
+		snprintf(error, cap, "log_level '%.100s' must be error, warn, info or debug", value);
+		return false;
+	}
+	*level = l;
+	return true;
 }
 
 bool hm_ini_choose(const char *name, const hm_ini_choice *choices, size_t n, unsigned *out)

@@ -32,6 +32,10 @@ hermes_err hm_ini_result(int r, const char *file, char *error, size_t cap);
 		return 0;                                         \
 	} while (0)
 
+/* log_level = error|warn|info|debug (daemon/log.h's levels) into *level;
+ * false with the reason in error[cap] for anything else. */
+bool hm_ini_log_level(const char *value, int *level, char *error, size_t cap);
+
 /* A boolean value: true, yes, on or 1, or false, no, off or 0; false (and
  * *out untouched) for anything else. */
 bool hm_ini_bool(const char *value, bool *out);

@@ -37,18 +37,21 @@ static const hm_ini_choice mode_names[] = {
 static const hm_ini_choice policy_names[] = {{"block", HN_POLICY_BLOCK}, {"drop", HN_POLICY_DROP}};
 /* deliver = all | new: whether a new consumer starts at new messages. */
 static const hm_ini_choice deliver_names[] = {{"all", 0}, {"new", 1}};
+/* flush = immediate | coalesce: whether a batch is written at once. */
+static const hm_ini_choice flush_names[] = {{"coalesce", 0}, {"immediate", 1}};
 
-/* A file whose first line is a secret (password_file, token_file). */
-static bool read_secret(const char *path, char *buf, size_t len)
+/* key (password_file, token_file) names a file whose first line is a secret:
+ * into buf[len]. 1, or 0 with c->error. */
+static int read_secret(hn_config *c, const char *key, const char *path, char *buf, size_t len)
 {
 	FILE *f = fopen(path, "re");
-	if (!f)
-		return false;
-	bool ok = fgets(buf, (int)len, f) != NULL;
-	fclose(f);
-	if (ok)
-		buf[strcspn(buf, "\r\n")] = '\0';
-	return ok;
+	bool ok = f && fgets(buf, (int)len, f) != NULL;
+	if (f)
+		fclose(f);
+	if (!ok)
+		BAD("%s '%s' cannot be read", key, path);
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return 1;
 }
 
 /* Append a comma-separated list of URLs. */
@@ -144,12 +147,10 @@ static int on_uplink_key(hn_config *c, const char *key, const char *v)
 			BAD("batch '%s' must be 1..1024", v);
 		c->batch = (unsigned)n;
 	} else if (!strcmp(key, "flush")) {
-		if (!strcmp(v, "immediate"))
-			c->flush_immediate = true;
-		else if (!strcmp(v, "coalesce"))
-			c->flush_immediate = false;
-		else
+		unsigned immediate;
+		if (!HM_INI_CHOOSE(v, flush_names, &immediate))
 			BAD("flush '%s' must be immediate or coalesce", v);
+		c->flush_immediate = immediate;
 	} else if (!strcmp(key, "mode")) {
 		if (!HM_INI_CHOOSE(v, mode_names, &c->mode))
 			BAD("mode '%s' must be core or jetstream", v);
@@ -173,10 +174,7 @@ static int on_uplink_key(hn_config *c, const char *key, const char *v)
 		if (!hm_parse_size(v, &c->stream_max_bytes) || c->stream_max_bytes > INT64_MAX)
 			BAD("stream_max_bytes '%s' is not a size (0: no limit)", v);
 	} else if (!strcmp(key, "log_level")) {
-		int i = hm_dlog_level_named(v);
-		if (i < 0)
-			BAD("log_level '%s' must be error, warn, info or debug", v);
-		c->log_level = i;
+		return hm_ini_log_level(v, &c->log_level, c->error, sizeof c->error);
 	} else {
 		BAD("unknown key '%s' in [uplink] (known: bus, url, prefix, name, state, batch, "
 		    "flush, mode, policy, max_pending, replicas, deliver, reconnect_wait, "
@@ -193,18 +191,12 @@ static int on_nats_key(hn_config *c, const char *key, const char *v)
 		return copy_str(c, c->user, sizeof c->user, "user", v);
 	if (!strcmp(key, "password"))
 		return copy_str(c, c->password, sizeof c->password, "password", v);
-	if (!strcmp(key, "password_file")) {
-		if (!read_secret(v, c->password, sizeof c->password))
-			BAD("password_file '%s' cannot be read", v);
-		return 1;
-	}
+	if (!strcmp(key, "password_file"))
+		return read_secret(c, key, v, c->password, sizeof c->password);
 	if (!strcmp(key, "token"))
 		return copy_str(c, c->token, sizeof c->token, "token", v);
-	if (!strcmp(key, "token_file")) {
-		if (!read_secret(v, c->token, sizeof c->token))
-			BAD("token_file '%s' cannot be read", v);
-		return 1;
-	}
+	if (!strcmp(key, "token_file"))
+		return read_secret(c, key, v, c->token, sizeof c->token);
 	if (!strcmp(key, "nkey"))
 		return copy_str(c, c->nkey, sizeof c->nkey, "nkey", v);
 	if (!strcmp(key, "nkey_seed"))

@@ -148,10 +148,9 @@ static int on_entry(void *user, const char *section, const char *key, const char
 				BAD("bus = '%s': duplicate or not a bus name", val);
 			snprintf(c->bus, sizeof c->bus, "%s", val);
 		} else if (!strcmp(key, "log_level")) {
-			int l = hm_dlog_level_named(val);
-			if (l < 0 || !seen_once(&c->seen, SEEN_LOG_LEVEL))
-				BAD("log_level = '%s': duplicate, or not error|warn|info|debug", val);
-			c->log_level = l;
+			if (!seen_once(&c->seen, SEEN_LOG_LEVEL))
+				BAD("duplicate key 'log_level' in [journal]");
+			return hm_ini_log_level(val, &c->log_level, c->error, sizeof c->error);
 		} else {
 			BAD("unknown key '%s' in [journal]", key);
 		}

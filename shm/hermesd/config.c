@@ -139,10 +139,7 @@ static int on_bus_key(hm_config *c, const char *key, const char *v)
 			BAD("rt_priority '%s' must be 0 (off) to 99", v);
 		c->rt_priority = (int)p;
 	} else if (!strcmp(key, "log_level")) {
-		int i = hm_dlog_level_named(v);
-		if (i < 0)
-			BAD("log_level '%s' must be error, warn, info or debug", v);
-		c->log_level = i;
+		return hm_ini_log_level(v, &c->log_level, c->error, sizeof c->error);
 	} else {
 		BAD("unknown key '%s' in [bus] (known: name, size, mode, group, run_dir, "
 		    "remove_on_exit, cpu_affinity, rt_priority, log_level)",

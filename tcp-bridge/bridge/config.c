@@ -291,10 +291,8 @@ static hermes_err set_running_key(hm_bridge_cfg *c, const char *key, const char 
 			return bad(c, "stats_mode: an octal mode, never world-writable");
 		c->stats_mode = (unsigned)u;
 	} else if (!strcmp(key, "log_level")) {
-		int i = hm_dlog_level_named(v);
-		if (i < 0)
-			return bad(c, "log_level: want error, warn, info or debug");
-		c->log_level = i;
+		if (!hm_ini_log_level(v, &c->log_level, c->error, sizeof c->error))
+			return HERMES_EINVAL;
 	} else {
 		*known = false;
 	}
@@ -533,12 +531,12 @@ static hermes_err on_link_key(hm_bridge_cfg *c, const char *section, const char 
 		l->encrypt = on;
 		l->plaintext = !on;
 	} else if (!strcmp(key, "start")) {
-		if (!strcmp(value, "earliest"))
-			l->start_earliest = true;
-		else if (!strcmp(value, "latest"))
-			l->start_earliest = false;
-		else
+		static const hm_ini_choice starts[] = {{"latest", 0}, {"earliest", 1}};
+		unsigned earliest;
+		if (!HM_INI_CHOOSE(value, starts, &earliest))
 			err = bad(c, "[%s] start: want latest or earliest", section);
+		else
+			l->start_earliest = earliest;
 	} else
 		err = bad(c, "[%s]: unknown key '%s'", section, key);
 	return err;
