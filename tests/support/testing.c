@@ -180,6 +180,14 @@ pid_t ht_fork(int (*fn)(void *), void *arg)
 	return pid;
 }
 
+void ht_require_root(const char *why)
+{
+	if (geteuid() == 0)
+		return;
+	print_message("skipped: needs root %s\n", why);
+	skip();
+}
+
 uint64_t ht_rand(uint64_t *state)
 {
 	uint64_t x = *state;

@@ -63,6 +63,10 @@ int ht_wait_child(pid_t pid, int timeout_ms);
  * The child never returns into cmocka. */
 pid_t ht_fork(int (*fn)(void *), void *arg);
 
+/* Skip the test (cmocka skip(), saying so with `why`) unless it runs as
+ * root, for what only root may do (switch users, mount, make namespaces). */
+void ht_require_root(const char *why);
+
 /* A simple deterministic PRNG for tests (xorshift64*). */
 uint64_t ht_rand(uint64_t *state);
 

@@ -777,10 +777,7 @@ static void hold_claim_and_check(int (*holder)(void *), bool forge)
 static void test_client_in_another_pid_namespace_keeps_its_claim(void **state)
 {
 	(void)state;
-	if (geteuid() != 0) {
-		print_message("skipped: needs root for a PID namespace\n");
-		skip();
-	}
+	ht_require_root("for a PID namespace");
 	hold_claim_and_check(claim_holder_in_pid_ns, false);
 }
 
@@ -824,10 +821,7 @@ static int hermesd_under_hidepid(void *arg)
 static void test_hidepid_does_not_make_clients_look_dead(void **state)
 {
 	(void)state;
-	if (geteuid() != 0) {
-		print_message("skipped: needs root for a private /proc\n");
-		skip();
-	}
+	ht_require_root("for a private /proc");
 	char run[192];
 	snprintf(run, sizeof run, "%s/hidden", dmn.run_dir);
 	assert_int_equal(mkdir(run, 0777), 0);
@@ -1218,10 +1212,7 @@ static int small_shm_child(void *arg)
 static void test_small_dev_shm_is_a_clear_error_leaving_nothing(void **state)
 {
 	(void)state;
-	if (geteuid() != 0) {
-		print_message("skipped: needs root for a private tmpfs on /dev/shm\n");
-		skip();
-	}
+	ht_require_root("for a private tmpfs on /dev/shm");
 	int st = ht_wait_child(ht_fork(small_shm_child, NULL), 20000);
 	assert_true(WIFEXITED(st));
 	if (WEXITSTATUS(st) == 77) {
@@ -1281,10 +1272,7 @@ static int attach_as(void *arg)
 static void test_mode_decides_who_may_attach(void **state)
 {
 	(void)state;
-	if (geteuid() != 0) {
-		print_message("skipped: needs root to switch users\n");
-		skip();
-	}
+	ht_require_root("to switch users");
 	ht_daemon_start(&dmn, NULL);
 	/* 0600: another uid is refused, even in the owner's group. */
 	int st = ht_wait_child(ht_fork(attach_as, (void *)(uintptr_t)0), 10000);
@@ -1387,10 +1375,7 @@ static int hermesd_as_other_user(void *arg)
 static void test_another_user_is_not_told_to_remove_a_live_bus(void **state)
 {
 	(void)state;
-	if (geteuid() != 0) {
-		print_message("skipped: needs root to switch users\n");
-		skip();
-	}
+	ht_require_root("to switch users");
 	ht_daemon_start(&dmn, NULL);
 	char other[192];
 	snprintf(other, sizeof other, "%s/other", dmn.run_dir);
