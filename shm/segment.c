@@ -927,47 +927,58 @@ hermes_err hermes_ring_delete(hermes_bus *bus, const char *name, int force)
 
 /* What opening a publisher and a subscriber share: checks, the ring, the
  * handle's memory and a slot. `sub` says which kind. */
-static hermes_err open_handle(hermes_bus *bus, const char *ring, bool sub, size_t size,
-			      void **handle, hm_ring *r, int *slot, uint32_t *index)
+/* Opening a publisher or subscriber needs a bus attached read-write. */
+static hermes_err check_writable(const hermes_bus *bus, const void *out)
 {
-	hm_clear_detail();
-	if (!bus || !handle)
+	if (!bus || !out)
 		return hm_fail(HERMES_EINVAL, "bus or out is NULL");
 	if (bus->readonly)
 		return hm_fail(HERMES_EPERM, "bus '%s' is attached read-only", bus->name);
-	hermes_err err = hm_bus_find_ring(bus, ring, r, index);
-	if (err)
+	return HERMES_OK;
+}
+
+/* A handle being opened: its memory (h), its ring and the slot it took. */
+typedef struct opening {
+	void *h;
+	hm_ring r;
+	uint32_t index; /* the ring's directory entry */
+	int slot;
+} opening;
+
+static hermes_err open_handle(hermes_bus *bus, const char *ring, bool sub, size_t size,
+			      const void *out, opening *o)
+{
+	hm_clear_detail();
+	hermes_err err = check_writable(bus, out);
+	if (err || (err = hm_bus_find_ring(bus, ring, &o->r, &o->index)) != HERMES_OK)
 		return err;
-	void *h = malloc(size);
-	if (!h)
+	o->h = malloc(size);
+	if (!o->h)
 		return hm_fail(HERMES_ENOMEM, "%s handle", sub ? "subscriber" : "publisher");
 	uint64_t pid = (uint64_t)getpid(), start = hm_proc_start_time(0);
-	*slot = sub ? hm_ring_take_sub_slot(r, pid, start) : hm_ring_take_prod_slot(r, pid, start);
-	if (*slot < 0) {
-		free(h);
+	o->slot = sub ? hm_ring_take_sub_slot(&o->r, pid, start)
+		      : hm_ring_take_prod_slot(&o->r, pid, start);
+	if (o->slot < 0) {
+		free(o->h);
 		return hm_fail(HERMES_ETOOMANY, "ring '%s' has all %u %s slots in use", ring,
 			       sub ? HM_MAX_SUBSCRIBERS : HM_MAX_PRODUCERS,
 			       sub ? "subscriber" : "producer");
 	}
-	*handle = h;
 	return HERMES_OK;
 }
 
 hermes_err hermes_pub_open(hermes_bus *bus, const char *ring, hermes_pub **out)
 {
-	hm_ring r;
-	int slot = -1;
-	void *h = NULL;
-	uint32_t index;
-	hermes_err err = open_handle(bus, ring, false, sizeof(hermes_pub), &h, &r, &slot, &index);
+	opening o;
+	hermes_err err = open_handle(bus, ring, false, sizeof(hermes_pub), out, &o);
 	if (err)
 		return err;
-	hermes_pub *p = h;
-	hm_pub_init(p, &r, slot);
+	hermes_pub *p = o.h;
+	hm_pub_init(p, &o.r, o.slot);
 	p->bus = bus;
 	/* Registered once the handle is set up: a slot with an owner looks
 	 * open to everyone else. */
-	hold_slot(bus, &r, index, (uint32_t)slot, false);
+	hold_slot(bus, &o.r, o.index, (uint32_t)o.slot, false);
 	*out = p;
 	return HERMES_OK;
 }
@@ -987,22 +998,19 @@ hermes_err hermes_sub_open(hermes_bus *bus, const char *ring, hermes_start start
 	if (start != HERMES_START_LATEST && start != HERMES_START_EARLIEST &&
 	    start != HERMES_START_SEQ)
 		return hm_fail(HERMES_EINVAL, "start must be latest, earliest or a sequence");
-	hm_ring r;
-	int slot = -1;
-	void *h = NULL;
-	uint32_t index;
-	hermes_err err = open_handle(bus, ring, true, sizeof(hermes_sub), &h, &r, &slot, &index);
+	opening o;
+	hermes_err err = open_handle(bus, ring, true, sizeof(hermes_sub), out, &o);
 	if (err)
 		return err;
-	hermes_sub *s = h;
-	err = hm_sub_init(s, &r, slot, start, seq);
+	hermes_sub *s = o.h;
+	err = hm_sub_init(s, &o.r, o.slot, start, seq);
 	if (err) {
 		hm_sub_fini(s);
 		free(s);
 		return err;
 	}
 	s->bus = bus;
-	hold_slot(bus, &r, index, (uint32_t)slot, true);
+	hold_slot(bus, &o.r, o.index, (uint32_t)o.slot, true);
 	*out = s;
 	return HERMES_OK;
 }
@@ -1061,14 +1069,10 @@ hermes_err hermes_sub_open_durable(hermes_bus *bus, const char *ring, const char
 	uint64_t key = durable_key(name);
 	if (!key)
 		return hm_fail(HERMES_EINVAL, "durable subscriber name: 1..31 of [A-Za-z0-9._:-]");
-	if (!bus || !out)
-		return hm_fail(HERMES_EINVAL, "bus or out is NULL");
-	if (bus->readonly)
-		return hm_fail(HERMES_EPERM, "bus '%s' is attached read-only", bus->name);
 	hm_ring r;
 	uint32_t index;
-	hermes_err err = hm_bus_find_ring(bus, ring, &r, &index);
-	if (err)
+	hermes_err err = check_writable(bus, out);
+	if (err || (err = hm_bus_find_ring(bus, ring, &r, &index)) != HERMES_OK)
 		return err;
 	uint64_t owner;
 	int slot = durable_slot(&r, key, &owner);
