@@ -164,12 +164,19 @@ void hjt_send(hjt *t, uint64_t from, uint64_t to)
 	hermes_pub_close(pub);
 }
 
-void hjt_record(hjt *t, uint64_t from, uint64_t to, int timeout_ms)
+void hjt_publish_journaled(hjt *t, hermes_pub *pub, uint64_t from, uint64_t to, int timeout_ms)
 {
-	hjt_send(t, from, to);
+	hjt_publish(t, pub, from, to);
 	if (!hjt_wait_journaled(t, to, timeout_ms))
 		fail_msg("the journal does not end at %llu %d ms after publishing (see %s)",
 			 (unsigned long long)to, timeout_ms, t->log);
+}
+
+void hjt_record(hjt *t, uint64_t from, uint64_t to, int timeout_ms)
+{
+	hermes_pub *pub = hjt_pub(t);
+	hjt_publish_journaled(t, pub, from, to, timeout_ms);
+	hermes_pub_close(pub);
 }
 
 void hjt_journal(hjt *t, const char *tag, uint64_t capacity, const char *conf, uint64_t n)

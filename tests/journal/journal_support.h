@@ -64,8 +64,10 @@ hermes_pub *hjt_pub(hjt *t);
  * hjt_publish, close it. */
 void hjt_send(hjt *t, uint64_t from, uint64_t to);
 
-/* hjt_send, then wait until the journal holds everything before `to`
- * (hjt_wait_journaled within timeout_ms); fails the test when it does not. */
+/* hjt_publish on pub, then wait until the journal holds everything before
+ * `to` (hjt_wait_journaled within timeout_ms); fails the test when it does
+ * not. hjt_record does the same with a publisher of its own (hjt_send). */
+void hjt_publish_journaled(hjt *t, hermes_pub *pub, uint64_t from, uint64_t to, int timeout_ms);
 void hjt_record(hjt *t, uint64_t from, uint64_t to, int timeout_ms);
 
 /* A finished journal of messages [0, n): hjt_begin, hjt_record (10 s), and

@@ -112,8 +112,7 @@ static void test_an_orphaned_cursor_holds_producers_until_the_operator_drops_it(
 	(void)state;
 	hjt_begin(&T, "jddrop", 64u << 10, "durable = true\n");
 	hermes_pub *pub = hjt_pub(&T);
-	hjt_publish(&T, pub, 0, 1000);
-	assert_true(hjt_wait_journaled(&T, 1000, 10000));
+	hjt_publish_journaled(&T, pub, 0, 1000, 10000);
 	/* A graceful stop keeps the cursor too (a restart or an upgrade). */
 	hjt_stop(&T);
 	uint64_t at;

@@ -156,8 +156,7 @@ static void test_durable_recorder_holds_producers_back_and_resumes_after_restart
 	hjt_begin(&T, "jdur", 64u << 10, "durable = true\nfsync = batch\nfile_size = 256K\n");
 	hermes_pub *pub = hjt_pub(&T);
 	/* Far more than the ring holds: every one waits for the recorder. */
-	hjt_publish(&T, pub, 0, 30000);
-	assert_true(hjt_wait_journaled(&T, 30000, 20000));
+	hjt_publish_journaled(&T, pub, 0, 30000, 20000);
 	/* While the recorder is down, the ring keeps what another subscriber
 	 * (an application reading it) has not released; the restarted
 	 * recorder takes exactly what it had not journaled from there. */
@@ -167,8 +166,7 @@ static void test_durable_recorder_holds_producers_back_and_resumes_after_restart
 	hjt_publish(&T, pub, 30000, 30500);
 	hjt_start(&T, true);
 	hermes_sub_close(app);
-	hjt_publish(&T, pub, 30500, 31000);
-	assert_true(hjt_wait_journaled(&T, 31000, 20000));
+	hjt_publish_journaled(&T, pub, 30500, 31000, 20000);
 	hjt_stop(&T);
 	hermes_pub_close(pub);
 	hjt_verify_journal(&T, 0, 31000);
