@@ -100,6 +100,46 @@ static int hex4(jp *p)
 	return v;
 }
 
+/* The byte a one-letter escape (after its backslash) stands for; 0 when e
+ * is not one. */
+static char simple_escape(char e)
+{
+	static const char pairs[][2] = {{'"', '"'}, {'\\', '\\'}, {'/', '/'}, {'b', '\b'},
+					{'f', '\f'}, {'n', '\n'}, {'r', '\r'}, {'t', '\t'}};
+	for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+		if (pairs[i][0] == e)
+			return pairs[i][1];
+	return 0;
+}
+
+/* A \u escape after its "\u", a surrogate pair joined into one code point;
+ * -1 (and jfail saying why) when it is not a valid one. */
+static int unicode_escape(jp *p)
+{
+	int cp = hex4(p);
+	if (cp < 0) {
+		jfail(p, "bad \\u escape");
+		return -1;
+	}
+	if (cp >= 0xdc00 && cp <= 0xdfff) {
+		jfail(p, "lone low surrogate");
+		return -1;
+	}
+	if (cp < 0xd800 || cp > 0xdbff)
+		return cp;
+	if (p->end - p->s < 6 || p->s[0] != '\\' || p->s[1] != 'u') {
+		jfail(p, "lone high surrogate");
+		return -1;
+	}
+	p->s += 2;
+	int lo = hex4(p);
+	if (lo < 0xdc00 || lo > 0xdfff) {
+		jfail(p, "bad low surrogate");
+		return -1;
+	}
+	return 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+}
+
 /* A string's decoded bytes (NUL-terminated copy; *out_len excludes it). */
 static char *jstring(jp *p, size_t *out_len)
 {
@@ -126,62 +166,22 @@ static char *jstring(jp *p, size_t *out_len)
 		p->s++;
 		if (p->s >= p->end)
 			break;
-		char e = *p->s++;
-		switch (e) {
-		case '"':
-		case '\\':
-		case '/':
-			buf[len++] = e;
-			break;
-		case 'b':
-			buf[len++] = '\b';
-			break;
-		case 'f':
-			buf[len++] = '\f';
-			break;
-		case 'n':
-			buf[len++] = '\n';
-			break;
-		case 'r':
-			buf[len++] = '\r';
-			break;
-		case 't':
-			buf[len++] = '\t';
-			break;
-		case 'u': {
-			int cp = hex4(p);
-			if (cp < 0) {
-				jfail(p, "bad \\u escape");
-				free(buf);
-				return NULL;
-			}
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				if (p->end - p->s < 6 || p->s[0] != '\\' || p->s[1] != 'u') {
-					jfail(p, "lone high surrogate");
-					free(buf);
-					return NULL;
-				}
-				p->s += 2;
-				int lo = hex4(p);
-				if (lo < 0xdc00 || lo > 0xdfff) {
-					jfail(p, "bad low surrogate");
-					free(buf);
-					return NULL;
-				}
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-			} else if (cp >= 0xdc00 && cp <= 0xdfff) {
-				jfail(p, "lone low surrogate");
-				free(buf);
-				return NULL;
-			}
-			put_utf8(&buf, &len, (unsigned)cp);
-			break;
+		char e = *p->s++, byte = simple_escape(e);
+		if (byte) {
+			buf[len++] = byte;
+			continue;
 		}
-		default:
+		if (e != 'u') {
 			jfail(p, "bad escape");
 			free(buf);
 			return NULL;
 		}
+		int cp = unicode_escape(p);
+		if (cp < 0) {
+			free(buf);
+			return NULL;
+		}
+		put_utf8(&buf, &len, (unsigned)cp);
 	}
 	if (p->s >= p->end) {
 		jfail(p, "unterminated string");
