@@ -102,8 +102,7 @@ static void test_remote_subscriber_resumes_from_the_journal_after_the_ring_lappe
 {
 	(void)state;
 	start_all("bres", "durable = true\nfile_size = 256K\n");
-	hermes_pub *pub;
-	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
+	hermes_pub *pub = hjt_pub(&T);
 	hjt_publish(&T, pub, 0, 2000);
 
 	/* A remote subscriber reads 0..999 (0 is long gone from the ring: the
@@ -132,9 +131,7 @@ static void test_remote_subscriber_resumes_from_the_journal_after_the_ring_lappe
 	int st = ht_wait_child(p, 60000);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	/* And it is live: one more message comes straight from the ring. */
-	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
-	hjt_publish(&T, pub, total, total + 1);
-	hermes_pub_close(pub);
+	hjt_send(&T, total, total + 1);
 	read_exactly(n, sub, total, total + 1, 10000);
 	hermes_net_close(n);
 	assert_true(ht_file_has(B.log, "caught up from the journal"));
@@ -153,10 +150,7 @@ static void test_hermes_ctl_tail_remote_from_reads_the_journal(void **state)
 {
 	(void)state;
 	start_all("btail", "durable = true\nfile_size = 256K\n");
-	hermes_pub *pub;
-	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
-	hjt_publish(&T, pub, 0, 3000);
-	hermes_pub_close(pub);
+	hjt_send(&T, 0, 3000);
 	assert_true(ring_earliest() > 10);
 	const char *args[] = {"tail", T.ring, "--from", "10", "--count", "3", "--format", "json",
 			      "--remote", B.addr, NULL};
@@ -172,11 +166,7 @@ static void test_a_start_older_than_ring_and_journal_begins_at_the_oldest_journa
 	(void)state;
 	/* Retention keeps about two 256K files (some 3000 messages). */
 	start_all("bold", "durable = true\nfile_size = 256K\nretention_bytes = 600K\n");
-	hermes_pub *pub;
-	assert_int_equal(hermes_pub_open(T.b.bus, T.ring, &pub), HERMES_OK);
-	hjt_publish(&T, pub, 0, 12000);
-	hermes_pub_close(pub);
-	assert_true(hjt_wait_journaled(&T, 12000, 20000));
+	hjt_record(&T, 0, 12000, 20000);
 	/* Retention runs on the recorder's 1 s tick. */
 	uint64_t oldest = 0, deadline = ht_now_ns() + 10000000000ull;
 	size_t nf = 0;
