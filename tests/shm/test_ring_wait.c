@@ -36,6 +36,7 @@ typedef struct waiter {
 	int64_t timeout_ns;
 	hermes_err result;
 	uint64_t elapsed_ns;
+	pthread_t thread;
 } waiter;
 
 static void *wait_thread(void *arg)
@@ -67,6 +68,14 @@ static void await_sleeping(hermes_sub *sub)
 	await_bits(&sub->ring.hdr->sleepers, 1ull << sub->slot_index, "subscriber");
 }
 
+/* Run w's wait on a thread of its own (join w->thread); return once it
+ * sleeps in the futex. */
+static void waiter_start(waiter *w)
+{
+	assert_int_equal(pthread_create(&w->thread, NULL, wait_thread, w), 0);
+	await_sleeping(w->sub);
+}
+
 /* A subscriber and a publisher on ring "w". */
 static void open_both(hermes_sub **sub, hermes_pub **pub)
 {
@@ -82,11 +91,9 @@ static void test_blocked_subscriber_wakes_on_publish(void **state)
 	open_both(&sub, &pub);
 	for (int round = 0; round < 20; round++) {
 		waiter w = {.sub = sub, .mode = HERMES_WAIT_BLOCK, .timeout_ns = 10000000000ll};
-		pthread_t t;
-		assert_int_equal(pthread_create(&t, NULL, wait_thread, &w), 0);
-		await_sleeping(sub);
+		waiter_start(&w);
 		assert_int_equal(hermes_pub_send(pub, "wake", 4, NULL), HERMES_OK);
-		pthread_join(t, NULL);
+		pthread_join(w.thread, NULL);
 		assert_int_equal(w.result, HERMES_OK);
 		assert_true(w.elapsed_ns < 5000000000ull);
 		hermes_msg m;
@@ -306,6 +313,7 @@ typedef struct blocked {
 	hermes_err result;
 	uint64_t elapsed_ns;
 	uint64_t cpu_ns;
+	pthread_t thread;
 } blocked;
 
 static uint64_t thread_cpu_ns(void)
@@ -330,6 +338,14 @@ static void *blocked_send(void *arg)
 static void await_producer_sleeping(hermes_pub *pub)
 {
 	await_bits(&pub->ring.hdr->prod_sleepers, 1ull << pub->slot_index, "producer");
+}
+
+/* Run b's send on a thread of its own (join b->thread); return once it
+ * sleeps in the futex. */
+static void blocked_start(blocked *b)
+{
+	assert_int_equal(pthread_create(&b->thread, NULL, blocked_send, b), 0);
+	await_producer_sleeping(b->pub);
 }
 
 /* The finding: a timed send waiting 1 s on a full ring used 0.91 s of CPU.
@@ -366,14 +382,12 @@ static void test_blocked_producer_wakes_on_release(void **state)
 		hermes_pub_set_spin(pub, round % 2 ? 0 : 1000);
 		fill_ring(pub);
 		blocked b = {.pub = pub, .timeout_ns = 10000000000ll};
-		pthread_t t;
-		assert_int_equal(pthread_create(&t, NULL, blocked_send, &b), 0);
-		await_producer_sleeping(pub);
+		blocked_start(&b);
 		hermes_msg m;
 		while (hermes_sub_poll(sub, &m) == HERMES_OK)
 			;
 		assert_int_equal(hermes_sub_release(sub), HERMES_OK);
-		pthread_join(t, NULL);
+		pthread_join(b.thread, NULL);
 		assert_int_equal(b.result, HERMES_OK);
 		assert_true(b.elapsed_ns < 5000000000ull);
 		assert_int_equal(hermes_sub_poll(sub, &m), HERMES_OK);
@@ -410,11 +424,9 @@ static void test_blocked_producer_wakes_on_leave_and_delete(void **state)
 	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &sub), HERMES_OK);
 	fill_ring(pub);
 	blocked b = {.pub = pub, .timeout_ns = 10000000000ll};
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, blocked_send, &b), 0);
-	await_producer_sleeping(pub);
+	blocked_start(&b);
 	assert_int_equal(hermes_ring_delete(bus, "w", 1), HERMES_OK);
-	pthread_join(t, NULL);
+	pthread_join(b.thread, NULL);
 	assert_int_equal(b.result, HERMES_ECLOSED);
 	assert_true(b.elapsed_ns < 5000000000ull);
 	hermes_pub_close(pub);
@@ -459,11 +471,9 @@ static void test_subscriber_spin_setting(void **state)
 	open_both(&sub, &pub);
 	hermes_sub_set_spin(sub, 0);
 	waiter w = {.sub = sub, .mode = HERMES_WAIT_BLOCK, .timeout_ns = 10000000000ll};
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, wait_thread, &w), 0);
-	await_sleeping(sub);
+	waiter_start(&w);
 	assert_int_equal(hermes_pub_send(pub, "s", 1, NULL), HERMES_OK);
-	pthread_join(t, NULL);
+	pthread_join(w.thread, NULL);
 	assert_int_equal(w.result, HERMES_OK);
 	hermes_pub_close(pub);
 	hermes_sub_close(sub);
