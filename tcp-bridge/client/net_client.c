@@ -83,50 +83,50 @@ static int poll_ms(uint64_t deadline)
 	return ms > 60000 ? 60000 : (int)ms;
 }
 
+/* A send or recv that moved nothing: HERMES_EAGAIN when the socket is
+ * not ready, else HERMES_ECLOSED (end of stream or an error). */
+static hermes_err io_stopped(ssize_t r)
+{
+	return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? HERMES_EAGAIN : HERMES_ECLOSED;
+}
+
 /* Write what is queued, once. HERMES_OK (all or part written, or nothing
  * to write), HERMES_EAGAIN (the socket is full), HERMES_ECLOSED. */
 static hermes_err write_some(hermes_net *n)
 {
-	while (hm_client_out_pending(&n->c)) {
-		ssize_t w = send(n->fd, hm_client_out_data(&n->c), hm_client_out_pending(&n->c),
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w > 0) {
-			hm_client_out_written(&n->c, (size_t)w);
-			return HERMES_OK;
-		}
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return HERMES_EAGAIN;
-		return HERMES_ECLOSED;
-	}
+	if (!hm_client_out_pending(&n->c))
+		return HERMES_OK;
+	ssize_t w;
+	do
+		w = send(n->fd, hm_client_out_data(&n->c), hm_client_out_pending(&n->c),
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w < 0 && errno == EINTR);
+	if (w <= 0)
+		return io_stopped(w);
+	hm_client_out_written(&n->c, (size_t)w);
 	return HERMES_OK;
 }
 
 /* Read once into the receive buffer. compact: frames already taken may be
  * discarded to make room. HERMES_OK (bytes read), HERMES_EAGAIN (nothing
  * there), HERMES_ENOBUFS (no room), HERMES_ECLOSED (end of stream or
- * error; the client state says closed). */
+ * error; the client state says closed). Frames already received are still
+ * decoded first after a close: the client only closes once it has nothing
+ * left to give. */
 static hermes_err read_some(hermes_net *n, bool compact)
 {
 	size_t room;
 	uint8_t *at = hm_client_in_space(&n->c, compact, &room);
 	if (room == 0)
 		return HERMES_ENOBUFS;
-	for (;;) {
-		ssize_t r = recv(n->fd, at, room, MSG_DONTWAIT);
-		if (r > 0) {
-			hm_client_in_added(&n->c, (size_t)r);
-			return HERMES_OK;
-		}
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return HERMES_EAGAIN;
-		/* Frames already received are still decoded first: the client
-		 * only closes once it has nothing left to give. */
-		return HERMES_ECLOSED;
-	}
+	ssize_t r;
+	do
+		r = recv(n->fd, at, room, MSG_DONTWAIT);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0)
+		return io_stopped(r);
+	hm_client_in_added(&n->c, (size_t)r);
+	return HERMES_OK;
 }
 
 /* The peer is gone: the state machine reports the close once it has
