@@ -11,6 +11,8 @@
 #include "core/units.h"
 #include "daemon/ini.h"
 #include "daemon/log.h"
+#include "shm/ring.h"
+#include "shm/segment.h"
 
 #define DEFAULT_FILE_SIZE (64ull << 20)
 #define DEFAULT_FSYNC_INTERVAL_NS 1000000000ull
@@ -65,17 +67,6 @@ bool hj_parse_duration_ns(const char *s, uint64_t *out)
 		return true;
 	}
 	return false;
-}
-
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > HERMES_NAME_MAX)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
-			return false;
-	return true;
 }
 
 static bool seen_once(unsigned *seen, unsigned bit)
@@ -144,7 +135,7 @@ static int on_entry(void *user, const char *section, const char *key, const char
 		BAD("'%s' has no value", key);
 	if (!strcmp(section, "journal")) {
 		if (!strcmp(key, "bus")) {
-			if (!seen_once(&c->seen, SEEN_BUS) || !valid_name(val))
+			if (!seen_once(&c->seen, SEEN_BUS) || !hm_segment_name_ok(val))
 				BAD("bus = '%s': duplicate or not a bus name", val);
 			snprintf(c->bus, sizeof c->bus, "%s", val);
 		} else if (!strcmp(key, "log_level")) {
@@ -163,7 +154,7 @@ static int on_entry(void *user, const char *section, const char *key, const char
 			if (!strcmp(c->rings[i].name, name))
 				r = &c->rings[i];
 		if (!r) {
-			if (!valid_name(name))
+			if (!hm_name_ok(name))
 				BAD("[ring %s]: not a ring name", name);
 			if (c->nrings == HJ_MAX_RINGS)
 				BAD("more than %d rings", HJ_MAX_RINGS);
