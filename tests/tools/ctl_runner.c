@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tests/support/testing.h"
+#include "tests/tools/checkers.h"
 
 #ifndef HERMES_CTL_PATH
 #error "HERMES_CTL_PATH must name the hermes-ctl binary"
@@ -170,4 +171,30 @@ void run_ok(result r)
 {
 	expect_ok(&r);
 	result_free(&r);
+}
+
+jv *json_of(result r)
+{
+	expect_ok(&r);
+	jv *doc = jparse_or_fail(r.out.p);
+	result_free(&r);
+	return doc;
+}
+
+static void check_out(result r, const char *needle, bool want)
+{
+	expect_ok(&r);
+	if ((strstr(r.out.p, needle) != NULL) != want)
+		fail_msg("'%s' %s the output:\n%s", needle, want ? "not in" : "in", r.out.p);
+	result_free(&r);
+}
+
+void expect_out(result r, const char *needle)
+{
+	check_out(r, needle, true);
+}
+
+void expect_no_out(result r, const char *needle)
+{
+	check_out(r, needle, false);
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "tests/tools/checkers.h"
+
 #define CMD_TIMEOUT_MS 20000 /* generous: sanitizer builds on a loaded 2-core VM */
 #define CTL_MAX_ARGS 24
 
@@ -47,5 +49,12 @@ result ctl_in(const char *bus, const void *in, size_t in_len, const char *const 
  * run_ok also frees the result, for commands whose output is not read. */
 void expect_ok(const result *r);
 void run_ok(result r);
+
+/* A command that must exit 0: its stdout parsed as JSON (checkers.h; free
+ * with jfree), or with needle in its stdout (expect_no_out: without). Each
+ * frees the result. */
+jv *json_of(result r);
+void expect_out(result r, const char *needle);
+void expect_no_out(result r, const char *needle);
 
 #endif

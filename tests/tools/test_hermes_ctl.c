@@ -339,9 +339,7 @@ static void test_list_and_inspect_json_match_what_was_published_and_consumed(voi
 	}
 	assert_int_equal(hermes_sub_release(sub), HERMES_OK);
 
-	result r = CTL(fx, "list", "--json", "--interval", "50");
-	expect_ok(&r);
-	jv *list = jparse_or_fail(r.out.p);
+	jv *list = json_of(CTL(fx, "list", "--json", "--interval", "50"));
 	const jv *v = jget(list, "schema");
 	assert_non_null(v);
 	assert_string_equal(v->text, "hermes-ctl.list/1");
@@ -363,11 +361,8 @@ static void test_list_and_inspect_json_match_what_was_published_and_consumed(voi
 	assert_true(rate == 0.0); /* nothing was published while it sampled */
 	assert_non_null(ring_in_list(list, "telemetry"));
 	jfree(list);
-	result_free(&r);
 
-	r = CTL(fx, "inspect", "events", "--json");
-	expect_ok(&r);
-	jv *ins = jparse_or_fail(r.out.p);
+	jv *ins = json_of(CTL(fx, "inspect", "events", "--json"));
 	assert_string_equal(jget(ins, "schema")->text, "hermes-ctl.inspect/1");
 	const jv *ring = jget(ins, "ring");
 	assert_int_equal(ju64_at(ring, "last_seq"), n - 1);
@@ -387,10 +382,9 @@ static void test_list_and_inspect_json_match_what_was_published_and_consumed(voi
 	assert_int_equal(ju64_at(s0, "bytes"), consumed_bytes);
 	assert_int_equal(jget(ins, "producers")->n, 0);
 	jfree(ins);
-	result_free(&r);
 
 	/* The text forms carry the same facts. */
-	r = CTL(fx, "inspect", "events");
+	result r = CTL(fx, "inspect", "events");
 	expect_ok(&r);
 	assert_non_null(strstr(r.out.p, "last sequence 49"));
 	assert_non_null(strstr(r.out.p, "subscribers: 1"));
@@ -403,9 +397,7 @@ static void test_list_and_inspect_json_match_what_was_published_and_consumed(voi
 	result_free(&r);
 
 	/* clients: this process, connected to hermesd, holding a subscriber. */
-	r = CTL(fx, "clients", "--json");
-	expect_ok(&r);
-	jv *cl = jparse_or_fail(r.out.p);
+	jv *cl = json_of(CTL(fx, "clients", "--json"));
 	assert_int_equal(jget(cl, "supervisor_answered")->b, true);
 	const jv *list2 = jget(cl, "clients");
 	bool found = false;
@@ -424,7 +416,6 @@ static void test_list_and_inspect_json_match_what_was_published_and_consumed(voi
 	}
 	assert_true(found);
 	jfree(cl);
-	result_free(&r);
 	r = CTL(fx, "clients");
 	expect_ok(&r);
 	assert_non_null(strstr(r.out.p, " order-router "));
@@ -587,21 +578,15 @@ static void test_read_commands_work_with_hermesd_killed(void **state)
 	assert_non_null(strstr(r.out.p, "events"));
 	result_free(&r);
 
-	r = CTL(fx, "list", "--json", "--interval", "0");
-	expect_ok(&r);
-	jv *list = jparse_or_fail(r.out.p);
+	jv *list = json_of(CTL(fx, "list", "--json", "--interval", "0"));
 	assert_int_equal(jpath(list, "supervisor", "up", NULL)->b, false);
 	assert_string_equal(jpath(list, "supervisor", "state", NULL)->text, "gone");
 	assert_int_equal(jget(list, "interval_ms")->t, J_NULL);
 	assert_int_equal(ju64_at(ring_in_list(list, "events"), "messages"), 1);
 	jfree(list);
-	result_free(&r);
 
 	run_ok(CTL(fx, "inspect", "events"));
-	r = CTL(fx, "clients");
-	expect_ok(&r);
-	assert_non_null(strstr(r.out.p, "slot owners only"));
-	result_free(&r);
+	expect_out(CTL(fx, "clients"), "slot owners only");
 	r = CTL(fx, "metrics");
 	expect_ok(&r);
 	check_prom(r.out.p);
@@ -730,15 +715,10 @@ static void test_watch_without_a_tty_prints_plain_snapshots(void **state)
 static void test_create_and_delete_round_trip_through_hermesd(void **state)
 {
 	fixture *fx = *state;
-	result r = CTL(fx, "create", "rt", "--capacity", "64K", "--max-msg", "1K", "--policy",
-		       "overwrite", "--slots", "128");
-	expect_ok(&r);
-	assert_non_null(strstr(r.out.p, "ring 'rt' created"));
-	result_free(&r);
+	expect_out(CTL(fx, "create", "rt", "--capacity", "64K", "--max-msg", "1K", "--policy",
+		       "overwrite", "--slots", "128"), "ring 'rt' created");
 
-	r = CTL(fx, "list", "--json", "--interval", "0");
-	expect_ok(&r);
-	jv *list = jparse_or_fail(r.out.p);
+	jv *list = json_of(CTL(fx, "list", "--json", "--interval", "0"));
 	const jv *rt = ring_in_list(list, "rt");
 	assert_non_null(rt);
 	assert_string_equal(jget(rt, "policy")->text, "overwrite");
@@ -746,7 +726,6 @@ static void test_create_and_delete_round_trip_through_hermesd(void **state)
 	assert_int_equal(ju64_at(rt, "max_msg_bytes"), 1024);
 	assert_int_equal(ju64_at(rt, "slots"), 128);
 	jfree(list);
-	result_free(&r);
 
 	expect_fail(CTL(fx, "create", "rt", "--capacity", "64K"), 1, "already");
 
@@ -760,12 +739,9 @@ static void test_create_and_delete_round_trip_through_hermesd(void **state)
 	hermes_bus_detach(bus);
 
 	run_ok(CTL(fx, "delete", "rt"));
-	r = CTL(fx, "list", "--json", "--interval", "0");
-	expect_ok(&r);
-	list = jparse_or_fail(r.out.p);
+	list = json_of(CTL(fx, "list", "--json", "--interval", "0"));
 	assert_null(ring_in_list(list, "rt"));
 	jfree(list);
-	result_free(&r);
 	expect_fail(CTL(fx, "delete", "rt"), 1, "no ring 'rt'");
 
 	/* --force deletes a ring that is in use. */
@@ -971,10 +947,7 @@ static void test_destroy_refuses_while_attached_unless_forced(void **state)
 	r = CTL(NULL, "destroy");
 	assert_int_equal(r.code, 2);
 	result_free(&r);
-	r = CTL(NULL, "destroy", fx->d.bus);
-	expect_ok(&r);
-	assert_non_null(strstr(r.out.p, "destroyed"));
-	result_free(&r);
+	expect_out(CTL(NULL, "destroy", fx->d.bus), "destroyed");
 	assert_int_equal(access(path, F_OK), -1);
 	r = CTL(NULL, "destroy", fx->d.bus);
 	assert_int_equal(r.code, 1);

@@ -74,35 +74,6 @@ static void start_bridge(fixture *fx)
 /* hermes-ctl --bus <fixture bus> args... */
 #define CTL(fx, ...) ctl_in((fx)->bus.name, NULL, 0, CTL_ARGS(__VA_ARGS__))
 
-/* The parsed JSON of a command that must exit 0. */
-static jv *json_of(result r)
-{
-	expect_ok(&r);
-	jv *doc = jparse_or_fail(r.out.p);
-	result_free(&r);
-	return doc;
-}
-
-/* A command that must exit 0 with needle in its output (or, for
- * expect_no_out, without it). */
-static void check_out(result r, const char *needle, bool want)
-{
-	expect_ok(&r);
-	if ((strstr(r.out.p, needle) != NULL) != want)
-		fail_msg("'%s' %s the output:\n%s", needle, want ? "not in" : "in", r.out.p);
-	result_free(&r);
-}
-
-static void expect_out(result r, const char *needle)
-{
-	check_out(r, needle, true);
-}
-
-static void expect_no_out(result r, const char *needle)
-{
-	check_out(r, needle, false);
-}
-
 /* A command that must exit with code, and needle (if not NULL) in its
  * stderr. */
 static void expect_fail(result r, int code, const char *needle)
