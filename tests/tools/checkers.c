@@ -196,40 +196,40 @@ static char *jstring(jp *p, size_t *out_len)
 
 static jv *jvalue(jp *p);
 
+/* One or more digits, skipped; false (and jfail(why)) when there is none. */
+static bool digits(jp *p, const char *why)
+{
+	if (p->s >= p->end || !isdigit((unsigned char)*p->s)) {
+		jfail(p, why);
+		return false;
+	}
+	while (p->s < p->end && isdigit((unsigned char)*p->s))
+		p->s++;
+	return true;
+}
+
 static jv *jnumber(jp *p)
 {
 	const char *start = p->s;
 	if (p->s < p->end && *p->s == '-')
 		p->s++;
-	if (p->s >= p->end || !isdigit((unsigned char)*p->s)) {
-		jfail(p, "bad number");
-		return NULL;
-	}
-	if (*p->s == '0' && p->s + 1 < p->end && isdigit((unsigned char)p->s[1])) {
+	if (p->s < p->end && *p->s == '0' && p->s + 1 < p->end && isdigit((unsigned char)p->s[1])) {
 		jfail(p, "leading zero");
 		return NULL;
 	}
-	while (p->s < p->end && isdigit((unsigned char)*p->s))
-		p->s++;
+	if (!digits(p, "bad number"))
+		return NULL;
 	if (p->s < p->end && *p->s == '.') {
 		p->s++;
-		if (p->s >= p->end || !isdigit((unsigned char)*p->s)) {
-			jfail(p, "digits must follow '.'");
+		if (!digits(p, "digits must follow '.'"))
 			return NULL;
-		}
-		while (p->s < p->end && isdigit((unsigned char)*p->s))
-			p->s++;
 	}
 	if (p->s < p->end && (*p->s == 'e' || *p->s == 'E')) {
 		p->s++;
 		if (p->s < p->end && (*p->s == '+' || *p->s == '-'))
 			p->s++;
-		if (p->s >= p->end || !isdigit((unsigned char)*p->s)) {
-			jfail(p, "bad exponent");
+		if (!digits(p, "bad exponent"))
 			return NULL;
-		}
-		while (p->s < p->end && isdigit((unsigned char)*p->s))
-			p->s++;
 	}
 	jv *v = node(J_NUM);
 	size_t n = (size_t)(p->s - start);
