@@ -223,6 +223,10 @@ static_assert(offsetof(hn_ring_state, rl) == 1664, "range log at 1664");
 static_assert(sizeof(hn_ring_state) == 1664 + 16 * HN_RANGE_LOG, "ring state size");
 static_assert(sizeof(hn_ring_state) % 128 == 0, "ring states are 128-byte aligned");
 
+/* The file of bus BUS when --state does not name another: printf format with
+ * one %s, the bus. */
+#define HN_STATE_PATH_FORMAT "/dev/shm/hermes-nats.%s"
+
 #define HN_STATE_SIZE (sizeof(hn_state_header) + HN_STATE_MAX_RINGS * sizeof(hn_ring_state))
 
 static inline hn_ring_state *hn_state_ring(hn_state_header *h, unsigned i)

@@ -545,7 +545,7 @@ hermes_err hn_config_finish(hn_config *c)
 	if (c->reconnect_max_wait_ms < c->reconnect_wait_ms)
 		c->reconnect_max_wait_ms = c->reconnect_wait_ms;
 	if (!c->state_path[0])
-		snprintf(c->state_path, sizeof c->state_path, "/dev/shm/hermes-nats.%s", c->bus);
+		snprintf(c->state_path, sizeof c->state_path, HN_STATE_PATH_FORMAT, c->bus);
 	if ((c->nkey[0] != '\0') != (c->nkey_seed[0] != '\0')) {
 		snprintf(c->error, sizeof c->error, "nkey and nkey_seed go together");
 		return HERMES_EINVAL;

@@ -383,7 +383,7 @@ static int stats_of(const hn_config *c, bool json)
 	if (c->state_path[0])
 		snprintf(path, sizeof path, "%s", c->state_path);
 	else
-		snprintf(path, sizeof path, "/dev/shm/hermes-nats.%s", c->bus);
+		snprintf(path, sizeof path, HN_STATE_PATH_FORMAT, c->bus);
 	return print_stats(path, json);
 }
 

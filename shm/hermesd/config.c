@@ -70,7 +70,6 @@ static const hm_ini_choice policy_names[] = {
  * merged or cut. */
 
 #define MAX_FILE (1 << 20) /* a configuration file is small: read whole */
-#define PAGE 4096u	   /* rings are laid out in whole pages */
 #define MAX_LINE 1024
 #define MAX_KEYS 512
 
@@ -378,8 +377,7 @@ hermes_err hm_config_check(hm_config *c)
 			snprintf(c->error, sizeof c->error, "%s", hermes_last_error_detail());
 			return HERMES_EINVAL;
 		}
-		need += (hm_ring_block_size(d->cfg.capacity, hm_ring_slots(&d->cfg)) + PAGE - 1) &
-			~(uint64_t)(PAGE - 1);
+		need += hm_segment_page_up(hm_ring_block_size(d->cfg.capacity, hm_ring_slots(&d->cfg)));
 	}
 	if (need > c->size) {
 		snprintf(c->error, sizeof c->error,
