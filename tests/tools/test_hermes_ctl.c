@@ -304,17 +304,26 @@ static void test_pub_tag_then_tail_shows_the_tag(void **state)
 
 /* ---- list, inspect, clients ---------------------------------------------------------- */
 
+/* A client of the fixture's bus attached as app/instance, subscribed to
+ * "events" from the latest message; its bus handle in *bus. */
+static hermes_sub *named_subscriber(fixture *fx, const char *app, const char *instance,
+				    hermes_bus **bus)
+{
+	hermes_attach_opts o = HERMES_ATTACH_OPTS_INIT;
+	o.app_name = app;
+	o.instance = instance;
+	assert_int_equal(hermes_bus_attach_opts(fx->d.bus, &o, bus), HERMES_OK);
+	hermes_sub *sub;
+	assert_int_equal(hermes_sub_open(*bus, "events", HERMES_START_LATEST, 0, &sub), HERMES_OK);
+	return sub;
+}
+
 static void test_list_and_inspect_json_match_what_was_published_and_consumed(void **state)
 {
 	fixture *fx = *state;
 	const unsigned n = 50, k = 20;
 	hermes_bus *bus;
-	hermes_sub *sub;
-	hermes_attach_opts o = HERMES_ATTACH_OPTS_INIT;
-	o.app_name = "order-router";
-	o.instance = "eu-1";
-	assert_int_equal(hermes_bus_attach_opts(fx->d.bus, &o, &bus), HERMES_OK);
-	assert_int_equal(hermes_sub_open(bus, "events", HERMES_START_LATEST, 0, &sub), HERMES_OK);
+	hermes_sub *sub = named_subscriber(fx, "order-router", "eu-1", &bus);
 
 	/* Messages "m0".."m49": lengths 2 and 3, so the byte counts below are
 	 * easy to check by hand too. */
@@ -438,15 +447,10 @@ static void check_prom(const char *text)
 static void test_metrics_is_prometheus_text_with_the_counters(void **state)
 {
 	fixture *fx = *state;
-	hermes_bus *bus;
-	hermes_sub *sub;
 	/* Series of a slot name its client (issue 17 point 7, with issue 18
 	 * point 4's names), its instance, and keep the pid. */
-	hermes_attach_opts o = HERMES_ATTACH_OPTS_INIT;
-	o.app_name = "metrics-test";
-	o.instance = "m1";
-	assert_int_equal(hermes_bus_attach_opts(fx->d.bus, &o, &bus), HERMES_OK);
-	assert_int_equal(hermes_sub_open(bus, "events", HERMES_START_LATEST, 0, &sub), HERMES_OK);
+	hermes_bus *bus;
+	hermes_sub *sub = named_subscriber(fx, "metrics-test", "m1", &bus);
 	static const char in[] = "a\nbb\nccc\n";
 	run_ok(CTL_STDIN(fx, in, sizeof in - 1, "pub", "events"));
 
