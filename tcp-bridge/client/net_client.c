@@ -451,19 +451,29 @@ static hermes_err answer_err(const hermes_net_event *ev, const char *what, const
 }
 
 /* Send m (a BIND or SUBSCRIBE of ring) on a new id and wait for the
- * bridge's answer in *ev: the id on success, its refusal as an error. */
+ * bridge's answer: the id in *out and the ring's facts in *info (may be
+ * NULL; the first sequence only for a subscription), or its refusal as an
+ * error. */
 static hermes_err ring_request(hermes_net *n, const hermes_wire_msg *m, const char *ring,
-			       const char *what, int64_t timeout_ns, uint32_t *id,
-			       hermes_net_event *ev)
+			       const char *what, int64_t timeout_ns, uint32_t *out,
+			       hermes_net_ring_info *info)
 {
 	uint64_t deadline = hm_deadline_after(timeout_ns);
-	*id = ++n->next_id;
-	hermes_err err = send_msg(n, *id, m, deadline);
+	uint32_t id = ++n->next_id;
+	hermes_net_event ev = {0};
+	hermes_err err = send_msg(n, id, m, deadline);
 	if (err == HERMES_EINVAL)
 		return hm_fail(HERMES_EINVAL, "bad ring name '%s'", ring);
-	if (err || (err = wait_answer(n, *id, deadline, ev)) != HERMES_OK)
+	if (err || (err = wait_answer(n, id, deadline, &ev)) != HERMES_OK ||
+	    (err = answer_err(&ev, what, ring)) != HERMES_OK)
 		return err;
-	return answer_err(ev, what, ring);
+	*out = id;
+	if (info)
+		*info = (hermes_net_ring_info){
+			.max_message = (uint32_t)ev.value,
+			.policy = ev.policy,
+			.first_seq = m->type == HERMES_MSG_SUBSCRIBE ? ev.seq : 0};
+	return HERMES_OK;
 }
 
 hermes_err hermes_net_bind(hermes_net *n, const char *ring, int64_t timeout_ns,
@@ -475,16 +485,7 @@ hermes_err hermes_net_bind(hermes_net *n, const char *ring, int64_t timeout_ns,
 	hermes_wire_msg m = {.type = HERMES_MSG_BIND};
 	m.bind.ring = ring;
 	m.bind.ring_len = strlen(ring);
-	uint32_t id;
-	hermes_net_event ev;
-	hermes_err err = ring_request(n, &m, ring, "bind to ring", timeout_ns, &id, &ev);
-	if (err)
-		return err;
-	*channel = id;
-	if (info)
-		*info = (hermes_net_ring_info){.max_message = (uint32_t)ev.value,
-					       .policy = ev.policy};
-	return HERMES_OK;
+	return ring_request(n, &m, ring, "bind to ring", timeout_ns, channel, info);
 }
 
 hermes_err hermes_net_unbind(hermes_net *n, uint32_t channel)
@@ -509,17 +510,7 @@ hermes_err hermes_net_subscribe(hermes_net *n, const char *ring, hermes_start st
 	m.subscribe.start_seq = start == HERMES_START_SEQ ? seq : 0;
 	m.subscribe.ring = ring;
 	m.subscribe.ring_len = strlen(ring);
-	uint32_t id;
-	hermes_net_event ev;
-	hermes_err err = ring_request(n, &m, ring, "subscription to ring", timeout_ns, &id, &ev);
-	if (err)
-		return err;
-	*sub = id;
-	if (info)
-		*info = (hermes_net_ring_info){.max_message = (uint32_t)ev.value,
-					       .policy = ev.policy,
-					       .first_seq = ev.seq};
-	return HERMES_OK;
+	return ring_request(n, &m, ring, "subscription to ring", timeout_ns, sub, info);
 }
 
 hermes_err hermes_net_unsubscribe(hermes_net *n, uint32_t sub)
