@@ -368,16 +368,16 @@ static void test_a_link_carries_tags_both_ways(void **state)
 /* A server from before TAGS, in a child process: it answers HELLO with a
  * WELCOME without the bit, reads one PUBLISH that must be untagged, then
  * (wrongly) sends a tagged DELIVER, then reads until the client closes (10 s
- * at most). */
-static void old_server(int lfd)
+ * at most). Its exit status: 0, or the step that failed. */
+static int old_server(void *arg)
 {
-	int fd = accept(lfd, NULL, NULL);
+	int fd = accept(*(const int *)arg, NULL, NULL);
 	if (fd < 0)
-		_exit(1);
+		return 1;
 	uint8_t in[512];
 	if (!hb_read_exact(fd, in, HERMES_HEADER_SIZE) || in[3] != HERMES_MSG_HELLO ||
 	    !hb_read_exact(fd, in + HERMES_HEADER_SIZE, hm_get_le32(in + 8)))
-		_exit(2);
+		return 2;
 	uint8_t buf[256];
 	hermes_encoder e;
 	hermes_encoder_init(&e, buf, sizeof buf);
@@ -388,23 +388,23 @@ static void old_server(int lfd)
 	hermes_frame_header h = {.type = HERMES_MSG_DELIVER, .flags = HERMES_FLAG_TAGGED,
 				 .channel = 1, .sequence = 5};
 	if (hermes_wire_msg_encode(&e, 0, 0, &m, NULL))
-		_exit(3);
+		return 3;
 	hermes_wire_bytes out = hermes_encoder_data(&e);
 	if (send(fd, out.data, out.len, MSG_NOSIGNAL) != (ssize_t)out.len)
-		_exit(4);
+		return 4;
 	if (!hb_read_exact(fd, in, HERMES_HEADER_SIZE) || in[3] != HERMES_MSG_PUBLISH || in[4] != 0 ||
 	    !hb_read_exact(fd, in + HERMES_HEADER_SIZE, hm_get_le32(in + 8)))
-		_exit(5);
+		return 5;
 	hermes_encoder_reset(&e);
 	if (hermes_encode_frame(&e, &h, "\x07\0\0\0x", 5, NULL))
-		_exit(6);
+		return 6;
 	out = hermes_encoder_data(&e);
 	if (send(fd, out.data, out.len, MSG_NOSIGNAL) != (ssize_t)out.len)
-		_exit(7);
+		return 7;
 	struct pollfd pf = {.fd = fd, .events = POLLIN};
 	while (poll(&pf, 1, 10000) > 0 && recv(fd, in, sizeof in, 0) > 0)
 		;
-	_exit(0);
+	return 0;
 }
 
 /* hermes_net against a bridge that did not grant TAGS: a tagged publish is
@@ -420,10 +420,7 @@ static void test_the_client_against_a_bridge_without_tags(void **state)
 	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
 	assert_int_equal(listen(lfd, 1), 0);
 	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		old_server(lfd);
+	pid_t pid = ht_fork(old_server, &lfd);
 	close(lfd);
 	char addr[64];
 	snprintf(addr, sizeof addr, "127.0.0.1:%u", ntohs(sa.sin_port));
@@ -446,8 +443,7 @@ static void test_the_client_against_a_bridge_without_tags(void **state)
 	assert_int_equal(ev.type, HERMES_NET_CLOSED);
 	assert_int_equal(ev.code, HERMES_EBADFLAGS);
 	hermes_net_close(n);
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
+	int status = ht_wait_child(pid, 15000);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/support/process.h"
 #include "tests/support/testing.h"
 #include "tests/tools/checkers.h"
 
@@ -118,8 +119,7 @@ result ctl_exec(const char *const *argv, const char *const *env, const void *in,
 				      {.fd = in_fd, .events = POLLOUT}};
 		uint64_t now = ht_now_ns();
 		if (now > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
+			ht_proc_kill(&pid);
 			fail_msg("%s %s... did not finish within %d ms; stderr: %s", argv[0], argv[1],
 				 CMD_TIMEOUT_MS, r.err.p);
 		}

@@ -536,7 +536,7 @@ static void test_metrics_serve_answers_http_on_loopback(void **state)
 	uint64_t deadline = ht_now_ns() + (uint64_t)CMD_TIMEOUT_MS * 1000000u;
 	while (!port) {
 		if (ht_now_ns() > deadline) {
-			kill(pid, SIGKILL);
+			ht_proc_kill(&pid);
 			fail_msg("metrics --serve did not say where it listens: %s", err.p);
 		}
 		struct pollfd p = {.fd = err_fd, .events = POLLIN};
@@ -789,7 +789,7 @@ static void tail_stops_cleanly_on(fixture *fx, int sig)
 	uint64_t deadline = ht_now_ns() + (uint64_t)CMD_TIMEOUT_MS * 1000000u;
 	while (!subscribed(fx, "events", pid)) {
 		if (ht_now_ns() > deadline) {
-			kill(pid, SIGKILL);
+			ht_proc_kill(&pid);
 			fail_msg("tail did not subscribe within %d ms", CMD_TIMEOUT_MS);
 		}
 		nap_ms(1);
@@ -803,7 +803,7 @@ static void tail_stops_cleanly_on(fixture *fx, int sig)
 	buf_add(&out, "", 0);
 	while (!strstr(out.p, "ping\n")) {
 		if (ht_now_ns() > deadline) {
-			kill(pid, SIGKILL);
+			ht_proc_kill(&pid);
 			fail_msg("tail did not print the message: '%s'", out.p);
 		}
 		struct pollfd p = {.fd = out_fd, .events = POLLIN};
