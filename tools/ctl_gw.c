@@ -105,15 +105,13 @@ static const json_u64_field link_counter_fields[] = {
 };
 #undef LC
 
-#define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
-
 static void json_bridge_link(json_w *w, const ctl_bridge_link *l)
 {
 	json_obj_begin(w);
 	json_kstr(w, "name", l->name);
 	json_kstr(w, "peer", l->peer);
 	json_kstr(w, "state", ctl_link_state_name(l->state));
-	json_ku64_fields(w, l, link_counter_fields, NFIELDS(link_counter_fields));
+	JSON_KU64_TABLE(w, l, link_counter_fields);
 	json_kstr(w, "last_error", link_error(l->last_error)); /* null: none */
 	json_obj_end(w);
 }
@@ -130,7 +128,7 @@ static void json_bridge(json_w *w, const ctl_bridge *b)
 	json_kstr(w, "server_name", b->name);
 	json_kstr(w, "listen", b->listen);
 	json_ku64(w, "port", b->port);
-	json_ku64_fields(w, &b->c, bridge_counter_fields, NFIELDS(bridge_counter_fields));
+	JSON_KU64_TABLE(w, &b->c, bridge_counter_fields);
 	json_key(w, "links");
 	json_arr_begin(w);
 	for (unsigned k = 0; k < b->nlinks; k++)

@@ -4,6 +4,7 @@
  * of `clients`. */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,6 +396,65 @@ static void inspect_text(const ctl_snap *s, const ctl_ring *r)
 	}
 }
 
+/* The plain counters of inspect's ring, producer and subscriber objects. */
+#define RF(f) offsetof(ctl_ring, f)
+static const json_u64_field ring_positions[] = {
+	{"tail_seq", RF(tail_seq)},
+	{"tail_pos", RF(tail_pos)},
+	{"limit_pos", RF(limit)},
+	{"limit_seq", RF(seq_limit)},
+};
+#undef RF
+#define PF(f) offsetof(ctl_prod, f)
+static const json_u64_field prod_counters[] = {
+	{"messages", PF(msgs)},
+	{"bytes", PF(bytes)},
+	{"full_events", PF(full_events)},
+	{"aborts", PF(aborts)},
+};
+#undef PF
+#define SF(f) offsetof(ctl_sub, f)
+static const json_u64_field sub_cursor[] = {
+	{"next_seq", SF(seq)},
+	{"pos", SF(pos)},
+	{"lag_messages", SF(lag_msgs)},
+	{"lag_bytes", SF(lag_bytes)},
+};
+static const json_u64_field sub_counters[] = {
+	{"messages", SF(msgs)},
+	{"bytes", SF(bytes)},
+	{"lost_messages", SF(lost)},
+	{"skipped_messages", SF(skipped)},
+};
+#undef SF
+
+static void json_prod(json_w *w, const ctl_prod *p)
+{
+	json_obj_begin(w);
+	json_owner(w, &p->o);
+	json_kbool(w, "claiming", p->active);
+	if (p->active) {
+		json_ku64(w, "claim_seq", p->intent_seq);
+		json_ku64(w, "claim_count", p->intent_count);
+	} else {
+		json_knull(w, "claim_seq");
+		json_knull(w, "claim_count");
+	}
+	JSON_KU64_TABLE(w, p, prod_counters);
+	json_obj_end(w);
+}
+
+static void json_sub(json_w *w, const ctl_sub *sb)
+{
+	json_obj_begin(w);
+	json_owner(w, &sb->o);
+	JSON_KU64_TABLE(w, sb, sub_cursor);
+	json_kstr(w, "wait_mode", ctl_wait_mode_name(sb->wait_mode));
+	json_kbool(w, "sleeping", sb->sleeping);
+	JSON_KU64_TABLE(w, sb, sub_counters);
+	json_obj_end(w);
+}
+
 static void inspect_json(const ctl_snap *s, const ctl_ring *r)
 {
 	json_w w;
@@ -406,51 +466,18 @@ static void inspect_json(const ctl_snap *s, const ctl_ring *r)
 		json_ku64(&w, "last_seq", r->tail_seq - 1);
 	else
 		json_knull(&w, "last_seq");
-	json_ku64(&w, "tail_seq", r->tail_seq);
-	json_ku64(&w, "tail_pos", r->tail_pos);
-	json_ku64(&w, "limit_pos", r->limit);
-	json_ku64(&w, "limit_seq", r->seq_limit);
+	JSON_KU64_TABLE(&w, r, ring_positions);
 	json_kbool(&w, "deleted", r->deleted);
 	json_obj_end(&w);
 	json_key(&w, "producers");
 	json_arr_begin(&w);
-	for (unsigned i = 0; i < r->nprods; i++) {
-		const ctl_prod *p = &r->prods[i];
-		json_obj_begin(&w);
-		json_owner(&w, &p->o);
-		json_kbool(&w, "claiming", p->active);
-		if (p->active) {
-			json_ku64(&w, "claim_seq", p->intent_seq);
-			json_ku64(&w, "claim_count", p->intent_count);
-		} else {
-			json_knull(&w, "claim_seq");
-			json_knull(&w, "claim_count");
-		}
-		json_ku64(&w, "messages", p->msgs);
-		json_ku64(&w, "bytes", p->bytes);
-		json_ku64(&w, "full_events", p->full_events);
-		json_ku64(&w, "aborts", p->aborts);
-		json_obj_end(&w);
-	}
+	for (unsigned i = 0; i < r->nprods; i++)
+		json_prod(&w, &r->prods[i]);
 	json_arr_end(&w);
 	json_key(&w, "subscribers");
 	json_arr_begin(&w);
-	for (unsigned i = 0; i < r->nsubs; i++) {
-		const ctl_sub *sb = &r->subs[i];
-		json_obj_begin(&w);
-		json_owner(&w, &sb->o);
-		json_ku64(&w, "next_seq", sb->seq);
-		json_ku64(&w, "pos", sb->pos);
-		json_ku64(&w, "lag_messages", sb->lag_msgs);
-		json_ku64(&w, "lag_bytes", sb->lag_bytes);
-		json_kstr(&w, "wait_mode", ctl_wait_mode_name(sb->wait_mode));
-		json_kbool(&w, "sleeping", sb->sleeping);
-		json_ku64(&w, "messages", sb->msgs);
-		json_ku64(&w, "bytes", sb->bytes);
-		json_ku64(&w, "lost_messages", sb->lost);
-		json_ku64(&w, "skipped_messages", sb->skipped);
-		json_obj_end(&w);
-	}
+	for (unsigned i = 0; i < r->nsubs; i++)
+		json_sub(&w, &r->subs[i]);
 	json_arr_end(&w);
 	json_obj_end(&w);
 	json_finish(&w);

@@ -63,6 +63,9 @@ typedef struct json_u64_field {
 } json_u64_field;
 /* Each of the n fields of *base in turn, as json_ku64. */
 void json_ku64_fields(json_w *w, const void *base, const json_u64_field *fields, size_t n);
+/* The same with a whole table (an array, not a pointer). */
+#define JSON_KU64_TABLE(w, base, table)                                                            \
+	json_ku64_fields((w), (base), (table), sizeof(table) / sizeof((table)[0]))
 
 /* Ends the document with a newline. */
 void json_finish(json_w *w);
