@@ -102,6 +102,24 @@ void ht_bus_teardown(ht_bus *b)
 		fail_msg("bus %s: run directory %s was still there after teardown", name, b->d.run_dir);
 }
 
+hermes_pub *ht_child_pub(const char *name, const char *ring)
+{
+	hermes_bus *bus;
+	hermes_pub *pub;
+	if (hermes_bus_attach(name, &bus) != HERMES_OK)
+		return NULL;
+	return hermes_pub_open(bus, ring, &pub) == HERMES_OK ? pub : NULL;
+}
+
+hermes_sub *ht_child_sub(const char *name, const char *ring, hermes_start start)
+{
+	hermes_bus *bus;
+	hermes_sub *sub;
+	if (hermes_bus_attach(name, &bus) != HERMES_OK)
+		return NULL;
+	return hermes_sub_open(bus, ring, start, 0, &sub) == HERMES_OK ? sub : NULL;
+}
+
 int ht_bus_teardown_state(void **state)
 {
 	ht_bus_teardown(*state);

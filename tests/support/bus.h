@@ -54,6 +54,13 @@ void ht_bus_ring_cfg(ht_bus *b, const hermes_ring_config *cfg);
  * whatever the test reached. */
 void ht_bus_teardown(ht_bus *b);
 
+/* For a child process, which must not fail the test but exit with a status
+ * of its own: attach to bus `name` and open a publisher, or a subscriber
+ * joined at `start`, on `ring`; NULL on any error. The attachment lasts
+ * until the child exits. */
+hermes_pub *ht_child_pub(const char *name, const char *ring);
+hermes_sub *ht_child_sub(const char *name, const char *ring, hermes_start start);
+
 /* A cmocka teardown for tests whose setup pointed *state at their ht_bus:
  * ht_bus_teardown(*state). */
 int ht_bus_teardown_state(void **state);

@@ -1,5 +1,6 @@
 /* Tests for hermesd (shm/hermesd/main.c, shm/hermesd/config.c, shm/hermesd/supervisor.c): the real
  * binary, real processes, real kills. */
+#include "tests/support/bus.h"
 #include "tests/support/daemon.h"
 #include "tests/support/testing.h"
 #include "tests/support/traffic.h"
@@ -450,10 +451,8 @@ static chaos_shared *chaos;
 static int chaos_subscriber(void *arg)
 {
 	int idx = (int)(uintptr_t)arg;
-	hermes_bus *bus;
-	hermes_sub *sub;
-	if (hermes_bus_attach(dmn.bus, &bus) ||
-	    hermes_sub_open(bus, "events", HERMES_START_EARLIEST, 0, &sub))
+	hermes_sub *sub = ht_child_sub(dmn.bus, "events", HERMES_START_EARLIEST);
+	if (!sub)
 		return 2;
 	chaos->subscribed++;
 	ht_checker chk = {.allow_gaps = true};
@@ -492,9 +491,8 @@ static int chaos_subscriber(void *arg)
 static int chaos_survivor(void *arg)
 {
 	(void)arg;
-	hermes_bus *bus;
-	hermes_pub *pub;
-	if (hermes_bus_attach(dmn.bus, &bus) || hermes_pub_open(bus, "events", &pub))
+	hermes_pub *pub = ht_child_pub(dmn.bus, "events");
+	if (!pub)
 		return 2;
 	uint64_t i = 0;
 	while (!chaos->stop) {
@@ -606,10 +604,8 @@ static void test_chaos_killed_producers_are_repaired_and_nothing_committed_is_lo
 static int blocking_subscriber(void *arg)
 {
 	int *ready = arg;
-	hermes_bus *bus;
-	hermes_sub *sub;
-	if (hermes_bus_attach(dmn.bus, &bus) ||
-	    hermes_sub_open(bus, "small", HERMES_START_LATEST, 0, &sub))
+	hermes_sub *sub = ht_child_sub(dmn.bus, "small", HERMES_START_LATEST);
+	if (!sub)
 		return 2;
 	atomic_store((_Atomic int *)ready, 1);
 	for (;;) /* subscribed, never reading: holds the ring back */
@@ -892,10 +888,8 @@ static void test_attach_detach_cycles_do_not_pile_up_in_hermesd(void **state)
 static int waiting_subscriber(void *arg)
 {
 	_Atomic int *ready = arg;
-	hermes_bus *bus;
-	hermes_sub *sub;
-	if (hermes_bus_attach(dmn.bus, &bus) ||
-	    hermes_sub_open(bus, "events", HERMES_START_LATEST, 0, &sub))
+	hermes_sub *sub = ht_child_sub(dmn.bus, "events", HERMES_START_LATEST);
+	if (!sub)
 		return 2;
 	atomic_store(ready, 1);
 	for (;;)
@@ -1101,9 +1095,8 @@ static uint64_t flow_count;
 static int flow_producer(void *arg)
 {
 	(void)arg;
-	hermes_bus *bus;
-	hermes_pub *pub;
-	if (hermes_bus_attach(dmn.bus, &bus) || hermes_pub_open(bus, "events", &pub))
+	hermes_pub *pub = ht_child_pub(dmn.bus, "events");
+	if (!pub)
 		return 2;
 	return ht_traffic_produce(pub, 0, flow_count, 30000000000ll) ? 1 : 0;
 }
@@ -1117,10 +1110,8 @@ static void flow_progress(void *ctx, const hermes_msg *m)
 static int flow_subscriber(void *arg)
 {
 	(void)arg;
-	hermes_bus *bus;
-	hermes_sub *sub;
-	if (hermes_bus_attach(dmn.bus, &bus) ||
-	    hermes_sub_open(bus, "events", HERMES_START_EARLIEST, 0, &sub))
+	hermes_sub *sub = ht_child_sub(dmn.bus, "events", HERMES_START_EARLIEST);
+	if (!sub)
 		return 2;
 	flow->subscribed = 1;
 	ht_checker chk = {0};
