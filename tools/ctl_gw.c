@@ -71,36 +71,24 @@ static const char *link_error(uint64_t code)
 static const json_u64_field bridge_counter_fields[] = {
 	{"connections_open", BC(connections_open)},
 	{"connections_accepted", BC(connections_accepted)},
-	{"connections_refused", BC(connections_refused)},
-	{"handshakes", BC(handshakes_ok)},
-	{"handshake_timeouts", BC(handshake_timeouts)},
-	{"auth_failures", BC(auth_failures)},
-	{"protocol_errors", BC(protocol_errors)},
-	{"errors_sent", BC(errors_sent)},
-	{"frames_in", BC(frames_in)},
-	{"frames_out", BC(frames_out)},
-	{"bytes_in", BC(bytes_in)},
-	{"bytes_out", BC(bytes_out)},
-	{"publishes", BC(publishes)},
-	{"publish_errors", BC(publish_errors)},
-	{"publish_stalls", BC(publish_stalls)},
-	{"publish_timeouts", BC(publish_timeouts)},
-	{"acks", BC(acks)},
-	{"delivers", BC(delivers)},
-	{"drops", BC(drops)},
-	{"loss_notices", BC(loss_notices)},
-	{"slow_disconnects", BC(slow_disconnects)},
-	{"ring_lost_messages", BC(ring_losses)},
-	{"subscriptions", BC(subscriptions)},
-	{"channels", BC(channels)},
+	{"connections_refused", BC(connections_refused)}, {"handshakes", BC(handshakes_ok)},
+	{"handshake_timeouts", BC(handshake_timeouts)}, {"auth_failures", BC(auth_failures)},
+	{"protocol_errors", BC(protocol_errors)}, {"errors_sent", BC(errors_sent)},
+	{"frames_in", BC(frames_in)}, {"frames_out", BC(frames_out)}, {"bytes_in", BC(bytes_in)},
+	{"bytes_out", BC(bytes_out)}, {"publishes", BC(publishes)},
+	{"publish_errors", BC(publish_errors)}, {"publish_stalls", BC(publish_stalls)},
+	{"publish_timeouts", BC(publish_timeouts)}, {"acks", BC(acks)}, {"delivers", BC(delivers)},
+	{"drops", BC(drops)}, {"loss_notices", BC(loss_notices)},
+	{"slow_disconnects", BC(slow_disconnects)}, {"ring_lost_messages", BC(ring_losses)},
+	{"subscriptions", BC(subscriptions)}, {"channels", BC(channels)},
 };
 #undef BC
 
 /* A link's counters, between its state and its last error. */
 #define LC(f) offsetof(ctl_bridge_link, f)
 static const json_u64_field link_counter_fields[] = {
-	{"connects", LC(connects)},	{"disconnects", LC(disconnects)}, {"exported", LC(exported)},
-	{"imported", LC(imported)},	{"export_lag", LC(export_lag)},	  {"duplicates", LC(duplicates)},
+	{"connects", LC(connects)}, {"disconnects", LC(disconnects)}, {"exported", LC(exported)},
+	{"imported", LC(imported)}, {"export_lag", LC(export_lag)}, {"duplicates", LC(duplicates)},
 	{"losses", LC(losses)},
 };
 #undef LC

@@ -399,31 +399,23 @@ static void inspect_text(const ctl_snap *s, const ctl_ring *r)
 /* The plain counters of inspect's ring, producer and subscriber objects. */
 #define RF(f) offsetof(ctl_ring, f)
 static const json_u64_field ring_positions[] = {
-	{"tail_seq", RF(tail_seq)},
-	{"tail_pos", RF(tail_pos)},
-	{"limit_pos", RF(limit)},
+	{"tail_seq", RF(tail_seq)}, {"tail_pos", RF(tail_pos)}, {"limit_pos", RF(limit)},
 	{"limit_seq", RF(seq_limit)},
 };
 #undef RF
 #define PF(f) offsetof(ctl_prod, f)
 static const json_u64_field prod_counters[] = {
-	{"messages", PF(msgs)},
-	{"bytes", PF(bytes)},
-	{"full_events", PF(full_events)},
+	{"messages", PF(msgs)}, {"bytes", PF(bytes)}, {"full_events", PF(full_events)},
 	{"aborts", PF(aborts)},
 };
 #undef PF
 #define SF(f) offsetof(ctl_sub, f)
 static const json_u64_field sub_cursor[] = {
-	{"next_seq", SF(seq)},
-	{"pos", SF(pos)},
-	{"lag_messages", SF(lag_msgs)},
+	{"next_seq", SF(seq)}, {"pos", SF(pos)}, {"lag_messages", SF(lag_msgs)},
 	{"lag_bytes", SF(lag_bytes)},
 };
 static const json_u64_field sub_counters[] = {
-	{"messages", SF(msgs)},
-	{"bytes", SF(bytes)},
-	{"lost_messages", SF(lost)},
+	{"messages", SF(msgs)}, {"bytes", SF(bytes)}, {"lost_messages", SF(lost)},
 	{"skipped_messages", SF(skipped)},
 };
 #undef SF
@@ -485,7 +477,8 @@ static void inspect_json(const ctl_snap *s, const ctl_ring *r)
 
 int cmd_inspect(ctl_ctx *ctx, int argc, char **argv)
 {
-	int r = ctl_common_options_only(ctx, argc, argv, 1, "which ring? (hermes-ctl inspect RING)");
+	int r = ctl_common_options_only(ctx, argc, argv, 1,
+					"which ring? (hermes-ctl inspect RING)");
 	if (r >= 0)
 		return r;
 	const char *name = argv[optind];
