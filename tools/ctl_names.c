@@ -13,57 +13,47 @@
 #define NAMES_REQUEST_MS 2000
 
 /* The request itself, into the caller's *resp. */
-static bool ask(const ctl_ctx *ctx, hermes_bus *bus, uint32_t op, hm_ctl_resp *resp, char *why,
-		size_t whylen)
+static hermes_err ask(const ctl_ctx *ctx, hermes_bus *bus, uint32_t op, hm_ctl_resp *resp)
 {
 	char path[256];
 	ctl_control_path(ctx, bus, path, sizeof path);
-	if (!path[0]) {
-		snprintf(why, whylen, "no control socket recorded in the segment");
-		return false;
-	}
+	if (!path[0])
+		return hm_fail(HERMES_ENOSUPERVISOR, "no control socket recorded in the segment");
 	int fd = hm_ctl_connect(path);
-	if (fd < 0) {
-		snprintf(why, whylen, "cannot connect to %s: %s", path, strerror(errno));
-		return false;
-	}
+	if (fd < 0)
+		return hm_fail(HERMES_ENOSUPERVISOR, "cannot connect to %s: %s", path, strerror(errno));
 	hm_ctl_req req = {.magic = HM_CTL_MAGIC, .op = op};
 	hermes_err err = hm_ctl_call(fd, &req, resp, NAMES_REQUEST_MS);
 	close(fd);
-	if (err || resp->err) {
-		snprintf(why, whylen, "%s did not answer: %s", path,
-			 hermes_strerror(err ? err : (hermes_err)resp->err));
-		return false;
-	}
-	return true;
+	if (!err && resp->err)
+		err = (hermes_err)resp->err;
+	if (err)
+		return hm_fail(err, "%s did not answer: %s", path, hermes_strerror(err));
+	return HERMES_OK;
 }
 
-hm_ctl_resp *ctl_supervisor_ask(const ctl_ctx *ctx, hermes_bus *bus, uint32_t op, char *why,
-				size_t whylen)
+hermes_err ctl_supervisor_ask(const ctl_ctx *ctx, hermes_bus *bus, uint32_t op,
+			      hm_ctl_resp **out)
 {
 	hm_ctl_resp *resp = malloc(sizeof *resp);
-	if (!resp) {
-		snprintf(why, whylen, "out of memory");
-		return NULL;
-	}
-	if (!ask(ctx, bus, op, resp, why, whylen)) {
+	if (!resp)
+		return hm_fail(HERMES_ENOMEM, "out of memory");
+	hermes_err err = ask(ctx, bus, op, resp);
+	if (err) {
 		free(resp);
-		return NULL;
+		return err;
 	}
-	return resp;
+	*out = resp;
+	return HERMES_OK;
 }
 
-bool ctl_names_fetch(const ctl_ctx *ctx, hermes_bus *bus, ctl_names *out, char *why, size_t whylen)
+hermes_err ctl_names_fetch(const ctl_ctx *ctx, hermes_bus *bus, ctl_names *out)
 {
-	char scratch[8];
-	if (!why) {
-		why = scratch;
-		whylen = sizeof scratch;
-	}
 	out->n = 0;
-	hm_ctl_resp *resp = ctl_supervisor_ask(ctx, bus, HM_CTL_NAMES, why, whylen);
-	if (!resp)
-		return false;
+	hm_ctl_resp *resp = NULL;
+	hermes_err err = ctl_supervisor_ask(ctx, bus, HM_CTL_NAMES, &resp);
+	if (err)
+		return err;
 	/* hermesd's answer is another process's memory: each record is checked
 	 * as hermesd checked what its client sent. */
 	for (uint32_t i = 0; i < resp->count && i < HM_CTL_MAX_CLIENTS; i++) {
@@ -79,7 +69,7 @@ bool ctl_names_fetch(const ctl_ctx *ctx, hermes_bus *bus, ctl_names *out, char *
 	}
 	hm_clear_detail();
 	free(resp);
-	return true;
+	return HERMES_OK;
 }
 
 const hm_ctl_label *ctl_names_find(const ctl_names *names, pid_t pid)
@@ -118,7 +108,7 @@ void ctl_names_snap(const ctl_ctx *ctx, hermes_bus *bus, ctl_snap *s)
 {
 	static ctl_names names;
 	if (s->sup.state == CTL_SUP_UP || (ctx->run_dir && *ctx->run_dir))
-		ctl_names_fetch(ctx, bus, &names, NULL, 0);
+		(void)ctl_names_fetch(ctx, bus, &names); /* none: no names shown */
 	else
 		names.n = 0;
 	ctl_names_apply(&names, s);

@@ -16,11 +16,12 @@
 #include "tools/ctl_snap.h"
 
 /* Send one request with op `op` to the hermesd of the bus (its control
- * socket as ctl_control_path finds it) and wait up to 2 s for the answer.
- * Returns the answer, for the caller to free(); NULL, with *why set, when
- * out of memory or hermesd cannot be asked or refuses. */
-hm_ctl_resp *ctl_supervisor_ask(const ctl_ctx *ctx, hermes_bus *bus, uint32_t op, char *why,
-				size_t whylen);
+ * socket as ctl_control_path finds it) and wait up to 2 s for the answer:
+ * *out, for the caller to free(). An error, with its detail
+ * (hermes_last_error_detail), when out of memory or hermesd cannot be asked
+ * or refuses. */
+hermes_err ctl_supervisor_ask(const ctl_ctx *ctx, hermes_bus *bus, uint32_t op,
+			      hm_ctl_resp **out);
 
 typedef struct ctl_names {
 	unsigned n;
@@ -28,10 +29,10 @@ typedef struct ctl_names {
 } ctl_names;
 
 /* Ask the hermesd of the bus (its control socket as ctl_control_path finds
- * it) for the names of its connected clients. false (n = 0, *why set when
- * why is not NULL) when it cannot be asked or is older than names; records
- * whose name or instance fail the checks of shm/app_name.h are dropped. */
-bool ctl_names_fetch(const ctl_ctx *ctx, hermes_bus *bus, ctl_names *out, char *why, size_t whylen);
+ * it) for the names of its connected clients. An error (n = 0, with its
+ * detail) when it cannot be asked or is older than names; records whose
+ * name or instance fail the checks of shm/app_name.h are dropped. */
+hermes_err ctl_names_fetch(const ctl_ctx *ctx, hermes_bus *bus, ctl_names *out);
 
 /* The record of the client with this pid (as the kernel gives it to
  * hermesd), or NULL. */

@@ -581,14 +581,14 @@ static void slot_owner(clients *cs, const ctl_owner *o, const char *ring, bool p
 	client_hold(c, ring, producer, o->slot);
 }
 
-/* Ask hermesd who is connected. Returns false (with *why set) when it
- * cannot be asked. */
-static bool supervisor_clients(const ctl_ctx *ctx, hermes_bus *bus, clients *cs, char *why,
-			       size_t whylen)
+/* Ask hermesd who is connected. An error, with its detail, when it cannot
+ * be asked. */
+static hermes_err supervisor_clients(const ctl_ctx *ctx, hermes_bus *bus, clients *cs)
 {
-	hm_ctl_resp *resp = ctl_supervisor_ask(ctx, bus, HM_CTL_CLIENTS, why, whylen);
-	if (!resp)
-		return false;
+	hm_ctl_resp *resp = NULL;
+	hermes_err err = ctl_supervisor_ask(ctx, bus, HM_CTL_CLIENTS, &resp);
+	if (err)
+		return err;
 	pid_t self = getpid();
 	for (uint32_t i = 0; i < resp->count && i < HM_CTL_MAX_CLIENTS; i++) {
 		const hm_ctl_client *k = &resp->u.clients[i];
@@ -606,7 +606,7 @@ static bool supervisor_clients(const ctl_ctx *ctx, hermes_bus *bus, clients *cs,
 		c->comm[sizeof k->comm] = '\0';
 	}
 	free(resp);
-	return true;
+	return HERMES_OK;
 }
 
 static void fmt_since(char *buf, size_t len, uint64_t ns)
@@ -775,13 +775,16 @@ int cmd_clients(ctl_ctx *ctx, int argc, char **argv)
 	clients cs = {0};
 	char why[384] = "";
 	bool asked = false;
-	if (s->sup.state == CTL_SUP_UP || (ctx->run_dir && *ctx->run_dir))
-		asked = supervisor_clients(ctx, bus, &cs, why, sizeof why);
-	else
+	if (s->sup.state == CTL_SUP_UP || (ctx->run_dir && *ctx->run_dir)) {
+		asked = supervisor_clients(ctx, bus, &cs) == HERMES_OK;
+		if (!asked)
+			snprintf(why, sizeof why, "%s", hermes_last_error_detail());
+	} else {
 		snprintf(why, sizeof why, "supervisor down");
+	}
 	static ctl_names names;
 	if (asked)
-		ctl_names_fetch(ctx, bus, &names, NULL, 0);
+		(void)ctl_names_fetch(ctx, bus, &names); /* none: no names shown */
 	hermes_bus_detach(bus);
 	clients_from_slots(&cs, s);
 	clients_complete(&cs, asked ? &names : NULL);
