@@ -378,14 +378,7 @@ void hn_config_defaults(hn_config *c)
 hermes_err hn_config_load_file(hn_config *c, const char *path)
 {
 	c->error[0] = '\0';
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		snprintf(c->error, sizeof c->error, "cannot read %s: %s", path, strerror(errno));
-		return HERMES_EINVAL;
-	}
-	int r = ini_parse_file(f, on_entry, c);
-	fclose(f);
-	return hm_ini_result(r, NULL, c->error, sizeof c->error);
+	return hm_ini_result(ini_parse(path, on_entry, c), path, c->error, sizeof c->error);
 }
 
 hermes_err hn_config_load_string(hn_config *c, const char *text)

@@ -124,7 +124,7 @@ typedef struct hn_config {
 void hn_config_defaults(hn_config *c);
 
 /* Read an INI file over the current values. HERMES_EINVAL with c->error
- * (line and reason) on any problem. */
+ * ("PATH:LINE: reason", or "PATH: cannot read: reason") on any problem. */
 hermes_err hn_config_load_file(hn_config *c, const char *path);
 hermes_err hn_config_load_string(hn_config *c, const char *text);
 

@@ -371,7 +371,7 @@ static int configure(hn_config *c, const hm_cli *cli)
 {
 	hn_config_defaults(c);
 	if (cli->config && hn_config_load_file(c, cli->config) != HERMES_OK) {
-		fprintf(stderr, "hermes-nats: %s: %s\n", cli->config, c->error);
+		fprintf(stderr, "hermes-nats: %s\n", c->error);
 		return 1;
 	}
 	return hm_cli_apply(cli, "hermes-nats", set_flag, c, c->error);
