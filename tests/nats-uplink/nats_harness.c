@@ -271,16 +271,12 @@ void hnt_bus_start(hnt_bus *b, const char *tag, const char *rings_ini)
 	memset(b, 0, sizeof *b);
 	ht_daemon_init(&b->d, tag);
 	reg_add((void **)reg_buses, b);
-	char conf[192], text[1024];
-	snprintf(conf, sizeof conf, "%s/hermesd.conf", b->d.run_dir);
+	char text[1024];
 	if ((size_t)snprintf(text, sizeof text, "[bus]\nsize = 256M\n%s", rings_ini) >= sizeof text)
 		fail_msg("hermesd.conf of bus %s: the rings take over %zu bytes", tag, sizeof text);
-	ht_write_file(conf, text);
-	const char *extra[] = {"--config", conf, "--remove-on-exit", NULL};
-	ht_daemon_start(&b->d, extra);
-	hermes_err err = hermes_bus_attach(b->d.bus, &b->bus);
-	if (err)
-		fail_msg("attach %s: %s", b->d.bus, hermes_strerror(err));
+	/* hnt_bus_cleanup kills hermesd and removes the segment itself. */
+	ht_daemon_start_config(&b->d, text);
+	b->bus = ht_daemon_attach(&b->d);
 	snprintf(b->state_path, sizeof b->state_path, "/dev/shm/hermes-nats.%s", b->d.bus);
 }
 
