@@ -206,9 +206,8 @@ int cmd_bridges(ctl_ctx *ctx, int argc, char **argv)
 		ctl_error("out of memory");
 		return CTL_EXIT_ERR;
 	}
-	char err[384];
-	if (ctl_bridges_read(ctx->stats_dir, ctx->bus, bs, err, sizeof err) != 0) {
-		ctl_error("bus '%s': %s", ctx->bus, err);
+	if (ctl_bridges_read(ctx->stats_dir, ctx->bus, bs) != HERMES_OK) {
+		ctl_error("bus '%s': %s", ctx->bus, hermes_last_error_detail());
 		free(bs);
 		return CTL_EXIT_ERR;
 	}
@@ -478,8 +477,7 @@ void ctl_gw_summary(const ctl_ctx *ctx, FILE *f)
 {
 	ctl_bridges *bs = calloc(1, sizeof *bs);
 	ctl_uplink *u = calloc(1, sizeof *u);
-	char err[384];
-	if (!bs || !u || ctl_bridges_read(ctx->stats_dir, ctx->bus, bs, err, sizeof err) != 0) {
+	if (!bs || !u || ctl_bridges_read(ctx->stats_dir, ctx->bus, bs) != HERMES_OK) {
 		free(bs);
 		free(u);
 		return;

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "core/atomics.h"
+#include "core/error_detail.h"
 #include "core/proc.h"
 #include "tcp-bridge/bridge/stats_layout.h"
 #include "nats-uplink/state_layout.h"
@@ -265,17 +266,13 @@ static int by_port(const void *a, const void *b)
 	return (x->port > y->port) - (x->port < y->port);
 }
 
-int ctl_bridges_read(const char *dir, const char *bus, ctl_bridges *out, char *err, size_t errlen)
+hermes_err ctl_bridges_read(const char *dir, const char *bus, ctl_bridges *out)
 {
 	memset(out, 0, sizeof *out);
 	snprintf(out->dir, sizeof out->dir, "%s", dir);
 	DIR *d = opendir(dir);
-	if (!d) {
-		if (errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "cannot read %s: %s", dir, strerror(errno));
-		return -1;
-	}
+	if (!d)
+		return errno == ENOENT ? HERMES_OK : hm_fail_errno("cannot read", dir);
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
 		unsigned port;
@@ -315,7 +312,7 @@ int ctl_bridges_read(const char *dir, const char *bus, ctl_bridges *out, char *e
 	}
 	closedir(d);
 	qsort(out->v, out->n, sizeof out->v[0], by_port);
-	return 0;
+	return HERMES_OK;
 }
 
 const char *ctl_link_state_name(uint64_t s)

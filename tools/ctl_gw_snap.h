@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <hermes/error.h>
+
 #define CTL_STATS_DIR_DEFAULT "/dev/shm"
 
 /* At most this many bridge files of one bus are read (one per port). */
@@ -69,11 +71,11 @@ typedef struct ctl_bridges {
 	ctl_gw_skip skipped[CTL_GW_MAX_BRIDGES];
 } ctl_bridges;
 
-/* Read every DIR/hermes-bridge.<bus>.<port>. Returns 0, or -1 with *err
- * set when the directory itself cannot be read (a missing directory is no
+/* Read every DIR/hermes-bridge.<bus>.<port>. An error, with its detail,
+ * only when the directory itself cannot be read (a missing directory is no
  * error: no bridges). Files that are half-written, of another version or
  * for another bus (by their header) are listed in skipped[]. */
-int ctl_bridges_read(const char *dir, const char *bus, ctl_bridges *out, char *err, size_t errlen);
+hermes_err ctl_bridges_read(const char *dir, const char *bus, ctl_bridges *out);
 
 typedef struct ctl_uplink_ring {
 	char name[48];

@@ -584,8 +584,7 @@ static void write_gw_metrics(FILE *f, const ctl_ctx *ctx)
 {
 	ctl_bridges *bs = calloc(1, sizeof *bs);
 	ctl_uplink *u = calloc(1, sizeof *u);
-	char err[384];
-	if (bs && ctl_bridges_read(ctx->stats_dir, ctx->bus, bs, err, sizeof err) == 0)
+	if (bs && ctl_bridges_read(ctx->stats_dir, ctx->bus, bs) == HERMES_OK)
 		write_bridge_metrics(f, ctx->bus, bs);
 	if (u) {
 		ctl_uplink_read(ctx->stats_dir, ctx->bus, u);
