@@ -44,6 +44,9 @@
 
 #define SCAN_INTERVAL_MS 200
 #define MAX_CLIENTS 1024
+#define LISTEN_BACKLOG 128
+#define EVENTS_PER_WAIT 64
+#define REPAIR_RETRY_MS 20 /* a repair pass that left work retries this soon */
 
 /* A ring slot a client registered (HM_CTL_SLOT) and the owner value it
  * holds there. */
@@ -387,7 +390,7 @@ static int open_socket(void)
 	if (d.listen_fd < 0 || bind(d.listen_fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
 	    chmod(d.sock_path, d.cfg.mode & 0777) != 0 ||
 	    (d.cfg.group != (gid_t)-1 && chown(d.sock_path, (uid_t)-1, d.cfg.group) != 0) ||
-	    listen(d.listen_fd, 128) != 0) {
+	    listen(d.listen_fd, LISTEN_BACKLOG) != 0) {
 		hm_dlog(HM_DLOG_ERROR, "cannot listen on %s: %s", d.sock_path, strerror(errno));
 		return -1;
 	}
@@ -1092,8 +1095,8 @@ static void dispatch(int fd)
 static void event_loop(void)
 {
 	while (!d.stop) {
-		struct epoll_event evs[64];
-		int n = epoll_wait(d.epfd, evs, 64, d.pending_repairs ? 20 : -1);
+		struct epoll_event evs[EVENTS_PER_WAIT];
+		int n = epoll_wait(d.epfd, evs, EVENTS_PER_WAIT, d.pending_repairs ? REPAIR_RETRY_MS : -1);
 		if (n < 0 && errno != EINTR) {
 			hm_dlog(HM_DLOG_ERROR, "epoll_wait: %s", strerror(errno));
 			break;

@@ -41,6 +41,9 @@
 #define READS_PER_TURN 8
 #define CLOSE_GRACE_NS 2000000000ull
 #define ACCEPT_PAUSE_NS 100000000ull
+#define MAX_SLEEP_MS 60000  /* the longest epoll_wait: timers are re-checked after it */
+#define EVENTS_PER_WAIT 256 /* epoll events, and fired watch slots, taken at once */
+#define LISTEN_BACKLOG 1024
 
 enum { DL_NONE = 0, DL_HANDSHAKE = 1, DL_CLOSING = 2 };
 
@@ -484,7 +487,7 @@ static int open_listener(loop *L)
 	L->lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
 	if (L->lfd < 0 || setsockopt(L->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-	    bind(L->lfd, (struct sockaddr *)&ss, sl) != 0 || listen(L->lfd, 1024) != 0) {
+	    bind(L->lfd, (struct sockaddr *)&ss, sl) != 0 || listen(L->lfd, LISTEN_BACKLOG) != 0) {
 		hm_dlog(HM_DLOG_ERROR, "cannot listen on %s: %s", L->cfg->listen, strerror(errno));
 		return -1;
 	}
@@ -551,7 +554,7 @@ static int next_timeout_ms(loop *L, uint64_t links_next)
 	if (next <= now)
 		return 0;
 	uint64_t ms = (next - now + 999999) / 1000000;
-	return ms > 60000 ? 60000 : (int)ms;
+	return ms > MAX_SLEEP_MS ? MAX_SLEEP_MS : (int)ms;
 }
 
 /* The bridge's public key, for clients to pin (when it has a secret). */
@@ -608,9 +611,9 @@ static void dispatch(loop *L, const struct epoll_event *evs, int n)
 		} else if (tag == TAG_SIGNAL) {
 			on_signals(L);
 		} else if (tag == TAG_WATCH) {
-			int slots[256];
+			int slots[EVENTS_PER_WAIT];
 			unsigned k;
-			while ((k = hm_watch_collect(L->watch, slots, 256)) > 0)
+			while ((k = hm_watch_collect(L->watch, slots, EVENTS_PER_WAIT)) > 0)
 				hm_feeds_fired(&L->srv, slots, k);
 		} else if (tag & TAG_LINK) {
 			hm_link_on_io((hm_link *)(uintptr_t)(tag & ~(uint64_t)TAG_LINK), evs[i].events);
@@ -702,13 +705,13 @@ static uint64_t tick_links(loop *L, uint64_t next)
 static void run(loop *L)
 {
 	hm_server *s = &L->srv;
-	struct epoll_event evs[256];
+	struct epoll_event evs[EVENTS_PER_WAIT];
 	uint64_t links_next = 0;
 	while (!L->stop) {
 		int timeout = next_timeout_ms(L, links_next);
 		if (timeout != 0)
 			hm_feeds_watch(s); /* about to sleep: the watcher takes over */
-		int n = epoll_wait(L->epfd, evs, 256, timeout);
+		int n = epoll_wait(L->epfd, evs, EVENTS_PER_WAIT, timeout);
 		if (n < 0 && errno != EINTR) {
 			hm_dlog(HM_DLOG_ERROR, "epoll_wait: %s", strerror(errno));
 			break;
