@@ -9,6 +9,7 @@
 
 #include "daemon/cli.h"
 #include "daemon/ini.h"
+#include "daemon/log.h"
 #include "daemon/run.h"
 
 enum { OPT_SWITCH = 256, OPT_OWN };
@@ -171,6 +172,21 @@ static void test_choices_are_looked_up_by_their_whole_name(void **state)
 	assert_int_equal(v, 9);
 }
 
+static void test_log_level_values_are_the_four_levels(void **state)
+{
+	(void)state;
+	char error[128] = "";
+	int level = -7;
+	assert_true(hm_ini_log_level("debug", &level, error, sizeof error));
+	assert_int_equal(level, HM_DLOG_DEBUG);
+	assert_true(hm_ini_log_level("error", &level, error, sizeof error));
+	assert_int_equal(level, HM_DLOG_ERROR);
+	assert_string_equal(error, "");
+	assert_false(hm_ini_log_level("loud", &level, error, sizeof error));
+	assert_int_equal(level, HM_DLOG_ERROR);
+	assert_string_equal(error, "log_level 'loud' must be error, warn, info or debug");
+}
+
 static int ticks;
 
 static int tick_until_third(void *arg)
@@ -212,6 +228,7 @@ int main(void)
 		cmocka_unit_test(test_apply_sets_each_flag_in_order_and_stops_at_a_bad_one),
 		cmocka_unit_test(test_booleans_have_one_syntax),
 		cmocka_unit_test(test_choices_are_looked_up_by_their_whole_name),
+		cmocka_unit_test(test_log_level_values_are_the_four_levels),
 		cmocka_unit_test(test_waits_end_at_a_stop_signal_or_a_tick),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
