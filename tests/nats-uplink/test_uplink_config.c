@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "tests/support/bus.h"
 #include "tests/support/testing.h"
 #include "tests/nats-uplink/nats_harness.h"
 
@@ -185,6 +186,26 @@ static hn_ring_cfg ring_cfg(const char *name, unsigned mode)
 	return r;
 }
 
+/* The state file at path opened for bus "busx" with this id, ring r claimed
+ * in it; close_state unmaps and closes it. */
+static hn_ring_state *open_state(const char *path, uint64_t id, const hn_ring_cfg *r,
+				 hn_state_header **h, int *fd)
+{
+	char err[300];
+	*fd = hn_state_open(path, "busx", id, NULL, h, err, sizeof err);
+	if (*fd < 0)
+		fail_msg("open %s: %s", path, err);
+	hn_ring_state *rs = hn_state_ring_claim(*h, r);
+	assert_non_null(rs);
+	return rs;
+}
+
+static void close_state(hn_state_header *h, int fd)
+{
+	munmap(h, HN_STATE_SIZE);
+	close(fd);
+}
+
 static void test_state_file_keeps_resets_and_locks(void **state)
 {
 	(void)state;
@@ -192,11 +213,9 @@ static void test_state_file_keeps_resets_and_locks(void **state)
 	state_path(path, sizeof path);
 	unlink(path);
 	hn_state_header *h;
-	int fd = hn_state_open(path, "busx", 0x1111, NULL, &h, err, sizeof err);
-	assert_true(fd >= 0);
+	int fd;
 	hn_ring_cfg r = ring_cfg("x", HN_MODE_JETSTREAM);
-	hn_ring_state *rs = hn_state_ring_claim(h, &r);
-	assert_non_null(rs);
+	hn_ring_state *rs = open_state(path, 0x1111, &r, &h, &fd);
 	hm_store_relaxed_u64(&rs->inp.applied, 42);
 	hn_state_started(h, "hermes");
 	/* A second uplink for the same bus is refused while the first lives,
@@ -206,31 +225,24 @@ static void test_state_file_keeps_resets_and_locks(void **state)
 	char pid[32];
 	snprintf(pid, sizeof pid, "pid %d", (int)getpid());
 	assert_non_null(strstr(err, pid));
-	munmap(h, HN_STATE_SIZE);
-	close(fd);
+	close_state(h, fd);
 
 	/* Same bus: the persistent state is still there; readers see it. */
-	fd = hn_state_open(path, "busx", 0x1111, NULL, &h, err, sizeof err);
-	assert_true(fd >= 0);
-	rs = hn_state_ring_claim(h, &r);
+	rs = open_state(path, 0x1111, &r, &h, &fd);
 	assert_int_equal(hm_load_relaxed_u64(&rs->inp.applied), 42);
 	const hn_state_header *ro = hn_state_map_readonly(path, err, sizeof err);
 	assert_non_null(ro);
 	assert_int_equal(ro->bus_id, 0x1111);
 	assert_int_equal(hn_state_ring((hn_state_header *)ro, 0)->configured, 1);
 	hn_state_unmap(ro);
-	munmap(h, HN_STATE_SIZE);
-	close(fd);
+	close_state(h, fd);
 
 	/* The bus was re-created (another id): start over. */
-	fd = hn_state_open(path, "busx", 0x2222, NULL, &h, err, sizeof err);
-	assert_true(fd >= 0);
-	rs = hn_state_ring_claim(h, &r);
+	rs = open_state(path, 0x2222, &r, &h, &fd);
 	assert_int_equal(hm_load_relaxed_u64(&rs->inp.applied), 0);
 	/* Another layout version: refused, never overwritten. */
 	h->version = HN_STATE_VERSION + 1;
-	munmap(h, HN_STATE_SIZE);
-	close(fd);
+	close_state(h, fd);
 	assert_int_equal(hn_state_open(path, "busx", 0x2222, NULL, &h, err, sizeof err), -1);
 	assert_non_null(strstr(err, "another hermes-nats version"));
 	unlink(path);
@@ -280,13 +292,10 @@ static void test_range_log_finds_inbound_sequences(void **state)
 static void test_restart_settles_an_unfinished_commit(void **state)
 {
 	(void)state;
-	char name[64];
-	ht_unique_name(name, sizeof name, "resolve");
-	hermes_bus *bus;
-	assert_int_equal(hermes_bus_create(name, 8u << 20, 0600, &bus), HERMES_OK);
-	hermes_ring_config rc = {.name = "r", .capacity = 1 << 16, .max_msg = 1024,
-				 .policy = HERMES_POLICY_BLOCK};
-	assert_int_equal(hermes_ring_create(bus, &rc), HERMES_OK);
+	ht_bus b;
+	ht_bus_private(&b, "resolve", 8u << 20);
+	ht_bus_ring(&b, "r", 1 << 16, 1024, HERMES_POLICY_BLOCK);
+	hermes_bus *bus = b.bus;
 	hermes_pub *pub;
 	assert_int_equal(hermes_pub_open(bus, "r", &pub), HERMES_OK);
 	hn_ring_state *rs = calloc(1, sizeof *rs);
@@ -327,8 +336,7 @@ static void test_restart_settles_an_unfinished_commit(void **state)
 
 	free(rs);
 	hermes_pub_close(pub);
-	hermes_bus_detach(bus);
-	hermes_bus_unlink(name);
+	ht_bus_teardown(&b);
 }
 
 int main(void)
