@@ -31,21 +31,7 @@
 #define CALL_SLACK_NS 2000000000ull /* what a loaded 2-core machine may add */
 #define SCRIBBLE_NS 150000000ull    /* per region */
 
-static ht_daemon dmn;
-
-static int setup(void **state)
-{
-	(void)state;
-	ht_daemon_init(&dmn, "chaos");
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	ht_daemon_cleanup(&dmn);
-	return 0;
-}
+static ht_daemon dmn; /* each test's own (ht_daemon_setup) */
 
 static void nap_ms(int ms)
 {
@@ -193,8 +179,7 @@ static void assert_hermesd_alive(const char *after)
 {
 	if (ht_daemon_alive(&dmn))
 		return;
-	int st = ht_wait_child(dmn.pid, 1000);
-	dmn.pid = 0;
+	int st = ht_daemon_wait_exit(&dmn, 1000);
 	fail_msg("hermesd exited after scribbling %s (status %d%s%d); see %s", after, st,
 		 WIFSIGNALED(st) ? ", signal " : ", exit ", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
 		 dmn.log);
@@ -280,14 +265,8 @@ static void test_hostile_segment_live(void **state)
 	munmap(sh, sizeof *sh);
 
 	/* Truncated under hermesd: it stops with exit 1, no signal. */
-	char path[96];
-	snprintf(path, sizeof path, "/hermes.%s", dmn.bus);
-	int fd = shm_open(path, O_RDWR, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, 8192), 0);
-	close(fd);
-	int st = ht_wait_child(dmn.pid, 10000);
-	dmn.pid = 0;
+	ht_daemon_truncate(&dmn, 8192);
+	int st = ht_daemon_wait_exit(&dmn, 10000);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 1);
 	hermes_bus_detach(bus); /* unmapping touches nothing */
@@ -333,9 +312,10 @@ static void test_undersized_segment_files_are_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_hostile_segment_live, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_undersized_segment_files_are_refused, setup,
-						teardown),
+		cmocka_unit_test_prestate_setup_teardown(test_hostile_segment_live, ht_daemon_setup,
+							 ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_undersized_segment_files_are_refused,
+							 ht_daemon_setup, ht_daemon_teardown, &dmn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,10 +1,13 @@
 #include "tests/support/daemon.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,6 +74,24 @@ void ht_daemon_start_config(ht_daemon *d, const char *config)
 	ht_daemon_start(d, extra);
 }
 
+void ht_daemon_truncate(const ht_daemon *d, off_t size)
+{
+	char path[96];
+	snprintf(path, sizeof path, "/hermes.%s", d->bus);
+	int fd = shm_open(path, O_RDWR, 0);
+	if (fd < 0)
+		fail_msg("open segment %s: %s", path, strerror(errno));
+	assert_int_equal(ftruncate(fd, size), 0);
+	close(fd);
+}
+
+int ht_daemon_wait_exit(ht_daemon *d, int timeout_ms)
+{
+	int st = ht_wait_child(d->pid, timeout_ms);
+	d->pid = 0;
+	return st;
+}
+
 hermes_bus *ht_daemon_attach(const ht_daemon *d)
 {
 	hermes_bus *bus;
@@ -131,6 +152,18 @@ void ht_daemon_cleanup(ht_daemon *d)
 	d->notify_fd = -1;
 	hermes_bus_unlink(d->bus);
 	ht_remove_tree(d->run_dir);
+}
+
+int ht_daemon_setup(void **state)
+{
+	ht_daemon_init(*state, "d");
+	return 0;
+}
+
+int ht_daemon_teardown(void **state)
+{
+	ht_daemon_cleanup(*state);
+	return 0;
 }
 
 int ht_daemon_log_count(const ht_daemon *d, const char *needle)

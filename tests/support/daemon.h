@@ -29,6 +29,14 @@ void ht_daemon_init(ht_daemon *d, const char *tag);
  * its NOTIFY_SOCKET. Fails the test if it does not come up. */
 void ht_daemon_start(ht_daemon *d, const char *const *extra);
 
+/* Cut d's segment file to `size` bytes under the running hermesd, as a
+ * careless operator could; fails the test when the file cannot be opened. */
+void ht_daemon_truncate(const ht_daemon *d, off_t size);
+
+/* Wait (timeout_ms; past it: SIGKILL and fail the test) for hermesd to exit
+ * by itself; its wait status. d->pid becomes 0. */
+int ht_daemon_wait_exit(ht_daemon *d, int timeout_ms);
+
 /* Attach to d's bus (hermes_bus_attach); fails the test, with the error's
  * detail and d->log, when it cannot. Detach with hermes_bus_detach. */
 struct hermes_bus *ht_daemon_attach(const ht_daemon *d);
@@ -61,6 +69,13 @@ void ht_daemon_kill(ht_daemon *d);
 
 /* Stop if running, remove the segment and the run directory. */
 void ht_daemon_cleanup(ht_daemon *d);
+
+/* cmocka set-up and teardown around one hermesd per test, for tests that
+ * give their ht_daemon as the initial state
+ * (cmocka_unit_test_prestate_setup_teardown(test, ht_daemon_setup,
+ * ht_daemon_teardown, &d)): ht_daemon_init, and ht_daemon_cleanup. */
+int ht_daemon_setup(void **state);
+int ht_daemon_teardown(void **state);
 
 /* Does d->log contain needle? */
 int ht_daemon_log_has(const ht_daemon *d, const char *needle);

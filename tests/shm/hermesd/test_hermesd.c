@@ -27,21 +27,8 @@
 #include "shm/control.h"
 #include "shm/segment.h"
 
-static ht_daemon dmn;
+static ht_daemon dmn; /* each test's own (ht_daemon_setup) */
 
-static int setup(void **state)
-{
-	(void)state;
-	ht_daemon_init(&dmn, "hd");
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	ht_daemon_cleanup(&dmn);
-	return 0;
-}
 
 static bool segment_exists(const char *bus)
 {
@@ -1228,14 +1215,8 @@ static void test_truncated_segment_stops_hermesd_cleanly(void **state)
 {
 	(void)state;
 	ht_daemon_start(&dmn, NULL);
-	char path[96];
-	snprintf(path, sizeof path, "/hermes.%s", dmn.bus);
-	int fd = shm_open(path, O_RDWR, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, 4096), 0);
-	close(fd);
-	int st = ht_wait_child(dmn.pid, 10000);
-	dmn.pid = 0;
+	ht_daemon_truncate(&dmn, 4096);
+	int st = ht_daemon_wait_exit(&dmn, 10000);
 	if (!WIFEXITED(st))
 		fail_msg("hermesd died of signal %d; see %s", WTERMSIG(st), dmn.log);
 	assert_int_equal(WEXITSTATUS(st), 1);
@@ -1435,51 +1416,55 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_parser_accepts_the_documented_format),
 		cmocka_unit_test(test_config_parser_names_the_line_and_key_of_errors),
-		cmocka_unit_test_setup_teardown(test_bad_configs_exit_1_and_leave_no_segment, setup,
-						teardown),
+		cmocka_unit_test_prestate_setup_teardown(test_bad_configs_exit_1_and_leave_no_segment,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
 		cmocka_unit_test(test_config_is_never_silently_lossy),
-		cmocka_unit_test_setup_teardown(test_bad_flags_are_usage_errors_exit_2, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_changed_size_is_reported_on_restart_and_sighup,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_second_hermesd_on_the_same_bus_is_refused, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_rings_are_created_and_deleted_through_the_supervisor,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sigterm_with_remove_on_exit_leaves_nothing, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_restart_readopts_rings_and_messages, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sighup_creates_newly_declared_rings, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_chaos_killed_producers_are_repaired_and_nothing_committed_is_lost, setup,
-			teardown),
-		cmocka_unit_test_setup_teardown(test_chaos_killed_subscriber_releases_a_block_ring_within_1s,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_client_in_another_pid_namespace_keeps_its_claim,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forged_owner_pid_does_not_free_a_live_slot, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_hidepid_does_not_make_clients_look_dead, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_attach_detach_cycles_do_not_pile_up_in_hermesd,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_killed_subscriber_is_released_on_its_pidfd, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_killed_named_client_is_logged_by_name_in_fields,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hostile_client_names_are_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_chaos_hermesd_killed_and_restarted_mid_flow_loses_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mode_decides_who_may_attach, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_small_dev_shm_is_a_clear_error_leaving_nothing,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_truncated_segment_stops_hermesd_cleanly, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_another_user_is_not_told_to_remove_a_live_bus,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_corrupt_rings_are_quarantined_and_hermesd_keeps_serving, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_threads_share_one_handle_for_opens_and_closes,
-						setup, teardown),
+		cmocka_unit_test_prestate_setup_teardown(test_bad_flags_are_usage_errors_exit_2,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_changed_size_is_reported_on_restart_and_sighup,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_second_hermesd_on_the_same_bus_is_refused,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_rings_are_created_and_deleted_through_the_supervisor,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_sigterm_with_remove_on_exit_leaves_nothing,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_restart_readopts_rings_and_messages,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_sighup_creates_newly_declared_rings,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_chaos_killed_producers_are_repaired_and_nothing_committed_is_lost,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_chaos_killed_subscriber_releases_a_block_ring_within_1s,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_client_in_another_pid_namespace_keeps_its_claim,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_forged_owner_pid_does_not_free_a_live_slot,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_hidepid_does_not_make_clients_look_dead,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_attach_detach_cycles_do_not_pile_up_in_hermesd,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_killed_subscriber_is_released_on_its_pidfd,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_killed_named_client_is_logged_by_name_in_fields,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_hostile_client_names_are_refused,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_chaos_hermesd_killed_and_restarted_mid_flow_loses_nothing,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_mode_decides_who_may_attach,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_small_dev_shm_is_a_clear_error_leaving_nothing,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_truncated_segment_stops_hermesd_cleanly,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_another_user_is_not_told_to_remove_a_live_bus,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_corrupt_rings_are_quarantined_and_hermesd_keeps_serving,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
+		cmocka_unit_test_prestate_setup_teardown(test_threads_share_one_handle_for_opens_and_closes,
+			ht_daemon_setup, ht_daemon_teardown, &dmn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
