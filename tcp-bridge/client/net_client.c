@@ -488,12 +488,18 @@ hermes_err hermes_net_bind(hermes_net *n, const char *ring, int64_t timeout_ns,
 	return ring_request(n, &m, ring, "bind to ring", timeout_ns, channel, info);
 }
 
+/* UNBIND or UNSUBSCRIBE (type) of id: an empty message on its channel. */
+static hermes_err send_end(hermes_net *n, uint32_t id, uint8_t type)
+{
+	if (!n || !id)
+		return HERMES_EINVAL;
+	hermes_wire_msg m = {.type = type};
+	return send_msg(n, id, &m, hm_deadline_after(PUBLISH_WAIT_NS));
+}
+
 hermes_err hermes_net_unbind(hermes_net *n, uint32_t channel)
 {
-	if (!n || !channel)
-		return HERMES_EINVAL;
-	hermes_wire_msg m = {.type = HERMES_MSG_UNBIND};
-	return send_msg(n, channel, &m, hm_deadline_after(PUBLISH_WAIT_NS));
+	return send_end(n, channel, HERMES_MSG_UNBIND);
 }
 
 hermes_err hermes_net_subscribe(hermes_net *n, const char *ring, hermes_start start,
@@ -515,10 +521,7 @@ hermes_err hermes_net_subscribe(hermes_net *n, const char *ring, hermes_start st
 
 hermes_err hermes_net_unsubscribe(hermes_net *n, uint32_t sub)
 {
-	if (!n || !sub)
-		return HERMES_EINVAL;
-	hermes_wire_msg m = {.type = HERMES_MSG_UNSUBSCRIBE};
-	hermes_err err = send_msg(n, sub, &m, hm_deadline_after(PUBLISH_WAIT_NS));
+	hermes_err err = send_end(n, sub, HERMES_MSG_UNSUBSCRIBE);
 	if (!err)
 		n->ended[n->nended++ % ENDED_MAX] = sub;
 	return err;
