@@ -14,7 +14,7 @@
  *                                            reads the file's keys (exit 2)
  *   check                                    (exit 1)
  *   cli.check: print the configuration, exit 0
- *   hm_daemon_start (daemon/wait.h): log level, signals; run.
+ *   hm_daemon_start (daemon/run.h): log level, signals; run.
  *
  * --help, --version, unknown options and stray arguments are handled the
  * same way by all of them. Not part of libhermes-ipc. */
