@@ -1,4 +1,5 @@
-/* One log format for the daemons (hermesd, hermes-bridge, hermes-nats).
+/* One log format for the daemons (hermesd, hermes-bridge, hermes-nats,
+ * hermes-journal).
  *
  * Each message is one line on stderr, written with one write() so that lines
  * of several threads and processes never mix:

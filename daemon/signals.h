@@ -1,6 +1,7 @@
-/* The daemons' signals (hermesd, hermes-bridge, hermes-nats): SIGTERM and
- * SIGINT stop, SIGHUP reloads, all three handled synchronously (signalfd or
- * sigtimedwait) rather than by handlers; SIGPIPE is ignored (a peer that
+/* The daemons' signals (hermesd, hermes-bridge, hermes-nats,
+ * hermes-journal): SIGTERM and SIGINT stop, SIGHUP reloads (where a daemon
+ * can; the others log and ignore it), all three handled synchronously
+ * (signalfd or sigtimedwait) rather than by handlers; SIGPIPE is ignored (a peer that
  * went away shows as EPIPE). Not part of libhermes-ipc. */
 #ifndef HERMES_DAEMON_SIGNALS_H
 #define HERMES_DAEMON_SIGNALS_H
