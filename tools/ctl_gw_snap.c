@@ -52,6 +52,8 @@ static_assert(sizeof(((ctl_uplink *)0)->last_error) == sizeof(((hn_state_header 
 	      "last_error size");
 
 #define LD(x) hm_load_relaxed_u64(&(x))
+/* Seqlock reads of the uplink's text before it is shown as inconsistent. */
+#define TEXT_READ_TRIES 100
 
 /* Copy a fixed-size text field that another process wrote, always ending
  * it with a NUL (the writer's may be cut). */
@@ -338,7 +340,7 @@ static const hn_ring_state *ring_block(const hn_state_header *h, unsigned i)
 static void copy_uplink_text(const hn_state_header *h, ctl_uplink *u)
 {
 	u->text_consistent = false;
-	for (int tries = 0; tries < 100 && !u->text_consistent; tries++) {
+	for (int tries = 0; tries < TEXT_READ_TRIES && !u->text_consistent; tries++) {
 		/* Seqlock read. The acquire load pairs with the writer's release
 		 * store that makes the count even again after the text, so
 		 * when we see an even count we see the text of that write at

@@ -24,6 +24,8 @@
 #define PUBLISH_WAIT_NS 10000000000ll
 #define CONNECT_TIMEOUT_NS 10000000000ll /* without options' connect_timeout_ns */
 #define GOODBYE_WAIT_NS 1000000000ll     /* how long close tries to send GOODBYE */
+#define POLL_MAX_MS 60000                /* one poll() waits at most this long */
+#define REFUSAL_TEXT_MAX 200u            /* of a bridge's ERROR text, in a detail */
 
 struct hermes_net {
 	int fd;
@@ -80,7 +82,7 @@ static int poll_ms(uint64_t deadline)
 	if (now >= deadline)
 		return 0;
 	uint64_t ms = (deadline - now + 999999) / 1000000;
-	return ms > 60000 ? 60000 : (int)ms;
+	return ms > POLL_MAX_MS ? POLL_MAX_MS : (int)ms;
 }
 
 /* A send or recv that moved nothing: HERMES_EAGAIN when the socket is
@@ -447,7 +449,8 @@ static hermes_err answer_err(const hermes_net_event *ev, const char *what, const
 	if (ev->type != HERMES_NET_ERROR)
 		return HERMES_OK;
 	return hm_fail(ev->code ? ev->code : HERMES_EINVAL, "%s '%s' refused: %.*s", what, ring,
-		       (int)(ev->len > 200 ? 200 : ev->len), (const char *)ev->data);
+		       (int)(ev->len > REFUSAL_TEXT_MAX ? REFUSAL_TEXT_MAX : ev->len),
+		       (const char *)ev->data);
 }
 
 /* Send m (a BIND or SUBSCRIBE of ring) on a new id and wait for the
