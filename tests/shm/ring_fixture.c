@@ -99,6 +99,19 @@ int ht_dead_claim(ht_ring *f, hermes_pub *dead, uint32_t len, hermes_claim *c)
 	return slot;
 }
 
+int ht_dead_claim_repaired(ht_ring *f, hermes_sub *sub, uint32_t len, uint32_t plen, hermes_msg *m)
+{
+	hermes_pub dead;
+	hermes_claim c;
+	int slot = ht_dead_claim(f, &dead, len, &c);
+	ht_publish(&f->pub, plen, 1);
+	assert_int_equal(hermes_sub_poll(sub, m), HERMES_EAGAIN);
+	assert_int_equal(hm_ring_repair_producer(&f->ring, (uint32_t)slot), 1);
+	ht_poll_seq(sub, m, 1);
+	assert_int_equal(m->gap, 1);
+	return slot;
+}
+
 void ht_hand_claim(ht_ring *f, int index, uint32_t n, uint64_t bytes, bool won)
 {
 	hm_prod_slot *s = &f->ring.prods[index];

@@ -45,6 +45,13 @@ void ht_poll_seq(hermes_sub *sub, hermes_msg *m, uint64_t seq);
  * returns the slot index, for repair. */
 int ht_dead_claim(ht_ring *f, hermes_pub *dead, uint32_t len, hermes_claim *c);
 
+/* The dead claim and its repair, on an empty ring with sub joined: a
+ * producer dies holding a claim of len bytes (sequence 0); the fixture's
+ * publisher sends sequence 1 (plen bytes, tag 1), which waits behind the
+ * claim; repair skips it, and sequence 1 arrives in *m after a gap of one.
+ * Returns the dead producer's slot. */
+int ht_dead_claim_repaired(ht_ring *f, hermes_sub *sub, uint32_t len, uint32_t plen, hermes_msg *m);
+
 /* Build by hand the state of producer slot `index` that recorded an intent
  * for n messages of `bytes` data bytes at the current tail, and (won) also
  * moved the tail with its tag, then died before writing anything else. */
