@@ -29,6 +29,14 @@ hermes_err hm_ini_result(int r, const char *file, char *error, size_t cap)
 	return HERMES_EINVAL;
 }
 
+hermes_err hm_ini_load(const char *path, const char *text, ini_handler handler, void *user,
+		       char *error, size_t cap)
+{
+	error[0] = '\0';
+	int r = path ? ini_parse(path, handler, user) : ini_parse_string(text, handler, user);
+	return hm_ini_result(r, path, error, cap);
+}
+
 bool hm_ini_log_level(const char *value, int *level, char *error, size_t cap)
 {
 	int l = hm_dlog_level_named(value);

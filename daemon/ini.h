@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <ini.h>
+
 #include <hermes/error.h>
 
 /* The result r of ini_parse, ini_parse_file or ini_parse_string as an error
@@ -22,6 +24,12 @@
  *     REASON" (errno);
  *   other negative values (out of memory): HERMES_ENOMEM. */
 hermes_err hm_ini_result(int r, const char *file, char *error, size_t cap);
+
+/* Parse the INI file at path, or with path NULL the string text, with
+ * handler(user, ...), error[cap] cleared first: hm_ini_result of the parse
+ * (so "PATH:LINE: why" or "line LINE: why"). */
+hermes_err hm_ini_load(const char *path, const char *text, ini_handler handler, void *user,
+		       char *error, size_t cap);
 
 /* In a libinih handler (which returns 0 for an error) of a configuration
  * with a char error[] field: say why in it and fail. The daemons' config

@@ -377,14 +377,12 @@ void hn_config_defaults(hn_config *c)
 
 hermes_err hn_config_load_file(hn_config *c, const char *path)
 {
-	c->error[0] = '\0';
-	return hm_ini_result(ini_parse(path, on_entry, c), path, c->error, sizeof c->error);
+	return hm_ini_load(path, NULL, on_entry, c, c->error, sizeof c->error);
 }
 
 hermes_err hn_config_load_string(hn_config *c, const char *text)
 {
-	c->error[0] = '\0';
-	return hm_ini_result(ini_parse_string(text, on_entry, c), NULL, c->error, sizeof c->error);
+	return hm_ini_load(NULL, text, on_entry, c, c->error, sizeof c->error);
 }
 
 hermes_err hn_config_set(hn_config *c, const char *section, const char *key, const char *value)

@@ -169,14 +169,12 @@ static int on_entry(void *user, const char *section, const char *key, const char
 
 hermes_err hj_config_load_file(hj_config *c, const char *path)
 {
-	c->error[0] = '\0';
-	return hm_ini_result(ini_parse(path, on_entry, c), path, c->error, sizeof c->error);
+	return hm_ini_load(path, NULL, on_entry, c, c->error, sizeof c->error);
 }
 
 hermes_err hj_config_load_string(hj_config *c, const char *text)
 {
-	c->error[0] = '\0';
-	return hm_ini_result(ini_parse_string(text, on_entry, c), NULL, c->error, sizeof c->error);
+	return hm_ini_load(NULL, text, on_entry, c, c->error, sizeof c->error);
 }
 
 hermes_err hj_config_add_ring(hj_config *c, const char *spec)
