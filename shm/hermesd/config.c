@@ -277,7 +277,9 @@ static int parse_line(parse_state *ps, char *s)
 	return on_key(ps, key, trim(value));
 }
 
-static hermes_err parse_text(hm_config *c, const char *text)
+/* Parse text (of file, NULL for a string); an error says "FILE:LINE: why"
+ * or "line LINE: why", like the other daemons' (hm_ini_result). */
+static hermes_err parse_text(hm_config *c, const char *text, const char *file)
 {
 	parse_state ps = {.c = c, .section = -1};
 	c->error[0] = '\0';
@@ -298,12 +300,8 @@ static hermes_err parse_text(hm_config *c, const char *text)
 			buf[n] = '\0';
 			ok = parse_line(&ps, buf);
 		}
-		if (!ok) {
-			char why[sizeof c->error];
-			snprintf(why, sizeof why, "%s", c->error);
-			snprintf(c->error, sizeof c->error, "line %d: %.200s", ps.line, why);
-			return HERMES_EINVAL;
-		}
+		if (!ok)
+			return hm_ini_result(ps.line, file, c->error, sizeof c->error);
 		p += n + (eol != NULL);
 	}
 	return HERMES_OK;
@@ -332,12 +330,12 @@ hermes_err hm_config_load_file(hm_config *c, const char *path)
 		snprintf(c->error, sizeof c->error, "%s contains a NUL byte: not a text file", path);
 		return HERMES_EINVAL;
 	}
-	return parse_text(c, text);
+	return parse_text(c, text, path);
 }
 
 hermes_err hm_config_load_string(hm_config *c, const char *text)
 {
-	return parse_text(c, text);
+	return parse_text(c, text, NULL);
 }
 
 hermes_err hm_config_set(hm_config *c, const char *key, const char *value)

@@ -879,8 +879,7 @@ static void reload(void)
 	}
 	static hm_config next;
 	if (build_config(&next) != 0) {
-		hm_dlog(HM_DLOG_ERROR, "SIGHUP: %s: %s; keeping the running configuration",
-		       d.config_path, next.error);
+		hm_dlog(HM_DLOG_ERROR, "SIGHUP: %s; keeping the running configuration", next.error);
 		return;
 	}
 	warn_restart_only(&next);
@@ -967,8 +966,7 @@ static int load_config(bool check)
 {
 	int r = build_config(&d.cfg);
 	if (r == 1)
-		fprintf(stderr, "hermesd: %s%s%s\n", d.config_path ? d.config_path : "",
-			d.config_path ? ": " : "", d.cfg.error);
+		fprintf(stderr, "hermesd: %s\n", d.cfg.error);
 	if (r)
 		return r;
 	if (check) {
