@@ -68,7 +68,7 @@ int hm_cli_parse(hm_cli *cli, const hm_cli_program *p, int argc, char **argv)
 		return 2;
 	}
 	getopt_tables(p, longopts, shortopts);
-	optind = 1;
+	optind = 0; /* glibc: start afresh, even after a parse that stopped early */
 	int id;
 	while ((id = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		const hm_cli_flag *f = flag_of(p, id);

@@ -92,6 +92,21 @@ static void test_help_version_and_usage_errors_give_the_exit_status(void **state
 	assert_int_equal(parse(&cli, own), 7);
 }
 
+/* A parse that stopped inside a group of short options (-Vk) leaves the
+ * next one unaffected. */
+static void test_a_parse_starts_afresh(void **state)
+{
+	(void)state;
+	hm_cli cli;
+	const char *grouped[] = {"-Vk", NULL};
+	assert_int_equal(parse(&cli, grouped), 0);
+	const char *next[] = {"-b", "x", NULL};
+	assert_int_equal(parse(&cli, next), -1);
+	assert_false(cli.check);
+	assert_int_equal(cli.nsets, 1);
+	assert_string_equal(cli.sets[0].value, "x");
+}
+
 static void test_too_many_flags_are_a_usage_error(void **state)
 {
 	(void)state;
@@ -224,6 +239,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_flags_with_keys_are_kept_in_order_with_their_values),
 		cmocka_unit_test(test_help_version_and_usage_errors_give_the_exit_status),
+		cmocka_unit_test(test_a_parse_starts_afresh),
 		cmocka_unit_test(test_too_many_flags_are_a_usage_error),
 		cmocka_unit_test(test_apply_sets_each_flag_in_order_and_stops_at_a_bad_one),
 		cmocka_unit_test(test_booleans_have_one_syntax),
