@@ -88,6 +88,12 @@ int hm_cli_parse(hm_cli *cli, const hm_cli_program *p, int argc, char **argv)
 	return -1;
 }
 
+int hm_cli_fail(const char *name, int status, const char *error)
+{
+	fprintf(stderr, "%s: %s\n", name, error);
+	return status;
+}
+
 int hm_cli_apply(const hm_cli *cli, const char *name, hm_cli_setter set, void *cfg,
 		 const char *error)
 {

@@ -74,6 +74,10 @@ typedef struct hm_cli_program {
  * (said on stderr), or what other() returned. */
 int hm_cli_parse(hm_cli *cli, const hm_cli_program *p, int argc, char **argv);
 
+/* "NAME: ERROR" on stderr (a configuration the daemon cannot run with);
+ * returns status, the exit status to give. */
+int hm_cli_fail(const char *name, int status, const char *error);
+
 /* Sets a key of a daemon's configuration cfg from a flag: HERMES_OK, or an
  * error with the reason in the configuration's error text. section is the
  * flag's (NULL where it has none). */

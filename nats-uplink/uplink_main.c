@@ -370,10 +370,8 @@ static hermes_err set_flag(void *cfg, const char *section, const char *key, cons
 static int configure(hn_config *c, const hm_cli *cli)
 {
 	hn_config_defaults(c);
-	if (cli->config && hn_config_load_file(c, cli->config) != HERMES_OK) {
-		fprintf(stderr, "hermes-nats: %s\n", c->error);
-		return 1;
-	}
+	if (cli->config && hn_config_load_file(c, cli->config) != HERMES_OK)
+		return hm_cli_fail("hermes-nats", 1, c->error);
 	return hm_cli_apply(cli, "hermes-nats", set_flag, c, c->error);
 }
 
@@ -561,10 +559,8 @@ int main(int argc, char **argv)
 		return rc;
 	if (own.stats)
 		return stats_of(c, own.json);
-	if (hn_config_finish(c) != HERMES_OK) {
-		fprintf(stderr, "hermes-nats: %s\n", c->error);
-		return 1;
-	}
+	if (hn_config_finish(c) != HERMES_OK)
+		return hm_cli_fail("hermes-nats", 1, c->error);
 	if (cli.check) {
 		hn_config_print(c, stdout);
 		return 0;

@@ -125,18 +125,14 @@ static hermes_err set_flag(void *cfg, const char *section, const char *key, cons
 static int configure(hj_config *cfg, const hm_cli *cli)
 {
 	hj_config_defaults(cfg);
-	if (cli->config && hj_config_load_file(cfg, cli->config) != HERMES_OK) {
-		fprintf(stderr, "hermes-journal: %s\n", cfg->error);
-		return 1;
-	}
+	if (cli->config && hj_config_load_file(cfg, cli->config) != HERMES_OK)
+		return hm_cli_fail(program.name, 1, cfg->error);
 	hj_config_apply_env(cfg);
 	int rc = hm_cli_apply(cli, program.name, set_flag, cfg, cfg->error);
 	if (rc >= 0)
 		return rc;
-	if (hj_config_check(cfg) != HERMES_OK) {
-		fprintf(stderr, "hermes-journal: %s\n", cfg->error);
-		return 1;
-	}
+	if (hj_config_check(cfg) != HERMES_OK)
+		return hm_cli_fail(program.name, 1, cfg->error);
 	return -1;
 }
 

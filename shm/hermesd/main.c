@@ -966,7 +966,7 @@ static int load_config(bool check)
 {
 	int r = build_config(&d.cfg);
 	if (r == 1)
-		fprintf(stderr, "hermesd: %s\n", d.cfg.error);
+		return hm_cli_fail(program.name, 1, d.cfg.error);
 	if (r)
 		return r;
 	if (check) {

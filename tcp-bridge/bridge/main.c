@@ -292,17 +292,13 @@ static hermes_err set_flag(void *cfg, const char *section, const char *key, cons
 static int add_links(hm_bridge_cfg *cfg, const bridge_links *l)
 {
 	for (unsigned i = 0; i < l->nlinks; i++) {
-		if (hm_bridge_cfg_add_link(cfg, l->links[i], l->link_id, l->link_key, l->link_enc)) {
-			fprintf(stderr, "hermes-bridge: %s\n", cfg->error);
-			return 2;
-		}
+		if (hm_bridge_cfg_add_link(cfg, l->links[i], l->link_id, l->link_key, l->link_enc))
+			return hm_cli_fail("hermes-bridge", 2, cfg->error);
 		cfg->links[cfg->nlinks - 1].plaintext = l->link_plain;
 	}
 	for (unsigned i = 0; i < l->njournals; i++)
-		if (hm_bridge_cfg_add_journal(cfg, l->journals[i])) {
-			fprintf(stderr, "hermes-bridge: %s\n", cfg->error);
-			return 2;
-		}
+		if (hm_bridge_cfg_add_journal(cfg, l->journals[i]))
+			return hm_cli_fail("hermes-bridge", 2, cfg->error);
 	return 0;
 }
 
@@ -312,10 +308,8 @@ static int add_links(hm_bridge_cfg *cfg, const bridge_links *l)
 static int configure(hm_bridge_cfg *cfg, const hm_cli *cli, const bridge_links *l)
 {
 	hm_bridge_cfg_defaults(cfg);
-	if (cli->config && hm_bridge_cfg_load(cfg, cli->config)) {
-		fprintf(stderr, "hermes-bridge: %s\n", cfg->error);
-		return 1;
-	}
+	if (cli->config && hm_bridge_cfg_load(cfg, cli->config))
+		return hm_cli_fail("hermes-bridge", 1, cfg->error);
 	int rc = hm_cli_apply(cli, "hermes-bridge", set_flag, cfg, cfg->error);
 	if (rc >= 0)
 		return rc;
