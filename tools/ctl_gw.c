@@ -334,10 +334,8 @@ static void json_uplink_process(json_w *w, const ctl_uplink *u)
 	json_kbool(w, "alive", u->alive);
 	json_kbool(w, "up", u->up);
 	json_kstr(w, "state", ctl_uplink_process_state(u));
-	if (u->heartbeat_age_ns == UINT64_MAX)
-		json_knull(w, "heartbeat_age_ms");
-	else
-		json_ku64(w, "heartbeat_age_ms", u->heartbeat_age_ns / 1000000u);
+	json_ku64_or_null(w, "heartbeat_age_ms", u->heartbeat_age_ns != UINT64_MAX,
+			  u->heartbeat_age_ns / 1000000u);
 	json_ku64s(w, "started_unix_ns", u->started_ns);
 	json_ku64(w, "runs", u->runs);
 	json_ku64s(w, "bus_id", u->bus_id);

@@ -102,18 +102,10 @@ static void json_bus(json_w *w, const char *schema, const ctl_snap *s)
 	json_obj_begin(w);
 	json_kbool(w, "up", s->sup.state == CTL_SUP_UP);
 	json_kstr(w, "state", sup_state_name(s->sup.state));
-	if (s->sup.state == CTL_SUP_NEVER)
-		json_knull(w, "pid");
-	else
-		json_ki64(w, "pid", s->sup.pid);
-	if (s->sup.heartbeat_age_ns == UINT64_MAX)
-		json_knull(w, "heartbeat_age_ms");
-	else
-		json_ku64(w, "heartbeat_age_ms", s->sup.heartbeat_age_ns / 1000000u);
-	if (s->sup.control_path[0])
-		json_kstr(w, "control_path", s->sup.control_path);
-	else
-		json_knull(w, "control_path");
+	json_ki64_or_null(w, "pid", s->sup.state != CTL_SUP_NEVER, s->sup.pid);
+	json_ku64_or_null(w, "heartbeat_age_ms", s->sup.heartbeat_age_ns != UINT64_MAX,
+			  s->sup.heartbeat_age_ns / 1000000u);
+	json_kstr(w, "control_path", s->sup.control_path[0] ? s->sup.control_path : NULL);
 	json_obj_end(w);
 }
 
@@ -147,13 +139,8 @@ static void json_owner(json_w *w, const ctl_owner *o)
 	json_ku64(w, "slot", o->slot);
 	json_ki64(w, "pid", o->pid);
 	json_kstr(w, "comm", o->comm);
-	if (o->named) {
-		json_kstr(w, "client", o->app);
-		json_kstr(w, "instance", o->instance);
-	} else {
-		json_knull(w, "client");
-		json_knull(w, "instance");
-	}
+	json_kstr(w, "client", o->named ? o->app : NULL);
+	json_kstr(w, "instance", o->named ? o->instance : NULL);
 	json_kbool(w, "alive", o->alive);
 }
 
@@ -200,10 +187,7 @@ static void list_json(const ctl_snap *prev, const ctl_snap *cur, uint64_t interv
 {
 	json_w w;
 	json_bus(&w, "hermes-ctl.list/1", cur);
-	if (prev)
-		json_ku64(&w, "interval_ms", interval);
-	else
-		json_knull(&w, "interval_ms");
+	json_ku64_or_null(&w, "interval_ms", prev != NULL, interval);
 	json_key(&w, "rings");
 	json_arr_begin(&w);
 	for (unsigned i = 0; i < cur->nrings; i++) {
@@ -425,13 +409,8 @@ static void json_prod(json_w *w, const ctl_prod *p)
 	json_obj_begin(w);
 	json_owner(w, &p->o);
 	json_kbool(w, "claiming", p->active);
-	if (p->active) {
-		json_ku64(w, "claim_seq", p->intent_seq);
-		json_ku64(w, "claim_count", p->intent_count);
-	} else {
-		json_knull(w, "claim_seq");
-		json_knull(w, "claim_count");
-	}
+	json_ku64_or_null(w, "claim_seq", p->active, p->intent_seq);
+	json_ku64_or_null(w, "claim_count", p->active, p->intent_count);
 	JSON_KU64_TABLE(w, p, prod_counters);
 	json_obj_end(w);
 }
@@ -454,10 +433,7 @@ static void inspect_json(const ctl_snap *s, const ctl_ring *r)
 	json_key(&w, "ring");
 	json_obj_begin(&w);
 	json_ring_fields(&w, r);
-	if (r->tail_seq)
-		json_ku64(&w, "last_seq", r->tail_seq - 1);
-	else
-		json_knull(&w, "last_seq");
+	json_ku64_or_null(&w, "last_seq", r->tail_seq != 0, r->tail_seq - 1);
 	JSON_KU64_TABLE(&w, r, ring_positions);
 	json_kbool(&w, "deleted", r->deleted);
 	json_obj_end(&w);
@@ -684,24 +660,13 @@ static void json_client(json_w *w, const client *k)
 {
 	json_obj_begin(w);
 	json_ki64(w, "pid", k->pid);
-	if (k->named) {
-		json_kstr(w, "client", k->app);
-		json_kstr(w, "instance", k->instance);
-	} else {
-		json_knull(w, "client");
-		json_knull(w, "instance");
-	}
+	json_kstr(w, "client", k->named ? k->app : NULL);
+	json_kstr(w, "instance", k->named ? k->instance : NULL);
 	json_kstr(w, "comm", k->comm[0] ? k->comm : "?");
 	json_kbool(w, "alive", k->alive);
-	if (k->have_uid)
-		json_ku64(w, "uid", k->uid);
-	else
-		json_knull(w, "uid");
+	json_ku64_or_null(w, "uid", k->have_uid, k->uid);
 	json_kbool(w, "connected", k->connected);
-	if (k->connected)
-		json_ku64s(w, "connected_since_unix_ns", k->since_ns);
-	else
-		json_knull(w, "connected_since_unix_ns");
+	json_ku64s_or_null(w, "connected_since_unix_ns", k->connected, k->since_ns);
 	json_key(w, "holds");
 	json_arr_begin(w);
 	for (unsigned j = 0; j < k->nholds; j++) {

@@ -55,6 +55,11 @@ void json_ki64(json_w *w, const char *key, int64_t v);
 void json_kdouble(json_w *w, const char *key, double v, int decimals);
 void json_kbool(json_w *w, const char *key, bool v);
 void json_knull(json_w *w, const char *key);
+/* v under key when have, else null: a value that does not exist (yet). A
+ * NULL string is null already (json_kstr). */
+void json_ku64_or_null(json_w *w, const char *key, bool have, uint64_t v);
+void json_ku64s_or_null(json_w *w, const char *key, bool have, uint64_t v);
+void json_ki64_or_null(json_w *w, const char *key, bool have, int64_t v);
 
 /* The uint64_t field at offset off of a struct, under key. */
 typedef struct json_u64_field {
