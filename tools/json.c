@@ -243,24 +243,15 @@ void json_ku64(json_w *w, const char *key, uint64_t v)
 }
 void json_ku64_or_null(json_w *w, const char *key, bool have, uint64_t v)
 {
-	if (have)
-		json_ku64(w, key, v);
-	else
-		json_knull(w, key);
+	have ? json_ku64(w, key, v) : json_knull(w, key);
 }
 void json_ku64s_or_null(json_w *w, const char *key, bool have, uint64_t v)
 {
-	if (have)
-		json_ku64s(w, key, v);
-	else
-		json_knull(w, key);
+	have ? json_ku64s(w, key, v) : json_knull(w, key);
 }
 void json_ki64_or_null(json_w *w, const char *key, bool have, int64_t v)
 {
-	if (have)
-		json_ki64(w, key, v);
-	else
-		json_knull(w, key);
+	have ? json_ki64(w, key, v) : json_knull(w, key);
 }
 void json_ku64_fields(json_w *w, const void *base, const json_u64_field *fields, size_t n)
 {
