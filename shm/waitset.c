@@ -286,15 +286,23 @@ static void helper_kick(helper *h)
 	hm_futex_wake(&h->ctrl, INT_MAX);
 }
 
+/* The helper, with its lock held; NULL (nothing held) when there is none. */
+static helper *helper_lock(hermes_waitset *ws)
+{
+	helper *h = ws->h;
+	if (h)
+		pthread_mutex_lock(&h->mu);
+	return h;
+}
+
 /* Stop the helper's watch and wait until it has taken its sleeper bits
  * back: after this the owner may change members, or sleep on the same bits
  * itself. */
 static void helper_disarm(hermes_waitset *ws)
 {
-	helper *h = ws->h;
+	helper *h = helper_lock(ws);
 	if (!h)
 		return;
-	pthread_mutex_lock(&h->mu);
 	h->armed = false;
 	if (h->busy) {
 		helper_kick(h);
@@ -325,10 +333,9 @@ static void helper_arm(hermes_waitset *ws)
 
 static void helper_stop(hermes_waitset *ws)
 {
-	helper *h = ws->h;
+	helper *h = helper_lock(ws);
 	if (!h)
 		return;
-	pthread_mutex_lock(&h->mu);
 	h->stop = true;
 	h->armed = false;
 	helper_kick(h);
