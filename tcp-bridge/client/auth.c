@@ -78,11 +78,9 @@ hermes_err hm_auth_kx_keypair(uint8_t pk[HERMES_KX_PUBLIC_KEY_SIZE],
 			      uint8_t sk[HERMES_KX_PUBLIC_KEY_SIZE])
 {
 	hermes_err err = hm_auth_init();
-	if (err)
-		return err;
-	if (crypto_kx_keypair(pk, sk) != 0)
-		return hm_fail(HERMES_ESYS, "crypto_kx_keypair failed");
-	return HERMES_OK;
+	if (!err && crypto_kx_keypair(pk, sk) != 0)
+		err = hm_fail(HERMES_ESYS, "crypto_kx_keypair failed");
+	return err;
 }
 
 hermes_err hm_auth_session_keys(hermes_role role, const uint8_t pk[HERMES_KX_PUBLIC_KEY_SIZE],
@@ -139,11 +137,9 @@ hermes_err hm_auth_pk_public(const uint8_t sk[HERMES_AUTH_KEY_SIZE],
 			     uint8_t pk[HERMES_KX_PUBLIC_KEY_SIZE])
 {
 	hermes_err err = hm_auth_init();
-	if (err)
-		return err;
-	if (crypto_scalarmult_base(pk, sk) != 0)
-		return hm_fail(HERMES_EINVAL, "not an X25519 secret key");
-	return HERMES_OK;
+	if (!err && crypto_scalarmult_base(pk, sk) != 0)
+		err = hm_fail(HERMES_EINVAL, "not an X25519 secret key");
+	return err;
 }
 
 static_assert(HERMES_KX_PUBLIC_KEY_SIZE == crypto_scalarmult_BYTES, "X25519 size");
