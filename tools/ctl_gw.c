@@ -117,8 +117,7 @@ static void json_bridge(json_w *w, const ctl_bridge *b)
 	json_kstr(w, "listen", b->listen);
 	json_ku64(w, "port", b->port);
 	JSON_KU64_TABLE(w, &b->c, bridge_counter_fields);
-	json_key(w, "links");
-	json_arr_begin(w);
+	json_karr_begin(w, "links");
 	for (unsigned k = 0; k < b->nlinks; k++)
 		json_bridge_link(w, &b->links[k]);
 	json_arr_end(w);
@@ -130,13 +129,11 @@ static void bridges_json(const ctl_ctx *ctx, const ctl_bridges *bs)
 	json_w w;
 	json_doc_begin(&w, "hermes-ctl.bridges/1", ctx->bus);
 	json_kstr(&w, "stats_dir", bs->dir);
-	json_key(&w, "bridges");
-	json_arr_begin(&w);
+	json_karr_begin(&w, "bridges");
 	for (unsigned i = 0; i < bs->n; i++)
 		json_bridge(&w, &bs->v[i]);
 	json_arr_end(&w);
-	json_key(&w, "unreadable");
-	json_arr_begin(&w);
+	json_karr_begin(&w, "unreadable");
 	for (unsigned i = 0; i < bs->nskipped; i++) {
 		json_obj_begin(&w);
 		json_kstr(&w, "path", bs->skipped[i].path);
@@ -144,8 +141,7 @@ static void bridges_json(const ctl_ctx *ctx, const ctl_bridges *bs)
 		json_obj_end(&w);
 	}
 	json_arr_end(&w);
-	json_obj_end(&w);
-	json_finish(&w);
+	json_doc_end(&w);
 }
 
 static void bridge_text(const ctl_bridge *b)
@@ -241,8 +237,7 @@ static const char *file_state_name(ctl_uplink_file f)
 /* The uplink's NATS connection, as the "nats" object. */
 static void json_uplink_nats(json_w *w, const ctl_uplink *u)
 {
-	json_key(w, "nats");
-	json_obj_begin(w);
+	json_kobj_begin(w, "nats");
 	json_kstr(w, "state", ctl_uplink_conn_name(u->conn_state));
 	json_kstr(w, "url", u->url);
 	json_kstr(w, "last_error", u->last_error[0] ? u->last_error : NULL);
@@ -328,8 +323,7 @@ static void json_uplink_ring(json_w *w, const ctl_uplink_ring *r)
 /* The "uplink" object: the process, its connection, its rings. */
 static void json_uplink_process(json_w *w, const ctl_uplink *u)
 {
-	json_key(w, "uplink");
-	json_obj_begin(w);
+	json_kobj_begin(w, "uplink");
 	json_ki64(w, "pid", u->pid);
 	json_kbool(w, "alive", u->alive);
 	json_kbool(w, "up", u->up);
@@ -341,8 +335,7 @@ static void json_uplink_process(json_w *w, const ctl_uplink *u)
 	json_ku64s(w, "bus_id", u->bus_id);
 	json_kstr(w, "prefix", u->prefix);
 	json_uplink_nats(w, u);
-	json_key(w, "rings");
-	json_arr_begin(w);
+	json_karr_begin(w, "rings");
 	for (unsigned i = 0; i < u->nrings; i++)
 		json_uplink_ring(w, &u->rings[i]);
 	json_arr_end(w);
@@ -361,8 +354,7 @@ static void uplink_json(const ctl_ctx *ctx, const ctl_uplink *u)
 		json_uplink_process(&w, u);
 	else
 		json_knull(&w, "uplink");
-	json_obj_end(&w);
-	json_finish(&w);
+	json_doc_end(&w);
 }
 
 static void uplink_text(const ctl_ctx *ctx, const ctl_uplink *u)

@@ -71,8 +71,7 @@ static void print_corrupt(FILE *f, const ctl_snap *s)
 
 static void json_corrupt(json_w *w, const ctl_snap *s)
 {
-	json_key(w, "corrupt");
-	json_arr_begin(w);
+	json_karr_begin(w, "corrupt");
 	for (unsigned i = 0; i < s->ncorrupt; i++) {
 		json_obj_begin(w);
 		json_ku64(w, "index", s->corrupt[i].index);
@@ -98,8 +97,7 @@ static void json_bus(json_w *w, const char *schema, const ctl_snap *s)
 	json_kstr(w, "segment", s->path);
 	json_ku64(w, "segment_size_bytes", s->segment_size);
 	json_ku64s(w, "created_unix_ns", s->created_ns);
-	json_key(w, "supervisor");
-	json_obj_begin(w);
+	json_kobj_begin(w, "supervisor");
 	json_kbool(w, "up", s->sup.state == CTL_SUP_UP);
 	json_kstr(w, "state", sup_state_name(s->sup.state));
 	json_ki64_or_null(w, "pid", s->sup.state != CTL_SUP_NEVER, s->sup.pid);
@@ -188,8 +186,7 @@ static void list_json(const ctl_snap *prev, const ctl_snap *cur, uint64_t interv
 	json_w w;
 	json_bus(&w, "hermes-ctl.list/1", cur);
 	json_ku64_or_null(&w, "interval_ms", prev != NULL, interval);
-	json_key(&w, "rings");
-	json_arr_begin(&w);
+	json_karr_begin(&w, "rings");
 	for (unsigned i = 0; i < cur->nrings; i++) {
 		const ctl_ring *ring = &cur->rings[i];
 		double mps, bps;
@@ -202,8 +199,7 @@ static void list_json(const ctl_snap *prev, const ctl_snap *cur, uint64_t interv
 	}
 	json_arr_end(&w);
 	json_corrupt(&w, cur);
-	json_obj_end(&w);
-	json_finish(&w);
+	json_doc_end(&w);
 }
 
 /* The rings table of `hermes-ctl list`. */
@@ -430,25 +426,21 @@ static void inspect_json(const ctl_snap *s, const ctl_ring *r)
 {
 	json_w w;
 	json_bus(&w, "hermes-ctl.inspect/1", s);
-	json_key(&w, "ring");
-	json_obj_begin(&w);
+	json_kobj_begin(&w, "ring");
 	json_ring_fields(&w, r);
 	json_ku64_or_null(&w, "last_seq", r->tail_seq != 0, r->tail_seq - 1);
 	JSON_KU64_TABLE(&w, r, ring_positions);
 	json_kbool(&w, "deleted", r->deleted);
 	json_obj_end(&w);
-	json_key(&w, "producers");
-	json_arr_begin(&w);
+	json_karr_begin(&w, "producers");
 	for (unsigned i = 0; i < r->nprods; i++)
 		json_prod(&w, &r->prods[i]);
 	json_arr_end(&w);
-	json_key(&w, "subscribers");
-	json_arr_begin(&w);
+	json_karr_begin(&w, "subscribers");
 	for (unsigned i = 0; i < r->nsubs; i++)
 		json_sub(&w, &r->subs[i]);
 	json_arr_end(&w);
-	json_obj_end(&w);
-	json_finish(&w);
+	json_doc_end(&w);
 }
 
 int cmd_inspect(ctl_ctx *ctx, int argc, char **argv)
@@ -667,8 +659,7 @@ static void json_client(json_w *w, const client *k)
 	json_ku64_or_null(w, "uid", k->have_uid, k->uid);
 	json_kbool(w, "connected", k->connected);
 	json_ku64s_or_null(w, "connected_since_unix_ns", k->connected, k->since_ns);
-	json_key(w, "holds");
-	json_arr_begin(w);
+	json_karr_begin(w, "holds");
 	for (unsigned j = 0; j < k->nholds; j++) {
 		json_obj_begin(w);
 		json_kstr(w, "ring", k->holds[j].ring);
@@ -685,13 +676,11 @@ static void clients_json(const ctl_snap *s, const clients *cs, bool asked)
 	json_w w;
 	json_bus(&w, "hermes-ctl.clients/1", s);
 	json_kbool(&w, "supervisor_answered", asked);
-	json_key(&w, "clients");
-	json_arr_begin(&w);
+	json_karr_begin(&w, "clients");
 	for (unsigned i = 0; i < cs->n; i++)
 		json_client(&w, &cs->v[i]);
 	json_arr_end(&w);
-	json_obj_end(&w);
-	json_finish(&w);
+	json_doc_end(&w);
 }
 
 /* clients as text; why says why hermesd was not asked or did not answer. */

@@ -18,6 +18,12 @@ void json_doc_begin(json_w *w, const char *schema, const char *bus)
 	json_kstr(w, "bus", bus);
 }
 
+void json_doc_end(json_w *w)
+{
+	json_obj_end(w);
+	json_finish(w);
+}
+
 static void indent(json_w *w)
 {
 	fputc('\n', w->f);
@@ -176,6 +182,18 @@ void json_key(json_w *w, const char *key)
 	json_escape(w->f, key, strlen(key));
 	fputs("\": ", w->f);
 	w->after_key = true;
+}
+
+void json_karr_begin(json_w *w, const char *key)
+{
+	json_key(w, key);
+	json_arr_begin(w);
+}
+
+void json_kobj_begin(json_w *w, const char *key)
+{
+	json_key(w, key);
+	json_obj_begin(w);
 }
 
 void json_strn(json_w *w, const char *s, size_t len)

@@ -26,12 +26,17 @@ void json_init(json_w *w, FILE *f);
 /* A hermes-ctl document on stdout: its object opened, with "schema" and
  * "bus" as the first keys. */
 void json_doc_begin(json_w *w, const char *schema, const char *bus);
+/* Its object closed and the document ended (json_finish). */
+void json_doc_end(json_w *w);
 
 void json_obj_begin(json_w *w);
 void json_obj_end(json_w *w);
 void json_arr_begin(json_w *w);
 void json_arr_end(json_w *w);
 void json_key(json_w *w, const char *key);
+/* A key whose value is an array or object, opened. */
+void json_karr_begin(json_w *w, const char *key);
+void json_kobj_begin(json_w *w, const char *key);
 
 void json_str(json_w *w, const char *s);
 /* A string of exactly len bytes (may contain NUL). */
