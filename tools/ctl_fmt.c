@@ -69,7 +69,7 @@ void table_row(table *t, ...)
 	t->nrows++;
 }
 
-void table_print(const table *t, FILE *f, unsigned indent, unsigned max_width)
+static void table_print(const table *t, FILE *f, unsigned indent, unsigned max_width)
 {
 	size_t width[TABLE_MAX_COLS] = {0};
 	for (unsigned r = 0; r < t->nrows; r++)
@@ -106,11 +106,17 @@ void table_print(const table *t, FILE *f, unsigned indent, unsigned max_width)
 	}
 }
 
-void table_fini(table *t)
+static void table_fini(table *t)
 {
 	free(t->cells);
 	t->cells = NULL;
 	t->nrows = t->cap = 0;
+}
+
+void table_flush(table *t, FILE *f, unsigned indent, unsigned max_width)
+{
+	table_print(t, f, indent, max_width);
+	table_fini(t);
 }
 
 void fmt_escaped(FILE *f, const uint8_t *d, size_t len)

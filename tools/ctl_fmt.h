@@ -31,10 +31,9 @@ typedef struct table {
 void table_init(table *t, const char *align);
 /* Add a row of ncols cells (const char *). */
 void table_row(table *t, ...);
-/* Print with `indent` leading spaces and two spaces between columns; lines
- * longer than max_width (0: no limit) are cut. */
-void table_print(const table *t, FILE *f, unsigned indent, unsigned max_width);
-void table_fini(table *t);
+/* Print with `indent` leading spaces and two spaces between columns (lines
+ * longer than max_width, 0: no limit, are cut), then free the table. */
+void table_flush(table *t, FILE *f, unsigned indent, unsigned max_width);
 
 /* Message payloads. */
 

@@ -188,8 +188,7 @@ static void bridge_text(const ctl_bridge *b)
 			  u64s(dc, sizeof dc, l->disconnects),
 			  l->last_error ? link_error(l->last_error) : "-");
 	}
-	table_print(&t, stdout, 4, 0);
-	table_fini(&t);
+	table_flush(&t, stdout, 4, 0);
 }
 
 int cmd_bridges(ctl_ctx *ctx, int argc, char **argv)
@@ -407,8 +406,7 @@ static void uplink_text(const ctl_ctx *ctx, const ctl_uplink *u)
 			  u64s(lo, sizeof lo, r->out.ring_lost), u64s(er, sizeof er, r->out.errors),
 			  fmt_bytes(pe, sizeof pe, (double)r->out.pending_bytes));
 	}
-	table_print(&t, stdout, 0, 0);
-	table_fini(&t);
+	table_flush(&t, stdout, 0, 0);
 	if (!nin)
 		return;
 	table_init(&t, "llrrrrrrrrrr");
@@ -426,8 +424,7 @@ static void uplink_text(const ctl_ctx *ctx, const ctl_uplink *u)
 			  u64s(cd, sizeof cd, r->in.client_dropped), u64s(tb, sizeof tb, r->in.too_big),
 			  u64s(rf, sizeof rf, r->in.ring_full_events), u64s(er, sizeof er, r->in.errors));
 	}
-	table_print(&t, stdout, 0, 0);
-	table_fini(&t);
+	table_flush(&t, stdout, 0, 0);
 }
 
 int cmd_uplink(ctl_ctx *ctx, int argc, char **argv)

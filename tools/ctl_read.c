@@ -224,8 +224,7 @@ static void list_table(const ctl_snap *prev, const ctl_snap *cur)
 			  fmt_rate_bytes(br, sizeof br, bps), u64s(lost, sizeof lost, ring->lost),
 			  u64s(rep, sizeof rep, ring->repairs));
 	}
-	table_print(&t, stdout, 0, 0);
-	table_fini(&t);
+	table_flush(&t, stdout, 0, 0);
 }
 
 /* list as text: the bus line, the rings, corrupt entries, gateways. */
@@ -346,8 +345,7 @@ static void inspect_text(const ctl_snap *s, const ctl_ring *r)
 				  u64s(full, sizeof full, p->full_events),
 				  u64s(ab, sizeof ab, p->aborts));
 		}
-		table_print(&t, stdout, 2, 0);
-		table_fini(&t);
+		table_flush(&t, stdout, 2, 0);
 	}
 	printf("subscribers: %u\n", r->nsubs);
 	if (r->nsubs) {
@@ -371,8 +369,7 @@ static void inspect_text(const ctl_snap *s, const ctl_ring *r)
 				  fmt_bytes(bytes, sizeof bytes, (double)s2->bytes),
 				  u64s(lost, sizeof lost, s2->lost), u64s(sk, sizeof sk, s2->skipped));
 		}
-		table_print(&t, stdout, 2, 0);
-		table_fini(&t);
+		table_flush(&t, stdout, 2, 0);
 	}
 }
 
@@ -711,8 +708,7 @@ static void clients_text(const ctl_snap *s, const clients *cs, bool asked, const
 			  k->alive ? "yes" : "NO", asked ? (k->connected ? "yes" : "no") : "?", uid,
 			  since, holds);
 	}
-	table_print(&t, stdout, 0, 0);
-	table_fini(&t);
+	table_flush(&t, stdout, 0, 0);
 }
 
 int cmd_clients(ctl_ctx *ctx, int argc, char **argv)
@@ -810,8 +806,7 @@ static void watch_frame(FILE *f, const ctl_ctx *ctx, const ctl_snap *prev, const
 			  u64s(lost, sizeof lost, r->lost), u64s(rep, sizeof rep, r->repairs));
 		nsubs += r->nsubs;
 	}
-	table_print(&t2, f, 0, width);
-	table_fini(&t2);
+	table_flush(&t2, f, 0, width);
 	if (!nsubs)
 		return;
 	fprintf(f, "\n");
@@ -831,8 +826,7 @@ static void watch_frame(FILE *f, const ctl_ctx *ctx, const ctl_snap *prev, const
 				  u64s(lost, sizeof lost, s->lost));
 		}
 	}
-	table_print(&t2, f, 0, width);
-	table_fini(&t2);
+	table_flush(&t2, f, 0, width);
 }
 
 /* Write a frame to the terminal: home the cursor, each line cut to the
