@@ -52,66 +52,66 @@ typedef struct metric {
 	level lv;
 	size_t off;
 	field_kind kind;
-	const char *name, *type, *help;
+	const char *name, *help;
 	int special; /* SP_*, or 0 */
 } metric;
 
 static const metric metrics[] = {
-	{SNAP(sup.state), "hermes_supervisor_up", "gauge",
+	{SNAP(sup.state), "hermes_supervisor_up",
 	 "1 when hermesd is alive and its heartbeat is under 2 s old", SP_SUP_UP},
-	{SNAP(sup.heartbeat_age_ns), "hermes_supervisor_heartbeat_age_seconds", "gauge",
+	{SNAP(sup.heartbeat_age_ns), "hermes_supervisor_heartbeat_age_seconds",
 	 "Age of the supervisor's last heartbeat", SP_HEARTBEAT},
-	{SNAP(segment_size), "hermes_segment_size_bytes", "gauge", "Size of the bus segment"},
-	{SNAP(nrings), "hermes_rings", "gauge", "Rings on the bus"},
-	{SNAP(ncorrupt), "hermes_rings_corrupt", "gauge",
+	{SNAP(segment_size), "hermes_segment_size_bytes", "Size of the bus segment"},
+	{SNAP(nrings), "hermes_rings", "Rings on the bus"},
+	{SNAP(ncorrupt), "hermes_rings_corrupt",
 	 "Ring directory entries that fail validation (quarantined)"},
-	{RING(capacity), "hermes_ring_capacity_bytes", "gauge", "Data capacity of the ring",
+	{RING(capacity), "hermes_ring_capacity_bytes", "Data capacity of the ring",
 	 SP_POLICY},
-	{RING(max_msg), "hermes_ring_max_message_bytes", "gauge", "Largest message the ring takes"},
-	{RING(slots), "hermes_ring_slots", "gauge", "Messages the ring can hold"},
-	{RING(tail_seq), "hermes_ring_messages_total", "counter",
+	{RING(max_msg), "hermes_ring_max_message_bytes", "Largest message the ring takes"},
+	{RING(slots), "hermes_ring_slots", "Messages the ring can hold"},
+	{RING(tail_seq), "hermes_ring_messages_total",
 	 "Sequences claimed on the ring (the next sequence number)"},
-	{RING(tail_pos), "hermes_ring_bytes_total", "counter",
+	{RING(tail_pos), "hermes_ring_bytes_total",
 	 "Data-area bytes claimed on the ring (payloads rounded up to 8, plus wrap padding)"},
-	{RING(fill_bytes), "hermes_ring_fill_bytes", "gauge",
+	{RING(fill_bytes), "hermes_ring_fill_bytes",
 	 "Bytes between the slowest subscriber's cursor and the tail"},
-	{RING(fill_msgs), "hermes_ring_fill_messages", "gauge",
+	{RING(fill_msgs), "hermes_ring_fill_messages",
 	 "Messages between the slowest subscriber's cursor and the tail"},
-	{RING(fill_ratio), "hermes_ring_fill_ratio", "gauge",
+	{RING(fill_ratio), "hermes_ring_fill_ratio",
 	 "Fill as a fraction of the ring: the larger of bytes/capacity and messages/slots"},
-	{RING(nprods), "hermes_ring_producers", "gauge", "Producer slots in use"},
-	{RING(nsubs), "hermes_ring_subscribers", "gauge", "Subscriber slots in use"},
-	{RING(lost), "hermes_ring_lost_messages", "gauge",
+	{RING(nprods), "hermes_ring_producers", "Producer slots in use"},
+	{RING(nsubs), "hermes_ring_subscribers", "Subscriber slots in use"},
+	{RING(lost), "hermes_ring_lost_messages",
 	 "Messages lost by the ring's current subscribers (overwrite rings)"},
-	{RING(repairs), "hermes_ring_repairs_total", "counter",
+	{RING(repairs), "hermes_ring_repairs_total",
 	 "Claims of dead producers repaired by the supervisor"},
-	{RING(repaired_msgs), "hermes_ring_repaired_messages_total", "counter",
+	{RING(repaired_msgs), "hermes_ring_repaired_messages_total",
 	 "Sequences abandoned by supervisor repairs"},
-	{RING(dead_subs), "hermes_ring_dead_subscribers_total", "counter",
+	{RING(dead_subs), "hermes_ring_dead_subscribers_total",
 	 "Dead subscribers whose cursors the supervisor released"},
-	{RING(limit_scans), "hermes_ring_limit_scans_total", "counter",
+	{RING(limit_scans), "hermes_ring_limit_scans_total",
 	 "Times a producer found its cached limits short and scanned cursors"},
-	{RING(waiters), "hermes_ring_waiters", "gauge", "Subscribers sleeping on the ring's futex"},
-	{RING(corrupt), "hermes_ring_corrupt_records_total", "counter",
+	{RING(waiters), "hermes_ring_waiters", "Subscribers sleeping on the ring's futex"},
+	{RING(corrupt), "hermes_ring_corrupt_records_total",
 	 "Records that failed validation and were not delivered (HERMES_ECORRUPT)"},
-	{PROD(o.alive), "hermes_producer_up", "gauge", "1 when the producer's process is alive"},
-	{PROD(msgs), "hermes_producer_messages_total", "counter", "Messages committed by the producer"},
-	{PROD(bytes), "hermes_producer_bytes_total", "counter", "Payload bytes committed by the producer"},
-	{PROD(full_events), "hermes_producer_full_events_total", "counter",
+	{PROD(o.alive), "hermes_producer_up", "1 when the producer's process is alive"},
+	{PROD(msgs), "hermes_producer_messages_total", "Messages committed by the producer"},
+	{PROD(bytes), "hermes_producer_bytes_total", "Payload bytes committed by the producer"},
+	{PROD(full_events), "hermes_producer_full_events_total",
 	 "Claims the producer saw refused because the ring was full"},
-	{PROD(aborts), "hermes_producer_aborts_total", "counter", "Claims the producer aborted"},
-	{SUB(o.alive), "hermes_subscriber_up", "gauge", "1 when the subscriber's process is alive"},
-	{SUB(msgs), "hermes_subscriber_messages_total", "counter", "Messages the subscriber consumed"},
-	{SUB(bytes), "hermes_subscriber_bytes_total", "counter", "Payload bytes the subscriber consumed"},
-	{SUB(lost), "hermes_subscriber_lost_messages_total", "counter",
+	{PROD(aborts), "hermes_producer_aborts_total", "Claims the producer aborted"},
+	{SUB(o.alive), "hermes_subscriber_up", "1 when the subscriber's process is alive"},
+	{SUB(msgs), "hermes_subscriber_messages_total", "Messages the subscriber consumed"},
+	{SUB(bytes), "hermes_subscriber_bytes_total", "Payload bytes the subscriber consumed"},
+	{SUB(lost), "hermes_subscriber_lost_messages_total",
 	 "Messages the subscriber lost (lapped on an overwrite ring)"},
-	{SUB(skipped), "hermes_subscriber_skipped_messages_total", "counter",
+	{SUB(skipped), "hermes_subscriber_skipped_messages_total",
 	 "Sequences the subscriber skipped (aborted or repaired claims)"},
-	{SUB(lag_msgs), "hermes_subscriber_lag_messages", "gauge",
+	{SUB(lag_msgs), "hermes_subscriber_lag_messages",
 	 "Messages between the subscriber's released cursor and the tail"},
-	{SUB(lag_bytes), "hermes_subscriber_lag_bytes", "gauge",
+	{SUB(lag_bytes), "hermes_subscriber_lag_bytes",
 	 "Data-area bytes between the subscriber's released cursor and the tail"},
-	{SUB(sleeping), "hermes_subscriber_sleeping", "gauge",
+	{SUB(sleeping), "hermes_subscriber_sleeping",
 	 "1 while the subscriber sleeps in a blocking wait"},
 };
 #undef SNAP
@@ -137,6 +137,16 @@ static void label(FILE *f, const char *key, const char *v, bool first)
 			fputc(*v, f);
 	}
 	fputc('"', f);
+}
+
+/* The HELP and TYPE lines of a family. Its type follows from its name, by
+ * the exposition format's convention: a counter's name ends in _total, and
+ * every other family here is a gauge. */
+static void family(FILE *f, const char *name, const char *help)
+{
+	size_t n = strlen(name);
+	const char *type = n > 6 && !strcmp(name + n - 6, "_total") ? "counter" : "gauge";
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 static void sample_u64(FILE *f, uint64_t v)
@@ -255,7 +265,7 @@ static void write_metrics(FILE *f, const ctl_snap *s)
 	fprintf(f, "} 1\n");
 	for (unsigned i = 0; i < NMETRICS; i++) {
 		const metric *m = &metrics[i];
-		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name, m->type);
+		family(f, m->name, m->help);
 		for (unsigned k = 0; k < (m->lv == LV_BUS ? 1u : s->nrings); k++) {
 			const ctl_ring *r = &s->rings[k];
 			switch (m->lv) {
@@ -297,74 +307,74 @@ static void write_bus_down(FILE *f, const char *bus)
 /* A family of bridge counters: the field of ctl_bridge_counters it shows,
  * or two fields shown as direction="in" and direction="out". */
 typedef struct bridge_metric {
-	const char *name, *type, *help;
+	const char *name, *help;
 	size_t in, out; /* offsetof(ctl_bridge_counters, ...); out NONE: no direction */
 } bridge_metric;
 
 #define BC(f) offsetof(ctl_bridge_counters, f)
 static const bridge_metric bridge_metrics[] = {
-	{"hermes_bridge_connections_open", "gauge", "TCP connections open now",
+	{"hermes_bridge_connections_open", "TCP connections open now",
 	 BC(connections_open), NONE},
-	{"hermes_bridge_connections_accepted_total", "counter", "TCP connections accepted",
+	{"hermes_bridge_connections_accepted_total", "TCP connections accepted",
 	 BC(connections_accepted), NONE},
-	{"hermes_bridge_connections_refused_total", "counter",
+	{"hermes_bridge_connections_refused_total",
 	 "TCP connections refused over max_connections", BC(connections_refused), NONE},
-	{"hermes_bridge_handshakes_total", "counter", "Sessions started (handshakes completed)",
+	{"hermes_bridge_handshakes_total", "Sessions started (handshakes completed)",
 	 BC(handshakes_ok), NONE},
-	{"hermes_bridge_handshake_timeouts_total", "counter", "Handshakes that timed out",
+	{"hermes_bridge_handshake_timeouts_total", "Handshakes that timed out",
 	 BC(handshake_timeouts), NONE},
-	{"hermes_bridge_auth_failures_total", "counter",
+	{"hermes_bridge_auth_failures_total",
 	 "Authentication failures (wrong key, unknown identity, authentication required)",
 	 BC(auth_failures), NONE},
-	{"hermes_bridge_protocol_errors_total", "counter", "Connections closed for malformed input",
+	{"hermes_bridge_protocol_errors_total", "Connections closed for malformed input",
 	 BC(protocol_errors), NONE},
-	{"hermes_bridge_errors_sent_total", "counter", "ERROR frames sent", BC(errors_sent), NONE},
-	{"hermes_bridge_frames_total", "counter", "Frames received (in) and sent (out)",
+	{"hermes_bridge_errors_sent_total", "ERROR frames sent", BC(errors_sent), NONE},
+	{"hermes_bridge_frames_total", "Frames received (in) and sent (out)",
 	 BC(frames_in), BC(frames_out)},
-	{"hermes_bridge_bytes_total", "counter", "Bytes received (in) and sent (out) on connections",
+	{"hermes_bridge_bytes_total", "Bytes received (in) and sent (out) on connections",
 	 BC(bytes_in), BC(bytes_out)},
-	{"hermes_bridge_publishes_total", "counter", "Messages committed for remote publishers",
+	{"hermes_bridge_publishes_total", "Messages committed for remote publishers",
 	 BC(publishes), NONE},
-	{"hermes_bridge_publish_errors_total", "counter", "PUBLISH frames answered with ERROR",
+	{"hermes_bridge_publish_errors_total", "PUBLISH frames answered with ERROR",
 	 BC(publish_errors), NONE},
-	{"hermes_bridge_publish_stalls_total", "counter", "Times a full block ring paused a publisher",
+	{"hermes_bridge_publish_stalls_total", "Times a full block ring paused a publisher",
 	 BC(publish_stalls), NONE},
-	{"hermes_bridge_publish_timeouts_total", "counter",
+	{"hermes_bridge_publish_timeouts_total",
 	 "Publishes that failed because a block ring stayed full", BC(publish_timeouts), NONE},
-	{"hermes_bridge_acks_total", "counter", "PUBLISH_ACK frames sent", BC(acks), NONE},
-	{"hermes_bridge_delivers_total", "counter", "DELIVER frames sent", BC(delivers), NONE},
-	{"hermes_bridge_drops_total", "counter",
+	{"hermes_bridge_acks_total", "PUBLISH_ACK frames sent", BC(acks), NONE},
+	{"hermes_bridge_delivers_total", "DELIVER frames sent", BC(delivers), NONE},
+	{"hermes_bridge_drops_total",
 	 "Messages not delivered (slow-subscriber drop, too large)", BC(drops), NONE},
-	{"hermes_bridge_loss_notices_total", "counter", "LOSS frames sent", BC(loss_notices), NONE},
-	{"hermes_bridge_slow_disconnects_total", "counter",
+	{"hermes_bridge_loss_notices_total", "LOSS frames sent", BC(loss_notices), NONE},
+	{"hermes_bridge_slow_disconnects_total",
 	 "Connections closed by the slow-subscriber disconnect policy", BC(slow_disconnects), NONE},
-	{"hermes_bridge_ring_lost_messages_total", "counter",
+	{"hermes_bridge_ring_lost_messages_total",
 	 "Messages the bridge's cursors lost on overwrite rings", BC(ring_losses), NONE},
-	{"hermes_bridge_subscriptions", "gauge", "Remote subscriptions open now", BC(subscriptions),
+	{"hermes_bridge_subscriptions", "Remote subscriptions open now", BC(subscriptions),
 	 NONE},
-	{"hermes_bridge_channels", "gauge", "Remote publishing channels bound now", BC(channels), NONE},
+	{"hermes_bridge_channels", "Remote publishing channels bound now", BC(channels), NONE},
 };
 #undef BC
 
 typedef struct link_metric {
-	const char *name, *type, *help;
+	const char *name, *help;
 	size_t off; /* offsetof(ctl_bridge_link, ...); NONE: 1 when the link is up */
 } link_metric;
 
 #define LC(f) offsetof(ctl_bridge_link, f)
 static const link_metric link_metrics[] = {
-	{"hermes_bridge_link_up", "gauge", "1 when the link's session to its peer is established", NONE},
-	{"hermes_bridge_link_connects_total", "counter", "Sessions the link established", LC(connects)},
-	{"hermes_bridge_link_disconnects_total", "counter", "Sessions the link lost", LC(disconnects)},
-	{"hermes_bridge_link_exported_total", "counter", "Messages sent to the peer and acked",
+	{"hermes_bridge_link_up", "1 when the link's session to its peer is established", NONE},
+	{"hermes_bridge_link_connects_total", "Sessions the link established", LC(connects)},
+	{"hermes_bridge_link_disconnects_total", "Sessions the link lost", LC(disconnects)},
+	{"hermes_bridge_link_exported_total", "Messages sent to the peer and acked",
 	 LC(exported)},
-	{"hermes_bridge_link_imported_total", "counter", "Messages committed here from the peer",
+	{"hermes_bridge_link_imported_total", "Messages committed here from the peer",
 	 LC(imported)},
-	{"hermes_bridge_link_export_lag_messages", "gauge",
+	{"hermes_bridge_link_export_lag_messages",
 	 "Messages in exported rings not yet acked by the peer", LC(export_lag)},
-	{"hermes_bridge_link_duplicates_total", "counter",
+	{"hermes_bridge_link_duplicates_total",
 	 "Resent messages the peer had already committed", LC(duplicates)},
-	{"hermes_bridge_link_losses_total", "counter",
+	{"hermes_bridge_link_losses_total",
 	 "Messages the link could not carry (LOSS, lapped)", LC(losses)},
 };
 #undef LC
@@ -373,43 +383,40 @@ static const link_metric link_metrics[] = {
  * "out" and for "in" (NONE: not in that direction), or with `reason`, one
  * sample per named field. */
 typedef struct uplink_metric {
-	const char *name, *type, *help;
+	const char *name, *help;
 	size_t out, in; /* offsetof(ctl_uplink_ring, ...) */
 } uplink_metric;
 
 #define UR(f) offsetof(ctl_uplink_ring, f)
 static const uplink_metric uplink_metrics[] = {
-	{"hermes_uplink_messages_total", "counter",
+	{"hermes_uplink_messages_total",
 	 "Messages published to NATS (out) and committed into the ring from NATS (in)", UR(out.msgs),
 	 UR(in.msgs)},
-	{"hermes_uplink_bytes_total", "counter", "Payload bytes of those messages", UR(out.bytes),
+	{"hermes_uplink_bytes_total", "Payload bytes of those messages", UR(out.bytes),
 	 UR(in.bytes)},
-	{"hermes_uplink_lost_total", "counter",
+	{"hermes_uplink_lost_total",
 	 "Messages lost: lapped on an overwrite ring before sending (out), gaps in the "
 	 "publishers' sequences (in)",
 	 UR(out.ring_lost), UR(in.lost)},
-	{"hermes_uplink_dropped_total", "counter",
+	{"hermes_uplink_dropped_total",
 	 "Messages dropped: policy drop while NATS was unreachable (out), by the NATS client as a "
 	 "slow consumer (in)",
 	 UR(out.dropped), UR(in.client_dropped)},
-	{"hermes_uplink_too_big_total", "counter", "Inbound messages larger than the ring takes",
+	{"hermes_uplink_too_big_total", "Inbound messages larger than the ring takes",
 	 NONE, UR(in.too_big)},
-	{"hermes_uplink_blocked_total", "counter",
+	{"hermes_uplink_blocked_total",
 	 "Times the outbound cursor stopped (policy block: NATS unreachable or max_pending)",
 	 UR(out.blocked_events), NONE},
-	{"hermes_uplink_ring_full_total", "counter", "Times inbound messages waited for a full ring",
+	{"hermes_uplink_ring_full_total", "Times inbound messages waited for a full ring",
 	 NONE, UR(in.ring_full_events)},
-	{"hermes_uplink_ring_errors_total", "counter", "Failed publishes or acks (out), errors (in)",
+	{"hermes_uplink_ring_errors_total", "Failed publishes or acks (out), errors (in)",
 	 UR(out.errors), UR(in.errors)},
-	{"hermes_uplink_pending_bytes", "gauge", "Bytes held or in flight, not yet done",
+	{"hermes_uplink_pending_bytes", "Bytes held or in flight, not yet done",
 	 UR(out.pending_bytes), UR(in.pending_bytes)},
 };
 #undef UR
 
-static void family(FILE *f, const char *name, const char *type, const char *help)
-{
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
+
 
 static void bridge_labels(FILE *f, const char *bus, const ctl_bridge *b)
 {
@@ -421,8 +428,7 @@ static void write_bridge_metrics(FILE *f, const char *bus, const ctl_bridges *bs
 {
 	if (bs->n == 0)
 		return;
-	family(f, "hermes_bridge_up", "gauge",
-	       "1 when the bridge process of the counters file is running");
+	family(f, "hermes_bridge_up", "1 when the bridge process of the counters file is running");
 	for (unsigned i = 0; i < bs->n; i++) {
 		fputs("hermes_bridge_up{", f);
 		bridge_labels(f, bus, &bs->v[i]);
@@ -433,7 +439,7 @@ static void write_bridge_metrics(FILE *f, const char *bus, const ctl_bridges *bs
 	 * bus: only hermes_bridge_up speaks for it. */
 	for (size_t m = 0; m < sizeof bridge_metrics / sizeof bridge_metrics[0]; m++) {
 		const bridge_metric *bm = &bridge_metrics[m];
-		family(f, bm->name, bm->type, bm->help);
+		family(f, bm->name, bm->help);
 		for (unsigned i = 0; i < bs->n; i++) {
 			const ctl_bridge *b = &bs->v[i];
 			if (!b->alive)
@@ -450,7 +456,7 @@ static void write_bridge_metrics(FILE *f, const char *bus, const ctl_bridges *bs
 	}
 	for (size_t m = 0; m < sizeof link_metrics / sizeof link_metrics[0]; m++) {
 		const link_metric *lm = &link_metrics[m];
-		family(f, lm->name, lm->type, lm->help);
+		family(f, lm->name, lm->help);
 		for (unsigned i = 0; i < bs->n; i++) {
 			const ctl_bridge *b = &bs->v[i];
 			for (unsigned k = 0; b->alive && k < b->nlinks; k++) {
@@ -481,7 +487,7 @@ static void write_uplink_ring_metrics(FILE *f, const char *bus, const ctl_uplink
 {
 	for (size_t m = 0; m < sizeof uplink_metrics / sizeof uplink_metrics[0]; m++) {
 		const uplink_metric *um = &uplink_metrics[m];
-		family(f, um->name, um->type, um->help);
+		family(f, um->name, um->help);
 		for (unsigned i = 0; i < u->nrings; i++) {
 			const ctl_uplink_ring *r = &u->rings[i];
 			for (int d = 0; d < 2; d++) {
@@ -503,7 +509,7 @@ static void write_uplink_ring_metrics(FILE *f, const char *bus, const ctl_uplink
 /* hermes_uplink_skipped_total, by reason. */
 static void write_uplink_skipped(FILE *f, const char *bus, const ctl_uplink *u)
 {
-	family(f, "hermes_uplink_skipped_total", "counter",
+	family(f, "hermes_uplink_skipped_total",
 	       "Messages deliberately not carried: loop prevention (loop: came from NATS; own: "
 	       "our own bus's) and JetStream redeliveries already applied (duplicate)");
 	for (unsigned i = 0; i < u->nrings; i++) {
@@ -531,8 +537,7 @@ static void write_uplink_skipped(FILE *f, const char *bus, const ctl_uplink *u)
 /* hermes_uplink_blocked_seconds_total, for the outbound rings. */
 static void write_uplink_blocked(FILE *f, const char *bus, const ctl_uplink *u)
 {
-	family(f, "hermes_uplink_blocked_seconds_total", "counter",
-	       "Time the outbound cursor stood blocked");
+	family(f, "hermes_uplink_blocked_seconds_total", "Time the outbound cursor stood blocked");
 	for (unsigned i = 0; i < u->nrings; i++) {
 		const ctl_uplink_ring *r = &u->rings[i];
 		if (!(r->dir & HN_DIR_OUT))
@@ -548,29 +553,29 @@ static void write_uplink_metrics(FILE *f, const char *bus, const ctl_uplink *u)
 {
 	if (u->file != CTL_UPLINK_OK)
 		return;
-	family(f, "hermes_uplink_up", "gauge",
+	family(f, "hermes_uplink_up",
 	       "1 when the NATS uplink runs and its heartbeat is under 2 s old");
 	bus_label_sample(f, "hermes_uplink_up", bus, u->up);
-	family(f, "hermes_uplink_connected", "gauge",
+	family(f, "hermes_uplink_connected",
 	       "1 when the uplink runs and is connected to a NATS server");
-	bus_label_sample(f, "hermes_uplink_connected", bus, u->up && u->conn_state == HN_CONN_CONNECTED);
+	bus_label_sample(f, "hermes_uplink_connected",
+	 bus, u->up && u->conn_state == HN_CONN_CONNECTED);
 	if (!u->up)
 		return; /* as for bridges: a dead uplink's counters are history */
 	if (u->heartbeat_age_ns != UINT64_MAX) {
-		family(f, "hermes_uplink_heartbeat_age_seconds", "gauge",
+		family(f, "hermes_uplink_heartbeat_age_seconds",
 		       "Age of the uplink's last heartbeat");
 		fputs("hermes_uplink_heartbeat_age_seconds{", f);
 		label(f, "bus", bus, true);
 		fprintf(f, "} %.3f\n", (double)u->heartbeat_age_ns / 1e9);
 	}
-	family(f, "hermes_uplink_connects_total", "counter", "Connections to NATS made, first and re-");
+	family(f, "hermes_uplink_connects_total", "Connections to NATS made, first and re-");
 	bus_label_sample(f, "hermes_uplink_connects_total", bus, u->connects);
-	family(f, "hermes_uplink_disconnects_total", "counter", "Connections to NATS lost");
+	family(f, "hermes_uplink_disconnects_total", "Connections to NATS lost");
 	bus_label_sample(f, "hermes_uplink_disconnects_total", bus, u->disconnects);
-	family(f, "hermes_uplink_reconnects_total", "counter", "Reconnections to NATS");
+	family(f, "hermes_uplink_reconnects_total", "Reconnections to NATS");
 	bus_label_sample(f, "hermes_uplink_reconnects_total", bus, u->reconnects);
-	family(f, "hermes_uplink_errors_total", "counter",
-	       "Asynchronous errors the NATS client reported");
+	family(f, "hermes_uplink_errors_total", "Asynchronous errors the NATS client reported");
 	bus_label_sample(f, "hermes_uplink_errors_total", bus, u->errors);
 	write_uplink_ring_metrics(f, bus, u);
 	write_uplink_skipped(f, bus, u);
