@@ -1,6 +1,8 @@
-/* Helpers for the hermes-nats tests: nats-server processes on loopback
- * (single, JetStream, clusters), hermes-nats processes, the uplink's state
- * file, and producer/consumer threads that check what crossed over.
+/* The hermes-nats suites' part of the test kit: nats-server processes on
+ * loopback (single, JetStream, clusters), hermes-nats processes (both
+ * started and stopped through process.h), buses under hermesd (daemon.h),
+ * the uplink's state file, producer/consumer threads that check what
+ * crossed over, and the pair fixture that puts them together.
  *
  * Every process is started by the test and stopped or killed by its pid;
  * every wait has a deadline. Servers, buses and uplinks must be static

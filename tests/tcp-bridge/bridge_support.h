@@ -1,6 +1,8 @@
-/* Helpers for the bridge tests: a private bus (hermesd) with rings, the
- * real hermes-bridge started on it with a port picked by the kernel, and
- * small measurements (RSS, CPU time). Every wait has a deadline. */
+/* The bridge suites' part of the test kit: their bus (the kit's supervised
+ * bus fixture, bus.h), the real hermes-bridge started on it with a port
+ * picked by the kernel (started and stopped through process.h), the bridge
+ * fixture, raw sessions and frames for byte-level checks, and small
+ * measurements (RSS, CPU time). Every wait has a deadline. */
 #ifndef HM_TEST_BRIDGE_SUPPORT_H
 #define HM_TEST_BRIDGE_SUPPORT_H
 
