@@ -103,18 +103,18 @@ static void bench_append(uint32_t size, uint64_t n)
 }
 
 typedef struct rec_run {
-	hj_recorder rec;
+	hm_rec_recorder rec;
 	atomic_bool stop;
 	uint64_t user_ns, sys_ns; /* the recorder thread's CPU time */
 } rec_run;
 
-/* hj_recorder_run, then the CPU time its thread used (getrusage
+/* hm_rec_recorder_run, then the CPU time its thread used (getrusage
  * RUSAGE_THREAD): what recording costs the recorder's own thread, whatever
  * else the machine runs; the writer's prefault thread is not in it. */
 static void *recorder_thread(void *p)
 {
 	rec_run *run = p;
-	hj_recorder_run(&run->rec);
+	hm_rec_recorder_run(&run->rec);
 	struct rusage ru;
 	getrusage(RUSAGE_THREAD, &ru);
 	run->user_ns = (uint64_t)ru.ru_utime.tv_sec * 1000000000ull + (uint64_t)ru.ru_utime.tv_usec * 1000u;
@@ -147,7 +147,7 @@ static void bench_record(uint32_t size, uint64_t n, int fsync, bool replay)
 		fprintf(stderr, "ring: %s\n", hermes_last_error_detail());
 		exit(1);
 	}
-	static hj_ring_conf conf;
+	static hm_rec_ring_conf conf;
 	memset(&conf, 0, sizeof conf);
 	snprintf(conf.name, sizeof conf.name, "bench");
 	snprintf(conf.dir, sizeof conf.dir, "%s", dir);
@@ -157,9 +157,9 @@ static void bench_record(uint32_t size, uint64_t n, int fsync, bool replay)
 	conf.durable = true;
 	static rec_run run;
 	atomic_store(&run.stop, false);
-	if (hj_recorder_open(&run.rec, bus, &conf, hermes_bus_id(bus), &run.stop) != HERMES_OK)
+	if (hm_rec_recorder_open(&run.rec, bus, &conf, hermes_bus_id(bus), &run.stop) != HERMES_OK)
 		exit(1);
-	hj_recorder_subscribe(&run.rec);
+	hm_rec_recorder_subscribe(&run.rec);
 	pthread_t th;
 	pthread_create(&th, NULL, recorder_thread, &run);
 	hermes_pub *pub;
@@ -179,12 +179,12 @@ static void bench_record(uint32_t size, uint64_t n, int fsync, bool replay)
 	uint64_t t1 = now_ns();
 	atomic_store(&run.stop, true);
 	pthread_join(th, NULL);
-	hj_recorder_close(&run.rec);
+	hm_rec_recorder_close(&run.rec);
 	static const char *names[] = {"record (ring -> journal)", "record, fsync = interval",
 				      "record, fsync = batch"};
 	char note[160], cpu[100];
 	snprintf(note, sizeof note, "%s; %s",
-		 fsync == HJ_FSYNC_BATCH ? "msync(MS_SYNC) before each batch is released" : "producer to journaled",
+		 fsync == HM_REC_FSYNC_BATCH ? "msync(MS_SYNC) before each batch is released" : "producer to journaled",
 		 cpu_note(cpu, sizeof cpu, &run, n));
 	row(names[fsync], size, n, t1 - t0, note);
 	if (replay) {
@@ -235,7 +235,7 @@ static void live_ring_open(live_ring *lr, const char *tag, uint32_t size, int re
 		fprintf(stderr, "bus: %s\n", hermes_last_error_detail());
 		exit(1);
 	}
-	static hj_ring_conf conf;
+	static hm_rec_ring_conf conf;
 	memset(&conf, 0, sizeof conf);
 	snprintf(conf.name, sizeof conf.name, "bench");
 	snprintf(conf.dir, sizeof conf.dir, "%s", lr->dir);
@@ -247,9 +247,9 @@ static void live_ring_open(live_ring *lr, const char *tag, uint32_t size, int re
 	lr->recorder = recorder;
 	atomic_store(&run.stop, false);
 	if (recorder) {
-		if (hj_recorder_open(&run.rec, lr->bus, &conf, hermes_bus_id(lr->bus), &run.stop) != HERMES_OK)
+		if (hm_rec_recorder_open(&run.rec, lr->bus, &conf, hermes_bus_id(lr->bus), &run.stop) != HERMES_OK)
 			exit(1);
-		hj_recorder_subscribe(&run.rec);
+		hm_rec_recorder_subscribe(&run.rec);
 		pthread_create(&lr->rec_th, NULL, recorder_thread, &run);
 	}
 	hermes_pub_open(lr->bus, "bench", &lr->pub);
@@ -265,7 +265,7 @@ static void live_ring_close(live_ring *lr, uint64_t n)
 			sched_yield();
 		atomic_store(&lr->run->stop, true);
 		pthread_join(lr->rec_th, NULL);
-		hj_recorder_close(&lr->run->rec);
+		hm_rec_recorder_close(&lr->run->rec);
 	}
 	hermes_pub_close(lr->pub);
 	hermes_bus_detach(lr->bus);
@@ -687,7 +687,7 @@ int main(int argc, char **argv)
 	if (count == 0 || mb == 0)
 		return 2;
 	snprintf(base, sizeof base, "%s/hermes-journal-bench.%d", dir, (int)getpid());
-	hj_log_level = HJ_LOG_WARN;
+	hm_dlog_set_level(HM_DLOG_WARN);
 	if (instructions)
 		return bench_instructions(argv[0]);
 	if (paced) {
@@ -702,10 +702,10 @@ int main(int argc, char **argv)
 	if (!live_only) {
 		bench_append(64, count);
 		bench_append(4096, n4k);
-		bench_record(64, count, HJ_FSYNC_NONE, true);
-		bench_record(4096, n4k, HJ_FSYNC_NONE, true);
-		bench_record(64, count / 4, HJ_FSYNC_BATCH, false);
-		bench_record(4096, n4k / 4, HJ_FSYNC_BATCH, false);
+		bench_record(64, count, HM_REC_FSYNC_NONE, true);
+		bench_record(4096, n4k, HM_REC_FSYNC_NONE, true);
+		bench_record(64, count / 4, HM_REC_FSYNC_BATCH, false);
+		bench_record(4096, n4k / 4, HM_REC_FSYNC_BATCH, false);
 	}
 	for (int rec = 0; rec <= 2; rec++)
 		bench_live(64, count, rec);

@@ -1,7 +1,7 @@
 /* hermes-journal-loop: the one-thread loop `hermes-journal-bench
  * --instructions` runs under callgrind (instructions are exact whatever the
  * machine does, unlike time): publish a run of messages on a block ring of an
- * embedded bus, then let the recorder's own step (hj_recorder_step: poll,
+ * embedded bus, then let the recorder's own step (hm_rec_recorder_step: poll,
  * journal, release) record them, N messages in all. The `ring` mode does the
  * same with a plain subscriber (poll + release) in place of the recorder: the
  * ring's share, to subtract.
@@ -39,17 +39,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bus: %s\n", hermes_last_error_detail());
 		return 1;
 	}
-	static hj_ring_conf conf;
+	static hm_rec_ring_conf conf;
 	snprintf(conf.name, sizeof conf.name, "loop");
 	snprintf(conf.dir, sizeof conf.dir, "%s", dir);
 	conf.opts.file_size = 1ull << 30;
-	static hj_recorder rec;
+	static hm_rec_recorder rec;
 	static atomic_bool stop;
 	hermes_sub *sub = NULL;
-	hj_log_level = HJ_LOG_WARN;
+	hm_dlog_set_level(HM_DLOG_WARN);
 	if (recording) {
-		if (hj_recorder_open(&rec, bus, &conf, hermes_bus_id(bus), &stop) != HERMES_OK ||
-		    !hj_recorder_subscribe(&rec))
+		if (hm_rec_recorder_open(&rec, bus, &conf, hermes_bus_id(bus), &stop) != HERMES_OK ||
+		    !hm_rec_recorder_subscribe(&rec))
 			return 1;
 	} else if (hermes_sub_open(bus, "loop", HERMES_START_LATEST, 0, &sub) != HERMES_OK) {
 		return 1;
@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 			}
 		unsigned got = 0;
 		if (recording) {
-			got = hj_recorder_step(&rec);
+			got = hm_rec_recorder_step(&rec);
 		} else {
 			hermes_msg m;
 			while (hermes_sub_poll(sub, &m) == HERMES_OK)
@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 	}
 	hermes_pub_close(pub);
 	if (recording)
-		hj_recorder_close(&rec);
+		hm_rec_recorder_close(&rec);
 	else
 		hermes_sub_close(sub);
 	hermes_bus_detach(bus);

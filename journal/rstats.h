@@ -5,8 +5,8 @@
  * by tests, `hermes-journal --stats` and tools. Every field is a 64-bit counter written with relaxed stores (each is
  * independent; readers want a recent value, not a consistent set), except
  * the error text, guarded by a sequence count (seqlock). */
-#ifndef HJ_RSTATS_H
-#define HJ_RSTATS_H
+#ifndef HM_REC_RSTATS_H
+#define HM_REC_RSTATS_H
 
 #include <assert.h>
 #include <stddef.h>
@@ -14,18 +14,18 @@
 
 #include "core/atomics.h"
 
-#define HJ_STATS_MAGIC 0x5453524e524a4d48ull /* "HMJRNRST" */
-#define HJ_STATS_VERSION 1u
-#define HJ_STATS_FILE ".recorder"
+#define HM_REC_STATS_MAGIC 0x5453524e524a4d48ull /* "HMJRNRST" */
+#define HM_REC_STATS_VERSION 1u
+#define HM_REC_STATS_FILE ".recorder"
 
-enum hj_state {
-	HJ_STATE_STOPPED = 0,
-	HJ_STATE_WAIT_RING = 1, /* the ring does not exist (yet) */
-	HJ_STATE_RECORDING = 2,
-	HJ_STATE_DISK_FULL = 3, /* cannot write: holding the ring (durable) or dropping */
+enum hm_rec_state {
+	HM_REC_STATE_STOPPED = 0,
+	HM_REC_STATE_WAIT_RING = 1, /* the ring does not exist (yet) */
+	HM_REC_STATE_RECORDING = 2,
+	HM_REC_STATE_DISK_FULL = 3, /* cannot write: holding the ring (durable) or dropping */
 };
 
-typedef struct hj_stats {
+typedef struct hm_rec_stats {
 	uint64_t magic;
 	uint64_t version;
 	hm_atomic_u64 pid;
@@ -46,24 +46,24 @@ typedef struct hj_stats {
 	hm_atomic_u64 torn_cuts; /* recoveries that cut a torn tail */
 	hm_atomic_u64 text_seq;
 	char last_error[256];
-} hj_stats;
+} hm_rec_stats;
 
-static_assert(offsetof(hj_stats, text_seq) == 18 * 8, "stats layout");
-static_assert(sizeof(hj_stats) == 19 * 8 + 256, "stats layout");
+static_assert(offsetof(hm_rec_stats, text_seq) == 18 * 8, "stats layout");
+static_assert(sizeof(hm_rec_stats) == 19 * 8 + 256, "stats layout");
 
 /* Map DIR/.recorder read-write, creating or resetting it when it is not a
  * valid stats file. NULL with errno on failure. */
-hj_stats *hj_stats_open(const char *dir);
+hm_rec_stats *hm_rec_stats_open(const char *dir);
 
 /* Map it read-only for inspection; NULL (errno) when absent or invalid. */
-const hj_stats *hj_stats_open_readonly(const char *dir);
+const hm_rec_stats *hm_rec_stats_open_readonly(const char *dir);
 
-void hj_stats_close(const hj_stats *s);
+void hm_rec_stats_close(const hm_rec_stats *s);
 
 /* Set the error text (recorder thread only). */
-void hj_stats_error(hj_stats *s, const char *text);
+void hm_rec_stats_error(hm_rec_stats *s, const char *text);
 
 /* Copy the error text consistently into buf (sizeof last_error bytes). */
-void hj_stats_error_text(const hj_stats *s, char *buf);
+void hm_rec_stats_error_text(const hm_rec_stats *s, char *buf);
 
 #endif

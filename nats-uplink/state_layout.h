@@ -11,11 +11,11 @@
  * never lock. The layout is fixed-width, little-endian on the platforms we
  * support, host byte order, offsets asserted below. A reader:
  *
- *   1. maps the file; fewer than sizeof(hn_state_header) bytes, or magic 0:
+ *   1. maps the file; fewer than sizeof(hm_nats_state_header) bytes, or magic 0:
  *      "no uplink has run on this bus yet" (not an error);
  *   2. loads `magic` with acquire (pairs with the release store that the
  *      uplink makes after it filled in every other header field); another
- *      magic or `version` != HN_STATE_VERSION: incompatible, say so;
+ *      magic or `version` != HM_NATS_STATE_VERSION: incompatible, say so;
  *   3. the uplink is alive when hermes proc facts say pid `pid` with start
  *      time `start_time` exists (like the bus supervisor); `heartbeat_ns`
  *      (CLOCK_REALTIME) moves every 250 ms while it runs;
@@ -26,8 +26,8 @@
  * value. The two text fields of the header (`url`, `last_error`) are
  * written under the `text_seq` seqlock (odd while writing).
  */
-#ifndef HN_UPLINK_STATE_H
-#define HN_UPLINK_STATE_H
+#ifndef HM_NATS_UPLINK_STATE_H
+#define HM_NATS_UPLINK_STATE_H
 
 #include <assert.h>
 #include <stddef.h>
@@ -35,53 +35,53 @@
 
 #include "core/atomics.h"
 
-#define HN_STATE_MAGIC UINT64_C(0x314b4e4c50555348) /* "HSUPLNK1" little-endian */
-#define HN_STATE_VERSION 1u
-#define HN_STATE_MAX_RINGS 64u
+#define HM_NATS_STATE_MAGIC UINT64_C(0x314b4e4c50555348) /* "HSUPLNK1" little-endian */
+#define HM_NATS_STATE_VERSION 1u
+#define HM_NATS_STATE_MAX_RINGS 64u
 /* Ranges of ring sequences committed by the uplink itself, per ring (see
- * hn_ring_state.rl). Merged when contiguous, so this bounds interleavings of
+ * hm_nats_ring_state.rl). Merged when contiguous, so this bounds interleavings of
  * local and inbound traffic not yet published, not messages. */
-#define HN_RANGE_LOG 256u
-#define HN_STATE_NAME_MAX 48u
+#define HM_NATS_RANGE_LOG 256u
+#define HM_NATS_STATE_NAME_MAX 48u
 
-/* hn_state_header.conn_state */
-enum hn_conn_state {
-	HN_CONN_STARTING = 0,	  /* not connected yet (first connection in progress) */
-	HN_CONN_CONNECTED = 1,
-	HN_CONN_RECONNECTING = 2, /* lost the server; trying the URL list with backoff */
-	HN_CONN_CLOSED = 3,	  /* given up (auth refused, fatal error); see last_error */
-	HN_CONN_STOPPED = 4,	  /* the uplink exited cleanly */
+/* hm_nats_state_header.conn_state */
+enum hm_nats_conn_state {
+	HM_NATS_CONN_STARTING = 0,	  /* not connected yet (first connection in progress) */
+	HM_NATS_CONN_CONNECTED = 1,
+	HM_NATS_CONN_RECONNECTING = 2, /* lost the server; trying the URL list with backoff */
+	HM_NATS_CONN_CLOSED = 3,	  /* given up (auth refused, fatal error); see last_error */
+	HM_NATS_CONN_STOPPED = 4,	  /* the uplink exited cleanly */
 };
 
-/* hn_ring_state.dir, .mode, .policy */
-enum hn_dir { HN_DIR_OUT = 1, HN_DIR_IN = 2, HN_DIR_BOTH = 3 };
-enum hn_mode { HN_MODE_CORE = 0, HN_MODE_JETSTREAM = 1 };
-enum hn_policy { HN_POLICY_BLOCK = 0, HN_POLICY_DROP = 1 };
+/* hm_nats_ring_state.dir, .mode, .policy */
+enum hm_nats_dir { HM_NATS_DIR_OUT = 1, HM_NATS_DIR_IN = 2, HM_NATS_DIR_BOTH = 3 };
+enum hm_nats_mode { HM_NATS_MODE_CORE = 0, HM_NATS_MODE_JETSTREAM = 1 };
+enum hm_nats_policy { HM_NATS_POLICY_BLOCK = 0, HM_NATS_POLICY_DROP = 1 };
 
-/* hn_ring_state.out.state and .in.state */
-enum hn_worker_state {
-	HN_W_OFF = 0,	    /* this direction is not configured */
-	HN_W_WAIT_RING = 1, /* the ring does not exist (yet): retried every second */
-	HN_W_WAIT_NATS = 2, /* waiting for the connection or the JetStream stream */
-	HN_W_RUNNING = 3,
-	HN_W_BLOCKED = 4,   /* out, policy block: NATS unreachable or max_pending
+/* hm_nats_ring_state.out.state and .in.state */
+enum hm_nats_worker_state {
+	HM_NATS_W_OFF = 0,	    /* this direction is not configured */
+	HM_NATS_W_WAIT_RING = 1, /* the ring does not exist (yet): retried every second */
+	HM_NATS_W_WAIT_NATS = 2, /* waiting for the connection or the JetStream stream */
+	HM_NATS_W_RUNNING = 3,
+	HM_NATS_W_BLOCKED = 4,   /* out, policy block: NATS unreachable or max_pending
 			     * reached; the uplink's cursor holds the ring back */
-	HN_W_DROPPING = 5,  /* out, policy drop: NATS unreachable; messages are
+	HM_NATS_W_DROPPING = 5,  /* out, policy drop: NATS unreachable; messages are
 			     * taken from the ring and counted in out.dropped */
-	HN_W_RING_FULL = 6, /* in: the local ring is full; inbound waits */
+	HM_NATS_W_RING_FULL = 6, /* in: the local ring is full; inbound waits */
 };
 
 /* 1 KiB. Identity first (written before `magic`), then a block per writer. */
-typedef struct hn_state_header {
-	hm_atomic_u64 magic; /* HN_STATE_MAGIC, stored last with release */
-	uint32_t version;    /* HN_STATE_VERSION */
+typedef struct hm_nats_state_header {
+	hm_atomic_u64 magic; /* HM_NATS_STATE_MAGIC, stored last with release */
+	uint32_t version;    /* HM_NATS_STATE_VERSION */
 	uint32_t header_size;
 	uint32_t ring_size;
 	uint32_t max_rings;
 	uint32_t range_log;
 	uint32_t reserved0;
 	uint64_t bus_id; /* hermes_bus_id() of the bus this state belongs to */
-	char bus[HN_STATE_NAME_MAX];
+	char bus[HM_NATS_STATE_NAME_MAX];
 	uint8_t pad0[128 - 88];
 
 	/* The running uplink: written at its start, heartbeat every 250 ms. */
@@ -93,7 +93,7 @@ typedef struct hn_state_header {
 	char prefix[88];	    /* subject prefix in use */
 
 	/* The NATS connection: written by the client library's callbacks. */
-	hm_atomic_u64 conn_state; /* enum hn_conn_state */
+	hm_atomic_u64 conn_state; /* enum hm_nats_conn_state */
 	hm_atomic_u64 connects;	  /* successful connections, first and re- */
 	hm_atomic_u64 disconnects;
 	hm_atomic_u64 reconnects;
@@ -103,24 +103,24 @@ typedef struct hn_state_header {
 	uint8_t pad2[256 - 56];
 	char url[256];	      /* the server connected to (or last tried) */
 	char last_error[256]; /* the last error the client or the uplink reported */
-} hn_state_header;
+} hm_nats_state_header;
 
 /* One range [first, last] of ring sequences the uplink committed itself. */
-typedef struct hn_range {
+typedef struct hm_nats_range {
 	hm_atomic_u64 first;
 	hm_atomic_u64 last;
-} hn_range;
+} hm_nats_range;
 
 /* Per ring, 128-byte blocks by writer. "out" = ring -> NATS, "in" = NATS ->
  * ring; each has its own thread, the only writer of its blocks. */
-typedef struct hn_ring_state {
+typedef struct hm_nats_ring_state {
 	/* Configuration, written at start before `configured` (release). */
-	char name[HN_STATE_NAME_MAX];
+	char name[HM_NATS_STATE_NAME_MAX];
 	char subject[144];
 	char stream[64];
-	uint32_t dir;	 /* enum hn_dir */
-	uint32_t mode;	 /* enum hn_mode */
-	uint32_t policy; /* enum hn_policy (out direction) */
+	uint32_t dir;	 /* enum hm_nats_dir */
+	uint32_t mode;	 /* enum hm_nats_mode */
+	uint32_t policy; /* enum hm_nats_policy (out direction) */
 	uint32_t replicas;
 	uint64_t max_pending; /* bytes */
 	hm_atomic_u32 configured;
@@ -129,7 +129,7 @@ typedef struct hn_ring_state {
 
 	/* Ring -> NATS (the out thread). */
 	struct {
-		hm_atomic_u64 state;	       /* enum hn_worker_state */
+		hm_atomic_u64 state;	       /* enum hm_nats_worker_state */
 		hm_atomic_u64 msgs;	       /* published (core: handed to the client;
 						* JetStream: acknowledged by the stream) */
 		hm_atomic_u64 bytes;	       /* payload bytes of those */
@@ -162,7 +162,7 @@ typedef struct hn_ring_state {
 
 	/* NATS -> ring (the in thread). */
 	struct {
-		hm_atomic_u64 state;	       /* enum hn_worker_state */
+		hm_atomic_u64 state;	       /* enum hm_nats_worker_state */
 		hm_atomic_u64 msgs;	       /* committed into the ring */
 		hm_atomic_u64 bytes;
 		hm_atomic_u64 batches;
@@ -206,32 +206,32 @@ typedef struct hn_ring_state {
 		hm_atomic_u64 tail;
 		uint8_t pad[120];
 	} rl_tail;
-	hn_range rl[HN_RANGE_LOG];
-} hn_ring_state;
+	hm_nats_range rl[HM_NATS_RANGE_LOG];
+} hm_nats_ring_state;
 
-static_assert(sizeof(hn_state_header) == 1024, "state header is 1 KiB");
-static_assert(offsetof(hn_state_header, pid) == 128, "process block at 128");
-static_assert(offsetof(hn_state_header, conn_state) == 256, "connection block at 256");
-static_assert(offsetof(hn_state_header, url) == 512, "url at 512");
-static_assert(offsetof(hn_ring_state, out) == 512, "out block at 512");
-static_assert(offsetof(hn_ring_state, resume) == 896, "resume block at 896");
-static_assert(offsetof(hn_ring_state, in) == 1024, "in block at 1024");
-static_assert(offsetof(hn_ring_state, inp) == 1280, "in persistent block at 1280");
-static_assert(offsetof(hn_ring_state, rl_head) == 1408, "range head at 1408");
-static_assert(offsetof(hn_ring_state, rl_tail) == 1536, "range tail at 1536");
-static_assert(offsetof(hn_ring_state, rl) == 1664, "range log at 1664");
-static_assert(sizeof(hn_ring_state) == 1664 + 16 * HN_RANGE_LOG, "ring state size");
-static_assert(sizeof(hn_ring_state) % 128 == 0, "ring states are 128-byte aligned");
+static_assert(sizeof(hm_nats_state_header) == 1024, "state header is 1 KiB");
+static_assert(offsetof(hm_nats_state_header, pid) == 128, "process block at 128");
+static_assert(offsetof(hm_nats_state_header, conn_state) == 256, "connection block at 256");
+static_assert(offsetof(hm_nats_state_header, url) == 512, "url at 512");
+static_assert(offsetof(hm_nats_ring_state, out) == 512, "out block at 512");
+static_assert(offsetof(hm_nats_ring_state, resume) == 896, "resume block at 896");
+static_assert(offsetof(hm_nats_ring_state, in) == 1024, "in block at 1024");
+static_assert(offsetof(hm_nats_ring_state, inp) == 1280, "in persistent block at 1280");
+static_assert(offsetof(hm_nats_ring_state, rl_head) == 1408, "range head at 1408");
+static_assert(offsetof(hm_nats_ring_state, rl_tail) == 1536, "range tail at 1536");
+static_assert(offsetof(hm_nats_ring_state, rl) == 1664, "range log at 1664");
+static_assert(sizeof(hm_nats_ring_state) == 1664 + 16 * HM_NATS_RANGE_LOG, "ring state size");
+static_assert(sizeof(hm_nats_ring_state) % 128 == 0, "ring states are 128-byte aligned");
 
 /* The file of bus BUS when --state does not name another: printf format with
  * one %s, the bus. */
-#define HN_STATE_PATH_FORMAT "/dev/shm/hermes-nats.%s"
+#define HM_NATS_STATE_PATH_FORMAT "/dev/shm/hermes-nats.%s"
 
-#define HN_STATE_SIZE (sizeof(hn_state_header) + HN_STATE_MAX_RINGS * sizeof(hn_ring_state))
+#define HM_NATS_STATE_SIZE (sizeof(hm_nats_state_header) + HM_NATS_STATE_MAX_RINGS * sizeof(hm_nats_ring_state))
 
-static inline hn_ring_state *hn_state_ring(hn_state_header *h, unsigned i)
+static inline hm_nats_ring_state *hm_nats_state_ring(hm_nats_state_header *h, unsigned i)
 {
-	return (hn_ring_state *)((char *)h + sizeof(hn_state_header) + (size_t)i * sizeof(hn_ring_state));
+	return (hm_nats_ring_state *)((char *)h + sizeof(hm_nats_state_header) + (size_t)i * sizeof(hm_nats_ring_state));
 }
 
 #endif

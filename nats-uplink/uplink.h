@@ -4,10 +4,10 @@
  * heartbeat; one NATS connection (libnats, thread-safe) is shared by every
  * worker; each configured ring gets an "out" thread (ring -> NATS) and/or an
  * "in" thread (NATS -> ring). Workers only block in bounded waits (at most
- * HN_SLICE_MS at a time), so a stop request is noticed promptly.
+ * HM_NATS_SLICE_MS at a time), so a stop request is noticed promptly.
  */
-#ifndef HN_UPLINK_H
-#define HN_UPLINK_H
+#ifndef HM_NATS_UPLINK_H
+#define HM_NATS_UPLINK_H
 
 #include <nats/nats.h>
 #include <pthread.h>
@@ -21,44 +21,44 @@
 #include "nats-uplink/uplink_config.h"
 #include "nats-uplink/state_layout.h"
 
-#define HN_SLICE_MS 100
+#define HM_NATS_SLICE_MS 100
 /* A worker that cannot go on (its ring is missing, NATS refuses) tries again
- * after HN_RETRY_MS; failed batches back off, doubling, up to
- * HN_BACKOFF_MAX_MS; a round trip to the server (flush, JetStream API call)
- * gives up after HN_NATS_CALL_MS: a failure only means "try again". */
-#define HN_RETRY_MS 1000
-#define HN_BACKOFF_MAX_MS 1000
-#define HN_NATS_CALL_MS 2000
+ * after HM_NATS_RETRY_MS; failed batches back off, doubling, up to
+ * HM_NATS_BACKOFF_MAX_MS; a round trip to the server (flush, JetStream API call)
+ * gives up after HM_NATS_CALL_MS: a failure only means "try again". */
+#define HM_NATS_RETRY_MS 1000
+#define HM_NATS_BACKOFF_MAX_MS 1000
+#define HM_NATS_CALL_MS 2000
 
 /* NATS headers every message carries. */
-#define HN_HDR_ORIGIN "Hermes-Origin"   /* bus id of the bus it was published on, 16 hex */
-#define HN_HDR_SEQ "Hermes-Seq"	        /* its sequence in that bus's ring */
-#define HN_HDR_RING "Hermes-Ring"       /* that ring's name */
-#define HN_HDR_PUBSEQ "Hermes-Pub-Seq"  /* per origin and ring: 1, 2, 3... as the
+#define HM_NATS_HDR_ORIGIN "Hermes-Origin"   /* bus id of the bus it was published on, 16 hex */
+#define HM_NATS_HDR_SEQ "Hermes-Seq"	        /* its sequence in that bus's ring */
+#define HM_NATS_HDR_RING "Hermes-Ring"       /* that ring's name */
+#define HM_NATS_HDR_PUBSEQ "Hermes-Pub-Seq"  /* per origin and ring: 1, 2, 3... as the
 					 * origin's uplink sent (or dropped) them */
 /* Only on tagged messages: the user tag (hermes_msg.tag), decimal 1..2^32-1.
  * Any NATS client may set it; a malformed one is ignored (untagged). */
-#define HN_HDR_TAG "Hermes-Tag"
+#define HM_NATS_HDR_TAG "Hermes-Tag"
 
-typedef struct hn_uplink hn_uplink;
+typedef struct hm_nats_uplink hm_nats_uplink;
 
-typedef struct hn_ring_ctx {
-	hn_uplink *up;
-	const hn_ring_cfg *cfg;
-	hn_ring_state *rs; /* this ring's block of the state file */
+typedef struct hm_nats_ring_ctx {
+	hm_nats_uplink *up;
+	const hm_nats_ring_cfg *cfg;
+	hm_nats_ring_state *rs; /* this ring's block of the state file */
 	pthread_t out_thread, in_thread;
 	bool out_started, in_started;
-} hn_ring_ctx;
+} hm_nats_ring_ctx;
 
-struct hn_uplink {
-	hn_config cfg;
+struct hm_nats_uplink {
+	hm_nats_config cfg;
 	hermes_bus *bus;
 	uint64_t bus_id;
 	char origin[17]; /* bus id, 16 lower-case hex digits */
 
 	/* The state file. */
 	int state_fd;
-	hn_state_header *st;
+	hm_nats_state_header *st;
 
 	natsOptions *opts;
 	natsConnection *nc;
@@ -76,7 +76,7 @@ struct hn_uplink {
 	pthread_cond_t flush_cv;
 	bool flush_kicked;
 
-	hn_ring_ctx rings[HN_MAX_RINGS];
+	hm_nats_ring_ctx rings[HM_NATS_MAX_RINGS];
 	unsigned nrings;
 };
 
@@ -87,30 +87,30 @@ struct hn_uplink {
  * incarnation of the bus. `mode_from` names the bus segment, whose mode and
  * group the file copies. Returns the descriptor and sets *out, or -1 with
  * err filled in (another uplink holds the lock, incompatible file...). */
-int hn_state_open(const char *path, const char *bus, uint64_t bus_id, const char *mode_from,
-		  hn_state_header **out, char *err, size_t errlen);
+int hm_nats_state_open(const char *path, const char *bus, uint64_t bus_id, const char *mode_from,
+		  hm_nats_state_header **out, char *err, size_t errlen);
 
 /* Map a state file read-only (for --stats and tests). NULL with err set. */
-const hn_state_header *hn_state_map_readonly(const char *path, char *err, size_t errlen);
-void hn_state_unmap(const hn_state_header *h);
+const hm_nats_state_header *hm_nats_state_map_readonly(const char *path, char *err, size_t errlen);
+void hm_nats_state_unmap(const hm_nats_state_header *h);
 
 /* The block of ring `name` (its persistent state kept from earlier runs),
  * configured from cfg and marked in use; NULL when all blocks are taken by
  * other configured rings. */
-hn_ring_state *hn_state_ring_claim(hn_state_header *h, const hn_ring_cfg *cfg);
+hm_nats_ring_state *hm_nats_state_ring_claim(hm_nats_state_header *h, const hm_nats_ring_cfg *cfg);
 
 /* Mark this run's process in the header (pid, start time, runs). */
-void hn_state_started(hn_state_header *h, const char *prefix);
-void hn_state_heartbeat(hn_state_header *h);
-void hn_state_conn(hn_state_header *h, unsigned conn_state, const char *url, const char *error);
+void hm_nats_state_started(hm_nats_state_header *h, const char *prefix);
+void hm_nats_state_heartbeat(hm_nats_state_header *h);
+void hm_nats_state_conn(hm_nats_state_header *h, unsigned conn_state, const char *url, const char *error);
 
 /* Counter helpers: single writer, relaxed (readers tolerate a counter a
  * little behind another; a torn value cannot happen with 64-bit atomics). */
-static inline void hn_add(hm_atomic_u64 *c, uint64_t v)
+static inline void hm_nats_add(hm_atomic_u64 *c, uint64_t v)
 {
 	hm_store_relaxed_u64(c, hm_load_relaxed_u64(c) + v);
 }
-static inline void hn_set(hm_atomic_u64 *c, uint64_t v)
+static inline void hm_nats_set(hm_atomic_u64 *c, uint64_t v)
 {
 	hm_store_relaxed_u64(c, v);
 }
@@ -118,20 +118,20 @@ static inline void hn_set(hm_atomic_u64 *c, uint64_t v)
 /* Range log (loop prevention). The in thread records the ring sequences it
  * is about to commit; the out thread asks whether a sequence is one of them.
  * See uplink_state.c for the ordering argument. */
-bool hn_range_add(hn_ring_state *rs, uint64_t first, uint64_t count, const atomic_bool *stop);
-typedef struct hn_range_cursor {
+bool hm_nats_range_add(hm_nats_ring_state *rs, uint64_t first, uint64_t count, const atomic_bool *stop);
+typedef struct hm_nats_range_cursor {
 	uint64_t k; /* index of the first entry that may still matter */
-} hn_range_cursor;
-void hn_range_cursor_init(hn_ring_state *rs, hn_range_cursor *cur);
-bool hn_range_contains(hn_ring_state *rs, hn_range_cursor *cur, uint64_t seq);
+} hm_nats_range_cursor;
+void hm_nats_range_cursor_init(hm_nats_ring_state *rs, hm_nats_range_cursor *cur);
+bool hm_nats_range_contains(hm_nats_ring_state *rs, hm_nats_range_cursor *cur, uint64_t seq);
 /* Forget entries that end before `seq` (the out thread no longer needs them,
  * even after a restart). */
-void hn_range_trim(hn_ring_state *rs, uint64_t seq);
-void hn_range_reset(hn_ring_state *rs);
+void hm_nats_range_trim(hm_nats_ring_state *rs, uint64_t seq);
+void hm_nats_range_reset(hm_nats_ring_state *rs);
 
 /* ---- workers (uplink_out.c, uplink_in.c) ---- */
-void *hn_out_main(void *ring_ctx);
-void *hn_in_main(void *ring_ctx);
+void *hm_nats_out_main(void *ring_ctx);
+void *hm_nats_in_main(void *ring_ctx);
 
 /* JetStream receiver after a restart: the state says a batch (ring
  * sequence, stream sequence up to) was announced before a commit that may
@@ -139,7 +139,7 @@ void *hn_in_main(void *ring_ctx);
  * batch's last stream sequence; not committed (claim abandoned, or still in
  * progress with its owner dead) -> `applied` stays, the batch is fetched
  * again. Clears the record. Returns whether it was committed. */
-bool hn_in_resolve_pending(hermes_bus *bus, const char *ring, hn_ring_state *rs);
+bool hm_nats_in_resolve_pending(hermes_bus *bus, const char *ring, hm_nats_ring_state *rs);
 
 /* ---- shared helpers (uplink_nats.c) ---- */
 
@@ -147,43 +147,43 @@ bool hn_in_resolve_pending(hermes_bus *bus, const char *ring, hn_ring_state *rs)
  * reconnect with backoff, buffers) and the callbacks that keep the state
  * file's connection block and wake workers. NATS_OK or the failing status,
  * with a message logged. */
-natsStatus hn_nats_options(hn_uplink *up);
+natsStatus hm_nats_options(hm_nats_uplink *up);
 
 /* Options for a JetStream out thread's own publishing connection: same
  * servers, credentials and TLS as the shared one, but it never reconnects
  * and has no callbacks. The caller owns *out (natsOptions_Destroy). */
-natsStatus hn_nats_publisher_options(hn_uplink *up, natsOptions **out);
+natsStatus hm_nats_publisher_options(hm_nats_uplink *up, natsOptions **out);
 
 /* Start connecting; the connection retries in the background until it
  * succeeds or the uplink stops. */
-natsStatus hn_nats_connect(hn_uplink *up);
+natsStatus hm_nats_connect(hm_nats_uplink *up);
 
-bool hn_connected(hn_uplink *up);
+bool hm_nats_connected(hm_nats_uplink *up);
 
 /* The flush thread: start (when [uplink] flush = immediate), ask it to
  * put what the library buffered on the wire now, stop (after `stop`). */
-bool hn_flush_start(hn_uplink *up);
-void hn_flush_kick(hn_uplink *up);
-void hn_flush_stop(hn_uplink *up);
+bool hm_nats_flush_start(hm_nats_uplink *up);
+void hm_nats_flush_kick(hm_nats_uplink *up);
+void hm_nats_flush_stop(hm_nats_uplink *up);
 
 /* Wait up to ms for a (re)connection or a stop; true when connected. */
-bool hn_wait_connected(hn_uplink *up, int ms);
+bool hm_nats_wait_connected(hm_nats_uplink *up, int ms);
 
 /* Sleep up to ms, returning early (true) on stop. */
-bool hn_sleep(hn_uplink *up, int ms);
+bool hm_nats_sleep(hm_nats_uplink *up, int ms);
 
 /* Make sure the JetStream stream for cfg exists and takes cfg->subject
  * (created with the configured replicas, duplicate window and limits, or the
  * subject added to an existing stream). *first and *last (may be NULL)
  * receive the stream's first and last sequence (0 for a new stream). */
-natsStatus hn_js_ensure_stream(hn_uplink *up, jsCtx *js, const hn_ring_cfg *cfg, uint64_t *first,
+natsStatus hm_nats_js_ensure_stream(hm_nats_uplink *up, jsCtx *js, const hm_nats_ring_cfg *cfg, uint64_t *first,
 			       uint64_t *last);
 
 /* Open the ring's hm_ring facts (capacity, slots, max message, policy). */
-hermes_err hn_ring_facts(hn_uplink *up, const char *name, uint64_t *cap, uint64_t *slots,
+hermes_err hm_nats_ring_facts(hm_nats_uplink *up, const char *name, uint64_t *cap, uint64_t *slots,
 			 uint32_t *max_msg, uint32_t *policy);
 
-uint64_t hn_now_ns(void);
-uint64_t hn_realtime_ns(void);
+uint64_t hm_nats_now_ns(void);
+uint64_t hm_nats_realtime_ns(void);
 
 #endif

@@ -203,20 +203,20 @@ static void start_server(opts *o, char *url, size_t len)
 static bool uplink_running(const char *state, pid_t pid)
 {
 	char err[300];
-	const hn_state_header *h = hn_state_map_readonly(state, err, sizeof err);
+	const hm_nats_state_header *h = hm_nats_state_map_readonly(state, err, sizeof err);
 	if (!h)
 		return false;
 	bool ok = (pid_t)hm_load_relaxed_u64(&h->pid) == pid;
-	for (unsigned i = 0; ok && i < HN_STATE_MAX_RINGS; i++) {
-		const hn_ring_state *r = hn_state_ring((hn_state_header *)h, i);
+	for (unsigned i = 0; ok && i < HM_NATS_STATE_MAX_RINGS; i++) {
+		const hm_nats_ring_state *r = hm_nats_state_ring((hm_nats_state_header *)h, i);
 		if (!hm_load_acquire_u32(&r->configured))
 			continue;
-		if ((r->dir & HN_DIR_OUT) && hm_load_relaxed_u64(&r->out.state) != HN_W_RUNNING)
+		if ((r->dir & HM_NATS_DIR_OUT) && hm_load_relaxed_u64(&r->out.state) != HM_NATS_W_RUNNING)
 			ok = false;
-		if ((r->dir & HN_DIR_IN) && hm_load_relaxed_u64(&r->in.state) != HN_W_RUNNING)
+		if ((r->dir & HM_NATS_DIR_IN) && hm_load_relaxed_u64(&r->in.state) != HM_NATS_W_RUNNING)
 			ok = false;
 	}
-	hn_state_unmap(h);
+	hm_nats_state_unmap(h);
 	return ok;
 }
 

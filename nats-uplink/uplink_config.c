@@ -15,26 +15,26 @@
 
 #define BAD(...) HM_INI_FAIL(c->error, __VA_ARGS__)
 
-const char *hn_dir_name(unsigned dir)
+const char *hm_nats_dir_name(unsigned dir)
 {
-	return dir == HN_DIR_OUT ? "out" : dir == HN_DIR_IN ? "in" : dir == HN_DIR_BOTH ? "both" : "?";
+	return dir == HM_NATS_DIR_OUT ? "out" : dir == HM_NATS_DIR_IN ? "in" : dir == HM_NATS_DIR_BOTH ? "both" : "?";
 }
 
-const char *hn_mode_name(unsigned mode)
+const char *hm_nats_mode_name(unsigned mode)
 {
-	return mode == HN_MODE_JETSTREAM ? "jetstream" : "core";
+	return mode == HM_NATS_MODE_JETSTREAM ? "jetstream" : "core";
 }
 
-const char *hn_policy_name(unsigned policy)
+const char *hm_nats_policy_name(unsigned policy)
 {
-	return policy == HN_POLICY_DROP ? "drop" : "block";
+	return policy == HM_NATS_POLICY_DROP ? "drop" : "block";
 }
 
 static const hm_ini_choice dir_names[] = {
-	{"out", HN_DIR_OUT}, {"in", HN_DIR_IN}, {"both", HN_DIR_BOTH}};
+	{"out", HM_NATS_DIR_OUT}, {"in", HM_NATS_DIR_IN}, {"both", HM_NATS_DIR_BOTH}};
 static const hm_ini_choice mode_names[] = {
-	{"core", HN_MODE_CORE}, {"jetstream", HN_MODE_JETSTREAM}, {"js", HN_MODE_JETSTREAM}};
-static const hm_ini_choice policy_names[] = {{"block", HN_POLICY_BLOCK}, {"drop", HN_POLICY_DROP}};
+	{"core", HM_NATS_MODE_CORE}, {"jetstream", HM_NATS_MODE_JETSTREAM}, {"js", HM_NATS_MODE_JETSTREAM}};
+static const hm_ini_choice policy_names[] = {{"block", HM_NATS_POLICY_BLOCK}, {"drop", HM_NATS_POLICY_DROP}};
 /* deliver = all | new: whether a new consumer starts at new messages. */
 static const hm_ini_choice deliver_names[] = {{"all", 0}, {"new", 1}};
 /* flush = immediate | coalesce: whether a batch is written at once. */
@@ -42,7 +42,7 @@ static const hm_ini_choice flush_names[] = {{"coalesce", 0}, {"immediate", 1}};
 
 /* key (password_file, token_file) names a file whose first line is a secret:
  * into buf[len]. 1, or 0 with c->error. */
-static int read_secret(hn_config *c, const char *key, const char *path, char *buf, size_t len)
+static int read_secret(hm_nats_config *c, const char *key, const char *path, char *buf, size_t len)
 {
 	FILE *f = fopen(path, "re");
 	bool ok = f && fgets(buf, (int)len, f) != NULL;
@@ -55,7 +55,7 @@ static int read_secret(hn_config *c, const char *key, const char *path, char *bu
 }
 
 /* Append a comma-separated list of URLs. */
-static int add_urls(hn_config *c, const char *v)
+static int add_urls(hm_nats_config *c, const char *v)
 {
 	const char *p = v;
 	while (*p) {
@@ -64,8 +64,8 @@ static int add_urls(hn_config *c, const char *v)
 		size_t n = strcspn(p, ", ");
 		if (n == 0)
 			break;
-		if (c->nurls == HN_MAX_URLS)
-			BAD("more than %d URLs", HN_MAX_URLS);
+		if (c->nurls == HM_NATS_MAX_URLS)
+			BAD("more than %d URLs", HM_NATS_MAX_URLS);
 		if (n >= sizeof c->urls[0])
 			BAD("URL '%.40s...' is too long", p);
 		memcpy(c->urls[c->nurls], p, n);
@@ -79,7 +79,7 @@ static int add_urls(hn_config *c, const char *v)
 	return 1;
 }
 
-static int copy_str(hn_config *c, char *dst, size_t len, const char *key, const char *v)
+static int copy_str(hm_nats_config *c, char *dst, size_t len, const char *key, const char *v)
 {
 	if (strlen(v) >= len)
 		BAD("%s is too long (at most %zu characters)", key, len - 1);
@@ -94,20 +94,20 @@ static const struct duration_key {
 	int64_t min;
 	const char *want;
 } duration_keys[] = {
-	{"reconnect_wait", offsetof(hn_config, reconnect_wait_ms), 1, "is not a duration like 100ms"},
-	{"reconnect_max_wait", offsetof(hn_config, reconnect_max_wait_ms), 1,
+	{"reconnect_wait", offsetof(hm_nats_config, reconnect_wait_ms), 1, "is not a duration like 100ms"},
+	{"reconnect_max_wait", offsetof(hm_nats_config, reconnect_max_wait_ms), 1,
 	 "is not a duration like 2s"},
-	{"connect_timeout", offsetof(hn_config, connect_timeout_ms), 1, "is not a duration like 2s"},
-	{"ack_timeout", offsetof(hn_config, ack_timeout_ms), 10,
+	{"connect_timeout", offsetof(hm_nats_config, connect_timeout_ms), 1, "is not a duration like 2s"},
+	{"ack_timeout", offsetof(hm_nats_config, ack_timeout_ms), 10,
 	 "is not a duration of at least 10ms"},
-	{"duplicate_window", offsetof(hn_config, duplicate_window_ms), 1000,
+	{"duplicate_window", offsetof(hm_nats_config, duplicate_window_ms), 1000,
 	 "is not a duration of at least 1s"},
-	{"stream_max_age", offsetof(hn_config, stream_max_age_ms), 0,
+	{"stream_max_age", offsetof(hm_nats_config, stream_max_age_ms), 0,
 	 "is not a duration like 24h (0: forever)"},
 };
 
 /* Set a duration key; 1 when set, 0 when bad, -1 when key is none of them. */
-static int set_duration_key(hn_config *c, const char *key, const char *v)
+static int set_duration_key(hm_nats_config *c, const char *key, const char *v)
 {
 	for (size_t i = 0; i < sizeof duration_keys / sizeof duration_keys[0]; i++) {
 		const struct duration_key *k = &duration_keys[i];
@@ -121,7 +121,7 @@ static int set_duration_key(hn_config *c, const char *key, const char *v)
 	return -1;
 }
 
-static int on_uplink_key(hn_config *c, const char *key, const char *v)
+static int on_uplink_key(hm_nats_config *c, const char *key, const char *v)
 {
 	uint64_t n;
 	int set = set_duration_key(c, key, v);
@@ -185,7 +185,7 @@ static int on_uplink_key(hn_config *c, const char *key, const char *v)
 	return 1;
 }
 
-static int on_nats_key(hn_config *c, const char *key, const char *v)
+static int on_nats_key(hm_nats_config *c, const char *key, const char *v)
 {
 	if (!strcmp(key, "user"))
 		return copy_str(c, c->user, sizeof c->user, "user", v);
@@ -227,13 +227,13 @@ static int on_nats_key(hn_config *c, const char *key, const char *v)
 	    key);
 }
 
-static hn_ring_cfg *ring_named(hn_config *c, const char *name)
+static hm_nats_ring_cfg *ring_named(hm_nats_config *c, const char *name)
 {
 	for (unsigned i = 0; i < c->nrings; i++)
 		if (!strcmp(c->rings[i].name, name))
 			return &c->rings[i];
-	if (c->nrings == HN_MAX_RINGS) {
-		snprintf(c->error, sizeof c->error, "more than %d rings", HN_MAX_RINGS);
+	if (c->nrings == HM_NATS_MAX_RINGS) {
+		snprintf(c->error, sizeof c->error, "more than %d rings", HM_NATS_MAX_RINGS);
 		return NULL;
 	}
 	if (strlen(name) > HERMES_NAME_MAX || !hm_segment_name_ok(name)) {
@@ -242,14 +242,14 @@ static hn_ring_cfg *ring_named(hn_config *c, const char *name)
 			 HERMES_NAME_MAX);
 		return NULL;
 	}
-	hn_ring_cfg *r = &c->rings[c->nrings++];
+	hm_nats_ring_cfg *r = &c->rings[c->nrings++];
 	memset(r, 0, sizeof *r);
 	snprintf(r->name, sizeof r->name, "%s", name);
-	r->dir = HN_DIR_BOTH;
+	r->dir = HM_NATS_DIR_BOTH;
 	return r;
 }
 
-static int on_ring_key(hn_config *c, hn_ring_cfg *r, const char *key, const char *v)
+static int on_ring_key(hm_nats_config *c, hm_nats_ring_cfg *r, const char *key, const char *v)
 {
 	uint64_t n;
 	if (!strcmp(key, "direction")) {
@@ -306,7 +306,7 @@ static int on_ring_key(hn_config *c, hn_ring_cfg *r, const char *key, const char
 
 static int on_entry(void *user, const char *section, const char *key, const char *value)
 {
-	hn_config *c = user;
+	hm_nats_config *c = user;
 	if (!strcmp(section, "uplink")) {
 		/* The first url in a file replaces the default or environment list;
 		 * later ones append. */
@@ -322,7 +322,7 @@ static int on_entry(void *user, const char *section, const char *key, const char
 		const char *name = section + 5;
 		while (*name == ' ')
 			name++;
-		hn_ring_cfg *r = ring_named(c, name);
+		hm_nats_ring_cfg *r = ring_named(c, name);
 		return r ? on_ring_key(c, r, key, value) : 0;
 	}
 	BAD("unknown section [%s] (known: [uplink], [nats], [ring NAME])", section);
@@ -334,7 +334,7 @@ static int on_entry(void *user, const char *section, const char *key, const char
 #define DEFAULT_CONNECT_TIMEOUT_MS 2000
 #define DEFAULT_ACK_TIMEOUT_MS 5000
 
-void hn_config_defaults(hn_config *c)
+void hm_nats_config_defaults(hm_nats_config *c)
 {
 	memset(c, 0, sizeof *c);
 	snprintf(c->bus, sizeof c->bus, "default");
@@ -344,8 +344,8 @@ void hn_config_defaults(hn_config *c)
 	snprintf(c->name, sizeof c->name, "hermes-nats");
 	c->batch = 256;
 	c->flush_immediate = true;
-	c->mode = HN_MODE_CORE;
-	c->policy = HN_POLICY_BLOCK;
+	c->mode = HM_NATS_MODE_CORE;
+	c->policy = HM_NATS_POLICY_BLOCK;
 	c->max_pending = 4u << 20;
 	c->replicas = 1;
 	c->reconnect_wait_ms = DEFAULT_RECONNECT_WAIT_MS;
@@ -375,23 +375,23 @@ void hn_config_defaults(hn_config *c)
 		snprintf(c->token, sizeof c->token, "%s", tok);
 }
 
-hermes_err hn_config_load_file(hn_config *c, const char *path)
+hermes_err hm_nats_config_load_file(hm_nats_config *c, const char *path)
 {
 	return hm_ini_load(path, NULL, on_entry, c, c->error, sizeof c->error);
 }
 
-hermes_err hn_config_load_string(hn_config *c, const char *text)
+hermes_err hm_nats_config_load_string(hm_nats_config *c, const char *text)
 {
 	return hm_ini_load(NULL, text, on_entry, c, c->error, sizeof c->error);
 }
 
-hermes_err hn_config_set(hn_config *c, const char *section, const char *key, const char *value)
+hermes_err hm_nats_config_set(hm_nats_config *c, const char *section, const char *key, const char *value)
 {
 	c->error[0] = '\0';
 	return on_entry(c, section, key, value) ? HERMES_OK : HERMES_EINVAL;
 }
 
-hermes_err hn_config_ring_spec(hn_config *c, const char *spec)
+hermes_err hm_nats_config_ring_spec(hm_nats_config *c, const char *spec)
 {
 	char buf[160];
 	c->error[0] = '\0';
@@ -410,7 +410,7 @@ hermes_err hn_config_ring_spec(hn_config *c, const char *spec)
 			 "--ring '%s' must be NAME[:out|in|both[:core|jetstream[:block|drop]]]", spec);
 		return HERMES_EINVAL;
 	}
-	hn_ring_cfg *r = ring_named(c, parts[0]);
+	hm_nats_ring_cfg *r = ring_named(c, parts[0]);
 	if (!r)
 		return HERMES_EINVAL;
 	static const char *keys[] = {NULL, "direction", "mode", "policy"};
@@ -444,7 +444,7 @@ static bool stream_ok(const char *s)
 }
 
 /* What ring r does not set itself it takes from [uplink]. */
-static void inherit_defaults(const hn_config *c, hn_ring_cfg *r)
+static void inherit_defaults(const hm_nats_config *c, hm_nats_ring_cfg *r)
 {
 	if (!r->set_mode)
 		r->mode = c->mode;
@@ -464,9 +464,9 @@ static void inherit_defaults(const hn_config *c, hn_ring_cfg *r)
 
 /* Ring i's defaults, subject and stream name, checked (also against the
  * subjects of the rings before it). */
-static hermes_err finish_ring(hn_config *c, unsigned i)
+static hermes_err finish_ring(hm_nats_config *c, unsigned i)
 {
-	hn_ring_cfg *r = &c->rings[i];
+	hm_nats_ring_cfg *r = &c->rings[i];
 	inherit_defaults(c, r);
 	if (!r->subject[0]) {
 		/* Built aside: r lives inside c, which the compiler cannot
@@ -513,7 +513,7 @@ static hermes_err finish_ring(hn_config *c, unsigned i)
 	return HERMES_OK;
 }
 
-hermes_err hn_config_finish(hn_config *c)
+hermes_err hm_nats_config_finish(hm_nats_config *c)
 {
 	c->error[0] = '\0';
 	if (c->nurls == 0) {
@@ -536,7 +536,7 @@ hermes_err hn_config_finish(hn_config *c)
 	if (c->reconnect_max_wait_ms < c->reconnect_wait_ms)
 		c->reconnect_max_wait_ms = c->reconnect_wait_ms;
 	if (!c->state_path[0])
-		snprintf(c->state_path, sizeof c->state_path, HN_STATE_PATH_FORMAT, c->bus);
+		snprintf(c->state_path, sizeof c->state_path, HM_NATS_STATE_PATH_FORMAT, c->bus);
 	if ((c->nkey[0] != '\0') != (c->nkey_seed[0] != '\0')) {
 		snprintf(c->error, sizeof c->error, "nkey and nkey_seed go together");
 		return HERMES_EINVAL;
@@ -553,7 +553,7 @@ hermes_err hn_config_finish(hn_config *c)
 	return HERMES_OK;
 }
 
-void hn_config_print(const hn_config *c, void *file)
+void hm_nats_config_print(const hm_nats_config *c, void *file)
 {
 	FILE *f = file;
 	fprintf(f, "[uplink]\nbus = %s\nurl = ", c->bus);
@@ -566,8 +566,8 @@ void hn_config_print(const hn_config *c, void *file)
 		"reconnect_max_wait = %lldms\nconnect_timeout = %lldms\nack_timeout = %lldms\n"
 		"duplicate_window = %lldms\n",
 		c->prefix, c->name, c->state_path, c->batch,
-		c->flush_immediate ? "immediate" : "coalesce", hn_mode_name(c->mode),
-		hn_policy_name(c->policy), (unsigned long long)c->max_pending, c->replicas,
+		c->flush_immediate ? "immediate" : "coalesce", hm_nats_mode_name(c->mode),
+		hm_nats_policy_name(c->policy), (unsigned long long)c->max_pending, c->replicas,
 		c->deliver_new ? "new" : "all", (long long)c->reconnect_wait_ms,
 		(long long)c->reconnect_max_wait_ms, (long long)c->connect_timeout_ms,
 		(long long)c->ack_timeout_ms, (long long)c->duplicate_window_ms);
@@ -578,13 +578,13 @@ void hn_config_print(const hn_config *c, void *file)
 		c->nkey_seed, c->creds, c->tls ? "true" : "false", c->tls_ca, c->tls_cert,
 		c->tls_key, c->tls_hostname, c->tls_skip_verify ? "true" : "false");
 	for (unsigned i = 0; i < c->nrings; i++) {
-		const hn_ring_cfg *r = &c->rings[i];
+		const hm_nats_ring_cfg *r = &c->rings[i];
 		fprintf(f,
 			"\n[ring %s]\ndirection = %s\nmode = %s\npolicy = %s\nmax_pending = %llu\n"
 			"subject = %s\nstream = %s\nreplicas = %u\ndeliver = %s\n"
 			"stream_max_age = %lldms\nstream_max_bytes = %llu\n",
-			r->name, hn_dir_name(r->dir), hn_mode_name(r->mode),
-			hn_policy_name(r->policy), (unsigned long long)r->max_pending, r->subject,
+			r->name, hm_nats_dir_name(r->dir), hm_nats_mode_name(r->mode),
+			hm_nats_policy_name(r->policy), (unsigned long long)r->max_pending, r->subject,
 			r->stream, r->replicas, r->deliver_new ? "new" : "all",
 			(long long)r->stream_max_age_ms, (unsigned long long)r->stream_max_bytes);
 	}

@@ -54,8 +54,8 @@
  *
  * Unknown sections and keys are errors, reported with their line.
  */
-#ifndef HN_UPLINK_CONFIG_H
-#define HN_UPLINK_CONFIG_H
+#ifndef HM_NATS_UPLINK_CONFIG_H
+#define HM_NATS_UPLINK_CONFIG_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -64,15 +64,15 @@
 
 #include "core/units.h"
 
-#define HN_MAX_URLS 16
-#define HN_MAX_RINGS 64
-#define HN_PATH_MAX 256
+#define HM_NATS_MAX_URLS 16
+#define HM_NATS_MAX_RINGS 64
+#define HM_NATS_PATH_MAX 256
 
-typedef struct hn_ring_cfg {
+typedef struct hm_nats_ring_cfg {
 	char name[HERMES_NAME_MAX + 1];
-	unsigned dir;	 /* enum hn_dir */
-	unsigned mode;	 /* enum hn_mode */
-	unsigned policy; /* enum hn_policy */
+	unsigned dir;	 /* enum hm_nats_dir */
+	unsigned mode;	 /* enum hm_nats_mode */
+	unsigned policy; /* enum hm_nats_policy */
 	uint64_t max_pending;
 	char stream[64];   /* "HERMES_" + a ring name fits */
 	char subject[144];
@@ -83,15 +83,15 @@ typedef struct hn_ring_cfg {
 	/* Which keys the file or flags set; the rest come from [uplink]. */
 	bool set_dir, set_mode, set_policy, set_max_pending, set_replicas, set_deliver;
 	bool set_max_age, set_max_bytes;
-} hn_ring_cfg;
+} hm_nats_ring_cfg;
 
-typedef struct hn_config {
+typedef struct hm_nats_config {
 	char bus[HERMES_NAME_MAX + 1];
-	char urls[HN_MAX_URLS][256];
+	char urls[HM_NATS_MAX_URLS][256];
 	unsigned nurls;
 	char prefix[80];
 	char name[64];
-	char state_path[HN_PATH_MAX];
+	char state_path[HM_NATS_PATH_MAX];
 	unsigned batch;
 	bool flush_immediate;
 	unsigned mode, policy, replicas;
@@ -107,45 +107,45 @@ typedef struct hn_config {
 	char password[256];
 	char token[256];
 	char nkey[128];
-	char nkey_seed[HN_PATH_MAX];
-	char creds[HN_PATH_MAX];
+	char nkey_seed[HM_NATS_PATH_MAX];
+	char creds[HM_NATS_PATH_MAX];
 	bool tls, tls_skip_verify;
-	char tls_ca[HN_PATH_MAX], tls_cert[HN_PATH_MAX], tls_key[HN_PATH_MAX];
+	char tls_ca[HM_NATS_PATH_MAX], tls_cert[HM_NATS_PATH_MAX], tls_key[HM_NATS_PATH_MAX];
 	char tls_hostname[256];
 
 	unsigned nrings;
-	hn_ring_cfg rings[HN_MAX_RINGS];
+	hm_nats_ring_cfg rings[HM_NATS_MAX_RINGS];
 	bool urls_from_file; /* the first --url replaces the file's list */
 	char error[300];     /* what was wrong, with the line */
-} hn_config;
+} hm_nats_config;
 
 /* Built-in defaults, then HERMES_BUS, HERMES_NATS_URL, HERMES_NATS_PASSWORD
  * and HERMES_NATS_TOKEN. */
-void hn_config_defaults(hn_config *c);
+void hm_nats_config_defaults(hm_nats_config *c);
 
 /* Read an INI file over the current values. HERMES_EINVAL with c->error
  * ("PATH:LINE: reason", or "PATH: cannot read: reason") on any problem. */
-hermes_err hn_config_load_file(hn_config *c, const char *path);
-hermes_err hn_config_load_string(hn_config *c, const char *text);
+hermes_err hm_nats_config_load_file(hm_nats_config *c, const char *path);
+hermes_err hm_nats_config_load_string(hm_nats_config *c, const char *text);
 
 /* Set one key as if it appeared in `section` ("uplink", "nats" or
  * "ring NAME"); used for flags. */
-hermes_err hn_config_set(hn_config *c, const char *section, const char *key, const char *value);
+hermes_err hm_nats_config_set(hm_nats_config *c, const char *section, const char *key, const char *value);
 
 /* --ring NAME[:DIRECTION[:MODE[:POLICY]]], e.g. "orders:both:jetstream". */
-hermes_err hn_config_ring_spec(hn_config *c, const char *spec);
+hermes_err hm_nats_config_ring_spec(hm_nats_config *c, const char *spec);
 
 /* Resolve defaults into every ring (subject, stream, inherited keys) and
  * check the whole: at least one ring and one URL, names valid, subjects and
  * stream names legal for NATS. */
-hermes_err hn_config_finish(hn_config *c);
+hermes_err hm_nats_config_finish(hm_nats_config *c);
 
-const char *hn_dir_name(unsigned dir);
-const char *hn_mode_name(unsigned mode);
-const char *hn_policy_name(unsigned policy);
+const char *hm_nats_dir_name(unsigned dir);
+const char *hm_nats_mode_name(unsigned mode);
+const char *hm_nats_policy_name(unsigned policy);
 
 /* Print the effective configuration as an INI document (secrets shown as
  * "(set)"). */
-void hn_config_print(const hn_config *c, void *file);
+void hm_nats_config_print(const hm_nats_config *c, void *file);
 
 #endif

@@ -39,10 +39,10 @@ typedef struct item {
 } item;
 
 typedef struct in {
-	hn_ring_ctx *rc;
-	hn_uplink *up;
-	const hn_ring_cfg *cfg;
-	hn_ring_state *rs;
+	hm_nats_ring_ctx *rc;
+	hm_nats_uplink *up;
+	const hm_nats_ring_cfg *cfg;
+	hm_nats_ring_state *rs;
 	hermes_pub *pub;
 	uint64_t cap, slots;
 	uint32_t max_msg;
@@ -70,7 +70,7 @@ typedef struct in {
 
 static void set_state(in *w, unsigned s)
 {
-	hn_set(&w->rs->in.state, s);
+	hm_nats_set(&w->rs->in.state, s);
 }
 
 static bool parse_u64(const char *s, unsigned base, uint64_t *out)
@@ -102,8 +102,8 @@ static void account(in *w, uint64_t origin, uint64_t ps)
 		o->last = 0;
 	}
 	if (o->last != 0 && ps > o->last + 1) {
-		hn_add(&w->rs->in.lost, ps - o->last - 1);
-		hn_add(&w->rs->in.gap_events, 1);
+		hm_nats_add(&w->rs->in.lost, ps - o->last - 1);
+		hm_nats_add(&w->rs->in.gap_events, 1);
 	}
 	o->last = ps;
 }
@@ -115,7 +115,7 @@ static uint32_t msg_tag(in *w, natsMsg *m)
 {
 	const char *v = NULL;
 	uint64_t tag = 0;
-	if (natsMsgHeader_Get(m, HN_HDR_TAG, &v) != NATS_OK)
+	if (natsMsgHeader_Get(m, HM_NATS_HDR_TAG, &v) != NATS_OK)
 		return 0;
 	if (v[0] >= '1' && v[0] <= '9' && parse_u64(v, 10, &tag) && tag <= UINT32_MAX &&
 	    strlen(v) <= 10)
@@ -125,7 +125,7 @@ static uint32_t msg_tag(in *w, natsMsg *m)
 		hm_dlog_ring(HM_DLOG_WARN, w->cfg->name,
 			    "a message from NATS with %s '%.16s' (not 1..%u); delivered untagged "
 			    "(logged once)",
-			    HN_HDR_TAG, v, UINT32_MAX);
+			    HM_NATS_HDR_TAG, v, UINT32_MAX);
 	}
 	return 0;
 }
@@ -135,21 +135,21 @@ static bool admit(in *w, natsMsg *m)
 {
 	const char *v = NULL;
 	uint64_t origin = 0, ps = 0;
-	if (natsMsgHeader_Get(m, HN_HDR_ORIGIN, &v) == NATS_OK && parse_u64(v, 16, &origin)) {
+	if (natsMsgHeader_Get(m, HM_NATS_HDR_ORIGIN, &v) == NATS_OK && parse_u64(v, 16, &origin)) {
 		if (origin == w->up->bus_id) {
 			/* Our own bus's message (JetStream hands back everything in the
 			 * stream; core never should, with no-echo): never again. */
-			hn_add(&w->rs->in.own_skipped, 1);
+			hm_nats_add(&w->rs->in.own_skipped, 1);
 			return false;
 		}
-		if (natsMsgHeader_Get(m, HN_HDR_PUBSEQ, &v) == NATS_OK && parse_u64(v, 10, &ps) &&
+		if (natsMsgHeader_Get(m, HM_NATS_HDR_PUBSEQ, &v) == NATS_OK && parse_u64(v, 10, &ps) &&
 		    ps > 0)
 			account(w, origin, ps);
 	}
 	/* No Hermes headers: an ordinary NATS client published on the ring's
 	 * subject. It is delivered; there is no origin to account for. */
 	if ((uint32_t)natsMsg_GetDataLength(m) > w->max_msg) {
-		hn_add(&w->rs->in.too_big, 1);
+		hm_nats_add(&w->rs->in.too_big, 1);
 		hm_dlog_ring(HM_DLOG_WARN, w->cfg->name,
 			    "dropped a %d-byte message from NATS (max %u)",
 			    natsMsg_GetDataLength(m), w->max_msg);
@@ -179,7 +179,7 @@ static hermes_err claim(in *w, const item *it, unsigned n, hermes_claim *c)
 		if (err != HERMES_EAGAIN) {
 			if (err == HERMES_OK && w->ring_full) {
 				w->ring_full = false;
-				set_state(w, HN_W_RUNNING);
+				set_state(w, HM_NATS_W_RUNNING);
 			}
 			return err;
 		}
@@ -188,8 +188,8 @@ static hermes_err claim(in *w, const item *it, unsigned n, hermes_claim *c)
 		 * absorb it up to max_pending). */
 		if (!w->ring_full) {
 			w->ring_full = true;
-			hn_add(&w->rs->in.ring_full_events, 1);
-			set_state(w, HN_W_RING_FULL);
+			hm_nats_add(&w->rs->in.ring_full_events, 1);
+			set_state(w, HM_NATS_W_RING_FULL);
 		}
 		if (atomic_load(&w->up->stop))
 			return HERMES_ETIMEDOUT;
@@ -204,8 +204,8 @@ static hermes_err claim(in *w, const item *it, unsigned n, hermes_claim *c)
  * committed is not recorded as applied. */
 static hermes_err commit(in *w, item *it, unsigned n, uint64_t stream_last)
 {
-	bool js = w->cfg->mode == HN_MODE_JETSTREAM;
-	hn_ring_state *rs = w->rs;
+	bool js = w->cfg->mode == HM_NATS_MODE_JETSTREAM;
+	hm_nats_ring_state *rs = w->rs;
 	/* A batch must fit the ring's limits: 1024 messages, a quarter of its
 	 * slots and of its bytes. */
 	unsigned limit = 1024;
@@ -229,7 +229,7 @@ static hermes_err commit(in *w, item *it, unsigned n, uint64_t stream_last)
 			continue;
 		}
 		if (err == HERMES_EMSGSIZE) {
-			hn_add(&rs->in.too_big, 1);
+			hm_nats_add(&rs->in.too_big, 1);
 			at++;
 			continue;
 		}
@@ -248,7 +248,7 @@ static hermes_err commit(in *w, item *it, unsigned n, uint64_t stream_last)
 		}
 		/* Before the commit: the out thread must find these sequences in
 		 * the range log once it can see the messages (see uplink_state.c). */
-		if (w->record_ranges && !hn_range_add(rs, seq, k, &w->up->stop)) {
+		if (w->record_ranges && !hm_nats_range_add(rs, seq, k, &w->up->stop)) {
 			hermes_pub_abort(w->pub, &c);
 			if (js)
 				hm_store_release_u64(&rs->inp.pend_valid, 0);
@@ -265,9 +265,9 @@ static hermes_err commit(in *w, item *it, unsigned n, uint64_t stream_last)
 			hm_store_release_u64(&rs->inp.applied, chunk_last);
 			hm_store_release_u64(&rs->inp.pend_valid, 0);
 		}
-		hn_add(&rs->in.msgs, k);
-		hn_add(&rs->in.bytes, b);
-		hn_add(&rs->in.batches, 1);
+		hm_nats_add(&rs->in.msgs, k);
+		hm_nats_add(&rs->in.bytes, b);
+		hm_nats_add(&rs->in.batches, 1);
 		at += k;
 	}
 	if (js && stream_last > hm_load_relaxed_u64(&rs->inp.applied))
@@ -308,7 +308,7 @@ static bool core_open(in *w)
 	if (s == NATS_OK)
 		/* A round trip: the server has our interest before we say we run
 		 * (core delivers only to subscriptions that exist). */
-		s = natsConnection_FlushTimeout(w->up->nc, HN_NATS_CALL_MS);
+		s = natsConnection_FlushTimeout(w->up->nc, HM_NATS_CALL_MS);
 	if (s != NATS_OK) {
 		hm_dlog_ring(HM_DLOG_WARN, w->cfg->name, "cannot subscribe to %s: %s",
 			    w->cfg->subject, natsStatus_GetText(s));
@@ -323,23 +323,23 @@ static void core_stats(in *w)
 {
 	int64_t dropped = 0;
 	if (natsSubscription_GetDropped(w->sub, &dropped) == NATS_OK && dropped > 0)
-		hn_set(&w->rs->in.client_dropped, w->client_dropped_base + (uint64_t)dropped);
+		hm_nats_set(&w->rs->in.client_dropped, w->client_dropped_base + (uint64_t)dropped);
 	int pm = 0, pb = 0;
 	if (natsSubscription_GetPending(w->sub, &pm, &pb) == NATS_OK)
-		hn_set(&w->rs->in.pending_bytes, pb > 0 ? (uint64_t)pb : 0);
+		hm_nats_set(&w->rs->in.pending_bytes, pb > 0 ? (uint64_t)pb : 0);
 }
 
 static enum step core_step(in *w)
 {
 	natsMsg *m = NULL;
-	natsStatus s = natsSubscription_NextMsg(&m, w->sub, HN_SLICE_MS);
+	natsStatus s = natsSubscription_NextMsg(&m, w->sub, HM_NATS_SLICE_MS);
 	if (s == NATS_TIMEOUT || s == NATS_SLOW_CONSUMER) {
 		core_stats(w);
 		return STEP_OK;
 	}
 	if (s != NATS_OK) {
-		hn_add(&w->rs->in.errors, 1);
-		hn_sleep(w->up, HN_SLICE_MS);
+		hm_nats_add(&w->rs->in.errors, 1);
+		hm_nats_sleep(w->up, HM_NATS_SLICE_MS);
 		return natsSubscription_IsValid(w->sub) ? STEP_OK : STEP_RESET;
 	}
 	w->msgs[w->nmsgs++] = m;
@@ -376,7 +376,7 @@ static void js_close(in *w, bool delete_consumer)
 		natsSubscription_Destroy(w->sub);
 		w->sub = NULL;
 	}
-	if (delete_consumer && w->consumer[0] && w->js && hn_connected(w->up)) {
+	if (delete_consumer && w->consumer[0] && w->js && hm_nats_connected(w->up)) {
 		jsErrCode ec = 0;
 		js_DeleteConsumer(w->js, w->cfg->stream, w->consumer, NULL, &ec);
 	}
@@ -384,7 +384,7 @@ static void js_close(in *w, bool delete_consumer)
 }
 
 /* A restart found a batch announced but maybe not committed: ask the ring. */
-bool hn_in_resolve_pending(hermes_bus *bus, const char *ring, hn_ring_state *rs)
+bool hm_nats_in_resolve_pending(hermes_bus *bus, const char *ring, hm_nats_ring_state *rs)
 {
 	/* Acquire pairs with the release of pend_valid in commit(). */
 	if (!hm_load_acquire_u64(&rs->inp.pend_valid))
@@ -418,7 +418,7 @@ bool hn_in_resolve_pending(hermes_bus *bus, const char *ring, hn_ring_state *rs)
 	if (committed)
 		hm_store_release_u64(&rs->inp.applied, last);
 	hm_store_release_u64(&rs->inp.pend_valid, 0);
-	hn_add(&rs->in.resolved, 1);
+	hm_nats_add(&rs->in.resolved, 1);
 	hm_dlog_ring(HM_DLOG_INFO, ring,
 		    "the previous run stopped inside a commit (ring sequence %" PRIu64
 		    ", stream sequence up to %" PRIu64 "): %s",
@@ -431,7 +431,7 @@ bool hn_in_resolve_pending(hermes_bus *bus, const char *ring, hn_ring_state *rs)
 static bool js_check_stream(in *w, uint64_t *applied)
 {
 	uint64_t first, last;
-	natsStatus s = hn_js_ensure_stream(w->up, w->js, w->cfg, &first, &last);
+	natsStatus s = hm_nats_js_ensure_stream(w->up, w->js, w->cfg, &first, &last);
 	if (s != NATS_OK) {
 		hm_dlog_ring(HM_DLOG_DEBUG, w->cfg->name, "stream %s not available: %s",
 			    w->cfg->stream, natsStatus_GetText(s));
@@ -446,7 +446,7 @@ static bool js_check_stream(in *w, uint64_t *applied)
 			    " but this bus applied up to %" PRIu64
 			    " (the stream was re-created?): reading it from its start",
 			    w->cfg->stream, last, *applied);
-		hn_add(&w->rs->in.errors, 1);
+		hm_nats_add(&w->rs->in.errors, 1);
 		*applied = 0;
 		hm_store_release_u64(&w->rs->inp.applied, 0);
 	} else if (*applied > 0 && first > *applied + 1) {
@@ -455,7 +455,7 @@ static bool js_check_stream(in *w, uint64_t *applied)
 			    "stream %s now starts at sequence %" PRIu64 "; sequences %" PRIu64
 			    "..%" PRIu64 " expired before this bus applied them",
 			    w->cfg->stream, first, *applied + 1, first - 1);
-		hn_add(&w->rs->in.errors, 1);
+		hm_nats_add(&w->rs->in.errors, 1);
 	}
 	return true;
 }
@@ -500,7 +500,7 @@ static bool js_open(in *w)
 		jsOptions_Init(&jo);
 		/* API calls (consumer create/info) give up after 2 s: a failure
 		 * only means "try again", and a dead node should not hold us. */
-		jo.Wait = HN_NATS_CALL_MS;
+		jo.Wait = HM_NATS_CALL_MS;
 		s = natsConnection_JetStream(&w->js, w->up->nc, &jo);
 		if (s != NATS_OK)
 			return false;
@@ -523,7 +523,7 @@ static bool js_open(in *w)
 		return false;
 	}
 	w->last_cseq = 0;
-	hn_add(&w->rs->in.consumer_resets, 1);
+	hm_nats_add(&w->rs->in.consumer_resets, 1);
 	hm_dlog_ring(HM_DLOG_INFO, w->cfg->name,
 		    "ring <- stream %s from sequence %" PRIu64 " (consumer %s)", w->cfg->stream,
 		    applied + 1, w->consumer);
@@ -535,10 +535,10 @@ static enum step js_step(in *w, uint64_t *idle_since)
 {
 	natsMsgList l = {0};
 	jsErrCode ec = 0;
-	natsStatus s = natsSubscription_Fetch(&l, w->sub, (int)w->up->cfg.batch, 2 * HN_SLICE_MS, &ec);
+	natsStatus s = natsSubscription_Fetch(&l, w->sub, (int)w->up->cfg.batch, 2 * HM_NATS_SLICE_MS, &ec);
 	if (s == NATS_TIMEOUT) {
 		natsMsgList_Destroy(&l);
-		uint64_t now = hn_now_ns();
+		uint64_t now = hm_nats_now_ns();
 		if (!*idle_since)
 			*idle_since = now;
 		if (now - *idle_since > CONSUMER_CHECK_NS) {
@@ -558,7 +558,7 @@ static enum step js_step(in *w, uint64_t *idle_since)
 	*idle_since = 0;
 	if (s != NATS_OK) {
 		natsMsgList_Destroy(&l);
-		hn_add(&w->rs->in.errors, 1);
+		hm_nats_add(&w->rs->in.errors, 1);
 		hm_dlog_ring(HM_DLOG_DEBUG, w->cfg->name, "fetch: %s", natsStatus_GetText(s));
 		return STEP_RESET;
 	}
@@ -570,7 +570,7 @@ static enum step js_step(in *w, uint64_t *idle_since)
 		natsMsg *m = l.Msgs[i];
 		jsMsgMetaData *md = NULL;
 		if (natsMsg_GetMetaData(&md, m) != NATS_OK) {
-			hn_add(&w->rs->in.errors, 1);
+			hm_nats_add(&w->rs->in.errors, 1);
 			reset = true;
 			break;
 		}
@@ -588,7 +588,7 @@ static enum step js_step(in *w, uint64_t *idle_since)
 		}
 		w->last_cseq = cseq;
 		if (sseq <= last_final) {
-			hn_add(&w->rs->in.dup_skipped, 1);
+			hm_nats_add(&w->rs->in.dup_skipped, 1);
 			continue;
 		}
 		last_final = sseq;
@@ -608,7 +608,7 @@ static enum step js_step(in *w, uint64_t *idle_since)
 static hermes_err open_ring(in *w)
 {
 	uint32_t policy;
-	hermes_err err = hn_ring_facts(w->up, w->cfg->name, &w->cap, &w->slots, &w->max_msg, &policy);
+	hermes_err err = hm_nats_ring_facts(w->up, w->cfg->name, &w->cap, &w->slots, &w->max_msg, &policy);
 	if (err)
 		return err;
 	return hermes_pub_open(w->up->bus, w->cfg->name, &w->pub);
@@ -628,20 +628,20 @@ static void close_source(in *w, bool js, bool keep_consumer)
  * while it fails. False: not yet (look again), or stopping. */
 static bool open_source(in *w, bool js, int *backoff, bool *stopping)
 {
-	set_state(w, HN_W_WAIT_NATS);
-	if (!hn_wait_connected(w->up, HN_SLICE_MS))
+	set_state(w, HM_NATS_W_WAIT_NATS);
+	if (!hm_nats_wait_connected(w->up, HM_NATS_SLICE_MS))
 		return false;
 	w->conn_gen = atomic_load(&w->up->conn_gen);
 	if (!(js ? js_open(w) : core_open(w))) {
-		if (hn_sleep(w->up, *backoff))
+		if (hm_nats_sleep(w->up, *backoff))
 			*stopping = true;
-		*backoff = *backoff * 2 > HN_BACKOFF_MAX_MS ? HN_BACKOFF_MAX_MS : *backoff * 2;
+		*backoff = *backoff * 2 > HM_NATS_BACKOFF_MAX_MS ? HM_NATS_BACKOFF_MAX_MS : *backoff * 2;
 		return false;
 	}
 	if (!js)
 		hm_dlog_ring(HM_DLOG_INFO, w->cfg->name, "ring <- %s (core)", w->cfg->subject);
 	*backoff = 50;
-	set_state(w, HN_W_RUNNING);
+	set_state(w, HM_NATS_W_RUNNING);
 	return true;
 }
 
@@ -682,28 +682,28 @@ static bool wait_ring(in *w, bool *waiting_logged)
 {
 	hermes_err err = open_ring(w);
 	if (err == HERMES_ENOENT) {
-		set_state(w, HN_W_WAIT_RING);
+		set_state(w, HM_NATS_W_WAIT_RING);
 		if (!*waiting_logged)
 			hm_dlog_ring(HM_DLOG_WARN, w->cfg->name,
 				    "ring does not exist on bus '%s' (yet); checking every second",
 				    w->up->cfg.bus);
 		*waiting_logged = true;
-		hn_sleep(w->up, HN_RETRY_MS);
+		hm_nats_sleep(w->up, HM_NATS_RETRY_MS);
 		return false;
 	}
 	if (err) {
 		hm_dlog_ring(HM_DLOG_ERROR, w->cfg->name, "cannot publish into it: %s (%s)",
 			    hermes_strerror(err), hermes_last_error_detail());
-		hn_sleep(w->up, HN_RETRY_MS);
+		hm_nats_sleep(w->up, HM_NATS_RETRY_MS);
 		return false;
 	}
 	*waiting_logged = false;
 	return true;
 }
 
-void *hn_in_main(void *arg)
+void *hm_nats_in_main(void *arg)
 {
-	hn_ring_ctx *rc = arg;
+	hm_nats_ring_ctx *rc = arg;
 	in w = {.rc = rc, .up = rc->up, .cfg = rc->cfg, .rs = rc->rs};
 	unsigned b = w.up->cfg.batch;
 	w.msgs = calloc(b, sizeof *w.msgs);
@@ -711,18 +711,18 @@ void *hn_in_main(void *arg)
 	w.lens = calloc(b, sizeof *w.lens);
 	w.tags = calloc(b, sizeof *w.tags);
 	w.ptrs = calloc(b, sizeof *w.ptrs);
-	w.record_ranges = w.cfg->dir == HN_DIR_BOTH;
+	w.record_ranges = w.cfg->dir == HM_NATS_DIR_BOTH;
 	if (!w.msgs || !w.items || !w.lens || !w.tags || !w.ptrs) {
 		hm_dlog_ring(HM_DLOG_ERROR, w.cfg->name, "out of memory");
 		goto out;
 	}
-	bool js = w.cfg->mode == HN_MODE_JETSTREAM;
+	bool js = w.cfg->mode == HM_NATS_MODE_JETSTREAM;
 	bool waiting_logged = false;
 	while (!atomic_load(&w.up->stop)) {
 		if (!wait_ring(&w, &waiting_logged))
 			continue;
 		if (js)
-			hn_in_resolve_pending(w.up->bus, w.cfg->name, w.rs);
+			hm_nats_in_resolve_pending(w.up->bus, w.cfg->name, w.rs);
 		serve_ring(&w, js);
 		hermes_pub_close(w.pub);
 		w.pub = NULL;
@@ -735,6 +735,6 @@ out:
 	free(w.lens);
 	free(w.tags);
 	free(w.ptrs);
-	set_state(&w, HN_W_OFF);
+	set_state(&w, HM_NATS_W_OFF);
 	return NULL;
 }

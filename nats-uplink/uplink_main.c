@@ -28,8 +28,8 @@
 
 /* How often the main thread writes the heartbeat into the state file, and
  * how long closing waits for what the client library still has to send. */
-#define HN_HEARTBEAT_MS 250
-#define HN_CLOSE_TIMEOUT_MS 2000
+#define HM_NATS_HEARTBEAT_MS 250
+#define HM_NATS_CLOSE_TIMEOUT_MS 2000
 
 /* The text of --help (a table: printed as it is). */
 static const char usage_text[] =
@@ -121,7 +121,7 @@ static const char *worker_name(uint64_t s)
 
 #define LD(p) hm_load_relaxed_u64(&(p))
 
-static void text_of(const hn_state_header *h, char *url, char *err)
+static void text_of(const hm_nats_state_header *h, char *url, char *err)
 {
 	for (int tries = 0; tries < 100; tries++) {
 		/* Seqlock read: acquire on the first load pairs with the writer's
@@ -160,7 +160,7 @@ typedef struct stats_top {
 	char url[256], last[256];
 } stats_top;
 
-static void json_top(FILE *f, const hn_state_header *h, const stats_top *t)
+static void json_top(FILE *f, const hm_nats_state_header *h, const stats_top *t)
 {
 	fprintf(f, "{\"bus\":");
 	json_str(f, h->bus);
@@ -177,7 +177,7 @@ static void json_top(FILE *f, const hn_state_header *h, const stats_top *t)
 	fprintf(f, "},\"rings\":[");
 }
 
-static void text_top(const hn_state_header *h, const stats_top *t)
+static void text_top(const hm_nats_state_header *h, const stats_top *t)
 {
 	printf("uplink of bus '%s' (id %016" PRIx64 "): %s", h->bus, h->bus_id,
 	       t->alive ? "running" : "not running");
@@ -195,7 +195,7 @@ static void text_top(const hn_state_header *h, const stats_top *t)
 	       "PENDING", "PEND_MAX", "IN", "RECEIVED", "OWN_SKIP", "LOST", "DUP_SKIP");
 }
 
-static void json_ring(FILE *f, const hn_ring_state *r, bool first)
+static void json_ring(FILE *f, const hm_nats_ring_state *r, bool first)
 {
 	fprintf(f, "%s{\"name\":", first ? "" : ",");
 	json_str(f, r->name);
@@ -213,7 +213,7 @@ static void json_ring(FILE *f, const hn_ring_state *r, bool first)
 		",\"duplicates\":%" PRIu64 ",\"pending_bytes\":%" PRIu64
 		",\"pending_max\":%" PRIu64 ",\"next_seq\":%" PRIu64 ",\"pub_count\":%" PRIu64
 		"},",
-		hn_dir_name(r->dir), hn_mode_name(r->mode), hn_policy_name(r->policy),
+		hm_nats_dir_name(r->dir), hm_nats_mode_name(r->mode), hm_nats_policy_name(r->policy),
 		r->max_pending, worker_name(LD(r->out.state)), LD(r->out.msgs),
 		LD(r->out.bytes), LD(r->out.batches), LD(r->out.dropped),
 		LD(r->out.dropped_bytes), LD(r->out.blocked_events), LD(r->out.blocked_ns),
@@ -235,13 +235,13 @@ static void json_ring(FILE *f, const hn_ring_state *r, bool first)
 		LD(r->inp.applied));
 }
 
-static void text_ring(const hn_ring_state *r)
+static void text_ring(const hm_nats_ring_state *r)
 {
 	printf("%-16s %-4s %-9s %-6s %-9s %10" PRIu64 " %9" PRIu64 " %7.1fs %9" PRIu64
 	       " %9" PRIu64 " %9" PRIu64 " | %-9s %10" PRIu64 " %8" PRIu64 " %8" PRIu64
 	       " %8" PRIu64 "\n",
-	       r->name, hn_dir_name(r->dir), hn_mode_name(r->mode),
-	       hn_policy_name(r->policy), worker_name(LD(r->out.state)), LD(r->out.msgs),
+	       r->name, hm_nats_dir_name(r->dir), hm_nats_mode_name(r->mode),
+	       hm_nats_policy_name(r->policy), worker_name(LD(r->out.state)), LD(r->out.msgs),
 	       LD(r->out.dropped), (double)LD(r->out.blocked_ns) / 1e9,
 	       LD(r->out.skipped_inbound), LD(r->out.pending_bytes),
 	       LD(r->out.pending_max), worker_name(LD(r->in.state)), LD(r->in.msgs),
@@ -251,14 +251,14 @@ static void text_ring(const hn_ring_state *r)
 static int print_stats(const char *path, bool json)
 {
 	char err[300];
-	const hn_state_header *h = hn_state_map_readonly(path, err, sizeof err);
+	const hm_nats_state_header *h = hm_nats_state_map_readonly(path, err, sizeof err);
 	if (!h) {
 		fprintf(stderr, "hermes-nats: %s\n", err);
 		return 1;
 	}
 	stats_top t = {.pid = LD(h->pid)};
 	t.alive = t.pid && hm_proc_alive((pid_t)t.pid, LD(h->start_time));
-	uint64_t now = hn_realtime_ns();
+	uint64_t now = hm_nats_realtime_ns();
 	t.heartbeat_age = (double)(now - LD(h->heartbeat_ns)) / 1e9;
 	text_of(h, t.url, t.last);
 	FILE *f = stdout;
@@ -267,8 +267,8 @@ static int print_stats(const char *path, bool json)
 	else
 		text_top(h, &t);
 	bool first = true;
-	for (unsigned i = 0; i < HN_STATE_MAX_RINGS; i++) {
-		const hn_ring_state *r = hn_state_ring((hn_state_header *)h, i);
+	for (unsigned i = 0; i < HM_NATS_STATE_MAX_RINGS; i++) {
+		const hm_nats_ring_state *r = hm_nats_state_ring((hm_nats_state_header *)h, i);
 		if (!hm_load_acquire_u32(&r->configured))
 			continue;
 		if (json)
@@ -279,13 +279,13 @@ static int print_stats(const char *path, bool json)
 	}
 	if (json)
 		fprintf(f, "]}\n");
-	hn_state_unmap(h);
+	hm_nats_state_unmap(h);
 	return 0;
 }
 
 /* ---- running ---- */
 
-static hn_uplink g_up;
+static hm_nats_uplink g_up;
 
 enum {
 	OPT_MAXPEND = 256, OPT_BATCH, OPT_FLUSH, OPT_REPLICAS, OPT_NAME, OPT_STATE, OPT_RWAIT,
@@ -353,39 +353,39 @@ static bool url_flag_seen;
 
 static hermes_err set_flag(void *cfg, const char *section, const char *key, const char *value)
 {
-	hn_config *c = cfg;
+	hm_nats_config *c = cfg;
 	if (!strcmp(key, "ring"))
-		return hn_config_ring_spec(c, value);
+		return hm_nats_config_ring_spec(c, value);
 	if (!strcmp(key, "url") && !url_flag_seen) {
 		/* The first --url replaces the file's and environment's list. */
 		url_flag_seen = true;
 		c->nurls = 0;
 		c->urls_from_file = true;
 	}
-	return hn_config_set(c, section, key, value);
+	return hm_nats_config_set(c, section, key, value);
 }
 
 /* The configuration: defaults and the environment, the file, then every
  * flag over it. Returns -1 to go on, else the exit status. */
-static int configure(hn_config *c, const hm_cli *cli)
+static int configure(hm_nats_config *c, const hm_cli *cli)
 {
-	hn_config_defaults(c);
-	if (cli->config && hn_config_load_file(c, cli->config) != HERMES_OK)
+	hm_nats_config_defaults(c);
+	if (cli->config && hm_nats_config_load_file(c, cli->config) != HERMES_OK)
 		return hm_cli_fail("hermes-nats", 1, c->error);
 	return hm_cli_apply(cli, "hermes-nats", set_flag, c, c->error);
 }
 
-static int stats_of(const hn_config *c, bool json)
+static int stats_of(const hm_nats_config *c, bool json)
 {
-	char path[HN_PATH_MAX];
+	char path[HM_NATS_PATH_MAX];
 	if (c->state_path[0])
 		snprintf(path, sizeof path, "%s", c->state_path);
 	else
-		snprintf(path, sizeof path, HN_STATE_PATH_FORMAT, c->bus);
+		snprintf(path, sizeof path, HM_NATS_STATE_PATH_FORMAT, c->bus);
 	return print_stats(path, json);
 }
 
-static void init_sync(hn_uplink *up)
+static void init_sync(hm_nats_uplink *up)
 {
 	pthread_mutex_init(&up->mu, NULL);
 	pthread_condattr_t ca;
@@ -396,32 +396,32 @@ static void init_sync(hn_uplink *up)
 }
 
 /* A slot of the state file for every configured ring. */
-static bool claim_rings(hn_uplink *up)
+static bool claim_rings(hm_nats_uplink *up)
 {
-	const hn_config *c = &up->cfg;
+	const hm_nats_config *c = &up->cfg;
 	for (unsigned i = 0; i < c->nrings; i++) {
-		hn_ring_ctx *r = &up->rings[up->nrings++];
+		hm_nats_ring_ctx *r = &up->rings[up->nrings++];
 		r->up = up;
 		r->cfg = &c->rings[i];
-		r->rs = hn_state_ring_claim(up->st, r->cfg);
+		r->rs = hm_nats_state_ring_claim(up->st, r->cfg);
 		if (!r->rs) {
 			hm_dlog(HM_DLOG_ERROR, "no room for ring '%s' in %s", r->cfg->name, c->state_path);
 			return false;
 		}
-		if (r->cfg->dir != HN_DIR_BOTH)
-			hn_range_reset(r->rs);
+		if (r->cfg->dir != HM_NATS_DIR_BOTH)
+			hm_nats_range_reset(r->rs);
 	}
 	return true;
 }
 
-static void start_workers(hn_uplink *up)
+static void start_workers(hm_nats_uplink *up)
 {
 	for (unsigned i = 0; i < up->nrings; i++) {
-		hn_ring_ctx *r = &up->rings[i];
-		if ((r->cfg->dir & HN_DIR_OUT) &&
-		    pthread_create(&r->out_thread, NULL, hn_out_main, r) == 0)
+		hm_nats_ring_ctx *r = &up->rings[i];
+		if ((r->cfg->dir & HM_NATS_DIR_OUT) &&
+		    pthread_create(&r->out_thread, NULL, hm_nats_out_main, r) == 0)
 			r->out_started = true;
-		if ((r->cfg->dir & HN_DIR_IN) && pthread_create(&r->in_thread, NULL, hn_in_main, r) == 0)
+		if ((r->cfg->dir & HM_NATS_DIR_IN) && pthread_create(&r->in_thread, NULL, hm_nats_in_main, r) == 0)
 			r->in_started = true;
 	}
 }
@@ -430,8 +430,8 @@ static void start_workers(hn_uplink *up)
  * when the NATS connection is closed for good. */
 static int uplink_tick(void *arg)
 {
-	hn_uplink *up = arg;
-	hn_state_heartbeat(up->st);
+	hm_nats_uplink *up = arg;
+	hm_nats_state_heartbeat(up->st);
 	if (!natsConnection_IsClosed(up->nc))
 		return 0;
 	/* The library gave up for good (for instance every server refused our
@@ -445,7 +445,7 @@ static int uplink_tick(void *arg)
 	return 1;
 }
 
-static void stop_workers(hn_uplink *up)
+static void stop_workers(hm_nats_uplink *up)
 {
 	atomic_store(&up->stop, true);
 	pthread_mutex_lock(&up->mu);
@@ -457,30 +457,30 @@ static void stop_workers(hn_uplink *up)
 		if (up->rings[i].in_started)
 			pthread_join(up->rings[i].in_thread, NULL);
 	}
-	hn_flush_stop(up);
+	hm_nats_flush_stop(up);
 	/* What core mode handed to the library goes out before we close. */
-	if (hn_connected(up))
-		natsConnection_FlushTimeout(up->nc, HN_CLOSE_TIMEOUT_MS);
+	if (hm_nats_connected(up))
+		natsConnection_FlushTimeout(up->nc, HM_NATS_CLOSE_TIMEOUT_MS);
 }
 
-static void close_nats(hn_uplink *up)
+static void close_nats(hm_nats_uplink *up)
 {
 	if (up->nc) {
 		natsConnection_Close(up->nc);
 		natsConnection_Destroy(up->nc);
 	}
 	natsOptions_Destroy(up->opts);
-	nats_CloseAndWait(HN_CLOSE_TIMEOUT_MS);
+	nats_CloseAndWait(HM_NATS_CLOSE_TIMEOUT_MS);
 }
 
 /* The state file after a run that ended with rc; seg is the bus's segment. */
-static void close_state(hn_uplink *up, int rc, const char *seg)
+static void close_state(hm_nats_uplink *up, int rc, const char *seg)
 {
 	if (rc == 0)
-		hn_state_conn(up->st, HN_CONN_STOPPED, NULL, NULL);
-	else if (hm_load_relaxed_u64(&up->st->conn_state) != HN_CONN_CLOSED)
-		hn_state_conn(up->st, HN_CONN_CLOSED, NULL, NULL);
-	hn_set(&up->st->pid, 0);
+		hm_nats_state_conn(up->st, HM_NATS_CONN_STOPPED, NULL, NULL);
+	else if (hm_load_relaxed_u64(&up->st->conn_state) != HM_NATS_CONN_CLOSED)
+		hm_nats_state_conn(up->st, HM_NATS_CONN_CLOSED, NULL, NULL);
+	hm_nats_set(&up->st->pid, 0);
 	hermes_bus_detach(up->bus);
 	/* The state lives as long as the bus: when the bus is gone (hermesd
 	 * removed it), so is the reason to keep it. */
@@ -491,9 +491,9 @@ static void close_state(hn_uplink *up, int rc, const char *seg)
 
 /* Attach, open the state file, connect, carry the rings until told to stop.
  * Returns the exit status. */
-static int run(hn_uplink *up, const sigset_t *sigs)
+static int run(hm_nats_uplink *up, const sigset_t *sigs)
 {
-	const hn_config *c = &up->cfg;
+	const hm_nats_config *c = &up->cfg;
 	hermes_err aerr = hm_daemon_attach(c->bus, sigs, &up->bus);
 	if (aerr == HERMES_ECLOSED)
 		return 0; /* told to stop while waiting for the bus */
@@ -503,13 +503,13 @@ static int run(hn_uplink *up, const sigset_t *sigs)
 	snprintf(up->origin, sizeof up->origin, "%016" PRIx64, up->bus_id);
 	char err[400], seg[128];
 	snprintf(seg, sizeof seg, "/dev/shm/hermes.%s", c->bus);
-	up->state_fd = hn_state_open(c->state_path, c->bus, up->bus_id, seg, &up->st, err, sizeof err);
+	up->state_fd = hm_nats_state_open(c->state_path, c->bus, up->bus_id, seg, &up->st, err, sizeof err);
 	if (up->state_fd < 0) {
 		hm_dlog(HM_DLOG_ERROR, "%s", err);
 		hermes_bus_detach(up->bus);
 		return 1;
 	}
-	hn_state_started(up->st, c->prefix);
+	hm_nats_state_started(up->st, c->prefix);
 	int rc = 1;
 	if (!claim_rings(up))
 		goto out;
@@ -517,7 +517,7 @@ static int run(hn_uplink *up, const sigset_t *sigs)
 		hm_dlog(HM_DLOG_ERROR, "cannot initialise the NATS library");
 		goto out;
 	}
-	if (hn_nats_options(up) == NATS_OK && hn_nats_connect(up) == NATS_OK && hn_flush_start(up)) {
+	if (hm_nats_options(up) == NATS_OK && hm_nats_connect(up) == NATS_OK && hm_nats_flush_start(up)) {
 		hm_dlog(HM_DLOG_INFO, "bus '%s' (id %s): %u ring%s, state %s", c->bus, up->origin,
 		       c->nrings, c->nrings == 1 ? "" : "s", c->state_path);
 		start_workers(up);
@@ -526,7 +526,7 @@ static int run(hn_uplink *up, const sigset_t *sigs)
 		 * for NATS: an uplink whose server is down is running (and says so
 		 * in its state file), it is not failing to start. */
 		hm_notify_ready(NULL);
-		rc = hm_daemon_wait_stop(sigs, HN_HEARTBEAT_MS, uplink_tick, up);
+		rc = hm_daemon_wait_stop(sigs, HM_NATS_HEARTBEAT_MS, uplink_tick, up);
 		stop_workers(up);
 	}
 	close_nats(up);
@@ -554,22 +554,22 @@ int main(int argc, char **argv)
 	int rc = hm_cli_parse(&cli, &program, argc, argv);
 	if (rc >= 0)
 		return rc;
-	hn_config *c = &g_up.cfg;
+	hm_nats_config *c = &g_up.cfg;
 	if ((rc = configure(c, &cli)) >= 0)
 		return rc;
 	if (own.stats)
 		return stats_of(c, own.json);
-	if (hn_config_finish(c) != HERMES_OK)
+	if (hm_nats_config_finish(c) != HERMES_OK)
 		return hm_cli_fail("hermes-nats", 1, c->error);
 	if (cli.check) {
-		hn_config_print(c, stdout);
+		hm_nats_config_print(c, stdout);
 		return 0;
 	}
 	/* Signals: handled synchronously by this thread; every thread created
 	 * from here on (ours and the client library's) inherits the mask. */
 	sigset_t sigs;
 	hm_daemon_start(c->log_level, &sigs);
-	srandom((unsigned)(hn_now_ns() ^ (uint64_t)getpid()));
+	srandom((unsigned)(hm_nats_now_ns() ^ (uint64_t)getpid()));
 	init_sync(&g_up);
 	return run(&g_up, &sigs);
 }

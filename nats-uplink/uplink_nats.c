@@ -10,28 +10,28 @@
 #include "core/atomics.h"
 #include "nats-uplink/uplink.h"
 
-uint64_t hn_now_ns(void)
+uint64_t hm_nats_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t hn_realtime_ns(void)
+uint64_t hm_nats_realtime_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Pings every PING_INTERVAL_MS (see hn_nats_options). The client library's buffer for
+/* Pings every PING_INTERVAL_MS (see hm_nats_options). The client library's buffer for
  * publications made while reconnecting is at most RECONNECT_BUF_MAX. The
  * flusher's flush gives up after FLUSH_TIMEOUT_MS (the next kick retries). */
 #define PING_INTERVAL_MS 2000
 #define RECONNECT_BUF_MAX (64u << 20)
 #define FLUSH_TIMEOUT_MS 1000
 
-static void wake_all(hn_uplink *up)
+static void wake_all(hm_nats_uplink *up)
 {
 	pthread_mutex_lock(&up->mu);
 	pthread_cond_broadcast(&up->cv);
@@ -46,14 +46,14 @@ static void connected_url(natsConnection *nc, char *buf, size_t len)
 }
 
 /* Connected (again, when reconnected): count it, say so, wake the workers. */
-static void connected(hn_uplink *up, natsConnection *nc, bool reconnected)
+static void connected(hm_nats_uplink *up, natsConnection *nc, bool reconnected)
 {
 	char url[256];
 	connected_url(nc, url, sizeof url);
 	if (reconnected)
-		hn_add(&up->st->reconnects, 1);
-	hn_add(&up->st->connects, 1);
-	hn_state_conn(up->st, HN_CONN_CONNECTED, url, NULL);
+		hm_nats_add(&up->st->reconnects, 1);
+	hm_nats_add(&up->st->connects, 1);
+	hm_nats_state_conn(up->st, HM_NATS_CONN_CONNECTED, url, NULL);
 	hm_dlog(HM_DLOG_INFO, "%s to %s", reconnected ? "reconnected" : "connected", url);
 	atomic_fetch_add(&up->conn_gen, 1);
 	wake_all(up);
@@ -66,12 +66,12 @@ static void on_connected(natsConnection *nc, void *closure)
 
 static void on_disconnected(natsConnection *nc, void *closure)
 {
-	hn_uplink *up = closure;
+	hm_nats_uplink *up = closure;
 	(void)nc;
-	hn_add(&up->st->disconnects, 1);
+	hm_nats_add(&up->st->disconnects, 1);
 	if (atomic_load(&up->stop))
 		return;
-	hn_state_conn(up->st, HN_CONN_RECONNECTING, NULL, "disconnected from the server");
+	hm_nats_state_conn(up->st, HM_NATS_CONN_RECONNECTING, NULL, "disconnected from the server");
 	hm_dlog(HM_DLOG_WARN, "disconnected from NATS; reconnecting with backoff");
 }
 
@@ -82,10 +82,10 @@ static void on_reconnected(natsConnection *nc, void *closure)
 
 static void on_closed(natsConnection *nc, void *closure)
 {
-	hn_uplink *up = closure;
+	hm_nats_uplink *up = closure;
 	const char *why = NULL;
 	natsConnection_GetLastError(nc, &why);
-	hn_state_conn(up->st, atomic_load(&up->stop) ? HN_CONN_STOPPED : HN_CONN_CLOSED, NULL,
+	hm_nats_state_conn(up->st, atomic_load(&up->stop) ? HM_NATS_CONN_STOPPED : HM_NATS_CONN_CLOSED, NULL,
 		      why && *why ? why : NULL);
 	if (!atomic_load(&up->stop))
 		hm_dlog(HM_DLOG_ERROR, "NATS connection closed: %s", why && *why ? why : "(no reason)");
@@ -94,12 +94,12 @@ static void on_closed(natsConnection *nc, void *closure)
 
 static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
 {
-	hn_uplink *up = closure;
+	hm_nats_uplink *up = closure;
 	(void)nc;
 	(void)sub;
-	hn_add(&up->st->errors, 1);
+	hm_nats_add(&up->st->errors, 1);
 	const char *text = natsStatus_GetText(err);
-	hn_state_conn(up->st, (unsigned)hm_load_relaxed_u64(&up->st->conn_state), NULL, text);
+	hm_nats_state_conn(up->st, (unsigned)hm_load_relaxed_u64(&up->st->conn_state), NULL, text);
 	/* Slow-consumer reports come once per episode from the library; they are
 	 * counted per ring by the in thread (client_dropped). */
 	hm_dlog(err == NATS_SLOW_CONSUMER ? HM_DLOG_DEBUG : HM_DLOG_WARN, "NATS: %s", text);
@@ -110,7 +110,7 @@ static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, 
  * so that many uplinks do not hammer a recovering server in step. */
 static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
 {
-	hn_uplink *up = closure;
+	hm_nats_uplink *up = closure;
 	(void)nc;
 	int64_t d = up->cfg.reconnect_wait_ms;
 	for (int i = 1; i < attempts && d < up->cfg.reconnect_max_wait_ms; i++)
@@ -135,10 +135,10 @@ static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
 
 /* What every connection of the uplink has in common: servers, name,
  * timeouts, pings, credentials and TLS. */
-static natsStatus common_options(hn_uplink *up, natsOptions *o)
+static natsStatus common_options(hm_nats_uplink *up, natsOptions *o)
 {
-	const hn_config *c = &up->cfg;
-	const char *servers[HN_MAX_URLS];
+	const hm_nats_config *c = &up->cfg;
+	const char *servers[HM_NATS_MAX_URLS];
 	bool tls = c->tls;
 	for (unsigned i = 0; i < c->nurls; i++) {
 		servers[i] = c->urls[i];
@@ -177,9 +177,9 @@ static natsStatus common_options(hn_uplink *up, natsOptions *o)
 	return NATS_OK;
 }
 
-natsStatus hn_nats_options(hn_uplink *up)
+natsStatus hm_nats_options(hm_nats_uplink *up)
 {
-	const hn_config *c = &up->cfg;
+	const hm_nats_config *c = &up->cfg;
 	natsOptions *o;
 	TRY(natsOptions_Create(&o));
 	up->opts = o;
@@ -201,7 +201,7 @@ natsStatus hn_nats_options(hn_uplink *up)
 	 * the few publications of the moment of the loss; it is bounded by the
 	 * largest max_pending all the same. (JetStream publications never go
 	 * through it: they have connections of their own, see
-	 * hn_nats_publisher_options.) */
+	 * hm_nats_publisher_options.) */
 	uint64_t rb = 0;
 	for (unsigned i = 0; i < c->nrings; i++)
 		if (c->rings[i].max_pending > rb)
@@ -212,7 +212,7 @@ natsStatus hn_nats_options(hn_uplink *up)
 	return NATS_OK;
 }
 
-natsStatus hn_nats_publisher_options(hn_uplink *up, natsOptions **out)
+natsStatus hm_nats_publisher_options(hm_nats_uplink *up, natsOptions **out)
 {
 	natsOptions *o;
 	*out = NULL;
@@ -235,17 +235,17 @@ natsStatus hn_nats_publisher_options(hn_uplink *up, natsOptions **out)
 	return NATS_OK;
 }
 
-static void connect_failed(hn_uplink *up, natsStatus s)
+static void connect_failed(hm_nats_uplink *up, natsStatus s)
 {
 	const char *e = nats_GetLastError(NULL);
 	char why[300];
 	snprintf(why, sizeof why, "%s%s%s", natsStatus_GetText(s), e && *e ? ": " : "",
 		 e ? e : "");
-	hn_state_conn(up->st, HN_CONN_CLOSED, up->cfg.urls[0], why);
+	hm_nats_state_conn(up->st, HM_NATS_CONN_CLOSED, up->cfg.urls[0], why);
 	hm_dlog(HM_DLOG_ERROR, "cannot connect to NATS: %s", why);
 }
 
-natsStatus hn_nats_connect(hn_uplink *up)
+natsStatus hm_nats_connect(hm_nats_uplink *up)
 {
 	/* First a plain attempt, so that what no retry can fix (credentials
 	 * refused, TLS handshake) is reported at once with the server's reason
@@ -254,8 +254,8 @@ natsStatus hn_nats_connect(hn_uplink *up)
 	if (s == NATS_OK) {
 		char url[256];
 		connected_url(up->nc, url, sizeof url);
-		hn_add(&up->st->connects, 1);
-		hn_state_conn(up->st, HN_CONN_CONNECTED, url, NULL);
+		hm_nats_add(&up->st->connects, 1);
+		hm_nats_state_conn(up->st, HM_NATS_CONN_CONNECTED, url, NULL);
 		hm_dlog(HM_DLOG_INFO, "connected to %s", url);
 		atomic_fetch_add(&up->conn_gen, 1);
 		return NATS_OK;
@@ -276,7 +276,7 @@ natsStatus hn_nats_connect(hn_uplink *up)
 			char why[320];
 			snprintf(why, sizeof why,
 				 "no server reachable yet (%s): retrying with backoff", up->cfg.urls[0]);
-			hn_state_conn(up->st, HN_CONN_STARTING, up->cfg.urls[0], why);
+			hm_nats_state_conn(up->st, HM_NATS_CONN_STARTING, up->cfg.urls[0], why);
 			hm_dlog(HM_DLOG_WARN, "%s", why);
 		}
 		return NATS_OK;
@@ -285,7 +285,7 @@ natsStatus hn_nats_connect(hn_uplink *up)
 	return s;
 }
 
-bool hn_connected(hn_uplink *up)
+bool hm_nats_connected(hm_nats_uplink *up)
 {
 	return up->nc && natsConnection_Status(up->nc) == NATS_CONN_STATUS_CONNECTED;
 }
@@ -301,21 +301,21 @@ static void deadline_in(struct timespec *ts, int ms)
 	}
 }
 
-bool hn_wait_connected(hn_uplink *up, int ms)
+bool hm_nats_wait_connected(hm_nats_uplink *up, int ms)
 {
-	if (hn_connected(up))
+	if (hm_nats_connected(up))
 		return true;
 	struct timespec ts;
 	deadline_in(&ts, ms);
 	pthread_mutex_lock(&up->mu);
-	while (!atomic_load(&up->stop) && !hn_connected(up))
+	while (!atomic_load(&up->stop) && !hm_nats_connected(up))
 		if (pthread_cond_timedwait(&up->cv, &up->mu, &ts) == ETIMEDOUT)
 			break;
 	pthread_mutex_unlock(&up->mu);
-	return hn_connected(up);
+	return hm_nats_connected(up);
 }
 
-bool hn_sleep(hn_uplink *up, int ms)
+bool hm_nats_sleep(hm_nats_uplink *up, int ms)
 {
 	struct timespec ts;
 	deadline_in(&ts, ms);
@@ -337,7 +337,7 @@ bool hn_sleep(hn_uplink *up, int ms)
  * the library's millisecond, whichever comes first. */
 static void *flush_main(void *arg)
 {
-	hn_uplink *up = arg;
+	hm_nats_uplink *up = arg;
 	pthread_mutex_lock(&up->flush_mu);
 	for (;;) {
 		while (!up->flush_kicked && !atomic_load(&up->stop))
@@ -346,7 +346,7 @@ static void *flush_main(void *arg)
 			break;
 		up->flush_kicked = false;
 		pthread_mutex_unlock(&up->flush_mu);
-		if (hn_connected(up))
+		if (hm_nats_connected(up))
 			natsConnection_FlushTimeout(up->nc, FLUSH_TIMEOUT_MS);
 		pthread_mutex_lock(&up->flush_mu);
 	}
@@ -354,7 +354,7 @@ static void *flush_main(void *arg)
 	return NULL;
 }
 
-bool hn_flush_start(hn_uplink *up)
+bool hm_nats_flush_start(hm_nats_uplink *up)
 {
 	pthread_mutex_init(&up->flush_mu, NULL);
 	pthread_cond_init(&up->flush_cv, NULL);
@@ -364,7 +364,7 @@ bool hn_flush_start(hn_uplink *up)
 	return up->flush_started;
 }
 
-void hn_flush_kick(hn_uplink *up)
+void hm_nats_flush_kick(hm_nats_uplink *up)
 {
 	if (!up->flush_started)
 		return;
@@ -376,7 +376,7 @@ void hn_flush_kick(hn_uplink *up)
 	pthread_mutex_unlock(&up->flush_mu);
 }
 
-void hn_flush_stop(hn_uplink *up)
+void hm_nats_flush_stop(hm_nats_uplink *up)
 {
 	if (!up->flush_started)
 		return;
@@ -387,7 +387,7 @@ void hn_flush_stop(hn_uplink *up)
 	up->flush_started = false;
 }
 
-natsStatus hn_js_ensure_stream(hn_uplink *up, jsCtx *js, const hn_ring_cfg *cfg, uint64_t *first,
+natsStatus hm_nats_js_ensure_stream(hm_nats_uplink *up, jsCtx *js, const hm_nats_ring_cfg *cfg, uint64_t *first,
 			       uint64_t *last)
 {
 	jsErrCode ec = 0;
@@ -461,7 +461,7 @@ natsStatus hn_js_ensure_stream(hn_uplink *up, jsCtx *js, const hn_ring_cfg *cfg,
 	return s;
 }
 
-hermes_err hn_ring_facts(hn_uplink *up, const char *name, uint64_t *cap, uint64_t *slots,
+hermes_err hm_nats_ring_facts(hm_nats_uplink *up, const char *name, uint64_t *cap, uint64_t *slots,
 			 uint32_t *max_msg, uint32_t *policy)
 {
 	/* The public discovery call (bus.h), not the segment's internals. */

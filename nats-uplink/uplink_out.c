@@ -56,10 +56,10 @@ typedef struct acks {
 } acks;
 
 typedef struct out {
-	hn_ring_ctx *rc;
-	hn_uplink *up;
-	const hn_ring_cfg *cfg;
-	hn_ring_state *rs;
+	hm_nats_ring_ctx *rc;
+	hm_nats_uplink *up;
+	const hm_nats_ring_cfg *cfg;
+	hm_nats_ring_state *rs;
 	hermes_sub *sub;
 	bool overwrite;	  /* copy out of the ring instead of holding it */
 	uint8_t *arena;	  /* overwrite rings: the copies */
@@ -68,7 +68,7 @@ typedef struct out {
 	unsigned n;
 	uint64_t bytes;
 	uint64_t pubseq; /* Hermes-Pub-Seq of the last message sent or dropped */
-	hn_range_cursor rcur;
+	hm_nats_range_cursor rcur;
 	natsOptions *popts; /* JetStream: for pnc, never reconnecting */
 	natsConnection *pnc; /* JetStream: this thread's publishing connection */
 	jsCtx *js;	     /* on pnc */
@@ -93,38 +93,38 @@ static void ack_handler(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 
 static void set_state(out *o, unsigned s)
 {
-	hn_set(&o->rs->out.state, s);
+	hm_nats_set(&o->rs->out.state, s);
 }
 
 static void blocked_begin(out *o)
 {
 	if (o->blocked_since)
 		return;
-	o->blocked_since = hn_now_ns();
-	hn_add(&o->rs->out.blocked_events, 1);
-	set_state(o, HN_W_BLOCKED);
+	o->blocked_since = hm_nats_now_ns();
+	hm_nats_add(&o->rs->out.blocked_events, 1);
+	set_state(o, HM_NATS_W_BLOCKED);
 }
 
 static void blocked_end(out *o)
 {
 	if (!o->blocked_since)
 		return;
-	hn_add(&o->rs->out.blocked_ns, hn_now_ns() - o->blocked_since);
+	hm_nats_add(&o->rs->out.blocked_ns, hm_nats_now_ns() - o->blocked_since);
 	o->blocked_since = 0;
-	set_state(o, HN_W_RUNNING);
+	set_state(o, HM_NATS_W_RUNNING);
 }
 
 static void pending(out *o, uint64_t bytes)
 {
-	hn_set(&o->rs->out.pending_bytes, bytes);
+	hm_nats_set(&o->rs->out.pending_bytes, bytes);
 	if (bytes > hm_load_relaxed_u64(&o->rs->out.pending_max))
-		hn_set(&o->rs->out.pending_max, bytes);
+		hm_nats_set(&o->rs->out.pending_max, bytes);
 }
 
 /* Persist where a restart resumes: the copy not in use is written, then the
  * index flips to it (release), so a kill at any point leaves one complete
  * copy. Only this thread writes these fields. */
-static void save_resume(hn_ring_state *rs, uint64_t next_seq, uint64_t pubseq)
+static void save_resume(hm_nats_ring_state *rs, uint64_t next_seq, uint64_t pubseq)
 {
 	uint64_t idx = hm_load_relaxed_u64(&rs->resume.idx);
 	unsigned w = idx == 1 ? 1 : 0; /* idx 1 means copy 0 is valid: write copy 1 */
@@ -134,7 +134,7 @@ static void save_resume(hn_ring_state *rs, uint64_t next_seq, uint64_t pubseq)
 	hm_store_release_u64(&rs->resume.idx, w + 1);
 }
 
-static bool load_resume(hn_ring_state *rs, uint64_t *next_seq, uint64_t *pubseq)
+static bool load_resume(hm_nats_ring_state *rs, uint64_t *next_seq, uint64_t *pubseq)
 {
 	/* Acquire pairs with save_resume's release (of an earlier run). */
 	uint64_t idx = hm_load_acquire_u64(&rs->resume.idx);
@@ -151,20 +151,20 @@ static natsStatus make_msg(out *o, const held *h, natsMsg **out_msg)
 	natsMsg *m = NULL;
 	natsStatus s = natsMsg_Create(&m, o->cfg->subject, NULL, h->data, (int)h->len);
 	if (s == NATS_OK)
-		s = natsMsgHeader_Set(m, HN_HDR_ORIGIN, o->up->origin);
+		s = natsMsgHeader_Set(m, HM_NATS_HDR_ORIGIN, o->up->origin);
 	if (s == NATS_OK) {
 		snprintf(v, sizeof v, "%" PRIu64, h->seq);
-		s = natsMsgHeader_Set(m, HN_HDR_SEQ, v);
+		s = natsMsgHeader_Set(m, HM_NATS_HDR_SEQ, v);
 	}
 	if (s == NATS_OK)
-		s = natsMsgHeader_Set(m, HN_HDR_RING, o->cfg->name);
+		s = natsMsgHeader_Set(m, HM_NATS_HDR_RING, o->cfg->name);
 	if (s == NATS_OK) {
 		snprintf(v, sizeof v, "%" PRIu64, h->pubseq);
-		s = natsMsgHeader_Set(m, HN_HDR_PUBSEQ, v);
+		s = natsMsgHeader_Set(m, HM_NATS_HDR_PUBSEQ, v);
 	}
 	if (s == NATS_OK && h->tag) {
 		snprintf(v, sizeof v, "%" PRIu32, h->tag);
-		s = natsMsgHeader_Set(m, HN_HDR_TAG, v);
+		s = natsMsgHeader_Set(m, HM_NATS_HDR_TAG, v);
 	}
 	if (s != NATS_OK) {
 		natsMsg_Destroy(m);
@@ -178,8 +178,8 @@ static natsStatus make_msg(out *o, const held *h, natsMsg **out_msg)
  * spent, so receivers see the gap. */
 static void drop_batch(out *o)
 {
-	hn_add(&o->rs->out.dropped, o->n);
-	hn_add(&o->rs->out.dropped_bytes, o->bytes);
+	hm_nats_add(&o->rs->out.dropped, o->n);
+	hm_nats_add(&o->rs->out.dropped_bytes, o->bytes);
 }
 
 /* Core: hand the batch to the library. Returns false when it refused some
@@ -193,12 +193,12 @@ static bool publish_core(out *o)
 			s = natsConnection_PublishMsg(o->up->nc, m);
 		natsMsg_Destroy(m);
 		if (s != NATS_OK) {
-			hn_add(&o->rs->out.errors, 1);
-			if (o->cfg->policy == HN_POLICY_DROP) {
+			hm_nats_add(&o->rs->out.errors, 1);
+			if (o->cfg->policy == HM_NATS_POLICY_DROP) {
 				/* The rest of the batch is dropped, counted. */
-				hn_add(&o->rs->out.dropped, o->n - i);
+				hm_nats_add(&o->rs->out.dropped, o->n - i);
 				for (unsigned j = i; j < o->n; j++)
-					hn_add(&o->rs->out.dropped_bytes, o->batch[j].len);
+					hm_nats_add(&o->rs->out.dropped_bytes, o->batch[j].len);
 				return true;
 			}
 			/* Block: keep what is left and try again once connected. */
@@ -206,11 +206,11 @@ static bool publish_core(out *o)
 			o->n -= i;
 			return false;
 		}
-		hn_add(&o->rs->out.msgs, 1);
-		hn_add(&o->rs->out.bytes, o->batch[i].len);
-		hn_set(&o->rs->out.pub_count, o->batch[i].pubseq);
+		hm_nats_add(&o->rs->out.msgs, 1);
+		hm_nats_add(&o->rs->out.bytes, o->batch[i].len);
+		hm_nats_set(&o->rs->out.pub_count, o->batch[i].pubseq);
 	}
-	hn_add(&o->rs->out.batches, 1);
+	hm_nats_add(&o->rs->out.batches, 1);
 	return true;
 }
 
@@ -243,7 +243,7 @@ static natsStatus pub_conn_open(out *o)
 	pub_conn_close(o);
 	natsStatus s = NATS_OK;
 	if (!o->popts)
-		s = hn_nats_publisher_options(o->up, &o->popts);
+		s = hm_nats_publisher_options(o->up, &o->popts);
 	if (s == NATS_OK)
 		s = natsConnection_Connect(&o->pnc, o->popts);
 	if (s != NATS_OK) {
@@ -316,7 +316,7 @@ static bool publish_js_once(out *o)
 	uint64_t ok = atomic_load(&o->acks.ok), dup = atomic_load(&o->acks.dup);
 	if (sent != o->n || atomic_load(&o->acks.failed) || ok + dup != o->n)
 		return false;
-	hn_add(&o->rs->out.duplicates, dup);
+	hm_nats_add(&o->rs->out.duplicates, dup);
 	return true;
 }
 
@@ -327,13 +327,13 @@ static bool publish_js(out *o)
 {
 	int backoff = 50;
 	for (;;) {
-		if (!hn_connected(o->up)) {
-			if (o->cfg->policy == HN_POLICY_DROP) {
+		if (!hm_nats_connected(o->up)) {
+			if (o->cfg->policy == HM_NATS_POLICY_DROP) {
 				drop_batch(o);
 				return true;
 			}
 			blocked_begin(o);
-			while (!hn_wait_connected(o->up, HN_SLICE_MS))
+			while (!hm_nats_wait_connected(o->up, HM_NATS_SLICE_MS))
 				if (atomic_load(&o->up->stop))
 					return false;
 		}
@@ -341,28 +341,28 @@ static bool publish_js(out *o)
 		if (cs != NATS_OK) {
 			/* NATS is reachable for the shared connection but not (yet)
 			 * for ours: try again shortly. */
-			hn_add(&o->rs->out.errors, 1);
+			hm_nats_add(&o->rs->out.errors, 1);
 			hm_dlog_ring(HM_DLOG_DEBUG, o->cfg->name, "publishing connection: %s",
 				    natsStatus_GetText(cs));
-			if (o->cfg->policy == HN_POLICY_DROP) {
+			if (o->cfg->policy == HM_NATS_POLICY_DROP) {
 				drop_batch(o);
 				return true;
 			}
 			blocked_begin(o);
-			if (hn_sleep(o->up, backoff))
+			if (hm_nats_sleep(o->up, backoff))
 				return false;
-			backoff = backoff * 2 > HN_BACKOFF_MAX_MS ? HN_BACKOFF_MAX_MS : backoff * 2;
+			backoff = backoff * 2 > HM_NATS_BACKOFF_MAX_MS ? HM_NATS_BACKOFF_MAX_MS : backoff * 2;
 			continue;
 		}
 		if (publish_js_once(o)) {
 			blocked_end(o);
-			hn_add(&o->rs->out.msgs, o->n);
-			hn_add(&o->rs->out.bytes, o->bytes);
-			hn_add(&o->rs->out.batches, 1);
-			hn_set(&o->rs->out.pub_count, o->batch[o->n - 1].pubseq);
+			hm_nats_add(&o->rs->out.msgs, o->n);
+			hm_nats_add(&o->rs->out.bytes, o->bytes);
+			hm_nats_add(&o->rs->out.batches, 1);
+			hm_nats_set(&o->rs->out.pub_count, o->batch[o->n - 1].pubseq);
 			return true;
 		}
-		hn_add(&o->rs->out.errors, 1);
+		hm_nats_add(&o->rs->out.errors, 1);
 		hm_dlog_ring(HM_DLOG_DEBUG, o->cfg->name, "batch of %u not acknowledged (%s)", o->n,
 			    o->acks.why);
 		/* A connection that broke is not used again (it never reconnects);
@@ -370,15 +370,15 @@ static bool publish_js(out *o)
 		 * was given reaches the server in order before the resend. */
 		if (!pub_conn_ok(o))
 			pub_conn_close(o);
-		if (o->cfg->policy == HN_POLICY_DROP) {
+		if (o->cfg->policy == HM_NATS_POLICY_DROP) {
 			drop_batch(o);
 			return true;
 		}
-		hn_add(&o->rs->out.retries, 1);
+		hm_nats_add(&o->rs->out.retries, 1);
 		blocked_begin(o);
-		if (hn_sleep(o->up, backoff))
+		if (hm_nats_sleep(o->up, backoff))
 			return false;
-		backoff = backoff * 2 > HN_BACKOFF_MAX_MS ? HN_BACKOFF_MAX_MS : backoff * 2;
+		backoff = backoff * 2 > HM_NATS_BACKOFF_MAX_MS ? HM_NATS_BACKOFF_MAX_MS : backoff * 2;
 	}
 }
 
@@ -410,7 +410,7 @@ static hermes_err gather(out *o)
 		if (err == HERMES_ELOST) {
 			/* Lapped on an overwrite ring: those never leave the bus. Spend
 			 * their Pub-Seq values so receivers count them as lost too. */
-			hn_add(&o->rs->out.ring_lost, m.lost);
+			hm_nats_add(&o->rs->out.ring_lost, m.lost);
 			o->pubseq += m.lost;
 			any = true;
 			continue;
@@ -418,13 +418,13 @@ static hermes_err gather(out *o)
 		if (err == HERMES_ECLOSED)
 			return err;
 		if (err != HERMES_OK) {
-			hn_add(&o->rs->out.errors, 1);
+			hm_nats_add(&o->rs->out.errors, 1);
 			break;
 		}
 		any = true;
-		if (hn_range_contains(o->rs, &o->rcur, m.seq)) {
+		if (hm_nats_range_contains(o->rs, &o->rcur, m.seq)) {
 			/* Loop prevention: it came from NATS through this uplink. */
-			hn_add(&o->rs->out.skipped_inbound, 1);
+			hm_nats_add(&o->rs->out.skipped_inbound, 1);
 			continue;
 		}
 		held *h = &o->batch[o->n++];
@@ -443,45 +443,45 @@ static hermes_err gather(out *o)
 static void release(out *o)
 {
 	if (!o->overwrite && hermes_sub_release(o->sub) == HERMES_ELOST)
-		hn_add(&o->rs->out.errors, 1);
+		hm_nats_add(&o->rs->out.errors, 1);
 }
 
 /* Drain available messages while NATS is unreachable (policy drop). */
 static hermes_err drain_dropping(out *o)
 {
-	set_state(o, HN_W_DROPPING);
+	set_state(o, HM_NATS_W_DROPPING);
 	hermes_err err = gather(o);
 	if (err == HERMES_OK) {
 		drop_batch(o);
 		release(o);
 		save_resume(o->rs, hermes_sub_next_seq(o->sub), o->pubseq);
-		hn_range_trim(o->rs, hermes_sub_next_seq(o->sub));
+		hm_nats_range_trim(o->rs, hermes_sub_next_seq(o->sub));
 	}
 	return err;
 }
 
 static hermes_err run(out *o)
 {
-	const hn_ring_cfg *cfg = o->cfg;
-	set_state(o, HN_W_RUNNING);
+	const hm_nats_ring_cfg *cfg = o->cfg;
+	set_state(o, HM_NATS_W_RUNNING);
 	for (;;) {
 		if (atomic_load(&o->up->stop))
 			return HERMES_OK;
-		bool connected = hn_connected(o->up);
-		if (!connected && cfg->policy == HN_POLICY_BLOCK) {
+		bool connected = hm_nats_connected(o->up);
+		if (!connected && cfg->policy == HM_NATS_POLICY_BLOCK) {
 			/* Hold the ring: take nothing until the server is back. */
 			blocked_begin(o);
-			hn_wait_connected(o->up, HN_SLICE_MS);
+			hm_nats_wait_connected(o->up, HM_NATS_SLICE_MS);
 			continue;
 		}
-		if (cfg->mode == HN_MODE_CORE && connected) {
+		if (cfg->mode == HM_NATS_MODE_CORE && connected) {
 			/* The library's buffer is the pending data of core mode. */
 			int buffered = natsConnection_Buffered(o->up->nc);
 			pending(o, buffered > 0 ? (uint64_t)buffered : 0);
 			if (buffered > 0 && (uint64_t)buffered >= cfg->max_pending) {
-				if (cfg->policy == HN_POLICY_BLOCK) {
+				if (cfg->policy == HM_NATS_POLICY_BLOCK) {
 					blocked_begin(o);
-					hn_sleep(o->up, 1);
+					hm_nats_sleep(o->up, 1);
 					continue;
 				}
 				connected = false; /* drop until it drains */
@@ -489,9 +489,9 @@ static hermes_err run(out *o)
 		}
 		if (connected) {
 			blocked_end(o); /* the server is back and there is room */
-			set_state(o, HN_W_RUNNING);
+			set_state(o, HM_NATS_W_RUNNING);
 		}
-		hermes_err err = hermes_sub_wait(o->sub, HERMES_WAIT_BLOCK, HN_SLICE_MS * 1000000ll);
+		hermes_err err = hermes_sub_wait(o->sub, HERMES_WAIT_BLOCK, HM_NATS_SLICE_MS * 1000000ll);
 		if (err == HERMES_ECLOSED)
 			return err;
 		if (err != HERMES_OK)
@@ -506,9 +506,9 @@ static hermes_err run(out *o)
 			return err;
 		if (err == HERMES_EAGAIN)
 			continue;
-		hn_set(&o->rs->out.next_seq, hermes_sub_next_seq(o->sub));
+		hm_nats_set(&o->rs->out.next_seq, hermes_sub_next_seq(o->sub));
 		if (o->n > 0) {
-			if (cfg->mode == HN_MODE_JETSTREAM) {
+			if (cfg->mode == HM_NATS_MODE_JETSTREAM) {
 				pending(o, o->bytes);
 				if (!publish_js(o))
 					return HERMES_OK; /* stopping: the batch stays unacknowledged */
@@ -518,19 +518,19 @@ static hermes_err run(out *o)
 					/* Block policy, connection lost mid-batch: wait, then
 					 * send the rest. */
 					blocked_begin(o);
-					while (!hn_wait_connected(o->up, HN_SLICE_MS))
+					while (!hm_nats_wait_connected(o->up, HM_NATS_SLICE_MS))
 						if (atomic_load(&o->up->stop))
 							return HERMES_OK;
 				}
 				blocked_end(o);
 				if (o->drained)
-					hn_flush_kick(o->up);
+					hm_nats_flush_kick(o->up);
 			}
 		}
 		release(o);
 		uint64_t next = hermes_sub_next_seq(o->sub);
 		save_resume(o->rs, next, o->pubseq);
-		hn_range_trim(o->rs, next);
+		hm_nats_range_trim(o->rs, next);
 	}
 }
 
@@ -538,7 +538,7 @@ static hermes_err open_ring(out *o)
 {
 	uint64_t cap, slots;
 	uint32_t max_msg, policy;
-	hermes_err err = hn_ring_facts(o->up, o->cfg->name, &cap, &slots, &max_msg, &policy);
+	hermes_err err = hm_nats_ring_facts(o->up, o->cfg->name, &cap, &slots, &max_msg, &policy);
 	if (err)
 		return err;
 	o->overwrite = policy == HERMES_POLICY_OVERWRITE;
@@ -557,7 +557,7 @@ static hermes_err open_ring(out *o)
 	o->pubseq = have ? pubseq : 0;
 	/* JetStream resumes where the stream's acknowledgements ended (messages
 	 * the ring still holds); core starts with what comes next. */
-	bool resume = have && o->cfg->mode == HN_MODE_JETSTREAM;
+	bool resume = have && o->cfg->mode == HM_NATS_MODE_JETSTREAM;
 	err = hermes_sub_open(o->up->bus, o->cfg->name, resume ? HERMES_START_SEQ : HERMES_START_LATEST,
 			      resume ? resume_seq : 0, &o->sub);
 	if (err)
@@ -567,40 +567,40 @@ static hermes_err open_ring(out *o)
 			    "resuming publication at sequence %" PRIu64 " (Hermes-Pub-Seq %" PRIu64
 			    ")",
 			    resume_seq, pubseq);
-	hn_range_cursor_init(o->rs, &o->rcur);
-	hn_set(&o->rs->out.next_seq, hermes_sub_next_seq(o->sub));
+	hm_nats_range_cursor_init(o->rs, &o->rcur);
+	hm_nats_set(&o->rs->out.next_seq, hermes_sub_next_seq(o->sub));
 	return HERMES_OK;
 }
 
 static bool setup_js(out *o)
 {
 	while (!atomic_load(&o->up->stop)) {
-		set_state(o, HN_W_WAIT_NATS);
-		if (!hn_wait_connected(o->up, HN_RETRY_MS))
+		set_state(o, HM_NATS_W_WAIT_NATS);
+		if (!hm_nats_wait_connected(o->up, HM_NATS_RETRY_MS))
 			continue;
 		natsStatus s = pub_conn_open(o);
 		if (s != NATS_OK) {
 			hm_dlog_ring(HM_DLOG_WARN, o->cfg->name,
 				    "publishing connection: %s; retrying", natsStatus_GetText(s));
-			hn_sleep(o->up, HN_RETRY_MS);
+			hm_nats_sleep(o->up, HM_NATS_RETRY_MS);
 			continue;
 		}
-		s = hn_js_ensure_stream(o->up, o->js, o->cfg, NULL, NULL);
+		s = hm_nats_js_ensure_stream(o->up, o->js, o->cfg, NULL, NULL);
 		if (s == NATS_OK)
 			return true;
-		hn_add(&o->rs->out.errors, 1);
+		hm_nats_add(&o->rs->out.errors, 1);
 		hm_dlog_ring(HM_DLOG_WARN, o->cfg->name, "stream %s not available yet (%s); retrying",
 			    o->cfg->stream,
 			    nats_GetLastError(NULL) ? nats_GetLastError(NULL)
 						    : natsStatus_GetText(s));
-		hn_sleep(o->up, HN_RETRY_MS);
+		hm_nats_sleep(o->up, HM_NATS_RETRY_MS);
 	}
 	return false;
 }
 
-void *hn_out_main(void *arg)
+void *hm_nats_out_main(void *arg)
 {
-	hn_ring_ctx *rc = arg;
+	hm_nats_ring_ctx *rc = arg;
 	out o = {.rc = rc, .up = rc->up, .cfg = rc->cfg, .rs = rc->rs};
 	o.batch = calloc(o.up->cfg.batch, sizeof *o.batch);
 	if (!o.batch) {
@@ -611,30 +611,30 @@ void *hn_out_main(void *arg)
 	while (!atomic_load(&o.up->stop)) {
 		hermes_err err = open_ring(&o);
 		if (err == HERMES_ENOENT) {
-			set_state(&o, HN_W_WAIT_RING);
+			set_state(&o, HM_NATS_W_WAIT_RING);
 			if (!waiting_logged)
 				hm_dlog_ring(HM_DLOG_WARN, o.cfg->name,
 					    "ring does not exist on bus '%s' (yet); checking every "
 					    "second",
 					    o.up->cfg.bus);
 			waiting_logged = true;
-			hn_sleep(o.up, HN_RETRY_MS);
+			hm_nats_sleep(o.up, HM_NATS_RETRY_MS);
 			continue;
 		}
 		if (err) {
 			hm_dlog_ring(HM_DLOG_ERROR, o.cfg->name, "cannot subscribe: %s (%s)",
 				    hermes_strerror(err), hermes_last_error_detail());
-			hn_sleep(o.up, HN_RETRY_MS);
+			hm_nats_sleep(o.up, HM_NATS_RETRY_MS);
 			continue;
 		}
 		waiting_logged = false;
-		if (o.cfg->mode == HN_MODE_JETSTREAM && !setup_js(&o)) {
+		if (o.cfg->mode == HM_NATS_MODE_JETSTREAM && !setup_js(&o)) {
 			hermes_sub_close(o.sub);
 			o.sub = NULL;
 			break;
 		}
 		hm_dlog_ring(HM_DLOG_INFO, o.cfg->name, "ring -> %s (%s, policy %s)", o.cfg->subject,
-			    hn_mode_name(o.cfg->mode), hn_policy_name(o.cfg->policy));
+			    hm_nats_mode_name(o.cfg->mode), hm_nats_policy_name(o.cfg->policy));
 		err = run(&o);
 		blocked_end(&o);
 		hermes_sub_close(o.sub);
@@ -642,7 +642,7 @@ void *hn_out_main(void *arg)
 		if (err == HERMES_ECLOSED) {
 			hm_dlog_ring(HM_DLOG_WARN, o.cfg->name,
 				    "ring was deleted; waiting for it to come back");
-			hn_sleep(o.up, HN_RETRY_MS);
+			hm_nats_sleep(o.up, HM_NATS_RETRY_MS);
 		}
 	}
 	pub_conn_close(&o);
@@ -650,6 +650,6 @@ void *hn_out_main(void *arg)
 		natsOptions_Destroy(o.popts);
 	free(o.arena);
 	free(o.batch);
-	set_state(&o, HN_W_OFF);
+	set_state(&o, HM_NATS_W_OFF);
 	return NULL;
 }

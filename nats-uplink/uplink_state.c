@@ -14,19 +14,19 @@
 #include "core/proc.h"
 #include "nats-uplink/uplink.h"
 
-static void init_header(hn_state_header *h, const char *bus, uint64_t bus_id)
+static void init_header(hm_nats_state_header *h, const char *bus, uint64_t bus_id)
 {
-	memset(h, 0, HN_STATE_SIZE);
-	h->version = HN_STATE_VERSION;
-	h->header_size = sizeof(hn_state_header);
-	h->ring_size = sizeof(hn_ring_state);
-	h->max_rings = HN_STATE_MAX_RINGS;
-	h->range_log = HN_RANGE_LOG;
+	memset(h, 0, HM_NATS_STATE_SIZE);
+	h->version = HM_NATS_STATE_VERSION;
+	h->header_size = sizeof(hm_nats_state_header);
+	h->ring_size = sizeof(hm_nats_ring_state);
+	h->max_rings = HM_NATS_STATE_MAX_RINGS;
+	h->range_log = HM_NATS_RANGE_LOG;
 	h->bus_id = bus_id;
 	snprintf(h->bus, sizeof h->bus, "%s", bus);
 	/* Release: a reader that sees the magic (acquire) sees every field
 	 * above; the zeroed rings included. */
-	hm_store_release_u64(&h->magic, HN_STATE_MAGIC);
+	hm_store_release_u64(&h->magic, HM_NATS_STATE_MAGIC);
 }
 
 /* Open (creating it with mode) and lock the state file; -1 with err when
@@ -41,8 +41,8 @@ static int open_locked(const char *path, const char *bus, mode_t mode, char *err
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		long pid = 0;
 		struct stat st;
-		if (fstat(fd, &st) == 0 && (size_t)st.st_size >= sizeof(hn_state_header)) {
-			hn_state_header h;
+		if (fstat(fd, &st) == 0 && (size_t)st.st_size >= sizeof(hm_nats_state_header)) {
+			hm_nats_state_header h;
 			if (pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h)
 				pid = (long)h.pid;
 		}
@@ -56,7 +56,7 @@ static int open_locked(const char *path, const char *bus, mode_t mode, char *err
 	return fd;
 }
 
-/* Give the locked file fd its size (HN_STATE_SIZE), and a new one mode and
+/* Give the locked file fd its size (HM_NATS_STATE_SIZE), and a new one mode and
  * gid; false with err for a file of another version or size that holds our
  * magic. */
 static bool size_file(int fd, const char *path, const char *bus, mode_t mode, gid_t gid, char *err,
@@ -73,27 +73,27 @@ static bool size_file(int fd, const char *path, const char *bus, mode_t mode, gi
 		    (gid != (gid_t)-1 && gid != getegid() && fchown(fd, (uid_t)-1, gid) != 0))
 			(void)0; /* best effort: the file is 0600 then */
 	}
-	if (!fresh && (size_t)st.st_size != HN_STATE_SIZE) {
-		hn_state_header h = {0};
-		if (pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.magic == HN_STATE_MAGIC &&
-		    h.version != HN_STATE_VERSION) {
+	if (!fresh && (size_t)st.st_size != HM_NATS_STATE_SIZE) {
+		hm_nats_state_header h = {0};
+		if (pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.magic == HM_NATS_STATE_MAGIC &&
+		    h.version != HM_NATS_STATE_VERSION) {
 			snprintf(err, errlen,
 				 "%s was written by another hermes-nats version (layout %u, this is "
 				 "%u); stop every uplink of bus '%s' and remove it",
-				 path, h.version, HN_STATE_VERSION, bus);
+				 path, h.version, HM_NATS_STATE_VERSION, bus);
 			return false;
 		}
 		/* A size we never write: a crash during the very first ftruncate, or
 		 * not our file. Without our magic it holds nothing we need. */
-		if (h.magic == HN_STATE_MAGIC) {
+		if (h.magic == HM_NATS_STATE_MAGIC) {
 			snprintf(err, errlen,
 				 "%s has size %lld, expected %zu; remove it (no uplink is running)",
-				 path, (long long)st.st_size, (size_t)HN_STATE_SIZE);
+				 path, (long long)st.st_size, (size_t)HM_NATS_STATE_SIZE);
 			return false;
 		}
 		fresh = true;
 	}
-	if (fresh && ftruncate(fd, (off_t)HN_STATE_SIZE) != 0) {
+	if (fresh && ftruncate(fd, (off_t)HM_NATS_STATE_SIZE) != 0) {
 		snprintf(err, errlen, "cannot size %s: %s", path, strerror(errno));
 		return false;
 	}
@@ -102,17 +102,17 @@ static bool size_file(int fd, const char *path, const char *bus, mode_t mode, gi
 
 /* The mapped header h: ours (of this layout) or zero; false with err
  * otherwise. */
-static bool header_usable(const hn_state_header *h, uint64_t magic, const char *path, char *err,
+static bool header_usable(const hm_nats_state_header *h, uint64_t magic, const char *path, char *err,
 			  size_t errlen)
 {
-	if (magic != 0 && magic != HN_STATE_MAGIC) {
+	if (magic != 0 && magic != HM_NATS_STATE_MAGIC) {
 		snprintf(err, errlen, "%s is not a hermes-nats state file; remove it", path);
 		return false;
 	}
-	if (magic == HN_STATE_MAGIC &&
-	    (h->version != HN_STATE_VERSION || h->header_size != sizeof(hn_state_header) ||
-	     h->ring_size != sizeof(hn_ring_state) || h->max_rings != HN_STATE_MAX_RINGS ||
-	     h->range_log != HN_RANGE_LOG)) {
+	if (magic == HM_NATS_STATE_MAGIC &&
+	    (h->version != HM_NATS_STATE_VERSION || h->header_size != sizeof(hm_nats_state_header) ||
+	     h->ring_size != sizeof(hm_nats_ring_state) || h->max_rings != HM_NATS_STATE_MAX_RINGS ||
+	     h->range_log != HM_NATS_RANGE_LOG)) {
 		snprintf(err, errlen,
 			 "%s was written by another hermes-nats version (layout %u); remove it", path,
 			 h->version);
@@ -121,8 +121,8 @@ static bool header_usable(const hn_state_header *h, uint64_t magic, const char *
 	return true;
 }
 
-int hn_state_open(const char *path, const char *bus, uint64_t bus_id, const char *mode_from,
-		  hn_state_header **out, char *err, size_t errlen)
+int hm_nats_state_open(const char *path, const char *bus, uint64_t bus_id, const char *mode_from,
+		  hm_nats_state_header **out, char *err, size_t errlen)
 {
 	mode_t mode = 0600;
 	gid_t gid = (gid_t)-1;
@@ -140,21 +140,21 @@ int hn_state_open(const char *path, const char *bus, uint64_t bus_id, const char
 		close(fd);
 		return -1;
 	}
-	void *p = mmap(NULL, HN_STATE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *p = mmap(NULL, HM_NATS_STATE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
 		snprintf(err, errlen, "cannot map %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
-	hn_state_header *h = p;
+	hm_nats_state_header *h = p;
 	uint64_t magic = hm_load_acquire_u64(&h->magic);
 	if (!header_usable(h, magic, path, err, errlen)) {
-		munmap(p, HN_STATE_SIZE);
+		munmap(p, HM_NATS_STATE_SIZE);
 		close(fd);
 		return -1;
 	}
-	if (magic != HN_STATE_MAGIC || h->bus_id != bus_id) {
-		if (magic == HN_STATE_MAGIC)
+	if (magic != HM_NATS_STATE_MAGIC || h->bus_id != bus_id) {
+		if (magic == HM_NATS_STATE_MAGIC)
 			hm_dlog(HM_DLOG_INFO,
 			       "bus '%s' was re-created (id %016llx, state file had %016llx): "
 			       "starting with fresh uplink state",
@@ -165,13 +165,13 @@ int hn_state_open(const char *path, const char *bus, uint64_t bus_id, const char
 		init_header(h, bus, bus_id);
 	}
 	/* Nothing is configured until this run claims it. */
-	for (unsigned i = 0; i < HN_STATE_MAX_RINGS; i++)
-		hm_store_release_u32(&hn_state_ring(h, i)->configured, 0);
+	for (unsigned i = 0; i < HM_NATS_STATE_MAX_RINGS; i++)
+		hm_store_release_u32(&hm_nats_state_ring(h, i)->configured, 0);
 	*out = h;
 	return fd;
 }
 
-const hn_state_header *hn_state_map_readonly(const char *path, char *err, size_t errlen)
+const hm_nats_state_header *hm_nats_state_map_readonly(const char *path, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -180,49 +180,49 @@ const hn_state_header *hn_state_map_readonly(const char *path, char *err, size_t
 		return NULL;
 	}
 	struct stat st;
-	if (fstat(fd, &st) != 0 || (size_t)st.st_size < HN_STATE_SIZE) {
+	if (fstat(fd, &st) != 0 || (size_t)st.st_size < HM_NATS_STATE_SIZE) {
 		snprintf(err, errlen, "%s: not initialised yet", path);
 		close(fd);
 		return NULL;
 	}
-	void *p = mmap(NULL, HN_STATE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	void *p = mmap(NULL, HM_NATS_STATE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
 	if (p == MAP_FAILED) {
 		snprintf(err, errlen, "cannot map %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	const hn_state_header *h = p;
+	const hm_nats_state_header *h = p;
 	/* Acquire pairs with init_header's release of the magic. */
 	uint64_t magic = hm_load_acquire_u64(&h->magic);
-	if (magic != HN_STATE_MAGIC || h->version != HN_STATE_VERSION ||
-	    h->header_size != sizeof(hn_state_header) || h->ring_size != sizeof(hn_ring_state)) {
+	if (magic != HM_NATS_STATE_MAGIC || h->version != HM_NATS_STATE_VERSION ||
+	    h->header_size != sizeof(hm_nats_state_header) || h->ring_size != sizeof(hm_nats_ring_state)) {
 		snprintf(err, errlen, "%s: %s", path,
 			 magic == 0 ? "not initialised yet" : "not a state file of this version");
-		munmap(p, HN_STATE_SIZE);
+		munmap(p, HM_NATS_STATE_SIZE);
 		return NULL;
 	}
 	return h;
 }
 
-void hn_state_unmap(const hn_state_header *h)
+void hm_nats_state_unmap(const hm_nats_state_header *h)
 {
 	if (h)
-		munmap((void *)h, HN_STATE_SIZE);
+		munmap((void *)h, HM_NATS_STATE_SIZE);
 }
 
-hn_ring_state *hn_state_ring_claim(hn_state_header *h, const hn_ring_cfg *cfg)
+hm_nats_ring_state *hm_nats_state_ring_claim(hm_nats_state_header *h, const hm_nats_ring_cfg *cfg)
 {
-	hn_ring_state *rs = NULL;
-	for (unsigned i = 0; i < HN_STATE_MAX_RINGS && !rs; i++)
-		if (!strcmp(hn_state_ring(h, i)->name, cfg->name))
-			rs = hn_state_ring(h, i);
-	for (unsigned i = 0; i < HN_STATE_MAX_RINGS && !rs; i++)
-		if (!hn_state_ring(h, i)->name[0])
-			rs = hn_state_ring(h, i);
+	hm_nats_ring_state *rs = NULL;
+	for (unsigned i = 0; i < HM_NATS_STATE_MAX_RINGS && !rs; i++)
+		if (!strcmp(hm_nats_state_ring(h, i)->name, cfg->name))
+			rs = hm_nats_state_ring(h, i);
+	for (unsigned i = 0; i < HM_NATS_STATE_MAX_RINGS && !rs; i++)
+		if (!hm_nats_state_ring(h, i)->name[0])
+			rs = hm_nats_state_ring(h, i);
 	/* All blocks hold state of rings no longer configured: reuse one. */
-	for (unsigned i = 0; i < HN_STATE_MAX_RINGS && !rs; i++)
-		if (!hm_load_acquire_u32(&hn_state_ring(h, i)->configured)) {
-			rs = hn_state_ring(h, i);
+	for (unsigned i = 0; i < HM_NATS_STATE_MAX_RINGS && !rs; i++)
+		if (!hm_load_acquire_u32(&hm_nats_state_ring(h, i)->configured)) {
+			rs = hm_nats_state_ring(h, i);
 			memset(rs, 0, sizeof *rs);
 		}
 	if (!rs)
@@ -241,40 +241,40 @@ hn_ring_state *hn_state_ring_claim(hn_state_header *h, const hn_ring_cfg *cfg)
 	rs->policy = cfg->policy;
 	rs->replicas = cfg->replicas;
 	rs->max_pending = cfg->max_pending;
-	hn_set(&rs->out.state, (cfg->dir & HN_DIR_OUT) ? HN_W_WAIT_RING : HN_W_OFF);
-	hn_set(&rs->in.state, (cfg->dir & HN_DIR_IN) ? HN_W_WAIT_RING : HN_W_OFF);
-	hn_set(&rs->out.pending_bytes, 0);
-	hn_set(&rs->in.pending_bytes, 0);
+	hm_nats_set(&rs->out.state, (cfg->dir & HM_NATS_DIR_OUT) ? HM_NATS_W_WAIT_RING : HM_NATS_W_OFF);
+	hm_nats_set(&rs->in.state, (cfg->dir & HM_NATS_DIR_IN) ? HM_NATS_W_WAIT_RING : HM_NATS_W_OFF);
+	hm_nats_set(&rs->out.pending_bytes, 0);
+	hm_nats_set(&rs->in.pending_bytes, 0);
 	/* Release: readers that see `configured` (acquire) see the fields. */
 	hm_store_release_u32(&rs->configured, 1);
 	return rs;
 }
 
-void hn_state_started(hn_state_header *h, const char *prefix)
+void hm_nats_state_started(hm_nats_state_header *h, const char *prefix)
 {
 	snprintf(h->prefix, sizeof h->prefix, "%s", prefix);
-	hn_set(&h->pid, (uint64_t)getpid());
-	hn_set(&h->start_time, hm_proc_start_time(0));
-	hn_set(&h->started_ns, hn_realtime_ns());
-	hn_set(&h->heartbeat_ns, hn_realtime_ns());
-	hn_add(&h->runs, 1);
-	hn_state_conn(h, HN_CONN_STARTING, NULL, NULL);
+	hm_nats_set(&h->pid, (uint64_t)getpid());
+	hm_nats_set(&h->start_time, hm_proc_start_time(0));
+	hm_nats_set(&h->started_ns, hm_nats_realtime_ns());
+	hm_nats_set(&h->heartbeat_ns, hm_nats_realtime_ns());
+	hm_nats_add(&h->runs, 1);
+	hm_nats_state_conn(h, HM_NATS_CONN_STARTING, NULL, NULL);
 }
 
-void hn_state_heartbeat(hn_state_header *h)
+void hm_nats_state_heartbeat(hm_nats_state_header *h)
 {
-	hn_set(&h->heartbeat_ns, hn_realtime_ns());
+	hm_nats_set(&h->heartbeat_ns, hm_nats_realtime_ns());
 }
 
 /* Called from the client library's callback threads as well as the main
  * thread; the mutex makes the text fields single-writer. */
 static pthread_mutex_t conn_mu = PTHREAD_MUTEX_INITIALIZER;
 
-void hn_state_conn(hn_state_header *h, unsigned conn_state, const char *url, const char *error)
+void hm_nats_state_conn(hm_nats_state_header *h, unsigned conn_state, const char *url, const char *error)
 {
 	pthread_mutex_lock(&conn_mu);
-	hn_set(&h->conn_state, conn_state);
-	hn_set(&h->changed_ns, hn_realtime_ns());
+	hm_nats_set(&h->conn_state, conn_state);
+	hm_nats_set(&h->changed_ns, hm_nats_realtime_ns());
 	if (url || error) {
 		uint64_t s = hm_load_relaxed_u64(&h->text_seq);
 		/* Seqlock: odd while the text changes. The release fence keeps the
@@ -294,7 +294,7 @@ void hn_state_conn(hn_state_header *h, unsigned conn_state, const char *url, con
 
 /* ---- the range log ----
  *
- * Entries [head, tail) are live; entry i is rl[i % HN_RANGE_LOG]. The in
+ * Entries [head, tail) are live; entry i is rl[i % HM_NATS_RANGE_LOG]. The in
  * thread is the only writer of entries and of `tail`; the out thread the
  * only writer of `head`.
  *
@@ -309,14 +309,14 @@ void hn_state_conn(hn_state_header *h, unsigned conn_state, const char *url, con
  * thread never trims entry tail-1 of the tail it read; since only the in
  * thread moves tail, that entry is still live while it can be extended.
  */
-bool hn_range_add(hn_ring_state *rs, uint64_t first, uint64_t count, const atomic_bool *stop)
+bool hm_nats_range_add(hm_nats_ring_state *rs, uint64_t first, uint64_t count, const atomic_bool *stop)
 {
 	uint64_t last = first + count - 1;
 	uint64_t tail = hm_load_relaxed_u64(&rs->rl_tail.tail); /* we are its only writer */
 	if (tail > hm_load_acquire_u64(&rs->rl_head.head)) {
-		hn_range *e = &rs->rl[(tail - 1) % HN_RANGE_LOG];
+		hm_nats_range *e = &rs->rl[(tail - 1) % HM_NATS_RANGE_LOG];
 		if (hm_load_relaxed_u64(&e->last) + 1 == first) {
-			/* Release: pairs with the acquire in hn_range_contains (and the
+			/* Release: pairs with the acquire in hm_nats_range_contains (and the
 			 * commit that follows orders it for the out thread anyway). */
 			hm_store_release_u64(&e->last, last);
 			return true;
@@ -328,14 +328,14 @@ bool hn_range_add(hn_ring_state *rs, uint64_t first, uint64_t count, const atomi
 		/* Acquire pairs with the out thread's release of head: its reads
 		 * of the entries we are about to reuse are done. */
 		uint64_t head = hm_load_acquire_u64(&rs->rl_head.head);
-		if (tail - head < HN_RANGE_LOG)
+		if (tail - head < HM_NATS_RANGE_LOG)
 			break;
 		if (atomic_load(stop))
 			return false;
 		struct timespec ts = {0, 1000000};
 		nanosleep(&ts, NULL);
 	}
-	hn_range *e = &rs->rl[tail % HN_RANGE_LOG];
+	hm_nats_range *e = &rs->rl[tail % HM_NATS_RANGE_LOG];
 	hm_store_relaxed_u64(&e->first, first);
 	hm_store_relaxed_u64(&e->last, last);
 	/* Release: the entry is complete before a reader that loads tail with
@@ -344,20 +344,20 @@ bool hn_range_add(hn_ring_state *rs, uint64_t first, uint64_t count, const atomi
 	return true;
 }
 
-void hn_range_cursor_init(hn_ring_state *rs, hn_range_cursor *cur)
+void hm_nats_range_cursor_init(hm_nats_ring_state *rs, hm_nats_range_cursor *cur)
 {
 	cur->k = hm_load_acquire_u64(&rs->rl_head.head);
 }
 
-bool hn_range_contains(hn_ring_state *rs, hn_range_cursor *cur, uint64_t seq)
+bool hm_nats_range_contains(hm_nats_ring_state *rs, hm_nats_range_cursor *cur, uint64_t seq)
 {
-	/* Acquire pairs with hn_range_add's release of tail. */
+	/* Acquire pairs with hm_nats_range_add's release of tail. */
 	uint64_t tail = hm_load_acquire_u64(&rs->rl_tail.tail);
 	uint64_t head = hm_load_relaxed_u64(&rs->rl_head.head); /* we are its only writer */
 	if (cur->k < head)
 		cur->k = head;
 	while (cur->k < tail) {
-		hn_range *e = &rs->rl[cur->k % HN_RANGE_LOG];
+		hm_nats_range *e = &rs->rl[cur->k % HM_NATS_RANGE_LOG];
 		/* Acquire pairs with the release that extends `last`. */
 		uint64_t last = hm_load_acquire_u64(&e->last);
 		if (last >= seq)
@@ -371,13 +371,13 @@ bool hn_range_contains(hn_ring_state *rs, hn_range_cursor *cur, uint64_t seq)
 	return false;
 }
 
-void hn_range_trim(hn_ring_state *rs, uint64_t seq)
+void hm_nats_range_trim(hm_nats_ring_state *rs, uint64_t seq)
 {
 	uint64_t tail = hm_load_acquire_u64(&rs->rl_tail.tail);
 	uint64_t head = hm_load_relaxed_u64(&rs->rl_head.head);
 	uint64_t h = head;
 	/* Never the last entry (tail - 1): the in thread may still extend it. */
-	while (h + 1 < tail && hm_load_acquire_u64(&rs->rl[h % HN_RANGE_LOG].last) < seq)
+	while (h + 1 < tail && hm_load_acquire_u64(&rs->rl[h % HM_NATS_RANGE_LOG].last) < seq)
 		h++;
 	if (h != head)
 		/* Release: our reads of the trimmed entries are done before the in
@@ -385,7 +385,7 @@ void hn_range_trim(hn_ring_state *rs, uint64_t seq)
 		hm_store_release_u64(&rs->rl_head.head, h);
 }
 
-void hn_range_reset(hn_ring_state *rs)
+void hm_nats_range_reset(hm_nats_ring_state *rs)
 {
 	/* Only at start, before either thread of the ring runs. */
 	hm_store_release_u64(&rs->rl_head.head, hm_load_relaxed_u64(&rs->rl_tail.tail));

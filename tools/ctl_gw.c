@@ -383,7 +383,7 @@ static void uplink_text(const ctl_ctx *ctx, const ctl_uplink *u)
 	 * rings configured for that direction. */
 	unsigned nin = 0;
 	for (unsigned i = 0; i < u->nrings; i++)
-		nin += (u->rings[i].dir & HN_DIR_IN) != 0;
+		nin += (u->rings[i].dir & HM_NATS_DIR_IN) != 0;
 	table t;
 	table_init(&t, "lllllrrrrrrrrr");
 	table_row(&t, "RING", "DIR", "MODE", "POLICY", "OUT", "SENT", "BYTES", "DROPPED", "BLOCKED",
@@ -391,7 +391,7 @@ static void uplink_text(const ctl_ctx *ctx, const ctl_uplink *u)
 	for (unsigned i = 0; i < u->nrings; i++) {
 		const ctl_uplink_ring *r = &u->rings[i];
 		char m[32], b[32], d[32], be[32], bs[32], sk[32], lo[32], er[32], pe[32];
-		if (!(r->dir & HN_DIR_OUT)) {
+		if (!(r->dir & HM_NATS_DIR_OUT)) {
 			table_row(&t, r->name, ctl_uplink_dir_name(r->dir),
 				  ctl_uplink_mode_name(r->mode), "-", "-", "-", "-", "-", "-", "-", "-",
 				  "-", "-", "-");
@@ -415,7 +415,7 @@ static void uplink_text(const ctl_ctx *ctx, const ctl_uplink *u)
 	for (unsigned i = 0; i < u->nrings; i++) {
 		const ctl_uplink_ring *r = &u->rings[i];
 		char m[32], b[32], os[32], ds[32], lo[32], ga[32], cd[32], tb[32], rf[32], er[32];
-		if (!(r->dir & HN_DIR_IN))
+		if (!(r->dir & HM_NATS_DIR_IN))
 			continue;
 		table_row(&t, r->name, ctl_uplink_worker_name(r->in.state),
 			  u64s(m, sizeof m, r->in.msgs), fmt_bytes(b, sizeof b, (double)r->in.bytes),
@@ -502,7 +502,7 @@ void ctl_gw_summary(const ctl_ctx *ctx, FILE *f)
 		ADD("%suplink: ", used ? "; " : "");
 		if (!u->up)
 			ADD("%s (pid %d)", ctl_uplink_process_state(u), (int)u->pid);
-		else if (u->conn_state == HN_CONN_CONNECTED)
+		else if (u->conn_state == HM_NATS_CONN_CONNECTED)
 			ADD("connected to %s", u->url);
 		else
 			ADD("%s%s%s", ctl_uplink_conn_name(u->conn_state),

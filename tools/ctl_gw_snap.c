@@ -40,15 +40,15 @@
 #include "nats-uplink/state_layout.h"
 
 static_assert(CTL_GW_MAX_LINKS == HM_BRIDGE_STATS_LINKS, "one ctl_bridge_link per file entry");
-static_assert(CTL_GW_MAX_UPLINK_RINGS == HN_STATE_MAX_RINGS, "one ctl_uplink_ring per block");
+static_assert(CTL_GW_MAX_UPLINK_RINGS == HM_NATS_STATE_MAX_RINGS, "one ctl_uplink_ring per block");
 static_assert(sizeof(((ctl_bridge_link *)0)->name) == sizeof(((hm_bridge_link_stats *)0)->name),
 	      "link name size");
 static_assert(sizeof(((ctl_bridge_link *)0)->peer) == sizeof(((hm_bridge_link_stats *)0)->peer),
 	      "link peer size");
-static_assert(sizeof(((ctl_uplink_ring *)0)->name) == sizeof(((hn_ring_state *)0)->name),
+static_assert(sizeof(((ctl_uplink_ring *)0)->name) == sizeof(((hm_nats_ring_state *)0)->name),
 	      "uplink ring name size");
-static_assert(sizeof(((ctl_uplink *)0)->url) == sizeof(((hn_state_header *)0)->url), "url size");
-static_assert(sizeof(((ctl_uplink *)0)->last_error) == sizeof(((hn_state_header *)0)->last_error),
+static_assert(sizeof(((ctl_uplink *)0)->url) == sizeof(((hm_nats_state_header *)0)->url), "url size");
+static_assert(sizeof(((ctl_uplink *)0)->last_error) == sizeof(((hm_nats_state_header *)0)->last_error),
 	      "last_error size");
 
 #define LD(x) hm_load_relaxed_u64(&(x))
@@ -327,17 +327,17 @@ const char *ctl_link_state_name(uint64_t s)
 /* ---- uplink ----------------------------------------------------------------- */
 
 typedef struct uplink_copy {
-	const hn_state_header *h;
+	const hm_nats_state_header *h;
 	ctl_uplink *u;
 } uplink_copy;
 
-static const hn_ring_state *ring_block(const hn_state_header *h, unsigned i)
+static const hm_nats_ring_state *ring_block(const hm_nats_state_header *h, unsigned i)
 {
-	return (const hn_ring_state *)((const char *)h + sizeof(hn_state_header) +
-				       (size_t)i * sizeof(hn_ring_state));
+	return (const hm_nats_ring_state *)((const char *)h + sizeof(hm_nats_state_header) +
+				       (size_t)i * sizeof(hm_nats_ring_state));
 }
 
-static void copy_uplink_text(const hn_state_header *h, ctl_uplink *u)
+static void copy_uplink_text(const hm_nats_state_header *h, ctl_uplink *u)
 {
 	u->text_consistent = false;
 	for (int tries = 0; tries < TEXT_READ_TRIES && !u->text_consistent; tries++) {
@@ -358,7 +358,7 @@ static void copy_uplink_text(const hn_state_header *h, ctl_uplink *u)
 	u->last_error[sizeof u->last_error - 1] = '\0';
 }
 
-static void copy_uplink_ring(const hn_ring_state *r, ctl_uplink_ring *o)
+static void copy_uplink_ring(const hm_nats_ring_state *r, ctl_uplink_ring *o)
 {
 	text_copy(o->name, r->name, sizeof o->name);
 	text_copy(o->subject, r->subject, sizeof o->subject);
@@ -404,7 +404,7 @@ static void copy_uplink_ring(const hn_ring_state *r, ctl_uplink_ring *o)
 static void copy_uplink(void *arg)
 {
 	uplink_copy *a = arg;
-	const hn_state_header *h = a->h;
+	const hm_nats_state_header *h = a->h;
 	ctl_uplink *u = a->u;
 	/* Acquire pairs with the uplink's release store of the magic after it
 	 * filled in (or reset) every other header field. */
@@ -414,17 +414,17 @@ static void copy_uplink(void *arg)
 		snprintf(u->why, sizeof u->why, "not initialised yet");
 		return;
 	}
-	if (magic != HN_STATE_MAGIC) {
+	if (magic != HM_NATS_STATE_MAGIC) {
 		u->file = CTL_UPLINK_UNREADABLE;
 		snprintf(u->why, sizeof u->why, "not a hermes-nats state file");
 		return;
 	}
-	if (h->version != HN_STATE_VERSION || h->header_size != sizeof(hn_state_header) ||
-	    h->ring_size != sizeof(hn_ring_state) || h->max_rings != HN_STATE_MAX_RINGS) {
+	if (h->version != HM_NATS_STATE_VERSION || h->header_size != sizeof(hm_nats_state_header) ||
+	    h->ring_size != sizeof(hm_nats_ring_state) || h->max_rings != HM_NATS_STATE_MAX_RINGS) {
 		u->file = CTL_UPLINK_UNREADABLE;
 		snprintf(u->why, sizeof u->why,
 			 "written by another hermes-nats version (layout %u, this hermes-ctl reads %u)",
-			 h->version, HN_STATE_VERSION);
+			 h->version, HM_NATS_STATE_VERSION);
 		return;
 	}
 	text_copy(u->bus, h->bus, sizeof u->bus);
@@ -447,10 +447,10 @@ static void copy_uplink(void *arg)
 	u->errors = LD(h->errors);
 	u->changed_ns = LD(h->changed_ns);
 	copy_uplink_text(h, u);
-	for (unsigned i = 0; i < HN_STATE_MAX_RINGS; i++) {
-		const hn_ring_state *r = ring_block(h, i);
+	for (unsigned i = 0; i < HM_NATS_STATE_MAX_RINGS; i++) {
+		const hm_nats_ring_state *r = ring_block(h, i);
 		/* Acquire pairs with the release store of `configured` that
-		 * follows the ring's configuration fields (hn_state_ring_claim). */
+		 * follows the ring's configuration fields (hm_nats_state_ring_claim). */
 		if (hm_load_acquire_u32(&r->configured) != 1)
 			continue;
 		copy_uplink_ring(r, &u->rings[u->nrings++]);
@@ -463,7 +463,7 @@ void ctl_uplink_read(const char *dir, const char *bus, ctl_uplink *u)
 	memset(u, 0, sizeof *u);
 	u->heartbeat_age_ns = UINT64_MAX;
 	snprintf(u->path, sizeof u->path, "%s/hermes-nats.%s", dir, bus);
-	const hn_state_header *h = map_file(u->path, HN_STATE_SIZE);
+	const hm_nats_state_header *h = map_file(u->path, HM_NATS_STATE_SIZE);
 	if (!h) {
 		if (errno == ENOENT) {
 			u->file = CTL_UPLINK_ABSENT;
@@ -482,7 +482,7 @@ void ctl_uplink_read(const char *dir, const char *bus, ctl_uplink *u)
 		u->file = CTL_UPLINK_NOT_READY;
 		snprintf(u->why, sizeof u->why, "the file shrank while being read");
 	}
-	munmap((void *)h, HN_STATE_SIZE);
+	munmap((void *)h, HM_NATS_STATE_SIZE);
 }
 
 const char *ctl_uplink_process_state(const ctl_uplink *u)
@@ -493,7 +493,7 @@ const char *ctl_uplink_process_state(const ctl_uplink *u)
 		return "stalled";
 	if (u->pid == 0)
 		return "starting";
-	return u->conn_state == HN_CONN_STOPPED ? "stopped" : "gone";
+	return u->conn_state == HM_NATS_CONN_STOPPED ? "stopped" : "gone";
 }
 
 const char *ctl_uplink_conn_name(uint64_t s)
@@ -511,18 +511,18 @@ const char *ctl_uplink_worker_name(uint64_t s)
 
 const char *ctl_uplink_dir_name(uint32_t d)
 {
-	static const char *const n[] = {[HN_DIR_OUT] = "out", [HN_DIR_IN] = "in", [HN_DIR_BOTH] = "both"};
+	static const char *const n[] = {[HM_NATS_DIR_OUT] = "out", [HM_NATS_DIR_IN] = "in", [HM_NATS_DIR_BOTH] = "both"};
 	return FMT_NAME_OF(d, n);
 }
 
 const char *ctl_uplink_mode_name(uint32_t m)
 {
-	static const char *const n[] = {[HN_MODE_CORE] = "core", [HN_MODE_JETSTREAM] = "jetstream"};
+	static const char *const n[] = {[HM_NATS_MODE_CORE] = "core", [HM_NATS_MODE_JETSTREAM] = "jetstream"};
 	return FMT_NAME_OF(m, n);
 }
 
 const char *ctl_uplink_policy_name(uint32_t p)
 {
-	static const char *const n[] = {[HN_POLICY_BLOCK] = "block", [HN_POLICY_DROP] = "drop"};
+	static const char *const n[] = {[HM_NATS_POLICY_BLOCK] = "block", [HM_NATS_POLICY_DROP] = "drop"};
 	return FMT_NAME_OF(p, n);
 }

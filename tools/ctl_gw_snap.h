@@ -24,7 +24,7 @@
 /* At most this many bridge files of one bus are read (one per port). */
 #define CTL_GW_MAX_BRIDGES 32
 #define CTL_GW_MAX_LINKS 16	 /* HM_BRIDGE_STATS_LINKS, asserted in the .c */
-#define CTL_GW_MAX_UPLINK_RINGS 64 /* HN_STATE_MAX_RINGS, asserted in the .c */
+#define CTL_GW_MAX_UPLINK_RINGS 64 /* HM_NATS_STATE_MAX_RINGS, asserted in the .c */
 
 typedef struct ctl_bridge_link {
 	char name[64];
@@ -81,7 +81,7 @@ typedef struct ctl_uplink_ring {
 	char name[48];
 	char subject[144];
 	char stream[64];
-	uint32_t dir, mode, policy; /* hn_dir, hn_mode, hn_policy */
+	uint32_t dir, mode, policy; /* hm_nats_dir, hm_nats_mode, hm_nats_policy */
 	uint64_t max_pending;
 	struct {
 		uint64_t state, msgs, bytes, batches, dropped, dropped_bytes, blocked_events,
@@ -117,7 +117,7 @@ typedef struct ctl_uplink {
 	uint64_t heartbeat_age_ns; /* UINT64_MAX when there is no heartbeat */
 	uint64_t started_ns, runs;
 	char prefix[88];
-	uint64_t conn_state; /* hn_conn_state */
+	uint64_t conn_state; /* hm_nats_conn_state */
 	uint64_t connects, disconnects, reconnects, errors, changed_ns;
 	bool text_consistent; /* url and last_error were read between writes */
 	char url[256];

@@ -111,7 +111,7 @@ static int scan_dir(const char *dir, jstate *s)
 
 static void recorder_text(const char *dir)
 {
-	const hj_stats *st = hj_stats_open_readonly(dir);
+	const hm_rec_stats *st = hm_rec_stats_open_readonly(dir);
 	if (!st) {
 		printf("recorder: no counters file (never recorded here)\n");
 		return;
@@ -120,7 +120,7 @@ static void recorder_text(const char *dir)
 	uint64_t pid = hm_load_relaxed_u64(&st->pid), state = hm_load_relaxed_u64(&st->state);
 	bool alive = pid && hm_proc_alive((pid_t)pid, hm_load_relaxed_u64(&st->start_time));
 	char err[sizeof st->last_error];
-	hj_stats_error_text(st, err);
+	hm_rec_stats_error_text(st, err);
 	printf("recorder: %s", alive ? (state < 4 ? states[state] : "?") : "not running");
 	if (alive)
 		printf(" (pid %llu)", ull(pid));
@@ -133,7 +133,7 @@ static void recorder_text(const char *dir)
 	       ull(hm_load_relaxed_u64(&st->torn_cuts)));
 	if (err[0])
 		printf("last error: %s\n", err);
-	hj_stats_close(st);
+	hm_rec_stats_close(st);
 }
 
 static void summary_json(json_w *w, const jstate *s)

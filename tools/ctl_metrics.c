@@ -493,7 +493,7 @@ static void write_uplink_ring_metrics(FILE *f, const char *bus, const ctl_uplink
 			for (int d = 0; d < 2; d++) {
 				size_t off = d ? um->in : um->out;
 				/* Only the directions the ring is configured for. */
-				if (off == NONE || !(r->dir & (d ? HN_DIR_IN : HN_DIR_OUT)))
+				if (off == NONE || !(r->dir & (d ? HM_NATS_DIR_IN : HM_NATS_DIR_OUT)))
 					continue;
 				fprintf(f, "%s{", um->name);
 				label(f, "bus", bus, true);
@@ -518,9 +518,9 @@ static void write_uplink_skipped(FILE *f, const char *bus, const ctl_uplink *u)
 			const char *reason;
 			unsigned dir;
 			uint64_t v;
-		} k[] = {{"loop", HN_DIR_OUT, r->out.skipped_inbound},
-			 {"own", HN_DIR_IN, r->in.own_skipped},
-			 {"duplicate", HN_DIR_IN, r->in.dup_skipped}};
+		} k[] = {{"loop", HM_NATS_DIR_OUT, r->out.skipped_inbound},
+			 {"own", HM_NATS_DIR_IN, r->in.own_skipped},
+			 {"duplicate", HM_NATS_DIR_IN, r->in.dup_skipped}};
 		for (unsigned j = 0; j < 3; j++) {
 			if (!(r->dir & k[j].dir))
 				continue;
@@ -540,7 +540,7 @@ static void write_uplink_blocked(FILE *f, const char *bus, const ctl_uplink *u)
 	family(f, "hermes_uplink_blocked_seconds_total", "Time the outbound cursor stood blocked");
 	for (unsigned i = 0; i < u->nrings; i++) {
 		const ctl_uplink_ring *r = &u->rings[i];
-		if (!(r->dir & HN_DIR_OUT))
+		if (!(r->dir & HM_NATS_DIR_OUT))
 			continue;
 		fputs("hermes_uplink_blocked_seconds_total{", f);
 		label(f, "bus", bus, true);
@@ -559,7 +559,7 @@ static void write_uplink_metrics(FILE *f, const char *bus, const ctl_uplink *u)
 	family(f, "hermes_uplink_connected",
 	       "1 when the uplink runs and is connected to a NATS server");
 	bus_label_sample(f, "hermes_uplink_connected",
-	 bus, u->up && u->conn_state == HN_CONN_CONNECTED);
+	 bus, u->up && u->conn_state == HM_NATS_CONN_CONNECTED);
 	if (!u->up)
 		return; /* as for bridges: a dead uplink's counters are history */
 	if (u->heartbeat_age_ns != UINT64_MAX) {

@@ -58,9 +58,9 @@ static const char usage_text[] =
 
 static int print_stats(const char *dir)
 {
-	const hj_stats *s = hj_stats_open_readonly(dir);
+	const hm_rec_stats *s = hm_rec_stats_open_readonly(dir);
 	if (!s) {
-		fprintf(stderr, "hermes-journal: %s/" HJ_STATS_FILE ": %s\n", dir, strerror(errno));
+		fprintf(stderr, "hermes-journal: %s/" HM_REC_STATS_FILE ": %s\n", dir, strerror(errno));
 		return 1;
 	}
 	static const char *states[] = {"stopped", "waiting for the ring", "recording", "disk full"};
@@ -68,7 +68,7 @@ static int print_stats(const char *dir)
 	uint64_t pid = LD(pid), st = LD(state);
 	bool alive = pid && hm_proc_alive((pid_t)pid, LD(start_time));
 	char err[sizeof s->last_error];
-	hj_stats_error_text(s, err);
+	hm_rec_stats_error_text(s, err);
 	printf("journal %s: %s", dir, alive ? (st < 4 ? states[st] : "?") : "no recorder running");
 	if (alive)
 		printf(" (pid %" PRIu64 ")", pid);
@@ -80,7 +80,7 @@ static int print_stats(const char *dir)
 #undef LD
 	if (err[0])
 		printf("last error: %s\n", err);
-	hj_stats_close(s);
+	hm_rec_stats_close(s);
 	return 0;
 }
 
@@ -117,54 +117,54 @@ static const hm_cli_program program = {
 
 static hermes_err set_flag(void *cfg, const char *section, const char *key, const char *value)
 {
-	return hj_config_set(cfg, section, key, value);
+	return hm_rec_config_set(cfg, section, key, value);
 }
 
 /* defaults < the file < $HERMES_BUS < flags, checked. Returns -1 to go on,
  * else the exit status. */
-static int configure(hj_config *cfg, const hm_cli *cli)
+static int configure(hm_rec_config *cfg, const hm_cli *cli)
 {
-	hj_config_defaults(cfg);
-	if (cli->config && hj_config_load_file(cfg, cli->config) != HERMES_OK)
+	hm_rec_config_defaults(cfg);
+	if (cli->config && hm_rec_config_load_file(cfg, cli->config) != HERMES_OK)
 		return hm_cli_fail(program.name, 1, cfg->error);
-	hj_config_apply_env(cfg);
+	hm_rec_config_apply_env(cfg);
 	int rc = hm_cli_apply(cli, program.name, set_flag, cfg, cfg->error);
 	if (rc >= 0)
 		return rc;
-	if (hj_config_check(cfg) != HERMES_OK)
+	if (hm_rec_config_check(cfg) != HERMES_OK)
 		return hm_cli_fail(program.name, 1, cfg->error);
 	return -1;
 }
 
 /* --check-config: the configuration as the recorder will run it. */
-static void print_config(const hj_config *cfg)
+static void print_config(const hm_rec_config *cfg)
 {
 	printf("bus %s\n", cfg->bus);
 	for (unsigned i = 0; i < cfg->nrings; i++) {
-		const hj_ring_conf *r = &cfg->rings[i];
+		const hm_rec_ring_conf *r = &cfg->rings[i];
 		printf("ring %s: journal %s file_size %" PRIu64 " retention_bytes %" PRIu64
 		       " retention_age_s %" PRIu64 " fsync %s durable %s\n",
 		       r->name, r->dir, r->opts.file_size, r->opts.retain_bytes,
-		       (uint64_t)(r->opts.retain_age_ns / 1000000000u), hj_fsync_name(r->fsync),
+		       (uint64_t)(r->opts.retain_age_ns / 1000000000u), hm_rec_fsync_name(r->fsync),
 		       r->durable ? "true" : "false");
 	}
 }
 
 /* Open every ring's journal, record each in a thread of its own until
  * SIGTERM/SIGINT, then stop them. Returns the exit status. */
-static int record(const hj_config *cfg, hermes_bus *hb, const sigset_t *sigs)
+static int record(const hm_rec_config *cfg, hermes_bus *hb, const sigset_t *sigs)
 {
-	static hj_recorder recs[HJ_MAX_RINGS];
-	static pthread_t threads[HJ_MAX_RINGS];
+	static hm_rec_recorder recs[HM_REC_MAX_RINGS];
+	static pthread_t threads[HM_REC_MAX_RINGS];
 	unsigned opened = 0, started = 0;
 	int status = 1;
 	for (; opened < cfg->nrings; opened++) {
-		if (hj_recorder_open(&recs[opened], hb, &cfg->rings[opened], hermes_bus_id(hb), &stop) != HERMES_OK)
+		if (hm_rec_recorder_open(&recs[opened], hb, &cfg->rings[opened], hermes_bus_id(hb), &stop) != HERMES_OK)
 			goto out;
-		hj_recorder_subscribe(&recs[opened]);
+		hm_rec_recorder_subscribe(&recs[opened]);
 	}
 	for (; started < opened; started++)
-		if ((errno = pthread_create(&threads[started], NULL, hj_recorder_run, &recs[started])) != 0) {
+		if ((errno = pthread_create(&threads[started], NULL, hm_rec_recorder_run, &recs[started])) != 0) {
 			hm_dlog(HM_DLOG_ERROR, "pthread_create: %s", strerror(errno));
 			goto out;
 		}
@@ -176,7 +176,7 @@ out:
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	for (unsigned i = 0; i < opened; i++)
-		hj_recorder_close(&recs[i]);
+		hm_rec_recorder_close(&recs[i]);
 	return status;
 }
 
@@ -186,14 +186,14 @@ int main(int argc, char **argv)
 	int rc = hm_cli_parse(&cli, &program, argc, argv);
 	if (rc >= 0)
 		return rc;
-	static hj_config cfg;
+	static hm_rec_config cfg;
 	if ((rc = configure(&cfg, &cli)) >= 0)
 		return rc;
 	if (cli.check) {
 		print_config(&cfg);
 		return 0;
 	}
-	hj_log_level = cfg.log_level; /* the filter of recorder.c's hj_log */
+	hm_dlog_set_level(cfg.log_level); /* the filter of recorder.c's hm_rec_log */
 	sigset_t sigs;
 	hm_daemon_start(cfg.log_level, &sigs);
 	hermes_bus *hb = NULL;

@@ -18,33 +18,33 @@
 #define DEFAULT_FSYNC_INTERVAL_NS 1000000000ull
 #define FILE_ALIGN 4096u  /* segment files are whole pages */
 #define DIR_RESERVE 32u	  /* room after a ring's directory for its file names */
-#define SEEN_BUS 1u	  /* [journal] keys given, in hj_config.seen */
+#define SEEN_BUS 1u	  /* [journal] keys given, in hm_rec_config.seen */
 #define SEEN_LOG_LEVEL 2u
 
 #define BAD(...) HM_INI_FAIL(c->error, __VA_ARGS__)
 
-const char *hj_fsync_name(int f)
+const char *hm_rec_fsync_name(int f)
 {
-	return f == HJ_FSYNC_BATCH ? "batch" : f == HJ_FSYNC_INTERVAL ? "interval" : "none";
+	return f == HM_REC_FSYNC_BATCH ? "batch" : f == HM_REC_FSYNC_INTERVAL ? "interval" : "none";
 }
 
-static void ring_defaults(hj_ring_conf *r)
+static void ring_defaults(hm_rec_ring_conf *r)
 {
 	memset(r, 0, sizeof *r);
 	r->opts.file_size = DEFAULT_FILE_SIZE;
 	r->opts.index_stride = HM_JOURNAL_DEFAULT_STRIDE;
-	r->fsync = HJ_FSYNC_NONE;
+	r->fsync = HM_REC_FSYNC_NONE;
 	r->fsync_interval_ns = DEFAULT_FSYNC_INTERVAL_NS;
 }
 
-void hj_config_defaults(hj_config *c)
+void hm_rec_config_defaults(hm_rec_config *c)
 {
 	memset(c, 0, sizeof *c);
 	snprintf(c->bus, sizeof c->bus, "default");
 	c->log_level = HM_DLOG_INFO;
 }
 
-bool hj_parse_duration_ns(const char *s, uint64_t *out)
+bool hm_rec_parse_duration_ns(const char *s, uint64_t *out)
 {
 	if (!s || !isdigit((unsigned char)*s))
 		return false;
@@ -77,7 +77,7 @@ static bool seen_once(unsigned *seen, unsigned bit)
 	return true;
 }
 
-static int ring_key(hj_config *c, hj_ring_conf *r, const char *key, const char *val)
+static int ring_key(hm_rec_config *c, hm_rec_ring_conf *r, const char *key, const char *val)
 {
 	static const char *keys[] = {"journal", "file_size", "retention_bytes", "retention_age",
 				     "fsync", "fsync_interval", "durable"};
@@ -104,12 +104,12 @@ static int ring_key(hj_config *c, hj_ring_conf *r, const char *key, const char *
 			BAD("retention_bytes = '%s': a size like 10G, or 0", val);
 		break;
 	case 3:
-		if (!hj_parse_duration_ns(val, &r->opts.retain_age_ns))
+		if (!hm_rec_parse_duration_ns(val, &r->opts.retain_age_ns))
 			BAD("retention_age = '%s': a duration like 7d, 12h, or 0", val);
 		break;
 	case 4: {
 		static const hm_ini_choice fsyncs[] = {
-			{"none", HJ_FSYNC_NONE}, {"interval", HJ_FSYNC_INTERVAL}, {"batch", HJ_FSYNC_BATCH}};
+			{"none", HM_REC_FSYNC_NONE}, {"interval", HM_REC_FSYNC_INTERVAL}, {"batch", HM_REC_FSYNC_BATCH}};
 		unsigned f;
 		if (!HM_INI_CHOOSE(val, fsyncs, &f))
 			BAD("fsync = '%s': none, interval or batch", val);
@@ -117,7 +117,7 @@ static int ring_key(hj_config *c, hj_ring_conf *r, const char *key, const char *
 		break;
 	}
 	case 5:
-		if (!hj_parse_duration_ns(val, &r->fsync_interval_ns) || r->fsync_interval_ns == 0)
+		if (!hm_rec_parse_duration_ns(val, &r->fsync_interval_ns) || r->fsync_interval_ns == 0)
 			BAD("fsync_interval = '%s': a duration like 1s or 100ms", val);
 		break;
 	default:
@@ -130,7 +130,7 @@ static int ring_key(hj_config *c, hj_ring_conf *r, const char *key, const char *
 
 static int on_entry(void *user, const char *section, const char *key, const char *val)
 {
-	hj_config *c = user;
+	hm_rec_config *c = user;
 	if (!*val)
 		BAD("'%s' has no value", key);
 	if (!strcmp(section, "journal")) {
@@ -149,15 +149,15 @@ static int on_entry(void *user, const char *section, const char *key, const char
 	}
 	if (!strncmp(section, "ring ", 5)) {
 		const char *name = section + 5;
-		hj_ring_conf *r = NULL;
+		hm_rec_ring_conf *r = NULL;
 		for (unsigned i = 0; i < c->nrings; i++)
 			if (!strcmp(c->rings[i].name, name))
 				r = &c->rings[i];
 		if (!r) {
 			if (!hm_name_ok(name))
 				BAD("[ring %s]: not a ring name", name);
-			if (c->nrings == HJ_MAX_RINGS)
-				BAD("more than %d rings", HJ_MAX_RINGS);
+			if (c->nrings == HM_REC_MAX_RINGS)
+				BAD("more than %d rings", HM_REC_MAX_RINGS);
 			r = &c->rings[c->nrings++];
 			ring_defaults(r);
 			snprintf(r->name, sizeof r->name, "%s", name);
@@ -167,17 +167,17 @@ static int on_entry(void *user, const char *section, const char *key, const char
 	BAD("unknown section [%s]", section);
 }
 
-hermes_err hj_config_load_file(hj_config *c, const char *path)
+hermes_err hm_rec_config_load_file(hm_rec_config *c, const char *path)
 {
 	return hm_ini_load(path, NULL, on_entry, c, c->error, sizeof c->error);
 }
 
-hermes_err hj_config_load_string(hj_config *c, const char *text)
+hermes_err hm_rec_config_load_string(hm_rec_config *c, const char *text)
 {
 	return hm_ini_load(NULL, text, on_entry, c, c->error, sizeof c->error);
 }
 
-hermes_err hj_config_add_ring(hj_config *c, const char *spec)
+hermes_err hm_rec_config_add_ring(hm_rec_config *c, const char *spec)
 {
 	const char *colon = strchr(spec, ':');
 	char name[HERMES_NAME_MAX + 2];
@@ -194,32 +194,32 @@ hermes_err hj_config_add_ring(hj_config *c, const char *spec)
 	return on_entry(c, section, "journal", colon + 1) ? HERMES_OK : HERMES_EINVAL;
 }
 
-hermes_err hj_config_set(hj_config *c, const char *section, const char *key, const char *value)
+hermes_err hm_rec_config_set(hm_rec_config *c, const char *section, const char *key, const char *value)
 {
 	(void)section;
 	if (!strcmp(key, "ring"))
-		return hj_config_add_ring(c, value);
+		return hm_rec_config_add_ring(c, value);
 	/* The command line overrides the file: its [journal] keys once more. */
 	c->seen &= ~(!strcmp(key, "bus") ? SEEN_BUS : !strcmp(key, "log_level") ? SEEN_LOG_LEVEL : 0u);
 	c->error[0] = '\0';
 	return on_entry(c, "journal", key, value) ? HERMES_OK : HERMES_EINVAL;
 }
 
-void hj_config_apply_env(hj_config *c)
+void hm_rec_config_apply_env(hm_rec_config *c)
 {
 	const char *bus = getenv("HERMES_BUS");
 	if (bus && *bus && !(c->seen & SEEN_BUS))
 		snprintf(c->bus, sizeof c->bus, "%s", bus);
 }
 
-hermes_err hj_config_check(hj_config *c)
+hermes_err hm_rec_config_check(hm_rec_config *c)
 {
 	if (c->nrings == 0) {
 		snprintf(c->error, sizeof c->error, "no ring to journal: add a [ring NAME] section or --ring");
 		return HERMES_EINVAL;
 	}
 	for (unsigned i = 0; i < c->nrings; i++) {
-		hj_ring_conf *r = &c->rings[i];
+		hm_rec_ring_conf *r = &c->rings[i];
 		if (!r->dir[0]) {
 			snprintf(c->error, sizeof c->error, "[ring %s] has no journal = DIR", r->name);
 			return HERMES_EINVAL;

@@ -18,8 +18,8 @@
  *
  * Unknown sections and keys, empty values and duplicates are errors,
  * reported with their line. */
-#ifndef HJ_RCONFIG_H
-#define HJ_RCONFIG_H
+#ifndef HM_REC_RCONFIG_H
+#define HM_REC_RCONFIG_H
 
 #include <limits.h>
 #include <stdbool.h>
@@ -29,11 +29,11 @@
 
 #include "journal/journal.h"
 
-#define HJ_MAX_RINGS 64
+#define HM_REC_MAX_RINGS 64
 
-enum hj_fsync { HJ_FSYNC_NONE = 0, HJ_FSYNC_INTERVAL = 1, HJ_FSYNC_BATCH = 2 };
+enum hm_rec_fsync { HM_REC_FSYNC_NONE = 0, HM_REC_FSYNC_INTERVAL = 1, HM_REC_FSYNC_BATCH = 2 };
 
-typedef struct hj_ring_conf {
+typedef struct hm_rec_ring_conf {
 	char name[HERMES_NAME_MAX + 1];
 	char dir[PATH_MAX];
 	hm_jopts opts;
@@ -41,41 +41,41 @@ typedef struct hj_ring_conf {
 	uint64_t fsync_interval_ns;
 	bool durable;
 	unsigned seen; /* keys given, to refuse duplicates */
-} hj_ring_conf;
+} hm_rec_ring_conf;
 
-typedef struct hj_config {
+typedef struct hm_rec_config {
 	char bus[HERMES_NAME_MAX + 1];
 	int log_level; /* HM_DLOG_* (daemon/log.h) */
 	unsigned nrings;
-	hj_ring_conf rings[HJ_MAX_RINGS];
+	hm_rec_ring_conf rings[HM_REC_MAX_RINGS];
 	unsigned seen;
 	char error[300];
-} hj_config;
+} hm_rec_config;
 
-void hj_config_defaults(hj_config *c);
+void hm_rec_config_defaults(hm_rec_config *c);
 
 /* Read an INI file (or a string, for tests) over c. HERMES_EINVAL with
  * c->error naming the line on any problem. */
-hermes_err hj_config_load_file(hj_config *c, const char *path);
-hermes_err hj_config_load_string(hj_config *c, const char *text);
+hermes_err hm_rec_config_load_file(hm_rec_config *c, const char *path);
+hermes_err hm_rec_config_load_string(hm_rec_config *c, const char *text);
 
 /* Add a ring from the command line: NAME:DIR (defaults for the rest). */
-hermes_err hj_config_add_ring(hj_config *c, const char *spec);
+hermes_err hm_rec_config_add_ring(hm_rec_config *c, const char *spec);
 
 /* A flag (daemon/cli.h's hm_cli_setter): key "ring" adds a ring
- * (hj_config_add_ring); "bus" and "log_level" set the [journal] keys over
+ * (hm_rec_config_add_ring); "bus" and "log_level" set the [journal] keys over
  * the file's. HERMES_EINVAL with c->error on a bad value. */
-hermes_err hj_config_set(hj_config *c, const char *section, const char *key, const char *value);
+hermes_err hm_rec_config_set(hm_rec_config *c, const char *section, const char *key, const char *value);
 
 /* $HERMES_BUS, unless the file named the bus. */
-void hj_config_apply_env(hj_config *c);
+void hm_rec_config_apply_env(hm_rec_config *c);
 
 /* Every ring has a directory, no two share one. */
-hermes_err hj_config_check(hj_config *c);
+hermes_err hm_rec_config_check(hm_rec_config *c);
 
 /* "250ms", "2s", "30m", "12h", "7d" (a bare number is seconds). */
-bool hj_parse_duration_ns(const char *s, uint64_t *out);
+bool hm_rec_parse_duration_ns(const char *s, uint64_t *out);
 
-const char *hj_fsync_name(int f);
+const char *hm_rec_fsync_name(int f);
 
 #endif

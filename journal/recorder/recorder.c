@@ -32,19 +32,6 @@
  * (bench/README.md, "Journal"); an idle ring still costs nothing after it. */
 #define AWAKE_NS 100000ull
 
-int hj_log_level = HJ_LOG_INFO;
-
-/* The daemons' one log format (daemon/log.h), filtered by --log-level. */
-void hj_log(int level, const char *fmt, ...)
-{
-	if (level > hj_log_level)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	hm_dlogv(level, fmt, ap);
-	va_end(ap);
-}
-
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -78,7 +65,7 @@ static void set(hm_atomic_u64 *c, uint64_t v)
 	hm_store_relaxed_u64(c, v);
 }
 
-hermes_err hj_recorder_open(hj_recorder *r, hermes_bus *bus, const hj_ring_conf *cfg, uint64_t bus_id,
+hermes_err hm_rec_recorder_open(hm_rec_recorder *r, hermes_bus *bus, const hm_rec_ring_conf *cfg, uint64_t bus_id,
 			    const atomic_bool *stop)
 {
 	memset(r, 0, sizeof *r);
@@ -93,17 +80,17 @@ hermes_err hj_recorder_open(hj_recorder *r, hermes_bus *bus, const hj_ring_conf 
 		h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
 	snprintf(r->durable_name, sizeof r->durable_name, "journal:%08x", (unsigned)(h ^ (h >> 32)));
 	if (cfg->durable)
-		hj_log(HJ_LOG_INFO, "ring %s: durable cursor '%s' (journal %s)", cfg->name, r->durable_name,
+		hm_dlog(HM_DLOG_INFO, "ring %s: durable cursor '%s' (journal %s)", cfg->name, r->durable_name,
 		       cfg->dir);
 	hm_jrecovery rep;
 	hermes_err e = hm_jwriter_open(cfg->dir, cfg->name, bus_id, &cfg->opts, &r->w, &rep);
 	if (e) {
-		hj_log(HJ_LOG_ERROR, "ring %s: journal %s: %s", cfg->name, cfg->dir, hermes_last_error_detail());
+		hm_dlog(HM_DLOG_ERROR, "ring %s: journal %s: %s", cfg->name, cfg->dir, hermes_last_error_detail());
 		return e;
 	}
-	r->stats = hj_stats_open(cfg->dir);
+	r->stats = hm_rec_stats_open(cfg->dir);
 	if (!r->stats) {
-		hj_log(HJ_LOG_ERROR, "ring %s: counters file in %s: %s", cfg->name, cfg->dir, strerror(errno));
+		hm_dlog(HM_DLOG_ERROR, "ring %s: counters file in %s: %s", cfg->name, cfg->dir, strerror(errno));
 		hm_jwriter_close(r->w);
 		r->w = NULL;
 		return HERMES_ESYS;
@@ -115,35 +102,35 @@ hermes_err hj_recorder_open(hj_recorder *r, hermes_bus *bus, const hj_ring_conf 
 	set(&r->stats->next_seq, rep.next_seq);
 	if (rep.torn || rep.cut_bytes) {
 		add(&r->stats->torn_cuts, 1);
-		hj_log(HJ_LOG_WARN, "ring %s: journal tail %s: cut %" PRIu64 " bytes after sequence %" PRIu64,
+		hm_dlog(HM_DLOG_WARN, "ring %s: journal tail %s: cut %" PRIu64 " bytes after sequence %" PRIu64,
 		       cfg->name, rep.torn ? "torn (bad checksum)" : "uncommitted", rep.cut_bytes,
 		       rep.next_seq == HM_JSEQ_NONE ? 0 : rep.next_seq);
 	}
 	if (rep.corrupt)
-		hj_log(HJ_LOG_WARN, "ring %s: %" PRIu64 " corrupt record(s) from sequence %" PRIu64
+		hm_dlog(HM_DLOG_WARN, "ring %s: %" PRIu64 " corrupt record(s) from sequence %" PRIu64
 				    " in the newest journal file; readers skip them",
 		       cfg->name, rep.corrupt, rep.corrupt_first);
 	if (rep.next_seq == HM_JSEQ_NONE)
-		hj_log(HJ_LOG_INFO, "ring %s: new journal in %s (%s fsync%s)", cfg->name, cfg->dir,
-		       hj_fsync_name(cfg->fsync), cfg->durable ? ", durable" : "");
+		hm_dlog(HM_DLOG_INFO, "ring %s: new journal in %s (%s fsync%s)", cfg->name, cfg->dir,
+		       hm_rec_fsync_name(cfg->fsync), cfg->durable ? ", durable" : "");
 	else
-		hj_log(HJ_LOG_INFO, "ring %s: journal %s resumes at sequence %" PRIu64 " (%" PRIu64 " files)",
+		hm_dlog(HM_DLOG_INFO, "ring %s: journal %s resumes at sequence %" PRIu64 " (%" PRIu64 " files)",
 		       cfg->name, cfg->dir, rep.next_seq, rep.files);
 	return HERMES_OK;
 }
 
 /* A failed write: count it, say why once per episode. */
-static void write_failed(hj_recorder *r, hermes_err e)
+static void write_failed(hm_rec_recorder *r, hermes_err e)
 {
 	if (e == HERMES_ENOSPC)
 		add(&r->stats->disk_full, 1);
 	else
 		add(&r->stats->write_errors, 1);
-	set(&r->stats->state, HJ_STATE_DISK_FULL);
+	set(&r->stats->state, HM_REC_STATE_DISK_FULL);
 	if (!r->disk_full) {
 		r->disk_full = true;
-		hj_stats_error(r->stats, hermes_last_error_detail());
-		hj_log(HJ_LOG_ERROR, "ring %s: %s; %s", r->cfg->name, hermes_last_error_detail(),
+		hm_rec_stats_error(r->stats, hermes_last_error_detail());
+		hm_dlog(HM_DLOG_ERROR, "ring %s: %s; %s", r->cfg->name, hermes_last_error_detail(),
 		       r->cfg->durable ? "holding the ring until there is room (durable)"
 				       : "dropping messages until there is room (recorded as LOST)");
 	}
@@ -152,7 +139,7 @@ static void write_failed(hj_recorder *r, hermes_err e)
 /* Append m, with what comes before it: LOST for sequences the ring no
  * longer had, GAP for those it skipped. Idempotent per message, so a write
  * that failed half-way is simply retried. */
-static hermes_err record(hj_recorder *r, const hermes_msg *m)
+static hermes_err record(hm_rec_recorder *r, const hermes_msg *m)
 {
 	uint64_t next = hm_jwriter_next_seq(r->w);
 	uint64_t first = m->gap <= m->seq ? m->seq - m->gap : 0;
@@ -166,7 +153,7 @@ static hermes_err record(hj_recorder *r, const hermes_msg *m)
 			if ((e = hm_jwriter_range(r->w, HM_JR_LOST, next, first - next)))
 				return e;
 			add(&r->stats->lost, first - next);
-			hj_log(HJ_LOG_WARN, "ring %s: sequences %" PRIu64 "..%" PRIu64 " were no longer in the ring: recorded as lost",
+			hm_dlog(HM_DLOG_WARN, "ring %s: sequences %" PRIu64 "..%" PRIu64 " were no longer in the ring: recorded as lost",
 			       r->cfg->name, next, first - 1);
 		}
 	}
@@ -186,7 +173,7 @@ static hermes_err record(hj_recorder *r, const hermes_msg *m)
  * and its predecessor (no gap) goes with its neighbours in one
  * hm_jwriter_msgs (one clock read, counters stored once); any other through
  * record(). *done: how many are in the journal now (or were already). */
-static hermes_err record_run(hj_recorder *r, const hermes_msg *run, unsigned k, unsigned *done)
+static hermes_err record_run(hm_rec_recorder *r, const hermes_msg *run, unsigned k, unsigned *done)
 {
 	unsigned i = 0;
 	uint64_t msgs = 0, bytes = 0;
@@ -218,46 +205,46 @@ static hermes_err record_run(hj_recorder *r, const hermes_msg *run, unsigned k, 
 	return e;
 }
 
-static void sync_now(hj_recorder *r)
+static void sync_now(hm_rec_recorder *r)
 {
 	if (hm_jwriter_sync(r->w) == HERMES_OK) {
 		add(&r->stats->syncs, 1);
 	} else {
 		add(&r->stats->write_errors, 1);
-		hj_log(HJ_LOG_ERROR, "ring %s: %s", r->cfg->name, hermes_last_error_detail());
+		hm_dlog(HM_DLOG_ERROR, "ring %s: %s", r->cfg->name, hermes_last_error_detail());
 	}
 	r->last_sync_ns = mono_ns();
 }
 
 /* Let the ring reuse what was polled: after it is in the journal, and with
  * fsync = batch, on disk. */
-static void release(hj_recorder *r)
+static void release(hm_rec_recorder *r)
 {
-	if (r->cfg->fsync == HJ_FSYNC_BATCH)
+	if (r->cfg->fsync == HM_REC_FSYNC_BATCH)
 		sync_now(r);
 	if (hermes_sub_release(r->sub) == HERMES_ELOST)
-		hj_log(HJ_LOG_WARN, "ring %s: an overwrite ring reused messages while they were being recorded",
+		hm_dlog(HM_DLOG_WARN, "ring %s: an overwrite ring reused messages while they were being recorded",
 		       r->cfg->name);
 }
 
-static void tick(hj_recorder *r, uint64_t now)
+static void tick(hm_rec_recorder *r, uint64_t now)
 {
 	r->last_tick_ns = now;
 	set(&r->stats->heartbeat_ns, real_ns());
 	set(&r->stats->next_seq, hm_jwriter_next_seq(r->w));
 	uint64_t deleted = 0;
 	if (hm_jwriter_retain(r->w, real_ns(), &deleted) != HERMES_OK)
-		hj_log(HJ_LOG_ERROR, "ring %s: retention: %s", r->cfg->name, hermes_last_error_detail());
+		hm_dlog(HM_DLOG_ERROR, "ring %s: retention: %s", r->cfg->name, hermes_last_error_detail());
 	if (deleted) {
 		add(&r->stats->files_deleted, deleted);
-		hj_log(HJ_LOG_DEBUG, "ring %s: retention deleted %" PRIu64 " file(s)", r->cfg->name, deleted);
+		hm_dlog(HM_DLOG_DEBUG, "ring %s: retention deleted %" PRIu64 " file(s)", r->cfg->name, deleted);
 	}
 }
 
 /* A journal ahead of its ring: the ring was deleted and created again (its
  * sequences restart at 0), or the journal belongs to another bus. Opening at
  * the journal's next sequence would silently skip everything up to it. */
-static bool ring_behind_journal(hj_recorder *r, uint64_t next)
+static bool ring_behind_journal(hm_rec_recorder *r, uint64_t next)
 {
 	hermes_sub *probe;
 	if (next == HM_JSEQ_NONE || hermes_sub_open(r->bus, r->cfg->name, HERMES_START_LATEST, 0, &probe) != HERMES_OK)
@@ -270,11 +257,11 @@ static bool ring_behind_journal(hj_recorder *r, uint64_t next)
 	snprintf(msg, sizeof msg, "ring %s is at sequence %" PRIu64 ", behind its journal (next %" PRIu64
 				  "): it was re-created; move the journal %.150s away to record it again",
 		 r->cfg->name, tail, next, r->cfg->dir);
-	if (hm_load_relaxed_u64(&r->stats->state) != HJ_STATE_WAIT_RING) {
-		hj_log(HJ_LOG_ERROR, "%s", msg);
-		hj_stats_error(r->stats, msg);
+	if (hm_load_relaxed_u64(&r->stats->state) != HM_REC_STATE_WAIT_RING) {
+		hm_dlog(HM_DLOG_ERROR, "%s", msg);
+		hm_rec_stats_error(r->stats, msg);
 	}
-	set(&r->stats->state, HJ_STATE_WAIT_RING);
+	set(&r->stats->state, HM_REC_STATE_WAIT_RING);
 	return true;
 }
 
@@ -285,24 +272,24 @@ static bool ring_behind_journal(hj_recorder *r, uint64_t next)
  * in the journal (its tail was lost, e.g. unsynced pages at a machine crash,
  * or the journal was replaced): the ring may no longer have it, so it is
  * recorded as LOST when the next message comes, never skipped silently. */
-static void adopted_cursor(hj_recorder *r, uint64_t next)
+static void adopted_cursor(hm_rec_recorder *r, uint64_t next)
 {
 	uint64_t at = hermes_sub_next_seq(r->sub);
 	if (next == HM_JSEQ_NONE || at == next)
-		hj_log(HJ_LOG_INFO, "ring %s: durable cursor '%s' adopted at sequence %" PRIu64, r->cfg->name,
+		hm_dlog(HM_DLOG_INFO, "ring %s: durable cursor '%s' adopted at sequence %" PRIu64, r->cfg->name,
 		       r->durable_name, at);
 	else if (at < next)
-		hj_log(HJ_LOG_INFO, "ring %s: durable cursor '%s' adopted at sequence %" PRIu64 "; %" PRIu64
+		hm_dlog(HM_DLOG_INFO, "ring %s: durable cursor '%s' adopted at sequence %" PRIu64 "; %" PRIu64
 				    " message(s) up to %" PRIu64 " are journaled already and skipped",
 		       r->cfg->name, r->durable_name, at, next - at, next - 1);
 	else
-		hj_log(HJ_LOG_ERROR, "ring %s: durable cursor '%s' is at sequence %" PRIu64 ", ahead of the "
+		hm_dlog(HM_DLOG_ERROR, "ring %s: durable cursor '%s' is at sequence %" PRIu64 ", ahead of the "
 				     "journal (next %" PRIu64 "): %" PRIu64 " message(s) released earlier are not "
 				     "in the journal (a lost tail, or a replaced journal); recorded as lost",
 		       r->cfg->name, r->durable_name, at, next, at - next);
 }
 
-bool hj_recorder_subscribe(hj_recorder *r)
+bool hm_rec_recorder_subscribe(hm_rec_recorder *r)
 {
 	uint64_t next = hm_jwriter_next_seq(r->w);
 	if (ring_behind_journal(r, next)) {
@@ -325,30 +312,30 @@ bool hj_recorder_subscribe(hj_recorder *r)
 		e = hermes_sub_open(r->bus, r->cfg->name, start, from, &r->sub);
 	}
 	if (e == HERMES_OK) {
-		set(&r->stats->state, HJ_STATE_RECORDING);
-		hj_log(HJ_LOG_INFO, "ring %s: recording from sequence %" PRIu64, r->cfg->name,
+		set(&r->stats->state, HM_REC_STATE_RECORDING);
+		hm_dlog(HM_DLOG_INFO, "ring %s: recording from sequence %" PRIu64, r->cfg->name,
 		       hermes_sub_next_seq(r->sub));
 		return true;
 	}
-	if (hm_load_relaxed_u64(&r->stats->state) != HJ_STATE_WAIT_RING)
-		hj_log(e == HERMES_ENOENT ? HJ_LOG_INFO : HJ_LOG_ERROR, "ring %s: %s (%s); retrying",
+	if (hm_load_relaxed_u64(&r->stats->state) != HM_REC_STATE_WAIT_RING)
+		hm_dlog(e == HERMES_ENOENT ? HM_DLOG_INFO : HM_DLOG_ERROR, "ring %s: %s (%s); retrying",
 		       r->cfg->name, hermes_strerror(e), hermes_last_error_detail());
-	set(&r->stats->state, HJ_STATE_WAIT_RING);
+	set(&r->stats->state, HM_REC_STATE_WAIT_RING);
 	r->sub = NULL;
 	return false;
 }
 
 /* Write the run polled so far. false: a durable recorder holds it (from the
  * message that failed) until there is room; the caller must not release. */
-static bool flush(hj_recorder *r, const hermes_msg *run, unsigned k)
+static bool flush(hm_rec_recorder *r, const hermes_msg *run, unsigned k)
 {
 	unsigned done;
 	hermes_err e = record_run(r, run, k, &done);
 	if (e == HERMES_OK) {
 		if (r->disk_full) {
 			r->disk_full = false;
-			set(&r->stats->state, HJ_STATE_RECORDING);
-			hj_log(HJ_LOG_INFO, "ring %s: writing again", r->cfg->name);
+			set(&r->stats->state, HM_REC_STATE_RECORDING);
+			hm_dlog(HM_DLOG_INFO, "ring %s: writing again", r->cfg->name);
 		}
 		return true;
 	}
@@ -365,9 +352,9 @@ static bool flush(hj_recorder *r, const hermes_msg *run, unsigned k)
 	return true;
 }
 
-unsigned hj_recorder_step(hj_recorder *r)
+unsigned hm_rec_recorder_step(hm_rec_recorder *r)
 {
-	hermes_msg run[HJ_RUN_MAX];
+	hermes_msg run[HM_REC_RUN_MAX];
 	unsigned n = 0, k = 0;
 	while (n < BATCH_MAX) {
 		hermes_err e = hermes_sub_poll(r->sub, &run[k]);
@@ -376,7 +363,7 @@ unsigned hj_recorder_step(hj_recorder *r)
 		if (e == HERMES_ELOST)
 			continue; /* the next message's sequence shows the hole */
 		if (e != HERMES_OK) {
-			hj_log(HJ_LOG_ERROR, "ring %s: poll: %s", r->cfg->name, hermes_strerror(e));
+			hm_dlog(HM_DLOG_ERROR, "ring %s: poll: %s", r->cfg->name, hermes_strerror(e));
 			break;
 		}
 		n++;
@@ -387,7 +374,7 @@ unsigned hj_recorder_step(hj_recorder *r)
 			r->drop_end = run[k].seq + 1;
 			continue;
 		}
-		if (++k == HJ_RUN_MAX) {
+		if (++k == HM_REC_RUN_MAX) {
 			if (!flush(r, run, k))
 				return n;
 			k = 0;
@@ -402,7 +389,7 @@ unsigned hj_recorder_step(hj_recorder *r)
 
 /* Not durable, after a disk-full episode: record what was dropped as LOST
  * as soon as there is room, not only when the next message comes. */
-static void record_drops(hj_recorder *r, uint64_t now)
+static void record_drops(hm_rec_recorder *r, uint64_t now)
 {
 	uint64_t next = hm_jwriter_next_seq(r->w);
 	if (!r->disk_full || r->cfg->durable || now < r->retry_ns || next == HM_JSEQ_NONE || r->drop_end <= next)
@@ -415,21 +402,21 @@ static void record_drops(hj_recorder *r, uint64_t now)
 	}
 	add(&r->stats->lost, r->drop_end - next);
 	r->disk_full = false;
-	set(&r->stats->state, HJ_STATE_RECORDING);
-	hj_log(HJ_LOG_INFO, "ring %s: writing again; %" PRIu64 " dropped message(s) recorded as lost",
+	set(&r->stats->state, HM_REC_STATE_RECORDING);
+	hm_dlog(HM_DLOG_INFO, "ring %s: writing again; %" PRIu64 " dropped message(s) recorded as lost",
 	       r->cfg->name, r->drop_end - next);
 }
 
-void *hj_recorder_run(void *arg)
+void *hm_rec_recorder_run(void *arg)
 {
-	hj_recorder *r = arg;
+	hm_rec_recorder *r = arg;
 	r->last_sync_ns = r->last_tick_ns = mono_ns();
 	uint64_t active_ns = 0; /* the last batch with messages */
 	while (!atomic_load_explicit(r->stop, memory_order_relaxed)) {
 		uint64_t now = mono_ns();
 		if (now - r->last_tick_ns >= TICK_NS)
 			tick(r, now);
-		if (!r->sub && !hj_recorder_subscribe(r)) {
+		if (!r->sub && !hm_rec_recorder_subscribe(r)) {
 			nap(RETRY_NS);
 			continue;
 		}
@@ -445,9 +432,9 @@ void *hj_recorder_run(void *arg)
 				continue;
 			}
 			r->disk_full = false;
-			set(&r->stats->state, HJ_STATE_RECORDING);
-			hj_log(HJ_LOG_INFO, "ring %s: writing again", r->cfg->name);
-			if (!hj_recorder_step(r))
+			set(&r->stats->state, HM_REC_STATE_RECORDING);
+			hm_dlog(HM_DLOG_INFO, "ring %s: writing again", r->cfg->name);
+			if (!hm_rec_recorder_step(r))
 				release(r); /* what was held is journaled */
 			continue;
 		}
@@ -456,20 +443,20 @@ void *hj_recorder_run(void *arg)
 				       ? hermes_sub_wait(r->sub, HERMES_WAIT_YIELD, (int64_t)(AWAKE_NS - (now - active_ns)))
 				       : hermes_sub_wait(r->sub, HERMES_WAIT_BLOCK, WAIT_NS);
 		if (e == HERMES_ECLOSED) {
-			hj_log(HJ_LOG_WARN, "ring %s was deleted; waiting for it to come back", r->cfg->name);
+			hm_dlog(HM_DLOG_WARN, "ring %s was deleted; waiting for it to come back", r->cfg->name);
 			hermes_sub_close(r->sub);
 			r->sub = NULL;
 			continue;
 		}
-		if (hj_recorder_step(r))
+		if (hm_rec_recorder_step(r))
 			active_ns = mono_ns();
-		if (r->cfg->fsync == HJ_FSYNC_INTERVAL && mono_ns() - r->last_sync_ns >= r->cfg->fsync_interval_ns)
+		if (r->cfg->fsync == HM_REC_FSYNC_INTERVAL && mono_ns() - r->last_sync_ns >= r->cfg->fsync_interval_ns)
 			sync_now(r);
 	}
 	return NULL;
 }
 
-void hj_recorder_close(hj_recorder *r)
+void hm_rec_recorder_close(hm_rec_recorder *r)
 {
 	if (r->sub) {
 		if (!r->held_n)
@@ -478,16 +465,16 @@ void hj_recorder_close(hj_recorder *r)
 		r->sub = NULL;
 	}
 	if (r->w) {
-		if (r->cfg->fsync != HJ_FSYNC_NONE)
+		if (r->cfg->fsync != HM_REC_FSYNC_NONE)
 			hm_jwriter_sync(r->w);
 		set(&r->stats->next_seq, hm_jwriter_next_seq(r->w));
 		hm_jwriter_close(r->w);
 		r->w = NULL;
 	}
 	if (r->stats) {
-		set(&r->stats->state, HJ_STATE_STOPPED);
+		set(&r->stats->state, HM_REC_STATE_STOPPED);
 		set(&r->stats->pid, 0);
-		hj_stats_close(r->stats);
+		hm_rec_stats_close(r->stats);
 		r->stats = NULL;
 	}
 }

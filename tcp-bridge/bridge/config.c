@@ -116,7 +116,7 @@ const char *hm_slow_policy_name(hm_slow_policy p)
 
 bool hm_bridge_ring_name_ok(const char *s)
 {
-	_Static_assert(HM_BR_NAME_MAX == HERMES_NAME_MAX + 1, "bridge names are bus names");
+	_Static_assert(HM_BRIDGE_NAME_MAX == HERMES_NAME_MAX + 1, "bridge names are bus names");
 	return s[0] != '.' && hm_name_ok(s);
 }
 
@@ -132,7 +132,7 @@ static bool copy(char *dst, size_t cap, const char *src)
 /* Normalise a pattern list: commas or spaces between patterns. */
 static bool set_patterns(char *dst, const char *src)
 {
-	if (!copy(dst, HM_BR_PATTERNS, src))
+	if (!copy(dst, HM_BRIDGE_PATTERNS, src))
 		return false;
 	for (char *p = dst; *p; p++)
 		if (*p == ',' || *p == '\t')
@@ -323,8 +323,8 @@ static hermes_err set_link_rings(hm_bridge_cfg *c, hm_link_cfg *l, const char *v
 	l->nrings = 0;
 	for (char *save = NULL, *tok = strtok_r(buf, ", \t", &save); tok;
 	     tok = strtok_r(NULL, ", \t", &save)) {
-		if (l->nrings == HM_BR_LINK_RINGS)
-			return bad(c, "link %s: at most %d rings", l->name, HM_BR_LINK_RINGS);
+		if (l->nrings == HM_BRIDGE_LINK_RINGS)
+			return bad(c, "link %s: at most %d rings", l->name, HM_BRIDGE_LINK_RINGS);
 		hm_link_ring *r = &l->rings[l->nrings];
 		char *dir = strchr(tok, ':');
 		r->in = r->out = true;
@@ -359,7 +359,7 @@ static hm_ring_cfg *ring_cfg(hm_bridge_cfg *c, const char *name)
 	for (unsigned i = 0; i < c->nrings; i++)
 		if (!strcmp(c->rings[i].name, name))
 			return &c->rings[i];
-	if (c->nrings == HM_BR_MAX_RINGCFG || !hm_bridge_ring_name_ok(name))
+	if (c->nrings == HM_BRIDGE_MAX_RINGCFG || !hm_bridge_ring_name_ok(name))
 		return NULL;
 	hm_ring_cfg *r = &c->rings[c->nrings++];
 	copy(r->name, sizeof r->name, name);
@@ -369,7 +369,7 @@ static hm_ring_cfg *ring_cfg(hm_bridge_cfg *c, const char *name)
 hermes_err hm_bridge_cfg_add_journal(hm_bridge_cfg *c, const char *spec)
 {
 	const char *colon = strchr(spec, ':');
-	char name[HM_BR_NAME_MAX];
+	char name[HM_BRIDGE_NAME_MAX];
 	if (!colon || (size_t)(colon - spec) >= sizeof name)
 		return bad(c, "--journal '%s': want RING:DIR", spec);
 	memcpy(name, spec, (size_t)(colon - spec));
@@ -388,7 +388,7 @@ static hm_link_cfg *link_cfg(hm_bridge_cfg *c, const char *name)
 	for (unsigned i = 0; i < c->nlinks; i++)
 		if (!strcmp(c->links[i].name, name))
 			return &c->links[i];
-	if (c->nlinks == HM_BR_MAX_LINKS || strlen(name) >= sizeof c->links[0].name)
+	if (c->nlinks == HM_BRIDGE_MAX_LINKS || strlen(name) >= sizeof c->links[0].name)
 		return NULL;
 	hm_link_cfg *l = &c->links[c->nlinks++];
 	memset(l, 0, sizeof *l);
@@ -500,7 +500,7 @@ static hermes_err on_link_key(hm_bridge_cfg *c, const char *section, const char 
 	hermes_err err = HERMES_OK;
 	hm_link_cfg *l = link_cfg(c, section + 5);
 	if (!l)
-		err = bad(c, "[%s]: bad link name, or more than %d links", section, HM_BR_MAX_LINKS);
+		err = bad(c, "[%s]: bad link name, or more than %d links", section, HM_BRIDGE_MAX_LINKS);
 	else if (!strcmp(key, "connect")) {
 		char host[256];
 		uint16_t port;
@@ -636,7 +636,7 @@ hermes_err hm_bridge_cfg_add_link(hm_bridge_cfg *c, const char *spec, const char
 	snprintf(name, sizeof name, "link%u", c->nlinks + 1);
 	hm_link_cfg *l = link_cfg(c, name);
 	if (!l)
-		return bad(c, "at most %d links", HM_BR_MAX_LINKS);
+		return bad(c, "at most %d links", HM_BRIDGE_MAX_LINKS);
 	copy(l->address, sizeof l->address, addr);
 	if (identity && !copy(l->identity, sizeof l->identity, identity))
 		return bad(c, "--link-identity: too long");

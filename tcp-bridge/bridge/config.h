@@ -37,11 +37,11 @@
 #include <hermes/error.h>
 #include <hermes/protocol.h>
 
-#define HM_BR_NAME_MAX 48 /* bus and ring names, with the NUL */
-#define HM_BR_MAX_RINGCFG 64
-#define HM_BR_MAX_LINKS 16
-#define HM_BR_LINK_RINGS 32
-#define HM_BR_PATTERNS 512
+#define HM_BRIDGE_NAME_MAX 48 /* bus and ring names, with the NUL */
+#define HM_BRIDGE_MAX_RINGCFG 64
+#define HM_BRIDGE_MAX_LINKS 16
+#define HM_BRIDGE_LINK_RINGS 32
+#define HM_BRIDGE_PATTERNS 512
 
 /* What the bridge does with a subscriber that cannot keep up
  * (PROTOCOL.md "Flow control"). AUTO: hold on block rings, drop on
@@ -62,8 +62,8 @@ typedef enum hm_encrypt_mode {
 typedef struct hm_ident {
 	char name[HERMES_WIRE_NAME_MAX + 1];
 	uint8_t key[HERMES_AUTH_KEY_SIZE];
-	char publish[HM_BR_PATTERNS];	/* space-separated fnmatch patterns */
-	char subscribe[HM_BR_PATTERNS];
+	char publish[HM_BRIDGE_PATTERNS];	/* space-separated fnmatch patterns */
+	char subscribe[HM_BRIDGE_PATTERNS];
 	hm_slow_policy slow;		/* AUTO: no preference */
 	bool have_key;
 	bool hold; /* may hold back producers (HOLD subscriptions) */
@@ -73,7 +73,7 @@ typedef struct hm_ident {
 } hm_ident;
 
 typedef struct hm_ring_cfg {
-	char name[HM_BR_NAME_MAX];
+	char name[HM_BRIDGE_NAME_MAX];
 	hm_slow_policy slow;
 	/* The ring's journal directory (hermes-journal's `journal = DIR`), or
 	 * "": a SUBSCRIBE at a sequence the ring no longer holds is served
@@ -82,7 +82,7 @@ typedef struct hm_ring_cfg {
 } hm_ring_cfg;
 
 typedef struct hm_link_ring {
-	char name[HM_BR_NAME_MAX];
+	char name[HM_BRIDGE_NAME_MAX];
 	bool in;  /* import: subscribe there, publish here */
 	bool out; /* export: subscribe here, publish there */
 } hm_link_ring;
@@ -99,11 +99,11 @@ typedef struct hm_link_cfg {
 	bool plaintext; /* explicit opt-out: authenticated but not encrypted */
 	bool start_earliest; /* first connection: import from the oldest retained message */
 	unsigned nrings;
-	hm_link_ring rings[HM_BR_LINK_RINGS];
+	hm_link_ring rings[HM_BRIDGE_LINK_RINGS];
 } hm_link_cfg;
 
 typedef struct hm_bridge_cfg {
-	char bus[HM_BR_NAME_MAX];
+	char bus[HM_BRIDGE_NAME_MAX];
 	char listen[300];
 	char name[HERMES_WIRE_NAME_MAX + 1];
 	char auth_file[512];
@@ -139,9 +139,9 @@ typedef struct hm_bridge_cfg {
 	unsigned stats_mode;
 	int log_level; /* HM_DLOG_* (daemon/log.h) */
 	unsigned nrings;
-	hm_ring_cfg rings[HM_BR_MAX_RINGCFG];
+	hm_ring_cfg rings[HM_BRIDGE_MAX_RINGCFG];
 	unsigned nlinks;
-	hm_link_cfg links[HM_BR_MAX_LINKS];
+	hm_link_cfg links[HM_BRIDGE_MAX_LINKS];
 	/* From the auth file. */
 	unsigned nidents;
 	hm_ident *idents;

@@ -608,7 +608,7 @@ static void on_response(hm_conn *c, const hermes_wire_auth_response *r)
 /* The ring name of len bytes at p (from the wire) into out, checked. */
 static bool ring_name(const char *p, size_t len, char *out)
 {
-	if (len == 0 || len >= HM_BR_NAME_MAX)
+	if (len == 0 || len >= HM_BRIDGE_NAME_MAX)
 		return false;
 	memcpy(out, p, len);
 	out[len] = '\0';
@@ -643,7 +643,7 @@ static void on_bind(hm_conn *c, uint32_t ch, const hermes_wire_bind *b)
 		hm_conn_fatal(c, HERMES_EINVAL, "channel id %u is 0 or already in use", ch);
 		return;
 	}
-	char name[HM_BR_NAME_MAX];
+	char name[HM_BRIDGE_NAME_MAX];
 	if (!ring_name(b->ring, b->ring_len, name)) {
 		send_error(c, HERMES_ENOENT, ch, 0, false, "no ring '%.*s'",
 			   (int)(b->ring_len > 64 ? 64 : b->ring_len), b->ring);
@@ -882,7 +882,7 @@ static hm_slow_policy resolve_policy(const hm_conn *c, const hm_ringref *rr)
  * name into name. False: refused (an ERROR is sent, or the connection
  * failed). */
 static bool subscribe_allowed(hm_conn *c, uint32_t id, const hermes_wire_subscribe *sb,
-			      char name[HM_BR_NAME_MAX])
+			      char name[HM_BRIDGE_NAME_MAX])
 {
 	hm_server *s = c->srv;
 	if (id == 0 || id_in_use(c, id)) {
@@ -958,7 +958,7 @@ static void subscribe_refused(hm_conn *c, uint32_t id, hermes_err err, bool over
 static void on_subscribe(hm_conn *c, uint32_t id, const hermes_wire_subscribe *sb)
 {
 	hm_server *s = c->srv;
-	char name[HM_BR_NAME_MAX];
+	char name[HM_BRIDGE_NAME_MAX];
 	if (!subscribe_allowed(c, id, sb, name))
 		return;
 	hm_ringref *rr;

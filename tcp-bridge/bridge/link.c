@@ -102,7 +102,7 @@ struct hm_link {
 	uint64_t pub_seq;
 	uint32_t next_id;
 	unsigned nrings;
-	lring rings[HM_BR_LINK_RINGS];
+	lring rings[HM_BRIDGE_LINK_RINGS];
 	struct inflight *fifo;
 	unsigned head, count;
 	/* A DELIVER waiting for room in its local ring. */

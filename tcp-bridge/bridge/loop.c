@@ -67,7 +67,7 @@ typedef struct loop {
 	 * so sorted); see idle_check. */
 	hm_conn *idle_head, *idle_tail;
 	int spare_fd; /* kept open to refuse clients promptly at EMFILE */
-	hm_link *links[HM_BR_MAX_LINKS];
+	hm_link *links[HM_BRIDGE_MAX_LINKS];
 	unsigned nlinks;
 } loop;
 

@@ -248,8 +248,8 @@ static const hm_cli_flag flags[] = {
 /* The links and journals of the command line, added after its other flags. */
 typedef struct bridge_links {
 	unsigned nlinks, njournals;
-	const char *links[HM_BR_MAX_LINKS];
-	const char *journals[HM_BR_MAX_RINGCFG];
+	const char *links[HM_BRIDGE_MAX_LINKS];
+	const char *journals[HM_BRIDGE_MAX_RINGCFG];
 	const char *link_id, *link_key;
 	bool link_enc, link_plain;
 } bridge_links;
@@ -272,8 +272,8 @@ static int link_flag(void *user, const hm_cli_flag *flag, const char *arg)
 {
 	bridge_links *l = user;
 	switch (flag->id) {
-	case 'k': return append(l->links, &l->nlinks, HM_BR_MAX_LINKS, "links", arg);
-	case O_JOURNAL: return append(l->journals, &l->njournals, HM_BR_MAX_RINGCFG, "journals", arg);
+	case 'k': return append(l->links, &l->nlinks, HM_BRIDGE_MAX_LINKS, "links", arg);
+	case O_JOURNAL: return append(l->journals, &l->njournals, HM_BRIDGE_MAX_RINGCFG, "journals", arg);
 	case O_LINK_ID: l->link_id = arg; break;
 	case O_LINK_KEY: l->link_key = arg; break;
 	case O_LINK_ENC: l->link_enc = true; break;

@@ -106,7 +106,7 @@ struct hm_feed {
 /* What the bridge knows about one local ring. */
 struct hm_ringref {
 	bool used, stale;
-	char name[HM_BR_NAME_MAX];
+	char name[HM_BRIDGE_NAME_MAX];
 	hm_ring ring;
 	hermes_pub *pub; /* shared by every channel bound to the ring */
 	unsigned pub_refs, feeds;

@@ -226,7 +226,7 @@ static void ring_line(const char *ring, const char *fmt, ...)
 }
 
 /* The bridge's and the uplink's lines about a ring (hm_log_ring,
- * hn_log_ring) end in its ring= field, quoted when it has to be. */
+ * hm_nats_log_ring) end in its ring= field, quoted when it has to be. */
 static void test_ring_lines_end_in_a_ring_field(void **state)
 {
 	(void)state;

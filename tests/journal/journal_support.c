@@ -15,7 +15,7 @@
 #error "HERMES_JOURNAL_PATH must name the hermes-journal binary"
 #endif
 
-void hjt_init(hjt *t, const char *tag, uint64_t seg_size, uint64_t capacity, uint32_t max_msg,
+void ht_jr_init(hjt *t, const char *tag, uint64_t seg_size, uint64_t capacity, uint32_t max_msg,
 	      const char *journal_root)
 {
 	memset(t, 0, sizeof *t);
@@ -33,14 +33,14 @@ void hjt_init(hjt *t, const char *tag, uint64_t seg_size, uint64_t capacity, uin
 	snprintf(t->notify, sizeof t->notify, "%s/jnotify", run_dir);
 }
 
-void hjt_begin(hjt *t, const char *tag, uint64_t capacity, const char *conf)
+void ht_jr_begin(hjt *t, const char *tag, uint64_t capacity, const char *conf)
 {
-	hjt_init(t, tag, 64u << 20, capacity, 1024, NULL);
-	hjt_config(t, conf);
-	hjt_start(t, true);
+	ht_jr_init(t, tag, 64u << 20, capacity, 1024, NULL);
+	ht_jr_config(t, conf);
+	ht_jr_start(t, true);
 }
 
-void hjt_config(hjt *t, const char *extra)
+void ht_jr_config(hjt *t, const char *extra)
 {
 	FILE *f = fopen(t->conf, "w");
 	assert_non_null(f);
@@ -56,7 +56,7 @@ static void recorder_env(void)
 	unsetenv("HERMES_RUN_DIR");
 }
 
-void hjt_start(hjt *t, bool wait_ready)
+void ht_jr_start(hjt *t, bool wait_ready)
 {
 	if (t->notify_fd < 0)
 		t->notify_fd = ht_notify_open(t->notify);
@@ -68,12 +68,12 @@ void hjt_start(hjt *t, bool wait_ready)
 		ht_await_ready(t->notify_fd, &t->rec, 10000, "hermes-journal", t->log);
 }
 
-void hjt_stop(hjt *t)
+void ht_jr_stop(hjt *t)
 {
 	ht_proc_stop(&t->rec, 10000, "hermes-journal", t->log);
 }
 
-void hjt_kill(hjt *t)
+void ht_jr_kill(hjt *t)
 {
 	ht_proc_kill(&t->rec);
 }
@@ -92,7 +92,7 @@ static uint64_t journal_next(const hjt *t)
 	return n;
 }
 
-bool hjt_wait_journaled(hjt *t, uint64_t next, int timeout_ms)
+bool ht_jr_wait_journaled(hjt *t, uint64_t next, int timeout_ms)
 {
 	uint64_t deadline = ht_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	while (journal_next(t) < next) {
@@ -103,9 +103,9 @@ bool hjt_wait_journaled(hjt *t, uint64_t next, int timeout_ms)
 	return journal_next(t) == next;
 }
 
-const hj_stats *hjt_stats(hjt *t)
+const hm_rec_stats *ht_jr_stats(hjt *t)
 {
-	return hj_stats_open_readonly(t->dir);
+	return hm_rec_stats_open_readonly(t->dir);
 }
 
 static uint32_t len_of(uint64_t seq)
@@ -120,14 +120,14 @@ static void fill(uint8_t *p, uint32_t len, uint64_t seq)
 		p[k] = (uint8_t)(seq * 7 + k);
 }
 
-uint32_t hjt_fill(uint8_t *p, uint64_t seq)
+uint32_t ht_jr_fill(uint8_t *p, uint64_t seq)
 {
 	uint32_t len = len_of(seq);
 	fill(p, len, seq);
 	return len;
 }
 
-bool hjt_msg_ok(const void *data, uint32_t len, uint64_t seq)
+bool ht_jr_msg_ok(const void *data, uint32_t len, uint64_t seq)
 {
 	uint8_t p[128];
 	if (len != len_of(seq))
@@ -136,12 +136,12 @@ bool hjt_msg_ok(const void *data, uint32_t len, uint64_t seq)
 	return memcmp(p, data, len) == 0;
 }
 
-void hjt_publish(hjt *t, hermes_pub *pub, uint64_t from, uint64_t to)
+void ht_jr_publish(hjt *t, hermes_pub *pub, uint64_t from, uint64_t to)
 {
 	(void)t;
 	for (uint64_t i = from; i < to; i++) {
 		uint8_t p[128];
-		uint32_t len = hjt_fill(p, i);
+		uint32_t len = ht_jr_fill(p, i);
 		uint64_t seq;
 		hermes_err e = hermes_pub_send_timed(pub, p, len, &seq, 10000000000ll);
 		if (e != HERMES_OK)
@@ -150,43 +150,43 @@ void hjt_publish(hjt *t, hermes_pub *pub, uint64_t from, uint64_t to)
 	}
 }
 
-hermes_pub *hjt_pub(hjt *t)
+hermes_pub *ht_jr_pub(hjt *t)
 {
 	hermes_pub *pub;
 	assert_int_equal(hermes_pub_open(t->b.bus, t->ring, &pub), HERMES_OK);
 	return pub;
 }
 
-void hjt_send(hjt *t, uint64_t from, uint64_t to)
+void ht_jr_send(hjt *t, uint64_t from, uint64_t to)
 {
-	hermes_pub *pub = hjt_pub(t);
-	hjt_publish(t, pub, from, to);
+	hermes_pub *pub = ht_jr_pub(t);
+	ht_jr_publish(t, pub, from, to);
 	hermes_pub_close(pub);
 }
 
-void hjt_publish_journaled(hjt *t, hermes_pub *pub, uint64_t from, uint64_t to, int timeout_ms)
+void ht_jr_publish_journaled(hjt *t, hermes_pub *pub, uint64_t from, uint64_t to, int timeout_ms)
 {
-	hjt_publish(t, pub, from, to);
-	if (!hjt_wait_journaled(t, to, timeout_ms))
+	ht_jr_publish(t, pub, from, to);
+	if (!ht_jr_wait_journaled(t, to, timeout_ms))
 		fail_msg("the journal does not end at %llu %d ms after publishing (see %s)",
 			 (unsigned long long)to, timeout_ms, t->log);
 }
 
-void hjt_record(hjt *t, uint64_t from, uint64_t to, int timeout_ms)
+void ht_jr_record(hjt *t, uint64_t from, uint64_t to, int timeout_ms)
 {
-	hermes_pub *pub = hjt_pub(t);
-	hjt_publish_journaled(t, pub, from, to, timeout_ms);
+	hermes_pub *pub = ht_jr_pub(t);
+	ht_jr_publish_journaled(t, pub, from, to, timeout_ms);
 	hermes_pub_close(pub);
 }
 
-void hjt_journal(hjt *t, const char *tag, uint64_t capacity, const char *conf, uint64_t n)
+void ht_jr_journal(hjt *t, const char *tag, uint64_t capacity, const char *conf, uint64_t n)
 {
-	hjt_begin(t, tag, capacity, conf);
-	hjt_record(t, 0, n, 10000);
-	hjt_stop(t);
+	ht_jr_begin(t, tag, capacity, conf);
+	ht_jr_record(t, 0, n, 10000);
+	ht_jr_stop(t);
 }
 
-uint64_t hjt_ring_seq(hjt *t, hermes_start start)
+uint64_t ht_jr_ring_seq(hjt *t, hermes_start start)
 {
 	hermes_sub *s;
 	assert_int_equal(hermes_sub_open(t->b.bus, t->ring, start, 0, &s), HERMES_OK);
@@ -195,22 +195,22 @@ uint64_t hjt_ring_seq(hjt *t, hermes_start start)
 	return seq;
 }
 
-int hjt_produce(void *producer)
+int ht_jr_produce(void *producer)
 {
-	const hjt_producer *a = producer;
+	const ht_jr_producer *a = producer;
 	hermes_bus *bus;
 	if (hermes_bus_attach(a->bus, &bus) != HERMES_OK)
 		return 2;
 	hermes_pub *pub;
 	if (hermes_pub_open(bus, a->ring, &pub) != HERMES_OK)
 		return 3;
-	hjt_publish(NULL, pub, a->from, a->to);
+	ht_jr_publish(NULL, pub, a->from, a->to);
 	hermes_pub_close(pub);
 	hermes_bus_detach(bus);
 	return 0;
 }
 
-void hjt_verify_journal(hjt *t, uint64_t from, uint64_t to)
+void ht_jr_verify_journal(hjt *t, uint64_t from, uint64_t to)
 {
 	hm_jreader *r;
 	assert_int_equal(hm_jreader_open(t->dir, from, &r), HERMES_OK);
@@ -220,7 +220,7 @@ void hjt_verify_journal(hjt *t, uint64_t from, uint64_t to)
 		hermes_err e = hm_jreader_next(r, &it);
 		if (e != HERMES_OK)
 			fail_msg("journal ends at %llu, expected %llu", (unsigned long long)next, (unsigned long long)to);
-		if (it.kind != HM_JREAD_MSG || it.seq != next || !hjt_msg_ok(it.data, it.len, it.seq))
+		if (it.kind != HM_JREAD_MSG || it.seq != next || !ht_jr_msg_ok(it.data, it.len, it.seq))
 			fail_msg("journal at %llu: kind %d seq %llu count %llu len %u", (unsigned long long)next,
 				 it.kind, (unsigned long long)it.seq, (unsigned long long)it.count, it.len);
 		next++;
@@ -230,7 +230,7 @@ void hjt_verify_journal(hjt *t, uint64_t from, uint64_t to)
 	hm_jreader_close(r);
 }
 
-void hjt_flip(const char *dir, uint64_t first, uint64_t seq, uint32_t at, uint8_t mask)
+void ht_jr_flip(const char *dir, uint64_t first, uint64_t seq, uint32_t at, uint8_t mask)
 {
 	char path[400];
 	hm_jdir_path(path, sizeof path, dir, first);
@@ -259,9 +259,9 @@ void hjt_flip(const char *dir, uint64_t first, uint64_t seq, uint32_t at, uint8_
 	free(buf);
 }
 
-void hjt_cleanup(hjt *t)
+void ht_jr_cleanup(hjt *t)
 {
-	hjt_kill(t);
+	ht_jr_kill(t);
 	if (t->notify_fd >= 0)
 		close(t->notify_fd);
 	t->notify_fd = -1;

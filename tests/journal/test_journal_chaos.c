@@ -23,7 +23,7 @@ static hermes_pub *pub;
 static int teardown(void **state)
 {
 	(void)state;
-	hjt_kill(&T);
+	ht_jr_kill(&T);
 	hermes_pub_close(pub);
 	pub = NULL;
 	if (mnt[0]) {
@@ -31,7 +31,7 @@ static int teardown(void **state)
 		rmdir(mnt);
 		mnt[0] = '\0';
 	}
-	hjt_cleanup(&T);
+	ht_jr_cleanup(&T);
 	return 0;
 }
 
@@ -43,36 +43,36 @@ static void test_recorder_killed_at_random_points_loses_and_duplicates_nothing(v
 	 * whatever the recorder had not journaled when it was killed is still
 	 * there when it comes back: durable means nothing missing, nothing
 	 * twice. Small files put kills inside roll-overs too. */
-	hjt_init(&T, "jkill", 64u << 20, 8u << 20, 1024, NULL);
-	hjt_config(&T, "durable = true\nfile_size = 128K\n");
+	ht_jr_init(&T, "jkill", 64u << 20, 8u << 20, 1024, NULL);
+	ht_jr_config(&T, "durable = true\nfile_size = 128K\n");
 	hermes_sub *app;
 	assert_int_equal(hermes_sub_open(T.b.bus, T.ring, HERMES_START_EARLIEST, 0, &app), HERMES_OK);
-	pub = hjt_pub(&T);
+	pub = ht_jr_pub(&T);
 	uint64_t rs = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
 	uint64_t sent = 0;
 	const int kills = 120;
 	for (int i = 0; i < kills; i++) {
 		/* Half the kills land during start-up and recovery. */
-		hjt_start(&T, i % 2 == 0);
+		ht_jr_start(&T, i % 2 == 0);
 		uint64_t burst = ht_rand(&rs) % 700;
-		hjt_publish(&T, pub, sent, sent + burst);
+		ht_jr_publish(&T, pub, sent, sent + burst);
 		sent += burst;
 		usleep((useconds_t)(ht_rand(&rs) % 3000));
-		hjt_kill(&T);
+		ht_jr_kill(&T);
 	}
 	hermes_sub_close(app);
-	hjt_start(&T, true);
-	assert_true(hjt_wait_journaled(&T, sent, 30000));
-	hjt_stop(&T);
+	ht_jr_start(&T, true);
+	assert_true(ht_jr_wait_journaled(&T, sent, 30000));
+	ht_jr_stop(&T);
 	/* Every sequence once, in order, intact; no LOST, GAP or corrupt record. */
-	hjt_verify_journal(&T, 0, sent);
-	const hj_stats *s = hjt_stats(&T);
+	ht_jr_verify_journal(&T, 0, sent);
+	const hm_rec_stats *s = ht_jr_stats(&T);
 	assert_non_null(s);
 	print_message("%d kills, %llu messages, %llu recorder starts, %llu tails cut\n", kills,
 		      (unsigned long long)sent, (unsigned long long)hm_load_relaxed_u64(&s->restarts),
 		      (unsigned long long)hm_load_relaxed_u64(&s->torn_cuts));
 	assert_true(hm_load_relaxed_u64(&s->restarts) >= 2);
-	hj_stats_close(s);
+	hm_rec_stats_close(s);
 }
 
 /* A 1 MiB tmpfs for the journal; false (the test skips) without root. */
@@ -92,25 +92,25 @@ static bool small_disk(void)
 	return true;
 }
 
-static uint64_t counter(hm_atomic_u64 *(*pick)(hj_stats *))
+static uint64_t counter(hm_atomic_u64 *(*pick)(hm_rec_stats *))
 {
-	const hj_stats *s = hjt_stats(&T);
-	uint64_t v = s ? hm_load_relaxed_u64(pick((hj_stats *)s)) : 0;
-	hj_stats_close(s);
+	const hm_rec_stats *s = ht_jr_stats(&T);
+	uint64_t v = s ? hm_load_relaxed_u64(pick((hm_rec_stats *)s)) : 0;
+	hm_rec_stats_close(s);
 	return v;
 }
 
-static hm_atomic_u64 *disk_full_of(hj_stats *s)
+static hm_atomic_u64 *disk_full_of(hm_rec_stats *s)
 {
 	return &s->disk_full;
 }
 
-static hm_atomic_u64 *dropped_of(hj_stats *s)
+static hm_atomic_u64 *dropped_of(hm_rec_stats *s)
 {
 	return &s->dropped;
 }
 
-static hm_atomic_u64 *state_of(hj_stats *s)
+static hm_atomic_u64 *state_of(hm_rec_stats *s)
 {
 	return &s->state;
 }
@@ -137,10 +137,10 @@ static void full_disk(void **state)
 	const bool durable = *(bool *)*state;
 	if (!small_disk())
 		skip();
-	hjt_init(&T, durable ? "jfulld" : "jfulln", 64u << 20, 64u << 10, 1024, mnt);
-	hjt_config(&T, durable ? "durable = true\nfile_size = 256K\n" : "file_size = 256K\n");
-	hjt_start(&T, true);
-	pub = hjt_pub(&T);
+	ht_jr_init(&T, durable ? "jfulld" : "jfulln", 64u << 20, 64u << 10, 1024, mnt);
+	ht_jr_config(&T, durable ? "durable = true\nfile_size = 256K\n" : "file_size = 256K\n");
+	ht_jr_start(&T, true);
+	pub = ht_jr_pub(&T);
 	/* Publish until the disk is full; durable, until the ring is held too:
 	 * then the producer's timed send times out instead of anything being
 	 * lost. Not durable, producers are never held. */
@@ -148,7 +148,7 @@ static void full_disk(void **state)
 	for (;;) {
 		assert_true(ht_now_ns() < deadline);
 		uint8_t p[128];
-		uint32_t len = hjt_fill(p, sent);
+		uint32_t len = ht_jr_fill(p, sent);
 		hermes_err e = hermes_pub_send_timed(pub, p, len, NULL, 300000000);
 		if (e == HERMES_ETIMEDOUT && durable)
 			break;
@@ -161,11 +161,11 @@ static void full_disk(void **state)
 	/* Durable or not, nothing crashed: the recorder is alive and says why. */
 	int st;
 	assert_int_equal(waitpid(T.rec, &st, WNOHANG), 0);
-	assert_int_equal(counter(state_of), HJ_STATE_DISK_FULL);
-	const hj_stats *s = hjt_stats(&T);
+	assert_int_equal(counter(state_of), HM_REC_STATE_DISK_FULL);
+	const hm_rec_stats *s = ht_jr_stats(&T);
 	char err[256];
-	hj_stats_error_text(s, err);
-	hj_stats_close(s);
+	hm_rec_stats_error_text(s, err);
+	hm_rec_stats_close(s);
 	assert_non_null(strstr(err, "no space"));
 	FILE *f = fopen(T.log, "r");
 	assert_non_null(f);
@@ -177,7 +177,7 @@ static void full_disk(void **state)
 	assert_true(logged);
 	if (!durable) {
 		/* Not durable: producers are never held; messages are dropped and counted. */
-		hjt_publish(&T, pub, sent, sent + 3000);
+		ht_jr_publish(&T, pub, sent, sent + 3000);
 		sent += 3000;
 		deadline = ht_now_ns() + 10000000000ull;
 		while (counter(dropped_of) == 0)
@@ -185,13 +185,13 @@ static void full_disk(void **state)
 	}
 	/* Room again: recording resumes by itself. */
 	uint64_t from = delete_oldest_file();
-	hjt_publish(&T, pub, sent, sent + 100);
+	ht_jr_publish(&T, pub, sent, sent + 100);
 	sent += 100;
-	assert_true(hjt_wait_journaled(&T, sent, 20000));
-	assert_int_equal(counter(state_of), HJ_STATE_RECORDING);
-	hjt_stop(&T);
+	assert_true(ht_jr_wait_journaled(&T, sent, 20000));
+	assert_int_equal(counter(state_of), HM_REC_STATE_RECORDING);
+	ht_jr_stop(&T);
 	if (durable) {
-		hjt_verify_journal(&T, from, sent);
+		ht_jr_verify_journal(&T, from, sent);
 	} else {
 		/* The dropped messages are one LOST range, the rest intact. */
 		hm_jreader *r;
@@ -201,7 +201,7 @@ static void full_disk(void **state)
 		while (hm_jreader_next(r, &it) == HERMES_OK) {
 			if (it.kind == HM_JREAD_LOST)
 				lost += it.count;
-			else if (it.kind == HM_JREAD_MSG && hjt_msg_ok(it.data, it.len, it.seq))
+			else if (it.kind == HM_JREAD_MSG && ht_jr_msg_ok(it.data, it.len, it.seq))
 				msgs++;
 			else
 				fail_msg("unexpected record kind %d at %llu", it.kind, (unsigned long long)it.seq);

@@ -19,7 +19,7 @@ static char out[400];
 static int teardown(void **state)
 {
 	(void)state;
-	hjt_cleanup(&T);
+	ht_jr_cleanup(&T);
 	return 0;
 }
 
@@ -49,7 +49,7 @@ static void test_tail_reaches_into_the_journal_and_verify_finds_corruption(void 
 {
 	(void)state;
 	/* Far more than the 64 KiB ring holds: sequence 0 is long gone from it. */
-	hjt_journal(&T, "jctl", 64u << 10, "file_size = 256K\n", 10000);
+	ht_jr_journal(&T, "jctl", 64u << 10, "file_size = 256K\n", 10000);
 
 	const char *tail[] = {"tail", T.ring, "--from", "0", "--count", "10000", "--format", "hex",
 			      "--journal", T.dir, NULL};
@@ -72,7 +72,7 @@ static void test_tail_reaches_into_the_journal_and_verify_finds_corruption(void 
 
 	/* One flipped payload bit in sequence 5: verify names it and fails;
 	 * tail skips it and says so, never printing it. */
-	hjt_flip(T.dir, 0, 5, 10, 4);
+	ht_jr_flip(T.dir, 0, 5, 10, 4);
 	assert_int_equal(ctl(verify), 1);
 	assert_true(ht_file_has(out, "corrupt: sequence 5 (1 sequence(s))"));
 	const char *tail10[] = {"tail", T.ring, "--from", "3", "--count", "4", "--format", "hex",

@@ -23,7 +23,7 @@ static hjt T;
 static int teardown(void **state)
 {
 	(void)state;
-	hjt_cleanup(&T);
+	ht_jr_cleanup(&T);
 	return 0;
 }
 
@@ -58,9 +58,9 @@ static int wait_orphan(uint64_t *seq, char name[32])
 
 static uint64_t recorded(void)
 {
-	const hj_stats *s = hjt_stats(&T);
+	const hm_rec_stats *s = ht_jr_stats(&T);
 	uint64_t n = s ? hm_load_relaxed_u64(&s->messages) : 0;
-	hj_stats_close(s);
+	hm_rec_stats_close(s);
 	return n;
 }
 
@@ -69,11 +69,11 @@ static void test_durable_cursor_outlives_a_killed_recorder(void **state)
 	(void)state;
 	/* 64 KiB: a few hundred messages. Without the durable cursor the
 	 * producer laps the dead recorder's position at once. */
-	hjt_begin(&T, "jdkill", 64u << 10, "durable = true\nfile_size = 1M\n");
+	ht_jr_begin(&T, "jdkill", 64u << 10, "durable = true\nfile_size = 1M\n");
 	const uint64_t n = ht_scaled(60000);
 	const unsigned kills = 5;
-	hjt_producer a = {.bus = T.b.name, .ring = T.ring, .from = 0, .to = n};
-	pid_t p = ht_fork(hjt_produce, &a);
+	ht_jr_producer a = {.bus = T.b.name, .ring = T.ring, .from = 0, .to = n};
+	pid_t p = ht_fork(ht_jr_produce, &a);
 	for (unsigned k = 0; k < kills; k++) {
 		uint64_t want = (k + 1) * n / (kills + 2), deadline = ht_now_ns() + 30000000000ull;
 		while (recorded() < want) {
@@ -82,39 +82,39 @@ static void test_durable_cursor_outlives_a_killed_recorder(void **state)
 					 (unsigned long long)want);
 			usleep(500);
 		}
-		hjt_kill(&T);
+		ht_jr_kill(&T);
 		uint64_t at;
 		char name[32];
 		wait_orphan(&at, name);
 		/* The producer is held at the dead recorder's cursor: the ring
 		 * never runs more than its slots ahead of it. */
-		uint64_t tail = hjt_ring_seq(&T, HERMES_START_LATEST);
+		uint64_t tail = ht_jr_ring_seq(&T, HERMES_START_LATEST);
 		assert_true(tail >= at && tail - at <= 1024);
 		print_message("kill %u: cursor '%s' orphaned at %llu, ring tail %llu\n", k + 1, name,
 			      (unsigned long long)at, (unsigned long long)tail);
-		hjt_start(&T, true);
+		ht_jr_start(&T, true);
 	}
 	int st = ht_wait_child(p, 60000);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	assert_true(hjt_wait_journaled(&T, n, 20000));
-	hjt_stop(&T);
+	assert_true(ht_jr_wait_journaled(&T, n, 20000));
+	ht_jr_stop(&T);
 	/* Not one message missing, duplicated or recorded as lost. */
-	hjt_verify_journal(&T, 0, n);
-	const hj_stats *s = hjt_stats(&T);
+	ht_jr_verify_journal(&T, 0, n);
+	const hm_rec_stats *s = ht_jr_stats(&T);
 	assert_non_null(s);
 	assert_int_equal(hm_load_relaxed_u64(&s->lost), 0);
-	hj_stats_close(s);
+	hm_rec_stats_close(s);
 	assert_true(ht_file_has(T.log, "adopted at sequence"));
 }
 
 static void test_an_orphaned_cursor_holds_producers_until_the_operator_drops_it(void **state)
 {
 	(void)state;
-	hjt_begin(&T, "jddrop", 64u << 10, "durable = true\n");
-	hermes_pub *pub = hjt_pub(&T);
-	hjt_publish_journaled(&T, pub, 0, 1000, 10000);
+	ht_jr_begin(&T, "jddrop", 64u << 10, "durable = true\n");
+	hermes_pub *pub = ht_jr_pub(&T);
+	ht_jr_publish_journaled(&T, pub, 0, 1000, 10000);
 	/* A graceful stop keeps the cursor too (a restart or an upgrade). */
-	hjt_stop(&T);
+	ht_jr_stop(&T);
 	uint64_t at;
 	char name[32];
 	wait_orphan(&at, name);
@@ -129,7 +129,7 @@ static void test_an_orphaned_cursor_holds_producers_until_the_operator_drops_it(
 	hermes_err e = HERMES_OK;
 	for (; i < 3000 && e == HERMES_OK; i++) {
 		uint8_t p[128];
-		uint32_t len = hjt_fill(p, i);
+		uint32_t len = ht_jr_fill(p, i);
 		e = hermes_pub_send_timed(pub, p, len, NULL, 50000000);
 	}
 	assert_int_equal(e, HERMES_ETIMEDOUT);
@@ -152,7 +152,7 @@ static void test_an_orphaned_cursor_holds_producers_until_the_operator_drops_it(
 	assert_int_equal(ht_ctl(&T.b.d, drop, out, sizeof out), 0);
 	assert_non_null(strstr(out, "dropped"));
 	assert_true(orphan(&at, name) < 0);
-	hjt_publish(&T, pub, i, i + 2000);
+	ht_jr_publish(&T, pub, i, i + 2000);
 	hermes_pub_close(pub);
 	assert_int_equal(hermes_sub_drop_durable(T.b.bus, T.ring, name), HERMES_ENOENT);
 	assert_int_equal(hermes_sub_drop_durable(T.b.bus, T.ring, "bad name"), HERMES_EINVAL);

@@ -21,7 +21,7 @@ static hjt T;
 static int teardown(void **state)
 {
 	(void)state;
-	hjt_cleanup(&T);
+	ht_jr_cleanup(&T);
 	return 0;
 }
 
@@ -48,7 +48,7 @@ static uint64_t read_exactly(hermes_replay *r, uint64_t from, uint64_t to, int t
 		if (e != HERMES_OK)
 			fail_msg("replay at %llu: %s (seq %llu lost %llu)", (unsigned long long)next,
 				 hermes_strerror(e), (unsigned long long)m.seq, (unsigned long long)m.lost);
-		if (m.seq != next || m.gap != 0 || !hjt_msg_ok(m.data, m.len, m.seq))
+		if (m.seq != next || m.gap != 0 || !ht_jr_msg_ok(m.data, m.len, m.seq))
 			fail_msg("replay expected %llu, got seq %llu gap %llu len %u", (unsigned long long)next,
 				 (unsigned long long)m.seq, (unsigned long long)m.gap, m.len);
 		next++;
@@ -63,7 +63,7 @@ static uint64_t read_exactly(hermes_replay *r, uint64_t from, uint64_t to, int t
 static void test_subscriber_started_after_the_producer_finished_reads_everything(void **state)
 {
 	(void)state;
-	hjt_journal(&T, "jlate", 1u << 20, "", 20000);
+	ht_jr_journal(&T, "jlate", 1u << 20, "", 20000);
 	/* The producer is gone; the ring's own subscribers would start at its
 	 * end. A replay from 0 gets all of it from the journal. */
 	hermes_replay *r;
@@ -79,7 +79,7 @@ static void test_subscriber_started_after_the_producer_finished_reads_everything
 	assert_int_equal(read_exactly(r, 12345, 20000, 10000), UINT64_MAX);
 	assert_int_equal(hermes_replay_poll(r, &m), HERMES_EAGAIN);
 	assert_true(hermes_replay_is_live(r));
-	hjt_send(&T, 20000, 20010);
+	ht_jr_send(&T, 20000, 20010);
 	read_exactly(r, 20000, 20010, 10000);
 	hermes_replay_close(r);
 }
@@ -89,25 +89,25 @@ static void test_subscriber_started_after_the_producer_finished_reads_everything
 static void test_user_tags_are_recorded_and_replayed(void **state)
 {
 	(void)state;
-	hjt_begin(&T, "jtags", 1u << 20, "");
-	hermes_pub *pub = hjt_pub(&T);
+	ht_jr_begin(&T, "jtags", 1u << 20, "");
+	hermes_pub *pub = ht_jr_pub(&T);
 	for (uint64_t i = 0; i < 100; i++) {
 		uint8_t p[256];
-		uint32_t len = hjt_fill(p, i);
+		uint32_t len = ht_jr_fill(p, i);
 		uint32_t tag = i % 2 ? 0 : (uint32_t)(0xfffffff0u + i % 16);
 		assert_int_equal(hermes_pub_send_tagged(pub, p, len, tag, NULL, 10000000000ll),
 				 HERMES_OK);
 	}
 	hermes_pub_close(pub);
-	assert_true(hjt_wait_journaled(&T, 100, 10000));
-	hjt_stop(&T);
+	assert_true(ht_jr_wait_journaled(&T, 100, 10000));
+	ht_jr_stop(&T);
 	hermes_replay *r;
 	assert_int_equal(hermes_replay_open(NULL, T.ring, T.dir, 0, &r), HERMES_OK);
 	for (uint64_t i = 0; i < 100; i++) {
 		hermes_msg m;
 		assert_int_equal(hermes_replay_poll(r, &m), HERMES_OK);
 		assert_int_equal(m.seq, i);
-		assert_true(hjt_msg_ok(m.data, m.len, m.seq));
+		assert_true(ht_jr_msg_ok(m.data, m.len, m.seq));
 		assert_int_equal(m.tag, i % 2 ? 0 : 0xfffffff0u + i % 16);
 	}
 	assert_int_equal(hermes_replay_release(r), HERMES_OK);
@@ -119,17 +119,17 @@ static void test_replay_hands_over_to_live_exactly_once_while_the_producer_publi
 	(void)state;
 	/* A small block ring: the producer can only run as fast as the
 	 * recorder (and, once live, the replay) release it. */
-	hjt_begin(&T, "jmerge", 64u << 10, "durable = true\nfile_size = 1M\n");
+	ht_jr_begin(&T, "jmerge", 64u << 10, "durable = true\nfile_size = 1M\n");
 	const uint64_t n = ht_scaled(300000);
-	hjt_producer a = {.bus = T.b.name, .ring = T.ring, .from = 0, .to = n};
-	pid_t p = ht_fork(hjt_produce, &a);
-	assert_true(hjt_wait_journaled(&T, 0, 1) || true);
+	ht_jr_producer a = {.bus = T.b.name, .ring = T.ring, .from = 0, .to = n};
+	pid_t p = ht_fork(ht_jr_produce, &a);
+	assert_true(ht_jr_wait_journaled(&T, 0, 1) || true);
 	/* Start once some of it is journaled, while the producer still runs. */
 	uint64_t deadline = ht_now_ns() + 10000000000ull;
 	for (;;) {
-		const hj_stats *s = hjt_stats(&T);
+		const hm_rec_stats *s = ht_jr_stats(&T);
 		uint64_t rec = s ? hm_load_relaxed_u64(&s->messages) : 0;
-		hj_stats_close(s);
+		hm_rec_stats_close(s);
 		if (rec >= 1000)
 			break;
 		assert_true(ht_now_ns() < deadline);
@@ -145,37 +145,37 @@ static void test_replay_hands_over_to_live_exactly_once_while_the_producer_publi
 		      (unsigned long long)n);
 	assert_true(live_at > 0 && live_at < n);
 	hermes_replay_close(r);
-	assert_true(hjt_wait_journaled(&T, n, 20000));
-	hjt_stop(&T);
-	hjt_verify_journal(&T, 0, n);
+	assert_true(ht_jr_wait_journaled(&T, n, 20000));
+	ht_jr_stop(&T);
+	ht_jr_verify_journal(&T, 0, n);
 }
 
 static void test_durable_recorder_holds_producers_back_and_resumes_after_restart(void **state)
 {
 	(void)state;
-	hjt_begin(&T, "jdur", 64u << 10, "durable = true\nfsync = batch\nfile_size = 256K\n");
-	hermes_pub *pub = hjt_pub(&T);
+	ht_jr_begin(&T, "jdur", 64u << 10, "durable = true\nfsync = batch\nfile_size = 256K\n");
+	hermes_pub *pub = ht_jr_pub(&T);
 	/* Far more than the ring holds: every one waits for the recorder. */
-	hjt_publish_journaled(&T, pub, 0, 30000, 20000);
+	ht_jr_publish_journaled(&T, pub, 0, 30000, 20000);
 	/* While the recorder is down, the ring keeps what another subscriber
 	 * (an application reading it) has not released; the restarted
 	 * recorder takes exactly what it had not journaled from there. */
 	hermes_sub *app;
 	assert_int_equal(hermes_sub_open(T.b.bus, T.ring, HERMES_START_LATEST, 0, &app), HERMES_OK);
-	hjt_stop(&T);
-	hjt_publish(&T, pub, 30000, 30500);
-	hjt_start(&T, true);
+	ht_jr_stop(&T);
+	ht_jr_publish(&T, pub, 30000, 30500);
+	ht_jr_start(&T, true);
 	hermes_sub_close(app);
-	hjt_publish_journaled(&T, pub, 30500, 31000, 20000);
-	hjt_stop(&T);
+	ht_jr_publish_journaled(&T, pub, 30500, 31000, 20000);
+	ht_jr_stop(&T);
 	hermes_pub_close(pub);
-	hjt_verify_journal(&T, 0, 31000);
-	const hj_stats *s = hjt_stats(&T);
+	ht_jr_verify_journal(&T, 0, 31000);
+	const hm_rec_stats *s = ht_jr_stats(&T);
 	assert_non_null(s);
 	assert_int_equal(hm_load_relaxed_u64(&s->restarts), 2);
 	assert_int_equal(hm_load_relaxed_u64(&s->lost), 0);
 	assert_true(hm_load_relaxed_u64(&s->syncs) > 0);
-	hj_stats_close(s);
+	hm_rec_stats_close(s);
 	/* Retention kept every file: 31000 messages need several 256K files. */
 	uint64_t *seqs;
 	size_t nf;
@@ -206,7 +206,7 @@ static void test_gaps_and_corrupt_records_reach_the_replay_reader(void **state)
 	}
 	hm_jwriter_close(w);
 	/* Damage message 70's payload in place. */
-	hjt_flip(dir, 0, 70, 9, 0x20);
+	ht_jr_flip(dir, 0, 70, 9, 0x20);
 
 	hermes_replay *r;
 	assert_int_equal(hermes_replay_open(NULL, "rec", dir, 30, &r), HERMES_OK);
@@ -225,7 +225,7 @@ static void test_gaps_and_corrupt_records_reach_the_replay_reader(void **state)
 		assert_int_equal(e, HERMES_OK);
 		assert_int_equal(m.seq, q);
 		assert_int_equal(m.gap, q == 42 ? 2 : 0);
-		assert_true(hjt_msg_ok(m.data, m.len, q));
+		assert_true(ht_jr_msg_ok(m.data, m.len, q));
 	}
 	assert_int_equal(hermes_replay_poll(r, &m), HERMES_EAGAIN);
 	hermes_replay_close(r);
@@ -253,13 +253,13 @@ static void hand_over_race(void **state)
 	hermes_bus *bus = B.bus;
 	hermes_pub *pub;
 	assert_int_equal(hermes_pub_open(bus, "rec", &pub), HERMES_OK);
-	hjt_publish(NULL, pub, 0, 300); /* the ring keeps only the last few dozen */
+	ht_jr_publish(NULL, pub, 0, 300); /* the ring keeps only the last few dozen */
 	hm_jopts o = {.file_size = 64u << 10, .index_stride = 4096};
 	hm_jwriter *w;
 	assert_int_equal(hm_jwriter_open(dir, "rec", hermes_bus_id(bus), &o, &w, NULL), HERMES_OK);
 	uint8_t p[128];
 	for (uint64_t q = 0; q < 50; q++)
-		assert_int_equal(hm_jwriter_msg(w, q, p, hjt_fill(p, q)), HERMES_OK);
+		assert_int_equal(hm_jwriter_msg(w, q, p, ht_jr_fill(p, q)), HERMES_OK);
 
 	hermes_replay *r;
 	assert_int_equal(hermes_replay_open(bus, "rec", dir, 0, &r), HERMES_OK);
@@ -267,7 +267,7 @@ static void hand_over_race(void **state)
 	for (uint64_t q = 0; q < 50; q++) {
 		assert_int_equal(hermes_replay_poll(r, &m), HERMES_OK);
 		assert_int_equal(m.seq, q);
-		assert_true(hjt_msg_ok(m.data, m.len, q));
+		assert_true(ht_jr_msg_ok(m.data, m.len, q));
 	}
 	/* The journal ends at 50; the ring no longer has 50: back to the journal. */
 	assert_int_equal(hermes_replay_poll(r, &m), HERMES_EAGAIN);
@@ -276,7 +276,7 @@ static void hand_over_race(void **state)
 	uint64_t next = 50;
 	if (journal_catches_up) {
 		for (uint64_t q = 50; q < 300; q++)
-			assert_int_equal(hm_jwriter_msg(w, q, p, hjt_fill(p, q)), HERMES_OK);
+			assert_int_equal(hm_jwriter_msg(w, q, p, ht_jr_fill(p, q)), HERMES_OK);
 	} else {
 		/* A real loss: from 50 up to what the ring still holds. */
 		assert_int_equal(hermes_replay_poll(r, &m), HERMES_ELOST);
@@ -290,7 +290,7 @@ static void hand_over_race(void **state)
 	uint64_t deadline = ht_now_ns() + 10000000000ull;
 	for (uint64_t end = 300; end <= 310; end += 10) {
 		if (end == 310)
-			hjt_publish(NULL, pub, 300, 310);
+			ht_jr_publish(NULL, pub, 300, 310);
 		while (next < end) {
 			hermes_err e = hermes_replay_poll(r, &m);
 			if (e == HERMES_EAGAIN) {
@@ -300,7 +300,7 @@ static void hand_over_race(void **state)
 			assert_int_equal(e, HERMES_OK);
 			assert_int_equal(m.seq, next);
 			assert_int_equal(m.gap, 0);
-			assert_true(hjt_msg_ok(m.data, m.len, m.seq));
+			assert_true(ht_jr_msg_ok(m.data, m.len, m.seq));
 			next++;
 		}
 		assert_int_equal(hermes_replay_release(r), HERMES_OK);
@@ -318,31 +318,31 @@ static void hand_over_race(void **state)
 static void test_recorder_refuses_a_ring_that_was_created_again(void **state)
 {
 	(void)state;
-	hjt_journal(&T, "jrecreate", 64u << 10, "", 100);
+	ht_jr_journal(&T, "jrecreate", 64u << 10, "", 100);
 	/* The same name, a new ring: its sequences start at 0 again. */
 	assert_int_equal(hermes_ring_delete(T.b.bus, T.ring, 0), HERMES_OK);
 	hermes_ring_config rc = {.name = T.ring, .capacity = 64u << 10, .max_msg = 1024,
 				 .policy = HERMES_POLICY_BLOCK};
 	assert_int_equal(hermes_ring_create(T.b.bus, &rc), HERMES_OK);
-	hjt_send(&T, 0, 10);
-	hjt_start(&T, true);
+	ht_jr_send(&T, 0, 10);
+	ht_jr_start(&T, true);
 	/* It says so and records nothing: not a silent skip to sequence 100. */
-	const hj_stats *s = hjt_stats(&T);
+	const hm_rec_stats *s = ht_jr_stats(&T);
 	assert_non_null(s);
-	assert_int_equal(hm_load_relaxed_u64(&s->state), HJ_STATE_WAIT_RING);
+	assert_int_equal(hm_load_relaxed_u64(&s->state), HM_REC_STATE_WAIT_RING);
 	char err[256];
-	hj_stats_error_text(s, err);
-	hj_stats_close(s);
+	hm_rec_stats_error_text(s, err);
+	hm_rec_stats_close(s);
 	assert_non_null(strstr(err, "re-created"));
-	hjt_stop(&T);
-	hjt_verify_journal(&T, 0, 100);
+	ht_jr_stop(&T);
+	ht_jr_verify_journal(&T, 0, 100);
 }
 
 static void test_retention_deletes_old_files_and_replay_reports_them_lost(void **state)
 {
 	(void)state;
-	hjt_begin(&T, "jret", 64u << 10, "file_size = 128K\nretention_bytes = 512K\n");
-	hjt_record(&T, 0, 20000, 10000);
+	ht_jr_begin(&T, "jret", 64u << 10, "file_size = 128K\nretention_bytes = 512K\n");
+	ht_jr_record(&T, 0, 20000, 10000);
 	/* Retention runs once a second: wait for it (with a deadline). */
 	uint64_t deadline = ht_now_ns() + 10000000000ull, first = 0;
 	for (;;) {
@@ -357,10 +357,10 @@ static void test_retention_deletes_old_files_and_replay_reports_them_lost(void *
 		usleep(10000);
 	}
 	assert_true(first > 0);
-	hjt_stop(&T);
-	const hj_stats *s = hjt_stats(&T);
+	ht_jr_stop(&T);
+	const hm_rec_stats *s = ht_jr_stats(&T);
 	assert_true(hm_load_relaxed_u64(&s->files_deleted) > 0);
-	hj_stats_close(s);
+	hm_rec_stats_close(s);
 	/* From 0: what retention dropped is one loss, then everything else. */
 	hermes_replay *r;
 	assert_int_equal(hermes_replay_open(NULL, T.ring, T.dir, 0, &r), HERMES_OK);

@@ -28,14 +28,14 @@
 #endif
 
 /* What the tests started, so that a failed test (cmocka jumps out of it)
- * still leaves no process, bus or directory behind: hnt_teardown cleans up
+ * still leaves no process, bus or directory behind: ht_nats_teardown cleans up
  * whatever is registered. The objects are the tests' static ones. */
 #define MAX_REG 16
-static hnt_server *reg_servers[MAX_REG];
-static hnt_uplink *reg_uplinks[MAX_REG];
-static hnt_bus *reg_buses[MAX_REG];
-static hnt_producer *reg_producers[MAX_REG];
-static hnt_consumer *reg_consumers[MAX_REG];
+static ht_nats_server *reg_servers[MAX_REG];
+static ht_nats_uplink *reg_uplinks[MAX_REG];
+static ht_nats_bus *reg_buses[MAX_REG];
+static ht_nats_producer *reg_producers[MAX_REG];
+static ht_nats_consumer *reg_consumers[MAX_REG];
 
 static void reg_add(void **table, void *p)
 {
@@ -56,7 +56,7 @@ static void reg_del(void **table, void *p)
 			table[i] = NULL;
 }
 
-int hnt_teardown(void **state)
+int ht_nats_teardown(void **state)
 {
 	(void)state;
 	for (unsigned i = 0; i < MAX_REG; i++)
@@ -67,16 +67,16 @@ int hnt_teardown(void **state)
 		}
 	for (unsigned i = 0; i < MAX_REG; i++)
 		if (reg_consumers[i])
-			hnt_consumer_join(reg_consumers[i]);
+			ht_nats_consumer_join(reg_consumers[i]);
 	for (unsigned i = 0; i < MAX_REG; i++)
 		if (reg_uplinks[i])
-			hnt_uplink_kill(reg_uplinks[i]);
+			ht_nats_uplink_kill(reg_uplinks[i]);
 	for (unsigned i = 0; i < MAX_REG; i++)
 		if (reg_buses[i])
-			hnt_bus_cleanup(reg_buses[i]);
+			ht_nats_bus_cleanup(reg_buses[i]);
 	for (unsigned i = 0; i < MAX_REG; i++)
 		if (reg_servers[i])
-			hnt_server_cleanup(reg_servers[i]);
+			ht_nats_server_cleanup(reg_servers[i]);
 	return 0;
 }
 
@@ -93,7 +93,7 @@ static void nap_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-const char *hnt_nats_server_path(void)
+const char *ht_nats_nats_server_path(void)
 {
 	static char found[512];
 	if (found[0])
@@ -115,10 +115,10 @@ const char *hnt_nats_server_path(void)
 	return NULL;
 }
 
-int hnt_group_setup(void **state)
+int ht_nats_group_setup(void **state)
 {
 	(void)state;
-	if (!hnt_nats_server_path()) {
+	if (!ht_nats_nats_server_path()) {
 		printf("SKIP: nats-server is not installed (Debian: apt-get install nats-server); "
 		       "the NATS uplink tests need it\n");
 		exit(77);
@@ -127,7 +127,7 @@ int hnt_group_setup(void **state)
 	return 0;
 }
 
-int hnt_free_port(void)
+int ht_nats_free_port(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -139,12 +139,12 @@ int hnt_free_port(void)
 	return ntohs(sa.sin_port);
 }
 
-void hnt_server_init(hnt_server *s, const char *name, bool js)
+void ht_nats_server_init(ht_nats_server *s, const char *name, bool js)
 {
 	memset(s, 0, sizeof *s);
 	snprintf(s->name, sizeof s->name, "%s", name);
 	s->js = js;
-	s->port = hnt_free_port();
+	s->port = ht_nats_free_port();
 	snprintf(s->dir, sizeof s->dir, "/tmp/hermes-nats-test-XXXXXX");
 	if (!mkdtemp(s->dir))
 		fail_msg("mkdtemp: %s", strerror(errno));
@@ -152,10 +152,10 @@ void hnt_server_init(hnt_server *s, const char *name, bool js)
 	reg_add((void **)reg_servers, s);
 }
 
-void hnt_cluster_init(hnt_server *s, unsigned n, const char *cluster_name)
+void ht_nats_cluster_init(ht_nats_server *s, unsigned n, const char *cluster_name)
 {
 	for (unsigned i = 0; i < n; i++) {
-		s[i].cluster_port = hnt_free_port();
+		s[i].cluster_port = ht_nats_free_port();
 		snprintf(s[i].cluster_name, sizeof s[i].cluster_name, "%s", cluster_name);
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -168,7 +168,7 @@ void hnt_cluster_init(hnt_server *s, unsigned n, const char *cluster_name)
 	}
 }
 
-void hnt_server_url(const hnt_server *s, char *buf, size_t len)
+void ht_nats_server_url(const ht_nats_server *s, char *buf, size_t len)
 {
 	snprintf(buf, len, "nats://127.0.0.1:%d", s->port);
 }
@@ -184,7 +184,7 @@ static bool port_open(int port)
 	return ok;
 }
 
-void hnt_server_start(hnt_server *s)
+void ht_nats_server_start(ht_nats_server *s)
 {
 	char port[16], cport[64], store[160];
 	snprintf(port, sizeof port, "%d", s->port);
@@ -212,7 +212,7 @@ void hnt_server_start(hnt_server *s)
 		argv[n++] = s->pass;
 	}
 	argv[n] = NULL;
-	ht_spawn_spec spec = {.path = hnt_nats_server_path(), .argv = argv, .log = s->log,
+	ht_spawn_spec spec = {.path = ht_nats_nats_server_path(), .argv = argv, .log = s->log,
 			      .prepare = die_with_parent};
 	pid_t pid = ht_spawn(&spec);
 	s->pid = pid;
@@ -225,7 +225,7 @@ void hnt_server_start(hnt_server *s)
 				 s->log);
 		}
 		if (ht_now_ns() > deadline) {
-			hnt_server_kill(s);
+			ht_nats_server_kill(s);
 			fail_msg("nats-server %s did not accept connections within 10 s; see %s",
 				 s->name, s->log);
 		}
@@ -233,14 +233,14 @@ void hnt_server_start(hnt_server *s)
 	}
 }
 
-void hnt_server_stop(hnt_server *s)
+void ht_nats_server_stop(ht_nats_server *s)
 {
 	if (s->pid <= 0)
 		return;
 	ht_proc_terminate(&s->pid, 15000);
 }
 
-void hnt_server_kill(hnt_server *s)
+void ht_nats_server_kill(ht_nats_server *s)
 {
 	if (s->pid <= 0)
 		return;
@@ -252,10 +252,10 @@ void hnt_server_kill(hnt_server *s)
 		nap_ms(10);
 }
 
-void hnt_server_cleanup(hnt_server *s)
+void ht_nats_server_cleanup(ht_nats_server *s)
 {
 	reg_del((void **)reg_servers, s);
-	hnt_server_kill(s);
+	ht_nats_server_kill(s);
 	if (!s->dir[0])
 		return;
 	char cmd[256];
@@ -266,7 +266,7 @@ void hnt_server_cleanup(hnt_server *s)
 
 /* ---- buses ---- */
 
-void hnt_bus_start(hnt_bus *b, const char *tag, const char *rings_ini)
+void ht_nats_bus_start(ht_nats_bus *b, const char *tag, const char *rings_ini)
 {
 	memset(b, 0, sizeof *b);
 	ht_daemon_init(&b->d, tag);
@@ -274,13 +274,13 @@ void hnt_bus_start(hnt_bus *b, const char *tag, const char *rings_ini)
 	char text[1024];
 	if ((size_t)snprintf(text, sizeof text, "[bus]\nsize = 256M\n%s", rings_ini) >= sizeof text)
 		fail_msg("hermesd.conf of bus %s: the rings take over %zu bytes", tag, sizeof text);
-	/* hnt_bus_cleanup kills hermesd and removes the segment itself. */
+	/* ht_nats_bus_cleanup kills hermesd and removes the segment itself. */
 	ht_daemon_start_config(&b->d, text);
 	b->bus = ht_daemon_attach(&b->d);
 	snprintf(b->state_path, sizeof b->state_path, "/dev/shm/hermes-nats.%s", b->d.bus);
 }
 
-void hnt_bus_cleanup(hnt_bus *b)
+void ht_nats_bus_cleanup(ht_nats_bus *b)
 {
 	reg_del((void **)reg_buses, b);
 	if (b->bus)
@@ -292,7 +292,7 @@ void hnt_bus_cleanup(hnt_bus *b)
 
 /* ---- uplinks ---- */
 
-void hnt_uplink_init(hnt_uplink *u, const hnt_bus *b, const char *const *args)
+void ht_nats_uplink_init(ht_nats_uplink *u, const ht_nats_bus *b, const char *const *args)
 {
 	memset(u, 0, sizeof *u);
 	snprintf(u->bus, sizeof u->bus, "%s", b->d.bus);
@@ -317,7 +317,7 @@ static void uplink_env(void)
 	unsetenv("HERMES_NATS_URL");
 }
 
-void hnt_uplink_spawn(hnt_uplink *u)
+void ht_nats_uplink_spawn(ht_nats_uplink *u)
 {
 	ht_spawn_spec spec = {.path = HERMES_NATS_PATH, .argv = u->argv, .log = u->log,
 			      .prepare = uplink_env};
@@ -326,25 +326,25 @@ void hnt_uplink_spawn(hnt_uplink *u)
 	reg_add((void **)reg_uplinks, u);
 }
 
-static bool directions_running(const hn_state_header *h, pid_t pid)
+static bool directions_running(const hm_nats_state_header *h, pid_t pid)
 {
-	if ((pid_t)HNT_LD(h->pid) != pid)
+	if ((pid_t)HT_NATS_LD(h->pid) != pid)
 		return false;
 	bool any = false;
-	for (unsigned i = 0; i < HN_STATE_MAX_RINGS; i++) {
-		const hn_ring_state *r = hn_state_ring((hn_state_header *)h, i);
+	for (unsigned i = 0; i < HM_NATS_STATE_MAX_RINGS; i++) {
+		const hm_nats_ring_state *r = hm_nats_state_ring((hm_nats_state_header *)h, i);
 		if (!hm_load_acquire_u32(&r->configured))
 			continue;
 		any = true;
-		if ((r->dir & HN_DIR_OUT) && HNT_LD(r->out.state) != HN_W_RUNNING)
+		if ((r->dir & HM_NATS_DIR_OUT) && HT_NATS_LD(r->out.state) != HM_NATS_W_RUNNING)
 			return false;
-		if ((r->dir & HN_DIR_IN) && HNT_LD(r->in.state) != HN_W_RUNNING)
+		if ((r->dir & HM_NATS_DIR_IN) && HT_NATS_LD(r->in.state) != HM_NATS_W_RUNNING)
 			return false;
 	}
 	return any;
 }
 
-void hnt_uplink_wait_running(hnt_uplink *u, int deadline_ms)
+void ht_nats_uplink_wait_running(ht_nats_uplink *u, int deadline_ms)
 {
 	char path[160], err[300];
 	snprintf(path, sizeof path, "/dev/shm/hermes-nats.%s", u->bus);
@@ -355,9 +355,9 @@ void hnt_uplink_wait_running(hnt_uplink *u, int deadline_ms)
 			u->pid = 0;
 			fail_msg("hermes-nats exited during start-up (status %d); see %s", st, u->log);
 		}
-		const hn_state_header *h = hn_state_map_readonly(path, err, sizeof err);
+		const hm_nats_state_header *h = hm_nats_state_map_readonly(path, err, sizeof err);
 		bool ok = h && directions_running(h, u->pid);
-		hn_state_unmap(h);
+		hm_nats_state_unmap(h);
 		if (ok)
 			return;
 		if (ht_now_ns() > deadline)
@@ -367,24 +367,24 @@ void hnt_uplink_wait_running(hnt_uplink *u, int deadline_ms)
 	}
 }
 
-void hnt_uplink_start(hnt_uplink *u, int deadline_ms)
+void ht_nats_uplink_start(ht_nats_uplink *u, int deadline_ms)
 {
-	hnt_uplink_spawn(u);
-	hnt_uplink_wait_running(u, deadline_ms);
+	ht_nats_uplink_spawn(u);
+	ht_nats_uplink_wait_running(u, deadline_ms);
 }
 
-void hnt_uplink_stop(hnt_uplink *u)
+void ht_nats_uplink_stop(ht_nats_uplink *u)
 {
 	reg_del((void **)reg_uplinks, u);
 	ht_proc_stop(&u->pid, 20000, "hermes-nats", u->log);
 }
 
-void hnt_uplink_kill(hnt_uplink *u)
+void ht_nats_uplink_kill(ht_nats_uplink *u)
 {
 	ht_proc_kill(&u->pid);
 }
 
-uint64_t hnt_rss_anon(pid_t pid)
+uint64_t ht_nats_rss_anon(pid_t pid)
 {
 	char path[64], line[256];
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
@@ -399,19 +399,19 @@ uint64_t hnt_rss_anon(pid_t pid)
 	return kb * 1024;
 }
 
-const hn_state_header *hnt_state(const hnt_bus *b)
+const hm_nats_state_header *ht_nats_state(const ht_nats_bus *b)
 {
 	char err[300];
-	const hn_state_header *h = hn_state_map_readonly(b->state_path, err, sizeof err);
+	const hm_nats_state_header *h = hm_nats_state_map_readonly(b->state_path, err, sizeof err);
 	if (!h)
 		fail_msg("uplink state: %s", err);
 	return h;
 }
 
-const hn_ring_state *hnt_ring_state(const hn_state_header *h, const char *ring)
+const hm_nats_ring_state *ht_nats_ring_state(const hm_nats_state_header *h, const char *ring)
 {
-	for (unsigned i = 0; i < HN_STATE_MAX_RINGS; i++) {
-		const hn_ring_state *r = hn_state_ring((hn_state_header *)h, i);
+	for (unsigned i = 0; i < HM_NATS_STATE_MAX_RINGS; i++) {
+		const hm_nats_ring_state *r = hm_nats_state_ring((hm_nats_state_header *)h, i);
 		if (!strcmp(r->name, ring))
 			return r;
 	}
@@ -423,7 +423,7 @@ const hn_ring_state *hnt_ring_state(const hn_state_header *h, const char *ring)
 
 static void *produce(void *arg)
 {
-	hnt_producer *p = arg;
+	ht_nats_producer *p = arg;
 	hermes_pub *pub;
 	p->err = hermes_pub_open(p->bus, p->ring, &pub);
 	if (p->err)
@@ -464,7 +464,7 @@ static void *produce(void *arg)
 	return NULL;
 }
 
-void hnt_producer_start(hnt_producer *p)
+void ht_nats_producer_start(ht_nats_producer *p)
 {
 	atomic_store(&p->produced, 0);
 	atomic_store(&p->full_waits, 0);
@@ -475,7 +475,7 @@ void hnt_producer_start(hnt_producer *p)
 	reg_add((void **)reg_producers, p);
 }
 
-void hnt_producer_join(hnt_producer *p)
+void ht_nats_producer_join(ht_nats_producer *p)
 {
 	reg_del((void **)reg_producers, p);
 	pthread_join(p->thread, NULL);
@@ -483,7 +483,7 @@ void hnt_producer_join(hnt_producer *p)
 		fail_msg("producer %u on %s: %s", p->k, p->ring, hermes_strerror(p->err));
 }
 
-static void check(hnt_consumer *c, const hermes_msg *m)
+static void check(ht_nats_consumer *c, const hermes_msg *m)
 {
 	const uint8_t *p = m->data;
 	uint32_t k;
@@ -499,7 +499,7 @@ static void check(hnt_consumer *c, const hermes_msg *m)
 		memcpy(&i, p + 12, 8);
 		if (sum != ht_fnv1a(p + 8, m->len - 8))
 			what = "checksum mismatch";
-		else if (k >= HNT_MAX_K)
+		else if (k >= HT_NATS_MAX_K)
 			what = "unknown producer";
 		else if (m->len != ht_traffic_len(k, i))
 			what = "wrong length";
@@ -512,7 +512,7 @@ static void check(hnt_consumer *c, const hermes_msg *m)
 			snprintf(c->first_error, sizeof c->first_error,
 				 "ring seq %llu: %s (producer %u counter %llu, expected %lld)",
 				 (unsigned long long)m->seq, what, k, (unsigned long long)i,
-				 k < HNT_MAX_K ? (long long)c->next[k] : -1ll);
+				 k < HT_NATS_MAX_K ? (long long)c->next[k] : -1ll);
 		return;
 	}
 	if (c->next[k] < 0)
@@ -531,7 +531,7 @@ static void on_msg(void *ctx, const hermes_msg *m)
 
 static void *consume(void *arg)
 {
-	hnt_consumer *c = arg;
+	ht_nats_consumer *c = arg;
 	while (!atomic_load(&c->stop)) {
 		hermes_err err = hermes_sub_wait(c->sub, HERMES_WAIT_BLOCK, 100000000);
 		if (err != HERMES_OK)
@@ -542,12 +542,12 @@ static void *consume(void *arg)
 	return NULL;
 }
 
-void hnt_consumer_start(hnt_consumer *c, hermes_bus *bus, const char *ring)
+void ht_nats_consumer_start(ht_nats_consumer *c, hermes_bus *bus, const char *ring)
 {
 	memset(c, 0, sizeof *c);
 	c->bus = bus;
 	c->ring = ring;
-	for (unsigned k = 0; k < HNT_MAX_K; k++) {
+	for (unsigned k = 0; k < HT_NATS_MAX_K; k++) {
 		c->next[k] = -1;
 		atomic_store(&c->first[k], -1);
 	}
@@ -559,7 +559,7 @@ void hnt_consumer_start(hnt_consumer *c, hermes_bus *bus, const char *ring)
 	reg_add((void **)reg_consumers, c);
 }
 
-void hnt_consumer_join(hnt_consumer *c)
+void ht_nats_consumer_join(ht_nats_consumer *c)
 {
 	reg_del((void **)reg_consumers, c);
 	atomic_store(&c->stop, true);
@@ -568,7 +568,7 @@ void hnt_consumer_join(hnt_consumer *c)
 	c->sub = NULL;
 }
 
-bool hnt_wait_until(bool (*cond)(void *), void *arg, int deadline_ms)
+bool ht_nats_wait_until(bool (*cond)(void *), void *arg, int deadline_ms)
 {
 	uint64_t deadline = ht_now_ns() + (uint64_t)deadline_ms * 1000000u;
 	while (!cond(arg)) {
@@ -579,7 +579,7 @@ bool hnt_wait_until(bool (*cond)(void *), void *arg, int deadline_ms)
 	return true;
 }
 
-double hnt_env_seconds(const char *name, double dflt)
+double ht_nats_env_seconds(const char *name, double dflt)
 {
 	const char *v = getenv(name);
 	if (!v || !*v)
@@ -589,20 +589,20 @@ double hnt_env_seconds(const char *name, double dflt)
 	return *end || d < 0 ? dflt : d;
 }
 
-bool hnt_reached(void *arg)
+bool ht_nats_reached(void *arg)
 {
-	hnt_progress *p = arg;
+	ht_nats_progress *p = arg;
 	uint64_t got = atomic_load(&p->c->received[p->k]);
 	if (p->rs) {
 		int64_t first = atomic_load(&p->c->first[p->k]);
-		got += HNT_LD(p->rs->in.lost) + (uint64_t)(first > 0 ? first : 0);
+		got += HT_NATS_LD(p->rs->in.lost) + (uint64_t)(first > 0 ? first : 0);
 	}
 	return got >= p->want || atomic_load(&p->c->bad);
 }
 
 /* Either consumer's total changed since total[] was taken. */
 typedef struct quiet {
-	hnt_consumer *c[2];
+	ht_nats_consumer *c[2];
 	uint64_t total[2];
 } quiet;
 
@@ -612,63 +612,63 @@ static bool moved(void *arg)
 	return atomic_load(&q->c[0]->total) != q->total[0] || atomic_load(&q->c[1]->total) != q->total[1];
 }
 
-void hnt_pair_buses(hnt_pair *p, const char *tag, const char *rings_ini)
+void ht_nats_pair_buses(ht_nats_pair *p, const char *tag, const char *rings_ini)
 {
 	char tag_a[32], tag_b[32];
 	snprintf(tag_a, sizeof tag_a, "%sa", tag);
 	snprintf(tag_b, sizeof tag_b, "%sb", tag);
-	hnt_bus_start(&p->a, tag_a, rings_ini);
-	hnt_bus_start(&p->b, tag_b, rings_ini);
+	ht_nats_bus_start(&p->a, tag_a, rings_ini);
+	ht_nats_bus_start(&p->b, tag_b, rings_ini);
 }
 
-void hnt_pair_start(hnt_pair *p, const char *tag, const char *rings_ini)
+void ht_nats_pair_start(ht_nats_pair *p, const char *tag, const char *rings_ini)
 {
-	hnt_server_start(&p->s);
-	hnt_server_url(&p->s, p->url, sizeof p->url);
-	hnt_pair_buses(p, tag, rings_ini);
+	ht_nats_server_start(&p->s);
+	ht_nats_server_url(&p->s, p->url, sizeof p->url);
+	ht_nats_pair_buses(p, tag, rings_ini);
 }
 
-void hnt_pair_uplinks(hnt_pair *p, const char *const *args_a, const char *const *args_b,
+void ht_nats_pair_uplinks(ht_nats_pair *p, const char *const *args_a, const char *const *args_b,
 		      int deadline_ms)
 {
-	hnt_uplink_init(&p->ua, &p->a, args_a);
-	hnt_uplink_init(&p->ub, &p->b, args_b);
-	hnt_uplink_start(&p->ub, deadline_ms);
-	hnt_uplink_start(&p->ua, deadline_ms);
+	ht_nats_uplink_init(&p->ua, &p->a, args_a);
+	ht_nats_uplink_init(&p->ub, &p->b, args_b);
+	ht_nats_uplink_start(&p->ub, deadline_ms);
+	ht_nats_uplink_start(&p->ua, deadline_ms);
 }
 
-void hnt_pair_traffic(hnt_pair *p, const char *ring, uint64_t n, uint64_t rate_per_s,
+void ht_nats_pair_traffic(ht_nats_pair *p, const char *ring, uint64_t n, uint64_t rate_per_s,
 		      bool both_ways)
 {
 	if (both_ways)
-		hnt_consumer_start(&p->ca, p->a.bus, ring);
-	hnt_consumer_start(&p->cb, p->b.bus, ring);
-	p->pa = (hnt_producer){.bus = p->a.bus, .ring = ring, .k = 0, .count = n,
+		ht_nats_consumer_start(&p->ca, p->a.bus, ring);
+	ht_nats_consumer_start(&p->cb, p->b.bus, ring);
+	p->pa = (ht_nats_producer){.bus = p->a.bus, .ring = ring, .k = 0, .count = n,
 			       .rate_per_s = rate_per_s};
-	p->pb = (hnt_producer){.bus = p->b.bus, .ring = ring, .k = 1, .count = n,
+	p->pb = (ht_nats_producer){.bus = p->b.bus, .ring = ring, .k = 1, .count = n,
 			       .rate_per_s = rate_per_s};
-	hnt_producer_start(&p->pa);
+	ht_nats_producer_start(&p->pa);
 	if (both_ways)
-		hnt_producer_start(&p->pb);
+		ht_nats_producer_start(&p->pb);
 }
 
-bool hnt_pair_wait_crossed(hnt_pair *p, uint64_t n, int deadline_ms)
+bool ht_nats_pair_wait_crossed(ht_nats_pair *p, uint64_t n, int deadline_ms)
 {
-	hnt_progress w[4] = {{&p->ca, 0, n, NULL}, {&p->ca, 1, n, NULL}, {&p->cb, 0, n, NULL},
+	ht_nats_progress w[4] = {{&p->ca, 0, n, NULL}, {&p->ca, 1, n, NULL}, {&p->cb, 0, n, NULL},
 			     {&p->cb, 1, n, NULL}};
 	bool all = true;
 	for (unsigned i = 0; i < 4; i++)
-		all &= hnt_wait_until(hnt_reached, &w[i], deadline_ms);
+		all &= ht_nats_wait_until(ht_nats_reached, &w[i], deadline_ms);
 	return all;
 }
 
-bool hnt_pair_moved(hnt_pair *p, int quiet_ms)
+bool ht_nats_pair_moved(ht_nats_pair *p, int quiet_ms)
 {
 	quiet q = {{&p->ca, &p->cb}, {atomic_load(&p->ca.total), atomic_load(&p->cb.total)}};
-	return hnt_wait_until(moved, &q, quiet_ms);
+	return ht_nats_wait_until(moved, &q, quiet_ms);
 }
 
-void hnt_pair_expect_exact(hnt_pair *p, uint64_t n)
+void ht_nats_pair_expect_exact(ht_nats_pair *p, uint64_t n)
 {
 	if (atomic_load(&p->ca.bad))
 		fail_msg("bus A: %s", p->ca.first_error);
@@ -684,11 +684,11 @@ void hnt_pair_expect_exact(hnt_pair *p, uint64_t n)
 	assert_int_equal(atomic_load(&p->cb.total), 2 * n);
 }
 
-void hnt_pair_stop(hnt_pair *p)
+void ht_nats_pair_stop(ht_nats_pair *p)
 {
-	hnt_uplink_stop(&p->ua);
-	hnt_uplink_stop(&p->ub);
-	hnt_bus_cleanup(&p->a);
-	hnt_bus_cleanup(&p->b);
-	hnt_server_cleanup(&p->s);
+	ht_nats_uplink_stop(&p->ua);
+	ht_nats_uplink_stop(&p->ub);
+	ht_nats_bus_cleanup(&p->a);
+	ht_nats_bus_cleanup(&p->b);
+	ht_nats_server_cleanup(&p->s);
 }

@@ -17,11 +17,11 @@
 
 /* The pair fixture without its one server: the cluster's three nodes. */
 typedef struct cluster_run {
-	hnt_server n[3];
-	hnt_pair p;
+	ht_nats_server n[3];
+	ht_nats_pair p;
 } cluster_run;
 
-static void urls(const hnt_server *n, unsigned first, char *buf, size_t len)
+static void urls(const ht_nats_server *n, unsigned first, char *buf, size_t len)
 {
 	size_t at = 0;
 	for (unsigned i = 0; i < 3; i++)
@@ -34,11 +34,11 @@ static void run_flow(cluster_run *r, const char *mode, uint64_t n)
 	bool js = !strcmp(mode, "jetstream");
 	static const char *names[] = {"n1", "n2", "n3"};
 	for (unsigned i = 0; i < 3; i++)
-		hnt_server_init(&r->n[i], names[i], js);
-	hnt_cluster_init(r->n, 3, "hermes-test");
+		ht_nats_server_init(&r->n[i], names[i], js);
+	ht_nats_cluster_init(r->n, 3, "hermes-test");
 	for (unsigned i = 0; i < 3; i++)
-		hnt_server_start(&r->n[i]);
-	hnt_pair_buses(&r->p, "c", RINGS);
+		ht_nats_server_start(&r->n[i]);
+	ht_nats_pair_buses(&r->p, "c", RINGS);
 	/* A tries node 1 first, B node 2: they sit on different nodes. */
 	char ua_urls[200], ub_urls[200], ring[32];
 	urls(r->n, 0, ua_urls, sizeof ua_urls);
@@ -50,33 +50,33 @@ static void run_flow(cluster_run *r, const char *mode, uint64_t n)
 			    "--reconnect-max-wait", "500ms", NULL};
 	/* JetStream needs the cluster to elect its leaders first: the uplinks
 	 * retry until the stream exists. */
-	hnt_pair_uplinks(&r->p, aa, ba, 60000);
-	hnt_pair_traffic(&r->p, "c", n, 10000, true);
+	ht_nats_pair_uplinks(&r->p, aa, ba, 60000);
+	ht_nats_pair_traffic(&r->p, "c", n, 10000, true);
 
 	/* Node 1 (A's) dies at a third of the flow and comes back when the
 	 * producers pass two thirds (and it has been down a second at least). */
-	hnt_progress third = {&r->p.cb, 0, n / 3, NULL};
-	if (!hnt_wait_until(hnt_reached, &third, 120000))
+	ht_nats_progress third = {&r->p.cb, 0, n / 3, NULL};
+	if (!ht_nats_wait_until(ht_nats_reached, &third, 120000))
 		fail_msg("flow stalled before the kill");
-	hnt_server_kill(&r->n[0]);
+	ht_nats_server_kill(&r->n[0]);
 	uint64_t killed_at = ht_now_ns();
 	while ((atomic_load(&r->p.pa.produced) < 2 * n / 3 || ht_now_ns() - killed_at < 1000000000ull) &&
 	       ht_now_ns() - killed_at < 60000000000ull) {
 		struct timespec ts = {0, 10000000};
 		nanosleep(&ts, NULL);
 	}
-	hnt_server_start(&r->n[0]);
+	ht_nats_server_start(&r->n[0]);
 	printf("# %s: node n1 killed after %" PRIu64 " messages reached bus B, restarted %.1f s later\n",
 	       mode, n / 3, (double)(ht_now_ns() - killed_at) / 1e9);
-	hnt_producer_join(&r->p.pa);
-	hnt_producer_join(&r->p.pb);
+	ht_nats_producer_join(&r->p.pa);
+	ht_nats_producer_join(&r->p.pb);
 }
 
 static void finish(cluster_run *r)
 {
-	hnt_pair_stop(&r->p);
+	ht_nats_pair_stop(&r->p);
 	for (unsigned i = 0; i < 3; i++)
-		hnt_server_cleanup(&r->n[i]);
+		ht_nats_server_cleanup(&r->n[i]);
 }
 
 static void test_jetstream_survives_a_node_failure_exactly(void **state)
@@ -86,11 +86,11 @@ static void test_jetstream_survives_a_node_failure_exactly(void **state)
 	static cluster_run r;
 	memset(&r, 0, sizeof r);
 	run_flow(&r, "jetstream", n);
-	bool all = hnt_pair_wait_crossed(&r.p, n, 180000);
-	hnt_consumer_join(&r.p.ca);
-	hnt_consumer_join(&r.p.cb);
-	const hn_state_header *ha = hnt_state(&r.p.a), *hb = hnt_state(&r.p.b);
-	const hn_ring_state *ra = hnt_ring_state(ha, "c"), *rb = hnt_ring_state(hb, "c");
+	bool all = ht_nats_pair_wait_crossed(&r.p, n, 180000);
+	ht_nats_consumer_join(&r.p.ca);
+	ht_nats_consumer_join(&r.p.cb);
+	const hm_nats_state_header *ha = ht_nats_state(&r.p.a), *hb = ht_nats_state(&r.p.b);
+	const hm_nats_ring_state *ra = ht_nats_ring_state(ha, "c"), *rb = ht_nats_ring_state(hb, "c");
 	printf("# jetstream: bus A got %" PRIu64 "/%" PRIu64 " of B's, bus B got %" PRIu64 "/%" PRIu64
 	       " of A's; missing %" PRIu64 "+%" PRIu64 ", bad %" PRIu64 "+%" PRIu64
 	       "; A reconnects %" PRIu64 ", retried batches %" PRIu64 "+%" PRIu64
@@ -98,13 +98,13 @@ static void test_jetstream_survives_a_node_failure_exactly(void **state)
 	       (uint64_t)atomic_load(&r.p.ca.received[1]), n, (uint64_t)atomic_load(&r.p.cb.received[0]), n,
 	       (uint64_t)atomic_load(&r.p.ca.missing[1]), (uint64_t)atomic_load(&r.p.cb.missing[0]),
 	       (uint64_t)atomic_load(&r.p.ca.bad), (uint64_t)atomic_load(&r.p.cb.bad),
-	       HNT_LD(ha->reconnects), HNT_LD(ra->out.retries), HNT_LD(rb->out.retries),
-	       HNT_LD(ra->out.duplicates), HNT_LD(rb->out.duplicates), HNT_LD(ra->in.consumer_resets),
-	       HNT_LD(rb->in.consumer_resets));
-	hnt_pair_expect_exact(&r.p, n);
+	       HT_NATS_LD(ha->reconnects), HT_NATS_LD(ra->out.retries), HT_NATS_LD(rb->out.retries),
+	       HT_NATS_LD(ra->out.duplicates), HT_NATS_LD(rb->out.duplicates), HT_NATS_LD(ra->in.consumer_resets),
+	       HT_NATS_LD(rb->in.consumer_resets));
+	ht_nats_pair_expect_exact(&r.p, n);
 	assert_true(all);
-	hn_state_unmap(ha);
-	hn_state_unmap(hb);
+	hm_nats_state_unmap(ha);
+	hm_nats_state_unmap(hb);
 	finish(&r);
 }
 
@@ -115,47 +115,47 @@ static void test_core_counts_every_loss_of_a_node_failure(void **state)
 	static cluster_run r;
 	memset(&r, 0, sizeof r);
 	run_flow(&r, "core", n);
-	const hn_state_header *ha = hnt_state(&r.p.a), *hb = hnt_state(&r.p.b);
-	const hn_ring_state *ra = hnt_ring_state(ha, "c"), *rb = hnt_ring_state(hb, "c");
+	const hm_nats_state_header *ha = ht_nats_state(&r.p.a), *hb = ht_nats_state(&r.p.b);
+	const hm_nats_ring_state *ra = ht_nats_ring_state(ha, "c"), *rb = ht_nats_ring_state(hb, "c");
 	/* Everything sent is either here or counted as lost (a loss at the very
 	 * start, before the cluster carried B's interest to A's node, shows as
 	 * the first counter seen). */
-	hnt_progress w[2] = {{&r.p.ca, 1, n, ra}, {&r.p.cb, 0, n, rb}};
-	bool all = hnt_wait_until(hnt_reached, &w[0], 120000) & hnt_wait_until(hnt_reached, &w[1], 120000);
-	hnt_consumer_join(&r.p.ca);
-	hnt_consumer_join(&r.p.cb);
+	ht_nats_progress w[2] = {{&r.p.ca, 1, n, ra}, {&r.p.cb, 0, n, rb}};
+	bool all = ht_nats_wait_until(ht_nats_reached, &w[0], 120000) & ht_nats_wait_until(ht_nats_reached, &w[1], 120000);
+	ht_nats_consumer_join(&r.p.ca);
+	ht_nats_consumer_join(&r.p.cb);
 	int64_t fa = atomic_load(&r.p.ca.first[1]), fb = atomic_load(&r.p.cb.first[0]);
 	uint64_t lead_a = fa > 0 ? (uint64_t)fa : 0, lead_b = fb > 0 ? (uint64_t)fb : 0;
 	uint64_t miss_a = atomic_load(&r.p.ca.missing[1]) - lead_a;
 	uint64_t miss_b = atomic_load(&r.p.cb.missing[0]) - lead_b;
 	printf("# core: bus A got %" PRIu64 "/%" PRIu64 " of B's, missing %" PRIu64
 	       " (uplink A counted lost %" PRIu64 " in %" PRIu64 " gaps, first counter %" PRIu64 ")\n",
-	       (uint64_t)atomic_load(&r.p.ca.received[1]), n, miss_a, HNT_LD(ra->in.lost),
-	       HNT_LD(ra->in.gap_events), lead_a);
+	       (uint64_t)atomic_load(&r.p.ca.received[1]), n, miss_a, HT_NATS_LD(ra->in.lost),
+	       HT_NATS_LD(ra->in.gap_events), lead_a);
 	printf("# core: bus B got %" PRIu64 "/%" PRIu64 " of A's, missing %" PRIu64
 	       " (uplink B counted lost %" PRIu64 " in %" PRIu64 " gaps, first counter %" PRIu64 ")\n",
-	       (uint64_t)atomic_load(&r.p.cb.received[0]), n, miss_b, HNT_LD(rb->in.lost),
-	       HNT_LD(rb->in.gap_events), lead_b);
+	       (uint64_t)atomic_load(&r.p.cb.received[0]), n, miss_b, HT_NATS_LD(rb->in.lost),
+	       HT_NATS_LD(rb->in.gap_events), lead_b);
 	if (atomic_load(&r.p.ca.bad))
 		fail_msg("bus A: %s", r.p.ca.first_error);
 	if (atomic_load(&r.p.cb.bad))
 		fail_msg("bus B: %s", r.p.cb.first_error);
 	assert_true(all);
 	/* Never silent: what is missing is exactly what the uplink counted. */
-	assert_int_equal(miss_a, HNT_LD(ra->in.lost));
-	assert_int_equal(miss_b, HNT_LD(rb->in.lost));
+	assert_int_equal(miss_a, HT_NATS_LD(ra->in.lost));
+	assert_int_equal(miss_b, HT_NATS_LD(rb->in.lost));
 	assert_int_equal(atomic_load(&r.p.ca.received[1]) + miss_a + lead_a, n);
 	assert_int_equal(atomic_load(&r.p.cb.received[0]) + miss_b + lead_b, n);
-	hn_state_unmap(ha);
-	hn_state_unmap(hb);
+	hm_nats_state_unmap(ha);
+	hm_nats_state_unmap(hb);
 	finish(&r);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_jetstream_survives_a_node_failure_exactly, hnt_teardown),
-		cmocka_unit_test_teardown(test_core_counts_every_loss_of_a_node_failure, hnt_teardown),
+		cmocka_unit_test_teardown(test_jetstream_survives_a_node_failure_exactly, ht_nats_teardown),
+		cmocka_unit_test_teardown(test_core_counts_every_loss_of_a_node_failure, ht_nats_teardown),
 	};
-	return cmocka_run_group_tests(tests, hnt_group_setup, NULL);
+	return cmocka_run_group_tests(tests, ht_nats_group_setup, NULL);
 }

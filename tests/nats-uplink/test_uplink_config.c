@@ -16,20 +16,20 @@
 static void test_defaults_and_derived_names(void **state)
 {
 	(void)state;
-	hn_config c;
+	hm_nats_config c;
 	unsetenv("HERMES_BUS");
 	unsetenv("HERMES_NATS_URL");
-	hn_config_defaults(&c);
-	assert_int_equal(hn_config_ring_spec(&c, "orders.eu"), HERMES_OK);
-	assert_int_equal(hn_config_finish(&c), HERMES_OK);
+	hm_nats_config_defaults(&c);
+	assert_int_equal(hm_nats_config_ring_spec(&c, "orders.eu"), HERMES_OK);
+	assert_int_equal(hm_nats_config_finish(&c), HERMES_OK);
 	assert_string_equal(c.bus, "default");
 	assert_int_equal(c.nurls, 1);
 	assert_string_equal(c.urls[0], "nats://127.0.0.1:4222");
 	assert_string_equal(c.state_path, "/dev/shm/hermes-nats.default");
-	const hn_ring_cfg *r = &c.rings[0];
-	assert_int_equal(r->dir, HN_DIR_BOTH);
-	assert_int_equal(r->mode, HN_MODE_CORE);
-	assert_int_equal(r->policy, HN_POLICY_BLOCK);
+	const hm_nats_ring_cfg *r = &c.rings[0];
+	assert_int_equal(r->dir, HM_NATS_DIR_BOTH);
+	assert_int_equal(r->mode, HM_NATS_MODE_CORE);
+	assert_int_equal(r->policy, HM_NATS_POLICY_BLOCK);
 	assert_string_equal(r->subject, "hermes.orders.eu");
 	assert_string_equal(r->stream, "HERMES_ORDERS_EU");
 	assert_int_equal(r->max_pending, 4u << 20);
@@ -38,8 +38,8 @@ static void test_defaults_and_derived_names(void **state)
 static void test_file_sections_and_inheritance(void **state)
 {
 	(void)state;
-	hn_config c;
-	hn_config_defaults(&c);
+	hm_nats_config c;
+	hm_nats_config_defaults(&c);
 	const char *ini = "[ring a]\n"
 			  "direction = out\n"
 			  "[uplink]\n"
@@ -62,8 +62,8 @@ static void test_file_sections_and_inheritance(void **state)
 			  "stream = MINE\n"
 			  "subject = other.subject\n"
 			  "max_pending = 64K\n";
-	assert_int_equal(hn_config_load_string(&c, ini), HERMES_OK);
-	assert_int_equal(hn_config_finish(&c), HERMES_OK);
+	assert_int_equal(hm_nats_config_load_string(&c, ini), HERMES_OK);
+	assert_int_equal(hm_nats_config_finish(&c), HERMES_OK);
 	assert_string_equal(c.bus, "trading");
 	assert_int_equal(c.nurls, 3);
 	assert_string_equal(c.urls[1], "nats://10.0.0.2:4222");
@@ -73,15 +73,15 @@ static void test_file_sections_and_inheritance(void **state)
 	assert_string_equal(c.user, "u1");
 	/* Ring a takes every default from [uplink], even though [uplink] came
 	 * after it in the file. */
-	assert_int_equal(c.rings[0].dir, HN_DIR_OUT);
-	assert_int_equal(c.rings[0].mode, HN_MODE_JETSTREAM);
-	assert_int_equal(c.rings[0].policy, HN_POLICY_DROP);
+	assert_int_equal(c.rings[0].dir, HM_NATS_DIR_OUT);
+	assert_int_equal(c.rings[0].mode, HM_NATS_MODE_JETSTREAM);
+	assert_int_equal(c.rings[0].policy, HM_NATS_POLICY_DROP);
 	assert_int_equal(c.rings[0].max_pending, 8u << 20);
 	assert_int_equal(c.rings[0].replicas, 3);
 	assert_string_equal(c.rings[0].subject, "site1.hermes.a");
 	assert_string_equal(c.rings[0].stream, "HERMES_A");
-	assert_int_equal(c.rings[1].dir, HN_DIR_IN);
-	assert_int_equal(c.rings[1].mode, HN_MODE_CORE);
+	assert_int_equal(c.rings[1].dir, HM_NATS_DIR_IN);
+	assert_int_equal(c.rings[1].mode, HM_NATS_MODE_CORE);
 	assert_string_equal(c.rings[1].subject, "other.subject");
 	assert_string_equal(c.rings[1].stream, "MINE");
 	assert_int_equal(c.rings[1].max_pending, 64u << 10);
@@ -89,11 +89,11 @@ static void test_file_sections_and_inheritance(void **state)
 
 static void expect_error(const char *ini, const char *needle)
 {
-	hn_config c;
-	hn_config_defaults(&c);
-	hermes_err err = hn_config_load_string(&c, ini);
+	hm_nats_config c;
+	hm_nats_config_defaults(&c);
+	hermes_err err = hm_nats_config_load_string(&c, ini);
 	if (err == HERMES_OK)
-		err = hn_config_finish(&c);
+		err = hm_nats_config_finish(&c);
 	assert_int_not_equal(err, HERMES_OK);
 	if (!strstr(c.error, needle))
 		fail_msg("error '%s' does not mention '%s'", c.error, needle);
@@ -124,35 +124,35 @@ static void test_bad_files_are_refused_with_their_line(void **state)
 static void test_ring_specs(void **state)
 {
 	(void)state;
-	hn_config c;
-	hn_config_defaults(&c);
-	assert_int_equal(hn_config_ring_spec(&c, "a:out:jetstream:drop"), HERMES_OK);
-	assert_int_equal(hn_config_ring_spec(&c, "b:in"), HERMES_OK);
-	assert_int_not_equal(hn_config_ring_spec(&c, "c:up"), HERMES_OK);
+	hm_nats_config c;
+	hm_nats_config_defaults(&c);
+	assert_int_equal(hm_nats_config_ring_spec(&c, "a:out:jetstream:drop"), HERMES_OK);
+	assert_int_equal(hm_nats_config_ring_spec(&c, "b:in"), HERMES_OK);
+	assert_int_not_equal(hm_nats_config_ring_spec(&c, "c:up"), HERMES_OK);
 	assert_non_null(strstr(c.error, "direction"));
-	assert_int_not_equal(hn_config_ring_spec(&c, "d:out:core:block:extra"), HERMES_OK);
-	assert_int_equal(hn_config_set(&c, "uplink", "mode", "jetstream"), HERMES_OK);
-	assert_int_equal(hn_config_finish(&c), HERMES_OK);
-	assert_int_equal(c.rings[0].dir, HN_DIR_OUT);
-	assert_int_equal(c.rings[0].mode, HN_MODE_JETSTREAM);
-	assert_int_equal(c.rings[0].policy, HN_POLICY_DROP);
+	assert_int_not_equal(hm_nats_config_ring_spec(&c, "d:out:core:block:extra"), HERMES_OK);
+	assert_int_equal(hm_nats_config_set(&c, "uplink", "mode", "jetstream"), HERMES_OK);
+	assert_int_equal(hm_nats_config_finish(&c), HERMES_OK);
+	assert_int_equal(c.rings[0].dir, HM_NATS_DIR_OUT);
+	assert_int_equal(c.rings[0].mode, HM_NATS_MODE_JETSTREAM);
+	assert_int_equal(c.rings[0].policy, HM_NATS_POLICY_DROP);
 	/* b did not say: it takes [uplink] mode, set after it. */
-	assert_int_equal(c.rings[1].mode, HN_MODE_JETSTREAM);
-	assert_int_equal(c.rings[1].dir, HN_DIR_IN);
+	assert_int_equal(c.rings[1].mode, HM_NATS_MODE_JETSTREAM);
+	assert_int_equal(c.rings[1].dir, HM_NATS_DIR_IN);
 }
 
 /* The shipped example documents every key: it must stay a valid file. */
 static void test_example_config_is_valid(void **state)
 {
 	(void)state;
-	hn_config c;
-	hn_config_defaults(&c);
-	assert_int_equal(hn_config_load_file(&c, HERMES_SOURCE_DIR "/nats-uplink/hermes-nats.conf.example"),
+	hm_nats_config c;
+	hm_nats_config_defaults(&c);
+	assert_int_equal(hm_nats_config_load_file(&c, HERMES_SOURCE_DIR "/nats-uplink/hermes-nats.conf.example"),
 			 HERMES_OK);
-	assert_int_equal(hn_config_finish(&c), HERMES_OK);
+	assert_int_equal(hm_nats_config_finish(&c), HERMES_OK);
 	assert_int_equal(c.nrings, 2);
 	assert_int_equal(c.rings[0].replicas, 3);
-	assert_int_equal(c.rings[1].policy, HN_POLICY_DROP);
+	assert_int_equal(c.rings[1].policy, HM_NATS_POLICY_DROP);
 }
 
 static void test_durations(void **state)
@@ -177,9 +177,9 @@ static void state_path(char *buf, size_t len)
 	snprintf(buf, len, "/tmp/hermes-nats-state-%d", (int)getpid());
 }
 
-static hn_ring_cfg ring_cfg(const char *name, unsigned mode)
+static hm_nats_ring_cfg ring_cfg(const char *name, unsigned mode)
 {
-	hn_ring_cfg r = {.dir = HN_DIR_BOTH, .mode = mode, .max_pending = 1 << 20, .replicas = 1};
+	hm_nats_ring_cfg r = {.dir = HM_NATS_DIR_BOTH, .mode = mode, .max_pending = 1 << 20, .replicas = 1};
 	snprintf(r.name, sizeof r.name, "%s", name);
 	snprintf(r.subject, sizeof r.subject, "hermes.%s", name);
 	snprintf(r.stream, sizeof r.stream, "S");
@@ -188,21 +188,21 @@ static hn_ring_cfg ring_cfg(const char *name, unsigned mode)
 
 /* The state file at path opened for bus "busx" with this id, ring r claimed
  * in it; close_state unmaps and closes it. */
-static hn_ring_state *open_state(const char *path, uint64_t id, const hn_ring_cfg *r,
-				 hn_state_header **h, int *fd)
+static hm_nats_ring_state *open_state(const char *path, uint64_t id, const hm_nats_ring_cfg *r,
+				 hm_nats_state_header **h, int *fd)
 {
 	char err[300];
-	*fd = hn_state_open(path, "busx", id, NULL, h, err, sizeof err);
+	*fd = hm_nats_state_open(path, "busx", id, NULL, h, err, sizeof err);
 	if (*fd < 0)
 		fail_msg("open %s: %s", path, err);
-	hn_ring_state *rs = hn_state_ring_claim(*h, r);
+	hm_nats_ring_state *rs = hm_nats_state_ring_claim(*h, r);
 	assert_non_null(rs);
 	return rs;
 }
 
-static void close_state(hn_state_header *h, int fd)
+static void close_state(hm_nats_state_header *h, int fd)
 {
-	munmap(h, HN_STATE_SIZE);
+	munmap(h, HM_NATS_STATE_SIZE);
 	close(fd);
 }
 
@@ -212,16 +212,16 @@ static void test_state_file_keeps_resets_and_locks(void **state)
 	char path[96], err[300];
 	state_path(path, sizeof path);
 	unlink(path);
-	hn_state_header *h;
+	hm_nats_state_header *h;
 	int fd;
-	hn_ring_cfg r = ring_cfg("x", HN_MODE_JETSTREAM);
-	hn_ring_state *rs = open_state(path, 0x1111, &r, &h, &fd);
+	hm_nats_ring_cfg r = ring_cfg("x", HM_NATS_MODE_JETSTREAM);
+	hm_nats_ring_state *rs = open_state(path, 0x1111, &r, &h, &fd);
 	hm_store_relaxed_u64(&rs->inp.applied, 42);
-	hn_state_started(h, "hermes");
+	hm_nats_state_started(h, "hermes");
 	/* A second uplink for the same bus is refused while the first lives,
 	 * and is told which pid holds it. */
-	hn_state_header *h2;
-	assert_int_equal(hn_state_open(path, "busx", 0x1111, NULL, &h2, err, sizeof err), -1);
+	hm_nats_state_header *h2;
+	assert_int_equal(hm_nats_state_open(path, "busx", 0x1111, NULL, &h2, err, sizeof err), -1);
 	char pid[32];
 	snprintf(pid, sizeof pid, "pid %d", (int)getpid());
 	assert_non_null(strstr(err, pid));
@@ -230,20 +230,20 @@ static void test_state_file_keeps_resets_and_locks(void **state)
 	/* Same bus: the persistent state is still there; readers see it. */
 	rs = open_state(path, 0x1111, &r, &h, &fd);
 	assert_int_equal(hm_load_relaxed_u64(&rs->inp.applied), 42);
-	const hn_state_header *ro = hn_state_map_readonly(path, err, sizeof err);
+	const hm_nats_state_header *ro = hm_nats_state_map_readonly(path, err, sizeof err);
 	assert_non_null(ro);
 	assert_int_equal(ro->bus_id, 0x1111);
-	assert_int_equal(hn_state_ring((hn_state_header *)ro, 0)->configured, 1);
-	hn_state_unmap(ro);
+	assert_int_equal(hm_nats_state_ring((hm_nats_state_header *)ro, 0)->configured, 1);
+	hm_nats_state_unmap(ro);
 	close_state(h, fd);
 
 	/* The bus was re-created (another id): start over. */
 	rs = open_state(path, 0x2222, &r, &h, &fd);
 	assert_int_equal(hm_load_relaxed_u64(&rs->inp.applied), 0);
 	/* Another layout version: refused, never overwritten. */
-	h->version = HN_STATE_VERSION + 1;
+	h->version = HM_NATS_STATE_VERSION + 1;
 	close_state(h, fd);
-	assert_int_equal(hn_state_open(path, "busx", 0x2222, NULL, &h, err, sizeof err), -1);
+	assert_int_equal(hm_nats_state_open(path, "busx", 0x2222, NULL, &h, err, sizeof err), -1);
 	assert_non_null(strstr(err, "another hermes-nats version"));
 	unlink(path);
 }
@@ -251,39 +251,39 @@ static void test_state_file_keeps_resets_and_locks(void **state)
 static void test_range_log_finds_inbound_sequences(void **state)
 {
 	(void)state;
-	hn_ring_state *rs = calloc(1, sizeof *rs);
+	hm_nats_ring_state *rs = calloc(1, sizeof *rs);
 	atomic_bool stop = false;
 	/* Inbound batches at 10..12 and 13..14 (merged), 20, then 30..31. */
-	assert_true(hn_range_add(rs, 10, 3, &stop));
-	assert_true(hn_range_add(rs, 13, 2, &stop));
-	assert_true(hn_range_add(rs, 20, 1, &stop));
-	assert_true(hn_range_add(rs, 30, 2, &stop));
+	assert_true(hm_nats_range_add(rs, 10, 3, &stop));
+	assert_true(hm_nats_range_add(rs, 13, 2, &stop));
+	assert_true(hm_nats_range_add(rs, 20, 1, &stop));
+	assert_true(hm_nats_range_add(rs, 30, 2, &stop));
 	assert_int_equal(hm_load_relaxed_u64(&rs->rl_tail.tail), 3);
-	hn_range_cursor cur;
-	hn_range_cursor_init(rs, &cur);
+	hm_nats_range_cursor cur;
+	hm_nats_range_cursor_init(rs, &cur);
 	bool expect[40] = {0};
 	for (unsigned s = 10; s <= 14; s++)
 		expect[s] = true;
 	expect[20] = expect[30] = expect[31] = true;
 	for (unsigned s = 0; s < 40; s++)
-		if (hn_range_contains(rs, &cur, s) != expect[s])
+		if (hm_nats_range_contains(rs, &cur, s) != expect[s])
 			fail_msg("sequence %u: expected %s", s, expect[s] ? "inbound" : "local");
 	/* Trim keeps what a restart at 21 still needs, and always the last. */
-	hn_range_trim(rs, 21);
+	hm_nats_range_trim(rs, 21);
 	assert_int_equal(hm_load_relaxed_u64(&rs->rl_head.head), 2);
-	hn_range_trim(rs, 1000);
+	hm_nats_range_trim(rs, 1000);
 	assert_int_equal(hm_load_relaxed_u64(&rs->rl_head.head), 2);
 	/* A restarted reader starts at head and still finds 30, 31. */
-	hn_range_cursor_init(rs, &cur);
-	assert_false(hn_range_contains(rs, &cur, 25));
-	assert_true(hn_range_contains(rs, &cur, 30));
+	hm_nats_range_cursor_init(rs, &cur);
+	assert_false(hm_nats_range_contains(rs, &cur, 25));
+	assert_true(hm_nats_range_contains(rs, &cur, 30));
 	/* Full: the writer waits for the reader; told to stop, it gives up. */
 	for (uint64_t i = 0; hm_load_relaxed_u64(&rs->rl_tail.tail) -
-				     hm_load_relaxed_u64(&rs->rl_head.head) < HN_RANGE_LOG;
+				     hm_load_relaxed_u64(&rs->rl_head.head) < HM_NATS_RANGE_LOG;
 	     i++)
-		assert_true(hn_range_add(rs, 100 + 2 * i, 1, &stop));
+		assert_true(hm_nats_range_add(rs, 100 + 2 * i, 1, &stop));
 	atomic_store(&stop, true);
-	assert_false(hn_range_add(rs, 100000, 1, &stop));
+	assert_false(hm_nats_range_add(rs, 100000, 1, &stop));
 	free(rs);
 }
 
@@ -298,7 +298,7 @@ static void test_restart_settles_an_unfinished_commit(void **state)
 	hermes_bus *bus = b.bus;
 	hermes_pub *pub;
 	assert_int_equal(hermes_pub_open(bus, "r", &pub), HERMES_OK);
-	hn_ring_state *rs = calloc(1, sizeof *rs);
+	hm_nats_ring_state *rs = calloc(1, sizeof *rs);
 
 	/* Committed (seq 0): applied moves to the batch's last stream sequence. */
 	uint64_t seq;
@@ -307,7 +307,7 @@ static void test_restart_settles_an_unfinished_commit(void **state)
 	hm_store_relaxed_u64(&rs->inp.pend_ring_seq, seq);
 	hm_store_relaxed_u64(&rs->inp.pend_stream_last, 7);
 	hm_store_relaxed_u64(&rs->inp.pend_valid, 1);
-	assert_true(hn_in_resolve_pending(bus, "r", rs));
+	assert_true(hm_nats_in_resolve_pending(bus, "r", rs));
 	assert_int_equal(hm_load_relaxed_u64(&rs->inp.applied), 7);
 	assert_int_equal(hm_load_relaxed_u64(&rs->inp.pend_valid), 0);
 
@@ -321,7 +321,7 @@ static void test_restart_settles_an_unfinished_commit(void **state)
 	hm_store_relaxed_u64(&rs->inp.pend_ring_seq, abandoned);
 	hm_store_relaxed_u64(&rs->inp.pend_stream_last, 12);
 	hm_store_relaxed_u64(&rs->inp.pend_valid, 1);
-	assert_false(hn_in_resolve_pending(bus, "r", rs));
+	assert_false(hm_nats_in_resolve_pending(bus, "r", rs));
 	assert_int_equal(hm_load_relaxed_u64(&rs->inp.applied), 7);
 
 	/* Still claimed, never committed (its owner gone): not committed. */
@@ -329,9 +329,9 @@ static void test_restart_settles_an_unfinished_commit(void **state)
 	hm_store_relaxed_u64(&rs->inp.pend_ring_seq, hermes_claim_seq(&c));
 	hm_store_relaxed_u64(&rs->inp.pend_stream_last, 20);
 	hm_store_relaxed_u64(&rs->inp.pend_valid, 1);
-	assert_false(hn_in_resolve_pending(bus, "r", rs));
+	assert_false(hm_nats_in_resolve_pending(bus, "r", rs));
 	assert_int_equal(hm_load_relaxed_u64(&rs->inp.applied), 7);
-	assert_int_equal(hn_in_resolve_pending(bus, "r", rs), false); /* nothing pending now */
+	assert_int_equal(hm_nats_in_resolve_pending(bus, "r", rs), false); /* nothing pending now */
 	hermes_pub_abort(pub, &c);
 
 	free(rs);

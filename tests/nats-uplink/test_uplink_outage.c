@@ -50,53 +50,53 @@ static void nap_ms(int ms)
 static void test_outage_keeps_memory_bounded_and_policies_visible(void **state)
 {
 	(void)state;
-	double outage_s = hnt_env_seconds("HERMES_NATS_OUTAGE_S", 30.0);
-	static hnt_pair p;
-	hnt_server_init(&p.s, "outage", true);
-	hnt_pair_start(&p, "o", RINGS);
+	double outage_s = ht_nats_env_seconds("HERMES_NATS_OUTAGE_S", 30.0);
+	static ht_nats_pair p;
+	ht_nats_server_init(&p.s, "outage", true);
+	ht_nats_pair_start(&p, "o", RINGS);
 	const char *aa[] = {"--url", p.url, "--ring", "blk:out:jetstream:block", "--ring",
 			    "drp:out:core:drop", "--max-pending", MAX_PENDING, "--reconnect-max-wait",
 			    "1s", NULL};
 	const char *ba[] = {"--url", p.url, "--ring", "blk:in:jetstream", "--ring", "drp:in:core",
 			    "--max-pending", "16M", "--reconnect-max-wait", "1s", NULL};
-	hnt_pair_uplinks(&p, aa, ba, 20000);
+	ht_nats_pair_uplinks(&p, aa, ba, 20000);
 
-	static hnt_consumer cblk, cdrp;
-	hnt_consumer_start(&cblk, p.b.bus, "blk");
-	hnt_consumer_start(&cdrp, p.b.bus, "drp");
-	static hnt_producer pblk;
-	pblk = (hnt_producer){.bus = p.a.bus, .ring = "blk", .k = 0, .forever = true, .rate_per_s = 20000};
-	static hnt_producer pdrp;
-	pdrp = (hnt_producer){.bus = p.a.bus, .ring = "drp", .k = 1, .forever = true, .rate_per_s = 20000};
-	hnt_producer_start(&pblk);
-	hnt_producer_start(&pdrp);
+	static ht_nats_consumer cblk, cdrp;
+	ht_nats_consumer_start(&cblk, p.b.bus, "blk");
+	ht_nats_consumer_start(&cdrp, p.b.bus, "drp");
+	static ht_nats_producer pblk;
+	pblk = (ht_nats_producer){.bus = p.a.bus, .ring = "blk", .k = 0, .forever = true, .rate_per_s = 20000};
+	static ht_nats_producer pdrp;
+	pdrp = (ht_nats_producer){.bus = p.a.bus, .ring = "drp", .k = 1, .forever = true, .rate_per_s = 20000};
+	ht_nats_producer_start(&pblk);
+	ht_nats_producer_start(&pdrp);
 
-	const hn_state_header *ha = hnt_state(&p.a), *hb = hnt_state(&p.b);
-	const hn_ring_state *rblk = hnt_ring_state(ha, "blk"), *rdrp = hnt_ring_state(ha, "drp");
-	const hn_ring_state *bblk = hnt_ring_state(hb, "blk"), *bdrp = hnt_ring_state(hb, "drp");
+	const hm_nats_state_header *ha = ht_nats_state(&p.a), *hb = ht_nats_state(&p.b);
+	const hm_nats_ring_state *rblk = ht_nats_ring_state(ha, "blk"), *rdrp = ht_nats_ring_state(ha, "drp");
+	const hm_nats_ring_state *bblk = ht_nats_ring_state(hb, "blk"), *bdrp = ht_nats_ring_state(hb, "drp");
 
-	hnt_progress flowing[2] = {{&cblk, 0, 10000, NULL}, {&cdrp, 1, 10000, NULL}};
-	assert_true(hnt_wait_until(hnt_reached, &flowing[0], 60000));
-	assert_true(hnt_wait_until(hnt_reached, &flowing[1], 60000));
-	uint64_t rss_before = hnt_rss_anon(p.ua.pid);
+	ht_nats_progress flowing[2] = {{&cblk, 0, 10000, NULL}, {&cdrp, 1, 10000, NULL}};
+	assert_true(ht_nats_wait_until(ht_nats_reached, &flowing[0], 60000));
+	assert_true(ht_nats_wait_until(ht_nats_reached, &flowing[1], 60000));
+	uint64_t rss_before = ht_nats_rss_anon(p.ua.pid);
 
 	/* The outage. */
-	hnt_server_kill(&p.s);
+	ht_nats_server_kill(&p.s);
 	uint64_t t0 = ht_now_ns(), end = t0 + (uint64_t)(outage_s * 1e9);
 	uint64_t rss_max = 0, samples = 0;
 	bool saw_down = false, saw_blocked = false, saw_dropping = false;
 	uint64_t blk_full_before = atomic_load(&pblk.full_waits);
 	while (ht_now_ns() < end) {
-		uint64_t rss = hnt_rss_anon(p.ua.pid);
+		uint64_t rss = ht_nats_rss_anon(p.ua.pid);
 		if (rss > rss_max)
 			rss_max = rss;
 		samples++;
-		saw_down |= HNT_LD(ha->conn_state) != HN_CONN_CONNECTED;
-		saw_blocked |= HNT_LD(rblk->out.state) == HN_W_BLOCKED;
-		saw_dropping |= HNT_LD(rdrp->out.state) == HN_W_DROPPING;
+		saw_down |= HT_NATS_LD(ha->conn_state) != HM_NATS_CONN_CONNECTED;
+		saw_blocked |= HT_NATS_LD(rblk->out.state) == HM_NATS_W_BLOCKED;
+		saw_dropping |= HT_NATS_LD(rdrp->out.state) == HM_NATS_W_DROPPING;
 		nap_ms(250);
 	}
-	uint64_t dropped = HNT_LD(rdrp->out.dropped);
+	uint64_t dropped = HT_NATS_LD(rdrp->out.dropped);
 	uint64_t blk_full = atomic_load(&pblk.full_waits) - blk_full_before;
 	printf("# outage %.0f s: uplink anonymous memory %.1f MiB before, at most %.1f MiB during "
 	       "(%" PRIu64 " samples; bound %.0f MiB%s)\n",
@@ -107,52 +107,52 @@ static void test_outage_keeps_memory_bounded_and_policies_visible(void **state)
 	       "dropped %" PRIu64 " messages (%" PRIu64 " bytes); producers published %" PRIu64
 	       " and %" PRIu64 " so far\n",
 	       saw_down ? "down" : "UP?", saw_blocked ? "blocked" : "NOT BLOCKED",
-	       HNT_LD(rblk->out.blocked_events), blk_full, saw_dropping ? "dropping" : "NOT DROPPING",
-	       dropped, HNT_LD(rdrp->out.dropped_bytes), (uint64_t)atomic_load(&pblk.produced),
+	       HT_NATS_LD(rblk->out.blocked_events), blk_full, saw_dropping ? "dropping" : "NOT DROPPING",
+	       dropped, HT_NATS_LD(rdrp->out.dropped_bytes), (uint64_t)atomic_load(&pblk.produced),
 	       (uint64_t)atomic_load(&pdrp.produced));
 	assert_true(saw_down);
 	assert_true(saw_blocked);
 	assert_true(saw_dropping);
 	assert_true(dropped > 0);
 	assert_true(blk_full > 0);
-	assert_int_equal(rblk->policy, HN_POLICY_BLOCK);
-	assert_int_equal(rdrp->policy, HN_POLICY_DROP);
+	assert_int_equal(rblk->policy, HM_NATS_POLICY_BLOCK);
+	assert_int_equal(rdrp->policy, HM_NATS_POLICY_DROP);
 	if (!SANITIZED)
 		assert_true(rss_max <= RSS_BOUND);
 
 	/* The server comes back (same port, same store): both uplinks
 	 * reconnect by themselves, the flows resume. */
-	hnt_server_start(&p.s);
+	ht_nats_server_start(&p.s);
 	uint64_t back = ht_now_ns();
-	hnt_uplink_wait_running(&p.ua, 30000);
-	hnt_uplink_wait_running(&p.ub, 30000);
+	ht_nats_uplink_wait_running(&p.ua, 30000);
+	ht_nats_uplink_wait_running(&p.ub, 30000);
 	printf("# server restarted: both uplinks running again %.2f s later (reconnects A %" PRIu64
 	       ", B %" PRIu64 ")\n",
-	       (double)(ht_now_ns() - back) / 1e9, HNT_LD(ha->reconnects), HNT_LD(hb->reconnects));
-	hnt_progress more[2] = {{&cblk, 0, atomic_load(&cblk.received[0]) + 10000, NULL},
+	       (double)(ht_now_ns() - back) / 1e9, HT_NATS_LD(ha->reconnects), HT_NATS_LD(hb->reconnects));
+	ht_nats_progress more[2] = {{&cblk, 0, atomic_load(&cblk.received[0]) + 10000, NULL},
 			    {&cdrp, 1, atomic_load(&cdrp.received[1]) + 10000, NULL}};
-	assert_true(hnt_wait_until(hnt_reached, &more[0], 120000));
-	assert_true(hnt_wait_until(hnt_reached, &more[1], 120000));
+	assert_true(ht_nats_wait_until(ht_nats_reached, &more[0], 120000));
+	assert_true(ht_nats_wait_until(ht_nats_reached, &more[1], 120000));
 	atomic_store(&pblk.stop, true);
 	atomic_store(&pdrp.stop, true);
-	hnt_producer_join(&pblk);
-	hnt_producer_join(&pdrp);
+	ht_nats_producer_join(&pblk);
+	ht_nats_producer_join(&pdrp);
 	uint64_t nblk = atomic_load(&pblk.produced), ndrp = atomic_load(&pdrp.produced);
-	hnt_progress all[2] = {{&cblk, 0, nblk, NULL}, {&cdrp, 1, ndrp, bdrp}};
-	bool ok = hnt_wait_until(hnt_reached, &all[0], 120000) & hnt_wait_until(hnt_reached, &all[1], 120000);
-	hnt_consumer_join(&cblk);
-	hnt_consumer_join(&cdrp);
+	ht_nats_progress all[2] = {{&cblk, 0, nblk, NULL}, {&cdrp, 1, ndrp, bdrp}};
+	bool ok = ht_nats_wait_until(ht_nats_reached, &all[0], 120000) & ht_nats_wait_until(ht_nats_reached, &all[1], 120000);
+	ht_nats_consumer_join(&cblk);
+	ht_nats_consumer_join(&cdrp);
 	int64_t first = atomic_load(&cdrp.first[1]);
 	uint64_t lead = first > 0 ? (uint64_t)first : 0;
 	uint64_t miss = atomic_load(&cdrp.missing[1]) - lead;
 	printf("# blk: %" PRIu64 " published, %" PRIu64 " arrived, missing %" PRIu64 " (JetStream "
 	       "applied up to stream sequence %" PRIu64 ")\n",
 	       nblk, (uint64_t)atomic_load(&cblk.received[0]), (uint64_t)atomic_load(&cblk.missing[0]),
-	       HNT_LD(bblk->inp.applied));
+	       HT_NATS_LD(bblk->inp.applied));
 	printf("# drp: %" PRIu64 " published, %" PRIu64 " arrived, missing %" PRIu64
 	       " = counted lost on bus B %" PRIu64 " (dropped by uplink A %" PRIu64 ")\n",
-	       ndrp, (uint64_t)atomic_load(&cdrp.received[1]), miss, HNT_LD(bdrp->in.lost),
-	       HNT_LD(rdrp->out.dropped));
+	       ndrp, (uint64_t)atomic_load(&cdrp.received[1]), miss, HT_NATS_LD(bdrp->in.lost),
+	       HT_NATS_LD(rdrp->out.dropped));
 	if (atomic_load(&cblk.bad))
 		fail_msg("blk: %s", cblk.first_error);
 	if (atomic_load(&cdrp.bad))
@@ -160,19 +160,19 @@ static void test_outage_keeps_memory_bounded_and_policies_visible(void **state)
 	assert_true(ok);
 	assert_int_equal(atomic_load(&cblk.received[0]), nblk);
 	assert_int_equal(atomic_load(&cblk.missing[0]), 0);
-	assert_int_equal(miss, HNT_LD(bdrp->in.lost));
-	assert_true(HNT_LD(bdrp->in.lost) >= HNT_LD(rdrp->out.dropped));
+	assert_int_equal(miss, HT_NATS_LD(bdrp->in.lost));
+	assert_true(HT_NATS_LD(bdrp->in.lost) >= HT_NATS_LD(rdrp->out.dropped));
 	assert_int_equal(atomic_load(&cdrp.received[1]) + miss + lead, ndrp);
-	hn_state_unmap(ha);
-	hn_state_unmap(hb);
+	hm_nats_state_unmap(ha);
+	hm_nats_state_unmap(hb);
 
-	hnt_pair_stop(&p);
+	ht_nats_pair_stop(&p);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_outage_keeps_memory_bounded_and_policies_visible, hnt_teardown),
+		cmocka_unit_test_teardown(test_outage_keeps_memory_bounded_and_policies_visible, ht_nats_teardown),
 	};
-	return cmocka_run_group_tests(tests, hnt_group_setup, NULL);
+	return cmocka_run_group_tests(tests, ht_nats_group_setup, NULL);
 }

@@ -18,43 +18,43 @@ static void test_million_messages_cross_in_order(void **state)
 {
 	(void)state;
 	uint64_t n = ht_scaled(1000000);
-	static hnt_pair p;
-	hnt_server_init(&p.s, "pair", false);
-	hnt_pair_start(&p, "p", RINGS);
+	static ht_nats_pair p;
+	ht_nats_server_init(&p.s, "pair", false);
+	ht_nats_pair_start(&p, "p", RINGS);
 	const char *aa[] = {"--url", p.url, "--ring", "x:out:core", NULL};
 	/* The receiving client may hold 64 MiB for us, so a burst never makes
 	 * core NATS drop on our side. */
 	const char *ba[] = {"--url", p.url, "--ring", "x:in:core", "--max-pending", "64M", NULL};
-	hnt_pair_uplinks(&p, aa, ba, 10000);
+	ht_nats_pair_uplinks(&p, aa, ba, 10000);
 
 	uint64_t t0 = ht_now_ns();
-	hnt_pair_traffic(&p, "x", n, 0, false);
-	hnt_producer_join(&p.pa);
-	hnt_progress w = {&p.cb, 0, n};
-	bool all = hnt_wait_until(hnt_reached, &w, 300000);
+	ht_nats_pair_traffic(&p, "x", n, 0, false);
+	ht_nats_producer_join(&p.pa);
+	ht_nats_progress w = {&p.cb, 0, n};
+	bool all = ht_nats_wait_until(ht_nats_reached, &w, 300000);
 	double secs = (double)(ht_now_ns() - t0) / 1e9;
-	hnt_consumer_join(&p.cb);
+	ht_nats_consumer_join(&p.cb);
 
-	const hn_state_header *ha = hnt_state(&p.a), *hb = hnt_state(&p.b);
-	const hn_ring_state *ra = hnt_ring_state(ha, "x"), *rb = hnt_ring_state(hb, "x");
+	const hm_nats_state_header *ha = ht_nats_state(&p.a), *hb = ht_nats_state(&p.b);
+	const hm_nats_ring_state *ra = ht_nats_ring_state(ha, "x"), *rb = ht_nats_ring_state(hb, "x");
 	printf("# %" PRIu64 " messages bus A -> NATS -> bus B in %.2f s (%.0f msg/s); received %" PRIu64
 	       ", missing %" PRIu64 ", out of order/duplicated/corrupt %" PRIu64
 	       "; uplink A sent %" PRIu64 ", uplink B committed %" PRIu64 ", lost %" PRIu64 "\n",
 	       n, secs, (double)n / secs, (uint64_t)atomic_load(&p.cb.received[0]),
 	       (uint64_t)atomic_load(&p.cb.missing[0]), (uint64_t)atomic_load(&p.cb.bad),
-	       HNT_LD(ra->out.msgs), HNT_LD(rb->in.msgs), HNT_LD(rb->in.lost));
+	       HT_NATS_LD(ra->out.msgs), HT_NATS_LD(rb->in.msgs), HT_NATS_LD(rb->in.lost));
 	if (atomic_load(&p.cb.bad))
 		fail_msg("%s", p.cb.first_error);
 	assert_true(all);
 	assert_int_equal(atomic_load(&p.cb.received[0]), n);
 	assert_int_equal(atomic_load(&p.cb.missing[0]), 0);
-	assert_int_equal(HNT_LD(ra->out.msgs), n);
-	assert_int_equal(HNT_LD(rb->in.msgs), n);
-	assert_int_equal(HNT_LD(rb->in.lost), 0);
-	hn_state_unmap(ha);
-	hn_state_unmap(hb);
+	assert_int_equal(HT_NATS_LD(ra->out.msgs), n);
+	assert_int_equal(HT_NATS_LD(rb->in.msgs), n);
+	assert_int_equal(HT_NATS_LD(rb->in.lost), 0);
+	hm_nats_state_unmap(ha);
+	hm_nats_state_unmap(hb);
 
-	hnt_pair_stop(&p);
+	ht_nats_pair_stop(&p);
 }
 
 /* Both buses publish on ring x at once; each bus must end with exactly its
@@ -62,27 +62,27 @@ static void test_million_messages_cross_in_order(void **state)
  * wait: no message comes back to where it came from, none circulates. */
 static void both_ways(const char *mode, uint64_t n)
 {
-	static hnt_pair p;
-	hnt_server_init(&p.s, "pair", !strcmp(mode, "jetstream"));
-	hnt_pair_start(&p, "b", RINGS);
+	static ht_nats_pair p;
+	ht_nats_server_init(&p.s, "pair", !strcmp(mode, "jetstream"));
+	ht_nats_pair_start(&p, "b", RINGS);
 	char ring[32];
 	snprintf(ring, sizeof ring, "x:both:%s", mode);
 	const char *args[] = {"--url", p.url, "--ring", ring, "--max-pending", "64M", NULL};
-	hnt_pair_uplinks(&p, args, args, 20000);
+	ht_nats_pair_uplinks(&p, args, args, 20000);
 
 	uint64_t t0 = ht_now_ns();
-	hnt_pair_traffic(&p, "x", n, 0, true);
-	hnt_producer_join(&p.pa);
-	hnt_producer_join(&p.pb);
-	bool all = hnt_pair_wait_crossed(&p, n, 120000);
+	ht_nats_pair_traffic(&p, "x", n, 0, true);
+	ht_nats_producer_join(&p.pa);
+	ht_nats_producer_join(&p.pb);
+	bool all = ht_nats_pair_wait_crossed(&p, n, 120000);
 	double secs = (double)(ht_now_ns() - t0) / 1e9;
 	/* Then nothing more: one second with no new message on either bus. */
-	bool more = hnt_pair_moved(&p, 1000);
-	hnt_consumer_join(&p.ca);
-	hnt_consumer_join(&p.cb);
+	bool more = ht_nats_pair_moved(&p, 1000);
+	ht_nats_consumer_join(&p.ca);
+	ht_nats_consumer_join(&p.cb);
 
-	const hn_state_header *ha = hnt_state(&p.a), *hb = hnt_state(&p.b);
-	const hn_ring_state *ra = hnt_ring_state(ha, "x"), *rb = hnt_ring_state(hb, "x");
+	const hm_nats_state_header *ha = ht_nats_state(&p.a), *hb = ht_nats_state(&p.b);
+	const hm_nats_ring_state *ra = ht_nats_ring_state(ha, "x"), *rb = ht_nats_ring_state(hb, "x");
 	printf("# %s both ways, %" PRIu64 " each, %.2f s: bus A holds %" PRIu64 " (own %" PRIu64
 	       ", from B %" PRIu64 "), bus B holds %" PRIu64 " (own %" PRIu64 ", from A %" PRIu64
 	       "); loop skips A %" PRIu64 " B %" PRIu64 ", own-origin skips A %" PRIu64 " B %" PRIu64
@@ -90,29 +90,29 @@ static void both_ways(const char *mode, uint64_t n)
 	       mode, n, secs, (uint64_t)atomic_load(&p.ca.total), (uint64_t)atomic_load(&p.ca.received[0]),
 	       (uint64_t)atomic_load(&p.ca.received[1]), (uint64_t)atomic_load(&p.cb.total),
 	       (uint64_t)atomic_load(&p.cb.received[1]), (uint64_t)atomic_load(&p.cb.received[0]),
-	       HNT_LD(ra->out.skipped_inbound), HNT_LD(rb->out.skipped_inbound),
-	       HNT_LD(ra->in.own_skipped), HNT_LD(rb->in.own_skipped));
-	hnt_pair_expect_exact(&p, n);
+	       HT_NATS_LD(ra->out.skipped_inbound), HT_NATS_LD(rb->out.skipped_inbound),
+	       HT_NATS_LD(ra->in.own_skipped), HT_NATS_LD(rb->in.own_skipped));
+	ht_nats_pair_expect_exact(&p, n);
 	assert_true(all);
 	assert_false(more);
 	/* Each uplink sent its own bus's messages and nothing else; each
 	 * committed the other's and nothing else. */
-	assert_int_equal(HNT_LD(ra->out.msgs), n);
-	assert_int_equal(HNT_LD(rb->out.msgs), n);
-	assert_int_equal(HNT_LD(ra->out.skipped_inbound), n);
-	assert_int_equal(HNT_LD(rb->out.skipped_inbound), n);
-	assert_int_equal(HNT_LD(ra->in.msgs), n);
-	assert_int_equal(HNT_LD(rb->in.msgs), n);
+	assert_int_equal(HT_NATS_LD(ra->out.msgs), n);
+	assert_int_equal(HT_NATS_LD(rb->out.msgs), n);
+	assert_int_equal(HT_NATS_LD(ra->out.skipped_inbound), n);
+	assert_int_equal(HT_NATS_LD(rb->out.skipped_inbound), n);
+	assert_int_equal(HT_NATS_LD(ra->in.msgs), n);
+	assert_int_equal(HT_NATS_LD(rb->in.msgs), n);
 	if (!strcmp(mode, "jetstream")) {
 		/* The stream hands everything back, our own included: skipped by
 		 * origin, every one of them. */
-		assert_int_equal(HNT_LD(ra->in.own_skipped), n);
-		assert_int_equal(HNT_LD(rb->in.own_skipped), n);
+		assert_int_equal(HT_NATS_LD(ra->in.own_skipped), n);
+		assert_int_equal(HT_NATS_LD(rb->in.own_skipped), n);
 	}
-	hn_state_unmap(ha);
-	hn_state_unmap(hb);
+	hm_nats_state_unmap(ha);
+	hm_nats_state_unmap(hb);
 
-	hnt_pair_stop(&p);
+	ht_nats_pair_stop(&p);
 }
 
 static void test_core_both_ways_without_loops(void **state)
@@ -132,11 +132,11 @@ static void test_jetstream_both_ways_without_loops(void **state)
 static void test_user_password_are_passed_through(void **state)
 {
 	(void)state;
-	static hnt_pair p;
-	hnt_server_init(&p.s, "auth", false);
+	static ht_nats_pair p;
+	ht_nats_server_init(&p.s, "auth", false);
 	p.s.user = "hermes";
 	p.s.pass = "s3cret-pass";
-	hnt_pair_start(&p, "a", RINGS);
+	ht_nats_pair_start(&p, "a", RINGS);
 	char good[192], bad[192];
 	snprintf(good, sizeof good, "%s/good-password", p.a.d.run_dir);
 	snprintf(bad, sizeof bad, "%s/bad-password", p.b.d.run_dir);
@@ -145,44 +145,44 @@ static void test_user_password_are_passed_through(void **state)
 
 	const char *bargs[] = {"--url", p.url, "--ring", "x:in", "--user", "hermes", "--password-file",
 			       bad, NULL};
-	hnt_uplink_init(&p.ub, &p.b, bargs);
-	hnt_uplink_spawn(&p.ub);
+	ht_nats_uplink_init(&p.ub, &p.b, bargs);
+	ht_nats_uplink_spawn(&p.ub);
 	/* Refused credentials are not retried in the background: the uplink
 	 * says why (log and state file) and exits 1. */
 	int st = ht_wait_child(p.ub.pid, 15000);
 	p.ub.pid = 0;
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 1);
-	const hn_state_header *hb = hnt_state(&p.b);
+	const hm_nats_state_header *hb = ht_nats_state(&p.b);
 	printf("# wrong password: exit status 1, connection state %" PRIu64 ", last error '%s'\n",
-	       HNT_LD(hb->conn_state), hb->last_error);
-	assert_int_equal(HNT_LD(hb->conn_state), HN_CONN_CLOSED);
-	assert_int_equal(HNT_LD(hb->connects), 0);
+	       HT_NATS_LD(hb->conn_state), hb->last_error);
+	assert_int_equal(HT_NATS_LD(hb->conn_state), HM_NATS_CONN_CLOSED);
+	assert_int_equal(HT_NATS_LD(hb->connects), 0);
 	assert_non_null(strstr(hb->last_error, "Authorization"));
-	hn_state_unmap(hb);
+	hm_nats_state_unmap(hb);
 
 	/* The right password from a file: it works both ways. */
 	const char *aargs[] = {"--url", p.url, "--ring", "x:out", "--user", "hermes", "--password-file",
 			       good, NULL};
 	const char *b2args[] = {"--url", p.url, "--ring", "x:in", "--user", "hermes", "--password-file",
 				good, NULL};
-	hnt_pair_uplinks(&p, aargs, b2args, 10000);
-	hnt_pair_traffic(&p, "x", 100, 0, false);
-	hnt_producer_join(&p.pa);
-	hnt_progress w = {&p.cb, 0, 100};
-	assert_true(hnt_wait_until(hnt_reached, &w, 20000));
-	hnt_consumer_join(&p.cb);
+	ht_nats_pair_uplinks(&p, aargs, b2args, 10000);
+	ht_nats_pair_traffic(&p, "x", 100, 0, false);
+	ht_nats_producer_join(&p.pa);
+	ht_nats_progress w = {&p.cb, 0, 100};
+	assert_true(ht_nats_wait_until(ht_nats_reached, &w, 20000));
+	ht_nats_consumer_join(&p.cb);
 	assert_int_equal(atomic_load(&p.cb.bad), 0);
-	hnt_pair_stop(&p);
+	ht_nats_pair_stop(&p);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_million_messages_cross_in_order, hnt_teardown),
-		cmocka_unit_test_teardown(test_core_both_ways_without_loops, hnt_teardown),
-		cmocka_unit_test_teardown(test_jetstream_both_ways_without_loops, hnt_teardown),
-		cmocka_unit_test_teardown(test_user_password_are_passed_through, hnt_teardown),
+		cmocka_unit_test_teardown(test_million_messages_cross_in_order, ht_nats_teardown),
+		cmocka_unit_test_teardown(test_core_both_ways_without_loops, ht_nats_teardown),
+		cmocka_unit_test_teardown(test_jetstream_both_ways_without_loops, ht_nats_teardown),
+		cmocka_unit_test_teardown(test_user_password_are_passed_through, ht_nats_teardown),
 	};
-	return cmocka_run_group_tests(tests, hnt_group_setup, NULL);
+	return cmocka_run_group_tests(tests, ht_nats_group_setup, NULL);
 }

@@ -18,14 +18,14 @@ static void test_jetstream_uplinks_killed_mid_flow_lose_and_repeat_nothing(void 
 {
 	(void)state;
 	uint64_t n = ht_scaled(100000);
-	static hnt_pair p;
-	hnt_server_init(&p.s, "restart", true);
-	hnt_pair_start(&p, "r", RINGS);
+	static ht_nats_pair p;
+	ht_nats_server_init(&p.s, "restart", true);
+	ht_nats_pair_start(&p, "r", RINGS);
 	/* Small batches: more batches in flight when the kills land. */
 	const char *args[] = {"--url", p.url, "--ring", "z:both:jetstream", "--batch", "64", NULL};
-	hnt_pair_uplinks(&p, args, args, 20000);
+	ht_nats_pair_uplinks(&p, args, args, 20000);
 	/* Paced so the flow lasts a few seconds and the kills land inside it. */
-	hnt_pair_traffic(&p, "z", n, 20000, true);
+	ht_nats_pair_traffic(&p, "z", n, 20000, true);
 
 	/* Kill A's uplink, then B's, then A's, then B's: each when bus B has
 	 * received another fifth of A's messages. A's kill cuts its out side
@@ -33,24 +33,24 @@ static void test_jetstream_uplinks_killed_mid_flow_lose_and_repeat_nothing(void 
 	 * between fetch and commit (and its out side too). */
 	unsigned kills = 0;
 	for (unsigned i = 1; i <= 4; i++) {
-		hnt_progress w = {&p.cb, 0, n * i / 5};
-		if (!hnt_wait_until(hnt_reached, &w, 120000))
+		ht_nats_progress w = {&p.cb, 0, n * i / 5};
+		if (!ht_nats_wait_until(ht_nats_reached, &w, 120000))
 			fail_msg("bus B stalled at %" PRIu64 " of A's messages",
 				 (uint64_t)atomic_load(&p.cb.received[0]));
-		hnt_uplink *victim = i % 2 ? &p.ua : &p.ub;
-		hnt_uplink_kill(victim);
+		ht_nats_uplink *victim = i % 2 ? &p.ua : &p.ub;
+		ht_nats_uplink_kill(victim);
 		kills++;
-		hnt_uplink_start(victim, 20000);
+		ht_nats_uplink_start(victim, 20000);
 	}
-	hnt_producer_join(&p.pa);
-	hnt_producer_join(&p.pb);
-	bool all = hnt_pair_wait_crossed(&p, n, 120000);
-	bool more = hnt_pair_moved(&p, 1000);
-	hnt_consumer_join(&p.ca);
-	hnt_consumer_join(&p.cb);
+	ht_nats_producer_join(&p.pa);
+	ht_nats_producer_join(&p.pb);
+	bool all = ht_nats_pair_wait_crossed(&p, n, 120000);
+	bool more = ht_nats_pair_moved(&p, 1000);
+	ht_nats_consumer_join(&p.ca);
+	ht_nats_consumer_join(&p.cb);
 
-	const hn_state_header *ha = hnt_state(&p.a), *hb = hnt_state(&p.b);
-	const hn_ring_state *ra = hnt_ring_state(ha, "z"), *rb = hnt_ring_state(hb, "z");
+	const hm_nats_state_header *ha = ht_nats_state(&p.a), *hb = ht_nats_state(&p.b);
+	const hm_nats_ring_state *ra = ht_nats_ring_state(ha, "z"), *rb = ht_nats_ring_state(hb, "z");
 	printf("# %u SIGKILLs; bus A got %" PRIu64 " of B's (missing %" PRIu64 "), bus B got %" PRIu64
 	       " of A's (missing %" PRIu64 "), bad %" PRIu64 "/%" PRIu64 "\n",
 	       kills, (uint64_t)atomic_load(&p.ca.received[1]), (uint64_t)atomic_load(&p.ca.missing[1]),
@@ -58,25 +58,25 @@ static void test_jetstream_uplinks_killed_mid_flow_lose_and_repeat_nothing(void 
 	       (uint64_t)atomic_load(&p.ca.bad), (uint64_t)atomic_load(&p.cb.bad));
 	printf("# uplink A: runs %" PRIu64 ", resent and de-duplicated by the stream %" PRIu64
 	       ", unfinished commits resolved %" PRIu64 ", consumers made %" PRIu64 "\n",
-	       HNT_LD(ha->runs), HNT_LD(ra->out.duplicates), HNT_LD(ra->in.resolved),
-	       HNT_LD(ra->in.consumer_resets));
+	       HT_NATS_LD(ha->runs), HT_NATS_LD(ra->out.duplicates), HT_NATS_LD(ra->in.resolved),
+	       HT_NATS_LD(ra->in.consumer_resets));
 	printf("# uplink B: runs %" PRIu64 ", resent and de-duplicated by the stream %" PRIu64
 	       ", unfinished commits resolved %" PRIu64 ", consumers made %" PRIu64 "\n",
-	       HNT_LD(hb->runs), HNT_LD(rb->out.duplicates), HNT_LD(rb->in.resolved),
-	       HNT_LD(rb->in.consumer_resets));
-	hnt_pair_expect_exact(&p, n);
+	       HT_NATS_LD(hb->runs), HT_NATS_LD(rb->out.duplicates), HT_NATS_LD(rb->in.resolved),
+	       HT_NATS_LD(rb->in.consumer_resets));
+	ht_nats_pair_expect_exact(&p, n);
 	assert_true(all);
 	assert_false(more);
-	hn_state_unmap(ha);
-	hn_state_unmap(hb);
+	hm_nats_state_unmap(ha);
+	hm_nats_state_unmap(hb);
 
-	hnt_pair_stop(&p);
+	ht_nats_pair_stop(&p);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_jetstream_uplinks_killed_mid_flow_lose_and_repeat_nothing, hnt_teardown),
+		cmocka_unit_test_teardown(test_jetstream_uplinks_killed_mid_flow_lose_and_repeat_nothing, ht_nats_teardown),
 	};
-	return cmocka_run_group_tests(tests, hnt_group_setup, NULL);
+	return cmocka_run_group_tests(tests, ht_nats_group_setup, NULL);
 }

@@ -61,15 +61,15 @@ static void first_crossing(hermes_pub *pub, hermes_sub *sub)
 
 static void tags_cross(bool js)
 {
-	static hnt_pair p;
-	hnt_server_init(&p.s, "tags", js);
-	hnt_pair_start(&p, "t", RINGS);
+	static ht_nats_pair p;
+	ht_nats_server_init(&p.s, "tags", js);
+	ht_nats_pair_start(&p, "t", RINGS);
 	char out_ring[32], in_ring[32];
 	snprintf(out_ring, sizeof out_ring, "x:out:%s", js ? "jetstream" : "core");
 	snprintf(in_ring, sizeof in_ring, "x:in:%s", js ? "jetstream" : "core");
 	const char *aa[] = {"--url", p.url, "--ring", out_ring, NULL};
 	const char *ba[] = {"--url", p.url, "--ring", in_ring, NULL};
-	hnt_pair_uplinks(&p, aa, ba, 20000);
+	ht_nats_pair_uplinks(&p, aa, ba, 20000);
 
 	/* A plain NATS client watches the subject and publishes on it. */
 	natsConnection *nc = NULL;
@@ -107,7 +107,7 @@ static void tags_cross(bool js)
 		/* On NATS: the header, in decimal, only when tagged. */
 		assert_int_equal(natsSubscription_NextMsg(&nm, ns, 10000), NATS_OK);
 		const char *v = NULL;
-		natsStatus st = natsMsgHeader_Get(nm, HN_HDR_TAG, &v);
+		natsStatus st = natsMsgHeader_Get(nm, HM_NATS_HDR_TAG, &v);
 		if (tags[i]) {
 			char want[16];
 			snprintf(want, sizeof want, "%" PRIu32, tags[i]);
@@ -129,7 +129,7 @@ static void tags_cross(bool js)
 	for (unsigned i = 0; i < sizeof plain / sizeof plain[0]; i++) {
 		natsMsg *pm = NULL;
 		assert_int_equal(natsMsg_Create(&pm, "hermes.x", NULL, "nats", 4), NATS_OK);
-		assert_int_equal(natsMsgHeader_Set(pm, HN_HDR_TAG, plain[i].hdr), NATS_OK);
+		assert_int_equal(natsMsgHeader_Set(pm, HM_NATS_HDR_TAG, plain[i].hdr), NATS_OK);
 		assert_int_equal(natsConnection_PublishMsg(nc, pm), NATS_OK);
 		natsMsg_Destroy(pm);
 	}
@@ -147,7 +147,7 @@ static void tags_cross(bool js)
 	natsConnection_Destroy(nc);
 	hermes_sub_close(sb);
 	hermes_pub_close(pa);
-	hnt_pair_stop(&p);
+	ht_nats_pair_stop(&p);
 }
 
 static void test_tags_cross_core_nats(void **state)
@@ -165,8 +165,8 @@ static void test_tags_cross_jetstream(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_tags_cross_core_nats, hnt_teardown),
-		cmocka_unit_test_teardown(test_tags_cross_jetstream, hnt_teardown),
+		cmocka_unit_test_teardown(test_tags_cross_core_nats, ht_nats_teardown),
+		cmocka_unit_test_teardown(test_tags_cross_jetstream, ht_nats_teardown),
 	};
-	return cmocka_run_group_tests(tests, hnt_group_setup, NULL);
+	return cmocka_run_group_tests(tests, ht_nats_group_setup, NULL);
 }

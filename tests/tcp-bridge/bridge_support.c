@@ -23,28 +23,28 @@
 #error "HERMES_BRIDGE_PATH must name the hermes-bridge binary"
 #endif
 
-void hb_bus_start(ht_bus *b, const char *tag)
+void ht_br_bus_start(ht_bus *b, const char *tag)
 {
 	static const char *const args[] = {"--size", "256M", "--remove-on-exit", NULL};
 	ht_bus_supervised(b, tag, args);
 }
 
-/* The fixture hb_fixture_teardown stops. */
+/* The fixture ht_br_fixture_teardown stops. */
 static ht_bus *fixture_bus;
-static hb_bridge *fixture_bridge;
+static ht_br_bridge *fixture_bridge;
 
-void hb_fixture_bridge(ht_bus *bus, hb_bridge *b, const char *const *extra)
+void ht_br_fixture_bridge(ht_bus *bus, ht_br_bridge *b, const char *const *extra)
 {
-	hb_bridge_start(b, &bus->d, "bridge", extra);
+	ht_br_bridge_start(b, &bus->d, "bridge", extra);
 	fixture_bus = bus;
 	fixture_bridge = b;
 }
 
-int hb_fixture_teardown(void **state)
+int ht_br_fixture_teardown(void **state)
 {
 	(void)state;
 	if (fixture_bus) {
-		hb_bridge_stop(fixture_bridge);
+		ht_br_bridge_stop(fixture_bridge);
 		ht_bus_teardown(fixture_bus);
 	}
 	fixture_bus = NULL;
@@ -52,16 +52,16 @@ int hb_fixture_teardown(void **state)
 	return 0;
 }
 
-unsigned hb_child_nofile;
-bool hb_no_anonymous;
+unsigned ht_br_child_nofile;
+bool ht_br_no_anonymous;
 
 /* In the child: the bridge's own environment and the descriptor limit a
  * test asked for. */
 static void bridge_env(void)
 {
 	unsetenv("STATE_DIRECTORY");
-	if (hb_child_nofile) {
-		struct rlimit rl = {hb_child_nofile, hb_child_nofile};
+	if (ht_br_child_nofile) {
+		struct rlimit rl = {ht_br_child_nofile, ht_br_child_nofile};
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 }
@@ -87,13 +87,13 @@ static pid_t spawn_ns(const char *log, const char *notify, const char *netns,
 	return ht_spawn(&s);
 }
 
-void hb_bridge_start(hb_bridge *b, const ht_daemon *d, const char *tag, const char *const *extra)
+void ht_br_bridge_start(ht_br_bridge *b, const ht_daemon *d, const char *tag, const char *const *extra)
 {
-	hb_bridge_start_ns(b, d, tag, NULL, NULL, extra);
+	ht_br_bridge_start_ns(b, d, tag, NULL, NULL, extra);
 }
 
 /* "READY=1\nSTATUS=listening on ADDR": the address the kernel picked. */
-static void bridge_read_addr(hb_bridge *b, char *msg)
+static void bridge_read_addr(ht_br_bridge *b, char *msg)
 {
 	char *at = strstr(msg, "listening on ");
 	if (!at)
@@ -104,7 +104,7 @@ static void bridge_read_addr(hb_bridge *b, char *msg)
 	b->port = (unsigned)atoi(strrchr(b->addr, ':') + 1);
 }
 
-void hb_bridge_start_ns(hb_bridge *b, const ht_daemon *d, const char *tag, const char *netns,
+void ht_br_bridge_start_ns(ht_br_bridge *b, const ht_daemon *d, const char *tag, const char *netns,
 			const char *listen, const char *const *extra)
 {
 	memset(b, 0, sizeof *b);
@@ -115,8 +115,8 @@ void hb_bridge_start_ns(hb_bridge *b, const ht_daemon *d, const char *tag, const
 				"--stats-dir", d->run_dir, "--state-dir", d->run_dir};
 	int n = 8;
 	/* Tests serve anonymous clients unless they configure identities (or
-	 * say otherwise with hb_no_anonymous). */
-	bool auth = hb_no_anonymous;
+	 * say otherwise with ht_br_no_anonymous). */
+	bool auth = ht_br_no_anonymous;
 	for (const char *const *e = extra; e && *e; e++)
 		auth |= !strcmp(*e, "--auth");
 	if (!auth)
@@ -142,13 +142,13 @@ void hb_bridge_start_ns(hb_bridge *b, const ht_daemon *d, const char *tag, const
 	}
 }
 
-int hb_bridge_run(const char *log, const char *const *args, int timeout_ms)
+int ht_br_bridge_run(const char *log, const char *const *args, int timeout_ms)
 {
 	int st = ht_wait_child(spawn_ns(log, NULL, NULL, args), timeout_ms);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-int hb_keygen(const ht_daemon *d, const char *name, const char *const *opts, char *path,
+int ht_br_keygen(const ht_daemon *d, const char *name, const char *const *opts, char *path,
 	      size_t len)
 {
 	snprintf(path, len, "%s/%s.key", d->run_dir, name);
@@ -161,10 +161,10 @@ int hb_keygen(const ht_daemon *d, const char *name, const char *const *opts, cha
 	args[n++] = "--out";
 	args[n++] = path;
 	args[n] = NULL;
-	return hb_bridge_run(log, args, 10000);
+	return ht_br_bridge_run(log, args, 10000);
 }
 
-void hb_bridge_stop(hb_bridge *b)
+void ht_br_bridge_stop(ht_br_bridge *b)
 {
 	if (b->pid <= 0)
 		return;
@@ -174,14 +174,14 @@ void hb_bridge_stop(hb_bridge *b)
 	ht_proc_stop(&b->pid, 10000, "hermes-bridge", b->log);
 }
 
-bool hb_bridge_alive(hb_bridge *b)
+bool ht_br_bridge_alive(ht_br_bridge *b)
 {
 	if (b->pid <= 0)
 		return false;
 	return waitpid(b->pid, NULL, WNOHANG) == 0;
 }
 
-long hb_status_kb(pid_t pid, const char *field)
+long ht_br_status_kb(pid_t pid, const char *field)
 {
 	char path[64], line[256];
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
@@ -197,17 +197,17 @@ long hb_status_kb(pid_t pid, const char *field)
 	return kb;
 }
 
-long hb_rss_anon_kb(pid_t pid)
+long ht_br_rss_anon_kb(pid_t pid)
 {
-	return hb_status_kb(pid, "RssAnon:");
+	return ht_br_status_kb(pid, "RssAnon:");
 }
 
-long hb_rss_kb(pid_t pid)
+long ht_br_rss_kb(pid_t pid)
 {
-	return hb_status_kb(pid, "VmRSS:");
+	return ht_br_status_kb(pid, "VmRSS:");
 }
 
-uint64_t hb_cpu_ns(pid_t pid)
+uint64_t ht_br_cpu_ns(pid_t pid)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -228,7 +228,7 @@ uint64_t hb_cpu_ns(pid_t pid)
 	return (uint64_t)(utime + stime) * (1000000000ull / (uint64_t)hz);
 }
 
-hermes_net *hb_connect(const hb_bridge *b)
+hermes_net *ht_br_connect(const ht_br_bridge *b)
 {
 	hermes_net_options o;
 	hermes_net_options_init(&o);
@@ -240,7 +240,7 @@ hermes_net *hb_connect(const hb_bridge *b)
 	return n;
 }
 
-void hb_raise_nofile(unsigned n)
+void ht_br_raise_nofile(unsigned n)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -251,7 +251,7 @@ void hb_raise_nofile(unsigned n)
 	}
 }
 
-int hb_raw_connect(const hb_bridge *b)
+int ht_br_raw_connect(const ht_br_bridge *b)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)b->port)};
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
@@ -263,7 +263,7 @@ int hb_raw_connect(const hb_bridge *b)
 	return fd;
 }
 
-bool hb_raw_send(int fd, const void *p, size_t len, bool tolerate)
+bool ht_br_raw_send(int fd, const void *p, size_t len, bool tolerate)
 {
 	const uint8_t *b = p;
 	while (len) {
@@ -281,7 +281,7 @@ bool hb_raw_send(int fd, const void *p, size_t len, bool tolerate)
 	return true;
 }
 
-size_t hb_raw_drain(int fd, uint8_t *buf, size_t cap, int timeout_ms, bool *eof)
+size_t ht_br_raw_drain(int fd, uint8_t *buf, size_t cap, int timeout_ms, bool *eof)
 {
 	uint64_t deadline = ht_now_ns() + (uint64_t)timeout_ms * 1000000u;
 	size_t got = 0;
@@ -307,7 +307,7 @@ size_t hb_raw_drain(int fd, uint8_t *buf, size_t cap, int timeout_ms, bool *eof)
 	}
 }
 
-bool hb_find_error(const uint8_t *bytes, size_t len, hermes_err *code, bool *fatal)
+bool ht_br_find_error(const uint8_t *bytes, size_t len, hermes_err *code, bool *fatal)
 {
 	hermes_decoder dec;
 	hermes_decoder_init(&dec, bytes, len);
@@ -326,7 +326,7 @@ bool hb_find_error(const uint8_t *bytes, size_t len, hermes_err *code, bool *fat
 	return false;
 }
 
-void hb_encode_hello(hermes_encoder *enc, const char *identity, uint32_t features)
+void ht_br_encode_hello(hermes_encoder *enc, const char *identity, uint32_t features)
 {
 	hermes_wire_msg m = {.type = HERMES_MSG_HELLO};
 	m.hello = (hermes_wire_hello){.min_version = 1, .max_version = 1, .features = features,
@@ -336,22 +336,22 @@ void hb_encode_hello(hermes_encoder *enc, const char *identity, uint32_t feature
 		fail_msg("cannot encode HELLO");
 }
 
-int hb_raw_hello(const hb_bridge *b, const char *identity, uint32_t features)
+int ht_br_raw_hello(const ht_br_bridge *b, const char *identity, uint32_t features)
 {
 	uint8_t buf[512];
 	hermes_encoder e;
 	hermes_encoder_init(&e, buf, sizeof buf);
-	hb_encode_hello(&e, identity, features);
-	int fd = hb_raw_connect(b);
-	hb_raw_send(fd, buf, hermes_encoder_data(&e).len, false);
+	ht_br_encode_hello(&e, identity, features);
+	int fd = ht_br_raw_connect(b);
+	ht_br_raw_send(fd, buf, hermes_encoder_data(&e).len, false);
 	return fd;
 }
 
-int hb_raw_session(const hb_bridge *b, uint32_t features, uint32_t *granted)
+int ht_br_raw_session(const ht_br_bridge *b, uint32_t features, uint32_t *granted)
 {
-	int fd = hb_raw_hello(b, "", features);
-	hb_frame f;
-	hb_expect_frame(fd, HERMES_MSG_WELCOME, 0, &f);
+	int fd = ht_br_raw_hello(b, "", features);
+	ht_br_frame f;
+	ht_br_expect_frame(fd, HERMES_MSG_WELCOME, 0, &f);
 	hermes_wire_msg m;
 	assert_int_equal(hermes_wire_msg_parse(f.type, f.payload, f.len, &m), HERMES_OK);
 	if (granted)
@@ -359,27 +359,27 @@ int hb_raw_session(const hb_bridge *b, uint32_t features, uint32_t *granted)
 	return fd;
 }
 
-size_t hb_raw_answer(int fd, uint8_t *buf, size_t cap)
+size_t ht_br_raw_answer(int fd, uint8_t *buf, size_t cap)
 {
 	bool eof;
-	size_t got = hb_raw_drain(fd, buf, cap, 5000, &eof);
+	size_t got = ht_br_raw_drain(fd, buf, cap, 5000, &eof);
 	if (!eof)
 		fail_msg("the bridge did not close the connection within 5 s (%zu bytes read)", got);
 	return got;
 }
 
-bool hb_expect_error(const uint8_t *bytes, size_t len, hermes_err code)
+bool ht_br_expect_error(const uint8_t *bytes, size_t len, hermes_err code)
 {
 	hermes_err got = HERMES_OK;
 	bool fatal = false;
-	if (!hb_find_error(bytes, len, &got, &fatal))
+	if (!ht_br_find_error(bytes, len, &got, &fatal))
 		fail_msg("want ERROR %s: no ERROR frame in %zu bytes", hermes_err_name(code), len);
 	if (got != code)
 		fail_msg("want ERROR %s, got %s", hermes_err_name(code), hermes_err_name(got));
 	return fatal;
 }
 
-bool hb_has_frame(const uint8_t *bytes, size_t len, uint8_t type, const uint64_t *seq)
+bool ht_br_has_frame(const uint8_t *bytes, size_t len, uint8_t type, const uint64_t *seq)
 {
 	hermes_decoder d;
 	hermes_decoder_init(&d, bytes, len);
@@ -390,7 +390,7 @@ bool hb_has_frame(const uint8_t *bytes, size_t len, uint8_t type, const uint64_t
 	return false;
 }
 
-void hb_send_frame(int fd, uint8_t type, uint16_t flags, uint32_t channel, uint64_t seq,
+void ht_br_send_frame(int fd, uint8_t type, uint16_t flags, uint32_t channel, uint64_t seq,
 		   const void *payload, uint32_t len)
 {
 	uint8_t h[HERMES_HEADER_SIZE] = {0x48, 0x4d, HERMES_PROTOCOL_VERSION, type};
@@ -398,27 +398,27 @@ void hb_send_frame(int fd, uint8_t type, uint16_t flags, uint32_t channel, uint6
 	hm_put_le32(h + 8, len);
 	hm_put_le32(h + 12, channel);
 	hm_put_le64(h + 16, seq);
-	hb_raw_send(fd, h, sizeof h, false);
+	ht_br_raw_send(fd, h, sizeof h, false);
 	if (len)
-		hb_raw_send(fd, payload, len, false);
+		ht_br_raw_send(fd, payload, len, false);
 }
 
-void hb_send_bind(int fd, uint32_t ch, const char *ring)
+void ht_br_send_bind(int fd, uint32_t ch, const char *ring)
 {
-	hb_send_frame(fd, HERMES_MSG_BIND, 0, ch, 0, ring, (uint32_t)strlen(ring));
+	ht_br_send_frame(fd, HERMES_MSG_BIND, 0, ch, 0, ring, (uint32_t)strlen(ring));
 }
 
-void hb_send_subscribe(int fd, uint32_t id, uint8_t start, uint64_t seq, const char *ring)
+void ht_br_send_subscribe(int fd, uint32_t id, uint8_t start, uint64_t seq, const char *ring)
 {
 	uint8_t p[16 + 255] = {start};
 	size_t n = strlen(ring);
 	assert_true(n <= 255);
 	hm_put_le64(p + 8, seq);
 	memcpy(p + 16, ring, n);
-	hb_send_frame(fd, HERMES_MSG_SUBSCRIBE, 0, id, 0, p, (uint32_t)(16 + n));
+	ht_br_send_frame(fd, HERMES_MSG_SUBSCRIBE, 0, id, 0, p, (uint32_t)(16 + n));
 }
 
-bool hb_read_exact(int fd, uint8_t *p, size_t n)
+bool ht_br_read_exact(int fd, uint8_t *p, size_t n)
 {
 	uint64_t deadline = ht_now_ns() + 10000000000ull;
 	while (n) {
@@ -438,10 +438,10 @@ bool hb_read_exact(int fd, uint8_t *p, size_t n)
 	return true;
 }
 
-bool hb_next_frame(int fd, hb_frame *f, uint8_t *raw)
+bool ht_br_next_frame(int fd, ht_br_frame *f, uint8_t *raw)
 {
 	uint8_t h[HERMES_HEADER_SIZE];
-	if (!hb_read_exact(fd, h, sizeof h))
+	if (!ht_br_read_exact(fd, h, sizeof h))
 		return false;
 	if (raw)
 		memcpy(raw, h, sizeof h);
@@ -451,12 +451,12 @@ bool hb_next_frame(int fd, hb_frame *f, uint8_t *raw)
 	f->channel = hm_get_le32(h + 12);
 	f->seq = hm_get_le64(h + 16);
 	assert_true(f->len <= sizeof f->payload);
-	return hb_read_exact(fd, f->payload, f->len);
+	return ht_br_read_exact(fd, f->payload, f->len);
 }
 
-void hb_expect_frame(int fd, uint8_t type, uint32_t channel, hb_frame *f)
+void ht_br_expect_frame(int fd, uint8_t type, uint32_t channel, ht_br_frame *f)
 {
-	if (!hb_next_frame(fd, f, NULL))
+	if (!ht_br_next_frame(fd, f, NULL))
 		fail_msg("want frame 0x%02x on %u: the bridge closed", type, channel);
 	if (f->type != type || f->channel != channel)
 		fail_msg("want frame 0x%02x on %u, got 0x%02x on %u (code %u: %.*s)", type, channel,

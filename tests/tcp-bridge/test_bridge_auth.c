@@ -23,22 +23,22 @@
 #include "tests/tcp-bridge/bridge_support.h"
 
 static ht_bus bus;
-static hb_bridge br;
+static ht_br_bridge br;
 static char key_alice[300], key_bob[300], key_mallory[300], key_eve[300];
 static const char SECRET[] = "TOPSECRET-payload-7f3a9c-do-not-leak";
 
 static void keygen(const char *name, char *path, size_t len)
 {
 	static const char *const psk[] = {"--psk", NULL};
-	assert_int_equal(hb_keygen(&bus.d, name, psk, path, len), 0);
+	assert_int_equal(ht_br_keygen(&bus.d, name, psk, path, len), 0);
 	/* Refuses to overwrite. */
-	assert_int_equal(hb_keygen(&bus.d, name, psk, path, len), 1);
+	assert_int_equal(ht_br_keygen(&bus.d, name, psk, path, len), 1);
 }
 
 static int setup(void **state)
 {
 	(void)state;
-	hb_bus_start(&bus, "brauth");
+	ht_br_bus_start(&bus, "brauth");
 	ht_bus_ring(&bus, "secure-in", 1u << 20, 4096, HERMES_POLICY_BLOCK);
 	ht_bus_ring(&bus, "secure-out", 1u << 20, 4096, HERMES_POLICY_BLOCK);
 	ht_bus_ring(&bus, "other", 1u << 20, 4096, HERMES_POLICY_BLOCK);
@@ -59,7 +59,7 @@ static int setup(void **state)
 	 * can be captured in clear for comparison (test_bridge_security checks
 	 * the default, required). */
 	const char *extra[] = {"--auth", auth, "--encrypt", "optional", "--log-level", "debug", NULL};
-	hb_fixture_bridge(&bus, &br, extra);
+	ht_br_fixture_bridge(&bus, &br, extra);
 	return 0;
 }
 
@@ -96,7 +96,7 @@ static void test_nothing_but_the_error_is_answered_before_authentication(void **
 	uint8_t buf[2048];
 	hermes_encoder e;
 	hermes_encoder_init(&e, buf, sizeof buf);
-	hb_encode_hello(&e, "alice", HERMES_FEATURE_AUTH);
+	ht_br_encode_hello(&e, "alice", HERMES_FEATURE_AUTH);
 	hermes_wire_msg m = {.type = HERMES_MSG_AUTH_RESPONSE};
 	memset(m.response.nonce, 1, sizeof m.response.nonce);
 	memset(m.response.tag, 2, sizeof m.response.tag);
@@ -105,10 +105,10 @@ static void test_nothing_but_the_error_is_answered_before_authentication(void **
 	 * them in this phase anyway; the bridge must not even get there). */
 	hermes_frame_header h = {.type = HERMES_MSG_PING, .sequence = 5};
 	hermes_encode_frame(&e, &h, NULL, 0, NULL);
-	int fd = hb_raw_connect(&br);
-	hb_raw_send(fd, buf, hermes_encoder_data(&e).len, false);
+	int fd = ht_br_raw_connect(&br);
+	ht_br_raw_send(fd, buf, hermes_encoder_data(&e).len, false);
 	static uint8_t in[8192];
-	size_t got = hb_raw_answer(fd, in, sizeof in);
+	size_t got = ht_br_raw_answer(fd, in, sizeof in);
 	close(fd);
 	hermes_decoder d;
 	hermes_decoder_init(&d, in, got);
@@ -121,7 +121,7 @@ static void test_nothing_but_the_error_is_answered_before_authentication(void **
 	assert_int_equal(types[0], HERMES_MSG_WELCOME);
 	assert_int_equal(types[1], HERMES_MSG_AUTH_CHALLENGE);
 	assert_int_equal(types[2], HERMES_MSG_ERROR);
-	assert_true(hb_expect_error(in, got, HERMES_EPERM));
+	assert_true(ht_br_expect_error(in, got, HERMES_EPERM));
 	printf("bad AUTH_RESPONSE with a PING behind it: WELCOME, AUTH_CHALLENGE, ERROR EPERM, close\n");
 }
 
@@ -157,7 +157,7 @@ static void *relay_run(void *arg)
 {
 	relay *r = arg;
 	int c = accept(r->lfd, NULL, NULL);
-	int s = hb_raw_connect(&br);
+	int s = ht_br_raw_connect(&br);
 	struct pollfd p[2] = {{.fd = c, .events = POLLIN}, {.fd = s, .events = POLLIN}};
 	int open = 2;
 	uint64_t deadline = ht_now_ns() + 60000000000ull;
@@ -178,7 +178,7 @@ static void *relay_run(void *arg)
 			size_t k = (size_t)n < r->max - r->len ? (size_t)n : r->max - r->len;
 			memcpy(r->cap + r->len, buf, k);
 			r->len += k;
-			hb_raw_send(p[1 - i].fd, buf, (size_t)n, true);
+			ht_br_raw_send(p[1 - i].fd, buf, (size_t)n, true);
 		}
 	}
 	close(c);
@@ -335,5 +335,5 @@ int main(void)
 		printf("built without libsodium: nothing to test\n");
 		return 77;
 	}
-	return cmocka_run_group_tests(tests, setup, hb_fixture_teardown);
+	return cmocka_run_group_tests(tests, setup, ht_br_fixture_teardown);
 }

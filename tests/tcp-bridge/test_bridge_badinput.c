@@ -27,7 +27,7 @@
 #define FRAMES_PER_CONN 10
 
 static ht_bus bus;
-static hb_bridge br;
+static ht_br_bridge br;
 
 /* ---- the good client ------------------------------------------------------------------ */
 
@@ -47,7 +47,7 @@ static void good_msg(uint8_t *p, uint64_t i)
 static void *good_client(void *arg)
 {
 	good *g = arg;
-	hermes_net *n = hb_connect(&br);
+	hermes_net *n = ht_br_connect(&br);
 	uint32_t ch, sub;
 	hermes_net_ring_info info;
 	if (hermes_net_bind(n, "good", 5000000000ll, &ch, NULL) ||
@@ -131,11 +131,11 @@ static int setup(void **state)
 	(void)state;
 	static const char *const extra[] = {"--handshake-timeout", "1000", "--out-buffer", "256K",
 					    "--log-level", "warn", NULL};
-	hb_bus_start(&bus, "brbad");
+	ht_br_bus_start(&bus, "brbad");
 	ht_bus_ring(&bus, "good", 4u << 20, 4096, HERMES_POLICY_BLOCK);
 	/* The target of the random frames: overwrite, so nothing blocks. */
 	ht_bus_ring(&bus, "fz", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
-	hb_fixture_bridge(&bus, &br, extra);
+	ht_br_fixture_bridge(&bus, &br, extra);
 	pthread_create(&good_thread, NULL, good_client, &g);
 	good_running = true;
 	return 0;
@@ -144,7 +144,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	stop_good_client();
-	return hb_fixture_teardown(state);
+	return ht_br_fixture_teardown(state);
 }
 
 /* ---- bad connections ------------------------------------------------------------------- */
@@ -153,7 +153,7 @@ static size_t hello(uint8_t *buf, size_t cap)
 {
 	hermes_encoder e;
 	hermes_encoder_init(&e, buf, cap);
-	hb_encode_hello(&e, "", 0);
+	ht_br_encode_hello(&e, "", 0);
 	return hermes_encoder_data(&e).len;
 }
 
@@ -161,18 +161,18 @@ static size_t hello(uint8_t *buf, size_t cap)
  * answer with a fatal ERROR of code want (0: any answer) and to close. */
 static void expect_refused(const char *what, const uint8_t *bytes, size_t len, hermes_err want)
 {
-	int fd = hb_raw_connect(&br);
-	hb_raw_send(fd, bytes, len, true);
+	int fd = ht_br_raw_connect(&br);
+	ht_br_raw_send(fd, bytes, len, true);
 	shutdown(fd, SHUT_WR);
 	static uint8_t in[1 << 16];
 	printf("%-34s -> ", what);
-	size_t got = hb_raw_answer(fd, in, sizeof in);
+	size_t got = ht_br_raw_answer(fd, in, sizeof in);
 	close(fd);
 	if (want == HERMES_OK) {
 		printf("closed\n");
 		return;
 	}
-	if (!hb_expect_error(in, got, want))
+	if (!ht_br_expect_error(in, got, want))
 		fail_msg("%s: ERROR %s not fatal", what, hermes_err_name(want));
 	printf("ERROR %s, closed\n", hermes_err_name(want));
 }
@@ -239,7 +239,7 @@ static void test_frames_out_of_place_are_refused_and_closed(void **state)
 	expect_refused("HELLO twice", buf, 2 * n, HERMES_EHANDSHAKE);
 
 	hermes_encoder_init(&e, buf, sizeof buf);
-	hb_encode_hello(&e, "", 0);
+	ht_br_encode_hello(&e, "", 0);
 	hermes_wire_msg m = {.type = HERMES_MSG_BIND};
 	m.bind.ring = "good";
 	m.bind.ring_len = 4;
@@ -252,15 +252,15 @@ static void test_frames_out_of_place_are_refused_and_closed(void **state)
 static void test_bind_to_unknown_ring_is_answered_and_the_connection_goes_on(void **state)
 {
 	(void)state;
-	int fd = hb_raw_hello(&br, "", 0);
-	hb_send_bind(fd, 5, "nosuch");
-	hb_send_frame(fd, HERMES_MSG_PING, 0, 0, 99, NULL, 0);
+	int fd = ht_br_raw_hello(&br, "", 0);
+	ht_br_send_bind(fd, 5, "nosuch");
+	ht_br_send_frame(fd, HERMES_MSG_PING, 0, 0, 99, NULL, 0);
 	shutdown(fd, SHUT_WR);
 	static uint8_t in[4096];
-	size_t got = hb_raw_answer(fd, in, sizeof in);
+	size_t got = ht_br_raw_answer(fd, in, sizeof in);
 	close(fd);
-	assert_false(hb_expect_error(in, got, HERMES_ENOENT));
-	assert_true(hb_has_frame(in, got, HERMES_MSG_PONG, &(uint64_t){99}));
+	assert_false(ht_br_expect_error(in, got, HERMES_ENOENT));
+	assert_true(ht_br_has_frame(in, got, HERMES_MSG_PONG, &(uint64_t){99}));
 	printf("%-34s -> ERROR HERMES_ENOENT (not fatal), PONG\n", "BIND to an unknown ring");
 }
 
@@ -320,7 +320,7 @@ static size_t template_frame(uint64_t *rng, uint8_t *buf, size_t cap)
 		break;
 	}
 	case 7:
-		hb_encode_hello(&e, "x", (uint32_t)ht_rand(rng));
+		ht_br_encode_hello(&e, "x", (uint32_t)ht_rand(rng));
 		break;
 	default: {
 		/* Pure noise. */
@@ -374,11 +374,11 @@ static uint64_t random_frames(uint64_t seed, unsigned total)
 			size_t n = template_frame(&rng, out + len, 512);
 			len += mutate(&rng, out + len, n, 560);
 		}
-		int fd = hb_raw_connect(&br);
-		hb_raw_send(fd, out, len, true);
+		int fd = ht_br_raw_connect(&br);
+		ht_br_raw_send(fd, out, len, true);
 		shutdown(fd, SHUT_WR);
 		bool eof;
-		size_t got = hb_raw_drain(fd, in, sizeof in, 5000, &eof);
+		size_t got = ht_br_raw_drain(fd, in, sizeof in, 5000, &eof);
 		close(fd);
 		if (!eof)
 			fail_msg("seed %llu: the bridge neither closed nor answered a connection "
@@ -386,8 +386,8 @@ static uint64_t random_frames(uint64_t seed, unsigned total)
 				 (unsigned long long)seed, sent);
 		hermes_err code;
 		bool fatal;
-		refused += hb_find_error(in, got, &code, &fatal) && fatal;
-		if (!hb_bridge_alive(&br))
+		refused += ht_br_find_error(in, got, &code, &fatal) && fatal;
+		if (!ht_br_bridge_alive(&br))
 			fail_msg("seed %llu: the bridge died (frames up to %u)", (unsigned long long)seed, sent);
 	}
 	return refused;
@@ -401,12 +401,12 @@ static void test_clients_vanishing_mid_frame_leave_the_bridge_up(void **state)
 	for (int rst = 0; rst < 2; rst++) {
 		hermes_encoder e;
 		hermes_encoder_init(&e, buf, sizeof buf);
-		hb_encode_hello(&e, "", 0);
+		ht_br_encode_hello(&e, "", 0);
 		hermes_frame_header h = {.type = HERMES_MSG_PUBLISH, .channel = 1, .sequence = 1};
 		static uint8_t payload[300];
 		hermes_encode_frame(&e, &h, payload, sizeof payload, NULL);
-		int fd = hb_raw_connect(&br);
-		hb_raw_send(fd, buf, hermes_encoder_data(&e).len - 200, false);
+		int fd = ht_br_raw_connect(&br);
+		ht_br_raw_send(fd, buf, hermes_encoder_data(&e).len - 200, false);
 		if (rst) {
 			struct linger l = {.l_onoff = 1, .l_linger = 0};
 			setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
@@ -420,12 +420,12 @@ static void test_clients_vanishing_mid_frame_leave_the_bridge_up(void **state)
 static void test_silent_client_is_closed_at_the_handshake_deadline(void **state)
 {
 	(void)state;
-	int fd = hb_raw_connect(&br);
+	int fd = ht_br_raw_connect(&br);
 	static uint8_t in[4096];
 	uint64_t t0 = ht_now_ns();
-	size_t got = hb_raw_answer(fd, in, sizeof in);
+	size_t got = ht_br_raw_answer(fd, in, sizeof in);
 	close(fd);
-	hb_expect_error(in, got, HERMES_ETIMEDOUT);
+	ht_br_expect_error(in, got, HERMES_ETIMEDOUT);
 	printf("%-34s -> ERROR HERMES_ETIMEDOUT after %.2f s, closed\n", "silent (half-open) client",
 	       (double)(ht_now_ns() - t0) / 1e9);
 }
@@ -435,9 +435,9 @@ static void test_hello_then_half_close_gets_welcome_then_close(void **state)
 {
 	(void)state;
 	static uint8_t in[4096];
-	int fd = hb_raw_hello(&br, "", 0);
+	int fd = ht_br_raw_hello(&br, "", 0);
 	shutdown(fd, SHUT_WR);
-	size_t got = hb_raw_answer(fd, in, sizeof in);
+	size_t got = ht_br_raw_answer(fd, in, sizeof in);
 	close(fd);
 	assert_true(got >= HERMES_HEADER_SIZE && in[3] == HERMES_MSG_WELCOME);
 	printf("%-34s -> WELCOME, closed\n", "HELLO then half-close");
@@ -450,8 +450,8 @@ static void test_ping_flood_without_reading_is_bounded(void **state)
 	(void)state;
 	uint8_t buf[64 * 1024];
 	size_t n = hello(buf, sizeof buf);
-	int fd = hb_raw_connect(&br);
-	hb_raw_send(fd, buf, n, false);
+	int fd = ht_br_raw_connect(&br);
+	ht_br_raw_send(fd, buf, n, false);
 	hermes_encoder e;
 	hermes_encoder_init(&e, buf, sizeof buf);
 	while (hermes_encode(&e, HERMES_MSG_PING, 1, NULL, 0, NULL) == HERMES_OK)
@@ -459,7 +459,7 @@ static void test_ping_flood_without_reading_is_bounded(void **state)
 	hermes_wire_bytes pings = hermes_encoder_data(&e);
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	uint64_t pushed = 0, t0 = ht_now_ns();
-	long rss0 = hb_rss_kb(br.pid);
+	long rss0 = ht_br_rss_kb(br.pid);
 	size_t off = 0;
 	while (ht_now_ns() - t0 < 1500000000ull) {
 		/* Whole frames only: a partial send continues where it ended. */
@@ -474,7 +474,7 @@ static void test_ping_flood_without_reading_is_bounded(void **state)
 			poll(&p, 1, 10);
 		}
 	}
-	long rss1 = hb_rss_kb(br.pid);
+	long rss1 = ht_br_rss_kb(br.pid);
 	close(fd);
 	printf("%-34s -> stopped after %llu KiB in 1.5 s; bridge RSS %ld -> %ld KiB\n",
 	       "PING flood without reading", (unsigned long long)(pushed >> 10), rss0, rss1);
@@ -515,7 +515,7 @@ static void test_good_client_lost_nothing_and_the_bridge_counted_it_all(void **s
 	       (unsigned long long)g.received);
 	assert_int_equal(g.acked, g.sent);
 	assert_int_equal(g.received, g.sent);
-	assert_true(hb_bridge_alive(&br));
+	assert_true(ht_br_bridge_alive(&br));
 
 	/* The counters file saw it all. */
 	char path[300];

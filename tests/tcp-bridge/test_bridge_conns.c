@@ -13,19 +13,19 @@
 #define PER_ROUND 200
 
 static ht_bus bus;
-static hb_bridge br;
+static ht_br_bridge br;
 
 static int setup(void **state)
 {
 	(void)state;
-	hb_raise_nofile(4 * CONNS);
+	ht_br_raise_nofile(4 * CONNS);
 	/* drop: every subscription shares the ring's one bridge cursor. */
 	static const char *const extra[] = {"--slow-policy", "drop", "--max-frame", "64K",
 					    "--max-connections-per-address", "2000",
 					    "--out-buffer", "256K", "--log-level", "warn", NULL};
-	hb_bus_start(&bus, "brconn");
+	ht_br_bus_start(&bus, "brconn");
 	ht_bus_ring(&bus, "fan", 4u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_fixture_bridge(&bus, &br, extra);
+	ht_br_fixture_bridge(&bus, &br, extra);
 	return 0;
 }
 
@@ -35,7 +35,7 @@ static void test_a_thousand_subscribed_connections_all_receive(void **state)
 	static hermes_net *nets[CONNS];
 	static uint64_t got[CONNS], first[CONNS];
 	static uint32_t subs[CONNS];
-	long rss0 = hb_rss_kb(br.pid);
+	long rss0 = ht_br_rss_kb(br.pid);
 	hermes_net_options o;
 	hermes_net_options_init(&o);
 	o.max_frame = 65536;
@@ -56,7 +56,7 @@ static void test_a_thousand_subscribed_connections_all_receive(void **state)
 		first[i] = info.first_seq;
 	}
 	printf("%d connections subscribed in %.2f s\n", CONNS, (double)(ht_now_ns() - t0) / 1e9);
-	long rss1 = hb_rss_kb(br.pid);
+	long rss1 = ht_br_rss_kb(br.pid);
 
 	hermes_bus *b;
 	hermes_pub *pub;
@@ -94,7 +94,7 @@ static void test_a_thousand_subscribed_connections_all_receive(void **state)
 				got[i]++;
 			}
 		}
-		long rss = hb_rss_kb(br.pid);
+		long rss = ht_br_rss_kb(br.pid);
 		if (rss > rss_peak)
 			rss_peak = rss;
 		printf("round %u: %d messages to each of %d connections (%d deliveries) in %.2f s\n",
@@ -102,9 +102,9 @@ static void test_a_thousand_subscribed_connections_all_receive(void **state)
 	}
 
 	/* Idle: every connection open and subscribed, nothing published. */
-	uint64_t cpu0 = hb_cpu_ns(br.pid);
+	uint64_t cpu0 = ht_br_cpu_ns(br.pid);
 	poll(NULL, 0, 500); /* a measurement window, not a wait for anything */
-	uint64_t idle_cpu = hb_cpu_ns(br.pid) - cpu0;
+	uint64_t idle_cpu = ht_br_cpu_ns(br.pid) - cpu0;
 	printf("hermes-bridge RSS: %ld KiB at start, %ld KiB with %d subscribed connections, %ld KiB "
 	       "peak while streaming (%.1f KiB per connection)\n",
 	       rss0, rss1, CONNS, rss_peak, (double)(rss_peak - rss0) / CONNS);
@@ -123,5 +123,5 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_thousand_subscribed_connections_all_receive),
 	};
-	return cmocka_run_group_tests(tests, setup, hb_fixture_teardown);
+	return cmocka_run_group_tests(tests, setup, ht_br_fixture_teardown);
 }

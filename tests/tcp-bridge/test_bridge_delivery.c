@@ -34,7 +34,7 @@
 
 static ht_bus bus;
 static hermes_bus *hbus;
-static hb_bridge br_def, br_small, br_short, br_sec;
+static ht_br_bridge br_def, br_small, br_short, br_sec;
 static bool sodium;
 static char key_alice[300];
 static uint8_t *buf; /* message scratch, 2 MiB */
@@ -42,7 +42,7 @@ static uint8_t *buf; /* message scratch, 2 MiB */
 static int setup(void **state)
 {
 	(void)state;
-	hb_bus_start(&bus, "brdeliv");
+	ht_br_bus_start(&bus, "brdeliv");
 	ht_bus_ring(&bus, "tail", 16u << 20, BIG_MAX, HERMES_POLICY_BLOCK);
 	ht_bus_ring(&bus, "big", 16u << 20, BIG_MAX, HERMES_POLICY_BLOCK);
 	ht_bus_ring(&bus, "wide", 16u << 20, WIDE_MAX, HERMES_POLICY_BLOCK);
@@ -55,20 +55,20 @@ static int setup(void **state)
 	assert_non_null(buf);
 	/* Defaults: out_buffer = max_frame = 1 MiB. */
 	static const char *const def[] = {"--log-level", "warn", NULL};
-	hb_bridge_start(&br_def, &bus.d, "bridge-def", def);
+	ht_br_bridge_start(&br_def, &bus.d, "bridge-def", def);
 	static const char *const small[] = {"--out-buffer", "256K", "--log-level", "warn", NULL};
-	hb_bridge_start(&br_small, &bus.d, "bridge-small", small);
+	ht_br_bridge_start(&br_small, &bus.d, "bridge-small", small);
 	static const char *const shrt[] = {"--handshake-timeout", "1000", "--log-level", "info",
 					   NULL};
-	hb_bridge_start(&br_short, &bus.d, "bridge-short", shrt);
+	ht_br_bridge_start(&br_short, &bus.d, "bridge-short", shrt);
 	sodium = hm_auth_available();
 	if (sodium) {
-		assert_int_equal(hb_keygen(&bus.d, "alice", NULL, key_alice, sizeof key_alice), 0);
+		assert_int_equal(ht_br_keygen(&bus.d, "alice", NULL, key_alice, sizeof key_alice), 0);
 		char auth[300];
 		snprintf(auth, sizeof auth, "%s/auth.conf", bus.d.run_dir);
 		ht_write_file(auth, "[identity alice]\nkey_file = alice.key\npublish = *\nsubscribe = *\n");
 		const char *sec[] = {"--auth", auth, "--log-level", "warn", NULL};
-		hb_bridge_start(&br_sec, &bus.d, "bridge-sec", sec);
+		ht_br_bridge_start(&br_sec, &bus.d, "bridge-sec", sec);
 	}
 	return 0;
 }
@@ -77,10 +77,10 @@ static int teardown(void **state)
 {
 	(void)state;
 	if (sodium)
-		hb_bridge_stop(&br_sec);
-	hb_bridge_stop(&br_short);
-	hb_bridge_stop(&br_small);
-	hb_bridge_stop(&br_def);
+		ht_br_bridge_stop(&br_sec);
+	ht_br_bridge_stop(&br_short);
+	ht_br_bridge_stop(&br_small);
+	ht_br_bridge_stop(&br_def);
 	free(buf);
 	ht_bus_teardown(&bus);
 	return 0;
@@ -88,7 +88,7 @@ static int teardown(void **state)
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static hermes_net *client(const hb_bridge *b, uint32_t max_frame, size_t send_buffer, bool sealed)
+static hermes_net *client(const ht_br_bridge *b, uint32_t max_frame, size_t send_buffer, bool sealed)
 {
 	hermes_net_options o;
 	hermes_net_options_init(&o);
@@ -200,7 +200,7 @@ static void test_tail_remote_prints_a_message_of_a_large_message_ring(void **sta
 
 typedef struct dcase {
 	const char *name;
-	hb_bridge *br;
+	ht_br_bridge *br;
 	uint32_t max_frame; /* the client's; 0 = 1 MiB */
 	bool sealed;
 	const char *ring;
@@ -324,7 +324,7 @@ static void expect_ack(hermes_net *n, uint32_t ch, uint32_t len, const char *wha
 			 hermes_strerror(err), err ? 0 : ev.type, err ? "" : hermes_err_name(ev.code));
 }
 
-static void publish_limits(const hb_bridge *b, bool sealed)
+static void publish_limits(const ht_br_bridge *b, bool sealed)
 {
 	hermes_net *n = client(b, 0, 2u << 20, sealed);
 	uint32_t frame_limit = FRAME_1M - 24 - (sealed ? 16 : 0);
@@ -363,12 +363,12 @@ static void test_publishes_at_the_limits_are_acked_or_refused(void **state)
 	uint8_t h[HERMES_HEADER_SIZE] = {0x48, 0x4d, 1, HERMES_MSG_BIND};
 	hm_put_le32(h + 8, FRAME_1M - 24 + 1);
 	hm_put_le32(h + 12, 1);
-	int fd = hb_raw_hello(&br_def, "", 0);
-	hb_raw_send(fd, h, sizeof h, false);
+	int fd = ht_br_raw_hello(&br_def, "", 0);
+	ht_br_raw_send(fd, h, sizeof h, false);
 	static uint8_t in[8192];
-	size_t got = hb_raw_answer(fd, in, sizeof in);
+	size_t got = ht_br_raw_answer(fd, in, sizeof in);
 	close(fd);
-	assert_true(hb_expect_error(in, got, HERMES_ETOOBIG));
+	assert_true(ht_br_expect_error(in, got, HERMES_ETOOBIG));
 	printf("a frame of 1 MiB + 1 byte: fatal HERMES_ETOOBIG, closed\n");
 }
 

@@ -21,7 +21,7 @@
 
 typedef struct node {
 	ht_bus fx; /* the node's bus, hermesd and run directory */
-	hb_bridge b;
+	ht_br_bridge b;
 	hermes_bus *bus;
 	hermes_pub *pub;
 	hermes_sub *sub;
@@ -41,7 +41,7 @@ static void node_start(node *n, uint8_t id, const char *tag)
 	memset(n, 0, sizeof *n);
 	started[nstarted++] = n;
 	n->id = id;
-	hb_bus_start(&n->fx, tag);
+	ht_br_bus_start(&n->fx, tag);
 	ht_bus_ring(&n->fx, "mirror", 4u << 20, 4096, HERMES_POLICY_BLOCK);
 	n->bus = n->fx.bus;
 	assert_int_equal(hermes_pub_open(n->bus, "mirror", &n->pub), HERMES_OK);
@@ -53,7 +53,7 @@ static void node_stop(node *n)
 	for (unsigned i = 0; i < nstarted; i++)
 		if (started[i] == n)
 			started[i] = started[--nstarted];
-	hb_bridge_stop(&n->b);
+	ht_br_bridge_stop(&n->b);
 	hermes_sub_close(n->sub);
 	hermes_pub_close(n->pub);
 	ht_bus_teardown(&n->fx);
@@ -85,7 +85,7 @@ static void bridges_linked(node *n, unsigned count, const char *ring)
 		extra[k] = NULL;
 		char tag[16];
 		snprintf(tag, sizeof tag, "bridge%c", 'A' + i);
-		hb_bridge_start(&n[i].b, &n[i].fx.d, tag, extra);
+		ht_br_bridge_start(&n[i].b, &n[i].fx.d, tag, extra);
 	}
 }
 
@@ -240,7 +240,7 @@ static char crash_listen[64];
 static void crash_bridge_a(node *all)
 {
 	ht_proc_kill(&all[0].b.pid);
-	hb_bridge_start_ns(&all[0].b, &all[0].fx.d, "bridgeA-restarted", NULL, crash_listen, NULL);
+	ht_br_bridge_start_ns(&all[0].b, &all[0].fx.d, "bridgeA-restarted", NULL, crash_listen, NULL);
 	printf("bus A's bridge killed (SIGKILL) in mid-stream and restarted\n");
 }
 
@@ -344,8 +344,8 @@ static void test_a_link_reconnects_after_the_peer_restarts(void **state)
 	snprintf(listen, sizeof listen, "%s", n[0].b.addr);
 	exchange(n, 2, ht_scaled(20000));
 	/* Restart A's bridge on the same port: B's link retries with backoff. */
-	hb_bridge_stop(&n[0].b);
-	hb_bridge_start_ns(&n[0].b, &n[0].fx.d, "bridgeA2", NULL, listen, NULL);
+	ht_br_bridge_stop(&n[0].b);
+	ht_br_bridge_start_ns(&n[0].b, &n[0].fx.d, "bridgeA2", NULL, listen, NULL);
 	for (unsigned i = 0; i < 2; i++)
 		memset(n[i].probed, 0, sizeof n[i].probed);
 	exchange(n, 2, ht_scaled(20000));
@@ -432,14 +432,14 @@ static void test_two_buses_in_two_network_namespaces(void **state)
 	const char *refuse[] = {"--bus", n[0].fx.name, "--listen", "10.199.7.1:0", NULL};
 	char log[300];
 	snprintf(log, sizeof log, "%s/refused.log", n[0].fx.d.run_dir);
-	assert_int_equal(hb_bridge_run(log, refuse, 10000), 1);
+	assert_int_equal(ht_br_bridge_run(log, refuse, 10000), 1);
 	assert_true(ht_file_has(log, "--insecure"));
 	const char *ea[] = {"--insecure", NULL};
-	hb_bridge_start_ns(&n[0].b, &n[0].fx.d, "bridgeA", a, "10.199.7.1:0", ea);
+	ht_br_bridge_start_ns(&n[0].b, &n[0].fx.d, "bridgeA", a, "10.199.7.1:0", ea);
 	char link[128];
 	snprintf(link, sizeof link, "%s/mirror", n[0].b.addr);
 	const char *eb[] = {"--link", link, NULL};
-	hb_bridge_start_ns(&n[1].b, &n[1].fx.d, "bridgeB", b, NULL, eb);
+	ht_br_bridge_start_ns(&n[1].b, &n[1].fx.d, "bridgeB", b, NULL, eb);
 	printf("bridge A in netns %s on %s; bridge B in netns %s links to it\n", a, n[0].b.addr, b);
 	exchange(n, 2, ht_scaled(50000));
 	node_stop(&n[1]);

@@ -19,7 +19,7 @@
 
 static ht_bus bus;
 static hermes_bus *hbus;
-static hb_bridge br;
+static ht_br_bridge br;
 
 static int setup(void **state)
 {
@@ -28,12 +28,12 @@ static int setup(void **state)
 	 * 16), so the ring's own slots can run out. */
 	static const char *const extra[] = {"--log-level", "warn", "--max-holds-per-identity", "256",
 					    NULL};
-	hb_bus_start(&bus, "brproto");
+	ht_br_bus_start(&bus, "brproto");
 	ht_bus_ring(&bus, "plain", 1u << 20, 4096, HERMES_POLICY_BLOCK);
 	ht_bus_ring(&bus, "fresh", 1u << 20, 4096, HERMES_POLICY_BLOCK);
 	ht_bus_ring(&bus, "slots", 1u << 20, 4096, HERMES_POLICY_BLOCK);
 	ht_bus_ring(&bus, "ow", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
-	hb_fixture_bridge(&bus, &br, extra);
+	ht_br_fixture_bridge(&bus, &br, extra);
 	hbus = bus.bus;
 	return 0;
 }
@@ -41,7 +41,7 @@ static int setup(void **state)
 /* ---- raw frames ---------------------------------------------------------------------------- */
 
 /* f is an ERROR with this code, fatal mark, channel and sequence; its text. */
-static const char *expect_error_frame(hb_frame *f, hermes_err code, bool fatal, uint32_t channel,
+static const char *expect_error_frame(ht_br_frame *f, hermes_err code, bool fatal, uint32_t channel,
 				      uint64_t seq)
 {
 	if (f->type != HERMES_MSG_ERROR || f->channel != channel)
@@ -59,25 +59,25 @@ static const char *expect_error_frame(hb_frame *f, hermes_err code, bool fatal, 
 
 /* The next frame is such an ERROR. */
 static const char *expect_error(int fd, hermes_err code, bool fatal, uint32_t channel,
-				uint64_t seq, hb_frame *f)
+				uint64_t seq, ht_br_frame *f)
 {
-	hb_expect_frame(fd, HERMES_MSG_ERROR, channel, f);
+	ht_br_expect_frame(fd, HERMES_MSG_ERROR, channel, f);
 	return expect_error_frame(f, code, fatal, channel, seq);
 }
 
 static void expect_closed(int fd)
 {
-	hb_frame f;
-	if (hb_next_frame(fd, &f, NULL))
+	ht_br_frame f;
+	if (ht_br_next_frame(fd, &f, NULL))
 		fail_msg("want the close, got frame 0x%02x", f.type);
 	close(fd);
 }
 
 static void ping_pong(int fd, uint64_t token)
 {
-	hb_frame f;
-	hb_send_frame(fd, HERMES_MSG_PING, 0, 0, token, NULL, 0);
-	hb_expect_frame(fd, HERMES_MSG_PONG, 0, &f);
+	ht_br_frame f;
+	ht_br_send_frame(fd, HERMES_MSG_PING, 0, 0, token, NULL, 0);
+	ht_br_expect_frame(fd, HERMES_MSG_PONG, 0, &f);
 	assert_int_equal(f.seq, token);
 }
 
@@ -97,10 +97,10 @@ static void test_error_text_that_is_not_utf8_is_fatal(void **state)
 	(void)state;
 	uint8_t p[64];
 	/* Valid UTF-8 (2, 3 and 4 byte characters): logged, not fatal. */
-	int fd = hb_raw_session(&br, 0, NULL);
+	int fd = ht_br_raw_session(&br, 0, NULL);
 	static const char ok[] = "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9d\x84\x9e";
 	error_frame(p, HERMES_EINVAL, ok, sizeof ok - 1);
-	hb_send_frame(fd, HERMES_MSG_ERROR, 0, 0, 0, p, 8 + sizeof ok - 1);
+	ht_br_send_frame(fd, HERMES_MSG_ERROR, 0, 0, 0, p, 8 + sizeof ok - 1);
 	ping_pong(fd, 1);
 	close(fd);
 	static const struct {
@@ -116,10 +116,10 @@ static void test_error_text_that_is_not_utf8_is_fatal(void **state)
 		{"stray continuation (80)", "\x80", 1},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		fd = hb_raw_session(&br, 0, NULL);
+		fd = ht_br_raw_session(&br, 0, NULL);
 		error_frame(p, HERMES_EINVAL, bad[i].text, bad[i].len);
-		hb_send_frame(fd, HERMES_MSG_ERROR, 0, 0, 0, p, (uint32_t)(8 + bad[i].len));
-		hb_frame f;
+		ht_br_send_frame(fd, HERMES_MSG_ERROR, 0, 0, 0, p, (uint32_t)(8 + bad[i].len));
+		ht_br_frame f;
 		expect_error(fd, HERMES_EBADPAYLOAD, true, 0, 0, &f);
 		expect_closed(fd);
 		printf("ERROR text %-30s -> fatal HERMES_EBADPAYLOAD, closed\n", bad[i].name);
@@ -132,23 +132,23 @@ static void test_a_link_publish_with_origin_zero_is_refused(void **state)
 	hermes_sub *watch;
 	assert_int_equal(hermes_sub_open(hbus, "plain", HERMES_START_LATEST, 0, &watch), HERMES_OK);
 	uint8_t p[HM_LINK_PREFIX + 5];
-	hb_frame f;
+	ht_br_frame f;
 	/* Origin 7: committed and acked. */
-	int fd = hb_raw_session(&br, HM_FEATURE_LINK, NULL);
-	hb_send_bind(fd, 1, "plain");
-	hb_expect_frame(fd, HERMES_MSG_BOUND, 1, &f);
+	int fd = ht_br_raw_session(&br, HM_FEATURE_LINK, NULL);
+	ht_br_send_bind(fd, 1, "plain");
+	ht_br_expect_frame(fd, HERMES_MSG_BOUND, 1, &f);
 	hm_put_le64(p, 7);
 	hm_put_le64(p + 8, 1);
 	memcpy(p + HM_LINK_PREFIX, "hello", 5);
-	hb_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED, 1, 4, p, sizeof p);
-	hb_expect_frame(fd, HERMES_MSG_PUBLISH_ACK, 1, &f);
+	ht_br_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED, 1, 4, p, sizeof p);
+	ht_br_expect_frame(fd, HERMES_MSG_PUBLISH_ACK, 1, &f);
 	hermes_msg m;
 	assert_int_equal(hermes_sub_poll(watch, &m), HERMES_OK);
 	assert_int_equal(m.len, 5);
 	/* Origin 0: fatal, on channel 0 and sequence 0, and not committed. */
 	hm_put_le64(p, 0);
 	hm_put_le64(p + 8, 2);
-	hb_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED, 1, 5, p, sizeof p);
+	ht_br_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED, 1, 5, p, sizeof p);
 	const char *text = expect_error(fd, HERMES_EBADPAYLOAD, true, 0, 0, &f);
 	expect_closed(fd);
 	assert_int_equal(hermes_sub_poll(watch, &m), HERMES_EAGAIN);
@@ -161,15 +161,15 @@ static void test_a_link_publish_with_origin_zero_is_refused(void **state)
 static void test_connection_limits_are_told_apart_from_ring_slots(void **state)
 {
 	(void)state;
-	hb_frame f;
+	ht_br_frame f;
 	/* HOLD subscriptions each take a subscriber slot of 'slots' (a feed
 	 * of their own), until the ring has none left for the bridge. */
-	int a = hb_raw_session(&br, 0, NULL);
+	int a = ht_br_raw_session(&br, 0, NULL);
 	uint32_t id = 1;
 	const char *ring_text = NULL;
 	for (; id <= 64 && !ring_text; id++) {
-		hb_send_subscribe(a, id, HERMES_WIRE_START_LATEST, 0, "slots");
-		assert_true(hb_next_frame(a, &f, NULL));
+		ht_br_send_subscribe(a, id, HERMES_WIRE_START_LATEST, 0, "slots");
+		assert_true(ht_br_next_frame(a, &f, NULL));
 		if (f.type == HERMES_MSG_ERROR)
 			ring_text = expect_error_frame(&f, HERMES_ETOOMANY, false, id, 0);
 		else
@@ -183,20 +183,20 @@ static void test_connection_limits_are_told_apart_from_ring_slots(void **state)
 	 * feed on the overwrite ring 'ow', no more slots), then the 65th. */
 	unsigned have = id - 2;
 	for (; have < 64; have++, id++) {
-		hb_send_subscribe(a, id, HERMES_WIRE_START_LATEST, 0, "ow");
-		hb_expect_frame(a, HERMES_MSG_SUBSCRIBED, id, &f);
+		ht_br_send_subscribe(a, id, HERMES_WIRE_START_LATEST, 0, "ow");
+		ht_br_expect_frame(a, HERMES_MSG_SUBSCRIBED, id, &f);
 	}
-	hb_send_subscribe(a, id, HERMES_WIRE_START_LATEST, 0, "ow");
+	ht_br_send_subscribe(a, id, HERMES_WIRE_START_LATEST, 0, "ow");
 	const char *conn_text = expect_error(a, HERMES_ETOOMANY, false, id, 0, &f);
 	assert_non_null(strstr(conn_text, "per connection"));
 	printf("65th subscription on a connection    -> HERMES_ETOOMANY \"%s\"\n", conn_text);
 	/* Channels: 64 per connection. */
-	int b = hb_raw_session(&br, 0, NULL);
+	int b = ht_br_raw_session(&br, 0, NULL);
 	for (uint32_t ch = 100; ch < 164; ch++) {
-		hb_send_bind(b, ch, "plain");
-		hb_expect_frame(b, HERMES_MSG_BOUND, ch, &f);
+		ht_br_send_bind(b, ch, "plain");
+		ht_br_expect_frame(b, HERMES_MSG_BOUND, ch, &f);
 	}
-	hb_send_bind(b, 164, "plain");
+	ht_br_send_bind(b, 164, "plain");
 	conn_text = expect_error(b, HERMES_ETOOMANY, false, 164, 0, &f);
 	assert_non_null(strstr(conn_text, "per connection"));
 	printf("65th channel on a connection         -> HERMES_ETOOMANY \"%s\"\n", conn_text);
@@ -209,27 +209,27 @@ static void test_connection_limits_are_told_apart_from_ring_slots(void **state)
 static void test_ids_share_one_space_and_are_free_after_release(void **state)
 {
 	(void)state;
-	hb_frame f;
-	int fd = hb_raw_session(&br, 0, NULL);
-	hb_send_bind(fd, 1, "plain");
-	hb_expect_frame(fd, HERMES_MSG_BOUND, 1, &f);
-	hb_send_frame(fd, HERMES_MSG_UNBIND, 0, 1, 0, NULL, 0);
-	hb_send_bind(fd, 1, "plain");
-	hb_expect_frame(fd, HERMES_MSG_BOUND, 1, &f);
-	hb_send_subscribe(fd, 2, HERMES_WIRE_START_LATEST, 0, "plain");
-	hb_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 2, &f);
-	hb_send_frame(fd, HERMES_MSG_UNSUBSCRIBE, 0, 2, 0, NULL, 0);
-	hb_send_subscribe(fd, 2, HERMES_WIRE_START_LATEST, 0, "plain");
-	hb_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 2, &f);
+	ht_br_frame f;
+	int fd = ht_br_raw_session(&br, 0, NULL);
+	ht_br_send_bind(fd, 1, "plain");
+	ht_br_expect_frame(fd, HERMES_MSG_BOUND, 1, &f);
+	ht_br_send_frame(fd, HERMES_MSG_UNBIND, 0, 1, 0, NULL, 0);
+	ht_br_send_bind(fd, 1, "plain");
+	ht_br_expect_frame(fd, HERMES_MSG_BOUND, 1, &f);
+	ht_br_send_subscribe(fd, 2, HERMES_WIRE_START_LATEST, 0, "plain");
+	ht_br_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 2, &f);
+	ht_br_send_frame(fd, HERMES_MSG_UNSUBSCRIBE, 0, 2, 0, NULL, 0);
+	ht_br_send_subscribe(fd, 2, HERMES_WIRE_START_LATEST, 0, "plain");
+	ht_br_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 2, &f);
 	printf("ids 1 (channel) and 2 (subscription) reused after UNBIND / UNSUBSCRIBE\n");
 	/* A subscription on the id of a channel: one id space, fatal. */
-	hb_send_subscribe(fd, 1, HERMES_WIRE_START_LATEST, 0, "plain");
+	ht_br_send_subscribe(fd, 1, HERMES_WIRE_START_LATEST, 0, "plain");
 	expect_error(fd, HERMES_EINVAL, true, 0, 0, &f);
 	expect_closed(fd);
-	fd = hb_raw_session(&br, 0, NULL);
-	hb_send_subscribe(fd, 9, HERMES_WIRE_START_LATEST, 0, "plain");
-	hb_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 9, &f);
-	hb_send_bind(fd, 9, "plain");
+	fd = ht_br_raw_session(&br, 0, NULL);
+	ht_br_send_subscribe(fd, 9, HERMES_WIRE_START_LATEST, 0, "plain");
+	ht_br_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 9, &f);
+	ht_br_send_bind(fd, 9, "plain");
 	expect_error(fd, HERMES_EINVAL, true, 0, 0, &f);
 	expect_closed(fd);
 	printf("SUBSCRIBE on a bound channel's id, BIND on a subscription's id -> fatal "
@@ -239,10 +239,10 @@ static void test_ids_share_one_space_and_are_free_after_release(void **state)
 static void test_encrypted_flag_in_a_clear_session_is_fatal_bad_flags(void **state)
 {
 	(void)state;
-	hb_frame f;
+	ht_br_frame f;
 	uint8_t sealed[6 + HERMES_SEAL_TAG_SIZE] = "orders";
-	int fd = hb_raw_session(&br, 0, NULL);
-	hb_send_frame(fd, HERMES_MSG_BIND, HERMES_FLAG_ENCRYPTED, 3, 0, sealed, sizeof sealed);
+	int fd = ht_br_raw_session(&br, 0, NULL);
+	ht_br_send_frame(fd, HERMES_MSG_BIND, HERMES_FLAG_ENCRYPTED, 3, 0, sealed, sizeof sealed);
 	const char *text = expect_error(fd, HERMES_EBADFLAGS, true, 0, 0, &f);
 	expect_closed(fd);
 	printf("BIND with ENCRYPTED in a clear session -> fatal HERMES_EBADFLAGS on channel 0 "
@@ -253,18 +253,18 @@ static void test_encrypted_flag_in_a_clear_session_is_fatal_bad_flags(void **sta
 static void test_subscribe_from_a_sequence_no_ring_reaches_is_refused(void **state)
 {
 	(void)state;
-	hb_frame f;
-	int fd = hb_raw_session(&br, 0, NULL);
+	ht_br_frame f;
+	int fd = ht_br_raw_session(&br, 0, NULL);
 	const uint64_t refused[] = {UINT64_MAX, HERMES_WIRE_SEQ_LIMIT};
 	for (unsigned i = 0; i < 2; i++) {
-		hb_send_subscribe(fd, 1 + i, HERMES_WIRE_START_AT, refused[i], "plain");
+		ht_br_send_subscribe(fd, 1 + i, HERMES_WIRE_START_AT, refused[i], "plain");
 		const char *text = expect_error(fd, HERMES_EINVAL, false, 1 + i, 0, &f);
 		printf("SUBSCRIBE from %llu -> HERMES_EINVAL (not fatal): \"%s\"\n",
 		       (unsigned long long)refused[i], text);
 	}
 	/* The last sequence a ring can reach is accepted: it waits. */
-	hb_send_subscribe(fd, 3, HERMES_WIRE_START_AT, HERMES_WIRE_SEQ_LIMIT - 1, "plain");
-	hb_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 3, &f);
+	ht_br_send_subscribe(fd, 3, HERMES_WIRE_START_AT, HERMES_WIRE_SEQ_LIMIT - 1, "plain");
+	ht_br_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 3, &f);
 	assert_int_equal(f.seq, HERMES_WIRE_SEQ_LIMIT - 1);
 	ping_pong(fd, 4);
 	close(fd);
@@ -273,17 +273,17 @@ static void test_subscribe_from_a_sequence_no_ring_reaches_is_refused(void **sta
 static void test_ring_sequences_start_at_zero(void **state)
 {
 	(void)state;
-	hb_frame f;
-	int fd = hb_raw_session(&br, 0, NULL);
-	hb_send_subscribe(fd, 1, HERMES_WIRE_START_EARLIEST, 0, "fresh");
-	hb_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 1, &f);
+	ht_br_frame f;
+	int fd = ht_br_raw_session(&br, 0, NULL);
+	ht_br_send_subscribe(fd, 1, HERMES_WIRE_START_EARLIEST, 0, "fresh");
+	ht_br_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 1, &f);
 	assert_int_equal(f.seq, 0);
-	hb_send_bind(fd, 2, "fresh");
-	hb_expect_frame(fd, HERMES_MSG_BOUND, 2, &f);
-	hb_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED, 2, 1, "first", 5);
+	ht_br_send_bind(fd, 2, "fresh");
+	ht_br_expect_frame(fd, HERMES_MSG_BOUND, 2, &f);
+	ht_br_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED, 2, 1, "first", 5);
 	bool acked = false, delivered = false;
 	while (!acked || !delivered) {
-		assert_true(hb_next_frame(fd, &f, NULL));
+		assert_true(ht_br_next_frame(fd, &f, NULL));
 		if (f.type == HERMES_MSG_PUBLISH_ACK) {
 			assert_int_equal(hm_get_le64(f.payload), 0);
 			acked = true;
@@ -308,5 +308,5 @@ int main(void)
 		cmocka_unit_test(test_subscribe_from_a_sequence_no_ring_reaches_is_refused),
 		cmocka_unit_test(test_ring_sequences_start_at_zero),
 	};
-	return cmocka_run_group_tests(tests, setup, hb_fixture_teardown);
+	return cmocka_run_group_tests(tests, setup, ht_br_fixture_teardown);
 }

@@ -13,7 +13,7 @@
 #define DEADLINE_NS 300000000000ull
 
 static ht_bus bus;
-static hb_bridge br;
+static ht_br_bridge br;
 
 /* Message i: its number, then bytes derived from it. */
 static void fill(uint8_t *p, uint64_t i)
@@ -33,11 +33,11 @@ static bool check(const void *data, uint32_t len, uint64_t i)
 static int setup(void **state)
 {
 	(void)state;
-	hb_bus_start(&bus, "brps");
+	ht_br_bus_start(&bus, "brps");
 	ht_bus_ring(&bus, "inbound", 8u << 20, 65536, HERMES_POLICY_BLOCK);
 	ht_bus_ring(&bus, "outbound", 8u << 20, 65536, HERMES_POLICY_BLOCK);
 	ht_bus_ring(&bus, "plain", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_fixture_bridge(&bus, &br, NULL);
+	ht_br_fixture_bridge(&bus, &br, NULL);
 	return 0;
 }
 
@@ -90,7 +90,7 @@ static void remote_to_local(uint64_t count, bool acked)
 	pthread_t t;
 	pthread_create(&t, NULL, consume, &c);
 
-	hermes_net *n = hb_connect(&br);
+	hermes_net *n = ht_br_connect(&br);
 	uint32_t ch;
 	hermes_net_ring_info info;
 	assert_int_equal(hermes_net_bind(n, "inbound", 5000000000ll, &ch, &info), HERMES_OK);
@@ -206,7 +206,7 @@ static void test_local_publish_reaches_remote_subscriber_exactly_once(void **sta
 {
 	(void)state;
 	uint64_t count = ht_scaled(1000000);
-	hermes_net *n = hb_connect(&br);
+	hermes_net *n = ht_br_connect(&br);
 	uint32_t sub;
 	hermes_net_ring_info info;
 	assert_int_equal(hermes_net_subscribe(n, "outbound", HERMES_START_LATEST, 0, 5000000000ll,
@@ -257,7 +257,7 @@ static void test_local_publish_reaches_remote_subscriber_exactly_once(void **sta
 static void test_bind_and_subscribe_errors_are_reported_per_channel(void **state)
 {
 	(void)state;
-	hermes_net *n = hb_connect(&br);
+	hermes_net *n = ht_br_connect(&br);
 	uint32_t ch;
 	assert_int_equal(hermes_net_bind(n, "nosuch", 5000000000ll, &ch, NULL), HERMES_ENOENT);
 	assert_int_equal(hermes_net_subscribe(n, "nosuch", HERMES_START_LATEST, 0, 5000000000ll, &ch,
@@ -295,5 +295,5 @@ int main(void)
 		cmocka_unit_test(test_remote_publish_without_acks_reaches_local_subscriber_exactly_once),
 		cmocka_unit_test(test_local_publish_reaches_remote_subscriber_exactly_once),
 	};
-	return cmocka_run_group_tests(tests, setup, hb_fixture_teardown);
+	return cmocka_run_group_tests(tests, setup, ht_br_fixture_teardown);
 }

@@ -18,18 +18,18 @@
 #include <unistd.h>
 
 static hjt T;
-static hb_bridge B = {.pid = 0, .notify_fd = -1};
-static hb_bridge B2 = {.pid = 0, .notify_fd = -1};
+static ht_br_bridge B = {.pid = 0, .notify_fd = -1};
+static ht_br_bridge B2 = {.pid = 0, .notify_fd = -1};
 
 static int teardown(void **state)
 {
 	(void)state;
 	if (B.pid > 0)
-		hb_bridge_stop(&B);
+		ht_br_bridge_stop(&B);
 	if (B2.pid > 0)
-		hb_bridge_stop(&B2);
+		ht_br_bridge_stop(&B2);
 	B.pid = B2.pid = 0;
-	hjt_cleanup(&T);
+	ht_jr_cleanup(&T);
 	return 0;
 }
 
@@ -37,18 +37,18 @@ static int teardown(void **state)
  * by a durable recorder, and a bridge that knows the journal. */
 static void start_all(const char *tag, const char *conf)
 {
-	hjt_init(&T, tag, 64u << 20, 64u << 10, 1024, NULL);
-	hjt_config(&T, conf);
-	hjt_start(&T, true);
+	ht_jr_init(&T, tag, 64u << 20, 64u << 10, 1024, NULL);
+	ht_jr_config(&T, conf);
+	ht_jr_start(&T, true);
 	char spec[400];
 	snprintf(spec, sizeof spec, "%s:%s", T.ring, T.dir);
 	const char *extra[] = {"--journal", spec, "--log-level", "debug", NULL};
-	hb_bridge_start(&B, &T.b.d, "bridge", extra);
+	ht_br_bridge_start(&B, &T.b.d, "bridge", extra);
 }
 
-static hermes_net *subscribe_at(const hb_bridge *b, uint64_t seq, uint32_t *sub, uint64_t *first)
+static hermes_net *subscribe_at(const ht_br_bridge *b, uint64_t seq, uint32_t *sub, uint64_t *first)
 {
-	hermes_net *n = hb_connect(b);
+	hermes_net *n = ht_br_connect(b);
 	hermes_net_ring_info info;
 	hermes_err err = hermes_net_subscribe(n, T.ring, HERMES_START_SEQ, seq, 5000000000ll, sub, &info);
 	if (err)
@@ -82,7 +82,7 @@ static void read_exactly(hermes_net *n, uint32_t sub, uint64_t from, uint64_t to
 				 (unsigned long long)next, (int)ev.len, (const char *)ev.data);
 		if (ev.type != HERMES_NET_MESSAGE || ev.channel != sub)
 			continue;
-		if (ev.seq != next || !hjt_msg_ok(ev.data, ev.len, ev.seq))
+		if (ev.seq != next || !ht_jr_msg_ok(ev.data, ev.len, ev.seq))
 			fail_msg("expected %llu, got seq %llu len %u", (unsigned long long)next,
 				 (unsigned long long)ev.seq, ev.len);
 		next++;
@@ -102,8 +102,8 @@ static void test_remote_subscriber_resumes_from_the_journal_after_the_ring_lappe
 {
 	(void)state;
 	start_all("bres", "durable = true\nfile_size = 256K\n");
-	hermes_pub *pub = hjt_pub(&T);
-	hjt_publish(&T, pub, 0, 2000);
+	hermes_pub *pub = ht_jr_pub(&T);
+	ht_jr_publish(&T, pub, 0, 2000);
 
 	/* A remote subscriber reads 0..999 (0 is long gone from the ring: the
 	 * journal serves it), then its connection drops. */
@@ -116,22 +116,22 @@ static void test_remote_subscriber_resumes_from_the_journal_after_the_ring_lappe
 
 	/* The producer goes on until the ring has lapped it many times. */
 	const uint64_t lapped = ht_scaled(20000);
-	hjt_publish(&T, pub, 2000, lapped);
+	ht_jr_publish(&T, pub, 2000, lapped);
 	hermes_pub_close(pub);
 	assert_true(ring_earliest() > 1000);
 
 	/* It reconnects at its last sequence + 1 while the producer is still
 	 * publishing: from the journal, then live, every message once. */
 	const uint64_t total = lapped + ht_scaled(10000);
-	hjt_producer a = {.bus = T.b.name, .ring = T.ring, .from = lapped, .to = total};
+	ht_jr_producer a = {.bus = T.b.name, .ring = T.ring, .from = lapped, .to = total};
 	n = subscribe_at(&B, 1000, &sub, &first);
-	pid_t p = ht_fork(hjt_produce, &a);
+	pid_t p = ht_fork(ht_jr_produce, &a);
 	assert_int_equal(first, 1000);
 	read_exactly(n, sub, 1000, total, 60000);
 	int st = ht_wait_child(p, 60000);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	/* And it is live: one more message comes straight from the ring. */
-	hjt_send(&T, total, total + 1);
+	ht_jr_send(&T, total, total + 1);
 	read_exactly(n, sub, total, total + 1, 10000);
 	hermes_net_close(n);
 	assert_true(ht_file_has(B.log, "caught up from the journal"));
@@ -140,7 +140,7 @@ static void test_remote_subscriber_resumes_from_the_journal_after_the_ring_lappe
 
 	/* A bridge that does not know the journal starts at the oldest
 	 * message the ring holds, and SUBSCRIBED says so (older behaviour). */
-	hb_bridge_start(&B2, &T.b.d, "bridge2", NULL);
+	ht_br_bridge_start(&B2, &T.b.d, "bridge2", NULL);
 	n = subscribe_at(&B2, 1000, &sub, &first);
 	assert_true(first > 1000);
 	hermes_net_close(n);
@@ -150,7 +150,7 @@ static void test_hermes_ctl_tail_remote_from_reads_the_journal(void **state)
 {
 	(void)state;
 	start_all("btail", "durable = true\nfile_size = 256K\n");
-	hjt_send(&T, 0, 3000);
+	ht_jr_send(&T, 0, 3000);
 	assert_true(ring_earliest() > 10);
 	const char *args[] = {"tail", T.ring, "--from", "10", "--count", "3", "--format", "json",
 			      "--remote", B.addr, NULL};
@@ -166,7 +166,7 @@ static void test_a_start_older_than_ring_and_journal_begins_at_the_oldest_journa
 	(void)state;
 	/* Retention keeps about two 256K files (some 3000 messages). */
 	start_all("bold", "durable = true\nfile_size = 256K\nretention_bytes = 600K\n");
-	hjt_record(&T, 0, 12000, 20000);
+	ht_jr_record(&T, 0, 12000, 20000);
 	/* Retention runs on the recorder's 1 s tick. */
 	uint64_t oldest = 0, deadline = ht_now_ns() + 10000000000ull;
 	size_t nf = 0;

@@ -40,7 +40,7 @@
 #include "tests/tcp-bridge/bridge_support.h"
 
 static ht_bus bus;
-static hb_bridge br; /* --auth, defaults otherwise */
+static ht_br_bridge br; /* --auth, defaults otherwise */
 static char auth_path[300], key_alice[300], key_mesh[300], key_reader[300];
 #define RING_SLOTS 256u /* "blk": 256 messages of 256 bytes */
 /* PROTOCOL.md 6.1's vector (public-key mode), in hex; also checked with an
@@ -61,7 +61,7 @@ static const uint64_t far = 0x1234567890abcdefull;
 static void keygen(const char *name, char *path, size_t len)
 {
 	static const char *const psk[] = {"--psk", NULL};
-	assert_int_equal(hb_keygen(&bus.d, name, psk, path, len), 0);
+	assert_int_equal(ht_br_keygen(&bus.d, name, psk, path, len), 0);
 }
 
 static void write_file(const char *path, const char *text, mode_t mode)
@@ -74,9 +74,9 @@ static void write_file(const char *path, const char *text, mode_t mode)
  * group teardown stops them (by pid). */
 static pid_t extra_pids[8];
 
-static void start_extra(hb_bridge *b, const char *tag, const char *const *extra)
+static void start_extra(ht_br_bridge *b, const char *tag, const char *const *extra)
 {
-	hb_bridge_start(b, &bus.d, tag, extra);
+	ht_br_bridge_start(b, &bus.d, tag, extra);
 	for (unsigned i = 0; i < 8; i++)
 		if (!extra_pids[i]) {
 			extra_pids[i] = b->pid;
@@ -84,24 +84,24 @@ static void start_extra(hb_bridge *b, const char *tag, const char *const *extra)
 		}
 }
 
-static void stop_extra(hb_bridge *b)
+static void stop_extra(ht_br_bridge *b)
 {
 	for (unsigned i = 0; i < 8; i++)
 		if (extra_pids[i] == b->pid)
 			extra_pids[i] = 0;
-	hb_bridge_stop(b);
+	ht_br_bridge_stop(b);
 }
 
 static void start_main(const char *tag)
 {
 	const char *extra[] = {"--auth", auth_path, NULL};
-	hb_bridge_start(&br, &bus.d, tag, extra);
+	ht_br_bridge_start(&br, &bus.d, tag, extra);
 }
 
 static int setup(void **state)
 {
 	(void)state;
-	hb_bus_start(&bus, "brsec");
+	ht_br_bus_start(&bus, "brsec");
 	ht_bus_ring(&bus, "blk", RING_SLOTS * 256, 256, HERMES_POLICY_BLOCK);
 	ht_bus_ring(&bus, "feed", 64u << 10, 256, HERMES_POLICY_BLOCK);
 	ht_bus_ring(&bus, "plant", 64u << 10, 256, HERMES_POLICY_BLOCK);
@@ -122,7 +122,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	hb_bridge_stop(&br);
+	ht_br_bridge_stop(&br);
 	for (unsigned i = 0; i < 8; i++)
 		ht_proc_kill(&extra_pids[i]);
 	ht_bus_teardown(&bus);
@@ -163,7 +163,7 @@ static void test_1_authenticated_sessions_are_encrypted_by_default(void **state)
 	assert_int_equal(connect_opts(br.addr, "alice", key_alice, -1, 0, &n), HERMES_EPERM);
 	printf("plaintext client refused by default: %s\n", hermes_last_error_detail());
 	/* A server that opted out still gets encryption from a default client. */
-	hb_bridge opt;
+	ht_br_bridge opt;
 	const char *extra[] = {"--auth", auth_path, "--encrypt", "optional", NULL};
 	start_extra(&opt, "bridge-optional", extra);
 	assert_int_equal(connect_opts(opt.addr, "alice", key_alice, 0, 0, &n), HERMES_OK);
@@ -356,7 +356,7 @@ static void test_3_reflected_link_is_refused(void **state)
 	mitm_start(&m);
 	char link[128];
 	snprintf(link, sizeof link, "127.0.0.1:%d/feed", m.port);
-	hb_bridge r;
+	ht_br_bridge r;
 	const char *extra[] = {"--auth", auth_path, "--link", link, "--link-identity", "mesh",
 			       "--link-key", key_mesh, NULL};
 	start_extra(&r, "bridge-reflect", extra);
@@ -445,7 +445,7 @@ static void test_4_readers_cannot_stop_producers(void **state)
 
 	/* Anonymous clients (allowed) with a higher hold limit: the bridge still
 	 * leaves half the ring's subscriber slots to local subscribers. */
-	hb_bridge anon;
+	ht_br_bridge anon;
 	const char *extra[] = {"--max-holds-per-identity", "1000", NULL};
 	start_extra(&anon, "bridge-anon", extra);
 	hermes_net *a, *b2;
@@ -488,38 +488,38 @@ static void test_5_connections_and_memory_are_bounded(void **state)
 	/* A HELLO announced as 1 MiB: refused at once, nothing buffered. */
 	uint8_t hdr[HERMES_HEADER_SIZE];
 	raw_header(hdr, HERMES_MSG_HELLO, 0, 1u << 20);
-	int fd = hb_raw_connect(&br);
-	hb_raw_send(fd, hdr, sizeof hdr, false);
-	size_t got = hb_raw_answer(fd, in, sizeof in);
+	int fd = ht_br_raw_connect(&br);
+	ht_br_raw_send(fd, hdr, sizeof hdr, false);
+	size_t got = ht_br_raw_answer(fd, in, sizeof in);
 	close(fd);
-	assert_true(hb_find_error(in, got, &code, &fatal));
+	assert_true(ht_br_find_error(in, got, &code, &fatal));
 	printf("1 MiB HELLO: %s\n", hermes_err_name(code));
 
-	hb_bridge lim;
+	ht_br_bridge lim;
 	const char *extra[] = {"--idle-timeout", "400", "--memory-limit", "1M", "--max-frame", "1M",
 			       NULL};
 	start_extra(&lim, "bridge-limits", extra);
 	/* Idle: a session that says nothing is pinged, then closed. */
-	fd = hb_raw_hello(&lim, "", 0);
+	fd = ht_br_raw_hello(&lim, "", 0);
 	uint64_t t0 = ht_now_ns();
-	got = hb_raw_answer(fd, in, sizeof in);
+	got = ht_br_raw_answer(fd, in, sizeof in);
 	uint64_t ms = (ht_now_ns() - t0) / 1000000;
 	close(fd);
-	assert_true(hb_has_frame(in, got, HERMES_MSG_PING, NULL));
-	hb_expect_error(in, got, HERMES_ETIMEDOUT);
+	assert_true(ht_br_has_frame(in, got, HERMES_MSG_PING, NULL));
+	ht_br_expect_error(in, got, HERMES_ETIMEDOUT);
 	printf("silent session: pinged, closed after %llu ms\n", (unsigned long long)ms);
 
 	/* Large frames come from the 1 MiB budget: one 900 KiB partial frame
 	 * fits, a second one is refused (before: 1 MiB of RSS each). */
 	int big[2];
 	for (int i = 0; i < 2; i++) {
-		big[i] = hb_raw_hello(&lim, "", 0);
+		big[i] = ht_br_raw_hello(&lim, "", 0);
 		raw_header(hdr, HERMES_MSG_PUBLISH, 1, 900u << 10);
-		hb_raw_send(big[i], hdr, sizeof hdr, false);
-		hb_raw_send(big[i], in, 1000, false);
+		ht_br_raw_send(big[i], hdr, sizeof hdr, false);
+		ht_br_raw_send(big[i], in, 1000, false);
 	}
-	got = hb_raw_answer(big[1], in, sizeof in);
-	hb_expect_error(in, got, HERMES_ENOMEM);
+	got = ht_br_raw_answer(big[1], in, sizeof in);
+	ht_br_expect_error(in, got, HERMES_ENOMEM);
 	close(big[0]);
 	close(big[1]);
 	stop_extra(&lim);
@@ -529,35 +529,35 @@ static void test_5_connections_and_memory_are_bounded(void **state)
 	start_extra(&lim, "bridge-peraddr", pa);
 	int fds[9];
 	for (int i = 0; i < 8; i++)
-		fds[i] = hb_raw_connect(&lim);
-	fds[8] = hb_raw_connect(&lim);
-	got = hb_raw_answer(fds[8], in, sizeof in);
-	hb_expect_error(in, got, HERMES_ETOOMANY);
+		fds[i] = ht_br_raw_connect(&lim);
+	fds[8] = ht_br_raw_connect(&lim);
+	got = ht_br_raw_answer(fds[8], in, sizeof in);
+	ht_br_expect_error(in, got, HERMES_ETOOMANY);
 	for (int i = 0; i < 9; i++)
 		close(fds[i]);
 
 	stop_extra(&lim);
 
 	/* Out of descriptors: refused at once, not left hanging. */
-	hb_child_nofile = 40;
-	hb_bridge few;
+	ht_br_child_nofile = 40;
+	ht_br_bridge few;
 	start_extra(&few, "bridge-fds", NULL);
-	hb_child_nofile = 0;
+	ht_br_child_nofile = 0;
 	enum { N = 48 };
 	int c[N];
 	unsigned answered = 0, refused = 0;
 	for (int i = 0; i < N; i++) {
-		c[i] = hb_raw_connect(&few);
+		c[i] = ht_br_raw_connect(&few);
 		uint8_t buf[1024];
 		hermes_encoder e;
 		hermes_encoder_init(&e, buf, sizeof buf);
-		hb_encode_hello(&e, "", 0);
-		hb_raw_send(c[i], buf, hermes_encoder_data(&e).len, true);
+		ht_br_encode_hello(&e, "", 0);
+		ht_br_raw_send(c[i], buf, hermes_encoder_data(&e).len, true);
 		struct pollfd p = {.fd = c[i], .events = POLLIN};
 		if (poll(&p, 1, 5000) == 1) {
 			answered++;
 			ssize_t r = recv(c[i], in, sizeof in, 0);
-			if (r > 0 && hb_find_error(in, (size_t)r, &code, &fatal) &&
+			if (r > 0 && ht_br_find_error(in, (size_t)r, &code, &fatal) &&
 			    code == HERMES_ETOOMANY)
 				refused++;
 		}
@@ -579,7 +579,7 @@ static void test_6_anonymous_access_is_an_explicit_choice(void **state)
 	snprintf(log, sizeof log, "%s/anon-refused.log", bus.d.run_dir);
 	const char *args[] = {"--bus", bus.name, "--listen", "127.0.0.1:0", "--stats-dir",
 			      bus.d.run_dir, "--state-dir", bus.d.run_dir, NULL};
-	assert_int_equal(hb_bridge_run(log, args, 5000), 1);
+	assert_int_equal(ht_br_bridge_run(log, args, 5000), 1);
 	assert_true(ht_file_has(log, "--allow-anonymous"));
 	/* With identities, anonymous clients are refused. */
 	hermes_net *n;
@@ -613,7 +613,7 @@ static void test_7_state_files_cannot_be_planted_or_cut(void **state)
 	hermes_net_close(n);
 	assert_int_equal(stat(cut, &st), 0);
 	assert_true(st.st_size > 4096);
-	hb_bridge_stop(&br);
+	ht_br_bridge_stop(&br);
 	assert_int_equal(truncate(cut, 4096), 0);
 	start_main("bridge-restarted");
 	assert_int_equal(link_open("mesh", key_mesh, "trunc", &n, &ch), HERMES_OK);
@@ -621,7 +621,7 @@ static void test_7_state_files_cannot_be_planted_or_cut(void **state)
 	assert_int_equal(link_publish(n, ch, far, 9, &seq), HERMES_OK);
 	assert_true(seq != UINT64_MAX); /* committed (made anew, not a duplicate) */
 	hermes_net_close(n);
-	assert_true(hb_bridge_alive(&br));
+	assert_true(ht_br_bridge_alive(&br));
 }
 
 /* ---- 8 ------------------------------------------------------------------------------ */
@@ -636,7 +636,7 @@ static void test_8_keys_and_logs(void **state)
 	snprintf(log, sizeof log, "%s/auth-writable.log", bus.d.run_dir);
 	const char *args[] = {"--bus", bus.name, "--listen", "127.0.0.1:0", "--auth", bad,
 			      "--stats-dir", bus.d.run_dir, "--state-dir", bus.d.run_dir, NULL};
-	assert_int_equal(hb_bridge_run(log, args, 5000), 1);
+	assert_int_equal(ht_br_bridge_run(log, args, 5000), 1);
 	assert_true(ht_file_has(log, "not writable by group or others"));
 
 	/* keygen suggests no blanket permission. */
@@ -666,7 +666,7 @@ static void test_8_keys_and_logs(void **state)
 	assert_true(logged < TRIES);
 
 	/* Identity keys are locked in memory (VmLck). */
-	long locked = hb_status_kb(br.pid, "VmLck:");
+	long locked = ht_br_status_kb(br.pid, "VmLck:");
 	assert_true(locked >= 0); /* the bridge's status and its VmLck line are there */
 	printf("bridge VmLck: %ld kB\n", locked);
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -691,7 +691,7 @@ static void test_sighup_reloads_identities_and_closes_revoked_sessions(void **st
 		   "[identity reader]\nkey_file = reader.key\npublish = nothing\nsubscribe = *\n"
 		   "[identity mesh]\nkey_file = mesh.key\npublish = *\nsubscribe = *\n",
 		   0644);
-	hb_bridge r;
+	ht_br_bridge r;
 	const char *extra[] = {"--auth", conf, NULL};
 	start_extra(&r, "bridge-reload", extra);
 	hermes_net *alice, *reader, *mesh, *n;
@@ -768,7 +768,7 @@ static void keygen_pair(const char *name, const char *server_hex, char *path, si
 			char hex[65])
 {
 	const char *opts[] = {"--pair", server_hex ? "--server-key" : NULL, server_hex, NULL};
-	assert_int_equal(hb_keygen(&bus.d, name, opts, path, len), 0);
+	assert_int_equal(ht_br_keygen(&bus.d, name, opts, path, len), 0);
 	char log[300];
 	snprintf(log, sizeof log, "%s/keygen-%s.log", bus.d.run_dir, name);
 	read_public(log, hex);
@@ -802,7 +802,7 @@ static void test_public_key_identities(void **state)
 		 "[identity alice]\nkey_file = alice.key\npublish = feed\nsubscribe = feed\n",
 		 chex);
 	write_file(conf, text, 0644);
-	hb_bridge r;
+	ht_br_bridge r;
 	const char *extra[] = {"--auth", conf, "--key", bkey, NULL};
 	start_extra(&r, "bridge-pk", extra);
 	assert_true(ht_file_has(r.log, bhex));
@@ -852,7 +852,7 @@ static void test_public_key_identities(void **state)
 		 "server_key = %s\n",
 		 r.addr, lkey, bhex);
 	write_file(lconf, text, 0600);
-	hb_bridge l;
+	ht_br_bridge l;
 	const char *le[] = {"--config", lconf, NULL};
 	start_extra(&l, "bridge-pk-link", le);
 	bool up = log_wait(l.log, "is up");

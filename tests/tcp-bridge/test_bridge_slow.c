@@ -28,12 +28,12 @@
 #endif
 
 static ht_bus bus;
-static hb_bridge br;
+static ht_br_bridge br;
 
 static int setup(void **state)
 {
 	(void)state;
-	hb_bus_start(&bus, "brslow");
+	ht_br_bus_start(&bus, "brslow");
 	ht_bus_ring(&bus, "drop1", 8u << 20, MSG, HERMES_POLICY_BLOCK);
 	ht_bus_ring(&bus, "disc1", 8u << 20, MSG, HERMES_POLICY_BLOCK);
 	ht_bus_ring(&bus, "hold1", 8u << 20, MSG, HERMES_POLICY_BLOCK);
@@ -44,7 +44,7 @@ static int setup(void **state)
 			    "[ring disc1]\nslow_policy = disconnect\n"
 			    "[ring hold1]\nslow_policy = hold\n");
 	const char *extra[] = {"--config", conf, NULL};
-	hb_fixture_bridge(&bus, &br, extra);
+	ht_br_fixture_bridge(&bus, &br, extra);
 	return 0;
 }
 
@@ -105,7 +105,7 @@ static void *read_all(void *arg)
 
 static hermes_net *subscriber(const char *ring, uint64_t *first)
 {
-	hermes_net *n = hb_connect(&br);
+	hermes_net *n = ht_br_connect(&br);
 	uint32_t sub;
 	hermes_net_ring_info info;
 	assert_int_equal(hermes_net_subscribe(n, ring, HERMES_START_LATEST, 0, 5000000000ll, &sub, &info),
@@ -138,7 +138,7 @@ static void case_start(slow_case *sc, const char *ring, uint64_t count)
 	pthread_cond_init(&sc->r.cv, NULL);
 	assert_int_equal(hermes_bus_attach(bus.name, &sc->b), HERMES_OK);
 	assert_int_equal(hermes_pub_open(sc->b, ring, &sc->pub), HERMES_OK);
-	sc->anon0 = hb_rss_anon_kb(br.pid);
+	sc->anon0 = ht_br_rss_anon_kb(br.pid);
 	sc->t0 = ht_now_ns();
 	pthread_create(&sc->t, NULL, read_all, &sc->r);
 }
@@ -184,7 +184,7 @@ static long produce_paced(hermes_pub *pub, reader *r, uint64_t count, long anon0
 		fill(c.data, i);
 		hermes_pub_commit(pub, &c);
 		if ((i & 255) == 0) {
-			long g = hb_rss_anon_kb(br.pid) - anon0;
+			long g = ht_br_rss_anon_kb(br.pid) - anon0;
 			if (g > peak)
 				peak = g;
 		}
@@ -315,7 +315,7 @@ static void test_slow_subscriber_held_loses_nothing(void **state)
 		fill(c.data, i);
 		hermes_pub_commit(pub, &c);
 	}
-	long peak = hb_rss_anon_kb(br.pid) - sc.anon0;
+	long peak = ht_br_rss_anon_kb(br.pid) - sc.anon0;
 	printf("hold: the ring pushed back after %llu messages (%.0f MiB); bridge private memory grew "
 	       "%ld KiB\n",
 	       (unsigned long long)i, (double)i * MSG / 1048576.0, peak);
@@ -353,5 +353,5 @@ int main(void)
 		cmocka_unit_test(test_slow_subscriber_is_disconnected),
 		cmocka_unit_test(test_slow_subscriber_held_loses_nothing),
 	};
-	return cmocka_run_group_tests(tests, setup, hb_fixture_teardown);
+	return cmocka_run_group_tests(tests, setup, ht_br_fixture_teardown);
 }

@@ -22,7 +22,7 @@
 
 static ht_bus bus;
 static hermes_bus *hbus;
-static hb_bridge br;
+static ht_br_bridge br;
 
 static int setup(void **state)
 {
@@ -32,14 +32,14 @@ static int setup(void **state)
 	unsetenv("HERMES_NET_ENCRYPT");
 	unsetenv("HERMES_NET_TIMEOUT_MS");
 	static const char *const extra[] = {"--log-level", "warn", NULL};
-	hb_bus_start(&bus, "brtags");
+	ht_br_bus_start(&bus, "brtags");
 	ht_bus_ring(&bus, "both", 1u << 20, 4096, HERMES_POLICY_BLOCK);
 	ht_bus_ring(&bus, "old", 1u << 20, 4096, HERMES_POLICY_BLOCK);
 	ht_bus_ring(&bus, "ow", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
 	ht_bus_ring(&bus, "bad", 1u << 20, 4096, HERMES_POLICY_BLOCK);
 	ht_bus_ring(&bus, "linked", 1u << 20, 4096, HERMES_POLICY_BLOCK);
 	ht_bus_ring(&bus, "ctl", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_fixture_bridge(&bus, &br, extra);
+	ht_br_fixture_bridge(&bus, &br, extra);
 	hbus = bus.bus;
 	return 0;
 }
@@ -48,23 +48,23 @@ static int setup(void **state)
 
 static void raw_bind(int fd, uint32_t ch, const char *ring)
 {
-	hb_send_bind(fd, ch, ring);
-	hb_frame f;
-	hb_expect_frame(fd, HERMES_MSG_BOUND, ch, &f);
+	ht_br_send_bind(fd, ch, ring);
+	ht_br_frame f;
+	ht_br_expect_frame(fd, HERMES_MSG_BOUND, ch, &f);
 }
 
 static void raw_subscribe(int fd, uint32_t id, const char *ring)
 {
-	hb_send_subscribe(fd, id, HERMES_WIRE_START_LATEST, 0, ring);
-	hb_frame f;
-	hb_expect_frame(fd, HERMES_MSG_SUBSCRIBED, id, &f);
+	ht_br_send_subscribe(fd, id, HERMES_WIRE_START_LATEST, 0, ring);
+	ht_br_frame f;
+	ht_br_expect_frame(fd, HERMES_MSG_SUBSCRIBED, id, &f);
 }
 
 /* The fatal ERROR that must come next, then the close. */
 static void expect_fatal(int fd, hermes_err code, const char *text)
 {
-	hb_frame f;
-	hb_expect_frame(fd, HERMES_MSG_ERROR, 0, &f);
+	ht_br_frame f;
+	ht_br_expect_frame(fd, HERMES_MSG_ERROR, 0, &f);
 	hermes_wire_msg m;
 	assert_int_equal(hermes_wire_msg_parse(f.type, f.payload, f.len, &m), HERMES_OK);
 	if (m.error.code != (uint32_t)code || !m.error.fatal ||
@@ -74,7 +74,7 @@ static void expect_fatal(int fd, hermes_err code, const char *text)
 			 (int)m.error.text_len, m.error.text);
 	bool eof = false;
 	uint8_t rest[256];
-	hb_raw_drain(fd, rest, sizeof rest, 5000, &eof);
+	ht_br_raw_drain(fd, rest, sizeof rest, 5000, &eof);
 	assert_true(eof);
 }
 
@@ -111,7 +111,7 @@ static void net_next(hermes_net *n, hermes_net_event *ev)
 static void test_tagged_messages_cross_the_bridge_both_ways(void **state)
 {
 	(void)state;
-	hermes_net *n = hb_connect(&br);
+	hermes_net *n = ht_br_connect(&br);
 	assert_true(hermes_net_features(n) & HERMES_FEATURE_TAGS);
 	uint32_t ch, sub;
 	assert_int_equal(hermes_net_bind(n, "both", 5000000000ll, &ch, NULL), HERMES_OK);
@@ -168,7 +168,7 @@ static void test_tagged_messages_cross_the_bridge_both_ways(void **state)
 static void test_tags_survive_an_overwrite_ring(void **state)
 {
 	(void)state;
-	hermes_net *n = hb_connect(&br);
+	hermes_net *n = ht_br_connect(&br);
 	uint32_t sub;
 	assert_int_equal(
 		hermes_net_subscribe(n, "ow", HERMES_START_LATEST, 0, 5000000000ll, &sub, NULL),
@@ -195,9 +195,9 @@ static void test_a_client_without_tags_gets_plain_delivers(void **state)
 {
 	(void)state;
 	uint32_t granted;
-	int old = hb_raw_session(&br, 0, &granted);
+	int old = ht_br_raw_session(&br, 0, &granted);
 	assert_int_equal(granted & HERMES_FEATURE_TAGS, 0);
-	int neu = hb_raw_session(&br, HERMES_FEATURE_TAGS, &granted);
+	int neu = ht_br_raw_session(&br, HERMES_FEATURE_TAGS, &granted);
 	assert_true(granted & HERMES_FEATURE_TAGS);
 	raw_subscribe(old, 2, "old");
 	raw_subscribe(neu, 2, "old");
@@ -209,9 +209,9 @@ static void test_a_client_without_tags_gets_plain_delivers(void **state)
 	assert_int_equal(hermes_pub_send_tagged(lp, "hello", 5, 42, &seq, 0), HERMES_OK);
 
 	/* Byte for byte the DELIVER of PROTOCOL.md 14, at this sequence. */
-	hb_frame f;
+	ht_br_frame f;
 	uint8_t head[HERMES_HEADER_SIZE];
-	assert_true(hb_next_frame(old, &f, head));
+	assert_true(ht_br_next_frame(old, &f, head));
 	uint8_t want[HERMES_HEADER_SIZE] = {0x48, 0x4d, 0x01, 0x23, 0, 0, 0, 0, 5, 0, 0, 0, 2};
 	hm_put_le64(want + 16, seq);
 	assert_memory_equal(head, want, sizeof want);
@@ -219,16 +219,16 @@ static void test_a_client_without_tags_gets_plain_delivers(void **state)
 	assert_memory_equal(f.payload, "hello", 5);
 
 	/* PROTOCOL.md 8.1's tagged DELIVER, at this sequence. */
-	assert_true(hb_next_frame(neu, &f, head));
+	assert_true(ht_br_next_frame(neu, &f, head));
 	want[4] = HERMES_FLAG_TAGGED;
 	want[8] = 9;
 	assert_memory_equal(head, want, sizeof want);
 	assert_memory_equal(f.payload, "\x2a\0\0\0hello", 9);
 
 	/* The old client's own publish: committed untagged, seen by both. */
-	hb_send_frame(old, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED, 1, 1, "again", 5);
+	ht_br_send_frame(old, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED, 1, 1, "again", 5);
 	for (;;) {
-		assert_true(hb_next_frame(old, &f, NULL));
+		assert_true(ht_br_next_frame(old, &f, NULL));
 		if (f.type == HERMES_MSG_DELIVER) {
 			assert_int_equal(f.flags, 0);
 			assert_memory_equal(f.payload, "again", 5);
@@ -236,7 +236,7 @@ static void test_a_client_without_tags_gets_plain_delivers(void **state)
 		}
 		assert_int_equal(f.type, HERMES_MSG_PUBLISH_ACK);
 	}
-	assert_true(hb_next_frame(neu, &f, NULL));
+	assert_true(ht_br_next_frame(neu, &f, NULL));
 	assert_int_equal(f.type, HERMES_MSG_DELIVER);
 	assert_int_equal(f.flags, 0);
 	assert_int_equal(f.len, 5);
@@ -256,41 +256,41 @@ static void test_bad_tag_frames_are_refused(void **state)
 	static const uint8_t tag0[] = {0, 0, 0, 0, 'h', 'e', 'l', 'l', 'o'};
 
 	/* TAGGED where TAGS was not negotiated. */
-	int fd = hb_raw_session(&br, 0, &granted);
+	int fd = ht_br_raw_session(&br, 0, &granted);
 	raw_bind(fd, 1, "bad");
-	hb_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 1, 3, tagged, sizeof tagged);
+	ht_br_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 1, 3, tagged, sizeof tagged);
 	expect_fatal(fd, HERMES_EBADFLAGS, "a tagged PUBLISH (channel 1, sequence 3) without the "
 					   "TAGS feature");
 	close(fd);
 
 	/* The same on a channel never bound: the flag is refused first. */
-	fd = hb_raw_session(&br, 0, &granted);
-	hb_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 5, 1, tagged, sizeof tagged);
+	fd = ht_br_raw_session(&br, 0, &granted);
+	ht_br_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 5, 1, tagged, sizeof tagged);
 	expect_fatal(fd, HERMES_EBADFLAGS, "without the TAGS feature");
 	close(fd);
 
 	/* Tag 0: PROTOCOL.md 8.1's refused example. */
-	fd = hb_raw_session(&br, HERMES_FEATURE_TAGS, &granted);
+	fd = ht_br_raw_session(&br, HERMES_FEATURE_TAGS, &granted);
 	raw_bind(fd, 1, "bad");
-	hb_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 1, 3, tag0, sizeof tag0);
+	ht_br_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 1, 3, tag0, sizeof tag0);
 	expect_fatal(fd, HERMES_EBADPAYLOAD, "a tagged PUBLISH (channel 1, sequence 3) with tag 0");
 	close(fd);
 
 	/* Shorter than its tag: refused by the length check. */
-	fd = hb_raw_session(&br, HERMES_FEATURE_TAGS, &granted);
+	fd = ht_br_raw_session(&br, HERMES_FEATURE_TAGS, &granted);
 	raw_bind(fd, 1, "bad");
-	hb_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 1, 3, tagged, 3);
+	ht_br_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_TAGGED, 1, 3, tagged, 3);
 	expect_fatal(fd, HERMES_EBADPAYLOAD, "");
 	close(fd);
 
 	/* TAGGED on a frame type that has no tag. */
-	fd = hb_raw_session(&br, HERMES_FEATURE_TAGS, &granted);
-	hb_send_frame(fd, HERMES_MSG_PING, HERMES_FLAG_TAGGED, 0, 1, NULL, 0);
+	fd = ht_br_raw_session(&br, HERMES_FEATURE_TAGS, &granted);
+	ht_br_send_frame(fd, HERMES_MSG_PING, HERMES_FLAG_TAGGED, 0, 1, NULL, 0);
 	expect_fatal(fd, HERMES_EBADFLAGS, "");
 	close(fd);
 
 	/* Nothing of them reached the ring: the next message is this one. */
-	hermes_net *n = hb_connect(&br);
+	hermes_net *n = ht_br_connect(&br);
 	uint32_t ch;
 	assert_int_equal(hermes_net_bind(n, "bad", 5000000000ll, &ch, NULL), HERMES_OK);
 	assert_int_equal(hermes_net_publish_tagged(n, ch, "fine", 4, 9, HERMES_NET_PUB_FLUSH, NULL),
@@ -335,14 +335,14 @@ static void test_a_link_carries_tags_both_ways(void **state)
 {
 	(void)state;
 	ht_bus far;
-	hb_bus_start(&far, "brtagsfar");
+	ht_br_bus_start(&far, "brtagsfar");
 	ht_bus_ring(&far, "linked", 1u << 20, 4096, HERMES_POLICY_BLOCK);
 	hermes_bus *fbus = far.bus;
 	char link[128];
 	snprintf(link, sizeof link, "%s/linked", br.addr);
 	const char *extra[] = {"--log-level", "warn", "--link", link, NULL};
-	hb_bridge fbr;
-	hb_bridge_start(&fbr, &far.d, "farbridge", extra);
+	ht_br_bridge fbr;
+	ht_br_bridge_start(&fbr, &far.d, "farbridge", extra);
 
 	hermes_pub *np, *fp;
 	hermes_sub *ns, *fs;
@@ -361,7 +361,7 @@ static void test_a_link_carries_tags_both_ways(void **state)
 	hermes_sub_close(fs);
 	hermes_pub_close(np);
 	hermes_pub_close(fp);
-	hb_bridge_stop(&fbr);
+	ht_br_bridge_stop(&fbr);
 	ht_bus_teardown(&far);
 }
 
@@ -375,8 +375,8 @@ static int old_server(void *arg)
 	if (fd < 0)
 		return 1;
 	uint8_t in[512];
-	if (!hb_read_exact(fd, in, HERMES_HEADER_SIZE) || in[3] != HERMES_MSG_HELLO ||
-	    !hb_read_exact(fd, in + HERMES_HEADER_SIZE, hm_get_le32(in + 8)))
+	if (!ht_br_read_exact(fd, in, HERMES_HEADER_SIZE) || in[3] != HERMES_MSG_HELLO ||
+	    !ht_br_read_exact(fd, in + HERMES_HEADER_SIZE, hm_get_le32(in + 8)))
 		return 2;
 	uint8_t buf[256];
 	hermes_encoder e;
@@ -392,8 +392,8 @@ static int old_server(void *arg)
 	hermes_wire_bytes out = hermes_encoder_data(&e);
 	if (send(fd, out.data, out.len, MSG_NOSIGNAL) != (ssize_t)out.len)
 		return 4;
-	if (!hb_read_exact(fd, in, HERMES_HEADER_SIZE) || in[3] != HERMES_MSG_PUBLISH || in[4] != 0 ||
-	    !hb_read_exact(fd, in + HERMES_HEADER_SIZE, hm_get_le32(in + 8)))
+	if (!ht_br_read_exact(fd, in, HERMES_HEADER_SIZE) || in[3] != HERMES_MSG_PUBLISH || in[4] != 0 ||
+	    !ht_br_read_exact(fd, in + HERMES_HEADER_SIZE, hm_get_le32(in + 8)))
 		return 5;
 	hermes_encoder_reset(&e);
 	if (hermes_encode_frame(&e, &h, "\x07\0\0\0x", 5, NULL))
@@ -485,5 +485,5 @@ int main(void)
 		cmocka_unit_test(test_the_client_against_a_bridge_without_tags),
 		cmocka_unit_test(test_hermes_ctl_pub_and_tail_remote_carry_tags),
 	};
-	return cmocka_run_group_tests(tests, setup, hb_fixture_teardown);
+	return cmocka_run_group_tests(tests, setup, ht_br_fixture_teardown);
 }

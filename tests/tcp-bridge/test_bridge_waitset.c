@@ -13,15 +13,15 @@
 #define SOON_NS 5000000000ull
 
 static ht_bus bus;
-static hb_bridge br;
+static ht_br_bridge br;
 
 static int setup(void **state)
 {
 	(void)state;
-	hb_bus_start(&bus, "brws");
+	ht_br_bus_start(&bus, "brws");
 	ht_bus_ring(&bus, "local", 1u << 20, 4096, HERMES_POLICY_BLOCK);
 	ht_bus_ring(&bus, "remote", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	hb_fixture_bridge(&bus, &br, NULL);
+	ht_br_fixture_bridge(&bus, &br, NULL);
 	return 0;
 }
 
@@ -81,7 +81,7 @@ static void test_bridge_connection_and_ring_in_one_wait_set(void **state)
 	assert_int_equal(hermes_sub_open(b, "local", HERMES_START_LATEST, 0, &sub), HERMES_OK);
 	assert_int_equal(hermes_pub_open(b, "local", &local_pub), HERMES_OK);
 	assert_int_equal(hermes_pub_open(b, "remote", &remote_pub), HERMES_OK);
-	hermes_net *net = hb_connect(&br);
+	hermes_net *net = ht_br_connect(&br);
 	uint32_t subid;
 	assert_int_equal(hermes_net_subscribe(net, "remote", HERMES_START_LATEST, 0, LONG_NS, &subid,
 					      NULL),
@@ -136,7 +136,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bridge_connection_and_ring_in_one_wait_set, setup,
-						hb_fixture_teardown),
+						ht_br_fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

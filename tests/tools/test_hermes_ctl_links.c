@@ -38,7 +38,7 @@
 
 typedef struct fixture {
 	ht_bus bus; /* hermesd, its bus and run directory (also the stats directory) */
-	hb_bridge b;
+	ht_br_bridge b;
 	bool bridge_started;
 } fixture;
 
@@ -65,7 +65,7 @@ static int teardown(void **state)
 
 static void start_bridge(fixture *fx)
 {
-	hb_bridge_start(&fx->b, &fx->bus.d, "bridge", NULL);
+	ht_br_bridge_start(&fx->b, &fx->bus.d, "bridge", NULL);
 	fx->bridge_started = true;
 }
 
@@ -208,7 +208,7 @@ static void test_bridges_json_counts_what_a_remote_client_did(void **state)
 {
 	fixture *fx = *state;
 	start_bridge(fx);
-	hermes_net *n = hb_connect(&fx->b);
+	hermes_net *n = ht_br_connect(&fx->b);
 	remote_traffic(n);
 
 	const jv *b;
@@ -291,7 +291,7 @@ static void test_bridges_json_counts_what_a_remote_client_did(void **state)
 	jfree(doc);
 
 	/* A bridge that stops cleanly removes its file: no bridges. */
-	hb_bridge_stop(&fx->b);
+	ht_br_bridge_stop(&fx->b);
 	fx->bridge_started = false;
 	doc = json_of(CTL(fx, "bridges", "--stats-dir", stats_dir(fx), "--json"));
 	array_at(doc, "bridges", 0);
@@ -391,13 +391,13 @@ static uint64_t realtime_ns(void)
  * two configured rings and one block left over from an earlier run. */
 static void write_uplink_state(const fixture *fx, pid_t pid, uint64_t text_seq)
 {
-	hn_state_header *h = calloc(1, HN_STATE_SIZE);
+	hm_nats_state_header *h = calloc(1, HM_NATS_STATE_SIZE);
 	assert_non_null(h);
-	h->version = HN_STATE_VERSION;
-	h->header_size = sizeof(hn_state_header);
-	h->ring_size = sizeof(hn_ring_state);
-	h->max_rings = HN_STATE_MAX_RINGS;
-	h->range_log = HN_RANGE_LOG;
+	h->version = HM_NATS_STATE_VERSION;
+	h->header_size = sizeof(hm_nats_state_header);
+	h->ring_size = sizeof(hm_nats_ring_state);
+	h->max_rings = HM_NATS_STATE_MAX_RINGS;
+	h->range_log = HM_NATS_RANGE_LOG;
 	h->bus_id = 0x1234;
 	snprintf(h->bus, sizeof h->bus, "%.47s", fx->bus.d.bus);
 	hm_store_relaxed_u64(&h->pid, (uint64_t)pid);
@@ -406,7 +406,7 @@ static void write_uplink_state(const fixture *fx, pid_t pid, uint64_t text_seq)
 	hm_store_relaxed_u64(&h->heartbeat_ns, realtime_ns());
 	hm_store_relaxed_u64(&h->runs, 2);
 	snprintf(h->prefix, sizeof h->prefix, "hermes.%s", fx->bus.d.bus);
-	hm_store_relaxed_u64(&h->conn_state, HN_CONN_CONNECTED);
+	hm_store_relaxed_u64(&h->conn_state, HM_NATS_CONN_CONNECTED);
 	hm_store_relaxed_u64(&h->connects, 3);
 	hm_store_relaxed_u64(&h->disconnects, 2);
 	hm_store_relaxed_u64(&h->reconnects, 2);
@@ -415,15 +415,15 @@ static void write_uplink_state(const fixture *fx, pid_t pid, uint64_t text_seq)
 	snprintf(h->url, sizeof h->url, "nats://127.0.0.1:4222");
 	snprintf(h->last_error, sizeof h->last_error, "stale connection");
 
-	hn_ring_state *r = hn_state_ring(h, 0);
+	hm_nats_ring_state *r = hm_nats_state_ring(h, 0);
 	snprintf(r->name, sizeof r->name, "orders");
 	snprintf(r->subject, sizeof r->subject, "hermes.%s.orders", fx->bus.d.bus);
 	snprintf(r->stream, sizeof r->stream, "ORDERS");
-	r->dir = HN_DIR_BOTH;
-	r->mode = HN_MODE_JETSTREAM;
-	r->policy = HN_POLICY_BLOCK;
+	r->dir = HM_NATS_DIR_BOTH;
+	r->mode = HM_NATS_MODE_JETSTREAM;
+	r->policy = HM_NATS_POLICY_BLOCK;
 	r->max_pending = 1 << 20;
-	hm_store_relaxed_u64(&r->out.state, HN_W_RUNNING);
+	hm_store_relaxed_u64(&r->out.state, HM_NATS_W_RUNNING);
 	hm_store_relaxed_u64(&r->out.msgs, 1001);
 	hm_store_relaxed_u64(&r->out.bytes, 64064);
 	hm_store_relaxed_u64(&r->out.dropped, 0);
@@ -431,7 +431,7 @@ static void write_uplink_state(const fixture *fx, pid_t pid, uint64_t text_seq)
 	hm_store_relaxed_u64(&r->out.blocked_ns, 1500000000);
 	hm_store_relaxed_u64(&r->out.skipped_inbound, 17);
 	hm_store_relaxed_u64(&r->out.ring_lost, 5);
-	hm_store_relaxed_u64(&r->in.state, HN_W_RING_FULL);
+	hm_store_relaxed_u64(&r->in.state, HM_NATS_W_RING_FULL);
 	hm_store_relaxed_u64(&r->in.msgs, 77);
 	hm_store_relaxed_u64(&r->in.bytes, 7700);
 	hm_store_relaxed_u64(&r->in.own_skipped, 9);
@@ -441,27 +441,27 @@ static void write_uplink_state(const fixture *fx, pid_t pid, uint64_t text_seq)
 	hm_store_relaxed_u64(&r->inp.applied, 88);
 	hm_store_relaxed_u32(&r->configured, 1);
 
-	r = hn_state_ring(h, 1); /* a ring no longer configured: not shown */
+	r = hm_nats_state_ring(h, 1); /* a ring no longer configured: not shown */
 	snprintf(r->name, sizeof r->name, "old");
-	r->dir = HN_DIR_OUT;
+	r->dir = HM_NATS_DIR_OUT;
 
-	r = hn_state_ring(h, 2);
+	r = hm_nats_state_ring(h, 2);
 	snprintf(r->name, sizeof r->name, "ticks");
 	snprintf(r->subject, sizeof r->subject, "hermes.%s.ticks", fx->bus.d.bus);
-	r->dir = HN_DIR_OUT;
-	r->mode = HN_MODE_CORE;
-	r->policy = HN_POLICY_DROP;
-	hm_store_relaxed_u64(&r->out.state, HN_W_DROPPING);
+	r->dir = HM_NATS_DIR_OUT;
+	r->mode = HM_NATS_MODE_CORE;
+	r->policy = HM_NATS_POLICY_DROP;
+	hm_store_relaxed_u64(&r->out.state, HM_NATS_W_DROPPING);
 	hm_store_relaxed_u64(&r->out.msgs, 10);
 	hm_store_relaxed_u64(&r->out.dropped, 40);
 	hm_store_relaxed_u32(&r->configured, 1);
 
 	/* The magic last, as the uplink does (the reader does not run yet, but
 	 * the file is written the way the protocol says). */
-	hm_store_release_u64(&h->magic, HN_STATE_MAGIC);
+	hm_store_release_u64(&h->magic, HM_NATS_STATE_MAGIC);
 	char path[512];
 	snprintf(path, sizeof path, "%s/hermes-nats.%s", stats_dir((fixture *)fx), fx->bus.d.bus);
-	write_file(path, h, HN_STATE_SIZE);
+	write_file(path, h, HM_NATS_STATE_SIZE);
 	free(h);
 }
 
@@ -611,10 +611,10 @@ static void test_uplink_absent_is_no_error_and_garbage_is(void **state)
 	/* Full size, but not our magic. */
 	char path[512];
 	snprintf(path, sizeof path, "%s/hermes-nats.%s", stats_dir(fx), fx->bus.d.bus);
-	char *junk = malloc(HN_STATE_SIZE);
+	char *junk = malloc(HM_NATS_STATE_SIZE);
 	assert_non_null(junk);
-	memset(junk, 'x', HN_STATE_SIZE);
-	write_file(path, junk, HN_STATE_SIZE);
+	memset(junk, 'x', HM_NATS_STATE_SIZE);
+	write_file(path, junk, HM_NATS_STATE_SIZE);
 	free(junk);
 	expect_fail(CTL(fx, "uplink", "--stats-dir", stats_dir(fx)), 1, "not a hermes-nats state file");
 	/* metrics is not spoiled by it. */

@@ -8,43 +8,43 @@
 static void test_documented_format_is_accepted(void **state)
 {
 	(void)state;
-	static hj_config c;
-	hj_config_defaults(&c);
-	assert_int_equal(hj_config_load_string(&c, "; comment\n[journal]\nbus = trading\nlog_level = warn\n"
+	static hm_rec_config c;
+	hm_rec_config_defaults(&c);
+	assert_int_equal(hm_rec_config_load_string(&c, "; comment\n[journal]\nbus = trading\nlog_level = warn\n"
 						   "[ring orders]\njournal = /var/lib/hermes/orders\n"
 						   "file_size = 1M\nretention_bytes = 10G\nretention_age = 7d\n"
 						   "fsync = batch\nfsync_interval = 250ms\ndurable = true\n"
 						   "[ring fills]\njournal = /var/lib/hermes/fills\n"),
 			 HERMES_OK);
-	assert_int_equal(hj_config_check(&c), HERMES_OK);
+	assert_int_equal(hm_rec_config_check(&c), HERMES_OK);
 	assert_string_equal(c.bus, "trading");
 	assert_int_equal(c.log_level, 1);
 	assert_int_equal(c.nrings, 2);
-	const hj_ring_conf *r = &c.rings[0];
+	const hm_rec_ring_conf *r = &c.rings[0];
 	assert_string_equal(r->name, "orders");
 	assert_string_equal(r->dir, "/var/lib/hermes/orders");
 	assert_int_equal(r->opts.file_size, 1u << 20);
 	assert_int_equal(r->opts.retain_bytes, 10ull << 30);
 	assert_int_equal(r->opts.retain_age_ns, 7ull * 86400 * 1000000000ull);
-	assert_int_equal(r->fsync, HJ_FSYNC_BATCH);
+	assert_int_equal(r->fsync, HM_REC_FSYNC_BATCH);
 	assert_int_equal(r->fsync_interval_ns, 250000000ull);
 	assert_true(r->durable);
 	r = &c.rings[1];
 	assert_int_equal(r->opts.file_size, 64u << 20);
-	assert_int_equal(r->fsync, HJ_FSYNC_NONE);
+	assert_int_equal(r->fsync, HM_REC_FSYNC_NONE);
 	assert_false(r->durable);
-	assert_int_equal(hj_config_add_ring(&c, "quotes:/data/quotes"), HERMES_OK);
+	assert_int_equal(hm_rec_config_add_ring(&c, "quotes:/data/quotes"), HERMES_OK);
 	assert_int_equal(c.nrings, 3);
-	assert_int_equal(hj_config_check(&c), HERMES_OK);
+	assert_int_equal(hm_rec_config_check(&c), HERMES_OK);
 }
 
 static void expect_error(const char *text, const char *needle)
 {
-	static hj_config c;
-	hj_config_defaults(&c);
-	hermes_err e = hj_config_load_string(&c, text);
+	static hm_rec_config c;
+	hm_rec_config_defaults(&c);
+	hermes_err e = hm_rec_config_load_string(&c, text);
 	if (e == HERMES_OK)
-		e = hj_config_check(&c);
+		e = hm_rec_config_check(&c);
 	assert_int_equal(e, HERMES_EINVAL);
 	if (!strstr(c.error, needle))
 		fail_msg("error '%s' does not say '%s'", c.error, needle);
@@ -73,14 +73,14 @@ static void test_durations(void **state)
 {
 	(void)state;
 	uint64_t v;
-	assert_true(hj_parse_duration_ns("0", &v) && v == 0);
-	assert_true(hj_parse_duration_ns("2", &v) && v == 2000000000ull);
-	assert_true(hj_parse_duration_ns("15ms", &v) && v == 15000000ull);
-	assert_true(hj_parse_duration_ns("3h", &v) && v == 3ull * 3600 * 1000000000ull);
-	assert_false(hj_parse_duration_ns("-1s", &v));
-	assert_false(hj_parse_duration_ns("1w", &v));
-	assert_false(hj_parse_duration_ns("99999999999999d", &v));
-	assert_false(hj_parse_duration_ns("", &v));
+	assert_true(hm_rec_parse_duration_ns("0", &v) && v == 0);
+	assert_true(hm_rec_parse_duration_ns("2", &v) && v == 2000000000ull);
+	assert_true(hm_rec_parse_duration_ns("15ms", &v) && v == 15000000ull);
+	assert_true(hm_rec_parse_duration_ns("3h", &v) && v == 3ull * 3600 * 1000000000ull);
+	assert_false(hm_rec_parse_duration_ns("-1s", &v));
+	assert_false(hm_rec_parse_duration_ns("1w", &v));
+	assert_false(hm_rec_parse_duration_ns("99999999999999d", &v));
+	assert_false(hm_rec_parse_duration_ns("", &v));
 }
 
 int main(void)
