@@ -314,6 +314,19 @@ static void free_slot(hm_atomic_u64 *owner, hm_atomic_u64 *start, hm_atomic_u64 
 	hm_store_release_u64(owner, 0);
 }
 
+/* A new owner's counters start at 0: the run of single-writer counters
+ * from first to last (adjacent in the slot; see the asserts). Relaxed:
+ * published by the owner store of the take. */
+static void zero_counters(hm_atomic_u64 *first, hm_atomic_u64 *last)
+{
+	for (hm_atomic_u64 *c = first; c <= last; c++)
+		hm_store_relaxed_u64(c, 0);
+}
+static_assert(offsetof(hm_prod_slot, aborts) - offsetof(hm_prod_slot, msgs) == 3 * 8,
+	      "producer counters msgs..aborts are adjacent");
+static_assert(offsetof(hm_sub_slot, corrupt) - offsetof(hm_sub_slot, msgs) == 4 * 8,
+	      "subscriber counters msgs..corrupt are adjacent");
+
 int hm_ring_take_prod_slot(hm_ring *r, uint64_t owner, uint64_t owner_start)
 {
 	int i = take_slot(&r->prods[0].owner, &r->prods[0].owner_start, sizeof(hm_prod_slot),
@@ -325,10 +338,7 @@ int hm_ring_take_prod_slot(hm_ring *r, uint64_t owner, uint64_t owner_start)
 		 * on that value stops when it changes. Release: orders this
 		 * after the take. */
 		hm_store_release_u32(&s->scans, 0);
-		hm_store_relaxed_u64(&s->msgs, 0);
-		hm_store_relaxed_u64(&s->bytes, 0);
-		hm_store_relaxed_u64(&s->full_events, 0);
-		hm_store_relaxed_u64(&s->aborts, 0);
+		zero_counters(&s->msgs, &s->aborts);
 		/* held_seq is left as it is: it is only ever raised (CAS-max),
 		 * and what it says of the previous owner's claims lies below the
 		 * end of any intent this owner can make, so repair never takes it
@@ -343,11 +353,7 @@ int hm_ring_take_sub_slot(hm_ring *r, uint64_t owner, uint64_t owner_start)
 			  HM_MAX_SUBSCRIBERS, owner, owner_start, &r->hdr->sub_mask);
 	if (i >= 0) {
 		hm_sub_slot *s = &r->subs[i];
-		hm_store_relaxed_u64(&s->msgs, 0);
-		hm_store_relaxed_u64(&s->bytes, 0);
-		hm_store_relaxed_u64(&s->lost, 0);
-		hm_store_relaxed_u64(&s->skipped, 0);
-		hm_store_relaxed_u64(&s->corrupt, 0);
+		zero_counters(&s->msgs, &s->corrupt);
 		/* Not joined until hm_sub_init says so (a previous owner's
 		 * flag was cleared when it left or was released). */
 		hm_store_relaxed_u32(&s->joined, 0);
