@@ -1598,8 +1598,8 @@ static void sub_left(hm_ring_header *h, hm_sub_slot *slot)
 	subs_changed(h);
 }
 
-hermes_err hm_sub_init(hermes_sub *s, const hm_ring *r, int slot_index, hermes_start start,
-		       uint64_t seq)
+/* The handle of subscriber slot slot_index, before it joins or adopts. */
+static void sub_handle_init(hermes_sub *s, const hm_ring *r, int slot_index)
 {
 	memset(s, 0, sizeof *s);
 	s->ring = *r;
@@ -1609,6 +1609,12 @@ hermes_err hm_sub_init(hermes_sub *s, const hm_ring *r, int slot_index, hermes_s
 	/* Releases wake producers asleep on a full ring without a fence when
 	 * this process is registered for membarrier (see wake_sleepers). */
 	s->fence = !hm_membarrier_register();
+}
+
+hermes_err hm_sub_init(hermes_sub *s, const hm_ring *r, int slot_index, hermes_start start,
+		       uint64_t seq)
+{
+	sub_handle_init(s, r, slot_index);
 	/* Join: publish a cursor, fence, wait out the scans already running,
 	 * then check the cursor is still inside what producers may not
 	 * overwrite; if the limits moved past it, choose again. The fence
@@ -2274,12 +2280,7 @@ int hm_ring_adopt_sub_slot(hm_ring *r, uint64_t key, uint64_t pid, uint64_t pid_
 
 void hm_sub_adopt(hermes_sub *s, const hm_ring *r, int slot_index)
 {
-	memset(s, 0, sizeof *s);
-	s->ring = *r;
-	s->slot_index = (uint32_t)slot_index;
-	s->slot = &s->ring.subs[slot_index];
-	s->spin = WAIT_SPINS;
-	s->fence = !hm_membarrier_register();
+	sub_handle_init(s, r, slot_index);
 	/* The cursor never stopped holding the ring (its mask bit stayed set),
 	 * so no join is needed: go on from exactly what was released. Relaxed:
 	 * the adopting CAS (acquire) ordered these after the orphaning. */
