@@ -610,10 +610,33 @@ static int bench_instructions(const char *self)
 	return 0;
 }
 
-int main(int argc, char **argv)
+static void usage(void)
 {
-	const char *dir = "/var/tmp";
-	uint64_t count = 2000000, mb = 256;
+	printf("usage: hermes-journal-bench [--dir DIR] [--count N64] [--mb MB4K] [--live]\n"
+	       "                            [--prefault thread|inline|MB]\n"
+	       "       hermes-journal-bench --paced [--runs R] [--seconds S] [--dir DIR] [--prefault ...]\n"
+	       "       hermes-journal-bench --instructions [--dir DIR]\n"
+	       "  N64 64-byte messages (default 2000000) and MB4K MiB of 4 KiB messages\n"
+	       "  (default 256) per row, written under DIR (default /var/tmp);\n"
+	       "  --live: only the live-subscriber rows;\n"
+	       "  --paced: a live subscriber's delivered rate and latency at fixed offered\n"
+	       "  loads (2, 5, 10 M msgs/s of 64 B; 0.5, 1 GB/s of 4 KiB), S seconds each\n"
+	       "  (default 1), without and with a recorder, R runs (default 3), medians;\n"
+	       "  --prefault: the recorder's prefault thread (default; MB: its distance)\n"
+	       "  or inline (the writer faults the journal in itself);\n"
+	       "  --instructions: the recorder's instructions per message under callgrind\n");
+}
+
+/* What the command line asks for; parse_args fills it from argv. */
+struct bench_args {
+	const char *dir;
+	uint64_t count, mb;
+	bool live_only, instructions, paced;
+};
+
+/* Returns -1 to go on, else the exit status (0 after --help, 2 on a bad option). */
+static int parse_args(int argc, char **argv, struct bench_args *a)
+{
 	static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
 					     {"count", required_argument, NULL, 'n'},
 					     {"mb", required_argument, NULL, 'm'},
@@ -626,11 +649,10 @@ int main(int argc, char **argv)
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	int c;
-	bool live_only = false, instructions = false, paced = false;
 	while ((c = getopt_long(argc, argv, "d:n:m:lpr:s:f:ih", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			paced = true;
+			a->paced = true;
 			break;
 		case 'r':
 			paced_runs = atoi(optarg);
@@ -651,55 +673,36 @@ int main(int argc, char **argv)
 				return 2;
 			break;
 		case 'i':
-			instructions = true;
+			a->instructions = true;
 			break;
 		case 'l':
-			live_only = true;
+			a->live_only = true;
 			break;
 		case 'd':
-			dir = optarg;
+			a->dir = optarg;
 			break;
 		case 'n':
-			count = strtoull(optarg, NULL, 10);
+			a->count = strtoull(optarg, NULL, 10);
 			break;
 		case 'm':
-			mb = strtoull(optarg, NULL, 10);
+			a->mb = strtoull(optarg, NULL, 10);
 			break;
 		case 'h':
-			printf("usage: hermes-journal-bench [--dir DIR] [--count N64] [--mb MB4K] [--live]\n"
-			       "                            [--prefault thread|inline|MB]\n"
-			       "       hermes-journal-bench --paced [--runs R] [--seconds S] [--dir DIR] [--prefault ...]\n"
-			       "       hermes-journal-bench --instructions [--dir DIR]\n"
-			       "  N64 64-byte messages (default 2000000) and MB4K MiB of 4 KiB messages\n"
-			       "  (default 256) per row, written under DIR (default /var/tmp);\n"
-			       "  --live: only the live-subscriber rows;\n"
-			       "  --paced: a live subscriber's delivered rate and latency at fixed offered\n"
-			       "  loads (2, 5, 10 M msgs/s of 64 B; 0.5, 1 GB/s of 4 KiB), S seconds each\n"
-			       "  (default 1), without and with a recorder, R runs (default 3), medians;\n"
-			       "  --prefault: the recorder's prefault thread (default; MB: its distance)\n"
-			       "  or inline (the writer faults the journal in itself);\n"
-			       "  --instructions: the recorder's instructions per message under callgrind\n");
+			usage();
 			return 0;
 		default:
 			return 2;
 		}
 	}
-	if (count == 0 || mb == 0)
-		return 2;
-	snprintf(base, sizeof base, "%s/hermes-journal-bench.%d", dir, (int)getpid());
-	hm_dlog_set_level(HM_DLOG_WARN);
-	if (instructions)
-		return bench_instructions(argv[0]);
-	if (paced) {
-		if (mkdir(base, 0700) != 0 && errno != EEXIST)
-			return 1;
-		bench_paced_all();
-		rm_rf(base);
-		return 0;
-	}
-	uint64_t n4k = mb * 256;
+	return a->count == 0 || a->mb == 0 ? 2 : -1;
+}
+
+/* The throughput table: appends, recorder rows, live subscribers, then dd for scale. */
+static void bench_rates(const struct bench_args *a)
+{
+	uint64_t count = a->count, n4k = a->mb * 256;
 	printf("| row | message | rate | bandwidth | notes |\n|---|---|---|---|---|\n");
-	if (!live_only) {
+	if (!a->live_only) {
 		bench_append(64, count);
 		bench_append(4096, n4k);
 		bench_record(64, count, HM_REC_FSYNC_NONE, true);
@@ -711,12 +714,29 @@ int main(int argc, char **argv)
 		bench_live(64, count, rec);
 	for (int rec = 0; rec <= 2; rec++)
 		bench_live(4096, n4k, rec);
-	if (live_only) {
-		rm_rf(base);
-		return 0;
-	}
-	bench_dd("conv=fdatasync", "dd (bulk, one fdatasync)", 1u << 20, mb);
+	if (a->live_only)
+		return;
+	bench_dd("conv=fdatasync", "dd (bulk, one fdatasync)", 1u << 20, a->mb);
 	bench_dd("oflag=dsync", "dd (every write synchronous)", 4096, 2000);
+}
+
+int main(int argc, char **argv)
+{
+	struct bench_args a = {.dir = "/var/tmp", .count = 2000000, .mb = 256};
+	int rc = parse_args(argc, argv, &a);
+	if (rc >= 0)
+		return rc;
+	snprintf(base, sizeof base, "%s/hermes-journal-bench.%d", a.dir, (int)getpid());
+	hm_dlog_set_level(HM_DLOG_WARN);
+	if (a.instructions)
+		return bench_instructions(argv[0]);
+	if (a.paced) {
+		if (mkdir(base, 0700) != 0 && errno != EEXIST)
+			return 1;
+		bench_paced_all();
+	} else {
+		bench_rates(&a);
+	}
 	rm_rf(base);
 	return 0;
 }
