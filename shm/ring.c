@@ -402,6 +402,15 @@ static void cas_max(hm_atomic_u64 *p, uint64_t want)
 	}
 }
 
+/* The lower of a (position, sequence) bound and (pos, seq), each on its own. */
+static inline void lower_to(uint64_t *min_pos, uint64_t *min_seq, uint64_t pos, uint64_t seq)
+{
+	if (pos < *min_pos)
+		*min_pos = pos;
+	if (seq_diff(seq, *min_seq) < 0)
+		*min_seq = seq;
+}
+
 /* Scan claims and cursors and raise the shared limits. Slow path: runs about
  * once per lap when subscribers keep up. Block rings only: overwrite rings
  * have no limits, so that nothing (a held claim, a stopped producer) can
@@ -431,12 +440,8 @@ static void refresh_limits(hm_ring *r, hm_prod_slot *self)
 		 * anything we later write over them. An intent that is stale
 		 * or torn only holds the limits lower than needed: safe. */
 		if (hm_load_acquire_u32(&s->active)) {
-			uint64_t ip = hm_load_relaxed_u64(&s->intent_pos);
-			uint64_t is = hm_load_relaxed_u64(&s->intent_seq);
-			if (ip < min_pos)
-				min_pos = ip;
-			if (seq_diff(is, min_seq) < 0)
-				min_seq = is;
+			lower_to(&min_pos, &min_seq, hm_load_relaxed_u64(&s->intent_pos),
+				 hm_load_relaxed_u64(&s->intent_seq));
 		}
 	}
 	for (uint64_t m = hm_load_acquire_u64(&h->sub_mask); m; m &= m - 1) {
@@ -446,11 +451,7 @@ static void refresh_limits(hm_ring *r, hm_prod_slot *self)
 		 * overwrite. The subscriber stores seq before pos (release), so
 		 * seq is at least as new as pos. */
 		uint64_t c = hm_load_acquire_u64(&s->pos);
-		uint64_t cs = hm_load_relaxed_u64(&s->seq);
-		if (c < min_pos)
-			min_pos = c;
-		if (seq_diff(cs, min_seq) < 0)
-			min_seq = cs;
+		lower_to(&min_pos, &min_seq, c, hm_load_relaxed_u64(&s->seq));
 	}
 	cas_max(&h->limit, min_pos + r->cap);
 	cas_max(&h->seq_limit, min_seq + r->nslots);
