@@ -9,6 +9,7 @@
 
 #include "shm/ring.h"
 #include "tests/shm/ring_fixture.h"
+#include "tests/support/threads.h"
 
 /* The fixture lives in ring_fixture.c (shared with the fault and crash
  * tests); these short names keep the tests readable. */
@@ -425,8 +426,7 @@ static void test_join_waits_out_a_scan_in_progress(void **state)
 	hm_prod_slot *ps = f->pub.slot;
 	hm_store_relaxed_u32(&ps->scans, 1); /* "scanning", has not seen the joiner */
 	join_arg j = {.f = f};
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, join_thread, &j), 0);
+	pthread_t t = ht_thread_start(join_thread, &j);
 	/* The joiner has published its cursor (at sequence 0: earliest). */
 	uint64_t deadline = ht_now_ns() + 5000000000ull;
 	hm_sub_slot *joiner = NULL;

@@ -4,7 +4,6 @@
  * would be needed to reach them (test_ring_crash.c makes them for real). */
 #include "tests/support/testing.h"
 
-#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 
 #include "shm/ring.h"
 #include "tests/shm/ring_fixture.h"
+#include "tests/support/threads.h"
 
 /* Abort a batch of n (or leave it to repair), then publish `after`. */
 static void abandoned_batch_then(ht_ring *f, uint32_t n, unsigned after, bool repaired)
@@ -449,16 +449,9 @@ static void test_skipping_abandoned_records_frees_the_ring_without_a_release(voi
 	ht_ring_free(f);
 }
 
-typedef struct sleeper {
-	hermes_sub *sub;
-	hermes_err err;
-} sleeper;
-
-static void *sleep_thread(void *arg)
+static hermes_err sleep_on(void *sub)
 {
-	sleeper *w = arg;
-	w->err = hermes_sub_wait(w->sub, HERMES_WAIT_BLOCK, 5000000000ll);
-	return NULL;
+	return hermes_sub_wait(sub, HERMES_WAIT_BLOCK, 5000000000ll);
 }
 
 /* Found by the model: a producer that died between its commit and its wake
@@ -471,9 +464,8 @@ static void test_repair_wakes_sleepers_even_with_nothing_to_repair(void **state)
 	ht_ring *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_BLOCK, &sub);
 	hermes_pub dead;
 	int ds = ht_ring_pub(f, &dead, 2);
-	sleeper w = {.sub = &sub, .err = HERMES_EINVAL};
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, sleep_thread, &w), 0);
+	ht_timed w;
+	ht_timed_start(&w, sleep_on, &sub);
 	uint64_t deadline = ht_now_ns() + 5000000000ull;
 	while (!(hm_load_acquire_u64(&f->ring.hdr->sleepers) & (1ull << sub.slot_index))) {
 		assert_true(ht_now_ns() < deadline);
@@ -487,8 +479,7 @@ static void test_repair_wakes_sleepers_even_with_nothing_to_repair(void **state)
 	hm_store_release_u32(&dead.slot->active, 0);
 	uint64_t t0 = ht_now_ns();
 	assert_int_equal(hm_ring_repair_producer(&f->ring, (uint32_t)ds), 0);
-	pthread_join(t, NULL);
-	assert_int_equal(w.err, HERMES_OK);
+	assert_int_equal(ht_timed_join(&w), HERMES_OK);
 	assert_true(ht_now_ns() - t0 < 2000000000ull);
 	assert_int_equal(ht_drain(&sub, 0, NULL), 1);
 	ht_ring_free(f);

@@ -3,7 +3,7 @@
  * bounded by a deadline. The rest of the test kit builds on this:
  * process.h (spawn, readiness, stop and kill by pid), daemon.h (hermesd),
  * bus.h (a bus with rings, private or under hermesd), traffic.h (checked
- * multi-producer traffic). */
+ * multi-producer traffic), threads.h (worker threads, timed blocking calls). */
 #ifndef HM_TESTING_H
 #define HM_TESTING_H
 
