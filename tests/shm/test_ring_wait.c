@@ -3,7 +3,6 @@
  * never loses a wake-up. */
 #include "tests/support/testing.h"
 
-#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,11 +10,11 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "shm/segment.h"
 #include "tests/support/bus.h"
+#include "tests/support/threads.h"
 
 static ht_bus B;
 static hermes_bus *bus; /* B.bus */
@@ -30,23 +29,14 @@ static int setup(void **state)
 	return 0;
 }
 
-typedef struct waiter {
-	hermes_sub *sub;
-	hermes_wait_mode mode;
-	int64_t timeout_ns;
-	hermes_err result;
-	uint64_t elapsed_ns;
-	pthread_t thread;
-} waiter;
-
-static void *wait_thread(void *arg)
+/* A blocking wait of the subscriber `sub` that ends at a 10 s deadline. */
+static hermes_err sleep_on(void *sub)
 {
-	waiter *w = arg;
-	uint64_t t0 = ht_now_ns();
-	w->result = hermes_sub_wait(w->sub, w->mode, w->timeout_ns);
-	w->elapsed_ns = ht_now_ns() - t0;
-	return NULL;
+	return hermes_sub_wait(sub, HERMES_WAIT_BLOCK, 10000000000ll);
 }
+
+/* A wake-up, long before a 10 s deadline. */
+#define SOON_NS 5000000000ull
 
 /* Wait (bounded) until one of `mask`'s bits is set in *bits (a sleeper
  * announced itself); returns the bits. */
@@ -68,12 +58,12 @@ static void await_sleeping(hermes_sub *sub)
 	await_bits(&sub->ring.hdr->sleepers, 1ull << sub->slot_index, "subscriber");
 }
 
-/* Run w's wait on a thread of its own (join w->thread); return once it
+/* Run sub's wait on a thread of its own (ht_timed_join w); return once it
  * sleeps in the futex. */
-static void waiter_start(waiter *w)
+static void waiter_start(ht_timed *w, hermes_sub *sub)
 {
-	assert_int_equal(pthread_create(&w->thread, NULL, wait_thread, w), 0);
-	await_sleeping(w->sub);
+	ht_timed_start(w, sleep_on, sub);
+	await_sleeping(sub);
 }
 
 /* A subscriber and a publisher on ring "w". */
@@ -90,12 +80,10 @@ static void test_blocked_subscriber_wakes_on_publish(void **state)
 	hermes_pub *pub;
 	open_both(&sub, &pub);
 	for (int round = 0; round < 20; round++) {
-		waiter w = {.sub = sub, .mode = HERMES_WAIT_BLOCK, .timeout_ns = 10000000000ll};
-		waiter_start(&w);
+		ht_timed w;
+		waiter_start(&w, sub);
 		assert_int_equal(hermes_pub_send(pub, "wake", 4, NULL), HERMES_OK);
-		pthread_join(w.thread, NULL);
-		assert_int_equal(w.result, HERMES_OK);
-		assert_true(w.elapsed_ns < 5000000000ull);
+		ht_timed_expect(&w, HERMES_OK, SOON_NS);
 		hermes_msg m;
 		assert_int_equal(hermes_sub_poll(sub, &m), HERMES_OK);
 		assert_memory_equal(m.data, "wake", 4);
@@ -118,11 +106,11 @@ static void test_blocked_subscriber_in_another_process_wakes(void **state)
 	if (child == 0) {
 		/* A wait that ends only at its 10 s deadline would also find the
 		 * message: require the wake-up well before. */
-		uint64_t t0 = ht_now_ns();
-		hermes_err err = hermes_sub_wait(sub, HERMES_WAIT_BLOCK, 10000000000ll);
-		bool woken = ht_now_ns() - t0 < 5000000000ull;
+		ht_timed w;
+		bool woken = ht_timed_run(&w, sleep_on, sub) == HERMES_OK &&
+			     w.elapsed_ns < SOON_NS;
 		hermes_msg m;
-		_exit(err == HERMES_OK && woken && hermes_sub_poll(sub, &m) == HERMES_OK ? 0 : 1);
+		_exit(woken && hermes_sub_poll(sub, &m) == HERMES_OK ? 0 : 1);
 	}
 	await_sleeping(sub);
 	assert_int_equal(hermes_pub_send(pub, "x", 1, NULL), HERMES_OK);
@@ -233,13 +221,13 @@ static void test_wait_wake_race_loses_no_wakeup(void **state)
 	assert_int_equal(hermes_pub_open(bus, "w", &pub), HERMES_OK);
 	hermes_pub_set_spin(pub, 0);
 	race_sub rs[2];
-	pthread_t t[2];
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &r.sub[i]),
 				 HERMES_OK);
 		rs[i] = (race_sub){&r, i};
-		assert_int_equal(pthread_create(&t[i], NULL, race_subscriber, &rs[i]), 0);
 	}
+	ht_threads t;
+	ht_threads_start(&t, race_subscriber, rs, sizeof rs[0], 2);
 	uint64_t end = ht_now_ns() + (uint64_t)(seconds * 1e9);
 	uint64_t sent = 0, rnd = 7, one_at_a_time_rounds = 0, streamed = 0;
 	while (ht_now_ns() < end && !atomic_load(&r.failed)) {
@@ -273,8 +261,7 @@ static void test_wait_wake_race_loses_no_wakeup(void **state)
 		}
 	}
 	assert_int_equal(race_send(pub, 8 + 1), HERMES_OK);
-	for (int i = 0; i < 2; i++)
-		pthread_join(t[i], NULL);
+	ht_threads_join(&t);
 	if (atomic_load(&r.failed))
 		fail_msg("%s", r.why);
 	uint64_t full = hm_load_relaxed_u64(&pub->slot->full_events);
@@ -307,31 +294,25 @@ static void fill_ring(hermes_pub *pub)
 	assert_true(sent > 10);
 }
 
+/* A send of 1000 bytes through pub that may wait timeout_ns for room, and
+ * what it took. */
 typedef struct blocked {
 	hermes_pub *pub;
 	int64_t timeout_ns;
-	hermes_err result;
-	uint64_t elapsed_ns;
-	uint64_t cpu_ns;
-	pthread_t thread;
+	ht_timed t;
 } blocked;
 
-static uint64_t thread_cpu_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void *blocked_send(void *arg)
+static hermes_err send_blocked(void *arg)
 {
 	blocked *b = arg;
 	static const char msg[1000];
-	uint64_t t0 = ht_now_ns(), c0 = thread_cpu_ns();
-	b->result = hermes_pub_send_timed(b->pub, msg, sizeof msg, NULL, b->timeout_ns);
-	b->cpu_ns = thread_cpu_ns() - c0;
-	b->elapsed_ns = ht_now_ns() - t0;
-	return NULL;
+	return hermes_pub_send_timed(b->pub, msg, sizeof msg, NULL, b->timeout_ns);
+}
+
+/* Run b's send here; returns its result. */
+static hermes_err blocked_send(blocked *b)
+{
+	return ht_timed_run(&b->t, send_blocked, b);
 }
 
 /* Wait until the publisher's bit says it sleeps in the futex. */
@@ -340,11 +321,11 @@ static void await_producer_sleeping(hermes_pub *pub)
 	await_bits(&pub->ring.hdr->prod_sleepers, 1ull << pub->slot_index, "producer");
 }
 
-/* Run b's send on a thread of its own (join b->thread); return once it
- * sleeps in the futex. */
+/* Run b's send on a thread of its own (ht_timed_join b->t); return once
+ * it sleeps in the futex. */
 static void blocked_start(blocked *b)
 {
-	assert_int_equal(pthread_create(&b->thread, NULL, blocked_send, b), 0);
+	ht_timed_start(&b->t, send_blocked, b);
 	await_producer_sleeping(b->pub);
 }
 
@@ -358,12 +339,11 @@ static void test_blocked_producer_sleeps_instead_of_spinning(void **state)
 	open_both(&sub, &pub);
 	fill_ring(pub);
 	blocked b = {.pub = pub, .timeout_ns = 1000000000ll};
-	blocked_send(&b);
-	assert_int_equal(b.result, HERMES_ETIMEDOUT);
-	assert_true(b.elapsed_ns >= 1000000000ull);
+	assert_int_equal(blocked_send(&b), HERMES_ETIMEDOUT);
+	assert_true(b.t.elapsed_ns >= 1000000000ull);
 	print_message("timed send on a full ring: %.3f s waited, %.3f s of CPU\n",
-		      (double)b.elapsed_ns / 1e9, (double)b.cpu_ns / 1e9);
-	assert_true(b.cpu_ns < 250000000ull);
+		      (double)b.t.elapsed_ns / 1e9, (double)b.t.cpu_ns / 1e9);
+	assert_true(b.t.cpu_ns < 250000000ull);
 	/* Nothing left announced after the wait. */
 	assert_int_equal(hm_load_relaxed_u64(&pub->ring.hdr->prod_sleepers), 0);
 	hermes_pub_close(pub);
@@ -387,9 +367,7 @@ static void test_blocked_producer_wakes_on_release(void **state)
 		while (hermes_sub_poll(sub, &m) == HERMES_OK)
 			;
 		assert_int_equal(hermes_sub_release(sub), HERMES_OK);
-		pthread_join(b.thread, NULL);
-		assert_int_equal(b.result, HERMES_OK);
-		assert_true(b.elapsed_ns < 5000000000ull);
+		ht_timed_expect(&b.t, HERMES_OK, SOON_NS);
 		assert_int_equal(hermes_sub_poll(sub, &m), HERMES_OK);
 		assert_int_equal(m.len, 1000);
 		assert_int_equal(hermes_sub_release(sub), HERMES_OK);
@@ -412,7 +390,7 @@ static void test_blocked_producer_wakes_on_leave_and_delete(void **state)
 	if (child == 0) {
 		blocked b = {.pub = pub, .timeout_ns = 10000000000ll};
 		blocked_send(&b);
-		_exit(b.result == HERMES_OK && b.elapsed_ns < 5000000000ull ? 0 : 1);
+		_exit(b.t.result == HERMES_OK && b.t.elapsed_ns < SOON_NS ? 0 : 1);
 	}
 	await_producer_sleeping(pub);
 	hermes_sub_close(sub);
@@ -426,9 +404,7 @@ static void test_blocked_producer_wakes_on_leave_and_delete(void **state)
 	blocked b = {.pub = pub, .timeout_ns = 10000000000ll};
 	blocked_start(&b);
 	assert_int_equal(hermes_ring_delete(bus, "w", 1), HERMES_OK);
-	pthread_join(b.thread, NULL);
-	assert_int_equal(b.result, HERMES_ECLOSED);
-	assert_true(b.elapsed_ns < 5000000000ull);
+	ht_timed_expect(&b.t, HERMES_ECLOSED, SOON_NS);
 	hermes_pub_close(pub);
 	hermes_sub_close(sub);
 }
@@ -470,11 +446,10 @@ static void test_subscriber_spin_setting(void **state)
 	hermes_pub *pub;
 	open_both(&sub, &pub);
 	hermes_sub_set_spin(sub, 0);
-	waiter w = {.sub = sub, .mode = HERMES_WAIT_BLOCK, .timeout_ns = 10000000000ll};
-	waiter_start(&w);
+	ht_timed w;
+	waiter_start(&w, sub);
 	assert_int_equal(hermes_pub_send(pub, "s", 1, NULL), HERMES_OK);
-	pthread_join(w.thread, NULL);
-	assert_int_equal(w.result, HERMES_OK);
+	ht_timed_expect(&w, HERMES_OK, SOON_NS);
 	hermes_pub_close(pub);
 	hermes_sub_close(sub);
 }

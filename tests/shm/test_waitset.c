@@ -21,6 +21,7 @@
 #include "shm/waitset.h"
 #include "tests/support/bus.h"
 #include "tests/support/daemon.h"
+#include "tests/support/threads.h"
 
 #define NRINGS 3
 #define LONG_NS 10000000000ll /* a wait that must be ended by a wake-up */
@@ -112,22 +113,25 @@ static void drain(hermes_sub *sub)
 	hermes_sub_release(sub);
 }
 
+/* A wait on a waitset (LONG_NS at most) on a thread of its own: what it
+ * found and what it took. */
 typedef struct waiter {
 	hermes_waitset *ws;
-	int64_t timeout_ns;
-	hermes_err result;
 	unsigned n;
 	hermes_ready ready[8];
-	uint64_t elapsed_ns;
+	ht_timed t;
 } waiter;
 
-static void *wait_thread(void *arg)
+static hermes_err waitset_wait(void *arg)
 {
 	waiter *w = arg;
-	uint64_t t0 = ht_now_ns();
-	w->result = hermes_waitset_wait(w->ws, w->ready, 8, &w->n, w->timeout_ns);
-	w->elapsed_ns = ht_now_ns() - t0;
-	return NULL;
+	return hermes_waitset_wait(w->ws, w->ready, 8, &w->n, LONG_NS);
+}
+
+static void waiter_start(waiter *w, hermes_waitset *ws)
+{
+	w->ws = ws;
+	ht_timed_start(&w->t, waitset_wait, w);
 }
 
 /* A thread asleep on three rings is woken by a message on any one of them,
@@ -136,14 +140,11 @@ static void sleeping_waiter_is_woken_by_each_ring(fixture *f)
 {
 	for (int round = 0; round < 3 * NRINGS; round++) {
 		int r = round % NRINGS;
-		waiter w = {.ws = f->ws, .timeout_ns = LONG_NS};
-		pthread_t t;
-		assert_int_equal(pthread_create(&t, NULL, wait_thread, &w), 0);
+		waiter w;
+		waiter_start(&w, f->ws);
 		await_announced(f);
 		assert_int_equal(hermes_pub_send(f->pub[r], "x", 1, NULL), HERMES_OK);
-		pthread_join(t, NULL);
-		assert_int_equal(w.result, HERMES_OK);
-		assert_true(w.elapsed_ns < SOON_NS);
+		ht_timed_expect(&w.t, HERMES_OK, SOON_NS);
 		assert_int_equal(w.n, 1);
 		assert_ptr_equal(w.ready[0].user, &ring_names[r]);
 		assert_ptr_equal(w.ready[0].sub, f->sub[r]);
@@ -230,16 +231,12 @@ static void test_waitset_wake_interrupts_the_wait(void **state)
 	fixture f = {0};
 	open_all(&f, bus);
 	hermes_waitset_set_spin(f.ws, 0);
-	waiter w = {.ws = f.ws, .timeout_ns = LONG_NS};
-	pthread_t t, k;
-	assert_int_equal(pthread_create(&t, NULL, wait_thread, &w), 0);
+	waiter w;
+	waiter_start(&w, f.ws);
 	await_announced(&f);
-	assert_int_equal(pthread_create(&k, NULL, wake_later, f.ws), 0);
-	pthread_join(k, NULL);
-	pthread_join(t, NULL);
-	assert_int_equal(w.result, HERMES_EAGAIN);
+	pthread_join(ht_thread_start(wake_later, f.ws), NULL);
+	ht_timed_expect(&w.t, HERMES_EAGAIN, SOON_NS);
 	assert_int_equal(w.n, 0);
-	assert_true(w.elapsed_ns < SOON_NS);
 	/* A wake with nobody waiting is answered by the next call. */
 	hermes_waitset_wake(f.ws);
 	hermes_ready rd[2];
@@ -273,12 +270,10 @@ static void test_waitset_in_another_process_wakes(void **state)
 	pid_t child = fork();
 	assert_true(child >= 0);
 	if (child == 0) {
-		uint64_t t0 = ht_now_ns();
-		hermes_ready rd[4];
-		unsigned n;
-		hermes_err err = hermes_waitset_wait(f.ws, rd, 4, &n, LONG_NS);
-		bool soon = ht_now_ns() - t0 < SOON_NS;
-		_exit(err == HERMES_OK && soon && n == 1 && rd[0].sub == f.sub[2] ? 0 : 1);
+		waiter w = {.ws = f.ws};
+		bool soon = ht_timed_run(&w.t, waitset_wait, &w) == HERMES_OK &&
+			    w.t.elapsed_ns < SOON_NS;
+		_exit(soon && w.n == 1 && w.ready[0].sub == f.sub[2] ? 0 : 1);
 	}
 	await_announced(&f);
 	assert_int_equal(hermes_pub_send(f.pub[2], "p", 1, NULL), HERMES_OK);
@@ -301,9 +296,8 @@ static void test_remove_while_another_set_sleeps(void **state)
 	int afd;
 	assert_int_equal(hermes_waitset_fd(a.ws, &afd), HERMES_OK);
 	await_announced(&a); /* a's helper watches */
-	waiter w = {.ws = b.ws, .timeout_ns = LONG_NS};
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, wait_thread, &w), 0);
+	waiter w;
+	waiter_start(&w, b.ws);
 	await_announced(&b);
 	for (int i = 0; i < NRINGS; i++) {
 		assert_int_equal(hermes_waitset_remove_sub(a.ws, a.sub[i]), HERMES_OK);
@@ -316,9 +310,7 @@ static void test_remove_while_another_set_sleeps(void **state)
 	/* b still sleeps on every ring. */
 	await_announced(&b);
 	assert_int_equal(hermes_pub_send(b.pub[1], "r", 1, NULL), HERMES_OK);
-	pthread_join(t, NULL);
-	assert_int_equal(w.result, HERMES_OK);
-	assert_true(w.elapsed_ns < SOON_NS);
+	ht_timed_expect(&w.t, HERMES_OK, SOON_NS);
 	assert_ptr_equal(w.ready[0].sub, b.sub[1]);
 	close_all(&a);
 	close_all(&b);
@@ -384,9 +376,8 @@ static void descriptor_beside_rings(void **state)
 	assert_int_equal(hermes_waitset_add_fd(f.ws, sp[0], &tag), HERMES_EEXIST);
 	hermes_waitset_set_spin(f.ws, 0);
 	for (int round = 0; round < 4; round++) {
-		waiter w = {.ws = f.ws, .timeout_ns = LONG_NS};
-		pthread_t t;
-		assert_int_equal(pthread_create(&t, NULL, wait_thread, &w), 0);
+		waiter w;
+		waiter_start(&w, f.ws);
 		await_announced(&f); /* the helper watches the rings */
 		if (round % 2) {
 			assert_int_equal(write(sp[1], "s", 1), 1);
@@ -394,9 +385,7 @@ static void descriptor_beside_rings(void **state)
 			assert_int_equal(hermes_pub_send(f.pub[round % NRINGS], "d", 1, NULL),
 					 HERMES_OK);
 		}
-		pthread_join(t, NULL);
-		assert_int_equal(w.result, HERMES_OK);
-		assert_true(w.elapsed_ns < SOON_NS);
+		ht_timed_expect(&w.t, HERMES_OK, SOON_NS);
 		assert_int_equal(w.n, 1);
 		if (round % 2) {
 			assert_ptr_equal(w.ready[0].user, &tag);
@@ -467,21 +456,10 @@ static void test_subscribers_counted_across_joins_and_leaves(void **state)
 	hermes_pub_close(pub);
 }
 
-typedef struct sub_waiter {
-	hermes_pub *pub;
-	unsigned min;
-	int64_t timeout_ns;
-	hermes_err result;
-	uint64_t elapsed_ns;
-} sub_waiter;
-
-static void *wait_subs_thread(void *arg)
+/* A publisher's wait (LONG_NS at most) for one subscriber. */
+static hermes_err wait_for_one_subscriber(void *pub)
 {
-	sub_waiter *w = arg;
-	uint64_t t0 = ht_now_ns();
-	w->result = hermes_pub_wait_subscribers(w->pub, w->min, w->timeout_ns);
-	w->elapsed_ns = ht_now_ns() - t0;
-	return NULL;
+	return hermes_pub_wait_subscribers(pub, 1, LONG_NS);
 }
 
 /* The wait sleeps until a join, and what is sent after it returns reaches
@@ -496,17 +474,14 @@ static void test_wait_for_a_subscriber(void **state)
 	assert_true(ht_now_ns() - t0 >= 50000000u);
 	assert_int_equal(hermes_pub_wait_subscribers(pub, 1, 0), HERMES_ETIMEDOUT);
 	for (int round = 0; round < 5; round++) {
-		sub_waiter w = {.pub = pub, .min = 1, .timeout_ns = LONG_NS};
-		pthread_t t;
+		ht_timed w;
 		/* Read the counter before the thread starts; the join below
 		 * happens while (or before) it sleeps, either way it returns. */
-		assert_int_equal(pthread_create(&t, NULL, wait_subs_thread, &w), 0);
+		ht_timed_start(&w, wait_for_one_subscriber, pub);
 		hermes_sub *sub;
 		assert_int_equal(hermes_sub_open(bus, "r2", HERMES_START_LATEST, 0, &sub),
 				 HERMES_OK);
-		pthread_join(t, NULL);
-		assert_int_equal(w.result, HERMES_OK);
-		assert_true(w.elapsed_ns < SOON_NS);
+		ht_timed_expect(&w, HERMES_OK, SOON_NS);
 		assert_int_equal(hermes_pub_send(pub, "hello", 5, NULL), HERMES_OK);
 		hermes_msg m;
 		assert_int_equal(hermes_sub_poll(sub, &m), HERMES_OK);
@@ -517,16 +492,17 @@ static void test_wait_for_a_subscriber(void **state)
 	hermes_pub_close(pub);
 }
 
+/* The same wait, saying which thread of this process it runs on. */
 typedef struct asleep_waiter {
-	sub_waiter w;
+	hermes_pub *pub;
 	_Atomic int tid;
 } asleep_waiter;
 
-static void *wait_subs_thread_tid(void *arg)
+static hermes_err wait_for_one_subscriber_tid(void *arg)
 {
 	asleep_waiter *a = arg;
 	atomic_store(&a->tid, (int)gettid());
-	return wait_subs_thread(&a->w);
+	return wait_for_one_subscriber(a->pub);
 }
 
 /* Until thread tid of this process sleeps in the kernel (state S). */
@@ -560,14 +536,12 @@ static void test_wait_for_subscribers_ends_when_the_ring_is_deleted(void **state
 	(void)state;
 	hermes_pub *pub;
 	assert_int_equal(hermes_pub_open(bus, "r2", &pub), HERMES_OK);
-	asleep_waiter a = {.w = {.pub = pub, .min = 1, .timeout_ns = LONG_NS}};
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, wait_subs_thread_tid, &a), 0);
+	asleep_waiter a = {.pub = pub};
+	ht_timed w;
+	ht_timed_start(&w, wait_for_one_subscriber_tid, &a);
 	await_thread_asleep(&a.tid);
 	assert_int_equal(hermes_ring_delete(bus, "r2", 1), HERMES_OK);
-	pthread_join(t, NULL);
-	assert_int_equal(a.w.result, HERMES_ECLOSED);
-	assert_true(a.w.elapsed_ns < SOON_NS);
+	ht_timed_expect(&w, HERMES_ECLOSED, SOON_NS);
 	hermes_pub_close(pub);
 }
 

@@ -66,3 +66,11 @@ hermes_err ht_timed_join(ht_timed *t)
 	pthread_join(t->thread, NULL);
 	return t->result;
 }
+
+void ht_timed_expect(ht_timed *t, hermes_err want, uint64_t within_ns)
+{
+	assert_int_equal(ht_timed_join(t), want);
+	if (t->elapsed_ns >= within_ns)
+		fail_msg("the call took %.3f s, more than %.3f s", (double)t->elapsed_ns / 1e9,
+			 (double)within_ns / 1e9);
+}

@@ -50,4 +50,8 @@ hermes_err ht_timed_run(ht_timed *t, ht_call_fn call, void *ctx);
 void ht_timed_start(ht_timed *t, ht_call_fn call, void *ctx);
 hermes_err ht_timed_join(ht_timed *t);
 
+/* Join t (started with ht_timed_start); fails the test unless its call
+ * returned `want` within within_ns (a wake-up long before its deadline). */
+void ht_timed_expect(ht_timed *t, hermes_err want, uint64_t within_ns);
+
 #endif
