@@ -46,16 +46,10 @@
 #include <hermes/replay.h>
 
 #include "callgrind.h"
+#include "core/futex.h"
 #include "hdr_histogram.h"
 #include "journal/journal.h"
 #include "journal/recorder/recorder.h"
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static char base[256];
 /* The recorders' hm_jopts.prefault_ahead (--prefault): a thread (0: its
@@ -90,13 +84,13 @@ static void bench_append(uint32_t size, uint64_t n)
 	}
 	static uint8_t msg[4096];
 	memset(msg, 0xab, sizeof msg);
-	uint64_t t0 = now_ns();
+	uint64_t t0 = hm_now_ns();
 	for (uint64_t i = 0; i < n; i++)
 		if (hm_jwriter_msg(w, i, msg, size) != HERMES_OK) {
 			fprintf(stderr, "append: %s\n", hermes_last_error_detail());
 			exit(1);
 		}
-	uint64_t t1 = now_ns();
+	uint64_t t1 = hm_now_ns();
 	hm_jwriter_close(w);
 	row("append (writer, page cache)", size, n, t1 - t0, "memcpy + CRC32C into the mapping");
 	rm_rf(dir);
@@ -166,7 +160,7 @@ static void bench_record(uint32_t size, uint64_t n, int fsync, bool replay)
 	hermes_pub_open(bus, "bench", &pub);
 	static uint8_t msg[4096];
 	memset(msg, 0xcd, sizeof msg);
-	uint64_t t0 = now_ns();
+	uint64_t t0 = hm_now_ns();
 	for (uint64_t i = 0; i < n; i++)
 		if (hermes_pub_send_timed(pub, msg, size, NULL, 10000000000ll) != HERMES_OK) {
 			fprintf(stderr, "publish %" PRIu64 " timed out\n", i);
@@ -176,7 +170,7 @@ static void bench_record(uint32_t size, uint64_t n, int fsync, bool replay)
 	 * it only after the message is in the journal. */
 	while (hm_load_relaxed_u64(&run.rec.stats->messages) != n)
 		sched_yield();
-	uint64_t t1 = now_ns();
+	uint64_t t1 = hm_now_ns();
 	atomic_store(&run.stop, true);
 	pthread_join(th, NULL);
 	hm_rec_recorder_close(&run.rec);
@@ -191,14 +185,14 @@ static void bench_record(uint32_t size, uint64_t n, int fsync, bool replay)
 		hermes_replay *r;
 		hermes_replay_open(NULL, "bench", dir, 0, &r);
 		uint64_t got = 0, bytes = 0;
-		t0 = now_ns();
+		t0 = hm_now_ns();
 		hermes_msg m;
 		while (hermes_replay_poll(r, &m) == HERMES_OK) {
 			bytes += m.len;
 			if (++got % 1024 == 0)
 				hermes_replay_release(r);
 		}
-		t1 = now_ns();
+		t1 = hm_now_ns();
 		hermes_replay_close(r);
 		if (got != n || bytes != n * size) {
 			fprintf(stderr, "replay read %" PRIu64 " of %" PRIu64 "\n", got, n);
@@ -260,8 +254,8 @@ static void live_ring_open(live_ring *lr, const char *tag, uint32_t size, int re
 static void live_ring_close(live_ring *lr, uint64_t n)
 {
 	if (lr->recorder) {
-		uint64_t t0 = now_ns();
-		while (hm_load_relaxed_u64(&lr->run->rec.stats->messages) < n && now_ns() - t0 < 10000000000ull)
+		uint64_t t0 = hm_now_ns();
+		while (hm_load_relaxed_u64(&lr->run->rec.stats->messages) < n && hm_now_ns() - t0 < 10000000000ull)
 			sched_yield();
 		atomic_store(&lr->run->stop, true);
 		pthread_join(lr->rec_th, NULL);
@@ -287,7 +281,7 @@ static void *live_reader(void *p)
 	hermes_sub *sub = a->sub;
 	uint64_t got = 0;
 	while (got < a->n) {
-		if (now_ns() - a->t0 > 60000000000ull) {
+		if (hm_now_ns() - a->t0 > 60000000000ull) {
 			fprintf(stderr, "live subscriber: %" PRIu64 " of %" PRIu64 " after 60 s\n", got, a->n);
 			exit(1);
 		}
@@ -301,7 +295,7 @@ static void *live_reader(void *p)
 		else
 			sched_yield();
 	}
-	a->ns = now_ns() - a->t0;
+	a->ns = hm_now_ns() - a->t0;
 	hermes_sub_close(sub);
 	return NULL;
 }
@@ -314,7 +308,7 @@ static void bench_live(uint32_t size, uint64_t n, int recorder)
 	live_ring lr;
 	live_ring_open(&lr, "live", size, recorder);
 	pthread_t live_th;
-	live_arg la = {.n = n, .t0 = now_ns()};
+	live_arg la = {.n = n, .t0 = hm_now_ns()};
 	if (hermes_sub_open(lr.bus, "bench", HERMES_START_LATEST, 0, &la.sub) != HERMES_OK)
 		exit(1);
 	pthread_create(&live_th, NULL, live_reader, &la);
@@ -357,7 +351,7 @@ typedef struct paced_arg {
 static void *paced_reader(void *p)
 {
 	paced_arg *a = p;
-	uint64_t now = now_ns();
+	uint64_t now = hm_now_ns();
 	unsigned since = 0;
 	while (a->got < a->n) {
 		hermes_msg m;
@@ -366,7 +360,7 @@ static void *paced_reader(void *p)
 			uint64_t sent;
 			memcpy(&sent, m.data, sizeof sent);
 			if (++since == 32) {
-				now = now_ns();
+				now = hm_now_ns();
 				since = 0;
 			}
 			hm_hist_record(a->hist, now > sent ? now - sent : 0);
@@ -377,13 +371,13 @@ static void *paced_reader(void *p)
 		if (e != HERMES_EAGAIN)
 			continue;
 		hermes_sub_release(a->sub);
-		if (now_ns() > a->t0 + paced_ns + 60000000000ull)
+		if (hm_now_ns() > a->t0 + paced_ns + 60000000000ull)
 			break;
 		hermes_sub_wait(a->sub, HERMES_WAIT_YIELD, 100000000);
-		now = now_ns();
+		now = hm_now_ns();
 		since = 0;
 	}
-	a->last = now_ns();
+	a->last = hm_now_ns();
 	hermes_sub_release(a->sub);
 	return NULL;
 }
@@ -411,12 +405,12 @@ static paced_result bench_paced(uint32_t size, double rate, int recorder)
 	if (hermes_sub_open(lr.bus, "bench", HERMES_START_LATEST, 0, &a.sub) != HERMES_OK)
 		exit(1);
 	static uint8_t msg[4096];
-	a.t0 = now_ns() + 1000000;
+	a.t0 = hm_now_ns() + 1000000;
 	pthread_create(&live_th, NULL, paced_reader, &a);
 	double period = 1e9 / rate;
 	uint64_t i = 0;
 	while (i < n) {
-		uint64_t now = now_ns();
+		uint64_t now = hm_now_ns();
 		uint64_t due = now < a.t0 ? 0 : (uint64_t)((double)(now - a.t0) / period) + 1;
 		if (due > n)
 			due = n;

@@ -10,9 +10,7 @@
 
 uint64_t hm_now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return hm_clock_ns(CLOCK_MONOTONIC);
 }
 
 uint64_t hm_deadline_after(int64_t timeout_ns)

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "core/atomics.h"
 
@@ -43,7 +44,16 @@ int hm_futex_waitv(const hm_futex_word *w, unsigned n, uint64_t deadline_ns);
 bool hm_membarrier_register(void);
 bool hm_membarrier_global(void);
 
-/* CLOCK_MONOTONIC now, in nanoseconds (vDSO: no system call). */
+/* A clock's now, in nanoseconds (vDSO: no system call for the monotonic,
+ * realtime and coarse clocks). */
+static inline uint64_t hm_clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* CLOCK_MONOTONIC now, in nanoseconds. */
 uint64_t hm_now_ns(void);
 
 /* now + timeout, saturating; a negative timeout means "no deadline". */

@@ -18,25 +18,17 @@
 
 #include "core/endian.h"
 #include "core/error_detail.h"
+#include "core/futex.h"
 #include "journal/prefault.h"
 
 #define DEFAULT_FILE_SIZE (64ull << 20)
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* A record's time: the coarse clock (a few ms of resolution, enough for
  * retention by age and for people) costs a few ns where the precise one
  * costs ~80 ns on a VM: as much as building the record itself. */
 static uint64_t record_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return hm_clock_ns(CLOCK_REALTIME_COARSE);
 }
 
 void hm_jdir_path(char *buf, size_t len, const char *dir, uint64_t first_seq)
@@ -259,7 +251,7 @@ static void seal_previous(hm_jwriter *w)
 		if (!s.sealed && !s.torn && s.next_seq == w->files[w->nfiles - 1].first &&
 		    s.tail_off <= fi.file_size - HM_JR_HDR) {
 			hm_jfile_cut(map, &fi, s.tail_off);
-			hm_jfile_put(map, &fi, s.tail_off, HM_JR_END, s.next_seq, realtime_ns(), NULL, 0);
+			hm_jfile_put(map, &fi, s.tail_off, HM_JR_END, s.next_seq, hm_clock_ns(CLOCK_REALTIME), NULL, 0);
 		}
 	}
 	munmap(map, size);
@@ -404,7 +396,7 @@ static hermes_err create_file(hm_jwriter *w, uint64_t first, int *fd_out, uint8_
 		e = hm_fail_errno("mmap", tmp);
 		goto fail;
 	}
-	e = hm_jfile_format(p, w->o.file_size, first, realtime_ns(), w->bus_id, w->ring,
+	e = hm_jfile_format(p, w->o.file_size, first, hm_clock_ns(CLOCK_REALTIME), w->bus_id, w->ring,
 			    w->o.index_stride, fi);
 	if (!e && rename(tmp, path) != 0)
 		e = hm_fail_errno("rename", path);
@@ -474,7 +466,7 @@ static hermes_err room_for(hm_jwriter *w, uint64_t seq, uint32_t len)
 		return e;
 	}
 	if (w->map) {
-		hm_jfile_put(w->map, &w->fi, w->tail, HM_JR_END, seq, realtime_ns(), NULL, 0);
+		hm_jfile_put(w->map, &w->fi, w->tail, HM_JR_END, seq, hm_clock_ns(CLOCK_REALTIME), NULL, 0);
 		msync(w->map, w->fi.file_size, MS_ASYNC);
 		unmap_current(w);
 	}
@@ -776,20 +768,13 @@ static hermes_err open_file(hm_jreader *r, hm_jitem *it)
 	return HERMES_OK;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Nothing more in the current file. Normally the writer appends to it or
  * seals it with END; but a writer killed between making the next file and
  * writing END (or a file cut short by a crash) leaves a file that simply
  * stops while a later one exists. Every 2 ms at most, look for one. */
 static bool later_file(hm_jreader *r, uint64_t *first)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = hm_now_ns();
 	if (now - r->looked_ns < 2000000)
 		return false;
 	r->looked_ns = now;

@@ -183,7 +183,4 @@ natsStatus hm_nats_js_ensure_stream(hm_nats_uplink *up, jsCtx *js, const hm_nats
 hermes_err hm_nats_ring_facts(hm_nats_uplink *up, const char *name, uint64_t *cap, uint64_t *slots,
 			 uint32_t *max_msg, uint32_t *policy);
 
-uint64_t hm_nats_now_ns(void);
-uint64_t hm_nats_realtime_ns(void);
-
 #endif

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/futex.h"
 #include "nats-uplink/uplink.h"
 
 #define MAX_ORIGINS 64
@@ -538,7 +539,7 @@ static enum step js_step(in *w, uint64_t *idle_since)
 	natsStatus s = natsSubscription_Fetch(&l, w->sub, (int)w->up->cfg.batch, 2 * HM_NATS_SLICE_MS, &ec);
 	if (s == NATS_TIMEOUT) {
 		natsMsgList_Destroy(&l);
-		uint64_t now = hm_nats_now_ns();
+		uint64_t now = hm_now_ns();
 		if (!*idle_since)
 			*idle_since = now;
 		if (now - *idle_since > CONSUMER_CHECK_NS) {

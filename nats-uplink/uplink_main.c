@@ -19,6 +19,7 @@
 
 #include <hermes/hermes.h>
 
+#include "core/futex.h"
 #include "core/proc.h"
 #include "nats-uplink/uplink.h"
 #include "daemon/cli.h"
@@ -258,7 +259,7 @@ static int print_stats(const char *path, bool json)
 	}
 	stats_top t = {.pid = LD(h->pid)};
 	t.alive = t.pid && hm_proc_alive((pid_t)t.pid, LD(h->start_time));
-	uint64_t now = hm_nats_realtime_ns();
+	uint64_t now = hm_clock_ns(CLOCK_REALTIME);
 	t.heartbeat_age = (double)(now - LD(h->heartbeat_ns)) / 1e9;
 	text_of(h, t.url, t.last);
 	FILE *f = stdout;
@@ -569,7 +570,7 @@ int main(int argc, char **argv)
 	 * from here on (ours and the client library's) inherits the mask. */
 	sigset_t sigs;
 	hm_daemon_start(c->log_level, &sigs);
-	srandom((unsigned)(hm_nats_now_ns() ^ (uint64_t)getpid()));
+	srandom((unsigned)(hm_now_ns() ^ (uint64_t)getpid()));
 	init_sync(&g_up);
 	return run(&g_up, &sigs);
 }

@@ -8,21 +8,8 @@
 #include <time.h>
 
 #include "core/atomics.h"
+#include "core/futex.h"
 #include "nats-uplink/uplink.h"
-
-uint64_t hm_nats_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t hm_nats_realtime_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* Pings every PING_INTERVAL_MS (see hm_nats_options). The client library's buffer for
  * publications made while reconnecting is at most RECONNECT_BUF_MAX. The

@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/futex.h"
 #include "nats-uplink/uplink.h"
 
 typedef struct held {
@@ -100,7 +101,7 @@ static void blocked_begin(out *o)
 {
 	if (o->blocked_since)
 		return;
-	o->blocked_since = hm_nats_now_ns();
+	o->blocked_since = hm_now_ns();
 	hm_nats_add(&o->rs->out.blocked_events, 1);
 	set_state(o, HM_NATS_W_BLOCKED);
 }
@@ -109,7 +110,7 @@ static void blocked_end(out *o)
 {
 	if (!o->blocked_since)
 		return;
-	hm_nats_add(&o->rs->out.blocked_ns, hm_nats_now_ns() - o->blocked_since);
+	hm_nats_add(&o->rs->out.blocked_ns, hm_now_ns() - o->blocked_since);
 	o->blocked_since = 0;
 	set_state(o, HM_NATS_W_RUNNING);
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/futex.h"
 #include "core/proc.h"
 #include "nats-uplink/uplink.h"
 
@@ -255,15 +256,15 @@ void hm_nats_state_started(hm_nats_state_header *h, const char *prefix)
 	snprintf(h->prefix, sizeof h->prefix, "%s", prefix);
 	hm_nats_set(&h->pid, (uint64_t)getpid());
 	hm_nats_set(&h->start_time, hm_proc_start_time(0));
-	hm_nats_set(&h->started_ns, hm_nats_realtime_ns());
-	hm_nats_set(&h->heartbeat_ns, hm_nats_realtime_ns());
+	hm_nats_set(&h->started_ns, hm_clock_ns(CLOCK_REALTIME));
+	hm_nats_set(&h->heartbeat_ns, hm_clock_ns(CLOCK_REALTIME));
 	hm_nats_add(&h->runs, 1);
 	hm_nats_state_conn(h, HM_NATS_CONN_STARTING, NULL, NULL);
 }
 
 void hm_nats_state_heartbeat(hm_nats_state_header *h)
 {
-	hm_nats_set(&h->heartbeat_ns, hm_nats_realtime_ns());
+	hm_nats_set(&h->heartbeat_ns, hm_clock_ns(CLOCK_REALTIME));
 }
 
 /* Called from the client library's callback threads as well as the main
@@ -274,7 +275,7 @@ void hm_nats_state_conn(hm_nats_state_header *h, unsigned conn_state, const char
 {
 	pthread_mutex_lock(&conn_mu);
 	hm_nats_set(&h->conn_state, conn_state);
-	hm_nats_set(&h->changed_ns, hm_nats_realtime_ns());
+	hm_nats_set(&h->changed_ns, hm_clock_ns(CLOCK_REALTIME));
 	if (url || error) {
 		uint64_t s = hm_load_relaxed_u64(&h->text_seq);
 		/* Seqlock: odd while the text changes. The release fence keeps the

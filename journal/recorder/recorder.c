@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <hermes/durable.h>
 
+#include "core/futex.h"
 #include "core/proc.h"
 #include "daemon/log.h"
 
@@ -31,20 +32,6 @@
  * never pay a wake-up system call for it and it loses no time waking up
  * (bench/README.md, "Journal"); an idle ring still costs nothing after it. */
 #define AWAKE_NS 100000ull
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t real_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void nap(uint64_t ns)
 {
@@ -97,7 +84,7 @@ hermes_err hm_rec_recorder_open(hm_rec_recorder *r, hermes_bus *bus, const hm_re
 	}
 	set(&r->stats->pid, (uint64_t)getpid());
 	set(&r->stats->start_time, hm_proc_start_time(0));
-	set(&r->stats->heartbeat_ns, real_ns());
+	set(&r->stats->heartbeat_ns, hm_clock_ns(CLOCK_REALTIME));
 	add(&r->stats->restarts, 1);
 	set(&r->stats->next_seq, rep.next_seq);
 	if (rep.torn || rep.cut_bytes) {
@@ -213,7 +200,7 @@ static void sync_now(hm_rec_recorder *r)
 		add(&r->stats->write_errors, 1);
 		hm_dlog(HM_DLOG_ERROR, "ring %s: %s", r->cfg->name, hermes_last_error_detail());
 	}
-	r->last_sync_ns = mono_ns();
+	r->last_sync_ns = hm_now_ns();
 }
 
 /* Let the ring reuse what was polled: after it is in the journal, and with
@@ -230,10 +217,10 @@ static void release(hm_rec_recorder *r)
 static void tick(hm_rec_recorder *r, uint64_t now)
 {
 	r->last_tick_ns = now;
-	set(&r->stats->heartbeat_ns, real_ns());
+	set(&r->stats->heartbeat_ns, hm_clock_ns(CLOCK_REALTIME));
 	set(&r->stats->next_seq, hm_jwriter_next_seq(r->w));
 	uint64_t deleted = 0;
-	if (hm_jwriter_retain(r->w, real_ns(), &deleted) != HERMES_OK)
+	if (hm_jwriter_retain(r->w, hm_clock_ns(CLOCK_REALTIME), &deleted) != HERMES_OK)
 		hm_dlog(HM_DLOG_ERROR, "ring %s: retention: %s", r->cfg->name, hermes_last_error_detail());
 	if (deleted) {
 		add(&r->stats->files_deleted, deleted);
@@ -340,7 +327,7 @@ static bool flush(hm_rec_recorder *r, const hermes_msg *run, unsigned k)
 		return true;
 	}
 	write_failed(r, e);
-	r->retry_ns = mono_ns() + RETRY_NS;
+	r->retry_ns = hm_now_ns() + RETRY_NS;
 	if (r->cfg->durable) {
 		/* Keep them (and everything after them) in the ring. */
 		r->held_n = k - done;
@@ -369,7 +356,7 @@ unsigned hm_rec_recorder_step(hm_rec_recorder *r)
 		n++;
 		/* In a disk-full episode a non-durable journal drops without
 		 * trying the disk for every message: one try per RETRY_NS. */
-		if (r->disk_full && !r->cfg->durable && mono_ns() < r->retry_ns) {
+		if (r->disk_full && !r->cfg->durable && hm_now_ns() < r->retry_ns) {
 			add(&r->stats->dropped, 1);
 			r->drop_end = run[k].seq + 1;
 			continue;
@@ -410,10 +397,10 @@ static void record_drops(hm_rec_recorder *r, uint64_t now)
 void *hm_rec_recorder_run(void *arg)
 {
 	hm_rec_recorder *r = arg;
-	r->last_sync_ns = r->last_tick_ns = mono_ns();
+	r->last_sync_ns = r->last_tick_ns = hm_now_ns();
 	uint64_t active_ns = 0; /* the last batch with messages */
 	while (!atomic_load_explicit(r->stop, memory_order_relaxed)) {
-		uint64_t now = mono_ns();
+		uint64_t now = hm_now_ns();
 		if (now - r->last_tick_ns >= TICK_NS)
 			tick(r, now);
 		if (!r->sub && !hm_rec_recorder_subscribe(r)) {
@@ -449,8 +436,8 @@ void *hm_rec_recorder_run(void *arg)
 			continue;
 		}
 		if (hm_rec_recorder_step(r))
-			active_ns = mono_ns();
-		if (r->cfg->fsync == HM_REC_FSYNC_INTERVAL && mono_ns() - r->last_sync_ns >= r->cfg->fsync_interval_ns)
+			active_ns = hm_now_ns();
+		if (r->cfg->fsync == HM_REC_FSYNC_INTERVAL && hm_now_ns() - r->last_sync_ns >= r->cfg->fsync_interval_ns)
 			sync_now(r);
 	}
 	return NULL;
