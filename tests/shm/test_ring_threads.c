@@ -2,6 +2,7 @@
  * ThreadSanitizer sees every access to the ring. */
 #include "tests/support/bus.h"
 #include "tests/support/testing.h"
+#include "tests/support/threads.h"
 #include "tests/support/traffic.h"
 
 #include <pthread.h>
@@ -20,7 +21,6 @@
 static uint64_t per_producer;
 
 typedef struct worker {
-	pthread_t thread;
 	hermes_bus *bus;
 	uint32_t index;
 	hermes_sub *sub;
@@ -58,23 +58,20 @@ static void run(hermes_policy policy, uint32_t capacity)
 	hermes_bus *bus = B.bus;
 	worker subs[SUBSCRIBERS] = {0}, prods[PRODUCERS] = {0};
 	for (uint32_t i = 0; i < SUBSCRIBERS; i++) {
-		subs[i].bus = bus;
-		subs[i].index = i;
+		subs[i] = (worker){.bus = bus, .index = i};
 		assert_int_equal(hermes_sub_open(bus, "mt", HERMES_START_LATEST, 0, &subs[i].sub),
 				 HERMES_OK);
-		assert_int_equal(pthread_create(&subs[i].thread, NULL, subscriber, &subs[i]), 0);
 	}
-	for (uint32_t k = 0; k < PRODUCERS; k++) {
-		prods[k].bus = bus;
-		prods[k].index = k;
-		assert_int_equal(pthread_create(&prods[k].thread, NULL, producer, &prods[k]), 0);
-	}
-	for (uint32_t k = 0; k < PRODUCERS; k++) {
-		pthread_join(prods[k].thread, NULL);
+	for (uint32_t k = 0; k < PRODUCERS; k++)
+		prods[k] = (worker){.bus = bus, .index = k};
+	ht_threads st, pt;
+	ht_threads_start(&st, subscriber, subs, sizeof subs[0], SUBSCRIBERS);
+	ht_threads_start(&pt, producer, prods, sizeof prods[0], PRODUCERS);
+	ht_threads_join(&pt);
+	for (uint32_t k = 0; k < PRODUCERS; k++)
 		assert_int_equal(prods[k].err, HERMES_OK);
-	}
+	ht_threads_join(&st);
 	for (uint32_t i = 0; i < SUBSCRIBERS; i++) {
-		pthread_join(subs[i].thread, NULL);
 		if (!subs[i].ok)
 			fail_msg("subscriber %u: %s", i, subs[i].checker.first_error);
 		hermes_sub_close(subs[i].sub);
@@ -96,29 +93,30 @@ static void test_threads_small_block_ring_under_constant_backpressure(void **sta
 	run(HERMES_POLICY_BLOCK, 1 << 12);
 }
 
-typedef struct joiner_ctx {
+/* A producer (number 0 of the checked traffic) that publishes flat out
+ * until told to stop; sent counts what it published. */
+typedef struct steady_ctx {
 	hermes_bus *bus;
 	_Atomic int stop;
+	uint64_t sent;
 	hermes_err err;
-} joiner_ctx;
+} steady_ctx;
 
-static void *steady_producer(void *arg)
+static void *steady_until_stopped(void *arg)
 {
-	joiner_ctx *j = arg;
+	steady_ctx *c = arg;
 	hermes_pub *pub;
-	j->err = hermes_pub_open(j->bus, "mt", &pub);
-	if (j->err)
+	c->err = hermes_pub_open(c->bus, "mt", &pub);
+	if (c->err)
 		return NULL;
-	for (uint64_t i = 0; !atomic_load(&j->stop); i++) {
-		uint32_t len = ht_traffic_len(0, i);
-		hermes_claim c;
-		hermes_err err = hermes_pub_claim_timed(pub, len, &c, 30000000000ll);
-		if (err) {
-			j->err = err;
+	for (; !atomic_load(&c->stop); c->sent++) {
+		uint32_t len = ht_traffic_len(0, c->sent);
+		hermes_claim cl;
+		c->err = hermes_pub_claim_timed(pub, len, &cl, 30000000000ll);
+		if (c->err)
 			break;
-		}
-		ht_traffic_fill(c.data, len, 0, i);
-		hermes_pub_commit(pub, &c);
+		ht_traffic_fill(cl.data, len, 0, c->sent);
+		hermes_pub_commit(pub, &cl);
 	}
 	hermes_pub_close(pub);
 	return NULL;
@@ -134,9 +132,8 @@ static void test_subscribers_joining_a_busy_block_ring_lose_nothing(void **state
 	ht_bus_private(&B, "join", 4 << 20);
 	hermes_ring_config cfg = {.name = "mt", .capacity = 1 << 13, .max_msg = 256, .slots = 64};
 	ht_bus_ring_cfg(&B, &cfg);
-	joiner_ctx j = {.bus = B.bus};
-	pthread_t t;
-	assert_int_equal(pthread_create(&t, NULL, steady_producer, &j), 0);
+	steady_ctx j = {.bus = B.bus};
+	pthread_t t = ht_thread_start(steady_until_stopped, &j);
 	unsigned joins = (unsigned)ht_scaled(300);
 	for (unsigned n = 0; n < joins; n++) {
 		hermes_sub *sub;
@@ -211,33 +208,6 @@ static void *churning_producer(void *arg)
 	return NULL;
 }
 
-typedef struct steady_ctx {
-	hermes_bus *bus;
-	_Atomic int stop;
-	uint64_t sent;
-	hermes_err err;
-} steady_ctx;
-
-/* Producer 0: until told to stop, so it is there for the churner's whole
- * run. */
-static void *steady_until_stopped(void *arg)
-{
-	steady_ctx *c = arg;
-	hermes_pub *pub;
-	c->err = hermes_pub_open(c->bus, "mt", &pub);
-	for (; !c->err && !atomic_load(&c->stop); c->sent++) {
-		uint32_t len = ht_traffic_len(0, c->sent);
-		hermes_claim cl;
-		c->err = hermes_pub_claim_timed(pub, len, &cl, 30000000000ll);
-		if (c->err)
-			break;
-		ht_traffic_fill(cl.data, len, 0, c->sent);
-		hermes_pub_commit(pub, &cl);
-	}
-	if (!c->err)
-		hermes_pub_close(pub);
-	return NULL;
-}
 
 typedef struct drain_ctx {
 	hermes_sub *sub;
@@ -285,10 +255,11 @@ static void test_lease_changes_hands_under_churn(void **state)
 	assert_int_equal(hermes_sub_open(bus, "mt", HERMES_START_LATEST, 0, &d.sub), HERMES_OK);
 	steady_ctx steady = {.bus = bus};
 	churn_ctx churn = {.bus = bus, .grants = &r.hdr->lease_grants, .count = ht_scaled(2000)};
-	pthread_t td, ts, tc;
-	assert_int_equal(pthread_create(&td, NULL, drain, &d), 0);
-	assert_int_equal(pthread_create(&ts, NULL, steady_until_stopped, &steady), 0);
-	assert_int_equal(pthread_create(&tc, NULL, churning_producer, &churn), 0);
+	/* Producer 0 runs until told to stop, so it is there for the
+	 * churner's whole run. */
+	pthread_t td = ht_thread_start(drain, &d);
+	pthread_t ts = ht_thread_start(steady_until_stopped, &steady);
+	pthread_t tc = ht_thread_start(churning_producer, &churn);
 	pthread_join(tc, NULL);
 	atomic_store(&steady.stop, 1);
 	pthread_join(ts, NULL);

@@ -3,13 +3,13 @@
 #include "tests/support/bus.h"
 #include "tests/support/daemon.h"
 #include "tests/support/testing.h"
+#include "tests/support/threads.h"
 #include "tests/support/traffic.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1397,15 +1397,13 @@ static void test_threads_share_one_handle_for_opens_and_closes(void **state)
 	hermes_ring_config cfg = {.name = "shared", .capacity = 1 << 16, .max_msg = 256};
 	assert_int_equal(hermes_ring_create(bus, &cfg), HERMES_OK);
 	opener o[4];
-	pthread_t t[4];
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 4; i++)
 		o[i] = (opener){.bus = bus};
-		assert_int_equal(pthread_create(&t[i], NULL, open_close_loop, &o[i]), 0);
-	}
-	for (int i = 0; i < 4; i++) {
-		pthread_join(t[i], NULL);
+	ht_threads t;
+	ht_threads_start(&t, open_close_loop, o, sizeof o[0], 4);
+	ht_threads_join(&t);
+	for (int i = 0; i < 4; i++)
 		assert_int_equal(o[i].failures, 0);
-	}
 	assert_int_equal(bus->nheld, 0);
 	hermes_bus_detach(bus);
 	ht_daemon_stop(&dmn);
