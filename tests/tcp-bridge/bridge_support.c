@@ -23,10 +23,16 @@
 #error "HERMES_BRIDGE_PATH must name the hermes-bridge binary"
 #endif
 
-void ht_br_bus_start(ht_bus *b, const char *tag)
+void ht_br_bus_start(ht_bus *b, const char *tag, const hermes_ring_config *rings)
 {
 	static const char *const args[] = {"--size", "256M", "--remove-on-exit", NULL};
 	ht_bus_supervised(b, tag, args);
+	for (const hermes_ring_config *r = rings; r && r->name; r++) {
+		hermes_ring_config cfg = *r;
+		cfg.capacity = cfg.capacity ? cfg.capacity : 1u << 20;
+		cfg.max_msg = cfg.max_msg ? cfg.max_msg : 4096;
+		ht_bus_ring_cfg(b, &cfg);
+	}
 }
 
 /* The fixture ht_br_fixture_teardown stops. */
@@ -38,6 +44,14 @@ void ht_br_fixture_bridge(ht_bus *bus, ht_br_bridge *b, const char *const *extra
 	ht_br_bridge_start(b, &bus->d, "bridge", extra);
 	fixture_bus = bus;
 	fixture_bridge = b;
+}
+
+int ht_br_fixture(ht_bus *bus, const char *tag, const hermes_ring_config *rings, ht_br_bridge *b,
+		  const char *const *extra)
+{
+	ht_br_bus_start(bus, tag, rings);
+	ht_br_fixture_bridge(bus, b, extra);
+	return 0;
 }
 
 int ht_br_fixture_teardown(void **state)

@@ -29,11 +29,14 @@ typedef struct ht_br_bridge {
 
 /* The suites' bus: hermesd on a private bus and run directory with room
  * for their rings (the kit's supervised bus fixture, bus.h: the test is
- * attached as b->bus; rings with ht_bus_ring; ht_bus_teardown). */
-void ht_br_bus_start(ht_bus *b, const char *tag);
+ * attached as b->bus; ht_bus_teardown), and the rings of the table `rings`
+ * (NULL: none) made on it, up to the entry with a NULL name. In a table
+ * entry a capacity of 0 means 1 MiB and a max_msg of 0 means 4096 bytes
+ * (the suites' plain ring, HERMES_POLICY_BLOCK unless the entry says). */
+void ht_br_bus_start(ht_bus *b, const char *tag, const hermes_ring_config *rings);
 
-/* The bridge fixture: after ht_br_bus_start and its rings (and whatever files
- * the suite writes into the run directory), ht_br_fixture_bridge starts the
+/* The bridge fixture: after ht_br_bus_start (and whatever files the suite
+ * writes into the run directory), ht_br_fixture_bridge starts the
  * suite's bridge, ht_br_bridge_start(b, &bus->d, "bridge", extra), and
  * remembers both. ht_br_fixture_teardown, the suite's cmocka teardown, stops
  * the bridge (it must exit 0), then tears the bus down (ht_bus_teardown:
@@ -41,6 +44,10 @@ void ht_br_bus_start(ht_bus *b, const char *tag);
  * nothing when no fixture was started. */
 void ht_br_fixture_bridge(ht_bus *bus, ht_br_bridge *b, const char *const *extra);
 int ht_br_fixture_teardown(void **state);
+/* Both in one: ht_br_bus_start(bus, tag, rings), ht_br_fixture_bridge(bus, b,
+ * extra). Returns 0, for a cmocka set-up to return. */
+int ht_br_fixture(ht_bus *bus, const char *tag, const hermes_ring_config *rings, ht_br_bridge *b,
+		  const char *const *extra);
 
 /* Start hermes-bridge --bus d->bus --listen 127.0.0.1:0 --stats-dir
  * d->run_dir --state-dir d->run_dir plus extra (NULL-terminated), and

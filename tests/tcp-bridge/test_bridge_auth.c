@@ -38,10 +38,8 @@ static void keygen(const char *name, char *path, size_t len)
 static int setup(void **state)
 {
 	(void)state;
-	ht_br_bus_start(&bus, "brauth");
-	ht_bus_ring(&bus, "secure-in", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "secure-out", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "other", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	static const hermes_ring_config rings[] = {{"secure-in"}, {"secure-out"}, {"other"}, {0}};
+	ht_br_bus_start(&bus, "brauth", rings);
 	keygen("alice", key_alice, sizeof key_alice);
 	keygen("bob", key_bob, sizeof key_bob);
 	keygen("mallory", key_mallory, sizeof key_mallory);

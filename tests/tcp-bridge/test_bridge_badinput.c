@@ -131,11 +131,10 @@ static int setup(void **state)
 	(void)state;
 	static const char *const extra[] = {"--handshake-timeout", "1000", "--out-buffer", "256K",
 					    "--log-level", "warn", NULL};
-	ht_br_bus_start(&bus, "brbad");
-	ht_bus_ring(&bus, "good", 4u << 20, 4096, HERMES_POLICY_BLOCK);
-	/* The target of the random frames: overwrite, so nothing blocks. */
-	ht_bus_ring(&bus, "fz", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
-	ht_br_fixture_bridge(&bus, &br, extra);
+	/* fz, the target of the random frames: overwrite, so nothing blocks. */
+	static const hermes_ring_config rings[] = {
+		{"good", 4u << 20}, {"fz", .policy = HERMES_POLICY_OVERWRITE}, {0}};
+	ht_br_fixture(&bus, "brbad", rings, &br, extra);
 	pthread_create(&good_thread, NULL, good_client, &g);
 	good_running = true;
 	return 0;

@@ -23,10 +23,8 @@ static int setup(void **state)
 	static const char *const extra[] = {"--slow-policy", "drop", "--max-frame", "64K",
 					    "--max-connections-per-address", "2000",
 					    "--out-buffer", "256K", "--log-level", "warn", NULL};
-	ht_br_bus_start(&bus, "brconn");
-	ht_bus_ring(&bus, "fan", 4u << 20, 4096, HERMES_POLICY_BLOCK);
-	ht_br_fixture_bridge(&bus, &br, extra);
-	return 0;
+	static const hermes_ring_config rings[] = {{"fan", 4u << 20}, {0}};
+	return ht_br_fixture(&bus, "brconn", rings, &br, extra);
 }
 
 static void test_a_thousand_subscribed_connections_all_receive(void **state)

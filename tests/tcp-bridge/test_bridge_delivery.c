@@ -42,14 +42,17 @@ static uint8_t *buf; /* message scratch, 2 MiB */
 static int setup(void **state)
 {
 	(void)state;
-	ht_br_bus_start(&bus, "brdeliv");
-	ht_bus_ring(&bus, "tail", 16u << 20, BIG_MAX, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "big", 16u << 20, BIG_MAX, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "wide", 16u << 20, WIDE_MAX, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "wide-ow", 16u << 20, WIDE_MAX, HERMES_POLICY_OVERWRITE);
-	ht_bus_ring(&bus, "small", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "owed", 16u << 20, 4096, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "owed-ow", 4u << 20, 4096, HERMES_POLICY_OVERWRITE);
+	static const hermes_ring_config rings[] = {
+		{"tail", 16u << 20, BIG_MAX},
+		{"big", 16u << 20, BIG_MAX},
+		{"wide", 16u << 20, WIDE_MAX},
+		{"wide-ow", 16u << 20, WIDE_MAX, HERMES_POLICY_OVERWRITE},
+		{"small"},
+		{"owed", 16u << 20},
+		{"owed-ow", 4u << 20, .policy = HERMES_POLICY_OVERWRITE},
+		{0},
+	};
+	ht_br_bus_start(&bus, "brdeliv", rings);
 	hbus = bus.bus;
 	buf = malloc(2u << 20);
 	assert_non_null(buf);

@@ -41,8 +41,8 @@ static void node_start(node *n, uint8_t id, const char *tag)
 	memset(n, 0, sizeof *n);
 	started[nstarted++] = n;
 	n->id = id;
-	ht_br_bus_start(&n->fx, tag);
-	ht_bus_ring(&n->fx, "mirror", 4u << 20, 4096, HERMES_POLICY_BLOCK);
+	static const hermes_ring_config rings[] = {{"mirror", 4u << 20}, {0}};
+	ht_br_bus_start(&n->fx, tag, rings);
 	n->bus = n->fx.bus;
 	assert_int_equal(hermes_pub_open(n->bus, "mirror", &n->pub), HERMES_OK);
 	assert_int_equal(hermes_sub_open(n->bus, "mirror", HERMES_START_LATEST, 0, &n->sub), HERMES_OK);
@@ -57,6 +57,13 @@ static void node_stop(node *n)
 	hermes_sub_close(n->sub);
 	hermes_pub_close(n->pub);
 	ht_bus_teardown(&n->fx);
+}
+
+/* n[count-1] down to n[0]. */
+static void nodes_stop(node *n, unsigned count)
+{
+	while (count)
+		node_stop(&n[--count]);
 }
 
 /* Nodes n[0..count) on buses <tag>A, <tag>B, ... */
@@ -306,31 +313,30 @@ static void test_a_link_carries_the_largest_messages_both_ways(void **state)
 	printf("a link carries messages of %u bytes both ways\n", largest);
 	for (int i = 0; i < 2; i++)
 		hermes_sub_close(sub[i]);
-	node_stop(&n[1]);
-	node_stop(&n[0]);
+	nodes_stop(n, 2);
+}
+
+/* count buses, each bridge linking mirror to every earlier one, exchange
+ * `per` messages from each. */
+static void linked_exchange(unsigned count, const char *tag, uint64_t per)
+{
+	static node n[MAXN];
+	nodes_start(n, count, tag);
+	bridges_linked(n, count, "mirror");
+	exchange(n, count, per);
+	nodes_stop(n, count);
 }
 
 static void test_two_buses_linked_both_ways(void **state)
 {
 	(void)state;
-	static node n[2];
-	nodes_start(n, 2, "lk");
-	bridges_linked(n, 2, "mirror");
-	exchange(n, 2, ht_scaled(200000));
-	node_stop(&n[1]);
-	node_stop(&n[0]);
+	linked_exchange(2, "lk", ht_scaled(200000));
 }
 
 static void test_three_buses_in_a_triangle(void **state)
 {
 	(void)state;
-	static node n[3];
-	nodes_start(n, 3, "tr");
-	bridges_linked(n, 3, "mirror");
-	exchange(n, 3, ht_scaled(50000));
-	node_stop(&n[2]);
-	node_stop(&n[1]);
-	node_stop(&n[0]);
+	linked_exchange(3, "tr", ht_scaled(50000));
 }
 
 /* A link that breaks (the far bridge restarts) comes back by itself. */
@@ -350,8 +356,7 @@ static void test_a_link_reconnects_after_the_peer_restarts(void **state)
 		memset(n[i].probed, 0, sizeof n[i].probed);
 	exchange(n, 2, ht_scaled(20000));
 	assert_true(ht_file_has(n[1].b.log, "lost"));
-	node_stop(&n[1]);
-	node_stop(&n[0]);
+	nodes_stop(n, 2);
 }
 
 static bool sh(const char *cmd);
@@ -442,8 +447,7 @@ static void test_two_buses_in_two_network_namespaces(void **state)
 	ht_br_bridge_start_ns(&n[1].b, &n[1].fx.d, "bridgeB", b, NULL, eb);
 	printf("bridge A in netns %s on %s; bridge B in netns %s links to it\n", a, n[0].b.addr, b);
 	exchange(n, 2, ht_scaled(50000));
-	node_stop(&n[1]);
-	node_stop(&n[0]);
+	nodes_stop(n, 2);
 	cleanup(NULL);
 }
 
@@ -459,8 +463,7 @@ static void test_links_resume_exactly_once_when_the_far_bridge_crashes(void **st
 	bridges_linked(n, 2, "mirror");
 	snprintf(crash_listen, sizeof crash_listen, "%s", n[0].b.addr);
 	exchange_with(n, 2, ht_scaled(100000), crash_bridge_a);
-	node_stop(&n[1]);
-	node_stop(&n[0]);
+	nodes_stop(n, 2);
 }
 
 int main(void)

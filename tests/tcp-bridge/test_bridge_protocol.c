@@ -28,12 +28,9 @@ static int setup(void **state)
 	 * 16), so the ring's own slots can run out. */
 	static const char *const extra[] = {"--log-level", "warn", "--max-holds-per-identity", "256",
 					    NULL};
-	ht_br_bus_start(&bus, "brproto");
-	ht_bus_ring(&bus, "plain", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "fresh", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "slots", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "ow", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
-	ht_br_fixture_bridge(&bus, &br, extra);
+	static const hermes_ring_config rings[] = {
+		{"plain"}, {"fresh"}, {"slots"}, {"ow", .policy = HERMES_POLICY_OVERWRITE}, {0}};
+	ht_br_fixture(&bus, "brproto", rings, &br, extra);
 	hbus = bus.bus;
 	return 0;
 }

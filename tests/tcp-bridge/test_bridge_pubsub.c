@@ -33,12 +33,9 @@ static bool check(const void *data, uint32_t len, uint64_t i)
 static int setup(void **state)
 {
 	(void)state;
-	ht_br_bus_start(&bus, "brps");
-	ht_bus_ring(&bus, "inbound", 8u << 20, 65536, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "outbound", 8u << 20, 65536, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "plain", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	ht_br_fixture_bridge(&bus, &br, NULL);
-	return 0;
+	static const hermes_ring_config rings[] = {
+		{"inbound", 8u << 20, 65536}, {"outbound", 8u << 20, 65536}, {"plain"}, {0}};
+	return ht_br_fixture(&bus, "brps", rings, &br, NULL);
 }
 
 typedef struct consumer {

@@ -101,11 +101,12 @@ static void start_main(const char *tag)
 static int setup(void **state)
 {
 	(void)state;
-	ht_br_bus_start(&bus, "brsec");
-	ht_bus_ring(&bus, "blk", RING_SLOTS * 256, 256, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "feed", 64u << 10, 256, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "plant", 64u << 10, 256, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "trunc", 64u << 10, 256, HERMES_POLICY_BLOCK);
+	static const hermes_ring_config rings[] = {{"blk", RING_SLOTS * 256, 256},
+						   {"feed", 64u << 10, 256},
+						   {"plant", 64u << 10, 256},
+						   {"trunc", 64u << 10, 256},
+						   {0}};
+	ht_br_bus_start(&bus, "brsec", rings);
 	keygen("alice", key_alice, sizeof key_alice);
 	keygen("mesh", key_mesh, sizeof key_mesh);
 	keygen("reader", key_reader, sizeof key_reader);

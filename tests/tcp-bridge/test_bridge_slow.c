@@ -33,10 +33,9 @@ static ht_br_bridge br;
 static int setup(void **state)
 {
 	(void)state;
-	ht_br_bus_start(&bus, "brslow");
-	ht_bus_ring(&bus, "drop1", 8u << 20, MSG, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "disc1", 8u << 20, MSG, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "hold1", 8u << 20, MSG, HERMES_POLICY_BLOCK);
+	static const hermes_ring_config rings[] = {
+		{"drop1", 8u << 20, MSG}, {"disc1", 8u << 20, MSG}, {"hold1", 8u << 20, MSG}, {0}};
+	ht_br_bus_start(&bus, "brslow", rings);
 	char conf[256];
 	snprintf(conf, sizeof conf, "%s/bridge.conf", bus.d.run_dir);
 	ht_write_file(conf, "[bridge]\nout_buffer = 1M\nlog_level = warn\n"

@@ -32,14 +32,10 @@ static int setup(void **state)
 	unsetenv("HERMES_NET_ENCRYPT");
 	unsetenv("HERMES_NET_TIMEOUT_MS");
 	static const char *const extra[] = {"--log-level", "warn", NULL};
-	ht_br_bus_start(&bus, "brtags");
-	ht_bus_ring(&bus, "both", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "old", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "ow", 1u << 20, 4096, HERMES_POLICY_OVERWRITE);
-	ht_bus_ring(&bus, "bad", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "linked", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "ctl", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	ht_br_fixture_bridge(&bus, &br, extra);
+	static const hermes_ring_config rings[] = {
+		{"both"}, {"old"}, {"ow", .policy = HERMES_POLICY_OVERWRITE}, {"bad"}, {"linked"}, {"ctl"},
+		{0}};
+	ht_br_fixture(&bus, "brtags", rings, &br, extra);
 	hbus = bus.bus;
 	return 0;
 }
@@ -335,8 +331,8 @@ static void test_a_link_carries_tags_both_ways(void **state)
 {
 	(void)state;
 	ht_bus far;
-	ht_br_bus_start(&far, "brtagsfar");
-	ht_bus_ring(&far, "linked", 1u << 20, 4096, HERMES_POLICY_BLOCK);
+	static const hermes_ring_config far_rings[] = {{"linked"}, {0}};
+	ht_br_bus_start(&far, "brtagsfar", far_rings);
 	hermes_bus *fbus = far.bus;
 	char link[128];
 	snprintf(link, sizeof link, "%s/linked", br.addr);

@@ -18,11 +18,8 @@ static ht_br_bridge br;
 static int setup(void **state)
 {
 	(void)state;
-	ht_br_bus_start(&bus, "brws");
-	ht_bus_ring(&bus, "local", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	ht_bus_ring(&bus, "remote", 1u << 20, 4096, HERMES_POLICY_BLOCK);
-	ht_br_fixture_bridge(&bus, &br, NULL);
-	return 0;
+	static const hermes_ring_config rings[] = {{"local"}, {"remote"}, {0}};
+	return ht_br_fixture(&bus, "brws", rings, &br, NULL);
 }
 
 typedef struct waiter {
