@@ -161,6 +161,22 @@ result ctl_in(const char *bus, const void *in, size_t in_len, const char *const 
 	return ctl_exec(argv, NULL, in, in_len);
 }
 
+result ctl_words(const char *bus, const char *line)
+{
+	char copy[512], *save = NULL;
+	const char *args[CTL_MAX_ARGS + 1];
+	unsigned n = 0;
+	if (snprintf(copy, sizeof copy, "%s", line) >= (int)sizeof copy)
+		fail_msg("command line too long for ctl_words: %s", line);
+	for (char *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		if (n == CTL_MAX_ARGS)
+			fail_msg("more than %d words: %s", CTL_MAX_ARGS, line);
+		args[n++] = w;
+	}
+	args[n] = NULL;
+	return ctl_in(bus, NULL, 0, args);
+}
+
 void expect_ok(const result *r)
 {
 	if (r->code != 0)

@@ -45,6 +45,10 @@ result ctl_exec(const char *const *argv, const char *const *env, const void *in,
 result ctl_in(const char *bus, const void *in, size_t in_len, const char *const *args);
 #define CTL_ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
+/* hermes-ctl [--bus bus] with the words of line as its arguments (split at
+ * spaces, no quoting), for tables of command lines. */
+result ctl_words(const char *bus, const char *line);
+
 /* The command exited 0 (fails the test with its stderr otherwise);
  * run_ok also frees the result, for commands whose output is not read. */
 void expect_ok(const result *r);

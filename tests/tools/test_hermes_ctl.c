@@ -636,30 +636,37 @@ static void test_errors_have_exit_codes_and_say_what_to_do(void **state)
 	expect_fail(CTL(&other, "list"), 1, msg);
 	expect_fail(CTL(&other, "inspect", "events"), 1, msg);
 	expect_fail(CTL(&other, "tail", "events"), 1, msg);
-	expect_fail(CTL(fx, "inspect", "nope"), 1, "no ring 'nope' (rings: events, telemetry)");
-	expect_fail(CTL(fx, "tail", "nope", "--count", "1"), 1, "no ring 'nope'");
-	expect_fail(CTL(fx, "pub", "nope", "x"), 1, "no ring 'nope'");
-	expect_fail(CTL(fx, "list", "--frobnicate"), 2, "unknown option '--frobnicate'");
-	expect_fail(CTL(fx, "inspect"), 2, "which ring?");
-	expect_fail(CTL(fx, "tail", "events", "--count", "many"), 2, "--count wants a positive number");
-	expect_fail(CTL(fx, "tail", "events", "--from", "yesterday"), 2, "--from wants earliest");
-	expect_fail(CTL(fx, "tail", "events", "--format", "xml"), 2, "--format wants text, hex or json");
-	expect_fail(CTL(fx, "tail", "events", "--json"), 2, "use --format json");
-	expect_fail(CTL(fx, "list", "--interval"), 2, "needs a value");
-	expect_fail(CTL(fx, "frobnicate"), 2, "unknown command 'frobnicate'");
-	expect_fail(CTL(fx, "pub", "events", "a", "b"), 2, "unexpected argument 'b'");
-	expect_fail(CTL(fx, "pub", "events", "--hex", "xyz"), 2, "not hex");
-	expect_fail(CTL(fx, "create", "r", "--capacity", "3000"), 2, "power of two");
-	expect_fail(CTL(fx, "create", "r"), 2, "--capacity is required");
-	expect_fail(CTL(fx, "metrics", "--serve", "0.0.0.0:9464"), 2, "refusing non-loopback");
-	expect_fail(CTL(fx, "metrics", "--serve", "0.0.0.0:9464"), 2, "--allow-remote");
-	expect_fail(CTL(fx, "metrics", "--allow-remote"), 2, "--allow-remote goes with --serve");
-	/* Nothing listens on port 1: a clear error naming the address. */
-	expect_fail(CTL(fx, "tail", "events", "--remote", "127.0.0.1:1"), 1,
-		    "--remote 127.0.0.1:1: cannot connect");
-	expect_fail(CTL(fx, "pub", "events", "x", "--remote", "127.0.0.1:1"), 1,
-		    "--remote 127.0.0.1:1: cannot connect");
-	expect_fail(CTL(fx, "keygen"), 2, "which identity?");
+	/* Command line, exit code, what stderr must say. */
+	static const struct {
+		const char *line;
+		int code;
+		const char *needle;
+	} cases[] = {
+		{"inspect nope", 1, "no ring 'nope' (rings: events, telemetry)"},
+		{"tail nope --count 1", 1, "no ring 'nope'"},
+		{"pub nope x", 1, "no ring 'nope'"},
+		{"list --frobnicate", 2, "unknown option '--frobnicate'"},
+		{"inspect", 2, "which ring?"},
+		{"tail events --count many", 2, "--count wants a positive number"},
+		{"tail events --from yesterday", 2, "--from wants earliest"},
+		{"tail events --format xml", 2, "--format wants text, hex or json"},
+		{"tail events --json", 2, "use --format json"},
+		{"list --interval", 2, "needs a value"},
+		{"frobnicate", 2, "unknown command 'frobnicate'"},
+		{"pub events a b", 2, "unexpected argument 'b'"},
+		{"pub events --hex xyz", 2, "not hex"},
+		{"create r --capacity 3000", 2, "power of two"},
+		{"create r", 2, "--capacity is required"},
+		{"metrics --serve 0.0.0.0:9464", 2, "refusing non-loopback"},
+		{"metrics --serve 0.0.0.0:9464", 2, "--allow-remote"},
+		{"metrics --allow-remote", 2, "--allow-remote goes with --serve"},
+		/* Nothing listens on port 1: a clear error naming the address. */
+		{"tail events --remote 127.0.0.1:1", 1, "--remote 127.0.0.1:1: cannot connect"},
+		{"pub events x --remote 127.0.0.1:1", 1, "--remote 127.0.0.1:1: cannot connect"},
+		{"keygen", 2, "which identity?"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		expect_fail(ctl_words(bus_of(fx), cases[i].line), cases[i].code, cases[i].needle);
 	fixture bad = {.d.bus = "bad/name"};
 	expect_fail(CTL(&bad, "list"), 2, "bad bus name");
 

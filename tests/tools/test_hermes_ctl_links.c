@@ -386,6 +386,19 @@ static uint64_t realtime_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Counters of a state file and the values to store in them (relaxed, as
+ * their writers do), up to the entry with a NULL field. */
+typedef struct counter {
+	hm_atomic_u64 *at;
+	uint64_t value;
+} counter;
+
+static void store_counters(const counter *c)
+{
+	for (; c->at; c++)
+		hm_store_relaxed_u64(c->at, c->value);
+}
+
 /* A state file as a running hermes-nats leaves it (uplink_state.h): this
  * process poses as the uplink (its pid and start time), connected, with
  * two configured rings and one block left over from an earlier run. */
@@ -400,18 +413,14 @@ static void write_uplink_state(const fixture *fx, pid_t pid, uint64_t text_seq)
 	h->range_log = HM_NATS_RANGE_LOG;
 	h->bus_id = 0x1234;
 	snprintf(h->bus, sizeof h->bus, "%.47s", fx->bus.d.bus);
-	hm_store_relaxed_u64(&h->pid, (uint64_t)pid);
-	hm_store_relaxed_u64(&h->start_time, hm_proc_start_time(pid == getpid() ? 0 : pid));
-	hm_store_relaxed_u64(&h->started_ns, realtime_ns() - 5000000000ull);
-	hm_store_relaxed_u64(&h->heartbeat_ns, realtime_ns());
-	hm_store_relaxed_u64(&h->runs, 2);
+	uint64_t now = realtime_ns();
+	store_counters((const counter[]){{&h->pid, (uint64_t)pid},
+					 {&h->start_time, hm_proc_start_time(pid == getpid() ? 0 : pid)},
+					 {&h->started_ns, now - 5000000000ull}, {&h->heartbeat_ns, now},
+					 {&h->runs, 2}, {&h->conn_state, HM_NATS_CONN_CONNECTED},
+					 {&h->connects, 3}, {&h->disconnects, 2}, {&h->reconnects, 2},
+					 {&h->errors, 1}, {&h->text_seq, text_seq}, {NULL}});
 	snprintf(h->prefix, sizeof h->prefix, "hermes.%s", fx->bus.d.bus);
-	hm_store_relaxed_u64(&h->conn_state, HM_NATS_CONN_CONNECTED);
-	hm_store_relaxed_u64(&h->connects, 3);
-	hm_store_relaxed_u64(&h->disconnects, 2);
-	hm_store_relaxed_u64(&h->reconnects, 2);
-	hm_store_relaxed_u64(&h->errors, 1);
-	hm_store_relaxed_u64(&h->text_seq, text_seq);
 	snprintf(h->url, sizeof h->url, "nats://127.0.0.1:4222");
 	snprintf(h->last_error, sizeof h->last_error, "stale connection");
 
@@ -423,22 +432,13 @@ static void write_uplink_state(const fixture *fx, pid_t pid, uint64_t text_seq)
 	r->mode = HM_NATS_MODE_JETSTREAM;
 	r->policy = HM_NATS_POLICY_BLOCK;
 	r->max_pending = 1 << 20;
-	hm_store_relaxed_u64(&r->out.state, HM_NATS_W_RUNNING);
-	hm_store_relaxed_u64(&r->out.msgs, 1001);
-	hm_store_relaxed_u64(&r->out.bytes, 64064);
-	hm_store_relaxed_u64(&r->out.dropped, 0);
-	hm_store_relaxed_u64(&r->out.blocked_events, 4);
-	hm_store_relaxed_u64(&r->out.blocked_ns, 1500000000);
-	hm_store_relaxed_u64(&r->out.skipped_inbound, 17);
-	hm_store_relaxed_u64(&r->out.ring_lost, 5);
-	hm_store_relaxed_u64(&r->in.state, HM_NATS_W_RING_FULL);
-	hm_store_relaxed_u64(&r->in.msgs, 77);
-	hm_store_relaxed_u64(&r->in.bytes, 7700);
-	hm_store_relaxed_u64(&r->in.own_skipped, 9);
-	hm_store_relaxed_u64(&r->in.dup_skipped, 2);
-	hm_store_relaxed_u64(&r->in.lost, 3);
-	hm_store_relaxed_u64(&r->in.client_dropped, 6);
-	hm_store_relaxed_u64(&r->inp.applied, 88);
+	store_counters((const counter[]){
+		{&r->out.state, HM_NATS_W_RUNNING}, {&r->out.msgs, 1001}, {&r->out.bytes, 64064},
+		{&r->out.dropped, 0}, {&r->out.blocked_events, 4}, {&r->out.blocked_ns, 1500000000},
+		{&r->out.skipped_inbound, 17}, {&r->out.ring_lost, 5},
+		{&r->in.state, HM_NATS_W_RING_FULL}, {&r->in.msgs, 77}, {&r->in.bytes, 7700},
+		{&r->in.own_skipped, 9}, {&r->in.dup_skipped, 2}, {&r->in.lost, 3},
+		{&r->in.client_dropped, 6}, {&r->inp.applied, 88}, {NULL}});
 	hm_store_relaxed_u32(&r->configured, 1);
 
 	r = hm_nats_state_ring(h, 1); /* a ring no longer configured: not shown */
@@ -451,9 +451,8 @@ static void write_uplink_state(const fixture *fx, pid_t pid, uint64_t text_seq)
 	r->dir = HM_NATS_DIR_OUT;
 	r->mode = HM_NATS_MODE_CORE;
 	r->policy = HM_NATS_POLICY_DROP;
-	hm_store_relaxed_u64(&r->out.state, HM_NATS_W_DROPPING);
-	hm_store_relaxed_u64(&r->out.msgs, 10);
-	hm_store_relaxed_u64(&r->out.dropped, 40);
+	store_counters((const counter[]){
+		{&r->out.state, HM_NATS_W_DROPPING}, {&r->out.msgs, 10}, {&r->out.dropped, 40}, {NULL}});
 	hm_store_relaxed_u32(&r->configured, 1);
 
 	/* The magic last, as the uplink does (the reader does not run yet, but
