@@ -8,25 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/support/bus.h"
 #include "tests/support/testing.h"
 #include "tests/nats-uplink/nats_harness.h"
 
 #define RINGS "[ring x]\ncapacity = 1M\nmax_msg = 256\n"
-
-/* The next message of sub within 10 s. */
-static hermes_msg next_msg(hermes_sub *sub)
-{
-	hermes_msg m;
-	hermes_err err;
-	uint64_t deadline = ht_now_ns() + 10000000000ull;
-	while ((err = hermes_sub_poll(sub, &m)) == HERMES_EAGAIN) {
-		if (ht_now_ns() > deadline)
-			fail_msg("no message crossed NATS within 10 s");
-		(void)hermes_sub_wait(sub, HERMES_WAIT_BLOCK, 100000000);
-	}
-	assert_int_equal(err, HERMES_OK);
-	return m;
-}
 
 /* Publish on pub until one message reaches sub (the receiving side may not
  * be subscribed yet in core mode), then drain what else of it came. */
@@ -98,7 +84,7 @@ static void tags_cross(bool js)
 				 HERMES_OK);
 	}
 	for (unsigned i = 0; i < 4; i++) {
-		hermes_msg m = next_msg(sb);
+		hermes_msg m = ht_sub_next(sb, 10000, "crossed NATS");
 		char body[8];
 		snprintf(body, sizeof body, "m%u", i);
 		assert_int_equal(m.len, 2);
@@ -135,7 +121,7 @@ static void tags_cross(bool js)
 	}
 	assert_int_equal(natsConnection_Flush(nc), NATS_OK);
 	for (unsigned i = 0; i < sizeof plain / sizeof plain[0]; i++) {
-		hermes_msg m = next_msg(sb);
+		hermes_msg m = ht_sub_next(sb, 10000, "crossed NATS");
 		assert_int_equal(m.len, 4);
 		if (m.tag != plain[i].tag)
 			fail_msg("Hermes-Tag '%s' gave tag %u, want %u", plain[i].hdr, m.tag,

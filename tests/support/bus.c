@@ -125,3 +125,17 @@ int ht_bus_teardown_state(void **state)
 	ht_bus_teardown(*state);
 	return 0;
 }
+
+hermes_msg ht_sub_next(hermes_sub *sub, int timeout_ms, const char *what)
+{
+	hermes_msg m;
+	hermes_err err;
+	uint64_t deadline = ht_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	while ((err = hermes_sub_poll(sub, &m)) == HERMES_EAGAIN) {
+		if (ht_now_ns() > deadline)
+			fail_msg("no message %s within %d s", what, timeout_ms / 1000);
+		(void)hermes_sub_wait(sub, HERMES_WAIT_BLOCK, 100000000);
+	}
+	assert_int_equal(err, HERMES_OK);
+	return m;
+}

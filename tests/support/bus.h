@@ -65,4 +65,8 @@ hermes_sub *ht_child_sub(const char *name, const char *ring, hermes_start start)
  * ht_bus_teardown(*state). */
 int ht_bus_teardown_state(void **state);
 
+/* The next message of sub, waiting for it (blocking waits) up to
+ * timeout_ms; past that the test fails with "no message WHAT within N s". */
+hermes_msg ht_sub_next(hermes_sub *sub, int timeout_ms, const char *what);
+
 #endif

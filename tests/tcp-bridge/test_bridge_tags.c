@@ -74,20 +74,6 @@ static void expect_fatal(int fd, hermes_err code, const char *text)
 	assert_true(eof);
 }
 
-static hermes_msg local_next(hermes_sub *sub)
-{
-	hermes_msg m;
-	hermes_err err;
-	uint64_t deadline = ht_now_ns() + 10000000000ull;
-	while ((err = hermes_sub_poll(sub, &m)) == HERMES_EAGAIN) {
-		if (ht_now_ns() > deadline)
-			fail_msg("no message in the local ring within 10 s");
-		(void)hermes_sub_wait(sub, HERMES_WAIT_BLOCK, 100000000);
-	}
-	assert_int_equal(err, HERMES_OK);
-	return m;
-}
-
 static void net_next(hermes_net *n, hermes_net_event *ev)
 {
 	uint64_t deadline = ht_now_ns() + 10000000000ull;
@@ -129,14 +115,14 @@ static void test_tagged_messages_cross_the_bridge_both_ways(void **state)
 	assert_int_equal(hermes_net_publish_tagged(n, ch, "", 0, UINT32_MAX, HERMES_NET_PUB_FLUSH,
 						   NULL),
 			 HERMES_OK);
-	hermes_msg m = local_next(ls);
+	hermes_msg m = ht_sub_next(ls, 10000, "in the local ring");
 	assert_int_equal(m.len, 6);
 	assert_memory_equal(m.data, "remote", 6);
 	assert_int_equal(m.tag, 0x2a);
-	m = local_next(ls);
+	m = ht_sub_next(ls, 10000, "in the local ring");
 	assert_int_equal(m.len, 5);
 	assert_int_equal(m.tag, 0);
-	m = local_next(ls);
+	m = ht_sub_next(ls, 10000, "in the local ring");
 	assert_int_equal(m.len, 0);
 	assert_int_equal(m.tag, UINT32_MAX);
 	assert_int_equal(hermes_sub_release(ls), HERMES_OK);
@@ -291,7 +277,7 @@ static void test_bad_tag_frames_are_refused(void **state)
 	assert_int_equal(hermes_net_bind(n, "bad", 5000000000ll, &ch, NULL), HERMES_OK);
 	assert_int_equal(hermes_net_publish_tagged(n, ch, "fine", 4, 9, HERMES_NET_PUB_FLUSH, NULL),
 			 HERMES_OK);
-	hermes_msg m = local_next(ls);
+	hermes_msg m = ht_sub_next(ls, 10000, "in the local ring");
 	assert_int_equal(m.len, 4);
 	assert_memory_equal(m.data, "fine", 4);
 	assert_int_equal(m.tag, 9);
