@@ -180,8 +180,7 @@ fn net_client(addr: &str, tb: &TestBus) {
 
 #[test]
 fn round_trips_through_a_real_bridge() {
-    let tb = TestBus::new("bridge");
-    tb.ring("orders", 64 << 10, 1024, Policy::Block);
+    let tb = TestBus::with_ring("bridge", "orders", 64 << 10, 1024, Policy::Block);
     let bridge = Bridge::start(&tb);
     let addr = bridge.addr.clone();
     raw_protocol(&addr, &tb);
@@ -198,8 +197,7 @@ fn authenticated_encrypted_session_through_the_net_client() {
         eprintln!("skipped: libhermes-ipc was built without libsodium");
         return;
     }
-    let tb = TestBus::new("auth");
-    tb.ring("secure", 64 << 10, 1024, Policy::Block);
+    let tb = TestBus::with_ring("auth", "secure", 64 << 10, 1024, Policy::Block);
     let key = |name: &str| {
         let p = tb.dir.join(format!("{}.key", name));
         bridge_run(&["keygen", name, "--out", p.to_str().unwrap()]);

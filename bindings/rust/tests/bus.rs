@@ -10,11 +10,8 @@ use common::TestBus;
 
 #[test]
 fn claim_commit_poll_release_zero_copy() {
-    let tb = TestBus::new("zc");
-    tb.ring("orders", 64 << 10, 1024, Policy::Block);
-    let bus = tb.bus();
-    let mut publisher = bus.publisher("orders").unwrap();
-    let mut sub = bus.subscriber("orders", Start::Earliest).unwrap();
+    let tb = TestBus::with_ring("zc", "orders", 64 << 10, 1024, Policy::Block);
+    let (mut publisher, mut sub) = tb.pair("orders", Start::Earliest);
     assert!(sub.poll().unwrap().is_none());
 
     let mut claim = publisher.claim(5).unwrap();
@@ -39,11 +36,8 @@ fn claim_commit_poll_release_zero_copy() {
 
 #[test]
 fn dropped_claims_abort_and_batches_commit_together() {
-    let tb = TestBus::new("batch");
-    tb.ring("r", 64 << 10, 1024, Policy::Block);
-    let bus = tb.bus();
-    let mut p = bus.publisher("r").unwrap();
-    let mut sub = bus.subscriber("r", Start::Earliest).unwrap();
+    let tb = TestBus::with_ring("batch", "r", 64 << 10, 1024, Policy::Block);
+    let (mut p, mut sub) = tb.pair("r", Start::Earliest);
 
     {
         let mut c = p.claim(3).unwrap();
@@ -76,11 +70,8 @@ fn dropped_claims_abort_and_batches_commit_together() {
 
 #[test]
 fn user_tags_reach_poll_and_recv() {
-    let tb = TestBus::new("tags");
-    tb.ring("typed", 64 << 10, 1024, Policy::Block);
-    let bus = tb.bus();
-    let mut p = bus.publisher("typed").unwrap();
-    let mut sub = bus.subscriber("typed", Start::Earliest).unwrap();
+    let tb = TestBus::with_ring("tags", "typed", 64 << 10, 1024, Policy::Block);
+    let (mut p, mut sub) = tb.pair("typed", Start::Earliest);
     p.send_tagged(b"a", 0x2a, Some(Duration::ZERO)).unwrap();
     p.send(b"b").unwrap();
     p.send_tagged(b"c", u32::MAX, None).unwrap();
@@ -97,11 +88,8 @@ fn user_tags_reach_poll_and_recv() {
 
 #[test]
 fn full_block_ring_errors_and_copying_receive() {
-    let tb = TestBus::new("full");
-    tb.ring("small", 4096, 256, Policy::Block);
-    let bus = tb.bus();
-    let mut p = bus.publisher("small").unwrap();
-    let mut sub = bus.subscriber("small", Start::Latest).unwrap();
+    let tb = TestBus::with_ring("full", "small", 4096, 256, Policy::Block);
+    let (mut p, mut sub) = tb.pair("small", Start::Latest);
     assert!(matches!(p.claim(257), Err(Error::MessageSize(_))));
     let mut sent = 0;
     loop {
@@ -133,8 +121,7 @@ fn full_block_ring_errors_and_copying_receive() {
 
 #[test]
 fn wait_times_out_then_wakes_on_a_publish_from_another_thread() {
-    let tb = TestBus::new("wait");
-    tb.ring("w", 64 << 10, 1024, Policy::Block);
+    let tb = TestBus::with_ring("wait", "w", 64 << 10, 1024, Policy::Block);
     let bus = tb.bus();
     let mut sub = bus.subscriber("w", Start::Latest).unwrap();
     let t = Instant::now();
@@ -168,11 +155,8 @@ fn wait_times_out_then_wakes_on_a_publish_from_another_thread() {
 
 #[test]
 fn lapped_subscriber_of_an_overwrite_ring_learns_how_many_it_lost() {
-    let tb = TestBus::new("lap");
-    tb.ring("ow", 4096, 256, Policy::Overwrite);
-    let bus = tb.bus();
-    let mut p = bus.publisher("ow").unwrap();
-    let mut sub = bus.subscriber("ow", Start::Earliest).unwrap();
+    let tb = TestBus::with_ring("lap", "ow", 4096, 256, Policy::Overwrite);
+    let (mut p, mut sub) = tb.pair("ow", Start::Earliest);
     let mut last = 0;
     for i in 0..200u32 {
         last = p.send(&i.to_le_bytes().repeat(25)).unwrap();

@@ -3,7 +3,7 @@
 //! and stopped by pid. Every wait has a deadline.
 #![allow(dead_code)]
 
-use hermes::bus::{Bus, Policy, RingConfig};
+use hermes::bus::{Bus, Policy, Publisher, RingConfig, Start, Subscriber};
 use std::io::Read;
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
@@ -44,6 +44,21 @@ impl TestBus {
     pub fn ring(&self, name: &str, capacity: u64, max_msg: u32, policy: Policy) {
         let cfg = RingConfig { name, capacity, max_msg, policy, slots: 0 };
         self.bus().create_ring(&cfg).unwrap_or_else(|e| panic!("create ring {}: {}", name, e));
+    }
+
+    /// A TestBus with one ring made in it.
+    pub fn with_ring(tag: &str, ring: &str, capacity: u64, max_msg: u32, policy: Policy) -> TestBus {
+        let tb = TestBus::new(tag);
+        tb.ring(ring, capacity, max_msg, policy);
+        tb
+    }
+
+    /// A publisher and a subscriber (from `start`) on one ring of this bus.
+    pub fn pair(&self, ring: &str, start: Start) -> (Publisher<'_>, Subscriber<'_>) {
+        let bus = self.bus();
+        let publisher = bus.publisher(ring).unwrap_or_else(|e| panic!("publisher on {}: {}", ring, e));
+        let sub = bus.subscriber(ring, start).unwrap_or_else(|e| panic!("subscriber on {}: {}", ring, e));
+        (publisher, sub)
     }
 }
 
