@@ -71,3 +71,20 @@ void hm_proc_comm(pid_t pid, char *buf, size_t len)
 	if (f)
 		fclose(f);
 }
+
+bool hm_proc_status(pid_t pid, const char *key, char *line, size_t len)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	size_t klen = strlen(key);
+	bool found = false;
+	while (!found && fgets(line, (int)len, f))
+		found = strncmp(line, key, klen) == 0;
+	fclose(f);
+	if (found)
+		memmove(line, line + klen, strlen(line + klen) + 1);
+	return found;
+}

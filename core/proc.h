@@ -20,4 +20,9 @@ bool hm_proc_alive(pid_t pid, uint64_t start);
 /* The process's command name (/proc/PID/comm), or "?" . */
 void hm_proc_comm(pid_t pid, char *buf, size_t len);
 
+/* The rest of the line of /proc/PID/status that starts with key (such as
+ * "NSpid:" or "RssAnon:") into line[len] (256 holds any of its lines but the
+ * long lists); false when the process or the line is not there. */
+bool hm_proc_status(pid_t pid, const char *key, char *line, size_t len);
+
 #endif

@@ -403,26 +403,18 @@ static int open_socket(void)
  * the last field of NSpid in /proc/PID/status; 0 when hidden. */
 static uint64_t ns_pid_of(pid_t pid)
 {
-	char path[64], line[256];
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
+	char line[256];
+	if (!hm_proc_status(pid, "NSpid:", line, sizeof line))
 		return 0;
 	uint64_t v = 0;
-	while (fgets(line, sizeof line, f)) {
-		if (strncmp(line, "NSpid:", 6) != 0)
-			continue;
-		char *p = line + 6, *end;
-		for (;;) {
-			unsigned long long x = strtoull(p, &end, 10);
-			if (end == p)
-				break;
-			v = x;
-			p = end;
-		}
-		break;
+	char *p = line, *end;
+	for (;;) {
+		unsigned long long x = strtoull(p, &end, 10);
+		if (end == p)
+			break;
+		v = x;
+		p = end;
 	}
-	fclose(f);
 	return v;
 }
 
