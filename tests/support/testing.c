@@ -168,6 +168,14 @@ int ht_wait_child(pid_t pid, int timeout_ms)
 	}
 }
 
+int ht_child_exit(pid_t pid, int timeout_ms)
+{
+	int st = ht_wait_child(pid, timeout_ms);
+	if (!WIFEXITED(st))
+		fail_msg("child %d died of signal %d", (int)pid, WTERMSIG(st));
+	return WEXITSTATUS(st);
+}
+
 pid_t ht_fork(int (*fn)(void *), void *arg)
 {
 	fflush(stdout);

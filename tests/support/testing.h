@@ -59,6 +59,10 @@ void ht_file_dump(const char *path);
  * fails the test (after killing the child) when the deadline passes. */
 int ht_wait_child(pid_t pid, int timeout_ms);
 
+/* The same, for a child that must exit: returns its exit code, or fails the
+ * test naming the signal that killed it. */
+int ht_child_exit(pid_t pid, int timeout_ms);
+
 /* Fork; the child runs fn(arg) and exits with its return value (0 = ok).
  * The child never returns into cmocka. */
 pid_t ht_fork(int (*fn)(void *), void *arg);
