@@ -14,6 +14,8 @@
 #include "nats-uplink/state_layout.h"
 
 #define BAD(...) HM_INI_FAIL(c->error, __VA_ARGS__)
+/* JetStream streams: at most 5 replicas. */
+#define MAX_REPLICAS 5u
 
 const char *hm_nats_dir_name(unsigned dir)
 {
@@ -87,6 +89,47 @@ static int copy_str(hm_nats_config *c, char *dst, size_t len, const char *key, c
 	return 1;
 }
 
+/* The keys [uplink] and [ring NAME] share, one check each; where is "" or
+ * "ring 'NAME': ", for the error. key = a count from 1 to max: */
+static int set_count(hm_nats_config *c, const char *where, const char *key, const char *v,
+		     unsigned max, unsigned *out)
+{
+	uint64_t n;
+	if (!hm_parse_size(v, &n) || n < 1 || n > max)
+		BAD("%s%s '%s' must be 1..%u", where, key, v, max);
+	*out = (unsigned)n;
+	return 1;
+}
+
+/* key = one of names (want lists them) into *out. */
+static int set_choice(hm_nats_config *c, const char *where, const char *key, const char *v,
+		      const hm_ini_choice *names, size_t n, const char *want, unsigned *out)
+{
+	if (!hm_ini_choose(v, names, n, out))
+		BAD("%s%s '%s' must be %s", where, key, v, want);
+	return 1;
+}
+#define SET_CHOICE(where, key, v, names, want, out) \
+	set_choice(c, where, key, v, names, sizeof(names) / sizeof((names)[0]), want, out)
+
+/* A yes/no choice (deliver = all | new, flush = coalesce | immediate). */
+static int set_flag_choice(hm_nats_config *c, const char *where, const char *key, const char *v,
+			   const hm_ini_choice names[2], const char *want, bool *out)
+{
+	unsigned u = 0;
+	if (!set_choice(c, where, key, v, names, 2, want, &u))
+		return 0;
+	*out = u != 0;
+	return 1;
+}
+
+static int set_max_pending(hm_nats_config *c, const char *where, const char *v, uint64_t *out)
+{
+	if (!hm_parse_size(v, out) || *out < 4096 || *out > (1ull << 32))
+		BAD("%smax_pending '%s' must be a size from 4K to 4G", where, v);
+	return 1;
+}
+
 /* The duration keys of [uplink]: "KEY 'VALUE' WANT" when bad or below min. */
 static const struct duration_key {
 	const char *key;
@@ -123,7 +166,6 @@ static int set_duration_key(hm_nats_config *c, const char *key, const char *v)
 
 static int on_uplink_key(hm_nats_config *c, const char *key, const char *v)
 {
-	uint64_t n;
 	int set = set_duration_key(c, key, v);
 	if (set >= 0)
 		return set;
@@ -143,33 +185,20 @@ static int on_uplink_key(hm_nats_config *c, const char *key, const char *v)
 			BAD("state '%s' must be an absolute path", v);
 		return copy_str(c, c->state_path, sizeof c->state_path, "state", v);
 	} else if (!strcmp(key, "batch")) {
-		if (!hm_parse_size(v, &n) || n < 1 || n > 1024)
-			BAD("batch '%s' must be 1..1024", v);
-		c->batch = (unsigned)n;
+		return set_count(c, "", key, v, 1024, &c->batch);
 	} else if (!strcmp(key, "flush")) {
-		unsigned immediate;
-		if (!HM_INI_CHOOSE(v, flush_names, &immediate))
-			BAD("flush '%s' must be immediate or coalesce", v);
-		c->flush_immediate = immediate;
+		return set_flag_choice(c, "", key, v, flush_names, "immediate or coalesce",
+				       &c->flush_immediate);
 	} else if (!strcmp(key, "mode")) {
-		if (!HM_INI_CHOOSE(v, mode_names, &c->mode))
-			BAD("mode '%s' must be core or jetstream", v);
+		return SET_CHOICE("", key, v, mode_names, "core or jetstream", &c->mode);
 	} else if (!strcmp(key, "policy")) {
-		if (!HM_INI_CHOOSE(v, policy_names, &c->policy))
-			BAD("policy '%s' must be block or drop", v);
+		return SET_CHOICE("", key, v, policy_names, "block or drop", &c->policy);
 	} else if (!strcmp(key, "max_pending")) {
-		if (!hm_parse_size(v, &c->max_pending) || c->max_pending < 4096 ||
-		    c->max_pending > (1ull << 32))
-			BAD("max_pending '%s' must be a size from 4K to 4G", v);
+		return set_max_pending(c, "", v, &c->max_pending);
 	} else if (!strcmp(key, "replicas")) {
-		if (!hm_parse_size(v, &n) || n < 1 || n > 5)
-			BAD("replicas '%s' must be 1..5", v);
-		c->replicas = (unsigned)n;
+		return set_count(c, "", key, v, MAX_REPLICAS, &c->replicas);
 	} else if (!strcmp(key, "deliver")) {
-		unsigned is_new;
-		if (!HM_INI_CHOOSE(v, deliver_names, &is_new))
-			BAD("deliver '%s' must be all or new", v);
-		c->deliver_new = is_new;
+		return set_flag_choice(c, "", key, v, deliver_names, "all or new", &c->deliver_new);
 	} else if (!strcmp(key, "stream_max_bytes")) {
 		if (!hm_parse_size(v, &c->stream_max_bytes) || c->stream_max_bytes > INT64_MAX)
 			BAD("stream_max_bytes '%s' is not a size (0: no limit)", v);
@@ -249,26 +278,24 @@ static hm_nats_ring_cfg *ring_named(hm_nats_config *c, const char *name)
 	return r;
 }
 
+/* A ring's keys; a set_ flag records each key given (an error fails the
+ * whole load, so setting it first is harmless). */
 static int on_ring_key(hm_nats_config *c, hm_nats_ring_cfg *r, const char *key, const char *v)
 {
-	uint64_t n;
+	char where[HERMES_NAME_MAX + 16];
+	snprintf(where, sizeof where, "ring '%s': ", r->name);
 	if (!strcmp(key, "direction")) {
-		if (!HM_INI_CHOOSE(v, dir_names, &r->dir))
-			BAD("ring '%s': direction '%s' must be out, in or both", r->name, v);
 		r->set_dir = true;
+		return SET_CHOICE(where, key, v, dir_names, "out, in or both", &r->dir);
 	} else if (!strcmp(key, "mode")) {
-		if (!HM_INI_CHOOSE(v, mode_names, &r->mode))
-			BAD("ring '%s': mode '%s' must be core or jetstream", r->name, v);
 		r->set_mode = true;
+		return SET_CHOICE(where, key, v, mode_names, "core or jetstream", &r->mode);
 	} else if (!strcmp(key, "policy")) {
-		if (!HM_INI_CHOOSE(v, policy_names, &r->policy))
-			BAD("ring '%s': policy '%s' must be block or drop", r->name, v);
 		r->set_policy = true;
+		return SET_CHOICE(where, key, v, policy_names, "block or drop", &r->policy);
 	} else if (!strcmp(key, "max_pending")) {
-		if (!hm_parse_size(v, &r->max_pending) || r->max_pending < 4096 ||
-		    r->max_pending > (1ull << 32))
-			BAD("ring '%s': max_pending '%s' must be a size from 4K to 4G", r->name, v);
 		r->set_max_pending = true;
+		return set_max_pending(c, where, v, &r->max_pending);
 	} else if (!strcmp(key, "stream")) {
 		if (strlen(v) >= sizeof r->stream)
 			BAD("ring '%s': stream name '%s' is too long", r->name, v);
@@ -278,16 +305,11 @@ static int on_ring_key(hm_nats_config *c, hm_nats_ring_cfg *r, const char *key, 
 			BAD("ring '%s': subject '%s' is too long", r->name, v);
 		snprintf(r->subject, sizeof r->subject, "%s", v);
 	} else if (!strcmp(key, "replicas")) {
-		if (!hm_parse_size(v, &n) || n < 1 || n > 5)
-			BAD("ring '%s': replicas '%s' must be 1..5", r->name, v);
-		r->replicas = (unsigned)n;
 		r->set_replicas = true;
+		return set_count(c, where, key, v, MAX_REPLICAS, &r->replicas);
 	} else if (!strcmp(key, "deliver")) {
-		unsigned is_new;
-		if (!HM_INI_CHOOSE(v, deliver_names, &is_new))
-			BAD("ring '%s': deliver '%s' must be all or new", r->name, v);
-		r->deliver_new = is_new;
 		r->set_deliver = true;
+		return set_flag_choice(c, where, key, v, deliver_names, "all or new", &r->deliver_new);
 	} else if (!strcmp(key, "stream_max_age")) {
 		if (!hm_parse_duration_ms(v, &r->stream_max_age_ms))
 			BAD("ring '%s': stream_max_age '%s' is not a duration like 24h", r->name, v);
