@@ -137,9 +137,7 @@ static void test_wake_reaches_another_process(void **state)
 	wait_asleep(pid);
 	hm_store_release_u32(word, 7);
 	hm_futex_wake(word, 1);
-	int st = ht_wait_child(pid, 10000);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(ht_child_exit(pid, 10000), 0);
 	munmap(word, 4096);
 }
 

@@ -94,8 +94,7 @@ static void test_durable_cursor_outlives_a_killed_recorder(void **state)
 			      (unsigned long long)at, (unsigned long long)tail);
 		ht_jr_start(&T, true);
 	}
-	int st = ht_wait_child(p, 60000);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(ht_child_exit(p, 60000), 0);
 	assert_true(ht_jr_wait_journaled(&T, n, 20000));
 	ht_jr_stop(&T);
 	/* Not one message missing, duplicated or recorded as lost. */

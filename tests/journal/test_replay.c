@@ -138,8 +138,7 @@ static void test_replay_hands_over_to_live_exactly_once_while_the_producer_publi
 	hermes_replay *r;
 	assert_int_equal(hermes_replay_open(T.b.bus, T.ring, T.dir, 0, &r), HERMES_OK);
 	uint64_t live_at = read_exactly(r, 0, n, 60000);
-	int st = ht_wait_child(p, 60000);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(ht_child_exit(p, 60000), 0);
 	/* It went live, somewhere after the first message, before the last. */
 	print_message("hand-over to live at sequence %llu of %llu\n", (unsigned long long)live_at,
 		      (unsigned long long)n);

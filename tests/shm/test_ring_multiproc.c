@@ -86,14 +86,10 @@ static void test_four_producers_two_subscribers_exactly_once_in_order(void **sta
 	for (int k = 0; k < PRODUCERS; k++)
 		prods[k] = ht_fork(producer_main, (void *)(uintptr_t)k);
 	for (int k = 0; k < PRODUCERS; k++) {
-		int st = ht_wait_child(prods[k], 240000);
-		assert_true(WIFEXITED(st));
-		assert_int_equal(WEXITSTATUS(st), 0);
+		assert_int_equal(ht_child_exit(prods[k], 240000), 0);
 	}
 	for (int i = 0; i < SUBSCRIBERS; i++) {
-		int st = ht_wait_child(subs[i], 240000);
-		assert_true(WIFEXITED(st));
-		assert_int_equal(WEXITSTATUS(st), 0);
+		assert_int_equal(ht_child_exit(subs[i], 240000), 0);
 	}
 	double secs = (double)(ht_now_ns() - t0) / 1e9;
 	printf("# %d producers x %llu messages, %d subscribers: %.2f s, %.2f M msgs/s delivered\n",

@@ -20,30 +20,40 @@
 
 static uint64_t per_producer;
 
-typedef struct worker {
+/* Producer `index` of the checked traffic on ring "mt", with a publisher
+ * of its own: `count` messages, or until told to stop; sent counts them. */
+typedef struct producer_ctx {
 	hermes_bus *bus;
 	uint32_t index;
-	hermes_sub *sub;
-	bool ok;
-	ht_checker checker;
+	uint64_t count;
+	_Atomic int stop;
+	uint64_t sent;
 	hermes_err err;
-} worker;
+} producer_ctx;
 
 static void *producer(void *arg)
 {
-	worker *w = arg;
+	producer_ctx *c = arg;
 	hermes_pub *pub;
-	w->err = hermes_pub_open(w->bus, "mt", &pub);
-	if (w->err)
+	c->err = hermes_pub_open(c->bus, "mt", &pub);
+	if (c->err)
 		return NULL;
-	w->err = ht_traffic_produce(pub, w->index, per_producer, 30ll * 1000000000);
+	c->err = ht_traffic_produce_from(pub, c->index, &c->sent, c->count, &c->stop,
+					 30000000000ll);
 	hermes_pub_close(pub);
 	return NULL;
 }
 
+typedef struct subscriber_ctx {
+	hermes_sub *sub;
+	uint32_t index;
+	ht_checker checker;
+	bool ok;
+} subscriber_ctx;
+
 static void *subscriber(void *arg)
 {
-	worker *w = arg;
+	subscriber_ctx *w = arg;
 	w->ok = ht_traffic_consume(w->sub, &w->checker, PRODUCERS, PRODUCERS * per_producer,
 				   w->index ? HERMES_WAIT_BLOCK : HERMES_WAIT_YIELD,
 				   ht_now_ns() + 240ull * 1000000000u);
@@ -56,14 +66,15 @@ static void run(hermes_policy policy, uint32_t capacity)
 	ht_bus_private(&B, "mt", 4 << 20);
 	ht_bus_ring(&B, "mt", capacity, 256, policy);
 	hermes_bus *bus = B.bus;
-	worker subs[SUBSCRIBERS] = {0}, prods[PRODUCERS] = {0};
+	subscriber_ctx subs[SUBSCRIBERS] = {0};
+	producer_ctx prods[PRODUCERS] = {0};
 	for (uint32_t i = 0; i < SUBSCRIBERS; i++) {
-		subs[i] = (worker){.bus = bus, .index = i};
+		subs[i].index = i;
 		assert_int_equal(hermes_sub_open(bus, "mt", HERMES_START_LATEST, 0, &subs[i].sub),
 				 HERMES_OK);
 	}
 	for (uint32_t k = 0; k < PRODUCERS; k++)
-		prods[k] = (worker){.bus = bus, .index = k};
+		prods[k] = (producer_ctx){.bus = bus, .index = k, .count = per_producer};
 	ht_threads st, pt;
 	ht_threads_start(&st, subscriber, subs, sizeof subs[0], SUBSCRIBERS);
 	ht_threads_start(&pt, producer, prods, sizeof prods[0], PRODUCERS);
@@ -93,35 +104,6 @@ static void test_threads_small_block_ring_under_constant_backpressure(void **sta
 	run(HERMES_POLICY_BLOCK, 1 << 12);
 }
 
-/* A producer (number 0 of the checked traffic) that publishes flat out
- * until told to stop; sent counts what it published. */
-typedef struct steady_ctx {
-	hermes_bus *bus;
-	_Atomic int stop;
-	uint64_t sent;
-	hermes_err err;
-} steady_ctx;
-
-static void *steady_until_stopped(void *arg)
-{
-	steady_ctx *c = arg;
-	hermes_pub *pub;
-	c->err = hermes_pub_open(c->bus, "mt", &pub);
-	if (c->err)
-		return NULL;
-	for (; !atomic_load(&c->stop); c->sent++) {
-		uint32_t len = ht_traffic_len(0, c->sent);
-		hermes_claim cl;
-		c->err = hermes_pub_claim_timed(pub, len, &cl, 30000000000ll);
-		if (c->err)
-			break;
-		ht_traffic_fill(cl.data, len, 0, c->sent);
-		hermes_pub_commit(pub, &cl);
-	}
-	hermes_pub_close(pub);
-	return NULL;
-}
-
 /* Subscribers that join a block ring while a producer runs flat out (and so
  * keeps scanning for room) must never be overwritten: no loss, no gap, and a
  * contiguous run from wherever they started. */
@@ -132,8 +114,8 @@ static void test_subscribers_joining_a_busy_block_ring_lose_nothing(void **state
 	ht_bus_private(&B, "join", 4 << 20);
 	hermes_ring_config cfg = {.name = "mt", .capacity = 1 << 13, .max_msg = 256, .slots = 64};
 	ht_bus_ring_cfg(&B, &cfg);
-	steady_ctx j = {.bus = B.bus};
-	pthread_t t = ht_thread_start(steady_until_stopped, &j);
+	producer_ctx j = {.bus = B.bus, .count = UINT64_MAX}; /* until stopped */
+	pthread_t t = ht_thread_start(producer, &j);
 	unsigned joins = (unsigned)ht_scaled(300);
 	for (unsigned n = 0; n < joins; n++) {
 		hermes_sub *sub;
@@ -191,15 +173,8 @@ static void *churning_producer(void *arg)
 		c->err = hermes_pub_open(c->bus, "mt", &pub);
 		if (c->err)
 			break;
-		for (unsigned k = 0; k < 7 && i < c->count; k++, i++) {
-			uint32_t len = ht_traffic_len(1, i);
-			hermes_claim cl;
-			c->err = hermes_pub_claim_timed(pub, len, &cl, 30000000000ll);
-			if (c->err)
-				break;
-			ht_traffic_fill(cl.data, len, 1, i);
-			hermes_pub_commit(pub, &cl);
-		}
+		c->err = ht_traffic_produce_from(pub, 1, &i, c->count - i < 7 ? c->count - i : 7,
+						 NULL, 30000000000ll);
 		hermes_pub_close(pub);
 		uint64_t g = hm_load_relaxed_u64(c->grants), until = ht_now_ns() + 20000000u;
 		while (hm_load_relaxed_u64(c->grants) == g && ht_now_ns() < until)
@@ -253,12 +228,12 @@ static void test_lease_changes_hands_under_churn(void **state)
 	assert_int_equal(hm_bus_find_ring(bus, "mt", &r, &index), HERMES_OK);
 	drain_ctx d = {0};
 	assert_int_equal(hermes_sub_open(bus, "mt", HERMES_START_LATEST, 0, &d.sub), HERMES_OK);
-	steady_ctx steady = {.bus = bus};
+	producer_ctx steady = {.bus = bus, .count = UINT64_MAX};
 	churn_ctx churn = {.bus = bus, .grants = &r.hdr->lease_grants, .count = ht_scaled(2000)};
 	/* Producer 0 runs until told to stop, so it is there for the
 	 * churner's whole run. */
 	pthread_t td = ht_thread_start(drain, &d);
-	pthread_t ts = ht_thread_start(steady_until_stopped, &steady);
+	pthread_t ts = ht_thread_start(producer, &steady);
 	pthread_t tc = ht_thread_start(churning_producer, &churn);
 	pthread_join(tc, NULL);
 	atomic_store(&steady.stop, 1);

@@ -114,9 +114,7 @@ static void test_blocked_subscriber_in_another_process_wakes(void **state)
 	}
 	await_sleeping(sub);
 	assert_int_equal(hermes_pub_send(pub, "x", 1, NULL), HERMES_OK);
-	int st = ht_wait_child(child, 10000);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(ht_child_exit(child, 10000), 0);
 	hermes_pub_close(pub);
 	hermes_sub_close(sub);
 }
@@ -394,9 +392,7 @@ static void test_blocked_producer_wakes_on_leave_and_delete(void **state)
 	}
 	await_producer_sleeping(pub);
 	hermes_sub_close(sub);
-	int st = ht_wait_child(child, 10000);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(ht_child_exit(child, 10000), 0);
 
 	/* Deleted under a sleeping producer: HERMES_ECLOSED, at once. */
 	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &sub), HERMES_OK);

@@ -277,9 +277,7 @@ static void test_waitset_in_another_process_wakes(void **state)
 	}
 	await_announced(&f);
 	assert_int_equal(hermes_pub_send(f.pub[2], "p", 1, NULL), HERMES_OK);
-	int st = ht_wait_child(child, 10000);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(ht_child_exit(child, 10000), 0);
 	close_all(&f);
 }
 

@@ -1,5 +1,6 @@
 #include "tests/support/traffic.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,20 +22,28 @@ void ht_traffic_fill(void *buf, uint32_t len, uint32_t k, uint64_t i)
 	memcpy(p, &sum, 8);
 }
 
-hermes_err ht_traffic_produce(hermes_pub *pub, uint32_t k, uint64_t count, int64_t claim_timeout_ns)
+hermes_err ht_traffic_produce_from(hermes_pub *pub, uint32_t k, uint64_t *next, uint64_t count,
+				   const _Atomic int *stop, int64_t claim_timeout_ns)
 {
-	for (uint64_t i = 0; i < count; i++) {
-		uint32_t len = ht_traffic_len(k, i);
+	for (uint64_t n = 0; n < count && !(stop && atomic_load(stop)); n++) {
+		uint32_t len = ht_traffic_len(k, *next);
 		hermes_claim c;
 		hermes_err err = hermes_pub_claim_timed(pub, len, &c, claim_timeout_ns);
 		if (err)
 			return err;
-		ht_traffic_fill(c.data, len, k, i);
+		ht_traffic_fill(c.data, len, k, *next);
 		err = hermes_pub_commit(pub, &c);
 		if (err)
 			return err;
+		++*next;
 	}
 	return HERMES_OK;
+}
+
+hermes_err ht_traffic_produce(hermes_pub *pub, uint32_t k, uint64_t count, int64_t claim_timeout_ns)
+{
+	uint64_t next = 0;
+	return ht_traffic_produce_from(pub, k, &next, count, NULL, claim_timeout_ns);
 }
 
 void ht_traffic_check(ht_checker *c, const hermes_msg *m, uint32_t producers)

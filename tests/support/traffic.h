@@ -21,6 +21,11 @@ void ht_traffic_fill(void *buf, uint32_t len, uint32_t k, uint64_t i);
  * claim_timeout_ns for room. Returns HERMES_OK or the first error. */
 hermes_err ht_traffic_produce(hermes_pub *pub, uint32_t k, uint64_t count, int64_t claim_timeout_ns);
 
+/* The same from message *next of producer k on (advanced past each one
+ * published), until `count` more are out or *stop (when not NULL) is set. */
+hermes_err ht_traffic_produce_from(hermes_pub *pub, uint32_t k, uint64_t *next, uint64_t count,
+				   const _Atomic int *stop, int64_t claim_timeout_ns);
+
 typedef struct ht_checker {
 	uint64_t next[HT_MAX_PRODUCERS]; /* expected counter per producer */
 	bool allow_gaps; /* repaired claims of killed producers are expected */

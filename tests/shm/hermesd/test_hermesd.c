@@ -558,11 +558,9 @@ static void test_chaos_killed_producers_are_repaired_and_nothing_committed_is_lo
 		killed_inside += chaos->committed[k] > 0;
 	}
 	chaos->stop = 1;
-	int st = ht_wait_child(survivor, 30000);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(ht_child_exit(survivor, 30000), 0);
 	for (int i = 0; i < 2; i++) {
-		st = ht_wait_child(subs[i], 60000);
-		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		if (ht_child_exit(subs[i], 60000) != 0)
 			fail_msg("subscriber %d failed: %s", i, chaos->error[i]);
 	}
 	/* Exactly once: each subscriber got, per producer, a contiguous run
@@ -742,9 +740,7 @@ static void hold_claim_and_check(int (*holder)(void *), bool forge)
 	}
 	assert_int_equal(hm_load_relaxed_u64(&r.prods[slot].owner), real);
 	atomic_store(&cs->go, 1);
-	int st = ht_wait_child(child, 10000);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(ht_child_exit(child, 10000), 0);
 	hermes_msg m;
 	assert_int_equal(hermes_sub_poll(sub, &m), HERMES_OK);
 	assert_int_equal(m.len, 5);
@@ -845,9 +841,7 @@ static void test_hidepid_does_not_make_clients_look_dead(void **state)
 	hermes_sub_close(sub);
 	hermes_bus_detach(bus);
 	kill(atomic_load(hd), SIGTERM);
-	int st = ht_wait_child(ns, 10000);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(ht_child_exit(ns, 10000), 0);
 	munmap((void *)hd, 4096);
 }
 
@@ -1143,10 +1137,8 @@ static void test_chaos_hermesd_killed_and_restarted_mid_flow_loses_nothing(void 
 	ht_daemon_kill(&dmn);
 	uint64_t at_kill = flow->received;
 	ht_daemon_start(&dmn, NULL);
-	int st = ht_wait_child(prod, 120000);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	st = ht_wait_child(sub, 120000);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+	assert_int_equal(ht_child_exit(prod, 120000), 0);
+	if (ht_child_exit(sub, 120000) != 0)
 		fail_msg("subscriber: %s (received %llu)", flow->error,
 			 (unsigned long long)flow->received);
 	printf("# hermesd killed at %llu of %llu messages and restarted; all arrived once, in order\n",
@@ -1191,13 +1183,12 @@ static void test_small_dev_shm_is_a_clear_error_leaving_nothing(void **state)
 {
 	(void)state;
 	ht_require_root("for a private tmpfs on /dev/shm");
-	int st = ht_wait_child(ht_fork(small_shm_child, NULL), 20000);
-	assert_true(WIFEXITED(st));
-	if (WEXITSTATUS(st) == 77) {
+	int code = ht_child_exit(ht_fork(small_shm_child, NULL), 20000);
+	if (code == 77) {
 		print_message("skipped: cannot mount a private /dev/shm here\n");
 		skip();
 	}
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(code, 0);
 	assert_true(ht_daemon_log_has(&dmn, "needs 16777216 bytes of shared memory but /dev/shm has"));
 	assert_true(ht_daemon_log_has(&dmn, "--shm-size"));
 	/* Nor the run directory's lock, pid or socket files. */
@@ -1353,9 +1344,7 @@ static void test_another_user_is_not_told_to_remove_a_live_bus(void **state)
 	snprintf(other, sizeof other, "%s/other", dmn.run_dir);
 	assert_int_equal(mkdir(other, 0777), 0);
 	assert_int_equal(chmod(other, 0777), 0);
-	int st = ht_wait_child(ht_fork(hermesd_as_other_user, other), 10000);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 1);
+	assert_int_equal(ht_child_exit(ht_fork(hermesd_as_other_user, other), 10000), 1);
 	assert_true(ht_daemon_log_has(&dmn, "belongs to uid 0"));
 	assert_false(ht_daemon_log_has(&dmn, "remove"));
 	assert_true(ht_daemon_alive(&dmn));
