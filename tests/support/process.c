@@ -137,3 +137,19 @@ void ht_proc_kill(pid_t *pid)
 	waitpid(*pid, NULL, 0);
 	*pid = 0;
 }
+
+long ht_proc_status_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	long kb = -1;
+	if (!f)
+		return -1;
+	size_t n = strlen(field);
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, field, n))
+			kb = strtol(line + n, NULL, 10);
+	fclose(f);
+	return kb;
+}

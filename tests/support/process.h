@@ -69,4 +69,8 @@ void ht_proc_stop(pid_t *pid, int timeout_ms, const char *what, const char *log)
 /* SIGKILL and reap *pid unless it is 0 (nothing running); *pid becomes 0. */
 void ht_proc_kill(pid_t *pid);
 
+/* A kB field of /proc/PID/status (field with its colon, "VmLck:"); -1
+ * when the process or the field is not there. */
+long ht_proc_status_kb(pid_t pid, const char *field);
+
 #endif

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/endian.h"
+#include "tcp-bridge/client/auth.h"
 #include "tests/support/process.h"
 
 #ifndef HERMES_BRIDGE_PATH
@@ -195,30 +196,22 @@ bool ht_br_bridge_alive(ht_br_bridge *b)
 	return waitpid(b->pid, NULL, WNOHANG) == 0;
 }
 
-long ht_br_status_kb(pid_t pid, const char *field)
+void ht_br_require_sodium(void)
 {
-	char path[64], line[256];
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "re");
-	long kb = -1;
-	if (!f)
-		return -1;
-	size_t n = strlen(field);
-	while (fgets(line, sizeof line, f))
-		if (!strncmp(line, field, n))
-			kb = strtol(line + n, NULL, 10);
-	fclose(f);
-	return kb;
+	if (hm_auth_available())
+		return;
+	printf("built without libsodium: skipped\n");
+	exit(77);
 }
 
 long ht_br_rss_anon_kb(pid_t pid)
 {
-	return ht_br_status_kb(pid, "RssAnon:");
+	return ht_proc_status_kb(pid, "RssAnon:");
 }
 
 long ht_br_rss_kb(pid_t pid)
 {
-	return ht_br_status_kb(pid, "VmRSS:");
+	return ht_proc_status_kb(pid, "VmRSS:");
 }
 
 uint64_t ht_br_cpu_ns(pid_t pid)

@@ -75,9 +75,11 @@ void ht_br_bridge_stop(ht_br_bridge *b);
 /* Is the bridge still running? */
 bool ht_br_bridge_alive(ht_br_bridge *b);
 
-/* A kB field of /proc/PID/status (field with its colon, "VmLck:"); -1
- * when the process or the field is not there. */
-long ht_br_status_kb(pid_t pid, const char *field);
+/* For suites whose every test needs libsodium (authentication,
+ * encryption): without it, say so and exit 77, so that ctest counts the
+ * suite as skipped and neither the tests nor their set-up check for it. */
+void ht_br_require_sodium(void);
+
 /* Resident set size and CPU time (user+system) of a process. RssAnon is
  * the private part (heap, buffers), without the bus pages it mapped. */
 long ht_br_rss_kb(pid_t pid);
