@@ -31,52 +31,69 @@
  * still leaves no process, bus or directory behind: ht_nats_teardown cleans up
  * whatever is registered. The objects are the tests' static ones. */
 #define MAX_REG 16
-static ht_nats_server *reg_servers[MAX_REG];
-static ht_nats_uplink *reg_uplinks[MAX_REG];
-static ht_nats_bus *reg_buses[MAX_REG];
-static ht_nats_producer *reg_producers[MAX_REG];
-static ht_nats_consumer *reg_consumers[MAX_REG];
+enum { REG_PRODUCER, REG_CONSUMER, REG_UPLINK, REG_BUS, REG_SERVER, REG_KINDS };
+static void *reg[REG_KINDS][MAX_REG];
 
-static void reg_add(void **table, void *p)
+static void reg_add(unsigned kind, void *p)
 {
 	for (unsigned i = 0; i < MAX_REG; i++)
-		if (table[i] == p)
+		if (reg[kind][i] == p)
 			return;
 	for (unsigned i = 0; i < MAX_REG; i++)
-		if (!table[i]) {
-			table[i] = p;
+		if (!reg[kind][i]) {
+			reg[kind][i] = p;
 			return;
 		}
 }
 
-static void reg_del(void **table, void *p)
+static void reg_del(unsigned kind, void *p)
 {
 	for (unsigned i = 0; i < MAX_REG; i++)
-		if (table[i] == p)
-			table[i] = NULL;
+		if (reg[kind][i] == p)
+			reg[kind][i] = NULL;
+}
+
+/* How ht_nats_teardown undoes each kind, in the order of the kinds:
+ * threads first, then the processes and buses they use, servers last. */
+static void undo_producer(void *obj)
+{
+	ht_nats_producer *p = obj;
+	atomic_store(&p->stop, true);
+	pthread_join(p->thread, NULL);
+}
+
+static void undo_consumer(void *obj)
+{
+	ht_nats_consumer_join(obj);
+}
+
+static void undo_uplink(void *obj)
+{
+	ht_nats_uplink_kill(obj);
+}
+
+static void undo_bus(void *obj)
+{
+	ht_nats_bus_cleanup(obj);
+}
+
+static void undo_server(void *obj)
+{
+	ht_nats_server_cleanup(obj);
 }
 
 int ht_nats_teardown(void **state)
 {
 	(void)state;
-	for (unsigned i = 0; i < MAX_REG; i++)
-		if (reg_producers[i]) {
-			atomic_store(&reg_producers[i]->stop, true);
-			pthread_join(reg_producers[i]->thread, NULL);
-			reg_producers[i] = NULL;
+	static void (*const undo[REG_KINDS])(void *) = {undo_producer, undo_consumer, undo_uplink,
+							  undo_bus, undo_server};
+	for (unsigned k = 0; k < REG_KINDS; k++)
+		for (unsigned i = 0; i < MAX_REG; i++) {
+			void *obj = reg[k][i];
+			reg[k][i] = NULL;
+			if (obj)
+				undo[k](obj);
 		}
-	for (unsigned i = 0; i < MAX_REG; i++)
-		if (reg_consumers[i])
-			ht_nats_consumer_join(reg_consumers[i]);
-	for (unsigned i = 0; i < MAX_REG; i++)
-		if (reg_uplinks[i])
-			ht_nats_uplink_kill(reg_uplinks[i]);
-	for (unsigned i = 0; i < MAX_REG; i++)
-		if (reg_buses[i])
-			ht_nats_bus_cleanup(reg_buses[i]);
-	for (unsigned i = 0; i < MAX_REG; i++)
-		if (reg_servers[i])
-			ht_nats_server_cleanup(reg_servers[i]);
 	return 0;
 }
 
@@ -149,7 +166,7 @@ void ht_nats_server_init(ht_nats_server *s, const char *name, bool js)
 	if (!mkdtemp(s->dir))
 		fail_msg("mkdtemp: %s", strerror(errno));
 	snprintf(s->log, sizeof s->log, "%s/server.log", s->dir);
-	reg_add((void **)reg_servers, s);
+	reg_add(REG_SERVER, s);
 }
 
 void ht_nats_cluster_init(ht_nats_server *s, unsigned n, const char *cluster_name)
@@ -254,7 +271,7 @@ void ht_nats_server_kill(ht_nats_server *s)
 
 void ht_nats_server_cleanup(ht_nats_server *s)
 {
-	reg_del((void **)reg_servers, s);
+	reg_del(REG_SERVER, s);
 	ht_nats_server_kill(s);
 	if (!s->dir[0])
 		return;
@@ -270,7 +287,7 @@ void ht_nats_bus_start(ht_nats_bus *b, const char *tag, const char *rings_ini)
 {
 	memset(b, 0, sizeof *b);
 	ht_daemon_init(&b->d, tag);
-	reg_add((void **)reg_buses, b);
+	reg_add(REG_BUS, b);
 	char text[1024];
 	if ((size_t)snprintf(text, sizeof text, "[bus]\nsize = 256M\n%s", rings_ini) >= sizeof text)
 		fail_msg("hermesd.conf of bus %s: the rings take over %zu bytes", tag, sizeof text);
@@ -282,7 +299,7 @@ void ht_nats_bus_start(ht_nats_bus *b, const char *tag, const char *rings_ini)
 
 void ht_nats_bus_cleanup(ht_nats_bus *b)
 {
-	reg_del((void **)reg_buses, b);
+	reg_del(REG_BUS, b);
 	if (b->bus)
 		hermes_bus_detach(b->bus);
 	b->bus = NULL;
@@ -323,7 +340,7 @@ void ht_nats_uplink_spawn(ht_nats_uplink *u)
 			      .prepare = uplink_env};
 	pid_t pid = ht_spawn(&spec);
 	u->pid = pid;
-	reg_add((void **)reg_uplinks, u);
+	reg_add(REG_UPLINK, u);
 }
 
 static bool directions_running(const hm_nats_state_header *h, pid_t pid)
@@ -375,7 +392,7 @@ void ht_nats_uplink_start(ht_nats_uplink *u, int deadline_ms)
 
 void ht_nats_uplink_stop(ht_nats_uplink *u)
 {
-	reg_del((void **)reg_uplinks, u);
+	reg_del(REG_UPLINK, u);
 	ht_proc_stop(&u->pid, 20000, "hermes-nats", u->log);
 }
 
@@ -386,17 +403,8 @@ void ht_nats_uplink_kill(ht_nats_uplink *u)
 
 uint64_t ht_nats_rss_anon(pid_t pid)
 {
-	char path[64], line[256];
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return 0;
-	uint64_t kb = 0;
-	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "RssAnon: %lu kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb * 1024;
+	long kb = ht_proc_status_kb(pid, "RssAnon:");
+	return kb > 0 ? (uint64_t)kb * 1024 : 0;
 }
 
 const hm_nats_state_header *ht_nats_state(const ht_nats_bus *b)
@@ -472,12 +480,12 @@ void ht_nats_producer_start(ht_nats_producer *p)
 	p->err = HERMES_OK;
 	if (pthread_create(&p->thread, NULL, produce, p) != 0)
 		fail_msg("pthread_create");
-	reg_add((void **)reg_producers, p);
+	reg_add(REG_PRODUCER, p);
 }
 
 void ht_nats_producer_join(ht_nats_producer *p)
 {
-	reg_del((void **)reg_producers, p);
+	reg_del(REG_PRODUCER, p);
 	pthread_join(p->thread, NULL);
 	if (p->err)
 		fail_msg("producer %u on %s: %s", p->k, p->ring, hermes_strerror(p->err));
@@ -556,12 +564,12 @@ void ht_nats_consumer_start(ht_nats_consumer *c, hermes_bus *bus, const char *ri
 		fail_msg("subscribe %s: %s", ring, hermes_strerror(err));
 	if (pthread_create(&c->thread, NULL, consume, c) != 0)
 		fail_msg("pthread_create");
-	reg_add((void **)reg_consumers, c);
+	reg_add(REG_CONSUMER, c);
 }
 
 void ht_nats_consumer_join(ht_nats_consumer *c)
 {
-	reg_del((void **)reg_consumers, c);
+	reg_del(REG_CONSUMER, c);
 	atomic_store(&c->stop, true);
 	pthread_join(c->thread, NULL);
 	hermes_sub_close(c->sub);
@@ -684,8 +692,19 @@ void ht_nats_pair_expect_exact(ht_nats_pair *p, uint64_t n)
 	assert_int_equal(atomic_load(&p->cb.total), 2 * n);
 }
 
+void ht_nats_pair_states(ht_nats_pair *p)
+{
+	p->ha = ht_nats_state(&p->a);
+	p->hb = ht_nats_state(&p->b);
+}
+
 void ht_nats_pair_stop(ht_nats_pair *p)
 {
+	if (p->ha)
+		hm_nats_state_unmap(p->ha);
+	if (p->hb)
+		hm_nats_state_unmap(p->hb);
+	p->ha = p->hb = NULL;
 	ht_nats_uplink_stop(&p->ua);
 	ht_nats_uplink_stop(&p->ub);
 	ht_nats_bus_cleanup(&p->a);

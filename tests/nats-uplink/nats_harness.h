@@ -184,6 +184,7 @@ typedef struct ht_nats_pair {
 	ht_nats_uplink ua, ub;
 	ht_nats_consumer ca, cb;
 	ht_nats_producer pa, pb;
+	const hm_nats_state_header *ha, *hb; /* the uplinks' state files, once mapped */
 } ht_nats_pair;
 
 /* Server s (initialised by ht_nats_server_init, credentials set if any)
@@ -196,6 +197,9 @@ void ht_nats_pair_buses(ht_nats_pair *p, const char *tag, const char *rings_ini)
 /* Uplinks ua (arguments args_a) and ub (args_b) started, ub first so that
  * the receiving side is subscribed before the sending side sends; each
  * waits deadline_ms until every configured direction runs. */
+/* ha and hb: the state files of both uplinks (ht_nats_state), unmapped by
+ * ht_nats_pair_stop. */
+void ht_nats_pair_states(ht_nats_pair *p);
 void ht_nats_pair_uplinks(ht_nats_pair *p, const char *const *args_a, const char *const *args_b,
 		      int deadline_ms);
 

@@ -19,6 +19,7 @@
 typedef struct cluster_run {
 	ht_nats_server n[3];
 	ht_nats_pair p;
+	const hm_nats_ring_state *ra, *rb; /* ring c in the uplinks' state files */
 } cluster_run;
 
 static void urls(const ht_nats_server *n, unsigned first, char *buf, size_t len)
@@ -29,8 +30,12 @@ static void urls(const ht_nats_server *n, unsigned first, char *buf, size_t len)
 				       n[(first + i) % 3].port);
 }
 
+/* r (a static object, cleared here) runs the flow: the three nodes, both
+ * buses, their uplinks and the traffic, one node killed and restarted in
+ * the middle; returns when the producers are done. */
 static void run_flow(cluster_run *r, const char *mode, uint64_t n)
 {
+	memset(r, 0, sizeof *r);
 	bool js = !strcmp(mode, "jetstream");
 	static const char *names[] = {"n1", "n2", "n3"};
 	for (unsigned i = 0; i < 3; i++)
@@ -70,6 +75,9 @@ static void run_flow(cluster_run *r, const char *mode, uint64_t n)
 	       mode, n / 3, (double)(ht_now_ns() - killed_at) / 1e9);
 	ht_nats_producer_join(&r->p.pa);
 	ht_nats_producer_join(&r->p.pb);
+	ht_nats_pair_states(&r->p);
+	r->ra = ht_nats_ring_state(r->p.ha, "c");
+	r->rb = ht_nats_ring_state(r->p.hb, "c");
 }
 
 static void finish(cluster_run *r)
@@ -84,13 +92,11 @@ static void test_jetstream_survives_a_node_failure_exactly(void **state)
 	(void)state;
 	uint64_t n = ht_scaled(40000);
 	static cluster_run r;
-	memset(&r, 0, sizeof r);
 	run_flow(&r, "jetstream", n);
 	bool all = ht_nats_pair_wait_crossed(&r.p, n, 180000);
 	ht_nats_consumer_join(&r.p.ca);
 	ht_nats_consumer_join(&r.p.cb);
-	const hm_nats_state_header *ha = ht_nats_state(&r.p.a), *hb = ht_nats_state(&r.p.b);
-	const hm_nats_ring_state *ra = ht_nats_ring_state(ha, "c"), *rb = ht_nats_ring_state(hb, "c");
+	const hm_nats_ring_state *ra = r.ra, *rb = r.rb;
 	printf("# jetstream: bus A got %" PRIu64 "/%" PRIu64 " of B's, bus B got %" PRIu64 "/%" PRIu64
 	       " of A's; missing %" PRIu64 "+%" PRIu64 ", bad %" PRIu64 "+%" PRIu64
 	       "; A reconnects %" PRIu64 ", retried batches %" PRIu64 "+%" PRIu64
@@ -98,13 +104,11 @@ static void test_jetstream_survives_a_node_failure_exactly(void **state)
 	       (uint64_t)atomic_load(&r.p.ca.received[1]), n, (uint64_t)atomic_load(&r.p.cb.received[0]), n,
 	       (uint64_t)atomic_load(&r.p.ca.missing[1]), (uint64_t)atomic_load(&r.p.cb.missing[0]),
 	       (uint64_t)atomic_load(&r.p.ca.bad), (uint64_t)atomic_load(&r.p.cb.bad),
-	       HT_NATS_LD(ha->reconnects), HT_NATS_LD(ra->out.retries), HT_NATS_LD(rb->out.retries),
+	       HT_NATS_LD(r.p.ha->reconnects), HT_NATS_LD(ra->out.retries), HT_NATS_LD(rb->out.retries),
 	       HT_NATS_LD(ra->out.duplicates), HT_NATS_LD(rb->out.duplicates), HT_NATS_LD(ra->in.consumer_resets),
 	       HT_NATS_LD(rb->in.consumer_resets));
 	ht_nats_pair_expect_exact(&r.p, n);
 	assert_true(all);
-	hm_nats_state_unmap(ha);
-	hm_nats_state_unmap(hb);
 	finish(&r);
 }
 
@@ -113,10 +117,8 @@ static void test_core_counts_every_loss_of_a_node_failure(void **state)
 	(void)state;
 	uint64_t n = ht_scaled(40000);
 	static cluster_run r;
-	memset(&r, 0, sizeof r);
 	run_flow(&r, "core", n);
-	const hm_nats_state_header *ha = ht_nats_state(&r.p.a), *hb = ht_nats_state(&r.p.b);
-	const hm_nats_ring_state *ra = ht_nats_ring_state(ha, "c"), *rb = ht_nats_ring_state(hb, "c");
+	const hm_nats_ring_state *ra = r.ra, *rb = r.rb;
 	/* Everything sent is either here or counted as lost (a loss at the very
 	 * start, before the cluster carried B's interest to A's node, shows as
 	 * the first counter seen). */
@@ -146,8 +148,6 @@ static void test_core_counts_every_loss_of_a_node_failure(void **state)
 	assert_int_equal(miss_b, HT_NATS_LD(rb->in.lost));
 	assert_int_equal(atomic_load(&r.p.ca.received[1]) + miss_a + lead_a, n);
 	assert_int_equal(atomic_load(&r.p.cb.received[0]) + miss_b + lead_b, n);
-	hm_nats_state_unmap(ha);
-	hm_nats_state_unmap(hb);
 	finish(&r);
 }
 

@@ -71,9 +71,9 @@ static void test_outage_keeps_memory_bounded_and_policies_visible(void **state)
 	ht_nats_producer_start(&pblk);
 	ht_nats_producer_start(&pdrp);
 
-	const hm_nats_state_header *ha = ht_nats_state(&p.a), *hb = ht_nats_state(&p.b);
-	const hm_nats_ring_state *rblk = ht_nats_ring_state(ha, "blk"), *rdrp = ht_nats_ring_state(ha, "drp");
-	const hm_nats_ring_state *bblk = ht_nats_ring_state(hb, "blk"), *bdrp = ht_nats_ring_state(hb, "drp");
+	ht_nats_pair_states(&p);
+	const hm_nats_ring_state *rblk = ht_nats_ring_state(p.ha, "blk"), *rdrp = ht_nats_ring_state(p.ha, "drp");
+	const hm_nats_ring_state *bblk = ht_nats_ring_state(p.hb, "blk"), *bdrp = ht_nats_ring_state(p.hb, "drp");
 
 	ht_nats_progress flowing[2] = {{&cblk, 0, 10000, NULL}, {&cdrp, 1, 10000, NULL}};
 	assert_true(ht_nats_wait_until(ht_nats_reached, &flowing[0], 60000));
@@ -91,7 +91,7 @@ static void test_outage_keeps_memory_bounded_and_policies_visible(void **state)
 		if (rss > rss_max)
 			rss_max = rss;
 		samples++;
-		saw_down |= HT_NATS_LD(ha->conn_state) != HM_NATS_CONN_CONNECTED;
+		saw_down |= HT_NATS_LD(p.ha->conn_state) != HM_NATS_CONN_CONNECTED;
 		saw_blocked |= HT_NATS_LD(rblk->out.state) == HM_NATS_W_BLOCKED;
 		saw_dropping |= HT_NATS_LD(rdrp->out.state) == HM_NATS_W_DROPPING;
 		nap_ms(250);
@@ -128,7 +128,7 @@ static void test_outage_keeps_memory_bounded_and_policies_visible(void **state)
 	ht_nats_uplink_wait_running(&p.ub, 30000);
 	printf("# server restarted: both uplinks running again %.2f s later (reconnects A %" PRIu64
 	       ", B %" PRIu64 ")\n",
-	       (double)(ht_now_ns() - back) / 1e9, HT_NATS_LD(ha->reconnects), HT_NATS_LD(hb->reconnects));
+	       (double)(ht_now_ns() - back) / 1e9, HT_NATS_LD(p.ha->reconnects), HT_NATS_LD(p.hb->reconnects));
 	ht_nats_progress more[2] = {{&cblk, 0, atomic_load(&cblk.received[0]) + 10000, NULL},
 			    {&cdrp, 1, atomic_load(&cdrp.received[1]) + 10000, NULL}};
 	assert_true(ht_nats_wait_until(ht_nats_reached, &more[0], 120000));
@@ -163,8 +163,6 @@ static void test_outage_keeps_memory_bounded_and_policies_visible(void **state)
 	assert_int_equal(miss, HT_NATS_LD(bdrp->in.lost));
 	assert_true(HT_NATS_LD(bdrp->in.lost) >= HT_NATS_LD(rdrp->out.dropped));
 	assert_int_equal(atomic_load(&cdrp.received[1]) + miss + lead, ndrp);
-	hm_nats_state_unmap(ha);
-	hm_nats_state_unmap(hb);
 
 	ht_nats_pair_stop(&p);
 }

@@ -35,8 +35,8 @@ static void test_million_messages_cross_in_order(void **state)
 	double secs = (double)(ht_now_ns() - t0) / 1e9;
 	ht_nats_consumer_join(&p.cb);
 
-	const hm_nats_state_header *ha = ht_nats_state(&p.a), *hb = ht_nats_state(&p.b);
-	const hm_nats_ring_state *ra = ht_nats_ring_state(ha, "x"), *rb = ht_nats_ring_state(hb, "x");
+	ht_nats_pair_states(&p);
+	const hm_nats_ring_state *ra = ht_nats_ring_state(p.ha, "x"), *rb = ht_nats_ring_state(p.hb, "x");
 	printf("# %" PRIu64 " messages bus A -> NATS -> bus B in %.2f s (%.0f msg/s); received %" PRIu64
 	       ", missing %" PRIu64 ", out of order/duplicated/corrupt %" PRIu64
 	       "; uplink A sent %" PRIu64 ", uplink B committed %" PRIu64 ", lost %" PRIu64 "\n",
@@ -51,8 +51,6 @@ static void test_million_messages_cross_in_order(void **state)
 	assert_int_equal(HT_NATS_LD(ra->out.msgs), n);
 	assert_int_equal(HT_NATS_LD(rb->in.msgs), n);
 	assert_int_equal(HT_NATS_LD(rb->in.lost), 0);
-	hm_nats_state_unmap(ha);
-	hm_nats_state_unmap(hb);
 
 	ht_nats_pair_stop(&p);
 }
@@ -81,8 +79,8 @@ static void both_ways(const char *mode, uint64_t n)
 	ht_nats_consumer_join(&p.ca);
 	ht_nats_consumer_join(&p.cb);
 
-	const hm_nats_state_header *ha = ht_nats_state(&p.a), *hb = ht_nats_state(&p.b);
-	const hm_nats_ring_state *ra = ht_nats_ring_state(ha, "x"), *rb = ht_nats_ring_state(hb, "x");
+	ht_nats_pair_states(&p);
+	const hm_nats_ring_state *ra = ht_nats_ring_state(p.ha, "x"), *rb = ht_nats_ring_state(p.hb, "x");
 	printf("# %s both ways, %" PRIu64 " each, %.2f s: bus A holds %" PRIu64 " (own %" PRIu64
 	       ", from B %" PRIu64 "), bus B holds %" PRIu64 " (own %" PRIu64 ", from A %" PRIu64
 	       "); loop skips A %" PRIu64 " B %" PRIu64 ", own-origin skips A %" PRIu64 " B %" PRIu64
@@ -109,8 +107,6 @@ static void both_ways(const char *mode, uint64_t n)
 		assert_int_equal(HT_NATS_LD(ra->in.own_skipped), n);
 		assert_int_equal(HT_NATS_LD(rb->in.own_skipped), n);
 	}
-	hm_nats_state_unmap(ha);
-	hm_nats_state_unmap(hb);
 
 	ht_nats_pair_stop(&p);
 }

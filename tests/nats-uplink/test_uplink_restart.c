@@ -49,8 +49,8 @@ static void test_jetstream_uplinks_killed_mid_flow_lose_and_repeat_nothing(void 
 	ht_nats_consumer_join(&p.ca);
 	ht_nats_consumer_join(&p.cb);
 
-	const hm_nats_state_header *ha = ht_nats_state(&p.a), *hb = ht_nats_state(&p.b);
-	const hm_nats_ring_state *ra = ht_nats_ring_state(ha, "z"), *rb = ht_nats_ring_state(hb, "z");
+	ht_nats_pair_states(&p);
+	const hm_nats_ring_state *ra = ht_nats_ring_state(p.ha, "z"), *rb = ht_nats_ring_state(p.hb, "z");
 	printf("# %u SIGKILLs; bus A got %" PRIu64 " of B's (missing %" PRIu64 "), bus B got %" PRIu64
 	       " of A's (missing %" PRIu64 "), bad %" PRIu64 "/%" PRIu64 "\n",
 	       kills, (uint64_t)atomic_load(&p.ca.received[1]), (uint64_t)atomic_load(&p.ca.missing[1]),
@@ -58,17 +58,15 @@ static void test_jetstream_uplinks_killed_mid_flow_lose_and_repeat_nothing(void 
 	       (uint64_t)atomic_load(&p.ca.bad), (uint64_t)atomic_load(&p.cb.bad));
 	printf("# uplink A: runs %" PRIu64 ", resent and de-duplicated by the stream %" PRIu64
 	       ", unfinished commits resolved %" PRIu64 ", consumers made %" PRIu64 "\n",
-	       HT_NATS_LD(ha->runs), HT_NATS_LD(ra->out.duplicates), HT_NATS_LD(ra->in.resolved),
+	       HT_NATS_LD(p.ha->runs), HT_NATS_LD(ra->out.duplicates), HT_NATS_LD(ra->in.resolved),
 	       HT_NATS_LD(ra->in.consumer_resets));
 	printf("# uplink B: runs %" PRIu64 ", resent and de-duplicated by the stream %" PRIu64
 	       ", unfinished commits resolved %" PRIu64 ", consumers made %" PRIu64 "\n",
-	       HT_NATS_LD(hb->runs), HT_NATS_LD(rb->out.duplicates), HT_NATS_LD(rb->in.resolved),
+	       HT_NATS_LD(p.hb->runs), HT_NATS_LD(rb->out.duplicates), HT_NATS_LD(rb->in.resolved),
 	       HT_NATS_LD(rb->in.consumer_resets));
 	ht_nats_pair_expect_exact(&p, n);
 	assert_true(all);
 	assert_false(more);
-	hm_nats_state_unmap(ha);
-	hm_nats_state_unmap(hb);
 
 	ht_nats_pair_stop(&p);
 }
