@@ -1,10 +1,10 @@
 /* A bridge connection in a wait set: one thread sleeps on a local ring and on
  * a hermes_net connection (hermes_net_fd) at once, and is woken by whichever
  * has something, through the real hermes-bridge on loopback. */
-#include <pthread.h>
 #include <sched.h>
 #include <string.h>
 
+#include "tests/support/threads.h"
 #include "tests/tcp-bridge/bridge_support.h"
 
 #include "shm/ring.h"
@@ -22,21 +22,17 @@ static int setup(void **state)
 	return ht_br_fixture(&bus, "brws", rings, &br, NULL);
 }
 
-typedef struct waiter {
+/* One wait on the set and what it found, for ht_timed_start. */
+typedef struct waited {
 	hermes_waitset *ws;
-	hermes_err result;
 	unsigned n;
 	hermes_ready ready[4];
-	uint64_t elapsed_ns;
-} waiter;
+} waited;
 
-static void *wait_thread(void *arg)
+static hermes_err wait_set(void *ctx)
 {
-	waiter *w = arg;
-	uint64_t t0 = ht_now_ns();
-	w->result = hermes_waitset_wait(w->ws, w->ready, 4, &w->n, LONG_NS);
-	w->elapsed_ns = ht_now_ns() - t0;
-	return NULL;
+	waited *w = ctx;
+	return hermes_waitset_wait(w->ws, w->ready, 4, &w->n, LONG_NS);
 }
 
 /* The set's helper thread has announced itself on the local ring: the
@@ -94,17 +90,15 @@ static void test_bridge_connection_and_ring_in_one_wait_set(void **state)
 
 	for (int round = 0; round < 6; round++) {
 		bool remote = round % 2 == 0;
-		waiter w = {.ws = ws};
-		pthread_t t;
-		assert_int_equal(pthread_create(&t, NULL, wait_thread, &w), 0);
+		waited w = {.ws = ws};
+		ht_timed t;
+		ht_timed_start(&t, wait_set, &w);
 		await_announced(sub);
 		if (remote) /* reaches the waiter through the bridge and TCP */
 			assert_int_equal(hermes_pub_send(remote_pub, "far", 3, NULL), HERMES_OK);
 		else
 			assert_int_equal(hermes_pub_send(local_pub, "near", 4, NULL), HERMES_OK);
-		pthread_join(t, NULL);
-		assert_int_equal(w.result, HERMES_OK);
-		assert_true(w.elapsed_ns < SOON_NS);
+		ht_timed_expect(&t, HERMES_OK, SOON_NS);
 		assert_int_equal(w.n, 1);
 		if (remote) {
 			assert_ptr_equal(w.ready[0].user, &net_tag);
