@@ -217,18 +217,48 @@ static void t_tp(target *t, const char *what, const tp_result *num, const tp_res
 		num && den);
 }
 
-/* Targets 1: busy-spin ping-pong, against the bare ring and iceoryx. */
-static unsigned targets_spin(const results *res, uint32_t size, target *t, unsigned n)
+/* The latency targets: num's percentile k at most limit times den's (each
+ * side a transport and its wait). Group 1: busy-spin ping-pong against the
+ * bare ring and iceoryx; group 3: blocking waits against a bare futex ring
+ * and a Unix socket. */
+static const struct lat_target {
+	const char *group, *what;
+	const char *num, *num_wait, *den, *den_wait;
+	int k;
+	double limit;
+	bool strict;
+	const char *den_missing; /* why, when den was not measured (NULL: n/a) */
+} lat_targets[] = {
+	{"1", "shm busy-spin RTT p50 <= 1.1x bare ring p50", "hermes", "spin", "bare-ring", "spin",
+	 P50, 1.1, false, NULL},
+	{"1", "shm busy-spin RTT p99 <= 2x bare ring p99", "hermes", "spin", "bare-ring", "spin", P99,
+	 2.0, false, NULL},
+	{"1", "shm busy-spin RTT p50 <= 1/5 of iceoryx p50 (busy-poll)", "hermes", "spin", "iceoryx",
+	 "spin", P50, 0.2, false, "iceoryx not measured"},
+	{"3", "futex-blocking wait RTT p50 <= 1.2x bare futex ring p50", "hermes", "block",
+	 "bare-ring", "block", P50, 1.2, false, NULL},
+	{"3", "futex-blocking wait RTT p50 below a Unix socket's p50", "hermes", "block", "unix",
+	 "block", P50, 1.0, true, NULL},
+	{"3", "spin-then-block (HERMES_WAIT_BLOCK) RTT p50 <= 1.5x busy-spin p50", "hermes", "block",
+	 "hermes", "spin", P50, 1.5, false, NULL},
+};
+
+/* The latency targets of one group, appended at t[n]; the new n. */
+static unsigned targets_lat(const results *res, uint32_t size, const char *group, target *t,
+			    unsigned n)
 {
-	const lat_result *hs = lat_ok(res, "hermes", "spin", size);
-	const lat_result *bs = lat_ok(res, "bare-ring", "spin", size);
-	const lat_result *is = lat_ok(res, "iceoryx", "spin", size);
-	t_lat(&t[n++], "1", "shm busy-spin RTT p50 <= 1.1x bare ring p50", hs, bs, P50, 1.1);
-	t_lat(&t[n++], "1", "shm busy-spin RTT p99 <= 2x bare ring p99", hs, bs, P99, 2.0);
-	t_lat(&t[n++], "1", "shm busy-spin RTT p50 <= 1/5 of iceoryx p50 (busy-poll)", hs, is, P50,
-	      0.2);
-	if (!is)
-		snprintf(t[n - 1].why, sizeof t[n - 1].why, "iceoryx not measured");
+	for (size_t i = 0; i < sizeof lat_targets / sizeof lat_targets[0]; i++) {
+		const struct lat_target *g = &lat_targets[i];
+		if (strcmp(g->group, group))
+			continue;
+		const lat_result *den = lat_ok(res, g->den, g->den_wait, size);
+		t_lat(&t[n], g->group, g->what, lat_ok(res, g->num, g->num_wait, size), den, g->k,
+		      g->limit);
+		t[n].strict = g->strict;
+		if (!den && g->den_missing)
+			snprintf(t[n].why, sizeof t[n].why, "%s", g->den_missing);
+		n++;
+	}
 	return n;
 }
 
@@ -255,22 +285,6 @@ static unsigned targets_throughput(const results *res, uint32_t size, target *t,
 		if (!z1)
 			snprintf(t[n - 1].why, sizeof t[n - 1].why, "ZeroMQ not measured");
 	}
-	return n;
-}
-
-/* Targets 3: blocking waits, against a bare futex ring and a Unix socket. */
-static unsigned targets_blocking(const results *res, uint32_t size, target *t, unsigned n)
-{
-	const lat_result *hs = lat_ok(res, "hermes", "spin", size);
-	const lat_result *hb = lat_ok(res, "hermes", "block", size);
-	const lat_result *bb = lat_ok(res, "bare-ring", "block", size);
-	const lat_result *ux = lat_ok(res, "unix", "block", size);
-	t_lat(&t[n++], "3", "futex-blocking wait RTT p50 <= 1.2x bare futex ring p50", hb, bb, P50,
-	      1.2);
-	t_lat(&t[n++], "3", "futex-blocking wait RTT p50 below a Unix socket's p50", hb, ux, P50, 1.0);
-	t[n - 1].strict = true;
-	t_lat(&t[n++], "3", "spin-then-block (HERMES_WAIT_BLOCK) RTT p50 <= 1.5x busy-spin p50", hb,
-	      hs, P50, 1.5);
 	return n;
 }
 
@@ -356,9 +370,9 @@ static unsigned build_targets(const results *res, target *t)
 {
 	uint32_t size = res->nlat ? res->lat[0].size : (res->ntp ? res->tp[0].size : 64);
 	unsigned n = 0;
-	n = targets_spin(res, size, t, n);
+	n = targets_lat(res, size, "1", t, n);
 	n = targets_throughput(res, size, t, n);
-	n = targets_blocking(res, size, t, n);
+	n = targets_lat(res, size, "3", t, n);
 	n = targets_bridge(res, size, t, n);
 	return targets_codec(res, t, n);
 }
