@@ -51,6 +51,30 @@ ht_ring *ht_ring_make_sub(uint64_t cap, uint32_t max_msg, hermes_policy policy, 
 	return f;
 }
 
+static int ring_setup(void **state, hermes_policy policy)
+{
+	ht_ring *f = ht_ring_make(4096, 200, policy, false);
+	ht_ring_sub(f, &f->sub, HERMES_START_LATEST, 0);
+	*state = f;
+	return 0;
+}
+
+int ht_ring_setup_block(void **state)
+{
+	return ring_setup(state, HERMES_POLICY_BLOCK);
+}
+
+int ht_ring_setup_overwrite(void **state)
+{
+	return ring_setup(state, HERMES_POLICY_OVERWRITE);
+}
+
+int ht_ring_teardown(void **state)
+{
+	ht_ring_free(*state);
+	return 0;
+}
+
 int ht_ring_pub(ht_ring *f, hermes_pub *pub, uint64_t owner)
 {
 	int ps = hm_ring_take_prod_slot(&f->ring, owner, owner);
@@ -80,6 +104,12 @@ uint64_t ht_publish(hermes_pub *p, uint32_t len, uint64_t tag)
 	uint64_t seq = c.seq_;
 	assert_int_equal(hermes_pub_commit(p, &c), HERMES_OK);
 	return seq;
+}
+
+void ht_publish_range(hermes_pub *p, uint32_t len, uint64_t from, uint64_t to)
+{
+	for (uint64_t tag = from; tag < to; tag++)
+		ht_publish(p, len, tag);
 }
 
 void ht_poll_seq(hermes_sub *sub, hermes_msg *m, uint64_t seq)
@@ -112,17 +142,22 @@ int ht_dead_claim_repaired(ht_ring *f, hermes_sub *sub, uint32_t len, uint32_t p
 	return slot;
 }
 
-void ht_hand_claim(ht_ring *f, int index, uint32_t n, uint64_t bytes, bool won)
+void ht_hand_intent(ht_ring *f, int index, uint32_t n, uint64_t bytes, uint64_t pos, uint64_t seq)
 {
 	hm_prod_slot *s = &f->ring.prods[index];
-	uint64_t pos, seq;
-	unsigned tag;
-	hm_ring_tail_tagged(&f->ring, &pos, &seq, &tag);
 	hm_store_relaxed_u32(&s->intent_count, n);
 	hm_store_relaxed_u32(&s->intent_bytes, (uint32_t)bytes);
 	hm_store_relaxed_u64(&s->intent_pos, pos);
 	hm_store_relaxed_u64(&s->intent_seq, seq);
 	hm_store_relaxed_u32(&s->active, 1);
+}
+
+void ht_hand_claim(ht_ring *f, int index, uint32_t n, uint64_t bytes, bool won)
+{
+	uint64_t pos, seq;
+	unsigned tag;
+	hm_ring_tail_tagged(&f->ring, &pos, &seq, &tag);
+	ht_hand_intent(f, index, n, bytes, pos, seq);
 	if (!won)
 		return;
 	/* As claim_region: end an exclusive producer's lease (the fixture's

@@ -24,9 +24,8 @@ typedef ht_ring fixture;
 static void test_wraparound_every_size_is_byte_exact(void **state)
 {
 	(void)state;
-	fixture *f = make_ring(64 * 1024, 8192 - 16, HERMES_POLICY_BLOCK);
 	hermes_sub sub;
-	open_sub(f, &sub, HERMES_START_LATEST, 0);
+	fixture *f = ht_ring_make_sub(64 * 1024, 8192 - 16, HERMES_POLICY_BLOCK, &sub);
 	uint64_t expect = 0;
 	for (uint32_t len = 1; len <= f->ring.max_msg; len++) {
 		uint64_t seq = publish(&f->pub, len, len);
@@ -50,10 +49,8 @@ static void test_wraparound_every_size_is_byte_exact(void **state)
 
 static void test_full_block_ring_reports_would_block_then_recovers(void **state)
 {
-	(void)state;
-	fixture *f = make_ring(4096, 200, HERMES_POLICY_BLOCK);
-	hermes_sub sub;
-	open_sub(f, &sub, HERMES_START_LATEST, 0);
+	fixture *f = *state;
+	hermes_sub *sub = &f->sub;
 	unsigned sent = 0;
 	hermes_claim c;
 	for (;;) {
@@ -78,37 +75,33 @@ static void test_full_block_ring_reports_would_block_then_recovers(void **state)
 
 	/* Consuming without releasing frees nothing... */
 	hermes_msg m;
-	assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_OK);
+	assert_int_equal(hermes_sub_poll(sub, &m), HERMES_OK);
 	check(m.data, 100, 0);
 	assert_int_equal(hermes_pub_claim(&f->pub, 100, &c), HERMES_EAGAIN);
 	/* ...releasing does. */
-	assert_int_equal(hermes_sub_release(&sub), HERMES_OK);
+	assert_int_equal(hermes_sub_release(sub), HERMES_OK);
 	assert_int_equal(hermes_pub_claim(&f->pub, 100, &c), HERMES_OK);
 	fill(c.data, 100, sent);
 	assert_int_equal(hermes_pub_commit(&f->pub, &c), HERMES_OK);
 	for (unsigned i = 1; i <= sent; i++) {
-		ht_poll_seq(&sub, &m, i);
+		ht_poll_seq(sub, &m, i);
 		check(m.data, 100, i);
 	}
-	assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_EAGAIN);
-	free_ring(f);
+	assert_int_equal(hermes_sub_poll(sub, &m), HERMES_EAGAIN);
 }
 
 static void test_block_ring_without_subscribers_never_blocks(void **state)
 {
 	(void)state;
 	fixture *f = make_ring(4096, 200, HERMES_POLICY_BLOCK);
-	for (unsigned i = 0; i < 1000; i++)
-		publish(&f->pub, 100, i);
+	ht_publish_range(&f->pub, 100, 0, 1000);
 	free_ring(f);
 }
 
 static void test_overwrite_lapped_subscriber_gets_exact_lost_count(void **state)
 {
-	(void)state;
-	fixture *f = make_ring(4096, 200, HERMES_POLICY_OVERWRITE);
-	hermes_sub sub;
-	open_sub(f, &sub, HERMES_START_LATEST, 0);
+	fixture *f = *state;
+	hermes_sub *sub = &f->sub;
 	const unsigned total = 1000; /* about 25 laps of 104-byte payloads */
 	for (unsigned i = 0; i < total; i++) {
 		hermes_claim c;
@@ -117,7 +110,7 @@ static void test_overwrite_lapped_subscriber_gets_exact_lost_count(void **state)
 		assert_int_equal(hermes_pub_commit(&f->pub, &c), HERMES_OK);
 	}
 	hermes_msg m;
-	assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_ELOST);
+	assert_int_equal(hermes_sub_poll(sub, &m), HERMES_ELOST);
 	uint64_t lost = m.lost;
 	assert_true(lost > 0);
 	/* The next message is the oldest still in the ring: exactly the first
@@ -126,40 +119,34 @@ static void test_overwrite_lapped_subscriber_gets_exact_lost_count(void **state)
 	hm_ring_earliest(&f->ring, &earliest_pos, &earliest_seq);
 	assert_int_equal(earliest_seq, lost);
 	uint64_t got = 0;
-	while (hermes_sub_poll(&sub, &m) == HERMES_OK) {
+	while (hermes_sub_poll(sub, &m) == HERMES_OK) {
 		assert_int_equal(m.seq, lost + got);
 		check(m.data, 100, m.seq);
 		got++;
 	}
-	assert_int_equal(hermes_sub_release(&sub), HERMES_OK);
+	assert_int_equal(hermes_sub_release(sub), HERMES_OK);
 	assert_int_equal(lost + got, total);
 	assert_true(got * hm_data_bytes(100) <= f->ring.cap);
-	assert_int_equal(hm_load_relaxed_u64(&sub.slot->lost), lost);
-	free_ring(f);
+	assert_int_equal(hm_load_relaxed_u64(&sub->slot->lost), lost);
 }
 
 static void test_overwrite_recv_detects_overwrite_during_read(void **state)
 {
-	(void)state;
-	fixture *f = make_ring(4096, 200, HERMES_POLICY_OVERWRITE);
-	hermes_sub sub;
-	open_sub(f, &sub, HERMES_START_LATEST, 0);
+	fixture *f = *state;
+	hermes_sub *sub = &f->sub;
 	publish(&f->pub, 100, 0);
 	hermes_msg m;
-	assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_OK);
+	assert_int_equal(hermes_sub_poll(sub, &m), HERMES_OK);
 	/* While the reader holds the pointer, the producer laps it. */
-	for (unsigned i = 1; i < 100; i++)
-		publish(&f->pub, 100, i);
-	assert_int_equal(hermes_sub_release(&sub), HERMES_ELOST);
-	free_ring(f);
+	ht_publish_range(&f->pub, 100, 1, 100);
+	assert_int_equal(hermes_sub_release(sub), HERMES_ELOST);
 }
 
 static void test_late_subscribers_start_where_asked(void **state)
 {
 	(void)state;
 	fixture *f = make_ring(64 * 1024, 1024, HERMES_POLICY_BLOCK);
-	for (unsigned i = 0; i < 100; i++)
-		publish(&f->pub, 40, i);
+	ht_publish_range(&f->pub, 40, 0, 100);
 	hermes_sub early, late, at42, future;
 	open_sub(f, &early, HERMES_START_EARLIEST, 0);
 	open_sub(f, &late, HERMES_START_LATEST, 0);
@@ -176,8 +163,7 @@ static void test_late_subscribers_start_where_asked(void **state)
 		ht_poll_seq(&at42, &m, i);
 	}
 	assert_int_equal(hermes_sub_poll(&at42, &m), HERMES_EAGAIN);
-	for (unsigned i = 100; i < 200; i++)
-		publish(&f->pub, 40, i);
+	ht_publish_range(&f->pub, 40, 100, 200);
 	ht_poll_seq(&late, &m, 100);
 	check(m.data, 40, 100);
 	ht_poll_seq(&future, &m, 150);
@@ -189,8 +175,7 @@ static void test_start_before_retained_reports_loss_then_earliest(void **state)
 {
 	(void)state;
 	fixture *f = make_ring(4096, 200, HERMES_POLICY_OVERWRITE);
-	for (unsigned i = 0; i < 500; i++)
-		publish(&f->pub, 100, i);
+	ht_publish_range(&f->pub, 100, 0, 500);
 	uint64_t epos, eseq;
 	hm_ring_earliest(&f->ring, &epos, &eseq);
 	assert_true(eseq > 10);
@@ -212,9 +197,8 @@ static void test_start_before_retained_reports_loss_then_earliest(void **state)
 static void test_batch_is_invisible_until_commit_then_whole(void **state)
 {
 	(void)state;
-	fixture *f = make_ring(64 * 1024, 1024, HERMES_POLICY_BLOCK);
 	hermes_sub sub;
-	open_sub(f, &sub, HERMES_START_LATEST, 0);
+	fixture *f = ht_ring_make_sub(64 * 1024, 1024, HERMES_POLICY_BLOCK, &sub);
 	for (uint32_t n = 1; n <= 200; n += 13) {
 		uint32_t lens[200];
 		void *ptrs[200];
@@ -247,8 +231,7 @@ static void test_batch_is_invisible_until_commit_then_whole(void **state)
  * while a claim is open, then committed or abandoned, then a later lap. */
 static void test_ready_at_tells_claimed_committed_abandoned_and_lapped(void **state)
 {
-	(void)state;
-	fixture *f = make_ring(4096, 200, HERMES_POLICY_OVERWRITE);
+	fixture *f = *state;
 	hm_slot *slot0 = &f->ring.slots[0];
 	assert_false(hm_ring_ready_at(&f->ring, 0));
 	hermes_claim c;
@@ -264,20 +247,16 @@ static void test_ready_at_tells_claimed_committed_abandoned_and_lapped(void **st
 	assert_true(hm_ring_ready_at(&f->ring, 1));
 	assert_false(hm_ring_ready_at(&f->ring, 2));
 	/* A word of a later lap in the slot of seq 0: seq 0 is gone. */
-	for (uint64_t i = 2; i <= f->ring.nslots; i++)
-		publish(&f->pub, 8, (uint32_t)i);
+	ht_publish_range(&f->pub, 8, 2, f->ring.nslots + 1);
 	assert_int_equal(hm_slot_look_at(slot0, 0), HM_AT_LAPPED);
 	assert_true(hm_ring_ready_at(&f->ring, 0));
 	assert_int_equal(hm_slot_look_at(slot0, f->ring.nslots), HM_AT_COMMITTED);
-	free_ring(f);
 }
 
 static void test_abort_leaves_a_reported_gap(void **state)
 {
-	(void)state;
-	fixture *f = make_ring(4096, 200, HERMES_POLICY_BLOCK);
-	hermes_sub sub;
-	open_sub(f, &sub, HERMES_START_LATEST, 0);
+	fixture *f = *state;
+	hermes_sub *sub = &f->sub;
 	hermes_claim c;
 	assert_int_equal(hermes_pub_claim(&f->pub, 50, &c), HERMES_OK);
 	/* Only one outstanding claim per publisher. */
@@ -287,47 +266,39 @@ static void test_abort_leaves_a_reported_gap(void **state)
 	assert_int_equal(hermes_pub_commit(&f->pub, &c), HERMES_EINVAL);
 	publish(&f->pub, 10, 1);
 	hermes_msg m;
-	ht_poll_seq(&sub, &m, 1);
+	ht_poll_seq(sub, &m, 1);
 	assert_int_equal(m.gap, 1);
 	check(m.data, 10, 1);
-	free_ring(f);
 }
 
 static void test_oversized_message_is_refused_and_nothing_changes(void **state)
 {
-	(void)state;
-	fixture *f = make_ring(4096, 200, HERMES_POLICY_BLOCK);
+	fixture *f = *state;
 	hermes_claim c;
 	assert_int_equal(hermes_pub_claim(&f->pub, 201, &c), HERMES_EMSGSIZE);
 	uint64_t pos, seq;
 	hm_ring_tail(&f->ring, &pos, &seq);
 	assert_int_equal(pos, 0);
 	assert_int_equal(seq, 0);
-	free_ring(f);
 }
 
 static void test_dead_producer_claim_is_repaired_and_skipped(void **state)
 {
-	(void)state;
-	fixture *f = make_ring(4096, 200, HERMES_POLICY_BLOCK);
-	hermes_sub sub;
-	open_sub(f, &sub, HERMES_START_LATEST, 0);
+	fixture *f = *state;
+	hermes_sub *sub = &f->sub;
 	/* A second producer claims and "dies" before committing; the live
 	 * producer's message waits behind the unfinished claim until repair. */
 	hermes_msg m;
-	int dead_slot = ht_dead_claim_repaired(f, &sub, 80, 10, &m);
+	int dead_slot = ht_dead_claim_repaired(f, sub, 80, 10, &m);
 	check(m.data, 10, 1);
 	assert_int_equal(hm_load_relaxed_u64(&f->ring.hdr->repairs), 1);
 	assert_int_equal(hm_load_relaxed_u64(&f->ring.prods[dead_slot].owner), 0);
-	free_ring(f);
 }
 
 static void test_dead_producer_between_cas_and_header_is_repaired(void **state)
 {
-	(void)state;
-	fixture *f = make_ring(4096, 200, HERMES_POLICY_BLOCK);
-	hermes_sub sub;
-	open_sub(f, &sub, HERMES_START_LATEST, 0);
+	fixture *f = *state;
+	hermes_sub *sub = &f->sub;
 	publish(&f->pub, 30, 0);
 	/* Build by hand the state of a producer killed right after its tail
 	 * CAS, before it wrote anything into the ring: intent recorded, tail
@@ -336,13 +307,12 @@ static void test_dead_producer_between_cas_and_header_is_repaired(void **state)
 	ht_hand_claim(f, ds, 1, hm_data_bytes(64), true);
 	publish(&f->pub, 20, 2);
 	hermes_msg m;
-	ht_poll_seq(&sub, &m, 0);
-	assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_EAGAIN);
+	ht_poll_seq(sub, &m, 0);
+	assert_int_equal(hermes_sub_poll(sub, &m), HERMES_EAGAIN);
 	assert_int_equal(hm_ring_repair_producer(&f->ring, (uint32_t)ds), 1);
-	ht_poll_seq(&sub, &m, 2);
+	ht_poll_seq(sub, &m, 2);
 	assert_int_equal(m.gap, 1);
 	check(m.data, 20, 2);
-	free_ring(f);
 }
 
 /* Two producers recorded the same intent and one CAS won; nobody wrote yet.
@@ -352,9 +322,8 @@ static void test_repair_acts_only_on_the_claim_the_tail_proves(void **state)
 {
 	(void)state;
 	for (int dead_won = 0; dead_won < 2; dead_won++) {
-		fixture *f = make_ring(4096, 200, HERMES_POLICY_BLOCK);
 		hermes_sub sub;
-		open_sub(f, &sub, HERMES_START_LATEST, 0);
+		fixture *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_BLOCK, &sub);
 		int ds = hm_ring_take_prod_slot(&f->ring, 2, 2);
 		int ls = (int)f->pub.slot_index;
 		ht_hand_claim(f, dead_won ? ls : ds, 1, 32, false); /* the loser's intent */
@@ -421,8 +390,7 @@ static void test_join_waits_out_a_scan_in_progress(void **state)
 {
 	(void)state;
 	fixture *f = make_ring(4096, 200, HERMES_POLICY_BLOCK);
-	for (unsigned i = 0; i < 10; i++)
-		publish(&f->pub, 8, i);
+	ht_publish_range(&f->pub, 8, 0, 10);
 	hm_prod_slot *ps = f->pub.slot;
 	hm_store_relaxed_u32(&ps->scans, 1); /* "scanning", has not seen the joiner */
 	join_arg j = {.f = f};
@@ -495,8 +463,7 @@ static void test_user_tags_are_delivered_per_message(void **state)
 				ht_check(m.data, m.len, m.seq);
 			}
 			assert_int_equal(hermes_sub_release(&sub), HERMES_OK);
-			for (uint64_t i = 0; i < nslots - 4; i++)
-				ht_publish(&f->pub, 8, i);
+			ht_publish_range(&f->pub, 8, 0, nslots - 4);
 			hermes_msg m;
 			while (hermes_sub_poll(&sub, &m) == HERMES_OK)
 				assert_int_equal(m.tag, 0);
@@ -527,18 +494,26 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wraparound_every_size_is_byte_exact),
-		cmocka_unit_test(test_full_block_ring_reports_would_block_then_recovers),
+		cmocka_unit_test_setup_teardown(test_full_block_ring_reports_would_block_then_recovers, ht_ring_setup_block,
+						ht_ring_teardown),
 		cmocka_unit_test(test_block_ring_without_subscribers_never_blocks),
-		cmocka_unit_test(test_overwrite_lapped_subscriber_gets_exact_lost_count),
-		cmocka_unit_test(test_overwrite_recv_detects_overwrite_during_read),
+		cmocka_unit_test_setup_teardown(test_overwrite_lapped_subscriber_gets_exact_lost_count, ht_ring_setup_overwrite,
+						ht_ring_teardown),
+		cmocka_unit_test_setup_teardown(test_overwrite_recv_detects_overwrite_during_read, ht_ring_setup_overwrite,
+						ht_ring_teardown),
 		cmocka_unit_test(test_late_subscribers_start_where_asked),
 		cmocka_unit_test(test_start_before_retained_reports_loss_then_earliest),
 		cmocka_unit_test(test_batch_is_invisible_until_commit_then_whole),
-		cmocka_unit_test(test_ready_at_tells_claimed_committed_abandoned_and_lapped),
-		cmocka_unit_test(test_abort_leaves_a_reported_gap),
-		cmocka_unit_test(test_oversized_message_is_refused_and_nothing_changes),
-		cmocka_unit_test(test_dead_producer_claim_is_repaired_and_skipped),
-		cmocka_unit_test(test_dead_producer_between_cas_and_header_is_repaired),
+		cmocka_unit_test_setup_teardown(test_ready_at_tells_claimed_committed_abandoned_and_lapped, ht_ring_setup_overwrite,
+						ht_ring_teardown),
+		cmocka_unit_test_setup_teardown(test_abort_leaves_a_reported_gap, ht_ring_setup_block,
+						ht_ring_teardown),
+		cmocka_unit_test_setup_teardown(test_oversized_message_is_refused_and_nothing_changes, ht_ring_setup_block,
+						ht_ring_teardown),
+		cmocka_unit_test_setup_teardown(test_dead_producer_claim_is_repaired_and_skipped, ht_ring_setup_block,
+						ht_ring_teardown),
+		cmocka_unit_test_setup_teardown(test_dead_producer_between_cas_and_header_is_repaired, ht_ring_setup_block,
+						ht_ring_teardown),
 		cmocka_unit_test(test_repair_acts_only_on_the_claim_the_tail_proves),
 		cmocka_unit_test(test_bad_configs_are_refused),
 		cmocka_unit_test(test_join_waits_out_a_scan_in_progress),

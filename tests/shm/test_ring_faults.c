@@ -73,20 +73,17 @@ static void test_subscribers_starting_inside_an_abandoned_batch_skip_it(void **s
  * retained message, which may lie just after an abandoned range. */
 static void test_lapped_subscriber_resyncs_past_an_abandoned_batch(void **state)
 {
-	(void)state;
-	hermes_sub sub;
-	ht_ring *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_OVERWRITE, &sub);
-	for (unsigned i = 0; i < 100; i++)
-		ht_publish(&f->pub, 100, i);
+	ht_ring *f = *state;
+	hermes_sub *sub = &f->sub;
+	ht_publish_range(&f->pub, 100, 0, 100);
 	abandoned_batch_then(f, 4, 30, false);
 	hermes_msg m;
-	assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_ELOST);
+	assert_int_equal(hermes_sub_poll(sub, &m), HERMES_ELOST);
 	assert_true(m.lost > 0);
 	uint64_t next;
-	uint64_t got = ht_drain(&sub, m.seq, &next);
+	uint64_t got = ht_drain(sub, m.seq, &next);
 	assert_true(got > 0);
 	assert_int_equal(next, 134);
-	ht_ring_free(f);
 }
 
 /* Finding 2a: a producer killed after logging a torn (pos, seq) pair, while
@@ -94,9 +91,8 @@ static void test_lapped_subscriber_resyncs_past_an_abandoned_batch(void **state)
  * the live claim alone: it commits, and subscribers get it whole. */
 static void test_torn_intent_of_a_dead_producer_never_abandons_a_live_claim(void **state)
 {
-	(void)state;
-	hermes_sub sub;
-	ht_ring *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_BLOCK, &sub);
+	ht_ring *f = *state;
+	hermes_sub *sub = &f->sub;
 	ht_publish(&f->pub, 40, 0);
 	hermes_pub dead;
 	int ds = ht_ring_pub(f, &dead, 2);
@@ -106,20 +102,14 @@ static void test_torn_intent_of_a_dead_producer_never_abandons_a_live_claim(void
 	assert_int_equal(live.seq_, 1);
 	/* The dead one logged the sequence of the live claim with the position
 	 * of an older tail (a torn read), and died. */
-	hm_prod_slot *s = &f->ring.prods[ds];
-	hm_store_relaxed_u32(&s->intent_count, 1);
-	hm_store_relaxed_u32(&s->intent_bytes, 8);
-	hm_store_relaxed_u64(&s->intent_pos, 0);
-	hm_store_relaxed_u64(&s->intent_seq, 1);
-	hm_store_relaxed_u32(&s->active, 1);
+	ht_hand_intent(f, ds, 1, 8, 0, 1);
 	assert_int_equal(hm_ring_repair_producer(&f->ring, (uint32_t)ds), 0);
 	ht_fill(live.data, 40, 1);
 	assert_int_equal(hermes_pub_commit(&f->pub, &live), HERMES_OK);
 	uint64_t next;
-	assert_int_equal(ht_drain(&sub, 0, &next), 2);
+	assert_int_equal(ht_drain(sub, 0, &next), 2);
 	assert_int_equal(next, 2);
 	assert_int_equal(hm_load_relaxed_u64(&f->ring.hdr->repairs), 0);
-	ht_ring_free(f);
 }
 
 /* Finding 2b: an intent a lap or more stale (preempted between reading the
@@ -138,8 +128,7 @@ static void test_stale_intent_of_a_dead_producer_never_abandons_committed_data(v
 	 * first of them at exactly the dead one's intent (its `active` holds
 	 * the limit there, so less than a lap passes). Repair must see that
 	 * sequence 0 was not the dead one's and leave it alone. */
-	for (unsigned i = 0; i < 60; i++)
-		ht_publish(&f->pub, 8, i);
+	ht_publish_range(&f->pub, 8, 0, 60);
 	assert_int_equal(hm_ring_repair_producer(&f->ring, (uint32_t)ds), 0);
 	uint64_t next;
 	assert_int_equal(ht_drain(&sub, 0, &next), 60);
@@ -147,16 +136,10 @@ static void test_stale_intent_of_a_dead_producer_never_abandons_committed_data(v
 	/* Now the stale case proper: a second dead producer whose intent names
 	 * sequence 3, long committed and already a lap behind the slot's
 	 * current message once more messages went by. */
-	for (unsigned i = 60; i < 60 + f->ring.nslots / 2; i++)
-		ht_publish(&f->pub, 8, i);
+	ht_publish_range(&f->pub, 8, 60, 60 + f->ring.nslots / 2);
 	hermes_pub dead2;
 	int d2 = ht_ring_pub(f, &dead2, 3);
-	hm_prod_slot *s = &f->ring.prods[d2];
-	hm_store_relaxed_u32(&s->intent_count, 4);
-	hm_store_relaxed_u32(&s->intent_bytes, 32);
-	hm_store_relaxed_u64(&s->intent_pos, 24);
-	hm_store_relaxed_u64(&s->intent_seq, 3);
-	hm_store_relaxed_u32(&s->active, 1);
+	ht_hand_intent(f, d2, 4, 32, 24, 3);
 	assert_int_equal(hm_ring_repair_producer(&f->ring, (uint32_t)d2), 0);
 	assert_int_equal(ht_drain(&sub, 60, &next), f->ring.nslots / 2);
 	assert_int_equal(hm_load_relaxed_u64(&f->ring.hdr->repairs), 0);
@@ -167,19 +150,17 @@ static void test_stale_intent_of_a_dead_producer_never_abandons_committed_data(v
  * position to have moved): the slot stayed in progress and the ring wedged. */
 static void test_zero_length_claim_of_a_dead_producer_is_repaired(void **state)
 {
-	(void)state;
-	hermes_sub sub;
-	ht_ring *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_BLOCK, &sub);
+	ht_ring *f = *state;
+	hermes_sub *sub = &f->sub;
 	hermes_msg m;
-	ht_dead_claim_repaired(f, &sub, 0, 8, &m);
-	assert_int_equal(hermes_sub_release(&sub), HERMES_OK);
+	ht_dead_claim_repaired(f, sub, 0, 8, &m);
+	assert_int_equal(hermes_sub_release(sub), HERMES_OK);
 	/* Laps go through. */
 	for (unsigned i = 2; i < 300; i++) {
 		ht_publish(&f->pub, 8, i);
-		assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_OK);
-		assert_int_equal(hermes_sub_release(&sub), HERMES_OK);
+		assert_int_equal(hermes_sub_poll(sub, &m), HERMES_OK);
+		assert_int_equal(hermes_sub_release(sub), HERMES_OK);
 	}
-	ht_ring_free(f);
 }
 
 /* Finding 4: a subscriber that died asleep left `waiters` raised forever, so
@@ -214,8 +195,7 @@ static void test_subscriber_killed_asleep_leaves_no_sleeper_behind(void **state)
 	assert_int_equal(hm_load_relaxed_u64(&f->ring.hdr->sleepers), 0);
 	/* Commits no longer wake anybody: the futex word stays put. */
 	uint32_t fx = hm_load_relaxed_u32(&f->ring.hdr->futex);
-	for (unsigned i = 0; i < 10; i++)
-		ht_publish(&f->pub, 8, i);
+	ht_publish_range(&f->pub, 8, 0, 10);
 	assert_int_equal(hm_load_relaxed_u32(&f->ring.hdr->futex), fx);
 	ht_ring_free(f);
 }
@@ -225,9 +205,8 @@ static void test_subscriber_killed_asleep_leaves_no_sleeper_behind(void **state)
  * claim, lapped, is reported lost when it is finally committed. */
 static void test_overwrite_producers_never_wait_for_a_held_claim(void **state)
 {
-	(void)state;
-	hermes_sub sub;
-	ht_ring *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_OVERWRITE, &sub);
+	ht_ring *f = *state;
+	hermes_sub *sub = &f->sub;
 	hermes_pub holder;
 	ht_ring_pub(f, &holder, 2);
 	hermes_claim held;
@@ -238,32 +217,28 @@ static void test_overwrite_producers_never_wait_for_a_held_claim(void **state)
 	assert_int_equal(hermes_pub_commit(&holder, &held), HERMES_ELOST);
 	/* The subscriber hears of a loss and then reads the tail's messages. */
 	hermes_msg m;
-	assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_ELOST);
+	assert_int_equal(hermes_sub_poll(sub, &m), HERMES_ELOST);
 	uint64_t next;
-	assert_true(ht_drain(&sub, m.seq, &next) > 0);
+	assert_true(ht_drain(sub, m.seq, &next) > 0);
 	assert_int_equal(next, 2001);
 	hm_pub_fini(&holder);
-	ht_ring_free(f);
 }
 
 /* Finding 6: poll A, the ring laps, poll says HERMES_ELOST, then release said
  * HERMES_OK although A's bytes were overwritten. */
 static void test_overwrite_release_reports_every_message_lost_since_last_release(void **state)
 {
-	(void)state;
-	hermes_sub sub;
-	ht_ring *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_OVERWRITE, &sub);
+	ht_ring *f = *state;
+	hermes_sub *sub = &f->sub;
 	ht_publish(&f->pub, 100, 0);
 	hermes_msg a, m;
-	assert_int_equal(hermes_sub_poll(&sub, &a), HERMES_OK);
-	for (unsigned i = 1; i <= 200; i++)
-		ht_publish(&f->pub, 100, i);
-	assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_ELOST);
-	assert_int_equal(hermes_sub_release(&sub), HERMES_ELOST);
+	assert_int_equal(hermes_sub_poll(sub, &a), HERMES_OK);
+	ht_publish_range(&f->pub, 100, 1, 201);
+	assert_int_equal(hermes_sub_poll(sub, &m), HERMES_ELOST);
+	assert_int_equal(hermes_sub_release(sub), HERMES_ELOST);
 	/* Once said, not again: a clean poll/release is OK. */
-	assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_OK);
-	assert_int_equal(hermes_sub_release(&sub), HERMES_OK);
-	ht_ring_free(f);
+	assert_int_equal(hermes_sub_poll(sub, &m), HERMES_OK);
+	assert_int_equal(hermes_sub_release(sub), HERMES_OK);
 }
 
 /* Finding 7a: forged slot words made subscribers replay old messages as new
@@ -275,8 +250,7 @@ static void test_forged_slot_words_are_reported_corrupt_never_replayed(void **st
 	for (int policy = 0; policy < 2; policy++) {
 		hermes_sub sub;
 		ht_ring *f = ht_ring_make_sub(4096, 200, (hermes_policy)policy, &sub);
-		for (unsigned i = 0; i < 20; i++)
-			ht_publish(&f->pub, 16, i);
+		ht_publish_range(&f->pub, 16, 0, 20);
 		uint64_t next;
 		hermes_msg m;
 		for (unsigned i = 0; i < 10; i++)
@@ -312,8 +286,7 @@ static void test_random_metas_never_livelock_or_report_empty_losses(void **state
 	for (int policy = 0; policy < 2; policy++) {
 		hermes_sub sub;
 		ht_ring *f = ht_ring_make_sub(4096, 200, (hermes_policy)policy, &sub);
-		for (unsigned i = 0; i < 30; i++)
-			ht_publish(&f->pub, 16, i);
+		ht_publish_range(&f->pub, 16, 0, 30);
 		srand(7);
 		for (unsigned i = 0; i < 30; i += 3)
 			hm_store_relaxed_u64(&f->ring.slots[i].meta,
@@ -342,22 +315,19 @@ static void test_random_metas_never_livelock_or_report_empty_losses(void **state
  * An impossible loss is corruption, not a loss. */
 static void test_impossible_loss_counts_are_reported_corrupt(void **state)
 {
-	(void)state;
-	hermes_sub sub;
-	ht_ring *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_OVERWRITE, &sub);
-	for (unsigned i = 0; i < 5; i++)
-		ht_publish(&f->pub, 16, i);
+	ht_ring *f = *state;
+	hermes_sub *sub = &f->sub;
+	ht_publish_range(&f->pub, 16, 0, 5);
 	hermes_msg m;
-	assert_int_equal(ht_drain(&sub, 0, NULL), 5);
+	assert_int_equal(ht_drain(sub, 0, NULL), 5);
 	/* A forged tail 10^18 sequences on, and a slot word that agrees. */
 	uint64_t huge = 1000000000000000000ull;
 	hm_store_relaxed_u64(&f->ring.hdr->tail.hi, hm_tail_hi(huge + 6, 1));
 	hm_store_relaxed_u64(&f->ring.slots[5 & f->ring.slot_mask].word,
 			     hm_slot_word(huge + 5, HM_SLOT_COMMITTED));
-	hermes_err err = hermes_sub_poll(&sub, &m);
+	hermes_err err = hermes_sub_poll(sub, &m);
 	assert_int_equal(err, HERMES_ECORRUPT);
-	assert_int_equal(hm_load_relaxed_u64(&sub.slot->lost), 0);
-	ht_ring_free(f);
+	assert_int_equal(hm_load_relaxed_u64(&sub->slot->lost), 0);
 }
 
 /* Finding 8: a join that could not finish safely (a producer stopped in the
@@ -416,19 +386,16 @@ static void test_repair_finishes_a_half_done_batch_commit_or_abort(void **state)
  * the claim is proven by the record the next claimant made (held_seq). */
 static void test_repair_finds_a_claim_recorded_by_the_next_claimant(void **state)
 {
-	(void)state;
-	hermes_sub sub;
-	ht_ring *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_BLOCK, &sub);
+	ht_ring *f = *state;
+	hermes_sub *sub = &f->sub;
 	hermes_pub dead;
 	hermes_claim c;
 	int ds = ht_dead_claim(f, &dead, 24, &c);
-	for (unsigned i = 1; i <= 5; i++)
-		ht_publish(&f->pub, 8, i);
+	ht_publish_range(&f->pub, 8, 1, 6);
 	assert_int_equal(hm_load_relaxed_u64(&f->ring.prods[ds].held_seq), 1);
 	assert_int_equal(hm_ring_repair_producer(&f->ring, (uint32_t)ds), 1);
 	uint64_t next;
-	assert_int_equal(ht_drain(&sub, 1, &next), 5);
-	ht_ring_free(f);
+	assert_int_equal(ht_drain(sub, 1, &next), 5);
 }
 
 /* Found by the model: a subscriber that only skipped abandoned records
@@ -436,17 +403,15 @@ static void test_repair_finds_a_claim_recorded_by_the_next_claimant(void **state
  * ring's producers waited for it forever. */
 static void test_skipping_abandoned_records_frees_the_ring_without_a_release(void **state)
 {
-	(void)state;
-	hermes_sub sub;
-	ht_ring *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_BLOCK, &sub);
+	ht_ring *f = *state;
+	hermes_sub *sub = &f->sub;
 	for (unsigned i = 0; i < 4 * f->ring.nslots; i++) {
 		hermes_claim c;
 		assert_int_equal(hermes_pub_claim(&f->pub, 8, &c), HERMES_OK);
 		assert_int_equal(hermes_pub_abort(&f->pub, &c), HERMES_OK);
 		hermes_msg m;
-		assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_EAGAIN);
+		assert_int_equal(hermes_sub_poll(sub, &m), HERMES_EAGAIN);
 	}
-	ht_ring_free(f);
 }
 
 static hermes_err sleep_on(void *sub)
@@ -459,15 +424,14 @@ static hermes_err sleep_on(void *sub)
  * dead producer wakes sleepers whatever it finds. */
 static void test_repair_wakes_sleepers_even_with_nothing_to_repair(void **state)
 {
-	(void)state;
-	hermes_sub sub;
-	ht_ring *f = ht_ring_make_sub(4096, 200, HERMES_POLICY_BLOCK, &sub);
+	ht_ring *f = *state;
+	hermes_sub *sub = &f->sub;
 	hermes_pub dead;
 	int ds = ht_ring_pub(f, &dead, 2);
 	ht_timed w;
-	ht_timed_start(&w, sleep_on, &sub);
+	ht_timed_start(&w, sleep_on, sub);
 	uint64_t deadline = ht_now_ns() + 5000000000ull;
-	while (!(hm_load_acquire_u64(&f->ring.hdr->sleepers) & (1ull << sub.slot_index))) {
+	while (!(hm_load_acquire_u64(&f->ring.hdr->sleepers) & (1ull << sub->slot_index))) {
 		assert_true(ht_now_ns() < deadline);
 		sched_yield();
 	}
@@ -481,8 +445,7 @@ static void test_repair_wakes_sleepers_even_with_nothing_to_repair(void **state)
 	assert_int_equal(hm_ring_repair_producer(&f->ring, (uint32_t)ds), 0);
 	assert_int_equal(ht_timed_join(&w), HERMES_OK);
 	assert_true(ht_now_ns() - t0 < 2000000000ull);
-	assert_int_equal(ht_drain(&sub, 0, NULL), 1);
-	ht_ring_free(f);
+	assert_int_equal(ht_drain(sub, 0, NULL), 1);
 }
 
 /* The exclusive-producer lease with its holder stopped inside a claim (as
@@ -543,21 +506,30 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_subscribers_starting_inside_an_abandoned_batch_skip_it),
-		cmocka_unit_test(test_lapped_subscriber_resyncs_past_an_abandoned_batch),
-		cmocka_unit_test(test_torn_intent_of_a_dead_producer_never_abandons_a_live_claim),
+		cmocka_unit_test_setup_teardown(test_lapped_subscriber_resyncs_past_an_abandoned_batch, ht_ring_setup_overwrite,
+						ht_ring_teardown),
+		cmocka_unit_test_setup_teardown(test_torn_intent_of_a_dead_producer_never_abandons_a_live_claim, ht_ring_setup_block,
+						ht_ring_teardown),
 		cmocka_unit_test(test_stale_intent_of_a_dead_producer_never_abandons_committed_data),
-		cmocka_unit_test(test_zero_length_claim_of_a_dead_producer_is_repaired),
+		cmocka_unit_test_setup_teardown(test_zero_length_claim_of_a_dead_producer_is_repaired, ht_ring_setup_block,
+						ht_ring_teardown),
 		cmocka_unit_test(test_subscriber_killed_asleep_leaves_no_sleeper_behind),
-		cmocka_unit_test(test_overwrite_producers_never_wait_for_a_held_claim),
-		cmocka_unit_test(test_overwrite_release_reports_every_message_lost_since_last_release),
+		cmocka_unit_test_setup_teardown(test_overwrite_producers_never_wait_for_a_held_claim, ht_ring_setup_overwrite,
+						ht_ring_teardown),
+		cmocka_unit_test_setup_teardown(test_overwrite_release_reports_every_message_lost_since_last_release, ht_ring_setup_overwrite,
+						ht_ring_teardown),
 		cmocka_unit_test(test_forged_slot_words_are_reported_corrupt_never_replayed),
 		cmocka_unit_test(test_random_metas_never_livelock_or_report_empty_losses),
-		cmocka_unit_test(test_impossible_loss_counts_are_reported_corrupt),
+		cmocka_unit_test_setup_teardown(test_impossible_loss_counts_are_reported_corrupt, ht_ring_setup_overwrite,
+						ht_ring_teardown),
 		cmocka_unit_test(test_join_that_cannot_be_made_safe_fails_with_a_reason),
 		cmocka_unit_test(test_repair_finishes_a_half_done_batch_commit_or_abort),
-		cmocka_unit_test(test_repair_finds_a_claim_recorded_by_the_next_claimant),
-		cmocka_unit_test(test_skipping_abandoned_records_frees_the_ring_without_a_release),
-		cmocka_unit_test(test_repair_wakes_sleepers_even_with_nothing_to_repair),
+		cmocka_unit_test_setup_teardown(test_repair_finds_a_claim_recorded_by_the_next_claimant, ht_ring_setup_block,
+						ht_ring_teardown),
+		cmocka_unit_test_setup_teardown(test_skipping_abandoned_records_frees_the_ring_without_a_release, ht_ring_setup_block,
+						ht_ring_teardown),
+		cmocka_unit_test_setup_teardown(test_repair_wakes_sleepers_even_with_nothing_to_repair, ht_ring_setup_block,
+						ht_ring_teardown),
 		cmocka_unit_test(test_stopped_lease_holder_never_blocks_a_claim_and_repair_frees_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
