@@ -246,69 +246,61 @@ static void test_overwrite_release_reports_every_message_lost_since_last_release
  * delivered, and the subscriber goes on with no duplicate. */
 static void test_forged_slot_words_are_reported_corrupt_never_replayed(void **state)
 {
-	(void)state;
-	for (int policy = 0; policy < 2; policy++) {
-		hermes_sub sub;
-		ht_ring *f = ht_ring_make_sub(4096, 200, (hermes_policy)policy, &sub);
-		ht_publish_range(&f->pub, 16, 0, 20);
-		uint64_t next;
-		hermes_msg m;
-		for (unsigned i = 0; i < 10; i++)
-			assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_OK);
-		assert_int_equal(hermes_sub_release(&sub), HERMES_OK);
-		/* Two words "from the future" (a later lap than the tail). */
-		uint64_t far = 10 + 4 * f->ring.nslots;
-		hm_store_relaxed_u64(&f->ring.slots[10 & f->ring.slot_mask].word,
-				     hm_slot_word(far, HM_SLOT_COMMITTED));
-		hm_store_relaxed_u64(&f->ring.slots[12 & f->ring.slot_mask].word,
-				     hm_slot_word(far + 2, HM_SLOT_COMMITTED));
-		assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_ECORRUPT);
-		assert_int_equal(m.seq, 10);
-		assert_true(strstr(hermes_last_error_detail(), "'t'") != NULL);
-		assert_true(strstr(hermes_last_error_detail(), "10") != NULL);
-		ht_poll_seq(&sub, &m, 11);
-		assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_ECORRUPT);
-		assert_int_equal(m.seq, 12);
-		assert_int_equal(ht_drain(&sub, 13, &next), 7);
-		assert_int_equal(next, 20);
-		assert_int_equal(hm_load_relaxed_u64(&f->ring.hdr->corrupt), 2);
-		assert_int_equal(hm_load_relaxed_u64(&sub.slot->corrupt), 2);
-		assert_int_equal(hm_load_relaxed_u64(&sub.slot->lost), 0);
-		ht_ring_free(f);
-	}
+	ht_ring *f = *state;
+	hermes_sub *sub = &f->sub;
+	ht_publish_range(&f->pub, 16, 0, 20);
+	uint64_t next;
+	hermes_msg m;
+	for (unsigned i = 0; i < 10; i++)
+		assert_int_equal(hermes_sub_poll(sub, &m), HERMES_OK);
+	assert_int_equal(hermes_sub_release(sub), HERMES_OK);
+	/* Two words "from the future" (a later lap than the tail). */
+	uint64_t far = 10 + 4 * f->ring.nslots;
+	hm_store_relaxed_u64(&f->ring.slots[10 & f->ring.slot_mask].word,
+			     hm_slot_word(far, HM_SLOT_COMMITTED));
+	hm_store_relaxed_u64(&f->ring.slots[12 & f->ring.slot_mask].word,
+			     hm_slot_word(far + 2, HM_SLOT_COMMITTED));
+	assert_int_equal(hermes_sub_poll(sub, &m), HERMES_ECORRUPT);
+	assert_int_equal(m.seq, 10);
+	assert_true(strstr(hermes_last_error_detail(), "'t'") != NULL);
+	assert_true(strstr(hermes_last_error_detail(), "10") != NULL);
+	ht_poll_seq(sub, &m, 11);
+	assert_int_equal(hermes_sub_poll(sub, &m), HERMES_ECORRUPT);
+	assert_int_equal(m.seq, 12);
+	assert_int_equal(ht_drain(sub, 13, &next), 7);
+	assert_int_equal(next, 20);
+	assert_int_equal(hm_load_relaxed_u64(&f->ring.hdr->corrupt), 2);
+	assert_int_equal(hm_load_relaxed_u64(&sub->slot->corrupt), 2);
+	assert_int_equal(hm_load_relaxed_u64(&sub->slot->lost), 0);
 }
 
 /* Finding 7b: a random meta made poll return HERMES_ELOST with lost == 0
  * over and over (a livelock). Every poll now makes progress. */
 static void test_random_metas_never_livelock_or_report_empty_losses(void **state)
 {
-	(void)state;
-	for (int policy = 0; policy < 2; policy++) {
-		hermes_sub sub;
-		ht_ring *f = ht_ring_make_sub(4096, 200, (hermes_policy)policy, &sub);
-		ht_publish_range(&f->pub, 16, 0, 30);
-		srand(7);
-		for (unsigned i = 0; i < 30; i += 3)
-			hm_store_relaxed_u64(&f->ring.slots[i].meta,
-					     ((uint64_t)rand() << 33) ^ ((uint64_t)rand() << 11) ^ 0xfff000ull);
-		unsigned polls = 0, ok = 0, corrupt = 0;
-		hermes_msg m;
-		hermes_err err;
-		while ((err = hermes_sub_poll(&sub, &m)) != HERMES_EAGAIN) {
-			assert_true(++polls < 1000);
-			assert_true(err == HERMES_OK || err == HERMES_ECORRUPT);
-			if (err == HERMES_OK) {
-				ht_check(m.data, m.len, m.seq);
-				ok++;
-			} else {
-				corrupt++;
-			}
+	ht_ring *f = *state;
+	hermes_sub *sub = &f->sub;
+	ht_publish_range(&f->pub, 16, 0, 30);
+	srand(7);
+	for (unsigned i = 0; i < 30; i += 3)
+		hm_store_relaxed_u64(&f->ring.slots[i].meta,
+				     ((uint64_t)rand() << 33) ^ ((uint64_t)rand() << 11) ^ 0xfff000ull);
+	unsigned polls = 0, ok = 0, corrupt = 0;
+	hermes_msg m;
+	hermes_err err;
+	while ((err = hermes_sub_poll(sub, &m)) != HERMES_EAGAIN) {
+		assert_true(++polls < 1000);
+		assert_true(err == HERMES_OK || err == HERMES_ECORRUPT);
+		if (err == HERMES_OK) {
+			ht_check(m.data, m.len, m.seq);
+			ok++;
+		} else {
+			corrupt++;
 		}
-		assert_int_equal(ok + corrupt, 30);
-		assert_true(corrupt >= 1);
-		assert_int_equal(hm_load_relaxed_u64(&sub.slot->lost), 0);
-		ht_ring_free(f);
 	}
+	assert_int_equal(ok + corrupt, 30);
+	assert_true(corrupt >= 1);
+	assert_int_equal(hm_load_relaxed_u64(&sub->slot->lost), 0);
 }
 
 /* Finding 7c: loss counts above 10^18 reached applications (a forged tail).
@@ -518,8 +510,14 @@ int main(void)
 						ht_ring_teardown),
 		cmocka_unit_test_setup_teardown(test_overwrite_release_reports_every_message_lost_since_last_release, ht_ring_setup_overwrite,
 						ht_ring_teardown),
-		cmocka_unit_test(test_forged_slot_words_are_reported_corrupt_never_replayed),
-		cmocka_unit_test(test_random_metas_never_livelock_or_report_empty_losses),
+		{"test_forged_slot_words_are_reported_corrupt_never_replayed_block", test_forged_slot_words_are_reported_corrupt_never_replayed, ht_ring_setup_block,
+		 ht_ring_teardown, NULL},
+		{"test_forged_slot_words_are_reported_corrupt_never_replayed_overwrite", test_forged_slot_words_are_reported_corrupt_never_replayed,
+		 ht_ring_setup_overwrite, ht_ring_teardown, NULL},
+		{"test_random_metas_never_livelock_or_report_empty_losses_block", test_random_metas_never_livelock_or_report_empty_losses, ht_ring_setup_block,
+		 ht_ring_teardown, NULL},
+		{"test_random_metas_never_livelock_or_report_empty_losses_overwrite", test_random_metas_never_livelock_or_report_empty_losses,
+		 ht_ring_setup_overwrite, ht_ring_teardown, NULL},
 		cmocka_unit_test_setup_teardown(test_impossible_loss_counts_are_reported_corrupt, ht_ring_setup_overwrite,
 						ht_ring_teardown),
 		cmocka_unit_test(test_join_that_cannot_be_made_safe_fails_with_a_reason),
