@@ -546,6 +546,14 @@ static void json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* A skipped row's reason, and the row's end. */
+static void json_skipped_end(FILE *f, const char *note)
+{
+	fprintf(f, ", \"skipped\": ");
+	json_string(f, note);
+	fprintf(f, "}");
+}
+
 /* The "latency" array's rows. */
 static void json_latency(FILE *f, const results *res)
 {
@@ -554,9 +562,7 @@ static void json_latency(FILE *f, const results *res)
 		fprintf(f, "%s\n    {\"transport\": \"%s\", \"wait\": \"%s\", \"size\": %u", i ? "," : "",
 			r->transport, r->wait, r->size);
 		if (r->skipped) {
-			fprintf(f, ", \"skipped\": ");
-			json_string(f, r->note);
-			fprintf(f, "}");
+			json_skipped_end(f, r->note);
 			continue;
 		}
 		fprintf(f, ", \"metric\": \"round_trip_ns\", \"runs\": %u, \"count\": %" PRIu64,
@@ -581,9 +587,7 @@ static void json_throughput(FILE *f, const results *res)
 			"\"batch\": %u",
 			i ? "," : "", r->transport, topo_name(r->topo), r->size, r->batch);
 		if (r->skipped) {
-			fprintf(f, ", \"skipped\": ");
-			json_string(f, r->note);
-			fprintf(f, "}");
+			json_skipped_end(f, r->note);
 			continue;
 		}
 		fprintf(f,
