@@ -371,15 +371,11 @@ static void test_bad_configs_are_refused(void **state)
 	}
 }
 
-typedef struct join_arg {
-	fixture *f;
-	hermes_sub sub;
-} join_arg;
-
+/* Join f->sub at the earliest message. */
 static void *join_thread(void *arg)
 {
-	join_arg *j = arg;
-	ht_ring_sub(j->f, &j->sub, HERMES_START_EARLIEST, 0);
+	fixture *f = arg;
+	ht_ring_sub(f, &f->sub, HERMES_START_EARLIEST, 0);
 	return NULL;
 }
 
@@ -393,8 +389,7 @@ static void test_join_waits_out_a_scan_in_progress(void **state)
 	ht_publish_range(&f->pub, 8, 0, 10);
 	hm_prod_slot *ps = f->pub.slot;
 	hm_store_relaxed_u32(&ps->scans, 1); /* "scanning", has not seen the joiner */
-	join_arg j = {.f = f};
-	pthread_t t = ht_thread_start(join_thread, &j);
+	pthread_t t = ht_thread_start(join_thread, f);
 	/* The joiner has published its cursor (at sequence 0: earliest). */
 	uint64_t deadline = ht_now_ns() + 5000000000ull;
 	hm_sub_slot *joiner = NULL;
@@ -412,8 +407,8 @@ static void test_join_waits_out_a_scan_in_progress(void **state)
 	hm_store_release_u32(&ps->scans, 2);
 	pthread_join(t, NULL);
 	/* It chose again: nothing below the new limits' safe start. */
-	assert_true(j.sub.seq >= 10);
-	assert_true(j.sub.pos >= 10 * 8);
+	assert_true(f->sub.seq >= 10);
+	assert_true(f->sub.pos >= 10 * 8);
 	free_ring(f);
 }
 
