@@ -835,6 +835,19 @@ static void test_tail_exits_zero_on_sigint_and_sigterm(void **state)
 	tail_stops_cleanly_on(*state, SIGTERM);
 }
 
+/* Standard input for pub: 100 lines of 127 times c, 128 bytes each with
+ * the newline (free .p). */
+static buf lines_of(char c)
+{
+	buf in = {0};
+	char line[128];
+	memset(line, c, 127);
+	line[127] = '\n';
+	for (int i = 0; i < 100; i++)
+		buf_add(&in, line, sizeof line);
+	return in;
+}
+
 static void test_pub_on_a_full_block_ring_times_out(void **state)
 {
 	fixture *fx = *state;
@@ -844,12 +857,7 @@ static void test_pub_on_a_full_block_ring_times_out(void **state)
 	hermes_sub *sub;
 	assert_int_equal(hermes_bus_attach(fx->d.bus, &bus), HERMES_OK);
 	assert_int_equal(hermes_sub_open(bus, "small", HERMES_START_LATEST, 0, &sub), HERMES_OK);
-	buf in = {0};
-	char line[130];
-	memset(line, 'p', 127);
-	line[127] = '\n';
-	for (int i = 0; i < 100; i++)
-		buf_add(&in, line, 128);
+	buf in = lines_of('p');
 	result r = CTL_STDIN(fx, in.p, in.len, "pub", "small", "--timeout", "100", "--print-seq");
 	assert_int_equal(r.code, 1);
 	assert_non_null(strstr(r.err.p, "stayed full for 100 ms"));
@@ -867,12 +875,7 @@ static void test_tail_reports_lost_messages_on_stderr(void **state)
 	fixture *fx = *state;
 	run_ok(CTL(fx, "create", "lossy", "--capacity", "4K", "--max-msg", "512", "--policy",
 		       "overwrite"));
-	buf in = {0};
-	char line[130];
-	memset(line, 'q', 127);
-	line[127] = '\n';
-	for (int i = 0; i < 100; i++)
-		buf_add(&in, line, 128);
+	buf in = lines_of('q');
 	run_ok(CTL_STDIN(fx, in.p, in.len, "pub", "lossy"));
 	free(in.p);
 	/* Sequence 0 was overwritten long ago: the loss is reported, then the
