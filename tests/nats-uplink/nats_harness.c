@@ -636,6 +636,12 @@ void ht_nats_pair_start(ht_nats_pair *p, const char *tag, const char *rings_ini)
 	ht_nats_pair_buses(p, tag, rings_ini);
 }
 
+void ht_nats_pair_begin(ht_nats_pair *p, const char *name, bool js, const char *rings_ini)
+{
+	ht_nats_server_init(&p->s, name, js);
+	ht_nats_pair_start(p, name, rings_ini);
+}
+
 void ht_nats_pair_uplinks(ht_nats_pair *p, const char *const *args_a, const char *const *args_b,
 		      int deadline_ms)
 {

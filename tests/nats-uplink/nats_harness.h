@@ -190,6 +190,9 @@ typedef struct ht_nats_pair {
 /* Server s (initialised by ht_nats_server_init, credentials set if any)
  * started, buses a and b (tags <tag>a and <tag>b) started with rings_ini. */
 void ht_nats_pair_start(ht_nats_pair *p, const char *tag, const char *rings_ini);
+/* Both steps for a server without credentials: ht_nats_server_init(&p->s,
+ * name, js), then ht_nats_pair_start(p, name, rings_ini). */
+void ht_nats_pair_begin(ht_nats_pair *p, const char *name, bool js, const char *rings_ini);
 
 /* Buses a and b alone (for a server the test runs itself, e.g. a cluster). */
 void ht_nats_pair_buses(ht_nats_pair *p, const char *tag, const char *rings_ini);

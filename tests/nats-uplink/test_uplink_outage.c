@@ -52,8 +52,7 @@ static void test_outage_keeps_memory_bounded_and_policies_visible(void **state)
 	(void)state;
 	double outage_s = ht_nats_env_seconds("HERMES_NATS_OUTAGE_S", 30.0);
 	static ht_nats_pair p;
-	ht_nats_server_init(&p.s, "outage", true);
-	ht_nats_pair_start(&p, "o", RINGS);
+	ht_nats_pair_begin(&p, "outage", true, RINGS);
 	const char *aa[] = {"--url", p.url, "--ring", "blk:out:jetstream:block", "--ring",
 			    "drp:out:core:drop", "--max-pending", MAX_PENDING, "--reconnect-max-wait",
 			    "1s", NULL};

@@ -19,8 +19,7 @@ static void test_million_messages_cross_in_order(void **state)
 	(void)state;
 	uint64_t n = ht_scaled(1000000);
 	static ht_nats_pair p;
-	ht_nats_server_init(&p.s, "pair", false);
-	ht_nats_pair_start(&p, "p", RINGS);
+	ht_nats_pair_begin(&p, "pair", false, RINGS);
 	const char *aa[] = {"--url", p.url, "--ring", "x:out:core", NULL};
 	/* The receiving client may hold 64 MiB for us, so a burst never makes
 	 * core NATS drop on our side. */
@@ -61,8 +60,7 @@ static void test_million_messages_cross_in_order(void **state)
 static void both_ways(const char *mode, uint64_t n)
 {
 	static ht_nats_pair p;
-	ht_nats_server_init(&p.s, "pair", !strcmp(mode, "jetstream"));
-	ht_nats_pair_start(&p, "b", RINGS);
+	ht_nats_pair_begin(&p, "pair", !strcmp(mode, "jetstream"), RINGS);
 	char ring[32];
 	snprintf(ring, sizeof ring, "x:both:%s", mode);
 	const char *args[] = {"--url", p.url, "--ring", ring, "--max-pending", "64M", NULL};

@@ -19,8 +19,7 @@ static void test_jetstream_uplinks_killed_mid_flow_lose_and_repeat_nothing(void 
 	(void)state;
 	uint64_t n = ht_scaled(100000);
 	static ht_nats_pair p;
-	ht_nats_server_init(&p.s, "restart", true);
-	ht_nats_pair_start(&p, "r", RINGS);
+	ht_nats_pair_begin(&p, "restart", true, RINGS);
 	/* Small batches: more batches in flight when the kills land. */
 	const char *args[] = {"--url", p.url, "--ring", "z:both:jetstream", "--batch", "64", NULL};
 	ht_nats_pair_uplinks(&p, args, args, 20000);

@@ -48,8 +48,7 @@ static void first_crossing(hermes_pub *pub, hermes_sub *sub)
 static void tags_cross(bool js)
 {
 	static ht_nats_pair p;
-	ht_nats_server_init(&p.s, "tags", js);
-	ht_nats_pair_start(&p, "t", RINGS);
+	ht_nats_pair_begin(&p, "tags", js, RINGS);
 	char out_ring[32], in_ring[32];
 	snprintf(out_ring, sizeof out_ring, "x:out:%s", js ? "jetstream" : "core");
 	snprintf(in_ring, sizeof in_ring, "x:in:%s", js ? "jetstream" : "core");
