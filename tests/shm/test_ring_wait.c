@@ -66,57 +66,60 @@ static void waiter_start(ht_timed *w, hermes_sub *sub)
 	await_sleeping(sub);
 }
 
-/* A subscriber and a publisher on ring "w". */
-static void open_both(hermes_sub **sub, hermes_pub **pub)
+/* The same bus and ring with a subscriber and a publisher on "w", closed
+ * again by teardown_both. */
+static hermes_sub *wsub;
+static hermes_pub *wpub;
+
+static int setup_both(void **state)
 {
-	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, sub), HERMES_OK);
-	assert_int_equal(hermes_pub_open(bus, "w", pub), HERMES_OK);
+	setup(state);
+	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &wsub), HERMES_OK);
+	assert_int_equal(hermes_pub_open(bus, "w", &wpub), HERMES_OK);
+	return 0;
+}
+
+static int teardown_both(void **state)
+{
+	hermes_pub_close(wpub);
+	hermes_sub_close(wsub);
+	return ht_bus_teardown_state(state);
 }
 
 static void test_blocked_subscriber_wakes_on_publish(void **state)
 {
 	(void)state;
-	hermes_sub *sub;
-	hermes_pub *pub;
-	open_both(&sub, &pub);
 	for (int round = 0; round < 20; round++) {
 		ht_timed w;
-		waiter_start(&w, sub);
-		assert_int_equal(hermes_pub_send(pub, "wake", 4, NULL), HERMES_OK);
+		waiter_start(&w, wsub);
+		assert_int_equal(hermes_pub_send(wpub, "wake", 4, NULL), HERMES_OK);
 		ht_timed_expect(&w, HERMES_OK, SOON_NS);
 		hermes_msg m;
-		assert_int_equal(hermes_sub_poll(sub, &m), HERMES_OK);
+		assert_int_equal(hermes_sub_poll(wsub, &m), HERMES_OK);
 		assert_memory_equal(m.data, "wake", 4);
-		assert_int_equal(hermes_sub_release(sub), HERMES_OK);
+		assert_int_equal(hermes_sub_release(wsub), HERMES_OK);
 	}
-	hermes_pub_close(pub);
-	hermes_sub_close(sub);
 }
 
 static void test_blocked_subscriber_in_another_process_wakes(void **state)
 {
 	(void)state;
-	hermes_pub *pub;
-	hermes_sub *sub;
 	/* The child's subscriber is opened here so the parent can watch its
 	 * slot; the child inherits the mapping and the handle. */
-	open_both(&sub, &pub);
 	pid_t child = fork();
 	assert_true(child >= 0);
 	if (child == 0) {
 		/* A wait that ends only at its 10 s deadline would also find the
 		 * message: require the wake-up well before. */
 		ht_timed w;
-		bool woken = ht_timed_run(&w, sleep_on, sub) == HERMES_OK &&
+		bool woken = ht_timed_run(&w, sleep_on, wsub) == HERMES_OK &&
 			     w.elapsed_ns < SOON_NS;
 		hermes_msg m;
-		_exit(woken && hermes_sub_poll(sub, &m) == HERMES_OK ? 0 : 1);
+		_exit(woken && hermes_sub_poll(wsub, &m) == HERMES_OK ? 0 : 1);
 	}
-	await_sleeping(sub);
-	assert_int_equal(hermes_pub_send(pub, "x", 1, NULL), HERMES_OK);
+	await_sleeping(wsub);
+	assert_int_equal(hermes_pub_send(wpub, "x", 1, NULL), HERMES_OK);
 	assert_int_equal(ht_child_exit(child, 10000), 0);
-	hermes_pub_close(pub);
-	hermes_sub_close(sub);
 }
 
 static void test_timed_waits_return_at_their_deadline(void **state)
@@ -332,20 +335,15 @@ static void blocked_start(blocked *b)
 static void test_blocked_producer_sleeps_instead_of_spinning(void **state)
 {
 	(void)state;
-	hermes_sub *sub;
-	hermes_pub *pub;
-	open_both(&sub, &pub);
-	fill_ring(pub);
-	blocked b = {.pub = pub, .timeout_ns = 1000000000ll};
+	fill_ring(wpub);
+	blocked b = {.pub = wpub, .timeout_ns = 1000000000ll};
 	assert_int_equal(blocked_send(&b), HERMES_ETIMEDOUT);
 	assert_true(b.t.elapsed_ns >= 1000000000ull);
 	print_message("timed send on a full ring: %.3f s waited, %.3f s of CPU\n",
 		      (double)b.t.elapsed_ns / 1e9, (double)b.t.cpu_ns / 1e9);
 	assert_true(b.t.cpu_ns < 250000000ull);
 	/* Nothing left announced after the wait. */
-	assert_int_equal(hm_load_relaxed_u64(&pub->ring.hdr->prod_sleepers), 0);
-	hermes_pub_close(pub);
-	hermes_sub_close(sub);
+	assert_int_equal(hm_load_relaxed_u64(&wpub->ring.hdr->prod_sleepers), 0);
 }
 
 /* A sleeping producer wakes when a subscriber releases room, long before
@@ -353,25 +351,20 @@ static void test_blocked_producer_sleeps_instead_of_spinning(void **state)
 static void test_blocked_producer_wakes_on_release(void **state)
 {
 	(void)state;
-	hermes_sub *sub;
-	hermes_pub *pub;
-	open_both(&sub, &pub);
 	for (int round = 0; round < 10; round++) {
-		hermes_pub_set_spin(pub, round % 2 ? 0 : 1000);
-		fill_ring(pub);
-		blocked b = {.pub = pub, .timeout_ns = 10000000000ll};
+		hermes_pub_set_spin(wpub, round % 2 ? 0 : 1000);
+		fill_ring(wpub);
+		blocked b = {.pub = wpub, .timeout_ns = 10000000000ll};
 		blocked_start(&b);
 		hermes_msg m;
-		while (hermes_sub_poll(sub, &m) == HERMES_OK)
+		while (hermes_sub_poll(wsub, &m) == HERMES_OK)
 			;
-		assert_int_equal(hermes_sub_release(sub), HERMES_OK);
+		assert_int_equal(hermes_sub_release(wsub), HERMES_OK);
 		ht_timed_expect(&b.t, HERMES_OK, SOON_NS);
-		assert_int_equal(hermes_sub_poll(sub, &m), HERMES_OK);
+		assert_int_equal(hermes_sub_poll(wsub, &m), HERMES_OK);
 		assert_int_equal(m.len, 1000);
-		assert_int_equal(hermes_sub_release(sub), HERMES_OK);
+		assert_int_equal(hermes_sub_release(wsub), HERMES_OK);
 	}
-	hermes_pub_close(pub);
-	hermes_sub_close(sub);
 }
 
 /* The subscriber holding the room leaves (in another process, by closing),
@@ -379,30 +372,25 @@ static void test_blocked_producer_wakes_on_release(void **state)
 static void test_blocked_producer_wakes_on_leave_and_delete(void **state)
 {
 	(void)state;
-	hermes_sub *sub;
-	hermes_pub *pub;
-	open_both(&sub, &pub);
-	fill_ring(pub);
+	fill_ring(wpub);
 	pid_t child = fork();
 	assert_true(child >= 0);
 	if (child == 0) {
-		blocked b = {.pub = pub, .timeout_ns = 10000000000ll};
+		blocked b = {.pub = wpub, .timeout_ns = 10000000000ll};
 		blocked_send(&b);
 		_exit(b.t.result == HERMES_OK && b.t.elapsed_ns < SOON_NS ? 0 : 1);
 	}
-	await_producer_sleeping(pub);
-	hermes_sub_close(sub);
+	await_producer_sleeping(wpub);
+	hermes_sub_close(wsub);
 	assert_int_equal(ht_child_exit(child, 10000), 0);
 
 	/* Deleted under a sleeping producer: HERMES_ECLOSED, at once. */
-	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &sub), HERMES_OK);
-	fill_ring(pub);
-	blocked b = {.pub = pub, .timeout_ns = 10000000000ll};
+	assert_int_equal(hermes_sub_open(bus, "w", HERMES_START_LATEST, 0, &wsub), HERMES_OK);
+	fill_ring(wpub);
+	blocked b = {.pub = wpub, .timeout_ns = 10000000000ll};
 	blocked_start(&b);
 	assert_int_equal(hermes_ring_delete(bus, "w", 1), HERMES_OK);
 	ht_timed_expect(&b.t, HERMES_ECLOSED, SOON_NS);
-	hermes_pub_close(pub);
-	hermes_sub_close(sub);
 }
 
 /* A producer SIGKILLed while asleep: repair takes back its announcement,
@@ -438,39 +426,34 @@ static void test_producer_killed_asleep_leaves_no_sleeper_behind(void **state)
 static void test_subscriber_spin_setting(void **state)
 {
 	(void)state;
-	hermes_sub *sub;
-	hermes_pub *pub;
-	open_both(&sub, &pub);
-	hermes_sub_set_spin(sub, 0);
+	hermes_sub_set_spin(wsub, 0);
 	ht_timed w;
-	waiter_start(&w, sub);
-	assert_int_equal(hermes_pub_send(pub, "s", 1, NULL), HERMES_OK);
+	waiter_start(&w, wsub);
+	assert_int_equal(hermes_pub_send(wpub, "s", 1, NULL), HERMES_OK);
 	ht_timed_expect(&w, HERMES_OK, SOON_NS);
-	hermes_pub_close(pub);
-	hermes_sub_close(sub);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_blocked_subscriber_wakes_on_publish, setup,
-						ht_bus_teardown_state),
-		cmocka_unit_test_setup_teardown(test_blocked_subscriber_in_another_process_wakes, setup,
-						ht_bus_teardown_state),
+		cmocka_unit_test_setup_teardown(test_blocked_subscriber_wakes_on_publish,
+						setup_both, teardown_both),
+		cmocka_unit_test_setup_teardown(test_blocked_subscriber_in_another_process_wakes,
+						setup_both, teardown_both),
 		cmocka_unit_test_setup_teardown(test_timed_waits_return_at_their_deadline, setup,
 						ht_bus_teardown_state),
 		cmocka_unit_test_setup_teardown(test_wait_wake_race_loses_no_wakeup, setup,
 						ht_bus_teardown_state),
-		cmocka_unit_test_setup_teardown(test_blocked_producer_sleeps_instead_of_spinning, setup,
-						ht_bus_teardown_state),
-		cmocka_unit_test_setup_teardown(test_blocked_producer_wakes_on_release, setup,
-						ht_bus_teardown_state),
-		cmocka_unit_test_setup_teardown(test_blocked_producer_wakes_on_leave_and_delete, setup,
-						ht_bus_teardown_state),
+		cmocka_unit_test_setup_teardown(test_blocked_producer_sleeps_instead_of_spinning,
+						setup_both, teardown_both),
+		cmocka_unit_test_setup_teardown(test_blocked_producer_wakes_on_release,
+						setup_both, teardown_both),
+		cmocka_unit_test_setup_teardown(test_blocked_producer_wakes_on_leave_and_delete,
+						setup_both, teardown_both),
 		cmocka_unit_test_setup_teardown(test_producer_killed_asleep_leaves_no_sleeper_behind,
 						setup, ht_bus_teardown_state),
-		cmocka_unit_test_setup_teardown(test_subscriber_spin_setting, setup,
-						ht_bus_teardown_state),
+		cmocka_unit_test_setup_teardown(test_subscriber_spin_setting,
+						setup_both, teardown_both),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
