@@ -546,6 +546,12 @@ static void json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* Row i of an array opens: a comma before all but the first, a line each. */
+static void json_row(FILE *f, unsigned i)
+{
+	fprintf(f, "%s\n    {", i ? "," : "");
+}
+
 /* A skipped row's reason, and the row's end. */
 static void json_skipped_end(FILE *f, const char *note)
 {
@@ -559,8 +565,9 @@ static void json_latency(FILE *f, const results *res)
 {
 	for (unsigned i = 0; i < res->nlat; i++) {
 		const lat_result *r = &res->lat[i];
-		fprintf(f, "%s\n    {\"transport\": \"%s\", \"wait\": \"%s\", \"size\": %u", i ? "," : "",
-			r->transport, r->wait, r->size);
+		json_row(f, i);
+		fprintf(f, "\"transport\": \"%s\", \"wait\": \"%s\", \"size\": %u", r->transport, r->wait,
+			r->size);
 		if (r->skipped) {
 			json_skipped_end(f, r->note);
 			continue;
@@ -582,10 +589,9 @@ static void json_throughput(FILE *f, const results *res)
 {
 	for (unsigned i = 0; i < res->ntp; i++) {
 		const tp_result *r = &res->tp[i];
-		fprintf(f,
-			"%s\n    {\"transport\": \"%s\", \"topology\": \"%s\", \"size\": %u, "
-			"\"batch\": %u",
-			i ? "," : "", r->transport, topo_name(r->topo), r->size, r->batch);
+		json_row(f, i);
+		fprintf(f, "\"transport\": \"%s\", \"topology\": \"%s\", \"size\": %u, \"batch\": %u",
+			r->transport, topo_name(r->topo), r->size, r->batch);
 		if (r->skipped) {
 			json_skipped_end(f, r->note);
 			continue;
@@ -603,10 +609,11 @@ static void json_codec(FILE *f, const results *res)
 {
 	for (unsigned i = 0; i < res->ncodec; i++) {
 		const codec_row *c = &res->codec[i];
+		json_row(f, i);
 		fprintf(f,
-			"%s\n    {\"name\": \"%s\", \"ns_per_msg\": {\"median\": %.3f, \"min\": %.3f, "
+			"\"name\": \"%s\", \"ns_per_msg\": {\"median\": %.3f, \"min\": %.3f, "
 			"\"max\": %.3f}, \"msgs_per_s\": %.0f",
-			i ? "," : "", c->key, c->median, c->min, c->max, 1e9 / c->median);
+			c->key, c->median, c->min, c->max, 1e9 / c->median);
 		if (c->goal_ns > 0)
 			fprintf(f, ", \"goal_ns\": %.1f, \"goal_met\": %s", c->goal_ns,
 				c->median <= c->goal_ns ? "true" : "false");
@@ -621,7 +628,8 @@ static void json_targets(FILE *f, const results *res)
 	unsigned n = build_targets(res, t);
 	fprintf(f, ",\n  \"targets\": [");
 	for (unsigned i = 0; i < n; i++) {
-		fprintf(f, "%s\n    {\"group\": %s, \"target\": ", i ? "," : "", t[i].group);
+		json_row(f, i);
+		fprintf(f, "\"group\": %s, \"target\": ", t[i].group);
 		json_string(f, t[i].what);
 		fprintf(f, ", \"status\": \"%s\"", t_status(&t[i]));
 		if (t[i].have) {
