@@ -8,8 +8,9 @@
 #include "tests/support/testing.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -480,6 +481,29 @@ static void write_uplink_state(const fixture *fx, pid_t pid, uint64_t text_seq)
 	free(h);
 }
 
+/* Samples of the uplink metrics: family, the labels after bus="<the
+ * fixture's bus>" ("" for none), and the value, NAN for a sample that
+ * must not be there; up to a NULL family. */
+typedef struct sample {
+	const char *family, *labels;
+	double want;
+} sample;
+
+#define ORDERS_OUT ",ring=\"orders\",direction=\"out\""
+
+static void expect_samples(const char *text, const fixture *fx, const sample *s)
+{
+	for (; s->family; s++) {
+		char labels[256];
+		double v;
+		snprintf(labels, sizeof labels, "bus=\"%s\"%s", fx->bus.d.bus, s->labels);
+		bool found = prom_value(text, s->family, labels, &v);
+		if (isnan(s->want) ? found : (!found || v != s->want))
+			fail_msg("%s{%s}: %s %g, want %g", s->family, labels, found ? "got" : "absent, got",
+				 found ? v : NAN, s->want);
+	}
+}
+
 static const jv *ring_named(const jv *rings, const char *name)
 {
 	for (size_t i = 0; i < rings->n; i++) {
@@ -550,26 +574,22 @@ static void test_uplink_json_reads_the_state_file_back(void **state)
 
 	/* metrics: the uplink families, per ring and direction. */
 	r = metrics_of(fx);
-	char labels[256];
-	double v;
-	snprintf(labels, sizeof labels, "bus=\"%s\"", fx->bus.d.bus);
-	assert_true(prom_value(r.out.p, "hermes_uplink_up", labels, &v) && v == 1);
-	assert_true(prom_value(r.out.p, "hermes_uplink_connected", labels, &v) && v == 1);
-	assert_true(prom_value(r.out.p, "hermes_uplink_reconnects_total", labels, &v) && v == 2);
-	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"orders\",direction=\"out\"", fx->bus.d.bus);
-	assert_true(prom_value(r.out.p, "hermes_uplink_messages_total", labels, &v) && v == 1001);
-	assert_true(prom_value(r.out.p, "hermes_uplink_lost_total", labels, &v) && v == 5);
-	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"orders\",direction=\"in\"", fx->bus.d.bus);
-	assert_true(prom_value(r.out.p, "hermes_uplink_messages_total", labels, &v) && v == 77);
-	assert_true(prom_value(r.out.p, "hermes_uplink_lost_total", labels, &v) && v == 3);
-	assert_true(prom_value(r.out.p, "hermes_uplink_dropped_total", labels, &v) && v == 6);
-	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"ticks\",direction=\"out\"", fx->bus.d.bus);
-	assert_true(prom_value(r.out.p, "hermes_uplink_dropped_total", labels, &v) && v == 40);
-	/* ticks only goes out: no inbound sample for it. */
-	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"ticks\",direction=\"in\"", fx->bus.d.bus);
-	assert_false(prom_value(r.out.p, "hermes_uplink_messages_total", labels, &v));
-	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"orders\",reason=\"loop\"", fx->bus.d.bus);
-	assert_true(prom_value(r.out.p, "hermes_uplink_skipped_total", labels, &v) && v == 17);
+	expect_samples(r.out.p, fx,
+		       (const sample[]){
+			       {"hermes_uplink_up", "", 1},
+			       {"hermes_uplink_connected", "", 1},
+			       {"hermes_uplink_reconnects_total", "", 2},
+			       {"hermes_uplink_messages_total", ORDERS_OUT, 1001},
+			       {"hermes_uplink_lost_total", ORDERS_OUT, 5},
+			       {"hermes_uplink_messages_total", ",ring=\"orders\",direction=\"in\"", 77},
+			       {"hermes_uplink_lost_total", ",ring=\"orders\",direction=\"in\"", 3},
+			       {"hermes_uplink_dropped_total", ",ring=\"orders\",direction=\"in\"", 6},
+			       {"hermes_uplink_dropped_total", ",ring=\"ticks\",direction=\"out\"", 40},
+			       /* ticks only goes out: no inbound sample for it. */
+			       {"hermes_uplink_messages_total", ",ring=\"ticks\",direction=\"in\"", NAN},
+			       {"hermes_uplink_skipped_total", ",ring=\"orders\",reason=\"loop\"", 17},
+			       {NULL},
+		       });
 	result_free(&r);
 
 	expect_out(CTL(fx, "list", "--interval", "0", "--stats-dir", stats_dir(fx)),
@@ -597,13 +617,11 @@ static void test_uplink_of_a_dead_process_is_gone_and_half_written_text_is_flagg
 
 	result r = CTL(fx, "metrics", "--stats-dir", stats_dir(fx));
 	expect_ok(&r);
-	char labels[256];
-	double v;
-	snprintf(labels, sizeof labels, "bus=\"%s\"", fx->bus.d.bus);
-	assert_true(prom_value(r.out.p, "hermes_uplink_up", labels, &v) && v == 0);
-	assert_true(prom_value(r.out.p, "hermes_uplink_connected", labels, &v) && v == 0);
-	snprintf(labels, sizeof labels, "bus=\"%s\",ring=\"orders\",direction=\"out\"", fx->bus.d.bus);
-	assert_false(prom_value(r.out.p, "hermes_uplink_messages_total", labels, &v));
+	expect_samples(r.out.p, fx,
+		       (const sample[]){{"hermes_uplink_up", "", 0},
+					{"hermes_uplink_connected", "", 0},
+					{"hermes_uplink_messages_total", ORDERS_OUT, NAN},
+					{NULL}});
 	result_free(&r);
 }
 
