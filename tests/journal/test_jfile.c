@@ -58,6 +58,38 @@ static jf *file_of(uint64_t first, uint64_t end)
 	return f;
 }
 
+/* Scan f's file: its written part ends at tail_off, torn there or not,
+ * and the next message is next_seq; returns the scan for its counts. */
+static hm_jscan scan_ends(const jf *f, bool torn, uint64_t tail_off, uint64_t next_seq)
+{
+	hm_jscan s;
+	hm_jfile_scan(f->buf, &f->fi, &s, NULL, NULL);
+	assert_int_equal(s.torn, torn);
+	assert_int_equal(s.tail_off, tail_off);
+	assert_int_equal(s.next_seq, next_seq);
+	return s;
+}
+
+/* Cut f's file at tail: something was cleared, everything from tail on is
+ * zero, and writing goes on there. */
+static void cut_at(jf *f, uint64_t tail)
+{
+	assert_true(hm_jfile_cut(f->buf, &f->fi, tail) > 0);
+	for (uint64_t o = tail; o < FSIZE; o++)
+		assert_int_equal(f->buf[o], 0);
+	f->tail = tail;
+}
+
+/* A file of messages [0, n), then message n for the test to damage; *good
+ * is where the file ends without it. */
+static jf *file_and_one_more(uint64_t n, uint64_t *good)
+{
+	jf *f = file_of(0, n);
+	*good = f->tail;
+	put_msg(f, n);
+	return f;
+}
+
 static void check_msg(const hm_jrec *r, uint64_t seq)
 {
 	assert_int_equal(r->type, HM_JR_MSG);
@@ -130,10 +162,7 @@ static void test_records_read_back_in_order_with_gaps(void **state)
 {
 	(void)state;
 	jf *f = make_file(10, 4096);
-	hm_jscan s;
-	hm_jfile_scan(f->buf, &f->fi, &s, NULL, NULL);
-	assert_int_equal(s.tail_off, f->fi.data_offset);
-	assert_int_equal(s.next_seq, 10);
+	hm_jscan s = scan_ends(f, false, f->fi.data_offset, 10);
 	assert_int_equal(s.records, 0);
 	for (uint64_t q = 10; q < 20; q++)
 		put_msg(f, q);
@@ -156,12 +185,9 @@ static void test_records_read_back_in_order_with_gaps(void **state)
 	assert_int_equal(hm_jfile_read(f->buf, &f->fi, off, seq, &r), HERMES_EAGAIN);
 	/* A record read at the wrong expected sequence is refused. */
 	assert_int_equal(hm_jfile_read(f->buf, &f->fi, f->fi.data_offset, 11, &r), HERMES_EBADSEGMENT);
-	hm_jfile_scan(f->buf, &f->fi, &s, NULL, NULL);
+	s = scan_ends(f, false, f->tail, 24);
 	assert_int_equal(s.records, 12);
 	assert_int_equal(s.messages, 11);
-	assert_int_equal(s.next_seq, 24);
-	assert_int_equal(s.tail_off, f->tail);
-	assert_false(s.torn);
 	assert_false(s.sealed);
 	free_file(f);
 }
@@ -201,49 +227,32 @@ static void test_index_finds_any_sequence(void **state)
 static void test_torn_tail_is_detected_by_checksum_and_cut(void **state)
 {
 	(void)state;
-	jf *f = file_of(0, 50);
-	uint64_t good_tail = f->tail;
 	/* A record whose commit word reached the file but whose body did not:
 	 * write it whole, then damage the payload's end. */
-	put_msg(f, 50);
+	uint64_t good_tail;
+	jf *f = file_and_one_more(50, &good_tail);
 	f->buf[f->offs[50] + HM_JR_HDR + 20] ^= 0xff;
-	hm_jscan s;
-	hm_jfile_scan(f->buf, &f->fi, &s, NULL, NULL);
-	assert_true(s.torn);
-	assert_int_equal(s.tail_off, good_tail);
-	assert_int_equal(s.next_seq, 50);
+	hm_jscan s = scan_ends(f, true, good_tail, 50);
 	assert_int_equal(s.messages, 50);
 	assert_int_equal(s.corrupt, 0);
-	assert_true(hm_jfile_cut(f->buf, &f->fi, s.tail_off) > 0);
-	for (uint64_t o = good_tail; o < FSIZE; o++)
-		assert_int_equal(f->buf[o], 0);
-	hm_jfile_scan(f->buf, &f->fi, &s, NULL, NULL);
-	assert_false(s.torn);
-	assert_int_equal(s.tail_off, good_tail);
+	cut_at(f, s.tail_off);
+	scan_ends(f, false, good_tail, 50);
 	/* Writing goes on at the cut, and reads back. */
-	f->tail = good_tail;
 	put_msg(f, 50);
-	hm_jfile_scan(f->buf, &f->fi, &s, NULL, NULL);
-	assert_int_equal(s.next_seq, 51);
+	scan_ends(f, false, f->tail, 51);
 	free_file(f);
 }
 
 static void test_uncommitted_record_of_a_killed_writer_is_cleared(void **state)
 {
 	(void)state;
-	jf *f = file_of(0, 5);
-	uint64_t tail = f->tail;
 	/* Body written, commit word not: the writer was killed in between. */
-	put_msg(f, 5);
+	uint64_t tail;
+	jf *f = file_and_one_more(5, &tail);
 	memset(f->buf + tail, 0, 8);
-	hm_jscan s;
-	hm_jfile_scan(f->buf, &f->fi, &s, NULL, NULL);
-	assert_false(s.torn);
-	assert_int_equal(s.tail_off, tail);
-	assert_int_equal(s.next_seq, 5);
+	scan_ends(f, false, tail, 5);
 	/* The stale body would otherwise show through after a shorter record. */
-	assert_true(hm_jfile_cut(f->buf, &f->fi, tail) > 0);
-	f->tail = tail;
+	cut_at(f, tail);
 	f->tail = hm_jfile_put(f->buf, &f->fi, f->tail, HM_JR_MSG, 5, 0, "x", 1);
 	hm_jrec r;
 	assert_int_equal(hm_jfile_read(f->buf, &f->fi, f->tail, 6, &r), HERMES_EAGAIN);
