@@ -17,7 +17,8 @@ pthread_t ht_thread_start(void *(*fn)(void *), void *arg);
 #define HT_THREADS_MAX 16
 
 /* n (at most HT_THREADS_MAX) threads running fn, the i-th with the i-th
- * element of the array `args` (elements of `size` bytes) as its argument. */
+ * element of the array `args` (elements of `size` bytes) as its argument;
+ * with size 0, every one of them with args itself. */
 typedef struct ht_threads {
 	pthread_t id[HT_THREADS_MAX];
 	unsigned n;
