@@ -146,6 +146,12 @@ void ht_file_dump(const char *path)
 	fclose(f);
 }
 
+void ht_assert_says(const char *text, const char *needle)
+{
+	if (!strstr(text, needle))
+		fail_msg("'%s' does not say '%s'", text, needle);
+}
+
 int ht_wait_child(pid_t pid, int timeout_ms)
 {
 	uint64_t deadline = ht_now_ns() + (uint64_t)timeout_ms * 1000000u;

@@ -51,6 +51,10 @@ int ht_file_count(const char *path, const char *needle);
 bool ht_file_has(const char *path, const char *needle);
 bool ht_file_wait(const char *path, const char *needle, int count, int timeout_ms);
 
+/* Fails the test unless text contains needle, showing both (an error
+ * message that must name what it refused, a line that must hold a field). */
+void ht_assert_says(const char *text, const char *needle);
+
 /* Copy the file at path (its first 200 lines) to stderr between marker
  * lines, so a failing test shows what a process under test logged. */
 void ht_file_dump(const char *path);
