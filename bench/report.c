@@ -417,6 +417,21 @@ static const lat_result *lat_reference(const results *res, const char *t, const 
 	return x;
 }
 
+/* A row's "÷ bare ring" and "hermes ÷ this" cells, "-" where that row was
+ * not measured. */
+static void md_ratio_cells(FILE *f, bool have_bare, double this_over_bare, bool have_hermes,
+			   double hermes_over_this)
+{
+	if (have_bare)
+		fprintf(f, " %.2f |", this_over_bare);
+	else
+		fprintf(f, " - |");
+	if (have_hermes)
+		fprintf(f, " %.3g |", hermes_over_this);
+	else
+		fprintf(f, " - |");
+}
+
 static void md_latency(FILE *f, const results *res)
 {
 	fprintf(f,
@@ -439,14 +454,9 @@ static void md_latency(FILE *f, const results *res)
 			" | %" PRIu64 " | %" PRIu64 " | %" PRIu64 "–%" PRIu64 " |",
 			r->transport, r->wait, r->med[P50], r->med[P90], r->med[P99], r->med[P999],
 			r->med[P9999], r->med[PMAX], r->lo[P50], r->hi[P50]);
-		if (b)
-			fprintf(f, " %.2f |", ratio((double)r->med[P50], (double)b->med[P50]));
-		else
-			fprintf(f, " - |");
-		if (h)
-			fprintf(f, " %.3g |\n", ratio((double)h->med[P50], (double)r->med[P50]));
-		else
-			fprintf(f, " - |\n");
+		md_ratio_cells(f, b, b ? ratio((double)r->med[P50], (double)b->med[P50]) : 0, h,
+			       h ? ratio((double)h->med[P50], (double)r->med[P50]) : 0);
+		fprintf(f, "\n");
 	}
 	fprintf(f, "\n");
 }
@@ -472,14 +482,8 @@ static void md_throughput(FILE *f, const results *res)
 		fprintf(f, "| %s | %s | %u | %.0f | %.0f | %.0f | %.1f |", r->transport,
 			topo_name(r->topo), r->batch, r->median, r->min, r->max,
 			r->median * r->size / 1e6);
-		if (b)
-			fprintf(f, " %.2f |", ratio(r->median, b->median));
-		else
-			fprintf(f, " - |");
-		if (h)
-			fprintf(f, " %.3g |", ratio(h->median, r->median));
-		else
-			fprintf(f, " - |");
+		md_ratio_cells(f, b, b ? ratio(r->median, b->median) : 0, h,
+			       h ? ratio(h->median, r->median) : 0);
 		if (r->lost)
 			fprintf(f, " %" PRIu64 " lost", r->lost);
 		fprintf(f, "\n");
