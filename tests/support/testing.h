@@ -3,7 +3,8 @@
  * bounded by a deadline. The rest of the test kit builds on this:
  * process.h (spawn, readiness, stop and kill by pid), daemon.h (hermesd),
  * bus.h (a bus with rings, private or under hermesd), traffic.h (checked
- * multi-producer traffic), threads.h (worker threads, timed blocking calls). */
+ * multi-producer traffic), threads.h (worker threads, timed blocking calls),
+ * bad_utf8.h (malformed UTF-8 samples). */
 #ifndef HM_TESTING_H
 #define HM_TESTING_H
 
