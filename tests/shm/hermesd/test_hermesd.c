@@ -78,12 +78,15 @@ static void test_config_parser_accepts_the_documented_format(void **state)
 	assert_int_equal(hm_config_check(&c), HERMES_OK);
 }
 
+/* A configuration text hermesd's parser refuses, and what its error says. */
+typedef struct refusal {
+	const char *text, *expect;
+} refusal;
+
 static void test_config_parser_names_the_line_and_key_of_errors(void **state)
 {
 	(void)state;
-	struct {
-		const char *text, *expect;
-	} cases[] = {
+	const refusal cases[] = {
 		{"[bus]\nname = x\nfoo = 1\n", "line 3: unknown key 'foo'"},
 		{"[bus\n", "line 1"},
 		{"[nonsense]\nx = 1\n", "unknown section"},
@@ -150,9 +153,7 @@ static void test_config_is_never_silently_lossy(void **state)
 	assert_string_equal(c.rings[0].name, "r");
 
 	snprintf(text, sizeof text, "[bus]\nsize = 1M\n[ring %s]\n", n48);
-	struct {
-		const char *text, *expect;
-	} cases[] = {
+	const refusal cases[] = {
 		{text, "line 3: ring name"},
 		{"[bus]\nsize = 1M\n[bus]\nmode = 0600\n", "line 3: [bus] appears twice (first at line 1)"},
 		{"[ring a]\n[ring b]\n[ring a]\n", "line 3: [ring a] appears twice (first at line 1)"},
