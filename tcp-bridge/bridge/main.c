@@ -146,16 +146,11 @@ static int keygen(int argc, char **argv)
 		fputs(use, stderr);
 		return 2;
 	}
-	for (const char *p = name; *p; p++)
-		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7E || *p == '/') {
-			fprintf(stderr, "hermes-bridge: identity names are printable ASCII without "
-					"spaces or '/'\n");
-			return 2;
-		}
 	char path[512];
-	snprintf(path, sizeof path, "%s", out ? out : name);
-	if (!out)
-		snprintf(path, sizeof path, "%s.key", name);
+	if (hm_auth_key_path(name, out, path, sizeof path) != HERMES_OK) {
+		fprintf(stderr, "hermes-bridge: %s\n", hermes_last_error_detail());
+		return 2;
+	}
 	uint8_t pub[HERMES_KX_PUBLIC_KEY_SIZE];
 	hermes_err err = hm_auth_keygen_file(path, name, pair, server ? pin : NULL, pub);
 	if (err) {
