@@ -1160,12 +1160,29 @@ static bool abandon_range(hm_ring *r, uint64_t seq, uint32_t n, uint64_t end)
 	return ok;
 }
 
+/* A commit after its words are stored: the claim is over (active = 0),
+ * the counters, the wake-up (fence: this process is not registered for
+ * membarrier). */
+static inline __attribute__((always_inline)) void commit_done(hermes_pub *p, uint32_t n,
+							     uint64_t payload, bool fence)
+{
+	hm_prod_slot *s = p->slot;
+	/* Release: pairs with refresh_limits' acquire; once a scanner sees
+	 * active == 0 it may let the next lap overwrite this message. */
+	CRASH_POINT("commit: inactive");
+	hm_store_release_u32(&s->active, 0);
+	p->claim_seq = NO_CLAIM;
+	/* Single-writer counters on our own slot: relaxed load + store. */
+	hm_store_relaxed_u64(&s->msgs, hm_load_relaxed_u64(&s->msgs) + n);
+	hm_store_relaxed_u64(&s->bytes, hm_load_relaxed_u64(&s->bytes) + payload);
+	wake_sleepers(&p->ring, fence);
+}
+
 static inline __attribute__((always_inline)) hermes_err pub_commit(hermes_pub *p, hermes_claim *c)
 {
 	if (p->claim_seq == NO_CLAIM || c->seq_ != p->claim_seq)
 		return HERMES_EINVAL;
 	hm_ring *r = &p->ring;
-	hm_prod_slot *s = p->slot;
 	bool ok;
 	uint64_t payload = c->len;
 	if (c->n_ == 1) {
@@ -1175,15 +1192,7 @@ static inline __attribute__((always_inline)) hermes_err pub_commit(hermes_pub *p
 		payload = 0;
 		ok = commit_range(r, c->seq_, c->n_, &payload);
 	}
-	/* Release: pairs with refresh_limits' acquire; once a scanner sees
-	 * active == 0 it may let the next lap overwrite this message. */
-	CRASH_POINT("commit: inactive");
-	hm_store_release_u32(&s->active, 0);
-	p->claim_seq = NO_CLAIM;
-	/* Single-writer counters on our own slot: relaxed load + store. */
-	hm_store_relaxed_u64(&s->msgs, hm_load_relaxed_u64(&s->msgs) + c->n_);
-	hm_store_relaxed_u64(&s->bytes, hm_load_relaxed_u64(&s->bytes) + payload);
-	wake_sleepers(r, p->fence);
+	commit_done(p, c->n_, payload, p->fence);
 	/* Overwrite rings: the claim was lapped before we committed it (we
 	 * were stopped or slow); subscribers count it as lost. */
 	return ok ? HERMES_OK : HERMES_ELOST;
@@ -1286,15 +1295,15 @@ void hermes_pub_set_spin(hermes_pub *p, uint32_t checks)
 }
 
 /* hermes_pub_send for the lease holder: claim_exclusive, put_meta, the copy
- * and pub_commit of one untagged message on a block ring, with the same
- * shared stores in the same order (and the same crash points), and nothing
- * else: no hermes_claim filled in, no outstanding-claim bookkeeping (no
- * claim is visible between the calls), no policy or fence tests (a holder
- * is on a block ring and registered for membarrier). Returns false, having
- * written nothing shared (or only in_claim, cleared again with the lease's
- * acknowledgement), when the ring is full by the cached limits or the lease
- * is gone: the general path takes over. Kept in its own small frame so the
- * common send saves no registers for the CAS path. */
+ * and the commit of one untagged message on a block ring, with the same
+ * shared stores in the same order (so the same crash points), without the
+ * hermes_claim and outstanding-claim bookkeeping. The claim is written out
+ * here rather than taken from claim_exclusive: its call of claim_slow for a
+ * full ring would cost every send a larger frame (10 instructions a
+ * message, callgrind); here a claim that does not fit the cached limits
+ * goes the general way before anything is written. Returns false, having
+ * written nothing shared (or only in_claim, cleared with the lease's
+ * acknowledgement), when that happens or the lease is gone. */
 static inline __attribute__((always_inline)) bool send_exclusive(hermes_pub *p, const void *data,
 								 uint32_t len, uint64_t *seq_out)
 {
@@ -1303,8 +1312,6 @@ static inline __attribute__((always_inline)) bool send_exclusive(hermes_pub *p, 
 	uint64_t total = hm_data_bytes(len);
 	uint64_t seq = p->tail_seq;
 	uint64_t at = place(r, p->tail_pos, total);
-	/* The cached limits are private: a claim that does not fit them goes
-	 * the general way (claim_slow) before anything is written. */
 	if (!fits(p, at + total, seq + 1))
 		return false;
 	CRASH_POINT("claim: in");
@@ -1328,17 +1335,11 @@ static inline __attribute__((always_inline)) bool send_exclusive(hermes_pub *p, 
 	p->full = 0;
 	put_meta(r, seq, at, len, 0);
 	memcpy(data_at(r, at), data, len);
-	/* Release: pairs with the subscriber's acquire of the word (block
+	/* Release: pairs with the subscriber's acquire of the word (a block
 	 * ring: nobody else writes a held slot). */
 	CRASH_POINT("commit: word");
 	hm_store_release_u64(&slot_at(r, seq)->word, hm_slot_word(seq, HM_SLOT_COMMITTED));
-	/* Release: pairs with refresh_limits' acquire, as in pub_commit. */
-	CRASH_POINT("commit: inactive");
-	hm_store_release_u32(&s->active, 0);
-	/* Single-writer counters on our own slot: relaxed load + store. */
-	hm_store_relaxed_u64(&s->msgs, hm_load_relaxed_u64(&s->msgs) + 1);
-	hm_store_relaxed_u64(&s->bytes, hm_load_relaxed_u64(&s->bytes) + len);
-	wake_sleepers(r, false);
+	commit_done(p, 1, len, false); /* a holder is registered */
 	if (seq_out)
 		*seq_out = seq;
 	return true;
