@@ -3,6 +3,7 @@
  * return what /proc says, or say that it is not there. */
 #include "tests/support/testing.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,9 +56,16 @@ static void test_a_zombie_is_dead(void **state)
 		_exit(0);
 	/* Wait for its exit without reaping it (WNOWAIT): it is a zombie
 	 * now, which must count as dead, although its pid is still taken. */
-	siginfo_t si;
-	assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
-	assert_int_equal(si.si_pid, pid);
+	siginfo_t si = {0};
+	uint64_t deadline = ht_now_ns() + 10000000000ull;
+	do {
+		if (ht_now_ns() > deadline) {
+			kill(pid, SIGKILL);
+			fail_msg("child %d did not exit within 10 s", (int)pid);
+		}
+		sched_yield();
+		assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT), 0);
+	} while (si.si_pid != pid);
 	assert_true(hm_proc_start_time(pid) > 0);
 	assert_false(hm_proc_alive(pid, 0));
 	assert_int_equal(ht_child_exit(pid, 10000), 0);
