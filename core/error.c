@@ -58,7 +58,9 @@ const char *hermes_err_name(hermes_err err)
 	return err_table[err].name;
 }
 
-static _Thread_local char detail[256];
+/* Room for a configuration error: "FILE:LINE: " and a reason that may quote
+ * a value or a path (the daemons' INI loaders, daemon/ini.h). */
+static _Thread_local char detail[512];
 
 const char *hermes_last_error_detail(void)
 {
@@ -72,10 +74,14 @@ void hm_clear_detail(void)
 
 hermes_err hm_fail(hermes_err err, const char *fmt, ...)
 {
+	/* Formatted aside first: an argument may be the detail itself, as in
+	 * hm_fail(err, "%s: %s", what, hermes_last_error_detail()). */
+	char text[sizeof detail];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(detail, sizeof detail, fmt, ap);
+	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
+	memcpy(detail, text, strlen(text) + 1);
 	return err;
 }
 
