@@ -3,26 +3,26 @@
 //! exercise every one of them against the real library.
 #![allow(non_camel_case_types, dead_code)]
 
+use std::marker::{PhantomData, PhantomPinned};
 use std::os::raw::{c_char, c_int, c_uint, c_void};
 
 pub type hermes_err = c_int;
 
-#[repr(C)]
-pub struct hermes_bus {
-    _p: [u8; 0],
+/// The C API's opaque handles: reached only through the pointers its
+/// functions hand out, never made or moved by Rust. Zero-sized here; the
+/// marker keeps them !Send, !Sync and !Unpin, since the C side promises none
+/// of that for the bare handle (the safe wrappers say what they allow).
+macro_rules! opaque_handles {
+    ($($name:ident),*) => {$(
+        #[repr(C)]
+        pub struct $name {
+            _p: [u8; 0],
+            _marker: PhantomData<(*mut u8, PhantomPinned)>,
+        }
+    )*};
 }
-#[repr(C)]
-pub struct hermes_pub {
-    _p: [u8; 0],
-}
-#[repr(C)]
-pub struct hermes_sub {
-    _p: [u8; 0],
-}
-#[repr(C)]
-pub struct hermes_net {
-    _p: [u8; 0],
-}
+
+opaque_handles!(hermes_bus, hermes_pub, hermes_sub, hermes_net);
 
 #[repr(C)]
 pub struct hermes_ring_config {
