@@ -273,6 +273,19 @@ static hermes_err handshake(hermes_net *n, const char *address, uint64_t deadlin
 	return HERMES_OK;
 }
 
+/* Free a handle from net_new (NULL: nothing): its socket if it has one, its
+ * state machine and its event queue. */
+static void net_free(hermes_net *n)
+{
+	if (!n)
+		return;
+	if (n->fd >= 0)
+		close(n->fd);
+	hm_client_fini(&n->c);
+	free(n->dq);
+	free(n);
+}
+
 /* A handle with its protocol state machine set up from o (the key file
  * read and wiped again), not connected yet (fd -1). */
 static hermes_err net_new(const hermes_net_options *o, hermes_net **out)
@@ -309,8 +322,7 @@ static hermes_err net_new(const hermes_net_options *o, hermes_net **out)
 	}
 	n->dq = calloc(DEFERRED_MAX, sizeof *n->dq);
 	if (!n->dq) {
-		hm_client_fini(&n->c);
-		free(n);
+		net_free(n);
 		return hm_fail(HERMES_ENOMEM, "event queue");
 	}
 	*out = n;
@@ -338,43 +350,38 @@ hermes_err hermes_net_connect(const char *address, const hermes_net_options *o,
 	if (!err)
 		err = handshake(n, address, deadline);
 	if (err) {
-		if (n->fd >= 0)
-			close(n->fd);
-		hm_client_fini(&n->c);
-		free(n->dq);
-		free(n);
+		net_free(n);
 		return err;
 	}
 	*out = n;
 	return HERMES_OK;
 }
 
+/* End a session politely: GOODBYE (within GOODBYE_WAIT_NS), then a
+ * half-close and a moment for the bridge to close its side, so that our
+ * close does not reset frames still in flight. */
+static void say_goodbye(hermes_net *n)
+{
+	hermes_wire_msg m = {.type = HERMES_MSG_GOODBYE};
+	m.goodbye.code = HERMES_OK;
+	uint64_t deadline = hm_deadline_after(GOODBYE_WAIT_NS);
+	if (hm_client_send_msg(&n->c, 0, 0, &m) == HERMES_ENOBUFS &&
+	    flush_until(n, deadline) == HERMES_OK)
+		(void)hm_client_send_msg(&n->c, 0, 0, &m);
+	flush_until(n, deadline);
+	shutdown(n->fd, SHUT_WR);
+	char sink[4096];
+	struct pollfd p = {.fd = n->fd, .events = POLLIN};
+	uint64_t grace = hm_deadline_after(200000000ll);
+	while (poll(&p, 1, poll_ms(grace)) > 0 && recv(n->fd, sink, sizeof sink, 0) > 0)
+		;
+}
+
 void hermes_net_close(hermes_net *n)
 {
-	if (!n)
-		return;
-	if (n->c.state == HM_CL_SESSION) {
-		hermes_wire_msg m = {.type = HERMES_MSG_GOODBYE};
-		m.goodbye.code = HERMES_OK;
-		uint64_t deadline = hm_deadline_after(GOODBYE_WAIT_NS);
-		if (hm_client_send_msg(&n->c, 0, 0, &m) == HERMES_ENOBUFS &&
-		    flush_until(n, deadline) == HERMES_OK)
-			(void)hm_client_send_msg(&n->c, 0, 0, &m);
-		flush_until(n, deadline);
-		/* Half-close, then give the bridge a moment to close its side,
-		 * so that our close does not reset frames still in flight. */
-		shutdown(n->fd, SHUT_WR);
-		char sink[4096];
-		struct pollfd p = {.fd = n->fd, .events = POLLIN};
-		uint64_t grace = hm_deadline_after(200000000ll);
-		while (poll(&p, 1, poll_ms(grace)) > 0 && recv(n->fd, sink, sizeof sink, 0) > 0)
-			;
-	}
-	if (n->fd >= 0)
-		close(n->fd);
-	hm_client_fini(&n->c);
-	free(n->dq);
-	free(n);
+	if (n && n->c.state == HM_CL_SESSION)
+		say_goodbye(n);
+	net_free(n);
 }
 
 /* ---- session -------------------------------------------------------------------------- */

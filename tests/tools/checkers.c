@@ -586,19 +586,13 @@ bool prom_value(const char *text, const char *name, const char *lbls, double *ou
 
 /* ---- base64 ------------------------------------------------------------------ */
 
+/* A base64 digit's value: its place in the alphabet, or -1 (NUL included). */
 static int b64val(int c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *at = c ? strchr(alphabet, c) : NULL;
+	return at ? (int)(at - alphabet) : -1;
 }
 
 long b64_decode(const char *s, size_t len, uint8_t *out, size_t cap)
