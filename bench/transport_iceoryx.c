@@ -173,19 +173,6 @@ static int iend_open(iend *e, const char *event, const char *in, const char *out
 		so.historyRequest = 0;
 		so.queueFullPolicy = QueueFullPolicy_BLOCK_PRODUCER;
 		e->sub = iox_sub_init(&e->sub_store, "hermes-bench", g_instance, topic_in, &so);
-		if (!e->sub) {
-			say_error("%s: iox_sub_init failed", label);
-			return -1;
-		}
-		if (wait) {
-			e->ws = iox_ws_init(&e->ws_store);
-			if (!e->ws || iox_ws_attach_subscriber_state(e->ws, e->sub,
-								    SubscriberState_HAS_DATA, 0,
-								    NULL) != WaitSetResult_SUCCESS) {
-				say_error("%s: iceoryx WaitSet set-up failed", label);
-				return -1;
-			}
-		}
 	}
 	if (out) {
 		iox_pub_options_t po;
@@ -193,8 +180,16 @@ static int iend_open(iend *e, const char *event, const char *in, const char *out
 		po.historyCapacity = 0;
 		po.subscriberTooSlowPolicy = ConsumerTooSlowPolicy_WAIT_FOR_CONSUMER;
 		e->pub = iox_pub_init(&e->pub_store, "hermes-bench", g_instance, topic_out, &po);
-		if (!e->pub) {
-			say_error("%s: iox_pub_init failed", label);
+	}
+	if ((in && !e->sub) || (out && !e->pub)) {
+		say_error("%s: %s failed", label, in && !e->sub ? "iox_sub_init" : "iox_pub_init");
+		return -1;
+	}
+	if (in && wait) {
+		e->ws = iox_ws_init(&e->ws_store);
+		if (!e->ws || iox_ws_attach_subscriber_state(e->ws, e->sub, SubscriberState_HAS_DATA,
+							    0, NULL) != WaitSetResult_SUCCESS) {
+			say_error("%s: iceoryx WaitSet set-up failed", label);
 			return -1;
 		}
 	}
@@ -361,28 +356,30 @@ static int it_drain(void *vc, unsigned max, tp_check *chk, unsigned *got)
 
 static const tp_ops iox_tp_ops = {it_claim, it_commit, it_drain};
 
-static int iox_tp_produce(tp_job *j, unsigned index)
+/* The producer publishes "tp" once it has its subscriber; the consumer
+ * subscribes to it. */
+static int iox_tp_side(tp_job *j, unsigned index, bool producing)
 {
 	iend e;
 	int rc = -1;
-	iox_runtime_start("producer", index);
-	if (iend_open(&e, j->state, NULL, "tp", false, j->size, j->label) == 0 &&
-	    iend_connected(&e, false, true) == 0 && worker_ready() == 0)
-		rc = tp_produce(&iox_tp_ops, &e, j, index);
+	iox_runtime_start(producing ? "producer" : "consumer", index);
+	if (iend_open(&e, j->state, producing ? NULL : "tp", producing ? "tp" : NULL, false,
+		      j->size, j->label) == 0 &&
+	    (!producing || iend_connected(&e, false, true) == 0) && worker_ready() == 0)
+		rc = producing ? tp_produce(&iox_tp_ops, &e, j, index)
+			       : tp_consume(&iox_tp_ops, &e, j, index, false);
 	iend_close(&e);
 	return rc;
 }
 
+static int iox_tp_produce(tp_job *j, unsigned index)
+{
+	return iox_tp_side(j, index, true);
+}
+
 static int iox_tp_consume(tp_job *j, unsigned index)
 {
-	iend e;
-	int rc = -1;
-	iox_runtime_start("consumer", index);
-	if (iend_open(&e, j->state, "tp", NULL, false, j->size, j->label) == 0 &&
-	    worker_ready() == 0)
-		rc = tp_consume(&iox_tp_ops, &e, j, index, false);
-	iend_close(&e);
-	return rc;
+	return iox_tp_side(j, index, false);
 }
 
 #define IOX_HOOKS                                                                               \

@@ -102,6 +102,15 @@ static void say_nats(const char *label, const char *what, natsStatus s)
 	say_error("%s: %s: %s", label, what, natsStatus_GetText(s));
 }
 
+/* 0 when s is NATS_OK; else -1 after saying which call (what) failed. */
+static int nats_check(const char *label, const char *what, natsStatus s)
+{
+	if (s == NATS_OK)
+		return 0;
+	say_nats(label, what, s);
+	return -1;
+}
+
 static int nend_connect(nend *e, bool asap, uint32_t size, size_t ocap, const char *label)
 {
 	memset(e, 0, sizeof *e);
@@ -120,11 +129,7 @@ static int nend_connect(nend *e, bool asap, uint32_t size, size_t ocap, const ch
 	if (s == NATS_OK)
 		s = natsConnection_Connect(&e->nc, opts);
 	natsOptions_Destroy(opts);
-	if (s != NATS_OK) {
-		say_nats(label, "connect", s);
-		return -1;
-	}
-	return 0;
+	return nats_check(label, "connect", s);
 }
 
 static int nend_subscribe(nend *e, const char *subject)
@@ -135,11 +140,15 @@ static int nend_subscribe(nend *e, const char *subject)
 	/* A flush is a round trip: the server has the subscription after it. */
 	if (s == NATS_OK)
 		s = natsConnection_Flush(e->nc);
-	if (s != NATS_OK) {
-		say_nats(e->label, "subscribe", s);
-		return -1;
-	}
-	return 0;
+	return nats_check(e->label, "subscribe", s);
+}
+
+/* The pinging side's end: it publishes to subject, with an inbox of its
+ * own as the reply subject. */
+static int nend_ping_to(nend *e, const char *subject)
+{
+	snprintf(e->subject, sizeof e->subject, "%s", subject);
+	return nats_check(e->label, "natsInbox_Create", natsInbox_Create(&e->inbox));
 }
 
 static void nend_close(nend *e)
@@ -185,11 +194,7 @@ static int nl_ping_send(void *vc, const void *src, uint32_t len)
 	nend *e = vc;
 	natsStatus s = natsConnection_PublishRequest(e->nc, e->subject, (const char *)e->inbox,
 						     src, (int)len);
-	if (s != NATS_OK) {
-		say_nats(e->label, "natsConnection_PublishRequest", s);
-		return -1;
-	}
-	return 1;
+	return nats_check(e->label, "natsConnection_PublishRequest", s) == 0 ? 1 : -1;
 }
 
 static int nl_echo_send(void *vc, const void *src, uint32_t len)
@@ -201,11 +206,7 @@ static int nl_echo_send(void *vc, const void *src, uint32_t len)
 		return -1;
 	}
 	natsStatus s = natsConnection_Publish(e->nc, reply, src, (int)len);
-	if (s != NATS_OK) {
-		say_nats(e->label, "natsConnection_Publish", s);
-		return -1;
-	}
-	return 1;
+	return nats_check(e->label, "natsConnection_Publish", s) == 0 ? 1 : -1;
 }
 
 static int nl_peek(void *vc, const void **data, uint32_t *len)
@@ -236,21 +237,11 @@ static int nats_lat_side(lat_job *j, bool pinging, hm_hist *h)
 	const char *subject = j->state;
 	nend e;
 	int rc = -1;
-	if (nend_connect(&e, true, j->size, 0, j->label) != 0)
-		goto out;
-	if (pinging) {
-		snprintf(e.subject, sizeof e.subject, "%s", subject);
-		natsStatus s = natsInbox_Create(&e.inbox);
-		if (s != NATS_OK) {
-			say_nats(j->label, "natsInbox_Create", s);
-			goto out;
-		}
-	}
-	if (nend_subscribe(&e, pinging ? (const char *)e.inbox : subject) != 0)
-		goto out;
-	rc = pinging ? lat_side_run(&nats_ping_ops, &e, j, true, true, h)
-		     : lat_side_run(&nats_echo_ops, &e, j, false, true, NULL);
-out:
+	if (nend_connect(&e, true, j->size, 0, j->label) == 0 &&
+	    (!pinging || nend_ping_to(&e, subject) == 0) &&
+	    nend_subscribe(&e, pinging ? (const char *)e.inbox : subject) == 0)
+		rc = pinging ? lat_side_run(&nats_ping_ops, &e, j, true, true, h)
+			     : lat_side_run(&nats_echo_ops, &e, j, false, true, NULL);
 	nend_close(&e);
 	return rc;
 }
@@ -276,10 +267,8 @@ static int nt_commit(void *vc)
 {
 	nend *e = vc;
 	natsStatus s = natsConnection_Publish(e->nc, e->subject, e->obuf, (int)e->size);
-	if (s != NATS_OK) {
-		say_nats(e->label, "natsConnection_Publish", s);
+	if (nats_check(e->label, "natsConnection_Publish", s) != 0)
 		return -1;
-	}
 	e->sent++;
 	return 0;
 }
