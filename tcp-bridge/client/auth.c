@@ -322,46 +322,51 @@ void hm_auth_protect_process(void)
 
 /* ---- key files (no libsodium needed to read them) ---------------------------- */
 
+/* The text of the key file at path, NUL-terminated (at most cap - 1 bytes),
+ * read once the file is one that only this user could have written: a
+ * regular file (no link followed), mode 0600 or stricter, ours. */
+static hermes_err read_key_file(const char *path, char *text, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return hm_fail_errno("cannot open key file", path);
+	struct stat st;
+	ssize_t n = 0;
+	hermes_err err = HERMES_OK;
+	if (fstat(fd, &st) != 0)
+		err = hm_fail_errno("cannot stat key file", path);
+	else if (!S_ISREG(st.st_mode) || (st.st_mode & 077))
+		err = hm_fail(HERMES_EACCES,
+			      "key file %s must be a regular file with mode 0600 or stricter "
+			      "(it is %04o): chmod 600 it",
+			      path, (unsigned)(st.st_mode & 07777));
+	else if (st.st_uid != geteuid())
+		err = hm_fail(HERMES_EACCES,
+			      "key file %s is owned by uid %u, not by this user (uid %u): a key "
+			      "another user owns could be replaced by them; chown it",
+			      path, (unsigned)st.st_uid, (unsigned)geteuid());
+	else if ((n = read(fd, text, cap - 1)) < 0)
+		err = hm_fail_errno("cannot read key file", path);
+	close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	return err;
+}
+
 hermes_err hm_auth_key_load_pin(const char *path, uint8_t key[HERMES_AUTH_KEY_SIZE],
 				uint8_t pin[HERMES_KX_PUBLIC_KEY_SIZE], bool *have_pin)
 {
 	if (have_pin)
 		*have_pin = false;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return hm_fail_errno("cannot open key file", path);
-	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		hermes_err err = hm_fail_errno("cannot stat key file", path);
-		close(fd);
-		return err;
-	}
-	if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
-		close(fd);
-		return hm_fail(HERMES_EACCES,
-			       "key file %s must be a regular file with mode 0600 or stricter "
-			       "(it is %04o): chmod 600 it",
-			       path, (unsigned)(st.st_mode & 07777));
-	}
-	if (st.st_uid != geteuid()) {
-		close(fd);
-		return hm_fail(HERMES_EACCES,
-			       "key file %s is owned by uid %u, not by this user (uid %u): a key "
-			       "another user owns could be replaced by them; chown it",
-			       path, (unsigned)st.st_uid, (unsigned)geteuid());
-	}
 	/* A key file is small; anything bigger is not one. */
 	char text[4096];
-	ssize_t n = read(fd, text, sizeof text - 1);
-	close(fd);
-	if (n < 0)
-		return hm_fail_errno("cannot read key file", path);
-	text[n] = '\0';
-	hermes_err err = hm_fail(HERMES_EINVAL,
-				 "%s is not a Hermes key file (want one line of 64 hex digits, and "
-				 "optionally 'server' and the bridge's public key; make one with "
-				 "'hermes-bridge keygen NAME')",
-				 path);
+	hermes_err err = read_key_file(path, text, sizeof text);
+	if (err)
+		return err;
+	err = hm_fail(HERMES_EINVAL,
+		      "%s is not a Hermes key file (want one line of 64 hex digits, and "
+		      "optionally 'server' and the bridge's public key; make one with "
+		      "'hermes-bridge keygen NAME')",
+		      path);
 	bool have_key = false, bad = false;
 	char *line = text, *next;
 	for (; line && *line && !bad; line = next) {
