@@ -70,6 +70,17 @@ static void expect_closed(int fd)
 	close(fd);
 }
 
+/* A fatal error ends the connection: the next frame is an ERROR with this
+ * code, marked fatal, on channel 0 and sequence 0, then the close. Reports
+ * what was refused, with the error's text. */
+static void expect_fatal(int fd, hermes_err code, const char *what)
+{
+	ht_br_frame f;
+	const char *text = expect_error(fd, code, true, 0, 0, &f);
+	expect_closed(fd);
+	printf("%s -> fatal %s on channel 0, closed (\"%s\")\n", what, hermes_err_name(code), text);
+}
+
 static void ping_pong(int fd, uint64_t token)
 {
 	ht_br_frame f;
@@ -116,10 +127,9 @@ static void test_error_text_that_is_not_utf8_is_fatal(void **state)
 		fd = ht_br_raw_session(&br, 0, NULL);
 		error_frame(p, HERMES_EINVAL, bad[i].text, bad[i].len);
 		ht_br_send_frame(fd, HERMES_MSG_ERROR, 0, 0, 0, p, (uint32_t)(8 + bad[i].len));
-		ht_br_frame f;
-		expect_error(fd, HERMES_EBADPAYLOAD, true, 0, 0, &f);
-		expect_closed(fd);
-		printf("ERROR text %-30s -> fatal HERMES_EBADPAYLOAD, closed\n", bad[i].name);
+		char what[64];
+		snprintf(what, sizeof what, "ERROR text %-30s", bad[i].name);
+		expect_fatal(fd, HERMES_EBADPAYLOAD, what);
 	}
 }
 
@@ -146,13 +156,10 @@ static void test_a_link_publish_with_origin_zero_is_refused(void **state)
 	hm_put_le64(p, 0);
 	hm_put_le64(p + 8, 2);
 	ht_br_send_frame(fd, HERMES_MSG_PUBLISH, HERMES_FLAG_ACK_REQUESTED, 1, 5, p, sizeof p);
-	const char *text = expect_error(fd, HERMES_EBADPAYLOAD, true, 0, 0, &f);
-	expect_closed(fd);
+	expect_fatal(fd, HERMES_EBADPAYLOAD, "link PUBLISH with origin 0");
 	assert_int_equal(hermes_sub_poll(watch, &m), HERMES_EAGAIN);
 	hermes_sub_close(watch);
-	printf("link PUBLISH with origin 0 -> fatal HERMES_EBADPAYLOAD on channel 0 (\"%s\"), "
-	       "nothing committed\n",
-	       text);
+	printf("link PUBLISH with origin 0: nothing committed\n");
 }
 
 static void test_connection_limits_are_told_apart_from_ring_slots(void **state)
@@ -221,30 +228,21 @@ static void test_ids_share_one_space_and_are_free_after_release(void **state)
 	printf("ids 1 (channel) and 2 (subscription) reused after UNBIND / UNSUBSCRIBE\n");
 	/* A subscription on the id of a channel: one id space, fatal. */
 	ht_br_send_subscribe(fd, 1, HERMES_WIRE_START_LATEST, 0, "plain");
-	expect_error(fd, HERMES_EINVAL, true, 0, 0, &f);
-	expect_closed(fd);
+	expect_fatal(fd, HERMES_EINVAL, "SUBSCRIBE on a bound channel's id");
 	fd = ht_br_raw_session(&br, 0, NULL);
 	ht_br_send_subscribe(fd, 9, HERMES_WIRE_START_LATEST, 0, "plain");
 	ht_br_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 9, &f);
 	ht_br_send_bind(fd, 9, "plain");
-	expect_error(fd, HERMES_EINVAL, true, 0, 0, &f);
-	expect_closed(fd);
-	printf("SUBSCRIBE on a bound channel's id, BIND on a subscription's id -> fatal "
-	       "HERMES_EINVAL\n");
+	expect_fatal(fd, HERMES_EINVAL, "BIND on a subscription's id");
 }
 
 static void test_encrypted_flag_in_a_clear_session_is_fatal_bad_flags(void **state)
 {
 	(void)state;
-	ht_br_frame f;
 	uint8_t sealed[6 + HERMES_SEAL_TAG_SIZE] = "orders";
 	int fd = ht_br_raw_session(&br, 0, NULL);
 	ht_br_send_frame(fd, HERMES_MSG_BIND, HERMES_FLAG_ENCRYPTED, 3, 0, sealed, sizeof sealed);
-	const char *text = expect_error(fd, HERMES_EBADFLAGS, true, 0, 0, &f);
-	expect_closed(fd);
-	printf("BIND with ENCRYPTED in a clear session -> fatal HERMES_EBADFLAGS on channel 0 "
-	       "(\"%s\")\n",
-	       text);
+	expect_fatal(fd, HERMES_EBADFLAGS, "BIND with ENCRYPTED in a clear session");
 }
 
 static void test_subscribe_from_a_sequence_no_ring_reaches_is_refused(void **state)
