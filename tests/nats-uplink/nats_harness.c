@@ -676,10 +676,19 @@ bool ht_nats_pair_wait_crossed(ht_nats_pair *p, uint64_t n, int deadline_ms)
 	return all;
 }
 
-bool ht_nats_pair_moved(ht_nats_pair *p, int quiet_ms)
+ht_nats_drained ht_nats_pair_drain(ht_nats_pair *p, uint64_t n, int deadline_ms, int quiet_ms)
 {
+	ht_nats_drained d;
+	ht_nats_producer_join(&p->pa);
+	ht_nats_producer_join(&p->pb);
+	d.crossed = ht_nats_pair_wait_crossed(p, n, deadline_ms);
+	d.crossed_ns = ht_now_ns();
 	quiet q = {{&p->ca, &p->cb}, {atomic_load(&p->ca.total), atomic_load(&p->cb.total)}};
-	return ht_nats_wait_until(moved, &q, quiet_ms);
+	d.more = ht_nats_wait_until(moved, &q, quiet_ms);
+	ht_nats_consumer_join(&p->ca);
+	ht_nats_consumer_join(&p->cb);
+	ht_nats_pair_states(p);
+	return d;
 }
 
 void ht_nats_pair_expect_exact(ht_nats_pair *p, uint64_t n)

@@ -217,9 +217,17 @@ void ht_nats_pair_traffic(ht_nats_pair *p, const char *ring, uint64_t n, uint64_
  * of both producers; false if one did not get there. */
 bool ht_nats_pair_wait_crossed(ht_nats_pair *p, uint64_t n, int deadline_ms);
 
-/* Did either consumer receive anything more within quiet_ms? (Then
- * something came back or circulated.) */
-bool ht_nats_pair_moved(ht_nats_pair *p, int quiet_ms);
+/* The end of traffic both ways: both producers joined; wait (deadline_ms
+ * each) until each consumer has all n messages of both producers; then
+ * quiet_ms in which neither consumer may receive anything more (else
+ * something came back or circulated); both consumers joined and the state
+ * files mapped (ht_nats_pair_states). */
+typedef struct ht_nats_drained {
+	bool crossed;	     /* each consumer got all n of both in time */
+	uint64_t crossed_ns; /* when that wait ended (ht_now_ns) */
+	bool more;	     /* something arrived during the quiet time */
+} ht_nats_drained;
+ht_nats_drained ht_nats_pair_drain(ht_nats_pair *p, uint64_t n, int deadline_ms, int quiet_ms);
 
 /* Both ways, exactly once: no bad message on either bus (the first one is
  * the failure message), and each bus holds n of each producer, none

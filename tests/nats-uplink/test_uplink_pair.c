@@ -68,16 +68,10 @@ static void both_ways(const char *mode, uint64_t n)
 
 	uint64_t t0 = ht_now_ns();
 	ht_nats_pair_traffic(&p, "x", n, 0, true);
-	ht_nats_producer_join(&p.pa);
-	ht_nats_producer_join(&p.pb);
-	bool all = ht_nats_pair_wait_crossed(&p, n, 120000);
-	double secs = (double)(ht_now_ns() - t0) / 1e9;
 	/* Then nothing more: one second with no new message on either bus. */
-	bool more = ht_nats_pair_moved(&p, 1000);
-	ht_nats_consumer_join(&p.ca);
-	ht_nats_consumer_join(&p.cb);
+	ht_nats_drained d = ht_nats_pair_drain(&p, n, 120000, 1000);
+	double secs = (double)(d.crossed_ns - t0) / 1e9;
 
-	ht_nats_pair_states(&p);
 	const hm_nats_ring_state *ra = ht_nats_ring_state(p.ha, "x"), *rb = ht_nats_ring_state(p.hb, "x");
 	printf("# %s both ways, %" PRIu64 " each, %.2f s: bus A holds %" PRIu64 " (own %" PRIu64
 	       ", from B %" PRIu64 "), bus B holds %" PRIu64 " (own %" PRIu64 ", from A %" PRIu64
@@ -89,8 +83,8 @@ static void both_ways(const char *mode, uint64_t n)
 	       HT_NATS_LD(ra->out.skipped_inbound), HT_NATS_LD(rb->out.skipped_inbound),
 	       HT_NATS_LD(ra->in.own_skipped), HT_NATS_LD(rb->in.own_skipped));
 	ht_nats_pair_expect_exact(&p, n);
-	assert_true(all);
-	assert_false(more);
+	assert_true(d.crossed);
+	assert_false(d.more);
 	/* Each uplink sent its own bus's messages and nothing else; each
 	 * committed the other's and nothing else. */
 	assert_int_equal(HT_NATS_LD(ra->out.msgs), n);

@@ -41,14 +41,8 @@ static void test_jetstream_uplinks_killed_mid_flow_lose_and_repeat_nothing(void 
 		kills++;
 		ht_nats_uplink_start(victim, 20000);
 	}
-	ht_nats_producer_join(&p.pa);
-	ht_nats_producer_join(&p.pb);
-	bool all = ht_nats_pair_wait_crossed(&p, n, 120000);
-	bool more = ht_nats_pair_moved(&p, 1000);
-	ht_nats_consumer_join(&p.ca);
-	ht_nats_consumer_join(&p.cb);
+	ht_nats_drained d = ht_nats_pair_drain(&p, n, 120000, 1000);
 
-	ht_nats_pair_states(&p);
 	const hm_nats_ring_state *ra = ht_nats_ring_state(p.ha, "z"), *rb = ht_nats_ring_state(p.hb, "z");
 	printf("# %u SIGKILLs; bus A got %" PRIu64 " of B's (missing %" PRIu64 "), bus B got %" PRIu64
 	       " of A's (missing %" PRIu64 "), bad %" PRIu64 "/%" PRIu64 "\n",
@@ -64,8 +58,8 @@ static void test_jetstream_uplinks_killed_mid_flow_lose_and_repeat_nothing(void 
 	       HT_NATS_LD(p.hb->runs), HT_NATS_LD(rb->out.duplicates), HT_NATS_LD(rb->in.resolved),
 	       HT_NATS_LD(rb->in.consumer_resets));
 	ht_nats_pair_expect_exact(&p, n);
-	assert_true(all);
-	assert_false(more);
+	assert_true(d.crossed);
+	assert_false(d.more);
 
 	ht_nats_pair_stop(&p);
 }
