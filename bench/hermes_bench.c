@@ -1216,15 +1216,29 @@ static int parse_spin_yield(const char *v, int *us)
 	return 0;
 }
 
+/* Store the value v of option id in *o: 0, or -1 when v is not one the
+ * option takes. Whole numbers and strings kept as they are go where the
+ * tables point; the rest are parsed here. */
 static int parse_value(bench_opts *o, int id, const char *v)
 {
+	uint32_t *const u32s[OPT_N_] = {[OPT_SIZE] = &o->size, [OPT_BATCH] = &o->batch,
+					[OPT_RUNS] = &o->runs};
+	int *const ints[OPT_N_] = {[OPT_RT] = &o->rt_prio, [OPT_BUSY_POLL] = &o->busy_poll_us};
+	const char **const strs[OPT_N_] = {[OPT_PEERS] = &o->peers, [OPT_CSV] = &o->csv,
+					   [OPT_HIST] = &o->hist, [OPT_OUT] = &o->out};
 	uint64_t n = 0;
 	if (options[id].max && !parse_u64(v, options[id].min, options[id].max, &n))
 		return -1;
-	switch (id) {
-	case OPT_SIZE:
-		o->size = (uint32_t)n;
+	if (u32s[id] || ints[id] || strs[id]) {
+		if (u32s[id])
+			*u32s[id] = (uint32_t)n;
+		else if (ints[id])
+			*ints[id] = (int)n;
+		else
+			*strs[id] = v;
 		return 0;
+	}
+	switch (id) {
 	case OPT_COUNT:
 		o->count = n;
 		return 0;
@@ -1234,36 +1248,12 @@ static int parse_value(bench_opts *o, int id, const char *v)
 	case OPT_TOPO:
 		o->topos = parse_names(v, topo_names, TOPO_N_);
 		return o->topos ? 0 : -1;
-	case OPT_BATCH:
-		o->batch = (uint32_t)n;
-		return 0;
 	case OPT_SECONDS:
 		return parse_seconds(v, &o->seconds);
-	case OPT_RUNS:
-		o->runs = (unsigned)n;
-		return 0;
-	case OPT_PEERS:
-		o->peers = v;
-		return 0;
 	case OPT_CPU:
 		return parse_cpus(v, o);
-	case OPT_RT:
-		o->rt_prio = (int)n;
-		return 0;
-	case OPT_BUSY_POLL:
-		o->busy_poll_us = (int)n;
-		return 0;
 	case OPT_SPIN_YIELD:
 		return parse_spin_yield(v, &o->spin_yield_us);
-	case OPT_CSV:
-		o->csv = v;
-		return 0;
-	case OPT_HIST:
-		o->hist = v;
-		return 0;
-	case OPT_OUT:
-		o->out = v;
-		return 0;
 	default:
 		return -1;
 	}

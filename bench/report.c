@@ -432,15 +432,27 @@ static void md_ratio_cells(FILE *f, bool have_bare, double this_over_bare, bool 
 		fprintf(f, " - |");
 }
 
+/* A table's header row, then its alignment row, made from the header so
+ * that the two agree: the first `left` columns (names) left-aligned, the
+ * rest (numbers) right-aligned. */
+static void md_header(FILE *f, const char *header, unsigned left)
+{
+	fprintf(f, "%s\n|", header);
+	unsigned col = 0;
+	for (const char *s = header + 1; *s; s++)
+		if (*s == '|')
+			fputs(col++ < left ? "---|" : "--:|", f);
+	fputc('\n', f);
+}
+
 static void md_latency(FILE *f, const results *res)
 {
 	fprintf(f,
 		"Latency: round trip (ns) of a %u-byte message between two processes; "
 		"median over runs of each percentile, p50 range over runs; ratios of p50.\n\n",
 		res->lat[0].size);
-	fprintf(f, "| transport | wait | p50 | p90 | p99 | p99.9 | p99.99 | max | p50 runs "
-		   "| ÷ bare ring | hermes ÷ this |\n");
-	fprintf(f, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+	md_header(f, "| transport | wait | p50 | p90 | p99 | p99.9 | p99.99 | max | p50 runs "
+		     "| ÷ bare ring | hermes ÷ this |", 2);
 	for (unsigned i = 0; i < res->nlat; i++) {
 		const lat_result *r = &res->lat[i];
 		if (r->skipped) {
@@ -465,9 +477,8 @@ static void md_throughput(FILE *f, const results *res)
 {
 	fprintf(f, "Throughput: messages per second (1->4: per subscriber, each sees every "
 		   "message), median of runs with min and max.\n\n");
-	fprintf(f, "| transport | topology | batch | msgs/s | min | max | MB/s | ÷ bare ring | "
-		   "hermes ÷ this |\n");
-	fprintf(f, "|---|---|--:|--:|--:|--:|--:|--:|--:|\n");
+	md_header(f, "| transport | topology | batch | msgs/s | min | max | MB/s | ÷ bare ring | "
+		     "hermes ÷ this |", 2);
 	for (unsigned i = 0; i < res->ntp; i++) {
 		const tp_result *r = &res->tp[i];
 		if (r->skipped) {
@@ -495,7 +506,7 @@ static void md_codec(FILE *f, const results *res)
 {
 	fprintf(f, "Components, one thread, 64-byte messages (median of %u runs):\n\n",
 		res->codec[0].runs);
-	fprintf(f, "| component | ns/msg | min | max | msgs/s |\n|---|--:|--:|--:|--:|\n");
+	md_header(f, "| component | ns/msg | min | max | msgs/s |", 1);
 	for (unsigned i = 0; i < res->ncodec; i++) {
 		const codec_row *c = &res->codec[i];
 		fprintf(f, "| %s | %.2f | %.2f | %.2f | %.1fM |\n", c->label, c->median, c->min, c->max,
