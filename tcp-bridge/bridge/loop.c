@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -61,11 +62,11 @@ typedef struct loop {
 	uint64_t accept_resume_ns;
 	/* Deadline lists: every entry of one list has the same timeout, so
 	 * appending keeps them sorted. */
-	hm_conn *dl_head[3], *dl_tail[3];
+	hm_conn_list dl[3];
 	hm_conn *reap;
 	/* Sessions by time of their last idle check (appended in time order,
 	 * so sorted); see idle_check. */
-	hm_conn *idle_head, *idle_tail;
+	hm_conn_list idle;
 	int spare_fd; /* kept open to refuse clients promptly at EMFILE */
 	hm_link *links[HM_BRIDGE_MAX_LINKS];
 	unsigned nlinks;
@@ -77,16 +78,7 @@ static void dl_remove(loop *L, hm_conn *c)
 {
 	if (c->dl_which == DL_NONE)
 		return;
-	unsigned w = c->dl_which;
-	if (c->dl_prev)
-		c->dl_prev->dl_next = c->dl_next;
-	else
-		L->dl_head[w] = c->dl_next;
-	if (c->dl_next)
-		c->dl_next->dl_prev = c->dl_prev;
-	else
-		L->dl_tail[w] = c->dl_prev;
-	c->dl_prev = c->dl_next = NULL;
+	TAILQ_REMOVE(&L->dl[c->dl_which], c, dl_link);
 	c->dl_which = DL_NONE;
 }
 
@@ -95,13 +87,15 @@ static void dl_append(loop *L, hm_conn *c, unsigned w, uint64_t deadline)
 	dl_remove(L, c);
 	c->deadline_ns = deadline;
 	c->dl_which = (uint8_t)w;
-	c->dl_prev = L->dl_tail[w];
-	c->dl_next = NULL;
-	if (L->dl_tail[w])
-		L->dl_tail[w]->dl_next = c;
-	else
-		L->dl_head[w] = c;
-	L->dl_tail[w] = c;
+	TAILQ_INSERT_TAIL(&L->dl[w], c, dl_link);
+}
+
+/* The first connection of a deadline list whose deadline is at or before
+ * now, or NULL. */
+static hm_conn *dl_due(loop *L, unsigned w, uint64_t now)
+{
+	hm_conn *c = TAILQ_FIRST(&L->dl[w]);
+	return c && c->deadline_ns <= now ? c : NULL;
 }
 
 /* ---- idle sessions ---------------------------------------------------------------------- */
@@ -110,15 +104,7 @@ static void idle_remove(loop *L, hm_conn *c)
 {
 	if (!c->idle_listed)
 		return;
-	if (c->idle_prev)
-		c->idle_prev->idle_next = c->idle_next;
-	else
-		L->idle_head = c->idle_next;
-	if (c->idle_next)
-		c->idle_next->idle_prev = c->idle_prev;
-	else
-		L->idle_tail = c->idle_prev;
-	c->idle_prev = c->idle_next = NULL;
+	TAILQ_REMOVE(&L->idle, c, idle_link);
 	c->idle_listed = false;
 }
 
@@ -127,12 +113,7 @@ static void idle_append(loop *L, hm_conn *c)
 {
 	idle_remove(L, c);
 	c->idle_listed = true;
-	c->idle_prev = L->idle_tail;
-	if (L->idle_tail)
-		L->idle_tail->idle_next = c;
-	else
-		L->idle_head = c;
-	L->idle_tail = c;
+	TAILQ_INSERT_TAIL(&L->idle, c, idle_link);
 }
 
 static uint64_t idle_half_ns(const loop *L)
@@ -539,13 +520,16 @@ static int next_timeout_ms(loop *L, uint64_t links_next)
 	if (s->nfeeds && hm_now_ns() - s->active_ns < (uint64_t)L->cfg->idle_spin_us * 1000u)
 		return 0;
 	uint64_t next = links_next;
-	for (unsigned w = DL_HANDSHAKE; w <= DL_CLOSING; w++)
-		if (L->dl_head[w] && L->dl_head[w]->deadline_ns < next)
-			next = L->dl_head[w]->deadline_ns;
+	for (unsigned w = DL_HANDSHAKE; w <= DL_CLOSING; w++) {
+		const hm_conn *c = TAILQ_FIRST(&L->dl[w]);
+		if (c && c->deadline_ns < next)
+			next = c->deadline_ns;
+	}
 	if (L->accept_paused && L->accept_resume_ns < next)
 		next = L->accept_resume_ns;
-	if (L->idle_head && L->idle_head->idle_at + idle_half_ns(L) < next)
-		next = L->idle_head->idle_at + idle_half_ns(L);
+	const hm_conn *idle = TAILQ_FIRST(&L->idle);
+	if (idle && idle->idle_at + idle_half_ns(L) < next)
+		next = idle->idle_at + idle_half_ns(L);
 	if (s->blocked)
 		return 1; /* publishers wait for room in a block ring */
 	if (next == UINT64_MAX)
@@ -628,21 +612,19 @@ static void dispatch(loop *L, const struct epoll_event *evs, int n)
 static void run_deadlines(loop *L)
 {
 	hm_server *s = &L->srv;
-	while (L->dl_head[DL_HANDSHAKE] && L->dl_head[DL_HANDSHAKE]->deadline_ns <= s->now_ns) {
-		hm_conn *c = L->dl_head[DL_HANDSHAKE];
+	hm_conn *c;
+	while ((c = dl_due(L, DL_HANDSHAKE, s->now_ns))) {
 		dl_remove(L, c);
 		hm_conn_timeout(c);
 		conn_write(L, c);
 		conn_sync(L, c);
 	}
-	while (L->idle_head && L->idle_head->idle_at + idle_half_ns(L) <= s->now_ns) {
-		hm_conn *c = L->idle_head;
+	while ((c = TAILQ_FIRST(&L->idle)) && c->idle_at + idle_half_ns(L) <= s->now_ns) {
 		idle_check(L, c);
 		conn_write(L, c);
 		conn_sync(L, c);
 	}
-	while (L->dl_head[DL_CLOSING] && L->dl_head[DL_CLOSING]->deadline_ns <= s->now_ns) {
-		hm_conn *c = L->dl_head[DL_CLOSING];
+	while ((c = dl_due(L, DL_CLOSING, s->now_ns))) {
 		dl_remove(L, c);
 		c->state = HM_CONN_CLOSED;
 		conn_sync(L, c);
@@ -843,6 +825,9 @@ int hm_bridge_run(hm_bridge_cfg *cfg)
 	if (!L)
 		return 1;
 	L->cfg = cfg;
+	for (unsigned w = 0; w < sizeof L->dl / sizeof L->dl[0]; w++)
+		TAILQ_INIT(&L->dl[w]);
+	TAILQ_INIT(&L->idle);
 	L->epfd = L->lfd = L->sfd = -1;
 	L->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int rc = 1;

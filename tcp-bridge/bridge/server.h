@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <hermes/hermes.h>
@@ -59,6 +60,8 @@ typedef struct hm_feed hm_feed;
 typedef struct hm_subref hm_subref;
 typedef struct hm_ringref hm_ringref;
 typedef struct hm_link hm_link;
+/* A list of connections in the order they were appended (sys/queue.h). */
+typedef TAILQ_HEAD(hm_conn_list, hm_conn) hm_conn_list;
 
 /* One remote subscription (or one exported ring of a link). */
 struct hm_subref {
@@ -161,7 +164,7 @@ struct hm_conn {
 	bool ping_sent;
 	bool idle_listed;
 	uint64_t idle_at; /* the loop: when it was queued on the idle list */
-	hm_conn *idle_prev, *idle_next; /* the loop's idle list */
+	TAILQ_ENTRY(hm_conn) idle_link; /* the loop's idle list, while idle_listed */
 	hermes_wire_hello hello;
 	hermes_wire_welcome welcome;
 	hermes_wire_auth_challenge challenge;
@@ -192,8 +195,9 @@ struct hm_conn {
 	bool in_dirty, in_wake;
 	hm_conn *dirty_next, *wake_next;
 	hm_conn *prev, *next; /* the server's list */
-	/* The loop's deadline lists (handshake, closing grace). */
-	hm_conn *dl_prev, *dl_next;
+	/* The loop's deadline lists (handshake, closing grace): the one it is
+	 * on (dl_which, 0 for none) and its place there. */
+	TAILQ_ENTRY(hm_conn) dl_link;
 	uint8_t dl_which;
 	/* The frame at in_off is already opened (a blocked publish retries it). */
 	bool opened;
