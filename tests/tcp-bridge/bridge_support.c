@@ -19,6 +19,7 @@
 #include "core/endian.h"
 #include "tcp-bridge/client/auth.h"
 #include "tests/support/process.h"
+#include "tests/support/threads.h"
 
 #ifndef HERMES_BRIDGE_PATH
 #error "HERMES_BRIDGE_PATH must name the hermes-bridge binary"
@@ -258,15 +259,30 @@ void ht_br_raise_nofile(unsigned n)
 	}
 }
 
-int ht_br_raw_connect(const ht_br_bridge *b)
+/* A TCP connection to 127.0.0.1:port (TCP_NODELAY); -1 with errno. */
+static int loopback_connect(unsigned port)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)b->port)};
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
-		fail_msg("raw connect to %s: %s", b->addr, strerror(errno));
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	return fd;
+}
+
+int ht_br_raw_connect(const ht_br_bridge *b)
+{
+	int fd = loopback_connect(b->port);
+	if (fd < 0)
+		fail_msg("raw connect to %s: %s", b->addr, strerror(errno));
 	return fd;
 }
 
@@ -470,4 +486,94 @@ void ht_br_expect_frame(int fd, uint8_t type, uint32_t channel, ht_br_frame *f)
 			 f->type, f->channel, f->type == HERMES_MSG_ERROR ? hm_get_le32(f->payload) : 0,
 			 f->type == HERMES_MSG_ERROR ? (int)hm_get_le16(f->payload + 4) : 0,
 			 (const char *)f->payload + 8);
+}
+
+/* How long a stopped relay carries the connection in progress on. */
+#define RELAY_DRAIN_NS 10000000000ull
+
+static void relay_record(ht_br_relay *r, const uint8_t *buf, size_t n)
+{
+	size_t k = n < r->max - r->len ? n : r->max - r->len;
+	memcpy(r->cap + r->len, buf, k);
+	r->len += k;
+}
+
+/* Carry a <-> b until both have closed (each end's close is passed on as a
+ * half-close of the other), or RELAY_DRAIN_NS after stop was asked. */
+static void relay_carry(ht_br_relay *r, int a, int b)
+{
+	int fds[2] = {a, b};
+	struct pollfd p[2] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}};
+	int open = 2;
+	uint64_t drain_until = 0;
+	while (open) {
+		if (atomic_load(&r->stop)) {
+			if (!drain_until)
+				drain_until = ht_now_ns() + RELAY_DRAIN_NS;
+			else if (ht_now_ns() > drain_until)
+				return;
+		}
+		if (poll(p, 2, 50) <= 0)
+			continue;
+		for (int i = 0; i < 2; i++) {
+			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			uint8_t buf[65536];
+			ssize_t n = recv(fds[i], buf, sizeof buf, 0);
+			if (n <= 0) {
+				shutdown(fds[1 - i], SHUT_WR);
+				p[i].fd = -1;
+				open--;
+				continue;
+			}
+			relay_record(r, buf, (size_t)n);
+			ht_br_raw_send(fds[1 - i], buf, (size_t)n, true);
+		}
+	}
+}
+
+static void *relay_main(void *arg)
+{
+	ht_br_relay *r = arg;
+	while (!atomic_load(&r->stop)) {
+		struct pollfd p = {.fd = r->lfd, .events = POLLIN};
+		if (poll(&p, 1, 50) != 1)
+			continue;
+		int a = accept4(r->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (a < 0)
+			continue;
+		int target = atomic_load(&r->target);
+		int b = target ? loopback_connect((unsigned)target) : -1;
+		if (b >= 0) {
+			relay_carry(r, a, b);
+			close(b);
+		}
+		close(a);
+	}
+	return NULL;
+}
+
+void ht_br_relay_start(ht_br_relay *r, int target, size_t capture)
+{
+	memset(r, 0, sizeof *r);
+	atomic_init(&r->target, target);
+	atomic_init(&r->stop, false);
+	r->max = capture;
+	r->cap = capture ? malloc(capture) : NULL;
+	assert_true(!capture || r->cap);
+	r->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof sa;
+	assert_int_equal(bind(r->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(r->lfd, 8), 0);
+	assert_int_equal(getsockname(r->lfd, (struct sockaddr *)&sa, &sl), 0);
+	r->port = ntohs(sa.sin_port);
+	r->thread = ht_thread_start(relay_main, r);
+}
+
+void ht_br_relay_stop(ht_br_relay *r)
+{
+	atomic_store(&r->stop, true);
+	pthread_join(r->thread, NULL);
+	close(r->lfd);
 }

@@ -6,6 +6,8 @@
 #ifndef HM_TEST_BRIDGE_SUPPORT_H
 #define HM_TEST_BRIDGE_SUPPORT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -147,5 +149,28 @@ void ht_br_expect_frame(int fd, uint8_t type, uint32_t channel, ht_br_frame *f);
 
 /* Raise RLIMIT_NOFILE to at least n (up to the hard limit). */
 void ht_br_raise_nofile(unsigned n);
+
+/* A TCP relay on loopback, for a test that stands between a client and a
+ * server (a capture, a man in the middle): a thread listens on a port of
+ * its own and carries each connection, one at a time, to the target port
+ * on 127.0.0.1, both ways, passing a half-close on, until both sides have
+ * closed. A connection that comes while target is 0 is closed at once; the
+ * test may set target later. With a capture size, the first `max` bytes
+ * carried (both ways, as they come) are kept in cap (len of them; the test
+ * frees cap). */
+typedef struct ht_br_relay {
+	int lfd, port;
+	atomic_int target;
+	atomic_bool stop;
+	uint8_t *cap;
+	size_t len, max;
+	pthread_t thread;
+} ht_br_relay;
+
+/* Listen (port set on return) and start the thread; capture 0: none. */
+void ht_br_relay_start(ht_br_relay *r, int target, size_t capture);
+/* Accept no more; carry the connection in progress on until both sides
+ * have closed (10 s deadline), then join the thread and close the port. */
+void ht_br_relay_stop(ht_br_relay *r);
 
 #endif

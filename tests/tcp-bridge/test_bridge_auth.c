@@ -7,16 +7,10 @@
  * between client and bridge) holds no plaintext payload, while the same
  * traffic unencrypted does. Skipped (77) in a build without libsodium. */
 #include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include "core/endian.h"
 #include "tcp-bridge/client/auth.h"
@@ -143,69 +137,6 @@ static void test_permissions_are_enforced_per_identity(void **state)
 	hermes_net_close(n);
 }
 
-/* A relay between client and bridge that records every byte both ways. */
-typedef struct relay {
-	int lfd, port;
-	pthread_t thread;
-	uint8_t *cap;
-	size_t len, max;
-} relay;
-
-static void *relay_run(void *arg)
-{
-	relay *r = arg;
-	int c = accept(r->lfd, NULL, NULL);
-	int s = ht_br_raw_connect(&br);
-	struct pollfd p[2] = {{.fd = c, .events = POLLIN}, {.fd = s, .events = POLLIN}};
-	int open = 2;
-	uint64_t deadline = ht_now_ns() + 60000000000ull;
-	while (open && ht_now_ns() < deadline) {
-		if (poll(p, 2, 1000) <= 0)
-			continue;
-		for (int i = 0; i < 2; i++) {
-			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			uint8_t buf[65536];
-			ssize_t n = recv(p[i].fd, buf, sizeof buf, 0);
-			if (n <= 0) {
-				shutdown(p[1 - i].fd, SHUT_WR);
-				p[i].fd = -1;
-				open--;
-				continue;
-			}
-			size_t k = (size_t)n < r->max - r->len ? (size_t)n : r->max - r->len;
-			memcpy(r->cap + r->len, buf, k);
-			r->len += k;
-			ht_br_raw_send(p[1 - i].fd, buf, (size_t)n, true);
-		}
-	}
-	close(c);
-	close(s);
-	return NULL;
-}
-
-static void relay_start(relay *r)
-{
-	memset(r, 0, sizeof *r);
-	r->max = 16u << 20;
-	r->cap = malloc(r->max);
-	r->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	socklen_t sl = sizeof sa;
-	assert_int_equal(bind(r->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-	assert_int_equal(listen(r->lfd, 1), 0);
-	getsockname(r->lfd, (struct sockaddr *)&sa, &sl);
-	r->port = ntohs(sa.sin_port);
-	pthread_create(&r->thread, NULL, relay_run, r);
-}
-
-static void relay_stop(relay *r)
-{
-	pthread_join(r->thread, NULL);
-	close(r->lfd);
-}
-
 static bool contains(const uint8_t *hay, size_t n, const void *needle, size_t k)
 {
 	for (size_t i = 0; i + k <= n; i++)
@@ -215,11 +146,11 @@ static bool contains(const uint8_t *hay, size_t n, const void *needle, size_t k)
 }
 
 /* Publish SECRET (with an ack) and receive it through a subscription, via
- * the relay; returns the capture. encrypt as hermes_net_options (-1: the
- * client's plaintext opt-out). */
-static void secret_round_trip(int encrypt, relay *r)
+ * a relay that records every byte both ways; returns the capture. encrypt
+ * as hermes_net_options (-1: the client's plaintext opt-out). */
+static void secret_round_trip(int encrypt, ht_br_relay *r)
 {
-	relay_start(r);
+	ht_br_relay_start(r, (int)br.port, 16u << 20);
 	char addr[64];
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", r->port);
 	hermes_net *n;
@@ -267,7 +198,7 @@ static void secret_round_trip(int encrypt, relay *r)
 		assert_memory_equal(ev.data, SECRET, sizeof SECRET);
 	}
 	hermes_net_close(n);
-	relay_stop(r);
+	ht_br_relay_stop(r);
 	hermes_sub_close(lsub);
 	hermes_pub_close(lpub);
 	hermes_bus_detach(b);
@@ -276,7 +207,7 @@ static void secret_round_trip(int encrypt, relay *r)
 static void test_encrypted_sessions_carry_no_plaintext(void **state)
 {
 	(void)state;
-	relay clear, sealed;
+	ht_br_relay clear, sealed;
 	secret_round_trip(-1, &clear);
 	secret_round_trip(0, &sealed); /* the default, with a key */
 	bool clear_has = contains(clear.cap, clear.len, SECRET, sizeof SECRET - 1);

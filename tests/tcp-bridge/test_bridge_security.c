@@ -20,9 +20,7 @@
  *     rate; identity keys are locked in memory.
  * Skipped (77) in a build without libsodium. */
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,7 +30,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include "core/endian.h"
 #include "tcp-bridge/client/auth.h"
@@ -279,82 +276,14 @@ static void test_2_link_is_a_permission_and_origins_are_bounded(void **state)
 
 /* ---- 3 ------------------------------------------------------------------------------ */
 
-/* A man in the middle as a thread: every connection to its port is relayed
- * to target (set once known), one at a time. */
-typedef struct mitm {
-	int lfd, port;
-	atomic_int target;
-	atomic_bool stop;
-	pthread_t th;
-} mitm;
-
-static void *mitm_main(void *arg)
-{
-	mitm *m = arg;
-	while (!atomic_load(&m->stop)) {
-		struct pollfd p = {.fd = m->lfd, .events = POLLIN};
-		if (poll(&p, 1, 50) != 1)
-			continue;
-		int a = accept(m->lfd, NULL, NULL);
-		if (a < 0)
-			continue;
-		int b = socket(AF_INET, SOCK_STREAM, 0);
-		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atomic_load(&m->target)),
-					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-		if (!atomic_load(&m->target) || connect(b, (struct sockaddr *)&sa, sizeof sa) != 0) {
-			close(a);
-			close(b);
-			continue;
-		}
-		int fds[2] = {a, b};
-		bool open = true;
-		while (open && !atomic_load(&m->stop)) {
-			struct pollfd pp[2] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}};
-			if (poll(pp, 2, 50) <= 0)
-				continue;
-			for (int i = 0; i < 2 && open; i++) {
-				if (!(pp[i].revents & (POLLIN | POLLHUP | POLLERR)))
-					continue;
-				char buf[8192];
-				ssize_t r = recv(fds[i], buf, sizeof buf, 0);
-				if (r <= 0 || send(fds[1 - i], buf, (size_t)r, MSG_NOSIGNAL) != r)
-					open = false;
-			}
-		}
-		close(a);
-		close(b);
-	}
-	return NULL;
-}
-
-static void mitm_start(mitm *m)
-{
-	m->lfd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	assert_int_equal(bind(m->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-	assert_int_equal(listen(m->lfd, 8), 0);
-	socklen_t sl = sizeof sa;
-	getsockname(m->lfd, (struct sockaddr *)&sa, &sl);
-	m->port = ntohs(sa.sin_port);
-	atomic_store(&m->target, 0);
-	atomic_store(&m->stop, false);
-	assert_int_equal(pthread_create(&m->th, NULL, mitm_main, m), 0);
-}
-
-static void mitm_stop(mitm *m)
-{
-	atomic_store(&m->stop, true);
-	pthread_join(m->th, NULL);
-	close(m->lfd);
-}
-
 static void test_3_reflected_link_is_refused(void **state)
 {
 	(void)state;
 	/* A bridge whose link (the shared "mesh" identity and key) the man in
-	 * the middle turns back onto the bridge's own listener. */
-	mitm m;
-	mitm_start(&m);
+	 * the middle, a relay, turns back onto the bridge's own listener (its
+	 * port is known once the bridge runs). */
+	ht_br_relay m;
+	ht_br_relay_start(&m, 0, 0);
 	char link[128];
 	snprintf(link, sizeof link, "127.0.0.1:%d/feed", m.port);
 	ht_br_bridge r;
@@ -364,7 +293,7 @@ static void test_3_reflected_link_is_refused(void **state)
 	atomic_store(&m.target, (int)r.port);
 	bool refused = log_wait(r.log, "reflected back");
 	bool up = ht_file_has(r.log, "is up");
-	mitm_stop(&m);
+	ht_br_relay_stop(&m);
 	stop_extra(&r);
 	if (!refused || up)
 		ht_file_dump(r.log);
