@@ -439,6 +439,10 @@ void report_markdown(FILE *f, const char *command, const bench_opts *o, const ma
 void report_json(const char *command, const bench_opts *o, const machine_info *m,
 		 const results *res, bool targets);
 int report_csv(const char *path, const char *command, const results *res, bool append);
+/* Open the CSV file at path (append: keep its rows) and write the header
+ * line when it is empty: the stream, or NULL after saying why. The rows of
+ * report_csv and of hermes-nats-bench have these columns. */
+FILE *report_csv_open(const char *path, bool append);
 int report_hist(const char *path, const results *res);
 /* Write dir/latency.gp, which plots dir/latency.hgrm (report_hist), and run
  * gnuplot on it when it is installed, making dir/latency.png. Returns 0 when

@@ -956,15 +956,15 @@ static int cmd_bridge(const bench_opts *o)
 }
 
 /* bus -> NATS -> bus next to bare NATS: measured by hermes-nats-bench (built
- * with the uplink when libnats is there), run here so `all` carries the row.
+ * beside this program when the uplink is, with libnats), run here so `all`
+ * carries the row.
  * It starts and stops its own nats-server and uplinks. */
 static void run_uplink_rows(const bench_opts *o)
 {
 	char path[PATH_MAX + 64];
 	printf("\n## bus -> NATS -> bus (two hermes-nats uplinks) next to bare NATS\n\n");
 	fflush(stdout);
-	if (find_beside("../nats-uplink/hermes-nats-bench", "hermes-nats-bench", path,
-			sizeof path) != 0) {
+	if (find_beside("hermes-nats-bench", "hermes-nats-bench", path, sizeof path) != 0) {
 		printf("skipped: hermes-nats-bench not built (the uplink needs libnats-dev)\n");
 		return;
 	}

@@ -729,17 +729,23 @@ static void csv_note(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-int report_csv(const char *path, const char *command, const results *res, bool append)
+FILE *report_csv_open(const char *path, bool append)
 {
 	FILE *f = out_open(path, append ? "ae" : "we");
-	if (!f)
-		return -1;
-	if (ftell(f) == 0)
+	if (f && ftell(f) == 0)
 		fprintf(f, "command,kind,transport,wait,topology,size,batch,runs,count,p50_ns,p90_ns,"
 			   "p99_ns,p99_9_ns,p99_99_ns,max_ns,mean_ns,p50_min_ns,p50_max_ns,p99_min_ns,"
 			   "p99_max_ns,msgs_per_s_median,msgs_per_s_min,msgs_per_s_max,"
 			   "mb_per_s_median,lost,ns_per_msg_median,ns_per_msg_min,ns_per_msg_max,"
 			   "note\n");
+	return f;
+}
+
+int report_csv(const char *path, const char *command, const results *res, bool append)
+{
+	FILE *f = report_csv_open(path, append);
+	if (!f)
+		return -1;
 	for (unsigned i = 0; i < res->nlat; i++) {
 		const lat_result *r = &res->lat[i];
 		if (r->skipped) {

@@ -37,8 +37,9 @@ RULES = {
     "journal/recorder/": ["LIB", "daemon/"],
     "tcp-bridge/remote/": [],
     "tools/": ["LIB", "LAYOUT"],
-    # Benchmarks measure the library, and the recorder's write path.
-    "bench/": ["LIB", "journal/recorder/"],
+    # Benchmarks measure the library, the recorder's write path and the NATS
+    # uplink (hermes-nats-bench reads the uplinks' state to know they are up).
+    "bench/": ["LIB", "journal/recorder/", "nats-uplink/"],
     "examples/": [],
     # Tests and fuzz targets may reach anything they test.
     "tests/": ["ANY"],
@@ -120,6 +121,8 @@ SELF_TEST = [
     ("tcp-bridge/client/client.c", "tcp-bridge/bridge/server.h", False),
     ("nats-uplink/uplink_in.c", "shm/hermesd/config.h", False),  # daemon -> daemon
     ("tools/ctl_io.c", "tcp-bridge/bridge/server.h", False),     # tool -> daemon internals
+    ("bench/report.c", "tcp-bridge/bridge/server.h", False),     # bench -> another daemon
+    ("bench/nats_bench.c", "nats-uplink/uplink.h", True),        # the uplink's benchmark
     ("examples/demo.c", "shm/ring.h", False),        # examples use <hermes/...> only
     ("tools/ctl_io.c", "tcp-bridge/bridge/stats_layout.h", True),
     ("tools/ctl_io.c", "shm/segment.h", True),

@@ -15,23 +15,19 @@
  * loopback port unless --url names one. Output: the table rows of
  * hermes-bench (and its CSV columns with --csv), so the rows fold into its
  * report as transports "nats-uplink" and "nats". */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "nats-uplink/uplink.h"
 
 #ifndef HERMES_NATS_PATH
@@ -75,19 +71,6 @@ typedef struct tp_row {
 	char note[160];
 } tp_row;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void nap_ns(uint64_t ns)
-{
-	struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
-	nanosleep(&ts, NULL);
-}
-
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 static pid_t g_server = 0, g_up[2] = {0, 0};
@@ -95,17 +78,12 @@ static char g_dir[64], g_bus[2][48];
 
 static void cleanup(void)
 {
-	for (unsigned i = 0; i < 2; i++)
-		if (g_up[i] > 0) {
-			kill(g_up[i], SIGTERM);
-			waitpid(g_up[i], NULL, 0);
-			g_up[i] = 0;
-		}
-	if (g_server > 0) {
-		kill(g_server, SIGTERM);
-		waitpid(g_server, NULL, 0);
-		g_server = 0;
+	for (unsigned i = 0; i < 2; i++) {
+		server_stop(g_up[i], SERVER_STOP_MS);
+		g_up[i] = 0;
 	}
+	server_stop(g_server, SERVER_STOP_MS);
+	g_server = 0;
 	for (unsigned i = 0; i < 2; i++)
 		if (g_bus[i][0])
 			hermes_bus_unlink(g_bus[i]);
@@ -129,73 +107,32 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof sa;
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
-		die("no free port: %s", strerror(errno));
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
-static bool find_server(char *out, size_t len)
-{
-	const char *path = getenv("PATH");
-	char dirs[1024];
-	snprintf(dirs, sizeof dirs, "%s:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin", path ? path : "");
-	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		snprintf(out, len, "%s/nats-server", d);
-		if (access(out, X_OK) == 0)
-			return true;
-	}
-	return false;
-}
-
+/* Start path with argv, its output going to log (server_spawn), or die. */
 static pid_t spawn(const char *path, const char *const *argv, const char *log)
 {
-	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = server_spawn(path, (char *const *)argv, log);
 	if (pid < 0)
-		die("fork: %s", strerror(errno));
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-		}
-		execv(path, (char *const *)argv);
-		_exit(127);
-	}
+		die("cannot start %s", path);
 	return pid;
 }
 
 static void start_server(opts *o, char *url, size_t len)
 {
 	char bin[512], port[16], store[96], log[96];
-	if (!find_server(bin, sizeof bin))
+	if (find_executable("nats-server", bin, sizeof bin) != 0)
 		die("nats-server is not installed (Debian: apt-get install nats-server), or give --url");
-	int p = free_port();
-	snprintf(port, sizeof port, "%d", p);
+	unsigned p = free_tcp_port();
+	if (!p)
+		die("no free port: %s", strerror(errno));
+	snprintf(port, sizeof port, "%u", p);
 	snprintf(store, sizeof store, "%s/js", g_dir);
 	snprintf(log, sizeof log, "%s/nats-server.log", g_dir);
 	const char *argv[] = {"nats-server", "-a", "127.0.0.1", "-p", port, "-js", "-sd", store, NULL};
 	g_server = spawn(bin, argv, log);
-	snprintf(url, len, "nats://127.0.0.1:%d", p);
-	uint64_t deadline = now_ns() + 10000000000ull;
-	for (;;) {
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p),
-					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-		bool ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-		close(fd);
-		if (ok)
-			return;
-		if (now_ns() > deadline)
-			die("nats-server did not come up; see %s", log);
-		nap_ns(10000000);
+	snprintf(url, len, "nats://127.0.0.1:%u", p);
+	if (server_await(g_server, tcp_port_accepts, &p) != 0) {
+		g_server = 0; /* server_await stopped it */
+		die("nats-server did not come up; see %s", log);
 	}
 	(void)o;
 }
@@ -242,7 +179,7 @@ static void start_uplinks(opts *o, const char *url)
 			}
 			if (now_ns() > deadline)
 				die("hermes-nats did not come up within 30 s; see %s", log);
-			nap_ns(20000000);
+			sleep_ns(20000000);
 		}
 	}
 }
@@ -484,7 +421,7 @@ static bool nats_latency_run(opts *o, const char *url, uint64_t *lat, uint64_t *
 	for (uint64_t i = 0; i < total; i++) {
 		uint64_t now = now_ns();
 		if (next > now)
-			nap_ns(next - now);
+			sleep_ns(next - now);
 		now = now_ns();
 		memcpy(buf, &now, 8);
 		natsConnection_Publish(pc, "hbench.bare.lat", buf, (int)o->size);
@@ -493,7 +430,7 @@ static bool nats_latency_run(opts *o, const char *url, uint64_t *lat, uint64_t *
 	natsConnection_Flush(pc);
 	uint64_t deadline = now_ns() + 5000000000ull;
 	while (atomic_load(&rx.count) < total && now_ns() < deadline)
-		nap_ns(1000000);
+		sleep_ns(1000000);
 	natsSubscription_Unsubscribe(s);
 	natsSubscription_Destroy(s);
 	natsConnection_Destroy(pc);
@@ -530,7 +467,7 @@ static double nats_tp_run(opts *o, const char *url, uint64_t *lost)
 		} else if (now_ns() - idle > 2000000000ull) {
 			break;
 		}
-		nap_ns(1000000);
+		sleep_ns(1000000);
 	}
 	uint64_t n = atomic_load(&rx.count), last = atomic_load(&rx.last_ns);
 	natsSubscription_Unsubscribe(s);
@@ -574,15 +511,9 @@ static void tp_print(const tp_row *r, const opts *o)
 
 static void csv_write(const opts *o, const lat_row *lat, unsigned nlat, const tp_row *tp, unsigned ntp)
 {
-	FILE *f = fopen(o->csv, "ae");
+	FILE *f = report_csv_open(o->csv, true);
 	if (!f)
-		die("%s: %s", o->csv, strerror(errno));
-	if (ftell(f) == 0)
-		fprintf(f, "command,kind,transport,wait,topology,size,batch,runs,count,p50_ns,p90_ns,"
-			   "p99_ns,p99_9_ns,p99_99_ns,max_ns,mean_ns,p50_min_ns,p50_max_ns,p99_min_ns,"
-			   "p99_max_ns,msgs_per_s_median,msgs_per_s_min,msgs_per_s_max,"
-			   "mb_per_s_median,lost,ns_per_msg_median,ns_per_msg_min,ns_per_msg_max,"
-			   "note\n");
+		die("cannot write the CSV file %s", o->csv);
 	for (unsigned i = 0; i < nlat; i++) {
 		const lat_row *r = &lat[i];
 		fprintf(f,
