@@ -94,13 +94,13 @@ int hm_cli_fail(const char *name, int status, const char *error)
 	return status;
 }
 
-int hm_cli_apply(const hm_cli *cli, const char *name, hm_cli_setter set, void *cfg,
-		 const char *error)
+int hm_cli_apply(const hm_cli *cli, const char *name, hm_cli_setter set, void *cfg)
 {
 	for (unsigned i = 0; i < cli->nsets; i++) {
 		const hm_cli_set *s = &cli->sets[i];
 		if (set(cfg, s->flag->section, s->flag->key, s->value) != HERMES_OK) {
-			fprintf(stderr, "%s: --%s: %s\n", name, s->flag->name, error);
+			fprintf(stderr, "%s: --%s: %s\n", name, s->flag->name,
+				hermes_last_error_detail());
 			return 2;
 		}
 	}

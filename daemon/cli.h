@@ -9,7 +9,7 @@
  *   if (rc >= 0) return rc;                  (--help, --version, usage errors)
  *   defaults, then cli.config's INI file     (exit 1 on an error)
  *   the environment
- *   rc = hm_cli_apply(&cli, name, set, cfg, cfg->error);
+ *   rc = hm_cli_apply(&cli, name, set, cfg);
  *   if (rc >= 0) return rc;                  each flag through the code that
  *                                            reads the file's keys (exit 2)
  *   check                                    (exit 1)
@@ -79,15 +79,14 @@ int hm_cli_parse(hm_cli *cli, const hm_cli_program *p, int argc, char **argv);
 int hm_cli_fail(const char *name, int status, const char *error);
 
 /* Sets a key of a daemon's configuration cfg from a flag: HERMES_OK, or an
- * error with the reason in the configuration's error text. section is the
- * flag's (NULL where it has none). */
+ * error with the reason in the detail (hermes_last_error_detail()). section
+ * is the flag's (NULL where it has none). */
 typedef hermes_err (*hm_cli_setter)(void *cfg, const char *section, const char *key,
 				    const char *value);
 
 /* Apply the recorded flags of cli to cfg with set, in order. Returns -1 when
- * all applied, else 2 after "NAME: --FLAG: ERROR" on stderr, where error is
- * the configuration's error text that set fills in. */
-int hm_cli_apply(const hm_cli *cli, const char *name, hm_cli_setter set, void *cfg,
-		 const char *error);
+ * all applied, else 2 after "NAME: --FLAG: ERROR" on stderr, where ERROR is
+ * the detail that set left. */
+int hm_cli_apply(const hm_cli *cli, const char *name, hm_cli_setter set, void *cfg);
 
 #endif

@@ -7,41 +7,56 @@
 
 #include "daemon/log.h"
 
-hermes_err hm_ini_result(int r, const char *file, char *error, size_t cap)
+hermes_err hm_ini_result(int r, const char *file)
 {
 	if (r == 0)
 		return HERMES_OK;
-	if (r == -1) {
-		snprintf(error, cap, "%.300s: cannot read: %.100s", file ? file : "the file",
-			 strerror(errno));
-		return HERMES_EINVAL;
-	}
-	if (r < 0) {
-		snprintf(error, cap, "out of memory while parsing");
-		return HERMES_ENOMEM;
-	}
-	char why[512];
-	snprintf(why, sizeof why, "%s", error[0] ? error : "syntax error");
+	if (r == -1)
+		return hm_fail(HERMES_EINVAL, "%.300s: cannot read: %.100s", file ? file : "the file",
+			       strerror(errno));
+	if (r < 0)
+		return hm_fail(HERMES_ENOMEM, "out of memory while parsing");
+	const char *why = hermes_last_error_detail();
+	if (!why[0])
+		why = "syntax error";
 	if (file)
-		snprintf(error, cap, "%.200s:%d: %s", file, r, why);
-	else
-		snprintf(error, cap, "line %d: %s", r, why);
-	return HERMES_EINVAL;
+		return hm_fail(HERMES_EINVAL, "%.200s:%d: %s", file, r, why);
+	return hm_fail(HERMES_EINVAL, "line %d: %s", r, why);
 }
 
-hermes_err hm_ini_load(const char *path, const char *text, ini_handler handler, void *user,
-		       char *error, size_t cap)
+/* The caller's handler until it first fails; then nothing more is handled,
+ * so the detail it left stays that of the line libinih reports. */
+typedef struct first_failure {
+	ini_handler handler;
+	void *user;
+	bool failed;
+} first_failure;
+
+static int until_first_failure(void *user, const char *section, const char *key,
+			       const char *value)
 {
-	error[0] = '\0';
-	int r = path ? ini_parse(path, handler, user) : ini_parse_string(text, handler, user);
-	return hm_ini_result(r, path, error, cap);
+	first_failure *f = user;
+	if (f->failed)
+		return 0;
+	f->failed = !f->handler(f->user, section, key, value);
+	return !f->failed;
 }
 
-bool hm_ini_log_level(const char *value, int *level, char *error, size_t cap)
+hermes_err hm_ini_load(const char *path, const char *text, ini_handler handler, void *user)
+{
+	first_failure f = {.handler = handler, .user = user};
+	hm_clear_detail();
+	int r = path ? ini_parse(path, until_first_failure, &f)
+		     : ini_parse_string(text, until_first_failure, &f);
+	return hm_ini_result(r, path);
+}
+
+bool hm_ini_log_level(const char *value, int *level)
 {
 	int l = hm_dlog_level_named(value);
 	if (l < 0) {
-		snprintf(error, cap, "log_level '%.100s' must be error, warn, info or debug", value);
+		(void)hm_fail(HERMES_EINVAL, "log_level '%.100s' must be error, warn, info or debug",
+			      value);
 		return false;
 	}
 	*level = l;

@@ -8,41 +8,45 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdio.h>
 
 #include <ini.h>
 
 #include <hermes/error.h>
 
-/* The result r of ini_parse, ini_parse_file or ini_parse_string as an error
- * in error[cap]:
- *   0: HERMES_OK, error untouched;
- *   a line number > 0: HERMES_EINVAL, what the handler left in error (or
- *     "syntax error" where it left nothing) after "FILE:LINE: " when file is
- *     given, else after "line LINE: ";
+#include "core/error_detail.h"
+
+/* Errors follow the library's convention (docs/ARCHITECTURE.md, "Errors"):
+ * a hermes_err, and the message a user reads in the thread-local detail
+ * (hermes_last_error_detail()), set with hm_fail. */
+
+/* The result r of ini_parse, ini_parse_file or ini_parse_string as an error:
+ *   0: HERMES_OK, the detail untouched;
+ *   a line number > 0: HERMES_EINVAL, the detail the handler left (or
+ *     "syntax error" where it left none: clear it before the parse) after
+ *     "FILE:LINE: " when file is given, else after "line LINE: ";
  *   -1 (the file could not be opened): HERMES_EINVAL, "FILE: cannot read:
  *     REASON" (errno);
  *   other negative values (out of memory): HERMES_ENOMEM. */
-hermes_err hm_ini_result(int r, const char *file, char *error, size_t cap);
+hermes_err hm_ini_result(int r, const char *file);
 
 /* Parse the INI file at path, or with path NULL the string text, with
- * handler(user, ...), error[cap] cleared first: hm_ini_result of the parse
- * (so "PATH:LINE: why" or "line LINE: why"). */
-hermes_err hm_ini_load(const char *path, const char *text, ini_handler handler, void *user,
-		       char *error, size_t cap);
+ * handler(user, ...): hm_ini_result of the parse (so "PATH:LINE: why" or
+ * "line LINE: why"). The handler's first failure ends the handling (libinih
+ * reads on, and reports the first failing line): the reason and the line
+ * are always the same entry's. */
+hermes_err hm_ini_load(const char *path, const char *text, ini_handler handler, void *user);
 
-/* In a libinih handler (which returns 0 for an error) of a configuration
- * with a char error[] field: say why in it and fail. The daemons' config
- * readers define BAD(...) as HM_INI_FAIL(c->error, ...). */
-#define HM_INI_FAIL(error, ...)                                   \
-	do {                                                      \
-		snprintf((error), sizeof(error), __VA_ARGS__);    \
-		return 0;                                         \
+/* In a libinih handler (which returns 0 for an error): say why in the
+ * detail and fail. The daemons' config readers define BAD(...) as it. */
+#define HM_INI_FAIL(...)                                  \
+	do {                                              \
+		(void)hm_fail(HERMES_EINVAL, __VA_ARGS__); \
+		return 0;                                 \
 	} while (0)
 
 /* log_level = error|warn|info|debug (daemon/log.h's levels) into *level;
- * false with the reason in error[cap] for anything else. */
-bool hm_ini_log_level(const char *value, int *level, char *error, size_t cap);
+ * false with the reason in the detail for anything else. */
+bool hm_ini_log_level(const char *value, int *level);
 
 /* A boolean value: true, yes, on or 1, or false, no, off or 0; false (and
  * *out untouched) for anything else. */

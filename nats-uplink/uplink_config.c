@@ -13,7 +13,7 @@
 #include "shm/segment.h"
 #include "nats-uplink/state_layout.h"
 
-#define BAD(...) HM_INI_FAIL(c->error, __VA_ARGS__)
+#define BAD(...) HM_INI_FAIL(__VA_ARGS__)
 /* JetStream streams: at most 5 replicas. */
 #define MAX_REPLICAS 5u
 
@@ -43,8 +43,8 @@ static const hm_ini_choice deliver_names[] = {{"all", 0}, {"new", 1}};
 static const hm_ini_choice flush_names[] = {{"coalesce", 0}, {"immediate", 1}};
 
 /* key (password_file, token_file) names a file whose first line is a secret:
- * into buf[len]. 1, or 0 with c->error. */
-static int read_secret(hm_nats_config *c, const char *key, const char *path, char *buf, size_t len)
+ * into buf[len]. 1, or 0 with the reason in the detail. */
+static int read_secret(const char *key, const char *path, char *buf, size_t len)
 {
 	FILE *f = fopen(path, "re");
 	bool ok = f && fgets(buf, (int)len, f) != NULL;
@@ -81,7 +81,7 @@ static int add_urls(hm_nats_config *c, const char *v)
 	return 1;
 }
 
-static int copy_str(hm_nats_config *c, char *dst, size_t len, const char *key, const char *v)
+static int copy_str(char *dst, size_t len, const char *key, const char *v)
 {
 	if (strlen(v) >= len)
 		BAD("%s is too long (at most %zu characters)", key, len - 1);
@@ -91,7 +91,7 @@ static int copy_str(hm_nats_config *c, char *dst, size_t len, const char *key, c
 
 /* The keys [uplink] and [ring NAME] share, one check each; where is "" or
  * "ring 'NAME': ", for the error. key = a count from 1 to max: */
-static int set_count(hm_nats_config *c, const char *where, const char *key, const char *v,
+static int set_count(const char *where, const char *key, const char *v,
 		     unsigned max, unsigned *out)
 {
 	uint64_t n;
@@ -102,7 +102,7 @@ static int set_count(hm_nats_config *c, const char *where, const char *key, cons
 }
 
 /* key = one of names (want lists them) into *out. */
-static int set_choice(hm_nats_config *c, const char *where, const char *key, const char *v,
+static int set_choice(const char *where, const char *key, const char *v,
 		      const hm_ini_choice *names, size_t n, const char *want, unsigned *out)
 {
 	if (!hm_ini_choose(v, names, n, out))
@@ -110,20 +110,20 @@ static int set_choice(hm_nats_config *c, const char *where, const char *key, con
 	return 1;
 }
 #define SET_CHOICE(where, key, v, names, want, out) \
-	set_choice(c, where, key, v, names, sizeof(names) / sizeof((names)[0]), want, out)
+	set_choice(where, key, v, names, sizeof(names) / sizeof((names)[0]), want, out)
 
 /* A yes/no choice (deliver = all | new, flush = coalesce | immediate). */
-static int set_flag_choice(hm_nats_config *c, const char *where, const char *key, const char *v,
+static int set_flag_choice(const char *where, const char *key, const char *v,
 			   const hm_ini_choice names[2], const char *want, bool *out)
 {
 	unsigned u = 0;
-	if (!set_choice(c, where, key, v, names, 2, want, &u))
+	if (!set_choice(where, key, v, names, 2, want, &u))
 		return 0;
 	*out = u != 0;
 	return 1;
 }
 
-static int set_max_pending(hm_nats_config *c, const char *where, const char *v, uint64_t *out)
+static int set_max_pending(const char *where, const char *v, uint64_t *out)
 {
 	if (!hm_parse_size(v, out) || *out < 4096 || *out > (1ull << 32))
 		BAD("%smax_pending '%s' must be a size from 4K to 4G", where, v);
@@ -177,33 +177,32 @@ static int on_uplink_key(hm_nats_config *c, const char *key, const char *v)
 	} else if (!strcmp(key, "url")) {
 		return add_urls(c, v);
 	} else if (!strcmp(key, "prefix")) {
-		return copy_str(c, c->prefix, sizeof c->prefix, "prefix", v);
+		return copy_str(c->prefix, sizeof c->prefix, "prefix", v);
 	} else if (!strcmp(key, "name")) {
-		return copy_str(c, c->name, sizeof c->name, "name", v);
+		return copy_str(c->name, sizeof c->name, "name", v);
 	} else if (!strcmp(key, "state")) {
 		if (*v && *v != '/')
 			BAD("state '%s' must be an absolute path", v);
-		return copy_str(c, c->state_path, sizeof c->state_path, "state", v);
+		return copy_str(c->state_path, sizeof c->state_path, "state", v);
 	} else if (!strcmp(key, "batch")) {
-		return set_count(c, "", key, v, 1024, &c->batch);
+		return set_count("", key, v, 1024, &c->batch);
 	} else if (!strcmp(key, "flush")) {
-		return set_flag_choice(c, "", key, v, flush_names, "immediate or coalesce",
-				       &c->flush_immediate);
+		return set_flag_choice("", key, v, flush_names, "immediate or coalesce", &c->flush_immediate);
 	} else if (!strcmp(key, "mode")) {
 		return SET_CHOICE("", key, v, mode_names, "core or jetstream", &c->mode);
 	} else if (!strcmp(key, "policy")) {
 		return SET_CHOICE("", key, v, policy_names, "block or drop", &c->policy);
 	} else if (!strcmp(key, "max_pending")) {
-		return set_max_pending(c, "", v, &c->max_pending);
+		return set_max_pending("", v, &c->max_pending);
 	} else if (!strcmp(key, "replicas")) {
-		return set_count(c, "", key, v, MAX_REPLICAS, &c->replicas);
+		return set_count("", key, v, MAX_REPLICAS, &c->replicas);
 	} else if (!strcmp(key, "deliver")) {
-		return set_flag_choice(c, "", key, v, deliver_names, "all or new", &c->deliver_new);
+		return set_flag_choice("", key, v, deliver_names, "all or new", &c->deliver_new);
 	} else if (!strcmp(key, "stream_max_bytes")) {
 		if (!hm_parse_size(v, &c->stream_max_bytes) || c->stream_max_bytes > INT64_MAX)
 			BAD("stream_max_bytes '%s' is not a size (0: no limit)", v);
 	} else if (!strcmp(key, "log_level")) {
-		return hm_ini_log_level(v, &c->log_level, c->error, sizeof c->error);
+		return hm_ini_log_level(v, &c->log_level);
 	} else {
 		BAD("unknown key '%s' in [uplink] (known: bus, url, prefix, name, state, batch, "
 		    "flush, mode, policy, max_pending, replicas, deliver, reconnect_wait, "
@@ -217,21 +216,21 @@ static int on_uplink_key(hm_nats_config *c, const char *key, const char *v)
 static int on_nats_key(hm_nats_config *c, const char *key, const char *v)
 {
 	if (!strcmp(key, "user"))
-		return copy_str(c, c->user, sizeof c->user, "user", v);
+		return copy_str(c->user, sizeof c->user, "user", v);
 	if (!strcmp(key, "password"))
-		return copy_str(c, c->password, sizeof c->password, "password", v);
+		return copy_str(c->password, sizeof c->password, "password", v);
 	if (!strcmp(key, "password_file"))
-		return read_secret(c, key, v, c->password, sizeof c->password);
+		return read_secret(key, v, c->password, sizeof c->password);
 	if (!strcmp(key, "token"))
-		return copy_str(c, c->token, sizeof c->token, "token", v);
+		return copy_str(c->token, sizeof c->token, "token", v);
 	if (!strcmp(key, "token_file"))
-		return read_secret(c, key, v, c->token, sizeof c->token);
+		return read_secret(key, v, c->token, sizeof c->token);
 	if (!strcmp(key, "nkey"))
-		return copy_str(c, c->nkey, sizeof c->nkey, "nkey", v);
+		return copy_str(c->nkey, sizeof c->nkey, "nkey", v);
 	if (!strcmp(key, "nkey_seed"))
-		return copy_str(c, c->nkey_seed, sizeof c->nkey_seed, "nkey_seed", v);
+		return copy_str(c->nkey_seed, sizeof c->nkey_seed, "nkey_seed", v);
 	if (!strcmp(key, "creds"))
-		return copy_str(c, c->creds, sizeof c->creds, "creds", v);
+		return copy_str(c->creds, sizeof c->creds, "creds", v);
 	if (!strcmp(key, "tls")) {
 		if (!hm_ini_bool(v, &c->tls))
 			BAD("tls '%s' must be true or false", v);
@@ -243,13 +242,13 @@ static int on_nats_key(hm_nats_config *c, const char *key, const char *v)
 		return 1;
 	}
 	if (!strcmp(key, "tls_ca"))
-		return copy_str(c, c->tls_ca, sizeof c->tls_ca, "tls_ca", v);
+		return copy_str(c->tls_ca, sizeof c->tls_ca, "tls_ca", v);
 	if (!strcmp(key, "tls_cert"))
-		return copy_str(c, c->tls_cert, sizeof c->tls_cert, "tls_cert", v);
+		return copy_str(c->tls_cert, sizeof c->tls_cert, "tls_cert", v);
 	if (!strcmp(key, "tls_key"))
-		return copy_str(c, c->tls_key, sizeof c->tls_key, "tls_key", v);
+		return copy_str(c->tls_key, sizeof c->tls_key, "tls_key", v);
 	if (!strcmp(key, "tls_hostname"))
-		return copy_str(c, c->tls_hostname, sizeof c->tls_hostname, "tls_hostname", v);
+		return copy_str(c->tls_hostname, sizeof c->tls_hostname, "tls_hostname", v);
 	BAD("unknown key '%s' in [nats] (known: user, password, password_file, token, "
 	    "token_file, nkey, nkey_seed, creds, tls, tls_ca, tls_cert, tls_key, tls_hostname, "
 	    "tls_skip_verify)",
@@ -262,13 +261,13 @@ static hm_nats_ring_cfg *ring_named(hm_nats_config *c, const char *name)
 		if (!strcmp(c->rings[i].name, name))
 			return &c->rings[i];
 	if (c->nrings == HM_NATS_MAX_RINGS) {
-		snprintf(c->error, sizeof c->error, "more than %d rings", HM_NATS_MAX_RINGS);
+		(void)hm_fail(HERMES_EINVAL, "more than %d rings", HM_NATS_MAX_RINGS);
 		return NULL;
 	}
 	if (strlen(name) > HERMES_NAME_MAX || !hm_segment_name_ok(name)) {
-		snprintf(c->error, sizeof c->error,
-			 "ring name '%s' must be 1..%d characters of A-Z a-z 0-9 . _ -", name,
-			 HERMES_NAME_MAX);
+		(void)hm_fail(HERMES_EINVAL,
+			      "ring name '%s' must be 1..%d characters of A-Z a-z 0-9 . _ -", name,
+			      HERMES_NAME_MAX);
 		return NULL;
 	}
 	hm_nats_ring_cfg *r = &c->rings[c->nrings++];
@@ -280,7 +279,7 @@ static hm_nats_ring_cfg *ring_named(hm_nats_config *c, const char *name)
 
 /* A ring's keys; a set_ flag records each key given (an error fails the
  * whole load, so setting it first is harmless). */
-static int on_ring_key(hm_nats_config *c, hm_nats_ring_cfg *r, const char *key, const char *v)
+static int on_ring_key(hm_nats_ring_cfg *r, const char *key, const char *v)
 {
 	char where[HERMES_NAME_MAX + 16];
 	snprintf(where, sizeof where, "ring '%s': ", r->name);
@@ -295,7 +294,7 @@ static int on_ring_key(hm_nats_config *c, hm_nats_ring_cfg *r, const char *key, 
 		return SET_CHOICE(where, key, v, policy_names, "block or drop", &r->policy);
 	} else if (!strcmp(key, "max_pending")) {
 		r->set_max_pending = true;
-		return set_max_pending(c, where, v, &r->max_pending);
+		return set_max_pending(where, v, &r->max_pending);
 	} else if (!strcmp(key, "stream")) {
 		if (strlen(v) >= sizeof r->stream)
 			BAD("ring '%s': stream name '%s' is too long", r->name, v);
@@ -306,10 +305,10 @@ static int on_ring_key(hm_nats_config *c, hm_nats_ring_cfg *r, const char *key, 
 		snprintf(r->subject, sizeof r->subject, "%s", v);
 	} else if (!strcmp(key, "replicas")) {
 		r->set_replicas = true;
-		return set_count(c, where, key, v, MAX_REPLICAS, &r->replicas);
+		return set_count(where, key, v, MAX_REPLICAS, &r->replicas);
 	} else if (!strcmp(key, "deliver")) {
 		r->set_deliver = true;
-		return set_flag_choice(c, where, key, v, deliver_names, "all or new", &r->deliver_new);
+		return set_flag_choice(where, key, v, deliver_names, "all or new", &r->deliver_new);
 	} else if (!strcmp(key, "stream_max_age")) {
 		if (!hm_parse_duration_ms(v, &r->stream_max_age_ms))
 			BAD("ring '%s': stream_max_age '%s' is not a duration like 24h", r->name, v);
@@ -345,7 +344,7 @@ static int on_entry(void *user, const char *section, const char *key, const char
 		while (*name == ' ')
 			name++;
 		hm_nats_ring_cfg *r = ring_named(c, name);
-		return r ? on_ring_key(c, r, key, value) : 0;
+		return r ? on_ring_key(r, key, value) : 0;
 	}
 	BAD("unknown section [%s] (known: [uplink], [nats], [ring NAME])", section);
 }
@@ -399,45 +398,39 @@ void hm_nats_config_defaults(hm_nats_config *c)
 
 hermes_err hm_nats_config_load_file(hm_nats_config *c, const char *path)
 {
-	return hm_ini_load(path, NULL, on_entry, c, c->error, sizeof c->error);
+	return hm_ini_load(path, NULL, on_entry, c);
 }
 
 hermes_err hm_nats_config_load_string(hm_nats_config *c, const char *text)
 {
-	return hm_ini_load(NULL, text, on_entry, c, c->error, sizeof c->error);
+	return hm_ini_load(NULL, text, on_entry, c);
 }
 
 hermes_err hm_nats_config_set(hm_nats_config *c, const char *section, const char *key, const char *value)
 {
-	c->error[0] = '\0';
 	return on_entry(c, section, key, value) ? HERMES_OK : HERMES_EINVAL;
 }
 
 hermes_err hm_nats_config_ring_spec(hm_nats_config *c, const char *spec)
 {
 	char buf[160];
-	c->error[0] = '\0';
-	if (strlen(spec) >= sizeof buf) {
-		snprintf(c->error, sizeof c->error, "--ring '%.40s...' is too long", spec);
-		return HERMES_EINVAL;
-	}
+	if (strlen(spec) >= sizeof buf)
+		return hm_fail(HERMES_EINVAL, "--ring '%.40s...' is too long", spec);
 	snprintf(buf, sizeof buf, "%s", spec);
 	char *parts[5] = {0};
 	unsigned n = 0;
 	for (char *save = NULL, *t = strtok_r(buf, ":", &save); t && n < 5;
 	     t = strtok_r(NULL, ":", &save))
 		parts[n++] = t;
-	if (n == 0 || n > 4) {
-		snprintf(c->error, sizeof c->error,
-			 "--ring '%s' must be NAME[:out|in|both[:core|jetstream[:block|drop]]]", spec);
-		return HERMES_EINVAL;
-	}
+	if (n == 0 || n > 4)
+		return hm_fail(HERMES_EINVAL,
+			       "--ring '%s' must be NAME[:out|in|both[:core|jetstream[:block|drop]]]", spec);
 	hm_nats_ring_cfg *r = ring_named(c, parts[0]);
 	if (!r)
 		return HERMES_EINVAL;
 	static const char *keys[] = {NULL, "direction", "mode", "policy"};
 	for (unsigned i = 1; i < n; i++)
-		if (!on_ring_key(c, r, keys[i], parts[i]))
+		if (!on_ring_key(r, keys[i], parts[i]))
 			return HERMES_EINVAL;
 	return HERMES_OK;
 }
@@ -495,20 +488,14 @@ static hermes_err finish_ring(hm_nats_config *c, unsigned i)
 		 * tell apart from c->prefix as a source. */
 		char subj[sizeof r->subject];
 		int n = snprintf(subj, sizeof subj, "%s.%s", c->prefix, r->name);
-		if (n < 0 || (size_t)n >= sizeof subj) {
-			snprintf(c->error, sizeof c->error,
-				 "ring '%s': subject '%s.%s' is too long", r->name,
-				 c->prefix, r->name);
-			return HERMES_EINVAL;
-		}
+		if (n < 0 || (size_t)n >= sizeof subj)
+			return hm_fail(HERMES_EINVAL, "ring '%s': subject '%s.%s' is too long", r->name,
+				       c->prefix, r->name);
 		memcpy(r->subject, subj, (size_t)n + 1);
 	}
-	if (!subject_ok(r->subject)) {
-		snprintf(c->error, sizeof c->error,
-			 "ring '%s': subject '%s' is not a valid NATS subject", r->name,
-			 r->subject);
-		return HERMES_EINVAL;
-	}
+	if (!subject_ok(r->subject))
+		return hm_fail(HERMES_EINVAL, "ring '%s': subject '%s' is not a valid NATS subject",
+			       r->name, r->subject);
 	if (!r->stream[0]) {
 		/* HERMES_<RING>: upper case, and the characters a ring name may
 		 * have but a stream name may not ('.') become '_'. */
@@ -518,55 +505,37 @@ static hermes_err finish_ring(hm_nats_config *c, unsigned i)
 		for (char *p = r->stream; *p; p++)
 			*p = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
 	}
-	if (!stream_ok(r->stream)) {
-		snprintf(c->error, sizeof c->error,
-			 "ring '%s': stream name '%s' may not contain '.', '*', '>', '/' or "
-			 "spaces",
-			 r->name, r->stream);
-		return HERMES_EINVAL;
-	}
+	if (!stream_ok(r->stream))
+		return hm_fail(HERMES_EINVAL,
+			       "ring '%s': stream name '%s' may not contain '.', '*', '>', '/' or spaces",
+			       r->name, r->stream);
 	for (unsigned j = 0; j < i; j++)
-		if (!strcmp(c->rings[j].subject, r->subject)) {
-			snprintf(c->error, sizeof c->error,
-				 "rings '%s' and '%s' both use subject '%s'", c->rings[j].name,
-				 r->name, r->subject);
-			return HERMES_EINVAL;
-		}
+		if (!strcmp(c->rings[j].subject, r->subject))
+			return hm_fail(HERMES_EINVAL, "rings '%s' and '%s' both use subject '%s'",
+				       c->rings[j].name, r->name, r->subject);
 	return HERMES_OK;
 }
 
 hermes_err hm_nats_config_finish(hm_nats_config *c)
 {
-	c->error[0] = '\0';
-	if (c->nurls == 0) {
-		snprintf(c->error, sizeof c->error,
-			 "no NATS server URL (--url, [uplink] url or HERMES_NATS_URL)");
-		return HERMES_EINVAL;
-	}
-	if (c->nrings == 0) {
-		snprintf(c->error, sizeof c->error,
-			 "no ring to carry: add [ring NAME] sections or --ring NAME:DIRECTION");
-		return HERMES_EINVAL;
-	}
-	if (!subject_ok(c->prefix)) {
-		snprintf(c->error, sizeof c->error,
-			 "prefix '%s' is not a valid NATS subject (tokens separated by '.', no "
-			 "spaces or wildcards)",
-			 c->prefix);
-		return HERMES_EINVAL;
-	}
+	if (c->nurls == 0)
+		return hm_fail(HERMES_EINVAL, "no NATS server URL (--url, [uplink] url or HERMES_NATS_URL)");
+	if (c->nrings == 0)
+		return hm_fail(HERMES_EINVAL,
+			       "no ring to carry: add [ring NAME] sections or --ring NAME:DIRECTION");
+	if (!subject_ok(c->prefix))
+		return hm_fail(HERMES_EINVAL,
+			       "prefix '%s' is not a valid NATS subject (tokens separated by '.', no "
+			       "spaces or wildcards)",
+			       c->prefix);
 	if (c->reconnect_max_wait_ms < c->reconnect_wait_ms)
 		c->reconnect_max_wait_ms = c->reconnect_wait_ms;
 	if (!c->state_path[0])
 		snprintf(c->state_path, sizeof c->state_path, HM_NATS_STATE_PATH_FORMAT, c->bus);
-	if ((c->nkey[0] != '\0') != (c->nkey_seed[0] != '\0')) {
-		snprintf(c->error, sizeof c->error, "nkey and nkey_seed go together");
-		return HERMES_EINVAL;
-	}
-	if ((c->tls_cert[0] != '\0') != (c->tls_key[0] != '\0')) {
-		snprintf(c->error, sizeof c->error, "tls_cert and tls_key go together");
-		return HERMES_EINVAL;
-	}
+	if ((c->nkey[0] != '\0') != (c->nkey_seed[0] != '\0'))
+		return hm_fail(HERMES_EINVAL, "nkey and nkey_seed go together");
+	if ((c->tls_cert[0] != '\0') != (c->tls_key[0] != '\0'))
+		return hm_fail(HERMES_EINVAL, "tls_cert and tls_key go together");
 	for (unsigned i = 0; i < c->nrings; i++) {
 		hermes_err err = finish_ring(c, i);
 		if (err)

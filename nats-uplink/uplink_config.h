@@ -116,15 +116,16 @@ typedef struct hm_nats_config {
 	unsigned nrings;
 	hm_nats_ring_cfg rings[HM_NATS_MAX_RINGS];
 	bool urls_from_file; /* the first --url replaces the file's list */
-	char error[300];     /* what was wrong, with the line */
 } hm_nats_config;
 
 /* Built-in defaults, then HERMES_BUS, HERMES_NATS_URL, HERMES_NATS_PASSWORD
  * and HERMES_NATS_TOKEN. */
 void hm_nats_config_defaults(hm_nats_config *c);
 
-/* Read an INI file over the current values. HERMES_EINVAL with c->error
- * ("PATH:LINE: reason", or "PATH: cannot read: reason") on any problem. */
+/* Read an INI file over the current values. HERMES_EINVAL on any problem,
+ * the detail (hermes_last_error_detail()) saying what and where
+ * ("PATH:LINE: reason", or "PATH: cannot read: reason"). Every function here
+ * that fails says why in the detail. */
 hermes_err hm_nats_config_load_file(hm_nats_config *c, const char *path);
 hermes_err hm_nats_config_load_string(hm_nats_config *c, const char *text);
 

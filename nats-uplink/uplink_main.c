@@ -372,8 +372,8 @@ static int configure(hm_nats_config *c, const hm_cli *cli)
 {
 	hm_nats_config_defaults(c);
 	if (cli->config && hm_nats_config_load_file(c, cli->config) != HERMES_OK)
-		return hm_cli_fail("hermes-nats", 1, c->error);
-	return hm_cli_apply(cli, "hermes-nats", set_flag, c, c->error);
+		return hm_cli_fail("hermes-nats", 1, hermes_last_error_detail());
+	return hm_cli_apply(cli, "hermes-nats", set_flag, c);
 }
 
 static int stats_of(const hm_nats_config *c, bool json)
@@ -561,7 +561,7 @@ int main(int argc, char **argv)
 	if (own.stats)
 		return stats_of(c, own.json);
 	if (hm_nats_config_finish(c) != HERMES_OK)
-		return hm_cli_fail("hermes-nats", 1, c->error);
+		return hm_cli_fail("hermes-nats", 1, hermes_last_error_detail());
 	if (cli.check) {
 		hm_nats_config_print(c, stdout);
 		return 0;

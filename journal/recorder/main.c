@@ -126,13 +126,13 @@ static int configure(hm_rec_config *cfg, const hm_cli *cli)
 {
 	hm_rec_config_defaults(cfg);
 	if (cli->config && hm_rec_config_load_file(cfg, cli->config) != HERMES_OK)
-		return hm_cli_fail(program.name, 1, cfg->error);
+		return hm_cli_fail(program.name, 1, hermes_last_error_detail());
 	hm_rec_config_apply_env(cfg);
-	int rc = hm_cli_apply(cli, program.name, set_flag, cfg, cfg->error);
+	int rc = hm_cli_apply(cli, program.name, set_flag, cfg);
 	if (rc >= 0)
 		return rc;
 	if (hm_rec_config_check(cfg) != HERMES_OK)
-		return hm_cli_fail(program.name, 1, cfg->error);
+		return hm_cli_fail(program.name, 1, hermes_last_error_detail());
 	return -1;
 }
 

@@ -21,7 +21,7 @@
 #define SEEN_BUS 1u	  /* [journal] keys given, in hm_rec_config.seen */
 #define SEEN_LOG_LEVEL 2u
 
-#define BAD(...) HM_INI_FAIL(c->error, __VA_ARGS__)
+#define BAD(...) HM_INI_FAIL(__VA_ARGS__)
 
 const char *hm_rec_fsync_name(int f)
 {
@@ -77,7 +77,7 @@ static bool seen_once(unsigned *seen, unsigned bit)
 	return true;
 }
 
-static int ring_key(hm_rec_config *c, hm_rec_ring_conf *r, const char *key, const char *val)
+static int ring_key(hm_rec_ring_conf *r, const char *key, const char *val)
 {
 	static const char *keys[] = {"journal", "file_size", "retention_bytes", "retention_age",
 				     "fsync", "fsync_interval", "durable"};
@@ -141,7 +141,7 @@ static int on_entry(void *user, const char *section, const char *key, const char
 		} else if (!strcmp(key, "log_level")) {
 			if (!seen_once(&c->seen, SEEN_LOG_LEVEL))
 				BAD("duplicate key 'log_level' in [journal]");
-			return hm_ini_log_level(val, &c->log_level, c->error, sizeof c->error);
+			return hm_ini_log_level(val, &c->log_level);
 		} else {
 			BAD("unknown key '%s' in [journal]", key);
 		}
@@ -162,19 +162,19 @@ static int on_entry(void *user, const char *section, const char *key, const char
 			ring_defaults(r);
 			snprintf(r->name, sizeof r->name, "%s", name);
 		}
-		return ring_key(c, r, key, val);
+		return ring_key(r, key, val);
 	}
 	BAD("unknown section [%s]", section);
 }
 
 hermes_err hm_rec_config_load_file(hm_rec_config *c, const char *path)
 {
-	return hm_ini_load(path, NULL, on_entry, c, c->error, sizeof c->error);
+	return hm_ini_load(path, NULL, on_entry, c);
 }
 
 hermes_err hm_rec_config_load_string(hm_rec_config *c, const char *text)
 {
-	return hm_ini_load(NULL, text, on_entry, c, c->error, sizeof c->error);
+	return hm_ini_load(NULL, text, on_entry, c);
 }
 
 hermes_err hm_rec_config_add_ring(hm_rec_config *c, const char *spec)
@@ -182,15 +182,12 @@ hermes_err hm_rec_config_add_ring(hm_rec_config *c, const char *spec)
 	const char *colon = strchr(spec, ':');
 	char name[HERMES_NAME_MAX + 2];
 	size_t n = colon ? (size_t)(colon - spec) : 0;
-	if (!colon || n == 0 || n > HERMES_NAME_MAX) {
-		snprintf(c->error, sizeof c->error, "'%.250s': NAME:DIR", spec);
-		return HERMES_EINVAL;
-	}
+	if (!colon || n == 0 || n > HERMES_NAME_MAX)
+		return hm_fail(HERMES_EINVAL, "'%.250s': NAME:DIR", spec);
 	memcpy(name, spec, n);
 	name[n] = '\0';
 	char section[HERMES_NAME_MAX + 8];
 	snprintf(section, sizeof section, "ring %s", name);
-	c->error[0] = '\0';
 	return on_entry(c, section, "journal", colon + 1) ? HERMES_OK : HERMES_EINVAL;
 }
 
@@ -201,7 +198,6 @@ hermes_err hm_rec_config_set(hm_rec_config *c, const char *section, const char *
 		return hm_rec_config_add_ring(c, value);
 	/* The command line overrides the file: its [journal] keys once more. */
 	c->seen &= ~(!strcmp(key, "bus") ? SEEN_BUS : !strcmp(key, "log_level") ? SEEN_LOG_LEVEL : 0u);
-	c->error[0] = '\0';
 	return on_entry(c, "journal", key, value) ? HERMES_OK : HERMES_EINVAL;
 }
 
@@ -214,22 +210,16 @@ void hm_rec_config_apply_env(hm_rec_config *c)
 
 hermes_err hm_rec_config_check(hm_rec_config *c)
 {
-	if (c->nrings == 0) {
-		snprintf(c->error, sizeof c->error, "no ring to journal: add a [ring NAME] section or --ring");
-		return HERMES_EINVAL;
-	}
+	if (c->nrings == 0)
+		return hm_fail(HERMES_EINVAL, "no ring to journal: add a [ring NAME] section or --ring");
 	for (unsigned i = 0; i < c->nrings; i++) {
 		hm_rec_ring_conf *r = &c->rings[i];
-		if (!r->dir[0]) {
-			snprintf(c->error, sizeof c->error, "[ring %s] has no journal = DIR", r->name);
-			return HERMES_EINVAL;
-		}
+		if (!r->dir[0])
+			return hm_fail(HERMES_EINVAL, "[ring %s] has no journal = DIR", r->name);
 		for (unsigned j = 0; j < i; j++)
-			if (!strcmp(c->rings[j].dir, r->dir)) {
-				snprintf(c->error, sizeof c->error, "rings %s and %s share the journal %.150s",
-					 c->rings[j].name, r->name, r->dir);
-				return HERMES_EINVAL;
-			}
+			if (!strcmp(c->rings[j].dir, r->dir))
+				return hm_fail(HERMES_EINVAL, "rings %s and %s share the journal %.150s",
+					       c->rings[j].name, r->name, r->dir);
 	}
 	return HERMES_OK;
 }

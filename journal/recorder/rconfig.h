@@ -49,13 +49,13 @@ typedef struct hm_rec_config {
 	unsigned nrings;
 	hm_rec_ring_conf rings[HM_REC_MAX_RINGS];
 	unsigned seen;
-	char error[300];
 } hm_rec_config;
 
 void hm_rec_config_defaults(hm_rec_config *c);
 
-/* Read an INI file (or a string, for tests) over c. HERMES_EINVAL with
- * c->error naming the line on any problem. */
+/* Read an INI file (or a string, for tests) over c. HERMES_EINVAL on any
+ * problem, the detail (hermes_last_error_detail()) naming the line: "FILE:LINE:
+ * why". Every function here that fails says why in the detail. */
 hermes_err hm_rec_config_load_file(hm_rec_config *c, const char *path);
 hermes_err hm_rec_config_load_string(hm_rec_config *c, const char *text);
 
@@ -64,7 +64,7 @@ hermes_err hm_rec_config_add_ring(hm_rec_config *c, const char *spec);
 
 /* A flag (daemon/cli.h's hm_cli_setter): key "ring" adds a ring
  * (hm_rec_config_add_ring); "bus" and "log_level" set the [journal] keys over
- * the file's. HERMES_EINVAL with c->error on a bad value. */
+ * the file's. HERMES_EINVAL with the reason in the detail on a bad value. */
 hermes_err hm_rec_config_set(hm_rec_config *c, const char *section, const char *key, const char *value);
 
 /* $HERMES_BUS, unless the file named the bus. */

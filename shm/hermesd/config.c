@@ -88,7 +88,7 @@ typedef struct parse_state {
 	} keys[MAX_KEYS];
 } parse_state;
 
-#define BAD(...) HM_INI_FAIL(c->error, __VA_ARGS__)
+#define BAD(...) HM_INI_FAIL(__VA_ARGS__)
 
 static int on_bus_key(hm_config *c, const char *key, const char *v)
 {
@@ -138,7 +138,7 @@ static int on_bus_key(hm_config *c, const char *key, const char *v)
 			BAD("rt_priority '%s' must be 0 (off) to 99", v);
 		c->rt_priority = (int)p;
 	} else if (!strcmp(key, "log_level")) {
-		return hm_ini_log_level(v, &c->log_level, c->error, sizeof c->error);
+		return hm_ini_log_level(v, &c->log_level);
 	} else {
 		BAD("unknown key '%s' in [bus] (known: name, size, mode, group, run_dir, "
 		    "remove_on_exit, cpu_affinity, rt_priority, log_level)",
@@ -147,7 +147,7 @@ static int on_bus_key(hm_config *c, const char *key, const char *v)
 	return 1;
 }
 
-static int on_ring_key(hm_config *c, hm_ring_decl *d, const char *key, const char *v)
+static int on_ring_key(hm_ring_decl *d, const char *key, const char *v)
 {
 	uint64_t n;
 	if (!strcmp(key, "capacity")) {
@@ -224,7 +224,7 @@ static int on_key(parse_state *ps, const char *key, const char *value)
 	}
 	if (ps->section == -2)
 		return on_bus_key(c, key, value);
-	return on_ring_key(c, &c->rings[ps->section], key, value);
+	return on_ring_key(&c->rings[ps->section], key, value);
 }
 
 static char *trim(char *s)
@@ -247,10 +247,9 @@ static void cut_comment(char *s)
 		}
 }
 
-/* One line; 1 when fine, 0 with c->error set. */
+/* One line; 1 when fine, 0 with the reason in the detail. */
 static int parse_line(parse_state *ps, char *s)
 {
-	hm_config *c = ps->c;
 	s = trim(s);
 	if (!*s || *s == ';' || *s == '#')
 		return 1;
@@ -282,7 +281,6 @@ static int parse_line(parse_state *ps, char *s)
 static hermes_err parse_text(hm_config *c, const char *text, const char *file)
 {
 	parse_state ps = {.c = c, .section = -1};
-	c->error[0] = '\0';
 	const char *p = text;
 	if (!strncmp(p, "\xEF\xBB\xBF", 3))
 		p += 3;
@@ -293,7 +291,7 @@ static hermes_err parse_text(hm_config *c, const char *text, const char *file)
 		char buf[MAX_LINE];
 		int ok;
 		if (n >= sizeof buf) {
-			snprintf(c->error, sizeof c->error, "longer than %d characters", MAX_LINE - 1);
+			(void)hm_fail(HERMES_EINVAL, "longer than %d characters", MAX_LINE - 1);
 			ok = 0;
 		} else {
 			memcpy(buf, p, n);
@@ -301,7 +299,7 @@ static hermes_err parse_text(hm_config *c, const char *text, const char *file)
 			ok = parse_line(&ps, buf);
 		}
 		if (!ok)
-			return hm_ini_result(ps.line, file, c->error, sizeof c->error);
+			return hm_ini_result(ps.line, file);
 		p += n + (eol != NULL);
 	}
 	return HERMES_OK;
@@ -309,27 +307,20 @@ static hermes_err parse_text(hm_config *c, const char *text, const char *file)
 
 hermes_err hm_config_load_file(hm_config *c, const char *path)
 {
-	c->error[0] = '\0';
 	FILE *f = fopen(path, "re");
-	if (!f) {
-		snprintf(c->error, sizeof c->error, "cannot read %s: %s", path, strerror(errno));
-		return HERMES_EINVAL;
-	}
+	if (!f)
+		return hm_fail(HERMES_EINVAL, "cannot read %s: %s", path, strerror(errno));
 	/* A configuration file is small: read it whole (bounded). */
 	static char text[MAX_FILE];
 	size_t n = fread(text, 1, sizeof text - 1, f);
 	bool err = ferror(f), big = !feof(f) && n == sizeof text - 1;
 	fclose(f);
-	if (err || big) {
-		snprintf(c->error, sizeof c->error, "cannot read %s: %s", path,
-			 big ? "larger than 1 MiB" : strerror(errno));
-		return HERMES_EINVAL;
-	}
+	if (err || big)
+		return hm_fail(HERMES_EINVAL, "cannot read %s: %s", path,
+			       big ? "larger than 1 MiB" : strerror(errno));
 	text[n] = '\0';
-	if (strlen(text) != n) {
-		snprintf(c->error, sizeof c->error, "%s contains a NUL byte: not a text file", path);
-		return HERMES_EINVAL;
-	}
+	if (strlen(text) != n)
+		return hm_fail(HERMES_EINVAL, "%s contains a NUL byte: not a text file", path);
 	return parse_text(c, text, path);
 }
 
@@ -340,48 +331,34 @@ hermes_err hm_config_load_string(hm_config *c, const char *text)
 
 hermes_err hm_config_set(hm_config *c, const char *key, const char *value)
 {
-	c->error[0] = '\0';
 	return on_bus_key(c, key, value) ? HERMES_OK : HERMES_EINVAL;
 }
 
 hermes_err hm_config_check(hm_config *c)
 {
-	if (!hm_segment_name_ok(c->bus)) {
-		snprintf(c->error, sizeof c->error,
-			 "bus name '%s' must be 1..%d characters of A-Z a-z 0-9 . _ -", c->bus,
-			 HERMES_NAME_MAX);
-		return HERMES_EINVAL;
-	}
-	if (c->mode & 0002) {
-		snprintf(c->error, sizeof c->error, "mode %04o is world-writable; refused", c->mode);
-		return HERMES_EINVAL;
-	}
-	if (c->size < (64u << 10) || c->size > (1ull << 44)) {
-		snprintf(c->error, sizeof c->error, "size %llu must be between 64K and 16T",
-			 (unsigned long long)c->size);
-		return HERMES_EINVAL;
-	}
+	if (!hm_segment_name_ok(c->bus))
+		return hm_fail(HERMES_EINVAL,
+			       "bus name '%s' must be 1..%d characters of A-Z a-z 0-9 . _ -", c->bus,
+			       HERMES_NAME_MAX);
+	if (c->mode & 0002)
+		return hm_fail(HERMES_EINVAL, "mode %04o is world-writable; refused", c->mode);
+	if (c->size < (64u << 10) || c->size > (1ull << 44))
+		return hm_fail(HERMES_EINVAL, "size %llu must be between 64K and 16T",
+			       (unsigned long long)c->size);
 	uint64_t need = HM_SEG_HEADER_SIZE + HM_MAX_RINGS * sizeof(hm_ring_desc) + 4096;
 	for (unsigned i = 0; i < c->nrings; i++) {
 		hm_ring_decl *d = &c->rings[i];
 		d->cfg.name = d->name;
 		for (unsigned j = 0; j < i; j++)
-			if (!strcmp(c->rings[j].name, d->name)) {
-				snprintf(c->error, sizeof c->error, "ring '%s' is declared twice",
-					 d->name);
-				return HERMES_EINVAL;
-			}
-		if (hm_ring_check_config(&d->cfg)) {
-			snprintf(c->error, sizeof c->error, "%s", hermes_last_error_detail());
-			return HERMES_EINVAL;
-		}
+			if (!strcmp(c->rings[j].name, d->name))
+				return hm_fail(HERMES_EINVAL, "ring '%s' is declared twice", d->name);
+		if (hm_ring_check_config(&d->cfg))
+			return HERMES_EINVAL; /* the detail says which value is wrong */
 		need += hm_segment_page_up(hm_ring_block_size(d->cfg.capacity, hm_ring_slots(&d->cfg)));
 	}
-	if (need > c->size) {
-		snprintf(c->error, sizeof c->error,
-			 "the rings need %llu bytes but the segment size is %llu: raise [bus] size",
-			 (unsigned long long)need, (unsigned long long)c->size);
-		return HERMES_EINVAL;
-	}
+	if (need > c->size)
+		return hm_fail(HERMES_EINVAL,
+			       "the rings need %llu bytes but the segment size is %llu: raise [bus] size",
+			       (unsigned long long)need, (unsigned long long)c->size);
 	return HERMES_OK;
 }

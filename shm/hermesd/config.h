@@ -55,7 +55,6 @@ typedef struct hm_config {
 	int log_level; /* HM_DLOG_* (daemon/log.h) */
 	unsigned nrings;
 	hm_ring_decl rings[HM_MAX_RINGS];
-	char error[256]; /* what was wrong, with the line */
 } hm_config;
 
 /* The embedded default: bus "default" (or HERMES_BUS), 64 MiB, mode 0600, the
@@ -64,20 +63,22 @@ typedef struct hm_config {
 void hm_config_defaults(hm_config *c);
 
 /* Read an INI file over the current values. The file's [ring] sections
- * replace the default rings. HERMES_EINVAL with c->error set on any problem
- * (unreadable file, syntax, unknown key, bad value). */
+ * replace the default rings. HERMES_EINVAL on any problem (unreadable file,
+ * syntax, unknown key, bad value), the detail (hermes_last_error_detail())
+ * saying what and where: "FILE:LINE: why". */
 hermes_err hm_config_load_file(hm_config *c, const char *path);
 
 /* The same from a string (tests). */
 hermes_err hm_config_load_string(hm_config *c, const char *text);
 
-/* Set one [bus] key from a command-line flag (no line in the error). */
+/* Set one [bus] key from a command-line flag (no line in the detail). */
 hermes_err hm_config_set(hm_config *c, const char *key, const char *value);
 
 /* Apply HERMES_BUS and HERMES_RUN_DIR. */
 void hm_config_apply_env(hm_config *c);
 
-/* Check the whole configuration (ring sizes fit the segment, ...). */
+/* Check the whole configuration (ring sizes fit the segment, ...):
+ * HERMES_EINVAL with the reason in the detail. */
 hermes_err hm_config_check(hm_config *c);
 
 /* The run directory used when neither config nor HERMES_RUN_DIR says. */

@@ -871,7 +871,8 @@ static void reload(void)
 	}
 	static hm_config next;
 	if (build_config(&next) != 0) {
-		hm_dlog(HM_DLOG_ERROR, "SIGHUP: %s; keeping the running configuration", next.error);
+		hm_dlog(HM_DLOG_ERROR, "SIGHUP: %s; keeping the running configuration",
+			hermes_last_error_detail());
 		return;
 	}
 	warn_restart_only(&next);
@@ -939,7 +940,7 @@ static hermes_err set_flag(void *cfg, const char *section, const char *key, cons
 }
 
 /* defaults < config file < environment < flags. 0, or 1 (the file, or the
- * whole configuration, is wrong; c->error says why) or 2 (a flag is: said
+ * whole configuration, is wrong; the detail says why) or 2 (a flag is: said
  * on stderr). */
 static int build_config(hm_config *c)
 {
@@ -949,7 +950,7 @@ static int build_config(hm_config *c)
 			return 1;
 		hm_config_apply_env(c);
 	}
-	if (hm_cli_apply(&cli, program.name, set_flag, c, c->error) >= 0)
+	if (hm_cli_apply(&cli, program.name, set_flag, c) >= 0)
 		return 2;
 	return hm_config_check(c) ? 1 : 0;
 }
@@ -958,7 +959,7 @@ static int load_config(bool check)
 {
 	int r = build_config(&d.cfg);
 	if (r == 1)
-		return hm_cli_fail(program.name, 1, d.cfg.error);
+		return hm_cli_fail(program.name, 1, hermes_last_error_detail());
 	if (r)
 		return r;
 	if (check) {

@@ -145,7 +145,6 @@ typedef struct hm_bridge_cfg {
 	/* From the auth file. */
 	unsigned nidents;
 	hm_ident *idents;
-	char error[512];
 } hm_bridge_cfg;
 
 /* Defaults: bus $HERMES_BUS or "default", listen 127.0.0.1:7400, no auth
@@ -157,7 +156,9 @@ typedef struct hm_bridge_cfg {
  * $STATE_DIRECTORY or /var/lib/hermes. */
 void hm_bridge_cfg_defaults(hm_bridge_cfg *c);
 
-/* Read an INI file over the current values. HERMES_EINVAL with c->error. */
+/* Read an INI file over the current values. HERMES_EINVAL on any problem,
+ * the detail (hermes_last_error_detail()) saying what and where:
+ * "FILE:LINE: why". Every function here that fails says why in the detail. */
 hermes_err hm_bridge_cfg_load(hm_bridge_cfg *c, const char *path);
 hermes_err hm_bridge_cfg_load_string(hm_bridge_cfg *c, const char *text);
 

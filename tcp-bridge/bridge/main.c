@@ -288,12 +288,12 @@ static int add_links(hm_bridge_cfg *cfg, const bridge_links *l)
 {
 	for (unsigned i = 0; i < l->nlinks; i++) {
 		if (hm_bridge_cfg_add_link(cfg, l->links[i], l->link_id, l->link_key, l->link_enc))
-			return hm_cli_fail("hermes-bridge", 2, cfg->error);
+			return hm_cli_fail("hermes-bridge", 2, hermes_last_error_detail());
 		cfg->links[cfg->nlinks - 1].plaintext = l->link_plain;
 	}
 	for (unsigned i = 0; i < l->njournals; i++)
 		if (hm_bridge_cfg_add_journal(cfg, l->journals[i]))
-			return hm_cli_fail("hermes-bridge", 2, cfg->error);
+			return hm_cli_fail("hermes-bridge", 2, hermes_last_error_detail());
 	return 0;
 }
 
@@ -304,14 +304,14 @@ static int configure(hm_bridge_cfg *cfg, const hm_cli *cli, const bridge_links *
 {
 	hm_bridge_cfg_defaults(cfg);
 	if (cli->config && hm_bridge_cfg_load(cfg, cli->config))
-		return hm_cli_fail("hermes-bridge", 1, cfg->error);
-	int rc = hm_cli_apply(cli, "hermes-bridge", set_flag, cfg, cfg->error);
+		return hm_cli_fail("hermes-bridge", 1, hermes_last_error_detail());
+	int rc = hm_cli_apply(cli, "hermes-bridge", set_flag, cfg);
 	if (rc >= 0)
 		return rc;
 	if (add_links(cfg, l))
 		return 2;
 	if (hm_bridge_cfg_check(cfg) || (cfg->auth_file[0] && hm_bridge_cfg_load_auth(cfg))) {
-		fprintf(stderr, "hermes-bridge: %s\n", cfg->error);
+		fprintf(stderr, "hermes-bridge: %s\n", hermes_last_error_detail());
 		hm_bridge_cfg_fini(cfg);
 		return 1;
 	}

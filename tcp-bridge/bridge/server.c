@@ -154,10 +154,10 @@ hermes_err hm_server_reload_auth(hm_server *s, hm_bridge_cfg *cfg, unsigned *clo
 	*n = *cfg;
 	n->idents = NULL;
 	n->nidents = 0;
-	if (hm_bridge_cfg_load_auth(n) != HERMES_OK) {
-		hermes_err err = hm_fail(HERMES_EINVAL, "%s", n->error);
-		discard_loaded(n);
-		return err;
+	hermes_err aerr = hm_bridge_cfg_load_auth(n);
+	if (aerr != HERMES_OK) {
+		discard_loaded(n); /* the detail says why */
+		return aerr;
 	}
 	/* The bridge's own key pair rotates with it. */
 	uint8_t sk[HERMES_AUTH_KEY_SIZE], pk[HERMES_KX_PUBLIC_KEY_SIZE];

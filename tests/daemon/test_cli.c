@@ -1,5 +1,5 @@
 /* Tests for daemon/cli.c, the daemons' command line, daemon/run.c's waits,
- * and daemon/ini.c's boolean values and named choices. */
+ * and daemon/ini.c's boolean values, named choices and line errors. */
 #include "tests/support/testing.h"
 
 #include <pthread.h>
@@ -123,16 +123,13 @@ static void test_too_many_flags_are_a_usage_error(void **state)
 
 typedef struct fake_cfg {
 	char seen[64];
-	char error[64];
 } fake_cfg;
 
 static hermes_err fake_set(void *cfg, const char *section, const char *key, const char *value)
 {
 	fake_cfg *c = cfg;
-	if (!strcmp(value, "bad")) {
-		snprintf(c->error, sizeof c->error, "'%s' is bad", value);
-		return HERMES_EINVAL;
-	}
+	if (!strcmp(value, "bad"))
+		return hm_fail(HERMES_EINVAL, "'%s' is bad", value);
 	size_t n = strlen(c->seen);
 	snprintf(c->seen + n, sizeof c->seen - n, "%s/%s=%s;", section ? section : "-", key, value);
 	return HERMES_OK;
@@ -145,13 +142,13 @@ static void test_apply_sets_each_flag_in_order_and_stops_at_a_bad_one(void **sta
 	const char *args[] = {"-s", "1", "--switch", "-b", "bad", "-s", "2", NULL};
 	assert_int_equal(parse(&cli, args), -1);
 	fake_cfg c = {0};
-	assert_int_equal(hm_cli_apply(&cli, "test-daemon", fake_set, &c, c.error), 2);
+	assert_int_equal(hm_cli_apply(&cli, "test-daemon", fake_set, &c), 2);
 	assert_string_equal(c.seen, "-/size=1;other/switch=true;");
-	assert_string_equal(c.error, "'bad' is bad");
+	assert_string_equal(hermes_last_error_detail(), "'bad' is bad");
 	const char *good[] = {"-b", "x", NULL};
 	assert_int_equal(parse(&cli, good), -1);
 	memset(&c, 0, sizeof c);
-	assert_int_equal(hm_cli_apply(&cli, "test-daemon", fake_set, &c, c.error), -1);
+	assert_int_equal(hm_cli_apply(&cli, "test-daemon", fake_set, &c), -1);
 	assert_string_equal(c.seen, "main/bus=x;");
 }
 
@@ -190,16 +187,63 @@ static void test_choices_are_looked_up_by_their_whole_name(void **state)
 static void test_log_level_values_are_the_four_levels(void **state)
 {
 	(void)state;
-	char error[128] = "";
 	int level = -7;
-	assert_true(hm_ini_log_level("debug", &level, error, sizeof error));
+	hm_clear_detail();
+	assert_true(hm_ini_log_level("debug", &level));
 	assert_int_equal(level, HM_DLOG_DEBUG);
-	assert_true(hm_ini_log_level("error", &level, error, sizeof error));
+	assert_true(hm_ini_log_level("error", &level));
 	assert_int_equal(level, HM_DLOG_ERROR);
-	assert_string_equal(error, "");
-	assert_false(hm_ini_log_level("loud", &level, error, sizeof error));
+	assert_string_equal(hermes_last_error_detail(), "");
+	assert_false(hm_ini_log_level("loud", &level));
 	assert_int_equal(level, HM_DLOG_ERROR);
-	assert_string_equal(error, "log_level 'loud' must be error, warn, info or debug");
+	assert_string_equal(hermes_last_error_detail(),
+			    "log_level 'loud' must be error, warn, info or debug");
+}
+
+/* A handler for hm_ini_load: key "n" takes a number, anything else is
+ * refused; it counts the entries it is given. */
+static int number_handler(void *user, const char *section, const char *key, const char *value)
+{
+	(void)section;
+	unsigned *calls = user;
+	++*calls;
+	if (strcmp(key, "n"))
+		HM_INI_FAIL("unknown key '%s'", key);
+	if (strspn(value, "0123456789") != strlen(value) || !*value)
+		HM_INI_FAIL("n '%s' is not a number", value);
+	return 1;
+}
+
+/* The load's error says the line and the reason of the same entry: the first
+ * that failed (libinih reads on after it; nothing more is handled), a syntax
+ * error where no handler spoke, a file that cannot be read. */
+static void test_ini_errors_name_the_first_failing_line_and_its_reason(void **state)
+{
+	(void)state;
+	unsigned calls = 0;
+	assert_int_equal(hm_ini_load(NULL, "[s]\nn = 1\nn = 2\n", number_handler, &calls), HERMES_OK);
+	assert_int_equal(calls, 2);
+	calls = 0;
+	assert_int_equal(hm_ini_load(NULL, "[s]\nn = 1\nn = x\ncolour = red\n", number_handler,
+				     &calls),
+			 HERMES_EINVAL);
+	assert_string_equal(hermes_last_error_detail(), "line 3: n 'x' is not a number");
+	assert_int_equal(calls, 2); /* line 4 was not handled */
+	assert_int_equal(hm_ini_load(NULL, "[s]\nn = 1\nno equals sign\n", number_handler, &calls),
+			 HERMES_EINVAL);
+	assert_string_equal(hermes_last_error_detail(), "line 3: syntax error");
+	char dir[64], path[128];
+	ht_temp_dir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/daemon.conf", dir);
+	ht_write_file(path, "[s]\nwidth = 3\n");
+	assert_int_equal(hm_ini_load(path, NULL, number_handler, &calls), HERMES_EINVAL);
+	char want[256];
+	snprintf(want, sizeof want, "%s:2: unknown key 'width'", path);
+	assert_string_equal(hermes_last_error_detail(), want);
+	ht_remove_tree(dir);
+	assert_int_equal(hm_ini_load(path, NULL, number_handler, &calls), HERMES_EINVAL);
+	snprintf(want, sizeof want, "%s: cannot read: No such file or directory", path);
+	assert_string_equal(hermes_last_error_detail(), want);
 }
 
 static int ticks;
@@ -245,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_booleans_have_one_syntax),
 		cmocka_unit_test(test_choices_are_looked_up_by_their_whole_name),
 		cmocka_unit_test(test_log_level_values_are_the_four_levels),
+		cmocka_unit_test(test_ini_errors_name_the_first_failing_line_and_its_reason),
 		cmocka_unit_test(test_waits_end_at_a_stop_signal_or_a_tick),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,13 +7,14 @@
 #include "tcp-bridge/bridge/config.h"
 #include "tests/support/testing.h"
 
-/* c from its defaults and then text: the load must give HERMES_OK. */
-static void load(hm_bridge_cfg *c, const char *text)
+/* c from its defaults and then the file at path, or with path NULL text:
+ * the load must give HERMES_OK (else the test fails saying why). */
+static void load(hm_bridge_cfg *c, const char *path, const char *text)
 {
 	hm_bridge_cfg_defaults(c);
-	hermes_err err = hm_bridge_cfg_load_string(c, text);
+	hermes_err err = path ? hm_bridge_cfg_load(c, path) : hm_bridge_cfg_load_string(c, text);
 	if (err != HERMES_OK)
-		fail_msg("%s: %s", hermes_err_name(err), c->error);
+		fail_msg("%s: %s", hermes_err_name(err), hermes_last_error_detail());
 }
 
 /* text must be refused with HERMES_EINVAL, its message naming `where`
@@ -23,17 +24,14 @@ static void refused_at(const char *text, const char *where)
 	hm_bridge_cfg c;
 	hm_bridge_cfg_defaults(&c);
 	assert_int_equal(hm_bridge_cfg_load_string(&c, text), HERMES_EINVAL);
-	if (!strstr(c.error, where))
-		fail_msg("the message does not say '%s': %s", where, c.error);
+	ht_assert_says(hermes_last_error_detail(), where);
 }
 
 static void test_the_example_config_parses(void **state)
 {
 	(void)state;
 	hm_bridge_cfg c;
-	hm_bridge_cfg_defaults(&c);
-	assert_int_equal(hm_bridge_cfg_load(&c, HERMES_SOURCE_DIR "/tcp-bridge/bridge/hermes-bridge.conf.example"),
-			 HERMES_OK);
+	load(&c, HERMES_SOURCE_DIR "/tcp-bridge/bridge/hermes-bridge.conf.example", NULL);
 	assert_int_equal(hm_bridge_cfg_check(&c), HERMES_OK);
 	assert_string_equal(c.listen, "127.0.0.1:7400");
 	assert_int_equal(c.out_buffer, 1u << 20);
@@ -45,7 +43,7 @@ static void test_sections_keys_and_their_errors(void **state)
 {
 	(void)state;
 	hm_bridge_cfg c;
-	load(&c, "[bridge]\nslow_policy = block\nout_buffer = 4M\n"
+	load(&c, NULL, "[bridge]\nslow_policy = block\nout_buffer = 4M\n"
 		 "[ring orders]\nslow_policy = disconnect\n"
 		 "[link west]\nconnect = 10.0.0.2:7400\n"
 		 "rings = orders events:out, quotes:in\n");
@@ -69,13 +67,16 @@ static void test_sections_keys_and_their_errors(void **state)
 	for (unsigned i = 0; i < sizeof bad / sizeof *bad; i++)
 		refused_at(bad[i], ":");
 	refused_at("[bridge]\nlisten = 0.0.0.0:1\nbogus\n", ":3:");
+	/* With two bad lines, the message is the first one's, with its line. */
+	refused_at("[bridge]\nlisten = nowhere\nslow_policy = sometimes\n",
+		   "(string):2: listen: 'nowhere' is not ADDR:PORT");
 }
 
 static void test_ring_journals_from_the_file_and_the_flag(void **state)
 {
 	(void)state;
 	hm_bridge_cfg c;
-	load(&c, "[ring orders]\njournal = /var/lib/hermes/journal/orders\n");
+	load(&c, NULL, "[ring orders]\njournal = /var/lib/hermes/journal/orders\n");
 	assert_int_equal(c.nrings, 1);
 	assert_string_equal(c.rings[0].journal, "/var/lib/hermes/journal/orders");
 	/* The flag adds a ring, or sets the journal of one already there. */
@@ -89,6 +90,7 @@ static void test_ring_journals_from_the_file_and_the_flag(void **state)
 	static const char *const bad_flags[] = {"events", "events:", "events:rel/dir", ":/j/x", ".x:/j/x"};
 	for (unsigned i = 0; i < sizeof bad_flags / sizeof *bad_flags; i++)
 		assert_int_equal(hm_bridge_cfg_add_journal(&c, bad_flags[i]), HERMES_EINVAL);
+	ht_assert_says(hermes_last_error_detail(), "--journal '.x:/j/x': bad ring name");
 	refused_at("[ring orders]\njournal = relative/dir\n", ":2:");
 }
 
@@ -104,10 +106,12 @@ static void test_link_flags_and_checks(void **state)
 	assert_int_equal(hm_bridge_cfg_add_link(&c, "host:7401", NULL, NULL, false), HERMES_EINVAL);
 	assert_int_equal(hm_bridge_cfg_add_link(&c, "host/a", NULL, NULL, false), HERMES_EINVAL);
 	assert_int_equal(hm_bridge_cfg_add_link(&c, "host:0/a", NULL, NULL, false), HERMES_EINVAL);
+	assert_string_equal(hermes_last_error_detail(), "--link 'host:0/a': 'host:0' is not HOST:PORT");
 	/* Encryption without a key cannot work. */
 	hm_bridge_cfg_defaults(&c);
 	assert_int_equal(hm_bridge_cfg_add_link(&c, "h:1/a", NULL, NULL, true), HERMES_OK);
 	assert_int_equal(hm_bridge_cfg_check(&c), HERMES_EINVAL);
+	assert_string_equal(hermes_last_error_detail(), "link link1: encrypt needs a key_file");
 	/* encrypt = required needs an auth file. */
 	hm_bridge_cfg_defaults(&c);
 	assert_int_equal(hm_bridge_cfg_set(&c, "encrypt", "required"), HERMES_OK);

@@ -42,7 +42,7 @@ static void expect_error(const char *text, const char *needle)
 	hm_rec_config_defaults(&c);
 	hermes_err e = hm_rec_config_load_string(&c, text);
 	assert_int_equal(e ? e : hm_rec_config_check(&c), HERMES_EINVAL);
-	ht_assert_says(c.error, needle);
+	ht_assert_says(hermes_last_error_detail(), needle);
 }
 
 static void test_bad_entries_are_errors_with_their_line(void **state)
@@ -62,6 +62,17 @@ static void test_bad_entries_are_errors_with_their_line(void **state)
 	expect_error("[ring a]\nfsync = none\n", "[ring a] has no journal");
 	expect_error("[ring a]\njournal = /j\n[ring b]\njournal = /j\n", "share the journal /j");
 	expect_error("[journal]\nbus = x\n", "no ring to journal");
+	/* With two bad lines, the message is the first one's, with its line. */
+	expect_error("[ring a]\ncolour = blue\nshade = red\n", "line 2: unknown key 'colour'");
+	/* Flags: the same reasons, without a line. */
+	static hm_rec_config c;
+	hm_rec_config_defaults(&c);
+	assert_int_equal(hm_rec_config_add_ring(&c, "nocolon"), HERMES_EINVAL);
+	assert_string_equal(hermes_last_error_detail(), "'nocolon': NAME:DIR");
+	assert_int_equal(hm_rec_config_set(&c, NULL, "ring", "a:relative"), HERMES_EINVAL);
+	assert_string_equal(hermes_last_error_detail(), "journal = 'relative': an absolute directory path");
+	assert_int_equal(hm_rec_config_set(&c, NULL, "log_level", "loud"), HERMES_EINVAL);
+	assert_string_equal(hermes_last_error_detail(), "log_level 'loud' must be error, warn, info or debug");
 }
 
 static void test_durations(void **state)
