@@ -1012,37 +1012,33 @@ static void on_peer_error(hm_conn *c, const hermes_frame_header *h, const hermes
 		enter_closing(c, HERMES_ECLOSED);
 }
 
-static int on_session_frame(hm_conn *c, const hermes_frame_header *h, uint8_t *p, size_t len)
+/* UNBIND (sub false) and UNSUBSCRIBE: the channel's binding or subscription
+ * dropped, or an error saying it has none. */
+static void on_unbind(hm_conn *c, uint32_t ch, bool sub)
 {
-	hermes_wire_msg m;
-	if (h->type == HERMES_MSG_PUBLISH)
-		return on_publish(c, h, p, len);
-	if (hermes_wire_msg_parse(h->type, p, len, &m) != HERMES_OK) {
-		hm_stat_add(&c->srv->stats->c.protocol_errors, 1);
-		hm_conn_fatal(c, HERMES_EBADPAYLOAD, "malformed %s payload", hermes_msg_type_name(h->type));
-		return DONE;
-	}
-	int i;
+	int i = sub ? find_sub(c, ch) : find_chan(c, ch);
+	if (i < 0)
+		send_error(c, HERMES_ENOENT, ch, 0, false,
+			   sub ? "no subscription %u" : "channel %u is not bound", ch);
+	else if (sub)
+		drop_sub(c, (unsigned)i);
+	else
+		drop_chan(c, (unsigned)i);
+}
+
+/* A session's message other than PUBLISH, parsed. */
+static void on_session_msg(hm_conn *c, const hermes_frame_header *h, const hermes_wire_msg *m)
+{
 	switch (h->type) {
 	case HERMES_MSG_BIND:
-		on_bind(c, h->channel, &m.bind);
-		break;
-	case HERMES_MSG_UNBIND:
-		if ((i = find_chan(c, h->channel)) >= 0)
-			drop_chan(c, (unsigned)i);
-		else
-			send_error(c, HERMES_ENOENT, h->channel, 0, false, "channel %u is not bound",
-				   h->channel);
+		on_bind(c, h->channel, &m->bind);
 		break;
 	case HERMES_MSG_SUBSCRIBE:
-		on_subscribe(c, h->channel, &m.subscribe);
+		on_subscribe(c, h->channel, &m->subscribe);
 		break;
+	case HERMES_MSG_UNBIND:
 	case HERMES_MSG_UNSUBSCRIBE:
-		if ((i = find_sub(c, h->channel)) >= 0)
-			drop_sub(c, (unsigned)i);
-		else
-			send_error(c, HERMES_ENOENT, h->channel, 0, false, "no subscription %u",
-				   h->channel);
+		on_unbind(c, h->channel, h->type == HERMES_MSG_UNSUBSCRIBE);
 		break;
 	case HERMES_MSG_PING: {
 		uint8_t *q = hm_conn_out_claim(c, HERMES_MSG_PONG, 0, 0, h->sequence, 0, 0);
@@ -1053,17 +1049,16 @@ static int on_session_frame(hm_conn *c, const hermes_frame_header *h, uint8_t *p
 	case HERMES_MSG_PONG:
 		break;
 	case HERMES_MSG_ERROR:
-		on_peer_error(c, h, &m.error);
+		on_peer_error(c, h, &m->error);
 		break;
 	case HERMES_MSG_GOODBYE: {
 		hm_dlog_kv kv = {0};
 		hm_conn_log_fields(c, &kv);
-		hm_dlog(HM_DLOG_DEBUG, "GOODBYE %u%s", m.goodbye.code, kv.s);
+		hm_dlog(HM_DLOG_DEBUG, "GOODBYE %u%s", m->goodbye.code, kv.s);
 		enter_closing(c, HERMES_OK);
 		break;
 	}
 	}
-	return DONE;
 }
 
 /* One complete frame. Returns RETRY to be called again with it later. */
@@ -1093,12 +1088,17 @@ static int on_frame(hm_conn *c, const hermes_frame *f)
 		hm_conn_fatal(c, HERMES_EBADFLAGS, "a sealed frame in a clear session");
 		return DONE;
 	}
-	if (c->state == HM_CONN_SESSION)
-		return on_session_frame(c, h, p, len);
+	bool session = c->state == HM_CONN_SESSION;
+	if (session && h->type == HERMES_MSG_PUBLISH)
+		return on_publish(c, h, p, len);
 	hermes_wire_msg m;
 	if (hermes_wire_msg_parse(h->type, p, len, &m) != HERMES_OK) {
 		hm_stat_add(&c->srv->stats->c.protocol_errors, 1);
 		hm_conn_fatal(c, HERMES_EBADPAYLOAD, "malformed %s payload", hermes_msg_type_name(h->type));
+		return DONE;
+	}
+	if (session) {
+		on_session_msg(c, h, &m);
 		return DONE;
 	}
 	/* The decoder's phase lets only these through before the session. */
