@@ -8,30 +8,36 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/error_detail.h"
 #include "core/futex.h"
 
-int hm_ctl_connect(const char *path)
+/* No supervisor at path, and why (errno value e). */
+static hermes_err unreachable(const char *path, int e)
+{
+	return hm_fail(HERMES_ENOSUPERVISOR, "cannot connect to %s: %s", path, strerror(e));
+}
+
+hermes_err hm_ctl_connect(const char *path, int *fd)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof sa.sun_path) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
+	*fd = -1;
+	if (strlen(path) >= sizeof sa.sun_path)
+		return unreachable(path, ENAMETOOLONG);
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return unreachable(path, errno);
 	int r;
 	do
-		r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+		r = connect(s, (struct sockaddr *)&sa, sizeof sa);
 	while (r < 0 && errno == EINTR);
 	if (r < 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
+		hermes_err err = unreachable(path, errno);
+		close(s);
+		return err;
 	}
-	return fd;
+	*fd = s;
+	return HERMES_OK;
 }
 
 hermes_err hm_ctl_call(int fd, const hm_ctl_req *req, hm_ctl_resp *resp, int timeout_ms)
@@ -69,8 +75,8 @@ hermes_err hm_ctl_call(int fd, const hm_ctl_req *req, hm_ctl_resp *resp, int tim
 
 pid_t hm_ctl_peer_pid(const char *path)
 {
-	int fd = hm_ctl_connect(path);
-	if (fd < 0)
+	int fd;
+	if (hm_ctl_connect(path, &fd) != HERMES_OK)
 		return 0;
 	struct ucred cred;
 	socklen_t len = sizeof cred;

@@ -91,8 +91,11 @@ typedef struct hm_ctl_resp {
 
 static_assert(sizeof(hm_ctl_req) == 80, "control request size");
 
-/* Connect to a control socket; returns the fd or -1 (errno set). */
-int hm_ctl_connect(const char *path);
+/* Connect to the control socket at path: HERMES_OK with the connection in
+ * *fd, or HERMES_ENOSUPERVISOR with *fd = -1 and the detail "cannot connect
+ * to PATH: REASON" when no supervisor can be reached there (nobody listens,
+ * the path is too long for a socket address, no socket could be made). */
+hermes_err hm_ctl_connect(const char *path, int *fd);
 
 /* The pid (in our PID namespace, from the kernel: SO_PEERCRED) of the
  * process listening on a control socket, or 0 when nobody answers. */

@@ -286,8 +286,8 @@ static void connect_supervisor(hermes_bus *bus)
 	path[sizeof path - 1] = '\0';
 	if (!path[0])
 		return;
-	int fd = hm_ctl_connect(path);
-	if (fd < 0)
+	int fd;
+	if (hm_ctl_connect(path, &fd) != HERMES_OK)
 		return;
 	hm_ctl_req req = {.magic = HM_CTL_MAGIC, .op = HM_CTL_HELLO};
 	snprintf(req.name, sizeof req.name, "%s", bus->name);

@@ -836,8 +836,8 @@ static hermes_err direct_request(const ctl_ctx *ctx, hermes_bus *bus, const hm_c
 {
 	char path[256];
 	ctl_control_path(ctx, bus, path, sizeof path);
-	int fd = hm_ctl_connect(path);
-	if (fd < 0)
+	int fd;
+	if (hm_ctl_connect(path, &fd) != HERMES_OK)
 		return HERMES_ENOSUPERVISOR;
 	hm_ctl_resp *resp = malloc(sizeof *resp);
 	hermes_err err = resp ? hm_ctl_call(fd, req, resp, RING_REQUEST_MS) : HERMES_ENOMEM;

@@ -19,11 +19,12 @@ static hermes_err ask(const ctl_ctx *ctx, hermes_bus *bus, uint32_t op, hm_ctl_r
 	ctl_control_path(ctx, bus, path, sizeof path);
 	if (!path[0])
 		return hm_fail(HERMES_ENOSUPERVISOR, "no control socket recorded in the segment");
-	int fd = hm_ctl_connect(path);
-	if (fd < 0)
-		return hm_fail(HERMES_ENOSUPERVISOR, "cannot connect to %s: %s", path, strerror(errno));
+	int fd;
+	hermes_err err = hm_ctl_connect(path, &fd);
+	if (err)
+		return err; /* "cannot connect to PATH: REASON" */
 	hm_ctl_req req = {.magic = HM_CTL_MAGIC, .op = op};
-	hermes_err err = hm_ctl_call(fd, &req, resp, NAMES_REQUEST_MS);
+	err = hm_ctl_call(fd, &req, resp, NAMES_REQUEST_MS);
 	close(fd);
 	if (!err && resp->err)
 		err = (hermes_err)resp->err;

@@ -152,6 +152,12 @@ void ht_assert_says(const char *text, const char *needle)
 		fail_msg("'%s' does not say '%s'", text, needle);
 }
 
+void ht_assert_ok(hermes_err err)
+{
+	if (err != HERMES_OK)
+		fail_msg("%s: %s", hermes_err_name(err), hermes_last_error_detail());
+}
+
 int ht_wait_child(pid_t pid, int timeout_ms)
 {
 	uint64_t deadline = ht_now_ns() + (uint64_t)timeout_ms * 1000000u;

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include <hermes/error.h>
+
 /* Clear every variable the product reads (HERMES_* except the HERMES_TEST_*
  * and HERMES_STRESS_* knobs, NOTIFY_SOCKET, XDG_RUNTIME_DIR). Runs before
  * main in every test binary; tests that want one of them set it explicitly,
@@ -55,6 +57,10 @@ bool ht_file_wait(const char *path, const char *needle, int count, int timeout_m
 /* Fails the test unless text contains needle, showing both (an error
  * message that must name what it refused, a line that must hold a field). */
 void ht_assert_says(const char *text, const char *needle);
+
+/* Fails the test unless err is HERMES_OK, showing its name and the detail
+ * the failing call left (hermes_last_error_detail()). */
+void ht_assert_ok(hermes_err err);
 
 /* Copy the file at path (its first 200 lines) to stderr between marker
  * lines, so a failing test shows what a process under test logged. */

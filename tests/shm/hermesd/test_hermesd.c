@@ -18,7 +18,9 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -173,6 +175,40 @@ static void test_config_is_never_silently_lossy(void **state)
 						   "[ring b]\ncapacity = 64K\n"),
 			 HERMES_OK);
 	assert_int_equal(c.rings[0].cfg.capacity, 64 * 1024);
+}
+
+/* The control socket's connect says why no supervisor can be reached:
+ * nobody listens, or the path cannot be a socket address. */
+static void test_control_connect_says_why_it_cannot(void **state)
+{
+	(void)state;
+	char dir[64], path[128], want[512];
+	ht_temp_dir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/none.sock", dir);
+	int fd = 7;
+	assert_int_equal(hm_ctl_connect(path, &fd), HERMES_ENOSUPERVISOR);
+	assert_int_equal(fd, -1);
+	snprintf(want, sizeof want, "cannot connect to %s: No such file or directory", path);
+	assert_string_equal(hermes_last_error_detail(), want);
+	char too_long[160];
+	memset(too_long, 'a', sizeof too_long - 1);
+	too_long[0] = '/';
+	too_long[sizeof too_long - 1] = '\0';
+	assert_int_equal(hm_ctl_connect(too_long, &fd), HERMES_ENOSUPERVISOR);
+	snprintf(want, sizeof want, "cannot connect to %s: File name too long", too_long);
+	assert_string_equal(hermes_last_error_detail(), want);
+	/* Someone listening: connected. */
+	int l = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	assert_true(strlen(path) < sizeof sa.sun_path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(l, 1), 0);
+	ht_assert_ok(hm_ctl_connect(path, &fd));
+	assert_true(fd >= 0);
+	close(fd);
+	close(l);
+	ht_remove_tree(dir);
 }
 
 static void test_bad_flags_are_usage_errors_exit_2(void **state)
@@ -954,8 +990,9 @@ static int ctl_ask(int fd, const hm_ctl_req *req, hm_ctl_resp *resp)
 {
 	char path[256];
 	snprintf(path, sizeof path, "%s/%s.sock", dmn.run_dir, dmn.bus);
-	int own = fd < 0 ? hm_ctl_connect(path) : -1;
-	assert_true(fd >= 0 || own >= 0);
+	int own = -1;
+	if (fd < 0)
+		ht_assert_ok(hm_ctl_connect(path, &own));
 	assert_int_equal(hm_ctl_call(fd >= 0 ? fd : own, req, resp, 5000), HERMES_OK);
 	if (own >= 0)
 		close(own);
@@ -1025,8 +1062,8 @@ static void test_hostile_client_names_are_refused(void **state)
 	ht_daemon_start(&dmn, NULL);
 	char path[256];
 	snprintf(path, sizeof path, "%s/%s.sock", dmn.run_dir, dmn.bus);
-	int fd = hm_ctl_connect(path);
-	assert_true(fd >= 0);
+	int fd;
+	ht_assert_ok(hm_ctl_connect(path, &fd));
 	static hm_ctl_resp resp;
 	hm_ctl_req req = {.magic = HM_CTL_MAGIC, .op = HM_CTL_NAME};
 	static const char *const bad[] = {"two words", "a=b", "\xff\xfe", "", "nl\n"};
@@ -1397,6 +1434,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_parser_accepts_the_documented_format),
 		cmocka_unit_test(test_config_parser_names_the_line_and_key_of_errors),
+		cmocka_unit_test(test_control_connect_says_why_it_cannot),
 		cmocka_unit_test_prestate_setup_teardown(test_bad_configs_exit_1_and_leave_no_segment,
 			ht_daemon_setup, ht_daemon_teardown, &dmn),
 		cmocka_unit_test(test_config_is_never_silently_lossy),
