@@ -707,8 +707,9 @@ static void handle_request(client *c, const hm_ctl_req *req, hm_ctl_resp *resp)
 	case HM_CTL_NAME:
 		err = on_name(c, req);
 		break;
+	case HM_CTL_CLIENTS:
 	case HM_CTL_NAMES:
-		list_clients(resp, true);
+		list_clients(resp, req->op == HM_CTL_NAMES);
 		break;
 	case HM_CTL_LIST:
 		for (unsigned i = 0; i < HM_MAX_RINGS; i++)
@@ -717,9 +718,6 @@ static void handle_request(client *c, const hm_ctl_req *req, hm_ctl_resp *resp)
 		break;
 	case HM_CTL_SLOT:
 		err = register_slot(c, req);
-		break;
-	case HM_CTL_CLIENTS:
-		list_clients(resp, false);
 		break;
 	default:
 		err = HERMES_EINVAL;
