@@ -6,7 +6,9 @@
  * name order is sequence order). A file is created at its full size
  * (posix_fallocate: a full disk is reported when the file is made, never as a
  * SIGBUS on a later store), written through a shared mapping, and never
- * reused. Readers map the same file and read records in place (zero-copy).
+ * reused. It may be made ahead of need, under HM_JOURNAL_NEXT_NAME: still all
+ * zeros, with no header, until the roll-over that names it. Readers map the
+ * same file and read records in place (zero-copy).
  *
  *   offset 0            file header (HM_JH_SIZE bytes, fields below)
  *   index_offset        sparse index: index_entries x {u64 seq, u64 offset}
@@ -55,6 +57,10 @@
 #define HM_JOURNAL_VERSION 2u	  /* what the writer writes */
 #define HM_JOURNAL_MIN_VERSION 1u /* the oldest a reader takes */
 #define HM_JOURNAL_SUFFIX ".hjl"
+/* The next file while the writer's thread makes it ahead of roll-over: all
+ * zeros, no header yet; renamed to its sequence's name when it is used.
+ * Like any ".*.tmp" file, removed by the next writer's recovery. */
+#define HM_JOURNAL_NEXT_NAME ".next.tmp"
 
 /* File header fields (offsets from the start of the file). */
 #define HM_JH_MAGIC 0	      /* char[8] HM_JOURNAL_MAGIC */

@@ -147,6 +147,8 @@ struct hm_jwriter {
 	uint64_t next_seq;
 	uint64_t prefaulted; /* chunks of the current file faulted in ahead */
 	hm_prefault *pf; /* the thread that does it; NULL: this thread does */
+	char next_tmp[PATH_MAX + 16]; /* the next file while the thread makes it */
+	bool next_asked; /* the thread was asked for it during this file */
 	jseg *files; /* ascending, the current one last */
 	size_t nfiles, cap;
 };
@@ -307,6 +309,7 @@ hermes_err hm_jwriter_open(const char *dir, const char *ring, uint64_t bus_id, c
 	w->bus_id = bus_id;
 	w->next_seq = HM_JSEQ_NONE;
 	snprintf(w->dir, sizeof w->dir, "%s", dir);
+	snprintf(w->next_tmp, sizeof w->next_tmp, "%s/" HM_JOURNAL_NEXT_NAME, w->dir);
 	snprintf(w->ring, sizeof w->ring, "%s", ring ? ring : "");
 	w->o = *opts;
 	if (!w->o.prefault_ahead)
@@ -336,6 +339,8 @@ hermes_err hm_jwriter_open(const char *dir, const char *ring, uint64_t bus_id, c
 					 : hm_fail_errno("flock", lock);
 		goto fail;
 	}
+	/* Before the thread could make one: the next file a killed writer's
+	 * thread made ahead is one of these. */
 	rep->temp_removed = remove_temps(w->dir);
 	uint64_t *seqs;
 	size_t n;
@@ -371,31 +376,61 @@ uint64_t hm_jwriter_next_seq(const hm_jwriter *w)
 	return w->next_seq;
 }
 
-/* Make the file that starts at first: created under a temporary name at its
- * full size, formatted, then renamed into place, so a reader or a recovering
- * writer never meets a half-made file. */
-static hermes_err create_file(hm_jwriter *w, uint64_t first, int *fd_out, uint8_t **map_out,
-			      hm_jfile_info *fi)
+/* Create tmp at the journal's file size, reserved (posix_fallocate: a full
+ * disk is HERMES_ENOSPC here, never a SIGBUS later) and mapped; on an error
+ * nothing is left. */
+static hermes_err make_file(const hm_jwriter *w, const char *tmp, int *fd_out, uint8_t **map_out)
 {
-	char tmp[PATH_MAX + 32], path[PATH_MAX + 32];
-	snprintf(tmp, sizeof tmp, "%s/.%020" PRIu64 ".tmp", w->dir, first);
-	hm_jdir_path(path, sizeof path, w->dir, first);
 	int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return hm_fail_errno("open", tmp);
-	hermes_err e;
+	hermes_err e = HERMES_OK;
 	int r = posix_fallocate(fd, 0, (off_t)w->o.file_size);
-	if (r != 0) {
+	void *p = MAP_FAILED;
+	if (r != 0)
 		e = r == ENOSPC ? hm_fail(HERMES_ENOSPC, "journal %s: no space for a new %" PRIu64
 						      "-byte file (disk full)", w->dir, w->o.file_size)
 				: (errno = r, hm_fail_errno("posix_fallocate", tmp));
-		goto fail;
-	}
-	void *p = mmap(NULL, w->o.file_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
+	else if ((p = mmap(NULL, w->o.file_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
 		e = hm_fail_errno("mmap", tmp);
-		goto fail;
+	if (p == MAP_FAILED) {
+		close(fd);
+		unlink(tmp);
+		return e;
 	}
+	*fd_out = fd;
+	*map_out = p;
+	return HERMES_OK;
+}
+
+/* Make the file that starts at first: created under a temporary name at its
+ * full size, formatted, then renamed into place, so a reader or a recovering
+ * writer never meets a half-made file. The prefault thread's file when it
+ * has one ready (made the same way, ahead: prefault()), else one made here.
+ * *faulted: how much of it is faulted in already. */
+static hermes_err create_file(hm_jwriter *w, uint64_t first, int *fd_out, uint8_t **map_out,
+			      hm_jfile_info *fi, uint64_t *faulted)
+{
+	char tmp[PATH_MAX + 32], path[PATH_MAX + 32];
+	hm_jdir_path(path, sizeof path, w->dir, first);
+	int fd;
+	uint8_t *p;
+	hermes_err e = HERMES_OK;
+	*faulted = 0;
+	bool ahead = w->pf && hm_prefault_take(w->pf, false, &fd, &p, faulted);
+	if (!ahead) {
+		snprintf(tmp, sizeof tmp, "%s/.%020" PRIu64 ".tmp", w->dir, first);
+		e = make_file(w, tmp, &fd, &p);
+		/* No room: the file the thread is making may hold it. Wait
+		 * for it then (only on a full disk) and use it; the disk is
+		 * full only when it found no room either. */
+		if (e == HERMES_ENOSPC && w->pf && hm_prefault_take(w->pf, true, &fd, &p, faulted))
+			ahead = true;
+		else if (e)
+			return e;
+	}
+	if (ahead)
+		snprintf(tmp, sizeof tmp, "%s", w->next_tmp);
 	e = hm_jfile_format(p, w->o.file_size, first, hm_clock_ns(CLOCK_REALTIME), w->bus_id, w->ring,
 			    w->o.index_stride, fi);
 	if (!e && rename(tmp, path) != 0)
@@ -426,6 +461,12 @@ static void prefault(hm_jwriter *w)
 {
 	if (w->pf) {
 		hm_prefault_tail(w->pf, w->tail);
+		/* Half-way through a file, the next one: well before it is
+		 * needed, yet one file's room, not more, taken early. */
+		if (!w->next_asked && w->tail >= w->fi.file_size / 2) {
+			w->next_asked = true;
+			hm_prefault_prepare(w->pf, w->next_tmp, w->o.file_size);
+		}
 		return;
 	}
 	uint64_t chunk = w->tail / PREFAULT_BYTES;
@@ -448,7 +489,8 @@ static hermes_err room_for(hm_jwriter *w, uint64_t seq, uint32_t len)
 	int fd = -1;
 	uint8_t *map = NULL;
 	hm_jfile_info fi;
-	hermes_err e = create_file(w, seq, &fd, &map, &fi);
+	uint64_t faulted;
+	hermes_err e = create_file(w, seq, &fd, &map, &fi, &faulted);
 	if (e)
 		return e;
 	if (!hm_jfile_fits(&fi, fi.data_offset, len)) {
@@ -475,13 +517,16 @@ static hermes_err room_for(hm_jwriter *w, uint64_t seq, uint32_t len)
 	w->fi = fi;
 	w->tail = w->synced = fi.data_offset;
 	w->prefaulted = 0;
+	w->next_asked = false;
 	/* The first chunk now, here, whatever does the rest: the writer is
-	 * about to write it. */
+	 * about to write it. Not when the thread made the file ahead: it
+	 * faulted in more than that already. */
 	uint64_t first = w->pf ? HM_PREFAULT_CHUNK : PREFAULT_BYTES;
 	first = first < fi.file_size ? first : fi.file_size;
-	(void)madvise(w->map, first, MADV_POPULATE_WRITE);
+	if (faulted < first)
+		(void)madvise(w->map, first, MADV_POPULATE_WRITE);
 	if (w->pf)
-		hm_prefault_map(w->pf, w->map, fi.file_size, w->tail, first);
+		hm_prefault_map(w->pf, w->map, fi.file_size, w->tail, faulted > first ? faulted : first);
 	return HERMES_OK;
 }
 
@@ -560,6 +605,12 @@ hermes_err hm_jwriter_sync(hm_jwriter *w)
 		return hm_fail_errno("msync", w->dir);
 	w->synced = w->tail;
 	return HERMES_OK;
+}
+
+bool hm_jwriter_next_ready(const hm_jwriter *w, uint64_t *faulted)
+{
+	*faulted = 0;
+	return w->pf && hm_prefault_next_ready(w->pf, faulted);
 }
 
 uint64_t hm_jwriter_bytes(const hm_jwriter *w)

@@ -89,6 +89,11 @@ hermes_err hm_jwriter_sync(hm_jwriter *w);
  * written. *deleted (may be NULL) receives how many. */
 hermes_err hm_jwriter_retain(hm_jwriter *w, uint64_t now_ns, uint64_t *deleted);
 
+/* Whether the writer's thread has the next file made ahead, ready for the
+ * next roll-over (DIR/.next.tmp, journal/prefault.h), and *faulted, how
+ * much of it is faulted in. For tests and benchmarks; never blocks. */
+bool hm_jwriter_next_ready(const hm_jwriter *w, uint64_t *faulted);
+
 /* Bytes of all files of the journal. */
 uint64_t hm_jwriter_bytes(const hm_jwriter *w);
 

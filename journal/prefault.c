@@ -14,15 +14,30 @@
  * mapping the writer may drop meanwhile (roll-over, close). The writer then
  * hands the unmapping to the thread (retire), which does it after that
  * madvise returns, so the thread never touches an address range that was
- * unmapped and perhaps reused. */
+ * unmapped and perhaps reused.
+ *
+ * The next file: made at roll-over, a new file cost the writer its creation,
+ * its reservation (on tmpfs, posix_fallocate allocates every page) and its
+ * first chunk's faults, on its own thread. The thread makes it ahead
+ * (hm_prefault_prepare) under a temporary name, with the same calls the
+ * writer would make, and never writes a byte of it; the writer takes it at
+ * roll-over (hm_prefault_take) unless the thread is creating it right then
+ * (next_busy), so it never waits for the thread, and otherwise makes its
+ * file itself as before. Creating it, and each chunk faulted in, runs without
+ * the lock; a chunk is a madvise like any other (busy), so a file taken
+ * while one runs on it is unmapped safely later. */
 #include "journal/prefault.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/atomics.h"
 #include "core/error_detail.h"
@@ -38,6 +53,7 @@
 struct hm_prefault {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	pthread_cond_t next_cv; /* a step of the next file ended */
 	pthread_t th;
 	uint64_t ahead;
 	/* Under mu. */
@@ -47,6 +63,15 @@ struct hm_prefault {
 	uint8_t *retire; /* a mapping the writer dropped while busy: unmap it */
 	uint64_t retire_size;
 	bool stop;
+	/* The next file (hm_prefault_prepare), under mu; next_busy: the
+	 * thread is creating it without mu, and nobody else touches it. */
+	enum { NEXT_NONE, NEXT_WANTED, NEXT_MADE } next;
+	bool next_busy;
+	char next_path[PATH_MAX];
+	uint64_t next_size;
+	uint64_t next_done;
+	int next_fd;
+	uint8_t *next_map;
 	/* Written by the thread (under mu), read by anyone. */
 	hm_atomic_u64 done;
 	/* The writer's tail and the thread's "I sleep" flag: a Dekker pair,
@@ -76,6 +101,36 @@ static bool has_work(const hm_prefault *p)
 	return p->map && d < w && (w - d >= HM_PREFAULT_CHUNK || w == p->size);
 }
 
+/* The next file wants a step: made, or a chunk of its first `ahead` bytes
+ * to fault in (under mu). */
+static bool next_work(const hm_prefault *p)
+{
+	return p->next == NEXT_WANTED || (p->next == NEXT_MADE && p->next_done < min_u64(p->ahead, p->next_size));
+}
+
+/* Create, reserve and map the next file, as the writer would (without mu:
+ * only this thread touches it while next_busy). false, with the file
+ * removed, when any of it fails: the writer makes its file itself then, and
+ * reports what it finds. */
+static bool make_next(hm_prefault *p)
+{
+	int fd = open(p->next_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return false;
+	void *m = MAP_FAILED;
+	if (posix_fallocate(fd, 0, (off_t)p->next_size) == 0)
+		m = mmap(NULL, p->next_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		close(fd);
+		unlink(p->next_path);
+		return false;
+	}
+	p->next_fd = fd;
+	p->next_map = m;
+	p->next_done = 0;
+	return true;
+}
+
 static void *run(void *arg)
 {
 	hm_prefault *p = arg;
@@ -92,7 +147,19 @@ static void *run(void *arg)
 		}
 		if (p->stop)
 			break;
-		if (!has_work(p)) {
+		if (!has_work(p) && p->next == NEXT_WANTED) {
+			/* The current file first: its tail is where the
+			 * writer is now. */
+			p->next_busy = true;
+			pthread_mutex_unlock(&p->mu);
+			bool made = make_next(p);
+			pthread_mutex_lock(&p->mu);
+			p->next = made ? NEXT_MADE : NEXT_NONE;
+			p->next_busy = false;
+			pthread_cond_broadcast(&p->next_cv);
+			continue;
+		}
+		if (!has_work(p) && !next_work(p)) {
 			/* Announce the sleep, then look at the tail once more:
 			 * the seq_cst fence pairs with the one in
 			 * hm_prefault_tail, so either the writer sees the flag
@@ -101,7 +168,7 @@ static void *run(void *arg)
 			 * new tail. */
 			hm_store_relaxed_u32(&p->sleeping, 1);
 			hm_fence_seq_cst();
-			if (!has_work(p) && !p->retire && !p->stop) {
+			if (!has_work(p) && !next_work(p) && !p->retire && !p->stop) {
 				struct timespec ts;
 				clock_gettime(CLOCK_REALTIME, &ts);
 				ts.tv_nsec += IDLE_NS;
@@ -114,9 +181,13 @@ static void *run(void *arg)
 			hm_store_relaxed_u32(&p->sleeping, 0);
 			continue;
 		}
-		uint8_t *m = p->map;
-		uint64_t from = hm_load_relaxed_u64(&p->done);
-		uint64_t len = min_u64(HM_PREFAULT_CHUNK, want(p) - from);
+		/* A chunk of the current file, else of the next one made. The
+		 * writer may take the next one meanwhile (hm_prefault_take):
+		 * it is then its current mapping, busy like any other. */
+		bool cur = has_work(p);
+		uint8_t *m = cur ? p->map : p->next_map;
+		uint64_t from = cur ? hm_load_relaxed_u64(&p->done) : p->next_done;
+		uint64_t len = min_u64(HM_PREFAULT_CHUNK, (cur ? want(p) : min_u64(p->ahead, p->next_size)) - from);
 		p->busy = m;
 		pthread_mutex_unlock(&p->mu);
 		/* Failure (memory, or a kernel before 5.14) only means the
@@ -124,8 +195,10 @@ static void *run(void *arg)
 		(void)madvise(m + from, len, MADV_POPULATE_WRITE);
 		pthread_mutex_lock(&p->mu);
 		p->busy = NULL;
-		if (p->map == m && hm_load_relaxed_u64(&p->done) == from)
+		if (cur && p->map == m && hm_load_relaxed_u64(&p->done) == from)
 			hm_store_relaxed_u64(&p->done, from + len);
+		else if (!cur && p->next == NEXT_MADE && p->next_map == m && p->next_done == from)
+			p->next_done = from + len;
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
@@ -142,8 +215,10 @@ hermes_err hm_prefault_start(uint64_t ahead, hm_prefault **out)
 	p->ahead = (ahead + HM_PREFAULT_CHUNK - 1) / HM_PREFAULT_CHUNK * HM_PREFAULT_CHUNK;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
+	pthread_cond_init(&p->next_cv, NULL);
 	int r = pthread_create(&p->th, NULL, run, p);
 	if (r != 0) {
+		pthread_cond_destroy(&p->next_cv);
 		pthread_cond_destroy(&p->cv);
 		pthread_mutex_destroy(&p->mu);
 		free(p);
@@ -199,6 +274,43 @@ void hm_prefault_unmap(hm_prefault *p, uint8_t *map, uint64_t size)
 	munmap(map, size);
 }
 
+void hm_prefault_prepare(hm_prefault *p, const char *path, uint64_t size)
+{
+	pthread_mutex_lock(&p->mu);
+	if (p->next == NEXT_NONE && strlen(path) < sizeof p->next_path) {
+		memcpy(p->next_path, path, strlen(path) + 1);
+		p->next_size = size;
+		p->next = NEXT_WANTED;
+		pthread_cond_signal(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+bool hm_prefault_take(hm_prefault *p, bool wait, int *fd, uint8_t **map, uint64_t *done)
+{
+	pthread_mutex_lock(&p->mu);
+	while (wait && p->next_busy)
+		pthread_cond_wait(&p->next_cv, &p->mu);
+	bool ready = p->next == NEXT_MADE && !p->next_busy;
+	if (ready) {
+		*fd = p->next_fd;
+		*map = p->next_map;
+		*done = p->next_done;
+		p->next = NEXT_NONE;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return ready;
+}
+
+bool hm_prefault_next_ready(hm_prefault *p, uint64_t *done)
+{
+	pthread_mutex_lock(&p->mu);
+	bool ready = p->next == NEXT_MADE && !p->next_busy;
+	*done = ready ? p->next_done : 0;
+	pthread_mutex_unlock(&p->mu);
+	return ready;
+}
+
 uint64_t hm_prefault_done(const hm_prefault *p)
 {
 	return hm_load_relaxed_u64(&p->done);
@@ -215,6 +327,12 @@ void hm_prefault_stop(hm_prefault *p)
 	pthread_join(p->th, NULL);
 	if (p->retire)
 		munmap(p->retire, p->retire_size);
+	if (p->next == NEXT_MADE) {
+		munmap(p->next_map, p->next_size);
+		close(p->next_fd);
+		unlink(p->next_path);
+	}
+	pthread_cond_destroy(&p->next_cv);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	free(p);

@@ -11,6 +11,7 @@
 #ifndef HM_PREFAULT_H
 #define HM_PREFAULT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <hermes/error.h>
@@ -46,7 +47,35 @@ void hm_prefault_unmap(hm_prefault *p, uint8_t *map, uint64_t size);
 /* How far the current mapping is faulted in (bytes from its start). */
 uint64_t hm_prefault_done(const hm_prefault *p);
 
-/* Stop and join the thread (after unmapping what it still had to). NULL is
+/* Make the writer's next file ahead, on the thread, so that roll-over finds
+ * it ready: create `path` (a temporary name the writer's recovery removes:
+ * ".NAME.tmp"), reserve its `size` bytes with posix_fallocate, map it shared
+ * and writable and fault in its first `ahead` bytes (capped at size). Done
+ * after the current mapping is faulted in as far as it should be, a chunk at
+ * a time between that work. The file stays all zeros: nothing is written to
+ * it. One at a time: a call while a file is asked for, being made or ready
+ * does nothing. A failure (a full disk) is not reported here: the file is
+ * removed and hm_prefault_take finds none, so the writer makes the file
+ * itself and reports the error as it would have without this. */
+void hm_prefault_prepare(hm_prefault *p, const char *path, uint64_t size);
+
+/* Take the prepared file when it is ready: true with its descriptor, its
+ * mapping (size bytes as asked) and how far it is faulted in, now the
+ * caller's, still under the temporary name; false when there is none (not
+ * asked for, still being made, or making it failed). With wait false it
+ * never waits: a file still being made is left for the next roll-over. With
+ * wait true it waits for a step in progress to end first: for a writer that
+ * found no room for a file of its own, because the one being made may hold
+ * that room. After a true or a failure, hm_prefault_prepare may be called
+ * again. */
+bool hm_prefault_take(hm_prefault *p, bool wait, int *fd, uint8_t **map, uint64_t *done);
+
+/* Whether a prepared file is ready to take (hm_prefault_take would give
+ * it), and *done, how much of it is faulted in. */
+bool hm_prefault_next_ready(hm_prefault *p, uint64_t *done);
+
+/* Stop and join the thread (after unmapping what it still had to; a
+ * prepared file nobody took is unmapped, closed and deleted). NULL is
  * allowed. */
 void hm_prefault_stop(hm_prefault *p);
 

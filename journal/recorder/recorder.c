@@ -93,6 +93,10 @@ hermes_err hm_rec_recorder_open(hm_rec_recorder *r, hermes_bus *bus, const hm_re
 		       cfg->name, rep.torn ? "torn (bad checksum)" : "uncommitted", rep.cut_bytes,
 		       rep.next_seq == HM_JSEQ_NONE ? 0 : rep.next_seq);
 	}
+	if (rep.temp_removed)
+		hm_dlog(HM_DLOG_INFO, "ring %s: removed %" PRIu64 " left-over temporary file(s) of a killed recorder "
+				    "(a file being made, or the next file made ahead)",
+		       cfg->name, rep.temp_removed);
 	if (rep.corrupt)
 		hm_dlog(HM_DLOG_WARN, "ring %s: %" PRIu64 " corrupt record(s) from sequence %" PRIu64
 				    " in the newest journal file; readers skip them",
