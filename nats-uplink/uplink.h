@@ -85,10 +85,12 @@ struct hm_nats_uplink {
 /* Open or create the state file at path for bus `bus` (id bus_id), take its
  * exclusive lock, validate it and reset it when it belongs to an older
  * incarnation of the bus. `mode_from` names the bus segment, whose mode and
- * group the file copies. Returns the descriptor and sets *out, or -1 with
- * err filled in (another uplink holds the lock, incompatible file...). */
-int hm_nats_state_open(const char *path, const char *bus, uint64_t bus_id, const char *mode_from,
-		  hm_nats_state_header **out, char *err, size_t errlen);
+ * group the file copies. HERMES_OK with the mapping in *out and the
+ * descriptor in *fd; else *fd = -1 and the detail says why: HERMES_EBUSY
+ * (another uplink holds the lock), HERMES_EVERSION or HERMES_EBADSEGMENT (a
+ * file of another layout, or not ours), or the error of a system call. */
+hermes_err hm_nats_state_open(const char *path, const char *bus, uint64_t bus_id, const char *mode_from,
+			      hm_nats_state_header **out, int *fd);
 
 /* Map a state file read-only (for --stats and tests). NULL with err set. */
 const hm_nats_state_header *hm_nats_state_map_readonly(const char *path, char *err, size_t errlen);

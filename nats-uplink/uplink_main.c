@@ -502,11 +502,10 @@ static int run(hm_nats_uplink *up, const sigset_t *sigs)
 		return 1;
 	up->bus_id = hermes_bus_id(up->bus);
 	snprintf(up->origin, sizeof up->origin, "%016" PRIx64, up->bus_id);
-	char err[400], seg[128];
+	char seg[128];
 	snprintf(seg, sizeof seg, "/dev/shm/hermes.%s", c->bus);
-	up->state_fd = hm_nats_state_open(c->state_path, c->bus, up->bus_id, seg, &up->st, err, sizeof err);
-	if (up->state_fd < 0) {
-		hm_dlog(HM_DLOG_ERROR, "%s", err);
+	if (hm_nats_state_open(c->state_path, c->bus, up->bus_id, seg, &up->st, &up->state_fd)) {
+		hm_dlog(HM_DLOG_ERROR, "%s", hermes_last_error_detail());
 		hermes_bus_detach(up->bus);
 		return 1;
 	}

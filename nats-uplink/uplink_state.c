@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/error_detail.h"
 #include "core/futex.h"
 #include "core/proc.h"
 #include "nats-uplink/uplink.h"
@@ -30,44 +31,40 @@ static void init_header(hm_nats_state_header *h, const char *bus, uint64_t bus_i
 	hm_store_release_u64(&h->magic, HM_NATS_STATE_MAGIC);
 }
 
-/* Open (creating it with mode) and lock the state file; -1 with err when
- * another uplink holds it. */
-static int open_locked(const char *path, const char *bus, mode_t mode, char *err, size_t errlen)
+/* Open (creating it with mode) and lock the state file into *fd;
+ * HERMES_EBUSY when another uplink holds it. */
+static hermes_err open_locked(const char *path, const char *bus, mode_t mode, int *fd)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open state file %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (*fd < 0)
+		return hm_fail(hm_errno_to_err(errno), "cannot open state file %s: %s", path,
+			       strerror(errno));
+	if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
 		long pid = 0;
 		struct stat st;
-		if (fstat(fd, &st) == 0 && (size_t)st.st_size >= sizeof(hm_nats_state_header)) {
+		if (fstat(*fd, &st) == 0 && (size_t)st.st_size >= sizeof(hm_nats_state_header)) {
 			hm_nats_state_header h;
-			if (pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h)
+			if (pread(*fd, &h, sizeof h, 0) == (ssize_t)sizeof h)
 				pid = (long)h.pid;
 		}
-		snprintf(err, errlen,
-			 "another hermes-nats (pid %ld) is running for bus '%s' (it holds %s); one "
-			 "uplink per bus carries all its rings",
-			 pid, bus, path);
-		close(fd);
-		return -1;
+		close(*fd);
+		*fd = -1;
+		return hm_fail(HERMES_EBUSY,
+			       "another hermes-nats (pid %ld) is running for bus '%s' (it holds %s); one "
+			       "uplink per bus carries all its rings",
+			       pid, bus, path);
 	}
-	return fd;
+	return HERMES_OK;
 }
 
 /* Give the locked file fd its size (HM_NATS_STATE_SIZE), and a new one mode and
- * gid; false with err for a file of another version or size that holds our
- * magic. */
-static bool size_file(int fd, const char *path, const char *bus, mode_t mode, gid_t gid, char *err,
-		      size_t errlen)
+ * gid; HERMES_EVERSION or HERMES_EBADSEGMENT for a file of another version or
+ * size that holds our magic. */
+static hermes_err size_file(int fd, const char *path, const char *bus, mode_t mode, gid_t gid)
 {
 	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "stat %s: %s", path, strerror(errno));
-		return false;
-	}
+	if (fstat(fd, &st) != 0)
+		return hm_fail(hm_errno_to_err(errno), "stat %s: %s", path, strerror(errno));
 	bool fresh = st.st_size == 0;
 	if (fresh) {
 		if (fchmod(fd, mode) != 0 ||
@@ -77,53 +74,42 @@ static bool size_file(int fd, const char *path, const char *bus, mode_t mode, gi
 	if (!fresh && (size_t)st.st_size != HM_NATS_STATE_SIZE) {
 		hm_nats_state_header h = {0};
 		if (pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && h.magic == HM_NATS_STATE_MAGIC &&
-		    h.version != HM_NATS_STATE_VERSION) {
-			snprintf(err, errlen,
-				 "%s was written by another hermes-nats version (layout %u, this is "
-				 "%u); stop every uplink of bus '%s' and remove it",
-				 path, h.version, HM_NATS_STATE_VERSION, bus);
-			return false;
-		}
+		    h.version != HM_NATS_STATE_VERSION)
+			return hm_fail(HERMES_EVERSION,
+				       "%s was written by another hermes-nats version (layout %u, this is "
+				       "%u); stop every uplink of bus '%s' and remove it",
+				       path, h.version, HM_NATS_STATE_VERSION, bus);
 		/* A size we never write: a crash during the very first ftruncate, or
 		 * not our file. Without our magic it holds nothing we need. */
-		if (h.magic == HM_NATS_STATE_MAGIC) {
-			snprintf(err, errlen,
-				 "%s has size %lld, expected %zu; remove it (no uplink is running)",
-				 path, (long long)st.st_size, (size_t)HM_NATS_STATE_SIZE);
-			return false;
-		}
+		if (h.magic == HM_NATS_STATE_MAGIC)
+			return hm_fail(HERMES_EBADSEGMENT,
+				       "%s has size %lld, expected %zu; remove it (no uplink is running)",
+				       path, (long long)st.st_size, (size_t)HM_NATS_STATE_SIZE);
 		fresh = true;
 	}
-	if (fresh && ftruncate(fd, (off_t)HM_NATS_STATE_SIZE) != 0) {
-		snprintf(err, errlen, "cannot size %s: %s", path, strerror(errno));
-		return false;
-	}
-	return true;
+	if (fresh && ftruncate(fd, (off_t)HM_NATS_STATE_SIZE) != 0)
+		return hm_fail(hm_errno_to_err(errno), "cannot size %s: %s", path, strerror(errno));
+	return HERMES_OK;
 }
 
-/* The mapped header h: ours (of this layout) or zero; false with err
- * otherwise. */
-static bool header_usable(const hm_nats_state_header *h, uint64_t magic, const char *path, char *err,
-			  size_t errlen)
+/* The mapped header h: ours (of this layout) or zero; HERMES_EBADSEGMENT or
+ * HERMES_EVERSION otherwise. */
+static hermes_err header_usable(const hm_nats_state_header *h, uint64_t magic, const char *path)
 {
-	if (magic != 0 && magic != HM_NATS_STATE_MAGIC) {
-		snprintf(err, errlen, "%s is not a hermes-nats state file; remove it", path);
-		return false;
-	}
+	if (magic != 0 && magic != HM_NATS_STATE_MAGIC)
+		return hm_fail(HERMES_EBADSEGMENT, "%s is not a hermes-nats state file; remove it", path);
 	if (magic == HM_NATS_STATE_MAGIC &&
 	    (h->version != HM_NATS_STATE_VERSION || h->header_size != sizeof(hm_nats_state_header) ||
 	     h->ring_size != sizeof(hm_nats_ring_state) || h->max_rings != HM_NATS_STATE_MAX_RINGS ||
-	     h->range_log != HM_NATS_RANGE_LOG)) {
-		snprintf(err, errlen,
-			 "%s was written by another hermes-nats version (layout %u); remove it", path,
-			 h->version);
-		return false;
-	}
-	return true;
+	     h->range_log != HM_NATS_RANGE_LOG))
+		return hm_fail(HERMES_EVERSION,
+			       "%s was written by another hermes-nats version (layout %u); remove it", path,
+			       h->version);
+	return HERMES_OK;
 }
 
-int hm_nats_state_open(const char *path, const char *bus, uint64_t bus_id, const char *mode_from,
-		  hm_nats_state_header **out, char *err, size_t errlen)
+hermes_err hm_nats_state_open(const char *path, const char *bus, uint64_t bus_id, const char *mode_from,
+			      hm_nats_state_header **out, int *fdp)
 {
 	mode_t mode = 0600;
 	gid_t gid = (gid_t)-1;
@@ -134,25 +120,27 @@ int hm_nats_state_open(const char *path, const char *bus, uint64_t bus_id, const
 		mode = (seg.st_mode & 0644) | 0600;
 		gid = seg.st_gid;
 	}
-	int fd = open_locked(path, bus, mode, err, errlen);
-	if (fd < 0)
-		return -1;
-	if (!size_file(fd, path, bus, mode, gid, err, errlen)) {
+	*fdp = -1;
+	int fd;
+	hermes_err err = open_locked(path, bus, mode, &fd);
+	if (err)
+		return err;
+	if ((err = size_file(fd, path, bus, mode, gid)) != HERMES_OK) {
 		close(fd);
-		return -1;
+		return err;
 	}
 	void *p = mmap(NULL, HM_NATS_STATE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
-		snprintf(err, errlen, "cannot map %s: %s", path, strerror(errno));
+		err = hm_fail(hm_errno_to_err(errno), "cannot map %s: %s", path, strerror(errno));
 		close(fd);
-		return -1;
+		return err;
 	}
 	hm_nats_state_header *h = p;
 	uint64_t magic = hm_load_acquire_u64(&h->magic);
-	if (!header_usable(h, magic, path, err, errlen)) {
+	if ((err = header_usable(h, magic, path)) != HERMES_OK) {
 		munmap(p, HM_NATS_STATE_SIZE);
 		close(fd);
-		return -1;
+		return err;
 	}
 	if (magic != HM_NATS_STATE_MAGIC || h->bus_id != bus_id) {
 		if (magic == HM_NATS_STATE_MAGIC)
@@ -169,7 +157,8 @@ int hm_nats_state_open(const char *path, const char *bus, uint64_t bus_id, const
 	for (unsigned i = 0; i < HM_NATS_STATE_MAX_RINGS; i++)
 		hm_store_release_u32(&hm_nats_state_ring(h, i)->configured, 0);
 	*out = h;
-	return fd;
+	*fdp = fd;
+	return HERMES_OK;
 }
 
 const hm_nats_state_header *hm_nats_state_map_readonly(const char *path, char *err, size_t errlen)

@@ -193,10 +193,7 @@ static hm_nats_ring_cfg ring_cfg(const char *name, unsigned mode)
 static hm_nats_ring_state *open_state(const char *path, uint64_t id, const hm_nats_ring_cfg *r,
 				 hm_nats_state_header **h, int *fd)
 {
-	char err[300];
-	*fd = hm_nats_state_open(path, "busx", id, NULL, h, err, sizeof err);
-	if (*fd < 0)
-		fail_msg("open %s: %s", path, err);
+	ht_assert_ok(hm_nats_state_open(path, "busx", id, NULL, h, fd));
 	hm_nats_ring_state *rs = hm_nats_state_ring_claim(*h, r);
 	assert_non_null(rs);
 	return rs;
@@ -223,10 +220,12 @@ static void test_state_file_keeps_resets_and_locks(void **state)
 	/* A second uplink for the same bus is refused while the first lives,
 	 * and is told which pid holds it. */
 	hm_nats_state_header *h2;
-	assert_int_equal(hm_nats_state_open(path, "busx", 0x1111, NULL, &h2, err, sizeof err), -1);
+	int fd2;
+	assert_int_equal(hm_nats_state_open(path, "busx", 0x1111, NULL, &h2, &fd2), HERMES_EBUSY);
+	assert_int_equal(fd2, -1);
 	char pid[32];
 	snprintf(pid, sizeof pid, "pid %d", (int)getpid());
-	assert_non_null(strstr(err, pid));
+	ht_assert_says(hermes_last_error_detail(), pid);
 	close_state(h, fd);
 
 	/* Same bus: the persistent state is still there; readers see it. */
@@ -245,8 +244,8 @@ static void test_state_file_keeps_resets_and_locks(void **state)
 	/* Another layout version: refused, never overwritten. */
 	h->version = HM_NATS_STATE_VERSION + 1;
 	close_state(h, fd);
-	assert_int_equal(hm_nats_state_open(path, "busx", 0x2222, NULL, &h, err, sizeof err), -1);
-	assert_non_null(strstr(err, "another hermes-nats version"));
+	assert_int_equal(hm_nats_state_open(path, "busx", 0x2222, NULL, &h, &fd), HERMES_EVERSION);
+	ht_assert_says(hermes_last_error_detail(), "another hermes-nats version");
 	unlink(path);
 }
 
