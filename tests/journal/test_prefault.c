@@ -362,7 +362,7 @@ static long roll_over_faults(uint64_t prefault_ahead, const char *name)
 
 /* The finding: the next file was made at roll-over on the writer's thread
  * (the recorder's), and its first 512 KiB faulted in there: 128 page faults
- * and a posix_fallocate in the middle of an append, with a block ring's
+ * or more and a posix_fallocate in the middle of an append, with a block ring's
  * producers waiting. Now the thread has it ready: the roll-over's writes
  * (END, the header, the first record) land on pages already there. The
  * inline writer shows the count sees madvise's faults. */
@@ -370,7 +370,8 @@ static void test_roll_over_faults_nothing_in_on_the_writers_thread(void **state)
 {
 	(void)state;
 	assert_true(roll_over_faults(HM_JPREFAULT_INLINE, "inline") >= 128);
-	assert_true(roll_over_faults(MIB, "thread") < 8);
+	/* 0 here; a sanitizer's shadow memory adds ~20 of its own. */
+	assert_true(roll_over_faults(MIB, "thread") < 64);
 }
 
 /* The next file while it waits: all zeros (the format's "zero when made"),
