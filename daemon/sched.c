@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error_detail.h"
 #include "daemon/log.h"
 
 bool hm_parse_cpus(const char *s, cpu_set_t *set)
@@ -36,30 +37,25 @@ bool hm_parse_cpus(const char *s, cpu_set_t *set)
 	return true;
 }
 
-/* Returns 0, or -1 with errno and *what naming the step that failed. */
-static int apply(const cpu_set_t *cpus, int rt_priority, const char **what)
+/* HERMES_OK, or the error of the step that failed, which the detail names. */
+static hermes_err apply(const cpu_set_t *cpus, int rt_priority)
 {
-	if (cpus && sched_setaffinity(0, sizeof *cpus, cpus) != 0) {
-		*what = "cpu affinity";
-		return -1;
-	}
+	if (cpus && sched_setaffinity(0, sizeof *cpus, cpus) != 0)
+		return hm_fail(hm_errno_to_err(errno), "cpu affinity not applied: %s", strerror(errno));
 	if (rt_priority > 0) {
 		struct sched_param sp = {.sched_priority = rt_priority};
-		if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0) {
-			*what = "rt priority (needs CAP_SYS_NICE or an rtprio limit)";
-			return -1;
-		}
+		if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0)
+			return hm_fail(hm_errno_to_err(errno),
+				       "rt priority (needs CAP_SYS_NICE or an rtprio limit) not applied: %s",
+				       strerror(errno));
 	}
-	return 0;
+	return HERMES_OK;
 }
 
-int hm_apply_scheduling(const cpu_set_t *cpus, int rt_priority)
+hermes_err hm_apply_scheduling(const cpu_set_t *cpus, int rt_priority)
 {
-	const char *what = "";
-	if (apply(cpus, rt_priority, &what) == 0)
-		return 0;
-	int e = errno;
-	hm_dlog(HM_DLOG_WARN, "%s not applied: %s", what, strerror(e));
-	errno = e;
-	return -1;
+	hermes_err err = apply(cpus, rt_priority);
+	if (err)
+		hm_dlog(HM_DLOG_WARN, "%s", hermes_last_error_detail());
+	return err;
 }
