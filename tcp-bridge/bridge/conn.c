@@ -462,10 +462,8 @@ static void on_hello(hm_conn *c, const hermes_wire_hello *h)
 			      HERMES_PROTOCOL_VERSION);
 		return;
 	}
-	memcpy(c->identity, h->identity, h->identity_len);
-	c->identity[h->identity_len] = '\0';
 	c->hello = *h;
-	c->hello.identity = c->identity;
+	c->hello.identity = hm_auth_keep_name(c->identity, h->identity, h->identity_len);
 	c->peer_max_frame = h->max_frame;
 	uint32_t offer = h->features, features = 0;
 	/* Anonymous clients only where the operator said so. */

@@ -320,6 +320,13 @@ void hm_auth_protect_process(void)
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+const char *hm_auth_keep_name(char *out, const char *name, size_t len)
+{
+	memcpy(out, name, len);
+	out[len] = '\0';
+	return out;
+}
+
 /* ---- key files (no libsodium needed to read them) ---------------------------- */
 
 /* The text of the key file at path, NUL-terminated (at most cap - 1 bytes),

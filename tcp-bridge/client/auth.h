@@ -123,6 +123,12 @@ void hm_auth_wipe(void *p, size_t n);
 void *hm_auth_secure_alloc(size_t n);
 void hm_auth_secure_free(void *p, size_t n);
 
+/* A peer's greeting name (len bytes inside a frame: HELLO's identity,
+ * WELCOME's name) as a C string in out, which holds HERMES_WIRE_NAME_MAX + 1
+ * bytes; returns out. A greeting kept for hermes_auth_transcript after its
+ * frame is reused points its name there. */
+const char *hm_auth_keep_name(char *out, const char *name, size_t len);
+
 /* Keep this process out of core dumps and ptrace by other processes of
  * the same user (PR_SET_DUMPABLE 0): session keys live in ordinary memory. */
 void hm_auth_protect_process(void);

@@ -272,10 +272,8 @@ static void on_welcome(hm_client *c, const hermes_wire_welcome *w)
 		     "the bridge does not authenticate by public key (it has no key pair)");
 		return;
 	}
-	memcpy(c->server_name, w->name, w->name_len);
-	c->server_name[w->name_len] = '\0';
 	c->welcome = *w;
-	c->welcome.name = c->server_name;
+	c->welcome.name = hm_auth_keep_name(c->server_name, w->name, w->name_len);
 	c->features = w->features;
 	c->server_max_frame = w->max_frame;
 	if (w->features & HERMES_FEATURE_AUTH) {
