@@ -415,22 +415,15 @@ static hermes_err create_file(hm_jwriter *w, uint64_t first, int *fd_out, uint8_
 	hm_jdir_path(path, sizeof path, w->dir, first);
 	int fd;
 	uint8_t *p;
-	hermes_err e = HERMES_OK;
+	hermes_err e;
 	*faulted = 0;
-	bool ahead = w->pf && hm_prefault_take(w->pf, false, &fd, &p, faulted);
-	if (!ahead) {
+	if (w->pf && hm_prefault_take(w->pf, &fd, &p, faulted)) {
+		snprintf(tmp, sizeof tmp, "%s", w->next_tmp);
+	} else {
 		snprintf(tmp, sizeof tmp, "%s/.%020" PRIu64 ".tmp", w->dir, first);
-		e = make_file(w, tmp, &fd, &p);
-		/* No room: the file the thread is making may hold it. Wait
-		 * for it then (only on a full disk) and use it; the disk is
-		 * full only when it found no room either. */
-		if (e == HERMES_ENOSPC && w->pf && hm_prefault_take(w->pf, true, &fd, &p, faulted))
-			ahead = true;
-		else if (e)
+		if ((e = make_file(w, tmp, &fd, &p)))
 			return e;
 	}
-	if (ahead)
-		snprintf(tmp, sizeof tmp, "%s", w->next_tmp);
 	e = hm_jfile_format(p, w->o.file_size, first, hm_clock_ns(CLOCK_REALTIME), w->bus_id, w->ring,
 			    w->o.index_stride, fi);
 	if (!e && rename(tmp, path) != 0)

@@ -14,16 +14,20 @@
  * mapping the writer may drop meanwhile (roll-over, close). The writer then
  * hands the unmapping to the thread (retire), which does it after that
  * madvise returns, so the thread never touches an address range that was
- * unmapped and perhaps reused.
+ * unmapped and perhaps reused. A mapping dropped at any other time goes to
+ * the thread as well (when no other is pending): unmapping a whole file's
+ * mapping costs milliseconds, which roll-over no longer pays.
  *
  * The next file: made at roll-over, a new file cost the writer its creation,
  * its reservation (on tmpfs, posix_fallocate allocates every page) and its
  * first chunk's faults, on its own thread. The thread makes it ahead
  * (hm_prefault_prepare) under a temporary name, with the same calls the
  * writer would make, and never writes a byte of it; the writer takes it at
- * roll-over (hm_prefault_take) unless the thread is creating it right then
- * (next_busy), so it never waits for the thread, and otherwise makes its
- * file itself as before. Creating it, and each chunk faulted in, runs without
+ * roll-over (hm_prefault_take), or makes its file itself as before when the
+ * thread has not started on it. Only one of them ever creates a file at a
+ * time: on a disk with room for one file, two made at once could both fail
+ * (tmpfs reserves page by page), so a writer that comes while the thread is
+ * creating it (next_busy) waits for that, which is its own work under way. Creating it, and each chunk faulted in, runs without
  * the lock; a chunk is a madvise like any other (busy), so a file taken
  * while one runs on it is unmapped safely later. */
 #include "journal/prefault.h"
@@ -60,8 +64,13 @@ struct hm_prefault {
 	uint8_t *map; /* the mapping to fault in, NULL when none */
 	uint64_t size;
 	uint8_t *busy; /* the mapping a madvise runs on right now, without mu */
-	uint8_t *retire; /* a mapping the writer dropped while busy: unmap it */
-	uint64_t retire_size;
+	/* Mappings the writer dropped, for the thread to unmap: at most one
+	 * it dropped while busy, and one it handed over otherwise. */
+	struct {
+		uint8_t *map;
+		uint64_t size;
+	} retire[2];
+	unsigned nretire;
 	bool stop;
 	/* The next file (hm_prefault_prepare), under mu; next_busy: the
 	 * thread is creating it without mu, and nobody else touches it. */
@@ -74,6 +83,7 @@ struct hm_prefault {
 	uint8_t *next_map;
 	/* Written by the thread (under mu), read by anyone. */
 	hm_atomic_u64 done;
+	hm_atomic_u64 unmapped; /* mappings the thread unmapped */
 	/* The writer's tail and the thread's "I sleep" flag: a Dekker pair,
 	 * see hm_prefault_tail and want(). */
 	hm_atomic_u64 tail;
@@ -136,20 +146,24 @@ static void *run(void *arg)
 	hm_prefault *p = arg;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		if (p->retire) {
-			uint8_t *m = p->retire;
-			uint64_t s = p->retire_size;
-			p->retire = NULL;
+		if (p->nretire) {
+			uint8_t *m = p->retire[p->nretire - 1].map;
+			uint64_t s = p->retire[--p->nretire].size;
 			pthread_mutex_unlock(&p->mu);
 			munmap(m, s);
+			hm_store_relaxed_u64(&p->unmapped, hm_load_relaxed_u64(&p->unmapped) + 1);
 			pthread_mutex_lock(&p->mu);
 			continue;
 		}
 		if (p->stop)
 			break;
-		if (!has_work(p) && p->next == NEXT_WANTED) {
-			/* The current file first: its tail is where the
-			 * writer is now. */
+		if (p->next == NEXT_WANTED) {
+			/* Before the current file's chunks: making it is a
+			 * few system calls (on ext4; on tmpfs the
+			 * reservation allocates the pages), and a writer
+			 * faster than this thread at faulting still finds it
+			 * made at roll-over. Its chunks come after the
+			 * current file's: the writer needs those first. */
 			p->next_busy = true;
 			pthread_mutex_unlock(&p->mu);
 			bool made = make_next(p);
@@ -168,7 +182,7 @@ static void *run(void *arg)
 			 * new tail. */
 			hm_store_relaxed_u32(&p->sleeping, 1);
 			hm_fence_seq_cst();
-			if (!has_work(p) && !next_work(p) && !p->retire && !p->stop) {
+			if (!has_work(p) && !next_work(p) && !p->nretire && !p->stop) {
 				struct timespec ts;
 				clock_gettime(CLOCK_REALTIME, &ts);
 				ts.tv_nsec += IDLE_NS;
@@ -261,17 +275,26 @@ void hm_prefault_unmap(hm_prefault *p, uint8_t *map, uint64_t size)
 	pthread_mutex_lock(&p->mu);
 	if (p->map == map)
 		p->map = NULL;
-	if (p->busy == map) {
-		/* The thread is in a madvise on it: it unmaps it after. At
-		 * most one is pending: the thread takes a retired mapping
-		 * before it starts another madvise. */
-		p->retire = map;
-		p->retire_size = size;
-		pthread_mutex_unlock(&p->mu);
-		return;
+	/* Busy: the thread is in a madvise on it and unmaps it after; at
+	 * most one such is pending, as the thread takes what is retired
+	 * before it starts another madvise. Otherwise the thread unmaps it
+	 * too when nothing else waits (tearing down a file's worth of page
+	 * tables takes milliseconds: off the writer's thread at roll-over),
+	 * leaving the second slot for a busy one. */
+	bool hand = p->busy == map || p->nretire == 0;
+	if (hand) {
+		p->retire[p->nretire].map = map;
+		p->retire[p->nretire++].size = size;
+		pthread_cond_signal(&p->cv);
 	}
 	pthread_mutex_unlock(&p->mu);
-	munmap(map, size);
+	if (!hand)
+		munmap(map, size);
+}
+
+uint64_t hm_prefault_unmapped(const hm_prefault *p)
+{
+	return hm_load_relaxed_u64(&p->unmapped);
 }
 
 void hm_prefault_prepare(hm_prefault *p, const char *path, uint64_t size)
@@ -286,12 +309,14 @@ void hm_prefault_prepare(hm_prefault *p, const char *path, uint64_t size)
 	pthread_mutex_unlock(&p->mu);
 }
 
-bool hm_prefault_take(hm_prefault *p, bool wait, int *fd, uint8_t **map, uint64_t *done)
+bool hm_prefault_take(hm_prefault *p, int *fd, uint8_t **map, uint64_t *done)
 {
 	pthread_mutex_lock(&p->mu);
-	while (wait && p->next_busy)
+	while (p->next_busy)
 		pthread_cond_wait(&p->next_cv, &p->mu);
-	bool ready = p->next == NEXT_MADE && !p->next_busy;
+	if (p->next == NEXT_WANTED)
+		p->next = NEXT_NONE;
+	bool ready = p->next == NEXT_MADE;
 	if (ready) {
 		*fd = p->next_fd;
 		*map = p->next_map;
@@ -325,8 +350,10 @@ void hm_prefault_stop(hm_prefault *p)
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	pthread_join(p->th, NULL);
-	if (p->retire)
-		munmap(p->retire, p->retire_size);
+	while (p->nretire) {
+		p->nretire--;
+		munmap(p->retire[p->nretire].map, p->retire[p->nretire].size);
+	}
 	if (p->next == NEXT_MADE) {
 		munmap(p->next_map, p->next_size);
 		close(p->next_fd);

@@ -39,10 +39,14 @@ void hm_prefault_map(hm_prefault *p, uint8_t *map, uint64_t size, uint64_t tail,
  * new chunk. */
 void hm_prefault_tail(hm_prefault *p, uint64_t tail);
 
-/* Stop faulting map in and unmap it: now, or, when the thread is inside a
- * madvise on it, by the thread as soon as that returns (the writer never
- * waits for it, and no other mapping can take its addresses meanwhile). */
+/* Stop faulting map in and unmap it: on the thread, soon (the writer never
+ * waits for it, and no other mapping can take its addresses meanwhile;
+ * when the thread is inside a madvise on it, once that returns), or now on
+ * the caller's thread when the thread has another mapping to unmap still. */
 void hm_prefault_unmap(hm_prefault *p, uint8_t *map, uint64_t size);
+
+/* How many mappings the thread has unmapped (hm_prefault_unmap). */
+uint64_t hm_prefault_unmapped(const hm_prefault *p);
 
 /* How far the current mapping is faulted in (bytes from its start). */
 uint64_t hm_prefault_done(const hm_prefault *p);
@@ -50,25 +54,24 @@ uint64_t hm_prefault_done(const hm_prefault *p);
 /* Make the writer's next file ahead, on the thread, so that roll-over finds
  * it ready: create `path` (a temporary name the writer's recovery removes:
  * ".NAME.tmp"), reserve its `size` bytes with posix_fallocate, map it shared
- * and writable and fault in its first `ahead` bytes (capped at size). Done
- * after the current mapping is faulted in as far as it should be, a chunk at
- * a time between that work. The file stays all zeros: nothing is written to
+ * and writable and fault in its first `ahead` bytes (capped at size). It is
+ * made before any further chunk of the current mapping; its own chunks come
+ * once the current mapping is faulted in as far as it should be. The file stays all zeros: nothing is written to
  * it. One at a time: a call while a file is asked for, being made or ready
  * does nothing. A failure (a full disk) is not reported here: the file is
  * removed and hm_prefault_take finds none, so the writer makes the file
  * itself and reports the error as it would have without this. */
 void hm_prefault_prepare(hm_prefault *p, const char *path, uint64_t size);
 
-/* Take the prepared file when it is ready: true with its descriptor, its
- * mapping (size bytes as asked) and how far it is faulted in, now the
- * caller's, still under the temporary name; false when there is none (not
- * asked for, still being made, or making it failed). With wait false it
- * never waits: a file still being made is left for the next roll-over. With
- * wait true it waits for a step in progress to end first: for a writer that
- * found no room for a file of its own, because the one being made may hold
- * that room. After a true or a failure, hm_prefault_prepare may be called
- * again. */
-bool hm_prefault_take(hm_prefault *p, bool wait, int *fd, uint8_t **map, uint64_t *done);
+/* Take the prepared file: true with its descriptor, its mapping (size
+ * bytes as asked) and how far it is faulted in, now the caller's, still
+ * under the temporary name; false when there is none: the caller makes its
+ * file itself. Waits only while the thread is creating it right then: the
+ * caller's own work, already under way (and two files made at once could
+ * each find no room on a disk with room for one). A request the thread has
+ * not started is dropped, for the same reason. After it returns,
+ * hm_prefault_prepare may be called again. */
+bool hm_prefault_take(hm_prefault *p, int *fd, uint8_t **map, uint64_t *done);
 
 /* Whether a prepared file is ready to take (hm_prefault_take would give
  * it), and *done, how much of it is faulted in. */

@@ -142,6 +142,31 @@ static void test_mapping_dropped_while_the_thread_works_on_it_is_unmapped_once(v
 	hm_prefault_stop(NULL);
 }
 
+/* The writer's other cost at roll-over: tearing down the old file's
+ * mapping (1.4-2.2 ms for 16 MiB on the development VM, strace). The thread
+ * does it; the caller's hm_prefault_unmap only hands it over. */
+static void test_dropped_mapping_is_unmapped_by_the_thread(void **state)
+{
+	(void)state;
+	int fd;
+	uint8_t *m = new_file("u", 2 * MIB, &fd);
+	hm_prefault *p;
+	assert_int_equal(hm_prefault_start(MIB, &p), HERMES_OK);
+	hm_prefault_map(p, m, 2 * MIB, 0, 0);
+	wait_done(p, MIB);
+	hm_prefault_unmap(p, m, 2 * MIB);
+	uint64_t end = ht_now_ns() + WAIT_NS;
+	while (hm_prefault_unmapped(p) < 1) {
+		assert_true(ht_now_ns() < end);
+		sched_yield();
+	}
+	/* Gone: mincore says the range is not mapped. */
+	unsigned char vec[512];
+	assert_int_equal(mincore(m, 2 * MIB, vec), -1);
+	hm_prefault_stop(p);
+	close(fd);
+}
+
 static uint32_t msg_len(uint64_t seq)
 {
 	return (uint32_t)(seq * 13 % 2000) + 1;
@@ -557,6 +582,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_mapping_dropped_while_the_thread_works_on_it_is_unmapped_once,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dropped_mapping_is_unmapped_by_the_thread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_with_its_thread_and_without_writes_the_same_journal, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_writer_has_its_file_faulted_in_ahead_of_the_tail, setup, teardown),
