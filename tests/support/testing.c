@@ -158,6 +158,14 @@ void ht_assert_ok(hermes_err err)
 		fail_msg("%s: %s", hermes_err_name(err), hermes_last_error_detail());
 }
 
+void ht_assert_fails(hermes_err err, hermes_err want, const char *needle)
+{
+	if (err != want)
+		fail_msg("%s, expected %s: %s", hermes_err_name(err), hermes_err_name(want),
+			 hermes_last_error_detail());
+	ht_assert_says(hermes_last_error_detail(), needle);
+}
+
 int ht_wait_child(pid_t pid, int timeout_ms)
 {
 	uint64_t deadline = ht_now_ns() + (uint64_t)timeout_ms * 1000000u;

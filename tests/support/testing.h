@@ -62,6 +62,16 @@ void ht_assert_says(const char *text, const char *needle);
  * the failing call left (hermes_last_error_detail()). */
 void ht_assert_ok(hermes_err err);
 
+/* Fails the test unless err is want and the detail the call left says
+ * needle (a refusal that must name what it refused), showing both. */
+void ht_assert_fails(hermes_err err, hermes_err want, const char *needle);
+
+/* One case of a table-driven refusal test: an input (a configuration text)
+ * that must be refused, and what the refusal must say. */
+typedef struct ht_refusal {
+	const char *text, *says;
+} ht_refusal;
+
 /* Copy the file at path (its first 200 lines) to stderr between marker
  * lines, so a failing test shows what a process under test logged. */
 void ht_file_dump(const char *path);

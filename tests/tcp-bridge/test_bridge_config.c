@@ -23,8 +23,7 @@ static void refused_at(const char *text, const char *where)
 {
 	hm_bridge_cfg c;
 	hm_bridge_cfg_defaults(&c);
-	assert_int_equal(hm_bridge_cfg_load_string(&c, text), HERMES_EINVAL);
-	ht_assert_says(hermes_last_error_detail(), where);
+	ht_assert_fails(hm_bridge_cfg_load_string(&c, text), HERMES_EINVAL, where);
 }
 
 static void test_the_example_config_parses(void **state)

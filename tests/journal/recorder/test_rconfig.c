@@ -36,36 +36,34 @@ static void test_documented_format_is_accepted(void **state)
 	assert_int_equal(hm_rec_config_check(&c), HERMES_OK);
 }
 
-static void expect_error(const char *text, const char *needle)
-{
-	static hm_rec_config c;
-	hm_rec_config_defaults(&c);
-	hermes_err e = hm_rec_config_load_string(&c, text);
-	assert_int_equal(e ? e : hm_rec_config_check(&c), HERMES_EINVAL);
-	ht_assert_says(hermes_last_error_detail(), needle);
-}
-
 static void test_bad_entries_are_errors_with_their_line(void **state)
 {
 	(void)state;
-	expect_error("[ring a]\njournal = /j/a\ncolour = blue\n", "line 3: unknown key 'colour'");
-	expect_error("[ring a]\njournal = /j/a\njournal = /j/b\n", "line 3: duplicate key 'journal'");
-	expect_error("[ring a]\njournal =\n", "line 2: 'journal' has no value");
-	expect_error("[ring a]\njournal = relative/dir\n", "line 2: journal = 'relative/dir'");
-	expect_error("[ring a]\njournal = /j/a\nfsync = sometimes\n", "line 3: fsync = 'sometimes'");
-	expect_error("[ring a]\njournal = /j/a\nfile_size = 1000\n", "line 3: file_size");
-	expect_error("[ring a]\njournal = /j/a\nretention_age = soon\n", "line 3: retention_age");
-	expect_error("[ring a]\njournal = /j/a\ndurable = maybe\n", "line 3: durable");
-	expect_error("[rings]\nx = 1\n", "line 2: unknown section [rings]");
-	expect_error("[ring bad/name]\njournal = /j\n", "not a ring name");
-	expect_error("[journal]\nbus = a\nbus = b\n", "line 3: bus");
-	expect_error("[ring a]\nfsync = none\n", "[ring a] has no journal");
-	expect_error("[ring a]\njournal = /j\n[ring b]\njournal = /j\n", "share the journal /j");
-	expect_error("[journal]\nbus = x\n", "no ring to journal");
-	/* With two bad lines, the message is the first one's, with its line. */
-	expect_error("[ring a]\ncolour = blue\nshade = red\n", "line 2: unknown key 'colour'");
-	/* Flags: the same reasons, without a line. */
+	static const ht_refusal cases[] = {
+		{"[ring a]\njournal = /j/a\ncolour = blue\n", "line 3: unknown key 'colour'"},
+		{"[ring a]\njournal = /j/a\njournal = /j/b\n", "line 3: duplicate key 'journal'"},
+		{"[ring a]\njournal =\n", "line 2: 'journal' has no value"},
+		{"[ring a]\njournal = relative/dir\n", "line 2: journal = 'relative/dir'"},
+		{"[ring a]\njournal = /j/a\nfsync = sometimes\n", "line 3: fsync = 'sometimes'"},
+		{"[ring a]\njournal = /j/a\nfile_size = 1000\n", "line 3: file_size"},
+		{"[ring a]\njournal = /j/a\nretention_age = soon\n", "line 3: retention_age"},
+		{"[ring a]\njournal = /j/a\ndurable = maybe\n", "line 3: durable"},
+		{"[rings]\nx = 1\n", "line 2: unknown section [rings]"},
+		{"[ring bad/name]\njournal = /j\n", "not a ring name"},
+		{"[journal]\nbus = a\nbus = b\n", "line 3: bus"},
+		{"[ring a]\nfsync = none\n", "[ring a] has no journal"},
+		{"[ring a]\njournal = /j\n[ring b]\njournal = /j\n", "share the journal /j"},
+		{"[journal]\nbus = x\n", "no ring to journal"},
+		/* With two bad lines, the message is the first one's, with its line. */
+		{"[ring a]\ncolour = blue\nshade = red\n", "line 2: unknown key 'colour'"},
+	};
 	static hm_rec_config c;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		hm_rec_config_defaults(&c);
+		hermes_err e = hm_rec_config_load_string(&c, cases[i].text);
+		ht_assert_fails(e ? e : hm_rec_config_check(&c), HERMES_EINVAL, cases[i].says);
+	}
+	/* Flags: the same reasons, without a line. */
 	hm_rec_config_defaults(&c);
 	assert_int_equal(hm_rec_config_add_ring(&c, "nocolon"), HERMES_EINVAL);
 	assert_string_equal(hermes_last_error_detail(), "'nocolon': NAME:DIR");
