@@ -139,9 +139,8 @@ static void start_server(opts *o, char *url, size_t len)
 
 static bool uplink_running(const char *state, pid_t pid)
 {
-	char err[300];
-	const hm_nats_state_header *h = hm_nats_state_map_readonly(state, err, sizeof err);
-	if (!h)
+	const hm_nats_state_header *h;
+	if (hm_nats_state_map_readonly(state, &h))
 		return false;
 	bool ok = (pid_t)hm_load_relaxed_u64(&h->pid) == pid;
 	for (unsigned i = 0; ok && i < HM_NATS_STATE_MAX_RINGS; i++) {

@@ -92,8 +92,11 @@ struct hm_nats_uplink {
 hermes_err hm_nats_state_open(const char *path, const char *bus, uint64_t bus_id, const char *mode_from,
 			      hm_nats_state_header **out, int *fd);
 
-/* Map a state file read-only (for --stats and tests). NULL with err set. */
-const hm_nats_state_header *hm_nats_state_map_readonly(const char *path, char *err, size_t errlen);
+/* Map a state file read-only into *out (for --stats and tests); else *out
+ * is NULL and the detail says why: HERMES_ENOTREADY (not initialised yet),
+ * HERMES_EVERSION (another layout), or the error of a system call (e.g.
+ * HERMES_ENOENT: no uplink has run on the bus). */
+hermes_err hm_nats_state_map_readonly(const char *path, const hm_nats_state_header **out);
 void hm_nats_state_unmap(const hm_nats_state_header *h);
 
 /* The block of ring `name` (its persistent state kept from earlier runs),

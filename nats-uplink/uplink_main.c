@@ -251,12 +251,9 @@ static void text_ring(const hm_nats_ring_state *r)
 
 static int print_stats(const char *path, bool json)
 {
-	char err[300];
-	const hm_nats_state_header *h = hm_nats_state_map_readonly(path, err, sizeof err);
-	if (!h) {
-		fprintf(stderr, "hermes-nats: %s\n", err);
-		return 1;
-	}
+	const hm_nats_state_header *h;
+	if (hm_nats_state_map_readonly(path, &h))
+		return hm_cli_fail("hermes-nats", 1, hermes_last_error_detail());
 	stats_top t = {.pid = LD(h->pid)};
 	t.alive = t.pid && hm_proc_alive((pid_t)t.pid, LD(h->start_time));
 	uint64_t now = hm_clock_ns(CLOCK_REALTIME);

@@ -161,37 +161,34 @@ hermes_err hm_nats_state_open(const char *path, const char *bus, uint64_t bus_id
 	return HERMES_OK;
 }
 
-const hm_nats_state_header *hm_nats_state_map_readonly(const char *path, char *err, size_t errlen)
+hermes_err hm_nats_state_map_readonly(const char *path, const hm_nats_state_header **out)
 {
+	*out = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s (has hermes-nats run on this bus?)", path,
-			 strerror(errno));
-		return NULL;
-	}
+	if (fd < 0)
+		return hm_fail(hm_errno_to_err(errno), "%s: %s (has hermes-nats run on this bus?)", path,
+			       strerror(errno));
 	struct stat st;
 	if (fstat(fd, &st) != 0 || (size_t)st.st_size < HM_NATS_STATE_SIZE) {
-		snprintf(err, errlen, "%s: not initialised yet", path);
 		close(fd);
-		return NULL;
+		return hm_fail(HERMES_ENOTREADY, "%s: not initialised yet", path);
 	}
 	void *p = mmap(NULL, HM_NATS_STATE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	int e = errno;
 	close(fd);
-	if (p == MAP_FAILED) {
-		snprintf(err, errlen, "cannot map %s: %s", path, strerror(errno));
-		return NULL;
-	}
+	if (p == MAP_FAILED)
+		return hm_fail(hm_errno_to_err(e), "cannot map %s: %s", path, strerror(e));
 	const hm_nats_state_header *h = p;
 	/* Acquire pairs with init_header's release of the magic. */
 	uint64_t magic = hm_load_acquire_u64(&h->magic);
 	if (magic != HM_NATS_STATE_MAGIC || h->version != HM_NATS_STATE_VERSION ||
 	    h->header_size != sizeof(hm_nats_state_header) || h->ring_size != sizeof(hm_nats_ring_state)) {
-		snprintf(err, errlen, "%s: %s", path,
-			 magic == 0 ? "not initialised yet" : "not a state file of this version");
 		munmap(p, HM_NATS_STATE_SIZE);
-		return NULL;
+		return magic == 0 ? hm_fail(HERMES_ENOTREADY, "%s: not initialised yet", path)
+				  : hm_fail(HERMES_EVERSION, "%s: not a state file of this version", path);
 	}
-	return h;
+	*out = h;
+	return HERMES_OK;
 }
 
 void hm_nats_state_unmap(const hm_nats_state_header *h)

@@ -363,7 +363,7 @@ static bool directions_running(const hm_nats_state_header *h, pid_t pid)
 
 void ht_nats_uplink_wait_running(ht_nats_uplink *u, int deadline_ms)
 {
-	char path[160], err[300];
+	char path[160];
 	snprintf(path, sizeof path, "/dev/shm/hermes-nats.%s", u->bus);
 	uint64_t deadline = ht_now_ns() + (uint64_t)deadline_ms * 1000000u;
 	for (;;) {
@@ -372,8 +372,8 @@ void ht_nats_uplink_wait_running(ht_nats_uplink *u, int deadline_ms)
 			u->pid = 0;
 			fail_msg("hermes-nats exited during start-up (status %d); see %s", st, u->log);
 		}
-		const hm_nats_state_header *h = hm_nats_state_map_readonly(path, err, sizeof err);
-		bool ok = h && directions_running(h, u->pid);
+		const hm_nats_state_header *h;
+		bool ok = hm_nats_state_map_readonly(path, &h) == HERMES_OK && directions_running(h, u->pid);
 		hm_nats_state_unmap(h);
 		if (ok)
 			return;
@@ -409,10 +409,10 @@ uint64_t ht_nats_rss_anon(pid_t pid)
 
 const hm_nats_state_header *ht_nats_state(const ht_nats_bus *b)
 {
-	char err[300];
-	const hm_nats_state_header *h = hm_nats_state_map_readonly(b->state_path, err, sizeof err);
-	if (!h)
-		fail_msg("uplink state: %s", err);
+	const hm_nats_state_header *h;
+	hermes_err err = hm_nats_state_map_readonly(b->state_path, &h);
+	if (err)
+		fail_msg("uplink state: %s", hermes_last_error_detail());
 	return h;
 }
 

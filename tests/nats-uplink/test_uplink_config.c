@@ -205,7 +205,7 @@ static void close_state(hm_nats_state_header *h, int fd)
 static void test_state_file_keeps_resets_and_locks(void **state)
 {
 	(void)state;
-	char path[96], err[300];
+	char path[96];
 	state_path(path, sizeof path);
 	unlink(path);
 	hm_nats_state_header *h;
@@ -227,8 +227,8 @@ static void test_state_file_keeps_resets_and_locks(void **state)
 	/* Same bus: the persistent state is still there; readers see it. */
 	rs = open_state(path, 0x1111, &r, &h, &fd);
 	assert_int_equal(hm_load_relaxed_u64(&rs->inp.applied), 42);
-	const hm_nats_state_header *ro = hm_nats_state_map_readonly(path, err, sizeof err);
-	assert_non_null(ro);
+	const hm_nats_state_header *ro;
+	ht_assert_ok(hm_nats_state_map_readonly(path, &ro));
 	assert_int_equal(ro->bus_id, 0x1111);
 	assert_int_equal(hm_nats_state_ring((hm_nats_state_header *)ro, 0)->configured, 1);
 	hm_nats_state_unmap(ro);
@@ -242,7 +242,13 @@ static void test_state_file_keeps_resets_and_locks(void **state)
 	close_state(h, fd);
 	ht_assert_fails(hm_nats_state_open(path, "busx", 0x2222, NULL, &h, &fd), HERMES_EVERSION,
 			"another hermes-nats version");
+	const hm_nats_state_header *ro2;
+	ht_assert_fails(hm_nats_state_map_readonly(path, &ro2), HERMES_EVERSION,
+			"not a state file of this version");
+	assert_null(ro2);
 	unlink(path);
+	ht_assert_fails(hm_nats_state_map_readonly(path, &ro2), HERMES_ENOENT,
+			"(has hermes-nats run on this bus?)");
 }
 
 static void test_range_log_finds_inbound_sequences(void **state)
