@@ -493,6 +493,8 @@ void ht_br_expect_frame(int fd, uint8_t type, uint32_t channel, ht_br_frame *f)
 
 static void relay_record(ht_br_relay *r, const uint8_t *buf, size_t n)
 {
+	if (!r->cap) /* not capturing */
+		return;
 	size_t k = n < r->max - r->len ? n : r->max - r->len;
 	memcpy(r->cap + r->len, buf, k);
 	r->len += k;
