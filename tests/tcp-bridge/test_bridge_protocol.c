@@ -226,6 +226,25 @@ static void test_ids_share_one_space_and_are_free_after_release(void **state)
 	ht_br_send_subscribe(fd, 2, HERMES_WIRE_START_LATEST, 0, "plain");
 	ht_br_expect_frame(fd, HERMES_MSG_SUBSCRIBED, 2, &f);
 	printf("ids 1 (channel) and 2 (subscription) reused after UNBIND / UNSUBSCRIBE\n");
+	/* Releasing an id the server does not know, or the other kind's id:
+	 * ERROR(HERMES_ENOENT, not fatal, that id), the session goes on and the
+	 * id stays what it was. */
+	ht_br_send_frame(fd, HERMES_MSG_UNBIND, 0, 77, 0, NULL, 0);
+	printf("UNBIND of unknown id 77              -> \"%s\"\n",
+	       expect_error(fd, HERMES_ENOENT, false, 77, 0, &f));
+	ht_br_send_frame(fd, HERMES_MSG_UNSUBSCRIBE, 0, 78, 0, NULL, 0);
+	printf("UNSUBSCRIBE of unknown id 78         -> \"%s\"\n",
+	       expect_error(fd, HERMES_ENOENT, false, 78, 0, &f));
+	ht_br_send_frame(fd, HERMES_MSG_UNBIND, 0, 2, 0, NULL, 0);
+	expect_error(fd, HERMES_ENOENT, false, 2, 0, &f);
+	ht_br_send_frame(fd, HERMES_MSG_UNSUBSCRIBE, 0, 1, 0, NULL, 0);
+	expect_error(fd, HERMES_ENOENT, false, 1, 0, &f);
+	ping_pong(fd, 4);
+	ht_br_send_bind(fd, 2, "plain");
+	expect_fatal(fd, HERMES_EINVAL, "BIND on a subscription's id after a wrong-kind UNBIND");
+	fd = ht_br_raw_session(&br, 0, NULL);
+	ht_br_send_bind(fd, 1, "plain");
+	ht_br_expect_frame(fd, HERMES_MSG_BOUND, 1, &f);
 	/* A subscription on the id of a channel: one id space, fatal. */
 	ht_br_send_subscribe(fd, 1, HERMES_WIRE_START_LATEST, 0, "plain");
 	expect_fatal(fd, HERMES_EINVAL, "SUBSCRIBE on a bound channel's id");
