@@ -7,6 +7,9 @@
  * Rows, in one run, on the file system of DIR (default /var/tmp):
  *   append     the journal writer alone (hm_jwriter_msg into the mapping,
  *              page cache), 64-byte and 4 KiB messages
+ *   roll-over  the same into 16 MiB files, MB MiB: the appends that roll over
+ *              to a new file, their time and page faults on the writer's
+ *              thread (the next file is made ahead by its prefault thread)
  *   record     the real recorder loop (journal/recorder) on a ring of an
  *              embedded bus: a producer thread publishes, the recorder
  *              thread journals; the time until the last one is in the journal
@@ -93,6 +96,88 @@ static void bench_append(uint32_t size, uint64_t n)
 	uint64_t t1 = hm_now_ns();
 	hm_jwriter_close(w);
 	row("append (writer, page cache)", size, n, t1 - t0, "memcpy + CRC32C into the mapping");
+	rm_rf(dir);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t thread_faults(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_THREAD, &ru);
+	return (uint64_t)(ru.ru_minflt + ru.ru_majflt);
+}
+
+#define ROLL_FILE (16u << 20)
+#define ROLL_MAX 4096
+
+/* The writer alone into 16 MiB files, mb MiB of size-byte messages: what the
+ * appends that roll over cost the writer's thread (wall time, and page
+ * faults, madvise's included) next to the others. */
+static void bench_rollover(uint32_t size, uint64_t mb)
+{
+	char dir[300];
+	snprintf(dir, sizeof dir, "%s/rollover-%u", base, size);
+	hm_jopts o = {.file_size = ROLL_FILE, .prefault_ahead = prefault_ahead};
+	hm_jwriter *w;
+	if (hm_jwriter_open(dir, "bench", 1, &o, &w, NULL) != HERMES_OK) {
+		fprintf(stderr, "journal %s: %s\n", dir, hermes_last_error_detail());
+		exit(1);
+	}
+	static uint8_t msg[4096];
+	static uint64_t roll_ns[ROLL_MAX], roll_faults[ROLL_MAX];
+	memset(msg, 0xab, sizeof msg);
+	uint64_t n = (mb << 20) / hm_jr_size(size), rolls = 0, per_file = 0, in_file = 0;
+	uint64_t bytes = 0, slow = 0; /* other appends over 100 us */
+	uint64_t t0 = hm_now_ns();
+	for (uint64_t i = 0; i < n; i++) {
+		/* Faults only where a roll-over is due (from the second
+		 * file on, when a file's record count is known): a
+		 * getrusage per append would cost more than the append. */
+		bool due = per_file && in_file == per_file;
+		uint64_t f0 = due ? thread_faults() : 0, a = hm_now_ns();
+		if (hm_jwriter_msg(w, i, msg, size) != HERMES_OK) {
+			fprintf(stderr, "append: %s\n", hermes_last_error_detail());
+			exit(1);
+		}
+		uint64_t b = hm_now_ns(), now_bytes = hm_jwriter_bytes(w);
+		in_file++;
+		if (now_bytes == bytes) {
+			slow += b - a > 100000;
+			continue;
+		}
+		/* A new file: the journal's first (i == 0), or a roll-over. */
+		if (bytes && !per_file)
+			per_file = in_file - 1;
+		if (bytes && rolls < ROLL_MAX) {
+			roll_ns[rolls] = b - a;
+			roll_faults[rolls++] = due ? thread_faults() - f0 : UINT64_MAX;
+		}
+		bytes = now_bytes;
+		in_file = 1;
+	}
+	uint64_t t1 = hm_now_ns();
+	hm_jwriter_close(w);
+	char note[300];
+	if (rolls) {
+		qsort(roll_ns, rolls, sizeof *roll_ns, cmp_u64);
+		qsort(roll_faults, rolls, sizeof *roll_faults, cmp_u64);
+		/* The first roll-over's faults were not counted (UINT64_MAX:
+		 * sorted last). */
+		uint64_t counted = rolls - 1;
+		snprintf(note, sizeof note,
+			 "16 MiB files; %" PRIu64 " roll-overs: append %.0f us median, %.0f us max; writer-thread faults "
+			 "%" PRIu64 " median; %" PRIu64 " other appends > 100 us",
+			 rolls, (double)roll_ns[rolls / 2] / 1e3, (double)roll_ns[rolls - 1] / 1e3,
+			 counted ? roll_faults[counted / 2] : 0, slow);
+	} else {
+		snprintf(note, sizeof note, "no roll-over");
+	}
+	row("roll-over (writer, page cache)", size, n, t1 - t0, note);
 	rm_rf(dir);
 }
 
@@ -699,6 +784,8 @@ static void bench_rates(const struct bench_args *a)
 	if (!a->live_only) {
 		bench_append(64, count);
 		bench_append(4096, n4k);
+		bench_rollover(64, a->mb);
+		bench_rollover(4096, a->mb);
 		bench_record(64, count, HM_REC_FSYNC_NONE, true);
 		bench_record(4096, n4k, HM_REC_FSYNC_NONE, true);
 		bench_record(64, count / 4, HM_REC_FSYNC_BATCH, false);
