@@ -83,7 +83,7 @@ static void crash_point(const char *where)
 
 static inline hm_slot *slot_at(const hm_ring *r, uint64_t seq)
 {
-	return &r->slots[seq & r->slot_mask];
+	return hm_ring_slot(r, seq);
 }
 
 static inline uint8_t *data_at(const hm_ring *r, uint64_t pos)
@@ -2081,9 +2081,14 @@ hm_at hm_slot_look_at(const hm_slot *slot, uint64_t seq)
 	return hm_word_state(w) == HM_SLOT_COMMITTED ? HM_AT_COMMITTED : HM_AT_ABANDONED;
 }
 
+hm_at hm_ring_look_at(const hm_ring *ring, uint64_t seq)
+{
+	return hm_slot_look_at(slot_at(ring, seq), seq);
+}
+
 bool hm_ring_ready_at(const hm_ring *ring, uint64_t seq)
 {
-	return hm_slot_look_at(slot_at(ring, seq), seq) != HM_AT_EMPTY;
+	return hm_ring_look_at(ring, seq) != HM_AT_EMPTY;
 }
 
 void hermes_sub_set_spin(hermes_sub *s, uint32_t checks)

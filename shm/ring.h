@@ -131,15 +131,21 @@ void hm_ring_earliest(const hm_ring *ring, uint64_t *pos, uint64_t *seq);
  * message, an abandoned range, or a later lap's word (seq is gone). The
  * word is read with acquire, pairing with the producer's release at commit
  * or abort. hm_ring_ready_at: is there something at seq to move over (all
- * but HM_AT_EMPTY), on the slot of seq in `ring`. Neither blocks; both may
- * be called from any thread. */
+ * but HM_AT_EMPTY), on the slot of seq in `ring`; hm_ring_look_at: the
+ * state there. None blocks; all may be called from any thread. hm_ring_slot
+ * is the one place that maps a sequence to its slot record. */
 typedef enum {
 	HM_AT_EMPTY = 0,
 	HM_AT_COMMITTED,
 	HM_AT_ABANDONED,
 	HM_AT_LAPPED,
 } hm_at;
+static inline hm_slot *hm_ring_slot(const hm_ring *ring, uint64_t seq)
+{
+	return &ring->slots[seq & ring->slot_mask];
+}
 hm_at hm_slot_look_at(const hm_slot *slot, uint64_t seq);
+hm_at hm_ring_look_at(const hm_ring *ring, uint64_t seq);
 bool hm_ring_ready_at(const hm_ring *ring, uint64_t seq);
 
 /* Crash repair, for the supervisor: producer slot `index` belongs to a

@@ -168,7 +168,7 @@ bool hm_origins_seen(hm_origins *o, uint64_t origin, uint64_t oseq)
 		 * later lap means the ring moved on long ago: taken as committed
 		 * (an abandoned claim that old is lost either way). */
 		uint64_t seq = hm_load_relaxed_u64(&p->pending_seq);
-		hm_at at = hm_slot_look_at(&o->ring.slots[seq & o->ring.slot_mask], seq);
+		hm_at at = hm_ring_look_at(&o->ring, seq);
 		if (at == HM_AT_COMMITTED || at == HM_AT_LAPPED) {
 			raise_to(&p->last, pending);
 			last = pending;

@@ -46,9 +46,7 @@
 
 struct entry {
 	bool used, armed;
-	hm_ring_header *hdr;
-	hm_slot *slots;
-	uint64_t slot_mask;
+	hm_ring ring; /* the view the feed armed it with */
 	uint64_t seq;
 	uint64_t bit; /* the feed's subscriber slot bit, for `sleepers` */
 	uint64_t round; /* the watcher round that last announced it */
@@ -152,15 +150,15 @@ static unsigned snapshot(hm_watch *w, struct ringset *rs)
 		struct entry *e = &w->e[i];
 		if (!e->armed)
 			continue;
-		w->snap[n++] = (struct snap){.slot = (int)i, .seq = e->seq, .hdr = e->hdr,
-					     .at = &e->slots[e->seq & e->slot_mask]};
+		w->snap[n++] = (struct snap){.slot = (int)i, .seq = e->seq, .hdr = e->ring.hdr,
+					     .at = hm_ring_slot(&e->ring, e->seq)};
 		e->round = w->round;
 		unsigned k = 0;
-		while (k < rs->n && rs->hdr[k] != e->hdr)
+		while (k < rs->n && rs->hdr[k] != e->ring.hdr)
 			k++;
 		if (k == rs->n && rs->n < MAX_RINGS) {
 			rs->bits[k] = 0;
-			rs->hdr[rs->n++] = e->hdr;
+			rs->hdr[rs->n++] = e->ring.hdr;
 		}
 		if (k < rs->n)
 			rs->bits[k] |= e->bit;
@@ -397,9 +395,7 @@ void hm_watch_arm(hm_watch *w, int slot, const hm_ring *ring, unsigned sub_index
 	struct entry *e = &w->e[slot];
 	e->armed = true;
 	e->bit = 1ull << (sub_index % HM_MAX_SUBSCRIBERS);
-	e->hdr = ring->hdr;
-	e->slots = ring->slots;
-	e->slot_mask = ring->slot_mask;
+	e->ring = *ring;
 	e->seq = seq;
 	drop_fired(w, slot);
 	pthread_mutex_unlock(&w->mu);
