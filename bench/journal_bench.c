@@ -28,6 +28,10 @@
  * 1 GB/s of 4 KiB), S seconds each, a live subscriber's delivered rate and
  * latency (p50/p99/max from the scheduled send time in the payload) without,
  * with and with a durable recorder, R runs interleaved, medians.
+ * --handover instead: a replay from sequence 0 started half-way through 1 s
+ * of 1 M msgs/s (64 B) on a journaled ring, reading the journal, then
+ * handing over to the live ring: every sequence once, in order, and the
+ * stall at the hand-over (issue 15: no stall > 1 ms), R runs.
  * --instructions instead: instructions per message under callgrind of
  * hermes-journal-loop (beside this executable), the ring alone and with the
  * recorder's step, 64 B and 4 KiB.
@@ -694,11 +698,129 @@ static int bench_instructions(const char *self)
 	return 0;
 }
 
+/* ---- hand-over: a replay from the journal meeting the live ring ---------- */
+
+#define HANDOVER_RATE 1000000.0 /* msgs/s, 64 B */
+#define HANDOVER_AFTER_NS 10000000ull /* the window after the hand-over */
+
+typedef struct handover_prod {
+	hermes_pub *pub;
+	uint64_t n, t0;
+} handover_prod;
+
+/* Publish n 64-byte messages at HANDOVER_RATE from t0, each carrying its
+ * scheduled time (as the paced rows). */
+static void *handover_producer(void *p)
+{
+	handover_prod *a = p;
+	uint8_t msg[64] = {0};
+	uint64_t i = 0;
+	while (i < a->n) {
+		uint64_t now = hm_now_ns();
+		uint64_t due = now < a->t0 ? 0 : (uint64_t)((double)(now - a->t0) * HANDOVER_RATE / 1e9) + 1;
+		if (due > a->n)
+			due = a->n;
+		if (due <= i) {
+			struct timespec ts = {.tv_nsec = 20000};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		for (; i < due; i++) {
+			uint64_t sent = a->t0 + (uint64_t)((double)i * 1e9 / HANDOVER_RATE);
+			memcpy(msg, &sent, sizeof sent);
+			if (hermes_pub_send_timed(a->pub, msg, sizeof msg, NULL, 10000000000ll) != HERMES_OK) {
+				fprintf(stderr, "hand-over: publish %" PRIu64 " timed out\n", i);
+				exit(1);
+			}
+		}
+	}
+	return NULL;
+}
+
+/* One hand-over: 1 s of messages at HANDOVER_RATE on a 4 MiB block ring
+ * with a recorder; half-way, a replay from sequence 0 (long gone from the
+ * ring) reads the journal, catches up and goes live. The stall: from the
+ * last message out of the journal (or, when later, the first live
+ * message's scheduled send time) to that first live message's delivery.
+ * Every sequence is checked: once each, in order. */
+static void bench_handover_once(uint64_t *seq, uint64_t *stall, uint64_t *first_lat, uint64_t *after_max)
+{
+	live_ring lr;
+	live_ring_open(&lr, "handover", 64, 1);
+	handover_prod a = {.pub = lr.pub, .n = (uint64_t)HANDOVER_RATE, .t0 = hm_now_ns() + 1000000};
+	pthread_t th;
+	pthread_create(&th, NULL, handover_producer, &a);
+	struct timespec half = {.tv_nsec = 500000000};
+	nanosleep(&half, NULL);
+	hermes_replay *r;
+	if (hermes_replay_open(lr.bus, "bench", lr.dir, 0, &r) != HERMES_OK) {
+		fprintf(stderr, "hand-over: %s\n", hermes_last_error_detail());
+		exit(1);
+	}
+	uint64_t got = 0, prev = 0, live_at = 0;
+	*seq = *stall = *first_lat = *after_max = 0;
+	while (got < a.n) {
+		hermes_msg m;
+		hermes_err e = hermes_replay_poll(r, &m);
+		if (e == HERMES_EAGAIN) {
+			hermes_replay_release(r);
+			hermes_replay_wait(r, HERMES_WAIT_YIELD, 1000000);
+			if (hm_now_ns() - a.t0 > 60000000000ull)
+				break;
+			continue;
+		}
+		if (e != HERMES_OK || m.seq != got) {
+			fprintf(stderr, "hand-over: %s at sequence %" PRIu64 " (expected %" PRIu64 ")\n",
+				hermes_strerror(e), m.seq, got);
+			exit(1);
+		}
+		uint64_t now = hm_now_ns(), sent;
+		memcpy(&sent, m.data, sizeof sent);
+		if (!live_at && hermes_replay_is_live(r)) {
+			live_at = now;
+			*seq = m.seq;
+			*stall = now - (prev > sent ? prev : sent);
+			*first_lat = now > sent ? now - sent : 0;
+		} else if (live_at && now - live_at < HANDOVER_AFTER_NS && now > sent && now - sent > *after_max) {
+			*after_max = now - sent;
+		}
+		prev = now;
+		if (++got % 256 == 0)
+			hermes_replay_release(r);
+	}
+	hermes_replay_close(r);
+	pthread_join(th, NULL);
+	live_ring_close(&lr, a.n);
+	if (got != a.n || !live_at) {
+		fprintf(stderr, "hand-over: read %" PRIu64 " of %" PRIu64 "%s\n", got, a.n,
+			live_at ? "" : ", never live");
+		exit(1);
+	}
+}
+
+/* --handover: runs of bench_handover_once, one table row each. */
+static void bench_handover(void)
+{
+	char load[128];
+	loadavg(load, sizeof load);
+	printf("Hand-over: 1 M msgs/s of 64 B, replay from sequence 0 after 0.5 s; load average %s\n\n", load);
+	printf("| run | live from sequence | stall (µs) | first live message's latency (µs) | "
+	       "max latency, next 10 ms (µs) |\n|---|---|---|---|---|\n");
+	for (int i = 0; i < paced_runs; i++) {
+		uint64_t seq, stall, first, after;
+		bench_handover_once(&seq, &stall, &first, &after);
+		printf("| %d | %" PRIu64 " | %.1f | %.1f | %.1f |\n", i + 1, seq, (double)stall / 1e3,
+		       (double)first / 1e3, (double)after / 1e3);
+		fflush(stdout);
+	}
+}
+
 static void usage(void)
 {
 	printf("usage: hermes-journal-bench [--dir DIR] [--count N64] [--mb MB4K] [--live]\n"
 	       "                            [--prefault thread|inline|MB]\n"
 	       "       hermes-journal-bench --paced [--runs R] [--seconds S] [--dir DIR] [--prefault ...]\n"
+	       "       hermes-journal-bench --handover [--runs R] [--dir DIR]\n"
 	       "       hermes-journal-bench --instructions [--dir DIR]\n"
 	       "  N64 64-byte messages (default 2000000) and MB4K MiB of 4 KiB messages\n"
 	       "  (default 256) per row, written under DIR (default /var/tmp);\n"
@@ -708,6 +830,8 @@ static void usage(void)
 	       "  (default 1), without and with a recorder, R runs (default 3), medians;\n"
 	       "  --prefault: the recorder's prefault thread (default; MB: its distance)\n"
 	       "  or inline (the writer faults the journal in itself);\n"
+	       "  --handover: a replay from sequence 0 handing over to the live ring while\n"
+	       "  1 M msgs/s are published: the stall at the hand-over, R runs;\n"
 	       "  --instructions: the recorder's instructions per message under callgrind\n");
 }
 
@@ -715,7 +839,7 @@ static void usage(void)
 struct bench_args {
 	const char *dir;
 	uint64_t count, mb;
-	bool live_only, instructions, paced;
+	bool live_only, instructions, paced, handover;
 };
 
 /* Returns -1 to go on, else the exit status (0 after --help, 2 on a bad option). */
@@ -730,11 +854,15 @@ static int parse_args(int argc, char **argv, struct bench_args *a)
 					     {"seconds", required_argument, NULL, 's'},
 					     {"prefault", required_argument, NULL, 'f'},
 					     {"instructions", no_argument, NULL, 'i'},
+					     {"handover", no_argument, NULL, 'o'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	int c;
-	while ((c = getopt_long(argc, argv, "d:n:m:lpr:s:f:ih", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:n:m:lpr:s:f:ioh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'o':
+			a->handover = true;
+			break;
 		case 'p':
 			a->paced = true;
 			break;
@@ -818,10 +946,13 @@ int main(int argc, char **argv)
 	hm_dlog_set_level(HM_DLOG_WARN);
 	if (a.instructions)
 		return bench_instructions(argv[0]);
-	if (a.paced) {
+	if (a.paced || a.handover) {
 		if (mkdir(base, 0700) != 0 && errno != EEXIST)
 			return 1;
-		bench_paced_all();
+		if (a.paced)
+			bench_paced_all();
+		else
+			bench_handover();
 	} else {
 		bench_rates(&a);
 	}
