@@ -371,8 +371,41 @@ static void test_retention_deletes_old_files_and_replay_reports_them_lost(void *
 	hermes_replay_close(r);
 }
 
+static uint64_t syncs_now(void)
+{
+	const hm_rec_stats *s = ht_jr_stats(&T);
+	assert_non_null(s);
+	uint64_t n = hm_load_relaxed_u64(&s->syncs);
+	hm_rec_stats_close(s);
+	return n;
+}
+
+/* The fsync policies (batch: the durable test above): none never syncs, not
+ * even at a graceful stop; interval syncs every fsync_interval on its own,
+ * also when no message comes. */
+static void fsync_policy(void **state)
+{
+	const bool interval = *(bool *)*state;
+	ht_jr_begin(&T, interval ? "jfsi" : "jfsn", 64u << 10,
+		    interval ? "fsync = interval\nfsync_interval = 20ms\n" : "fsync = none\n");
+	ht_jr_record(&T, 0, 2000, 10000);
+	if (interval) {
+		/* Five intervals and more, with a deadline of 10 s. */
+		uint64_t from = syncs_now(), deadline = ht_now_ns() + 10000000000ull;
+		while (syncs_now() < from + 5) {
+			assert_true(ht_now_ns() < deadline);
+			usleep(10000);
+		}
+	}
+	ht_jr_stop(&T);
+	if (!interval)
+		assert_int_equal(syncs_now(), 0);
+	ht_jr_verify_journal(&T, 0, 2000);
+}
+
 int main(void)
 {
+	static bool interval = true, none = false;
 	static bool journal_grew = true, journal_stays = false;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_subscriber_started_after_the_producer_finished_reads_everything, teardown),
@@ -385,6 +418,8 @@ int main(void)
 		{"test_hand_over_race_reports_a_real_loss_once", hand_over_race, NULL, NULL, &journal_stays},
 		cmocka_unit_test_teardown(test_recorder_refuses_a_ring_that_was_created_again, teardown),
 		cmocka_unit_test_teardown(test_retention_deletes_old_files_and_replay_reports_them_lost, teardown),
+		{"test_fsync_interval_syncs_every_interval_on_its_own", fsync_policy, NULL, teardown, &interval},
+		{"test_fsync_none_never_syncs", fsync_policy, NULL, teardown, &none},
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
