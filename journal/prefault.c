@@ -27,9 +27,10 @@
  * thread has not started on it. Only one of them ever creates a file at a
  * time: on a disk with room for one file, two made at once could both fail
  * (tmpfs reserves page by page), so a writer that comes while the thread is
- * creating it (next_busy) waits for that, which is its own work under way. Creating it, and each chunk faulted in, runs without
- * the lock; a chunk is a madvise like any other (busy), so a file taken
- * while one runs on it is unmapped safely later. */
+ * creating it (next_busy) waits for that, which is its own work under way.
+ * Creating it, and each chunk faulted in, runs without the lock; a chunk is
+ * a madvise like any other (busy), so a file taken while one runs on it is
+ * unmapped safely later. */
 #include "journal/prefault.h"
 
 #include <errno.h>
@@ -57,7 +58,7 @@
 struct hm_prefault {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	pthread_cond_t next_cv; /* a step of the next file ended */
+	pthread_cond_t next_cv; /* the next file's creation ended */
 	pthread_t th;
 	uint64_t ahead;
 	/* Under mu. */
