@@ -216,6 +216,28 @@ static const char *cpu_note(char *buf, size_t len, const rec_run *run, uint64_t 
 /* The recorder's own loop on an embedded bus, fed by this thread. */
 #define INTERVAL_NS 10000000ull /* fsync = interval rows: every 10 ms */
 
+/* Replay the n messages of `size` bytes that bench_record journaled in dir. */
+static void bench_replay(const char *dir, uint32_t size, uint64_t n)
+{
+	hermes_replay *r;
+	hermes_replay_open(NULL, "bench", dir, 0, &r);
+	uint64_t got = 0, bytes = 0;
+	uint64_t t0 = hm_now_ns();
+	hermes_msg m;
+	while (hermes_replay_poll(r, &m) == HERMES_OK) {
+		bytes += m.len;
+		if (++got % 1024 == 0)
+			hermes_replay_release(r);
+	}
+	uint64_t t1 = hm_now_ns();
+	hermes_replay_close(r);
+	if (got != n || bytes != n * size) {
+		fprintf(stderr, "replay read %" PRIu64 " of %" PRIu64 "\n", got, n);
+		exit(1);
+	}
+	row("replay (journal, zero-copy)", size, n, t1 - t0, "hermes_replay_poll");
+}
+
 static void bench_record(uint32_t size, uint64_t n, int fsync, bool replay)
 {
 	char dir[300], bus_name[64];
@@ -275,25 +297,8 @@ static void bench_record(uint32_t size, uint64_t n, int fsync, bool replay)
 	char note[160], cpu[100];
 	snprintf(note, sizeof note, "%s; %s", how[fsync], cpu_note(cpu, sizeof cpu, &run, n));
 	row(names[fsync], size, n, t1 - t0, note);
-	if (replay) {
-		hermes_replay *r;
-		hermes_replay_open(NULL, "bench", dir, 0, &r);
-		uint64_t got = 0, bytes = 0;
-		t0 = hm_now_ns();
-		hermes_msg m;
-		while (hermes_replay_poll(r, &m) == HERMES_OK) {
-			bytes += m.len;
-			if (++got % 1024 == 0)
-				hermes_replay_release(r);
-		}
-		t1 = hm_now_ns();
-		hermes_replay_close(r);
-		if (got != n || bytes != n * size) {
-			fprintf(stderr, "replay read %" PRIu64 " of %" PRIu64 "\n", got, n);
-			exit(1);
-		}
-		row("replay (journal, zero-copy)", size, n, t1 - t0, "hermes_replay_poll");
-	}
+	if (replay)
+		bench_replay(dir, size, n);
 	hermes_pub_close(pub);
 	hermes_bus_detach(bus);
 	hermes_bus_unlink(bus_name);
@@ -839,32 +844,28 @@ static void usage(void)
 struct bench_args {
 	const char *dir;
 	uint64_t count, mb;
-	bool live_only, instructions, paced, handover;
+	int live_only, instructions, paced, handover; /* getopt_long flags */
 };
 
 /* Returns -1 to go on, else the exit status (0 after --help, 2 on a bad option). */
 static int parse_args(int argc, char **argv, struct bench_args *a)
 {
-	static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
+	const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
 					     {"count", required_argument, NULL, 'n'},
 					     {"mb", required_argument, NULL, 'm'},
-					     {"live", no_argument, NULL, 'l'},
-					     {"paced", no_argument, NULL, 'p'},
+					     {"live", no_argument, &a->live_only, 1},
+					     {"paced", no_argument, &a->paced, 1},
 					     {"runs", required_argument, NULL, 'r'},
 					     {"seconds", required_argument, NULL, 's'},
 					     {"prefault", required_argument, NULL, 'f'},
-					     {"instructions", no_argument, NULL, 'i'},
-					     {"handover", no_argument, NULL, 'o'},
+					     {"instructions", no_argument, &a->instructions, 1},
+					     {"handover", no_argument, &a->handover, 1},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	int c;
-	while ((c = getopt_long(argc, argv, "d:n:m:lpr:s:f:ioh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:n:m:r:s:f:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'o':
-			a->handover = true;
-			break;
-		case 'p':
-			a->paced = true;
+		case 0: /* a flag: getopt_long set it */
 			break;
 		case 'r':
 			paced_runs = atoi(optarg);
@@ -883,12 +884,6 @@ static int parse_args(int argc, char **argv, struct bench_args *a)
 				prefault_ahead = 0;
 			else if ((prefault_ahead = strtoull(optarg, NULL, 10) << 20) == 0)
 				return 2;
-			break;
-		case 'i':
-			a->instructions = true;
-			break;
-		case 'l':
-			a->live_only = true;
 			break;
 		case 'd':
 			a->dir = optarg;
