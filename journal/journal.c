@@ -606,6 +606,11 @@ bool hm_jwriter_next_ready(const hm_jwriter *w, uint64_t *faulted)
 	return w->pf && hm_prefault_next_ready(w->pf, faulted);
 }
 
+bool hm_jwriter_next_pending(const hm_jwriter *w)
+{
+	return w->pf && hm_prefault_next_pending(w->pf);
+}
+
 uint64_t hm_jwriter_bytes(const hm_jwriter *w)
 {
 	uint64_t total = 0;

@@ -94,6 +94,10 @@ hermes_err hm_jwriter_retain(hm_jwriter *w, uint64_t now_ns, uint64_t *deleted);
  * much of it is faulted in. For tests and benchmarks; never blocks. */
 bool hm_jwriter_next_ready(const hm_jwriter *w, uint64_t *faulted);
 
+/* Whether the next file the writer asked its thread for is still on its
+ * way (hm_prefault_next_pending). For tests; never blocks for long. */
+bool hm_jwriter_next_pending(const hm_jwriter *w);
+
 /* Bytes of all files of the journal. */
 uint64_t hm_jwriter_bytes(const hm_jwriter *w);
 

@@ -337,6 +337,14 @@ bool hm_prefault_next_ready(hm_prefault *p, uint64_t *done)
 	return ready;
 }
 
+bool hm_prefault_next_pending(hm_prefault *p)
+{
+	pthread_mutex_lock(&p->mu);
+	bool pending = p->next == NEXT_WANTED || p->next_busy;
+	pthread_mutex_unlock(&p->mu);
+	return pending;
+}
+
 uint64_t hm_prefault_done(const hm_prefault *p)
 {
 	return hm_load_relaxed_u64(&p->done);

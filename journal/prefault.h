@@ -77,6 +77,10 @@ bool hm_prefault_take(hm_prefault *p, int *fd, uint8_t **map, uint64_t *done);
  * it), and *done, how much of it is faulted in. */
 bool hm_prefault_next_ready(hm_prefault *p, uint64_t *done);
 
+/* Whether a file asked for is still on its way: asked and neither made nor
+ * given up (the thread has not started on it, or is creating it). */
+bool hm_prefault_next_pending(hm_prefault *p);
+
 /* Stop and join the thread (after unmapping what it still had to; a
  * prepared file nobody took is unmapped, closed and deleted). NULL is
  * allowed. */

@@ -568,7 +568,14 @@ static void test_full_disk_is_reported_by_the_roll_over_that_needs_room_not_befo
 		}
 		assert_int_equal(hm_jwriter_msg(w, s, page_msg, REC_LEN), HERMES_OK);
 	}
-	uint64_t faulted;
+	/* The thread was asked for the fifth file half-way through the
+	 * fourth: wait until it has given up (no room), then nothing of it
+	 * is left. */
+	uint64_t end = ht_now_ns() + WAIT_NS, faulted;
+	while (hm_jwriter_next_pending(w)) {
+		assert_true(ht_now_ns() < end);
+		sched_yield();
+	}
 	assert_false(hm_jwriter_next_ready(w, &faulted));
 	assert_false(exists(next));
 	/* The fifth file: no room. */
