@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,23 +49,49 @@ bool hm_parse_size(const char *s, uint64_t *out)
 	return true;
 }
 
+#define NS_PER_MS 1000000ull
+
+/* The number s starts with in *v and the nanoseconds of its unit in *unit
+ * (bare_ns when it has none); false on a malformed value. */
+static bool duration_parts(const char *s, uint64_t bare_ns, unsigned long long *v, uint64_t *unit)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t ns;
+	} units[] = {{"ms", NS_PER_MS},		 {"s", 1000 * NS_PER_MS},	 {"m", 60000 * NS_PER_MS},
+		     {"h", 3600000 * NS_PER_MS}, {"d", 86400000 * NS_PER_MS}};
+	char *end;
+	if (!leading_number(s, v, &end))
+		return false;
+	if (!*end) {
+		*unit = bare_ns;
+		return true;
+	}
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (!strcmp(end, units[i].suffix)) {
+			*unit = units[i].ns;
+			return true;
+		}
+	return false;
+}
+
+bool hm_parse_duration_ns(const char *s, uint64_t bare_ns, uint64_t *out)
+{
+	unsigned long long v;
+	uint64_t unit;
+	if (!duration_parts(s, bare_ns, &v, &unit) || (unit && v > UINT64_MAX / unit))
+		return false;
+	*out = (uint64_t)v * unit;
+	return true;
+}
+
 bool hm_parse_duration_ms(const char *s, int64_t *out)
 {
 	unsigned long long v;
-	char *end;
-	if (!leading_number(s, &v, &end) || v > (1ull << 40))
+	uint64_t unit;
+	if (!duration_parts(s, NS_PER_MS, &v, &unit) || v > (1ull << 40) ||
+	    v > (uint64_t)INT64_MAX / (unit / NS_PER_MS))
 		return false;
-	int64_t mul;
-	if (!strcmp(end, "") || !strcmp(end, "ms"))
-		mul = 1;
-	else if (!strcmp(end, "s"))
-		mul = 1000;
-	else if (!strcmp(end, "m"))
-		mul = 60 * 1000;
-	else if (!strcmp(end, "h"))
-		mul = 3600 * 1000;
-	else
-		return false;
-	*out = (int64_t)v * mul;
+	*out = (int64_t)(v * (unit / NS_PER_MS));
 	return true;
 }

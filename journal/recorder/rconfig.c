@@ -44,30 +44,8 @@ void hm_rec_config_defaults(hm_rec_config *c)
 	c->log_level = HM_DLOG_INFO;
 }
 
-bool hm_rec_parse_duration_ns(const char *s, uint64_t *out)
-{
-	if (!s || !isdigit((unsigned char)*s))
-		return false;
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno)
-		return false;
-	static const struct {
-		const char *unit;
-		uint64_t ns;
-	} units[] = {{"", 1000000000ull},  {"ms", 1000000ull},	      {"s", 1000000000ull},
-		     {"m", 60000000000ull}, {"h", 3600000000000ull}, {"d", 86400000000000ull}};
-	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-		if (strcmp(end, units[i].unit) != 0)
-			continue;
-		if (v > UINT64_MAX / units[i].ns)
-			return false;
-		*out = v * units[i].ns;
-		return true;
-	}
-	return false;
-}
+/* Durations in hermes-journal's keys: a bare number is seconds. */
+#define BARE_SECONDS 1000000000ull
 
 static bool seen_once(unsigned *seen, unsigned bit)
 {
@@ -104,7 +82,7 @@ static int ring_key(hm_rec_ring_conf *r, const char *key, const char *val)
 			BAD("retention_bytes = '%s': a size like 10G, or 0", val);
 		break;
 	case 3:
-		if (!hm_rec_parse_duration_ns(val, &r->opts.retain_age_ns))
+		if (!hm_parse_duration_ns(val, BARE_SECONDS, &r->opts.retain_age_ns))
 			BAD("retention_age = '%s': a duration like 7d, 12h, or 0", val);
 		break;
 	case 4: {
@@ -117,7 +95,7 @@ static int ring_key(hm_rec_ring_conf *r, const char *key, const char *val)
 		break;
 	}
 	case 5:
-		if (!hm_rec_parse_duration_ns(val, &r->fsync_interval_ns) || r->fsync_interval_ns == 0)
+		if (!hm_parse_duration_ns(val, BARE_SECONDS, &r->fsync_interval_ns) || r->fsync_interval_ns == 0)
 			BAD("fsync_interval = '%s': a duration like 1s or 100ms", val);
 		break;
 	default:

@@ -73,8 +73,6 @@ void hm_rec_config_apply_env(hm_rec_config *c);
 /* Every ring has a directory, no two share one. */
 hermes_err hm_rec_config_check(hm_rec_config *c);
 
-/* "250ms", "2s", "30m", "12h", "7d" (a bare number is seconds). */
-bool hm_rec_parse_duration_ns(const char *s, uint64_t *out);
 
 const char *hm_rec_fsync_name(int f);
 

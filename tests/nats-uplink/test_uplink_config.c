@@ -154,19 +154,19 @@ static void test_example_config_is_valid(void **state)
 	assert_int_equal(c.rings[1].policy, HM_NATS_POLICY_DROP);
 }
 
+/* The duration keys take core/units' syntax (tests/core/test_units.c); a
+ * bare number is milliseconds. */
 static void test_durations(void **state)
 {
 	(void)state;
-	int64_t v;
-	assert_true(hm_parse_duration_ms("250", &v) && v == 250);
-	assert_true(hm_parse_duration_ms("250ms", &v) && v == 250);
-	assert_true(hm_parse_duration_ms("2s", &v) && v == 2000);
-	assert_true(hm_parse_duration_ms("3m", &v) && v == 180000);
-	assert_true(hm_parse_duration_ms("1h", &v) && v == 3600000);
-	assert_false(hm_parse_duration_ms("", &v));
-	assert_false(hm_parse_duration_ms("-1s", &v));
-	assert_false(hm_parse_duration_ms("2 s", &v));
-	assert_false(hm_parse_duration_ms("2d", &v));
+	hm_nats_config c;
+	hm_nats_config_defaults(&c);
+	assert_int_equal(hm_nats_config_set(&c, "uplink", "reconnect_wait", "250"), HERMES_OK);
+	assert_int_equal(c.reconnect_wait_ms, 250);
+	assert_int_equal(hm_nats_config_set(&c, "uplink", "stream_max_age", "7d"), HERMES_OK);
+	assert_int_equal(c.stream_max_age_ms, 7ll * 86400 * 1000);
+	assert_int_equal(hm_nats_config_set(&c, "uplink", "connect_timeout", "2 s"), HERMES_EINVAL);
+	ht_assert_says(hermes_last_error_detail(), "connect_timeout");
 }
 
 /* ---- the state file ---- */

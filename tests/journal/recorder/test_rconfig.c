@@ -73,18 +73,24 @@ static void test_bad_entries_are_errors_with_their_line(void **state)
 	assert_string_equal(hermes_last_error_detail(), "log_level 'loud' must be error, warn, info or debug");
 }
 
+/* The duration keys take core/units' syntax (tests/core/test_units.c); a
+ * bare number is seconds here. */
 static void test_durations(void **state)
 {
 	(void)state;
-	uint64_t v;
-	assert_true(hm_rec_parse_duration_ns("0", &v) && v == 0);
-	assert_true(hm_rec_parse_duration_ns("2", &v) && v == 2000000000ull);
-	assert_true(hm_rec_parse_duration_ns("15ms", &v) && v == 15000000ull);
-	assert_true(hm_rec_parse_duration_ns("3h", &v) && v == 3ull * 3600 * 1000000000ull);
-	assert_false(hm_rec_parse_duration_ns("-1s", &v));
-	assert_false(hm_rec_parse_duration_ns("1w", &v));
-	assert_false(hm_rec_parse_duration_ns("99999999999999d", &v));
-	assert_false(hm_rec_parse_duration_ns("", &v));
+	static hm_rec_config c;
+	hm_rec_config_defaults(&c);
+	assert_int_equal(hm_rec_config_load_string(&c, "[ring a]\njournal = /j/a\nretention_age = 2\n"
+						   "fsync_interval = 15ms\n[ring b]\njournal = /j/b\n"
+						   "retention_age = 0\n"),
+			 HERMES_OK);
+	assert_int_equal(c.rings[0].opts.retain_age_ns, 2000000000ull);
+	assert_int_equal(c.rings[0].fsync_interval_ns, 15000000ull);
+	assert_int_equal(c.rings[1].opts.retain_age_ns, 0);
+	hm_rec_config_defaults(&c);
+	assert_int_equal(hm_rec_config_load_string(&c, "[ring a]\njournal = /j/a\nretention_age = 1w\n"),
+			 HERMES_EINVAL);
+	ht_assert_says(hermes_last_error_detail(), "line 3: retention_age");
 }
 
 int main(void)
