@@ -47,7 +47,10 @@ static void test_sizes_refuse_signs_spaces_other_suffixes_and_overflow(void **st
 	assert_true(hm_parse_size("16777215T", &v) && v == 16777215ull << 40);
 }
 
-static void test_durations_are_milliseconds_unless_suffixed(void **state)
+/* One syntax: ms, s, m, h, d, or a bare number in the caller's unit
+ * (milliseconds for hm_parse_duration_ms; seconds for hermes-journal's keys
+ * through hm_parse_duration_ns, which has no cap below 64 bits). */
+static void test_durations_take_a_unit_or_count_the_callers(void **state)
 {
 	(void)state;
 	int64_t v = 0;
@@ -64,26 +67,18 @@ static void test_durations_are_milliseconds_unless_suffixed(void **state)
 	assert_true(hm_parse_duration_ms("1099511627776", &v) && v == 1099511627776ll);
 	/* 2^40 days do not fit in 63 bits of milliseconds. */
 	assert_false(hm_parse_duration_ms("1099511627776d", &v));
-}
-
-/* The same syntax in nanoseconds, a bare number in the caller's unit
- * (seconds for hermes-journal's keys), and no cap below 64 bits. */
-static void test_durations_in_nanoseconds_count_a_bare_number_in_the_callers_unit(void **state)
-{
-	(void)state;
 	const uint64_t s = 1000000000ull;
-	uint64_t v = 1;
-	assert_true(hm_parse_duration_ns("0", s, &v) && v == 0);
-	assert_true(hm_parse_duration_ns("2", s, &v) && v == 2 * s);
-	assert_true(hm_parse_duration_ns("2", 1000000, &v) && v == 2000000);
-	assert_true(hm_parse_duration_ns("15ms", s, &v) && v == 15000000ull);
-	assert_true(hm_parse_duration_ns("3h", s, &v) && v == 3 * 3600 * s);
-	assert_true(hm_parse_duration_ns("7d", s, &v) && v == 7 * 86400 * s);
-	assert_true(hm_parse_duration_ns("18446744073709551615", 1, &v) && v == UINT64_MAX);
-	const char *bad[] = {"", "-1s", "1w", "2 s", "99999999999999d", "18446744073709551616"};
-	for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		assert_false(hm_parse_duration_ns(bad[i], s, &v));
-	assert_false(hm_parse_duration_ns(NULL, s, &v));
+	uint64_t ns = 1;
+	assert_true(hm_parse_duration_ns("0", s, &ns) && ns == 0);
+	assert_true(hm_parse_duration_ns("2", s, &ns) && ns == 2 * s);
+	assert_true(hm_parse_duration_ns("2", 1000000, &ns) && ns == 2000000);
+	assert_true(hm_parse_duration_ns("15ms", s, &ns) && ns == 15000000ull);
+	assert_true(hm_parse_duration_ns("7d", s, &ns) && ns == 7 * 86400 * s);
+	assert_true(hm_parse_duration_ns("18446744073709551615", 1, &ns) && ns == UINT64_MAX);
+	const char *bad_ns[] = {"", "-1s", "1w", "2 s", "99999999999999d", "18446744073709551616"};
+	for (unsigned i = 0; i < sizeof bad_ns / sizeof bad_ns[0]; i++)
+		assert_false(hm_parse_duration_ns(bad_ns[i], s, &ns));
+	assert_false(hm_parse_duration_ns(NULL, s, &ns));
 }
 
 int main(void)
@@ -91,8 +86,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes_take_binary_suffixes_in_either_case),
 		cmocka_unit_test(test_sizes_refuse_signs_spaces_other_suffixes_and_overflow),
-		cmocka_unit_test(test_durations_are_milliseconds_unless_suffixed),
-		cmocka_unit_test(test_durations_in_nanoseconds_count_a_bare_number_in_the_callers_unit),
+		cmocka_unit_test(test_durations_take_a_unit_or_count_the_callers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
