@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <hermes/error.h>
+
 #include "core/atomics.h"
 #include "shm/ring.h"
 
@@ -52,23 +54,32 @@ typedef struct hm_origins {
 	uint64_t mask;
 	size_t size;
 	bool in_file; /* mapped from the state file (else private memory) */
-	int file_errno; /* why not, when a directory was given */
 } hm_origins;
 
-/* Map (creating or validating) the table of ring in dir (NULL or "":
- * process-private memory, forgotten at exit). A file of another user, a
- * symbolic link or a file of the wrong size is never mapped (the first two
- * fall back to private memory, the last is made anew). NULL on failure. */
-hm_origins *hm_origins_open(const char *dir, const char *bus, const char *ring_name,
-			    const hm_ring *ring);
+/* The state files below say why they cannot be used in a detail that
+ * follows the directory the caller names ("... in DIR (DETAIL)"): the
+ * system's reason, and for HERMES_EPERM what is wrong with the file. */
 
-/* Open a state file read-write: create it (O_EXCL, mode 0600), or open the
- * one there if it is a regular file (no symbolic link) of this user with
- * no group or other permissions. -1 with errno (EPERM: someone else's). */
-int hm_state_open(const char *path);
-/* The bus's random origin id, kept in <dir>/hermes-bridge.<bus>.id (made by
- * the first bridge of the bus). 0 when it cannot be kept there. */
-uint64_t hm_state_bus_id(const char *dir, const char *bus);
+/* Map the table of ring into *out: from its state file in dir, created or
+ * validated (a file of the wrong size, or of another ring, is made anew), or
+ * with dir NULL or "" in process-private memory, forgotten at exit.
+ * HERMES_OK; else *out is NULL and the detail says why: HERMES_EPERM for a
+ * file of another user, one others may read or write, or a symbolic link
+ * (none is ever mapped), or the error of a system call. The bridge then
+ * keeps the table in memory (hm_server_origins). */
+hermes_err hm_origins_open(const char *dir, const char *bus, const char *ring_name,
+			   const hm_ring *ring, hm_origins **out);
+
+/* Open a state file read-write into *fd: create it (O_EXCL, mode 0600), or
+ * open the one there if it is a regular file (no symbolic link) of this user
+ * with no group or other permissions. HERMES_OK; else *fd = -1 and
+ * HERMES_EPERM (someone else's, not private, or a link) or the error of the
+ * system call, with the detail. */
+hermes_err hm_state_open(const char *path, int *fd);
+/* The bus's random origin id into *id, kept in <dir>/hermes-bridge.<bus>.id
+ * (made by the first bridge of the bus). HERMES_OK with *id = 0 without a
+ * directory; an error (*id = 0) when it cannot be kept there. */
+hermes_err hm_state_bus_id(const char *dir, const char *bus, uint64_t *id);
 void hm_origins_close(hm_origins *o);
 
 /* Tag seq as brought in by a link. Call before committing the message: the

@@ -49,17 +49,12 @@ hermes_err hm_server_init(hm_server *s, const hm_bridge_cfg *cfg, hermes_bus *bu
 	 * bridges and later runs; a guessable one would let anyone forge
 	 * another bus's origin. */
 	s->bus_id = cfg->bus_id;
-	if (!s->bus_id)
-		s->bus_id = hm_state_bus_id(cfg->state_dir, cfg->bus);
-	if (!s->bus_id) {
-		if (cfg->state_dir[0])
-			hm_dlog(HM_DLOG_WARN, "cannot keep the bus id in %s (%s): a random one for "
-					       "this run only",
-			       cfg->state_dir, strerror(errno));
-		while (!s->bus_id)
-			if (getrandom(&s->bus_id, sizeof s->bus_id, 0) != (ssize_t)sizeof s->bus_id)
-				return hm_fail(HERMES_ESYS, "getrandom failed");
-	}
+	if (!s->bus_id && hm_state_bus_id(cfg->state_dir, cfg->bus, &s->bus_id) != HERMES_OK)
+		hm_dlog(HM_DLOG_WARN, "cannot keep the bus id in %s (%s): a random one for this run only",
+		       cfg->state_dir, hermes_last_error_detail());
+	while (!s->bus_id)
+		if (getrandom(&s->bus_id, sizeof s->bus_id, 0) != (ssize_t)sizeof s->bus_id)
+			return hm_fail(HERMES_ESYS, "getrandom failed");
 	s->ident_state = calloc(cfg->nidents + 1u, sizeof *s->ident_state);
 	if (!s->ident_state)
 		return hm_fail(HERMES_ENOMEM, "per-identity state");
@@ -301,20 +296,18 @@ void hm_server_ring_unused(hm_server *s, hm_ringref *rr)
 hm_origins *hm_server_origins(hm_server *s, hm_ringref *rr)
 {
 	if (!rr->org) {
-		rr->org = hm_origins_open(s->cfg->state_dir, s->cfg->bus, rr->name, &rr->ring);
-		if (!rr->org)
-			hm_dlog_ring(HM_DLOG_ERROR, rr->name,
-				    "cannot open its link origin table in %s: %s",
-				    s->cfg->state_dir, strerror(errno));
-		else if (s->cfg->state_dir[0] && !rr->org->in_file)
+		const char *dir = s->cfg->state_dir;
+		hermes_err err = hm_origins_open(dir, s->cfg->bus, rr->name, &rr->ring, &rr->org);
+		if (err && dir[0]) {
 			hm_dlog_ring(HM_DLOG_WARN, rr->name,
-				    "link origin table not kept in %s (%s%s); in memory only, so "
-				    "link dedupe does not survive a restart",
-				    s->cfg->state_dir, strerror(rr->org->file_errno),
-				    rr->org->file_errno == EPERM
-					    ? ": the file there belongs to another user "
-					      "or is not private"
-					    : "");
+				    "link origin table not kept in %s (%s); in memory only, so link "
+				    "dedupe does not survive a restart",
+				    dir, hermes_last_error_detail());
+			err = hm_origins_open(NULL, s->cfg->bus, rr->name, &rr->ring, &rr->org);
+		}
+		if (err)
+			hm_dlog_ring(HM_DLOG_ERROR, rr->name, "cannot open its link origin table in %s: %s",
+				    dir, hermes_last_error_detail());
 	}
 	return rr->org;
 }

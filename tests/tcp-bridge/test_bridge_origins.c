@@ -52,7 +52,7 @@ static int open_in_memory(void **state)
 {
 	static in_memory m;
 	m.f = ht_ring_make(4096, 200, HERMES_POLICY_BLOCK, false);
-	m.o = hm_origins_open(NULL, "b", "r", &m.f->ring);
+	ht_assert_ok(hm_origins_open(NULL, "b", "r", &m.f->ring, &m.o));
 	assert_non_null(m.o);
 	assert_false(m.o->in_file);
 	*state = &m;
@@ -114,7 +114,8 @@ static void test_announced_commit_counts_once_its_message_is_in_the_ring(void **
 /* The table of ring "r" in the state directory, mapped from its file. */
 static hm_origins *open_in_file(const hm_ring *ring)
 {
-	hm_origins *o = hm_origins_open(dir, "b", "r", ring);
+	hm_origins *o;
+	ht_assert_ok(hm_origins_open(dir, "b", "r", ring, &o));
 	assert_non_null(o);
 	assert_true(o->in_file);
 	return o;
@@ -169,7 +170,7 @@ static void test_short_table_file_is_made_anew(void **state)
 	ht_ring_free(f);
 }
 
-static void test_symlink_or_open_table_file_falls_back_to_memory(void **state)
+static void test_symlink_or_open_table_file_is_refused(void **state)
 {
 	(void)state;
 	ht_ring *f = ht_ring_make(4096, 200, HERMES_POLICY_BLOCK, false);
@@ -177,13 +178,12 @@ static void test_symlink_or_open_table_file_falls_back_to_memory(void **state)
 	table_path(path, sizeof path, "r");
 	snprintf(target, sizeof target, "%s/elsewhere", dir);
 	assert_int_equal(symlink(target, path), 0);
-	hm_origins *o = hm_origins_open(dir, "b", "r", &f->ring);
-	assert_non_null(o);
-	assert_false(o->in_file);
-	assert_int_not_equal(o->file_errno, 0);
-	hm_origins_mark(o, 1);
-	assert_true(hm_origins_imported(o, 1));
-	hm_origins_close(o);
+	hm_origins *o = (hm_origins *)1;
+	/* The bridge logs the detail after "not kept in DIR" and keeps the
+	 * table in memory instead (hm_server_origins). */
+	ht_assert_fails(hm_origins_open(dir, "b", "r", &f->ring, &o), HERMES_EPERM,
+			"Too many levels of symbolic links");
+	assert_null(o);
 	assert_int_equal(access(target, F_OK), -1);
 	/* A file others may read or write is refused too. */
 	table_path(path, sizeof path, "s");
@@ -191,23 +191,59 @@ static void test_symlink_or_open_table_file_falls_back_to_memory(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(fchmod(fd, 0644), 0);
 	close(fd);
-	o = hm_origins_open(dir, "b", "s", &f->ring);
-	assert_non_null(o);
-	assert_false(o->in_file);
-	assert_int_equal(o->file_errno, EPERM);
-	hm_origins_close(o);
+	o = (hm_origins *)1;
+	ht_assert_fails(hm_origins_open(dir, "b", "s", &f->ring, &o), HERMES_EPERM,
+			"Operation not permitted: the file there belongs to another user or is not "
+			"private");
+	assert_null(o);
 	ht_ring_free(f);
+}
+
+static void test_state_file_of_another_user_or_a_link_is_refused(void **state)
+{
+	(void)state;
+	char path[128], target[128];
+	snprintf(path, sizeof path, "%s/mine", dir);
+	int fd = 99;
+	ht_assert_ok(hm_state_open(path, &fd));
+	assert_true(fd >= 0);
+	close(fd);
+	/* Made earlier by this user, mode 0600: opened again. */
+	ht_assert_ok(hm_state_open(path, &fd));
+	close(fd);
+	snprintf(target, sizeof target, "%s/link", dir);
+	assert_int_equal(symlink(path, target), 0);
+	ht_assert_fails(hm_state_open(target, &fd), HERMES_EPERM, "Too many levels of symbolic links");
+	assert_int_equal(fd, -1);
+	snprintf(path, sizeof path, "%s/no-such-dir/file", dir);
+	ht_assert_fails(hm_state_open(path, &fd), HERMES_ENOENT, "No such file or directory");
+	assert_int_equal(fd, -1);
+	if (geteuid() != 0) /* only root can give a file away */
+		return;
+	snprintf(path, sizeof path, "%s/theirs", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fchown(fd, 65534, 65534), 0);
+	close(fd);
+	ht_assert_fails(hm_state_open(path, &fd), HERMES_EPERM, "belongs to another user");
+	assert_int_equal(fd, -1);
 }
 
 static void test_bus_id_is_made_once_and_kept(void **state)
 {
 	(void)state;
-	assert_int_equal(hm_state_bus_id(NULL, "b"), 0);
-	assert_int_equal(hm_state_bus_id("", "b"), 0);
-	uint64_t id = hm_state_bus_id(dir, "b");
+	uint64_t id = 1, again;
+	ht_assert_ok(hm_state_bus_id(NULL, "b", &id));
+	assert_true(id == 0);
+	id = 1;
+	ht_assert_ok(hm_state_bus_id("", "b", &id));
+	assert_true(id == 0);
+	ht_assert_ok(hm_state_bus_id(dir, "b", &id));
 	assert_true(id != 0);
-	assert_true(hm_state_bus_id(dir, "b") == id);
-	assert_true(hm_state_bus_id(dir, "other") != id);
+	ht_assert_ok(hm_state_bus_id(dir, "b", &again));
+	assert_true(again == id);
+	ht_assert_ok(hm_state_bus_id(dir, "other", &again));
+	assert_true(again != id);
 	/* A zero id in the file is made anew. */
 	char path[128];
 	snprintf(path, sizeof path, "%s/hermes-bridge.b.id", dir);
@@ -216,7 +252,26 @@ static void test_bus_id_is_made_once_and_kept(void **state)
 	uint64_t zero = 0;
 	assert_int_equal(write(fd, &zero, sizeof zero), (ssize_t)sizeof zero);
 	close(fd);
-	assert_true(hm_state_bus_id(dir, "b") != 0);
+	ht_assert_ok(hm_state_bus_id(dir, "b", &id));
+	assert_true(id != 0);
+}
+
+static void test_bus_id_file_not_ours_is_an_error(void **state)
+{
+	(void)state;
+	char path[128];
+	snprintf(path, sizeof path, "%s/hermes-bridge.b.id", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, 0644), 0);
+	close(fd);
+	uint64_t id = 1;
+	/* The bridge logs it ("cannot keep the bus id in DIR (DETAIL)") and
+	 * picks a random id for this run. */
+	ht_assert_fails(hm_state_bus_id(dir, "b", &id), HERMES_EPERM,
+			"Operation not permitted: the file there belongs to another user or is not "
+			"private");
+	assert_true(id == 0);
 }
 
 int main(void)
@@ -232,9 +287,13 @@ int main(void)
 						make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_short_table_file_is_made_anew, make_dir,
 						remove_dir),
-		cmocka_unit_test_setup_teardown(test_symlink_or_open_table_file_falls_back_to_memory,
+		cmocka_unit_test_setup_teardown(test_symlink_or_open_table_file_is_refused, make_dir,
+						remove_dir),
+		cmocka_unit_test_setup_teardown(test_state_file_of_another_user_or_a_link_is_refused,
 						make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_bus_id_is_made_once_and_kept, make_dir,
+						remove_dir),
+		cmocka_unit_test_setup_teardown(test_bus_id_file_not_ours_is_an_error, make_dir,
 						remove_dir),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
