@@ -92,8 +92,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	large = calloc(1, 128u << 10);
 	CHECK(large);
 	char path[8];
-	hm_stats_open(NULL, "fuzz", 0, 0600, &stats, path, sizeof path);
-	CHECK(stats);
+	CHECK(hm_stats_open(NULL, "fuzz", 0, 0600, &stats, path, sizeof path) == HERMES_OK);
 	for (int i = 0; i < 2; i++) {
 		hm_ident *id = &idents[i];
 		snprintf(id->name, sizeof id->name, i ? "pk" : "fz");

@@ -844,10 +844,14 @@ int hm_bridge_run(hm_bridge_cfg *cfg)
 	if (open_listener(L) != 0)
 		goto out;
 	if (hm_stats_open(cfg->stats_dir, cfg->bus, L->port, cfg->stats_mode, &L->stats,
-			  L->stats_path, sizeof L->stats_path) != 0)
-		hm_dlog(HM_DLOG_WARN, "no counters file in %s: %s (counting in memory only)",
-		       cfg->stats_dir, strerror(errno));
-	if (!L->stats || !start_watcher(L))
+			  L->stats_path, sizeof L->stats_path) != HERMES_OK) {
+		if (!L->stats) {
+			hm_dlog(HM_DLOG_ERROR, "%s", hermes_last_error_detail());
+			goto out;
+		}
+		hm_dlog(HM_DLOG_WARN, "no %s (counting in memory only)", hermes_last_error_detail());
+	}
+	if (!start_watcher(L))
 		goto out;
 	if (hm_server_init(&L->srv, cfg, L->bus, L->watch, L->stats) != HERMES_OK) {
 		hm_dlog(HM_DLOG_ERROR, "cannot set up: %s", hermes_last_error_detail());

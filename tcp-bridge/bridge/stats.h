@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <hermes/error.h>
+
 #include "tcp-bridge/bridge/stats_layout.h"
 
 /* Single-writer increment: relaxed load and store (no RMW needed, nobody
@@ -19,12 +21,14 @@ static inline void hm_stat_set(hm_atomic_u64 *c, uint64_t v)
 	hm_store_relaxed_u64(c, v);
 }
 
-/* Create (or take over) dir/hermes-bridge.<bus>.<port>, mapped into *out.
- * Without a directory (stats disabled) or on failure, *out points to
- * process-private memory so the bridge counts all the same. Returns 0, or -1
- * with errno when the file could not be made (the caller logs it). */
-int hm_stats_open(const char *dir, const char *bus, unsigned port, unsigned mode,
-		  hm_bridge_stats **out, char *path, size_t pathlen);
+/* Create (or take over) dir/hermes-bridge.<bus>.<port>, mapped into *out,
+ * its path into path. Without a directory (stats disabled) or when the file
+ * cannot be made, *out points to process-private memory so the bridge counts
+ * all the same: HERMES_OK, or when the file could not be made the error of
+ * the system call with the detail "counters file in DIR: REASON" (the caller
+ * logs it and goes on). *out is NULL only when not even memory could be had. */
+hermes_err hm_stats_open(const char *dir, const char *bus, unsigned port, unsigned mode,
+			 hm_bridge_stats **out, char *path, size_t pathlen);
 void hm_stats_close(hm_bridge_stats *s, const char *path);
 
 #endif
