@@ -91,6 +91,19 @@ void ht_remove_tree(const char *path)
 		fprintf(stderr, "could not remove %s: %s\n", path, strerror(errno));
 }
 
+int ht_dir_setup(void **state)
+{
+	static char dir[64];
+	*state = (void *)ht_temp_dir(dir, sizeof dir);
+	return 0;
+}
+
+int ht_dir_teardown(void **state)
+{
+	ht_remove_tree(*state);
+	return 0;
+}
+
 void ht_write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");

@@ -42,6 +42,12 @@ const char *ht_temp_dir(char *buf, size_t len);
  * remove. */
 void ht_remove_tree(const char *path);
 
+/* cmocka fixtures of a test that wants a fresh temporary directory:
+ * ht_dir_setup makes one (ht_temp_dir) and hands its path to the test as
+ * *state; ht_dir_teardown removes the tree, whatever the test left in it. */
+int ht_dir_setup(void **state);
+int ht_dir_teardown(void **state);
+
 /* Write text as the file at path (created or truncated, mode 0644); fails
  * the test when it cannot. */
 void ht_write_file(const char *path, const char *text);

@@ -18,9 +18,8 @@
  * counters in private memory all the same. */
 static void test_file_that_cannot_be_made_is_an_error_and_counting_goes_on(void **state)
 {
-	(void)state;
-	char dir[64], missing[128], link[128], target[128], want[192];
-	ht_temp_dir(dir, sizeof dir);
+	const char *dir = *state;
+	char missing[128], link[128], target[128], want[192];
 	snprintf(missing, sizeof missing, "%s/none", dir);
 	snprintf(want, sizeof want, "counters file in %s: No such file or directory", missing);
 	snprintf(link, sizeof link, "%s/hermes-bridge.b.1", dir);
@@ -45,14 +44,11 @@ static void test_file_that_cannot_be_made_is_an_error_and_counting_goes_on(void 
 		hm_stats_close(s, path);
 	}
 	assert_int_equal(access(target, F_OK), -1);
-	ht_remove_tree(dir);
 }
 
 static void test_counters_file_is_made_with_its_mode_and_removed_at_close_or_in_memory(void **state)
 {
-	(void)state;
-	char dir[64];
-	ht_temp_dir(dir, sizeof dir);
+	const char *dir = *state;
 	hm_bridge_stats *s = NULL;
 	char path[256];
 	ht_assert_ok(hm_stats_open(dir, "b", 7400, 0640, &s, path, sizeof path));
@@ -68,7 +64,6 @@ static void test_counters_file_is_made_with_its_mode_and_removed_at_close_or_in_
 	assert_string_equal(s->h.bus, "b");
 	hm_stats_close(s, path);
 	assert_int_equal(access(want, F_OK), -1);
-	ht_remove_tree(dir);
 	/* Without a directory (stats_dir = none): private memory, no path. */
 	s = NULL;
 	snprintf(path, sizeof path, "x");
@@ -83,8 +78,10 @@ static void test_counters_file_is_made_with_its_mode_and_removed_at_close_or_in_
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_file_that_cannot_be_made_is_an_error_and_counting_goes_on),
-		cmocka_unit_test(test_counters_file_is_made_with_its_mode_and_removed_at_close_or_in_memory),
+		cmocka_unit_test_setup_teardown(test_file_that_cannot_be_made_is_an_error_and_counting_goes_on,
+						ht_dir_setup, ht_dir_teardown),
+		cmocka_unit_test_setup_teardown(test_counters_file_is_made_with_its_mode_and_removed_at_close_or_in_memory,
+						ht_dir_setup, ht_dir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
