@@ -4,52 +4,92 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void *map_stats(const char *dir, bool writable)
+#include "core/error_detail.h"
+
+/* The detail of a failure with errno e: the recorder says which journal's
+ * counters file, --stats and the tools name the file they were given. */
+static hermes_err stats_fail(hermes_err err, const char *dir, bool writable, int e)
+{
+	if (writable)
+		return hm_fail(err, "counters file in %s: %s", dir, strerror(e));
+	return hm_fail(err, "%s/" HM_REC_STATS_FILE ": %s", dir, strerror(e));
+}
+
+static hermes_err sys_fail(const char *dir, bool writable)
+{
+	int e = errno;
+	return stats_fail(hm_errno_to_err(e), dir, writable, e);
+}
+
+/* Map DIR/.recorder into *out; writable: created, or cut to size. */
+static hermes_err map_stats(const char *dir, bool writable, void **out)
 {
 	char path[PATH_MAX + 16];
 	snprintf(path, sizeof path, "%s/" HM_REC_STATS_FILE, dir);
 	int fd = open(path, writable ? O_RDWR | O_CREAT | O_CLOEXEC : O_RDONLY | O_CLOEXEC, 0640);
 	if (fd < 0)
-		return NULL;
+		return sys_fail(dir, writable);
+	hermes_err err = HERMES_OK;
 	struct stat st;
-	if (fstat(fd, &st) != 0 || (!writable && st.st_size != (off_t)sizeof(hm_rec_stats)) ||
-	    (writable && st.st_size != (off_t)sizeof(hm_rec_stats) && ftruncate(fd, 0) != 0) ||
-	    (writable && ftruncate(fd, sizeof(hm_rec_stats)) != 0)) {
-		close(fd);
-		errno = errno ? errno : EINVAL;
-		return NULL;
+	if (fstat(fd, &st) != 0)
+		err = sys_fail(dir, writable);
+	else if (st.st_size != (off_t)sizeof(hm_rec_stats) && !writable)
+		err = stats_fail(HERMES_EBADSEGMENT, dir, false, EINVAL);
+	else if ((st.st_size != (off_t)sizeof(hm_rec_stats) && ftruncate(fd, 0) != 0) ||
+		 (writable && ftruncate(fd, sizeof(hm_rec_stats)) != 0))
+		err = sys_fail(dir, writable);
+	if (!err) {
+		void *p = mmap(NULL, sizeof(hm_rec_stats), PROT_READ | (writable ? PROT_WRITE : 0),
+			       MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			err = sys_fail(dir, writable);
+		else
+			*out = p;
 	}
-	void *p = mmap(NULL, sizeof(hm_rec_stats), PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
 	close(fd);
-	return p == MAP_FAILED ? NULL : p;
+	return err;
 }
 
-hm_rec_stats *hm_rec_stats_open(const char *dir)
+hermes_err hm_rec_stats_open(const char *dir, hm_rec_stats **out)
 {
-	hm_rec_stats *s = map_stats(dir, true);
-	if (s && (s->magic != HM_REC_STATS_MAGIC || s->version != HM_REC_STATS_VERSION)) {
+	*out = NULL;
+	void *p;
+	hermes_err err = map_stats(dir, true, &p);
+	if (err)
+		return err;
+	hm_rec_stats *s = p;
+	if (s->magic != HM_REC_STATS_MAGIC || s->version != HM_REC_STATS_VERSION) {
 		memset(s, 0, sizeof *s);
 		s->version = HM_REC_STATS_VERSION;
 		s->magic = HM_REC_STATS_MAGIC;
 	}
-	return s;
+	*out = s;
+	return HERMES_OK;
 }
 
-const hm_rec_stats *hm_rec_stats_open_readonly(const char *dir)
+hermes_err hm_rec_stats_open_readonly(const char *dir, const hm_rec_stats **out)
 {
-	const hm_rec_stats *s = map_stats(dir, false);
-	if (s && (s->magic != HM_REC_STATS_MAGIC || s->version != HM_REC_STATS_VERSION)) {
+	*out = NULL;
+	void *p;
+	hermes_err err = map_stats(dir, false, &p);
+	if (err)
+		return err;
+	const hm_rec_stats *s = p;
+	if (s->magic != HM_REC_STATS_MAGIC || s->version != HM_REC_STATS_VERSION) {
+		err = stats_fail(s->magic == HM_REC_STATS_MAGIC ? HERMES_EVERSION : HERMES_EBADSEGMENT,
+				 dir, false, EINVAL);
 		hm_rec_stats_close(s);
-		errno = EINVAL;
-		return NULL;
+		return err;
 	}
-	return s;
+	*out = s;
+	return HERMES_OK;
 }
 
 void hm_rec_stats_close(const hm_rec_stats *s)

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <hermes/error.h>
+
 #include "core/atomics.h"
 
 #define HM_REC_STATS_MAGIC 0x5453524e524a4d48ull /* "HMJRNRST" */
@@ -51,12 +53,16 @@ typedef struct hm_rec_stats {
 static_assert(offsetof(hm_rec_stats, text_seq) == 18 * 8, "stats layout");
 static_assert(sizeof(hm_rec_stats) == 19 * 8 + 256, "stats layout");
 
-/* Map DIR/.recorder read-write, creating or resetting it when it is not a
- * valid stats file. NULL with errno on failure. */
-hm_rec_stats *hm_rec_stats_open(const char *dir);
+/* Map DIR/.recorder read-write into *out, creating or resetting it when it
+ * is not a valid stats file. HERMES_OK; else *out is NULL and the error of
+ * the system call, with the detail "counters file in DIR: REASON". */
+hermes_err hm_rec_stats_open(const char *dir, hm_rec_stats **out);
 
-/* Map it read-only for inspection; NULL (errno) when absent or invalid. */
-const hm_rec_stats *hm_rec_stats_open_readonly(const char *dir);
+/* Map it read-only for inspection into *out. HERMES_OK; else *out is NULL,
+ * the detail is "DIR/.recorder: REASON" and the code HERMES_ENOENT (never
+ * recorded there), HERMES_EBADSEGMENT (not a counters file: another size or
+ * magic), HERMES_EVERSION (another layout) or another system call's. */
+hermes_err hm_rec_stats_open_readonly(const char *dir, const hm_rec_stats **out);
 
 void hm_rec_stats_close(const hm_rec_stats *s);
 

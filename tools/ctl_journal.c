@@ -111,8 +111,8 @@ static int scan_dir(const char *dir, jstate *s)
 
 static void recorder_text(const char *dir)
 {
-	const hm_rec_stats *st = hm_rec_stats_open_readonly(dir);
-	if (!st) {
+	const hm_rec_stats *st;
+	if (hm_rec_stats_open_readonly(dir, &st) != HERMES_OK) {
 		printf("recorder: no counters file (never recorded here)\n");
 		return;
 	}

@@ -58,9 +58,9 @@ static const char usage_text[] =
 
 static int print_stats(const char *dir)
 {
-	const hm_rec_stats *s = hm_rec_stats_open_readonly(dir);
-	if (!s) {
-		fprintf(stderr, "hermes-journal: %s/" HM_REC_STATS_FILE ": %s\n", dir, strerror(errno));
+	const hm_rec_stats *s;
+	if (hm_rec_stats_open_readonly(dir, &s) != HERMES_OK) {
+		fprintf(stderr, "hermes-journal: %s\n", hermes_last_error_detail());
 		return 1;
 	}
 	static const char *states[] = {"stopped", "waiting for the ring", "recording", "disk full"};

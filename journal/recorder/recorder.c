@@ -75,12 +75,11 @@ hermes_err hm_rec_recorder_open(hm_rec_recorder *r, hermes_bus *bus, const hm_re
 		hm_dlog(HM_DLOG_ERROR, "ring %s: journal %s: %s", cfg->name, cfg->dir, hermes_last_error_detail());
 		return e;
 	}
-	r->stats = hm_rec_stats_open(cfg->dir);
-	if (!r->stats) {
-		hm_dlog(HM_DLOG_ERROR, "ring %s: counters file in %s: %s", cfg->name, cfg->dir, strerror(errno));
+	if ((e = hm_rec_stats_open(cfg->dir, &r->stats)) != HERMES_OK) {
+		hm_dlog(HM_DLOG_ERROR, "ring %s: %s", cfg->name, hermes_last_error_detail());
 		hm_jwriter_close(r->w);
 		r->w = NULL;
-		return HERMES_ESYS;
+		return e;
 	}
 	set(&r->stats->pid, (uint64_t)getpid());
 	set(&r->stats->start_time, hm_proc_start_time(0));

@@ -105,7 +105,8 @@ bool ht_jr_wait_journaled(hjt *t, uint64_t next, int timeout_ms)
 
 const hm_rec_stats *ht_jr_stats(hjt *t)
 {
-	return hm_rec_stats_open_readonly(t->dir);
+	const hm_rec_stats *s;
+	return hm_rec_stats_open_readonly(t->dir, &s) == HERMES_OK ? s : NULL;
 }
 
 static uint32_t len_of(uint64_t seq)
