@@ -15,6 +15,7 @@
 
 #include "shm/control.h"
 #include "tcp-bridge/client/auth.h"
+#include "core/error_detail.h"
 #include "core/futex.h"
 #include "core/proc.h"
 #include "core/units.h"
@@ -831,28 +832,34 @@ static bool explicit_run_dir(const ctl_ctx *ctx)
 	return ctx->run_dir && *ctx->run_dir;
 }
 
-static hermes_err direct_request(const ctl_ctx *ctx, hermes_bus *bus, const hm_ctl_req *req,
-				 char *detail, size_t len)
+/* Send req straight to hermesd's control socket. HERMES_OK, or the error
+ * with the detail: hermesd's own reason (which may be empty), or none when
+ * hermesd was not reached or did not answer (supervisor_failed says it). */
+static hermes_err direct_request(const ctl_ctx *ctx, hermes_bus *bus, const hm_ctl_req *req)
 {
 	char path[256];
 	ctl_control_path(ctx, bus, path, sizeof path);
 	int fd;
-	if (hm_ctl_connect(path, &fd) != HERMES_OK)
-		return HERMES_ENOSUPERVISOR;
+	hermes_err err = hm_ctl_connect(path, &fd);
+	if (err)
+		return err;
 	hm_ctl_resp *resp = malloc(sizeof *resp);
-	hermes_err err = resp ? hm_ctl_call(fd, req, resp, RING_REQUEST_MS) : HERMES_ENOMEM;
+	err = resp ? hm_ctl_call(fd, req, resp, RING_REQUEST_MS) : HERMES_ENOMEM;
 	close(fd);
-	if (!err && resp->err) {
-		err = (hermes_err)resp->err;
-		snprintf(detail, len, "%s", resp->detail);
-	}
+	if (err)
+		hm_clear_detail();
+	else if (resp->err)
+		err = hm_fail((hermes_err)resp->err, "%s", resp->detail);
 	free(resp);
 	return err;
 }
 
+/* Say why a ring request failed with err (its detail, if any, is the
+ * thread's). */
 static int supervisor_failed(const ctl_ctx *ctx, hermes_bus *bus, const char *what,
-			     const char *ring, hermes_err err, const char *detail)
+			     const char *ring, hermes_err err)
 {
+	const char *detail = hermes_last_error_detail();
 	char path[256];
 	ctl_control_path(ctx, bus, path, sizeof path);
 	switch (err) {
@@ -936,19 +943,16 @@ static int create_parse(ctl_ctx *ctx, int argc, char **argv, hermes_ring_config 
 
 /* Ask hermesd to create the ring: straight at its control socket with an
  * explicit --run-dir, else through the library. */
-static hermes_err create_request(const ctl_ctx *ctx, hermes_bus *bus, const hermes_ring_config *cfg,
-				 char *detail, size_t len)
+static hermes_err create_request(const ctl_ctx *ctx, hermes_bus *bus, const hermes_ring_config *cfg)
 {
 	if (explicit_run_dir(ctx)) {
 		hm_ctl_req req = {.magic = HM_CTL_MAGIC, .op = HM_CTL_CREATE,
 				  .policy = (uint32_t)cfg->policy, .capacity = cfg->capacity,
 				  .max_msg = cfg->max_msg, .slots = cfg->slots};
 		snprintf(req.name, sizeof req.name, "%s", cfg->name);
-		return direct_request(ctx, bus, &req, detail, len);
+		return direct_request(ctx, bus, &req);
 	}
-	hermes_err err = hermes_ring_create(bus, cfg);
-	snprintf(detail, len, "%s", hermes_last_error_detail());
-	return err;
+	return hermes_ring_create(bus, cfg);
 }
 
 int cmd_create(ctl_ctx *ctx, int argc, char **argv)
@@ -965,10 +969,9 @@ int cmd_create(ctl_ctx *ctx, int argc, char **argv)
 	hermes_bus *bus;
 	if ((r = ctl_attach(ctx, false, &bus)) != 0)
 		return r;
-	char detail[256] = "";
-	hermes_err err = create_request(ctx, bus, &cfg, detail, sizeof detail);
+	hermes_err err = create_request(ctx, bus, &cfg);
 	if (err) {
-		r = supervisor_failed(ctx, bus, "create", cfg.name, err, detail);
+		r = supervisor_failed(ctx, bus, "create", cfg.name, err);
 		hermes_bus_detach(bus);
 		return r;
 	}
@@ -1014,16 +1017,14 @@ int cmd_delete(ctl_ctx *ctx, int argc, char **argv)
 	hermes_bus *bus;
 	if ((r = ctl_attach(ctx, false, &bus)) != 0)
 		return r;
-	char detail[256] = "";
 	hermes_err err;
 	if (explicit_run_dir(ctx)) {
 		hm_ctl_req req = {.magic = HM_CTL_MAGIC, .op = HM_CTL_DELETE,
 				  .flags = force ? HM_CTL_FORCE : 0};
 		snprintf(req.name, sizeof req.name, "%s", ring);
-		err = direct_request(ctx, bus, &req, detail, sizeof detail);
+		err = direct_request(ctx, bus, &req);
 	} else {
 		err = hermes_ring_delete(bus, ring, force);
-		snprintf(detail, sizeof detail, "%s", hermes_last_error_detail());
 	}
 	if (err == HERMES_ENOENT) {
 		char names[512];
@@ -1033,7 +1034,7 @@ int cmd_delete(ctl_ctx *ctx, int argc, char **argv)
 		return CTL_EXIT_ERR;
 	}
 	if (err) {
-		r = supervisor_failed(ctx, bus, "delete", ring, err, detail);
+		r = supervisor_failed(ctx, bus, "delete", ring, err);
 		hermes_bus_detach(bus);
 		return r;
 	}
