@@ -740,9 +740,8 @@ static bool start_watcher(loop *L)
 {
 	if (L->cfg->busy_poll)
 		return true;
-	L->watch = hm_watch_create();
-	if (!L->watch) {
-		hm_dlog(HM_DLOG_ERROR, "cannot start the ring watcher: %s", strerror(errno));
+	if (hm_watch_create(&L->watch) != HERMES_OK) {
+		hm_dlog(HM_DLOG_ERROR, "%s", hermes_last_error_detail());
 		return false;
 	}
 	if (!hm_watch_precise(L->watch))

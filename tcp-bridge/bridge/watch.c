@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "core/atomics.h"
+#include "core/error_detail.h"
 #include "core/futex.h"
 
 #ifndef FUTEX_32
@@ -273,15 +274,23 @@ static void *run(void *arg)
 	return NULL;
 }
 
-hm_watch *hm_watch_create(void)
+/* The detail of a watcher that could not start, for errno e. */
+static hermes_err start_fail(int e)
 {
+	return hm_fail(hm_errno_to_err(e), "cannot start the ring watcher: %s", strerror(e));
+}
+
+hermes_err hm_watch_create(hm_watch **out)
+{
+	*out = NULL;
 	hm_watch *w = calloc(1, sizeof *w);
 	if (!w)
-		return NULL;
+		return start_fail(ENOMEM);
 	w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->efd < 0) {
+		hermes_err err = start_fail(errno);
 		free(w);
-		return NULL;
+		return err;
 	}
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->round_done, NULL);
@@ -300,11 +309,11 @@ hm_watch *hm_watch_create(void)
 		pthread_cond_destroy(&w->round_done);
 		pthread_mutex_destroy(&w->mu);
 		free(w);
-		errno = r;
-		return NULL;
+		return start_fail(r);
 	}
 	w->started = true;
-	return w;
+	*out = w;
+	return HERMES_OK;
 }
 
 static void kick(hm_watch *w)

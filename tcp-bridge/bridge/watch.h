@@ -17,14 +17,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <hermes/error.h>
+
 #include "shm/ring.h"
 
 #define HM_WATCH_SLOTS 4096u
 
 typedef struct hm_watch hm_watch;
 
-/* Start the watcher thread. NULL on failure (errno says why). */
-hm_watch *hm_watch_create(void);
+/* Start the watcher thread into *out. HERMES_OK; else *out is NULL and the
+ * error of the system call, with the detail "cannot start the ring watcher:
+ * REASON". */
+hermes_err hm_watch_create(hm_watch **out);
 /* Stop and join the thread; free everything. */
 void hm_watch_destroy(hm_watch *w);
 

@@ -7,8 +7,11 @@
  * stalled for good (test_bridge_delivery failed about half the time). */
 #include "tests/support/testing.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "core/atomics.h"
 #include "tcp-bridge/bridge/watch.h"
@@ -22,11 +25,32 @@ static bool has_bit(const ht_ring *f, unsigned bit)
 	return (hm_load_relaxed_u64(&f->ring.hdr->sleepers) >> bit) & 1u;
 }
 
+/* Out of descriptors (the limit at the lowest free one): no watcher, and
+ * the detail the bridge logs. */
+static void test_a_watcher_that_cannot_start_says_why(void **state)
+{
+	(void)state;
+	struct rlimit old, low;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	int lowest = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(lowest >= 0);
+	close(lowest);
+	low = old;
+	low.rlim_cur = (rlim_t)lowest;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	hm_watch *w = (hm_watch *)1;
+	hermes_err err = hm_watch_create(&w);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	ht_assert_fails(err, HERMES_ESYS, "cannot start the ring watcher: Too many open files");
+	assert_null(w);
+}
+
 static void test_a_freed_slot_never_retracts_a_bit_announced_after_it(void **state)
 {
 	(void)state;
 	ht_ring *f = ht_ring_make(4096, 200, HERMES_POLICY_BLOCK, false);
-	hm_watch *w = hm_watch_create();
+	hm_watch *w;
+	ht_assert_ok(hm_watch_create(&w));
 	assert_non_null(w);
 	uint64_t next = ht_publish(&f->pub, 8, 0) + 1;
 	int slot = hm_watch_slot_alloc(w);
@@ -75,6 +99,7 @@ static void test_a_freed_slot_never_retracts_a_bit_announced_after_it(void **sta
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_a_watcher_that_cannot_start_says_why),
 		cmocka_unit_test(test_a_freed_slot_never_retracts_a_bit_announced_after_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
