@@ -105,15 +105,18 @@ static bool guarded(void (*copy)(void *), void *arg)
 	return ok;
 }
 
-/* Map a regular file read-only, at least `need` bytes of it. Returns the
- * mapping, or NULL with errno (ENODATA: shorter than need). */
-static const void *map_file(const char *path, size_t need)
+/* Map a regular file read-only, at least `need` bytes of it, into *out.
+ * HERMES_OK; else *out is NULL and HERMES_ENOENT (not there),
+ * HERMES_ENOTREADY (shorter than need: its writer is making it) or another
+ * code, with the detail "cannot read: REASON". */
+static hermes_err map_file(const char *path, size_t need, const void **out)
 {
+	*out = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
-		return NULL;
+		return hm_fail(hm_errno_to_err(errno), "cannot read: %s", strerror(errno));
 	struct stat st;
-	const void *p = NULL;
+	const void *p = MAP_FAILED;
 	int e = 0;
 	if (fstat(fd, &st) != 0)
 		e = errno;
@@ -121,13 +124,14 @@ static const void *map_file(const char *path, size_t need)
 		e = EINVAL;
 	else if ((uint64_t)st.st_size < need)
 		e = ENODATA;
-	else if ((p = mmap(NULL, need, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+	else if ((p = mmap(NULL, need, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
 		e = errno;
-		p = NULL;
-	}
 	close(fd);
-	errno = e;
-	return p;
+	if (e)
+		return hm_fail(e == ENODATA ? HERMES_ENOTREADY : hm_errno_to_err(e), "cannot read: %s",
+			       strerror(e));
+	*out = p;
+	return HERMES_OK;
 }
 
 /* ---- bridges ---------------------------------------------------------------- */
@@ -286,15 +290,16 @@ hermes_err ctl_bridges_read(const char *dir, const char *bus, ctl_bridges *out)
 		memset(b, 0, sizeof *b);
 		snprintf(b->path, sizeof b->path, "%s/%s", dir, e->d_name);
 		char why[160] = "";
-		const hm_bridge_stats *s = map_file(b->path, sizeof *s);
-		if (!s) {
-			if (errno == ENOENT)
-				continue; /* removed by its bridge meanwhile */
-			if (errno == ENODATA)
-				snprintf(why, sizeof why, "not ready yet (the bridge is starting)");
-			else
-				snprintf(why, sizeof why, "cannot read: %s", strerror(errno));
-		} else {
+		const void *m;
+		hermes_err err = map_file(b->path, sizeof(hm_bridge_stats), &m);
+		const hm_bridge_stats *s = m;
+		if (err == HERMES_ENOENT)
+			continue; /* removed by its bridge meanwhile */
+		if (err == HERMES_ENOTREADY)
+			snprintf(why, sizeof why, "not ready yet (the bridge is starting)");
+		else if (err)
+			snprintf(why, sizeof why, "%s", hermes_last_error_detail());
+		else {
 			bridge_copy a = {.s = s, .bus = bus, .b = b, .why = why, .whylen = sizeof why};
 			if (!guarded(copy_bridge, &a))
 				snprintf(why, sizeof why, "not ready yet (the bridge is restarting)");
@@ -463,16 +468,18 @@ void ctl_uplink_read(const char *dir, const char *bus, ctl_uplink *u)
 	memset(u, 0, sizeof *u);
 	u->heartbeat_age_ns = UINT64_MAX;
 	snprintf(u->path, sizeof u->path, "%s/hermes-nats.%s", dir, bus);
-	const hm_nats_state_header *h = map_file(u->path, HM_NATS_STATE_SIZE);
-	if (!h) {
-		if (errno == ENOENT) {
+	const void *m;
+	hermes_err err = map_file(u->path, HM_NATS_STATE_SIZE, &m);
+	const hm_nats_state_header *h = m;
+	if (err) {
+		if (err == HERMES_ENOENT) {
 			u->file = CTL_UPLINK_ABSENT;
-		} else if (errno == ENODATA) {
+		} else if (err == HERMES_ENOTREADY) {
 			u->file = CTL_UPLINK_NOT_READY;
 			snprintf(u->why, sizeof u->why, "not initialised yet");
 		} else {
 			u->file = CTL_UPLINK_UNREADABLE;
-			snprintf(u->why, sizeof u->why, "cannot read: %s", strerror(errno));
+			snprintf(u->why, sizeof u->why, "%s", hermes_last_error_detail());
 		}
 		return;
 	}

@@ -374,6 +374,12 @@ static void test_bridges_lists_half_written_files_and_ignores_other_buses(void *
 	const jv *why = jget(u, "reason");
 	assert_true(why && why->t == J_STR && strstr(why->text, "not ready"));
 	jfree(doc);
+	/* Something else in a bridge file's place is listed with the reason. */
+	snprintf(path, sizeof path, "%s/hermes-bridge.%s.7403", stats_dir(fx), fx->bus.d.bus);
+	assert_int_equal(mkdir(path, 0700), 0);
+	char want[600];
+	snprintf(want, sizeof want, "unreadable: %s: cannot read: Invalid argument", path);
+	expect_out(CTL(fx, "bridges", "--stats-dir", stats_dir(fx)), want);
 
 	/* A missing directory is no bridges, not an error. */
 	char missing[300];
@@ -635,9 +641,16 @@ static void test_uplink_absent_is_no_error_and_garbage_is(void **state)
 	jfree(doc);
 	expect_out(CTL(fx, "uplink", "--stats-dir", stats_dir(fx)), "no uplink");
 
-	/* Full size, but not our magic. */
+	/* Being made (shorter than its layout), then not a file at all. */
 	char path[512];
 	snprintf(path, sizeof path, "%s/hermes-nats.%s", stats_dir(fx), fx->bus.d.bus);
+	write_file(path, "", 0);
+	expect_out(CTL(fx, "uplink", "--stats-dir", stats_dir(fx)), "not initialised yet");
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	expect_fail(CTL(fx, "uplink", "--stats-dir", stats_dir(fx)), 1, "cannot read: Invalid argument");
+	assert_int_equal(rmdir(path), 0);
+	/* Full size, but not our magic. */
 	char *junk = malloc(HM_NATS_STATE_SIZE);
 	assert_non_null(junk);
 	memset(junk, 'x', HM_NATS_STATE_SIZE);
