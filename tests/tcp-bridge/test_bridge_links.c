@@ -5,11 +5,14 @@
  * loop would show as a duplicate). As root, the two-bus case runs again
  * between two network namespaces the test makes and removes (veth,
  * 10.199.7.0/30 inside the namespaces only); skipped when that is not
- * possible. */
+ * possible. Origin tables that cannot be kept in the state directory are
+ * kept in memory. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -359,6 +362,34 @@ static void test_a_link_reconnects_after_the_peer_restarts(void **state)
 	nodes_stop(n, 2);
 }
 
+/* Origin tables the state directory cannot keep (a symbolic link in the
+ * file's place, a file others may read) are kept in memory: the link works
+ * all the same, nothing is written through the link, and each bridge says
+ * why in its log. */
+static void test_unusable_origin_table_files_fall_back_to_memory(void **state)
+{
+	(void)state;
+	static node n[2];
+	nodes_start(n, 2, "of");
+	char path[2][300], target[300];
+	for (unsigned i = 0; i < 2; i++)
+		snprintf(path[i], sizeof path[i], "%s/hermes-bridge.%s.mirror.origins",
+			 n[i].fx.d.run_dir, n[i].fx.d.bus);
+	snprintf(target, sizeof target, "%s/elsewhere", n[0].fx.d.run_dir);
+	assert_int_equal(symlink(target, path[0]), 0);
+	int fd = open(path[1], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, 0644), 0);
+	close(fd);
+	bridges_linked(n, 2, "mirror");
+	exchange(n, 2, ht_scaled(2000));
+	assert_true(ht_file_has(n[0].b.log, "(Too many levels of symbolic links); in memory only"));
+	assert_true(ht_file_has(n[1].b.log, "(Operation not permitted: the file there belongs to "
+					    "another user or is not private); in memory only"));
+	assert_int_equal(access(target, F_OK), -1);
+	nodes_stop(n, 2);
+}
+
 static bool sh(const char *cmd);
 
 /* After a failure: kill what is left, remove namespaces. */
@@ -473,6 +504,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_a_link_carries_the_largest_messages_both_ways, cleanup),
 		cmocka_unit_test_teardown(test_three_buses_in_a_triangle, cleanup),
 		cmocka_unit_test_teardown(test_a_link_reconnects_after_the_peer_restarts, cleanup),
+		cmocka_unit_test_teardown(test_unusable_origin_table_files_fall_back_to_memory, cleanup),
 		cmocka_unit_test_teardown(test_links_resume_exactly_once_when_the_far_bridge_crashes,
 					  cleanup),
 		cmocka_unit_test_teardown(test_two_buses_in_two_network_namespaces, cleanup),
