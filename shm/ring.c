@@ -1553,14 +1553,15 @@ static bool wait_for_scans(const hm_ring *r, uint64_t deadline)
 
 static void publish_cursor(hermes_sub *s)
 {
+	hm_sub_slot *sl = s->slot; /* once: each atomic store would reload it */
 	/* seq first, relaxed; then pos with release: a scanner that acquires
 	 * pos sees a seq at least this new. Release pairs with refresh_limits'
 	 * acquire: our reads of every released message happen before a
 	 * producer writes over them. */
 	CRASH_POINT("cursor: seq");
-	hm_store_relaxed_u64(&s->slot->seq, s->seq);
+	hm_store_relaxed_u64(&sl->seq, s->seq);
 	CRASH_POINT("cursor: pos");
-	hm_store_release_u64(&s->slot->pos, s->pos);
+	hm_store_release_u64(&sl->pos, s->pos);
 	s->released_pos = s->pos;
 	s->released_seq = s->seq;
 	/* (Overwrite rings: no producer ever sleeps, the bits stay 0.) */
@@ -1821,7 +1822,8 @@ static int poll_record(hermes_sub *s, hermes_msg *m, hm_slot *sl, uint64_t w, ui
  * HERMES_OK, POLL_AGAIN when it lies before a START_SEQ target (dropped), or
  * HERMES_ECORRUPT. */
 static inline __attribute__((always_inline)) int take_message(hermes_sub *s, hermes_msg *m,
-							     uint64_t meta, uint32_t tag)
+							     uint64_t meta, uint32_t tag,
+							     bool may_skip)
 {
 	hm_ring *r = &s->ring;
 	uint32_t len = (uint32_t)hm_meta_len(meta);
@@ -1834,7 +1836,8 @@ static inline __attribute__((always_inline)) int take_message(hermes_sub *s, her
 	uint64_t seq = s->seq;
 	s->pos = at + hm_data_bytes(len);
 	s->seq = seq + 1;
-	if (__builtin_expect(s->skip_until != 0, 0)) {
+	/* may_skip: false where the caller found no START_SEQ target ahead. */
+	if (may_skip && __builtin_expect(s->skip_until != 0, 0)) {
 		if (seq_diff(seq, s->skip_until) < 0)
 			return POLL_AGAIN;
 		s->skip_until = 0;
@@ -1866,7 +1869,7 @@ __attribute__((noinline)) static hermes_err poll_slow(hermes_sub *s, hermes_msg 
 		uint32_t tag = 0;
 		int rc = poll_record(s, m, sl, w, &meta, &tag);
 		if (rc == POLL_DELIVER)
-			rc = take_message(s, m, meta, tag);
+			rc = take_message(s, m, meta, tag, true);
 		if (rc != POLL_AGAIN)
 			return (hermes_err)rc;
 	}
@@ -1876,22 +1879,22 @@ __attribute__((noinline)) static hermes_err poll_slow(hermes_sub *s, hermes_msg 
 static inline __attribute__((always_inline)) hermes_err poll_one(hermes_sub *s, hermes_msg *m)
 {
 	hm_ring *r = &s->ring;
-	hm_slot *sl = slot_at(r, s->seq);
+	uint64_t seq = s->seq; /* read once: the acquire below would reload it */
+	hm_slot *sl = slot_at(r, seq);
 	/* Acquire: as in poll_slow. */
 	uint64_t w = hm_load_acquire_u64(&sl->word);
 	/* The common case, with no call and so no saved registers: the message
 	 * we expect, on a block ring (where nobody writes a slot that is not
 	 * released), with no loss to report and no START_SEQ target ahead. */
-	if (__builtin_expect(w != hm_slot_word(s->seq, HM_SLOT_COMMITTED) ||
+	if (__builtin_expect(w != hm_slot_word(seq, HM_SLOT_COMMITTED) ||
 				     r->policy != HERMES_POLICY_BLOCK || s->pending_lost != 0 ||
 				     s->skip_until != 0,
 			     0))
 		return poll_slow(s, m);
 	uint64_t meta = hm_load_relaxed_u64(&sl->meta);
 	/* Relaxed: published with meta by the word's release. */
-	uint32_t tag = meta & HM_META_TAGGED ? hm_load_relaxed_u32(&r->tags[s->seq & r->slot_mask])
-					     : 0;
-	return (hermes_err)take_message(s, m, meta, tag);
+	uint32_t tag = meta & HM_META_TAGGED ? hm_load_relaxed_u32(&r->tags[seq & r->slot_mask]) : 0;
+	return (hermes_err)take_message(s, m, meta, tag, false);
 }
 
 hermes_err hermes_sub_poll(hermes_sub *s, hermes_msg *m)
