@@ -1333,12 +1333,14 @@ static inline __attribute__((always_inline)) bool send_exclusive(hermes_pub *p, 
 	CRASH_POINT("claim: out");
 	hm_store_release_u32(&s->in_claim, 0);
 	p->full = 0;
-	put_meta(r, seq, at, len, 0);
+	hm_slot *sl = slot_at(r, seq);
+	CRASH_POINT("claim: meta");
+	hm_store_relaxed_u64(&sl->meta, hm_meta(at, len)); /* published by the word's release */
 	memcpy(data_at(r, at), data, len);
 	/* Release: pairs with the subscriber's acquire of the word (a block
 	 * ring: nobody else writes a held slot). */
 	CRASH_POINT("commit: word");
-	hm_store_release_u64(&slot_at(r, seq)->word, hm_slot_word(seq, HM_SLOT_COMMITTED));
+	hm_store_release_u64(&sl->word, hm_slot_word(seq, HM_SLOT_COMMITTED));
 	commit_done(p, 1, len, false); /* a holder is registered */
 	if (seq_out)
 		*seq_out = seq;
