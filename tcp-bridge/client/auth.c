@@ -322,6 +322,10 @@ void hm_auth_protect_process(void)
 
 const char *hm_auth_keep_name(char *out, const char *name, size_t len)
 {
+	/* The decoder refuses longer names; never write past out if one
+	 * came another way. */
+	if (len > HERMES_WIRE_NAME_MAX)
+		len = HERMES_WIRE_NAME_MAX;
 	memcpy(out, name, len);
 	out[len] = '\0';
 	return out;

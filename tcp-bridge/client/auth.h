@@ -124,8 +124,9 @@ void *hm_auth_secure_alloc(size_t n);
 void hm_auth_secure_free(void *p, size_t n);
 
 /* A peer's greeting name (len bytes inside a frame: HELLO's identity,
- * WELCOME's name) as a C string in out, which holds HERMES_WIRE_NAME_MAX + 1
- * bytes; returns out. A greeting kept for hermes_auth_transcript after its
+ * WELCOME's name, at most HERMES_WIRE_NAME_MAX bytes as the decoder checks)
+ * as a C string in out, which holds HERMES_WIRE_NAME_MAX + 1 bytes; returns
+ * out. A greeting kept for hermes_auth_transcript after its
  * frame is reused points its name there. */
 const char *hm_auth_keep_name(char *out, const char *name, size_t len);
 
