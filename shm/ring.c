@@ -1495,6 +1495,12 @@ void hm_ring_earliest(const hm_ring *r, uint64_t *pos_out, uint64_t *seq_out)
 	*seq_out = seq;
 }
 
+/* After any change of pending_lost or skip_until (see hermes_sub.slow). */
+static inline void sub_note_slow(hermes_sub *s)
+{
+	s->slow = s->ring.policy != HERMES_POLICY_BLOCK || s->pending_lost != 0 || s->skip_until != 0;
+}
+
 static void sub_set_start(hermes_sub *s, hermes_start start, uint64_t target)
 {
 	hm_ring *r = &s->ring;
@@ -1523,6 +1529,7 @@ static void sub_set_start(hermes_sub *s, hermes_start start, uint64_t target)
 			}
 		}
 	}
+	sub_note_slow(s);
 	s->pos = pos;
 	s->seq = seq;
 }
@@ -1611,6 +1618,7 @@ static void sub_handle_init(hermes_sub *s, const hm_ring *r, int slot_index)
 	s->slot_index = (uint32_t)slot_index;
 	s->slot = &s->ring.subs[slot_index];
 	s->spin = WAIT_SPINS;
+	sub_note_slow(s); /* an overwrite ring's polls are all slow */
 	/* Releases wake producers asleep on a full ring without a fence when
 	 * this process is registered for membarrier (see wake_sleepers). */
 	s->fence = !hm_membarrier_register();
@@ -1756,6 +1764,7 @@ __attribute__((noinline, cold)) static hermes_err report_pending_loss(hermes_sub
 	m->lost = s->pending_lost;
 	hm_store_relaxed_u64(&s->slot->lost, hm_load_relaxed_u64(&s->slot->lost) + m->lost);
 	s->pending_lost = 0;
+	sub_note_slow(s);
 	return HERMES_ELOST;
 }
 
@@ -1843,6 +1852,7 @@ static inline __attribute__((always_inline)) int take_message(hermes_sub *s, her
 		if (seq_diff(seq, s->skip_until) < 0)
 			return POLL_AGAIN;
 		s->skip_until = 0;
+		sub_note_slow(s);
 	}
 	s->unreleased_msgs++;
 	s->unreleased_bytes += len;
@@ -1888,10 +1898,7 @@ static inline __attribute__((always_inline)) hermes_err poll_one(hermes_sub *s, 
 	/* The common case, with no call and so no saved registers: the message
 	 * we expect, on a block ring (where nobody writes a slot that is not
 	 * released), with no loss to report and no START_SEQ target ahead. */
-	if (__builtin_expect(w != hm_slot_word(seq, HM_SLOT_COMMITTED) ||
-				     r->policy != HERMES_POLICY_BLOCK || s->pending_lost != 0 ||
-				     s->skip_until != 0,
-			     0))
+	if (__builtin_expect((w != hm_slot_word(seq, HM_SLOT_COMMITTED)) | (s->slow != 0), 0))
 		return poll_slow(s, m);
 	uint64_t meta = hm_load_relaxed_u64(&sl->meta);
 	/* Relaxed: published with meta by the word's release. */

@@ -72,6 +72,10 @@ struct hermes_sub {
 	uint32_t lost_unreleased; /* a lap overwrote messages handed out, not yet released */
 	uint32_t spin;		  /* checks hermes_sub_wait makes before it yields or sleeps */
 	uint32_t fence;		  /* not registered for membarrier: fence before waking producers */
+	/* Nonzero while a poll must take the slow path whatever it finds: an
+	 * overwrite ring, a loss to report, a START_SEQ target ahead (kept
+	 * with those fields by sub_note_slow, so the fast path tests one). */
+	uint32_t slow;
 };
 
 /* Is name 1..HERMES_NAME_MAX characters of [A-Za-z0-9._-]? (ring and bus

@@ -485,6 +485,60 @@ static void test_user_tags_are_delivered_per_message(void **state)
 	}
 }
 
+/* The poll's fast path tests one flag (hermes_sub.slow) for everything that
+ * needs the full poll: every handle on an overwrite ring, joined or adopted
+ * (a durable cursor), and a block ring's subscriber while it has a loss to
+ * report or a START_SEQ target ahead, until it has dealt with them. */
+static void test_fast_path_is_taken_only_where_nothing_needs_the_full_poll(void **state)
+{
+	(void)state;
+	hermes_msg m;
+	fixture *f = make_ring(4096, 200, HERMES_POLICY_OVERWRITE);
+	hermes_sub a, b;
+	open_sub(f, &a, HERMES_START_LATEST, 0);
+	assert_int_not_equal(a.slow, 0);
+	hm_sub_adopt(&b, &f->ring, hm_ring_take_sub_slot(&f->ring, 3, 3));
+	assert_int_not_equal(b.slow, 0);
+	free_ring(f);
+	f = make_ring(4096, 200, HERMES_POLICY_BLOCK);
+	open_sub(f, &a, HERMES_START_LATEST, 0);
+	assert_int_equal(a.slow, 0);
+	hm_sub_adopt(&b, &f->ring, hm_ring_take_sub_slot(&f->ring, 3, 3));
+	assert_int_equal(b.slow, 0);
+	/* A target two ahead: slow until it is reached. */
+	hermes_sub ahead;
+	open_sub(f, &ahead, HERMES_START_SEQ, 2);
+	assert_int_not_equal(ahead.slow, 0);
+	ht_publish_range(&f->pub, 16, 0, 3);
+	ht_poll_seq(&ahead, &m, 2);
+	assert_int_equal(ahead.slow, 0);
+	assert_int_equal(hermes_sub_release(&ahead), HERMES_OK);
+	/* Drain a and b, then lap: a start before what is retained has a
+	 * loss to report, and is slow until it has. */
+	for (uint64_t seq = 0; seq < 3; seq++) {
+		ht_poll_seq(&a, &m, seq);
+		ht_poll_seq(&b, &m, seq);
+	}
+	assert_int_equal(hermes_sub_release(&a), HERMES_OK);
+	assert_int_equal(hermes_sub_release(&b), HERMES_OK);
+	for (uint64_t seq = 3; seq < 3 + f->ring.nslots; seq++) {
+		ht_publish(&f->pub, 16, seq);
+		ht_poll_seq(&a, &m, seq);
+		ht_poll_seq(&b, &m, seq);
+		ht_poll_seq(&ahead, &m, seq);
+		assert_int_equal(hermes_sub_release(&a), HERMES_OK);
+		assert_int_equal(hermes_sub_release(&b), HERMES_OK);
+		assert_int_equal(hermes_sub_release(&ahead), HERMES_OK);
+	}
+	hermes_sub behind;
+	open_sub(f, &behind, HERMES_START_SEQ, 0);
+	assert_int_not_equal(behind.slow, 0);
+	assert_int_equal(hermes_sub_poll(&behind, &m), HERMES_ELOST);
+	assert_true(m.lost > 0);
+	assert_int_equal(behind.slow, 0);
+	free_ring(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -518,6 +572,7 @@ int main(void)
 		cmocka_unit_test(test_bad_configs_are_refused),
 		cmocka_unit_test(test_join_waits_out_a_scan_in_progress),
 		cmocka_unit_test(test_user_tags_are_delivered_per_message),
+		cmocka_unit_test(test_fast_path_is_taken_only_where_nothing_needs_the_full_poll),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
