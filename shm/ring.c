@@ -1005,11 +1005,12 @@ hermes_err hermes_pub_claim_batch_tagged(hermes_pub *p, const uint32_t *lens, co
 		return HERMES_EINVAL;
 	if (p->claim_seq != NO_CLAIM)
 		return HERMES_EINVAL;
-	uint64_t total = 0;
+	uint64_t total = 0, payload = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		if (lens[i] > p->ring.max_msg)
 			return HERMES_EMSGSIZE;
 		total += hm_data_bytes(lens[i]);
+		payload += lens[i];
 	}
 	/* A batch is contiguous, so it must leave room for others to move. */
 	if (total > p->ring.cap / 4 || n > p->ring.nslots / 4)
@@ -1024,6 +1025,7 @@ hermes_err hermes_pub_claim_batch_tagged(hermes_pub *p, const uint32_t *lens, co
 		ptrs[i] = data_at(&p->ring, at);
 		at += hm_data_bytes(lens[i]);
 	}
+	p->claim_payload = payload;
 	p->claim_seq = seq;
 	c->data = ptrs[0];
 	c->len = lens[0];
@@ -1126,12 +1128,19 @@ static bool put_word(hm_ring *r, uint64_t seq, unsigned state)
  * member only after the first (each store a release, in program order), so
  * no one sees part of a batch before its commit; a producer killed between
  * the stores leaves a committed head that repair completes. */
-static bool commit_range(hm_ring *r, uint64_t seq, uint32_t n, uint64_t *payload)
+static bool commit_range(hm_ring *r, uint64_t seq, uint32_t n)
 {
+	if (r->policy == HERMES_POLICY_BLOCK) {
+		/* put_word's block-ring case, without its policy test per slot. */
+		for (uint32_t i = 0; i < n; i++) {
+			CRASH_POINT("commit: word");
+			hm_store_release_u64(&slot_at(r, seq + i)->word,
+					     hm_slot_word(seq + i, HM_SLOT_COMMITTED));
+		}
+		return true;
+	}
 	bool ok = true;
 	for (uint32_t i = 0; i < n; i++) {
-		/* Relaxed: our own store at claim time. */
-		*payload += hm_meta_len(hm_load_relaxed_u64(&slot_at(r, seq + i)->meta));
 		CRASH_POINT("commit: word");
 		ok &= put_word(r, seq + i, HM_SLOT_COMMITTED);
 	}
@@ -1189,8 +1198,8 @@ static inline __attribute__((always_inline)) hermes_err pub_commit(hermes_pub *p
 		CRASH_POINT("commit: word");
 		ok = put_word(r, c->seq_, HM_SLOT_COMMITTED);
 	} else {
-		payload = 0;
-		ok = commit_range(r, c->seq_, c->n_, &payload);
+		payload = p->claim_payload;
+		ok = commit_range(r, c->seq_, c->n_);
 	}
 	commit_done(p, c->n_, payload, p->fence);
 	/* Overwrite rings: the claim was lapped before we committed it (we
@@ -2134,9 +2143,8 @@ static int64_t resolve_claim(hm_ring *r, uint64_t seq, uint32_t n, uint64_t end)
 	if (d == 0 && hm_word_state(w) == HM_SLOT_COMMITTED) {
 		/* Died inside a batch commit: the head is the commit point and
 		 * the members' metas were written before it; finish it. */
-		uint64_t payload = 0;
 		if (n > 1)
-			commit_range(r, seq + 1, n - 1, &payload);
+			commit_range(r, seq + 1, n - 1);
 		return 0;
 	}
 	if (d == 0 && hm_word_state(w) == HM_SLOT_ABANDONED) {

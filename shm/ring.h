@@ -52,6 +52,7 @@ struct hermes_pub {
 	uint32_t pad_;
 	uint64_t tail_pos;
 	uint64_t tail_seq;
+	uint64_t claim_payload; /* payload bytes of the outstanding batch claim */
 };
 
 struct hermes_sub {

@@ -199,11 +199,15 @@ static void test_batch_is_invisible_until_commit_then_whole(void **state)
 	(void)state;
 	hermes_sub sub;
 	fixture *f = ht_ring_make_sub(64 * 1024, 1024, HERMES_POLICY_BLOCK, &sub);
+	uint64_t msgs = 0, bytes = 0;
 	for (uint32_t n = 1; n <= 200; n += 13) {
 		uint32_t lens[200];
 		void *ptrs[200];
-		for (uint32_t i = 0; i < n; i++)
+		for (uint32_t i = 0; i < n; i++) {
 			lens[i] = 1 + (i * 37) % 60;
+			msgs++;
+			bytes += lens[i];
+		}
 		hermes_claim c;
 		assert_int_equal(hermes_pub_claim_batch(&f->pub, lens, n, ptrs, &c), HERMES_OK);
 		uint64_t first = c.seq_;
@@ -219,6 +223,11 @@ static void test_batch_is_invisible_until_commit_then_whole(void **state)
 		}
 		assert_int_equal(hermes_sub_poll(&sub, &m), HERMES_EAGAIN);
 		assert_int_equal(hermes_sub_release(&sub), HERMES_OK);
+		/* The counters hermes-ctl shows: payload bytes, not ring space. */
+		assert_int_equal(hm_load_relaxed_u64(&f->pub.slot->msgs), msgs);
+		assert_int_equal(hm_load_relaxed_u64(&f->pub.slot->bytes), bytes);
+		assert_int_equal(hm_load_relaxed_u64(&sub.slot->msgs), msgs);
+		assert_int_equal(hm_load_relaxed_u64(&sub.slot->bytes), bytes);
 	}
 	uint32_t zero = 0;
 	void *ptr;
