@@ -1843,7 +1843,7 @@ static int poll_record(hermes_sub *s, hermes_msg *m, hm_slot *sl, uint64_t w, ui
  * HERMES_ECORRUPT. */
 static inline __attribute__((always_inline)) int take_message(hermes_sub *s, hermes_msg *m,
 							     uint64_t meta, uint32_t tag,
-							     bool may_skip)
+							     bool slow_path)
 {
 	hm_ring *r = &s->ring;
 	uint32_t len = (uint32_t)hm_meta_len(meta);
@@ -1856,8 +1856,9 @@ static inline __attribute__((always_inline)) int take_message(hermes_sub *s, her
 	uint64_t seq = s->seq;
 	s->pos = at + hm_data_bytes(len);
 	s->seq = seq + 1;
-	/* may_skip: false where the caller found no START_SEQ target ahead. */
-	if (may_skip && __builtin_expect(s->skip_until != 0, 0)) {
+	/* The fast path (slow_path false) found no START_SEQ target ahead and
+	 * polls a block ring, whose empty polls nobody counts. */
+	if (slow_path && __builtin_expect(s->skip_until != 0, 0)) {
 		if (seq_diff(seq, s->skip_until) < 0)
 			return POLL_AGAIN;
 		s->skip_until = 0;
@@ -1865,7 +1866,8 @@ static inline __attribute__((always_inline)) int take_message(hermes_sub *s, her
 	}
 	s->unreleased_msgs++;
 	s->unreleased_bytes += len;
-	s->empty_polls = 0;
+	if (slow_path)
+		s->empty_polls = 0;
 	m->data = data_at(r, at);
 	m->len = len;
 	m->tag = tag;
