@@ -28,7 +28,7 @@ bool hm_parse_cpus(const char *s, cpu_set_t *set)
 			return false;
 		for (unsigned long i = a; i <= b; i++)
 			CPU_SET(i, set);
-		if (*end == ',')
+		if (*end == ',' && end[1]) /* a comma, then another entry */
 			end++;
 		else if (*end)
 			return false;

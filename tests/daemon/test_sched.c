@@ -15,7 +15,7 @@ static void test_cpu_lists_take_numbers_and_ranges_only(void **state)
 	assert_int_equal(CPU_COUNT(&set), 3);
 	assert_true(CPU_ISSET(0, &set) && CPU_ISSET(2, &set) && CPU_ISSET(3, &set));
 	assert_true(hm_parse_cpus("5", &set) && CPU_COUNT(&set) == 1 && CPU_ISSET(5, &set));
-	const char *bad[] = {"", "a", "3-1", "1-", "-1", "1,,2", "1 ", "99999"};
+	const char *bad[] = {"", "a", "3-1", "1-", "-1", "1,,2", "1 ", "99999", "2,", ","};
 	for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		if (hm_parse_cpus(bad[i], &set))
 			fail_msg("'%s' parsed as a CPU list", bad[i]);
