@@ -1131,7 +1131,8 @@ static bool put_word(hm_ring *r, uint64_t seq, unsigned state)
 static bool commit_range(hm_ring *r, uint64_t seq, uint32_t n)
 {
 	if (r->policy == HERMES_POLICY_BLOCK) {
-		/* put_word's block-ring case, without its policy test per slot. */
+		/* put_word's block-ring case, without its policy test per slot.
+		 * Release: pairs with the subscriber's acquire of the word. */
 		for (uint32_t i = 0; i < n; i++) {
 			CRASH_POINT("commit: word");
 			hm_store_release_u64(&slot_at(r, seq + i)->word,
