@@ -152,6 +152,8 @@ static void *run(void *arg)
 			uint64_t s = p->retire[--p->nretire].size;
 			pthread_mutex_unlock(&p->mu);
 			munmap(m, s);
+			/* Relaxed, single writer (this thread): a count for tests
+			 * and benchmarks, which order nothing by it. */
 			hm_store_relaxed_u64(&p->unmapped, hm_load_relaxed_u64(&p->unmapped) + 1);
 			pthread_mutex_lock(&p->mu);
 			continue;
@@ -295,6 +297,7 @@ void hm_prefault_unmap(hm_prefault *p, uint8_t *map, uint64_t size)
 
 uint64_t hm_prefault_unmapped(const hm_prefault *p)
 {
+	/* Relaxed: a sample of the thread's count (see run). */
 	return hm_load_relaxed_u64(&p->unmapped);
 }
 
