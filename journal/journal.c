@@ -844,6 +844,11 @@ static bool later_file(hm_jreader *r, uint64_t *first)
 
 hermes_err hm_jreader_next(hm_jreader *r, hm_jitem *it)
 {
+	return hm_jreader_next_ex(r, it, true);
+}
+
+hermes_err hm_jreader_next_ex(hm_jreader *r, hm_jitem *it, bool look_later)
+{
 	for (;;) {
 		if (!r->map) {
 			hermes_err e = open_file(r, it);
@@ -857,7 +862,7 @@ hermes_err hm_jreader_next(hm_jreader *r, hm_jitem *it)
 		hermes_err e = hm_jfile_read(r->map, &r->fi, r->off, r->seq, &rec);
 		if (e != HERMES_OK && !(e == HERMES_EBADSEGMENT && hm_jfile_resync(r->map, &r->fi, r->off, r->seq, &rec))) {
 			/* The end of this file for now, or a torn tail. */
-			if (!later_file(r, &first) || first < r->seq)
+			if (!look_later || !later_file(r, &first) || first < r->seq)
 				return HERMES_EAGAIN;
 			/* Re-read: END may have landed since the first look. */
 			if (hm_jfile_read(r->map, &r->fi, r->off, r->seq, &rec) == HERMES_OK)

@@ -153,8 +153,16 @@ typedef struct hm_jitem {
 hermes_err hm_jreader_open(const char *dir, uint64_t from, hm_jreader **out);
 
 /* The next item: HERMES_OK with *it, or HERMES_EAGAIN when the journal has
- * nothing more yet. Non-blocking. */
+ * nothing more yet. Non-blocking. At the end of a file that has no END
+ * record (the writer is still on it, or died), it lists the directory for a
+ * later file, at most every 2 ms (a listing costs about 0.1 ms). */
 hermes_err hm_jreader_next(hm_jreader *r, hm_jitem *it);
+
+/* The same, with that look for a later file only when look_later: for a
+ * reader about to go to the live ring instead, which holds what a later
+ * file would (hermes_replay: the look waits until a hand-over finds the
+ * ring moved on). */
+hermes_err hm_jreader_next_ex(hm_jreader *r, hm_jitem *it, bool look_later);
 
 /* The sequence the next item starts at. */
 uint64_t hm_jreader_next_seq(const hm_jreader *r);

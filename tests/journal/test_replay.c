@@ -13,7 +13,11 @@
 
 #include <hermes/replay.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+
 #include "core/endian.h"
+#include "journal/jfile.h"
 #include "journal/journal.h"
 
 static hjt T;
@@ -81,6 +85,46 @@ static void test_subscriber_started_after_the_producer_finished_reads_everything
 	assert_true(hermes_replay_is_live(r));
 	ht_jr_send(&T, 20000, 20010);
 	read_exactly(r, 20000, 20010, 10000);
+	hermes_replay_close(r);
+}
+
+/* A file that stops without END while a later one exists (the writer died
+ * between making the next file and sealing this one), with the ring long
+ * past it: the replay, which at a file's end tries the ring before it lists
+ * the directory, finds the ring moved on, looks, and reads the later files,
+ * then goes live at the journal's end. */
+static void test_replay_reads_on_past_a_file_left_without_end(void **state)
+{
+	(void)state;
+	ht_jr_journal(&T, "jopen", 64u << 10, "file_size = 256K\n", 20000);
+	uint64_t *seqs;
+	size_t n;
+	assert_int_equal(hm_jdir_list(T.dir, &seqs, &n), HERMES_OK);
+	assert_true(n >= 3);
+	char path[300];
+	hm_jdir_path(path, sizeof path, T.dir, seqs[0]);
+	free(seqs);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	uint8_t *m = mmap(NULL, 256u << 10, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	assert_true(m != MAP_FAILED);
+	hm_jfile_info fi;
+	hm_jscan sc;
+	assert_int_equal(hm_jfile_header(m, 256u << 10, &fi), HERMES_OK);
+	hm_jfile_scan(m, &fi, &sc, NULL, NULL);
+	assert_true(sc.sealed);
+	memset(m + sc.tail_off - HM_JR_HDR, 0, HM_JR_HDR); /* END gone */
+	hm_jfile_scan(m, &fi, &sc, NULL, NULL);
+	assert_false(sc.sealed);
+	munmap(m, 256u << 10);
+	assert_true(sc.next_seq < ht_jr_ring_seq(&T, HERMES_START_EARLIEST));
+	hermes_replay *r;
+	assert_int_equal(hermes_replay_open(T.b.bus, T.ring, T.dir, 0, &r), HERMES_OK);
+	assert_int_equal(read_exactly(r, 0, 20000, 10000), UINT64_MAX);
+	hermes_msg msg;
+	assert_int_equal(hermes_replay_poll(r, &msg), HERMES_EAGAIN);
+	assert_true(hermes_replay_is_live(r));
 	hermes_replay_close(r);
 }
 
@@ -409,6 +453,7 @@ int main(void)
 	static bool journal_grew = true, journal_stays = false;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_subscriber_started_after_the_producer_finished_reads_everything, teardown),
+		cmocka_unit_test_teardown(test_replay_reads_on_past_a_file_left_without_end, teardown),
 		cmocka_unit_test_teardown(test_user_tags_are_recorded_and_replayed, teardown),
 		cmocka_unit_test_teardown(test_replay_hands_over_to_live_exactly_once_while_the_producer_publishes, teardown),
 		cmocka_unit_test_teardown(test_durable_recorder_holds_producers_back_and_resumes_after_restart, teardown),
