@@ -231,6 +231,18 @@ void ht_jr_verify_journal(hjt *t, uint64_t from, uint64_t to)
 	hm_jreader_close(r);
 }
 
+uint64_t ht_jr_oldest_file(hjt *t, char *path, size_t len)
+{
+	uint64_t *seqs;
+	size_t n;
+	assert_int_equal(hm_jdir_list(t->dir, &seqs, &n), HERMES_OK);
+	assert_true(n >= 2);
+	hm_jdir_path(path, len, t->dir, seqs[0]);
+	uint64_t second = seqs[1];
+	free(seqs);
+	return second;
+}
+
 void ht_jr_flip(const char *dir, uint64_t first, uint64_t seq, uint32_t at, uint8_t mask)
 {
 	char path[400];

@@ -98,6 +98,11 @@ bool ht_jr_msg_ok(const void *data, uint32_t len, uint64_t seq);
  * is there once, in order, intact, with nothing lost, corrupt or gapped. */
 void ht_jr_verify_journal(hjt *t, uint64_t from, uint64_t to);
 
+/* The path of t's oldest journal file in path (len bytes); returns the first
+ * sequence of the file after it (fails the test when there are fewer than
+ * two files). */
+uint64_t ht_jr_oldest_file(hjt *t, char *path, size_t len);
+
 /* Damage the journal file of dir whose first sequence is `first` in place,
  * as a bad disk would: flip the bits `mask` of payload byte `at` of message
  * seq (which the file must hold). */

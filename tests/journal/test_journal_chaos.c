@@ -164,14 +164,8 @@ static hm_atomic_u64 *state_of(hm_rec_stats *s)
 /* Free room as an operator would: delete the oldest journal file. */
 static uint64_t delete_oldest_file(void)
 {
-	uint64_t *seqs;
-	size_t n;
-	assert_int_equal(hm_jdir_list(T.dir, &seqs, &n), HERMES_OK);
-	assert_true(n >= 2);
 	char path[400];
-	hm_jdir_path(path, sizeof path, T.dir, seqs[0]);
-	uint64_t second = seqs[1];
-	free(seqs);
+	uint64_t second = ht_jr_oldest_file(&T, path, sizeof path);
 	assert_int_equal(unlink(path), 0);
 	return second;
 }
