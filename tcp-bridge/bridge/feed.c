@@ -559,7 +559,11 @@ static void jfeed_pass(hm_server *s, hm_feed *f)
 			break;
 		}
 		hm_jitem it;
-		hermes_err err = hm_jreader_next(f->jr, &it);
+		/* At a file's end, the ring before a listing of the directory
+		 * (as hermes_replay): the hand-over is right whether or not a
+		 * later file exists, or finds the ring moved on and sets
+		 * jtried, and the journal is looked through then. */
+		hermes_err err = hm_jreader_next_ex(f->jr, &it, f->jtried);
 		if (err == HERMES_EAGAIN) {
 			hm_jreader_release(f->jr);
 			if (jfeed_hand_over(s, f))
