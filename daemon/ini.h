@@ -32,8 +32,9 @@ hermes_err hm_ini_result(int r, const char *file);
 /* Parse the INI file at path, or with path NULL the string text, with
  * handler(user, ...): hm_ini_result of the parse (so "PATH:LINE: why" or
  * "line LINE: why"). The handler's first failure ends the handling (libinih
- * reads on, and reports the first failing line): the reason and the line
- * are always the same entry's. */
+ * reads on, and reports the first failing line), and a syntax error on an
+ * earlier line is reported as that: the reason and the line are always the
+ * same entry's. */
 hermes_err hm_ini_load(const char *path, const char *text, ini_handler handler, void *user);
 
 /* In a libinih handler (which returns 0 for an error): say why in the

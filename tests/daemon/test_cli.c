@@ -232,6 +232,18 @@ static void test_ini_errors_name_the_first_failing_line_and_its_reason(void **st
 	assert_int_equal(hm_ini_load(NULL, "[s]\nn = 1\nno equals sign\n", number_handler, &calls),
 			 HERMES_EINVAL);
 	assert_string_equal(hermes_last_error_detail(), "line 3: syntax error");
+	/* A syntax error, then a handler's refusal: the first, with its own
+	 * reason, never the later line's reason under the earlier number. */
+	assert_int_equal(hm_ini_load(NULL, "[s]\nn = 1\nno equals sign\nn = 2\nn = x\n",
+				     number_handler, &calls),
+			 HERMES_EINVAL);
+	assert_string_equal(hermes_last_error_detail(), "line 3: syntax error");
+	/* Lines are counted as libinih counts them, continuation lines and
+	 * lines without a final newline included. */
+	assert_int_equal(hm_ini_load(NULL, "[s]\n; note\n\nn = 1\n  2\nn = y", number_handler,
+				     &calls),
+			 HERMES_EINVAL);
+	assert_string_equal(hermes_last_error_detail(), "line 6: n 'y' is not a number");
 	char dir[64], path[128];
 	ht_temp_dir(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/daemon.conf", dir);
@@ -239,6 +251,10 @@ static void test_ini_errors_name_the_first_failing_line_and_its_reason(void **st
 	assert_int_equal(hm_ini_load(path, NULL, number_handler, &calls), HERMES_EINVAL);
 	char want[256];
 	snprintf(want, sizeof want, "%s:2: unknown key 'width'", path);
+	assert_string_equal(hermes_last_error_detail(), want);
+	ht_write_file(path, "[s]\nbad line\nwidth = 3\n");
+	assert_int_equal(hm_ini_load(path, NULL, number_handler, &calls), HERMES_EINVAL);
+	snprintf(want, sizeof want, "%s:2: syntax error", path);
 	assert_string_equal(hermes_last_error_detail(), want);
 	ht_remove_tree(dir);
 	assert_int_equal(hm_ini_load(path, NULL, number_handler, &calls), HERMES_EINVAL);
