@@ -1971,21 +1971,33 @@ hermes_err hermes_sub_poll_batch(hermes_sub *s, hermes_handler fn, void *ctx, un
 	return err;
 }
 
+/* Undo the taking of message m, the one a poll just handed out (take_message):
+ * the cursor goes back to its start (a poll from there finds it again) and
+ * its gap is reported again. What the poll did before it (abandoned ranges
+ * skipped, messages below a START_SEQ target dropped) stays done. */
+static void untake_message(hermes_sub *s, const hermes_msg *m)
+{
+	s->pos -= hm_data_bytes(m->len);
+	s->seq = m->seq;
+	s->gap = m->gap;
+	s->unreleased_msgs--;
+	s->unreleased_bytes -= m->len;
+}
+
 hermes_err hermes_sub_recv(hermes_sub *s, void *buf, uint32_t cap, hermes_msg *m)
 {
-	hermes_sub saved = *s;
 	hermes_err err = hermes_sub_poll(s, m);
 	if (err)
 		return err;
 	if (m->len > cap) {
-		/* Put the message back: nothing was consumed. */
-		*s = saved;
+		untake_message(s, m); /* nothing consumed */
 		return HERMES_ENOBUFS;
 	}
 	memcpy(buf, m->data, m->len);
+	/* The message's own bytes and slot, read after the copy. */
 	if (s->ring.policy == HERMES_POLICY_OVERWRITE &&
-	    overwritten_since(&s->ring, saved.pos, m->seq)) {
-		*s = saved;
+	    overwritten_since(&s->ring, s->pos - hm_data_bytes(m->len), m->seq)) {
+		untake_message(s, m);
 		return sub_resync(s, m);
 	}
 	m->data = buf;

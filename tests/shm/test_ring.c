@@ -280,6 +280,40 @@ static void test_abort_leaves_a_reported_gap(void **state)
 	check(m.data, 10, 1);
 }
 
+/* hermes_sub_recv into a buffer too small: HERMES_ENOBUFS with the length
+ * needed, and the message stays unread: the next receive gets it, with the
+ * gap before it, and the releases and counters count it once. */
+static void test_recv_too_small_leaves_the_message_unread(void **state)
+{
+	fixture *f = *state;
+	hermes_sub *sub = &f->sub;
+	hermes_claim c;
+	assert_int_equal(hermes_pub_claim(&f->pub, 50, &c), HERMES_OK);
+	assert_int_equal(hermes_pub_abort(&f->pub, &c), HERMES_OK);
+	publish(&f->pub, 40, 1);
+	publish(&f->pub, 8, 2);
+	uint8_t buf[64];
+	hermes_msg m;
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(hermes_sub_recv(sub, buf, 39, &m), HERMES_ENOBUFS);
+		assert_int_equal(m.len, 40);
+	}
+	assert_int_equal(hermes_sub_recv(sub, buf, sizeof buf, &m), HERMES_OK);
+	assert_int_equal(m.seq, 1);
+	assert_int_equal(m.gap, 1);
+	assert_int_equal(m.len, 40);
+	assert_ptr_equal(m.data, buf);
+	check(buf, 40, 1);
+	assert_int_equal(hermes_sub_recv(sub, buf, 8, &m), HERMES_OK);
+	assert_int_equal(m.seq, 2);
+	assert_int_equal(m.gap, 0);
+	check(buf, 8, 2);
+	assert_int_equal(hermes_sub_recv(sub, buf, sizeof buf, &m), HERMES_EAGAIN);
+	assert_int_equal(hm_load_relaxed_u64(&sub->slot->msgs), 2);
+	assert_int_equal(hm_load_relaxed_u64(&sub->slot->bytes), 48);
+	assert_int_equal(hermes_sub_next_seq(sub), 3);
+}
+
 static void test_oversized_message_is_refused_and_nothing_changes(void **state)
 {
 	fixture *f = *state;
@@ -569,6 +603,10 @@ int main(void)
 			ht_ring_setup_overwrite, ht_ring_teardown),
 		cmocka_unit_test_setup_teardown(test_abort_leaves_a_reported_gap,
 						ht_ring_setup_block, ht_ring_teardown),
+		cmocka_unit_test_setup_teardown(test_recv_too_small_leaves_the_message_unread,
+						ht_ring_setup_block, ht_ring_teardown),
+		cmocka_unit_test_setup_teardown(test_recv_too_small_leaves_the_message_unread,
+						ht_ring_setup_overwrite, ht_ring_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_oversized_message_is_refused_and_nothing_changes,
 			ht_ring_setup_block, ht_ring_teardown),
