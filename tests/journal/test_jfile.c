@@ -125,6 +125,38 @@ static void test_crc32c_matches_the_standard_check_value_in_hardware_and_softwar
 		}
 }
 
+/* Long buffers go through three streams joined by table lookups (blocks of
+ * 3 x 256 and 3 x 64 bytes from 768 bytes on, crc32c.c): every length
+ * around and between the block edges, at every alignment, equals the
+ * software CRC, and so does a CRC continued across a split anywhere. */
+static void test_crc32c_of_long_buffers_matches_software_at_every_block_edge(void **state)
+{
+	(void)state;
+	uint64_t rs = 7;
+	enum { MAX = 4 * 3 * 256 + 3 * 3 * 64 + 64 };
+	static uint8_t buf[MAX + 16];
+	for (size_t i = 0; i < sizeof buf; i++)
+		buf[i] = (uint8_t)ht_rand(&rs);
+	static const size_t edges[] = {3 * 64, 3 * 256, 3 * 256 + 3 * 64, 2 * 3 * 256,
+				       4 * 3 * 256 + 3 * 3 * 64};
+	for (size_t start = 0; start < 9; start++) {
+		for (size_t e = 0; e < sizeof edges / sizeof edges[0]; e++)
+			for (size_t len = edges[e] - 17; len <= edges[e] + 17; len++) {
+				uint32_t soft = hm_crc32c_soft(0, buf + start, len);
+				assert_int_equal(hm_crc32c(0, buf + start, len), soft);
+				size_t cut = (len * 5) / 9;
+				assert_int_equal(hm_crc32c(hm_crc32c(0, buf + start, cut), buf + start + cut,
+							   len - cut),
+						 soft);
+				uint64_t word;
+				memcpy(&word, buf + start, 8);
+				assert_int_equal(hm_crc32c_rec(word, buf + start + 8, len - 8), soft);
+			}
+		for (size_t len = 0; len <= MAX; len += 61)
+			assert_int_equal(hm_crc32c(0, buf + start, len), hm_crc32c_soft(0, buf + start, len));
+	}
+}
+
 static void test_header_is_validated_before_anything_is_trusted(void **state)
 {
 	(void)state;
@@ -446,6 +478,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc32c_matches_the_standard_check_value_in_hardware_and_software),
+		cmocka_unit_test(test_crc32c_of_long_buffers_matches_software_at_every_block_edge),
 		cmocka_unit_test(test_header_is_validated_before_anything_is_trusted),
 		cmocka_unit_test(test_records_read_back_in_order_with_gaps),
 		cmocka_unit_test(test_index_finds_any_sequence),
