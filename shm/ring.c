@@ -28,6 +28,7 @@
 #include "shm/ring.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1838,6 +1839,20 @@ static int poll_record(hermes_sub *s, hermes_msg *m, hm_slot *sl, uint64_t w, ui
 	return POLL_DELIVER;
 }
 
+/* The one validation of a committed record's meta, for a cursor at byte pos
+ * (take_message, poll_run): its length within the ring's limit, its payload
+ * at or after pos and within a lap of it, never wrapping the data area, no
+ * unknown flag. *len and *at: the payload's length and position. */
+static inline __attribute__((always_inline)) bool record_sane(const hm_ring *r, uint64_t meta,
+							      uint64_t pos, uint32_t *len,
+							      uint64_t *at)
+{
+	*len = (uint32_t)hm_meta_len(meta);
+	*at = hm_meta_pos_after(meta, pos);
+	return *len <= r->max_msg && *at - pos <= r->cap && (*at & r->mask) + *len <= r->cap &&
+	       !(meta & HM_META_FLAGS & ~HM_META_TAGGED);
+}
+
 /* Hand out the committed message at s->seq (meta and tag read and, where
  * needed, confirmed): validate it, move the cursor past it, fill *m. Returns
  * HERMES_OK, POLL_AGAIN when it lies before a START_SEQ target (dropped), or
@@ -1847,12 +1862,9 @@ static inline __attribute__((always_inline)) int take_message(hermes_sub *s, her
 							     bool slow_path)
 {
 	hm_ring *r = &s->ring;
-	uint32_t len = (uint32_t)hm_meta_len(meta);
-	uint64_t at = hm_meta_pos_after(meta, s->pos);
-	/* Our cursor is at or before this payload and within a lap of it, and
-	 * a payload never wraps the data area. */
-	if (len > r->max_msg || at - s->pos > r->cap || (at & r->mask) + len > r->cap ||
-	    (meta & HM_META_FLAGS & ~HM_META_TAGGED))
+	uint32_t len;
+	uint64_t at;
+	if (!record_sane(r, meta, s->pos, &len, &at))
 		return sub_corrupt(s, m, "an impossible length, position or flag");
 	uint64_t seq = s->seq;
 	s->pos = at + hm_data_bytes(len);
@@ -1946,18 +1958,65 @@ hermes_err hermes_sub_release(hermes_sub *s)
 	return err;
 }
 
+/* hermes_sub_poll_batch's common case, poll_one's fast path in a loop: the
+ * committed messages in a row from the cursor on a block ring with nothing
+ * slow pending, each handed to fn, up to max. Stops at the first record
+ * that is anything else, which poll_one then looks at (and reports, if it
+ * is corrupt). The cursor moves before each call (fn may look at it, or
+ * poll itself: the loop reads it again after each call); the counters of
+ * what is unreleased move once per run. */
+static unsigned poll_run(hermes_sub *s, hermes_handler fn, void *ctx, unsigned max)
+{
+	const hm_ring *r = &s->ring;
+	unsigned n = 0;
+	uint64_t bytes = 0;
+	hermes_msg m;
+	m.lost = 0;
+	while (n < max && s->slow == 0) {
+		uint64_t seq = s->seq, pos = s->pos;
+		hm_slot *sl = slot_at(r, seq);
+		/* Acquire: as in poll_slow. */
+		if (hm_load_acquire_u64(&sl->word) != hm_slot_word(seq, HM_SLOT_COMMITTED))
+			break;
+		uint64_t meta = hm_load_relaxed_u64(&sl->meta);
+		uint32_t len;
+		uint64_t at;
+		/* A record failing this is left to poll_one, which reports it. */
+		if (!record_sane(r, meta, pos, &len, &at))
+			break;
+		/* Relaxed: published with meta by the word's release. */
+		m.tag = meta & HM_META_TAGGED ? hm_load_relaxed_u32(&r->tags[seq & r->slot_mask]) : 0;
+		s->pos = at + hm_data_bytes(len);
+		s->seq = seq + 1;
+		m.data = data_at(r, at);
+		m.len = len;
+		m.seq = seq;
+		m.gap = s->gap;
+		s->gap = 0;
+		bytes += len;
+		n++;
+		fn(ctx, &m);
+	}
+	s->unreleased_msgs += n;
+	s->unreleased_bytes += bytes;
+	return n;
+}
+
 hermes_err hermes_sub_poll_batch(hermes_sub *s, hermes_handler fn, void *ctx, unsigned max,
 				 unsigned *count)
 {
-	unsigned n = 0;
+	if (max == 0)
+		max = UINT_MAX;
+	unsigned n = poll_run(s, fn, ctx, max);
 	hermes_err err = HERMES_OK;
 	hermes_msg m;
-	while (max == 0 || n < max) {
+	while (n < max) {
 		err = poll_one(s, &m);
 		if (err)
 			break;
 		fn(ctx, &m);
 		n++;
+		n += poll_run(s, fn, ctx, max - n);
 	}
 	if (count)
 		*count = n;

@@ -582,6 +582,124 @@ static void test_fast_path_is_taken_only_where_nothing_needs_the_full_poll(void 
 	free_ring(f);
 }
 
+/* What a hermes_sub_poll_batch handler saw. */
+typedef struct batch_seen {
+	hermes_sub *sub;
+	bool poll_inside; /* the handler polls the next message itself */
+	unsigned n;
+	uint64_t seq[32];
+	uint64_t gap[32];
+	uint32_t tag[32];
+} batch_seen;
+
+static void seen_note(batch_seen *b, const hermes_msg *m)
+{
+	assert_true(b->n < 32);
+	check(m->data, m->len, m->seq);
+	b->seq[b->n] = m->seq;
+	b->gap[b->n] = m->gap;
+	b->tag[b->n] = m->tag;
+	b->n++;
+}
+
+static void on_batch_message(void *ctx, const hermes_msg *m)
+{
+	batch_seen *b = ctx;
+	seen_note(b, m);
+	/* The cursor is past this message when the handler runs. */
+	assert_int_equal(hermes_sub_next_seq(b->sub), m->seq + 1);
+	hermes_msg next;
+	if (b->poll_inside && hermes_sub_poll(b->sub, &next) == HERMES_OK)
+		seen_note(b, &next);
+}
+
+static void seen_expect(batch_seen *b, uint64_t first, uint64_t last)
+{
+	assert_int_equal(b->n, last - first + 1);
+	for (unsigned i = 0; i < b->n; i++)
+		assert_int_equal(b->seq[i], first + i);
+	b->n = 0;
+}
+
+/* hermes_sub_poll_batch (whose common case is a loop of its own, ring.c
+ * poll_run): gaps (found by the call before, too) and user tags as
+ * hermes_sub_poll gives them, max, the
+ * count, the counters and the released cursor once per call, a handler
+ * that polls the next message itself (each message once, in order), and a
+ * corrupt record in the middle of a run: what comes before it is
+ * delivered, the call says HERMES_ECORRUPT, the next call goes on after
+ * it. */
+static void test_poll_batch_matches_poll_message_for_message(void **state)
+{
+	fixture *f = *state;
+	hermes_sub *sub = &f->sub;
+	batch_seen b = {.sub = sub};
+	unsigned count = 99;
+	/* 0, 1, an aborted claim (2), 3 with user tag 77, 4. */
+	publish(&f->pub, 10, 0);
+	publish(&f->pub, 20, 1);
+	hermes_claim c;
+	assert_int_equal(hermes_pub_claim(&f->pub, 30, &c), HERMES_OK);
+	assert_int_equal(hermes_pub_abort(&f->pub, &c), HERMES_OK);
+	uint8_t buf[40];
+	fill(buf, 40, 3);
+	uint64_t seq;
+	assert_int_equal(hermes_pub_send_tagged(&f->pub, buf, 40, 77, &seq, 0), HERMES_OK);
+	assert_int_equal(seq, 3);
+	publish(&f->pub, 50, 4);
+	assert_int_equal(hermes_sub_poll_batch(sub, on_batch_message, &b, 0, &count), HERMES_OK);
+	assert_int_equal(count, 4);
+	assert_int_equal(b.n, 4);
+	static const uint64_t seqs[] = {0, 1, 3, 4}, gaps[] = {0, 0, 1, 0};
+	static const uint32_t tags[] = {0, 0, 77, 0};
+	for (unsigned i = 0; i < 4; i++) {
+		assert_int_equal(b.seq[i], seqs[i]);
+		assert_int_equal(b.gap[i], gaps[i]);
+		assert_int_equal(b.tag[i], tags[i]);
+	}
+	b.n = 0;
+	/* Counted and released once, by the call. */
+	assert_int_equal(hm_load_relaxed_u64(&sub->slot->msgs), 4);
+	assert_int_equal(hm_load_relaxed_u64(&sub->slot->bytes), 10 + 20 + 40 + 50);
+	assert_int_equal(hm_load_relaxed_u64(&sub->slot->seq), 5);
+	/* Nothing there but an aborted claim (5): OK with a count of 0, the
+	 * gap kept for the next message, which the loop delivers. */
+	assert_int_equal(hermes_pub_claim(&f->pub, 30, &c), HERMES_OK);
+	assert_int_equal(hermes_pub_abort(&f->pub, &c), HERMES_OK);
+	assert_int_equal(hermes_sub_poll_batch(sub, on_batch_message, &b, 0, &count), HERMES_OK);
+	assert_int_equal(count, 0);
+	/* max. */
+	ht_publish_range(&f->pub, 16, 6, 12);
+	assert_int_equal(hermes_sub_poll_batch(sub, on_batch_message, &b, 4, &count), HERMES_OK);
+	assert_int_equal(count, 4);
+	assert_int_equal(b.gap[0], 1);
+	assert_int_equal(b.gap[1], 0);
+	seen_expect(&b, 6, 9);
+	assert_int_equal(hermes_sub_poll_batch(sub, on_batch_message, &b, 0, &count), HERMES_OK);
+	assert_int_equal(count, 2);
+	seen_expect(&b, 10, 11);
+	/* A handler that polls too. */
+	ht_publish_range(&f->pub, 16, 12, 18);
+	b.poll_inside = true;
+	assert_int_equal(hermes_sub_poll_batch(sub, on_batch_message, &b, 0, &count), HERMES_OK);
+	assert_int_equal(count, 3);
+	seen_expect(&b, 12, 17);
+	b.poll_inside = false;
+	assert_int_equal(hm_load_relaxed_u64(&sub->slot->msgs), 4 + 6 + 6);
+	/* A corrupt record (an unknown flag in its meta) between two good ones. */
+	ht_publish_range(&f->pub, 16, 18, 21);
+	hm_slot *bad = &f->ring.slots[19 & f->ring.slot_mask];
+	hm_store_relaxed_u64(&bad->meta, hm_load_relaxed_u64(&bad->meta) | 2);
+	assert_int_equal(hermes_sub_poll_batch(sub, on_batch_message, &b, 0, &count), HERMES_ECORRUPT);
+	assert_int_equal(count, 1);
+	seen_expect(&b, 18, 18);
+	assert_int_equal(hermes_sub_poll_batch(sub, on_batch_message, &b, 0, &count), HERMES_OK);
+	assert_int_equal(count, 1);
+	seen_expect(&b, 20, 20);
+	assert_int_equal(hm_load_relaxed_u64(&sub->slot->corrupt), 1);
+	assert_int_equal(hm_load_relaxed_u64(&sub->slot->seq), 21);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -602,6 +720,8 @@ int main(void)
 			test_ready_at_tells_claimed_committed_abandoned_and_lapped,
 			ht_ring_setup_overwrite, ht_ring_teardown),
 		cmocka_unit_test_setup_teardown(test_abort_leaves_a_reported_gap,
+						ht_ring_setup_block, ht_ring_teardown),
+		cmocka_unit_test_setup_teardown(test_poll_batch_matches_poll_message_for_message,
 						ht_ring_setup_block, ht_ring_teardown),
 		cmocka_unit_test_setup_teardown(test_recv_too_small_leaves_the_message_unread,
 						ht_ring_setup_block, ht_ring_teardown),
