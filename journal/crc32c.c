@@ -106,7 +106,7 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw_short(uint32_t c, const
  * of 3 * LONG_N, then of 3 * SHORT_N for what is left, then one chain. The
  * streams are kept close (256 bytes apart): 1 KiB apart, on data not in the
  * cache, they ran slower than one chain (6.7 against 7.8 GB/s, the hardware
- * prefetcher losing the sequential pattern); 256 bytes apart, 15-17 GB/s,
+ * prefetcher losing the sequential pattern); 256 bytes apart, 11-19 GB/s,
  * and 22 GB/s in the cache against 9.7 (bench/README.md, "Journal"). */
 #define LONG_N 256u
 #define SHORT_N 64u
