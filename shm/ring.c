@@ -1963,8 +1963,8 @@ hermes_err hermes_sub_release(hermes_sub *s)
  * slow pending, each handed to fn, up to max. Stops at the first record
  * that is anything else, which poll_one then looks at (and reports, if it
  * is corrupt). The cursor moves before each call (fn may look at it, or
- * poll itself: the loop reads it again after each call); the counters of
- * what is unreleased move once per run. */
+ * poll itself: the loop reads it again after each call); the unreleased
+ * byte count moves once per run. */
 static unsigned poll_run(hermes_sub *s, hermes_handler fn, void *ctx, unsigned max)
 {
 	const hm_ring *r = &s->ring;
@@ -1993,11 +1993,13 @@ static unsigned poll_run(hermes_sub *s, hermes_handler fn, void *ctx, unsigned m
 		m.seq = seq;
 		m.gap = s->gap;
 		s->gap = 0;
+		/* Counted before fn runs: a poll from fn that finds nothing
+		 * publishes the cursor only when nothing is unreleased. */
+		s->unreleased_msgs++;
 		bytes += len;
 		n++;
 		fn(ctx, &m);
 	}
-	s->unreleased_msgs += n;
 	s->unreleased_bytes += bytes;
 	return n;
 }

@@ -613,6 +613,17 @@ static void on_batch_message(void *ctx, const hermes_msg *m)
 		seen_note(b, &next);
 }
 
+/* A handler that polls, finds nothing, and checks that the published cursor
+ * has not passed the message it is handling. */
+static void on_message_poll_empty(void *ctx, const hermes_msg *m)
+{
+	batch_seen *b = ctx;
+	seen_note(b, m);
+	hermes_msg next;
+	assert_int_equal(hermes_sub_poll(b->sub, &next), HERMES_EAGAIN);
+	assert_true(hm_load_relaxed_u64(&b->sub->slot->seq) <= m->seq);
+}
+
 static void seen_expect(batch_seen *b, uint64_t first, uint64_t last)
 {
 	assert_int_equal(b->n, last - first + 1);
@@ -623,12 +634,12 @@ static void seen_expect(batch_seen *b, uint64_t first, uint64_t last)
 
 /* hermes_sub_poll_batch (whose common case is a loop of its own, ring.c
  * poll_run): gaps (found by the call before, too) and user tags as
- * hermes_sub_poll gives them, max, the
- * count, the counters and the released cursor once per call, a handler
- * that polls the next message itself (each message once, in order), and a
- * corrupt record in the middle of a run: what comes before it is
- * delivered, the call says HERMES_ECORRUPT, the next call goes on after
- * it. */
+ * hermes_sub_poll gives them, max, the count, the counters and the
+ * released cursor once per call, a handler that polls the next message
+ * itself (each message once, in order) or finds nothing (the message it
+ * holds stays unreleased), and a corrupt record in the middle of a run:
+ * what comes before it is delivered, the call says HERMES_ECORRUPT, the
+ * next call goes on after it. */
 static void test_poll_batch_matches_poll_message_for_message(void **state)
 {
 	fixture *f = *state;
@@ -698,6 +709,14 @@ static void test_poll_batch_matches_poll_message_for_message(void **state)
 	seen_expect(&b, 20, 20);
 	assert_int_equal(hm_load_relaxed_u64(&sub->slot->corrupt), 1);
 	assert_int_equal(hm_load_relaxed_u64(&sub->slot->seq), 21);
+	/* A handler whose own poll finds nothing: the message it holds stays
+	 * unreleased (the published cursor does not pass it) until the call
+	 * releases it. */
+	publish(&f->pub, 16, 21);
+	assert_int_equal(hermes_sub_poll_batch(sub, on_message_poll_empty, &b, 0, &count), HERMES_OK);
+	assert_int_equal(count, 1);
+	seen_expect(&b, 21, 21);
+	assert_int_equal(hm_load_relaxed_u64(&sub->slot->seq), 22);
 }
 
 int main(void)
