@@ -1978,6 +1978,7 @@ static unsigned poll_run(hermes_sub *s, hermes_handler fn, void *ctx, unsigned m
 		/* Acquire: as in poll_slow. */
 		if (hm_load_acquire_u64(&sl->word) != hm_slot_word(seq, HM_SLOT_COMMITTED))
 			break;
+		/* Relaxed: published by the word's release, acquired above. */
 		uint64_t meta = hm_load_relaxed_u64(&sl->meta);
 		uint32_t len;
 		uint64_t at;
